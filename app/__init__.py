@@ -1,0 +1,138 @@
+"""Relais: the application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import load_config
+from app.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    root = Path(__file__).resolve().parent.parent
+    app = Flask(__name__, instance_path=str(root / "instance"), instance_relative_config=True)
+    app.config.update(load_config(Path(app.instance_path), config))
+    init_extensions(app)
+    init_security(app)
+    init_i18n(app)
+    init_blueprints(app)
+    init_errors(app)
+    init_cli(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def init_extensions(app: Flask) -> None:
+    from app import models, tenancy  # noqa: F401  (register models, install tenant scoping)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.config["FILES_DIR"]).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+
+
+def init_security(app: Flask) -> None:
+    from app.auth import install_login_manager
+    from app.security import install_security_headers
+
+    app.session_interface = SessionInterface()
+    if app.config["TRUST_PROXY"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    install_security_headers(app)
+    install_login_manager(app)
+
+
+def init_i18n(app: Flask) -> None:
+    from app.i18n import install_i18n
+
+    install_i18n(app, babel)
+
+
+def init_blueprints(app: Flask) -> None:
+    from app.backoffice import bp as backoffice_bp
+    from app.health import bp as health_bp
+
+    for blueprint in (health_bp, backoffice_bp):
+        app.register_blueprint(blueprint)
+
+
+def init_errors(app: Flask) -> None:
+    def render_error(code: int, title: str, message: str):
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    from flask_babel import gettext as _
+
+    @app.errorhandler(404)
+    def not_found(error: Exception):
+        return render_error(404, _("Page not found"), _("This page does not exist or you may not see it."))
+
+    @app.errorhandler(403)
+    def forbidden(error: Exception):
+        return render_error(403, _("Not allowed"), _("Your role does not give access to this page."))
+
+    @app.errorhandler(405)
+    def method_not_allowed(error: Exception):
+        return render_error(405, _("Not allowed"), _("This action is not available here."))
+
+    @app.errorhandler(413)
+    def too_large(error: Exception):
+        return render_error(413, _("File too large"), _("The file is larger than allowed."))
+
+    @app.errorhandler(429)
+    def too_many(error: Exception):
+        return render_error(429, _("Too many attempts"),
+                            _("Too many attempts. Wait a minute and try again."))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_error(400, _("Form expired"),
+                            _("The form has expired. Go back, reload the page and try again."))
+
+    @app.errorhandler(500)
+    def server_error(error: Exception):
+        db.session.rollback()
+        return render_error(500, _("Error"), _("Something went wrong. Nothing was saved."))
+
+
+def init_cli(app: Flask) -> None:
+    from app.cli import register_cli
+
+    register_cli(app)
+
+
+def database_ok() -> bool:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        db.session.rollback()
+        return False

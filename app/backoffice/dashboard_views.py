@@ -1,0 +1,17 @@
+"""The dashboard: open quotes, orders to deliver, overdue invoices, invoiced by month."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import render_template
+from flask_login import current_user
+
+from app.backoffice import bp
+from app.queries.dashboard import build_dashboard
+
+
+@bp.get("/")
+def dashboard():
+    board = build_dashboard(current_user, date.today())
+    peak = max((amount for _month, amount in board.monthly), default=0) or 1
+    return render_template("dashboard.html", board=board, peak=peak, today=date.today())

@@ -1,0 +1,203 @@
+"""Lists, detail pages, forms, CSV export and attachments for every entity."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Response, abort, current_app, flash, jsonify, redirect, render_template, request,
+    send_file, stream_with_context, url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.backoffice import bp
+from app.backoffice.export import stream_csv
+from app.backoffice.forms import (
+    AttachmentForm, apply_errors, form_to_data, record_form, ref_label, ref_model,
+)
+from app.backoffice.views_support import (
+    audit_trail, custom_columns, export_rows, list_page, list_url, require_editor, view_entity,
+)
+from app.custom_fields import definitions
+from app.entities import ENTITIES, EDITABLE
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import Attachment
+from app.policies import can_edit, get_visible_or_404, visible
+from app.services.attachments import add_attachment, delete_attachment, storage_path
+from app.services.records import create_record, delete_record, update_record
+from app.tenancy import current_tenant_id
+
+LOOKUP_LIMIT = 20
+
+
+@bp.get("/<entity_name>/")
+def record_list(entity_name: str):
+    entity = view_entity(entity_name)
+    return render_template("records/list.html", **list_page(entity, request.args))
+
+
+@bp.get("/<entity_name>/export.csv")
+def record_export(entity_name: str):
+    entity = view_entity(entity_name)
+    header, rows = export_rows(entity, request.args)
+    filename = f"{entity.name}-{date.today().isoformat()}.csv"
+    return Response(stream_with_context(stream_csv(header, rows)),
+                    mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/<entity_name>/<int:record_id>")
+def record_detail(entity_name: str, record_id: int):
+    entity = view_entity(entity_name)
+    if entity.name == "accounts":
+        return redirect(url_for("backoffice.account_360", record_id=record_id))
+    record = get_visible_or_404(entity.model, record_id, current_user)
+    return render_template(
+        "records/detail.html", entity=entity, record=record,
+        custom_fields=custom_columns(entity), audit=audit_trail(entity.name, record.id),
+        attachments=_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
+        can_edit=can_edit(current_user, record))
+
+
+def _attachments(record_type: str, record_id: int) -> list[Attachment]:
+    stmt = select(Attachment).where(Attachment.record_type == record_type,
+                                    Attachment.record_id == record_id)
+    return list(db.session.scalars(visible(stmt, Attachment, current_user)
+                                   .order_by(Attachment.id.desc())))
+
+
+@bp.route("/<entity_name>/new", methods=["GET", "POST"])
+def record_new(entity_name: str):
+    entity = view_entity(entity_name, editable=True)
+    require_editor()
+    fields = definitions(entity.name)
+    prefill = {k: request.args.get(k, type=int) for k in ("account", "partner", "order", "deal",
+                                                            "quote") if request.args.get(k)}
+    form = record_form(entity, fields, request.form if request.method == "POST" else None,
+                       data=prefill or None)
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            record = create_record(entity, form_to_data(form, entity, fields))
+            db.session.commit()
+            flash(_("%(entity)s created.", entity=entity.singular), "success")
+            return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
+                                    record_id=record.id))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = apply_errors(form, exc.errors)
+    return render_template("records/form.html", entity=entity, form=form, record=None,
+                           custom_fields=fields, errors=errors), 200 if not form.errors else 422
+
+
+@bp.route("/<entity_name>/<int:record_id>/edit", methods=["GET", "POST"])
+def record_edit(entity_name: str, record_id: int):
+    entity = view_entity(entity_name, editable=True)
+    record = get_visible_or_404(entity.model, record_id, current_user)
+    require_editor()
+    fields = definitions(entity.name)
+    form = record_form(entity, fields, request.form if request.method == "POST" else None,
+                       obj=record)
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            update_record(record, form_to_data(form, entity, fields), partial=False)
+            db.session.commit()
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
+                                    record_id=record.id))
+        except ValidationError as exc:
+            db.session.rollback()
+            record = get_visible_or_404(entity.model, record_id, current_user)
+            errors = apply_errors(form, exc.errors)
+    return render_template("records/form.html", entity=entity, form=form, record=record,
+                           custom_fields=fields, errors=errors), 200 if not form.errors else 422
+
+
+@bp.post("/<entity_name>/<int:record_id>/delete")
+def record_delete(entity_name: str, record_id: int):
+    entity = view_entity(entity_name, editable=True)
+    record = get_visible_or_404(entity.model, record_id, current_user)
+    require_editor()
+    delete_record(record)
+    db.session.commit()
+    flash(_("%(entity)s deleted.", entity=entity.singular), "success")
+    return redirect(url_for("backoffice.record_list", entity_name=entity.name))
+
+
+@bp.get("/lookup/<ref>")
+def lookup(ref: str):
+    """Suggestions for a related-record field: [{id, label}] matching `q`."""
+    if ref not in ENTITIES and not (ref == "users" and current_user.is_staff):
+        abort(404)
+    model = ref_model(ref)
+    q = (request.args.get("q") or "").strip()[:100]
+    stmt = visible(select(model), model, current_user)
+    if ref == "users":
+        stmt = stmt.where(model.role.in_(("admin", "sales")))
+        column = model.email
+    else:
+        column = getattr(model, ENTITIES[ref].search[0])
+    if q:
+        stmt = stmt.where(column.icontains(q, autoescape=True))
+    records = db.session.scalars(stmt.order_by(column).limit(LOOKUP_LIMIT))
+    return jsonify([{"id": r.id, "label": ref_label(ref, r)} for r in records])
+
+
+@bp.post("/<entity_name>/<int:record_id>/attachments")
+def attachment_upload(entity_name: str, record_id: int):
+    entity = view_entity(entity_name)
+    record = get_visible_or_404(entity.model, record_id, current_user)
+    require_editor()
+    form = AttachmentForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            add_attachment(record, upload.filename, upload.stream)
+            db.session.commit()
+            flash(_("File attached."), "success")
+        except ValidationError as exc:
+            db.session.rollback()
+            for message in exc.errors.values():
+                flash(message, "danger")
+    else:
+        flash(_("Choose a file."), "danger")
+    return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
+                            record_id=record.id))
+
+
+@bp.get("/attachments/<int:attachment_id>/download")
+def attachment_download(attachment_id: int):
+    attachment = get_visible_or_404(Attachment, attachment_id, current_user)
+    path = storage_path(current_tenant_id(), attachment.sha256)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=attachment.media_type, as_attachment=True,
+                     download_name=attachment.file_name, max_age=0)
+
+
+@bp.post("/attachments/<int:attachment_id>/delete")
+def attachment_delete(attachment_id: int):
+    attachment = get_visible_or_404(Attachment, attachment_id, current_user)
+    require_editor()
+    target = url_for("backoffice.record_detail", entity_name=attachment.record_type,
+                     record_id=attachment.record_id)
+    delete_attachment(attachment)
+    db.session.commit()
+    flash(_("File removed."), "success")
+    return redirect(target)
+
+
+bp.add_app_template_global(list_url)
+
+
+@bp.app_template_global()
+def editable_entities() -> list[str]:
+    return EDITABLE
+
+
+@bp.app_template_global()
+def page_size() -> int:
+    return current_app.config["PAGE_SIZE"]

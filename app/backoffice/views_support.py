@@ -1,0 +1,114 @@
+"""What the back office's views share: entity lookup, list pages, exports, audit trails."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import abort, current_app, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.custom_fields import definitions
+from app.entities import ENTITIES, EDITABLE, STATUS_LABELS, Entity
+from app.extensions import db
+from app.models import AuditEvent, CustomField
+from app.policies import can_edit
+from app.queries.keyset import keyset_page
+from app.queries.lists import build_list, count_capped
+from app.tenancy import current_actor, current_tenant_id, tenant_context
+
+EXPORT_BATCH = 2000
+
+
+def list_url(query: Any, endpoint: str = "backoffice.record_list", **extra: Any) -> str:
+    """The URL of a list (or its export) with its active filters and sort, plus `extra`."""
+    params = {**query.active, "sort": query.sort, **extra}
+    return url_for(endpoint, entity_name=query.entity.name, **params)
+
+
+def view_entity(name: str, *, editable: bool = False) -> Entity:
+    if name not in ENTITIES or (editable and name not in EDITABLE):
+        abort(404)
+    return ENTITIES[name]
+
+
+def require_editor() -> None:
+    if not can_edit(current_user):
+        abort(403)
+
+
+def custom_columns(entity: Entity) -> list[CustomField]:
+    return definitions(entity.name)
+
+
+def list_page(entity: Entity, args: Any) -> dict[str, Any]:
+    fields = custom_columns(entity)
+    query = build_list(entity, args, current_user, fields)
+    size = current_app.config["PAGE_SIZE"]
+    page = keyset_page(query.stmt, query.sort_column, entity.model.id,
+                       descending=query.descending, size=size,
+                       after=args.get("after"), before=args.get("before"))
+    total, capped = count_capped(query.stmt)
+    return {
+        "entity": entity, "query": query, "page": page, "total": total, "capped": capped,
+        "custom_fields": fields, "columns": [f for f in entity.fields if f.in_list],
+        "filters": [f for f in entity.fields if f.filter], "can_edit": can_edit(current_user),
+        "status_labels": STATUS_LABELS,
+    }
+
+
+def export_rows(entity: Entity, args: Any) -> tuple[list[str], Iterator[list[Any]]]:
+    """The header and rows of a filtered list's export (every column, custom fields too)."""
+    fields = custom_columns(entity)
+    query = build_list(entity, args, current_user, fields)
+    locale = str(get_locale() or "fr")
+    header = ["id", *[str(f.label) for f in entity.fields], *[cf.label(locale) for cf in fields]]
+    limit = current_app.config["EXPORT_MAX_ROWS"]
+
+    tenant_id, actor = current_tenant_id(), current_actor()
+
+    def rows() -> Iterator[list[Any]]:
+        # The response streams after the view returns: bind the tenant again while it does.
+        with tenant_context(tenant_id, actor):
+            yield from _export_pages(entity, query, fields, limit)
+
+    return header, rows()
+
+
+def _export_pages(entity: Entity, query: Any, fields: list[CustomField],
+                  limit: int) -> Iterator[list[Any]]:
+    cursor, sent = None, 0
+    while sent < limit:
+        page = keyset_page(query.stmt, query.sort_column, entity.model.id,
+                           descending=query.descending, size=min(EXPORT_BATCH, limit - sent),
+                           after=cursor)
+        for record in page.rows:
+            yield [record.id, *[_cell(entity, f, record) for f in entity.fields],
+                   *[(record.custom or {}).get(cf.key) for cf in fields]]
+        sent += len(page.rows)
+        db.session.expunge_all()
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+
+
+def _cell(entity: Entity, field: Any, record: Any) -> Any:
+    if field.type == "ref":
+        related = getattr(record, field.name)
+        if related is None:
+            return None
+        if field.ref == "users":
+            return related.email
+        return getattr(related, ENTITIES[field.ref].title_attr, None) or related.external_ref
+    if field.type == "choice":
+        value = getattr(record, field.attr)
+        return str(STATUS_LABELS.get(value, value))
+    return getattr(record, field.attr)
+
+
+def audit_trail(entity_name: str, record_id: int, limit: int = 50) -> list[AuditEvent]:
+    stmt = (select(AuditEvent)
+            .where(AuditEvent.entity == entity_name, AuditEvent.record_id == record_id)
+            .order_by(AuditEvent.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt))

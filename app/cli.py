@@ -1,0 +1,114 @@
+"""flask commands: tenants, users, demo data."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import Account, Partner, Tenant
+from app.services.tenants import create_tenant_with_admin, create_user
+from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
+
+
+def _fail(exc: ValidationError) -> None:
+    db.session.rollback()
+    for field, message in exc.errors.items():
+        click.echo(f"{field}: {message}" if field else message, err=True)
+    sys.exit(1)
+
+
+def _tenant(slug: str) -> Tenant:
+    with all_tenants_unsafe():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        click.echo(f"Unknown tenant: {slug}", err=True)
+        sys.exit(1)
+    return tenant
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.group()
+    def tenant() -> None:
+        """Manage tenants."""
+
+    @tenant.command("create")
+    @click.argument("slug")
+    @click.option("--name", required=True)
+    @click.option("--admin-email", required=True)
+    @click.option("--admin-password", required=True)
+    def tenant_create(slug: str, name: str, admin_email: str, admin_password: str) -> None:
+        """Create a tenant and its first admin."""
+        try:
+            created = create_tenant_with_admin(slug, name, admin_email, admin_password)
+        except ValidationError as exc:
+            _fail(exc)
+        db.session.commit()
+        click.echo(f"Tenant {created.slug} created; admin {admin_email}.")
+
+    @app.cli.group()
+    def user() -> None:
+        """Manage users."""
+
+    @user.command("create")
+    @click.option("--tenant", "slug", required=True)
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--role", type=click.Choice(["admin", "sales", "agent", "subscriber"]),
+                  required=True)
+    @click.option("--partner", "partner_ref", help="external_ref of the agent's partner")
+    @click.option("--account", "account_ref", help="external_ref of the subscriber's account")
+    @click.option("--name", "full_name", default="")
+    def user_create(slug: str, email: str, password: str, role: str, partner_ref: str | None,
+                    account_ref: str | None, full_name: str) -> None:
+        """Create a user of a tenant."""
+        target = _tenant(slug)
+        with tenant_context(target.id, SYSTEM):
+            data = {"email": email, "password": password, "role": role, "full_name": full_name}
+            for ref, model, key in ((partner_ref, Partner, "partner_id"),
+                                    (account_ref, Account, "account_id")):
+                if ref:
+                    found = db.session.scalar(select(model.id).where(model.external_ref == ref))
+                    if found is None:
+                        click.echo(f"Unknown {model.__tablename__[:-1]}: {ref}", err=True)
+                        sys.exit(1)
+                    data[key] = found
+            try:
+                created = create_user(data)
+            except ValidationError as exc:
+                _fail(exc)
+            db.session.commit()
+        click.echo(f"User {created.email} ({role}) created in {slug}.")
+
+    @app.cli.group()
+    def demo() -> None:
+        """Demo data."""
+
+    @demo.command("load")
+    @click.option("--tenant", "slug", default="demo")
+    def demo_load(slug: str) -> None:
+        """Create a realistic French demo tenant (no-op when it exists)."""
+        from app.demo import DEMO_LOGINS, load_demo
+
+        created = load_demo(slug)
+        db.session.commit()
+        click.echo(f"Demo tenant {slug} {'loaded' if created else 'already present'}.")
+        for role, email, password in DEMO_LOGINS:
+            click.echo(f"  {role:<11} {email} / {password}")
+
+    @app.cli.command("ensure-demo")
+    def ensure_demo() -> None:
+        """Load the demo tenant when the database has no tenant at all."""
+        from app.demo import DEMO_LOGINS, load_demo
+
+        with all_tenants_unsafe():
+            empty = db.session.scalar(select(Tenant.id).limit(1)) is None
+        if empty:
+            load_demo("demo")
+            db.session.commit()
+        click.echo("Relais demo logins (http://127.0.0.1:%s/demo/login):" % app.config["PORT"])
+        for role, email, password in DEMO_LOGINS:
+            click.echo(f"  {role:<11} {email} / {password}")

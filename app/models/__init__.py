@@ -1,0 +1,22 @@
+"""Every model, imported here so metadata and migrations see them all."""
+from app.models.account import ACCOUNT_KINDS, Account, Contact
+from app.models.attachment import Attachment
+from app.models.audit import AuditEvent
+from app.models.base import RecordMixin, TenantScoped
+from app.models.contract import CONTRACT_STATUSES, DELIVERY_STATUSES, Contract, Delivery
+from app.models.custom_field import FIELD_TYPES, CustomField
+from app.models.deal import DEAL_STAGES, Deal
+from app.models.document import (
+    INVOICE_STATUSES, ORDER_STATUSES, QUOTE_STATUSES,
+    Invoice, InvoiceLine, Order, OrderLine, Quote, QuoteLine,
+)
+from app.models.partner import Partner
+from app.models.tenant import STAFF_ROLES, Role, Tenant, User
+
+__all__ = [
+    "ACCOUNT_KINDS", "CONTRACT_STATUSES", "DEAL_STAGES", "DELIVERY_STATUSES", "FIELD_TYPES",
+    "INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES", "STAFF_ROLES",
+    "Account", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField", "Deal",
+    "Delivery", "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
+    "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
+]

@@ -1,0 +1,165 @@
+"""Commercial documents with lines: quotes, orders and invoices."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import ZERO, Money, RecordMixin, TenantScoped
+
+if TYPE_CHECKING:
+    from app.models.account import Account
+    from app.models.partner import Partner
+
+QUOTE_STATUSES = ("draft", "sent", "accepted", "refused", "expired")
+ORDER_STATUSES = ("draft", "confirmed", "in_progress", "delivered", "cancelled")
+INVOICE_STATUSES = ("draft", "issued", "paid", "overdue", "cancelled")
+
+
+class DocumentMixin(RecordMixin):
+    """Account, partner, number, totals and currency of a commercial document."""
+
+    number: Mapped[str | None] = mapped_column(String(50))
+    total_excl_tax: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    tax_total: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    total: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+
+    @declared_attr
+    def account_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+
+    @declared_attr
+    def partner_id(cls) -> Mapped[int | None]:
+        return mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+
+    @declared_attr
+    def account(cls) -> Mapped[Account]:
+        return relationship("Account")
+
+    @declared_attr
+    def partner(cls) -> Mapped[Partner | None]:
+        return relationship("Partner")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self.number}>"
+
+
+class LineMixin(TenantScoped):
+    """One line of a document: sku, label, quantity, unit price, tax rate (percent)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+    sku: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))
+    unit_price: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("20.00"))
+
+    @property
+    def amount_excl_tax(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))
+
+    @property
+    def tax_amount(self) -> Decimal:
+        return (self.amount_excl_tax * self.tax_rate / 100).quantize(Decimal("0.01"))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self.label}>"
+
+
+def _document_indexes(table: str, date_column: str) -> tuple:
+    return (
+        UniqueConstraint("tenant_id", "external_ref"),
+        UniqueConstraint("tenant_id", "number"),
+        Index(f"ix_{table}_tenant_id_{date_column}", "tenant_id", date_column, "id"),
+        Index(f"ix_{table}_tenant_id_status", "tenant_id", "status", date_column, "id"),
+        Index(f"ix_{table}_tenant_id_account_id", "tenant_id", "account_id", date_column),
+        Index(f"ix_{table}_tenant_id_partner_id", "tenant_id", "partner_id", date_column, "id"),
+        Index(f"ix_{table}_tenant_id_total", "tenant_id", "total", "id"),
+        Index(f"ix_{table}_tenant_id_updated_at", "tenant_id", "updated_at"),
+    )
+
+
+class Quote(DocumentMixin, db.Model):
+    __tablename__ = "quotes"
+    __table_args__ = _document_indexes("quotes", "issued_on")
+
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    issued_on: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+
+    deal = relationship("Deal")
+    lines: Mapped[list[QuoteLine]] = relationship(
+        back_populates="quote", cascade="all, delete-orphan", order_by="QuoteLine.position"
+    )
+
+
+class QuoteLine(LineMixin, db.Model):
+    __tablename__ = "quote_lines"
+    __table_args__ = (Index("ix_quote_lines_quote_id", "quote_id"),)
+
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"))
+    quote: Mapped[Quote] = relationship(back_populates="lines")
+
+
+class Order(DocumentMixin, db.Model):
+    __tablename__ = "orders"
+    __table_args__ = _document_indexes("orders", "ordered_on")
+
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"))
+    ordered_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")
+
+    quote = relationship("Quote")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.position"
+    )
+
+
+class OrderLine(LineMixin, db.Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (Index("ix_order_lines_order_id", "order_id"),)
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class Invoice(DocumentMixin, db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = _document_indexes("invoices", "issued_on") + (
+        Index("ix_invoices_tenant_id_due_on", "tenant_id", "due_on", "id"),
+    )
+
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    issued_on: Mapped[date | None]
+    due_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20), default="issued")
+    amount_paid: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+
+    order = relationship("Order")
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
+
+    @property
+    def open_amount(self) -> Decimal:
+        if self.status in ("draft", "paid", "cancelled"):
+            return ZERO
+        return max(self.total - (self.amount_paid or ZERO), ZERO)
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status in ("issued", "overdue") and self.due_on is not None and self.due_on < today
+
+
+class InvoiceLine(LineMixin, db.Model):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (Index("ix_invoice_lines_invoice_id", "invoice_id"),)
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")

@@ -1,0 +1,80 @@
+"""Tenants (companies using Relais) and their users."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import TenantScoped, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from app.models.account import Account
+    from app.models.partner import Partner
+
+
+class Tenant(TimestampMixin, db.Model):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    default_locale: Mapped[str] = mapped_column(String(5), default="fr")
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.id} {self.slug}>"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SALES = "sales"
+    AGENT = "agent"
+    SUBSCRIBER = "subscriber"
+
+
+STAFF_ROLES = {Role.ADMIN, Role.SALES}
+
+
+class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email"),
+        Index("ix_users_tenant_id_role", "tenant_id", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.SALES.value)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    locale: Mapped[str | None] = mapped_column(String(5))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    partner: Mapped[Partner | None] = relationship(foreign_keys=[partner_id])
+    account: Mapped[Account | None] = relationship(foreign_keys=[account_id])
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_id(self) -> str:
+        return f"{self.tenant_id}:{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"

@@ -1,0 +1,119 @@
+"""Who may see and change what, inside a tenant.
+
+Admins and sales see all of the tenant's records; an agent sees his partner's records only;
+a subscriber sees his own account's records only. A record a user may not see answers 404.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+
+from app import models as m
+from app.extensions import db
+from app.models.tenant import Role, User
+
+_PARTNER_OWNED = (m.Deal, m.Quote, m.Order, m.Contract, m.Delivery, m.Invoice)
+_LINES = {m.QuoteLine: (m.Quote, "quote_id"), m.OrderLine: (m.Order, "order_id"),
+          m.InvoiceLine: (m.Invoice, "invoice_id")}
+
+
+def visibility_clause(model: type, user: User | None) -> ColumnElement[bool]:
+    """A WHERE clause restricting `model` to the rows `user` may see."""
+    if user is None or not getattr(user, "is_active", False):
+        return false()
+    if user.role in (Role.ADMIN, Role.SALES):
+        return true()
+    if model in (m.User, m.CustomField, m.AuditEvent):
+        return false()
+    if user.role == Role.AGENT:
+        return _agent_clause(model, user.partner_id)
+    if user.role == Role.SUBSCRIBER:
+        return _subscriber_clause(model, user.account_id)
+    return false()
+
+
+def _agent_clause(model: type, partner_id: int | None) -> ColumnElement[bool]:
+    if partner_id is None:
+        return false()
+    if model is m.Partner:
+        return m.Partner.id == partner_id
+    if model is m.Account:
+        return m.Account.partner_id == partner_id
+    if model is m.Contact:
+        return m.Contact.account_id.in_(
+            select(m.Account.id).where(m.Account.partner_id == partner_id))
+    if model in _PARTNER_OWNED:
+        return model.partner_id == partner_id
+    if model in _LINES:
+        parent, fk = _LINES[model]
+        return getattr(model, fk).in_(select(parent.id).where(parent.partner_id == partner_id))
+    if model is m.Attachment:
+        return _attachment_clause(lambda parent: _agent_clause(parent, partner_id))
+    return false()
+
+
+def _subscriber_clause(model: type, account_id: int | None) -> ColumnElement[bool]:
+    if account_id is None:
+        return false()
+    if model is m.Account:
+        return m.Account.id == account_id
+    if model is m.Contact or model in _PARTNER_OWNED:
+        return model.account_id == account_id
+    if model in _LINES:
+        parent, fk = _LINES[model]
+        return getattr(model, fk).in_(select(parent.id).where(parent.account_id == account_id))
+    if model is m.Attachment:
+        return _attachment_clause(lambda parent: _subscriber_clause(parent, account_id))
+    return false()
+
+
+def _attachment_clause(parent_clause: Any) -> ColumnElement[bool]:
+    """An attachment is visible when the record it is attached to is."""
+    from app.entities import ENTITIES
+
+    parts = []
+    for name, entity in ENTITIES.items():
+        if entity.model is m.Attachment:
+            continue
+        clause = parent_clause(entity.model)
+        parts.append(and_(
+            m.Attachment.record_type == name,
+            m.Attachment.record_id.in_(select(entity.model.id).where(clause)),
+        ))
+    return or_(*parts)
+
+
+def visible(stmt: Select, model: type, user: User | None) -> Select:
+    """Restrict a select of `model` to what `user` may see."""
+    return stmt.where(visibility_clause(model, user))
+
+
+def get_visible(model: type, record_id: Any, user: User | None) -> Any | None:
+    """Load one record by id through the tenant filter and the user's visibility."""
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < record_id < 2**63:
+        return None
+    stmt = visible(select(model).where(model.id == record_id), model, user)
+    return db.session.scalars(stmt).first()
+
+
+def get_visible_or_404(model: type, record_id: Any, user: User | None) -> Any:
+    record = get_visible(model, record_id, user)
+    if record is None:
+        abort(404)
+    return record
+
+
+def can_edit(user: User | None, record_or_model: Any = None) -> bool:
+    """Staff edit the tenant's records; agents and subscribers read only."""
+    return bool(user and user.is_active and user.is_staff)
+
+
+def can_administer(user: User | None) -> bool:
+    """Tenant settings, users and custom fields are for admins."""
+    return bool(user and user.is_active and user.role == Role.ADMIN)

@@ -1,0 +1,1 @@
+"""Read-side queries: selects built for list pages, dashboards and exports."""

@@ -1,0 +1,75 @@
+"""The figures a salesperson wants at a glance."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Delivery, Invoice, Order, Quote, User
+from app.policies import visible
+
+OPEN_INVOICE = ("issued", "overdue")
+
+
+@dataclass
+class Dashboard:
+    open_quotes: int
+    open_quotes_amount: Decimal
+    orders_to_deliver: int
+    orders_to_deliver_amount: Decimal
+    overdue_invoices: int
+    overdue_amount: Decimal
+    deliveries_in_transit: int
+    monthly: list[tuple[date, Decimal]]
+
+
+def _count_sum(stmt, amount) -> tuple[int, Decimal]:
+    count, total = db.session.execute(stmt.with_only_columns(func.count(), func.sum(amount))).one()
+    return count or 0, Decimal(total or 0).quantize(Decimal("0.01"))
+
+
+def overdue_clause(today: date):
+    return Invoice.status.in_(OPEN_INVOICE) & (Invoice.due_on < today)
+
+
+def build_dashboard(user: User, today: date, months: int = 12) -> Dashboard:
+    quotes = _count_sum(visible(select(Quote), Quote, user).where(Quote.status == "sent"),
+                        Quote.total)
+    delivered = select(Delivery.order_id).where(
+        Delivery.status == "delivered", Delivery.order_id.isnot(None))
+    orders = _count_sum(
+        visible(select(Order), Order, user).where(
+            Order.status.in_(("confirmed", "in_progress")), Order.id.notin_(delivered)),
+        Order.total)
+    overdue = _count_sum(visible(select(Invoice), Invoice, user).where(overdue_clause(today)),
+                         Invoice.total - Invoice.amount_paid)
+    transit = db.session.scalar(visible(select(func.count()).select_from(Delivery), Delivery, user)
+                                .where(Delivery.status == "shipped")) or 0
+    return Dashboard(*quotes, *orders, *overdue, transit, monthly_invoiced(user, today, months))
+
+
+def _month_start(day: date, back: int) -> date:
+    index = day.year * 12 + day.month - 1 - back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def monthly_invoiced(user: User, today: date, months: int = 12) -> list[tuple[date, Decimal]]:
+    """Invoiced amounts (excl. cancelled and drafts) for each of the last `months` months."""
+    start = _month_start(today, months - 1)
+    stmt = visible(select(Invoice.issued_on, Invoice.total), Invoice, user).where(
+        Invoice.issued_on >= start, Invoice.issued_on <= today,
+        Invoice.status.notin_(("draft", "cancelled")))
+    buckets = {_month_start(today, back): Decimal("0") for back in range(months)}
+    # Month truncation is spelled differently by SQLite and PostgreSQL.
+    month_of = func.strftime("%Y-%m", Invoice.issued_on) if db.engine.dialect.name == "sqlite" \
+        else func.to_char(Invoice.issued_on, "YYYY-MM")
+    grouped = stmt.with_only_columns(month_of, func.sum(Invoice.total)).group_by(month_of)
+    for month, total in db.session.execute(grouped):
+        year, mon = (int(p) for p in month.split("-"))
+        key = date(year, mon, 1)
+        if key in buckets:
+            buckets[key] += Decimal(total or 0)
+    return sorted(buckets.items())

@@ -1,0 +1,182 @@
+"""List pages and exports: search, filters (custom fields included), sort and paging."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
+
+from app.custom_fields import definitions
+from app.entities import Entity, Field
+from app.extensions import db
+from app.models import CustomField
+from app.policies import visible
+from app.values import parse_bool, parse_date, parse_decimal
+
+MAX_QUERY = 100
+
+
+@dataclass
+class ListQuery:
+    """A list request, parsed and checked: what to show and what was refused."""
+
+    entity: Entity
+    stmt: Select
+    sort_column: Any
+    descending: bool
+    sort: str
+    errors: list[str] = field(default_factory=list)
+    active: dict[str, str] = field(default_factory=dict)
+
+
+def _eager(entity: Entity) -> list:
+    loads = []
+    for f in entity.fields:
+        if f.type == "ref" and f.ref != "users" and f.in_list:
+            loads.append(joinedload(getattr(entity.model, f.name)))
+    return loads
+
+
+def build_list(entity: Entity, args: Any, user: Any,
+               custom_fields: list[CustomField] | None = None) -> ListQuery:
+    """Turn request arguments into a visible, filtered select and its sort."""
+    model = entity.model
+    stmt = visible(select(model), model, user).options(*_eager(entity))
+    query = ListQuery(entity, stmt, model.id, True, "")
+    q = (args.get("q") or "").strip()[:MAX_QUERY]
+    if q:
+        query.active["q"] = q
+        stmt = stmt.where(_search_clause(entity, q))
+    for f in entity.fields:
+        if f.filter:
+            stmt = _apply_field_filter(query, stmt, f, args)
+    fields = custom_fields if custom_fields is not None else definitions(entity.name)
+    for cf in fields:
+        stmt = _apply_custom_filter(query, stmt, cf, args)
+    query.stmt = stmt
+    _apply_sort(query, args.get("sort") or entity.default_sort)
+    return query
+
+
+def _search_clause(entity: Entity, q: str):
+    from sqlalchemy import or_
+
+    return or_(*(getattr(entity.model, name).icontains(q, autoescape=True)
+                 for name in entity.search))
+
+
+def _range(query: ListQuery, args: Any, name: str, parser: Any, label: Any) -> tuple[Any, Any]:
+    bounds = []
+    for suffix in ("from", "to") if parser is parse_date else ("min", "max"):
+        raw = (args.get(f"{name}_{suffix}") or "").strip()
+        value = None
+        if raw:
+            try:
+                value = parser(raw)
+                query.active[f"{name}_{suffix}"] = raw
+            except (ValueError, ArithmeticError):
+                query.errors.append(_("%(field)s: “%(value)s” is not valid.",
+                                      field=label, value=raw[:30]))
+        bounds.append(value)
+    return bounds[0], bounds[1]
+
+
+def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> Select:
+    column = getattr(query.entity.model, f.attr)
+    if f.type in ("date", "money"):
+        parser = parse_date if f.type == "date" else parse_decimal
+        low, high = _range(query, args, f.name, parser, f.label)
+        if low is not None:
+            stmt = stmt.where(column >= low)
+        if high is not None:
+            stmt = stmt.where(column <= high)
+        return stmt
+    raw = (args.get(f.name) or "").strip()[:MAX_QUERY]
+    if not raw:
+        return stmt
+    if f.type == "ref":
+        try:
+            ref_id = int(raw)
+        except ValueError:
+            query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=f.label,
+                                  value=raw[:30]))
+            return stmt
+        query.active[f.name] = raw
+        return stmt.where(column == ref_id)
+    if f.type in ("choice", "country"):
+        value = raw.upper() if f.type == "country" else raw
+        if f.type == "choice" and value not in f.choices:
+            query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=f.label,
+                                  value=raw[:30]))
+            return stmt
+        query.active[f.name] = raw
+        return stmt.where(column == value)
+    query.active[f.name] = raw
+    return stmt.where(column.icontains(raw, autoescape=True))
+
+
+def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: Any) -> Select:
+    name = f"cf_{cf.key}"
+    value = query.entity.model.custom[cf.key]
+    label = cf.label_fr
+    if cf.type == "date":
+        low, high = _range(query, args, name, parse_date, label)
+        if low is not None:
+            stmt = stmt.where(value.as_string() >= low.isoformat())
+        if high is not None:
+            stmt = stmt.where(value.as_string() <= high.isoformat())
+        return stmt
+    if cf.type in ("integer", "decimal", "money"):
+        low, high = _range(query, args, name, parse_decimal, label)
+        if low is not None:
+            stmt = stmt.where(value.as_float() >= float(low))
+        if high is not None:
+            stmt = stmt.where(value.as_float() <= float(high))
+        return stmt
+    raw = (args.get(name) or "").strip()[:MAX_QUERY]
+    if not raw:
+        return stmt
+    if cf.type == "boolean":
+        try:
+            flag = parse_bool(raw)
+        except ValueError:
+            query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=label,
+                                  value=raw[:30]))
+            return stmt
+        query.active[name] = raw
+        return stmt.where(value.as_boolean().is_(flag) if flag else
+                          func.coalesce(value.as_boolean(), False).is_(False))
+    query.active[name] = raw
+    if cf.type == "choice":
+        return stmt.where(value.as_string() == raw)
+    if cf.type == "multi_choice":
+        # Stored as a JSON list; its text holds each choice in double quotes.
+        return stmt.where(value.as_string().contains(f'"{raw}"', autoescape=True))
+    return stmt.where(value.as_string().icontains(raw, autoescape=True))
+
+
+def _apply_sort(query: ListQuery, sort: str) -> None:
+    entity = query.entity
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    allowed = set(entity.sortable) | {"created_at", "id"}
+    if name not in allowed or not hasattr(entity.model, name):
+        sort = entity.default_sort
+        descending = sort.startswith("-")
+        name = sort.lstrip("-")
+    query.sort, query.descending = ("-" if descending else "") + name, descending
+    query.sort_column = getattr(entity.model, name)
+
+
+def count_capped(stmt: Select, cap: int = 1000) -> tuple[int, bool]:
+    """Count rows up to `cap` (exact counts of million-row lists are slow and seldom useful)."""
+    sub = stmt.order_by(None).options().limit(cap + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(sub)) or 0
+    return min(total, cap), total > cap
+
+
+def as_decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value or 0))

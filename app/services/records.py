@@ -1,0 +1,255 @@
+"""Create, update and delete any domain record: validate, apply, flush, audit."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel import Locale
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import models as m
+from app.custom_fields import validate_custom
+from app.entities import ENTITIES, Entity, Field, entity_of
+from app.errors import ValidationError
+from app.extensions import db
+from app.policies import visible
+from app.services.audit import diff, jsonable, record_event
+from app.tenancy import current_actor
+
+CENT = Decimal("0.01")
+MONEY_LIMIT = Decimal("1e12")
+LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
+COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2)
+
+
+def snapshot(entity: Entity, record: Any) -> dict[str, Any]:
+    """The audited state of a record: its fields, custom values and lines."""
+    state = {f.attr: jsonable(getattr(record, f.attr)) for f in entity.fields}
+    state["custom"] = jsonable(dict(record.custom or {}))
+    if entity.line_model is not None:
+        state["lines"] = [
+            {k: jsonable(getattr(line, k)) for k in LINE_FIELDS} for line in record.lines
+        ]
+    return state
+
+
+def create_record(entity: Entity, data: dict[str, Any]) -> Any:
+    """Create a record of `entity` from python values (refs as ids), custom and lines."""
+    record = entity.model()
+    record.custom = {}
+    _apply(entity, record, data, partial=False)
+    db.session.add(record)
+    _flush(entity)
+    record_event("create", entity.name, record.id, None, snapshot(entity, record))
+    return record
+
+
+def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) -> Any:
+    """Apply changes to a record; with `partial`, fields not given are left as they are."""
+    entity = entity_of(record)
+    before = snapshot(entity, record)
+    _apply(entity, record, data, partial=partial)
+    _flush(entity)
+    old, new = diff(before, snapshot(entity, record))
+    if new or old:
+        record_event("update", entity.name, record.id, old, new)
+    return record
+
+
+def delete_record(record: Any) -> None:
+    entity = entity_of(record)
+    before = snapshot(entity, record)
+    record_id = record.id
+    db.session.delete(record)
+    _flush(entity)
+    record_event("delete", entity.name, record_id, before, None)
+
+
+def _flush(entity: Entity) -> None:
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        message = str(exc.orig).lower()
+        if "number" in message:
+            raise ValidationError({"number": _("This number is already used.")}) from exc
+        if "external_ref" in message:
+            raise ValidationError({"external_ref": _("This reference is already used.")}) from exc
+        raise ValidationError({"": _("The record conflicts with another one.")}) from exc
+
+
+def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) -> None:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for field in entity.fields:
+        if field.name not in data:
+            if not partial and record.id is None and field.required and not _has_default(field):
+                errors[field.name] = _("This field is required.")
+            continue
+        try:
+            values[field.attr] = _clean(field, data[field.name])
+        except ValueError as exc:
+            errors[field.name] = str(exc)
+    if "custom" in data or not partial:
+        try:
+            record.custom = validate_custom(
+                entity.name, data.get("custom") or {}, record.custom, partial=partial)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    lines = None
+    if entity.line_model is not None and "lines" in data:
+        try:
+            lines = _clean_lines(data["lines"] or [])
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    errors.update(_check_dates(entity, record, values))
+    if errors:
+        raise ValidationError(errors)
+    for attr, value in values.items():
+        setattr(record, attr, value)
+    _default_partner(entity, record, values)
+    if lines is not None:
+        _replace_lines(entity, record, lines)
+
+
+def _has_default(field: Field) -> bool:
+    return field.name in ("kind", "country", "status", "stage")
+
+
+def _clean(field: Field, raw: Any) -> Any:
+    """Check one value against its field spec; raises ValueError with a localized message."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if field.required:
+            raise ValueError(_("This field is required."))
+        return None
+    if field.type == "ref":
+        return _resolve_ref(field, raw)
+    if field.type == "money":
+        return _money(raw)
+    if field.type == "date":
+        if not isinstance(raw, date):
+            raise ValueError(_("Enter a date as DD/MM/YYYY."))
+        if not 1900 <= raw.year <= 2999:
+            raise ValueError(_("Enter a date between 1900 and 2999."))
+        return raw
+    if field.type == "integer":
+        return int(raw)
+    text = str(raw).strip()
+    if len(text) > field.max_length:
+        raise ValueError(_("At most %(n)d characters.", n=field.max_length))
+    if field.type == "choice" and text not in field.choices:
+        raise ValueError(_("“%(value)s” is not one of the choices.", value=text[:50]))
+    if field.type == "email":
+        try:
+            return validate_email(text, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(_("Enter a valid e-mail address.")) from exc
+    if field.type == "country":
+        text = text.upper()
+        if text not in COUNTRIES:
+            raise ValueError(_("Enter a country code such as FR, BE or DE."))
+    if field.name == "currency":
+        text = text.upper()
+        if len(text) != 3 or not text.isalpha():
+            raise ValueError(_("Enter a currency code such as EUR."))
+    return text
+
+
+def _money(raw: Any) -> Decimal:
+    try:
+        value = Decimal(raw) if not isinstance(raw, Decimal) else raw
+        value = value.quantize(CENT)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise ValueError(_("Enter an amount, such as 1 234,56.")) from exc
+    if not value.is_finite() or abs(value) >= MONEY_LIMIT:
+        raise ValueError(_("The amount is too large."))
+    return value
+
+
+def _resolve_ref(field: Field, raw: Any) -> int:
+    """A related record given by id or instance, visible to the acting user."""
+    model = m.User if field.ref == "users" else ENTITIES[field.ref].model
+    record_id = getattr(raw, "id", raw)
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(_("Unknown record.")) from exc
+    stmt = select(model.id).where(model.id == record_id)
+    user = current_actor().user
+    if model is m.User:
+        stmt = stmt.where(m.User.role.in_(["admin", "sales"]))
+    elif user is not None:
+        stmt = visible(stmt, model, user)
+    if not 0 < record_id < 2**63 or db.session.scalar(stmt) is None:
+        raise ValueError(_("Unknown record."))
+    return record_id
+
+
+def _check_dates(entity: Entity, record: Any, values: dict[str, Any]) -> dict[str, str]:
+    pairs = {"quotes": ("issued_on", "valid_until"), "invoices": ("issued_on", "due_on"),
+             "contracts": ("starts_on", "ends_on")}
+    if entity.name not in pairs:
+        return {}
+    start_name, end_name = pairs[entity.name]
+    start = values.get(start_name, getattr(record, start_name))
+    end = values.get(end_name, getattr(record, end_name))
+    if start and end and end < start:
+        return {end_name: _("This date is before %(field)s.",
+                            field=entity.field(start_name).label)}
+    return {}
+
+
+def _default_partner(entity: Entity, record: Any, values: dict[str, Any]) -> None:
+    """A document's partner defaults to its account's partner."""
+    if not hasattr(record, "partner_id") or entity.model is m.Account:
+        return
+    if record.partner_id is None and getattr(record, "account_id", None):
+        record.partner_id = db.session.scalar(
+            select(m.Account.partner_id).where(m.Account.id == record.account_id))
+
+
+def _clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    errors: dict[str, str] = {}
+    lines = []
+    for index, raw in enumerate(raw_lines):
+        label = str(raw.get("label") or "").strip()
+        if not label:
+            errors[f"lines.{index}.label"] = _("This field is required.")
+            continue
+        try:
+            quantity = Decimal(raw.get("quantity") if raw.get("quantity") is not None else 1)
+            unit_price = _money(raw.get("unit_price") or 0)
+            tax_rate = Decimal(raw.get("tax_rate") if raw.get("tax_rate") is not None else 20)
+            if not (quantity.is_finite() and abs(quantity) < Decimal("1e9")):
+                raise ValueError(_("Enter a quantity."))
+            if not (tax_rate.is_finite() and 0 <= tax_rate <= 100):
+                raise ValueError(_("Enter a tax rate between 0 and 100."))
+        except (InvalidOperation, TypeError, ValueError) as exc:
+            errors[f"lines.{index}"] = str(exc) if isinstance(exc, ValueError) and exc.args and \
+                isinstance(exc.args[0], str) else _("Enter numbers for quantity, price and tax.")
+            continue
+        sku = (str(raw.get("sku") or "").strip() or None)
+        if len(label) > 255 or (sku and len(sku) > 64):
+            errors[f"lines.{index}"] = _("At most %(n)d characters.", n=255)
+            continue
+        lines.append({"sku": sku, "label": label, "quantity": quantity.quantize(Decimal("0.001")),
+                      "unit_price": unit_price, "tax_rate": tax_rate.quantize(CENT)})
+    if errors:
+        raise ValidationError(errors)
+    return lines
+
+
+def _replace_lines(entity: Entity, record: Any, lines: list[dict[str, Any]]) -> None:
+    """Replace the document's lines and recompute its totals from them."""
+    record.lines = [entity.line_model(position=i, **line) for i, line in enumerate(lines)]
+    if not lines:
+        return
+    excl = sum((line.amount_excl_tax for line in record.lines), Decimal("0"))
+    tax = sum((line.tax_amount for line in record.lines), Decimal("0"))
+    record.total_excl_tax = excl.quantize(CENT)
+    record.tax_total = tax.quantize(CENT)
+    record.total = (excl + tax).quantize(CENT)

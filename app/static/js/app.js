@@ -1,0 +1,54 @@
+// Relais back office: confirmations, related-record lookups, document line rows.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+
+  // Related-record fields: suggestions from /<tenant>/lookup/<entity>?q=… in a datalist.
+  document.querySelectorAll("input[data-lookup]").forEach(function (input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var timer = null;
+    function refresh() {
+      var url = input.getAttribute("data-lookup") + "?q=" + encodeURIComponent(input.value.replace(/ · #\d+$/, ""));
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (items) {
+          list.replaceChildren.apply(list, items.map(function (item) {
+            var option = document.createElement("option");
+            option.value = item.label;
+            return option;
+          }));
+        })
+        .catch(function () { /* suggestions are a help, not a requirement */ });
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 200);
+    });
+    input.addEventListener("focus", refresh, { once: true });
+  });
+
+  // Document lines: "Add a line" clones the last row with the next index.
+  var addLine = document.getElementById("add-line");
+  if (addLine) {
+    addLine.addEventListener("click", function () {
+      var rows = document.querySelectorAll("#line-rows .line-row");
+      var last = rows[rows.length - 1];
+      if (!last) { return; }
+      var clone = last.cloneNode(true);
+      var index = rows.length;
+      clone.querySelectorAll("input").forEach(function (field) {
+        field.name = field.name.replace(/lines-\d+-/, "lines-" + index + "-");
+        field.id = field.id.replace(/lines-\d+-/, "lines-" + index + "-");
+        field.value = "";
+      });
+      clone.querySelectorAll(".text-danger").forEach(function (node) { node.remove(); });
+      last.parentNode.appendChild(clone);
+    });
+  }
+})();
