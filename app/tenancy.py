@@ -14,7 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Table, event, select
+from sqlalchemy.sql import visitors
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.attributes import get_history
 
@@ -103,7 +104,8 @@ def _is_tenant_scoped(mapper: Any) -> bool:
 def _scope_orm_statement(state: ORMExecuteState) -> None:
     if _bypass.get() or state.is_column_load:
         return
-    if not any(_is_tenant_scoped(m) for m in state.all_mappers):
+    if not (any(_is_tenant_scoped(m) for m in state.all_mappers)
+            or _reads_tenant_tables(state.statement)):
         return
     tenant_id = _tenant_id.get()
     if tenant_id is None:
@@ -116,6 +118,14 @@ def _scope_orm_statement(state: ORMExecuteState) -> None:
             TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
         )
     )
+
+
+def _reads_tenant_tables(statement: Any) -> bool:
+    """True when a tenant-scoped table appears anywhere in the statement (subqueries too)."""
+    for element in visitors.iterate(statement):
+        if isinstance(element, Table) and "tenant_id" in element.c:
+            return True
+    return False
 
 
 def _check_insert_parameters(state: ORMExecuteState, tenant_id: int) -> None:

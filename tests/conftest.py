@@ -1,0 +1,263 @@
+"""Fixtures: one app per database backend (SQLite always, PostgreSQL when TEST_DATABASE_URL
+is set), a clean database for every test, factories and logged-in clients per role."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from alembic import command
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import Config as _unused  # noqa: F401  (Flask-Migrate must import first)
+from sqlalchemy import text
+
+from app import create_app
+from app.entities import ENTITIES
+from app.extensions import db, limiter
+from app.models import Role, Tenant, User
+from app.services.records import create_record
+from app.services.tenants import create_tenant, create_user
+from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
+
+PASSWORD = "correct-horse-battery"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'relais-test.db'}"
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (make test in CI sets it)")
+    return url
+
+
+def _reset_schema(app: Flask) -> None:
+    """Start from an empty database and build the schema with the migrations."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        else:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        config = app.extensions["migrate"].migrate.get_config()
+        command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    files = tmp_path_factory.mktemp("files")
+    application = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": _database_url(request.param, tmp_path_factory),
+        "SECRET_KEY": "test-secret",
+        "FILES_DIR": str(files),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    })
+    _reset_schema(application)
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses the app starts on empty tables."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app: Flask = request.getfixturevalue("app")
+    with app.app_context():
+        limiter.reset()
+    yield
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                conn.execute(text("PRAGMA foreign_keys=OFF"))
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text("DELETE FROM sqlite_sequence")) if conn.execute(text(
+                    "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
+                conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def backend(app: Flask) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
+
+
+def _make_tenant(slug: str, name: str) -> Tenant:
+    with all_tenants_unsafe():
+        tenant = create_tenant(slug, name)
+        db.session.commit()
+    return tenant
+
+
+@pytest.fixture
+def tenant(app_ctx: Flask) -> Iterator[Tenant]:
+    """Tenant A, bound to the test's context (as a platform job would be)."""
+    created = _make_tenant("alpha", "Alpha Stores")
+    with tenant_context(created.id, SYSTEM):
+        yield created
+
+
+@pytest.fixture
+def other_tenant(app_ctx: Flask) -> Tenant:
+    """Tenant B: its rows are made under its own context, then A is current again."""
+    return _make_tenant("beta", "Beta Volets")
+
+
+@pytest.fixture
+def in_tenant() -> Callable[..., Any]:
+    """Run a function inside a tenant's context and commit: in_tenant(t, fn, *args)."""
+
+    def run(target: Tenant, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with tenant_context(target.id, SYSTEM):
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            return result
+
+    return run
+
+
+@pytest.fixture
+def make_user(tenant: Tenant) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "admin", **over: Any) -> User:
+        data = {"email": f"{role}{next(counter)}@alpha.example", "password": PASSWORD,
+                "role": role, "full_name": f"{role.title()} User", **over}
+        user = create_user(data)
+        db.session.commit()
+        return user
+
+    return make
+
+
+def _record_factory(entity_name: str, defaults: Callable[[], dict[str, Any]]):
+    def fixture(tenant: Tenant) -> Callable[..., Any]:
+        def make(**over: Any) -> Any:
+            record = create_record(ENTITIES[entity_name], {**defaults(), **over})
+            db.session.commit()
+            return record
+
+        return make
+
+    return fixture
+
+
+_seq = iter(range(1, 10**9))
+
+make_partner = pytest.fixture(_record_factory("partners", lambda: {
+    "name": f"Agence {next(_seq)}"}))
+make_account = pytest.fixture(_record_factory("accounts", lambda: {
+    "name": f"Client {next(_seq)}", "kind": "company", "country": "FR", "city": "Lyon"}))
+
+
+def _document(prefix: str, **extra: Any) -> Callable[[], dict[str, Any]]:
+    return lambda: {"number": f"{prefix}{next(_seq):06d}", **extra}
+
+
+@pytest.fixture
+def make_contact(make_account: Callable[..., Any]) -> Callable[..., Any]:
+    def make(**over: Any) -> Any:
+        account = over.pop("account", None) or make_account().id
+        record = create_record(ENTITIES["contacts"], {
+            "last_name": f"Martin{next(_seq)}", "first_name": "Claire", "account": account, **over})
+        db.session.commit()
+        return record
+
+    return make
+
+
+def _with_account(entity_name: str, defaults: Callable[[], dict[str, Any]]):
+    def fixture(make_account: Callable[..., Any]) -> Callable[..., Any]:
+        def make(**over: Any) -> Any:
+            data = {**defaults(), **over}
+            if "account" not in data:
+                data["account"] = make_account().id
+            record = create_record(ENTITIES[entity_name], data)
+            db.session.commit()
+            return record
+
+        return make
+
+    return fixture
+
+
+make_deal = pytest.fixture(_with_account("deals", lambda: {
+    "title": f"Projet {next(_seq)}", "stage": "proposal", "amount": Decimal("1500.00")}))
+make_quote = pytest.fixture(_with_account("quotes", _document(
+    "D", status="sent", issued_on=date(2026, 10, 1),
+    lines=[{"label": "Store banne", "quantity": Decimal("1"), "unit_price": Decimal("800"),
+            "tax_rate": Decimal("20")}])))
+make_order = pytest.fixture(_with_account("orders", _document(
+    "C", status="confirmed", ordered_on=date(2026, 10, 5),
+    lines=[{"label": "Volet roulant", "quantity": Decimal("2"), "unit_price": Decimal("450"),
+            "tax_rate": Decimal("20")}])))
+make_contract = pytest.fixture(_with_account("contracts", lambda: {
+    "number": f"CT{next(_seq):06d}", "title": "Maintenance annuelle", "status": "active",
+    "starts_on": date(2026, 1, 1), "recurring_amount": Decimal("49.90")}))
+make_delivery = pytest.fixture(_with_account("deliveries", _document(
+    "BL", status="shipped", expected_on=date(2026, 11, 30), carrier="Geodis")))
+make_invoice = pytest.fixture(_with_account("invoices", _document(
+    "F", status="issued", issued_on=date(2026, 10, 10), due_on=date(2026, 11, 10),
+    lines=[{"label": "Store banne 4 m", "quantity": Decimal("1"),
+            "unit_price": Decimal("1234.56"), "tax_rate": Decimal("20")}])))
+
+
+def login(client: FlaskClient, user: User, slug: str = "alpha") -> FlaskClient:
+    response = client.post(f"/{slug}/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.data[:500]
+    return client
+
+
+@pytest.fixture
+def client(app: Flask, app_ctx: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., User]) -> User:
+    return make_user(Role.ADMIN.value)
+
+
+@pytest.fixture
+def admin_client(app: Flask, admin: User) -> FlaskClient:
+    return login(app.test_client(), admin)
+
+
+@pytest.fixture
+def sales_client(app: Flask, make_user: Callable[..., User]) -> FlaskClient:
+    return login(app.test_client(), make_user(Role.SALES.value))
+
+
+def page_text(response: Any) -> str:
+    """The visible text of an HTML response, whitespace folded (for 'the page shows …')."""
+    html = response.data.decode()
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("\u202f", " ") \
+        .replace("\xa0", " ")
+
+
+def days_ago(n: int) -> date:
+    return date.today() - timedelta(days=n)
