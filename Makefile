@@ -25,7 +25,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 translations: install
-	$(BIN)/pybabel compile --use-fuzzy -q -d app/translations
+	@if compgen -G "app/translations/*/LC_MESSAGES/messages.po" > /dev/null; then \
+		$(BIN)/pybabel compile -d app/translations 2>&1 | grep -v "^compiling" || true; fi
 
 run: install translations
 	$(BIN)/flask db upgrade

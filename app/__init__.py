@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -86,41 +85,9 @@ def init_blueprints(app: Flask) -> None:
 
 
 def init_errors(app: Flask) -> None:
-    def render_error(code: int, title: str, message: str):
-        return render_template("error.html", code=code, title=title, message=message), code
+    from app.error_pages import install_error_pages
 
-    from flask_babel import gettext as _
-
-    @app.errorhandler(404)
-    def not_found(error: Exception):
-        return render_error(404, _("Page not found"), _("This page does not exist or you may not see it."))
-
-    @app.errorhandler(403)
-    def forbidden(error: Exception):
-        return render_error(403, _("Not allowed"), _("Your role does not give access to this page."))
-
-    @app.errorhandler(405)
-    def method_not_allowed(error: Exception):
-        return render_error(405, _("Not allowed"), _("This action is not available here."))
-
-    @app.errorhandler(413)
-    def too_large(error: Exception):
-        return render_error(413, _("File too large"), _("The file is larger than allowed."))
-
-    @app.errorhandler(429)
-    def too_many(error: Exception):
-        return render_error(429, _("Too many attempts"),
-                            _("Too many attempts. Wait a minute and try again."))
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
-        return render_error(400, _("Form expired"),
-                            _("The form has expired. Go back, reload the page and try again."))
-
-    @app.errorhandler(500)
-    def server_error(error: Exception):
-        db.session.rollback()
-        return render_error(500, _("Error"), _("Something went wrong. Nothing was saved."))
+    install_error_pages(app)
 
 
 def init_cli(app: Flask) -> None:

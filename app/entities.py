@@ -69,6 +69,18 @@ STATUS_LABELS = {
     "lost": _l("Lost"), "company": _l("Company"), "person": _l("Person"),
 }
 
+ROLE_LABELS = {
+    "admin": _l("Administrator"), "sales": _l("Sales"), "agent": _l("Agent (partner)"),
+    "subscriber": _l("Subscriber"),
+}
+
+FIELD_TYPE_LABELS = {
+    "text": _l("Text"), "long_text": _l("Long text"), "integer": _l("Whole number"),
+    "decimal": _l("Decimal number"), "money": _l("Amount"), "date": _l("Date"),
+    "boolean": _l("Yes / no"), "choice": _l("Choice"), "multi_choice": _l("Multiple choice"),
+    "email": _l("E-mail"), "url": _l("Web address"),
+}
+
 REF = _l("External reference")
 
 

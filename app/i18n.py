@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
@@ -14,9 +14,10 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
         return current_user.locale
-    if session.get("lang") in languages:
+    # Jobs, CLI commands and imports translate messages too, outside any request.
+    if has_request_context() and session.get("lang") in languages:
         return session["lang"]
-    best = request.accept_languages.best_match(languages) if request else None
+    best = request.accept_languages.best_match(languages) if has_request_context() else None
     if best:
         return best
     tenant = g.get("tenant")

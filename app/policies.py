@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from app import models as m
 from app.extensions import db
+from app.models.base import MAX_ID
 from app.models.tenant import Role, User
 
 _PARTNER_OWNED = (m.Deal, m.Quote, m.Order, m.Contract, m.Delivery, m.Invoice)
@@ -96,7 +97,7 @@ def get_visible(model: type, record_id: Any, user: User | None) -> Any | None:
         record_id = int(record_id)
     except (TypeError, ValueError):
         return None
-    if not 0 < record_id < 2**63:
+    if not 0 < record_id <= MAX_ID:
         return None
     stmt = visible(select(model).where(model.id == record_id), model, user)
     return db.session.scalars(stmt).first()

@@ -1,7 +1,7 @@
 """Security headers sent with every response."""
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
 CSP = "; ".join((
     "default-src 'self'",
@@ -16,7 +16,17 @@ CSP = "; ".join((
 ))
 
 
+def _has_nul(values: object) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
 def install_security_headers(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_bytes() -> None:
+        # PostgreSQL text cannot hold NUL: refuse such input up front instead of failing in SQL.
+        if "\x00" in request.path or _has_nul(request.args) or _has_nul(request.form):
+            abort(400)
+
     @app.after_request
     def add_headers(response: Response) -> Response:
         headers = response.headers

@@ -14,7 +14,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, event, select
+from sqlalchemy import FromClause, Join, Select, Table, event, select
+from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.sql.selectable import SelectBase
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql import visitors
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.attributes import get_history
@@ -110,9 +113,18 @@ def _scope_orm_statement(state: ORMExecuteState) -> None:
     tenant_id = _tenant_id.get()
     if tenant_id is None:
         raise TenancyError("tenant-scoped query with no tenant bound")
-    if state.is_insert:
-        _check_insert_parameters(state, tenant_id)
-        return
+    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is None:
+        raise TenancyError("INSERT, UPDATE or DELETE of a tenant-scoped table: use its model")
+    if state.is_insert or state.is_update:
+        _check_dml_values(state, tenant_id)
+        if state.is_insert:
+            return
+    if state.is_select and not state.is_relationship_load \
+            and _uncovered_tenant_froms(state.statement):
+        # Loader criteria reach the model entities of a statement, not a table that is only
+        # inferred from a WHERE clause (count().where(Model.x ...), exists().where(...)) nor
+        # a plain Table: such a statement would read every tenant, so it is refused.
+        raise TenancyError("tenant-scoped table read without its model: select from the model")
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
@@ -128,14 +140,117 @@ def _reads_tenant_tables(statement: Any) -> bool:
     return False
 
 
-def _check_insert_parameters(state: ORMExecuteState, tenant_id: int) -> None:
+def _plain(from_: Any) -> Any:
+    return from_._deannotate() if hasattr(from_, "_deannotate") else from_
+
+
+def _is_orm(from_: Any) -> bool:
+    return "parententity" in getattr(from_, "_annotations", {})
+
+
+def _tables_of(from_: Any) -> list[Any]:
+    """A FROM element's tables and aliases, joins flattened."""
+    if isinstance(from_, Join):
+        return _tables_of(from_.left) + _tables_of(from_.right)
+    return [from_]
+
+
+def _entity_tables(select_: Select) -> set[Any]:
+    """Tables (or aliases) of the models a SELECT returns, inside functions too."""
+    tables = set()
+    stack = list(select_._raw_columns)
+    while stack:
+        element = stack.pop()
+        if isinstance(element, SelectBase):
+            continue  # a subquery is checked as its own SELECT
+        if "parententity" in getattr(element, "_annotations", {}):
+            table = element if isinstance(element, FromClause) else getattr(element, "table", None)
+            if table is not None:
+                tables.add(_plain(table))
+        stack.extend(element.get_children())
+    return tables
+
+
+def _join_targets(select_: Select) -> list[Any]:
+    targets = []
+    for target, *_rest in getattr(select_, "_setup_joins", ()):
+        prop = getattr(target, "property", None)
+        info = sa_inspect(prop.mapper if prop is not None else target, raiseerr=False)
+        selectable = getattr(info, "selectable", None)
+        if selectable is not None:
+            targets.extend(_tables_of(selectable))
+    return targets
+
+
+def _selects(statement: Any) -> list[Select]:
+    """Every SELECT of a statement, nested ones included; loader options are not entered."""
+    found, stack, seen = [], [statement], set()
+    while stack:
+        element = stack.pop()
+        if id(element) in seen or isinstance(element, ExecutableOption):
+            continue
+        seen.add(id(element))
+        if isinstance(element, Select):
+            found.append(element)
+        stack.extend(element.get_children())
+    return found
+
+
+def _uncovered_tenant_froms(statement: Any) -> list[Any]:
+    """Tenant-scoped tables some SELECT reads without them being a model entity anywhere.
+
+    A table covered by an entity elsewhere in the statement counts as covered: SQLAlchemy
+    correlates such inner references to the enclosing entity, which carries the criteria.
+    """
+    covered: set[Any] = set()
+    used: list[Any] = []
+    for element in _selects(statement):
+        explicit = [t for f in element._from_obj for t in _tables_of(f)]
+        covered.update(_plain(t) for t in explicit if _is_orm(t))
+        covered.update(_entity_tables(element))
+        covered.update(_plain(t) for t in _join_targets(element))
+        for from_ in element.get_final_froms():
+            for table in _tables_of(from_):
+                if _is_orm(table):
+                    continue  # an alias the ORM made (eager loads): criteria reach it
+                base = getattr(table, "element", table)
+                if isinstance(base, Table) and "tenant_id" in base.c:
+                    used.append(_plain(table))
+    return [t for t in used if t not in covered]
+
+
+def _check_dml_values(state: ORMExecuteState, tenant_id: int) -> None:
+    """ORM INSERT/UPDATE: no other tenant in tenant_id, foreign keys or (bulk by id) rows.
+
+    Loader criteria do not reach `.values()`, parameter lists or UPDATE by primary key.
+    """
     params = state.parameters
     rows = params if isinstance(params, list) else [params] if params else []
-    for row in rows:
+    statement = state.statement
+    given = [getattr(statement, "_values", None) or {}]
+    for batch in getattr(statement, "_multi_values", None) or ():
+        given += [row for row in batch if isinstance(row, dict)]
+    values = [{getattr(k, "key", k): getattr(v, "value", v) for k, v in row.items()}
+              for row in given]
+    table = state.bind_mapper.local_table
+    references: dict[Any, set[int]] = defaultdict(set)
+    for row, by_id in [(row, False) for row in values] + [(row, state.is_update) for row in rows]:
         row_tenant = row.get("tenant_id", tenant_id)
-        if row_tenant != tenant_id:
-            raise TenancyError("bulk insert of another tenant's row")
+        if not isinstance(row_tenant, int) or row_tenant != tenant_id:  # SQL expressions too
+            raise TenancyError("write of another tenant's row")
+        for column in table.columns:
+            value = row.get(column.key)
+            if not isinstance(value, int) or column.name == "tenant_id":
+                continue
+            if column.primary_key and by_id:
+                references[table].add(value)
+            for fk in column.foreign_keys:
+                if "tenant_id" in fk.column.table.c:
+                    references[fk.column.table].add(value)
+    for row in rows if state.is_insert else ():
         row["tenant_id"] = tenant_id
+    if references:
+        _check_references(state.session, references, tenant_id)
 
 
 @event.listens_for(Session, "before_flush")

@@ -63,6 +63,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
     })
+    application.test_client_class = IsolatedClient
     _reset_schema(application)
     return application
 
@@ -79,17 +80,37 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     with app.app_context():
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if db.engine.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                conn.execute(text("PRAGMA foreign_keys=OFF"))
-                for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
-                conn.execute(text("DELETE FROM sqlite_sequence")) if conn.execute(text(
-                    "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
-                conn.execute(text("PRAGMA foreign_keys=ON"))
+        _empty_tables()
+
+
+def _empty_tables() -> None:
+    """DELETE (much faster than TRUNCATE on small tables), children first, ids restarted."""
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    postgres = db.engine.dialect.name == "postgresql"
+    with db.engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f"DELETE FROM {table}"))
+        if postgres:
+            conn.execute(text("; ".join(
+                f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), 1, false)" for t in tables)))
+        else:
+            conn.execute(text("DELETE FROM sqlite_sequence WHERE 1")) if conn.execute(text(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first() else None
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests don't share Flask-Login's cached user.
+
+    Tests keep an app context open for their factories, and requests reuse it (and its `g`),
+    so the user loaded by one request or client would otherwise leak into the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        from flask import g, has_app_context
+
+        if has_app_context():
+            g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.auth import bind_request_tenant
@@ -40,11 +41,15 @@ def load_tenant_and_user():
 
 @bp.app_context_processor
 def template_globals() -> dict[str, Any]:
-    from app.entities import ENTITIES, STATUS_LABELS
+    from app.entities import ENTITIES, FIELD_TYPE_LABELS, ROLE_LABELS, STATUS_LABELS
 
     return {
         "entities": ENTITIES, "status_labels": STATUS_LABELS, "status_colors": STATUS_COLORS,
         "entity_labels": {name: entity.label for name, entity in ENTITIES.items()},
+        "role_labels": ROLE_LABELS, "field_type_labels": FIELD_TYPE_LABELS,
+        "audit_action_labels": {"create": _l("Created"), "update": _l("Changed"),
+                                "delete": _l("Deleted"), "login": _l("Logged in"),
+                                "login_failed": _l("Failed login"), "logout": _l("Logged out")},
     }
 
 

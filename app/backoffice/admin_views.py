@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.backoffice import bp
 from app.backoffice.forms import CustomFieldForm, UserForm, apply_errors, ref_label
+from app.backoffice.views_support import audit_trail
 from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
@@ -82,7 +83,8 @@ def admin_user_edit(user_id: int):
             except ValidationError as exc:
                 db.session.rollback()
                 _user_errors(form, exc)
-    return render_template("admin/user_form.html", form=form, user=user)
+    return render_template("admin/user_form.html", form=form, user=user,
+                           audit=audit_trail("users", user.id))
 
 
 @bp.get("/admin/custom-fields")
@@ -141,4 +143,5 @@ def admin_custom_field_edit(field_id: int):
             field = get_visible_or_404(CustomField, field_id, current_user)
             for message in apply_errors(form, exc.errors):
                 flash(message, "danger")
-    return render_template("admin/custom_field_form.html", form=form, field=field)
+    return render_template("admin/custom_field_form.html", form=form, field=field,
+                           audit=audit_trail("custom_fields", field.id))

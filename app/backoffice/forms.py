@@ -17,7 +17,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.entities import ENTITIES, STATUS_LABELS, Entity, Field
+from app.entities import (
+    ENTITIES, FIELD_TYPE_LABELS, ROLE_LABELS, STATUS_LABELS, Entity, Field,
+)
 from app.extensions import db
 from app.models import FIELD_TYPES, CustomField, Role, User
 from app.policies import get_visible
@@ -246,10 +248,7 @@ class LoginForm(FlaskForm):
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[
-        (Role.ADMIN.value, _l("Administrator")), (Role.SALES.value, _l("Sales")),
-        (Role.AGENT.value, _l("Agent (partner)")), (Role.SUBSCRIBER.value, _l("Subscriber")),
-    ])
+    role = SelectField(_l("Role"), choices=[(role.value, ROLE_LABELS[role.value]) for role in Role])
     partner = RefField(_l("Partner (agents)"), ref="partners")
     account = RefField(_l("Customer (subscribers)"), ref="accounts")
     locale = SelectField(_l("Language"), choices=[("", _l("Browser language")),
@@ -264,7 +263,7 @@ class CustomFieldForm(FlaskForm):
     key = StringField(_l("Key"), validators=[DataRequired(), Length(max=50)])
     label_fr = StringField(_l("Label (French)"), validators=[DataRequired(), Length(max=100)])
     label_en = StringField(_l("Label (English)"), validators=[DataRequired(), Length(max=100)])
-    type = SelectField(_l("Type"), choices=[(t, t) for t in FIELD_TYPES])
+    type = SelectField(_l("Type"), choices=[(t, FIELD_TYPE_LABELS[t]) for t in FIELD_TYPES])
     choices = TextAreaField(_l("Choices (one per line)"), validators=[Length(max=10_000)])
     is_required = BooleanField(_l("Required"))
     is_portal_visible = BooleanField(_l("Visible in the extranet"))

@@ -17,7 +17,7 @@ from app.backoffice.forms import (
     AttachmentForm, apply_errors, form_to_data, record_form, ref_label, ref_model,
 )
 from app.backoffice.views_support import (
-    audit_trail, custom_columns, export_rows, list_page, list_url, require_editor, view_entity,
+    audit_changes, audit_trail, custom_columns, export_rows, list_page, list_url, require_editor, view_entity,
 )
 from app.custom_fields import definitions
 from app.entities import ENTITIES, EDITABLE
@@ -121,7 +121,14 @@ def record_delete(entity_name: str, record_id: int):
     entity = view_entity(entity_name, editable=True)
     record = get_visible_or_404(entity.model, record_id, current_user)
     require_editor()
-    delete_record(record)
+    try:
+        delete_record(record)
+    except ValidationError as exc:
+        db.session.rollback()
+        for message in exc.errors.values():
+            flash(message, "danger")
+        return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
+                                record_id=record_id))
     db.session.commit()
     flash(_("%(entity)s deleted.", entity=entity.singular), "success")
     return redirect(url_for("backoffice.record_list", entity_name=entity.name))
@@ -191,6 +198,7 @@ def attachment_delete(attachment_id: int):
 
 
 bp.add_app_template_global(list_url)
+bp.add_app_template_global(audit_changes)
 
 
 @bp.app_template_global()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from flask import abort, current_app, url_for
@@ -39,7 +41,12 @@ def require_editor() -> None:
 
 
 def custom_columns(entity: Entity) -> list[CustomField]:
-    return definitions(entity.name)
+    """The custom fields shown to the current user: agents and subscribers see only those
+    marked visible in the extranet."""
+    fields = definitions(entity.name)
+    if current_user.is_authenticated and not current_user.is_staff:
+        fields = [f for f in fields if f.is_portal_visible]
+    return fields
 
 
 def list_page(entity: Entity, args: Any) -> dict[str, Any]:
@@ -85,12 +92,24 @@ def _export_pages(entity: Entity, query: Any, fields: list[CustomField],
                            after=cursor)
         for record in page.rows:
             yield [record.id, *[_cell(entity, f, record) for f in entity.fields],
-                   *[(record.custom or {}).get(cf.key) for cf in fields]]
+                   *[_custom_cell(cf, (record.custom or {}).get(cf.key)) for cf in fields]]
         sent += len(page.rows)
         db.session.expunge_all()
         if not page.next_cursor:
             break
         cursor = page.next_cursor
+
+
+def _custom_cell(cf: CustomField, value: Any) -> Any:
+    """A stored custom value as its type, so the export writes 12,50 and dd/mm/yyyy."""
+    try:
+        if cf.type in ("decimal", "money") and value is not None:
+            return Decimal(str(value))
+        if cf.type == "date" and isinstance(value, str):
+            return date.fromisoformat(value)
+    except (ArithmeticError, ValueError):
+        pass
+    return value
 
 
 def _cell(entity: Entity, field: Any, record: Any) -> Any:
@@ -107,7 +126,33 @@ def _cell(entity: Entity, field: Any, record: Any) -> Any:
     return getattr(record, field.attr)
 
 
+def audit_changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for display; custom values are flattened to `custom.<key>`."""
+    before, after = dict(event.before or {}), dict(event.after or {})
+    for state in (before, after):
+        custom = state.pop("custom", None)
+        for key, value in (custom or {}).items():
+            state[f"custom.{key}"] = value
+    changes = []
+    for key in sorted(after.keys() | before.keys()):
+        old, new = before.get(key), after.get(key)
+        if key == "lines" or old != new or not before:
+            changes.append((key, _display(old), _display(new)))
+    return changes
+
+
+def _display(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return f"{len(value)} ×" if value and isinstance(value[0], dict) else ", ".join(map(str, value))
+    return str(value)
+
+
 def audit_trail(entity_name: str, record_id: int, limit: int = 50) -> list[AuditEvent]:
+    """A record's history, for staff only (it names the tenant's users)."""
+    if not current_user.is_authenticated or not current_user.is_staff:
+        return []
     stmt = (select(AuditEvent)
             .where(AuditEvent.entity == entity_name, AuditEvent.record_id == record_id)
             .order_by(AuditEvent.id.desc()).limit(limit))

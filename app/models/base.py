@@ -57,3 +57,5 @@ class RecordMixin(TenantScoped, TimestampMixin):
 
 
 ZERO = Decimal("0.00")
+# Ids are 32-bit INTEGER columns: a larger id cannot exist, and PostgreSQL refuses to compare it.
+MAX_ID = 2**31 - 1

@@ -78,7 +78,7 @@ def _document_indexes(table: str, date_column: str) -> tuple:
         UniqueConstraint("tenant_id", "number"),
         Index(f"ix_{table}_tenant_id_{date_column}", "tenant_id", date_column, "id"),
         Index(f"ix_{table}_tenant_id_status", "tenant_id", "status", date_column, "id"),
-        Index(f"ix_{table}_tenant_id_account_id", "tenant_id", "account_id", date_column),
+        Index(f"ix_{table}_tenant_id_account_id", "tenant_id", "account_id", date_column, "id"),
         Index(f"ix_{table}_tenant_id_partner_id", "tenant_id", "partner_id", date_column, "id"),
         Index(f"ix_{table}_tenant_id_total", "tenant_id", "total", "id"),
         Index(f"ix_{table}_tenant_id_updated_at", "tenant_id", "updated_at"),
@@ -134,6 +134,8 @@ class Invoice(DocumentMixin, db.Model):
     __tablename__ = "invoices"
     __table_args__ = _document_indexes("invoices", "issued_on") + (
         Index("ix_invoices_tenant_id_due_on", "tenant_id", "due_on", "id"),
+        # A customer's open invoices (360° page amounts) without reading his paid history.
+        Index("ix_invoices_tenant_id_account_id_status", "tenant_id", "account_id", "status"),
     )
 
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))

@@ -1,18 +1,22 @@
 """List pages and exports: search, filters (custom fields included), sort and paging."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Float, Select, cast, func, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import joinedload
 
 from app.custom_fields import definitions
 from app.entities import Entity, Field
 from app.extensions import db
 from app.models import CustomField
+from app.models.base import MAX_ID
 from app.policies import visible
 from app.values import parse_bool, parse_date, parse_decimal
 
@@ -100,6 +104,8 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> 
     if f.type == "ref":
         try:
             ref_id = int(raw)
+            if not 0 < ref_id <= MAX_ID:
+                raise ValueError(raw)
         except ValueError:
             query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=f.label,
                                   value=raw[:30]))
@@ -121,7 +127,7 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> 
 def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: Any) -> Select:
     name = f"cf_{cf.key}"
     value = query.entity.model.custom[cf.key]
-    label = cf.label_fr
+    label = cf.label(str(get_locale() or "fr"))
     if cf.type == "date":
         low, high = _range(query, args, name, parse_date, label)
         if low is not None:
@@ -131,10 +137,12 @@ def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: 
         return stmt
     if cf.type in ("integer", "decimal", "money"):
         low, high = _range(query, args, name, parse_decimal, label)
+        # Decimals are stored as JSON strings ("2.5"): cast, or SQLite compares text to numbers.
+        number = cast(value.as_string(), Float)
         if low is not None:
-            stmt = stmt.where(value.as_float() >= float(low))
+            stmt = stmt.where(number >= float(low))
         if high is not None:
-            stmt = stmt.where(value.as_float() <= float(high))
+            stmt = stmt.where(number <= float(high))
         return stmt
     raw = (args.get(name) or "").strip()[:MAX_QUERY]
     if not raw:
@@ -153,8 +161,11 @@ def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: 
     if cf.type == "choice":
         return stmt.where(value.as_string() == raw)
     if cf.type == "multi_choice":
-        # Stored as a JSON list; its text holds each choice in double quotes.
-        return stmt.where(value.as_string().contains(f'"{raw}"', autoescape=True))
+        # Stored as a JSON list; its text holds each choice in double quotes, with non-ASCII
+        # letters escaped (SQLite keeps json.dumps's \\u00e9) or not (PostgreSQL's jsonb).
+        listed = value.as_string()
+        return stmt.where(or_(*(listed.contains(quoted, autoescape=True) for quoted in
+                                {json.dumps(raw), json.dumps(raw, ensure_ascii=False)})))
     return stmt.where(value.as_string().icontains(raw, autoescape=True))
 
 
@@ -173,9 +184,19 @@ def _apply_sort(query: ListQuery, sort: str) -> None:
 
 def count_capped(stmt: Select, cap: int = 1000) -> tuple[int, bool]:
     """Count rows up to `cap` (exact counts of million-row lists are slow and seldom useful)."""
-    sub = stmt.order_by(None).options().limit(cap + 1).subquery()
+    # Only the primary key: an index-only scan, where SQLite would otherwise read every row.
+    sub = stmt.order_by(None).with_only_columns(*_primary_key(stmt)).limit(cap + 1).subquery()
     total = db.session.scalar(select(func.count()).select_from(sub)) or 0
     return min(total, cap), total > cap
+
+
+def _primary_key(stmt: Select) -> list[Any]:
+    """The primary key attributes of the statement's entity (ORM ones, so tenancy applies)."""
+    entity = stmt.column_descriptions[0]["entity"]
+    if entity is None:
+        return list(stmt.selected_columns)
+    mapper = sa_inspect(entity).mapper
+    return [getattr(entity, mapper.get_property_by_column(c).key) for c in mapper.primary_key]
 
 
 def as_decimal(value: Any) -> Decimal:

@@ -119,7 +119,8 @@ def type_change_conflicts(field: CustomField, new_type: str, choices: list[str])
 def _convert_values(field: CustomField, new_type: str, choices: list[str]) -> None:
     """Rewrite stored values in the new type's form (e.g. "12" → 12)."""
     model = ENTITIES[field.entity].model
-    ids = [record_id for record_id, _value in _stored_values(field)]
+    # On SQLite a missing key reads as JSON null, not SQL NULL: leave those records alone.
+    ids = [record_id for record_id, value in _stored_values(field) if value is not None]
     for start in range(0, len(ids), 1000):
         for record in db.session.scalars(select(model).where(model.id.in_(ids[start:start + 1000]))):
             custom = dict(record.custom or {})

@@ -16,6 +16,7 @@ from app.custom_fields import validate_custom
 from app.entities import ENTITIES, Entity, Field, entity_of
 from app.errors import ValidationError
 from app.extensions import db
+from app.models.base import MAX_ID
 from app.policies import visible
 from app.services.audit import diff, jsonable, record_event
 from app.tenancy import current_actor
@@ -23,7 +24,9 @@ from app.tenancy import current_actor
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("1e12")
 LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
-COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2)
+# CLDR also names regions that are no ISO 3166 country: unknown (ZZ), EU, UN, pseudo-locales.
+COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2
+                      and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
 
 
 def snapshot(entity: Entity, record: Any) -> dict[str, Any]:
@@ -41,7 +44,8 @@ def create_record(entity: Entity, data: dict[str, Any]) -> Any:
     """Create a record of `entity` from python values (refs as ids), custom and lines."""
     record = entity.model()
     record.custom = {}
-    _apply(entity, record, data, partial=False)
+    with db.session.no_autoflush:
+        _apply(entity, record, data, partial=False)
     db.session.add(record)
     _flush(entity)
     record_event("create", entity.name, record.id, None, snapshot(entity, record))
@@ -52,7 +56,9 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
     """Apply changes to a record; with `partial`, fields not given are left as they are."""
     entity = entity_of(record)
     before = snapshot(entity, record)
-    _apply(entity, record, data, partial=partial)
+    # Flush only in _flush, where a duplicate number becomes a message instead of a 500.
+    with db.session.no_autoflush:
+        _apply(entity, record, data, partial=partial)
     _flush(entity)
     old, new = diff(before, snapshot(entity, record))
     if new or old:
@@ -61,12 +67,24 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
 
 
 def delete_record(record: Any) -> None:
+    """Delete a record; a customer that still has documents or contacts is kept."""
     entity = entity_of(record)
+    if isinstance(record, m.Account):
+        _check_account_unused(record)
     before = snapshot(entity, record)
     record_id = record.id
     db.session.delete(record)
     _flush(entity)
     record_event("delete", entity.name, record_id, before, None)
+
+
+def _check_account_unused(account: m.Account) -> None:
+    for name in ("contacts", "deals", "quotes", "orders", "contracts", "deliveries", "invoices"):
+        model = ENTITIES[name].model
+        if db.session.scalar(select(model.id).where(model.account_id == account.id).limit(1)):
+            raise ValidationError({"": _(
+                "This customer still has %(entity)s: delete or move them first.",
+                entity=str(ENTITIES[name].label).lower())})
 
 
 def _flush(entity: Entity) -> None:
@@ -94,6 +112,9 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
             values[field.attr] = _clean(field, data[field.name])
         except ValueError as exc:
             errors[field.name] = str(exc)
+        else:
+            if values[field.attr] is None:
+                values[field.attr] = _column_default(entity, field)
     if "custom" in data or not partial:
         try:
             record.custom = validate_custom(
@@ -114,6 +135,15 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
     _default_partner(entity, record, values)
     if lines is not None:
         _replace_lines(entity, record, lines)
+
+
+def _column_default(entity: Entity, field: Field) -> Any:
+    """What an emptied field means when its column cannot be NULL: its default (0,00, EUR)."""
+    column = entity.model.__table__.c.get(field.attr)
+    if column is None or column.nullable or column.default is None \
+            or not column.default.is_scalar:
+        return None
+    return column.default.arg
 
 
 def _has_default(field: Field) -> bool:
@@ -184,7 +214,7 @@ def _resolve_ref(field: Field, raw: Any) -> int:
         stmt = stmt.where(m.User.role.in_(["admin", "sales"]))
     elif user is not None:
         stmt = visible(stmt, model, user)
-    if not 0 < record_id < 2**63 or db.session.scalar(stmt) is None:
+    if not 0 < record_id <= MAX_ID or db.session.scalar(stmt) is None:
         raise ValueError(_("Unknown record."))
     return record_id
 
@@ -240,6 +270,12 @@ def _clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
                       "unit_price": unit_price, "tax_rate": tax_rate.quantize(CENT)})
     if errors:
         raise ValidationError(errors)
+    # The document's totals are stored as money too: refuse lines whose sum would not fit.
+    excl = sum((line["quantity"] * line["unit_price"] for line in lines), Decimal("0"))
+    tax = sum((line["quantity"] * line["unit_price"] * line["tax_rate"] / 100 for line in lines),
+              Decimal("0"))
+    if max(abs(excl), abs(tax), abs(excl + tax)) >= MONEY_LIMIT:
+        raise ValidationError({"lines": _("The total is too large.")})
     return lines
 
 

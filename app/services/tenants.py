@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Account, Partner, Role, Tenant, User
+from app.models.base import MAX_ID
 from app.services.audit import record_event
 from app.tenancy import all_tenants_unsafe, tenant_context
 
@@ -89,8 +90,17 @@ def _check_role(data: dict[str, Any], errors: dict[str, str]) -> None:
     elif role == Role.SUBSCRIBER and not data.get("account_id"):
         errors["account_id"] = _("A subscriber belongs to a customer account.")
     for key, model in (("partner_id", Partner), ("account_id", Account)):
-        if data.get(key) and db.session.scalar(select(model.id).where(model.id == data[key])) is None:
+        if data.get(key) and not _exists(model, data[key]):
             errors[key] = _("Unknown record.")
+
+
+def _exists(model: type, record_id: Any) -> bool:
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        return False
+    return 0 < record_id <= MAX_ID and db.session.scalar(
+        select(model.id).where(model.id == record_id)) is not None
 
 
 def create_user(data: dict[str, Any]) -> User:

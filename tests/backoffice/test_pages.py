@@ -1,0 +1,88 @@
+"""Every back-office page answers, for each staff role, and each has a test of its own."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.entities import EDITABLE, ENTITIES
+from app.extensions import db
+from app.models import CustomField
+from tests.backoffice.conftest import fr, text
+
+# Where each back-office endpoint is exercised the way a user uses it.
+COVERED = {
+    "backoffice.login": "test_auth.py", "backoffice.logout": "test_auth.py",
+    "backoffice.set_language": "test_i18n.py", "backoffice.profile": "test_i18n.py",
+    "backoffice.dashboard": "test_dashboard.py", "backoffice.account_360": "test_account_360.py",
+    "backoffice.record_list": "test_lists.py", "backoffice.record_export": "test_export.py",
+    "backoffice.record_detail": "test_lists.py", "backoffice.record_new": "test_forms.py",
+    "backoffice.record_edit": "test_forms.py", "backoffice.record_delete": "test_forms.py",
+    "backoffice.lookup": "test_forms.py", "backoffice.attachment_upload": "test_attachments.py",
+    "backoffice.attachment_download": "test_attachments.py",
+    "backoffice.attachment_delete": "test_attachments.py",
+    "backoffice.admin_users": "test_admin.py", "backoffice.admin_user_new": "test_admin.py",
+    "backoffice.admin_user_edit": "test_admin.py",
+    "backoffice.admin_custom_fields": "test_custom_fields.py",
+    "backoffice.admin_custom_field_new": "test_custom_fields.py",
+    "backoffice.admin_custom_field_edit": "test_custom_fields.py",
+}
+
+
+def test_every_back_office_endpoint_has_a_view_test(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()
+                 if rule.endpoint.startswith("backoffice.")}
+    assert endpoints - COVERED.keys() == set(), "a new back-office page needs a view test"
+
+
+@pytest.fixture
+def one_of_each(make_record, make_user, make_field):
+    make_field("invoices", "promoteur")
+    records = {name: make_record(name) for name in ENTITIES}
+    return records, make_user("sales")
+
+
+def _pages(records, user, field_id) -> list[str]:
+    pages = ["/alpha/", "/alpha/profile", "/alpha/admin/users", "/alpha/admin/users/new",
+             f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
+             "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",
+             f"/alpha/accounts/{records['accounts'].id}/360", "/alpha/lookup/accounts?q=C",
+             f"/alpha/attachments/{records['attachments'].id}/download"]
+    for name, record in records.items():
+        pages += [f"/alpha/{name}/", f"/alpha/{name}/export.csv"]
+        if name != "accounts":
+            pages.append(f"/alpha/{name}/{record.id}")
+        if name in EDITABLE:
+            pages += [f"/alpha/{name}/new", f"/alpha/{name}/{record.id}/edit"]
+    return pages
+
+
+def test_every_page_renders_for_an_admin(admin_client, one_of_each):
+    records, user = one_of_each
+    field_id = db.session.scalar(select(CustomField.id))
+    for path in _pages(records, user, field_id):
+        response = admin_client.get(path)
+        assert response.status_code == 200, path
+        if response.mimetype == "text/html":
+            assert "Alpha Stores" in text(response), path
+
+
+def test_sales_reach_every_page_but_the_settings(sales_client, one_of_each):
+    records, user = one_of_each
+    field_id = db.session.scalar(select(CustomField.id))
+    for path in _pages(records, user, field_id):
+        expected = 403 if path.startswith("/alpha/admin/") else 200
+        assert sales_client.get(path).status_code == expected, path
+
+
+def test_health_check(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_unknown_pages_are_a_friendly_404(admin_client):
+    response = admin_client.get("/alpha/no/such/page")
+    assert response.status_code == 404
+    assert fr("This page does not exist or you may not see it.") in text(response)
+    record = admin_client.get("/alpha/invoices/424242")
+    assert record.status_code == 404
+    assert "Alpha Stores" in text(record)  # a missing record stays in the application's frame
