@@ -109,6 +109,6 @@ def register_cli(app: Flask) -> None:
         if empty:
             load_demo("demo")
             db.session.commit()
-        click.echo("Relais demo logins (http://127.0.0.1:%s/demo/login):" % app.config["PORT"])
+        click.echo(f"Relais demo logins (http://127.0.0.1:{app.config['PORT']}/demo/login):")
         for role, email, password in DEMO_LOGINS:
             click.echo(f"  {role:<11} {email} / {password}")

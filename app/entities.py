@@ -168,7 +168,8 @@ _register(Entity(
               sort=True),
         _ref_field(),
     ),
-    search=("title", "external_ref"), default_sort="-expected_close_on", date_field="expected_close_on",
+    search=("title", "external_ref"), default_sort="-expected_close_on",
+    date_field="expected_close_on",
     icon="graph-up-arrow",
 ))
 _register(Entity(

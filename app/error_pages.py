@@ -18,7 +18,8 @@ ERROR_PAGES = {
     429: (_l("Too many attempts"), _l("Too many attempts. Wait a minute and try again.")),
     500: (_l("Error"), _l("Something went wrong. Nothing was saved.")),
 }
-CSRF_PAGE = (_l("Form expired"), _l("The form has expired. Go back, reload the page and try again."))
+CSRF_PAGE = (_l("Form expired"),
+             _l("The form has expired. Go back, reload the page and try again."))
 
 
 def _render(code: int, title: str, message: str, error: Exception):

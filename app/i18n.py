@@ -6,7 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import Babel, format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import (
+    Babel,
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+)
 from flask_login import current_user
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import FromClause, Join, Select, Table, event, select
-from sqlalchemy.sql.base import ExecutableOption
-from sqlalchemy.sql.selectable import SelectBase
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.sql import visitors
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.sql.selectable import SelectBase
 
 from app.models.base import TenantScoped
 

@@ -63,7 +63,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
     })
-    application.test_client_class = IsolatedClient
+    application.test_client_class = RequestClient
     _reset_schema(application)
     return application
 
@@ -98,19 +98,32 @@ def _empty_tables() -> None:
                 "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first() else None
 
 
-class IsolatedClient(FlaskClient):
-    """A test client whose requests don't share Flask-Login's cached user.
+class RequestClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`, as in production.
 
-    Tests keep an app context open for their factories, and requests reuse it (and its `g`),
-    so the user loaded by one request or client would otherwise leak into the next.
+    Tests keep an application context pushed for their factories, and Flask reuses it for
+    requests: without this, `g` (Flask-Login's user, Flask-Babel's locale) would leak from one
+    request into the next, even across clients.
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         from flask import g, has_app_context
 
         if has_app_context():
-            g.pop("_login_user", None)
+            for name in list(g):
+                g.pop(name, None)
         return super().open(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id, with test-sized costs: a login per test stays cheap."""
+    from argon2 import PasswordHasher
+
+    from app.services import tenants as tenant_service
+
+    monkeypatch.setattr(tenant_service, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

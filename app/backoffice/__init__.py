@@ -63,5 +63,9 @@ STATUS_COLORS = {
 
 
 from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
-    account_views, admin_views, auth_views, dashboard_views, record_views,
+    account_views,
+    admin_views,
+    auth_views,
+    dashboard_views,
+    record_views,
 )

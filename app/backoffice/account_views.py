@@ -21,6 +21,7 @@ def account_360(record_id: int):
     overview = account_overview(account, current_user, date.today())
     return render_template(
         "account_360.html", record=account, entity=ENTITIES["accounts"], overview=overview,
-        custom_fields=custom_columns(ENTITIES["accounts"]), audit=audit_trail("accounts", account.id),
+        custom_fields=custom_columns(ENTITIES["accounts"]),
+        audit=audit_trail("accounts", account.id),
         attachment_form=AttachmentForm(), can_edit=can_edit(current_user, account),
         entities=ENTITIES)

@@ -32,7 +32,8 @@ def admin_users():
 
 
 def _user_data(form: UserForm) -> dict:
-    return {"email": form.email.data if "email" in form else None, "full_name": form.full_name.data, "role": form.role.data,
+    return {"email": form.email.data if "email" in form else None,
+            "full_name": form.full_name.data, "role": form.role.data,
             "partner_id": form.partner.data, "account_id": form.account.data,
             "locale": form.locale.data or None, "is_active": form.is_active.data,
             "password": form.password.data or None}

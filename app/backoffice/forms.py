@@ -11,14 +11,30 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import (
-    BooleanField, DateField, EmailField, FieldList, Form, FormField, IntegerField,
-    PasswordField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField,
+    BooleanField,
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.entities import (
-    ENTITIES, FIELD_TYPE_LABELS, ROLE_LABELS, STATUS_LABELS, Entity, Field,
+    ENTITIES,
+    FIELD_TYPE_LABELS,
+    ROLE_LABELS,
+    STATUS_LABELS,
+    Entity,
+    Field,
 )
 from app.extensions import db
 from app.models import FIELD_TYPES, CustomField, Role, User

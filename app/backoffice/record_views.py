@@ -4,8 +4,17 @@ from __future__ import annotations
 from datetime import date
 
 from flask import (
-    Response, abort, current_app, flash, jsonify, redirect, render_template, request,
-    send_file, stream_with_context, url_for,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,13 +23,25 @@ from sqlalchemy import select
 from app.backoffice import bp
 from app.backoffice.export import stream_csv
 from app.backoffice.forms import (
-    AttachmentForm, apply_errors, form_to_data, record_form, ref_label, ref_model,
+    AttachmentForm,
+    apply_errors,
+    form_to_data,
+    record_form,
+    ref_label,
+    ref_model,
 )
 from app.backoffice.views_support import (
-    audit_changes, audit_trail, custom_columns, export_rows, list_page, list_url, require_editor, view_entity,
+    audit_changes,
+    audit_trail,
+    custom_columns,
+    export_rows,
+    list_page,
+    list_url,
+    require_editor,
+    view_entity,
 )
 from app.custom_fields import definitions
-from app.entities import ENTITIES, EDITABLE
+from app.entities import EDITABLE, ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Attachment

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.custom_fields import definitions
-from app.entities import ENTITIES, EDITABLE, STATUS_LABELS, Entity
+from app.entities import EDITABLE, ENTITIES, STATUS_LABELS, Entity
 from app.extensions import db
 from app.models import AuditEvent, CustomField
 from app.policies import can_edit
@@ -145,7 +145,9 @@ def _display(value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, list):
-        return f"{len(value)} ×" if value and isinstance(value[0], dict) else ", ".join(map(str, value))
+        if value and isinstance(value[0], dict):
+            return f"{len(value)} ×"
+        return ", ".join(map(str, value))
     return str(value)
 
 

@@ -7,8 +7,15 @@ from app.models.contract import CONTRACT_STATUSES, DELIVERY_STATUSES, Contract, 
 from app.models.custom_field import FIELD_TYPES, CustomField
 from app.models.deal import DEAL_STAGES, Deal
 from app.models.document import (
-    INVOICE_STATUSES, ORDER_STATUSES, QUOTE_STATUSES,
-    Invoice, InvoiceLine, Order, OrderLine, Quote, QuoteLine,
+    INVOICE_STATUSES,
+    ORDER_STATUSES,
+    QUOTE_STATUSES,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderLine,
+    Quote,
+    QuoteLine,
 )
 from app.models.partner import Partner
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User

@@ -156,7 +156,8 @@ class Invoice(DocumentMixin, db.Model):
         return max(self.total - (self.amount_paid or ZERO), ZERO)
 
     def is_overdue(self, today: date) -> bool:
-        return self.status in ("issued", "overdue") and self.due_on is not None and self.due_on < today
+        return (self.status in ("issued", "overdue") and self.due_on is not None
+                and self.due_on < today)
 
 
 class InvoiceLine(LineMixin, db.Model):

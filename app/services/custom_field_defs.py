@@ -11,6 +11,7 @@ from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import FIELD_TYPES, CustomField
+from app.models.base import MAX_ID
 from app.services.audit import record_event
 
 EDITABLE = ("label_fr", "label_en", "type", "is_required", "choices", "is_portal_visible",
@@ -35,7 +36,8 @@ def _validate(data: dict[str, Any], errors: dict[str, str]) -> None:
         errors["type"] = _("Choose a type.")
     elif data["type"] in ("choice", "multi_choice") and not data.get("choices"):
         errors["choices"] = _("Enter at least one choice, one per line.")
-    if not isinstance(data.get("position", 0), int):
+    position = data.get("position", 0)
+    if not isinstance(position, int) or isinstance(position, bool) or abs(position) > MAX_ID:
         errors["position"] = _("Enter a whole number.")
 
 
@@ -122,7 +124,8 @@ def _convert_values(field: CustomField, new_type: str, choices: list[str]) -> No
     # On SQLite a missing key reads as JSON null, not SQL NULL: leave those records alone.
     ids = [record_id for record_id, value in _stored_values(field) if value is not None]
     for start in range(0, len(ids), 1000):
-        for record in db.session.scalars(select(model).where(model.id.in_(ids[start:start + 1000]))):
+        chunk = ids[start:start + 1000]
+        for record in db.session.scalars(select(model).where(model.id.in_(chunk))):
             custom = dict(record.custom or {})
             custom[field.key] = coerce_value(new_type, custom.get(field.key), choices)
             record.custom = custom

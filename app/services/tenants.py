@@ -72,7 +72,8 @@ def _check_password(password: str) -> None:
 
 
 def find_user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    wanted = (email or "").strip().lower()
+    return db.session.scalar(select(User).where(func.lower(User.email) == wanted))
 
 
 def _user_state(user: User) -> dict[str, Any]:

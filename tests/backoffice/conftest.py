@@ -9,50 +9,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
-from flask import Flask, g, has_app_context
+from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale, gettext
 from sqlalchemy import event, func, select
 
 from app.extensions import db
 from app.models import AuditEvent, CustomField, Role, User
-from app.services import tenants as tenant_service
 from app.services.attachments import add_attachment
 from app.services.custom_field_defs import create_field
 from tests.conftest import login, page_text
 
 SPACES = str.maketrans({"\u202f": " ", "\xa0": " "})
-
-
-class RequestClient(FlaskClient):
-    """A test client whose every request starts with an empty `g`, as in production.
-
-    The tests keep an application context pushed, and Flask reuses it for requests: without
-    this, `g` (flask-login's user, flask-babel's locale) would leak from one request into the
-    next, even across clients.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        if has_app_context():
-            for name in list(g):
-                g.pop(name, None)
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_request_globals(app: Flask) -> Iterator[None]:
-    previous = app.test_client_class
-    app.test_client_class = RequestClient
-    yield
-    app.test_client_class = previous
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Still argon2id, with test-sized costs: a login per test stays cheap."""
-    monkeypatch.setattr(tenant_service, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ def test_required_portal_visible_and_position_are_saved(admin_client):
     ({"key": "k" * 51}, "key"), ({"label_fr": ""}, "label_fr"),
     ({"label_en": "x" * 101}, "label_en"), ({"type": "choice", "choices": "  \n "}, "choices"),
     ({"type": "blob"}, "type"), ({"entity": "widgets"}, "entity"), ({"position": "deux"}, None),
+    ({"position": "99999999999"}, "position"), ({"position": "-99999999999"}, "position"),
 ])
 def test_bad_field_definitions_are_refused(admin_client, over, error_field):
     response = admin_client.post("/alpha/admin/custom-fields/new", data=_field_form(**over))

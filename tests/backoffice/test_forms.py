@@ -348,3 +348,21 @@ def test_emptied_amounts_and_currency_fall_back_to_their_defaults(admin_client, 
     db.session.expire_all()
     assert invoice.amount_paid == Decimal("0.00") and invoice.currency == "EUR"
     assert invoice.total == Decimal("1481.47")
+
+
+@pytest.mark.parametrize("lines", [
+    {"lines-abc-label": "Pose"}, {"lines-99999999999999999999-label": "Pose"},
+    {f"lines-{i}-label": "Pose" for i in range(0, 1200, 2)},
+    {"lines-0-label": "Pose", "lines-0-quantity": "1" * 400},
+    {"lines-0-label": "Pose", "lines-0-tax_rate": "NaN"},
+    {"lines-0-label": "Pose", "lines-0-quantity": "Infinity"},
+    {"lines-0-label": "Pose", "lines-0-unit_price": "-999999999999"},
+])
+def test_odd_line_input_is_handled(admin_client, make_account, lines):
+    account = make_account()
+    response = admin_client.post("/alpha/invoices/new", data=_form("invoices", account.id,
+                                                                   **lines))
+    assert response.status_code in (200, 302, 422)
+    if response.status_code != 302:  # refused with a message, and nothing half-written
+        assert "alert-danger" in response.data.decode()
+        assert count_rows(Invoice) == 0 and count_rows(InvoiceLine) == 0
