@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.backoffice import bp
-from app.backoffice.forms import CustomFieldForm, UserForm, apply_errors, ref_label
+from app.backoffice.forms import CustomFieldForm, UserForm, apply_errors, options, ref_label
 from app.backoffice.views_support import audit_trail
 from app.entities import ENTITIES
 from app.errors import ValidationError
@@ -95,8 +95,8 @@ def admin_custom_fields():
     return render_template("admin/custom_fields.html", fields=fields, entities=ENTITIES)
 
 
-def _entity_choices() -> list[tuple[str, str]]:
-    return [(name, str(entity.label)) for name, entity in ENTITIES.items()]
+def _entity_choices() -> list:
+    return options((name, entity.label) for name, entity in ENTITIES.items())
 
 
 def _field_data(form: CustomFieldForm) -> dict:

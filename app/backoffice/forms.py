@@ -25,6 +25,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -119,6 +120,14 @@ def resolve_ref_text(ref: str, text: str) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
+LANGUAGES = (("", _l("Browser language")), ("fr", "Français"), ("en", "English"))
+
+
+def options(pairs: Any) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -146,7 +155,7 @@ def _core_field(f: Field) -> Any:
     if f.type == "money":
         return AmountField(f.label)
     if f.type == "choice":
-        return SelectField(f.label, choices=[(c, choice_label(c)) for c in f.choices],
+        return SelectField(f.label, choices=options((c, choice_label(c)) for c in f.choices),
                            validators=required)
     if f.type == "email":
         return EmailField(f.label, validators=[Optional(), Length(max=f.max_length)])
@@ -162,10 +171,10 @@ def custom_form_field(cf: CustomField, locale: str) -> Any:
     if cf.type == "boolean":
         return BooleanField(label)
     if cf.type == "choice":
-        return SelectField(label, choices=[("", "—")] + [(c, c) for c in cf.choices],
+        return SelectField(label, choices=options([("", "—")] + [(c, c) for c in cf.choices]),
                            validate_choice=False, **kw)
     if cf.type == "multi_choice":
-        return MultiCheckboxField(label, choices=[(c, c) for c in cf.choices],
+        return MultiCheckboxField(label, choices=options((c, c) for c in cf.choices),
                                   validate_choice=False)
     if cf.type == "date":
         return StringField(label, render_kw={"type": "date", **kw.get("render_kw", {})})
@@ -264,11 +273,11 @@ class LoginForm(FlaskForm):
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[(role.value, ROLE_LABELS[role.value]) for role in Role])
+    role = SelectField(_l("Role"), choices=options(
+        (role.value, ROLE_LABELS[role.value]) for role in Role))
     partner = RefField(_l("Partner (agents)"), ref="partners")
     account = RefField(_l("Customer (subscribers)"), ref="accounts")
-    locale = SelectField(_l("Language"), choices=[("", _l("Browser language")),
-                                                  ("fr", "Français"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=options(LANGUAGES))
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=1024)])
     is_active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
@@ -279,7 +288,8 @@ class CustomFieldForm(FlaskForm):
     key = StringField(_l("Key"), validators=[DataRequired(), Length(max=50)])
     label_fr = StringField(_l("Label (French)"), validators=[DataRequired(), Length(max=100)])
     label_en = StringField(_l("Label (English)"), validators=[DataRequired(), Length(max=100)])
-    type = SelectField(_l("Type"), choices=[(t, FIELD_TYPE_LABELS[t]) for t in FIELD_TYPES])
+    type = SelectField(_l("Type"), choices=options(
+        (t, FIELD_TYPE_LABELS[t]) for t in FIELD_TYPES))
     choices = TextAreaField(_l("Choices (one per line)"), validators=[Length(max=10_000)])
     is_required = BooleanField(_l("Required"))
     is_portal_visible = BooleanField(_l("Visible in the extranet"))
@@ -294,6 +304,5 @@ class AttachmentForm(FlaskForm):
 
 
 class LocaleForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("", _l("Browser language")),
-                                                  ("fr", "Français"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=options(LANGUAGES))
     submit = SubmitField(_l("Save"))
