@@ -120,7 +120,7 @@ def _scope_orm_statement(state: ORMExecuteState) -> None:
         if state.is_insert:
             return
     if state.is_select and not state.is_relationship_load \
-            and _uncovered_tenant_froms(state.statement):
+            and _reads_uncovered_tables(state.statement):
         # Loader criteria reach the model entities of a statement, not a table that is only
         # inferred from a WHERE clause (count().where(Model.x ...), exists().where(...)) nor
         # a plain Table: such a statement would read every tenant, so it is refused.
@@ -180,6 +180,25 @@ def _join_targets(select_: Select) -> list[Any]:
         if selectable is not None:
             targets.extend(_tables_of(selectable))
     return targets
+
+
+_COVERAGE_CACHE: dict[Any, bool] = {}
+_COVERAGE_CACHE_SIZE = 5000
+
+
+def _reads_uncovered_tables(statement: Any) -> bool:
+    """`_uncovered_tenant_froms`, remembered per statement shape (SQLAlchemy's cache key)."""
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return bool(_uncovered_tenant_froms(statement))
+    key = cache_key.key
+    found = _COVERAGE_CACHE.get(key)
+    if found is None:
+        found = bool(_uncovered_tenant_froms(statement))
+        if len(_COVERAGE_CACHE) >= _COVERAGE_CACHE_SIZE:
+            _COVERAGE_CACHE.clear()
+        _COVERAGE_CACHE[key] = found
+    return found
 
 
 def _selects(statement: Any) -> list[Select]:

@@ -112,3 +112,40 @@ def test_revisions_form_one_line_of_named_and_described_files(tmp_path: Path):
             first_line = (revision.module.__doc__ or "").strip().splitlines()[0]
             assert len(first_line) > 10 and not first_line.startswith("empty message"), path.name
             assert hasattr(revision.module, "downgrade"), path.name
+
+
+INITIAL_ROWS = [
+    "INSERT INTO tenants (id, slug, name, default_locale, is_active, created_at, updated_at) "
+    "VALUES (1, 'alpha', 'Alpha', 'fr', TRUE, '2025-01-01', '2025-01-01')",
+    "INSERT INTO accounts (id, tenant_id, name, kind, country, custom, created_at, updated_at) "
+    "VALUES (1, 1, 'Dupont', 'company', 'FR', '{}', '2025-01-01', '2025-01-01')",
+    "INSERT INTO contacts (id, tenant_id, account_id, last_name, custom, created_at, updated_at) "
+    "VALUES (1, 1, 1, 'Martin', '{}', '2025-01-01', '2025-01-01')",
+    "INSERT INTO invoices (id, tenant_id, account_id, number, status, total_excl_tax, tax_total,"
+    " total, amount_paid, currency, custom, created_at, updated_at) VALUES (1, 1, 1, 'F1',"
+    " 'issued', 100, 20, 120, 0, 'EUR', '{}', '2025-01-01', '2025-01-01')",
+    "INSERT INTO invoice_lines (id, tenant_id, invoice_id, position, label, quantity,"
+    " unit_price, tax_rate) VALUES (1, 1, 1, 0, 'Store', 1, 100, 20)",
+]
+
+
+def test_upgrading_a_database_keeps_its_rows(empty_database: str, tmp_path: Path):
+    """Later migrations rebuild tables on SQLite: no row may be lost (or cascaded away)."""
+    app = _app_on(empty_database, tmp_path)
+    with app.app_context():
+        config = app.extensions["migrate"].migrate.get_config()
+        script = ScriptDirectory.from_config(config)
+        first = list(script.walk_revisions())[-1].revision
+        try:
+            command.upgrade(config, first)
+            with db.engine.begin() as conn:
+                for statement in INITIAL_ROWS:
+                    conn.execute(text(statement))
+            command.upgrade(config, "head")
+            with db.engine.connect() as conn:
+                counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                          for t in ("tenants", "accounts", "contacts", "invoices",
+                                    "invoice_lines")}
+            assert counts == dict.fromkeys(counts, 1)
+        finally:
+            db.engine.dispose()

@@ -1,0 +1,157 @@
+"""`python -m bench`: generate (or reuse) the bench tenant and time its heaviest pages.
+
+Runs on SQLite (bench/results/relais-bench.sqlite) and on PostgreSQL (BENCH_DATABASE_URL, by
+default postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench, skipped when unreachable).
+Prints a table per backend and writes bench/results/bench-<time>.json (and latest.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+from bench import RESULTS_DIR
+from bench.databases import Backend, backends
+from bench.generate import Dataset, prepare
+from bench.measure import Timing, login, measure, targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    dataset = Dataset(partners=args.partners, accounts=args.accounts, invoices=args.invoices)
+    report: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "sqlite": sqlite3.sqlite_version},
+        "dataset": vars(dataset) | {"tenant": dataset.tenant_name},
+        "target_p95_ms": args.target_ms, "runs": args.runs, "warmup": args.warmup,
+        "backends": {},
+    }
+    failed = False
+    for backend in backends(args.backend):
+        if backend.skip_reason:
+            print(f"\n{backend.name}: skipped. {backend.skip_reason}")
+            report["backends"][backend.name] = {"status": "skipped", "reason": backend.skip_reason}
+            failed |= backend.required
+            continue
+        result = _run(backend, dataset, args)
+        report["backends"][backend.name] = result
+        failed |= args.strict and not result["meets_target"]
+    _write(report)
+    return 1 if failed else 0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
+    parser.add_argument("--regenerate", action="store_true",
+                        help="rebuild the data even when the database already holds it")
+    parser.add_argument("--runs", type=int, default=50, help="timed requests per page")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests first")
+    parser.add_argument("--accounts", type=int, default=Dataset.accounts)
+    parser.add_argument("--invoices", type=int, default=Dataset.invoices)
+    parser.add_argument("--partners", type=int, default=Dataset.partners)
+    parser.add_argument("--target-ms", type=float, default=50.0, help="p95 target of a page")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a page misses it")
+    return parser.parse_args(argv)
+
+
+def _app(backend: Backend) -> Flask:
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "relais-bench",
+        "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
+        "FILES_DIR": str(RESULTS_DIR / "files"),
+    })
+
+
+def _run(backend: Backend, dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+    app = _app(backend)
+    print(f"\n{backend.name}: {backend.display_url}")
+    print(f"  data: {dataset.accounts:,} accounts, {dataset.invoices:,} invoices, "
+          f"{dataset.partners} partners ...", flush=True)
+    data = prepare(app, backend, dataset, args.regenerate)
+    print(f"  data {data}", flush=True)
+    found, picked = targets(app)
+    client = login(app)
+    print(f"  timing {len(found)} pages x {args.runs} requests, round-robin ...", flush=True)
+    before = _cpu_times()
+    timings = measure(app, client, found, args.warmup, args.runs)
+    idle = _idle_share(before, _cpu_times())
+    for timing in timings:
+        timing.ratio = timing.median_ms / timings[0].median_ms
+    pages = timings[1:]
+    meets = all(t.p95_ms < args.target_ms for t in pages)
+    print(_table(backend, timings, args.target_ms))
+    cpus = os.cpu_count() or 1
+    if idle is not None and idle < (cpus - 1.5) / cpus:
+        # Alone, the run keeps about one CPU busy (two with PostgreSQL's backend, in turns).
+        print(f"  note: the {cpus} CPUs were {idle:.0%} idle while timing: other processes "
+              "competed for them, so these figures (p95 most) are pessimistic.")
+    return {
+        "status": "measured", "database": backend.display_url, "server": _server(app),
+        "data": data, "picked": picked, "meets_target": meets,
+        "cpu_idle_share": None if idle is None else round(idle, 3),
+        "pages": [t.as_json() for t in timings],
+    }
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all CPUs, from /proc/stat (Linux); None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+def _idle_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def _server(app: Flask) -> str:
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            return f"SQLite {sqlite3.sqlite_version}"
+        version = db.session.scalar(text("SHOW server_version"))
+        db.session.remove()
+        return f"PostgreSQL {version}"
+
+
+def _table(backend: Backend, timings: list[Timing], target_ms: float) -> str:
+    head = f"{'page':<34} {'median ms':>9} {'p95 ms':>8} {'x healthz':>9} {'queries':>7}  " \
+           f"p95 < {target_ms:g} ms"
+    lines = ["", f"{backend.name} — {len(timings[0].samples_ms)} timed requests per page",
+             head, "-" * len(head)]
+    for i, t in enumerate(timings):
+        verdict = "" if i == 0 else ("ok" if t.p95_ms < target_ms else "MISSED")
+        lines.append(f"{t.name:<34} {t.median_ms:>9.1f} {t.p95_ms:>8.1f} {t.ratio:>9.1f} "
+                     f"{t.queries:>7}  {verdict}")
+    lines += ["", *(f"  {t.name}: {t.url}" for t in timings[1:])]
+    return "\n".join(lines)
+
+
+def _write(report: dict[str, Any]) -> None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    body = json.dumps(report, indent=2, ensure_ascii=False)
+    path = RESULTS_DIR / f"bench-{stamp}.json"
+    path.write_text(body)
+    (RESULTS_DIR / "latest.json").write_text(body)
+    print(f"\nResults written to {path.relative_to(RESULTS_DIR.parent.parent)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Server time of pages, measured through the Flask test client logged in as the bench admin."""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, select
+
+from app.extensions import db
+from app.models import Invoice
+from app.queries.keyset import encode_cursor
+from app.tenancy import SYSTEM, tenant_context
+from bench.generate import ADMIN_EMAIL, ADMIN_PASSWORD, TENANT_SLUG, bench_tenant
+
+DEEP_FRACTION = 0.8  # the deep page starts 80 % of the way into the filtered list
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+
+
+@dataclass
+class Timing:
+    name: str
+    url: str
+    median_ms: float
+    p95_ms: float
+    queries: int
+    response_bytes: int
+    samples_ms: list[float] = field(repr=False)
+    ratio: float = 0.0  # median / median of the trivial route
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()
+                if k != "samples_ms"} | {"samples_ms": [round(s, 3) for s in self.samples_ms]}
+
+
+def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
+    """The measured URLs, the trivial route first, and what was picked to build them."""
+    with app.app_context():
+        tenant = bench_tenant()
+        with tenant_context(tenant.id, SYSTEM):
+            account_id, account_invoices = db.session.execute(
+                select(Invoice.account_id, func.count()).group_by(Invoice.account_id)
+                .order_by(func.count().desc(), Invoice.account_id).limit(1)).one()
+            issued = select(Invoice).where(Invoice.status == "issued",
+                                           Invoice.issued_on.isnot(None))
+            issued_count = db.session.scalar(issued.with_only_columns(func.count(Invoice.id)))
+            offset = int(issued_count * DEEP_FRACTION)
+            deep = db.session.execute(
+                issued.with_only_columns(Invoice.issued_on, Invoice.id)
+                .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+                .offset(offset).limit(1)).one()
+        db.session.remove()
+    base = f"/{TENANT_SLUG}"
+    status_list = f"{base}/invoices/?status=issued&sort=-issued_on"
+    found = [
+        Target("healthz (trivial)", "/healthz"),
+        Target("invoices, default list", f"{base}/invoices/"),
+        Target("invoices status=issued, page 1", status_list),
+        Target(f"invoices status=issued, row {offset:,}",
+               f"{status_list}&after={encode_cursor(deep.issued_on, deep.id)}"),
+        Target("invoices of one account", f"{base}/invoices/?account={account_id}"),
+        Target("account 360°", f"{base}/accounts/{account_id}/360"),
+    ]
+    picked = {"account_id": account_id, "account_invoices": account_invoices,
+              "issued_invoices": issued_count, "deep_row": offset}
+    return found, picked
+
+
+def login(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    response = client.post(f"/{TENANT_SLUG}/login",
+                           data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    if response.status_code != 302:
+        raise RuntimeError(f"bench login failed: HTTP {response.status_code}")
+    return client
+
+
+def measure(app: Flask, client: FlaskClient, found: list[Target], warmup: int,
+            runs: int) -> list[Timing]:
+    """Time every target `runs` times, round-robin, so a burst of load hits them all alike."""
+    for _ in range(warmup):
+        for target in found:
+            _get(client, target.url)
+    samples: list[list[float]] = [[] for _ in found]
+    for _ in range(runs):
+        for target, times in zip(found, samples, strict=True):
+            started = time.perf_counter()
+            _get(client, target.url)
+            times.append((time.perf_counter() - started) * 1000)
+    timings = []
+    for target, times in zip(found, samples, strict=True):
+        queries, size = _count_queries(app, client, target.url)
+        timings.append(Timing(target.name, target.url, statistics.median(times), _p95(times),
+                              queries, size, times))
+    return timings
+
+
+def _get(client: FlaskClient, url: str) -> bytes:
+    response = client.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url}: HTTP {response.status_code}")
+    return response.data
+
+
+def _p95(samples: list[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(samples)
+    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)]
+
+
+def _count_queries(app: Flask, client: FlaskClient, url: str) -> tuple[int, int]:
+    """SQL statements run by one (untimed) request, and the response size."""
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        size = len(_get(client, url))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements), size
