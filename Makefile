@@ -34,11 +34,11 @@ run: install translations
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
 
 test: install-dev translations
-	$(BIN)/ruff check app importers tests bench wsgi.py
+	$(BIN)/ruff check $(wildcard app importers portal api tests bench) wsgi.py
 	$(BIN)/pytest
 
 lint: install-dev
-	$(BIN)/ruff check app importers tests bench wsgi.py
+	$(BIN)/ruff check $(wildcard app importers portal api tests bench) wsgi.py
 
 bench: install-dev translations
 	$(BIN)/python -m bench
