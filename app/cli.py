@@ -83,6 +83,10 @@ def register_cli(app: Flask) -> None:
             db.session.commit()
         click.echo(f"User {created.email} ({role}) created in {slug}.")
 
+    from importers.cli import register_feed_cli
+
+    register_feed_cli(app)
+
     @app.cli.group()
     def demo() -> None:
         """Demo data."""

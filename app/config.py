@@ -58,6 +58,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "EXPORT_MAX_ROWS": int(env.get("EXPORT_MAX_ROWS", "200000")),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))),
         "MAX_FIELD_LENGTH": 255,
+        "IMPORT_MAX_BYTES": int(env.get("IMPORT_MAX_BYTES", str(500 * 1024 * 1024))),
+        "IMPORT_MAX_ROWS": int(env.get("IMPORT_MAX_ROWS", "5000000")),
+        "IMPORT_MAX_FIELD_LENGTH": int(env.get("IMPORT_MAX_FIELD_LENGTH", "10000")),
+        "IMPORT_WORKERS": int(env.get("IMPORT_WORKERS", "2")),
     }
     cfg.update(overrides)
     if not cfg.get("SECRET_KEY"):

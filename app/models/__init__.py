@@ -6,6 +6,9 @@ from app.models.base import RecordMixin, TenantScoped
 from app.models.contract import CONTRACT_STATUSES, DELIVERY_STATUSES, Contract, Delivery
 from app.models.custom_field import FIELD_TYPES, CustomField
 from app.models.deal import DEAL_STAGES, Deal
+from app.models.feed import (
+    RUN_SOURCES, RUN_STATUSES, ImportProfile, ImportProfileVersion, ImportRowError, ImportRun,
+)
 from app.models.document import (
     INVOICE_STATUSES,
     ORDER_STATUSES,
@@ -22,8 +25,9 @@ from app.models.tenant import STAFF_ROLES, Role, Tenant, User
 
 __all__ = [
     "ACCOUNT_KINDS", "CONTRACT_STATUSES", "DEAL_STAGES", "DELIVERY_STATUSES", "FIELD_TYPES",
-    "INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES", "STAFF_ROLES",
+    "INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES",
+    "STAFF_ROLES",
     "Account", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField", "Deal",
-    "Delivery", "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
+    "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun", "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
 ]

@@ -54,6 +54,18 @@ class RecordMixin(TenantScoped, TimestampMixin):
     id: Mapped[int] = mapped_column(primary_key=True)
     external_ref: Mapped[str | None] = mapped_column(String(100))
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Set when a full-sync feed no longer sends the record: hidden from lists, never deleted.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @declared_attr
+    def import_profile_id(cls) -> Mapped[int | None]:
+        """The feed the record came from (full sync archives only its own records)."""
+        return mapped_column(ForeignKey("import_profiles.id", ondelete="SET NULL"))
+
+    @declared_attr
+    def import_run_id(cls) -> Mapped[int | None]:
+        """The last import run that created or changed the record."""
+        return mapped_column(ForeignKey("import_runs.id", ondelete="SET NULL"))
 
 
 ZERO = Decimal("0.00")

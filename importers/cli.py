@@ -1,0 +1,103 @@
+"""`flask feed import FILE --tenant SLUG --profile NAME [--dry-run] [--force]`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ImportRun, Tenant
+from app.tenancy import Actor, all_tenants_unsafe, tenant_context
+from importers import jobs, service
+from importers.errors_csv import stream_errors_csv
+
+
+def register_feed_cli(app: Flask) -> None:
+    @app.cli.group()
+    def feed() -> None:
+        """Feeds: import files through a tenant's import profiles."""
+
+    @feed.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--tenant", "slug", required=True)
+    @click.option("--profile", "profile_name", required=True)
+    @click.option("--dry-run", is_flag=True, help="Compute everything, write nothing.")
+    @click.option("--force", is_flag=True, help="Import even a file already imported.")
+    def feed_import(file: Path, slug: str, profile_name: str, dry_run: bool,
+                    force: bool) -> None:
+        """Import FILE; exits 1 when rows failed, 2 when the run could not run."""
+        jobs.recover(current_app)
+        with all_tenants_unsafe():
+            tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            click.echo(f"Unknown tenant: {slug}", err=True)
+            sys.exit(2)
+        with tenant_context(tenant.id, Actor("cli", None, f"cli:{file.name}")):
+            run = _create(file, profile_name, dry_run, force)
+            click.echo(f"Run #{run.id}: {run.file_name} ({run.file_size} bytes, "
+                       f"sha256 {run.sha256[:12]}…) with profile {profile_name} "
+                       f"v{run.profile_version}{' (dry run)' if dry_run else ''}")
+            if run.is_finished:
+                click.echo(run.message or run.status)
+                sys.exit(0)
+            if service.holder(run) not in (None, run.id):
+                click.echo("Another run of this profile is in progress; this one waits.",
+                           err=True)
+            with click.progressbar(length=max(run.file_size, 1), label="Importing",
+                                   file=sys.stderr) as bar:
+                done = {"bytes": 0}
+
+                def progress(current: ImportRun) -> None:
+                    estimate = current.rows_total or current.rows_done or 1
+                    target = int(current.file_size * min(current.rows_done / estimate, 1))
+                    bar.update(max(target - done["bytes"], 0))
+                    done["bytes"] = max(target, done["bytes"])
+
+                run = _execute(run, tenant.id, progress)
+                bar.update(max(run.file_size - done["bytes"], 0))
+            _report(run)
+
+    def _create(file: Path, profile_name: str, dry_run: bool, force: bool) -> ImportRun:
+        profile = service.find_profile(profile_name)
+        if profile is None:
+            click.echo(f"Unknown profile: {profile_name}", err=True)
+            sys.exit(2)
+        try:
+            with file.open("rb") as stream:
+                run = service.create_run(profile, stream, file.name, source="cli",
+                                         dry_run=dry_run, force=force)
+        except ValidationError as exc:
+            db.session.rollback()
+            click.echo("; ".join(exc.errors.values()), err=True)
+            sys.exit(2)
+        db.session.commit()
+        return run
+
+    def _execute(run: ImportRun, tenant_id: int, progress) -> ImportRun:
+        with tenant_context(tenant_id, jobs.feed_actor(run)):
+            while not service.claim(run):
+                import time
+
+                time.sleep(jobs.WAIT_SECONDS)
+            try:
+                return service.execute_run(run, progress)
+            finally:
+                service.release(run)
+
+    def _report(run: ImportRun) -> None:
+        counts = ", ".join(f"{k} {v}" for k, v in run.counts.items())
+        click.echo(f"Run #{run.id} {run.status}: {counts}")
+        if run.message:
+            click.echo(run.message, err=True)
+        if run.failed:
+            path = Path(current_app.instance_path) / "import-errors" / f"run-{run.id}-errors.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", encoding="utf-8", newline="") as out:
+                for chunk in stream_errors_csv(run):
+                    out.write(chunk)
+            click.echo(f"Errors: {path}", err=True)
+        sys.exit(0 if run.status == "succeeded" else 1 if run.status == "partial" else 2)

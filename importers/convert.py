@@ -1,0 +1,154 @@
+"""Per-column converters, compiled once per profile: raw cell → python value or a message."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from importers.values import make_date_parser, make_decimal_parser, parse_text
+
+from app.custom_fields import CustomValueError, coerce_value
+from app.entities import STATUS_LABELS, Entity
+from app.models import CustomField
+from app.services.records import COUNTRIES, MONEY_LIMIT
+from importers.profile import Profile, Target
+
+CENT = Decimal("0.01")
+Converter = Callable[[Any], Any]
+
+
+class CellError(ValueError):
+    """A cell that does not fit its target; `message` is a lazy, translatable string."""
+
+    def __init__(self, message: Any, **params: Any):
+        super().__init__(str(message))
+        self.message = message
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Column:
+    index: int
+    target: Target
+    convert: Converter
+
+
+def _choice_converter(choices: tuple[str, ...]) -> Converter:
+    lookup: dict[str, str] = {}
+    for code in choices:
+        lookup[code.casefold()] = code
+        label = STATUS_LABELS.get(code)
+        if label is not None:
+            # English and French labels both name the code ("Paid", "Payée").
+            from flask_babel import force_locale
+
+            for locale in ("en", "fr"):
+                with force_locale(locale):
+                    lookup[str(label).casefold()] = code
+
+    def convert(raw: Any) -> str | None:
+        text = _text(raw)
+        if text is None:
+            return None
+        code = lookup.get(text.casefold())
+        if code is None:
+            raise CellError(_l("“%(value)s” is not one of: %(choices)s."),
+                            value=text[:40], choices=", ".join(choices))
+        return code
+
+    return convert
+
+
+def _text(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    return text or None
+
+
+def _money_converter(parse_decimal: Converter) -> Converter:
+    def convert(raw: Any) -> Decimal | None:
+        value = parse_decimal(raw)
+        if value is None:
+            return None
+        value = value.quantize(CENT)
+        if abs(value) >= MONEY_LIMIT:
+            raise CellError(_l("The amount is too large."))
+        return value
+
+    return convert
+
+
+def _country(raw: Any) -> str | None:
+    text = _text(raw)
+    if text is None:
+        return None
+    code = text.upper()
+    if code not in COUNTRIES:
+        raise CellError(_l("“%(value)s” is not a country code such as FR."), value=text[:10])
+    return code
+
+
+def field_converter(entity: Entity, name: str, profile: Profile) -> Converter:
+    spec = entity.field(name)
+    if spec.type == "date":
+        return make_date_parser(profile.date_format)
+    if spec.type == "money":
+        return _money_converter(make_decimal_parser(profile.decimal))
+    if spec.type == "choice":
+        return _choice_converter(spec.choices)
+    if spec.type == "country":
+        return _country
+    if spec.type == "integer":
+        return make_decimal_parser(profile.decimal)
+    if name == "currency":
+        return lambda raw: (_text(raw) or "").upper()[:3] or None
+    return parse_text(spec.max_length)
+
+
+def custom_converter(field: CustomField) -> Converter:
+    def convert(raw: Any) -> Any:
+        try:
+            return coerce_value(field.type, raw, field.choices)
+        except CustomValueError as exc:
+            raise CellError(str(exc)) from exc
+
+    return convert
+
+
+def line_converter(name: str, profile: Profile) -> Converter:
+    if name in ("quantity", "unit_price", "tax_rate"):
+        return make_decimal_parser(profile.decimal)
+    return parse_text(64 if name == "sku" else 255)
+
+
+def compile_columns(profile: Profile, header: list[str],
+                    custom_fields: dict[str, CustomField]) -> tuple[list[Column], list[str]]:
+    """The converters of the file's mapped columns, and the mapped headers it lacks."""
+    positions = {_fold(h): i for i, h in enumerate(header)}
+    columns, missing = [], []
+    for target in profile.targets:
+        index = positions.get(_fold(target.header))
+        if index is None:
+            missing.append(target.header)
+            continue
+        if target.kind == "field":
+            convert = field_converter(profile.entity, target.name, profile)
+        elif target.kind == "custom":
+            convert = custom_converter(custom_fields[target.name])
+        elif target.kind == "line":
+            convert = line_converter(target.name, profile)
+        else:
+            convert = parse_text(100)
+        columns.append(Column(index, target, convert))
+    return columns, missing
+
+
+def _fold(header: str) -> str:
+    """Headers match whatever their case, accents and surrounding spaces."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", str(header)).encode("ascii", "ignore").decode()
+    return " ".join(text.casefold().split())

@@ -1,0 +1,535 @@
+"""The import engine: a file through a profile into an entity, in batches.
+
+Parse-and-convert is pure (rows in, converted rows or row-numbered errors out); the writing
+step runs batch by batch in savepoints: bulk reads of existing keys and related records, one
+executemany per kind of write, row by row only inside a batch that failed, to name its bad
+rows. Each batch commits, so good rows are kept and progress shows; re-running a file gives
+the state one clean run gives (upsert by key).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from importers.readers import Limits, ReaderError, open_table
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app.custom_fields import definitions
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import AuditEvent, ImportRowError, ImportRun
+from app.services.audit import jsonable
+from app.tenancy import current_actor
+from importers.convert import CellError, Column, compile_columns
+from importers.profile import Profile
+
+BATCH_ROWS = 2000
+DIFF_SAMPLE = 20
+LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
+CENT = Decimal("0.01")
+
+
+@dataclass
+class Problem:
+    column: str | None
+    value: Any
+    message: Any  # a lazy string, rendered in the reader's language
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Item:
+    """One record of the file (a document and its lines when lines are mapped)."""
+
+    line: int
+    raw: list[Any]
+    key: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    lines: list[dict[str, Any]] | None = None
+    problems: list[Problem] = field(default_factory=list)
+    extra_lines: list[tuple[int, list[Any]]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    archived: int = 0
+
+
+@dataclass
+class Plan:
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[tuple[Item, dict[str, Any]]] = field(default_factory=list)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[Item] = field(default_factory=list)
+
+    def merge(self, other: Plan) -> None:
+        self.creates += other.creates
+        self.updates += other.updates
+        self.audits += other.audits
+        self.diffs += other.diffs
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+
+
+class ImportEngine:
+    """Runs one ImportRun (already created and holding its profile's lock)."""
+
+    def __init__(self, run: ImportRun, profile: Profile, path: Path, limits: Limits,
+                 progress: Any = None):
+        self.run, self.profile, self.path, self.limits = run, profile, path, limits
+        self.entity = profile.entity
+        self.model = self.entity.model
+        self.key_column = getattr(self.model, profile.key)
+        self.custom_fields = {cf.key: cf for cf in definitions(self.entity.name)}
+        self.seen: dict[str, int] = {}
+        self.outcome = Outcome()
+        self.progress = progress
+        self.diffs: list[dict[str, Any]] = []
+
+    # -- reading and converting (no database writes) -------------------------------------
+
+    def items(self, columns: list[Column], rows: Iterator[Any]) -> Iterator[Item]:
+        """Converted records; with lines, consecutive rows of one key form one document."""
+        current: Item | None = None
+        for row in rows:
+            item = self._convert(columns, row)
+            if self.profile.has_lines and current is not None and item.key is not None \
+                    and item.key == current.key and not item.problems:
+                current.lines.extend(item.lines or [])
+                current.extra_lines.append((row.line, row.cells))
+                continue
+            if current is not None:
+                yield current
+            current = item
+        if current is not None:
+            yield current
+
+    def _convert(self, columns: list[Column], row: Any) -> Item:
+        item = Item(line=row.line, raw=list(row.cells))
+        line: dict[str, Any] = {}
+        if getattr(row, "extra_cells", 0):
+            item.problems.append(Problem(None, None, _l(
+                "The row has %(n)d more cells than the header."), {"n": row.extra_cells}))
+        for column in columns:
+            raw = row.cells[column.index] if column.index < len(row.cells) else None
+            target = column.target
+            try:
+                value = column.convert(raw)
+            except CellError as exc:
+                item.problems.append(Problem(target.header, raw, exc.message, exc.params))
+                continue
+            except ValueError as exc:
+                item.problems.append(Problem(target.header, raw, str(exc)))
+                continue
+            if target.kind == "field":
+                item.values[target.name] = value
+            elif target.kind == "ref":
+                if value is not None:
+                    item.refs[target.name] = value
+                else:
+                    item.values[f"{target.name}_id"] = None
+            elif target.kind == "custom":
+                item.custom[target.name] = value
+            else:
+                line[target.name] = value
+        key = item.values.get(self.profile.key)
+        item.key = str(key) if key not in (None, "") else None
+        if item.key is None and not item.problems:
+            header = next(t.header for t in self.profile.targets
+                          if t.kind == "field" and t.name == self.profile.key)
+            item.problems.append(Problem(header, None, _l("The key is empty.")))
+        if self.profile.has_lines:
+            item.lines = [line] if any(v is not None for v in line.values()) else []
+        return item
+
+    # -- the run --------------------------------------------------------------------------
+
+    def execute(self) -> Outcome:
+        table = open_table(self.path, encoding=self.profile.encoding,
+                           delimiter=self.profile.delimiter, limits=self.limits)
+        columns, missing = compile_columns(self.profile, table.header, self.custom_fields)
+        if missing:
+            raise ReaderError(_l("Columns missing from the file: %(names)s."),
+                              names=", ".join(missing))
+        batch: list[Item] = []
+        for item in self.items(columns, table.rows()):
+            batch.append(item)
+            if len(batch) >= BATCH_ROWS:
+                self._process(batch)
+                batch = []
+        if batch:
+            self._process(batch)
+        if self.profile.full_sync:
+            self._archive_absent()
+        return self.outcome
+
+    def _process(self, batch: list[Item]) -> None:
+        items = [i for i in batch if not self._reject(i)]
+        self._resolve_refs(items)
+        items = [i for i in items if not i.problems]
+        if items:
+            self._write_batch(items)
+        rows = sum(1 + len(i.extra_lines) for i in batch)
+        self.run.rows_done += rows
+        self._save_progress()
+
+    def _reject(self, item: Item) -> bool:
+        """Record the item's problems (and repeated keys); True when it cannot go in."""
+        if item.key is not None and not item.problems:
+            first = self.seen.get(item.key)
+            if first is not None:
+                header = next(t.header for t in self.profile.targets
+                              if t.kind == "field" and t.name == self.profile.key)
+                item.problems.append(Problem(header, item.key, _l(
+                    "The key “%(key)s” is repeated: line %(first)d and line %(line)d."),
+                    {"key": item.key[:60], "first": first, "line": item.line}))
+            else:
+                self.seen[item.key] = item.line
+        if item.problems:
+            self._fail(item)
+            return True
+        return False
+
+    def _fail(self, item: Item) -> None:
+        self.outcome.failed += 1
+        for problem in item.problems:
+            message = str(problem.message) % problem.params if problem.params \
+                else str(problem.message)
+            message_id = getattr(problem.message, "_args", [None])[0] \
+                if hasattr(problem.message, "_args") else None
+            db.session.add(ImportRowError(
+                run_id=self.run.id, line=item.line, column=problem.column,
+                value=None if problem.value is None else str(problem.value)[:1000],
+                message=message, message_id=message_id,
+                message_params=jsonable(problem.params) or None,
+                raw=[None if c is None else str(c) for c in item.raw]))
+        for line, cells in item.extra_lines:
+            db.session.add(ImportRowError(
+                run_id=self.run.id, line=line, column=None, value=None,
+                message=str(_l("Not imported: line %(line)d of the same document failed.")
+                            % {"line": item.line}),
+                message_id="Not imported: line %(line)d of the same document failed.",
+                message_params={"line": item.line},
+                raw=[None if c is None else str(c) for c in cells]))
+
+    # -- related records ------------------------------------------------------------------
+
+    def _resolve_refs(self, items: list[Item]) -> None:
+        for target in {t.name for t in self.profile.targets if t.kind == "ref"}:
+            spec = self.entity.field(target)
+            model = ENTITIES[spec.ref].model
+            wanted = {i.refs[target] for i in items if target in i.refs}
+            found: dict[str, tuple[int, int | None]] = {}
+            columns = [model.external_ref, model.id]
+            if hasattr(model, "partner_id") and target == "account":
+                columns.append(model.partner_id)
+            for chunk in _chunks(sorted(wanted), 900):
+                for row in db.session.execute(select(*columns).where(
+                        model.external_ref.in_(chunk))):
+                    found[row[0]] = (row[1], row[2] if len(row) > 2 else None)
+            for item in items:
+                ref = item.refs.get(target)
+                if ref is None:
+                    continue
+                if ref not in found:
+                    header = next(t.header for t in self.profile.targets
+                                  if t.kind == "ref" and t.name == target)
+                    item.problems.append(Problem(header, ref, _l(
+                        "No %(entity)s with the reference “%(ref)s”."),
+                        {"entity": str(ENTITIES[spec.ref].singular).lower(), "ref": ref[:60]}))
+                else:
+                    item.values[f"{target}_id"] = found[ref][0]
+                    if target == "account":
+                        item.values.setdefault("_account_partner_id", found[ref][1])
+        for item in items:
+            if item.problems:
+                self._fail(item)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write_batch(self, items: list[Item]) -> None:
+        plan = self._plan(items)
+        try:
+            with db.session.begin_nested():
+                self._write(plan)
+        except (IntegrityError, DBAPIError):
+            # Name the bad rows: the batch again, one savepoint per row.
+            plan = Plan(failed=plan.failed)
+            for item in items:
+                if item.problems:
+                    continue
+                single = self._plan([item])
+                try:
+                    with db.session.begin_nested():
+                        self._write(single)
+                    plan.merge(single)
+                except (IntegrityError, DBAPIError) as exc:
+                    item.problems.append(Problem(None, None, _l(
+                        "The database refused the row: %(reason)s"),
+                        {"reason": _db_reason(exc)}))
+                    plan.failed.append(item)
+        for item in plan.failed:
+            self._fail(item)
+        self.outcome.created += len(plan.creates)
+        self.outcome.updated += len(plan.updates)
+        self.outcome.unchanged += plan.unchanged
+        room = DIFF_SAMPLE - len(self.diffs)
+        self.diffs.extend(plan.diffs[:max(room, 0)])
+
+    def _plan(self, items: list[Item]) -> Plan:
+        """What the batch would write (reads only): rows to create, to update, and failures."""
+        existing = self._existing([i.key for i in items])
+        old_lines = self._existing_lines([existing[i.key]["id"] for i in items
+                                          if i.key in existing]) if self.profile.has_lines else {}
+        now = datetime.now(UTC)
+        plan = Plan()
+        for item in items:
+            current = existing.get(item.key)
+            if current is None:
+                if self.profile.mode == "update":
+                    item.problems.append(Problem(None, item.key, _l(
+                        "No record with the key “%(key)s” to update."), {"key": item.key[:60]}))
+                    plan.failed.append(item)
+                    continue
+                row = self._new_row(item, now)
+                problem = self._missing_required(row)
+                if problem is not None:
+                    item.problems.append(problem)
+                    plan.failed.append(item)
+                    continue
+                plan.creates.append(row)
+                continue
+            if self.profile.mode == "insert":
+                plan.unchanged += 1
+                continue
+            change = self._changes(item, current, old_lines.get(current["id"]))
+            if not change:
+                plan.unchanged += 1
+                continue
+            before, after = change
+            row = {"id": current["id"], "updated_at": now, "import_run_id": self.run.id,
+                   "import_profile_id": self.run.profile_id, "archived_at": None}
+            row.update({k: v for k, v in after.items() if k != "lines"})
+            if "custom" in after:
+                row["custom"] = {**(current["custom"] or {}), **after["custom"]}
+                after = {**after, "custom": row["custom"]}
+            plan.updates.append((item, row))
+            plan.audits.append(self._audit("update", current["id"], before, after, now))
+            plan.diffs.append({"line": item.line, "key": item.key,
+                               "before": jsonable(before), "after": jsonable(after)})
+        return plan
+
+    def _existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        names = ["id", self.profile.key, "custom", "archived_at",
+                 *{t.name for t in self.profile.targets if t.kind == "field"},
+                 *{f"{t.name}_id" for t in self.profile.targets if t.kind == "ref"}]
+        names = list(dict.fromkeys(names))
+        found = {}
+        for chunk in _chunks(keys, 900):
+            stmt = select(*(getattr(self.model, n) for n in names)).where(
+                self.key_column.in_(chunk))
+            for row in db.session.execute(stmt):
+                record = dict(zip(names, row, strict=True))
+                found[str(record[self.profile.key])] = record
+        return found
+
+    def _existing_lines(self, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        line_model = self.entity.line_model
+        parent = _parent_column(line_model)
+        found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for chunk in _chunks(ids, 900):
+            stmt = select(parent, *(getattr(line_model, f) for f in LINE_FIELDS)).where(
+                parent.in_(chunk)).order_by(parent, line_model.position, line_model.id)
+            for row in db.session.execute(stmt):
+                found[row[0]].append(dict(zip(LINE_FIELDS, row[1:], strict=True)))
+        return found
+
+    def _new_row(self, item: Item, now: datetime) -> dict[str, Any]:
+        row = {k: v for k, v in item.values.items() if not k.startswith("_")}
+        if "partner_id" in self.model.__table__.c and "partner_id" not in row \
+                and self.entity.name != "accounts":
+            row["partner_id"] = item.values.get("_account_partner_id")
+        row.update(custom={k: v for k, v in item.custom.items() if v is not None},
+                   created_at=now, updated_at=now, import_run_id=self.run.id,
+                   import_profile_id=self.run.profile_id)
+        if self.profile.has_lines:
+            row["_lines"] = _normalized_lines(item.lines or [])
+            row["_item"] = item
+            _totals_from_lines(row, row["_lines"], item.values)
+        else:
+            row["_item"] = item
+        return row
+
+    def _changes(self, item: Item, current: dict[str, Any],
+                 old_lines: list[dict[str, Any]] | None) -> tuple[dict, dict] | None:
+        before, after = {}, {}
+        for name, value in item.values.items():
+            if name.startswith("_"):
+                continue
+            if current.get(name) != value:
+                before[name], after[name] = current.get(name), value
+        custom = {k: v for k, v in item.custom.items()
+                  if (current["custom"] or {}).get(k) != v}
+        if custom:
+            before["custom"] = {k: (current["custom"] or {}).get(k) for k in custom}
+            after["custom"] = custom
+        if current.get("archived_at") is not None:
+            before["archived_at"], after["archived_at"] = current["archived_at"], None
+        if self.profile.has_lines:
+            lines = _normalized_lines(item.lines or [])
+            if lines != [_normalized_line(line) for line in old_lines or []]:
+                before["lines"], after["lines"] = old_lines, lines
+                totals: dict[str, Any] = {}
+                _totals_from_lines(totals, lines, item.values)
+                for name, value in totals.items():
+                    if current.get(name, value) != value or name not in current:
+                        after[name] = value
+        return (before, after) if after else None
+
+    def _missing_required(self, row: dict[str, Any]) -> Problem | None:
+        for spec in self.entity.fields:
+            if spec.required and row.get(spec.attr) is None and not _has_default(spec.name):
+                return Problem(None, None, _l("%(field)s is required to create a record."),
+                               {"field": str(spec.label)})
+        for cf in self.custom_fields.values():
+            if cf.is_required and row["custom"].get(cf.key) is None:
+                return Problem(None, None, _l("%(field)s is required to create a record."),
+                               {"field": cf.label_en})
+        return None
+
+    def _write(self, plan: Plan) -> None:
+        if self.run.is_dry_run:
+            return
+        creates, updates, audits = plan.creates, plan.updates, plan.audits
+        if creates:
+            rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in creates]
+            for row in rows:
+                row.setdefault("custom", {})
+            ids = db.session.execute(
+                insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
+                rows).scalars().all()
+            if self.profile.has_lines:
+                self._insert_lines([(i, r["_lines"]) for i, r in zip(ids, creates, strict=True)])
+        if updates:
+            db.session.execute(update(self.model), [row for _item, row in updates])
+            if self.profile.has_lines:
+                changed = [(row["id"], _normalized_lines(item.lines or []))
+                           for item, row in updates]
+                line_model = self.entity.line_model
+                parent = _parent_column(line_model)
+                db.session.execute(delete(line_model).where(
+                    parent.in_([i for i, _lines in changed])))
+                self._insert_lines(changed)
+        if audits:
+            db.session.execute(insert(AuditEvent), audits)
+
+    def _insert_lines(self, documents: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        line_model = self.entity.line_model
+        parent = _parent_column(line_model).key
+        rows = [{parent: doc_id, "position": position, **line}
+                for doc_id, lines in documents for position, line in enumerate(lines)]
+        if rows:
+            db.session.execute(insert(line_model), rows)
+
+    def _audit(self, action: str, record_id: int, before: dict, after: dict,
+               now: datetime) -> dict[str, Any]:
+        actor = current_actor()
+        return {"action": action, "entity": self.entity.name, "record_id": record_id,
+                "before": jsonable(before), "after": jsonable(after), "created_at": now,
+                "actor_kind": actor.kind, "actor_id": actor.id,
+                "actor_label": actor.label[:254], "ip": None}
+
+    def _archive_absent(self) -> None:
+        """Full sync: this profile's records that the file no longer holds are archived."""
+        stmt = select(self.model.id, self.key_column).where(
+            self.model.import_profile_id == self.run.profile_id,
+            self.model.archived_at.is_(None))
+        absent = [row[0] for row in db.session.execute(stmt) if str(row[1]) not in self.seen]
+        self.outcome.archived = len(absent)
+        if self.run.is_dry_run or not absent:
+            return
+        now = datetime.now(UTC)
+        for chunk in _chunks(absent, 900):
+            db.session.execute(update(self.model).where(self.model.id.in_(chunk)).values(
+                archived_at=now, import_run_id=self.run.id, updated_at=now))
+            db.session.execute(insert(AuditEvent), [
+                self._audit("archive", record_id, {"archived_at": None},
+                            {"archived_at": now}, now) for record_id in chunk])
+        db.session.commit()
+
+    def _save_progress(self) -> None:
+        run = self.run
+        for name in ("created", "updated", "unchanged", "failed", "archived"):
+            setattr(run, name, getattr(self.outcome, name))
+        run.heartbeat_at = datetime.now(UTC)
+        run.diff_sample = list(self.diffs)
+        db.session.commit()
+        if self.progress is not None:
+            self.progress(run)
+
+
+def _has_default(name: str) -> bool:
+    return name in ("kind", "country", "status", "stage", "currency")
+
+
+def _parent_column(line_model: type) -> Any:
+    for name in ("quote_id", "order_id", "invoice_id"):
+        if hasattr(line_model, name):
+            return getattr(line_model, name)
+    raise KeyError(line_model)
+
+
+def _normalized_line(line: dict[str, Any]) -> dict[str, Any]:
+    quantity = line.get("quantity")
+    unit_price = line.get("unit_price")
+    tax_rate = line.get("tax_rate")
+    return {
+        "sku": line.get("sku"), "label": line.get("label") or "",
+        "quantity": Decimal(quantity if quantity is not None else 1).quantize(Decimal("0.001")),
+        "unit_price": Decimal(unit_price or 0).quantize(CENT),
+        "tax_rate": Decimal(tax_rate if tax_rate is not None else 20).quantize(CENT),
+    }
+
+
+def _normalized_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [_normalized_line(line) for line in lines]
+
+
+def _totals_from_lines(row: dict[str, Any], lines: list[dict[str, Any]],
+                       given: dict[str, Any]) -> None:
+    """Totals computed from the lines, unless the file gives them."""
+    if not lines:
+        return
+    excl = sum(((line["quantity"] * line["unit_price"]).quantize(CENT) for line in lines),
+               Decimal("0"))
+    tax = sum(((line["quantity"] * line["unit_price"]).quantize(CENT) * line["tax_rate"] / 100)
+              .quantize(CENT) for line in lines)
+    computed = {"total_excl_tax": excl.quantize(CENT), "tax_total": Decimal(tax).quantize(CENT),
+                "total": (excl + tax).quantize(CENT)}
+    for name, value in computed.items():
+        if given.get(name) is None:
+            row[name] = value
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _db_reason(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc)).splitlines()[0]
+    return text[:200]

@@ -1,0 +1,60 @@
+"""A run's failing rows as a CSV the tenant fixes and sends back: the original header and
+cells, plus one column saying what went wrong (the profile ignores that column)."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from itertools import groupby
+
+from flask_babel import gettext as _
+from importers.readers import ReaderError, open_table
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ImportRowError, ImportRun
+from importers.service import limits, run_file_path
+
+
+def error_message(error: ImportRowError) -> str:
+    """The message in the current language when its id is known, else as stored."""
+    if error.message_id:
+        try:
+            return _(error.message_id, **(error.message_params or {}))
+        except (KeyError, ValueError, TypeError):
+            pass
+    return error.message
+
+
+def _file_layout(run: ImportRun) -> tuple[list[str], str]:
+    try:
+        table = open_table(run_file_path(run), encoding="auto", delimiter="auto",
+                           limits=limits())
+        header, delimiter = table.header, table.delimiter or ";"
+        table.close()
+        return header, delimiter
+    except (ReaderError, OSError):
+        return [], ";"
+
+
+def stream_errors_csv(run: ImportRun) -> Iterator[str]:
+    header, delimiter = _file_layout(run)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow([*header, _("Line"), _("Error")])
+    stmt = select(ImportRowError).where(ImportRowError.run_id == run.id).order_by(
+        ImportRowError.line, ImportRowError.id)
+    rows = db.session.scalars(stmt.execution_options(yield_per=1000))
+    for line, errors in groupby(rows, key=lambda e: e.line):
+        errors = list(errors)
+        raw = list(errors[0].raw or [])
+        raw += [""] * (len(header) - len(raw))
+        messages = " ; ".join(
+            (f"{e.column}: " if e.column else "") + error_message(e) for e in errors)
+        writer.writerow([*raw[:max(len(header), len(raw))], line, messages])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

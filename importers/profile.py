@@ -1,0 +1,192 @@
+"""Import profiles: the JSON that says how a feed's columns map onto an entity, checked once.
+
+```json
+{"name": "factures-nuit", "entity": "invoices", "mode": "upsert",
+ "columns": {"N° facture": "number", "Code client": "account.external_ref",
+             "Date": "issued_on", "Montant TTC": "total", "Promoteur": "custom.promoteur"},
+ "key": "external_ref", "encoding": "auto", "delimiter": "auto", "date_format": "auto",
+ "decimal": "auto", "full_sync": false}
+```
+"""
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+
+from app.custom_fields import definitions
+from app.entities import ENTITIES, Entity
+from app.errors import ValidationError
+
+MODES = ("upsert", "insert", "update")
+DELIMITERS = ("auto", ";", ",", "\t", "|")
+DECIMALS = ("auto", ",", ".")
+LINE_TARGETS = ("sku", "label", "quantity", "unit_price", "tax_rate")
+KEY_FIELDS = ("external_ref", "number")
+NAME_PATTERN = re.compile(r"^[\w.-][\w .-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one column goes: a field, a related record's reference, a custom field, a line."""
+
+    kind: str  # field | ref | custom | line
+    name: str  # field name, ref field name, custom key or line attribute
+    header: str
+
+    @property
+    def label(self) -> str:
+        prefix = {"ref": "", "custom": "custom.", "line": "lines.", "field": ""}[self.kind]
+        suffix = ".external_ref" if self.kind == "ref" else ""
+        return f"{prefix}{self.name}{suffix}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    entity: Entity
+    mode: str
+    key: str
+    targets: tuple[Target, ...]
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    date_format: str = "auto"
+    decimal: str = "auto"
+    full_sync: bool = False
+    definition: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_lines(self) -> bool:
+        return any(t.kind == "line" for t in self.targets)
+
+    def target_for(self, header: str) -> Target | None:
+        for target in self.targets:
+            if target.header == header:
+                return target
+        return None
+
+
+def parse_profile(definition: Any) -> Profile:
+    """Check a profile's JSON; raise ValidationError with a message per wrong part."""
+    if not isinstance(definition, dict):
+        raise ValidationError({"": _("A profile is a JSON object.")})
+    errors: dict[str, str] = {}
+    name = str(definition.get("name") or "").strip()
+    if not NAME_PATTERN.match(name):
+        errors["name"] = _("Give the profile a name of at most 100 letters, digits, spaces, "
+                           "dots, dashes or underscores.")
+    entity_name = definition.get("entity")
+    entity = ENTITIES.get(entity_name) if isinstance(entity_name, str) else None
+    if entity is None or entity.name == "attachments":
+        errors["entity"] = _("Choose the entity the file feeds.")
+    mode = definition.get("mode", "upsert")
+    if mode not in MODES:
+        errors["mode"] = _("The mode is upsert, insert or update.")
+    options = _options(definition, errors)
+    targets: list[Target] = []
+    if entity is not None:
+        targets = _targets(entity, definition.get("columns"), errors)
+    key = definition.get("key", "external_ref")
+    if key not in KEY_FIELDS:
+        errors["key"] = _("The key is external_ref or number.")
+    elif entity is not None and not any(t.kind == "field" and t.name == key for t in targets):
+        errors["key"] = _("Map a column to %(key)s: it identifies records between runs.",
+                          key=key)
+    elif entity is not None and key == "number" and not hasattr(entity.model, "number"):
+        errors["key"] = _("This entity has no number.")
+    if errors:
+        raise ValidationError(errors)
+    return Profile(name=name, entity=entity, mode=mode, key=key, targets=tuple(targets),
+                   definition=normalized(definition), **options)
+
+
+def _options(definition: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    encoding = str(definition.get("encoding") or "auto")
+    if encoding != "auto":
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            errors["encoding"] = _("Unknown encoding “%(value)s”.", value=encoding[:30])
+    delimiter = definition.get("delimiter") or "auto"
+    if delimiter not in DELIMITERS:
+        errors["delimiter"] = _("The delimiter is auto, ; , tab or |.")
+    date_format = str(definition.get("date_format") or "auto")
+    if date_format != "auto" and not _valid_date_format(date_format):
+        errors["date_format"] = _("Write the date format like %(example)s.",
+                                  example="%d/%m/%Y")
+    decimal = definition.get("decimal") or "auto"
+    if decimal not in DECIMALS:
+        errors["decimal"] = _("The decimal separator is auto, “,” or “.”.")
+    full_sync = definition.get("full_sync", False)
+    if not isinstance(full_sync, bool):
+        errors["full_sync"] = _("full_sync is true or false.")
+    return {"encoding": encoding, "delimiter": delimiter, "date_format": date_format,
+            "decimal": decimal, "full_sync": bool(full_sync)}
+
+
+def _valid_date_format(fmt: str) -> bool:
+    if "%" not in fmt or len(fmt) > 30:
+        return False
+    try:
+        sample = date(2025, 12, 31).strftime(fmt)
+        from datetime import datetime
+
+        return datetime.strptime(sample, fmt).date() == date(2025, 12, 31)
+    except ValueError:
+        return False
+
+
+def _targets(entity: Entity, columns: Any, errors: dict[str, str]) -> list[Target]:
+    if not isinstance(columns, dict) or not columns:
+        errors["columns"] = _("Map at least one column of the file.")
+        return []
+    custom_keys = {cf.key for cf in definitions(entity.name)}
+    fields = {f.name: f for f in entity.fields}
+    targets, used = [], set()
+    for header, raw in columns.items():
+        spec = str(raw or "").strip()
+        if not spec:
+            continue  # an unmapped column is ignored
+        target = _target(entity, str(header).strip(), spec, fields, custom_keys)
+        if target is None:
+            errors[f"columns.{header}"] = _("“%(target)s” is not a field of %(entity)s.",
+                                            target=spec[:60], entity=entity.label)
+        elif target.label in used:
+            errors[f"columns.{header}"] = _("Two columns go to “%(target)s”.", target=spec[:60])
+        else:
+            used.add(target.label)
+            targets.append(target)
+    return targets
+
+
+def _target(entity: Entity, header: str, spec: str, fields: dict, custom_keys: set[str]):
+    if spec.startswith("custom."):
+        key = spec.removeprefix("custom.")
+        return Target("custom", key, header) if key in custom_keys else None
+    if spec.startswith("lines."):
+        name = spec.removeprefix("lines.")
+        ok = entity.line_model is not None and name in LINE_TARGETS
+        return Target("line", name, header) if ok else None
+    if spec.endswith(".external_ref"):
+        name = spec.removesuffix(".external_ref")
+        field_spec = fields.get(name)
+        ok = field_spec is not None and field_spec.type == "ref" and field_spec.ref != "users"
+        return Target("ref", name, header) if ok else None
+    field_spec = fields.get(spec)
+    if field_spec is None or field_spec.type == "ref":
+        return None
+    return Target("field", spec, header)
+
+
+def normalized(definition: dict[str, Any]) -> dict[str, Any]:
+    """The profile JSON with every option spelled out (what is stored and versioned)."""
+    keys = ("name", "entity", "mode", "columns", "key", "encoding", "delimiter",
+            "date_format", "decimal", "full_sync")
+    defaults = {"mode": "upsert", "key": "external_ref", "encoding": "auto",
+                "delimiter": "auto", "date_format": "auto", "decimal": "auto",
+                "full_sync": False}
+    return {k: definition.get(k, defaults.get(k)) for k in keys}
