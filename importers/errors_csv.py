@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from itertools import groupby
 
 from flask_babel import gettext as _
-from importers.readers import ReaderError, open_table
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ImportRowError, ImportRun
+from importers.readers import ReaderError, open_table
 from importers.service import limits, run_file_path
 
 

@@ -6,9 +6,6 @@ from app.models.base import RecordMixin, TenantScoped
 from app.models.contract import CONTRACT_STATUSES, DELIVERY_STATUSES, Contract, Delivery
 from app.models.custom_field import FIELD_TYPES, CustomField
 from app.models.deal import DEAL_STAGES, Deal
-from app.models.feed import (
-    RUN_SOURCES, RUN_STATUSES, ImportProfile, ImportProfileVersion, ImportRowError, ImportRun,
-)
 from app.models.document import (
     INVOICE_STATUSES,
     ORDER_STATUSES,
@@ -19,6 +16,14 @@ from app.models.document import (
     OrderLine,
     Quote,
     QuoteLine,
+)
+from app.models.feed import (
+    RUN_SOURCES,
+    RUN_STATUSES,
+    ImportProfile,
+    ImportProfileVersion,
+    ImportRowError,
+    ImportRun,
 )
 from app.models.partner import Partner
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User
