@@ -33,6 +33,7 @@ __all__ = [
     "INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES",
     "STAFF_ROLES",
     "Account", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField", "Deal",
-    "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun", "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
+    "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
+    "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
 ]

@@ -110,7 +110,9 @@ class ImportRowError(TenantScoped, db.Model):
     """A row that did not go in: where, which column, which value, why; and the row itself."""
 
     __tablename__ = "import_row_errors"
-    __table_args__ = (Index("ix_import_row_errors_tenant_id_run_id", "tenant_id", "run_id", "line"),)
+    __table_args__ = (
+        Index("ix_import_row_errors_tenant_id_run_id", "tenant_id", "run_id", "line"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"))
