@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_blueprints(app)
     init_errors(app)
     init_cli(app)
+    init_jobs(app)
     return app
 
 
@@ -88,6 +89,12 @@ def init_errors(app: Flask) -> None:
     from app.error_pages import install_error_pages
 
     install_error_pages(app)
+
+
+def init_jobs(app: Flask) -> None:
+    from importers.jobs import install
+
+    install(app)
 
 
 def init_cli(app: Flask) -> None:

@@ -71,6 +71,21 @@ def run_in_context(run_id: int, tenant_id: int, *, wait: bool = True) -> ImportR
                 service.release(run)
 
 
+def install(app: Flask) -> None:
+    """Once per process, at its first request: runs a stopped process left are interrupted."""
+    state = {"done": False}
+    guard = Lock()
+
+    @app.before_request
+    def recover_once() -> None:
+        if state["done"]:
+            return
+        with guard:
+            if not state["done"]:
+                state["done"] = True
+                recover(app)
+
+
 def recover(app: Flask) -> None:
     """At start: mark runs a stopped process left behind as interrupted."""
     with app.app_context(), all_tenants_unsafe():
