@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_i18n(app)
     init_blueprints(app)
     init_errors(app)
+    init_api(app)
     init_cli(app)
     init_jobs(app)
     return app
@@ -95,6 +96,12 @@ def init_jobs(app: Flask) -> None:
     from importers.jobs import install
 
     install(app)
+
+
+def init_api(app: Flask) -> None:
+    from api import install_api
+
+    install_api(app)
 
 
 def init_cli(app: Flask) -> None:

@@ -100,4 +100,5 @@ def register_feed_cli(app: Flask) -> None:
                 for chunk in stream_errors_csv(run):
                     out.write(chunk)
             click.echo(f"Errors: {path}", err=True)
-        sys.exit(0 if run.status == "succeeded" else 1 if run.status == "partial" else 2)
+        # A run whose every row failed did run: 1 as for some rows; 2 when it could not run.
+        sys.exit(0 if run.status == "succeeded" else 1 if run.failed else 2)

@@ -12,15 +12,16 @@ from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from importers.readers import Limits
 from sqlalchemy import select, update
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRun
+from app.models.feed import FINISHED
 from app.services.audit import record_event
 from app.tenancy import all_tenants_unsafe, current_actor, current_tenant_id
 from importers.profile import Profile, normalized, parse_profile
+from importers.readers import Limits
 
 CHUNK = 1024 * 1024
 STALE_AFTER = timedelta(minutes=2)
@@ -119,11 +120,19 @@ def store_upload(stream: IO[bytes]) -> tuple[Path, str, int]:
 
 
 def previous_success(profile: ImportProfile, sha256: str) -> ImportRun | None:
-    """A finished, non-dry run of this profile that already took in the same file."""
-    return db.session.scalar(select(ImportRun).where(
-        ImportRun.profile_id == profile.id, ImportRun.sha256 == sha256,
-        ImportRun.status.in_(("succeeded", "partial")), ImportRun.is_dry_run.is_(False),
+    """The profile's last import, when it took in this same file whole with this version.
+
+    Only the last one: after another file, an older identical file would change records
+    back; after a partial or interrupted run, sending the file again is how it is retried.
+    """
+    last = db.session.scalar(select(ImportRun).where(
+        ImportRun.profile_id == profile.id, ImportRun.is_dry_run.is_(False),
+        ImportRun.started_at.is_not(None), ImportRun.status.in_(FINISHED),
     ).order_by(ImportRun.id.desc()).limit(1))
+    if last is not None and last.sha256 == sha256 and last.status == "succeeded" \
+            and last.profile_version == profile.version:
+        return last
+    return None
 
 
 def create_run(profile: ImportProfile, stream: IO[bytes], file_name: str, *, source: str,
@@ -206,9 +215,8 @@ def rerun(run: ImportRun) -> ImportRun:
 
 def execute_run(run: ImportRun, progress: Callable[[ImportRun], None] | None = None) -> ImportRun:
     """Run a queued run to its end in this thread (the caller holds the tenant context)."""
-    from importers.readers import ReaderError
-
     from importers.engine import ImportEngine
+    from importers.readers import ReaderError
 
     if run.is_finished:
         return run

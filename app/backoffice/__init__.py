@@ -67,5 +67,6 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     admin_views,
     auth_views,
     dashboard_views,
+    feed_views,
     record_views,
 )

@@ -27,13 +27,14 @@ from app.models.feed import (
 )
 from app.models.partner import Partner
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User
+from app.models.token import TOKEN_SCOPES, ApiToken
 
 __all__ = [
     "ACCOUNT_KINDS", "CONTRACT_STATUSES", "DEAL_STAGES", "DELIVERY_STATUSES", "FIELD_TYPES",
     "INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES",
-    "STAFF_ROLES",
-    "Account", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField", "Deal",
-    "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
+    "STAFF_ROLES", "TOKEN_SCOPES",
+    "Account", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField",
+    "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
 ]

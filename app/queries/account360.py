@@ -62,7 +62,9 @@ def account_overview(account: m.Account, user: m.User, today: date) -> AccountOv
 
 
 def _of_account(model: type, account: m.Account, user: m.User) -> Select:
-    return visible(select(model).where(model.account_id == account.id), model, user)
+    """The account's records of `model` the user may see, archived ones aside."""
+    stmt = select(model).where(model.account_id == account.id, model.archived_at.is_(None))
+    return visible(stmt, model, user)
 
 
 def _stats(account: m.Account, user: m.User, today: date) -> dict[str, Any]:

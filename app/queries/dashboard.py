@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import Delivery, Invoice, Order, Quote, User
@@ -35,19 +35,26 @@ def overdue_clause(today: date):
     return Invoice.status.in_(OPEN_INVOICE) & (Invoice.due_on < today)
 
 
+def _live(model: type, user: User, *columns) -> Select:
+    """The user's records of `model`, archived ones aside (a feed no longer sends them)."""
+    stmt = select(*columns) if columns else select(model)
+    return visible(stmt, model, user).where(model.archived_at.is_(None))
+
+
 def build_dashboard(user: User, today: date, months: int = 12) -> Dashboard:
-    quotes = _count_sum(visible(select(Quote), Quote, user).where(Quote.status == "sent"),
-                        Quote.total)
+    quotes = _count_sum(_live(Quote, user).where(Quote.status == "sent"), Quote.total)
     delivered = select(Delivery.order_id).where(
-        Delivery.status == "delivered", Delivery.order_id.isnot(None))
+        Delivery.status == "delivered", Delivery.order_id.isnot(None),
+        Delivery.archived_at.is_(None))
     orders = _count_sum(
-        visible(select(Order), Order, user).where(
+        _live(Order, user).where(
             Order.status.in_(("confirmed", "in_progress")), Order.id.notin_(delivered)),
         Order.total)
-    overdue = _count_sum(visible(select(Invoice), Invoice, user).where(overdue_clause(today)),
+    overdue = _count_sum(_live(Invoice, user).where(overdue_clause(today)),
                          Invoice.total - Invoice.amount_paid)
     transit = db.session.scalar(visible(select(func.count()).select_from(Delivery), Delivery, user)
-                                .where(Delivery.status == "shipped")) or 0
+                                .where(Delivery.status == "shipped",
+                                       Delivery.archived_at.is_(None))) or 0
     return Dashboard(*quotes, *orders, *overdue, transit, monthly_invoiced(user, today, months))
 
 
@@ -59,7 +66,7 @@ def _month_start(day: date, back: int) -> date:
 def monthly_invoiced(user: User, today: date, months: int = 12) -> list[tuple[date, Decimal]]:
     """Invoiced amounts (excl. cancelled and drafts) for each of the last `months` months."""
     start = _month_start(today, months - 1)
-    stmt = visible(select(Invoice.issued_on, Invoice.total), Invoice, user).where(
+    stmt = _live(Invoice, user, Invoice.issued_on, Invoice.total).where(
         Invoice.issued_on >= start, Invoice.issued_on <= today,
         Invoice.status.notin_(("draft", "cancelled")))
     buckets = {_month_start(today, back): Decimal("0") for back in range(months)}

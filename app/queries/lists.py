@@ -52,6 +52,7 @@ def build_list(entity: Entity, args: Any, user: Any,
     model = entity.model
     stmt = visible(select(model), model, user).options(*_eager(entity))
     query = ListQuery(entity, stmt, model.id, True, "")
+    stmt = _apply_archived_filter(query, stmt, args)
     q = (args.get("q") or "").strip()[:MAX_QUERY]
     if q:
         query.active["q"] = q
@@ -65,6 +66,15 @@ def build_list(entity: Entity, args: Any, user: Any,
     query.stmt = stmt
     _apply_sort(query, args.get("sort") or entity.default_sort)
     return query
+
+
+def _apply_archived_filter(query: ListQuery, stmt: Select, args: Any) -> Select:
+    """Records a full-sync feed archived are hidden, unless `archived=1` asks for them."""
+    archived_at = query.entity.model.archived_at
+    if (args.get("archived") or "").strip() == "1":
+        query.active["archived"] = "1"
+        return stmt.where(archived_at.isnot(None))
+    return stmt.where(archived_at.is_(None))
 
 
 def _search_clause(entity: Entity, q: str):

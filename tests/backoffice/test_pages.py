@@ -25,6 +25,18 @@ COVERED = {
     "backoffice.admin_custom_fields": "test_custom_fields.py",
     "backoffice.admin_custom_field_new": "test_custom_fields.py",
     "backoffice.admin_custom_field_edit": "test_custom_fields.py",
+    "backoffice.feed_health": "test_feeds/test_health.py",
+    "backoffice.feed_profiles": "test_feeds/test_profiles.py",
+    "backoffice.feed_profile": "test_feeds/test_profiles.py",
+    "backoffice.feed_profile_edit": "test_feeds/test_profiles.py",
+    "backoffice.feed_profile_json": "test_feeds/test_profiles.py",
+    "backoffice.feed_run_start": "test_feeds/test_runs.py",
+    "backoffice.feed_runs": "test_feeds/test_runs.py",
+    "backoffice.feed_run": "test_feeds/test_runs.py",
+    "backoffice.feed_run_status": "test_feeds/test_runs.py",
+    "backoffice.feed_run_errors": "test_feeds/test_runs.py",
+    "backoffice.feed_run_rerun": "test_feeds/test_runs.py",
+    "backoffice.feed_run_apply": "test_feeds/test_runs.py",
 }
 
 

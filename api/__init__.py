@@ -1,0 +1,70 @@
+"""The REST API at /api/v1: flask-smorest blueprints, bearer tokens, problem+json errors,
+the OpenAPI document at /api/v1/openapi.json and its reference at /api/v1/docs."""
+from __future__ import annotations
+
+import os
+from copy import deepcopy
+
+from flask import Flask
+
+API_DESCRIPTION = """\
+Relais' API for integrators.
+
+- **Authentication**: `Authorization: Bearer <token>`. The token fixes the tenant and, when
+  bound to a partner, sees exactly what that partner's agents see. Each operation names the
+  scope it needs (`read`, `write`, `import`, `export`).
+- **Errors** are `application/problem+json`; invalid input lists its messages per field under
+  `errors`.
+- **Lists** are paged by cursor: `limit` and `cursor`; the next page's cursor is in the
+  `X-Pagination` header (and a `Link: rel="next"`).
+- **ETags**: reads answer an `ETag`; send it back in `If-Match` when writing, and a change made
+  since answers 412.
+- **Rate limit** per token, announced in `X-RateLimit-*` headers; past it, 429 with
+  `Retry-After`.
+"""
+
+DEFAULTS = {
+    "API_TITLE": "Relais API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    # flask-smorest's ReDoc, Swagger UI and RapiDoc pages load their scripts from a CDN: none
+    # of them is served; api/docs.py serves a vendored Swagger UI instead.
+    "OPENAPI_REDOC_PATH": None,
+    "OPENAPI_SWAGGER_UI_PATH": None,
+    "OPENAPI_SWAGGER_UI_URL": None,
+    "OPENAPI_RAPIDOC_PATH": None,
+    "API_SPEC_OPTIONS": {
+        "info": {"description": API_DESCRIPTION},
+        "security": [{"bearerAuth": []}],
+    },
+    "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+}
+
+BEARER_SCHEME = {
+    "type": "http", "scheme": "bearer",
+    "description": "An API token of the tenant (`rls_…`), created by a tenant admin.",
+}
+
+
+def install_api(app: Flask) -> None:
+    """Mount the API; runs after the HTML error pages, which keep every other path."""
+    from api.docs import bp as docs_bp
+    from api.errors import ProblemPlugin, ProblemSchema, install_problem_handlers
+    from api.import_profiles import blp as import_profiles_blp
+    from api.imports import blp as imports_blp
+    from api.pagination import PAGINATION_HEADER
+    from app.extensions import api, csrf
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, deepcopy(value))
+    api.ERROR_SCHEMA = ProblemSchema
+    api.init_app(app, spec_kwargs={"extra_plugins": [ProblemPlugin()]})
+    api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+    api.spec.components.header("CURSOR_PAGINATION", PAGINATION_HEADER)
+    for blueprint in (imports_blp, import_profiles_blp):
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
+    app.register_blueprint(docs_bp)
+    install_problem_handlers(app)

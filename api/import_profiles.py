@@ -1,0 +1,105 @@
+"""/api/v1/import-profiles: the tenant's import profiles (JSON, as in ARCHITECTURE.md);
+every change saves a new version, and runs name the version they used."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask.views import MethodView
+from sqlalchemy import Select, select
+
+from api.auth import current_principal, requires
+from api.blueprint import Blueprint
+from api.pagination import cursor_page
+from api.schemas.import_profiles import (
+    ImportProfileQueryArgsSchema,
+    ImportProfileSchema,
+    ImportProfileUpdateSchema,
+    ImportProfileVersionSchema,
+)
+from app.extensions import db
+from app.models import ImportProfile
+from app.policies import get_visible_or_404, visible
+from importers import service
+from importers.profile import normalized
+
+blp = Blueprint("import-profiles", __name__, url_prefix="/api/v1/import-profiles",
+                tenant_wide=True,
+                description="Import profiles: how a feed's columns map onto an entity.")
+
+
+def _profiles(args: dict[str, Any]) -> Select:
+    stmt = select(ImportProfile)
+    if args.get("entity"):
+        stmt = stmt.where(ImportProfile.entity == args["entity"])
+    return visible(stmt, ImportProfile, current_principal())
+
+
+def _profile_or_404(profile_id: int) -> ImportProfile:
+    return get_visible_or_404(ImportProfile, profile_id, current_principal())
+
+
+@blp.route("")
+class ImportProfileViews(MethodView):
+    @requires("import", "read")
+    @blp.etag
+    @blp.arguments(ImportProfileQueryArgsSchema, location="query")
+    @blp.response(200, ImportProfileSchema(many=True),
+                  headers={"X-Pagination": "CURSOR_PAGINATION"})
+    def get(self, args: dict[str, Any]) -> Any:
+        """List import profiles by name."""
+        return cursor_page(_profiles(args), ImportProfile.name, ImportProfile.id, args,
+                           descending=False)
+
+    @requires("import")
+    @blp.arguments(ImportProfileSchema)
+    @blp.response(201, ImportProfileSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create an import profile."""
+        profile = service.create_profile(data)
+        db.session.commit()
+        return profile, {"Location": url_for("import-profiles.ImportProfileByIdViews",
+                                             profile_id=profile.id)}
+
+
+@blp.route("/<int:profile_id>")
+class ImportProfileByIdViews(MethodView):
+    @requires("import", "read")
+    @blp.etag
+    @blp.response(200, ImportProfileSchema)
+    def get(self, profile_id: int) -> Any:
+        """Get an import profile."""
+        return _profile_or_404(profile_id)
+
+    @requires("import")
+    @blp.etag
+    @blp.arguments(ImportProfileSchema)
+    @blp.response(200, ImportProfileSchema)
+    def put(self, data: dict[str, Any], profile_id: int) -> Any:
+        """Replace an import profile (saved as a new version)."""
+        profile = _profile_or_404(profile_id)
+        blp.check_etag(profile, ImportProfileSchema)
+        service.update_profile(profile, data)
+        db.session.commit()
+        return profile
+
+    @requires("import")
+    @blp.etag
+    @blp.arguments(ImportProfileUpdateSchema)
+    @blp.response(200, ImportProfileSchema)
+    def patch(self, data: dict[str, Any], profile_id: int) -> Any:
+        """Change some fields of an import profile (saved as a new version)."""
+        profile = _profile_or_404(profile_id)
+        blp.check_etag(profile, ImportProfileSchema)
+        service.update_profile(profile, {**normalized(profile.definition), **data})
+        db.session.commit()
+        return profile
+
+
+@blp.route("/<int:profile_id>/versions")
+class ImportProfileVersionViews(MethodView):
+    @requires("import", "read")
+    @blp.response(200, ImportProfileVersionSchema(many=True))
+    def get(self, profile_id: int) -> Any:
+        """List the saved versions of an import profile, newest first."""
+        return _profile_or_404(profile_id).versions

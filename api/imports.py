@@ -1,0 +1,141 @@
+"""/api/v1/imports: upload a file to import (202: the run goes on outside the request),
+follow runs, read their errors as JSON or as the CSV a tenant fixes and sends back."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request, stream_with_context, url_for
+from flask.views import MethodView
+from flask_babel import gettext as _
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
+
+from api.auth import current_principal, peek_token, requires
+from api.blueprint import Blueprint
+from api.pagination import CursorPageArgsSchema, cursor_page
+from api.schemas.imports import (
+    ERRORS_SHOWN,
+    ImportRowErrorSchema,
+    ImportRunCreateSchema,
+    ImportRunQueryArgsSchema,
+    ImportRunSchema,
+    ImportRunSummarySchema,
+    run_fields,
+)
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ImportRowError, ImportRun
+from app.policies import get_visible_or_404, visible
+from app.tenancy import current_actor, current_tenant_id, tenant_context
+from importers import jobs, service
+from importers.errors_csv import stream_errors_csv
+
+blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", tenant_wide=True,
+                description="Import runs: upload a file through an import profile, follow "
+                            "the run, read its errors.")
+MULTIPART_OVERHEAD = 1024 * 1024
+CSV = "text/csv"
+ERRORS_DESCRIPTION = ("A page of row errors; with Accept: text/csv, every failing row of the file "
+                      "as it came, plus its line and error.")
+
+
+@blp.url_value_preprocessor
+def _allow_large_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Feeds are larger than the app's MAX_CONTENT_LENGTH. Raised here, for a valid token only,
+    # because url_value_preprocessors run before every before_request and the app's own
+    # before_request (the NUL-byte check) already reads the form.
+    if endpoint == "imports.ImportViews" and request.method == "POST":
+        found = peek_token()
+        if found is not None and found[0].has_scope("import") and found[0].partner_id is None:
+            request.max_content_length = (current_app.config["IMPORT_MAX_BYTES"]
+                                          + MULTIPART_OVERHEAD)
+
+
+def _runs(args: dict[str, Any]) -> Select:
+    stmt = select(ImportRun).options(joinedload(ImportRun.profile))
+    for name in ("status", "profile_id", "source"):
+        if args.get(name) is not None:
+            stmt = stmt.where(getattr(ImportRun, name) == args[name])
+    return visible(stmt, ImportRun, current_principal())
+
+
+def run_detail(run: ImportRun) -> dict[str, Any]:
+    """The run with its first row errors."""
+    errors = db.session.scalars(
+        select(ImportRowError).where(ImportRowError.run_id == run.id)
+        .order_by(ImportRowError.line, ImportRowError.id).limit(ERRORS_SHOWN + 1)).all()
+    return {**run_fields(run), "errors": errors[:ERRORS_SHOWN],
+            "more_errors": len(errors) > ERRORS_SHOWN}
+
+
+def _run_or_404(run_id: int) -> ImportRun:
+    return get_visible_or_404(ImportRun, run_id, current_principal())
+
+
+@blp.route("")
+class ImportViews(MethodView):
+    @requires("import", "read")
+    @blp.etag
+    @blp.arguments(ImportRunQueryArgsSchema, location="query")
+    @blp.response(200, ImportRunSummarySchema(many=True),
+                  headers={"X-Pagination": "CURSOR_PAGINATION"})
+    def get(self, args: dict[str, Any]) -> Any:
+        """List import runs, newest first."""
+        return cursor_page(_runs(args), ImportRun.id, ImportRun.id, args)
+
+    @requires("import")
+    @blp.arguments(ImportRunCreateSchema, location="multipart")
+    @blp.response(202, ImportRunSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Upload a file and queue its import through a profile."""
+        profile = service.find_profile(data["profile"])
+        if profile is None:
+            raise ValidationError({"profile": _("Unknown import profile.")})
+        upload = data["file"]
+        run = service.create_run(profile, upload.stream, upload.filename or "", source="api",
+                                 dry_run=data["dry_run"], force=data["force"])
+        db.session.commit()
+        if not run.is_finished:
+            jobs.submit(current_app._get_current_object(), run.id, run.tenant_id)
+        location = url_for("imports.ImportByIdViews", run_id=run.id)
+        return run_detail(run), {"Location": location}
+
+
+@blp.route("/<int:run_id>")
+class ImportByIdViews(MethodView):
+    @requires("import", "read")
+    @blp.etag
+    @blp.response(200, ImportRunSchema)
+    def get(self, run_id: int) -> Any:
+        """Get an import run: status, counts, progress and its first errors."""
+        return run_detail(_run_or_404(run_id))
+
+
+@blp.route("/<int:run_id>/errors")
+class ImportErrorViews(MethodView):
+    @requires("import", "read")
+    @blp.arguments(CursorPageArgsSchema, location="query")
+    @blp.response(200, ImportRowErrorSchema(many=True), description=ERRORS_DESCRIPTION,
+                  headers={"X-Pagination": "CURSOR_PAGINATION"})
+    @blp.alt_response(200, schema={"type": "string"}, content_type=CSV, success=True,
+                      description=ERRORS_DESCRIPTION)
+    def get(self, args: dict[str, Any], run_id: int) -> Any:
+        """List a run's row errors (JSON pages, or the whole CSV with Accept: text/csv)."""
+        run = _run_or_404(run_id)
+        if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
+            return _errors_csv(run)
+        stmt = select(ImportRowError).where(ImportRowError.run_id == run.id)
+        return cursor_page(stmt, ImportRowError.line, ImportRowError.id, args,
+                           descending=False)
+
+
+def _errors_csv(run: ImportRun) -> Response:
+    tenant_id, actor = current_tenant_id(), current_actor()
+
+    def rows() -> Any:
+        # The body streams after the view returns: bind the tenant again while it does.
+        with tenant_context(tenant_id, actor):
+            yield from stream_errors_csv(run)
+
+    return Response(stream_with_context(rows()), mimetype=CSV, headers={
+        "Content-Disposition": f'attachment; filename="import-{run.id}-errors.csv"'})

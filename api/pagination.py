@@ -1,0 +1,46 @@
+"""Cursor pagination for API lists: `limit` and an opaque `cursor`; the next page's cursor
+comes back in the X-Pagination header (JSON, part of the ETag) and a `Link: rel="next"`."""
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import request
+from flask_babel import gettext as _
+from sqlalchemy import Select
+
+from app.errors import ValidationError
+from app.queries.keyset import decode_cursor, keyset_page
+
+MAX_LIMIT = 500
+
+PAGINATION_HEADER = {
+    "description": 'Cursor pagination: {"limit": n, "next_cursor": "…" or null}. Pass '
+                   "next_cursor as `cursor` to read the next page.",
+    "schema": {"type": "string"},
+}
+
+
+class CursorPageArgsSchema(ma.Schema):
+    """`limit` and `cursor` query arguments, mixed into every list's query schema."""
+
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, MAX_LIMIT),
+                              metadata={"description": "Rows per page."})
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200),
+                              metadata={"description": "next_cursor of the previous page."})
+
+
+def cursor_page(stmt: Select, column: Any, id_column: Any, args: dict[str, Any], *,
+                descending: bool = True) -> tuple[list[Any], dict[str, str]]:
+    """One page of `stmt` and its pagination headers; a malformed cursor is a 422."""
+    cursor, limit = args.get("cursor"), args["limit"]
+    if cursor and decode_cursor(cursor, column) is None:
+        raise ValidationError({"cursor": _("This cursor is not valid: start again without it.")})
+    page = keyset_page(stmt, column, id_column, descending=descending, size=limit, after=cursor)
+    headers = {"X-Pagination": json.dumps({"limit": limit, "next_cursor": page.next_cursor})}
+    if page.next_cursor:
+        query = {**request.args.to_dict(), "cursor": page.next_cursor, "limit": str(limit)}
+        headers["Link"] = f'<{request.base_url}?{urlencode(query)}>; rel="next"'
+    return page.rows, headers

@@ -1,0 +1,120 @@
+"""Import runs: the run as the API shows it, the upload that starts one, the list's filters."""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+
+from api.pagination import CursorPageArgsSchema
+from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
+from importers.errors_csv import error_message
+
+ERRORS_SHOWN = 100
+
+
+class ImportRowErrorSchema(ma.Schema):
+    """A row that did not go in."""
+
+    line = ma.fields.Integer(metadata={"description": "Line number in the file."})
+    column = ma.fields.String(allow_none=True)
+    value = ma.fields.String(allow_none=True)
+    message = ma.fields.String()
+
+    @ma.pre_dump
+    def _message(self, error: ImportRowError, **kwargs: Any) -> dict[str, Any]:
+        return {"line": error.line, "column": error.column, "value": error.value,
+                "message": error_message(error)}
+
+
+class RunCountsSchema(ma.Schema):
+    created = ma.fields.Integer()
+    updated = ma.fields.Integer()
+    unchanged = ma.fields.Integer()
+    failed = ma.fields.Integer()
+    archived = ma.fields.Integer()
+
+
+class RunProgressSchema(ma.Schema):
+    rows_done = ma.fields.Integer()
+    rows_total = ma.fields.Integer(allow_none=True)
+
+
+class RunFileSchema(ma.Schema):
+    name = ma.fields.String()
+    size = ma.fields.Integer(metadata={"description": "Bytes."})
+    sha256 = ma.fields.String()
+
+
+class RunProfileSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    version = ma.fields.Integer(metadata={"description": "The profile version the run used."})
+
+
+class ImportRunSummarySchema(ma.Schema):
+    """An import run in a list: its file, profile, status, counts and progress."""
+
+    id = ma.fields.Integer()
+    status = ma.fields.String(validate=ma.validate.OneOf(RUN_STATUSES))
+    source = ma.fields.String(validate=ma.validate.OneOf(RUN_SOURCES))
+    dry_run = ma.fields.Boolean()
+    forced = ma.fields.Boolean()
+    profile = ma.fields.Nested(RunProfileSchema)
+    file = ma.fields.Nested(RunFileSchema)
+    counts = ma.fields.Nested(RunCountsSchema)
+    progress = ma.fields.Nested(RunProgressSchema)
+    message = ma.fields.String(allow_none=True)
+    started_by = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+    diff_sample = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "Field-by-field changes of the first updated rows (dry runs too)."})
+
+    @ma.pre_dump
+    def _fields(self, run: ImportRun | dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return run if isinstance(run, dict) else run_fields(run)
+
+
+class ImportRunSchema(ImportRunSummarySchema):
+    """An import run: its file, profile, status, counts, progress and first errors."""
+
+    errors = ma.fields.List(ma.fields.Nested(ImportRowErrorSchema), metadata={
+        "description": f"The first {ERRORS_SHOWN} row errors; all at /imports/{{id}}/errors."})
+    more_errors = ma.fields.Boolean(metadata={
+        "description": f"True when the run has more than {ERRORS_SHOWN} row errors."})
+
+
+def run_fields(run: ImportRun) -> dict[str, Any]:
+    return {
+        "id": run.id, "status": run.status, "source": run.source, "dry_run": run.is_dry_run,
+        "forced": run.is_forced, "message": run.message, "started_by": run.started_by,
+        "profile": {"id": run.profile_id, "name": run.profile.name if run.profile else None,
+                    "version": run.profile_version},
+        "file": {"name": run.file_name, "size": run.file_size, "sha256": run.sha256},
+        "counts": run.counts,
+        "progress": {"rows_done": run.rows_done, "rows_total": run.rows_total},
+        "created_at": run.created_at, "started_at": run.started_at,
+        "finished_at": run.finished_at, "diff_sample": run.diff_sample or [],
+    }
+
+
+class ImportRunCreateSchema(ma.Schema):
+    """The upload that starts a run (multipart/form-data)."""
+
+    file = Upload(required=True, metadata={"description": "The CSV or XLSX file."})
+    profile = ma.fields.String(required=True, validate=ma.validate.Length(1, 100), metadata={
+        "description": "The import profile, by name or id."})
+    dry_run = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Compute everything, write nothing."})
+    force = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Import even a file already imported by this profile."})
+
+
+class ImportRunQueryArgsSchema(CursorPageArgsSchema):
+    """Filters of the list of runs (newest first)."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(RUN_STATUSES))
+    profile_id = ma.fields.Integer(validate=ma.validate.Range(1, 2**31 - 1))
+    source = ma.fields.String(validate=ma.validate.OneOf(RUN_SOURCES))

@@ -1,0 +1,350 @@
+"""Feeds in the back office: health, import profiles (mapping screen, JSON, versions), runs.
+
+Staff see feeds, runs and their errors; only admins change profiles and start runs.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.backoffice import bp
+from app.backoffice.feed_forms import (
+    MODE_LABELS,
+    ProfileForm,
+    ProfileJsonForm,
+    RunForm,
+    fill_form,
+    form_definition,
+    json_text,
+    parse_json,
+    posted_columns,
+    profile_columns,
+    resuggest,
+    show_errors,
+    target_choices,
+    with_sample,
+)
+from app.backoffice.feed_mapping import grouped, read_sample
+from app.backoffice.views_support import audit_changes
+from app.error_pages import ERROR_PAGES
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ImportProfile, ImportRun
+from app.models.base import MAX_ID
+from app.models.feed import RUN_STATUSES
+from app.policies import can_administer, get_visible_or_404
+from app.queries import feeds as queries
+from app.tenancy import current_actor, current_tenant_id, tenant_context
+from importers import jobs, service
+from importers.errors_csv import error_message, stream_errors_csv
+from importers.readers import ReaderError
+
+RUN_STATUS_LABELS = {
+    "queued": _l("Queued"), "running": _l("Running"), "succeeded": _l("Succeeded"),
+    "partial": _l("Partly imported"), "failed": _l("Failed"), "interrupted": _l("Interrupted")}
+RUN_STATUS_COLORS = {"queued": "secondary", "running": "info", "succeeded": "success",
+                     "partial": "warning", "failed": "danger", "interrupted": "danger"}
+RUN_SOURCE_LABELS = {"upload": _l("Web upload"), "api": _l("API"), "cli": _l("Command line"),
+                     "sftp": _l("SFTP")}
+RERUNNABLE = ("interrupted", "failed")
+ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
+              "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply"}
+UPLOAD_ENVELOPE = 64 * 1024  # multipart headers and the form's other fields
+
+
+@bp.url_value_preprocessor
+def allow_large_imports(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Raised here, before the request hooks that read the form (NUL check, CSRF), and only
+    # for a signed-in session: an import file may be far larger than other uploads.
+    if endpoint == "backoffice.feed_run_start" and session.get("_user_id"):
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + UPLOAD_ENVELOPE
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def import_too_large(error: RequestEntityTooLarge):
+    if request.endpoint != "backoffice.feed_run_start":
+        title, message = ERROR_PAGES[413]
+        return render_template("error.html", code=413, title=title, message=message), 413
+    flash(_("The file is larger than %(mb)d MB.",
+            mb=current_app.config["IMPORT_MAX_BYTES"] // (1024 * 1024)), "danger")
+    return redirect(url_for("backoffice.feed_profile", profile_id=request.view_args["profile_id"]))
+
+
+@bp.before_request
+def feeds_for_staff():
+    endpoint = request.endpoint or ""
+    if not endpoint.startswith("backoffice.feed_") or not current_user.is_authenticated:
+        return
+    if not current_user.is_staff or (endpoint in ADMIN_ONLY and not can_administer(current_user)):
+        abort(403)
+
+
+@bp.context_processor
+def feed_globals() -> dict[str, Any]:
+    return {"run_status_labels": RUN_STATUS_LABELS, "run_status_colors": RUN_STATUS_COLORS,
+            "run_source_labels": RUN_SOURCE_LABELS, "mode_labels": MODE_LABELS,
+            "can_administer_feeds": can_administer(current_user),
+            "progress_text": progress_text, "error_message": error_message}
+
+
+def progress_text(progress: queries.Progress) -> str:
+    if progress.total:
+        return _("%(done)s / %(total)s rows · %(rate)s rows/s", done=format_decimal(
+            progress.done), total=format_decimal(progress.total), rate=format_decimal(
+            round(progress.rate)))
+    return _("%(done)s rows · %(rate)s rows/s", done=format_decimal(progress.done),
+             rate=format_decimal(round(progress.rate)))
+
+
+def _profile_or_404(profile_id: int) -> ImportProfile:
+    return get_visible_or_404(ImportProfile, profile_id, current_user)
+
+
+def _run_or_404(run_id: int) -> ImportRun:
+    return get_visible_or_404(ImportRun, run_id, current_user)
+
+
+def _submit(run: ImportRun) -> Any:
+    """Hand a queued run to the workers; the page follows its progress (or says why a file
+    already imported has nothing to do)."""
+    if not run.is_finished:
+        jobs.submit(current_app._get_current_object(), run.id, current_tenant_id())
+    return redirect(url_for("backoffice.feed_run", run_id=run.id))
+
+
+def _save_profile(profile: ImportProfile | None, definition: Any) -> ImportProfile:
+    saved = service.update_profile(profile, definition) if profile is not None \
+        else service.create_profile(definition)
+    db.session.commit()
+    flash(_("Profile “%(name)s” saved (version %(version)d).", name=saved.name,
+            version=saved.version), "success")
+    return saved
+
+
+# -- health, profiles -----------------------------------------------------------------------
+
+@bp.get("/feeds/")
+def feed_health():
+    return render_template("feeds/health.html", feeds=queries.feed_health(datetime.now(UTC)),
+                           days=queries.HEALTH_DAYS)
+
+
+@bp.get("/feeds/profiles")
+def feed_profiles():
+    return render_template("feeds/profiles.html", feeds=queries.feed_health(datetime.now(UTC)))
+
+
+@bp.get("/feeds/profiles/<int:profile_id>")
+def feed_profile(profile_id: int):
+    profile = _profile_or_404(profile_id)
+    return render_template("feeds/profile.html", profile=profile, form=RunForm(),
+                           runs=queries.recent_runs(profile), json_text=json_text)
+
+
+@bp.route("/feeds/profiles/new", methods=["GET", "POST"], defaults={"profile_id": None})
+@bp.route("/feeds/profiles/<int:profile_id>/edit", methods=["GET", "POST"])
+def feed_profile_edit(profile_id: int | None):
+    """The mapping screen: options, a sample's columns and the field each one goes to."""
+    profile = _profile_or_404(profile_id) if profile_id else None
+    form = ProfileForm()
+    if request.method == "GET":
+        fill_form(form, profile.definition if profile else None)
+    columns = posted_columns(request.form) if request.method == "POST" \
+        else profile_columns(profile.definition if profile else None)
+    errors: list[str] = []
+    action = request.form.get("action", "save")
+    if form.validate_on_submit():
+        try:
+            if action == "read":
+                columns = with_sample(form, columns, _sample(form))
+            elif action == "suggest":
+                columns = resuggest(form, columns)
+            else:
+                saved = _save_profile(profile, form_definition(form, columns))
+                return redirect(url_for("backoffice.feed_profile", profile_id=saved.id))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = show_errors(form, columns, exc.errors)
+    failed = bool(errors or form.errors or any(c.error for c in columns))
+    return render_template("feeds/profile_form.html", form=form, profile=profile, errors=errors,
+                           columns=columns, groups=grouped(target_choices(form))), \
+        422 if failed else 200
+
+
+def _sample(form: ProfileForm) -> Any:
+    upload = form.sample.data
+    if not upload or not upload.filename:
+        raise ValidationError({"sample": _("Choose a sample file.")})
+    try:
+        return read_sample(upload.stream, form.encoding.data or "auto",
+                           "\t" if form.delimiter.data == "tab" else form.delimiter.data)
+    except ReaderError as exc:
+        raise ValidationError({"sample": str(exc)}) from None
+
+
+@bp.route("/feeds/profiles/new/json", methods=["GET", "POST"], defaults={"profile_id": None})
+@bp.route("/feeds/profiles/<int:profile_id>/json", methods=["GET", "POST"])
+def feed_profile_json(profile_id: int | None):
+    """The profile as JSON, for those who prefer to write it."""
+    profile = _profile_or_404(profile_id) if profile_id else None
+    form = ProfileJsonForm()
+    if request.method == "GET":
+        form.definition.data = json_text(profile.definition if profile else EXAMPLE_PROFILE)
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            saved = _save_profile(profile, parse_json(form.definition.data))
+            return redirect(url_for("backoffice.feed_profile", profile_id=saved.id))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = [f"{key}: {message}" if key else message
+                      for key, message in exc.errors.items()]
+    return render_template("feeds/profile_json.html", form=form, profile=profile,
+                           errors=errors), 422 if errors or form.errors else 200
+
+
+EXAMPLE_PROFILE = {
+    "name": "", "entity": "invoices", "mode": "upsert",
+    "columns": {"N° facture": "number", "Code client": "account.external_ref",
+                "Date": "issued_on", "Montant TTC": "total"},
+    "key": "number", "encoding": "auto", "delimiter": "auto", "date_format": "auto",
+    "decimal": "auto", "full_sync": False}
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+@bp.post("/feeds/profiles/<int:profile_id>/runs")
+def feed_run_start(profile_id: int):
+    """Store the uploaded file as a queued run; workers import it while the page watches."""
+    profile = _profile_or_404(profile_id)
+    form = RunForm()
+    if not form.validate_on_submit():
+        for message in (m for messages in form.errors.values() for m in messages):
+            flash(message, "danger")
+        return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
+    upload = form.file.data
+    try:
+        run = service.create_run(profile, upload.stream, upload.filename or "", source="upload",
+                                 dry_run=form.dry_run.data, force=form.force.data)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        for message in exc.errors.values():
+            flash(message, "danger")
+        return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
+    return _submit(run)
+
+
+@bp.get("/feeds/runs")
+def feed_runs():
+    profile_id = request.args.get("profile", type=int)
+    profile_id = profile_id if profile_id and 0 < profile_id <= MAX_ID else None
+    status = request.args.get("status") if request.args.get("status") in RUN_STATUSES else None
+    page = queries.runs_page(profile_id, status, current_app.config["PAGE_SIZE"],
+                             request.args.get("after"), request.args.get("before"))
+    return render_template("feeds/runs.html", page=page, profile_id=profile_id, status=status,
+                           profiles=queries.profile_names(), statuses=RUN_STATUSES)
+
+
+@bp.get("/feeds/runs/<int:run_id>")
+def feed_run(run_id: int):
+    run = _run_or_404(run_id)
+    errors = queries.errors_page(run, request.args.get("after"), request.args.get("before"))
+    diffs = [(diff, audit_changes(SimpleNamespace(before=diff.get("before"),
+                                                  after=diff.get("after"))))
+             for diff in run.diff_sample or []]
+    return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
+                           progress=queries.run_progress(run, datetime.now(UTC)),
+                           rerunnable=run.status in RERUNNABLE)
+
+
+@bp.get("/feeds/runs/<int:run_id>/status")
+def feed_run_status(run_id: int):
+    """The run's progress for the page's progress bar (polled every second)."""
+    run = _run_or_404(run_id)
+    progress = queries.run_progress(run, datetime.now(UTC))
+    response = jsonify(id=run.id, status=run.status, finished=run.is_finished,
+                       status_label=str(RUN_STATUS_LABELS[run.status]), counts=run.counts,
+                       rows_done=progress.done, rows_total=progress.total,
+                       percent=progress.percent, rate=progress.rate,
+                       text=progress_text(progress))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/feeds/runs/<int:run_id>/errors.csv")
+def feed_run_errors(run_id: int):
+    """The failing rows as sent, plus what went wrong: fixed, the file goes back as is."""
+    run = _run_or_404(run_id)
+    tenant_id, actor = current_tenant_id(), current_actor()
+
+    def chunks():
+        # The response streams after the view returns: bind the tenant again while it does.
+        with tenant_context(tenant_id, actor):
+            yield from stream_errors_csv(run)
+
+    return Response(stream_with_context(chunks()), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="import-{run.id}-errors.csv"'})
+
+
+@bp.post("/feeds/runs/<int:run_id>/rerun")
+def feed_run_rerun(run_id: int):
+    """An interrupted or failed run, again on the same file."""
+    run = _run_or_404(run_id)
+    if run.status not in RERUNNABLE:
+        flash(_("Only an interrupted or failed run can be run again."), "warning")
+        return redirect(url_for("backoffice.feed_run", run_id=run.id))
+    return _run_again(run, lambda: service.rerun(run))
+
+
+@bp.post("/feeds/runs/<int:run_id>/apply")
+def feed_run_apply(run_id: int):
+    """A dry run's file, imported for real."""
+    run = _run_or_404(run_id)
+    if not run.is_dry_run or not run.is_finished or run.profile is None:
+        flash(_("Only a finished dry run can be imported for real."), "warning")
+        return redirect(url_for("backoffice.feed_run", run_id=run.id))
+
+    def real_run() -> ImportRun:
+        with service.run_file_path(run).open("rb") as stream:
+            return service.create_run(run.profile, stream, run.file_name, source=run.source,
+                                      force=run.is_forced)
+
+    return _run_again(run, real_run)
+
+
+def _run_again(run: ImportRun, create: Any) -> Any:
+    try:
+        new_run = create()
+        db.session.commit()
+    except FileNotFoundError:
+        db.session.rollback()
+        flash(_("The file of this run is no longer kept: upload it again."), "danger")
+    except ValidationError as exc:
+        db.session.rollback()
+        for message in exc.errors.values():
+            flash(message, "danger")
+    else:
+        return _submit(new_run)
+    return redirect(url_for("backoffice.feed_run", run_id=run.id))

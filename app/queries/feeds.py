@@ -1,0 +1,120 @@
+"""Feeds' reads: each profile's health, runs, a run's errors and progress."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import aliased, joinedload
+
+from app.extensions import db
+from app.models import ImportProfile, ImportRowError, ImportRun
+from app.queries.keyset import Page, keyset_page
+
+HEALTH_DAYS = 30
+FAILED = ("failed", "interrupted")
+ERRORS_PAGE = 100
+
+
+@dataclass
+class FeedHealth:
+    """What a tenant checks every morning about one feed."""
+
+    profile: ImportProfile
+    last_run: ImportRun | None
+    last_success_at: datetime | None
+    rows: int
+    failed_rows: int
+    failed_runs: int
+
+    @property
+    def is_failing(self) -> bool:
+        last_failed = self.last_run is not None and self.last_run.status in (*FAILED, "partial")
+        return bool(self.failed_rows or self.failed_runs or last_failed)
+
+
+def feed_health(now: datetime) -> list[FeedHealth]:
+    """Every profile with its last run and its last 30 days, in one grouped query."""
+    real = ImportRun.is_dry_run.is_(False)
+    recent = real & (ImportRun.created_at >= now - timedelta(days=HEALTH_DAYS))
+    stats = select(
+        ImportRun.profile_id,
+        func.max(ImportRun.id).label("last_run_id"),
+        func.max(case((real & (ImportRun.status == "succeeded"), ImportRun.finished_at)))
+        .label("last_success_at"),
+        func.sum(case((recent, ImportRun.rows_done), else_=0)).label("rows"),
+        func.sum(case((recent, ImportRun.failed), else_=0)).label("failed_rows"),
+        func.sum(case((recent & ImportRun.status.in_(FAILED), 1), else_=0)).label("failed_runs"),
+    ).group_by(ImportRun.profile_id).subquery()
+    last = aliased(ImportRun)
+    stmt = (select(ImportProfile, last, stats.c.last_success_at, stats.c.rows,
+                   stats.c.failed_rows, stats.c.failed_runs)
+            .outerjoin(stats, stats.c.profile_id == ImportProfile.id)
+            .outerjoin(last, last.id == stats.c.last_run_id)
+            .order_by(ImportProfile.name, ImportProfile.id))
+    return [FeedHealth(profile, run, _aware(success), int(rows or 0), int(failed or 0),
+                       int(failed_runs or 0))
+            for profile, run, success, rows, failed, failed_runs in db.session.execute(stmt)]
+
+
+def _aware(value: Any) -> datetime | None:
+    """SQLite hands an aggregate's datetime back as text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def runs_page(profile_id: int | None, status: str | None, size: int,
+              after: str | None = None, before: str | None = None) -> Page:
+    """Runs, newest first, optionally of one profile and one status."""
+    stmt = select(ImportRun).options(joinedload(ImportRun.profile))
+    if profile_id is not None:
+        stmt = stmt.where(ImportRun.profile_id == profile_id)
+    if status:
+        stmt = stmt.where(ImportRun.status == status)
+    return keyset_page(stmt, ImportRun.id, ImportRun.id, descending=True, size=size,
+                       after=after, before=before)
+
+
+def recent_runs(profile: ImportProfile, limit: int = 10) -> list[ImportRun]:
+    stmt = select(ImportRun).where(ImportRun.profile_id == profile.id) \
+        .order_by(ImportRun.id.desc()).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def profile_names() -> list[tuple[int, str]]:
+    return list(db.session.execute(
+        select(ImportProfile.id, ImportProfile.name).order_by(ImportProfile.name)).tuples())
+
+
+def errors_page(run: ImportRun, after: str | None = None, before: str | None = None) -> Page:
+    """A run's row errors by file line, a hundred at a time."""
+    stmt: Select = select(ImportRowError).where(ImportRowError.run_id == run.id)
+    return keyset_page(stmt, ImportRowError.line, ImportRowError.id, descending=False,
+                       size=ERRORS_PAGE, after=after, before=before)
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int | None
+    percent: int | None
+    rate: float
+
+
+def run_progress(run: ImportRun, now: datetime) -> Progress:
+    """Rows done out of the total (when known) and rows per second so far."""
+    end = run.finished_at or now
+    seconds = (end - run.started_at).total_seconds() if run.started_at else 0
+    rate = run.rows_done / seconds if seconds > 0 else 0.0
+    total = run.rows_total
+    if run.is_finished:
+        percent = 100
+    elif total:
+        percent = min(int(run.rows_done * 100 / total), 99)
+    else:
+        percent = None
+    return Progress(run.rows_done, total, percent, round(rate, 1))

@@ -1,0 +1,54 @@
+// Relais feeds: a run's live progress bar, and fresh suggestions when the entity changes.
+(function () {
+  "use strict";
+
+  var POLL_MS = 1000;
+
+  // The CSP refuses style attributes in the page; widths set through CSSOM are allowed.
+  function showProgress(box, state) {
+    var bar = box.querySelector(".progress-bar");
+    var percent = state.percent;
+    bar.style.width = (percent === null || percent === undefined ? 100 : percent) + "%";
+    bar.classList.toggle("opacity-50", percent === null || percent === undefined);
+    box.querySelector(".progress").setAttribute("aria-valuenow", String(percent || 0));
+    if (state.text) {
+      document.getElementById("run-progress-text").textContent = state.text;
+    }
+    Object.keys(state.counts || {}).forEach(function (name) {
+      var cell = document.querySelector("[data-count='" + name + "']");
+      if (cell) { cell.textContent = Number(state.counts[name]).toLocaleString(document.documentElement.lang); }
+    });
+  }
+
+  function poll(box) {
+    fetch(box.getAttribute("data-status-url"), {
+      credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store"
+    })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (state) {
+        if (!state) { return; }
+        showProgress(box, state);
+        if (state.finished) {
+          window.location.reload();  // the counts, the errors and the changes, in full
+        } else {
+          window.setTimeout(function () { poll(box); }, POLL_MS);
+        }
+      })
+      .catch(function () { window.setTimeout(function () { poll(box); }, POLL_MS * 5); });
+  }
+
+  var box = document.getElementById("run-progress");
+  if (box && box.getAttribute("data-finished") !== "1") {
+    var percent = box.querySelector(".progress-bar").getAttribute("data-percent");
+    showProgress(box, { percent: percent === "" ? null : Number(percent) });
+    window.setTimeout(function () { poll(box); }, POLL_MS);
+  }
+
+  // Mapping screen: another entity means other fields; ask the server for new guesses.
+  document.querySelectorAll("[data-suggest-on-change]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var button = document.getElementById(select.getAttribute("data-suggest-on-change"));
+      if (button) { button.click(); }
+    });
+  });
+})();

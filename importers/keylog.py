@@ -1,0 +1,115 @@
+"""The keys a run has seen and the line of each one's first row, in bounded memory.
+
+A dict while the file is small; past `SPILL` keys, a private temporary SQLite database (a file
+in the temporary directory, deleted when closed) whose page cache is capped: a repeated key is
+still found exactly, with its first line, whatever the file's size.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+SPILL = 100_000  # keys kept in a dict (about 10 MB) before moving to the temporary database
+CACHE_KIB = 8 * 1024  # page cache of the temporary database
+CHUNK = 5_000
+
+
+class KeyLog:
+    def __init__(self, spill: int = SPILL) -> None:
+        self.spill = spill
+        self.memory: dict[str, int] = {}
+        self.store: sqlite3.Connection | None = None
+
+    def get(self, key: str) -> int | None:
+        """The first line of `key`, or None (one key at a time: the path with lines)."""
+        return self.record([(key, 0)], dry=True).get(0)
+
+    def add(self, key: str, line: int) -> None:
+        self.record([(key, line)])
+
+    def record(self, pairs: list[tuple[str, int]], *, dry: bool = False) -> dict[int, int]:
+        """Note the (key, line) pairs in order; the first line of each pair whose key was
+        seen before (earlier in the file or earlier in `pairs`), by index in `pairs`."""
+        if self.store is None:
+            return self._record_in_memory(pairs, dry)
+        repeats: dict[int, int] = {}
+        first_here: dict[str, int] = {}
+        for index, (key, line) in enumerate(pairs):
+            first = first_here.get(key)
+            if first is None:
+                first_here[key] = line
+            else:
+                repeats[index] = first
+        if dry:
+            earlier = self._stored(list(first_here))
+        else:
+            cursor = self.store.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)",
+                                            first_here.items())
+            if cursor.rowcount == len(first_here):
+                return repeats  # the usual batch: no key seen in an earlier one
+            earlier = {key: line for key, line in self._stored(list(first_here)).items()
+                       if line != first_here[key]}  # lines are unique: these came before
+        for index, (key, _line) in enumerate(pairs):
+            if key in earlier:
+                repeats[index] = earlier[key]
+        return repeats
+
+    def _record_in_memory(self, pairs: list[tuple[str, int]], dry: bool) -> dict[int, int]:
+        memory = self.memory
+        keys = [key for key, _line in pairs]
+        if not dry and len(set(keys)) == len(keys) and memory.keys().isdisjoint(keys):
+            memory.update(pairs)  # the usual batch: every key new
+        else:
+            repeats: dict[int, int] = {}
+            added: dict[str, int] = {}
+            for index, (key, line) in enumerate(pairs):
+                first = memory.get(key, added.get(key))
+                if first is not None:
+                    repeats[index] = first
+                else:
+                    added[key] = line
+            if not dry:
+                memory.update(added)
+            if len(memory) > self.spill:
+                self._spill()
+            return repeats
+        if len(memory) > self.spill:
+            self._spill()
+        return {}
+
+    def _spill(self) -> None:
+        store = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
+        store.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        store.execute("PRAGMA journal_mode = OFF")
+        store.execute("PRAGMA synchronous = OFF")
+        store.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER NOT NULL) "
+                      "WITHOUT ROWID")
+        store.executemany("INSERT INTO seen VALUES (?, ?)", self.memory.items())
+        self.store, self.memory = store, {}
+
+    def _stored(self, keys: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), CHUNK):
+            chunk = json.dumps(keys[start:start + CHUNK])
+            found.update(self.store.execute(
+                "SELECT key, line FROM seen WHERE key IN (SELECT value FROM json_each(?))",
+                (chunk,)))
+        return found
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """The keys this run has not seen."""
+        keys = list(keys)
+        if self.store is None:
+            return [key for key in keys if key not in self.memory]
+        seen = self._stored(keys)
+        return [key for key in keys if key not in seen]
+
+    def __contains__(self, key: str) -> bool:
+        return not self.missing([key])
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.memory = {}

@@ -1,0 +1,192 @@
+"""/api/v1/imports: upload (202, the run goes on outside the request), status, counts and
+errors (JSON and CSV), lists, and tenant isolation."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditEvent, ImportRun, Partner
+from importers import jobs
+from tests.api.conftest import PARTNERS_CSV, problem, run_queued, upload
+
+
+def test_an_upload_answers_202_and_the_run_goes_on_outside_the_request(
+        api_client, tenant, partners_profile, queued_jobs):
+    response = upload(api_client)
+    assert response.status_code == 202, response.data
+    run = response.get_json()
+    assert run["status"] == "queued" and run["source"] == "api"
+    assert response.headers["Location"] == f"/api/v1/imports/{run['id']}"
+    assert queued_jobs == [(run["id"], tenant.id)]
+    assert db.session.scalar(select(func.count()).select_from(Partner)) == 0
+    run_queued(queued_jobs)
+    assert db.session.scalar(select(func.count()).select_from(Partner)) == 2
+
+
+def test_a_run_shows_status_counts_progress_file_profile_and_errors(
+        api_client, partners_profile, queued_jobs):
+    run_id = upload(api_client).get_json()["id"]
+    run_queued(queued_jobs)
+    response = api_client.get(f"/api/v1/imports/{run_id}")
+    assert response.status_code == 200
+    run = response.get_json()
+    assert run["status"] == "partial"
+    assert run["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "failed": 1,
+                             "archived": 0}
+    assert run["progress"] == {"rows_done": 3, "rows_total": 3}
+    assert run["file"]["name"] == "partenaires.csv"
+    assert run["file"]["size"] == len(PARTNERS_CSV) and len(run["file"]["sha256"]) == 64
+    assert run["profile"] == {"id": partners_profile.id, "name": "partenaires", "version": 1}
+    assert run["started_by"].startswith("api:ERP nightly")
+    assert run["started_at"] and run["finished_at"] and run["dry_run"] is False
+    assert run["errors"] == [{"line": 3, "column": "Mail", "value": "pas-un-mail",
+                              "message": run["errors"][0]["message"]}]
+    assert run["errors"][0]["message"] and run["more_errors"] is False
+    assert response.headers["ETag"]
+    again = api_client.get(f"/api/v1/imports/{run_id}",
+                           headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_a_run_executes_in_the_worker_pool(api_client, partners_profile):
+    run_id = upload(api_client).get_json()["id"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        run = api_client.get(f"/api/v1/imports/{run_id}").get_json()
+        if run["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert run["status"] == "partial" and run["counts"]["created"] == 2
+
+
+def test_the_errors_come_as_json_pages_and_as_the_csv_to_send_back(
+        api_client, partners_profile, queued_jobs):
+    data = PARTNERS_CSV + "P4;Agence Sud;sud@\r\n".encode("cp1252")
+    run_id = upload(api_client, data).get_json()["id"]
+    run_queued(queued_jobs)
+    first = api_client.get(f"/api/v1/imports/{run_id}/errors?limit=1")
+    assert first.status_code == 200
+    assert [e["line"] for e in first.get_json()] == [3]
+    cursor = json.loads(first.headers["X-Pagination"])["next_cursor"]
+    assert cursor and 'rel="next"' in first.headers["Link"]
+    second = api_client.get(f"/api/v1/imports/{run_id}/errors?limit=1&cursor={cursor}")
+    assert [e["line"] for e in second.get_json()] == [5]
+    assert json.loads(second.headers["X-Pagination"])["next_cursor"] is None
+
+    as_csv = api_client.get(f"/api/v1/imports/{run_id}/errors",
+                            headers={"Accept": "text/csv"})
+    assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"
+    assert "attachment" in as_csv.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(as_csv.get_data(as_text=True).lstrip("\ufeff")),
+                           delimiter=";"))
+    assert rows[0][:3] == ["Code", "Nom", "Mail"] and len(rows[0]) == 5
+    assert [row[:4] for row in rows[1:]] == [
+        ["P2", "Agence Côte d’Azur", "pas-un-mail", "3"], ["P4", "Agence Sud", "sud@", "5"]]
+    assert rows[1][4].startswith("Mail")
+
+
+def test_a_dry_run_writes_nothing(api_client, partners_profile, queued_jobs):
+    run_id = upload(api_client, dry_run="true").get_json()["id"]
+    run_queued(queued_jobs)
+    run = api_client.get(f"/api/v1/imports/{run_id}").get_json()
+    assert run["dry_run"] is True and run["counts"]["created"] == 2
+    assert db.session.scalar(select(func.count()).select_from(Partner)) == 0
+
+
+def test_the_same_file_again_is_recognised_unless_forced(
+        api_client, partners_profile, queued_jobs):
+    good = PARTNERS_CSV.replace(b"pas-un-mail", b"cote@example.com")
+    upload(api_client, good)
+    run_queued(queued_jobs)
+    again = upload(api_client, good).get_json()
+    assert again["status"] == "succeeded" and again["message"] and queued_jobs == []
+    forced = upload(api_client, good, force="true").get_json()
+    assert forced["status"] == "queued" and forced["forced"] is True
+    run_queued(queued_jobs)
+    assert api_client.get(f"/api/v1/imports/{forced['id']}").get_json()["counts"][
+        "unchanged"] == 3
+
+
+def test_the_profile_may_be_named_by_id(api_client, partners_profile, queued_jobs):
+    response = upload(api_client, profile=str(partners_profile.id))
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize("fields, error", [
+    ({"profile": "inconnu"}, "profile"), ({"profile": ""}, "profile"),
+    ({"dry_run": "peut-être"}, "dry_run"),
+])
+def test_an_invalid_upload_answers_422(api_client, partners_profile, queued_jobs, fields,
+                                       error):
+    assert error in problem(upload(api_client, **fields), 422)["errors"]
+    assert queued_jobs == []
+
+
+def test_an_upload_needs_a_file(api_client, partners_profile):
+    response = api_client.post("/api/v1/imports", data={"profile": "partenaires"},
+                               content_type="multipart/form-data")
+    assert "file" in problem(response, 422)["errors"]
+    empty = upload(api_client, b"")
+    assert "file" in problem(empty, 422)["errors"]
+
+
+def test_feeds_may_be_larger_than_other_requests(
+        app, api_client, client, partners_profile, queued_jobs, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 200)
+    assert upload(api_client).status_code == 202
+    problem(upload(client), 413)  # without a token, the app's own limit holds
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 100)
+    assert "file" in problem(upload(api_client), 422)["errors"]
+
+
+def test_runs_list_newest_first_by_cursor_with_filters(
+        api_client, partners_profile, queued_jobs):
+    ids = [upload(api_client, PARTNERS_CSV + f"P{n};Agence {n};\r\n".encode()).get_json()["id"]
+           for n in range(5, 8)]
+    run_queued(queued_jobs[:1])
+    first = api_client.get("/api/v1/imports?limit=2")
+    assert [r["id"] for r in first.get_json()] == ids[::-1][:2]
+    assert "errors" not in first.get_json()[0]
+    cursor = json.loads(first.headers["X-Pagination"])["next_cursor"]
+    rest = api_client.get(f"/api/v1/imports?limit=2&cursor={cursor}")
+    assert [r["id"] for r in rest.get_json()] == [ids[0]]
+    queued = api_client.get("/api/v1/imports?status=queued").get_json()
+    assert sorted(r["id"] for r in queued) == ids[1:]
+    assert "cursor" in problem(api_client.get("/api/v1/imports?cursor=nonsense"), 422)["errors"]
+    assert "status" in problem(api_client.get("/api/v1/imports?status=done"), 422)["errors"]
+
+
+def test_another_tenants_runs_are_invisible(
+        api_client, other_api_client, partners_profile, queued_jobs):
+    run_id = upload(api_client).get_json()["id"]
+    run_queued(queued_jobs)
+    problem(other_api_client.get(f"/api/v1/imports/{run_id}"), 404)
+    problem(other_api_client.get(f"/api/v1/imports/{run_id}/errors"), 404)
+    problem(other_api_client.get(f"/api/v1/imports/{run_id}/errors",
+                                 headers={"Accept": "text/csv"}), 404)
+    assert other_api_client.get("/api/v1/imports").get_json() == []
+    refused = upload(other_api_client, profile="partenaires")
+    assert "profile" in problem(refused, 422)["errors"]
+    refused = upload(other_api_client, profile=str(partners_profile.id))
+    assert "profile" in problem(refused, 422)["errors"]
+
+
+def test_an_upload_is_audited_as_the_token(api_client, partners_profile, queued_jobs):
+    run_id = upload(api_client).get_json()["id"]
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "import_runs", AuditEvent.record_id == run_id)).one()
+    assert event.actor_kind == "token" and event.actor_label.startswith("api:ERP nightly")
+    assert db.session.get(ImportRun, run_id).source == "api"
+
+
+def test_the_worker_entry_point_is_the_jobs_module(api_client, partners_profile, monkeypatch):
+    calls = []
+    monkeypatch.setattr(jobs, "submit", lambda *args: calls.append(args))
+    upload(api_client)
+    assert len(calls) == 1 and calls[0][0] is api_client.application

@@ -1,0 +1,120 @@
+"""The feeds' health page, what a tenant checks every morning; who may see and change feeds;
+and another tenant's feeds, which answer 404."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.extensions import db
+from app.models import ImportProfile, Role
+from importers import service
+from tests.backoffice.conftest import count_statements, fr, text
+from tests.backoffice.test_feeds.conftest import GOOD, HEADER, INVOICE_PROFILE, csv_file
+from tests.conftest import login
+
+
+def _row(response, profile: ImportProfile) -> str:
+    page = response.data.decode()
+    return re.search(rf'<tr class="[^"]*" data-profile="{profile.id}">(.*?)</tr>', page,
+                     re.S).group(0)
+
+
+def test_health_shows_each_feed_last_run_last_success_and_failures_in_red(
+        admin_client, invoice_profile, add_run):
+    clients = service.create_profile({"name": "clients", "entity": "accounts",
+                                      "columns": {"Code": "external_ref", "Nom": "name"}})
+    quiet = service.create_profile({"name": "contrats", "entity": "contracts",
+                                    "columns": {"Ref": "external_ref"}})
+    db.session.commit()
+    add_run(invoice_profile, "succeeded", days_ago=40, rows=1000)  # outside the 30 days
+    success = add_run(invoice_profile, "succeeded", days_ago=3, rows=100)
+    add_run(invoice_profile, "partial", days_ago=1, rows=50, failed=4)
+    last = add_run(invoice_profile, "succeeded", days_ago=0.5, rows=5, dry_run=True)
+    add_run(clients, "succeeded", days_ago=2, rows=20)
+    add_run(clients, "failed", days_ago=1, rows=0)
+    response = admin_client.get("/alpha/feeds/")
+    assert response.status_code == 200
+    invoices, accounts, contracts = (_row(response, p)
+                                     for p in (invoice_profile, clients, quiet))
+    assert f"#{last.id}" in invoices and fr("Dry run") in invoices
+    assert "table-danger" in invoices and "table-danger" in accounts
+    assert "table-danger" not in contracts and fr("Never") in text(response)
+    cells = re.findall(r'<td class="text-end([^"]*)">([^<]*)</td>', invoices)
+    assert cells == [("", "150"), (" text-danger fw-semibold", "4"), ("", "0")]
+    cells = re.findall(r'<td class="text-end([^"]*)">([^<]*)</td>', accounts)
+    assert cells == [("", "20"), ("", "0"), (" text-danger fw-semibold", "1")]
+    assert success.finished_at is not None
+
+
+def test_health_is_one_query_whatever_the_number_of_feeds(app, admin_client, add_run):
+    def statements() -> int:
+        db.session.expunge_all()
+        with count_statements(app) as seen:
+            assert admin_client.get("/alpha/feeds/").status_code == 200
+        return len(seen)
+
+    def add_feed(n: int) -> None:
+        profile = service.create_profile({**INVOICE_PROFILE, "name": f"flux-{n}",
+                                          "columns": {"N° facture": "number"}})
+        db.session.commit()
+        add_run(profile, "partial", failed=1)
+
+    add_feed(0)
+    one = statements()
+    for n in range(1, 6):
+        add_feed(n)
+    assert statements() == one
+
+
+def test_sales_watch_feeds_but_do_not_change_them(app, make_user, invoice_profile, start_run):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    sales = login(app.test_client(), make_user(Role.SALES.value))
+    for path in ("/alpha/feeds/", "/alpha/feeds/profiles", "/alpha/feeds/runs?status=partial",
+                 f"/alpha/feeds/profiles/{invoice_profile.id}", f"/alpha/feeds/runs/{run.id}",
+                 f"/alpha/feeds/runs/{run.id}/status", f"/alpha/feeds/runs/{run.id}/errors.csv"):
+        assert sales.get(path).status_code == 200, path
+    assert fr("Import a file") not in text(sales.get(f"/alpha/feeds/profiles/{invoice_profile.id}"))
+    for path in ("/alpha/feeds/profiles/new", f"/alpha/feeds/profiles/{invoice_profile.id}/edit",
+                 "/alpha/feeds/profiles/new/json",
+                 f"/alpha/feeds/profiles/{invoice_profile.id}/json"):
+        assert sales.get(path).status_code == 403, path
+        assert sales.post(path, data={"definition": "{}"}).status_code == 403, path
+    for path in (f"/alpha/feeds/profiles/{invoice_profile.id}/runs",
+                 f"/alpha/feeds/runs/{run.id}/rerun", f"/alpha/feeds/runs/{run.id}/apply"):
+        assert sales.post(path, data={"file": csv_file(HEADER, GOOD)},
+                          content_type="multipart/form-data").status_code == 403, path
+
+
+def test_agents_and_subscribers_have_no_feeds(agent_client, invoice_profile):
+    for path in ("/alpha/feeds/", f"/alpha/feeds/profiles/{invoice_profile.id}"):
+        assert agent_client.get(path).status_code == 403
+    assert fr("Imports") not in text(agent_client.get("/alpha/"))
+
+
+@pytest.fixture
+def beta_feed(other_tenant, in_tenant):
+    """A profile and a run of another tenant, and nothing of alpha's with their ids."""
+    profile = in_tenant(other_tenant, service.create_profile, {
+        **INVOICE_PROFILE, "columns": {"N° facture": "number"}})
+    run = in_tenant(other_tenant, service.create_run, profile, csv_file(HEADER, GOOD)[0],
+                    "b.csv", source="cli")
+    return profile, run
+
+
+def test_another_tenants_profiles_and_runs_answer_404(admin_client, beta_feed):
+    profile, run = beta_feed
+    for path in (f"/alpha/feeds/profiles/{profile.id}", f"/alpha/feeds/profiles/{profile.id}/edit",
+                 f"/alpha/feeds/profiles/{profile.id}/json", f"/alpha/feeds/runs/{run.id}",
+                 f"/alpha/feeds/runs/{run.id}/status", f"/alpha/feeds/runs/{run.id}/errors.csv"):
+        assert admin_client.get(path).status_code == 404, path
+    for path in (f"/alpha/feeds/profiles/{profile.id}/runs", f"/alpha/feeds/runs/{run.id}/rerun",
+                 f"/alpha/feeds/runs/{run.id}/apply"):
+        assert admin_client.post(path).status_code == 404, path
+    assert "factures-nuit" not in text(admin_client.get("/alpha/feeds/"))
+    assert "b.csv" not in text(admin_client.get("/alpha/feeds/runs"))
+
+
+def test_the_menu_leads_staff_to_the_feeds(admin_client, sales_client):
+    for client in (admin_client, sales_client):
+        assert 'href="/alpha/feeds/"' in client.get("/alpha/").data.decode()

@@ -1,0 +1,228 @@
+"""Import profiles in the back office: the mapping screen and its suggestions, the JSON
+editor, versions, and input that must be refused with a message and nothing saved."""
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from app.backoffice.feed_mapping import suggest
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import ImportProfile, ImportProfileVersion
+from tests.backoffice.conftest import count_rows, fr, text
+from tests.backoffice.test_feeds.conftest import INVOICE_PROFILE, csv_file
+
+SAMPLE_HEADERS = ["N° Facture", "Code client", "Date", "Montant TTC", "Promoteur"]
+EXPECTED = {"N° Facture": "number", "Code client": "account.external_ref", "Date": "issued_on",
+            "Montant TTC": "total", "Promoteur": "custom.promoteur"}
+
+
+def chosen_targets(response) -> dict[str, str]:
+    """Each column of the mapping screen and the target its select shows chosen."""
+    page = response.data.decode()
+    found = {}
+    for index, header in re.findall(r'<label class="fw-semibold d-block" for="target-(\d+)">'
+                                    r'([^<]*)</label>', page):
+        select_html = re.search(rf'<select[^>]*id="target-{index}">(.*?)</select>', page, re.S)
+        selected = re.search(r'<option value="([^"]*)" selected>', select_html.group(1))
+        found[html.unescape(header)] = selected.group(1) if selected else ""
+    return found
+
+
+def _options(**over) -> dict:
+    return {"name": "factures-nuit", "entity": "invoices", "mode": "upsert", "key": "number",
+            "encoding": "auto", "delimiter": "auto", "date_format": "auto", "decimal": "auto",
+            **over}
+
+
+def _mapping(columns: dict[str, str], **over) -> dict:
+    return {**_options(**over), "column_header": list(columns), "column_target": list(
+        columns.values()), "action": "save"}
+
+
+def _xlsx(rows: list[list]) -> io.BytesIO:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    out.seek(0)
+    return out
+
+
+def test_headers_are_matched_to_fields_whatever_their_case_and_accents(app_ctx, promoteur):
+    assert suggest(ENTITIES["invoices"], SAMPLE_HEADERS) == EXPECTED
+    shouting = ["N° FACTURE", "code CLIENT", "DATE", "montant ttc", "PROMOTEUR", "Commentaire"]
+    assert suggest(ENTITIES["invoices"], shouting) == {
+        h: EXPECTED[s] for h, s in zip(shouting, SAMPLE_HEADERS, strict=False)}
+
+
+@pytest.mark.parametrize(("entity", "headers", "expected"), [
+    ("invoices", ["Invoice number", "Customer", "Issued on", "Total", "Developer"],
+     ["number", "account.external_ref", "issued_on", "total", "custom.promoteur"]),
+    ("accounts", ["Code client", "Raison sociale", "Nom", "CP", "Ville", "Téléphone"],
+     ["external_ref", "", "name", "postal_code", "city", "phone"]),
+    ("invoices", ["N° facture", "Réf. article", "Désignation", "Qté", "PU HT", "Taux TVA"],
+     ["number", "lines.sku", "lines.label", "lines.quantity", "lines.unit_price",
+      "lines.tax_rate"]),
+])
+def test_usual_headers_of_real_files_get_a_suggestion(app_ctx, promoteur, entity, headers,
+                                                      expected):
+    guesses = suggest(ENTITIES[entity], headers)
+    assert [guesses.get(h, "") for h in headers] == expected
+
+
+def test_mapping_screen_reads_a_sample_and_suggests_each_column(admin_client, promoteur):
+    assert admin_client.get("/alpha/feeds/profiles/new").status_code == 200
+    response = admin_client.post("/alpha/feeds/profiles/new", data={
+        **_options(), "action": "read", "sample": csv_file(
+            "N° Facture;Code client;Date;Montant TTC;Promoteur",
+            "F001;C001;31/12/2025;1 234,56;Durand", "F002;C002;01/01/2026;10,00;Nexity")},
+        content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert chosen_targets(response) == EXPECTED
+    page = text(response)
+    assert "F001 · F002" in page and "1 234,56 · 10,00" in page  # sample values
+    assert count_rows(ImportProfile) == 0  # a sample is read, never saved
+
+
+def test_an_xlsx_sample_is_read_too(admin_client, promoteur):
+    workbook = _xlsx([SAMPLE_HEADERS, ["F001", "C001", "2025-12-31", 1234.56, "Durand"]])
+    response = admin_client.post("/alpha/feeds/profiles/new", data={
+        **_options(), "action": "read", "sample": (workbook, "factures.xlsx")},
+        content_type="multipart/form-data")
+    assert chosen_targets(response) == EXPECTED
+    assert "1234.56" in text(response)
+
+
+def test_an_unreadable_sample_is_explained(admin_client):
+    response = admin_client.post("/alpha/feeds/profiles/new", data={
+        **_options(), "action": "read", "sample": (io.BytesIO(b""), "vide.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert fr("The file is empty.") in text(response)
+    missing = admin_client.post("/alpha/feeds/profiles/new", data={**_options(),
+                                                                   "action": "read"})
+    assert fr("Choose a sample file.") in text(missing)
+
+
+def test_changing_the_entity_suggests_again(admin_client, promoteur):
+    columns = {"Code client": "", "Nom": "", "Ville": ""}
+    response = admin_client.post("/alpha/feeds/profiles/new", data={
+        **_mapping(columns, entity="accounts", key="external_ref"), "action": "suggest"})
+    assert chosen_targets(response) == {"Code client": "external_ref", "Nom": "name",
+                                        "Ville": "city"}
+
+
+def test_admin_saves_a_profile_from_the_mapping_screen(admin_client, admin_user, promoteur):
+    columns = {**EXPECTED, "Commentaire": ""}
+    response = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(
+        columns, date_format="%d/%m/%Y", delimiter="tab", full_sync="y"))
+    assert response.status_code == 302
+    profile = db.session.scalar(select(ImportProfile))
+    assert response.headers["Location"].endswith(f"/alpha/feeds/profiles/{profile.id}")
+    assert profile.version == 1 and profile.entity == "invoices"
+    assert profile.definition["columns"] == columns  # an ignored column stays, unmapped
+    assert profile.definition["delimiter"] == "\t" and profile.definition["full_sync"] is True
+    page = text(admin_client.get(f"/alpha/feeds/profiles/{profile.id}"))
+    assert "factures-nuit" in page and "v1" in page and admin_user.email in page
+
+
+def test_editing_a_profile_keeps_every_version(admin_client, admin_user, invoice_profile):
+    url = f"/alpha/feeds/profiles/{invoice_profile.id}/edit"
+    form = admin_client.get(url)
+    assert chosen_targets(form) == {h: t for h, t in INVOICE_PROFILE["columns"].items()}
+    columns = {**INVOICE_PROFILE["columns"], "Promoteur": ""}
+    assert admin_client.post(url, data=_mapping(columns, mode="update")).status_code == 302
+    db.session.expire_all()
+    assert invoice_profile.version == 2 and invoice_profile.definition["mode"] == "update"
+    versions = db.session.scalars(select(ImportProfileVersion).order_by(
+        ImportProfileVersion.version)).all()
+    assert [(v.version, v.definition["mode"]) for v in versions] == [(1, "upsert"),
+                                                                      (2, "update")]
+    assert versions[1].created_by == admin_user.email
+    page = admin_client.get(f"/alpha/feeds/profiles/{invoice_profile.id}").data.decode()
+    assert page.index("v2") < page.index("v1")  # newest first, each with its JSON
+    assert html.escape('"mode": "upsert"', quote=False) in page.replace("&#34;", '"')
+
+
+@pytest.mark.parametrize(("columns", "over", "message"), [
+    ({**EXPECTED, "Promoteur": "custom.inconnu"}, {},
+     lambda: fr("“%(target)s” is not a field of %(entity)s.", target="custom.inconnu",
+                entity=fr("Invoices"))),
+    ({h: t for h, t in EXPECTED.items() if t != "number"}, {},
+     lambda: fr("Map a column to %(key)s: it identifies records between runs.", key="number")),
+    (EXPECTED, {"name": ""}, lambda: fr(
+        "Give the profile a name of at most 100 letters, digits, spaces, dots, dashes or "
+        "underscores.")),
+    (EXPECTED, {"date_format": "jj/mm/aaaa"},
+     lambda: fr("Write the date format like %(example)s.", example="%d/%m/%Y")),
+    ({"Code": "number", "Numéro": "number"}, {},
+     lambda: fr("Two columns go to “%(target)s”.", target="number")),
+])
+def test_bad_mappings_are_refused_with_a_message_and_nothing_saved(
+        admin_client, promoteur, columns, over, message):
+    response = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(columns, **over))
+    assert response.status_code == 422
+    assert message() in text(response)
+    assert count_rows(ImportProfile) == 0 and count_rows(ImportProfileVersion) == 0
+
+
+def test_a_bad_edit_leaves_the_profile_as_it_was(admin_client, invoice_profile):
+    columns = {**INVOICE_PROFILE["columns"], "Montant TTC": "montant"}
+    response = admin_client.post(f"/alpha/feeds/profiles/{invoice_profile.id}/edit",
+                                 data=_mapping(columns))
+    assert response.status_code == 422
+    assert chosen_targets(response)["Montant TTC"] == "montant"  # the wrong choice stays shown
+    db.session.expire_all()
+    assert invoice_profile.version == 1 and count_rows(ImportProfileVersion) == 1
+
+
+def test_the_json_editor_creates_and_edits_profiles(admin_client, promoteur):
+    new = admin_client.get("/alpha/feeds/profiles/new/json")
+    assert new.status_code == 200 and "account.external_ref" in text(new)
+    response = admin_client.post("/alpha/feeds/profiles/new/json", data={
+        "definition": json.dumps(INVOICE_PROFILE)})
+    assert response.status_code == 302
+    profile = db.session.scalar(select(ImportProfile))
+    edited = {**INVOICE_PROFILE, "decimal": ","}
+    url = f"/alpha/feeds/profiles/{profile.id}/json"
+    assert "factures-nuit" in text(admin_client.get(url))
+    assert admin_client.post(url, data={"definition": json.dumps(edited)}).status_code == 302
+    db.session.expire_all()
+    assert profile.version == 2 and profile.definition["decimal"] == ","
+
+
+@pytest.mark.parametrize(("definition", "message"), [
+    ('{"name": "x",\n "entity": ', lambda: fr(
+        "This is not valid JSON (line %(line)d, column %(column)d).", line=2, column=12)),
+    ('["a list"]', lambda: fr("A profile is a JSON object.")),
+    ('{"name": "x", "entity": "invoices", "columns": {"A": "nowhere"}, "key": "number"}',
+     lambda: fr("“%(target)s” is not a field of %(entity)s.", target="nowhere",
+                entity=fr("Invoices"))),
+    ('{"name": "x", "entity": "planets", "columns": {"A": "number"}}',
+     lambda: fr("Choose the entity the file feeds.")),
+])
+def test_the_json_editor_refuses_bad_json_with_a_message(admin_client, definition, message):
+    response = admin_client.post("/alpha/feeds/profiles/new/json",
+                                 data={"definition": definition})
+    assert response.status_code == 422
+    assert message() in text(response)
+    assert definition in html.unescape(response.data.decode())  # kept, to be fixed
+    assert count_rows(ImportProfile) == 0
+
+
+def test_profiles_list_shows_each_profile_and_its_last_run(sales_client, invoice_profile,
+                                                           add_run):
+    add_run(invoice_profile, "partial", failed=2)
+    page = text(sales_client.get("/alpha/feeds/profiles"))
+    for shown in ("factures-nuit", fr("Invoices"), "v1", fr("Create or update"),
+                  fr("Partly imported")):
+        assert shown in page
+    assert fr("Edit") not in page  # sales read, admins edit

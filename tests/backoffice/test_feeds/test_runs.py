@@ -1,0 +1,221 @@
+"""Import runs from the back office: upload, queue, watch, read the errors, fix and re-send,
+dry runs made real, interrupted runs run again, and the limits on uploads."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ImportRun, Invoice
+from importers import jobs, service
+from importers.errors_csv import error_message
+from tests.backoffice.conftest import SPACES, count_rows, fr, text
+from tests.backoffice.test_feeds.conftest import BAD, GOOD, HEADER, csv_file
+
+
+def _invoice(number: str) -> Invoice | None:
+    db.session.expire_all()
+    return db.session.scalar(select(Invoice).where(Invoice.number == number))
+
+
+def test_an_upload_is_stored_queued_and_handed_to_the_workers(app, admin_client, tenant,
+                                                              invoice_profile, monkeypatch):
+    calls = []
+    monkeypatch.setattr(jobs, "submit", lambda *args: calls.append(args))
+    response = admin_client.post(f"/alpha/feeds/profiles/{invoice_profile.id}/runs",
+                                 data={"file": csv_file(HEADER, GOOD, name="nuit.csv")},
+                                 content_type="multipart/form-data")
+    run = db.session.scalar(select(ImportRun))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{run.id}")
+    assert calls == [(app, run.id, tenant.id)]
+    assert run.status == "queued" and run.source == "upload" and run.file_name == "nuit.csv"
+    assert Path(service.run_file_path(run)).stat().st_size == run.file_size
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert fr("Queued") in page and run.sha256 in page and "nuit.csv" in page
+    jobs.run_in_context(run.id, tenant.id)  # what a worker does
+    assert _invoice("F001").total == Decimal("1234.56")
+
+
+def test_the_run_page_shows_counts_and_row_errors(admin_client, admin_user, invoice_profile,
+                                                  start_run, submitted):
+    run = start_run(invoice_profile, HEADER, GOOD, BAD)
+    assert submitted == [(run.id, invoice_profile.tenant_id)]
+    assert run.status == "partial" and (run.created, run.failed) == (1, 1)
+    response = admin_client.get(f"/alpha/feeds/runs/{run.id}")
+    page = text(response)
+    for shown in (fr("Partly imported"), "factures-nuit", "v1", admin_user.email,
+                  fr("Web upload"), "Code client", "C404"):
+        assert shown in page
+    error = run_errors(run)[0]
+    assert (error.line, error.column, error.value) == (3, "Code client", "C404")
+    assert error_message(error).translate(SPACES) in page  # in the reader's language
+    counts = dict(re.findall(r'data-count="(\w+)">([^<]*)<', response.data.decode()))
+    assert counts == {"created": "1", "updated": "0", "unchanged": "0", "failed": "1",
+                      "archived": "0"}
+
+
+def run_errors(run: ImportRun) -> list:
+    from app.models import ImportRowError
+
+    return list(db.session.scalars(select(ImportRowError).where(
+        ImportRowError.run_id == run.id).order_by(ImportRowError.line)))
+
+
+def test_the_status_feeds_the_progress_bar(admin_client, invoice_profile, start_run):
+    run = start_run(invoice_profile, HEADER, GOOD, BAD)
+    state = admin_client.get(f"/alpha/feeds/runs/{run.id}/status").get_json()
+    assert state["finished"] is True and state["status"] == "partial"
+    assert state["percent"] == 100 and state["rows_done"] == state["rows_total"] == 2
+    assert state["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "failed": 1,
+                               "archived": 0}
+
+
+def test_a_running_run_is_watched_live(admin_client, invoice_profile, start_run):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    run.status, run.finished_at, run.rows_done, run.rows_total = "running", None, 500, 2000
+    db.session.commit()
+    state = admin_client.get(f"/alpha/feeds/runs/{run.id}/status").get_json()
+    assert state["finished"] is False and state["percent"] == 25
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode()
+    # The bar's width comes from feeds.js (the CSP refuses style attributes).
+    assert 'data-percent="25"' in page and "style=" not in page and "js/feeds.js" in page
+
+
+def test_the_errors_csv_holds_the_failing_rows_to_fix_and_send_back(
+        admin_client, invoice_profile, start_run):
+    run = start_run(invoice_profile, HEADER, GOOD, BAD, "F003;C001;32/13/2025;5,00;")
+    response = admin_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert f"import-{run.id}-errors.csv" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == [*HEADER.split(";"), fr("Line"), fr("Error")]
+    assert [row[:6] for row in rows[1:]] == [[*BAD.split(";"), "3"],
+                                             ["F003", "C001", "32/13/2025", "5,00", "", "4"]]
+    assert rows[1][6].startswith("Code client: ") and "C404" in rows[1][6]
+    assert rows[2][6].startswith("Date: ")
+    # Fixed, the file goes back as it is: the error columns are not mapped.
+    fixed = [";".join([*row[:5]]).replace("C404", "C001").replace("32/13", "30/12")
+             for row in rows[1:]]
+    again = start_run(invoice_profile, ";".join(rows[0]), *(f"{r};3;x" for r in fixed))
+    assert again.status == "succeeded" and again.created == 2
+
+
+def test_errors_are_paged_a_hundred_at_a_time(admin_client, invoice_profile, start_run):
+    lines = [f"E{i:03d};C404;31/12/2025;1,00;" for i in range(130)]
+    run = start_run(invoice_profile, HEADER, *lines)
+    first = admin_client.get(f"/alpha/feeds/runs/{run.id}")
+    shown = re.findall(r"<tr><td>(\d+)</td>", first.data.decode())
+    assert len(shown) == 100 and shown[0] == "2"
+    after = re.search(r'rel="next" href="([^"]+)"', first.data.decode()).group(1)
+    second = admin_client.get(after.replace("&amp;", "&"))
+    assert re.findall(r"<tr><td>(\d+)</td>", second.data.decode())[0] == "102"
+
+
+def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_profile,
+                                                        start_run, submitted):
+    start_run(invoice_profile, HEADER, GOOD)
+    dry = start_run(invoice_profile, HEADER, "F001;C001;31/12/2025;99,00;Nexity", dry_run=True)
+    assert dry.is_dry_run and dry.updated == 1
+    assert _invoice("F001").total == Decimal("1234.56")  # nothing written
+    page = text(admin_client.get(f"/alpha/feeds/runs/{dry.id}"))
+    assert "total: 1234.56 → 99.00" in page and "custom.promoteur: Durand → Nexity" in page
+    response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply")
+    real = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{real.id}")
+    assert not real.is_dry_run and real.sha256 == dry.sha256 and real.updated == 1
+    assert _invoice("F001").total == 99
+
+
+def test_an_interrupted_run_is_run_again(admin_client, tenant, invoice_profile, monkeypatch,
+                                         submitted):
+    run = service.create_run(invoice_profile, csv_file(HEADER, GOOD)[0], "nuit.csv",
+                             source="cli")
+    run.status = "interrupted"
+    db.session.commit()
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert fr("Interrupted") in page and fr("Run again") in page
+    response = admin_client.post(f"/alpha/feeds/runs/{run.id}/rerun")
+    again = db.session.scalar(select(ImportRun).where(ImportRun.id != run.id))
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{again.id}")
+    assert again.status == "succeeded" and again.created == 1 and again.sha256 == run.sha256
+    finished = admin_client.post(f"/alpha/feeds/runs/{again.id}/rerun", follow_redirects=True)
+    assert fr("Only an interrupted or failed run can be run again.") in text(finished)
+    assert count_rows(ImportRun) == 2
+
+
+def test_the_same_file_again_is_recognised(admin_client, invoice_profile, start_run, submitted):
+    first = start_run(invoice_profile, HEADER, GOOD)
+    second = start_run(invoice_profile, HEADER, GOOD)
+    assert second.status == "succeeded" and submitted == [(first.id, first.tenant_id)]
+    page = text(admin_client.get(f"/alpha/feeds/runs/{second.id}"))
+    assert fr("This file was already imported by run #%(run)d: nothing to do. Force the "
+              "import to run it again.", run=first.id) in page
+    forced = start_run(invoice_profile, HEADER, GOOD, force=True)
+    assert forced.unchanged == 1 and forced.created == 0
+
+
+def test_an_upload_needs_a_file(admin_client, invoice_profile):
+    response = admin_client.post(f"/alpha/feeds/profiles/{invoice_profile.id}/runs", data={},
+                                 follow_redirects=True)
+    assert response.request.path == f"/alpha/feeds/profiles/{invoice_profile.id}"
+    assert count_rows(ImportRun) == 0
+
+
+def _csrf_token(client, path: str) -> str:
+    page = client.get(path).data.decode()
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def test_imports_may_be_larger_than_other_uploads_up_to_their_own_limit(
+        app, admin_client, invoice_profile, submitted, csrf_on, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2_000)
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 20_000)
+    url = f"/alpha/feeds/profiles/{invoice_profile.id}"
+    lines = [f"F{i:04d};C001;31/12/2025;1,00;" for i in range(200)]  # ~6 kB
+    response = admin_client.post(f"{url}/runs", content_type="multipart/form-data", data={
+        "csrf_token": _csrf_token(admin_client, url), "file": csv_file(HEADER, *lines)})
+    assert response.status_code == 302 and "/feeds/runs/" in response.headers["Location"]
+    assert db.session.scalar(select(ImportRun)).created == 200
+
+
+@pytest.mark.parametrize("size", [30_000, 200_000])
+def test_a_file_over_the_import_limit_is_refused_with_a_message(
+        app, admin_client, invoice_profile, size, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 20_000)
+    url = f"/alpha/feeds/profiles/{invoice_profile.id}"
+    response = admin_client.post(f"{url}/runs", content_type="multipart/form-data",
+                                 data={"file": (io.BytesIO(b"x" * size), "huge.csv")},
+                                 follow_redirects=True)
+    assert response.request.path == url
+    assert fr("The file is larger than %(mb)d MB.", mb=0) in text(response)
+    assert count_rows(ImportRun) == 0
+
+
+def _listed(response) -> list[int]:
+    return [int(i) for i in re.findall(r'class="fw-semibold" href="/alpha/feeds/runs/(\d+)">#',
+                                       response.data.decode())]
+
+
+def test_the_runs_list_filters_and_pages_newest_first(app, admin_client, invoice_profile,
+                                                      add_run, monkeypatch):
+    clients = service.create_profile({"name": "clients", "entity": "accounts",
+                                      "columns": {"Code": "external_ref"}})
+    db.session.commit()
+    runs = [add_run(invoice_profile, "succeeded"), add_run(invoice_profile, "failed"),
+            add_run(clients, "failed"), add_run(invoice_profile, "failed")]
+    ids = [run.id for run in runs]
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    first = admin_client.get("/alpha/feeds/runs")
+    assert _listed(first) == [ids[3], ids[2]] and "clients" in text(first)
+    after = re.search(r'rel="next" href="([^"]+)"', first.data.decode()).group(1)
+    assert _listed(admin_client.get(after.replace("&amp;", "&"))) == [ids[1], ids[0]]
+    filtered = admin_client.get(f"/alpha/feeds/runs?profile={invoice_profile.id}&status=failed")
+    assert _listed(filtered) == [ids[3], ids[1]]
+    assert _listed(admin_client.get("/alpha/feeds/runs?status=nonsense")) == [ids[3], ids[2]]
