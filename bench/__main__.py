@@ -3,6 +3,7 @@
 Runs on SQLite (bench/results/relais-bench.sqlite) and on PostgreSQL (BENCH_DATABASE_URL, by
 default postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench, skipped when unreachable).
 Prints a table per backend and writes bench/results/bench-<time>.json (and latest.json).
+`--suite imports` measures the import engine instead (bench/imports.py), `--suite all` both.
 """
 from __future__ import annotations
 
@@ -28,15 +29,33 @@ from bench.measure import Timing, login, measure, targets
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    dataset = Dataset(partners=args.partners, accounts=args.accounts, invoices=args.invoices)
     report: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "sqlite": sqlite3.sqlite_version},
+                    "sqlite": sqlite3.sqlite_version, "cpus": os.cpu_count()},
+    }
+    failed = False
+    if args.suite in ("pages", "all"):
+        failed |= _pages(args, report)
+    if args.suite in ("imports", "all"):
+        from bench import imports
+
+        sizes = [int(n) for n in args.import_rows.split(",") if n.strip()]
+        part = imports.run_suite(backends(args.backend, suffix="-imports"), sizes,
+                                 args.regenerate)
+        report["imports"] = part
+        failed |= args.strict and not imports.all_met(part)
+    _write(report, "bench" if args.suite == "pages" else f"bench-{args.suite}")
+    return 1 if failed else 0
+
+
+def _pages(args: argparse.Namespace, report: dict[str, Any]) -> bool:
+    dataset = Dataset(partners=args.partners, accounts=args.accounts, invoices=args.invoices)
+    report.update({
         "dataset": vars(dataset) | {"tenant": dataset.tenant_name},
         "target_p95_ms": args.target_ms, "runs": args.runs, "warmup": args.warmup,
         "backends": {},
-    }
+    })
     failed = False
     for backend in backends(args.backend):
         if backend.skip_reason:
@@ -47,13 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         result = _run(backend, dataset, args)
         report["backends"][backend.name] = result
         failed |= args.strict and not result["meets_target"]
-    _write(report)
-    return 1 if failed else 0
+    return failed
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=("pages", "imports", "all"), default="pages",
+                        help="page times, the import benchmark, or both")
     parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
+    parser.add_argument("--import-rows", default="200000,1000000",
+                        help="sizes of the imported files, comma-separated")
     parser.add_argument("--regenerate", action="store_true",
                         help="rebuild the data even when the database already holds it")
     parser.add_argument("--runs", type=int, default=50, help="timed requests per page")
@@ -143,13 +165,14 @@ def _table(backend: Backend, timings: list[Timing], target_ms: float) -> str:
     return "\n".join(lines)
 
 
-def _write(report: dict[str, Any]) -> None:
+def _write(report: dict[str, Any], prefix: str) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     body = json.dumps(report, indent=2, ensure_ascii=False)
-    path = RESULTS_DIR / f"bench-{stamp}.json"
+    path = RESULTS_DIR / f"{prefix}-{stamp}.json"
     path.write_text(body)
-    (RESULTS_DIR / "latest.json").write_text(body)
+    latest = "latest.json" if prefix == "bench" else f"latest-{prefix.removeprefix('bench-')}.json"
+    (RESULTS_DIR / latest).write_text(body)
     print(f"\nResults written to {path.relative_to(RESULTS_DIR.parent.parent)}")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -18,20 +19,29 @@ class Backend:
     url: str
     required: bool = False  # asked for explicitly: being unreachable is a failure, not a skip
     skip_reason: str | None = None
+    path: Path = SQLITE_PATH  # the SQLite file
 
     @property
     def display_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
 
 
-def backends(selected: str) -> list[Backend]:
-    """The backends of this run: `sqlite`, `postgresql` or `all`."""
+def backends(selected: str, suffix: str = "") -> list[Backend]:
+    """The backends of this run: `sqlite`, `postgresql` or `all`.
+
+    `suffix` names another pair of databases next to the default ones (the import benchmark
+    keeps its own: relais-bench-imports.sqlite, relais_bench_imports).
+    """
     found = []
     if selected in ("sqlite", "all"):
-        found.append(Backend("sqlite", f"sqlite:///{SQLITE_PATH}"))
+        path = SQLITE_PATH.with_name(f"{SQLITE_PATH.stem}{suffix}{SQLITE_PATH.suffix}")
+        found.append(Backend("sqlite", f"sqlite:///{path}", path=path))
     if selected in ("postgresql", "all"):
         url = os.environ.get("BENCH_DATABASE_URL")
-        backend = Backend("postgresql", url or DEFAULT_POSTGRES_URL,
+        full = make_url(url or DEFAULT_POSTGRES_URL)
+        if suffix:
+            full = full.set(database=f"{full.database}{suffix.replace('-', '_')}")
+        backend = Backend("postgresql", full.render_as_string(hide_password=False),
                           required=bool(url) or selected == "postgresql")
         backend.skip_reason = _postgres_unreachable(backend.url)
         found.append(backend)
@@ -59,7 +69,7 @@ def _postgres_unreachable(url: str) -> str | None:
 
 def create_if_missing(backend: Backend) -> None:
     if backend.name == "sqlite":
-        SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        backend.path.parent.mkdir(parents=True, exist_ok=True)
         return
     name = make_url(backend.url).database
     with _server_connect(backend.url) as conn:
@@ -71,7 +81,7 @@ def reset(backend: Backend) -> None:
     """Start from an empty database: delete the SQLite file, drop and create the PostgreSQL one."""
     if backend.name == "sqlite":
         for suffix in ("", "-wal", "-shm"):
-            SQLITE_PATH.with_name(SQLITE_PATH.name + suffix).unlink(missing_ok=True)
+            backend.path.with_name(backend.path.name + suffix).unlink(missing_ok=True)
         create_if_missing(backend)
         return
     name = make_url(backend.url).database or ""

@@ -16,8 +16,8 @@ CHUNK = 5_000
 
 
 class KeyLog:
-    def __init__(self, spill: int = SPILL) -> None:
-        self.spill = spill
+    def __init__(self, spill: int | None = None) -> None:
+        self.spill = SPILL if spill is None else spill
         self.memory: dict[str, int] = {}
         self.store: sqlite3.Connection | None = None
 
@@ -33,6 +33,8 @@ class KeyLog:
         seen before (earlier in the file or earlier in `pairs`), by index in `pairs`."""
         if self.store is None:
             return self._record_in_memory(pairs, dry)
+        if not pairs:
+            return {}
         repeats: dict[int, int] = {}
         first_here: dict[str, int] = {}
         for index, (key, line) in enumerate(pairs):
@@ -44,8 +46,8 @@ class KeyLog:
         if dry:
             earlier = self._stored(list(first_here))
         else:
-            cursor = self.store.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)",
-                                            first_here.items())
+            with self.store:  # one transaction: a commit per key would cost more than all
+                cursor = self._insert(first_here)
             if cursor.rowcount == len(first_here):
                 return repeats  # the usual batch: no key seen in an earlier one
             earlier = {key: line for key, line in self._stored(list(first_here)).items()
@@ -54,6 +56,18 @@ class KeyLog:
             if key in earlier:
                 repeats[index] = earlier[key]
         return repeats
+
+    def _insert(self, first_here: dict[str, int]) -> sqlite3.Cursor:
+        keys, lines = list(first_here), list(first_here.values())
+        if lines[-1] - lines[0] == len(lines) - 1:  # the usual: a row per line, lines in a row
+            try:
+                return self.store.execute(
+                    "INSERT OR IGNORE INTO seen SELECT value, ? + key FROM json_each(?)",
+                    (lines[0], json.dumps(keys)))
+            except sqlite3.Error:  # a key JSON cannot carry: one row at a time
+                pass
+        return self.store.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)",
+                                      first_here.items())
 
     def _record_in_memory(self, pairs: list[tuple[str, int]], dry: bool) -> dict[int, int]:
         memory = self.memory
@@ -79,13 +93,14 @@ class KeyLog:
         return {}
 
     def _spill(self) -> None:
-        store = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
+        store = sqlite3.connect("")  # "": a private temporary file
         store.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         store.execute("PRAGMA journal_mode = OFF")
         store.execute("PRAGMA synchronous = OFF")
         store.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER NOT NULL) "
                       "WITHOUT ROWID")
-        store.executemany("INSERT INTO seen VALUES (?, ?)", self.memory.items())
+        with store:
+            store.executemany("INSERT INTO seen VALUES (?, ?)", self.memory.items())
         self.store, self.memory = store, {}
 
     def _stored(self, keys: list[str]) -> dict[str, int]:

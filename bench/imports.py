@@ -1,0 +1,395 @@
+"""The import benchmark: a million-row invoice feed through the import engine, against a raw load.
+
+`python -m bench --suite imports` (or `all`). For each backend and file size: a raw baseline (the
+same rows parsed with the csv module and loaded with executemany / COPY into the same table, no
+validation), the first import (upsert into a tenant without these invoices), then the same file
+again (forced): every row comes back unchanged. Each measurement runs in a child process, so its
+peak RSS (VmHWM) is its own. The import tenant (100,000 accounts, the `promoteur` custom field,
+the profile) lives in its own databases, relais-bench-imports.sqlite and relais_bench_imports.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, inspect, select, text
+
+from bench import RESULTS_DIR
+from bench.databases import Backend, create_if_missing, reset
+from bench.invoice_file import HEADER, PROFILE, STATUS_FR, invoice_file
+
+TENANT_SLUG = "bench-imports"
+ACTOR_LABEL = "cli:bench-imports"
+TARGETS = {"first_rows_per_s": 100_000, "reimport_rows_per_s": 200_000, "baseline_ratio": 0.5,
+           "peak_rss_mb": 300}
+
+
+@dataclass(frozen=True)
+class ImportSet:
+    accounts: int = 100_000
+    partners: int = 200
+    seed: int = 2026
+
+    @property
+    def tenant_name(self) -> str:
+        return f"Relais import bench v1, seed {self.seed}, {self.accounts} accounts"
+
+
+def make_app(url: str) -> Flask:
+    from app import create_app
+
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "relais-bench",
+        "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
+        "FILES_DIR": str(RESULTS_DIR / "files"),
+    })
+
+
+# -- the import tenant ------------------------------------------------------------------------
+
+def prepare(backend: Backend, data: ImportSet, regenerate: bool) -> tuple[int, str]:
+    """The import tenant's id, made when missing; and whether it was cached."""
+    create_if_missing(backend)
+    app = make_app(backend.url)
+    if not regenerate:
+        with app.app_context():
+            tenant_id = _held(data)
+            if tenant_id is not None:
+                from bench.generate import upgrade_schema
+
+                upgrade_schema()
+                _dispose()
+                return tenant_id, "cached"
+            _dispose()  # before the file is deleted under it
+    reset(backend)
+    started = time.perf_counter()
+    with app.app_context():
+        from bench.generate import analyze, upgrade_schema
+
+        upgrade_schema()
+        tenant_id = _generate(data)
+        analyze()
+        _dispose()
+    return tenant_id, f"generated in {time.perf_counter() - started:.0f} s"
+
+
+def _dispose() -> None:
+    from app.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
+
+
+def _held(data: ImportSet) -> int | None:
+    from app.extensions import db
+    from app.models import Account, Tenant
+    from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
+
+    if not inspect(db.engine).has_table("alembic_version"):
+        return None
+    with all_tenants_unsafe():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == TENANT_SLUG))
+    if tenant is None or tenant.name != data.tenant_name:
+        return None
+    with tenant_context(tenant.id, SYSTEM):
+        accounts = db.session.scalar(select(func.count(Account.id)))
+    return tenant.id if accounts == data.accounts else None
+
+
+def _generate(data: ImportSet) -> int:
+    import random
+
+    from app.extensions import db
+    from app.services.custom_field_defs import create_field
+    from app.services.tenants import create_tenant
+    from app.tenancy import Actor, tenant_context
+    from bench import generate
+    from importers import service
+
+    tenant = create_tenant(TENANT_SLUG, data.tenant_name)
+    db.session.flush()
+    tenant_id = tenant.id
+    with tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
+        create_field({"entity": "invoices", "key": "promoteur", "label_fr": "Promoteur",
+                      "label_en": "Property developer", "type": "text", "position": 1})
+        service.create_profile(PROFILE)
+    db.session.commit()
+    db.session.remove()
+    rng = random.Random(data.seed)
+    sqlite = db.engine.dialect.name == "sqlite"
+    stamp = generate._sqlite_stamp if sqlite else generate._postgres_stamp
+    load = generate._sqlite_load if sqlite else generate._postgres_load
+    dataset = generate.Dataset(partners=data.partners, accounts=data.accounts, invoices=0,
+                               seed=data.seed)
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        load(cursor, "partners", generate._PARTNER_COLUMNS,
+             generate._partners(rng, dataset, tenant_id, stamp))
+        partner_ids = [row[0] for row in generate._rows(cursor, "partners", "id", tenant_id)]
+        load(cursor, "accounts", generate._ACCOUNT_COLUMNS,
+             generate._accounts(rng, dataset, tenant_id, stamp, partner_ids, [None]))
+        raw.commit()
+    finally:
+        raw.close()
+    return tenant_id
+
+
+def clear(backend: Backend, tenant_id: int) -> float:
+    """Remove what earlier measurements wrote: invoices, runs, their errors and audit events."""
+    started = time.perf_counter()
+    app = make_app(backend.url)
+    with app.app_context():
+        from app.extensions import db
+
+        with db.engine.begin() as conn:
+            for statement in (
+                "UPDATE import_profiles SET locked_by_run_id = NULL WHERE tenant_id = :t",
+                "DELETE FROM invoices WHERE tenant_id = :t",
+                "DELETE FROM import_row_errors WHERE tenant_id = :t",
+                "DELETE FROM import_runs WHERE tenant_id = :t",
+                "DELETE FROM audit_events WHERE tenant_id = :t AND entity IN "
+                "('invoices', 'import_runs')",
+            ):
+                conn.execute(text(statement), {"t": tenant_id})
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("VACUUM ANALYZE invoices, audit_events, import_runs"))
+                conn.execute(text("CHECKPOINT"))
+            else:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        _dispose()
+    stored = RESULTS_DIR / "files" / "imports" / str(tenant_id)
+    if stored.exists():
+        for path in stored.iterdir():
+            path.unlink()
+    return time.perf_counter() - started
+
+
+# -- measurements, each in a child process ------------------------------------------------------
+
+def _memory() -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of this process, in kB (Linux)."""
+    found = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                name, value = line.split(":", 1)
+                found[name] = int(value.split()[0])
+    return found
+
+
+def child(job: dict[str, Any]) -> dict[str, Any]:
+    app = make_app(job["url"])
+    with app.app_context():
+        before = _memory()
+        result = (_raw_load if job["kind"] == "raw" else _import)(job)
+        after = _memory()
+    return result | {"rss_before_kb": before["VmRSS"], "peak_rss_kb": after["VmHWM"]}
+
+
+def _import(job: dict[str, Any]) -> dict[str, Any]:
+    from app.extensions import db
+    from app.tenancy import Actor, tenant_context
+    from importers import jobs, service
+
+    path, tenant_id = Path(job["file"]), job["tenant_id"]
+    started = time.perf_counter()
+    with tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
+        profile = service.find_profile(PROFILE["name"])
+        with path.open("rb") as stream:
+            run = service.create_run(profile, stream, path.name, source="cli",
+                                     force=job["force"])
+        db.session.commit()
+    stored = time.perf_counter() - started
+    with tenant_context(tenant_id, jobs.feed_actor(run)):
+        if not service.claim(run):
+            raise RuntimeError("the profile is locked by another run")
+        started = time.perf_counter()
+        try:
+            run = service.execute_run(run)
+        finally:
+            seconds = time.perf_counter() - started
+            service.release(run)
+        service.run_file_path(run).unlink(missing_ok=True)
+        return {"seconds": seconds, "store_seconds": stored, "rows": run.rows_done,
+                "status": run.status, "message": run.message, **run.counts}
+
+
+def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
+    """csv.reader, then executemany (SQLite) or COPY (PostgreSQL): the least a load can do."""
+    from app.extensions import db
+
+    tenant_id = job["tenant_id"]
+    statuses = {label: code for code, label in STATUS_FR.items()}
+    raw = db.engine.raw_connection()
+    sqlite = db.engine.dialect.name == "sqlite"
+    started = time.perf_counter()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"SELECT external_ref, id, partner_id FROM accounts "
+                       f"WHERE tenant_id = {int(tenant_id)}")
+        accounts = {ref: (account_id, partner_id) for ref, account_id, partner_id in cursor}
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if not sqlite:
+            now += "+00:00"
+        columns = ("tenant_id", "external_ref", "custom", "created_at", "updated_at", "number",
+                   "account_id", "partner_id", "issued_on", "due_on", "status",
+                   "total_excl_tax", "tax_total", "total", "amount_paid", "currency")
+        with open(job["file"], encoding="cp1252", newline="") as source:
+            reader = csv.reader(source, delimiter=";")
+            if tuple(next(reader)) != HEADER:
+                raise RuntimeError("unexpected header")
+
+            def day(text: str) -> str | None:
+                return f"{text[6:]}-{text[3:5]}-{text[:2]}" if text else None
+
+            def money(text: str) -> str:
+                return text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+
+            rows = ((tenant_id, c[1], json.dumps({"promoteur": c[11]}) if c[11] else "{}",
+                     now, now, c[0], *accounts[c[2]], day(c[3]), day(c[4]), statuses[c[5]],
+                     money(c[6]), money(c[7]), money(c[8]), money(c[9]), c[10])
+                    for c in reader)
+            count = 0
+            if sqlite:
+                marks = ", ".join("?" for _ in columns)
+                batch = []
+                insert = f"INSERT INTO invoices ({', '.join(columns)}) VALUES ({marks})"
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) == 10_000:
+                        cursor.executemany(insert, batch)
+                        count += len(batch)
+                        batch = []
+                cursor.executemany(insert, batch)
+                count += len(batch)
+            else:
+                with cursor.copy(f"COPY invoices ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                        count += 1
+        raw.commit()
+    finally:
+        raw.close()
+    return {"seconds": time.perf_counter() - started, "rows": count}
+
+
+def _spawn(job: dict[str, Any]) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-m", "bench.imports", json.dumps(job)],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{job['kind']} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+def measure(backend: Backend, tenant_id: int, sizes: list[int], data: ImportSet,
+            log: Any = print) -> list[dict[str, Any]]:
+    results = []
+    for size in sizes:
+        path = invoice_file(size, data.accounts, data.seed)
+        job = {"url": backend.url, "file": str(path), "tenant_id": tenant_id}
+        log(f"  {size:,} rows ({path.stat().st_size / 2**20:.0f} MB): raw load ...", flush=True)
+        clear(backend, tenant_id)
+        raw = _spawn(job | {"kind": "raw"})
+        clear(backend, tenant_id)
+        log(f"    raw {raw['rows'] / raw['seconds']:,.0f} rows/s; first import ...", flush=True)
+        first = _spawn(job | {"kind": "import", "force": False})
+        log(f"    first {first['rows'] / first['seconds']:,.0f} rows/s ({first['status']}); "
+            "unchanged re-import ...", flush=True)
+        again = _spawn(job | {"kind": "import", "force": True})
+        log(f"    again {again['rows'] / again['seconds']:,.0f} rows/s ({again['status']})",
+            flush=True)
+        results.append({"rows": size, "file": path.name, "file_bytes": path.stat().st_size,
+                        "raw": raw, "first": first, "reimport": again})
+    return results
+
+
+def verdicts(result: dict[str, Any]) -> dict[str, Any]:
+    raw, first, again = result["raw"], result["first"], result["reimport"]
+    raw_rate = raw["rows"] / raw["seconds"]
+    first_rate = first["rows"] / first["seconds"]
+    again_rate = again["rows"] / again["seconds"]
+    peak = max(first["peak_rss_kb"], again["peak_rss_kb"]) / 1024
+    return {
+        "raw_rows_per_s": round(raw_rate), "first_rows_per_s": round(first_rate),
+        "reimport_rows_per_s": round(again_rate), "baseline_ratio": round(first_rate / raw_rate, 3),
+        "peak_rss_mb": round(peak, 1),
+        "first_ok": first["created"] == result["rows"] and first["failed"] == 0,
+        "reimport_ok": again["unchanged"] == result["rows"] and again["failed"] == 0,
+        "meets": {
+            "first_rows_per_s": first_rate >= TARGETS["first_rows_per_s"],
+            "reimport_rows_per_s": again_rate >= TARGETS["reimport_rows_per_s"],
+            "baseline_ratio": first_rate / raw_rate >= TARGETS["baseline_ratio"],
+            "peak_rss_mb": peak < TARGETS["peak_rss_mb"],
+        },
+    }
+
+
+def table(name: str, results: list[dict[str, Any]]) -> str:
+    head = (f"{'rows':>9} {'raw rows/s':>11} {'first rows/s':>12} {'x raw':>6} "
+            f"{'again rows/s':>12} {'peak RSS MB':>11}  counts (first / again)")
+    lines = ["", f"{name} — import benchmark (targets: first ≥ "
+             f"{TARGETS['first_rows_per_s']:,}/s, again ≥ {TARGETS['reimport_rows_per_s']:,}/s, "
+             f"≥ {TARGETS['baseline_ratio']} x raw, peak RSS < {TARGETS['peak_rss_mb']} MB)",
+             head, "-" * len(head)]
+    for result in results:
+        v = result["verdicts"]
+        mark = {k: "" if ok else "!" for k, ok in v["meets"].items()}
+        first, again = result["first"], result["reimport"]
+        lines.append(
+            f"{result['rows']:>9,} {v['raw_rows_per_s']:>11,} "
+            f"{v['first_rows_per_s']:>11,}{mark['first_rows_per_s']:1} "
+            f"{v['baseline_ratio']:>5.2f}{mark['baseline_ratio']:1} "
+            f"{v['reimport_rows_per_s']:>11,}{mark['reimport_rows_per_s']:1} "
+            f"{v['peak_rss_mb']:>10.0f}{mark['peak_rss_mb']:1}  "
+            f"created {first['created']:,} failed {first['failed']:,} / "
+            f"unchanged {again['unchanged']:,} failed {again['failed']:,}")
+    lines.append("  ! = target missed; rows/s = rows / time of execute_run (the file already "
+                 "stored); peak RSS = VmHWM of the child process")
+    return "\n".join(lines)
+
+
+def run_suite(backends: list[Backend], sizes: list[int], regenerate: bool) -> dict[str, Any]:
+    """Measure every backend; print a table each; the JSON report's part."""
+    data = ImportSet()
+    report: dict[str, Any] = {"targets": TARGETS, "accounts": data.accounts, "sizes": sizes,
+                              "backends": {}}
+    for backend in backends:
+        if backend.skip_reason:
+            print(f"\n{backend.name} (imports): skipped. {backend.skip_reason}")
+            report["backends"][backend.name] = {"status": "skipped",
+                                                "reason": backend.skip_reason}
+            continue
+        print(f"\n{backend.name} (imports): {backend.display_url}")
+        tenant_id, how = prepare(backend, data, regenerate)
+        print(f"  tenant {TENANT_SLUG} ({data.accounts:,} accounts): {how}", flush=True)
+        results = measure(backend, tenant_id, sizes, data)
+        for result in results:
+            result["verdicts"] = verdicts(result)
+        print(table(backend.name, results))
+        report["backends"][backend.name] = {"status": "measured", "data": how,
+                                            "results": results}
+    return report
+
+
+def all_met(report: dict[str, Any]) -> bool:
+    return all(all(r["verdicts"]["meets"].values()) and r["verdicts"]["first_ok"]
+               and r["verdicts"]["reimport_ok"]
+               for b in report["backends"].values() for r in b.get("results", []))
+
+
+if __name__ == "__main__":
+    print(json.dumps(child(json.loads(sys.argv[1]))))

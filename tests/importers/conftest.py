@@ -1,0 +1,114 @@
+"""Feed fixtures: files written like a tenant's exports, profiles, and runs driven end to end
+through importers.service and importers.jobs (the path the CLI, upload and API take)."""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import AuditEvent, ImportProfile, ImportRowError, ImportRun, Tenant
+from app.services.custom_field_defs import create_field
+from importers import jobs, service
+
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+
+@pytest.fixture
+def feed_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write a feed: feed_file(text | rows, name=, encoding=, newline=, delimiter=, bom=)."""
+
+    def write(content: str | list[list[Any]] | bytes, name: str = "export.csv", *,
+              encoding: str = "utf-8", newline: str = "\r\n", delimiter: str = ";",
+              bom: bool = False) -> Path:
+        if isinstance(content, list):
+            import csv
+
+            buffer = io.StringIO()
+            csv.writer(buffer, delimiter=delimiter, lineterminator=newline).writerows(content)
+            content = buffer.getvalue()
+        elif isinstance(content, str) and newline != "\n":
+            content = content.replace("\n", newline)
+        data = content if isinstance(content, bytes) else content.encode(encoding)
+        if bom:
+            data = b"\xef\xbb\xbf" + data
+        path = tmp_path / name
+        path.write_bytes(data)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_profile(tenant: Tenant) -> Callable[..., ImportProfile]:
+    """make_profile(entity, columns, **options): a saved import profile of the tenant."""
+    counter = iter(range(1, 10_000))
+
+    def make(entity: str, columns: dict[str, str], **options: Any) -> ImportProfile:
+        definition = {"name": options.pop("name", f"flux-{entity}-{next(counter)}"),
+                      "entity": entity, "columns": columns, **options}
+        profile = service.create_profile(definition)
+        db.session.commit()
+        return profile
+
+    return make
+
+
+@pytest.fixture
+def run_import(tenant: Tenant) -> Callable[..., ImportRun]:
+    """run_import(profile, path, dry_run=, force=): create the run as the CLI does, execute it."""
+
+    def run(profile: ImportProfile, path: Path, *, dry_run: bool = False,
+            force: bool = False, tenant_id: int | None = None) -> ImportRun:
+        with path.open("rb") as stream:
+            created = service.create_run(profile, stream, path.name, source="cli",
+                                         dry_run=dry_run, force=force)
+        db.session.commit()
+        done = jobs.run_in_context(created.id, tenant_id or tenant.id, wait=False)
+        assert done is not None
+        db.session.expire_all()
+        return db.session.get(ImportRun, created.id)
+
+    return run
+
+
+@pytest.fixture
+def make_custom_field(tenant: Tenant) -> Callable[..., Any]:
+    def make(entity: str, key: str, type_: str, **over: Any) -> Any:
+        field = create_field({"entity": entity, "key": key, "type": type_,
+                              "label_fr": over.pop("label_fr", key.title()),
+                              "label_en": over.pop("label_en", key.title()), **over})
+        db.session.commit()
+        return field
+
+    return make
+
+
+def records(entity: str, **where: Any) -> list[Any]:
+    """The tenant's records of an entity, by id, archived ones included."""
+    model = ENTITIES[entity].model
+    stmt = select(model).filter_by(**where).order_by(model.id)
+    return list(db.session.scalars(stmt))
+
+
+def by_key(entity: str, key: str = "external_ref") -> dict[str, Any]:
+    return {getattr(r, key): r for r in records(entity)}
+
+
+def row_errors(run: ImportRun) -> list[ImportRowError]:
+    return list(db.session.scalars(select(ImportRowError).where(
+        ImportRowError.run_id == run.id).order_by(ImportRowError.line, ImportRowError.id)))
+
+
+def audit_count(entity: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.entity == entity))
+
+
+def counts(run: ImportRun) -> dict[str, int]:
+    return run.counts
