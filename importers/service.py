@@ -1,10 +1,8 @@
 """Feeds' writes: profiles (versioned), runs (queued, locked, executed, finished)."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +17,11 @@ from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRun
 from app.models.feed import FINISHED
 from app.services.audit import record_event
+from app.services.files import store_stream
 from app.tenancy import all_tenants_unsafe, current_actor, current_tenant_id
 from importers.profile import Profile, normalized, parse_profile
 from importers.readers import Limits
 
-CHUNK = 1024 * 1024
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -99,24 +97,11 @@ def run_file_path(run: ImportRun) -> Path:
 
 def store_upload(stream: IO[bytes]) -> tuple[Path, str, int]:
     """Copy an upload to a temporary file while hashing it; refuse it past the size limit."""
-    root = Path(current_app.config["FILES_DIR"]) / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
-    digest, size, limit = hashlib.sha256(), 0, current_app.config["IMPORT_MAX_BYTES"]
-    fd, name = tempfile.mkstemp(dir=root)
-    with os.fdopen(fd, "wb") as out:
-        while chunk := stream.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                os.unlink(name)
-                raise ValidationError({"file": _("The file is larger than %(mb)d MB.",
-                                                 mb=limit // (1024 * 1024))})
-            digest.update(chunk)
-            out.write(chunk)
+    path, sha256, size = store_stream(stream, current_app.config["IMPORT_MAX_BYTES"])
     if size == 0:
-        os.unlink(name)
+        path.unlink()
         raise ValidationError({"file": _("The file is empty.")})
-    return Path(name), digest.hexdigest(), size
+    return path, sha256, size
 
 
 def previous_success(profile: ImportProfile, sha256: str) -> ImportRun | None:

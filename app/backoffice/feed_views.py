@@ -54,6 +54,7 @@ from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import feeds as queries
+from app.services.files import too_large
 from app.tenancy import current_actor, current_tenant_id, tenant_context
 from importers import jobs, service
 from importers.errors_csv import error_message, stream_errors_csv
@@ -85,8 +86,8 @@ def import_too_large(error: RequestEntityTooLarge):
     if request.endpoint != "backoffice.feed_run_start":
         title, message = ERROR_PAGES[413]
         return render_template("error.html", code=413, title=title, message=message), 413
-    flash(_("The file is larger than %(mb)d MB.",
-            mb=current_app.config["IMPORT_MAX_BYTES"] // (1024 * 1024)), "danger")
+    for message in too_large(current_app.config["IMPORT_MAX_BYTES"]).errors.values():
+        flash(message, "danger")
     return redirect(url_for("backoffice.feed_profile", profile_id=request.view_args["profile_id"]))
 
 

@@ -1,10 +1,8 @@
 """Files attached to records, stored by SHA-256 under FILES_DIR/<tenant>/."""
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,33 +15,14 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Account, Attachment
 from app.services.audit import record_event
+from app.services.files import store_stream
 from app.tenancy import current_tenant_id
 
 TEXT_LIMIT = 200_000
-CHUNK = 1024 * 1024
 
 
 def storage_path(tenant_id: int, sha256: str) -> Path:
     return Path(current_app.config["FILES_DIR"]) / str(tenant_id) / sha256[:2] / sha256
-
-
-def _store(stream: IO[bytes], limit: int) -> tuple[str, int, Path]:
-    """Copy the stream to a temporary file while hashing it; refuse it past `limit` bytes."""
-    root = Path(current_app.config["FILES_DIR"]) / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    fd, tmp_name = tempfile.mkstemp(dir=root)
-    with os.fdopen(fd, "wb") as out:
-        while chunk := stream.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                os.unlink(tmp_name)
-                raise ValidationError({"file": _("The file is larger than %(mb)d MB.",
-                                                 mb=limit // (1024 * 1024))})
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest(), size, Path(tmp_name)
 
 
 def _extract_text(path: Path, media_type: str) -> str | None:
@@ -63,7 +42,7 @@ def add_attachment(record: Any, file_name: str, stream: IO[bytes]) -> Attachment
     if not name:
         raise ValidationError({"file": _("Choose a file.")})
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    sha256, size, tmp = _store(stream, limit)
+    tmp, sha256, size = store_stream(stream, limit)
     if size == 0:
         tmp.unlink()
         raise ValidationError({"file": _("The file is empty.")})

@@ -194,7 +194,7 @@ def test_a_file_over_the_import_limit_is_refused_with_a_message(
                                  data={"file": (io.BytesIO(b"x" * size), "huge.csv")},
                                  follow_redirects=True)
     assert response.request.path == url
-    assert fr("The file is larger than %(mb)d MB.", mb=0) in text(response)
+    assert fr("The file is larger than %(kb)d KB.", kb=19) in text(response)
     assert count_rows(ImportRun) == 0
 
 
