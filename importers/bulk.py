@@ -182,8 +182,8 @@ class BulkSQL:
         # whole table look cheaper).
         select = (f"SELECT f.n, i.id FROM unnest({', '.join(['%s::int[]', '%s::text[]', *arrays])})"
                   f" AS f({', '.join(['n', 'k', *names])}) LEFT JOIN LATERAL (SELECT * FROM "
-                  f"{self.table.name} WHERE tenant_id = %s AND {self.key} = f.k LIMIT 1) AS i ON TRUE "
-                  f"WHERE {self._where(tests, missing_only)}")
+                  f"{self.table.name} WHERE tenant_id = %s AND {self.key} = f.k LIMIT 1) AS i "
+                  f"ON TRUE WHERE {self._where(tests, missing_only)}")
         cursor = self.cursor()
         try:
             cursor.execute(select, (list(range(len(keys))), keys, *values,
