@@ -36,7 +36,7 @@ from importers.keylog import KeyLog
 from importers.profile import Profile, Target
 from importers.readers import Limits, ReaderError, open_table
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 10_000
 DIFF_SAMPLE = 20
 ARCHIVE_CHUNK = 5000
 LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
@@ -64,6 +64,12 @@ class Item:
     lines: list[dict[str, Any]] | None = None
     problems: list[Problem] = field(default_factory=list)
     extra_lines: list[tuple[int, list[Any]]] = field(default_factory=list)
+    # Problems of the document's later rows, by line: one bad line fails the whole document.
+    member_problems: dict[int, list[Problem]] = field(default_factory=dict)
+
+    @property
+    def has_problems(self) -> bool:
+        return bool(self.problems or self.member_problems)
 
 
 @dataclass
@@ -118,9 +124,11 @@ class ImportEngine:
         for row in rows:
             item = self._convert(columns, row)
             if self.profile.has_lines and current is not None and item.key is not None \
-                    and item.key == current.key and not item.problems:
+                    and item.key == current.key:
                 current.lines.extend(item.lines or [])
                 current.extra_lines.append((row.line, row.cells))
+                if item.problems:
+                    current.member_problems[row.line] = item.problems
                 continue
             if current is not None:
                 yield current
@@ -238,33 +246,38 @@ class ImportEngine:
             item.problems.append(self.repeated_key_problem(item.key, first, item.line))
         items = []
         for item in batch:
-            if item.problems:
+            if item.has_problems:
                 self._fail(item)
             else:
                 items.append(item)
         return items
 
     def _fail(self, item: Item) -> None:
+        """Record why a record failed: each bad row's problems, "not imported" on the others."""
         self.outcome.failed += 1
-        for problem in item.problems:
-            message = str(problem.message) % problem.params if problem.params \
-                else str(problem.message)
-            message_id = getattr(problem.message, "_args", [None])[0] \
-                if hasattr(problem.message, "_args") else None
-            db.session.add(ImportRowError(
-                run_id=self.run.id, line=item.line, column=problem.column,
-                value=None if problem.value is None else str(problem.value)[:1000],
-                message=message, message_id=message_id,
-                message_params=jsonable(problem.params) or None,
-                raw=[None if c is None else str(c) for c in item.raw]))
-        for line, cells in item.extra_lines:
-            db.session.add(ImportRowError(
-                run_id=self.run.id, line=line, column=None, value=None,
-                message=str(_l("Not imported: line %(line)d of the same document failed.")
-                            % {"line": item.line}),
-                message_id="Not imported: line %(line)d of the same document failed.",
-                message_params={"line": item.line},
-                raw=[None if c is None else str(c) for c in cells]))
+        first_bad = item.line if item.problems else min(item.member_problems)
+        rows = [(item.line, item.raw, item.problems),
+                *((line, cells, item.member_problems.get(line, []))
+                  for line, cells in item.extra_lines)]
+        for line, cells, problems in rows:
+            if not problems:
+                problems = [Problem(None, None, _l(
+                    "Not imported: line %(line)d of the same document failed."),
+                    {"line": first_bad})]
+            for problem in problems:
+                self._record_error(line, cells, problem)
+
+    def _record_error(self, line: int, cells: list[Any], problem: Problem) -> None:
+        message = str(problem.message) % problem.params if problem.params \
+            else str(problem.message)
+        message_id = getattr(problem.message, "_args", [None])[0] \
+            if hasattr(problem.message, "_args") else None
+        db.session.add(ImportRowError(
+            run_id=self.run.id, line=line, column=problem.column,
+            value=None if problem.value is None else str(problem.value)[:1000],
+            message=message, message_id=message_id,
+            message_params=jsonable(problem.params) or None,
+            raw=[None if c is None else str(c) for c in cells]))
 
     # -- related records ------------------------------------------------------------------
 

@@ -807,8 +807,6 @@ def test_good_rows_are_kept_when_the_database_refuses_one(customers, make_profil
     assert error.line == 3 and error.message
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a document line that fails to convert "
-                   "splits the document (ImportEngine.items); its earlier lines go in")
 def test_a_document_goes_in_whole_or_not_at_all(customers, make_profile, run_import,
                                                 feed_file):
     profile = make_profile("invoices", INVOICES, key="number")
