@@ -20,7 +20,7 @@ from app.models import Account, AuditEvent, ImportRowError, ImportRun, Invoice, 
 from app.services.custom_field_defs import create_field
 from app.services.tenants import create_tenant
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
-from importers import batches, engine, fastpath, jobs, keylog, service
+from importers import batches, engine, existing, fastpath, jobs, keylog, service
 from importers.batches import BatchColumn, csv_batches
 from importers.convert import Column, _money_converter
 from importers.keylog import KeyLog
@@ -335,7 +335,8 @@ def test_the_batch_path_leaves_what_the_row_path_leaves(app_ctx, tmp_path_factor
         if not batch_path:
             monkeypatch.setattr(fastpath, "applies", lambda engine, table: False)
         elif in_python:  # records compared in Python rather than by the database
-            monkeypatch.setattr(fastpath.BatchImport, "_differing", lambda *args: None)
+            monkeypatch.setattr(existing.ExistingRecords, "_by_the_database",
+                                lambda *args: None)
         tenant_id = _tenant_with_customers()
         run_ids = [_import(tenant_id, _file(folder / f"f{n}-{batch_path}.csv", rows), mode,
                            dry_run, full_sync)

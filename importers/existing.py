@@ -1,0 +1,142 @@
+"""Which rows of a batch are new, unchanged or different from the records they key.
+
+One statement per batch, on tuples in the file's terms (amounts in cents, dates as the
+database stores them, related records by id): SQLite compares them itself and sends back only
+the rows that differ; PostgreSQL sends the records (binary) and Python compares tuples. Equal
+here is equal for the engine too; every row found different is checked again by the engine's
+own `_changes` on the ORM's values (`current`), which also makes the update and its audit.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importers.fastpath import BatchImport
+
+MEMORY = 50_000  # custom JSON texts remembered, parsed or as compared
+_MISSING = object()
+_TEXT = {str, type(None)}
+
+
+class ExistingRecords:
+    def __init__(self, batch: BatchImport) -> None:
+        self.batch = batch
+        self.bulk = batch.bulk
+        self.customs = [key for _n, key in batch.customs]
+        self.selected = [*(self.bulk.cents(name) if kind == "money" else name
+                           for _n, name, kind in batch.compared),
+                         "id", "archived_at", self.bulk.json_text("custom")]
+        self.width = 1 + len(batch.compared)
+        self.parsed: dict[str, dict[str, Any]] = {}
+        self.compared_custom: dict[tuple, Any] = {}
+
+    def differing(self, good: list[int], keys: list[str],
+                  lists: list[list[Any]]) -> dict[int, bool | None]:
+        """Rows whose record is missing (→ None) or differs or is archived (→ True), by
+        position in `good`; `lists` holds the compared values of those rows."""
+        found = self._by_the_database(good, keys, lists)
+        if found is None:
+            found = self._in_python(good, keys, lists)
+        return found
+
+    def _by_the_database(self, good: list[int], keys: list[str],
+                         lists: list[list[Any]]) -> dict[int, bool | None] | None:
+        """SQLite: the comparison in SQL. None on PostgreSQL, and when a value is of a type
+        SQLite is not given."""
+        if not self.bulk.sqlite:
+            return None
+        compared = []
+        for (_n, name, kind), values in zip(self.batch.compared, lists, strict=True):
+            if kind == "value":
+                if not set(map(type, values)) <= _TEXT:
+                    return None
+                compared.append((name, "text"))
+            else:
+                compared.append((name, {"money": "cents", "ref": "id"}.get(kind, kind)))
+        custom_values: list[Any] = []
+        if self.customs:
+            columns = [self.batch.values[n] for n, _key in self.batch.customs]
+            rows = zip(*[[values[i] for i in good] for values in columns], strict=True)
+            custom_values = list(map(self._as_compared, rows))
+            if None in custom_values:
+                return None
+        found = self.bulk.differing(compared, self.customs, keys, lists, custom_values,
+                                    self.batch.profile.mode == "insert")
+        return {position: None if record_id is None else True
+                for position, record_id in found.items()}
+
+    def _as_compared(self, values: tuple) -> tuple | None:
+        """A row's custom values as SQLite's json_extract gives them back (remembered: they
+        repeat); None when one cannot be."""
+        memory = self.compared_custom
+        try:
+            found = memory.get(values, _MISSING)
+        except TypeError:  # a list among them (multiple choice)
+            return _as_json_extract(values)
+        if found is _MISSING:
+            if len(memory) > MEMORY:
+                memory.clear()
+            found = memory[values] = _as_json_extract(values)
+        return found
+
+    def _in_python(self, good: list[int], keys: list[str],
+                   lists: list[list[Any]]) -> dict[int, bool | None]:
+        existing = self.bulk.existing(self.selected, keys)
+        width, insert_only = self.width, self.batch.profile.mode == "insert"
+        found: dict[int, bool | None] = {}
+        for position, (i, row) in enumerate(zip(good, zip(keys, *lists, strict=True),
+                                                strict=True)):
+            current = existing.get(row[0])
+            if current is None:
+                found[position] = None
+            elif not insert_only and not (current[:width] == row and current[width + 1] is None
+                                          and self._same_custom(i, current[width + 2])):
+                found[position] = True
+        return found
+
+    def _same_custom(self, i: int, stored: str | None) -> bool:
+        if not self.customs:
+            return True
+        current = self._parsed(stored)
+        values = self.batch.values
+        return all(current.get(key) == values[n][i] for n, key in self.batch.customs)
+
+    def _parsed(self, stored: str | None) -> dict[str, Any]:
+        """A record's custom values from their JSON text (the same texts come back often)."""
+        if stored is None:
+            return {}
+        memory = self.parsed
+        found = memory.get(stored)
+        if found is None:
+            if len(memory) > MEMORY:
+                memory.clear()
+            found = memory[stored] = json.loads(stored) or {}
+        return found
+
+    def current(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """engine._existing's records: the columns it reads, as the ORM returns them (one
+        index lookup per key, as the batch path reads)."""
+        profile = self.batch.profile
+        names = list(dict.fromkeys([
+            "id", profile.key, "custom", "archived_at",
+            *(t.name for t in profile.targets if t.kind == "field"),
+            *(f"{t.name}_id" for t in profile.targets if t.kind == "ref")]))
+        rows = self.bulk.existing(names, keys)
+        if not rows:
+            return {}
+        processors = self.bulk.result_processors(names)
+        return {key: {name: process(value) if process else value for name, process, value
+                      in zip(names, processors, row[1:], strict=True)}
+                for key, row in rows.items()}
+
+
+def _as_json_extract(values: tuple) -> tuple | None:
+    found = []
+    for value in values:
+        if isinstance(value, list | dict):
+            value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        elif not isinstance(value, str | int | float | None):
+            return None
+        found.append(value)
+    return tuple(found)

@@ -1,0 +1,190 @@
+"""New records of the batch path: their columns, and each column's values for a batch.
+
+The values are what SQLAlchemy would bind for the engine's insert (`_new_row`, then the
+model's column defaults), prepared a column at a time: amounts from cents (SQLite binds
+Decimal as float, and cents / 100 is that same double), dates as SQLite stores them, custom
+values as JSON (remembered: the same values come back), constants once per batch.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from itertools import repeat
+from typing import TYPE_CHECKING, Any
+
+from app.extensions import db
+
+if TYPE_CHECKING:
+    from importers.fastpath import BatchImport
+
+MEMORY = 50_000  # custom JSON texts remembered
+Values = Callable[[list[int], datetime], Any]  # (the batch's rows to insert, now) → values
+
+
+class NewRecords:
+    def __init__(self, batch: BatchImport) -> None:
+        self.batch = batch
+        engine = batch.engine
+        table = engine.model.__table__
+        self.dialect = db.engine.dialect
+        self.sqlite = batch.bulk.sqlite
+        self.names: list[str] = ["tenant_id"]
+        self.values: list[Values] = [lambda rows, now: repeat(batch.tenant_id, len(rows))]
+        for n, column in enumerate(batch.columns):
+            target = column.column.target
+            if target.kind == "field":
+                self._add(target.name, self._field(n, table.c[target.name]))
+            elif target.kind == "ref":
+                self._add(f"{target.name}_id",
+                          self._picked(lambda name=target.name: batch.ids[name]))
+        if "partner_id" in table.c and "partner_id" not in self.names \
+                and engine.entity.name != "accounts":  # the account's partner (_new_row)
+            self._add("partner_id", self._picked(lambda: batch.partners or Nones()))
+        self._add("custom", self._custom(table.c.custom))
+        run = engine.run
+        for name, value in (("created_at", None), ("updated_at", None),
+                            ("import_run_id", run.id), ("import_profile_id", run.profile_id)):
+            self._add(name, self._constant(table.c[name], value))
+        for column in table.columns:  # what SQLAlchemy's insert fills in from the model
+            if column.key in self.names or column.primary_key or column.default is None:
+                continue
+            default = column.default
+            if not (default.is_scalar or default.is_callable):
+                raise NotImplementedError(f"default of {column.key}")
+            value = default.arg if default.is_scalar else default.arg(None)
+            self._add(column.key, self._constant(column, value))
+        self.required = self._required()
+
+    def _add(self, name: str, values: Values) -> None:
+        self.names.append(name)
+        self.values.append(values)
+
+    def insert(self, rows: list[int], now: datetime) -> None:
+        columns = [values(rows, now) for values in self.values]
+        self.batch.bulk.insert(self.names, zip(*columns, strict=True))
+
+    # -- each column's values -------------------------------------------------------------------
+
+    def _picked(self, source: Callable[[], Any]) -> Values:
+        def values(rows: list[int], now: datetime) -> list[Any]:
+            found = source()
+            return [found[i] for i in rows]
+
+        return values
+
+    def _field(self, n: int, column: Any) -> Values:
+        batch = self.batch
+        kind = next(kind for at, _name, kind in batch.compared if at == n)
+        if kind == "date" and self.sqlite:
+            return self._picked(lambda: batch.compared_values(n, "date", column.name))
+        if kind == "money":
+            convert = _cents_float if self.sqlite else _cents_text
+        else:
+            convert = column.type._cached_bind_processor(self.dialect)
+
+        def values(rows: list[int], now: datetime) -> list[Any]:
+            found = batch.values[n]
+            if convert is None:
+                return [found[i] for i in rows]
+            return [None if found[i] is None else convert(found[i]) for i in rows]
+
+        return values
+
+    def _custom(self, column: Any) -> Values:
+        batch = self.batch
+        process = column.type._cached_bind_processor(self.dialect) or json.dumps
+        keys = [key for _n, key in batch.customs]
+        memory: dict[tuple, Any] = {}
+
+        def values(rows: list[int], now: datetime) -> list[Any]:
+            columns = [batch.values[n] for n, _key in batch.customs]
+            if len(memory) > MEMORY:
+                memory.clear()
+            texts = []
+            for i in rows:
+                given = tuple(column[i] for column in columns)
+                try:
+                    text = memory.get(given)
+                except TypeError:  # a list among them (multiple choice): not remembered
+                    text, remember = None, False
+                else:
+                    remember = True
+                if text is None:
+                    text = process({key: value for key, value in zip(keys, given, strict=True)
+                                    if value is not None})
+                    if remember:
+                        memory[given] = text
+                texts.append(text)
+            return texts
+
+        return values
+
+    def _constant(self, column: Any, value: Any) -> Values:
+        process = column.type._cached_bind_processor(self.dialect)
+        stamped = value is None and column.key in ("created_at", "updated_at")
+
+        def values(rows: list[int], now: datetime) -> Any:
+            found = now if stamped else value
+            if process is not None and found is not None:
+                found = process(found)
+            return repeat(found, len(rows))
+
+        return values
+
+    # -- required values ------------------------------------------------------------------------
+
+    def _required(self) -> list[tuple[str, Any]] | bool | None:
+        """Where each required value of a new row is (engine._missing_required's fields):
+        ("field", column), ("ref", name) or ("partners", None); True when every new row
+        lacks one; None when none is required."""
+        batch, engine = self.batch, self.batch.engine
+        from importers.engine import _has_default
+
+        fields = {c.column.target.name: n for n, c in enumerate(batch.columns)
+                  if c.column.target.kind == "field"}
+        refs = {name for _n, name in batch.refs}
+        checks: list[tuple[str, Any]] = []
+        for spec in engine.entity.fields:
+            if not spec.required or _has_default(spec.name):
+                continue
+            if spec.type == "ref" and spec.name in refs:
+                checks.append(("ref", spec.name))
+            elif spec.type != "ref" and spec.name in fields:
+                checks.append(("field", fields[spec.name]))
+            elif spec.attr == "partner_id" and "partner_id" in self.names:
+                checks.append(("partners", None))
+            else:
+                return True
+        customs = {key: n for n, key in batch.customs}
+        for cf in engine.custom_fields.values():
+            if cf.is_required:
+                if cf.key not in customs:
+                    return True
+                checks.append(("field", customs[cf.key]))
+        return checks or None
+
+    def required_values(self) -> list[Any] | None:
+        """The batch's lists whose None means a required value is missing; None: all lack."""
+        batch = self.batch
+        found = []
+        for kind, at in self.required if isinstance(self.required, list) else ():
+            found.append(batch.ids[at] if kind == "ref" else
+                         (batch.partners or Nones()) if kind == "partners" else batch.values[at])
+        return None if self.required is True else found
+
+
+class Nones:
+    """A list of None, as long as needed."""
+
+    def __getitem__(self, index: int) -> None:
+        return None
+
+
+def _cents_float(cents: int) -> float:
+    return cents / 100
+
+
+def _cents_text(cents: int) -> str:
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
