@@ -209,7 +209,7 @@ class BatchColumn:
         for index, raw in enumerate(cells):
             try:
                 append(convert(raw))
-            except ValueError as exc:  # CellError and InvalidValue are ValueErrors
+            except ValueError as exc:  # InvalidValue included
                 append(None)
                 failures.append((index, exc))
         return values, failures

@@ -1,4 +1,5 @@
-"""Per-column converters, compiled once per profile: raw cell → python value or a message."""
+"""Per-column converters, compiled once per profile: raw cell → python value, or InvalidValue
+(a cell that does not fit its target, with a translatable message)."""
 from __future__ import annotations
 
 import re
@@ -16,19 +17,10 @@ from app.entities import STATUS_LABELS, Entity
 from app.models import CustomField
 from app.services.records import COUNTRIES, MONEY_LIMIT
 from importers.profile import Profile, Target
-from importers.values import make_date_parser, make_decimal_parser, parse_text
+from importers.values import InvalidValue, make_date_parser, make_decimal_parser, parse_text
 
 CENT = Decimal("0.01")
 Converter = Callable[[Any], Any]
-
-
-class CellError(ValueError):
-    """A cell that does not fit its target; `message` is a lazy, translatable string."""
-
-    def __init__(self, message: Any, **params: Any):
-        super().__init__(str(message))
-        self.message = message
-        self.params = params
 
 
 @dataclass(frozen=True)
@@ -57,8 +49,8 @@ def _choice_converter(choices: tuple[str, ...]) -> Converter:
             return None
         code = lookup.get(text.casefold())
         if code is None:
-            raise CellError(_l("“%(value)s” is not one of: %(choices)s."),
-                            value=text[:40], choices=", ".join(choices))
+            raise InvalidValue(_l("“%(value)s” is not one of: %(choices)s."),
+                               value=text[:40], choices=", ".join(choices))
         return code
 
     return convert
@@ -78,7 +70,7 @@ def _money_converter(parse_decimal: Converter) -> Converter:
             return None
         value = value.quantize(CENT)
         if abs(value) >= MONEY_LIMIT:
-            raise CellError(_l("The amount is too large."))
+            raise InvalidValue(_l("The amount is too large."))
         return value
 
     return convert
@@ -90,7 +82,7 @@ def _country(raw: Any) -> str | None:
         return None
     code = text.upper()
     if code not in COUNTRIES:
-        raise CellError(_l("“%(value)s” is not a country code such as FR."), value=text[:10])
+        raise InvalidValue(_l("“%(value)s” is not a country code such as FR."), value=text[:10])
     return code
 
 
@@ -116,7 +108,7 @@ def _email_converter(max_length: int) -> Converter:
         try:
             return validate_email(text, check_deliverability=False).normalized
         except EmailNotValidError:
-            raise CellError(_l("Enter a valid e-mail address.")) from None
+            raise InvalidValue(_l("Enter a valid e-mail address.")) from None
 
     return convert
 
@@ -144,8 +136,8 @@ def custom_converter(field: CustomField) -> Converter:
     def convert(raw: Any) -> Any:
         try:
             return coerce_value(field.type, raw, field.choices)
-        except CustomValueError as exc:
-            raise CellError(str(exc)) from exc
+        except CustomValueError as exc:  # its message comes already translated
+            raise InvalidValue(str(exc)) from exc
 
     return convert
 

@@ -31,16 +31,27 @@ from app.extensions import db
 from app.models import AuditEvent, ImportRowError, ImportRun
 from app.services.audit import jsonable
 from app.tenancy import current_actor
-from importers.convert import CellError, Column, compile_columns
+from importers.convert import Column, compile_columns
 from importers.keylog import KeyLog
 from importers.profile import Profile, Target
 from importers.readers import Limits, ReaderError, open_table
+from importers.values import InvalidValue
 
 BATCH_ROWS = 10_000
 DIFF_SAMPLE = 20
 ARCHIVE_CHUNK = 5000
 LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
 CENT = Decimal("0.01")
+# One message per related entity, translated whole when shown (French nouns have genders).
+NO_REFERENCE = {
+    "accounts": _l("No customer with the reference “%(ref)s”."),
+    "partners": _l("No partner with the reference “%(ref)s”."),
+    "deals": _l("No deal with the reference “%(ref)s”."),
+    "quotes": _l("No quote with the reference “%(ref)s”."),
+    "orders": _l("No order with the reference “%(ref)s”."),
+}
+assert {f.ref for e in ENTITIES.values() for f in e.fields if f.type == "ref"} \
+    <= {*NO_REFERENCE, "users"}  # users are not referenced by feeds
 
 
 @dataclass
@@ -110,6 +121,7 @@ class ImportEngine:
         self.key_column = getattr(self.model, profile.key)
         self.custom_fields = {cf.key: cf for cf in definitions(self.entity.name)}
         self.seen = KeyLog()  # key → first line, in bounded memory
+        self.has_keys = False  # a row of the file had a key
         self.key_header = next(t.header for t in profile.targets
                                if t.kind == "field" and t.name == profile.key)
         self.outcome = Outcome()
@@ -144,9 +156,12 @@ class ImportEngine:
         for column in columns:
             raw = row.cells[column.index] if column.index < len(row.cells) else None
             target = column.target
+            if column.index in row.long_cells:
+                item.problems.append(self.long_cell_problem(target, raw))
+                continue
             try:
                 value = column.convert(raw)
-            except ValueError as exc:  # CellError included
+            except ValueError as exc:  # InvalidValue included
                 item.problems.append(self.cell_problem(target, raw, exc))
                 continue
             if target.kind == "field":
@@ -174,8 +189,12 @@ class ImportEngine:
         return Problem(None, None, _l("The row has %(n)d more cells than the header."),
                        {"n": count})
 
+    def long_cell_problem(self, target: Target, raw: Any) -> Problem:
+        return Problem(target.header, raw, _l("At most %(n)d characters."),
+                       {"n": self.limits.max_field_length})
+
     def cell_problem(self, target: Target, raw: Any, exc: ValueError) -> Problem:
-        if isinstance(exc, CellError):
+        if isinstance(exc, InvalidValue):
             return Problem(target.header, raw, exc.message, exc.params)
         return Problem(target.header, raw, str(exc))
 
@@ -191,8 +210,7 @@ class ImportEngine:
         spec = self.entity.field(target)
         header = next(t.header for t in self.profile.targets
                       if t.kind == "ref" and t.name == target)
-        return Problem(header, ref, _l("No %(entity)s with the reference “%(ref)s”."),
-                       {"entity": str(ENTITIES[spec.ref].singular).lower(), "ref": ref[:60]})
+        return Problem(header, ref, NO_REFERENCE[spec.ref], {"ref": ref[:60]})
 
     def no_record_problem(self, key: str) -> Problem:
         return Problem(None, key, _l("No record with the key “%(key)s” to update."),
@@ -237,13 +255,20 @@ class ImportEngine:
         self.run.rows_done += rows
         self._save_progress()
 
+    def note_keys(self, pairs: list[tuple[str, int]]) -> dict[int, int]:
+        """Note the (key, line) of rows with a key, failed ones too (full sync keeps their
+        records); the repeats, by index in `pairs`, with the first line of their key."""
+        self.has_keys = self.has_keys or bool(pairs)
+        return self.seen.record(pairs)
+
     def _reject(self, batch: list[Item]) -> list[Item]:
         """Record the items' problems (and repeated keys); the items that can go in."""
-        fine = [item for item in batch if item.key is not None and not item.problems]
-        repeats = self.seen.record([(item.key, item.line) for item in fine])
+        keyed = [item for item in batch if item.key is not None]
+        repeats = self.note_keys([(item.key, item.line) for item in keyed])
         for index, first in repeats.items():
-            item = fine[index]
-            item.problems.append(self.repeated_key_problem(item.key, first, item.line))
+            item = keyed[index]
+            if not item.problems:
+                item.problems.append(self.repeated_key_problem(item.key, first, item.line))
         items = []
         for item in batch:
             if item.has_problems:
@@ -382,6 +407,11 @@ class ImportEngine:
         if not change:
             plan.unchanged += 1
             return
+        problem = self._emptied_required(item)
+        if problem is not None:
+            item.problems.append(problem)
+            plan.failed.append(item)
+            return
         before, after = change
         row = {"id": current["id"], "updated_at": now, "import_run_id": self.run.id,
                "import_profile_id": self.run.profile_id, "archived_at": None}
@@ -472,6 +502,21 @@ class ImportEngine:
                                {"field": cf.label_en})
         return None
 
+    def _emptied_required(self, item: Item) -> Problem | None:
+        """A required field that the row empties: refused, as forms refuse it."""
+        for target in self.profile.targets:
+            if target.kind == "custom":
+                required = self.custom_fields[target.name].is_required
+                value = item.custom.get(target.name)
+            elif target.kind in ("field", "ref"):
+                spec = self.entity.field(target.name)
+                required, value = spec.required, item.values.get(spec.attr)
+            else:
+                continue
+            if required and value is None:
+                return Problem(target.header, None, _l("This field is required."))
+        return None
+
     def _write(self, plan: Plan) -> None:
         if self.run.is_dry_run:
             return
@@ -523,6 +568,9 @@ class ImportEngine:
         for rows in db.session.execute(stmt).partitions():
             missing = set(self.seen.missing(str(row[1]) for row in rows))
             absent += [row[0] for row in rows if str(row[1]) in missing]
+        if absent and not self.has_keys:  # an empty export, most likely: never archive all
+            raise ReaderError(_l("The file holds no row with a key: full sync would archive "
+                                 "every record, so nothing was archived."))
         self.outcome.archived = len(absent)
         if self.run.is_dry_run or not absent:
             return

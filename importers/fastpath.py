@@ -107,33 +107,45 @@ class BatchImport:
         cells_of = list(zip(*batch.cells, strict=True))
         problems: dict[int, list] = {index: [engine.extra_cells_problem(count)]
                                      for index, count in batch.extra.items()}
+        too_long: dict[int, set[int]] = {}  # column → rows whose cell is over the limit
+        for index, at_columns in batch.long.items():
+            for at in at_columns:
+                too_long.setdefault(at, set()).add(index)
         values = []
         for column in self.columns:
-            cells = cells_of[column.column.index]
+            at, target = column.column.index, column.column.target
+            cells, long = cells_of[at], too_long.get(at, ())
             converted, failures = column.convert(cells)
             for index, exc in failures:
+                if index not in long:
+                    problems.setdefault(index, []).append(
+                        engine.cell_problem(target, cells[index], exc))
+            for index in long:
+                converted[index] = None
                 problems.setdefault(index, []).append(
-                    engine.cell_problem(column.column.target, cells[index], exc))
+                    engine.long_cell_problem(target, cells[index]))
             values.append(converted)
         self.values = values
         keys = values[self.key_at]
         if not self.key_is_text:
             keys = [None if key in (None, "") else str(key) for key in keys]
         self.keys = keys
+        keyed = range(len(batch))
         if None in keys:
+            keyed = [index for index, key in enumerate(keys) if key is not None]
             for index, key in enumerate(keys):
                 if key is None and index not in problems:
                     problems[index] = [engine.empty_key_problem()]
+        lines = batch.lines
+        repeats = engine.note_keys([(keys[i], lines[i]) for i in keyed])
+        for position, first in repeats.items():
+            index = keyed[position]
+            if index not in problems:
+                problems[index] = [engine.repeated_key_problem(keys[index], first,
+                                                               lines[index])]
+        self._fail(problems)
         good = [i for i in range(len(batch)) if i not in problems] if problems \
             else list(range(len(batch)))
-        lines = batch.lines
-        repeats = engine.seen.record([(keys[i], lines[i]) for i in good])
-        for position, first in repeats.items():
-            index = good[position]
-            problems[index] = [engine.repeated_key_problem(keys[index], first, lines[index])]
-        self._fail(problems)
-        if repeats:
-            good = [i for i in good if i not in problems]
         self.ids: dict[str, list[Any]] = {}
         self.partners: list[Any] | None = None
         good = self._resolve(good)
@@ -251,7 +263,7 @@ class BatchImport:
                     creates.append(i)
             creates.sort()
         plan.creates = self._required(creates, failed, now)
-        plan.failed = sorted(failed, key=lambda item: item.line)
+        plan.failed = sorted(plan.failed + failed, key=lambda item: item.line)
         try:
             with db.session.begin_nested():
                 if not engine.run.is_dry_run:

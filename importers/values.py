@@ -37,7 +37,7 @@ class InvalidValue(ValueError):
         self.params = params
 
     def __str__(self) -> str:
-        return str(self.message) % self.params
+        return str(self.message) % self.params if self.params else str(self.message)
 
 
 def _shown(raw: Any) -> str:

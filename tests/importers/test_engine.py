@@ -22,7 +22,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, InvoiceLine, QuoteLine
 from app.tenancy import SYSTEM, tenant_context
-from importers import jobs, service
+from importers import fastpath, jobs, service
 from importers.errors_csv import error_message, stream_errors_csv
 from tests.importers.conftest import NBSP, NNBSP, audit_count, by_key, records, row_errors
 
@@ -49,6 +49,14 @@ def customers(make_profile, run_import, feed_file):
                                "C003;Bâtiments Leroy;Paris;P02\n", name="clients.csv"))
     assert run.counts["created"] == 3
     return by_key("accounts")
+
+
+@pytest.fixture(params=["batch path", "row path"])
+def either_path(request, monkeypatch) -> None:
+    """A CSV file into an entity without lines, through the batch path, then the row path
+    (the path of XLSX files and documents with lines)."""
+    if request.param == "row path":
+        monkeypatch.setattr(fastpath, "applies", lambda engine, table: False)
 
 
 def in_french(error) -> str:
@@ -261,12 +269,11 @@ def test_an_unknown_reference_is_a_row_error_naming_it(customers, make_profile, 
     error = one_error(run)
     assert (error.line, error.column, error.value) == (3, "Code client", "C999")
     assert "C999" in error.message
-    assert in_french(error) == "Aucun enregistrement « client » avec la référence « C999 »."
+    assert in_french(error) == "Aucun client avec la référence « C999 »."
     assert sorted(by_key("contacts")) == ["K1", "K3"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the entity name in 'No %(entity)s with the "
-                   "reference' is stored already translated in the run's language")
+@pytest.mark.usefixtures("either_path")
 def test_an_unknown_reference_reads_in_english_too(customers, make_profile, run_import,
                                                    feed_file):
     profile = make_profile("contacts", {"Réf": "external_ref", "Code client":
@@ -486,12 +493,31 @@ def test_emptying_a_required_field_of_an_existing_record_refuses_the_row(
     assert (accounts["C1"].name, accounts["C2"].city) == ("Dupont", "Cannes")
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a required field emptied on update reaches "
-                   "the database; the error is its raw NOT NULL message, with no column")
+@pytest.mark.usefixtures("either_path")
 def test_emptying_a_required_field_names_the_column(make_profile, run_import, feed_file):
     error = one_error(empty_a_required_field(make_profile, run_import, feed_file))
     assert error.column == "Raison sociale"
     assert "constraint" not in error.message  # not the database's words
+    assert (in_french(error), in_english(error)) == ("Ce champ est obligatoire.",
+                                                     "This field is required.")
+
+
+@pytest.mark.usefixtures("either_path")
+def test_emptying_a_required_customer_or_custom_field_names_the_column(
+        customers, make_custom_field, make_profile, run_import, feed_file):
+    make_custom_field("contacts", "badge", "text", is_required=True)
+    profile = make_profile("contacts", {"Réf": "external_ref", "Code client":
+                                        "account.external_ref", "Nom": "last_name",
+                                        "Badge": "custom.badge"})
+    header = "Réf;Code client;Nom;Badge\n"
+    run_import(profile, feed_file(header + "K1;C001;Dupont;B1\nK2;C001;Martin;B2\n"))
+    run = run_import(profile, feed_file(header + "K1;;Dupont;B1\nK2;C001;Martin;\n",
+                                        name="j2.csv"))
+    assert (run.status, run.counts["updated"]) == ("failed", 0)
+    assert [(e.line, e.column) for e in row_errors(run)] == [(2, "Code client"), (3, "Badge")]
+    contacts = by_key("contacts")
+    assert (contacts["K1"].account_id, contacts["K2"].custom) == (customers["C001"].id,
+                                                                  {"badge": "B2"})
 
 
 def test_an_empty_cell_of_a_new_record_takes_the_fields_default(make_profile, run_import,
@@ -640,8 +666,7 @@ def test_full_sync_archives_only_this_feeds_records_and_brings_them_back(
     assert by_key("accounts")["C2"].archived_at is None
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: full sync archives a record whose row is in "
-                   "the file but failed (ImportEngine._reject only notes keys of good rows)")
+@pytest.mark.usefixtures("either_path")
 def test_full_sync_keeps_a_record_whose_row_failed(make_profile, run_import, feed_file):
     profile = make_profile("accounts", ACCOUNTS_WITH_COUNTRY, full_sync=True)
     header = "Code client;Raison sociale;Ville;Pays\n"
@@ -650,6 +675,24 @@ def test_full_sync_keeps_a_record_whose_row_failed(make_profile, run_import, fee
                                         name="j2.csv"))
     assert (run.counts["failed"], run.counts["archived"]) == (1, 0)
     assert by_key("accounts")["C2"].archived_at is None
+
+
+@pytest.mark.usefixtures("either_path")
+@pytest.mark.parametrize("rows", ["", ";Dupont;Lyon\n;Martin;Nice\n"],
+                         ids=["header only", "no key"])
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry run"])
+def test_full_sync_refuses_to_archive_everything_for_a_file_with_no_keys(
+        make_profile, run_import, feed_file, rows, dry_run):
+    profile = make_profile("accounts", ACCOUNTS, full_sync=True)
+    header = "Code client;Raison sociale;Ville\n"
+    run_import(profile, feed_file(header + "C1;Dupont;Lyon\nC2;Martin;Nice\n"))
+    run = run_import(profile, feed_file(header + rows, name="j2.csv"), dry_run=dry_run)
+    assert (run.status, run.counts["archived"]) == ("failed", 0)
+    assert run.message.replace(NBSP, " ") == (
+        "Le fichier ne contient aucune ligne avec une clé : la synchronisation complète "
+        "archiverait tous les enregistrements, rien n’a donc été archivé.")
+    assert all(a.archived_at is None for a in records("accounts"))
+    assert audit_count("accounts") == 0
 
 
 def test_full_sync_in_a_dry_run_reports_without_archiving(make_profile, run_import,
@@ -747,8 +790,7 @@ def test_a_bad_date_or_number_says_so(customers, make_profile, run_import, feed_
         "« douze » n’est pas un nombre.", "« 32/12/2025 » n’est pas une date."]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: InvalidValue (importers.values) is caught as "
-                   "a plain ValueError in ImportEngine._convert, stored rendered, no message_id")
+@pytest.mark.usefixtures("either_path")
 def test_a_bad_date_or_number_reads_in_english_too(customers, make_profile, run_import,
                                                    feed_file):
     errors = bad_date_and_number(customers, make_profile, run_import, feed_file)
@@ -849,6 +891,18 @@ def test_a_key_repeated_in_one_file_is_reported_with_both_lines(make_profile, ru
     assert by_key("accounts")["C1"].city == "Lyon"  # never silently merged
 
 
+@pytest.mark.usefixtures("either_path")
+def test_a_key_repeated_after_a_failed_row_is_a_repeat_too(make_profile, run_import,
+                                                          feed_file):
+    run = run_import(make_profile("accounts", ACCOUNTS_WITH_COUNTRY), feed_file(
+        "Code client;Raison sociale;Ville;Pays\nC1;Dupont;Lyon;FR\nC2;Martin;Nice;XX\n"
+        "C2;Martin;Nice;FR\n"))
+    assert (run.counts["created"], run.counts["failed"]) == (1, 2)
+    errors = row_errors(run)
+    assert [(e.line, e.column) for e in errors] == [(3, "Pays"), (4, "Code client")]
+    assert in_english(errors[1]) == "The key “C2” is repeated: line 3 and line 4."
+
+
 def test_a_document_key_coming_back_later_in_the_file_is_a_repeat(customers, make_profile,
                                                                   run_import, feed_file):
     run = run_import(make_profile("invoices", INVOICES, key="number"), feed_file(
@@ -947,8 +1001,7 @@ def test_a_file_over_the_row_limit_fails_its_run_clearly(app, make_profile, run_
     assert records("accounts") == []
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: Row.long_cells (IMPORT_MAX_FIELD_LENGTH) "
-                   "is ignored by ImportEngine._convert")
+@pytest.mark.usefixtures("either_path")
 def test_a_field_over_the_length_limit_is_refused_clearly(app, make_profile, run_import,
                                                           feed_file, monkeypatch):
     monkeypatch.setitem(app.config, "IMPORT_MAX_FIELD_LENGTH", 50)
