@@ -1,11 +1,15 @@
 """Sessions: who is logged in, bound with the tenant to the request's context."""
 from __future__ import annotations
 
-from flask import Flask, g, request
-from flask_login import current_user
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, request, session, url_for
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
-from app.extensions import db, login_manager
+from app.extensions import db, limiter, login_manager
 from app.models import Tenant, User
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
 
@@ -47,3 +51,55 @@ def bind_request_tenant(tenant: Tenant) -> None:
         set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
     else:
         set_actor(Actor("anonymous", None, "anonymous", None, request.remote_addr))
+
+
+# -- logging in, for the back office and the extranet alike --------------------------------------
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a path on this site: no scheme, no host, no protocol-relative //."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+def _account_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"login:{g.get('tenant_slug')}:{email}"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code != 302
+
+
+def login_rate_limits(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Failed logins are limited per IP address and per account (the e-mail typed)."""
+    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
+                         methods=["POST"], key_func=_account_key, deduct_when=_failed)(view)
+    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"],
+                         deduct_when=_failed)(view)
+
+
+def log_in(email: str, password: str) -> User | None:
+    """Check the credentials, audit the attempt and open the session; None when wrong."""
+    from app.services.tenants import find_user_by_email, record_login, verify_password
+
+    user = find_user_by_email(email)
+    ok = verify_password(user, password) and user is not None and user.is_active
+    if ok:
+        set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
+    record_login(user if ok else None, email, success=ok)
+    db.session.commit()
+    if not ok:
+        return None
+    session.clear()
+    login_user(user)
+    return user
+
+
+def home_url(user: User) -> str:
+    """Where a user lands: staff in the back office, agents and subscribers in the extranet."""
+    return url_for("backoffice.dashboard") if user.is_staff else url_for("portal.home")

@@ -36,13 +36,22 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         or f"sqlite:///{instance_path / 'relais.db'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "FILES_DIR": env.get("FILES_DIR") or str(instance_path / "files"),
+        # Outgoing mail: smtp://[user:pass@]host[:port][?starttls=1] or smtps://… (TLS).
         "SMTP_URL": env.get("SMTP_URL", ""),
+        "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "10")),
+        "MAIL_FROM": env.get("MAIL_FROM", "relais@localhost"),
+        # Links put in mails (invitations, password resets): https://crm.example.com. Empty:
+        # the request's host, which only a trusted proxy or TRUSTED_HOSTS should decide.
+        "PUBLIC_URL": env.get("PUBLIC_URL", "").rstrip("/"),
+        "PORTAL_LINK_MAX_AGE": int(env.get("PORTAL_LINK_MAX_AGE", str(48 * 3600))),
         "PORT": int(env.get("PORT", "5000")),
         "SFTP_PORT": int(env.get("SFTP_PORT", "2222")),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT_IP": env.get("LOGIN_RATE_LIMIT_IP", "30 per minute"),
         "LOGIN_RATE_LIMIT_ACCOUNT": env.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute"),
+        "RESET_RATE_LIMIT_IP": env.get("RESET_RATE_LIMIT_IP", "20 per hour"),
+        "RESET_RATE_LIMIT_ACCOUNT": env.get("RESET_RATE_LIMIT_ACCOUNT", "5 per hour"),
         "TRUST_PROXY": _bool("TRUST_PROXY"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

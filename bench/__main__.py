@@ -104,10 +104,10 @@ def _run(backend: Backend, dataset: Dataset, args: argparse.Namespace) -> dict[s
     data = prepare(app, backend, dataset, args.regenerate)
     print(f"  data {data}", flush=True)
     found, picked = targets(app)
-    client = login(app)
+    clients = login(app)
     print(f"  timing {len(found)} pages x {args.runs} requests, round-robin ...", flush=True)
     before = _cpu_times()
-    timings = measure(app, client, found, args.warmup, args.runs)
+    timings = measure(app, clients, found, args.warmup, args.runs)
     idle = _idle_share(before, _cpu_times())
     for timing in timings:
         timing.ratio = timing.median_ms / timings[0].median_ms

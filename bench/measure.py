@@ -12,18 +12,20 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
 from app.extensions import db
-from app.models import Invoice
+from app.models import Invoice, Role, User
 from app.queries.keyset import encode_cursor
 from app.tenancy import SYSTEM, tenant_context
 from bench.generate import ADMIN_EMAIL, ADMIN_PASSWORD, TENANT_SLUG, bench_tenant
 
 DEEP_FRACTION = 0.8  # the deep page starts 80 % of the way into the filtered list
+AGENT_EMAIL = "agent@bench.example"
 
 
 @dataclass
 class Target:
     name: str
     url: str
+    who: str = "staff"  # the client it is measured with: "staff" (the admin) or "agent"
 
 
 @dataclass
@@ -58,6 +60,16 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
                 issued.with_only_columns(Invoice.issued_on, Invoice.id)
                 .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
                 .offset(offset).limit(1)).one()
+            partner_id, partner_invoices = db.session.execute(
+                select(Invoice.partner_id, func.count()).where(Invoice.partner_id.isnot(None))
+                .group_by(Invoice.partner_id)
+                .order_by(func.count().desc(), Invoice.partner_id).limit(1)).one()
+            partner_offset = int(partner_invoices * DEEP_FRACTION)
+            partner_deep = db.session.execute(
+                select(Invoice.issued_on, Invoice.id).where(Invoice.partner_id == partner_id)
+                .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+                .offset(partner_offset).limit(1)).one()
+            _ensure_agent(partner_id)
         db.session.remove()
     base = f"/{TENANT_SLUG}"
     status_list = f"{base}/invoices/?status=issued&sort=-issued_on"
@@ -69,36 +81,62 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
                f"{status_list}&after={encode_cursor(deep.issued_on, deep.id)}"),
         Target("invoices of one account", f"{base}/invoices/?account={account_id}"),
         Target("account 360°", f"{base}/accounts/{account_id}/360"),
+        Target("extranet: agent's home", f"{base}/portal/", "agent"),
+        Target("extranet: agent's invoices", f"{base}/portal/invoices/?sort=-issued_on",
+               "agent"),
+        Target(f"extranet: invoices, row {partner_offset:,}",
+               f"{base}/portal/invoices/?sort=-issued_on&after="
+               f"{encode_cursor(partner_deep.issued_on, partner_deep.id)}", "agent"),
     ]
     picked = {"account_id": account_id, "account_invoices": account_invoices,
-              "issued_invoices": issued_count, "deep_row": offset}
+              "issued_invoices": issued_count, "deep_row": offset,
+              "agent_partner_id": partner_id, "agent_invoices": partner_invoices,
+              "agent_deep_row": partner_offset}
     return found, picked
 
 
-def login(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    response = client.post(f"/{TENANT_SLUG}/login",
-                           data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
-    if response.status_code != 302:
-        raise RuntimeError(f"bench login failed: HTTP {response.status_code}")
-    return client
+def _ensure_agent(partner_id: int) -> None:
+    """The extranet's bench user: an agent of the busiest partner (made once, kept)."""
+    from app.services.tenants import create_user, update_user
+
+    agent = db.session.scalar(select(User).where(User.email == AGENT_EMAIL))
+    if agent is None:
+        create_user({"email": AGENT_EMAIL, "role": Role.AGENT.value, "partner_id": partner_id,
+                     "password": ADMIN_PASSWORD, "full_name": "Agent du banc"})
+    elif agent.partner_id != partner_id:
+        update_user(agent, {"partner_id": partner_id})
+    db.session.commit()
 
 
-def measure(app: Flask, client: FlaskClient, found: list[Target], warmup: int,
+def login(app: Flask) -> dict[str, FlaskClient]:
+    """A logged-in client per kind of user: the admin (back office), the agent (extranet)."""
+    clients = {}
+    for who, email in (("staff", ADMIN_EMAIL), ("agent", AGENT_EMAIL)):
+        client = app.test_client()
+        response = client.post(f"/{TENANT_SLUG}/login",
+                               data={"email": email, "password": ADMIN_PASSWORD})
+        if response.status_code != 302:
+            raise RuntimeError(f"bench login of {email} failed: HTTP {response.status_code}")
+        clients[who] = client
+    return clients
+
+
+def measure(app: Flask, clients: dict[str, FlaskClient], found: list[Target], warmup: int,
             runs: int) -> list[Timing]:
     """Time every target `runs` times, round-robin, so a burst of load hits them all alike."""
     for _ in range(warmup):
         for target in found:
-            _get(client, target.url)
+            _get(clients[target.who], target.url)
     samples: list[list[float]] = [[] for _ in found]
     for _ in range(runs):
         for target, times in zip(found, samples, strict=True):
+            client = clients[target.who]
             started = time.perf_counter()
             _get(client, target.url)
             times.append((time.perf_counter() - started) * 1000)
     timings = []
     for target, times in zip(found, samples, strict=True):
-        queries, size = _count_queries(app, client, target.url)
+        queries, size = _count_queries(app, clients[target.who], target.url)
         timings.append(Timing(target.name, target.url, statistics.median(times), _p95(times),
                               queries, size, times))
     return timings

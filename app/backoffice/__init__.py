@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -13,6 +13,9 @@ from app.services.tenants import get_tenant_by_slug
 bp = Blueprint("backoffice", __name__, url_prefix="/<tenant>", template_folder="templates")
 
 PUBLIC_ENDPOINTS = {"backoffice.login", "backoffice.set_language"}
+# Pages any logged-in user may reach; the rest is for staff (agents and subscribers have
+# the extranet, portal/).
+ANY_USER_ENDPOINTS = {"backoffice.logout"}
 
 
 @bp.url_value_preprocessor
@@ -36,6 +39,8 @@ def load_tenant_and_user():
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("backoffice.login", next=request.full_path.rstrip("?")))
+    if not current_user.is_staff and request.endpoint not in ANY_USER_ENDPOINTS:
+        return render_template("wrong_space.html", space="backoffice"), 403
     return None
 
 
@@ -69,4 +74,5 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     dashboard_views,
     feed_views,
     record_views,
+    settings_views,
 )

@@ -12,9 +12,11 @@ from app.backoffice.views_support import audit_trail
 from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
+from app.mail import MailError
 from app.models import CustomField, User
 from app.policies import can_administer, get_visible_or_404
 from app.services.custom_field_defs import create_field, update_field
+from app.services.invitations import INVITED_ROLES, invite_user, resend_invitation
 from app.services.tenants import create_user, update_user
 
 
@@ -52,6 +54,46 @@ def admin_user_new():
             db.session.rollback()
             _user_errors(form, exc)
     return render_template("admin/user_form.html", form=form, user=None)
+
+
+@bp.route("/admin/users/invite", methods=["GET", "POST"])
+def admin_user_invite():
+    form = UserForm()
+    del form.password, form.is_active
+    form.role.choices = [c for c in form.role.choices if c.value in INVITED_ROLES]
+    if form.validate_on_submit():
+        try:
+            user = invite_user({"email": form.email.data, "full_name": form.full_name.data,
+                                "role": form.role.data, "partner_id": form.partner.data,
+                                "account_id": form.account.data,
+                                "locale": form.locale.data or None})
+            db.session.commit()
+            flash(_("Invitation sent to %(email)s.", email=user.email), "success")
+            return redirect(url_for("backoffice.admin_users"))
+        except ValidationError as exc:
+            db.session.rollback()
+            _user_errors(form, exc)
+        except MailError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+    return render_template("admin/user_invite.html", form=form)
+
+
+@bp.post("/admin/users/<int:user_id>/invitation")
+def admin_user_resend_invitation(user_id: int):
+    user = get_visible_or_404(User, user_id, current_user)
+    try:
+        resend_invitation(user)
+        db.session.commit()
+        flash(_("Invitation sent again to %(email)s.", email=user.email), "success")
+    except ValidationError as exc:
+        db.session.rollback()
+        for message in exc.errors.values():
+            flash(message, "danger")
+    except MailError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    return redirect(url_for("backoffice.admin_users"))
 
 
 def _user_errors(form: UserForm, exc: ValidationError) -> None:

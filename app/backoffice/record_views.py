@@ -1,10 +1,7 @@
 """Lists, detail pages, forms, CSV export and attachments for every entity."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -12,8 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -21,7 +16,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.backoffice import bp
-from app.backoffice.export import stream_csv
 from app.backoffice.forms import (
     AttachmentForm,
     apply_errors,
@@ -31,12 +25,15 @@ from app.backoffice.forms import (
     ref_model,
 )
 from app.backoffice.views_support import (
+    attachment_file,
     audit_changes,
     audit_trail,
+    csv_response,
     custom_columns,
     export_rows,
     list_page,
     list_url,
+    record_attachments,
     require_editor,
     view_entity,
 )
@@ -46,9 +43,8 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Attachment
 from app.policies import can_edit, get_visible_or_404, visible
-from app.services.attachments import add_attachment, delete_attachment, storage_path
+from app.services.attachments import add_attachment, delete_attachment
 from app.services.records import create_record, delete_record, update_record
-from app.tenancy import current_tenant_id
 
 LOOKUP_LIMIT = 20
 
@@ -63,10 +59,7 @@ def record_list(entity_name: str):
 def record_export(entity_name: str):
     entity = view_entity(entity_name)
     header, rows = export_rows(entity, request.args)
-    filename = f"{entity.name}-{date.today().isoformat()}.csv"
-    return Response(stream_with_context(stream_csv(header, rows)),
-                    mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return csv_response(entity, header, rows)
 
 
 @bp.get("/<entity_name>/<int:record_id>")
@@ -78,15 +71,8 @@ def record_detail(entity_name: str, record_id: int):
     return render_template(
         "records/detail.html", entity=entity, record=record,
         custom_fields=custom_columns(entity), audit=audit_trail(entity.name, record.id),
-        attachments=_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
+        attachments=record_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
         can_edit=can_edit(current_user, record))
-
-
-def _attachments(record_type: str, record_id: int) -> list[Attachment]:
-    stmt = select(Attachment).where(Attachment.record_type == record_type,
-                                    Attachment.record_id == record_id)
-    return list(db.session.scalars(visible(stmt, Attachment, current_user)
-                                   .order_by(Attachment.id.desc())))
 
 
 @bp.route("/<entity_name>/new", methods=["GET", "POST"])
@@ -198,12 +184,7 @@ def attachment_upload(entity_name: str, record_id: int):
 
 @bp.get("/attachments/<int:attachment_id>/download")
 def attachment_download(attachment_id: int):
-    attachment = get_visible_or_404(Attachment, attachment_id, current_user)
-    path = storage_path(current_tenant_id(), attachment.sha256)
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype=attachment.media_type, as_attachment=True,
-                     download_name=attachment.file_name, max_age=0)
+    return attachment_file(attachment_id)
 
 
 @bp.post("/attachments/<int:attachment_id>/delete")

@@ -1,15 +1,15 @@
 """Commercial documents with lines: quotes, orders and invoices."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import ZERO, Money, RecordMixin, TenantScoped
+from app.models.base import ZERO, Money, RecordMixin, TenantScoped, UTCDateTime
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -93,8 +93,14 @@ class Quote(DocumentMixin, db.Model):
     issued_on: Mapped[date | None]
     valid_until: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # The customer's answer given in the extranet: when, by whom, and his comment.
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    answer_comment: Mapped[str | None] = mapped_column(Text)
 
     deal = relationship("Deal")
+    answered_by = relationship("User", foreign_keys=[answered_by_id])
     lines: Mapped[list[QuoteLine]] = relationship(
         back_populates="quote", cascade="all, delete-orphan", order_by="QuoteLine.position"
     )

@@ -25,6 +25,11 @@ class Tenant(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200))
     default_locale: Mapped[str] = mapped_column(String(5), default="fr")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The extranet's look, set by the tenant's admin: a colour (#rrggbb) and a logo (stored
+    # as the attachments are, by SHA-256).
+    portal_color: Mapped[str | None] = mapped_column(String(7))
+    logo_sha256: Mapped[str | None] = mapped_column(String(64))
+    logo_media_type: Mapped[str | None] = mapped_column(String(100))
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug}>"

@@ -165,7 +165,8 @@ def test_created_agent_only_sees_his_partner(app, admin_client, make_partner, ma
     admin_client.post("/alpha/admin/users/new", data=_user_form(
         role="agent", partner=f"#{partner.id}"))
     agent = app.test_client()
-    agent.post("/alpha/login", data={"email": "nouveau@alpha.example",
-                                     "password": "un-mot-de-passe-long"})
-    listing = text(agent.get("/alpha/invoices/"))
+    answer = agent.post("/alpha/login", data={"email": "nouveau@alpha.example",
+                                              "password": "un-mot-de-passe-long"})
+    assert answer.headers["Location"] == "/alpha/portal/"  # his space is the extranet
+    listing = text(agent.get("/alpha/portal/invoices/"))
     assert own.number in listing and other.number not in listing

@@ -113,10 +113,11 @@ def test_agents_download_their_partners_files_only(agent_client, make_account, m
     mine = add_attachment(own, "mien.txt", io.BytesIO(b"mien"))
     theirs = add_attachment(other, "autre.txt", io.BytesIO(b"autre"))
     db.session.commit()
-    assert agent_client.get(f"/alpha/attachments/{mine.id}/download").data == b"mien"
-    assert agent_client.get(f"/alpha/attachments/{theirs.id}/download").status_code == 404
-    assert shown_links(agent_client.get("/alpha/attachments/"), "attachments") == ["mien.txt"]
-    # Reading is all an agent does in the back office.
+    download = "/alpha/portal/attachments/{}/download"
+    assert agent_client.get(download.format(mine.id)).data == b"mien"
+    assert agent_client.get(download.format(theirs.id)).status_code == 404
+    # The back office is not his: his own file is refused there too.
+    assert agent_client.get(f"/alpha/attachments/{mine.id}/download").status_code == 403
     assert _upload(agent_client, "invoices", own.id).status_code == 403
     assert agent_client.post(f"/alpha/attachments/{mine.id}/delete").status_code == 403
     assert count_rows(Attachment) == 2

@@ -79,7 +79,8 @@ def test_agent_dashboard_counts_only_his_partner(agent_client, make_account, mak
     own = make_account(partner=agent_client.partner.id)
     make_invoice(account=own.id, issued_on=days_ago(40), due_on=days_ago(10))
     make_invoice(issued_on=days_ago(40), due_on=days_ago(10))
-    page = agent_client.get("/alpha/").data.decode()
+    assert agent_client.get("/alpha/").status_code == 403  # the back office is for staff
+    page = agent_client.get("/alpha/portal/").data.decode()
     assert _kpi(page, "kpi-overdue") == ("1", "1 481,47 €")
 
 

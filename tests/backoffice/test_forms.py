@@ -321,7 +321,7 @@ def test_lookup_suggests_visible_records(admin_client, make_account, make_partne
 
 
 def test_lookup_of_users_is_not_for_agents(agent_client):
-    assert agent_client.get("/alpha/lookup/users").status_code == 404
+    assert agent_client.get("/alpha/lookup/users").status_code == 403
 
 
 def test_attachments_cannot_be_created_by_form(admin_client):

@@ -22,6 +22,8 @@ COVERED = {
     "backoffice.attachment_delete": "test_attachments.py",
     "backoffice.admin_users": "test_admin.py", "backoffice.admin_user_new": "test_admin.py",
     "backoffice.admin_user_edit": "test_admin.py",
+    "backoffice.admin_user_invite": "../portal/test_passwords.py",
+    "backoffice.admin_user_resend_invitation": "../portal/test_passwords.py",
     "backoffice.admin_custom_fields": "test_custom_fields.py",
     "backoffice.admin_custom_field_new": "test_custom_fields.py",
     "backoffice.admin_custom_field_edit": "test_custom_fields.py",
@@ -37,6 +39,7 @@ COVERED = {
     "backoffice.feed_run_errors": "test_feeds/test_runs.py",
     "backoffice.feed_run_rerun": "test_feeds/test_runs.py",
     "backoffice.feed_run_apply": "test_feeds/test_runs.py",
+    "backoffice.admin_extranet": "test_extranet_look.py",
 }
 
 
@@ -55,8 +58,10 @@ def one_of_each(make_record, make_user, make_field):
 
 def _pages(records, user, field_id) -> list[str]:
     pages = ["/alpha/", "/alpha/profile", "/alpha/admin/users", "/alpha/admin/users/new",
+             "/alpha/admin/users/invite",
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
              "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",
+             "/alpha/admin/extranet",
              f"/alpha/accounts/{records['accounts'].id}/360", "/alpha/lookup/accounts?q=C",
              f"/alpha/attachments/{records['attachments'].id}/download"]
     for name, record in records.items():

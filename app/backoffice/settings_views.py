@@ -1,0 +1,45 @@
+"""The extranet's look, for admins: colour and logo."""
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, StringField, SubmitField
+from wtforms.validators import Optional
+
+from app.backoffice import bp
+from app.backoffice.forms import apply_errors
+from app.errors import ValidationError
+from app.extensions import db
+from app.services.tenant_settings import DEFAULT_COLOR, set_portal_look
+
+
+class PortalLookForm(FlaskForm):
+    portal_color = StringField(_l("Colour"), validators=[Optional()],
+                               render_kw={"type": "color"})
+    logo = FileField(_l("Logo (PNG, JPEG, GIF or WebP, up to 512 KB)"))
+    remove_logo = BooleanField(_l("Remove the logo"))
+    submit = SubmitField(_l("Save"))
+
+
+@bp.route("/admin/extranet", methods=["GET", "POST"])
+def admin_extranet():
+    tenant = g.tenant
+    form = PortalLookForm(data={"portal_color": tenant.portal_color or DEFAULT_COLOR})
+    errors: list[str] = []
+    if form.validate_on_submit():
+        upload = form.logo.data
+        try:
+            set_portal_look(tenant, form.portal_color.data,
+                            upload.stream if upload and upload.filename else None,
+                            remove_logo=form.remove_logo.data)
+            db.session.commit()
+            flash(_("The extranet's look is saved."), "success")
+            return redirect(url_for("backoffice.admin_extranet"))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = apply_errors(form, exc.errors)
+    return render_template("admin/extranet.html", form=form, tenant=tenant,
+                           errors=errors), 422 if form.errors or errors else 200

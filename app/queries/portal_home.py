@@ -1,0 +1,70 @@
+"""An agent's or subscriber's files at a glance, for the extranet's home page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import Account, Deal, ImportProfile, ImportRun, Invoice, Quote, Role, User
+from app.policies import visible
+from app.queries.dashboard import OPEN_INVOICE, Dashboard, _count_sum, _live, build_dashboard
+
+SHOWN = 5  # records listed per card
+CLOSED_DEAL = ("won", "lost")
+
+
+@dataclass
+class PortalHome:
+    board: Dashboard
+    accounts: int | None  # agents only
+    open_deals: int | None
+    unpaid_invoices: int
+    unpaid_amount: Decimal
+    quotes_to_answer: list[Quote]
+    overdue: list[Invoice]
+    data_as_of: datetime | None
+
+
+def build_home(user: User, today: date) -> PortalHome:
+    board = build_dashboard(user, today)
+    accounts = deals = None
+    if user.role == Role.AGENT:
+        accounts = db.session.scalar(_live(Account, user, func.count()).select_from(Account))
+        deals = db.session.scalar(_live(Deal, user, func.count()).select_from(Deal)
+                                  .where(Deal.stage.notin_(CLOSED_DEAL)))
+    unpaid = _count_sum(_live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE)),
+                        Invoice.total - Invoice.amount_paid)
+    quotes = db.session.scalars(
+        _live(Quote, user).where(Quote.status == "sent")
+        .order_by(Quote.issued_on.desc(), Quote.id.desc()).limit(SHOWN))
+    overdue = db.session.scalars(
+        _live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE), Invoice.due_on < today)
+        .order_by(Invoice.due_on, Invoice.id).limit(SHOWN))
+    return PortalHome(board, accounts, deals, *unpaid, list(quotes), list(overdue),
+                      data_as_of(user))
+
+
+def data_as_of(user: User) -> datetime | None:
+    """When the last successful feed run ended, among the feeds that wrote records this
+    user sees: what the extranet shows is as fresh as that."""
+    feeds = db.session.execute(select(ImportProfile.id, ImportProfile.entity)).all()
+    mine = []
+    for profile_id, entity_name in feeds:
+        entity = ENTITIES.get(entity_name)
+        if entity is None:
+            continue
+        model = entity.model
+        found = db.session.scalar(visible(select(model.id), model, user)
+                                  .where(model.import_profile_id == profile_id).limit(1))
+        if found is not None:
+            mine.append(profile_id)
+    if not mine:
+        return None
+    return db.session.scalar(
+        select(func.max(ImportRun.finished_at)).where(
+            ImportRun.profile_id.in_(mine), ImportRun.status.in_(("succeeded", "partial")),
+            ImportRun.is_dry_run.is_(False)))

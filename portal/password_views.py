@@ -1,0 +1,103 @@
+"""Passwords from a mailed link: forgotten password, reset, invitation accepted."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from app.auth import home_url, log_in
+from app.backoffice.forms import apply_errors
+from app.errors import ValidationError
+from app.extensions import db, limiter
+from app.mail import MailError
+from app.services.invitations import (
+    INVITATION,
+    PASSWORD_RESET,
+    LinkError,
+    request_password_reset,
+    set_password_from_link,
+    user_from_token,
+)
+from portal import bp
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    submit = SubmitField(_l("Send me a link"))
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("New password, again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Save my password"))
+
+
+def _email_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"reset:{g.get('tenant_slug')}:{email}"
+
+
+def reset_rate_limits(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Reset requests are limited per IP address and per e-mail typed (no mail bombing)."""
+    view = limiter.limit(lambda: current_app.config["RESET_RATE_LIMIT_ACCOUNT"],
+                         methods=["POST"], key_func=_email_key)(view)
+    return limiter.limit(lambda: current_app.config["RESET_RATE_LIMIT_IP"],
+                         methods=["POST"])(view)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@reset_rate_limits
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            request_password_reset(form.email.data)
+            db.session.commit()
+            # The same page whether the e-mail is known or not: nothing to enumerate.
+            return render_template("portal/forgot_password_sent.html")
+        except MailError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+    return render_template("portal/forgot_password.html", form=form)
+
+
+def _password_page(token: str, purpose: str):
+    try:
+        user = user_from_token(token, purpose)
+    except LinkError as exc:
+        return render_template("portal/link_invalid.html", reason=exc.kind, purpose=purpose), \
+            400 if exc.kind == "invalid" else 410
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            set_password_from_link(token, purpose, form.password.data)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            for message in apply_errors(form, exc.errors):
+                flash(message, "danger")
+        else:
+            if log_in(user.email, form.password.data) is None:
+                return redirect(url_for("portal.login"))
+            flash(_("Your password is saved. Welcome!"), "success")
+            return redirect(home_url(user))
+    return render_template("portal/set_password.html", form=form, user=user, purpose=purpose)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    return _password_page(token, PASSWORD_RESET)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    return _password_page(token, INVITATION)

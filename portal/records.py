@@ -1,0 +1,236 @@
+"""The extranet's records: lists, CSV exports, detail pages, files and answers to quotes.
+
+The pages reuse the back office's list, export and detail machinery with the extranet's
+rules on top: only the entities of the user's role, no internal field (owner, external
+reference), no archived record, custom fields marked visible in the extranet only.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import False_, or_, select
+from wtforms import RadioField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from app.backoffice.forms import options
+from app.backoffice.views_support import (
+    attachment_file,
+    csv_response,
+    custom_columns,
+    export_rows,
+    list_page,
+    record_attachments,
+)
+from app.entities import ENTITIES, Entity, Field
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import Account, Role
+from app.policies import get_visible_or_404, visibility_clause, visible
+from app.queries.lists import MAX_QUERY, ListQuery, build_list
+from app.services import quotes as quote_service
+from portal import bp
+
+# The lists of each role, in menu order.
+PORTAL_ENTITIES = {
+    Role.AGENT: ("accounts", "deals", "contracts", "quotes", "orders", "deliveries", "invoices"),
+    Role.SUBSCRIBER: ("contracts", "quotes", "orders", "deliveries", "invoices"),
+}
+# The tenant's own bookkeeping: never shown, filtered or sorted on in the extranet.
+INTERNAL_FIELDS = frozenset({"owner", "external_ref"})
+# Archived records never show; `q` is searched here, over the customer's name too.
+IGNORED_ARGS = frozenset({"archived", "q"})
+# The records found from another one, by the column that points back at it.
+CHILDREN = {
+    "accounts": (("deals", "account_id"), ("contracts", "account_id"), ("quotes", "account_id"),
+                 ("orders", "account_id"), ("deliveries", "account_id"),
+                 ("invoices", "account_id")),
+    "deals": (("quotes", "deal_id"),),
+    "quotes": (("orders", "quote_id"),),
+    "orders": (("deliveries", "order_id"), ("invoices", "order_id")),
+}
+RELATED_LIMIT = 10
+
+
+class QuoteAnswerForm(FlaskForm):
+    decision = RadioField(_l("Your answer"), choices=options([("accept", _l("Accept")),
+                                                              ("refuse", _l("Refuse"))]),
+                          validators=[InputRequired(_l("Choose to accept or refuse."))])
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(
+        max=quote_service.MAX_COMMENT,
+        message=_l("Enter a comment of at most %(max)d characters."))])
+
+
+@dataclass
+class Related:
+    """Some records linked to the one shown, and where to find all of them."""
+
+    entity: Entity
+    rows: list[Any]
+    more: bool
+    all_url: str | None
+
+
+@bp.app_template_global()
+def portal_entities() -> list[str]:
+    """The extranet lists of the current user, in menu order."""
+    if not current_user.is_authenticated:
+        return []
+    return list(PORTAL_ENTITIES.get(current_user.role, ()))
+
+
+@bp.get("/<entity_name>/")
+def record_list(entity_name: str):
+    entity = _portal_entity(entity_name)
+    context = list_page(entity, request.args, query=_list_query(entity, request.args),
+                        fields=portal_fields(entity))
+    return render_template("portal/list.html", **context,
+                           refs=ref_access(context["columns"], context["page"].rows))
+
+
+@bp.get("/<entity_name>/export.csv")
+def record_export(entity_name: str):
+    entity = _portal_entity(entity_name)
+    columns = portal_fields(entity)
+    header, rows = export_rows(entity, request.args, query=_list_query(entity, request.args),
+                               columns=columns, refs=partial(ref_access, columns))
+    return csv_response(entity, header, rows)
+
+
+@bp.get("/<entity_name>/<int:record_id>")
+def record_detail(entity_name: str, record_id: int):
+    entity = _portal_entity(entity_name)
+    record = _load(entity, record_id)
+    answerable = entity.name == "quotes" and record.status == "sent"
+    fields = portal_fields(entity)
+    return render_template(
+        "portal/detail.html", entity=entity, record=record, fields=fields,
+        custom_fields=custom_columns(entity), refs=ref_access(fields, [record]),
+        related=_related(entity, record), attachments=record_attachments(entity.name, record.id),
+        answer_form=QuoteAnswerForm() if answerable else None, can_edit=False)
+
+
+@bp.get("/attachments/<int:attachment_id>/download")
+def attachment_download(attachment_id: int):
+    return attachment_file(attachment_id)
+
+
+@bp.post("/quotes/<int:record_id>/answer")
+def answer_quote(record_id: int):
+    quote = _load(_portal_entity("quotes"), record_id)
+    target = url_for("portal.record_detail", entity_name="quotes", record_id=quote.id)
+    form = QuoteAnswerForm()
+    if not form.validate_on_submit():
+        for messages in form.errors.values():
+            for message in messages:
+                flash(message, "danger")
+        return redirect(target)
+    accepted = form.decision.data == "accept"
+    try:
+        quote_service.answer_quote(quote, accepted, form.comment.data)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        for message in exc.errors.values():
+            flash(message, "danger")
+        return redirect(target)
+    flash(_("Quote accepted.") if accepted else _("Quote refused."), "success")
+    return redirect(target)
+
+
+def portal_fields(entity: Entity) -> list[Field]:
+    """The entity's fields an extranet user sees: no internal field, no related record of a
+    kind he may never see (a subscriber sees no partner)."""
+    return [f for f in entity.fields if f.name not in INTERNAL_FIELDS and f.ref != "users"
+            and not (f.type == "ref" and isinstance(
+                visibility_clause(ENTITIES[f.ref].model, current_user), False_))]
+
+
+def _portal_entity(name: str) -> Entity:
+    if name not in portal_entities():
+        abort(404)
+    return ENTITIES[name]
+
+
+def _load(entity: Entity, record_id: int) -> Any:
+    """A record the user may see and that is not archived; 404 otherwise."""
+    record = get_visible_or_404(entity.model, record_id, current_user)
+    if record.archived_at is not None:
+        abort(404)
+    return record
+
+
+def _list_query(entity: Entity, args: Mapping[str, str]) -> ListQuery:
+    """The back office's list query without archived records nor filters or sorts on hidden
+    fields, searching the number (or name) and the customer's name."""
+    shown = {f.name for f in portal_fields(entity)}
+    hidden = {f.name for f in entity.fields} - shown
+    clean = {k: v for k, v in args.items() if k not in IGNORED_ARGS
+             and k not in hidden and k.rsplit("_", 1)[0] not in hidden}
+    if clean.get("sort", "").lstrip("-") in hidden:
+        clean.pop("sort")
+    query = build_list(entity, clean, current_user, custom_columns(entity))
+    q = (args.get("q") or "").strip()[:MAX_QUERY]
+    if q:
+        query.active = {"q": q, **query.active}
+        query.stmt = query.stmt.where(_search_clause(entity, q))
+    return query
+
+
+def _search_clause(entity: Entity, q: str) -> Any:
+    model = entity.model
+    clauses = [getattr(model, name).icontains(q, autoescape=True)
+               for name in entity.search if name not in INTERNAL_FIELDS]
+    if hasattr(model, "account_id"):
+        # Rows stay those the user may see: the customer's name only narrows them down.
+        customers = select(Account.id).where(Account.name.icontains(q, autoescape=True))
+        clauses.append(model.account_id.in_(customers))
+    return or_(*clauses)
+
+
+def ref_access(fields: Iterable[Field], records: Iterable[Any]) -> dict[tuple[str, int], bool]:
+    """The related records of `records` (through `fields`) that the user may see, by
+    (entity name, id), mapped to whether they have an extranet page to link to. One query
+    per related field, whatever the number of records; the others are not shown at all."""
+    access: dict[tuple[str, int], bool] = {}
+    records = list(records)
+    for f in fields:
+        if f.type != "ref" or f.ref == "users":
+            continue
+        ids = {getattr(record, f.attr) for record in records} - {None}
+        if not ids:
+            continue
+        model = ENTITIES[f.ref].model
+        stmt = select(model.id).where(model.id.in_(ids), model.archived_at.is_(None))
+        linkable = f.ref in portal_entities()
+        access |= {(f.ref, i): linkable
+                   for i in db.session.scalars(visible(stmt, model, current_user))}
+    return access
+
+
+def _related(entity: Entity, record: Any) -> list[Related]:
+    """The user's records pointing at this one (a quote's orders, an order's invoices…)."""
+    sections = []
+    for name, column in CHILDREN.get(entity.name, ()):
+        if name not in portal_entities():
+            continue
+        child = ENTITIES[name]
+        model = child.model
+        stmt = select(model).where(getattr(model, column) == record.id,
+                                   model.archived_at.is_(None))
+        rows = list(db.session.scalars(visible(stmt, model, current_user)
+                                       .order_by(model.id.desc()).limit(RELATED_LIMIT + 1)))
+        if not rows:
+            continue
+        more = len(rows) > RELATED_LIMIT
+        all_url = url_for("portal.record_list", entity_name=name, account=record.id) \
+            if more and column == "account_id" else None
+        sections.append(Related(child, rows[:RELATED_LIMIT], more, all_url))
+    return sections

@@ -1,0 +1,146 @@
+"""The extranet's home page and the user's profile."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import Account, AuditEvent, ImportProfile, ImportRun, Invoice
+from tests.conftest import login, page_text
+
+
+@pytest.fixture
+def agent_setup(app, make_user, make_partner, make_account):
+    partner, other = make_partner(name="Agence du Nord"), make_partner(name="Agence du Sud")
+    mine = make_account(name="Client du Nord", partner=partner.id)
+    theirs = make_account(name="Client du Sud", partner=other.id)
+    agent = make_user("agent", partner_id=partner.id)
+    return login(app.test_client(), agent), mine, theirs
+
+
+def _kpi(client, element_id: str) -> str:
+    page = client.get("/alpha/portal/").data.decode()
+    start = page.index(f'id="{element_id}"')
+    return page[page.index(">", start) + 1:page.index("<", start)]
+
+
+def test_an_agent_sees_his_files_at_a_glance(agent_setup, make_invoice, make_quote,
+                                             make_deal):
+    client, mine, theirs = agent_setup
+    today = date.today()
+    overdue = make_invoice(account=mine.id, issued_on=today - timedelta(days=40),
+                           due_on=today - timedelta(days=10))
+    make_invoice(account=mine.id, issued_on=today - timedelta(days=5),
+                 due_on=today + timedelta(days=25))
+    make_invoice(account=mine.id, status="paid", amount_paid=Decimal("1481.47"))
+    foreign = make_invoice(account=theirs.id, issued_on=today - timedelta(days=40),
+                           due_on=today - timedelta(days=10))
+    quote = make_quote(account=mine.id)
+    foreign_quote = make_quote(account=theirs.id)
+    make_deal(account=mine.id)
+    make_deal(account=mine.id, stage="lost")
+    make_deal(account=theirs.id)
+    assert _kpi(client, "kpi-accounts") == "1"
+    assert _kpi(client, "kpi-deals") == "1"
+    assert _kpi(client, "kpi-quotes") == "1"
+    assert _kpi(client, "kpi-unpaid") == "2"
+    assert _kpi(client, "kpi-overdue") == "1"
+    page = page_text(client.get("/alpha/portal/"))
+    assert "2 962,94 €" in page  # two unpaid invoices of 1 481,47 €
+    assert overdue.number in page and quote.number in page
+    assert foreign.number not in page and foreign_quote.number not in page
+    assert "Client du Sud" not in page
+    assert "Aucun flux n’a encore mis à jour vos dossiers." in page or \
+        "No feed has updated your files yet." in page
+
+
+def _feed(entity: str, finished: datetime, status: str = "succeeded") -> int:
+    profile = db.session.scalar(select(ImportProfile).where(ImportProfile.entity == entity))
+    if profile is None:
+        profile = ImportProfile(name=f"flux-{entity}", entity=entity, definition={})
+        db.session.add(profile)
+        db.session.flush()
+    db.session.add(ImportRun(profile_id=profile.id, profile_version=1, source="cli",
+                             file_name="f.csv", file_size=1, sha256="0" * 64, status=status,
+                             started_by="cli", finished_at=finished))
+    db.session.commit()
+    return profile.id
+
+
+def test_data_as_of_the_last_successful_feed_of_his_records(agent_setup, make_invoice,
+                                                            make_quote):
+    client, mine, theirs = agent_setup
+    invoices = _feed("invoices", datetime(2026, 11, 20, 6, 0, tzinfo=UTC))
+    _feed("invoices", datetime(2026, 11, 21, 6, 0, tzinfo=UTC), status="failed")
+    quotes = _feed("quotes", datetime(2026, 11, 22, 6, 0, tzinfo=UTC))
+    own, foreign = make_invoice(account=mine.id), make_quote(account=theirs.id)
+    db.session.execute(update(Invoice).where(Invoice.id == own.id)
+                       .values(import_profile_id=invoices))
+    db.session.execute(update(type(foreign)).where(type(foreign).id == foreign.id)
+                       .values(import_profile_id=quotes))
+    db.session.commit()
+    # The quotes feed wrote only another partner's records; the failed run does not count.
+    shown = page_text(client.get("/alpha/portal/"))
+    assert "20/11/2026" in shown and "22/11/2026" not in shown and "21/11/2026" not in shown
+
+
+def test_a_subscriber_sees_his_account_only(app, make_user, make_invoice):
+    mine, other = make_invoice(), make_invoice()
+    client = login(app.test_client(), make_user("subscriber", account_id=mine.account_id))
+    page = client.get("/alpha/portal/").data.decode()
+    assert 'id="kpi-accounts"' not in page  # customers and deals are an agent's cards
+    assert _kpi(client, "kpi-unpaid") == "1"
+    assert other.number not in page_text(client.get("/alpha/portal/"))
+
+
+def test_a_subscriber_edits_his_phone_and_the_back_office_sees_it(app, make_user, make_account,
+                                                                  admin_client):
+    account = make_account(name="Famille Morel", phone="01 02 03 04 05")
+    user = make_user("subscriber", account_id=account.id)
+    client = login(app.test_client(), user)
+    page = client.get("/alpha/portal/profile")
+    assert page.status_code == 200 and "01 02 03 04 05" in page.data.decode()
+    answer = client.post("/alpha/portal/profile", data={
+        "contact-email": "morel@example.fr", "contact-phone": "06 11 22 33 44",
+        "contact-address_line": "3 rue des Lilas", "contact-postal_code": "69003",
+        "contact-city": "Lyon", "contact-submit": "1"})
+    assert answer.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Account, account.id)
+    assert saved.phone == "06 11 22 33 44" and saved.email == "morel@example.fr"
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "accounts", AuditEvent.action == "update")).one()
+    assert event.actor_id == user.id and event.after["phone"] == "06 11 22 33 44"
+    assert event.before["phone"] == "01 02 03 04 05"
+    history = page_text(admin_client.get(f"/alpha/accounts/{account.id}/360"))
+    assert "06 11 22 33 44" in history and user.email in history
+
+
+def test_bad_contact_details_are_refused_and_nothing_changes(app, make_user, make_account):
+    account = make_account(phone="01 02 03 04 05")
+    client = login(app.test_client(), make_user("subscriber", account_id=account.id))
+    answer = client.post("/alpha/portal/profile", data={
+        "contact-email": "pas-une-adresse", "contact-phone": "06 11 22 33 44",
+        "contact-submit": "1"})
+    assert answer.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(Account, account.id).phone == "01 02 03 04 05"
+
+
+def test_an_agent_changes_his_language_but_has_no_contact_form(agent_setup):
+    client = agent_setup[0]
+    page = client.get("/alpha/portal/profile").data.decode()
+    assert 'id="contact-form"' not in page
+    answer = client.post("/alpha/portal/profile", data={"settings-locale": "en",
+                                                         "settings-submit": "1"})
+    assert answer.status_code == 302
+    assert "My profile" in page_text(client.get("/alpha/portal/profile"))
+
+
+def test_the_extranet_asks_to_log_in(client, tenant):
+    answer = client.get("/alpha/portal/invoices/")
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/alpha/portal/login?next=")
