@@ -5,12 +5,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, request, session, url_for
-from flask_login import current_user, login_user
+from flask import Flask, Response, current_app, flash, g, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.extensions import db, limiter, login_manager
 from app.models import Tenant, User
+from app.services.audit import record_event
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
 
 
@@ -98,6 +100,21 @@ def log_in(email: str, password: str) -> User | None:
     session.clear()
     login_user(user)
     return user
+
+
+def log_out() -> None:
+    """Audit the logout and close the session."""
+    record_event("logout", "users", current_user.id)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+
+
+def choose_language(lang: str) -> None:
+    """The language picked on a login page, kept in the session."""
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
 
 
 def home_url(user: User) -> str:

@@ -65,9 +65,6 @@ def prepare(backend: Backend, data: ImportSet, regenerate: bool) -> tuple[int, s
         with app.app_context():
             tenant_id = _held(data)
             if tenant_id is not None:
-                from bench.generate import upgrade_schema
-
-                upgrade_schema()
                 _dispose()
                 return tenant_id, "cached"
             _dispose()  # before the file is deleted under it
@@ -97,6 +94,9 @@ def _held(data: ImportSet) -> int | None:
 
     if not inspect(db.engine).has_table("alembic_version"):
         return None
+    from bench.generate import upgrade_schema
+
+    upgrade_schema()  # the models are read below: the schema must be theirs
     with all_tenants_unsafe():
         tenant = db.session.scalar(select(Tenant).where(Tenant.slug == TENANT_SLUG))
     if tenant is None or tenant.name != data.tenant_name:

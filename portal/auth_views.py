@@ -1,14 +1,12 @@
 """Logging in and out of the extranet, and its language."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
-from app.auth import home_url, log_in, login_rate_limits, safe_next
+from app.auth import choose_language, home_url, log_in, log_out, login_rate_limits, safe_next
 from app.backoffice.forms import LoginForm
-from app.extensions import db
-from app.services.audit import record_event
 from portal import bp
 
 
@@ -30,16 +28,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    record_event("logout", "users", current_user.id)
-    db.session.commit()
-    logout_user()
-    session.clear()
-    flash(_("You are logged out."), "info")
+    log_out()
     return redirect(url_for("portal.login"))
 
 
 @bp.get("/language/<lang>")
 def set_language(lang: str):
-    if lang in current_app.config["LANGUAGES"]:
-        session["lang"] = lang
+    choose_language(lang)
     return redirect(safe_next(request.args.get("next"), url_for("portal.login")))

@@ -23,6 +23,9 @@ class Account(RecordMixin, db.Model):
         Index("ix_accounts_tenant_id_name", "tenant_id", "name", "id"),
         Index("ix_accounts_tenant_id_city", "tenant_id", "city"),
         Index("ix_accounts_tenant_id_partner_id", "tenant_id", "partner_id", "name"),
+        # An agent's count of live customers (extranet home) from the index alone.
+        Index("ix_accounts_tenant_id_partner_id_archived_at", "tenant_id", "partner_id",
+              "archived_at"),
         Index("ix_accounts_tenant_id_owner_id", "tenant_id", "owner_id"),
         Index("ix_accounts_tenant_id_updated_at", "tenant_id", "updated_at"),
     )
