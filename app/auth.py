@@ -5,7 +5,20 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, flash, g, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
@@ -120,3 +133,37 @@ def choose_language(lang: str) -> None:
 def home_url(user: User) -> str:
     """Where a user lands: staff in the back office, agents and subscribers in the extranet."""
     return url_for("backoffice.dashboard") if user.is_staff else url_for("portal.home")
+
+
+def serve_tenant_space(bp: Blueprint, *, for_staff: bool, public: set[str],
+                       any_user: set[str]) -> None:
+    """Make `bp` (prefixed with /<tenant>) one of a tenant's two spaces: the URL's tenant is
+    bound for each request; without a session only `public` endpoints open (the others lead
+    to the space's login page); staff enter the back office (`for_staff`), agents and
+    subscribers the extranet, and the others get a page that leads them to theirs (except
+    on `any_user` endpoints, logging out for one)."""
+    from app.services.tenants import get_tenant_by_slug
+
+    @bp.url_value_preprocessor
+    def pull_tenant(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        g.tenant_slug = (values or {}).pop("tenant", None)
+
+    @bp.url_defaults
+    def add_tenant(endpoint: str, values: dict[str, Any]) -> None:
+        if "tenant" not in values and g.get("tenant_slug"):
+            values["tenant"] = g.tenant_slug
+
+    @bp.before_request
+    def load_tenant_and_user() -> Any:
+        tenant = get_tenant_by_slug(g.tenant_slug or "")
+        if tenant is None:
+            abort(404)
+        bind_request_tenant(tenant)
+        if request.endpoint in public:
+            return None
+        if not current_user.is_authenticated:
+            return redirect(url_for(f"{bp.name}.login", next=request.full_path.rstrip("?")))
+        if current_user.is_staff != for_staff and request.endpoint not in any_user:
+            space = "backoffice" if for_staff else "portal"
+            return render_template("wrong_space.html", space=space), 403
+        return None

@@ -6,13 +6,9 @@ accounts are sent to the back office, with a page that says so.
 """
 from __future__ import annotations
 
-from typing import Any
+from flask import Blueprint
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_login import current_user
-
-from app.auth import bind_request_tenant
-from app.services.tenants import get_tenant_by_slug
+from app.auth import serve_tenant_space
 
 bp = Blueprint("portal", __name__, url_prefix="/<tenant>/portal", template_folder="templates")
 
@@ -24,31 +20,6 @@ PUBLIC_ENDPOINTS = {"portal.login", "portal.set_language", "portal.forgot_passwo
 ANY_USER_ENDPOINTS = {"portal.logout"}
 
 
-@bp.url_value_preprocessor
-def pull_tenant(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    g.tenant_slug = (values or {}).pop("tenant", None)
-
-
-@bp.url_defaults
-def add_tenant(endpoint: str, values: dict[str, Any]) -> None:
-    if "tenant" not in values and g.get("tenant_slug"):
-        values["tenant"] = g.tenant_slug
-
-
-@bp.before_request
-def load_tenant_and_user():
-    tenant = get_tenant_by_slug(g.tenant_slug or "")
-    if tenant is None:
-        abort(404)
-    bind_request_tenant(tenant)
-    g.portal = True
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated:
-        return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
-    if current_user.is_staff and request.endpoint not in ANY_USER_ENDPOINTS:
-        return render_template("wrong_space.html", space="portal"), 403
-    return None
-
+serve_tenant_space(bp, for_staff=False, public=PUBLIC_ENDPOINTS, any_user=ANY_USER_ENDPOINTS)
 
 from portal import auth_views, password_views, records, views  # noqa: E402,F401  (routes)

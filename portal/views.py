@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.backoffice.forms import LocaleForm
+from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Role
@@ -18,13 +19,16 @@ from app.services.tenant_settings import theme_css
 from app.services.tenants import set_locale
 from portal import bp
 from portal.forms import ContactForm
+from portal.records import ref_access
 
 
 @bp.get("/")
 def home():
     today = date.today()
-    return render_template("portal/home.html", home=build_home(current_user, today),
-                           today=today)
+    board = build_home(current_user, today)
+    # A quote's customer is named only when the user may see that customer.
+    refs = ref_access([ENTITIES["quotes"].field("account")], board.quotes_to_answer)
+    return render_template("portal/home.html", home=board, refs=refs, today=today)
 
 
 @bp.route("/profile", methods=["GET", "POST"])

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 
-from app.auth import bind_request_tenant
-from app.services.tenants import get_tenant_by_slug
+from app.auth import serve_tenant_space
 
 bp = Blueprint("backoffice", __name__, url_prefix="/<tenant>", template_folder="templates")
 
@@ -18,30 +16,7 @@ PUBLIC_ENDPOINTS = {"backoffice.login", "backoffice.set_language"}
 ANY_USER_ENDPOINTS = {"backoffice.logout"}
 
 
-@bp.url_value_preprocessor
-def pull_tenant(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    g.tenant_slug = (values or {}).pop("tenant", None)
-
-
-@bp.url_defaults
-def add_tenant(endpoint: str, values: dict[str, Any]) -> None:
-    if "tenant" not in values and g.get("tenant_slug"):
-        values["tenant"] = g.tenant_slug
-
-
-@bp.before_request
-def load_tenant_and_user():
-    tenant = get_tenant_by_slug(g.tenant_slug or "")
-    if tenant is None:
-        abort(404)
-    bind_request_tenant(tenant)
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated:
-        return redirect(url_for("backoffice.login", next=request.full_path.rstrip("?")))
-    if not current_user.is_staff and request.endpoint not in ANY_USER_ENDPOINTS:
-        return render_template("wrong_space.html", space="backoffice"), 403
-    return None
+serve_tenant_space(bp, for_staff=True, public=PUBLIC_ENDPOINTS, any_user=ANY_USER_ENDPOINTS)
 
 
 @bp.app_context_processor

@@ -13,5 +13,4 @@ from app.queries.dashboard import build_dashboard
 @bp.get("/")
 def dashboard():
     board = build_dashboard(current_user, date.today())
-    peak = max((amount for _month, amount in board.monthly), default=0) or 1
-    return render_template("dashboard.html", board=board, peak=peak, today=date.today())
+    return render_template("dashboard.html", board=board, today=date.today())

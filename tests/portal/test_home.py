@@ -144,3 +144,14 @@ def test_the_extranet_asks_to_log_in(client, tenant):
     answer = client.get("/alpha/portal/invoices/")
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("/alpha/portal/login?next=")
+
+
+def test_the_home_page_names_no_customer_out_of_sight(agent_setup, make_quote):
+    client, mine, theirs = agent_setup
+    # A quote of his partner whose customer belongs to another partner: the quote is his,
+    # its customer's name is not.
+    quote = make_quote(account=theirs.id, partner=mine.partner_id)
+    page = page_text(client.get("/alpha/portal/"))
+    assert quote.number in page and "Client du Sud" not in page
+    make_quote(account=mine.id)
+    assert "Client du Nord" in page_text(client.get("/alpha/portal/"))
