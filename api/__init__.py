@@ -50,6 +50,7 @@ BEARER_SCHEME = {
 
 def install_api(app: Flask) -> None:
     """Mount the API; runs after the HTML error pages, which keep every other path."""
+    from api.custom_fields import blp as custom_fields_blp
     from api.docs import bp as docs_bp
     from api.errors import ProblemPlugin, ProblemSchema, install_problem_handlers
     from api.import_profiles import blp as import_profiles_blp
@@ -63,7 +64,7 @@ def install_api(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"extra_plugins": [ProblemPlugin()]})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     api.spec.components.header("CURSOR_PAGINATION", PAGINATION_HEADER)
-    for blueprint in (imports_blp, import_profiles_blp):
+    for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
     app.register_blueprint(docs_bp)

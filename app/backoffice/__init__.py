@@ -50,4 +50,5 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     feed_views,
     record_views,
     settings_views,
+    token_views,
 )

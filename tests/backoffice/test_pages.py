@@ -40,6 +40,9 @@ COVERED = {
     "backoffice.feed_run_rerun": "test_feeds/test_runs.py",
     "backoffice.feed_run_apply": "test_feeds/test_runs.py",
     "backoffice.admin_extranet": "test_extranet_look.py",
+    "backoffice.admin_tokens": "test_tokens_admin.py",
+    "backoffice.admin_token_new": "test_tokens_admin.py",
+    "backoffice.admin_token_revoke": "test_tokens_admin.py",
 }
 
 
@@ -61,7 +64,7 @@ def _pages(records, user, field_id) -> list[str]:
              "/alpha/admin/users/invite",
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
              "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",
-             "/alpha/admin/extranet",
+             "/alpha/admin/extranet", "/alpha/admin/tokens", "/alpha/admin/tokens/new",
              f"/alpha/accounts/{records['accounts'].id}/360", "/alpha/lookup/accounts?q=C",
              f"/alpha/attachments/{records['attachments'].id}/download"]
     for name, record in records.items():
