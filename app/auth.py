@@ -37,13 +37,16 @@ def install_login_manager(app: Flask) -> None:
     def load_user(user_key: str) -> User | None:
         """A session's user, only for the tenant of the URL it is used on."""
         try:
-            tenant_id, user_id = (int(part) for part in user_key.split(":"))
+            tenant_part, user_part, trace = user_key.split(":")
+            tenant_id, user_id = int(tenant_part), int(user_part)
         except (ValueError, AttributeError):
             return None
         if bound_tenant_id() != tenant_id:
             return None
         user = db.session.scalar(select(User).where(User.id == user_id))
-        return user if user is not None and user.is_active else None
+        if user is None or not user.is_active or user.password_trace != trace:
+            return None  # gone, blocked, or its password changed since this session began
+        return user
 
     @app.before_request
     def reset_context() -> None:

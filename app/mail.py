@@ -7,10 +7,12 @@ included, raises MailError with a message ready to show; never a 500.
 from __future__ import annotations
 
 import logging
+import queue
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.errors import HeaderParseError
@@ -20,9 +22,11 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import current_app, g, has_request_context, render_template, request, url_for
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+
+from app.tenancy import current_actor, current_tenant_id, tenant_context
 
 log = logging.getLogger(__name__)
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -64,6 +68,17 @@ def ensure_configured() -> None:
     """MailError now rather than after the work, when no mail could leave."""
     smtp_settings(current_app.config.get("SMTP_URL", ""))
     _sender_address()
+    _public_url()
+
+
+def _public_url() -> str:
+    """PUBLIC_URL; without it, links would carry the request's Host header, which a client
+    chooses: only a development or test server may do without."""
+    base = current_app.config.get("PUBLIC_URL") or ""
+    if not base and not (current_app.debug or current_app.testing):
+        raise MailError(_("Set PUBLIC_URL, the site's address, so that links in e-mails "
+                          "point to it."))
+    return base
 
 
 @contextmanager
@@ -77,7 +92,7 @@ def in_language(locale: str) -> Iterator[None]:
 
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute link for a mail, on PUBLIC_URL when set (never a forged Host header)."""
-    base = current_app.config.get("PUBLIC_URL") or ""
+    base = _public_url()
     if not base and not has_request_context():
         return url_for(endpoint, _external=True, **values)
     return (base or request.host_url.rstrip("/")) + url_for(endpoint, **values)
@@ -151,17 +166,44 @@ def send(message: EmailMessage) -> None:
                           reason=_reason(exc))) from exc
 
 
-def send_in_background(message: EmailMessage) -> threading.Thread:
-    """Send after the response, when its timing must not tell whether a mail left."""
-    settings = smtp_settings(current_app.config.get("SMTP_URL", ""))
-    timeout = current_app.config.get("SMTP_TIMEOUT", 10)
+_later: queue.Queue[tuple[Flask, Callable[[], EmailMessage], float]] = queue.Queue()
+_worker_lock = threading.Lock()
+_worker: threading.Thread | None = None
 
-    def run() -> None:
+
+def send_later(make_message: Callable[[], EmailMessage]) -> None:
+    """Compose and send a message after the response, in the mail worker (one thread), when
+    the answer's timing must not tell whether a mail left: the request only queues it.
+    `make_message` runs in an app context, under the tenant and actor of the request."""
+    global _worker
+    app = current_app._get_current_object()
+    tenant_id, actor = current_tenant_id(), current_actor()
+    host_url = request.host_url if has_request_context() else None
+
+    def compose_here() -> EmailMessage:
+        # Links are built as the request would (PUBLIC_URL, or in development its host).
+        with app.test_request_context(base_url=host_url), tenant_context(tenant_id, actor):
+            return make_message()
+
+    delay = app.config.get("MAIL_LATER_DELAY", 0.5)
+    with _worker_lock:
+        if _worker is None or not _worker.is_alive():
+            _worker = threading.Thread(target=_work, name="relais-mail", daemon=True)
+            _worker.start()
+    _later.put((app, compose_here, time.monotonic() + delay))
+
+
+def _work() -> None:
+    while True:
+        app, make_message, not_before = _later.get()
+        # Past the response: the request's timing owes nothing to this mail.
+        time.sleep(max(0.0, not_before - time.monotonic()))
         try:
-            _deliver(message, settings, timeout)
-        except (smtplib.SMTPException, OSError) as exc:
-            log.warning("mail to %s not sent: %r", message["To"], exc)
-
-    thread = threading.Thread(target=run, name="relais-mail", daemon=True)
-    thread.start()
-    return thread
+            with app.app_context():
+                send(make_message())
+        except MailError:
+            pass  # send() logged it; the answer was the same either way
+        except Exception:  # noqa: BLE001 - the worker outlives any one mail
+            log.exception("mail not composed")
+        finally:
+            _later.task_done()

@@ -32,7 +32,7 @@ from app.backoffice.views_support import (
 from app.entities import ENTITIES, Entity, Field
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Account, Role
+from app.models import Account, Attachment, Role
 from app.policies import get_visible_or_404, visibility_clause, visible
 from app.queries.lists import MAX_QUERY, ListQuery, build_list
 from app.services import quotes as quote_service
@@ -45,6 +45,9 @@ PORTAL_ENTITIES = {
 }
 # The tenant's own bookkeeping: never shown, filtered or sorted on in the extranet.
 INTERNAL_FIELDS = frozenset({"owner", "external_ref"})
+# Related records named on a page even when the user has no list of them: his customer, his
+# partner.
+NAMED_REFS = frozenset({"accounts", "partners"})
 # Archived records never show; `q` is searched here, over the customer's name too.
 IGNORED_ARGS = frozenset({"archived", "q"})
 # The records found from another one, by the column that points back at it.
@@ -119,6 +122,12 @@ def record_detail(entity_name: str, record_id: int):
 
 @bp.get("/attachments/<int:attachment_id>/download")
 def attachment_download(attachment_id: int):
+    attachment = get_visible_or_404(Attachment, attachment_id, current_user)
+    # The file of a record the extranet does not show (archived, or of a kind outside the
+    # user's extranet) is not his to download either.
+    if attachment.record_type not in ENTITIES or not _shows_ref(attachment.record_type):
+        abort(404)
+    _load(ENTITIES[attachment.record_type], attachment.record_id)
     return attachment_file(attachment_id)
 
 
@@ -146,11 +155,18 @@ def answer_quote(record_id: int):
 
 
 def portal_fields(entity: Entity) -> list[Field]:
-    """The entity's fields an extranet user sees: no internal field, no related record of a
-    kind he may never see (a subscriber sees no partner)."""
-    return [f for f in entity.fields if f.name not in INTERNAL_FIELDS and f.ref != "users"
-            and not (f.type == "ref" and isinstance(
-                visibility_clause(ENTITIES[f.ref].model, current_user), False_))]
+    """The entity's fields an extranet user sees: no internal field, and related records only
+    of the kinds in his extranet, or his customers' and partner's names (a subscriber sees
+    no partner and no deal)."""
+    return [f for f in entity.fields if f.name not in INTERNAL_FIELDS
+            and (f.type != "ref" or _shows_ref(f.ref))]
+
+
+def _shows_ref(kind: str) -> bool:
+    if kind in portal_entities():
+        return True
+    return kind in NAMED_REFS and not isinstance(
+        visibility_clause(ENTITIES[kind].model, current_user), False_)
 
 
 def _portal_entity(name: str) -> Entity:
@@ -189,8 +205,11 @@ def _search_clause(entity: Entity, q: str) -> Any:
     clauses = [getattr(model, name).icontains(q, autoescape=True)
                for name in entity.search if name not in INTERNAL_FIELDS]
     if hasattr(model, "account_id"):
-        # Rows stay those the user may see: the customer's name only narrows them down.
-        customers = select(Account.id).where(Account.name.icontains(q, autoescape=True))
+        # Only customers the user may see are searched by name: a document's customer out
+        # of his sight must not be found (and so guessed) by its name.
+        customers = visible(select(Account.id).where(
+            Account.name.icontains(q, autoescape=True), Account.archived_at.is_(None)),
+            Account, current_user)
         clauses.append(model.account_id.in_(customers))
     return or_(*clauses)
 

@@ -1,6 +1,7 @@
 """Tenants (companies using Relais) and their users."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -79,7 +80,13 @@ class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
         return self.full_name or self.email
 
     def get_id(self) -> str:
-        return f"{self.tenant_id}:{self.id}"
+        """The session's key: tenant, user and a trace of the password, so that changing
+        the password ends every other session."""
+        return f"{self.tenant_id}:{self.id}:{self.password_trace}"
+
+    @property
+    def password_trace(self) -> str:
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

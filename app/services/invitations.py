@@ -143,15 +143,20 @@ def request_password_reset(email: str) -> None:
                      {"email": (email or "").strip()[:254], "known": False})
         return
     record_event("password_reset_requested", "users", user.id, None, {"email": user.email})
-    # Sent after the response: the answer takes the same time whether the e-mail is known.
-    mail.send_in_background(_link_mail(user, PASSWORD_RESET))
+    # Composed and sent after the response: the request does the same work whether the
+    # e-mail is known or not, so its timing tells nothing.
+    user_id = user.id
+    mail.send_later(lambda: _link_mail(db.session.get(User, user_id), PASSWORD_RESET))
 
 
 def set_password_from_link(token: str, purpose: str, password: str) -> User:
     """Check the link, apply the password rules, set it and audit it (never the hash)."""
     user = user_from_token(token, purpose)
-    if not password:
+    if not password:  # update_user would keep the current one
         raise ValidationError({"password": _("Use at least %(n)d characters.", n=MIN_PASSWORD)})
+    # Checked again with the user's row locked: two uses of one link at once, one wins.
+    db.session.refresh(user, with_for_update=True)
+    user = user_from_token(token, purpose)
     # The person holding the link acts as the user he proves to be.
     set_actor(Actor("user", user.id, user.email, user, current_actor().ip))
     update_user(user, {"password": password})

@@ -243,6 +243,37 @@ def test_mail_failures_are_said_not_crashed(app, admin_client, partner, monkeypa
     assert fr("Outgoing mail is not configured (SMTP_URL).") in text(forgot)
 
 
+def test_without_public_url_a_production_server_sends_no_link(app, admin_client, partner,
+                                                              make_user, inbox, monkeypatch):
+    """Links would otherwise carry the Host header a client chose (a reset link pointing to
+    an attacker's site)."""
+    make_user("agent", email="known@alpha.example", partner_id=partner.id)
+    monkeypatch.setitem(app.config, "TESTING", False)
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "")
+    message = fr("Set PUBLIC_URL, the site's address, so that links in e-mails point to it.")
+    response = _invite(admin_client, partner=f"#{partner.id}")
+    assert response.status_code == 200 and message in text(response)
+    forgot = app.test_client().post("/alpha/portal/password/forgot",
+                                    data={"email": "known@alpha.example"},
+                                    headers={"Host": "evil.example"})
+    assert message in text(forgot)
+    time.sleep(1)
+    assert inbox.messages == []
+
+
+def test_the_reset_mail_is_composed_after_the_answer(app, make_user, partner, inbox,
+                                                     monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_LATER_DELAY", 1.0)
+    make_user("agent", email="known@alpha.example", partner_id=partner.id)
+    started = time.monotonic()
+    answer = app.test_client().post("/alpha/portal/password/forgot",
+                                    data={"email": "known@alpha.example"})
+    assert answer.status_code == 200 and inbox.messages == []
+    assert time.monotonic() - started < 1.0
+    [message] = inbox.wait()
+    assert message["To"] == "known@alpha.example"
+
+
 # -- links that no longer work -----------------------------------------------------------------
 
 @pytest.fixture
@@ -452,3 +483,17 @@ def test_credentials_of_the_smtp_url_are_used(app, admin_client, partner, monkey
     finally:
         controller.stop()
 
+
+
+def test_a_new_password_ends_the_other_sessions(app, make_user, partner, inbox):
+    agent = make_user("agent", email="known@alpha.example", partner_id=partner.id)
+    elsewhere = app.test_client()
+    assert elsewhere.post("/alpha/portal/login", data={
+        "email": agent.email, "password": PASSWORD}).status_code == 302
+    assert elsewhere.get("/alpha/portal/").status_code == 200
+    app.test_client().post("/alpha/portal/password/forgot", data={"email": agent.email})
+    [message] = inbox.wait()
+    visitor = app.test_client()
+    assert _choose(visitor, link_path(message)).status_code == 302
+    assert visitor.get("/alpha/portal/").status_code == 200  # the one who reset it
+    assert elsewhere.get("/alpha/portal/").status_code == 302  # sent back to log in
