@@ -1,7 +1,7 @@
 """The extranet's home page, the user's profile, and the tenant's look."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Response, abort, flash, g, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
@@ -28,7 +28,8 @@ def home():
     board = build_home(current_user, today)
     # A quote's customer is named only when the user may see that customer.
     refs = ref_access([ENTITIES["quotes"].field("account")], board.quotes_to_answer)
-    return render_template("portal/home.html", home=board, refs=refs, today=today)
+    return render_template("portal/home.html", home=board, refs=refs,
+                           yesterday=today - timedelta(days=1))
 
 
 @bp.route("/profile", methods=["GET", "POST"])

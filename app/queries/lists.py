@@ -124,14 +124,18 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> 
             return stmt
         query.active[f.name] = raw
         return stmt.where(column == ref_id)
-    if f.type in ("choice", "country"):
-        value = raw.upper() if f.type == "country" else raw
-        if f.type == "choice" and value not in f.choices:
+    if f.type == "choice":
+        # One choice, or several separated by commas (status=issued,overdue: unpaid).
+        values = [value.strip() for value in raw.split(",") if value.strip()]
+        if not values or any(value not in f.choices for value in values):
             query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=f.label,
                                   value=raw[:30]))
             return stmt
         query.active[f.name] = raw
-        return stmt.where(column == value)
+        return stmt.where(column == values[0] if len(values) == 1 else column.in_(values))
+    if f.type == "country":
+        query.active[f.name] = raw
+        return stmt.where(column == raw.upper())
     query.active[f.name] = raw
     return stmt.where(column.icontains(raw, autoescape=True))
 

@@ -307,3 +307,12 @@ def test_see_all_from_the_360_lists_the_customers_records(admin_client, make_acc
     assert f"/alpha/invoices/?account={account.id}" in page
     listing = admin_client.get(f"/alpha/invoices/?account={account.id}")
     assert result_count(listing) == "11"
+
+
+def test_a_status_filter_takes_several_statuses(admin_client, make_invoice):
+    issued, overdue, paid = (make_invoice(status=s) for s in ("issued", "overdue", "paid"))
+    shown = text(admin_client.get("/alpha/invoices/?status=issued,overdue"))
+    assert issued.number in shown and overdue.number in shown and paid.number not in shown
+    refused = admin_client.get("/alpha/invoices/?status=issued,bogus")
+    assert paid.number in text(refused)  # an unknown status filters nothing, and says so
+    assert "issued,bogus" in text(refused)

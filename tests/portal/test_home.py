@@ -155,3 +155,28 @@ def test_the_home_page_names_no_customer_out_of_sight(agent_setup, make_quote):
     assert quote.number in page and "Client du Sud" not in page
     make_quote(account=mine.id)
     assert "Client du Nord" in page_text(client.get("/alpha/portal/"))
+
+
+def _card_link(page: str, element_id: str) -> str:
+    """The href of the dashboard card holding `element_id`."""
+    import html
+    import re
+
+    before = page[:page.index(f'id="{element_id}"')]
+    return html.unescape(re.findall(r'href="([^"]+)"', before)[-1])
+
+
+def test_each_figure_leads_to_the_list_it_counts(agent_setup, make_invoice):
+    client, mine, _theirs = agent_setup
+    today = date.today()
+    make_invoice(account=mine.id, status="issued", due_on=today + timedelta(days=20))
+    make_invoice(account=mine.id, status="issued", due_on=today - timedelta(days=3))
+    make_invoice(account=mine.id, status="overdue", due_on=today - timedelta(days=30))
+    make_invoice(account=mine.id, status="issued", due_on=today)  # due today: not overdue
+    make_invoice(account=mine.id, status="paid")
+    page = client.get("/alpha/portal/").data.decode()
+    for element_id, expected in (("kpi-unpaid", 4), ("kpi-overdue", 2)):
+        assert _kpi(client, element_id) == str(expected)
+        listing = client.get(_card_link(page, element_id)).data.decode()
+        count = listing[listing.index('id="result-count"'):]
+        assert count[count.index(">") + 1:].lstrip().startswith(f"{expected} "), element_id
