@@ -1,7 +1,9 @@
 """Who may see and change what, inside a tenant.
 
 Admins and sales see all of the tenant's records; an agent sees his partner's records only;
-a subscriber sees his own account's records only. A record a user may not see answers 404.
+a subscriber sees his own account's records only; neither sees drafts (quotes, orders,
+contracts and invoices not yet sent, confirmed, signed or issued). A record a user may not
+see answers 404.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from app.models.base import MAX_ID
 from app.models.tenant import Role, User
 
 _PARTNER_OWNED = (m.Deal, m.Quote, m.Order, m.Contract, m.Delivery, m.Invoice)
+# Documents with a draft status: a draft is the tenant's work in progress, not yet the
+# customer's or the agent's business.
+_DRAFTED = (m.Quote, m.Order, m.Contract, m.Invoice)
 _LINES = {m.QuoteLine: (m.Quote, "quote_id"), m.OrderLine: (m.Order, "order_id"),
           m.InvoiceLine: (m.Invoice, "invoice_id")}
 
@@ -46,10 +51,11 @@ def _agent_clause(model: type, partner_id: int | None) -> ColumnElement[bool]:
         return m.Contact.account_id.in_(
             select(m.Account.id).where(m.Account.partner_id == partner_id))
     if model in _PARTNER_OWNED:
-        return model.partner_id == partner_id
+        return _issued(model, model.partner_id == partner_id)
     if model in _LINES:
         parent, fk = _LINES[model]
-        return getattr(model, fk).in_(select(parent.id).where(parent.partner_id == partner_id))
+        return getattr(model, fk).in_(
+            select(parent.id).where(_issued(parent, parent.partner_id == partner_id)))
     if model is m.Attachment:
         return _attachment_clause(lambda parent: _agent_clause(parent, partner_id))
     return false()
@@ -61,13 +67,19 @@ def _subscriber_clause(model: type, account_id: int | None) -> ColumnElement[boo
     if model is m.Account:
         return m.Account.id == account_id
     if model is m.Contact or model in _PARTNER_OWNED:
-        return model.account_id == account_id
+        return _issued(model, model.account_id == account_id)
     if model in _LINES:
         parent, fk = _LINES[model]
-        return getattr(model, fk).in_(select(parent.id).where(parent.account_id == account_id))
+        return getattr(model, fk).in_(
+            select(parent.id).where(_issued(parent, parent.account_id == account_id)))
     if model is m.Attachment:
         return _attachment_clause(lambda parent: _subscriber_clause(parent, account_id))
     return false()
+
+
+def _issued(model: type, clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`clause`, drafts aside for the documents that have them."""
+    return and_(clause, model.status != "draft") if model in _DRAFTED else clause
 
 
 def _attachment_clause(parent_clause: Any) -> ColumnElement[bool]:

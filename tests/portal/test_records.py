@@ -363,7 +363,7 @@ def test_a_subscriber_refuses_his_quote(portal_subscriber, make_quote):
     assert quote.answered_by_id == portal_subscriber.user.id
 
 
-@pytest.mark.parametrize("status", ["draft", "accepted", "refused", "expired"])
+@pytest.mark.parametrize("status", ["accepted", "refused", "expired"])
 def test_only_a_sent_quote_can_be_answered(portal_agent, make_quote, status):
     quote = make_quote(account=portal_agent.account.id, status=status)
     assert fr("This quote awaits your answer") not in text(
@@ -374,6 +374,25 @@ def test_only_a_sent_quote_can_be_answered(portal_agent, make_quote, status):
     db.session.expire_all()
     assert db.session.get(Quote, quote.id).status == status
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "update")) is None
+
+
+def test_drafts_stay_with_the_tenant(portal_agent, portal_subscriber, make_quote, make_invoice):
+    """A draft is the tenant's work in progress: no agent or subscriber sees it, answers it
+    or counts it, until it is sent (quotes) or issued (invoices)."""
+    accounts = [portal_agent.account.id, portal_subscriber.account.id]
+    for client, account in zip((portal_agent, portal_subscriber), accounts, strict=True):
+        quote_id = make_quote(account=account, status="draft", number=f"DRAFT-Q-{account}").id
+        invoice_id = make_invoice(account=account, status="draft",
+                                  number=f"DRAFT-F-{account}").id
+        for page in ("/alpha/portal/", "/alpha/portal/quotes/", "/alpha/portal/invoices/",
+                     "/alpha/portal/invoices/export.csv"):
+            assert "DRAFT-" not in client.get(page).data.decode("utf-8-sig"), page
+        assert client.get(f"/alpha/portal/quotes/{quote_id}").status_code == 404
+        assert client.get(f"/alpha/portal/invoices/{invoice_id}").status_code == 404
+        assert _answer(client, quote_id, decision="accept").status_code == 404
+        db.session.get(Quote, quote_id).status = "sent"
+        db.session.commit()
+        assert client.get(f"/alpha/portal/quotes/{quote_id}").status_code == 200
 
 
 @pytest.mark.parametrize("data, message", [
