@@ -84,21 +84,51 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-def _account_key() -> str:
-    email = (request.form.get("email") or "").strip().lower()[:254]
-    return f"login:{g.get('tenant_slug')}:{email}"
-
-
 def _failed(response: Response) -> bool:
     return response.status_code != 302
 
 
-def login_rate_limits(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Failed logins are limited per IP address and per account (the e-mail typed)."""
-    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-                         methods=["POST"], key_func=_account_key, deduct_when=_failed)(view)
-    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"],
-                         deduct_when=_failed)(view)
+def rate_limits(kind: str, ip_limit: str, account_limit: str, *,
+                only_failures: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """POSTs of a form limited per IP address and per tenant and e-mail typed, with the
+    limits of the config keys `ip_limit` and `account_limit`; `only_failures`: a POST that
+    redirects (it succeeded) does not count."""
+    def key() -> str:
+        email = (request.form.get("email") or "").strip().lower()[:254]
+        return f"{kind}:{g.get('tenant_slug')}:{email}"
+
+    deduct = _failed if only_failures else None
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        view = limiter.limit(lambda: current_app.config[account_limit], methods=["POST"],
+                             key_func=key, deduct_when=deduct)(view)
+        return limiter.limit(lambda: current_app.config[ip_limit], methods=["POST"],
+                             deduct_when=deduct)(view)
+
+    return decorator
+
+
+# Failed logins are limited per IP address and per account (the e-mail typed).
+login_rate_limits = rate_limits("login", "LOGIN_RATE_LIMIT_IP", "LOGIN_RATE_LIMIT_ACCOUNT",
+                                only_failures=True)
+
+
+def login_page(template: str, *, for_staff: bool) -> Any:
+    """The login view of a space: valid credentials open the session and lead to the user's
+    own space (to `next` only when it is this one)."""
+    from app.forms import LoginForm
+
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = log_in(form.email.data, form.password.data)
+        if user is not None:
+            default = home_url(user)
+            here = user.is_staff == for_staff
+            return redirect(safe_next(request.args.get("next"), default) if here else default)
+        flash(_("Wrong e-mail or password."), "danger")
+    return render_template(template, form=form)
 
 
 def log_in(email: str, password: str) -> User | None:

@@ -1,20 +1,17 @@
 """Passwords from a mailed link: forgotten password, reset, invitation accepted."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from app.auth import home_url, log_in
-from app.backoffice.forms import apply_errors
+from app.auth import home_url, log_in, rate_limits
 from app.errors import ValidationError
-from app.extensions import db, limiter
+from app.extensions import db
+from app.forms import apply_errors
 from app.mail import MailError
 from app.services.invitations import (
     INVITATION,
@@ -41,17 +38,8 @@ class NewPasswordForm(FlaskForm):
     submit = SubmitField(_l("Save my password"))
 
 
-def _email_key() -> str:
-    email = (request.form.get("email") or "").strip().lower()[:254]
-    return f"reset:{g.get('tenant_slug')}:{email}"
-
-
-def reset_rate_limits(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Reset requests are limited per IP address and per e-mail typed (no mail bombing)."""
-    view = limiter.limit(lambda: current_app.config["RESET_RATE_LIMIT_ACCOUNT"],
-                         methods=["POST"], key_func=_email_key)(view)
-    return limiter.limit(lambda: current_app.config["RESET_RATE_LIMIT_IP"],
-                         methods=["POST"])(view)
+# Reset requests are limited per IP address and per e-mail typed (no mail bombing).
+reset_rate_limits = rate_limits("reset", "RESET_RATE_LIMIT_IP", "RESET_RATE_LIMIT_ACCOUNT")
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

@@ -20,7 +20,6 @@ from sqlalchemy import False_, or_, select
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.backoffice.forms import options
 from app.backoffice.views_support import (
     attachment_file,
     csv_response,
@@ -32,6 +31,7 @@ from app.backoffice.views_support import (
 from app.entities import ENTITIES, Entity, Field
 from app.errors import ValidationError
 from app.extensions import db
+from app.forms import options
 from app.models import Account, Attachment, Role
 from app.policies import get_visible_or_404, visibility_clause, visible
 from app.queries.lists import MAX_QUERY, ListQuery, build_list

@@ -7,10 +7,10 @@ from flask import Response, abort, flash, g, redirect, render_template, send_fil
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.backoffice.forms import LocaleForm
 from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
+from app.forms import LocaleForm
 from app.models import Role
 from app.queries.portal_home import build_home
 from app.services.attachments import storage_path

@@ -5,28 +5,18 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth import choose_language, home_url, log_in, log_out, login_rate_limits, safe_next
+from app.auth import choose_language, log_out, login_page, login_rate_limits, safe_next
 from app.backoffice import bp
-from app.backoffice.forms import LocaleForm, LoginForm
 from app.errors import ValidationError
 from app.extensions import db
+from app.forms import LocaleForm
 from app.services.tenants import set_locale
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @login_rate_limits
 def login():
-    if current_user.is_authenticated:
-        return redirect(home_url(current_user))
-    form = LoginForm()
-    if form.validate_on_submit():
-        user = log_in(form.email.data, form.password.data)
-        if user is not None:
-            default = home_url(user)
-            return redirect(safe_next(request.args.get("next"), default) if user.is_staff
-                            else default)
-        flash(_("Wrong e-mail or password."), "danger")
-    return render_template("login.html", form=form), 200
+    return login_page("login.html", for_staff=True)
 
 
 @bp.post("/logout")

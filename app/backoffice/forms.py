@@ -25,7 +25,6 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -38,6 +37,9 @@ from app.entities import (
     Field,
 )
 from app.extensions import db
+
+# Shared with the extranet; imported here too for the back office's views.
+from app.forms import LANGUAGES, LocaleForm, LoginForm, apply_errors, options  # noqa: F401
 from app.models import FIELD_TYPES, CustomField, Role, User
 from app.policies import get_visible
 from app.values import parse_decimal
@@ -118,14 +120,6 @@ def resolve_ref_text(ref: str, text: str) -> int | None:
             return None
         found = db.session.scalars(select(model.id).where(column == text).limit(2)).all()
     return found[0] if len(found) == 1 else None
-
-
-LANGUAGES = (("", _l("Browser language")), ("fr", "Français"), ("en", "English"))
-
-
-def options(pairs: Any) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms select choices."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -251,25 +245,6 @@ def form_to_data(form: FlaskForm, entity: Entity, custom_fields: list[CustomFiel
     return data
 
 
-def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
-    """Attach service errors to their fields; return those that belong to no field."""
-    orphans = []
-    for key, message in errors.items():
-        name = key.replace("custom.", "cf_") if key.startswith("custom.") else key.split(".")[0]
-        if name in form and name != "lines":
-            form[name].errors = [*form[name].errors, message] if isinstance(
-                form[name].errors, list) else [message]
-        else:
-            orphans.append(message)
-    return orphans
-
-
-class LoginForm(FlaskForm):
-    email = StringField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
-    submit = SubmitField(_l("Log in"))
-
-
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
@@ -301,8 +276,3 @@ class CustomFieldForm(FlaskForm):
 class AttachmentForm(FlaskForm):
     file = FileField(_l("File"), validators=[FileRequired()])
     submit = SubmitField(_l("Attach"))
-
-
-class LocaleForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=options(LANGUAGES))
-    submit = SubmitField(_l("Save"))

@@ -1,0 +1,42 @@
+"""Forms and form helpers both faces use: logging in, the language, select choices, and
+service errors shown on their fields."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+LANGUAGES = (("", _l("Browser language")), ("fr", "Français"), ("en", "English"))
+
+
+def options(pairs: Any) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
+    """Attach service errors to their fields; return those that belong to no field."""
+    orphans = []
+    for key, message in errors.items():
+        name = key.replace("custom.", "cf_") if key.startswith("custom.") else key.split(".")[0]
+        if name in form and name != "lines":
+            form[name].errors = [*form[name].errors, message] if isinstance(
+                form[name].errors, list) else [message]
+        else:
+            orphans.append(message)
+    return orphans
+
+
+class LoginForm(FlaskForm):
+    email = StringField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    submit = SubmitField(_l("Log in"))
+
+
+class LocaleForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=options(LANGUAGES))
+    submit = SubmitField(_l("Save"))
