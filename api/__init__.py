@@ -56,6 +56,7 @@ def install_api(app: Flask) -> None:
     from api.import_profiles import blp as import_profiles_blp
     from api.imports import blp as imports_blp
     from api.pagination import PAGINATION_HEADER
+    from api.records import install_records
     from app.extensions import api, csrf
 
     for key, value in DEFAULTS.items():
@@ -67,5 +68,6 @@ def install_api(app: Flask) -> None:
     for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
+    install_records(api)
     app.register_blueprint(docs_bp)
     install_problem_handlers(app)

@@ -98,6 +98,38 @@ def _attachment_clause(parent_clause: Any) -> ColumnElement[bool]:
     return or_(*parts)
 
 
+def deleted_clause(entity_name: str, user: User | None) -> ColumnElement[bool]:
+    """A WHERE clause on the audit events of deleted `entity_name` records: those whose
+    snapshot (`before`) `user` would have seen, judged by its partner and account."""
+    from app.entities import ENTITIES
+
+    if user is None or not getattr(user, "is_active", False):
+        return false()
+    if user.role in (Role.ADMIN, Role.SALES):
+        return true()
+    before, model = m.AuditEvent.before, ENTITIES[entity_name].model
+    if model is m.Attachment:
+        parents = [and_(before["record_type"].as_string() == name,
+                        before["record_id"].as_integer().in_(
+                            select(entity.model.id).where(visibility_clause(entity.model, user))))
+                   for name, entity in ENTITIES.items() if entity.model is not m.Attachment]
+        return or_(*parents)
+    if user.role == Role.AGENT and user.partner_id is not None:
+        if model is m.Partner:
+            return m.AuditEvent.record_id == user.partner_id
+        if model is m.Account or model in _PARTNER_OWNED:
+            return before["partner_id"].as_integer() == user.partner_id
+        if model is m.Contact:
+            return before["account_id"].as_integer().in_(
+                select(m.Account.id).where(m.Account.partner_id == user.partner_id))
+    if user.role == Role.SUBSCRIBER and user.account_id is not None:
+        if model is m.Account:
+            return m.AuditEvent.record_id == user.account_id
+        if model is m.Contact or model in _PARTNER_OWNED:
+            return before["account_id"].as_integer() == user.account_id
+    return false()
+
+
 def visible(stmt: Select, model: type, user: User | None) -> Select:
     """Restrict a select of `model` to what `user` may see."""
     return stmt.where(visibility_clause(model, user))

@@ -26,6 +26,10 @@ def install_security_headers(app: Flask) -> None:
         # PostgreSQL text cannot hold NUL: refuse such input up front instead of failing in SQL.
         if "\x00" in request.path or _has_nul(request.args) or _has_nul(request.form):
             abort(400)
+        if request.is_json:  # "\u0000" in JSON text is a NUL once decoded
+            body = request.get_data(cache=True)
+            if b"\x00" in body or b"\\u0000" in body:
+                abort(400)
 
     @app.after_request
     def add_headers(response: Response) -> Response:

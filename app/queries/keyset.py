@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, literal, tuple_
 
 from app.extensions import db
 from app.models.base import MAX_ID
@@ -123,7 +123,9 @@ def _segment(stmt: Select, column: Any, id_column: Any, is_null: bool, nullable:
         if bound is not None and column is id_column:
             stmt = stmt.where(id_column < bound[1] if descending else id_column > bound[1])
         elif bound is not None:
-            key, other = tuple_(column, id_column), tuple_(bound[0], bound[1])
+            # Typed as the column, so SQLite compares datetimes in its own storage format.
+            key = tuple_(column, id_column)
+            other = tuple_(literal(bound[0], column.type), literal(bound[1], id_column.type))
             stmt = stmt.where(key < other if descending else key > other)
         if column is id_column:
             stmt = stmt.order_by(id_column.desc() if descending else id_column.asc())

@@ -34,6 +34,13 @@ class ListQuery:
     sort: str
     errors: list[str] = field(default_factory=list)
     active: dict[str, str] = field(default_factory=dict)
+    # The refused values by argument name (the API answers them as field errors).
+    invalid: dict[str, str] = field(default_factory=dict)
+
+    def refuse(self, name: str, label: Any, raw: str) -> None:
+        message = _("%(field)s: “%(value)s” is not valid.", field=label, value=raw[:30])
+        self.errors.append(message)
+        self.invalid[name] = message
 
 
 def _eager(entity: Entity) -> list:
@@ -69,9 +76,14 @@ def build_list(entity: Entity, args: Any, user: Any,
 
 
 def _apply_archived_filter(query: ListQuery, stmt: Select, args: Any) -> Select:
-    """Records a full-sync feed archived are hidden, unless `archived=1` asks for them."""
+    """Records a full-sync feed archived are hidden, unless `archived=1` asks for them
+    (`archived=all`: archived or not)."""
     archived_at = query.entity.model.archived_at
-    if (args.get("archived") or "").strip() == "1":
+    archived = (args.get("archived") or "").strip()
+    if archived == "all":
+        query.active["archived"] = archived
+        return stmt
+    if archived == "1":
         query.active["archived"] = "1"
         return stmt.where(archived_at.isnot(None))
     return stmt.where(archived_at.is_(None))
@@ -94,8 +106,7 @@ def _range(query: ListQuery, args: Any, name: str, parser: Any, label: Any) -> t
                 value = parser(raw)
                 query.active[f"{name}_{suffix}"] = raw
             except (ValueError, ArithmeticError):
-                query.errors.append(_("%(field)s: “%(value)s” is not valid.",
-                                      field=label, value=raw[:30]))
+                query.refuse(f"{name}_{suffix}", label, raw)
         bounds.append(value)
     return bounds[0], bounds[1]
 
@@ -119,8 +130,7 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> 
             if not 0 < ref_id <= MAX_ID:
                 raise ValueError(raw)
         except ValueError:
-            query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=f.label,
-                                  value=raw[:30]))
+            query.refuse(f.name, f.label, raw)
             return stmt
         query.active[f.name] = raw
         return stmt.where(column == ref_id)
@@ -128,8 +138,7 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> 
         # One choice, or several separated by commas (status=issued,overdue: unpaid).
         values = [value.strip() for value in raw.split(",") if value.strip()]
         if not values or any(value not in f.choices for value in values):
-            query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=f.label,
-                                  value=raw[:30]))
+            query.refuse(f.name, f.label, raw)
             return stmt
         query.active[f.name] = raw
         return stmt.where(column == values[0] if len(values) == 1 else column.in_(values))
@@ -167,8 +176,7 @@ def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: 
         try:
             flag = parse_bool(raw)
         except ValueError:
-            query.errors.append(_("%(field)s: “%(value)s” is not valid.", field=label,
-                                  value=raw[:30]))
+            query.refuse(name, label, raw)
             return stmt
         query.active[name] = raw
         return stmt.where(value.as_boolean().is_(flag) if flag else

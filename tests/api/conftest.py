@@ -98,3 +98,7 @@ def upload(client: FlaskClient, data: bytes = PARTNERS_CSV, name: str = "partena
     """POST /api/v1/imports with a file and form fields."""
     form = {"profile": "partenaires", **fields, "file": (io.BytesIO(data), name)}
     return client.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+
+
+# The record collections' fixtures (tests/api/test_records.py, test_isolation.py).
+from tests.api.records_support import en_client, make_field, world  # noqa: E402, F401

@@ -112,3 +112,10 @@ def test_another_tenants_profiles_are_invisible(api_client, other_api_client):
     problem(other_api_client.get(f"{url}/versions"), 404)
     assert other_api_client.get("/api/v1/import-profiles").get_json() == []
     assert api_client.get(url).get_json()["version"] == 1
+
+
+def test_a_nul_character_in_json_is_refused_before_the_database(api_client):
+    """PostgreSQL text holds no NUL: such input is a clear 400, never a server error."""
+    response = api_client.post("/api/v1/import-profiles", data='{"name": "a\\u0000b"}',
+                               content_type="application/json")
+    problem(response, 400)

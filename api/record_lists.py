@@ -1,0 +1,89 @@
+"""A collection's list: the back office's filters, search and sort (app/queries/lists.py), with
+typed arguments, references by external_ref, cursor pages, and changes since a time."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import request
+from flask_babel import gettext as _
+from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
+
+from api.auth import TokenPrincipal, current_principal
+from api.pagination import cursor_page
+from api.record_data import custom_definitions, present
+from api.sync import changes_page
+from app.entities import ENTITIES, Entity
+from app.errors import ValidationError
+from app.policies import visible
+from app.queries.lists import build_list
+
+ARCHIVED = {"true": "1", "all": "all"}
+
+
+def list_records(entity: Entity, args: dict[str, Any]) -> tuple[list[dict[str, Any]], dict]:
+    """One page of the records the token may see, and its headers."""
+    started = datetime.now(UTC)  # before any read: the sync watermark starts here
+    principal = current_principal()
+    since = args.get("updated_since")
+    if since is not None and args.get("sort"):
+        raise ValidationError({"sort": _("A list read with updated_since is ordered by "
+                                         "updated_at and id.")})
+    query = build_list(entity, _list_args(entity, args), principal,
+                       custom_definitions(entity, principal))
+    if query.invalid:
+        names = {f.name: f"{f.name}_id" for f in entity.fields if f.type == "ref"}
+        raise ValidationError({names.get(k, k): v for k, v in query.invalid.items()})
+    model = entity.model
+    stmt = _ref_filters(entity, query.stmt, args, principal)
+    if entity.line_model is not None:
+        stmt = stmt.options(selectinload(model.lines))
+    if since is not None:
+        rows, headers = changes_page(stmt.where(model.updated_at >= since), model.updated_at,
+                                     model.id, args, started)
+    else:
+        rows, headers = cursor_page(stmt, query.sort_column, model.id, args,
+                                    descending=query.descending)
+    return present(entity, rows, principal), headers
+
+
+def _list_args(entity: Entity, args: dict[str, Any]) -> dict[str, str]:
+    """The arguments build_list reads, as text: typed ones, and custom-field filters `cf_…`."""
+    out = {k: v for k, v in request.args.items() if k.startswith("cf_")}
+    for name in ("q", "sort"):
+        if args.get(name):
+            out[name] = args[name]
+    archived = args.get("archived") or ("all" if args.get("updated_since") else "false")
+    if archived in ARCHIVED:
+        out["archived"] = ARCHIVED[archived]
+    for f in entity.fields:
+        if not f.filter:
+            continue
+        if f.type == "ref":
+            keys = {f"{f.name}_id": f.name}
+        elif f.type == "date":
+            keys = {f"{f.name}_from": f"{f.name}_from", f"{f.name}_to": f"{f.name}_to"}
+        elif f.type == "money":
+            keys = {f"{f.name}_min": f"{f.name}_min", f"{f.name}_max": f"{f.name}_max"}
+        else:
+            keys = {f.name: f.name}
+        for key, target in keys.items():
+            if args.get(key) is not None:
+                value = args[key]
+                out[target] = value.isoformat() if isinstance(value, date) else str(value)
+    return out
+
+
+def _ref_filters(entity: Entity, stmt: Select, args: dict[str, Any],
+                 principal: TokenPrincipal) -> Select:
+    """`<ref>_ref=…`: records whose related record, seen by the token, has that external_ref
+    (none when it does not see such a record)."""
+    for f in entity.fields:
+        value = args.get(f"{f.name}_ref")
+        if f.type != "ref" or f.ref == "users" or value is None:
+            continue
+        model = ENTITIES[f.ref].model
+        related = visible(select(model.id).where(model.external_ref == value), model, principal)
+        stmt = stmt.where(getattr(entity.model, f.attr).in_(related))
+    return stmt

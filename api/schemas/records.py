@@ -1,0 +1,269 @@
+"""Record schemas, generated from app/entities.py: per entity, the record as the API shows it,
+its creation, its partial update and its list's query arguments; plus document lines and
+deleted records. Values are checked here for their JSON type only: the domain rules (required,
+lengths, choices, references) are app/services/records.py's, as for forms and imports."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import marshmallow as ma
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from api.pagination import CursorPageArgsSchema
+from app.entities import Entity, Field
+
+REQUIRED = _l("This field is required.")
+MONEY_DOC = {"type": "string", "format": "decimal", "example": "1234.56"}
+MONEY_INPUT_DOC = {**MONEY_DOC, "description": "A decimal string (a JSON number is accepted)."}
+TEXT_TYPES = ("text", "long_text", "email", "phone", "country", "choice")
+ARCHIVED = ("false", "true", "all")
+
+
+def english(label: Any) -> str:
+    """The English text of a lazily translated label (the OpenAPI document is in English)."""
+    args = getattr(label, "_args", None)
+    return str(args[0]) if args else str(label)
+
+
+def _messages(**more: Any) -> dict[str, Any]:
+    return {"required": REQUIRED, "null": REQUIRED, **more}
+
+
+def _string(**kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(error_messages=_messages(invalid=_l("Enter text.")), **kwargs)
+
+
+def _integer(**kwargs: Any) -> ma.fields.Integer:
+    return ma.fields.Integer(error_messages=_messages(invalid=_l("Enter a whole number.")),
+                             **kwargs)
+
+
+def _decimal(**kwargs: Any) -> ma.fields.Decimal:
+    message = _l("Enter a number such as 1234.56.")
+    return ma.fields.Decimal(error_messages=_messages(invalid=message, special=message),
+                             **kwargs)
+
+
+def _date(**kwargs: Any) -> ma.fields.Date:
+    message = _l("Enter a date as YYYY-MM-DD.")
+    return ma.fields.Date(error_messages=_messages(invalid=message, format=message), **kwargs)
+
+
+def timestamp(**kwargs: Any) -> ma.fields.AwareDateTime:
+    """An ISO 8601 date-time; without an offset, UTC."""
+    message = _l("Enter a date and time as YYYY-MM-DDTHH:MM:SSZ.")
+    return ma.fields.AwareDateTime(default_timezone=UTC, error_messages=_messages(
+        invalid=message, format=message, invalid_awareness=message), **kwargs)
+
+
+def one_of(choices: list[str]) -> Any:
+    """A validator with the forms' message for a value that is not a choice."""
+
+    def validate(value: str) -> None:
+        if value not in choices:
+            raise ma.ValidationError(_("“%(value)s” is not one of the choices.",
+                                       value=value[:50]))
+
+    return validate
+
+
+class InputSchema(ma.Schema):
+    """A request body: unknown fields are refused with a message of our own."""
+
+    error_messages = {"unknown": _l("Unknown field."), "type": _l("Enter an object.")}
+
+
+class LineSchema(ma.Schema):
+    """A document line; its amounts are computed (quantity × unit price, and its tax)."""
+
+    sku = ma.fields.String(allow_none=True)
+    label = ma.fields.String()
+    quantity = ma.fields.Decimal(as_string=True, metadata=MONEY_DOC)
+    unit_price = ma.fields.Decimal(as_string=True, places=2, metadata=MONEY_DOC)
+    tax_rate = ma.fields.Decimal(as_string=True, places=2, metadata={
+        **MONEY_DOC, "description": "Percent.", "example": "20.00"})
+    amount_excl_tax = ma.fields.Decimal(as_string=True, places=2, dump_only=True,
+                                        metadata=MONEY_DOC)
+    tax_amount = ma.fields.Decimal(as_string=True, places=2, dump_only=True, metadata=MONEY_DOC)
+
+
+class LineInputSchema(InputSchema):
+    """A document line as sent: label required; quantity 1 and tax rate 20 by default."""
+
+    sku = _string(allow_none=True, metadata={"maxLength": 64})
+    label = _string(required=True, metadata={"maxLength": 255})
+    quantity = _decimal(allow_none=True, metadata=MONEY_INPUT_DOC)
+    unit_price = _decimal(allow_none=True, metadata=MONEY_INPUT_DOC)
+    tax_rate = _decimal(allow_none=True, metadata={**MONEY_INPUT_DOC, "example": "20.00"})
+
+
+class DeletedRecordSchema(ma.Schema):
+    """A record deleted since the time asked: remove it from your copy."""
+
+    id = ma.fields.Integer()
+    external_ref = ma.fields.String(allow_none=True, metadata={
+        "description": "Its external reference when it was deleted."})
+    deleted_at = ma.fields.AwareDateTime()
+
+
+class DeletedQueryArgsSchema(CursorPageArgsSchema):
+    """Deleted records since a time, oldest first."""
+
+    since = timestamp(required=True, metadata={
+        "description": "Deletions at or after this time: the X-Sync-Watermark of your last "
+                       "read."})
+
+
+@dataclass(frozen=True)
+class RecordSchemas:
+    """The schemas of one entity."""
+
+    output: type[ma.Schema]
+    create: type[ma.Schema] | None
+    update: type[ma.Schema] | None
+    query: type[ma.Schema]
+
+
+def record_schemas(entity: Entity, name: str, *, writable: bool) -> RecordSchemas:
+    """The schemas of `entity`, named after its model (Invoice, InvoiceCreate, …)."""
+    create = update = None
+    if writable:
+        create = InputSchema.from_dict(_input_fields(entity, creating=True),
+                                       name=f"{name}CreateSchema")
+        update = InputSchema.from_dict(_input_fields(entity, creating=False),
+                                       name=f"{name}UpdateSchema")
+    query = CursorPageArgsSchema.from_dict(_query_fields(entity), name=f"{name}QueryArgsSchema")
+    return RecordSchemas(ma.Schema.from_dict(_output_fields(entity), name=f"{name}Schema"),
+                         create, update, query)
+
+
+def _ref_doc(f: Field, what: str) -> dict[str, str]:
+    return {"description": f"{english(f.label)} ({f.ref}), {what}."}
+
+
+def _output_fields(entity: Entity) -> dict[str, ma.fields.Field]:
+    fields: dict[str, ma.fields.Field] = {"id": ma.fields.Integer(dump_only=True)}
+    for f in entity.fields:
+        if f.type != "ref":
+            fields[f.name] = _value_field(f, output=True)
+            continue
+        fields[f"{f.name}_id"] = ma.fields.Integer(allow_none=True, metadata=_ref_doc(
+            f, "by id" + ("; null for a partner's token" if f.ref == "users" else "")))
+        if f.ref != "users":
+            fields[f"{f.name}_ref"] = ma.fields.String(allow_none=True, metadata=_ref_doc(
+                f, "its external_ref"))
+    if entity.name == "attachments":
+        fields["record_type"] = ma.fields.String(metadata={
+            "description": "The entity of the record the file is attached to."})
+        fields["record_id"] = ma.fields.Integer()
+        fields["sha256"] = ma.fields.String()
+    fields["custom"] = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), metadata={
+        "description": "Custom-field values by key (a partner's token: those shown in the "
+                       "extranet)."})
+    if entity.line_model is not None:
+        fields["lines"] = ma.fields.List(ma.fields.Nested(LineSchema))
+    for name in ("created_at", "updated_at", "archived_at"):
+        fields[name] = ma.fields.AwareDateTime(dump_only=True, allow_none=name == "archived_at")
+    fields["archived_at"].metadata["description"] = (
+        "Set when a full-sync feed stopped sending the record.")
+    return fields
+
+
+def _value_field(f: Field, *, output: bool, **kwargs: Any) -> ma.fields.Field:
+    """A field of a non-reference value, typed for output or for input."""
+    doc: dict[str, Any] = {"description": english(f.label)}
+    if f.type == "money":
+        if output:
+            return ma.fields.Decimal(as_string=True, places=2, allow_none=True,
+                                     metadata={**MONEY_DOC, **doc})
+        return _decimal(metadata={**MONEY_INPUT_DOC, **doc}, **kwargs)
+    if f.type == "date":
+        return ma.fields.Date(allow_none=True, metadata=doc) if output \
+            else _date(metadata=doc, **kwargs)
+    if f.type == "integer":
+        return ma.fields.Integer(allow_none=True, metadata=doc) if output \
+            else _integer(metadata=doc, **kwargs)
+    if f.choices:
+        doc["enum"] = list(f.choices)
+    else:
+        doc["maxLength"] = f.max_length
+    if f.type == "email":
+        doc["format"] = "email"
+    return ma.fields.String(allow_none=True, metadata=doc) if output \
+        else _string(metadata=doc, **kwargs)
+
+
+def _has_default(entity: Entity, f: Field) -> bool:
+    column = entity.model.__table__.c.get(f.attr)
+    return column is not None and column.default is not None
+
+
+def _input_fields(entity: Entity, *, creating: bool) -> dict[str, ma.fields.Field]:
+    fields: dict[str, ma.fields.Field] = {}
+    for f in entity.fields:
+        if f.type != "ref":
+            required = creating and f.required and not _has_default(entity, f)
+            fields[f.name] = _value_field(f, output=False, required=required,
+                                          allow_none=not required)
+            continue
+        needed = "; required: this or " if creating and f.required else "; or "
+        if f.ref == "users":
+            fields[f"{f.name}_id"] = _integer(allow_none=True, metadata=_ref_doc(f, "by id"))
+            continue
+        fields[f"{f.name}_id"] = _integer(allow_none=True, metadata=_ref_doc(
+            f, f"by id{needed}{f.name}_ref"))
+        fields[f"{f.name}_ref"] = _string(allow_none=True, metadata=_ref_doc(
+            f, f"by its external_ref{needed}{f.name}_id"))
+    fields["custom"] = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Raw(allow_none=True),
+        error_messages={"invalid": _l("Enter an object.")}, metadata={
+            "description": "Custom-field values by key, typed or as text (`1 234,50`, "
+                           "`31/12/2026`, `oui`); null or \"\" removes a value. "
+                           + ("Required custom fields must be given."
+                              if creating else "Keys not given keep their value.")})
+    if entity.line_model is not None:
+        fields["lines"] = ma.fields.List(
+            ma.fields.Nested(LineInputSchema), error_messages={"invalid": _l("Enter a list.")},
+            metadata={"description": "The document's lines; given, they replace all of them "
+                                     "and the totals are computed from them."})
+    return fields
+
+
+def _query_fields(entity: Entity) -> dict[str, ma.fields.Field]:
+    sorts = [*entity.sortable, "created_at", "id"]
+    fields: dict[str, ma.fields.Field] = {
+        "q": _string(metadata={"description": "Search (contains, any case) in "
+                                              + ", ".join(entity.search) + "."}),
+        "sort": _string(validate=one_of(sorts + [f"-{s}" for s in sorts]), metadata={
+            "enum": sorts + [f"-{s}" for s in sorts],
+            "description": f"A field, `-` first for descending; default `{entity.default_sort}`."}),
+        "archived": _string(validate=one_of(list(ARCHIVED)), metadata={
+            "enum": list(ARCHIVED),
+            "description": "`false` (default): live records; `true`: archived ones only; "
+                           "`all`: both (the default with updated_since)."}),
+        "updated_since": timestamp(metadata={
+            "description": "Records changed at or after this time, in (updated_at, id) order; "
+                           "pass the X-Sync-Watermark of your last read."}),
+    }
+    for f in entity.fields:
+        if not f.filter:
+            continue
+        label = english(f.label)
+        if f.type == "ref":
+            fields[f"{f.name}_id"] = _integer(metadata={"description": f"{label}, by id."})
+            if f.ref != "users":
+                fields[f"{f.name}_ref"] = _string(metadata={
+                    "description": f"{label}, by external_ref."})
+        elif f.type in ("date", "money"):
+            low, high = ("from", "to") if f.type == "date" else ("min", "max")
+            maker = _date if f.type == "date" else _decimal
+            fields[f"{f.name}_{low}"] = maker(metadata={"description": f"{label} ≥ this."})
+            fields[f"{f.name}_{high}"] = maker(metadata={"description": f"{label} ≤ this."})
+        else:
+            fields[f.name] = _value_field(f, output=False)
+            how = "equals" if f.type in ("choice", "country") else "contains, any case"
+            fields[f.name].metadata["description"] = f"{label} ({how})."
+    return fields
