@@ -94,9 +94,11 @@ def init_errors(app: Flask) -> None:
 
 
 def init_jobs(app: Flask) -> None:
+    from app.webhooks.worker import install as install_webhooks
     from importers.jobs import install
 
     install(app)
+    install_webhooks(app)
 
 
 def init_api(app: Flask) -> None:

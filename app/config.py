@@ -71,6 +71,17 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "IMPORT_MAX_ROWS": int(env.get("IMPORT_MAX_ROWS", "5000000")),
         "IMPORT_MAX_FIELD_LENGTH": int(env.get("IMPORT_MAX_FIELD_LENGTH", "10000")),
         "IMPORT_WORKERS": int(env.get("IMPORT_WORKERS", "2")),
+        # Webhooks (docs/webhooks.md): seconds between a failed attempt and the next ones,
+        # when an endpoint is disabled, and whether private addresses may be called.
+        "WEBHOOK_TIMEOUT": float(env.get("WEBHOOK_TIMEOUT", "10")),
+        "WEBHOOK_RETRY_DELAYS": env.get("WEBHOOK_RETRY_DELAYS", "60,300,1800,7200,21600,43200"),
+        "WEBHOOK_DISABLE_AFTER_FAILURES": int(env.get("WEBHOOK_DISABLE_AFTER_FAILURES", "10")),
+        "WEBHOOK_DISABLE_AFTER_SECONDS": int(env.get("WEBHOOK_DISABLE_AFTER_SECONDS", "86400")),
+        "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE"),
+        "WEBHOOK_WORKERS": int(env.get("WEBHOOK_WORKERS", "4")),
+        "WEBHOOK_POLL_SECONDS": float(env.get("WEBHOOK_POLL_SECONDS", "5")),
+        "WEBHOOK_RETENTION_DAYS": int(env.get("WEBHOOK_RETENTION_DAYS", "30")),
+        "WEBHOOK_DISPATCH": _bool("WEBHOOK_DISPATCH", True),
     }
     cfg.update(overrides)
     if not cfg.get("SECRET_KEY"):

@@ -30,6 +30,7 @@ from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportRowError, ImportRun
 from app.services.audit import jsonable
+from app.services.webhook_outbox import enqueue_bulk, enqueue_created
 from app.tenancy import current_actor
 from importers.convert import Column, compile_columns
 from importers.keylog import KeyLog
@@ -530,6 +531,7 @@ class ImportEngine:
                 rows).scalars().all()
             if self.profile.has_lines:
                 self._insert_lines([(i, r["_lines"]) for i, r in zip(ids, creates, strict=True)])
+            enqueue_created(self.entity.name, ids=list(ids))
         if updates:
             db.session.execute(update(self.model), [row for _item, row in updates])
             if self.profile.has_lines:
@@ -542,6 +544,7 @@ class ImportEngine:
                 self._insert_lines(changed)
         if audits:
             db.session.execute(insert(AuditEvent), audits)
+            enqueue_bulk(self.entity.name, audits)
 
     def _insert_lines(self, documents: list[tuple[int, list[dict[str, Any]]]]) -> None:
         line_model = self.entity.line_model
@@ -578,9 +581,10 @@ class ImportEngine:
         for chunk in _chunks(absent, 900):
             db.session.execute(update(self.model).where(self.model.id.in_(chunk)).values(
                 archived_at=now, import_run_id=self.run.id, updated_at=now))
-            db.session.execute(insert(AuditEvent), [
-                self._audit("archive", record_id, {"archived_at": None},
-                            {"archived_at": now}, now) for record_id in chunk])
+            audits = [self._audit("archive", record_id, {"archived_at": None},
+                                  {"archived_at": now}, now) for record_id in chunk]
+            db.session.execute(insert(AuditEvent), audits)
+            enqueue_bulk(self.entity.name, audits)
         db.session.commit()
 
     def _save_progress(self) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent
+from app.services.webhook_outbox import enqueue_bulk, enqueue_created
 from app.tenancy import current_tenant_id
 from importers.batches import BatchColumn, RowBatch, can_batch, cents_to_decimal, csv_batches
 from importers.bulk import BulkSQL
@@ -269,9 +270,12 @@ class BatchImport:
                 if not engine.run.is_dry_run:
                     if plan.creates:
                         self.new.insert(plan.creates, now)
+                        enqueue_created(engine.entity.name, key=self.profile.key,
+                                        keys=[self.keys[i] for i in plan.creates])
                     if plan.updates:
                         self.bulk.update([row for _item, row in plan.updates])
                         self.bulk.insert_dicts(AuditEvent.__table__, plan.audits)
+                        enqueue_bulk(engine.entity.name, plan.audits)
         except (IntegrityError, DBAPIError, self.bulk.errors):
             plan = engine._write_row_by_row([self.item(i) for i in good], plan.failed)
         engine._account(plan)

@@ -51,4 +51,5 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     record_views,
     settings_views,
     token_views,
+    webhook_views,
 )

@@ -28,6 +28,12 @@ from app.models.feed import (
 from app.models.partner import Partner
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User
 from app.models.token import TOKEN_SCOPES, ApiToken
+from app.models.webhook import (
+    WEBHOOK_DELIVERY_STATUSES,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ACCOUNT_KINDS", "CONTRACT_STATUSES", "DEAL_STAGES", "DELIVERY_STATUSES", "FIELD_TYPES",
@@ -37,4 +43,5 @@ __all__ = [
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
+    "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

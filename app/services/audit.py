@@ -7,6 +7,7 @@ from typing import Any
 
 from app.extensions import db
 from app.models import AuditEvent
+from app.services.webhook_outbox import enqueue_audited
 from app.tenancy import current_actor
 
 
@@ -44,4 +45,5 @@ def record_event(
         event.tenant_id = tenant_id
     db.session.add(event)
     db.session.flush()
+    enqueue_audited(event)  # webhooks, in the same transaction
     return event

@@ -43,6 +43,15 @@ COVERED = {
     "backoffice.admin_tokens": "test_tokens_admin.py",
     "backoffice.admin_token_new": "test_tokens_admin.py",
     "backoffice.admin_token_revoke": "test_tokens_admin.py",
+    "backoffice.admin_webhooks": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_new": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_edit": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_deliveries": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_delivery": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_ping": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_retry": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_delete": "../webhooks/test_admin.py",
+    "backoffice.admin_webhook_enable": "../webhooks/test_delivery.py",
 }
 
 
@@ -65,6 +74,7 @@ def _pages(records, user, field_id) -> list[str]:
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
              "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",
              "/alpha/admin/extranet", "/alpha/admin/tokens", "/alpha/admin/tokens/new",
+             "/alpha/admin/webhooks", "/alpha/admin/webhooks/new",
              f"/alpha/accounts/{records['accounts'].id}/360", "/alpha/lookup/accounts?q=C",
              f"/alpha/attachments/{records['attachments'].id}/download"]
     for name, record in records.items():

@@ -1,0 +1,192 @@
+"""The webhook outbox: deliveries are added in the transaction of the change they announce.
+
+A rolled-back change sends nothing; a committed one wakes the dispatcher
+(app/webhooks/worker.py), which sends after the commit, never inside the request. Events come
+from the audit trail (`record_event` calls `enqueue_audited`) and, for the feed engine's bulk
+writes that bypass it, from `enqueue_bulk` and `enqueue_created`, once per batch.
+
+A tenant without an endpoint pays one dictionary lookup per write: the events its active
+endpoints subscribe to are remembered for a few seconds (forgotten at once in this process when
+an endpoint changes; other processes see the change within WEBHOOK_CACHE_SECONDS).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import AuditEvent, ImportRun, WebhookDelivery, WebhookEndpoint
+from app.tenancy import bound_tenant_id, current_actor
+from app.webhooks.events import RECORD_ACTIONS, record_event_name
+
+WAKE = "relais_webhooks_wake"
+FORGET = "relais_webhooks_forget"
+CHUNK = 900  # ids per IN (…): under SQLite's parameter limit
+
+_subscriptions: dict[int, tuple[float, frozenset[str]]] = {}
+
+
+def forget_subscriptions(tenant_id: int) -> None:
+    """An endpoint of the tenant changed: read its subscriptions again (also after commit)."""
+    _subscriptions.pop(tenant_id, None)
+    db.session.info.setdefault(FORGET, set()).add(tenant_id)
+
+
+def subscribed_events(tenant_id: int) -> frozenset[str]:
+    """The events some active endpoint of the (current) tenant subscribes to."""
+    now = time.monotonic()
+    known = _subscriptions.get(tenant_id)
+    if known is not None and known[0] > now:
+        return known[1]
+    rows = db.session.scalars(select(WebhookEndpoint.events)
+                              .where(WebhookEndpoint.is_active.is_(True))).all()
+    events = frozenset(name for row in rows for name in (row or ()))
+    _subscriptions[tenant_id] = (now + current_app.config.get("WEBHOOK_CACHE_SECONDS", 5.0),
+                                 events)
+    return events
+
+
+def _wanted(names: Iterable[str]) -> frozenset[str]:
+    """Those of `names` some endpoint wants; empty when no tenant is bound."""
+    tenant_id = bound_tenant_id()
+    if tenant_id is None:
+        return frozenset()
+    return subscribed_events(tenant_id).intersection(names)
+
+
+def _endpoints(event: str) -> list[int]:
+    rows = db.session.execute(select(WebhookEndpoint.id, WebhookEndpoint.events)
+                              .where(WebhookEndpoint.is_active.is_(True))
+                              .order_by(WebhookEndpoint.id)).all()
+    return [endpoint_id for endpoint_id, events in rows if event in (events or ())]
+
+
+def _actor() -> dict[str, Any]:
+    actor = current_actor()
+    return {"kind": actor.kind, "id": actor.id, "label": actor.label}
+
+
+def _rows(event: str, entity: str | None, record_id: int | None, data: dict[str, Any],
+          endpoint_ids: list[int], now: datetime, actor: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = {"event": event, "occurred_at": now.isoformat(), "actor": actor, "data": data}
+    key = f"{entity}:{record_id}" if entity and record_id is not None else None
+    return [{"endpoint_id": endpoint_id, "event": event, "entity": entity,
+             "record_id": record_id, "ordering_key": key, "payload": payload,
+             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for endpoint_id in endpoint_ids]
+
+
+def _add(rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.session.add_all(WebhookDelivery(**row) for row in rows)
+        db.session.info[WAKE] = True
+
+
+def enqueue_audited(event: AuditEvent) -> None:
+    """Deliveries for an audited change of a record, or the end of an import run."""
+    if event.action == "finish" and event.entity == "import_runs":
+        _enqueue_import_end(event)
+        return
+    name = record_event_name(event.action, event.entity)
+    if name is None or not _wanted((name,)):
+        return
+    data = {"entity": event.entity, "id": event.record_id, "before": event.before,
+            "after": event.after}
+    _add(_rows(name, event.entity, event.record_id, data, _endpoints(name),
+               event.created_at or datetime.now(UTC), _actor()))
+
+
+def _enqueue_import_end(event: AuditEvent) -> None:
+    status = (event.after or {}).get("status")
+    name = "import.failed" if status == "failed" else "import.finished"
+    if not _wanted((name,)):
+        return
+    run = db.session.scalar(select(ImportRun).where(ImportRun.id == event.record_id)
+                            .options(selectinload(ImportRun.profile)))
+    if run is None or run.is_dry_run:  # a dry run changes nothing: nothing to announce
+        return
+    data = {"entity": "import_runs", "id": run.id,
+            "profile": run.profile.name if run.profile else None, "status": run.status,
+            "source": run.source, "file_name": run.file_name, "message": run.message,
+            "rows": run.rows_total, **run.counts,
+            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at)}
+    _add(_rows(name, "import_runs", run.id, data, _endpoints(name),
+               event.created_at or datetime.now(UTC), _actor()))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def enqueue_bulk(entity: str, audits: list[dict[str, Any]]) -> None:
+    """Deliveries for audit rows written in bulk (the feed engine's updates and archives)."""
+    verbs = {RECORD_ACTIONS[a["action"]] for a in audits if a.get("action") in RECORD_ACTIONS}
+    wanted = _wanted(f"{entity}.{verb}" for verb in verbs)
+    if not wanted:
+        return
+    endpoints = {name: _endpoints(name) for name in wanted}
+    now, actor = datetime.now(UTC), _actor()
+    rows = []
+    for audit in audits:
+        name = record_event_name(audit.get("action", ""), entity)
+        if name in wanted:
+            data = {"entity": entity, "id": audit["record_id"], "before": audit.get("before"),
+                    "after": audit.get("after")}
+            rows += _rows(name, entity, audit["record_id"], data, endpoints[name], now, actor)
+    _insert(rows)
+
+
+def enqueue_created(entity: str, *, ids: list[int] | None = None, key: str | None = None,
+                    keys: list[Any] | None = None) -> None:
+    """Deliveries for records the feed engine created in bulk, found by id or by key."""
+    name = f"{entity}.created"
+    if not _wanted((name,)):
+        return
+    from app.services.records import snapshot  # records -> audit -> this module
+
+    spec = ENTITIES[entity]
+    model = spec.model
+    column = model.id if ids is not None else getattr(model, key or "id")
+    values = list(ids if ids is not None else keys or ())
+    endpoint_ids = _endpoints(name)
+    now, actor = datetime.now(UTC), _actor()
+    rows = []
+    for start in range(0, len(values), CHUNK):
+        stmt = select(model).where(column.in_(values[start:start + CHUNK])).order_by(model.id)
+        if spec.line_model is not None:
+            stmt = stmt.options(selectinload(model.lines))
+        for record in db.session.scalars(stmt):
+            data = {"entity": entity, "id": record.id, "before": None,
+                    "after": snapshot(spec, record)}
+            rows += _rows(name, entity, record.id, data, endpoint_ids, now, actor)
+    _insert(rows)
+
+
+def _insert(rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        db.session.execute(insert(WebhookDelivery), rows[start:start + CHUNK])
+    if rows:
+        db.session.info[WAKE] = True
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for tenant_id in session.info.pop(FORGET, ()):
+        _subscriptions.pop(tenant_id, None)
+    if session.info.pop(WAKE, False):
+        from app.webhooks.worker import wake
+
+        wake()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(WAKE, None)
