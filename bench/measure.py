@@ -6,6 +6,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -25,7 +26,7 @@ AGENT_EMAIL = "agent@bench.example"
 class Target:
     name: str
     url: str
-    who: str = "staff"  # the client it is measured with: "staff" (the admin) or "agent"
+    who: str = "staff"  # its client: "staff" (the admin), "agent" or "token" (API, bearer)
 
 
 @dataclass
@@ -70,6 +71,10 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
                 .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
                 .offset(partner_offset).limit(1)).one()
             _ensure_agent(partner_id)
+            since = db.session.execute(
+                select(Invoice.updated_at).order_by(Invoice.updated_at.desc(), Invoice.id.desc())
+                .offset(int(db.session.scalar(select(func.count(Invoice.id))) * 0.2))
+                .limit(1)).scalar_one()
         db.session.remove()
     base = f"/{TENANT_SLUG}"
     status_list = f"{base}/invoices/?status=issued&sort=-issued_on"
@@ -87,12 +92,37 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
         Target(f"extranet: invoices, row {partner_offset:,}",
                f"{base}/portal/invoices/?sort=-issued_on&after="
                f"{encode_cursor(partner_deep.issued_on, partner_deep.id)}", "agent"),
+        Target("API: invoices, page 1", "/api/v1/invoices?limit=50&sort=-issued_on&status=issued",
+               "token"),
+        Target(f"API: invoices, row {offset:,}",
+               "/api/v1/invoices?limit=50&sort=-issued_on&status=issued&cursor="
+               f"{encode_cursor(deep.issued_on, deep.id)}", "token"),
+        Target("API: invoices updated_since (last 20 %)",
+               f"/api/v1/invoices?limit=50&updated_since={quote(since.isoformat())}", "token"),
     ]
     picked = {"account_id": account_id, "account_invoices": account_invoices,
               "issued_invoices": issued_count, "deep_row": offset,
               "agent_partner_id": partner_id, "agent_invoices": partner_invoices,
               "agent_deep_row": partner_offset}
     return found, picked
+
+
+def _token_client(app: Flask) -> FlaskClient:
+    """A client with a new read token of the bench tenant (the previous ones revoked)."""
+    from app.models import ApiToken
+    from app.services.tokens import create_token
+
+    with app.app_context():
+        tenant = bench_tenant()
+        with tenant_context(tenant.id, SYSTEM):
+            for token in db.session.scalars(select(ApiToken).where(ApiToken.name == "bench")):
+                db.session.delete(token)
+            _token, secret = create_token("bench", "read")
+            db.session.commit()
+        db.session.remove()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    return client
 
 
 def _ensure_agent(partner_id: int) -> None:
@@ -109,8 +139,9 @@ def _ensure_agent(partner_id: int) -> None:
 
 
 def login(app: Flask) -> dict[str, FlaskClient]:
-    """A logged-in client per kind of user: the admin (back office), the agent (extranet)."""
-    clients = {}
+    """A logged-in client per kind of user: the admin (back office), the agent (extranet),
+    and an API client with a fresh read token."""
+    clients = {"token": _token_client(app)}
     for who, email in (("staff", ADMIN_EMAIL), ("agent", AGENT_EMAIL)):
         client = app.test_client()
         response = client.post(f"/{TENANT_SLUG}/login",

@@ -56,6 +56,8 @@ class Contact(RecordMixin, db.Model):
         UniqueConstraint("tenant_id", "external_ref"),
         Index("ix_contacts_tenant_id_account_id", "tenant_id", "account_id"),
         Index("ix_contacts_tenant_id_last_name", "tenant_id", "last_name", "id"),
+        # API sync: updated_since reads in (updated_at, id) order.
+        Index("ix_contacts_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

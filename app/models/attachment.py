@@ -13,6 +13,8 @@ class Attachment(RecordMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
         Index("ix_attachments_tenant_id_record", "tenant_id", "record_type", "record_id"),
+        # API sync: updated_since reads in (updated_at, id) order.
+        Index("ix_attachments_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         Index("ix_attachments_tenant_id_account_id", "tenant_id", "account_id"),
         Index("ix_attachments_tenant_id_created_at", "tenant_id", "created_at", "id"),
     )

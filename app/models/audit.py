@@ -16,6 +16,9 @@ class AuditEvent(TenantScoped, db.Model):
     __table_args__ = (
         Index("ix_audit_events_tenant_id_record", "tenant_id", "entity", "record_id", "id"),
         Index("ix_audit_events_tenant_id_created_at", "tenant_id", "created_at"),
+        # API sync: the deletions of an entity since a moment (GET /api/v1/<entity>/deleted).
+        Index("ix_audit_events_tenant_id_deletions", "tenant_id", "entity", "action",
+              "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,6 +22,8 @@ class Contract(RecordMixin, db.Model):
         Index("ix_contracts_tenant_id_starts_on", "tenant_id", "starts_on", "id"),
         Index("ix_contracts_tenant_id_status", "tenant_id", "status", "starts_on", "id"),
         Index("ix_contracts_tenant_id_account_id", "tenant_id", "account_id"),
+        # API sync: updated_since reads in (updated_at, id) order.
+        Index("ix_contracts_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         Index("ix_contracts_tenant_id_partner_id", "tenant_id", "partner_id", "starts_on", "id"),
     )
 
@@ -53,6 +55,8 @@ class Delivery(RecordMixin, db.Model):
         Index("ix_deliveries_tenant_id_account_id", "tenant_id", "account_id"),
         Index("ix_deliveries_tenant_id_partner_id", "tenant_id", "partner_id", "expected_on", "id"),
         Index("ix_deliveries_tenant_id_order_id", "tenant_id", "order_id"),
+        # API sync: updated_since reads in (updated_at, id) order.
+        Index("ix_deliveries_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

@@ -13,6 +13,8 @@ class Partner(RecordMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
         Index("ix_partners_tenant_id_name", "tenant_id", "name"),
+        # API sync: updated_since reads in (updated_at, id) order.
+        Index("ix_partners_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
     )
 
     name: Mapped[str] = mapped_column(String(200))
