@@ -97,7 +97,7 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
         Target(f"API: invoices, row {offset:,}",
                "/api/v1/invoices?limit=50&sort=-issued_on&status=issued&cursor="
                f"{encode_cursor(deep.issued_on, deep.id)}", "token"),
-        Target("API: invoices updated_since (last 20 %)",
+        Target("API: updated_since, last 20 %",
                f"/api/v1/invoices?limit=50&updated_since={quote(since.isoformat())}", "token"),
     ]
     picked = {"account_id": account_id, "account_invoices": account_invoices,
