@@ -27,9 +27,15 @@ def template_globals() -> dict[str, Any]:
         "entities": ENTITIES, "status_labels": STATUS_LABELS, "status_colors": STATUS_COLORS,
         "entity_labels": {name: entity.label for name, entity in ENTITIES.items()},
         "role_labels": ROLE_LABELS, "field_type_labels": FIELD_TYPE_LABELS,
-        "audit_action_labels": {"create": _l("Created"), "update": _l("Changed"),
-                                "delete": _l("Deleted"), "login": _l("Logged in"),
-                                "login_failed": _l("Failed login"), "logout": _l("Logged out")},
+        "audit_action_labels": {
+            "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
+            "login": _l("Logged in"), "login_failed": _l("Failed login"),
+            "logout": _l("Logged out"), "finish": _l("Finished"), "revoke": _l("Revoked"),
+            "enable": _l("Enabled"), "disable": _l("Disabled"),
+            "invitation_sent": _l("Invitation sent"),
+            "invitation_accepted": _l("Invitation accepted"),
+            "password_reset_requested": _l("Password reset asked"),
+            "password_reset": _l("Password reset")},
     }
 
 
