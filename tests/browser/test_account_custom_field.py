@@ -57,6 +57,8 @@ def open_accounts_list(page: Any, viewport: str) -> None:
     nav = page.locator("nav.navbar")
     if viewport == "phone":
         nav.locator(".navbar-toggler").click()
+        # Bootstrap animates the menu open ("collapsing"): click once it is open ("show").
+        page.locator("#nav.collapse.show").wait_for()
     nav.locator("a.nav-link[href='/alpha/accounts/']").click()
     page.wait_for_url("**/alpha/accounts/")
 

@@ -80,6 +80,8 @@ def test_a_subscriber_on_a_phone_changes_his_phone_number(
     log_in_portal(page, subscriber.email, "/alpha/portal/")
     nav = page.locator("nav.navbar")
     nav.locator(".navbar-toggler").click()
+    # Bootstrap animates the menu open ("collapsing"): click once it is open ("show").
+    page.locator("#nav.collapse.show").wait_for()
     nav.locator("a.nav-link[href='/alpha/portal/profile']").click()
     page.wait_for_url("**/alpha/portal/profile")
     phone = page.locator("#contact-phone")
