@@ -83,6 +83,19 @@ class Item:
     def has_problems(self) -> bool:
         return bool(self.problems or self.member_problems)
 
+    def place(self, target: Target, value: Any) -> None:
+        """A converted cell into the record: a field, a reference to resolve (an empty one
+        clears it), or a custom value. Line attributes go to the row's line instead."""
+        if target.kind == "field":
+            self.values[target.name] = value
+        elif target.kind == "ref":
+            if value is not None:
+                self.refs[target.name] = value
+            else:
+                self.values[f"{target.name}_id"] = None
+        elif target.kind == "custom":
+            self.custom[target.name] = value
+
 
 @dataclass
 class Outcome:
@@ -165,17 +178,10 @@ class ImportEngine:
             except ValueError as exc:  # InvalidValue included
                 item.problems.append(self.cell_problem(target, raw, exc))
                 continue
-            if target.kind == "field":
-                item.values[target.name] = value
-            elif target.kind == "ref":
-                if value is not None:
-                    item.refs[target.name] = value
-                else:
-                    item.values[f"{target.name}_id"] = None
-            elif target.kind == "custom":
-                item.custom[target.name] = value
-            else:
+            if target.kind == "line":
                 line[target.name] = value
+            else:
+                item.place(target, value)
         key = item.values.get(self.profile.key)
         item.key = str(key) if key not in (None, "") else None
         if item.key is None and not item.problems:

@@ -308,15 +308,7 @@ class BatchImport:
             target, value = column.column.target, values[i]
             if column.money:
                 value = cents_to_decimal(value)
-            if target.kind == "field":
-                item.values[target.name] = value
-            elif target.kind == "ref":
-                if value is not None:
-                    item.refs[target.name] = value
-                else:
-                    item.values[f"{target.name}_id"] = None
-            elif target.kind == "custom":
-                item.custom[target.name] = value
+            item.place(target, value)
         for _n, name in self.refs:
             if name in item.refs:
                 item.values[f"{name}_id"] = self.ids[name][i]

@@ -1,4 +1,4 @@
-// API token shown once: a "Copy" button puts it on the clipboard (or selects it to copy by hand).
+// A secret shown once (API token, webhook secret): a "Copy" button puts it on the clipboard (or selects it to copy by hand).
 (function () {
   "use strict";
 
