@@ -41,7 +41,7 @@ lint: install-dev
 	$(BIN)/ruff check $(wildcard app importers portal api tests bench) wsgi.py
 
 bench: install-dev translations
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --suite all
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -18,8 +18,10 @@ from werkzeug.exceptions import Conflict
 
 from api.auth import current_principal, requires
 from api.blueprint import Blueprint
+from api.bulk import bulk_upsert
 from api.record_data import check_reach, client_errors, present_one, service_data
 from api.record_lists import list_records
+from api.schemas.bulk import BulkResultSchema, bulk_request_schema
 from api.schemas.records import (
     DeletedQueryArgsSchema,
     DeletedRecordSchema,
@@ -154,11 +156,12 @@ def _blueprint(entity: Entity) -> Blueprint:
                                         "DeletedViews": {"get": get_deleted}}
     if writable:
         views["Views"]["post"] = _post(entity, blp, schemas, singular)
+        views["BulkViews"] = {"post": _bulk(entity, blp, schemas, name, plural)}
     for suffix, load, how in (("ByIdViews", _by_id, ""),
                               ("ByRefViews", _by_ref, " by its external reference")):
         views[suffix] = _one_views(entity, blp, schemas, load, f"{singular}{how}", writable)
-    rules = {"Views": "", "DeletedViews": "/deleted", "ByIdViews": "/<int:record_id>",
-             "ByRefViews": "/by-ref/<path:external_ref>"}
+    rules = {"Views": "", "DeletedViews": "/deleted", "BulkViews": "/bulk",
+             "ByIdViews": "/<int:record_id>", "ByRefViews": "/by-ref/<path:external_ref>"}
     if entity.name == "attachments":
         views["ContentViews"] = {"get": _content(entity, blp)}
         rules["ContentViews"] = "/<int:record_id>/content"
@@ -174,6 +177,18 @@ def _post(entity: Entity, blp: Blueprint, schemas: RecordSchemas, singular: str)
     @_doc(f"Create {singular}.")
     def post(self: Any, body: dict[str, Any]) -> Any:
         return _create(entity, body)
+
+    return post
+
+
+def _bulk(entity: Entity, blp: Blueprint, schemas: RecordSchemas, name: str,
+          plural: str) -> Any:
+    @requires("write")
+    @blp.arguments(bulk_request_schema(schemas.bulk_item, f"{name}BulkSchema"))
+    @blp.response(200, BulkResultSchema)
+    @_doc(f"Create or update up to 10,000 {plural} by external_ref; one result per item.")
+    def post(self: Any, body: dict[str, Any]) -> Any:
+        return bulk_upsert(entity, body["items"])
 
     return post
 

@@ -129,21 +129,23 @@ def _type_message(field_type: str) -> str:
 
 def validate_custom(
     entity: str, raw_values: dict[str, Any], existing: dict[str, Any] | None = None,
-    *, partial: bool = False,
+    *, partial: bool = False, fields: list[CustomField] | None = None,
 ) -> dict[str, Any]:
     """Return the record's new `custom` dict, or raise ValidationError keyed `custom.<key>`.
 
     Values of inactive fields are kept untouched; with `partial`, fields not given keep
-    their current value (API PATCH, import of a subset of columns).
+    their current value (API PATCH, import of a subset of columns). `fields`: the entity's
+    definitions, active or not, when the caller validates many records.
     """
     existing = dict(existing or {})
-    fields = {f.key: f for f in definitions(entity, active_only=False)}
+    fields_by_key = {f.key: f for f in (fields if fields is not None
+                                        else definitions(entity, active_only=False))}
     errors: dict[str, str] = {}
     result = dict(existing)
     for key in raw_values:
-        if key not in fields:
+        if key not in fields_by_key:
             errors[f"custom.{key}"] = _("Unknown custom field “%(key)s”.", key=key[:50])
-    for key, field in fields.items():
+    for key, field in fields_by_key.items():
         if not field.is_active:
             continue
         if key not in raw_values:

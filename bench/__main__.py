@@ -3,7 +3,8 @@
 Runs on SQLite (bench/results/relais-bench.sqlite) and on PostgreSQL (BENCH_DATABASE_URL, by
 default postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench, skipped when unreachable).
 Prints a table per backend and writes bench/results/bench-<time>.json (and latest.json).
-`--suite imports` measures the import engine instead (bench/imports.py), `--suite all` both.
+`--suite imports` measures the import engine instead (bench/imports.py), `--suite bulk` the API's
+bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite all` all three.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     if args.suite in ("pages", "all"):
         failed |= _pages(args, report)
+    if args.suite in ("bulk", "all"):
+        failed |= _bulk(args, report)
     if args.suite in ("imports", "all"):
         from bench import imports
 
@@ -69,10 +72,37 @@ def _pages(args: argparse.Namespace, report: dict[str, Any]) -> bool:
     return failed
 
 
+def _bulk(args: argparse.Namespace, report: dict[str, Any]) -> bool:
+    from bench import api_bulk
+
+    dataset = Dataset(partners=args.partners, accounts=args.accounts, invoices=args.invoices)
+    report["bulk"] = {}
+    failed = False
+    for backend in backends(args.backend):
+        if backend.skip_reason:
+            print(f"\n{backend.name}: skipped. {backend.skip_reason}")
+            report["bulk"][backend.name] = {"status": "skipped", "reason": backend.skip_reason}
+            failed |= backend.required
+            continue
+        app = _app(backend)
+        print(f"\n{backend.name}: bulk upsert on {backend.display_url}", flush=True)
+        data = prepare(app, backend, dataset, args.regenerate)
+        before = _cpu_times()
+        result = api_bulk.run(app)
+        idle = _idle_share(before, _cpu_times())
+        result.update(status="measured", data=data, server=_server(app),
+                      cpu_idle_share=None if idle is None else round(idle, 3))
+        print(api_bulk.table(backend.name, result))
+        report["bulk"][backend.name] = result
+        failed |= args.strict and not all(p["meets_target"] for p in result["passes"].values())
+    return failed
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("pages", "imports", "all"), default="pages",
-                        help="page times, the import benchmark, or both")
+    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "all"),
+                        default="pages",
+                        help="page times, the import benchmark, the API's bulk upsert, or all")
     parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
     parser.add_argument("--import-rows", default="200000,1000000",
                         help="sizes of the imported files, comma-separated")

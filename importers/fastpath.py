@@ -9,7 +9,7 @@ fall back to row by row in a batch the database refused. What changes is the uni
 - Existing records are compared with one statement per batch (importers/existing.py): an
   unchanged row costs no dict, no Decimal and no write. A row found different is checked
   again by the engine's own `_changes`, which makes its update, audit event and diff.
-- New records go in with executemany or COPY (importers/inserts.py, importers/bulk.py),
+- New records go in with executemany or COPY (importers/inserts.py, app/bulk_sql.py),
   changed ones with executemany or COPY and one UPDATE, their audit events likewise.
 - Related records are read once per run (all of them when they are fewer than the file's
   rows) and remembered: the run holds its profile's lock, and a reference is resolved as it
@@ -17,24 +17,20 @@ fall back to row by row in a batch the database refused. What changes is the uni
 """
 from __future__ import annotations
 
-import gc
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from itertools import chain, count
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Numeric
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from app.bulk_sql import BulkSQL, collecting_between_batches
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent
 from app.services.webhook_outbox import enqueue_bulk, enqueue_created
 from app.tenancy import current_tenant_id
 from importers.batches import BatchColumn, RowBatch, can_batch, cents_to_decimal, csv_batches
-from importers.bulk import BulkSQL
 from importers.convert import Column
 from importers.existing import ExistingRecords
 from importers.inserts import NewRecords
@@ -45,7 +41,6 @@ if TYPE_CHECKING:
 
 REFERENCE_MEMORY = 200_000  # related records remembered per reference column
 DATE_MEMORY = 50_000  # dates remembered as SQLite stores them
-FULL_COLLECTION_EVERY = 50  # batches
 
 
 def applies(engine: ImportEngine, table: Table) -> bool:
@@ -95,7 +90,7 @@ class BatchImport:
 
     def run(self, table: Table, size: int) -> None:
         self.batch_rows = size
-        with _collecting_between_batches() as collect:
+        with collecting_between_batches() as collect:
             for batch in csv_batches(table, size):
                 self.process(batch)
                 collect()
@@ -316,37 +311,6 @@ class BatchImport:
                     item.values.setdefault("_account_partner_id", self.partners[i])
         self.items[i] = item
         return item
-
-
-_gc_lock = threading.Lock()
-_gc_runs = 0
-_gc_was_enabled = True
-
-
-@contextmanager
-def _collecting_between_batches() -> Iterator[Callable[[], None]]:
-    """Cyclic garbage collected between batches, not every 700 allocations: a batch makes
-    hundreds of thousands of short-lived lists and tuples, and each automatic collection
-    walks the survivors again (a tenth of the run's time). The collector is process-wide:
-    runs in other threads share the setting, and the last one out turns it back on."""
-    global _gc_runs, _gc_was_enabled
-    with _gc_lock:
-        _gc_runs += 1
-        if _gc_runs == 1:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-    batches = count(1)
-
-    def collect() -> None:
-        gc.collect(2 if next(batches) % FULL_COLLECTION_EVERY == 0 else 1)
-
-    try:
-        yield collect
-    finally:
-        with _gc_lock:
-            _gc_runs -= 1
-            if _gc_runs == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _is_cents(column: Any) -> bool:

@@ -125,19 +125,27 @@ class RecordSchemas:
     create: type[ma.Schema] | None
     update: type[ma.Schema] | None
     query: type[ma.Schema]
+    bulk_item: type[ma.Schema] | None = None
 
 
 def record_schemas(entity: Entity, name: str, *, writable: bool) -> RecordSchemas:
     """The schemas of `entity`, named after its model (Invoice, InvoiceCreate, …)."""
-    create = update = None
+    create = update = bulk_item = None
     if writable:
         create = InputSchema.from_dict(_input_fields(entity, creating=True),
                                        name=f"{name}CreateSchema")
         update = InputSchema.from_dict(_input_fields(entity, creating=False),
                                        name=f"{name}UpdateSchema")
+        bulk_item = InputSchema.from_dict({
+            **_input_fields(entity, creating=True),
+            "external_ref": _string(required=True, metadata={
+                "maxLength": entity.field("external_ref").max_length,
+                "description": "The record's key: created when none has it, else updated "
+                               "(required fields are required only to create)."})},
+            name=f"{name}BulkItemSchema")
     query = CursorPageArgsSchema.from_dict(_query_fields(entity), name=f"{name}QueryArgsSchema")
     return RecordSchemas(ma.Schema.from_dict(_output_fields(entity), name=f"{name}Schema"),
-                         create, update, query)
+                         create, update, query, bulk_item)
 
 
 def _ref_doc(f: Field, what: str) -> dict[str, str]:

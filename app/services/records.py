@@ -92,12 +92,18 @@ def _flush(entity: Entity) -> None:
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError as exc:
-        message = str(exc.orig).lower()
-        if "number" in message:
-            raise ValidationError({"number": _("This number is already used.")}) from exc
-        if "external_ref" in message:
-            raise ValidationError({"external_ref": _("This reference is already used.")}) from exc
-        raise ValidationError({"": _("The record conflicts with another one.")}) from exc
+        raise ValidationError(integrity_errors(exc)) from exc
+
+
+def integrity_errors(exc: Exception) -> dict[str, str]:
+    """What a refused write (SQLAlchemy's error or the driver's) means for the user: a
+    number or a reference already used."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    if "number" in message:
+        return {"number": _("This number is already used.")}
+    if "external_ref" in message:
+        return {"external_ref": _("This reference is already used.")}
+    return {"": _("The record conflicts with another one.")}
 
 
 def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) -> None:
@@ -105,16 +111,16 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
     values: dict[str, Any] = {}
     for field in entity.fields:
         if field.name not in data:
-            if not partial and record.id is None and field.required and not _has_default(field):
+            if not partial and record.id is None and field.required and not has_default(field):
                 errors[field.name] = _("This field is required.")
             continue
         try:
-            values[field.attr] = _clean(field, data[field.name])
+            values[field.attr] = clean_value(field, data[field.name])
         except ValueError as exc:
             errors[field.name] = str(exc)
         else:
             if values[field.attr] is None:
-                values[field.attr] = _column_default(entity, field)
+                values[field.attr] = column_default(entity, field)
     if "custom" in data or not partial:
         try:
             record.custom = validate_custom(
@@ -124,10 +130,10 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
     lines = None
     if entity.line_model is not None and "lines" in data:
         try:
-            lines = _clean_lines(data["lines"] or [])
+            lines = clean_lines(data["lines"] or [])
         except ValidationError as exc:
             errors.update(exc.errors)
-    errors.update(_check_dates(entity, record, values))
+    errors.update(date_order_errors(entity, record, values))
     if errors:
         raise ValidationError(errors)
     for attr, value in values.items():
@@ -137,7 +143,7 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
         _replace_lines(entity, record, lines)
 
 
-def _column_default(entity: Entity, field: Field) -> Any:
+def column_default(entity: Entity, field: Field) -> Any:
     """What an emptied field means when its column cannot be NULL: its default (0,00, EUR)."""
     column = entity.model.__table__.c.get(field.attr)
     if column is None or column.nullable or column.default is None \
@@ -146,11 +152,11 @@ def _column_default(entity: Entity, field: Field) -> Any:
     return column.default.arg
 
 
-def _has_default(field: Field) -> bool:
+def has_default(field: Field) -> bool:
     return field.name in ("kind", "country", "status", "stage")
 
 
-def _clean(field: Field, raw: Any) -> Any:
+def clean_value(field: Field, raw: Any) -> Any:
     """Check one value against its field spec; raises ValueError with a localized message."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if field.required:
@@ -159,7 +165,7 @@ def _clean(field: Field, raw: Any) -> Any:
     if field.type == "ref":
         return _resolve_ref(field, raw)
     if field.type == "money":
-        return _money(raw)
+        return money(raw)
     if field.type == "date":
         if not isinstance(raw, date):
             raise ValueError(_("Enter a date as DD/MM/YYYY."))
@@ -189,7 +195,7 @@ def _clean(field: Field, raw: Any) -> Any:
     return text
 
 
-def _money(raw: Any) -> Decimal:
+def money(raw: Any) -> Decimal:
     try:
         value = Decimal(raw) if not isinstance(raw, Decimal) else raw
         value = value.quantize(CENT)
@@ -219,7 +225,7 @@ def _resolve_ref(field: Field, raw: Any) -> int:
     return record_id
 
 
-def _check_dates(entity: Entity, record: Any, values: dict[str, Any]) -> dict[str, str]:
+def date_order_errors(entity: Entity, record: Any, values: dict[str, Any]) -> dict[str, str]:
     pairs = {"quotes": ("issued_on", "valid_until"), "invoices": ("issued_on", "due_on"),
              "contracts": ("starts_on", "ends_on")}
     if entity.name not in pairs:
@@ -242,7 +248,7 @@ def _default_partner(entity: Entity, record: Any, values: dict[str, Any]) -> Non
             select(m.Account.partner_id).where(m.Account.id == record.account_id))
 
 
-def _clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     errors: dict[str, str] = {}
     lines = []
     for index, raw in enumerate(raw_lines):
@@ -252,7 +258,7 @@ def _clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         try:
             quantity = Decimal(raw.get("quantity") if raw.get("quantity") is not None else 1)
-            unit_price = _money(raw.get("unit_price") or 0)
+            unit_price = money(raw.get("unit_price") or 0)
             tax_rate = Decimal(raw.get("tax_rate") if raw.get("tax_rate") is not None else 20)
             if not (quantity.is_finite() and abs(quantity) < Decimal("1e9")):
                 raise ValueError(_("Enter a quantity."))
@@ -282,10 +288,15 @@ def _clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _replace_lines(entity: Entity, record: Any, lines: list[dict[str, Any]]) -> None:
     """Replace the document's lines and recompute its totals from them."""
     record.lines = [entity.line_model(position=i, **line) for i, line in enumerate(lines)]
+    for name, value in line_totals(record.lines).items():
+        setattr(record, name, value)
+
+
+def line_totals(lines: list[Any]) -> dict[str, Decimal]:
+    """A document's totals computed from its lines (none without lines)."""
     if not lines:
-        return
-    excl = sum((line.amount_excl_tax for line in record.lines), Decimal("0"))
-    tax = sum((line.tax_amount for line in record.lines), Decimal("0"))
-    record.total_excl_tax = excl.quantize(CENT)
-    record.tax_total = tax.quantize(CENT)
-    record.total = (excl + tax).quantize(CENT)
+        return {}
+    excl = sum((line.amount_excl_tax for line in lines), Decimal("0"))
+    tax = sum((line.tax_amount for line in lines), Decimal("0"))
+    return {"total_excl_tax": excl.quantize(CENT), "tax_total": tax.quantize(CENT),
+            "total": (excl + tax).quantize(CENT)}

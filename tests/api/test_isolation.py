@@ -217,3 +217,68 @@ def test_deletions_are_reported_within_reach_only(partner_client, other_client, 
         "/api/v1/contacts/deleted", query_string=query).get_json()] == ["Q-contacts", "P-contact"]
     assert other_client.get("/api/v1/contacts/deleted", query_string=query).get_json() == []
     assert other_client.get("/api/v1/deals/deleted", query_string=query).get_json() == []
+
+
+def _bulk(client, entity, items):
+    response = client.post(f"/api/v1/{entity}/bulk", json={"items": items})
+    assert response.status_code == 200, response.data[:500]
+    return response.get_json()["items"]
+
+
+def test_a_partner_tokens_bulk_upsert_stays_within_its_partner(partner_client, reach,
+                                                               make_field):
+    make_field("invoices", "marge", type="decimal")
+    world, q_account = reach.world, reach.records["accounts"]
+    issued = {"account_ref": "C001", "status": "issued"}
+    items = [
+        {"external_ref": "P-NEW", **issued},
+        {"external_ref": "Q-invoices", **issued},
+        {"external_ref": "P-2", "account_ref": "Q-accounts"},
+        {"external_ref": "P-3", "account_id": q_account.id},
+        {"external_ref": "P-4", **issued, "partner_ref": "Q-partners"},
+        {"external_ref": "P-5", **issued, "order_ref": "Q-orders"},
+        {"external_ref": "P-6", "account_ref": "C001", "status": "draft"},
+        {"external_ref": "P-7", **issued, "custom": {"marge": "50"}},
+        {"external_ref": "P-invoice", "status": "paid"},
+    ]
+    results = _bulk(partner_client, "invoices", items)
+    assert [r["status"] for r in results] == ["created", "error", "error", "error", "error",
+                                              "error", "error", "error", "updated"]
+    assert [r.get("errors") for r in results[1:8]] == [
+        {"external_ref": ["This reference is already used."]},
+        {"account_ref": ["Unknown record."]},
+        {"account_id": ["Unknown record."]},
+        {"partner_ref": ["Unknown record."]},
+        {"order_ref": ["Unknown record."]},
+        {"partner_id": ["A partner's token can only write records of its partner."]},
+        {"custom.marge": ["Unknown custom field “marge”."]},
+    ]
+    created = partner_client.get(f"/api/v1/invoices/{results[0]['id']}").get_json()
+    assert created["partner_id"] == world.partner.id  # its partner's, as with POST
+    db.session.expire_all()
+    q_invoice = reach.records["invoices"]
+    assert (q_invoice.status, q_invoice.partner_id) != ("issued", world.partner.id)
+    assert q_invoice.account_id == q_account.id
+    mine = partner_client.get(f"/api/v1/invoices/{reach.mine['invoices'].id}").get_json()
+    assert mine["status"] == "paid"
+    accounts = _bulk(partner_client, "accounts", [
+        {"external_ref": "C001", "city": "Lille"},
+        {"external_ref": "Q-accounts", "city": "Lille"},
+        {"external_ref": "P-ACC", "name": "Client neuf", "partner_id": None}])
+    assert [r["status"] for r in accounts] == ["updated", "error", "error"]
+    assert reach.records["accounts"].city != "Lille"
+
+
+def test_another_tenants_bulk_upsert_reaches_nothing(other_client, reach):
+    world = reach.world
+    results = _bulk(other_client, "contacts", [
+        {"external_ref": "P-contact", "last_name": "Beta", "account_ref": "C001"},
+        {"external_ref": "B-2", "last_name": "Beta", "account_id": world.account.id},
+        {"external_ref": "B-3", "last_name": "Beta", "account_ref": "Q-accounts"}])
+    # Tenant A's P-contact is not tenant B's: B creates its own, attached to its own C001.
+    assert [r["status"] for r in results] == ["created", "error", "error"]
+    assert other_client.get(f"/api/v1/contacts/{results[0]['id']}").get_json()[
+        "account_id"] == other_client.beta_account_id
+    db.session.expire_all()
+    assert reach.mine["contacts"].last_name != "Beta"
+    assert reach.mine["contacts"].account_id == world.account.id

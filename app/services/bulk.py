@@ -1,0 +1,458 @@
+"""Bulk upsert: many records of one entity, keyed by external_ref, in one call.
+
+Each item is judged by the rules create_record and update_record apply (app/services/records.py:
+the same value checks, custom_fields.validate_custom, lines, date order, required fields, a
+partner defaulting to the customer's) and gets its own outcome: created, updated, unchanged,
+or error with messages per field. Items with errors are left out, the others written. Reads
+and writes go by the batch: existing and related records with one query per chunk, new rows,
+changed rows, lines and audit events with one executemany each. A batch the database refuses
+(a number already used) or that would leave a partner's reach is written again item by item,
+each in its savepoint, to tell which items were refused.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app import models as m
+from app.bulk_sql import BulkSQL, collecting_between_batches
+from app.custom_fields import definitions, validate_custom
+from app.entities import ENTITIES, Entity, Field
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import AuditEvent
+from app.models.base import MAX_ID
+from app.policies import visible
+from app.services.audit import jsonable
+from app.services.records import (
+    LINE_FIELDS,
+    clean_lines,
+    clean_value,
+    column_default,
+    date_order_errors,
+    has_default,
+    integrity_errors,
+    line_totals,
+)
+from app.services.webhook_outbox import enqueue_bulk
+from app.tenancy import current_actor, current_tenant_id
+
+MAX_ITEMS = 10_000
+CHUNK = 900  # values per IN (…): under SQLite's parameter limit
+
+
+@dataclass(frozen=True)
+class ByRef:
+    """A related record named by its external_ref."""
+
+    external_ref: str
+
+
+@dataclass
+class BulkItem:
+    """One item: its data in the services' terms (related records by id or ByRef, `custom`,
+    `lines`) and, once upserted, its outcome."""
+
+    index: int
+    external_ref: Any
+    data: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    status: str | None = None  # created, updated, unchanged or error
+    id: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # model attribute → clean value
+    lines: list[dict[str, Any]] | None = None
+    row: dict[str, Any] | None = None
+    new_lines: bool = False
+    audit: dict[str, Any] | None = None
+
+
+class _State(dict):
+    """A record's current values, read as attributes (by date_order_errors)."""
+
+    __getattr__ = dict.get
+
+
+class _OutOfReach(Exception):
+    pass
+
+
+def upsert_records(entity: Entity, items: list[BulkItem], user: Any) -> None:
+    """Create or update each item's record by its external_ref, as `user` may; every item
+    gets its status (and its id, or its errors). Flushes; the caller commits."""
+    with collecting_between_batches():
+        _Upsert(entity, user).run(items)
+
+
+class _Upsert:
+    def __init__(self, entity: Entity, user: Any) -> None:
+        self.entity, self.user, self.model = entity, user, entity.model
+        self.fields = {f.name: f for f in entity.fields}
+        # name → (field, model attribute, what an emptied value becomes)
+        self.fields_by_name = {f.name: (f, f.attr, column_default(entity, f))
+                               for f in entity.fields}
+        self.columns = self.model.__table__.c
+        self.partner_owned = "partner_id" in self.columns and entity.name != "accounts"
+        self.account_partners: dict[int, int | None] = {}
+        self.custom_fields = definitions(entity.name, active_only=False)
+        self.required_custom = any(f.is_active and f.is_required for f in self.custom_fields)
+        self.attrs = [f.attr for f in entity.fields]
+        self.defaults = {f.attr: self._default(f) for f in entity.fields}
+        # How the audit trail writes values that JSON has no type for (as jsonable does).
+        self.as_json = [(f.attr, jsonable) for f in entity.fields if f.type in ("money", "date")]
+        self.sql = BulkSQL(self.model.__table__, "external_ref", current_tenant_id())
+        self.restricted = getattr(user, "partner_id", None) is not None \
+            or getattr(user, "account_id", None) is not None
+        self.now = datetime.now(UTC)
+        actor = current_actor()
+        self.actor = {"actor_kind": actor.kind, "actor_id": actor.id,
+                      "actor_label": actor.label[:254], "ip": actor.ip}
+
+    def run(self, items: list[BulkItem]) -> None:
+        self._keys(items)
+        live = [item for item in items if not item.errors]
+        for item in live:
+            self._clean(item)
+        live = self._resolve([item for item in live if not item.errors])
+        existing = self._existing(live)
+        self._partners_of_accounts(live, existing)
+        if self.entity.line_model is not None:
+            existing_lines = self._lines_of([existing[i.external_ref]["id"] for i in live
+                                             if i.lines is not None and i.external_ref
+                                             in existing])
+        for item in live:
+            current = existing.get(item.external_ref)
+            if current is None:
+                self._plan_create(item)
+            else:
+                self._plan_update(item, current, existing_lines.get(current["id"])
+                                  if self.entity.line_model is not None else None)
+        self._write([item for item in live if item.row is not None and not item.errors])
+        for item in items:
+            if item.errors:
+                item.status, item.id = "error", None
+
+    # -- checking -------------------------------------------------------------------------
+
+    def _keys(self, items: list[BulkItem]) -> None:
+        """Every item needs an external_ref, once in the call."""
+        first: dict[str, int] = {}
+        spec = self.fields["external_ref"]
+        for item in items:
+            try:
+                key = clean_value(spec, item.external_ref)
+            except ValueError as exc:
+                item.errors["external_ref"] = str(exc)
+                continue
+            if key is None:
+                item.errors["external_ref"] = _("This field is required.")
+            elif key in first:
+                item.errors["external_ref"] = _(
+                    "This reference is already given by item %(index)d.", index=first[key])
+            else:
+                first[key] = item.index
+                item.external_ref = key
+
+    def _clean(self, item: BulkItem) -> None:
+        """The item's values checked as forms check them (related records come later)."""
+        values, errors, fields = item.values, item.errors, self.fields_by_name
+        for name, raw in item.data.items():
+            if name in ("custom", "lines"):
+                continue
+            spec, attr, emptied = fields[name]
+            if spec.type == "ref":
+                if raw is None and spec.required:
+                    errors[name] = _("This field is required.")
+                values[attr] = raw
+                continue
+            try:
+                value = clean_value(spec, raw)
+            except ValueError as exc:
+                errors[name] = str(exc)
+                continue
+            values[attr] = emptied if value is None else value
+        values["external_ref"] = item.external_ref
+        if self.entity.line_model is not None and "lines" in item.data:
+            try:
+                item.lines = clean_lines(item.data["lines"] or [])
+            except ValidationError as exc:
+                errors.update(exc.errors)
+
+    def _resolve(self, items: list[BulkItem]) -> list[BulkItem]:
+        """Related records, by id or external_ref, among those `user` may see."""
+        for spec in self.entity.fields:
+            if spec.type != "ref":
+                continue
+            given = [item for item in items if item.values.get(spec.attr) is not None]
+            ids = {v for i in given if isinstance(v := i.values[spec.attr], int)
+                   and 0 < v <= MAX_ID}
+            refs = {v.external_ref for i in given if isinstance(v := i.values[spec.attr], ByRef)}
+            by_id, by_ref = self._related(spec, ids, refs)
+            for item in given:
+                value = item.values[spec.attr]
+                found = by_ref.get(value.external_ref) if isinstance(value, ByRef) \
+                    else value if value in by_id else None
+                if found is None:
+                    item.errors[spec.name] = _("Unknown record.")
+                else:
+                    item.values[spec.attr] = found
+        return [item for item in items if not item.errors]
+
+    def _related(self, spec: Field, ids: set[int], refs: set[str]
+                 ) -> tuple[set[int], dict[str, int]]:
+        """The related records among `ids` and `refs` (external_refs) that `user` may see."""
+        if spec.ref == "users":
+            return set(self._staff(ids)), {}
+        model = ENTITIES[spec.ref].model
+        with_partner = model is m.Account
+        by_ref = {}
+        if refs:
+            found = BulkSQL(model.__table__, "external_ref", self.sql.tenant_id).references(
+                model.__table__, with_partner, sorted(refs))
+            by_ref = {ref: record_id for ref, (record_id, _p) in found.items()}
+            if with_partner:
+                self.account_partners.update(found.values())
+        columns = [model.id, m.Account.partner_id] if with_partner else [model.id]
+        by_id = set()
+        for chunk in _chunks(sorted(ids)):
+            for row in db.session.execute(select(*columns).where(model.id.in_(chunk))):
+                by_id.add(row[0])
+                if with_partner:
+                    self.account_partners[row[0]] = row[1]
+        seen = self._visible(model, by_id | set(by_ref.values()))
+        return by_id & seen, {ref: i for ref, i in by_ref.items() if i in seen}
+
+    def _staff(self, ids: set[int]) -> Iterator[int]:
+        for chunk in _chunks(sorted(ids)):
+            yield from db.session.scalars(select(m.User.id).where(
+                m.User.id.in_(chunk), m.User.role.in_(["admin", "sales"])))
+
+    def _visible(self, model: type, ids: set[int]) -> set[int]:
+        """Those of `ids` that `user` may see (all of them for staff)."""
+        if not self.restricted:
+            return ids
+        seen: set[int] = set()
+        for chunk in _chunks(sorted(ids)):
+            seen.update(db.session.scalars(visible(select(model.id).where(
+                model.id.in_(chunk)), model, self.user)))
+        return seen
+
+    def _existing(self, items: list[BulkItem]) -> dict[str, dict[str, Any]]:
+        """The records the items name, by external_ref; a reference held by a record out of
+        `user`'s sight is refused as already used."""
+        names = ["id", *(a for a in self.attrs if a != "external_ref"), "custom"]
+        rows = self.sql.existing(names, [item.external_ref for item in items])
+        processors = self.sql.result_processors(names) if rows else []
+        found: dict[str, dict[str, Any]] = {}
+        for key, row in rows.items():
+            record = {name: process(value) if process else value
+                      for name, process, value in zip(names, processors, row[1:], strict=True)}
+            record["external_ref"] = key
+            found[key] = record
+        seen = self._visible(self.model, {record["id"] for record in found.values()})
+        for item in items:
+            record = found.get(item.external_ref)
+            if record is not None and record["id"] not in seen:
+                item.errors["external_ref"] = _("This reference is already used.")
+                del found[item.external_ref]
+        return found
+
+    def _partners_of_accounts(self, items: list[BulkItem],
+                              existing: dict[str, dict[str, Any]]) -> None:
+        """The partner of each customer a document may take its partner from."""
+        if not self.partner_owned or "account_id" not in self.columns:
+            return
+        wanted = {record["account_id"] for record in existing.values()
+                  if record["partner_id"] is None} - {None} - set(self.account_partners)
+        for chunk in _chunks(sorted(wanted)):
+            self.account_partners.update(db.session.execute(
+                select(m.Account.id, m.Account.partner_id).where(m.Account.id.in_(chunk))
+            ).tuples().all())
+
+    def _lines_of(self, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        line_model = self.entity.line_model
+        parent = _parent_column(line_model)
+        found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            stmt = select(parent, *(getattr(line_model, f) for f in LINE_FIELDS)).where(
+                parent.in_(chunk)).order_by(parent, line_model.position, line_model.id)
+            for row in db.session.execute(stmt):
+                found[row[0]].append(dict(zip(LINE_FIELDS, row[1:], strict=True)))
+        return found
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _plan_create(self, item: BulkItem) -> None:
+        values, errors = item.values, item.errors
+        for spec in self.entity.fields:
+            if spec.name not in item.data and spec.required and not has_default(spec) \
+                    and spec.name != "external_ref":
+                errors[spec.name] = _("This field is required.")
+        custom = self._custom(item, None)
+        errors.update(date_order_errors(self.entity, _State(), values))
+        if errors:
+            return
+        partner_id = getattr(self.user, "partner_id", None)
+        if partner_id is not None and "partner_id" in self.columns and "partner" not in item.data:
+            values["partner_id"] = partner_id  # a partner's records are his by default
+        self._default_partner(values, values)
+        defaults = self.defaults
+        row = {attr: values.get(attr, defaults[attr]) for attr in self.attrs}
+        if item.lines:
+            row.update(line_totals(self._line_records(item.lines)))
+        row.update(custom=custom, created_at=self.now, updated_at=self.now)
+        item.row, item.new_lines, item.status = row, bool(item.lines), "created"
+        after = {attr: row[attr] for attr in self.attrs}
+        for attr, convert in self.as_json:
+            after[attr] = convert(after[attr])
+        after["custom"] = jsonable(custom)
+        if self.entity.line_model is not None:
+            after["lines"] = jsonable(item.lines or [])
+        item.audit = self._audit("create", None, after)
+
+    def _plan_update(self, item: BulkItem, current: dict[str, Any],
+                     old_lines: list[dict[str, Any]] | None) -> None:
+        values, errors = item.values, item.errors
+        custom = self._custom(item, current["custom"])
+        errors.update(date_order_errors(self.entity, _State(current), values))
+        if errors:
+            return
+        self._default_partner(values, {**current, **values})
+        if item.lines is not None and item.lines != old_lines:
+            values["lines"] = item.lines
+            values.update(line_totals(self._line_records(item.lines)))
+            item.new_lines = True
+        before, after = {}, {}
+        for name, value in values.items():
+            old = old_lines if name == "lines" else current[name]
+            if old != value:
+                before[name], after[name] = jsonable(old), jsonable(value)
+        if custom is not None and custom != (current["custom"] or {}):
+            before["custom"], after["custom"] = jsonable(current["custom"] or {}), \
+                jsonable(custom)
+        item.id = current["id"]
+        if not after:
+            item.status = "unchanged"
+            return
+        row = {name: values[name] for name in after if name not in ("custom", "lines")}
+        if "custom" in after:
+            row["custom"] = custom
+        row.update(id=current["id"], updated_at=self.now)
+        item.row, item.status = row, "updated"
+        item.audit = self._audit("update", current["id"], after, before)
+
+    def _custom(self, item: BulkItem, current: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The record's custom values; None on an update that gives none."""
+        if "custom" not in item.data:
+            if current is not None:
+                return None
+            if not self.required_custom:
+                return {}
+        try:
+            return validate_custom(self.entity.name, item.data.get("custom") or {}, current,
+                                   partial=current is not None, fields=self.custom_fields)
+        except ValidationError as exc:
+            item.errors.update(exc.errors)
+            return None
+
+    def _default_partner(self, values: dict[str, Any], state: dict[str, Any]) -> None:
+        """A document's partner defaults to its customer's."""
+        if self.partner_owned and state.get("partner_id") is None \
+                and state.get("account_id") is not None:
+            partner_id = self.account_partners.get(state["account_id"])
+            if partner_id is not None:
+                values["partner_id"] = partner_id
+
+    def _default(self, spec: Field) -> Any:
+        column = self.columns.get(spec.attr)
+        default = getattr(column, "default", None)
+        return default.arg if default is not None and default.is_scalar else None
+
+    def _line_records(self, lines: list[dict[str, Any]]) -> list[Any]:
+        return [self.entity.line_model(**line) for line in lines]
+
+    def _audit(self, action: str, record_id: int | None, after: dict[str, Any],
+               before: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"action": action, "entity": self.entity.name, "record_id": record_id,
+                "before": before, "after": after, "created_at": self.now, **self.actor}
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(self, items: list[BulkItem]) -> None:
+        if not items:
+            return
+        try:
+            with db.session.begin_nested():
+                self._write_items(items)
+        except (DBAPIError, self.sql.errors, _OutOfReach):
+            for item in items:
+                self._write_one(item)
+
+    def _write_one(self, item: BulkItem) -> None:
+        created = item.status == "created"
+        try:
+            with db.session.begin_nested():
+                self._write_items([item])
+        except (IntegrityError, self.sql.dialect.dbapi.IntegrityError) as exc:
+            item.errors.update(integrity_errors(exc))
+        except (DBAPIError, self.sql.errors) as exc:
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+            item.errors[""] = _("The database refused the row: %(reason)s", reason=reason)
+        except _OutOfReach:
+            key = "partner_id" if "partner" in self.fields else ""
+            item.errors[key] = _("A partner's token can only write records of its partner.")
+        if item.errors and created:
+            item.id = None
+
+    def _write_items(self, items: list[BulkItem]) -> None:
+        sql = self.sql
+        creates = [item for item in items if item.status == "created"]
+        updates = [item for item in items if item.status == "updated"]
+        if creates:
+            sql.insert_dicts(self.model.__table__, [item.row for item in creates])
+            ids = sql.existing(["id"], [item.external_ref for item in creates])
+            for item in creates:
+                item.id = item.audit["record_id"] = ids[item.external_ref][1]
+        if updates:
+            sql.update([item.row for item in updates])
+        self._replace_lines([item for item in items if item.new_lines])
+        audits = [item.audit for item in items]
+        sql.insert_dicts(AuditEvent.__table__, audits)
+        enqueue_bulk(self.entity.name, audits)
+        if self._out_of_reach(items):
+            raise _OutOfReach
+
+    def _replace_lines(self, items: list[BulkItem]) -> None:
+        if not items:
+            return
+        line_model = self.entity.line_model
+        parent = _parent_column(line_model)
+        updated = [item.id for item in items if item.status == "updated"]
+        for chunk in _chunks(updated):
+            db.session.execute(delete(line_model).where(parent.in_(chunk)))
+        rows = [{parent.key: item.id, "position": position, **line}
+                for item in items for position, line in enumerate(item.lines or [])]
+        if rows:
+            self.sql.insert_dicts(line_model.__table__, rows)
+
+    def _out_of_reach(self, items: list[BulkItem]) -> bool:
+        """Whether a written record left the sight of a user restricted to a partner."""
+        ids = {item.id for item in items}
+        return self.restricted and self._visible(self.model, ids) != ids
+
+
+def _parent_column(line_model: type) -> Any:
+    for name in ("quote_id", "order_id", "invoice_id"):
+        if hasattr(line_model, name):
+            return getattr(line_model, name)
+    raise KeyError(line_model)
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]

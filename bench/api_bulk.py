@@ -1,0 +1,158 @@
+"""The bulk upsert benchmark: POST /api/v1/invoices/bulk on the generated large tenant.
+
+`python -m bench --suite bulk` (or `all`). Per backend, on the pages' tenant (1,000,000 invoices,
+100,000 accounts): CALLS calls of 10,000 new invoices each (customers by external_ref, every
+field an accounting export carries), then the same calls again (every item unchanged), then
+once more with a payment recorded on each (every item updated). Each call is timed through the
+Flask test client with its body encoded beforehand; /healthz is timed in the same run as the
+trivial endpoint the figures are compared with. The invoices and audit events written are
+removed afterwards, so that the tenant stays what the page benchmark expects.
+"""
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, select
+
+from app.extensions import db
+from app.models import Account, ApiToken, AuditEvent, Invoice
+from app.services.tokens import create_token
+from app.tenancy import SYSTEM, tenant_context
+from bench.generate import bench_tenant
+
+ITEMS = 10_000
+CALLS = 5
+TARGET_ITEMS_PER_S = 20_000
+TOKEN = "bench-bulk"
+PREFIX = "BULK-"
+
+
+def run(app: Flask) -> dict[str, Any]:
+    """Time the three passes; the bulk invoices are removed whatever happens."""
+    client, tenant_id = _client(app)
+    bodies = _bodies(app, tenant_id)
+    try:
+        healthz = _healthz(app)
+        passes = {}
+        for name, expected, payloads in (("new", "created", bodies),
+                                         ("unchanged", "unchanged", bodies),
+                                         ("updated", "updated", _paid(bodies))):
+            passes[name] = _pass(client, payloads, expected)
+            print(f"  {name}: {passes[name]['items_per_s']:,.0f} items/s", flush=True)
+    finally:
+        _clean(app, tenant_id)
+    for result in passes.values():
+        result["x_healthz"] = round(result["median_call_ms"] / healthz, 1)
+        result["meets_target"] = result["items_per_s"] >= TARGET_ITEMS_PER_S
+    return {"items_per_call": ITEMS, "calls": CALLS, "target_items_per_s": TARGET_ITEMS_PER_S,
+            "healthz_median_ms": round(healthz, 2), "passes": passes}
+
+
+def _client(app: Flask) -> tuple[FlaskClient, int]:
+    with app.app_context():
+        tenant = bench_tenant()
+        with tenant_context(tenant.id, SYSTEM):
+            for token in db.session.scalars(select(ApiToken).where(ApiToken.name == TOKEN)):
+                db.session.delete(token)
+            _token, secret = create_token(TOKEN, "read,write")
+            db.session.commit()
+        tenant_id = tenant.id
+        db.session.remove()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    return client, tenant_id
+
+
+def _bodies(app: Flask, tenant_id: int) -> list[list[dict[str, Any]]]:
+    """CALLS lists of ITEMS new invoices of random customers, as an ERP would send them."""
+    with app.app_context(), tenant_context(tenant_id, SYSTEM):
+        refs = db.session.scalars(select(Account.external_ref).where(
+            Account.external_ref.is_not(None)).order_by(Account.id)).all()
+        db.session.remove()
+    rng = random.Random(2026)
+    first = date.today() - timedelta(days=60)
+    calls = []
+    for call in range(CALLS):
+        items = []
+        for n in range(ITEMS):
+            day = first + timedelta(days=rng.randrange(60))
+            excl = rng.randrange(5_000, 500_000)
+            tax = excl // 5
+            items.append({
+                "external_ref": f"{PREFIX}{call}-{n:05d}", "number": f"B{call}-{n:05d}",
+                "account_ref": rng.choice(refs), "issued_on": day.isoformat(),
+                "due_on": (day + timedelta(days=30)).isoformat(), "status": "issued",
+                "total_excl_tax": _money(excl), "tax_total": _money(tax),
+                "total": _money(excl + tax), "amount_paid": "0.00", "currency": "EUR"})
+        calls.append(items)
+    return calls
+
+
+def _paid(bodies: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    return [[{"external_ref": item["external_ref"], "amount_paid": item["total"],
+              "status": "paid"} for item in items] for items in bodies]
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _pass(client: FlaskClient, bodies: list[list[dict[str, Any]]], expected: str
+          ) -> dict[str, Any]:
+    times = []
+    for items in bodies:
+        payload = json.dumps({"items": items}).encode()
+        started = time.perf_counter()
+        response = client.post("/api/v1/invoices/bulk", data=payload,
+                               content_type="application/json")
+        times.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"bulk upsert: HTTP {response.status_code}: "
+                               f"{response.data[:300]!r}")
+        counts = response.get_json()
+        if counts[expected] != len(items):
+            raise RuntimeError(f"bulk upsert: expected {len(items)} {expected}, got {counts}")
+    total = sum(len(items) for items in bodies)
+    return {"items": total, "seconds": round(sum(times), 3),
+            "items_per_s": round(total / sum(times)),
+            "median_call_ms": round(statistics.median(times) * 1000, 1),
+            "slowest_call_ms": round(max(times) * 1000, 1)}
+
+
+def _healthz(app: Flask, runs: int = 50) -> float:
+    client = app.test_client()
+    times = []
+    for _ in range(runs + 5):
+        started = time.perf_counter()
+        client.get("/healthz")
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[5:]) * 1000
+
+
+def _clean(app: Flask, tenant_id: int) -> None:
+    with app.app_context(), tenant_context(tenant_id, SYSTEM):
+        ids = select(Invoice.id).where(Invoice.external_ref.like(f"{PREFIX}%"))
+        db.session.execute(delete(AuditEvent).where(
+            AuditEvent.entity == "invoices", AuditEvent.record_id.in_(ids)))
+        db.session.execute(delete(Invoice).where(Invoice.external_ref.like(f"{PREFIX}%")))
+        db.session.commit()
+        db.session.remove()
+
+
+def table(name: str, result: dict[str, Any]) -> str:
+    head = f"{'pass':<10} {'items/s':>9} {'median call ms':>15} {'x healthz':>10}  " \
+           f"≥ {TARGET_ITEMS_PER_S:,} items/s"
+    lines = ["", f"{name} — bulk upsert, {result['calls']} calls × {result['items_per_call']:,} "
+             f"invoices (healthz median {result['healthz_median_ms']} ms)", head,
+             "-" * len(head)]
+    for pass_name, p in result["passes"].items():
+        lines.append(f"{pass_name:<10} {p['items_per_s']:>9,} {p['median_call_ms']:>15} "
+                     f"{p['x_healthz']:>10}  {'ok' if p['meets_target'] else 'MISSED'}")
+    return "\n".join(lines)

@@ -1,0 +1,227 @@
+"""POST /api/v1/<entity>/bulk: records upserted by external_ref, one result per item, good
+items kept when others fail, the same rules and audit trail as one record at a time."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select
+
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import AuditEvent, Invoice
+from app.services.bulk import MAX_ITEMS
+from tests.api.conftest import bearer, problem
+from tests.api.records_support import CHANGES, LINES, WRITABLE, creation, english
+
+SKIPPED = {"id", "external_ref", "number", "created_at", "updated_at"}
+
+
+def bulk(client, entity, items):
+    response = client.post(f"/api/v1/{entity}/bulk", json={"items": items})
+    assert response.status_code == 200, response.data[:800]
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def invoice(ref, **over):
+    return {"external_ref": ref, "number": f"F-{ref}", "account_ref": "C001",
+            "issued_on": "2026-10-01", "due_on": "2026-10-31", "status": "issued",
+            "total": "120.00", **over}
+
+
+def events(entity, record_id):
+    return db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == entity, AuditEvent.record_id == record_id)
+        .order_by(AuditEvent.id)).all()
+
+
+@pytest.mark.parametrize("entity", WRITABLE)
+def test_a_bulk_item_makes_the_record_a_post_makes(en_client, world, entity):
+    body = creation(entity, world)
+    single = en_client.post(f"/api/v1/{entity}", json=body).get_json()
+    item = {**body, "external_ref": f"BULK-{entity}"}
+    if "number" in item:
+        item["number"] = f"B-{item['number']}"
+
+    result = bulk(en_client, entity, [item])
+    assert result["created"] == 1 and result["failed"] == 0
+    (outcome,) = result["items"]
+    assert outcome["status"] == "created" and outcome["external_ref"] == f"BULK-{entity}"
+    made = en_client.get(f"/api/v1/{entity}/{outcome['id']}").get_json()
+    assert made["external_ref"] == f"BULK-{entity}"
+    assert {k: v for k, v in made.items() if k not in SKIPPED} == \
+        {k: v for k, v in single.items() if k not in SKIPPED}
+    by_post, by_bulk = events(entity, single["id"])[0], events(entity, made["id"])[0]
+    assert by_bulk.action == "create" and by_bulk.actor_kind == "token"
+    assert by_bulk.actor_label == by_post.actor_label
+    assert {k: v for k, v in by_bulk.after.items() if k not in SKIPPED} == \
+        {k: v for k, v in by_post.after.items() if k not in SKIPPED}
+
+    again = bulk(en_client, entity, [item])
+    assert again["items"][0] == {**outcome, "status": "unchanged"} and again["unchanged"] == 1
+    assert len(events(entity, made["id"])) == 1
+
+    change, name, expected = CHANGES[entity]
+    changed = bulk(en_client, entity, [{"external_ref": f"BULK-{entity}", **change}])
+    assert changed["items"][0]["status"] == "updated" and changed["updated"] == 1
+    read = en_client.get(f"/api/v1/{entity}/{outcome['id']}").get_json()
+    assert read[name] == expected and read["updated_at"] > made["updated_at"]
+    update = events(entity, made["id"])[-1]
+    assert update.action == "update" and update.before == {name: made[name]}
+    assert list(update.after) == [name]
+
+
+def test_good_items_are_kept_and_each_bad_one_says_why(en_client, world, make_invoice):
+    make_invoice(account=world.account.id, number="F-TAKEN", external_ref="OLD")
+    items = [
+        invoice("A1"),
+        invoice("A2", issued_on="01/10/2026"),
+        invoice("A3", account_ref="NOBODY"),
+        {"external_ref": "A4", "number": "F-A4"},
+        invoice("A1", number="F-A1-BIS"),
+        invoice("A5", number="F-TAKEN"),
+        invoice("A6", colour="blue"),
+        "not an object",
+        invoice("A7", total="beaucoup"),
+        invoice("A8", account_id=world.account.id),
+        invoice("A9", due_on="2026-09-01"),
+        invoice("", number="F-EMPTY"),
+        invoice("A10"),
+    ]
+    result = bulk(en_client, "invoices", items)
+    outcomes = result["items"]
+    assert [o["index"] for o in outcomes] == list(range(len(items)))
+    assert [o["status"] for o in outcomes] == [
+        "created", "error", "error", "error", "error", "error", "error", "error", "error",
+        "error", "error", "error", "created"]
+    assert (result["created"], result["updated"], result["unchanged"], result["failed"]) == \
+        (2, 0, 0, 11)
+    errors = [o.get("errors") for o in outcomes]
+    assert errors[1] == {"issued_on": ["Enter a date as YYYY-MM-DD."]}
+    assert errors[2] == {"account_ref": ["Unknown record."]}
+    assert errors[3] == {"account": ["This field is required."]}
+    assert errors[4] == {"external_ref": ["This reference is already given by item 0."]}
+    assert errors[5] == {"number": ["This number is already used."]}
+    assert errors[6] == {"colour": ["Unknown field."]}
+    assert errors[7] == {"_schema": ["Enter an object."]}
+    assert errors[8] == {"total": ["Enter a number such as 1234.56."]}
+    assert errors[9] == {"account_ref": ["Give account_id or account_ref, not both."]}
+    assert list(errors[10]) == ["due_on"]
+    assert errors[11] == {"external_ref": ["This field is required."]}
+    assert all(o["id"] is None for o in outcomes if o["status"] == "error")
+    db.session.expire_all()
+    kept = db.session.scalars(select(Invoice.external_ref).order_by(Invoice.id)).all()
+    assert kept == ["OLD", "A1", "A10"]
+
+
+def test_an_update_keeps_what_it_does_not_give(en_client, world, make_field):
+    make_field("invoices", "promoteur")
+    make_field("invoices", "lots", type="integer")
+    created = bulk(en_client, "invoices", [invoice(
+        "K1", custom={"promoteur": "Kaufman", "lots": "12"}, amount_paid="20")])
+    assert created["items"][0]["status"] == "created"
+    record_id = created["items"][0]["id"]
+
+    changed = bulk(en_client, "invoices", [{"external_ref": "K1", "custom": {"lots": 14}}])
+    assert changed["items"][0] == {"index": 0, "external_ref": "K1", "status": "updated",
+                                   "id": record_id}
+    read = en_client.get(f"/api/v1/invoices/{record_id}").get_json()
+    assert read["custom"] == {"promoteur": "Kaufman", "lots": 14}
+    assert read["amount_paid"] == "20.00" and read["number"] == "F-K1"
+
+    refused = bulk(en_client, "invoices", [{"external_ref": "K1", "custom": {"lots": "x"}},
+                                           {"external_ref": "K1", "account_ref": None}])
+    assert list(refused["items"][0]["errors"]) == ["custom.lots"]
+    assert refused["items"][1]["errors"] == {
+        "external_ref": ["This reference is already given by item 0."]}
+    emptied = bulk(en_client, "invoices", [{"external_ref": "K1", "account_ref": None}])
+    assert emptied["items"][0]["errors"] == {"account_ref": ["This field is required."]}
+    assert en_client.get(f"/api/v1/invoices/{record_id}").get_json()["custom"]["lots"] == 14
+
+
+def test_lines_replace_the_documents_lines_and_give_its_totals(en_client, world):
+    item = {"external_ref": "D1", "number": "D-1", "account_ref": "C001", "lines": LINES}
+    first = bulk(en_client, "quotes", [item])["items"][0]
+    quote = en_client.get(f"/api/v1/quotes/{first['id']}").get_json()
+    assert [line["label"] for line in quote["lines"]] == ["Store banne 4 m", "Pose"]
+    assert quote["total_excl_tax"] == "1150.00" and quote["total"] == "1380.00"
+
+    assert bulk(en_client, "quotes", [item])["items"][0]["status"] == "unchanged"
+    fewer = bulk(en_client, "quotes", [{**item, "lines": LINES[:1]}])["items"][0]
+    assert fewer["status"] == "updated"
+    quote = en_client.get(f"/api/v1/quotes/{first['id']}").get_json()
+    assert len(quote["lines"]) == 1 and quote["total"] == "1200.00"
+    update = events("quotes", first["id"])[-1]
+    assert len(update.before["lines"]) == 2 and len(update.after["lines"]) == 1
+    assert update.after["total"] == "1200.00"
+
+    bad = bulk(en_client, "quotes", [{**item, "lines": [{"quantity": "2"}]}])["items"][0]
+    assert bad["errors"] == {"lines.0.label": ["This field is required."]}
+
+
+def test_a_number_given_twice_in_one_call_fails_on_the_second_item(en_client, world):
+    result = bulk(en_client, "invoices", [invoice("N1", number="F-SAME"),
+                                          invoice("N2"),
+                                          invoice("N3", number="F-SAME")])
+    assert [o["status"] for o in result["items"]] == ["created", "created", "error"]
+    assert result["items"][2]["errors"] == {"number": ["This number is already used."]}
+    assert db.session.scalar(select(Invoice.id).where(Invoice.external_ref == "N3")) is None
+
+
+def test_a_document_takes_its_customers_partner(en_client, world):
+    made = bulk(en_client, "invoices", [invoice("P1")])["items"][0]
+    assert en_client.get(f"/api/v1/invoices/{made['id']}").get_json()["partner_ref"] == "P001"
+
+
+def test_the_call_is_refused_whole_only_when_it_is_not_a_list_of_items(app, en_client, world,
+                                                                     make_token):
+    too_many = [invoice(f"T{n}") for n in range(MAX_ITEMS + 1)]
+    body = problem(en_client.post("/api/v1/invoices/bulk", json={"items": too_many}), 422)
+    assert body["errors"] == {"items": ["Send between 1 and 10000 items."]}
+    problem(en_client.post("/api/v1/invoices/bulk", json={"items": []}), 422)
+    body = problem(en_client.post("/api/v1/invoices/bulk", json={"items": {"a": 1}}), 422)
+    assert body["errors"] == {"items": ["Enter a list."]}
+    problem(en_client.post("/api/v1/invoices/bulk", json=[invoice("T0")]), 422)
+    reader = english(bearer(app, make_token(scopes="read")[1]))
+    problem(reader.post("/api/v1/invoices/bulk", json={"items": [invoice("T0")]}), 403)
+    problem(en_client.post("/api/v1/attachments/bulk", json={"items": []}), 404)
+    assert db.session.scalar(select(Invoice.id)) is None
+
+
+def test_french_messages_for_a_french_client(api_client, world):
+    api_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    result = bulk(api_client, "invoices", [invoice("F1", issued_on="hier")])
+    assert result["items"][0]["errors"] == {
+        "issued_on": ["Saisissez une date au format AAAA-MM-JJ."]}
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_the_queries_do_not_grow_with_the_items(app, en_client, world, existing):
+    def count(items):
+        statements = []
+
+        def note(*args):
+            statements.append(args[2])
+
+        # The first call also reads what later ones remember (webhook subscriptions, …).
+        bulk(en_client, "invoices", items if existing else [invoice(f"W{len(items)}")])
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            result = bulk(en_client, "invoices", items)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        assert result["failed"] == 0
+        return len(statements)
+
+    few = count([invoice(f"Q{n}") for n in range(2)])
+    many = count([invoice(f"R{n}") for n in range(60)])
+    assert many == few
+
+
+def test_money_and_dates_are_stored_as_given(en_client, world):
+    made = bulk(en_client, "invoices", [invoice("M1", total=1234.5, amount_paid="10")])
+    invoice_row = db.session.get(Invoice, made["items"][0]["id"])
+    assert invoice_row.total == Decimal("1234.50") and invoice_row.amount_paid == Decimal("10.00")
+    assert invoice_row.issued_on.isoformat() == "2026-10-01"
+    assert ENTITIES["invoices"].model is Invoice
