@@ -57,6 +57,7 @@ def install_api(app: Flask) -> None:
     from api.imports import blp as imports_blp
     from api.pagination import PAGINATION_HEADER
     from api.records import install_records
+    from api.webhooks import blp as webhooks_blp
     from app.extensions import api, csrf
 
     for key, value in DEFAULTS.items():
@@ -65,7 +66,7 @@ def install_api(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"extra_plugins": [ProblemPlugin()]})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     api.spec.components.header("CURSOR_PAGINATION", PAGINATION_HEADER)
-    for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp):
+    for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
     install_records(api)

@@ -114,6 +114,13 @@ def deleted_clause(entity_name: str, user: User | None) -> ColumnElement[bool]:
                             select(entity.model.id).where(visibility_clause(entity.model, user))))
                    for name, entity in ENTITIES.items() if entity.model is not m.Attachment]
         return or_(*parents)
+    if model in _DRAFTED:  # a draft was never theirs to see, nor is its deletion
+        return and_(before["status"].as_string() != "draft",
+                    _deleted_in_reach(model, before, user))
+    return _deleted_in_reach(model, before, user)
+
+
+def _deleted_in_reach(model: type, before: Any, user: User) -> ColumnElement[bool]:
     if user.role == Role.AGENT and user.partner_id is not None:
         if model is m.Partner:
             return m.AuditEvent.record_id == user.partner_id

@@ -25,8 +25,8 @@ def bulk_request_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Sche
     """The body of a bulk upsert of records shaped by `item_schema`."""
     return ma.Schema.from_dict({"items": UncheckedItems(
         ma.fields.Nested(item_schema), required=True,
-        validate=ma.validate.Length(1, MAX_ITEMS, error=str(_l(
-            "Send between %(min)d and %(max)d items.", min=1, max=MAX_ITEMS))),
+        validate=ma.validate.Length(1, MAX_ITEMS, error=_l(
+            "Send between {min} and {max} items.")),  # formatted when raised: localized
         error_messages={"invalid": _l("Enter a list."), "required": _l(
             "This field is required.")},
         metadata={"description": f"Up to {MAX_ITEMS:,} records, each keyed by its "

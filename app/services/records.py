@@ -1,14 +1,14 @@
 """Create, update and delete any domain record: validate, apply, flush, audit."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import models as m
@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models.base import MAX_ID
 from app.policies import visible
 from app.services.audit import diff, jsonable, record_event
+from app.services.webhook_outbox import enqueue_bulk
 from app.tenancy import current_actor
 
 CENT = Decimal("0.01")
@@ -73,9 +74,36 @@ def delete_record(record: Any) -> None:
         _check_account_unused(record)
     before = snapshot(entity, record)
     record_id = record.id
+    _detach_references(entity, record_id)
     db.session.delete(record)
     _flush(entity)
     record_event("delete", entity.name, record_id, before, None)
+
+
+def _detach_references(entity: Entity, record_id: int) -> None:
+    """Records pointing at a record about to be deleted lose the reference, as the database
+    would empty it (ON DELETE SET NULL), but as a change of theirs: their updated_at moves,
+    so that a client syncing by updated_since sees it, and each is audited (and announced)."""
+    now = datetime.now(UTC)
+    actor = current_actor()
+    for other in ENTITIES.values():
+        for field in other.fields:
+            if field.type != "ref" or field.ref != entity.name:
+                continue
+            model, attr = other.model, field.attr
+            ids = db.session.scalars(select(model.id).where(
+                getattr(model, attr) == record_id).order_by(model.id)).all()
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                db.session.execute(update(model).where(model.id.in_(chunk))
+                                   .values({attr: None, "updated_at": now})
+                                   .execution_options(synchronize_session="fetch"))
+                audits = [{"action": "update", "entity": other.name, "record_id": i,
+                           "before": {attr: record_id}, "after": {attr: None},
+                           "created_at": now, "actor_kind": actor.kind, "actor_id": actor.id,
+                           "actor_label": actor.label[:254], "ip": actor.ip} for i in chunk]
+                db.session.execute(insert(m.AuditEvent), audits)
+                enqueue_bulk(other.name, audits)
 
 
 def _check_account_unused(account: m.Account) -> None:

@@ -219,6 +219,22 @@ def test_deletions_are_reported_within_reach_only(partner_client, other_client, 
     assert other_client.get("/api/v1/deals/deleted", query_string=query).get_json() == []
 
 
+def test_a_deleted_draft_is_no_news_to_a_partner_token(partner_client, en_client, reach,
+                                                       make_quote):
+    world = reach.world
+    since = datetime.now(UTC).isoformat()
+    draft = make_quote(account=world.account.id, status="draft", external_ref="P-draft")
+    sent = make_quote(account=world.account.id, status="sent", external_ref="P-sent")
+    for quote in (draft, sent):
+        delete_record(quote)
+    db.session.commit()
+    query = {"since": since}
+    assert [r["external_ref"] for r in partner_client.get(
+        "/api/v1/quotes/deleted", query_string=query).get_json()] == ["P-sent"]
+    assert [r["external_ref"] for r in en_client.get(
+        "/api/v1/quotes/deleted", query_string=query).get_json()] == ["P-draft", "P-sent"]
+
+
 def _bulk(client, entity, items):
     response = client.post(f"/api/v1/{entity}/bulk", json={"items": items})
     assert response.status_code == 200, response.data[:500]

@@ -385,6 +385,30 @@ def test_deleted_records_since_a_time_with_their_watermark(en_client, world, mak
         "since": ["This field is required."]}
 
 
+def test_deleting_a_record_is_a_change_of_the_records_that_pointed_at_it(
+        en_client, world, make_invoice, make_delivery):
+    invoice = make_invoice(account=world.account.id, order=world.order.id, external_ref="F1")
+    delivery = make_delivery(account=world.account.id, order=world.order.id)
+    since = datetime.now(UTC).isoformat()
+    assert en_client.delete(f"/api/v1/orders/{world.order.id}").status_code == 204
+    assert en_client.delete(f"/api/v1/partners/{world.partner.id}").status_code == 204
+
+    changed = en_client.get("/api/v1/invoices", query_string={"updated_since": since})
+    assert [(r["id"], r["order_id"], r["partner_id"]) for r in changed.get_json()] == [
+        (invoice.id, None, None)]
+    deliveries = en_client.get("/api/v1/deliveries", query_string={"updated_since": since})
+    assert [r["id"] for r in deliveries.get_json()] == [delivery.id]
+    accounts = en_client.get("/api/v1/accounts", query_string={"updated_since": since})
+    assert [(r["id"], r["partner_id"]) for r in accounts.get_json()] == [(world.account.id, None)]
+    audited = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "invoices", AuditEvent.record_id == invoice.id,
+        AuditEvent.action == "update").order_by(AuditEvent.id)).all()
+    assert [(e.before, e.after) for e in audited] == [
+        ({"order_id": world.order.id}, {"order_id": None}),
+        ({"partner_id": world.partner.id}, {"partner_id": None})]
+    assert audited[0].actor_kind == "token"
+
+
 def test_attachments_are_read_only_with_their_file(app, en_client, world):
     attachment = add_attachment(world.account, "devis.txt", io.BytesIO(b"Bonjour"))
     attachment.external_ref = "PJ1"
