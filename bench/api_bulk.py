@@ -81,7 +81,7 @@ def _bodies(app: Flask, tenant_id: int, calls: int) -> list[list[dict[str, Any]]
         db.session.remove()
     rng = random.Random(2026)
     first = date.today() - timedelta(days=60)
-    calls = []
+    bodies = []
     for call in range(calls):
         items = []
         for n in range(ITEMS):
@@ -94,8 +94,8 @@ def _bodies(app: Flask, tenant_id: int, calls: int) -> list[list[dict[str, Any]]
                 "due_on": (day + timedelta(days=30)).isoformat(), "status": "issued",
                 "total_excl_tax": _money(excl), "tax_total": _money(tax),
                 "total": _money(excl + tax), "amount_paid": "0.00", "currency": "EUR"})
-        calls.append(items)
-    return calls
+        bodies.append(items)
+    return bodies
 
 
 def _paid(bodies: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
