@@ -62,6 +62,9 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "FILES_DIR": str(files),
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # No background sending unless a test asks for it (tests/webhooks: webhooks_on):
+        # a dispatcher left running would send other tests' rows and add to their queries.
+        "WEBHOOK_DISPATCH": False,
     })
     application.test_client_class = RequestClient
     _reset_schema(application)

@@ -138,10 +138,12 @@ def idle(app: Flask, timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def webhooks_on(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """Test-sized delays; loopback receivers allowed."""
+    """Deliveries sent in the background, with test-sized delays; loopback receivers
+    allowed."""
     # Tenant ids restart with each test's empty database: forget earlier tests' endpoints.
     webhook_outbox._subscriptions.clear()
-    for key, value in {"WEBHOOK_ALLOW_PRIVATE": True, "WEBHOOK_POLL_SECONDS": DELAY,
+    for key, value in {"WEBHOOK_DISPATCH": True, "WEBHOOK_ALLOW_PRIVATE": True,
+                       "WEBHOOK_POLL_SECONDS": DELAY,
                        "WEBHOOK_RETRY_DELAYS": [DELAY] * 4, "WEBHOOK_TIMEOUT": 5.0,
                        "WEBHOOK_DISABLE_AFTER_FAILURES": 100,
                        "WEBHOOK_DISABLE_AFTER_SECONDS": 0}.items():

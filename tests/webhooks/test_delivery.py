@@ -106,6 +106,37 @@ def test_updates_of_one_record_go_out_in_order_even_when_the_first_is_retried(
     assert sent == [("B", 500), ("B", 500), ("B", 200), ("C", 200), ("D", 200)]
 
 
+def test_a_bulk_upsert_announces_each_record_created_or_changed(app, receiver, make_endpoint,
+                                                                make_partner):
+    from app.services.tokens import create_token
+    from tests.api.conftest import bearer
+
+    make_endpoint(receiver.url, ["partners.created", "partners.updated"])
+    make_partner(name="Agence Nord", external_ref="P1")
+    client = bearer(app, create_token("ERP", "read,write")[1])
+    db.session.commit()
+    answer = client.post("/api/v1/partners/bulk", json={"items": [
+        {"external_ref": "P1", "name": "Agence Nord"},  # unchanged: nothing to announce
+        {"external_ref": "P2", "name": "Agence Sud"},
+        {"external_ref": "P1", "name": "Agence du Nord"},  # repeated: refused
+        {"external_ref": "P3", "name": "Agence Est", "email": "est@agence.example"}]})
+    assert answer.status_code == 200
+    client.post("/api/v1/partners/bulk", json={"items": [
+        {"external_ref": "P2", "phone": "0491000000"}]})
+
+    receiver.wait(4)
+    time.sleep(3 * DELAY)
+    sent = sorted((c.event, c.json["data"]["after"].get("name"), c.json["actor"]["kind"])
+                  for c in receiver.calls)
+    assert sent == [("partners.created", "Agence Est", "token"),
+                    ("partners.created", "Agence Nord", "system"),
+                    ("partners.created", "Agence Sud", "token"),
+                    ("partners.updated", None, "token")]
+    update = next(c for c in receiver.calls if c.event == "partners.updated")
+    assert update.json["data"]["after"] == {"phone": "0491000000"}
+    assert update.json["data"]["before"] == {"phone": None}
+
+
 def test_a_rolled_back_change_sends_nothing(receiver, make_endpoint):
     make_endpoint(receiver.url, ["partners.created"])
     create_record(ENTITIES["partners"], {"name": "Jamais"})
