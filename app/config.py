@@ -71,6 +71,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "IMPORT_MAX_ROWS": int(env.get("IMPORT_MAX_ROWS", "5000000")),
         "IMPORT_MAX_FIELD_LENGTH": int(env.get("IMPORT_MAX_FIELD_LENGTH", "10000")),
         "IMPORT_WORKERS": int(env.get("IMPORT_WORKERS", "2")),
+        # API sync (docs/api.md): how far behind a read's start its X-Sync-Watermark lies,
+        # above the longest write transaction and the clock difference between servers.
+        "API_SYNC_MARGIN_SECONDS": int(env.get("API_SYNC_MARGIN_SECONDS", "300")),
         # Webhooks (docs/webhooks.md): seconds between a failed attempt and the next ones,
         # when an endpoint is disabled, and whether private addresses may be called.
         "WEBHOOK_TIMEOUT": float(env.get("WEBHOOK_TIMEOUT", "10")),
