@@ -23,7 +23,6 @@ from app.errors import ValidationError
 from app.queries.keyset import decode_cursor, keyset_page
 
 WATERMARK_HEADER = "X-Sync-Watermark"
-DEFAULT_MARGIN_SECONDS = 300
 WATERMARK_DOC = {
     "description": "With updated_since, and on /deleted: the time to pass as updated_since "
                    "(or since) next time, the start of this read's first page minus a safety "
@@ -35,7 +34,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def watermark(started: datetime) -> datetime:
-    margin = current_app.config.get("API_SYNC_MARGIN_SECONDS", DEFAULT_MARGIN_SECONDS)
+    margin = current_app.config["API_SYNC_MARGIN_SECONDS"]
     return started - timedelta(seconds=margin)
 
 

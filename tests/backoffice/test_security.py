@@ -234,8 +234,6 @@ def test_agents_and_subscribers_cannot_write(agent_client, make_invoice, make_ac
     assert count_rows(Invoice) == 1
 
 
-
-
 def test_the_sync_margin_is_an_operator_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("API_SYNC_MARGIN_SECONDS", "900")
     assert load_config(tmp_path / "instance")["API_SYNC_MARGIN_SECONDS"] == 900
