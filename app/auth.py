@@ -26,7 +26,6 @@ from sqlalchemy import select
 from app.extensions import db, limiter, login_manager
 from app.login_throttle import count_failure, throttled_by
 from app.models import Tenant, User
-from app.services.audit import record_event
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
 
 
@@ -38,15 +37,17 @@ def install_login_manager(app: Flask) -> None:
     def load_user(user_key: str) -> User | None:
         """A session's user, only for the tenant of the URL it is used on."""
         try:
-            tenant_part, user_part, trace = user_key.split(":")
+            tenant_part, user_part, _rest = user_key.split(":", 2)
             tenant_id, user_id = int(tenant_part), int(user_part)
         except (ValueError, AttributeError):
             return None
         if bound_tenant_id() != tenant_id:
             return None
         user = db.session.scalar(select(User).where(User.id == user_id))
-        if user is None or not user.is_active or user.password_trace != trace:
-            return None  # gone, blocked, or its password changed since this session began
+        if user is None or not user.is_active or user.get_id() != user_key:
+            # Gone, blocked, or its sessions ended (logout, new password, "sign out
+            # everywhere") since this one began.
+            return None
         return user
 
     @app.before_request
@@ -156,8 +157,10 @@ def log_in(email: str, password: str) -> User | None:
 
 
 def log_out() -> None:
-    """Audit the logout and close the session."""
-    record_event("logout", "users", current_user.id)
+    """Audit the logout, end the user's sessions server-side and clear this one."""
+    from app.services.tenants import record_logout
+
+    record_logout(current_user)
     db.session.commit()
     logout_user()
     session.clear()

@@ -157,6 +157,7 @@ def update_user(user: User, data: dict[str, Any]) -> User:
     user.is_active = bool(merged.get("is_active", True))
     if data.get("password"):
         user.password_hash = hash_password(data["password"])
+        user.session_epoch += 1  # whoever held a session under the old password loses it
     db.session.flush()
     after = _user_state(user)
     if data.get("password"):
@@ -181,6 +182,18 @@ def record_login(user: User | None, email: str, *, success: bool) -> None:
         record_event("login_failed", "users", user.id if user else None,
                      None, {"email": (email or "")[:254]})
     db.session.flush()
+
+
+def record_logout(user: User) -> None:
+    """Audit a logout; it ends every session of the user, a copied cookie included."""
+    user.session_epoch += 1
+    record_event("logout", "users", user.id)
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere (an admin's action, audited)."""
+    user.session_epoch += 1
+    record_event("sessions_ended", "users", user.id)
 
 
 def record_login_lockout(user: User | None, email: str, limit: str) -> None:
