@@ -24,8 +24,8 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.extensions import db, limiter, login_manager
+from app.login_throttle import count_failure, throttled_by
 from app.models import Tenant, User
-from app.services.audit import record_event
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
 
 
@@ -37,15 +37,17 @@ def install_login_manager(app: Flask) -> None:
     def load_user(user_key: str) -> User | None:
         """A session's user, only for the tenant of the URL it is used on."""
         try:
-            tenant_part, user_part, trace = user_key.split(":")
+            tenant_part, user_part, _rest = user_key.split(":", 2)
             tenant_id, user_id = int(tenant_part), int(user_part)
         except (ValueError, AttributeError):
             return None
         if bound_tenant_id() != tenant_id:
             return None
         user = db.session.scalar(select(User).where(User.id == user_id))
-        if user is None or not user.is_active or user.password_trace != trace:
-            return None  # gone, blocked, or its password changed since this session began
+        if user is None or not user.is_active or user.get_id() != user_key:
+            # Gone, blocked, or its sessions ended (logout, new password, "sign out
+            # everywhere") since this one began.
+            return None
         return user
 
     @app.before_request
@@ -92,7 +94,7 @@ def rate_limits(kind: str, ip_limit: str, account_limit: str, *,
                 only_failures: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """POSTs of a form limited per IP address and per tenant and e-mail typed, with the
     limits of the config keys `ip_limit` and `account_limit`; `only_failures`: a POST that
-    redirects (it succeeded) does not count."""
+    redirects (it succeeded) does not count. Logins have their own: app/login_throttle.py."""
     def key() -> str:
         email = (request.form.get("email") or "").strip().lower()[:254]
         return f"{kind}:{g.get('tenant_slug')}:{email}"
@@ -108,11 +110,6 @@ def rate_limits(kind: str, ip_limit: str, account_limit: str, *,
     return decorator
 
 
-# Failed logins are limited per IP address and per account (the e-mail typed).
-login_rate_limits = rate_limits("login", "LOGIN_RATE_LIMIT_IP", "LOGIN_RATE_LIMIT_ACCOUNT",
-                                only_failures=True)
-
-
 def login_page(template: str, *, for_staff: bool) -> Any:
     """The login view of a space: valid credentials open the session and lead to the user's
     own space (to `next` only when it is this one)."""
@@ -122,6 +119,8 @@ def login_page(template: str, *, for_staff: bool) -> Any:
         return redirect(home_url(current_user))
     form = LoginForm()
     if form.validate_on_submit():
+        if throttled_by(form.email.data) is not None:
+            abort(429)  # before the password is checked, so guessing on gains nothing
         user = log_in(form.email.data, form.password.data)
         if user is not None:
             default = home_url(user)
@@ -132,14 +131,23 @@ def login_page(template: str, *, for_staff: bool) -> Any:
 
 
 def log_in(email: str, password: str) -> User | None:
-    """Check the credentials, audit the attempt and open the session; None when wrong."""
-    from app.services.tenants import find_user_by_email, record_login, verify_password
+    """Check the credentials, audit the attempt and open the session; None when wrong
+    (the failure is counted by the login throttle, and a lockout it starts audited)."""
+    from app.services.tenants import (
+        find_user_by_email,
+        record_login,
+        record_login_lockout,
+        verify_password,
+    )
 
     user = find_user_by_email(email)
     ok = verify_password(user, password) and user is not None and user.is_active
     if ok:
         set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
     record_login(user if ok else None, email, success=ok)
+    if not ok:
+        for limit in count_failure(email):
+            record_login_lockout(user, email, limit)
     db.session.commit()
     if not ok:
         return None
@@ -149,8 +157,10 @@ def log_in(email: str, password: str) -> User | None:
 
 
 def log_out() -> None:
-    """Audit the logout and close the session."""
-    record_event("logout", "users", current_user.id)
+    """Audit the logout, end the user's sessions server-side and clear this one."""
+    from app.services.tenants import record_logout
+
+    record_logout(current_user)
     db.session.commit()
     logout_user()
     session.clear()

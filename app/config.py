@@ -49,7 +49,12 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT_IP": env.get("LOGIN_RATE_LIMIT_IP", "30 per minute"),
-        "LOGIN_RATE_LIMIT_ACCOUNT": env.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute"),
+        # Failed logins (app/login_throttle.py): per account and client address, per account
+        # from all addresses, per address.
+        "LOGIN_RATE_LIMIT_ACCOUNT": env.get("LOGIN_RATE_LIMIT_ACCOUNT",
+                                            "5 per minute; 20 per hour"),
+        "LOGIN_RATE_LIMIT_ACCOUNT_CEILING": env.get("LOGIN_RATE_LIMIT_ACCOUNT_CEILING",
+                                                    "50 per hour"),
         "RESET_RATE_LIMIT_IP": env.get("RESET_RATE_LIMIT_IP", "20 per hour"),
         "RESET_RATE_LIMIT_ACCOUNT": env.get("RESET_RATE_LIMIT_ACCOUNT", "5 per hour"),
         "TRUST_PROXY": _bool("TRUST_PROXY"),

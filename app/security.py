@@ -15,6 +15,9 @@ CSP = "; ".join((
     "frame-ancestors 'none'",
 ))
 
+# A year, subdomains included: browsers then never try this site over plain HTTP.
+HSTS = "max-age=31536000; includeSubDomains"
+
 
 def _has_nul(values: object) -> bool:
     return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
@@ -39,8 +42,8 @@ def install_security_headers(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.is_secure:  # behind a proxy, from X-Forwarded-Proto once TRUST_PROXY is set
+            headers.setdefault("Strict-Transport-Security", HSTS)
         if response.mimetype == "text/html":
             # Pages may hold a customer's data: never keep them in a shared cache.
             headers.setdefault("Cache-Control", "no-store")

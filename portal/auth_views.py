@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 
-from app.auth import choose_language, log_out, login_page, login_rate_limits, safe_next
+from app.auth import choose_language, log_out, login_page, safe_next
 from portal import bp
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_rate_limits
 def login():
     return login_page("portal/login.html", for_staff=False)
 

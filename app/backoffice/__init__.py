@@ -35,7 +35,9 @@ def template_globals() -> dict[str, Any]:
             "invitation_sent": _l("Invitation sent"),
             "invitation_accepted": _l("Invitation accepted"),
             "password_reset_requested": _l("Password reset asked"),
-            "password_reset": _l("Password reset")},
+            "password_reset": _l("Password reset"),
+            "login_throttled": _l("Login attempts throttled"),
+            "sessions_ended": _l("Signed out everywhere")},
     }
 
 

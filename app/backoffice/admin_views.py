@@ -17,7 +17,7 @@ from app.models import CustomField, User
 from app.policies import can_administer, get_visible_or_404
 from app.services.custom_field_defs import create_field, update_field
 from app.services.invitations import INVITED_ROLES, invite_user, resend_invitation
-from app.services.tenants import create_user, update_user
+from app.services.tenants import create_user, end_sessions, update_user
 
 
 @bp.before_request
@@ -94,6 +94,15 @@ def admin_user_resend_invitation(user_id: int):
         db.session.rollback()
         flash(str(exc), "danger")
     return redirect(url_for("backoffice.admin_users"))
+
+
+@bp.post("/admin/users/<int:user_id>/sessions/end")
+def admin_user_end_sessions(user_id: int):
+    user = get_visible_or_404(User, user_id, current_user)
+    end_sessions(user)
+    db.session.commit()
+    flash(_("%(email)s is signed out everywhere.", email=user.email), "success")
+    return redirect(url_for("backoffice.admin_user_edit", user_id=user.id))
 
 
 def _user_errors(form: UserForm, exc: ValidationError) -> None:

@@ -5,7 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth import choose_language, log_out, login_page, login_rate_limits, safe_next
+from app.auth import choose_language, log_out, login_page, safe_next
 from app.backoffice import bp
 from app.errors import ValidationError
 from app.extensions import db
@@ -14,7 +14,6 @@ from app.services.tenants import set_locale
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_rate_limits
 def login():
     return login_page("login.html", for_staff=True)
 

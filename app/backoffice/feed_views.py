@@ -13,11 +13,11 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
     request,
-    session,
     stream_with_context,
     url_for,
 )
@@ -55,6 +55,7 @@ from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import feeds as queries
 from app.services.files import too_large
+from app.services.tenants import get_tenant_by_slug
 from app.tenancy import current_actor, current_tenant_id, tenant_context
 from importers import jobs, service
 from importers.errors_csv import error_message, stream_errors_csv
@@ -75,15 +76,28 @@ UPLOAD_ENVELOPE = 64 * 1024  # multipart headers and the form's other fields
 
 @bp.url_value_preprocessor
 def allow_large_imports(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    # Raised here, before the request hooks that read the form (NUL check, CSRF), and only
-    # for a signed-in session: an import file may be far larger than other uploads.
-    if endpoint == "backoffice.feed_run_start" and session.get("_user_id"):
+    # An import file may be far larger than other uploads. Raised here, before the request
+    # hooks that read the body (NUL check, CSRF), and only for one who may start a run on
+    # this URL's tenant: anybody else's body stays under MAX_CONTENT_LENGTH (413).
+    if endpoint == "backoffice.feed_run_start" and request.method == "POST" \
+            and _may_start_runs():
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + UPLOAD_ENVELOPE
+        g.large_import_allowed = True
+
+
+def _may_start_runs() -> bool:
+    """Whether the session's user administers the URL's tenant (loaded as the request hook
+    would load him; Flask-Login keeps him for the rest of the request)."""
+    tenant = get_tenant_by_slug(g.get("tenant_slug") or "")
+    if tenant is None:
+        return False
+    with tenant_context(tenant.id):
+        return current_user.is_authenticated and can_administer(current_user)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def import_too_large(error: RequestEntityTooLarge):
-    if request.endpoint != "backoffice.feed_run_start":
+    if not g.get("large_import_allowed"):
         title, message = ERROR_PAGES[413]
         return render_template("error.html", code=413, title=title, message=message), 413
     for message in too_large(current_app.config["IMPORT_MAX_BYTES"]).errors.values():

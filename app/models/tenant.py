@@ -63,6 +63,9 @@ class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(5))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of every session's key: raised to end them all (logout, new password, an admin's
+    # "sign out everywhere"), so that a copied cookie opens nothing any more.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     partner: Mapped[Partner | None] = relationship(foreign_keys=[partner_id])
     account: Mapped[Account | None] = relationship(foreign_keys=[account_id])
@@ -80,9 +83,9 @@ class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
         return self.full_name or self.email
 
     def get_id(self) -> str:
-        """The session's key: tenant, user and a trace of the password, so that changing
-        the password ends every other session."""
-        return f"{self.tenant_id}:{self.id}:{self.password_trace}"
+        """The session's key: tenant, user, then the session epoch and a trace of the
+        password, so that raising the one or changing the other ends every session."""
+        return f"{self.tenant_id}:{self.id}:{self.session_epoch}:{self.password_trace}"
 
     @property
     def password_trace(self) -> str:

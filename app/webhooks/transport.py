@@ -5,7 +5,8 @@ No Flask nor database here: the dispatcher's threads call `post` with plain valu
 Outbound requests go to addresses that tenants' admins type, so they are checked against
 server-side request forgery: http or https only, no credentials in the URL, and unless
 WEBHOOK_ALLOW_PRIVATE is set, every address the host name resolves to must be a public one
-(no loopback, private, link-local — cloud metadata —, shared or reserved range). The
+(no loopback, private, link-local — cloud metadata —, shared or reserved range, nor an IPv6
+address standing for such an IPv4 one: app/webhooks/addresses.py). The
 connection is then made to the address that was checked, so a DNS answer that changes between
 the check and the connection (DNS rebinding) cannot lead elsewhere. Redirects are not followed.
 """
@@ -20,6 +21,8 @@ import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from app.webhooks.addresses import is_public
 
 USER_AGENT = "Relais-Webhooks/1"
 MAX_URL_LENGTH = 2000
@@ -100,13 +103,6 @@ def parse_url(url: str) -> Target:
                   path)
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def resolve(target: Target, *, allow_private: bool) -> list[str]:
     """The addresses to connect to; UnsafeURL when one of them is not public."""
     try:
@@ -116,7 +112,7 @@ def resolve(target: Target, *, allow_private: bool) -> list[str]:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:
-            if not _is_public(address):
+            if not is_public(address):
                 raise UnsafeURL(f"{target.host} is a private or local address ({address})",
                                 "private")
     if not addresses:
@@ -132,7 +128,7 @@ def check_url(url: str, *, allow_private: bool, resolve_host: bool = True) -> Ta
             literal = ipaddress.ip_address(target.host.strip("[]"))
         except ValueError:
             literal = None
-        if literal is not None and not _is_public(str(literal)):
+        if literal is not None and not is_public(str(literal)):
             raise UnsafeURL(f"{target.host} is a private or local address", "private")
         host = target.host.lower().rstrip(".")
         if literal is None and (host == "localhost" or host.endswith(".localhost")):

@@ -8,6 +8,7 @@ import pytest
 
 from app.config import load_config
 from app.entities import ENTITIES
+from app.extensions import db
 from app.models import Invoice, Partner, User
 from app.services.records import create_record
 from app.services.tenants import create_user
@@ -239,3 +240,31 @@ def test_the_sync_margin_is_an_operator_setting(tmp_path, monkeypatch):
     assert load_config(tmp_path / "instance")["API_SYNC_MARGIN_SECONDS"] == 900
     monkeypatch.delenv("API_SYNC_MARGIN_SECONDS")
     assert load_config(tmp_path / "instance")["API_SYNC_MARGIN_SECONDS"] == 300
+
+
+def test_hsts_is_sent_over_https_only(client, tenant):
+    secure = client.get("/alpha/login", base_url="https://relais.example")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in client.get("/alpha/login").headers
+    # Without TRUST_PROXY a client's X-Forwarded-Proto is not believed.
+    forged = client.get("/alpha/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in forged.headers
+
+
+def test_hsts_behind_a_trusted_proxy_follows_x_forwarded_proto(app, tenant):
+    from app import create_app
+
+    proxied = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                          "SECRET_KEY": "proxy", "TRUST_PROXY": True, "TESTING": True,
+                          "WEBHOOK_DISPATCH": False, "FILES_DIR": app.config["FILES_DIR"]})
+    try:
+        client = proxied.test_client()
+        secure = client.get("/alpha/login", headers={"X-Forwarded-Proto": "https"})
+        assert secure.status_code == 200
+        assert secure.headers["Strict-Transport-Security"] == \
+            "max-age=31536000; includeSubDomains"
+        plain = client.get("/alpha/login", headers={"X-Forwarded-Proto": "http"})
+        assert "Strict-Transport-Security" not in plain.headers
+    finally:
+        with proxied.app_context():
+            db.engine.dispose()

@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ImportRun, Invoice
+from app.services.tenants import create_user
 from importers import jobs, service
 from importers.errors_csv import error_message
 from tests.backoffice.conftest import SPACES, count_rows, fr, text
 from tests.backoffice.test_feeds.conftest import BAD, GOOD, HEADER, csv_file
+from tests.conftest import PASSWORD, login
 
 
 def _invoice(number: str) -> Invoice | None:
@@ -219,3 +221,42 @@ def test_the_runs_list_filters_and_pages_newest_first(app, admin_client, invoice
     filtered = admin_client.get(f"/alpha/feeds/runs?profile={invoice_profile.id}&status=failed")
     assert _listed(filtered) == [ids[3], ids[1]]
     assert _listed(admin_client.get("/alpha/feeds/runs?status=nonsense")) == [ids[3], ids[2]]
+
+
+def _post_large_import(client, profile_id: int, size: int):
+    return client.post(f"/alpha/feeds/profiles/{profile_id}/runs",
+                       content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(b"x" * size), "big.csv")})
+
+
+@pytest.mark.parametrize("who", ["sales", "agent", "other_tenant_admin", "anonymous"])
+def test_only_an_admin_of_the_tenant_may_send_an_import_sized_body(
+        app, who, invoice_profile, make_user, make_partner, other_tenant, in_tenant,
+        monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    client = app.test_client()
+    if who == "other_tenant_admin":
+        admin = in_tenant(other_tenant, create_user, {
+            "email": "admin@beta.example", "password": PASSWORD, "role": "admin"})
+        db.session.commit()
+        login(client, admin, other_tenant.slug)
+    elif who != "anonymous":
+        extra = {"partner_id": make_partner().id} if who == "agent" else {}
+        user = make_user(who, **extra)
+        response = client.post("/alpha/portal/login" if who == "agent" else "/alpha/login",
+                               data={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 302
+    response = _post_large_import(client, invoice_profile.id, 10 * 1024 * 1024)
+    assert response.status_code == 413
+    assert count_rows(ImportRun) == 0
+
+
+def test_an_admin_may_send_an_import_larger_than_other_uploads(
+        app, admin_client, invoice_profile, submitted, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 32_000)
+    lines = [f"F{i:05d};C001;31/12/2025;1,00;" for i in range(2_000)]  # ~60 kB
+    response = admin_client.post(f"/alpha/feeds/profiles/{invoice_profile.id}/runs",
+                                 content_type="multipart/form-data",
+                                 data={"file": csv_file(HEADER, *lines)})
+    assert response.status_code == 302 and "/feeds/runs/" in response.headers["Location"]
+    assert count_rows(ImportRun) == 1
