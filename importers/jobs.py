@@ -126,11 +126,12 @@ class RunWatch:
         config = self.app.config
         beat_every = max(float(config["IMPORT_HEARTBEAT_SECONDS"]), 0.1)
         recover_every = max(float(config["IMPORT_RECOVERY_SECONDS"]), beat_every)
-        next_recovery = 0.0
+        next_recovery = 0.0  # at once: what a stopped process left behind
         while not self.stopped.is_set():
-            self.tick(recover=time.monotonic() >= next_recovery)
-            if time.monotonic() >= next_recovery:
+            due = time.monotonic() >= next_recovery
+            if due:
                 next_recovery = time.monotonic() + recover_every
+            self.tick(recover=due)
             self.stopped.wait(beat_every)
 
     def tick(self, recover: bool) -> None:

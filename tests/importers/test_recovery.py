@@ -169,3 +169,20 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(app_ctx):
         first.commit()
     assert "error" not in outcome, outcome
     assert outcome["waited"] >= 0.9
+
+
+def test_the_watch_beats_for_held_runs_and_ends_abandoned_ones(app, tenant, feed):
+    profile, path = feed
+    held, abandoned = queue(profile, path), queue(profile, path)
+    abandoned.worker_id, abandoned.status = "elsewhere:4242:0a1b2c3d", "running"
+    abandoned.heartbeat_at = datetime.now(UTC) - timedelta(minutes=5)
+    db.session.commit()
+    service.hold(held.id)
+    try:
+        jobs.RunWatch(app).tick(recover=True)
+    finally:
+        service.let_go(held.id)
+    held, abandoned = fresh(held), fresh(abandoned)
+    assert held.status == "queued" and held.worker_id == service.worker_id()
+    assert held.heartbeat_at is not None
+    assert abandoned.status == "interrupted"
