@@ -38,13 +38,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL: readers never wait for the writer (the busy timeout is the driver's `timeout`,
+    set from SQLITE_BUSY_TIMEOUT_SECONDS in init_extensions)."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+def _sqlite_busy_timeout(app: Flask) -> None:
+    """A writer waits for another one's lock (an import's batch) instead of failing at once
+    with "database is locked"."""
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("timeout", float(app.config["SQLITE_BUSY_TIMEOUT_SECONDS"]))
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def init_extensions(app: Flask) -> None:
@@ -52,6 +65,7 @@ def init_extensions(app: Flask) -> None:
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["FILES_DIR"]).mkdir(parents=True, exist_ok=True)
+    _sqlite_busy_timeout(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)

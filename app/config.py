@@ -76,6 +76,15 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "IMPORT_MAX_ROWS": int(env.get("IMPORT_MAX_ROWS", "5000000")),
         "IMPORT_MAX_FIELD_LENGTH": int(env.get("IMPORT_MAX_FIELD_LENGTH", "10000")),
         "IMPORT_WORKERS": int(env.get("IMPORT_WORKERS", "2")),
+        # Runs left behind (docs/feeds.md): a worker beats for its runs every
+        # IMPORT_HEARTBEAT_SECONDS; a run without a beat for IMPORT_STALE_SECONDS, or whose
+        # process is gone, is interrupted by the check every IMPORT_RECOVERY_SECONDS.
+        "IMPORT_HEARTBEAT_SECONDS": float(env.get("IMPORT_HEARTBEAT_SECONDS", "10")),
+        "IMPORT_STALE_SECONDS": float(env.get("IMPORT_STALE_SECONDS", "60")),
+        "IMPORT_RECOVERY_SECONDS": float(env.get("IMPORT_RECOVERY_SECONDS", "30")),
+        "IMPORT_WATCH": _bool("IMPORT_WATCH", True),
+        # SQLite: how long a writer waits for another one's lock before "database is locked".
+        "SQLITE_BUSY_TIMEOUT_SECONDS": float(env.get("SQLITE_BUSY_TIMEOUT_SECONDS", "30")),
         # API sync (docs/api.md): how far behind a read's start its X-Sync-Watermark lies,
         # above the longest write transaction and the clock difference between servers.
         "API_SYNC_MARGIN_SECONDS": int(env.get("API_SYNC_MARGIN_SECONDS", "300")),

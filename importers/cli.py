@@ -79,14 +79,23 @@ def register_feed_cli(app: Flask) -> None:
 
     def _execute(run: ImportRun, tenant_id: int, progress) -> ImportRun:
         with tenant_context(tenant_id, jobs.feed_actor(run)):
-            while not service.claim(run):
-                import time
-
-                time.sleep(jobs.WAIT_SECONDS)
+            service.hold(run.id)  # beaten for while it waits: not taken for abandoned
+            service.beat([run.id])
+            jobs.watch(current_app)
             try:
-                return service.execute_run(run, progress)
+                while not service.claim(run):
+                    import time
+
+                    time.sleep(jobs.WAIT_SECONDS)
+                    db.session.expire_all()
+                    if run.is_finished:
+                        return run
+                try:
+                    return service.execute_run(run, progress)
+                finally:
+                    service.release(run)
             finally:
-                service.release(run)
+                service.let_go(run.id)
 
     def _report(run: ImportRun) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in run.counts.items())

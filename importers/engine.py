@@ -14,6 +14,7 @@ methods below, so both paths give the same records, counts, errors and audit eve
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportRowError, ImportRun
 from app.services.audit import jsonable
+from app.services.records import column_default
 from app.services.webhook_outbox import enqueue_bulk, enqueue_created
 from app.tenancy import current_actor
 from importers.convert import Column, compile_columns
@@ -138,6 +140,12 @@ class ImportEngine:
         self.has_keys = False  # a row of the file had a key
         self.key_header = next(t.header for t in profile.targets
                                if t.kind == "field" and t.name == profile.key)
+        # An empty cell means the column's default where it has one, on create and update
+        # alike; a field that cannot be empty otherwise is required (docs/feeds.md).
+        self.defaults = {spec.name: default for spec in self.entity.fields
+                         if (default := column_default(self.entity, spec)) is not None}
+        self.required = {spec.name for spec in self.entity.fields
+                         if spec.name not in self.defaults and _cannot_be_empty(self.model, spec)}
         self.outcome = Outcome()
         self.progress = progress
         self.diffs: list[dict[str, Any]] = []
@@ -219,6 +227,29 @@ class ImportEngine:
                       if t.kind == "ref" and t.name == target)
         return Problem(header, ref, NO_REFERENCE[spec.ref], {"ref": ref[:60]})
 
+    def required_problem(self, name: str, creating: bool = False) -> Problem:
+        """A required field left empty (or absent, to create), named by its column."""
+        header = self.header_of(name)
+        if creating:
+            return Problem(header, None, _l("%(field)s is required to create a record."),
+                           {"field": str(self.entity.field(name).label)})
+        return Problem(header, None, _l("This field is required."))
+
+    def header_of(self, name: str) -> str | None:
+        return next((t.header for t in self.profile.targets
+                     if t.kind in ("field", "ref") and t.name == name), None)
+
+    def refused_problem(self, exc: Exception) -> Problem:
+        """A row the database refused; an empty NOT NULL column is named, never the raw text."""
+        column = _not_null_column(exc)
+        if column is not None:
+            spec = next((f for f in self.entity.fields if f.attr == column), None)
+            if spec is not None:
+                return self.required_problem(spec.name)
+            return Problem(column, None, _l("This field is required."))
+        return Problem(None, None, _l("The database refused the row: %(reason)s"),
+                       {"reason": _db_reason(exc)})
+
     def no_record_problem(self, key: str) -> Problem:
         return Problem(None, key, _l("No record with the key “%(key)s” to update."),
                        {"key": key[:60]})
@@ -253,6 +284,8 @@ class ImportEngine:
         return self.outcome
 
     def _process(self, batch: list[Item]) -> None:
+        for item in batch:
+            self._complete(item)
         items = self._reject(batch)
         self._resolve_refs(items)
         items = [i for i in items if not i.problems]
@@ -261,6 +294,20 @@ class ImportEngine:
         rows = sum(1 + len(i.extra_lines) for i in batch)
         self.run.rows_done += rows
         self._save_progress()
+
+    def _complete(self, item: Item) -> None:
+        """Empty mapped cells as they will be stored: a document's totals from its lines,
+        else the column's default (an empty "Paid" is 0.00 whether the record is new or not)."""
+        values = item.values
+        if self.profile.has_lines and item.lines:
+            given = dict(values)
+            _totals_from_lines(values, _normalized_lines(item.lines), given)
+            for name in ("total_excl_tax", "tax_total", "total"):
+                if name not in given:
+                    del values[name]  # not mapped: computed as before, when written
+        for name, default in self.defaults.items():
+            if name in values and values[name] is None:
+                values[name] = default
 
     def note_keys(self, pairs: list[tuple[str, int]]) -> dict[int, int]:
         """Note the (key, line) of rows with a key, failed ones too (full sync keeps their
@@ -363,9 +410,7 @@ class ImportEngine:
                     self._write(single)
                 plan.merge(single)
             except (IntegrityError, DBAPIError) as exc:
-                item.problems.append(Problem(None, None, _l(
-                    "The database refused the row: %(reason)s"),
-                    {"reason": _db_reason(exc)}))
+                item.problems.append(self.refused_problem(exc))
                 plan.failed.append(item)
         return plan
 
@@ -500,9 +545,8 @@ class ImportEngine:
 
     def _missing_required(self, row: dict[str, Any]) -> Problem | None:
         for spec in self.entity.fields:
-            if spec.required and row.get(spec.attr) is None and not _has_default(spec.name):
-                return Problem(None, None, _l("%(field)s is required to create a record."),
-                               {"field": str(spec.label)})
+            if spec.name in self.required and row.get(spec.attr) is None:
+                return self.required_problem(spec.name, creating=True)
         for cf in self.custom_fields.values():
             if cf.is_required and row["custom"].get(cf.key) is None:
                 return Problem(None, None, _l("%(field)s is required to create a record."),
@@ -517,7 +561,7 @@ class ImportEngine:
                 value = item.custom.get(target.name)
             elif target.kind in ("field", "ref"):
                 spec = self.entity.field(target.name)
-                required, value = spec.required, item.values.get(spec.attr)
+                required, value = spec.name in self.required, item.values.get(spec.attr)
             else:
                 continue
             if required and value is None:
@@ -604,8 +648,21 @@ class ImportEngine:
             self.progress(run)
 
 
-def _has_default(name: str) -> bool:
-    return name in ("kind", "country", "status", "stage", "currency")
+def _cannot_be_empty(model: type, spec: Any) -> bool:
+    """Required by the entity, or NOT NULL in the table (the key and timestamps aside)."""
+    column = model.__table__.c.get(spec.attr)
+    return spec.required or (column is not None and not column.nullable
+                             and column.default is None and column.server_default is None)
+
+
+def _not_null_column(exc: Exception) -> str | None:
+    """The column of a NOT NULL violation (SQLite's text, PostgreSQL's diagnostics)."""
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    if getattr(orig, "sqlstate", None) == "23502" and diag is not None:
+        return diag.column_name
+    match = re.search(r"NOT NULL constraint failed: \w+\.(\w+)", str(orig or exc))
+    return match.group(1) if match else None
 
 
 def _parent_column(line_model: type) -> Any:

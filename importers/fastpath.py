@@ -120,7 +120,7 @@ class BatchImport:
                 converted[index] = None
                 problems.setdefault(index, []).append(
                     engine.long_cell_problem(target, cells[index]))
-            values.append(converted)
+            values.append(self._defaulted(column, converted))
         self.values = values
         keys = values[self.key_at]
         if not self.key_is_text:
@@ -149,6 +149,17 @@ class BatchImport:
             self._classify_and_write(good)
         engine.run.rows_done += len(batch)
         engine._save_progress()
+
+    def _defaulted(self, column: BatchColumn, values: list[Any]) -> list[Any]:
+        """Empty cells of a column with a default hold it (engine._complete's rule), in the
+        batch's terms: amounts in cents."""
+        target = column.column.target
+        default = self.engine.defaults.get(target.name) if target.kind == "field" else None
+        if default is None or None not in values:
+            return values
+        if column.money:
+            default = int(default.scaleb(2))
+        return [default if value is None else value for value in values]
 
     def _fail(self, problems: dict[int, list]) -> None:
         for index in sorted(problems):

@@ -139,14 +139,12 @@ class NewRecords:
         ("field", column), ("ref", name) or ("partners", None); True when every new row
         lacks one; None when none is required."""
         batch, engine = self.batch, self.batch.engine
-        from importers.engine import _has_default
-
         fields = {c.column.target.name: n for n, c in enumerate(batch.columns)
                   if c.column.target.kind == "field"}
         refs = {name for _n, name in batch.refs}
         checks: list[tuple[str, Any]] = []
         for spec in engine.entity.fields:
-            if not spec.required or _has_default(spec.name):
+            if spec.name not in engine.required:
                 continue
             if spec.type == "ref" and spec.name in refs:
                 checks.append(("ref", spec.name))

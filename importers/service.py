@@ -1,11 +1,16 @@
 """Feeds' writes: profiles (versioned), runs (queued, locked, executed, finished)."""
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import shutil
+import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from threading import Lock
 from typing import IO, Any
 
 from flask import current_app
@@ -18,11 +23,14 @@ from app.models import ImportProfile, ImportProfileVersion, ImportRun
 from app.models.feed import FINISHED
 from app.services.audit import record_event
 from app.services.files import store_stream
-from app.tenancy import all_tenants_unsafe, current_actor, current_tenant_id
+from app.tenancy import SYSTEM, all_tenants_unsafe, current_actor, tenant_context
 from importers.profile import Profile, normalized, parse_profile
 from importers.readers import Limits
 
-STALE_AFTER = timedelta(minutes=2)
+log = logging.getLogger(__name__)
+LIVE = ("queued", "running")
+FAIL_ATTEMPTS = 3  # ending a failed run: its own fresh transaction, tried again on error
+INTERRUPTED = "The run stopped before its end (process stopped). Run it again."
 
 
 def limits() -> Limits:
@@ -158,11 +166,21 @@ def claim(run: ImportRun) -> bool:
 
 
 def release(run: ImportRun) -> None:
+    """Give the profile's lock back (a no-op when the run's end already did)."""
+    run_id, profile_id = run.id, run.profile_id
+    try:
+        _release(run_id, profile_id)
+        db.session.commit()
+    except Exception:  # the run's end or the periodic recovery releases it
+        log.exception("import run %s: releasing its profile failed", run_id)
+        db.session.rollback()
+
+
+def _release(run_id: int, profile_id: int) -> None:
     db.session.execute(
-        update(ImportProfile).where(ImportProfile.id == run.profile_id,
-                                    ImportProfile.locked_by_run_id == run.id)
+        update(ImportProfile).where(ImportProfile.id == profile_id,
+                                    ImportProfile.locked_by_run_id == run_id)
         .values(locked_by_run_id=None).execution_options(synchronize_session=False))
-    db.session.commit()
 
 
 def holder(run: ImportRun) -> int | None:
@@ -170,43 +188,174 @@ def holder(run: ImportRun) -> int | None:
         ImportProfile.id == run.profile_id))
 
 
-def mark_interrupted() -> int:
-    """At start: runs left running or queued by a stopped process are marked interrupted."""
-    stale = datetime.now(UTC) - STALE_AFTER
+# -- the worker: this process, and the runs it holds --------------------------------------
+
+_worker: dict[str, Any] = {"pid": None, "id": ""}
+_held: set[int] = set()
+_held_lock = Lock()
+
+
+def worker_id() -> str:
+    """host:pid:token of this process; the token tells a restarted process on a reused pid."""
+    pid = os.getpid()
+    if _worker["pid"] != pid:
+        _worker.update(pid=pid, id=f"{socket.gethostname()[:80]}:{pid}:{secrets.token_hex(4)}")
+    return _worker["id"]
+
+
+def hold(run_id: int) -> None:
+    """This process runs, or has queued, the run: it beats for it until `let_go`."""
+    with _held_lock:
+        _held.add(run_id)
+
+
+def let_go(run_id: int) -> None:
+    with _held_lock:
+        _held.discard(run_id)
+
+
+def held_runs() -> list[int]:
+    with _held_lock:
+        return sorted(_held)
+
+
+def beat(run_ids: list[int]) -> None:
+    """The heartbeat of this worker's live runs (a platform job: every tenant's runs)."""
+    if not run_ids:
+        return
     with all_tenants_unsafe():
-        runs = db.session.scalars(select(ImportRun).where(
-            ImportRun.status.in_(("running", "queued")),
-            (ImportRun.heartbeat_at.is_(None) & (ImportRun.created_at < stale))
-            | (ImportRun.heartbeat_at < stale))).all()
-        for run in runs:
-            run.status, run.finished_at = "interrupted", datetime.now(UTC)
-            run.message = "The run stopped before its end (process stopped). Run it again."
-            db.session.execute(
-                update(ImportProfile).where(ImportProfile.locked_by_run_id == run.id)
-                .values(locked_by_run_id=None).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(ImportRun).where(ImportRun.id.in_(run_ids), ImportRun.status.in_(LIVE))
+            .values(heartbeat_at=datetime.now(UTC), worker_id=worker_id())
+            .execution_options(synchronize_session=False))
         db.session.commit()
-    return len(runs)
 
 
-def rerun(run: ImportRun) -> ImportRun:
-    """A new run of the same file and profile (an interrupted or failed run's second go)."""
-    profile = run.profile
-    if profile is None:
-        raise ValidationError({"profile": _("The profile no longer exists.")})
-    with run_file_path(run).open("rb") as stream:
-        return create_run(profile, stream, run.file_name, source=run.source,
-                          dry_run=run.is_dry_run, force=True)
+def worker_is_gone(owner: str | None) -> bool:
+    """True when `owner` is a process of this host that no longer runs (a restart gives a
+    new pid, or the same pid with a new token); other hosts are judged by their heartbeat."""
+    host, _sep, rest = (owner or "").partition(":")
+    pid_text, _sep, token = rest.partition(":")
+    if host != socket.gethostname()[:80] or not pid_text.isdigit() or not token:
+        return False
+    if owner == worker_id():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
+
+
+# -- ending runs, whatever happens ------------------------------------------------------------
+
+def _end(run_id: int, status: str, message: str) -> bool:
+    """End a live run (status, message, counts kept), release its profile and queue its
+    `finish` event (import.failed for failed and interrupted); False if it had ended."""
+    now = datetime.now(UTC)
+    ended = db.session.execute(
+        update(ImportRun).where(ImportRun.id == run_id, ImportRun.status.in_(LIVE))
+        .values(status=status, message=message[:2000], finished_at=now)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    run = db.session.get(ImportRun, run_id, populate_existing=True)
+    if run is None:
+        return False
+    _release(run.id, run.profile_id)
+    if ended:
+        if run.rows_total is None or run.rows_done > run.rows_total:
+            run.rows_total = run.rows_done
+        record_event("finish", "import_runs", run.id, None,
+                     {"status": status, **run.counts, "tenant": run.tenant_id})
+    return ended
+
+
+def fail_run(run_id: int, message: str) -> bool:
+    """Roll back, then end the run failed in a fresh transaction (tried again on error);
+    False when even that failed: the periodic recovery ends it."""
+    for attempt in range(FAIL_ATTEMPTS):
+        try:
+            db.session.rollback()
+            _end(run_id, "failed", message)
+            db.session.commit()
+            return True
+        except Exception:
+            log.exception("import run %s: ending it failed (attempt %d)", run_id, attempt + 1)
+            try:
+                db.session.rollback()
+            except Exception:  # noqa: BLE001 - the next attempt starts from a new connection
+                db.session.close()
+            time.sleep(0.2 * (attempt + 1))
+    return False
+
+
+def recover_interrupted_runs(stale_seconds: float | None = None) -> int:
+    """Runs whose process stopped, or whose heartbeat stopped, are ended `interrupted`: their
+    profile released and import.failed queued, so the runs queued behind them proceed.
+
+    Called every IMPORT_RECOVERY_SECONDS by importers/jobs.py and at the start of a CLI
+    import; a platform job over every tenant. Returns how many runs it ended.
+    """
+    if stale_seconds is None:
+        stale_seconds = float(current_app.config["IMPORT_STALE_SECONDS"])
+    stale = datetime.now(UTC) - timedelta(seconds=stale_seconds)
+    held, me = set(held_runs()), worker_id()
+    with all_tenants_unsafe():
+        live = db.session.execute(select(
+            ImportRun.id, ImportRun.tenant_id, ImportRun.worker_id, ImportRun.heartbeat_at,
+            ImportRun.created_at).where(ImportRun.status.in_(LIVE))).all()
+        db.session.rollback()
+    ended = 0
+    for run_id, tenant_id, owner, heartbeat_at, created_at in live:
+        if run_id in held:
+            continue
+        last = heartbeat_at or created_at
+        if owner == me or worker_is_gone(owner) or last is None or last < stale:
+            with tenant_context(tenant_id, SYSTEM):
+                try:
+                    ended += _end(run_id, "interrupted", INTERRUPTED)
+                    db.session.commit()
+                except Exception:  # the next check tries again
+                    log.exception("import run %s: marking it interrupted failed", run_id)
+                    db.session.rollback()
+    return ended
 
 
 def execute_run(run: ImportRun, progress: Callable[[ImportRun], None] | None = None) -> ImportRun:
-    """Run a queued run to its end in this thread (the caller holds the tenant context)."""
+    """Run a queued run to its end in this thread (the caller holds the tenant context).
+
+    Whatever happens the run ends: an unexpected error, even in the run's own error
+    handling, ends it failed in a fresh transaction (fail_run)."""
+    if run.is_finished:
+        return run
+    run_id = run.id
+    hold(run_id)
+    try:
+        return _execute(run, progress)
+    except Exception as exc:
+        log.exception("import run %s failed", run_id)
+        fail_run(run_id, _("The run stopped on an unexpected error (%(error)s). "
+                           "Run it again.", error=_error_text(exc)))
+        return db.session.get(ImportRun, run_id, populate_existing=True)
+    finally:
+        let_go(run_id)
+
+
+def _error_text(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _execute(run: ImportRun, progress: Callable[[ImportRun], None] | None) -> ImportRun:
     from importers.engine import ImportEngine
     from importers.readers import ReaderError
 
-    if run.is_finished:
-        return run
     run.status, run.started_at = "running", datetime.now(UTC)
-    run.heartbeat_at = run.started_at
+    run.heartbeat_at, run.worker_id = run.started_at, worker_id()
     db.session.commit()
     try:
         profile = parsed(run.profile, run.profile_version)
@@ -226,8 +375,18 @@ def execute_run(run: ImportRun, progress: Callable[[ImportRun], None] | None = N
     run.finished_at = datetime.now(UTC)
     if run.rows_total is None or run.rows_done > (run.rows_total or 0):
         run.rows_total = run.rows_done
-    db.session.commit()
     record_event("finish", "import_runs", run.id, None,
-                 {"status": run.status, **run.counts, "tenant": current_tenant_id()})
+                 {"status": run.status, **run.counts, "tenant": run.tenant_id})
+    _release(run.id, run.profile_id)
     db.session.commit()
     return run
+
+
+def rerun(run: ImportRun) -> ImportRun:
+    """A new run of the same file and profile (an interrupted or failed run's second go)."""
+    profile = run.profile
+    if profile is None:
+        raise ValidationError({"profile": _("The profile no longer exists.")})
+    with run_file_path(run).open("rb") as stream:
+        return create_run(profile, stream, run.file_name, source=run.source,
+                          dry_run=run.is_dry_run, force=True)

@@ -65,6 +65,8 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         # No background sending unless a test asks for it (tests/webhooks: webhooks_on):
         # a dispatcher left running would send other tests' rows and add to their queries.
         "WEBHOOK_DISPATCH": False,
+        # Nor a run watch (tests/importers/test_recovery.py calls its functions itself).
+        "IMPORT_WATCH": False,
     })
     application.test_client_class = RequestClient
     _reset_schema(application)

@@ -81,6 +81,8 @@ class ImportRun(TenantScoped, db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # host:pid:token of the process running (or holding in its queue) the run.
+    worker_id: Mapped[str | None] = mapped_column(String(120))
     rows_total: Mapped[int | None]
     rows_done: Mapped[int] = mapped_column(default=0)
     created: Mapped[int] = mapped_column(default=0)

@@ -106,7 +106,7 @@ def enqueue_audited(event: AuditEvent) -> None:
 
 def _enqueue_import_end(event: AuditEvent) -> None:
     status = (event.after or {}).get("status")
-    name = "import.failed" if status == "failed" else "import.finished"
+    name = "import.failed" if status in ("failed", "interrupted") else "import.finished"
     if not _wanted((name,)):
         return
     run = db.session.scalar(select(ImportRun).where(ImportRun.id == event.record_id)

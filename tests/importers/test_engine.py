@@ -471,7 +471,7 @@ def test_empty_cells_are_empty_values_and_an_empty_key_is_an_error(make_profile,
     account = by_key("accounts")["C1"]
     assert (account.city, account.phone, account.country) == (None, None, "FR")
     errors = row_errors(run)
-    assert [(e.line, e.column) for e in errors] == [(3, "Code client"), (4, None)]
+    assert [(e.line, e.column) for e in errors] == [(3, "Code client"), (4, "Raison sociale")]
     assert in_french(errors[0]) == "La clé est vide."
     assert in_french(errors[1]) == "Nom est obligatoire pour créer un enregistrement."
 
