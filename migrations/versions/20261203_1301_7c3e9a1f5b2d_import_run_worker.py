@@ -1,7 +1,7 @@
 """Import runs name the worker process that runs them, so a dead one's runs are recovered
 
 Revision ID: 7c3e9a1f5b2d
-Revises: 1505bd4862c5
+Revises: 7c3e5a9d2f41
 Create Date: 2026-12-03 13:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7c3e9a1f5b2d'
-down_revision = '1505bd4862c5'
+down_revision = '7c3e5a9d2f41'
 branch_labels = None
 depends_on = None
 
