@@ -35,7 +35,8 @@ def template_globals() -> dict[str, Any]:
             "invitation_sent": _l("Invitation sent"),
             "invitation_accepted": _l("Invitation accepted"),
             "password_reset_requested": _l("Password reset asked"),
-            "password_reset": _l("Password reset")},
+            "password_reset": _l("Password reset"),
+            "export": _l("All data exported"), "anonymise": _l("Personal data erased")},
     }
 
 
@@ -53,6 +54,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     admin_views,
     auth_views,
     dashboard_views,
+    data_views,
     feed_views,
     record_views,
     settings_views,
