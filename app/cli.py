@@ -49,6 +49,44 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Tenant {created.slug} created; admin {admin_email}.")
 
+    @tenant.command("export")
+    @click.argument("slug")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+                  help="The ZIP to write (default: relais-SLUG-<date>.zip here)")
+    def tenant_export(slug: str, output: str | None) -> None:
+        """Write every record, file and audit event of a tenant to a ZIP with a manifest."""
+        from app.services.tenant_export import export_file_name, export_tenant, record_export
+
+        target = _tenant(slug)
+        path = output or export_file_name(target)
+        with tenant_context(target.id, Actor("cli", None, "cli:tenant export")):
+            record_export(target)
+            db.session.commit()
+            with open(path, "wb") as out:
+                for chunk in export_tenant(target):
+                    out.write(chunk)
+        click.echo(f"Tenant {slug} exported to {path}.")
+
+    @tenant.command("delete")
+    @click.argument("slug")
+    @click.option("--yes", is_flag=True, help="Do not ask for the slug again")
+    def tenant_delete(slug: str, yes: bool) -> None:
+        """Delete a tenant for good: every row and file (export it first)."""
+        from app.services.erasure import delete_tenant_rows, remove_files
+
+        target = _tenant(slug)
+        if not yes:
+            typed = click.prompt(f"This deletes {target.name} ({slug}) and all its data for "
+                                 "good. Type the slug to confirm", default="", show_default=False)
+            if typed != slug:
+                click.echo("Nothing deleted.", err=True)
+                sys.exit(1)
+        with tenant_context(target.id, Actor("cli", None, "cli:tenant delete")):
+            folders = delete_tenant_rows(target)
+            db.session.commit()
+        remove_files(folders)
+        click.echo(f"Tenant {slug} deleted.")
+
     @app.cli.group()
     def user() -> None:
         """Manage users."""

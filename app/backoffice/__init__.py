@@ -37,7 +37,8 @@ def template_globals() -> dict[str, Any]:
             "password_reset_requested": _l("Password reset asked"),
             "password_reset": _l("Password reset"),
             "login_throttled": _l("Login attempts throttled"),
-            "sessions_ended": _l("Signed out everywhere")},
+            "sessions_ended": _l("Signed out everywhere"),
+            "export": _l("All data exported"), "anonymise": _l("Personal data erased")},
     }
 
 
@@ -55,6 +56,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     admin_views,
     auth_views,
     dashboard_views,
+    data_views,
     feed_views,
     record_views,
     settings_views,

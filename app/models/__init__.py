@@ -26,6 +26,7 @@ from app.models.feed import (
     ImportRun,
 )
 from app.models.partner import Partner
+from app.models.platform import PlatformEvent
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User
 from app.models.token import TOKEN_SCOPES, ApiToken
 from app.models.webhook import (
@@ -41,7 +42,8 @@ __all__ = [
     "STAFF_ROLES", "TOKEN_SCOPES",
     "Account", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField",
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
-    "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "Quote", "QuoteLine",
+    "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
+    "QuoteLine",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -1,0 +1,217 @@
+"""A tenant's data taken out and erased: `flask tenant export`, `flask tenant delete`, the
+admin's download, and one person anonymised with the history kept."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import AuditEvent, Contact, PlatformEvent, Tenant, User
+from app.services.attachments import add_attachment
+from app.services.custom_field_defs import create_field
+from app.services.records import create_record, update_record
+from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
+from tests.conftest import PASSWORD, login, page_text
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str, **kwargs):
+        db.session.commit()  # the command reads what the test wrote
+        result = runner.invoke(args=list(args), **kwargs)
+        db.session.expire_all()
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def filled(tenant, make_invoice, make_contact, make_partner):
+    """A tenant with a custom field, documents with lines, a contact with a file."""
+    create_field({"entity": "invoices", "key": "promoteur", "label_fr": "Promoteur",
+                  "label_en": "Promoter", "type": "text"})
+    db.session.commit()
+    invoice = make_invoice(custom={"promoteur": "=Nord+1"}, external_ref="INV-1")
+    contact = make_contact(email="claire@example.fr", phone="+33 6 12 34 56 78")
+    add_attachment(contact, "cv.txt", io.BytesIO(b"Claire Martin, CV"))
+    db.session.commit()
+    return {"invoice": invoice, "contact": contact}
+
+
+def _zip(data: bytes) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(data))
+
+
+def _csv(archive: zipfile.ZipFile, name: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(archive.read(name).decode("utf-8"))))
+
+
+def test_the_export_holds_every_table_files_audit_and_a_manifest_that_checks_out(
+        filled, cli, tmp_path):
+    out = tmp_path / "alpha.zip"
+    result = cli("tenant", "export", "alpha", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    archive = _zip(out.read_bytes())
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["tenant"]["slug"] == "alpha"
+    for entry in manifest["files"]:
+        assert hashlib.sha256(archive.read(entry["path"])).hexdigest() == entry["sha256"]
+        assert archive.getinfo(entry["path"]).file_size == entry["size"]
+    names = set(archive.namelist())
+    for entity in ENTITIES:
+        assert f"data/{entity}.csv" in names
+    assert {"data/invoice_lines.csv", "data/audit_events.csv", "data/users.csv"} <= names
+
+    invoices = _csv(archive, "data/invoices.csv")
+    assert [row["external_ref"] for row in invoices] == ["INV-1"]
+    # custom fields get a column of their own; a formula-like cell is neutralised
+    assert invoices[0]["custom.promoteur"] == "'=Nord+1"
+    assert invoices[0]["total"] == "1481.47"
+    rows = {e["path"]: e.get("rows") for e in manifest["files"]}
+    assert rows["data/invoices.csv"] == 1 and rows["data/invoice_lines.csv"] == 1
+
+    contact = filled["contact"]
+    files = [n for n in names if n.startswith("files/attachments/")]
+    assert files == [f"files/attachments/{_attachment_id(contact)}/cv.txt"]
+    assert archive.read(files[0]) == b"Claire Martin, CV"
+    actions = {row["action"] for row in _csv(archive, "data/audit_events.csv")}
+    assert {"create"} <= actions
+    # no secret ever leaves
+    users = archive.read("data/users.csv").decode()
+    assert "password_hash" not in users and "$argon2" not in users
+    assert "token_hash" not in archive.read("data/api_tokens.csv").decode()
+    # the export itself is in the audit trail
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export"))
+
+
+def _attachment_id(contact: Contact) -> int:
+    from app.models import Attachment
+
+    return db.session.scalar(select(Attachment.id).where(Attachment.record_id == contact.id))
+
+
+def test_the_export_reads_in_batches_so_every_row_is_there(tenant, make_partner, cli, tmp_path,
+                                                           monkeypatch):
+    from app.services import tenant_export
+
+    monkeypatch.setattr(tenant_export, "BATCH", 3)
+    for n in range(8):
+        make_partner(name=f"Agence {n}", external_ref=f"P{n}")
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    partners = _csv(_zip(out.read_bytes()), "data/partners.csv")
+    assert [p["external_ref"] for p in partners] == [f"P{n}" for n in range(8)]
+
+
+def test_export_then_delete_leaves_nothing_of_the_tenant(filled, other_tenant, in_tenant,
+                                                          cli, app, tmp_path):
+    alpha = db.session.scalar(select(Tenant).where(Tenant.slug == "alpha"))
+    beta_account = in_tenant(other_tenant, create_record, ENTITIES["accounts"],
+                             {"name": "Beta client", "kind": "company"})
+    files = Path(app.config["FILES_DIR"])
+    (files / "imports" / str(alpha.id)).mkdir(parents=True, exist_ok=True)
+    (files / "imports" / str(alpha.id) / "1").write_bytes(b"a;b\n")
+    assert any((files / str(alpha.id)).rglob("*"))
+
+    assert cli("tenant", "export", "alpha", "-o", str(tmp_path / "a.zip")).exit_code == 0
+    refused = cli("tenant", "delete", "alpha", input="alpah\n")
+    assert refused.exit_code == 1 and "Nothing deleted" in refused.output
+    result = cli("tenant", "delete", "alpha", input="alpha\n")
+    assert result.exit_code == 0, result.output
+
+    with all_tenants_unsafe():
+        for table in db.metadata.sorted_tables:
+            if "tenant_id" in table.c:
+                left = db.session.execute(text(
+                    f"SELECT count(*) FROM {table.name} WHERE tenant_id = :t"),
+                    {"t": alpha.id}).scalar()
+                assert left == 0, table.name
+        assert db.session.scalar(select(Tenant.id).where(Tenant.slug == "alpha")) is None
+        event = db.session.scalar(select(PlatformEvent))
+        assert event.action == "tenant_deleted" and event.tenant_slug == "alpha"
+        assert event.details["rows"]["invoices"] == 1
+    assert not (files / str(alpha.id)).exists()
+    assert not (files / "imports" / str(alpha.id)).exists()
+    # the other tenant is untouched
+    with tenant_context(other_tenant.id, SYSTEM):
+        assert db.session.get(type(beta_account), beta_account.id).name == "Beta client"
+
+
+def test_an_unknown_tenant_is_refused(app_ctx, cli):
+    assert cli("tenant", "delete", "nobody", "--yes").exit_code == 1
+    assert cli("tenant", "export", "nobody").exit_code == 1
+
+
+def test_an_admin_downloads_the_zip_others_cannot(filled, admin_client, app, make_user):
+    page = admin_client.get("/alpha/admin/data")
+    assert "Download the ZIP" in page_text(page)
+    response = admin_client.post("/alpha/admin/data/export")
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    assert "attachment" in response.headers["Content-Disposition"]
+    archive = _zip(response.get_data())
+    assert _csv(archive, "data/invoices.csv")[0]["external_ref"] == "INV-1"
+    sales = login(app.test_client(), make_user("sales"))
+    assert sales.post("/alpha/admin/data/export").status_code == 403
+
+
+def test_anonymising_a_contact_clears_the_person_and_keeps_the_history(
+        filled, admin_client, app):
+    contact = filled["contact"]
+    update_record(contact, {"phone": "+33 1 00 00 00 00"})
+    db.session.commit()
+    stored = list(Path(app.config["FILES_DIR"]).rglob("*"))
+    history = db.session.scalar(select(db.func.count(AuditEvent.id)).where(
+        AuditEvent.entity == "contacts", AuditEvent.record_id == contact.id))
+
+    response = admin_client.post(f"/alpha/admin/contacts/{contact.id}/anonymise")
+    assert response.status_code == 302
+    db.session.expire_all()
+    contact = db.session.get(Contact, contact.id)
+    assert contact.email is None and contact.phone is None and contact.first_name is None
+    assert contact.last_name == "anonymised"
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "contacts", AuditEvent.record_id == contact.id)).all()
+    assert len(events) == history + 1  # every event kept, plus the erasure itself
+    dumped = json.dumps([[e.before, e.after] for e in events])
+    for personal in ("claire@example.fr", "Claire", "+33 6 12 34 56 78", "+33 1 00 00 00 00"):
+        assert personal not in dumped
+    assert not [p for p in Path(app.config["FILES_DIR"]).rglob("*")
+                if p.is_file() and p.read_bytes() == b"Claire Martin, CV"]
+    assert len(stored) > 0
+    page = page_text(admin_client.get(f"/alpha/contacts/{contact.id}"))
+    assert "Personal data erased" in page and "claire@example.fr" not in page
+
+
+def test_anonymising_a_subscriber_closes_his_login(tenant, make_user, make_account, app,
+                                                   admin_client):
+    account = make_account()
+    subscriber = make_user("subscriber", account_id=account.id, full_name="Jean Abonné",
+                           email="jean@example.fr")
+    login(app.test_client(), subscriber)  # his login is in the audit trail under his e-mail
+    assert admin_client.post(f"/alpha/admin/users/{subscriber.id}/anonymise").status_code == 302
+    db.session.expire_all()
+    user = db.session.get(User, subscriber.id)
+    assert user.email == f"anonymised-{user.id}@invalid" and not user.is_active
+    assert user.password_hash is None and user.full_name == ""
+    labels = db.session.scalars(select(AuditEvent.actor_label).where(
+        AuditEvent.actor_id == user.id, AuditEvent.actor_kind == "user")).all()
+    assert labels and all("jean@example.fr" not in label for label in labels)
+    response = app.test_client().post("/alpha/portal/login", data={
+        "email": "jean@example.fr", "password": PASSWORD})
+    assert response.status_code != 302
+
+
+def test_only_subscribers_are_anonymised_from_users(tenant, make_user, admin_client):
+    sales = make_user("sales")
+    assert admin_client.post(f"/alpha/admin/users/{sales.id}/anonymise").status_code == 404
