@@ -87,7 +87,7 @@ def _generic_custom_filters(entity: Entity, given: list[str], principal: TokenPr
             unknown.append(f"cf={key}")
         out[f"cf_{key}"] = value
     if unknown:
-        raise unknown_parameters(unknown, known)
+        raise unknown_parameters(unknown, [f"cf={name.removeprefix('cf_')}" for name in known])
     return out
 
 
