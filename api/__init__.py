@@ -17,6 +17,9 @@ Relais' API for integrators.
   `errors`.
 - **Lists** are paged by cursor: `limit` and `cursor`; the next page's cursor is in the
   `X-Pagination` header (and a `Link: rel="next"`).
+- **Query parameters** are checked: an unknown one (misspelt, or a filter the token may not
+  use) answers 400 naming it, never the whole list. Custom fields filter with `cf=<key>:<value>`
+  (repeatable), or the older `cf_<key>=<value>`.
 - **ETags**: reads answer an `ETag`; send it back in `If-Match` when writing, and a change made
   since answers 412.
 - **Rate limit** per token, announced in `X-RateLimit-*` headers; past it, 429 with
@@ -42,6 +45,9 @@ DEFAULTS = {
     "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
 }
 
+UNKNOWN_PARAMETER = ("An unknown query parameter (misspelt, or a filter this token may not use): "
+                     "`errors` names it, `detail` lists the known ones.")
+
 BEARER_SCHEME = {
     "type": "http", "scheme": "bearer",
     "description": "An API token of the tenant (`rls_…`), created by a tenant admin.",
@@ -52,7 +58,7 @@ def install_api(app: Flask) -> None:
     """Mount the API; runs after the HTML error pages, which keep every other path."""
     from api.custom_fields import blp as custom_fields_blp
     from api.docs import bp as docs_bp
-    from api.errors import ProblemPlugin, ProblemSchema, install_problem_handlers
+    from api.errors import PROBLEM, ProblemPlugin, ProblemSchema, install_problem_handlers
     from api.import_profiles import blp as import_profiles_blp
     from api.imports import blp as imports_blp
     from api.pagination import PAGINATION_HEADER
@@ -66,6 +72,8 @@ def install_api(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"extra_plugins": [ProblemPlugin()]})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     api.spec.components.header("CURSOR_PAGINATION", PAGINATION_HEADER)
+    api.spec.components.response("UNKNOWN_PARAMETER", {
+        "description": UNKNOWN_PARAMETER, "content": {PROBLEM: {"schema": ProblemSchema}}})
     for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear

@@ -11,7 +11,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from api.auth import authenticate, refuse_partner_tokens
-from api.errors import validation_problem
+from api.errors import unknown_parameters, validation_problem
 from app.errors import ValidationError
 
 
@@ -21,10 +21,27 @@ class ApiParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
                                    "multipart": "exclude"}
 
+    def load_querystring(self, req: Any, schema: Any) -> Any:
+        """The query string, once every parameter in it is known: a misspelt filter would
+        otherwise be dropped silently and the whole list answered."""
+        known = known_parameters(schema)
+        unknown = [name for name in req.args if name not in known]
+        if unknown:
+            raise unknown_parameters(unknown, known)
+        return super().load_querystring(req, schema)
+
     def load_multipart(self, req: Any, schema: Any) -> Any:
         if not req.mimetype == "multipart/form-data":
             return missing
         return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+def known_parameters(schema: Any) -> list[str]:
+    """The query parameters of a schema: its fields, or what its `known_parameters()` says
+    when they depend on the token or the tenant (record lists)."""
+    if hasattr(schema, "known_parameters"):
+        return list(schema.known_parameters())
+    return [field.data_key or name for name, field in schema.load_fields.items()]
 
 
 ApiParser.__location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
@@ -50,6 +67,14 @@ class Blueprint(flask_smorest.Blueprint):
             self.before_request(refuse_partner_tokens)
         self.register_error_handler(ValidationError, validation_problem)
         self._prepare_doc_cbks.append(self._prepare_auth_doc)
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
+        """flask-smorest's, plus the 400 that query arguments answer to an unknown parameter."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "query":
+            return parse
+        documented = self.alt_response(400, response="UNKNOWN_PARAMETER")
+        return lambda func: documented(parse(func))
 
     # If-Match is optional: sent, it must match (412); absent, the write goes through.
     def _check_precondition(self) -> None:

@@ -3,7 +3,7 @@ for invalid input, field-level `errors`; documented so in the OpenAPI document."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from http import HTTPStatus
 from typing import Any
@@ -13,7 +13,7 @@ from apispec import BasePlugin
 from flask import Flask, Response, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
-from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -49,6 +49,31 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Invalid input: messages per field (dotted paths)."})
+
+
+class QueryParameterError(BadRequest):
+    """400: a query parameter the operation does not know (or may not use with this token),
+    named in `errors`, so that a misspelt filter never returns the whole list."""
+
+    def __init__(self, detail: Any, errors: dict[str, list[Any]]) -> None:
+        super().__init__(detail)
+        self.data = {"messages": {"query": errors}}
+
+
+def unknown_parameters(names: Iterable[str], known: Iterable[str]) -> QueryParameterError:
+    """400 naming the unknown parameters and listing the known ones; `cf=<key>` names a
+    custom-field filter of the generic form."""
+    names = list(dict.fromkeys(names))
+    errors: dict[str, list[Any]] = {}
+    for name in names:
+        parameter, _sep, key = name.partition("=")
+        errors.setdefault(parameter, []).append(
+            _l("Unknown custom field “%(key)s”.", key=key[:50]) if key
+            else _l("Unknown parameter."))
+    return QueryParameterError(
+        _l("Unknown query parameter: %(names)s. Known parameters: %(known)s.",
+           names=", ".join(name[:50] for name in names), known=", ".join(dict.fromkeys(known))),
+        errors)
 
 
 def is_api_request() -> bool:

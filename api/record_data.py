@@ -38,6 +38,12 @@ def custom_definitions(entity: Entity, principal: TokenPrincipal) -> list[Custom
     return cache[entity.name]
 
 
+def readable(f: Field, principal: TokenPrincipal) -> bool:
+    """Whether the token reads this field's values: a partner's token never reads staff users
+    (a customer's owner). Its filters and sorts are those of the fields it reads."""
+    return not (f.type == "ref" and f.ref == "users" and principal.partner_id is not None)
+
+
 def _related(f: Field, records: Sequence[Any], principal: TokenPrincipal) -> dict[int, Any]:
     """{id: external_ref} of the records `f` points at that the token may see: one query."""
     ids = {getattr(r, f.attr) for r in records} - {None}
@@ -69,8 +75,8 @@ def _one(entity: Entity, record: Any, keys: set[str], refs: dict[str, dict[int, 
         value = getattr(record, f.attr)
         if f.type != "ref":
             item[f.name] = value
-        elif f.ref == "users":  # staff users: none of a partner's business
-            item[f"{f.name}_id"] = value if principal.partner_id is None else None
+        elif f.ref == "users":
+            item[f"{f.name}_id"] = value if readable(f, principal) else None
         else:
             known = refs[f.name]
             shown = value is not None and value in known
@@ -110,7 +116,7 @@ def service_data(entity: Entity, body: dict[str, Any], principal: TokenPrincipal
             except ValueError as exc:
                 errors[ref_key] = str(exc)
         elif id_key in body:
-            if f.ref == "users" and principal.partner_id is not None:
+            if not readable(f, principal):
                 errors[id_key] = _("Unknown record.")
             data[f.name] = body[id_key]
     if creating and principal.partner_id is not None and _has_field(entity, "partner") \

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from api.auth import current_principal
 from api.pagination import CursorPageArgsSchema
+from api.record_data import custom_definitions, readable
 from app.entities import Entity, Field
+from app.queries.lists import custom_filter_names
 
 REQUIRED = _l("This field is required.")
 MONEY_DOC = {"type": "string", "format": "decimal", "example": "1234.56"}
@@ -143,7 +146,8 @@ def record_schemas(entity: Entity, name: str, *, writable: bool) -> RecordSchema
                 "description": "The record's key: created when none has it, else updated "
                                "(required fields are required only to create)."})},
             name=f"{name}BulkItemSchema")
-    query = CursorPageArgsSchema.from_dict(_query_fields(entity), name=f"{name}QueryArgsSchema")
+    query = RecordQueryArgsSchema.from_dict(_query_fields(entity), name=f"{name}QueryArgsSchema")
+    query.entity = entity
     return RecordSchemas(ma.Schema.from_dict(_output_fields(entity), name=f"{name}Schema"),
                          create, update, query, bulk_item)
 
@@ -240,13 +244,63 @@ def _input_fields(entity: Entity, *, creating: bool) -> dict[str, ma.fields.Fiel
     return fields
 
 
+CF_DOC = (
+    "Custom-field filters, repeatable, each `key:value` as in `cf=promoteur:Nord` (the same "
+    "as `cf_promoteur=Nord`, a form kept for existing clients). The key is a custom field's "
+    "key (text: contains, any case; choice: equals; yes/no: `true` or `false`); dates and "
+    "numbers filter by range with `<key>_from`/`<key>_to` (dates) or `<key>_min`/`<key>_max` "
+    "(numbers): `cf=montant_min:100`. Only the first colon separates key and value. The "
+    "keys are the tenant's (`/api/v1/custom-fields`; a partner's token: those shown in the "
+    "extranet); an unknown key answers 400.")
+
+
+class RecordQueryArgsSchema(CursorPageArgsSchema):
+    """A record list's query arguments. Which of them a token may use depends on the token
+    and the tenant: the filters of the fields it reads, and the tenant's custom fields."""
+
+    entity: ClassVar[Entity]
+
+    def known_parameters(self) -> list[str]:
+        """The parameters this request's token may send (api/blueprint.py checks them)."""
+        principal = current_principal()
+        filters = filter_parameters(self.entity)
+        known = [name for name in self.load_fields
+                 if name not in filters or readable(filters[name], principal)]
+        for cf in custom_definitions(self.entity, principal):
+            known += custom_filter_names(cf)
+        return known
+
+
+def filter_parameters(entity: Entity) -> dict[str, Field]:
+    """Each filter's query parameter and the field it filters on."""
+    parameters: dict[str, Field] = {}
+    for f in entity.fields:
+        if not f.filter:
+            continue
+        if f.type == "ref":
+            names = [f"{f.name}_id"] + ([f"{f.name}_ref"] if f.ref != "users" else [])
+        elif f.type == "date":
+            names = [f"{f.name}_from", f"{f.name}_to"]
+        elif f.type == "money":
+            names = [f"{f.name}_min", f"{f.name}_max"]
+        else:
+            names = [f.name]
+        parameters.update(dict.fromkeys(names, f))
+    return parameters
+
+
+def sorts(entity: Entity) -> list[str]:
+    """The fields a list sorts on (besides its default)."""
+    return [*entity.sortable, "created_at", "id"]
+
+
 def _query_fields(entity: Entity) -> dict[str, ma.fields.Field]:
-    sorts = [*entity.sortable, "created_at", "id"]
+    choices = sorts(entity)
     fields: dict[str, ma.fields.Field] = {
         "q": _string(metadata={"description": "Search (contains, any case) in "
                                               + ", ".join(entity.search) + "."}),
-        "sort": _string(validate=one_of(sorts + [f"-{s}" for s in sorts]), metadata={
-            "enum": sorts + [f"-{s}" for s in sorts],
+        "sort": _string(validate=one_of(choices + [f"-{s}" for s in choices]), metadata={
+            "enum": choices + [f"-{s}" for s in choices],
             "description": f"A field, `-` first for descending; default `{entity.default_sort}`."}),
         "archived": _string(validate=one_of(list(ARCHIVED)), metadata={
             "enum": list(ARCHIVED),
@@ -256,22 +310,24 @@ def _query_fields(entity: Entity) -> dict[str, ma.fields.Field]:
             "description": "Records changed at or after this time, in (updated_at, id) order; "
                            "pass the X-Sync-Watermark of your last read."}),
     }
-    for f in entity.fields:
-        if not f.filter:
-            continue
-        label = english(f.label)
-        if f.type == "ref":
-            fields[f"{f.name}_id"] = _integer(metadata={"description": f"{label}, by id."})
-            if f.ref != "users":
-                fields[f"{f.name}_ref"] = _string(metadata={
-                    "description": f"{label}, by external_ref."})
-        elif f.type in ("date", "money"):
-            low, high = ("from", "to") if f.type == "date" else ("min", "max")
-            maker = _date if f.type == "date" else _decimal
-            fields[f"{f.name}_{low}"] = maker(metadata={"description": f"{label} ≥ this."})
-            fields[f"{f.name}_{high}"] = maker(metadata={"description": f"{label} ≤ this."})
-        else:
-            fields[f.name] = _value_field(f, output=False)
-            how = "equals" if f.type in ("choice", "country") else "contains, any case"
-            fields[f.name].metadata["description"] = f"{label} ({how})."
+    for name, f in filter_parameters(entity).items():
+        fields[name] = _filter_field(name, f)
+    fields["cf"] = ma.fields.List(_string(), metadata={"description": CF_DOC})
     return fields
+
+
+def _filter_field(name: str, f: Field) -> ma.fields.Field:
+    label = english(f.label)
+    if f.type == "ref":
+        if name.endswith("_ref"):
+            return _string(metadata={"description": f"{label}, by external_ref."})
+        hidden = " Not for a partner's token." if f.ref == "users" else ""
+        return _integer(metadata={"description": f"{label}, by id.{hidden}"})
+    if f.type in ("date", "money"):
+        maker = _date if f.type == "date" else _decimal
+        low = name.endswith(("_from", "_min"))
+        return maker(metadata={"description": f"{label} {'≥' if low else '≤'} this."})
+    field = _value_field(f, output=False)
+    how = "equals" if f.type in ("choice", "country") else "contains, any case"
+    field.metadata["description"] = f"{label} ({how})."
+    return field

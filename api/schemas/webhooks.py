@@ -10,9 +10,12 @@ from app.webhooks.events import all_events
 EVENTS = {"items": {"type": "string", "enum": all_events()},
           "description": "`<entity>.created`, `<entity>.updated` (archiving included), "
                          "`<entity>.deleted`, `import.finished`, `import.failed`."}
-SECRET = {"description": "16 to 200 characters; generated (`whsec_…`) when not given. "
-                         "Deliveries carry `X-Relais-Signature`, an HMAC-SHA256 of "
-                         "`<timestamp>.<body>` with it."}
+SECRET = {"description": "A Standard Webhooks secret, `whsec_` and the base64 of 24 to 64 "
+                         "bytes; generated (32 bytes) when not given. Deliveries are signed "
+                         "as the Standard Webhooks specification says (`webhook-id`, "
+                         "`webhook-timestamp`, `webhook-signature`): its official libraries "
+                         "verify them with this secret.",
+          "example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 
 
 class WebhookEndpointSchema(ma.Schema):

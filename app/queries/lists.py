@@ -21,6 +21,7 @@ from app.policies import visible
 from app.values import parse_bool, parse_date, parse_decimal
 
 MAX_QUERY = 100
+NUMBER_TYPES = ("integer", "decimal", "money")
 
 
 @dataclass
@@ -149,6 +150,16 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> 
     return stmt.where(column.icontains(raw, autoescape=True))
 
 
+def custom_filter_names(cf: CustomField) -> tuple[str, ...]:
+    """The arguments that filter on a custom field: a range for dates and numbers."""
+    name = f"cf_{cf.key}"
+    if cf.type == "date":
+        return f"{name}_from", f"{name}_to"
+    if cf.type in NUMBER_TYPES:
+        return f"{name}_min", f"{name}_max"
+    return (name,)
+
+
 def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: Any) -> Select:
     name = f"cf_{cf.key}"
     value = query.entity.model.custom[cf.key]
@@ -160,7 +171,7 @@ def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: 
         if high is not None:
             stmt = stmt.where(value.as_string() <= high.isoformat())
         return stmt
-    if cf.type in ("integer", "decimal", "money"):
+    if cf.type in NUMBER_TYPES:
         low, high = _range(query, args, name, parse_decimal, label)
         # Decimals are stored as JSON strings ("2.5"): cast, or SQLite compares text to numbers.
         number = cast(value.as_string(), Float)

@@ -29,7 +29,7 @@ from app.models import Role, Tenant, User, WebhookAttempt, WebhookDelivery, Webh
 from app.services.webhooks import disable_endpoint
 from app.tenancy import all_tenants_unsafe
 from app.webhooks.events import PING
-from app.webhooks.transport import Outcome, sign
+from app.webhooks.transport import Outcome, signed_headers
 
 log = logging.getLogger(__name__)
 DEFAULT_DELAYS = (60, 300, 1800, 7200, 21600, 43200)
@@ -159,9 +159,10 @@ def prepare(delivery_id: int) -> Request | None:
                        "actor": payload.get("actor"), "data": payload.get("data")},
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     timestamp = int(_now().timestamp())
-    headers = {"X-Relais-Event": delivery.event, "X-Relais-Delivery": str(delivery.id),
-               "X-Relais-Timestamp": str(timestamp), "X-Relais-Attempt": str(delivery.attempts + 1),
-               "X-Relais-Signature": sign(endpoint.secret, timestamp, body)}
+    # The message id is the delivery's: the same on every attempt, so receivers deduplicate.
+    headers = {**signed_headers(endpoint.secret, str(delivery.id), timestamp, body),
+               "X-Relais-Event": delivery.event,
+               "X-Relais-Attempt": str(delivery.attempts + 1)}
     return Request(delivery.id, delivery.tenant_id, endpoint.id, endpoint.url, body, headers)
 
 

@@ -2,6 +2,7 @@
 delete, send a test ping."""
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -17,15 +18,22 @@ from app.services.audit import record_event
 from app.services.webhook_outbox import WAKE, forget_subscriptions
 from app.tenancy import current_actor, current_tenant_id
 from app.webhooks.events import PING, all_events
-from app.webhooks.transport import UnsafeURL, check_url
+from app.webhooks.transport import (
+    MAX_KEY_BYTES,
+    MIN_KEY_BYTES,
+    SECRET_PREFIX,
+    UnsafeURL,
+    check_url,
+    standard_key,
+)
 
-SECRET_PREFIX = "whsec_"
 PREFIX_LENGTH = 12
-MIN_SECRET, MAX_SECRET = 16, 200
+KEY_BYTES = 32
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    """A Standard Webhooks secret: `whsec_` and the base64 of random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
 
 
 def _url_error(exc: UnsafeURL) -> str:
@@ -54,9 +62,12 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     if not events or not set(events) <= known:
         errors["events"] = _("Choose at least one event.")
     secret = (data.get("secret") or "").strip()
-    if secret and not MIN_SECRET <= len(secret) <= MAX_SECRET:
-        errors["secret"] = _("A secret has %(min)d to %(max)d characters.",
-                             min=MIN_SECRET, max=MAX_SECRET)
+    if secret and standard_key(secret) is None:
+        # Only a standard secret can be given to the Standard Webhooks libraries as it is.
+        errors["secret"] = _("A secret is whsec_ followed by %(min)d to %(max)d bytes in "
+                             "base64, as Standard Webhooks libraries generate them; leave it "
+                             "empty to have one generated.",
+                             min=MIN_KEY_BYTES, max=MAX_KEY_BYTES)
     if errors:
         raise ValidationError(errors)
     order = {name: n for n, name in enumerate(all_events())}

@@ -1,4 +1,5 @@
-"""One signed webhook request: the signature, the check of the target address, the POST.
+"""One signed webhook request: the signature (Standard Webhooks), the check of the target
+address, the POST.
 
 No Flask nor database here: the dispatcher's threads call `post` with plain values.
 
@@ -12,6 +13,8 @@ the check and the connection (DNS rebinding) cannot lead elsewhere. Redirects ar
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import http.client
@@ -19,6 +22,7 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -28,6 +32,8 @@ USER_AGENT = "Relais-Webhooks/1"
 MAX_URL_LENGTH = 2000
 RESPONSE_READ_LIMIT = 64 * 1024
 RESPONSE_KEPT = 2000  # characters of the answer kept in the delivery log
+SECRET_PREFIX = "whsec_"
+MIN_KEY_BYTES, MAX_KEY_BYTES = 24, 64  # the standard's advice for a secret's length
 
 
 class UnsafeURL(ValueError):
@@ -61,25 +67,50 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The X-Relais-Signature value: HMAC-SHA256 of "<timestamp>.<body>" with the secret."""
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a secret: a Standard Webhooks secret (`whsec_` and the base64 of 24 to
+    64 bytes) is those bytes. Secrets of endpoints registered before Relais followed the
+    standard (URL-safe text, or typed by an admin) are their UTF-8 text, as they always were:
+    a receiver gives the official libraries that text as a raw key, or renews the secret."""
+    return standard_key(secret) or secret.encode("utf-8")
+
+
+def standard_key(secret: str) -> bytes | None:
+    """The bytes of a Standard Webhooks secret; None when `secret` is not one."""
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key if MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES else None
+
+
+def signature(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header (Standard Webhooks): `v1,<base64 HMAC-SHA256>` of
+    "<msg_id>.<timestamp>.<body>" per secret, separated by spaces when several sign."""
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(signing_key(secret), content,
+                                          hashlib.sha256).digest()).decode("ascii")
+        for secret in secrets)
+
+
+def legacy_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The former X-Relais-Signature, still sent so that receivers written for it keep
+    working: `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, keyed with the
+    secret's text. Deprecated (docs/webhooks.md)."""
     mac = hmac.new(secret.encode("utf-8"), str(timestamp).encode("ascii") + b"." + body,
                    hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={mac}"
 
 
-def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300,
-           now: float | None = None) -> bool:
-    """What a receiver does (docs/webhooks.md): the signature matches and is recent."""
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-    try:
-        timestamp = int(parts.get("t", ""))
-    except ValueError:
-        return False
-    if abs((now if now is not None else time.time()) - timestamp) > tolerance:
-        return False
-    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The headers that sign a delivery: the standard's, then the former ones."""
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature([secret], msg_id, timestamp, body),
+            "X-Relais-Delivery": msg_id, "X-Relais-Timestamp": str(timestamp),
+            "X-Relais-Signature": legacy_signature(secret, timestamp, body)}
 
 
 def parse_url(url: str) -> Target:

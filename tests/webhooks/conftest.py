@@ -20,6 +20,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint
@@ -51,10 +53,20 @@ class Call:
 
     @property
     def delivery(self) -> int:
-        return int(self.headers["X-Relais-Delivery"])
+        return int(self.headers["webhook-id"])
 
-    def signed_with(self, secret: str) -> bool:
-        """The check a receiver makes (docs/webhooks.md), written independently of the app."""
+    def signed_with(self, secret: str | bytes) -> bool:
+        """The check a receiver makes (docs/webhooks.md): the official Standard Webhooks
+        library's."""
+        try:
+            Webhook(secret).verify(self.body, self.headers)
+        except WebhookVerificationError:
+            return False
+        return True
+
+    def legacy_signed_with(self, secret: str) -> bool:
+        """The former X-Relais-Signature, checked as receivers written for it do, written
+        independently of the app."""
         parts = dict(p.split("=", 1) for p in self.headers["X-Relais-Signature"].split(","))
         expected = hmac.new(secret.encode(), parts["t"].encode() + b"." + self.body,
                             hashlib.sha256).hexdigest()
