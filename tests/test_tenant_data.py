@@ -154,7 +154,7 @@ def test_an_unknown_tenant_is_refused(app_ctx, cli):
 
 def test_an_admin_downloads_the_zip_others_cannot(filled, admin_client, app, make_user):
     page = admin_client.get("/alpha/admin/data")
-    assert "Download the ZIP" in page_text(page)
+    assert "Télécharger le ZIP" in page_text(page)  # the tenant speaks French
     response = admin_client.post("/alpha/admin/data/export")
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
@@ -190,7 +190,7 @@ def test_anonymising_a_contact_clears_the_person_and_keeps_the_history(
                 if p.is_file() and p.read_bytes() == b"Claire Martin, CV"]
     assert len(stored) > 0
     page = page_text(admin_client.get(f"/alpha/contacts/{contact.id}"))
-    assert "Personal data erased" in page and "claire@example.fr" not in page
+    assert "Données personnelles effacées" in page and "claire@example.fr" not in page
 
 
 def test_anonymising_a_subscriber_closes_his_login(tenant, make_user, make_account, app,

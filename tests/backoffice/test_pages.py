@@ -53,6 +53,10 @@ COVERED = {
     "backoffice.admin_webhook_retry": "../webhooks/test_admin.py",
     "backoffice.admin_webhook_delete": "../webhooks/test_admin.py",
     "backoffice.admin_webhook_enable": "../webhooks/test_delivery.py",
+    "backoffice.admin_data": "../test_tenant_data.py",
+    "backoffice.admin_data_export": "../test_tenant_data.py",
+    "backoffice.admin_contact_anonymise": "../test_tenant_data.py",
+    "backoffice.admin_user_anonymise": "../test_tenant_data.py",
 }
 
 
