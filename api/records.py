@@ -170,10 +170,25 @@ def _blueprint(entity: Entity) -> Blueprint:
     return blp
 
 
+def _created_links(entity: Entity) -> dict[str, Any]:
+    """OpenAPI links from a creation to the new record's read, change and deletion, so that
+    clients and stateful testers can follow them."""
+    item = f"#/paths/~1api~1v1~1{entity.name}~1{{record_id}}"
+    by_id = {"record_id": "$response.body#/id"}
+    return {"links": {
+        "GetCreated": {"operationRef": f"{item}/get", "parameters": by_id,
+                       "description": "Read the record just created."},
+        "ChangeCreated": {"operationRef": f"{item}/patch", "parameters": by_id,
+                          "description": "Change the record just created."},
+        "DeleteCreated": {"operationRef": f"{item}/delete", "parameters": by_id,
+                          "description": "Delete (or, for invoices, cancel) it."}}}
+
+
 def _post(entity: Entity, blp: Blueprint, schemas: RecordSchemas, singular: str) -> Any:
     @requires("write")
     @blp.arguments(schemas.create)
     @blp.response(201, schemas.output)
+    @blp.doc(responses={201: _created_links(entity)})
     @_doc(f"Create {singular}.")
     def post(self: Any, body: dict[str, Any]) -> Any:
         return _create(entity, body)

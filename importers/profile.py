@@ -136,7 +136,7 @@ def _valid_date_format(fmt: str) -> bool:
         from datetime import datetime
 
         return datetime.strptime(sample, fmt).date() == date(2025, 12, 31)
-    except ValueError:
+    except (ValueError, re.error):  # re.error: a repeated directive ("%d%d")
         return False
 
 

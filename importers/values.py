@@ -142,7 +142,7 @@ def make_date_parser(date_format: str = "auto") -> Callable[[Any], date | None]:
         try:
             sample = datetime(2025, 12, 31).strftime(date_format)
             datetime.strptime(sample, date_format)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, re.error) as exc:  # re.error: "%d%d" repeats a group
             raise InvalidValue(_l("Unknown date format “%(format)s”."),
                                format=date_format) from exc
         parse_text = _pinned_date(date_format)
