@@ -11,8 +11,13 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from api.auth import authenticate, refuse_partner_tokens
-from api.errors import unknown_parameters, validation_problem
-from app.errors import ValidationError
+from api.errors import (
+    not_allowed_problem,
+    not_found_problem,
+    unknown_parameters,
+    validation_problem,
+)
+from app.errors import NotAllowed, NotFound, ValidationError
 
 
 class ApiParser(FlaskParser):
@@ -66,6 +71,8 @@ class Blueprint(flask_smorest.Blueprint):
         if tenant_wide:
             self.before_request(refuse_partner_tokens)
         self.register_error_handler(ValidationError, validation_problem)
+        self.register_error_handler(NotAllowed, not_allowed_problem)
+        self.register_error_handler(NotFound, not_found_problem)
         self._prepare_doc_cbks.append(self._prepare_auth_doc)
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:

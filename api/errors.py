@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 
-from app.errors import ValidationError
+from app.errors import NotAllowed, NotFound, ValidationError
 from app.extensions import db
 
 PROBLEM = "application/problem+json"
@@ -116,6 +116,18 @@ def field_errors(messages: Any, path: str = "") -> dict[str, list[str]]:
         else:
             flat.setdefault(path or "_schema", []).append(str(text))
     return flat
+
+
+def not_allowed_problem(exc: NotAllowed) -> Response:
+    """A write the token's policy refuses on a record it sees: 403 with the reason."""
+    db.session.rollback()
+    return problem(403, exc.message)
+
+
+def not_found_problem(exc: NotFound) -> Response:
+    """A service's refusal of a record the token may not see: 404, as for any unseen id."""
+    db.session.rollback()
+    return problem(404)
 
 
 def validation_problem(exc: ValidationError) -> Response:

@@ -20,7 +20,7 @@ from app.entities import ENTITIES, Entity, Field
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import CustomField
-from app.policies import get_visible, visible
+from app.policies import visible
 
 LINE_OUTPUT = ("sku", "label", "quantity", "unit_price", "tax_rate", "amount_excl_tax",
                "tax_amount")
@@ -157,11 +157,3 @@ def _hidden_custom_keys(entity: Entity, custom: Any, principal: TokenPrincipal
 def client_errors(exc: ValidationError, names: dict[str, str]) -> ValidationError:
     """A service's errors keyed as the client wrote its body (`account` → `account_id`)."""
     return ValidationError({names.get(key, key): message for key, message in exc.errors.items()})
-
-
-def check_reach(entity: Entity, record: Any, principal: TokenPrincipal) -> None:
-    """A partner's token writes only records that stay its partner's."""
-    if principal.partner_id is None or get_visible(entity.model, record.id, principal):
-        return
-    key = "partner_id" if _has_field(entity, "partner") else ""
-    raise ValidationError({key: _("A partner's token can only write records of its partner.")})

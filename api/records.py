@@ -19,7 +19,7 @@ from werkzeug.exceptions import Conflict
 from api.auth import current_principal, requires
 from api.blueprint import Blueprint
 from api.bulk import bulk_upsert
-from api.record_data import check_reach, client_errors, present_one, service_data
+from api.record_data import client_errors, present_one, service_data
 from api.record_lists import list_records
 from api.schemas.bulk import BulkResultSchema, bulk_request_schema
 from api.schemas.records import (
@@ -83,7 +83,6 @@ def _create(entity: Entity, body: dict[str, Any]) -> tuple[dict[str, Any], dict[
         record = create_record(entity, data)
     except ValidationError as exc:
         raise client_errors(exc, names) from exc
-    check_reach(entity, record, principal)
     db.session.commit()
     location = url_for(f"{entity.name}.{entity.model.__name__}ByIdViews", record_id=record.id)
     return present_one(entity, record, principal), {"Location": location}
@@ -98,7 +97,6 @@ def _patch(entity: Entity, blp: Blueprint, schemas: RecordSchemas, record: Any,
         update_record(record, data, partial=True)
     except ValidationError as exc:
         raise client_errors(exc, names) from exc
-    check_reach(entity, record, principal)
     db.session.commit()
     return present_one(entity, record, principal)
 

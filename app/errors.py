@@ -12,3 +12,12 @@ class ValidationError(Exception):
 
 class NotFound(Exception):
     """A record that does not exist or that the current user may not see."""
+
+
+class NotAllowed(Exception):
+    """A write app/policies.py refuses to the acting user, on a record he may see: the
+    message says why (localized, ready to show)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

@@ -4,6 +4,11 @@ Admins and sales see all of the tenant's records; an agent sees his partner's re
 a subscriber sees his own account's records only; neither sees drafts (quotes, orders,
 contracts and invoices not yet sent, confirmed, signed or issued). A record a user may not
 see answers 404.
+
+Writes (can_create, can_change, can_delete; a partner's API token is an agent here): staff
+write whatever they see; an agent writes his partner's customers, contacts and documents,
+never a partner, never a deletion that would change a record he cannot see; a subscriber
+changes his own customer's details only. The services apply these to the acting user.
 """
 from __future__ import annotations
 
@@ -159,6 +164,80 @@ def get_visible_or_404(model: type, record_id: Any, user: User | None) -> Any:
     if record is None:
         abort(404)
     return record
+
+
+# What an agent (and a partner's API token) may create and change: his partner's customers,
+# their contacts and the partner's documents. Never a partner: the partner record is the
+# tenant's (its external_ref is the key of the tenant's other systems), and deleting it would
+# cut off its agents and tokens and detach every record of it.
+_AGENT_WRITABLE = (m.Account, m.Contact, *_PARTNER_OWNED)
+
+
+def can_create(user: User | None, model: type) -> bool:
+    """Staff create any record; an agent his partner's customers, contacts and documents (of
+    his partner, which the services check once written); a subscriber nothing."""
+    if not _active(user):
+        return False
+    if user.is_staff:
+        return True
+    return user.role == Role.AGENT and user.partner_id is not None and model in _AGENT_WRITABLE
+
+
+def can_change(user: User | None, record: Any) -> bool:
+    """Staff change any record they see; an agent the records he sees of the kinds he may
+    create (never a partner); a subscriber his own customer's details."""
+    if not _active(user):
+        return False
+    if user.is_staff:
+        return True
+    if user.role == Role.SUBSCRIBER:
+        return isinstance(record, m.Account) and record.id == user.account_id \
+            and user.account_id is not None
+    return can_create(user, type(record)) and _sees(user, record)
+
+
+def can_delete(user: User | None, record: Any) -> bool:
+    """Staff delete any record they see; an agent a record he may change whose deletion
+    changes no record out of his sight (deleting empties the references to it); a
+    subscriber nothing."""
+    if not _active(user):
+        return False
+    if user.is_staff:
+        return True
+    if user.role != Role.AGENT or not can_change(user, record):
+        return False
+    return not _dependents_out_of_sight(record, user)
+
+
+def _active(user: User | None) -> bool:
+    return bool(user and getattr(user, "is_active", False))
+
+
+def _sees(user: User, record: Any) -> bool:
+    return record.id is not None and get_visible(type(record), record.id, user) is not None
+
+
+def _dependents_out_of_sight(record: Any, user: User) -> bool:
+    """Whether a record `user` may not see points at `record` (and so would change if
+    `record` were deleted): a record of another partner, a draft, a user of the extranet."""
+    from app.entities import ENTITIES, entity_of
+
+    name = entity_of(record).name
+    for other in ENTITIES.values():
+        model = other.model
+        for field in other.fields:
+            if field.type != "ref" or field.ref != name:
+                continue
+            # NOT IN the visible ids, rather than NOT (clause): a NULL partner must count.
+            hidden = select(model.id).where(
+                getattr(model, field.attr) == record.id,
+                model.id.not_in(select(model.id).where(visibility_clause(model, user))))
+            if db.session.scalar(hidden.limit(1)) is not None:
+                return True
+    if isinstance(record, m.Account):  # its subscribers would lose their extranet
+        users = select(m.User.id).where(m.User.account_id == record.id)
+        return db.session.scalar(users.limit(1)) is not None
+    return False
 
 
 def can_edit(user: User | None, record_or_model: Any = None) -> bool:

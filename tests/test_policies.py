@@ -3,7 +3,9 @@
 Tenant A holds partners P1 and P2, accounts X (of P1), Y (of P2) and Z (no partner), each with
 a full set of records, plus an invoice of X brought by P2 and files on several records. An
 agent of P1 sees P1's records, a subscriber of X sees X's records, admins and sales see all.
-A record a user may not see answers 404 (never 403); agents and subscribers read only.
+A record a user may not see answers 404 (never 403). Staff write whatever they see; an agent
+writes his partner's customers, contacts and documents, never a partner nor a deletion that
+would change records out of his sight; a subscriber changes his own customer's details only.
 """
 from __future__ import annotations
 
@@ -23,12 +25,14 @@ from sqlalchemy import select
 
 from app import models as m
 from app.entities import EDITABLE, ENTITIES
+from app.errors import NotAllowed, NotFound
 from app.extensions import db
 from app.models import Role
-from app.policies import get_visible, visible
+from app.policies import can_change, can_create, can_delete, get_visible, visible
 from app.services import tenants as tenant_service
 from app.services.attachments import add_attachment
-from app.services.records import create_record
+from app.services.records import create_record, delete_record, update_record
+from app.tenancy import Actor, tenant_context
 from portal.records import PORTAL_ENTITIES
 from tests.conftest import login, page_text
 
@@ -311,3 +315,99 @@ def test_a_session_does_not_carry_across_tenants(
         assert response.status_code == 302, path
         assert response.headers["Location"].startswith("/beta/login"), path
     assert client.get("/alpha/invoices/").status_code == 200
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+def _record(book: Book, entity: str, account: str | None, partner: str | None) -> Any:
+    return db.session.get(ENTITIES[entity].model, book.find(entity, account, partner).id)
+
+
+def test_staff_create_change_and_delete_whatever_they_see(book: Book, users: dict[str, m.User]):
+    for user_key in ("admin", "sales"):
+        user = users[user_key]
+        assert all(can_create(user, ENTITIES[name].model) for name in EDITABLE)
+        for rec in book.records:
+            record = db.session.get(ENTITIES[rec.entity].model, rec.id)
+            assert can_change(user, record) and can_delete(user, record), (user_key, rec)
+
+
+def test_an_agent_never_creates_changes_or_deletes_a_partner(book: Book,
+                                                             users: dict[str, m.User]):
+    agent = users["agent"]
+    assert not can_create(agent, m.Partner)
+    for key in ("P1", "P2"):
+        partner = db.session.get(m.Partner, book.partners[key])
+        assert not can_change(agent, partner) and not can_delete(agent, partner), key
+    for name in ("accounts", "contacts", "deals", "quotes", "orders", "contracts", "deliveries",
+                 "invoices"):
+        assert can_create(agent, ENTITIES[name].model), name
+    assert not can_create(agent, m.Attachment)
+
+
+def test_an_agent_changes_only_records_he_sees(book: Book, users: dict[str, m.User]):
+    agent = users["agent"]
+    for rec in book.records:
+        if rec.entity in ("partners", "attachments"):
+            continue
+        record = db.session.get(ENTITIES[rec.entity].model, rec.id)
+        assert can_change(agent, record) == may_see("agent", rec), rec
+
+
+def test_an_agent_deletes_nothing_whose_deletion_changes_records_out_of_his_sight(
+        book: Book, users: dict[str, m.User]):
+    agent = users["agent"]
+    # X has an invoice brought by P2: deleting X would take it from X.
+    assert not can_delete(agent, _record(book, "accounts", "X", "P1"))
+    deal = _record(book, "deals", "X", "P1")
+    assert can_delete(agent, deal)
+    quote_y = _record(book, "quotes", "Y", "P2")
+    quote_y.deal_id = deal.id  # P2's quote now uses P1's deal
+    order = _record(book, "orders", "X", "P1")
+    create_record(ENTITIES["invoices"], {
+        "account": book.accounts["X"], "partner": book.partners["P1"], "status": "draft",
+        "number": _number("F"), "order": order.id})
+    db.session.flush()
+    assert not can_delete(agent, deal)
+    assert not can_delete(agent, order)  # a draft, which he does not see, uses it
+    assert not can_delete(agent, _record(book, "invoices", "Y", "P2"))  # nor out of sight
+    assert can_delete(agent, _record(book, "contacts", "X", "P1"))
+    db.session.rollback()
+
+
+def test_a_subscriber_changes_his_own_customer_only_and_deletes_nothing(
+        book: Book, users: dict[str, m.User]):
+    subscriber = users["subscriber"]
+    assert not any(can_create(subscriber, ENTITIES[name].model) for name in EDITABLE)
+    for rec in book.records:
+        if rec.entity == "attachments":
+            continue
+        record = db.session.get(ENTITIES[rec.entity].model, rec.id)
+        own = rec.entity == "accounts" and rec.account == "X"
+        assert can_change(subscriber, record) == own, rec
+        assert not can_delete(subscriber, record), rec
+
+
+def test_the_services_apply_the_policy_to_the_acting_user(tenant: m.Tenant, book: Book,
+                                                          users: dict[str, m.User]):
+    """Whatever the face: an agent's write is refused by the service itself."""
+    agent = users["agent"]
+    own_partner = db.session.get(m.Partner, book.partners["P1"])
+    account_x, account_y = (_record(book, "accounts", k, p) for k, p in (("X", "P1"),
+                                                                          ("Y", "P2")))
+    with tenant_context(tenant.id, Actor("user", agent.id, agent.email, agent)):
+        with pytest.raises(NotAllowed):
+            update_record(own_partner, {"name": "Renamed"})
+        with pytest.raises(NotAllowed):
+            delete_record(own_partner)
+        with pytest.raises(NotAllowed):
+            create_record(ENTITIES["partners"], {"name": "Agence pirate"})
+        with pytest.raises(NotAllowed):
+            delete_record(account_x)
+        with pytest.raises(NotFound):
+            update_record(account_y, {"city": "Lille"})
+        with pytest.raises(NotFound):
+            delete_record(account_y)
+    db.session.rollback()
+    assert db.session.get(m.Partner, book.partners["P1"]).name == "Agence P1"
+    assert db.session.get(m.Account, account_y.id).city != "Lille"

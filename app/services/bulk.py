@@ -28,7 +28,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent
 from app.models.base import MAX_ID
-from app.policies import visible
+from app.policies import can_create, visible
 from app.services.audit import jsonable
 from app.services.records import (
     LINE_FIELDS,
@@ -39,6 +39,7 @@ from app.services.records import (
     has_default,
     integrity_errors,
     line_totals,
+    refusal,
 )
 from app.services.webhook_outbox import enqueue_bulk
 from app.tenancy import current_actor, current_tenant_id
@@ -84,7 +85,12 @@ class _OutOfReach(Exception):
 
 def upsert_records(entity: Entity, items: list[BulkItem], user: Any) -> None:
     """Create or update each item's record by its external_ref, as `user` may; every item
-    gets its status (and its id, or its errors). Flushes; the caller commits."""
+    gets its status (and its id, or its errors). Flushes; the caller commits. A user who may
+    not create records of `entity` (partners, for an agent or a partner's token) is refused
+    the whole call: an item creates or changes, and an agent changes only records of the kinds
+    he may create (app/policies.py), among those he sees (checked item by item below)."""
+    if user is not None and not can_create(user, entity.model):
+        raise refusal(entity.model)
     with collecting_between_batches():
         _Upsert(entity, user).run(items)
 

@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from app import models as m
 from app.custom_fields import validate_custom
 from app.entities import ENTITIES, Entity, Field, entity_of
-from app.errors import ValidationError
+from app.errors import NotAllowed, NotFound, ValidationError
 from app.extensions import db
 from app.models.base import MAX_ID
-from app.policies import visible
+from app.policies import can_change, can_create, can_delete, get_visible, visible
 from app.services.audit import diff, jsonable, record_event
 from app.services.webhook_outbox import enqueue_bulk
 from app.tenancy import current_actor
@@ -44,11 +44,13 @@ def snapshot(entity: Entity, record: Any) -> dict[str, Any]:
 def create_record(entity: Entity, data: dict[str, Any]) -> Any:
     """Create a record of `entity` from python values (refs as ids), custom and lines."""
     record = entity.model()
+    _check_allowed(can_create(_user(), entity.model), record)
     record.custom = {}
     with db.session.no_autoflush:
         _apply(entity, record, data, partial=False)
     db.session.add(record)
     _flush(entity)
+    _check_in_sight(entity, record)
     record_event("create", entity.name, record.id, None, snapshot(entity, record))
     return record
 
@@ -56,11 +58,13 @@ def create_record(entity: Entity, data: dict[str, Any]) -> Any:
 def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) -> Any:
     """Apply changes to a record; with `partial`, fields not given are left as they are."""
     entity = entity_of(record)
+    _check_allowed(can_change(_user(), record), record)
     before = snapshot(entity, record)
     # Flush only in _flush, where a duplicate number becomes a message instead of a 500.
     with db.session.no_autoflush:
         _apply(entity, record, data, partial=partial)
     _flush(entity)
+    _check_in_sight(entity, record)
     old, new = diff(before, snapshot(entity, record))
     if new or old:
         record_event("update", entity.name, record.id, old, new)
@@ -70,6 +74,7 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
 def delete_record(record: Any) -> None:
     """Delete a record; a customer that still has documents or contacts is kept."""
     entity = entity_of(record)
+    _check_allowed(can_delete(_user(), record), record, deleting=True)
     if isinstance(record, m.Account):
         _check_account_unused(record)
     before = snapshot(entity, record)
@@ -78,6 +83,44 @@ def delete_record(record: Any) -> None:
     db.session.delete(record)
     _flush(entity)
     record_event("delete", entity.name, record_id, before, None)
+
+
+def _user() -> Any:
+    """The acting user (or partner's token) whose policy applies; None for platform work
+    (feeds, jobs, the CLI), which is not restricted."""
+    return current_actor().user
+
+
+def _check_allowed(allowed: bool, record: Any, *, deleting: bool = False) -> None:
+    """Refuse what app/policies.py does not allow the acting user: NotFound for a record he
+    may not see, NotAllowed (with the reason) for one he sees."""
+    user = _user()
+    if allowed or user is None:
+        return
+    if record.id is not None and get_visible(type(record), record.id, user) is None:
+        raise NotFound()
+    if deleting and can_change(user, record):
+        raise NotAllowed(_("Records you cannot see depend on this one: the tenant's staff can "
+                           "delete it."))
+    raise refusal(type(record))
+
+
+def refusal(model: type) -> NotAllowed:
+    """The refusal of a write the acting user may not make on a record of `model`."""
+    if model is m.Partner:
+        return NotAllowed(_("Partners are managed by the tenant's staff: you may not change "
+                            "them."))
+    return NotAllowed(_("You may not change this record."))
+
+
+def _check_in_sight(entity: Entity, record: Any) -> None:
+    """A restricted user (an agent, a partner's token) writes only records that stay within
+    his sight: not another partner's, nobody's, nor a draft."""
+    user = _user()
+    if user is None or user.is_staff or get_visible(entity.model, record.id, user):
+        return
+    key = "partner" if any(f.name == "partner" for f in entity.fields) else ""
+    raise ValidationError({key: _("A partner's token can only write records of its partner.")})
 
 
 def _detach_references(entity: Entity, record_id: int) -> None:

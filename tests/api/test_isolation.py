@@ -156,7 +156,7 @@ def test_a_partner_token_writes_only_within_its_partner(partner_client, reach, m
     assert problem(away, 422)["errors"] == {
         "partner_id": ["A partner's token can only write records of its partner."]}
     assert partner_client.get(url).get_json()["partner_id"] == world.partner.id
-    problem(partner_client.post("/api/v1/partners", json={"name": "Agence pirate"}), 422)
+    problem(partner_client.post("/api/v1/partners", json={"name": "Agence pirate"}), 403)
     owner = make_user("sales")
     assert problem(partner_client.patch(url, json={"owner_id": owner.id}), 422)["errors"] == {
         "owner_id": ["Unknown record."]}

@@ -1,0 +1,200 @@
+"""What a partner's token may write (docs/api.md, "What a partner token may write"): records of
+its partner, never its partner itself, never a deletion that changes records out of its sight,
+never a record moved out of its partner, never a staff-only field, never the tenant's shared
+configuration. Refusals: 404 for what it cannot see, 403 for what it sees but may not change,
+422 for a value it may not give."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from app import models as m
+from app.extensions import db
+from tests.api.conftest import PARTNERS_PROFILE, bearer, problem
+from tests.api.records_support import english
+
+MAY_NOT_PARTNERS = "Partners are managed by the tenant's staff: you may not change them."
+OUT_OF_SIGHT = ("Records you cannot see depend on this one: the tenant's staff can "
+                "delete it.")
+
+
+@pytest.fixture
+def partner_client(app, make_token, world):
+    """A token bound to partner P001 (world), with read and write."""
+    return english(bearer(app, make_token(scopes="read,write",
+                                          partner_id=world.partner.id)[1]))
+
+
+@pytest.fixture
+def south(make_partner, make_account):
+    """Partner Q-P and its customer Q-C, out of P001's sight."""
+    partner = make_partner(name="Agence Sud", external_ref="Q-P")
+    account = make_account(name="Client Sud", partner=partner.id, external_ref="Q-C")
+    return SimpleNamespace(partner=partner, account=account)
+
+
+def _partner_row(partner_id: int) -> tuple:
+    db.session.expire_all()
+    return db.session.execute(select(m.Partner.name, m.Partner.phone, m.Partner.external_ref)
+                              .where(m.Partner.id == partner_id)).one()
+
+
+def test_a_partner_token_cannot_change_or_delete_its_partner(partner_client, world, make_user):
+    agent = make_user("agent", partner_id=world.partner.id)
+    before = _partner_row(world.partner.id)
+    url, by_ref = f"/api/v1/partners/{world.partner.id}", "/api/v1/partners/by-ref/P001"
+    for response in (partner_client.patch(url, json={"name": "Renamed"}),
+                     partner_client.patch(by_ref, json={"external_ref": "P999"}),
+                     partner_client.delete(url), partner_client.delete(by_ref)):
+        assert problem(response, 403)["detail"] == MAY_NOT_PARTNERS
+    assert _partner_row(world.partner.id) == before
+    # Nothing was detached: its customer, its agent and the token itself are still its own.
+    assert db.session.scalar(select(m.Account.partner_id).where(
+        m.Account.id == world.account.id)) == world.partner.id
+    assert db.session.scalar(select(m.User.partner_id).where(m.User.id == agent.id)) \
+        == world.partner.id
+    assert partner_client.get(url).get_json()["name"] == "Agence du Nord"
+
+
+def test_a_partner_token_cannot_create_partners_nor_upsert_them(partner_client, world):
+    count = db.session.scalar(select(db.func.count(m.Partner.id)))
+    created = partner_client.post("/api/v1/partners", json={"name": "Agence pirate"})
+    assert problem(created, 403)["detail"] == MAY_NOT_PARTNERS
+    bulk = partner_client.post("/api/v1/partners/bulk", json={"items": [
+        {"external_ref": "P001", "name": "Renamed"}, {"external_ref": "NEW", "name": "New"}]})
+    assert problem(bulk, 403)["detail"] == MAY_NOT_PARTNERS
+    assert db.session.scalar(select(db.func.count(m.Partner.id))) == count
+    assert _partner_row(world.partner.id)[0] == "Agence du Nord"
+
+
+def test_other_partners_do_not_exist_for_a_partner_token(partner_client, south):
+    url = f"/api/v1/partners/{south.partner.id}"
+    for response in (partner_client.patch(url, json={"name": "X"}), partner_client.delete(url),
+                     partner_client.delete("/api/v1/partners/by-ref/Q-P")):
+        problem(response, 404)
+    assert _partner_row(south.partner.id)[0] == "Agence Sud"
+
+
+def test_an_account_whose_records_are_out_of_sight_is_not_deleted(
+        partner_client, en_client, world, south, make_account, make_invoice, make_quote,
+        make_user):
+    # A customer of P001 with an invoice brought by another partner.
+    shared = make_account(name="Client partagé", partner=world.partner.id)
+    invoice = make_invoice(account=shared.id, partner=south.partner.id)
+    # One with a draft quote (a draft is the tenant's, not the partner's, business).
+    drafted = make_account(name="Client en devis", partner=world.partner.id)
+    make_quote(account=drafted.id, status="draft")
+    # One whose subscriber logs into the extranet.
+    subscribed = make_account(name="Client abonné", partner=world.partner.id)
+    subscriber = make_user("subscriber", account_id=subscribed.id)
+    for account in (shared, drafted, subscribed):
+        response = partner_client.delete(f"/api/v1/accounts/{account.id}")
+        assert problem(response, 403)["detail"] == OUT_OF_SIGHT, account.name
+        assert partner_client.get(f"/api/v1/accounts/{account.id}").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(m.Invoice, invoice.id).account_id == shared.id
+    assert db.session.get(m.User, subscriber.id).account_id == subscribed.id
+    # A customer whose records it sees keeps the usual answer: 409 until they are gone.
+    assert partner_client.delete(f"/api/v1/accounts/{world.account.id}").status_code == 409
+    # Staff see the subscriber: they may delete that customer.
+    assert en_client.delete(f"/api/v1/accounts/{subscribed.id}").status_code == 204
+
+
+def test_a_deletion_that_would_detach_records_out_of_sight_is_refused(
+        partner_client, world, south, make_quote, make_order, make_invoice):
+    # P001's deal and order, used by documents of another partner and by a draft of P001.
+    foreign_quote = make_quote(account=south.account.id, deal=world.deal.id)
+    foreign_invoice = make_invoice(account=south.account.id, order=world.order.id)
+    draft_order = make_order(account=world.account.id, quote=world.quote.id, status="draft")
+    for entity, record in (("deals", world.deal), ("orders", world.order),
+                           ("quotes", world.quote)):
+        response = partner_client.delete(f"/api/v1/{entity}/{record.id}")
+        assert problem(response, 403)["detail"] == OUT_OF_SIGHT, entity
+    db.session.expire_all()
+    assert db.session.get(m.Quote, foreign_quote.id).deal_id == world.deal.id
+    assert db.session.get(m.Invoice, foreign_invoice.id).order_id == world.order.id
+    assert db.session.get(m.Order, draft_order.id).quote_id == world.quote.id
+
+
+def test_a_deletion_that_detaches_only_records_in_sight_goes_through(
+        partner_client, world, make_quote):
+    quote = make_quote(account=world.account.id, deal=world.deal.id)
+    assert partner_client.delete(f"/api/v1/deals/{world.deal.id}").status_code == 204
+    assert partner_client.get(f"/api/v1/quotes/{quote.id}").get_json()["deal_id"] is None
+
+
+def test_a_partner_token_cannot_move_a_record_out_of_its_partner(partner_client, world, south):
+    invoice = partner_client.post("/api/v1/invoices", json={"account_ref": "C001"}).get_json()
+    url = f"/api/v1/invoices/{invoice['id']}"
+    assert problem(partner_client.patch(url, json={"partner_id": south.partner.id}), 422)[
+        "errors"] == {"partner_id": ["Unknown record."]}
+    assert problem(partner_client.patch(url, json={"status": "draft"}), 422)["errors"] == {
+        "partner_id": ["A partner's token can only write records of its partner."]}
+    account = f"/api/v1/accounts/{world.account.id}"
+    assert problem(partner_client.patch(account, json={"partner_id": None}), 422)["errors"] == {
+        "partner_id": ["A partner's token can only write records of its partner."]}
+    db.session.expire_all()
+    row = db.session.get(m.Invoice, invoice["id"])
+    assert (row.partner_id, row.status) == (world.partner.id, invoice["status"])
+    assert db.session.get(m.Account, world.account.id).partner_id == world.partner.id
+
+
+def test_a_partner_token_creates_nothing_for_another_partner(partner_client, world, south):
+    count = db.session.scalar(select(db.func.count(m.Invoice.id)))
+    for body, key in (({"account_ref": "C001", "partner_ref": "Q-P"}, "partner_ref"),
+                      ({"account_ref": "Q-C"}, "account_ref")):
+        assert problem(partner_client.post("/api/v1/invoices", json=body), 422)["errors"] == {
+            key: ["Unknown record."]}
+    created = partner_client.post("/api/v1/accounts", json={"name": "X", "partner_id": None})
+    assert problem(created, 422)["errors"] == {
+        "partner_id": ["A partner's token can only write records of its partner."]}
+    assert db.session.scalar(select(db.func.count(m.Invoice.id))) == count
+
+
+def test_a_partner_token_sets_no_staff_only_field(partner_client, world, make_user):
+    owner = make_user("sales")
+    url = f"/api/v1/accounts/{world.account.id}"
+    assert problem(partner_client.patch(url, json={"owner_id": owner.id}), 422)["errors"] == {
+        "owner_id": ["Unknown record."]}
+    bulk = partner_client.post("/api/v1/accounts/bulk", json={"items": [
+        {"external_ref": "C001", "owner_id": owner.id}]}).get_json()
+    assert bulk["items"][0]["errors"] == {"owner_id": ["Unknown record."]}
+    db.session.expire_all()
+    assert db.session.get(m.Account, world.account.id).owner_id is None
+
+
+def _tenant_wide_writes(app) -> list[tuple[str, str]]:
+    """Every write of the API outside the record collections, as (method, path)."""
+    from app.entities import ENTITIES
+
+    records = tuple(f"/api/v1/{name}" for name in ENTITIES)
+    writes = []
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        if not path.startswith("/api/v1/") or path.startswith(records):
+            continue
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+            writes.append((method, path.replace("<int:", "").replace(">", "")))
+    return writes
+
+
+def test_a_partner_token_changes_nothing_the_tenant_shares(app, make_token, world,
+                                                           partners_profile):
+    """Custom fields, import profiles, imports, webhooks (and any tenant-wide resource added
+    later): an agent has no equivalent in the extranet, so a partner's token gets 403."""
+    client = bearer(app, make_token(scopes="read,write,import,export",
+                                    partner_id=world.partner.id)[1])
+    writes = _tenant_wide_writes(app)
+    assert {path.split("/")[3] for _method, path in writes} >= {
+        "custom-fields", "import-profiles", "imports", "webhooks"}
+    for method, path in writes:
+        url = path.replace("field_id", "1").replace("profile_id", str(partners_profile.id)) \
+            .replace("run_id", "1").replace("endpoint_id", "1")
+        body = PARTNERS_PROFILE if "import-profiles" in url else {}
+        problem(client.open(url, method=method, json=body), 403)
+    db.session.expire_all()
+    assert db.session.scalar(select(db.func.count(m.CustomField.id))) == 0
+    assert db.session.scalar(select(db.func.count(m.WebhookEndpoint.id))) == 0
+    assert db.session.scalar(select(db.func.count(m.ImportRun.id))) == 0
