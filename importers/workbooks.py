@@ -53,15 +53,22 @@ UNKNOWN_SHEET = _l("The workbook has no sheet named “%(sheet)s” (its sheets:
 
 
 class ShownInt(int):
-    """A whole number from a cell, and the text its number format shows (01000 for 1000)."""
+    """A whole number from a cell, and the text its number format shows (01000 for 1000):
+    a number to arithmetic, that text to str() (error rows, messages)."""
 
     shown: str
+
+    def __str__(self) -> str:
+        return self.shown
 
 
 class ShownFloat(float):
     """A number from a cell, and the text its number format shows (12.50 for 12.5)."""
 
     shown: str
+
+    def __str__(self) -> str:
+        return self.shown
 
 
 def check_archive(path: Path, limits: Limits) -> None:

@@ -23,6 +23,8 @@ def postal_codes_workbook(path: Path) -> Path:
         sheet.append([f"C{n:03d}", f"Client {n}", 1000 + n if n % 2 else 69000 + n, 42])
         sheet.cell(row=n + 2, column=3).number_format = "00000"
         sheet.cell(row=n + 2, column=4).number_format = "00000"
+    sheet.append(["C999", "Client 999", 1999, "beaucoup"])  # a bad headcount: a failed row
+    sheet["C202"].number_format = "00000"
     book.save(path)
     return path
 
@@ -33,7 +35,10 @@ def test_postal_codes_formatted_00000_keep_their_leading_zero(make_profile, run_
     make_custom_field("accounts", "code_insee", "text")
     profile = make_profile("accounts", {**ACCOUNTS, "Effectif": "custom.effectif"})
     run = run_import(profile, postal_codes_workbook(tmp_path / "clients.xlsx"))
-    assert run.status == "succeeded" and run.counts["created"] == 200
+    assert run.status == "partial" and run.counts["created"] == 200
+    # The errors file, fixed and sent back as CSV, keeps the code as the sheet showed it.
+    assert [(e.line, e.raw[:3]) for e in row_errors(run)] == [
+        (202, ["C999", "Client 999", "01999"])]
     accounts = by_key("accounts")
     assert accounts["C001"].postal_code == "01001"  # not "1001"
     assert accounts["C000"].postal_code == "69000"
@@ -42,7 +47,7 @@ def test_postal_codes_formatted_00000_keep_their_leading_zero(make_profile, run_
     # A custom text field and a reference take the shown text too.
     texts = make_profile("accounts", {"Code client": "external_ref",
                                       "Code postal": "custom.code_insee"})
-    assert run_import(texts, tmp_path / "clients.xlsx").status == "succeeded"
+    assert run_import(texts, tmp_path / "clients.xlsx").counts["updated"] == 200
     assert by_key("accounts")["C001"].custom["code_insee"] == "01001"
 
 
