@@ -208,6 +208,8 @@ def _row_number(text: str | None, previous: int) -> int:
         raise ReaderError(NOT_A_WORKBOOK, line=previous + 1) from exc
     if number > EXCEL_MAX_ROWS:
         raise ReaderError(ROW_BEYOND, line=number, row=number, limit=EXCEL_MAX_ROWS)
+    if number <= previous:  # rows ascend in every workbook; repeated ones would never end
+        raise ReaderError(NOT_A_WORKBOOK, line=number)
     return number
 
 
@@ -225,6 +227,8 @@ def _column(reference: str | None, previous: int, line: int) -> int:
             column_index_from_string(letters.upper())
     if column > EXCEL_MAX_COLUMNS:
         raise ReaderError(COLUMN_BEYOND, line=line, cell=(reference or str(column))[:20])
+    if column <= previous:  # cells ascend in a row, as rows do in a sheet
+        raise ReaderError(NOT_A_WORKBOOK, line=line)
     return column
 
 

@@ -187,6 +187,19 @@ def test_a_cell_far_beyond_column_xfd_is_refused_not_called_damaged(tmp_path):
     assert "beyond the last column" in str(refusal(path))
 
 
+def test_a_repeated_row_is_refused_not_read_again_and_again(tmp_path, counted_rows):
+    repeated = '<row r="2"/>' * 60_000  # under 1 MB: no ratio check stops it
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, "x") + repeated)
+    assert "not a readable Excel workbook" in str(refusal(path))
+    assert counted_rows == [1, 1, 2]
+
+
+def test_a_repeated_cell_is_refused(tmp_path):
+    path = crafted(tmp_path, text_row(1, "Nom") + '<row r="2">'
+                   + '<c r="A2" t="inlineStr"><is><t>x</t></is></c>' * 1000 + "</row>")
+    assert "not a readable Excel workbook" in str(refusal(path))
+
+
 def test_blank_rows_count_against_the_row_limit(tmp_path):
     path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, "x") + text_row(50, "y"))
     table = open_table(path, limits=Limits(max_rows=10))
