@@ -17,9 +17,17 @@ from app.entities import STATUS_LABELS, Entity
 from app.models import CustomField
 from app.services.records import COUNTRIES, MONEY_LIMIT
 from importers.profile import Profile, Target
-from importers.values import InvalidValue, make_date_parser, make_decimal_parser, parse_text
+from importers.values import (
+    InvalidValue,
+    cell_text,
+    make_date_parser,
+    make_decimal_parser,
+    parse_text,
+)
 
 CENT = Decimal("0.01")
+# Custom fields that hold text: an XLSX number goes in as its cell shows it (01000, not 1000).
+TEXT_CUSTOM_TYPES = frozenset({"text", "long_text", "choice", "multi_choice", "email", "url"})
 Converter = Callable[[Any], Any]
 
 
@@ -59,7 +67,7 @@ def _choice_converter(choices: tuple[str, ...]) -> Converter:
 def _text(raw: Any) -> str | None:
     if raw is None:
         return None
-    text = str(raw).strip()
+    text = (raw if isinstance(raw, str) else cell_text(raw)).strip()
     return text or None
 
 
@@ -133,7 +141,11 @@ def field_converter(entity: Entity, name: str, profile: Profile) -> Converter:
 
 
 def custom_converter(field: CustomField) -> Converter:
+    as_text = field.type in TEXT_CUSTOM_TYPES
+
     def convert(raw: Any) -> Any:
+        if as_text and isinstance(raw, int | float) and not isinstance(raw, bool):
+            raw = cell_text(raw)
         try:
             return coerce_value(field.type, raw, field.choices)
         except CustomValueError as exc:  # its message comes already translated

@@ -258,7 +258,8 @@ class ImportEngine:
 
     def execute(self) -> Outcome:
         table = open_table(self.path, encoding=self.profile.encoding,
-                           delimiter=self.profile.delimiter, limits=self.limits)
+                           delimiter=self.profile.delimiter, limits=self.limits,
+                           sheet=self.profile.sheet)
         columns, missing = compile_columns(self.profile, table.header, self.custom_fields)
         if missing:
             raise ReaderError(_l("Columns missing from the file: %(names)s."),

@@ -5,7 +5,7 @@
  "columns": {"N° facture": "number", "Code client": "account.external_ref",
              "Date": "issued_on", "Montant TTC": "total", "Promoteur": "custom.promoteur"},
  "key": "external_ref", "encoding": "auto", "delimiter": "auto", "date_format": "auto",
- "decimal": "auto", "full_sync": false}
+ "decimal": "auto", "full_sync": false, "sheet": "Factures"}
 ```
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ DELIMITERS = ("auto", ";", ",", "\t", "|")
 DECIMALS = ("auto", ",", ".")
 LINE_TARGETS = ("sku", "label", "quantity", "unit_price", "tax_rate")
 KEY_FIELDS = ("external_ref", "number")
+SHEET_NAME_LENGTH = 31  # Excel's limit on a worksheet's name
 NAME_PATTERN = re.compile(r"^[\w.-][\w .-]{0,99}$")
 
 
@@ -57,6 +58,7 @@ class Profile:
     date_format: str = "auto"
     decimal: str = "auto"
     full_sync: bool = False
+    sheet: str | None = None  # XLSX: the worksheet to read (None: the first one)
     definition: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -124,8 +126,14 @@ def _options(definition: dict[str, Any], errors: dict[str, str]) -> dict[str, An
     full_sync = definition.get("full_sync", False)
     if not isinstance(full_sync, bool):
         errors["full_sync"] = _("full_sync is true or false.")
+    sheet = definition.get("sheet")
+    if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()
+                              or len(sheet) > SHEET_NAME_LENGTH):
+        errors["sheet"] = _("sheet is the name of a worksheet of the XLSX file (at most "
+                            "%(n)d characters).", n=SHEET_NAME_LENGTH)
     return {"encoding": encoding, "delimiter": delimiter, "date_format": date_format,
-            "decimal": decimal, "full_sync": bool(full_sync)}
+            "decimal": decimal, "full_sync": bool(full_sync),
+            "sheet": sheet if isinstance(sheet, str) and sheet.strip() else None}
 
 
 def _valid_date_format(fmt: str) -> bool:
@@ -183,10 +191,14 @@ def _target(entity: Entity, header: str, spec: str, fields: dict, custom_keys: s
 
 
 def normalized(definition: dict[str, Any]) -> dict[str, Any]:
-    """The profile JSON with every option spelled out (what is stored and versioned)."""
+    """The profile JSON with every option spelled out (what is stored and versioned); `sheet`
+    only when it names one, so that profiles saved before it existed compare equal."""
     keys = ("name", "entity", "mode", "columns", "key", "encoding", "delimiter",
             "date_format", "decimal", "full_sync")
     defaults = {"mode": "upsert", "key": "external_ref", "encoding": "auto",
                 "delimiter": "auto", "date_format": "auto", "decimal": "auto",
                 "full_sync": False}
-    return {k: definition.get(k, defaults.get(k)) for k in keys}
+    spelled = {k: definition.get(k, defaults.get(k)) for k in keys}
+    if definition.get("sheet") is not None:
+        spelled["sheet"] = definition["sheet"]
+    return spelled

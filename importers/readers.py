@@ -1,15 +1,14 @@
 """Streaming readers for tenants' feed files: CSV (any usual encoding and delimiter) and XLSX.
 
 Pure: no database, no Flask app. `open_table()` reads the header at once; `Table.rows()` opens the
-file again and yields one `Row` at a time, so no file is ever held in memory whole.
+file again and yields one `Row` at a time, so no file is ever held in memory whole. Workbooks are
+read by importers/workbooks.py, with bounded work whatever the file claims.
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-import warnings
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 from flask_babel import lazy_gettext as _l
 
 MB = 1024 * 1024
@@ -25,7 +23,6 @@ SNIFF_CHARS = 64 * 1024
 SNIFF_RECORDS = 50
 DELIMITERS = (";", ",", "\t", "|")  # sniffing preference, best first
 DELIMITER_ALIASES = {"tab": "\t", "\\t": "\t"}
-XLSX_MAX_RATIO = 100  # a workbook unpacks to 5-20 times its size; far more is a zip bomb
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and any password-protected workbook
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -34,6 +31,7 @@ UNDECODABLE = _l("The file cannot be decoded as %(encoding)s.")
 RECORD_TOO_LONG = _l("Line %(line)d: a record is longer than %(limit)d characters (a quote left "
                      "open?).")
 NOT_A_WORKBOOK = _l("This ZIP file is not a readable Excel workbook (.xlsx).")
+TOO_MANY_ROWS = _l("The file has more than %(limit)d rows.")
 
 
 def message_id(message: Any) -> str:
@@ -62,6 +60,8 @@ class Limits:
     max_rows: int = 5_000_000
     max_field_length: int = 10_000
     max_columns: int = 500
+    max_shared_strings: int = 2_000_000  # distinct texts of a workbook, all held in memory
+    max_shared_chars: int = 100_000_000
 
     @property
     def max_record_length(self) -> int:
@@ -88,11 +88,14 @@ class Table:
     encoding: str | None  # None for xlsx
     delimiter: str | None  # None for xlsx
     limits: Limits
+    sheet: str | None = None  # xlsx: the worksheet named by the profile (None: the first)
 
     def rows(self) -> Iterator[Row]:
-        """Data rows after the header, lazily; blank rows skipped; raises ReaderError."""
+        """Data rows after the header, lazily; blank rows skipped (but counted against the
+        row limit); raises ReaderError."""
         if self.kind == "xlsx":
-            return _data_rows(_xlsx_records(self.path), self, _blank_values, None)
+            return _data_rows(_xlsx_records(self.path, self.sheet, self.limits), self,
+                              _blank_values, None)
         records = _csv_records(self.path, self.encoding or "utf-8", self.delimiter or ",",
                                self.limits)
         return _data_rows(records, self, _blank_texts, "")
@@ -102,8 +105,11 @@ class Table:
 
 
 def open_table(path: Path | str, *, encoding: str = "auto", delimiter: str = "auto",
-               limits: Limits = Limits()) -> Table:
-    """Recognise the file (xlsx or csv, encoding, delimiter) and read its header."""
+               limits: Limits = Limits(), sheet: str | None = None) -> Table:
+    """Recognise the file (xlsx or csv, encoding, delimiter) and read its header.
+
+    A workbook is read from the worksheet named `sheet`, else from its first worksheet (tab
+    order, hidden ones included, chart sheets skipped); a CSV file ignores `sheet`."""
     path = Path(path)
     size = path.stat().st_size
     if size > limits.max_bytes:
@@ -117,9 +123,11 @@ def open_table(path: Path | str, *, encoding: str = "auto", delimiter: str = "au
             "Excel 97-2003 (.xls) and password-protected workbooks cannot be read: save the file "
             "as .xlsx or CSV."))
     if magic.startswith(ZIP_MAGIC):
-        _check_workbook_archive(path, size, limits)
-        header, line = _read_header(_xlsx_records(path), _blank_values, limits)
-        return Table(path, "xlsx", header, line, None, None, limits)
+        from importers.workbooks import check_archive
+
+        check_archive(path, limits)
+        header, line = _read_header(_xlsx_records(path, sheet, limits), _blank_values, limits)
+        return Table(path, "xlsx", header, line, None, None, limits, sheet)
     encoding = _resolve_encoding(path, encoding)
     delimiter = _resolve_delimiter(path, encoding, delimiter, limits)
     records = _csv_records(path, encoding, delimiter, limits)
@@ -275,48 +283,16 @@ def _csv_records(path: Path, encoding: str, delimiter: str,
             yield start, cells
 
 
-def _check_workbook_archive(path: Path, size: int, limits: Limits) -> None:
+def _xlsx_records(path: Path, sheet: str | None,
+                  limits: Limits) -> Iterator[tuple[int, list[Any]]]:
+    """(sheet row number, values) for every row the worksheet writes, blank ones included."""
+    from importers.workbooks import Workbook
+
+    workbook = Workbook(path, limits)
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except Exception as exc:  # a damaged archive raises many kinds of errors
-        raise ReaderError(NOT_A_WORKBOOK) from exc
-    names = {member.filename for member in members}
-    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
-        raise ReaderError(NOT_A_WORKBOOK)
-    if sum(member.file_size for member in members) > max(limits.max_bytes,
-                                                         XLSX_MAX_RATIO * size):
-        raise ReaderError(_l("The workbook unpacks to more than %(mb)d MB."),
-                          mb=limits.max_bytes // MB)
-
-
-def _xlsx_records(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    """(sheet row number, values) for every row of the first worksheet, blank ones included."""
-    with path.open("rb") as fh:  # a file object: openpyxl would refuse a name not ending .xlsx
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                workbook = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise ReaderError(NOT_A_WORKBOOK) from exc
-        try:
-            if not workbook.worksheets:
-                return
-            sheet = workbook.worksheets[0]
-            sheet.reset_dimensions()  # the stored dimensions may be wrong: read every row
-            values = sheet.iter_rows(values_only=True)
-            number = 0
-            while True:
-                try:
-                    row = next(values, None)
-                except Exception as exc:  # same: a damaged sheet
-                    raise ReaderError(NOT_A_WORKBOOK, line=number + 1) from exc
-                if row is None:
-                    return
-                number += 1
-                yield number, list(row)
-        finally:
-            workbook.close()
+        yield from workbook.records(sheet)
+    finally:
+        workbook.close()
 
 
 # --- Header and rows ------------------------------------------------------------------------
@@ -338,7 +314,9 @@ def _blank_values(cells: list[Any]) -> bool:
 def _header_text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
+    if getattr(value, "shown", None) is not None:  # a number as its format shows it
+        value = value.shown
+    elif isinstance(value, float) and value.is_integer():
         value = int(value)
     elif isinstance(value, datetime | date | time):
         value = value.isoformat()
@@ -347,8 +325,15 @@ def _header_text(value: Any) -> str:
 
 def _read_header(records: Iterator[tuple[int, list[Any]]], blank: Callable[[list[Any]], bool],
                  limits: Limits) -> tuple[list[str], int]:
+    first = None
     with closing(records):
-        first = next(((line, cells) for line, cells in records if not blank(cells)), None)
+        for line, cells in records:
+            # A workbook's blank and missing rows before its header count, as in _data_rows.
+            if blank is _blank_values and line - 1 > limits.max_rows:
+                raise ReaderError(TOO_MANY_ROWS, line=line, limit=limits.max_rows)
+            if not blank(cells):
+                first = line, cells
+                break
     if first is None:
         raise ReaderError(EMPTY_FILE)
     line, cells = first
@@ -368,19 +353,23 @@ def _data_rows(records: Iterator[tuple[int, list[Any]]], table: Table,
     max_rows = table.limits.max_rows
     max_length = table.limits.max_field_length
     texts = filler == ""  # csv: every cell is a str
+    # A workbook's rows count by their numbers, blank and missing ones included: a sheet can
+    # number its rows far apart at no cost in size. A CSV file's blank lines are not counted.
+    numbered = table.kind == "xlsx"
     count = 0
     header_seen = False
     with closing(records):
         for line, cells in records:
-            if blank(cells):
-                continue
             if not header_seen:
-                header_seen = True
+                header_seen = line >= table.header_line and not blank(cells)
+                continue
+            if numbered and line - table.header_line > max_rows:
+                raise ReaderError(TOO_MANY_ROWS, line=line, limit=max_rows)
+            if blank(cells):
                 continue
             count += 1
             if count > max_rows:
-                raise ReaderError(_l("The file has more than %(limit)d rows."), line=line,
-                                  limit=max_rows)
+                raise ReaderError(TOO_MANY_ROWS, line=line, limit=max_rows)
             extra = 0
             if len(cells) > width:
                 extra = len(cells) - width - sum(blank([c]) for c in cells[width:])

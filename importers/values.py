@@ -333,8 +333,12 @@ def parse_bool(raw: Any) -> bool | None:
     raise InvalidValue(_l("“%(value)s” is not yes or no."), value=_shown(raw))
 
 
-def _text_of(raw: Any) -> str:
-    """An XLSX value as the text a person saw: 75001 not 75001.0, dates in ISO form."""
+def cell_text(raw: Any) -> str:
+    """An XLSX value as the text a person saw: 75001 not 75001.0, 01000 when the cell's number
+    format shows 01000 (importers.workbooks), dates in ISO form."""
+    shown = getattr(raw, "shown", None)
+    if shown is not None:
+        return shown
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, float) and raw.is_integer():
@@ -352,7 +356,7 @@ def parse_text(max_length: int) -> Callable[[Any], str | None]:
     def parse(raw: Any) -> str | None:
         if raw is None:
             return None
-        text = raw.strip() if isinstance(raw, str) else _text_of(raw).strip()
+        text = raw.strip() if isinstance(raw, str) else cell_text(raw).strip()
         if not text:
             return None
         if len(text) > max_length:

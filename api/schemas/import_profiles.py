@@ -27,6 +27,8 @@ class ImportProfileSchema(ma.Schema):
     date_format = ma.fields.String(validate=ma.validate.Length(1, 30))
     decimal = ma.fields.String(validate=ma.validate.OneOf(DECIMALS))
     full_sync = ma.fields.Boolean()
+    sheet = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 31), metadata={
+        "description": "XLSX: the worksheet to read; absent or null, the first one."})
     version = ma.fields.Integer(dump_only=True)
     is_active = ma.fields.Boolean(dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)

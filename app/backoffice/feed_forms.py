@@ -21,7 +21,7 @@ from importers.profile import normalized
 MODE_LABELS = {"upsert": _l("Create or update"), "insert": _l("Create only"),
                "update": _l("Update only")}
 OPTION_FIELDS = ("name", "entity", "mode", "key", "encoding", "delimiter", "date_format",
-                 "decimal", "full_sync")
+                 "decimal", "full_sync", "sheet")
 TAB = "\t"
 
 
@@ -39,6 +39,7 @@ class ProfileForm(FlaskForm):
     decimal = SelectField(_l("Decimal separator"), validate_choice=False, choices=options(
         [("auto", _l("Detect")), (",", ","), (".", ".")]))
     full_sync = BooleanField(_l("Full sync: archive this feed's records missing from a file"))
+    sheet = StringField(_l("Worksheet (XLSX; empty: the first one)"), validators=[Length(max=31)])
     sample = FileField(_l("Sample file (CSV or XLSX)"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -95,6 +96,7 @@ def form_definition(form: ProfileForm, columns: list[MappingColumn]) -> dict[str
     definition["name"] = (definition["name"] or "").strip()
     definition["encoding"] = (definition["encoding"] or "").strip() or "auto"
     definition["date_format"] = (definition["date_format"] or "").strip() or "auto"
+    definition["sheet"] = (definition["sheet"] or "").strip() or None
     if definition["delimiter"] == "tab":
         definition["delimiter"] = TAB
     definition["columns"] = {c.header: c.target for c in columns}

@@ -176,7 +176,8 @@ class Sample:
     columns: list[tuple[str, list[str]]]
 
 
-def read_sample(stream: IO[bytes], encoding: str, delimiter: str) -> Sample:
+def read_sample(stream: IO[bytes], encoding: str, delimiter: str,
+                sheet: str | None = None) -> Sample:
     """A sample file's header and first rows, read from a temporary copy (never kept)."""
     root = Path(current_app.config["FILES_DIR"]) / "tmp"
     root.mkdir(parents=True, exist_ok=True)
@@ -185,7 +186,8 @@ def read_sample(stream: IO[bytes], encoding: str, delimiter: str) -> Sample:
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(stream, out, 1024 * 1024)
         table = open_table(name, encoding=_encoding(encoding), limits=limits(),
-                           delimiter=delimiter if delimiter in DELIMITERS else "auto")
+                           delimiter=delimiter if delimiter in DELIMITERS else "auto",
+                           sheet=sheet)
         with closing(table.rows()) as rows:
             first = list(islice(rows, SAMPLE_ROWS))
     finally:

@@ -212,7 +212,8 @@ def _sample(form: ProfileForm) -> Any:
         raise ValidationError({"sample": _("Choose a sample file.")})
     try:
         return read_sample(upload.stream, form.encoding.data or "auto",
-                           "\t" if form.delimiter.data == "tab" else form.delimiter.data)
+                           "\t" if form.delimiter.data == "tab" else form.delimiter.data,
+                           (form.sheet.data or "").strip() or None)
     except ReaderError as exc:
         raise ValidationError({"sample": str(exc)}) from None
 

@@ -119,3 +119,14 @@ def test_a_nul_character_in_json_is_refused_before_the_database(api_client):
     response = api_client.post("/api/v1/import-profiles", data='{"name": "a\\u0000b"}',
                                content_type="application/json")
     problem(response, 400)
+
+
+def test_a_profile_may_name_the_worksheet_to_read(api_client):
+    profile = _create(api_client, {**ACCOUNTS_PROFILE, "sheet": "Clients"}).get_json()
+    assert profile["sheet"] == "Clients"
+    url = f"/api/v1/import-profiles/{profile['id']}"
+    etag = api_client.get(url).headers["ETag"]
+    patched = api_client.patch(url, json={"sheet": None}, headers={"If-Match": etag})
+    assert patched.status_code == 200 and "sheet" not in patched.get_json()
+    assert "sheet" in problem(api_client.post("/api/v1/import-profiles", json={
+        **ACCOUNTS_PROFILE, "name": "trop-long", "sheet": "x" * 32}), 422)["errors"]

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importers import readers
+from importers import readers, workbooks
 from importers.readers import Limits, ReaderError, Row, open_table
 
 FRENCH = "Société Générale;Crédit Agricole;Caisse d’Épargne;À l’œuvre;Île-de-France;12 €"
@@ -420,15 +420,13 @@ def test_xlsx_long_text_and_row_limit(tmp_path):
 
 def test_xlsx_workbook_is_closed_after_iteration(tmp_path, monkeypatch):
     closed = []
-    load = openpyxl.load_workbook
+    close = workbooks.Workbook.close
 
-    def spying_load(*args, **kwargs):
-        workbook = load(*args, **kwargs)
-        close = workbook.close
-        workbook.close = lambda: (closed.append(True), close())
-        return workbook
+    def spying_close(workbook):
+        closed.append(True)
+        close(workbook)
 
-    monkeypatch.setattr(readers.openpyxl, "load_workbook", spying_load)
+    monkeypatch.setattr(workbooks.Workbook, "close", spying_close)
     table = open_table(make_workbook(tmp_path / "c.xlsx", INVOICE_ROWS))
     assert closed == [True]  # the header read
     list(table.rows())

@@ -227,3 +227,24 @@ def test_profiles_list_shows_each_profile_and_its_last_run(sales_client, invoice
                   fr("Partly imported")):
         assert shown in page
     assert fr("Edit") not in page  # sales read, admins edit
+
+
+def test_a_profile_names_the_worksheet_its_sample_and_files_are_read_from(admin_client,
+                                                                           promoteur):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Exporté le 31/12/2025"])
+    workbook.create_sheet("Factures").append(SAMPLE_HEADERS)
+    sample = io.BytesIO()
+    workbook.save(sample)
+    sample.seek(0)
+    response = admin_client.post("/alpha/feeds/profiles/new", data={
+        **_options(sheet="Factures"), "action": "read", "sample": (sample, "export.xlsx")},
+        content_type="multipart/form-data")
+    assert chosen_targets(response) == EXPECTED  # the headers of the sheet named
+    saved = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(
+        EXPECTED, sheet=" Factures "))
+    assert saved.status_code == 302
+    profile = db.session.scalar(select(ImportProfile))
+    assert profile.definition["sheet"] == "Factures"
+    form = admin_client.get(f"/alpha/feeds/profiles/{profile.id}/edit")
+    assert 'name="sheet" type="text" value="Factures"' in form.data.decode()

@@ -1,0 +1,282 @@
+"""XLSX workbooks read with bounded work and memory, whatever the file claims.
+
+A workbook is a ZIP of XML parts, and a crafted one can cost far more than its size: a part
+that inflates a thousandfold, a shared-strings table of millions of entries (all held in
+memory), a first row numbered 20,000,000 (openpyxl's read-only sheets yield every missing row
+before it), a cell in column 16,000,000 (a list that long). So every part is checked before
+anything is parsed (its size and its own compression ratio), the shared strings are loaded
+with a bound on their count and characters, and the sheet is streamed here rather than by
+openpyxl's sheet reader: rows and cells as the file writes them, no missing row made up, each
+one dropped once read, and a row or column reference past Excel's limits refused at once.
+openpyxl still does the rest (manifest, workbook, styles, cell values).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+from xml.etree.ElementTree import iterparse
+
+from flask_babel import lazy_gettext as _l
+from openpyxl.cell.text import Text
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+from openpyxl.utils.cell import column_index_from_string
+from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
+
+from importers.number_formats import displayed
+from importers.readers import MB, NOT_A_WORKBOOK, Limits, ReaderError
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384  # column XFD
+MAX_RATIO = 100  # a part unpacks to 5-20 times its size; far more is a zip bomb
+RATIO_FREE_BYTES = MB  # a part this small cannot be a bomb, however well it compresses
+SHEET_MAIN = f"{{{SHEET_MAIN_NS}}}"
+ROW_TAG, CELL_TAG, SI_TAG = SHEET_MAIN + "row", SHEET_MAIN + "c", SHEET_MAIN + "si"
+CELL_REFERENCE = re.compile(r"\$?([A-Za-z]+)\$?([0-9]+)")
+
+PART_TOO_LARGE = _l("The workbook part “%(part)s” unpacks to more than %(mb)d MB.")
+PART_RATIO = _l("The workbook part “%(part)s” unpacks to %(ratio)d times its packed size: "
+                "this file is refused as a zip bomb.")
+TOO_MANY_STRINGS = _l("The workbook holds more than %(limit)d distinct texts: save it as CSV.")
+TOO_MUCH_TEXT = _l("The texts of the workbook hold more than %(limit)d characters: save it as "
+                   "CSV.")
+ROW_BEYOND = _l("Row %(row)d is beyond the last row of a worksheet (%(limit)d): the file is "
+                "refused.")
+COLUMN_BEYOND = _l("Cell %(cell)s is beyond the last column of a worksheet (XFD): the file is "
+                   "refused.")
+UNKNOWN_SHEET = _l("The workbook has no sheet named “%(sheet)s” (its sheets: %(names)s).")
+
+
+class ShownInt(int):
+    """A whole number from a cell, and the text its number format shows (01000 for 1000):
+    a number to arithmetic, that text to str() (error rows, messages)."""
+
+    shown: str
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+class ShownFloat(float):
+    """A number from a cell, and the text its number format shows (12.50 for 12.5)."""
+
+    shown: str
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+def check_archive(path: Path, limits: Limits) -> None:
+    """Every part within the size limit and the compression ratio, before anything is parsed.
+
+    zipfile stops a part at its declared size (and fails on the checksum), so a part cannot
+    unpack to more than what is checked here.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except Exception as exc:  # a damaged archive raises many kinds of errors
+        raise ReaderError(NOT_A_WORKBOOK) from exc
+    names = {member.filename for member in members}
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
+        raise ReaderError(NOT_A_WORKBOOK)
+    for member in members:
+        part = member.filename[-80:]
+        if member.file_size > limits.max_bytes:
+            raise ReaderError(PART_TOO_LARGE, part=part, mb=limits.max_bytes // MB)
+        if member.file_size > max(RATIO_FREE_BYTES, MAX_RATIO * member.compress_size):
+            raise ReaderError(PART_RATIO, part=part,
+                              ratio=member.file_size // max(member.compress_size, 1))
+
+
+def _bounded_strings(source: IO[bytes], limits: Limits) -> list[str]:
+    """The shared strings, refused as soon as their count or characters pass the limits."""
+    strings: list[str] = []
+    characters = 0
+    root = None
+    for event, element in iterparse(source, events=("start", "end")):
+        if event == "start":
+            root = element if root is None else root
+            continue
+        if element.tag != SI_TAG:
+            continue
+        text = Text.from_tree(element).content.replace("x005F_", "")  # as openpyxl reads it
+        characters += len(text)
+        if len(strings) >= limits.max_shared_strings:
+            raise ReaderError(TOO_MANY_STRINGS, limit=limits.max_shared_strings)
+        if characters > limits.max_shared_chars:
+            raise ReaderError(TOO_MUCH_TEXT, limit=limits.max_shared_chars)
+        strings.append(text)
+        root.remove(element)  # the table keeps no parsed entry
+    return strings
+
+
+class _WorkbookReader(ExcelReader):
+    """openpyxl's reader, with bounded shared strings and no sheet parsed at load time."""
+
+    def __init__(self, source: IO[bytes], limits: Limits) -> None:
+        super().__init__(source, read_only=True, data_only=True)
+        self.limits = limits
+        self.sheets: list[tuple[str, str]] = []  # (name, part) of each worksheet, in tab order
+
+    def read_strings(self) -> None:
+        found = self.package.find(SHARED_STRINGS)
+        if found is not None:
+            with self.archive.open(found.PartName[1:]) as source:
+                self.shared_strings = _bounded_strings(source, self.limits)
+
+    def read_worksheets(self) -> None:
+        # openpyxl's read-only sheets parse their whole part at load time to size themselves
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                self.sheets.append((sheet.name, rel.target))
+
+
+class Workbook:
+    """An open workbook: its worksheets' names, and the records of one of them."""
+
+    def __init__(self, path: Path, limits: Limits) -> None:
+        self.limits = limits
+        self._file = path.open("rb")  # a file object: openpyxl refuses names not ending .xlsx
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._reader = _WorkbookReader(self._file, limits)
+                self._reader.read()
+        except ReaderError:
+            self.close()
+            raise
+        except Exception as exc:  # openpyxl raises many kinds on a damaged file
+            self.close()
+            raise ReaderError(NOT_A_WORKBOOK) from exc
+        self._book = self._reader.wb
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return [name for name, _part in self._reader.sheets]
+
+    def close(self) -> None:
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.archive.close()
+        self._file.close()
+
+    def records(self, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
+        """(row number, values) of the named worksheet, or the first, as the file writes them."""
+        sheets = self._reader.sheets
+        if sheet is not None:
+            parts = [part for name, part in sheets if name == sheet]
+            if not parts:
+                raise ReaderError(UNKNOWN_SHEET, sheet=sheet[:100],
+                                  names=", ".join(f"“{n}”" for n in self.sheet_names[:20]))
+            part = parts[0]
+        elif sheets:
+            part = sheets[0][1]
+        else:
+            return
+        cells = WorkSheetParser(None, self._reader.shared_strings, data_only=True,
+                                epoch=self._book.epoch, date_formats=self._book._date_formats,
+                                timedelta_formats=self._book._timedelta_formats)
+        try:
+            source = self._reader.archive.open(part)
+        except Exception as exc:  # a damaged archive: its directory and the part disagree
+            raise ReaderError(NOT_A_WORKBOOK) from exc
+        with source:
+            yield from _sheet_rows(source, cells, self._number_format)
+
+    def _number_format(self, style_id: int) -> str:
+        try:
+            number_format = self._book._cell_styles[style_id].numFmtId
+            if number_format < BUILTIN_FORMATS_MAX_SIZE:
+                return BUILTIN_FORMATS.get(number_format, "General")
+            return self._book._number_formats[number_format - BUILTIN_FORMATS_MAX_SIZE]
+        except (IndexError, TypeError):
+            return "General"
+
+
+def _row_number(text: str | None, previous: int) -> int:
+    if text is None:
+        return previous + 1
+    try:
+        number = int(text[:12]) if text.isdigit() else int(float(text))
+    except (ValueError, OverflowError) as exc:
+        raise ReaderError(NOT_A_WORKBOOK, line=previous + 1) from exc
+    if number > EXCEL_MAX_ROWS:
+        raise ReaderError(ROW_BEYOND, line=number, row=number, limit=EXCEL_MAX_ROWS)
+    if number <= previous:  # rows ascend in every workbook; repeated ones would never end
+        raise ReaderError(NOT_A_WORKBOOK, line=number)
+    return number
+
+
+def _column(reference: str | None, previous: int, line: int) -> int:
+    if reference is None:
+        column = previous + 1
+    else:
+        match = CELL_REFERENCE.fullmatch(reference)
+        if match is None:
+            raise ReaderError(NOT_A_WORKBOOK, line=line)
+        letters, row = match.groups()
+        if len(row) > 7 or int(row) > EXCEL_MAX_ROWS:
+            raise ReaderError(ROW_BEYOND, line=line, row=int(row[:12]), limit=EXCEL_MAX_ROWS)
+        column = EXCEL_MAX_COLUMNS + 1 if len(letters) > 3 else \
+            column_index_from_string(letters.upper())
+    if column > EXCEL_MAX_COLUMNS:
+        raise ReaderError(COLUMN_BEYOND, line=line, cell=(reference or str(column))[:20])
+    if column <= previous:  # cells ascend in a row, as rows do in a sheet
+        raise ReaderError(NOT_A_WORKBOOK, line=line)
+    return column
+
+
+def _sheet_rows(source: IO[bytes], cells: WorkSheetParser,
+                number_format: Callable[[int], str]) -> Iterator[tuple[int, list[Any]]]:
+    """Each <row> of the part, once: (its number, its values up to its last filled column)."""
+    number, column, depth = 0, 0, 0
+    values: dict[int, Any] = {}
+    parents: list[Any] = []  # the open elements: a finished row or cell leaves its parent
+    try:
+        for event, element in iterparse(source, events=("start", "end")):
+            if event == "start":
+                depth += 1
+                parents.append(element)
+                if element.tag == ROW_TAG:
+                    number, column = _row_number(element.get("r"), number), 0
+                    values = {}
+                continue
+            depth -= 1
+            parents.pop()
+            if element.tag == CELL_TAG:
+                column = _column(element.get("r"), column, number)
+                element.attrib.pop("r", None)  # checked above; openpyxl would parse it again
+                cells.row_counter, cells.col_counter = number, column - 1
+                cell = cells.parse_cell(element)
+                values[column] = _shown(cell, number_format)
+            elif element.tag == ROW_TAG:
+                row = [None] * max(values, default=0)
+                for index, value in values.items():
+                    row[index - 1] = value
+                yield number, row
+            if depth <= 3 and parents:  # worksheet > sheetData > row > c: drop what was read
+                parents[-1].remove(element)
+    except ReaderError:
+        raise
+    except Exception as exc:  # a damaged part: XML, numbers, styles…
+        raise ReaderError(NOT_A_WORKBOOK, line=number or 1) from exc
+
+
+def _shown(cell: dict[str, Any], number_format: Callable[[int], str]) -> Any:
+    """The cell's value; a number whose format shows it otherwise carries that text."""
+    value = cell["value"]
+    if cell["data_type"] != "n" or not cell["style_id"] or isinstance(value, bool) \
+            or not isinstance(value, int | float):
+        return value
+    text = displayed(value, number_format(cell["style_id"]))
+    if text is None:
+        return value
+    number = ShownFloat(value) if isinstance(value, float) else ShownInt(value)
+    number.shown = text
+    return number

@@ -1,0 +1,289 @@
+"""Crafted workbooks are refused at once, in bounded work; numbers read as their cells show them."""
+from __future__ import annotations
+
+import random
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from importers import readers
+from importers.readers import Limits, ReaderError, open_table
+
+SHEET = "xl/worksheets/sheet1.xml"
+STRINGS = "xl/sharedStrings.xml"
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def workbook(path: Path, rows: list[list]) -> Path:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+def rewritten(source: Path, target: Path, parts: dict[str, bytes],
+              stored: dict[str, bytes] | None = None) -> Path:
+    """A copy of a workbook with some parts replaced or added (deflated, or stored as given)."""
+    with zipfile.ZipFile(source) as original, \
+            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for item in original.infolist():
+            if item.filename not in parts:
+                copy.writestr(item.filename, original.read(item))
+        for name, data in parts.items():
+            copy.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+        for name, data in (stored or {}).items():
+            copy.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+    return target
+
+
+def with_shared_strings(source: Path, target: Path, strings: bytes, rows: str,
+                        stored: dict[str, bytes] | None = None) -> Path:
+    """A workbook whose sheet refers to a shared-strings table (as Excel and Calc write)."""
+    with zipfile.ZipFile(source) as original:
+        types = original.read("[Content_Types].xml").replace(b"</Types>", (
+            b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+            b'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'))
+    return rewritten(source, target, {"[Content_Types].xml": types, STRINGS: strings,
+                                      SHEET: sheet_xml(rows)}, stored)
+
+
+def shared_strings(texts: list[str]) -> bytes:
+    items = "".join(f"<si><t>{text}</t></si>" for text in texts)
+    return f'<sst xmlns="{MAIN}">{items}</sst>'.encode()
+
+
+def string_rows(count: int) -> str:
+    return "".join(f'<row r="{n + 1}"><c r="A{n + 1}" t="s"><v>{n}</v></c></row>'
+                   for n in range(count))
+
+
+def sheet_xml(rows: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN}">'
+            f"<sheetData>{rows}</sheetData></worksheet>").encode()
+
+
+def text_row(number: int, *texts: str, columns: str = "ABCDEFGH") -> str:
+    cells = "".join(f'<c r="{columns[i]}{number}" t="inlineStr"><is><t>{text}</t></is></c>'
+                    for i, text in enumerate(texts))
+    return f'<row r="{number}">{cells}</row>'
+
+
+def crafted(tmp_path: Path, rows: str) -> Path:
+    source = workbook(tmp_path / "source.xlsx", [["placeholder"]])
+    return rewritten(source, tmp_path / "crafted.xlsx", {SHEET: sheet_xml(rows)})
+
+
+@pytest.fixture
+def counted_rows(monkeypatch):
+    """How many rows the workbook reader handed over before the file was refused."""
+    seen = []
+    records = readers._xlsx_records
+
+    def counting(*args, **kwargs):
+        for record in records(*args, **kwargs):
+            seen.append(record[0])
+            yield record
+
+    monkeypatch.setattr(readers, "_xlsx_records", counting)
+    return seen
+
+
+def refusal(path: Path, **options) -> ReaderError:
+    with pytest.raises(ReaderError) as error:
+        table = open_table(path, **options)
+        for _row in table.rows():
+            pass
+    return error.value
+
+
+# --- Parts: size, ratio, shared strings ---------------------------------------------------
+
+def test_a_stored_random_part_does_not_let_a_huge_shared_strings_table_through(tmp_path):
+    # The whole archive looks modest next to its stored noise; its shared strings do not.
+    source = workbook(tmp_path / "source.xlsx", [["Nom"], ["x"]])
+    strings = (f'<sst xmlns="{MAIN}">'.encode() + b"<si><t>aaaaaaaaaaaaaaaa</t></si>" * 700_000
+               + b"</sst>")
+    bomb = with_shared_strings(
+        source, tmp_path / "bomb.xlsx", strings, string_rows(2),
+        stored={"xl/media/noise.bin": random.Random(3).randbytes(2 * readers.MB)})
+    tracemalloc.start()
+    try:
+        error = refusal(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "zip bomb" in str(error) and "sharedStrings.xml" in str(error)
+    assert peak < 5 * readers.MB  # refused before the table was parsed
+
+
+def test_a_part_larger_than_the_limit_is_refused(tmp_path):
+    source = workbook(tmp_path / "source.xlsx", [["Nom"], ["x"]])
+    noise = random.Random(4).randbytes(3 * readers.MB // 2).hex().encode()  # packs to half
+    big = rewritten(source, tmp_path / "big.xlsx", {"xl/media/noise.txt": noise})
+    assert big.stat().st_size < 2 * readers.MB
+    error = refusal(big, limits=Limits(max_bytes=2 * readers.MB))
+    assert str(error) == ("The workbook part “xl/media/noise.txt” unpacks to more than 2 MB.")
+
+
+def test_shared_strings_are_refused_past_their_count_without_reading_them_all(tmp_path,
+                                                                            monkeypatch):
+    texts = [f"client {n} {random.Random(n).random()}" for n in range(3000)]
+    path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
+                               tmp_path / "many.xlsx", shared_strings(texts), string_rows(3000))
+    assert open_table(path).header == [texts[0]]  # what the limit is about: a readable file
+    loaded = []
+    from openpyxl.cell.text import Text
+
+    from_tree = Text.from_tree
+    monkeypatch.setattr(Text, "from_tree", classmethod(
+        lambda cls, node: (loaded.append(1), from_tree(node))[1]))
+    error = refusal(path, limits=Limits(max_shared_strings=1000))
+    assert str(error) == "The workbook holds more than 1000 distinct texts: save it as CSV."
+    assert len(loaded) <= 1001
+
+
+def test_shared_strings_are_refused_past_their_characters(tmp_path):
+    texts = [f"{n:05d}" + "x" * 95 for n in range(200)]
+    path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
+                               tmp_path / "long.xlsx", shared_strings(texts), string_rows(200))
+    error = refusal(path, limits=Limits(max_shared_chars=10_000))
+    assert "more than 10000 characters" in str(error)
+
+
+# --- Rows and columns beyond a worksheet's limits -------------------------------------------
+
+def test_a_header_at_row_20_million_is_refused_at_once(tmp_path, counted_rows):
+    path = crafted(tmp_path, text_row(20_000_000, "Nom", "Ville"))
+    error = refusal(path)
+    assert str(error) == ("Row 20000000 is beyond the last row of a worksheet (1048576): the "
+                          "file is refused.")
+    assert error.line == 20_000_000
+    assert counted_rows == []  # no row made up for the 19,999,999 missing ones
+
+
+def test_a_row_beyond_the_last_one_is_refused(tmp_path, counted_rows):
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, "x") + text_row(1_048_577, "y"))
+    error = refusal(path)
+    assert "Row 1048577 is beyond the last row" in str(error)
+    assert counted_rows == [1, 1, 2]  # the header read, then the data until the bad row
+
+
+def test_a_cell_beyond_column_xfd_is_refused(tmp_path, counted_rows):
+    path = crafted(tmp_path, text_row(1, "Nom") + '<row r="2"><c r="XFE2" t="inlineStr">'
+                   '<is><t>far</t></is></c></row>')
+    error = refusal(path)
+    assert str(error) == ("Cell XFE2 is beyond the last column of a worksheet (XFD): the file "
+                          "is refused.")
+    assert counted_rows == [1, 1]
+
+
+def test_a_cell_far_beyond_column_xfd_is_refused_not_called_damaged(tmp_path):
+    path = crafted(tmp_path, '<row r="1"><c r="ZZZZZZZZ1" t="inlineStr"><is><t>a</t></is></c>'
+                   "</row>")
+    assert "beyond the last column" in str(refusal(path))
+
+
+def test_a_repeated_row_is_refused_not_read_again_and_again(tmp_path, counted_rows):
+    repeated = '<row r="2"/>' * 60_000  # under 1 MB: no ratio check stops it
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, "x") + repeated)
+    assert "not a readable Excel workbook" in str(refusal(path))
+    assert counted_rows == [1, 1, 2]
+
+
+def test_a_repeated_cell_is_refused(tmp_path):
+    path = crafted(tmp_path, text_row(1, "Nom") + '<row r="2">'
+                   + '<c r="A2" t="inlineStr"><is><t>x</t></is></c>' * 1000 + "</row>")
+    assert "not a readable Excel workbook" in str(refusal(path))
+
+
+def test_blank_rows_count_against_the_row_limit(tmp_path):
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, "x") + text_row(50, "y"))
+    table = open_table(path, limits=Limits(max_rows=10))
+    rows = table.rows()
+    assert next(rows).line == 2
+    with pytest.raises(ReaderError, match="more than 10 rows") as error:
+        next(rows)
+    assert error.value.line == 50
+
+
+def test_a_header_after_too_many_blank_rows_is_refused(tmp_path):
+    path = crafted(tmp_path, text_row(500, "Nom"))
+    assert "more than 100 rows" in str(refusal(path, limits=Limits(max_rows=100)))
+
+
+def test_legitimate_sparse_rows_and_cells_still_read(tmp_path):
+    path = crafted(tmp_path, text_row(3, "Code", "Nom") + text_row(7, "A1", "x")
+                   + '<row r="9"><c r="B9" t="inlineStr"><is><t>y</t></is></c></row>')
+    table = open_table(path)
+    assert table.header == ["Code", "Nom"] and table.header_line == 3
+    assert [(row.line, row.cells) for row in table.rows()] == [(7, ["A1", "x"]),
+                                                                 (9, [None, "y"])]
+
+
+# --- Worksheets ------------------------------------------------------------------------------
+
+def two_sheets(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["Remarque"])
+    book.active.append(["rien"])
+    second = book.create_sheet("Clients")
+    second.append(["Code", "Nom"])
+    second.append(["C1", "Dupont"])
+    book.save(path)
+    return path
+
+
+def test_the_first_worksheet_is_read_unless_one_is_named(tmp_path):
+    path = two_sheets(tmp_path / "two.xlsx")
+    assert open_table(path).header == ["Remarque"]
+    table = open_table(path, sheet="Clients")
+    assert table.header == ["Code", "Nom"]
+    assert [row.cells for row in table.rows()] == [["C1", "Dupont"]]
+
+
+def test_an_unknown_worksheet_names_the_ones_there_are(tmp_path):
+    error = refusal(two_sheets(tmp_path / "two.xlsx"), sheet="Factures")
+    assert str(error) == ("The workbook has no sheet named “Factures” (its sheets: “Notes”, "
+                          "“Clients”).")
+
+
+# --- Numbers as their cells show them --------------------------------------------------------
+
+def test_a_zero_padded_number_keeps_its_number_and_its_shown_text(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["CP", "Montant"])
+    book.active.append([1000, 12.5])
+    book.active["A2"].number_format = "00000"
+    book.active["B2"].number_format = "#,##0.00"
+    book.save(tmp_path / "cp.xlsx")
+    row = next(open_table(tmp_path / "cp.xlsx").rows())
+    assert row.cells == [1000, 12.5] and isinstance(row.cells[0], int)
+    assert [cell.shown for cell in row.cells] == ["01000", "12.50"]
+
+
+@pytest.mark.parametrize(("value", "code", "text"), [
+    (1000, "00000", "01000"),
+    (12345678, "000000000", "012345678"),
+    (12.5, "0", "13"),  # half away from zero, as Excel rounds
+    (0.125, "0.00", "0.13"),
+    (1234567.5, "#,##0", "1,234,568"),
+    (-1234.5, "#,##0.00", "-1,234.50"),
+    (0.125, "0%", "13%"),
+    (123456789, "00 00 00 00 00", "01 23 45 67 89"),
+    (123456789, "000-00-0000", "123-45-6789"),
+    (-5, "0.00;[Red](0.00)", "(5.00)"),
+    (12, '"N° "000', "N° 012"),
+    (1234.5, '_-* #,##0.00\\ "€"_-;\\-* #,##0.00\\ "€"_-;_-* "-"??\\ "€"_-;_-@_-', "1,234.50 €"),
+    (5, "General", None),
+    (5, "[<=99]0;00", None),  # conditions: not supported, the plain number is kept
+    (1.5, "# ?/?", None),
+])
+def test_number_formats(value, code, text):
+    from importers.number_formats import displayed
+
+    assert displayed(value, code) == text
