@@ -222,6 +222,12 @@ def test_subscriber_export_names_no_partner(portal_subscriber, make_invoice):
     assert "Agence du Sud" not in str(rows)
 
 
+def test_export_neutralises_formulas(portal_subscriber, make_invoice):
+    make_invoice(account=portal_subscriber.account.id, number="=HYPERLINK(\"http://x.example\")")
+    rows = _csv(portal_subscriber.get("/alpha/portal/invoices/export.csv"))
+    assert rows[1][1] == "'=HYPERLINK(\"http://x.example\")"
+
+
 # -- detail pages and files ------------------------------------------------------------------------
 
 def test_detail_shows_the_record_lines_custom_fields_related_records_and_files(

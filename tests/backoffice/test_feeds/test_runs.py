@@ -107,6 +107,18 @@ def test_the_errors_csv_holds_the_failing_rows_to_fix_and_send_back(
     assert again.status == "succeeded" and again.created == 2
 
 
+def test_the_errors_csv_neutralises_formulas_of_the_sent_cells(
+        admin_client, invoice_profile, start_run):
+    formula = '=HYPERLINK("http://evil.example/")'
+    run = start_run(invoice_profile, HEADER, f"@SUM(A1);C404;31/12/2025;-12,50;{formula}",
+                    "F005;C001;31/12/2025;+1+2;Durand")
+    response = admin_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
+    assert [row[:5] for row in rows[1:]] == [
+        ["'@SUM(A1)", "C404", "31/12/2025", "-12,50", "'" + formula],  # a number stays one
+        ["F005", "C001", "31/12/2025", "'+1+2", "Durand"]]
+
+
 def test_errors_are_paged_a_hundred_at_a_time(admin_client, invoice_profile, start_run):
     lines = [f"E{i:03d};C404;31/12/2025;1,00;" for i in range(130)]
     run = start_run(invoice_profile, HEADER, *lines)
