@@ -1,5 +1,6 @@
 """The API's Blueprint: flask-smorest's, authenticated by construction, with a multipart
-argument location, If-Match optional, and each operation's scopes and auth errors documented."""
+argument location, JSON bodies read within limits, If-Match optional, and each operation's
+scopes and auth errors documented."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,12 +8,13 @@ from typing import Any
 import flask_smorest
 from flask import request
 from webargs.core import missing
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
 
 from api.auth import authenticate, refuse_partner_tokens
 from api.errors import validation_problem
 from app.errors import ValidationError
+from app.json_input import JSONInputError, load_json
 
 
 class ApiParser(FlaskParser):
@@ -20,6 +22,15 @@ class ApiParser(FlaskParser):
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
                                    "multipart": "exclude"}
+
+    def _raw_load_json(self, req: Any) -> Any:
+        """The body as JSON, within app/json_input.py's limits (a 400 problem past them)."""
+        if not is_json_request(req):
+            return missing
+        try:
+            return load_json(req.get_data(cache=True))
+        except JSONInputError as exc:
+            abort(400, messages={"json": [str(exc)]})
 
     def load_multipart(self, req: Any, schema: Any) -> Any:
         if not req.mimetype == "multipart/form-data":

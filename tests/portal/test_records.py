@@ -1,6 +1,7 @@
 """The extranet's records: lists, exports, detail pages, files and answers to quotes."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -135,6 +136,21 @@ def test_sort_and_keyset_pages_walk_every_record_once(app, monkeypatch, portal_a
     assert seen == list(reversed(numbers))
     ascending = portal_agent.get("/alpha/portal/invoices/?sort=number")
     assert shown_links(ascending, "portal/invoices") == numbers[:4]
+
+
+@pytest.mark.parametrize("params", [
+    {"after": base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()},
+    {"after": base64.urlsafe_b64encode(b'["0001-01-01T00:00:00+14:00",1]').decode(),
+     "sort": "created_at"},
+])
+def test_a_cursor_the_list_never_gave_shows_the_first_page_and_says_so(
+        portal_agent, make_invoice, params):
+    number = make_invoice(account=portal_agent.account.id).number
+    response = portal_agent.get("/alpha/portal/invoices/", query_string=params)
+    assert response.status_code == 200
+    assert number in text(response)
+    assert fr("This link to a page of the list is no longer valid: here is the first page.") \
+        in text(response)
 
 
 def test_mobile_cards_and_no_staff_buttons(portal_agent, make_order):
