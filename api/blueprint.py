@@ -1,5 +1,6 @@
 """The API's Blueprint: flask-smorest's, authenticated by construction, with a multipart
-argument location, If-Match optional, and each operation's scopes and auth errors documented."""
+argument location, JSON bodies read within limits, If-Match optional, and each operation's
+scopes and auth errors documented."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 import flask_smorest
 from flask import request
 from webargs.core import missing
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
 
 from api.auth import authenticate, refuse_partner_tokens
@@ -18,6 +19,7 @@ from api.errors import (
     validation_problem,
 )
 from app.errors import NotAllowed, NotFound, ValidationError
+from app.json_input import JSONInputError, load_json
 
 
 class ApiParser(FlaskParser):
@@ -34,6 +36,15 @@ class ApiParser(FlaskParser):
         if unknown:
             raise unknown_parameters(unknown, known)
         return super().load_querystring(req, schema)
+
+    def _raw_load_json(self, req: Any) -> Any:
+        """The body as JSON, within app/json_input.py's limits (a 400 problem past them)."""
+        if not is_json_request(req):
+            return missing
+        try:
+            return load_json(req.get_data(cache=True))
+        except JSONInputError as exc:
+            abort(400, messages={"json": [str(exc)]})
 
     def load_multipart(self, req: Any, schema: Any) -> Any:
         if not req.mimetype == "multipart/form-data":

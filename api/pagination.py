@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select
 
 from app.errors import ValidationError
-from app.queries.keyset import decode_cursor, keyset_page
+from app.queries.keyset import InvalidCursor, keyset_page
 
 MAX_LIMIT = 500
 
@@ -32,13 +32,19 @@ class CursorPageArgsSchema(ma.Schema):
                               metadata={"description": "next_cursor of the previous page."})
 
 
+def invalid_cursor() -> ValidationError:
+    return ValidationError({"cursor": _("This cursor is not valid: start again without it.")})
+
+
 def cursor_page(stmt: Select, column: Any, id_column: Any, args: dict[str, Any], *,
                 descending: bool = True) -> tuple[list[Any], dict[str, str]]:
     """One page of `stmt` and its pagination headers; a malformed cursor is a 422."""
     cursor, limit = args.get("cursor"), args["limit"]
-    if cursor and decode_cursor(cursor, column) is None:
-        raise ValidationError({"cursor": _("This cursor is not valid: start again without it.")})
-    page = keyset_page(stmt, column, id_column, descending=descending, size=limit, after=cursor)
+    try:
+        page = keyset_page(stmt, column, id_column, descending=descending, size=limit,
+                           after=cursor)
+    except InvalidCursor as exc:
+        raise invalid_cursor() from exc
     headers = {"X-Pagination": json.dumps({"limit": limit, "next_cursor": page.next_cursor})}
     if page.next_cursor:
         query = {**request.args.to_dict(), "cursor": page.next_cursor, "limit": str(limit)}

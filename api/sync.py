@@ -16,11 +16,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app, request
-from flask_babel import gettext as _
 from sqlalchemy import Select
 
-from app.errors import ValidationError
-from app.queries.keyset import decode_cursor, keyset_page
+from api.pagination import invalid_cursor
+from app.queries.keyset import InvalidCursor, decode_cursor, keyset_page
 
 WATERMARK_HEADER = "X-Sync-Watermark"
 WATERMARK_DOC = {
@@ -48,11 +47,7 @@ def changes_page(stmt: Select, column: Any, id_column: Any, args: dict[str, Any]
     the first page's watermark."""
     after, mark = None, watermark(started)
     if args.get("cursor"):
-        decoded = _decode(args["cursor"], column)
-        if decoded is None:
-            raise ValidationError({"cursor": _("This cursor is not valid: start again "
-                                               "without it.")})
-        after, mark = decoded
+        after, mark = _decode(args["cursor"], column)
     limit = args["limit"]
     page = keyset_page(stmt, column, id_column, descending=False, size=limit, after=after)
     next_cursor = None
@@ -67,9 +62,14 @@ def changes_page(stmt: Select, column: Any, id_column: Any, args: dict[str, Any]
     return page.rows, headers
 
 
-def _decode(cursor: str, column: Any) -> tuple[str, datetime] | None:
+def _decode(cursor: str, column: Any) -> tuple[str, datetime]:
+    """The keyset cursor and the watermark a changes cursor carries; 422 when it is not one."""
     keyset, _dot, micros = cursor.rpartition(".")
-    if not keyset or not micros.isdigit() or len(micros) > 17 \
-            or decode_cursor(keyset, column) is None:
-        return None
+    # The micros' 17 digits reach year 5138 at most: no overflow.
+    if not keyset or not (micros.isascii() and micros.isdigit()) or len(micros) > 17:
+        raise invalid_cursor()
+    try:
+        decode_cursor(keyset, column)
+    except InvalidCursor as exc:
+        raise invalid_cursor() from exc
     return keyset, _EPOCH + timedelta(microseconds=int(micros))

@@ -1,6 +1,7 @@
 """Sessions: who is logged in, bound with the tenant to the request's context."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,9 +76,13 @@ def bind_request_tenant(tenant: Tenant) -> None:
 
 # -- logging in, for the back office and the extranet alike --------------------------------------
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def safe_next(target: str | None, default: str) -> str:
-    """Only a path on this site: no scheme, no host, no protocol-relative //."""
-    if not target:
+    """Only a path on this site: no scheme, no host, no protocol-relative //, and no control
+    character (CR/LF would split the Location header; others have no place in a path)."""
+    if not target or _CONTROL.search(target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \

@@ -1,5 +1,6 @@
 """A run's failing rows as a CSV the tenant fixes and sends back: the original header and
-cells, plus one column saying what went wrong (the profile ignores that column)."""
+cells (formulas neutralised, as in every CSV Relais writes), plus one column saying what went
+wrong (the profile ignores that column)."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +11,7 @@ from itertools import groupby
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.csv_cells import safe_cell
 from app.extensions import db
 from app.models import ImportRowError, ImportRun
 from importers.readers import ReaderError, open_table
@@ -42,7 +44,7 @@ def stream_errors_csv(run: ImportRun) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     buffer.write("\ufeff")
-    writer.writerow([*header, _("Line"), _("Error")])
+    writer.writerow([safe_cell(cell) for cell in (*header, _("Line"), _("Error"))])
     stmt = select(ImportRowError).where(ImportRowError.run_id == run.id).order_by(
         ImportRowError.line, ImportRowError.id)
     rows = db.session.scalars(stmt.execution_options(yield_per=1000))
@@ -52,7 +54,8 @@ def stream_errors_csv(run: ImportRun) -> Iterator[str]:
         raw += [""] * (len(header) - len(raw))
         messages = " ; ".join(
             (f"{e.column}: " if e.column else "") + error_message(e) for e in errors)
-        writer.writerow([*raw[:max(len(header), len(raw))], line, messages])
+        cells = ("" if cell is None else safe_cell(str(cell)) for cell in raw)
+        writer.writerow([*cells, str(line), safe_cell(messages)])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

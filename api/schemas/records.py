@@ -5,7 +5,7 @@ lengths, choices, references) are app/services/records.py's, as for forms and im
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import marshmallow as ma
@@ -16,6 +16,7 @@ from api.auth import current_principal
 from api.pagination import CursorPageArgsSchema
 from api.record_data import custom_definitions, readable
 from app.entities import Entity, Field
+from app.models.base import as_utc
 from app.queries.lists import custom_filter_names
 
 REQUIRED = _l("This field is required.")
@@ -55,11 +56,24 @@ def _date(**kwargs: Any) -> ma.fields.Date:
     return ma.fields.Date(error_messages=_messages(invalid=message, format=message), **kwargs)
 
 
-def timestamp(**kwargs: Any) -> ma.fields.AwareDateTime:
+class Timestamp(ma.fields.AwareDateTime):
+    """An ISO 8601 date-time read in UTC; refused when UTC has no such time (year 1 or 9999
+    pushed past its end by the offset)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return as_utc(moment)
+        except ValueError as exc:
+            raise self.make_error("range") from exc
+
+
+def timestamp(**kwargs: Any) -> Timestamp:
     """An ISO 8601 date-time; without an offset, UTC."""
     message = _l("Enter a date and time as YYYY-MM-DDTHH:MM:SSZ.")
-    return ma.fields.AwareDateTime(default_timezone=UTC, error_messages=_messages(
-        invalid=message, format=message, invalid_awareness=message), **kwargs)
+    return Timestamp(default_timezone=UTC, error_messages=_messages(
+        invalid=message, format=message, invalid_awareness=message,
+        range=_l("Enter a date and time between the years 1 and 9999 in UTC.")), **kwargs)
 
 
 def one_of(choices: list[str]) -> Any:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from app.csv_cells import safe_cell
 
 
 def excel_cell(value: Any) -> str:
@@ -27,11 +27,7 @@ def excel_cell(value: Any) -> str:
         return value.strftime("%d/%m/%Y")
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
-    text = str(value)
-    if text.startswith(FORMULA_START):
-        # A leading quote makes Excel and LibreOffice show the text instead of evaluating it.
-        return "'" + text
-    return text
+    return safe_cell(str(value))
 
 
 def stream_csv(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:

@@ -16,6 +16,7 @@ from app.backoffice.feed_mapping import MAX_COLUMNS, SAMPLE_ROWS, Sample, sugges
 from app.backoffice.forms import options
 from app.entities import ENTITIES, REF
 from app.errors import ValidationError
+from app.json_input import JSONInputError, load_json
 from importers.profile import normalized
 
 MODE_LABELS = {"upsert": _l("Create or update"), "insert": _l("Create only"),
@@ -140,7 +141,9 @@ def target_choices(form: ProfileForm):
 
 def parse_json(text: str | None) -> Any:
     try:
-        return json.loads(text or "")
+        return load_json((text or "").encode())
+    except JSONInputError as exc:
+        raise ValidationError({"": str(exc)}) from None
     except json.JSONDecodeError as exc:
         raise ValidationError({"": _("This is not valid JSON (line %(line)d, column "
                                      "%(column)d).", line=exc.lineno, column=exc.colno)}) from None

@@ -5,6 +5,7 @@ Staff see feeds, runs and their errors; only admins change profiles and start ru
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -45,7 +46,7 @@ from app.backoffice.feed_forms import (
     with_sample,
 )
 from app.backoffice.feed_mapping import grouped, read_sample
-from app.backoffice.views_support import audit_changes
+from app.backoffice.views_support import audit_changes, first_page_unless_valid
 from app.error_pages import ERROR_PAGES
 from app.errors import ValidationError
 from app.extensions import db
@@ -276,8 +277,8 @@ def feed_runs():
     profile_id = request.args.get("profile", type=int)
     profile_id = profile_id if profile_id and 0 < profile_id <= MAX_ID else None
     status = request.args.get("status") if request.args.get("status") in RUN_STATUSES else None
-    page = queries.runs_page(profile_id, status, current_app.config["PAGE_SIZE"],
-                             request.args.get("after"), request.args.get("before"))
+    page = first_page_unless_valid(partial(queries.runs_page, profile_id, status,
+                                           current_app.config["PAGE_SIZE"]), request.args)
     return render_template("feeds/runs.html", page=page, profile_id=profile_id, status=status,
                            profiles=queries.profile_names(), statuses=RUN_STATUSES)
 
@@ -285,7 +286,7 @@ def feed_runs():
 @bp.get("/feeds/runs/<int:run_id>")
 def feed_run(run_id: int):
     run = _run_or_404(run_id)
-    errors = queries.errors_page(run, request.args.get("after"), request.args.get("before"))
+    errors = first_page_unless_valid(partial(queries.errors_page, run), request.args)
     diffs = [(diff, audit_changes(SimpleNamespace(before=diff.get("before"),
                                                   after=diff.get("after"))))
              for diff in run.diff_sample or []]

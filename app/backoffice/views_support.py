@@ -7,8 +7,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, abort, current_app, send_file, stream_with_context, url_for
+from flask import Response, abort, current_app, flash, send_file, stream_with_context, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from app.entities import EDITABLE, ENTITIES, STATUS_LABELS, Entity, Field
 from app.extensions import db
 from app.models import Attachment, AuditEvent, CustomField
 from app.policies import can_edit, get_visible_or_404, visible
-from app.queries.keyset import keyset_page
+from app.queries.keyset import InvalidCursor, Page, keyset_page
 from app.queries.lists import ListQuery, build_list, count_capped
 from app.services.attachments import storage_path
 from app.tenancy import current_actor, current_tenant_id, tenant_context
@@ -79,9 +80,10 @@ def list_page(entity: Entity, args: Any, *, query: ListQuery | None = None,
     query = query or build_list(entity, args, current_user, custom)
     fields = entity.fields if fields is None else fields
     size = current_app.config["PAGE_SIZE"]
-    page = keyset_page(query.stmt, query.sort_column, entity.model.id,
-                       descending=query.descending, size=size,
-                       after=args.get("after"), before=args.get("before"))
+    page = first_page_unless_valid(
+        lambda after, before: keyset_page(query.stmt, query.sort_column, entity.model.id,
+                                          descending=query.descending, size=size,
+                                          after=after, before=before), args)
     total, capped = count_capped(query.stmt)
     return {
         "entity": entity, "query": query, "page": page, "total": total, "capped": capped,
@@ -89,6 +91,17 @@ def list_page(entity: Entity, args: Any, *, query: ListQuery | None = None,
         "filters": [f for f in fields if f.filter], "can_edit": can_edit(current_user),
         "status_labels": STATUS_LABELS,
     }
+
+
+def first_page_unless_valid(read: Callable[[str | None, str | None], Page], args: Any) -> Page:
+    """The page `read(after, before)` gives for the request's cursor; for a cursor no page gave
+    (edited, cut, from another sort), the first page and a message, as a stale link would."""
+    try:
+        return read(args.get("after"), args.get("before"))
+    except InvalidCursor:
+        flash(_("This link to a page of the list is no longer valid: here is the first page."),
+              "warning")
+        return read(None, None)
 
 
 def export_rows(entity: Entity, args: Any, *, query: ListQuery | None = None,

@@ -18,6 +18,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC (without an offset, it is UTC); ValueError when UTC has no such time.
+
+    The one check of a date-time read from outside (API arguments, list cursors): Python's
+    datetime ends at year 1 and 9999, so 9999-12-31T23:59:59-14:00 has no UTC equivalent.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{moment.isoformat()} is out of range in UTC") from exc
+
+
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime, also on SQLite (which drops the offset)."""
 
@@ -29,9 +43,7 @@ class UTCDateTime(TypeDecorator):
         return datetime  # keyset cursors decode their value by it
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC) if value is not None else None
+        return as_utc(value) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:

@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import Select, literal, tuple_
 
 from app.extensions import db
-from app.models.base import MAX_ID
+from app.models.base import MAX_ID, as_utc
 
 # Beyond what any sorted column holds; larger values overflow PostgreSQL's numeric.
 CURSOR_NUMBER_LIMIT = Decimal("1e15")
+# Past what any cursor handed out measures (a 255-character text value, escaped and encoded).
+MAX_CURSOR_LENGTH = 4096
 
 
 @dataclass
@@ -37,43 +39,65 @@ def encode_cursor(value: Any, record_id: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, column: Any) -> tuple[Any, int] | None:
-    """Decode a cursor for `column`; None when it is malformed (the list restarts)."""
+class InvalidCursor(ValueError):
+    """A cursor that no page of this list handed out: edited, cut, or of another sort."""
+
+
+def decode_cursor(cursor: str, column: Any) -> tuple[Any, int]:
+    """The (value, id) a cursor for `column` holds; InvalidCursor when it holds anything else."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor(cursor[:50])
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, record_id = json.loads(raw)
-        if not isinstance(record_id, int) or isinstance(record_id, bool) \
-                or abs(record_id) > MAX_ID:
-            return None
-        if value is not None:
-            python_type = column.type.python_type
-            if python_type is date:
-                value = date.fromisoformat(value)
-            elif python_type is datetime:
-                value = datetime.fromisoformat(value)
-            elif python_type is Decimal:
-                value = Decimal(str(value))
-                if not value.is_finite() or abs(value) >= CURSOR_NUMBER_LIMIT:
-                    return None
-            elif python_type is int:
-                value = int(value)
-                if abs(value) > MAX_ID:
-                    return None
-            else:
-                value = str(value)
-                if "\x00" in value:
-                    return None
-        return value, record_id
-    except (ValueError, TypeError, ArithmeticError, NotImplementedError, json.JSONDecodeError,
-            UnicodeDecodeError):
-        return None
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    # RecursionError: a JSON array nested thousands deep (the decoder recurses).
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidCursor(cursor[:50]) from exc
+    if not isinstance(decoded, list) or len(decoded) != 2:
+        raise InvalidCursor(cursor[:50])
+    value, record_id = decoded
+    if not _is_id(record_id) or isinstance(value, bool) \
+            or not isinstance(value, str | int | float | None):
+        raise InvalidCursor(cursor[:50])
+    try:
+        return (None if value is None else _typed(value, column.type.python_type)), record_id
+    except (ValueError, TypeError, ArithmeticError, NotImplementedError) as exc:
+        raise InvalidCursor(cursor[:50]) from exc
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID
+
+
+def _typed(value: str | int | float, python_type: type) -> Any:
+    """A cursor's value as the column holds it; ValueError when it cannot be one."""
+    if python_type is date:
+        return date.fromisoformat(value)  # type: ignore[arg-type]
+    if python_type is datetime:
+        return as_utc(datetime.fromisoformat(value))  # type: ignore[arg-type]
+    if python_type is Decimal:
+        number = Decimal(str(value))
+        if not number.is_finite() or abs(number) >= CURSOR_NUMBER_LIMIT:
+            raise ValueError(value)
+        return number
+    if python_type is int:
+        number = int(value)
+        if abs(number) > MAX_ID:
+            raise ValueError(value)
+        return number
+    if not isinstance(value, str):
+        raise ValueError(value)
+    # NUL is refused by PostgreSQL; a lone surrogate cannot be encoded to send it.
+    if "\x00" in value:
+        raise ValueError(value)
+    value.encode()
+    return value
 
 
 def keyset_page(
     stmt: Select, column: Any, id_column: Any, *, descending: bool, size: int,
     after: str | None = None, before: str | None = None,
 ) -> Page:
-    """One page of `stmt`, after or before a cursor."""
+    """One page of `stmt`, after or before a cursor; InvalidCursor when it is not one."""
     nullable = getattr(column, "nullable", True) and column is not id_column
     segments = [False, True] if nullable else [False]  # is-null segment flags, in order
     cursor, backwards = None, False
@@ -81,8 +105,6 @@ def keyset_page(
         cursor, backwards = decode_cursor(before, column), True
     elif after:
         cursor = decode_cursor(after, column)
-    if cursor is None:
-        backwards = False
     start = 0 if cursor is None or cursor[0] is not None else 1
     order = range(start, -1, -1) if backwards else range(start, len(segments))
     rows: list[Any] = []

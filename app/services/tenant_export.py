@@ -23,7 +23,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from app.backoffice.export import FORMULA_START
+from app.csv_cells import safe_cell
 from app.extensions import db
 from app.models import Attachment, CustomField, ImportRun, Tenant
 from app.models.base import TenantScoped, utcnow
@@ -65,9 +65,7 @@ def csv_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value)
-    # The same rule as every CSV that leaves Relais: a spreadsheet must not run a cell.
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return safe_cell(str(value))  # the rule of every CSV that leaves Relais
 
 
 @dataclass

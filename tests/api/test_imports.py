@@ -91,6 +91,16 @@ def test_the_errors_come_as_json_pages_and_as_the_csv_to_send_back(
     assert rows[1][4].startswith("Mail")
 
 
+def test_the_errors_csv_neutralises_formulas(api_client, partners_profile, queued_jobs):
+    data = PARTNERS_CSV + "P5;=cmd|' /C calc'!A0;-@\r\n".encode("cp1252")
+    run_id = upload(api_client, data).get_json()["id"]
+    run_queued(queued_jobs)
+    as_csv = api_client.get(f"/api/v1/imports/{run_id}/errors", headers={"Accept": "text/csv"})
+    rows = list(csv.reader(io.StringIO(as_csv.get_data(as_text=True).lstrip("\ufeff")),
+                           delimiter=";"))
+    assert rows[-1][:4] == ["P5", "'=cmd|' /C calc'!A0", "'-@", "5"]
+
+
 def test_a_dry_run_writes_nothing(api_client, partners_profile, queued_jobs):
     run_id = upload(api_client, dry_run="true").get_json()["id"]
     run_queued(queued_jobs)

@@ -86,6 +86,8 @@ def test_anonymous_is_sent_to_login_then_back(client, make_user):
 @pytest.mark.parametrize("target", [
     "//evil.example", "https://evil.example", "http://evil.example/alpha/", "/\\evil.example",
     "\\\\evil.example", "javascript:alert(1)", "/\t/evil.example", "evil.example",
+    "/\r\nLocation: http://evil.example/", "/alpha/\n", "/alpha/\x1b[2J",
+    "/alpha/\x7f", "/alpha/\x85",
 ])
 def test_next_never_leaves_the_site(client, make_user, target):
     user = make_user("sales")
@@ -93,6 +95,12 @@ def test_next_never_leaves_the_site(client, make_user, target):
                            data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 302
     assert response.location == "/alpha/"
+
+
+def test_language_switch_next_refuses_control_characters(client, tenant):
+    response = client.get("/alpha/language/en?next=/%0d%0aLocation:%20http://evil.example/")
+    assert response.status_code == 302
+    assert "evil" not in response.location
 
 
 def test_language_switch_next_stays_on_the_site(client, tenant):

@@ -206,6 +206,29 @@ def test_garbage_cursors_restart_the_list(admin_client, make_invoice, params):
         or "before" in params)
 
 
+NESTED = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()
+HOSTILE_CURSORS = [
+    {"after": NESTED}, {"before": NESTED},
+    {"after": base64.urlsafe_b64encode(b"[" * 100_000).decode()},
+    {"after": _cursor("9999-12-31T23:59:59-14:00", 1), "sort": "created_at"},
+    {"after": _cursor("0001-01-01T00:00:00+14:00", 1), "sort": "-created_at"},
+    {"before": _cursor("10000-01-01T00:00:00", 1), "sort": "created_at"},
+    {"after": _cursor("\ud800", 1), "sort": "number"},
+    {"after": _cursor(1, 1), "sort": "number"},
+]
+
+
+@pytest.mark.parametrize("params", HOSTILE_CURSORS)
+def test_a_cursor_the_list_never_gave_shows_the_first_page_and_says_so(
+        admin_client, make_invoice, params):
+    invoice = make_invoice()
+    response = admin_client.get("/alpha/invoices/", query_string=params)
+    assert response.status_code == 200
+    assert shown_links(response, "invoices") == [invoice.number]
+    assert fr("This link to a page of the list is no longer valid: here is the first page.") \
+        in text(response)
+
+
 def test_garbage_cursor_on_attachment_sizes(admin_client, make_record):
     make_record("attachments")
     response = admin_client.get("/alpha/attachments/",

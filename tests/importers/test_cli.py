@@ -67,6 +67,14 @@ def test_failed_rows_exit_1_with_the_counts_and_the_errors_file(profile, feed_im
     assert "Pays" in rows[1][5] and "Italie" in rows[1][5]
 
 
+def test_the_errors_file_neutralises_formulas(profile, feed_import, feed_file):
+    path = feed_file(HEADER + "C1;=HYPERLINK(\"http://evil.example/\");Lyon;Italie\n")
+    result = feed_import(path, "--tenant", "alpha", "--profile", "clients-nuit")
+    errors_path = Path(result.output.split("Errors: ")[1].splitlines()[0])
+    rows = list(csv.reader(io.StringIO(errors_path.read_text("utf-8-sig")), delimiter=";"))
+    assert rows[1][:4] == ["C1", "'=HYPERLINK(\"http://evil.example/\")", "Lyon", "Italie"]
+
+
 def test_a_file_whose_every_row_failed_exits_1_too(profile, feed_import, feed_file):
     path = feed_file(HEADER + "C1;Dupont;Lyon;XX\n")
     result = feed_import(path, "--tenant", "alpha", "--profile", "clients-nuit")

@@ -1,6 +1,7 @@
 """The extranet's records: lists, exports, detail pages, files and answers to quotes."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -137,6 +138,21 @@ def test_sort_and_keyset_pages_walk_every_record_once(app, monkeypatch, portal_a
     assert shown_links(ascending, "portal/invoices") == numbers[:4]
 
 
+@pytest.mark.parametrize("params", [
+    {"after": base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()},
+    {"after": base64.urlsafe_b64encode(b'["0001-01-01T00:00:00+14:00",1]').decode(),
+     "sort": "created_at"},
+])
+def test_a_cursor_the_list_never_gave_shows_the_first_page_and_says_so(
+        portal_agent, make_invoice, params):
+    number = make_invoice(account=portal_agent.account.id).number
+    response = portal_agent.get("/alpha/portal/invoices/", query_string=params)
+    assert response.status_code == 200
+    assert number in text(response)
+    assert fr("This link to a page of the list is no longer valid: here is the first page.") \
+        in text(response)
+
+
 def test_mobile_cards_and_no_staff_buttons(portal_agent, make_order):
     order = make_order(account=portal_agent.account.id)
     page = portal_agent.get("/alpha/portal/orders/").data.decode()
@@ -220,6 +236,12 @@ def test_subscriber_export_names_no_partner(portal_subscriber, make_invoice):
     assert fr("Partner") not in rows[0]
     assert rows[1][1] == number and "Famille Durand" in rows[1]
     assert "Agence du Sud" not in str(rows)
+
+
+def test_export_neutralises_formulas(portal_subscriber, make_invoice):
+    make_invoice(account=portal_subscriber.account.id, number="=HYPERLINK(\"http://x.example\")")
+    rows = _csv(portal_subscriber.get("/alpha/portal/invoices/export.csv"))
+    assert rows[1][1] == "'=HYPERLINK(\"http://x.example\")"
 
 
 # -- detail pages and files ------------------------------------------------------------------------

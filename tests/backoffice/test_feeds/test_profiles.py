@@ -209,6 +209,9 @@ def test_the_json_editor_creates_and_edits_profiles(admin_client, promoteur):
                 entity=fr("Invoices"))),
     ('{"name": "x", "entity": "planets", "columns": {"A": "number"}}',
      lambda: fr("Choose the entity the file feeds.")),
+    ('{"name": ' + "[" * 100_000, lambda: fr(
+        "The JSON body is nested too deeply (%(depth)d levels at most).", depth=32)),
+    ('{"name": 1' + "0" * 4301 + "}", lambda: fr("A number in the JSON body has too many digits.")),
 ])
 def test_the_json_editor_refuses_bad_json_with_a_message(admin_client, definition, message):
     response = admin_client.post("/alpha/feeds/profiles/new/json",

@@ -2,6 +2,7 @@
 dry runs made real, interrupted runs run again, and the limits on uploads."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -109,6 +110,18 @@ def test_the_errors_csv_holds_the_failing_rows_to_fix_and_send_back(
     assert again.status == "succeeded" and again.created == 2
 
 
+def test_the_errors_csv_neutralises_formulas_of_the_sent_cells(
+        admin_client, invoice_profile, start_run):
+    formula = '=HYPERLINK("http://evil.example/")'
+    run = start_run(invoice_profile, HEADER, f"@SUM(A1);C404;31/12/2025;-12,50;{formula}",
+                    "F005;C001;31/12/2025;+1+2;Durand")
+    response = admin_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
+    assert [row[:5] for row in rows[1:]] == [
+        ["'@SUM(A1)", "C404", "31/12/2025", "-12,50", "'" + formula],  # a number stays one
+        ["F005", "C001", "31/12/2025", "'+1+2", "Durand"]]
+
+
 def test_errors_are_paged_a_hundred_at_a_time(admin_client, invoice_profile, start_run):
     lines = [f"E{i:03d};C404;31/12/2025;1,00;" for i in range(130)]
     run = start_run(invoice_profile, HEADER, *lines)
@@ -118,6 +131,20 @@ def test_errors_are_paged_a_hundred_at_a_time(admin_client, invoice_profile, sta
     after = re.search(r'rel="next" href="([^"]+)"', first.data.decode()).group(1)
     second = admin_client.get(after.replace("&amp;", "&"))
     assert re.findall(r"<tr><td>(\d+)</td>", second.data.decode())[0] == "102"
+
+
+@pytest.mark.parametrize("page", ["/alpha/feeds/runs", "/alpha/feeds/runs/{run}"])
+def test_a_hostile_cursor_on_runs_and_errors_shows_the_first_page(
+        admin_client, invoice_profile, start_run, page):
+    run = start_run(invoice_profile, HEADER, BAD)
+    nested = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()
+    for params in ({"after": nested}, {"before": nested}):
+        response = admin_client.get(page.format(run=run.id), query_string=params)
+        assert response.status_code == 200
+        page_text = text(response)
+        assert fr("This link to a page of the list is no longer valid: here is the first "
+                  "page.") in page_text
+        assert "C404" in page_text or "factures-nuit" in page_text
 
 
 def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_profile,

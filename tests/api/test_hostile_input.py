@@ -1,0 +1,95 @@
+"""Input crafted to break the API answers a clear 4xx problem, never a 500: cursors that no
+page handed out, date-times with no UTC equivalent, and JSON bodies past what it reads."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.api.conftest import problem
+
+
+def _cursor(value, record_id) -> str:
+    raw = json.dumps([value, record_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+EXTREME_TIMES = ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"]
+
+
+@pytest.mark.parametrize("cursor", [
+    *(_cursor(moment, 1) for moment in EXTREME_TIMES),
+    _cursor("\ud800", 1), _cursor(["x"], 1),
+    base64.urlsafe_b64encode(b"[" * 140).decode(),
+])
+def test_a_list_cursor_no_page_gave_is_refused(api_client, make_invoice, cursor):
+    make_invoice()
+    body = problem(api_client.get("/api/v1/invoices", query_string={
+        "sort": "created_at", "cursor": cursor}), 422)
+    assert list(body["errors"]) == ["cursor"]
+
+
+@pytest.mark.parametrize("moment", EXTREME_TIMES)
+def test_a_changes_cursor_with_an_extreme_time_is_refused(api_client, make_invoice, moment):
+    make_invoice()
+    body = problem(api_client.get("/api/v1/invoices", query_string={
+        "updated_since": "2020-01-01T00:00:00Z", "cursor": f"{_cursor(moment, 1)}.1"}), 422)
+    assert list(body["errors"]) == ["cursor"]
+
+
+@pytest.mark.parametrize("moment", [*EXTREME_TIMES, "10000-01-01T00:00:00Z",
+                                    "99999999999999999999"])
+@pytest.mark.parametrize("url, name", [("/api/v1/invoices", "updated_since"),
+                                       ("/api/v1/invoices/deleted", "since")])
+def test_a_time_with_no_utc_equivalent_is_refused_naming_the_argument(
+        en_client, make_invoice, url, name, moment):
+    make_invoice()
+    body = problem(en_client.get(url, query_string={name: moment}), 422)
+    assert list(body["errors"]) == [name]
+    assert "Enter a date and time" in body["errors"][name][0]
+
+
+def test_the_first_and_last_utc_moments_are_still_read(api_client, make_invoice):
+    make_invoice()
+    early = api_client.get("/api/v1/invoices", query_string={
+        "updated_since": "0001-01-01T00:00:00-14:00"})
+    assert early.status_code == 200 and len(early.get_json()) == 1
+    late = api_client.get("/api/v1/invoices", query_string={
+        "updated_since": "9999-12-31T23:59:59+14:00"})
+    assert late.status_code == 200 and late.get_json() == []
+
+
+def _post(client, url, body: str):
+    return client.post(url, data=body.encode("utf-8", "surrogatepass"),
+                       content_type="application/json")
+
+
+@pytest.mark.parametrize("url", ["/api/v1/partners", "/api/v1/partners/bulk",
+                                 "/api/v1/import-profiles"])
+@pytest.mark.parametrize("body, reason", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"name": ' + "[" * 40 + "]" * 40 + "}", "nested too deeply"),
+    ('{"amount": 1' + "0" * 4301 + "}", "too many digits"),
+    ('{"name": "\\ud800"}', "lone \\uD800"),
+    ('{"items": [{"external_ref": "P1", "name": "x\\udfff"}]}', "lone \\uD800"),
+    ('{"\\ud800": 1}', "lone \\uD800"),
+])
+def test_a_json_body_past_the_limits_is_a_400_problem(en_client, url, body, reason):
+    answer = problem(_post(en_client, url, body), 400)
+    assert reason in answer["errors"]["json"][0]
+
+
+def test_the_limits_are_explained_in_french(api_client):
+    answer = problem(_post(api_client, "/api/v1/partners", '{"name": "\\ud800"}'), 400)
+    assert "Unicode" in answer["errors"]["json"][0] and "corps JSON" in answer["errors"]["json"][0]
+
+
+def test_escaped_pairs_and_ordinary_nesting_are_read(en_client):
+    answer = _post(en_client, "/api/v1/partners",
+                   '{"name": "Agence \\ud83c\\udf1e", "custom": {}}')
+    assert answer.status_code == 201, answer.data
+    assert answer.get_json()["name"] == "Agence \N{SUN WITH FACE}"
+    bulk = _post(en_client, "/api/v1/partners/bulk", json.dumps({"items": [
+        {"external_ref": f"P{n}", "name": f"Agence {n}"} for n in range(50)]}))
+    assert bulk.status_code == 200 and bulk.get_json()["created"] == 50
