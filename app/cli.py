@@ -70,11 +70,20 @@ def register_cli(app: Flask) -> None:
     @tenant.command("delete")
     @click.argument("slug")
     @click.option("--yes", is_flag=True, help="Do not ask for the slug again")
-    def tenant_delete(slug: str, yes: bool) -> None:
+    @click.option("--force", is_flag=True,
+                  help="Delete even while imports run or webhook deliveries wait")
+    def tenant_delete(slug: str, yes: bool, force: bool) -> None:
         """Delete a tenant for good: every row and file (export it first)."""
-        from app.services.erasure import delete_tenant_rows, remove_files
+        from app.services.erasure import delete_tenant_rows, live_work, remove_files
 
         target = _tenant(slug)
+        with tenant_context(target.id, SYSTEM):
+            busy = live_work()
+        if busy and not force:
+            click.echo(f"Still under way for {slug}: "
+                       + ", ".join(f"{n} {what}" for what, n in busy.items())
+                       + ". Wait for them to end, or add --force.", err=True)
+            sys.exit(1)
         if not yes:
             typed = click.prompt(f"This deletes {target.name} ({slug}) and all its data for "
                                  "good. Type the slug to confirm", default="", show_default=False)

@@ -7,6 +7,7 @@ from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
+from app.errors import NotAllowed, NotFound
 from app.extensions import db
 
 ERROR_PAGES = {
@@ -32,3 +33,15 @@ def install_error_pages(app: Flask) -> None:
     for code, (title, message) in ERROR_PAGES.items():
         app.register_error_handler(code, partial(_render, code, title, message))
     app.register_error_handler(CSRFError, partial(_render, 400, *CSRF_PAGE))
+    # A service's refusal that a page did not catch: the page of its status, rolled back.
+    app.register_error_handler(NotFound, _refused(404))
+    app.register_error_handler(NotAllowed, _refused(403))
+
+
+def _refused(code: int):
+    def handle(error: Exception):
+        db.session.rollback()
+        title, message = ERROR_PAGES[code]
+        return _render(code, title, getattr(error, "message", None) or message, error)
+
+    return handle

@@ -20,6 +20,7 @@ from app.services.custom_field_defs import create_field
 from app.services.records import create_record, update_record
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
 from tests.conftest import PASSWORD, login, page_text
+from tests.importers.conftest import make_profile  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -215,3 +216,86 @@ def test_anonymising_a_subscriber_closes_his_login(tenant, make_user, make_accou
 def test_only_subscribers_are_anonymised_from_users(tenant, make_user, admin_client):
     sales = make_user("sales")
     assert admin_client.post(f"/alpha/admin/users/{sales.id}/anonymise").status_code == 404
+
+
+def test_the_download_streams_after_the_request_is_over(filled, admin_client):
+    """Read the ZIP where a real server reads it: after the view, outside any app context."""
+    import threading
+
+    result: dict[str, object] = {}
+
+    def download() -> None:
+        try:
+            response = admin_client.post("/alpha/admin/data/export")
+            result["zip"] = response.get_data()
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            result["error"] = exc
+
+    worker = threading.Thread(target=download)
+    worker.start()
+    worker.join(60)
+    assert "error" not in result, result.get("error")
+    archive = _zip(result["zip"])
+    assert _csv(archive, "data/invoices.csv")[0]["external_ref"] == "INV-1"
+
+
+def test_a_tenant_with_work_under_way_is_not_deleted_unless_forced(tenant, cli, make_profile):
+    from app.models import ImportRun
+
+    profile = make_profile("accounts", {"Code": "external_ref", "Nom": "name"}, name="clients")
+    db.session.add(ImportRun(profile_id=profile.id, profile_version=1, source="upload",
+                             file_name="c.csv", file_size=4, sha256="0" * 64, status="running",
+                             started_by="test"))
+    db.session.commit()
+    refused = cli("tenant", "delete", "alpha", "--yes")
+    assert refused.exit_code == 1 and "1 import runs" in refused.output
+    with all_tenants_unsafe():
+        assert db.session.scalar(select(Tenant.id).where(Tenant.slug == "alpha"))
+    assert cli("tenant", "delete", "alpha", "--yes", "--force").exit_code == 0
+
+
+def test_anonymising_a_contact_reaches_his_files_events_import_rows_and_webhooks(
+        filled, admin_client, make_profile):
+    from app.models import ImportRowError, ImportRun, WebhookDelivery, WebhookEndpoint
+    from app.services.webhook_outbox import forget_subscriptions
+
+    contact = filled["contact"]
+    contact.external_ref = "claire@example.fr"
+    profile = make_profile("contacts", {"Code": "external_ref", "Nom": "last_name"},
+                           name="contacts")
+    run = ImportRun(profile_id=profile.id, profile_version=1, source="upload",
+                    file_name="c.csv", file_size=4, sha256="0" * 64, status="succeeded",
+                    started_by="test")
+    db.session.add(run)
+    db.session.flush()
+    db.session.add(ImportRowError(run_id=run.id, line=3, column="Téléphone",
+                                  value="+33 6 12 34 56 78", message="Téléphone invalide",
+                                  raw=["claire@example.fr", "Martin", "+33 6 12 34 56 78"]))
+    db.session.add(WebhookEndpoint(url="https://erp.example.com/hooks", secret="s" * 32,
+                                   secret_prefix="s" * 8, events=["contacts.updated"]))
+    db.session.commit()
+    forget_subscriptions(contact.tenant_id)  # as the webhook service does
+
+    assert admin_client.post(f"/alpha/admin/contacts/{contact.id}/anonymise").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).external_ref is None
+    row = db.session.scalar(select(ImportRowError))
+    assert row.raw is None and row.value is None and row.line == 3
+    dumped = json.dumps([[e.before, e.after] for e in db.session.scalars(select(AuditEvent))])
+    assert "cv.txt" not in dumped and "claire@example.fr" not in dumped
+    announced = db.session.scalars(select(WebhookDelivery).where(
+        WebhookDelivery.event == "contacts.updated")).all()
+    assert [d.payload["data"]["after"]["last_name"] for d in announced] == ["anonymised"]
+
+
+def test_anonymising_a_subscriber_erases_his_failed_logins_too(tenant, make_user, make_account,
+                                                              app, admin_client):
+    account = make_account()
+    subscriber = make_user("subscriber", account_id=account.id, email="jean@example.fr")
+    app.test_client().post("/alpha/portal/login", data={"email": "Jean@example.fr ",
+                                                        "password": "wrong-password-1"})
+    assert admin_client.post(f"/alpha/admin/users/{subscriber.id}/anonymise").status_code == 302
+    db.session.expire_all()
+    dumped = json.dumps([[e.before, e.after, e.actor_label]
+                         for e in db.session.scalars(select(AuditEvent))]).lower()
+    assert "jean@example.fr" not in dumped

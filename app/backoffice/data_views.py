@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -29,11 +37,12 @@ def admin_data_export():
     tenant_id, actor, file_name = tenant.id, current_actor(), export_file_name(tenant)
 
     def chunks() -> Iterator[bytes]:
-        # The response streams after the view returns: bind the tenant again while it does.
+        # The response streams after the view returns: the request's context is kept
+        # (stream_with_context) and the tenant bound again while it does.
         with tenant_context(tenant_id, actor):
             yield from export_tenant(db.session.get(Tenant, tenant_id))
 
-    return Response(chunks(), mimetype="application/zip",
+    return Response(stream_with_context(chunks()), mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
 
 

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, false, func, or_, select
 
 from app.extensions import db
 from app.models import (
     Attachment,
     AuditEvent,
     Contact,
+    ImportRowError,
+    ImportRun,
     PlatformEvent,
     Role,
     Tenant,
@@ -35,6 +37,16 @@ from app.tenancy import current_actor, current_tenant_id
 CONTACT_PERSONAL = ("first_name", "last_name", "email", "phone", "job_title", "custom")
 USER_PERSONAL = ("email", "full_name")
 ANONYMISED = "anonymised"
+
+
+def live_work() -> dict[str, int]:
+    """What is still under way for the bound tenant: import runs queued or running, webhook
+    deliveries waiting; deleting under them would pull rows and files from a worker."""
+    runs = db.session.scalar(select(func.count(ImportRun.id)).where(
+        ImportRun.status.in_(("queued", "running"))))
+    deliveries = db.session.scalar(select(func.count(WebhookDelivery.id)).where(
+        WebhookDelivery.status == "pending"))
+    return {k: v for k, v in (("import runs", runs), ("webhook deliveries", deliveries)) if v}
 
 
 def delete_tenant_rows(tenant: Tenant) -> list[Path]:
@@ -67,40 +79,77 @@ def _scrub(value: Any, keys: tuple[str, ...], values: set[str]) -> Any:
     return value
 
 
-def _scrub_history(entity: str, record_id: int, keys: tuple[str, ...], values: set[str]) -> None:
-    """The record's audit events and webhook payloads keep their shape, not the person."""
-    events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.entity == entity, AuditEvent.record_id == record_id))
-    for event in events:
+def _scrub_events(stmt: Any, keys: tuple[str, ...], values: set[str]) -> None:
+    for event in db.session.scalars(stmt):
         event.before = _scrub(event.before, keys, values) if event.before else event.before
         event.after = _scrub(event.after, keys, values) if event.after else event.after
+
+
+def _scrub_history(entity: str, record_ids: list[int], keys: tuple[str, ...],
+                   values: set[str]) -> None:
+    """The records' audit events and webhook payloads keep their shape, not the person."""
+    if not record_ids:
+        return
+    _scrub_events(select(AuditEvent).where(
+        AuditEvent.entity == entity, AuditEvent.record_id.in_(record_ids)), keys, values)
     deliveries = db.session.scalars(select(WebhookDelivery).where(
-        WebhookDelivery.entity == entity, WebhookDelivery.record_id == record_id))
+        WebhookDelivery.entity == entity, WebhookDelivery.record_id.in_(record_ids)))
     for delivery in deliveries:
         delivery.payload = _scrub(delivery.payload, keys, values)
 
 
+def _mentioning(column: Any, values: set[str]) -> Any:
+    """Rows whose JSON or text `column` holds one of `values`, in any case (JSON as text)."""
+    text = func.lower(cast(column, String))
+    return or_(false(), *(text.contains(v.lower()) for v in values))
+
+
+def _scrub_row_errors(values: set[str]) -> None:
+    """An import's failed rows keep their line and message, not the person's cells."""
+    distinctive = {v for v in values if len(v) >= 6}  # an e-mail, a phone, a reference
+    if not distinctive:
+        return
+    stmt = select(ImportRowError).where(or_(_mentioning(ImportRowError.raw, distinctive),
+                                            _mentioning(ImportRowError.value, distinctive)))
+    for row in db.session.scalars(stmt):
+        row.raw = None
+        row.value = None
+
+
 def _personal_values(record: Any, keys: tuple[str, ...]) -> set[str]:
-    return {v for k in keys if isinstance(v := getattr(record, k, None), str) and v.strip()}
+    found = {v for k in keys if isinstance(v := getattr(record, k, None), str) and v.strip()}
+    custom = getattr(record, "custom", None) or {}
+    found |= {v for v in custom.values() if isinstance(v, str) and v.strip()}
+    return found
 
 
 def anonymise_contact(contact: Contact) -> list[Path]:
-    """Clear a contact's personal fields and files; his history stays, without them.
+    """Clear a contact's personal fields and files; his history stays, without them: audit
+    events, webhook payloads, his files' events and the failed import rows that held him.
 
     Returns the stored files to remove once the change is committed."""
     values = _personal_values(contact, CONTACT_PERSONAL)
-    _scrub_history("contacts", contact.id, CONTACT_PERSONAL, values)
+    if contact.external_ref in values:  # a reference that is the person's e-mail or phone
+        contact.external_ref = None
     attachments = db.session.scalars(select(Attachment).where(
         Attachment.record_type == "contacts", Attachment.record_id == contact.id)).all()
     files = _unshared_files(attachments)
+    attachment_ids = [a.id for a in attachments]
+    values |= {a.file_name for a in attachments}
     for attachment in attachments:
         delete_attachment(attachment)
+    _scrub_history("contacts", [contact.id], CONTACT_PERSONAL, values)
+    _scrub_history("attachments", attachment_ids, ("file_name",), values)
+    _scrub_row_errors(values)
     contact.first_name = None
     contact.last_name = ANONYMISED
     contact.email = contact.phone = contact.job_title = None
     contact.custom = {}
     db.session.flush()
-    record_event("anonymise", "contacts", contact.id, None, {"fields": list(CONTACT_PERSONAL)})
+    # Announced as a change of the contact (contacts.updated), so copies downstream follow.
+    record_event("anonymise", "contacts", contact.id, None,
+                 {"first_name": None, "last_name": ANONYMISED, "email": None, "phone": None,
+                  "job_title": None, "custom": {}})
     return files
 
 
@@ -111,7 +160,12 @@ def anonymise_subscriber(user: User) -> None:
         raise ValueError("only a subscriber's login is anonymised this way")
     values = _personal_values(user, USER_PERSONAL)
     label = f"{ANONYMISED} #{user.id}"
-    _scrub_history("users", user.id, USER_PERSONAL, values)
+    _scrub_history("users", [user.id], USER_PERSONAL, values)
+    # Failed logins and lockouts name the e-mail typed, often with no user attached.
+    _scrub_events(select(AuditEvent).where(
+        AuditEvent.entity == "users", or_(AuditEvent.record_id == user.id,
+                                          AuditEvent.record_id.is_(None)),
+        _mentioning(AuditEvent.after, values)), ("email",), values)
     for event in db.session.scalars(select(AuditEvent).where(
             AuditEvent.actor_kind == "user", AuditEvent.actor_id == user.id)):
         event.actor_label = label

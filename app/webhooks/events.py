@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from app.entities import ENTITIES
 
 RECORD_ACTIONS = {"create": "created", "update": "updated", "archive": "updated",
-                  "delete": "deleted"}
+                  "anonymise": "updated", "delete": "deleted"}
 RECORD_EVENT_LABELS = {"created": _l("created"), "updated": _l("updated"),
                        "deleted": _l("deleted")}
 IMPORT_EVENTS = {"import.finished": _l("Import finished"),
