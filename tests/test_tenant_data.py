@@ -20,7 +20,6 @@ from app.services.custom_field_defs import create_field
 from app.services.records import create_record, update_record
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
 from tests.conftest import PASSWORD, login, page_text
-from tests.importers.conftest import make_profile  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -237,6 +236,18 @@ def test_the_download_streams_after_the_request_is_over(filled, admin_client):
     assert "error" not in result, result.get("error")
     archive = _zip(result["zip"])
     assert _csv(archive, "data/invoices.csv")[0]["external_ref"] == "INV-1"
+
+
+@pytest.fixture
+def make_profile(tenant):
+    from importers import service
+
+    def make(entity: str, columns: dict[str, str], name: str):
+        profile = service.create_profile({"name": name, "entity": entity, "columns": columns})
+        db.session.commit()
+        return profile
+
+    return make
 
 
 def test_a_tenant_with_work_under_way_is_not_deleted_unless_forced(tenant, cli, make_profile):
