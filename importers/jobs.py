@@ -88,7 +88,7 @@ def install(app: Flask) -> None:
 
 def recover(app: Flask) -> None:
     """At start: mark runs a stopped process left behind as interrupted."""
-    with app.app_context(), all_tenants_unsafe():
+    with app.app_context(), all_tenants_unsafe("import recovery"):
         count = service.mark_interrupted()
         if count:
             log.warning("%d import run(s) marked interrupted", count)

@@ -173,7 +173,7 @@ def holder(run: ImportRun) -> int | None:
 def mark_interrupted() -> int:
     """At start: runs left running or queued by a stopped process are marked interrupted."""
     stale = datetime.now(UTC) - STALE_AFTER
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("import recovery"):
         runs = db.session.scalars(select(ImportRun).where(
             ImportRun.status.in_(("running", "queued")),
             (ImportRun.heartbeat_at.is_(None) & (ImportRun.created_at < stale))

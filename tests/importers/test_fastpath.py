@@ -226,7 +226,7 @@ _names = count()
 
 
 def _tenant_with_customers() -> int:
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         tenant = create_tenant(f"fast-{next(_names)}", "Fast path")
         db.session.commit()
     with tenant_context(tenant.id, SYSTEM):

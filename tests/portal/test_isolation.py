@@ -228,7 +228,7 @@ def test_isolation_matrix(app, world, label):
               data={"decision": "accept", "comment": "pirate"})
         check(f"/{other_slug}/portal/quotes/{record.id}/answer", 302, "post",
               data={"decision": "refuse", "comment": "pirate"})
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         db.session.expire_all()
         statuses = set(db.session.scalars(select(Quote.status)))
         comments = set(db.session.scalars(select(Quote.answer_comment)))
