@@ -216,8 +216,9 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
             run = service.create_run(profile, stream, path.name, source="cli",
                                      force=job["force"])
         db.session.commit()
+        actor = jobs.feed_actor(run)  # reads the run: in its tenant (row-level security)
     stored = time.perf_counter() - started
-    with tenant_context(tenant_id, jobs.feed_actor(run)):
+    with tenant_context(tenant_id, actor):
         if not service.claim(run):
             raise RuntimeError("the profile is locked by another run")
         started = time.perf_counter()
