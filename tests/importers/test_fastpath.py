@@ -266,8 +266,9 @@ def _import(tenant_id: int, path: Path, mode: str, dry_run: bool, full_sync: boo
             run = service.create_run(profile, stream, path.name, source="cli",
                                      dry_run=dry_run, force=True)
         db.session.commit()
-    assert jobs.run_in_context(run.id, tenant_id, wait=False) is not None
-    return run.id
+        run_id = run.id  # read in its tenant (row-level security, on PostgreSQL)
+    assert jobs.run_in_context(run_id, tenant_id, wait=False) is not None
+    return run_id
 
 
 def _state(tenant_id: int, run_ids: list[int]) -> dict[str, Any]:
