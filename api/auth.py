@@ -19,7 +19,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from app.extensions import db, limiter
 from app.models import ApiToken, Role, Tenant
 from app.services.tokens import find_token, note_use
-from app.tenancy import Actor, bind
+from app.tenancy import Actor, bind, set_actor
 
 REALM = "Relais API"
 
@@ -96,11 +96,13 @@ def authenticate() -> None:
         raise Unauthorized(_l("Send a valid API token: Authorization: Bearer <token>."),
                            www_authenticate=_challenge("invalid_token" if secret else None))
     token, tenant = found
+    # app/auth.py's reset_context bound nothing at the start of the request and unbinds at its
+    # teardown: this binding ends with it. The tenant first: a token expired by a commit since
+    # its look-up is read again, which PostgreSQL's row-level security allows in its tenant only.
+    bind(tenant.id)
     principal = TokenPrincipal.of(token)
     g.tenant, g.api_principal = tenant, principal
-    # app/auth.py's reset_context bound nothing at the start of the request and unbinds at its
-    # teardown: this binding ends with it.
-    bind(tenant.id, Actor("token", token.id, principal.label, principal, request.remote_addr))
+    set_actor(Actor("token", token.id, principal.label, principal, request.remote_addr))
     if note_use(token):
         db.session.commit()
 

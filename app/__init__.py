@@ -62,11 +62,14 @@ def _sqlite_busy_timeout(app: Flask) -> None:
 
 def init_extensions(app: Flask) -> None:
     from app import models, tenancy  # noqa: F401  (register models, install tenant scoping)
+    from app.row_security import warn_when_exempt
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["FILES_DIR"]).mkdir(parents=True, exist_ok=True)
     _sqlite_busy_timeout(app)
     db.init_app(app)
+    with app.app_context():
+        warn_when_exempt(db.engine)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     login_manager.init_app(app)

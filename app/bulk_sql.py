@@ -10,8 +10,12 @@ read is filtered on it and every row written carries it. Ids written (related re
 the run, its profile) come from reads filtered the same way (and by visibility, for a
 bulk upsert).
 
-SQLite: executemany in the batch's transaction. PostgreSQL: COPY, and for changed records a
-staging table and one UPDATE … FROM … WHERE … IS DISTINCT FROM ….
+SQLite: executemany in the batch's transaction. PostgreSQL: COPY into a staging table, then
+one INSERT … SELECT for new records (row-level security refuses COPY straight into a tenant
+table, and checks each inserted row against the tenant the transaction carries) and one
+UPDATE … FROM … WHERE … IS DISTINCT FROM … for changed ones. The DBAPI cursor bypasses
+SQLAlchemy's events: `cursor()` gives the transaction the bound tenant first
+(app.tenancy.apply_database_context), so that the database's wall holds here too.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import Any
 from sqlalchemy import Table
 
 from app.extensions import db
+from app.tenancy import apply_database_context
 
 CHUNK = 5_000
 WRITE_CACHE_KIB = 64 * 1024  # SQLite page cache while a batch is written
@@ -47,7 +52,9 @@ class BulkSQL:
     def cursor(self, binary: bool = True) -> Any:
         """A DBAPI cursor on the session's connection (its transaction, its savepoint);
         on PostgreSQL a binary one for reads: its results decode three times faster."""
-        connection = db.session.connection().connection.driver_connection
+        session_connection = db.session.connection()
+        apply_database_context(session_connection)
+        connection = session_connection.connection.driver_connection
         return connection.cursor(binary=True) if binary and not self.sqlite \
             else connection.cursor()
 
@@ -202,10 +209,15 @@ class BulkSQL:
                 with self._page_cache(cursor):
                     cursor.executemany(f"INSERT INTO {name} ({names}) VALUES ({marks})", rows)
             else:
-                with cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
+                staging = "relais_import_rows"
+                cursor.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
+                               f"SELECT {names} FROM {name} WITH NO DATA")
+                with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
                     write = copy.write_row
                     for row in rows:
                         write(row)
+                cursor.execute(f"INSERT INTO {name} ({names}) SELECT {names} FROM {staging}")
+                cursor.execute(f"DROP TABLE {staging}")
         finally:
             cursor.close()
 

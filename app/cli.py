@@ -22,7 +22,7 @@ def _fail(exc: ValidationError) -> None:
 
 
 def _tenant(slug: str) -> Tenant:
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("cli: tenant by slug"):
         tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
         click.echo(f"Unknown tenant: {slug}", err=True)
@@ -206,7 +206,7 @@ def register_cli(app: Flask) -> None:
         """Load the demo tenant when the database has no tenant at all."""
         from app.demo import DEMO_LOGINS, load_demo
 
-        with all_tenants_unsafe():
+        with all_tenants_unsafe("cli: ensure-demo"):
             empty = db.session.scalar(select(Tenant.id).limit(1)) is None
         if empty:
             load_demo("demo")

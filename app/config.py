@@ -35,6 +35,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'relais.db'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # PostgreSQL: the tables' owner, for `flask db upgrade` only; the app itself connects
+        # with DATABASE_URL as a role that owns nothing (row-level security, docs/operations.md).
+        # Empty: migrations use DATABASE_URL.
+        "MIGRATION_DATABASE_URL": env.get("MIGRATION_DATABASE_URL", ""),
         "FILES_DIR": env.get("FILES_DIR") or str(instance_path / "files"),
         # Outgoing mail: smtp://[user:pass@]host[:port][?starttls=1] or smtps://… (TLS).
         "SMTP_URL": env.get("SMTP_URL", ""),

@@ -3,10 +3,16 @@
 Every query of a tenant-scoped model gets a `tenant_id = :current` criterion (ORM loader
 criteria, which also reach relationship loads and ORM bulk UPDATE/DELETE); a query with no
 tenant bound raises; a flush that would write a row, or a reference, of another tenant fails.
-`all_tenants_unsafe()` is the one bypass: fixtures, migrations and platform jobs only.
+`all_tenants_unsafe(reason)` is the one bypass: fixtures, migrations and platform jobs only.
+
+On PostgreSQL the database is a second wall (app/row_security.py): every statement runs in
+a transaction that carries the same tenant (`app.tenant_id`) or bypass (`app.bypass_rls`),
+set here from these ContextVars, and row-level security filters every tenant table on it,
+raw SQL and COPY included.
 """
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import FromClause, Join, Select, Table, event, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.sql import visitors
@@ -45,6 +52,8 @@ _actor: ContextVar[Actor | None] = ContextVar("relais_actor", default=None)
 _bypass: ContextVar[bool] = ContextVar("relais_tenancy_bypass", default=False)
 
 SYSTEM = Actor("system", None, "system")
+log = logging.getLogger("relais.tenancy")
+_bypass_reasons_seen: set[str] = set()
 
 
 def current_tenant_id() -> int:
@@ -90,8 +99,17 @@ def tenant_context(tenant_id: int, actor: Actor | None = None) -> Iterator[None]
 
 
 @contextmanager
-def all_tenants_unsafe() -> Iterator[None]:
-    """Lift tenant scoping: fixtures, migrations and platform jobs only."""
+def all_tenants_unsafe(reason: str) -> Iterator[None]:
+    """Lift tenant scoping, in the ORM and in the database: fixtures, migrations and
+    platform jobs only, each naming itself (`reason`).
+
+    Audited in the log "relais.tenancy": the first opening of each reason in a process at
+    INFO, every opening at DEBUG (the webhook dispatcher opens one every few seconds)."""
+    if reason not in _bypass_reasons_seen:
+        _bypass_reasons_seen.add(reason)
+        log.info("tenant bypass opened: %s", reason)
+    else:
+        log.debug("tenant bypass opened: %s", reason)
     token = _bypass.set(True)
     try:
         yield
@@ -316,9 +334,64 @@ def _collect_references(obj: TenantScoped, references: dict[Any, set[int]]) -> N
 
 def _check_references(session: Session, references: dict[Any, set[int]], tenant_id: int) -> None:
     connection = session.connection()
-    for table, ids in references.items():
-        foreign = connection.execute(
-            select(table.c.id).where(table.c.id.in_(ids), table.c.tenant_id != tenant_id).limit(1)
-        ).first()
-        if foreign is not None:
-            raise TenancyError(f"reference to another tenant's row in {table.name}")
+    # The check looks for other tenants' rows, which row-level security would hide from it.
+    token = _bypass.set(True)
+    try:
+        for table, ids in references.items():
+            foreign = connection.execute(
+                select(table.c.id).where(table.c.id.in_(ids), table.c.tenant_id != tenant_id)
+                .limit(1)).first()
+            if foreign is not None:
+                raise TenancyError(f"reference to another tenant's row in {table.name}")
+    finally:
+        _bypass.reset(token)
+
+
+# -- the database's side (PostgreSQL row-level security) --------------------------------------
+
+# The (tenant, bypass) pair the connection's current transaction carries; kept in the pool's
+# record of the DBAPI connection, forgotten whenever a transaction or savepoint may end.
+_DATABASE_CONTEXT = "relais_row_security"
+_SAVEPOINT_STATEMENTS = ("SAVEPOINT", "ROLLBACK TO", "RELEASE")
+_SET_CONTEXT = ("SELECT set_config('app.tenant_id', %s, true), "
+                "set_config('app.bypass_rls', %s, true)")
+
+
+def apply_database_context(connection: Connection) -> None:
+    """Give the connection's transaction the current tenant (or bypass), transaction-local,
+    unless it carries it already. Called before every statement SQLAlchemy sends; code that
+    sends SQL through the DBAPI connection itself (app/bulk_sql.py) calls it first."""
+    if connection.dialect.name != "postgresql":
+        return
+    wanted = (_tenant_id.get(), _bypass.get())
+    info = connection.info
+    if info.get(_DATABASE_CONTEXT) == wanted:
+        return
+    tenant_id, bypass = wanted
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(_SET_CONTEXT, ("" if tenant_id is None else str(tenant_id),
+                                      "on" if bypass else "off"))
+    finally:
+        cursor.close()
+    info[_DATABASE_CONTEXT] = wanted
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _before_statement(connection: Connection, cursor: Any, statement: str, parameters: Any,
+                      context: Any, executemany: bool) -> None:
+    # Per statement, not per transaction: a context may be entered or left inside an open
+    # transaction (a job's bypass block, a test's tenant_context), and the check is a dict
+    # lookup; the setting itself costs one round trip per transaction and context. Not before
+    # savepoint statements: they neither read nor write, and ROLLBACK TO is what recovers a
+    # failed transaction, in which nothing else may run.
+    if not statement.startswith(_SAVEPOINT_STATEMENTS):
+        apply_database_context(connection)
+
+
+@event.listens_for(Engine, "begin")
+@event.listens_for(Engine, "rollback_savepoint")
+def _forget_database_context(connection: Connection, *args: Any) -> None:
+    # A new transaction starts with nothing set; a rolled back savepoint undoes what was set
+    # inside it. Either way, the next statement sets the context again.
+    connection.info.pop(_DATABASE_CONTEXT, None)

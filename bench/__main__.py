@@ -19,11 +19,12 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
 from bench import RESULTS_DIR
-from bench.databases import Backend, backends
+from bench.databases import Backend, as_app_role, backends
 from bench.generate import Dataset, prepare
 from bench.measure import Timing, login, measure, targets
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sizes = [int(n) for n in args.import_rows.split(",") if n.strip()]
         part = imports.run_suite(backends(args.backend, suffix="-imports"), sizes,
-                                 args.regenerate)
+                                 args.regenerate, args.app_role)
         report["imports"] = part
         failed |= args.strict and not imports.all_met(part)
     _write(report, "bench" if args.suite == "pages" else f"bench-{args.suite}")
@@ -115,12 +116,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--partners", type=int, default=Dataset.partners)
     parser.add_argument("--target-ms", type=float, default=50.0, help="p95 target of a page")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a page misses it")
+    parser.add_argument("--app-role", default="",
+                        help="PostgreSQL: measure as this role (created and granted when "
+                             "missing), so that row-level security applies, as in production")
     return parser.parse_args(argv)
 
 
-def _app(backend: Backend) -> Flask:
+def _app(backend: Backend, url: str = "") -> Flask:
     return create_app({
-        "SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "relais-bench",
+        "SQLALCHEMY_DATABASE_URI": url or backend.url, "SECRET_KEY": "relais-bench",
         "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
         "FILES_DIR": str(RESULTS_DIR / "files"),
     })
@@ -133,6 +137,10 @@ def _run(backend: Backend, dataset: Dataset, args: argparse.Namespace) -> dict[s
           f"{dataset.partners} partners ...", flush=True)
     data = prepare(app, backend, dataset, args.regenerate)
     print(f"  data {data}", flush=True)
+    as_app_role(backend, args.app_role)
+    if backend.measured_url != backend.url:
+        print(f"  measured as {make_url(backend.measured_url).username}", flush=True)
+        app = _app(backend, backend.measured_url)
     found, picked = targets(app)
     clients = login(app)
     print(f"  timing {len(found)} pages x {args.runs} requests, round-robin ...", flush=True)

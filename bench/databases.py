@@ -20,6 +20,13 @@ class Backend:
     required: bool = False  # asked for explicitly: being unreachable is a failure, not a skip
     skip_reason: str | None = None
     path: Path = SQLITE_PATH  # the SQLite file
+    # PostgreSQL: the URL the measured app connects with (--app-role); the data is prepared,
+    # and the raw ceilings loaded, with `url` (the owner).
+    app_url: str = ""
+
+    @property
+    def measured_url(self) -> str:
+        return self.app_url or self.url
 
     @property
     def display_url(self) -> str:
@@ -91,3 +98,28 @@ def reset(backend: Backend) -> None:
     with _server_connect(backend.url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def as_app_role(backend: Backend, role: str) -> None:
+    """Measure as `role`, a login of the server that owns nothing in the bench database, as
+    production's application role: row-level security applies to it (docs/operations.md).
+    Created when missing (password: its name), granted the rows of every table."""
+    if backend.name != "postgresql" or not role:
+        return
+    if not role.isidentifier():
+        raise SystemExit(f"--app-role {role!r}: letters, digits and _ only")
+    with _server_connect(backend.url) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+            conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{role}' NOSUPERUSER NOBYPASSRLS")
+    parts = make_url(backend.url)
+    import psycopg
+
+    with psycopg.connect(host=parts.host or "127.0.0.1", port=parts.port or 5432,
+                         user=parts.username, password=parts.password, dbname=parts.database,
+                         autocommit=True) as conn:
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                     f"TO {role}")
+        conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    backend.app_url = parts.set(username=role, password=role).render_as_string(
+        hide_password=False)

@@ -84,7 +84,7 @@ def prepare(app: Flask, backend: databases.Backend, dataset: Dataset, regenerate
 
 
 def bench_tenant() -> Tenant:
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("bench"):
         return db.session.scalar(select(Tenant).where(Tenant.slug == TENANT_SLUG))
 
 

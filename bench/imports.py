@@ -25,7 +25,7 @@ from flask import Flask
 from sqlalchemy import func, inspect, select, text
 
 from bench import RESULTS_DIR
-from bench.databases import Backend, create_if_missing, reset
+from bench.databases import Backend, as_app_role, create_if_missing, reset
 from bench.invoice_file import HEADER, PROFILE, STATUS_FR, invoice_file
 
 TENANT_SLUG = "bench-imports"
@@ -97,7 +97,7 @@ def _held(data: ImportSet) -> int | None:
     from bench.generate import upgrade_schema
 
     upgrade_schema()  # the models are read below: the schema must be theirs
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("bench"):
         tenant = db.session.scalar(select(Tenant).where(Tenant.slug == TENANT_SLUG))
     if tenant is None or tenant.name != data.tenant_name:
         return None
@@ -216,8 +216,9 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
             run = service.create_run(profile, stream, path.name, source="cli",
                                      force=job["force"])
         db.session.commit()
+        actor = jobs.feed_actor(run)  # reads the run: in its tenant (row-level security)
     stored = time.perf_counter() - started
-    with tenant_context(tenant_id, jobs.feed_actor(run)):
+    with tenant_context(tenant_id, actor):
         if not service.claim(run):
             raise RuntimeError("the profile is locked by another run")
         started = time.perf_counter()
@@ -315,9 +316,10 @@ def measure(backend: Backend, tenant_id: int, sizes: list[int], data: ImportSet,
         job = {"url": backend.url, "file": str(path), "tenant_id": tenant_id}
         log(f"  {size:,} rows ({path.stat().st_size / 2**20:.0f} MB): raw load ...", flush=True)
         clear(backend, tenant_id)
-        raw = _spawn(job | {"kind": "raw"})
+        raw = _spawn(job | {"kind": "raw"})  # as the owner: row-level security refuses COPY
         clear(backend, tenant_id)
         log(f"    raw {raw['rows'] / raw['seconds']:,.0f} rows/s; first import ...", flush=True)
+        job["url"] = backend.measured_url
         first = _spawn(job | {"kind": "import", "force": False})
         log(f"    first {first['rows'] / first['seconds']:,.0f} rows/s ({first['status']}); "
             "unchanged re-import ...", flush=True)
@@ -380,7 +382,8 @@ def table(name: str, results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_suite(backends: list[Backend], sizes: list[int], regenerate: bool) -> dict[str, Any]:
+def run_suite(backends: list[Backend], sizes: list[int], regenerate: bool,
+              app_role: str = "") -> dict[str, Any]:
     """Measure every backend; print a table each; the JSON report's part."""
     data = ImportSet()
     report: dict[str, Any] = {"targets": TARGETS, "accounts": data.accounts, "sizes": sizes,
@@ -394,6 +397,7 @@ def run_suite(backends: list[Backend], sizes: list[int], regenerate: bool) -> di
         print(f"\n{backend.name} (imports): {backend.display_url}")
         tenant_id, how = prepare(backend, data, regenerate)
         print(f"  tenant {TENANT_SLUG} ({data.accounts:,} accounts): {how}", flush=True)
+        as_app_role(backend, app_role)
         results = measure(backend, tenant_id, sizes, data)
         for result in results:
             result["verdicts"] = verdicts(result)

@@ -31,7 +31,7 @@ def register_feed_cli(app: Flask) -> None:
                     force: bool) -> None:
         """Import FILE; exits 1 when rows failed, 2 when the run could not run."""
         jobs.recover(current_app)
-        with all_tenants_unsafe():
+        with all_tenants_unsafe("cli: tenant by slug"):
             tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
         if tenant is None:
             click.echo(f"Unknown tenant: {slug}", err=True)

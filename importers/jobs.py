@@ -107,7 +107,7 @@ def install(app: Flask) -> None:
 
 def recover(app: Flask) -> None:
     """End the runs a stopped process or a stopped heartbeat left behind."""
-    with app.app_context(), all_tenants_unsafe():
+    with app.app_context(), all_tenants_unsafe("import recovery"):
         count = service.recover_interrupted_runs()
         if count:
             log.warning("%d import run(s) marked interrupted", count)

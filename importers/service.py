@@ -223,7 +223,7 @@ def beat(run_ids: list[int]) -> None:
     """The heartbeat of this worker's live runs (a platform job: every tenant's runs)."""
     if not run_ids:
         return
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("import heartbeat"):
         db.session.execute(
             update(ImportRun).where(ImportRun.id.in_(run_ids), ImportRun.status.in_(LIVE))
             .values(heartbeat_at=datetime.now(UTC), worker_id=worker_id())
@@ -304,7 +304,7 @@ def recover_interrupted_runs(stale_seconds: float | None = None) -> int:
         stale_seconds = float(current_app.config["IMPORT_STALE_SECONDS"])
     stale = datetime.now(UTC) - timedelta(seconds=stale_seconds)
     held, me = set(held_runs()), worker_id()
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("import recovery"):
         live = db.session.execute(select(
             ImportRun.id, ImportRun.tenant_id, ImportRun.worker_id, ImportRun.heartbeat_at,
             ImportRun.created_at).where(ImportRun.status.in_(LIVE))).all()

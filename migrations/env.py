@@ -4,6 +4,10 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from app.tenancy import all_tenants_unsafe
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -16,12 +20,12 @@ logger = logging.getLogger('alembic.env')
 
 
 def get_engine():
-    try:
-        # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions['migrate'].db.engine
-    except (TypeError, AttributeError):
-        # this works with Flask-SQLAlchemy>=3
-        return current_app.extensions['migrate'].db.engine
+    """The app's engine, or the tables' owner's when MIGRATION_DATABASE_URL is set (the app's
+    own role may not create or alter tables: docs/operations.md)."""
+    owner_url = current_app.config.get("MIGRATION_DATABASE_URL")
+    if owner_url:
+        return create_engine(owner_url, poolclass=NullPool)
+    return current_app.extensions['migrate'].db.engine
 
 
 def get_engine_url():
@@ -119,7 +123,8 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
+        # Data migrations read and write every tenant's rows (row-level security included).
+        with all_tenants_unsafe("migrations"), context.begin_transaction():
             context.run_migrations()
         if sqlite:
             connection.commit()

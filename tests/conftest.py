@@ -14,7 +14,9 @@ from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import Config as _unused  # noqa: F401  (Flask-Migrate must import first)
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.entities import ENTITIES
@@ -28,22 +30,57 @@ PASSWORD = "correct-horse-battery"
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+# PostgreSQL: the app connects as a role that owns nothing, so that row-level security
+# applies to it (docs/operations.md); TEST_DATABASE_URL's role owns the tables and migrates.
+APP_ROLE = "relais_test_app"
+OWNER_ENGINE = "relais_test_owner_engine"
+
+
+def _database_urls(backend: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The app's URL and the tables' owner's (the same on SQLite)."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'relais-test.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'relais-test.db'}"
+        return url, url
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (make test in CI sets it)")
-    return url
+    _create_app_role(url)
+    app_url = make_url(url).set(username=APP_ROLE, password=APP_ROLE)
+    return app_url.render_as_string(hide_password=False), url
+
+
+def _create_app_role(owner_url: str) -> None:
+    """The app's role, once per server (roles are shared by its databases)."""
+    engine = create_engine(owner_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_ROLE}' "
+                "NOSUPERUSER NOBYPASSRLS; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"))
+    finally:
+        engine.dispose()
+
+
+def owner_engine(app: Flask) -> Engine:
+    """An engine on the tables' owner (cleaning, ANALYZE); the app's own on SQLite."""
+    return app.extensions[OWNER_ENGINE]
 
 
 def _reset_schema(app: Flask) -> None:
-    """Start from an empty database and build the schema with the migrations."""
+    """Start from an empty database and build the schema with the migrations (as the owner,
+    who lets the app's role use every table and sequence it creates)."""
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
+        owner = owner_engine(app)
+        if owner.dialect.name == "postgresql":
+            with owner.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
+                conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}"))
+                conn.execute(text("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, "
+                                  f"INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}"))
+                conn.execute(text("ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+                                  f"GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}"))
         else:
             db.drop_all()
             with db.engine.begin() as conn:
@@ -55,9 +92,11 @@ def _reset_schema(app: Flask) -> None:
 @pytest.fixture(scope="session", params=BACKENDS)
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     files = tmp_path_factory.mktemp("files")
+    app_url, owner_url = _database_urls(request.param, tmp_path_factory)
     application = create_app({
         "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": _database_url(request.param, tmp_path_factory),
+        "SQLALCHEMY_DATABASE_URI": app_url,
+        "MIGRATION_DATABASE_URL": owner_url if owner_url != app_url else "",
         "SECRET_KEY": "test-secret",
         "FILES_DIR": str(files),
         "WTF_CSRF_ENABLED": False,
@@ -68,6 +107,9 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         # Nor a run watch (tests/importers/test_recovery.py calls its functions itself).
         "IMPORT_WATCH": False,
     })
+    with application.app_context():
+        application.extensions[OWNER_ENGINE] = db.engine if owner_url == app_url \
+            else create_engine(owner_url, pool_size=1)
     application.test_client_class = RequestClient
     _reset_schema(application)
     return application
@@ -85,14 +127,14 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     with app.app_context():
         db.session.remove()
-        _empty_tables()
+        _empty_tables(owner_engine(app))
 
 
-def _empty_tables() -> None:
+def _empty_tables(engine: Engine) -> None:
     """DELETE (much faster than TRUNCATE on small tables), children first, ids restarted."""
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    postgres = db.engine.dialect.name == "postgresql"
-    with db.engine.begin() as conn:
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
         for table in tables:
             conn.execute(text(f"DELETE FROM {table}"))
         if postgres:
@@ -145,7 +187,7 @@ def backend(app: Flask) -> str:
 
 
 def _make_tenant(slug: str, name: str) -> Tenant:
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         tenant = create_tenant(slug, name)
         db.session.commit()
     return tenant
@@ -173,6 +215,13 @@ def in_tenant() -> Callable[..., Any]:
         with tenant_context(target.id, SYSTEM):
             result = fn(*args, **kwargs)
             db.session.commit()
+            # Loaded while its tenant is bound, then detached: back in another tenant, a
+            # commit would expire it and PostgreSQL's row-level security hide its row from
+            # the refresh.
+            for obj in result if isinstance(result, list | tuple) else [result]:
+                if isinstance(obj, db.Model) and obj in db.session:
+                    db.session.refresh(obj)
+                    db.session.expunge(obj)
             return result
 
     return run

@@ -243,7 +243,7 @@ def test_creating_fields_refuses_bad_keys_duplicates_and_choices_without_choices
     in_tenant(other_tenant, create_field, {"entity": "accounts", "key": "promoteur",
                                            "label_fr": "P", "label_en": "P", "type": "text"})
     assert [f.key for f in definitions("accounts")] == ["promoteur", "gamme"]
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         assert db.session.query(m.CustomField).filter_by(key="promoteur").count() == 3
 
 

@@ -209,7 +209,7 @@ def test_external_ref_and_number_are_unique_within_a_tenant_only(
         count = select(func.count()).select_from(ENTITIES[name].model).where(
             getattr(ENTITIES[name].model, key) == value)
         assert db.session.scalar(count) == 1, (name, key)
-        with all_tenants_unsafe():
+        with all_tenants_unsafe("tests"):
             assert db.session.scalar(count) == 2, (name, key)
 
 
@@ -272,7 +272,7 @@ def test_deleting_an_account_deletes_its_documents_and_lines(
     db.session.expunge_all()
     assert db.session.get(m.Account, doomed_id) is None
     assert counts(doomed_id) == dict.fromkeys(expected, 0)
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         orphans = db.session.scalar(select(func.count(m.InvoiceLine.id)).where(
             m.InvoiceLine.invoice_id.not_in(select(m.Invoice.id))))
         assert orphans == 0

@@ -84,7 +84,7 @@ def build_row(model: type, tenant_id: int, targets: dict[type, int]) -> Any:
 def make_rows(tenant_id: int) -> dict[type, int]:
     """One committed row of every tenant-scoped model for a tenant; returns model -> id."""
     ids: dict[type, int] = {}
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         for model in sorted(SCOPED_MODELS, key=lambda cls: _TABLE_ORDER[cls.__table__]):
             row = build_row(model, tenant_id, ids)
             db.session.add(row)
@@ -120,14 +120,14 @@ def world(tenant: m.Tenant, other_tenant: m.Tenant) -> World:
 
 def _raw(model: type, row_id: int, **values: Any) -> Any:
     """Read columns of any tenant's row (or None when it no longer exists)."""
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         columns = [model.__table__.c[name] for name in values or ("id",)]
         return db.session.execute(select(*columns).where(model.__table__.c.id == row_id)).first()
 
 
 def _corrupt(table: Table, row_id: int, **values: Any) -> None:
     """Write a cross-tenant value below the ORM, as a broken import or a bad SQL fix would."""
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         db.session.execute(update(table).where(table.c.id == row_id).values(**values))
     db.session.expunge_all()
 
@@ -170,7 +170,7 @@ def test_every_tenant_scoped_model_is_discovered():
 
 
 def test_all_tenants_unsafe_sees_both_tenants(world: World):
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         for model in SCOPED_MODELS:
             ids = set(db.session.scalars(select(model.id)))
             assert ids == {world.a_ids[model], world.b_ids[model]}, model.__name__
@@ -326,7 +326,7 @@ def test_orm_bulk_delete_leaves_the_other_tenant_untouched(world: World):
         assert _raw(model, world.a_ids[model]) is None, name
         assert _raw(model, world.b_ids[model]) is not None, name
         db.session.rollback()
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         for model in SCOPED_MODELS:
             assert db.session.scalar(select(func.count(model.id))) == 2, model.__name__
 
@@ -360,7 +360,7 @@ def test_inserting_a_row_of_another_tenant_fails(world: World):
         with pytest.raises(TenancyError):
             db.session.execute(insert(model).values([own, values]))
         db.session.rollback()
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         for model in SCOPED_MODELS:
             assert db.session.scalar(select(func.count(model.id))) == 2, model.__name__
 
@@ -415,7 +415,7 @@ def test_linking_to_another_tenants_object_fails_at_flush(world: World):
     for model, rel in _tenant_relationships():
         if rel.direction is not RelationshipDirection.MANYTOONE:
             continue
-        with all_tenants_unsafe():
+        with all_tenants_unsafe("tests"):
             foreign = db.session.get(rel.mapper.class_, world.b_ids[rel.mapper.class_])
         row = db.session.get(model, world.a_ids[model])
         setattr(row, rel.key, foreign)

@@ -129,7 +129,7 @@ def test_export_then_delete_leaves_nothing_of_the_tenant(filled, other_tenant, i
     result = cli("tenant", "delete", "alpha", input="alpha\n")
     assert result.exit_code == 0, result.output
 
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         for table in db.metadata.sorted_tables:
             if "tenant_id" in table.c:
                 left = db.session.execute(text(
@@ -260,7 +260,7 @@ def test_a_tenant_with_work_under_way_is_not_deleted_unless_forced(tenant, cli, 
     db.session.commit()
     refused = cli("tenant", "delete", "alpha", "--yes")
     assert refused.exit_code == 1 and "1 import runs" in refused.output
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         assert db.session.scalar(select(Tenant.id).where(Tenant.slug == "alpha"))
     assert cli("tenant", "delete", "alpha", "--yes", "--force").exit_code == 0
 

@@ -48,7 +48,7 @@ def create_tenant(slug: str, name: str) -> Tenant:
         raise ValidationError({"slug": _("Use 3 to 50 lowercase letters, digits and dashes.")})
     if not (name or "").strip() or len(name) > 200:
         raise ValidationError({"name": _("Enter a name of at most 200 characters.")})
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tenant creation"):
         if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
             raise ValidationError({"slug": _("This tenant already exists.")})
     tenant = Tenant(slug=slug, name=name.strip())

@@ -87,7 +87,7 @@ def find_token(secret: str) -> tuple[ApiToken, Tenant] | None:
     if not secret.startswith(SECRET_PREFIX) or len(secret) > MAX_SECRET_LENGTH:
         return None
     digest = hash_secret(secret)
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("api token lookup"):
         found = db.session.execute(
             select(ApiToken, Tenant).join(Tenant, Tenant.id == ApiToken.tenant_id)
             .where(ApiToken.token_hash == digest)).first()

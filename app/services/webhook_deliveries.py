@@ -81,12 +81,12 @@ def due(limit: int, skip_endpoints: Collection[int] = ()) -> list[tuple[int, int
             .order_by(WebhookDelivery.id).limit(limit))
     if skip_endpoints:
         stmt = stmt.where(WebhookDelivery.endpoint_id.not_in(list(skip_endpoints)))
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("webhook dispatch"):
         return [tuple(row) for row in db.session.execute(stmt)]
 
 
 def has_pending() -> bool:
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("webhook dispatch"):
         return db.session.scalar(select(WebhookDelivery.id)
                                  .where(WebhookDelivery.status == "pending").limit(1)) is not None
 
@@ -97,7 +97,7 @@ def next_due_in(default: float) -> float:
     or for a free sending thread, is woken by the end of that sending instead."""
     now = _now()
     pending = WebhookDelivery.status == "pending"
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("webhook dispatch"):
         moments = [
             db.session.scalar(select(func.min(WebhookDelivery.next_attempt_at))
                               .where(pending, WebhookDelivery.next_attempt_at > now)),
@@ -118,7 +118,7 @@ def _aware(moment: datetime) -> datetime:
 def claim(delivery_id: int, lease_seconds: float) -> bool:
     """Hold a delivery for this process (another dispatcher process skips it meanwhile)."""
     now = _now()
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("webhook dispatch"):
         result = db.session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
@@ -132,7 +132,7 @@ def claim(delivery_id: int, lease_seconds: float) -> bool:
 def purge(days: float) -> int:
     """Forget finished deliveries older than `days` (their attempts go with them)."""
     cutoff = _now() - timedelta(days=days)
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("webhook dispatch"):
         return db.session.execute(
             delete(WebhookDelivery).where(WebhookDelivery.status.in_(FINISHED),
                                           WebhookDelivery.created_at < cutoff)

@@ -173,7 +173,7 @@ def _profile_context() -> None:
                               "FILES_DIR": str(_scratch / "files"), "WEBHOOK_DISPATCH": False})
     _app_stack.enter_context(application.app_context())
     db.create_all()
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("fuzzing set-up"):
         tenant = create_tenant("fuzz", "Fuzz")
         db.session.commit()
     _app_stack.enter_context(tenant_context(tenant.id, SYSTEM))

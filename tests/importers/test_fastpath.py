@@ -226,7 +226,7 @@ _names = count()
 
 
 def _tenant_with_customers() -> int:
-    with all_tenants_unsafe():
+    with all_tenants_unsafe("tests"):
         tenant = create_tenant(f"fast-{next(_names)}", "Fast path")
         db.session.commit()
     with tenant_context(tenant.id, SYSTEM):
@@ -266,8 +266,9 @@ def _import(tenant_id: int, path: Path, mode: str, dry_run: bool, full_sync: boo
             run = service.create_run(profile, stream, path.name, source="cli",
                                      dry_run=dry_run, force=True)
         db.session.commit()
-    assert jobs.run_in_context(run.id, tenant_id, wait=False) is not None
-    return run.id
+        run_id = run.id  # read in its tenant (row-level security, on PostgreSQL)
+    assert jobs.run_in_context(run_id, tenant_id, wait=False) is not None
+    return run_id
 
 
 def _state(tenant_id: int, run_ids: list[int]) -> dict[str, Any]:

@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Account, ImportRun, Invoice, InvoiceLine
 from app.tenancy import SYSTEM, tenant_context
 from importers import engine, jobs, service
+from tests.conftest import owner_engine
 from tests.importers.conftest import by_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,10 +55,11 @@ def set_up_tenant(tenant_id: int, tmp_path: Path, run_import, make_profile) -> N
 
 
 def fresh_statistics() -> None:
-    """PostgreSQL plans by its statistics, stale right after a bulk load (autovacuum lags)."""
+    """PostgreSQL plans by its statistics, stale right after a bulk load (autovacuum lags);
+    only the tables' owner may gather them."""
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
-        with db.engine.connect() as connection:
+        with owner_engine(current_app).connect() as connection:
             connection.exec_driver_sql("ANALYZE accounts, invoices, invoice_lines")
 
 

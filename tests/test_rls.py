@@ -1,0 +1,217 @@
+"""The second wall (PostgreSQL): row-level security holds where the ORM's scoping does not
+reach. Raw SQL, COPY and the bulk statements of app/bulk_sql.py, run while tenant A is
+bound, read and write nothing of tenant B; with no tenant bound nothing is visible; the named
+bypass sees everything. The app connects as a role the policies apply to (tests/conftest.py),
+as in production (docs/operations.md).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, text
+from sqlalchemy.exc import DBAPIError
+
+from app import bulk_sql
+from app.bulk_sql import BulkSQL
+from app.extensions import db
+from app.models import Account, Tenant
+from app.row_security import POLICY
+from app.tenancy import all_tenants_unsafe, bind, tenant_context, unbind
+from tests.test_tenancy import World, make_rows
+
+TENANT_TABLES: list[Table] = [t for t in db.metadata.sorted_tables if "tenant_id" in t.c]
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's (SQLite: the ORM's scoping only)")
+
+
+@pytest.fixture
+def world(tenant: Tenant, other_tenant: Tenant) -> World:
+    """One committed row of every tenant-scoped model in A (current) and in B."""
+    a, b = tenant.id, other_tenant.id
+    found = World(a, b, make_rows(a), make_rows(b))
+    db.session.expunge_all()
+    return found
+
+
+@pytest.fixture
+def unbound() -> Iterator[None]:
+    tokens = bind(None, None)
+    try:
+        yield
+    finally:
+        unbind(tokens)
+
+
+def _tenants_seen(table: Table) -> set[int]:
+    return set(db.session.execute(text(f"SELECT DISTINCT tenant_id FROM {table.name}")).scalars())
+
+
+def _raw_cursor() -> Any:
+    """The DBAPI cursor of the session's connection, as app/bulk_sql.py takes it."""
+    return BulkSQL(Account.__table__, "external_ref", 0).cursor(binary=False)
+
+
+def _account_row(tenant_id: int, ref: str) -> tuple:
+    return (tenant_id, ref, f"Client {ref}", "company", "FR", "{}")
+
+
+ACCOUNT_COLUMNS = ["tenant_id", "external_ref", "name", "kind", "country", "custom"]
+
+
+# --- the set-up the wall relies on ------------------------------------------------------------
+
+def test_every_tenant_table_has_the_policy_forced_even_on_its_owner(app_ctx):
+    rows = db.session.execute(text(
+        "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+        "       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid "
+        "               AND p.polname = :policy) "
+        "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+        "AND c.relkind = 'r'"), {"policy": POLICY}).all()
+    found = {name: (enabled, forced, policy) for name, enabled, forced, policy in rows}
+    for table in TENANT_TABLES:
+        assert found[table.name] == (True, True, True), table.name
+    assert found["tenants"] == (False, False, False)
+    assert found["alembic_version"] == (False, False, False)
+
+
+def test_the_app_role_is_subject_to_the_policies(app_ctx):
+    user, exempt, owns = db.session.execute(text(
+        "SELECT current_user, rolsuper OR rolbypassrls, "
+        "       EXISTS (SELECT 1 FROM pg_tables WHERE tableowner = current_user) "
+        "FROM pg_roles WHERE rolname = current_user")).one()
+    assert not exempt and not owns, user
+
+
+# --- raw SQL under tenant A -------------------------------------------------------------------
+
+def test_raw_reads_under_a_see_no_row_of_b(world: World):
+    for table in TENANT_TABLES:
+        assert _tenants_seen(table) <= {world.a}, table.name
+    assert db.session.execute(text("SELECT count(*) FROM accounts")).scalar() == 1
+    assert db.session.execute(text("SELECT id FROM accounts WHERE id = :id"),
+                              {"id": world.b_ids[Account]}).first() is None
+
+
+def test_raw_insert_of_a_b_row_under_a_is_refused(world: World):
+    with pytest.raises(DBAPIError, match="row-level security"):
+        db.session.execute(text(
+            "INSERT INTO accounts (tenant_id, name, kind, country, custom, created_at, "
+            "updated_at) VALUES (:b, 'Intrus', 'company', 'FR', '{}', now(), now())"),
+            {"b": world.b})
+    db.session.rollback()
+    with all_tenants_unsafe("tests"):
+        assert db.session.execute(text("SELECT count(*) FROM accounts WHERE name = 'Intrus'")) \
+            .scalar() == 0
+
+
+def test_raw_update_and_delete_under_a_leave_b_untouched(world: World):
+    for table in reversed(TENANT_TABLES):
+        assert db.session.execute(text(f"UPDATE {table.name} SET tenant_id = tenant_id "
+                                       "WHERE tenant_id = :b"), {"b": world.b}).rowcount == 0
+        assert db.session.execute(text(f"DELETE FROM {table.name} WHERE tenant_id <> :a"),
+                                  {"a": world.a}).rowcount == 0, table.name
+    db.session.commit()
+    with all_tenants_unsafe("tests"):
+        for table in TENANT_TABLES:
+            assert world.b in _tenants_seen(table), table.name
+
+
+def test_raw_update_cannot_move_a_row_to_b(world: World):
+    with pytest.raises(DBAPIError, match="row-level security"):
+        db.session.execute(text("UPDATE accounts SET tenant_id = :b WHERE id = :id"),
+                           {"b": world.b, "id": world.a_ids[Account]})
+    db.session.rollback()
+
+
+# --- COPY and the bulk statements --------------------------------------------------------------
+
+def test_copy_into_a_tenant_table_is_refused_whatever_its_rows(world: World):
+    cursor = _raw_cursor()
+    with pytest.raises(db.engine.dialect.dbapi.Error, match="row-level security"):
+        with cursor.copy(f"COPY accounts ({', '.join(ACCOUNT_COLUMNS)}) FROM STDIN") as copy:
+            copy.write_row(_account_row(world.a, "A-COPY"))
+    db.session.rollback()
+
+
+def test_copy_out_under_a_gives_a_rows_only(world: World):
+    cursor = _raw_cursor()
+    with cursor.copy("COPY accounts (tenant_id) TO STDOUT") as copy:
+        tenants = {int(row[0]) for row in copy.rows()}
+    assert tenants == {world.a}
+
+
+def test_bulk_insert_of_b_rows_under_a_is_refused_by_the_database(world: World, monkeypatch):
+    monkeypatch.setattr(bulk_sql, "_bound", lambda rows, tenant_id: rows)  # the Python check
+    wrong = BulkSQL(Account.__table__, "external_ref", world.b)  # a bug: B's writer under A
+    with pytest.raises(db.engine.dialect.dbapi.Error, match="row-level security"):
+        wrong.insert(ACCOUNT_COLUMNS, [_account_row(world.b, "B-BULK")])
+    db.session.rollback()
+    with all_tenants_unsafe("tests"):
+        assert db.session.execute(text("SELECT count(*) FROM accounts WHERE external_ref = "
+                                       "'B-BULK'")).scalar() == 0
+
+
+def test_bulk_insert_under_a_writes_a_rows(world: World):
+    BulkSQL(Account.__table__, "external_ref", world.a).insert(
+        [*ACCOUNT_COLUMNS, "created_at", "updated_at"],
+        [(*_account_row(world.a, "A-BULK"), "2026-12-03", "2026-12-03")])
+    db.session.commit()
+    assert db.session.execute(text("SELECT tenant_id FROM accounts WHERE external_ref = "
+                                   "'A-BULK'")).scalar() == world.a
+
+
+def test_bulk_reads_and_updates_with_b_under_a_reach_nothing(world: World):
+    wrong = BulkSQL(Account.__table__, "external_ref", world.b)
+    assert wrong.count(Account.__table__) == 0
+    assert wrong.references(Account.__table__, False, None) == {}
+    wrong.update([{"id": world.b_ids[Account], "name": "Changé"}])
+    db.session.commit()
+    with all_tenants_unsafe("tests"):
+        assert db.session.execute(text("SELECT name FROM accounts WHERE id = :id"),
+                                  {"id": world.b_ids[Account]}).scalar() != "Changé"
+
+
+# --- no tenant, another tenant, the bypass ----------------------------------------------------
+
+def test_with_no_tenant_bound_nothing_is_visible_nor_writable(world: World, unbound):
+    for table in TENANT_TABLES:
+        assert _tenants_seen(table) == set(), table.name
+    with pytest.raises(DBAPIError, match="row-level security"):
+        db.session.execute(text(
+            "INSERT INTO accounts (tenant_id, name, kind, country, custom, created_at, "
+            "updated_at) VALUES (:a, 'Orphelin', 'company', 'FR', '{}', now(), now())"),
+            {"a": world.a})
+    db.session.rollback()
+
+
+def test_the_named_bypass_sees_every_tenant(world: World):
+    with all_tenants_unsafe("tests"):
+        for table in TENANT_TABLES:
+            assert _tenants_seen(table) == {world.a, world.b}, table.name
+
+
+def test_a_context_entered_inside_a_transaction_applies_at_once(world: World):
+    assert _tenants_seen(Account.__table__) == {world.a}
+    with tenant_context(world.b):
+        assert _tenants_seen(Account.__table__) == {world.b}
+        with all_tenants_unsafe("tests"):
+            assert _tenants_seen(Account.__table__) == {world.a, world.b}
+        assert _tenants_seen(Account.__table__) == {world.b}
+    assert _tenants_seen(Account.__table__) == {world.a}
+
+
+def test_a_rolled_back_savepoint_does_not_leave_another_tenant_behind(world: World):
+    assert _tenants_seen(Account.__table__) == {world.a}
+    savepoint = db.session.begin_nested()
+    db.session.execute(text("SELECT 1"))  # the savepoint is open, A still set
+    with tenant_context(world.b):
+        assert _tenants_seen(Account.__table__) == {world.b}  # B set inside the savepoint
+        savepoint.rollback()  # which undoes it (A again): the next statement sets B again
+        assert _tenants_seen(Account.__table__) == {world.b}
+    assert _tenants_seen(Account.__table__) == {world.a}
