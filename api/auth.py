@@ -17,6 +17,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from app.extensions import db, limiter
+from app.i18n import remember_locales
 from app.models import ApiToken, Role, Tenant
 from app.services.tokens import find_token, note_use
 from app.tenancy import Actor, bind
@@ -98,6 +99,7 @@ def authenticate() -> None:
     token, tenant = found
     principal = TokenPrincipal.of(token)
     g.tenant, g.api_principal = tenant, principal
+    remember_locales(tenant)
     # app/auth.py's reset_context bound nothing at the start of the request and unbinds at its
     # teardown: this binding ends with it.
     bind(tenant.id, Actor("token", token.id, principal.label, principal, request.remote_addr))

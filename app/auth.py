@@ -24,6 +24,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.extensions import db, limiter, login_manager
+from app.i18n import remember_locales, remember_user_locale
 from app.models import Tenant, User
 from app.services.audit import record_event
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
@@ -65,6 +66,7 @@ def bind_request_tenant(tenant: Tenant) -> None:
     g.tenant = tenant
     bind(tenant.id, None)
     user = current_user if current_user.is_authenticated else None
+    remember_locales(tenant, user)
     if user is not None:
         set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
     else:
@@ -145,6 +147,7 @@ def log_in(email: str, password: str) -> User | None:
         return None
     session.clear()
     login_user(user)
+    remember_user_locale(user)
     return user
 
 
