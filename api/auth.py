@@ -6,7 +6,6 @@ sees. Scopes (read, write, import, export) gate each operation; a rate limit app
 from __future__ import annotations
 
 from collections.abc import Callable
-from copy import deepcopy
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -136,8 +135,10 @@ def requires(*scopes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 raise InsufficientScope(scopes)
             return func(*args, **kwargs)
 
-        wrapper._apidoc = deepcopy(getattr(func, "_apidoc", {}))  # type: ignore[attr-defined]
-        wrapper._apidoc["scopes"] = scopes  # type: ignore[attr-defined]
+        # A new top-level dict is enough: only "scopes" is added (a deep copy would copy
+        # every schema of the operation, a second of every start-up, CLI included).
+        wrapper._apidoc = {**getattr(func, "_apidoc", {}),  # type: ignore[attr-defined]
+                           "scopes": scopes}
         return _per_token_limit(wrapper)
 
     return decorator

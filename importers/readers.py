@@ -17,7 +17,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 from flask_babel import lazy_gettext as _l
 
 MB = 1024 * 1024
@@ -292,6 +291,8 @@ def _check_workbook_archive(path: Path, size: int, limits: Limits) -> None:
 
 def _xlsx_records(path: Path) -> Iterator[tuple[int, list[Any]]]:
     """(sheet row number, values) for every row of the first worksheet, blank ones included."""
+    import openpyxl  # here, not at import: every start-up (CLI included) would load it
+
     with path.open("rb") as fh:  # a file object: openpyxl would refuse a name not ending .xlsx
         try:
             with warnings.catch_warnings():

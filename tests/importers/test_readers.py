@@ -428,7 +428,7 @@ def test_xlsx_workbook_is_closed_after_iteration(tmp_path, monkeypatch):
         workbook.close = lambda: (closed.append(True), close())
         return workbook
 
-    monkeypatch.setattr(readers.openpyxl, "load_workbook", spying_load)
+    monkeypatch.setattr(openpyxl, "load_workbook", spying_load)  # imported when reading
     table = open_table(make_workbook(tmp_path / "c.xlsx", INVOICE_ROWS))
     assert closed == [True]  # the header read
     list(table.rows())
