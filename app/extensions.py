@@ -60,7 +60,10 @@ class LazyDocApi(Api):
 
     @spec.setter
     def spec(self, value: Any) -> None:
+        # init_app makes a new document per application (tests make one per database):
+        # what another application registered is not described in it.
         self._spec = value
+        self._pending_docs = []
 
     def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
         name = options.get("name", blp.name)
