@@ -1,8 +1,6 @@
 """Create, update and delete any domain record: validate, apply, flush, audit."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -47,10 +45,10 @@ def create_record(entity: Entity, data: dict[str, Any]) -> Any:
     """Create a record of `entity` from python values (refs as ids), custom and lines."""
     record = entity.model()
     record.custom = {}
-    with _savepoint():
-        with db.session.no_autoflush:
-            _apply(entity, record, data, partial=False)
-        db.session.add(record)
+    with db.session.no_autoflush:
+        _apply(entity, record, data, partial=False)
+    db.session.add(record)
+    _flush(entity)
     record_event("create", entity.name, record.id, None, snapshot(entity, record))
     return record
 
@@ -59,9 +57,10 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
     """Apply changes to a record; with `partial`, fields not given are left as they are."""
     entity = entity_of(record)
     before = snapshot(entity, record)
-    # Flush only at the end of the savepoint, where a duplicate number becomes a message.
-    with _savepoint(), db.session.no_autoflush:
+    # Flush only in _flush, where a duplicate number becomes a message instead of a 500.
+    with db.session.no_autoflush:
         _apply(entity, record, data, partial=partial)
+    _flush(entity)
     old, new = diff(before, snapshot(entity, record))
     if new or old:
         record_event("update", entity.name, record.id, old, new)
@@ -75,9 +74,9 @@ def delete_record(record: Any) -> None:
         _check_account_unused(record)
     before = snapshot(entity, record)
     record_id = record.id
-    with _savepoint():
-        _detach_references(entity, record_id)
-        db.session.delete(record)
+    _detach_references(entity, record_id)
+    db.session.delete(record)
+    _flush(entity)
     record_event("delete", entity.name, record_id, before, None)
 
 
@@ -116,15 +115,9 @@ def _check_account_unused(account: m.Account) -> None:
                 entity=str(ENTITIES[name].label).lower())})
 
 
-@contextmanager
-def _savepoint() -> Iterator[None]:
-    """Changes made in the block, flushed inside a SAVEPOINT: a refused write (a number
-    already used) rolls back the block only, and becomes a message instead of a 500."""
-    # begin_nested() flushes what is pending before its SAVEPOINT: it must open before the
-    # record changes, or a failing INSERT/UPDATE would cost the whole transaction.
+def _flush(entity: Entity) -> None:
     try:
         with db.session.begin_nested():
-            yield
             db.session.flush()
     except IntegrityError as exc:
         raise ValidationError(integrity_errors(exc)) from exc
