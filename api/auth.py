@@ -6,7 +6,6 @@ sees. Scopes (read, write, import, export) gate each operation; a rate limit app
 from __future__ import annotations
 
 from collections.abc import Callable
-from copy import deepcopy
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -17,6 +16,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from app.extensions import db, limiter
+from app.i18n import remember_locales
 from app.models import ApiToken, Role, Tenant
 from app.services.tokens import find_token, note_use
 from app.tenancy import Actor, bind, set_actor
@@ -102,6 +102,7 @@ def authenticate() -> None:
     bind(tenant.id)
     principal = TokenPrincipal.of(token)
     g.tenant, g.api_principal = tenant, principal
+    remember_locales(tenant)
     set_actor(Actor("token", token.id, principal.label, principal, request.remote_addr))
     if note_use(token):
         db.session.commit()
@@ -136,8 +137,10 @@ def requires(*scopes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 raise InsufficientScope(scopes)
             return func(*args, **kwargs)
 
-        wrapper._apidoc = deepcopy(getattr(func, "_apidoc", {}))  # type: ignore[attr-defined]
-        wrapper._apidoc["scopes"] = scopes  # type: ignore[attr-defined]
+        # A new top-level dict is enough: only "scopes" is added (a deep copy would copy
+        # every schema of the operation, a second of every start-up, CLI included).
+        wrapper._apidoc = {**getattr(func, "_apidoc", {}),  # type: ignore[attr-defined]
+                           "scopes": scopes}
         return _per_token_limit(wrapper)
 
     return decorator

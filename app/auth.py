@@ -25,6 +25,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.extensions import db, limiter, login_manager
+from app.i18n import remember_locales, remember_user_locale
 from app.login_throttle import count_failure, throttled_by
 from app.models import Tenant, User
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
@@ -68,6 +69,7 @@ def bind_request_tenant(tenant: Tenant) -> None:
     g.tenant = tenant
     bind(tenant.id, None)
     user = current_user if current_user.is_authenticated else None
+    remember_locales(tenant, user)
     if user is not None:
         set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
     else:
@@ -158,6 +160,7 @@ def log_in(email: str, password: str) -> User | None:
         return None
     session.clear()
     login_user(user)
+    remember_user_locale(user)
     return user
 
 

@@ -1,6 +1,9 @@
 """Every extension object of the application, created unbound."""
 from __future__ import annotations
 
+from threading import Lock, local
+from typing import Any
+
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
@@ -27,6 +30,48 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class LazyDocApi(Api):
+    """flask-smorest's Api, whose blueprints are described in the OpenAPI document when it is
+    first read (/api/v1/openapi.json, the docs, `flask openapi`), not when they are registered:
+    describing them is a tenth of every start-up, which each CLI command would pay."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pending_docs: list[tuple[Any, str, Any]] = []
+        self._docs_lock = Lock()
+        self._describing = local()  # the thread describing may read the spec meanwhile
+        self._spec: Any = None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self) -> Any:
+        if self._pending_docs and not getattr(self._describing, "now", False):
+            with self._docs_lock:  # another thread waits until the document is complete
+                self._describing.now = True
+                try:
+                    while self._pending_docs:
+                        blp, name, parameters = self._pending_docs[0]
+                        blp.register_views_in_doc(self, self._app, self._spec, name=name,
+                                                  parameters=parameters)
+                        self._spec.tag({"name": name, "description": blp.description})
+                        del self._pending_docs[0]
+                finally:
+                    self._describing.now = False
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        # init_app makes a new document per application (tests make one per database):
+        # what another application registered is not described in it.
+        self._spec = value
+        self._pending_docs = []
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._pending_docs.append((blp, name, parameters))
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
@@ -36,4 +81,4 @@ bootstrap = Bootstrap5()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 scheduler = BackgroundScheduler(timezone="UTC")
 # The REST API at /api/v1 (api/): its OpenAPI document, blueprints and error responses.
-api = Api()
+api = LazyDocApi()

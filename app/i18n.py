@@ -14,21 +14,48 @@ from flask_babel import (
     format_decimal,
     get_locale,
 )
-from flask_login import current_user
+from sqlalchemy import inspect as sa_inspect
 
 
 def select_locale() -> str:
+    """The user's setting, the language chosen on the login page, the browser's, the tenant's.
+
+    Reads no database: a message may be built after a failed flush (a number already used),
+    when reloading the tenant or the user would raise instead of answering.
+    """
     languages = current_app.config["LANGUAGES"]
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
-        return current_user.locale
+    user_locale = _user_locale()
+    if user_locale:
+        return user_locale
     # Jobs, CLI commands and imports translate messages too, outside any request.
     if has_request_context() and session.get("lang") in languages:
         return session["lang"]
     best = request.accept_languages.best_match(languages) if has_request_context() else None
     if best:
         return best
-    tenant = g.get("tenant")
-    return tenant.default_locale if tenant else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return g.get("tenant_locale") or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def remember_locales(tenant: Any, user: Any = None) -> None:
+    """At the start of a request, keep the tenant's and the user's languages as plain values."""
+    g.tenant_locale = tenant.default_locale
+    remember_user_locale(user)
+
+
+def remember_user_locale(user: Any) -> None:
+    """Keep the language of the user now logged in (or None) as a plain value."""
+    g.user_locale = user.locale if user is not None else None
+
+
+def _user_locale() -> str | None:
+    # Flask-Login keeps the user this request loaded in g; asking current_user would load it.
+    user = g.get("_login_user") if has_request_context() else None
+    state = sa_inspect(user, raiseerr=False) if user is not None else None
+    if state is None:  # nobody, or the anonymous user
+        return None
+    # An attribute in memory is read without a query; an expired one (after a commit or a
+    # rollback) is the value remembered when the user was bound to the request.
+    return state.dict.get("locale", g.get("user_locale"))
 
 
 def money(value: Any, currency: str | None = "EUR") -> str:

@@ -4,7 +4,8 @@ Runs on SQLite (bench/results/relais-bench.sqlite) and on PostgreSQL (BENCH_DATA
 default postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench, skipped when unreachable).
 Prints a table per backend and writes bench/results/bench-<time>.json (and latest.json).
 `--suite imports` measures the import engine instead (bench/imports.py), `--suite bulk` the API's
-bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite all` all three.
+bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite cli` the start-up of
+`flask --help` (bench/cli_startup.py), `--suite all` all four.
 """
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         failed |= _pages(args, report)
     if args.suite in ("bulk", "all"):
         failed |= _bulk(args, report)
+    if args.suite in ("cli", "all"):
+        from bench import cli_startup
+
+        report["cli"] = cli_startup.run_suite(args.cli_runs)
+        failed |= args.strict and not report["cli"]["meets_target"]
     if args.suite in ("imports", "all"):
         from bench import imports
 
@@ -101,9 +107,12 @@ def _bulk(args: argparse.Namespace, report: dict[str, Any]) -> bool:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "all"),
+    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "cli", "all"),
                         default="pages",
-                        help="page times, the import benchmark, the API's bulk upsert, or all")
+                        help="page times, the import benchmark, the API's bulk upsert, the "
+                             "start-up of flask --help, or all")
+    parser.add_argument("--cli-runs", type=int, default=5,
+                        help="times each command of the cli suite is started")
     parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
     parser.add_argument("--import-rows", default="200000,1000000",
                         help="sizes of the imported files, comma-separated")

@@ -13,7 +13,7 @@ from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from flask_babel import lazy_gettext as _l
 
 from app.custom_fields import CustomValueError, coerce_value
-from app.entities import STATUS_LABELS, Entity
+from app.entities import Entity
 from app.models import CustomField
 from app.services.records import COUNTRIES, MONEY_LIMIT
 from importers.profile import Profile, Target
@@ -24,6 +24,7 @@ from importers.values import (
     make_decimal_parser,
     parse_text,
 )
+from importers.vocabulary import choice_lookup, folded
 
 CENT = Decimal("0.01")
 # Custom fields that hold text: an XLSX number goes in as its cell shows it (01000, not 1000).
@@ -39,23 +40,13 @@ class Column:
 
 
 def _choice_converter(choices: tuple[str, ...]) -> Converter:
-    lookup: dict[str, str] = {}
-    for code in choices:
-        lookup[code.casefold()] = code
-        label = STATUS_LABELS.get(code)
-        if label is not None:
-            # English and French labels both name the code ("Paid", "Payée").
-            from flask_babel import force_locale
-
-            for locale in ("en", "fr"):
-                with force_locale(locale):
-                    lookup[str(label).casefold()] = code
+    lookup = choice_lookup(choices)
 
     def convert(raw: Any) -> str | None:
         text = _text(raw)
         if text is None:
             return None
-        code = lookup.get(text.casefold())
+        code = lookup.get(folded(text))
         if code is None:
             raise InvalidValue(_l("“%(value)s” is not one of: %(choices)s."),
                                value=text[:40], choices=", ".join(choices))

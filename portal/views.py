@@ -11,6 +11,7 @@ from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.forms import LocaleForm
+from app.i18n import remember_user_locale
 from app.models import Role
 from app.queries.portal_home import build_home
 from app.services.attachments import storage_path
@@ -51,6 +52,7 @@ def profile():
     elif settings.submit.data and settings.validate_on_submit():
         try:
             set_locale(current_user, settings.locale.data)
+            remember_user_locale(current_user)  # answer in the language just chosen
             db.session.commit()
             flash(_("Your settings are saved."), "success")
             return redirect(url_for("portal.profile"))

@@ -10,6 +10,7 @@ from app.backoffice import bp
 from app.errors import ValidationError
 from app.extensions import db
 from app.forms import LocaleForm
+from app.i18n import remember_user_locale
 from app.services.tenants import set_locale
 
 
@@ -36,6 +37,7 @@ def profile():
     if form.validate_on_submit():
         try:
             set_locale(current_user, form.locale.data)
+            remember_user_locale(current_user)  # answer in the language just chosen
             db.session.commit()
             flash(_("Your settings are saved."), "success")
             return redirect(url_for("backoffice.profile"))

@@ -34,7 +34,8 @@ class WebhookForm(FlaskForm):
                       description=_l("Where the receiving system listens, e.g. "
                                      "https://erp.example.com/relais/webhooks."))
     description = StringField(_l("Description"), validators=[Length(max=200)])
-    events = MultiCheckboxField(_l("Events"))
+    # The service names an unknown event and lists the known ones, for the API as here.
+    events = MultiCheckboxField(_l("Events"), validate_choice=False)
     secret = StringField(_l("Secret (optional)"), validators=[Length(max=200)],
                          render_kw={"autocomplete": "off", "spellcheck": "false"})
     renew_secret = BooleanField(_l("Generate a new secret"))

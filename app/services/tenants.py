@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -22,8 +23,13 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 RESERVED_SLUGS = {"api", "static", "healthz", "admin", "login", "logout", "portal", "subscribe"}
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash("relais-timing-equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so both answers take the same time;
+    made at the first login, not at import: every CLI command would pay for it."""
+    return _hasher.hash("relais-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -32,7 +38,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(user: User | None, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH,
+        return _hasher.verify(user.password_hash if user and user.password_hash else _dummy_hash(),
                               password) and user is not None and bool(user.password_hash)
     except (VerificationError, InvalidHashError):
         return False

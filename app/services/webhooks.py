@@ -58,8 +58,12 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     if len(description) > 200:
         errors["description"] = _("Use at most %(n)d characters.", n=200)
     events = list(dict.fromkeys(data.get("events") or ()))
-    known = set(all_events())
-    if not events or not set(events) <= known:
+    known = all_events()
+    unknown = [str(event)[:60] for event in events if event not in known]
+    if unknown:
+        errors["events"] = _("Unknown event: %(event)s (known: %(known)s).",
+                             event=", ".join(unknown), known=", ".join(known))
+    elif not events:
         errors["events"] = _("Choose at least one event.")
     secret = (data.get("secret") or "").strip()
     if secret and standard_key(secret) is None:

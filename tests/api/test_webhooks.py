@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, WebhookDelivery, WebhookEndpoint
+from app.webhooks.events import all_events
 from tests.api.conftest import bearer, problem
 from tests.api.records_support import english
 
@@ -87,6 +88,13 @@ def test_an_endpoint_is_validated_as_in_the_back_office(en_client, app, monkeypa
     assert set(body["errors"]) == {"url", "events", "secret"}
     assert body["errors"]["url"] == ["This address is private or local: webhooks only go to "
                                      "addresses reachable from the Internet."]
+    assert body["errors"]["events"] == [
+        f"Unknown event: nothing.happened (known: {', '.join(all_events())})."]
+    french = problem(en_client.post("/api/v1/webhooks", json={
+        "url": URL, "events": ["invoices.created", "invoice.paid"]},
+        headers={"Accept-Language": "fr"}), 422)
+    (message,) = french["errors"]["events"]
+    assert message.startswith("Événement inconnu : invoice.paid (connus : partners.created, ")
     problem(en_client.post("/api/v1/webhooks", json={"url": URL}), 422)
     assert db.session.scalar(select(WebhookEndpoint.id)) is None
 

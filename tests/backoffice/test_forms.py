@@ -181,6 +181,24 @@ def test_duplicate_number_on_create_is_a_message(admin_client, make_invoice):
     assert count_rows(Invoice) == 1
 
 
+@pytest.mark.parametrize("language", [None, "de"])
+def test_a_duplicate_is_a_message_whatever_the_browser_language(admin_client, make_invoice,
+                                                                 language):
+    admin_client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)
+    if language:
+        admin_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    first, second = make_invoice(external_ref="I1"), make_invoice()
+    created = admin_client.post("/alpha/invoices/new", data=_form(
+        "invoices", first.account_id, number=first.number))
+    assert created.status_code == 422
+    assert fr("This number is already used.") in text(created)
+    edited = admin_client.post(f"/alpha/invoices/{second.id}/edit", data={
+        "number": second.number, "external_ref": "I1", "account": f"#{second.account_id}",
+        "status": "issued", "currency": "EUR"})
+    assert edited.status_code == 422
+    assert fr("This reference is already used.") in text(edited)
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("name", "x" * 201, None),
     ("kind", "castle", None),

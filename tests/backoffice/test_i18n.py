@@ -105,3 +105,9 @@ def test_error_pages_are_translated(admin_client):
     assert response.status_code == 404
     assert fr("Page not found") in text(response)
     assert "Page not found" in text(en(admin_client).get("/alpha/invoices/999999"))
+
+
+def test_a_new_language_setting_answers_in_that_language(admin_client):
+    admin_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    response = admin_client.post("/alpha/profile", data={"locale": "en"}, follow_redirects=True)
+    assert "Your settings are saved." in text(response)

@@ -137,7 +137,9 @@ def test_an_agent_changes_his_language_but_has_no_contact_form(agent_setup):
     answer = client.post("/alpha/portal/profile", data={"settings-locale": "en",
                                                          "settings-submit": "1"})
     assert answer.status_code == 302
-    assert "My profile" in page_text(client.get("/alpha/portal/profile"))
+    page = page_text(client.get("/alpha/portal/profile"))
+    assert "My profile" in page
+    assert "Your settings are saved." in page  # said in the language just chosen
 
 
 def test_the_extranet_asks_to_log_in(client, tenant):

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks.events import all_events
 from tests.backoffice.conftest import fr, text
 from tests.webhooks.conftest import DELAY, deliveries, wait_until
 
@@ -58,6 +59,8 @@ def test_bad_webhooks_are_refused_and_private_addresses_in_production(app, admin
     monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
     cases = [
         ({"url": "https://erp.example.com/hook", "events": []}, "Choose at least one event."),
+        ({"url": "https://erp.example.com/hook", "events": ["invoice.paid"]},
+         "Unknown event: %(event)s (known: %(known)s)."),
         ({"url": "ftp://erp.example.com/hook"},
          "Enter an address starting with https:// (or http://)."),
         ({"url": "https://user:pw@erp.example.com/hook"},
@@ -77,7 +80,8 @@ def test_bad_webhooks_are_refused_and_private_addresses_in_production(app, admin
         data = {"events": ["invoices.created"], **data}
         response = admin_client.post("/alpha/admin/webhooks/new", data=data)
         assert response.status_code == 422, data
-        expected = fr(message, min=24, max=64) if "%(" in message else fr(message)
+        expected = fr(message, min=24, max=64, event="invoice.paid",
+                      known=", ".join(all_events())) if "%(" in message else fr(message)
         assert expected in text(response), data
     assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
 
