@@ -12,10 +12,10 @@ Three counters, kept in Flask-Limiter's storage (memory or Redis):
 
 An attempt is counted, atomically, before its password is checked: requests sent at once
 cannot all pass the check, only as many as the limits have left. A success then clears its
-account-and-address counter (it proves the password); it stays counted in the two others.
-A throttled attempt is refused before its password is checked and, unless it raced another
-to the limit, counted nowhere; the failure that reaches a limit is audited once, as the start
-of a lockout.
+account-and-address counter (it proves the password) and is taken back from the two others,
+so that only failures bound them. A throttled attempt is refused before its password is
+checked and, unless it raced another to the limit, counted nowhere; the failure that reaches
+a limit is audited once, as the start of a lockout.
 
 An account is the tenant, the e-mail typed (known or not, so the answers tell nothing about
 which e-mails exist) and a trace of the user's password: a new password (a reset, an admin's
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, request
 from limits import RateLimitItem, parse_many
+from limits.strategies import FixedWindowRateLimiter
 
 from app.extensions import limiter
 from app.tenancy import bound_tenant_id
@@ -49,12 +50,17 @@ class Attempt:
 
     refused_by: str | None = None
     reached: list[str] = field(default_factory=list)
-    _pair: list[tuple[RateLimitItem, str]] = field(default_factory=list)
+    _counted: list[tuple[str, RateLimitItem, str]] = field(default_factory=list)
 
     def succeeded(self) -> None:
-        """The password was right: forget the account-and-address failures."""
-        for item, key in self._pair:
-            limiter.limiter.clear(item, key)
+        """The password was right: forget the account-and-address failures, and take this
+        attempt back from the other counters (the fixed windows Flask-Limiter uses by default;
+        a refund landing in a new window gives one attempt more, at most)."""
+        for name, item, key in self._counted:
+            if name == "account_address":
+                limiter.limiter.clear(item, key)
+            elif isinstance(limiter.limiter, FixedWindowRateLimiter):
+                limiter.limiter.storage.incr(item.key_for(key), item.get_expiry(), amount=-1)
 
 
 def address_key(address: str | None) -> str:
@@ -107,8 +113,7 @@ def begin(email: str) -> Attempt:
         # The hit is atomic: of attempts racing to the limit, those past it are refused.
         if not limiter.limiter.hit(item, key):
             return Attempt(refused_by=name)
-        if name == "account_address":
-            attempt._pair.append((item, key))
+        attempt._counted.append((name, item, key))
         if limiter.limiter.get_window_stats(item, key).remaining == 0 \
                 and name not in attempt.reached:
             attempt.reached.append(name)

@@ -124,6 +124,19 @@ def test_requests_sent_at_once_get_no_more_password_checks_than_the_limit(app, m
     assert _post(app.test_client(), "/alpha/login", email, PASSWORD, OWNER).status_code == 302
 
 
+def test_successful_logins_do_not_use_up_the_limits(app, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_IP", "3 per minute")
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_ACCOUNT_CEILING", "3 per hour")
+    office = {"REMOTE_ADDR": "198.51.100.20"}  # colleagues behind one address
+    users = [make_user("sales") for _ in range(2)]
+    for user in users * 2:
+        assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                     office).status_code == 302
+    _fail(app.test_client(), users[0].email, office, 3)
+    assert _post(app.test_client(), "/alpha/login", users[1].email, PASSWORD,
+                 office).status_code == 429
+
+
 def test_a_new_password_set_by_an_admin_starts_the_counters_afresh(app, make_user):
     user = make_user("sales")
     _fail(app.test_client(), user.email, OWNER, 5)  # the owner forgot his password
