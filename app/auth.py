@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from app.extensions import db, limiter, login_manager
 from app.i18n import remember_locales, remember_user_locale
-from app.login_throttle import count_failure, throttled_by
+from app.login_throttle import Attempt, begin
 from app.models import Tenant, User
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
 
@@ -126,9 +126,10 @@ def login_page(template: str, *, for_staff: bool) -> Any:
         return redirect(home_url(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        if throttled_by(form.email.data) is not None:
-            abort(429)  # before the password is checked, so guessing on gains nothing
-        user = log_in(form.email.data, form.password.data)
+        attempt = begin(form.email.data)  # counted before the password is checked
+        if attempt.refused_by is not None:
+            abort(429)  # so guessing on, even with requests sent at once, gains nothing
+        user = log_in(form.email.data, form.password.data, attempt)
         if user is not None:
             default = home_url(user)
             here = user.is_staff == for_staff
@@ -137,9 +138,10 @@ def login_page(template: str, *, for_staff: bool) -> Any:
     return render_template(template, form=form)
 
 
-def log_in(email: str, password: str) -> User | None:
-    """Check the credentials, audit the attempt and open the session; None when wrong
-    (the failure is counted by the login throttle, and a lockout it starts audited)."""
+def log_in(email: str, password: str, attempt: Attempt | None = None) -> User | None:
+    """Check the credentials, audit the attempt and open the session; None when wrong.
+    `attempt`: as counted by the login throttle, told of a success, its lockouts audited
+    on a failure."""
     from app.services.tenants import (
         find_user_by_email,
         record_login,
@@ -152,8 +154,10 @@ def log_in(email: str, password: str) -> User | None:
     if ok:
         set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
     record_login(user if ok else None, email, success=ok)
-    if not ok:
-        for limit in count_failure(email):
+    if attempt is not None and ok:
+        attempt.succeeded()
+    elif attempt is not None:
+        for limit in attempt.reached:
             record_login_lockout(user, email, limit)
     db.session.commit()
     if not ok:

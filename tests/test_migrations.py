@@ -28,7 +28,8 @@ FILE_NAME = re.compile(r"^\d{8}_\d{4}_(?P<rev>[0-9a-f]+)_[a-z0-9_]+\.py$")
 
 def _app_on(url: str, tmp_path: Path) -> Flask:
     return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
-                       "SECRET_KEY": "test-secret", "FILES_DIR": str(tmp_path / "files")})
+                       "SECRET_KEY": "test-secret", "FILES_DIR": str(tmp_path / "files"),
+                       "IMPORT_WATCH": False, "WEBHOOK_DISPATCH": False})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

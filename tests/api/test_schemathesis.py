@@ -24,7 +24,8 @@ CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
 
 def _document() -> dict[str, Any]:
     """The OpenAPI document, built once by an app of its own (it does not depend on data)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "openapi"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "openapi",
+                      "IMPORT_WATCH": False, "WEBHOOK_DISPATCH": False})
     with app.app_context():
         return api.spec.to_dict()
 

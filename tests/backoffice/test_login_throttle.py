@@ -2,6 +2,12 @@
 login pages together; the owner is not locked out by someone else's failures; lockouts audited."""
 from __future__ import annotations
 
+import threading
+import time
+
+from app.extensions import db
+from app.login_throttle import address_key
+from app.services import tenants
 from tests.backoffice.conftest import audit_events, fr, text
 from tests.conftest import PASSWORD
 
@@ -81,3 +87,85 @@ def test_an_unknown_e_mail_is_throttled_like_a_known_one(client, tenant):
                  ATTACKER).status_code == 429
     assert [e.after["limit"] for e in audit_events("users")
             if e.action == "login_throttled"] == ["account_address"]
+
+
+def test_requests_sent_at_once_get_no_more_password_checks_than_the_limit(app, make_user,
+                                                                         monkeypatch):
+    # Each password check waits until every request has either reached a check or been
+    # refused, so all of them are in flight together.
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_ACCOUNT_CEILING", "8 per hour")
+    email = make_user("sales").email
+    checked, refused, release = [], [], threading.Event()
+    real_check = tenants.verify_password
+
+    def check_once_all_are_in(found, password):
+        checked.append(password)
+        release.wait(timeout=10)
+        return real_check(found, password)
+
+    def guess() -> None:
+        answer = _post(app.test_client(), "/alpha/login", email, "bad-bad-bad", ATTACKER)
+        if answer.status_code == 429:
+            refused.append(answer)
+
+    monkeypatch.setattr(tenants, "verify_password", check_once_all_are_in)
+    guesses = [threading.Thread(target=guess) for _ in range(12)]
+    for thread in guesses:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(checked) + len(refused) < len(guesses) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for thread in guesses:
+        thread.join(timeout=20)
+    assert len(checked) == 5 and len(refused) == 7
+    # Those guesses were counted once: the account's ceiling (8) is not reached from one
+    # address, so the owner still logs in from his.
+    assert _post(app.test_client(), "/alpha/login", email, PASSWORD, OWNER).status_code == 302
+
+
+def test_successful_logins_do_not_use_up_the_limits(app, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_IP", "3 per minute")
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_ACCOUNT_CEILING", "3 per hour")
+    office = {"REMOTE_ADDR": "198.51.100.20"}  # colleagues behind one address
+    users = [make_user("sales") for _ in range(2)]
+    for user in users * 2:
+        assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                     office).status_code == 302
+    _fail(app.test_client(), users[0].email, office, 3)
+    assert _post(app.test_client(), "/alpha/login", users[1].email, PASSWORD,
+                 office).status_code == 429
+
+
+def test_a_new_password_set_by_an_admin_starts_the_counters_afresh(app, make_user):
+    user = make_user("sales")
+    _fail(app.test_client(), user.email, OWNER, 5)  # the owner forgot his password
+    assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                 OWNER).status_code == 429
+    tenants.update_user(user, {"password": "un-nouveau-secret-donne"})
+    db.session.commit()
+    assert _post(app.test_client(), "/alpha/login", user.email, "un-nouveau-secret-donne",
+                 OWNER).status_code == 302
+
+
+def test_an_ipv6_client_counts_by_its_64_block(app, make_user):
+    user = make_user("sales")
+    _fail(app.test_client(), user.email, {"REMOTE_ADDR": "2001:db8:1:2::1"}, 5)
+    for address in ("2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:fffe"):
+        assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                     {"REMOTE_ADDR": address}).status_code == 429
+    # Another /64, and IPv4 addresses, each count as themselves.
+    assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                 {"REMOTE_ADDR": "2001:db8:1:3::1"}).status_code == 302
+    _fail(app.test_client(), user.email, ATTACKER, 5)
+    assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                 {"REMOTE_ADDR": "203.0.113.67"}).status_code == 302
+    lockouts = [e.after for e in audit_events("users", user.id) if e.action == "login_throttled"]
+    assert [after["ip"] for after in lockouts] == ["2001:db8:1:2::1", ATTACKER["REMOTE_ADDR"]]
+
+
+def test_addresses_are_counted_ipv6_by_64_and_ipv4_as_themselves():
+    assert address_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert address_key("203.0.113.66") == "203.0.113.66"
+    assert address_key("::ffff:203.0.113.66") == "203.0.113.66"
+    assert address_key(None) == "-"

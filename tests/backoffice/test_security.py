@@ -253,10 +253,12 @@ def test_hsts_is_sent_over_https_only(client, tenant):
 
 def test_hsts_behind_a_trusted_proxy_follows_x_forwarded_proto(app, tenant):
     from app import create_app
+    from importers import jobs as import_jobs
 
     proxied = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                           "SECRET_KEY": "proxy", "TRUST_PROXY": True, "TESTING": True,
-                          "WEBHOOK_DISPATCH": False, "FILES_DIR": app.config["FILES_DIR"]})
+                          "WEBHOOK_DISPATCH": False, "IMPORT_WATCH": False,
+                          "FILES_DIR": app.config["FILES_DIR"]})
     try:
         client = proxied.test_client()
         secure = client.get("/alpha/login", headers={"X-Forwarded-Proto": "https"})
@@ -265,6 +267,8 @@ def test_hsts_behind_a_trusted_proxy_follows_x_forwarded_proto(app, tenant):
             "max-age=31536000; includeSubDomains"
         plain = client.get("/alpha/login", headers={"X-Forwarded-Proto": "http"})
         assert "Strict-Transport-Security" not in plain.headers
+        # No run watch left behind to recover runs on the shared test database.
+        assert not [key for key in import_jobs._watch if key[1] == id(proxied)]
     finally:
         with proxied.app_context():
             db.engine.dispose()

@@ -170,7 +170,8 @@ def _profile_context() -> None:
 
     application = create_app({"TESTING": True, "SECRET_KEY": "fuzz",
                               "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                              "FILES_DIR": str(_scratch / "files"), "WEBHOOK_DISPATCH": False})
+                              "FILES_DIR": str(_scratch / "files"), "WEBHOOK_DISPATCH": False,
+                              "IMPORT_WATCH": False})
     _app_stack.enter_context(application.app_context())
     db.create_all()
     with all_tenants_unsafe("fuzzing set-up"):

@@ -389,6 +389,23 @@ def test_a_reset_sets_the_password_and_logs_in(app, make_user, partner, inbox):
     assert "password_reset" in [e.action for e in audit_events("users", user.id)]
 
 
+def test_a_reset_lifts_the_login_lockout_of_the_account(app, make_user, partner, inbox,
+                                                      monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_ACCOUNT_CEILING", "4 per hour")
+    user = make_user("agent", partner_id=partner.id, email="connu@alpha.example")
+    owner = {"REMOTE_ADDR": "198.51.100.7"}
+    for n in range(4):  # guesses from elsewhere lock the account out
+        assert app.test_client().post("/alpha/portal/login", data={
+            "email": user.email, "password": "devine"},
+            environ_base={"REMOTE_ADDR": f"203.0.113.{n + 1}"}).status_code == 200
+    assert app.test_client().post("/alpha/portal/login", data={
+        "email": user.email, "password": PASSWORD}, environ_base=owner).status_code == 429
+    _forgot(app.test_client(), user.email)
+    assert _choose(app.test_client(), link_path(inbox.wait()[0])).status_code == 302
+    assert app.test_client().post("/alpha/portal/login", data={
+        "email": user.email, "password": NEW_PASSWORD}, environ_base=owner).status_code == 302
+
+
 def test_a_reset_link_dies_when_the_password_changes(app, make_user, partner, inbox):
     user = make_user("agent", partner_id=partner.id, email="connu@alpha.example")
     _forgot(app.test_client(), user.email)
