@@ -287,3 +287,29 @@ def test_number_formats(value, code, text):
     from importers.number_formats import displayed
 
     assert displayed(value, code) == text
+
+
+def test_long_number_formats_cost_one_parse_each_and_a_huge_one_none(tmp_path, monkeypatch):
+    """A format code is parsed once per workbook, not per cell, and one longer than Excel's 255
+    characters is not parsed at all: the plain number (an 8,000-character code cost 4.5 s a
+    cell, a small workbook held an import worker for days)."""
+    from importers import number_formats
+
+    if hasattr(number_formats, "_parsed"):
+        number_formats._parsed.cache_clear()
+    parsed = []
+    real_parts = number_formats._parts
+    monkeypatch.setattr(number_formats, "_parts", lambda s: parsed.append(s) or real_parts(s))
+    crafted = "0" + "-" * 250 + "x0"  # dashes: a regex each on the rest of the code
+    huge = "0" * 8000 + "x"  # placeholders: the core regex backtracked on them
+    book = openpyxl.Workbook()
+    book.active.append(["A", "B"])
+    for n in range(300):
+        book.active.append([n + 1, n + 1])
+        book.active.cell(row=n + 2, column=1).number_format = crafted
+        book.active.cell(row=n + 2, column=2).number_format = huge
+    book.save(tmp_path / "formats.xlsx")
+    rows = list(open_table(tmp_path / "formats.xlsx").rows())
+    assert len(rows) == 300 and rows[-1].cells == [300, 300]
+    assert getattr(rows[-1].cells[1], "shown", None) is None  # over 255 characters: a number
+    assert parsed == [crafted]  # once for 300 cells; the huge code never
