@@ -313,3 +313,29 @@ def test_long_number_formats_cost_one_parse_each_and_a_huge_one_none(tmp_path, m
     assert len(rows) == 300 and rows[-1].cells == [300, 300]
     assert getattr(rows[-1].cells[1], "shown", None) is None  # over 255 characters: a number
     assert parsed == [crafted]  # once for 300 cells; the huge code never
+
+
+@pytest.mark.parametrize(("value", "code", "text"), [
+    (12345, "#,##0", "12345"),  # comma grouping: the shown 12,345 is not the key 12345
+    (12345.6, "0", "12345.6"),  # rounded
+    (0.2, "0%", "0.2"),  # scaled
+    (12345, "[$€-40C] #,##0", "12345"),  # currency
+    (12345, "0.00", "12345"),  # decimals
+    (-42, "00000", "-42"),  # signed
+    (1000, "00000", "01000"),  # postal codes keep their zero
+    (1000.0, "00000", "01000"),
+    (123456789, "00 00 00 00 00", "01 23 45 67 89"),  # phone numbers too
+    (12345678, "000 000 000", "012 345 678"),
+    (123456789, "000-00-0000", "123456789"),  # literals other than spaces
+])
+def test_a_text_target_gets_the_shown_text_only_when_it_is_the_same_number(tmp_path, value,
+                                                                             code, text):
+    from importers.values import parse_text
+
+    book = openpyxl.Workbook()
+    book.active.append(["Code"])
+    book.active.append([value])
+    book.active["A2"].number_format = code
+    book.save(tmp_path / "codes.xlsx")
+    row = next(open_table(tmp_path / "codes.xlsx").rows())
+    assert parse_text(100)(row.cells[0]) == text
