@@ -31,7 +31,7 @@ def rewritten(source: Path, target: Path, parts: dict[str, bytes],
     with zipfile.ZipFile(source) as original, \
             zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
         for item in original.infolist():
-            if item.filename not in parts:
+            if item.filename not in parts and item.filename not in (stored or {}):
                 copy.writestr(item.filename, original.read(item))
         for name, data in parts.items():
             copy.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
@@ -127,6 +127,62 @@ def test_a_part_larger_than_the_limit_is_refused(tmp_path):
     assert big.stat().st_size < 2 * readers.MB
     error = refusal(big, limits=Limits(max_bytes=2 * readers.MB))
     assert str(error) == ("The workbook part “xl/media/noise.txt” unpacks to more than 2 MB.")
+
+
+def test_a_large_styles_part_is_refused_before_openpyxl_loads_it(tmp_path):
+    """Styles, workbook, theme and properties are loaded whole as XML trees: past 16 MB they
+    are refused, however honest their compression (a 5 MB upload held GBs of memory)."""
+    source = workbook(tmp_path / "source.xlsx", [["Nom"], ["x"]])
+    with zipfile.ZipFile(source) as original:
+        styles = original.read("xl/styles.xml")
+    padded = b"<!--" + b"-x" * (9 * readers.MB) + b"-->" + styles  # 18 MB, stored: ratio 1
+    big = rewritten(source, tmp_path / "styles.xlsx", {}, stored={"xl/styles.xml": padded})
+    tracemalloc.start()
+    try:
+        error = refusal(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(error) == "The workbook part “xl/styles.xml” unpacks to more than 16 MB."
+    assert peak < 5 * readers.MB
+
+
+def test_only_worksheets_and_shared_strings_may_pass_the_small_part_limit(tmp_path,
+                                                                          monkeypatch):
+    from importers import workbooks
+
+    monkeypatch.setattr(workbooks, "PART_MAX_BYTES", readers.MB)
+    rows = "".join(text_row(n, f"client {random.Random(n).random()}") for n in range(1, 30_000))
+    assert len(sheet_xml(rows)) > 2 * readers.MB
+    assert sum(1 for _row in open_table(crafted(tmp_path, rows)).rows()) == 29_998
+    # A part also declared as a worksheet is still held to the small limit.
+    source = workbook(tmp_path / "source.xlsx", [["Nom"], ["x"]])
+    with zipfile.ZipFile(source) as original:
+        types = original.read("[Content_Types].xml").replace(b"</Types>", (
+            b'<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+            b'officedocument.spreadsheetml.worksheet+xml"/></Types>'))
+    stored = {"xl/styles.xml": b" " * (2 * readers.MB) + b"<x/>"}
+    error = refusal(rewritten(source, tmp_path / "spoofed.xlsx", {"[Content_Types].xml": types},
+                              stored=stored))
+    assert str(error) == "The workbook part “xl/styles.xml” unpacks to more than 1 MB."
+
+
+def test_a_huge_inline_string_is_held_only_to_the_longest_field(tmp_path):
+    noise = random.Random(5).randbytes(1_500_000).hex()  # packs to half: no zip bomb
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, noise) + text_row(3, "y"))
+    rows = list(open_table(path).rows())
+    assert len(rows[0].cells[0]) == Limits().max_field_length + 1  # still too long: a row error
+    assert rows[0].long_cells == (0,) and rows[1].cells == ["y"]
+
+
+@pytest.mark.parametrize("inside", [
+    "<is>" + "<r><t>a</t></r>" * 2000 + "</is>",  # thousands of rich-text runs
+    "<is>" + "<x>" * 5000 + "</x>" * 5000 + "</is>",  # nested thousands deep
+])
+def test_a_cell_of_thousands_of_elements_is_refused(tmp_path, inside):
+    rows = text_row(1, "Nom") + f'<row r="2"><c r="A2" t="inlineStr">{inside}</c></row>'
+    error = refusal(crafted(tmp_path, rows))
+    assert str(error) == "This ZIP file is not a readable Excel workbook (.xlsx)."
 
 
 def test_shared_strings_are_refused_past_their_count_without_reading_them_all(tmp_path,
