@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
-from xml.etree.ElementTree import Element, TreeBuilder, XMLParser, iterparse
+from xml.etree.ElementTree import Element, TreeBuilder, XMLParser
 
 from flask_babel import lazy_gettext as _l
 from openpyxl.cell.text import Text
@@ -147,24 +147,31 @@ def _large_parts(path: Path, manifest: zipfile.ZipInfo) -> frozenset[str]:
 
 
 def _bounded_strings(source: IO[bytes], limits: Limits) -> list[str]:
-    """The shared strings, refused as soon as their count or characters pass the limits."""
+    """The shared strings, refused as soon as their count or characters pass the limits; every
+    element dropped once read, an entry of too many elements refused, as a sheet's cell."""
     strings: list[str] = []
-    characters = 0
-    root = None
-    for event, element in iterparse(source, events=("start", "end")):
+    characters, entry_elements = 0, 0
+    parents: list[Element] = []  # sst > si > t: the open elements
+    for event, element in _events(source, limits.max_shared_chars + 1):
         if event == "start":
-            root = element if root is None else root
+            parents.append(element)
+            entry_elements = 0 if len(parents) <= 2 else entry_elements + 1
+            if len(parents) > MAX_DEPTH or entry_elements > MAX_CELL_ELEMENTS:
+                raise ReaderError(NOT_A_WORKBOOK)
             continue
-        if element.tag != SI_TAG:
-            continue
-        text = Text.from_tree(element).content.replace("x005F_", "")  # as openpyxl reads it
-        characters += len(text)
-        if len(strings) >= limits.max_shared_strings:
-            raise ReaderError(TOO_MANY_STRINGS, limit=limits.max_shared_strings)
-        if characters > limits.max_shared_chars:
-            raise ReaderError(TOO_MUCH_TEXT, limit=limits.max_shared_chars)
-        strings.append(text)
-        root.remove(element)  # the table keeps no parsed entry
+        parents.pop()
+        if len(parents) != 1:
+            continue  # inside an entry, read with it (or the table's own end)
+        if element.tag == SI_TAG:
+            text = Text.from_tree(element).content.replace("x005F_", "")  # as openpyxl reads it
+            characters += len(text)
+            if len(strings) >= limits.max_shared_strings:
+                raise ReaderError(TOO_MANY_STRINGS, limit=limits.max_shared_strings)
+            if characters > limits.max_shared_chars:
+                raise ReaderError(TOO_MUCH_TEXT, limit=limits.max_shared_chars)
+            strings.append(text)
+        parents[0].remove(element)  # the table keeps no parsed entry, nor anything else
+        element.clear()
     return strings
 
 

@@ -202,6 +202,21 @@ def test_shared_strings_are_refused_past_their_count_without_reading_them_all(tm
     assert len(loaded) <= 1001
 
 
+def test_other_elements_of_the_shared_strings_are_not_kept(tmp_path):
+    noise = "".join(f'<x a="{random.Random(n).random()}"/>' for n in range(100_000))
+    strings = f'<sst xmlns="{MAIN}"><si><t>Nom</t></si>{noise}<si><t>Dupont</t></si></sst>'
+    path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
+                               tmp_path / "noise.xlsx", strings.encode(), string_rows(2))
+    tracemalloc.start()
+    try:
+        rows = list(open_table(path).rows())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [row.cells for row in rows] == [["Dupont"]]
+    assert peak < 10 * readers.MB
+
+
 def test_shared_strings_are_refused_past_their_characters(tmp_path):
     texts = [f"{n:05d}" + "x" * 95 for n in range(200)]
     path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
