@@ -38,7 +38,7 @@ from importers.convert import Column, compile_columns
 from importers.keylog import KeyLog
 from importers.profile import Profile, Target
 from importers.readers import Limits, ReaderError, open_table
-from importers.values import InvalidValue
+from importers.values import InvalidValue, cell_text
 
 BATCH_ROWS = 10_000
 DIFF_SAMPLE = 20
@@ -357,7 +357,7 @@ class ImportEngine:
             value=None if problem.value is None else str(problem.value)[:1000],
             message=message, message_id=message_id,
             message_params=jsonable(problem.params) or None,
-            raw=[None if c is None else str(c) for c in cells]))
+            raw=[_raw_text(c) for c in cells]))
 
     # -- related records ------------------------------------------------------------------
 
@@ -713,3 +713,11 @@ def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
 def _db_reason(exc: Exception) -> str:
     text = str(getattr(exc, "orig", exc)).splitlines()[0]
     return text[:200]
+
+
+def _raw_text(cell: Any) -> str | None:
+    """A cell of the errors file, as a text field would read it: fixed and sent back (as CSV),
+    its key matches the record it names (12345, not 12,345)."""
+    if cell is None or isinstance(cell, str):
+        return cell
+    return cell_text(cell)

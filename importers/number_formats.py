@@ -6,32 +6,41 @@ text), literal text ("…", \\x, `[$€-40C]`, other symbols), colours (`[Red]`)
 `*x` paddings dropped, and integer templates with literals between the digits (`00000`,
 `000000000`, `00 00 00 00 00`, `000-00-0000`). Rounding is half away from zero, as Excel rounds.
 Other codes (conditions such as `[<=9999]`, fractions `# ?/?`, `?` alignment, dates) give None:
-the caller keeps the plain number. Digits go through Babel's number patterns.
+the caller keeps the plain number, as it does for a code longer than Excel's 255 characters.
+Digits go through Babel's number patterns. A code is parsed once (cached): a sheet's numbers
+share a few codes, and every cell must not pay for them again.
 """
 from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.numbers import NumberFormatError, parse_pattern
 
 PLACEHOLDERS = "0#"
-CORE = re.compile(r"[0#,]*\.?[0#]*(?:[eE][+-][0#]+)?%?")
+# One way to match each text (no nested stars over the same characters): linear, no backtracking.
+CORE = re.compile(r"[0#,]*(?:\.[0#]*)?(?:[eE][+-][0#]+)?%?")
 TEMPLATE = re.compile(r"[0#]+(?:[ ().\-/][0#]+)+")  # digits with literals between them
+INSIDE = re.compile(r"[ ().\-/]+[0#]")
+CONDITION = re.compile(r"\[[<>=]")
 GENERAL = {"general", "@", ""}
+MAX_CODE_LENGTH = 255  # Excel's own limit on a number format code
+Section = tuple[str, str, str]  # (literal text before, digit placeholders, literal text after)
 
 
 def displayed(value: int | float, code: str) -> str | None:
     """The text `code` shows for `value`, or None when it shows the plain number or is unknown."""
-    if not isinstance(code, str) or code.strip().casefold() in GENERAL:
+    if not isinstance(code, str) or len(code) > MAX_CODE_LENGTH \
+            or code.strip().casefold() in GENERAL:
         return None
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
         return None
-    section, number = _section(_sections(code), number)
-    if section is None:
+    sections = _parsed(code)
+    if sections is None:
         return None
-    parts = _parts(section)
+    parts, number = _section(sections, number)
     if parts is None:
         return None
     prefix, core, suffix = parts
@@ -40,6 +49,16 @@ def displayed(value: int | float, code: str) -> str | None:
     except (NumberFormatError, InvalidOperation, ValueError):
         return None
     return None if digits is None else f"{prefix}{digits}{suffix}"
+
+
+@lru_cache(maxsize=1024)
+def _parsed(code: str) -> tuple[tuple[bool, Section | None], ...] | None:
+    """(blank?, parsed or None when not supported) of each section; None for the whole code when
+    it has conditions."""
+    sections = _sections(code)
+    if any(CONDITION.search(s) for s in sections):
+        return None  # conditional sections: not supported
+    return tuple((not s.strip(), _parts(s)) for s in sections)
 
 
 def _sections(code: str) -> list[str]:
@@ -60,15 +79,14 @@ def _sections(code: str) -> list[str]:
     return sections
 
 
-def _section(sections: list[str], number: Decimal) -> tuple[str | None, Decimal]:
+def _section(sections: tuple[tuple[bool, Section | None], ...],
+             number: Decimal) -> tuple[Section | None, Decimal]:
     """The section that shows the number, and the number it formats (negative: its size)."""
-    if any(re.search(r"\[[<>=]", s) for s in sections):
-        return None, number  # conditional sections: not supported
-    if number < 0 and len(sections) >= 2 and sections[1].strip():
-        return sections[1], -number
-    if number == 0 and len(sections) >= 3 and sections[2].strip():
-        return sections[2], number
-    return sections[0], number
+    if number < 0 and len(sections) >= 2 and not sections[1][0]:
+        return sections[1][1], -number
+    if number == 0 and len(sections) >= 3 and not sections[2][0]:
+        return sections[2][1], number
+    return sections[0][1], number
 
 
 def _parts(section: str) -> tuple[str, str, str] | None:
@@ -119,9 +137,7 @@ def _parts(section: str) -> tuple[str, str, str] | None:
 
 def _inside(section: str, position: int) -> bool:
     """A literal between digit placeholders (the dash of 000-00-0000)."""
-    rest = section[position:]
-    match = re.match(r"[ ().\-/]+[0#]", rest)
-    return match is not None
+    return INSIDE.match(section, position) is not None
 
 
 def _digits(core: str, number: Decimal) -> str | None:

@@ -333,12 +333,18 @@ def parse_bool(raw: Any) -> bool | None:
     raise InvalidValue(_l("“%(value)s” is not yes or no."), value=_shown(raw))
 
 
+_SPACES = str.maketrans("", "", " \u00a0\u202f")  # space, no-break space, narrow no-break space
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def cell_text(raw: Any) -> str:
     """An XLSX value as the text a person saw: 75001 not 75001.0, 01000 when the cell's number
     format shows 01000 (importers.workbooks), dates in ISO form."""
     shown = getattr(raw, "shown", None)
     if shown is not None:
-        return shown
+        if _same_integer(raw, shown):
+            return shown
+        raw = float(raw) if isinstance(raw, float) else int(raw)  # its str() is the shown text
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, float) and raw.is_integer():
@@ -348,6 +354,18 @@ def cell_text(raw: Any) -> str:
     if isinstance(raw, date | time):
         return raw.isoformat()
     return str(raw)
+
+
+def _same_integer(number: int | float, shown: str) -> bool:
+    """Whether the shown text is the number's own digits, zero-padded or grouped by spaces
+    (01000, 01 23 45 67 89): keys and codes keep what the sheet shows. Text that rounds, scales,
+    groups with commas or adds decimals, signs or symbols (12,346, 20%, € 12) would change the
+    value a text field (a key) gets, so it is never used."""
+    if number < 0 or (isinstance(number, float) and not number.is_integer()):
+        return False
+    digits = shown.translate(_SPACES)
+    return _DIGITS.fullmatch(digits) is not None and len(digits) <= 30 \
+        and int(digits) == number
 
 
 def parse_text(max_length: int) -> Callable[[Any], str | None]:

@@ -4,10 +4,13 @@ A workbook is a ZIP of XML parts, and a crafted one can cost far more than its s
 that inflates a thousandfold, a shared-strings table of millions of entries (all held in
 memory), a first row numbered 20,000,000 (openpyxl's read-only sheets yield every missing row
 before it), a cell in column 16,000,000 (a list that long). So every part is checked before
-anything is parsed (its size and its own compression ratio), the shared strings are loaded
+anything is parsed (its size and its own compression ratio; only worksheets and shared strings
+may be large, every other part openpyxl loads whole as an XML tree is kept to a few MB), the
+shared strings are loaded
 with a bound on their count and characters, and the sheet is streamed here rather than by
 openpyxl's sheet reader: rows and cells as the file writes them, no missing row made up, each
-one dropped once read, and a row or column reference past Excel's limits refused at once.
+one dropped once read, each text cut past the longest field, a cell of too many elements or a
+part nested too deep refused, and a row or column reference past Excel's limits refused at once.
 openpyxl still does the rest (manifest, workbook, styles, cell values).
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
-from xml.etree.ElementTree import iterparse
+from xml.etree.ElementTree import Element, TreeBuilder, XMLParser
 
 from flask_babel import lazy_gettext as _l
 from openpyxl.cell.text import Text
@@ -26,7 +29,22 @@ from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet._reader import WorkSheetParser
-from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
+from openpyxl.xml.constants import (
+    ARC_APP,
+    ARC_CONTENT_TYPES,
+    ARC_CORE,
+    ARC_CUSTOM,
+    ARC_ROOT_RELS,
+    ARC_STYLE,
+    ARC_THEME,
+    ARC_WORKBOOK,
+    ARC_WORKBOOK_RELS,
+    CONTYPES_NS,
+    SHARED_STRINGS,
+    SHEET_MAIN_NS,
+    WORKSHEET_TYPE,
+)
+from openpyxl.xml.functions import fromstring
 
 from importers.number_formats import displayed
 from importers.readers import MB, NOT_A_WORKBOOK, Limits, ReaderError
@@ -35,6 +53,16 @@ EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384  # column XFD
 MAX_RATIO = 100  # a part unpacks to 5-20 times its size; far more is a zip bomb
 RATIO_FREE_BYTES = MB  # a part this small cannot be a bomb, however well it compresses
+# Styles, workbook, theme, properties, relationships: openpyxl loads each whole as an XML tree
+# (tens of times its size in memory); real ones weigh kilobytes, a few MB at most.
+PART_MAX_BYTES = 16 * MB
+LARGE_PART_TYPES = frozenset({WORKSHEET_TYPE, SHARED_STRINGS})  # read streaming, bounded
+FIXED_PARTS = frozenset({ARC_APP, ARC_CONTENT_TYPES, ARC_CORE, ARC_CUSTOM, ARC_ROOT_RELS,
+                         ARC_STYLE, ARC_THEME, ARC_WORKBOOK, ARC_WORKBOOK_RELS})  # read whole
+MAX_CELL_ELEMENTS = 1_000  # a cell's value, formula, inline string and its rich-text runs
+MAX_DEPTH = 32  # worksheet > sheetData > row > c > is > r > t: real sheets nest a few levels
+MIN_TEXT = 4_096  # the longest text kept of one XML text node, whatever the field limit
+CHUNK = 64 * 1024
 SHEET_MAIN = f"{{{SHEET_MAIN_NS}}}"
 ROW_TAG, CELL_TAG, SI_TAG = SHEET_MAIN + "row", SHEET_MAIN + "c", SHEET_MAIN + "si"
 CELL_REFERENCE = re.compile(r"\$?([A-Za-z]+)\$?([0-9]+)")
@@ -85,34 +113,65 @@ def check_archive(path: Path, limits: Limits) -> None:
     names = {member.filename for member in members}
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
         raise ReaderError(NOT_A_WORKBOOK)
+    small = min(PART_MAX_BYTES, limits.max_bytes)
+    manifest = next(m for m in members if m.filename == ARC_CONTENT_TYPES)
+    _check_part(manifest, small)
+    large = _large_parts(path, manifest)
     for member in members:
-        part = member.filename[-80:]
-        if member.file_size > limits.max_bytes:
-            raise ReaderError(PART_TOO_LARGE, part=part, mb=limits.max_bytes // MB)
-        if member.file_size > max(RATIO_FREE_BYTES, MAX_RATIO * member.compress_size):
-            raise ReaderError(PART_RATIO, part=part,
-                              ratio=member.file_size // max(member.compress_size, 1))
+        _check_part(member, limits.max_bytes if member.filename in large else small)
+
+
+def _check_part(member: zipfile.ZipInfo, max_bytes: int) -> None:
+    part = member.filename[-80:]
+    if member.file_size > max_bytes:
+        raise ReaderError(PART_TOO_LARGE, part=part, mb=max_bytes // MB)
+    if member.file_size > max(RATIO_FREE_BYTES, MAX_RATIO * member.compress_size):
+        raise ReaderError(PART_RATIO, part=part,
+                          ratio=member.file_size // max(member.compress_size, 1))
+
+
+def _large_parts(path: Path, manifest: zipfile.ZipInfo) -> frozenset[str]:
+    """The parts read streaming (worksheets, shared strings), as the manifest declares them;
+    a part also declared otherwise, or one openpyxl reads by its fixed name, is not one."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            root = fromstring(archive.read(manifest))
+    except Exception as exc:  # damaged archive or XML
+        raise ReaderError(NOT_A_WORKBOOK) from exc
+    declared: dict[str, set[str]] = {}
+    for override in root.iter(f"{{{CONTYPES_NS}}}Override"):
+        name = (override.get("PartName") or "").lstrip("/")
+        declared.setdefault(name, set()).add(override.get("ContentType") or "")
+    return frozenset(name for name, types in declared.items()
+                     if types <= LARGE_PART_TYPES and name not in FIXED_PARTS)
 
 
 def _bounded_strings(source: IO[bytes], limits: Limits) -> list[str]:
-    """The shared strings, refused as soon as their count or characters pass the limits."""
+    """The shared strings, refused as soon as their count or characters pass the limits; every
+    element dropped once read, an entry of too many elements refused, as a sheet's cell."""
     strings: list[str] = []
-    characters = 0
-    root = None
-    for event, element in iterparse(source, events=("start", "end")):
+    characters, entry_elements = 0, 0
+    parents: list[Element] = []  # sst > si > t: the open elements
+    for event, element in _events(source, limits.max_shared_chars + 1):
         if event == "start":
-            root = element if root is None else root
+            parents.append(element)
+            entry_elements = 0 if len(parents) <= 2 else entry_elements + 1
+            if len(parents) > MAX_DEPTH or entry_elements > MAX_CELL_ELEMENTS:
+                raise ReaderError(NOT_A_WORKBOOK)
             continue
-        if element.tag != SI_TAG:
-            continue
-        text = Text.from_tree(element).content.replace("x005F_", "")  # as openpyxl reads it
-        characters += len(text)
-        if len(strings) >= limits.max_shared_strings:
-            raise ReaderError(TOO_MANY_STRINGS, limit=limits.max_shared_strings)
-        if characters > limits.max_shared_chars:
-            raise ReaderError(TOO_MUCH_TEXT, limit=limits.max_shared_chars)
-        strings.append(text)
-        root.remove(element)  # the table keeps no parsed entry
+        parents.pop()
+        if len(parents) != 1:
+            continue  # inside an entry, read with it (or the table's own end)
+        if element.tag == SI_TAG:
+            text = Text.from_tree(element).content.replace("x005F_", "")  # as openpyxl reads it
+            characters += len(text)
+            if len(strings) >= limits.max_shared_strings:
+                raise ReaderError(TOO_MANY_STRINGS, limit=limits.max_shared_strings)
+            if characters > limits.max_shared_chars:
+                raise ReaderError(TOO_MUCH_TEXT, limit=limits.max_shared_chars)
+            strings.append(text)
+        parents[0].remove(element)  # the table keeps no parsed entry, nor anything else
+        element.clear()
     return strings
 
 
@@ -186,8 +245,9 @@ class Workbook:
             source = self._reader.archive.open(part)
         except Exception as exc:  # a damaged archive: its directory and the part disagree
             raise ReaderError(NOT_A_WORKBOOK) from exc
+        max_text = max(self.limits.max_field_length + 1, MIN_TEXT)  # still too long: a row error
         with source:
-            yield from _sheet_rows(source, cells, self._number_format)
+            yield from _sheet_rows(source, cells, self._number_format, max_text)
 
     def _number_format(self, style_id: int) -> str:
         try:
@@ -232,24 +292,79 @@ def _column(reference: str | None, previous: int, line: int) -> int:
     return column
 
 
-def _sheet_rows(source: IO[bytes], cells: WorkSheetParser,
-                number_format: Callable[[int], str]) -> Iterator[tuple[int, list[Any]]]:
-    """Each <row> of the part, once: (its number, its values up to its last filled column)."""
-    number, column, depth = 0, 0, 0
+class _BoundedTree(TreeBuilder):
+    """ElementTree's builder, keeping the start and end events as iterparse reports them, and at
+    most `max_text` characters of each text (the rest of a huge inline string is never held)."""
+
+    def __init__(self, max_text: int) -> None:
+        super().__init__()
+        self.events: list[tuple[str, Element]] = []
+        self.max_text = max_text
+        self.text_length = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self.text_length = 0
+        element = super().start(tag, attrs)
+        self.events.append(("start", element))
+        return element
+
+    def end(self, tag: str) -> Element:
+        self.text_length = 0
+        element = super().end(tag)
+        self.events.append(("end", element))
+        return element
+
+    def data(self, data: str) -> None:
+        room = self.max_text - self.text_length
+        if room > 0:
+            super().data(data[:room])
+        self.text_length += len(data)
+
+
+def _events(source: IO[bytes], max_text: int) -> Iterator[tuple[str, Element]]:
+    """iterparse's ("start" | "end", element), each text cut at max_text characters."""
+    builder = _BoundedTree(max_text)
+    parser = XMLParser(target=builder)
+    while chunk := source.read(CHUNK):
+        parser.feed(chunk)
+        events, builder.events = builder.events, []
+        yield from events
+    parser.close()
+    yield from builder.events
+
+
+def _sheet_rows(source: IO[bytes], cells: WorkSheetParser, number_format: Callable[[int], str],
+                max_text: int) -> Iterator[tuple[int, list[Any]]]:
+    """Each <row> of the part, once: (its number, its values up to its last filled column).
+
+    Only the open elements and the cell being read are held: every other element is dropped
+    as soon as it ends, a cell holds at most MAX_CELL_ELEMENTS, the nesting MAX_DEPTH."""
+    number, column = 0, 0
     values: dict[int, Any] = {}
-    parents: list[Any] = []  # the open elements: a finished row or cell leaves its parent
+    parents: list[Element] = []  # the open elements: a finished one leaves its parent
+    cell_depth, cell_elements = 0, 0  # the open cell's depth (0: none), its elements so far
     try:
-        for event, element in iterparse(source, events=("start", "end")):
+        for event, element in _events(source, max_text):
             if event == "start":
-                depth += 1
                 parents.append(element)
-                if element.tag == ROW_TAG:
+                if len(parents) > MAX_DEPTH:
+                    raise ReaderError(NOT_A_WORKBOOK, line=number or 1)
+                if cell_depth:
+                    cell_elements += 1
+                    if cell_elements > MAX_CELL_ELEMENTS:
+                        raise ReaderError(NOT_A_WORKBOOK, line=number or 1)
+                elif element.tag == CELL_TAG:
+                    cell_depth, cell_elements = len(parents), 1
+                elif element.tag == ROW_TAG:
                     number, column = _row_number(element.get("r"), number), 0
                     values = {}
                 continue
-            depth -= 1
+            depth = len(parents)
             parents.pop()
-            if element.tag == CELL_TAG:
+            if cell_depth and depth > cell_depth:
+                continue  # inside the cell: parsed with it
+            if cell_depth:  # the cell itself ends
+                cell_depth = 0
                 column = _column(element.get("r"), column, number)
                 element.attrib.pop("r", None)  # checked above; openpyxl would parse it again
                 cells.row_counter, cells.col_counter = number, column - 1
@@ -260,8 +375,9 @@ def _sheet_rows(source: IO[bytes], cells: WorkSheetParser,
                 for index, value in values.items():
                     row[index - 1] = value
                 yield number, row
-            if depth <= 3 and parents:  # worksheet > sheetData > row > c: drop what was read
+            if parents:  # drop what was read: the tree never grows past the open elements
                 parents[-1].remove(element)
+            element.clear()
     except ReaderError:
         raise
     except Exception as exc:  # a damaged part: XML, numbers, styles…

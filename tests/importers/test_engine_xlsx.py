@@ -123,3 +123,35 @@ def test_a_profile_sheet_is_a_worksheet_name(tenant):
             assert "sheet" in exc.errors
         else:
             raise AssertionError(wrong)
+
+
+def test_a_key_column_formatted_with_grouping_matches_the_records_it_created(
+        make_profile, run_import, tmp_path):
+    """A feed whose key cells gain the format #,##0 (shown 12,345) still updates the records
+    it created the day before: no duplicates in upsert mode."""
+    profile = make_profile("accounts", {"Code client": "external_ref",
+                                        "Raison sociale": "name", "Code postal": "postal_code"})
+
+    def feed(name: str, key_format: str | None) -> Path:
+        book = openpyxl.Workbook()
+        book.active.append(["Code client", "Raison sociale", "Code postal"])
+        for n, key in enumerate((12345, 1234567.0, 7)):
+            book.active.append([key, f"Client {n}", 1000 + n])
+            book.active.cell(row=n + 2, column=3).number_format = "00000"
+            if key_format:
+                book.active.cell(row=n + 2, column=1).number_format = key_format
+        if key_format:  # a row without its name: a failed row, in the errors file
+            book.active.append([98765, None, 1003])
+            book.active["A5"].number_format = key_format
+        book.save(tmp_path / name)
+        return tmp_path / name
+
+    assert run_import(profile, feed("lundi.xlsx", None)).counts["created"] == 3
+    run = run_import(profile, feed("mardi.xlsx", "#,##0"))
+    assert run.status == "partial" and run.counts["created"] == 0
+    assert run.counts["unchanged"] == 3
+    # Fixed and sent back as CSV, the errors file's key creates 98765, not "98,765".
+    assert [e.raw for e in row_errors(run)] == [["98765", None, "1003"]]
+    accounts = by_key("accounts")
+    assert sorted(accounts) == ["12345", "1234567", "7"]
+    assert accounts["12345"].postal_code == "01000"

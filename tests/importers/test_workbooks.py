@@ -31,7 +31,7 @@ def rewritten(source: Path, target: Path, parts: dict[str, bytes],
     with zipfile.ZipFile(source) as original, \
             zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
         for item in original.infolist():
-            if item.filename not in parts:
+            if item.filename not in parts and item.filename not in (stored or {}):
                 copy.writestr(item.filename, original.read(item))
         for name, data in parts.items():
             copy.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
@@ -129,6 +129,62 @@ def test_a_part_larger_than_the_limit_is_refused(tmp_path):
     assert str(error) == ("The workbook part “xl/media/noise.txt” unpacks to more than 2 MB.")
 
 
+def test_a_large_styles_part_is_refused_before_openpyxl_loads_it(tmp_path):
+    """Styles, workbook, theme and properties are loaded whole as XML trees: past 16 MB they
+    are refused, however honest their compression (a 5 MB upload held GBs of memory)."""
+    source = workbook(tmp_path / "source.xlsx", [["Nom"], ["x"]])
+    with zipfile.ZipFile(source) as original:
+        styles = original.read("xl/styles.xml")
+    padded = b"<!--" + b"-x" * (9 * readers.MB) + b"-->" + styles  # 18 MB, stored: ratio 1
+    big = rewritten(source, tmp_path / "styles.xlsx", {}, stored={"xl/styles.xml": padded})
+    tracemalloc.start()
+    try:
+        error = refusal(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(error) == "The workbook part “xl/styles.xml” unpacks to more than 16 MB."
+    assert peak < 5 * readers.MB
+
+
+def test_only_worksheets_and_shared_strings_may_pass_the_small_part_limit(tmp_path,
+                                                                          monkeypatch):
+    from importers import workbooks
+
+    monkeypatch.setattr(workbooks, "PART_MAX_BYTES", readers.MB)
+    rows = "".join(text_row(n, f"client {random.Random(n).random()}") for n in range(1, 30_000))
+    assert len(sheet_xml(rows)) > 2 * readers.MB
+    assert sum(1 for _row in open_table(crafted(tmp_path, rows)).rows()) == 29_998
+    # A part also declared as a worksheet is still held to the small limit.
+    source = workbook(tmp_path / "source.xlsx", [["Nom"], ["x"]])
+    with zipfile.ZipFile(source) as original:
+        types = original.read("[Content_Types].xml").replace(b"</Types>", (
+            b'<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+            b'officedocument.spreadsheetml.worksheet+xml"/></Types>'))
+    stored = {"xl/styles.xml": b" " * (2 * readers.MB) + b"<x/>"}
+    error = refusal(rewritten(source, tmp_path / "spoofed.xlsx", {"[Content_Types].xml": types},
+                              stored=stored))
+    assert str(error) == "The workbook part “xl/styles.xml” unpacks to more than 1 MB."
+
+
+def test_a_huge_inline_string_is_held_only_to_the_longest_field(tmp_path):
+    noise = random.Random(5).randbytes(1_500_000).hex()  # packs to half: no zip bomb
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, noise) + text_row(3, "y"))
+    rows = list(open_table(path).rows())
+    assert len(rows[0].cells[0]) == Limits().max_field_length + 1  # still too long: a row error
+    assert rows[0].long_cells == (0,) and rows[1].cells == ["y"]
+
+
+@pytest.mark.parametrize("inside", [
+    "<is>" + "<r><t>a</t></r>" * 2000 + "</is>",  # thousands of rich-text runs
+    "<is>" + "<x>" * 5000 + "</x>" * 5000 + "</is>",  # nested thousands deep
+])
+def test_a_cell_of_thousands_of_elements_is_refused(tmp_path, inside):
+    rows = text_row(1, "Nom") + f'<row r="2"><c r="A2" t="inlineStr">{inside}</c></row>'
+    error = refusal(crafted(tmp_path, rows))
+    assert str(error) == "This ZIP file is not a readable Excel workbook (.xlsx)."
+
+
 def test_shared_strings_are_refused_past_their_count_without_reading_them_all(tmp_path,
                                                                             monkeypatch):
     texts = [f"client {n} {random.Random(n).random()}" for n in range(3000)]
@@ -144,6 +200,21 @@ def test_shared_strings_are_refused_past_their_count_without_reading_them_all(tm
     error = refusal(path, limits=Limits(max_shared_strings=1000))
     assert str(error) == "The workbook holds more than 1000 distinct texts: save it as CSV."
     assert len(loaded) <= 1001
+
+
+def test_other_elements_of_the_shared_strings_are_not_kept(tmp_path):
+    noise = "".join(f'<x a="{random.Random(n).random()}"/>' for n in range(100_000))
+    strings = f'<sst xmlns="{MAIN}"><si><t>Nom</t></si>{noise}<si><t>Dupont</t></si></sst>'
+    path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
+                               tmp_path / "noise.xlsx", strings.encode(), string_rows(2))
+    tracemalloc.start()
+    try:
+        rows = list(open_table(path).rows())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [row.cells for row in rows] == [["Dupont"]]
+    assert peak < 10 * readers.MB
 
 
 def test_shared_strings_are_refused_past_their_characters(tmp_path):
@@ -287,3 +358,55 @@ def test_number_formats(value, code, text):
     from importers.number_formats import displayed
 
     assert displayed(value, code) == text
+
+
+def test_long_number_formats_cost_one_parse_each_and_a_huge_one_none(tmp_path, monkeypatch):
+    """A format code is parsed once per workbook, not per cell, and one longer than Excel's 255
+    characters is not parsed at all: the plain number (an 8,000-character code cost 4.5 s a
+    cell, a small workbook held an import worker for days)."""
+    from importers import number_formats
+
+    if hasattr(number_formats, "_parsed"):
+        number_formats._parsed.cache_clear()
+    parsed = []
+    real_parts = number_formats._parts
+    monkeypatch.setattr(number_formats, "_parts", lambda s: parsed.append(s) or real_parts(s))
+    crafted = "0" + "-" * 250 + "x0"  # dashes: a regex each on the rest of the code
+    huge = "0" * 8000 + "x"  # placeholders: the core regex backtracked on them
+    book = openpyxl.Workbook()
+    book.active.append(["A", "B"])
+    for n in range(300):
+        book.active.append([n + 1, n + 1])
+        book.active.cell(row=n + 2, column=1).number_format = crafted
+        book.active.cell(row=n + 2, column=2).number_format = huge
+    book.save(tmp_path / "formats.xlsx")
+    rows = list(open_table(tmp_path / "formats.xlsx").rows())
+    assert len(rows) == 300 and rows[-1].cells == [300, 300]
+    assert getattr(rows[-1].cells[1], "shown", None) is None  # over 255 characters: a number
+    assert parsed == [crafted]  # once for 300 cells; the huge code never
+
+
+@pytest.mark.parametrize(("value", "code", "text"), [
+    (12345, "#,##0", "12345"),  # comma grouping: the shown 12,345 is not the key 12345
+    (12345.6, "0", "12345.6"),  # rounded
+    (0.2, "0%", "0.2"),  # scaled
+    (12345, "[$€-40C] #,##0", "12345"),  # currency
+    (12345, "0.00", "12345"),  # decimals
+    (-42, "00000", "-42"),  # signed
+    (1000, "00000", "01000"),  # postal codes keep their zero
+    (1000.0, "00000", "01000"),
+    (123456789, "00 00 00 00 00", "01 23 45 67 89"),  # phone numbers too
+    (12345678, "000 000 000", "012 345 678"),
+    (123456789, "000-00-0000", "123456789"),  # literals other than spaces
+])
+def test_a_text_target_gets_the_shown_text_only_when_it_is_the_same_number(tmp_path, value,
+                                                                             code, text):
+    from importers.values import parse_text
+
+    book = openpyxl.Workbook()
+    book.active.append(["Code"])
+    book.active.append([value])
+    book.active["A2"].number_format = code
+    book.save(tmp_path / "codes.xlsx")
+    row = next(open_table(tmp_path / "codes.xlsx").rows())
+    assert parse_text(100)(row.cells[0]) == text
