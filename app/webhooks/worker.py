@@ -180,7 +180,9 @@ def deliver_due() -> int:
     does the same on its threads. How many it queued."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not jobs.uses_broker(app):
-        running = dispatcher(app)
+        running = app.extensions.get(EXTENSION)
+        if running is None and deliveries.has_pending():
+            running = dispatcher(app)  # retries a stopped process left behind
         if running is not None:
             running.wake()
         return 0
