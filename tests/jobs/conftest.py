@@ -88,8 +88,10 @@ def broker(app: Flask, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 @pytest.fixture
-def spawn(app: Flask, redis_url: str) -> Iterator[Callable[..., subprocess.Popen]]:
-    """spawn("worker" | "scheduler", **env): a `flask` process on the test's database."""
+def spawn(app: Flask, redis_url: str,
+          tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """spawn("worker" | "scheduler", **env): a `flask` process on the test's database (its
+    output in tmp_path/<command>-<n>.log)."""
     started: list[subprocess.Popen] = []
 
     def start(command: str, *args: str, **env: str) -> subprocess.Popen:
@@ -99,9 +101,10 @@ def spawn(app: Flask, redis_url: str) -> Iterator[Callable[..., subprocess.Popen
             "FILES_DIR": str(app.config["FILES_DIR"]), "SECRET_KEY": "test-secret",
             "JOBS_BROKER_URL": redis_url, "JOBS_SCHEDULER": "0",
             "WEBHOOK_ALLOW_PRIVATE": "1", "IMPORT_HEARTBEAT_SECONDS": "0.5", **env}
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "flask"), command, *args], cwd=ROOT,
-            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with (tmp_path / f"{command}-{len(started)}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "flask"), command, *args], cwd=ROOT,
+                env=environment, stdout=log, stderr=subprocess.STDOUT)
         started.append(process)
         return process
 
@@ -110,5 +113,3 @@ def spawn(app: Flask, redis_url: str) -> Iterator[Callable[..., subprocess.Popen
         if process.poll() is None:
             process.kill()
         process.wait(10)
-        if process.stderr is not None:
-            process.stderr.close()
