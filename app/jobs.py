@@ -46,7 +46,7 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
         every="WEBHOOK_POLL_SECONDS", enabled="WEBHOOK_DISPATCH", timeout=600),
     Job("deliver_webhook", "app.webhooks.worker:deliver_one", queue="webhooks", timeout=600),
     Job("purge_webhook_deliveries", "app.webhooks.worker:purge", every="WEBHOOK_PURGE_SECONDS",
-        timeout=3600),
+        enabled="WEBHOOK_DISPATCH", timeout=3600),
 )}
 QUEUES = ("imports", "webhooks", "default")
 

@@ -43,7 +43,12 @@ def submit(app: Flask, run_id: int, tenant_id: int) -> Any:
     if not engine.uses_broker(app):
         service.hold(run_id)  # beaten for while it waits in this process's pool
         watch(app)
-    return engine.enqueue("import_run", run_id, tenant_id, app=app, job_id=job_id(run_id))
+        return engine.enqueue("import_run", run_id, tenant_id, app=app, job_id=job_id(run_id))
+    try:
+        return engine.enqueue("import_run", run_id, tenant_id, app=app, job_id=job_id(run_id))
+    except Exception:  # broker down: the run is saved; recovery runs it again (no 500)
+        log.exception("import run %s: queuing it failed", run_id)
+        return None
 
 
 def import_run(run_id: int, tenant_id: int) -> None:

@@ -47,8 +47,9 @@ def killed(run: ImportRun) -> ImportRun:
 def test_the_registry_fires_only_the_enabled_periodic_jobs(app: Flask, monkeypatch):
     monkeypatch.setitem(app.config, "IMPORT_WATCH", True)
     monkeypatch.setitem(app.config, "WEBHOOK_DISPATCH", False)
-    names = {job.name for job, _every in jobs.periodic(app)}
-    assert names == {"recover_runs", "purge_webhook_deliveries"}
+    assert {job.name for job, _every in jobs.periodic(app)} == {"recover_runs"}
+    monkeypatch.setitem(app.config, "IMPORT_WATCH", False)
+    assert jobs.periodic(app) == []  # as in the other tests: no scheduler starts
 
 
 def test_an_upload_runs_at_once_on_this_process_threads(app, tenant, make_profile, tmp_path):
@@ -136,3 +137,16 @@ def test_an_expired_lease_passes_to_another_process(app, monkeypatch):
 def _embedded(app: Flask, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(app.config, "JOBS_BROKER_URL", "")
     jobs.forget_runner(app)
+
+
+def test_an_upload_made_while_the_broker_is_down_is_saved_for_the_recovery(
+        app, tenant, make_profile, tmp_path, monkeypatch):
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    run = queue(profile, write_feed(tmp_path / "clients.csv", 3))
+    monkeypatch.setitem(app.config, "JOBS_BROKER_URL", "redis://127.0.0.1:1/14")
+    jobs.forget_runner(app)
+    try:
+        assert import_jobs.submit(app, run.id, tenant.id) is None  # no error page
+    finally:
+        jobs.forget_runner(app)
+    assert finished(run.id) is None  # still queued: recovery runs it once it is stale
