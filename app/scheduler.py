@@ -167,11 +167,3 @@ def install(app: Flask) -> None:
             state["done"] = True
             start(app)
 
-
-def leader(app: Flask, lease_id: int = LEASE) -> str | None:
-    """The current holder of the lease."""
-    with app.app_context():
-        lease = db.session.get(SchedulerLease, lease_id)
-        if lease is None or lease.expires_at < datetime.now(UTC):
-            return None
-        return lease.holder
