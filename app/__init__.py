@@ -111,8 +111,8 @@ def init_errors(app: Flask) -> None:
 
 
 def init_jobs(app: Flask) -> None:
+    from app.scheduler import install
     from app.webhooks.worker import install as install_webhooks
-    from importers.jobs import install
 
     install(app)
     install_webhooks(app)

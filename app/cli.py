@@ -181,9 +181,11 @@ def register_cli(app: Flask) -> None:
             db.session.commit()
         click.echo(f"Token {found[0].name} ({found[0].prefix}…) revoked.")
 
+    from app.jobs_cli import register_jobs_cli
     from importers.cli import register_feed_cli
 
     register_feed_cli(app)
+    register_jobs_cli(app)
 
     @app.cli.group()
     def demo() -> None:

@@ -103,6 +103,14 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "WEBHOOK_POLL_SECONDS": float(env.get("WEBHOOK_POLL_SECONDS", "5")),
         "WEBHOOK_RETENTION_DAYS": int(env.get("WEBHOOK_RETENTION_DAYS", "30")),
         "WEBHOOK_DISPATCH": _bool("WEBHOOK_DISPATCH", True),
+        "WEBHOOK_PURGE_SECONDS": 3600.0,
+        # Jobs (docs/architecture.md): empty, they run on this process's threads; a Redis URL
+        # (redis://host:6379/0), on `flask worker` processes. The periodic ones are fired by
+        # the one process holding the scheduler lease (renewed within JOBS_LEASE_SECONDS);
+        # JOBS_SCHEDULER=0 keeps web processes out of that election (`flask scheduler`).
+        "JOBS_BROKER_URL": env.get("JOBS_BROKER_URL", ""),
+        "JOBS_SCHEDULER": _bool("JOBS_SCHEDULER", True),
+        "JOBS_LEASE_SECONDS": float(env.get("JOBS_LEASE_SECONDS", "30")),
     }
     cfg.update(overrides)
     if not cfg.get("SECRET_KEY"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 from threading import Lock, local
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
@@ -79,6 +78,5 @@ csrf = CSRFProtect()
 babel = Babel()
 bootstrap = Bootstrap5()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-scheduler = BackgroundScheduler(timezone="UTC")
 # The REST API at /api/v1 (api/): its OpenAPI document, blueprints and error responses.
 api = LazyDocApi()

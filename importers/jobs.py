@@ -1,31 +1,32 @@
-"""Runs execute outside requests: a bounded pool of worker threads, each run under its
-tenant's context like a request, waiting its turn when another run holds its profile.
+"""Import runs as jobs of the job engine (app/jobs.py): `import_run` executes a queued run
+under its tenant's context like a request, waiting its turn when another run holds its
+profile; `recover_runs`, fired by the elected scheduler every IMPORT_RECOVERY_SECONDS, ends
+the runs whose process or heartbeat stopped (service.recover_interrupted_runs) and runs them
+again: no run stays `running`, nor its feed blocked, and a killed worker's import completes.
 
-A watch thread per process beats for the runs the process holds (running or queued in its
-pool) and, every IMPORT_RECOVERY_SECONDS, ends the runs whose process or heartbeat stopped
-(service.recover_interrupted_runs): no run stays `running`, nor its feed blocked, until a
-restart. The job engine to come replaces this thread with two scheduled jobs."""
+A heartbeat thread per process beats for the runs the process holds (running, or queued on
+its embedded pool)."""
 from __future__ import annotations
 
 import logging
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from threading import Lock
+from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
+from app import jobs as engine
 from app.extensions import db
 from app.models import ImportRun
-from app.tenancy import Actor, all_tenants_unsafe, tenant_context
+from app.tenancy import SYSTEM, Actor, all_tenants_unsafe, tenant_context
 from importers import service
 
 log = logging.getLogger(__name__)
 WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 6 * 3600
 
-_pool: ThreadPoolExecutor | None = None
 _pool_lock = Lock()
 
 
@@ -33,32 +34,68 @@ def feed_actor(run: ImportRun) -> Actor:
     return Actor("feed", run.id, f"import #{run.id} ({run.started_by})")
 
 
-def _executor(app: Flask) -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=app.config["IMPORT_WORKERS"],
-                                       thread_name_prefix="relais-import")
-        return _pool
+def job_id(run_id: int) -> str:
+    return f"import_run-{run_id}"
 
 
-def submit(app: Flask, run_id: int, tenant_id: int) -> Future:
+def submit(app: Flask, run_id: int, tenant_id: int) -> Any:
     """Queue a run; the request that created it answers at once."""
-    service.hold(run_id)  # beaten for while it waits in the pool
+    if not engine.uses_broker(app):
+        service.hold(run_id)  # beaten for while it waits in this process's pool
+        watch(app)
+        return engine.enqueue("import_run", run_id, tenant_id, app=app, job_id=job_id(run_id))
+    try:
+        return engine.enqueue("import_run", run_id, tenant_id, app=app, job_id=job_id(run_id))
+    except Exception:  # broker down: the run is saved; recovery runs it again (no 500)
+        log.exception("import run %s: queuing it failed", run_id)
+        return None
+
+
+def import_run(run_id: int, tenant_id: int) -> None:
+    """The `import_run` job: execute the run, whoever delivers it (twice is harmless: the
+    profile's lock and the run's status let one execution through)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    service.hold(run_id)
     watch(app)
-    return _executor(app).submit(_work, app, run_id, tenant_id)
+    try:
+        run_in_context(run_id, tenant_id)
+    except Exception:  # a worker must survive any run's failure
+        log.exception("import run %s failed", run_id)
+        db.session.rollback()
+    finally:
+        service.let_go(run_id)
 
 
-def _work(app: Flask, run_id: int, tenant_id: int) -> None:
-    with app.app_context():
-        try:
-            run_in_context(run_id, tenant_id)
-        except Exception:  # a worker must survive any run's failure
-            log.exception("import run %s failed", run_id)
-            db.session.rollback()
-        finally:
-            service.let_go(run_id)
-            db.session.remove()
+def recover_runs() -> int:
+    """The `recover_runs` job: end the runs left behind, then run each again (when it is
+    still its profile's latest run); returns how many were ended."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ended = service.interrupt_abandoned_runs(keep=waiting_in_broker(app))
+    if ended:
+        log.warning("%d import run(s) marked interrupted", len(ended))
+    for run_id, tenant_id in ended:
+        with tenant_context(tenant_id, SYSTEM):
+            try:
+                again = service.rerun_interrupted(run_id)
+                db.session.commit()
+            except Exception:  # the run stays interrupted; sending the file again retries
+                log.exception("import run %s: running it again failed", run_id)
+                db.session.rollback()
+                continue
+        if again is not None:
+            log.warning("import run %s interrupted: run again as #%s", run_id, again.id)
+            submit(app, again.id, tenant_id)
+    return len(ended)
+
+
+def waiting_in_broker(app: Flask) -> set[int]:
+    """Runs queued on the broker, not yet taken by a worker: nobody beats for them, and they
+    are not abandoned."""
+    if not engine.uses_broker(app):
+        return set()
+    queue = engine.runner(app).queue("imports")
+    return {int(found.rpartition("-")[2]) for found in queue.get_job_ids()
+            if found.startswith("import_run-")}
 
 
 def run_in_context(run_id: int, tenant_id: int, *, wait: bool = True) -> ImportRun | None:
@@ -88,23 +125,6 @@ def run_in_context(run_id: int, tenant_id: int, *, wait: bool = True) -> ImportR
                 service.let_go(run_id)
 
 
-def install(app: Flask) -> None:
-    """Once per process, at its first request: recover what a stopped process left behind
-    and start watching runs (unless IMPORT_WATCH is off, as in tests)."""
-    state = {"done": False}
-    guard = Lock()
-
-    @app.before_request
-    def recover_once() -> None:
-        if state["done"]:
-            return
-        with guard:
-            if not state["done"]:
-                state["done"] = True
-                recover(app)
-                watch(app)
-
-
 def recover(app: Flask) -> None:
     """End the runs a stopped process or a stopped heartbeat left behind."""
     with app.app_context(), all_tenants_unsafe("import recovery"):
@@ -114,7 +134,8 @@ def recover(app: Flask) -> None:
 
 
 class RunWatch:
-    """One thread per process: heartbeats for the runs it holds, and the periodic recovery."""
+    """One thread per process: heartbeats for the runs it holds (the recovery is the
+    scheduled `recover_runs` job)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -123,18 +144,12 @@ class RunWatch:
                                        daemon=True)
 
     def _loop(self) -> None:
-        config = self.app.config
-        beat_every = max(float(config["IMPORT_HEARTBEAT_SECONDS"]), 0.1)
-        recover_every = max(float(config["IMPORT_RECOVERY_SECONDS"]), beat_every)
-        next_recovery = 0.0  # at once: what a stopped process left behind
+        beat_every = max(float(self.app.config["IMPORT_HEARTBEAT_SECONDS"]), 0.1)
         while not self.stopped.is_set():
-            due = time.monotonic() >= next_recovery
-            if due:
-                next_recovery = time.monotonic() + recover_every
-            self.tick(recover=due)
+            self.tick()
             self.stopped.wait(beat_every)
 
-    def tick(self, recover: bool) -> None:
+    def tick(self, recover: bool = False) -> None:
         with self.app.app_context():
             try:
                 service.beat(service.held_runs())
@@ -151,7 +166,7 @@ _watch: dict[tuple[int, int], RunWatch] = {}  # (pid, app id) -> its watch: none
 
 
 def watch(app: Flask) -> None:
-    """Start the process's run watch once (no-op when IMPORT_WATCH is off)."""
+    """Start the process's heartbeat once (no-op when IMPORT_WATCH is off)."""
     if not app.config.get("IMPORT_WATCH", True):
         return
     key = (os.getpid(), id(app))

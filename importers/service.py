@@ -7,7 +7,7 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Lock
@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -29,6 +29,7 @@ from importers.readers import Limits
 
 log = logging.getLogger(__name__)
 LIVE = ("queued", "running")
+AUTO_RERUNS = 2  # an interrupted file is run again this many times at most
 FAIL_ATTEMPTS = 3  # ending a failed run: its own fresh transaction, tried again on error
 INTERRUPTED = "The run stopped before its end (process stopped). Run it again."
 
@@ -297,19 +298,26 @@ def recover_interrupted_runs(stale_seconds: float | None = None) -> int:
     """Runs whose process stopped, or whose heartbeat stopped, are ended `interrupted`: their
     profile released and import.failed queued, so the runs queued behind them proceed.
 
-    Called every IMPORT_RECOVERY_SECONDS by importers/jobs.py and at the start of a CLI
-    import; a platform job over every tenant. Returns how many runs it ended.
+    The body of the scheduled `recover_runs` job (importers/jobs.py), also called at the
+    start of a CLI import; a platform job over every tenant. Returns how many runs it ended.
     """
+    return len(interrupt_abandoned_runs(stale_seconds))
+
+
+def interrupt_abandoned_runs(stale_seconds: float | None = None,
+                             keep: Collection[int] = ()) -> list[tuple[int, int]]:
+    """recover_interrupted_runs, sparing the runs in `keep` (known to wait in a queue);
+    (run id, tenant id) of the runs it ended."""
     if stale_seconds is None:
         stale_seconds = float(current_app.config["IMPORT_STALE_SECONDS"])
     stale = datetime.now(UTC) - timedelta(seconds=stale_seconds)
-    held, me = set(held_runs()), worker_id()
+    held, me = set(held_runs()) | set(keep), worker_id()
     with all_tenants_unsafe("import recovery"):
         live = db.session.execute(select(
             ImportRun.id, ImportRun.tenant_id, ImportRun.worker_id, ImportRun.heartbeat_at,
             ImportRun.created_at).where(ImportRun.status.in_(LIVE))).all()
         db.session.rollback()
-    ended = 0
+    ended: list[tuple[int, int]] = []
     for run_id, tenant_id, owner, heartbeat_at, created_at in live:
         if run_id in held:
             continue
@@ -317,12 +325,31 @@ def recover_interrupted_runs(stale_seconds: float | None = None) -> int:
         if owner == me or worker_is_gone(owner) or last is None or last < stale:
             with tenant_context(tenant_id, SYSTEM):
                 try:
-                    ended += _end(run_id, "interrupted", INTERRUPTED)
+                    if _end(run_id, "interrupted", INTERRUPTED):
+                        ended.append((run_id, tenant_id))
                     db.session.commit()
                 except Exception:  # the next check tries again
                     log.exception("import run %s: marking it interrupted failed", run_id)
                     db.session.rollback()
     return ended
+
+
+def rerun_interrupted(run_id: int) -> ImportRun | None:
+    """The interrupted run's second go, as if its file were sent again, unless another run of
+    its profile came since (the older file would change records back) or the file was
+    already interrupted AUTO_RERUNS times (a file that kills its worker must not loop)."""
+    run = db.session.get(ImportRun, run_id)
+    if run is None or run.status != "interrupted" or run.profile is None:
+        return None
+    later = db.session.scalar(select(ImportRun.id).where(
+        ImportRun.profile_id == run.profile_id, ImportRun.id > run.id).limit(1))
+    tries = db.session.scalar(select(func.count()).select_from(ImportRun).where(
+        ImportRun.profile_id == run.profile_id, ImportRun.sha256 == run.sha256,
+        ImportRun.status == "interrupted",
+        ImportRun.created_at >= datetime.now(UTC) - timedelta(days=1)))
+    if later is not None or (tries or 0) > AUTO_RERUNS or not run_file_path(run).exists():
+        return None
+    return rerun(run)
 
 
 def execute_run(run: ImportRun, progress: Callable[[ImportRun], None] | None = None) -> ImportRun:

@@ -147,8 +147,9 @@ def _unique_keys(table: Any) -> list[tuple[str, list[str]]]:
     return keys
 
 
-# Platform tables: the tenants themselves, and what outlives a tenant (its deletion's record).
-PLATFORM_TABLES = {"tenants", "platform_events"}
+# Platform tables: the tenants, what outlives a tenant (its deletion's record) and the
+# scheduler's lease, which no tenant owns.
+PLATFORM_TABLES = {"tenants", "platform_events", "scheduler_leases"}
 
 
 def test_every_unique_key_starts_with_tenant_id(app_ctx: Any):

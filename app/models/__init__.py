@@ -26,7 +26,7 @@ from app.models.feed import (
     ImportRun,
 )
 from app.models.partner import Partner
-from app.models.platform import PlatformEvent
+from app.models.platform import PlatformEvent, SchedulerLease
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User
 from app.models.token import TOKEN_SCOPES, ApiToken
 from app.models.webhook import (
@@ -43,7 +43,7 @@ __all__ = [
     "Account", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField",
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
-    "QuoteLine",
+    "QuoteLine", "SchedulerLease",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

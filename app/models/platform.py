@@ -28,3 +28,15 @@ class PlatformEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<PlatformEvent {self.id} {self.action} {self.tenant_slug}>"
+
+
+class SchedulerLease(db.Model):
+    """Which process fires the periodic jobs (app/scheduler.py): the holder renews its lease
+    before `expires_at`; when it stops, another process takes the lease over."""
+
+    __tablename__ = "scheduler_leases"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # the lease's key
+    name: Mapped[str] = mapped_column(String(50))
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -85,6 +85,16 @@ def due(limit: int, skip_endpoints: Collection[int] = ()) -> list[tuple[int, int
         return [tuple(row) for row in db.session.execute(stmt)]
 
 
+def in_flight() -> dict[int, int]:
+    """Endpoint id -> deliveries being sent now (claimed, by any process)."""
+    now = _now()
+    with all_tenants_unsafe("webhook dispatch"):
+        return dict(db.session.execute(
+            select(WebhookDelivery.endpoint_id, func.count())
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.locked_until > now)
+            .group_by(WebhookDelivery.endpoint_id)).all())
+
+
 def has_pending() -> bool:
     with all_tenants_unsafe("webhook dispatch"):
         return db.session.scalar(select(WebhookDelivery.id)

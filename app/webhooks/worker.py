@@ -1,5 +1,8 @@
-"""The dispatcher: one thread per process picks due deliveries and hands them to a small,
-bounded pool of sending threads, outside any request.
+"""Webhook deliveries, outside any request, in either mode of the job engine (app/jobs.py).
+
+Embedded (no broker): the dispatcher, one thread per process, picks due deliveries and hands
+them to a small, bounded pool of sending threads. With a broker: the `deliver_webhooks` job
+claims the due deliveries and queues one `deliver_webhook` job each, for the workers.
 
 It wakes when a transaction that queued deliveries commits (app/services/webhook_outbox.py),
 when a sending thread is done, and otherwise every WEBHOOK_POLL_SECONDS at most (deliveries
@@ -10,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, current_app, has_app_context
 
+from app import jobs
 from app.extensions import db
 from app.services import webhook_deliveries as deliveries
 from app.tenancy import SYSTEM, tenant_context
@@ -23,7 +26,6 @@ from app.webhooks.transport import post
 
 log = logging.getLogger(__name__)
 EXTENSION = "relais_webhooks"
-PURGE_EVERY = 3600.0
 
 
 class Dispatcher:
@@ -37,7 +39,6 @@ class Dispatcher:
         self.signal = threading.Event()
         self.lock = threading.Lock()
         self.in_flight: Counter[int] = Counter()  # endpoint id -> deliveries being sent
-        self.purged_at = 0.0
         self.stopped = False
         self.thread = threading.Thread(target=self._loop, name="relais-webhooks", daemon=True)
 
@@ -72,7 +73,6 @@ class Dispatcher:
                 free = self.workers - sum(self.in_flight.values())
                 if free > 0:
                     self._claim_and_submit(free)
-                self._purge()
                 return deliveries.next_due_in(poll)
             finally:
                 db.session.rollback()
@@ -102,15 +102,6 @@ class Dispatcher:
             with self.lock:
                 self.in_flight[endpoint_id] += 1
             self.pool.submit(self._send, delivery_id, tenant_id, endpoint_id)
-
-    def _purge(self) -> None:
-        if time.monotonic() - self.purged_at < PURGE_EVERY:
-            return
-        self.purged_at = time.monotonic()
-        count = deliveries.purge(float(self.app.config.get("WEBHOOK_RETENTION_DAYS", 30)))
-        db.session.commit()
-        if count:
-            log.info("%d old webhook deliveries purged", count)
 
     def _send(self, delivery_id: int, tenant_id: int, endpoint_id: int) -> None:
         try:
@@ -147,8 +138,9 @@ def send_one(delivery_id: int, tenant_id: int) -> None:
 
 
 def dispatcher(app: Flask) -> Dispatcher | None:
-    """This process's dispatcher for `app`, started on first use; None when turned off."""
-    if not app.config.get("WEBHOOK_DISPATCH", True):
+    """This process's dispatcher for `app`, started on first use; None when turned off or
+    when workers send (a broker is set)."""
+    if not app.config.get("WEBHOOK_DISPATCH", True) or jobs.uses_broker(app):
         return None
     found = app.extensions.get(EXTENSION)
     if found is None:
@@ -167,9 +159,64 @@ def wake() -> None:
     """Deliveries were queued and committed: send them now (in the background)."""
     if not has_app_context():
         return
-    running = dispatcher(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if jobs.uses_broker(app):
+        try:
+            jobs.enqueue("deliver_webhooks", app=app)
+        except Exception:  # the broker is down: the scheduled pass sends them later
+            log.exception("queuing the webhook deliveries failed")
+        return
+    running = dispatcher(app)
     if running is not None:
         running.wake()
+
+
+# -- the jobs (app/jobs.py) -------------------------------------------------------------------
+
+def deliver_due() -> int:
+    """The `deliver_webhooks` job: with a broker, claim the due deliveries (each endpoint's
+    at most WEBHOOK_ENDPOINT_CONCURRENCY at a time, counting those other workers send) and
+    queue a `deliver_webhook` job each; embedded, wake this process's dispatcher, which
+    does the same on its threads. How many it queued."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not jobs.uses_broker(app):
+        running = app.extensions.get(EXTENSION)
+        if running is None and deliveries.has_pending():
+            running = dispatcher(app)  # retries a stopped process left behind
+        if running is not None:
+            running.wake()
+        return 0
+    config = app.config
+    lease = float(config.get("WEBHOOK_TIMEOUT", 10)) * 3 + 30
+    per_endpoint = max(1, int(config.get("WEBHOOK_ENDPOINT_CONCURRENCY", 2)))
+    limit = max(1, int(config.get("WEBHOOK_WORKERS", 4))) * 5
+    busy = Counter(deliveries.in_flight())
+    picked: list[tuple[int, int]] = []
+    full = [endpoint for endpoint, count in busy.items() if count >= per_endpoint]
+    for delivery_id, tenant_id, endpoint_id in deliveries.due(limit, full):
+        if busy[endpoint_id] < per_endpoint and deliveries.claim(delivery_id, lease):
+            busy[endpoint_id] += 1
+            picked.append((delivery_id, tenant_id))
+    db.session.commit()
+    for delivery_id, tenant_id in picked:
+        jobs.enqueue("deliver_webhook", delivery_id, tenant_id, app=app)
+    return len(picked)
+
+
+def purge() -> int:
+    """The `purge_webhook_deliveries` job: forget the finished deliveries past retention."""
+    count = deliveries.purge(float(current_app.config.get("WEBHOOK_RETENTION_DAYS", 30)))
+    db.session.commit()
+    if count:
+        log.info("%d old webhook deliveries purged", count)
+    return count
+
+
+def deliver_one(delivery_id: int, tenant_id: int) -> None:
+    """The `deliver_webhook` job: send one claimed delivery, then look for the next ones
+    (a delivery waiting behind this one, or for a free slot of its endpoint)."""
+    send_one(delivery_id, tenant_id)
+    jobs.enqueue("deliver_webhooks")
 
 
 def stop(app: Flask) -> None:

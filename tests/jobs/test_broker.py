@@ -1,0 +1,122 @@
+"""The job engine with a broker: jobs queued on the machine's Redis run in `flask worker`
+processes (another process, the same database), a worker SIGKILLed mid-import has its run
+recovered and run again to a clean run's state, webhooks go out from a worker, and of two
+`flask scheduler` processes only the lease holder fires."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from redis import Redis
+from rq import Queue
+
+from app.extensions import db
+from app.models import ImportRun
+from importers import jobs as import_jobs
+from tests.jobs.conftest import COLUMNS, accounts_state, finished, wait_for, write_feed
+from tests.jobs.test_embedded import clean_state, queue
+from tests.webhooks.conftest import Receiver, _serve
+
+
+def worker_pid(run: ImportRun) -> int:
+    return int((run.worker_id or "::").split(":")[1] or 0)
+
+
+def test_an_upload_queued_by_the_web_runs_in_a_worker_process(
+        broker, spawn, tenant, make_profile, tmp_path):
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    run = queue(profile, write_feed(tmp_path / "clients.csv", 200))
+    worker = spawn("worker")
+
+    import_jobs.submit(broker, run.id, tenant.id)
+
+    done = wait_for(lambda: finished(run.id))
+    assert done.status == "succeeded" and done.created == 200
+    assert worker_pid(done) == worker.pid != os.getpid()
+    assert len(accounts_state()) == 200
+
+
+def test_a_worker_killed_mid_import_is_recovered_and_run_again_to_a_clean_runs_state(
+        broker, spawn, tenant, other_tenant, make_profile, tmp_path):
+    path = write_feed(tmp_path / "clients.csv", 60_000)
+    expected = clean_state(other_tenant.id, path)
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    run = queue(profile, path)
+    first = spawn("worker")
+    import_jobs.submit(broker, run.id, tenant.id)
+
+    # Killed once its first batches are written, before its end.
+    wait_for(lambda: (found := db.session.get(ImportRun, run.id, populate_existing=True))
+             and found.status == "running" and found.rows_done > 0, every=0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    db.session.expire_all()
+    killed = db.session.get(ImportRun, run.id)
+    assert killed.status == "running" and 0 < killed.rows_done < 60_000
+    assert 0 < len(accounts_state()) < 60_000  # half imported
+
+    second = spawn("worker")
+    assert import_jobs.recover_runs() == 1  # what the scheduler fires
+
+    assert finished(run.id).status == "interrupted"
+    again = wait_for(lambda: db.session.scalar(db.select(ImportRun).where(
+        ImportRun.id > run.id, ImportRun.status.in_(("succeeded", "failed", "partial")))),
+        timeout=180)
+    assert again.status == "succeeded" and worker_pid(again) == second.pid
+    assert accounts_state() == expected
+
+
+def test_a_webhook_is_delivered_by_a_worker_process(broker, spawn, tenant, monkeypatch):
+    from app.entities import ENTITIES
+    from app.services import webhook_outbox
+    from app.services.records import create_record
+    from app.services.webhooks import create_endpoint
+
+    webhook_outbox._subscriptions.clear()
+    monkeypatch.setitem(broker.config, "WEBHOOK_ALLOW_PRIVATE", True)
+    receiver = Receiver()
+    server = _serve(receiver)
+    try:
+        create_endpoint({"url": receiver.url, "events": ["accounts.created"]})
+        db.session.commit()
+        spawn("worker")
+        account = create_record(ENTITIES["accounts"], {"name": "Dupont SA"})
+        db.session.commit()  # queues the delivery and its job
+
+        call = receiver.wait(timeout=30)[0]
+        assert call.event == "accounts.created"
+        assert call.json["data"]["id"] == account.id
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_of_two_scheduler_processes_only_the_lease_holder_fires(broker, app_ctx, spawn,
+                                                                redis_url):
+    settings = {"JOBS_LEASE_SECONDS": "2", "IMPORT_RECOVERY_SECONDS": "0.2",
+                "IMPORT_WATCH": "1", "WEBHOOK_DISPATCH": "0"}
+    first = spawn("scheduler", **settings)
+    second = spawn("scheduler", **settings)
+    default = Queue("default", connection=Redis.from_url(redis_url))
+
+    def firings() -> list[str]:
+        found = [default.fetch_job(job_id) for job_id in default.get_job_ids()]
+        return [job.meta["by"] for job in found
+                if job is not None and job.args[0] == "recover_runs"]
+
+    wait_for(lambda: len(firings()) >= 10, timeout=30)
+    fired = firings()
+    assert len(set(fired)) == 1, fired  # one process fired them all
+    leader, other = (first, second) if fired[0].endswith(f":{first.pid}") else (second, first)
+    assert fired[0].endswith(f":{leader.pid}")
+
+    leader.send_signal(signal.SIGKILL)
+    leader.wait(10)
+    before = len(firings())
+    time.sleep(0.5)  # its lease still runs: nobody fires
+    assert len(firings()) == before
+    taken = wait_for(lambda: [by for by in firings()[before:] if by.endswith(f":{other.pid}")],
+                     timeout=15)
+    assert taken
+    assert all(by.endswith(f":{other.pid}") for by in firings()[before:])
