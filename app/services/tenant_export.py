@@ -24,8 +24,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.csv_cells import safe_cell
+from app.custom_fields import definitions
 from app.extensions import db
-from app.models import Attachment, CustomField, ImportRun, Tenant
+from app.models import Attachment, ImportRun, Tenant
 from app.models.base import TenantScoped, utcnow
 from app.services.attachments import storage_path
 from app.services.audit import record_event
@@ -100,12 +101,10 @@ class _Pipe(io.RawIOBase):
 
 
 def _custom_keys(model: type) -> list[str]:
+    """Every custom field of the table's entity, inactive ones too: their values are data."""
     if "custom" not in model.__table__.c:
         return []
-    entity = model.__tablename__
-    return list(db.session.scalars(
-        select(CustomField.key).where(CustomField.entity == entity)
-        .order_by(CustomField.position, CustomField.id)))
+    return [field.key for field in definitions(model.__tablename__, active_only=False)]
 
 
 def _table_csv(model: type, member: Member) -> Iterator[bytes]:
