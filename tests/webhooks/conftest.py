@@ -76,7 +76,8 @@ class Call:
 
 @dataclass
 class Receiver:
-    """What an integrator's server got; `fail` next requests answer 500, each after `delay`."""
+    """What an integrator's server got; `fail` next requests answer 500, each after `delay`;
+    while `held` is set and not yet released, every answer waits for it."""
 
     url: str = ""
     calls: list[Call] = field(default_factory=list)
@@ -84,6 +85,7 @@ class Receiver:
     status: int = 500
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: threading.Event | None = None
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
         with self.lock:
@@ -92,6 +94,8 @@ class Receiver:
                 self.fail -= 1
                 status = self.status
             self.calls.append(Call(headers, body, status, time.monotonic()))
+        if self.held is not None:
+            self.held.wait(timeout=60)
         if self.delay:
             time.sleep(self.delay)
         return status
