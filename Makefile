@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# Test processes (pytest-xdist): each has its own PostgreSQL and Redis databases.
+TEST_WORKERS ?= 2
 export FLASK_APP := wsgi.py
 
 .PHONY: install install-dev translations run test lint bench clean
@@ -35,7 +37,7 @@ run: install translations
 
 test: install-dev translations
 	$(BIN)/ruff check $(wildcard app importers portal api tests bench) wsgi.py
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install-dev
 	$(BIN)/ruff check $(wildcard app importers portal api tests bench) wsgi.py
