@@ -44,9 +44,36 @@ def _database_urls(backend: str, tmp_path_factory: pytest.TempPathFactory) -> tu
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (make test in CI sets it)")
+    url = _worker_database(url)
     _create_app_role(url)
     app_url = make_url(url).set(username=APP_ROLE, password=APP_ROLE)
     return app_url.render_as_string(hide_password=False), url
+
+
+def xdist_worker() -> int:
+    """N for pytest-xdist's worker gwN, 0 without xdist: what a worker keeps to itself (its
+    PostgreSQL database, its Redis databases) is numbered by it."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def _worker_database(url: str) -> str:
+    """TEST_DATABASE_URL itself, or under pytest-xdist a database of the worker's own beside
+    it (`<name>_gwN`, created when missing): each worker rebuilds and empties its schema."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    server = make_url(url)
+    name = f"{server.database}_{worker}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                           {"name": name}) is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 def _create_app_role(owner_url: str) -> None:

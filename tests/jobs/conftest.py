@@ -1,6 +1,6 @@
 """Job engine fixtures: an accounts feed, the records' state to compare runs by, and, for the
-broker mode, the machine's Redis (database 14) with `flask worker` / `flask scheduler`
-processes that share the test's database."""
+broker mode, the machine's Redis (database 14; under xdist, one per worker) with
+`flask worker` / `flask scheduler` processes that share the test's database."""
 from __future__ import annotations
 
 import os
@@ -18,10 +18,13 @@ from sqlalchemy import select
 from app import jobs
 from app.extensions import db
 from app.models import Account, ImportRun
+from tests.conftest import xdist_worker
 from tests.importers.conftest import make_profile  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_JOBS_BROKER_URL", "redis://127.0.0.1:6379/14")
+# Database 14 is this suite's own; each pytest-xdist worker takes its own below it (12, 10…).
+REDIS_URL = os.environ.get("TEST_JOBS_BROKER_URL",
+                           f"redis://127.0.0.1:6379/{14 - 2 * xdist_worker()}")
 COLUMNS = {"Code client": "external_ref", "Raison sociale": "name", "Ville": "city"}
 VOLATILE = {"id", "tenant_id", "created_at", "updated_at", "import_profile_id"}
 
@@ -73,7 +76,7 @@ def redis_url() -> str:
         connection.ping()
     except RedisError as exc:
         pytest.skip(f"Redis is unreachable at {REDIS_URL} ({exc}); .ci/run starts it")
-    connection.flushdb()  # database 14: this suite's own
+    connection.flushdb()  # this suite's own database
     yield REDIS_URL
     connection.flushdb()
 

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ImportRun, Invoice
+from app.services import feeds
 from app.services.tenants import create_user
-from importers import jobs, service
+from importers import jobs, runs
 from importers.errors_csv import error_message
 from tests.backoffice.conftest import SPACES, count_rows, fr, text
 from tests.backoffice.test_feeds.conftest import BAD, GOOD, HEADER, csv_file
@@ -39,10 +40,10 @@ def test_an_upload_is_stored_queued_and_handed_to_the_workers(app, admin_client,
     assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{run.id}")
     assert calls == [(app, run.id, tenant.id)]
     assert run.status == "queued" and run.source == "upload" and run.file_name == "nuit.csv"
-    assert Path(service.run_file_path(run)).stat().st_size == run.file_size
+    assert Path(feeds.run_file_path(run)).stat().st_size == run.file_size
     page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     assert fr("Queued") in page and run.sha256 in page and "nuit.csv" in page
-    jobs.run_in_context(run.id, tenant.id)  # what a worker does
+    runs.run_import(run.id, tenant.id)  # what a worker does
     assert _invoice("F001").total == Decimal("1234.56")
 
 
@@ -164,7 +165,7 @@ def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_pr
 
 def test_an_interrupted_run_is_run_again(admin_client, tenant, invoice_profile, monkeypatch,
                                          submitted):
-    run = service.create_run(invoice_profile, csv_file(HEADER, GOOD)[0], "nuit.csv",
+    run = feeds.create_run(invoice_profile, csv_file(HEADER, GOOD)[0], "nuit.csv",
                              source="cli")
     run.status = "interrupted"
     db.session.commit()
@@ -234,7 +235,7 @@ def _listed(response) -> list[int]:
 
 def test_the_runs_list_filters_and_pages_newest_first(app, admin_client, invoice_profile,
                                                       add_run, monkeypatch):
-    clients = service.create_profile({"name": "clients", "entity": "accounts",
+    clients = feeds.create_profile({"name": "clients", "entity": "accounts",
                                       "columns": {"Code": "external_ref"}})
     db.session.commit()
     runs = [add_run(invoice_profile, "succeeded"), add_run(invoice_profile, "failed"),
