@@ -154,13 +154,28 @@ def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_pr
     dry = start_run(invoice_profile, HEADER, "F001;C001;31/12/2025;99,00;Nexity", dry_run=True)
     assert dry.is_dry_run and dry.updated == 1
     assert _invoice("F001").total == Decimal("1234.56")  # nothing written
-    page = text(admin_client.get(f"/alpha/feeds/runs/{dry.id}"))
+    response = admin_client.get(f"/alpha/feeds/runs/{dry.id}")
+    page = text(response)
     assert "total: 1234.56 → 99.00" in page and "custom.promoteur: Durand → Nexity" in page
+    assert f"/alpha/feeds/runs/{dry.id}/apply" in response.get_data(as_text=True)
     response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply")
     real = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
     assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{real.id}")
     assert not real.is_dry_run and real.sha256 == dry.sha256 and real.updated == 1
     assert _invoice("F001").total == 99
+
+
+def test_a_failed_dry_run_offers_no_real_import_and_refuses_one(admin_client, invoice_profile,
+                                                                start_run, submitted):
+    dry = start_run(invoice_profile, HEADER, BAD, dry_run=True)
+    assert dry.status == "failed"
+    page = admin_client.get(f"/alpha/feeds/runs/{dry.id}").get_data(as_text=True)
+    assert f"/alpha/feeds/runs/{dry.id}/apply" not in page
+    response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply")
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{dry.id}")
+    assert db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc())).id == dry.id
+    assert fr("Only a finished dry run can be imported for real.") in text(
+        admin_client.get(f"/alpha/feeds/runs/{dry.id}"))
 
 
 def test_an_interrupted_run_is_run_again(admin_client, tenant, invoice_profile, monkeypatch,
