@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from sqlalchemy import Select, select
 
 from api.auth import current_principal, requires
 from api.blueprint import Blueprint
@@ -19,20 +18,14 @@ from api.schemas.import_profiles import (
 )
 from app.extensions import db
 from app.models import ImportProfile
-from app.policies import get_visible_or_404, visible
-from importers import service
+from app.policies import get_visible_or_404
+from app.queries.feeds import profiles_select
+from app.services.feeds import create_profile, update_profile
 from importers.profile import normalized
 
 blp = Blueprint("import-profiles", __name__, url_prefix="/api/v1/import-profiles",
                 tenant_wide=True,
                 description="Import profiles: how a feed's columns map onto an entity.")
-
-
-def _profiles(args: dict[str, Any]) -> Select:
-    stmt = select(ImportProfile)
-    if args.get("entity"):
-        stmt = stmt.where(ImportProfile.entity == args["entity"])
-    return visible(stmt, ImportProfile, current_principal())
 
 
 def _profile_or_404(profile_id: int) -> ImportProfile:
@@ -48,7 +41,8 @@ class ImportProfileViews(MethodView):
                   headers={"X-Pagination": "CURSOR_PAGINATION"})
     def get(self, args: dict[str, Any]) -> Any:
         """List import profiles by name."""
-        return cursor_page(_profiles(args), ImportProfile.name, ImportProfile.id, args,
+        return cursor_page(profiles_select(current_principal(), args.get("entity")),
+                           ImportProfile.name, ImportProfile.id, args,
                            descending=False)
 
     @requires("import")
@@ -56,7 +50,7 @@ class ImportProfileViews(MethodView):
     @blp.response(201, ImportProfileSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create an import profile."""
-        profile = service.create_profile(data)
+        profile = create_profile(data)
         db.session.commit()
         return profile, {"Location": url_for("import-profiles.ImportProfileByIdViews",
                                              profile_id=profile.id)}
@@ -79,7 +73,7 @@ class ImportProfileByIdViews(MethodView):
         """Replace an import profile (saved as a new version)."""
         profile = _profile_or_404(profile_id)
         blp.check_etag(profile, ImportProfileSchema)
-        service.update_profile(profile, data)
+        update_profile(profile, data)
         db.session.commit()
         return profile
 
@@ -91,7 +85,7 @@ class ImportProfileByIdViews(MethodView):
         """Change some fields of an import profile (saved as a new version)."""
         profile = _profile_or_404(profile_id)
         blp.check_etag(profile, ImportProfileSchema)
-        service.update_profile(profile, {**normalized(profile.definition), **data})
+        update_profile(profile, {**normalized(profile.definition), **data})
         db.session.commit()
         return profile
 

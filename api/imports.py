@@ -7,8 +7,6 @@ from typing import Any
 from flask import Response, current_app, request, stream_with_context, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload
 
 from api.auth import current_principal, peek_token, requires
 from api.blueprint import Blueprint
@@ -25,9 +23,11 @@ from api.schemas.imports import (
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportRowError, ImportRun
-from app.policies import get_visible_or_404, visible
+from app.policies import get_visible_or_404
+from app.queries.feeds import errors_select, find_profile, first_errors, runs_select
+from app.services.feeds import create_run
 from app.tenancy import current_actor, current_tenant_id, tenant_context
-from importers import jobs, service
+from importers import jobs
 from importers.errors_csv import stream_errors_csv
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", tenant_wide=True,
@@ -51,19 +51,9 @@ def _allow_large_uploads(endpoint: str | None, values: dict[str, Any] | None) ->
                                           + MULTIPART_OVERHEAD)
 
 
-def _runs(args: dict[str, Any]) -> Select:
-    stmt = select(ImportRun).options(joinedload(ImportRun.profile))
-    for name in ("status", "profile_id", "source"):
-        if args.get(name) is not None:
-            stmt = stmt.where(getattr(ImportRun, name) == args[name])
-    return visible(stmt, ImportRun, current_principal())
-
-
 def run_detail(run: ImportRun) -> dict[str, Any]:
     """The run with its first row errors."""
-    errors = db.session.scalars(
-        select(ImportRowError).where(ImportRowError.run_id == run.id)
-        .order_by(ImportRowError.line, ImportRowError.id).limit(ERRORS_SHOWN + 1)).all()
+    errors = first_errors(run, ERRORS_SHOWN + 1)
     return {**run_fields(run), "errors": errors[:ERRORS_SHOWN],
             "more_errors": len(errors) > ERRORS_SHOWN}
 
@@ -81,19 +71,21 @@ class ImportViews(MethodView):
                   headers={"X-Pagination": "CURSOR_PAGINATION"})
     def get(self, args: dict[str, Any]) -> Any:
         """List import runs, newest first."""
-        return cursor_page(_runs(args), ImportRun.id, ImportRun.id, args)
+        stmt = runs_select(current_principal(), args.get("status"), args.get("profile_id"),
+                           args.get("source"))
+        return cursor_page(stmt, ImportRun.id, ImportRun.id, args)
 
     @requires("import")
     @blp.arguments(ImportRunCreateSchema, location="multipart")
     @blp.response(202, ImportRunSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Upload a file and queue its import through a profile."""
-        profile = service.find_profile(data["profile"])
+        profile = find_profile(data["profile"])
         if profile is None:
             raise ValidationError({"profile": _("Unknown import profile.")})
         upload = data["file"]
-        run = service.create_run(profile, upload.stream, upload.filename or "", source="api",
-                                 dry_run=data["dry_run"], force=data["force"])
+        run = create_run(profile, upload.stream, upload.filename or "", source="api",
+                         dry_run=data["dry_run"], force=data["force"])
         db.session.commit()
         if not run.is_finished:
             jobs.submit(current_app._get_current_object(), run.id, run.tenant_id)
@@ -124,8 +116,7 @@ class ImportErrorViews(MethodView):
         run = _run_or_404(run_id)
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
             return _errors_csv(run)
-        stmt = select(ImportRowError).where(ImportRowError.run_id == run.id)
-        return cursor_page(stmt, ImportRowError.line, ImportRowError.id, args,
+        return cursor_page(errors_select(run), ImportRowError.line, ImportRowError.id, args,
                            descending=False)
 
 

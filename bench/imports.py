@@ -110,11 +110,11 @@ def _generate(data: ImportSet) -> int:
     import random
 
     from app.extensions import db
+    from app.services import feeds
     from app.services.custom_field_defs import create_field
     from app.services.tenants import create_tenant
     from app.tenancy import Actor, tenant_context
     from bench import generate
-    from importers import service
 
     tenant = create_tenant(TENANT_SLUG, data.tenant_name)
     db.session.flush()
@@ -122,7 +122,7 @@ def _generate(data: ImportSet) -> int:
     with tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
         create_field({"entity": "invoices", "key": "promoteur", "label_fr": "Promoteur",
                       "label_en": "Property developer", "type": "text", "position": 1})
-        service.create_profile(PROFILE)
+        feeds.create_profile(PROFILE)
     db.session.commit()
     db.session.remove()
     rng = random.Random(data.seed)
@@ -205,29 +205,31 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
 
 def _import(job: dict[str, Any]) -> dict[str, Any]:
     from app.extensions import db
+    from app.queries.feeds import find_profile
+    from app.services import feeds
     from app.tenancy import Actor, tenant_context
-    from importers import jobs, service
+    from importers import runs
 
     path, tenant_id = Path(job["file"]), job["tenant_id"]
     started = time.perf_counter()
     with tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
-        profile = service.find_profile(PROFILE["name"])
+        profile = find_profile(PROFILE["name"])
         with path.open("rb") as stream:
-            run = service.create_run(profile, stream, path.name, source="cli",
-                                     force=job["force"])
+            run = feeds.create_run(profile, stream, path.name, source="cli",
+                                   force=job["force"])
         db.session.commit()
-        actor = jobs.feed_actor(run)  # reads the run: in its tenant (row-level security)
+        actor = runs.feed_actor(run)  # reads the run: in its tenant (row-level security)
     stored = time.perf_counter() - started
     with tenant_context(tenant_id, actor):
-        if not service.claim(run):
+        if not runs.claim(run):
             raise RuntimeError("the profile is locked by another run")
         started = time.perf_counter()
         try:
-            run = service.execute_run(run)
+            run = runs.execute_run(run)
         finally:
             seconds = time.perf_counter() - started
-            service.release(run)
-        service.run_file_path(run).unlink(missing_ok=True)
+            runs.release(run)
+        feeds.run_file_path(run).unlink(missing_ok=True)
         return {"seconds": seconds, "store_seconds": stored, "rows": run.rows_done,
                 "status": run.status, "message": run.message, **run.counts}
 

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportRun, Tenant
+from app.queries.feeds import find_profile
+from app.services.feeds import create_run
 from app.tenancy import Actor, all_tenants_unsafe, tenant_context
-from importers import jobs, service
+from importers import recovery, runs
 from importers.errors_csv import stream_errors_csv
 
 
@@ -30,7 +32,7 @@ def register_feed_cli(app: Flask) -> None:
     def feed_import(file: Path, slug: str, profile_name: str, dry_run: bool,
                     force: bool) -> None:
         """Import FILE; exits 1 when rows failed, 2 when the run could not run."""
-        jobs.recover(current_app)
+        recovery.recover(current_app)
         with all_tenants_unsafe("cli: tenant by slug"):
             tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
         if tenant is None:
@@ -44,7 +46,7 @@ def register_feed_cli(app: Flask) -> None:
             if run.is_finished:
                 click.echo(run.message or run.status)
                 sys.exit(0)
-            if service.holder(run) not in (None, run.id):
+            if runs.holder(run) not in (None, run.id):
                 click.echo("Another run of this profile is in progress; this one waits.",
                            err=True)
             with click.progressbar(length=max(run.file_size, 1), label="Importing",
@@ -57,45 +59,25 @@ def register_feed_cli(app: Flask) -> None:
                     bar.update(max(target - done["bytes"], 0))
                     done["bytes"] = max(target, done["bytes"])
 
-                run = _execute(run, tenant.id, progress)
+                run = runs.run_import(run.id, tenant.id, max_wait=None, progress=progress)
                 bar.update(max(run.file_size - done["bytes"], 0))
             _report(run)
 
     def _create(file: Path, profile_name: str, dry_run: bool, force: bool) -> ImportRun:
-        profile = service.find_profile(profile_name)
+        profile = find_profile(profile_name)
         if profile is None:
             click.echo(f"Unknown profile: {profile_name}", err=True)
             sys.exit(2)
         try:
             with file.open("rb") as stream:
-                run = service.create_run(profile, stream, file.name, source="cli",
-                                         dry_run=dry_run, force=force)
+                run = create_run(profile, stream, file.name, source="cli", dry_run=dry_run,
+                                 force=force)
         except ValidationError as exc:
             db.session.rollback()
             click.echo("; ".join(exc.errors.values()), err=True)
             sys.exit(2)
         db.session.commit()
         return run
-
-    def _execute(run: ImportRun, tenant_id: int, progress) -> ImportRun:
-        with tenant_context(tenant_id, jobs.feed_actor(run)):
-            service.hold(run.id)  # beaten for while it waits: not taken for abandoned
-            service.beat([run.id])
-            jobs.watch(current_app)
-            try:
-                while not service.claim(run):
-                    import time
-
-                    time.sleep(jobs.WAIT_SECONDS)
-                    db.session.expire_all()
-                    if run.is_finished:
-                        return run
-                try:
-                    return service.execute_run(run, progress)
-                finally:
-                    service.release(run)
-            finally:
-                service.let_go(run.id)
 
     def _report(run: ImportRun) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in run.counts.items())

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from app.csv_cells import safe_cell
 from app.extensions import db
 from app.models import ImportRowError, ImportRun
+from app.services.feeds import run_file_path
 from importers.readers import ReaderError, open_table
-from importers.service import limits, run_file_path
+from importers.runs import limits
 
 
 def error_message(error: ImportRowError) -> str:

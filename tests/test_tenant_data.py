@@ -240,10 +240,10 @@ def test_the_download_streams_after_the_request_is_over(filled, admin_client):
 
 @pytest.fixture
 def make_profile(tenant):
-    from importers import service
+    from app.services import feeds
 
     def make(entity: str, columns: dict[str, str], name: str):
-        profile = service.create_profile({"name": name, "entity": entity, "columns": columns})
+        profile = feeds.create_profile({"name": name, "entity": entity, "columns": columns})
         db.session.commit()
         return profile
 

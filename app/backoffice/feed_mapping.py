@@ -23,7 +23,7 @@ from app.custom_fields import definitions
 from app.entities import ENTITIES, REF, Entity
 from importers.profile import DELIMITERS, LINE_TARGETS
 from importers.readers import open_table
-from importers.service import limits
+from importers.runs import limits
 
 SAMPLE_ROWS = 3
 SAMPLE_CHARS = 60

@@ -55,10 +55,11 @@ from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import feeds as queries
+from app.services import feeds as service
 from app.services.files import too_large
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import current_actor, current_tenant_id, tenant_context
-from importers import jobs, service
+from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
 
@@ -339,16 +340,10 @@ def feed_run_rerun(run_id: int):
 def feed_run_apply(run_id: int):
     """A dry run's file, imported for real."""
     run = _run_or_404(run_id)
-    if not run.is_dry_run or not run.is_finished or run.profile is None:
+    if not run.can_apply:
         flash(_("Only a finished dry run can be imported for real."), "warning")
         return redirect(url_for("backoffice.feed_run", run_id=run.id))
-
-    def real_run() -> ImportRun:
-        with service.run_file_path(run).open("rb") as stream:
-            return service.create_run(run.profile, stream, run.file_name, source=run.source,
-                                      force=run.is_forced)
-
-    return _run_again(run, real_run)
+    return _run_again(run, lambda: service.apply_dry_run(run))
 
 
 def _run_again(run: ImportRun, create: Any) -> Any:

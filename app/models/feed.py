@@ -13,6 +13,7 @@ from app.models.base import JSONType, TenantScoped, TimestampMixin, UTCDateTime,
 RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "interrupted")
 RUN_SOURCES = ("upload", "api", "cli", "sftp")
 FINISHED = ("succeeded", "partial", "failed", "interrupted")
+LIVE = ("queued", "running")
 
 
 class ImportProfile(TenantScoped, TimestampMixin, db.Model):
@@ -103,6 +104,11 @@ class ImportRun(TenantScoped, db.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def can_apply(self) -> bool:
+        """A finished dry run, not failed, may be imported for real."""
+        return self.is_dry_run and self.is_finished and self.status != "failed"
 
     def __repr__(self) -> str:
         return f"<ImportRun {self.id} {self.status}>"

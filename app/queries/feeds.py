@@ -9,7 +9,9 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from app.extensions import db
-from app.models import ImportProfile, ImportRowError, ImportRun
+from app.models import ImportProfile, ImportProfileVersion, ImportRowError, ImportRun
+from app.models.feed import FINISHED
+from app.policies import visible
 from app.queries.keyset import Page, keyset_page
 
 HEALTH_DAYS = 30
@@ -79,6 +81,59 @@ def runs_page(profile_id: int | None, status: str | None, size: int,
                        after=after, before=before)
 
 
+def runs_select(principal: Any, status: str | None = None, profile_id: int | None = None,
+                source: str | None = None) -> Select:
+    """The runs `principal` may see, optionally of one status, profile and source."""
+    stmt = select(ImportRun).options(joinedload(ImportRun.profile))
+    for column, value in ((ImportRun.status, status), (ImportRun.profile_id, profile_id),
+                          (ImportRun.source, source)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return visible(stmt, ImportRun, principal)
+
+
+def profiles_select(principal: Any, entity: str | None = None) -> Select:
+    """The import profiles `principal` may see, optionally of one entity."""
+    stmt = select(ImportProfile)
+    if entity:
+        stmt = stmt.where(ImportProfile.entity == entity)
+    return visible(stmt, ImportProfile, principal)
+
+
+def find_profile(name_or_id: Any) -> ImportProfile | None:
+    """A profile by its name, else by its id."""
+    text = str(name_or_id or "").strip()
+    profile = db.session.scalar(select(ImportProfile).where(ImportProfile.name == text))
+    if profile is None and text.isdigit() and len(text) < 10:
+        profile = db.session.scalar(select(ImportProfile).where(ImportProfile.id == int(text)))
+    return profile
+
+
+def definition_at(profile: ImportProfile, version: int | None) -> dict[str, Any]:
+    """The profile's definition as it was at `version` (the current one when unknown)."""
+    if version is None or version == profile.version:
+        return profile.definition
+    stored = db.session.scalar(select(ImportProfileVersion.definition).where(
+        ImportProfileVersion.profile_id == profile.id, ImportProfileVersion.version == version))
+    return stored or profile.definition
+
+
+def previous_success(profile: ImportProfile, sha256: str) -> ImportRun | None:
+    """The profile's last import, when it took in this same file whole with this version.
+
+    Only the last one: after another file, an older identical file would change records
+    back; after a partial or interrupted run, sending the file again is how it is retried.
+    """
+    last = db.session.scalar(select(ImportRun).where(
+        ImportRun.profile_id == profile.id, ImportRun.is_dry_run.is_(False),
+        ImportRun.started_at.is_not(None), ImportRun.status.in_(FINISHED),
+    ).order_by(ImportRun.id.desc()).limit(1))
+    if last is not None and last.sha256 == sha256 and last.status == "succeeded" \
+            and last.profile_version == profile.version:
+        return last
+    return None
+
+
 def recent_runs(profile: ImportProfile, limit: int = 10) -> list[ImportRun]:
     stmt = select(ImportRun).where(ImportRun.profile_id == profile.id) \
         .order_by(ImportRun.id.desc()).limit(limit)
@@ -90,11 +145,21 @@ def profile_names() -> list[tuple[int, str]]:
         select(ImportProfile.id, ImportProfile.name).order_by(ImportProfile.name)).tuples())
 
 
+def errors_select(run: ImportRun) -> Select:
+    """A run's row errors (paged by file line, then id)."""
+    return select(ImportRowError).where(ImportRowError.run_id == run.id)
+
+
+def first_errors(run: ImportRun, limit: int) -> list[ImportRowError]:
+    """A run's first `limit` row errors by file line."""
+    return list(db.session.scalars(errors_select(run).order_by(
+        ImportRowError.line, ImportRowError.id).limit(limit)))
+
+
 def errors_page(run: ImportRun, after: str | None = None, before: str | None = None) -> Page:
     """A run's row errors by file line, a hundred at a time."""
-    stmt: Select = select(ImportRowError).where(ImportRowError.run_id == run.id)
-    return keyset_page(stmt, ImportRowError.line, ImportRowError.id, descending=False,
-                       size=ERRORS_PAGE, after=after, before=before)
+    return keyset_page(errors_select(run), ImportRowError.line, ImportRowError.id,
+                       descending=False, size=ERRORS_PAGE, after=after, before=before)
 
 
 @dataclass

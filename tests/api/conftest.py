@@ -12,9 +12,10 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import ApiToken, ImportProfile, Tenant
+from app.services import feeds
 from app.services.tokens import create_token
 from app.tenancy import SYSTEM, tenant_context
-from importers import jobs, service
+from importers import jobs, runs
 
 PROBLEM = "application/problem+json"
 PARTNERS_PROFILE = {"name": "partenaires", "entity": "partners",
@@ -71,7 +72,7 @@ def other_api_client(app: Flask, other_tenant: Tenant) -> FlaskClient:
 
 @pytest.fixture
 def partners_profile(tenant: Tenant) -> ImportProfile:
-    profile = service.create_profile(dict(PARTNERS_PROFILE))
+    profile = feeds.create_profile(dict(PARTNERS_PROFILE))
     db.session.commit()
     return profile
 
@@ -89,7 +90,7 @@ def run_queued(submitted: list[tuple[int, int]]) -> None:
     """Execute the submitted runs here, as the worker pool would."""
     while submitted:
         run_id, tenant_id = submitted.pop(0)
-        jobs.run_in_context(run_id, tenant_id)
+        runs.run_import(run_id, tenant_id)
     db.session.expire_all()
 
 

@@ -101,12 +101,12 @@ def test_a_body_over_the_limit_answers_413(app, api_client, monkeypatch):
 
 def test_an_unexpected_error_answers_500_problem_and_rolls_back(
         app, api_client, monkeypatch):
-    from importers import service
+    from api import import_profiles
 
     def broken(definition):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(service, "create_profile", broken)
+    monkeypatch.setattr(import_profiles, "create_profile", broken)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     response = api_client.post("/api/v1/import-profiles", json=PARTNERS_PROFILE)
     body = problem(response, 500)

@@ -253,7 +253,7 @@ def test_hsts_is_sent_over_https_only(client, tenant):
 
 def test_hsts_behind_a_trusted_proxy_follows_x_forwarded_proto(app, tenant):
     from app import create_app
-    from importers import jobs as import_jobs
+    from importers import heartbeat
 
     proxied = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                           "SECRET_KEY": "proxy", "TRUST_PROXY": True, "TESTING": True,
@@ -268,7 +268,7 @@ def test_hsts_behind_a_trusted_proxy_follows_x_forwarded_proto(app, tenant):
         plain = client.get("/alpha/login", headers={"X-Forwarded-Proto": "http"})
         assert "Strict-Transport-Security" not in plain.headers
         # No run watch left behind to recover runs on the shared test database.
-        assert not [key for key in import_jobs._watch if key[1] == id(proxied)]
+        assert not [key for key in heartbeat._watch if key[1] == id(proxied)]
     finally:
         with proxied.app_context():
             db.engine.dispose()

@@ -12,8 +12,8 @@ import pytest
 
 from app.extensions import db
 from app.models import ImportRun, Role, Tenant
+from app.services import feeds
 from app.services.custom_field_defs import create_field
-from importers import service
 from tests.browser.conftest import PageProblems, screenshot
 from tests.browser.test_account_custom_field import assert_fits_width, log_in
 
@@ -70,7 +70,7 @@ def test_the_progress_bar_follows_a_running_import(
         tenant: Tenant, make_user: Callable[..., Any],
         open_page: Callable[..., tuple[Any, PageProblems]]) -> None:
     admin = make_user(Role.ADMIN.value)
-    profile = service.create_profile({"name": "clients", "entity": "accounts",
+    profile = feeds.create_profile({"name": "clients", "entity": "accounts",
                                       "columns": {"Code": "external_ref"}})
     db.session.commit()
     run = ImportRun(profile_id=profile.id, profile_version=1, source="api", file_name="c.csv",

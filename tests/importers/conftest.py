@@ -1,5 +1,6 @@
 """Feed fixtures: files written like a tenant's exports, profiles, and runs driven end to end
-through importers.service and importers.jobs (the path the CLI, upload and API take)."""
+through app/services/feeds.py and the run lifecycle importers/runs.py (the path the CLI, upload
+and API take)."""
 from __future__ import annotations
 
 import io
@@ -13,8 +14,9 @@ from sqlalchemy import func, select
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRowError, ImportRun, Tenant
+from app.services import feeds
 from app.services.custom_field_defs import create_field
-from importers import jobs, service
+from importers import runs
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 
@@ -52,7 +54,7 @@ def make_profile(tenant: Tenant) -> Callable[..., ImportProfile]:
     def make(entity: str, columns: dict[str, str], **options: Any) -> ImportProfile:
         definition = {"name": options.pop("name", f"flux-{entity}-{next(counter)}"),
                       "entity": entity, "columns": columns, **options}
-        profile = service.create_profile(definition)
+        profile = feeds.create_profile(definition)
         db.session.commit()
         return profile
 
@@ -66,10 +68,10 @@ def run_import(tenant: Tenant) -> Callable[..., ImportRun]:
     def run(profile: ImportProfile, path: Path, *, dry_run: bool = False,
             force: bool = False, tenant_id: int | None = None) -> ImportRun:
         with path.open("rb") as stream:
-            created = service.create_run(profile, stream, path.name, source="cli",
+            created = feeds.create_run(profile, stream, path.name, source="cli",
                                          dry_run=dry_run, force=force)
         db.session.commit()
-        done = jobs.run_in_context(created.id, tenant_id or tenant.id, wait=False)
+        done = runs.run_import(created.id, tenant_id or tenant.id, max_wait=0)
         assert done is not None
         db.session.expire_all()
         return db.session.get(ImportRun, created.id)

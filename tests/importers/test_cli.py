@@ -11,7 +11,8 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import ImportProfile, ImportRun
-from importers import jobs, service
+from app.services import feeds
+from importers import runs
 from tests.importers.conftest import by_key, records
 
 HEADER = "Code client;Raison sociale;Ville;Pays\n"
@@ -137,13 +138,13 @@ def test_the_same_file_again_says_so_and_force_runs_it(profile, feed_import, fee
 
 def test_a_second_run_of_the_profile_waits_for_the_first(tenant, profile, feed_import,
                                                          feed_file, monkeypatch):
-    monkeypatch.setattr(jobs, "WAIT_SECONDS", 0.01)
+    monkeypatch.setattr(runs, "WAIT_SECONDS", 0.01)
     path = feed_file(HEADER + "C9;Leroy;Paris;FR\n", name="autre.csv")
     with path.open("rb") as stream:
-        first = service.create_run(profile, stream, "autre.csv", source="upload")
+        first = feeds.create_run(profile, stream, "autre.csv", source="upload")
     db.session.commit()
-    assert service.claim(first)
-    claim, attempts = service.claim, []
+    assert runs.claim(first)
+    claim, attempts = runs.claim, []
 
     def claim_while_the_first_run_finishes(run: ImportRun) -> bool:
         attempts.append(run.id)
@@ -153,7 +154,7 @@ def test_a_second_run_of_the_profile_waits_for_the_first(tenant, profile, feed_i
                                         "WHERE locked_by_run_id = :run"), {"run": first.id})
         return claim(run)
 
-    monkeypatch.setattr(service, "claim", claim_while_the_first_run_finishes)
+    monkeypatch.setattr(runs, "claim", claim_while_the_first_run_finishes)
     result = feed_import(feed_file(HEADER + "C1;Dupont;Lyon;FR\n"),
                          "--tenant", "alpha", "--profile", "clients-nuit")
     assert result.exit_code == 0, result.output

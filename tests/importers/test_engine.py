@@ -21,8 +21,9 @@ from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, InvoiceLine, QuoteLine
+from app.services import feeds
 from app.tenancy import SYSTEM, tenant_context
-from importers import fastpath, jobs, service
+from importers import fastpath, runs
 from importers.errors_csv import error_message, stream_errors_csv
 from tests.importers.conftest import NBSP, NNBSP, audit_count, by_key, records, row_errors
 
@@ -950,23 +951,23 @@ def test_two_runs_of_one_profile_never_run_at_once(make_profile, feed_file, tena
     def queued(p, text, name):
         path = feed_file(text, name=name)
         with path.open("rb") as stream:
-            run = service.create_run(p, stream, name, source="cli")
+            run = feeds.create_run(p, stream, name, source="cli")
         db.session.commit()
         return run
 
     first = queued(profile, "Code client;Raison sociale;Ville\nC1;Dupont;Lyon\n", "a.csv")
     second = queued(profile, "Code client;Raison sociale;Ville\nC2;Martin;Nice\n", "b.csv")
     elsewhere = queued(other, "Code client;Raison sociale;Ville\nC3;Leroy;Paris\n", "c.csv")
-    assert service.claim(first) is True
-    assert service.claim(second) is False
-    assert service.holder(second) == first.id
-    assert jobs.run_in_context(second.id, tenant.id, wait=False).status == "queued"
-    assert service.claim(elsewhere) is True  # another profile is not held up
-    service.release(elsewhere)
-    service.execute_run(first)
-    service.release(first)
-    assert jobs.run_in_context(second.id, tenant.id, wait=False).status == "succeeded"
-    assert service.holder(second) is None
+    assert runs.claim(first) is True
+    assert runs.claim(second) is False
+    assert runs.holder(second) == first.id
+    assert runs.run_import(second.id, tenant.id, max_wait=0).status == "queued"
+    assert runs.claim(elsewhere) is True  # another profile is not held up
+    runs.release(elsewhere)
+    runs.execute_run(first)
+    runs.release(first)
+    assert runs.run_import(second.id, tenant.id, max_wait=0).status == "succeeded"
+    assert runs.holder(second) is None
     assert sorted(by_key("accounts")) == ["C1", "C2"]
 
 
@@ -976,18 +977,18 @@ def test_a_file_over_the_size_limit_is_refused_clearly(app, make_profile, run_im
     big = feed_file("Code client;Raison sociale;Ville\n" + "C1;Dupont;Lyon\n" * 80_000)
     monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 1024 * 1024)
     with big.open("rb") as stream, pytest.raises(ValidationError) as refused:
-        service.create_run(profile, stream, big.name, source="cli")
+        feeds.create_run(profile, stream, big.name, source="cli")
     db.session.rollback()
     assert "1 MB" in refused.value.errors["file"] or "1 Mo" in refused.value.errors["file"]
     # The limit lowered after the file was queued: the run fails with the same message.
     monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 500 * 1024 * 1024)
     with big.open("rb") as stream:
-        run = service.create_run(profile, stream, big.name, source="cli")
+        run = feeds.create_run(profile, stream, big.name, source="cli")
     db.session.commit()
     monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 1024 * 1024)
-    run = jobs.run_in_context(run.id, profile.tenant_id, wait=False)
+    run = runs.run_import(run.id, profile.tenant_id, max_wait=0)
     assert run.status == "failed" and "1" in run.message
-    assert records("accounts") == [] and service.holder(run) is None
+    assert records("accounts") == [] and runs.holder(run) is None
 
 
 def test_a_file_over_the_row_limit_fails_its_run_clearly(app, make_profile, run_import,
@@ -1022,7 +1023,7 @@ def test_a_record_beyond_any_reason_fails_the_run_not_the_process(app, make_prof
         + "x" * (1024 * 1024 + 10) + "\n"))
     assert run.status == "failed" and run.finished_at is not None
     assert "4" in run.message and "1048576" in run.message  # the line, and the limit
-    assert service.holder(run) is None
+    assert runs.holder(run) is None
 
 
 def test_a_run_records_what_the_tenant_reads_every_morning(make_profile, run_import,
@@ -1058,7 +1059,7 @@ def test_the_same_file_after_a_profile_change_is_imported_again(make_profile, ru
     path = feed_file("Code client;Raison sociale;Ville\nC1;Dupont;Lyon\n")
     run_import(profile, path)
     assert by_key("accounts")["C1"].city is None
-    service.update_profile(profile, {**profile.definition, "columns": ACCOUNTS})
+    feeds.update_profile(profile, {**profile.definition, "columns": ACCOUNTS})
     db.session.commit()
     run = run_import(profile, path)  # the tenant mapped the forgotten column
     assert run.profile_version == 2 and run.counts["updated"] == 1

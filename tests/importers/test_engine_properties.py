@@ -16,7 +16,8 @@ from sqlalchemy import distinct, func, select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Account, ImportRowError, ImportRun
-from importers import jobs, service
+from app.services import feeds
+from importers import runs
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -77,15 +78,15 @@ def run_bytes(app, make_profile, tmp_path, monkeypatch):
         with path.open("rb") as stream:
             if not data:
                 with pytest.raises(ValidationError):
-                    service.create_run(profile, stream, path.name, source="cli")
+                    feeds.create_run(profile, stream, path.name, source="cli")
                 db.session.rollback()
                 return None
-            queued = service.create_run(profile, stream, path.name, source="cli", force=True)
+            queued = feeds.create_run(profile, stream, path.name, source="cli", force=True)
         db.session.commit()
-        run = jobs.run_in_context(queued.id, profile.tenant_id, wait=False)
+        run = runs.run_import(queued.id, profile.tenant_id, max_wait=0)
         db.session.expire_all()
         assert run.status in ("succeeded", "partial", "failed")
-        assert run.finished_at is not None and service.holder(run) is None
+        assert run.finished_at is not None and runs.holder(run) is None
         c = run.counts
         assert c["created"] + c["updated"] + c["unchanged"] + c["failed"] == run.rows_done
         assert run.rows_total == run.rows_done

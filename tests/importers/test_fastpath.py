@@ -17,15 +17,18 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Account, AuditEvent, ImportRowError, ImportRun, Invoice, Partner
+from app.queries.feeds import find_profile
+from app.services import feeds
 from app.services.custom_field_defs import create_field
 from app.services.tenants import create_tenant
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
-from importers import batches, engine, existing, fastpath, jobs, keylog, service
+from importers import batches, engine, existing, fastpath, keylog
 from importers.batches import BatchColumn, csv_batches
 from importers.convert import Column, _money_converter
 from importers.keylog import KeyLog
 from importers.profile import Target
 from importers.readers import Limits, ReaderError, open_table
+from importers.runs import run_import
 from importers.values import make_decimal_parser
 
 QUICK = settings(deadline=None, derandomize=True,
@@ -259,15 +262,15 @@ def _file(path: Path, rows: list[tuple]) -> Path:
 def _import(tenant_id: int, path: Path, mode: str, dry_run: bool, full_sync: bool) -> int:
     with tenant_context(tenant_id, SYSTEM):
         name = f"factures-{mode}-{full_sync}"
-        profile = service.find_profile(name) or service.create_profile(
+        profile = find_profile(name) or feeds.create_profile(
             {"name": name, "entity": "invoices", "mode": mode, "columns": COLUMNS,
              "full_sync": full_sync})
         with path.open("rb") as stream:
-            run = service.create_run(profile, stream, path.name, source="cli",
+            run = feeds.create_run(profile, stream, path.name, source="cli",
                                      dry_run=dry_run, force=True)
         db.session.commit()
         run_id = run.id  # read in its tenant (row-level security, on PostgreSQL)
-    assert jobs.run_in_context(run_id, tenant_id, wait=False) is not None
+    assert run_import(run_id, tenant_id, max_wait=0) is not None
     return run_id
 
 

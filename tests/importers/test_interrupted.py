@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Account, ImportRun, Invoice, InvoiceLine
+from app.queries.feeds import find_profile
+from app.services import feeds
 from app.tenancy import SYSTEM, tenant_context
-from importers import engine, jobs, service
+from importers import engine, recovery, runs
 from tests.conftest import owner_engine
 from tests.importers.conftest import by_key
 
@@ -82,7 +84,7 @@ def tenant_state(tenant_id: int) -> tuple[list[tuple], list[tuple]]:
 def clean_run_state(other_tenant, path: Path, tmp_path, run_import, make_profile):
     set_up_tenant(other_tenant.id, tmp_path, run_import, make_profile)
     with tenant_context(other_tenant.id, SYSTEM):
-        profile = service.find_profile("factures-nuit")
+        profile = find_profile("factures-nuit")
         clean = run_import(profile, path, tenant_id=other_tenant.id)
         assert clean.status == "succeeded" and clean.counts["failed"] == 0
     fresh_statistics()
@@ -91,10 +93,10 @@ def clean_run_state(other_tenant, path: Path, tmp_path, run_import, make_profile
 
 def assert_rerun_equals_a_clean_run(tenant, other_tenant, interrupted: ImportRun, path,
                                     documents, tmp_path, run_import, make_profile) -> None:
-    again = service.rerun(interrupted)
+    again = feeds.rerun(interrupted)
     db.session.commit()
     assert again.is_forced and again.sha256 == interrupted.sha256
-    done = jobs.run_in_context(again.id, tenant.id, wait=False)
+    done = runs.run_import(again.id, tenant.id, max_wait=0)
     assert done.status == "succeeded", done.message
     assert done.counts["created"] + done.counts["unchanged"] == documents
     assert 0 < done.counts["unchanged"] and done.counts["failed"] == 0
@@ -138,14 +140,14 @@ def test_a_killed_flask_feed_import_reruns_to_the_state_of_one_clean_run(
         "the run ended before the kill: make the file bigger"
     kept = db.session.scalar(select(func.count()).select_from(Invoice))
     assert 0 < kept < documents  # committed batches stay
-    assert service.holder(run) == run.id  # a dead process still holds the profile
+    assert runs.holder(run) == run.id  # a dead process still holds the profile
     fresh_statistics()
 
     # Its heartbeat is fresh, but its process is gone: recovered at once, no restart needed.
-    assert service.recover_interrupted_runs() == 1
+    assert recovery.recover_interrupted_runs() == 1
     db.session.expire_all()
     assert run.status == "interrupted" and run.finished_at is not None
-    assert service.holder(run) is None
+    assert runs.holder(run) is None
     assert_rerun_equals_a_clean_run(tenant, other_tenant, run, path, documents, tmp_path,
                                     run_import, make_profile)
 
@@ -160,27 +162,27 @@ def test_a_run_dying_between_batches_reruns_to_the_state_of_one_clean_run(
     monkeypatch.setattr(engine, "BATCH_ROWS", 6)
     set_up_tenant(tenant.id, tmp_path, run_import, make_profile)
     path = invoice_file(tmp_path / "factures.csv", documents)
-    profile = service.find_profile("factures-nuit")
+    profile = find_profile("factures-nuit")
     with path.open("rb") as stream:
-        run = service.create_run(profile, stream, path.name, source="cli")
+        run = feeds.create_run(profile, stream, path.name, source="cli")
     db.session.commit()
-    assert service.claim(run)
+    assert runs.claim(run)
 
     def progress(current: ImportRun) -> None:
         if current.rows_done >= 24:
             raise ProcessDied
 
-    with tenant_context(tenant.id, jobs.feed_actor(run)), pytest.raises(ProcessDied):
-        service.execute_run(run, progress)
+    with tenant_context(tenant.id, runs.feed_actor(run)), pytest.raises(ProcessDied):
+        runs.execute_run(run, progress)
     db.session.rollback()
     assert len(by_key("invoices", "number")) == 12
     with path.open("rb") as stream:
-        second = service.create_run(profile, stream, "encore.csv", source="cli", force=True)
+        second = feeds.create_run(profile, stream, "encore.csv", source="cli", force=True)
     db.session.commit()
-    assert jobs.run_in_context(second.id, tenant.id, wait=False).status == "queued"
+    assert runs.run_import(second.id, tenant.id, max_wait=0).status == "queued"
 
     # The dead run (this process's, no longer held by it) and the one queued behind it.
-    assert service.recover_interrupted_runs(stale_seconds=0) == 2
+    assert recovery.recover_interrupted_runs(stale_seconds=0) == 2
     db.session.expire_all()
     assert (run.status, second.status) == ("interrupted", "interrupted")
     assert_rerun_equals_a_clean_run(tenant, other_tenant, run, path, documents, tmp_path,

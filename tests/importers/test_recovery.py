@@ -18,8 +18,9 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import ImportRun, WebhookDelivery
+from app.services import feeds
 from app.services.webhooks import create_endpoint
-from importers import jobs, service
+from importers import heartbeat, recovery, runs
 from importers.engine import ImportEngine
 
 COLUMNS = {"Code client": "external_ref", "Raison sociale": "name"}
@@ -39,7 +40,7 @@ def feed(app, tenant, tmp_path, make_profile, monkeypatch):
 
 def queue(profile, path: Path) -> ImportRun:
     with path.open("rb") as stream:
-        run = service.create_run(profile, stream, path.name, source="upload", force=True)
+        run = feeds.create_run(profile, stream, path.name, source="upload", force=True)
     db.session.commit()
     return run
 
@@ -63,7 +64,7 @@ def test_a_run_whose_error_handling_fails_too_still_ends_failed(tenant, feed, mo
         raise OperationalError("UPDATE accounts", {}, Exception("database is locked"))
 
     monkeypatch.setattr(ImportEngine, "execute", locked)
-    real_end, calls = getattr(service, "_end", None), []
+    real_end, calls = runs.end_run, []
 
     def end_failing_once(*args, **kwargs):
         calls.append(args)
@@ -71,17 +72,17 @@ def test_a_run_whose_error_handling_fails_too_still_ends_failed(tenant, feed, mo
             raise OperationalError("UPDATE import_runs", {}, Exception("database is locked"))
         return real_end(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_end", end_failing_once, raising=False)
-    jobs.run_in_context(first.id, tenant.id, wait=False)
+    monkeypatch.setattr(runs, "end_run", end_failing_once)
+    runs.run_import(first.id, tenant.id, max_wait=0)
     first = fresh(first)
     assert first.status == "failed" and first.finished_at is not None
     assert "database is locked" in first.message
-    assert service.holder(first) is None
+    assert runs.holder(first) is None
     assert len(failed_webhooks(first.id)) == 1
     assert len(calls) == 2
 
     monkeypatch.undo()
-    done = jobs.run_in_context(second.id, tenant.id, wait=False)
+    done = runs.run_import(second.id, tenant.id, max_wait=0)
     assert (done.status, done.counts["unchanged"] + done.counts["created"]) == ("succeeded", 2)
 
 
@@ -108,34 +109,34 @@ def test_a_run_left_behind_is_recovered_without_a_restart_and_its_feed_proceeds(
     stuck.status, stuck.started_at = "running", datetime.now(UTC) - timedelta(minutes=10)
     stuck.heartbeat_at = datetime.now(UTC) - timedelta(seconds=beat_ago)
     db.session.commit()
-    assert service.claim(stuck)
-    assert jobs.run_in_context(waiting.id, tenant.id, wait=False).status == "queued"
+    assert runs.claim(stuck)
+    assert runs.run_import(waiting.id, tenant.id, max_wait=0).status == "queued"
     waiting_again = queue(profile, path)  # queued in a pool, not yet picked up
 
-    assert service.recover_interrupted_runs() == (2 if recovered else 1)  # + the abandoned one
+    assert recovery.recover_interrupted_runs() == (2 if recovered else 1)  # + the abandoned one
     stuck = fresh(stuck)
     if not recovered:
-        assert stuck.status == "running" and service.holder(stuck) == stuck.id
+        assert stuck.status == "running" and runs.holder(stuck) == stuck.id
         return
     assert stuck.status == "interrupted" and stuck.finished_at is not None
-    assert service.holder(stuck) is None
+    assert runs.holder(stuck) is None
     assert len(failed_webhooks(stuck.id)) == 1
     assert fresh(waiting_again).status == "queued"
-    done = jobs.run_in_context(waiting_again.id, tenant.id, wait=False)
+    done = runs.run_import(waiting_again.id, tenant.id, max_wait=0)
     assert done.status == "succeeded"
 
 
 def test_a_queued_run_held_by_a_live_worker_is_not_recovered(tenant, feed):
     profile, path = feed
     run = queue(profile, path)
-    service.hold(run.id)
+    heartbeat.hold(run.id)
     try:
-        service.beat([run.id])
-        assert service.recover_interrupted_runs(stale_seconds=0) == 0
+        heartbeat.beat([run.id])
+        assert recovery.recover_interrupted_runs(stale_seconds=0) == 0
     finally:
-        service.let_go(run.id)
+        heartbeat.let_go(run.id)
     assert fresh(run).status == "queued"
-    assert service.recover_interrupted_runs(stale_seconds=0) == 1  # no longer held by anyone
+    assert recovery.recover_interrupted_runs(stale_seconds=0) == 1  # no longer held by anyone
 
 
 def test_sqlite_writers_wait_for_each_other_instead_of_failing(app_ctx):
@@ -171,18 +172,19 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(app_ctx):
     assert outcome["waited"] >= 0.9
 
 
-def test_the_watch_beats_for_held_runs_and_ends_abandoned_ones(app, tenant, feed):
+def test_the_watch_beats_for_held_runs_and_the_recovery_ends_abandoned_ones(app, tenant, feed):
     profile, path = feed
     held, abandoned = queue(profile, path), queue(profile, path)
     abandoned.worker_id, abandoned.status = "elsewhere:4242:0a1b2c3d", "running"
     abandoned.heartbeat_at = datetime.now(UTC) - timedelta(minutes=5)
     db.session.commit()
-    service.hold(held.id)
+    heartbeat.hold(held.id)
     try:
-        jobs.RunWatch(app).tick(recover=True)
+        heartbeat.RunWatch(app).tick()
+        assert recovery.recover_interrupted_runs() == 1
     finally:
-        service.let_go(held.id)
+        heartbeat.let_go(held.id)
     held, abandoned = fresh(held), fresh(abandoned)
-    assert held.status == "queued" and held.worker_id == service.worker_id()
+    assert held.status == "queued" and held.worker_id == heartbeat.worker_id()
     assert held.heartbeat_at is not None
     assert abandoned.status == "interrupted"

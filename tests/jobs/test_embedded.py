@@ -12,9 +12,10 @@ from app import jobs
 from app.extensions import db
 from app.models import ImportRun
 from app.scheduler import Election
+from app.services import feeds
 from app.tenancy import SYSTEM, tenant_context
+from importers import heartbeat, recovery, runs
 from importers import jobs as import_jobs
-from importers import service
 from tests.jobs.conftest import COLUMNS, accounts_state, finished, wait_for, write_feed
 
 DEAD_WORKER = f"{socket.gethostname()[:80]}:999999999:0a1b2c3d"  # no such pid
@@ -22,7 +23,7 @@ DEAD_WORKER = f"{socket.gethostname()[:80]}:999999999:0a1b2c3d"  # no such pid
 
 def queue(profile, path: Path) -> ImportRun:
     with path.open("rb") as stream:
-        run = service.create_run(profile, stream, path.name, source="upload")
+        run = feeds.create_run(profile, stream, path.name, source="upload")
     db.session.commit()
     return run
 
@@ -30,10 +31,10 @@ def queue(profile, path: Path) -> ImportRun:
 def clean_state(tenant_id: int, path: Path) -> list[dict]:
     """The accounts one clean run of `path` leaves, in another tenant."""
     with tenant_context(tenant_id, SYSTEM):
-        profile = service.create_profile({"name": "clients", "entity": "accounts",
+        profile = feeds.create_profile({"name": "clients", "entity": "accounts",
                                           "columns": COLUMNS})
         run = queue(profile, path)
-        assert import_jobs.run_in_context(run.id, tenant_id, wait=False).status == "succeeded"
+        assert runs.run_import(run.id, tenant_id, max_wait=0).status == "succeeded"
         return accounts_state()
 
 
@@ -58,7 +59,7 @@ def test_an_upload_runs_at_once_on_this_process_threads(app, tenant, make_profil
     import_jobs.submit(app, run.id, tenant.id)
     done = wait_for(lambda: finished(run.id), timeout=30)
     assert done.status == "succeeded" and done.created == 50
-    assert done.worker_id == service.worker_id()
+    assert done.worker_id == heartbeat.worker_id()
 
 
 def test_the_recovery_job_runs_an_interrupted_import_again_to_a_clean_runs_state(
@@ -83,11 +84,11 @@ def test_an_interrupted_run_is_not_run_again_once_a_later_file_came(
     profile = make_profile("accounts", COLUMNS, name="clients")
     run = killed(queue(profile, write_feed(tmp_path / "old.csv", 5)))
     later = queue(profile, write_feed(tmp_path / "new.csv", 7))
-    service.hold(later.id)  # its upload's pool has it
+    heartbeat.hold(later.id)  # its upload's pool has it
     try:
         assert import_jobs.recover_runs() == 1
     finally:
-        service.let_go(later.id)
+        heartbeat.let_go(later.id)
     assert db.session.scalar(db.select(db.func.count()).select_from(ImportRun)) == 2
     assert finished(run.id).status == "interrupted"
 
@@ -97,17 +98,17 @@ def test_a_file_that_keeps_killing_its_worker_is_not_run_again_forever(
     profile = make_profile("accounts", COLUMNS, name="clients")
     path = write_feed(tmp_path / "clients.csv", 3)
     run = killed(queue(profile, path))
-    for _attempt in range(service.AUTO_RERUNS + 1):
+    for _attempt in range(recovery.AUTO_RERUNS + 1):
         with tenant_context(tenant.id, SYSTEM):
-            service.interrupt_abandoned_runs()
-            again = service.rerun_interrupted(run.id)
+            recovery.interrupt_abandoned_runs()
+            again = recovery.rerun_interrupted(run.id)
             db.session.commit()
         if again is None:
             break
         run = killed(again)
     assert again is None
     assert db.session.scalar(db.select(db.func.count()).select_from(ImportRun)) \
-        == service.AUTO_RERUNS + 1
+        == recovery.AUTO_RERUNS + 1
 
 
 def test_one_process_holds_the_scheduler_lease_until_it_stops(app, monkeypatch):

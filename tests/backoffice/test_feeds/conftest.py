@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import ImportProfile, ImportRun
-from importers import jobs, service
+from app.services import feeds
+from importers import jobs, runs
 
 HEADER = "N° facture;Code client;Date;Montant TTC;Promoteur"
 GOOD = "F001;C001;31/12/2025;1 234,56;Durand"
@@ -37,7 +38,7 @@ def promoteur(make_field) -> Any:
 @pytest.fixture
 def invoice_profile(tenant, promoteur, make_account) -> ImportProfile:
     make_account(external_ref="C001", name="Client Un")
-    profile = service.create_profile(dict(INVOICE_PROFILE))
+    profile = feeds.create_profile(dict(INVOICE_PROFILE))
     db.session.commit()
     return profile
 
@@ -50,7 +51,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
     def submit(app: Any, run_id: int, tenant_id: int) -> None:
         calls.append((run_id, tenant_id))
-        jobs.run_in_context(run_id, tenant_id)
+        runs.run_import(run_id, tenant_id)
 
     monkeypatch.setattr(jobs, "submit", submit)
     return calls

@@ -8,7 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.models import ImportProfile, Role
-from importers import service
+from app.services import feeds
 from tests.backoffice.conftest import count_statements, fr, text
 from tests.backoffice.test_feeds.conftest import GOOD, HEADER, INVOICE_PROFILE, csv_file
 from tests.conftest import login
@@ -22,9 +22,9 @@ def _row(response, profile: ImportProfile) -> str:
 
 def test_health_shows_each_feed_last_run_last_success_and_failures_in_red(
         admin_client, invoice_profile, add_run):
-    clients = service.create_profile({"name": "clients", "entity": "accounts",
+    clients = feeds.create_profile({"name": "clients", "entity": "accounts",
                                       "columns": {"Code": "external_ref", "Nom": "name"}})
-    quiet = service.create_profile({"name": "contrats", "entity": "contracts",
+    quiet = feeds.create_profile({"name": "contrats", "entity": "contracts",
                                     "columns": {"Ref": "external_ref"}})
     db.session.commit()
     add_run(invoice_profile, "succeeded", days_ago=40, rows=1000)  # outside the 30 days
@@ -55,7 +55,7 @@ def test_health_is_one_query_whatever_the_number_of_feeds(app, admin_client, add
         return len(seen)
 
     def add_feed(n: int) -> None:
-        profile = service.create_profile({**INVOICE_PROFILE, "name": f"flux-{n}",
+        profile = feeds.create_profile({**INVOICE_PROFILE, "name": f"flux-{n}",
                                           "columns": {"N° facture": "number"}})
         db.session.commit()
         add_run(profile, "partial", failed=1)
@@ -95,9 +95,9 @@ def test_agents_and_subscribers_have_no_feeds(agent_client, invoice_profile):
 @pytest.fixture
 def beta_feed(other_tenant, in_tenant):
     """A profile and a run of another tenant, and nothing of alpha's with their ids."""
-    profile = in_tenant(other_tenant, service.create_profile, {
+    profile = in_tenant(other_tenant, feeds.create_profile, {
         **INVOICE_PROFILE, "columns": {"N° facture": "number"}})
-    run = in_tenant(other_tenant, service.create_run, profile, csv_file(HEADER, GOOD)[0],
+    run = in_tenant(other_tenant, feeds.create_run, profile, csv_file(HEADER, GOOD)[0],
                     "b.csv", source="cli")
     return profile, run
 

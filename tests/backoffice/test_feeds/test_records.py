@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Invoice
-from importers import service
+from app.services import feeds
 from tests.backoffice.conftest import fr, result_count, shown_links, text
 from tests.backoffice.test_feeds.conftest import GOOD, HEADER, INVOICE_PROFILE
 from tests.conftest import days_ago
@@ -24,7 +24,7 @@ def test_records_changed_by_an_import_link_to_its_run(admin_client, invoice_prof
     page = admin_client.get(f"/alpha/invoices/{invoice.id}").data.decode()
     assert re.search(rf'{fr("Updated by import")}\s*<a href="/alpha/feeds/runs/{run.id}">'
                      rf'#{run.id}</a>', page.replace("\xa0", " ").replace("&#39;", "’"))
-    accounts = service.create_profile({"name": "clients", "entity": "accounts",
+    accounts = feeds.create_profile({"name": "clients", "entity": "accounts",
                                        "columns": {"Code": "external_ref", "Ville": "city"}})
     db.session.commit()
     again = start_run(accounts, "Code;Ville", "C001;Nantes")
@@ -40,7 +40,7 @@ def _invoice_numbered(number: str) -> Invoice:
 
 def test_a_full_sync_archives_what_the_file_no_longer_holds(admin_client, invoice_profile,
                                                             start_run):
-    service.update_profile(invoice_profile, {**INVOICE_PROFILE, "full_sync": True})
+    feeds.update_profile(invoice_profile, {**INVOICE_PROFILE, "full_sync": True})
     db.session.commit()
     start_run(invoice_profile, HEADER, GOOD, "F003;C001;31/12/2025;5,00;")
     run = start_run(invoice_profile, HEADER, "F003;C001;31/12/2025;5,00;")

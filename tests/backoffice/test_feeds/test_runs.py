@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ImportRun, Invoice
+from app.services import feeds
 from app.services.tenants import create_user
-from importers import jobs, service
+from importers import jobs, runs
 from importers.errors_csv import error_message
 from tests.backoffice.conftest import SPACES, count_rows, fr, text
 from tests.backoffice.test_feeds.conftest import BAD, GOOD, HEADER, csv_file
@@ -39,10 +40,10 @@ def test_an_upload_is_stored_queued_and_handed_to_the_workers(app, admin_client,
     assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{run.id}")
     assert calls == [(app, run.id, tenant.id)]
     assert run.status == "queued" and run.source == "upload" and run.file_name == "nuit.csv"
-    assert Path(service.run_file_path(run)).stat().st_size == run.file_size
+    assert Path(feeds.run_file_path(run)).stat().st_size == run.file_size
     page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     assert fr("Queued") in page and run.sha256 in page and "nuit.csv" in page
-    jobs.run_in_context(run.id, tenant.id)  # what a worker does
+    runs.run_import(run.id, tenant.id)  # what a worker does
     assert _invoice("F001").total == Decimal("1234.56")
 
 
@@ -153,8 +154,10 @@ def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_pr
     dry = start_run(invoice_profile, HEADER, "F001;C001;31/12/2025;99,00;Nexity", dry_run=True)
     assert dry.is_dry_run and dry.updated == 1
     assert _invoice("F001").total == Decimal("1234.56")  # nothing written
-    page = text(admin_client.get(f"/alpha/feeds/runs/{dry.id}"))
+    response = admin_client.get(f"/alpha/feeds/runs/{dry.id}")
+    page = text(response)
     assert "total: 1234.56 → 99.00" in page and "custom.promoteur: Durand → Nexity" in page
+    assert f"/alpha/feeds/runs/{dry.id}/apply" in response.get_data(as_text=True)
     response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply")
     real = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
     assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{real.id}")
@@ -162,9 +165,22 @@ def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_pr
     assert _invoice("F001").total == 99
 
 
+def test_a_failed_dry_run_offers_no_real_import_and_refuses_one(admin_client, invoice_profile,
+                                                                start_run, submitted):
+    dry = start_run(invoice_profile, HEADER, BAD, dry_run=True)
+    assert dry.status == "failed"
+    page = admin_client.get(f"/alpha/feeds/runs/{dry.id}").get_data(as_text=True)
+    assert f"/alpha/feeds/runs/{dry.id}/apply" not in page
+    response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply")
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{dry.id}")
+    assert db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc())).id == dry.id
+    assert fr("Only a finished dry run can be imported for real.") in text(
+        admin_client.get(f"/alpha/feeds/runs/{dry.id}"))
+
+
 def test_an_interrupted_run_is_run_again(admin_client, tenant, invoice_profile, monkeypatch,
                                          submitted):
-    run = service.create_run(invoice_profile, csv_file(HEADER, GOOD)[0], "nuit.csv",
+    run = feeds.create_run(invoice_profile, csv_file(HEADER, GOOD)[0], "nuit.csv",
                              source="cli")
     run.status = "interrupted"
     db.session.commit()
@@ -234,7 +250,7 @@ def _listed(response) -> list[int]:
 
 def test_the_runs_list_filters_and_pages_newest_first(app, admin_client, invoice_profile,
                                                       add_run, monkeypatch):
-    clients = service.create_profile({"name": "clients", "entity": "accounts",
+    clients = feeds.create_profile({"name": "clients", "entity": "accounts",
                                       "columns": {"Code": "external_ref"}})
     db.session.commit()
     runs = [add_run(invoice_profile, "succeeded"), add_run(invoice_profile, "failed"),

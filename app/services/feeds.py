@@ -1,0 +1,125 @@
+"""Feeds' writes: import profiles (every change a new version) and import runs, queued on a
+file kept with the run (for re-runs and the errors CSV). They flush; the caller commits, and
+the run lifecycle (importers/runs.py) executes what they queue."""
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ImportProfile, ImportProfileVersion, ImportRun
+from app.queries.feeds import find_profile, previous_success
+from app.services.audit import record_event
+from app.services.files import store_stream
+from app.tenancy import current_actor
+from importers.profile import normalized, parse_profile
+
+# -- profiles -------------------------------------------------------------------------------
+
+def create_profile(definition: dict[str, Any]) -> ImportProfile:
+    parsed = parse_profile(definition)
+    if find_profile(parsed.name) is not None:
+        raise ValidationError({"name": _("A profile with this name already exists.")})
+    profile = ImportProfile(name=parsed.name, entity=parsed.entity.name, version=1,
+                            definition=parsed.definition)
+    db.session.add(profile)
+    db.session.flush()
+    _add_version(profile)
+    record_event("create", "import_profiles", profile.id, None, parsed.definition)
+    return profile
+
+
+def update_profile(profile: ImportProfile, definition: dict[str, Any]) -> ImportProfile:
+    """Save a new version of the profile (earlier runs keep naming the version they used)."""
+    parsed = parse_profile(definition)
+    other = find_profile(parsed.name)
+    if other is not None and other.id != profile.id:
+        raise ValidationError({"name": _("A profile with this name already exists.")})
+    if parsed.definition == profile.definition:
+        return profile
+    before = profile.definition
+    profile.name, profile.entity = parsed.name, parsed.entity.name
+    profile.definition, profile.version = parsed.definition, profile.version + 1
+    db.session.flush()
+    _add_version(profile)
+    record_event("update", "import_profiles", profile.id, before, parsed.definition)
+    return profile
+
+
+def _add_version(profile: ImportProfile) -> None:
+    db.session.add(ImportProfileVersion(
+        profile_id=profile.id, version=profile.version, definition=normalized(profile.definition),
+        created_by=current_actor().label[:254]))
+    db.session.flush()
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+def run_file_path(run: ImportRun) -> Path:
+    """Where the run's file is kept."""
+    return Path(current_app.config["FILES_DIR"]) / "imports" / str(run.tenant_id) / f"{run.id}"
+
+
+def _store_upload(stream: IO[bytes]) -> tuple[Path, str, int]:
+    """Copy an upload to a temporary file while hashing it; refuse it past the size limit."""
+    path, sha256, size = store_stream(stream, current_app.config["IMPORT_MAX_BYTES"])
+    if size == 0:
+        path.unlink()
+        raise ValidationError({"file": _("The file is empty.")})
+    return path, sha256, size
+
+
+def create_run(profile: ImportProfile, stream: IO[bytes], file_name: str, *, source: str,
+               dry_run: bool = False, force: bool = False) -> ImportRun:
+    """Queue a run of `profile` on an uploaded file (kept with the run, for re-runs)."""
+    if not profile.is_active:
+        raise ValidationError({"profile": _("This profile is deactivated.")})
+    tmp, sha256, size = _store_upload(stream)
+    run = ImportRun(profile_id=profile.id, profile_version=profile.version, source=source,
+                    file_name=(os.path.basename(file_name or "") or "file")[:255], file_size=size,
+                    sha256=sha256, is_dry_run=dry_run, is_forced=force, status="queued",
+                    started_by=current_actor().label[:254])
+    db.session.add(run)
+    db.session.flush()
+    target = run_file_path(run)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(tmp), target)
+    earlier = previous_success(profile, sha256)
+    if earlier is not None and not force:
+        run.status = "succeeded"
+        run.finished_at = datetime.now(UTC)
+        run.message = _("This file was already imported by run #%(run)d: nothing to do. "
+                        "Force the import to run it again.", run=earlier.id)
+    record_event("create", "import_runs", run.id, None,
+                 {"profile": profile.name, "file_name": run.file_name, "sha256": sha256,
+                  "dry_run": dry_run, "force": force})
+    return run
+
+
+def rerun(run: ImportRun) -> ImportRun:
+    """A new run of the same file and profile (an interrupted or failed run's second go)."""
+    return _run_file_again(run, dry_run=run.is_dry_run, force=True)
+
+
+def apply_dry_run(run: ImportRun) -> ImportRun:
+    """The dry run's file, queued for a real import with the dry run's options."""
+    if not run.can_apply:
+        raise ValidationError({"run": _("Only a finished dry run can be imported for real.")})
+    return _run_file_again(run, dry_run=False, force=run.is_forced)
+
+
+def _run_file_again(run: ImportRun, *, dry_run: bool, force: bool) -> ImportRun:
+    """Raises FileNotFoundError when the run's file is no longer kept."""
+    profile = run.profile
+    if profile is None:
+        raise ValidationError({"profile": _("The profile no longer exists.")})
+    with run_file_path(run).open("rb") as stream:
+        return create_run(profile, stream, run.file_name, source=run.source, dry_run=dry_run,
+                          force=force)
