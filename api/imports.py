@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request, stream_with_context, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from sqlalchemy import Select, select
@@ -26,7 +26,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportRowError, ImportRun
 from app.policies import get_visible_or_404, visible
-from app.tenancy import current_actor, current_tenant_id, tenant_context
+from app.web.downloads import download
 from importers import jobs, service
 from importers.errors_csv import stream_errors_csv
 
@@ -130,12 +130,5 @@ class ImportErrorViews(MethodView):
 
 
 def _errors_csv(run: ImportRun) -> Response:
-    tenant_id, actor = current_tenant_id(), current_actor()
-
-    def rows() -> Any:
-        # The body streams after the view returns: bind the tenant again while it does.
-        with tenant_context(tenant_id, actor):
-            yield from stream_errors_csv(run)
-
-    return Response(stream_with_context(rows()), mimetype=CSV, headers={
-        "Content-Disposition": f'attachment; filename="import-{run.id}-errors.csv"'})
+    return download(stream_errors_csv(run), filename=f"import-{run.id}-errors.csv",
+                    mimetype=CSV)

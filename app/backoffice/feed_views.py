@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -19,7 +18,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import format_decimal
@@ -46,7 +44,6 @@ from app.backoffice.feed_forms import (
     with_sample,
 )
 from app.backoffice.feed_mapping import grouped, read_sample
-from app.backoffice.views_support import audit_changes, first_page_unless_valid
 from app.error_pages import ERROR_PAGES
 from app.errors import ValidationError
 from app.extensions import db
@@ -57,7 +54,10 @@ from app.policies import can_administer, get_visible_or_404
 from app.queries import feeds as queries
 from app.services.files import too_large
 from app.services.tenants import get_tenant_by_slug
-from app.tenancy import current_actor, current_tenant_id, tenant_context
+from app.tenancy import current_tenant_id, tenant_context
+from app.web.downloads import download
+from app.web.lists import first_page_unless_valid
+from app.web.records import audit_changes
 from importers import jobs, service
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
@@ -313,16 +313,8 @@ def feed_run_status(run_id: int):
 def feed_run_errors(run_id: int):
     """The failing rows as sent, plus what went wrong: fixed, the file goes back as is."""
     run = _run_or_404(run_id)
-    tenant_id, actor = current_tenant_id(), current_actor()
-
-    def chunks():
-        # The response streams after the view returns: bind the tenant again while it does.
-        with tenant_context(tenant_id, actor):
-            yield from stream_errors_csv(run)
-
-    return Response(stream_with_context(chunks()), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="import-{run.id}-errors.csv"'})
+    return download(stream_errors_csv(run), filename=f"import-{run.id}-errors.csv",
+                    mimetype="text/csv; charset=utf-8")
 
 
 @bp.post("/feeds/runs/<int:run_id>/rerun")
