@@ -16,10 +16,10 @@ from api.schemas.custom_fields import (
     CustomFieldSchema,
     CustomFieldUpdateSchema,
 )
-from app.extensions import db
 from app.models import CustomField
 from app.policies import get_visible_or_404, visible
 from app.services.custom_field_defs import create_field, update_field
+from app.web.transactions import transaction
 
 blp = Blueprint("custom-fields", __name__, url_prefix="/api/v1/custom-fields", tenant_wide=True,
                 description="Custom fields: the tenant's own fields of each entity, whose "
@@ -54,8 +54,8 @@ class CustomFieldViews(MethodView):
     @blp.response(201, CustomFieldSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a custom field."""
-        field = create_field(data)
-        db.session.commit()
+        with transaction():
+            field = create_field(data)
         return field, {"Location": url_for("custom-fields.CustomFieldByIdViews",
                                            field_id=field.id)}
 
@@ -77,6 +77,6 @@ class CustomFieldByIdViews(MethodView):
         """Change some fields of a custom field (is_active=false deactivates it)."""
         field = _field_or_404(field_id)
         blp.check_etag(field, CustomFieldSchema)
-        update_field(field, data)
-        db.session.commit()
+        with transaction():
+            update_field(field, data)
         return field

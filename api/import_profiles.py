@@ -16,11 +16,11 @@ from api.schemas.import_profiles import (
     ImportProfileUpdateSchema,
     ImportProfileVersionSchema,
 )
-from app.extensions import db
 from app.models import ImportProfile
 from app.policies import get_visible_or_404
 from app.queries.feeds import profiles_select
 from app.services.feeds import create_profile, update_profile
+from app.web.transactions import transaction
 from importers.profile import normalized
 
 blp = Blueprint("import-profiles", __name__, url_prefix="/api/v1/import-profiles",
@@ -50,8 +50,8 @@ class ImportProfileViews(MethodView):
     @blp.response(201, ImportProfileSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create an import profile."""
-        profile = create_profile(data)
-        db.session.commit()
+        with transaction():
+            profile = create_profile(data)
         return profile, {"Location": url_for("import-profiles.ImportProfileByIdViews",
                                              profile_id=profile.id)}
 
@@ -73,8 +73,8 @@ class ImportProfileByIdViews(MethodView):
         """Replace an import profile (saved as a new version)."""
         profile = _profile_or_404(profile_id)
         blp.check_etag(profile, ImportProfileSchema)
-        update_profile(profile, data)
-        db.session.commit()
+        with transaction():
+            update_profile(profile, data)
         return profile
 
     @requires("import")
@@ -85,8 +85,8 @@ class ImportProfileByIdViews(MethodView):
         """Change some fields of an import profile (saved as a new version)."""
         profile = _profile_or_404(profile_id)
         blp.check_etag(profile, ImportProfileSchema)
-        update_profile(profile, {**normalized(profile.definition), **data})
-        db.session.commit()
+        with transaction():
+            update_profile(profile, {**normalized(profile.definition), **data})
         return profile
 
 

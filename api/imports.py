@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request, stream_with_context, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 
@@ -21,12 +21,12 @@ from api.schemas.imports import (
     run_fields,
 )
 from app.errors import ValidationError
-from app.extensions import db
 from app.models import ImportRowError, ImportRun
 from app.policies import get_visible_or_404
 from app.queries.feeds import errors_select, find_profile, first_errors, runs_select
 from app.services.feeds import create_run
-from app.tenancy import current_actor, current_tenant_id, tenant_context
+from app.web.downloads import download
+from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import stream_errors_csv
 
@@ -84,9 +84,9 @@ class ImportViews(MethodView):
         if profile is None:
             raise ValidationError({"profile": _("Unknown import profile.")})
         upload = data["file"]
-        run = create_run(profile, upload.stream, upload.filename or "", source="api",
-                         dry_run=data["dry_run"], force=data["force"])
-        db.session.commit()
+        with transaction():
+            run = create_run(profile, upload.stream, upload.filename or "", source="api",
+                             dry_run=data["dry_run"], force=data["force"])
         if not run.is_finished:
             jobs.submit(current_app._get_current_object(), run.id, run.tenant_id)
         location = url_for("imports.ImportByIdViews", run_id=run.id)
@@ -121,12 +121,5 @@ class ImportErrorViews(MethodView):
 
 
 def _errors_csv(run: ImportRun) -> Response:
-    tenant_id, actor = current_tenant_id(), current_actor()
-
-    def rows() -> Any:
-        # The body streams after the view returns: bind the tenant again while it does.
-        with tenant_context(tenant_id, actor):
-            yield from stream_errors_csv(run)
-
-    return Response(stream_with_context(rows()), mimetype=CSV, headers={
-        "Content-Disposition": f'attachment; filename="import-{run.id}-errors.csv"'})
+    return download(stream_errors_csv(run), filename=f"import-{run.id}-errors.csv",
+                    mimetype=CSV)

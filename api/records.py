@@ -13,7 +13,6 @@ from typing import Any
 from flask import abort, send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Api
-from sqlalchemy import select
 from werkzeug.exceptions import Conflict
 
 from api.auth import current_principal, requires
@@ -32,13 +31,14 @@ from api.schemas.records import (
 from api.sync import WATERMARK_DOC, changes_page
 from app.entities import EDITABLE, ENTITIES, Entity
 from app.errors import ValidationError
-from app.extensions import csrf, db
+from app.extensions import csrf
 from app.models import AuditEvent
-from app.policies import get_visible_or_404, visible
+from app.policies import get_visible_by_ref_or_404, get_visible_or_404
 from app.queries.deletions import deleted_records
 from app.services.attachments import storage_path
 from app.services.records import create_record, delete_record, update_record
 from app.tenancy import current_tenant_id
+from app.web.transactions import transaction
 
 LIST_HEADERS = {"X-Pagination": "CURSOR_PAGINATION", "X-Sync-Watermark": WATERMARK_DOC}
 CANCELLED_BY_DELETE = {"invoices"}
@@ -67,23 +67,17 @@ def _by_id(entity: Entity, record_id: int) -> Any:
 
 
 def _by_ref(entity: Entity, external_ref: str) -> Any:
-    model = entity.model
-    stmt = visible(select(model).where(model.external_ref == external_ref), model,
-                   current_principal())
-    record = db.session.scalars(stmt).first()
-    if record is None:
-        abort(404)
-    return record
+    return get_visible_by_ref_or_404(entity.model, external_ref, current_principal())
 
 
 def _create(entity: Entity, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     principal = current_principal()
     data, names = service_data(entity, body, principal, creating=True)
     try:
-        record = create_record(entity, data)
+        with transaction():
+            record = create_record(entity, data)
     except ValidationError as exc:
         raise client_errors(exc, names) from exc
-    db.session.commit()
     location = url_for(f"{entity.name}.{entity.model.__name__}ByIdViews", record_id=record.id)
     return present_one(entity, record, principal), {"Location": location}
 
@@ -94,10 +88,10 @@ def _patch(entity: Entity, blp: Blueprint, schemas: RecordSchemas, record: Any,
     blp.check_etag(present_one(entity, record, principal), schemas.output)
     data, names = service_data(entity, body, principal, creating=False)
     try:
-        update_record(record, data, partial=True)
+        with transaction():
+            update_record(record, data, partial=True)
     except ValidationError as exc:
         raise client_errors(exc, names) from exc
-    db.session.commit()
     return present_one(entity, record, principal)
 
 
@@ -105,15 +99,14 @@ def _delete(entity: Entity, blp: Blueprint, schemas: RecordSchemas, record: Any)
     principal = current_principal()
     blp.check_etag(present_one(entity, record, principal), schemas.output)
     if entity.name in CANCELLED_BY_DELETE:
-        update_record(record, {"status": "cancelled"}, partial=True)
-        db.session.commit()
+        with transaction():
+            update_record(record, {"status": "cancelled"}, partial=True)
         return present_one(entity, record, principal)
     try:
-        delete_record(record)
+        with transaction():
+            delete_record(record)
     except ValidationError as exc:  # still used (a customer with documents): say why
-        db.session.rollback()
         raise Conflict(" ".join(str(m) for m in exc.errors.values())) from exc
-    db.session.commit()
     return None
 
 

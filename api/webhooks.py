@@ -19,7 +19,6 @@ from api.schemas.webhooks import (
     WebhookEndpointSchema,
     WebhookEndpointUpdateSchema,
 )
-from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint
 from app.policies import get_visible_or_404, visible
 from app.services.webhooks import (
@@ -30,6 +29,7 @@ from app.services.webhooks import (
     send_ping,
     update_endpoint,
 )
+from app.web.transactions import transaction
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", tenant_wide=True,
                 description="Webhooks: addresses that receive signed events when records "
@@ -69,8 +69,8 @@ class WebhookViews(MethodView):
     @blp.response(201, WebhookEndpointSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Register an endpoint; the answer holds its secret, this once."""
-        endpoint, secret = create_endpoint(data)
-        db.session.commit()
+        with transaction():
+            endpoint, secret = create_endpoint(data)
         return _shown(endpoint, secret), {
             "Location": url_for("webhooks.WebhookByIdViews", endpoint_id=endpoint.id)}
 
@@ -95,15 +95,15 @@ class WebhookByIdViews(MethodView):
         active = data.pop("is_active", None)
         renew = data.pop("renew_secret", False)
         secret = None
-        if data or renew:
-            current = {"url": endpoint.url, "description": endpoint.description,
-                       "events": list(endpoint.events or ())}
-            secret = update_endpoint(endpoint, {**current, **data}, renew_secret=renew)
-        if active is True:
-            enable_endpoint(endpoint)
-        elif active is False and endpoint.is_active:
-            disable_endpoint(endpoint, _("Disabled through the API."))
-        db.session.commit()
+        with transaction():
+            if data or renew:
+                current = {"url": endpoint.url, "description": endpoint.description,
+                           "events": list(endpoint.events or ())}
+                secret = update_endpoint(endpoint, {**current, **data}, renew_secret=renew)
+            if active is True:
+                enable_endpoint(endpoint)
+            elif active is False and endpoint.is_active:
+                disable_endpoint(endpoint, _("Disabled through the API."))
         return _shown(endpoint, secret)
 
     @requires("write")
@@ -113,8 +113,8 @@ class WebhookByIdViews(MethodView):
         """Delete an endpoint and its delivery log."""
         endpoint = _endpoint_or_404(endpoint_id)
         blp.check_etag(_shown(endpoint), WebhookEndpointSchema)
-        delete_endpoint(endpoint)
-        db.session.commit()
+        with transaction():
+            delete_endpoint(endpoint)
 
 
 @blp.route("/<int:endpoint_id>/ping")
@@ -123,8 +123,8 @@ class WebhookPingViews(MethodView):
     @blp.response(202, WebhookDeliverySchema)
     def post(self, endpoint_id: int) -> Any:
         """Send a test event (`ping`) to the endpoint, after the answer."""
-        delivery = send_ping(_endpoint_or_404(endpoint_id))
-        db.session.commit()
+        with transaction():
+            delivery = send_ping(_endpoint_or_404(endpoint_id))
         return delivery
 
 

@@ -29,6 +29,7 @@ from app.i18n import remember_locales, remember_user_locale
 from app.login_throttle import Attempt, begin
 from app.models import Tenant, User
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
+from app.web.transactions import transaction
 
 
 def install_login_manager(app: Flask) -> None:
@@ -149,17 +150,17 @@ def log_in(email: str, password: str, attempt: Attempt | None = None) -> User | 
         verify_password,
     )
 
-    user = find_user_by_email(email)
-    ok = verify_password(user, password) and user is not None and user.is_active
-    if ok:
-        set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
-    record_login(user if ok else None, email, success=ok)
-    if attempt is not None and ok:
-        attempt.succeeded()
-    elif attempt is not None:
-        for limit in attempt.reached:
-            record_login_lockout(user, email, limit)
-    db.session.commit()
+    with transaction():
+        user = find_user_by_email(email)
+        ok = verify_password(user, password) and user is not None and user.is_active
+        if ok:
+            set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
+        record_login(user if ok else None, email, success=ok)
+        if attempt is not None and ok:
+            attempt.succeeded()
+        elif attempt is not None:
+            for limit in attempt.reached:
+                record_login_lockout(user, email, limit)
     if not ok:
         return None
     session.clear()
@@ -172,8 +173,8 @@ def log_out() -> None:
     """Audit the logout, end the user's sessions server-side and clear this one."""
     from app.services.tenants import record_logout
 
-    record_logout(current_user)
-    db.session.commit()
+    with transaction():
+        record_logout(current_user)
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")

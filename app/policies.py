@@ -166,6 +166,16 @@ def get_visible_or_404(model: type, record_id: Any, user: User | None) -> Any:
     return record
 
 
+def get_visible_by_ref_or_404(model: type, external_ref: str, user: User | None) -> Any:
+    """Load one record by its external_ref (the key of the tenant's other systems) through
+    the tenant filter and the user's visibility; 404 otherwise."""
+    stmt = visible(select(model).where(model.external_ref == external_ref), model, user)
+    record = db.session.scalars(stmt).first()
+    if record is None:
+        abort(404)
+    return record
+
+
 # What an agent (and a partner's API token) may create and change: his partner's customers,
 # their contacts and the partner's documents. Never a partner: the partner record is the
 # tenant's (its external_ref is the key of the tenant's other systems), and deleting it would

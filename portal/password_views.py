@@ -9,10 +9,6 @@ from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.auth import home_url, log_in, rate_limits
-from app.errors import ValidationError
-from app.extensions import db
-from app.forms import apply_errors
-from app.mail import MailError
 from app.services.invitations import (
     INVITATION,
     PASSWORD_RESET,
@@ -21,6 +17,7 @@ from app.services.invitations import (
     set_password_from_link,
     user_from_token,
 )
+from app.web.transactions import transaction
 from portal import bp
 
 
@@ -47,14 +44,11 @@ reset_rate_limits = rate_limits("reset", "RESET_RATE_LIMIT_IP", "RESET_RATE_LIMI
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        try:
+        with transaction(form) as saved:
             request_password_reset(form.email.data)
-            db.session.commit()
+        if saved:
             # The same page whether the e-mail is known or not: nothing to enumerate.
             return render_template("portal/forgot_password_sent.html")
-        except MailError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
     return render_template("portal/forgot_password.html", form=form)
 
 
@@ -66,14 +60,9 @@ def _password_page(token: str, purpose: str):
             400 if exc.kind == "invalid" else 410
     form = NewPasswordForm()
     if form.validate_on_submit():
-        try:
+        with transaction(form) as saved:
             set_password_from_link(token, purpose, form.password.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            for message in apply_errors(form, exc.errors):
-                flash(message, "danger")
-        else:
+        if saved:
             if log_in(user.email, form.password.data) is None:
                 return redirect(url_for("portal.login"))
             flash(_("Your password is saved. Welcome!"), "success")

@@ -1,7 +1,7 @@
 """The extranet's records: lists, CSV exports, detail pages, files and answers to quotes.
 
-The pages reuse the back office's list, export and detail machinery with the extranet's
-rules on top: only the entities of the user's role, no internal field (owner, external
+The pages use the list, export and record machinery of app/web with the extranet's rules
+on top: only the entities of the user's role, no internal field (owner, external
 reference), no archived record, custom fields marked visible in the extranet only.
 """
 from __future__ import annotations
@@ -16,26 +16,21 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import False_, or_, select
+from sqlalchemy import False_
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.backoffice.views_support import (
-    attachment_file,
-    csv_response,
-    custom_columns,
-    export_rows,
-    list_page,
-    record_attachments,
-)
 from app.entities import ENTITIES, Entity, Field
-from app.errors import ValidationError
-from app.extensions import db
 from app.forms import options
-from app.models import Account, Attachment, Role
-from app.policies import get_visible_or_404, visibility_clause, visible
-from app.queries.lists import MAX_QUERY, ListQuery, build_list
+from app.models import Attachment, Role
+from app.policies import get_visible_or_404, visibility_clause
+from app.queries.lists import ListQuery
+from app.queries.portal_records import pointing_at, portal_list, shown_ids
 from app.services import quotes as quote_service
+from app.web.exports import csv_response, export_rows
+from app.web.lists import custom_columns, list_page
+from app.web.records import attachment_file, record_attachments
+from app.web.transactions import transaction
 from portal import bp
 
 # The lists of each role, in menu order.
@@ -142,13 +137,9 @@ def answer_quote(record_id: int):
                 flash(message, "danger")
         return redirect(target)
     accepted = form.decision.data == "accept"
-    try:
+    with transaction(user_errors=True) as saved:
         quote_service.answer_quote(quote, accepted, form.comment.data)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        for message in exc.errors.values():
-            flash(message, "danger")
+    if not saved:
         return redirect(target)
     flash(_("Quote accepted.") if accepted else _("Quote refused."), "success")
     return redirect(target)
@@ -187,31 +178,9 @@ def _list_query(entity: Entity, args: Mapping[str, str]) -> ListQuery:
     """The back office's list query without archived records nor filters or sorts on hidden
     fields, searching the number (or name) and the customer's name."""
     shown = {f.name for f in portal_fields(entity)}
-    hidden = {f.name for f in entity.fields} - shown
-    clean = {k: v for k, v in args.items() if k not in IGNORED_ARGS
-             and k not in hidden and k.rsplit("_", 1)[0] not in hidden}
-    if clean.get("sort", "").lstrip("-") in hidden:
-        clean.pop("sort")
-    query = build_list(entity, clean, current_user, custom_columns(entity))
-    q = (args.get("q") or "").strip()[:MAX_QUERY]
-    if q:
-        query.active = {"q": q, **query.active}
-        query.stmt = query.stmt.where(_search_clause(entity, q))
-    return query
-
-
-def _search_clause(entity: Entity, q: str) -> Any:
-    model = entity.model
-    clauses = [getattr(model, name).icontains(q, autoescape=True)
-               for name in entity.search if name not in INTERNAL_FIELDS]
-    if hasattr(model, "account_id"):
-        # Only customers the user may see are searched by name: a document's customer out
-        # of his sight must not be found (and so guessed) by its name.
-        customers = visible(select(Account.id).where(
-            Account.name.icontains(q, autoescape=True), Account.archived_at.is_(None)),
-            Account, current_user)
-        clauses.append(model.account_id.in_(customers))
-    return or_(*clauses)
+    return portal_list(entity, args, current_user, hidden={f.name for f in entity.fields} - shown,
+                       ignored=IGNORED_ARGS, custom=custom_columns(entity),
+                       searched=[n for n in entity.search if n not in INTERNAL_FIELDS])
 
 
 def ref_access(fields: Iterable[Field], records: Iterable[Any]) -> dict[tuple[str, int], bool]:
@@ -226,11 +195,9 @@ def ref_access(fields: Iterable[Field], records: Iterable[Any]) -> dict[tuple[st
         ids = {getattr(record, f.attr) for record in records} - {None}
         if not ids:
             continue
-        model = ENTITIES[f.ref].model
-        stmt = select(model.id).where(model.id.in_(ids), model.archived_at.is_(None))
         linkable = f.ref in portal_entities()
         access |= {(f.ref, i): linkable
-                   for i in db.session.scalars(visible(stmt, model, current_user))}
+                   for i in shown_ids(ENTITIES[f.ref].model, ids, current_user)}
     return access
 
 
@@ -241,11 +208,7 @@ def _related(entity: Entity, record: Any) -> list[Related]:
         if name not in portal_entities():
             continue
         child = ENTITIES[name]
-        model = child.model
-        stmt = select(model).where(getattr(model, column) == record.id,
-                                   model.archived_at.is_(None))
-        rows = list(db.session.scalars(visible(stmt, model, current_user)
-                                       .order_by(model.id.desc()).limit(RELATED_LIMIT + 1)))
+        rows = pointing_at(child.model, column, record.id, current_user, RELATED_LIMIT + 1)
         if not rows:
             continue
         more = len(rows) > RELATED_LIMIT

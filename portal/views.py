@@ -8,8 +8,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.entities import ENTITIES
-from app.errors import ValidationError
-from app.extensions import db
 from app.forms import LocaleForm
 from app.i18n import remember_user_locale
 from app.models import Role
@@ -18,6 +16,7 @@ from app.services.attachments import storage_path
 from app.services.records import update_record
 from app.services.tenant_settings import theme_css
 from app.services.tenants import set_locale
+from app.web.transactions import transaction
 from portal import bp
 from portal.forms import ContactForm
 from portal.records import ref_access
@@ -39,26 +38,21 @@ def profile():
     contact = ContactForm(obj=account, prefix="contact") if account is not None else None
     settings = LocaleForm(obj=current_user, prefix="settings")
     if contact is not None and contact.submit.data and contact.validate_on_submit():
-        try:
+        with transaction(user_errors=True, flash_errors=False) as saved:
             update_record(account, {name: getattr(contact, name).data or None
                                     for name in ContactForm.FIELDS})
-            db.session.commit()
+        if saved:
             flash(_("Your contact details are saved."), "success")
             return redirect(url_for("portal.profile"))
-        except ValidationError as exc:
-            db.session.rollback()
-            for name, message in exc.errors.items():
-                getattr(contact, name, contact.email).errors = [message]
+        for name, message in saved.errors.items():
+            getattr(contact, name, contact.email).errors = [message]
     elif settings.submit.data and settings.validate_on_submit():
-        try:
+        with transaction(settings) as saved:
             set_locale(current_user, settings.locale.data)
             remember_user_locale(current_user)  # answer in the language just chosen
-            db.session.commit()
+        if saved:
             flash(_("Your settings are saved."), "success")
             return redirect(url_for("portal.profile"))
-        except ValidationError as exc:
-            db.session.rollback()
-            settings.locale.errors = list(exc.errors.values())
     status = 422 if (contact is not None and contact.errors) or settings.errors else 200
     return render_template("portal/profile.html", contact=contact, settings=settings,
                            account=account), status

@@ -8,11 +8,12 @@ from flask_login import current_user
 
 from app.backoffice import bp
 from app.backoffice.forms import AttachmentForm
-from app.backoffice.views_support import audit_trail, custom_columns
 from app.entities import ENTITIES
 from app.models import Account
 from app.policies import can_edit, get_visible_or_404
 from app.queries.account360 import account_overview
+from app.web.lists import custom_columns
+from app.web.records import audit_trail
 
 
 @bp.get("/accounts/<int:record_id>/360")

@@ -4,20 +4,18 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.backoffice import bp
 from app.backoffice.forms import CustomFieldForm, UserForm, apply_errors, options, ref_label
-from app.backoffice.views_support import audit_trail
 from app.entities import ENTITIES
-from app.errors import ValidationError
-from app.extensions import db
-from app.mail import MailError
 from app.models import CustomField, User
 from app.policies import can_administer, get_visible_or_404
+from app.queries import administration
 from app.services.custom_field_defs import create_field, update_field
 from app.services.invitations import INVITED_ROLES, invite_user, resend_invitation
 from app.services.tenants import create_user, end_sessions, update_user
+from app.web.records import audit_trail
+from app.web.transactions import transaction
 
 
 @bp.before_request
@@ -29,8 +27,7 @@ def admins_only():
 
 @bp.get("/admin/users")
 def admin_users():
-    users = db.session.scalars(select(User).order_by(User.email))
-    return render_template("admin/users.html", users=users)
+    return render_template("admin/users.html", users=administration.users())
 
 
 def _user_data(form: UserForm) -> dict:
@@ -45,14 +42,12 @@ def _user_data(form: UserForm) -> dict:
 def admin_user_new():
     form = UserForm()
     if form.validate_on_submit():
-        try:
+        with transaction(user_errors=True, flash_errors=False) as saved:
             create_user(_user_data(form))
-            db.session.commit()
+        if saved:
             flash(_("User created."), "success")
             return redirect(url_for("backoffice.admin_users"))
-        except ValidationError as exc:
-            db.session.rollback()
-            _user_errors(form, exc)
+        _user_errors(form, saved.errors)
     return render_template("admin/user_form.html", form=form, user=None)
 
 
@@ -62,52 +57,42 @@ def admin_user_invite():
     del form.password, form.is_active
     form.role.choices = [c for c in form.role.choices if c.value in INVITED_ROLES]
     if form.validate_on_submit():
-        try:
+        with transaction(user_errors=True, flash_errors=False) as saved:
             user = invite_user({"email": form.email.data, "full_name": form.full_name.data,
                                 "role": form.role.data, "partner_id": form.partner.data,
                                 "account_id": form.account.data,
                                 "locale": form.locale.data or None})
-            db.session.commit()
+        if saved:
             flash(_("Invitation sent to %(email)s.", email=user.email), "success")
             return redirect(url_for("backoffice.admin_users"))
-        except ValidationError as exc:
-            db.session.rollback()
-            _user_errors(form, exc)
-        except MailError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+        _user_errors(form, saved.errors)
     return render_template("admin/user_invite.html", form=form)
 
 
 @bp.post("/admin/users/<int:user_id>/invitation")
 def admin_user_resend_invitation(user_id: int):
     user = get_visible_or_404(User, user_id, current_user)
-    try:
+    with transaction(user_errors=True) as saved:
         resend_invitation(user)
-        db.session.commit()
+    if saved:
         flash(_("Invitation sent again to %(email)s.", email=user.email), "success")
-    except ValidationError as exc:
-        db.session.rollback()
-        for message in exc.errors.values():
-            flash(message, "danger")
-    except MailError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
     return redirect(url_for("backoffice.admin_users"))
 
 
 @bp.post("/admin/users/<int:user_id>/sessions/end")
 def admin_user_end_sessions(user_id: int):
     user = get_visible_or_404(User, user_id, current_user)
-    end_sessions(user)
-    db.session.commit()
+    with transaction():
+        end_sessions(user)
     flash(_("%(email)s is signed out everywhere.", email=user.email), "success")
     return redirect(url_for("backoffice.admin_user_edit", user_id=user.id))
 
 
-def _user_errors(form: UserForm, exc: ValidationError) -> None:
+def _user_errors(form: UserForm, errors: dict[str, str]) -> None:
+    """The service's messages on the form's fields (it names partner_id and account_id),
+    the others flashed."""
     errors = {("partner" if k == "partner_id" else "account" if k == "account_id" else k): v
-              for k, v in exc.errors.items()}
+              for k, v in errors.items()}
     for message in apply_errors(form, errors):
         flash(message, "danger")
 
@@ -127,23 +112,20 @@ def admin_user_edit(user_id: int):
         if user.id == current_user.id and (data["role"] != "admin" or not data["is_active"]):
             flash(_("You cannot remove your own administrator access."), "danger")
         else:
-            try:
+            with transaction(user_errors=True, flash_errors=False) as saved:
                 update_user(user, data)
-                db.session.commit()
+            if saved:
                 flash(_("Changes saved."), "success")
                 return redirect(url_for("backoffice.admin_users"))
-            except ValidationError as exc:
-                db.session.rollback()
-                _user_errors(form, exc)
+            _user_errors(form, saved.errors)
     return render_template("admin/user_form.html", form=form, user=user,
                            audit=audit_trail("users", user.id))
 
 
 @bp.get("/admin/custom-fields")
 def admin_custom_fields():
-    fields = db.session.scalars(select(CustomField).order_by(
-        CustomField.entity, CustomField.position, CustomField.id))
-    return render_template("admin/custom_fields.html", fields=fields, entities=ENTITIES)
+    return render_template("admin/custom_fields.html", fields=administration.custom_fields(),
+                           entities=ENTITIES)
 
 
 def _entity_choices() -> list:
@@ -163,15 +145,11 @@ def admin_custom_field_new():
     form = CustomFieldForm()
     form.entity.choices = _entity_choices()
     if form.validate_on_submit():
-        try:
+        with transaction(form) as saved:
             create_field(_field_data(form))
-            db.session.commit()
+        if saved:
             flash(_("Custom field created."), "success")
             return redirect(url_for("backoffice.admin_custom_fields"))
-        except ValidationError as exc:
-            db.session.rollback()
-            for message in apply_errors(form, exc.errors):
-                flash(message, "danger")
     return render_template("admin/custom_field_form.html", form=form, field=None)
 
 
@@ -185,15 +163,11 @@ def admin_custom_field_edit(field_id: int):
     if form.validate_on_submit():
         data = _field_data(form)
         data.pop("entity"), data.pop("key")
-        try:
+        with transaction(form) as saved:
             update_field(field, data)
-            db.session.commit()
+        if saved:
             flash(_("Changes saved."), "success")
             return redirect(url_for("backoffice.admin_custom_fields"))
-        except ValidationError as exc:
-            db.session.rollback()
-            field = get_visible_or_404(CustomField, field_id, current_user)
-            for message in apply_errors(form, exc.errors):
-                flash(message, "danger")
+        field = get_visible_or_404(CustomField, field_id, current_user)
     return render_template("admin/custom_field_form.html", form=form, field=field,
                            audit=audit_trail("custom_fields", field.id))

@@ -7,11 +7,10 @@ from flask_login import current_user
 
 from app.auth import choose_language, log_out, login_page, safe_next
 from app.backoffice import bp
-from app.errors import ValidationError
-from app.extensions import db
 from app.forms import LocaleForm
 from app.i18n import remember_user_locale
 from app.services.tenants import set_locale
+from app.web.transactions import transaction
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -35,13 +34,10 @@ def set_language(lang: str):
 def profile():
     form = LocaleForm(obj=current_user)
     if form.validate_on_submit():
-        try:
+        with transaction(form) as saved:
             set_locale(current_user, form.locale.data)
             remember_user_locale(current_user)  # answer in the language just chosen
-            db.session.commit()
+        if saved:
             flash(_("Your settings are saved."), "success")
             return redirect(url_for("backoffice.profile"))
-        except ValidationError as exc:
-            db.session.rollback()
-            form.locale.errors = list(exc.errors.values())
     return render_template("profile.html", form=form)

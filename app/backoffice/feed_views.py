@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -19,7 +18,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import format_decimal
@@ -46,10 +44,8 @@ from app.backoffice.feed_forms import (
     with_sample,
 )
 from app.backoffice.feed_mapping import grouped, read_sample
-from app.backoffice.views_support import audit_changes, first_page_unless_valid
 from app.error_pages import ERROR_PAGES
 from app.errors import ValidationError
-from app.extensions import db
 from app.models import ImportProfile, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
@@ -58,7 +54,11 @@ from app.queries import feeds as queries
 from app.services import feeds as service
 from app.services.files import too_large
 from app.services.tenants import get_tenant_by_slug
-from app.tenancy import current_actor, current_tenant_id, tenant_context
+from app.tenancy import current_tenant_id, tenant_context
+from app.web.downloads import download
+from app.web.lists import first_page_unless_valid
+from app.web.records import audit_changes
+from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
@@ -150,12 +150,15 @@ def _submit(run: ImportRun) -> Any:
 
 
 def _save_profile(profile: ImportProfile | None, definition: Any) -> ImportProfile:
-    saved = service.update_profile(profile, definition) if profile is not None \
+    """Write the profile's new version (the caller's transaction() commits it)."""
+    return service.update_profile(profile, definition) if profile is not None \
         else service.create_profile(definition)
-    db.session.commit()
-    flash(_("Profile “%(name)s” saved (version %(version)d).", name=saved.name,
-            version=saved.version), "success")
-    return saved
+
+
+def _saved(profile: ImportProfile) -> Any:
+    flash(_("Profile “%(name)s” saved (version %(version)d).", name=profile.name,
+            version=profile.version), "success")
+    return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
 
 
 # -- health, profiles -----------------------------------------------------------------------
@@ -191,17 +194,17 @@ def feed_profile_edit(profile_id: int | None):
     errors: list[str] = []
     action = request.form.get("action", "save")
     if form.validate_on_submit():
-        try:
+        with transaction(flash_errors=False, user_errors=True) as outcome:
             if action == "read":
                 columns = with_sample(form, columns, _sample(form))
             elif action == "suggest":
                 columns = resuggest(form, columns)
             else:
                 saved = _save_profile(profile, form_definition(form, columns))
-                return redirect(url_for("backoffice.feed_profile", profile_id=saved.id))
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = show_errors(form, columns, exc.errors)
+        if outcome.errors:
+            errors = show_errors(form, columns, outcome.errors)
+        elif action not in ("read", "suggest"):
+            return _saved(saved)
     failed = bool(errors or form.errors or any(c.error for c in columns))
     return render_template("feeds/profile_form.html", form=form, profile=profile, errors=errors,
                            columns=columns, groups=grouped(target_choices(form))), \
@@ -230,13 +233,12 @@ def feed_profile_json(profile_id: int | None):
         form.definition.data = json_text(profile.definition if profile else EXAMPLE_PROFILE)
     errors: list[str] = []
     if form.validate_on_submit():
-        try:
+        with transaction(flash_errors=False, user_errors=True) as outcome:
             saved = _save_profile(profile, parse_json(form.definition.data))
-            return redirect(url_for("backoffice.feed_profile", profile_id=saved.id))
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = [f"{key}: {message}" if key else message
-                      for key, message in exc.errors.items()]
+        if outcome:
+            return _saved(saved)
+        errors = [f"{key}: {message}" if key else message
+                  for key, message in outcome.errors.items()]
     return render_template("feeds/profile_json.html", form=form, profile=profile,
                            errors=errors), 422 if errors or form.errors else 200
 
@@ -261,14 +263,10 @@ def feed_run_start(profile_id: int):
             flash(message, "danger")
         return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
     upload = form.file.data
-    try:
+    with transaction(user_errors=True) as outcome:
         run = service.create_run(profile, upload.stream, upload.filename or "", source="upload",
                                  dry_run=form.dry_run.data, force=form.force.data)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        for message in exc.errors.values():
-            flash(message, "danger")
+    if not outcome:
         return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
     return _submit(run)
 
@@ -314,16 +312,8 @@ def feed_run_status(run_id: int):
 def feed_run_errors(run_id: int):
     """The failing rows as sent, plus what went wrong: fixed, the file goes back as is."""
     run = _run_or_404(run_id)
-    tenant_id, actor = current_tenant_id(), current_actor()
-
-    def chunks():
-        # The response streams after the view returns: bind the tenant again while it does.
-        with tenant_context(tenant_id, actor):
-            yield from stream_errors_csv(run)
-
-    return Response(stream_with_context(chunks()), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="import-{run.id}-errors.csv"'})
+    return download(stream_errors_csv(run), filename=f"import-{run.id}-errors.csv",
+                    mimetype="text/csv; charset=utf-8")
 
 
 @bp.post("/feeds/runs/<int:run_id>/rerun")
@@ -348,15 +338,11 @@ def feed_run_apply(run_id: int):
 
 def _run_again(run: ImportRun, create: Any) -> Any:
     try:
-        new_run = create()
-        db.session.commit()
+        with transaction(user_errors=True) as outcome:
+            new_run = create()
     except FileNotFoundError:
-        db.session.rollback()
         flash(_("The file of this run is no longer kept: upload it again."), "danger")
-    except ValidationError as exc:
-        db.session.rollback()
-        for message in exc.errors.values():
-            flash(message, "danger")
     else:
-        return _submit(new_run)
+        if outcome:
+            return _submit(new_run)
     return redirect(url_for("backoffice.feed_run", run_id=run.id))

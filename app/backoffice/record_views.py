@@ -13,40 +13,39 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.backoffice import bp
 from app.backoffice.forms import (
     AttachmentForm,
-    apply_errors,
     form_to_data,
     record_form,
     ref_label,
     ref_model,
 )
-from app.backoffice.views_support import (
-    attachment_file,
-    audit_changes,
-    audit_trail,
-    csv_response,
-    custom_columns,
-    export_rows,
-    list_page,
-    list_url,
-    record_attachments,
-    require_editor,
-    view_entity,
-)
 from app.custom_fields import definitions
-from app.entities import EDITABLE, ENTITIES
-from app.errors import ValidationError
-from app.extensions import db
+from app.entities import EDITABLE, ENTITIES, Entity
 from app.models import Attachment
-from app.policies import can_edit, get_visible_or_404, visible
+from app.policies import can_edit, get_visible_or_404
+from app.queries.records import suggestions
 from app.services.attachments import add_attachment, delete_attachment
 from app.services.records import create_record, delete_record, update_record
+from app.web.exports import csv_response, export_rows
+from app.web.lists import custom_columns, list_page, list_url
+from app.web.records import attachment_file, audit_changes, audit_trail, record_attachments
+from app.web.transactions import transaction
 
 LOOKUP_LIMIT = 20
+
+
+def view_entity(name: str, *, editable: bool = False) -> Entity:
+    if name not in ENTITIES or (editable and name not in EDITABLE):
+        abort(404)
+    return ENTITIES[name]
+
+
+def require_editor() -> None:
+    if not can_edit(current_user):
+        abort(403)
 
 
 @bp.get("/<entity_name>/")
@@ -86,15 +85,13 @@ def record_new(entity_name: str):
                        data=prefill or None)
     errors: list[str] = []
     if form.validate_on_submit():
-        try:
+        with transaction(form, flash_errors=False) as saved:
             record = create_record(entity, form_to_data(form, entity, fields))
-            db.session.commit()
+        if saved:
             flash(_("%(entity)s created.", entity=entity.singular), "success")
             return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
                                     record_id=record.id))
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = apply_errors(form, exc.errors)
+        errors = saved.messages
     return render_template("records/form.html", entity=entity, form=form, record=None,
                            custom_fields=fields, errors=errors), 200 if not form.errors else 422
 
@@ -109,16 +106,14 @@ def record_edit(entity_name: str, record_id: int):
                        obj=record)
     errors: list[str] = []
     if form.validate_on_submit():
-        try:
+        with transaction(form, flash_errors=False) as saved:
             update_record(record, form_to_data(form, entity, fields), partial=False)
-            db.session.commit()
+        if saved:
             flash(_("Changes saved."), "success")
             return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
                                     record_id=record.id))
-        except ValidationError as exc:
-            db.session.rollback()
-            record = get_visible_or_404(entity.model, record_id, current_user)
-            errors = apply_errors(form, exc.errors)
+        record = get_visible_or_404(entity.model, record_id, current_user)
+        errors = saved.messages
     return render_template("records/form.html", entity=entity, form=form, record=record,
                            custom_fields=fields, errors=errors), 200 if not form.errors else 422
 
@@ -128,15 +123,11 @@ def record_delete(entity_name: str, record_id: int):
     entity = view_entity(entity_name, editable=True)
     record = get_visible_or_404(entity.model, record_id, current_user)
     require_editor()
-    try:
+    with transaction(user_errors=True) as saved:
         delete_record(record)
-    except ValidationError as exc:
-        db.session.rollback()
-        for message in exc.errors.values():
-            flash(message, "danger")
+    if not saved:
         return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
                                 record_id=record_id))
-    db.session.commit()
     flash(_("%(entity)s deleted.", entity=entity.singular), "success")
     return redirect(url_for("backoffice.record_list", entity_name=entity.name))
 
@@ -147,16 +138,9 @@ def lookup(ref: str):
     if ref not in ENTITIES and not (ref == "users" and current_user.is_staff):
         abort(404)
     model = ref_model(ref)
-    q = (request.args.get("q") or "").strip()[:100]
-    stmt = visible(select(model), model, current_user)
-    if ref == "users":
-        stmt = stmt.where(model.role.in_(("admin", "sales")))
-        column = model.email
-    else:
-        column = getattr(model, ENTITIES[ref].search[0])
-    if q:
-        stmt = stmt.where(column.icontains(q, autoescape=True))
-    records = db.session.scalars(stmt.order_by(column).limit(LOOKUP_LIMIT))
+    column = model.email if ref == "users" else getattr(model, ENTITIES[ref].search[0])
+    records = suggestions(model, column, request.args.get("q") or "", current_user,
+                          LOOKUP_LIMIT)
     return jsonify([{"id": r.id, "label": ref_label(ref, r)} for r in records])
 
 
@@ -168,18 +152,14 @@ def attachment_upload(entity_name: str, record_id: int):
     form = AttachmentForm()
     if form.validate_on_submit():
         upload = form.file.data
-        try:
+        with transaction(user_errors=True) as saved:
             add_attachment(record, upload.filename, upload.stream)
-            db.session.commit()
+        if saved:
             flash(_("File attached."), "success")
-        except ValidationError as exc:
-            db.session.rollback()
-            for message in exc.errors.values():
-                flash(message, "danger")
     else:
         flash(_("Choose a file."), "danger")
     return redirect(url_for("backoffice.record_detail", entity_name=entity.name,
-                            record_id=record.id))
+                            record_id=record_id))
 
 
 @bp.get("/attachments/<int:attachment_id>/download")
@@ -193,8 +173,8 @@ def attachment_delete(attachment_id: int):
     require_editor()
     target = url_for("backoffice.record_detail", entity_name=attachment.record_type,
                      record_id=attachment.record_id)
-    delete_attachment(attachment)
-    db.session.commit()
+    with transaction():
+        delete_attachment(attachment)
     flash(_("File removed."), "success")
     return redirect(target)
 

@@ -10,10 +10,8 @@ from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import Optional
 
 from app.backoffice import bp
-from app.backoffice.forms import apply_errors
-from app.errors import ValidationError
-from app.extensions import db
 from app.services.tenant_settings import DEFAULT_COLOR, set_portal_look
+from app.web.transactions import transaction
 
 
 class PortalLookForm(FlaskForm):
@@ -31,15 +29,13 @@ def admin_extranet():
     errors: list[str] = []
     if form.validate_on_submit():
         upload = form.logo.data
-        try:
+        with transaction(form, flash_errors=False) as saved:
             set_portal_look(tenant, form.portal_color.data,
                             upload.stream if upload and upload.filename else None,
                             remove_logo=form.remove_logo.data)
-            db.session.commit()
+        if saved:
             flash(_("The extranet's look is saved."), "success")
             return redirect(url_for("backoffice.admin_extranet"))
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = apply_errors(form, exc.errors)
+        errors = saved.messages
     return render_template("admin/extranet.html", form=form, tenant=tenant,
                            errors=errors), 422 if form.errors or errors else 200

@@ -7,19 +7,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import StringField, SubmitField
 from wtforms.validators import Length
 
 from app.backoffice import bp
-from app.backoffice.forms import MultiCheckboxField, RefField, apply_errors, options
-from app.errors import ValidationError
-from app.extensions import db
+from app.backoffice.forms import MultiCheckboxField, RefField, options
 from app.models import ApiToken
 from app.models.token import TOKEN_SCOPES
 from app.policies import get_visible_or_404
+from app.queries import administration
 from app.services.tokens import create_token, revoke_token
+from app.web.transactions import transaction
 
 SCOPE_LABELS = {
     "read": _l("Read: lists and records"),
@@ -43,23 +41,17 @@ class TokenForm(FlaskForm):
 
 @bp.get("/admin/tokens")
 def admin_tokens():
-    tokens = db.session.scalars(select(ApiToken).options(selectinload(ApiToken.partner))
-                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
-    return render_template("admin/tokens.html", tokens=tokens, scope_labels=SCOPE_LABELS)
+    return render_template("admin/tokens.html", tokens=administration.api_tokens(),
+                           scope_labels=SCOPE_LABELS)
 
 
 @bp.route("/admin/tokens/new", methods=["GET", "POST"])
 def admin_token_new():
     form = TokenForm()
     if form.validate_on_submit():
-        try:
+        with transaction(form) as saved:
             token, secret = create_token(form.name.data, form.scopes.data, form.partner.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            for message in apply_errors(form, exc.errors):
-                flash(message, "danger")
-        else:
+        if saved:
             # Rendered on the answer to the POST, never stored: a reload cannot show it again.
             return render_template("admin/token_created.html", token=token, secret=secret)
     return render_template("admin/token_new.html", form=form), 422 if form.errors else 200
@@ -68,7 +60,7 @@ def admin_token_new():
 @bp.post("/admin/tokens/<int:token_id>/revoke")
 def admin_token_revoke(token_id: int):
     token = get_visible_or_404(ApiToken, token_id, current_user)
-    revoke_token(token)
-    db.session.commit()
+    with transaction():
+        revoke_token(token)
     flash(_("Token %(name)s revoked: it no longer opens the API.", name=token.name), "success")
     return redirect(url_for("backoffice.admin_tokens"))

@@ -11,10 +11,7 @@ from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import Length
 
 from app.backoffice import bp
-from app.backoffice.forms import MultiCheckboxField, apply_errors, options
-from app.backoffice.views_support import audit_trail
-from app.errors import ValidationError
-from app.extensions import db
+from app.backoffice.forms import MultiCheckboxField, options
 from app.models import WebhookEndpoint
 from app.policies import get_visible_or_404
 from app.queries.webhooks import delivery_of, delivery_page, endpoint_rows, recent_deliveries
@@ -26,6 +23,8 @@ from app.services.webhooks import (
     send_ping,
     update_endpoint,
 )
+from app.web.records import audit_trail
+from app.web.transactions import transaction
 from app.webhooks.events import all_events, event_groups, event_label
 
 
@@ -66,14 +65,9 @@ def admin_webhook_new():
     form = WebhookForm()
     del form.renew_secret
     if form.validate_on_submit():
-        try:
+        with transaction(form) as saved:
             endpoint, secret = create_endpoint(_data(form))
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            for message in apply_errors(form, exc.errors):
-                flash(message, "danger")
-        else:
+        if saved:
             # Shown on the answer to the POST, never stored in the session: a reload cannot.
             return render_template("admin/webhook_secret.html", endpoint=endpoint,
                                    secret=secret)
@@ -87,18 +81,14 @@ def admin_webhook_edit(endpoint_id: int):
     if request.method == "GET":
         form.secret.data = ""
     if form.validate_on_submit():
-        try:
+        with transaction(form) as saved:
             secret = update_endpoint(endpoint, _data(form), renew_secret=form.renew_secret.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
+        if not saved:
             endpoint = get_visible_or_404(WebhookEndpoint, endpoint_id, current_user)
-            for message in apply_errors(form, exc.errors):
-                flash(message, "danger")
+        elif secret:
+            return render_template("admin/webhook_secret.html", endpoint=endpoint,
+                                   secret=secret)
         else:
-            if secret:
-                return render_template("admin/webhook_secret.html", endpoint=endpoint,
-                                       secret=secret)
             flash(_("Changes saved."), "success")
             return redirect(url_for("backoffice.admin_webhook_edit", endpoint_id=endpoint.id))
     return _render_form(form, endpoint, recent=recent_deliveries(endpoint),
@@ -128,14 +118,10 @@ def admin_webhook_delivery(endpoint_id: int, delivery_id: int):
 def _act(endpoint_id: int, action, done: str, target: str = "edit"):  # noqa: ANN001
     """Run a POST action on an endpoint, flash its outcome, go back to its page."""
     endpoint = get_visible_or_404(WebhookEndpoint, endpoint_id, current_user)
-    try:
+    with transaction(user_errors=True) as saved:
         action(endpoint)
-        db.session.commit()
+    if saved:
         flash(done, "success")
-    except ValidationError as exc:
-        db.session.rollback()
-        for message in exc.errors.values():
-            flash(message, "danger")
     if target == "list":
         return redirect(url_for("backoffice.admin_webhooks"))
     return redirect(url_for("backoffice.admin_webhook_edit", endpoint_id=endpoint_id))
@@ -164,13 +150,9 @@ def admin_webhook_retry(endpoint_id: int, delivery_id: int):
     delivery = delivery_of(endpoint, delivery_id)
     if delivery is None:
         abort(404)
-    try:
+    with transaction(user_errors=True) as saved:
         retry_delivery(delivery)
-        db.session.commit()
+    if saved:
         flash(_("The delivery will be sent again."), "success")
-    except ValidationError as exc:
-        db.session.rollback()
-        for message in exc.errors.values():
-            flash(message, "danger")
     return redirect(url_for("backoffice.admin_webhook_delivery", endpoint_id=endpoint_id,
                             delivery_id=delivery_id))

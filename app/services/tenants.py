@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Account, Partner, Role, Tenant, User
 from app.models.base import MAX_ID
 from app.services.audit import record_event
-from app.tenancy import all_tenants_unsafe, current_actor, tenant_context
+from app.tenancy import current_actor, tenant_context
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 RESERVED_SLUGS = {"api", "static", "healthz", "admin", "login", "logout", "portal", "subscribe"}
@@ -54,9 +54,8 @@ def create_tenant(slug: str, name: str) -> Tenant:
         raise ValidationError({"slug": _("Use 3 to 50 lowercase letters, digits and dashes.")})
     if not (name or "").strip() or len(name) > 200:
         raise ValidationError({"name": _("Enter a name of at most 200 characters.")})
-    with all_tenants_unsafe("tenant creation"):
-        if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-            raise ValidationError({"slug": _("This tenant already exists.")})
+    if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise ValidationError({"slug": _("This tenant already exists.")})
     tenant = Tenant(slug=slug, name=name.strip())
     db.session.add(tenant)
     db.session.flush()

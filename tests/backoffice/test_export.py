@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from app.backoffice import views_support
 from app.entities import ENTITIES
 from app.services.records import create_record
+from app.web import exports
 from tests.backoffice.conftest import en
 
 
@@ -128,7 +128,7 @@ def test_export_stops_at_the_configured_maximum(app, admin_client, make_invoice)
 
 
 def test_export_pages_through_large_lists(admin_client, make_invoice, monkeypatch):
-    monkeypatch.setattr(views_support, "EXPORT_BATCH", 2)
+    monkeypatch.setattr(exports, "EXPORT_BATCH", 2)
     numbers = {make_invoice().number for _ in range(5)}
     rows = _by_column(_rows(admin_client.get("/alpha/invoices/export.csv")))
     assert {r["Numéro"] for r in rows} == numbers

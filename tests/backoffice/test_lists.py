@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -110,6 +111,30 @@ def test_filters_by_status_dates_amounts_and_customer(admin_client, make_invoice
     assert numbers("total_min=1 000,50") == ["F1", "F3"]
     assert numbers(f"account={client_a.id}") == ["F1", "F3"]
     assert numbers(f"account={client_a.id}&status=paid") == ["F1"]
+
+
+@pytest.mark.parametrize("language, yes, no", [("fr", "oui", "non"), ("en", "yes", "no")])
+def test_a_yes_no_filter_offers_the_words_of_the_users_language(
+        admin_client, make_invoice, invoice_fields, language, yes, no):
+    make_invoice(number="C1", custom={"pose": True})
+    make_invoice(number="C2", custom={"pose": False})
+    admin_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    page = admin_client.get("/alpha/invoices/").data.decode()
+    start = page.index('name="cf_pose"')
+    select = page[start:page.index("</select>", start)]
+    assert re.findall(r'<option value="([^"]*)"', select) == ["", yes, no]
+    for word, shown in ((yes, ["C1"]), (no, ["C2"])):
+        response = admin_client.get("/alpha/invoices/", query_string={"cf_pose": word})
+        assert shown_links(response, "invoices") == shown
+        assert f'<option value="{word}" selected' in response.data.decode()
+
+
+def test_the_empty_list_row_spans_the_table(admin_client, make_field):
+    make_field("invoices", "gamme", type="choice", choices=["Standard"])
+    page = admin_client.get("/alpha/invoices/").data.decode()
+    table = page[page.index('id="records"'):page.index("</table>", page.index('id="records"'))]
+    headers = table.count("<th ")
+    assert f'colspan="{headers}"' in table
 
 
 @pytest.mark.parametrize("query, bad", [
