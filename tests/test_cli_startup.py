@@ -1,6 +1,7 @@
 """`flask --help` (and so every command: the nightly `flask feed import` first) loads only what
 listing the commands needs: no Alembic (Flask-Migrate's `flask db` loads it when it runs), no
-scheduler clock, no workbook reader, no OpenAPI description, no password hash.
+scheduler clock, no workbook reader, no OpenAPI description, no password hash; and the garbage
+collector leaves the app's objects alone once it is built (wsgi.py).
 bench/cli_startup.py times it; this checks the structure, which does not depend on the machine."""
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from app.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 LAZY_MODULES = ("alembic", "apscheduler", "flask_migrate", "openpyxl")
 PROBE = """
-import json, sys
+import gc, json, sys
 from flask.cli import main
 lazy, sys.argv = sys.argv[1:], ["flask", "--help"]
 try:
@@ -30,7 +31,8 @@ from app.extensions import api
 from app.services import tenants
 print(json.dumps({"modules": sorted(m for m in lazy if m in sys.modules),
                   "api_described": not api._pending_docs,
-                  "password_hashed": tenants._dummy_hash.cache_info().currsize > 0}),
+                  "password_hashed": tenants._dummy_hash.cache_info().currsize > 0,
+                  "app_left_out_of_gc_scans": gc.get_freeze_count() > 0}),
       file=sys.stderr)
 """
 
@@ -44,7 +46,8 @@ def test_flask_help_loads_no_heavy_part(tmp_path):
         assert f"  {command}" in done.stdout
     assert "Perform database migrations." in done.stdout
     loaded = json.loads(done.stderr.strip().splitlines()[-1])
-    assert loaded == {"modules": [], "api_described": False, "password_hashed": False}
+    assert loaded == {"modules": [], "api_described": False, "password_hashed": False,
+                      "app_left_out_of_gc_scans": True}
 
 
 def test_flask_db_runs_flask_migrate(tmp_path):
