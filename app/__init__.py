@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
-from app.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+from app.extensions import babel, bootstrap, csrf, db, limiter, login_manager
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -70,8 +70,6 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         warn_when_exempt(db.engine)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
-                     render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -1,20 +1,24 @@
 """Every extension object of the application, created unbound."""
 from __future__ import annotations
 
+from pathlib import Path
 from threading import Lock, local
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flask import Flask
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+if TYPE_CHECKING:
+    from flask_migrate import Migrate
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -72,7 +76,6 @@ class LazyDocApi(Api):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
@@ -80,3 +83,15 @@ bootstrap = Bootstrap5()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # The REST API at /api/v1 (api/): its OpenAPI document, blueprints and error responses.
 api = LazyDocApi()
+
+
+def migrations(app: Flask) -> Migrate:
+    """Flask-Migrate, bound to `app` when first needed (`flask db`, tests, the bench) rather
+    than by create_app: it imports Alembic, which no other command or request needs and which
+    would cost a tenth of every command's start-up (app/cli/database.py)."""
+    from flask_migrate import Migrate
+
+    if "migrate" not in app.extensions:
+        Migrate(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                render_as_batch=True, compare_type=True)
+    return app.extensions["migrate"].migrate

@@ -11,14 +11,14 @@ app connects as a role of its own (docs/operations.md). SQLite: nothing here app
 
 A migration that creates a tenant table calls `isolate_tenant_table(name)` after creating it
 (and `share_tenant_table(name)` in its downgrade, before dropping it); tests/test_rls.py fails
-for a tenant table left without the policy.
+for a tenant table left without the policy. Those helpers import Alembic when called: the app
+itself, which only needs `warn_when_exempt`, never loads it (app/cli/database.py says why).
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from alembic import op
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -32,6 +32,8 @@ log = logging.getLogger("relais.tenancy")
 
 def isolate_tenant_table(table: str) -> None:
     """In a migration: the tenant policy on `table`, enforced for its owner too."""
+    from alembic import op
+
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
@@ -41,6 +43,8 @@ def isolate_tenant_table(table: str) -> None:
 
 def share_tenant_table(table: str) -> None:
     """In a migration's downgrade: undo `isolate_tenant_table`."""
+    from alembic import op
+
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(f"DROP POLICY IF EXISTS {POLICY} ON {table}")
@@ -51,6 +55,8 @@ def share_tenant_table(table: str) -> None:
 def tenant_tables() -> list[str]:
     """In a migration: the current schema's tables that have a tenant_id column (PostgreSQL;
     none on SQLite)."""
+    from alembic import op
+
     if op.get_bind().dialect.name != "postgresql":
         return []
     rows = op.get_bind().exec_driver_sql(

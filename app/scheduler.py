@@ -15,7 +15,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
@@ -103,6 +102,9 @@ class Election:
 class Scheduler:
     def __init__(self, app: Flask) -> None:
         self.app = app
+        # Imported here: a command that fires nothing (every one but `flask scheduler`) skips it.
+        from apscheduler.schedulers.background import BackgroundScheduler
+
         self.election = Election(app)
         self.clock = BackgroundScheduler(timezone="UTC")
         now = datetime.now(UTC)

@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.extensions import db
+from app.extensions import db, migrations
 from app.models import Account, Invoice, Partner, Role, Tenant
 from app.services.tenants import create_tenant_with_admin, create_user
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
@@ -105,7 +105,7 @@ def _held(dataset: Dataset) -> tuple[int, ...] | None:
 def upgrade_schema() -> bool:
     """`flask db upgrade`: bring the schema to the migrations' head; True when it changed."""
     before = _revision()
-    command.upgrade(current_app.extensions["migrate"].migrate.get_config(), "head")
+    command.upgrade(migrations(current_app).get_config(), "head")
     return _revision() != before
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.entities import ENTITIES
-from app.extensions import db, limiter
+from app.extensions import db, limiter, migrations
 from app.models import Role, Tenant, User
 from app.services.records import create_record
 from app.services.tenants import create_tenant, create_user
@@ -112,7 +112,7 @@ def _reset_schema(app: Flask) -> None:
             db.drop_all()
             with db.engine.begin() as conn:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        config = app.extensions["migrate"].migrate.get_config()
+        config = migrations(app).get_config()
         command.upgrade(config, "head")
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, migrations
 
 FILE_NAME = re.compile(r"^\d{8}_\d{4}_(?P<rev>[0-9a-f]+)_[a-z0-9_]+\.py$")
 
@@ -68,7 +68,7 @@ def test_migrations_build_the_models_schema_and_go_down_and_up(
     app = _app_on(empty_database, tmp_path)
     expected = set(db.metadata.tables)
     with app.app_context():
-        config = app.extensions["migrate"].migrate.get_config()
+        config = migrations(app).get_config()
         try:
             with db.engine.connect() as conn:
                 assert _tables(conn) == set()
@@ -102,7 +102,7 @@ def test_migrations_build_the_models_schema_and_go_down_and_up(
 def test_revisions_form_one_line_of_named_and_described_files(tmp_path: Path):
     app = _app_on(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path)
     with app.app_context():
-        script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
+        script = ScriptDirectory.from_config(migrations(app).get_config())
         assert len(script.get_heads()) == 1, script.get_heads()
         revisions = list(script.walk_revisions())
         assert revisions and revisions[-1].down_revision is None
@@ -134,7 +134,7 @@ def test_upgrading_a_database_keeps_its_rows(empty_database: str, tmp_path: Path
     """Later migrations rebuild tables on SQLite: no row may be lost (or cascaded away)."""
     app = _app_on(empty_database, tmp_path)
     with app.app_context():
-        config = app.extensions["migrate"].migrate.get_config()
+        config = migrations(app).get_config()
         script = ScriptDirectory.from_config(config)
         first = list(script.walk_revisions())[-1].revision
         try:

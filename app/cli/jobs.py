@@ -1,0 +1,54 @@
+"""`flask worker` and `flask scheduler`: the job engine's processes (docs/operations.md)."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app import jobs, scheduler
+
+
+@click.command("worker")
+@click.option("--queues", default=",".join(jobs.QUEUES), show_default=True,
+              help="The queues this worker takes jobs from, by priority.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@with_appcontext
+def worker(queues: str, burst: bool) -> None:
+    """Run the jobs queued on JOBS_BROKER_URL (imports, webhook deliveries), one at a
+    time; start several for more at once."""
+    from rq import SimpleWorker
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not jobs.uses_broker(app):
+        click.echo("JOBS_BROKER_URL is not set: jobs run inside the web processes.",
+                   err=True)
+        sys.exit(2)
+    runner = jobs.runner(app)
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    # In this process, so that a job has the app's configuration and database engine
+    # (no fork per job); the process's heartbeat thread beats for the run it executes.
+    SimpleWorker([runner.queue(name) for name in names],
+                 connection=runner.connection).work(burst=burst, logging_level="INFO")
+
+
+@click.command("scheduler")
+@with_appcontext
+def run_scheduler() -> None:
+    """Fire the periodic jobs (run recovery, webhook retries) when this process holds
+    the scheduler lease; runs until stopped."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    running = scheduler.start(app)
+    if running is None:
+        click.echo("No periodic job is enabled.", err=True)
+        sys.exit(2)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: stopped.set())
+    click.echo(f"Scheduler {running.election.me} started.")
+    while not stopped.wait(1.0):
+        pass
+    scheduler.stop(app)

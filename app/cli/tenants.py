@@ -1,0 +1,83 @@
+"""`flask tenant create|export|delete`: a tenant's life, from its first admin to its erasure."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from app.cli import exit_invalid, tenant_or_exit
+from app.errors import ValidationError
+from app.extensions import db
+from app.tenancy import SYSTEM, Actor, tenant_context
+
+
+@click.group(cls=AppGroup)
+def tenant() -> None:
+    """Manage tenants."""
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--admin-email", required=True)
+@click.option("--admin-password", required=True)
+def tenant_create(slug: str, name: str, admin_email: str, admin_password: str) -> None:
+    """Create a tenant and its first admin."""
+    from app.services.tenants import create_tenant_with_admin
+
+    try:
+        created = create_tenant_with_admin(slug, name, admin_email, admin_password)
+    except ValidationError as exc:
+        exit_invalid(exc)
+    db.session.commit()
+    click.echo(f"Tenant {created.slug} created; admin {admin_email}.")
+
+
+@tenant.command("export")
+@click.argument("slug")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="The ZIP to write (default: relais-SLUG-<date>.zip here)")
+def tenant_export(slug: str, output: str | None) -> None:
+    """Write every record, file and audit event of a tenant to a ZIP with a manifest."""
+    from app.services.tenant_export import export_file_name, export_tenant, record_export
+
+    target = tenant_or_exit(slug)
+    path = output or export_file_name(target)
+    with tenant_context(target.id, Actor("cli", None, "cli:tenant export")):
+        record_export(target)
+        db.session.commit()
+        with open(path, "wb") as out:
+            for chunk in export_tenant(target):
+                out.write(chunk)
+    click.echo(f"Tenant {slug} exported to {path}.")
+
+
+@tenant.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for the slug again")
+@click.option("--force", is_flag=True,
+              help="Delete even while imports run or webhook deliveries wait")
+def tenant_delete(slug: str, yes: bool, force: bool) -> None:
+    """Delete a tenant for good: every row and file (export it first)."""
+    from app.services.erasure import delete_tenant_rows, live_work, remove_files
+
+    target = tenant_or_exit(slug)
+    with tenant_context(target.id, SYSTEM):
+        busy = live_work()
+    if busy and not force:
+        click.echo(f"Still under way for {slug}: "
+                   + ", ".join(f"{n} {what}" for what, n in busy.items())
+                   + ". Wait for them to end, or add --force.", err=True)
+        sys.exit(1)
+    if not yes:
+        typed = click.prompt(f"This deletes {target.name} ({slug}) and all its data for "
+                             "good. Type the slug to confirm", default="", show_default=False)
+        if typed != slug:
+            click.echo("Nothing deleted.", err=True)
+            sys.exit(1)
+    with tenant_context(target.id, Actor("cli", None, "cli:tenant delete")):
+        folders = delete_tenant_rows(target)
+        db.session.commit()
+    remove_files(folders)
+    click.echo(f"Tenant {slug} deleted.")
