@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import ImportRun, Tenant
 from app.queries.feeds import find_profile
 from app.services.feeds import create_run
-from app.tenancy import Actor, all_tenants_unsafe, tenant_context
+from app.tenancy import Actor, tenant_context
 from importers import recovery, runs
 from importers.errors_csv import stream_errors_csv
 
@@ -33,8 +33,7 @@ def register_feed_cli(app: Flask) -> None:
                     force: bool) -> None:
         """Import FILE; exits 1 when rows failed, 2 when the run could not run."""
         recovery.recover(current_app)
-        with all_tenants_unsafe("cli: tenant by slug"):
-            tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
         if tenant is None:
             click.echo(f"Unknown tenant: {slug}", err=True)
             sys.exit(2)

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Tenant
-from app.tenancy import all_tenants_unsafe
 
 
 def register_cli(app: Flask) -> None:
@@ -34,8 +33,7 @@ def exit_invalid(exc: ValidationError) -> NoReturn:
 
 def tenant_or_exit(slug: str) -> Tenant:
     """The tenant of SLUG; exit 1 when there is none."""
-    with all_tenants_unsafe("cli: tenant by slug"):
-        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
         click.echo(f"Unknown tenant: {slug}", err=True)
         sys.exit(1)

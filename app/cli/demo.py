@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Tenant
-from app.tenancy import all_tenants_unsafe
 
 
 @click.group(cls=AppGroup)
@@ -35,8 +34,7 @@ def ensure_demo() -> None:
     """Load the demo tenant when the database has no tenant at all."""
     from app.demo import DEMO_LOGINS, load_demo
 
-    with all_tenants_unsafe("cli: ensure-demo"):
-        empty = db.session.scalar(select(Tenant.id).limit(1)) is None
+    empty = db.session.scalar(select(Tenant.id).limit(1)) is None
     if empty:
         load_demo("demo")
         db.session.commit()
