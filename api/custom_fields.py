@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from sqlalchemy import Select, select
 
 from api.auth import current_principal, requires
 from api.blueprint import Blueprint
@@ -17,20 +16,14 @@ from api.schemas.custom_fields import (
     CustomFieldUpdateSchema,
 )
 from app.models import CustomField
-from app.policies import get_visible_or_404, visible
+from app.policies import get_visible_or_404
+from app.queries.administration import custom_fields_select
 from app.services.custom_field_defs import create_field, update_field
 from app.web.transactions import transaction
 
 blp = Blueprint("custom-fields", __name__, url_prefix="/api/v1/custom-fields", tenant_wide=True,
                 description="Custom fields: the tenant's own fields of each entity, whose "
                             "values are under `custom` in the records.")
-
-
-def _fields(args: dict[str, Any]) -> Select:
-    stmt = select(CustomField)
-    if args.get("entity"):
-        stmt = stmt.where(CustomField.entity == args["entity"])
-    return visible(stmt, CustomField, current_principal())
 
 
 def _field_or_404(field_id: int) -> CustomField:
@@ -46,8 +39,8 @@ class CustomFieldViews(MethodView):
                   headers={"X-Pagination": "CURSOR_PAGINATION"})
     def get(self, args: dict[str, Any]) -> Any:
         """List custom fields by position (filtered by entity: the order of its forms)."""
-        return cursor_page(_fields(args), CustomField.position, CustomField.id, args,
-                           descending=False)
+        fields = custom_fields_select(args.get("entity"), current_principal())
+        return cursor_page(fields, CustomField.position, CustomField.id, args, descending=False)
 
     @requires("write")
     @blp.arguments(CustomFieldSchema)

@@ -8,7 +8,6 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from api.auth import current_principal, requires
 from api.blueprint import Blueprint
@@ -20,7 +19,8 @@ from api.schemas.webhooks import (
     WebhookEndpointUpdateSchema,
 )
 from app.models import WebhookDelivery, WebhookEndpoint
-from app.policies import get_visible_or_404, visible
+from app.policies import get_visible_or_404
+from app.queries.webhooks import deliveries_select, endpoints_select
 from app.services.webhooks import (
     create_endpoint,
     delete_endpoint,
@@ -59,8 +59,8 @@ class WebhookViews(MethodView):
                   headers={"X-Pagination": "CURSOR_PAGINATION"})
     def get(self, args: dict[str, Any]) -> Any:
         """List the webhook endpoints, oldest first."""
-        stmt = visible(select(WebhookEndpoint), WebhookEndpoint, current_principal())
-        endpoints, headers = cursor_page(stmt, WebhookEndpoint.id, WebhookEndpoint.id, args,
+        endpoints, headers = cursor_page(endpoints_select(current_principal()),
+                                         WebhookEndpoint.id, WebhookEndpoint.id, args,
                                          descending=False)
         return [_shown(e) for e in endpoints], headers
 
@@ -137,7 +137,5 @@ class WebhookDeliveryViews(MethodView):
     def get(self, args: dict[str, Any], endpoint_id: int) -> Any:
         """List an endpoint's deliveries, newest first (filter by status)."""
         endpoint = _endpoint_or_404(endpoint_id)
-        stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
-        if args.get("status"):
-            stmt = stmt.where(WebhookDelivery.status == args["status"])
-        return cursor_page(stmt, WebhookDelivery.id, WebhookDelivery.id, args)
+        return cursor_page(deliveries_select(endpoint, args.get("status")), WebhookDelivery.id,
+                           WebhookDelivery.id, args)

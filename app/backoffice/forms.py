@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
@@ -36,12 +35,12 @@ from app.entities import (
     Entity,
     Field,
 )
-from app.extensions import db
 
 # Shared with the extranet; imported here too for the back office's views.
 from app.forms import LANGUAGES, LocaleForm, LoginForm, apply_errors, options  # noqa: F401
 from app.models import FIELD_TYPES, CustomField, Role, User
 from app.policies import get_visible
+from app.queries.records import record_id_by_text
 from app.values import parse_decimal
 
 REF_ID = re.compile(r"#(\d{1,18})\s*$")
@@ -82,7 +81,7 @@ class RefField(StringField):
         if match:
             self.data = int(match.group(1))
             return
-        self.data = resolve_ref_text(self.ref, self.raw)
+        self.data = record_id_by_text(self.ref, self.raw)
         if self.data is None:
             raise ValueError(_l("Unknown record: choose one from the list."))
 
@@ -103,23 +102,6 @@ def ref_label(ref: str, record: Any) -> str:
         return f"{record.display_name} · #{record.id}"
     title = getattr(record, ENTITIES[ref].title_attr, None) or record.external_ref or ""
     return f"{title} · #{record.id}"
-
-
-def resolve_ref_text(ref: str, text: str) -> int | None:
-    """An id from an external reference or an exact title typed without the list's help."""
-    model = ref_model(ref)
-    if ref == "users":
-        return db.session.scalar(select(User.id).where(User.email == text.lower()).limit(1))
-    found = db.session.scalars(select(model.id).where(model.external_ref == text).limit(2)).all()
-    if len(found) != 1:
-        title = ENTITIES[ref].title_attr
-        if not hasattr(model, title) or isinstance(getattr(type(model), title, None), property):
-            return None
-        column = getattr(model, title)
-        if not hasattr(column, "expression"):
-            return None
-        found = db.session.scalars(select(model.id).where(column == text).limit(2)).all()
-    return found[0] if len(found) == 1 else None
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.entities import ENTITIES
 from app.extensions import db
 from app.models import Attachment, AuditEvent, Role, User
 from app.policies import visible
@@ -37,3 +38,21 @@ def suggestions(model: type, column: Any, q: str, user: Any, limit: int) -> list
     if q:
         stmt = stmt.where(column.icontains(q, autoescape=True))
     return list(db.session.scalars(stmt.order_by(column).limit(limit)))
+
+
+def record_id_by_text(ref: str, text: str) -> int | None:
+    """The id a related-record field typed without the list's help names: a user by e-mail, a
+    record by its external reference or else its exact title; None unless exactly one."""
+    if ref == "users":
+        return db.session.scalar(select(User.id).where(User.email == text.lower()).limit(1))
+    model = ENTITIES[ref].model
+    found = db.session.scalars(select(model.id).where(model.external_ref == text).limit(2)).all()
+    if len(found) != 1:
+        title = ENTITIES[ref].title_attr
+        if not hasattr(model, title) or isinstance(getattr(type(model), title, None), property):
+            return None
+        column = getattr(model, title)
+        if not hasattr(column, "expression"):
+            return None
+        found = db.session.scalars(select(model.id).where(column == text).limit(2)).all()
+    return found[0] if len(found) == 1 else None

@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint
 from app.models.base import MAX_ID
+from app.policies import visible
 
 LOG_PAGE = 50
 
@@ -31,6 +32,17 @@ def endpoint_rows() -> list[EndpointRow]:
         select(WebhookDelivery.endpoint_id, func.count(WebhookDelivery.id))
         .where(WebhookDelivery.status == "pending").group_by(WebhookDelivery.endpoint_id)).all())
     return [EndpointRow(e, latest.get(e.id), pending.get(e.id, 0)) for e in endpoints]
+
+
+def endpoints_select(principal: Any) -> Select:
+    """The endpoints `principal` may see (the API's list)."""
+    return visible(select(WebhookEndpoint), WebhookEndpoint, principal)
+
+
+def deliveries_select(endpoint: WebhookEndpoint, status: str | None) -> Select:
+    """An endpoint's deliveries, maybe of one status (the API's log)."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+    return stmt.where(WebhookDelivery.status == status) if status else stmt
 
 
 def recent_deliveries(endpoint: WebhookEndpoint, limit: int = 10) -> list[WebhookDelivery]:
