@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,18 @@ from app.custom_fields import definitions
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportRowError, ImportRun
-from app.services.audit import jsonable
-from app.services.records import column_default
+from app.services.audit import audit_row
+from app.services.record_rules import (
+    chunks,
+    column_default,
+    jsonable,
+    line_parent,
+    line_totals,
+    lines_of,
+    normalized_line,
+    required_to_create,
+)
 from app.services.webhook_outbox import enqueue_bulk, enqueue_created
-from app.tenancy import current_actor
 from importers.convert import Column, compile_columns
 from importers.keylog import KeyLog
 from importers.profile import Profile, Target
@@ -43,8 +50,6 @@ from importers.values import InvalidValue, cell_text
 BATCH_ROWS = 10_000
 DIFF_SAMPLE = 20
 ARCHIVE_CHUNK = 5000
-LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
-CENT = Decimal("0.01")
 # One message per related entity, translated whole when shown (French nouns have genders).
 NO_REFERENCE = {
     "accounts": _l("No customer with the reference “%(ref)s”."),
@@ -144,8 +149,7 @@ class ImportEngine:
         # alike; a field that cannot be empty otherwise is required (docs/feeds.md).
         self.defaults = {spec.name: default for spec in self.entity.fields
                          if (default := column_default(self.entity, spec)) is not None}
-        self.required = {spec.name for spec in self.entity.fields
-                         if spec.name not in self.defaults and _cannot_be_empty(self.model, spec)}
+        self.required = required_to_create(self.entity)
         self.outcome = Outcome()
         self.progress = progress
         self.diffs: list[dict[str, Any]] = []
@@ -370,7 +374,7 @@ class ImportEngine:
             columns = [model.external_ref, model.id]
             if hasattr(model, "partner_id") and target == "account":
                 columns.append(model.partner_id)
-            for chunk in _chunks(sorted(wanted), 900):
+            for chunk in chunks(sorted(wanted)):
                 for row in db.session.execute(select(*columns).where(
                         model.external_ref.in_(chunk))):
                     found[row[0]] = (row[1], row[2] if len(row) > 2 else None)
@@ -428,7 +432,7 @@ class ImportEngine:
     def _plan(self, items: list[Item]) -> Plan:
         """What the batch would write (reads only): rows to create, to update, and failures."""
         existing = self._existing([i.key for i in items])
-        old_lines = self._existing_lines([existing[i.key]["id"] for i in items
+        old_lines = lines_of(self.entity, [existing[i.key]["id"] for i in items
                                           if i.key in existing]) if self.profile.has_lines else {}
         now = datetime.now(UTC)
         plan = Plan()
@@ -483,23 +487,12 @@ class ImportEngine:
                  *{f"{t.name}_id" for t in self.profile.targets if t.kind == "ref"}]
         names = list(dict.fromkeys(names))
         found = {}
-        for chunk in _chunks(keys, 900):
+        for chunk in chunks(keys):
             stmt = select(*(getattr(self.model, n) for n in names)).where(
                 self.key_column.in_(chunk))
             for row in db.session.execute(stmt):
                 record = dict(zip(names, row, strict=True))
                 found[str(record[self.profile.key])] = record
-        return found
-
-    def _existing_lines(self, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        line_model = self.entity.line_model
-        parent = _parent_column(line_model)
-        found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-        for chunk in _chunks(ids, 900):
-            stmt = select(parent, *(getattr(line_model, f) for f in LINE_FIELDS)).where(
-                parent.in_(chunk)).order_by(parent, line_model.position, line_model.id)
-            for row in db.session.execute(stmt):
-                found[row[0]].append(dict(zip(LINE_FIELDS, row[1:], strict=True)))
         return found
 
     def _new_row(self, item: Item, now: datetime) -> dict[str, Any]:
@@ -535,7 +528,7 @@ class ImportEngine:
             before["archived_at"], after["archived_at"] = current["archived_at"], None
         if self.profile.has_lines:
             lines = _normalized_lines(item.lines or [])
-            if lines != [_normalized_line(line) for line in old_lines or []]:
+            if lines != _normalized_lines(old_lines or []):
                 before["lines"], after["lines"] = old_lines, lines
                 totals: dict[str, Any] = {}
                 _totals_from_lines(totals, lines, item.values)
@@ -589,7 +582,7 @@ class ImportEngine:
                 changed = [(row["id"], _normalized_lines(item.lines or []))
                            for item, row in updates]
                 line_model = self.entity.line_model
-                parent = _parent_column(line_model)
+                parent = line_parent(line_model)
                 db.session.execute(delete(line_model).where(
                     parent.in_([i for i, _lines in changed])))
                 self._insert_lines(changed)
@@ -599,7 +592,7 @@ class ImportEngine:
 
     def _insert_lines(self, documents: list[tuple[int, list[dict[str, Any]]]]) -> None:
         line_model = self.entity.line_model
-        parent = _parent_column(line_model).key
+        parent = line_parent(line_model).key
         rows = [{parent: doc_id, "position": position, **line}
                 for doc_id, lines in documents for position, line in enumerate(lines)]
         if rows:
@@ -607,11 +600,8 @@ class ImportEngine:
 
     def _audit(self, action: str, record_id: int, before: dict, after: dict,
                now: datetime) -> dict[str, Any]:
-        actor = current_actor()
-        return {"action": action, "entity": self.entity.name, "record_id": record_id,
-                "before": jsonable(before), "after": jsonable(after), "created_at": now,
-                "actor_kind": actor.kind, "actor_id": actor.id,
-                "actor_label": actor.label[:254], "ip": None}
+        return audit_row(action, self.entity.name, record_id, jsonable(before), jsonable(after),
+                         now)
 
     def _archive_absent(self) -> None:
         """Full sync: this profile's records that the file no longer holds are archived."""
@@ -629,7 +619,7 @@ class ImportEngine:
         if self.run.is_dry_run or not absent:
             return
         now = datetime.now(UTC)
-        for chunk in _chunks(absent, 900):
+        for chunk in chunks(absent):
             db.session.execute(update(self.model).where(self.model.id.in_(chunk)).values(
                 archived_at=now, import_run_id=self.run.id, updated_at=now))
             audits = [self._audit("archive", record_id, {"archived_at": None},
@@ -649,13 +639,6 @@ class ImportEngine:
             self.progress(run)
 
 
-def _cannot_be_empty(model: type, spec: Any) -> bool:
-    """Required by the entity, or NOT NULL in the table (the key and timestamps aside)."""
-    column = model.__table__.c.get(spec.attr)
-    return spec.required or (column is not None and not column.nullable
-                             and column.default is None and column.server_default is None)
-
-
 def _not_null_column(exc: Exception) -> str | None:
     """The column of a NOT NULL violation (SQLite's text, PostgreSQL's diagnostics)."""
     orig = getattr(exc, "orig", None)
@@ -666,48 +649,16 @@ def _not_null_column(exc: Exception) -> str | None:
     return match.group(1) if match else None
 
 
-def _parent_column(line_model: type) -> Any:
-    for name in ("quote_id", "order_id", "invoice_id"):
-        if hasattr(line_model, name):
-            return getattr(line_model, name)
-    raise KeyError(line_model)
-
-
-def _normalized_line(line: dict[str, Any]) -> dict[str, Any]:
-    quantity = line.get("quantity")
-    unit_price = line.get("unit_price")
-    tax_rate = line.get("tax_rate")
-    return {
-        "sku": line.get("sku"), "label": line.get("label") or "",
-        "quantity": Decimal(quantity if quantity is not None else 1).quantize(Decimal("0.001")),
-        "unit_price": Decimal(unit_price or 0).quantize(CENT),
-        "tax_rate": Decimal(tax_rate if tax_rate is not None else 20).quantize(CENT),
-    }
-
-
 def _normalized_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [_normalized_line(line) for line in lines]
+    return [normalized_line(line) for line in lines]
 
 
 def _totals_from_lines(row: dict[str, Any], lines: list[dict[str, Any]],
                        given: dict[str, Any]) -> None:
     """Totals computed from the lines, unless the file gives them."""
-    if not lines:
-        return
-    excl = sum(((line["quantity"] * line["unit_price"]).quantize(CENT) for line in lines),
-               Decimal("0"))
-    tax = sum(((line["quantity"] * line["unit_price"]).quantize(CENT) * line["tax_rate"] / 100)
-              .quantize(CENT) for line in lines)
-    computed = {"total_excl_tax": excl.quantize(CENT), "tax_total": Decimal(tax).quantize(CENT),
-                "total": (excl + tax).quantize(CENT)}
-    for name, value in computed.items():
+    for name, value in line_totals(lines).items():
         if given.get(name) is None:
             row[name] = value
-
-
-def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
 
 
 def _db_reason(exc: Exception) -> str:

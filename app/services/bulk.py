@@ -29,23 +29,27 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models.base import MAX_ID
 from app.policies import can_create, visible
-from app.services.audit import jsonable
+from app.services.audit import audit_row
+from app.services.record_rules import (
+    chunks,
+    column_default,
+    jsonable,
+    line_parent,
+    line_totals,
+    lines_of,
+    required_to_create,
+)
 from app.services.records import (
-    LINE_FIELDS,
     clean_lines,
     clean_value,
-    column_default,
     date_order_errors,
-    has_default,
     integrity_errors,
-    line_totals,
     refusal,
 )
 from app.services.webhook_outbox import enqueue_bulk
-from app.tenancy import current_actor, current_tenant_id
+from app.tenancy import current_tenant_id
 
 MAX_ITEMS = 10_000
-CHUNK = 900  # values per IN (…): under SQLite's parameter limit
 
 
 @dataclass(frozen=True)
@@ -108,16 +112,14 @@ class _Upsert:
         self.custom_fields = definitions(entity.name, active_only=False)
         self.required_custom = any(f.is_active and f.is_required for f in self.custom_fields)
         self.attrs = [f.attr for f in entity.fields]
-        self.defaults = {f.attr: self._default(f) for f in entity.fields}
+        self.defaults = {f.attr: column_default(entity, f) for f in entity.fields}
+        self.required = required_to_create(entity) - {"external_ref"}
         # How the audit trail writes values that JSON has no type for (as jsonable does).
         self.as_json = [(f.attr, jsonable) for f in entity.fields if f.type in ("money", "date")]
         self.sql = BulkSQL(self.model.__table__, "external_ref", current_tenant_id())
         self.restricted = getattr(user, "partner_id", None) is not None \
             or getattr(user, "account_id", None) is not None
         self.now = datetime.now(UTC)
-        actor = current_actor()
-        self.actor = {"actor_kind": actor.kind, "actor_id": actor.id,
-                      "actor_label": actor.label[:254], "ip": actor.ip}
 
     def run(self, items: list[BulkItem]) -> None:
         self._keys(items)
@@ -128,7 +130,7 @@ class _Upsert:
         existing = self._existing(live)
         self._partners_of_accounts(live, existing)
         if self.entity.line_model is not None:
-            existing_lines = self._lines_of([existing[i.external_ref]["id"] for i in live
+            existing_lines = lines_of(self.entity, [existing[i.external_ref]["id"] for i in live
                                              if i.lines is not None and i.external_ref
                                              in existing])
         for item in live:
@@ -225,7 +227,7 @@ class _Upsert:
                 self.account_partners.update(found.values())
         columns = [model.id, m.Account.partner_id] if with_partner else [model.id]
         by_id = set()
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             for row in db.session.execute(select(*columns).where(model.id.in_(chunk))):
                 by_id.add(row[0])
                 if with_partner:
@@ -234,7 +236,7 @@ class _Upsert:
         return by_id & seen, {ref: i for ref, i in by_ref.items() if i in seen}
 
     def _staff(self, ids: set[int]) -> Iterator[int]:
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             yield from db.session.scalars(select(m.User.id).where(
                 m.User.id.in_(chunk), m.User.role.in_(["admin", "sales"])))
 
@@ -243,7 +245,7 @@ class _Upsert:
         if not self.restricted:
             return ids
         seen: set[int] = set()
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             seen.update(db.session.scalars(visible(select(model.id).where(
                 model.id.in_(chunk)), model, self.user)))
         return seen
@@ -275,29 +277,17 @@ class _Upsert:
             return
         wanted = {record["account_id"] for record in existing.values()
                   if record["partner_id"] is None} - {None} - set(self.account_partners)
-        for chunk in _chunks(sorted(wanted)):
+        for chunk in chunks(sorted(wanted)):
             self.account_partners.update(db.session.execute(
                 select(m.Account.id, m.Account.partner_id).where(m.Account.id.in_(chunk))
             ).tuples().all())
-
-    def _lines_of(self, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        line_model = self.entity.line_model
-        parent = _parent_column(line_model)
-        found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-        for chunk in _chunks(ids):
-            stmt = select(parent, *(getattr(line_model, f) for f in LINE_FIELDS)).where(
-                parent.in_(chunk)).order_by(parent, line_model.position, line_model.id)
-            for row in db.session.execute(stmt):
-                found[row[0]].append(dict(zip(LINE_FIELDS, row[1:], strict=True)))
-        return found
 
     # -- planning -------------------------------------------------------------------------
 
     def _plan_create(self, item: BulkItem) -> None:
         values, errors = item.values, item.errors
         for spec in self.entity.fields:
-            if spec.name not in item.data and spec.required and not has_default(spec) \
-                    and spec.name != "external_ref":
+            if spec.name not in item.data and spec.name in self.required:
                 errors[spec.name] = _("This field is required.")
         custom = self._custom(item, None)
         errors.update(date_order_errors(self.entity, _State(), values))
@@ -310,7 +300,7 @@ class _Upsert:
         defaults = self.defaults
         row = {attr: values.get(attr, defaults[attr]) for attr in self.attrs}
         if item.lines:
-            row.update(line_totals(self._line_records(item.lines)))
+            row.update(line_totals(item.lines))
         row.update(custom=custom, created_at=self.now, updated_at=self.now)
         item.row, item.new_lines, item.status = row, bool(item.lines), "created"
         after = {attr: row[attr] for attr in self.attrs}
@@ -331,7 +321,7 @@ class _Upsert:
         self._default_partner(values, {**current, **values})
         if item.lines is not None and item.lines != old_lines:
             values["lines"] = item.lines
-            values.update(line_totals(self._line_records(item.lines)))
+            values.update(line_totals(item.lines))
             item.new_lines = True
         before, after = {}, {}
         for name, value in values.items():
@@ -374,18 +364,9 @@ class _Upsert:
             if partner_id is not None:
                 values["partner_id"] = partner_id
 
-    def _default(self, spec: Field) -> Any:
-        column = self.columns.get(spec.attr)
-        default = getattr(column, "default", None)
-        return default.arg if default is not None and default.is_scalar else None
-
-    def _line_records(self, lines: list[dict[str, Any]]) -> list[Any]:
-        return [self.entity.line_model(**line) for line in lines]
-
     def _audit(self, action: str, record_id: int | None, after: dict[str, Any],
                before: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"action": action, "entity": self.entity.name, "record_id": record_id,
-                "before": before, "after": after, "created_at": self.now, **self.actor}
+        return audit_row(action, self.entity.name, record_id, before, after, self.now)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -437,9 +418,9 @@ class _Upsert:
         if not items:
             return
         line_model = self.entity.line_model
-        parent = _parent_column(line_model)
+        parent = line_parent(line_model)
         updated = [item.id for item in items if item.status == "updated"]
-        for chunk in _chunks(updated):
+        for chunk in chunks(updated):
             db.session.execute(delete(line_model).where(parent.in_(chunk)))
         rows = [{parent.key: item.id, "position": position, **line}
                 for item in items for position, line in enumerate(item.lines or [])]
@@ -451,14 +432,3 @@ class _Upsert:
         ids = {item.id for item in items}
         return self.restricted and self._visible(self.model, ids) != ids
 
-
-def _parent_column(line_model: type) -> Any:
-    for name in ("quote_id", "order_id", "invoice_id"):
-        if hasattr(line_model, name):
-            return getattr(line_model, name)
-    raise KeyError(line_model)
-
-
-def _chunks(values: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]

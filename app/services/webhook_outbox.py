@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, WebhookDelivery, WebhookEndpoint
+from app.services.record_rules import snapshot
 from app.tenancy import bound_tenant_id, current_actor
 from app.webhooks.events import RECORD_ACTIONS, record_event_name
 
@@ -150,8 +151,6 @@ def enqueue_created(entity: str, *, ids: list[int] | None = None, key: str | Non
     name = f"{entity}.created"
     if not _wanted((name,)):
         return
-    from app.services.records import snapshot  # records -> audit -> this module
-
     spec = ENTITIES[entity]
     model = spec.model
     column = model.id if ids is not None else getattr(model, key or "id")
