@@ -9,7 +9,7 @@ fall back to row by row in a batch the database refused. What changes is the uni
 - Existing records are compared with one statement per batch (importers/existing.py): an
   unchanged row costs no dict, no Decimal and no write. A row found different is checked
   again by the engine's own `_changes`, which makes its update, audit event and diff.
-- New records go in with executemany or COPY (importers/inserts.py, app/bulk_sql.py),
+- New records go in with executemany or COPY (importers/inserts.py, app/services/record_sql.py),
   changed ones with executemany or COPY and one UPDATE, their audit events likewise.
 - Related records are read once per run (all of them when they are fewer than the file's
   rows) and remembered: the run holds its profile's lock, and a reference is resolved as it
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Date, Numeric
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.bulk_sql import BulkSQL, collecting_between_batches
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent
+from app.services.record_sql import BulkSQL, collecting_between_batches
 from app.services.webhook_outbox import enqueue_bulk, enqueue_created
 from app.tenancy import current_tenant_id
 from importers.batches import BatchColumn, RowBatch, can_batch, cents_to_decimal, csv_batches

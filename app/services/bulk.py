@@ -17,28 +17,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app import models as m
-from app.bulk_sql import BulkSQL, collecting_between_batches
 from app.custom_fields import definitions, validate_custom
 from app.entities import ENTITIES, Entity, Field
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import AuditEvent
 from app.models.base import MAX_ID
 from app.policies import can_create, visible
 from app.services.audit import audit_row
+from app.services.record_batches import RecordWriter, write_batch
 from app.services.record_rules import (
     chunks,
     column_default,
     jsonable,
-    line_parent,
     line_totals,
     lines_of,
     required_to_create,
 )
+from app.services.record_sql import BulkSQL, collecting_between_batches
 from app.services.records import (
     clean_lines,
     clean_value,
@@ -46,8 +45,6 @@ from app.services.records import (
     integrity_errors,
     refusal,
 )
-from app.services.webhook_outbox import enqueue_bulk
-from app.tenancy import current_tenant_id
 
 MAX_ITEMS = 10_000
 
@@ -116,7 +113,8 @@ class _Upsert:
         self.required = required_to_create(entity) - {"external_ref"}
         # How the audit trail writes values that JSON has no type for (as jsonable does).
         self.as_json = [(f.attr, jsonable) for f in entity.fields if f.type in ("money", "date")]
-        self.sql = BulkSQL(self.model.__table__, "external_ref", current_tenant_id())
+        self.writer = RecordWriter(entity)
+        self.sql = self.writer.sql
         self.restricted = getattr(user, "partner_id", None) is not None \
             or getattr(user, "account_id", None) is not None
         self.now = datetime.now(UTC)
@@ -371,61 +369,39 @@ class _Upsert:
     # -- writing --------------------------------------------------------------------------
 
     def _write(self, items: list[BulkItem]) -> None:
-        if not items:
-            return
-        try:
-            with db.session.begin_nested():
-                self._write_items(items)
-        except (DBAPIError, self.sql.errors, _OutOfReach):
-            for item in items:
-                self._write_one(item)
+        if items:
+            write_batch(lambda: self._write_items(items), items,
+                        lambda item: self._write_items([item]), self._refused, (_OutOfReach,))
 
-    def _write_one(self, item: BulkItem) -> None:
-        created = item.status == "created"
-        try:
-            with db.session.begin_nested():
-                self._write_items([item])
-        except (IntegrityError, self.sql.dialect.dbapi.IntegrityError) as exc:
+    def _refused(self, item: BulkItem, exc: Exception) -> None:
+        if isinstance(exc, IntegrityError | self.sql.dialect.dbapi.IntegrityError):
             item.errors.update(integrity_errors(exc))
-        except (DBAPIError, self.sql.errors) as exc:
-            reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
-            item.errors[""] = _("The database refused the row: %(reason)s", reason=reason)
-        except _OutOfReach:
+        elif isinstance(exc, _OutOfReach):
             key = "partner_id" if "partner" in self.fields else ""
             item.errors[key] = _("A partner's token can only write records of its partner.")
-        if item.errors and created:
+        else:
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+            item.errors[""] = _("The database refused the row: %(reason)s", reason=reason)
+        if item.status == "created":
             item.id = None
 
     def _write_items(self, items: list[BulkItem]) -> None:
-        sql = self.sql
+        writer = self.writer
         creates = [item for item in items if item.status == "created"]
         updates = [item for item in items if item.status == "updated"]
         if creates:
-            sql.insert_dicts(self.model.__table__, [item.row for item in creates])
-            ids = sql.existing(["id"], [item.external_ref for item in creates])
-            for item in creates:
-                item.id = item.audit["record_id"] = ids[item.external_ref][1]
+            ids = writer.create([item.row for item in creates])
+            for item, record_id in zip(creates, ids, strict=True):
+                item.id = item.audit["record_id"] = record_id
         if updates:
-            sql.update([item.row for item in updates])
-        self._replace_lines([item for item in items if item.new_lines])
-        audits = [item.audit for item in items]
-        sql.insert_dicts(AuditEvent.__table__, audits)
-        enqueue_bulk(self.entity.name, audits)
+            writer.update([item.row for item in updates])
+        replaced = [item for item in items if item.new_lines]
+        if replaced:
+            writer.replace_lines([(item.id, item.lines or []) for item in replaced],
+                                 [item.id for item in replaced if item.status == "updated"])
+        writer.audit([item.audit for item in items])
         if self._out_of_reach(items):
             raise _OutOfReach
-
-    def _replace_lines(self, items: list[BulkItem]) -> None:
-        if not items:
-            return
-        line_model = self.entity.line_model
-        parent = line_parent(line_model)
-        updated = [item.id for item in items if item.status == "updated"]
-        for chunk in chunks(updated):
-            db.session.execute(delete(line_model).where(parent.in_(chunk)))
-        rows = [{parent.key: item.id, "position": position, **line}
-                for item in items for position, line in enumerate(item.lines or [])]
-        if rows:
-            self.sql.insert_dicts(line_model.__table__, rows)
 
     def _out_of_reach(self, items: list[BulkItem]) -> bool:
         """Whether a written record left the sight of a user restricted to a partner."""
