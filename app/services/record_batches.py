@@ -29,11 +29,12 @@ Result = TypeVar("Result")
 
 def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
                 write_one: Callable[[Unit], Result],
-                refused: Callable[[Unit, Exception], None],
+                refused: Callable[[Unit, Exception], Result],
                 errors: tuple[type[Exception], ...] = ()) -> list[Result] | None:
     """Run `write_all` in a savepoint: None when the database took the whole batch. When it
     refused it, each of `units` (read only then) goes through `write_one` in a savepoint of
-    its own; `refused` names those refused again. The results of those written."""
+    its own, and `refused` names each unit refused again. The results, unit by unit:
+    `write_one`'s, or `refused`'s."""
     caught = (DBAPIError, db.engine.dialect.dbapi.Error, *errors)
     try:
         with db.session.begin_nested():
@@ -41,16 +42,15 @@ def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
         return None
     except caught:
         pass
-    written = []
+    results = []
     for unit in units:
         try:
             with db.session.begin_nested():
                 result = write_one(unit)
         except caught as exc:
-            refused(unit, exc)
-        else:
-            written.append(result)
-    return written
+            result = refused(unit, exc)
+        results.append(result)
+    return results
 
 
 class RecordWriter:

@@ -4,7 +4,7 @@ One statement per batch, on tuples in the file's terms (amounts in cents, dates 
 database stores them, related records by id): SQLite compares them itself and sends back only
 the rows that differ; PostgreSQL sends the records (binary) and Python compares tuples. Equal
 here is equal for the engine too; every row found different is checked again by the engine's
-own `_changes` on the ORM's values (`current`), which also makes the update and its audit.
+`plan_update` on the ORM's values (`current`), which also makes the update and its audit.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from importers.fastpath import BatchImport
+    from importers.column_import import ColumnImport
 
 MEMORY = 50_000  # custom JSON texts remembered, parsed or as compared
 _MISSING = object()
@@ -20,7 +20,7 @@ _TEXT = {str, type(None)}
 
 
 class ExistingRecords:
-    def __init__(self, batch: BatchImport) -> None:
+    def __init__(self, batch: ColumnImport) -> None:
         self.batch = batch
         self.bulk = batch.bulk
         self.customs = [key for _n, key in batch.customs]
@@ -115,7 +115,7 @@ class ExistingRecords:
         return found
 
     def current(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """engine._existing's records: the columns it reads, as the ORM returns them (one
+        """The engine's existing records: the columns it reads, as the ORM returns them (one
         index lookup per key, as the batch path reads)."""
         profile = self.batch.profile
         names = list(dict.fromkeys([
