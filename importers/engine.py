@@ -39,6 +39,7 @@ from app.services.record_rules import (
     lines_of,
     normalized_line,
     required_to_create,
+    takes_account_partner,
 )
 from app.services.webhook_outbox import enqueue_created
 from importers import column_import
@@ -429,8 +430,7 @@ class ImportEngine:
 
     def new_row(self, item: Item, now: datetime) -> dict[str, Any]:
         row = {k: v for k, v in item.values.items() if not k.startswith("_")}
-        if "partner_id" in self.model.__table__.c and "partner_id" not in row \
-                and self.entity.name != "accounts":
+        if takes_account_partner(self.entity) and "partner_id" not in row:  # not mapped
             row["partner_id"] = item.values.get("_account_partner_id")
         row.update(custom={k: v for k, v in item.custom.items() if v is not None},
                    created_at=now, updated_at=now, import_run_id=self.run.id,

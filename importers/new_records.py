@@ -14,6 +14,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from app.extensions import db
+from app.services.record_rules import takes_account_partner
 
 if TYPE_CHECKING:
     from importers.column_import import ColumnImport
@@ -38,8 +39,8 @@ class NewRecords:
             elif target.kind == "ref":
                 self._add(f"{target.name}_id",
                           self._picked(lambda name=target.name: batch.ids[name]))
-        if "partner_id" in table.c and "partner_id" not in self.names \
-                and engine.entity.name != "accounts":  # the account's partner (new_row)
+        if takes_account_partner(engine.entity) and "partner_id" not in self.names:
+            # not mapped: the customer's partner (engine.new_row)
             self._add("partner_id", self._picked(lambda: batch.partners or Nones()))
         self._add("custom", self._custom(table.c.custom))
         run = engine.run

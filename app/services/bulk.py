@@ -32,10 +32,12 @@ from app.services.record_batches import RecordWriter, write_batch
 from app.services.record_rules import (
     chunks,
     column_default,
+    default_partner,
     jsonable,
     line_totals,
     lines_of,
     required_to_create,
+    takes_account_partner,
 )
 from app.services.record_sql import BulkSQL, collecting_between_batches
 from app.services.records import (
@@ -104,7 +106,6 @@ class _Upsert:
         self.fields_by_name = {f.name: (f, f.attr, column_default(entity, f))
                                for f in entity.fields}
         self.columns = self.model.__table__.c
-        self.partner_owned = "partner_id" in self.columns and entity.name != "accounts"
         self.account_partners: dict[int, int | None] = {}
         self.custom_fields = definitions(entity.name, active_only=False)
         self.required_custom = any(f.is_active and f.is_required for f in self.custom_fields)
@@ -271,7 +272,7 @@ class _Upsert:
     def _partners_of_accounts(self, items: list[BulkItem],
                               existing: dict[str, dict[str, Any]]) -> None:
         """The partner of each customer a document may take its partner from."""
-        if not self.partner_owned or "account_id" not in self.columns:
+        if not takes_account_partner(self.entity):
             return
         wanted = {record["account_id"] for record in existing.values()
                   if record["partner_id"] is None} - {None} - set(self.account_partners)
@@ -356,11 +357,9 @@ class _Upsert:
 
     def _default_partner(self, values: dict[str, Any], state: dict[str, Any]) -> None:
         """A document's partner defaults to its customer's."""
-        if self.partner_owned and state.get("partner_id") is None \
-                and state.get("account_id") is not None:
-            partner_id = self.account_partners.get(state["account_id"])
-            if partner_id is not None:
-                values["partner_id"] = partner_id
+        partner_id = default_partner(self.entity, state, self.account_partners.get)
+        if partner_id is not None:
+            values["partner_id"] = partner_id
 
     def _audit(self, action: str, record_id: int | None, after: dict[str, Any],
                before: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ normalised and its totals computed here only, so that the three paths store the 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -73,6 +73,22 @@ def snapshot(entity: Entity, record: Any) -> dict[str, Any]:
             {k: jsonable(getattr(line, k)) for k in LINE_FIELDS} for line in record.lines
         ]
     return state
+
+
+def takes_account_partner(entity: Entity) -> bool:
+    """Whether a record's partner defaults to its customer's: a document's, not a customer's."""
+    columns = entity.model.__table__.c
+    return "partner_id" in columns and "account_id" in columns and entity.name != "accounts"
+
+
+def default_partner(entity: Entity, state: dict[str, Any],
+                    partner_of_account: Callable[[int], int | None]) -> int | None:
+    """The partner a record without one takes: its customer's (None when it keeps its own,
+    or has no customer)."""
+    if takes_account_partner(entity) and state.get("partner_id") is None \
+            and state.get("account_id") is not None:
+        return partner_of_account(state["account_id"])
+    return None
 
 
 def chunks(values: list[Any], size: int = IN_LIST) -> Iterator[list[Any]]:

@@ -26,9 +26,11 @@ from app.services.record_rules import (
     QUANTITY_STEP,
     chunks,
     column_default,
+    default_partner,
     line_totals,
     required_to_create,
     snapshot,
+    takes_account_partner,
 )
 from app.services.webhook_outbox import enqueue_bulk
 from app.tenancy import current_actor
@@ -203,7 +205,11 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
         raise ValidationError(errors)
     for attr, value in values.items():
         setattr(record, attr, value)
-    _default_partner(entity, record, values)
+    partner_id = default_partner(
+        entity, {"partner_id": record.partner_id, "account_id": record.account_id}
+        if takes_account_partner(entity) else {}, _partner_of_account)
+    if partner_id is not None:
+        record.partner_id = partner_id
     if lines is not None:
         _replace_lines(entity, record, lines)
 
@@ -291,13 +297,8 @@ def date_order_errors(entity: Entity, record: Any, values: dict[str, Any]) -> di
     return {}
 
 
-def _default_partner(entity: Entity, record: Any, values: dict[str, Any]) -> None:
-    """A document's partner defaults to its account's partner."""
-    if not hasattr(record, "partner_id") or entity.model is m.Account:
-        return
-    if record.partner_id is None and getattr(record, "account_id", None):
-        record.partner_id = db.session.scalar(
-            select(m.Account.partner_id).where(m.Account.id == record.account_id))
+def _partner_of_account(account_id: int) -> int | None:
+    return db.session.scalar(select(m.Account.partner_id).where(m.Account.id == account_id))
 
 
 def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
