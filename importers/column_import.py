@@ -264,7 +264,7 @@ class ColumnImport:
         now = datetime.now(UTC)
         plan = Plan(unchanged=len(good) - len(found))
         if changed:  # checked again, and planned, by the engine on the ORM's values
-            current = self.existing.current([self.keys[i] for i in changed])
+            current = engine.existing([self.keys[i] for i in changed])
             for i in changed:
                 item = self.item(i)
                 if item.key in current:

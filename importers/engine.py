@@ -303,14 +303,9 @@ class ImportEngine:
             spec = self.entity.field(target)
             model = ENTITIES[spec.ref].model
             wanted = {i.refs[target] for i in items if target in i.refs}
-            found: dict[str, tuple[int, int | None]] = {}
-            columns = [model.external_ref, model.id]
-            if hasattr(model, "partner_id") and target == "account":
-                columns.append(model.partner_id)
-            for chunk in chunks(sorted(wanted)):
-                for row in db.session.execute(select(*columns).where(
-                        model.external_ref.in_(chunk))):
-                    found[row[0]] = (row[1], row[2] if len(row) > 2 else None)
+            found = self.writer.sql.references(
+                model.__table__, hasattr(model, "partner_id") and target == "account",
+                sorted(wanted)) if wanted else {}
             for item in items:
                 ref = item.refs.get(target)
                 if ref is None:
@@ -364,7 +359,7 @@ class ImportEngine:
 
     def _plan(self, items: list[Item]) -> Plan:
         """What the batch would write (reads only): rows to create, to update, and failures."""
-        existing = self._existing([i.key for i in items])
+        existing = self.existing([i.key for i in items])
         old_lines = lines_of(self.entity, [existing[i.key]["id"] for i in items
                                           if i.key in existing]) if self.profile.has_lines else {}
         now = datetime.now(UTC)
@@ -414,19 +409,13 @@ class ImportEngine:
         plan.diffs.append({"line": item.line, "key": item.key,
                            "before": jsonable(before), "after": jsonable(after)})
 
-    def _existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        names = ["id", self.profile.key, "custom", "archived_at",
-                 *{t.name for t in self.profile.targets if t.kind == "field"},
-                 *{f"{t.name}_id" for t in self.profile.targets if t.kind == "ref"}]
-        names = list(dict.fromkeys(names))
-        found = {}
-        for chunk in chunks(keys):
-            stmt = select(*(getattr(self.model, n) for n in names)).where(
-                self.key_column.in_(chunk))
-            for row in db.session.execute(stmt):
-                record = dict(zip(names, row, strict=True))
-                found[str(record[self.profile.key])] = record
-        return found
+    def existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of `keys`, by key: the columns a row is compared on."""
+        profile = self.profile
+        return self.writer.current(list(dict.fromkeys([
+            "id", profile.key, "custom", "archived_at",
+            *(t.name for t in profile.targets if t.kind == "field"),
+            *(f"{t.name}_id" for t in profile.targets if t.kind == "ref")])), keys)
 
     def new_row(self, item: Item, now: datetime) -> dict[str, Any]:
         row = {k: v for k, v in item.values.items() if not k.startswith("_")}

@@ -114,22 +114,6 @@ class ExistingRecords:
             found = memory[stored] = json.loads(stored) or {}
         return found
 
-    def current(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """The engine's existing records: the columns it reads, as the ORM returns them (one
-        index lookup per key, as the batch path reads)."""
-        profile = self.batch.profile
-        names = list(dict.fromkeys([
-            "id", profile.key, "custom", "archived_at",
-            *(t.name for t in profile.targets if t.kind == "field"),
-            *(f"{t.name}_id" for t in profile.targets if t.kind == "ref")]))
-        rows = self.bulk.existing(names, keys)
-        if not rows:
-            return {}
-        processors = self.bulk.result_processors(names)
-        return {key: {name: process(value) if process else value for name, process, value
-                      in zip(names, processors, row[1:], strict=True)}
-                for key, row in rows.items()}
-
 
 def _as_json_extract(values: tuple) -> tuple | None:
     found = []

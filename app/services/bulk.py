@@ -253,14 +253,9 @@ class _Upsert:
         """The records the items name, by external_ref; a reference held by a record out of
         `user`'s sight is refused as already used."""
         names = ["id", *(a for a in self.attrs if a != "external_ref"), "custom"]
-        rows = self.sql.existing(names, [item.external_ref for item in items])
-        processors = self.sql.result_processors(names) if rows else []
-        found: dict[str, dict[str, Any]] = {}
-        for key, row in rows.items():
-            record = {name: process(value) if process else value
-                      for name, process, value in zip(names, processors, row[1:], strict=True)}
+        found = self.writer.current(names, [item.external_ref for item in items])
+        for key, record in found.items():
             record["external_ref"] = key
-            found[key] = record
         seen = self._visible(self.model, {record["id"] for record in found.values()})
         for item in items:
             record = found.get(item.external_ref)

@@ -65,6 +65,17 @@ class RecordWriter:
         self.defaults = [(column.key, column.default) for column in self.table.columns
                          if column.default is not None and not column.primary_key]
 
+    def current(self, names: list[str], keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of `keys` (one index lookup each), by key: their columns `names`, as
+        the ORM reads them."""
+        rows = self.sql.existing(names, keys)
+        if not rows:
+            return {}
+        processors = self.sql.result_processors(names)
+        return {key: {name: process(value) if process else value for name, process, value
+                      in zip(names, processors, row[1:], strict=True)}
+                for key, row in rows.items()}
+
     def create(self, rows: list[dict[str, Any]]) -> list[int]:
         """New records from rows of column values; their ids, in order."""
         rows = [self._completed(row) for row in rows]

@@ -85,8 +85,8 @@ def default_partner(entity: Entity, state: dict[str, Any],
                     partner_of_account: Callable[[int], int | None]) -> int | None:
     """The partner a record without one takes: its customer's (None when it keeps its own,
     or has no customer)."""
-    if takes_account_partner(entity) and state.get("partner_id") is None \
-            and state.get("account_id") is not None:
+    if state.get("partner_id") is None and state.get("account_id") is not None \
+            and takes_account_partner(entity):
         return partner_of_account(state["account_id"])
     return None
 
