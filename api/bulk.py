@@ -21,10 +21,10 @@ from api.auth import TokenPrincipal, current_principal
 from api.errors import field_errors
 from api.record_data import custom_definitions
 from api.schemas.records import LineInputSchema
-from app.bulk_sql import collecting_between_batches
 from app.entities import Entity
 from app.extensions import db
 from app.services.bulk import BulkItem, ByRef, upsert_records
+from app.services.record_sql import collecting_between_batches
 
 Reader = Callable[[Any], Any]  # a JSON value → a python value; ValueError with a message
 

@@ -1,10 +1,11 @@
 """Row-level security on PostgreSQL: the second wall behind app/tenancy.py.
 
-The ORM scopes every query to the bound tenant; raw SQL (app/bulk_sql.py, COPY) depends on
-discipline. So every table with a tenant_id column also carries a policy: a row is visible,
-and may be written, only when its tenant_id is the transaction's `app.tenant_id`, or when the
-transaction opened the platform bypass (`app.bypass_rls` = on). app/tenancy.py sets both,
-transaction-local, from the ContextVars the ORM uses; with neither set, nothing is visible.
+The ORM scopes every query to the bound tenant; raw SQL (app/services/record_sql.py, COPY)
+depends on discipline. So every table with a tenant_id column also carries a policy: a row
+is visible, and may be written, only when its tenant_id is the transaction's `app.tenant_id`,
+or when the transaction opened the platform bypass (`app.bypass_rls` = on). app/tenancy.py
+sets both, transaction-local, from the ContextVars the ORM uses; with neither set, nothing is
+visible.
 
 FORCE makes the table's owner subject too; superusers and BYPASSRLS roles never are, so the
 app connects as a role of its own (docs/operations.md). SQLite: nothing here applies.

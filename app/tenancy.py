@@ -360,7 +360,7 @@ _SET_CONTEXT = ("SELECT set_config('app.tenant_id', %s, true), "
 def apply_database_context(connection: Connection) -> None:
     """Give the connection's transaction the current tenant (or bypass), transaction-local,
     unless it carries it already. Called before every statement SQLAlchemy sends; code that
-    sends SQL through the DBAPI connection itself (app/bulk_sql.py) calls it first."""
+    sends SQL through the DBAPI connection itself (app/services/record_sql.py) calls it first."""
     if connection.dialect.name != "postgresql":
         return
     wanted = (_tenant_id.get(), _bypass.get())

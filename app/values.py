@@ -6,8 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
-TRUE_WORDS = {"1", "true", "vrai", "oui", "yes", "y", "o", "x", "on"}
-FALSE_WORDS = {"0", "false", "faux", "non", "no", "n", "off"}
+# Yes and no as people write them, in forms, filters and feeds alike.
+TRUE_WORDS = frozenset({"1", "true", "vrai", "oui", "yes", "y", "o", "x", "on"})
+FALSE_WORDS = frozenset({"0", "false", "faux", "non", "no", "n", "off"})
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
 
 

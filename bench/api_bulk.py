@@ -29,9 +29,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
-from app.bulk_sql import BulkSQL
 from app.extensions import db
 from app.models import Account, ApiToken, AuditEvent, Invoice
+from app.services.record_sql import BulkSQL
 from app.services.tokens import create_token
 from app.tenancy import SYSTEM, tenant_context
 from bench.generate import bench_tenant

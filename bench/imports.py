@@ -239,8 +239,8 @@ def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
 
     One transaction, and on SQLite the page cache the engine takes while it writes (the
     connection's default 2 MB makes both half as fast: compare loads, not cache sizes)."""
-    from app.bulk_sql import WRITE_CACHE_KIB
     from app.extensions import db
+    from app.services.record_sql import WRITE_CACHE_KIB
 
     tenant_id = job["tenant_id"]
     statuses = {label: code for code, label in STATUS_FR.items()}

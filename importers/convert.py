@@ -15,7 +15,8 @@ from flask_babel import lazy_gettext as _l
 from app.custom_fields import CustomValueError, coerce_value
 from app.entities import Entity
 from app.models import CustomField
-from app.services.records import COUNTRIES, MONEY_LIMIT
+from app.services.record_rules import CENT, MONEY_LIMIT
+from app.services.records import COUNTRIES
 from importers.profile import Profile, Target
 from importers.values import (
     InvalidValue,
@@ -26,7 +27,6 @@ from importers.values import (
 )
 from importers.vocabulary import choice_lookup, folded
 
-CENT = Decimal("0.01")
 # Custom fields that hold text: an XLSX number goes in as its cell shows it (01000, not 1000).
 TEXT_CUSTOM_TYPES = frozenset({"text", "long_text", "choice", "multi_choice", "email", "url"})
 Converter = Callable[[Any], Any]

@@ -6,35 +6,45 @@ executemany per kind of write, row by row only inside a batch that failed, to na
 rows. Each batch commits, so good rows are kept and progress shows; re-running a file gives
 the state one clean run gives (upsert by key).
 
-CSV files into entities without lines take the batch path (importers/fastpath.py): the same
-steps a column and a batch at a time, unchanged rows recognised without a Python object per
-row, new rows written with executemany (SQLite) or COPY (PostgreSQL). Everything else, and
-every rare case of the batch path (a row to update, a batch the database refused), runs the
-methods below, so both paths give the same records, counts, errors and audit events.
+CSV files into entities without lines take the column path (importers/column_import.py): the
+same steps a column and a batch at a time, unchanged rows recognised without a Python object
+per row, new rows written with executemany (SQLite) or COPY (PostgreSQL). Everything else, and
+every rare case of the column path (a row to update, a batch the database refused), runs the
+public methods below, so both paths give the same records, counts, errors and audit events.
+Records are planned by the rules of app/services/record_rules.py and written by the one batch
+writer of records (app/services/record_batches.py).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import select, update
 
 from app.custom_fields import definitions
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import AuditEvent, ImportRowError, ImportRun
-from app.services.audit import jsonable
-from app.services.records import column_default
-from app.services.webhook_outbox import enqueue_bulk, enqueue_created
-from app.tenancy import current_actor
+from app.models import ImportRowError, ImportRun
+from app.services.audit import audit_row
+from app.services.record_batches import RecordWriter, write_batch
+from app.services.record_rules import (
+    chunks,
+    column_default,
+    jsonable,
+    line_totals,
+    lines_of,
+    normalized_line,
+    required_to_create,
+    takes_account_partner,
+)
+from app.services.webhook_outbox import enqueue_created
+from importers import column_import
 from importers.convert import Column, compile_columns
+from importers.items import Item, Outcome, Plan, Problem
 from importers.keylog import KeyLog
 from importers.profile import Profile, Target
 from importers.readers import Limits, ReaderError, open_table
@@ -43,8 +53,6 @@ from importers.values import InvalidValue, cell_text
 BATCH_ROWS = 10_000
 DIFF_SAMPLE = 20
 ARCHIVE_CHUNK = 5000
-LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
-CENT = Decimal("0.01")
 # One message per related entity, translated whole when shown (French nouns have genders).
 NO_REFERENCE = {
     "accounts": _l("No customer with the reference “%(ref)s”."),
@@ -55,75 +63,6 @@ NO_REFERENCE = {
 }
 assert {f.ref for e in ENTITIES.values() for f in e.fields if f.type == "ref"} \
     <= {*NO_REFERENCE, "users"}  # users are not referenced by feeds
-
-
-@dataclass
-class Problem:
-    column: str | None
-    value: Any
-    message: Any  # a lazy string, rendered in the reader's language
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Item:
-    """One record of the file (a document and its lines when lines are mapped)."""
-
-    line: int
-    raw: list[Any]
-    key: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    refs: dict[str, str] = field(default_factory=dict)
-    custom: dict[str, Any] = field(default_factory=dict)
-    lines: list[dict[str, Any]] | None = None
-    problems: list[Problem] = field(default_factory=list)
-    extra_lines: list[tuple[int, list[Any]]] = field(default_factory=list)
-    # Problems of the document's later rows, by line: one bad line fails the whole document.
-    member_problems: dict[int, list[Problem]] = field(default_factory=dict)
-
-    @property
-    def has_problems(self) -> bool:
-        return bool(self.problems or self.member_problems)
-
-    def place(self, target: Target, value: Any) -> None:
-        """A converted cell into the record: a field, a reference to resolve (an empty one
-        clears it), or a custom value. Line attributes go to the row's line instead."""
-        if target.kind == "field":
-            self.values[target.name] = value
-        elif target.kind == "ref":
-            if value is not None:
-                self.refs[target.name] = value
-            else:
-                self.values[f"{target.name}_id"] = None
-        elif target.kind == "custom":
-            self.custom[target.name] = value
-
-
-@dataclass
-class Outcome:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    archived: int = 0
-
-
-@dataclass
-class Plan:
-    creates: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[tuple[Item, dict[str, Any]]] = field(default_factory=list)
-    audits: list[dict[str, Any]] = field(default_factory=list)
-    diffs: list[dict[str, Any]] = field(default_factory=list)
-    unchanged: int = 0
-    failed: list[Item] = field(default_factory=list)
-
-    def merge(self, other: Plan) -> None:
-        self.creates += other.creates
-        self.updates += other.updates
-        self.audits += other.audits
-        self.diffs += other.diffs
-        self.unchanged += other.unchanged
-        self.failed += other.failed
 
 
 class ImportEngine:
@@ -144,8 +83,8 @@ class ImportEngine:
         # alike; a field that cannot be empty otherwise is required (docs/feeds.md).
         self.defaults = {spec.name: default for spec in self.entity.fields
                          if (default := column_default(self.entity, spec)) is not None}
-        self.required = {spec.name for spec in self.entity.fields
-                         if spec.name not in self.defaults and _cannot_be_empty(self.model, spec)}
+        self.required = required_to_create(self.entity)
+        self.writer = RecordWriter(self.entity, profile.key)
         self.outcome = Outcome()
         self.progress = progress
         self.diffs: list[dict[str, Any]] = []
@@ -264,11 +203,9 @@ class ImportEngine:
         if missing:
             raise ReaderError(_l("Columns missing from the file: %(names)s."),
                               names=", ".join(missing))
-        from importers import fastpath
-
         try:
-            if fastpath.applies(self, table):
-                fastpath.BatchImport(self, columns).run(table, BATCH_ROWS)
+            if column_import.applies(self, table):
+                column_import.ColumnImport(self, columns).run(table, BATCH_ROWS)
             else:
                 batch: list[Item] = []
                 for item in self.items(columns, table.rows()):
@@ -294,7 +231,7 @@ class ImportEngine:
             self._write_batch(items)
         rows = sum(1 + len(i.extra_lines) for i in batch)
         self.run.rows_done += rows
-        self._save_progress()
+        self.save_progress()
 
     def _complete(self, item: Item) -> None:
         """Empty mapped cells as they will be stored: a document's totals from its lines,
@@ -327,12 +264,12 @@ class ImportEngine:
         items = []
         for item in batch:
             if item.has_problems:
-                self._fail(item)
+                self.fail(item)
             else:
                 items.append(item)
         return items
 
-    def _fail(self, item: Item) -> None:
+    def fail(self, item: Item) -> None:
         """Record why a record failed: each bad row's problems, "not imported" on the others."""
         self.outcome.failed += 1
         first_bad = item.line if item.problems else min(item.member_problems)
@@ -366,14 +303,9 @@ class ImportEngine:
             spec = self.entity.field(target)
             model = ENTITIES[spec.ref].model
             wanted = {i.refs[target] for i in items if target in i.refs}
-            found: dict[str, tuple[int, int | None]] = {}
-            columns = [model.external_ref, model.id]
-            if hasattr(model, "partner_id") and target == "account":
-                columns.append(model.partner_id)
-            for chunk in _chunks(sorted(wanted), 900):
-                for row in db.session.execute(select(*columns).where(
-                        model.external_ref.in_(chunk))):
-                    found[row[0]] = (row[1], row[2] if len(row) > 2 else None)
+            found = self.writer.sql.references(
+                model.__table__, hasattr(model, "partner_id") and target == "account",
+                sorted(wanted)) if wanted else {}
             for item in items:
                 ref = item.refs.get(target)
                 if ref is None:
@@ -386,39 +318,39 @@ class ImportEngine:
                         item.values.setdefault("_account_partner_id", found[ref][1])
         for item in items:
             if item.problems:
-                self._fail(item)
+                self.fail(item)
 
     # -- writing --------------------------------------------------------------------------
 
     def _write_batch(self, items: list[Item]) -> None:
         plan = self._plan(items)
-        try:
-            with db.session.begin_nested():
-                self._write(plan)
-        except (IntegrityError, DBAPIError):
-            plan = self._write_row_by_row(items, plan.failed)
-        self._account(plan)
+        self.account(self.write_plan(plan, lambda: self._write(plan),
+                                     (item for item in items if not item.problems)))
 
-    def _write_row_by_row(self, items: list[Item], failed: list[Item]) -> Plan:
-        """A batch the database refused, again one savepoint per row: its bad rows named."""
-        plan = Plan(failed=failed)
-        for item in items:
-            if item.problems:
-                continue
-            single = self._plan([item])
-            try:
-                with db.session.begin_nested():
-                    self._write(single)
-                plan.merge(single)
-            except (IntegrityError, DBAPIError) as exc:
-                item.problems.append(self.refused_problem(exc))
-                plan.failed.append(item)
-        return plan
+    def write_plan(self, plan: Plan, write: Any, items: Iterable[Item]) -> Plan:
+        """`plan` written by `write` in one savepoint, or, when the database refuses it, each of
+        `items` planned and written alone: what was written, and the failures named."""
+        written = write_batch(write, items, self._write_one, self._refused)
+        if written is None:
+            return plan
+        done = Plan(failed=plan.failed)
+        for single in written:
+            done.merge(single)
+        return done
 
-    def _account(self, plan: Plan) -> None:
+    def _write_one(self, item: Item) -> Plan:
+        single = self._plan([item])
+        self._write(single)
+        return single
+
+    def _refused(self, item: Item, exc: Exception) -> Plan:
+        item.problems.append(self.refused_problem(exc))
+        return Plan(failed=[item])
+
+    def account(self, plan: Plan) -> None:
         """A written batch's failures recorded and counts added."""
         for item in plan.failed:
-            self._fail(item)
+            self.fail(item)
         self.outcome.created += len(plan.creates)
         self.outcome.updated += len(plan.updates)
         self.outcome.unchanged += plan.unchanged
@@ -427,8 +359,8 @@ class ImportEngine:
 
     def _plan(self, items: list[Item]) -> Plan:
         """What the batch would write (reads only): rows to create, to update, and failures."""
-        existing = self._existing([i.key for i in items])
-        old_lines = self._existing_lines([existing[i.key]["id"] for i in items
+        existing = self.existing([i.key for i in items])
+        old_lines = lines_of(self.entity, [existing[i.key]["id"] for i in items
                                           if i.key in existing]) if self.profile.has_lines else {}
         now = datetime.now(UTC)
         plan = Plan()
@@ -439,8 +371,8 @@ class ImportEngine:
                     item.problems.append(self.no_record_problem(item.key))
                     plan.failed.append(item)
                     continue
-                row = self._new_row(item, now)
-                problem = self._missing_required(row)
+                row = self.new_row(item, now)
+                problem = self.missing_required(row)
                 if problem is not None:
                     item.problems.append(problem)
                     plan.failed.append(item)
@@ -450,10 +382,10 @@ class ImportEngine:
             if self.profile.mode == "insert":
                 plan.unchanged += 1
                 continue
-            self._plan_update(plan, item, current, old_lines.get(current["id"]), now)
+            self.plan_update(plan, item, current, old_lines.get(current["id"]), now)
         return plan
 
-    def _plan_update(self, plan: Plan, item: Item, current: dict[str, Any],
+    def plan_update(self, plan: Plan, item: Item, current: dict[str, Any],
                      old_lines: list[dict[str, Any]] | None, now: datetime) -> None:
         """An existing record: unchanged, or its update, audit event and diff."""
         change = self._changes(item, current, old_lines)
@@ -473,39 +405,21 @@ class ImportEngine:
             row["custom"] = {**(current["custom"] or {}), **after["custom"]}
             after = {**after, "custom": row["custom"]}
         plan.updates.append((item, row))
-        plan.audits.append(self._audit("update", current["id"], before, after, now))
+        plan.audits.append(self.audit("update", current["id"], before, after, now))
         plan.diffs.append({"line": item.line, "key": item.key,
                            "before": jsonable(before), "after": jsonable(after)})
 
-    def _existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        names = ["id", self.profile.key, "custom", "archived_at",
-                 *{t.name for t in self.profile.targets if t.kind == "field"},
-                 *{f"{t.name}_id" for t in self.profile.targets if t.kind == "ref"}]
-        names = list(dict.fromkeys(names))
-        found = {}
-        for chunk in _chunks(keys, 900):
-            stmt = select(*(getattr(self.model, n) for n in names)).where(
-                self.key_column.in_(chunk))
-            for row in db.session.execute(stmt):
-                record = dict(zip(names, row, strict=True))
-                found[str(record[self.profile.key])] = record
-        return found
+    def existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of `keys`, by key: the columns a row is compared on."""
+        profile = self.profile
+        return self.writer.current(list(dict.fromkeys([
+            "id", profile.key, "custom", "archived_at",
+            *(t.name for t in profile.targets if t.kind == "field"),
+            *(f"{t.name}_id" for t in profile.targets if t.kind == "ref")])), keys)
 
-    def _existing_lines(self, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        line_model = self.entity.line_model
-        parent = _parent_column(line_model)
-        found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-        for chunk in _chunks(ids, 900):
-            stmt = select(parent, *(getattr(line_model, f) for f in LINE_FIELDS)).where(
-                parent.in_(chunk)).order_by(parent, line_model.position, line_model.id)
-            for row in db.session.execute(stmt):
-                found[row[0]].append(dict(zip(LINE_FIELDS, row[1:], strict=True)))
-        return found
-
-    def _new_row(self, item: Item, now: datetime) -> dict[str, Any]:
+    def new_row(self, item: Item, now: datetime) -> dict[str, Any]:
         row = {k: v for k, v in item.values.items() if not k.startswith("_")}
-        if "partner_id" in self.model.__table__.c and "partner_id" not in row \
-                and self.entity.name != "accounts":
+        if takes_account_partner(self.entity) and "partner_id" not in row:  # not mapped
             row["partner_id"] = item.values.get("_account_partner_id")
         row.update(custom={k: v for k, v in item.custom.items() if v is not None},
                    created_at=now, updated_at=now, import_run_id=self.run.id,
@@ -535,7 +449,7 @@ class ImportEngine:
             before["archived_at"], after["archived_at"] = current["archived_at"], None
         if self.profile.has_lines:
             lines = _normalized_lines(item.lines or [])
-            if lines != [_normalized_line(line) for line in old_lines or []]:
+            if lines != _normalized_lines(old_lines or []):
                 before["lines"], after["lines"] = old_lines, lines
                 totals: dict[str, Any] = {}
                 _totals_from_lines(totals, lines, item.values)
@@ -544,7 +458,7 @@ class ImportEngine:
                         after[name] = value
         return (before, after) if after else None
 
-    def _missing_required(self, row: dict[str, Any]) -> Problem | None:
+    def missing_required(self, row: dict[str, Any]) -> Problem | None:
         for spec in self.entity.fields:
             if spec.name in self.required and row.get(spec.attr) is None:
                 return self.required_problem(spec.name, creating=True)
@@ -572,46 +486,26 @@ class ImportEngine:
     def _write(self, plan: Plan) -> None:
         if self.run.is_dry_run:
             return
-        creates, updates, audits = plan.creates, plan.updates, plan.audits
-        if creates:
-            rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in creates]
-            for row in rows:
-                row.setdefault("custom", {})
-            ids = db.session.execute(
-                insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
-                rows).scalars().all()
-            if self.profile.has_lines:
-                self._insert_lines([(i, r["_lines"]) for i, r in zip(ids, creates, strict=True)])
-            enqueue_created(self.entity.name, ids=list(ids))
-        if updates:
-            db.session.execute(update(self.model), [row for _item, row in updates])
-            if self.profile.has_lines:
-                changed = [(row["id"], _normalized_lines(item.lines or []))
-                           for item, row in updates]
-                line_model = self.entity.line_model
-                parent = _parent_column(line_model)
-                db.session.execute(delete(line_model).where(
-                    parent.in_([i for i, _lines in changed])))
-                self._insert_lines(changed)
-        if audits:
-            db.session.execute(insert(AuditEvent), audits)
-            enqueue_bulk(self.entity.name, audits)
+        writer, has_lines = self.writer, self.profile.has_lines
+        if plan.creates:
+            rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in plan.creates]
+            ids = writer.create(rows)
+            if has_lines:
+                writer.replace_lines([(i, r["_lines"]) for i, r in
+                                      zip(ids, plan.creates, strict=True)], [])
+            enqueue_created(self.entity.name, ids=ids)
+        if plan.updates:
+            writer.update([row for _item, row in plan.updates])
+            if has_lines:
+                writer.replace_lines([(row["id"], _normalized_lines(item.lines or []))
+                                      for item, row in plan.updates],
+                                     [row["id"] for _item, row in plan.updates])
+        writer.audit(plan.audits)
 
-    def _insert_lines(self, documents: list[tuple[int, list[dict[str, Any]]]]) -> None:
-        line_model = self.entity.line_model
-        parent = _parent_column(line_model).key
-        rows = [{parent: doc_id, "position": position, **line}
-                for doc_id, lines in documents for position, line in enumerate(lines)]
-        if rows:
-            db.session.execute(insert(line_model), rows)
-
-    def _audit(self, action: str, record_id: int, before: dict, after: dict,
-               now: datetime) -> dict[str, Any]:
-        actor = current_actor()
-        return {"action": action, "entity": self.entity.name, "record_id": record_id,
-                "before": jsonable(before), "after": jsonable(after), "created_at": now,
-                "actor_kind": actor.kind, "actor_id": actor.id,
-                "actor_label": actor.label[:254], "ip": None}
+    def audit(self, action: str, record_id: int, before: dict, after: dict,
+              now: datetime) -> dict[str, Any]:
+        return audit_row(action, self.entity.name, record_id, jsonable(before), jsonable(after),
+                         now)
 
     def _archive_absent(self) -> None:
         """Full sync: this profile's records that the file no longer holds are archived."""
@@ -629,16 +523,14 @@ class ImportEngine:
         if self.run.is_dry_run or not absent:
             return
         now = datetime.now(UTC)
-        for chunk in _chunks(absent, 900):
+        for chunk in chunks(absent):
             db.session.execute(update(self.model).where(self.model.id.in_(chunk)).values(
                 archived_at=now, import_run_id=self.run.id, updated_at=now))
-            audits = [self._audit("archive", record_id, {"archived_at": None},
-                                  {"archived_at": now}, now) for record_id in chunk]
-            db.session.execute(insert(AuditEvent), audits)
-            enqueue_bulk(self.entity.name, audits)
+            self.writer.audit([self.audit("archive", record_id, {"archived_at": None},
+                                          {"archived_at": now}, now) for record_id in chunk])
         db.session.commit()
 
-    def _save_progress(self) -> None:
+    def save_progress(self) -> None:
         run = self.run
         for name in ("created", "updated", "unchanged", "failed", "archived"):
             setattr(run, name, getattr(self.outcome, name))
@@ -649,16 +541,9 @@ class ImportEngine:
             self.progress(run)
 
 
-def _cannot_be_empty(model: type, spec: Any) -> bool:
-    """Required by the entity, or NOT NULL in the table (the key and timestamps aside)."""
-    column = model.__table__.c.get(spec.attr)
-    return spec.required or (column is not None and not column.nullable
-                             and column.default is None and column.server_default is None)
-
-
 def _not_null_column(exc: Exception) -> str | None:
     """The column of a NOT NULL violation (SQLite's text, PostgreSQL's diagnostics)."""
-    orig = getattr(exc, "orig", None)
+    orig = getattr(exc, "orig", exc)  # SQLAlchemy's error, or the driver's own
     diag = getattr(orig, "diag", None)
     if getattr(orig, "sqlstate", None) == "23502" and diag is not None:
         return diag.column_name
@@ -666,48 +551,16 @@ def _not_null_column(exc: Exception) -> str | None:
     return match.group(1) if match else None
 
 
-def _parent_column(line_model: type) -> Any:
-    for name in ("quote_id", "order_id", "invoice_id"):
-        if hasattr(line_model, name):
-            return getattr(line_model, name)
-    raise KeyError(line_model)
-
-
-def _normalized_line(line: dict[str, Any]) -> dict[str, Any]:
-    quantity = line.get("quantity")
-    unit_price = line.get("unit_price")
-    tax_rate = line.get("tax_rate")
-    return {
-        "sku": line.get("sku"), "label": line.get("label") or "",
-        "quantity": Decimal(quantity if quantity is not None else 1).quantize(Decimal("0.001")),
-        "unit_price": Decimal(unit_price or 0).quantize(CENT),
-        "tax_rate": Decimal(tax_rate if tax_rate is not None else 20).quantize(CENT),
-    }
-
-
 def _normalized_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [_normalized_line(line) for line in lines]
+    return [normalized_line(line) for line in lines]
 
 
 def _totals_from_lines(row: dict[str, Any], lines: list[dict[str, Any]],
                        given: dict[str, Any]) -> None:
     """Totals computed from the lines, unless the file gives them."""
-    if not lines:
-        return
-    excl = sum(((line["quantity"] * line["unit_price"]).quantize(CENT) for line in lines),
-               Decimal("0"))
-    tax = sum(((line["quantity"] * line["unit_price"]).quantize(CENT) * line["tax_rate"] / 100)
-              .quantize(CENT) for line in lines)
-    computed = {"total_excl_tax": excl.quantize(CENT), "tax_total": Decimal(tax).quantize(CENT),
-                "total": (excl + tax).quantize(CENT)}
-    for name, value in computed.items():
+    for name, value in line_totals(lines).items():
         if given.get(name) is None:
             row[name] = value
-
-
-def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
 
 
 def _db_reason(exc: Exception) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from app.values import FALSE_WORDS, TRUE_WORDS
+
 MAX_INTEGER_DIGITS = 15  # decimals: what a double and most databases' numerics hold exactly
 MAX_INT_DIGITS = 18  # integers: fits a 64-bit column
 MAX_NUMBER_TEXT = 64
@@ -300,8 +302,6 @@ def parse_int(raw: Any) -> int | None:
 
 # --- Booleans and text ----------------------------------------------------------------------
 
-TRUE_WORDS = frozenset({"oui", "vrai", "yes", "true", "1", "x", "o", "y"})
-FALSE_WORDS = frozenset({"non", "faux", "no", "false", "0", "n"})
 
 
 def _unaccented(text: str) -> str:
@@ -310,7 +310,8 @@ def _unaccented(text: str) -> str:
 
 
 def parse_bool(raw: Any) -> bool | None:
-    """oui/non, vrai/faux, yes/no, true/false, 1/0, x, o/n (any case and accents); XLSX bools."""
+    """The words of app/values.py (oui/non, yes/no, on/off…, any case and accents); XLSX
+    bools."""
     if isinstance(raw, bool):
         return raw
     if raw is None:

@@ -1,5 +1,5 @@
 """The second wall (PostgreSQL): row-level security holds where the ORM's scoping does not
-reach. Raw SQL, COPY and the bulk statements of app/bulk_sql.py, run while tenant A is
+reach. Raw SQL, COPY and the bulk statements of app/services/record_sql.py, run while tenant A is
 bound, read and write nothing of tenant B; with no tenant bound nothing is visible; the named
 bypass sees everything. The app connects as a role the policies apply to (tests/conftest.py),
 as in production (docs/operations.md).
@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Table, text
 from sqlalchemy.exc import DBAPIError
 
-from app import bulk_sql
-from app.bulk_sql import BulkSQL
 from app.extensions import db
 from app.models import Account, Tenant
 from app.row_security import POLICY
+from app.services import record_sql
+from app.services.record_sql import BulkSQL
 from app.tenancy import all_tenants_unsafe, bind, tenant_context, unbind
 from tests.test_tenancy import World, make_rows
 
@@ -53,7 +53,7 @@ def _tenants_seen(table: Table) -> set[int]:
 
 
 def _raw_cursor() -> Any:
-    """The DBAPI cursor of the session's connection, as app/bulk_sql.py takes it."""
+    """The DBAPI cursor of the session's connection, as app/services/record_sql.py takes it."""
     return BulkSQL(Account.__table__, "external_ref", 0).cursor(binary=False)
 
 
@@ -147,7 +147,7 @@ def test_copy_out_under_a_gives_a_rows_only(world: World):
 
 
 def test_bulk_insert_of_b_rows_under_a_is_refused_by_the_database(world: World, monkeypatch):
-    monkeypatch.setattr(bulk_sql, "_bound", lambda rows, tenant_id: rows)  # the Python check
+    monkeypatch.setattr(record_sql, "_bound", lambda rows, tenant_id: rows)  # the Python check
     wrong = BulkSQL(Account.__table__, "external_ref", world.b)  # a bug: B's writer under A
     with pytest.raises(db.engine.dialect.dbapi.Error, match="row-level security"):
         wrong.insert(ACCOUNT_COLUMNS, [_account_row(world.b, "B-BULK")])

@@ -18,6 +18,7 @@ from api.record_data import custom_definitions, readable
 from app.entities import Entity, Field
 from app.models.base import as_utc
 from app.queries.lists import custom_filter_names
+from app.services.record_rules import has_default
 
 REQUIRED = _l("This field is required.")
 MONEY_DOC = {"type": "string", "format": "decimal", "example": "1234.56"}
@@ -222,16 +223,11 @@ def _value_field(f: Field, *, output: bool, **kwargs: Any) -> ma.fields.Field:
         else _string(metadata=doc, **kwargs)
 
 
-def _has_default(entity: Entity, f: Field) -> bool:
-    column = entity.model.__table__.c.get(f.attr)
-    return column is not None and column.default is not None
-
-
 def _input_fields(entity: Entity, *, creating: bool) -> dict[str, ma.fields.Field]:
     fields: dict[str, ma.fields.Field] = {}
     for f in entity.fields:
         if f.type != "ref":
-            required = creating and f.required and not _has_default(entity, f)
+            required = creating and f.required and not has_default(entity, f)
             fields[f.name] = _value_field(f, output=False, required=required,
                                           allow_none=not required)
             continue

@@ -17,35 +17,38 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app import models as m
-from app.bulk_sql import BulkSQL, collecting_between_batches
 from app.custom_fields import definitions, validate_custom
 from app.entities import ENTITIES, Entity, Field
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import AuditEvent
 from app.models.base import MAX_ID
 from app.policies import can_create, visible
-from app.services.audit import jsonable
+from app.services.audit import audit_row
+from app.services.record_batches import RecordWriter, write_batch
+from app.services.record_rules import (
+    chunks,
+    column_default,
+    default_partner,
+    jsonable,
+    line_totals,
+    lines_of,
+    required_to_create,
+    takes_account_partner,
+)
+from app.services.record_sql import BulkSQL, collecting_between_batches
 from app.services.records import (
-    LINE_FIELDS,
     clean_lines,
     clean_value,
-    column_default,
     date_order_errors,
-    has_default,
     integrity_errors,
-    line_totals,
     refusal,
 )
-from app.services.webhook_outbox import enqueue_bulk
-from app.tenancy import current_actor, current_tenant_id
 
 MAX_ITEMS = 10_000
-CHUNK = 900  # values per IN (…): under SQLite's parameter limit
 
 
 @dataclass(frozen=True)
@@ -103,21 +106,19 @@ class _Upsert:
         self.fields_by_name = {f.name: (f, f.attr, column_default(entity, f))
                                for f in entity.fields}
         self.columns = self.model.__table__.c
-        self.partner_owned = "partner_id" in self.columns and entity.name != "accounts"
         self.account_partners: dict[int, int | None] = {}
         self.custom_fields = definitions(entity.name, active_only=False)
         self.required_custom = any(f.is_active and f.is_required for f in self.custom_fields)
         self.attrs = [f.attr for f in entity.fields]
-        self.defaults = {f.attr: self._default(f) for f in entity.fields}
+        self.defaults = {f.attr: column_default(entity, f) for f in entity.fields}
+        self.required = required_to_create(entity) - {"external_ref"}
         # How the audit trail writes values that JSON has no type for (as jsonable does).
         self.as_json = [(f.attr, jsonable) for f in entity.fields if f.type in ("money", "date")]
-        self.sql = BulkSQL(self.model.__table__, "external_ref", current_tenant_id())
+        self.writer = RecordWriter(entity)
+        self.sql = self.writer.sql
         self.restricted = getattr(user, "partner_id", None) is not None \
             or getattr(user, "account_id", None) is not None
         self.now = datetime.now(UTC)
-        actor = current_actor()
-        self.actor = {"actor_kind": actor.kind, "actor_id": actor.id,
-                      "actor_label": actor.label[:254], "ip": actor.ip}
 
     def run(self, items: list[BulkItem]) -> None:
         self._keys(items)
@@ -128,7 +129,7 @@ class _Upsert:
         existing = self._existing(live)
         self._partners_of_accounts(live, existing)
         if self.entity.line_model is not None:
-            existing_lines = self._lines_of([existing[i.external_ref]["id"] for i in live
+            existing_lines = lines_of(self.entity, [existing[i.external_ref]["id"] for i in live
                                              if i.lines is not None and i.external_ref
                                              in existing])
         for item in live:
@@ -225,7 +226,7 @@ class _Upsert:
                 self.account_partners.update(found.values())
         columns = [model.id, m.Account.partner_id] if with_partner else [model.id]
         by_id = set()
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             for row in db.session.execute(select(*columns).where(model.id.in_(chunk))):
                 by_id.add(row[0])
                 if with_partner:
@@ -234,7 +235,7 @@ class _Upsert:
         return by_id & seen, {ref: i for ref, i in by_ref.items() if i in seen}
 
     def _staff(self, ids: set[int]) -> Iterator[int]:
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             yield from db.session.scalars(select(m.User.id).where(
                 m.User.id.in_(chunk), m.User.role.in_(["admin", "sales"])))
 
@@ -243,7 +244,7 @@ class _Upsert:
         if not self.restricted:
             return ids
         seen: set[int] = set()
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             seen.update(db.session.scalars(visible(select(model.id).where(
                 model.id.in_(chunk)), model, self.user)))
         return seen
@@ -252,14 +253,9 @@ class _Upsert:
         """The records the items name, by external_ref; a reference held by a record out of
         `user`'s sight is refused as already used."""
         names = ["id", *(a for a in self.attrs if a != "external_ref"), "custom"]
-        rows = self.sql.existing(names, [item.external_ref for item in items])
-        processors = self.sql.result_processors(names) if rows else []
-        found: dict[str, dict[str, Any]] = {}
-        for key, row in rows.items():
-            record = {name: process(value) if process else value
-                      for name, process, value in zip(names, processors, row[1:], strict=True)}
+        found = self.writer.current(names, [item.external_ref for item in items])
+        for key, record in found.items():
             record["external_ref"] = key
-            found[key] = record
         seen = self._visible(self.model, {record["id"] for record in found.values()})
         for item in items:
             record = found.get(item.external_ref)
@@ -271,33 +267,21 @@ class _Upsert:
     def _partners_of_accounts(self, items: list[BulkItem],
                               existing: dict[str, dict[str, Any]]) -> None:
         """The partner of each customer a document may take its partner from."""
-        if not self.partner_owned or "account_id" not in self.columns:
+        if not takes_account_partner(self.entity):
             return
         wanted = {record["account_id"] for record in existing.values()
                   if record["partner_id"] is None} - {None} - set(self.account_partners)
-        for chunk in _chunks(sorted(wanted)):
+        for chunk in chunks(sorted(wanted)):
             self.account_partners.update(db.session.execute(
                 select(m.Account.id, m.Account.partner_id).where(m.Account.id.in_(chunk))
             ).tuples().all())
-
-    def _lines_of(self, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        line_model = self.entity.line_model
-        parent = _parent_column(line_model)
-        found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-        for chunk in _chunks(ids):
-            stmt = select(parent, *(getattr(line_model, f) for f in LINE_FIELDS)).where(
-                parent.in_(chunk)).order_by(parent, line_model.position, line_model.id)
-            for row in db.session.execute(stmt):
-                found[row[0]].append(dict(zip(LINE_FIELDS, row[1:], strict=True)))
-        return found
 
     # -- planning -------------------------------------------------------------------------
 
     def _plan_create(self, item: BulkItem) -> None:
         values, errors = item.values, item.errors
         for spec in self.entity.fields:
-            if spec.name not in item.data and spec.required and not has_default(spec) \
-                    and spec.name != "external_ref":
+            if spec.name not in item.data and spec.name in self.required:
                 errors[spec.name] = _("This field is required.")
         custom = self._custom(item, None)
         errors.update(date_order_errors(self.entity, _State(), values))
@@ -310,7 +294,7 @@ class _Upsert:
         defaults = self.defaults
         row = {attr: values.get(attr, defaults[attr]) for attr in self.attrs}
         if item.lines:
-            row.update(line_totals(self._line_records(item.lines)))
+            row.update(line_totals(item.lines))
         row.update(custom=custom, created_at=self.now, updated_at=self.now)
         item.row, item.new_lines, item.status = row, bool(item.lines), "created"
         after = {attr: row[attr] for attr in self.attrs}
@@ -331,7 +315,7 @@ class _Upsert:
         self._default_partner(values, {**current, **values})
         if item.lines is not None and item.lines != old_lines:
             values["lines"] = item.lines
-            values.update(line_totals(self._line_records(item.lines)))
+            values.update(line_totals(item.lines))
             item.new_lines = True
         before, after = {}, {}
         for name, value in values.items():
@@ -368,97 +352,53 @@ class _Upsert:
 
     def _default_partner(self, values: dict[str, Any], state: dict[str, Any]) -> None:
         """A document's partner defaults to its customer's."""
-        if self.partner_owned and state.get("partner_id") is None \
-                and state.get("account_id") is not None:
-            partner_id = self.account_partners.get(state["account_id"])
-            if partner_id is not None:
-                values["partner_id"] = partner_id
-
-    def _default(self, spec: Field) -> Any:
-        column = self.columns.get(spec.attr)
-        default = getattr(column, "default", None)
-        return default.arg if default is not None and default.is_scalar else None
-
-    def _line_records(self, lines: list[dict[str, Any]]) -> list[Any]:
-        return [self.entity.line_model(**line) for line in lines]
+        partner_id = default_partner(self.entity, state, self.account_partners.get)
+        if partner_id is not None:
+            values["partner_id"] = partner_id
 
     def _audit(self, action: str, record_id: int | None, after: dict[str, Any],
                before: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"action": action, "entity": self.entity.name, "record_id": record_id,
-                "before": before, "after": after, "created_at": self.now, **self.actor}
+        return audit_row(action, self.entity.name, record_id, before, after, self.now)
 
     # -- writing --------------------------------------------------------------------------
 
     def _write(self, items: list[BulkItem]) -> None:
-        if not items:
-            return
-        try:
-            with db.session.begin_nested():
-                self._write_items(items)
-        except (DBAPIError, self.sql.errors, _OutOfReach):
-            for item in items:
-                self._write_one(item)
+        if items:
+            write_batch(lambda: self._write_items(items), items,
+                        lambda item: self._write_items([item]), self._refused, (_OutOfReach,))
 
-    def _write_one(self, item: BulkItem) -> None:
-        created = item.status == "created"
-        try:
-            with db.session.begin_nested():
-                self._write_items([item])
-        except (IntegrityError, self.sql.dialect.dbapi.IntegrityError) as exc:
+    def _refused(self, item: BulkItem, exc: Exception) -> None:
+        if isinstance(exc, IntegrityError | self.sql.dialect.dbapi.IntegrityError):
             item.errors.update(integrity_errors(exc))
-        except (DBAPIError, self.sql.errors) as exc:
-            reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
-            item.errors[""] = _("The database refused the row: %(reason)s", reason=reason)
-        except _OutOfReach:
+        elif isinstance(exc, _OutOfReach):
             key = "partner_id" if "partner" in self.fields else ""
             item.errors[key] = _("A partner's token can only write records of its partner.")
-        if item.errors and created:
+        else:
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+            item.errors[""] = _("The database refused the row: %(reason)s", reason=reason)
+        if item.status == "created":
             item.id = None
 
     def _write_items(self, items: list[BulkItem]) -> None:
-        sql = self.sql
+        writer = self.writer
         creates = [item for item in items if item.status == "created"]
         updates = [item for item in items if item.status == "updated"]
         if creates:
-            sql.insert_dicts(self.model.__table__, [item.row for item in creates])
-            ids = sql.existing(["id"], [item.external_ref for item in creates])
-            for item in creates:
-                item.id = item.audit["record_id"] = ids[item.external_ref][1]
+            ids = writer.create([item.row for item in creates])
+            for item, record_id in zip(creates, ids, strict=True):
+                item.id = item.audit["record_id"] = record_id
         if updates:
-            sql.update([item.row for item in updates])
-        self._replace_lines([item for item in items if item.new_lines])
-        audits = [item.audit for item in items]
-        sql.insert_dicts(AuditEvent.__table__, audits)
-        enqueue_bulk(self.entity.name, audits)
+            writer.update([item.row for item in updates])
+        replaced = [item for item in items if item.new_lines]
+        if replaced:
+            writer.replace_lines([(item.id, item.lines or []) for item in replaced],
+                                 [item.id for item in replaced if item.status == "updated"])
+        writer.audit([item.audit for item in items])
         if self._out_of_reach(items):
             raise _OutOfReach
-
-    def _replace_lines(self, items: list[BulkItem]) -> None:
-        if not items:
-            return
-        line_model = self.entity.line_model
-        parent = _parent_column(line_model)
-        updated = [item.id for item in items if item.status == "updated"]
-        for chunk in _chunks(updated):
-            db.session.execute(delete(line_model).where(parent.in_(chunk)))
-        rows = [{parent.key: item.id, "position": position, **line}
-                for item in items for position, line in enumerate(item.lines or [])]
-        if rows:
-            self.sql.insert_dicts(line_model.__table__, rows)
 
     def _out_of_reach(self, items: list[BulkItem]) -> bool:
         """Whether a written record left the sight of a user restricted to a partner."""
         ids = {item.id for item in items}
         return self.restricted and self._visible(self.model, ids) != ids
 
-
-def _parent_column(line_model: type) -> Any:
-    for name in ("quote_id", "order_id", "invoice_id"):
-        if hasattr(line_model, name):
-            return getattr(line_model, name)
-    raise KeyError(line_model)
-
-
-def _chunks(values: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]

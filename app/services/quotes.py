@@ -7,7 +7,8 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Quote
 from app.models.base import utcnow
-from app.services.audit import jsonable, record_event
+from app.services.audit import record_event
+from app.services.record_rules import jsonable
 from app.tenancy import current_actor
 
 MAX_COMMENT = 2000

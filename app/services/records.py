@@ -18,27 +18,26 @@ from app.errors import NotAllowed, NotFound, ValidationError
 from app.extensions import db
 from app.models.base import MAX_ID
 from app.policies import can_change, can_create, can_delete, get_visible, visible
-from app.services.audit import diff, jsonable, record_event
+from app.services.audit import audit_row, diff, record_event
+from app.services.record_rules import (
+    CENT,
+    LINE_DEFAULTS,
+    MONEY_LIMIT,
+    QUANTITY_STEP,
+    chunks,
+    column_default,
+    default_partner,
+    line_totals,
+    required_to_create,
+    snapshot,
+    takes_account_partner,
+)
 from app.services.webhook_outbox import enqueue_bulk
 from app.tenancy import current_actor
 
-CENT = Decimal("0.01")
-MONEY_LIMIT = Decimal("1e12")
-LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
 # CLDR also names regions that are no ISO 3166 country: unknown (ZZ), EU, UN, pseudo-locales.
 COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2
                       and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
-
-
-def snapshot(entity: Entity, record: Any) -> dict[str, Any]:
-    """The audited state of a record: its fields, custom values and lines."""
-    state = {f.attr: jsonable(getattr(record, f.attr)) for f in entity.fields}
-    state["custom"] = jsonable(dict(record.custom or {}))
-    if entity.line_model is not None:
-        state["lines"] = [
-            {k: jsonable(getattr(line, k)) for k in LINE_FIELDS} for line in record.lines
-        ]
-    return state
 
 
 def create_record(entity: Entity, data: dict[str, Any]) -> Any:
@@ -128,7 +127,6 @@ def _detach_references(entity: Entity, record_id: int) -> None:
     would empty it (ON DELETE SET NULL), but as a change of theirs: their updated_at moves,
     so that a client syncing by updated_since sees it, and each is audited (and announced)."""
     now = datetime.now(UTC)
-    actor = current_actor()
     for other in ENTITIES.values():
         for field in other.fields:
             if field.type != "ref" or field.ref != entity.name:
@@ -136,15 +134,12 @@ def _detach_references(entity: Entity, record_id: int) -> None:
             model, attr = other.model, field.attr
             ids = db.session.scalars(select(model.id).where(
                 getattr(model, attr) == record_id).order_by(model.id)).all()
-            for start in range(0, len(ids), 900):
-                chunk = ids[start:start + 900]
+            for chunk in chunks(ids):
                 db.session.execute(update(model).where(model.id.in_(chunk))
                                    .values({attr: None, "updated_at": now})
                                    .execution_options(synchronize_session="fetch"))
-                audits = [{"action": "update", "entity": other.name, "record_id": i,
-                           "before": {attr: record_id}, "after": {attr: None},
-                           "created_at": now, "actor_kind": actor.kind, "actor_id": actor.id,
-                           "actor_label": actor.label[:254], "ip": actor.ip} for i in chunk]
+                audits = [audit_row("update", other.name, i, {attr: record_id}, {attr: None}, now)
+                          for i in chunk]
                 db.session.execute(insert(m.AuditEvent), audits)
                 enqueue_bulk(other.name, audits)
 
@@ -180,9 +175,10 @@ def integrity_errors(exc: Exception) -> dict[str, str]:
 def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) -> None:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
+    required = required_to_create(entity)
     for field in entity.fields:
         if field.name not in data:
-            if not partial and record.id is None and field.required and not has_default(field):
+            if not partial and record.id is None and field.name in required:
                 errors[field.name] = _("This field is required.")
             continue
         try:
@@ -209,22 +205,13 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
         raise ValidationError(errors)
     for attr, value in values.items():
         setattr(record, attr, value)
-    _default_partner(entity, record, values)
+    partner_id = default_partner(
+        entity, {"partner_id": record.partner_id, "account_id": record.account_id}
+        if takes_account_partner(entity) else {}, _partner_of_account)
+    if partner_id is not None:
+        record.partner_id = partner_id
     if lines is not None:
         _replace_lines(entity, record, lines)
-
-
-def column_default(entity: Entity, field: Field) -> Any:
-    """What an emptied field means when its column cannot be NULL: its default (0,00, EUR)."""
-    column = entity.model.__table__.c.get(field.attr)
-    if column is None or column.nullable or column.default is None \
-            or not column.default.is_scalar:
-        return None
-    return column.default.arg
-
-
-def has_default(field: Field) -> bool:
-    return field.name in ("kind", "country", "status", "stage")
 
 
 def clean_value(field: Field, raw: Any) -> Any:
@@ -310,13 +297,8 @@ def date_order_errors(entity: Entity, record: Any, values: dict[str, Any]) -> di
     return {}
 
 
-def _default_partner(entity: Entity, record: Any, values: dict[str, Any]) -> None:
-    """A document's partner defaults to its account's partner."""
-    if not hasattr(record, "partner_id") or entity.model is m.Account:
-        return
-    if record.partner_id is None and getattr(record, "account_id", None):
-        record.partner_id = db.session.scalar(
-            select(m.Account.partner_id).where(m.Account.id == record.account_id))
+def _partner_of_account(account_id: int) -> int | None:
+    return db.session.scalar(select(m.Account.partner_id).where(m.Account.id == account_id))
 
 
 def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -328,9 +310,11 @@ def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
             errors[f"lines.{index}.label"] = _("This field is required.")
             continue
         try:
-            quantity = Decimal(raw.get("quantity") if raw.get("quantity") is not None else 1)
+            quantity = Decimal(raw["quantity"] if raw.get("quantity") is not None
+                               else LINE_DEFAULTS["quantity"])
             unit_price = money(raw.get("unit_price") or 0)
-            tax_rate = Decimal(raw.get("tax_rate") if raw.get("tax_rate") is not None else 20)
+            tax_rate = Decimal(raw["tax_rate"] if raw.get("tax_rate") is not None
+                               else LINE_DEFAULTS["tax_rate"])
             if not (quantity.is_finite() and abs(quantity) < Decimal("1e9")):
                 raise ValueError(_("Enter a quantity."))
             if not (tax_rate.is_finite() and 0 <= tax_rate <= 100):
@@ -343,15 +327,12 @@ def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(label) > 255 or (sku and len(sku) > 64):
             errors[f"lines.{index}"] = _("At most %(n)d characters.", n=255)
             continue
-        lines.append({"sku": sku, "label": label, "quantity": quantity.quantize(Decimal("0.001")),
+        lines.append({"sku": sku, "label": label, "quantity": quantity.quantize(QUANTITY_STEP),
                       "unit_price": unit_price, "tax_rate": tax_rate.quantize(CENT)})
     if errors:
         raise ValidationError(errors)
     # The document's totals are stored as money too: refuse lines whose sum would not fit.
-    excl = sum((line["quantity"] * line["unit_price"] for line in lines), Decimal("0"))
-    tax = sum((line["quantity"] * line["unit_price"] * line["tax_rate"] / 100 for line in lines),
-              Decimal("0"))
-    if max(abs(excl), abs(tax), abs(excl + tax)) >= MONEY_LIMIT:
+    if any(abs(total) >= MONEY_LIMIT for total in line_totals(lines).values()):
         raise ValidationError({"lines": _("The total is too large.")})
     return lines
 
@@ -359,15 +340,5 @@ def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _replace_lines(entity: Entity, record: Any, lines: list[dict[str, Any]]) -> None:
     """Replace the document's lines and recompute its totals from them."""
     record.lines = [entity.line_model(position=i, **line) for i, line in enumerate(lines)]
-    for name, value in line_totals(record.lines).items():
+    for name, value in line_totals(lines).items():
         setattr(record, name, value)
-
-
-def line_totals(lines: list[Any]) -> dict[str, Decimal]:
-    """A document's totals computed from its lines (none without lines)."""
-    if not lines:
-        return {}
-    excl = sum((line.amount_excl_tax for line in lines), Decimal("0"))
-    tax = sum((line.tax_amount for line in lines), Decimal("0"))
-    return {"total_excl_tax": excl.quantize(CENT), "tax_total": tax.quantize(CENT),
-            "total": (excl + tax).quantize(CENT)}

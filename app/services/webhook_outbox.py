@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -24,10 +24,14 @@ from sqlalchemy.orm import Session, selectinload
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, WebhookDelivery, WebhookEndpoint
+from app.services.record_rules import snapshot
 from app.tenancy import bound_tenant_id, current_actor
 from app.webhooks.events import RECORD_ACTIONS, record_event_name
 
 WAKE = "relais_webhooks_wake"
+# The app's sender of deliveries (app/webhooks/worker.py installs it): the outbox only wakes
+# it, and so does not import it.
+WAKER = "relais.webhooks.wake"
 FORGET = "relais_webhooks_forget"
 CHUNK = 900  # ids per IN (…): under SQLite's parameter limit
 
@@ -150,8 +154,6 @@ def enqueue_created(entity: str, *, ids: list[int] | None = None, key: str | Non
     name = f"{entity}.created"
     if not _wanted((name,)):
         return
-    from app.services.records import snapshot  # records -> audit -> this module
-
     spec = ENTITIES[entity]
     model = spec.model
     column = model.id if ids is not None else getattr(model, key or "id")
@@ -181,10 +183,10 @@ def _insert(rows: list[dict[str, Any]]) -> None:
 def _after_commit(session: Session) -> None:
     for tenant_id in session.info.pop(FORGET, ()):
         _subscriptions.pop(tenant_id, None)
-    if session.info.pop(WAKE, False):
-        from app.webhooks.worker import wake
-
-        wake()
+    if session.info.pop(WAKE, False) and has_app_context():
+        wake = current_app.extensions.get(WAKER)
+        if wake is not None:
+            wake()
 
 
 @sa_event.listens_for(Session, "after_rollback")

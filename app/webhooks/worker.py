@@ -21,6 +21,7 @@ from flask import Flask, current_app, has_app_context
 from app import jobs
 from app.extensions import db
 from app.services import webhook_deliveries as deliveries
+from app.services.webhook_outbox import WAKER
 from app.tenancy import SYSTEM, tenant_context
 from app.webhooks.transport import post
 
@@ -231,6 +232,7 @@ def install(app: Flask) -> None:
     """At the first request, start the dispatcher when deliveries wait (retries left by a
     process that stopped); otherwise the first queued delivery starts it."""
     state = {"done": False}
+    app.extensions[WAKER] = wake
 
     @app.before_request
     def start_webhooks_once() -> None:

@@ -14,7 +14,7 @@ from app.entities import ENTITIES
 from app.extensions import db
 from app.models import ImportRun
 from app.services.records import create_record
-from importers import fastpath
+from importers import column_import
 from tests.importers.conftest import by_key, row_errors
 
 IMPORTABLE = [name for name in ENTITIES if name != "attachments"]
@@ -80,7 +80,7 @@ def _dry_then_real(run_import, profile, path: Path, force: bool) -> ImportRun:
 def test_empty_zero_and_missing_cells_import_and_reimport_alike(
         tenant, tmp_path, make_profile, run_import, monkeypatch, entity, path_kind):
     if path_kind == "row":
-        monkeypatch.setattr(fastpath, "applies", lambda engine, table: False)
+        monkeypatch.setattr(column_import, "applies", lambda engine, table: False)
     create_record(ENTITIES["partners"], {"name": "Partenaire", "external_ref": "P1"})
     create_record(ENTITIES["accounts"], {"name": "Client", "external_ref": "C1"})
     db.session.commit()
@@ -130,7 +130,7 @@ def test_an_empty_amount_paid_is_zero_on_create_and_update(tenant, tmp_path, mak
 def test_an_emptied_required_field_is_a_row_error_naming_its_column(
         tenant, tmp_path, make_profile, run_import, monkeypatch, path_kind):
     if path_kind == "row":
-        monkeypatch.setattr(fastpath, "applies", lambda engine, table: False)
+        monkeypatch.setattr(column_import, "applies", lambda engine, table: False)
     profile = make_profile("accounts", {"Code": "external_ref", "Raison sociale": "name",
                                         "Pays": "country"})
     path = tmp_path / "clients.csv"
@@ -153,8 +153,8 @@ def test_a_not_null_refusal_names_the_column_not_the_database_text(
     from importers.engine import ImportEngine
 
     if path_kind == "row":
-        monkeypatch.setattr(fastpath, "applies", lambda engine, table: False)
-    monkeypatch.setattr(ImportEngine, "_missing_required", lambda self, row: None)
+        monkeypatch.setattr(column_import, "applies", lambda engine, table: False)
+    monkeypatch.setattr(ImportEngine, "missing_required", lambda self, row: None)
     profile = make_profile("partners", {"Code": "external_ref", "Nom": "name"})
     path = tmp_path / "partenaires.csv"
     path.write_text("Code;Nom\nP1;\nP2;Partenaire\n", encoding="utf-8")

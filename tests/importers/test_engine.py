@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import AuditEvent, ImportRun, InvoiceLine, QuoteLine
 from app.services import feeds
 from app.tenancy import SYSTEM, tenant_context
-from importers import fastpath, runs
+from importers import column_import, runs
 from importers.errors_csv import error_message, stream_errors_csv
 from tests.importers.conftest import NBSP, NNBSP, audit_count, by_key, records, row_errors
 
@@ -57,7 +57,7 @@ def either_path(request, monkeypatch) -> None:
     """A CSV file into an entity without lines, through the batch path, then the row path
     (the path of XLSX files and documents with lines)."""
     if request.param == "row path":
-        monkeypatch.setattr(fastpath, "applies", lambda engine, table: False)
+        monkeypatch.setattr(column_import, "applies", lambda engine, table: False)
 
 
 def in_french(error) -> str:

@@ -245,6 +245,13 @@ def test_false_words(raw):
     assert parse_bool(raw) is False
 
 
+def test_a_feed_reads_yes_and_no_as_forms_do():
+    from app.values import parse_bool as typed
+
+    for word in ("on", "OFF", "oui", "non", "x", "0"):
+        assert parse_bool(word) is typed(word)
+
+
 def test_booleans_ignore_accents():
     assert parse_bool("ÓUI") is True and parse_bool("nón") is False and parse_bool("vraî")
 

@@ -22,7 +22,7 @@ def spy(monkeypatch):
         calls.append((entity, "key" if how.get("key") else "ids"))
         return original(entity, **how)
 
-    for module in ("importers.engine", "importers.fastpath"):
+    for module in ("importers.engine", "importers.column_import"):
         monkeypatch.setattr(f"{module}.enqueue_created", enqueue_created)
     return calls
 

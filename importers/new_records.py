@@ -1,6 +1,6 @@
 """New records of the batch path: their columns, and each column's values for a batch.
 
-The values are what SQLAlchemy would bind for the engine's insert (`_new_row`, then the
+The values are what SQLAlchemy would bind for the engine's insert (`new_row`, then the
 model's column defaults), prepared a column at a time: amounts from cents (SQLite binds
 Decimal as float, and cents / 100 is that same double), dates as SQLite stores them, custom
 values as JSON (remembered: the same values come back), constants once per batch.
@@ -14,16 +14,17 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from app.extensions import db
+from app.services.record_rules import takes_account_partner
 
 if TYPE_CHECKING:
-    from importers.fastpath import BatchImport
+    from importers.column_import import ColumnImport
 
 MEMORY = 50_000  # custom JSON texts remembered
 Values = Callable[[list[int], datetime], Any]  # (the batch's rows to insert, now) → values
 
 
 class NewRecords:
-    def __init__(self, batch: BatchImport) -> None:
+    def __init__(self, batch: ColumnImport) -> None:
         self.batch = batch
         engine = batch.engine
         table = engine.model.__table__
@@ -38,8 +39,8 @@ class NewRecords:
             elif target.kind == "ref":
                 self._add(f"{target.name}_id",
                           self._picked(lambda name=target.name: batch.ids[name]))
-        if "partner_id" in table.c and "partner_id" not in self.names \
-                and engine.entity.name != "accounts":  # the account's partner (_new_row)
+        if takes_account_partner(engine.entity) and "partner_id" not in self.names:
+            # not mapped: the customer's partner (engine.new_row)
             self._add("partner_id", self._picked(lambda: batch.partners or Nones()))
         self._add("custom", self._custom(table.c.custom))
         run = engine.run
@@ -135,7 +136,7 @@ class NewRecords:
     # -- required values ------------------------------------------------------------------------
 
     def _required(self) -> list[tuple[str, Any]] | bool | None:
-        """Where each required value of a new row is (engine._missing_required's fields):
+        """Where each required value of a new row is (engine.missing_required's fields):
         ("field", column), ("ref", name) or ("partners", None); True when every new row
         lacks one; None when none is required."""
         batch, engine = self.batch, self.batch.engine

@@ -4,7 +4,7 @@ One statement per batch, on tuples in the file's terms (amounts in cents, dates 
 database stores them, related records by id): SQLite compares them itself and sends back only
 the rows that differ; PostgreSQL sends the records (binary) and Python compares tuples. Equal
 here is equal for the engine too; every row found different is checked again by the engine's
-own `_changes` on the ORM's values (`current`), which also makes the update and its audit.
+`plan_update` on the ORM's values (`current`), which also makes the update and its audit.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from importers.fastpath import BatchImport
+    from importers.column_import import ColumnImport
 
 MEMORY = 50_000  # custom JSON texts remembered, parsed or as compared
 _MISSING = object()
@@ -20,7 +20,7 @@ _TEXT = {str, type(None)}
 
 
 class ExistingRecords:
-    def __init__(self, batch: BatchImport) -> None:
+    def __init__(self, batch: ColumnImport) -> None:
         self.batch = batch
         self.bulk = batch.bulk
         self.customs = [key for _n, key in batch.customs]
@@ -113,22 +113,6 @@ class ExistingRecords:
                 memory.clear()
             found = memory[stored] = json.loads(stored) or {}
         return found
-
-    def current(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """engine._existing's records: the columns it reads, as the ORM returns them (one
-        index lookup per key, as the batch path reads)."""
-        profile = self.batch.profile
-        names = list(dict.fromkeys([
-            "id", profile.key, "custom", "archived_at",
-            *(t.name for t in profile.targets if t.kind == "field"),
-            *(f"{t.name}_id" for t in profile.targets if t.kind == "ref")]))
-        rows = self.bulk.existing(names, keys)
-        if not rows:
-            return {}
-        processors = self.bulk.result_processors(names)
-        return {key: {name: process(value) if process else value for name, process, value
-                      in zip(names, processors, row[1:], strict=True)}
-                for key, row in rows.items()}
 
 
 def _as_json_extract(values: tuple) -> tuple | None:

@@ -1,16 +1,18 @@
-"""The engine's batch path: a CSV file into an entity without lines, a batch at a time.
+"""A CSV file into an entity without lines, a column of a batch at a time (the engine's
+fast path).
 
 The steps and their order are the engine's (importers/engine.py): convert, refuse rows with
 problems or repeated keys, resolve references, compare with the existing records, write,
 fall back to row by row in a batch the database refused. What changes is the unit of work:
 
-- Cells are converted a column at a time (importers/batches.py); a row becomes a Python
-  object (an engine Item) only when it fails, changes a record, or its batch is refused.
-- Existing records are compared with one statement per batch (importers/existing.py): an
-  unchanged row costs no dict, no Decimal and no write. A row found different is checked
-  again by the engine's own `_changes`, which makes its update, audit event and diff.
-- New records go in with executemany or COPY (importers/inserts.py, app/bulk_sql.py),
-  changed ones with executemany or COPY and one UPDATE, their audit events likewise.
+- Cells are converted a column at a time (importers/csv_columns.py); a row becomes a Python
+  object (an Item) only when it fails, changes a record, or its batch is refused.
+- Existing records are compared with one statement per batch (importers/existing_records.py):
+  an unchanged row costs no dict, no Decimal and no write. A row found different is planned
+  again by the engine (`plan_update`), which makes its update, audit event and diff.
+- New records go in with executemany or COPY (importers/new_records.py, app/services/
+  record_sql.py), changed ones and their audit events through the engine's record writer
+  (app/services/record_batches.py), whose savepoint and row-by-row fallback apply.
 - Related records are read once per run (all of them when they are fewer than the file's
   rows) and remembered: the run holds its profile's lock, and a reference is resolved as it
   was when first met.
@@ -22,22 +24,26 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Numeric
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.bulk_sql import BulkSQL, collecting_between_batches
 from app.entities import ENTITIES
-from app.extensions import db
-from app.models import AuditEvent
-from app.services.webhook_outbox import enqueue_bulk, enqueue_created
+from app.services.record_sql import collecting_between_batches
+from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
-from importers.batches import BatchColumn, RowBatch, can_batch, cents_to_decimal, csv_batches
 from importers.convert import Column
-from importers.existing import ExistingRecords
-from importers.inserts import NewRecords
+from importers.csv_columns import (
+    BatchColumn,
+    RowBatch,
+    can_batch,
+    cents_to_decimal,
+    csv_batches,
+)
+from importers.existing_records import ExistingRecords
+from importers.items import Item, Plan
+from importers.new_records import NewRecords
 from importers.readers import Table
 
 if TYPE_CHECKING:
-    from importers.engine import ImportEngine, Item
+    from importers.engine import ImportEngine
 
 REFERENCE_MEMORY = 200_000  # related records remembered per reference column
 DATE_MEMORY = 50_000  # dates remembered as SQLite stores them
@@ -47,8 +53,9 @@ def applies(engine: ImportEngine, table: Table) -> bool:
     return not engine.profile.has_lines and can_batch(table)
 
 
-class BatchImport:
-    """One run of the batch path; `engine` records failures, counts and progress."""
+class ColumnImport:
+    """One run of the column path; `engine` plans what changes, records failures, counts and
+    progress."""
 
     def __init__(self, engine: ImportEngine, columns: list[Column]) -> None:
         self.engine = engine
@@ -57,7 +64,7 @@ class BatchImport:
         if engine.run.tenant_id != self.tenant_id:
             raise RuntimeError("the run belongs to another tenant")
         table = engine.model.__table__
-        self.bulk = BulkSQL(table, profile.key, self.tenant_id)
+        self.bulk = engine.writer.sql
         self.columns = [BatchColumn(column, profile.decimal) for column in columns]
         self.key_at = next(n for n, c in enumerate(columns)
                            if c.target.kind == "field" and c.target.name == profile.key)
@@ -148,10 +155,10 @@ class BatchImport:
         if good:
             self._classify_and_write(good)
         engine.run.rows_done += len(batch)
-        engine._save_progress()
+        engine.save_progress()
 
     def _defaulted(self, column: BatchColumn, values: list[Any]) -> list[Any]:
-        """Empty cells of a column with a default hold it (engine._complete's rule), in the
+        """Empty cells of a column with a default hold it (the engine's rule), in the
         batch's terms: amounts in cents."""
         target = column.column.target
         default = self.engine.defaults.get(target.name) if target.kind == "field" else None
@@ -165,11 +172,9 @@ class BatchImport:
         for index in sorted(problems):
             item = self._failed_item(index)
             item.problems = problems[index]
-            self.engine._fail(item)
+            self.engine.fail(item)
 
     def _failed_item(self, index: int) -> Item:
-        from importers.engine import Item
-
         return Item(line=self.batch.lines[index], raw=list(self.batch.cells[index]))
 
     # -- references -----------------------------------------------------------------------------
@@ -237,8 +242,6 @@ class BatchImport:
         return values
 
     def _classify_and_write(self, good: list[int]) -> None:
-        from importers.engine import Plan
-
         engine, mode = self.engine, self.profile.mode
         keys = [self.keys[i] for i in good]
         lists = [self.compared_values(n, kind, name) for n, name, kind in self.compared]
@@ -261,30 +264,31 @@ class BatchImport:
         now = datetime.now(UTC)
         plan = Plan(unchanged=len(good) - len(found))
         if changed:  # checked again, and planned, by the engine on the ORM's values
-            current = self.existing.current([self.keys[i] for i in changed])
+            current = engine.existing([self.keys[i] for i in changed])
             for i in changed:
                 item = self.item(i)
                 if item.key in current:
-                    engine._plan_update(plan, item, current[item.key], None, now)
+                    engine.plan_update(plan, item, current[item.key], None, now)
                 else:  # deleted since the first read
                     creates.append(i)
             creates.sort()
         plan.creates = self._required(creates, failed, now)
         plan.failed = sorted(plan.failed + failed, key=lambda item: item.line)
-        try:
-            with db.session.begin_nested():
-                if not engine.run.is_dry_run:
-                    if plan.creates:
-                        self.new.insert(plan.creates, now)
-                        enqueue_created(engine.entity.name, key=self.profile.key,
-                                        keys=[self.keys[i] for i in plan.creates])
-                    if plan.updates:
-                        self.bulk.update([row for _item, row in plan.updates])
-                        self.bulk.insert_dicts(AuditEvent.__table__, plan.audits)
-                        enqueue_bulk(engine.entity.name, plan.audits)
-        except (IntegrityError, DBAPIError, self.bulk.errors):
-            plan = engine._write_row_by_row([self.item(i) for i in good], plan.failed)
-        engine._account(plan)
+        engine.account(engine.write_plan(
+            plan, lambda: self._write(plan, now),
+            (item for i in good if not (item := self.item(i)).problems)))
+
+    def _write(self, plan: Plan, now: datetime) -> None:
+        engine = self.engine
+        if engine.run.is_dry_run:
+            return
+        if plan.creates:
+            self.new.insert(plan.creates, now)
+            enqueue_created(engine.entity.name, key=self.profile.key,
+                            keys=[self.keys[i] for i in plan.creates])
+        if plan.updates:
+            engine.writer.update([row for _item, row in plan.updates])
+            engine.writer.audit(plan.audits)
 
     def _required(self, creates: list[int], failed: list[Item], now: datetime) -> list[int]:
         """New rows lacking a required value fail, named by the engine's own check."""
@@ -295,7 +299,7 @@ class BatchImport:
         for i in creates:
             if lists is None or any(values[i] is None for values in lists):
                 item = self.item(i)
-                problem = self.engine._missing_required(self.engine._new_row(item, now))
+                problem = self.engine.missing_required(self.engine.new_row(item, now))
                 if problem is not None:
                     item.problems.append(problem)
                     failed.append(item)

@@ -22,9 +22,9 @@ from app.services import feeds
 from app.services.custom_field_defs import create_field
 from app.services.tenants import create_tenant
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
-from importers import batches, engine, existing, fastpath, keylog
-from importers.batches import BatchColumn, csv_batches
+from importers import column_import, csv_columns, engine, existing_records, keylog
 from importers.convert import Column, _money_converter
+from importers.csv_columns import BatchColumn, csv_batches
 from importers.keylog import KeyLog
 from importers.profile import Target
 from importers.readers import Limits, ReaderError, open_table
@@ -111,7 +111,7 @@ def test_batches_hold_the_rows_the_reader_gives(tmp_path_factory, monkeypatch, d
                                                max_field, block, bound, max_rows):
     path = tmp_path_factory.mktemp("feed") / "feed.csv"
     path.write_bytes(data)
-    monkeypatch.setattr(batches, "BLOCK_CHARS", block)
+    monkeypatch.setattr(csv_columns, "BLOCK_CHARS", block)
     limits = TinyRecords(max_field_length=max_field, max_columns=5, max_rows=max_rows,
                          bound=bound)
     try:
@@ -119,7 +119,7 @@ def test_batches_hold_the_rows_the_reader_gives(tmp_path_factory, monkeypatch, d
     except ReaderError:
         return
     assume(table.kind == "csv")
-    assert batches.can_batch(table)
+    assert csv_columns.can_batch(table)
     expected, got = _by_rows(table), _by_batches(table, size)
     if expected and expected[-1][0] == "error":  # the engine drops a batch cut by an error
         full = (len(expected) - 1) // size * size
@@ -163,7 +163,7 @@ def test_amounts_in_cents_are_what_the_converter_says(column, mode):
 def test_french_amounts_go_through_as_a_column():
     column = BatchColumn(Column(0, Target("field", "total", "T"),
                                 _money_converter(make_decimal_parser("auto"))), "auto")
-    assert batches._money_column(["1 234,56", "0,00", "4\u00a0286,08"], column.money) == \
+    assert csv_columns._money_column(["1 234,56", "0,00", "4\u00a0286,08"], column.money) == \
         [123456, 0, 428608]
     assert column.convert(["1,234"])[0] == [123]  # a lone comma is the decimal separator
     assert column.convert(["1,234.50", "12"])[0] == [123450, 1200]
@@ -337,9 +337,9 @@ def test_the_batch_path_leaves_what_the_row_path_leaves(app_ctx, tmp_path_factor
         monkeypatch.setattr(engine, "BATCH_ROWS", batch_rows)
         monkeypatch.setattr(keylog, "SPILL", spill)
         if not batch_path:
-            monkeypatch.setattr(fastpath, "applies", lambda engine, table: False)
+            monkeypatch.setattr(column_import, "applies", lambda engine, table: False)
         elif in_python:  # records compared in Python rather than by the database
-            monkeypatch.setattr(existing.ExistingRecords, "_by_the_database",
+            monkeypatch.setattr(existing_records.ExistingRecords, "_by_the_database",
                                 lambda *args: None)
         tenant_id = _tenant_with_customers()
         run_ids = [_import(tenant_id, _file(folder / f"f{n}-{batch_path}.csv", rows), mode,

@@ -1,5 +1,5 @@
 """Set-based reads and writes, in the dialect's own terms, for the import engine's batch path
-(importers/fastpath.py) and the API's bulk upsert (app/services/bulk.py).
+(importers/column_import.py) and the API's bulk upsert (app/services/bulk.py).
 
 Why SQL here, when everything else goes through the ORM: per row, the ORM (and Core's
 parameter processing, and the tenancy hook on every ORM statement) costs more than the

@@ -1,0 +1,120 @@
+"""The one batch writer of records: the API's bulk upsert (app/services/bulk.py) and feeds
+(importers/engine.py and its CSV column path) plan rows by the rules of app/services/
+record_rules.py, then write them here.
+
+A batch is written in one savepoint, set-based (app/services/record_sql.py: executemany on
+SQLite, COPY on PostgreSQL): new rows, changed rows, replaced lines, audit events and their
+webhook deliveries. When the database refuses the batch, each of its units is written again
+in its own savepoint, so that the bad ones are named and the good ones kept.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError
+
+from app.entities import Entity
+from app.extensions import db
+from app.models import AuditEvent
+from app.services.record_rules import chunks, line_parent
+from app.services.record_sql import BulkSQL
+from app.services.webhook_outbox import enqueue_bulk
+from app.tenancy import current_tenant_id
+
+Unit = TypeVar("Unit")
+Result = TypeVar("Result")
+
+
+def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
+                write_one: Callable[[Unit], Result],
+                refused: Callable[[Unit, Exception], Result],
+                errors: tuple[type[Exception], ...] = ()) -> list[Result] | None:
+    """Run `write_all` in a savepoint: None when the database took the whole batch. When it
+    refused it, each of `units` (read only then) goes through `write_one` in a savepoint of
+    its own, and `refused` names each unit refused again. The results, unit by unit:
+    `write_one`'s, or `refused`'s."""
+    caught = (DBAPIError, db.engine.dialect.dbapi.Error, *errors)
+    try:
+        with db.session.begin_nested():
+            write_all()
+        return None
+    except caught:
+        pass
+    results = []
+    for unit in units:
+        try:
+            with db.session.begin_nested():
+                result = write_one(unit)
+        except caught as exc:
+            result = refused(unit, exc)
+        results.append(result)
+    return results
+
+
+class RecordWriter:
+    """Writes planned rows of one entity's records for the bound tenant: `key` names a
+    record among its new rows (external_ref, or a feed's key)."""
+
+    def __init__(self, entity: Entity, key: str = "external_ref") -> None:
+        self.entity, self.key = entity, key
+        self.table = entity.model.__table__
+        self.sql = BulkSQL(self.table, key, current_tenant_id())
+        # What the ORM's insert would fill in from the model: a new row lacks none of it.
+        self.defaults = [(column.key, column.default) for column in self.table.columns
+                         if column.default is not None and not column.primary_key]
+
+    def current(self, names: list[str], keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of `keys` (one index lookup each), by key: their columns `names`, as
+        the ORM reads them."""
+        rows = self.sql.existing(names, keys)
+        if not rows:
+            return {}
+        processors = self.sql.result_processors(names)
+        return {key: {name: process(value) if process else value for name, process, value
+                      in zip(names, processors, row[1:], strict=True)}
+                for key, row in rows.items()}
+
+    def create(self, rows: list[dict[str, Any]]) -> list[int]:
+        """New records from rows of column values; their ids, in order."""
+        rows = [self._completed(row) for row in rows]
+        names = set().union(*rows)
+        rows = [row if len(row) == len(names) else {name: row.get(name) for name in names}
+                for row in rows]
+        self.sql.insert_dicts(self.table, rows)
+        found = self.sql.existing(["id"], [row[self.key] for row in rows])
+        return [found[row[self.key]][1] for row in rows]
+
+    def _completed(self, row: dict[str, Any]) -> dict[str, Any]:
+        missing = [(name, default) for name, default in self.defaults if name not in row]
+        if not missing:
+            return row
+        row = dict(row)
+        for name, default in missing:
+            row[name] = default.arg if default.is_scalar else default.arg(None)
+        return row
+
+    def update(self, rows: list[dict[str, Any]]) -> None:
+        """Changed records: each row their id and the columns it sets."""
+        self.sql.update(rows)
+
+    def replace_lines(self, documents: list[tuple[int, list[dict[str, Any]]]],
+                      existing: list[int]) -> None:
+        """The documents' lines replaced by the given ones (`existing`: the documents that
+        had lines before, which are deleted first)."""
+        line_model = self.entity.line_model
+        parent = line_parent(line_model)
+        for chunk in chunks(existing):
+            db.session.execute(delete(line_model).where(parent.in_(chunk)))
+        rows = [{parent.key: document_id, "position": position, **line}
+                for document_id, lines in documents for position, line in enumerate(lines)]
+        if rows:
+            self.sql.insert_dicts(line_model.__table__, rows)
+
+    def audit(self, rows: list[dict[str, Any]]) -> None:
+        """The audit events of the batch (app.services.audit.audit_row), and their webhook
+        deliveries in the same transaction."""
+        if rows:
+            self.sql.insert_dicts(AuditEvent.__table__, rows)
+            enqueue_bulk(self.entity.name, rows)
