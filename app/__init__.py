@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -126,12 +126,3 @@ def init_cli(app: Flask) -> None:
     from app.cli import register_cli
 
     register_cli(app)
-
-
-def database_ok() -> bool:
-    try:
-        db.session.execute(text("SELECT 1"))
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
-        db.session.rollback()
-        return False

@@ -114,6 +114,20 @@ def test_health_check(client):
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
 
 
+def test_the_health_check_answers_503_while_the_database_does_not(client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", refuse)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "database unavailable"}
+
+
 def test_unknown_pages_are_a_friendly_404(admin_client):
     response = admin_client.get("/alpha/no/such/page")
     assert response.status_code == 404
