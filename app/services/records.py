@@ -16,7 +16,7 @@ from app.policies import can_change, can_create, can_delete, get_visible
 from app.services.audit import audit_row, diff, record_event
 from app.services.record_checks import check_record, check_values, resolve_ref
 from app.services.record_rules import chunks, line_totals, snapshot
-from app.services.webhook_outbox import enqueue_bulk
+from app.services.webhook_outbox import enqueue
 from app.tenancy import current_actor
 
 
@@ -121,7 +121,7 @@ def _detach_references(entity: Entity, record_id: int) -> None:
                 audits = [audit_row("update", other.name, i, {attr: record_id}, {attr: None}, now)
                           for i in chunk]
                 db.session.execute(insert(m.AuditEvent), audits)
-                enqueue_bulk(other.name, audits)
+                enqueue(audits)
 
 
 def _check_account_unused(account: m.Account) -> None:
