@@ -15,8 +15,8 @@ from flask_babel import lazy_gettext as _l
 from app.custom_fields import CustomValueError, coerce_value
 from app.entities import Entity
 from app.models import CustomField
+from app.services.record_checks import COUNTRIES
 from app.services.record_rules import CENT, MONEY_LIMIT
-from app.services.records import COUNTRIES
 from importers.profile import Profile, Target
 from importers.values import (
     InvalidValue,
@@ -91,7 +91,7 @@ _PLAIN_EMAIL = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
 
 
 def _email_converter(max_length: int) -> Converter:
-    """As forms do (app.services.records): a valid address, normalized, else an error."""
+    """As forms do (app.services.record_checks): a valid address, normalized, else an error."""
     text_of = parse_text(max_length)
 
     def convert(raw: Any) -> str | None:

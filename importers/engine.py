@@ -28,12 +28,13 @@ from sqlalchemy import select, update
 from app.custom_fields import definitions
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import ImportRowError, ImportRun
+from app.models import Account, ImportRowError, ImportRun
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch
 from app.services.record_rules import (
     chunks,
     column_default,
+    default_partner,
     jsonable,
     line_totals,
     lines_of,
@@ -389,6 +390,8 @@ class ImportEngine:
                      old_lines: list[dict[str, Any]] | None, now: datetime) -> None:
         """An existing record: unchanged, or its update, audit event and diff."""
         change = self._changes(item, current, old_lines)
+        if change and self._default_partner(item, current):
+            change = self._changes(item, current, old_lines)
         if not change:
             plan.unchanged += 1
             return
@@ -410,17 +413,48 @@ class ImportEngine:
                            "before": jsonable(before), "after": jsonable(after)})
 
     def existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """The records of `keys`, by key: the columns a row is compared on."""
+        """The records of `keys`, by key: the columns a row is compared on, and what a
+        document's partner defaults to (its customer's, under `_account_partner_id`)."""
         profile = self.profile
-        return self.writer.current(list(dict.fromkeys([
+        partnered = takes_account_partner(self.entity)
+        found = self.writer.current(list(dict.fromkeys([
             "id", profile.key, "custom", "archived_at",
             *(t.name for t in profile.targets if t.kind == "field"),
-            *(f"{t.name}_id" for t in profile.targets if t.kind == "ref")])), keys)
+            *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
+            *(("partner_id", "account_id") if partnered else ())])), keys)
+        if partnered:
+            accounts = sorted({record["account_id"] for record in found.values()
+                               if record["partner_id"] is None} - {None})
+            partners: dict[int, int | None] = {}
+            for chunk in chunks(accounts):
+                partners.update(db.session.execute(select(Account.id, Account.partner_id)
+                                                   .where(Account.id.in_(chunk))).tuples().all())
+            for record in found.values():
+                record["_account_partner_id"] = partners.get(record["account_id"])
+        return found
+
+    def _default_partner(self, item: Item, current: dict[str, Any]) -> bool:
+        """A document the row changes takes its customer's partner when it has none, as
+        forms give it (record_rules.default_partner); whether it did."""
+        values = item.values
+
+        def partner_of_account(account_id: int) -> int | None:
+            if account_id == values.get("account_id"):
+                return values.get("_account_partner_id")
+            return current.get("_account_partner_id")
+
+        partner_id = default_partner(self.entity, {**current, **values}, partner_of_account)
+        if partner_id is None:
+            return False
+        values["partner_id"] = partner_id
+        return True
 
     def new_row(self, item: Item, now: datetime) -> dict[str, Any]:
         row = {k: v for k, v in item.values.items() if not k.startswith("_")}
-        if takes_account_partner(self.entity) and "partner_id" not in row:  # not mapped
-            row["partner_id"] = item.values.get("_account_partner_id")
+        partner_id = default_partner(self.entity, row,
+                                     lambda _account: item.values.get("_account_partner_id"))
+        if partner_id is not None:
+            row["partner_id"] = partner_id
         row.update(custom={k: v for k, v in item.custom.items() if v is not None},
                    created_at=now, updated_at=now, import_run_id=self.run.id,
                    import_profile_id=self.run.profile_id)

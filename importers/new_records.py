@@ -36,12 +36,15 @@ class NewRecords:
             target = column.column.target
             if target.kind == "field":
                 self._add(target.name, self._field(n, table.c[target.name]))
-            elif target.kind == "ref":
+            elif target.kind == "ref" and target.name != "partner":
                 self._add(f"{target.name}_id",
                           self._picked(lambda name=target.name: batch.ids[name]))
-        if takes_account_partner(engine.entity) and "partner_id" not in self.names:
-            # not mapped: the customer's partner (engine.new_row)
-            self._add("partner_id", self._picked(lambda: batch.partners or Nones()))
+        if takes_account_partner(engine.entity):
+            # the partner given, else the customer's (engine.new_row)
+            self._add("partner_id", self._picked(self._partners))
+        elif any(c.column.target.kind == "ref" and c.column.target.name == "partner"
+                 for c in batch.columns):
+            self._add("partner_id", self._picked(lambda: batch.ids["partner"]))
         self._add("custom", self._custom(table.c.custom))
         run = engine.run
         for name, value in (("created_at", None), ("updated_at", None),
@@ -73,6 +76,15 @@ class NewRecords:
             return [found[i] for i in rows]
 
         return values
+
+    def _partners(self) -> Any:
+        given, of_accounts = self.batch.ids.get("partner"), self.batch.partners
+        if given is None:
+            return of_accounts or Nones()
+        if of_accounts is None:
+            return given
+        return [account if partner is None else partner
+                for partner, account in zip(given, of_accounts, strict=True)]
 
     def _field(self, n: int, column: Any) -> Values:
         batch = self.batch

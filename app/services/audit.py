@@ -7,7 +7,7 @@ from typing import Any
 from app.extensions import db
 from app.models import AuditEvent
 from app.services.record_rules import jsonable
-from app.services.webhook_outbox import enqueue_audited
+from app.services.webhook_outbox import enqueue
 from app.tenancy import current_actor
 
 
@@ -40,5 +40,5 @@ def record_event(
         event.tenant_id = tenant_id
     db.session.add(event)
     db.session.flush()
-    enqueue_audited(event)  # webhooks, in the same transaction
+    enqueue([row])  # webhooks, in the same transaction
     return event

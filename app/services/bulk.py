@@ -1,8 +1,8 @@
 """Bulk upsert: many records of one entity, keyed by external_ref, in one call.
 
-Each item is judged by the rules create_record and update_record apply (app/services/records.py:
-the same value checks, custom_fields.validate_custom, lines, date order, required fields, a
-partner defaulting to the customer's) and gets its own outcome: created, updated, unchanged,
+Each item is judged by the checks create_record and update_record run, the same functions
+(app/services/record_checks.py: values, lines, required fields, custom values, date order, a
+partner defaulting to the customer's), and gets its own outcome: created, updated, unchanged,
 or error with messages per field. Items with errors are left out, the others written. Reads
 and writes go by the batch: existing and related records with one query per chunk, new rows,
 changed rows, lines and audit events with one executemany each. A batch the database refuses
@@ -21,32 +21,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import models as m
-from app.custom_fields import definitions, validate_custom
+from app.custom_fields import definitions
 from app.entities import ENTITIES, Entity, Field
-from app.errors import ValidationError
 from app.extensions import db
 from app.models.base import MAX_ID
 from app.policies import can_create, visible
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch
+from app.services.record_checks import CheckedRecord, check_record, check_values, clean_value
 from app.services.record_rules import (
     chunks,
     column_default,
-    default_partner,
     jsonable,
     line_totals,
     lines_of,
-    required_to_create,
     takes_account_partner,
 )
 from app.services.record_sql import BulkSQL, collecting_between_batches
-from app.services.records import (
-    clean_lines,
-    clean_value,
-    date_order_errors,
-    integrity_errors,
-    refusal,
-)
+from app.services.records import integrity_errors, refusal
 
 MAX_ITEMS = 10_000
 
@@ -76,12 +68,6 @@ class BulkItem:
     audit: dict[str, Any] | None = None
 
 
-class _State(dict):
-    """A record's current values, read as attributes (by date_order_errors)."""
-
-    __getattr__ = dict.get
-
-
 class _OutOfReach(Exception):
     pass
 
@@ -102,16 +88,11 @@ class _Upsert:
     def __init__(self, entity: Entity, user: Any) -> None:
         self.entity, self.user, self.model = entity, user, entity.model
         self.fields = {f.name: f for f in entity.fields}
-        # name → (field, model attribute, what an emptied value becomes)
-        self.fields_by_name = {f.name: (f, f.attr, column_default(entity, f))
-                               for f in entity.fields}
         self.columns = self.model.__table__.c
         self.account_partners: dict[int, int | None] = {}
         self.custom_fields = definitions(entity.name, active_only=False)
-        self.required_custom = any(f.is_active and f.is_required for f in self.custom_fields)
         self.attrs = [f.attr for f in entity.fields]
         self.defaults = {f.attr: column_default(entity, f) for f in entity.fields}
-        self.required = required_to_create(entity) - {"external_ref"}
         # How the audit trail writes values that JSON has no type for (as jsonable does).
         self.as_json = [(f.attr, jsonable) for f in entity.fields if f.type in ("money", "date")]
         self.writer = RecordWriter(entity)
@@ -167,28 +148,10 @@ class _Upsert:
 
     def _clean(self, item: BulkItem) -> None:
         """The item's values checked as forms check them (related records come later)."""
-        values, errors, fields = item.values, item.errors, self.fields_by_name
-        for name, raw in item.data.items():
-            if name in ("custom", "lines"):
-                continue
-            spec, attr, emptied = fields[name]
-            if spec.type == "ref":
-                if raw is None and spec.required:
-                    errors[name] = _("This field is required.")
-                values[attr] = raw
-                continue
-            try:
-                value = clean_value(spec, raw)
-            except ValueError as exc:
-                errors[name] = str(exc)
-                continue
-            values[attr] = emptied if value is None else value
-        values["external_ref"] = item.external_ref
-        if self.entity.line_model is not None and "lines" in item.data:
-            try:
-                item.lines = clean_lines(item.data["lines"] or [])
-            except ValidationError as exc:
-                errors.update(exc.errors)
+        checked = check_values(self.entity, item.data)
+        item.values, item.lines = checked.values, checked.lines
+        item.errors.update(checked.errors)
+        item.values["external_ref"] = item.external_ref
 
     def _resolve(self, items: list[BulkItem]) -> list[BulkItem]:
         """Related records, by id or external_ref, among those `user` may see."""
@@ -279,18 +242,13 @@ class _Upsert:
     # -- planning -------------------------------------------------------------------------
 
     def _plan_create(self, item: BulkItem) -> None:
-        values, errors = item.values, item.errors
-        for spec in self.entity.fields:
-            if spec.name not in item.data and spec.name in self.required:
-                errors[spec.name] = _("This field is required.")
-        custom = self._custom(item, None)
-        errors.update(date_order_errors(self.entity, _State(), values))
-        if errors:
+        values = item.values
+        custom = self._check(item, None)
+        if item.errors:
             return
         partner_id = getattr(self.user, "partner_id", None)
         if partner_id is not None and "partner_id" in self.columns and "partner" not in item.data:
             values["partner_id"] = partner_id  # a partner's records are his by default
-        self._default_partner(values, values)
         defaults = self.defaults
         row = {attr: values.get(attr, defaults[attr]) for attr in self.attrs}
         if item.lines:
@@ -307,12 +265,10 @@ class _Upsert:
 
     def _plan_update(self, item: BulkItem, current: dict[str, Any],
                      old_lines: list[dict[str, Any]] | None) -> None:
-        values, errors = item.values, item.errors
-        custom = self._custom(item, current["custom"])
-        errors.update(date_order_errors(self.entity, _State(current), values))
-        if errors:
+        values = item.values
+        custom = self._check(item, current)
+        if item.errors:
             return
-        self._default_partner(values, {**current, **values})
         if item.lines is not None and item.lines != old_lines:
             values["lines"] = item.lines
             values.update(line_totals(item.lines))
@@ -336,25 +292,14 @@ class _Upsert:
         item.row, item.status = row, "updated"
         item.audit = self._audit("update", current["id"], after, before)
 
-    def _custom(self, item: BulkItem, current: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The record's custom values; None on an update that gives none."""
-        if "custom" not in item.data:
-            if current is not None:
-                return None
-            if not self.required_custom:
-                return {}
-        try:
-            return validate_custom(self.entity.name, item.data.get("custom") or {}, current,
-                                   partial=current is not None, fields=self.custom_fields)
-        except ValidationError as exc:
-            item.errors.update(exc.errors)
-            return None
-
-    def _default_partner(self, values: dict[str, Any], state: dict[str, Any]) -> None:
-        """A document's partner defaults to its customer's."""
-        partner_id = default_partner(self.entity, state, self.account_partners.get)
-        if partner_id is not None:
-            values["partner_id"] = partner_id
+    def _check(self, item: BulkItem, current: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The rules every path shares (app/services/record_checks.py); the record's custom
+        values (None when they are left as they are)."""
+        checked = CheckedRecord(item.values, item.errors, item.lines)
+        check_record(self.entity, item.data, checked, current, partial=current is not None,
+                     partner_of_account=self.account_partners.get,
+                     custom_fields=self.custom_fields)
+        return checked.custom
 
     def _audit(self, action: str, record_id: int | None, after: dict[str, Any],
                before: dict[str, Any] | None = None) -> dict[str, Any]:

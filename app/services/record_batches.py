@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.services.record_rules import chunks, line_parent
 from app.services.record_sql import BulkSQL
-from app.services.webhook_outbox import enqueue_bulk
+from app.services.webhook_outbox import enqueue
 from app.tenancy import current_tenant_id
 
 Unit = TypeVar("Unit")
@@ -117,4 +117,4 @@ class RecordWriter:
         deliveries in the same transaction."""
         if rows:
             self.sql.insert_dicts(AuditEvent.__table__, rows)
-            enqueue_bulk(self.entity.name, rows)
+            enqueue(rows)

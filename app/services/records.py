@@ -1,43 +1,23 @@
 """Create, update and delete any domain record: validate, apply, flush, audit."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
 from typing import Any
 
-from babel import Locale
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import models as m
-from app.custom_fields import validate_custom
-from app.entities import ENTITIES, Entity, Field, entity_of
+from app.entities import ENTITIES, Entity, entity_of
 from app.errors import NotAllowed, NotFound, ValidationError
 from app.extensions import db
-from app.models.base import MAX_ID
-from app.policies import can_change, can_create, can_delete, get_visible, visible
+from app.policies import can_change, can_create, can_delete, get_visible
 from app.services.audit import audit_row, diff, record_event
-from app.services.record_rules import (
-    CENT,
-    LINE_DEFAULTS,
-    MONEY_LIMIT,
-    QUANTITY_STEP,
-    chunks,
-    column_default,
-    default_partner,
-    line_totals,
-    required_to_create,
-    snapshot,
-    takes_account_partner,
-)
-from app.services.webhook_outbox import enqueue_bulk
+from app.services.record_checks import check_record, check_values, resolve_ref
+from app.services.record_rules import chunks, line_totals, snapshot
+from app.services.webhook_outbox import enqueue
 from app.tenancy import current_actor
-
-# CLDR also names regions that are no ISO 3166 country: unknown (ZZ), EU, UN, pseudo-locales.
-COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2
-                      and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
 
 
 def create_record(entity: Entity, data: dict[str, Any]) -> Any:
@@ -141,7 +121,7 @@ def _detach_references(entity: Entity, record_id: int) -> None:
                 audits = [audit_row("update", other.name, i, {attr: record_id}, {attr: None}, now)
                           for i in chunk]
                 db.session.execute(insert(m.AuditEvent), audits)
-                enqueue_bulk(other.name, audits)
+                enqueue(audits)
 
 
 def _check_account_unused(account: m.Account) -> None:
@@ -173,168 +153,33 @@ def integrity_errors(exc: Exception) -> dict[str, str]:
 
 
 def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) -> None:
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    required = required_to_create(entity)
-    for field in entity.fields:
-        if field.name not in data:
-            if not partial and record.id is None and field.name in required:
-                errors[field.name] = _("This field is required.")
-            continue
-        try:
-            values[field.attr] = clean_value(field, data[field.name])
-        except ValueError as exc:
-            errors[field.name] = str(exc)
-        else:
-            if values[field.attr] is None:
-                values[field.attr] = column_default(entity, field)
-    if "custom" in data or not partial:
-        try:
-            record.custom = validate_custom(
-                entity.name, data.get("custom") or {}, record.custom, partial=partial)
-        except ValidationError as exc:
-            errors.update(exc.errors)
-    lines = None
-    if entity.line_model is not None and "lines" in data:
-        try:
-            lines = clean_lines(data["lines"] or [])
-        except ValidationError as exc:
-            errors.update(exc.errors)
-    errors.update(date_order_errors(entity, record, values))
-    if errors:
-        raise ValidationError(errors)
-    for attr, value in values.items():
+    """Check the write by the rules every path shares, then set it on the ORM record."""
+    checked = check_values(entity, data)
+    for spec in entity.fields:
+        raw = checked.values.get(spec.attr)
+        if spec.type == "ref" and raw is not None:
+            try:
+                checked.values[spec.attr] = resolve_ref(spec, raw)
+            except ValueError as exc:
+                checked.errors[spec.name] = str(exc)
+                del checked.values[spec.attr]
+    current = None if record.id is None else {
+        **{spec.attr: getattr(record, spec.attr) for spec in entity.fields},
+        "custom": record.custom}
+    check_record(entity, data, checked, current, partial=partial,
+                 partner_of_account=_partner_of_account)
+    if checked.errors:
+        raise ValidationError(checked.errors)
+    for attr, value in checked.values.items():
         setattr(record, attr, value)
-    partner_id = default_partner(
-        entity, {"partner_id": record.partner_id, "account_id": record.account_id}
-        if takes_account_partner(entity) else {}, _partner_of_account)
-    if partner_id is not None:
-        record.partner_id = partner_id
-    if lines is not None:
-        _replace_lines(entity, record, lines)
-
-
-def clean_value(field: Field, raw: Any) -> Any:
-    """Check one value against its field spec; raises ValueError with a localized message."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        if field.required:
-            raise ValueError(_("This field is required."))
-        return None
-    if field.type == "ref":
-        return _resolve_ref(field, raw)
-    if field.type == "money":
-        return money(raw)
-    if field.type == "date":
-        if not isinstance(raw, date):
-            raise ValueError(_("Enter a date as DD/MM/YYYY."))
-        if not 1900 <= raw.year <= 2999:
-            raise ValueError(_("Enter a date between 1900 and 2999."))
-        return raw
-    if field.type == "integer":
-        return int(raw)
-    text = str(raw).strip()
-    if len(text) > field.max_length:
-        raise ValueError(_("At most %(n)d characters.", n=field.max_length))
-    if field.type == "choice" and text not in field.choices:
-        raise ValueError(_("“%(value)s” is not one of the choices.", value=text[:50]))
-    if field.type == "email":
-        try:
-            return validate_email(text, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(_("Enter a valid e-mail address.")) from exc
-    if field.type == "country":
-        text = text.upper()
-        if text not in COUNTRIES:
-            raise ValueError(_("Enter a country code such as FR, BE or DE."))
-    if field.name == "currency":
-        text = text.upper()
-        if len(text) != 3 or not text.isalpha():
-            raise ValueError(_("Enter a currency code such as EUR."))
-    return text
-
-
-def money(raw: Any) -> Decimal:
-    try:
-        value = Decimal(raw) if not isinstance(raw, Decimal) else raw
-        value = value.quantize(CENT)
-    except (InvalidOperation, TypeError, ValueError) as exc:
-        raise ValueError(_("Enter an amount, such as 1 234,56.")) from exc
-    if not value.is_finite() or abs(value) >= MONEY_LIMIT:
-        raise ValueError(_("The amount is too large."))
-    return value
-
-
-def _resolve_ref(field: Field, raw: Any) -> int:
-    """A related record given by id or instance, visible to the acting user."""
-    model = m.User if field.ref == "users" else ENTITIES[field.ref].model
-    record_id = getattr(raw, "id", raw)
-    try:
-        record_id = int(record_id)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(_("Unknown record.")) from exc
-    stmt = select(model.id).where(model.id == record_id)
-    user = current_actor().user
-    if model is m.User:
-        stmt = stmt.where(m.User.role.in_(["admin", "sales"]))
-    elif user is not None:
-        stmt = visible(stmt, model, user)
-    if not 0 < record_id <= MAX_ID or db.session.scalar(stmt) is None:
-        raise ValueError(_("Unknown record."))
-    return record_id
-
-
-def date_order_errors(entity: Entity, record: Any, values: dict[str, Any]) -> dict[str, str]:
-    pairs = {"quotes": ("issued_on", "valid_until"), "invoices": ("issued_on", "due_on"),
-             "contracts": ("starts_on", "ends_on")}
-    if entity.name not in pairs:
-        return {}
-    start_name, end_name = pairs[entity.name]
-    start = values.get(start_name, getattr(record, start_name))
-    end = values.get(end_name, getattr(record, end_name))
-    if start and end and end < start:
-        return {end_name: _("This date is before %(field)s.",
-                            field=entity.field(start_name).label)}
-    return {}
+    if checked.custom is not None:
+        record.custom = checked.custom
+    if checked.lines is not None:
+        _replace_lines(entity, record, checked.lines)
 
 
 def _partner_of_account(account_id: int) -> int | None:
     return db.session.scalar(select(m.Account.partner_id).where(m.Account.id == account_id))
-
-
-def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    errors: dict[str, str] = {}
-    lines = []
-    for index, raw in enumerate(raw_lines):
-        label = str(raw.get("label") or "").strip()
-        if not label:
-            errors[f"lines.{index}.label"] = _("This field is required.")
-            continue
-        try:
-            quantity = Decimal(raw["quantity"] if raw.get("quantity") is not None
-                               else LINE_DEFAULTS["quantity"])
-            unit_price = money(raw.get("unit_price") or 0)
-            tax_rate = Decimal(raw["tax_rate"] if raw.get("tax_rate") is not None
-                               else LINE_DEFAULTS["tax_rate"])
-            if not (quantity.is_finite() and abs(quantity) < Decimal("1e9")):
-                raise ValueError(_("Enter a quantity."))
-            if not (tax_rate.is_finite() and 0 <= tax_rate <= 100):
-                raise ValueError(_("Enter a tax rate between 0 and 100."))
-        except (InvalidOperation, TypeError, ValueError) as exc:
-            errors[f"lines.{index}"] = str(exc) if isinstance(exc, ValueError) and exc.args and \
-                isinstance(exc.args[0], str) else _("Enter numbers for quantity, price and tax.")
-            continue
-        sku = (str(raw.get("sku") or "").strip() or None)
-        if len(label) > 255 or (sku and len(sku) > 64):
-            errors[f"lines.{index}"] = _("At most %(n)d characters.", n=255)
-            continue
-        lines.append({"sku": sku, "label": label, "quantity": quantity.quantize(QUANTITY_STEP),
-                      "unit_price": unit_price, "tax_rate": tax_rate.quantize(CENT)})
-    if errors:
-        raise ValidationError(errors)
-    # The document's totals are stored as money too: refuse lines whose sum would not fit.
-    if any(abs(total) >= MONEY_LIMIT for total in line_totals(lines).values()):
-        raise ValidationError({"lines": _("The total is too large.")})
-    return lines
 
 
 def _replace_lines(entity: Entity, record: Any, lines: list[dict[str, Any]]) -> None:

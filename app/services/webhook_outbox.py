@@ -2,8 +2,8 @@
 
 A rolled-back change sends nothing; a committed one wakes the dispatcher
 (app/webhooks/worker.py), which sends after the commit, never inside the request. Events come
-from the audit trail (`record_event` calls `enqueue_audited`) and, for the feed engine's bulk
-writes that bypass it, from `enqueue_bulk` and `enqueue_created`, once per batch.
+from the audit rows of every write (`enqueue`: one record or a batch at a time) and, for the
+records a feed creates without reading them back, from `enqueue_created`, once per batch.
 
 A tenant without an endpoint pays one dictionary lookup per write: the events its active
 endpoints subscribe to are remembered for a few seconds (forgotten at once in this process when
@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import AuditEvent, ImportRun, WebhookDelivery, WebhookEndpoint
+from app.models import ImportRun, WebhookDelivery, WebhookEndpoint
 from app.services.record_rules import snapshot
 from app.tenancy import bound_tenant_id, current_actor
-from app.webhooks.events import RECORD_ACTIONS, record_event_name
+from app.webhooks.events import record_event_name
 
 WAKE = "relais_webhooks_wake"
 # The app's sender of deliveries (app/webhooks/worker.py installs it): the outbox only wakes
@@ -88,32 +88,37 @@ def _rows(event: str, entity: str | None, record_id: int | None, data: dict[str,
             for endpoint_id in endpoint_ids]
 
 
-def _add(rows: list[dict[str, Any]]) -> None:
-    if rows:
-        db.session.add_all(WebhookDelivery(**row) for row in rows)
-        db.session.info[WAKE] = True
-
-
-def enqueue_audited(event: AuditEvent) -> None:
-    """Deliveries for an audited change of a record, or the end of an import run."""
-    if event.action == "finish" and event.entity == "import_runs":
-        _enqueue_import_end(event)
+def enqueue(audits: list[dict[str, Any]]) -> None:
+    """Deliveries for audit rows (app.services.audit.audit_row) of records written, one or a
+    batch at a time, and of import runs that end."""
+    kinds = {(audit["action"], audit["entity"]) for audit in audits}
+    if ("finish", "import_runs") in kinds:
+        for audit in audits:
+            if audit["action"] == "finish" and audit["entity"] == "import_runs":
+                _enqueue_import_end(audit)
+    names = {kind: record_event_name(*kind) for kind in kinds}
+    wanted = _wanted({name for name in names.values() if name is not None})
+    if not wanted:
         return
-    name = record_event_name(event.action, event.entity)
-    if name is None or not _wanted((name,)):
-        return
-    data = {"entity": event.entity, "id": event.record_id, "before": event.before,
-            "after": event.after}
-    _add(_rows(name, event.entity, event.record_id, data, _endpoints(name),
-               event.created_at or datetime.now(UTC), _actor()))
+    endpoints = {name: _endpoints(name) for name in wanted}
+    now, actor = datetime.now(UTC), _actor()
+    rows = []
+    for audit in audits:
+        entity, record_id = audit["entity"], audit["record_id"]
+        name = names[audit["action"], entity]
+        if name in wanted:
+            data = {"entity": entity, "id": record_id, "before": audit["before"],
+                    "after": audit["after"]}
+            rows += _rows(name, entity, record_id, data, endpoints[name], now, actor)
+    _insert(rows)
 
 
-def _enqueue_import_end(event: AuditEvent) -> None:
-    status = (event.after or {}).get("status")
+def _enqueue_import_end(audit: dict[str, Any]) -> None:
+    status = (audit["after"] or {}).get("status")
     name = "import.failed" if status in ("failed", "interrupted") else "import.finished"
     if not _wanted((name,)):
         return
-    run = db.session.scalar(select(ImportRun).where(ImportRun.id == event.record_id)
+    run = db.session.scalar(select(ImportRun).where(ImportRun.id == audit["record_id"])
                             .options(selectinload(ImportRun.profile)))
     if run is None or run.is_dry_run:  # a dry run changes nothing: nothing to announce
         return
@@ -122,30 +127,12 @@ def _enqueue_import_end(event: AuditEvent) -> None:
             "source": run.source, "file_name": run.file_name, "message": run.message,
             "rows": run.rows_total, **run.counts,
             "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at)}
-    _add(_rows(name, "import_runs", run.id, data, _endpoints(name),
-               event.created_at or datetime.now(UTC), _actor()))
+    _insert(_rows(name, "import_runs", run.id, data, _endpoints(name),
+                  audit["created_at"], _actor()))
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
-
-
-def enqueue_bulk(entity: str, audits: list[dict[str, Any]]) -> None:
-    """Deliveries for audit rows written in bulk (the feed engine's updates and archives)."""
-    verbs = {RECORD_ACTIONS[a["action"]] for a in audits if a.get("action") in RECORD_ACTIONS}
-    wanted = _wanted(f"{entity}.{verb}" for verb in verbs)
-    if not wanted:
-        return
-    endpoints = {name: _endpoints(name) for name in wanted}
-    now, actor = datetime.now(UTC), _actor()
-    rows = []
-    for audit in audits:
-        name = record_event_name(audit.get("action", ""), entity)
-        if name in wanted:
-            data = {"entity": entity, "id": audit["record_id"], "before": audit.get("before"),
-                    "after": audit.get("after")}
-            rows += _rows(name, entity, audit["record_id"], data, endpoints[name], now, actor)
-    _insert(rows)
 
 
 def enqueue_created(entity: str, *, ids: list[int] | None = None, key: str | None = None,

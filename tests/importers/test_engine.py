@@ -140,6 +140,30 @@ def test_deals_take_french_stage_labels_and_their_customers_agency(customers, ma
     assert deals["A2"].partner_id is None
 
 
+@pytest.mark.usefixtures("either_path")
+def test_a_document_without_partner_takes_its_customers_as_forms_give_it(
+        customers, make_profile, run_import, feed_file):
+    """Whenever the partner is empty, on create and on update, mapped or not."""
+    p01, p02 = customers["C001"].partner_id, customers["C003"].partner_id
+    with_partner = make_profile("deals", {"Réf": "external_ref", "Client": "account.external_ref",
+                                          "Intitulé": "title", "Agence": "partner.external_ref"})
+    run = run_import(with_partner, feed_file("Réf;Client;Intitulé;Agence\nA1;C001;Véranda;\n"
+                                             "A2;C002;Volets;\nA3;C001;Pergola;P02\n"))
+    assert run.counts["created"] == 3, [e.message for e in row_errors(run)]
+    deals = by_key("deals")
+    assert [deals[k].partner_id for k in ("A1", "A2", "A3")] == [p01, None, p02]
+    # Another customer: a deal without partner takes his, a deal with one keeps it.
+    run = run_import(make_profile("deals", {"Réf": "external_ref", "Intitulé": "title",
+                                            "Client": "account.external_ref"}),
+                     feed_file("Réf;Client;Intitulé\nA1;C003;Véranda\nA2;C003;Volets\n"))
+    assert run.counts["updated"] == 2, [e.message for e in row_errors(run)]
+    # The partner emptied: the customer's again.
+    run = run_import(with_partner, feed_file("Réf;Client;Intitulé;Agence\nA3;C001;Pergola;\n"))
+    assert run.counts["updated"] == 1, [e.message for e in row_errors(run)]
+    deals = by_key("deals")
+    assert [deals[k].partner_id for k in ("A1", "A2", "A3")] == [p01, p02, p01]
+
+
 def test_quotes_with_lines_and_totals_computed_from_them(customers, make_profile, run_import,
                                                          feed_file, make_deal):
     deal = make_deal(account=customers["C001"].id, external_ref="AF-9")
