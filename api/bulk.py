@@ -22,9 +22,9 @@ from api.errors import field_errors
 from api.record_data import custom_definitions
 from api.schemas.records import LineInputSchema
 from app.entities import Entity
-from app.extensions import db
 from app.services.bulk import BulkItem, ByRef, upsert_records
 from app.services.record_sql import collecting_between_batches
+from app.web.transactions import transaction
 
 Reader = Callable[[Any], Any]  # a JSON value → a python value; ValueError with a message
 
@@ -44,8 +44,8 @@ def _bulk_upsert(entity: Entity, raw_items: list[Any]) -> Any:
         items.append(item)
         names.append(item_names)
     good = [item for item in items if not item.errors]
-    upsert_records(entity, good, principal)
-    db.session.commit()
+    with transaction():
+        upsert_records(entity, good, principal)
     counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
     results = []
     for item, item_names in zip(items, names, strict=True):
