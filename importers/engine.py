@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from app.custom_fields import definitions
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import Account, ImportRowError, ImportRun
+from app.models import ImportRowError, ImportRun
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch
 from app.services.record_rules import (
@@ -39,6 +39,7 @@ from app.services.record_rules import (
     line_totals,
     lines_of,
     normalized_line,
+    partners_of_accounts,
     required_to_create,
     takes_account_partner,
 )
@@ -425,10 +426,7 @@ class ImportEngine:
         if partnered:
             accounts = sorted({record["account_id"] for record in found.values()
                                if record["partner_id"] is None} - {None})
-            partners: dict[int, int | None] = {}
-            for chunk in chunks(accounts):
-                partners.update(db.session.execute(select(Account.id, Account.partner_id)
-                                                   .where(Account.id.in_(chunk))).tuples().all())
+            partners = partners_of_accounts(accounts)
             for record in found.values():
                 record["_account_partner_id"] = partners.get(record["account_id"])
         return found

@@ -14,6 +14,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from app.extensions import db
+from app.services.record_batches import default_value
 from app.services.record_rules import takes_account_partner
 
 if TYPE_CHECKING:
@@ -50,14 +51,9 @@ class NewRecords:
         for name, value in (("created_at", None), ("updated_at", None),
                             ("import_run_id", run.id), ("import_profile_id", run.profile_id)):
             self._add(name, self._constant(table.c[name], value))
-        for column in table.columns:  # what SQLAlchemy's insert fills in from the model
-            if column.key in self.names or column.primary_key or column.default is None:
-                continue
-            default = column.default
-            if not (default.is_scalar or default.is_callable):
-                raise NotImplementedError(f"default of {column.key}")
-            value = default.arg if default.is_scalar else default.arg(None)
-            self._add(column.key, self._constant(column, value))
+        for name, default in engine.writer.defaults:  # what the model's insert fills in
+            if name not in self.names:
+                self._add(name, self._constant(table.c[name], default_value(default)))
         self.required = self._required()
 
     def _add(self, name: str, values: Values) -> None:

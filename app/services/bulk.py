@@ -35,6 +35,7 @@ from app.services.record_rules import (
     jsonable,
     line_totals,
     lines_of,
+    partners_of_accounts,
     takes_account_partner,
 )
 from app.services.record_sql import BulkSQL, collecting_between_batches
@@ -234,10 +235,7 @@ class _Upsert:
             return
         wanted = {record["account_id"] for record in existing.values()
                   if record["partner_id"] is None} - {None} - set(self.account_partners)
-        for chunk in chunks(sorted(wanted)):
-            self.account_partners.update(db.session.execute(
-                select(m.Account.id, m.Account.partner_id).where(m.Account.id.in_(chunk))
-            ).tuples().all())
+        self.account_partners.update(partners_of_accounts(sorted(wanted)))
 
     # -- planning -------------------------------------------------------------------------
 

@@ -92,7 +92,7 @@ class RecordWriter:
             return row
         row = dict(row)
         for name, default in missing:
-            row[name] = default.arg if default.is_scalar else default.arg(None)
+            row[name] = default_value(default)
         return row
 
     def update(self, rows: list[dict[str, Any]]) -> None:
@@ -118,3 +118,10 @@ class RecordWriter:
         if rows:
             self.sql.insert_dicts(AuditEvent.__table__, rows)
             enqueue(rows)
+
+
+def default_value(default: Any) -> Any:
+    """The value a column's Python-side default (`Column(default=…)`) gives a new row."""
+    if not (default.is_scalar or default.is_callable):
+        raise NotImplementedError(f"default {default!r}")
+    return default.arg if default.is_scalar else default.arg(None)

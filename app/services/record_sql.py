@@ -58,10 +58,6 @@ class BulkSQL:
         return connection.cursor(binary=True) if binary and not self.sqlite \
             else connection.cursor()
 
-    @property
-    def errors(self) -> type[Exception]:
-        return self.dialect.dbapi.Error
-
     def _by(self, table: str, column: str, selected: str) -> str:
         """SELECT `selected` from this tenant's rows of `table` whose `column` is one of a
         list (the statement's second parameter).

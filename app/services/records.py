@@ -15,7 +15,7 @@ from app.extensions import db
 from app.policies import can_change, can_create, can_delete, get_visible
 from app.services.audit import audit_row, diff, record_event
 from app.services.record_checks import check_record, check_values, resolve_ref
-from app.services.record_rules import chunks, line_totals, snapshot
+from app.services.record_rules import chunks, line_totals, partners_of_accounts, snapshot
 from app.services.webhook_outbox import enqueue
 from app.tenancy import current_actor
 
@@ -179,7 +179,7 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
 
 
 def _partner_of_account(account_id: int) -> int | None:
-    return db.session.scalar(select(m.Account.partner_id).where(m.Account.id == account_id))
+    return partners_of_accounts([account_id]).get(account_id)
 
 
 def _replace_lines(entity: Entity, record: Any, lines: list[dict[str, Any]]) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import ImportRun, WebhookDelivery, WebhookEndpoint
-from app.services.record_rules import snapshot
+from app.services.record_rules import chunks, snapshot
 from app.tenancy import bound_tenant_id, current_actor
 from app.webhooks.events import record_event_name
 
@@ -33,7 +33,6 @@ WAKE = "relais_webhooks_wake"
 # it, and so does not import it.
 WAKER = "relais.webhooks.wake"
 FORGET = "relais_webhooks_forget"
-CHUNK = 900  # ids per IN (…): under SQLite's parameter limit
 
 _subscriptions: dict[int, tuple[float, frozenset[str]]] = {}
 
@@ -148,8 +147,8 @@ def enqueue_created(entity: str, *, ids: list[int] | None = None, key: str | Non
     endpoint_ids = _endpoints(name)
     now, actor = datetime.now(UTC), _actor()
     rows = []
-    for start in range(0, len(values), CHUNK):
-        stmt = select(model).where(column.in_(values[start:start + CHUNK])).order_by(model.id)
+    for chunk in chunks(values):
+        stmt = select(model).where(column.in_(chunk)).order_by(model.id)
         if spec.line_model is not None:
             stmt = stmt.options(selectinload(model.lines))
         for record in db.session.scalars(stmt):
@@ -160,8 +159,8 @@ def enqueue_created(entity: str, *, ids: list[int] | None = None, key: str | Non
 
 
 def _insert(rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        db.session.execute(insert(WebhookDelivery), rows[start:start + CHUNK])
+    for chunk in chunks(rows):
+        db.session.execute(insert(WebhookDelivery), chunk)
     if rows:
         db.session.info[WAKE] = True
 
