@@ -87,8 +87,7 @@ class ImportViews(MethodView):
         with transaction():
             run = create_run(profile, upload.stream, upload.filename or "", source="api",
                              dry_run=data["dry_run"], force=data["force"])
-        if not run.is_finished:
-            jobs.submit(current_app._get_current_object(), run.id, run.tenant_id)
+        jobs.queue_run(run)
         location = url_for("imports.ImportByIdViews", run_id=run.id)
         return run_detail(run), {"Location": location}
 

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import update
 
 from app.extensions import db
+from app.jobs import process_id
 from app.models import ImportRun
 from app.models.feed import LIVE
 from app.tenancy import all_tenants_unsafe
@@ -31,7 +32,7 @@ def worker_id() -> str:
     """host:pid:token of this process; the token tells a restarted process on a reused pid."""
     pid = os.getpid()
     if _worker["pid"] != pid:
-        _worker.update(pid=pid, id=f"{socket.gethostname()[:80]}:{pid}:{secrets.token_hex(4)}")
+        _worker.update(pid=pid, id=f"{process_id()}:{secrets.token_hex(4)}")
     return _worker["id"]
 
 

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 
 from app import jobs as engine
 from app.extensions import db
+from app.models import ImportRun
 from app.tenancy import SYSTEM, tenant_context
 from importers import heartbeat, recovery, runs
 
@@ -33,6 +34,13 @@ def submit(app: Flask, run_id: int, tenant_id: int) -> Any:
     except Exception:  # broker down: the run is saved; recovery runs it again (no 500)
         log.exception("import run %s: queuing it failed", run_id)
         return None
+
+
+def queue_run(run: ImportRun) -> None:
+    """Hand a new run to the workers, unless it ended as it was made (a file already
+    imported, an unreadable upload): the page or the API answer follows its progress."""
+    if not run.is_finished:
+        submit(current_app._get_current_object(), run.id, run.tenant_id)
 
 
 def import_run(run_id: int, tenant_id: int) -> None:

@@ -54,7 +54,7 @@ from app.queries import feeds as queries
 from app.services import feeds as service
 from app.services.files import too_large
 from app.services.tenants import get_tenant_by_slug
-from app.tenancy import current_tenant_id, tenant_context
+from app.tenancy import tenant_context
 from app.web.downloads import download
 from app.web.lists import first_page_unless_valid
 from app.web.records import audit_changes
@@ -144,8 +144,7 @@ def _run_or_404(run_id: int) -> ImportRun:
 def _submit(run: ImportRun) -> Any:
     """Hand a queued run to the workers; the page follows its progress (or says why a file
     already imported has nothing to do)."""
-    if not run.is_finished:
-        jobs.submit(current_app._get_current_object(), run.id, current_tenant_id())
+    jobs.queue_run(run)
     return redirect(url_for("backoffice.feed_run", run_id=run.id))
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import (
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -186,8 +185,3 @@ bp.add_app_template_global(audit_changes)
 @bp.app_template_global()
 def editable_entities() -> list[str]:
     return EDITABLE
-
-
-@bp.app_template_global()
-def page_size() -> int:
-    return current_app.config["PAGE_SIZE"]

@@ -72,24 +72,23 @@ def _aware(value: Any) -> datetime | None:
 def runs_page(profile_id: int | None, status: str | None, size: int,
               after: str | None = None, before: str | None = None) -> Page:
     """Runs, newest first, optionally of one profile and one status."""
-    stmt = select(ImportRun).options(joinedload(ImportRun.profile))
-    if profile_id is not None:
-        stmt = stmt.where(ImportRun.profile_id == profile_id)
-    if status:
-        stmt = stmt.where(ImportRun.status == status)
-    return keyset_page(stmt, ImportRun.id, ImportRun.id, descending=True, size=size,
-                       after=after, before=before)
+    return keyset_page(_runs(status or None, profile_id), ImportRun.id, ImportRun.id,
+                       descending=True, size=size, after=after, before=before)
 
 
 def runs_select(principal: Any, status: str | None = None, profile_id: int | None = None,
                 source: str | None = None) -> Select:
     """The runs `principal` may see, optionally of one status, profile and source."""
+    return visible(_runs(status, profile_id, source), ImportRun, principal)
+
+
+def _runs(status: str | None, profile_id: int | None, source: str | None = None) -> Select:
     stmt = select(ImportRun).options(joinedload(ImportRun.profile))
     for column, value in ((ImportRun.status, status), (ImportRun.profile_id, profile_id),
                           (ImportRun.source, source)):
         if value is not None:
             stmt = stmt.where(column == value)
-    return visible(stmt, ImportRun, principal)
+    return stmt
 
 
 def profiles_select(principal: Any, entity: str | None = None) -> Select:

@@ -46,21 +46,18 @@ def deliveries_select(endpoint: WebhookEndpoint, status: str | None) -> Select:
 
 
 def recent_deliveries(endpoint: WebhookEndpoint, limit: int = 10) -> list[WebhookDelivery]:
-    return list(db.session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
-        .order_by(WebhookDelivery.id.desc()).limit(limit)))
+    return list(db.session.scalars(deliveries_select(endpoint, None)
+                                   .order_by(WebhookDelivery.id.desc()).limit(limit)))
 
 
 def delivery_page(endpoint: WebhookEndpoint, args: Any) -> tuple[list[WebhookDelivery],
                                                                      int | None, str]:
     """Deliveries newest first, LOG_PAGE at a time (`before=<id>`), maybe of one status;
     with the id to continue from, when there is more."""
-    stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
     status = args.get("status", "")
-    if status in ("pending", "succeeded", "failed", "abandoned"):
-        stmt = stmt.where(WebhookDelivery.status == status)
-    else:
+    if status not in ("pending", "succeeded", "failed", "abandoned"):
         status = ""
+    stmt = deliveries_select(endpoint, status or None)
     before = args.get("before", "")
     if before.isdigit() and 0 < int(before) <= MAX_ID:
         stmt = stmt.where(WebhookDelivery.id < int(before))
