@@ -14,6 +14,7 @@ from app.models import ImportRun, Tenant
 from app.queries.feeds import find_profile
 from app.services.feeds import create_run
 from app.tenancy import Actor, tenant_context
+from app.web.transactions import transaction
 from importers import recovery, runs
 from importers.errors_csv import stream_errors_csv
 
@@ -68,14 +69,12 @@ def register_feed_cli(app: Flask) -> None:
             click.echo(f"Unknown profile: {profile_name}", err=True)
             sys.exit(2)
         try:
-            with file.open("rb") as stream:
+            with file.open("rb") as stream, transaction():
                 run = create_run(profile, stream, file.name, source="cli", dry_run=dry_run,
                                  force=force)
         except ValidationError as exc:
-            db.session.rollback()
             click.echo("; ".join(exc.errors.values()), err=True)
             sys.exit(2)
-        db.session.commit()
         return run
 
     def _report(run: ImportRun) -> None:

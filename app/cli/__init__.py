@@ -24,8 +24,8 @@ def register_cli(app: Flask) -> None:
 
 
 def exit_invalid(exc: ValidationError) -> NoReturn:
-    """Print a service's validation errors, one a line, and exit 1."""
-    db.session.rollback()
+    """Print a service's validation errors (its transaction() rolled back), one a line, and
+    exit 1."""
     for field, message in exc.errors.items():
         click.echo(f"{field}: {message}" if field else message, err=True)
     sys.exit(1)

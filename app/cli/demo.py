@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Tenant
+from app.web.transactions import transaction
 
 
 @click.group(cls=AppGroup)
@@ -21,8 +22,8 @@ def demo_load(slug: str) -> None:
     """Create a realistic French demo tenant (no-op when it exists)."""
     from app.demo import DEMO_LOGINS, load_demo
 
-    created = load_demo(slug)
-    db.session.commit()
+    with transaction():
+        created = load_demo(slug)
     click.echo(f"Demo tenant {slug} {'loaded' if created else 'already present'}.")
     for role, email, password in DEMO_LOGINS:
         click.echo(f"  {role:<11} {email} / {password}")
@@ -36,8 +37,8 @@ def ensure_demo() -> None:
 
     empty = db.session.scalar(select(Tenant.id).limit(1)) is None
     if empty:
-        load_demo("demo")
-        db.session.commit()
+        with transaction():
+            load_demo("demo")
     click.echo(f"Relais demo logins (http://127.0.0.1:{current_app.config['PORT']}/demo/login):")
     for role, email, password in DEMO_LOGINS:
         click.echo(f"  {role:<11} {email} / {password}")

@@ -8,8 +8,8 @@ from flask.cli import AppGroup
 
 from app.cli import exit_invalid, tenant_or_exit
 from app.errors import ValidationError
-from app.extensions import db
 from app.tenancy import SYSTEM, Actor, tenant_context
+from app.web.transactions import transaction
 
 
 @click.group(cls=AppGroup)
@@ -27,10 +27,10 @@ def tenant_create(slug: str, name: str, admin_email: str, admin_password: str) -
     from app.services.tenants import create_tenant_with_admin
 
     try:
-        created = create_tenant_with_admin(slug, name, admin_email, admin_password)
+        with transaction():
+            created = create_tenant_with_admin(slug, name, admin_email, admin_password)
     except ValidationError as exc:
         exit_invalid(exc)
-    db.session.commit()
     click.echo(f"Tenant {created.slug} created; admin {admin_email}.")
 
 
@@ -45,8 +45,8 @@ def tenant_export(slug: str, output: str | None) -> None:
     target = tenant_or_exit(slug)
     path = output or export_file_name(target)
     with tenant_context(target.id, Actor("cli", None, "cli:tenant export")):
-        record_export(target)
-        db.session.commit()
+        with transaction():
+            record_export(target)
         with open(path, "wb") as out:
             for chunk in export_tenant(target):
                 out.write(chunk)
@@ -77,7 +77,7 @@ def tenant_delete(slug: str, yes: bool, force: bool) -> None:
             click.echo("Nothing deleted.", err=True)
             sys.exit(1)
     with tenant_context(target.id, Actor("cli", None, "cli:tenant delete")):
-        folders = delete_tenant_rows(target)
-        db.session.commit()
+        with transaction():
+            folders = delete_tenant_rows(target)
     remove_files(folders)
     click.echo(f"Tenant {slug} deleted.")

@@ -12,6 +12,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import ApiToken, Partner
 from app.tenancy import Actor, tenant_context
+from app.web.transactions import transaction
 
 
 @click.group(cls=AppGroup)
@@ -38,10 +39,10 @@ def token_create(slug: str, name: str, scopes: str, partner_ref: str | None) -> 
                 click.echo(f"Unknown partner: {partner_ref}", err=True)
                 sys.exit(1)
         try:
-            created, secret = create_token(name, scopes, partner_id)
+            with transaction():
+                created, secret = create_token(name, scopes, partner_id)
         except ValidationError as exc:
             exit_invalid(exc)
-        db.session.commit()
         click.echo(f"Token {created.name} ({', '.join(created.scopes)}) created in {slug}"
                    f"{f' for partner {partner_ref}' if partner_ref else ''}. "
                    "Keep it now: it is shown only once.")
@@ -62,6 +63,6 @@ def token_revoke(slug: str, prefix: str) -> None:
         if len(found) != 1:
             click.echo(f"No single active token starts with {prefix}.", err=True)
             sys.exit(1)
-        revoke_token(found[0])
-        db.session.commit()
+        with transaction():
+            revoke_token(found[0])
     click.echo(f"Token {found[0].name} ({found[0].prefix}…) revoked.")

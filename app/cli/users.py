@@ -12,6 +12,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Account, Partner
 from app.tenancy import SYSTEM, tenant_context
+from app.web.transactions import transaction
 
 
 @click.group(cls=AppGroup)
@@ -45,8 +46,8 @@ def user_create(slug: str, email: str, password: str, role: str, partner_ref: st
                     sys.exit(1)
                 data[key] = found
         try:
-            created = create_user(data)
+            with transaction():
+                created = create_user(data)
         except ValidationError as exc:
             exit_invalid(exc)
-        db.session.commit()
     click.echo(f"User {created.email} ({role}) created in {slug}.")
