@@ -1,11 +1,13 @@
 """The second wall (PostgreSQL): row-level security holds where the ORM's scoping does not
 reach. Raw SQL, COPY and the bulk statements of app/services/record_sql.py, run while tenant A is
-bound, read and write nothing of tenant B; with no tenant bound nothing is visible; the named
+bound, read and write nothing of tenant B, nor do the API's bulk upsert and a feed whose
+set-based SQL is handed B's id by mistake; with no tenant bound nothing is visible; the named
 bypass sees everything. The app connects as a role the policies apply to (tests/conftest.py),
 as in production (docs/operations.md).
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,12 +15,17 @@ import pytest
 from sqlalchemy import Table, text
 from sqlalchemy.exc import DBAPIError
 
+from app.entities import ENTITIES
 from app.extensions import db
-from app.models import Account, Tenant
+from app.models import Account, ImportRun, Tenant
 from app.row_security import POLICY
-from app.services import record_sql
+from app.services import feeds, record_sql
 from app.services.record_sql import BulkSQL
+from app.services.records import create_record
+from app.services.tokens import create_token
 from app.tenancy import all_tenants_unsafe, bind, tenant_context, unbind
+from importers import runs
+from tests.api.conftest import bearer
 from tests.test_tenancy import World, make_rows
 
 TENANT_TABLES: list[Table] = [t for t in db.metadata.sorted_tables if "tenant_id" in t.c]
@@ -215,3 +222,76 @@ def test_a_rolled_back_savepoint_does_not_leave_another_tenant_behind(world: Wor
         savepoint.rollback()  # which undoes it (A again): the next statement sets B again
         assert _tenants_seen(Account.__table__) == {world.b}
     assert _tenants_seen(Account.__table__) == {world.a}
+
+
+# --- the API's bulk upsert and a feed, their set-based SQL given B's id ----------------------
+
+@pytest.fixture
+def b_partner(other_tenant: Tenant, in_tenant) -> int:
+    partner = in_tenant(other_tenant, create_record, ENTITIES["partners"],
+                        {"external_ref": "P-B", "name": "Agence Beta"})
+    return partner.id
+
+
+@pytest.fixture
+def sql_given_b(b_partner: int, other_tenant: Tenant, monkeypatch) -> None:
+    """A bug below the ORM: every set-based statement that tenant A's bulk upsert or feed runs
+    (app/services/record_sql.py, through the batch writer) filters on, and writes, B's id."""
+    built = BulkSQL.__init__
+
+    def given_b(self: BulkSQL, table: Table, key: str, tenant_id: int) -> None:
+        built(self, table, key, other_tenant.id)
+
+    monkeypatch.setattr(BulkSQL, "__init__", given_b)
+    monkeypatch.setattr(record_sql, "_bound", lambda rows, tenant_id: rows)  # its Python check
+
+
+def _partners_of(tenant_id: int) -> dict[str, str]:
+    with all_tenants_unsafe("tests"):
+        rows = db.session.execute(text("SELECT external_ref, name FROM partners "
+                                       "WHERE tenant_id = :t"), {"t": tenant_id}).all()
+    db.session.rollback()
+    return dict(rows)
+
+
+def _events_of(tenant_id: int) -> int:
+    with all_tenants_unsafe("tests"):
+        found = db.session.execute(text("SELECT count(*) FROM audit_events "
+                                        "WHERE tenant_id = :t"), {"t": tenant_id}).scalar()
+    db.session.rollback()
+    return found
+
+
+def test_a_bulk_upsert_whose_sql_is_given_b_reads_and_writes_nothing_of_b(
+        app, tenant: Tenant, other_tenant: Tenant, sql_given_b):
+    b_events = _events_of(other_tenant.id)
+    _token, secret = create_token("ERP", "read,write")
+    db.session.commit()
+    answer = bearer(app, secret).post("/api/v1/partners/bulk", json={"items": [
+        {"external_ref": "P-B", "name": "Renamed by A"},
+        {"external_ref": "P-NEW", "name": "Agence Alpha"}]})
+    # B's partner is not found (so not changed); as a new row of B, each item is refused.
+    items = answer.get_json()["items"]
+    assert answer.status_code == 200 and [item["id"] for item in items] == [None, None]
+    assert all("row-level security" in item["errors"]["_schema"][0] for item in items)
+    assert _partners_of(other_tenant.id) == {"P-B": "Agence Beta"}
+    assert _events_of(other_tenant.id) == b_events
+
+
+def test_a_feed_whose_sql_is_given_b_reads_and_writes_nothing_of_b(
+        tenant: Tenant, other_tenant: Tenant, sql_given_b):
+    b_events = _events_of(other_tenant.id)
+    profile = feeds.create_profile({"name": "partenaires", "entity": "partners",
+                                    "columns": {"Code": "external_ref", "Nom": "name"}})
+    db.session.commit()
+    with io.BytesIO(b"Code;Nom\r\nP-B;Renamed by A\r\nP-NEW;Agence Alpha\r\n") as stream:
+        run = feeds.create_run(profile, stream, "partenaires.csv", source="cli")
+    db.session.commit()
+    runs.run_import(run.id, tenant.id, max_wait=0)
+    db.session.expire_all()
+    # B's partner is not found (so not changed): A's feed makes its own.
+    done = db.session.get(ImportRun, run.id)
+    assert (done.status, done.created, done.updated, done.failed) == ("succeeded", 2, 0, 0)
+    assert _partners_of(other_tenant.id) == {"P-B": "Agence Beta"}
+    assert _events_of(other_tenant.id) == b_events
+    assert _partners_of(tenant.id) == {"P-B": "Renamed by A", "P-NEW": "Agence Alpha"}
