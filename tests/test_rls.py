@@ -87,6 +87,30 @@ def test_every_tenant_table_has_the_policy_forced_even_on_its_owner(app_ctx):
     assert found["alembic_version"] == (False, False, False)
 
 
+def test_each_policy_is_the_tenant_rule_and_the_only_one(app_ctx):
+    """A policy of that name with another rule, or a second (permissive) policy beside it,
+    would open the wall while the test above still passed."""
+    rows = db.session.execute(text(
+        "SELECT c.relname, p.polname, p.polcmd, p.polpermissive, p.polroles, "
+        "       pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) "
+        "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace")).all()
+    by_table: dict[str, list] = {}
+    for table, *policy in rows:
+        by_table.setdefault(table, []).append(policy)
+    assert set(by_table) == {table.name for table in TENANT_TABLES}
+    rules = set()
+    for table, policies in by_table.items():
+        assert len(policies) == 1, table
+        name, command, permissive, roles, using, check = policies[0]
+        assert (name, command, permissive, list(roles)) == (POLICY, "*", True, [0]), table
+        assert using == check, table
+        rules.add(using)
+    (rule,) = rules
+    assert "tenant_id = " in rule and "current_setting('app.tenant_id'" in rule
+    assert "current_setting('app.bypass_rls'" in rule
+
+
 def test_the_app_role_is_subject_to_the_policies(app_ctx):
     user, exempt, owns = db.session.execute(text(
         "SELECT current_user, rolsuper OR rolbypassrls, "
