@@ -21,12 +21,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.extensions import db, limiter, login_manager
 from app.i18n import remember_locales, remember_user_locale
-from app.login_throttle import Attempt, begin
+from app.login_throttle import Attempt, begin, remember_device
 from app.models import Tenant, User
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
 from app.web.transactions import transaction
@@ -129,14 +130,27 @@ def login_page(template: str, *, for_staff: bool) -> Any:
     if form.validate_on_submit():
         attempt = begin(form.email.data)  # counted before the password is checked
         if attempt.refused_by is not None:
-            abort(429)  # so guessing on, even with requests sent at once, gains nothing
+            # So guessing on, even with requests sent at once, gains nothing.
+            return too_many_attempts(attempt.retry_after)
         user = log_in(form.email.data, form.password.data, attempt)
         if user is not None:
             default = home_url(user)
             here = user.is_staff == for_staff
-            return redirect(safe_next(request.args.get("next"), default) if here else default)
+            response = redirect(safe_next(request.args.get("next"), default) if here
+                                else default)
+            remember_device(response, attempt)
+            return response
         flash(_("Wrong e-mail or password."), "danger")
     return render_template(template, form=form)
+
+
+def too_many_attempts(seconds: int) -> tuple[str, int, dict[str, str]]:
+    """The 429 page of a throttled login, saying when to try again."""
+    minutes = max(1, -(-seconds // 60))
+    message = ngettext("Too many attempts. Try again in %(num)d minute.",
+                       "Too many attempts. Try again in %(num)d minutes.", minutes)
+    return (render_template("error.html", code=429, title=_("Too many attempts"),
+                            message=message), 429, {"Retry-After": str(seconds)})
 
 
 def log_in(email: str, password: str, attempt: Attempt | None = None) -> User | None:
