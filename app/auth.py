@@ -21,15 +21,19 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
-from app.extensions import db, limiter, login_manager
+from app.extensions import limiter, login_manager
 from app.i18n import remember_locales, remember_user_locale
-from app.login_throttle import Attempt, begin
+from app.login_throttle import Attempt, begin, remember_device
 from app.models import Tenant, User
 from app.tenancy import Actor, bind, bound_tenant_id, set_actor, unbind
 from app.web.transactions import transaction
+
+# The key, in the session cookie, of the secret naming its server-side session
+# (app/services/sessions.py).
+SESSION_SECRET = "sid"
 
 
 def install_login_manager(app: Flask) -> None:
@@ -38,18 +42,22 @@ def install_login_manager(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_key: str) -> User | None:
-        """A session's user, only for the tenant of the URL it is used on."""
+        """A session's user, only for the tenant of the URL it is used on, and only while
+        the session is open server-side."""
+        from app.services.sessions import session_user
+
         try:
             tenant_part, user_part, _rest = user_key.split(":", 2)
             tenant_id, user_id = int(tenant_part), int(user_part)
         except (ValueError, AttributeError):
             return None
-        if bound_tenant_id() != tenant_id:
+        secret = session.get(SESSION_SECRET)
+        if bound_tenant_id() != tenant_id or not isinstance(secret, str):
             return None
-        user = db.session.scalar(select(User).where(User.id == user_id))
+        user = session_user(user_id, secret)
         if user is None or not user.is_active or user.get_id() != user_key:
-            # Gone, blocked, or its sessions ended (logout, new password, "sign out
-            # everywhere") since this one began.
+            # Gone, blocked, or its session ended (logout, new password, "sign out
+            # everywhere").
             return None
         return user
 
@@ -129,20 +137,34 @@ def login_page(template: str, *, for_staff: bool) -> Any:
     if form.validate_on_submit():
         attempt = begin(form.email.data)  # counted before the password is checked
         if attempt.refused_by is not None:
-            abort(429)  # so guessing on, even with requests sent at once, gains nothing
+            # So guessing on, even with requests sent at once, gains nothing.
+            return too_many_attempts(attempt.retry_after)
         user = log_in(form.email.data, form.password.data, attempt)
         if user is not None:
             default = home_url(user)
             here = user.is_staff == for_staff
-            return redirect(safe_next(request.args.get("next"), default) if here else default)
+            response = redirect(safe_next(request.args.get("next"), default) if here
+                                else default)
+            remember_device(response, attempt)
+            return response
         flash(_("Wrong e-mail or password."), "danger")
     return render_template(template, form=form)
+
+
+def too_many_attempts(seconds: int) -> tuple[str, int, dict[str, str]]:
+    """The 429 page of a throttled login, saying when to try again."""
+    minutes = max(1, -(-seconds // 60))
+    message = ngettext("Too many attempts. Try again in %(num)d minute.",
+                       "Too many attempts. Try again in %(num)d minutes.", minutes)
+    return (render_template("error.html", code=429, title=_("Too many attempts"),
+                            message=message), 429, {"Retry-After": str(seconds)})
 
 
 def log_in(email: str, password: str, attempt: Attempt | None = None) -> User | None:
     """Check the credentials, audit the attempt and open the session; None when wrong.
     `attempt`: as counted by the login throttle, told of a success, its lockouts audited
     on a failure."""
+    from app.services.sessions import open_session
     from app.services.tenants import (
         find_user_by_email,
         record_login,
@@ -155,6 +177,7 @@ def log_in(email: str, password: str, attempt: Attempt | None = None) -> User | 
         ok = verify_password(user, password) and user is not None and user.is_active
         if ok:
             set_actor(Actor("user", user.id, user.email, user, request.remote_addr))
+            secret = open_session(user)
         record_login(user if ok else None, email, success=ok)
         if attempt is not None and ok:
             attempt.succeeded()
@@ -165,19 +188,35 @@ def log_in(email: str, password: str, attempt: Attempt | None = None) -> User | 
         return None
     session.clear()
     login_user(user)
+    session[SESSION_SECRET] = secret
     remember_user_locale(user)
     return user
 
 
 def log_out() -> None:
-    """Audit the logout, end the user's sessions server-side and clear this one."""
-    from app.services.tenants import record_logout
+    """End this session server-side (a copy of its cookie with it), audited, and clear it."""
+    from app.services.sessions import close_session
 
     with transaction():
-        record_logout(current_user)
+        close_session(current_user, session.get(SESSION_SECRET))
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")
+
+
+def sign_out_everywhere(user: User) -> bool:
+    """End every session of `user`, audited; True when this one was among them (it is then
+    cleared, and the user told to log in again)."""
+    from app.services.sessions import end_sessions
+
+    with transaction():
+        end_sessions(user)
+    if user.id != current_user.id:
+        return False
+    logout_user()
+    session.clear()
+    flash(_("You are signed out everywhere. Log in again."), "info")
+    return True
 
 
 def choose_language(lang: str) -> None:

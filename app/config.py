@@ -59,6 +59,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
                                             "5 per minute; 20 per hour"),
         "LOGIN_RATE_LIMIT_ACCOUNT_CEILING": env.get("LOGIN_RATE_LIMIT_ACCOUNT_CEILING",
                                                     "50 per hour"),
+        # From a browser the account was opened in before (its device cookie), instead of
+        # the three above; how long a browser stays known (seconds).
+        "LOGIN_RATE_LIMIT_DEVICE": env.get("LOGIN_RATE_LIMIT_DEVICE",
+                                           "5 per minute; 20 per hour"),
+        "LOGIN_DEVICE_MAX_AGE": int(env.get("LOGIN_DEVICE_MAX_AGE", str(180 * 24 * 3600))),
         "RESET_RATE_LIMIT_IP": env.get("RESET_RATE_LIMIT_IP", "20 per hour"),
         "RESET_RATE_LIMIT_ACCOUNT": env.get("RESET_RATE_LIMIT_ACCOUNT", "5 per hour"),
         "TRUST_PROXY": _bool("TRUST_PROXY"),

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from flask import redirect, request, url_for
+from flask_login import current_user
 
-from app.auth import choose_language, log_out, login_page, safe_next
+from app.auth import choose_language, log_out, login_page, safe_next, sign_out_everywhere
 from portal import bp
 
 
@@ -22,3 +23,9 @@ def logout():
 def set_language(lang: str):
     choose_language(lang)
     return redirect(safe_next(request.args.get("next"), url_for("portal.login")))
+
+
+@bp.post("/profile/sessions/end")
+def profile_end_sessions():
+    sign_out_everywhere(current_user)
+    return redirect(url_for("portal.login"))

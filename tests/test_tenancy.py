@@ -147,14 +147,18 @@ def no_tenant_bound() -> Iterator[None]:
 
 
 def _text_column(model: type) -> Any:
-    """A plain string column of the model that a bulk UPDATE may overwrite."""
+    """A plain string column of the model that a bulk UPDATE may overwrite: one outside any
+    unique key when there is one (a bulk UPDATE touches one row per tenant, so a unique one
+    does too: user_sessions has no other)."""
     unique = {c.name for con in model.__table__.constraints
               if isinstance(con, UniqueConstraint) for c in con.columns}
-    for column in model.__table__.columns:
-        if (_python_type(column) is str and not column.foreign_keys and not column.primary_key
-                and column.name not in unique and (getattr(column.type, "length", 0) or 100) >= 7):
-            return getattr(model, column.key)
-    raise AssertionError(f"{model.__name__} has no plain text column")  # pragma: no cover
+    found = [column for column in model.__table__.columns
+             if _python_type(column) is str and not column.foreign_keys
+             and not column.primary_key and (getattr(column.type, "length", 0) or 100) >= 7]
+    found.sort(key=lambda column: column.name in unique)
+    if not found:  # pragma: no cover
+        raise AssertionError(f"{model.__name__} has no plain text column")
+    return getattr(model, found[0].key)
 
 
 # --- the models -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.auth import sign_out_everywhere
 from app.backoffice import bp
 from app.backoffice.forms import CustomFieldForm, UserForm, apply_errors, options, ref_label
 from app.entities import ENTITIES
@@ -13,7 +14,7 @@ from app.policies import can_administer, get_visible_or_404
 from app.queries import administration
 from app.services.custom_field_defs import create_field, update_field
 from app.services.invitations import INVITED_ROLES, invite_user, resend_invitation
-from app.services.tenants import create_user, end_sessions, update_user
+from app.services.tenants import create_user, update_user
 from app.web.records import audit_trail
 from app.web.transactions import transaction
 
@@ -82,8 +83,8 @@ def admin_user_resend_invitation(user_id: int):
 @bp.post("/admin/users/<int:user_id>/sessions/end")
 def admin_user_end_sessions(user_id: int):
     user = get_visible_or_404(User, user_id, current_user)
-    with transaction():
-        end_sessions(user)
+    if sign_out_everywhere(user):  # his own account
+        return redirect(url_for("backoffice.login"))
     flash(_("%(email)s is signed out everywhere.", email=user.email), "success")
     return redirect(url_for("backoffice.admin_user_edit", user_id=user.id))
 

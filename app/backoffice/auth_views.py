@@ -5,7 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth import choose_language, log_out, login_page, safe_next
+from app.auth import choose_language, log_out, login_page, safe_next, sign_out_everywhere
 from app.backoffice import bp
 from app.forms import LocaleForm
 from app.i18n import remember_user_locale
@@ -41,3 +41,9 @@ def profile():
             flash(_("Your settings are saved."), "success")
             return redirect(url_for("backoffice.profile"))
     return render_template("profile.html", form=form)
+
+
+@bp.post("/profile/sessions/end")
+def profile_end_sessions():
+    sign_out_everywhere(current_user)
+    return redirect(url_for("backoffice.login"))

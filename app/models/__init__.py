@@ -27,7 +27,7 @@ from app.models.feed import (
 )
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
-from app.models.tenant import STAFF_ROLES, Role, Tenant, User
+from app.models.tenant import STAFF_ROLES, Role, Tenant, User, UserSession
 from app.models.token import TOKEN_SCOPES, ApiToken
 from app.models.webhook import (
     WEBHOOK_DELIVERY_STATUSES,
@@ -44,6 +44,6 @@ __all__ = [
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",
-    "RecordMixin", "Role", "Tenant", "TenantScoped", "User",
+    "RecordMixin", "Role", "Tenant", "TenantScoped", "User", "UserSession",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

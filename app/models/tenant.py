@@ -11,7 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import TenantScoped, TimestampMixin, UTCDateTime
+from app.models.base import TenantScoped, TimestampMixin, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -63,9 +63,6 @@ class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(5))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Part of every session's key: raised to end them all (logout, new password, an admin's
-    # "sign out everywhere"), so that a copied cookie opens nothing any more.
-    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     partner: Mapped[Partner | None] = relationship(foreign_keys=[partner_id])
     account: Mapped[Account | None] = relationship(foreign_keys=[account_id])
@@ -83,9 +80,9 @@ class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
         return self.full_name or self.email
 
     def get_id(self) -> str:
-        """The session's key: tenant, user, then the session epoch and a trace of the
-        password, so that raising the one or changing the other ends every session."""
-        return f"{self.tenant_id}:{self.id}:{self.session_epoch}:{self.password_trace}"
+        """The session's key: tenant, user and a trace of the password (the session itself
+        is a `UserSession`)."""
+        return f"{self.tenant_id}:{self.id}:{self.password_trace}"
 
     @property
     def password_trace(self) -> str:
@@ -93,3 +90,25 @@ class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+class UserSession(TenantScoped, db.Model):
+    """A session opened by a login. The session cookie holds a secret whose hash is kept
+    here: deleting the row (logout, new password, "sign out everywhere") ends the session
+    wherever its cookie was copied."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "token_hash"),
+        Index("ix_user_sessions_tenant_id_user_id", "tenant_id", "user_id"),
+        # A login forgets its tenant's expired sessions (app/services/sessions.py).
+        Index("ix_user_sessions_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} of user {self.user_id}>"

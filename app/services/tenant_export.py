@@ -36,7 +36,7 @@ BATCH = 2000
 CHUNK = 1024 * 1024
 # Columns that hold a secret or its hash: useless outside Relais, dangerous if leaked.
 SECRET_COLUMNS = {("users", "password_hash"), ("api_tokens", "token_hash"),
-                  ("webhook_endpoints", "secret")}
+                  ("user_sessions", "token_hash"), ("webhook_endpoints", "secret")}
 # The audit trail, import errors and webhook payloads: JSON values written as JSON text.
 
 

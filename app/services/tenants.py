@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Account, Partner, Role, Tenant, User
 from app.models.base import MAX_ID
 from app.services.audit import record_event
+from app.services.sessions import end_all_sessions
 from app.tenancy import current_actor, tenant_context
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
@@ -162,7 +163,7 @@ def update_user(user: User, data: dict[str, Any]) -> User:
     user.is_active = bool(merged.get("is_active", True))
     if data.get("password"):
         user.password_hash = hash_password(data["password"])
-        user.session_epoch += 1  # whoever held a session under the old password loses it
+        end_all_sessions(user)  # whoever held a session under the old password loses it
     db.session.flush()
     after = _user_state(user)
     if data.get("password"):
@@ -187,18 +188,6 @@ def record_login(user: User | None, email: str, *, success: bool) -> None:
         record_event("login_failed", "users", user.id if user else None,
                      None, {"email": (email or "")[:254]})
     db.session.flush()
-
-
-def record_logout(user: User) -> None:
-    """Audit a logout; it ends every session of the user, a copied cookie included."""
-    user.session_epoch += 1
-    record_event("logout", "users", user.id)
-
-
-def end_sessions(user: User) -> None:
-    """Sign the user out everywhere (an admin's action, audited)."""
-    user.session_epoch += 1
-    record_event("sessions_ended", "users", user.id)
 
 
 def record_login_lockout(user: User | None, email: str, limit: str) -> None:

@@ -5,14 +5,23 @@ from __future__ import annotations
 import threading
 import time
 
+from flask_babel import force_locale, ngettext
+
 from app.extensions import db
 from app.login_throttle import address_key
 from app.services import tenants
-from tests.backoffice.conftest import audit_events, fr, text
+from tests.backoffice.conftest import SPACES, audit_events, fr, text
 from tests.conftest import PASSWORD
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.66"}
 OWNER = {"REMOTE_ADDR": "198.51.100.7"}
+
+
+def _try_again_in(minutes: int) -> str:
+    with force_locale("fr"):
+        return ngettext("Too many attempts. Try again in %(num)d minute.",
+                        "Too many attempts. Try again in %(num)d minutes.", minutes
+                        ).translate(SPACES)
 
 
 def _post(client, url, email, password, environ):
@@ -29,7 +38,7 @@ def test_both_login_pages_count_the_same_failures(client, make_user):
     _fail(client, user.email, ATTACKER, 5)
     answer = _post(client, "/alpha/portal/login", user.email, PASSWORD, ATTACKER)
     assert answer.status_code == 429
-    assert fr("Too many attempts. Wait a minute and try again.") in text(answer)
+    assert _try_again_in(1) in text(answer)
 
 
 def test_the_owner_logs_in_from_his_address_while_an_attacker_is_throttled(app, make_user):
@@ -169,3 +178,96 @@ def test_addresses_are_counted_ipv6_by_64_and_ipv4_as_themselves():
     assert address_key("203.0.113.66") == "203.0.113.66"
     assert address_key("::ffff:203.0.113.66") == "203.0.113.66"
     assert address_key(None) == "-"
+
+
+# -- when to come back ------------------------------------------------------------------------
+
+def test_a_throttled_answer_says_when_to_try_again(client, make_user):
+    user = make_user("sales")
+    _fail(client, user.email, ATTACKER, 5)
+    answer = _post(client, "/alpha/portal/login", user.email, PASSWORD, ATTACKER)
+    assert answer.status_code == 429
+    wait = int(answer.headers["Retry-After"])
+    assert 0 < wait <= 60
+    assert _try_again_in(1) in text(answer)
+
+
+def test_the_retry_after_names_the_limit_that_lasts_longest(client, make_user, app,
+                                                            monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute; 5 per hour")
+    user = make_user("sales")
+    _fail(client, user.email, ATTACKER, 5)
+    answer = _post(client, "/alpha/login", user.email, PASSWORD, ATTACKER)
+    assert 60 < int(answer.headers["Retry-After"]) <= 3600
+    assert _try_again_in(60) in text(answer)
+
+
+# -- device cookies: the owner's browser is known by the account ------------------------------
+
+def _owner_browser(app, user, environ=OWNER):
+    """The owner's browser, where he once logged in successfully (and then logged out)."""
+    browser = app.test_client()
+    assert _post(browser, "/alpha/login", user.email, PASSWORD, environ).status_code == 302
+    assert browser.post("/alpha/logout", environ_base=environ).status_code == 302
+    return browser
+
+
+def test_the_owner_logs_in_from_his_browser_behind_the_attackers_address(app, make_user):
+    # Same address (an office, a mobile carrier's NAT): the browser he logged in with before
+    # tells him apart.
+    user = make_user("sales")
+    browser = _owner_browser(app, user, ATTACKER)
+    attacker = app.test_client()
+    _fail(attacker, user.email, ATTACKER, 3)
+    _fail(attacker, user.email, ATTACKER, 2, url="/alpha/portal/login")
+    assert _post(attacker, "/alpha/login", user.email, PASSWORD, ATTACKER).status_code == 429
+    assert _post(browser, "/alpha/login", user.email, PASSWORD, ATTACKER).status_code == 302
+    assert browser.get("/alpha/", environ_base=ATTACKER).status_code == 200
+
+
+def test_the_owners_browser_is_not_locked_out_by_the_ceiling(app, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_ACCOUNT_CEILING", "8 per hour")
+    user = make_user("sales")
+    browser = _owner_browser(app, user)
+    for n in range(4):
+        _fail(app.test_client(), user.email, {"REMOTE_ADDR": f"203.0.113.{n + 1}"}, 2)
+    # The ceiling holds for every browser the account has not been opened in, the owner's
+    # address included...
+    assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                 OWNER).status_code == 429
+    # ... not for his own browser.
+    assert _post(browser, "/alpha/login", user.email, PASSWORD, OWNER).status_code == 302
+
+
+def test_guesses_from_the_owners_browser_are_limited_too(app, make_user):
+    user = make_user("sales")
+    browser = _owner_browser(app, user)
+    _fail(browser, user.email, OWNER, 5)
+    assert _post(browser, "/alpha/login", user.email, PASSWORD, OWNER).status_code == 429
+    assert [e.after["limit"] for e in audit_events("users", user.id)
+            if e.action == "login_throttled"] == ["device"]
+    # Those failures were the browser's: the account's other clients are not concerned.
+    assert _post(app.test_client(), "/alpha/login", user.email, PASSWORD,
+                 ATTACKER).status_code == 302
+
+
+def test_a_browser_is_known_only_for_the_accounts_opened_in_it(app, make_user):
+    user, other = make_user("sales"), make_user("sales")
+    browser = _owner_browser(app, other, ATTACKER)
+    _fail(app.test_client(), user.email, ATTACKER, 5)
+    assert _post(browser, "/alpha/login", user.email, PASSWORD, ATTACKER).status_code == 429
+    # A forged cookie is ignored.
+    forged = app.test_client()
+    forged.set_cookie("login_device", browser.get_cookie("login_device", path="/alpha/")
+                      .value[:-3] + "AAA", path="/alpha/")
+    assert _post(forged, "/alpha/login", user.email, PASSWORD, ATTACKER).status_code == 429
+
+
+def test_a_new_password_forgets_the_browsers_known(app, make_user):
+    user = make_user("sales")
+    browser = _owner_browser(app, user, ATTACKER)
+    tenants.update_user(user, {"password": "un-nouveau-secret-donne"})
+    db.session.commit()
+    _fail(app.test_client(), user.email, ATTACKER, 5)
+    assert _post(browser, "/alpha/login", user.email, "un-nouveau-secret-donne",
+                 ATTACKER).status_code == 429

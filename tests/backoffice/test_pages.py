@@ -25,6 +25,7 @@ COVERED = {
     "backoffice.admin_user_invite": "../portal/test_passwords.py",
     "backoffice.admin_user_resend_invitation": "../portal/test_passwords.py",
     "backoffice.admin_user_end_sessions": "test_sessions.py",
+    "backoffice.profile_end_sessions": "test_sessions.py",
     "backoffice.admin_custom_fields": "test_custom_fields.py",
     "backoffice.admin_custom_field_new": "test_custom_fields.py",
     "backoffice.admin_custom_field_edit": "test_custom_fields.py",

@@ -18,6 +18,7 @@ COVERED = {
     "portal.record_export": "test_records.py", "portal.attachment_download": "test_records.py",
     "portal.answer_quote": "test_records.py", "portal.forgot_password": "test_passwords.py",
     "portal.reset_password": "test_passwords.py", "portal.accept_invitation": "test_passwords.py",
+    "portal.profile_end_sessions": "../backoffice/test_sessions.py",
 }
 
 
