@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from sqlalchemy import select, text
 
 from app.entities import ENTITIES
@@ -64,6 +65,9 @@ def test_the_export_holds_every_table_files_audit_and_a_manifest_that_checks_out
     archive = _zip(out.read_bytes())
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["tenant"]["slug"] == "alpha"
+    assert manifest["tenant"]["name"] == "Alpha Stores" and "created_at" in manifest["tenant"]
+    # the columns are those of this schema: the export names its migration
+    assert manifest["schema_revision"] == _migration_head()
     for entry in manifest["files"]:
         assert hashlib.sha256(archive.read(entry["path"])).hexdigest() == entry["sha256"]
         assert archive.getinfo(entry["path"]).file_size == entry["size"]
@@ -92,6 +96,41 @@ def test_the_export_holds_every_table_files_audit_and_a_manifest_that_checks_out
     assert "token_hash" not in archive.read("data/api_tokens.csv").decode()
     # the export itself is in the audit trail
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export"))
+
+
+def _migration_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from app.extensions import migrations
+
+    return ScriptDirectory.from_config(migrations(current_app).get_config()).get_current_head()
+
+
+def test_every_entity_is_exported_with_its_custom_fields(tenant, cli, tmp_path, make_partner,
+                                                         make_contact, make_deal, make_quote,
+                                                         make_order, make_contract,
+                                                         make_delivery, make_invoice):
+    makers = {"partners": make_partner, "contacts": make_contact, "deals": make_deal,
+              "quotes": make_quote, "orders": make_order, "contracts": make_contract,
+              "deliveries": make_delivery, "invoices": make_invoice}
+    for entity in makers | {"accounts": None}:
+        create_field({"entity": entity, "key": "origine", "label_fr": "Origine",
+                      "label_en": "Origin", "type": "text"})
+    db.session.commit()
+    account = create_record(ENTITIES["accounts"], {"name": "Client X", "kind": "company",
+                                                   "custom": {"origine": "accounts-value"}})
+    db.session.commit()
+    for entity, make in makers.items():
+        extra = {"account": account.id} if entity not in ("partners", "contacts") else {}
+        make(custom={"origine": f"{entity}-value"}, **extra)
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    archive = _zip(out.read_bytes())
+    for entity in makers | {"accounts": None}:
+        values = {row["custom.origine"] for row in _csv(archive, f"data/{entity}.csv")}
+        assert f"{entity}-value" in values, entity
+    definitions = _csv(archive, "data/custom_fields.csv")
+    assert len([d for d in definitions if d["key"] == "origine"]) == 9
 
 
 def _attachment_id(contact: Contact) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
 
 from app.csv_cells import safe_cell
 from app.custom_fields import definitions
@@ -178,11 +178,25 @@ def _members(tenant: Tenant) -> Iterator[Member]:
     yield from _file_members(tenant)
 
 
+def schema_revision() -> str | None:
+    """The database schema's Alembic revision: which migration the CSV columns are those of."""
+    if not inspect(db.session.connection()).has_table("alembic_version"):
+        return None  # a schema built without the migrations
+    heads = db.session.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return ",".join(sorted(heads)) or None
+
+
+def _tenant_row(tenant: Tenant) -> dict[str, Any]:
+    """The tenant's own settings (its row is not tenant-scoped, so it has no CSV)."""
+    row = {c.key: getattr(tenant, c.key) for c in Tenant.__table__.columns}
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row.items()}
+
+
 def _manifest(tenant: Tenant, members: list[Member]) -> bytes:
     return json.dumps({
         "format": "relais-tenant-export", "version": FORMAT_VERSION,
-        "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name,
-                   "default_locale": tenant.default_locale},
+        "schema_revision": schema_revision(),
+        "tenant": _tenant_row(tenant),
         "created_at": utcnow().isoformat(),
         "notes": ("CSV files are UTF-8, comma-separated, one header row; dates ISO 8601, "
                   "decimals with a dot, JSON values as JSON text. A text cell that starts "
