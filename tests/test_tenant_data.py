@@ -234,13 +234,18 @@ def test_anonymising_a_contact_clears_the_person_and_keeps_the_history(
 
 def test_anonymising_a_subscriber_closes_his_login(tenant, make_user, make_account, app,
                                                    admin_client):
-    account = make_account()
+    account = make_account(name="Jean Abonné", kind="person")
+    add_attachment(account, "rib.pdf", io.BytesIO(b"%PDF RIB Jean"))
     subscriber = make_user("subscriber", account_id=account.id, full_name="Jean Abonné",
                            email="jean@example.fr")
     login(app.test_client(), subscriber)  # his login is in the audit trail under his e-mail
     assert admin_client.post(f"/alpha/admin/users/{subscriber.id}/anonymise").status_code == 302
     db.session.expire_all()
     user = db.session.get(User, subscriber.id)
+    # he is the customer: his account is a person's, and it goes with him
+    assert db.session.get(type(account), account.id).name == "anonymised"
+    assert not [p for p in Path(app.config["FILES_DIR"]).rglob("*")
+                if p.is_file() and p.read_bytes() == b"%PDF RIB Jean"]
     assert user.email == f"anonymised-{user.id}@invalid" and not user.is_active
     assert user.password_hash is None and user.full_name == ""
     labels = db.session.scalars(select(AuditEvent.actor_label).where(
@@ -349,3 +354,65 @@ def test_anonymising_a_subscriber_erases_his_failed_logins_too(tenant, make_user
     dumped = json.dumps([[e.before, e.after, e.actor_label]
                          for e in db.session.scalars(select(AuditEvent))]).lower()
     assert "jean@example.fr" not in dumped
+
+
+def _history(entity: str, record_id: int) -> str:
+    return json.dumps([[e.before, e.after] for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == entity, AuditEvent.record_id == record_id))], ensure_ascii=False)
+
+
+def test_a_contact_is_anonymised_from_the_command_line_after_confirmation(filled, cli):
+    contact = filled["contact"]
+    refused = cli("tenant", "anonymise", "alpha", "--contact", str(contact.id), input="n\n")
+    assert refused.exit_code == 1 and "Nothing erased" in refused.output
+    assert db.session.get(Contact, contact.id).email == "claire@example.fr"
+
+    result = cli("tenant", "anonymise", "alpha", "--contact", str(contact.id), input="y\n")
+    assert result.exit_code == 0, result.output
+    contact = db.session.get(Contact, contact.id)
+    assert (contact.first_name, contact.last_name, contact.email, contact.phone) == (
+        None, "anonymised", None, None)
+    history = _history("contacts", contact.id)
+    assert "claire@example.fr" not in history and "Claire" not in history
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "anonymise"))
+    assert event.actor_label == "cli:tenant anonymise"
+
+
+def test_the_command_line_names_what_it_cannot_anonymise(tenant, make_user, cli):
+    sales = make_user("sales")
+    assert cli("tenant", "anonymise", "alpha", "--yes").exit_code == 2
+    assert "Unknown contact #999" in cli("tenant", "anonymise", "alpha", "--contact", "999",
+                                         "--yes").output
+    staff = cli("tenant", "anonymise", "alpha", "--subscriber", sales.email, "--yes")
+    assert staff.exit_code == 1
+    assert db.session.get(User, sales.id).is_active
+
+
+def test_a_subscriber_who_is_the_customer_loses_his_account_details_too(
+        tenant, make_user, make_account, cli, app):
+    person = make_account(name="Jean Dupont", kind="person", email="jean@example.fr",
+                          phone="06 11 22 33 44", address_line="3 rue des Lilas",
+                          postal_code="69003", city="Lyon")
+    update_record(person, {"address_line": "5 rue des Roses"})
+    add_attachment(person, "piece-identite.pdf", io.BytesIO(b"%PDF Jean Dupont"))
+    company = make_account(name="Volets SA", kind="company", email="contact@volets.fr")
+    make_user("subscriber", account_id=person.id, email="jean@example.fr",
+              full_name="Jean Dupont")
+    colleague = make_user("subscriber", account_id=company.id, email="paul@volets.fr")
+    db.session.commit()
+
+    result = cli("tenant", "anonymise", "alpha", "--subscriber", "Jean@example.fr", "--yes")
+    assert result.exit_code == 0, result.output
+    person = db.session.get(type(person), person.id)
+    assert person.name == "anonymised" and person.kind == "person"
+    assert (person.email, person.phone, person.address_line, person.postal_code,
+            person.city) == (None, None, None, None, None)
+    history = _history("accounts", person.id)
+    for personal in ("Jean Dupont", "jean@example.fr", "3 rue des Lilas", "5 rue des Roses",
+                     "06 11 22 33 44"):
+        assert personal not in history
+    assert not [p for p in Path(app.config["FILES_DIR"]).rglob("*")
+                if p.is_file() and p.read_bytes() == b"%PDF Jean Dupont"]
+    # a company's account holds no person: another subscriber's erasure leaves it alone
+    cli("tenant", "anonymise", "alpha", "--subscriber", colleague.email, "--yes")
+    assert db.session.get(type(company), company.id).email == "contact@volets.fr"

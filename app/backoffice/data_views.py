@@ -48,6 +48,7 @@ def admin_user_anonymise(user_id: int):
     if user.role != Role.SUBSCRIBER:
         abort(404)
     with transaction():
-        anonymise_subscriber(user)
+        files = anonymise_subscriber(user)
+    remove_files(files)
     flash(_("The subscriber's login has been anonymised and closed."), "success")
     return redirect(url_for("backoffice.admin_users"))

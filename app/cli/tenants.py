@@ -1,4 +1,5 @@
-"""`flask tenant create|export|delete`: a tenant's life, from its first admin to its erasure."""
+"""`flask tenant create|export|delete|anonymise`: a tenant's life, from its first admin to its
+erasure, and the erasure of one person in it."""
 from __future__ import annotations
 
 import sys
@@ -81,3 +82,46 @@ def tenant_delete(slug: str, yes: bool, force: bool) -> None:
             folders = delete_tenant_rows(target)
     remove_files(folders)
     click.echo(f"Tenant {slug} deleted.")
+
+
+@tenant.command("anonymise")
+@click.argument("slug")
+@click.option("--contact", "contact_id", type=int, help="Id of the contact to anonymise")
+@click.option("--subscriber", "email", help="E-mail of the subscriber to anonymise (his "
+              "login, and his account when it is a person's)")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation")
+def tenant_anonymise(slug: str, contact_id: int | None, email: str | None, yes: bool) -> None:
+    """Erase one person's personal data for good; the history is kept without it."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Contact, Role
+    from app.services.erasure import anonymise_contact, anonymise_subscriber, remove_files
+    from app.services.tenants import find_user_by_email
+
+    if (contact_id is None) == (email is None):
+        click.echo("Give either --contact ID or --subscriber EMAIL.", err=True)
+        sys.exit(2)
+    target = tenant_or_exit(slug)
+    with tenant_context(target.id, Actor("cli", None, "cli:tenant anonymise")):
+        if contact_id is not None:
+            person = db.session.scalar(select(Contact).where(Contact.id == contact_id))
+            label = f"contact #{contact_id}"
+        else:
+            person = find_user_by_email(email)
+            if person is not None and person.role != Role.SUBSCRIBER:
+                person = None  # staff and agents leave through their admin, not erasure
+            label = f"subscriber {email}"
+        if person is None:
+            click.echo(f"Unknown {label} in {slug}.", err=True)
+            sys.exit(1)
+        if not yes and not click.confirm(f"Erase the personal data of {label} for good?"):
+            click.echo("Nothing erased.", err=True)
+            sys.exit(1)
+        with transaction():
+            if isinstance(person, Contact):
+                files = anonymise_contact(person)
+            else:
+                files = anonymise_subscriber(person)
+    remove_files(files)
+    click.echo(f"Personal data of {label} erased; the history is kept without it.")
