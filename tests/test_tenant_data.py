@@ -416,3 +416,37 @@ def test_a_subscriber_who_is_the_customer_loses_his_account_details_too(
     # a company's account holds no person: another subscriber's erasure leaves it alone
     cli("tenant", "anonymise", "alpha", "--subscriber", colleague.email, "--yes")
     assert db.session.get(type(company), company.id).email == "contact@volets.fr"
+
+
+def test_a_row_of_every_table_is_exported_then_deleted_and_the_other_tenant_keeps_all(
+        tenant, other_tenant, cli, app, tmp_path):
+    from tests.test_tenancy import make_rows
+
+    alpha, beta = tenant.id, other_tenant.id
+    rows = {alpha: make_rows(alpha), beta: make_rows(beta)}
+    files = Path(app.config["FILES_DIR"])
+    for tenant_id in (alpha, beta):
+        for folder in (files / str(tenant_id) / "ab", files / "imports" / str(tenant_id)):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "kept").write_bytes(b"data")
+
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    counted = {e["path"]: e.get("rows") for e in
+               json.loads(_zip(out.read_bytes()).read("manifest.json"))["files"]}
+    for model in rows[alpha]:
+        expected = 2 if model.__tablename__ == "audit_events" else 1  # + the export itself
+        assert counted[f"data/{model.__tablename__}.csv"] == expected, model.__tablename__
+
+    # the sample rows include a run and a delivery "under way"
+    assert cli("tenant", "delete", "alpha", "--yes", "--force").exit_code == 0
+    tables = [t for t in db.metadata.sorted_tables if "tenant_id" in t.c]
+    assert {t.name for t in tables} == {m.__tablename__ for m in rows[beta]}
+    with all_tenants_unsafe("tests"):
+        for table in tables:
+            left = dict(db.session.execute(text(
+                f"SELECT tenant_id, count(*) FROM {table.name} GROUP BY tenant_id")).all())
+            assert left == {beta: 1}, table.name
+    assert not (files / str(alpha)).exists() and not (files / "imports" / str(alpha)).exists()
+    assert (files / str(beta) / "ab" / "kept").read_bytes() == b"data"
+    assert (files / "imports" / str(beta) / "kept").read_bytes() == b"data"
