@@ -450,3 +450,18 @@ def test_a_row_of_every_table_is_exported_then_deleted_and_the_other_tenant_keep
     assert not (files / str(alpha)).exists() and not (files / "imports" / str(alpha)).exists()
     assert (files / str(beta) / "ab" / "kept").read_bytes() == b"data"
     assert (files / "imports" / str(beta) / "kept").read_bytes() == b"data"
+
+
+def test_an_export_that_fails_midway_leaves_no_zip_to_mistake_for_a_whole_one(
+        filled, cli, app, tmp_path):
+    from app.models import Attachment
+    from app.services.attachments import storage_path
+
+    attachment = db.session.scalar(select(Attachment))
+    stored = storage_path(attachment.tenant_id, attachment.sha256)
+    stored.unlink()
+    stored.mkdir()  # the disk answers, but the file cannot be read: the export stops there
+    out = tmp_path / "alpha.zip"
+    result = cli("tenant", "export", "alpha", "-o", str(out))
+    assert result.exit_code != 0
+    assert list(tmp_path.iterdir()) == []

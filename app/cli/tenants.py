@@ -2,7 +2,9 @@
 erasure, and the erasure of one person in it."""
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -44,13 +46,20 @@ def tenant_export(slug: str, output: str | None) -> None:
     from app.services.tenant_export import export_file_name, export_tenant, record_export
 
     target = tenant_or_exit(slug)
-    path = output or export_file_name(target)
+    path = Path(output or export_file_name(target))
+    # Written aside and renamed when whole: a ZIP under its final name is a complete one, the
+    # one a deletion may follow.
+    partial = path.with_name(f".{path.name}.part")
     with tenant_context(target.id, Actor("cli", None, "cli:tenant export")):
         with transaction():
             record_export(target)
-        with open(path, "wb") as out:
-            for chunk in export_tenant(target):
-                out.write(chunk)
+        try:
+            with partial.open("wb") as out:
+                for chunk in export_tenant(target):
+                    out.write(chunk)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
     click.echo(f"Tenant {slug} exported to {path}.")
 
 
