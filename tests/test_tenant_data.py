@@ -462,6 +462,66 @@ def test_an_export_that_fails_midway_leaves_no_zip_to_mistake_for_a_whole_one(
     stored.unlink()
     stored.mkdir()  # the disk answers, but the file cannot be read: the export stops there
     out = tmp_path / "alpha.zip"
-    result = cli("tenant", "export", "alpha", "-o", str(out))
+    try:
+        result = cli("tenant", "export", "alpha", "-o", str(out))
+    finally:
+        stored.rmdir()  # the file store outlives the test
     assert result.exit_code != 0
     assert list(tmp_path.iterdir()) == []
+
+
+HOSTILE_NAMES = ["..\\..\\evil.bat", "../../etc/passwd", "..", "C:\\Users\\claire\\cv.pdf",
+                 "CON", "nul.txt", "a\x07b\r\n.txt", "facture\u202etxt.exe", " . ",
+                 "what?*:<>|.csv", "x" * 240 + ".pdf", "..\\..\\evil.bat"]
+
+
+def test_hostile_file_names_become_safe_distinct_entries_of_the_export(
+        filled, cli, app, tmp_path):
+    from app.models import ImportProfile, ImportRun
+    from tests.test_tenancy import build_row
+
+    contact = filled["contact"]
+    attachments = [add_attachment(contact, "x.txt", io.BytesIO(f"file {n}".encode()))
+                   for n in range(len(HOSTILE_NAMES))]
+    db.session.flush()
+    for attachment, name in zip(attachments, HOSTILE_NAMES, strict=True):
+        attachment.file_name = name  # as a feed or an older version may have stored it
+    imports = Path(app.config["FILES_DIR"]) / "imports" / str(contact.tenant_id)
+    imports.mkdir(parents=True)
+    with all_tenants_unsafe("tests"):
+        profile = build_row(ImportProfile, contact.tenant_id, {})
+        db.session.add(profile)
+        db.session.flush()
+        runs = []
+        for name in ("..\\..\\feed.csv", "../../feed.csv"):
+            run = build_row(ImportRun, contact.tenant_id, {ImportProfile: profile.id})
+            run.file_name = name
+            db.session.add(run)
+            db.session.flush()
+            (imports / str(run.id)).write_bytes(name.encode())
+            runs.append(run.id)
+    db.session.commit()
+
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    archive = _zip(out.read_bytes())
+    names = archive.namelist()
+    assert len(names) == len(set(names))
+    for name in names:
+        parts = name.split("/")
+        assert "\\" not in name and ".." not in parts and all(parts), name
+        assert all(c.isprintable() and c not in '<>:"|?*' for c in name), name
+        assert parts[-1].split(".")[0].upper() not in ("CON", "NUL"), name
+        assert len(parts[-1]) <= 120, name
+    for attachment in attachments:
+        entry = [n for n in names if n.startswith(f"files/attachments/{attachment.id}/")]
+        content = f"file {attachments.index(attachment)}".encode()
+        assert len(entry) == 1 and archive.read(entry[0]) == content
+    assert f"files/attachments/{attachments[0].id}/evil.bat" in names
+    assert f"files/attachments/{attachments[3].id}/cv.pdf" in names
+    assert f"files/attachments/{attachments[10].id}/{'x' * 116}.pdf" in names
+    assert {n for n in names if n.startswith("files/imports/")} == {
+        f"files/imports/{run}/feed.csv" for run in runs}
+    extracted = tmp_path / "out"
+    archive.extractall(extracted)
+    assert len([p for p in extracted.rglob("*") if p.is_file()]) == len(names)

@@ -12,6 +12,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +39,11 @@ CHUNK = 1024 * 1024
 # Columns that hold a secret or its hash: useless outside Relais, dangerous if leaked.
 SECRET_COLUMNS = {("users", "password_hash"), ("api_tokens", "token_hash"),
                   ("webhook_endpoints", "secret")}
-# The audit trail, import errors and webhook payloads: JSON values written as JSON text.
+# What a file name may not hold in an archive entry, on any system that extracts it.
+WINDOWS_FORBIDDEN = set('<>:"|?*')
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
+                   *(f"LPT{n}" for n in range(1, 10))}
+NAME_LIMIT = 120
 
 
 def tenant_models() -> list[type]:
@@ -67,6 +73,27 @@ def csv_value(value: Any) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return safe_cell(str(value))  # the rule of every CSV that leaves Relais
+
+
+def archive_name(file_name: str | None) -> str:
+    """A stored file's name as the last part of a ZIP entry, safe wherever it is extracted.
+
+    The names come from uploads, feeds and the API, so anything may be in them: only the part
+    after the last / or \\ is kept, control and invisible characters (a right-to-left override
+    included) and those Windows refuses become _, leading and trailing dots and spaces go, a
+    device name (CON, NUL.txt…) gets a _ in front, the length is capped, extension kept.
+    """
+    name = re.split(r"[/\\]", unicodedata.normalize("NFC", file_name or ""))[-1]
+    name = "".join("_" if char in WINDOWS_FORBIDDEN
+                   or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+                   else char for char in name).strip(" .")
+    if name.split(".")[0].strip().upper() in WINDOWS_DEVICES:
+        name = f"_{name}"
+    if len(name) > NAME_LIMIT:
+        stem, dot, extension = name.rpartition(".")
+        extension = f".{extension}" if dot and stem and len(extension) <= 10 else ""
+        name = name[:NAME_LIMIT - len(extension)].rstrip(" .") + extension
+    return name or "file"
 
 
 @dataclass
@@ -154,7 +181,8 @@ def _file_members(tenant: Tenant) -> Iterator[Member]:
         for attachment in attachments:
             path = storage_path(tenant.id, attachment.sha256)
             if path.exists():
-                yield Member(f"files/attachments/{attachment.id}/{attachment.file_name}",
+                name = archive_name(attachment.file_name)
+                yield Member(f"files/attachments/{attachment.id}/{name}",
                              lambda path=path: _file_chunks(path))
         last_id = attachments[-1].id
     imports = Path(current_app.config["FILES_DIR"]) / "imports" / str(tenant.id)
@@ -162,8 +190,8 @@ def _file_members(tenant: Tenant) -> Iterator[Member]:
             select(ImportRun.id, ImportRun.file_name).order_by(ImportRun.id)):
         path = imports / str(run_id)
         if path.exists():
-            name = Path(file_name or "file").name or "file"
-            yield Member(f"files/imports/{run_id}/{name}", lambda path=path: _file_chunks(path))
+            yield Member(f"files/imports/{run_id}/{archive_name(file_name)}",
+                         lambda path=path: _file_chunks(path))
     if tenant.logo_sha256:
         path = storage_path(tenant.id, tenant.logo_sha256)
         if path.exists():
