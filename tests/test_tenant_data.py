@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import json
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -525,3 +527,28 @@ def test_hostile_file_names_become_safe_distinct_entries_of_the_export(
     extracted = tmp_path / "out"
     archive.extractall(extracted)
     assert len([p for p in extracted.rglob("*") if p.is_file()]) == len(names)
+
+
+def test_the_archive_checks_out_with_sha256sum(filled, cli, tmp_path):
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    folder = tmp_path / "extracted"
+    _zip(out.read_bytes()).extractall(folder)
+    listed = {}
+    for line in (folder / "SHA256SUMS").read_text("utf-8").splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
+    every = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert set(listed) == every - {"SHA256SUMS"}
+    assert "manifest.json" in listed and "data/invoices.csv" in listed
+    for name, digest in listed.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    if shutil.which("sha256sum"):
+        checked = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=folder,
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.count(": OK") == len(listed)
+        (folder / "data" / "invoices.csv").write_text("tampered")
+        tampered = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder,
+                                  capture_output=True, text=True)
+        assert tampered.returncode == 1 and "data/invoices.csv: FAILED" in tampered.stdout

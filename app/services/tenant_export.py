@@ -1,4 +1,5 @@
-"""A tenant's whole data as one ZIP: every table as CSV, the files, the audit trail, a manifest.
+"""A tenant's whole data as one ZIP: every table as CSV, the files, the audit trail, a manifest
+and a SHA256SUMS file.
 
 Made for a tenant who leaves and for an auditor: every tenant table is written (new tables are
 included without a change here), custom fields get a column each, secrets (password hashes,
@@ -235,6 +236,14 @@ def _manifest(tenant: Tenant, members: list[Member]) -> bytes:
     }, ensure_ascii=False, indent=2).encode("utf-8")
 
 
+def _checksums(members: list[Member], manifest: bytes) -> bytes:
+    """Every other file's SHA-256 as `sha256sum -c SHA256SUMS` reads it, in the extracted folder
+    (the entry names are safe, so none needs sha256sum's escaping)."""
+    lines = [f"{m.sha256}  {m.path}\n" for m in members]
+    lines.append(f"{hashlib.sha256(manifest).hexdigest()}  manifest.json\n")
+    return "".join(lines).encode("utf-8")
+
+
 def record_export(tenant: Tenant) -> None:
     """Audit that the tenant's whole data is being taken out (before it streams)."""
     record_event("export", "tenants", tenant.id, None, {"slug": tenant.slug})
@@ -258,7 +267,9 @@ def export_tenant(tenant: Tenant) -> Iterator[bytes]:
             done.append(member)
             if data := pipe.drain():
                 yield data
-        zf.writestr("manifest.json", _manifest(tenant, done))
+        manifest = _manifest(tenant, done)
+        zf.writestr("manifest.json", manifest)
+        zf.writestr("SHA256SUMS", _checksums(done, manifest))
     yield pipe.drain()
 
 
