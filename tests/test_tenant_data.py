@@ -178,8 +178,9 @@ def test_export_then_delete_leaves_nothing_of_the_tenant(filled, other_tenant, i
                     {"t": alpha.id}).scalar()
                 assert left == 0, table.name
         assert db.session.scalar(select(Tenant.id).where(Tenant.slug == "alpha")) is None
-        event = db.session.scalar(select(PlatformEvent))
-        assert event.action == "tenant_deleted" and event.tenant_slug == "alpha"
+        event = db.session.scalar(select(PlatformEvent).where(
+            PlatformEvent.action == "tenant_deleted"))
+        assert event.tenant_slug == "alpha"
         assert event.details["rows"]["invoices"] == 1
     assert not (files / str(alpha.id)).exists()
     assert not (files / "imports" / str(alpha.id)).exists()
@@ -552,3 +553,66 @@ def test_the_archive_checks_out_with_sha256sum(filled, cli, tmp_path):
         tampered = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder,
                                   capture_output=True, text=True)
         assert tampered.returncode == 1 and "data/invoices.csv: FAILED" in tampered.stdout
+
+
+@pytest.fixture
+def stopped_deletion(tenant, other_tenant, cli, app, tmp_path, monkeypatch):
+    """Alpha deleted by a command that stopped after its commit, before its files went; beta
+    and a folder this database knows nothing of sit beside them."""
+    from app.services import erasure
+
+    files = tmp_path / "files"
+    monkeypatch.setitem(app.config, "FILES_DIR", str(files))
+    folders = {}
+    for name, tenant_id in (("alpha", tenant.id), ("beta", other_tenant.id), ("stray", 99999)):
+        folders[name] = [files / str(tenant_id) / "ab", files / "imports" / str(tenant_id)]
+        for folder in folders[name]:
+            folder.mkdir(parents=True)
+            (folder / "kept").write_bytes(name.encode())
+
+    def stop(paths):
+        raise KeyboardInterrupt  # the operator's Ctrl-C, a killed process
+
+    with monkeypatch.context() as crash:
+        crash.setattr(erasure, "remove_files", stop)
+        stopped = cli("tenant", "delete", "alpha", "--yes")
+    assert stopped.exit_code != 0
+    with all_tenants_unsafe("tests"):
+        assert db.session.scalar(select(Tenant.id).where(Tenant.slug == "alpha")) is None
+    assert all((folder / "kept").exists() for folder in folders["alpha"])  # the orphans
+    return folders
+
+
+def _untouched(folders):
+    for name in ("beta", "stray"):
+        for folder in folders[name]:
+            assert (folder / "kept").read_bytes() == name.encode()
+
+
+def test_deleting_again_removes_what_a_stopped_deletion_left(stopped_deletion, cli, tenant):
+    result = cli("tenant", "delete", "alpha")  # no slug to type: nothing left to confirm
+    assert result.exit_code == 0, result.output
+    assert "deleted already" in result.output
+    assert not any(folder.exists() for folder in stopped_deletion["alpha"])
+    assert not any(folder.parent.exists() for folder in stopped_deletion["alpha"][:1])
+    _untouched(stopped_deletion)
+    removed = db.session.scalar(select(PlatformEvent).where(
+        PlatformEvent.action == "tenant_files_removed"))
+    assert removed.tenant_slug == "alpha" and removed.actor_label == "cli:tenant delete"
+    assert removed.details["folders"] == [str(tenant.id), f"imports/{tenant.id}"]
+    assert cli("tenant", "delete", "alpha").exit_code == 0  # nothing left: says so again
+    assert cli("tenant", "delete", "beta-never", "--yes").exit_code == 1
+
+
+def test_the_periodic_job_removes_what_a_stopped_deletion_left(stopped_deletion, app,
+                                                                monkeypatch):
+    from app import jobs
+
+    monkeypatch.setitem(app.config, "TENANT_FILES_SWEEP", True)
+    assert "remove_deleted_tenants_files" in {job.name for job, _every in jobs.periodic(app)}
+    jobs.execute("remove_deleted_tenants_files")
+    db.session.expire_all()
+    assert not any(folder.exists() for folder in stopped_deletion["alpha"])
+    _untouched(stopped_deletion)
+    assert db.session.scalar(select(PlatformEvent.actor_label).where(
+        PlatformEvent.action == "tenant_files_removed")) == "job:remove_deleted_tenants_files"

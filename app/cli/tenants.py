@@ -69,9 +69,22 @@ def tenant_export(slug: str, output: str | None) -> None:
 @click.option("--force", is_flag=True,
               help="Delete even while imports run or webhook deliveries wait")
 def tenant_delete(slug: str, yes: bool, force: bool) -> None:
-    """Delete a tenant for good: every row and file (export it first)."""
-    from app.services.erasure import delete_tenant_rows, live_work, remove_files
+    """Delete a tenant for good: every row and file (export it first). Run again for a tenant
+    already deleted, it removes the files a stopped deletion left."""
+    from app.services.erasure import (
+        delete_tenant_rows,
+        live_work,
+        remove_deleted_tenant_files,
+        was_deleted,
+    )
 
+    label = "cli:tenant delete"
+    if was_deleted(slug):
+        with transaction():
+            remaining = remove_deleted_tenant_files(label, slug)
+        _report_remaining(remaining)
+        click.echo(f"Tenant {slug} was deleted already; no file of it is left.")
+        return
     target = tenant_or_exit(slug)
     with tenant_context(target.id, SYSTEM):
         busy = live_work()
@@ -86,11 +99,20 @@ def tenant_delete(slug: str, yes: bool, force: bool) -> None:
         if typed != slug:
             click.echo("Nothing deleted.", err=True)
             sys.exit(1)
-    with tenant_context(target.id, Actor("cli", None, "cli:tenant delete")):
+    with tenant_context(target.id, Actor("cli", None, label)):
         with transaction():
-            folders = delete_tenant_rows(target)
-    remove_files(folders)
+            delete_tenant_rows(target)
+    with transaction():
+        remaining = remove_deleted_tenant_files(label, slug)
+    _report_remaining(remaining)
     click.echo(f"Tenant {slug} deleted.")
+
+
+def _report_remaining(remaining: dict[str, list]) -> None:
+    if remaining:
+        folders = ", ".join(str(path) for paths in remaining.values() for path in paths)
+        click.echo(f"Could not remove {folders}: run the command again.", err=True)
+        sys.exit(1)
 
 
 @tenant.command("anonymise")

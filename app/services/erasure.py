@@ -2,10 +2,13 @@
 
 A tenant that leaves is deleted row by row under its own context (the tenancy guards still
 apply), its files removed only once the deletion is committed, and the deletion recorded at
-platform level, where it outlives the tenant. A person (a contact, a subscriber's login and
-his account when it is a person's) who exercises the right to erasure keeps his place in the
-history, without his personal data: the audit trail and the webhook payloads about him lose
-the values, not the events.
+platform level, where it outlives the tenant. A process that stops between the commit and the
+removal leaves folders that no row points at: the deletion's platform event says whose they
+are, and `remove_deleted_tenant_files` (a re-run of the deletion, a periodic job) removes them.
+
+A person (a contact, a subscriber's login and his account when it is a person's) who exercises
+the right to erasure keeps his place in the history, without his personal data: the audit
+trail and the webhook payloads about him lose the values, not the events.
 """
 from __future__ import annotations
 
@@ -53,9 +56,15 @@ def live_work() -> dict[str, int]:
     return {k: v for k, v in (("import runs", runs), ("webhook deliveries", deliveries)) if v}
 
 
-def delete_tenant_rows(tenant: Tenant) -> list[Path]:
+def tenant_folders(tenant_id: int) -> list[Path]:
+    """Where a tenant's files are: its attachments and logo, its import files."""
+    files = Path(current_app.config["FILES_DIR"])
+    return [files / str(tenant_id), files / "imports" / str(tenant_id)]
+
+
+def delete_tenant_rows(tenant: Tenant) -> None:
     """Delete every row of the bound tenant and the tenant itself; the caller commits, then
-    removes the returned folders (files go only once the rows are surely gone)."""
+    calls remove_deleted_tenant_files (files go only once the rows are surely gone)."""
     assert current_tenant_id() == tenant.id
     counts: dict[str, int] = {}
     for model in reversed(tenant_models()):
@@ -68,8 +77,44 @@ def delete_tenant_rows(tenant: Tenant) -> list[Path]:
         details={"name": tenant.name, "rows": {k: v for k, v in counts.items() if v}}))
     db.session.delete(tenant)
     db.session.flush()
-    files = Path(current_app.config["FILES_DIR"])
-    return [files / str(tenant.id), files / "imports" / str(tenant.id)]
+
+
+def was_deleted(slug: str) -> bool:
+    """No tenant has `slug` now, and one that had it was deleted."""
+    if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        return False
+    return db.session.scalar(select(PlatformEvent.id).where(
+        PlatformEvent.action == "tenant_deleted", PlatformEvent.tenant_slug == slug)
+        .limit(1)) is not None
+
+
+def remove_deleted_tenant_files(by: str, slug: str | None = None) -> dict[str, list[Path]]:
+    """Remove the folders that deleted tenants (of `slug`, or all) left under FILES_DIR, and
+    record each removal at platform level; the caller commits. Only a tenant whose deletion
+    is recorded and whose id no tenant has is looked at: existing tenants' files, and folders
+    this database knows nothing of, are never touched. Returns the folders that remain, by
+    slug (the disk refused them: the next run tries again)."""
+    deleted = (select(PlatformEvent.tenant_ref, PlatformEvent.tenant_slug)
+               .where(PlatformEvent.action == "tenant_deleted",
+                      PlatformEvent.tenant_ref.not_in(select(Tenant.id)))
+               .distinct().order_by(PlatformEvent.tenant_ref))
+    if slug is not None:
+        deleted = deleted.where(PlatformEvent.tenant_slug == slug)
+    remaining: dict[str, list[Path]] = {}
+    for tenant_ref, tenant_slug in db.session.execute(deleted).all():
+        left = [path for path in tenant_folders(tenant_ref) if path.exists()]
+        remove_files(left)
+        removed = [path for path in left if not path.exists()]
+        if removed:
+            root = Path(current_app.config["FILES_DIR"])
+            db.session.add(PlatformEvent(
+                action="tenant_files_removed", tenant_ref=tenant_ref, tenant_slug=tenant_slug,
+                actor_label=by[:254],
+                details={"folders": [path.relative_to(root).as_posix() for path in removed]}))
+        if len(removed) < len(left):
+            remaining[tenant_slug] = [path for path in left if path.exists()]
+    db.session.flush()
+    return remaining
 
 
 def _scrub(value: Any, keys: tuple[str, ...], values: set[str]) -> Any:
