@@ -616,3 +616,66 @@ def test_the_periodic_job_removes_what_a_stopped_deletion_left(stopped_deletion,
     _untouched(stopped_deletion)
     assert db.session.scalar(select(PlatformEvent.actor_label).where(
         PlatformEvent.action == "tenant_files_removed")) == "job:remove_deleted_tenants_files"
+
+
+def test_an_admin_erases_a_private_customer_without_a_login(tenant, make_account, make_user,
+                                                            admin_client, app):
+    person = make_account(name="Lucie Morel", kind="person", email="lucie@example.fr",
+                          phone="06 99 88 77 66", address_line="8 rue Haute",
+                          postal_code="44000", city="Nantes")
+    update_record(person, {"address_line": "9 rue Basse"})
+    add_attachment(person, "contrat-lucie.pdf", io.BytesIO(b"%PDF Lucie Morel"))
+    db.session.commit()
+    page = admin_client.get(f"/alpha/accounts/{person.id}/360").data.decode()
+    assert f"/alpha/admin/accounts/{person.id}/anonymise" in page
+    assert "Effacer définitivement le nom" in page  # asked before anything is erased
+    sales = login(app.test_client(), make_user("sales"))
+    assert sales.post(f"/alpha/admin/accounts/{person.id}/anonymise").status_code == 403
+
+    response = admin_client.post(f"/alpha/admin/accounts/{person.id}/anonymise",
+                                 follow_redirects=True)
+    assert "Les données personnelles du client ont été effacées" in page_text(response)
+    db.session.expire_all()
+    person = db.session.get(type(person), person.id)
+    assert person.name == "anonymised" and person.kind == "person"
+    assert (person.email, person.phone, person.address_line, person.postal_code,
+            person.city) == (None, None, None, None, None)
+    history = _history("accounts", person.id)
+    for personal in ("Lucie Morel", "lucie@example.fr", "8 rue Haute", "9 rue Basse",
+                     "06 99 88 77 66"):
+        assert personal not in history
+    assert not [p for p in Path(app.config["FILES_DIR"]).rglob("*")
+                if p.is_file() and p.read_bytes() == b"%PDF Lucie Morel"]
+
+
+def test_a_customer_with_a_login_or_a_company_is_not_erased_from_the_account(
+        tenant, make_account, make_user, admin_client):
+    person = make_account(name="Jean Dupont", kind="person", email="jean@example.fr")
+    make_user("subscriber", account_id=person.id, email="jean@example.fr")
+    company = make_account(name="Volets SA", kind="company", email="contact@volets.fr")
+    db.session.commit()
+    assert "/anonymise" not in admin_client.get(
+        f"/alpha/accounts/{company.id}/360").data.decode()
+
+    refused = admin_client.post(f"/alpha/admin/accounts/{person.id}/anonymise",
+                                follow_redirects=True)
+    assert "a un accès à l’extranet" in page_text(refused)
+    refused = admin_client.post(f"/alpha/admin/accounts/{company.id}/anonymise",
+                                follow_redirects=True)
+    assert "Seul le compte d’un particulier" in page_text(refused)
+    db.session.expire_all()
+    assert db.session.get(type(person), person.id).email == "jean@example.fr"
+    assert db.session.get(type(company), company.id).name == "Volets SA"
+
+
+def test_a_private_customer_is_erased_from_the_command_line(tenant, make_account, cli):
+    person = make_account(name="Lucie Morel", kind="person", email="lucie@example.fr")
+    company = make_account(name="Volets SA", kind="company")
+    db.session.commit()
+    refused = cli("tenant", "anonymise", "alpha", "--account", str(company.id), "--yes")
+    assert refused.exit_code == 1 and "particulier" in refused.output  # the tenant speaks French
+    result = cli("tenant", "anonymise", "alpha", "--account", str(person.id), input="y\n")
+    assert result.exit_code == 0, result.output
+    assert db.session.get(type(person), person.id).email is None
+    assert cli("tenant", "anonymise", "alpha", "--account", "1", "--contact", "1",
+               "--yes").exit_code == 2

@@ -118,26 +118,37 @@ def _report_remaining(remaining: dict[str, list]) -> None:
 @tenant.command("anonymise")
 @click.argument("slug")
 @click.option("--contact", "contact_id", type=int, help="Id of the contact to anonymise")
+@click.option("--account", "account_id", type=int,
+              help="Id of the account of a private customer without a login to anonymise")
 @click.option("--subscriber", "email", help="E-mail of the subscriber to anonymise (his "
               "login, and his account when it is a person's)")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation")
-def tenant_anonymise(slug: str, contact_id: int | None, email: str | None, yes: bool) -> None:
+def tenant_anonymise(slug: str, contact_id: int | None, account_id: int | None,
+                     email: str | None, yes: bool) -> None:
     """Erase one person's personal data for good; the history is kept without it."""
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import Contact, Role
-    from app.services.erasure import anonymise_contact, anonymise_subscriber, remove_files
+    from app.models import Account, Contact, Role
+    from app.services.erasure import (
+        anonymise_contact,
+        anonymise_customer,
+        anonymise_subscriber,
+        remove_files,
+    )
     from app.services.tenants import find_user_by_email
 
-    if (contact_id is None) == (email is None):
-        click.echo("Give either --contact ID or --subscriber EMAIL.", err=True)
+    if [contact_id, account_id, email].count(None) != 2:
+        click.echo("Give one of --contact ID, --account ID or --subscriber EMAIL.", err=True)
         sys.exit(2)
     target = tenant_or_exit(slug)
     with tenant_context(target.id, Actor("cli", None, "cli:tenant anonymise")):
         if contact_id is not None:
             person = db.session.scalar(select(Contact).where(Contact.id == contact_id))
             label = f"contact #{contact_id}"
+        elif account_id is not None:
+            person = db.session.scalar(select(Account).where(Account.id == account_id))
+            label = f"account #{account_id}"
         else:
             person = find_user_by_email(email)
             if person is not None and person.role != Role.SUBSCRIBER:
@@ -149,10 +160,15 @@ def tenant_anonymise(slug: str, contact_id: int | None, email: str | None, yes: 
         if not yes and not click.confirm(f"Erase the personal data of {label} for good?"):
             click.echo("Nothing erased.", err=True)
             sys.exit(1)
-        with transaction():
-            if isinstance(person, Contact):
-                files = anonymise_contact(person)
-            else:
-                files = anonymise_subscriber(person)
+        try:
+            with transaction():
+                if isinstance(person, Contact):
+                    files = anonymise_contact(person)
+                elif isinstance(person, Account):
+                    files = anonymise_customer(person)
+                else:
+                    files = anonymise_subscriber(person)
+        except ValidationError as exc:
+            exit_invalid(exc)
     remove_files(files)
     click.echo(f"Personal data of {label} erased; the history is kept without it.")

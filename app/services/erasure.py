@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import String, cast, delete, false, func, or_, select
 
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import (
     Account,
@@ -220,6 +222,22 @@ def anonymise_person_account(account: Account) -> list[Path]:
     return _anonymise("accounts", account, ACCOUNT_PERSONAL, {
         "name": ANONYMISED, "email": None, "phone": None, "address_line": None,
         "postal_code": None, "city": None, "vat_number": None, "custom": {}})
+
+
+def anonymise_customer(account: Account) -> list[Path]:
+    """Erase a private customer who has no extranet login, history kept; returns the stored
+    files to remove once committed. A subscriber's account goes with his login's erasure
+    (anonymise_subscriber), which closes the login too; a company's holds no person."""
+    if account.kind != "person":
+        raise ValidationError({"": _("Only a private person's account holds personal data "
+                                     "to erase; erase its contacts one by one.")})
+    subscriber = db.session.scalar(select(User.id).where(
+        User.role == Role.SUBSCRIBER, User.account_id == account.id,
+        User.email.not_like(f"{ANONYMISED}-%@invalid")).limit(1))
+    if subscriber is not None:
+        raise ValidationError({"": _("This customer has an extranet login: erase the "
+                                     "subscriber in Users, his account is erased with him.")})
+    return anonymise_person_account(account)
 
 
 def anonymise_subscriber(user: User) -> list[Path]:
