@@ -528,6 +528,10 @@ def test_hostile_file_names_become_safe_distinct_entries_of_the_export(
     extracted = tmp_path / "out"
     archive.extractall(extracted)
     assert len([p for p in extracted.rglob("*") if p.is_file()]) == len(names)
+    if shutil.which("sha256sum"):  # the odd names read back as written
+        checked = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=extracted,
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_archive_checks_out_with_sha256sum(filled, cli, tmp_path):
