@@ -109,6 +109,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "WEBHOOK_RETENTION_DAYS": int(env.get("WEBHOOK_RETENTION_DAYS", "30")),
         "WEBHOOK_DISPATCH": _bool("WEBHOOK_DISPATCH", True),
         "WEBHOOK_PURGE_SECONDS": 3600.0,
+        # Files a tenant deletion left when it stopped after its commit (docs/operations.md).
+        "TENANT_FILES_SWEEP": _bool("TENANT_FILES_SWEEP", True),
+        "TENANT_FILES_SWEEP_SECONDS": 3600.0,
         # Jobs (docs/architecture.md): empty, they run on this process's threads; a Redis URL
         # (redis://host:6379/0), on `flask worker` processes. The periodic ones are fired by
         # the one process holding the scheduler lease (renewed within JOBS_LEASE_SECONDS);

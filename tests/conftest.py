@@ -133,6 +133,8 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "WEBHOOK_DISPATCH": False,
         # Nor a run watch (tests/importers/test_recovery.py calls its functions itself).
         "IMPORT_WATCH": False,
+        # Nor a sweep of deleted tenants' files (tests/test_tenant_data.py runs it itself).
+        "TENANT_FILES_SWEEP": False,
     })
     with application.app_context():
         application.extensions[OWNER_ENGINE] = db.engine if owner_url == app_url \

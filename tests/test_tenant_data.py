@@ -6,10 +6,13 @@ import csv
 import hashlib
 import io
 import json
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from sqlalchemy import select, text
 
 from app.entities import ENTITIES
@@ -64,6 +67,9 @@ def test_the_export_holds_every_table_files_audit_and_a_manifest_that_checks_out
     archive = _zip(out.read_bytes())
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["tenant"]["slug"] == "alpha"
+    assert manifest["tenant"]["name"] == "Alpha Stores" and "created_at" in manifest["tenant"]
+    # the columns are those of this schema: the export names its migration
+    assert manifest["schema_revision"] == _migration_head()
     for entry in manifest["files"]:
         assert hashlib.sha256(archive.read(entry["path"])).hexdigest() == entry["sha256"]
         assert archive.getinfo(entry["path"]).file_size == entry["size"]
@@ -92,6 +98,41 @@ def test_the_export_holds_every_table_files_audit_and_a_manifest_that_checks_out
     assert "token_hash" not in archive.read("data/api_tokens.csv").decode()
     # the export itself is in the audit trail
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export"))
+
+
+def _migration_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from app.extensions import migrations
+
+    return ScriptDirectory.from_config(migrations(current_app).get_config()).get_current_head()
+
+
+def test_every_entity_is_exported_with_its_custom_fields(tenant, cli, tmp_path, make_partner,
+                                                         make_contact, make_deal, make_quote,
+                                                         make_order, make_contract,
+                                                         make_delivery, make_invoice):
+    makers = {"partners": make_partner, "contacts": make_contact, "deals": make_deal,
+              "quotes": make_quote, "orders": make_order, "contracts": make_contract,
+              "deliveries": make_delivery, "invoices": make_invoice}
+    for entity in makers | {"accounts": None}:
+        create_field({"entity": entity, "key": "origine", "label_fr": "Origine",
+                      "label_en": "Origin", "type": "text"})
+    db.session.commit()
+    account = create_record(ENTITIES["accounts"], {"name": "Client X", "kind": "company",
+                                                   "custom": {"origine": "accounts-value"}})
+    db.session.commit()
+    for entity, make in makers.items():
+        extra = {"account": account.id} if entity not in ("partners", "contacts") else {}
+        make(custom={"origine": f"{entity}-value"}, **extra)
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    archive = _zip(out.read_bytes())
+    for entity in makers | {"accounts": None}:
+        values = {row["custom.origine"] for row in _csv(archive, f"data/{entity}.csv")}
+        assert f"{entity}-value" in values, entity
+    definitions = _csv(archive, "data/custom_fields.csv")
+    assert len([d for d in definitions if d["key"] == "origine"]) == 9
 
 
 def _attachment_id(contact: Contact) -> int:
@@ -137,8 +178,9 @@ def test_export_then_delete_leaves_nothing_of_the_tenant(filled, other_tenant, i
                     {"t": alpha.id}).scalar()
                 assert left == 0, table.name
         assert db.session.scalar(select(Tenant.id).where(Tenant.slug == "alpha")) is None
-        event = db.session.scalar(select(PlatformEvent))
-        assert event.action == "tenant_deleted" and event.tenant_slug == "alpha"
+        event = db.session.scalar(select(PlatformEvent).where(
+            PlatformEvent.action == "tenant_deleted"))
+        assert event.tenant_slug == "alpha"
         assert event.details["rows"]["invoices"] == 1
     assert not (files / str(alpha.id)).exists()
     assert not (files / "imports" / str(alpha.id)).exists()
@@ -195,13 +237,18 @@ def test_anonymising_a_contact_clears_the_person_and_keeps_the_history(
 
 def test_anonymising_a_subscriber_closes_his_login(tenant, make_user, make_account, app,
                                                    admin_client):
-    account = make_account()
+    account = make_account(name="Jean Abonné", kind="person")
+    add_attachment(account, "rib.pdf", io.BytesIO(b"%PDF RIB Jean"))
     subscriber = make_user("subscriber", account_id=account.id, full_name="Jean Abonné",
                            email="jean@example.fr")
     login(app.test_client(), subscriber)  # his login is in the audit trail under his e-mail
     assert admin_client.post(f"/alpha/admin/users/{subscriber.id}/anonymise").status_code == 302
     db.session.expire_all()
     user = db.session.get(User, subscriber.id)
+    # he is the customer: his account is a person's, and it goes with him
+    assert db.session.get(type(account), account.id).name == "anonymised"
+    assert not [p for p in Path(app.config["FILES_DIR"]).rglob("*")
+                if p.is_file() and p.read_bytes() == b"%PDF RIB Jean"]
     assert user.email == f"anonymised-{user.id}@invalid" and not user.is_active
     assert user.password_hash is None and user.full_name == ""
     labels = db.session.scalars(select(AuditEvent.actor_label).where(
@@ -310,3 +357,329 @@ def test_anonymising_a_subscriber_erases_his_failed_logins_too(tenant, make_user
     dumped = json.dumps([[e.before, e.after, e.actor_label]
                          for e in db.session.scalars(select(AuditEvent))]).lower()
     assert "jean@example.fr" not in dumped
+
+
+def _history(entity: str, record_id: int) -> str:
+    return json.dumps([[e.before, e.after] for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == entity, AuditEvent.record_id == record_id))], ensure_ascii=False)
+
+
+def test_a_contact_is_anonymised_from_the_command_line_after_confirmation(filled, cli):
+    contact = filled["contact"]
+    refused = cli("tenant", "anonymise", "alpha", "--contact", str(contact.id), input="n\n")
+    assert refused.exit_code == 1 and "Nothing erased" in refused.output
+    assert db.session.get(Contact, contact.id).email == "claire@example.fr"
+
+    result = cli("tenant", "anonymise", "alpha", "--contact", str(contact.id), input="y\n")
+    assert result.exit_code == 0, result.output
+    contact = db.session.get(Contact, contact.id)
+    assert (contact.first_name, contact.last_name, contact.email, contact.phone) == (
+        None, "anonymised", None, None)
+    history = _history("contacts", contact.id)
+    assert "claire@example.fr" not in history and "Claire" not in history
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "anonymise"))
+    assert event.actor_label == "cli:tenant anonymise"
+
+
+def test_the_command_line_names_what_it_cannot_anonymise(tenant, make_user, cli):
+    sales = make_user("sales")
+    assert cli("tenant", "anonymise", "alpha", "--yes").exit_code == 2
+    assert "Unknown contact #999" in cli("tenant", "anonymise", "alpha", "--contact", "999",
+                                         "--yes").output
+    staff = cli("tenant", "anonymise", "alpha", "--subscriber", sales.email, "--yes")
+    assert staff.exit_code == 1
+    assert db.session.get(User, sales.id).is_active
+
+
+def test_a_subscriber_who_is_the_customer_loses_his_account_details_too(
+        tenant, make_user, make_account, cli, app):
+    person = make_account(name="Jean Dupont", kind="person", email="jean@example.fr",
+                          phone="06 11 22 33 44", address_line="3 rue des Lilas",
+                          postal_code="69003", city="Lyon")
+    update_record(person, {"address_line": "5 rue des Roses"})
+    add_attachment(person, "piece-identite.pdf", io.BytesIO(b"%PDF Jean Dupont"))
+    company = make_account(name="Volets SA", kind="company", email="contact@volets.fr")
+    make_user("subscriber", account_id=person.id, email="jean@example.fr",
+              full_name="Jean Dupont")
+    colleague = make_user("subscriber", account_id=company.id, email="paul@volets.fr")
+    db.session.commit()
+
+    result = cli("tenant", "anonymise", "alpha", "--subscriber", "Jean@example.fr", "--yes")
+    assert result.exit_code == 0, result.output
+    person = db.session.get(type(person), person.id)
+    assert person.name == "anonymised" and person.kind == "person"
+    assert (person.email, person.phone, person.address_line, person.postal_code,
+            person.city) == (None, None, None, None, None)
+    history = _history("accounts", person.id)
+    for personal in ("Jean Dupont", "jean@example.fr", "3 rue des Lilas", "5 rue des Roses",
+                     "06 11 22 33 44"):
+        assert personal not in history
+    assert not [p for p in Path(app.config["FILES_DIR"]).rglob("*")
+                if p.is_file() and p.read_bytes() == b"%PDF Jean Dupont"]
+    # a company's account holds no person: another subscriber's erasure leaves it alone
+    cli("tenant", "anonymise", "alpha", "--subscriber", colleague.email, "--yes")
+    assert db.session.get(type(company), company.id).email == "contact@volets.fr"
+
+
+def test_a_row_of_every_table_is_exported_then_deleted_and_the_other_tenant_keeps_all(
+        tenant, other_tenant, cli, app, tmp_path):
+    from tests.test_tenancy import make_rows
+
+    alpha, beta = tenant.id, other_tenant.id
+    rows = {alpha: make_rows(alpha), beta: make_rows(beta)}
+    files = Path(app.config["FILES_DIR"])
+    for tenant_id in (alpha, beta):
+        for folder in (files / str(tenant_id) / "ab", files / "imports" / str(tenant_id)):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "kept").write_bytes(b"data")
+
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    counted = {e["path"]: e.get("rows") for e in
+               json.loads(_zip(out.read_bytes()).read("manifest.json"))["files"]}
+    for model in rows[alpha]:
+        expected = 2 if model.__tablename__ == "audit_events" else 1  # + the export itself
+        assert counted[f"data/{model.__tablename__}.csv"] == expected, model.__tablename__
+
+    # the sample rows include a run and a delivery "under way"
+    assert cli("tenant", "delete", "alpha", "--yes", "--force").exit_code == 0
+    tables = [t for t in db.metadata.sorted_tables if "tenant_id" in t.c]
+    assert {t.name for t in tables} == {m.__tablename__ for m in rows[beta]}
+    with all_tenants_unsafe("tests"):
+        for table in tables:
+            left = dict(db.session.execute(text(
+                f"SELECT tenant_id, count(*) FROM {table.name} GROUP BY tenant_id")).all())
+            assert left == {beta: 1}, table.name
+    assert not (files / str(alpha)).exists() and not (files / "imports" / str(alpha)).exists()
+    assert (files / str(beta) / "ab" / "kept").read_bytes() == b"data"
+    assert (files / "imports" / str(beta) / "kept").read_bytes() == b"data"
+
+
+def test_an_export_that_fails_midway_leaves_no_zip_to_mistake_for_a_whole_one(
+        filled, cli, app, tmp_path):
+    from app.models import Attachment
+    from app.services.attachments import storage_path
+
+    attachment = db.session.scalar(select(Attachment))
+    stored = storage_path(attachment.tenant_id, attachment.sha256)
+    stored.unlink()
+    stored.mkdir()  # the disk answers, but the file cannot be read: the export stops there
+    out = tmp_path / "alpha.zip"
+    try:
+        result = cli("tenant", "export", "alpha", "-o", str(out))
+    finally:
+        stored.rmdir()  # the file store outlives the test
+    assert result.exit_code != 0
+    assert list(tmp_path.iterdir()) == []
+
+
+HOSTILE_NAMES = ["..\\..\\evil.bat", "../../etc/passwd", "..", "C:\\Users\\claire\\cv.pdf",
+                 "CON", "nul.txt", "a\x07b\r\n.txt", "facture\u202etxt.exe", " . ",
+                 "what?*:<>|.csv", "x" * 240 + ".pdf", "..\\..\\evil.bat"]
+
+
+def test_hostile_file_names_become_safe_distinct_entries_of_the_export(
+        filled, cli, app, tmp_path):
+    from app.models import ImportProfile, ImportRun
+    from tests.test_tenancy import build_row
+
+    contact = filled["contact"]
+    attachments = [add_attachment(contact, "x.txt", io.BytesIO(f"file {n}".encode()))
+                   for n in range(len(HOSTILE_NAMES))]
+    db.session.flush()
+    for attachment, name in zip(attachments, HOSTILE_NAMES, strict=True):
+        attachment.file_name = name  # as a feed or an older version may have stored it
+    imports = Path(app.config["FILES_DIR"]) / "imports" / str(contact.tenant_id)
+    imports.mkdir(parents=True)
+    with all_tenants_unsafe("tests"):
+        profile = build_row(ImportProfile, contact.tenant_id, {})
+        db.session.add(profile)
+        db.session.flush()
+        runs = []
+        for name in ("..\\..\\feed.csv", "../../feed.csv"):
+            run = build_row(ImportRun, contact.tenant_id, {ImportProfile: profile.id})
+            run.file_name = name
+            db.session.add(run)
+            db.session.flush()
+            (imports / str(run.id)).write_bytes(name.encode())
+            runs.append(run.id)
+    db.session.commit()
+
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    archive = _zip(out.read_bytes())
+    names = archive.namelist()
+    assert len(names) == len(set(names))
+    for name in names:
+        parts = name.split("/")
+        assert "\\" not in name and ".." not in parts and all(parts), name
+        assert all(c.isprintable() and c not in '<>:"|?*' for c in name), name
+        assert parts[-1].split(".")[0].upper() not in ("CON", "NUL"), name
+        assert len(parts[-1]) <= 120, name
+    for attachment in attachments:
+        entry = [n for n in names if n.startswith(f"files/attachments/{attachment.id}/")]
+        content = f"file {attachments.index(attachment)}".encode()
+        assert len(entry) == 1 and archive.read(entry[0]) == content
+    assert f"files/attachments/{attachments[0].id}/evil.bat" in names
+    assert f"files/attachments/{attachments[3].id}/cv.pdf" in names
+    assert f"files/attachments/{attachments[10].id}/{'x' * 116}.pdf" in names
+    assert {n for n in names if n.startswith("files/imports/")} == {
+        f"files/imports/{run}/feed.csv" for run in runs}
+    extracted = tmp_path / "out"
+    archive.extractall(extracted)
+    assert len([p for p in extracted.rglob("*") if p.is_file()]) == len(names)
+    if shutil.which("sha256sum"):  # the odd names read back as written
+        checked = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=extracted,
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_archive_checks_out_with_sha256sum(filled, cli, tmp_path):
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "-o", str(out)).exit_code == 0
+    folder = tmp_path / "extracted"
+    _zip(out.read_bytes()).extractall(folder)
+    listed = {}
+    for line in (folder / "SHA256SUMS").read_text("utf-8").splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
+    every = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert set(listed) == every - {"SHA256SUMS"}
+    assert "manifest.json" in listed and "data/invoices.csv" in listed
+    for name, digest in listed.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    if shutil.which("sha256sum"):
+        checked = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=folder,
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.count(": OK") == len(listed)
+        (folder / "data" / "invoices.csv").write_text("tampered")
+        tampered = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder,
+                                  capture_output=True, text=True)
+        assert tampered.returncode == 1 and "data/invoices.csv: FAILED" in tampered.stdout
+
+
+@pytest.fixture
+def stopped_deletion(tenant, other_tenant, cli, app, tmp_path, monkeypatch):
+    """Alpha deleted by a command that stopped after its commit, before its files went; beta
+    and a folder this database knows nothing of sit beside them."""
+    from app.services import erasure
+
+    files = tmp_path / "files"
+    monkeypatch.setitem(app.config, "FILES_DIR", str(files))
+    folders = {}
+    for name, tenant_id in (("alpha", tenant.id), ("beta", other_tenant.id), ("stray", 99999)):
+        folders[name] = [files / str(tenant_id) / "ab", files / "imports" / str(tenant_id)]
+        for folder in folders[name]:
+            folder.mkdir(parents=True)
+            (folder / "kept").write_bytes(name.encode())
+
+    def stop(paths):
+        raise KeyboardInterrupt  # the operator's Ctrl-C, a killed process
+
+    with monkeypatch.context() as crash:
+        crash.setattr(erasure, "remove_files", stop)
+        stopped = cli("tenant", "delete", "alpha", "--yes")
+    assert stopped.exit_code != 0
+    with all_tenants_unsafe("tests"):
+        assert db.session.scalar(select(Tenant.id).where(Tenant.slug == "alpha")) is None
+    assert all((folder / "kept").exists() for folder in folders["alpha"])  # the orphans
+    return folders
+
+
+def _untouched(folders):
+    for name in ("beta", "stray"):
+        for folder in folders[name]:
+            assert (folder / "kept").read_bytes() == name.encode()
+
+
+def test_deleting_again_removes_what_a_stopped_deletion_left(stopped_deletion, cli, tenant):
+    result = cli("tenant", "delete", "alpha")  # no slug to type: nothing left to confirm
+    assert result.exit_code == 0, result.output
+    assert "deleted already" in result.output
+    assert not any(folder.exists() for folder in stopped_deletion["alpha"])
+    assert not any(folder.parent.exists() for folder in stopped_deletion["alpha"][:1])
+    _untouched(stopped_deletion)
+    removed = db.session.scalar(select(PlatformEvent).where(
+        PlatformEvent.action == "tenant_files_removed"))
+    assert removed.tenant_slug == "alpha" and removed.actor_label == "cli:tenant delete"
+    assert removed.details["folders"] == [str(tenant.id), f"imports/{tenant.id}"]
+    assert cli("tenant", "delete", "alpha").exit_code == 0  # nothing left: says so again
+    assert cli("tenant", "delete", "beta-never", "--yes").exit_code == 1
+
+
+def test_the_periodic_job_removes_what_a_stopped_deletion_left(stopped_deletion, app,
+                                                                monkeypatch):
+    from app import jobs
+
+    monkeypatch.setitem(app.config, "TENANT_FILES_SWEEP", True)
+    assert "remove_deleted_tenants_files" in {job.name for job, _every in jobs.periodic(app)}
+    jobs.execute("remove_deleted_tenants_files")
+    db.session.expire_all()
+    assert not any(folder.exists() for folder in stopped_deletion["alpha"])
+    _untouched(stopped_deletion)
+    assert db.session.scalar(select(PlatformEvent.actor_label).where(
+        PlatformEvent.action == "tenant_files_removed")) == "job:remove_deleted_tenants_files"
+
+
+def test_an_admin_erases_a_private_customer_without_a_login(tenant, make_account, make_user,
+                                                            admin_client, app):
+    person = make_account(name="Lucie Morel", kind="person", email="lucie@example.fr",
+                          phone="06 99 88 77 66", address_line="8 rue Haute",
+                          postal_code="44000", city="Nantes")
+    update_record(person, {"address_line": "9 rue Basse"})
+    add_attachment(person, "contrat-lucie.pdf", io.BytesIO(b"%PDF Lucie Morel"))
+    db.session.commit()
+    page = admin_client.get(f"/alpha/accounts/{person.id}/360").data.decode()
+    assert f"/alpha/admin/accounts/{person.id}/anonymise" in page
+    assert "Effacer définitivement le nom" in page  # asked before anything is erased
+    sales = login(app.test_client(), make_user("sales"))
+    assert sales.post(f"/alpha/admin/accounts/{person.id}/anonymise").status_code == 403
+
+    response = admin_client.post(f"/alpha/admin/accounts/{person.id}/anonymise",
+                                 follow_redirects=True)
+    assert "Les données personnelles du client ont été effacées" in page_text(response)
+    db.session.expire_all()
+    person = db.session.get(type(person), person.id)
+    assert person.name == "anonymised" and person.kind == "person"
+    assert (person.email, person.phone, person.address_line, person.postal_code,
+            person.city) == (None, None, None, None, None)
+    history = _history("accounts", person.id)
+    for personal in ("Lucie Morel", "lucie@example.fr", "8 rue Haute", "9 rue Basse",
+                     "06 99 88 77 66"):
+        assert personal not in history
+    assert not [p for p in Path(app.config["FILES_DIR"]).rglob("*")
+                if p.is_file() and p.read_bytes() == b"%PDF Lucie Morel"]
+
+
+def test_a_customer_with_a_login_or_a_company_is_not_erased_from_the_account(
+        tenant, make_account, make_user, admin_client):
+    person = make_account(name="Jean Dupont", kind="person", email="jean@example.fr")
+    make_user("subscriber", account_id=person.id, email="jean@example.fr")
+    company = make_account(name="Volets SA", kind="company", email="contact@volets.fr")
+    db.session.commit()
+    assert "/anonymise" not in admin_client.get(
+        f"/alpha/accounts/{company.id}/360").data.decode()
+
+    refused = admin_client.post(f"/alpha/admin/accounts/{person.id}/anonymise",
+                                follow_redirects=True)
+    assert "a un accès à l’extranet" in page_text(refused)
+    refused = admin_client.post(f"/alpha/admin/accounts/{company.id}/anonymise",
+                                follow_redirects=True)
+    assert "Seul le compte d’un particulier" in page_text(refused)
+    db.session.expire_all()
+    assert db.session.get(type(person), person.id).email == "jean@example.fr"
+    assert db.session.get(type(company), company.id).name == "Volets SA"
+
+
+def test_a_private_customer_is_erased_from_the_command_line(tenant, make_account, cli):
+    person = make_account(name="Lucie Morel", kind="person", email="lucie@example.fr")
+    company = make_account(name="Volets SA", kind="company")
+    db.session.commit()
+    refused = cli("tenant", "anonymise", "alpha", "--account", str(company.id), "--yes")
+    assert refused.exit_code == 1 and "particulier" in refused.output  # the tenant speaks French
+    result = cli("tenant", "anonymise", "alpha", "--account", str(person.id), input="y\n")
+    assert result.exit_code == 0, result.output
+    assert db.session.get(type(person), person.id).email is None
+    assert cli("tenant", "anonymise", "alpha", "--account", "1", "--contact", "1",
+               "--yes").exit_code == 2

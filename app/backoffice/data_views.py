@@ -7,9 +7,14 @@ from flask_login import current_user
 
 from app.backoffice import bp
 from app.extensions import db
-from app.models import Contact, Role, Tenant, User
+from app.models import Account, Contact, Role, Tenant, User
 from app.policies import get_visible_or_404
-from app.services.erasure import anonymise_contact, anonymise_subscriber, remove_files
+from app.services.erasure import (
+    anonymise_contact,
+    anonymise_customer,
+    anonymise_subscriber,
+    remove_files,
+)
 from app.services.tenant_export import export_file_name, export_tenant, record_export
 from app.tenancy import current_tenant_id
 from app.web.downloads import download
@@ -42,12 +47,25 @@ def admin_contact_anonymise(contact_id: int):
                             record_id=contact_id))
 
 
+@bp.post("/admin/accounts/<int:account_id>/anonymise")
+def admin_account_anonymise(account_id: int):
+    account = get_visible_or_404(Account, account_id, current_user)
+    with transaction(user_errors=True) as saved:
+        files = anonymise_customer(account)
+    if saved:
+        remove_files(files)
+        flash(_("The customer's personal data has been erased; the history is kept without "
+                "it."), "success")
+    return redirect(url_for("backoffice.account_360", record_id=account_id))
+
+
 @bp.post("/admin/users/<int:user_id>/anonymise")
 def admin_user_anonymise(user_id: int):
     user = get_visible_or_404(User, user_id, current_user)
     if user.role != Role.SUBSCRIBER:
         abort(404)
     with transaction():
-        anonymise_subscriber(user)
+        files = anonymise_subscriber(user)
+    remove_files(files)
     flash(_("The subscriber's login has been anonymised and closed."), "success")
     return redirect(url_for("backoffice.admin_users"))

@@ -2,9 +2,13 @@
 
 A tenant that leaves is deleted row by row under its own context (the tenancy guards still
 apply), its files removed only once the deletion is committed, and the deletion recorded at
-platform level, where it outlives the tenant. A person (a contact, a subscriber's login) who
-exercises the right to erasure keeps his place in the history, without his personal data: the
-audit trail and the webhook payloads about him lose the values, not the events.
+platform level, where it outlives the tenant. A process that stops between the commit and the
+removal leaves folders that no row points at: the deletion's platform event says whose they
+are, and `remove_deleted_tenant_files` (a re-run of the deletion, a periodic job) removes them.
+
+A person (a contact, a subscriber's login and his account when it is a person's) who exercises
+the right to erasure keeps his place in the history, without his personal data: the audit
+trail and the webhook payloads about him lose the values, not the events.
 """
 from __future__ import annotations
 
@@ -13,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import String, cast, delete, false, func, or_, select
 
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import (
+    Account,
     Attachment,
     AuditEvent,
     Contact,
@@ -35,6 +42,8 @@ from app.tenancy import current_actor, current_tenant_id
 
 # What identifies a person, per kind of record; everything else (ids, account, dates) stays.
 CONTACT_PERSONAL = ("first_name", "last_name", "email", "phone", "job_title", "custom")
+ACCOUNT_PERSONAL = ("name", "email", "phone", "address_line", "postal_code", "city", "vat_number",
+                    "custom")
 USER_PERSONAL = ("email", "full_name")
 ANONYMISED = "anonymised"
 
@@ -49,9 +58,15 @@ def live_work() -> dict[str, int]:
     return {k: v for k, v in (("import runs", runs), ("webhook deliveries", deliveries)) if v}
 
 
-def delete_tenant_rows(tenant: Tenant) -> list[Path]:
+def tenant_folders(tenant_id: int) -> list[Path]:
+    """Where a tenant's files are: its attachments and logo, its import files."""
+    files = Path(current_app.config["FILES_DIR"])
+    return [files / str(tenant_id), files / "imports" / str(tenant_id)]
+
+
+def delete_tenant_rows(tenant: Tenant) -> None:
     """Delete every row of the bound tenant and the tenant itself; the caller commits, then
-    removes the returned folders (files go only once the rows are surely gone)."""
+    calls remove_deleted_tenant_files (files go only once the rows are surely gone)."""
     assert current_tenant_id() == tenant.id
     counts: dict[str, int] = {}
     for model in reversed(tenant_models()):
@@ -64,8 +79,44 @@ def delete_tenant_rows(tenant: Tenant) -> list[Path]:
         details={"name": tenant.name, "rows": {k: v for k, v in counts.items() if v}}))
     db.session.delete(tenant)
     db.session.flush()
-    files = Path(current_app.config["FILES_DIR"])
-    return [files / str(tenant.id), files / "imports" / str(tenant.id)]
+
+
+def was_deleted(slug: str) -> bool:
+    """No tenant has `slug` now, and one that had it was deleted."""
+    if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        return False
+    return db.session.scalar(select(PlatformEvent.id).where(
+        PlatformEvent.action == "tenant_deleted", PlatformEvent.tenant_slug == slug)
+        .limit(1)) is not None
+
+
+def remove_deleted_tenant_files(by: str, slug: str | None = None) -> dict[str, list[Path]]:
+    """Remove the folders that deleted tenants (of `slug`, or all) left under FILES_DIR, and
+    record each removal at platform level; the caller commits. Only a tenant whose deletion
+    is recorded and whose id no tenant has is looked at: existing tenants' files, and folders
+    this database knows nothing of, are never touched. Returns the folders that remain, by
+    slug (the disk refused them: the next run tries again)."""
+    deleted = (select(PlatformEvent.tenant_ref, PlatformEvent.tenant_slug)
+               .where(PlatformEvent.action == "tenant_deleted",
+                      PlatformEvent.tenant_ref.not_in(select(Tenant.id)))
+               .distinct().order_by(PlatformEvent.tenant_ref))
+    if slug is not None:
+        deleted = deleted.where(PlatformEvent.tenant_slug == slug)
+    remaining: dict[str, list[Path]] = {}
+    for tenant_ref, tenant_slug in db.session.execute(deleted).all():
+        left = [path for path in tenant_folders(tenant_ref) if path.exists()]
+        remove_files(left)
+        removed = [path for path in left if not path.exists()]
+        if removed:
+            root = Path(current_app.config["FILES_DIR"])
+            db.session.add(PlatformEvent(
+                action="tenant_files_removed", tenant_ref=tenant_ref, tenant_slug=tenant_slug,
+                actor_label=by[:254],
+                details={"folders": [path.relative_to(root).as_posix() for path in removed]}))
+        if len(removed) < len(left):
+            remaining[tenant_slug] = [path for path in left if path.exists()]
+    db.session.flush()
+    return remaining
 
 
 def _scrub(value: Any, keys: tuple[str, ...], values: set[str]) -> Any:
@@ -123,39 +174,76 @@ def _personal_values(record: Any, keys: tuple[str, ...]) -> set[str]:
     return found
 
 
-def anonymise_contact(contact: Contact) -> list[Path]:
-    """Clear a contact's personal fields and files; his history stays, without them: audit
-    events, webhook payloads, his files' events and the failed import rows that held him.
-
-    Returns the stored files to remove once the change is committed."""
-    values = _personal_values(contact, CONTACT_PERSONAL)
-    if contact.external_ref in values:  # a reference that is the person's e-mail or phone
-        contact.external_ref = None
+def _erase_record_files(entity: str, record: Any, values: set[str]) -> list[Path]:
+    """Delete the record's attachments (their events lose the file names); return the stored
+    files to remove once committed. `values` gains the file names, to scrub elsewhere."""
     attachments = db.session.scalars(select(Attachment).where(
-        Attachment.record_type == "contacts", Attachment.record_id == contact.id)).all()
+        Attachment.record_type == entity, Attachment.record_id == record.id)).all()
     files = _unshared_files(attachments)
     attachment_ids = [a.id for a in attachments]
     values |= {a.file_name for a in attachments}
     for attachment in attachments:
         delete_attachment(attachment)
-    _scrub_history("contacts", [contact.id], CONTACT_PERSONAL, values)
     _scrub_history("attachments", attachment_ids, ("file_name",), values)
-    _scrub_row_errors(values)
-    contact.first_name = None
-    contact.last_name = ANONYMISED
-    contact.email = contact.phone = contact.job_title = None
-    contact.custom = {}
-    db.session.flush()
-    # Announced as a change of the contact (contacts.updated), so copies downstream follow.
-    record_event("anonymise", "contacts", contact.id, None,
-                 {"first_name": None, "last_name": ANONYMISED, "email": None, "phone": None,
-                  "job_title": None, "custom": {}})
     return files
 
 
-def anonymise_subscriber(user: User) -> None:
+def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
+               cleared: dict[str, Any]) -> list[Path]:
+    """Clear a record's personal fields and files; his history stays, without them: audit
+    events, webhook payloads, his files' events and the failed import rows that held him."""
+    values = _personal_values(record, keys)
+    if record.external_ref in values:  # a reference that is the person's e-mail or phone
+        record.external_ref = None
+    files = _erase_record_files(entity, record, values)
+    _scrub_history(entity, [record.id], keys, values)
+    _scrub_row_errors(values)
+    for key, value in cleared.items():
+        setattr(record, key, value)
+    db.session.flush()
+    # Announced as a change of the record (<entity>.updated), so copies downstream follow.
+    record_event("anonymise", entity, record.id, None, cleared)
+    return files
+
+
+def anonymise_contact(contact: Contact) -> list[Path]:
+    """Clear a contact's personal data, history kept; returns the stored files to remove once
+    the change is committed."""
+    return _anonymise("contacts", contact, CONTACT_PERSONAL, {
+        "first_name": None, "last_name": ANONYMISED, "email": None, "phone": None,
+        "job_title": None, "custom": {}})
+
+
+def anonymise_person_account(account: Account) -> list[Path]:
+    """Clear a private customer's name, contact details, address and files, history kept;
+    a company's account holds no person and is refused."""
+    if account.kind != "person":
+        raise ValueError("only an account of a person is anonymised")
+    return _anonymise("accounts", account, ACCOUNT_PERSONAL, {
+        "name": ANONYMISED, "email": None, "phone": None, "address_line": None,
+        "postal_code": None, "city": None, "vat_number": None, "custom": {}})
+
+
+def anonymise_customer(account: Account) -> list[Path]:
+    """Erase a private customer who has no extranet login, history kept; returns the stored
+    files to remove once committed. A subscriber's account goes with his login's erasure
+    (anonymise_subscriber), which closes the login too; a company's holds no person."""
+    if account.kind != "person":
+        raise ValidationError({"": _("Only a private person's account holds personal data "
+                                     "to erase; erase its contacts one by one.")})
+    subscriber = db.session.scalar(select(User.id).where(
+        User.role == Role.SUBSCRIBER, User.account_id == account.id,
+        User.email.not_like(f"{ANONYMISED}-%@invalid")).limit(1))
+    if subscriber is not None:
+        raise ValidationError({"": _("This customer has an extranet login: erase the "
+                                     "subscriber in Users, his account is erased with him.")})
+    return anonymise_person_account(account)
+
+
+def anonymise_subscriber(user: User) -> list[Path]:
     """A subscriber's login loses its name and e-mail and can no longer open; the audit trail
-    names it by number."""
+    names it by number. His account, when it is a person's (he is the customer), is
+    anonymised too. Returns the stored files to remove once committed."""
     if user.role != Role.SUBSCRIBER:
         raise ValueError("only a subscriber's login is anonymised this way")
     values = _personal_values(user, USER_PERSONAL)
@@ -177,6 +265,10 @@ def anonymise_subscriber(user: User) -> None:
     user.last_login_at = None
     db.session.flush()
     record_event("anonymise", "users", user.id, None, {"fields": list(USER_PERSONAL)})
+    account = db.session.scalar(select(Account).where(Account.id == user.account_id))
+    if account is not None and account.kind == "person" and account.name != ANONYMISED:
+        return anonymise_person_account(account)
+    return []
 
 
 def _unshared_files(attachments: list[Attachment]) -> list[Path]:

@@ -1,4 +1,5 @@
-"""A tenant's whole data as one ZIP: every table as CSV, the files, the audit trail, a manifest.
+"""A tenant's whole data as one ZIP: every table as CSV, the files, the audit trail, a manifest
+and a SHA256SUMS file.
 
 Made for a tenant who leaves and for an auditor: every tenant table is written (new tables are
 included without a change here), custom fields get a column each, secrets (password hashes,
@@ -12,6 +13,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
 
 from app.csv_cells import safe_cell
 from app.custom_fields import definitions
@@ -37,7 +40,11 @@ CHUNK = 1024 * 1024
 # Columns that hold a secret or its hash: useless outside Relais, dangerous if leaked.
 SECRET_COLUMNS = {("users", "password_hash"), ("api_tokens", "token_hash"),
                   ("user_sessions", "token_hash"), ("webhook_endpoints", "secret")}
-# The audit trail, import errors and webhook payloads: JSON values written as JSON text.
+# What a file name may not hold in an archive entry, on any system that extracts it.
+WINDOWS_FORBIDDEN = set('<>:"|?*')
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
+                   *(f"LPT{n}" for n in range(1, 10))}
+NAME_LIMIT = 120
 
 
 def tenant_models() -> list[type]:
@@ -67,6 +74,27 @@ def csv_value(value: Any) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return safe_cell(str(value))  # the rule of every CSV that leaves Relais
+
+
+def archive_name(file_name: str | None) -> str:
+    """A stored file's name as the last part of a ZIP entry, safe wherever it is extracted.
+
+    The names come from uploads, feeds and the API, so anything may be in them: only the part
+    after the last / or \\ is kept, control and invisible characters (a right-to-left override
+    included) and those Windows refuses become _, leading and trailing dots and spaces go, a
+    device name (CON, NUL.txt…) gets a _ in front, the length is capped, extension kept.
+    """
+    name = re.split(r"[/\\]", unicodedata.normalize("NFC", file_name or ""))[-1]
+    name = "".join("_" if char in WINDOWS_FORBIDDEN
+                   or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+                   else char for char in name).strip(" .")
+    if name.split(".")[0].strip().upper() in WINDOWS_DEVICES:
+        name = f"_{name}"
+    if len(name) > NAME_LIMIT:
+        stem, dot, extension = name.rpartition(".")
+        extension = f".{extension}" if dot and stem and len(extension) <= 10 else ""
+        name = name[:NAME_LIMIT - len(extension)].rstrip(" .") + extension
+    return name or "file"
 
 
 @dataclass
@@ -154,7 +182,8 @@ def _file_members(tenant: Tenant) -> Iterator[Member]:
         for attachment in attachments:
             path = storage_path(tenant.id, attachment.sha256)
             if path.exists():
-                yield Member(f"files/attachments/{attachment.id}/{attachment.file_name}",
+                name = archive_name(attachment.file_name)
+                yield Member(f"files/attachments/{attachment.id}/{name}",
                              lambda path=path: _file_chunks(path))
         last_id = attachments[-1].id
     imports = Path(current_app.config["FILES_DIR"]) / "imports" / str(tenant.id)
@@ -162,8 +191,8 @@ def _file_members(tenant: Tenant) -> Iterator[Member]:
             select(ImportRun.id, ImportRun.file_name).order_by(ImportRun.id)):
         path = imports / str(run_id)
         if path.exists():
-            name = Path(file_name or "file").name or "file"
-            yield Member(f"files/imports/{run_id}/{name}", lambda path=path: _file_chunks(path))
+            yield Member(f"files/imports/{run_id}/{archive_name(file_name)}",
+                         lambda path=path: _file_chunks(path))
     if tenant.logo_sha256:
         path = storage_path(tenant.id, tenant.logo_sha256)
         if path.exists():
@@ -178,11 +207,25 @@ def _members(tenant: Tenant) -> Iterator[Member]:
     yield from _file_members(tenant)
 
 
+def schema_revision() -> str | None:
+    """The database schema's Alembic revision: which migration the CSV columns are those of."""
+    if not inspect(db.session.connection()).has_table("alembic_version"):
+        return None  # a schema built without the migrations
+    heads = db.session.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return ",".join(sorted(heads)) or None
+
+
+def _tenant_row(tenant: Tenant) -> dict[str, Any]:
+    """The tenant's own settings (its row is not tenant-scoped, so it has no CSV)."""
+    row = {c.key: getattr(tenant, c.key) for c in Tenant.__table__.columns}
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row.items()}
+
+
 def _manifest(tenant: Tenant, members: list[Member]) -> bytes:
     return json.dumps({
         "format": "relais-tenant-export", "version": FORMAT_VERSION,
-        "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name,
-                   "default_locale": tenant.default_locale},
+        "schema_revision": schema_revision(),
+        "tenant": _tenant_row(tenant),
         "created_at": utcnow().isoformat(),
         "notes": ("CSV files are UTF-8, comma-separated, one header row; dates ISO 8601, "
                   "decimals with a dot, JSON values as JSON text. A text cell that starts "
@@ -191,6 +234,14 @@ def _manifest(tenant: Tenant, members: list[Member]) -> bytes:
         "files": [{"path": m.path, "size": m.size, "sha256": m.sha256,
                    **({"rows": m.rows} if m.rows is not None else {})} for m in members],
     }, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _checksums(members: list[Member], manifest: bytes) -> bytes:
+    """Every other file's SHA-256 as `sha256sum -c SHA256SUMS` reads it, in the extracted folder
+    (the entry names are safe, so none needs sha256sum's escaping)."""
+    lines = [f"{m.sha256}  {m.path}\n" for m in members]
+    lines.append(f"{hashlib.sha256(manifest).hexdigest()}  manifest.json\n")
+    return "".join(lines).encode("utf-8")
 
 
 def record_export(tenant: Tenant) -> None:
@@ -216,7 +267,9 @@ def export_tenant(tenant: Tenant) -> Iterator[bytes]:
             done.append(member)
             if data := pipe.drain():
                 yield data
-        zf.writestr("manifest.json", _manifest(tenant, done))
+        manifest = _manifest(tenant, done)
+        zf.writestr("manifest.json", manifest)
+        zf.writestr("SHA256SUMS", _checksums(done, manifest))
     yield pipe.drain()
 
 

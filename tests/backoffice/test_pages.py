@@ -58,6 +58,7 @@ COVERED = {
     "backoffice.admin_data_export": "../test_tenant_data.py",
     "backoffice.admin_contact_anonymise": "../test_tenant_data.py",
     "backoffice.admin_user_anonymise": "../test_tenant_data.py",
+    "backoffice.admin_account_anonymise": "../test_tenant_data.py",
 }
 
 
