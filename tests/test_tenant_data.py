@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import AuditEvent, Contact, PlatformEvent, Tenant, User
+from app.models import AuditEvent, Contact, PlatformEvent, Tenant, User, UserSession
 from app.services.attachments import add_attachment
 from app.services.custom_field_defs import create_field
 from app.services.records import create_record, update_record
@@ -251,6 +251,8 @@ def test_anonymising_a_subscriber_closes_his_login(tenant, make_user, make_accou
                 if p.is_file() and p.read_bytes() == b"%PDF RIB Jean"]
     assert user.email == f"anonymised-{user.id}@invalid" and not user.is_active
     assert user.password_hash is None and user.full_name == ""
+    assert not db.session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id)).all()  # his login opened one: it is gone
     labels = db.session.scalars(select(AuditEvent.actor_label).where(
         AuditEvent.actor_id == user.id, AuditEvent.actor_kind == "user")).all()
     assert labels and all("jean@example.fr" not in label for label in labels)

@@ -37,6 +37,7 @@ from app.models import (
 )
 from app.services.attachments import delete_attachment, storage_path
 from app.services.audit import record_event
+from app.services.sessions import end_all_sessions
 from app.services.tenant_export import tenant_models
 from app.tenancy import current_actor, current_tenant_id
 
@@ -263,6 +264,8 @@ def anonymise_subscriber(user: User) -> list[Path]:
     user.locale = None
     user.is_active = False
     user.last_login_at = None
+    # His sessions end with his login: no row is left of a device of his.
+    end_all_sessions(user)
     db.session.flush()
     record_event("anonymise", "users", user.id, None, {"fields": list(USER_PERSONAL)})
     account = db.session.scalar(select(Account).where(Account.id == user.account_id))
