@@ -31,6 +31,7 @@ def main() -> None:
 
     fuzz = importlib.import_module(f"tests.fuzz.fuzz_{args.target}").fuzz
     found = args.corpus or tempfile.mkdtemp(prefix=f"relais-fuzz-{args.target}-")
+    Path(found).mkdir(parents=True, exist_ok=True)  # libFuzzer refuses a missing folder
     seeds = HERE / "corpus" / args.target
     words = HERE / "dicts" / f"{args.target}.dict"
     libfuzzer = [sys.argv[0], found, *([str(seeds)] if seeds.is_dir() else []),
