@@ -111,7 +111,8 @@ def _options(definition: dict[str, Any], errors: dict[str, str]) -> dict[str, An
     if encoding != "auto":
         try:
             codecs.lookup(encoding)
-        except LookupError:
+        # ValueError: a name holding NUL; UnicodeEncodeError (one too): a lone surrogate.
+        except (LookupError, ValueError):
             errors["encoding"] = _("Unknown encoding “%(value)s”.", value=encoding[:30])
     delimiter = definition.get("delimiter") or "auto"
     if delimiter not in DELIMITERS:

@@ -317,10 +317,12 @@ def parse_bool(raw: Any) -> bool | None:
     if raw is None:
         return None
     if isinstance(raw, int | float | Decimal):
-        if raw == 1:
-            return True
-        if raw == 0:
-            return False
+        # A signaling NaN raises on any comparison: it is no yes or no either.
+        if not (isinstance(raw, Decimal) and raw.is_snan()):
+            if raw == 1:
+                return True
+            if raw == 0:
+                return False
         raise InvalidValue(_l("“%(value)s” is not yes or no."), value=_shown(raw))
     text = str(raw).strip().casefold()
     if not text:

@@ -1,39 +1,45 @@
 """python -m tests.fuzz TARGET [--seconds N] [--runs N]: fuzz one target with atheris.
 
-New inputs go to a scratch folder, never into the committed seed corpus
-(tests/fuzz/corpus/TARGET/); a crash leaves its input as crash-* in --artifacts.
+TARGET is one of TARGETS, the module tests/fuzz/fuzz_TARGET.py. Its seed corpus
+(tests/fuzz/corpus/TARGET/, real files, and every crash found so far) runs first; new inputs go
+to a scratch folder, never into the committed corpus; a crash leaves its input as crash-* in
+--artifacts. tests/fuzz/dicts/TARGET.dict, when there is one, gives libFuzzer the tokens the
+format is made of.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import tempfile
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+HERE = Path(__file__).resolve().parent
+TARGETS = ["csv", "xlsx", "values", "cursor", "profile"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz")
-    parser.add_argument("target")
+    parser.add_argument("target", choices=TARGETS)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=-1)
     parser.add_argument("--artifacts", default=tempfile.gettempdir())
+    parser.add_argument("--corpus", help="keep new inputs in this folder (default: scratch)")
     args = parser.parse_args()
 
     import atheris
 
-    from tests.fuzz.targets import TARGETS
-
-    if args.target not in TARGETS:
-        sys.exit(f"unknown target {args.target}; known: {', '.join(TARGETS)}")
-    scratch = tempfile.mkdtemp(prefix=f"relais-fuzz-{args.target}-")
-    seeds = CORPUS / args.target
-    libfuzzer = [sys.argv[0], scratch, *([str(seeds)] if seeds.is_dir() else []),
+    fuzz = importlib.import_module(f"tests.fuzz.fuzz_{args.target}").fuzz
+    found = args.corpus or tempfile.mkdtemp(prefix=f"relais-fuzz-{args.target}-")
+    Path(found).mkdir(parents=True, exist_ok=True)  # libFuzzer refuses a missing folder
+    seeds = HERE / "corpus" / args.target
+    words = HERE / "dicts" / f"{args.target}.dict"
+    libfuzzer = [sys.argv[0], found, *([str(seeds)] if seeds.is_dir() else []),
                  f"-max_total_time={args.seconds}", f"-runs={args.runs}",
                  f"-artifact_prefix={Path(args.artifacts)}/crash-{args.target}-",
+                 *([f"-dict={words}"] if words.is_file() else []),
                  "-rss_limit_mb=1024", "-timeout=10", "-print_final_stats=1"]
-    atheris.Setup(libfuzzer, TARGETS[args.target])
+    atheris.Setup(libfuzzer, fuzz)
     atheris.Fuzz()
 
 
