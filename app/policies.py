@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from app import models as m
@@ -248,6 +249,38 @@ def _dependents_out_of_sight(record: Any, user: User) -> bool:
         users = select(m.User.id).where(m.User.account_id == record.id)
         return db.session.scalar(users.limit(1)) is not None
     return False
+
+
+QUOTE_ANSWERS = ("accepted", "refused")
+
+
+def answer_refusal(status: str | None) -> str | None:
+    """Why a quote in `status` (None: a new one) may not be accepted or refused now, or None:
+    a quote awaits its customer's answer once sent, and is answered once."""
+    if status == "sent":
+        return None
+    if status is None:
+        return _("A quote is accepted or refused once sent, as its answer: create it as sent.")
+    return _("This quote is not awaiting an answer any more.")
+
+
+def refused_values(user: User | None, model: type, current: dict[str, Any] | None,
+                   values: dict[str, Any]) -> dict[str, str]:
+    """The values, among those `user` gives a record of `model` (whose `current` values are
+    None for a new one), that he may not give, with the reason by field. An agent (and a
+    partner's token) answers a quote as the extranet lets him, accepting or refusing it
+    while it is sent, and leaves an answer as it stands; staff and platform work are free."""
+    if model is not m.Quote or user is None or user.is_staff:
+        return {}
+    old = (current or {}).get("status")
+    new = values.get("status", old)
+    if new == old:
+        return {}
+    if old in QUOTE_ANSWERS:
+        return {"status": _("This quote has been answered: only the tenant's staff can change "
+                            "its status.")}
+    reason = answer_refusal(old) if new in QUOTE_ANSWERS else None
+    return {"status": reason} if reason else {}
 
 
 def can_edit(user: User | None, record_or_model: Any = None) -> bool:

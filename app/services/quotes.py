@@ -7,6 +7,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Quote
 from app.models.base import utcnow
+from app.policies import answer_refusal
 from app.services.audit import record_event
 from app.services.record_rules import jsonable
 from app.tenancy import current_actor
@@ -23,8 +24,9 @@ def answer_quote(quote: Quote, accepted: bool, comment: str | None) -> Quote:
                                              max=MAX_COMMENT)})
     # Two people answering at once: the second one waits here, then finds it answered.
     db.session.refresh(quote, with_for_update=True)
-    if quote.status != "sent":
-        raise ValidationError({"status": _("This quote is not awaiting an answer any more.")})
+    refused = answer_refusal(quote.status)
+    if refused:
+        raise ValidationError({"status": refused})
     before = _answer_state(quote)
     actor = current_actor()
     quote.status = "accepted" if accepted else "refused"

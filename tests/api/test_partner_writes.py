@@ -198,3 +198,45 @@ def test_a_partner_token_changes_nothing_the_tenant_shares(app, make_token, worl
     assert db.session.scalar(select(db.func.count(m.CustomField.id))) == 0
     assert db.session.scalar(select(db.func.count(m.WebhookEndpoint.id))) == 0
     assert db.session.scalar(select(db.func.count(m.ImportRun.id))) == 0
+
+
+ANSWERED = "This quote has been answered: only the tenant's staff can change its status."
+NOT_AWAITING = "This quote is not awaiting an answer any more."
+
+
+def test_a_partner_token_answers_quotes_as_its_agents_do_in_the_extranet(
+        partner_client, en_client, world, make_quote):
+    """The extranet lets an agent accept or refuse a sent quote, once: the token's PATCH,
+    bulk and POST of a status follow that rule instead of overturning a customer's answer."""
+    sent = make_quote(account=world.account.id, status="sent", external_ref="Q-SENT")
+    refused = make_quote(account=world.account.id, status="refused", external_ref="Q-NO")
+    expired = make_quote(account=world.account.id, status="expired", external_ref="Q-OLD")
+    url = "/api/v1/quotes/{}".format
+    for quote, status, message in ((refused, "accepted", ANSWERED), (refused, "sent", ANSWERED),
+                                   (expired, "accepted", NOT_AWAITING)):
+        response = partner_client.patch(url(quote.id), json={"status": status})
+        assert problem(response, 422)["errors"] == {"status": [message]}, (quote.status, status)
+    bulk = partner_client.post("/api/v1/quotes/bulk", json={"items": [
+        {"external_ref": "Q-NO", "status": "accepted"},
+        {"external_ref": "Q-OLD", "status": "refused"}]})
+    assert [(i["status"], i.get("errors")) for i in bulk.get_json()["items"]] == [
+        ("error", {"status": [ANSWERED]}), ("error", {"status": [NOT_AWAITING]})]
+    created = partner_client.post("/api/v1/quotes", json={
+        "account_ref": "C001", "status": "accepted", "issued_on": "2026-10-01"})
+    assert list(problem(created, 422)["errors"]) == ["status"]
+    db.session.expire_all()
+    assert [db.session.get(m.Quote, q.id).status for q in (sent, refused, expired)] == [
+        "sent", "refused", "expired"]
+    assert db.session.scalar(select(db.func.count(m.Quote.id))) == 4
+    # What an agent may do in the extranet, the token does; an answer then stands.
+    assert partner_client.patch(url(sent.id), json={"status": "accepted"}).status_code == 200
+    assert partner_client.patch(url(sent.id), json={"status": "accepted"}).status_code == 200
+    again = partner_client.patch(url(sent.id), json={"status": "refused"})
+    assert problem(again, 422)["errors"] == {"status": [ANSWERED]}
+    # The tenant's staff still correct a status.
+    assert en_client.patch(url(refused.id), json={"status": "accepted"}).status_code == 200
+    # The refusal speaks the tenant's language to a client that asks for none.
+    partner_client.environ_base.pop("HTTP_ACCEPT_LANGUAGE")
+    french = partner_client.patch(url(sent.id), json={"status": "refused"})
+    assert problem(french, 422)["errors"] == {"status": [
+        "Ce devis a reçu sa réponse : seule l’entreprise peut en changer le statut."]}
