@@ -5,6 +5,7 @@ configuration. Refusals: 404 for what it cannot see, 403 for what it sees but ma
 422 for a value it may not give."""
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from app import models as m
 from app.extensions import db
+from app.services.attachments import add_attachment
 from tests.api.conftest import PARTNERS_PROFILE, bearer, problem
 from tests.api.records_support import english
 
@@ -240,3 +242,31 @@ def test_a_partner_token_answers_quotes_as_its_agents_do_in_the_extranet(
     french = partner_client.patch(url(sent.id), json={"status": "refused"})
     assert problem(french, 422)["errors"] == {"status": [
         "Ce devis a reçu sa réponse : seule l’entreprise peut en changer le statut."]}
+
+
+def test_a_customer_with_files_is_kept_like_one_with_contacts(
+        partner_client, en_client, world, make_account):
+    """A customer's files would go with it (or lose their customer): deleting it is refused
+    as for contacts and documents, in the tenant's language for a client that asks for none."""
+    account = make_account(name="Client fichiers", external_ref="C-FILES", partner=None)
+    mine = make_account(name="Client du partenaire", external_ref="C-MINE",
+                        partner=world.partner.id)
+    for record in (account, mine):
+        add_attachment(db.session.get(m.Account, record.id), "kbis.txt", io.BytesIO(b"Kbis"))
+    db.session.commit()
+    refused = en_client.delete(f"/api/v1/accounts/{account.id}")
+    assert problem(refused, 409)["detail"] == (
+        "This customer still has attachments: delete or move them first.")
+    token_refused = partner_client.delete(f"/api/v1/accounts/{mine.id}")
+    assert problem(token_refused, 409)["detail"] == (
+        "This customer still has attachments: delete or move them first.")
+    en_client.environ_base.pop("HTTP_ACCEPT_LANGUAGE")
+    french = en_client.delete("/api/v1/accounts/by-ref/C-FILES")
+    assert problem(french, 409)["detail"] == (
+        "Ce client a encore des pièces jointes\u00a0: supprimez-les ou rattachez-les d’abord à un "
+        "autre client.")
+    db.session.expire_all()
+    assert db.session.scalar(select(db.func.count(m.Account.id)).where(
+        m.Account.id.in_([account.id, mine.id]))) == 2
+    assert sorted(db.session.scalars(select(m.Attachment.account_id))) == sorted(
+        [account.id, mine.id])
