@@ -99,7 +99,8 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
         except ValidationError as exc:
             errors.update(exc.errors)
     errors.update(date_order_errors(entity, current or {}, values))
-    errors.update(refused_values(current_actor().user, entity.model, current, values))
+    errors.update(refused_values(current_actor().user, entity.model, current, values,
+                                 checked.lines))
     if errors:
         return
     partner_id = default_partner(entity, {**(current or {}), **values}, partner_of_account)

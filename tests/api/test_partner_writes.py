@@ -6,6 +6,8 @@ configuration. Refusals: 404 for what it cannot see, 403 for what it sees but ma
 from __future__ import annotations
 
 import io
+from datetime import date
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -270,3 +272,96 @@ def test_a_customer_with_files_is_kept_like_one_with_contacts(
         m.Account.id.in_([account.id, mine.id]))) == 2
     assert sorted(db.session.scalars(select(m.Attachment.account_id))) == sorted(
         [account.id, mine.id])
+
+
+FROZEN = "A quote is answered on its lines and amounts: they can no longer change."
+
+
+def test_an_answered_quote_keeps_its_lines_and_amounts_for_a_partner_token(
+        partner_client, en_client, world, make_quote):
+    """An agent cannot touch an answered quote in the extranet: the token may not rewrite the
+    lines or amounts a customer accepted or refused, nor answer on other lines than those
+    sent; sending the same lines again changes nothing and is no error."""
+    accepted = make_quote(account=world.account.id, status="accepted", external_ref="Q-YES")
+    refused = make_quote(account=world.account.id, status="refused", external_ref="Q-NO")
+    sent = make_quote(account=world.account.id, status="sent", external_ref="Q-SENT")
+    lines = [{"label": "Store banne XXL", "quantity": 3, "unit_price": "900"}]
+    url = "/api/v1/quotes/{}".format
+    for change in ({"lines": lines}, {"lines": []}, {"total": "1.00"}, {"currency": "USD"},
+                   {"tax_total": "0", "total_excl_tax": "1"}):
+        response = partner_client.patch(url(accepted.id), json=change)
+        assert problem(response, 422)["errors"] == {name: [FROZEN] for name in change}, change
+    both = partner_client.patch(url(sent.id), json={"status": "accepted", "lines": lines})
+    assert problem(both, 422)["errors"] == {"lines": [FROZEN]}
+    same = [{"label": "Store banne", "quantity": 1, "unit_price": "800", "tax_rate": 20}]
+    bulk = partner_client.post("/api/v1/quotes/bulk", json={"items": [
+        {"external_ref": "Q-YES", "lines": lines},
+        {"external_ref": "Q-NO", "lines": same, "total": "960.00"},
+        {"external_ref": "Q-SENT", "status": "refused", "total": "5.00"}]})
+    assert [(i["status"], i.get("errors")) for i in bulk.get_json()["items"]] == [
+        ("error", {"lines": [FROZEN]}), ("unchanged", None), ("error", {"total": [FROZEN]})]
+    db.session.expire_all()
+    for quote in (accepted, refused, sent):
+        quote = db.session.get(m.Quote, quote.id)
+        assert ([line.label for line in quote.lines], quote.total, quote.currency) == (
+            ["Store banne"], Decimal("960.00"), "EUR")
+    # A quote awaiting its answer is still the partner's to rewrite; staff correct any.
+    assert partner_client.patch(url(sent.id), json={"lines": lines}).status_code == 200
+    assert en_client.patch(url(accepted.id), json={"lines": lines}).status_code == 200
+    db.session.expire_all()
+    assert [db.session.get(m.Quote, q.id).total for q in (accepted, sent)] == [
+        Decimal("3240.00")] * 2
+
+
+SIGNED_BY_STAFF = ("A contract is signed and ended through the tenant's staff: you may not "
+                   "give it this status.")
+SIGNATURE_DATE = ("A contract's signature date is recorded by the tenant's staff: you may not "
+                  "set it.")
+
+
+def test_a_partner_token_neither_signs_nor_ends_a_contract(
+        partner_client, en_client, world, make_contract):
+    """The extranet shows an agent his contracts and lets him sign or end none: the token
+    may bring a contract awaiting its signature, not make it active, date its signature,
+    end it, nor take a signature back."""
+    waiting = make_contract(account=world.account.id, status="pending_signature",
+                            external_ref="CT-WAIT")
+    active = make_contract(account=world.account.id, status="active",
+                           signed_on=date(2025, 12, 20), external_ref="CT-ON")
+    url = "/api/v1/contracts/{}".format
+    signing = partner_client.patch(url(waiting.id), json={"status": "active",
+                                                          "signed_on": "2026-10-02"})
+    assert problem(signing, 422)["errors"] == {"status": [SIGNED_BY_STAFF],
+                                               "signed_on": [SIGNATURE_DATE]}
+    for change in ({"status": "terminated"}, {"status": "pending_signature"}):
+        response = partner_client.patch(url(active.id), json=change)
+        assert problem(response, 422)["errors"] == {"status": [SIGNED_BY_STAFF]}, change
+    redated = partner_client.patch(url(active.id), json={"signed_on": "2026-01-02"})
+    assert problem(redated, 422)["errors"] == {"signed_on": [SIGNATURE_DATE]}
+    created = partner_client.post("/api/v1/contracts", json={
+        "account_ref": "C001", "title": "Entretien", "status": "active",
+        "signed_on": "2026-10-02", "starts_on": "2026-11-01"})
+    assert problem(created, 422)["errors"] == {"status": [SIGNED_BY_STAFF],
+                                               "signed_on": [SIGNATURE_DATE]}
+    bulk = partner_client.post("/api/v1/contracts/bulk", json={"items": [
+        {"external_ref": "CT-WAIT", "status": "active"},
+        {"external_ref": "CT-NEW", "account_ref": "C001", "title": "Entretien",
+         "status": "terminated"},
+        {"external_ref": "CT-ON", "signed_on": None}]})
+    assert [(i["status"], i.get("errors")) for i in bulk.get_json()["items"]] == [
+        ("error", {"status": [SIGNED_BY_STAFF]}), ("error", {"status": [SIGNED_BY_STAFF]}),
+        ("error", {"signed_on": [SIGNATURE_DATE]})]
+    db.session.expire_all()
+    assert [(c.status, c.signed_on) for c in db.session.scalars(
+        select(m.Contract).order_by(m.Contract.id))] == [
+        ("pending_signature", None), ("active", date(2025, 12, 20))]
+    # What the token may: bring a contract to sign, and change it while it waits.
+    assert partner_client.post("/api/v1/contracts", json={
+        "account_ref": "C001", "title": "Entretien", "status": "pending_signature",
+        "starts_on": "2026-11-01"}).status_code == 201
+    assert partner_client.patch(url(waiting.id), json={
+        "recurring_amount": "59.90", "status": "pending_signature"}).status_code == 200
+    # The tenant's staff record the signature.
+    assert en_client.patch(url(waiting.id), json={
+        "status": "active", "signed_on": "2026-10-02"}).status_code == 200
+
