@@ -275,7 +275,8 @@ class _Upsert:
             item.new_lines = True
         before, after = {}, {}
         for name, value in values.items():
-            old = old_lines if name == "lines" else current[name]
+            # A quote's answer sets columns beyond its fields (app/services/quotes.py).
+            old = old_lines if name == "lines" else current.get(name)
             if old != value:
                 before[name], after[name] = jsonable(old), jsonable(value)
         if custom is not None and custom != (current["custom"] or {}):

@@ -1,4 +1,4 @@
-"""What a partner's token may write (docs/api.md, "What a partner token may write"): records of
+"""What a partner's token may write (docs/api.md, "What a partner's token may write"): records of
 its partner, never its partner itself, never a deletion that changes records out of its sight,
 never a record moved out of its partner, never a staff-only field, never the tenant's shared
 configuration. Refusals: 404 for what it cannot see, 403 for what it sees but may not change,
@@ -18,6 +18,7 @@ from app.extensions import db
 from app.services.attachments import add_attachment
 from tests.api.conftest import PARTNERS_PROFILE, bearer, problem
 from tests.api.records_support import english
+from tests.conftest import PASSWORD, login, page_text
 
 MAY_NOT_PARTNERS = "Partners are managed by the tenant's staff: you may not change them."
 OUT_OF_SIGHT = ("Records you cannot see depend on this one: the tenant's staff can "
@@ -365,3 +366,40 @@ def test_a_partner_token_neither_signs_nor_ends_a_contract(
     assert en_client.patch(url(waiting.id), json={
         "status": "active", "signed_on": "2026-10-02"}).status_code == 200
 
+
+def test_a_partner_token_answer_is_recorded_as_one_given_in_the_extranet(
+        app, partner_client, world, make_quote, make_user):
+    """Who answered a quote and when: on the quote, in its history and in the back office,
+    whether the agent answers in the extranet or his partner's system through its token."""
+    by_agent, by_token, in_bulk = (make_quote(account=world.account.id, status="sent",
+                                              external_ref=ref) for ref in ("Q-A", "Q-T", "Q-B"))
+    agent = make_user("agent", partner_id=world.partner.id)
+    extranet = app.test_client()
+    assert extranet.post("/alpha/portal/login", data={
+        "email": agent.email, "password": PASSWORD}).status_code == 302
+    assert extranet.post(f"/alpha/portal/quotes/{by_agent.id}/answer",
+                         data={"decision": "accept"}).status_code == 302
+    assert partner_client.patch(f"/api/v1/quotes/{by_token.id}",
+                                json={"status": "accepted"}).status_code == 200
+    bulk = partner_client.post("/api/v1/quotes/bulk", json={"items": [
+        {"external_ref": "Q-B", "status": "refused"}]})
+    assert bulk.get_json()["items"][0]["status"] == "updated"
+
+    db.session.expire_all()
+    quotes = [db.session.get(m.Quote, q.id) for q in (by_agent, by_token, in_bulk)]
+    token_label = db.session.scalar(select(m.AuditEvent.actor_label).where(
+        m.AuditEvent.actor_kind == "token").limit(1))
+    assert token_label.startswith("api:ERP nightly (")
+    assert [(q.status, q.answered_by_id, q.answered_by_label) for q in quotes] == [
+        ("accepted", agent.id, agent.email), ("accepted", None, token_label),
+        ("refused", None, token_label)]
+    assert all(q.answered_at is not None for q in quotes)
+    for quote in quotes:
+        event = db.session.scalars(select(m.AuditEvent).where(
+            m.AuditEvent.entity == "quotes", m.AuditEvent.record_id == quote.id)
+            .order_by(m.AuditEvent.id.desc())).first()
+        assert event.before["status"] == "sent" and event.after["status"] == quote.status
+        assert event.after["answered_at"] == quote.answered_at.isoformat()
+        assert event.after["answered_by_label"] == quote.answered_by_label
+    staff = login(app.test_client(), make_user("sales"))
+    assert token_label in page_text(staff.get(f"/alpha/quotes/{by_token.id}"))
