@@ -7,8 +7,10 @@ see answers 404.
 
 Writes (can_create, can_change, can_delete; a partner's API token is an agent here): staff
 write whatever they see; an agent writes his partner's customers, contacts and documents,
-never a partner, never a deletion that would change a record he cannot see; a subscriber
-changes his own customer's details only. The services apply these to the acting user.
+never a partner, never a deletion that would change a record he cannot see, never a value
+the extranet would not let him give (refused_values: a quote's answer, a contract's
+signature); a subscriber changes his own customer's details only. The services apply these
+to the acting user.
 """
 from __future__ import annotations
 
