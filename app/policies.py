@@ -7,14 +7,17 @@ see answers 404.
 
 Writes (can_create, can_change, can_delete; a partner's API token is an agent here): staff
 write whatever they see; an agent writes his partner's customers, contacts and documents,
-never a partner, never a deletion that would change a record he cannot see; a subscriber
-changes his own customer's details only. The services apply these to the acting user.
+never a partner, never a deletion that would change a record he cannot see, never a value
+the extranet would not let him give (refused_values: a quote's answer, a contract's
+signature); a subscriber changes his own customer's details only. The services apply these
+to the acting user.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from flask import abort
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from app import models as m
@@ -248,6 +251,80 @@ def _dependents_out_of_sight(record: Any, user: User) -> bool:
         users = select(m.User.id).where(m.User.account_id == record.id)
         return db.session.scalar(users.limit(1)) is not None
     return False
+
+
+QUOTE_ANSWERS = ("accepted", "refused")
+
+
+def answer_refusal(status: str | None) -> str | None:
+    """Why a quote in `status` (None: a new one) may not be accepted or refused now, or None:
+    a quote awaits its customer's answer once sent, and is answered once."""
+    if status == "sent":
+        return None
+    if status is None:
+        return _("A quote is accepted or refused once sent, as its answer: create it as sent.")
+    return _("This quote is not awaiting an answer any more.")
+
+
+def refused_values(user: User | None, model: type, current: dict[str, Any] | None,
+                   values: dict[str, Any], lines: list[dict[str, Any]] | None = None
+                   ) -> dict[str, str]:
+    """The values, among those `user` gives a record of `model` (whose `current` values are
+    None for a new one; `lines`: the lines he gives), that he may not give, with the reason by
+    field. An agent (and a partner's token) may do what the extranet lets him: answer a quote
+    while it is sent, once, on the lines and amounts it was sent with; he neither signs nor
+    ends a contract. Staff and platform work (feeds, jobs) are free."""
+    if user is None or user.is_staff:
+        return {}
+    current = current or {}
+    if model is m.Quote:
+        return _refused_quote_values(current, values, lines)
+    if model is m.Contract:
+        return _refused_contract_values(current, values)
+    return {}
+
+
+QUOTE_AMOUNTS = ("total_excl_tax", "tax_total", "total", "currency")
+
+
+def _refused_quote_values(current: dict[str, Any], values: dict[str, Any],
+                          lines: list[dict[str, Any]] | None) -> dict[str, str]:
+    old = current.get("status")
+    new = values.get("status", old)
+    refused = {}
+    if old in QUOTE_ANSWERS or new in QUOTE_ANSWERS:
+        changed = [name for name in QUOTE_AMOUNTS
+                   if name in values and values[name] != current.get(name)]
+        for name in (["lines"] if lines is not None else []) + changed:
+            refused[name] = _("A quote is answered on its lines and amounts: they can no "
+                              "longer change.")
+    if new == old:
+        return refused
+    if old in QUOTE_ANSWERS:
+        refused["status"] = _("This quote has been answered: only the tenant's staff can "
+                              "change its status.")
+    elif new in QUOTE_ANSWERS and answer_refusal(old):
+        refused["status"] = answer_refusal(old)
+    return refused
+
+
+# A contract is signed (active) by its customer, through the tenant; ending it is the
+# tenant's decision. The extranet offers an agent neither.
+CONTRACT_SIGNED = ("active", "terminated")
+
+
+def _refused_contract_values(current: dict[str, Any], values: dict[str, Any]
+                             ) -> dict[str, str]:
+    refused = {}
+    old = current.get("status")
+    new = values.get("status", old)
+    if new != old and (new in CONTRACT_SIGNED or old in CONTRACT_SIGNED):
+        refused["status"] = _("A contract is signed and ended through the tenant's staff: you "
+                              "may not give it this status.")
+    if "signed_on" in values and values["signed_on"] != current.get("signed_on"):
+        refused["signed_on"] = _("A contract's signature date is recorded by the tenant's "
+                                 "staff: you may not set it.")
+    return refused
 
 
 def can_edit(user: User | None, record_or_model: Any = None) -> bool:

@@ -97,10 +97,12 @@ class Quote(DocumentMixin, db.Model):
     issued_on: Mapped[date | None]
     valid_until: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(20), default="draft")
-    # The customer's answer given in the extranet: when, by whom, and his comment.
+    # The customer's answer (in the extranet, or through a partner's token): when, by whom
+    # (the user; a token or a feed by its label, kept if the user goes), and his comment.
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
+    answered_by_label: Mapped[str | None] = mapped_column(String(254))
     answer_comment: Mapped[str | None] = mapped_column(Text)
 
     deal = relationship("Deal")

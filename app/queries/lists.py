@@ -13,9 +13,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 
 from app.custom_fields import definitions
-from app.entities import Entity, Field
+from app.entities import ENTITIES, Entity, Field
 from app.extensions import db
-from app.models import CustomField
+from app.models import CustomField, User
 from app.models.base import MAX_ID
 from app.policies import visible
 from app.values import parse_bool, parse_date, parse_decimal
@@ -67,7 +67,7 @@ def build_list(entity: Entity, args: Any, user: Any,
         stmt = stmt.where(_search_clause(entity, q))
     for f in entity.fields:
         if f.filter:
-            stmt = _apply_field_filter(query, stmt, f, args)
+            stmt = _apply_field_filter(query, stmt, f, args, user)
     fields = custom_fields if custom_fields is not None else definitions(entity.name)
     for cf in fields:
         stmt = _apply_custom_filter(query, stmt, cf, args)
@@ -112,7 +112,8 @@ def _range(query: ListQuery, args: Any, name: str, parser: Any, label: Any) -> t
     return bounds[0], bounds[1]
 
 
-def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> Select:
+def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
+                        user: Any) -> Select:
     column = getattr(query.entity.model, f.attr)
     if f.type in ("date", "money"):
         parser = parse_date if f.type == "date" else parse_decimal
@@ -134,7 +135,11 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any) -> 
             query.refuse(f.name, f.label, raw)
             return stmt
         query.active[f.name] = raw
-        return stmt.where(column == ref_id)
+        # A related record out of the user's sight matches nothing, as it shows nowhere in
+        # his answers: filtering on its id must not tell which of his records point at it.
+        related = User if f.ref == "users" else ENTITIES[f.ref].model
+        return stmt.where(column == ref_id, column.in_(
+            visible(select(related.id).where(related.id == ref_id), related, user)))
     if f.type == "choice":
         # One choice, or several separated by commas (status=issued,overdue: unpaid).
         values = [value.strip() for value in raw.split(",") if value.strip()]

@@ -264,16 +264,19 @@ class _Upsert:
     def _plan_update(self, item: BulkItem, current: dict[str, Any],
                      old_lines: list[dict[str, Any]] | None) -> None:
         values = item.values
+        if item.lines is not None and item.lines == old_lines:
+            item.lines = None  # the same lines again change nothing (nor an answered quote)
         custom = self._check(item, current)
         if item.errors:
             return
-        if item.lines is not None and item.lines != old_lines:
+        if item.lines is not None:
             values["lines"] = item.lines
             values.update(line_totals(item.lines))
             item.new_lines = True
         before, after = {}, {}
         for name, value in values.items():
-            old = old_lines if name == "lines" else current[name]
+            # A quote's answer sets columns beyond its fields (app/services/quotes.py).
+            old = old_lines if name == "lines" else current.get(name)
             if old != value:
                 before[name], after[name] = jsonable(old), jsonable(value)
         if custom is not None and custom != (current["custom"] or {}):

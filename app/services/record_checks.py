@@ -4,8 +4,9 @@ time (app/services/records.py) and the API's bulk upsert (app/services/bulk.py).
 A write is checked in two steps, so that the bulk upsert can read the database once for many
 records in between: `check_values` needs no database (related records stay as given); then,
 related records resolved and the current record read, `check_record` applies the rules that
-need them: fields a new record cannot lack, custom values, date order, and the partner a
-document takes from its customer.
+need them: fields a new record cannot lack, custom values, date order, the values the acting
+user may not give (app/policies.py), the partner a document takes from its customer, and who
+answered a quote and when (app/services/quotes.py).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import CustomField
 from app.models.base import MAX_ID
-from app.policies import visible
+from app.policies import refused_values, visible
+from app.services.quotes import answer_in_write
 from app.services.record_rules import (
     CENT,
     LINE_DEFAULTS,
@@ -99,11 +101,15 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
         except ValidationError as exc:
             errors.update(exc.errors)
     errors.update(date_order_errors(entity, current or {}, values))
+    errors.update(refused_values(current_actor().user, entity.model, current, values,
+                                 checked.lines))
     if errors:
         return
     partner_id = default_partner(entity, {**(current or {}), **values}, partner_of_account)
     if partner_id is not None:
         values["partner_id"] = partner_id
+    if entity.model is m.Quote:
+        values.update(answer_in_write(current, values))
 
 
 def clean_value(field: Field, raw: Any) -> Any:

@@ -65,9 +65,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# A quote's answer (app/services/quotes.py): columns beyond its fields, audited once given.
+ANSWER_COLUMNS = ("answered_at", "answered_by_id", "answered_by_label", "answer_comment")
+
+
 def snapshot(entity: Entity, record: Any) -> dict[str, Any]:
-    """The audited state of a record: its fields, custom values and lines."""
+    """The audited state of a record: its fields, its answer if a quote answered, custom
+    values and lines."""
     state = {f.attr: jsonable(getattr(record, f.attr)) for f in entity.fields}
+    if getattr(record, "answered_at", None) is not None:
+        state.update({name: jsonable(getattr(record, name)) for name in ANSWER_COLUMNS})
     state["custom"] = jsonable(dict(record.custom or {}))
     if entity.line_model is not None:
         state["lines"] = [

@@ -125,7 +125,9 @@ def _detach_references(entity: Entity, record_id: int) -> None:
 
 
 def _check_account_unused(account: m.Account) -> None:
-    for name in ("contacts", "deals", "quotes", "orders", "contracts", "deliveries", "invoices"):
+    # Files too: the database would delete them with the customer (ON DELETE CASCADE).
+    for name in ("contacts", "deals", "quotes", "orders", "contracts", "deliveries", "invoices",
+                 "attachments"):
         model = ENTITIES[name].model
         if db.session.scalar(select(model.id).where(model.account_id == account.id).limit(1)):
             raise ValidationError({"": _(

@@ -128,3 +128,25 @@ def test_a_partner_token_sorts_only_on_fields_it_reads(app_ctx):
     with pytest.raises(QueryParameterError) as refused:
         _check_sort(entity, "-owner", partner)
     assert refused.value.code == 400 and list(refused.value.data["messages"]["query"]) == ["sort"]
+
+
+def test_a_partner_token_learns_nothing_by_filtering_on_a_customer_out_of_its_sight(
+        partner_client, en_client, world, make_partner, make_account, make_invoice,
+        make_deal):
+    # P001's invoice and deal for another partner's customer: the token sees them, their
+    # customer shown as null. Filtering on that customer's id must not tell whose they are.
+    other = make_account(name="Client Sud", partner=make_partner(name="Agence Sud").id)
+    invoice = make_invoice(account=other.id, partner=world.partner.id)
+    deal = make_deal(account=other.id, partner=world.partner.id)
+    for entity, record in (("invoices", invoice), ("deals", deal)):
+        listed = {r["id"]: r for r in partner_client.get(f"/api/v1/{entity}").get_json()}
+        assert listed[record.id]["account_id"] is None
+        filtered = partner_client.get(f"/api/v1/{entity}?account_id={other.id}")
+        assert filtered.status_code == 200 and filtered.get_json() == [], entity
+        # As by its reference, which the token cannot name either.
+        assert partner_client.get(f"/api/v1/{entity}?account_ref=x").get_json() == []
+        # The token's own customers filter as before; staff filter on any customer.
+        own = partner_client.get(f"/api/v1/{entity}?account_id={world.account.id}")
+        assert record.id not in [r["id"] for r in own.get_json()]
+        staff = en_client.get(f"/api/v1/{entity}?account_id={other.id}").get_json()
+        assert [r["id"] for r in staff] == [record.id]

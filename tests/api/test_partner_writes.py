@@ -1,10 +1,13 @@
-"""What a partner's token may write (docs/api.md, "What a partner token may write"): records of
+"""What a partner's token may write (docs/api.md, "What a partner's token may write"): records of
 its partner, never its partner itself, never a deletion that changes records out of its sight,
 never a record moved out of its partner, never a staff-only field, never the tenant's shared
 configuration. Refusals: 404 for what it cannot see, 403 for what it sees but may not change,
 422 for a value it may not give."""
 from __future__ import annotations
 
+import io
+from datetime import date
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -12,8 +15,10 @@ from sqlalchemy import select
 
 from app import models as m
 from app.extensions import db
+from app.services.attachments import add_attachment
 from tests.api.conftest import PARTNERS_PROFILE, bearer, problem
 from tests.api.records_support import english
+from tests.conftest import PASSWORD, login, page_text
 
 MAY_NOT_PARTNERS = "Partners are managed by the tenant's staff: you may not change them."
 OUT_OF_SIGHT = ("Records you cannot see depend on this one: the tenant's staff can "
@@ -198,3 +203,203 @@ def test_a_partner_token_changes_nothing_the_tenant_shares(app, make_token, worl
     assert db.session.scalar(select(db.func.count(m.CustomField.id))) == 0
     assert db.session.scalar(select(db.func.count(m.WebhookEndpoint.id))) == 0
     assert db.session.scalar(select(db.func.count(m.ImportRun.id))) == 0
+
+
+ANSWERED = "This quote has been answered: only the tenant's staff can change its status."
+NOT_AWAITING = "This quote is not awaiting an answer any more."
+
+
+def test_a_partner_token_answers_quotes_as_its_agents_do_in_the_extranet(
+        partner_client, en_client, world, make_quote):
+    """The extranet lets an agent accept or refuse a sent quote, once: the token's PATCH,
+    bulk and POST of a status follow that rule instead of overturning a customer's answer."""
+    sent = make_quote(account=world.account.id, status="sent", external_ref="Q-SENT")
+    refused = make_quote(account=world.account.id, status="refused", external_ref="Q-NO")
+    expired = make_quote(account=world.account.id, status="expired", external_ref="Q-OLD")
+    url = "/api/v1/quotes/{}".format
+    for quote, status, message in ((refused, "accepted", ANSWERED), (refused, "sent", ANSWERED),
+                                   (expired, "accepted", NOT_AWAITING)):
+        response = partner_client.patch(url(quote.id), json={"status": status})
+        assert problem(response, 422)["errors"] == {"status": [message]}, (quote.status, status)
+    bulk = partner_client.post("/api/v1/quotes/bulk", json={"items": [
+        {"external_ref": "Q-NO", "status": "accepted"},
+        {"external_ref": "Q-OLD", "status": "refused"}]})
+    assert [(i["status"], i.get("errors")) for i in bulk.get_json()["items"]] == [
+        ("error", {"status": [ANSWERED]}), ("error", {"status": [NOT_AWAITING]})]
+    created = partner_client.post("/api/v1/quotes", json={
+        "account_ref": "C001", "status": "accepted", "issued_on": "2026-10-01"})
+    assert list(problem(created, 422)["errors"]) == ["status"]
+    db.session.expire_all()
+    assert [db.session.get(m.Quote, q.id).status for q in (sent, refused, expired)] == [
+        "sent", "refused", "expired"]
+    assert db.session.scalar(select(db.func.count(m.Quote.id))) == 4
+    # What an agent may do in the extranet, the token does; an answer then stands.
+    assert partner_client.patch(url(sent.id), json={"status": "accepted"}).status_code == 200
+    assert partner_client.patch(url(sent.id), json={"status": "accepted"}).status_code == 200
+    again = partner_client.patch(url(sent.id), json={"status": "refused"})
+    assert problem(again, 422)["errors"] == {"status": [ANSWERED]}
+    # The tenant's staff still correct a status.
+    assert en_client.patch(url(refused.id), json={"status": "accepted"}).status_code == 200
+    # The refusal speaks the tenant's language to a client that asks for none.
+    partner_client.environ_base.pop("HTTP_ACCEPT_LANGUAGE")
+    french = partner_client.patch(url(sent.id), json={"status": "refused"})
+    assert problem(french, 422)["errors"] == {"status": [
+        "Ce devis a reçu sa réponse : seule l’entreprise peut en changer le statut."]}
+
+
+def test_a_customer_with_files_is_kept_like_one_with_contacts(
+        partner_client, en_client, world, make_account):
+    """A customer's files would go with it (or lose their customer): deleting it is refused
+    as for contacts and documents, in the tenant's language for a client that asks for none."""
+    account = make_account(name="Client fichiers", external_ref="C-FILES", partner=None)
+    mine = make_account(name="Client du partenaire", external_ref="C-MINE",
+                        partner=world.partner.id)
+    for record in (account, mine):
+        add_attachment(db.session.get(m.Account, record.id), "kbis.txt", io.BytesIO(b"Kbis"))
+    db.session.commit()
+    refused = en_client.delete(f"/api/v1/accounts/{account.id}")
+    assert problem(refused, 409)["detail"] == (
+        "This customer still has attachments: delete or move them first.")
+    token_refused = partner_client.delete(f"/api/v1/accounts/{mine.id}")
+    assert problem(token_refused, 409)["detail"] == (
+        "This customer still has attachments: delete or move them first.")
+    en_client.environ_base.pop("HTTP_ACCEPT_LANGUAGE")
+    french = en_client.delete("/api/v1/accounts/by-ref/C-FILES")
+    assert problem(french, 409)["detail"] == (
+        "Ce client a encore des pièces jointes\u00a0: supprimez-les ou rattachez-les d’abord à un "
+        "autre client.")
+    db.session.expire_all()
+    assert db.session.scalar(select(db.func.count(m.Account.id)).where(
+        m.Account.id.in_([account.id, mine.id]))) == 2
+    assert sorted(db.session.scalars(select(m.Attachment.account_id))) == sorted(
+        [account.id, mine.id])
+
+
+FROZEN = "A quote is answered on its lines and amounts: they can no longer change."
+
+
+def test_an_answered_quote_keeps_its_lines_and_amounts_for_a_partner_token(
+        partner_client, en_client, world, make_quote):
+    """An agent cannot touch an answered quote in the extranet: the token may not rewrite the
+    lines or amounts a customer accepted or refused, nor answer on other lines than those
+    sent; sending the same lines again changes nothing and is no error."""
+    accepted = make_quote(account=world.account.id, status="accepted", external_ref="Q-YES")
+    refused = make_quote(account=world.account.id, status="refused", external_ref="Q-NO")
+    sent = make_quote(account=world.account.id, status="sent", external_ref="Q-SENT")
+    lines = [{"label": "Store banne XXL", "quantity": 3, "unit_price": "900"}]
+    url = "/api/v1/quotes/{}".format
+    for change in ({"lines": lines}, {"lines": []}, {"total": "1.00"}, {"currency": "USD"},
+                   {"tax_total": "0", "total_excl_tax": "1"}):
+        response = partner_client.patch(url(accepted.id), json=change)
+        assert problem(response, 422)["errors"] == {name: [FROZEN] for name in change}, change
+    both = partner_client.patch(url(sent.id), json={"status": "accepted", "lines": lines})
+    assert problem(both, 422)["errors"] == {"lines": [FROZEN]}
+    same = [{"label": "Store banne", "quantity": 1, "unit_price": "800", "tax_rate": 20}]
+    bulk = partner_client.post("/api/v1/quotes/bulk", json={"items": [
+        {"external_ref": "Q-YES", "lines": lines},
+        {"external_ref": "Q-NO", "lines": same, "total": "960.00"},
+        {"external_ref": "Q-SENT", "status": "refused", "total": "5.00"}]})
+    assert [(i["status"], i.get("errors")) for i in bulk.get_json()["items"]] == [
+        ("error", {"lines": [FROZEN]}), ("unchanged", None), ("error", {"total": [FROZEN]})]
+    db.session.expire_all()
+    for quote in (accepted, refused, sent):
+        quote = db.session.get(m.Quote, quote.id)
+        assert ([line.label for line in quote.lines], quote.total, quote.currency) == (
+            ["Store banne"], Decimal("960.00"), "EUR")
+    # A quote awaiting its answer is still the partner's to rewrite; staff correct any.
+    assert partner_client.patch(url(sent.id), json={"lines": lines}).status_code == 200
+    assert en_client.patch(url(accepted.id), json={"lines": lines}).status_code == 200
+    db.session.expire_all()
+    assert [db.session.get(m.Quote, q.id).total for q in (accepted, sent)] == [
+        Decimal("3240.00")] * 2
+
+
+SIGNED_BY_STAFF = ("A contract is signed and ended through the tenant's staff: you may not "
+                   "give it this status.")
+SIGNATURE_DATE = ("A contract's signature date is recorded by the tenant's staff: you may not "
+                  "set it.")
+
+
+def test_a_partner_token_neither_signs_nor_ends_a_contract(
+        partner_client, en_client, world, make_contract):
+    """The extranet shows an agent his contracts and lets him sign or end none: the token
+    may bring a contract awaiting its signature, not make it active, date its signature,
+    end it, nor take a signature back."""
+    waiting = make_contract(account=world.account.id, status="pending_signature",
+                            external_ref="CT-WAIT")
+    active = make_contract(account=world.account.id, status="active",
+                           signed_on=date(2025, 12, 20), external_ref="CT-ON")
+    url = "/api/v1/contracts/{}".format
+    signing = partner_client.patch(url(waiting.id), json={"status": "active",
+                                                          "signed_on": "2026-10-02"})
+    assert problem(signing, 422)["errors"] == {"status": [SIGNED_BY_STAFF],
+                                               "signed_on": [SIGNATURE_DATE]}
+    for change in ({"status": "terminated"}, {"status": "pending_signature"}):
+        response = partner_client.patch(url(active.id), json=change)
+        assert problem(response, 422)["errors"] == {"status": [SIGNED_BY_STAFF]}, change
+    redated = partner_client.patch(url(active.id), json={"signed_on": "2026-01-02"})
+    assert problem(redated, 422)["errors"] == {"signed_on": [SIGNATURE_DATE]}
+    created = partner_client.post("/api/v1/contracts", json={
+        "account_ref": "C001", "title": "Entretien", "status": "active",
+        "signed_on": "2026-10-02", "starts_on": "2026-11-01"})
+    assert problem(created, 422)["errors"] == {"status": [SIGNED_BY_STAFF],
+                                               "signed_on": [SIGNATURE_DATE]}
+    bulk = partner_client.post("/api/v1/contracts/bulk", json={"items": [
+        {"external_ref": "CT-WAIT", "status": "active"},
+        {"external_ref": "CT-NEW", "account_ref": "C001", "title": "Entretien",
+         "status": "terminated"},
+        {"external_ref": "CT-ON", "signed_on": None}]})
+    assert [(i["status"], i.get("errors")) for i in bulk.get_json()["items"]] == [
+        ("error", {"status": [SIGNED_BY_STAFF]}), ("error", {"status": [SIGNED_BY_STAFF]}),
+        ("error", {"signed_on": [SIGNATURE_DATE]})]
+    db.session.expire_all()
+    assert [(c.status, c.signed_on) for c in db.session.scalars(
+        select(m.Contract).order_by(m.Contract.id))] == [
+        ("pending_signature", None), ("active", date(2025, 12, 20))]
+    # What the token may: bring a contract to sign, and change it while it waits.
+    assert partner_client.post("/api/v1/contracts", json={
+        "account_ref": "C001", "title": "Entretien", "status": "pending_signature",
+        "starts_on": "2026-11-01"}).status_code == 201
+    assert partner_client.patch(url(waiting.id), json={
+        "recurring_amount": "59.90", "status": "pending_signature"}).status_code == 200
+    # The tenant's staff record the signature.
+    assert en_client.patch(url(waiting.id), json={
+        "status": "active", "signed_on": "2026-10-02"}).status_code == 200
+
+
+def test_a_partner_token_answer_is_recorded_as_one_given_in_the_extranet(
+        app, partner_client, world, make_quote, make_user):
+    """Who answered a quote and when: on the quote, in its history and in the back office,
+    whether the agent answers in the extranet or his partner's system through its token."""
+    by_agent, by_token, in_bulk = (make_quote(account=world.account.id, status="sent",
+                                              external_ref=ref) for ref in ("Q-A", "Q-T", "Q-B"))
+    agent = make_user("agent", partner_id=world.partner.id)
+    extranet = app.test_client()
+    assert extranet.post("/alpha/portal/login", data={
+        "email": agent.email, "password": PASSWORD}).status_code == 302
+    assert extranet.post(f"/alpha/portal/quotes/{by_agent.id}/answer",
+                         data={"decision": "accept"}).status_code == 302
+    assert partner_client.patch(f"/api/v1/quotes/{by_token.id}",
+                                json={"status": "accepted"}).status_code == 200
+    bulk = partner_client.post("/api/v1/quotes/bulk", json={"items": [
+        {"external_ref": "Q-B", "status": "refused"}]})
+    assert bulk.get_json()["items"][0]["status"] == "updated"
+
+    db.session.expire_all()
+    quotes = [db.session.get(m.Quote, q.id) for q in (by_agent, by_token, in_bulk)]
+    token_label = db.session.scalar(select(m.AuditEvent.actor_label).where(
+        m.AuditEvent.actor_kind == "token").limit(1))
+    assert token_label.startswith("api:ERP nightly (")
+    assert [(q.status, q.answered_by_id, q.answered_by_label) for q in quotes] == [
+        ("accepted", agent.id, agent.email), ("accepted", None, token_label),
+        ("refused", None, token_label)]
+    assert all(q.answered_at is not None for q in quotes)
+    for quote in quotes:
+        event = db.session.scalars(select(m.AuditEvent).where(
+            m.AuditEvent.entity == "quotes", m.AuditEvent.record_id == quote.id)
+            .order_by(m.AuditEvent.id.desc())).first()
+        assert event.before["status"] == "sent" and event.after["status"] == quote.status
+        assert event.after["answered_at"] == quote.answered_at.isoformat()
+        assert event.after["answered_by_label"] == quote.answered_by_label
+    staff = login(app.test_client(), make_user("sales"))
+    assert token_label in page_text(staff.get(f"/alpha/quotes/{by_token.id}"))

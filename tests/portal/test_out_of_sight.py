@@ -49,3 +49,19 @@ def test_a_deal_is_not_a_subscribers_business(portal_subscriber, make_deal, make
     db.session.commit()
     assert portal_subscriber.get(
         f"/alpha/portal/attachments/{attachment.id}/download").status_code == 404
+
+
+def test_a_list_filtered_on_a_customer_out_of_sight_shows_nothing(
+        portal_agent, make_partner, make_account, make_invoice):
+    elsewhere = make_account(name="Zorglub Industries", partner=make_partner().id)
+    # An invoice of his partner, for another partner's customer: his, but not its customer.
+    invoice = make_invoice(account=elsewhere.id, partner=portal_agent.partner.id)
+    own = make_invoice(account=portal_agent.account.id)
+    assert invoice.number in page_text(portal_agent.get("/alpha/portal/invoices/"))
+    for page in (f"/alpha/portal/invoices/?account={elsewhere.id}",
+                 f"/alpha/portal/invoices/export.csv?account={elsewhere.id}"):
+        answer = portal_agent.get(page)
+        assert answer.status_code == 200
+        assert invoice.number not in answer.data.decode("utf-8-sig"), page
+    mine = page_text(portal_agent.get(f"/alpha/portal/invoices/?account={portal_agent.account.id}"))
+    assert own.number in mine and invoice.number not in mine
