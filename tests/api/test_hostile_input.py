@@ -93,3 +93,19 @@ def test_escaped_pairs_and_ordinary_nesting_are_read(en_client):
     bulk = _post(en_client, "/api/v1/partners/bulk", json.dumps({"items": [
         {"external_ref": f"P{n}", "name": f"Agence {n}"} for n in range(50)]}))
     assert bulk.status_code == 200 and bulk.get_json()["created"] == 50
+
+
+@pytest.mark.parametrize("quantity", ["1e999999999", "-1e999999999", "1E+1000000"])
+def test_a_line_quantity_past_what_decimals_hold_is_refused(en_client, make_invoice, quantity):
+    invoice = make_invoice()
+    line = {"label": "Pose", "quantity": quantity, "unit_price": "10.00"}
+    body = problem(en_client.patch(f"/api/v1/invoices/{invoice.id}", json={"lines": [line]}), 422)
+    assert body["errors"]["lines.0"] == ["Enter a quantity."]
+    created = problem(en_client.post("/api/v1/invoices", json={
+        "number": "F-HUGE", "account_id": invoice.account_id, "lines": [line]}), 422)
+    assert list(created["errors"]) == ["lines.0"]
+    bulk = en_client.post("/api/v1/invoices/bulk", json={"items": [{
+        "external_ref": "F-HUGE", "number": "F-HUGE", "account_id": invoice.account_id,
+        "lines": [line]}]})
+    assert bulk.status_code == 200, bulk.data[:300]
+    assert bulk.get_json()["failed"] == 1
