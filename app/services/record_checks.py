@@ -205,8 +205,10 @@ def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
             unit_price = money(raw.get("unit_price") or 0)
             tax_rate = Decimal(raw["tax_rate"] if raw.get("tax_rate") is not None
                                else LINE_DEFAULTS["tax_rate"])
-            # Compared, not abs(): abs() rounds to the context and overflows past 1e999999.
-            if not (quantity.is_finite() and -QUANTITY_LIMIT < quantity < QUANTITY_LIMIT):
+            # Compared, not abs(): abs() rounds to the context and overflows past 1e999999;
+            # then rounded as stored, since 999999999.9999 becomes 1000000000.000.
+            if not (quantity.is_finite() and -QUANTITY_LIMIT < quantity < QUANTITY_LIMIT) \
+                    or abs(quantity.quantize(QUANTITY_STEP)) >= QUANTITY_LIMIT:
                 raise ValueError(_("Enter a quantity."))
             if not (tax_rate.is_finite() and 0 <= tax_rate <= 100):
                 raise ValueError(_("Enter a tax rate between 0 and 100."))

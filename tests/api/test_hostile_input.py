@@ -95,8 +95,10 @@ def test_escaped_pairs_and_ordinary_nesting_are_read(en_client):
     assert bulk.status_code == 200 and bulk.get_json()["created"] == 50
 
 
-@pytest.mark.parametrize("quantity", ["1e999999999", "-1e999999999", "1E+1000000"])
-def test_a_line_quantity_past_what_decimals_hold_is_refused(en_client, make_invoice, quantity):
+# Past what decimals hold, and just under a billion but a billion once rounded to 3 places.
+@pytest.mark.parametrize("quantity", ["1e999999999", "-1e999999999", "1E+1000000",
+                                      "999999999.9999", "-999999999.9995"])
+def test_a_line_quantity_past_what_a_line_holds_is_refused(en_client, make_invoice, quantity):
     invoice = make_invoice()
     line = {"label": "Pose", "quantity": quantity, "unit_price": "10.00"}
     body = problem(en_client.patch(f"/api/v1/invoices/{invoice.id}", json={"lines": [line]}), 422)
@@ -109,3 +111,11 @@ def test_a_line_quantity_past_what_decimals_hold_is_refused(en_client, make_invo
         "lines": [line]}]})
     assert bulk.status_code == 200, bulk.data[:300]
     assert bulk.get_json()["failed"] == 1
+
+
+def test_the_largest_quantity_a_line_holds_is_kept(en_client, make_invoice):
+    invoice = make_invoice()
+    changed = en_client.patch(f"/api/v1/invoices/{invoice.id}", json={"lines": [
+        {"label": "Pose", "quantity": "999999999.9994", "unit_price": "1.00"}]})
+    assert changed.status_code == 200, changed.data[:300]
+    assert changed.get_json()["lines"][0]["quantity"] == "999999999.999"
