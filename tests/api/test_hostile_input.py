@@ -119,3 +119,62 @@ def test_the_largest_quantity_a_line_holds_is_kept(en_client, make_invoice):
         {"label": "Pose", "quantity": "999999999.9994", "unit_price": "1.00"}]})
     assert changed.status_code == 200, changed.data[:300]
     assert changed.get_json()["lines"][0]["quantity"] == "999999999.999"
+
+
+@pytest.mark.parametrize("ratio", ["0." + "0" * 400 + "1", 5e-324, 1e-30])
+def test_a_decimal_custom_value_past_20_places_is_refused(en_client, make_invoice, make_field,
+                                                           ratio):
+    # Stored as typed, it broke every list filtered on the field (PostgreSQL: out of range
+    # for double precision).
+    make_field("invoices", "ratio", type="decimal")
+    invoice = make_invoice()
+    body = problem(en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                                   json={"custom": {"ratio": ratio}}), 422)
+    assert body["errors"] == {"custom.ratio": ["At most 20 digits after the decimal point."]}
+    bulk = en_client.post("/api/v1/invoices/bulk", json={"items": [{
+        "external_ref": "F-R", "number": "F-R", "account_id": invoice.account_id,
+        "custom": {"ratio": ratio}}]})
+    assert bulk.status_code == 200 and bulk.get_json()["items"][0]["errors"] == {
+        "custom.ratio": ["At most 20 digits after the decimal point."]}
+
+
+def test_a_decimal_custom_value_of_20_places_is_kept_and_filtered(en_client, make_invoice,
+                                                                   make_field):
+    make_field("invoices", "ratio", type="decimal")
+    invoice = make_invoice()
+    smallest = "0." + "0" * 19 + "1"
+    changed = en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                              json={"custom": {"ratio": smallest}})
+    assert changed.status_code == 200 and changed.get_json()["custom"] == {"ratio": smallest}
+    found = en_client.get("/api/v1/invoices", query_string={"cf_ratio_min": "0",
+                                                            "cf_ratio_max": "1"})
+    assert found.status_code == 200 and [r["id"] for r in found.get_json()] == [invoice.id]
+
+
+@pytest.mark.parametrize("count", [10 ** 4299, -(10 ** 19 - 1), "1" + "0" * 18])
+def test_an_integer_custom_value_past_18_digits_is_refused(en_client, make_invoice, make_field,
+                                                           count):
+    # A JSON integer of up to 4,300 digits was stored, and every list filtered on the field
+    # failed on it (PostgreSQL: out of range for double precision).
+    make_field("invoices", "pieces", type="integer")
+    invoice = make_invoice()
+    body = problem(en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                                   json={"custom": {"pieces": count}}), 422)
+    assert body["errors"] == {"custom.pieces": ["The number is too large."]}
+    bulk = en_client.post("/api/v1/invoices/bulk", json={"items": [{
+        "external_ref": "F-N", "number": "F-N", "account_id": invoice.account_id,
+        "custom": {"pieces": count}}]})
+    assert bulk.status_code == 200 and bulk.get_json()["items"][0]["errors"] == {
+        "custom.pieces": ["The number is too large."]}
+
+
+def test_an_integer_custom_value_of_18_digits_is_kept_and_filtered(en_client, make_invoice,
+                                                                    make_field):
+    make_field("invoices", "pieces", type="integer")
+    invoice = make_invoice()
+    changed = en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                              json={"custom": {"pieces": 10 ** 18 - 1}})
+    assert changed.status_code == 200 and changed.get_json()["custom"] == {
+        "pieces": 10 ** 18 - 1}
+    found = en_client.get("/api/v1/invoices", query_string={"cf_pieces_min": "1"})
+    assert found.status_code == 200 and [r["id"] for r in found.get_json()] == [invoice.id]

@@ -398,6 +398,25 @@ def test_custom_fields_are_checked_like_forms(make_profile, run_import, feed_fil
         "Saisissez un nombre, par exemple 1 234,56.", "Saisissez oui ou non."]
 
 
+def test_numbers_of_custom_fields_past_what_lists_filter_are_row_errors(
+        make_profile, run_import, feed_file, make_custom_field):
+    make_custom_field("accounts", "surface", "decimal")
+    make_custom_field("accounts", "pieces", "integer")
+    profile = make_profile("accounts", {**ACCOUNTS, "Surface": "custom.surface",
+                                        "Pièces": "custom.pieces"})
+    run = run_import(profile, feed_file(
+        "Code client;Raison sociale;Ville;Surface;Pièces\n"
+        f"C1;Dupont;Lyon;0,{'0' * 400}1;\nC2;Martin;Nice;;{'9' * 19}\n"
+        f"C3;Leroy;Paris;0,{'0' * 19}1;{'9' * 18}\n"))
+    assert (run.counts["created"], run.counts["failed"]) == (1, 2)
+    errors = sorted(row_errors(run), key=lambda e: e.line)
+    assert [(e.line, e.column, in_french(e)) for e in errors] == [
+        (2, "Surface", "20 chiffres après la virgule au maximum."),
+        (3, "Pièces", "Le nombre est trop grand.")]
+    assert by_key("accounts")["C3"].custom == {"surface": "0." + "0" * 19 + "1",
+                                               "pieces": 10 ** 18 - 1}
+
+
 # --- Formats -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bom", [False, True], ids=["utf8", "utf8-bom"])
