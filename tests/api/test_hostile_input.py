@@ -39,7 +39,8 @@ def test_a_changes_cursor_with_an_extreme_time_is_refused(api_client, make_invoi
 
 
 @pytest.mark.parametrize("moment", [*EXTREME_TIMES, "10000-01-01T00:00:00Z",
-                                    "99999999999999999999"])
+                                    "99999999999999999999", "0000-01-01T00:00:00Z",
+                                    "0000-12-31", "1e20", "-1e20"])
 @pytest.mark.parametrize("url, name", [("/api/v1/invoices", "updated_since"),
                                        ("/api/v1/invoices/deleted", "since")])
 def test_a_time_with_no_utc_equivalent_is_refused_naming_the_argument(
