@@ -22,6 +22,7 @@ from app.values import parse_bool, parse_date, parse_decimal, parse_integer
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 TEXT_MAX = 255
 LONG_TEXT_MAX = 10_000
+DECIMAL_PLACES = 20
 CHOICE_TYPES = {"choice", "multi_choice"}
 
 
@@ -67,8 +68,21 @@ def _decimal(raw: Any, choices: list[str], places: int | None = None) -> str:
     if abs(value) >= Decimal("1e15"):
         raise CustomValueError(_("The number is too large."))
     if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places))
-    return format(value.normalize() if places is None else value, "f")
+        return format(value.quantize(Decimal(1).scaleb(-places)), "f")
+    value = value.normalize()
+    # 0.000…1 with hundreds of zeros would be stored as typed, and list filters, which
+    # compare as floating point, fail on it (PostgreSQL: out of range for double precision).
+    if -value.as_tuple().exponent > DECIMAL_PLACES:
+        raise CustomValueError(_("At most %(n)d digits after the decimal point.",
+                                 n=DECIMAL_PLACES))
+    return format(value, "f")
+
+
+def _integer(raw: Any, choices: list[str]) -> int:
+    try:
+        return parse_integer(raw)
+    except OverflowError as exc:
+        raise CustomValueError(_("The number is too large.")) from exc
 
 
 def _choice(raw: Any, choices: list[str]) -> str:
@@ -103,7 +117,7 @@ def _url(raw: Any, choices: list[str]) -> str:
 _COERCERS = {
     "text": _text,
     "long_text": lambda raw, choices: _text(raw, choices, LONG_TEXT_MAX),
-    "integer": lambda raw, choices: parse_integer(raw),
+    "integer": _integer,
     "decimal": _decimal,
     "money": lambda raw, choices: _decimal(raw, choices, 2),
     "date": lambda raw, choices: parse_date(raw).isoformat(),

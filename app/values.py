@@ -9,6 +9,7 @@ _SPACES = re.compile(r"[\s\u00a0\u202f']")
 # Yes and no as people write them, in forms, filters and feeds alike.
 TRUE_WORDS = frozenset({"1", "true", "vrai", "oui", "yes", "y", "o", "x", "on"})
 FALSE_WORDS = frozenset({"0", "false", "faux", "non", "no", "n", "off"})
+INTEGER_DIGITS = 18  # what a 64-bit integer holds
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
 
 
@@ -44,14 +45,22 @@ def parse_decimal(raw: str | int | float | Decimal) -> Decimal:
 
 
 def parse_integer(raw: str | int) -> int:
+    """123, -12, 1 234; ValueError when no whole number, OverflowError past INTEGER_DIGITS
+    digits (typed or a JSON integer, which may have up to 4,300)."""
     if isinstance(raw, bool):
         raise ValueError(raw)
     if isinstance(raw, int):
-        return raw
-    text = _SPACES.sub("", str(raw))
-    if not re.fullmatch(r"[+-]?\d{1,18}", text):
-        raise ValueError(raw)
-    return int(text)
+        value = raw
+    else:
+        text = _SPACES.sub("", str(raw))
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(raw)
+        if len(text.lstrip("+-").lstrip("0")) > INTEGER_DIGITS:
+            raise OverflowError(raw)
+        value = int(text)
+    if abs(value) >= 10 ** INTEGER_DIGITS:
+        raise OverflowError(raw)
+    return value
 
 
 def parse_date(raw: str | date) -> date:

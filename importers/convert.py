@@ -15,10 +15,11 @@ from flask_babel import lazy_gettext as _l
 from app.custom_fields import CustomValueError, coerce_value
 from app.entities import Entity
 from app.models import CustomField
-from app.services.record_checks import COUNTRIES
-from app.services.record_rules import CENT, MONEY_LIMIT
+from app.services.record_checks import COUNTRIES, QUANTITY_LIMIT
+from app.services.record_rules import CENT, MONEY_LIMIT, QUANTITY_STEP
 from importers.profile import Profile, Target
 from importers.values import (
+    TOO_LARGE,
     InvalidValue,
     cell_text,
     make_date_parser,
@@ -145,9 +146,37 @@ def custom_converter(field: CustomField) -> Converter:
     return convert
 
 
+def _quantity_converter(parse_decimal: Converter) -> Converter:
+    def convert(raw: Any) -> Decimal | None:
+        value = parse_decimal(raw)
+        if value is None:
+            return None
+        if abs(value.quantize(QUANTITY_STEP)) >= QUANTITY_LIMIT:  # as forms: numeric(12, 3)
+            raise InvalidValue(TOO_LARGE)
+        return value
+
+    return convert
+
+
+def _tax_rate_converter(parse_decimal: Converter) -> Converter:
+    def convert(raw: Any) -> Decimal | None:
+        value = parse_decimal(raw)
+        if value is not None and not 0 <= value.quantize(CENT) <= 100:
+            raise InvalidValue(_l("Enter a tax rate between 0 and 100."))
+        return value
+
+    return convert
+
+
 def line_converter(name: str, profile: Profile) -> Converter:
-    if name in ("quantity", "unit_price", "tax_rate"):
-        return make_decimal_parser(profile.decimal)
+    """A line's cell, held to the bounds forms and the API hold lines to."""
+    parse_decimal = make_decimal_parser(profile.decimal)
+    if name == "quantity":
+        return _quantity_converter(parse_decimal)
+    if name == "unit_price":
+        return _money_converter(parse_decimal)
+    if name == "tax_rate":
+        return _tax_rate_converter(parse_decimal)
     return parse_text(64 if name == "sku" else 255)
 
 

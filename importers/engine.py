@@ -32,6 +32,7 @@ from app.models import ImportRowError, ImportRun
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch
 from app.services.record_rules import (
+    MONEY_LIMIT,
     chunks,
     column_default,
     default_partner,
@@ -240,11 +241,12 @@ class ImportEngine:
         else the column's default (an empty "Paid" is 0.00 whether the record is new or not)."""
         values = item.values
         if self.profile.has_lines and item.lines:
-            given = dict(values)
-            _totals_from_lines(values, _normalized_lines(item.lines), given)
-            for name in ("total_excl_tax", "tax_total", "total"):
-                if name not in given:
-                    del values[name]  # not mapped: computed as before, when written
+            totals = line_totals(_normalized_lines(item.lines))
+            if any(abs(total) >= MONEY_LIMIT for total in totals.values()):
+                item.problems.append(Problem(None, None, _l("The total is too large.")))
+            for name, total in totals.items():
+                if name in values and values[name] is None:
+                    values[name] = total  # not mapped: computed as before, when written
         for name, default in self.defaults.items():
             if name in values and values[name] is None:
                 values[name] = default

@@ -45,6 +45,7 @@ from app.tenancy import current_actor
 # CLDR also names regions that are no ISO 3166 country: unknown (ZZ), EU, UN, pseudo-locales.
 COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2
                       and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
+QUANTITY_LIMIT = Decimal("1e9")
 
 
 @dataclass
@@ -210,11 +211,14 @@ def clean_lines(raw_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
             unit_price = money(raw.get("unit_price") or 0)
             tax_rate = Decimal(raw["tax_rate"] if raw.get("tax_rate") is not None
                                else LINE_DEFAULTS["tax_rate"])
-            if not (quantity.is_finite() and abs(quantity) < Decimal("1e9")):
+            # Compared, not abs(): abs() rounds to the context and overflows past 1e999999;
+            # then rounded as stored, since 999999999.9999 becomes 1000000000.000.
+            if not (quantity.is_finite() and -QUANTITY_LIMIT < quantity < QUANTITY_LIMIT) \
+                    or abs(quantity.quantize(QUANTITY_STEP)) >= QUANTITY_LIMIT:
                 raise ValueError(_("Enter a quantity."))
             if not (tax_rate.is_finite() and 0 <= tax_rate <= 100):
                 raise ValueError(_("Enter a tax rate between 0 and 100."))
-        except (InvalidOperation, TypeError, ValueError) as exc:
+        except (ArithmeticError, TypeError, ValueError) as exc:
             errors[f"lines.{index}"] = str(exc) if isinstance(exc, ValueError) and exc.args and \
                 isinstance(exc.args[0], str) else _("Enter numbers for quantity, price and tax.")
             continue

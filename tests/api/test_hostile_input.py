@@ -39,7 +39,8 @@ def test_a_changes_cursor_with_an_extreme_time_is_refused(api_client, make_invoi
 
 
 @pytest.mark.parametrize("moment", [*EXTREME_TIMES, "10000-01-01T00:00:00Z",
-                                    "99999999999999999999"])
+                                    "99999999999999999999", "0000-01-01T00:00:00Z",
+                                    "0000-12-31", "1e20", "-1e20"])
 @pytest.mark.parametrize("url, name", [("/api/v1/invoices", "updated_since"),
                                        ("/api/v1/invoices/deleted", "since")])
 def test_a_time_with_no_utc_equivalent_is_refused_naming_the_argument(
@@ -93,3 +94,88 @@ def test_escaped_pairs_and_ordinary_nesting_are_read(en_client):
     bulk = _post(en_client, "/api/v1/partners/bulk", json.dumps({"items": [
         {"external_ref": f"P{n}", "name": f"Agence {n}"} for n in range(50)]}))
     assert bulk.status_code == 200 and bulk.get_json()["created"] == 50
+
+
+# Past what decimals hold, and just under a billion but a billion once rounded to 3 places.
+@pytest.mark.parametrize("quantity", ["1e999999999", "-1e999999999", "1E+1000000",
+                                      "999999999.9999", "-999999999.9995"])
+def test_a_line_quantity_past_what_a_line_holds_is_refused(en_client, make_invoice, quantity):
+    invoice = make_invoice()
+    line = {"label": "Pose", "quantity": quantity, "unit_price": "10.00"}
+    body = problem(en_client.patch(f"/api/v1/invoices/{invoice.id}", json={"lines": [line]}), 422)
+    assert body["errors"]["lines.0"] == ["Enter a quantity."]
+    created = problem(en_client.post("/api/v1/invoices", json={
+        "number": "F-HUGE", "account_id": invoice.account_id, "lines": [line]}), 422)
+    assert list(created["errors"]) == ["lines.0"]
+    bulk = en_client.post("/api/v1/invoices/bulk", json={"items": [{
+        "external_ref": "F-HUGE", "number": "F-HUGE", "account_id": invoice.account_id,
+        "lines": [line]}]})
+    assert bulk.status_code == 200, bulk.data[:300]
+    assert bulk.get_json()["failed"] == 1
+
+
+def test_the_largest_quantity_a_line_holds_is_kept(en_client, make_invoice):
+    invoice = make_invoice()
+    changed = en_client.patch(f"/api/v1/invoices/{invoice.id}", json={"lines": [
+        {"label": "Pose", "quantity": "999999999.9994", "unit_price": "1.00"}]})
+    assert changed.status_code == 200, changed.data[:300]
+    assert changed.get_json()["lines"][0]["quantity"] == "999999999.999"
+
+
+@pytest.mark.parametrize("ratio", ["0." + "0" * 400 + "1", 5e-324, 1e-30])
+def test_a_decimal_custom_value_past_20_places_is_refused(en_client, make_invoice, make_field,
+                                                           ratio):
+    # Stored as typed, it broke every list filtered on the field (PostgreSQL: out of range
+    # for double precision).
+    make_field("invoices", "ratio", type="decimal")
+    invoice = make_invoice()
+    body = problem(en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                                   json={"custom": {"ratio": ratio}}), 422)
+    assert body["errors"] == {"custom.ratio": ["At most 20 digits after the decimal point."]}
+    bulk = en_client.post("/api/v1/invoices/bulk", json={"items": [{
+        "external_ref": "F-R", "number": "F-R", "account_id": invoice.account_id,
+        "custom": {"ratio": ratio}}]})
+    assert bulk.status_code == 200 and bulk.get_json()["items"][0]["errors"] == {
+        "custom.ratio": ["At most 20 digits after the decimal point."]}
+
+
+def test_a_decimal_custom_value_of_20_places_is_kept_and_filtered(en_client, make_invoice,
+                                                                   make_field):
+    make_field("invoices", "ratio", type="decimal")
+    invoice = make_invoice()
+    smallest = "0." + "0" * 19 + "1"
+    changed = en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                              json={"custom": {"ratio": smallest}})
+    assert changed.status_code == 200 and changed.get_json()["custom"] == {"ratio": smallest}
+    found = en_client.get("/api/v1/invoices", query_string={"cf_ratio_min": "0",
+                                                            "cf_ratio_max": "1"})
+    assert found.status_code == 200 and [r["id"] for r in found.get_json()] == [invoice.id]
+
+
+@pytest.mark.parametrize("count", [10 ** 4299, -(10 ** 19 - 1), "1" + "0" * 18])
+def test_an_integer_custom_value_past_18_digits_is_refused(en_client, make_invoice, make_field,
+                                                           count):
+    # A JSON integer of up to 4,300 digits was stored, and every list filtered on the field
+    # failed on it (PostgreSQL: out of range for double precision).
+    make_field("invoices", "pieces", type="integer")
+    invoice = make_invoice()
+    body = problem(en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                                   json={"custom": {"pieces": count}}), 422)
+    assert body["errors"] == {"custom.pieces": ["The number is too large."]}
+    bulk = en_client.post("/api/v1/invoices/bulk", json={"items": [{
+        "external_ref": "F-N", "number": "F-N", "account_id": invoice.account_id,
+        "custom": {"pieces": count}}]})
+    assert bulk.status_code == 200 and bulk.get_json()["items"][0]["errors"] == {
+        "custom.pieces": ["The number is too large."]}
+
+
+def test_an_integer_custom_value_of_18_digits_is_kept_and_filtered(en_client, make_invoice,
+                                                                    make_field):
+    make_field("invoices", "pieces", type="integer")
+    invoice = make_invoice()
+    changed = en_client.patch(f"/api/v1/invoices/{invoice.id}",
+                              json={"custom": {"pieces": 10 ** 18 - 1}})
+    assert changed.status_code == 200 and changed.get_json()["custom"] == {
+        "pieces": 10 ** 18 - 1}
+    found = en_client.get("/api/v1/invoices", query_string={"cf_pieces_min": "1"})
+    assert found.status_code == 200 and [r["id"] for r in found.get_json()] == [invoice.id]

@@ -121,3 +121,17 @@ def test_partner_tokens_read_tokens_and_other_tenants_are_kept_out(
         problem(response, 404)
     assert other_api_client.get("/api/v1/webhooks").get_json() == []
     assert en_client.get(url).get_json()["is_active"] is True
+
+
+@pytest.mark.parametrize("host", ["64:ff9b:1::a00:1", "2001:0:7f00:1:0:f7ff:f5f7:f7f7",
+                                  "::ffff:127.0.0.1"])
+def test_an_endpoint_on_an_address_standing_for_a_local_one_is_refused(en_client, app,
+                                                                       monkeypatch, host):
+    # NAT64 local-use prefix (64:ff9b:1::/48), Teredo (2001::/32, server 127.0.0.1),
+    # IPv4-mapped loopback: each judged by the IPv4 address inside it.
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
+    body = problem(en_client.post("/api/v1/webhooks", json={
+        "url": f"https://[{host}]/hook", "events": ["invoices.created"]}), 422)
+    assert body["errors"] == {"url": ["This address is private or local: webhooks only go to "
+                                      "addresses reachable from the Internet."]}
+    assert db.session.scalar(select(WebhookEndpoint.id)) is None

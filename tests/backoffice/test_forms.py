@@ -261,6 +261,23 @@ def test_new_form_is_prefilled_from_the_360(admin_client, make_account):
         assert admin_client.get(f"/alpha/invoices/new?account={junk}").status_code == 200
 
 
+def test_a_custom_number_past_what_lists_filter_is_refused(admin_client, make_field):
+    make_field("accounts", "pieces", type="integer")
+    make_field("accounts", "surface", type="decimal")
+    form = {"name": "Stores Azur", "kind": "company", "country": "FR"}
+    response = admin_client.post("/alpha/accounts/new", data={
+        **form, "cf_pieces": "9" * 19, "cf_surface": "0," + "0" * 20 + "1"})
+    assert response.status_code == 422
+    assert fr("The number is too large.") in text(response)
+    assert fr("At most %(n)d digits after the decimal point.", n=20) in text(response)
+    assert count_rows(Account) == 0
+    response = admin_client.post("/alpha/accounts/new", data={
+        **form, "cf_pieces": "9" * 18, "cf_surface": "0," + "0" * 19 + "1"})
+    assert response.status_code == 302, text(response)
+    assert db.session.scalar(select(Account.custom)) == {
+        "pieces": 10 ** 18 - 1, "surface": "0." + "0" * 19 + "1"}
+
+
 def test_edit_keeps_what_the_form_does_not_show(admin_client, make_invoice, make_field):
     field = make_field("invoices", "ancien")
     invoice = make_invoice(custom={"ancien": "gardé"}, external_ref="ERP-1")

@@ -284,6 +284,34 @@ def test_invoices_with_lines_keep_the_totals_the_file_gives(customers, make_prof
     assert (second.status, second.tax_total, second.total) == ("paid", D("5.50"), D("105.50"))
 
 
+def test_lines_past_what_forms_accept_are_row_errors_naming_the_cell(customers, make_profile,
+                                                                     run_import, feed_file):
+    # Lines are held to the API's bounds: a quantity under a billion once rounded to 3 places,
+    # a unit price under 10¹², a tax rate from 0 to 100, a total under 10¹². Before, the
+    # database refused them with its own words (PostgreSQL) or kept them (SQLite), and a
+    # quantity times a price past 28 digits stopped the whole run.
+    profile = make_profile("invoices", INVOICES, key="number")
+    run = run_import(profile, feed_file(INVOICE_HEADER + "".join(
+        f"F-{n};C001;10/10/2026;Émise;;Pose;{quantity};{price};{rate}\n"
+        for n, (quantity, price, rate) in enumerate([
+            ("999999999,9999", "1", "20"), ("1", "1 000 000 000 000", "20"),
+            ("999999999999999", "999999999999999", "20"), ("1", "1", "100,01"),
+            ("1", "1", "-5"), ("999999999", "999999999999", "20"),
+            ("999999999,999", "1", "0"), ("1", "999999999999,99", "0")])), encoding="cp1252"))
+    assert (run.status, run.counts["created"], run.counts["failed"]) == ("partial", 2, 6)
+    errors = sorted(row_errors(run), key=lambda e: (e.line, e.column or ""))
+    assert [(e.line, e.column, in_french(e)) for e in errors] == [
+        (2, "Qté", "Le nombre est trop grand."), (3, "PU HT", "Le montant est trop élevé."),
+        (4, "PU HT", "Le montant est trop élevé."), (4, "Qté", "Le nombre est trop grand."),
+        (5, "TVA", "Saisissez un taux de TVA entre 0 et 100."),
+        (6, "TVA", "Saisissez un taux de TVA entre 0 et 100."),
+        (7, None, "Le total est trop élevé.")]
+    invoices = by_key("invoices", "number")
+    assert sorted(invoices) == ["F-6", "F-7"]
+    assert invoices["F-6"].lines[0].quantity == D("999999999.999")
+    assert invoices["F-7"].total == D("999999999999.99")
+
+
 def test_an_unknown_reference_is_a_row_error_naming_it(customers, make_profile, run_import,
                                                        feed_file):
     profile = make_profile("contacts", {"Réf": "external_ref", "Code client":
@@ -368,6 +396,25 @@ def test_custom_fields_are_checked_like_forms(make_profile, run_import, feed_fil
         (5, "VIP", "peut-être")]
     assert [in_french(e) for e in (errors[0], errors[3])] == [
         "Saisissez un nombre, par exemple 1 234,56.", "Saisissez oui ou non."]
+
+
+def test_numbers_of_custom_fields_past_what_lists_filter_are_row_errors(
+        make_profile, run_import, feed_file, make_custom_field):
+    make_custom_field("accounts", "surface", "decimal")
+    make_custom_field("accounts", "pieces", "integer")
+    profile = make_profile("accounts", {**ACCOUNTS, "Surface": "custom.surface",
+                                        "Pièces": "custom.pieces"})
+    run = run_import(profile, feed_file(
+        "Code client;Raison sociale;Ville;Surface;Pièces\n"
+        f"C1;Dupont;Lyon;0,{'0' * 400}1;\nC2;Martin;Nice;;{'9' * 19}\n"
+        f"C3;Leroy;Paris;0,{'0' * 19}1;{'9' * 18}\n"))
+    assert (run.counts["created"], run.counts["failed"]) == (1, 2)
+    errors = sorted(row_errors(run), key=lambda e: e.line)
+    assert [(e.line, e.column, in_french(e)) for e in errors] == [
+        (2, "Surface", "20 chiffres après la virgule au maximum."),
+        (3, "Pièces", "Le nombre est trop grand.")]
+    assert by_key("accounts")["C3"].custom == {"surface": "0." + "0" * 19 + "1",
+                                               "pieces": 10 ** 18 - 1}
 
 
 # --- Formats -------------------------------------------------------------------------------

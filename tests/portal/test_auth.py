@@ -90,5 +90,26 @@ def test_the_language_can_be_chosen_before_logging_in(client, tenant):
     assert "Votre extranet" in page_text(client.get("/alpha/portal/login"))
 
 
+LINE_BREAKS = ["/\r\nLocation: http://evil.example/", "/alpha/portal/\r\nSet-Cookie: a=b",
+               "/alpha/portal/invoices/\n", "\r/evil.example"]
+
+
+@pytest.mark.parametrize("target", LINE_BREAKS)
+def test_a_next_with_line_breaks_is_not_followed_after_logging_in(client, make_user,
+                                                                  make_partner, target):
+    user = make_user("agent", partner_id=make_partner().id)
+    answer = client.post("/alpha/portal/login", query_string={"next": target},
+                         data={"email": user.email, "password": PASSWORD})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/alpha/portal/"
+    assert "Set-Cookie: a=b" not in str(answer.headers)
+
+
+@pytest.mark.parametrize("target", LINE_BREAKS)
+def test_a_next_with_line_breaks_is_not_followed_after_choosing_a_language(client, tenant,
+                                                                           target):
+    answer = client.get("/alpha/portal/language/en", query_string={"next": target})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/alpha/portal/login"
+
+
 def test_an_unknown_tenant_has_no_extranet(client, tenant):
     assert client.get("/nobody/portal/login").status_code == 404

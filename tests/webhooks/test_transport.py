@@ -81,6 +81,29 @@ def test_a_host_name_is_judged_by_every_address_it_resolves_to(monkeypatch):
     assert outcome.status_code is None and outcome.error.startswith("refused:")
 
 
+@pytest.mark.parametrize("address", ["::127.0.0.1", "::ffff:0:7f00:1", "64:ff9b::7f00:1",
+                                     "2002:7f00:1::", "fec0::1"])
+def test_a_name_resolving_to_an_ipv6_form_of_a_local_address_is_refused_when_sending(
+        monkeypatch, address):
+    # The same stand-in for DNS as above: a name checked as public, then answering an IPv6
+    # address that stands for a local one (IPv4-compatible, -translated, NAT64, 6to4,
+    # site-local) by the time the delivery goes out.
+    answers = {"public.example": ["93.184.216.34"]}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                 (ip, port, 0, 0) if ":" in ip else (ip, port)) for ip in answers[host]]
+
+    monkeypatch.setattr(transport.socket, "getaddrinfo", getaddrinfo)
+    assert check_url("https://public.example/hook", allow_private=False).host == "public.example"
+    answers["public.example"] = [address]
+    with pytest.raises(UnsafeURL) as caught:
+        check_url("https://public.example/hook", allow_private=False)
+    assert caught.value.kind == "private"
+    outcome = post("http://public.example/hook", b"{}", {}, timeout=2, allow_private=False)
+    assert outcome.status_code is None and outcome.error.startswith("refused:")
+
+
 def test_redirects_are_not_followed(receiver):
     receiver.fail, receiver.status = 1, 302
     outcome = post(receiver.url, b"{}", {}, timeout=5, allow_private=True)
