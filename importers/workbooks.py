@@ -404,16 +404,18 @@ def _sheet_rows(source: IO[bytes], cells: WorkSheetParser, number_format: Callab
                 max_text: int) -> Iterator[tuple[int, list[Any]]]:
     """Each <row> of the part, once: (its number, its values up to its last filled column).
 
-    Only the open elements and the cell being read are held: every other element is dropped
-    as soon as it ends, a cell holds at most MAX_CELL_ELEMENTS, the nesting MAX_DEPTH. Before
-    the cells, MAX_HEAD_ELEMENTS; in them, only what the schema puts there, and no more
-    elements than the filled cells pay for; nothing after them is read."""
+    Only the open elements, the cell being read and the emptied cells of the row are held:
+    every other element is dropped as soon as it ends, a cell holds at most MAX_CELL_ELEMENTS,
+    the nesting MAX_DEPTH. Before the cells, MAX_HEAD_ELEMENTS; in them, only what the schema
+    puts there, and no more elements than the filled cells pay for; nothing after them is
+    read."""
     number, column = 0, 0
     values: dict[int, Any] = {}
     parents: list[Element] = []  # the open elements: a finished one leaves its parent
     allowed: list[frozenset[str] | None] = []  # in sheetData: what each open element may hold
     cell_depth, cell_elements = 0, 0  # the open cell's depth (0: none), its elements so far
     head, elements, filled = 0, 0, 0  # elements before the cells, in them; cells with a value
+    budget = FREE_ELEMENTS  # the elements the cells read so far pay for
     try:
         for event, element in _events(source, max_text):
             if event == "start":
@@ -428,12 +430,18 @@ def _sheet_rows(source: IO[bytes], cells: WorkSheetParser, number_format: Callab
                     if head > MAX_HEAD_ELEMENTS:
                         raise ReaderError(HEAD_TOO_LARGE, line=1, limit=MAX_HEAD_ELEMENTS)
                     continue
-                allowed.append(_children(allowed[-1], element, MISPLACED_IN_SHEET,
-                                         number or 1))
+                rule = allowed[-1]  # inlined _children(): every element of the rows passes
+                if rule is None:
+                    allowed.append(None)
+                elif element.tag in rule:
+                    allowed.append(None if element.tag == EXTENSION_TAG
+                                   else CHILDREN.get(element.tag, NO_CHILDREN))
+                else:
+                    _children(rule, element, MISPLACED_IN_SHEET, number or 1)  # raises
                 elements += 1
-                if elements > FREE_ELEMENTS + ELEMENTS_PER_VALUE * filled:
+                if elements > budget:
                     raise ReaderError(SHEET_TOO_HOLLOW, line=number or 1, values=filled,
-                                      limit=FREE_ELEMENTS + ELEMENTS_PER_VALUE * filled)
+                                      limit=budget)
                 if cell_depth:
                     cell_elements += 1
                     if cell_elements > MAX_CELL_ELEMENTS:
@@ -459,8 +467,12 @@ def _sheet_rows(source: IO[bytes], cells: WorkSheetParser, number_format: Callab
                     element.attrib.pop("r", None)  # checked above; openpyxl would parse it again
                     cells.row_counter, cells.col_counter = number, column - 1
                     values[column] = value = _shown(cells.parse_cell(element), number_format)
-                    filled += value is not None and value != ""
-            elif element.tag == ROW_TAG:
+                    if value is not None and value != "":
+                        filled += 1
+                        budget += ELEMENTS_PER_VALUE
+                element.clear()  # emptied now, dropped with its row (16,384 at most)
+                continue
+            if element.tag == ROW_TAG:
                 row = [None] * max(values, default=0)
                 for index, value in values.items():
                     row[index - 1] = value
