@@ -31,7 +31,6 @@ from typing import IO, Any
 from xml.etree.ElementTree import Element, TreeBuilder, XMLParser
 
 from flask_babel import lazy_gettext as _l
-from openpyxl.cell.text import Text
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils.cell import column_index_from_string
@@ -76,6 +75,7 @@ CHUNK = 64 * 1024
 SHEET_MAIN = f"{{{SHEET_MAIN_NS}}}"
 ROW_TAG, CELL_TAG, SI_TAG = SHEET_MAIN + "row", SHEET_MAIN + "c", SHEET_MAIN + "si"
 SHEET_DATA_TAG, EXTENSION_TAG = SHEET_MAIN + "sheetData", SHEET_MAIN + "ext"
+TEXT_TAG, RUN_TAG = SHEET_MAIN + "t", SHEET_MAIN + "r"
 
 
 def _main(*names: str) -> frozenset[str]:
@@ -217,7 +217,7 @@ def _bounded_strings(source: IO[bytes], limits: Limits) -> list[str]:
         if len(parents) != 1:
             continue  # inside an entry, read with it (or the table's own end)
         if element.tag == SI_TAG:
-            text = Text.from_tree(element).content.replace("x005F_", "")  # as openpyxl reads it
+            text = _entry_text(element).replace("x005F_", "")  # as openpyxl reads it
             characters += len(text)
             if len(strings) >= limits.max_shared_strings:
                 raise ReaderError(TOO_MANY_STRINGS, limit=limits.max_shared_strings)
@@ -227,6 +227,24 @@ def _bounded_strings(source: IO[bytes], limits: Limits) -> list[str]:
         parents[0].remove(element)  # the table keeps no parsed entry, nor anything else
         element.clear()
     return strings
+
+
+def _entry_text(entry: Element) -> str:
+    """A shared string's text, its runs joined, its phonetic hints left out: what openpyxl's
+    Text.from_tree(entry).content gives, without building the runs' fonts (the costly part of
+    reading a table of rich text)."""
+    plain, runs = None, []
+    for child in entry:
+        if child.tag == TEXT_TAG:
+            plain = child.text  # the last one, as openpyxl keeps it
+        elif child.tag == RUN_TAG:
+            text = None
+            for part in child:
+                if part.tag == TEXT_TAG:
+                    text = part.text
+            if text is not None:
+                runs.append(text)
+    return (plain or "") + "".join(runs)
 
 
 def _children(rule: frozenset[str] | None, element: Element, misplaced: Any,
