@@ -12,6 +12,13 @@ openpyxl's sheet reader: rows and cells as the file writes them, no missing row 
 one dropped once read, each text cut past the longest field, a cell of too many elements or a
 part nested too deep refused, and a row or column reference past Excel's limits refused at once.
 openpyxl still does the rest (manifest, workbook, styles, cell values).
+
+What costs is the number of XML elements, not the bytes: a part of filler elements packs a
+hundredfold and held a worker minutes for no row. So the rows and cells, and the shared
+strings, admit only the elements ECMA-376 puts there (anything else refused at once), a sheet
+is read no further than its </sheetData>, and the elements read must pay for themselves: past
+a free allowance, ELEMENTS_PER_VALUE per filled cell (per character of the shared strings) —
+many times what Excel, Calc or openpyxl write, even with rows of formatted empty cells.
 """
 from __future__ import annotations
 
@@ -24,7 +31,6 @@ from typing import IO, Any
 from xml.etree.ElementTree import Element, TreeBuilder, XMLParser
 
 from flask_babel import lazy_gettext as _l
-from openpyxl.cell.text import Text
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils.cell import column_index_from_string
@@ -62,9 +68,38 @@ FIXED_PARTS = frozenset({ARC_APP, ARC_CONTENT_TYPES, ARC_CORE, ARC_CUSTOM, ARC_R
 MAX_CELL_ELEMENTS = 1_000  # a cell's value, formula, inline string and its rich-text runs
 MAX_DEPTH = 32  # worksheet > sheetData > row > c > is > r > t: real sheets nest a few levels
 MIN_TEXT = 4_096  # the longest text kept of one XML text node, whatever the field limit
+MAX_HEAD_ELEMENTS = 100_000  # before the cells: column widths (16,384 at most), views…
+FREE_ELEMENTS = 1_000_000  # read without a value to show for them: a few seconds at most
+ELEMENTS_PER_VALUE = 32  # then per filled cell, or per character of the shared strings
 CHUNK = 64 * 1024
 SHEET_MAIN = f"{{{SHEET_MAIN_NS}}}"
 ROW_TAG, CELL_TAG, SI_TAG = SHEET_MAIN + "row", SHEET_MAIN + "c", SHEET_MAIN + "si"
+SHEET_DATA_TAG, EXTENSION_TAG = SHEET_MAIN + "sheetData", SHEET_MAIN + "ext"
+TEXT_TAG, RUN_TAG = SHEET_MAIN + "t", SHEET_MAIN + "r"
+
+
+def _main(*names: str) -> frozenset[str]:
+    return frozenset(SHEET_MAIN + name for name in names)
+
+
+RICH_TEXT = _main("t", "r", "rPh", "phoneticPr")  # CT_Rst: a shared string, an inline string
+# The children each element may have in the rows and the shared strings (ECMA-376 part 1,
+# sml.xsd); an element not listed has none, but an extension (ext) holds any XML.
+CHILDREN: dict[str, frozenset[str]] = {
+    SHEET_MAIN + "sst": _main("si", "extLst"),
+    SHEET_MAIN + "si": RICH_TEXT,
+    SHEET_DATA_TAG: _main("row"),
+    ROW_TAG: _main("c", "extLst"),
+    CELL_TAG: _main("f", "v", "is", "extLst"),
+    SHEET_MAIN + "is": RICH_TEXT,
+    SHEET_MAIN + "r": _main("rPr", "t"),
+    SHEET_MAIN + "rPr": _main("rFont", "charset", "family", "b", "i", "strike", "outline",
+                              "shadow", "condense", "extend", "color", "sz", "u", "vertAlign",
+                              "scheme"),
+    SHEET_MAIN + "rPh": _main("t"),
+    SHEET_MAIN + "extLst": _main("ext"),
+}
+NO_CHILDREN: frozenset[str] = frozenset()
 CELL_REFERENCE = re.compile(r"\$?([A-Za-z]+)\$?([0-9]+)")
 
 PART_TOO_LARGE = _l("The workbook part “%(part)s” unpacks to more than %(mb)d MB.")
@@ -77,6 +112,17 @@ ROW_BEYOND = _l("Row %(row)d is beyond the last row of a worksheet (%(limit)d): 
                 "refused.")
 COLUMN_BEYOND = _l("Cell %(cell)s is beyond the last column of a worksheet (XFD): the file is "
                    "refused.")
+MISPLACED_IN_SHEET = _l("The worksheet holds an element “%(element)s” where only rows and cells "
+                        "belong: the file is refused.")
+MISPLACED_IN_STRINGS = _l("The texts of the workbook hold an element “%(element)s” where only "
+                          "texts belong: the file is refused.")
+SHEET_TOO_HOLLOW = _l("The worksheet holds more than %(limit)d XML elements for %(values)d "
+                      "filled cells: the file is refused (clear the formats of unused cells, or "
+                      "save it as CSV).")
+STRINGS_TOO_HOLLOW = _l("The texts of the workbook hold more than %(limit)d XML elements for "
+                        "%(characters)d characters: the file is refused.")
+HEAD_TOO_LARGE = _l("The worksheet holds more than %(limit)d XML elements before its cells: the "
+                    "file is refused.")
 UNKNOWN_SHEET = _l("The workbook has no sheet named “%(sheet)s” (its sheets: %(names)s).")
 
 
@@ -148,22 +194,30 @@ def _large_parts(path: Path, manifest: zipfile.ZipInfo) -> frozenset[str]:
 
 def _bounded_strings(source: IO[bytes], limits: Limits) -> list[str]:
     """The shared strings, refused as soon as their count or characters pass the limits; every
-    element dropped once read, an entry of too many elements refused, as a sheet's cell."""
+    element dropped once read, an entry of too many elements refused, as a sheet's cell, and
+    so is an element out of place or a table of elements that hold (almost) no text."""
     strings: list[str] = []
-    characters, entry_elements = 0, 0
+    characters, entry_elements, elements = 0, 0, 0
     parents: list[Element] = []  # sst > si > t: the open elements
+    allowed: list[frozenset[str] | None] = [_main("sst")]  # what each open element may hold
     for event, element in _events(source, limits.max_shared_chars + 1):
         if event == "start":
             parents.append(element)
+            allowed.append(_children(allowed[-1], element, MISPLACED_IN_STRINGS, 0))
             entry_elements = 0 if len(parents) <= 2 else entry_elements + 1
             if len(parents) > MAX_DEPTH or entry_elements > MAX_CELL_ELEMENTS:
                 raise ReaderError(NOT_A_WORKBOOK)
+            elements += 1
+            if elements > FREE_ELEMENTS + ELEMENTS_PER_VALUE * characters:
+                raise ReaderError(STRINGS_TOO_HOLLOW, characters=characters,
+                                  limit=FREE_ELEMENTS + ELEMENTS_PER_VALUE * characters)
             continue
         parents.pop()
+        allowed.pop()
         if len(parents) != 1:
             continue  # inside an entry, read with it (or the table's own end)
         if element.tag == SI_TAG:
-            text = Text.from_tree(element).content.replace("x005F_", "")  # as openpyxl reads it
+            text = _entry_text(element).replace("x005F_", "")  # as openpyxl reads it
             characters += len(text)
             if len(strings) >= limits.max_shared_strings:
                 raise ReaderError(TOO_MANY_STRINGS, limit=limits.max_shared_strings)
@@ -173,6 +227,37 @@ def _bounded_strings(source: IO[bytes], limits: Limits) -> list[str]:
         parents[0].remove(element)  # the table keeps no parsed entry, nor anything else
         element.clear()
     return strings
+
+
+def _entry_text(entry: Element) -> str:
+    """A shared string's text, its runs joined, its phonetic hints left out: what openpyxl's
+    Text.from_tree(entry).content gives, without building the runs' fonts (the costly part of
+    reading a table of rich text)."""
+    plain, runs = None, []
+    for child in entry:
+        if child.tag == TEXT_TAG:
+            plain = child.text  # the last one, as openpyxl keeps it
+        elif child.tag == RUN_TAG:
+            text = None
+            for part in child:
+                if part.tag == TEXT_TAG:
+                    text = part.text
+            if text is not None:
+                runs.append(text)
+    return (plain or "") + "".join(runs)
+
+
+def _children(rule: frozenset[str] | None, element: Element, misplaced: Any,
+              line: int) -> frozenset[str] | None:
+    """What `element` may hold (None: any XML), refused if its parent's `rule` does not list
+    it."""
+    tag = element.tag
+    if rule is None:
+        return None
+    if tag not in rule:
+        name = tag.rsplit("}", 1)[-1] if tag.startswith(SHEET_MAIN) else tag
+        raise ReaderError(misplaced, line=line or None, element=name[:80])
+    return None if tag == EXTENSION_TAG else CHILDREN.get(tag, NO_CHILDREN)
 
 
 class _WorkbookReader(ExcelReader):
@@ -337,18 +422,44 @@ def _sheet_rows(source: IO[bytes], cells: WorkSheetParser, number_format: Callab
                 max_text: int) -> Iterator[tuple[int, list[Any]]]:
     """Each <row> of the part, once: (its number, its values up to its last filled column).
 
-    Only the open elements and the cell being read are held: every other element is dropped
-    as soon as it ends, a cell holds at most MAX_CELL_ELEMENTS, the nesting MAX_DEPTH."""
+    Only the open elements, the cell being read and the emptied cells of the row are held:
+    every other element is dropped as soon as it ends, a cell holds at most MAX_CELL_ELEMENTS,
+    the nesting MAX_DEPTH. Before the cells, MAX_HEAD_ELEMENTS; in them, only what the schema
+    puts there, and no more elements than the filled cells pay for; nothing after them is
+    read."""
     number, column = 0, 0
     values: dict[int, Any] = {}
     parents: list[Element] = []  # the open elements: a finished one leaves its parent
+    allowed: list[frozenset[str] | None] = []  # in sheetData: what each open element may hold
     cell_depth, cell_elements = 0, 0  # the open cell's depth (0: none), its elements so far
+    head, elements, filled = 0, 0, 0  # elements before the cells, in them; cells with a value
+    budget = FREE_ELEMENTS  # the elements the cells read so far pay for
     try:
         for event, element in _events(source, max_text):
             if event == "start":
                 parents.append(element)
                 if len(parents) > MAX_DEPTH:
                     raise ReaderError(NOT_A_WORKBOOK, line=number or 1)
+                if not allowed:  # before the cells
+                    if len(parents) == 2 and element.tag == SHEET_DATA_TAG:
+                        allowed.append(CHILDREN[SHEET_DATA_TAG])
+                        continue
+                    head += 1
+                    if head > MAX_HEAD_ELEMENTS:
+                        raise ReaderError(HEAD_TOO_LARGE, line=1, limit=MAX_HEAD_ELEMENTS)
+                    continue
+                rule = allowed[-1]  # inlined _children(): every element of the rows passes
+                if rule is None:
+                    allowed.append(None)
+                elif element.tag in rule:
+                    allowed.append(None if element.tag == EXTENSION_TAG
+                                   else CHILDREN.get(element.tag, NO_CHILDREN))
+                else:
+                    _children(rule, element, MISPLACED_IN_SHEET, number or 1)  # raises
+                elements += 1
+                if elements > budget:
+                    raise ReaderError(SHEET_TOO_HOLLOW, line=number or 1, values=filled,
+                                      limit=budget)
                 if cell_depth:
                     cell_elements += 1
                     if cell_elements > MAX_CELL_ELEMENTS:
@@ -361,16 +472,25 @@ def _sheet_rows(source: IO[bytes], cells: WorkSheetParser, number_format: Callab
                 continue
             depth = len(parents)
             parents.pop()
+            if allowed:
+                allowed.pop()
+                if not allowed:
+                    return  # </sheetData>: what follows holds no cell
             if cell_depth and depth > cell_depth:
                 continue  # inside the cell: parsed with it
             if cell_depth:  # the cell itself ends
                 cell_depth = 0
                 column = _column(element.get("r"), column, number)
-                element.attrib.pop("r", None)  # checked above; openpyxl would parse it again
-                cells.row_counter, cells.col_counter = number, column - 1
-                cell = cells.parse_cell(element)
-                values[column] = _shown(cell, number_format)
-            elif element.tag == ROW_TAG:
+                if len(element):  # an empty cell (formatted only) has no value to parse
+                    element.attrib.pop("r", None)  # checked above; openpyxl would parse it again
+                    cells.row_counter, cells.col_counter = number, column - 1
+                    values[column] = value = _shown(cells.parse_cell(element), number_format)
+                    if value is not None and value != "":
+                        filled += 1
+                        budget += ELEMENTS_PER_VALUE
+                element.clear()  # emptied now, dropped with its row (16,384 at most)
+                continue
+            if element.tag == ROW_TAG:
                 row = [None] * max(values, default=0)
                 for index, value in values.items():
                     row[index - 1] = value

@@ -108,6 +108,37 @@ def test_a_workbook_with_its_header_at_row_20_million_fails_its_run(make_profile
     assert row_errors(run) == []
 
 
+def test_a_workbook_of_filler_elements_fails_its_run_at_once(make_profile, run_import,
+                                                           tmp_path):
+    # Elements that belong nowhere in a sheet pack a hundredfold; read one by one they held a
+    # worker minutes for no row: the first one fails the run.
+    book = openpyxl.Workbook()
+    book.active.append(["x"])
+    book.save(tmp_path / "source.xlsx")
+    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1">' + "".join(
+                 f'<c r="{column}1" t="inlineStr"><is><t>{name}</t></is></c>'
+                 for column, name in zip("ABC", ACCOUNTS, strict=True))
+             + "</row>" + "<x/>" * 200_000 + "</sheetData></worksheet>")
+    crafted = tmp_path / "crafted.xlsx"
+    with zipfile.ZipFile(tmp_path / "source.xlsx") as source, \
+            zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as copy:
+        for item in source.infolist():
+            data = source.read(item)
+            copy.writestr(item.filename, sheet if item.filename.endswith("sheet1.xml") else data)
+    profile = make_profile("accounts", ACCOUNTS)
+    with force_locale("en"):
+        run = run_import(profile, crafted)
+    assert run.status == "failed" and run.rows_done == 0
+    assert run.message == ("The worksheet holds an element “x” where only rows and cells "
+                           "belong: the file is refused.")
+    with force_locale("fr"):
+        run = run_import(profile, crafted, force=True)
+    assert run.message == ("La feuille contient un élément « x » là où seules des lignes et des "
+                           "cellules ont leur place : le fichier est refusé.")
+    assert row_errors(run) == []
+
+
 def test_a_profile_sheet_is_a_worksheet_name(tenant):
     from app.errors import ValidationError
     from importers.profile import parse_profile

@@ -92,6 +92,23 @@ def counted_rows(monkeypatch):
     return seen
 
 
+@pytest.fixture
+def counted_events(monkeypatch):
+    """The XML start and end events the workbook reader handled before it stopped."""
+    from importers import workbooks
+
+    seen = []
+    events = workbooks._events
+
+    def counting(*args, **kwargs):
+        for event in events(*args, **kwargs):
+            seen.append(event[0])
+            yield event
+
+    monkeypatch.setattr(workbooks, "_events", counting)
+    return seen
+
+
 def refusal(path: Path, **options) -> ReaderError:
     with pytest.raises(ReaderError) as error:
         table = open_table(path, **options)
@@ -177,7 +194,8 @@ def test_a_huge_inline_string_is_held_only_to_the_longest_field(tmp_path):
 
 @pytest.mark.parametrize("inside", [
     "<is>" + "<r><t>a</t></r>" * 2000 + "</is>",  # thousands of rich-text runs
-    "<is>" + "<x>" * 5000 + "</x>" * 5000 + "</is>",  # nested thousands deep
+    # nested thousands deep, where any XML may go (an extension)
+    '<extLst><ext uri="x">' + "<x>" * 5000 + "</x>" * 5000 + "</ext></extLst>",
 ])
 def test_a_cell_of_thousands_of_elements_is_refused(tmp_path, inside):
     rows = text_row(1, "Nom") + f'<row r="2"><c r="A2" t="inlineStr">{inside}</c></row>'
@@ -186,35 +204,41 @@ def test_a_cell_of_thousands_of_elements_is_refused(tmp_path, inside):
 
 
 def test_shared_strings_are_refused_past_their_count_without_reading_them_all(tmp_path,
-                                                                            monkeypatch):
+                                                                            counted_events):
     texts = [f"client {n} {random.Random(n).random()}" for n in range(3000)]
     path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
                                tmp_path / "many.xlsx", shared_strings(texts), string_rows(3000))
     assert open_table(path).header == [texts[0]]  # what the limit is about: a readable file
-    loaded = []
-    from openpyxl.cell.text import Text
-
-    from_tree = Text.from_tree
-    monkeypatch.setattr(Text, "from_tree", classmethod(
-        lambda cls, node: (loaded.append(1), from_tree(node))[1]))
+    counted_events.clear()
     error = refusal(path, limits=Limits(max_shared_strings=1000))
     assert str(error) == "The workbook holds more than 1000 distinct texts: save it as CSV."
-    assert len(loaded) <= 1001
+    assert len(counted_events) <= 4 * 1001 + 1  # <si><t>: the first 1,001 entries of 3,000
 
 
-def test_other_elements_of_the_shared_strings_are_not_kept(tmp_path):
-    noise = "".join(f'<x a="{random.Random(n).random()}"/>' for n in range(100_000))
-    strings = f'<sst xmlns="{MAIN}"><si><t>Nom</t></si>{noise}<si><t>Dupont</t></si></sst>'
+def test_an_element_out_of_place_in_the_shared_strings_is_refused_at_once(tmp_path,
+                                                                          counted_events):
+    # Filler elements pack a hundredfold: 0.76 MB of them held a worker for minutes.
+    strings = f'<sst xmlns="{MAIN}"><si><t>Nom</t></si><si><t>x</t></si>{"<x/>" * 200_000}</sst>'
     path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
-                               tmp_path / "noise.xlsx", strings.encode(), string_rows(2))
-    tracemalloc.start()
-    try:
-        rows = list(open_table(path).rows())
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert [row.cells for row in rows] == [["Dupont"]]
-    assert peak < 10 * readers.MB
+                               tmp_path / "filler.xlsx", strings.encode(), string_rows(2))
+    error = refusal(path)
+    assert str(error) == ("The texts of the workbook hold an element “x” where only texts "
+                          "belong: the file is refused.")
+    assert len(counted_events) < 20  # the first filler, not the 200,000 of them
+
+
+def test_shared_strings_of_elements_without_text_are_refused(tmp_path, monkeypatch,
+                                                             counted_events):
+    from importers import workbooks
+
+    monkeypatch.setattr(workbooks, "FREE_ELEMENTS", 10_000)
+    strings = f'<sst xmlns="{MAIN}"><si><t>Nom</t></si>{"<si><t/></si>" * 50_000}</sst>'
+    path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
+                               tmp_path / "hollow.xlsx", strings.encode(), string_rows(1))
+    error = refusal(path)
+    assert str(error) == ("The texts of the workbook hold more than 10096 XML elements for 3 "
+                          "characters: the file is refused.")
+    assert len(counted_events) < 25_000  # of 200,000
 
 
 def test_shared_strings_are_refused_past_their_characters(tmp_path):
@@ -293,6 +317,88 @@ def test_legitimate_sparse_rows_and_cells_still_read(tmp_path):
     assert table.header == ["Code", "Nom"] and table.header_line == 3
     assert [(row.line, row.cells) for row in table.rows()] == [(7, ["A1", "x"]),
                                                                  (9, [None, "y"])]
+
+
+# --- Elements: only those of rows and cells, and no more than their values pay for ---------
+
+@pytest.mark.parametrize("filler", [
+    "<x/>" * 200_000,  # in the rows
+    '<row r="3"><c r="A3"/>' + "<x/>" * 200_000 + "</row>",  # in a row
+    '<row r="3"><c r="A3">' + "<x/>" * 200_000 + "</c></row>",  # in a cell
+])
+def test_an_element_out_of_place_in_the_rows_is_refused_at_once(tmp_path, counted_events,
+                                                                 filler):
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, "x") + filler)
+    error = refusal(path)
+    assert str(error) == ("The worksheet holds an element “x” where only rows and cells "
+                          "belong: the file is refused.")
+    assert len(counted_events) < 50  # the first filler, not the 200,000 of them
+
+
+def test_rows_of_empty_cells_are_refused_past_what_their_values_pay_for(tmp_path, monkeypatch,
+                                                                       counted_events):
+    from importers import workbooks
+
+    monkeypatch.setattr(workbooks, "FREE_ELEMENTS", 10_000)
+    empty = "".join(f'<row r="{n}">' + "<c/>" * 2_000 + "</row>" for n in range(3, 103))
+    path = crafted(tmp_path, text_row(1, "Nom") + text_row(2, "x") + empty)
+    error = refusal(path)
+    assert str(error) == ("The worksheet holds more than 10064 XML elements for 2 filled cells: "
+                          "the file is refused (clear the formats of unused cells, or save it "
+                          "as CSV).")
+    assert error.line == 8  # the sixth row of empty cells, of a hundred
+    assert len(counted_events) < 25_000  # of 400,000
+
+
+def test_nothing_after_the_rows_is_read(tmp_path, counted_events):
+    source = workbook(tmp_path / "source.xlsx", [["placeholder"]])
+    sheet = (f'<worksheet xmlns="{MAIN}"><sheetData>{text_row(1, "Nom")}{text_row(2, "x")}'
+             f'</sheetData>{"<x/>" * 200_000}</worksheet>').encode()
+    path = rewritten(source, tmp_path / "tail.xlsx", {SHEET: sheet})
+    assert [row.cells for row in open_table(path).rows()] == [["x"]]
+    assert len(counted_events) < 50
+
+
+def test_too_many_elements_before_the_rows_are_refused(tmp_path, counted_events):
+    source = workbook(tmp_path / "source.xlsx", [["placeholder"]])
+    sheet = (f'<worksheet xmlns="{MAIN}"><cols>{"<col/>" * 150_000}</cols>'
+             f'<sheetData>{text_row(1, "Nom")}</sheetData></worksheet>').encode()
+    error = refusal(rewritten(source, tmp_path / "head.xlsx", {SHEET: sheet}))
+    assert str(error) == ("The worksheet holds more than 100000 XML elements before its cells: "
+                          "the file is refused.")
+    assert len(counted_events) < 250_000  # of 300,000
+
+
+def test_formatted_empty_cells_and_rich_text_as_spreadsheets_write_them_still_read(
+        tmp_path, monkeypatch):
+    """Rows padded with formatted empty cells far past the data (Excel writes a cell for each
+    one formatted), rich-text runs, extensions: all pay for themselves."""
+    from importers import workbooks
+
+    monkeypatch.setattr(workbooks, "FREE_ELEMENTS", 1_000)  # the ratio alone, not the allowance
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Code", "Nom", "Ville", "Pays", "Montant"])
+    for n in range(2, 302):
+        sheet.append([f"C{n:04d}", f"Client {n}", "Lyon", "FR", n * 1.5])
+        for column in range(6, 106):  # a hundred formatted empty cells after the five values
+            sheet.cell(row=n, column=column).number_format = "0.00"
+    path = tmp_path / "wide.xlsx"
+    book.save(path)
+    rows = list(open_table(path).rows())
+    assert len(rows) == 300 and rows[-1].cells == ["C0301", "Client 301", "Lyon", "FR", 451.5]
+    run = '<r><rPr><b/><sz val="11"/><color theme="1"/><rFont val="Calibri"/><family val="2"/>' \
+          '<scheme val="minor"/></rPr><t xml:space="preserve">{} </t></r>'
+    rich = "".join(f"<si>{run.format('Client')}{run.format(n)}</si>" for n in range(300))
+    strings = f'<sst xmlns="{MAIN}"><si><t>Nom</t></si>{rich}</sst>'
+    cells = "".join(f'<row r="{n + 1}" spans="1:40"><c r="A{n + 1}" s="1" t="s"><v>{n}</v></c>'
+                    + "".join(f'<c r="{c}{n + 1}" s="2"/>' for c in "BCDEFGHIJKLMNOPQRST")
+                    + '<extLst><ext uri="{x}"><y a="1"/></ext></extLst></row>'
+                    for n in range(301))
+    path = with_shared_strings(workbook(tmp_path / "source.xlsx", [["x"]]),
+                               tmp_path / "rich.xlsx", strings.encode(), cells)
+    rows = list(open_table(path).rows())
+    assert len(rows) == 300 and rows[-1].cells == ["Client 299 "]
 
 
 # --- Worksheets ------------------------------------------------------------------------------
