@@ -1,7 +1,7 @@
 """Quotes: answered_by_label, who answered when no user did (a partner's API token)
 
 Revision ID: 2d4bafbc1f50
-Revises: 5c8d2e7f1a93
+Revises: aa87be8cc150
 Create Date: 2026-12-04 17:00:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '2d4bafbc1f50'
-down_revision = '5c8d2e7f1a93'
+down_revision = 'aa87be8cc150'
 branch_labels = None
 depends_on = None
 
