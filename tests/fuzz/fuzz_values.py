@@ -131,7 +131,7 @@ def fuzz(data: bytes) -> None:
     elif index < len(IMPORTER) + len(FORMS):
         try:
             FORMS[index - len(IMPORTER)](raw)
-        except ValueError:
+        except (ValueError, OverflowError):  # refused: not a value, or past its digits
             pass
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         code = data[3:].decode("utf-8", errors="replace")[8:]
