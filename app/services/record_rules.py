@@ -117,8 +117,8 @@ def changes(current: dict[str, Any], old_lines: list[dict[str, Any]] | None,
     a record read as `current` (its lines `old_lines`): the columns to write, the audited
     before and after of what changed, and whether its lines are replaced."""
     new_lines = lines is not None and lines != old_lines
-    if new_lines:
-        values = {**values, "lines": lines, **line_totals(lines)}
+    if lines is not None:  # given lines make the totals, changed or not
+        values = {**values, **line_totals(lines), **({"lines": lines} if new_lines else {})}
     before, after = {}, {}
     for name, value in values.items():
         old = old_lines if name == "lines" else current[name]
