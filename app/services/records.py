@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -146,10 +146,12 @@ def _detach_references(entity: Entity, record_id: int, now: datetime) -> None:
             writer.update([{"id": i, attr: None, "updated_at": now} for i in ids])
             writer.audit([audit_row("update", other.name, i, {attr: record_id}, {attr: None},
                                     now) for i in ids])
+            stale = [attr, "updated_at", *([field.name] if field.name in
+                                           inspect(model).relationships else [])]
             for i in ids:  # the copies this session holds are read again when next used
                 loaded = db.session.identity_map.get(identity_key(model, i))
                 if loaded is not None:
-                    db.session.expire(loaded, [attr, "updated_at"])
+                    db.session.expire(loaded, stale)
 
 
 def _check_account_unused(account: m.Account) -> None:
