@@ -67,11 +67,9 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
             writer.update([{**row, "id": record.id, "updated_at": now}])
             if new_lines:
                 writer.replace_lines([(record.id, checked.lines)], [record.id])
-        db.session.expire(record)  # read again, as written, when next used
-        _check_in_sight(entity, record)
         writer.audit([audit_row("update", entity.name, record.id, before, after, now)])
-    else:
-        _check_in_sight(entity, record)
+        db.session.expire(record)  # read again, as written, when next used
+    _check_in_sight(entity, record)
     return record
 
 
@@ -85,8 +83,8 @@ def delete_record(record: Any) -> None:
     record_id = record.id
     now = datetime.now(UTC)
     _detach_references(entity, record_id, now)
-    db.session.delete(record)
     with _refused_as_errors():
+        db.session.delete(record)
         db.session.flush()
     RecordWriter(entity).audit([audit_row("delete", entity.name, record_id, before, None, now)])
 
