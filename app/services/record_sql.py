@@ -15,9 +15,9 @@ SQLite: executemany in the batch's transaction. PostgreSQL: COPY into a staging 
 one INSERT … SELECT for new records (row-level security refuses COPY straight into a tenant
 table, and checks each inserted row against the tenant the transaction carries) and one
 UPDATE … FROM … WHERE … IS DISTINCT FROM … for changed ones; a few rows (a single write's)
-go as an executemany there too, cheaper than a staging table. The DBAPI cursor bypasses
-SQLAlchemy's events: `cursor()` gives the transaction the bound tenant first
-(app.tenancy.apply_database_context), so that the database's wall holds here too.
+go as plain INSERT … VALUES and UPDATE statements there, cheaper than a staging table. The
+DBAPI cursor bypasses SQLAlchemy's events: `cursor()` gives the transaction the bound tenant
+first (app.tenancy.apply_database_context), so that the database's wall holds here too.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from app.extensions import db
 from app.tenancy import apply_database_context
 
 CHUNK = 5_000
-FEW = 20  # rows that PostgreSQL takes faster as an executemany than through a staging table
+FEW = 20  # rows that PostgreSQL takes faster in one statement than through a staging table
 WRITE_CACHE_KIB = 64 * 1024  # SQLite page cache while a batch is written
 FULL_COLLECTION_EVERY = 50  # batches
 
@@ -202,14 +202,17 @@ class BulkSQL:
         rows = _bound(rows, self.tenant_id)
         name = (self.table if table is None else table).name
         names = ", ".join(columns)
-        statement = f"INSERT INTO {name} ({names}) VALUES ({', '.join(self.mark for _ in columns)})"
+        marks = f"({', '.join(self.mark for _ in columns)})"
         cursor = self.cursor(binary=False)
         try:
             if self.sqlite:
                 with self._page_cache(cursor):
-                    cursor.executemany(statement, rows)
-            elif few:
-                cursor.executemany(statement, list(rows))
+                    cursor.executemany(f"INSERT INTO {name} ({names}) VALUES {marks}", rows)
+            elif few:  # one statement, one round trip
+                rows = list(rows)
+                cursor.execute(f"INSERT INTO {name} ({names}) VALUES "
+                               f"{', '.join([marks] * len(rows))}",
+                               [value for row in rows for value in row])
             else:
                 staging = "relais_import_rows"
                 cursor.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
@@ -277,6 +280,8 @@ class BulkSQL:
             if self.sqlite:
                 with self._page_cache(cursor):
                     cursor.executemany(statement, rows)
+            elif len(rows) == 1:
+                cursor.execute(statement, rows[0])
             else:
                 cursor.executemany(statement, rows)
         finally:

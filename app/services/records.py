@@ -10,6 +10,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from app import models as m
@@ -28,7 +29,7 @@ from app.services.record_rules import (
     partners_of_accounts,
     snapshot,
 )
-from app.tenancy import current_actor
+from app.tenancy import current_actor, current_tenant_id
 
 
 def create_record(entity: Entity, data: dict[str, Any]) -> Any:
@@ -42,7 +43,7 @@ def create_record(entity: Entity, data: dict[str, Any]) -> Any:
         record_id = writer.create_one(row)
         if checked.lines:
             writer.replace_lines([(record_id, checked.lines)], [])
-    record = db.session.get(entity.model, record_id, populate_existing=True)
+    record = _written(entity.model, record_id, row)
     _check_in_sight(entity, record)
     writer.audit([audit_row("create", entity.name, record_id, None,
                             new_snapshot(entity, row, checked.lines), now)])
@@ -70,6 +71,17 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
         writer.audit([audit_row("update", entity.name, record.id, before, after, now)])
         db.session.expire(record)  # read again, as written, when next used
     _check_in_sight(entity, record)
+    return record
+
+
+def _written(model: type, record_id: int, row: dict[str, Any]) -> Any:
+    """The new record as the ORM's object, from the row just written, without reading it back
+    (the columns the row lacks, and the lines, load when first read)."""
+    if identity_key(model, record_id) in db.session.identity_map:  # an id given again
+        return db.session.get(model, record_id, populate_existing=True)
+    record = model(id=record_id, tenant_id=current_tenant_id(), **row)
+    make_transient_to_detached(record)
+    db.session.add(record)
     return record
 
 
