@@ -48,6 +48,18 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_begin_before_savepoint(connection: Any, name: str) -> None:
+    """SQLite: a savepoint opened before any write must not be the transaction itself. The
+    driver begins its transaction at the first INSERT, UPDATE or DELETE only; a SAVEPOINT
+    outside one starts a transaction that its RELEASE commits, out of reach of the request's
+    rollback. Begin it first, as the driver would have (deferred: no lock taken earlier)."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if type(dbapi_connection).__module__.startswith("sqlite3") \
+            and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
+
+
 def _sqlite_busy_timeout(app: Flask) -> None:
     """A writer waits for another one's lock (an import's batch) instead of failing at once
     with "database is locked"."""

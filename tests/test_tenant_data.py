@@ -492,7 +492,7 @@ def test_hostile_file_names_become_safe_distinct_entries_of_the_export(
     for attachment, name in zip(attachments, HOSTILE_NAMES, strict=True):
         attachment.file_name = name  # as a feed or an older version may have stored it
     imports = Path(app.config["FILES_DIR"]) / "imports" / str(contact.tenant_id)
-    imports.mkdir(parents=True)
+    imports.mkdir(parents=True, exist_ok=True)  # another test may have made it
     with all_tenants_unsafe("tests"):
         profile = build_row(ImportProfile, contact.tenant_id, {})
         db.session.add(profile)

@@ -30,11 +30,12 @@ from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch
 from app.services.record_checks import CheckedRecord, check_record, check_values, clean_value
 from app.services.record_rules import (
+    changes,
     chunks,
-    column_default,
-    jsonable,
     line_totals,
     lines_of,
+    new_row,
+    new_snapshot,
     partners_of_accounts,
     takes_account_partner,
 )
@@ -93,9 +94,6 @@ class _Upsert:
         self.account_partners: dict[int, int | None] = {}
         self.custom_fields = definitions(entity.name, active_only=False)
         self.attrs = [f.attr for f in entity.fields]
-        self.defaults = {f.attr: column_default(entity, f) for f in entity.fields}
-        # How the audit trail writes values that JSON has no type for (as jsonable does).
-        self.as_json = [(f.attr, jsonable) for f in entity.fields if f.type in ("money", "date")]
         self.writer = RecordWriter(entity)
         self.sql = self.writer.sql
         self.restricted = getattr(user, "partner_id", None) is not None \
@@ -247,48 +245,26 @@ class _Upsert:
         partner_id = getattr(self.user, "partner_id", None)
         if partner_id is not None and "partner_id" in self.columns and "partner" not in item.data:
             values["partner_id"] = partner_id  # a partner's records are his by default
-        defaults = self.defaults
-        row = {attr: values.get(attr, defaults[attr]) for attr in self.attrs}
-        if item.lines:
-            row.update(line_totals(item.lines))
-        row.update(custom=custom, created_at=self.now, updated_at=self.now)
+        row = new_row(self.entity, values, item.lines, custom, self.now)
         item.row, item.new_lines, item.status = row, bool(item.lines), "created"
-        after = {attr: row[attr] for attr in self.attrs}
-        for attr, convert in self.as_json:
-            after[attr] = convert(after[attr])
-        after["custom"] = jsonable(custom)
-        if self.entity.line_model is not None:
-            after["lines"] = jsonable(item.lines or [])
+        after = new_snapshot(self.entity, row, item.lines)
         item.audit = self._audit("create", None, after)
 
     def _plan_update(self, item: BulkItem, current: dict[str, Any],
                      old_lines: list[dict[str, Any]] | None) -> None:
-        values = item.values
         if item.lines is not None and item.lines == old_lines:
-            item.lines = None  # the same lines again change nothing (nor an answered quote)
+            # The same lines again change nothing (nor an answered quote): their totals stand.
+            item.values.update(line_totals(item.lines))
+            item.lines = None
         custom = self._check(item, current)
         if item.errors:
             return
-        if item.lines is not None:
-            values["lines"] = item.lines
-            values.update(line_totals(item.lines))
-            item.new_lines = True
-        before, after = {}, {}
-        for name, value in values.items():
-            # A quote's answer sets columns beyond its fields (app/services/quotes.py).
-            old = old_lines if name == "lines" else current.get(name)
-            if old != value:
-                before[name], after[name] = jsonable(old), jsonable(value)
-        if custom is not None and custom != (current["custom"] or {}):
-            before["custom"], after["custom"] = jsonable(current["custom"] or {}), \
-                jsonable(custom)
+        row, before, after, item.new_lines = changes(current, old_lines, item.values,
+                                                     item.lines, custom)
         item.id = current["id"]
         if not after:
             item.status = "unchanged"
             return
-        row = {name: values[name] for name in after if name not in ("custom", "lines")}
-        if "custom" in after:
-            row["custom"] = custom
         row.update(id=current["id"], updated_at=self.now)
         item.row, item.status = row, "updated"
         item.audit = self._audit("update", current["id"], after, before)

@@ -1,6 +1,6 @@
-"""The one batch writer of records: the API's bulk upsert (app/services/bulk.py) and feeds
-(importers/engine.py and its CSV column path) plan rows by the rules of app/services/
-record_rules.py, then write them here.
+"""The one writer of records: a form's or the API's single write (app/services/records.py),
+the API's bulk upsert (app/services/bulk.py) and feeds (importers/engine.py and its CSV column
+path) plan rows by the rules of app/services/record_rules.py, then write them here.
 
 A batch is written in one savepoint, set-based (app/services/record_sql.py: executemany on
 SQLite, COPY on PostgreSQL): new rows, changed rows, replaced lines, audit events and their
@@ -85,6 +85,11 @@ class RecordWriter:
         self.sql.insert_dicts(self.table, rows)
         found = self.sql.existing(["id"], [row[self.key] for row in rows])
         return [found[row[self.key]][1] for row in rows]
+
+    def create_one(self, row: dict[str, Any]) -> int:
+        """One new record from a row of column values, its key possibly empty (a record
+        created in Relais): its id."""
+        return self.sql.insert_one(self._completed(row))
 
     def _completed(self, row: dict[str, Any]) -> dict[str, Any]:
         missing = [(name, default) for name, default in self.defaults if name not in row]

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
 
-from app.entities import Entity, Field
+from app.entities import ENTITIES, Entity, Field
 from app.extensions import db
 from app.models import Account
 
@@ -81,6 +82,62 @@ def snapshot(entity: Entity, record: Any) -> dict[str, Any]:
             {k: jsonable(getattr(line, k)) for k in LINE_FIELDS} for line in record.lines
         ]
     return state
+
+
+@cache
+def _new_record(name: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """An entity's field values when none is given (column defaults), and the fields the
+    audit trail writes as text (amounts, dates)."""
+    entity = ENTITIES[name]
+    return ({f.attr: column_default(entity, f) for f in entity.fields},
+            tuple(f.attr for f in entity.fields if f.type in ("money", "date")))
+
+
+def new_row(entity: Entity, values: dict[str, Any], lines: list[dict[str, Any]] | None,
+            custom: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """The row of a new record: its checked `values`, defaults for the fields not given, its
+    totals from its lines, its custom values and timestamps."""
+    row = {attr: values.get(attr, default) for attr, default in _new_record(entity.name)[0].items()}
+    if lines:
+        row.update(line_totals(lines))
+    row.update(custom=custom, created_at=now, updated_at=now)
+    return row
+
+
+def new_snapshot(entity: Entity, row: dict[str, Any],
+                 lines: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The audited state of a new record (as `snapshot` reads it back) from its row."""
+    attrs, as_text = _new_record(entity.name)
+    state = {attr: row[attr] for attr in attrs}
+    for attr in as_text:
+        state[attr] = jsonable(state[attr])
+    state["custom"] = jsonable(dict(row["custom"] or {}))
+    if entity.line_model is not None:
+        state["lines"] = jsonable(lines or [])
+    return state
+
+
+def changes(current: dict[str, Any], old_lines: list[dict[str, Any]] | None,
+            values: dict[str, Any], lines: list[dict[str, Any]] | None,
+            custom: dict[str, Any] | None) -> tuple[dict[str, Any], dict, dict, bool]:
+    """What checked `values`, `lines` and `custom` values (None: left as they are) change in
+    a record read as `current` (its lines `old_lines`): the columns to write, the audited
+    before and after of what changed, and whether its lines are replaced."""
+    new_lines = lines is not None and lines != old_lines
+    if lines is not None:  # given lines make the totals, changed or not
+        values = {**values, **line_totals(lines), **({"lines": lines} if new_lines else {})}
+    before, after = {}, {}
+    for name, value in values.items():
+        # A quote's answer sets columns beyond its fields (app/services/quotes.py).
+        old = old_lines if name == "lines" else current.get(name)
+        if old != value:
+            before[name], after[name] = jsonable(old), jsonable(value)
+    if custom is not None and custom != (current["custom"] or {}):
+        before["custom"], after["custom"] = jsonable(current["custom"] or {}), jsonable(custom)
+    row = {name: values[name] for name in after if name not in ("custom", "lines")}
+    if "custom" in after:
+        row["custom"] = custom
+    return row, before, after, new_lines
 
 
 def takes_account_partner(entity: Entity) -> bool:

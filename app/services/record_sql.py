@@ -1,5 +1,6 @@
-"""Set-based reads and writes, in the dialect's own terms, for the import engine's batch path
-(importers/column_import.py) and the API's bulk upsert (app/services/bulk.py).
+"""Set-based reads and writes, in the dialect's own terms, for the one record writer
+(app/services/record_batches.py): the import engine's batch path (importers/column_import.py),
+the API's bulk upsert (app/services/bulk.py) and the single write (app/services/records.py).
 
 Why SQL here, when everything else goes through the ORM: per row, the ORM (and Core's
 parameter processing, and the tenancy hook on every ORM statement) costs more than the
@@ -13,9 +14,10 @@ bulk upsert).
 SQLite: executemany in the batch's transaction. PostgreSQL: COPY into a staging table, then
 one INSERT … SELECT for new records (row-level security refuses COPY straight into a tenant
 table, and checks each inserted row against the tenant the transaction carries) and one
-UPDATE … FROM … WHERE … IS DISTINCT FROM … for changed ones. The DBAPI cursor bypasses
-SQLAlchemy's events: `cursor()` gives the transaction the bound tenant first
-(app.tenancy.apply_database_context), so that the database's wall holds here too.
+UPDATE … FROM … WHERE … IS DISTINCT FROM … for changed ones; a few rows (a single write's)
+go as plain INSERT … VALUES and UPDATE statements there, cheaper than a staging table. The
+DBAPI cursor bypasses SQLAlchemy's events: `cursor()` gives the transaction the bound tenant
+first (app.tenancy.apply_database_context), so that the database's wall holds here too.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from app.extensions import db
 from app.tenancy import apply_database_context
 
 CHUNK = 5_000
+FEW = 20  # rows that PostgreSQL takes faster in one statement than through a staging table
 WRITE_CACHE_KIB = 64 * 1024  # SQLite page cache while a batch is written
 FULL_COLLECTION_EVERY = 50  # batches
 
@@ -190,20 +193,26 @@ class BulkSQL:
     # -- writes -----------------------------------------------------------------------------
 
     def insert(self, columns: Sequence[str], rows: Iterable[tuple],
-               table: Table | None = None) -> None:
+               table: Table | None = None, *, few: bool = False) -> None:
         """New rows of the entity's table (or `table`); `columns` starts with tenant_id,
-        whose value must be the bound tenant's."""
+        whose value must be the bound tenant's. `few`: a handful of rows (a single write's),
+        which a staging table would only slow down."""
         if columns[0] != "tenant_id":
             raise ValueError("tenant_id comes first")
         rows = _bound(rows, self.tenant_id)
         name = (self.table if table is None else table).name
         names = ", ".join(columns)
+        marks = f"({', '.join(self.mark for _ in columns)})"
         cursor = self.cursor(binary=False)
         try:
             if self.sqlite:
-                marks = ", ".join("?" for _ in columns)
                 with self._page_cache(cursor):
-                    cursor.executemany(f"INSERT INTO {name} ({names}) VALUES ({marks})", rows)
+                    cursor.executemany(f"INSERT INTO {name} ({names}) VALUES {marks}", rows)
+            elif few:  # one statement, one round trip
+                rows = list(rows)
+                cursor.execute(f"INSERT INTO {name} ({names}) VALUES "
+                               f"{', '.join([marks] * len(rows))}",
+                               [value for row in rows for value in row])
             else:
                 staging = "relais_import_rows"
                 cursor.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
@@ -225,12 +234,29 @@ class BulkSQL:
         self.insert(["tenant_id", *names], (
             (self.tenant_id, *[bind(row[name]) if bind else row[name]
                                for name, bind in zip(names, binds, strict=True)])
-            for row in rows), table)
+            for row in rows), table, few=len(rows) <= FEW)
+
+    def insert_one(self, row: dict[str, Any]) -> int:
+        """One new row of the entity's table, given as a dict of Python values: its id."""
+        names = list(row)
+        values = [self.tenant_id]
+        for name in names:
+            bind = self._bind(self.table.c[name])
+            values.append(bind(row[name]) if bind else row[name])
+        marks = ", ".join(self.mark for _ in values)
+        cursor = self.cursor(binary=False)
+        try:
+            cursor.execute(f"INSERT INTO {self.table.name} (tenant_id, {', '.join(names)}) "
+                           f"VALUES ({marks}) RETURNING id", values)
+            return cursor.fetchone()[0]
+        finally:
+            cursor.close()
 
     def update(self, rows: list[dict[str, Any]]) -> None:
         """Changed records of this tenant by id, each row setting its own columns (rows are
-        grouped by them). SQLite: executemany; PostgreSQL: COPY into a staging table, then
-        one UPDATE … FROM it WHERE … IS DISTINCT FROM … (a row equal by now is not written)."""
+        grouped by them). SQLite, or a few rows: executemany; PostgreSQL: COPY into a staging
+        table, then one UPDATE … FROM it WHERE … IS DISTINCT FROM … (a row equal by now is not
+        written)."""
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
             groups.setdefault(tuple(name for name in row if name != "id"), []).append(row)
@@ -239,19 +265,25 @@ class BulkSQL:
             values = [(*[bind(row[name]) if bind else row[name]
                          for name, bind in zip(names, binds, strict=True)], row["id"])
                       for row in group]
-            if self.sqlite:
-                self._update_sqlite(names, values)
+            if self.sqlite or len(values) <= FEW:
+                self._update_each(names, values)
             else:
                 self._update_postgresql(names, values)
 
-    def _update_sqlite(self, names: Sequence[str], values: list[tuple]) -> None:
-        sets = ", ".join(f"{name} = ?" for name in names)
-        cursor = self.cursor()
+    def _update_each(self, names: Sequence[str], values: list[tuple]) -> None:
+        mark = self.mark
+        sets = ", ".join(f"{name} = {mark}" for name in names)
+        statement = f"UPDATE {self.table.name} SET {sets} WHERE id = {mark} AND tenant_id = {mark}"
+        rows = [(*row, self.tenant_id) for row in values]
+        cursor = self.cursor(binary=False)
         try:
-            with self._page_cache(cursor):
-                cursor.executemany(
-                    f"UPDATE {self.table.name} SET {sets} WHERE id = ? AND tenant_id = ?",
-                    [(*row, self.tenant_id) for row in values])
+            if self.sqlite:
+                with self._page_cache(cursor):
+                    cursor.executemany(statement, rows)
+            elif len(rows) == 1:
+                cursor.execute(statement, rows[0])
+            else:
+                cursor.executemany(statement, rows)
         finally:
             cursor.close()
 

@@ -1,36 +1,52 @@
-"""Create, update and delete any domain record: validate, apply, flush, audit."""
+"""Create, update and delete any domain record, one at a time: check by the rules every path
+shares, write through the one record writer (app/services/record_batches.py), audit."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from app import models as m
 from app.entities import ENTITIES, Entity, entity_of
 from app.errors import NotAllowed, NotFound, ValidationError
 from app.extensions import db
 from app.policies import can_change, can_create, can_delete, get_visible
-from app.services.audit import audit_row, diff, record_event
-from app.services.record_checks import check_record, check_values, resolve_ref
-from app.services.record_rules import chunks, line_totals, partners_of_accounts, snapshot
-from app.services.webhook_outbox import enqueue
-from app.tenancy import current_actor
+from app.services.audit import audit_row
+from app.services.record_batches import RecordWriter
+from app.services.record_checks import CheckedRecord, check_record, check_values, resolve_ref
+from app.services.record_rules import (
+    LINE_FIELDS,
+    changes,
+    new_row,
+    new_snapshot,
+    partners_of_accounts,
+    snapshot,
+)
+from app.tenancy import current_actor, current_tenant_id
 
 
 def create_record(entity: Entity, data: dict[str, Any]) -> Any:
     """Create a record of `entity` from python values (refs as ids), custom and lines."""
-    record = entity.model()
-    _check_allowed(can_create(_user(), entity.model), record)
-    record.custom = {}
-    with db.session.no_autoflush:
-        _apply(entity, record, data, partial=False)
-    db.session.add(record)
-    _flush(entity)
+    _check_allowed(can_create(_user(), entity.model), entity.model())
+    checked = _checked(entity, None, data, partial=False)
+    now = datetime.now(UTC)
+    row = new_row(entity, checked.values, checked.lines, checked.custom, now)
+    writer = RecordWriter(entity)
+    with _refused_as_errors():
+        record_id = writer.create_one(row)
+        if checked.lines:
+            writer.replace_lines([(record_id, checked.lines)], [])
+    record = _written(entity.model, record_id, row)
     _check_in_sight(entity, record)
-    record_event("create", entity.name, record.id, None, snapshot(entity, record))
+    writer.audit([audit_row("create", entity.name, record_id, None,
+                            new_snapshot(entity, row, checked.lines), now)])
     return record
 
 
@@ -38,15 +54,34 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
     """Apply changes to a record; with `partial`, fields not given are left as they are."""
     entity = entity_of(record)
     _check_allowed(can_change(_user(), record), record)
-    before = snapshot(entity, record)
-    # Flush only in _flush, where a duplicate number becomes a message instead of a 500.
-    with db.session.no_autoflush:
-        _apply(entity, record, data, partial=partial)
-    _flush(entity)
+    current = {**{spec.attr: getattr(record, spec.attr) for spec in entity.fields},
+               "custom": record.custom}
+    checked = _checked(entity, current, data, partial=partial)
+    old_lines = None if checked.lines is None else [
+        {name: getattr(line, name) for name in LINE_FIELDS} for line in record.lines]
+    row, before, after, new_lines = changes(current, old_lines, checked.values, checked.lines,
+                                            checked.custom)
+    if after:
+        now = datetime.now(UTC)
+        writer = RecordWriter(entity)
+        with _refused_as_errors():
+            writer.update([{**row, "id": record.id, "updated_at": now}])
+            if new_lines:
+                writer.replace_lines([(record.id, checked.lines)], [record.id])
+        writer.audit([audit_row("update", entity.name, record.id, before, after, now)])
+        db.session.expire(record)  # read again, as written, when next used
     _check_in_sight(entity, record)
-    old, new = diff(before, snapshot(entity, record))
-    if new or old:
-        record_event("update", entity.name, record.id, old, new)
+    return record
+
+
+def _written(model: type, record_id: int, row: dict[str, Any]) -> Any:
+    """The new record as the ORM's object, from the row just written, without reading it back
+    (the columns the row lacks, and the lines, load when first read)."""
+    if identity_key(model, record_id) in db.session.identity_map:  # an id given again
+        return db.session.get(model, record_id, populate_existing=True)
+    record = model(id=record_id, tenant_id=current_tenant_id(), **row)
+    make_transient_to_detached(record)
+    db.session.add(record)
     return record
 
 
@@ -58,10 +93,12 @@ def delete_record(record: Any) -> None:
         _check_account_unused(record)
     before = snapshot(entity, record)
     record_id = record.id
-    _detach_references(entity, record_id)
-    db.session.delete(record)
-    _flush(entity)
-    record_event("delete", entity.name, record_id, before, None)
+    now = datetime.now(UTC)
+    _detach_references(entity, record_id, now)
+    with _refused_as_errors():
+        db.session.delete(record)
+        db.session.flush()
+    RecordWriter(entity).audit([audit_row("delete", entity.name, record_id, before, None, now)])
 
 
 def _user() -> Any:
@@ -102,11 +139,10 @@ def _check_in_sight(entity: Entity, record: Any) -> None:
     raise ValidationError({key: _("A partner's token can only write records of its partner.")})
 
 
-def _detach_references(entity: Entity, record_id: int) -> None:
+def _detach_references(entity: Entity, record_id: int, now: datetime) -> None:
     """Records pointing at a record about to be deleted lose the reference, as the database
     would empty it (ON DELETE SET NULL), but as a change of theirs: their updated_at moves,
     so that a client syncing by updated_since sees it, and each is audited (and announced)."""
-    now = datetime.now(UTC)
     for other in ENTITIES.values():
         for field in other.fields:
             if field.type != "ref" or field.ref != entity.name:
@@ -114,14 +150,18 @@ def _detach_references(entity: Entity, record_id: int) -> None:
             model, attr = other.model, field.attr
             ids = db.session.scalars(select(model.id).where(
                 getattr(model, attr) == record_id).order_by(model.id)).all()
-            for chunk in chunks(ids):
-                db.session.execute(update(model).where(model.id.in_(chunk))
-                                   .values({attr: None, "updated_at": now})
-                                   .execution_options(synchronize_session="fetch"))
-                audits = [audit_row("update", other.name, i, {attr: record_id}, {attr: None}, now)
-                          for i in chunk]
-                db.session.execute(insert(m.AuditEvent), audits)
-                enqueue(audits)
+            if not ids:
+                continue
+            writer = RecordWriter(other)
+            writer.update([{"id": i, attr: None, "updated_at": now} for i in ids])
+            writer.audit([audit_row("update", other.name, i, {attr: record_id}, {attr: None},
+                                    now) for i in ids])
+            stale = [attr, "updated_at", *([field.name] if field.name in
+                                           inspect(model).relationships else [])]
+            for i in ids:  # the copies this session holds are read again when next used
+                loaded = db.session.identity_map.get(identity_key(model, i))
+                if loaded is not None:
+                    db.session.expire(loaded, stale)
 
 
 def _check_account_unused(account: m.Account) -> None:
@@ -135,11 +175,14 @@ def _check_account_unused(account: m.Account) -> None:
                 entity=str(ENTITIES[name].label).lower())})
 
 
-def _flush(entity: Entity) -> None:
+@contextmanager
+def _refused_as_errors() -> Iterator[None]:
+    """The write of the block in a savepoint, so that a number or a reference already used
+    becomes a message on its field instead of a broken transaction."""
     try:
         with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
+            yield
+    except (IntegrityError, db.engine.dialect.dbapi.IntegrityError) as exc:
         raise ValidationError(integrity_errors(exc)) from exc
 
 
@@ -154,8 +197,11 @@ def integrity_errors(exc: Exception) -> dict[str, str]:
     return {"": _("The record conflicts with another one.")}
 
 
-def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) -> None:
-    """Check the write by the rules every path shares, then set it on the ORM record."""
+def _checked(entity: Entity, current: dict[str, Any] | None, data: dict[str, Any], *,
+             partial: bool) -> CheckedRecord:
+    """The write checked by the rules every path shares, related records resolved (one at a
+    time, through the acting user's sight); `current`: the record's values, None for a new
+    one."""
     checked = check_values(entity, data)
     for spec in entity.fields:
         raw = checked.values.get(spec.attr)
@@ -165,27 +211,12 @@ def _apply(entity: Entity, record: Any, data: dict[str, Any], *, partial: bool) 
             except ValueError as exc:
                 checked.errors[spec.name] = str(exc)
                 del checked.values[spec.attr]
-    current = None if record.id is None else {
-        **{spec.attr: getattr(record, spec.attr) for spec in entity.fields},
-        "custom": record.custom}
     check_record(entity, data, checked, current, partial=partial,
                  partner_of_account=_partner_of_account)
     if checked.errors:
         raise ValidationError(checked.errors)
-    for attr, value in checked.values.items():
-        setattr(record, attr, value)
-    if checked.custom is not None:
-        record.custom = checked.custom
-    if checked.lines is not None:
-        _replace_lines(entity, record, checked.lines)
+    return checked
 
 
 def _partner_of_account(account_id: int) -> int | None:
     return partners_of_accounts([account_id]).get(account_id)
-
-
-def _replace_lines(entity: Entity, record: Any, lines: list[dict[str, Any]]) -> None:
-    """Replace the document's lines and recompute its totals from them."""
-    record.lines = [entity.line_model(position=i, **line) for i, line in enumerate(lines)]
-    for name, value in line_totals(lines).items():
-        setattr(record, name, value)

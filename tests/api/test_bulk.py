@@ -161,6 +161,16 @@ def test_lines_replace_the_documents_lines_and_give_its_totals(en_client, world)
     assert bad["errors"] == {"lines.0.label": ["This field is required."]}
 
 
+def test_lines_given_again_make_the_totals_whatever_total_comes_with_them(en_client, world):
+    item = {"external_ref": "D1", "number": "D-1", "account_ref": "C001", "lines": LINES}
+    first = bulk(en_client, "quotes", [item])["items"][0]
+    again = bulk(en_client, "quotes", [{**item, "total": "1.00", "tax_total": "0.00"}])
+    assert again["items"][0]["status"] == "unchanged"
+    quote = en_client.get(f"/api/v1/quotes/{first['id']}").get_json()
+    assert (quote["tax_total"], quote["total"]) == ("230.00", "1380.00")
+    assert len(quote["lines"]) == 2
+
+
 def test_a_number_given_twice_in_one_call_fails_on_the_second_item(en_client, world):
     result = bulk(en_client, "invoices", [invoice("N1", number="F-SAME"),
                                           invoice("N2"),

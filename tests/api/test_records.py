@@ -136,6 +136,22 @@ def test_lines_replace_the_document_lines_and_give_its_totals(en_client, world):
     assert en_client.get(url).get_json()["lines"][0]["label"] == "Remise"
 
 
+def test_a_change_of_lines_alone_moves_updated_at_for_syncing_clients(en_client, world):
+    created = en_client.post("/api/v1/invoices", json={"account_ref": "C001",
+                                                        "lines": LINES}).get_json()
+    url = f"/api/v1/invoices/{created['id']}"
+    relabelled = [{**line, "label": f"{line['label']} (posé)"} for line in LINES]
+    changed = en_client.patch(url, json={"lines": relabelled}).get_json()
+    assert changed["total"] == created["total"]  # the same amounts: only the lines changed
+    assert [line["label"] for line in changed["lines"]] == [
+        "Store banne 4 m (posé)", "Pose (posé)"]
+    before = datetime.fromisoformat(created["updated_at"].replace("Z", "+00:00"))
+    since = (before + timedelta(microseconds=1)).isoformat()
+    synced = en_client.get("/api/v1/invoices", query_string={"updated_since": since,
+                                                            "limit": 500}).get_json()
+    assert [record["id"] for record in synced] == [created["id"]]
+
+
 def test_custom_values_are_validated_as_in_forms(en_client, world, make_field):
     make_field("contacts", "floor", type="integer", is_required=True)
     make_field("contacts", "newsletter", type="boolean")
