@@ -64,16 +64,26 @@ def money(value: Any, currency: str | None = "EUR") -> str:
     return format_currency(Decimal(str(value)), currency or "EUR")
 
 
+# Four-digit years, day first in both languages: English's "short" (2/5/26) reads as a
+# different day on either side of the Atlantic.
+DAY_FORMATS = {"en": "d MMM yyyy", "fr": "dd/MM/yyyy"}
+MOMENT_FORMATS = {"en": "d MMM yyyy, HH:mm", "fr": "dd/MM/yyyy HH:mm"}
+
+
+def _language() -> str:
+    return "en" if str(get_locale()).startswith("en") else "fr"
+
+
 def day(value: Any) -> str:
     if not value:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value)
-    return format_date(value, "short" if str(get_locale()).startswith("en") else "dd/MM/yyyy")
+    return format_date(value, DAY_FORMATS[_language()])
 
 
 def moment(value: datetime | None) -> str:
-    return format_datetime(value, "short") if value else ""
+    return format_datetime(value, MOMENT_FORMATS[_language()]) if value else ""
 
 
 def number(value: Any) -> str:
