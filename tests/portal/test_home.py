@@ -53,8 +53,12 @@ def test_an_agent_sees_his_files_at_a_glance(agent_setup, make_invoice, make_quo
     assert overdue.number in page and quote.number in page
     assert foreign.number not in page and foreign_quote.number not in page
     assert "Client du Sud" not in page
-    assert "Aucun flux n’a encore mis à jour vos dossiers." in page or \
-        "No feed has updated your files yet." in page
+    # Said in an agent's words: who updates his files, not the mechanism ("flux").
+    assert "Alpha Stores n’a encore transmis aucune mise à jour de vos dossiers." in page
+    assert "flux" not in page.lower()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    english = page_text(client.get("/alpha/portal/"))
+    assert "Alpha Stores has not sent any update of your files yet." in english
 
 
 def _feed(entity: str, finished: datetime, status: str = "succeeded") -> int:
