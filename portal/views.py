@@ -26,8 +26,9 @@ from portal.records import ref_access
 def home():
     today = date.today()
     board = build_home(current_user, today)
-    # A quote's customer is named only when the user may see that customer.
-    refs = ref_access([ENTITIES["quotes"].field("account")], board.quotes_to_answer)
+    # A document's customer is named only when the user may see that customer.
+    refs = (ref_access([ENTITIES["quotes"].field("account")], board.quotes_to_answer)
+            | ref_access([ENTITIES["invoices"].field("account")], board.overdue))
     return render_template("portal/home.html", home=board, refs=refs,
                            yesterday=today - timedelta(days=1))
 

@@ -1,6 +1,8 @@
 """The extranet's home page and the user's profile."""
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -186,3 +188,26 @@ def test_each_figure_leads_to_the_list_it_counts(agent_setup, make_invoice):
         listing = client.get(_card_link(page, element_id)).data.decode()
         count = listing[listing.index('id="result-count"'):]
         assert count[count.index(">") + 1:].lstrip().startswith(f"{expected} "), element_id
+
+
+def _overdue_rows(client) -> list[list[str]]:
+    page = client.get("/alpha/portal/").data.decode()
+    block = page[page.index('id="overdue-invoices"'):page.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", block, re.S)
+    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+             for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)] for row in rows]
+
+
+def test_overdue_invoices_are_labelled_with_their_customer(agent_setup, make_invoice):
+    client, mine, _ = agent_setup
+    due = date.today() - timedelta(days=10)
+    invoice = make_invoice(account=mine.id, issued_on=due - timedelta(days=30), due_on=due,
+                           amount_paid=Decimal("481.47"))
+    header, row = _overdue_rows(client)
+    assert header == ["Numéro", "Client", "Échéance", "Reste dû"]
+    assert row == [invoice.number, "Client du Nord", due.strftime("%d/%m/%Y"),
+                   "1\u202f000,00\u00a0€"]
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    header, row = _overdue_rows(client)
+    assert header == ["Number", "Customer", "Due on", "Amount due"]
+    assert row == [invoice.number, "Client du Nord", f"{due.day} {due:%b %Y}", "€1,000.00"]
