@@ -80,7 +80,9 @@ def export_rows(entity: Entity, args: Any, *, query: ListQuery | None = None,
     query = query or build_list(entity, args, current_user, fields)
     columns = entity.fields if columns is None else columns
     locale = str(get_locale() or "fr")
-    header = ["id", *[str(f.label) for f in columns], *[cf.label(locale) for cf in fields]]
+    # No internal id: a person reads the number or name, and an integrator matches on the
+    # external reference, both among the columns.
+    header = [*[str(f.label) for f in columns], *[cf.label(locale) for cf in fields]]
     limit = current_app.config["EXPORT_MAX_ROWS"]
     return header, _export_pages(entity, query, columns, fields, limit, refs)
 
@@ -95,7 +97,7 @@ def _export_pages(entity: Entity, query: Any, columns: Sequence[Field],
                            after=cursor)
         shown = refs(page.rows) if refs is not None else None
         for record in page.rows:
-            yield [record.id, *[_cell(entity, f, record, shown) for f in columns],
+            yield [*[_cell(entity, f, record, shown) for f in columns],
                    *[_custom_cell(cf, (record.custom or {}).get(cf.key)) for cf in fields]]
         sent += len(page.rows)
         db.session.expunge_all()

@@ -223,7 +223,8 @@ def test_export_is_the_filtered_list_without_internal_data(portal_agent, make_qu
     header = rows[0]
     assert "Chantier" in header and "Marge interne" not in header
     assert fr("External reference") not in header
-    assert [row[1] for row in rows[1:]] == [number]
+    assert header[0] == "Numéro" and "id" not in header  # no internal id, the number first
+    assert [row[0] for row in rows[1:]] == [number]
     body = response.data.decode("utf-8-sig")
     assert "Villa Pins" in body
     for secret in secrets:
@@ -234,14 +235,14 @@ def test_subscriber_export_names_no_partner(portal_subscriber, make_invoice):
     number = make_invoice(account=portal_subscriber.account.id).number
     rows = _csv(portal_subscriber.get("/alpha/portal/invoices/export.csv"))
     assert fr("Partner") not in rows[0]
-    assert rows[1][1] == number and "Famille Durand" in rows[1]
+    assert rows[1][0] == number and "Famille Durand" in rows[1]
     assert "Agence du Sud" not in str(rows)
 
 
 def test_export_neutralises_formulas(portal_subscriber, make_invoice):
     make_invoice(account=portal_subscriber.account.id, number="=HYPERLINK(\"http://x.example\")")
     rows = _csv(portal_subscriber.get("/alpha/portal/invoices/export.csv"))
-    assert rows[1][1] == "'=HYPERLINK(\"http://x.example\")"
+    assert rows[1][0] == "'=HYPERLINK(\"http://x.example\")"
 
 
 # -- detail pages and files ------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def _archive(record) -> None:
 def _exported_numbers(client, query: str = "") -> list[str]:
     body = client.get(f"/alpha/invoices/export.csv{query}").data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(body), delimiter=";"))
-    return sorted(row[1] for row in rows[1:])
+    return sorted(row[0] for row in rows[1:])
 
 
 def test_archived_records_leave_lists_and_exports_unless_asked_for(sales_client, make_invoice):
