@@ -39,7 +39,8 @@ def profile():
             remember_user_locale(current_user)  # answer in the language just chosen
         if saved:
             flash(_("Your settings are saved."), "success")
-            return redirect(url_for("backoffice.profile"))
+            # The menu's language switch comes back to the page it was used on.
+            return redirect(safe_next(request.form.get("next"), url_for("backoffice.profile")))
     return render_template("profile.html", form=form)
 
 

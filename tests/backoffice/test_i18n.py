@@ -113,3 +113,27 @@ def test_a_new_language_setting_answers_in_that_language(admin_client):
     admin_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
     response = admin_client.post("/alpha/profile", data={"locale": "en"}, follow_redirects=True)
     assert "Your settings are saved." in text(response)
+
+
+def _language_switch(page: str) -> dict[str, str]:
+    form = page[page.index('id="language-switch"'):]
+    form = form[:form.index("</form>")]
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def test_the_menu_switches_language_and_stays_on_the_page(admin_client, admin_user,
+                                                          make_invoice):
+    invoice = make_invoice()
+    url = f"/alpha/invoices/{invoice.id}"
+    page = admin_client.get(url).data.decode()
+    assert ">English</span>" in page
+    switch = _language_switch(page)
+    assert switch["locale"] == "en" and switch["next"] == url
+    response = admin_client.post("/alpha/profile", data=switch)
+    assert response.status_code == 302 and response.headers["Location"] == url
+    page = admin_client.get(url).data.decode()
+    assert _lang(admin_client.get(url)) == "en" and "€1,481.47" in page
+    assert ">Français</span>" in page  # and back
+    response = admin_client.post("/alpha/profile", data=_language_switch(page))
+    assert "1 481,47 €" in text(admin_client.get(response.headers["Location"]))
+    assert db.session.scalar(select(User.locale).where(User.id == admin_user.id)) == "fr"
