@@ -5,6 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_compact_currency
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import (
     Babel,
@@ -82,6 +83,24 @@ def day(value: Any) -> str:
     return format_date(value, DAY_FORMATS[_language()])
 
 
+def month(value: date) -> str:
+    """A month as a chart's axis names it: "oct." / "Oct"."""
+    return format_date(value, "LLL")
+
+
+def month_year(value: date) -> str:
+    """A month in full: "octobre 2026" / "October 2026"."""
+    return format_date(value, "LLLL yyyy")
+
+
+def short_money(value: Any, currency: str | None = "EUR") -> str:
+    """An amount rounded to what fits above a bar: "123,5 k €" / "€123.5K"."""
+    if value is None or value == "":
+        return ""
+    return format_compact_currency(Decimal(str(value)), currency or "EUR",
+                                   locale=str(get_locale()), fraction_digits=1)
+
+
 def moment(value: datetime | None) -> str:
     return format_datetime(value, MOMENT_FORMATS[_language()]) if value else ""
 
@@ -93,5 +112,6 @@ def number(value: Any) -> str:
 def install_i18n(app: Flask, babel: Babel) -> None:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(app.root_path) + "/translations")
-    app.jinja_env.filters.update(money=money, day=day, moment=moment, number=number)
+    app.jinja_env.filters.update(money=money, day=day, moment=moment, number=number,
+                                 month=month, month_year=month_year, short_money=short_money)
     app.jinja_env.globals.update(get_locale=get_locale)

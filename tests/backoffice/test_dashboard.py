@@ -59,9 +59,38 @@ def test_chart_of_invoiced_amounts_by_month(admin_client, make_invoice):
     heights = [float(h) for h in bars]
     assert heights[-1] == max(heights) > 0  # this month, the only invoiced one
     assert heights[:-1] == [0.0] * 11
-    assert first.strftime("%m/%y") in svg
-    assert "1 481,47 €" in svg.replace("\u202f", " ").replace("\xa0", " ")  # the bar's tooltip
+    svg = svg.replace("\u202f", " ").replace("\xa0", " ")
+    assert "1 481,47 €" in svg  # the bar's tooltip
     assert 'role="img"' in svg
+    # Months named in the reader's language, the year under the first month and January, and
+    # the amount written above its bar.
+    assert _labels(svg)[:12] == [FR_MONTHS[(first.month + i) % 12] for i in range(12)]
+    assert str(first.year) in _labels(svg)
+    assert _values(svg) == ["1,5 k €"]
+    assert f"{FR_FULL[first.month - 1]} {first.year} — 1 481,47 €" in svg
+    english = en(admin_client).get("/alpha/").data.decode()
+    english = english[english.index('<svg class="chart'):]
+    english = english[:english.index("</svg>")]
+    assert _labels(english)[:12] == [EN_MONTHS[(first.month + i) % 12] for i in range(12)]
+    assert _values(english) == ["€1.5K"]
+
+
+FR_MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+             "nov.", "déc."]
+FR_FULL = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+           "octobre", "novembre", "décembre"]
+EN_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _labels(svg: str) -> list[str]:
+    """The axis labels, months first (one per bar, by x), then the years."""
+    found = re.findall(r'<text class="chart-label" x="(\d+)" y="(\d+)"[^>]*>([^<]*)<', svg)
+    return [label for _, _, label in sorted(found, key=lambda f: (int(f[1]), int(f[0])))]
+
+
+def _values(svg: str) -> list[str]:
+    return [v.replace("\u202f", " ").replace("\xa0", " ")
+            for v in re.findall(r'<text class="chart-value"[^>]*>([^<]*)<', svg)]
 
 
 def test_chart_with_no_invoices_draws_empty_months(admin_client):
