@@ -84,18 +84,10 @@ def test_an_unknown_sheet_fails_the_run_naming_the_sheets_there_are(make_profile
 
 def test_a_workbook_with_its_header_at_row_20_million_fails_its_run(make_profile, run_import,
                                                                     tmp_path):
-    book = openpyxl.Workbook()
-    book.active.append(["x"])
-    book.save(tmp_path / "source.xlsx")
     sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
              '<sheetData><row r="20000000"><c r="A20000000" t="inlineStr"><is><t>Code client'
              "</t></is></c></row></sheetData></worksheet>")
-    crafted = tmp_path / "crafted.xlsx"
-    with zipfile.ZipFile(tmp_path / "source.xlsx") as source, \
-            zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as copy:
-        for item in source.infolist():
-            data = source.read(item)
-            copy.writestr(item.filename, sheet if item.filename.endswith("sheet1.xml") else data)
+    crafted = workbook_with_sheet(tmp_path, sheet)
     profile = make_profile("accounts", ACCOUNTS)
     with force_locale("en"):
         run = run_import(profile, crafted)
@@ -112,20 +104,12 @@ def test_a_workbook_of_filler_elements_fails_its_run_at_once(make_profile, run_i
                                                            tmp_path):
     # Elements that belong nowhere in a sheet pack a hundredfold; read one by one they held a
     # worker minutes for no row: the first one fails the run.
-    book = openpyxl.Workbook()
-    book.active.append(["x"])
-    book.save(tmp_path / "source.xlsx")
     sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
              '<sheetData><row r="1">' + "".join(
                  f'<c r="{column}1" t="inlineStr"><is><t>{name}</t></is></c>'
                  for column, name in zip("ABC", ACCOUNTS, strict=True))
              + "</row>" + "<x/>" * 200_000 + "</sheetData></worksheet>")
-    crafted = tmp_path / "crafted.xlsx"
-    with zipfile.ZipFile(tmp_path / "source.xlsx") as source, \
-            zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as copy:
-        for item in source.infolist():
-            data = source.read(item)
-            copy.writestr(item.filename, sheet if item.filename.endswith("sheet1.xml") else data)
+    crafted = workbook_with_sheet(tmp_path, sheet)
     profile = make_profile("accounts", ACCOUNTS)
     with force_locale("en"):
         run = run_import(profile, crafted)
@@ -186,3 +170,17 @@ def test_a_key_column_formatted_with_grouping_matches_the_records_it_created(
     accounts = by_key("accounts")
     assert sorted(accounts) == ["12345", "1234567", "7"]
     assert accounts["12345"].postal_code == "01000"
+
+
+def workbook_with_sheet(tmp_path, sheet: str):
+    """A workbook saved by openpyxl whose first sheet's XML is replaced by `sheet`."""
+    book = openpyxl.Workbook()
+    book.active.append(["x"])
+    book.save(tmp_path / "source.xlsx")
+    crafted = tmp_path / "crafted.xlsx"
+    with zipfile.ZipFile(tmp_path / "source.xlsx") as source, \
+            zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as copy:
+        for item in source.infolist():
+            data = source.read(item)
+            copy.writestr(item.filename, sheet if item.filename.endswith("sheet1.xml") else data)
+    return crafted
