@@ -53,11 +53,14 @@ def _sqlite_begin_before_savepoint(connection: Any, name: str) -> None:
     """SQLite: a savepoint opened before any write must not be the transaction itself. The
     driver begins its transaction at the first INSERT, UPDATE or DELETE only; a SAVEPOINT
     outside one starts a transaction that its RELEASE commits, out of reach of the request's
-    rollback. Begin it first, as the driver would have (deferred: no lock taken earlier)."""
+    rollback. Begin it first, and take the write lock at once: a savepoint is opened to write,
+    and a deferred transaction that reads first (the rows a batch updates) could not turn
+    into a writer once another connection (an import's heartbeat, the webhook dispatcher) has
+    committed since — SQLite refuses that at once, without waiting its busy timeout."""
     dbapi_connection = connection.connection.dbapi_connection
     if type(dbapi_connection).__module__.startswith("sqlite3") \
             and not dbapi_connection.in_transaction:
-        dbapi_connection.execute("BEGIN")
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def _sqlite_busy_timeout(app: Flask) -> None:
