@@ -38,6 +38,8 @@ FRENCH_OVERSEAS = (
 NATIONAL_LENGTH = {"33": 9, "32": (8, 9), "352": (4, 11), "41": 9, "34": 9, "351": 9,
                    "31": 9, "1": 10}
 
+_CODES_LONGEST_FIRST = sorted(set(CALLING_CODES.values()), key=len, reverse=True)
+_CODES_WITH_ZERO = {CALLING_CODES[c] for c in KEEPS_LEADING_ZERO}
 _SEPARATORS = re.compile(r"[\s.\-/()\u00a0\u202f]")
 _TRUNK_IN_BRACKETS = re.compile(r"\(\s*0\s*\)")  # "+33 (0)6 12 34 56 78"
 
@@ -64,7 +66,13 @@ def tel_uri(value: str | None, country: str | None = None) -> str:
 
 
 def _international(digits: str) -> str | None:
-    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+    if not digits.isdigit():
+        return None
+    # "+33 06 12 34 56 78": the trunk 0 typed after a country code that never has one there.
+    code = next((c for c in _CODES_LONGEST_FIRST if digits.startswith(c)), None)
+    if code is not None and code not in _CODES_WITH_ZERO and digits[len(code):].startswith("0"):
+        digits = code + digits[len(code) + 1:]
+    if not 8 <= len(digits) <= 15:
         return None
     return f"+{digits}"
 
