@@ -41,9 +41,13 @@ def _logs_in(app, user, password, face_login) -> bool:
 
 
 def test_the_profile_leads_to_a_change_of_password_in_place(face):
-    user, open_session, profile, page, _home = face
+    user, open_session, profile, page, home = face
     client = open_session()
     assert f'href="{page}"' in client.get(profile).data.decode()
+    if "portal" not in page:  # the back office's user menu, on every page
+        html = client.get(home).data.decode()
+        menu = html[html.index('id="user-menu"'):]
+        assert f'href="{page}"' in menu[:menu.index("</ul>")]
     form = client.get(page)
     assert form.status_code == 200
     html = form.data.decode()
