@@ -69,7 +69,7 @@ def documents(make_user, make_partner, make_account, make_invoice, make_quote, m
                        f"/alpha/deliveries/{delivery.id}", f"/alpha/accounts/{a}/360"],
         "portal": [f"/alpha/portal/invoices/{invoice.id}", f"/alpha/portal/quotes/{quote.id}",
                    f"/alpha/portal/orders/{order.id}", f"/alpha/portal/deliveries/{delivery.id}",
-                   "/alpha/portal/"],
+                   f"/alpha/portal/contracts/{contract.id}", "/alpha/portal/"],
     }
 
 
@@ -110,11 +110,15 @@ def test_detail_tables_fit_a_phone_and_amounts_stay_on_one_line(
         problems.assert_none()
 
 
+@pytest.mark.parametrize("face", ["backoffice", "portal"])
 def test_on_a_desktop_detail_tables_are_tables(
-        documents: dict[str, Any], open_page: Callable[..., tuple[Any, PageProblems]]) -> None:
+        face: str, documents: dict[str, Any],
+        open_page: Callable[..., tuple[Any, PageProblems]]) -> None:
     page, problems = open_page("desktop")
-    _log_in(page, "/alpha/login", documents["sales"].email, documents["backoffice"][0])
-    for url in (documents["backoffice"][0], documents["backoffice"][-1]):
+    role, login_path = ("sales", "/alpha/login") if face == "backoffice" \
+        else ("agent", "/alpha/portal/login")
+    _log_in(page, login_path, documents[role].email, documents[face][0])
+    for url in (documents[face][0], documents[face][-1]):
         page.goto(url)
         seen = page.evaluate(MEASURE)
         assert seen["tables"], url
