@@ -45,7 +45,6 @@ def test_back_office_forms_ask_phones_and_emails_with_their_keyboards(admin_clie
     page = admin_client.get("/alpha/accounts/new").data.decode()
     assert _input_type(page, "cf_mail_compta") == "email"
     assert _input_type(page, "cf_site") == "url"
-    assert _input_type(page, "cf_mail_compta") == "email"
 
 
 def test_login_and_profile_forms_use_the_email_and_phone_keyboards(app, client, make_user,
