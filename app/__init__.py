@@ -104,8 +104,12 @@ def init_security(app: Flask) -> None:
 
 def init_i18n(app: Flask) -> None:
     from app.i18n import install_i18n
+    from app.phones import country_of, tel_uri
 
     install_i18n(app, babel)
+    # Display, like the money and date filters.
+    app.jinja_env.filters["tel"] = tel_uri
+    app.jinja_env.globals["record_country"] = country_of
 
 
 def init_blueprints(app: Flask) -> None:

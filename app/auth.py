@@ -219,6 +219,39 @@ def sign_out_everywhere(user: User) -> bool:
     return True
 
 
+def password_change_page(template: str) -> Any:
+    """A logged-in user's password changed in place: his current one proves him (each wrong
+    one counts as a failed login, under the login's limits), his other sessions end and this
+    one goes on under a new secret."""
+    from app.forms import ChangePasswordForm
+    from app.services.sessions import open_session
+    from app.services.tenants import MIN_PASSWORD, change_password, record_login_lockout
+
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        attempt = begin(current_user.email)
+        if attempt.refused_by is not None:
+            return too_many_attempts(attempt.retry_after)
+        with transaction(form, flash_errors=False) as saved:
+            change_password(current_user, form.current_password.data, form.password.data)
+            secret = open_session(current_user)
+        if saved:
+            attempt.succeeded()
+            user = current_user._get_current_object()
+            session.clear()  # the session's key holds a trace of the password: a new one
+            login_user(user)
+            session[SESSION_SECRET] = secret
+            remember_user_locale(user)
+            flash(_("Your password is changed. Your other sessions are closed."), "success")
+            return redirect(request.path)
+        if "current_password" in saved.errors and attempt.reached:
+            with transaction():
+                for limit in attempt.reached:
+                    record_login_lockout(current_user, current_user.email, limit)
+    return render_template(template, form=form, min_password=MIN_PASSWORD), \
+        422 if form.errors else 200
+
+
 def choose_language(lang: str) -> None:
     """The language picked on a login page, kept in the session."""
     if lang in current_app.config["LANGUAGES"]:

@@ -1,10 +1,17 @@
-"""Logging in and out of the extranet, and its language."""
+"""Logging in and out of the extranet, its language, and the user's own password."""
 from __future__ import annotations
 
 from flask import redirect, request, url_for
 from flask_login import current_user
 
-from app.auth import choose_language, log_out, login_page, safe_next, sign_out_everywhere
+from app.auth import (
+    choose_language,
+    log_out,
+    login_page,
+    password_change_page,
+    safe_next,
+    sign_out_everywhere,
+)
 from portal import bp
 
 
@@ -23,6 +30,11 @@ def logout():
 def set_language(lang: str):
     choose_language(lang)
     return redirect(safe_next(request.args.get("next"), url_for("portal.login")))
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+def profile_password():
+    return password_change_page("portal/password.html")
 
 
 @bp.post("/profile/sessions/end")

@@ -2,12 +2,14 @@
 
 The pages use the list, export and record machinery of app/web with the extranet's rules
 on top: only the entities of the user's role, no internal field (owner, external
-reference), no archived record, custom fields marked visible in the extranet only.
+reference), no archived record, custom fields marked visible in the extranet only, no draft
+status to filter on. A subscriber, a customer following his own files, has no CSV export
+(the agents' working tool) and no column naming his own account on every row.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -40,6 +42,11 @@ PORTAL_ENTITIES = {
 }
 # The tenant's own bookkeeping: never shown, filtered or sorted on in the extranet.
 INTERNAL_FIELDS = frozenset({"owner", "external_ref"})
+# A subscriber's documents are all his account's: the back office's "customer" column
+# would only repeat his own name.
+SUBSCRIBER_HIDDEN = frozenset({"account"})
+# Roles with the CSV export of their lists.
+EXPORTING_ROLES = frozenset({Role.AGENT})
 # Related records named on a page even when the user has no list of them: his customer, his
 # partner.
 NAMED_REFS = frozenset({"accounts", "partners"})
@@ -93,9 +100,17 @@ def record_list(entity_name: str):
                            refs=ref_access(context["columns"], context["page"].rows))
 
 
+@bp.app_template_global()
+def portal_can_export() -> bool:
+    """Whether the current user's lists have a CSV export."""
+    return current_user.is_authenticated and current_user.role in EXPORTING_ROLES
+
+
 @bp.get("/<entity_name>/export.csv")
 def record_export(entity_name: str):
     entity = _portal_entity(entity_name)
+    if not portal_can_export():
+        abort(404)
     columns = portal_fields(entity)
     header, rows = export_rows(entity, request.args, query=_list_query(entity, request.args),
                                columns=columns, refs=partial(ref_access, columns))
@@ -149,8 +164,17 @@ def portal_fields(entity: Entity) -> list[Field]:
     """The entity's fields an extranet user sees: no internal field, and related records only
     of the kinds in his extranet, or his customers' and partner's names (a subscriber sees
     no partner and no deal)."""
-    return [f for f in entity.fields if f.name not in INTERNAL_FIELDS
+    hidden = INTERNAL_FIELDS | (SUBSCRIBER_HIDDEN if current_user.role == Role.SUBSCRIBER
+                                else frozenset())
+    return [_without_drafts(f) for f in entity.fields if f.name not in hidden
             and (f.type != "ref" or _shows_ref(f.ref))]
+
+
+def _without_drafts(f: Field) -> Field:
+    """A status without "draft": app/policies.py never shows a draft in the extranet."""
+    if "draft" not in f.choices:
+        return f
+    return replace(f, choices=tuple(c for c in f.choices if c != "draft"))
 
 
 def _shows_ref(kind: str) -> bool:

@@ -36,6 +36,7 @@ def template_globals() -> dict[str, Any]:
             "invitation_accepted": _l("Invitation accepted"),
             "password_reset_requested": _l("Password reset asked"),
             "password_reset": _l("Password reset"),
+            "password_changed": _l("Password changed"),
             "login_throttled": _l("Login attempts throttled"),
             "sessions_ended": _l("Signed out everywhere"),
             "export": _l("All data exported"), "anonymise": _l("Personal data erased")},

@@ -5,7 +5,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth import choose_language, log_out, login_page, safe_next, sign_out_everywhere
+from app.auth import (
+    choose_language,
+    log_out,
+    login_page,
+    password_change_page,
+    safe_next,
+    sign_out_everywhere,
+)
 from app.backoffice import bp
 from app.forms import LocaleForm
 from app.i18n import remember_user_locale
@@ -42,6 +49,11 @@ def profile():
             # The menu's language switch comes back to the page it was used on.
             return redirect(safe_next(request.form.get("next"), url_for("backoffice.profile")))
     return render_template("profile.html", form=form)
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+def profile_password():
+    return password_change_page("password.html")
 
 
 @bp.post("/profile/sessions/end")

@@ -22,7 +22,9 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     SubmitField,
+    TelField,
     TextAreaField,
+    URLField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -135,6 +137,9 @@ def _core_field(f: Field) -> Any:
                            validators=required)
     if f.type == "email":
         return EmailField(f.label, validators=[Optional(), Length(max=f.max_length)])
+    if f.type == "phone":  # a phone's keypad, and its autofill
+        return TelField(f.label, validators=[*required, Length(max=f.max_length)],
+                        render_kw={"autocomplete": "tel"})
     return StringField(f.label, validators=[*required, Length(max=f.max_length)])
 
 
@@ -156,6 +161,10 @@ def custom_form_field(cf: CustomField, locale: str) -> Any:
         return StringField(label, render_kw={"type": "date", **kw.get("render_kw", {})})
     if cf.type in ("integer", "decimal", "money"):
         return StringField(label, render_kw={"inputmode": "decimal", **kw.get("render_kw", {})})
+    if cf.type == "email":
+        return EmailField(label, **kw)
+    if cf.type == "url":
+        return URLField(label, **kw)
     return StringField(label, **kw)
 
 

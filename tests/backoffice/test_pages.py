@@ -26,6 +26,7 @@ COVERED = {
     "backoffice.admin_user_resend_invitation": "../portal/test_passwords.py",
     "backoffice.admin_user_end_sessions": "test_sessions.py",
     "backoffice.profile_end_sessions": "test_sessions.py",
+    "backoffice.profile_password": "test_change_password.py",
     "backoffice.admin_custom_fields": "test_custom_fields.py",
     "backoffice.admin_custom_field_new": "test_custom_fields.py",
     "backoffice.admin_custom_field_edit": "test_custom_fields.py",
@@ -76,7 +77,8 @@ def one_of_each(make_record, make_user, make_field):
 
 
 def _pages(records, user, field_id) -> list[str]:
-    pages = ["/alpha/", "/alpha/profile", "/alpha/admin/users", "/alpha/admin/users/new",
+    pages = ["/alpha/", "/alpha/profile", "/alpha/profile/password", "/alpha/admin/users",
+             "/alpha/admin/users/new",
              "/alpha/admin/users/invite",
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
              "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",

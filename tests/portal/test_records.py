@@ -231,17 +231,53 @@ def test_export_is_the_filtered_list_without_internal_data(portal_agent, make_qu
         assert secret not in body
 
 
-def test_subscriber_export_names_no_partner(portal_subscriber, make_invoice):
-    number = make_invoice(account=portal_subscriber.account.id).number
-    rows = _csv(portal_subscriber.get("/alpha/portal/invoices/export.csv"))
-    assert fr("Partner") not in rows[0]
-    assert rows[1][0] == number and "Famille Durand" in rows[1]
-    assert "Agence du Sud" not in str(rows)
+def test_a_subscriber_has_no_csv_export_an_agent_has_his(portal_agent, portal_subscriber,
+                                                          make_invoice):
+    """The export is the agents' working tool; a customer following his own files has none:
+    no button, and the address answers 404."""
+    make_invoice(account=portal_subscriber.account.id)
+    make_invoice(account=portal_agent.account.id)
+    for name in SUBSCRIBER_MENU:
+        page = portal_subscriber.get(f"/alpha/portal/{name}/").data.decode()
+        assert "export.csv" not in page and fr("Export CSV") not in page, name
+        assert portal_subscriber.get(f"/alpha/portal/{name}/export.csv").status_code == 404
+    page = portal_agent.get("/alpha/portal/invoices/").data.decode()
+    assert 'id="export-csv"' in page and "/alpha/portal/invoices/export.csv" in page
+    assert portal_agent.get("/alpha/portal/invoices/export.csv").status_code == 200
 
 
-def test_export_neutralises_formulas(portal_subscriber, make_invoice):
-    make_invoice(account=portal_subscriber.account.id, number="=HYPERLINK(\"http://x.example\")")
-    rows = _csv(portal_subscriber.get("/alpha/portal/invoices/export.csv"))
+def test_a_subscriber_sees_none_of_the_back_office_fields(portal_subscriber, make_invoice,
+                                                          make_quote, make_user, make_field):
+    """No owner, external reference, partner, staff-only custom field, draft status, nor a
+    column repeating his own account's name on every row."""
+    make_field("invoices", "marge", label_fr="Marge interne")
+    make_field("invoices", "chantier", is_portal_visible=True, label_fr="Chantier")
+    invoice = make_invoice(account=portal_subscriber.account.id, external_ref="ERP-SECRET-42",
+                           custom={"marge": "35 %", "chantier": "Villa Pins"})
+    quote = make_quote(account=portal_subscriber.account.id, external_ref="ERP-SECRET-43")
+    for url in ("/alpha/portal/invoices/", f"/alpha/portal/invoices/{invoice.id}",
+                "/alpha/portal/quotes/", f"/alpha/portal/quotes/{quote.id}"):
+        page = text(portal_subscriber.get(url))
+        for internal in ("ERP-SECRET", fr("External reference"), fr("Owner"), fr("Partner"),
+                         "Agence du Sud", "Marge interne", "35 %", fr("Customer"),
+                         fr("Draft")):
+            assert internal not in page, (url, internal)
+        assert invoice.number in page or quote.number in page
+    page = text(portal_subscriber.get(f"/alpha/portal/invoices/{invoice.id}"))
+    assert "Villa Pins" in page and fr("Total") in page
+
+
+def test_an_agent_keeps_the_customer_column(portal_agent, make_invoice):
+    make_invoice(account=portal_agent.account.id)
+    page = text(portal_agent.get("/alpha/portal/invoices/"))
+    assert fr("Customer") in page and "Client du Nord" in page
+    rows = _csv(portal_agent.get("/alpha/portal/invoices/export.csv"))
+    assert fr("Customer") in rows[0] and "Client du Nord" in rows[1]
+
+
+def test_export_neutralises_formulas(portal_agent, make_invoice):
+    make_invoice(account=portal_agent.account.id, number="=HYPERLINK(\"http://x.example\")")
+    rows = _csv(portal_agent.get("/alpha/portal/invoices/export.csv"))
     assert rows[1][0] == "'=HYPERLINK(\"http://x.example\")"
 
 
@@ -318,8 +354,8 @@ def test_related_records_the_user_may_not_see_stay_hidden(portal_subscriber, mak
     page = text(portal_subscriber.get(f"/alpha/portal/invoices/{mine.id}"))
     assert foreign_order.number not in page
     number, foreign_number = mine.number, foreign_order.number
-    export = portal_subscriber.get("/alpha/portal/invoices/export.csv").data.decode("utf-8-sig")
-    assert number in export and foreign_number not in export
+    listed = text(portal_subscriber.get("/alpha/portal/invoices/"))
+    assert number in listed and foreign_number not in listed
 
 
 def test_attachment_download_through_visibility(portal_agent, portal_subscriber, make_invoice):
@@ -409,7 +445,9 @@ def test_drafts_stay_with_the_tenant(portal_agent, portal_subscriber, make_quote
                                   number=f"DRAFT-F-{account}").id
         for page in ("/alpha/portal/", "/alpha/portal/quotes/", "/alpha/portal/invoices/",
                      "/alpha/portal/invoices/export.csv"):
-            assert "DRAFT-" not in client.get(page).data.decode("utf-8-sig"), page
+            answer = client.get(page)
+            assert answer.status_code in (200, 404) and "DRAFT-" not in answer.data.decode(
+                "utf-8-sig"), page
         assert client.get(f"/alpha/portal/quotes/{quote_id}").status_code == 404
         assert client.get(f"/alpha/portal/invoices/{invoice_id}").status_code == 404
         assert _answer(client, quote_id, decision="accept").status_code == 404
