@@ -104,8 +104,10 @@ def init_security(app: Flask) -> None:
 
 def init_i18n(app: Flask) -> None:
     from app.i18n import install_i18n
+    from app.web.invoice_status import install_invoice_status
 
     install_i18n(app, babel)
+    install_invoice_status(app)
 
 
 def init_blueprints(app: Flask) -> None:
