@@ -163,6 +163,10 @@ class Invoice(DocumentMixin, db.Model):
         Index("ix_invoices_tenant_id_due_on", "tenant_id", "due_on", "id"),
         # A customer's open invoices (360° page amounts) without reading his paid history.
         Index("ix_invoices_tenant_id_account_id_status", "tenant_id", "account_id", "status"),
+        # Overdue invoices (derived: open, due before today, not fully paid), counted and
+        # summed from the index alone: the dashboard, the "Overdue" and "Issued" lists' counts.
+        Index("ix_invoices_tenant_id_status_due_on", "tenant_id", "status", "due_on", "total",
+              "amount_paid", "archived_at"),
         # An agent's open and overdue invoices and their amounts (extranet home), likewise.
         Index("ix_invoices_tenant_id_partner_id_status", "tenant_id", "partner_id", "status",
               "due_on", "total", "amount_paid", "archived_at"),
