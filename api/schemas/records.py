@@ -193,7 +193,7 @@ def _output_fields(entity: Entity) -> dict[str, ma.fields.Field]:
     if entity.line_model is not None:
         fields["lines"] = ma.fields.List(ma.fields.Nested(LineSchema))
     if entity.name == "invoices":
-        fields.update(OVERDUE_OUTPUT)
+        fields.update(_overdue_output())
     for name in ("created_at", "updated_at", "archived_at"):
         fields[name] = ma.fields.AwareDateTime(dump_only=True, allow_none=name == "archived_at")
     fields["archived_at"].metadata["description"] = (
@@ -206,13 +206,17 @@ OVERDUE_RULE = (
     "send it), its due_on is before that day and its amount_paid is less than its total; the "
     "day is today in the tenant's time zone. Derived when read, never stored: `status` keeps "
     "the stored value (an overdue invoice still says `issued`).")
-OVERDUE_OUTPUT = {
-    "overdue": ma.fields.Boolean(dump_only=True, metadata={
-        "description": f"Read-only. Whether the invoice is overdue today. {OVERDUE_RULE}"}),
-    "days_late": ma.fields.Integer(dump_only=True, allow_none=True, metadata={
-        "description": "Read-only. Days since due_on when overdue (1 the day after it is "
-                       "due), else null."}),
-}
+
+
+def _overdue_output() -> dict[str, ma.fields.Field]:
+    """An invoice's derived fields (api/record_data.py fills them from the Invoice model)."""
+    return {
+        "overdue": ma.fields.Boolean(dump_only=True, metadata={
+            "description": f"Read-only. Whether the invoice is overdue today. {OVERDUE_RULE}"}),
+        "days_late": ma.fields.Integer(dump_only=True, allow_none=True, metadata={
+            "description": "Read-only. Days since due_on when overdue (1 the day after it is "
+                           "due), else null."}),
+    }
 
 
 def _value_field(f: Field, *, output: bool, **kwargs: Any) -> ma.fields.Field:

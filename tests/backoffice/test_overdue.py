@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.clock import local_today
 from app.extensions import db
 from app.models import Invoice
-from tests.backoffice.conftest import result_count, shown_links, text
+from tests.backoffice.conftest import count_statements, result_count, shown_links, text
 
 TOTAL = Decimal("1481.47")  # the factory's invoice: 1 234,56 + 20 % tax
 
@@ -121,3 +121,23 @@ def test_an_unknown_overdue_value_is_refused_with_a_message(admin_client, invoic
     response = admin_client.get("/alpha/invoices/?overdue=peut-etre")
     assert response.status_code == 200
     assert "En retard : « peut-etre » n’est pas valide." in text(response)
+
+
+def test_the_overdue_list_queries_do_not_grow_with_the_rows(app, admin_client, make_invoice,
+                                                           make_partner):
+    def queries(url: str) -> tuple[int, list[str]]:
+        with count_statements(app) as statements:
+            assert admin_client.get(url).status_code == 200
+        return len(statements), statements
+
+    partner = make_partner()
+    yesterday = local_today() - timedelta(days=1)
+    make_invoice(due_on=yesterday, partner=partner.id)
+    few, _ = queries("/alpha/invoices/?status=overdue")
+    for _ in range(6):
+        make_invoice(due_on=yesterday, partner=make_partner().id)
+    many, statements = queries("/alpha/invoices/?status=overdue")
+    assert many == few, statements
+    # As many as the list of another status: the badges and days late cost no query.
+    make_invoice(due_on=None, partner=partner.id)
+    assert queries("/alpha/invoices/?status=issued")[0] == few
