@@ -64,3 +64,16 @@ def test_the_openapi_document_describes_them(en_client):
     parameters = {p.get("name"): p for p in spec["paths"]["/api/v1/invoices"]["get"]["parameters"]}
     assert parameters["overdue"]["schema"]["type"] == "boolean"
     assert "stored status" in parameters["status"]["description"]
+
+
+def test_today_is_the_day_in_the_time_zone_of_the_tenant(app, en_client, make_invoice,
+                                                          monkeypatch):
+    # Pago Pago (UTC-11) and Kiritimati (UTC+14) are always on different days.
+    west, east = "Pacific/Pago_Pago", "Pacific/Kiritimati"
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_TIMEZONE", west)
+    invoice = make_invoice(due_on=local_today())  # due today in Pago Pago, the last to get there
+    url = f"/api/v1/invoices/{invoice.id}"
+    assert en_client.get(url).get_json()["overdue"] is False
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_TIMEZONE", east)
+    assert en_client.get(url).get_json()["days_late"] == (local_today() - invoice.due_on).days
+    assert en_client.get(url).get_json()["days_late"] >= 1
