@@ -15,11 +15,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from api.auth import TokenPrincipal
+from app.clock import local_today
 from app.custom_fields import definitions
 from app.entities import ENTITIES, Entity, Field
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import CustomField
+from app.models import CustomField, Invoice
 from app.policies import visible
 
 LINE_OUTPUT = ("sku", "label", "quantity", "unit_price", "tax_rate", "amount_excl_tax",
@@ -89,6 +90,9 @@ def _one(entity: Entity, record: Any, keys: set[str], refs: dict[str, dict[int, 
     if entity.line_model is not None:
         item["lines"] = [{name: getattr(line, name) for name in LINE_OUTPUT}
                          for line in record.lines]
+    if isinstance(record, Invoice):
+        late = record.days_late_on(local_today())
+        item.update(overdue=late is not None, days_late=late)
     item.update(created_at=record.created_at, updated_at=record.updated_at,
                 archived_at=record.archived_at)
     return item

@@ -60,6 +60,8 @@ def _list_args(entity: Entity, args: dict[str, Any], principal: TokenPrincipal
     for name in ("q", "sort"):
         if args.get(name):
             out[name] = args[name]
+    if args.get("overdue") is not None:
+        out["overdue"] = "true" if args["overdue"] else "false"
     archived = args.get("archived") or ("all" if args.get("updated_since") else "false")
     if archived in ARCHIVED:
         out["archived"] = ARCHIVED[archived]

@@ -105,8 +105,10 @@ def init_security(app: Flask) -> None:
 def init_i18n(app: Flask) -> None:
     from app.i18n import install_i18n
     from app.phones import country_of, tel_uri
+    from app.web.invoice_status import install_invoice_status
 
     install_i18n(app, babel)
+    install_invoice_status(app)
     # Display, like the money and date filters.
     app.jinja_env.filters["tel"] = tel_uri
     app.jinja_env.globals["record_country"] = country_of

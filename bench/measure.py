@@ -84,6 +84,8 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
         Target("invoices status=issued, page 1", status_list),
         Target(f"invoices status=issued, row {offset:,}",
                f"{status_list}&after={encode_cursor(deep.issued_on, deep.id)}"),
+        Target("invoices, overdue", f"{base}/invoices/?status=overdue&sort=-issued_on"),
+        Target("dashboard", f"{base}/"),
         Target("invoices of one account", f"{base}/invoices/?account={account_id}"),
         Target("account 360°", f"{base}/accounts/{account_id}/360"),
         Target("extranet: agent's home", f"{base}/portal/", "agent"),

@@ -1,12 +1,11 @@
 """The extranet's home page, the user's profile, and the tenant's look."""
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from flask import Response, abort, flash, g, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.clock import local_today
 from app.entities import ENTITIES
 from app.forms import LocaleForm
 from app.i18n import remember_user_locale
@@ -24,13 +23,11 @@ from portal.records import ref_access
 
 @bp.get("/")
 def home():
-    today = date.today()
-    board = build_home(current_user, today)
+    board = build_home(current_user, local_today())
     # A document's customer is named only when the user may see that customer.
     refs = (ref_access([ENTITIES["quotes"].field("account")], board.quotes_to_answer)
             | ref_access([ENTITIES["invoices"].field("account")], board.overdue))
-    return render_template("portal/home.html", home=board, refs=refs,
-                           yesterday=today - timedelta(days=1))
+    return render_template("portal/home.html", home=board, refs=refs)
 
 
 @bp.route("/profile", methods=["GET", "POST"])

@@ -192,11 +192,31 @@ def _output_fields(entity: Entity) -> dict[str, ma.fields.Field]:
                        "extranet)."})
     if entity.line_model is not None:
         fields["lines"] = ma.fields.List(ma.fields.Nested(LineSchema))
+    if entity.name == "invoices":
+        fields.update(_overdue_output())
     for name in ("created_at", "updated_at", "archived_at"):
         fields[name] = ma.fields.AwareDateTime(dump_only=True, allow_none=name == "archived_at")
     fields["archived_at"].metadata["description"] = (
         "Set when a full-sync feed stopped sending the record.")
     return fields
+
+
+OVERDUE_RULE = (
+    "An invoice is overdue on a day when its status is `issued` (or `overdue`, as some feeds "
+    "send it), its due_on is before that day and its amount_paid is less than its total; the "
+    "day is today in the tenant's time zone. Derived when read, never stored: `status` keeps "
+    "the stored value (an overdue invoice still says `issued`).")
+
+
+def _overdue_output() -> dict[str, ma.fields.Field]:
+    """An invoice's derived fields (api/record_data.py fills them from the Invoice model)."""
+    return {
+        "overdue": ma.fields.Boolean(dump_only=True, metadata={
+            "description": f"Read-only. Whether the invoice is overdue today. {OVERDUE_RULE}"}),
+        "days_late": ma.fields.Integer(dump_only=True, allow_none=True, metadata={
+            "description": "Read-only. Days since due_on when overdue (1 the day after it is "
+                           "due), else null."}),
+    }
 
 
 def _value_field(f: Field, *, output: bool, **kwargs: Any) -> ma.fields.Field:
@@ -322,6 +342,13 @@ def _query_fields(entity: Entity) -> dict[str, ma.fields.Field]:
     }
     for name, f in filter_parameters(entity).items():
         fields[name] = _filter_field(name, f)
+    if entity.name == "invoices":
+        fields["status"].metadata["description"] += (
+            " The stored status: `issued` includes the overdue ones; see `overdue`.")
+        fields["overdue"] = ma.fields.Boolean(
+            error_messages=_messages(invalid=_l("Enter true or false.")), metadata={
+                "description": f"`true`: overdue invoices only; `false`: the others. "
+                               f"{OVERDUE_RULE}"})
     fields["cf"] = ma.fields.List(_string(), metadata={"description": CF_DOC})
     return fields
 

@@ -1,13 +1,12 @@
 """The customer 360° page: everything about one account on one page."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import render_template
 from flask_login import current_user
 
 from app.backoffice import bp
 from app.backoffice.forms import AttachmentForm
+from app.clock import local_today
 from app.entities import ENTITIES
 from app.models import Account
 from app.policies import can_edit, get_visible_or_404
@@ -19,7 +18,7 @@ from app.web.records import audit_trail
 @bp.get("/accounts/<int:record_id>/360")
 def account_360(record_id: int):
     account = get_visible_or_404(Account, record_id, current_user)
-    overview = account_overview(account, current_user, date.today())
+    overview = account_overview(account, current_user, local_today())
     return render_template(
         "account_360.html", record=account, entity=ENTITIES["accounts"], overview=overview,
         custom_fields=custom_columns(ENTITIES["accounts"]),

@@ -8,6 +8,7 @@ from app.models.custom_field import FIELD_TYPES, CustomField
 from app.models.deal import DEAL_STAGES, Deal
 from app.models.document import (
     INVOICE_STATUSES,
+    OPEN_INVOICE_STATUSES,
     ORDER_STATUSES,
     QUOTE_STATUSES,
     Invoice,
@@ -38,8 +39,8 @@ from app.models.webhook import (
 
 __all__ = [
     "ACCOUNT_KINDS", "CONTRACT_STATUSES", "DEAL_STAGES", "DELIVERY_STATUSES", "FIELD_TYPES",
-    "INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES",
-    "STAFF_ROLES", "TOKEN_SCOPES",
+    "INVOICE_STATUSES", "OPEN_INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES",
+    "RUN_SOURCES", "RUN_STATUSES", "STAFF_ROLES", "TOKEN_SCOPES",
     "Account", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField",
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",

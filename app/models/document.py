@@ -5,7 +5,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+)
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from app.extensions import db
@@ -18,6 +28,9 @@ if TYPE_CHECKING:
 QUOTE_STATUSES = ("draft", "sent", "accepted", "refused", "expired")
 ORDER_STATUSES = ("draft", "confirmed", "in_progress", "delivered", "cancelled")
 INVOICE_STATUSES = ("draft", "issued", "paid", "overdue", "cancelled")
+# Issued and not settled. A stored "overdue" is what some feeds send for an issued invoice:
+# it is read as "issued", and whether it is late is decided by the rule below, not by them.
+OPEN_INVOICE_STATUSES = ("issued", "overdue")
 
 
 class DocumentMixin(RecordMixin):
@@ -150,6 +163,10 @@ class Invoice(DocumentMixin, db.Model):
         Index("ix_invoices_tenant_id_due_on", "tenant_id", "due_on", "id"),
         # A customer's open invoices (360° page amounts) without reading his paid history.
         Index("ix_invoices_tenant_id_account_id_status", "tenant_id", "account_id", "status"),
+        # Overdue invoices (derived: open, due before today, not fully paid), counted and
+        # summed from the index alone: the dashboard, the "Overdue" and "Issued" lists' counts.
+        Index("ix_invoices_tenant_id_status_due_on", "tenant_id", "status", "due_on", "total",
+              "amount_paid", "archived_at"),
         # An agent's open and overdue invoices and their amounts (extranet home), likewise.
         Index("ix_invoices_tenant_id_partner_id_status", "tenant_id", "partner_id", "status",
               "due_on", "total", "amount_paid", "archived_at"),
@@ -172,9 +189,53 @@ class Invoice(DocumentMixin, db.Model):
             return ZERO
         return max(self.total - (self.amount_paid or ZERO), ZERO)
 
-    def is_overdue(self, today: date) -> bool:
-        return (self.status in ("issued", "overdue") and self.due_on is not None
-                and self.due_on < today)
+    # Overdue is derived, never stored: on day `day` an invoice is overdue when it is open
+    # (OPEN_INVOICE_STATUSES), its due date is before `day` and less than its total was paid.
+    # Always true on the day it is read, with no nightly job to miss. The Python and the SQL
+    # forms below are the only statements of the rule: every page, export and the API use them.
+
+    def days_late_on(self, day: date) -> int | None:
+        """Days since the due date when overdue on `day`, else None."""
+        if (self.status in OPEN_INVOICE_STATUSES and self.due_on is not None
+                and self.due_on < day and (self.amount_paid or ZERO) < (self.total or ZERO)):
+            return (day - self.due_on).days
+        return None
+
+    def is_overdue_on(self, day: date) -> bool:
+        return self.days_late_on(day) is not None
+
+    def status_shown_on(self, day: date) -> str:
+        """The status people see: "overdue" when late, "issued" for any other open invoice,
+        else the stored one."""
+        if self.is_overdue_on(day):
+            return "overdue"
+        return "issued" if self.status in OPEN_INVOICE_STATUSES else self.status
+
+    @classmethod
+    def overdue_on(cls, day: date) -> ColumnElement[bool]:
+        """SQL: overdue on `day` (the rule above)."""
+        return and_(cls.status.in_(OPEN_INVOICE_STATUSES), cls.due_on < day,
+                    cls.amount_paid < cls.total)
+
+    @classmethod
+    def not_overdue_on(cls, day: date) -> ColumnElement[bool]:
+        """SQL: not overdue on `day` (spelled out: NOT over a null due date would be null)."""
+        return or_(cls.status.notin_(OPEN_INVOICE_STATUSES), cls.due_on.is_(None),
+                   cls.due_on >= day, cls.amount_paid >= cls.total)
+
+    @classmethod
+    def not_overdue_open_on(cls, day: date) -> ColumnElement[bool]:
+        """SQL: open but not overdue on `day` (shown as issued); no due date is not late."""
+        return and_(cls.status.in_(OPEN_INVOICE_STATUSES),
+                    or_(cls.due_on.is_(None), cls.due_on >= day, cls.amount_paid >= cls.total))
+
+    @classmethod
+    def shown_status_in(cls, statuses: list[str], day: date) -> ColumnElement[bool]:
+        """SQL: the invoices whose status as shown on `day` is one of `statuses`."""
+        clauses = [cls.overdue_on(day) if status == "overdue" else
+                   cls.not_overdue_open_on(day) if status == "issued" else cls.status == status
+                   for status in statuses]
+        return clauses[0] if len(clauses) == 1 else or_(*clauses)
 
 
 class InvoiceLine(LineMixin, db.Model):

@@ -76,9 +76,9 @@ def _stats(account: m.Account, user: m.User, today: date) -> dict[str, Any]:
              .scalar_subquery().label(name) for name, model in counted]
     invoices = _of_account(m.Invoice, account, user)
     due = m.Invoice.total - m.Invoice.amount_paid
-    amounts = invoices.where(m.Invoice.status.in_(("issued", "overdue"))).with_only_columns(
+    amounts = invoices.where(m.Invoice.status.in_(m.OPEN_INVOICE_STATUSES)).with_only_columns(
         func.sum(due).label("open_amount"),
-        func.sum(case((m.Invoice.due_on < today, due), else_=0)).label("overdue_amount"),
+        func.sum(case((m.Invoice.overdue_on(today), due), else_=0)).label("overdue_amount"),
     ).subquery()
     year_ago = date(today.year - 1, today.month, min(today.day, 28))
     invoiced = invoices.where(m.Invoice.issued_on >= year_ago,

@@ -11,8 +11,6 @@ from app.extensions import db
 from app.models import Delivery, Invoice, Order, Quote, User
 from app.policies import visible
 
-OPEN_INVOICE = ("issued", "overdue")
-
 
 @dataclass
 class Dashboard:
@@ -31,10 +29,6 @@ def _count_sum(stmt, amount) -> tuple[int, Decimal]:
     return count or 0, Decimal(total or 0).quantize(Decimal("0.01"))
 
 
-def overdue_clause(today: date):
-    return Invoice.status.in_(OPEN_INVOICE) & (Invoice.due_on < today)
-
-
 def _live(model: type, user: User, *columns) -> Select:
     """The user's records of `model`, archived ones aside (a feed no longer sends them)."""
     stmt = select(*columns) if columns else select(model)
@@ -50,7 +44,7 @@ def build_dashboard(user: User, today: date, months: int = 12) -> Dashboard:
         _live(Order, user).where(
             Order.status.in_(("confirmed", "in_progress")), Order.id.notin_(delivered)),
         Order.total)
-    overdue = _count_sum(_live(Invoice, user).where(overdue_clause(today)),
+    overdue = _count_sum(_live(Invoice, user).where(Invoice.overdue_on(today)),
                          Invoice.total - Invoice.amount_paid)
     transit = db.session.scalar(visible(select(func.count()).select_from(Delivery), Delivery, user)
                                 .where(Delivery.status == "shipped",

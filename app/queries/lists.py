@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -12,10 +13,11 @@ from sqlalchemy import Float, Select, cast, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 
+from app.clock import local_today
 from app.custom_fields import definitions
 from app.entities import ENTITIES, Entity, Field
 from app.extensions import db
-from app.models import CustomField, User
+from app.models import CustomField, Invoice, User
 from app.models.base import MAX_ID
 from app.policies import visible
 from app.values import parse_bool, parse_date, parse_decimal
@@ -37,6 +39,8 @@ class ListQuery:
     active: dict[str, str] = field(default_factory=dict)
     # The refused values by argument name (the API answers them as field errors).
     invalid: dict[str, str] = field(default_factory=dict)
+    # The day invoice statuses are shown for ("overdue" is derived), or None: stored statuses.
+    today: date | None = None
 
     def refuse(self, name: str, label: Any, raw: str) -> None:
         message = _("%(field)s: “%(value)s” is not valid.", field=label, value=raw[:30])
@@ -55,11 +59,16 @@ def _eager(entity: Entity) -> list:
 
 
 def build_list(entity: Entity, args: Any, user: Any,
-               custom_fields: list[CustomField] | None = None) -> ListQuery:
-    """Turn request arguments into a visible, filtered select and its sort."""
+               custom_fields: list[CustomField] | None = None, *,
+               today: date | None = None) -> ListQuery:
+    """Turn request arguments into a visible, filtered select and its sort.
+
+    `today`: invoices filter on their status as shown that day (`status=overdue`: late ones,
+    `status=issued`: open ones that are not late), as the pages show them; None (the API):
+    on their stored status. `overdue=true|false` filters on lateness in both cases."""
     model = entity.model
     stmt = visible(select(model), model, user).options(*_eager(entity))
-    query = ListQuery(entity, stmt, model.id, True, "")
+    query = ListQuery(entity, stmt, model.id, True, "", today=today)
     stmt = _apply_archived_filter(query, stmt, args)
     q = (args.get("q") or "").strip()[:MAX_QUERY]
     if q:
@@ -68,6 +77,8 @@ def build_list(entity: Entity, args: Any, user: Any,
     for f in entity.fields:
         if f.filter:
             stmt = _apply_field_filter(query, stmt, f, args, user)
+    if model is Invoice:
+        stmt = _apply_overdue_filter(query, stmt, args)
     fields = custom_fields if custom_fields is not None else definitions(entity.name)
     for cf in fields:
         stmt = _apply_custom_filter(query, stmt, cf, args)
@@ -147,12 +158,29 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
             query.refuse(f.name, f.label, raw)
             return stmt
         query.active[f.name] = raw
+        if query.entity.model is Invoice and f.name == "status" and query.today is not None:
+            return stmt.where(Invoice.shown_status_in(values, query.today))
         return stmt.where(column == values[0] if len(values) == 1 else column.in_(values))
     if f.type == "country":
         query.active[f.name] = raw
         return stmt.where(column == raw.upper())
     query.active[f.name] = raw
     return stmt.where(column.icontains(raw, autoescape=True))
+
+
+def _apply_overdue_filter(query: ListQuery, stmt: Select, args: Any) -> Select:
+    """`overdue=true|false`: invoices late (or not) today, whatever their stored status."""
+    raw = (args.get("overdue") or "").strip()[:MAX_QUERY]
+    if not raw:
+        return stmt
+    try:
+        late = parse_bool(raw)
+    except ValueError:
+        query.refuse("overdue", _("Overdue"), raw)
+        return stmt
+    query.active["overdue"] = raw
+    day = query.today or local_today()
+    return stmt.where(Invoice.overdue_on(day) if late else Invoice.not_overdue_on(day))
 
 
 def custom_filter_names(cf: CustomField) -> tuple[str, ...]:

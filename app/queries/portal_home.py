@@ -9,9 +9,19 @@ from sqlalchemy import func, select
 
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import Account, Deal, ImportProfile, ImportRun, Invoice, Quote, Role, User
+from app.models import (
+    OPEN_INVOICE_STATUSES,
+    Account,
+    Deal,
+    ImportProfile,
+    ImportRun,
+    Invoice,
+    Quote,
+    Role,
+    User,
+)
 from app.policies import visible
-from app.queries.dashboard import OPEN_INVOICE, Dashboard, _count_sum, _live, build_dashboard
+from app.queries.dashboard import Dashboard, _count_sum, _live, build_dashboard
 
 SHOWN = 5  # records listed per card
 CLOSED_DEAL = ("won", "lost")
@@ -36,13 +46,13 @@ def build_home(user: User, today: date) -> PortalHome:
         accounts = db.session.scalar(_live(Account, user, func.count()).select_from(Account))
         deals = db.session.scalar(_live(Deal, user, func.count()).select_from(Deal)
                                   .where(Deal.stage.notin_(CLOSED_DEAL)))
-    unpaid = _count_sum(_live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE)),
+    unpaid = _count_sum(_live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE_STATUSES)),
                         Invoice.total - Invoice.amount_paid)
     quotes = db.session.scalars(
         _live(Quote, user).where(Quote.status == "sent")
         .order_by(Quote.issued_on.desc(), Quote.id.desc()).limit(SHOWN))
     overdue = db.session.scalars(
-        _live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE), Invoice.due_on < today)
+        _live(Invoice, user).where(Invoice.overdue_on(today))
         .order_by(Invoice.due_on, Invoice.id).limit(SHOWN))
     return PortalHome(board, accounts, deals, *unpaid, list(quotes), list(overdue),
                       data_as_of(user))

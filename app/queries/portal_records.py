@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from app.clock import local_today
 from app.entities import Entity
 from app.extensions import db
 from app.models import Account, CustomField
@@ -23,7 +24,7 @@ def portal_list(entity: Entity, args: Mapping[str, str], user: Any, *,
              and k not in hidden and k.rsplit("_", 1)[0] not in hidden}
     if clean.get("sort", "").lstrip("-") in hidden:
         clean.pop("sort")
-    query = build_list(entity, clean, user, custom)
+    query = build_list(entity, clean, user, custom, today=local_today())
     q = (args.get("q") or "").strip()[:MAX_QUERY]
     if q:
         query.active = {"q": q, **query.active}

@@ -10,15 +10,18 @@ from typing import Any
 
 from flask import Response, current_app
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.clock import local_today
 from app.csv_cells import safe_cell
 from app.entities import ENTITIES, STATUS_LABELS, Entity, Field
 from app.extensions import db
-from app.models import CustomField
+from app.models import CustomField, Invoice
 from app.queries.keyset import keyset_page
 from app.queries.lists import ListQuery, build_list
 from app.web.downloads import download
+from app.web.invoice_status import days_late, shown_status
 from app.web.lists import custom_columns
 
 EXPORT_BATCH = 2000
@@ -77,12 +80,14 @@ def export_rows(entity: Entity, args: Any, *, query: ListQuery | None = None,
     (entity name, id) of the related records that may be named (the others are left blank).
     """
     fields = custom_columns(entity)
-    query = query or build_list(entity, args, current_user, fields)
+    query = query or build_list(entity, args, current_user, fields, today=local_today())
     columns = entity.fields if columns is None else columns
     locale = str(get_locale() or "fr")
     # No internal id: a person reads the number or name, and an integrator matches on the
     # external reference, both among the columns.
     header = [*[str(f.label) for f in columns], *[cf.label(locale) for cf in fields]]
+    if entity.model is Invoice:
+        header.append(_("Days late"))  # empty when not overdue
     limit = current_app.config["EXPORT_MAX_ROWS"]
     return header, _export_pages(entity, query, columns, fields, limit, refs)
 
@@ -97,8 +102,11 @@ def _export_pages(entity: Entity, query: Any, columns: Sequence[Field],
                            after=cursor)
         shown = refs(page.rows) if refs is not None else None
         for record in page.rows:
-            yield [*[_cell(entity, f, record, shown) for f in columns],
+            row = [*[_cell(entity, f, record, shown) for f in columns],
                    *[_custom_cell(cf, (record.custom or {}).get(cf.key)) for cf in fields]]
+            if isinstance(record, Invoice):
+                row.append(days_late(record))
+            yield row
         sent += len(page.rows)
         db.session.expunge_all()
         if not page.next_cursor:
@@ -130,6 +138,6 @@ def _cell(entity: Entity, field: Any, record: Any, shown: Container | None = Non
             return related.email
         return getattr(related, ENTITIES[field.ref].title_attr, None) or related.external_ref
     if field.type == "choice":
-        value = getattr(record, field.attr)
+        value = shown_status(record, field.name, getattr(record, field.attr))
         return str(STATUS_LABELS.get(value, value))
     return getattr(record, field.attr)

@@ -10,6 +10,7 @@ from flask_babel import get_locale, pgettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.clock import local_today
 from app.custom_fields import definitions
 from app.entities import STATUS_LABELS, Entity, Field
 from app.models import CustomField
@@ -52,7 +53,7 @@ def list_page(entity: Entity, args: Any, *, query: ListQuery | None = None,
               fields: Sequence[Field] | None = None) -> dict[str, Any]:
     """What a list page shows; the extranet passes its own query and fields."""
     custom = custom_columns(entity)
-    query = query or build_list(entity, args, current_user, custom)
+    query = query or build_list(entity, args, current_user, custom, today=local_today())
     fields = entity.fields if fields is None else fields
     size = current_app.config["PAGE_SIZE"]
     page = first_page_unless_valid(

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from app.clock import local_today
 from app.entities import ENTITIES
 from app.services.records import create_record
 from app.web import exports
@@ -41,7 +42,9 @@ def test_invoice_export_is_excel_ready(admin_client, make_account, make_invoice)
     assert row["Client"] == "Stores; Fermetures"  # quoted, so the `;` stays in its cell
     assert row["Total TTC"] == "1481,47"
     assert row["Date d’émission"] == "10/10/2026"
-    assert row["Statut"] == "Émise"
+    # Due on 10/11/2026 (the factory's) and unpaid: overdue, as the list shows it.
+    assert row["Statut"] == "En retard"
+    assert row["Jours de retard"] == str((local_today() - date(2026, 11, 10)).days)
 
 
 def test_export_headers_follow_the_language(admin_client, make_invoice):
@@ -105,7 +108,7 @@ def test_custom_fields_are_exported_the_french_way(admin_client, make_invoice, m
 def test_export_has_every_column_of_the_entity(admin_client, make_invoice):
     make_invoice(amount_paid=Decimal("100"))
     header = _rows(admin_client.get("/alpha/invoices/export.csv"))[0]
-    assert len(header) == len(ENTITIES["invoices"].fields)
+    assert len(header) == len(ENTITIES["invoices"].fields) + 1  # and its days late
     row = _by_column(_rows(admin_client.get("/alpha/invoices/export.csv")))[0]
     assert row["Montant réglé"] == "100,00"
 

@@ -96,7 +96,7 @@ def test_search_accounts_by_city_and_postal_code(admin_client, make_account):
 def test_filters_by_status_dates_amounts_and_customer(admin_client, make_invoice, make_account):
     client_a = make_account(name="Client A")
     make_invoice(number="F1", status="paid", issued_on=date(2026, 1, 5), account=client_a.id)
-    make_invoice(number="F2", status="issued", issued_on=date(2026, 2, 5),
+    make_invoice(number="F2", status="issued", issued_on=date(2026, 2, 5), due_on=None,
                  lines=[{"label": "Pose", "quantity": 1, "unit_price": Decimal("100"),
                          "tax_rate": 20}])
     make_invoice(number="F3", status="issued", issued_on=date(2026, 3, 5), account=client_a.id)
@@ -104,7 +104,10 @@ def test_filters_by_status_dates_amounts_and_customer(admin_client, make_invoice
     def numbers(query: str) -> list[str]:
         return sorted(shown_links(admin_client.get(f"/alpha/invoices/?{query}"), "invoices"))
 
-    assert numbers("status=issued") == ["F2", "F3"]
+    # F3 is past its due date (the factory's) and unpaid: shown, and so filtered, as overdue.
+    assert numbers("status=issued") == ["F2"]
+    assert numbers("status=overdue") == ["F3"]
+    assert numbers("status=issued,overdue") == ["F2", "F3"]
     assert numbers("issued_on_from=2026-02-01&issued_on_to=2026-02-28") == ["F2"]
     assert numbers("issued_on_from=01/03/2026") == ["F3"]
     assert numbers("total_max=120,00") == ["F2"]
@@ -191,7 +194,7 @@ def test_paging_forward_and_back_shows_every_record_once(admin_client, make_invo
     for i, due_on in enumerate(due):
         make_invoice(number=f"P{i}", due_on=due_on, issued_on=date(2026, 10, 1))
     seen: list[list[str]] = []
-    url = "/alpha/invoices/?sort=due_on&status=issued"
+    url = "/alpha/invoices/?sort=due_on&status=issued,overdue"
     while url:
         response = admin_client.get(url)
         seen.append(shown_links(response, "invoices"))
@@ -201,8 +204,8 @@ def test_paging_forward_and_back_shows_every_record_once(admin_client, make_invo
     assert sorted(flat) == sorted(f"P{i}" for i in range(7))
     assert flat[:4] == ["P0", "P1", "P2", "P3"]  # dated first, empty dates last
     # Filters and sort are kept in the paging links, and "previous" goes back.
-    second = admin_client.get(_link(admin_client.get("/alpha/invoices/?sort=due_on&status=issued"),
-                                    "next"))
+    first = admin_client.get("/alpha/invoices/?sort=due_on&status=issued,overdue")
+    second = admin_client.get(_link(first, "next"))
     assert "status=issued" in _link(second, "prev")
     assert shown_links(admin_client.get(_link(second, "prev")), "invoices") == seen[0]
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import Account, AuditEvent, ImportProfile, ImportRun, Invoice
 from tests.conftest import login, page_text
@@ -200,14 +201,15 @@ def _overdue_rows(client) -> list[list[str]]:
 
 def test_overdue_invoices_are_labelled_with_their_customer(agent_setup, make_invoice):
     client, mine, _ = agent_setup
-    due = date.today() - timedelta(days=10)
+    due = local_today() - timedelta(days=10)
     invoice = make_invoice(account=mine.id, issued_on=due - timedelta(days=30), due_on=due,
                            amount_paid=Decimal("481.47"))
     header, row = _overdue_rows(client)
-    assert header == ["Numéro", "Client", "Échéance", "Reste dû"]
+    assert header == ["Numéro", "Client", "Échéance", "Retard", "Reste dû"]
     assert row == [invoice.number, "Client du Nord", due.strftime("%d/%m/%Y"),
-                   "1\u202f000,00\u00a0€"]
+                   "10 jours de retard", "1\u202f000,00\u00a0€"]
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     header, row = _overdue_rows(client)
-    assert header == ["Number", "Customer", "Due on", "Amount due"]
-    assert row == [invoice.number, "Client du Nord", f"{due.day} {due:%b %Y}", "€1,000.00"]
+    assert header == ["Number", "Customer", "Due on", "Late", "Amount due"]
+    assert row == [invoice.number, "Client du Nord", f"{due.day} {due:%b %Y}", "10 days late",
+                   "€1,000.00"]
