@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
@@ -376,5 +377,12 @@ def page_text(response: Any) -> str:
         .replace("\xa0", " ")
 
 
+def local_day() -> date:
+    """Today where the app's users are (its default time zone, as app.clock reads it): from
+    23:00 UTC Paris is already tomorrow, and an invoice due "today" by the server's clock is
+    late there."""
+    return datetime.now(ZoneInfo(os.environ.get("DEFAULT_TIMEZONE", "Europe/Paris"))).date()
+
+
 def days_ago(n: int) -> date:
-    return date.today() - timedelta(days=n)
+    return local_day() - timedelta(days=n)

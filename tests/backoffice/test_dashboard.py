@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from tests.backoffice.conftest import en, text
-from tests.conftest import days_ago
+from tests.conftest import days_ago, local_day
 
 
 def _kpi(page: str, element_id: str) -> tuple[str, str]:
@@ -46,7 +46,7 @@ def test_dashboard_cards_lead_to_the_filtered_lists(admin_client):
 
 
 def test_chart_of_invoiced_amounts_by_month(admin_client, make_invoice):
-    first = date.today().replace(day=1)
+    first = local_day().replace(day=1)
     due = first + timedelta(days=30)  # the factory's due date may precede this month
     make_invoice(issued_on=first, due_on=due)
     make_invoice(issued_on=first, due_on=due, status="cancelled")

@@ -4,7 +4,7 @@ tables. Back office and extranet, the pages with the most columns."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.conftest import VIEWPORTS, PageProblems, screenshot
 from tests.browser.test_account_custom_field import assert_fits_width
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, local_day
 
 pytestmark = pytest.mark.browser
 
@@ -54,8 +54,8 @@ def documents(make_user, make_partner, make_account, make_invoice, make_quote, m
     quote = make_quote(account=a, lines=LINES)
     order = make_order(account=a, quote=quote.id, lines=LINES)
     invoice = make_invoice(account=a, order=order.id, lines=LINES,
-                           issued_on=date.today() - timedelta(days=60),
-                           due_on=date.today() - timedelta(days=30))
+                           issued_on=local_day() - timedelta(days=60),
+                           due_on=local_day() - timedelta(days=30))
     contract = make_contract(account=a, recurring_amount=Decimal("1234567.89"),
                              title="Maintenance annuelle des fermetures et automatismes")
     delivery = make_delivery(account=a, order=order.id,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from app.clock import local_today
 from app.extensions import db
 from app.models import Account, AuditEvent, ImportProfile, ImportRun, Invoice
-from tests.conftest import login, page_text
+from tests.conftest import local_day, login, page_text
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def _kpi(client, element_id: str) -> str:
 def test_an_agent_sees_his_files_at_a_glance(agent_setup, make_invoice, make_quote,
                                              make_deal):
     client, mine, theirs = agent_setup
-    today = date.today()
+    today = local_day()
     overdue = make_invoice(account=mine.id, issued_on=today - timedelta(days=40),
                            due_on=today - timedelta(days=10))
     make_invoice(account=mine.id, issued_on=today - timedelta(days=5),
@@ -177,7 +177,7 @@ def _card_link(page: str, element_id: str) -> str:
 
 def test_each_figure_leads_to_the_list_it_counts(agent_setup, make_invoice):
     client, mine, _theirs = agent_setup
-    today = date.today()
+    today = local_day()
     make_invoice(account=mine.id, status="issued", due_on=today + timedelta(days=20))
     make_invoice(account=mine.id, status="issued", due_on=today - timedelta(days=3))
     make_invoice(account=mine.id, status="overdue", due_on=today - timedelta(days=30))

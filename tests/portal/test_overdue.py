@@ -44,7 +44,11 @@ def test_the_subscriber_sees_his_late_invoice_as_overdue(portal_subscriber, make
     assert "En retard 1 jour de retard" in listed
     issued = portal_subscriber.get("/alpha/portal/invoices/?status=issued")
     assert sorted(shown_links(issued, "portal/invoices")) == ["F-FULL", "F-TODAY"]
-    body = portal_subscriber.get("/alpha/portal/invoices/export.csv").data.decode("utf-8-sig")
+
+
+def test_the_agent_export_gives_the_days_late(portal_agent, make_invoice):
+    _make(make_invoice, portal_agent.account.id)
+    body = portal_agent.get("/alpha/portal/invoices/export.csv").data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(body), delimiter=";"))
     late = {row[0]: row[-1] for row in rows[1:]}
     assert rows[0][-1] == "Jours de retard"
