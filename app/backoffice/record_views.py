@@ -28,6 +28,7 @@ from app.policies import can_edit, get_visible_or_404
 from app.queries.records import suggestions
 from app.services.attachments import add_attachment, delete_attachment
 from app.services.records import create_record, delete_record, update_record
+from app.web.documents import pdf_response, printable_entities
 from app.web.exports import csv_response, export_rows
 from app.web.lists import custom_columns, list_page, list_url
 from app.web.records import attachment_file, audit_changes, audit_trail, record_attachments
@@ -71,6 +72,12 @@ def record_detail(entity_name: str, record_id: int):
         custom_fields=custom_columns(entity), audit=audit_trail(entity.name, record.id),
         attachments=record_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
         can_edit=can_edit(current_user, record))
+
+
+@bp.get("/<entity_name>/<int:record_id>/pdf")
+def record_pdf(entity_name: str, record_id: int):
+    entity = view_entity(entity_name)
+    return pdf_response(entity, get_visible_or_404(entity.model, record_id, current_user))
 
 
 @bp.route("/<entity_name>/new", methods=["GET", "POST"])
@@ -180,6 +187,7 @@ def attachment_delete(attachment_id: int):
 
 bp.add_app_template_global(list_url)
 bp.add_app_template_global(audit_changes)
+bp.add_app_template_global(printable_entities)
 
 
 @bp.app_template_global()
