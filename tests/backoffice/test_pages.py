@@ -83,7 +83,8 @@ def _pages(records, user, field_id) -> list[str]:
              "/alpha/admin/users/invite",
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
              "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",
-             "/alpha/admin/extranet", "/alpha/admin/documents", "/alpha/admin/tokens", "/alpha/admin/tokens/new",
+             "/alpha/admin/extranet", "/alpha/admin/documents", "/alpha/admin/tokens",
+             "/alpha/admin/tokens/new",
              "/alpha/admin/webhooks", "/alpha/admin/webhooks/new",
              f"/alpha/accounts/{records['accounts'].id}/360", "/alpha/lookup/accounts?q=C",
              f"/alpha/attachments/{records['attachments'].id}/download"]
