@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.backoffice import bp
+from app.backoffice.document_views import document_mail_form
 from app.backoffice.forms import (
     AttachmentForm,
     form_to_data,
@@ -28,7 +29,7 @@ from app.policies import can_edit, get_visible_or_404
 from app.queries.records import suggestions
 from app.services.attachments import add_attachment, delete_attachment
 from app.services.records import create_record, delete_record, update_record
-from app.web.documents import pdf_response, printable_entities
+from app.web.documents import printable_entities
 from app.web.exports import csv_response, export_rows
 from app.web.lists import custom_columns, list_page, list_url
 from app.web.records import attachment_file, audit_changes, audit_trail, record_attachments
@@ -71,13 +72,7 @@ def record_detail(entity_name: str, record_id: int):
         "records/detail.html", entity=entity, record=record,
         custom_fields=custom_columns(entity), audit=audit_trail(entity.name, record.id),
         attachments=record_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
-        can_edit=can_edit(current_user, record))
-
-
-@bp.get("/<entity_name>/<int:record_id>/pdf")
-def record_pdf(entity_name: str, record_id: int):
-    entity = view_entity(entity_name)
-    return pdf_response(entity, get_visible_or_404(entity.model, record_id, current_user))
+        can_edit=can_edit(current_user, record), mail_form=document_mail_form(entity, record))
 
 
 @bp.route("/<entity_name>/new", methods=["GET", "POST"])

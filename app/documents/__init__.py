@@ -31,6 +31,8 @@ MEDIA_TYPE = "application/pdf"
 class PdfFile:
     filename: str
     content: bytes
+    title: str  # "Facture", in the document's language
+    number: str
 
 
 def document_pdf(kind: str, record: Any, tenant: Tenant, language: str) -> PdfFile:
@@ -41,7 +43,7 @@ def document_pdf(kind: str, record: Any, tenant: Tenant, language: str) -> PdfFi
     color = tenant.portal_color if tenant.portal_color and COLOR.fullmatch(tenant.portal_color) \
         else DEFAULT_COLOR
     logo = storage_path(tenant.id, tenant.logo_sha256) if tenant.logo_sha256 else None
-    return PdfFile(f"{name}.pdf", render(doc, color=color, logo=logo))
+    return PdfFile(f"{name}.pdf", render(doc, color=color, logo=logo), doc.title, doc.number)
 
 
 def _file_stem(title: str, number: str) -> str:

@@ -45,6 +45,7 @@ COVERED = {
     "backoffice.admin_extranet": "test_extranet_look.py",
     "backoffice.admin_documents": "test_documents.py",
     "backoffice.record_pdf": "test_documents.py",
+    "backoffice.document_send": "test_document_mail.py",
     "backoffice.admin_tokens": "test_tokens_admin.py",
     "backoffice.admin_token_new": "test_tokens_admin.py",
     "backoffice.admin_token_revoke": "test_tokens_admin.py",
