@@ -287,7 +287,7 @@ def _pdf(entity: Entity, blp: Blueprint, singular: str) -> Any:
     def get(self: Any, args: dict[str, Any], record_id: int) -> Any:
         record = _by_id(entity, record_id)
         language = args.get("lang") or str(get_locale())[:2]
-        pdf = document_pdf(entity.name, record, g.tenant, language)
+        pdf = document_pdf(entity.name, record, g.tenant, language, current_principal())
         response = send_file(io.BytesIO(pdf.content), mimetype=MEDIA_TYPE, as_attachment=True,
                              download_name=pdf.filename, max_age=0)
         response.headers["Cache-Control"] = "private, no-store"

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from app.documents.content import KINDS, printout
 from app.documents.layout import render
+from app.extensions import db
 from app.mail import in_language
-from app.models import Tenant
+from app.models import Account, Tenant
+from app.policies import visible
 from app.services.attachments import storage_path
 from app.services.tenant_settings import COLOR, DEFAULT_COLOR
 
@@ -35,15 +38,25 @@ class PdfFile:
     number: str
 
 
-def document_pdf(kind: str, record: Any, tenant: Tenant, language: str) -> PdfFile:
-    """The PDF of `record` (an entity of PRINTABLE) in `language` ("fr" or "en")."""
+def document_pdf(kind: str, record: Any, tenant: Tenant, language: str,
+                 reader: Any = None) -> PdfFile:
+    """The PDF of `record` (an entity of PRINTABLE) in `language` ("fr" or "en"), as `reader`
+    (a user or a token's principal; None for staff's own mail) may read it: a customer he may
+    not see is not named, as on the record's page."""
     with in_language(language if language in LANGUAGES else LANGUAGES[0]):
         doc = printout(kind, record, tenant)
+        if reader is not None and not _sees_customer(record, reader):
+            doc.customer = []
         name = _file_stem(doc.title, doc.number)
     color = tenant.portal_color if tenant.portal_color and COLOR.fullmatch(tenant.portal_color) \
         else DEFAULT_COLOR
     logo = storage_path(tenant.id, tenant.logo_sha256) if tenant.logo_sha256 else None
     return PdfFile(f"{name}.pdf", render(doc, color=color, logo=logo), doc.title, doc.number)
+
+
+def _sees_customer(record: Any, reader: Any) -> bool:
+    stmt = visible(select(Account.id).where(Account.id == record.account_id), Account, reader)
+    return db.session.scalar(stmt) is not None
 
 
 def _file_stem(title: str, number: str) -> str:

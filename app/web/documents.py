@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, abort, g, request, send_file
 from flask_babel import get_locale
+from flask_login import current_user
 
 from app.documents import LANGUAGES, MEDIA_TYPE, PRINTABLE, document_pdf
 from app.entities import Entity
@@ -27,7 +28,7 @@ def pdf_response(entity: Entity, record: Any) -> Response:
     """The record's PDF (404 for a kind that has none)."""
     if entity.name not in PRINTABLE:
         abort(404)
-    pdf = document_pdf(entity.name, record, g.tenant, reader_language())
+    pdf = document_pdf(entity.name, record, g.tenant, reader_language(), current_user)
     response = send_file(io.BytesIO(pdf.content), mimetype=MEDIA_TYPE,
                          as_attachment=request.args.get("download") == "1",
                          download_name=pdf.filename, max_age=0)

@@ -46,6 +46,11 @@ def test_a_partner_token_gets_its_own_documents_only(app, make_token, make_partn
     client = bearer(app, make_token(scopes="read", partner_id=partner.id)[1])
     assert client.get(f"/api/v1/invoices/{mine.id}/pdf").status_code == 200
     problem(client.get(f"/api/v1/invoices/{theirs.id}/pdf"), 404)
+    # Its partner's invoice to another partner's customer: the customer is not named.
+    stranger = make_account(name="Client Lointain", partner=other.id)
+    shared = make_invoice(account=stranger.id, partner=partner.id)
+    content = pdf_text(client.get(f"/api/v1/invoices/{shared.id}/pdf").data)
+    assert shared.number in content and "Client Lointain" not in content
 
 
 def test_another_tenant_and_kinds_without_document_answer_404(api_client, other_api_client,

@@ -65,3 +65,15 @@ def test_a_quote_to_answer_shows_its_total_validity_and_document(portal_agent, m
     assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert "frame-ancestors 'self'" in framed.headers["Content-Security-Policy"]
     assert quote.number in pdf_text(framed.data)
+
+
+def test_a_customer_the_agent_may_not_see_is_not_named_on_the_document(
+        portal_agent, make_account, make_partner, make_invoice):
+    """His partner's invoice to a customer of another partner: the page names no customer,
+    nor does the PDF."""
+    stranger = make_account(name="Client Lointain", partner=make_partner().id)
+    invoice = make_invoice(account=stranger.id, partner=portal_agent.partner.id)
+    response = portal_agent.get(f"/alpha/portal/invoices/{invoice.id}/pdf")
+    assert response.status_code == 200
+    content = pdf_text(response.data)
+    assert invoice.number in content and "Client Lointain" not in content
