@@ -25,6 +25,7 @@ def printout(kind: str, record: Any, tenant: Tenant) -> Printout:
     doc.customer = customer_lines(record.account)
     doc.footer = " · ".join(legal_footer(tenant))
     doc.page_label = _("Page %(page)d / %(pages)d")
+    doc.fact_label = _("%(label)s: %(value)s")  # filled by the layout
     doc.author = tenant.legal_name or tenant.name
     return doc
 
@@ -116,6 +117,7 @@ def invoice_printout(invoice: Invoice, tenant: Tenant) -> Printout:
         doc.totals += [(_("Already paid"), money(invoice.amount_paid, invoice.currency)),
                        (_("Left to pay"), money(invoice.total - invoice.amount_paid,
                                                 invoice.currency))]
+        doc.strong_totals = (2, 4)  # the total incl. tax, and what is left to pay
     doc.notes = [*_payment_terms(tenant), *late_payment_mentions(tenant, invoice.account)]
     return doc
 

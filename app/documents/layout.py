@@ -51,9 +51,11 @@ class Printout:
     numeric_columns: int  # how many of the last columns hold amounts (right-aligned)
     rows: list[list[str]]
     totals: list[tuple[str, str]] = field(default_factory=list)
+    strong_totals: tuple[int, ...] = (-1,)  # the rows of `totals` in bold (the amount due)
     notes: list[str] = field(default_factory=list)
     footer: str = ""
     page_label: str = "Page %(page)d / %(pages)d"
+    fact_label: str = "%(label)s: %(value)s"  # French puts a space before the colon
     author: str = ""
     column_widths: list[float] | None = None  # fractions of the width; the first column wraps
 
@@ -99,7 +101,7 @@ def render(doc: Printout, *, color: str, logo: Path | None) -> bytes:
 
 def _header(doc: Printout, width: float, logo: Path | None) -> Table:
     facts = [_para(doc.title, TITLE), _para(doc.number, RIGHT)]
-    facts += [_para(f"{label} : {value}" if value else label, RIGHT)
+    facts += [_para(doc.fact_label % {"label": label, "value": value}, RIGHT)
               for label, value in doc.facts]
     table = Table([[_logo(logo) or "", facts]], colWidths=[width * 0.45, width * 0.55])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -124,7 +126,8 @@ def _logo(path: Path | None) -> Image | None:
 
 def _parties(doc: Printout, width: float) -> Table:
     customer = [_para(doc.customer_heading, HEADING), _lines(doc.customer)]
-    table = Table([[_lines(doc.issuer, SMALL), customer]], colWidths=[width * 0.5, width * 0.5])
+    issuer = [_para(doc.issuer[0], HEADING), _lines(doc.issuer[1:], SMALL)] if doc.issuer else ""
+    table = Table([[issuer, customer]], colWidths=[width * 0.5, width * 0.5])
     table.setStyle(TableStyle([
         ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0),
         ("BOX", (1, 0), (1, 0), 0.5, colors.grey), ("TOPPADDING", (1, 0), (1, 0), 5),
@@ -157,11 +160,12 @@ def _lines_table(doc: Printout, width: float, primary: colors.Color) -> Table:
 
 def _totals_table(doc: Printout, width: float, primary: colors.Color) -> Table:
     bold = ParagraphStyle("total", parent=RIGHT, fontName="Helvetica-Bold")
-    last = len(doc.totals) - 1
-    data = [[_para(label, bold if i == last else RIGHT), _para(value, bold if i == last else RIGHT)]
+    strong = {i % len(doc.totals) for i in doc.strong_totals}
+    data = [[_para(label, bold if i in strong else RIGHT),
+             _para(value, bold if i in strong else RIGHT)]
             for i, (label, value) in enumerate(doc.totals)]
     table = Table(data, colWidths=[width * 0.25, width * 0.2], hAlign="RIGHT")
-    table.setStyle(TableStyle([("LINEABOVE", (0, last), (-1, last), 1, primary)]))
+    table.setStyle(TableStyle([("LINEABOVE", (0, i), (-1, i), 1, primary) for i in sorted(strong)]))
     return table
 
 
