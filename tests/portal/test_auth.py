@@ -19,6 +19,7 @@ COVERED = {
     "portal.answer_quote": "test_records.py", "portal.forgot_password": "test_passwords.py",
     "portal.reset_password": "test_passwords.py", "portal.accept_invitation": "test_passwords.py",
     "portal.profile_end_sessions": "../backoffice/test_sessions.py",
+    "portal.record_pdf": "test_documents.py",
 }
 
 
