@@ -20,8 +20,17 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader, simpleSplit
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Image,
+    LongTable,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 MARGIN = 18 * mm
 FOOTER_SIZE = 7.5
@@ -145,17 +154,29 @@ def _lines_table(doc: Printout, width: float, primary: colors.Color) -> Table:
                           textColor=_text_on(primary))
     head_right = ParagraphStyle("head_right", parent=head, alignment=TA_RIGHT)
     first_numeric = len(doc.columns) - doc.numeric_columns
-    data = [[_para(name, head_right if i >= first_numeric else head)
-             for i, name in enumerate(doc.columns)]]
-    data += [[_para(value, RIGHT if i >= first_numeric else BODY) for i, value in enumerate(row)]
-             for row in doc.rows]
     fractions = doc.column_widths or [1 / len(doc.columns)] * len(doc.columns)
-    table = Table(data, colWidths=[width * f for f in fractions], repeatRows=1)
+    widths = [width * f for f in fractions]
+    data: list[list[Any]] = [[_para(name, head_right if i >= first_numeric else head)
+                              for i, name in enumerate(doc.columns)]]
+    data += [[_cell(value, widths[i], RIGHT if i >= first_numeric else BODY)
+              for i, value in enumerate(row)] for row in doc.rows]
+    table = LongTable(data, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), primary), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("FONT", (0, 1), (-1, -1), BODY.fontName, BODY.fontSize, BODY.leading),
+        ("ALIGN", (first_numeric, 1), (-1, -1), "RIGHT"),
         ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.lightgrey),
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f7f9")])]))
     return table
+
+
+def _cell(value: str, width: float, style: ParagraphStyle) -> str | Paragraph:
+    """A plain string when it fits its column (ten times cheaper to lay out than a
+    paragraph: long invoices have thousands of cells), else a paragraph that wraps."""
+    text = clean(value)
+    if "\n" not in text and stringWidth(text, style.fontName, style.fontSize) <= width - 12:
+        return text
+    return _para(text, style)
 
 
 def _totals_table(doc: Printout, width: float, primary: colors.Color) -> Table:
