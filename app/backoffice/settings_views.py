@@ -11,6 +11,7 @@ from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
 from app.backoffice import bp
+from app.i18n import number
 from app.services.tenant_settings import (
     DEFAULT_COLOR,
     LEGAL_FIELDS,
@@ -62,6 +63,8 @@ class LegalMentionsForm(FlaskForm):
 def admin_documents():
     tenant = g.tenant
     form = LegalMentionsForm(obj=tenant)
+    if not form.is_submitted():  # the rate as the admin's language writes it: 12,5
+        form.late_penalty_rate.data = number(tenant.late_penalty_rate)
     failed = False
     if form.validate_on_submit():
         with transaction(form, flash_errors=False) as saved:

@@ -10,11 +10,13 @@ from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 
 from app.documents.layout import Printout
+from app.entities import STATUS_LABELS
 from app.i18n import day, money
 from app.models import Account, Contract, Delivery, Invoice, Order, Quote, Tenant
 from app.models.base import ZERO
 
 LINE_WIDTHS = [0.12, 0.40, 0.09, 0.14, 0.09, 0.16]
+UNOFFICIAL = ("draft", "cancelled")
 
 
 def printout(kind: str, record: Any, tenant: Tenant) -> Printout:
@@ -82,6 +84,8 @@ def _totals(record: Any) -> list[tuple[str, str]]:
 
 
 def _commercial(record: Any, title: str, facts: list[tuple[str, str]]) -> Printout:
+    if record.status in UNOFFICIAL:  # never mistaken for the document itself
+        facts = [(str(STATUS_LABELS[record.status]).upper(), ""), *facts]
     columns, rows = _priced_lines(record.lines, record.currency)
     return Printout(title=title, number=record.number or f"#{record.id}", facts=facts,
                     issuer=[], customer_heading="", customer=[], columns=columns,

@@ -110,8 +110,8 @@ def render(doc: Printout, *, color: str, logo: Path | None) -> bytes:
 
 def _header(doc: Printout, width: float, logo: Path | None) -> Table:
     facts = [_para(doc.title, TITLE), _para(doc.number, RIGHT)]
-    facts += [_para(doc.fact_label % {"label": label, "value": value}, RIGHT)
-              for label, value in doc.facts]
+    facts += [_para(doc.fact_label % {"label": label, "value": value} if value else label,
+                    RIGHT) for label, value in doc.facts]
     table = Table([[_logo(logo) or "", facts]], colWidths=[width * 0.45, width * 0.55])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("LEFTPADDING", (0, 0), (0, 0), 0),

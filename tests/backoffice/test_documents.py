@@ -109,6 +109,7 @@ def test_the_tenant_logo_is_printed(admin_client, make_invoice):
 def test_an_admin_sets_the_legal_mentions(admin_client, tenant):
     assert fr("Legal name") in text(admin_client.get("/alpha/admin/documents"))
     assert admin_client.post("/alpha/admin/documents", data=LEGAL).status_code == 302
+    assert 'value="12,5"' in admin_client.get("/alpha/admin/documents").data.decode()
     db.session.expire_all()
     saved = db.session.get(Tenant, tenant.id)
     assert (saved.siren, saved.vat_number) == ("732829320", "FR44732829320")
@@ -154,3 +155,13 @@ def test_sales_download_documents_but_not_another_tenants(sales_client, make_inv
     theirs = in_tenant(other_tenant, their_invoice)
     assert sales_client.get(f"/alpha/invoices/{theirs.id}/pdf").status_code == 404
     assert sales_client.get("/alpha/admin/documents").status_code == 403
+
+
+def test_a_draft_or_cancelled_document_says_so(admin_client, make_invoice, make_quote):
+    draft = make_quote(status="draft")
+    assert "BROUILLON" in pdf_text(_pdf(admin_client, f"/alpha/quotes/{draft.id}/pdf").data)
+    cancelled = make_invoice(status="cancelled")
+    content = pdf_text(_pdf(admin_client, f"/alpha/invoices/{cancelled.id}/pdf?lang=en").data)
+    assert "CANCELLED" in content
+    issued = make_invoice()
+    assert "BROUILLON" not in pdf_text(_pdf(admin_client, f"/alpha/invoices/{issued.id}/pdf").data)
