@@ -16,11 +16,11 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.documents.content import KINDS, printout
+from app.documents.content import KINDS, Sees, printout
 from app.documents.layout import render
 from app.extensions import db
 from app.mail import in_language
-from app.models import Account, Tenant
+from app.models import Tenant
 from app.policies import visible
 from app.services.attachments import storage_path
 from app.services.tenant_settings import COLOR, DEFAULT_COLOR
@@ -41,12 +41,10 @@ class PdfFile:
 def document_pdf(kind: str, record: Any, tenant: Tenant, language: str,
                  reader: Any = None) -> PdfFile:
     """The PDF of `record` (an entity of PRINTABLE) in `language` ("fr" or "en"), as `reader`
-    (a user or a token's principal; None for staff's own mail) may read it: a customer he may
-    not see is not named, as on the record's page."""
+    (a user or a token's principal; None for staff's own mail) may read it: a related record
+    he may not see (a customer, an order) is not named, as on the record's page."""
     with in_language(language if language in LANGUAGES else LANGUAGES[0]):
-        doc = printout(kind, record, tenant)
-        if reader is not None and not _sees_customer(record, reader):
-            doc.customer = []
+        doc = printout(kind, record, tenant, _seer(reader))
         name = _file_stem(doc.title, doc.number)
     color = tenant.portal_color if tenant.portal_color and COLOR.fullmatch(tenant.portal_color) \
         else DEFAULT_COLOR
@@ -54,9 +52,17 @@ def document_pdf(kind: str, record: Any, tenant: Tenant, language: str,
     return PdfFile(f"{name}.pdf", render(doc, color=color, logo=logo), doc.title, doc.number)
 
 
-def _sees_customer(record: Any, reader: Any) -> bool:
-    stmt = visible(select(Account.id).where(Account.id == record.account_id), Account, reader)
-    return db.session.scalar(stmt) is not None
+def _seer(reader: Any) -> Sees:
+    if reader is None:
+        return lambda model, record_id: True
+
+    def sees(model: type, record_id: int | None) -> bool:
+        if record_id is None:
+            return False
+        stmt = visible(select(model.id).where(model.id == record_id), model, reader)
+        return db.session.scalar(stmt) is not None
+
+    return sees
 
 
 def _file_stem(title: str, number: str) -> str:

@@ -19,12 +19,16 @@ LINE_WIDTHS = [0.12, 0.40, 0.09, 0.14, 0.09, 0.16]
 UNOFFICIAL = ("draft", "cancelled")
 
 
-def printout(kind: str, record: Any, tenant: Tenant) -> Printout:
+# Whether the reader may see a related record (model, id): one he may not is not named.
+Sees = Callable[[type, int | None], bool]
+
+
+def printout(kind: str, record: Any, tenant: Tenant, sees: Sees) -> Printout:
     """The Printout of `record`, an entity of `kind` (a key of KINDS)."""
-    doc = KINDS[kind](record, tenant)
+    doc = KINDS[kind](record, tenant, sees)
     doc.issuer = issuer_lines(tenant)
     doc.customer_heading = _("Customer")
-    doc.customer = customer_lines(record.account)
+    doc.customer = customer_lines(record.account) if sees(Account, record.account_id) else []
     doc.footer = " · ".join(legal_footer(tenant))
     doc.page_label = _("Page %(page)d / %(pages)d")
     doc.fact_label = _("%(label)s: %(value)s")  # filled by the layout
@@ -98,24 +102,31 @@ def _payment_terms(tenant: Tenant) -> list[str]:
         if tenant.payment_terms else []
 
 
-def quote_printout(quote: Quote, tenant: Tenant) -> Printout:
+def _number(model: type, record_id: int | None, related: Any, sees: Sees) -> str:
+    """The number of a related document, when there is one the reader may see."""
+    if not record_id or related is None or not sees(model, record_id):
+        return ""
+    return related.number or ""
+
+
+def quote_printout(quote: Quote, tenant: Tenant, sees: Sees) -> Printout:
     facts = [(_("Date"), day(quote.issued_on)), (_("Valid until"), day(quote.valid_until))]
     doc = _commercial(quote, _("Quote"), [f for f in facts if f[1]])
     doc.notes = _payment_terms(tenant)
     return doc
 
 
-def order_printout(order: Order, tenant: Tenant) -> Printout:
+def order_printout(order: Order, tenant: Tenant, sees: Sees) -> Printout:
     facts = [(_("Date"), day(order.ordered_on)),
-             (_("Quote"), order.quote.number if order.quote_id and order.quote else "")]
+             (_("Quote"), _number(Quote, order.quote_id, order.quote, sees))]
     doc = _commercial(order, _("Order confirmation"), [f for f in facts if f[1]])
     doc.notes = _payment_terms(tenant)
     return doc
 
 
-def invoice_printout(invoice: Invoice, tenant: Tenant) -> Printout:
+def invoice_printout(invoice: Invoice, tenant: Tenant, sees: Sees) -> Printout:
     facts = [(_("Date"), day(invoice.issued_on)), (_("Due date"), day(invoice.due_on)),
-             (_("Order"), invoice.order.number if invoice.order_id and invoice.order else "")]
+             (_("Order"), _number(Order, invoice.order_id, invoice.order, sees))]
     doc = _commercial(invoice, _("Invoice"), [f for f in facts if f[1]])
     if invoice.amount_paid and invoice.amount_paid > ZERO:
         doc.totals += [(_("Already paid"), money(invoice.amount_paid, invoice.currency)),
@@ -141,9 +152,11 @@ def late_payment_mentions(tenant: Tenant, account: Account) -> list[str]:
     return mentions
 
 
-def delivery_printout(delivery: Delivery, tenant: Tenant) -> Printout:
+def delivery_printout(delivery: Delivery, tenant: Tenant, sees: Sees) -> Printout:
+    # The order's lines are what the note delivers, whoever reads it; its number is named only
+    # to a reader who may see the order.
     order = delivery.order if delivery.order_id else None
-    facts = [(_("Order"), order.number if order else ""),
+    facts = [(_("Order"), _number(Order, delivery.order_id, order, sees)),
              (_("Shipped on"), day(delivery.shipped_on)),
              (_("Expected on"), day(delivery.expected_on)),
              (_("Delivered on"), day(delivery.delivered_on)),
@@ -158,7 +171,7 @@ def delivery_printout(delivery: Delivery, tenant: Tenant) -> Printout:
                     notes=[_("Received in good condition:")] if rows else [])
 
 
-def contract_printout(contract: Contract, tenant: Tenant) -> Printout:
+def contract_printout(contract: Contract, tenant: Tenant, sees: Sees) -> Printout:
     facts = [(_("Starts on"), day(contract.starts_on)), (_("Ends on"), day(contract.ends_on)),
              (_("Signed on"), day(contract.signed_on))]
     period = " – ".join(d for d in (day(contract.starts_on), day(contract.ends_on)) if d)
@@ -171,7 +184,7 @@ def contract_printout(contract: Contract, tenant: Tenant) -> Printout:
                     column_widths=[0.5, 0.3, 0.2], notes=_payment_terms(tenant))
 
 
-KINDS: dict[str, Callable[[Any, Tenant], Printout]] = {
+KINDS: dict[str, Callable[[Any, Tenant, Sees], Printout]] = {
     "quotes": quote_printout, "orders": order_printout, "invoices": invoice_printout,
     "deliveries": delivery_printout, "contracts": contract_printout,
 }

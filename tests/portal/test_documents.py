@@ -77,3 +77,16 @@ def test_a_customer_the_agent_may_not_see_is_not_named_on_the_document(
     assert response.status_code == 200
     content = pdf_text(response.data)
     assert invoice.number in content and "Client Lointain" not in content
+
+
+def test_an_order_the_agent_may_not_see_is_not_named_on_his_invoice(
+        portal_agent, make_account, make_partner, make_order, make_invoice):
+    elsewhere = make_account(name="Client du Sud", partner=make_partner().id)
+    hidden = make_order(account=elsewhere.id)
+    shown = make_order(account=portal_agent.account.id)
+    invoice = make_invoice(account=portal_agent.account.id, order=hidden.id)
+    assert hidden.number not in pdf_text(portal_agent.get(
+        f"/alpha/portal/invoices/{invoice.id}/pdf").data)
+    invoice = make_invoice(account=portal_agent.account.id, order=shown.id)
+    assert shown.number in pdf_text(portal_agent.get(
+        f"/alpha/portal/invoices/{invoice.id}/pdf").data)
