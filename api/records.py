@@ -4,14 +4,19 @@ Each has a list (filters, search, sort, cursor pages, changes since a time), cre
 reading, change and deletion by id or by external_ref (`/by-ref/<external_ref>`), plus the
 records deleted since a time (`/deleted`). Invoices are never deleted: DELETE cancels them.
 Attachments are read-only here (metadata and `/content`); files are attached in the web UI.
+Quotes, orders, invoices, deliveries and contracts have their printed document at `/<id>/pdf`.
 """
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import abort, send_file, url_for
+import marshmallow as ma
+from flask import abort, g, send_file, url_for
 from flask.views import MethodView
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 from werkzeug.exceptions import Conflict
 
@@ -29,6 +34,7 @@ from api.schemas.records import (
     record_schemas,
 )
 from api.sync import WATERMARK_DOC, changes_page
+from app.documents import LANGUAGES, MEDIA_TYPE, PRINTABLE, document_pdf
 from app.entities import EDITABLE, ENTITIES, Entity
 from app.errors import ValidationError
 from app.extensions import csrf
@@ -156,6 +162,9 @@ def _blueprint(entity: Entity) -> Blueprint:
     if entity.name == "attachments":
         views["ContentViews"] = {"get": _content(entity, blp)}
         rules["ContentViews"] = "/<int:record_id>/content"
+    if entity.name in PRINTABLE:
+        views["PdfViews"] = {"get": _pdf(entity, blp, singular)}
+        rules["PdfViews"] = "/<int:record_id>/pdf"
     for suffix, methods in views.items():
         blp.route(rules[suffix])(type(f"{name}{suffix}", (MethodView,), methods))
     return blp
@@ -257,6 +266,32 @@ def _content(entity: Entity, blp: Blueprint) -> Any:
             abort(404)
         return send_file(path, mimetype=attachment.media_type, as_attachment=True,
                          download_name=attachment.file_name, max_age=0)
+
+    return get
+
+
+class PdfQueryArgsSchema(ma.Schema):
+    lang = ma.fields.String(validate=ma.validate.OneOf(
+        LANGUAGES, error=_l("Choose fr or en.")), metadata={
+        "description": "The document's language; by default the Accept-Language header's, "
+                       "else the tenant's."})
+
+
+def _pdf(entity: Entity, blp: Blueprint, singular: str) -> Any:
+    @requires("read")
+    @blp.arguments(PdfQueryArgsSchema, location="query")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type=MEDIA_TYPE)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @_doc(f"Download {singular} as a PDF document (the tenant's layout, logo and legal "
+          "mentions).")
+    def get(self: Any, args: dict[str, Any], record_id: int) -> Any:
+        record = _by_id(entity, record_id)
+        language = args.get("lang") or str(get_locale())[:2]
+        pdf = document_pdf(entity.name, record, g.tenant, language, current_principal())
+        response = send_file(io.BytesIO(pdf.content), mimetype=MEDIA_TYPE, as_attachment=True,
+                             download_name=pdf.filename, max_age=0)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
 
     return get
 

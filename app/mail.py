@@ -12,7 +12,7 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.errors import HeaderParseError
@@ -108,9 +108,17 @@ def _sender_address() -> Address:
         raise MailError(_("The sender address MAIL_FROM is not valid.")) from exc
 
 
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content: bytes
+    media_type: str  # "application/pdf"
+
+
 def compose(to: str, subject: str, template: str, *, sender_name: str = "",
-            **context: Any) -> EmailMessage:
-    """A message from mail/<template>.txt and .html, rendered in the current language."""
+            attachments: Sequence[MailAttachment] = (), **context: Any) -> EmailMessage:
+    """A message from mail/<template>.txt and .html, rendered in the current language, with
+    `attachments` after them."""
     sender = _sender_address()
     message = EmailMessage()
     # Names typed by people end up in headers: no line break may reach them.
@@ -125,6 +133,10 @@ def compose(to: str, subject: str, template: str, *, sender_name: str = "",
     message.set_content(render_template(f"mail/{template}.txt", subject=subject, **context))
     message.add_alternative(render_template(f"mail/{template}.html", subject=subject,
                                             **context), subtype="html")
+    for attachment in attachments:
+        maintype, _slash, subtype = attachment.media_type.partition("/")
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                               filename=attachment.filename)
     return message
 
 

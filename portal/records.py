@@ -29,6 +29,7 @@ from app.policies import get_visible_or_404, visibility_clause
 from app.queries.lists import ListQuery
 from app.queries.portal_records import pointing_at, portal_list, shown_ids
 from app.services import quotes as quote_service
+from app.web.documents import pdf_response
 from app.web.exports import csv_response, export_rows
 from app.web.lists import custom_columns, list_page
 from app.web.records import attachment_file, record_attachments
@@ -128,6 +129,12 @@ def record_detail(entity_name: str, record_id: int):
         custom_fields=custom_columns(entity), refs=ref_access(fields, [record]),
         related=_related(entity, record), attachments=record_attachments(entity.name, record.id),
         answer_form=QuoteAnswerForm() if answerable else None, can_edit=False)
+
+
+@bp.get("/<entity_name>/<int:record_id>/pdf")
+def record_pdf(entity_name: str, record_id: int):
+    entity = _portal_entity(entity_name)
+    return pdf_response(entity, _load(entity, record_id))
 
 
 @bp.get("/attachments/<int:attachment_id>/download")

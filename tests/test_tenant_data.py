@@ -21,6 +21,7 @@ from app.models import AuditEvent, Contact, PlatformEvent, Tenant, User, UserSes
 from app.services.attachments import add_attachment
 from app.services.custom_field_defs import create_field
 from app.services.records import create_record, update_record
+from app.services.tenant_settings import set_legal_mentions
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
 from tests.conftest import PASSWORD, login, page_text
 
@@ -685,3 +686,12 @@ def test_a_private_customer_is_erased_from_the_command_line(tenant, make_account
     assert db.session.get(type(person), person.id).email is None
     assert cli("tenant", "anonymise", "alpha", "--account", "1", "--contact", "1",
                "--yes").exit_code == 2
+
+
+def test_the_manifest_keeps_the_legal_mentions_of_documents(tenant, cli, tmp_path):
+    set_legal_mentions(tenant, {"siren": "732829320", "late_penalty_rate": "12,5"})
+    out = tmp_path / "alpha.zip"
+    assert cli("tenant", "export", "alpha", "--output", str(out)).exit_code == 0
+    manifest = json.loads(_zip(out.read_bytes()).read("manifest.json"))
+    assert manifest["tenant"]["siren"] == "732829320"
+    assert manifest["tenant"]["late_penalty_rate"] == "12.50"

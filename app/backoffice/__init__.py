@@ -39,7 +39,8 @@ def template_globals() -> dict[str, Any]:
             "password_changed": _l("Password changed"),
             "login_throttled": _l("Login attempts throttled"),
             "sessions_ended": _l("Signed out everywhere"),
-            "export": _l("All data exported"), "anonymise": _l("Personal data erased")},
+            "export": _l("All data exported"), "anonymise": _l("Personal data erased"),
+            "document_sent": _l("Sent by e-mail")},
     }
 
 
@@ -58,6 +59,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     auth_views,
     dashboard_views,
     data_views,
+    document_views,
     feed_views,
     record_views,
     settings_views,

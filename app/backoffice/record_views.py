@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.backoffice import bp
+from app.backoffice.document_views import document_mail_form
 from app.backoffice.forms import (
     AttachmentForm,
     form_to_data,
@@ -28,6 +29,7 @@ from app.policies import can_edit, get_visible_or_404
 from app.queries.records import suggestions
 from app.services.attachments import add_attachment, delete_attachment
 from app.services.records import create_record, delete_record, update_record
+from app.web.documents import printable_entities
 from app.web.exports import csv_response, export_rows
 from app.web.lists import custom_columns, list_page, list_url
 from app.web.records import attachment_file, audit_changes, audit_trail, record_attachments
@@ -70,7 +72,7 @@ def record_detail(entity_name: str, record_id: int):
         "records/detail.html", entity=entity, record=record,
         custom_fields=custom_columns(entity), audit=audit_trail(entity.name, record.id),
         attachments=record_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
-        can_edit=can_edit(current_user, record))
+        can_edit=can_edit(current_user, record), mail_form=document_mail_form(entity, record))
 
 
 @bp.route("/<entity_name>/new", methods=["GET", "POST"])
@@ -180,6 +182,7 @@ def attachment_delete(attachment_id: int):
 
 bp.add_app_template_global(list_url)
 bp.add_app_template_global(audit_changes)
+bp.add_app_template_global(printable_entities)
 
 
 @bp.app_template_global()

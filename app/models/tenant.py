@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -31,6 +32,14 @@ class Tenant(TimestampMixin, db.Model):
     portal_color: Mapped[str | None] = mapped_column(String(7))
     logo_sha256: Mapped[str | None] = mapped_column(String(64))
     logo_media_type: Mapped[str | None] = mapped_column(String(100))
+    # What the law asks printed documents (invoices above all) to carry: who issues them
+    # (legal name, address, SIREN, VAT number) and the payment terms and late penalties.
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    legal_address: Mapped[str | None] = mapped_column(Text)
+    siren: Mapped[str | None] = mapped_column(String(9))
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    payment_terms: Mapped[str | None] = mapped_column(Text)
+    late_penalty_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug}>"

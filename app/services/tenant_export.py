@@ -218,7 +218,8 @@ def schema_revision() -> str | None:
 def _tenant_row(tenant: Tenant) -> dict[str, Any]:
     """The tenant's own settings (its row is not tenant-scoped, so it has no CSV)."""
     row = {c.key: getattr(tenant, c.key) for c in Tenant.__table__.columns}
-    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row.items()}
+    return {k: v.isoformat() if isinstance(v, datetime | date)
+            else str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
 def _manifest(tenant: Tenant, members: list[Member]) -> bytes:

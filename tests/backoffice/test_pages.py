@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.documents import PRINTABLE
 from app.entities import EDITABLE, ENTITIES
 from app.extensions import db
 from app.models import CustomField
@@ -43,6 +44,9 @@ COVERED = {
     "backoffice.feed_run_rerun": "test_feeds/test_runs.py",
     "backoffice.feed_run_apply": "test_feeds/test_runs.py",
     "backoffice.admin_extranet": "test_extranet_look.py",
+    "backoffice.admin_documents": "test_documents.py",
+    "backoffice.record_pdf": "test_documents.py",
+    "backoffice.document_send": "test_document_mail.py",
     "backoffice.admin_tokens": "test_tokens_admin.py",
     "backoffice.admin_token_new": "test_tokens_admin.py",
     "backoffice.admin_token_revoke": "test_tokens_admin.py",
@@ -82,7 +86,8 @@ def _pages(records, user, field_id) -> list[str]:
              "/alpha/admin/users/invite",
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
              "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",
-             "/alpha/admin/extranet", "/alpha/admin/tokens", "/alpha/admin/tokens/new",
+             "/alpha/admin/extranet", "/alpha/admin/documents", "/alpha/admin/tokens",
+             "/alpha/admin/tokens/new",
              "/alpha/admin/webhooks", "/alpha/admin/webhooks/new",
              f"/alpha/accounts/{records['accounts'].id}/360", "/alpha/lookup/accounts?q=C",
              f"/alpha/attachments/{records['attachments'].id}/download"]
@@ -90,6 +95,8 @@ def _pages(records, user, field_id) -> list[str]:
         pages += [f"/alpha/{name}/", f"/alpha/{name}/export.csv"]
         if name != "accounts":
             pages.append(f"/alpha/{name}/{record.id}")
+        if name in PRINTABLE:
+            pages.append(f"/alpha/{name}/{record.id}/pdf")
         if name in EDITABLE:
             pages += [f"/alpha/{name}/new", f"/alpha/{name}/{record.id}/edit"]
     return pages

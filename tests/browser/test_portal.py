@@ -99,3 +99,38 @@ def test_a_subscriber_on_a_phone_changes_his_phone_number(
     assert db.session.get(Account, account.id).phone == "06 11 22 33 44"
     event = db.session.query(AuditEvent).filter_by(entity="accounts", action="update").one()
     assert event.actor_id == subscriber.id
+
+
+def test_an_agent_sees_the_quote_to_answer_as_a_document_on_a_phone_and_a_desktop(
+        tenant: Any, make_user: Callable[..., Any], make_partner: Callable[..., Any],
+        make_account: Callable[..., Any], make_quote: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], backend: str) -> None:
+    from tests.pdf_support import pdf_text
+
+    partner = make_partner(name="Agence du Nord")
+    customer = make_account(name="Stores Lefebvre", partner=partner.id)
+    quote = make_quote(account=customer.id, valid_until=date(2026, 12, 31))
+    agent = make_user("agent", partner_id=partner.id)
+    detail = f"/alpha/portal/quotes/{quote.id}"
+
+    page, problems = open_page("phone")
+    log_in_portal(page, agent.email, detail)
+    summary = page.locator("#quote-summary")
+    assert "960,00" in summary.inner_text() and "31/12/2026" in summary.inner_text()
+    assert not page.locator("#quote-preview").is_visible()  # a phone gets links instead
+    assert_fits_width(page, "phone")
+    screenshot(page, f"portal-quote-phone-{backend}")
+    with page.expect_download() as download_info:
+        page.locator("#answer-quote").get_by_role("link", name="Télécharger le PDF").click()
+    download = download_info.value
+    assert download.suggested_filename == f"devis-{quote.number.lower()}.pdf"
+    with open(download.path(), "rb") as saved:
+        assert quote.number in pdf_text(saved.read())
+    problems.assert_none()
+
+    page, problems = open_page("desktop")
+    log_in_portal(page, agent.email, detail)
+    preview = page.locator("#quote-preview")
+    assert preview.is_visible() and preview.bounding_box()["height"] > 300
+    screenshot(page, f"portal-quote-desktop-{backend}")
+    problems.assert_none()  # framing the PDF breaks no Content-Security-Policy

@@ -20,6 +20,7 @@ COVERED = {
     "portal.reset_password": "test_passwords.py", "portal.accept_invitation": "test_passwords.py",
     "portal.profile_end_sessions": "../backoffice/test_sessions.py",
     "portal.profile_password": "../backoffice/test_change_password.py",
+    "portal.record_pdf": "test_documents.py",
 }
 
 
