@@ -2,7 +2,7 @@
 payment terms, late-penalty rate)
 
 Revision ID: b7e41c9d3a25
-Revises: 2d4bafbc1f50
+Revises: 3f0a7c2d9e14
 Create Date: 2026-12-04 20:40:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b7e41c9d3a25'
-down_revision = '2d4bafbc1f50'
+down_revision = '3f0a7c2d9e14'
 branch_labels = None
 depends_on = None
 
