@@ -6,6 +6,7 @@ JSON value stored under `record.custom[key]`; `validate_custom` applies it to a 
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,22 @@ TEXT_MAX = 255
 LONG_TEXT_MAX = 10_000
 DECIMAL_PLACES = 20
 CHOICE_TYPES = {"choice", "multi_choice"}
+
+
+def key_from_label(label: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A key for a field labelled `label`: "Date d'échéance" → "date_d_echeance"; a key in
+    `taken` gets a numbered suffix ("_2", "_3", …)."""
+    ascii_text = unicodedata.normalize("NFKD", label or "").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    if not slug or not slug[0].isalpha():
+        slug = f"field_{slug}" if slug else "field"
+    slug = slug[:50].rstrip("_")
+    key, number = slug, 1
+    while key in taken:
+        number += 1
+        suffix = f"_{number}"
+        key = slug[:50 - len(suffix)].rstrip("_") + suffix
+    return key
 
 
 class CustomValueError(ValueError):
