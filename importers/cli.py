@@ -41,7 +41,7 @@ def register_feed_cli(app: Flask) -> None:
         with tenant_context(tenant.id, Actor("cli", None, f"cli:{file.name}")):
             run = _create(file, profile_name, dry_run, force)
             click.echo(f"Run #{run.id}: {run.file_name} ({run.file_size} bytes, "
-                       f"sha256 {run.sha256[:12]}…) with profile {profile_name} "
+                       f"sha256 {run.sha256[:12]}…) with profile {run.profile.name} "
                        f"v{run.profile_version}{' (dry run)' if dry_run else ''}")
             if run.is_finished:
                 click.echo(run.message or run.status)

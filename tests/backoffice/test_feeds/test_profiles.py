@@ -160,8 +160,14 @@ def test_editing_a_profile_keeps_every_version(admin_client, admin_user, invoice
     ({h: t for h, t in EXPECTED.items() if t != "number"}, {},
      lambda: fr("Map a column to %(key)s: it identifies records between runs.", key="number")),
     (EXPECTED, {"name": ""}, lambda: fr(
-        "Give the profile a name of at most 100 letters, digits, spaces, dots, dashes or "
-        "underscores.")),
+        "Give the profile a name of at most 100 characters, on one line and without "
+        "slashes.")),
+    (EXPECTED, {"name": "factures/nuit"}, lambda: fr(
+        "Give the profile a name of at most 100 characters, on one line and without "
+        "slashes.")),
+    (EXPECTED, {"name": "factures\tnuit"}, lambda: fr(
+        "Give the profile a name of at most 100 characters, on one line and without "
+        "slashes.")),
     (EXPECTED, {"date_format": "jj/mm/aaaa"},
      lambda: fr("Write the date format like %(example)s.", example="%d/%m/%Y")),
     ({"Code": "number", "Numéro": "number"}, {},
@@ -173,6 +179,19 @@ def test_bad_mappings_are_refused_with_a_message_and_nothing_saved(
     assert response.status_code == 422
     assert message() in text(response)
     assert count_rows(ImportProfile) == 0 and count_rows(ImportProfileVersion) == 0
+
+
+def test_a_name_typed_in_word_is_accepted_and_a_look_alike_refused(admin_client, promoteur):
+    name = "Factures – import nocturne « Société » l’été"
+    response = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(EXPECTED, name=name))
+    assert response.status_code == 302, text(response)
+    assert db.session.scalar(select(ImportProfile.name)) == name
+    assert name in text(admin_client.get("/alpha/feeds/"))
+    twin = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(
+        EXPECTED, name="factures - import nocturne \"Société\" l'été"))
+    assert twin.status_code == 422
+    assert fr("A profile with this name already exists.") in text(twin)
+    assert count_rows(ImportProfile) == 1
 
 
 def test_a_bad_edit_leaves_the_profile_as_it_was(admin_client, invoice_profile):
