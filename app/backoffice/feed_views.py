@@ -22,7 +22,6 @@ from flask import (
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -44,6 +43,13 @@ from app.backoffice.feed_forms import (
     with_sample,
 )
 from app.backoffice.feed_mapping import grouped, read_sample
+from app.backoffice.run_labels import (
+    RUN_SOURCE_LABELS,
+    RUN_STATUS_COLORS,
+    RUN_STATUS_LABELS,
+    run_status_color,
+    run_status_label,
+)
 from app.error_pages import ERROR_PAGES
 from app.errors import ValidationError
 from app.models import ImportProfile, ImportRun
@@ -63,13 +69,6 @@ from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
 
-RUN_STATUS_LABELS = {
-    "queued": _l("Queued"), "running": _l("Running"), "succeeded": _l("Succeeded"),
-    "partial": _l("Partly imported"), "failed": _l("Failed"), "interrupted": _l("Interrupted")}
-RUN_STATUS_COLORS = {"queued": "secondary", "running": "info", "succeeded": "success",
-                     "partial": "warning", "failed": "danger", "interrupted": "danger"}
-RUN_SOURCE_LABELS = {"upload": _l("Web upload"), "api": _l("API"), "cli": _l("Command line"),
-                     "sftp": _l("SFTP")}
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
               "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply"}
@@ -121,7 +120,8 @@ def feed_globals() -> dict[str, Any]:
     return {"run_status_labels": RUN_STATUS_LABELS, "run_status_colors": RUN_STATUS_COLORS,
             "run_source_labels": RUN_SOURCE_LABELS, "mode_labels": MODE_LABELS,
             "can_administer_feeds": can_administer(current_user),
-            "progress_text": progress_text, "error_message": error_message}
+            "progress_text": progress_text, "error_message": error_message,
+            "run_status_label": run_status_label, "run_status_color": run_status_color}
 
 
 def progress_text(progress: queries.Progress) -> str:
@@ -299,7 +299,7 @@ def feed_run_status(run_id: int):
     run = _run_or_404(run_id)
     progress = queries.run_progress(run, datetime.now(UTC))
     response = jsonify(id=run.id, status=run.status, finished=run.is_finished,
-                       status_label=str(RUN_STATUS_LABELS[run.status]), counts=run.counts,
+                       status_label=run_status_label(run), counts=run.counts,
                        rows_done=progress.done, rows_total=progress.total,
                        percent=progress.percent, rate=progress.rate,
                        text=progress_text(progress))

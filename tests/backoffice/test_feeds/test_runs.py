@@ -65,6 +65,26 @@ def test_the_run_page_shows_counts_and_row_errors(admin_client, admin_user, invo
                       "archived": "0"}
 
 
+def test_a_dry_run_reads_as_a_dry_run_in_both_languages(admin_client, invoice_profile,
+                                                         start_run, add_run):
+    dry = start_run(invoice_profile, HEADER, GOOD, BAD, dry_run=True)
+    assert dry.status == "partial" and (dry.created, dry.failed) == (1, 1)
+    outcome = "Essai à blanc : 1 ligne serait créée, 1 en erreur"
+    for url in (f"/alpha/feeds/runs/{dry.id}", "/alpha/feeds/runs",
+                f"/alpha/feeds/profiles/{invoice_profile.id}"):
+        response = admin_client.get(url)
+        badges = " ".join(re.findall(r'<span class="badge[^>]*>([^<]*)<', response.data.decode()))
+        assert outcome in text(response) and fr("Partly imported") not in badges, url
+    english = admin_client.get(f"/alpha/feeds/runs/{dry.id}",
+                               headers={"Accept-Language": "en"})
+    assert "Dry run: 1 row would be created, 1 in error" in text(english)
+    state = admin_client.get(f"/alpha/feeds/runs/{dry.id}/status").get_json()
+    assert state["status"] == "partial" and state["status_label"] == outcome  # code kept
+    big = add_run(invoice_profile, dry_run=True, rows=123, failed=3)
+    assert "Essai à blanc : 120 lignes seraient créées, 3 en erreur" in text(
+        admin_client.get(f"/alpha/feeds/runs/{big.id}"))
+
+
 def run_errors(run: ImportRun) -> list:
     from app.models import ImportRowError
 
