@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.errors import ValidationError
@@ -61,7 +62,8 @@ def register_feed_cli(app: Flask) -> None:
 
                 run = runs.run_import(run.id, tenant.id, max_wait=None, progress=progress)
                 bar.update(max(run.file_size - done["bytes"], 0))
-            _report(run)
+            with force_locale(tenant.default_locale or "fr"):  # the errors file's language
+                _report(run)
 
     def _create(file: Path, profile_name: str, dry_run: bool, force: bool) -> ImportRun:
         profile = find_profile(profile_name)
