@@ -28,6 +28,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.backoffice import bp
 from app.backoffice.feed_forms import (
     MODE_LABELS,
+    CorrectedFileForm,
     ProfileForm,
     ProfileJsonForm,
     RunForm,
@@ -71,7 +72,9 @@ from importers.readers import ReaderError
 
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
-              "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply"}
+              "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply",
+              "backoffice.feed_run_corrected"}
+UPLOADS = ("backoffice.feed_run_start", "backoffice.feed_run_corrected")
 UPLOAD_ENVELOPE = 64 * 1024  # multipart headers and the form's other fields
 
 
@@ -80,8 +83,7 @@ def allow_large_imports(endpoint: str | None, values: dict[str, Any] | None) -> 
     # An import file may be far larger than other uploads. Raised here, before the request
     # hooks that read the body (NUL check, CSRF), and only for one who may start a run on
     # this URL's tenant: anybody else's body stays under MAX_CONTENT_LENGTH (413).
-    if endpoint == "backoffice.feed_run_start" and request.method == "POST" \
-            and _may_start_runs():
+    if endpoint in UPLOADS and request.method == "POST" and _may_start_runs():
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + UPLOAD_ENVELOPE
         g.large_import_allowed = True
 
@@ -103,6 +105,8 @@ def import_too_large(error: RequestEntityTooLarge):
         return render_template("error.html", code=413, title=title, message=message), 413
     for message in too_large(current_app.config["IMPORT_MAX_BYTES"]).errors.values():
         flash(message, "danger")
+    if "run_id" in (request.view_args or {}):
+        return redirect(url_for("backoffice.feed_run", run_id=request.view_args["run_id"]))
     return redirect(url_for("backoffice.feed_profile", profile_id=request.view_args["profile_id"]))
 
 
@@ -270,6 +274,23 @@ def feed_run_start(profile_id: int):
     return _submit(run)
 
 
+@bp.post("/feeds/runs/<int:run_id>/corrected")
+def feed_run_corrected(run_id: int):
+    """The file fixed from this run's errors, as a new run of its profile with its options."""
+    run = _run_or_404(run_id)
+    form = CorrectedFileForm()
+    if not form.validate_on_submit():
+        for message in (m for messages in form.errors.values() for m in messages):
+            flash(message, "danger")
+        return redirect(url_for("backoffice.feed_run", run_id=run.id))
+    upload = form.file.data
+    with transaction(user_errors=True) as outcome:
+        new_run = service.import_corrected_file(run, upload.stream, upload.filename or "")
+    if not outcome:
+        return redirect(url_for("backoffice.feed_run", run_id=run.id))
+    return _submit(new_run)
+
+
 @bp.get("/feeds/runs")
 def feed_runs():
     profile_id = request.args.get("profile", type=int)
@@ -289,6 +310,7 @@ def feed_run(run_id: int):
                                                   after=diff.get("after"))))
              for diff in run.diff_sample or []]
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
+                           corrected_form=CorrectedFileForm(),
                            progress=queries.run_progress(run, datetime.now(UTC)),
                            rerunnable=run.status in RERUNNABLE)
 

@@ -41,6 +41,7 @@ COVERED = {
     "backoffice.feed_run_errors": "test_feeds/test_runs.py",
     "backoffice.feed_run_rerun": "test_feeds/test_runs.py",
     "backoffice.feed_run_apply": "test_feeds/test_runs.py",
+    "backoffice.feed_run_corrected": "test_feeds/test_runs.py",
     "backoffice.admin_extranet": "test_extranet_look.py",
     "backoffice.admin_tokens": "test_tokens_admin.py",
     "backoffice.admin_token_new": "test_tokens_admin.py",

@@ -323,3 +323,73 @@ def test_an_admin_may_send_an_import_larger_than_other_uploads(
                                  data={"file": csv_file(HEADER, *lines)})
     assert response.status_code == 302 and "/feeds/runs/" in response.headers["Location"]
     assert count_rows(ImportRun) == 1
+
+
+def _send_corrected(client, run: ImportRun, *lines: str, **extra):
+    return client.post(f"/alpha/feeds/runs/{run.id}/corrected", content_type="multipart/form-data",
+                       data={"file": csv_file(*lines, name="corrige.csv"), **extra})
+
+
+def test_the_corrected_file_goes_back_from_the_run_page_with_the_same_options(
+        admin_client, invoice_profile, start_run, make_account):
+    dry = start_run(invoice_profile, HEADER, GOOD, BAD, dry_run=True)
+    page = text(admin_client.get(f"/alpha/feeds/runs/{dry.id}"))
+    assert fr("Upload the corrected file") in page
+    make_account(external_ref="C404")  # the fix: the customer now exists
+    response = _send_corrected(admin_client, dry, HEADER, GOOD, BAD)
+    db.session.expire_all()
+    again = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{again.id}")
+    assert again.id != dry.id and again.profile_id == invoice_profile.id
+    assert again.is_dry_run and again.file_name == "corrige.csv" and again.source == "upload"
+    assert (again.created, again.failed) == (2, 0) and _invoice("F002") is None  # still dry
+    english = text(en_client(admin_client).get(f"/alpha/feeds/runs/{again.id}"))
+    assert "Upload the corrected file" not in english  # no errors left to correct
+
+
+def en_client(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def test_a_real_runs_correction_is_a_real_import(admin_client, invoice_profile, start_run,
+                                                 make_account):
+    run = start_run(invoice_profile, HEADER, GOOD, BAD)
+    make_account(external_ref="C404")
+    _send_corrected(admin_client, run, HEADER, BAD)
+    assert _invoice("F002") is not None
+
+
+def test_a_corrected_file_is_checked_as_any_upload(app, admin_client, invoice_profile,
+                                                   add_run, monkeypatch):
+    run = add_run(invoice_profile, "partial", failed=1)
+    url = f"/alpha/feeds/runs/{run.id}"
+    missing = admin_client.post(f"{url}/corrected", data={}, follow_redirects=True)
+    assert missing.request.path == url and count_rows(ImportRun) == 1
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 20_000)
+    huge = admin_client.post(f"{url}/corrected", content_type="multipart/form-data",
+                             data={"file": (io.BytesIO(b"x" * 30_000), "huge.csv")},
+                             follow_redirects=True)
+    assert huge.request.path == url
+    assert fr("The file is larger than %(kb)d KB.", kb=19) in text(huge)
+    assert count_rows(ImportRun) == 1
+
+
+def test_a_corrected_file_needs_the_csrf_token(admin_client, invoice_profile, add_run,
+                                               submitted, csrf_on):
+    run = add_run(invoice_profile, "partial", failed=1)
+    refused = _send_corrected(admin_client, run, HEADER, GOOD)
+    assert refused.status_code in (302, 400) and count_rows(ImportRun) == 1
+    token = _csrf_token(admin_client, f"/alpha/feeds/runs/{run.id}")
+    accepted = _send_corrected(admin_client, run, HEADER, GOOD, csrf_token=token)
+    assert accepted.status_code == 302 and count_rows(ImportRun) == 2
+
+
+def test_only_an_admin_may_send_a_corrected_file(app, invoice_profile, add_run, make_user):
+    run = add_run(invoice_profile, "partial", failed=1)
+    sales = app.test_client()
+    login(sales, make_user("sales"), "alpha")
+    page = text(sales.get(f"/alpha/feeds/runs/{run.id}"))
+    assert fr("Upload the corrected file") not in page
+    assert _send_corrected(sales, run, HEADER, GOOD).status_code == 403
+    assert count_rows(ImportRun) == 1
