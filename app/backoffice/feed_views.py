@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from flask import (
@@ -58,13 +57,13 @@ from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import feeds as queries
+from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import tenant_context
 from app.web.downloads import download
 from app.web.lists import first_page_unless_valid
-from app.web.records import audit_changes
 from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
@@ -306,9 +305,12 @@ def feed_runs():
 def feed_run(run_id: int):
     run = _run_or_404(run_id)
     errors = first_page_unless_valid(partial(queries.errors_page, run), request.args)
-    diffs = [(diff, audit_changes(SimpleNamespace(before=diff.get("before"),
-                                                  after=diff.get("after"))))
-             for diff in run.diff_sample or []]
+    samples = run.diff_sample or []
+    entity = run.profile.entity if run.profile else None
+    diffs = list(zip(samples, ([(c.label, c.before, c.after) for c in changes]
+                               for changes in readable_history(
+                                   (entity, d.get("before"), d.get("after")) for d in samples)),
+                     strict=True))
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
                            corrected_form=CorrectedFileForm(),
                            progress=queries.run_progress(run, datetime.now(UTC)),

@@ -273,7 +273,7 @@ def test_type_change_that_fits_converts_the_values(admin_client, make_invoice, m
     event = audit_events("custom_fields", field.id)[-1]
     assert event.before["type"] == "text" and event.after["type"] == "integer"
     history = text(admin_client.get(f"/alpha/admin/custom-fields/{field.id}"))
-    assert "integer" in history
+    assert f"{fr('Text')} → {fr('Whole number')}" in history  # the types' names, not codes
 
 
 def test_removing_a_choice_still_in_use_is_refused(admin_client, make_invoice, make_field):

@@ -176,7 +176,8 @@ def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_pr
     assert _invoice("F001").total == Decimal("1234.56")  # nothing written
     response = admin_client.get(f"/alpha/feeds/runs/{dry.id}")
     page = text(response)
-    assert "total: 1234.56 → 99.00" in page and "custom.promoteur: Durand → Nexity" in page
+    # Labels and amounts as the reader reads them, not columns and stored values.
+    assert "Total TTC: 1 234,56 € → 99,00 €" in page and "Promoteur: Durand → Nexity" in page
     assert f"/alpha/feeds/runs/{dry.id}/apply" in response.get_data(as_text=True)
     response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply")
     real = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
