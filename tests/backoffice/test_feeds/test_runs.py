@@ -394,3 +394,18 @@ def test_only_an_admin_may_send_a_corrected_file(app, invoice_profile, add_run, 
     assert fr("Upload the corrected file") not in page
     assert _send_corrected(sales, run, HEADER, GOOD).status_code == 403
     assert count_rows(ImportRun) == 1
+
+
+def test_row_errors_read_in_the_language_of_whoever_reads_them(admin_client, invoice_profile,
+                                                              start_run):
+    run = start_run(invoice_profile, HEADER, "F009;C001;32/12/2025;1,00;Nexity")
+    french = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert "« 32/12/2025 » n’est pas une date : écrivez-la comme 31/12/2025." in french
+    csv_fr = admin_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv").data.decode()
+    assert "Date: « 32/12/2025 » n’est pas une date" in csv_fr
+    english_client = en_client(admin_client)
+    english = text(english_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert "“32/12/2025” is not a date: write it as 31/12/2025." in english
+    csv_en = english_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv").data.decode()
+    assert "Date: “32/12/2025” is not a date: write it as 31/12/2025." in csv_en
+    assert csv_en.splitlines()[0].endswith(";Line;Error")
