@@ -33,7 +33,9 @@ class FeedHealth:
 
     @property
     def is_failing(self) -> bool:
-        last_failed = self.last_run is not None and self.last_run.status in (*FAILED, "partial")
+        # A dry run's errors say what an import would do: the feed itself has not failed.
+        last_failed = self.last_run is not None and not self.last_run.is_dry_run \
+            and self.last_run.status in (*FAILED, "partial")
         return bool(self.failed_rows or self.failed_runs or last_failed)
 
 
