@@ -36,6 +36,7 @@ OTHER_LABELS: dict[str, Any] = {
     "position": _l("Position"), "key": _l("Key"), "entity": _l("Entity"),
     "answered_at": _l("Answered on"), "answered_by_label": _l("Answered by"),
     "answer_comment": _l("Comment"), "answered_by_id": _l("Answered by"),
+    "url": _l("Address (URL)"), "description": _l("Description"), "events": _l("Events"),
 }
 SKIPPED = {"answered_by_id"}  # shown by its label column
 EMPTY = "—"

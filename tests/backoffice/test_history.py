@@ -68,3 +68,15 @@ def test_a_value_an_old_event_stored_otherwise_reads_as_stored(tenant):
         changes = readable_changes("invoices", {"due_on": "bientôt", "owner_id": 999999}, None)
     assert [(c.key, c.before) for c in changes] == [("due_on", "bientôt"),
                                                     ("owner_id", "#999999")]
+
+
+def test_users_and_custom_fields_history_name_their_roles_and_types(tenant):
+    with force_locale("en"):
+        user = readable_changes("users", {"role": "sales", "is_active": True},
+                                {"role": "admin", "is_active": False})
+        field = readable_changes("custom_fields", None, {"type": "multi_choice",
+                                                         "label_fr": "Gamme"})
+    assert [(c.label, c.before, c.after) for c in user] == [
+        ("Active", "Yes", "No"), ("Role", "Sales", "Administrator")]
+    assert {(c.label, c.after) for c in field} == {("Type", "Multiple choice"),
+                                                  ("Label (French)", "Gamme")}
