@@ -6,12 +6,14 @@ JSON value stored under `record.custom[key]`; `validate_custom` applies it to a 
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.errors import ValidationError
@@ -24,10 +26,35 @@ TEXT_MAX = 255
 LONG_TEXT_MAX = 10_000
 DECIMAL_PLACES = 20
 CHOICE_TYPES = {"choice", "multi_choice"}
+NOT_A_CHOICE = _l("“%(value)s” is not one of the choices.")
+
+
+def key_from_label(label: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A key for a field labelled `label`: "Date d'échéance" → "date_d_echeance"; a key in
+    `taken` gets a numbered suffix ("_2", "_3", …)."""
+    ascii_text = unicodedata.normalize("NFKD", label or "").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    if not slug or not slug[0].isalpha():
+        slug = f"field_{slug}" if slug else "field"
+    slug = slug[:50].rstrip("_")
+    key, number = slug, 1
+    while key in taken:
+        number += 1
+        suffix = f"_{number}"
+        key = slug[:50 - len(suffix)].rstrip("_") + suffix
+    return key
 
 
 class CustomValueError(ValueError):
-    """A raw value that does not fit a field; its message is localized."""
+    """A raw value that does not fit a field: a lazy message and its params, rendered in the
+    reader's language by str(); imports store the message's id and params instead."""
+
+    def __init__(self, message: Any, **params: Any) -> None:
+        super().__init__(message, params)
+        self.message, self.params = message, params
+
+    def __str__(self) -> str:
+        return str(self.message) % self.params if self.params else str(self.message)
 
 
 def definitions(entity: str, *, active_only: bool = True) -> list[CustomField]:
@@ -59,22 +86,22 @@ def _text(raw: Any, choices: list[str], limit: int = TEXT_MAX) -> str:
         raise ValueError(raw)
     text = str(raw).strip()
     if len(text) > limit:
-        raise CustomValueError(_("At most %(n)d characters.", n=limit))
+        raise CustomValueError(_l("At most %(n)d characters."), n=limit)
     return text
 
 
 def _decimal(raw: Any, choices: list[str], places: int | None = None) -> str:
     value = parse_decimal(raw)
     if abs(value) >= Decimal("1e15"):
-        raise CustomValueError(_("The number is too large."))
+        raise CustomValueError(_l("The number is too large."))
     if places is not None:
         return format(value.quantize(Decimal(1).scaleb(-places)), "f")
     value = value.normalize()
     # 0.000…1 with hundreds of zeros would be stored as typed, and list filters, which
     # compare as floating point, fail on it (PostgreSQL: out of range for double precision).
     if -value.as_tuple().exponent > DECIMAL_PLACES:
-        raise CustomValueError(_("At most %(n)d digits after the decimal point.",
-                                 n=DECIMAL_PLACES))
+        raise CustomValueError(_l("At most %(n)d digits after the decimal point."),
+                               n=DECIMAL_PLACES)
     return format(value, "f")
 
 
@@ -82,7 +109,7 @@ def _integer(raw: Any, choices: list[str]) -> int:
     try:
         return parse_integer(raw)
     except OverflowError as exc:
-        raise CustomValueError(_("The number is too large.")) from exc
+        raise CustomValueError(_l("The number is too large.")) from exc
 
 
 def _choice(raw: Any, choices: list[str]) -> str:
@@ -90,7 +117,7 @@ def _choice(raw: Any, choices: list[str]) -> str:
     for choice in choices:
         if text.casefold() == choice.casefold():
             return choice
-    raise CustomValueError(_("“%(value)s” is not one of the choices.", value=text[:50]))
+    raise CustomValueError(NOT_A_CHOICE, value=text[:50])
 
 
 def _multi_choice(raw: Any, choices: list[str]) -> list[str]:
@@ -103,14 +130,14 @@ def _email(raw: Any, choices: list[str]) -> str:
     try:
         return validate_email(str(raw).strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise CustomValueError(_("Enter a valid e-mail address.")) from exc
+        raise CustomValueError(_l("Enter a valid e-mail address.")) from exc
 
 
 def _url(raw: Any, choices: list[str]) -> str:
     text = _text(raw, choices, 2000)
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CustomValueError(_("Enter a web address starting with http:// or https://."))
+        raise CustomValueError(_l("Enter a web address starting with http:// or https://."))
     return text
 
 
@@ -130,15 +157,15 @@ _COERCERS = {
 assert set(_COERCERS) == set(FIELD_TYPES)
 
 
-def _type_message(field_type: str) -> str:
+def _type_message(field_type: str) -> Any:
     messages = {
-        "integer": _("Enter a whole number."),
-        "decimal": _("Enter a number, such as 1 234,56."),
-        "money": _("Enter an amount, such as 1 234,56."),
-        "date": _("Enter a date as DD/MM/YYYY."),
-        "boolean": _("Enter yes or no."),
+        "integer": _l("Enter a whole number."),
+        "decimal": _l("Enter a number, such as 1 234,56."),
+        "money": _l("Enter an amount, such as 1 234,56."),
+        "date": _l("Enter a date as DD/MM/YYYY."),
+        "boolean": _l("Enter yes or no."),
     }
-    return messages.get(field_type, _("This value is not valid."))
+    return messages.get(field_type, _l("This value is not valid."))
 
 
 def validate_custom(

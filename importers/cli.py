@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.errors import ValidationError
@@ -41,7 +42,7 @@ def register_feed_cli(app: Flask) -> None:
         with tenant_context(tenant.id, Actor("cli", None, f"cli:{file.name}")):
             run = _create(file, profile_name, dry_run, force)
             click.echo(f"Run #{run.id}: {run.file_name} ({run.file_size} bytes, "
-                       f"sha256 {run.sha256[:12]}…) with profile {profile_name} "
+                       f"sha256 {run.sha256[:12]}…) with profile {run.profile.name} "
                        f"v{run.profile_version}{' (dry run)' if dry_run else ''}")
             if run.is_finished:
                 click.echo(run.message or run.status)
@@ -61,7 +62,8 @@ def register_feed_cli(app: Flask) -> None:
 
                 run = runs.run_import(run.id, tenant.id, max_wait=None, progress=progress)
                 bar.update(max(run.file_size - done["bytes"], 0))
-            _report(run)
+            with force_locale(tenant.default_locale or "fr"):  # the errors file's language
+                _report(run)
 
     def _create(file: Path, profile_name: str, dry_run: bool, force: bool) -> ImportRun:
         profile = find_profile(profile_name)

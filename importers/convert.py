@@ -12,7 +12,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from flask_babel import lazy_gettext as _l
 
-from app.custom_fields import CustomValueError, coerce_value
+from app.custom_fields import CHOICE_TYPES, NOT_A_CHOICE, CustomValueError, coerce_value
 from app.entities import Entity
 from app.models import CustomField
 from app.services.record_checks import COUNTRIES, QUANTITY_LIMIT
@@ -31,6 +31,7 @@ from importers.vocabulary import choice_lookup, folded
 # Custom fields that hold text: an XLSX number goes in as its cell shows it (01000, not 1000).
 TEXT_CUSTOM_TYPES = frozenset({"text", "long_text", "choice", "multi_choice", "email", "url"})
 Converter = Callable[[Any], Any]
+NOT_ONE_OF = _l("“%(value)s” is not one of: %(choices)s.")
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ def _choice_converter(choices: tuple[str, ...]) -> Converter:
             return None
         code = lookup.get(folded(text))
         if code is None:
-            raise InvalidValue(_l("“%(value)s” is not one of: %(choices)s."),
-                               value=text[:40], choices=", ".join(choices))
+            # The codes are kept too: the message names the choices in the reader's language.
+            raise InvalidValue(NOT_ONE_OF, value=text[:40], choices=", ".join(choices),
+                               choice_codes=list(choices))
         return code
 
     return convert
@@ -140,8 +142,11 @@ def custom_converter(field: CustomField) -> Converter:
             raw = cell_text(raw)
         try:
             return coerce_value(field.type, raw, field.choices)
-        except CustomValueError as exc:  # its message comes already translated
-            raise InvalidValue(str(exc)) from exc
+        except CustomValueError as exc:  # stored as its id and params, read in any language
+            if field.type in CHOICE_TYPES and exc.message is NOT_A_CHOICE:
+                raise InvalidValue(NOT_ONE_OF, value=exc.params.get("value", ""),
+                                   choices=", ".join(field.choices)) from exc
+            raise InvalidValue(exc.message, **exc.params) from exc
 
     return convert
 

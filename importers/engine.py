@@ -51,6 +51,7 @@ from importers.items import Item, Outcome, Plan, Problem
 from importers.keylog import KeyLog
 from importers.profile import Profile, Target
 from importers.readers import Limits, ReaderError, open_table
+from importers.row_messages import cell_message
 from importers.values import InvalidValue, cell_text
 
 BATCH_ROWS = 10_000
@@ -152,7 +153,8 @@ class ImportEngine:
 
     def cell_problem(self, target: Target, raw: Any, exc: ValueError) -> Problem:
         if isinstance(exc, InvalidValue):
-            return Problem(target.header, raw, exc.message, exc.params)
+            message, params = cell_message(exc, self.profile.date_format, self.profile.decimal)
+            return Problem(target.header, raw, message, params)
         return Problem(target.header, raw, str(exc))
 
     def empty_key_problem(self) -> Problem:
@@ -174,7 +176,8 @@ class ImportEngine:
         header = self.header_of(name)
         if creating:
             return Problem(header, None, _l("%(field)s is required to create a record."),
-                           {"field": str(self.entity.field(name).label)})
+                           {"field": str(self.entity.field(name).label), "field_name": name,
+                            "entity": self.entity.name})
         return Problem(header, None, _l("This field is required."))
 
     def header_of(self, name: str) -> str | None:
@@ -498,8 +501,11 @@ class ImportEngine:
                 return self.required_problem(spec.name, creating=True)
         for cf in self.custom_fields.values():
             if cf.is_required and row["custom"].get(cf.key) is None:
-                return Problem(None, None, _l("%(field)s is required to create a record."),
-                               {"field": cf.label_en})
+                header = next((t.header for t in self.profile.targets
+                               if t.kind == "custom" and t.name == cf.key), None)
+                return Problem(header, None, _l("%(field)s is required to create a record."),
+                               {"field": cf.label_en or cf.label_fr, "custom_key": cf.key,
+                                "entity": self.entity.name})
         return None
 
     def _emptied_required(self, item: Item) -> Problem | None:

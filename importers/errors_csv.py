@@ -1,6 +1,8 @@
 """A run's failing rows as a CSV the tenant fixes and sends back: the original header and
 cells (formulas neutralised, as in every CSV Relais writes), plus one column saying what went
-wrong (the profile ignores that column)."""
+wrong (the profile ignores that column), written in the current language: the downloading
+user's in the back office and the API (his setting, else his browser's, else the tenant's),
+the tenant's default language on the command line."""
 from __future__ import annotations
 
 import csv
@@ -16,17 +18,8 @@ from app.extensions import db
 from app.models import ImportRowError, ImportRun
 from app.services.feeds import run_file_path
 from importers.readers import ReaderError, open_table
+from importers.row_messages import error_message
 from importers.runs import limits
-
-
-def error_message(error: ImportRowError) -> str:
-    """The message in the current language when its id is known, else as stored."""
-    if error.message_id:
-        try:
-            return _(error.message_id, **(error.message_params or {}))
-        except (KeyError, ValueError, TypeError):
-            pass
-    return error.message
 
 
 def _file_layout(run: ImportRun) -> tuple[list[str], str]:

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from app.custom_fields import definitions
 from app.entities import ENTITIES, Entity
 from app.errors import ValidationError
+from app.profile_names import is_valid_name
 
 MODES = ("upsert", "insert", "update")
 DELIMITERS = ("auto", ";", ",", "\t", "|")
@@ -28,7 +29,6 @@ DECIMALS = ("auto", ",", ".")
 LINE_TARGETS = ("sku", "label", "quantity", "unit_price", "tax_rate")
 KEY_FIELDS = ("external_ref", "number")
 SHEET_NAME_LENGTH = 31  # Excel's limit on a worksheet's name
-NAME_PATTERN = re.compile(r"^[\w.-][\w .-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ def parse_profile(definition: Any) -> Profile:
         raise ValidationError({"": _("A profile is a JSON object.")})
     errors: dict[str, str] = {}
     name = str(definition.get("name") or "").strip()
-    if not NAME_PATTERN.match(name):
-        errors["name"] = _("Give the profile a name of at most 100 letters, digits, spaces, "
-                           "dots, dashes or underscores.")
+    if not is_valid_name(name):
+        errors["name"] = _("Give the profile a name of at most 100 characters, on one line "
+                           "and without slashes.")
     entity_name = definition.get("entity")
     entity = ENTITIES.get(entity_name) if isinstance(entity_name, str) else None
     if entity is None or entity.name == "attachments":

@@ -8,7 +8,9 @@ from app.custom_fields import KEY_PATTERN
 from app.entities import ENTITIES
 from app.models import FIELD_TYPES
 
-LABEL = ma.validate.Length(1, 100)
+LABEL_OR_EMPTY = ma.validate.Length(0, 100)
+LABELS = {"description": "At least one of label_fr and label_en; an empty one shows the "
+                         "other language's label."}
 CHOICES = {"description": "The allowed values of a `choice` or `multi_choice` field; "
                           "ignored for other types."}
 
@@ -19,12 +21,14 @@ class CustomFieldSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     entity = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(ENTITIES)))
     # The pattern is documented here and checked by the service, whose message is localized.
-    key = ma.fields.String(required=True, validate=ma.validate.Length(1, 50), metadata={
+    key = ma.fields.String(validate=ma.validate.Length(0, 50), metadata={
         "pattern": KEY_PATTERN.pattern,
         "description": "Lowercase letters, digits and _, starting with a letter. Fixed once "
-                       "created, as is the entity."})
-    label_fr = ma.fields.String(required=True, validate=LABEL)
-    label_en = ma.fields.String(required=True, validate=LABEL)
+                       "created, as is the entity. Omitted or empty: made from the label "
+                       "(\"Date d'échéance\" → `date_d_echeance`), with a numbered suffix "
+                       "(`_2`) when the entity already has that key."})
+    label_fr = ma.fields.String(validate=LABEL_OR_EMPTY, metadata=LABELS)
+    label_en = ma.fields.String(validate=LABEL_OR_EMPTY, metadata=LABELS)
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(FIELD_TYPES))
     is_required = ma.fields.Boolean()
     choices = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=100)),
@@ -46,8 +50,6 @@ class CustomFieldUpdateSchema(CustomFieldSchema):
     class Meta:
         exclude = ("entity", "key")
 
-    label_fr = ma.fields.String(validate=LABEL)
-    label_en = ma.fields.String(validate=LABEL)
     type = ma.fields.String(validate=ma.validate.OneOf(FIELD_TYPES))
 
 

@@ -8,7 +8,7 @@ from flask_smorest.fields import Upload
 
 from api.pagination import CursorPageArgsSchema
 from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
-from importers.errors_csv import error_message
+from importers.row_messages import error_message
 
 ERRORS_SHOWN = 100
 
@@ -19,12 +19,21 @@ class ImportRowErrorSchema(ma.Schema):
     line = ma.fields.Integer(metadata={"description": "Line number in the file."})
     column = ma.fields.String(allow_none=True)
     value = ma.fields.String(allow_none=True)
-    message = ma.fields.String()
+    message = ma.fields.String(metadata={
+        "description": "What went wrong, in the language of the request (Accept-Language, "
+                       "else the tenant's)."})
+    code = ma.fields.String(allow_none=True, metadata={
+        "description": "The message's id (its English text with %(name)s placeholders), "
+                       "stable across languages; null for errors stored before ids existed."})
+    params = ma.fields.Dict(metadata={
+        "description": "The message's values: `value`, `choices` (the allowed values), "
+                       "`expected` (the format expected), `field`, …"})
 
     @ma.pre_dump
     def _message(self, error: ImportRowError, **kwargs: Any) -> dict[str, Any]:
         return {"line": error.line, "column": error.column, "value": error.value,
-                "message": error_message(error)}
+                "message": error_message(error), "code": error.message_id,
+                "params": error.message_params or {}}
 
 
 class RunCountsSchema(ma.Schema):

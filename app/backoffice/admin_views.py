@@ -12,7 +12,12 @@ from app.entities import ENTITIES
 from app.models import CustomField, User
 from app.policies import can_administer, get_visible_or_404
 from app.queries import administration
-from app.services.custom_field_defs import create_field, update_field
+from app.services.custom_field_defs import (
+    changed_field_errors,
+    create_field,
+    new_field_errors,
+    update_field,
+)
 from app.services.invitations import INVITED_ROLES, invite_user, resend_invitation
 from app.services.tenants import create_user, update_user
 from app.web.records import audit_trail
@@ -151,7 +156,16 @@ def admin_custom_field_new():
         if saved:
             flash(_("Custom field created."), "success")
             return redirect(url_for("backoffice.admin_custom_fields"))
+    elif form.is_submitted() and "csrf_token" not in form.errors:
+        _all_errors(form, new_field_errors(_field_data(form)))
     return render_template("admin/custom_field_form.html", form=form, field=None)
+
+
+def _all_errors(form: CustomFieldForm, errors: dict[str, str]) -> None:
+    """Beside the form's own errors, the service's: every mistake shows on the first submit."""
+    for message in apply_errors(form, {name: message for name, message in errors.items()
+                                       if name not in form or not form[name].errors}):
+        flash(message, "danger")
 
 
 @bp.route("/admin/custom-fields/<int:field_id>", methods=["GET", "POST"])
@@ -170,5 +184,8 @@ def admin_custom_field_edit(field_id: int):
             flash(_("Changes saved."), "success")
             return redirect(url_for("backoffice.admin_custom_fields"))
         field = get_visible_or_404(CustomField, field_id, current_user)
+    elif form.is_submitted() and "csrf_token" not in form.errors:
+        _all_errors(form, changed_field_errors(field, {
+            k: v for k, v in _field_data(form).items() if k not in ("entity", "key")}))
     return render_template("admin/custom_field_form.html", form=form, field=field,
                            audit=audit_trail("custom_fields", field.id))

@@ -60,6 +60,10 @@ class RunForm(FlaskForm):
     force = BooleanField(_l("Import even a file already imported"))
 
 
+class CorrectedFileForm(FlaskForm):
+    file = FileField(_l("Corrected file (CSV or XLSX)"), validators=[FileRequired()])
+
+
 @dataclass
 class MappingColumn:
     """One column of the file on the mapping screen."""

@@ -24,6 +24,7 @@ from app.entities import ENTITIES, REF, Entity
 from importers.profile import DELIMITERS, LINE_TARGETS
 from importers.readers import open_table
 from importers.runs import limits
+from importers.vocabulary import HEADER_WORDS
 
 SAMPLE_ROWS = 3
 SAMPLE_CHARS = 60
@@ -40,23 +41,7 @@ SYNONYMS = {"n": "numero", "no": "numero", "num": "numero", "nr": "numero", "num
 STOP_WORDS = {"de", "du", "des", "la", "le", "les", "d", "l", "a", "au", "aux", "en", "par",
               "the", "of", "on", "in", "by"}
 REF_WORDS = {"reference", "numero"}
-# Usual headers that no label spells (French and English files).
-ALIASES = {
-    "external_ref": ("reference", "identifiant externe"),
-    "total": ("ttc",),
-    "total_excl_tax": ("ht",),
-    "tax_total": ("montant tva", "tax amount", "vat"),
-    "amount_paid": ("regle", "montant regle", "paye", "deja regle"),
-    "vat_number": ("numero tva", "tva intracommunautaire"),
-    "postal_code": ("cp", "zip", "zip code"),
-    "address_line": ("adresse", "rue"),
-    "phone": ("portable", "mobile"),
-    "first_name": ("prenom",),
-    "lines.sku": ("article", "code article", "produit"),
-    "lines.label": ("designation", "description"),
-    "lines.unit_price": ("pu", "prix", "prix unitaire", "pu ht"),
-    "lines.tax_rate": ("taux tva", "taux"),
-}
+
 
 
 def tokens(text: str) -> frozenset[str]:
@@ -119,7 +104,8 @@ def targets(entity: Entity | None) -> list[Target]:
             target.add(*_both(LINE_LABELS[name]), name, target.value)
             found.append(target)
     for target in found:
-        target.add(*ALIASES.get(target.value, ()))
+        target.add(*HEADER_WORDS.get(target.value, ()),
+                   *HEADER_WORDS.get(f"{entity.name}:{target.value}", ()))
     return found
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from flask import (
@@ -22,13 +21,13 @@ from flask import (
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.backoffice import bp
 from app.backoffice.feed_forms import (
     MODE_LABELS,
+    CorrectedFileForm,
     ProfileForm,
     ProfileJsonForm,
     RunForm,
@@ -44,6 +43,13 @@ from app.backoffice.feed_forms import (
     with_sample,
 )
 from app.backoffice.feed_mapping import grouped, read_sample
+from app.backoffice.run_labels import (
+    RUN_SOURCE_LABELS,
+    RUN_STATUS_COLORS,
+    RUN_STATUS_LABELS,
+    run_status_color,
+    run_status_label,
+)
 from app.error_pages import ERROR_PAGES
 from app.errors import ValidationError
 from app.models import ImportProfile, ImportRun
@@ -51,28 +57,23 @@ from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import feeds as queries
+from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import tenant_context
 from app.web.downloads import download
 from app.web.lists import first_page_unless_valid
-from app.web.records import audit_changes
 from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
 
-RUN_STATUS_LABELS = {
-    "queued": _l("Queued"), "running": _l("Running"), "succeeded": _l("Succeeded"),
-    "partial": _l("Partly imported"), "failed": _l("Failed"), "interrupted": _l("Interrupted")}
-RUN_STATUS_COLORS = {"queued": "secondary", "running": "info", "succeeded": "success",
-                     "partial": "warning", "failed": "danger", "interrupted": "danger"}
-RUN_SOURCE_LABELS = {"upload": _l("Web upload"), "api": _l("API"), "cli": _l("Command line"),
-                     "sftp": _l("SFTP")}
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
-              "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply"}
+              "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply",
+              "backoffice.feed_run_corrected"}
+UPLOADS = ("backoffice.feed_run_start", "backoffice.feed_run_corrected")
 UPLOAD_ENVELOPE = 64 * 1024  # multipart headers and the form's other fields
 
 
@@ -81,8 +82,7 @@ def allow_large_imports(endpoint: str | None, values: dict[str, Any] | None) -> 
     # An import file may be far larger than other uploads. Raised here, before the request
     # hooks that read the body (NUL check, CSRF), and only for one who may start a run on
     # this URL's tenant: anybody else's body stays under MAX_CONTENT_LENGTH (413).
-    if endpoint == "backoffice.feed_run_start" and request.method == "POST" \
-            and _may_start_runs():
+    if endpoint in UPLOADS and request.method == "POST" and _may_start_runs():
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + UPLOAD_ENVELOPE
         g.large_import_allowed = True
 
@@ -104,6 +104,8 @@ def import_too_large(error: RequestEntityTooLarge):
         return render_template("error.html", code=413, title=title, message=message), 413
     for message in too_large(current_app.config["IMPORT_MAX_BYTES"]).errors.values():
         flash(message, "danger")
+    if "run_id" in (request.view_args or {}):
+        return redirect(url_for("backoffice.feed_run", run_id=request.view_args["run_id"]))
     return redirect(url_for("backoffice.feed_profile", profile_id=request.view_args["profile_id"]))
 
 
@@ -121,7 +123,8 @@ def feed_globals() -> dict[str, Any]:
     return {"run_status_labels": RUN_STATUS_LABELS, "run_status_colors": RUN_STATUS_COLORS,
             "run_source_labels": RUN_SOURCE_LABELS, "mode_labels": MODE_LABELS,
             "can_administer_feeds": can_administer(current_user),
-            "progress_text": progress_text, "error_message": error_message}
+            "progress_text": progress_text, "error_message": error_message,
+            "run_status_label": run_status_label, "run_status_color": run_status_color}
 
 
 def progress_text(progress: queries.Progress) -> str:
@@ -270,6 +273,23 @@ def feed_run_start(profile_id: int):
     return _submit(run)
 
 
+@bp.post("/feeds/runs/<int:run_id>/corrected")
+def feed_run_corrected(run_id: int):
+    """The file fixed from this run's errors, as a new run of its profile with its options."""
+    run = _run_or_404(run_id)
+    form = CorrectedFileForm()
+    if not form.validate_on_submit():
+        for message in (m for messages in form.errors.values() for m in messages):
+            flash(message, "danger")
+        return redirect(url_for("backoffice.feed_run", run_id=run.id))
+    upload = form.file.data
+    with transaction(user_errors=True) as outcome:
+        new_run = service.import_corrected_file(run, upload.stream, upload.filename or "")
+    if not outcome:
+        return redirect(url_for("backoffice.feed_run", run_id=run.id))
+    return _submit(new_run)
+
+
 @bp.get("/feeds/runs")
 def feed_runs():
     profile_id = request.args.get("profile", type=int)
@@ -285,10 +305,14 @@ def feed_runs():
 def feed_run(run_id: int):
     run = _run_or_404(run_id)
     errors = first_page_unless_valid(partial(queries.errors_page, run), request.args)
-    diffs = [(diff, audit_changes(SimpleNamespace(before=diff.get("before"),
-                                                  after=diff.get("after"))))
-             for diff in run.diff_sample or []]
+    samples = run.diff_sample or []
+    entity = run.profile.entity if run.profile else None
+    diffs = list(zip(samples, ([(c.label, c.before, c.after) for c in changes]
+                               for changes in readable_history(
+                                   (entity, d.get("before"), d.get("after")) for d in samples)),
+                     strict=True))
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
+                           corrected_form=CorrectedFileForm(),
                            progress=queries.run_progress(run, datetime.now(UTC)),
                            rerunnable=run.status in RERUNNABLE)
 
@@ -299,7 +323,7 @@ def feed_run_status(run_id: int):
     run = _run_or_404(run_id)
     progress = queries.run_progress(run, datetime.now(UTC))
     response = jsonify(id=run.id, status=run.status, finished=run.is_finished,
-                       status_label=str(RUN_STATUS_LABELS[run.status]), counts=run.counts,
+                       status_label=run_status_label(run), counts=run.counts,
                        rows_done=progress.done, rows_total=progress.total,
                        percent=progress.percent, rate=progress.rate,
                        text=progress_text(progress))

@@ -251,9 +251,13 @@ class UserForm(FlaskForm):
 
 class CustomFieldForm(FlaskForm):
     entity = SelectField(_l("Entity"))
-    key = StringField(_l("Key"), validators=[DataRequired(), Length(max=50)])
-    label_fr = StringField(_l("Label (French)"), validators=[DataRequired(), Length(max=100)])
-    label_en = StringField(_l("Label (English)"), validators=[DataRequired(), Length(max=100)])
+    # Key and labels are checked by the service, which reports every mistake at once.
+    key = StringField(_l("Key"), validators=[Length(max=50)], description=_l(
+        "Left empty, it is made from the label. Used by imports (custom.<key>) and the API; "
+        "fixed once created."))
+    label_fr = StringField(_l("Label (French)"), validators=[Length(max=100)])
+    label_en = StringField(_l("Label (English)"), validators=[Length(max=100)], description=_l(
+        "One label is enough: the other language shows it until it is translated."))
     type = SelectField(_l("Type"), choices=options(
         (t, FIELD_TYPE_LABELS[t]) for t in FIELD_TYPES))
     choices = TextAreaField(_l("Choices (one per line)"), validators=[Length(max=10_000)])

@@ -32,7 +32,13 @@ from app.services.records import create_record, delete_record, update_record
 from app.web.documents import printable_entities
 from app.web.exports import csv_response, export_rows
 from app.web.lists import custom_columns, list_page, list_url
-from app.web.records import attachment_file, audit_changes, audit_trail, record_attachments
+from app.web.records import (
+    attachment_file,
+    audit_changes,
+    audit_history,
+    audit_trail,
+    record_attachments,
+)
 from app.web.transactions import transaction
 
 LOOKUP_LIMIT = 20
@@ -183,6 +189,7 @@ def attachment_delete(attachment_id: int):
 bp.add_app_template_global(list_url)
 bp.add_app_template_global(audit_changes)
 bp.add_app_template_global(printable_entities)
+bp.add_app_template_global(audit_history)
 
 
 @bp.app_template_global()

@@ -35,7 +35,10 @@ class CustomField(TenantScoped, TimestampMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
     def label(self, locale: str) -> str:
-        return self.label_en if locale.startswith("en") else self.label_fr
+        """The label in `locale`; the other language's when that one was left empty."""
+        first, second = ((self.label_en, self.label_fr) if locale.startswith("en")
+                         else (self.label_fr, self.label_en))
+        return first or second or self.key
 
     def __repr__(self) -> str:
         return f"<CustomField {self.id} {self.entity}.{self.key}>"

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRowError, ImportRun
 from app.models.feed import FINISHED
 from app.policies import visible
+from app.profile_names import plain_name
 from app.queries.keyset import Page, keyset_page
 
 HEALTH_DAYS = 30
@@ -32,7 +33,9 @@ class FeedHealth:
 
     @property
     def is_failing(self) -> bool:
-        last_failed = self.last_run is not None and self.last_run.status in (*FAILED, "partial")
+        # A dry run's errors say what an import would do: the feed itself has not failed.
+        last_failed = self.last_run is not None and not self.last_run.is_dry_run \
+            and self.last_run.status in (*FAILED, "partial")
         return bool(self.failed_rows or self.failed_runs or last_failed)
 
 
@@ -100,9 +103,14 @@ def profiles_select(principal: Any, entity: str | None = None) -> Select:
 
 
 def find_profile(name_or_id: Any) -> ImportProfile | None:
-    """A profile by its name, else by its id."""
+    """A profile by its name (as typed, else read the same: "Clients - import nocturne" finds
+    "Clients – import nocturne"), else by its id."""
     text = str(name_or_id or "").strip()
     profile = db.session.scalar(select(ImportProfile).where(ImportProfile.name == text))
+    if profile is None and text:
+        wanted = plain_name(text)
+        profile = next((p for p in db.session.scalars(select(ImportProfile).order_by(
+            ImportProfile.id)) if plain_name(p.name) == wanted), None)
     if profile is None and text.isdigit() and len(text) < 10:
         profile = db.session.scalar(select(ImportProfile).where(ImportProfile.id == int(text)))
     return profile

@@ -6,7 +6,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.custom_fields import KEY_PATTERN, CustomValueError, coerce_value
+from app.custom_fields import KEY_PATTERN, CustomValueError, coerce_value, key_from_label
 from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
@@ -28,10 +28,14 @@ def _clean_choices(raw: Any) -> list[str]:
 
 
 def _validate(data: dict[str, Any], errors: dict[str, str]) -> None:
-    for key in ("label_fr", "label_en"):
-        label = (data.get(key) or "").strip()
-        if not label or len(label) > 100:
+    labels = {key: (data.get(key) or "").strip() for key in ("label_fr", "label_en")}
+    for key, label in labels.items():
+        if len(label) > 100:
             errors[key] = _("Enter a label of at most 100 characters.")
+    if not any(labels.values()):
+        # One label is enough: the other language shows it until it is translated.
+        errors["label_fr"] = errors["label_en"] = _(
+            "Enter a label in French or in English (the other one is optional).")
     if data.get("type") not in FIELD_TYPES:
         errors["type"] = _("Choose a type.")
     elif data["type"] in ("choice", "multi_choice") and not data.get("choices"):
@@ -41,26 +45,55 @@ def _validate(data: dict[str, Any], errors: dict[str, str]) -> None:
         errors["position"] = _("Enter a whole number.")
 
 
-def create_field(data: dict[str, Any]) -> CustomField:
+def _taken_keys(entity: Any) -> set[str]:
+    return set(db.session.scalars(select(CustomField.key).where(CustomField.entity == entity)))
+
+
+def suggested_key(data: dict[str, Any]) -> str:
+    """The key a new field gets when none is typed: its label's slug, unique in its entity."""
+    label = (data.get("label_fr") or "").strip() or (data.get("label_en") or "").strip()
+    taken = _taken_keys(data.get("entity")) if data.get("entity") in ENTITIES else set()
+    return key_from_label(label, taken)
+
+
+def new_field_errors(data: dict[str, Any]) -> dict[str, str]:
+    """Every mistake of a new field's definition at once, by field (empty when it is fine)."""
     data = {**data, "choices": _clean_choices(data.get("choices"))}
     errors: dict[str, str] = {}
     key = (data.get("key") or "").strip()
     if data.get("entity") not in ENTITIES:
         errors["entity"] = _("Choose an entity.")
-    if not KEY_PATTERN.match(key):
+    if key and not KEY_PATTERN.match(key):
         errors["key"] = _("Use lowercase letters, digits and _, starting with a letter.")
-    elif db.session.scalar(select(CustomField.id).where(
-            CustomField.entity == data.get("entity"), CustomField.key == key)) is not None:
+    elif key and key in _taken_keys(data.get("entity")):
         errors["key"] = _("This key is already used for this entity.")
     _validate(data, errors)
+    return errors
+
+
+def create_field(data: dict[str, Any]) -> CustomField:
+    """Create a definition; an empty key is made from the label ("Date d'échéance" →
+    date_d_echeance), numbered when the entity already has it."""
+    errors = new_field_errors(data)
     if errors:
         raise ValidationError(errors)
+    data = {**data, "choices": _clean_choices(data.get("choices"))}
+    key = (data.get("key") or "").strip() or suggested_key(data)
     field = CustomField(entity=data["entity"], key=key)
     _assign(field, data)
     db.session.add(field)
     db.session.flush()
     record_event("create", "custom_fields", field.id, None, _state(field))
     return field
+
+
+def changed_field_errors(field: CustomField, data: dict[str, Any]) -> dict[str, str]:
+    """The mistakes of a change of definition that can be told without the stored values."""
+    merged = {**_state(field), **data}
+    merged["choices"] = _clean_choices(merged.get("choices"))
+    errors: dict[str, str] = {}
+    _validate(merged, errors)
+    return errors
 
 
 def update_field(field: CustomField, data: dict[str, Any]) -> CustomField:
@@ -88,8 +121,8 @@ def update_field(field: CustomField, data: dict[str, Any]) -> CustomField:
 
 
 def _assign(field: CustomField, data: dict[str, Any]) -> None:
-    field.label_fr = data["label_fr"].strip()
-    field.label_en = data["label_en"].strip()
+    field.label_fr = (data.get("label_fr") or "").strip()
+    field.label_en = (data.get("label_en") or "").strip()
     field.type = data["type"]
     field.is_required = bool(data.get("is_required"))
     field.choices = data["choices"] if field.type in ("choice", "multi_choice") else []

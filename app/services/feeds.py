@@ -115,6 +115,15 @@ def apply_dry_run(run: ImportRun) -> ImportRun:
     return _run_file_again(run, dry_run=False, force=run.is_forced)
 
 
+def import_corrected_file(run: ImportRun, stream: IO[bytes], file_name: str) -> ImportRun:
+    """A new run of `run`'s profile on the file fixed from its errors, with `run`'s options
+    (a dry run's correction is a dry run too)."""
+    if run.profile is None:
+        raise ValidationError({"profile": _("The profile no longer exists.")})
+    return create_run(run.profile, stream, file_name, source="upload", dry_run=run.is_dry_run,
+                      force=run.is_forced)
+
+
 def _run_file_again(run: ImportRun, *, dry_run: bool, force: bool) -> ImportRun:
     """Raises FileNotFoundError when the run's file is no longer kept."""
     profile = run.profile

@@ -1,13 +1,12 @@
 """A record's page, in both faces: its files (listed and sent) and, for staff, its history."""
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, abort, send_file
 from flask_login import current_user
 
 from app.models import Attachment, AuditEvent
 from app.policies import get_visible_or_404
+from app.queries.history import readable_changes, readable_history
 from app.queries.records import attachments_of, history_of
 from app.services.attachments import storage_path
 from app.tenancy import current_tenant_id
@@ -38,26 +37,13 @@ def audit_trail(entity_name: str, record_id: int,
     return history_of(entity_name, record_id, limit)
 
 
-def audit_changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
-    """(field, before, after) for display; custom values are flattened to `custom.<key>`."""
-    before, after = dict(event.before or {}), dict(event.after or {})
-    for state in (before, after):
-        custom = state.pop("custom", None)
-        for key, value in (custom or {}).items():
-            state[f"custom.{key}"] = value
-    changes = []
-    for key in sorted(after.keys() | before.keys()):
-        old, new = before.get(key), after.get(key)
-        if key == "lines" or old != new or not before:
-            changes.append((key, _display(old), _display(new)))
-    return changes
+def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
+    """(field label, before, after) of one event, as its reader reads them."""
+    return [(c.label, c.before, c.after)
+            for c in readable_changes(event.entity, event.before, event.after)]
 
 
-def _display(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, list):
-        if value and isinstance(value[0], dict):
-            return f"{len(value)} ×"
-        return ", ".join(map(str, value))
-    return str(value)
+def audit_history(events: list[AuditEvent]) -> list[list[tuple[str, str, str]]]:
+    """`audit_changes` of a record's events, their names read once for all."""
+    return [[(c.label, c.before, c.after) for c in changes] for changes in readable_history(
+        (event.entity, event.before, event.after) for event in events)]

@@ -49,8 +49,20 @@ def test_an_invalid_field_answers_422_per_field(api_client):
     assert set(no_choices) == {"choices"}
     schema = problem(api_client.post("/api/v1/custom-fields", json={
         "entity": "users", "key": "x", "type": "colour", "label_en": "X"}), 422)["errors"]
-    assert set(schema) == {"entity", "type", "label_fr"}
+    assert set(schema) == {"entity", "type"}
     assert api_client.get("/api/v1/custom-fields").get_json() == []
+
+
+def test_a_key_left_out_is_made_from_the_label(api_client):
+    first = _create(api_client, {"entity": "invoices", "label_fr": "Date d'échéance",
+                                 "type": "date"})
+    second = _create(api_client, {"entity": "invoices", "key": "", "label_fr": "",
+                                  "label_en": "Date d'Échéance", "type": "date"})
+    assert (first["key"], second["key"]) == ("date_d_echeance", "date_d_echeance_2")
+    assert (first["label_en"], second["label_fr"]) == ("", "")
+    no_label = problem(api_client.post("/api/v1/custom-fields", json={
+        "entity": "invoices", "type": "text"}), 422)["errors"]
+    assert set(no_label) == {"label_fr", "label_en"}
 
 
 def test_a_key_is_unique_per_entity_and_tenant(api_client, other_api_client):
@@ -116,8 +128,8 @@ def test_entity_and_key_cannot_change(api_client):
     errors = problem(api_client.patch(url, json={"key": "niveau", "entity": "accounts"}),
                      422)["errors"]
     assert set(errors) == {"key", "entity"}
-    assert set(problem(api_client.patch(url, json={"label_fr": ""}), 422)["errors"]) == \
-        {"label_fr"}
+    assert set(problem(api_client.patch(url, json={"label_fr": "", "label_en": ""}), 422)[
+        "errors"]) == {"label_fr", "label_en"}
     assert api_client.get(url).get_json()["key"] == "etage"
 
 

@@ -46,7 +46,8 @@ def test_a_run_shows_status_counts_progress_file_profile_and_errors(
     assert run["started_by"].startswith("api:ERP nightly")
     assert run["started_at"] and run["finished_at"] and run["dry_run"] is False
     assert run["errors"] == [{"line": 3, "column": "Mail", "value": "pas-un-mail",
-                              "message": run["errors"][0]["message"]}]
+                              "message": run["errors"][0]["message"],
+                              "code": "Enter a valid e-mail address.", "params": {}}]
     assert run["errors"][0]["message"] and run["more_errors"] is False
     assert response.headers["ETag"]
     again = api_client.get(f"/api/v1/imports/{run_id}",

@@ -45,8 +45,8 @@ def test_required_portal_visible_and_position_are_saved(admin_client):
 
 
 @pytest.mark.parametrize("over, error_field", [
-    ({"key": "Promoteur Lyon"}, "key"), ({"key": "1abc"}, "key"), ({"key": ""}, "key"),
-    ({"key": "k" * 51}, "key"), ({"label_fr": ""}, "label_fr"),
+    ({"key": "Promoteur Lyon"}, "key"), ({"key": "1abc"}, "key"),
+    ({"key": "k" * 51}, "key"), ({"label_fr": "", "label_en": ""}, "label_fr"),
     ({"label_en": "x" * 101}, "label_en"), ({"type": "choice", "choices": "  \n "}, "choices"),
     ({"type": "blob"}, "type"), ({"entity": "widgets"}, "entity"), ({"position": "deux"}, None),
     ({"position": "99999999999"}, "position"), ({"position": "-99999999999"}, "position"),
@@ -56,6 +56,51 @@ def test_bad_field_definitions_are_refused(admin_client, over, error_field):
     assert response.status_code == 200
     assert "is-invalid" in response.data.decode() or "alert-danger" in response.data.decode()
     assert count_rows(CustomField) == 0
+
+
+def test_a_key_left_empty_is_made_from_the_label(admin_client, make_field):
+    make_field("invoices", "date_d_echeance")
+    response = admin_client.post("/alpha/admin/custom-fields/new", data=_field_form(
+        key="", label_fr="Date d'échéance", label_en="", type="date"))
+    assert response.status_code == 302, text(response)
+    typed = admin_client.post("/alpha/admin/custom-fields/new", data=_field_form(
+        key="echeance", label_fr="Date d'échéance", label_en="", type="date"))
+    assert typed.status_code == 302, text(typed)
+    keys = db.session.scalars(select(CustomField.key).order_by(CustomField.id)).all()
+    assert keys == ["date_d_echeance", "date_d_echeance_2", "echeance"]
+    form = admin_client.get("/alpha/admin/custom-fields/new").data.decode()
+    assert 'id="key"' in form and "js/app.js" in form
+
+
+def test_one_label_is_enough_and_shows_in_both_languages(admin_client):
+    admin_client.post("/alpha/admin/custom-fields/new", data=_field_form(
+        key="", label_fr="Raison d'être", label_en=""))
+    assert db.session.scalar(select(CustomField.key)) == "raison_d_etre"
+    assert "Raison d'être" in text(en(admin_client).get("/alpha/admin/custom-fields"))
+
+
+def test_every_mistake_is_reported_on_the_first_submit(admin_client):
+    response = admin_client.post("/alpha/admin/custom-fields/new", data=_field_form(
+        key="Mauvaise Clé", label_fr="", label_en="", type="choice", choices="",
+        position="deux"))
+    page = text(response)
+    for message in ("Use lowercase letters, digits and _, starting with a letter.",
+                    "Enter a label in French or in English (the other one is optional).",
+                    "Enter at least one choice, one per line."):
+        assert fr(message) in page
+    assert page.count(fr("Enter a label in French or in English (the other one is "
+                         "optional).")) == 2
+    assert response.data.decode().count("is-invalid") >= 5  # key, 2 labels, choices, position
+    assert count_rows(CustomField) == 0
+
+
+def test_an_edit_reports_every_mistake_too(admin_client, make_field):
+    field = make_field("invoices", "gamme", type="choice", choices=["A"])
+    response = admin_client.post(f"/alpha/admin/custom-fields/{field.id}", data=_field_form(
+        label_fr="", label_en="", type="choice", choices="", position="deux"))
+    page = text(response)
+    assert fr("Enter at least one choice, one per line.") in page
+    assert fr("Enter a label in French or in English (the other one is optional).") in page
 
 
 def test_a_key_is_unique_per_entity(admin_client, make_field):
@@ -228,7 +273,7 @@ def test_type_change_that_fits_converts_the_values(admin_client, make_invoice, m
     event = audit_events("custom_fields", field.id)[-1]
     assert event.before["type"] == "text" and event.after["type"] == "integer"
     history = text(admin_client.get(f"/alpha/admin/custom-fields/{field.id}"))
-    assert "integer" in history
+    assert f"{fr('Text')} → {fr('Whole number')}" in history  # the types' names, not codes
 
 
 def test_removing_a_choice_still_in_use_is_refused(admin_client, make_invoice, make_field):

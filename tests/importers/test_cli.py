@@ -90,6 +90,15 @@ def test_a_file_that_cannot_run_exits_2_with_the_reason(profile, feed_import, fe
     assert "Ville" in result.output and last_run().status == "failed"
 
 
+def test_a_typographic_name_is_found_when_typed_plainly(make_profile, feed_import, feed_file):
+    make_profile("accounts", COLUMNS, name="Clients – import nocturne")
+    path = feed_file(HEADER + "C1;Dupont;Lyon;FR\n")
+    result = feed_import(path, "--tenant", "alpha", "--profile", "clients - import nocturne")
+    assert result.exit_code == 0, result.output
+    assert "with profile Clients – import nocturne v1" in result.output
+    assert sorted(by_key("accounts")) == ["C1"]
+
+
 def test_an_unknown_profile_exits_2(profile, feed_import, feed_file):
     result = feed_import(feed_file(HEADER + "C1;Dupont;Lyon;FR\n"),
                          "--tenant", "alpha", "--profile", "clients-jour")

@@ -859,7 +859,8 @@ def bad_date_and_number(customers, make_profile, run_import, feed_file):
 def test_a_bad_date_or_number_says_so(customers, make_profile, run_import, feed_file):
     errors = bad_date_and_number(customers, make_profile, run_import, feed_file)
     assert [in_french(e) for e in errors] == [
-        "« douze » n’est pas un nombre.", "« 32/12/2025 » n’est pas une date."]
+        "« douze » n’est pas un nombre : écrivez-le comme 1234,56.",
+        "« 32/12/2025 » n’est pas une date : écrivez-la comme 31/12/2025."]
 
 
 @pytest.mark.usefixtures("either_path")
@@ -867,7 +868,8 @@ def test_a_bad_date_or_number_reads_in_english_too(customers, make_profile, run_
                                                    feed_file):
     errors = bad_date_and_number(customers, make_profile, run_import, feed_file)
     assert [in_english(e) for e in errors] == [
-        "“douze” is not a number.", "“32/12/2025” is not a date."]
+        "“douze” is not a number: write it as 1234,56.",
+        "“32/12/2025” is not a date: write it as 31/12/2025."]
 
 
 def read_errors_csv(run: ImportRun) -> tuple[str, list[list[str]]]:
@@ -1161,3 +1163,41 @@ def test_a_partly_failed_file_sent_again_is_retried(make_account, make_profile, 
     again = run_import(contacts, path)  # the customer came in meanwhile
     assert (again.counts["created"], again.counts["unchanged"]) == (1, 1)
     assert again.message is None
+
+
+def test_row_errors_name_the_allowed_values_and_read_in_either_language(
+        customers, make_profile, run_import, feed_file, make_custom_field):
+    make_custom_field("invoices", "gamme", "choice", choices=["Confort", "Prestige"])
+    make_custom_field("invoices", "chantier", "text", is_required=True, label_fr="Chantier",
+                      label_en="Site")
+    profile = make_profile("invoices", {"Réf": "external_ref", "N°": "number",
+                                        "Client": "account.external_ref", "Statut": "status",
+                                        "Gamme": "custom.gamme", "Site": "custom.chantier"})
+    run = run_import(profile, feed_file(
+        "Réf;N°;Client;Statut;Gamme;Site\nI1;F-1;C001;Réglée;Confort;Lyon\n"
+        "I2;F-2;C001;Payée;Luxe;Nice\nI3;F-3;C001;Payée;Confort;\n"))
+    errors = sorted(row_errors(run), key=lambda e: e.line)
+    assert [(e.line, e.column, e.value) for e in errors] == [
+        (2, "Statut", "Réglée"), (3, "Gamme", "Luxe"), (4, "Site", None)]
+    status, choice, required = errors
+    assert status.message_id == "“%(value)s” is not one of: %(choices)s."
+    assert status.message_params["choice_codes"][:2] == ["draft", "issued"]
+    assert in_french(status).startswith("« Réglée » ne fait pas partie des valeurs : "
+                                        "Brouillon, Émise, Payée")
+    assert in_english(status).startswith("“Réglée” is not one of: Draft, Issued, Paid")
+    assert in_french(choice) == "« Luxe » ne fait pas partie des valeurs : Confort, Prestige."
+    assert in_english(choice) == "“Luxe” is not one of: Confort, Prestige."
+    # The custom field's label follows the reader, whatever the language of the run.
+    assert in_french(required) == "Chantier est obligatoire pour créer un enregistrement."
+    assert in_english(required) == "Site is required to create a record."
+
+
+def test_an_error_stored_as_text_before_ids_reads_as_it_was(customers, make_profile,
+                                                            run_import, feed_file):
+    profile = make_profile("accounts", ACCOUNTS)
+    run = run_import(profile, feed_file("Code client;Raison sociale;Ville\n;Dupont;Lyon\n"))
+    error = row_errors(run)[0]
+    error.message_id, error.message_params = None, None
+    error.message = "La clé est vide."
+    db.session.flush()
+    assert in_english(error) == in_french(error) == "La clé est vide."

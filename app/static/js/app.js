@@ -33,6 +33,21 @@
     input.addEventListener("focus", refresh, { once: true });
   });
 
+  // New custom field: the key the server will make from the label, shown while none is typed.
+  var keyInput = document.querySelector("form input#key");
+  var labels = ["label_fr", "label_en"].map(function (id) { return document.getElementById(id); });
+  if (keyInput && labels[0] && labels[1]) {
+    var showKey = function () {
+      var label = labels[0].value.trim() || labels[1].value.trim();
+      var slug = label.normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase()
+        .replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+      if (slug && !/^[a-z]/.test(slug)) { slug = "field_" + slug; }
+      keyInput.placeholder = slug.slice(0, 50).replace(/_+$/, "");
+    };
+    labels.forEach(function (input) { input.addEventListener("input", showKey); });
+    showKey();
+  }
+
   // Document lines: "Add a line" clones the last row with the next index.
   var addLine = document.getElementById("add-line");
   if (addLine) {

@@ -47,6 +47,15 @@ def test_health_shows_each_feed_last_run_last_success_and_failures_in_red(
     assert success.finished_at is not None
 
 
+def test_a_dry_run_with_errors_does_not_mark_the_feed_failing(admin_client, invoice_profile,
+                                                              add_run):
+    add_run(invoice_profile, "succeeded", days_ago=2, rows=10)
+    dry = add_run(invoice_profile, "partial", days_ago=1, rows=10, failed=3, dry_run=True)
+    row = _row(admin_client.get("/alpha/feeds/"), invoice_profile)
+    assert f"#{dry.id}" in row and "Essai à blanc : 7 lignes seraient créées, 3 en erreur" in row
+    assert "table-danger" not in row
+
+
 def test_health_is_one_query_whatever_the_number_of_feeds(app, admin_client, add_run):
     def statements() -> int:
         db.session.expunge_all()

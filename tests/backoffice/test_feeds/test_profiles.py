@@ -67,7 +67,23 @@ def test_headers_are_matched_to_fields_whatever_their_case_and_accents(app_ctx, 
     ("invoices", ["Invoice number", "Customer", "Issued on", "Total", "Developer"],
      ["number", "account.external_ref", "issued_on", "total", "custom.promoteur"]),
     ("accounts", ["Code client", "Raison sociale", "Nom", "CP", "Ville", "Téléphone"],
-     ["external_ref", "", "name", "postal_code", "city", "phone"]),
+     ["external_ref", "name", "", "postal_code", "city", "phone"]),
+    ("accounts", ["RAISON SOCIALE", "Adresse 1", "Code Postal", "Commune", "TVA intracom"],
+     ["name", "address_line", "postal_code", "city", "vat_number"]),
+    ("accounts", ["Dénomination", "c.p."], ["name", "postal_code"]),
+    ("partners", ["Société", "Courriel"], ["name", "email"]),
+    ("contacts", ["Nom de famille", "Prénom", "Poste", "Code client"],
+     ["last_name", "first_name", "job_title", "account.external_ref"]),
+    ("invoices", ["N° facture", "Date facture", "Date d'échéance", "Montant HT", "Montant TTC",
+                  "TVA", "Déjà réglé"],
+     ["number", "issued_on", "due_on", "total_excl_tax", "total", "tax_total", "amount_paid"]),
+    ("quotes", ["HT", "TTC", "Validité"], ["total_excl_tax", "total", "valid_until"]),
+    ("deals", ["Objet", "Montant HT", "Phase", "Date de clôture"],
+     ["title", "amount", "stage", "expected_close_on"]),
+    ("contracts", ["Date d'effet", "Date de fin", "Mensualité"],
+     ["starts_on", "ends_on", "recurring_amount"]),
+    ("deliveries", ["N° BL", "Transporteur", "Numéro de suivi", "Date d'expédition"],
+     ["number", "carrier", "tracking_number", "shipped_on"]),
     ("invoices", ["N° facture", "Réf. article", "Désignation", "Qté", "PU HT", "Taux TVA"],
      ["number", "lines.sku", "lines.label", "lines.quantity", "lines.unit_price",
       "lines.tax_rate"]),
@@ -160,8 +176,14 @@ def test_editing_a_profile_keeps_every_version(admin_client, admin_user, invoice
     ({h: t for h, t in EXPECTED.items() if t != "number"}, {},
      lambda: fr("Map a column to %(key)s: it identifies records between runs.", key="number")),
     (EXPECTED, {"name": ""}, lambda: fr(
-        "Give the profile a name of at most 100 letters, digits, spaces, dots, dashes or "
-        "underscores.")),
+        "Give the profile a name of at most 100 characters, on one line and without "
+        "slashes.")),
+    (EXPECTED, {"name": "factures/nuit"}, lambda: fr(
+        "Give the profile a name of at most 100 characters, on one line and without "
+        "slashes.")),
+    (EXPECTED, {"name": "factures\tnuit"}, lambda: fr(
+        "Give the profile a name of at most 100 characters, on one line and without "
+        "slashes.")),
     (EXPECTED, {"date_format": "jj/mm/aaaa"},
      lambda: fr("Write the date format like %(example)s.", example="%d/%m/%Y")),
     ({"Code": "number", "Numéro": "number"}, {},
@@ -173,6 +195,19 @@ def test_bad_mappings_are_refused_with_a_message_and_nothing_saved(
     assert response.status_code == 422
     assert message() in text(response)
     assert count_rows(ImportProfile) == 0 and count_rows(ImportProfileVersion) == 0
+
+
+def test_a_name_typed_in_word_is_accepted_and_a_look_alike_refused(admin_client, promoteur):
+    name = "Factures – import nocturne « Société » l’été"
+    response = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(EXPECTED, name=name))
+    assert response.status_code == 302, text(response)
+    assert db.session.scalar(select(ImportProfile.name)) == name
+    assert name in text(admin_client.get("/alpha/feeds/"))
+    twin = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(
+        EXPECTED, name="factures - import nocturne \"Société\" l'été"))
+    assert twin.status_code == 422
+    assert fr("A profile with this name already exists.") in text(twin)
+    assert count_rows(ImportProfile) == 1
 
 
 def test_a_bad_edit_leaves_the_profile_as_it_was(admin_client, invoice_profile):

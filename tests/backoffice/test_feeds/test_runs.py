@@ -65,6 +65,26 @@ def test_the_run_page_shows_counts_and_row_errors(admin_client, admin_user, invo
                       "archived": "0"}
 
 
+def test_a_dry_run_reads_as_a_dry_run_in_both_languages(admin_client, invoice_profile,
+                                                         start_run, add_run):
+    dry = start_run(invoice_profile, HEADER, GOOD, BAD, dry_run=True)
+    assert dry.status == "partial" and (dry.created, dry.failed) == (1, 1)
+    outcome = "Essai à blanc : 1 ligne serait créée, 1 en erreur"
+    for url in (f"/alpha/feeds/runs/{dry.id}", "/alpha/feeds/runs",
+                f"/alpha/feeds/profiles/{invoice_profile.id}"):
+        response = admin_client.get(url)
+        badges = " ".join(re.findall(r'<span class="badge[^>]*>([^<]*)<', response.data.decode()))
+        assert outcome in text(response) and fr("Partly imported") not in badges, url
+    english = admin_client.get(f"/alpha/feeds/runs/{dry.id}",
+                               headers={"Accept-Language": "en"})
+    assert "Dry run: 1 row would be created, 1 in error" in text(english)
+    state = admin_client.get(f"/alpha/feeds/runs/{dry.id}/status").get_json()
+    assert state["status"] == "partial" and state["status_label"] == outcome  # code kept
+    big = add_run(invoice_profile, dry_run=True, rows=123, failed=3)
+    assert "Essai à blanc : 120 lignes seraient créées, 3 en erreur" in text(
+        admin_client.get(f"/alpha/feeds/runs/{big.id}"))
+
+
 def run_errors(run: ImportRun) -> list:
     from app.models import ImportRowError
 
@@ -156,7 +176,8 @@ def test_a_dry_run_shows_the_changes_then_runs_for_real(admin_client, invoice_pr
     assert _invoice("F001").total == Decimal("1234.56")  # nothing written
     response = admin_client.get(f"/alpha/feeds/runs/{dry.id}")
     page = text(response)
-    assert "total: 1234.56 → 99.00" in page and "custom.promoteur: Durand → Nexity" in page
+    # Labels and amounts as the reader reads them, not columns and stored values.
+    assert "Total TTC: 1 234,56 € → 99,00 €" in page and "Promoteur: Durand → Nexity" in page
     assert f"/alpha/feeds/runs/{dry.id}/apply" in response.get_data(as_text=True)
     response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply")
     real = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
@@ -303,3 +324,88 @@ def test_an_admin_may_send_an_import_larger_than_other_uploads(
                                  data={"file": csv_file(HEADER, *lines)})
     assert response.status_code == 302 and "/feeds/runs/" in response.headers["Location"]
     assert count_rows(ImportRun) == 1
+
+
+def _send_corrected(client, run: ImportRun, *lines: str, **extra):
+    return client.post(f"/alpha/feeds/runs/{run.id}/corrected", content_type="multipart/form-data",
+                       data={"file": csv_file(*lines, name="corrige.csv"), **extra})
+
+
+def test_the_corrected_file_goes_back_from_the_run_page_with_the_same_options(
+        admin_client, invoice_profile, start_run, make_account):
+    dry = start_run(invoice_profile, HEADER, GOOD, BAD, dry_run=True)
+    page = text(admin_client.get(f"/alpha/feeds/runs/{dry.id}"))
+    assert fr("Upload the corrected file") in page
+    make_account(external_ref="C404")  # the fix: the customer now exists
+    response = _send_corrected(admin_client, dry, HEADER, GOOD, BAD)
+    db.session.expire_all()
+    again = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{again.id}")
+    assert again.id != dry.id and again.profile_id == invoice_profile.id
+    assert again.is_dry_run and again.file_name == "corrige.csv" and again.source == "upload"
+    assert (again.created, again.failed) == (2, 0) and _invoice("F002") is None  # still dry
+    english = text(en_client(admin_client).get(f"/alpha/feeds/runs/{again.id}"))
+    assert "Upload the corrected file" not in english  # no errors left to correct
+
+
+def en_client(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def test_a_real_runs_correction_is_a_real_import(admin_client, invoice_profile, start_run,
+                                                 make_account):
+    run = start_run(invoice_profile, HEADER, GOOD, BAD)
+    make_account(external_ref="C404")
+    _send_corrected(admin_client, run, HEADER, BAD)
+    assert _invoice("F002") is not None
+
+
+def test_a_corrected_file_is_checked_as_any_upload(app, admin_client, invoice_profile,
+                                                   add_run, monkeypatch):
+    run = add_run(invoice_profile, "partial", failed=1)
+    url = f"/alpha/feeds/runs/{run.id}"
+    missing = admin_client.post(f"{url}/corrected", data={}, follow_redirects=True)
+    assert missing.request.path == url and count_rows(ImportRun) == 1
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 20_000)
+    huge = admin_client.post(f"{url}/corrected", content_type="multipart/form-data",
+                             data={"file": (io.BytesIO(b"x" * 30_000), "huge.csv")},
+                             follow_redirects=True)
+    assert huge.request.path == url
+    assert fr("The file is larger than %(kb)d KB.", kb=19) in text(huge)
+    assert count_rows(ImportRun) == 1
+
+
+def test_a_corrected_file_needs_the_csrf_token(admin_client, invoice_profile, add_run,
+                                               submitted, csrf_on):
+    run = add_run(invoice_profile, "partial", failed=1)
+    refused = _send_corrected(admin_client, run, HEADER, GOOD)
+    assert refused.status_code in (302, 400) and count_rows(ImportRun) == 1
+    token = _csrf_token(admin_client, f"/alpha/feeds/runs/{run.id}")
+    accepted = _send_corrected(admin_client, run, HEADER, GOOD, csrf_token=token)
+    assert accepted.status_code == 302 and count_rows(ImportRun) == 2
+
+
+def test_only_an_admin_may_send_a_corrected_file(app, invoice_profile, add_run, make_user):
+    run = add_run(invoice_profile, "partial", failed=1)
+    sales = app.test_client()
+    login(sales, make_user("sales"), "alpha")
+    page = text(sales.get(f"/alpha/feeds/runs/{run.id}"))
+    assert fr("Upload the corrected file") not in page
+    assert _send_corrected(sales, run, HEADER, GOOD).status_code == 403
+    assert count_rows(ImportRun) == 1
+
+
+def test_row_errors_read_in_the_language_of_whoever_reads_them(admin_client, invoice_profile,
+                                                              start_run):
+    run = start_run(invoice_profile, HEADER, "F009;C001;32/12/2025;1,00;Nexity")
+    french = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert "« 32/12/2025 » n’est pas une date : écrivez-la comme 31/12/2025." in french
+    csv_fr = admin_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv").data.decode()
+    assert "Date: « 32/12/2025 » n’est pas une date" in csv_fr
+    english_client = en_client(admin_client)
+    english = text(english_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert "“32/12/2025” is not a date: write it as 31/12/2025." in english
+    csv_en = english_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv").data.decode()
+    assert "Date: “32/12/2025” is not a date: write it as 31/12/2025." in csv_en
+    assert csv_en.splitlines()[0].endswith(";Line;Error")

@@ -1,0 +1,92 @@
+"""Row errors as they are kept and as they are read.
+
+A row error is stored as a message id and its values (the cell's value, the choices allowed,
+the format expected, the field), never only as text: each reader gets it in his own language
+when it is shown (run page, errors page, errors CSV, API). The stored text, in the language of
+the run, is what older errors (stored before ids existed) show as they are.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import g, has_app_context
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.entities import ENTITIES, STATUS_LABELS
+from app.models import ImportRowError
+from importers.values import NOT_A_DATE, NOT_A_NUMBER, NOT_A_WHOLE_NUMBER, InvalidValue
+
+NOT_A_DATE_AS = _l("“%(value)s” is not a date: write it as %(expected)s.")
+NOT_A_NUMBER_AS = _l("“%(value)s” is not a number: write it as %(expected)s.")
+NOT_A_WHOLE_NUMBER_AS = _l("“%(value)s” is not a whole number: write it as %(expected)s.")
+_WITH_FORMAT = {
+    NOT_A_DATE._args[0]: (NOT_A_DATE_AS, "date"),
+    NOT_A_NUMBER._args[0]: (NOT_A_NUMBER_AS, "number"),
+    NOT_A_WHOLE_NUMBER._args[0]: (NOT_A_WHOLE_NUMBER_AS, "integer"),
+}
+EXAMPLE_DAY = date(2025, 12, 31)
+
+
+def expected_format(kind: str, date_format: str = "auto", decimal: str = "auto") -> str:
+    """What a cell should look like, as an example ("31/12/2025", "1234,56")."""
+    if kind == "date":
+        if date_format == "auto":
+            return "31/12/2025"
+        try:
+            return EXAMPLE_DAY.strftime(date_format)
+        except ValueError:
+            return date_format
+    if kind == "integer":
+        return "1234"
+    return "1234.56" if decimal == "." else "1234,56"
+
+
+def cell_message(exc: InvalidValue, date_format: str, decimal: str) -> tuple[Any, dict]:
+    """A cell's message and values, with the format expected when the value had the wrong one."""
+    known = _WITH_FORMAT.get(exc.message_id)
+    if known is None:
+        return exc.message, exc.params
+    message, kind = known
+    return message, {**exc.params, "expected": expected_format(kind, date_format, decimal)}
+
+
+def error_message(error: ImportRowError) -> str:
+    """The message in the current language when its id is known, else as stored."""
+    if error.message_id:
+        try:
+            return _(error.message_id, **_readable(dict(error.message_params or {})))
+        except (KeyError, ValueError, TypeError):
+            pass
+    return error.message
+
+
+def _readable(params: dict[str, Any]) -> dict[str, Any]:
+    """The values that depend on the reader's language: choices and field names."""
+    codes = params.get("choice_codes")
+    if isinstance(codes, list):
+        params["choices"] = ", ".join(str(STATUS_LABELS.get(c, c)) for c in codes)
+    entity = ENTITIES.get(params.get("entity") or "")
+    if entity is not None and params.get("field_name"):
+        spec = next((f for f in entity.fields if f.name == params["field_name"]), None)
+        if spec is not None:
+            params["field"] = str(spec.label)
+    if entity is not None and params.get("custom_key"):
+        label = _custom_labels(entity.name).get(params["custom_key"])
+        if label:
+            params["field"] = label
+    return params
+
+
+def _custom_labels(entity: str) -> dict[str, str]:
+    """The entity's custom field labels in the reader's language (read once per request)."""
+    from app.custom_fields import definitions
+
+    locale = str(get_locale() or "fr")
+    cache = g.setdefault("_custom_labels", {}) if has_app_context() else {}
+    if (entity, locale) not in cache:
+        cache[(entity, locale)] = {cf.key: cf.label(locale)
+                                   for cf in definitions(entity, active_only=False)}
+    return cache[(entity, locale)]
