@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import CustomField, User
 from app.models.base import MAX_ID
 from app.policies import visible
+from app.search_text import matches
 from app.values import parse_bool, parse_date, parse_decimal
 
 MAX_QUERY = 100
@@ -91,8 +92,10 @@ def _apply_archived_filter(query: ListQuery, stmt: Select, args: Any) -> Select:
 
 
 def _search_clause(entity: Entity, q: str):
-    from sqlalchemy import or_
-
+    """Every word of `q` in the record's search text, accents and case aside (records without
+    one, attachments, by their searched fields as typed)."""
+    if hasattr(entity.model, "search_text"):
+        return matches(entity.model, q)
     return or_(*(getattr(entity.model, name).icontains(q, autoescape=True)
                  for name in entity.search))
 
