@@ -108,3 +108,10 @@ def test_the_search_text_is_stored_folded(tenant, make_account):
                            external_ref="ACC-ÉTÉ")
     stored = db.session.scalar(select(Account.search_text).where(Account.id == account.id))
     assert stored == "l'œuvre strasse saint-etienne\x1eacc-ete"
+
+
+def test_the_suggestions_of_a_related_record_ignore_accents(admin_client, make_account):
+    make_account(name="Hôtel du Lac")
+    make_account(name="Garage Martin")
+    items = admin_client.get("/alpha/lookup/accounts?q=HOTEL lac").get_json()
+    assert [item["label"].split(" · ")[0] for item in items] == ["Hôtel du Lac"]
