@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, true
+from sqlalchemy import and_, select, true
 
 from app.entities import Entity
 
@@ -72,4 +72,12 @@ def matches(model: type, q: str, *, public_only: bool = False) -> Any:
     """Records whose search text holds every word of `q` (anywhere, in any order)."""
     return and_(true(), *(word_clause(model, word, public_only=public_only)
                           for word in words(q)))
+
+
+def found(model: type, q: str) -> Any:
+    """Records matching `q`, told by the search index alone, then read by id: on SQLite its
+    (tenant_id, search_text) index covers the test, where testing each row's text would read
+    every row of the tenant (200 ms instead of 20 at 100,000 customers); PostgreSQL answers
+    from its trigram index either way."""
+    return model.id.in_(select(model.id).where(matches(model, q)))
 

@@ -97,7 +97,8 @@ class Searchable:
 
 
 def search_index(table: str) -> Index:
-    """The index of a table's search text: on PostgreSQL a trigram index, which answers
-    `LIKE '%word%'`; on SQLite a plain one, which a search reads instead of the table's rows."""
-    return Index(f"ix_{table}_search_text", "search_text", postgresql_using="gin",
+    """The index of a table's search texts, by tenant: on PostgreSQL a GIN index (trigrams of
+    the text, which answer `LIKE '%word%'`; btree_gin for tenant_id); on SQLite a plain one,
+    which a search reads instead of the table's rows (app/search_text.found)."""
+    return Index(f"ix_{table}_search_text", "tenant_id", "search_text", postgresql_using="gin",
                  postgresql_ops={"search_text": "gin_trgm_ops"})

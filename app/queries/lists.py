@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import CustomField, User
 from app.models.base import MAX_ID
 from app.policies import visible
-from app.search_text import matches
+from app.search_text import found
 from app.values import parse_bool, parse_date, parse_decimal
 
 MAX_QUERY = 100
@@ -95,7 +95,7 @@ def _search_clause(entity: Entity, q: str):
     """Every word of `q` in the record's search text, accents and case aside (records without
     one, attachments, by their searched fields as typed)."""
     if hasattr(entity.model, "search_text"):
-        return matches(entity.model, q)
+        return found(entity.model, q)
     return or_(*(getattr(entity.model, name).icontains(q, autoescape=True)
                  for name in entity.search))
 

@@ -12,7 +12,7 @@ from app.entities import ENTITIES, Entity
 from app.extensions import db
 from app.policies import visible
 from app.queries.lists import MAX_QUERY
-from app.search_text import matches, words
+from app.search_text import found, words
 
 # The kinds searched, in the order their groups show.
 SEARCHED = ("accounts", "contacts", "quotes", "orders", "invoices", "deliveries", "contracts",
@@ -43,7 +43,7 @@ def search_everywhere(q: str, user: Any, size: int = GROUP_SIZE) -> list[SearchG
         column = getattr(model, sort)
         order = column.desc() if entity.default_sort.startswith("-") else column
         stmt = visible(select(model), model, user).where(
-            model.archived_at.is_(None), matches(model, q))
+            model.archived_at.is_(None), found(model, q))
         if hasattr(model, "account"):  # named beside each row: one query, not one per row
             stmt = stmt.options(selectinload(model.account))
         rows = list(db.session.scalars(stmt.order_by(order, model.id.desc()).limit(size + 1)))

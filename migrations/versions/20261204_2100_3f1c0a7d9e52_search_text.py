@@ -6,7 +6,9 @@ Create Date: 2026-12-04 21:00:00
 
 The column is filled here in batches, by app/search_text.py (the function the record writer
 uses), so that both databases hold the same text. PostgreSQL answers `LIKE '%word%'` from a
-trigram index (pg_trgm, a trusted extension: the tables' owner may create it).
+GIN index of the tenant and the text's trigrams (pg_trgm and btree_gin, trusted extensions:
+the tables' owner may create them); SQLite reads its (tenant_id, search_text) index instead
+of the table's rows.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -29,6 +31,7 @@ def upgrade():
     postgresql = bind.dialect.name == "postgresql"
     if postgresql:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
         # Every tenant's rows are filled: the platform bypass of row-level security, for
         # this transaction only (app/row_security.py).
         op.execute("SELECT set_config('app.bypass_rls', 'on', true)")
@@ -37,11 +40,11 @@ def upgrade():
             batch_op.add_column(sa.Column('search_text', sa.Text(), nullable=True))
         _backfill(bind, ENTITIES[table], table)
         if postgresql:
-            op.create_index(f"ix_{table}_search_text", table, ["search_text"],
+            op.create_index(f"ix_{table}_search_text", table, ["tenant_id", "search_text"],
                             postgresql_using="gin",
                             postgresql_ops={"search_text": "gin_trgm_ops"})
         else:
-            op.create_index(f"ix_{table}_search_text", table, ["search_text"])
+            op.create_index(f"ix_{table}_search_text", table, ["tenant_id", "search_text"])
 
 
 def _backfill(bind, entity, table):
