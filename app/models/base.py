@@ -93,7 +93,8 @@ class Searchable:
     """A record found by search: its searched fields folded into one text (app/search_text.py),
     written with them by the one record writer."""
 
-    search_text: Mapped[str | None] = mapped_column(Text)
+    # Read by the database only (app/search_text.found): never loaded with the record.
+    search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
 
 
 def search_index(table: str) -> Index:
