@@ -86,6 +86,8 @@ def test_the_header_search_finds_every_kind_at_once(
     nothing = admin_client.get("/alpha/search?q=zzzz%25")
     assert nothing.status_code == 200 and 'id="no-result"' in nothing.data.decode()
     assert admin_client.get("/alpha/search").status_code == 200
+    assert admin_client.get("/alpha/search?q=a%00b").status_code == 400
+    assert admin_client.get("/alpha/search?q=" + "é" * 500).status_code == 200
     # The box is in every back-office page's header.
     assert 'action="/alpha/search"' in admin_client.get("/alpha/").data.decode()
 
