@@ -20,8 +20,10 @@ from flask import Flask, current_app
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
+from app.entities import ENTITIES
 from app.extensions import db, migrations
 from app.models import Account, Invoice, Partner, Role, Tenant
+from app.search_text import search_text
 from app.services.tenants import create_tenant_with_admin, create_user
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
 from bench import databases
@@ -146,16 +148,26 @@ def _generate(dataset: Dataset) -> None:
         cursor = raw.cursor()
         if sqlite:
             cursor.execute("PRAGMA cache_size=-1000000")  # 1 GB while loading
-        load(cursor, "partners", _PARTNER_COLUMNS, _partners(rng, dataset, tenant_id, stamp))
+        load(cursor, "partners", (*_PARTNER_COLUMNS, "search_text"),
+             _searched("partners", _PARTNER_COLUMNS, _partners(rng, dataset, tenant_id, stamp)))
         partner_ids = [row[0] for row in _rows(cursor, "partners", "id", tenant_id)]
-        load(cursor, "accounts", _ACCOUNT_COLUMNS,
-             _accounts(rng, dataset, tenant_id, stamp, partner_ids, owners))
+        load(cursor, "accounts", (*_ACCOUNT_COLUMNS, "search_text"),
+             _searched("accounts", _ACCOUNT_COLUMNS,
+                       _accounts(rng, dataset, tenant_id, stamp, partner_ids, owners)))
         accounts = _rows(cursor, "accounts", "id, partner_id", tenant_id)
-        load(cursor, "invoices", _INVOICE_COLUMNS,
-             _invoices(rng, dataset, tenant_id, stamp, accounts))
+        load(cursor, "invoices", (*_INVOICE_COLUMNS, "search_text"),
+             _searched("invoices", _INVOICE_COLUMNS,
+                       _invoices(rng, dataset, tenant_id, stamp, accounts)))
         raw.commit()
     finally:
         raw.close()
+
+
+def _searched(entity: str, columns: tuple[str, ...], rows: Iterator[tuple]) -> Iterator[tuple]:
+    """The rows with their search text, as the record writer computes it."""
+    spec = ENTITIES[entity]
+    for row in rows:
+        yield (*row, search_text(spec, dict(zip(columns, row, strict=True))))
 
 
 def _rows(cursor: Any, table: str, columns: str, tenant_id: int) -> list[tuple]:

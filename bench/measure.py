@@ -71,6 +71,7 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
                 .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
                 .offset(partner_offset).limit(1)).one()
             _ensure_agent(partner_id)
+            deep_number = db.session.scalar(select(Invoice.number).where(Invoice.id == deep.id))
             since = db.session.execute(
                 select(Invoice.updated_at).order_by(Invoice.updated_at.desc(), Invoice.id.desc())
                 .offset(int(db.session.scalar(select(func.count(Invoice.id))) * 0.2))
@@ -101,6 +102,15 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
                f"{encode_cursor(deep.issued_on, deep.id)}", "token"),
         Target("API: updated_since, last 20 %",
                f"/api/v1/invoices?limit=50&updated_since={quote(since.isoformat())}", "token"),
+        # Search, typed without accents: "Hôtel André" is about one customer in 1,500, and a
+        # rare word ("andre lyon", one in 2,000) must read all 100,000 before answering.
+        Target("customers, q=hotel andre", f"{base}/accounts/?q=hotel+andre"),
+        Target("customers, q=andre lyon", f"{base}/accounts/?q=andre+lyon"),
+        Target("customers, q=zzz (none)", f"{base}/accounts/?q=zzz"),
+        Target("header search, q=hotel andre", f"{base}/search?q=hotel+andre"),
+        Target("header search, invoice number", f"{base}/search?q={quote(deep_number)}"),
+        Target("API: customers, q=hotel andre", "/api/v1/accounts?limit=50&q=hotel+andre",
+               "token"),
     ]
     picked = {"account_id": account_id, "account_invoices": account_invoices,
               "issued_invoices": issued_count, "deep_row": offset,

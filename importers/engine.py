@@ -427,7 +427,8 @@ class ImportEngine:
             "id", profile.key, "custom", "archived_at",
             *(t.name for t in profile.targets if t.kind == "field"),
             *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
-            *(("partner_id", "account_id") if partnered else ())])), keys)
+            *(("partner_id", "account_id") if partnered else ()),
+            *self.writer.searched])), keys)
         if partnered:
             accounts = sorted({record["account_id"] for record in found.values()
                                if record["partner_id"] is None} - {None})

@@ -14,6 +14,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from app.extensions import db
+from app.search_text import search_text
 from app.services.record_batches import default_value
 from app.services.record_rules import takes_account_partner
 
@@ -47,6 +48,8 @@ class NewRecords:
                  for c in batch.columns):
             self._add("partner_id", self._picked(lambda: batch.ids["partner"]))
         self._add("custom", self._custom(table.c.custom))
+        if engine.writer.searched:
+            self._add("search_text", self._search_text())
         run = engine.run
         for name, value in (("created_at", None), ("updated_at", None),
                             ("import_run_id", run.id), ("import_profile_id", run.profile_id)):
@@ -126,6 +129,23 @@ class NewRecords:
                         memory[given] = text
                 texts.append(text)
             return texts
+
+        return values
+
+    def _search_text(self) -> Values:
+        """Each new record's search text, from the searched fields the file gives (a field
+        it does not give is empty on a new record, as in the writer's own rows)."""
+        batch, engine = self.batch, self.batch.engine
+        at = {c.column.target.name: n for n, c in enumerate(batch.columns)
+              if c.column.target.kind == "field"}
+        given = [name for name in engine.writer.searched
+                 if name in at or name == engine.profile.key]
+
+        def values(rows: list[int], now: datetime) -> list[str]:
+            lists = [batch.keys if name not in at else batch.values[at[name]] for name in given]
+            return [search_text(engine.entity, {name: found[i] for name, found
+                                                in zip(given, lists, strict=True)})
+                    for i in rows]
 
         return values
 

@@ -207,11 +207,11 @@ def _load(entity: Entity, record_id: int) -> Any:
 
 def _list_query(entity: Entity, args: Mapping[str, str]) -> ListQuery:
     """The back office's list query without archived records nor filters or sorts on hidden
-    fields, searching the number (or name) and the customer's name."""
+    fields, searching the number (or name) and the customer's name, never the external
+    reference."""
     shown = {f.name for f in portal_fields(entity)}
     return portal_list(entity, args, current_user, hidden={f.name for f in entity.fields} - shown,
-                       ignored=IGNORED_ARGS, custom=custom_columns(entity),
-                       searched=[n for n in entity.search if n not in INTERNAL_FIELDS])
+                       ignored=IGNORED_ARGS, custom=custom_columns(entity))
 
 
 def ref_access(fields: Iterable[Field], records: Iterable[Any]) -> dict[tuple[str, int], bool]:

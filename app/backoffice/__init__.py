@@ -62,6 +62,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     document_views,
     feed_views,
     record_views,
+    search_views,
     settings_views,
     token_views,
     webhook_views,

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import RecordMixin
+from app.models.base import RecordMixin, Searchable, search_index
 
 if TYPE_CHECKING:
     from app.models.partner import Partner
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 ACCOUNT_KINDS = ("company", "person")
 
 
-class Account(RecordMixin, db.Model):
+class Account(Searchable, RecordMixin, db.Model):
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
@@ -28,6 +28,7 @@ class Account(RecordMixin, db.Model):
               "archived_at"),
         Index("ix_accounts_tenant_id_owner_id", "tenant_id", "owner_id"),
         Index("ix_accounts_tenant_id_updated_at", "tenant_id", "updated_at"),
+        search_index("accounts"),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -50,7 +51,7 @@ class Account(RecordMixin, db.Model):
         return f"<Account {self.id} {self.name}>"
 
 
-class Contact(RecordMixin, db.Model):
+class Contact(Searchable, RecordMixin, db.Model):
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
@@ -58,6 +59,7 @@ class Contact(RecordMixin, db.Model):
         Index("ix_contacts_tenant_id_last_name", "tenant_id", "last_name", "id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_contacts_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
+        search_index("contacts"),
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Numeric, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Numeric, String, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -87,3 +87,19 @@ class RecordMixin(TenantScoped, TimestampMixin):
 ZERO = Decimal("0.00")
 # Ids are 32-bit INTEGER columns: a larger id cannot exist, and PostgreSQL refuses to compare it.
 MAX_ID = 2**31 - 1
+
+
+class Searchable:
+    """A record found by search: its searched fields folded into one text (app/search_text.py),
+    written with them by the one record writer."""
+
+    # Read by the database only (app/search_text.found): never loaded with the record.
+    search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
+
+
+def search_index(table: str) -> Index:
+    """The index of a table's search texts, by tenant: on PostgreSQL a GIN index (trigrams of
+    the text, which answer `LIKE '%word%'`; btree_gin for tenant_id); on SQLite a plain one,
+    which a search reads instead of the table's rows (app/search_text.found)."""
+    return Index(f"ix_{table}_search_text", "tenant_id", "search_text", postgresql_using="gin",
+                 postgresql_ops={"search_text": "gin_trgm_ops"})

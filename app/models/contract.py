@@ -8,13 +8,13 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import Money, RecordMixin
+from app.models.base import Money, RecordMixin, Searchable, search_index
 
 CONTRACT_STATUSES = ("draft", "pending_signature", "active", "terminated")
 DELIVERY_STATUSES = ("planned", "shipped", "delivered", "returned")
 
 
-class Contract(RecordMixin, db.Model):
+class Contract(Searchable, RecordMixin, db.Model):
     __tablename__ = "contracts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
@@ -25,6 +25,7 @@ class Contract(RecordMixin, db.Model):
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_contracts_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         Index("ix_contracts_tenant_id_partner_id", "tenant_id", "partner_id", "starts_on", "id"),
+        search_index("contracts"),
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -45,7 +46,7 @@ class Contract(RecordMixin, db.Model):
         return f"<Contract {self.id} {self.number}>"
 
 
-class Delivery(RecordMixin, db.Model):
+class Delivery(Searchable, RecordMixin, db.Model):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
@@ -57,6 +58,7 @@ class Delivery(RecordMixin, db.Model):
         Index("ix_deliveries_tenant_id_order_id", "tenant_id", "order_id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_deliveries_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
+        search_index("deliveries"),
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

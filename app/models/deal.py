@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import Money, RecordMixin
+from app.models.base import Money, RecordMixin, Searchable, search_index
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 DEAL_STAGES = ("prospect", "qualified", "proposal", "negotiation", "won", "lost")
 
 
-class Deal(RecordMixin, db.Model):
+class Deal(Searchable, RecordMixin, db.Model):
     __tablename__ = "deals"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
@@ -28,6 +28,7 @@ class Deal(RecordMixin, db.Model):
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_deals_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         Index("ix_deals_tenant_id_expected_close_on", "tenant_id", "expected_close_on", "id"),
+        search_index("deals"),
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

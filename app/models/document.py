@@ -19,7 +19,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import ZERO, Money, RecordMixin, TenantScoped, UTCDateTime
+from app.models.base import (
+    ZERO,
+    Money,
+    RecordMixin,
+    Searchable,
+    TenantScoped,
+    UTCDateTime,
+    search_index,
+)
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -33,7 +41,7 @@ INVOICE_STATUSES = ("draft", "issued", "paid", "overdue", "cancelled")
 OPEN_INVOICE_STATUSES = ("issued", "overdue")
 
 
-class DocumentMixin(RecordMixin):
+class DocumentMixin(Searchable, RecordMixin):
     """Account, partner, number, totals and currency of a commercial document."""
 
     number: Mapped[str | None] = mapped_column(String(50))
@@ -99,6 +107,7 @@ def _document_indexes(table: str, date_column: str, partner_extra: tuple[str, ..
               *partner_extra),
         Index(f"ix_{table}_tenant_id_total", "tenant_id", "total", "id"),
         Index(f"ix_{table}_tenant_id_updated_at", "tenant_id", "updated_at"),
+        search_index(table),
     )
 
 

@@ -5,16 +5,17 @@ from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import RecordMixin
+from app.models.base import RecordMixin, Searchable, search_index
 
 
-class Partner(RecordMixin, db.Model):
+class Partner(Searchable, RecordMixin, db.Model):
     __tablename__ = "partners"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
         Index("ix_partners_tenant_id_name", "tenant_id", "name"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_partners_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
+        search_index("partners"),
     )
 
     name: Mapped[str] = mapped_column(String(200))

@@ -2,10 +2,10 @@
 the records found from another one."""
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, true
 
 from app.clock import local_today
 from app.entities import Entity
@@ -13,13 +13,15 @@ from app.extensions import db
 from app.models import Account, CustomField
 from app.policies import visible
 from app.queries.lists import MAX_QUERY, ListQuery, build_list
+from app.search_text import word_clause, words
 
 
 def portal_list(entity: Entity, args: Mapping[str, str], user: Any, *,
-                hidden: Collection[str], ignored: Collection[str], searched: Iterable[str],
+                hidden: Collection[str], ignored: Collection[str],
                 custom: list[CustomField]) -> ListQuery:
     """The back office's list query without filters or sorts on `hidden` fields nor the
-    `ignored` arguments, searching `q` in the `searched` fields and the customer's name."""
+    `ignored` arguments, searching `q` in the record's fields (its external reference aside)
+    and its customer's."""
     clean = {k: v for k, v in args.items() if k not in ignored
              and k not in hidden and k.rsplit("_", 1)[0] not in hidden}
     if clean.get("sort", "").lstrip("-") in hidden:
@@ -28,21 +30,26 @@ def portal_list(entity: Entity, args: Mapping[str, str], user: Any, *,
     q = (args.get("q") or "").strip()[:MAX_QUERY]
     if q:
         query.active = {"q": q, **query.active}
-        query.stmt = query.stmt.where(_search_clause(entity, q, searched, user))
+        query.stmt = query.stmt.where(_search_clause(entity, q, user))
     return query
 
 
-def _search_clause(entity: Entity, q: str, searched: Iterable[str], user: Any) -> Any:
+def _search_clause(entity: Entity, q: str, user: Any) -> Any:
+    """Every word of `q` in the record's search text before its external reference (the
+    tenant's bookkeeping), or in its customer's (name, e-mail, city…)."""
     model = entity.model
-    clauses = [getattr(model, name).icontains(q, autoescape=True) for name in searched]
-    if hasattr(model, "account_id"):
-        # Only customers the user may see are searched by name: a document's customer out
-        # of his sight must not be found (and so guessed) by its name.
-        customers = visible(select(Account.id).where(
-            Account.name.icontains(q, autoescape=True), Account.archived_at.is_(None)),
-            Account, user)
-        clauses.append(model.account_id.in_(customers))
-    return or_(*clauses)
+    found = []
+    for word in words(q):
+        clauses = [word_clause(model, word, public_only=True)]
+        if hasattr(model, "account_id"):
+            # Only customers the user may see are searched by name: a document's customer
+            # out of his sight must not be found (and so guessed) by its name.
+            customers = visible(select(Account.id).where(
+                word_clause(Account, word, public_only=True), Account.archived_at.is_(None)),
+                Account, user)
+            clauses.append(model.account_id.in_(customers))
+        found.append(or_(*clauses))
+    return and_(true(), *found)
 
 
 def shown_ids(model: type, ids: Collection[int], user: Any) -> list[int]:

@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import Attachment, AuditEvent, Role, User
 from app.policies import visible
 from app.queries.lists import MAX_QUERY
+from app.search_text import found
 
 
 def attachments_of(record_type: str, record_id: int, user: Any) -> list[Attachment]:
@@ -35,7 +36,9 @@ def suggestions(model: type, column: Any, q: str, user: Any, limit: int) -> list
     if model is User:
         stmt = stmt.where(User.role.in_((Role.ADMIN, Role.SALES)))
     q = q.strip()[:MAX_QUERY]
-    if q:
+    if q and hasattr(model, "search_text"):  # as the lists search: accents and case aside
+        stmt = stmt.where(found(model, q))
+    elif q:
         stmt = stmt.where(column.icontains(q, autoescape=True))
     return list(db.session.scalars(stmt.order_by(column).limit(limit)))
 

@@ -20,6 +20,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import String, cast, delete, false, func, or_, select
 
+from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import (
@@ -35,6 +36,7 @@ from app.models import (
     User,
     WebhookDelivery,
 )
+from app.search_text import search_text, searched_fields
 from app.services.attachments import delete_attachment, storage_path
 from app.services.audit import record_event
 from app.services.sessions import end_all_sessions
@@ -201,6 +203,10 @@ def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
     _scrub_row_errors(values)
     for key, value in cleared.items():
         setattr(record, key, value)
+    # Search no longer finds him by what was erased (app/search_text.py).
+    spec = ENTITIES[entity]
+    record.search_text = search_text(spec, {name: getattr(record, name)
+                                            for name in searched_fields(spec)})
     db.session.flush()
     # Announced as a change of the record (<entity>.updated), so copies downstream follow.
     record_event("anonymise", entity, record.id, None, cleared)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from app.entities import Entity
 from app.extensions import db
 from app.models import AuditEvent
+from app.search_text import search_text, searched_fields
 from app.services.record_rules import chunks, line_parent
 from app.services.record_sql import BulkSQL
 from app.services.webhook_outbox import enqueue
@@ -55,7 +56,12 @@ def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
 
 class RecordWriter:
     """Writes planned rows of one entity's records for the bound tenant: `key` names a
-    record among its new rows (external_ref, or a feed's key)."""
+    record among its new rows (external_ref, or a feed's key).
+
+    A searched record's search text (app/search_text.py) is written with the fields it is
+    made of: from a new row's values, and for a changed one from its values over the record
+    as it was (given to `update`, or as `current` last read it). Only when neither holds all
+    the searched fields are they read back, after the write."""
 
     def __init__(self, entity: Entity, key: str = "external_ref") -> None:
         self.entity, self.key = entity, key
@@ -64,17 +70,25 @@ class RecordWriter:
         # What the ORM's insert would fill in from the model: a new row lacks none of it.
         self.defaults = [(column.key, column.default) for column in self.table.columns
                          if column.default is not None and not column.primary_key]
+        self.searched = searched_fields(entity) if "search_text" in self.table.c else ()
+        # The searched fields of the records `current` read last, by id.
+        self.known: dict[int, dict[str, Any]] = {}
 
     def current(self, names: list[str], keys: list[str]) -> dict[str, dict[str, Any]]:
         """The records of `keys` (one index lookup each), by key: their columns `names`, as
         the ORM reads them."""
         rows = self.sql.existing(names, keys)
+        self.known = {}
         if not rows:
             return {}
         processors = self.sql.result_processors(names)
-        return {key: {name: process(value) if process else value for name, process, value
-                      in zip(names, processors, row[1:], strict=True)}
-                for key, row in rows.items()}
+        found = {key: {name: process(value) if process else value for name, process, value
+                       in zip(names, processors, row[1:], strict=True)}
+                 for key, row in rows.items()}
+        if self.searched and "id" in names:
+            for key, record in found.items():
+                self.known[record["id"]] = {self.key: key, **record}
+        return found
 
     def create(self, rows: list[dict[str, Any]]) -> list[int]:
         """New records from rows of column values; their ids, in order."""
@@ -93,16 +107,43 @@ class RecordWriter:
 
     def _completed(self, row: dict[str, Any]) -> dict[str, Any]:
         missing = [(name, default) for name, default in self.defaults if name not in row]
-        if not missing:
+        if not missing and not self.searched:
             return row
         row = dict(row)
         for name, default in missing:
             row[name] = default_value(default)
+        if self.searched:  # a field a new row lacks is empty
+            row["search_text"] = search_text(self.entity, row)
         return row
 
-    def update(self, rows: list[dict[str, Any]]) -> None:
-        """Changed records: each row their id and the columns it sets."""
+    def update(self, rows: list[dict[str, Any]],
+               states: dict[int, dict[str, Any]] | None = None) -> None:
+        """Changed records: each row their id and the columns it sets; `states`: records as
+        they were, by id (else as `current` read them), for their search text."""
+        unknown: list[int] = []
+        if self.searched:
+            rows, unknown = self._searched(rows, self.known if states is None else states)
         self.sql.update(rows)
+        if unknown:
+            found = self.sql.by_ids(self.searched, unknown)
+            self.sql.update([{"search_text": search_text(
+                self.entity, dict(zip(self.searched, values, strict=True))), "id": record_id}
+                for record_id, *values in found])
+
+    def _searched(self, rows: list[dict[str, Any]], states: dict[int, dict[str, Any]]
+                  ) -> tuple[list[dict[str, Any]], list[int]]:
+        """The rows that change a searched field with their new search text, and the ids of
+        those whose other searched fields are not known."""
+        out, unknown = [], []
+        for row in rows:
+            if any(name in row for name in self.searched):
+                state = {**states.get(row["id"], {}), **row}
+                if all(name in state for name in self.searched):
+                    row = {**row, "search_text": search_text(self.entity, state)}
+                else:
+                    unknown.append(row["id"])
+            out.append(row)
+        return out, unknown
 
     def replace_lines(self, documents: list[tuple[int, list[dict[str, Any]]]],
                       existing: list[int]) -> None:

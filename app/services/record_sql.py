@@ -124,6 +124,26 @@ class BulkSQL:
         finally:
             cursor.close()
 
+    def by_ids(self, columns: Sequence[str], ids: list[int]) -> list[tuple]:
+        """The columns of this tenant's records `ids`: (id, *columns) each."""
+        selected = ", ".join(["id", *columns])
+        found: list[tuple] = []
+        cursor = self.cursor(binary=False)
+        try:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                if self.sqlite:
+                    cursor.execute(f"SELECT {selected} FROM {self.table.name} WHERE tenant_id = ?"
+                                   " AND id IN (SELECT value FROM json_each(?))",
+                                   (self.tenant_id, json.dumps(chunk)))
+                else:
+                    cursor.execute(f"SELECT {selected} FROM {self.table.name} WHERE tenant_id = "
+                                   "%s AND id = ANY(%s)", (self.tenant_id, chunk))
+                found += cursor.fetchall()
+        finally:
+            cursor.close()
+        return found
+
     def count(self, table: Table) -> int:
         cursor = self.cursor()
         try:

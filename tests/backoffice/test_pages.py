@@ -65,6 +65,7 @@ COVERED = {
     "backoffice.admin_contact_anonymise": "../test_tenant_data.py",
     "backoffice.admin_user_anonymise": "../test_tenant_data.py",
     "backoffice.admin_account_anonymise": "../test_tenant_data.py",
+    "backoffice.search": "test_search.py",
 }
 
 
@@ -91,6 +92,7 @@ def _pages(records, user, field_id) -> list[str]:
              "/alpha/admin/tokens/new",
              "/alpha/admin/webhooks", "/alpha/admin/webhooks/new",
              f"/alpha/accounts/{records['accounts'].id}/360", "/alpha/lookup/accounts?q=C",
+             "/alpha/search?q=a",
              f"/alpha/attachments/{records['attachments'].id}/download"]
     for name, record in records.items():
         pages += [f"/alpha/{name}/", f"/alpha/{name}/export.csv"]

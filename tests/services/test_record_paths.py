@@ -182,6 +182,9 @@ def _state(entity: Any, key: str) -> dict[str, Any]:
     for name in ("external_ref", "number"):
         if name in state:
             state[name] = state[name].split("-", 1)[1]
+    if "search_text" in state:  # written by every path, from the same fields
+        assert state["search_text"], key
+        state["search_text"] = state["search_text"].replace(key.split("-", 1)[0] + "-", "")
     state["snapshot"] = _unprefixed(snapshot(entity, record))
     return state
 
