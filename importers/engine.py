@@ -63,6 +63,9 @@ NO_REFERENCE = {
     "deals": _l("No deal with the reference “%(ref)s”."),
     "quotes": _l("No quote with the reference “%(ref)s”."),
     "orders": _l("No order with the reference “%(ref)s”."),
+    "contacts": _l("No contact with the reference “%(ref)s”."),
+    "contracts": _l("No contract with the reference “%(ref)s”."),
+    "invoices": _l("No invoice with the reference “%(ref)s”."),
 }
 assert {f.ref for e in ENTITIES.values() for f in e.fields if f.type == "ref"} \
     <= {*NO_REFERENCE, "users"}  # users are not referenced by feeds

@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     FieldList,
     Form,
@@ -41,7 +42,7 @@ from app.forms import LANGUAGES, LocaleForm, LoginForm, apply_errors, options  #
 from app.models import FIELD_TYPES, CustomField, Role, User
 from app.policies import get_visible
 from app.queries.records import record_id_by_text
-from app.values import parse_decimal
+from app.values import local_zone, parse_decimal
 
 REF_ID = re.compile(r"#(\d{1,18})\s*$")
 
@@ -130,6 +131,13 @@ def _core_field(f: Field) -> Any:
                          render_kw={"required": True} if f.required else None)
     if f.type == "money":
         return AmountField(f.label)
+    if f.type == "datetime":
+        return DateTimeLocalField(f.label, validators=[Optional()])
+    if f.type == "boolean":
+        return BooleanField(f.label)
+    if f.type == "long_text":
+        return TextAreaField(f.label, validators=[Optional(), Length(max=f.max_length)],
+                             render_kw={"rows": 3})
     if f.type == "choice":
         return SelectField(f.label, choices=options((c, choice_label(c)) for c in f.choices),
                            validators=required)
@@ -188,6 +196,8 @@ def _fill(form: FlaskForm, entity: Entity, custom_fields: list[CustomField], obj
                 field.label_text = ref_label(f.ref, record) if record else ""
         elif obj is not None:
             field.data = getattr(obj, f.attr)
+            if f.type == "datetime" and field.data is not None:  # shown in local time
+                field.data = field.data.astimezone(local_zone()).replace(tzinfo=None)
     values = (obj.custom if obj is not None else None) or {}
     for cf in custom_fields:
         value = values.get(cf.key)
@@ -212,6 +222,8 @@ def form_to_data(form: FlaskForm, entity: Entity, custom_fields: list[CustomFiel
     """The python values a form holds, in the shape services take."""
     data: dict[str, Any] = {f.name: form[f.name].data for f in entity.fields}
     for f in entity.fields:
+        if f.type == "boolean":
+            data[f.name] = bool(data[f.name])
         if f.type not in ("ref", "date", "money") and isinstance(data[f.name], str):
             data[f.name] = data[f.name].strip() or None
     custom: dict[str, Any] = {}

@@ -31,6 +31,9 @@ class Tenant(TimestampMixin, db.Model):
     portal_color: Mapped[str | None] = mapped_column(String(7))
     logo_sha256: Mapped[str | None] = mapped_column(String(64))
     logo_media_type: Mapped[str | None] = mapped_column(String(100))
+    # Whether agents see and add activities on their records in the extranet (off: they are
+    # the tenant's own notes until its admin decides otherwise).
+    is_portal_activities_enabled: Mapped[bool] = mapped_column(default=False)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug}>"

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import CustomField, User
 from app.models.base import MAX_ID
 from app.policies import visible
-from app.values import parse_bool, parse_date, parse_decimal
+from app.values import parse_bool, parse_date, parse_datetime, parse_decimal
 
 MAX_QUERY = 100
 NUMBER_TYPES = ("integer", "decimal", "money")
@@ -68,6 +68,8 @@ def build_list(entity: Entity, args: Any, user: Any,
     for f in entity.fields:
         if f.filter:
             stmt = _apply_field_filter(query, stmt, f, args, user)
+    for name, attr in entity.extra.get("flags", {}).items():
+        stmt = _apply_flag_filter(query, stmt, name, getattr(model, attr), args)
     fields = custom_fields if custom_fields is not None else definitions(entity.name)
     for cf in fields:
         stmt = _apply_custom_filter(query, stmt, cf, args)
@@ -99,7 +101,7 @@ def _search_clause(entity: Entity, q: str):
 
 def _range(query: ListQuery, args: Any, name: str, parser: Any, label: Any) -> tuple[Any, Any]:
     bounds = []
-    for suffix in ("from", "to") if parser is parse_date else ("min", "max"):
+    for suffix in ("from", "to") if parser in (parse_date, parse_datetime) else ("min", "max"):
         raw = (args.get(f"{name}_{suffix}") or "").strip()
         value = None
         if raw:
@@ -115,8 +117,8 @@ def _range(query: ListQuery, args: Any, name: str, parser: Any, label: Any) -> t
 def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
                         user: Any) -> Select:
     column = getattr(query.entity.model, f.attr)
-    if f.type in ("date", "money"):
-        parser = parse_date if f.type == "date" else parse_decimal
+    if f.type in ("date", "datetime", "money"):
+        parser = {"date": parse_date, "datetime": parse_datetime}.get(f.type, parse_decimal)
         low, high = _range(query, args, f.name, parser, f.label)
         if low is not None:
             stmt = stmt.where(column >= low)
@@ -126,6 +128,14 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
     raw = (args.get(f.name) or "").strip()[:MAX_QUERY]
     if not raw:
         return stmt
+    if f.type == "boolean":
+        try:
+            flag = parse_bool(raw)
+        except ValueError:
+            query.refuse(f.name, f.label, raw)
+            return stmt
+        query.active[f.name] = raw
+        return stmt.where(column.is_(flag))
     if f.type == "ref":
         try:
             ref_id = int(raw)
@@ -153,6 +163,21 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
         return stmt.where(column == raw.upper())
     query.active[f.name] = raw
     return stmt.where(column.icontains(raw, autoescape=True))
+
+
+def _apply_flag_filter(query: ListQuery, stmt: Select, name: str, column: Any,
+                       args: Any) -> Select:
+    """`done=true`: the column is set; `done=false`: it is not."""
+    raw = (args.get(name) or "").strip()[:MAX_QUERY]
+    if not raw:
+        return stmt
+    try:
+        flag = parse_bool(raw)
+    except ValueError:
+        query.refuse(name, name, raw)
+        return stmt
+    query.active[name] = raw
+    return stmt.where(column.isnot(None) if flag else column.is_(None))
 
 
 def custom_filter_names(cf: CustomField) -> tuple[str, ...]:
