@@ -39,7 +39,7 @@ from app.entities import (
 
 # Shared with the extranet; imported here too for the back office's views.
 from app.forms import LANGUAGES, LocaleForm, LoginForm, apply_errors, options  # noqa: F401
-from app.models import FIELD_TYPES, CustomField, Role, User
+from app.models import ACTIVITY_KINDS, FIELD_TYPES, CustomField, Role, User
 from app.policies import get_visible
 from app.queries.records import record_id_by_text
 from app.values import local_zone, parse_decimal
@@ -270,3 +270,21 @@ class CustomFieldForm(FlaskForm):
 class AttachmentForm(FlaskForm):
     file = FileField(_l("File"), validators=[FileRequired()])
     submit = SubmitField(_l("Attach"))
+
+
+class ActivityForm(FlaskForm):
+    """An activity added from a record's page (the record gives its customer)."""
+
+    kind = SelectField(_l("Kind"), choices=options(
+        (kind, choice_label(kind)) for kind in ACTIVITY_KINDS))
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Details"), validators=[Optional(), Length(max=20000)],
+                         render_kw={"rows": 2})
+    due_at = DateTimeLocalField(_l("Due"), validators=[Optional()])
+    is_staff_only = BooleanField(_l("Staff only"))
+    submit = SubmitField(_l("Add"))
+
+    def data_for_service(self) -> dict[str, Any]:
+        return {"kind": self.kind.data, "subject": (self.subject.data or "").strip(),
+                "body": (self.body.data or "").strip() or None, "due_at": self.due_at.data,
+                "is_staff_only": bool(self.is_staff_only.data)}

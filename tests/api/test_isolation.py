@@ -24,8 +24,9 @@ PARTNER_OWNED = ["deals", "quotes", "orders", "contracts", "deliveries", "invoic
 
 
 @pytest.fixture
-def reach(tenant, world, make_partner, make_account, make_contact, make_deal, make_quote, make_order,
-          make_contract, make_delivery, make_invoice, make_activity) -> SimpleNamespace:
+def reach(tenant, world, make_partner, make_account, make_contact, make_deal, make_quote,
+          make_order, make_contract, make_delivery, make_invoice,
+          make_activity) -> SimpleNamespace:
     """Partner P001 (world) and its records; partner Q and one record of each entity of Q's,
     each with the external_ref `Q-<entity>`."""
     q = make_partner(name="Agence Sud", external_ref="Q-partners")

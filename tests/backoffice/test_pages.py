@@ -43,6 +43,10 @@ COVERED = {
     "backoffice.feed_run_apply": "test_feeds/test_runs.py",
     "backoffice.admin_extranet": "test_extranet_look.py",
     "backoffice.admin_tokens": "test_tokens_admin.py",
+    "backoffice.activity_add": "test_activities.py", "backoffice.call_log": "test_activities.py",
+    "backoffice.activity_note": "test_activities.py",
+    "backoffice.activity_done": "test_activities.py",
+    "backoffice.activities_mine": "test_activities.py",
     "backoffice.admin_token_new": "test_tokens_admin.py",
     "backoffice.admin_token_revoke": "test_tokens_admin.py",
     "backoffice.admin_webhooks": "../webhooks/test_admin.py",
@@ -76,7 +80,8 @@ def one_of_each(make_record, make_user, make_field):
 
 
 def _pages(records, user, field_id) -> list[str]:
-    pages = ["/alpha/", "/alpha/profile", "/alpha/admin/users", "/alpha/admin/users/new",
+    pages = ["/alpha/", "/alpha/profile", "/alpha/activities/mine", "/alpha/admin/users",
+             "/alpha/admin/users/new",
              "/alpha/admin/users/invite",
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",
              "/alpha/admin/custom-fields/new", f"/alpha/admin/custom-fields/{field_id}",
