@@ -1,4 +1,5 @@
-"""A tenant's settings its admin may change: the extranet's colour and logo."""
+"""A tenant's settings its admin may change: the extranet's colour and logo, and whether
+its agents see activities there."""
 from __future__ import annotations
 
 import os
@@ -38,6 +39,17 @@ def set_portal_look(tenant: Tenant, color: str | None, logo: IO[bytes] | None = 
     after = _look(tenant)
     if after != before:
         record_event("update", "tenants", tenant.id, before, after)
+
+
+def set_portal_activities(tenant: Tenant, enabled: bool) -> None:
+    """Whether the tenant's agents see and add activities in the extranet."""
+    if tenant.is_portal_activities_enabled == enabled:
+        return
+    before = {"is_portal_activities_enabled": tenant.is_portal_activities_enabled}
+    tenant.is_portal_activities_enabled = enabled
+    db.session.flush()
+    record_event("update", "tenants", tenant.id, before,
+                 {"is_portal_activities_enabled": enabled})
 
 
 def _look(tenant: Tenant) -> dict[str, str | None]:
