@@ -685,3 +685,23 @@ def test_a_private_customer_is_erased_from_the_command_line(tenant, make_account
     assert db.session.get(type(person), person.id).email is None
     assert cli("tenant", "anonymise", "alpha", "--account", "1", "--contact", "1",
                "--yes").exit_code == 2
+
+
+def test_anonymising_a_contact_erases_his_name_from_the_activities_on_him(
+        filled, admin_client):
+    from app.models import Activity
+    from app.services.activities import log_call
+
+    contact = filled["contact"]
+    call = log_call(contact)
+    update_record(call, {"body": "Claire rappellera, mail claire@example.fr"})
+    db.session.commit()
+    assert "Claire" in call.subject
+    admin_client.post(f"/alpha/admin/contacts/{contact.id}/anonymise")
+    db.session.expire_all()
+    call = db.session.get(Activity, call.id)
+    assert "claire" not in f"{call.subject} {call.body}".lower()
+    assert call.kind == "call" and call.done_at is not None
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "activities", AuditEvent.record_id == call.id)).all()
+    assert "laire" not in json.dumps([[e.before, e.after] for e in events])
