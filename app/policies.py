@@ -236,7 +236,8 @@ def can_change(user: User | None, record: Any) -> bool:
     if user.role == Role.SUBSCRIBER:
         return isinstance(record, m.Account) and record.id == user.account_id \
             and user.account_id is not None
-    if isinstance(record, m.Activity) and record.created_by_id != getattr(user, "id", None):
+    if isinstance(record, m.Activity) and (
+            record.created_by_id is None or record.created_by_id != getattr(user, "id", None)):
         return False  # an agent's own activities only: a token has none
     return can_create(user, type(record)) and _sees(user, record)
 

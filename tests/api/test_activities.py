@@ -72,3 +72,24 @@ def test_the_openapi_document_describes_activities(api_client):
     assert {"deal_id", "owner_id", "due_at_from", "due_at_to", "done",
             "updated_since"} <= parameters
     assert "/api/v1/activities/{record_id}" in spec["paths"]
+
+
+def test_a_partner_token_reads_its_customers_activities_but_changes_none(
+        app, tenant, make_token, make_partner, make_account, make_activity):
+    from tests.api.conftest import bearer
+
+    partner = make_partner()
+    account = make_account(partner=partner.id)
+    shared = make_activity(account=account.id, subject="Partagée")
+    make_activity(account=account.id, subject="Interne", is_staff_only=True)
+    tenant.is_portal_activities_enabled = True
+    db.session.commit()
+    client = bearer(app, make_token(scopes="read,write", partner_id=partner.id)[1])
+    listed = client.get("/api/v1/activities").get_json()
+    assert [r["subject"] for r in listed] == ["Partagée"]
+    url = f"/api/v1/activities/{shared.id}"
+    etag = client.get(url).headers["ETag"]
+    response = client.patch(url, json={"subject": "Changée"}, headers={"If-Match": etag})
+    assert response.status_code in (403, 422), response.data[:300]
+    db.session.expire_all()
+    assert db.session.get(Activity, shared.id).subject == "Partagée"
