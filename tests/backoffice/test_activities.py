@@ -156,3 +156,22 @@ def test_on_a_phone_the_dashboard_shows_my_activities_first(sales_client, make_a
     # Shown on narrow screens only: the desktop dashboard keeps its figures first.
     assert 'class="d-md-none mb-4" id="my-activities-first"' in page
     assert "Rappeler Mme Durand" in page[first:page.index('id="kpi-open-quotes"')]
+
+
+def test_a_timeline_reads_in_a_fixed_number_of_queries(app, sales_client, make_account,
+                                                       make_activity, make_user):
+    from tests.backoffice.conftest import count_statements
+
+    account_id = make_account().id
+
+    def statements() -> int:
+        db.session.expunge_all()
+        with count_statements(app) as seen:
+            assert sales_client.get(f"/alpha/accounts/{account_id}/360").status_code == 200
+        return len(seen)
+
+    make_activity(account=account_id, owner=make_user("sales").id)
+    one = statements()
+    for _ in range(4):
+        make_activity(account=account_id, owner=make_user("sales").id)
+    assert statements() == one
