@@ -143,7 +143,8 @@ class DemoBuilder:
         rng = random.Random(2027)  # its own draws: the records above stay as they were
         now = datetime.combine(self.today, time(9, 0), tzinfo=UTC)
         plans = [("call", "Relance devis", -3, False),
-                 ("task", "Envoyer la documentation", -1, True), ("meeting", "Visite showroom", 0, True), ("call", "Point chantier", 2, True),
+                 ("task", "Envoyer la documentation", -1, True),
+                 ("meeting", "Visite showroom", 0, True), ("call", "Point chantier", 2, True),
                  ("task", "Préparer le renouvellement", 9, True)]
         for index, account in enumerate(self.accounts[:12]):
             kind, subject, days, open_ = plans[index % len(plans)]

@@ -116,16 +116,22 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
         values.update(answer_in_write(current, values))
 
 
-def activity_errors(state: dict[str, Any]) -> dict[str, str]:
+def account_of(name: str, record_id: int) -> int | None:
+    """The customer of the record `record_id` of kind `name` (contact, deal, …)."""
+    model = ENTITIES[f"{name}s"].model
+    return db.session.scalar(select(model.account_id).where(model.id == record_id))
+
+
+def activity_errors(state: dict[str, Any],
+                    customer_of: Callable[[str, int], int | None] = account_of
+                    ) -> dict[str, str]:
     """An activity is on its customer and at most one of that customer's records."""
     linked = [name for name in m.ACTIVITY_RECORDS if state.get(f"{name}_id") is not None]
     if len(linked) > 1:
         return {linked[1]: _("An activity is on one record of its customer at most.")}
     if not linked or state.get("account_id") is None:
         return {}
-    model = ENTITIES[f"{linked[0]}s"].model
-    account_id = db.session.scalar(select(model.account_id).where(
-        model.id == state[f"{linked[0]}_id"]))
+    account_id = customer_of(linked[0], state[f"{linked[0]}_id"])
     if account_id != state["account_id"]:
         return {linked[0]: _("This record is not one of the activity's customer.")}
     return {}
