@@ -122,6 +122,11 @@ def choice_label(value: str) -> str:
     return str(STATUS_LABELS.get(value, value))
 
 
+# A datetime-local input's value (its first format: what the browser accepts), then what
+# browsers also send.
+LOCAL_MOMENT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
 def _core_field(f: Field) -> Any:
     required = [InputRequired()] if f.required else [Optional()]
     if f.type == "ref":
@@ -132,7 +137,7 @@ def _core_field(f: Field) -> Any:
     if f.type == "money":
         return AmountField(f.label)
     if f.type == "datetime":
-        return DateTimeLocalField(f.label, validators=[Optional()])
+        return DateTimeLocalField(f.label, validators=[Optional()], format=LOCAL_MOMENT_FORMATS)
     if f.type == "boolean":
         return BooleanField(f.label)
     if f.type == "long_text":
@@ -280,7 +285,7 @@ class ActivityForm(FlaskForm):
     subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Details"), validators=[Optional(), Length(max=20000)],
                          render_kw={"rows": 2})
-    due_at = DateTimeLocalField(_l("Due"), validators=[Optional()])
+    due_at = DateTimeLocalField(_l("Due"), validators=[Optional()], format=LOCAL_MOMENT_FORMATS)
     is_staff_only = BooleanField(_l("Staff only"))
     submit = SubmitField(_l("Add"))
 

@@ -175,3 +175,20 @@ def test_a_timeline_reads_in_a_fixed_number_of_queries(app, sales_client, make_a
     for _ in range(4):
         make_activity(account=account_id, owner=make_user("sales").id)
     assert statements() == one
+
+
+def test_an_activity_is_edited_in_local_time_through_its_form(sales_client, make_activity):
+    activity = make_activity(kind="meeting", subject="Visite",
+                             due_at=datetime(2026, 12, 10, 13, 0, tzinfo=UTC))
+    page = sales_client.get(f"/alpha/activities/{activity.id}/edit").data.decode()
+    assert 'value="2026-12-10T14:00"' in page  # Paris time, as the user typed it
+    response = sales_client.post(f"/alpha/activities/{activity.id}/edit", data={
+        "kind": "meeting", "subject": "Visite du chantier", "account": f"#{activity.account_id}",
+        "due_at": "2026-12-10T15:30", "body": "Apporter les échantillons"})
+    assert response.status_code == 302, response.data[-800:]
+    [changed] = _activities(id=activity.id)
+    assert changed.subject == "Visite du chantier"
+    assert changed.due_at == datetime(2026, 12, 10, 14, 30, tzinfo=UTC)
+    assert changed.is_staff_only is False and changed.body == "Apporter les échantillons"
+    detail = text(sales_client.get(f"/alpha/activities/{activity.id}"))
+    assert "10/12/2026 15:30" in detail
