@@ -152,9 +152,12 @@ def _moment_converter(parse_day: Converter) -> Converter:
             day = parse_day(raw)
         except InvalidValue:
             day = None
-        if day is None:
-            raise InvalidValue(_l("Enter a date and time as DD/MM/YYYY HH:MM."))
-        return parse_datetime(day)
+        try:
+            if day is not None:
+                return parse_datetime(day)
+        except ValueError:  # a day UTC cannot hold (year 1 east of Greenwich)
+            pass
+        raise InvalidValue(_l("Enter a date and time as DD/MM/YYYY HH:MM."))
 
     return convert
 
