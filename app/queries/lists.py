@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -122,6 +123,9 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
         low, high = _range(query, args, f.name, parser, f.label)
         if low is not None:
             stmt = stmt.where(column >= low)
+        if high is not None and f.type == "datetime" \
+                and len((args.get(f"{f.name}_to") or "").strip()) <= 10:
+            return stmt.where(column < high + timedelta(days=1))  # a day: all of it
         if high is not None:
             stmt = stmt.where(column <= high)
         return stmt

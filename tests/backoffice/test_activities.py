@@ -192,3 +192,15 @@ def test_an_activity_is_edited_in_local_time_through_its_form(sales_client, make
     assert changed.is_staff_only is False and changed.body == "Apporter les échantillons"
     detail = text(sales_client.get(f"/alpha/activities/{activity.id}"))
     assert "10/12/2026 15:30" in detail
+
+
+def test_the_activities_list_filters_by_due_day_and_staff_only(admin_client, make_activity):
+    make_activity(subject="Le dix au soir", due_at=datetime(2026, 12, 10, 21, 0, tzinfo=UTC))
+    make_activity(subject="Le onze", due_at=datetime(2026, 12, 11, 9, 0, tzinfo=UTC),
+                  is_staff_only=True)
+    page = text(admin_client.get("/alpha/activities/?due_at_from=2026-12-10&due_at_to=2026-12-10"))
+    assert "Le dix au soir" in page and "Le onze" not in page
+    page = text(admin_client.get("/alpha/activities/?is_staff_only=oui"))
+    assert "Le onze" in page and "Le dix au soir" not in page
+    form = admin_client.get("/alpha/activities/").data.decode()
+    assert 'name="due_at_from"' in form and 'name="is_staff_only"' in form
