@@ -204,3 +204,9 @@ def test_the_activities_list_filters_by_due_day_and_staff_only(admin_client, mak
     assert "Le onze" in page and "Le dix au soir" not in page
     form = admin_client.get("/alpha/activities/").data.decode()
     assert 'name="due_at_from"' in form and 'name="is_staff_only"' in form
+
+
+def test_activities_export_their_times_in_local_time(admin_client, make_activity):
+    make_activity(subject="Visite", due_at=datetime(2026, 12, 10, 13, 0, tzinfo=UTC))
+    body = admin_client.get("/alpha/activities/export.csv").data.decode("utf-8-sig")
+    assert "10/12/2026 14:00" in body and "Visite" in body
