@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,6 +22,7 @@ from api.errors import field_errors
 from api.record_data import custom_definitions
 from api.schemas.records import LineInputSchema
 from app.entities import Entity
+from app.models.base import as_utc
 from app.services.bulk import BulkItem, ByRef, upsert_records
 from app.services.record_sql import collecting_between_batches
 from app.web.transactions import transaction
@@ -196,4 +197,22 @@ def _unknown_record(value: Any) -> None:
     raise ValueError(_("Unknown record."))
 
 
-_READERS: dict[str, Reader] = {"money": _money, "date": _date, "integer": _integer}
+def _moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return as_utc(datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    raise ValueError(_("Enter a date and time as YYYY-MM-DDTHH:MM:SSZ."))
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(_("Enter true or false."))
+
+
+_READERS: dict[str, Reader] = {"money": _money, "date": _date, "integer": _integer,
+                               "datetime": _moment, "boolean": _flag}

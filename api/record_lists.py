@@ -71,6 +71,9 @@ def _list_args(entity: Entity, args: dict[str, Any], principal: TokenPrincipal
             continue
         out[f.name if f.type == "ref" else name] = \
             value.isoformat() if isinstance(value, date) else str(value)
+    for name in entity.extra.get("flags", {}):
+        if args.get(name) is not None:
+            out[name] = str(args[name]).lower()
     return out
 
 

@@ -16,7 +16,8 @@ from app import models as m
 class Field:
     name: str
     label: Any
-    type: str = "text"  # text long_text email phone date money decimal choice country ref
+    # text long_text email phone date datetime money decimal choice country boolean ref
+    type: str = "text"
     required: bool = False
     choices: tuple[str, ...] = ()
     ref: str | None = None  # entity name of a related record (type "ref")
@@ -67,6 +68,7 @@ STATUS_LABELS = {
     "returned": _l("Returned"), "prospect": _l("Prospect"), "qualified": _l("Qualified"),
     "proposal": _l("Proposal"), "negotiation": _l("Negotiation"), "won": _l("Won"),
     "lost": _l("Lost"), "company": _l("Company"), "person": _l("Person"),
+    "note": _l("Note"), "call": _l("Call"), "task": _l("Task"), "meeting": _l("Meeting"),
 }
 
 ROLE_LABELS = {
@@ -264,6 +266,32 @@ _register(Entity(
         _ref_field(),
     ),
     search=("file_name",), default_sort="-created_at", icon="paperclip",
+))
+
+_register(Entity(
+    "activities", m.Activity, _l("Activities"), _l("Activity"), "subject",
+    (
+        Field("kind", _l("Kind"), "choice", required=True, choices=m.ACTIVITY_KINDS,
+              in_list=True, filter=True),
+        Field("subject", _l("Subject"), required=True, max_length=200, in_list=True, sort=True),
+        Field("body", _l("Details"), "long_text", max_length=20000),
+        Field("due_at", _l("Due"), "datetime", in_list=True, filter=True, sort=True),
+        Field("done_at", _l("Done on"), "datetime", in_list=True, filter=True, sort=True),
+        Field("owner", _l("Owner"), "ref", ref="users", filter=True),
+        _account(),
+        Field("contact", _l("Contact"), "ref", ref="contacts", filter=True),
+        Field("deal", _l("Deal"), "ref", ref="deals", filter=True),
+        Field("quote", _l("Quote"), "ref", ref="quotes", filter=True),
+        Field("order", _l("Order"), "ref", ref="orders", filter=True),
+        Field("contract", _l("Contract"), "ref", ref="contracts", filter=True),
+        Field("invoice", _l("Invoice"), "ref", ref="invoices", filter=True),
+        Field("is_staff_only", _l("Staff only"), "boolean", filter=True),
+        _ref_field(),
+    ),
+    search=("subject", "external_ref"), default_sort="-due_at", date_field="due_at",
+    icon="chat-left-text",
+    # `done=true|false`: whether done_at is set (the API and list filters read it).
+    extra={"flags": {"done": "done_at"}},
 ))
 
 # Entities that can be created and edited through forms (attachments are uploaded).

@@ -29,6 +29,8 @@ _PARTNER_OWNED = (m.Deal, m.Quote, m.Order, m.Contract, m.Delivery, m.Invoice)
 # Documents with a draft status: a draft is the tenant's work in progress, not yet the
 # customer's or the agent's business.
 _DRAFTED = (m.Quote, m.Order, m.Contract, m.Invoice)
+_ACTIVITY_PARENTS = {"contact": m.Contact, "deal": m.Deal, "quote": m.Quote, "order": m.Order,
+                     "contract": m.Contract, "invoice": m.Invoice}
 _LINES = {m.QuoteLine: (m.Quote, "quote_id"), m.OrderLine: (m.Order, "order_id"),
           m.InvoiceLine: (m.Invoice, "invoice_id")}
 
@@ -66,7 +68,23 @@ def _agent_clause(model: type, partner_id: int | None) -> ColumnElement[bool]:
             select(parent.id).where(_issued(parent, parent.partner_id == partner_id)))
     if model is m.Attachment:
         return _attachment_clause(lambda parent: _agent_clause(parent, partner_id))
+    if model is m.Activity:
+        return _activity_clause(lambda parent: _agent_clause(parent, partner_id))
     return false()
+
+
+def _activity_clause(parent_clause: Any) -> ColumnElement[bool]:
+    """An agent sees the activities of the records he sees, when his tenant shows them in the
+    extranet, never those kept for the staff."""
+    shown = select(m.Tenant.id).where(m.Tenant.id == m.Activity.tenant_id,
+                                      m.Tenant.is_portal_activities_enabled.is_(True))
+    parts = [shown.exists(), m.Activity.is_staff_only.is_(False),
+             m.Activity.account_id.in_(select(m.Account.id).where(parent_clause(m.Account)))]
+    for name in m.ACTIVITY_RECORDS:
+        column, parent = getattr(m.Activity, f"{name}_id"), _ACTIVITY_PARENTS[name]
+        parts.append(or_(column.is_(None),
+                         column.in_(select(parent.id).where(parent_clause(parent)))))
+    return and_(*parts)
 
 
 def _subscriber_clause(model: type, account_id: int | None) -> ColumnElement[bool]:
@@ -193,7 +211,19 @@ def can_create(user: User | None, model: type) -> bool:
         return False
     if user.is_staff:
         return True
-    return user.role == Role.AGENT and user.partner_id is not None and model in _AGENT_WRITABLE
+    if user.role != Role.AGENT or user.partner_id is None:
+        return False
+    if model is m.Activity:
+        return portal_activities(user)
+    return model in _AGENT_WRITABLE
+
+
+def portal_activities(user: Any) -> bool:
+    """Whether the user's tenant shows activities to its agents in the extranet."""
+    from app.tenancy import current_tenant_id
+
+    return bool(db.session.scalar(select(m.Tenant.is_portal_activities_enabled).where(
+        m.Tenant.id == current_tenant_id())))
 
 
 def can_change(user: User | None, record: Any) -> bool:
@@ -206,6 +236,9 @@ def can_change(user: User | None, record: Any) -> bool:
     if user.role == Role.SUBSCRIBER:
         return isinstance(record, m.Account) and record.id == user.account_id \
             and user.account_id is not None
+    if isinstance(record, m.Activity) and (
+            record.created_by_id is None or record.created_by_id != getattr(user, "id", None)):
+        return False  # an agent's own activities only: a token has none
     return can_create(user, type(record)) and _sees(user, record)
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 # Yes and no as people write them, in forms, filters and feeds alike.
@@ -86,3 +87,50 @@ def parse_bool(raw: str | bool | int) -> bool:
     if text in FALSE_WORDS:
         return False
     raise ValueError(raw)
+
+
+TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%Hh%M", "%Hh")
+
+
+def local_zone() -> tzinfo:
+    """The zone people write times in (DEFAULT_TIMEZONE, Europe/Paris by default)."""
+    from flask import current_app, has_app_context
+
+    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(name or "Europe/Paris")
+
+
+def parse_datetime(raw: str | date | datetime) -> datetime:
+    """A moment, in UTC: ISO 8601 (with its offset, or local time), or a day as DD/MM/YYYY or
+    YYYY-MM-DD and an optional time (14:30, 14h30); a day alone is its midnight; local times
+    are read in `local_zone()`."""
+    if isinstance(raw, datetime):
+        moment = raw
+    elif isinstance(raw, date):
+        moment = datetime(raw.year, raw.month, raw.day)
+    else:
+        moment = _parsed_moment(str(raw).strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=local_zone())
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(raw) from exc
+
+
+def _parsed_moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T", 1) if "-" in text[:5] else text)
+    except ValueError:
+        pass
+    day_part, _space, time_part = text.partition(" ")
+    day = parse_date(day_part)
+    if not time_part.strip():
+        return datetime(day.year, day.month, day.day)
+    for fmt in TIME_FORMATS:
+        try:
+            clock = datetime.strptime(time_part.strip(), fmt).time()
+            return datetime.combine(day, clock)
+        except ValueError:
+            continue
+    raise ValueError(text)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Date, Numeric
 
 from app.entities import ENTITIES
+from app.models import ACTIVITY_RECORDS
 from app.services.record_sql import collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
@@ -50,7 +51,13 @@ DATE_MEMORY = 50_000  # dates remembered as SQLite stores them
 
 
 def applies(engine: ImportEngine, table: Table) -> bool:
-    return not engine.profile.has_lines and can_batch(table)
+    """Files without lines, except activities that name a record besides their customer:
+    the row path checks that record is the customer's (ImportEngine.link_problem)."""
+    links = {f"{name}s" for name in ACTIVITY_RECORDS}
+    linked = engine.entity.name == "activities" and any(
+        t.kind == "ref" and engine.entity.field(t.name).ref in links
+        for t in engine.profile.targets)
+    return not engine.profile.has_lines and not linked and can_batch(table)
 
 
 class ColumnImport:

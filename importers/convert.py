@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from app.entities import Entity
 from app.models import CustomField
 from app.services.record_checks import COUNTRIES, QUANTITY_LIMIT
 from app.services.record_rules import CENT, MONEY_LIMIT, QUANTITY_STEP
+from app.values import parse_bool, parse_datetime
 from importers.profile import Profile, Target
 from importers.values import (
     TOO_LARGE,
@@ -129,9 +131,46 @@ def field_converter(entity: Entity, name: str, profile: Profile) -> Converter:
         return _email_converter(spec.max_length)
     if spec.type == "integer":
         return make_decimal_parser(profile.decimal)
+    if spec.type == "datetime":
+        return _moment_converter(make_date_parser(profile.date_format))
+    if spec.type == "boolean":
+        return _flag
     if name == "currency":
         return lambda raw: (_text(raw) or "").upper()[:3] or None
     return parse_text(spec.max_length)
+
+
+def _moment_converter(parse_day: Converter) -> Converter:
+    """A date and time as people and spreadsheets write them (app/values.py), or a day alone
+    in the profile's date format (its midnight)."""
+    def convert(raw: Any) -> datetime | None:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        try:
+            return parse_datetime(raw)
+        except (TypeError, ValueError):
+            pass
+        try:
+            day = parse_day(raw)
+        except InvalidValue:
+            day = None
+        try:
+            if day is not None:
+                return parse_datetime(day)
+        except ValueError:  # a day UTC cannot hold (year 1 east of Greenwich)
+            pass
+        raise InvalidValue(_l("Enter a date and time as DD/MM/YYYY HH:MM."))
+
+    return convert
+
+
+def _flag(raw: Any) -> bool | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return parse_bool(raw)
+    except ValueError:
+        raise InvalidValue(_l("Enter yes or no.")) from None
 
 
 def custom_converter(field: CustomField) -> Converter:

@@ -28,9 +28,10 @@ from sqlalchemy import select, update
 from app.custom_fields import definitions
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import ImportRowError, ImportRun
+from app.models import Activity, ImportRowError, ImportRun
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch
+from app.services.record_checks import account_of, activity_errors
 from app.services.record_rules import (
     MONEY_LIMIT,
     chunks,
@@ -64,6 +65,9 @@ NO_REFERENCE = {
     "deals": _l("No deal with the reference “%(ref)s”."),
     "quotes": _l("No quote with the reference “%(ref)s”."),
     "orders": _l("No order with the reference “%(ref)s”."),
+    "contacts": _l("No contact with the reference “%(ref)s”."),
+    "contracts": _l("No contract with the reference “%(ref)s”."),
+    "invoices": _l("No invoice with the reference “%(ref)s”."),
 }
 assert {f.ref for e in ENTITIES.values() for f in e.fields if f.type == "ref"} \
     <= {*NO_REFERENCE, "users"}  # users are not referenced by feeds
@@ -379,7 +383,7 @@ class ImportEngine:
                     plan.failed.append(item)
                     continue
                 row = self.new_row(item, now)
-                problem = self.missing_required(row)
+                problem = self.missing_required(row) or self.link_problem(row)
                 if problem is not None:
                     item.problems.append(problem)
                     plan.failed.append(item)
@@ -401,7 +405,8 @@ class ImportEngine:
         if not change:
             plan.unchanged += 1
             return
-        problem = self._emptied_required(item)
+        problem = self._emptied_required(item) or self.link_problem(
+            {**current, **change[1]})
         if problem is not None:
             item.problems.append(problem)
             plan.failed.append(item)
@@ -495,6 +500,25 @@ class ImportEngine:
                     if current.get(name, value) != value or name not in current:
                         after[name] = value
         return (before, after) if after else None
+
+    def link_problem(self, state: dict[str, Any]) -> Problem | None:
+        """An activity on a record of another customer, or on two records: refused, as
+        forms and the API refuse it (record_checks.activity_errors)."""
+        if self.entity.model is not Activity:
+            return None
+        known = self.__dict__.setdefault("_customers", {})
+
+        def customer_of(name: str, record_id: int) -> int | None:
+            if (name, record_id) not in known:
+                known[(name, record_id)] = account_of(name, record_id)
+            return known[(name, record_id)]
+
+        for name, message in activity_errors(state, customer_of).items():
+            return Problem(self._header_of(name), None, message)
+        return None
+
+    def _header_of(self, name: str) -> str | None:
+        return next((t.header for t in self.profile.targets if t.name == name), None)
 
     def missing_required(self, row: dict[str, Any]) -> Problem | None:
         for spec in self.entity.fields:

@@ -48,6 +48,11 @@ CHOICE_WORDS: dict[str, tuple[str, ...]] = {
     # accounts
     "company": ("Company", "Entreprise", "Société"),
     "person": ("Person", "Particulier", "Personne"),
+    # activities
+    "note": ("Note",),
+    "call": ("Call", "Appel", "Appel téléphonique", "Téléphone"),
+    "task": ("Task", "Tâche", "À faire"),
+    "meeting": ("Meeting", "Rendez-vous", "Réunion", "RDV"),
 }
 
 

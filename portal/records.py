@@ -19,16 +19,18 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import False_
-from wtforms import RadioField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.entities import ENTITIES, Entity, Field
+from app.entities import ENTITIES, STATUS_LABELS, Entity, Field
 from app.forms import options
-from app.models import Attachment, Role
-from app.policies import get_visible_or_404, visibility_clause
+from app.models import ACTIVITY_KINDS, Attachment, Role
+from app.policies import get_visible_or_404, portal_activities, visibility_clause
 from app.queries.lists import ListQuery
 from app.queries.portal_records import pointing_at, portal_list, shown_ids
+from app.queries.timeline import activities_on
 from app.services import quotes as quote_service
+from app.services.activities import ON_RECORDS, add_activity
 from app.web.documents import pdf_response
 from app.web.exports import csv_response, export_rows
 from app.web.lists import custom_columns, list_page
@@ -63,6 +65,13 @@ CHILDREN = {
     "orders": (("deliveries", "order_id"), ("invoices", "order_id")),
 }
 RELATED_LIMIT = 10
+
+
+class PortalActivityForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=options(
+        (kind, STATUS_LABELS[kind]) for kind in ACTIVITY_KINDS))
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Details"), validators=[Optional(), Length(max=20000)])
 
 
 class QuoteAnswerForm(FlaskForm):
@@ -124,11 +133,43 @@ def record_detail(entity_name: str, record_id: int):
     record = _load(entity, record_id)
     answerable = entity.name == "quotes" and record.status == "sent"
     fields = portal_fields(entity)
+    with_activities = _shows_activities(entity)
     return render_template(
         "portal/detail.html", entity=entity, record=record, fields=fields,
         custom_fields=custom_columns(entity), refs=ref_access(fields, [record]),
         related=_related(entity, record), attachments=record_attachments(entity.name, record.id),
-        answer_form=QuoteAnswerForm() if answerable else None, can_edit=False)
+        answer_form=QuoteAnswerForm() if answerable else None, can_edit=False,
+        activities=activities_on(entity.name, record.id, current_user)
+        if with_activities else None,
+        activity_form=PortalActivityForm() if with_activities else None)
+
+
+@bp.post("/<entity_name>/<int:record_id>/activities")
+def activity_add(entity_name: str, record_id: int):
+    """An agent's note, call, task or meeting on one of his records (when the tenant allows)."""
+    entity = _portal_entity(entity_name)
+    if not _shows_activities(entity):
+        abort(404)
+    record = _load(entity, record_id)
+    form = PortalActivityForm()
+    if form.validate_on_submit():
+        with transaction(user_errors=True) as saved:
+            add_activity(record, {"kind": form.kind.data, "subject": form.subject.data.strip(),
+                                  "body": (form.body.data or "").strip() or None})
+        if saved:
+            flash(_("Activity added."), "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+    return redirect(url_for("portal.record_detail", entity_name=entity.name,
+                            record_id=record_id, _anchor="activities"))
+
+
+def _shows_activities(entity: Entity) -> bool:
+    """Agents see activities on their records when their tenant shows them; others never."""
+    return entity.name in ON_RECORDS and current_user.role == Role.AGENT \
+        and portal_activities(current_user)
 
 
 @bp.get("/<entity_name>/<int:record_id>/pdf")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -337,6 +337,9 @@ make_contract = pytest.fixture(_with_account("contracts", lambda: {
     "starts_on": date(2026, 1, 1), "recurring_amount": Decimal("49.90")}))
 make_delivery = pytest.fixture(_with_account("deliveries", _document(
     "BL", status="shipped", expected_on=date(2026, 11, 30), carrier="Geodis")))
+make_activity = pytest.fixture(_with_account("activities", lambda: {
+    "kind": "call", "subject": f"Appel {next(_seq)}",
+    "due_at": datetime(2026, 12, 10, 9, 30, tzinfo=UTC)}))
 make_invoice = pytest.fixture(_with_account("invoices", _document(
     "F", status="issued", issued_on=date(2026, 10, 10), due_on=date(2026, 11, 10),
     lines=[{"label": "Store banne 4 m", "quantity": Decimal("1"),

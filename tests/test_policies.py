@@ -146,6 +146,14 @@ def _documents(book: Book, account_key: str, partner_key: str | None,
         if only is None or entity in only:
             record = _create(entity, data)
             records.append(Rec(entity, record.id, account_key, partner_key))
+    if only is None:
+        for staff_only in (False, True):
+            activity = _create("activities", {
+                "kind": "call", "subject": f"Appel {account_key}", "account": account_id,
+                "is_staff_only": staff_only})
+            # A staff-only activity is no partner's: its agents never see it.
+            records.append(Rec("activities", activity.id, account_key,
+                               None if staff_only else partner_key))
     return records
 
 
@@ -157,11 +165,14 @@ def may_see(user: str, rec: Rec) -> bool:
         return may_see(user, rec.parent)
     if user == "agent":
         return rec.partner == "P1"
+    if rec.entity == "activities":  # the extranet shows activities to agents only
+        return False
     return rec.entity != "partners" and rec.account == "X"
 
 
 @pytest.fixture
 def book(tenant: m.Tenant) -> Book:
+    tenant.is_portal_activities_enabled = True
     book = fill_tenant()
     db.session.commit()
     return book
@@ -198,7 +209,7 @@ def test_each_role_sees_exactly_its_records_of_every_entity(book: Book, users: d
     # The agent and the subscriber each see something and miss something of every entity.
     for user_key in ("agent", "subscriber"):
         for name in ENTITIES:
-            if user_key == "subscriber" and name == "partners":
+            if user_key == "subscriber" and name in ("partners", "activities"):
                 continue
             visible_flags = {may_see(user_key, r) for r in book.of(name)}
             assert visible_flags == {True, False}, f"{user_key} / {name}"
@@ -348,7 +359,7 @@ def test_an_agent_never_creates_changes_or_deletes_a_partner(book: Book,
 def test_an_agent_changes_only_records_he_sees(book: Book, users: dict[str, m.User]):
     agent = users["agent"]
     for rec in book.records:
-        if rec.entity in ("partners", "attachments"):
+        if rec.entity in ("partners", "attachments", "activities"):  # activities: his own only
             continue
         record = db.session.get(ENTITIES[rec.entity].model, rec.id)
         assert can_change(agent, record) == may_see("agent", rec), rec

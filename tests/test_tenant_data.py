@@ -695,3 +695,23 @@ def test_the_manifest_keeps_the_legal_mentions_of_documents(tenant, cli, tmp_pat
     manifest = json.loads(_zip(out.read_bytes()).read("manifest.json"))
     assert manifest["tenant"]["siren"] == "732829320"
     assert manifest["tenant"]["late_penalty_rate"] == "12.50"
+
+
+def test_anonymising_a_contact_erases_his_name_from_the_activities_on_him(
+        filled, admin_client):
+    from app.models import Activity
+    from app.services.activities import log_call
+
+    contact = filled["contact"]
+    call = log_call(contact)
+    update_record(call, {"body": "Claire rappellera, mail claire@example.fr"})
+    db.session.commit()
+    assert "Claire" in call.subject
+    admin_client.post(f"/alpha/admin/contacts/{contact.id}/anonymise")
+    db.session.expire_all()
+    call = db.session.get(Activity, call.id)
+    assert "claire" not in f"{call.subject} {call.body}".lower()
+    assert call.kind == "call" and call.done_at is not None
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "activities", AuditEvent.record_id == call.id)).all()
+    assert "laire" not in json.dumps([[e.before, e.after] for e in events])

@@ -233,6 +233,13 @@ def _value_field(f: Field, *, output: bool, **kwargs: Any) -> ma.fields.Field:
     if f.type == "integer":
         return ma.fields.Integer(allow_none=True, metadata=doc) if output \
             else _integer(metadata=doc, **kwargs)
+    if f.type == "datetime":
+        return ma.fields.AwareDateTime(allow_none=True, metadata=doc) if output \
+            else timestamp(metadata=doc, **kwargs)
+    if f.type == "boolean":
+        return ma.fields.Boolean(allow_none=True, metadata=doc) if output \
+            else ma.fields.Boolean(error_messages=_messages(invalid=_l("Enter true or false.")),
+                                   metadata=doc, **kwargs)
     if f.choices:
         doc["enum"] = list(f.choices)
     else:
@@ -309,7 +316,7 @@ def filter_parameters(entity: Entity) -> dict[str, Field]:
             continue
         if f.type == "ref":
             names = [f"{f.name}_id"] + ([f"{f.name}_ref"] if f.ref != "users" else [])
-        elif f.type == "date":
+        elif f.type in ("date", "datetime"):
             names = [f"{f.name}_from", f"{f.name}_to"]
         elif f.type == "money":
             names = [f"{f.name}_min", f"{f.name}_max"]
@@ -349,6 +356,10 @@ def _query_fields(entity: Entity) -> dict[str, ma.fields.Field]:
             error_messages=_messages(invalid=_l("Enter true or false.")), metadata={
                 "description": f"`true`: overdue invoices only; `false`: the others. "
                                f"{OVERDUE_RULE}"})
+    for name, attr in entity.extra.get("flags", {}).items():
+        fields[name] = ma.fields.Boolean(
+            error_messages=_messages(invalid=_l("Enter true or false.")),
+            metadata={"description": f"`true`: {attr} is set; `false`: it is not."})
     fields["cf"] = ma.fields.List(_string(), metadata={"description": CF_DOC})
     return fields
 
@@ -360,6 +371,12 @@ def _filter_field(name: str, f: Field) -> ma.fields.Field:
             return _string(metadata={"description": f"{label}, by external_ref."})
         hidden = " Not for a partner's token." if f.ref == "users" else ""
         return _integer(metadata={"description": f"{label}, by id.{hidden}"})
+    if f.type == "datetime":
+        low = name.endswith("_from")
+        return timestamp(metadata={"description": f"{label} {'≥' if low else '≤'} this."})
+    if f.type == "boolean":
+        return ma.fields.Boolean(error_messages=_messages(invalid=_l("Enter true or false.")),
+                                 metadata={"description": f"{label} (true or false)."})
     if f.type in ("date", "money"):
         maker = _date if f.type == "date" else _decimal
         low = name.endswith(("_from", "_min"))

@@ -55,6 +55,7 @@ STATUS_COLORS = {
 
 from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     account_views,
+    activity_views,
     admin_views,
     auth_views,
     dashboard_views,

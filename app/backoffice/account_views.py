@@ -5,14 +5,14 @@ from flask import render_template
 from flask_login import current_user
 
 from app.backoffice import bp
-from app.backoffice.forms import AttachmentForm
+from app.backoffice.forms import ActivityForm, AttachmentForm
 from app.clock import local_today
 from app.entities import ENTITIES
 from app.models import Account
 from app.policies import can_edit, get_visible_or_404
 from app.queries.account360 import account_overview
+from app.queries.timeline import timeline
 from app.web.lists import custom_columns
-from app.web.records import audit_trail
 
 
 @bp.get("/accounts/<int:record_id>/360")
@@ -22,6 +22,6 @@ def account_360(record_id: int):
     return render_template(
         "account_360.html", record=account, entity=ENTITIES["accounts"], overview=overview,
         custom_fields=custom_columns(ENTITIES["accounts"]),
-        audit=audit_trail("accounts", account.id),
+        timeline=timeline("accounts", account.id, current_user), activity_form=ActivityForm(),
         attachment_form=AttachmentForm(), can_edit=can_edit(current_user, account),
         entities=ENTITIES)

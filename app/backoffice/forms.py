@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     FieldList,
     Form,
@@ -40,10 +41,10 @@ from app.entities import (
 
 # Shared with the extranet; imported here too for the back office's views.
 from app.forms import LANGUAGES, LocaleForm, LoginForm, apply_errors, options  # noqa: F401
-from app.models import FIELD_TYPES, CustomField, Role, User
+from app.models import ACTIVITY_KINDS, FIELD_TYPES, CustomField, Role, User
 from app.policies import get_visible
 from app.queries.records import record_id_by_text
-from app.values import parse_decimal
+from app.values import local_zone, parse_decimal
 
 REF_ID = re.compile(r"#(\d{1,18})\s*$")
 
@@ -123,6 +124,11 @@ def choice_label(value: str) -> str:
     return str(STATUS_LABELS.get(value, value))
 
 
+# A datetime-local input's value (its first format: what the browser accepts), then what
+# browsers also send.
+LOCAL_MOMENT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
 def _core_field(f: Field) -> Any:
     required = [InputRequired()] if f.required else [Optional()]
     if f.type == "ref":
@@ -132,6 +138,13 @@ def _core_field(f: Field) -> Any:
                          render_kw={"required": True} if f.required else None)
     if f.type == "money":
         return AmountField(f.label)
+    if f.type == "datetime":
+        return DateTimeLocalField(f.label, validators=[Optional()], format=LOCAL_MOMENT_FORMATS)
+    if f.type == "boolean":
+        return BooleanField(f.label)
+    if f.type == "long_text":
+        return TextAreaField(f.label, validators=[Optional(), Length(max=f.max_length)],
+                             render_kw={"rows": 3})
     if f.type == "choice":
         return SelectField(f.label, choices=options((c, choice_label(c)) for c in f.choices),
                            validators=required)
@@ -197,6 +210,8 @@ def _fill(form: FlaskForm, entity: Entity, custom_fields: list[CustomField], obj
                 field.label_text = ref_label(f.ref, record) if record else ""
         elif obj is not None:
             field.data = getattr(obj, f.attr)
+            if f.type == "datetime" and field.data is not None:  # shown in local time
+                field.data = field.data.astimezone(local_zone()).replace(tzinfo=None)
     values = (obj.custom if obj is not None else None) or {}
     for cf in custom_fields:
         value = values.get(cf.key)
@@ -221,6 +236,8 @@ def form_to_data(form: FlaskForm, entity: Entity, custom_fields: list[CustomFiel
     """The python values a form holds, in the shape services take."""
     data: dict[str, Any] = {f.name: form[f.name].data for f in entity.fields}
     for f in entity.fields:
+        if f.type == "boolean":
+            data[f.name] = bool(data[f.name])
         if f.type not in ("ref", "date", "money") and isinstance(data[f.name], str):
             data[f.name] = data[f.name].strip() or None
     custom: dict[str, Any] = {}
@@ -271,3 +288,21 @@ class CustomFieldForm(FlaskForm):
 class AttachmentForm(FlaskForm):
     file = FileField(_l("File"), validators=[FileRequired()])
     submit = SubmitField(_l("Attach"))
+
+
+class ActivityForm(FlaskForm):
+    """An activity added from a record's page (the record gives its customer)."""
+
+    kind = SelectField(_l("Kind"), choices=options(
+        (kind, choice_label(kind)) for kind in ACTIVITY_KINDS))
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Details"), validators=[Optional(), Length(max=20000)],
+                         render_kw={"rows": 2})
+    due_at = DateTimeLocalField(_l("Due"), validators=[Optional()], format=LOCAL_MOMENT_FORMATS)
+    is_staff_only = BooleanField(_l("Staff only"))
+    submit = SubmitField(_l("Add"))
+
+    def data_for_service(self) -> dict[str, Any]:
+        return {"kind": self.kind.data, "subject": (self.subject.data or "").strip(),
+                "body": (self.body.data or "").strip() or None, "due_at": self.due_at.data,
+                "is_staff_only": bool(self.is_staff_only.data)}

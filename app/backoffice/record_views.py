@@ -16,6 +16,7 @@ from flask_login import current_user
 from app.backoffice import bp
 from app.backoffice.document_views import document_mail_form
 from app.backoffice.forms import (
+    ActivityForm,
     AttachmentForm,
     form_to_data,
     record_form,
@@ -27,6 +28,8 @@ from app.entities import EDITABLE, ENTITIES, Entity
 from app.models import Attachment
 from app.policies import can_edit, get_visible_or_404
 from app.queries.records import suggestions
+from app.queries.timeline import timeline
+from app.services.activities import ON_RECORDS
 from app.services.attachments import add_attachment, delete_attachment
 from app.services.records import create_record, delete_record, update_record
 from app.web.documents import printable_entities
@@ -74,9 +77,13 @@ def record_detail(entity_name: str, record_id: int):
     if entity.name == "accounts":
         return redirect(url_for("backoffice.account_360", record_id=record_id))
     record = get_visible_or_404(entity.model, record_id, current_user)
+    on_timeline = entity.name in ON_RECORDS
     return render_template(
         "records/detail.html", entity=entity, record=record,
-        custom_fields=custom_columns(entity), audit=audit_trail(entity.name, record.id),
+        custom_fields=custom_columns(entity),
+        audit=[] if on_timeline else audit_trail(entity.name, record.id),
+        timeline=timeline(entity.name, record.id, current_user) if on_timeline else None,
+        activity_form=ActivityForm() if on_timeline else None,
         attachments=record_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
         can_edit=can_edit(current_user, record), mail_form=document_mail_form(entity, record))
 

@@ -1,5 +1,5 @@
-"""Admin settings: the extranet's look (colour and logo, also those of printed documents) and
-the legal mentions printed on documents."""
+"""Admin settings: the extranet's look (colour and logo, also those of printed documents),
+whether agents see activities, and the legal mentions printed on documents."""
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, url_for
@@ -16,6 +16,7 @@ from app.services.tenant_settings import (
     DEFAULT_COLOR,
     LEGAL_FIELDS,
     set_legal_mentions,
+    set_portal_activities,
     set_portal_look,
 )
 from app.web.transactions import transaction
@@ -26,13 +27,16 @@ class PortalLookForm(FlaskForm):
                                render_kw={"type": "color"})
     logo = FileField(_l("Logo (PNG, JPEG, GIF or WebP, up to 512 KB)"))
     remove_logo = BooleanField(_l("Remove the logo"))
+    portal_activities = BooleanField(_l("Agents see the activities of their records (never the "
+                                        "staff-only ones) and add some"))
     submit = SubmitField(_l("Save"))
 
 
 @bp.route("/admin/extranet", methods=["GET", "POST"])
 def admin_extranet():
     tenant = g.tenant
-    form = PortalLookForm(data={"portal_color": tenant.portal_color or DEFAULT_COLOR})
+    form = PortalLookForm(data={"portal_color": tenant.portal_color or DEFAULT_COLOR,
+                                "portal_activities": tenant.is_portal_activities_enabled})
     errors: list[str] = []
     if form.validate_on_submit():
         upload = form.logo.data
@@ -40,6 +44,7 @@ def admin_extranet():
             set_portal_look(tenant, form.portal_color.data,
                             upload.stream if upload and upload.filename else None,
                             remove_logo=form.remove_logo.data)
+            set_portal_activities(tenant, bool(form.portal_activities.data))
         if saved:
             flash(_("The extranet's look is saved."), "success")
             return redirect(url_for("backoffice.admin_extranet"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -136,6 +136,25 @@ class DemoBuilder:
         deliveries = self.deliveries(orders)
         contracts = self.contracts()
         self.invoices(orders, deliveries, contracts)
+        self.activities()
+
+    def activities(self) -> None:
+        """Claire Martin's calls and visits: some done, some late, today's, upcoming."""
+        rng = random.Random(2027)  # its own draws: the records above stay as they were
+        now = datetime.combine(self.today, time(9, 0), tzinfo=UTC)
+        plans = [("call", "Relance devis", -3, False),
+                 ("task", "Envoyer la documentation", -1, True),
+                 ("meeting", "Visite showroom", 0, True), ("call", "Point chantier", 2, True),
+                 ("task", "Préparer le renouvellement", 9, True)]
+        for index, account in enumerate(self.accounts[:12]):
+            kind, subject, days, open_ = plans[index % len(plans)]
+            moment = now + timedelta(days=days, hours=rng.randint(0, 8))
+            _create("activities", {
+                "account": account["id"], "kind": kind, "subject": subject,
+                "owner": self.sales[0], "due_at": moment,
+                "done_at": None if open_ else moment,
+                "body": "Le client attend notre rappel." if rng.random() < 0.5 else None,
+                "external_ref": f"ACT-{index + 1:04d}"})
 
     def custom_fields(self) -> None:
         for entity, key, fr, en, kind, extra in (

@@ -1,5 +1,6 @@
 """Every model, imported here so metadata and migrations see them all."""
 from app.models.account import ACCOUNT_KINDS, Account, Contact
+from app.models.activity import ACTIVITY_KINDS, ACTIVITY_RECORDS, Activity
 from app.models.attachment import Attachment
 from app.models.audit import AuditEvent
 from app.models.base import RecordMixin, TenantScoped
@@ -38,10 +39,12 @@ from app.models.webhook import (
 )
 
 __all__ = [
-    "ACCOUNT_KINDS", "CONTRACT_STATUSES", "DEAL_STAGES", "DELIVERY_STATUSES", "FIELD_TYPES",
-    "INVOICE_STATUSES", "OPEN_INVOICE_STATUSES", "ORDER_STATUSES", "QUOTE_STATUSES",
-    "RUN_SOURCES", "RUN_STATUSES", "STAFF_ROLES", "TOKEN_SCOPES",
-    "Account", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract", "CustomField",
+    "ACCOUNT_KINDS", "ACTIVITY_KINDS", "ACTIVITY_RECORDS", "CONTRACT_STATUSES", "DEAL_STAGES",
+    "DELIVERY_STATUSES", "FIELD_TYPES", "INVOICE_STATUSES", "OPEN_INVOICE_STATUSES",
+    "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES", "STAFF_ROLES",
+    "TOKEN_SCOPES",
+    "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
+    "CustomField",
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",

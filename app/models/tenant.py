@@ -40,6 +40,9 @@ class Tenant(TimestampMixin, db.Model):
     vat_number: Mapped[str | None] = mapped_column(String(20))
     payment_terms: Mapped[str | None] = mapped_column(Text)
     late_penalty_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    # Whether agents see and add activities on their records in the extranet (off: they are
+    # the tenant's own notes until its admin decides otherwise).
+    is_portal_activities_enabled: Mapped[bool] = mapped_column(default=False)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug}>"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from app.models import CustomField, Invoice, User
 from app.models.base import MAX_ID
 from app.policies import visible
 from app.search_text import found, matches
-from app.values import parse_bool, parse_date, parse_decimal
+from app.values import parse_bool, parse_date, parse_datetime, parse_decimal
 
 MAX_QUERY = 100
 COUNT_CAP = 1000  # a list counts its rows up to this many
@@ -81,6 +81,8 @@ def build_list(entity: Entity, args: Any, user: Any,
             stmt = _apply_field_filter(query, stmt, f, args, user)
     if model is Invoice:
         stmt = _apply_overdue_filter(query, stmt, args)
+    for name, attr in entity.extra.get("flags", {}).items():
+        stmt = _apply_flag_filter(query, stmt, name, getattr(model, attr), args)
     fields = custom_fields if custom_fields is not None else definitions(entity.name)
     for cf in fields:
         stmt = _apply_custom_filter(query, stmt, cf, args)
@@ -120,7 +122,7 @@ def _search_clause(entity: Entity, q: str):
 
 def _range(query: ListQuery, args: Any, name: str, parser: Any, label: Any) -> tuple[Any, Any]:
     bounds = []
-    for suffix in ("from", "to") if parser is parse_date else ("min", "max"):
+    for suffix in ("from", "to") if parser in (parse_date, parse_datetime) else ("min", "max"):
         raw = (args.get(f"{name}_{suffix}") or "").strip()
         value = None
         if raw:
@@ -136,17 +138,28 @@ def _range(query: ListQuery, args: Any, name: str, parser: Any, label: Any) -> t
 def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
                         user: Any) -> Select:
     column = getattr(query.entity.model, f.attr)
-    if f.type in ("date", "money"):
-        parser = parse_date if f.type == "date" else parse_decimal
+    if f.type in ("date", "datetime", "money"):
+        parser = {"date": parse_date, "datetime": parse_datetime}.get(f.type, parse_decimal)
         low, high = _range(query, args, f.name, parser, f.label)
         if low is not None:
             stmt = stmt.where(column >= low)
+        if high is not None and f.type == "datetime" \
+                and len((args.get(f"{f.name}_to") or "").strip()) <= 10:
+            return stmt.where(column < high + timedelta(days=1))  # a day: all of it
         if high is not None:
             stmt = stmt.where(column <= high)
         return stmt
     raw = (args.get(f.name) or "").strip()[:MAX_QUERY]
     if not raw:
         return stmt
+    if f.type == "boolean":
+        try:
+            flag = parse_bool(raw)
+        except ValueError:
+            query.refuse(f.name, f.label, raw)
+            return stmt
+        query.active[f.name] = raw
+        return stmt.where(column.is_(flag))
     if f.type == "ref":
         try:
             ref_id = int(raw)
@@ -191,6 +204,21 @@ def _apply_overdue_filter(query: ListQuery, stmt: Select, args: Any) -> Select:
     query.active["overdue"] = raw
     day = query.today or local_today()
     return stmt.where(Invoice.overdue_on(day) if late else Invoice.not_overdue_on(day))
+
+
+def _apply_flag_filter(query: ListQuery, stmt: Select, name: str, column: Any,
+                       args: Any) -> Select:
+    """`done=true`: the column is set; `done=false`: it is not."""
+    raw = (args.get(name) or "").strip()[:MAX_QUERY]
+    if not raw:
+        return stmt
+    try:
+        flag = parse_bool(raw)
+    except ValueError:
+        query.refuse(name, name, raw)
+        return stmt
+    query.active[name] = raw
+    return stmt.where(column.isnot(None) if flag else column.is_(None))
 
 
 def custom_filter_names(cf: CustomField) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ trail and the webhook payloads about him lose the values, not the events.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import (
     Account,
+    Activity,
     Attachment,
     AuditEvent,
     Contact,
@@ -191,6 +193,36 @@ def _erase_record_files(entity: str, record: Any, values: set[str]) -> list[Path
     return files
 
 
+def _erase_activity_mentions(entity: str, record: Any, values: set[str]) -> None:
+    """The activities on the person keep their kind and dates, not what names him: his name,
+    e-mail or phone in a subject or a note becomes "anonymised"; their history loses both."""
+    column = Activity.contact_id if entity == "contacts" else Activity.account_id
+    values = {v for v in values if len(v.strip()) >= 2}
+    activities = list(db.session.scalars(select(Activity).where(column == record.id)))
+    changed = []
+    for activity in activities:
+        subject, body = (_replaced(activity.subject, values), _replaced(activity.body, values))
+        if (subject, body) != (activity.subject, activity.body):
+            activity.subject, activity.body = subject, body
+            changed.append(activity)
+    if not changed:
+        return
+    db.session.flush()
+    _scrub_history("activities", [a.id for a in changed], ("subject", "body"), values)
+    for activity in changed:
+        record_event("anonymise", "activities", activity.id, None,
+                     {"subject": activity.subject, "body": activity.body})
+
+
+def _replaced(text: str | None, values: set[str]) -> str | None:
+    """`text` with each of `values` (in any case) replaced by "anonymised"."""
+    if not text:
+        return text
+    for value in sorted(values, key=len, reverse=True):  # a full name before its parts
+        text = re.sub(re.escape(value), ANONYMISED, text, flags=re.IGNORECASE)
+    return text
+
+
 def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
                cleared: dict[str, Any]) -> list[Path]:
     """Clear a record's personal fields and files; his history stays, without them: audit
@@ -199,6 +231,7 @@ def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
     if record.external_ref in values:  # a reference that is the person's e-mail or phone
         record.external_ref = None
     files = _erase_record_files(entity, record, values)
+    _erase_activity_mentions(entity, record, values | {getattr(record, "name", "") or ""})
     _scrub_history(entity, [record.id], keys, values)
     _scrub_row_errors(values)
     for key, value in cleared.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -41,6 +41,7 @@ from app.services.record_rules import (
     required_to_create,
 )
 from app.tenancy import current_actor
+from app.values import parse_bool, parse_datetime
 
 # CLDR also names regions that are no ISO 3166 country: unknown (ZZ), EU, UN, pseudo-locales.
 COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2
@@ -102,6 +103,8 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
         except ValidationError as exc:
             errors.update(exc.errors)
     errors.update(date_order_errors(entity, current or {}, values))
+    if entity.model is m.Activity:
+        errors.update(activity_errors({**(current or {}), **values}))
     errors.update(refused_values(current_actor().user, entity.model, current, values,
                                  checked.lines))
     if errors:
@@ -111,6 +114,27 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
         values["partner_id"] = partner_id
     if entity.model is m.Quote:
         values.update(answer_in_write(current, values))
+
+
+def account_of(name: str, record_id: int) -> int | None:
+    """The customer of the record `record_id` of kind `name` (contact, deal, …)."""
+    model = ENTITIES[f"{name}s"].model
+    return db.session.scalar(select(model.account_id).where(model.id == record_id))
+
+
+def activity_errors(state: dict[str, Any],
+                    customer_of: Callable[[str, int], int | None] = account_of
+                    ) -> dict[str, str]:
+    """An activity is on its customer and at most one of that customer's records."""
+    linked = [name for name in m.ACTIVITY_RECORDS if state.get(f"{name}_id") is not None]
+    if len(linked) > 1:
+        return {linked[1]: _("An activity is on one record of its customer at most.")}
+    if not linked or state.get("account_id") is None:
+        return {}
+    account_id = customer_of(linked[0], state[f"{linked[0]}_id"])
+    if account_id != state["account_id"]:
+        return {linked[0]: _("This record is not one of the activity's customer.")}
+    return {}
 
 
 def clean_value(field: Field, raw: Any) -> Any:
@@ -131,6 +155,13 @@ def clean_value(field: Field, raw: Any) -> Any:
         return raw
     if field.type == "integer":
         return int(raw)
+    if field.type == "datetime":
+        return moment(raw)
+    if field.type == "boolean":
+        try:
+            return parse_bool(raw)
+        except ValueError as exc:
+            raise ValueError(_("Enter yes or no.")) from exc
     text = str(raw).strip()
     if len(text) > field.max_length:
         raise ValueError(_("At most %(n)d characters.", n=field.max_length))
@@ -150,6 +181,17 @@ def clean_value(field: Field, raw: Any) -> Any:
         if len(text) != 3 or not text.isalpha():
             raise ValueError(_("Enter a currency code such as EUR."))
     return text
+
+
+def moment(raw: Any) -> datetime:
+    """A date and time, in UTC (a time without an offset is local: app/values.py)."""
+    try:
+        value = parse_datetime(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(_("Enter a date and time as DD/MM/YYYY HH:MM.")) from exc
+    if not 1900 <= value.year <= 2999:
+        raise ValueError(_("Enter a date between 1900 and 2999."))
+    return value
 
 
 def money(raw: Any) -> Decimal:

@@ -90,7 +90,7 @@ def _new_record(name: str) -> tuple[dict[str, Any], tuple[str, ...]]:
     audit trail writes as text (amounts, dates)."""
     entity = ENTITIES[name]
     return ({f.attr: column_default(entity, f) for f in entity.fields},
-            tuple(f.attr for f in entity.fields if f.type in ("money", "date")))
+            tuple(f.attr for f in entity.fields if f.type in ("money", "date", "datetime")))
 
 
 def new_row(entity: Entity, values: dict[str, Any], lines: list[dict[str, Any]] | None,

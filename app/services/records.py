@@ -38,6 +38,8 @@ def create_record(entity: Entity, data: dict[str, Any]) -> Any:
     checked = _checked(entity, None, data, partial=False)
     now = datetime.now(UTC)
     row = new_row(entity, checked.values, checked.lines, checked.custom, now)
+    if entity.model is m.Activity:
+        row.update(_activity_author(data, row))
     writer = RecordWriter(entity)
     with _refused_as_errors():
         record_id = writer.create_one(row)
@@ -74,6 +76,18 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
     return record
 
 
+def _activity_author(data: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """Who wrote an activity (none for a feed or a token), and its owner unless given: a
+    member of the staff who writes it."""
+    user = _user()
+    if not isinstance(user, m.User):  # a token, a feed: the audit trail names it
+        return {}
+    author = {"created_by_id": user.id}
+    if "owner" not in data and user.is_staff:
+        author["owner_id"] = user.id
+    return author
+
+
 def _written(model: type, record_id: int, row: dict[str, Any]) -> Any:
     """The new record as the ORM's object, from the row just written, without reading it back
     (the columns the row lacks, and the lines, load when first read)."""
@@ -94,6 +108,8 @@ def delete_record(record: Any) -> None:
     before = snapshot(entity, record)
     record_id = record.id
     now = datetime.now(UTC)
+    if isinstance(record, m.Account):
+        _delete_activities(record_id, now)
     _detach_references(entity, record_id, now)
     with _refused_as_errors():
         db.session.delete(record)
@@ -162,6 +178,21 @@ def _detach_references(entity: Entity, record_id: int, now: datetime) -> None:
                 loaded = db.session.identity_map.get(identity_key(model, i))
                 if loaded is not None:
                     db.session.expire(loaded, stale)
+
+
+def _delete_activities(account_id: int, now: datetime) -> None:
+    """A customer's activities go with it, each audited (and announced)."""
+    entity = ENTITIES["activities"]
+    activities = db.session.scalars(select(m.Activity).where(
+        m.Activity.account_id == account_id).order_by(m.Activity.id)).all()
+    if not activities:
+        return
+    rows = [audit_row("delete", entity.name, a.id, snapshot(entity, a), None, now)
+            for a in activities]
+    for activity in activities:
+        db.session.delete(activity)
+    db.session.flush()
+    RecordWriter(entity).audit(rows)
 
 
 def _check_account_unused(account: m.Account) -> None:

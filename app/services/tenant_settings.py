@@ -1,5 +1,6 @@
 """A tenant's settings its admin may change: the colour and logo of the extranet and of
-printed documents, and the legal mentions those documents carry."""
+printed documents, the legal mentions those documents carry, and whether its agents see
+activities in the extranet."""
 from __future__ import annotations
 
 import os
@@ -41,6 +42,17 @@ def set_portal_look(tenant: Tenant, color: str | None, logo: IO[bytes] | None = 
     after = _look(tenant)
     if after != before:
         record_event("update", "tenants", tenant.id, before, after)
+
+
+def set_portal_activities(tenant: Tenant, enabled: bool) -> None:
+    """Whether the tenant's agents see and add activities in the extranet."""
+    if tenant.is_portal_activities_enabled == enabled:
+        return
+    before = {"is_portal_activities_enabled": tenant.is_portal_activities_enabled}
+    tenant.is_portal_activities_enabled = enabled
+    db.session.flush()
+    record_event("update", "tenants", tenant.id, before,
+                 {"is_portal_activities_enabled": enabled})
 
 
 def _look(tenant: Tenant) -> dict[str, str | None]:

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models import CustomField, Invoice
 from app.queries.keyset import keyset_page
 from app.queries.lists import ListQuery, build_list
+from app.values import local_zone
 from app.web.downloads import download
 from app.web.invoice_status import days_late, shown_status
 from app.web.lists import custom_columns
@@ -39,8 +40,9 @@ def excel_cell(value: Any) -> str:
         return format(value, "f").replace(".", ",")
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, datetime):  # in local time, as feeds read it back
+        local = value.astimezone(local_zone()) if value.tzinfo is not None else value
+        return local.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     if isinstance(value, list):

@@ -78,8 +78,12 @@ def filter_inputs(filters: Sequence[Field], custom: Sequence[CustomField]
     A date or an amount is a range of two inputs (`_from`/`_to`, `_min`/`_max`), as
     app/queries/lists.py reads them."""
     for f in filters:
-        if f.type in ("date", "money"):
-            yield from _range(f.name, f.label, f.type)
+        if f.type in ("date", "datetime", "money"):  # a date-time is filtered by days
+            yield from _range(f.name, f.label, "date" if f.type == "datetime" else f.type)
+        elif f.type == "boolean":
+            yield FilterInput(f.name, f.label, "select", (
+                (pgettext("a filter's value", "yes"), _("Yes")),
+                (pgettext("a filter's value", "no"), _("No"))))
         elif f.type == "choice":
             yield FilterInput(f.name, f.label, "select",
                               tuple((c, STATUS_LABELS.get(c, c)) for c in f.choices))

@@ -24,22 +24,26 @@ PARTNER_OWNED = ["deals", "quotes", "orders", "contracts", "deliveries", "invoic
 
 
 @pytest.fixture
-def reach(world, make_partner, make_account, make_contact, make_deal, make_quote, make_order,
-          make_contract, make_delivery, make_invoice) -> SimpleNamespace:
+def reach(tenant, world, make_partner, make_account, make_contact, make_deal, make_quote,
+          make_order, make_contract, make_delivery, make_invoice,
+          make_activity) -> SimpleNamespace:
     """Partner P001 (world) and its records; partner Q and one record of each entity of Q's,
     each with the external_ref `Q-<entity>`."""
     q = make_partner(name="Agence Sud", external_ref="Q-partners")
     account = make_account(name="Client Sud", partner=q.id, external_ref="Q-accounts")
     makers = {"contacts": make_contact, "deals": make_deal, "quotes": make_quote,
               "orders": make_order, "contracts": make_contract, "deliveries": make_delivery,
-              "invoices": make_invoice}
+              "invoices": make_invoice, "activities": make_activity}
     records: dict[str, Any] = {"partners": q, "accounts": account}
     for name, make in makers.items():
         records[name] = make(account=account.id, external_ref=f"Q-{name}")
     records["attachments"] = add_attachment(account, "contrat.txt", io.BytesIO(b"Sud"))
     records["attachments"].external_ref = "Q-attachments"
     mine = {"contacts": make_contact(account=world.account.id, external_ref="P-contact"),
-            "invoices": make_invoice(account=world.account.id, external_ref="P-invoice")}
+            "invoices": make_invoice(account=world.account.id, external_ref="P-invoice"),
+            "activities": make_activity(account=world.account.id, external_ref="P-activity")}
+    # Activities reach a partner's token only when the tenant shows them to its agents.
+    tenant.is_portal_activities_enabled = True
     db.session.commit()
     return SimpleNamespace(q=q, records=records, mine=mine, world=world)
 
@@ -105,7 +109,7 @@ def test_a_partner_token_lists_only_its_partners_records(partner_client, reach, 
             assert [r["id"] for r in rows] == [world.partner.id]
         elif entity == "accounts":
             assert [r["id"] for r in rows] == [world.account.id]
-        elif entity in ("contacts", "attachments"):
+        elif entity in ("contacts", "attachments", "activities"):
             assert {r["account_id"] for r in rows} <= {world.account.id}
         else:
             assert {r["partner_id"] for r in rows} <= {world.partner.id}

@@ -128,7 +128,7 @@ def result_count(response: Any) -> str:
 
 @pytest.fixture
 def make_record(make_partner, make_account, make_contact, make_deal, make_quote, make_order,
-                make_contract, make_delivery, make_invoice) -> Callable[..., Any]:
+                make_contract, make_delivery, make_invoice, make_activity) -> Callable[..., Any]:
     """One record of any entity, on a customer and partner of its own (so joins matter)."""
 
     def make(entity: str, **over: Any) -> Any:
@@ -146,7 +146,8 @@ def make_record(make_partner, make_account, make_contact, make_deal, make_quote,
             return attachment
         factory = {"contacts": make_contact, "deals": make_deal, "quotes": make_quote,
                    "orders": make_order, "contracts": make_contract,
-                   "deliveries": make_delivery, "invoices": make_invoice}[entity]
+                   "deliveries": make_delivery, "invoices": make_invoice,
+                   "activities": make_activity}[entity]
         return factory(account=account.id, **over)
 
     return make

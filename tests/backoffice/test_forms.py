@@ -32,6 +32,8 @@ MINIMAL = {
                    "carrier": "Geodis"},
     "invoices": {"number": "F-NEW-1", "account": "#{account}", "status": "issued",
                  "issued_on": "2026-10-10", "due_on": "2026-11-10"},
+    "activities": {"kind": "task", "subject": "Relancer", "account": "#{account}",
+                   "due_at": "2026-12-10T09:30", "is_staff_only": "y"},
 }
 
 

@@ -19,6 +19,7 @@ ALL = list(ENTITIES)
 def _title(entity: str, record) -> str:
     return record.name if entity in ("partners", "accounts", "contacts") else \
         record.title if entity == "deals" else \
+        record.subject if entity == "activities" else \
         record.file_name if entity == "attachments" else record.number
 
 

@@ -49,6 +49,10 @@ COVERED = {
     "backoffice.record_pdf": "test_documents.py",
     "backoffice.document_send": "test_document_mail.py",
     "backoffice.admin_tokens": "test_tokens_admin.py",
+    "backoffice.activity_add": "test_activities.py", "backoffice.call_log": "test_activities.py",
+    "backoffice.activity_note": "test_activities.py",
+    "backoffice.activity_done": "test_activities.py",
+    "backoffice.activities_mine": "test_activities.py",
     "backoffice.admin_token_new": "test_tokens_admin.py",
     "backoffice.admin_token_revoke": "test_tokens_admin.py",
     "backoffice.admin_webhooks": "../webhooks/test_admin.py",
@@ -83,7 +87,8 @@ def one_of_each(make_record, make_user, make_field):
 
 
 def _pages(records, user, field_id) -> list[str]:
-    pages = ["/alpha/", "/alpha/profile", "/alpha/profile/password", "/alpha/admin/users",
+    pages = ["/alpha/", "/alpha/profile", "/alpha/profile/password", "/alpha/activities/mine",
+             "/alpha/admin/users",
              "/alpha/admin/users/new",
              "/alpha/admin/users/invite",
              f"/alpha/admin/users/{user.id}", "/alpha/admin/custom-fields",

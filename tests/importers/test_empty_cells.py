@@ -20,7 +20,8 @@ from tests.importers.conftest import by_key, row_errors
 IMPORTABLE = [name for name in ENTITIES if name != "attachments"]
 # A filled cell per field type; required fields without a default are filled on every row.
 FILLED = {"email": "a@exemple.fr", "phone": "0102030405",
-          "date": "01/02/2026", "money": "12,50", "country": "BE", "decimal": "3,5"}
+          "date": "01/02/2026", "money": "12,50", "country": "BE", "decimal": "3,5",
+          "datetime": "01/02/2026 10:30", "boolean": "oui"}
 REFS = {"account": "C1", "partner": "P1"}
 
 

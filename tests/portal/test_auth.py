@@ -15,6 +15,7 @@ COVERED = {
     "portal.profile": "test_home.py", "portal.theme": "../backoffice/test_extranet_look.py",
     "portal.logo": "../backoffice/test_extranet_look.py",
     "portal.record_list": "test_records.py", "portal.record_detail": "test_records.py",
+    "portal.activity_add": "test_activities.py",
     "portal.record_export": "test_records.py", "portal.attachment_download": "test_records.py",
     "portal.answer_quote": "test_records.py", "portal.forgot_password": "test_passwords.py",
     "portal.reset_password": "test_passwords.py", "portal.accept_invitation": "test_passwords.py",

@@ -56,13 +56,17 @@ INPUTS: dict[str, dict[str, Any]] = {
                    "expected_on": "2026-11-30", "carrier": "Geodis"},
     "invoices": {**ACCOUNT, "number": "1", "issued_on": "2026-10-10", "due_on": "2026-11-10",
                  "amount_paid": "100", "lines": LINES},
+    "activities": {**ACCOUNT, "kind": "task", "subject": "Rappeler pour la pose",
+                   "body": "Le client préfère le matin.", "due_at": "2026-12-10T09:30:00Z",
+                   "is_staff_only": True},
 }
 # A change of each record, given by each path again.
 CHANGES = {"partners": {"phone": "03 20 99 99 99"}, "accounts": {"city": "Roubaix"},
            "contacts": {"job_title": "Associée"}, "deals": {"stage": "won"},
            "quotes": {"status": "accepted"}, "orders": {"status": "delivered"},
            "contracts": {"status": "terminated"}, "deliveries": {"carrier": "DB Schenker"},
-           "invoices": {"amount_paid": "1000.5"}}
+           "invoices": {"amount_paid": "1000.5"},
+           "activities": {"done_at": "2026-12-10T10:05:00+01:00"}}
 PATHS = ("single", "bulk", "feed")
 IGNORED = {"id", "created_at", "updated_at", "import_run_id", "import_profile_id"}
 AUDIT_IGNORED = {"id", "record_id", "created_at", "actor_kind", "actor_id", "actor_label", "ip"}
