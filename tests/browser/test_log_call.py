@@ -30,7 +30,7 @@ def test_a_call_is_logged_in_one_tap_from_a_customer_page_on_a_phone(
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(f"**/alpha/accounts/{account.id}/360")
 
-    phone_link = page.locator("a[href='tel:04 78 00 00 00']").first
+    phone_link = page.locator("a[href='tel:+33478000000']").first
     assert phone_link.is_visible()
     log_call = page.locator("button.log-call").first
     assert log_call.is_visible()
