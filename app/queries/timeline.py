@@ -3,7 +3,7 @@ activities, newest first. One function for every page that shows one (a record's
 the 360° page), so that how history reads can change in one place."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from app import models as m
 from app.extensions import db
 from app.policies import visible
+from app.queries.history import Change, readable_history
 from app.queries.records import history_of
 
 TIMELINE_LENGTH = 50
@@ -23,6 +24,8 @@ class TimelineItem:
     at: datetime
     event: m.AuditEvent | None = None
     activity: m.Activity | None = None
+    # An event's changes as its reader reads them (labels, names, local formats).
+    changes: tuple[Change, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -54,4 +57,10 @@ def timeline(entity_name: str, record_id: int, user: Any,
     if user is not None and user.is_staff:
         items += [TimelineItem(e.created_at, event=e)
                   for e in history_of(entity_name, record_id, limit)]
-    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+    items = sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+    events = [item for item in items if item.event is not None]
+    readable = readable_history((item.event.entity, item.event.before, item.event.after)
+                                for item in events)
+    shown = {id(item): replace(item, changes=tuple(changes))
+             for item, changes in zip(events, readable, strict=True)}
+    return [shown.get(id(item), item) for item in items]

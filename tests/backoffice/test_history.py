@@ -13,11 +13,15 @@ from tests.backoffice.conftest import en, text
 
 
 def _history(response) -> str:
-    """The page's text from its history card on."""
-    assert 'id="audit"' in response.data.decode()
-    page = text(response)
-    start = max(page.rfind(heading) for heading in ("Historique", "History"))
-    return page[start:]
+    """The page's text from its history on: the timeline of a customer's 360° page and of the
+    documents' pages, the history card of the others."""
+    page = response.data.decode()
+    card = 'id="timeline"' if 'id="timeline"' in page else 'id="audit"'
+    assert card in page
+    shown = text(response)
+    start = max(shown.rfind(heading) for heading in ("Fil d'activité", "Timeline",
+                                                     "Historique", "History"))
+    return shown[start:]
 
 
 def test_the_history_names_fields_owners_and_formats_values(admin_client, make_user,
