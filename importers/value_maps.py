@@ -30,6 +30,7 @@ from importers.vocabulary import choice_lookup, folded
 
 MAX_SOURCE = 255
 MAX_PER_PROFILE = 5000  # mappings of one profile, all columns together
+SEEN_LIMIT = 10_000  # distinct texts of a column remembered while a run converts it
 UNMAPPED_LIMIT = 50  # distinct unmapped values a page lists
 
 ValueMaps = dict[str, dict[str, str]]
@@ -134,19 +135,25 @@ def _resolver(entity: Entity, target: Any, kind: str) -> Callable[[str], str | N
 
 def mapped_converter(convert: Callable[[Any], Any], mapping: dict[str, str]
                      ) -> Callable[[Any], Any]:
-    """`convert`, after the column's mappings: a mapped cell converts its target instead."""
-    exact = dict(mapping)
+    """`convert`, after the column's mappings: a mapped cell converts its target instead.
+
+    Each distinct text is folded once: `seen` remembers what it maps to (or that it maps to
+    nothing), so a cell costs one dict lookup."""
+    seen: dict[str, str | None] = dict(mapping)
     loose = {fold(source): target for source, target in mapping.items()}
 
     def convert_mapped(raw: Any) -> Any:
-        if raw is not None:
-            text = (raw if isinstance(raw, str) else cell_text(raw)).strip()
-            target = exact.get(text)
-            if target is None and text:
-                target = loose.get(fold(text))
-            if target is not None:
-                return convert(target)
-        return convert(raw)
+        if raw is None:
+            return convert(raw)
+        text = (raw if isinstance(raw, str) else cell_text(raw)).strip()
+        try:
+            target = seen[text]
+        except KeyError:
+            if len(seen) > SEEN_LIMIT:
+                seen.clear()
+                seen.update(mapping)
+            target = seen[text] = loose.get(fold(text)) if text else None
+        return convert(raw) if target is None else convert(target)
 
     return convert_mapped
 

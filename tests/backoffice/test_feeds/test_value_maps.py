@@ -55,6 +55,11 @@ def test_a_status_mapped_from_the_run_page_imports_the_rows_at_the_next_run(
     assert '<span class="unmapped-value">RÉGLÉE</span>' in suggested
     assert '<option value="paid">' in page
 
+    # The profile's page lists them too, for its last run.
+    profile_page = html.unescape(admin_client.get(f"/alpha/feeds/profiles/{profile.id}")
+                                 .data.decode())
+    assert '<span class="unmapped-value">Réglée</span>' in profile_page
+
     _map(admin_client, profile, run, "Statut", "Réglée", "paid")
     assert profile.version == 2
     assert profile.definition["value_maps"] == {"Statut": {"Réglée": "paid"}}
