@@ -20,6 +20,7 @@ from app.services.record_checks import COUNTRIES, QUANTITY_LIMIT
 from app.services.record_rules import CENT, MONEY_LIMIT, QUANTITY_STEP
 from app.values import parse_bool, parse_datetime
 from importers.profile import Profile, Target
+from importers.value_maps import mapped_converter
 from importers.values import (
     TOO_LARGE,
     InvalidValue,
@@ -242,6 +243,9 @@ def compile_columns(profile: Profile, header: list[str],
             convert = line_converter(target.name, profile)
         else:
             convert = parse_text(100)
+        mapping = profile.value_maps.get(target.header)
+        if mapping:
+            convert = mapped_converter(convert, mapping)
         columns.append(Column(index, target, convert))
     return columns, missing
 

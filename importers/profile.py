@@ -22,6 +22,7 @@ from app.custom_fields import definitions
 from app.entities import ENTITIES, Entity
 from app.errors import ValidationError
 from app.profile_names import is_valid_name
+from importers.value_maps import parse_value_maps
 
 MODES = ("upsert", "insert", "update")
 DELIMITERS = ("auto", ";", ",", "\t", "|")
@@ -59,6 +60,8 @@ class Profile:
     decimal: str = "auto"
     full_sync: bool = False
     sheet: str | None = None  # XLSX: the worksheet to read (None: the first one)
+    # Per column, a source value → the Relais value it stands for (importers/value_maps.py).
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     definition: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,8 +75,11 @@ class Profile:
         return None
 
 
-def parse_profile(definition: Any) -> Profile:
-    """Check a profile's JSON; raise ValidationError with a message per wrong part."""
+def parse_profile(definition: Any, *, check_values: bool = True) -> Profile:
+    """Check a profile's JSON; raise ValidationError with a message per wrong part.
+
+    A run reads its version with `check_values=False`: its value mappings apply as saved (a
+    record deleted since is a row error of the run, not a profile that no longer opens)."""
     if not isinstance(definition, dict):
         raise ValidationError({"": _("A profile is a JSON object.")})
     errors: dict[str, str] = {}
@@ -100,10 +106,14 @@ def parse_profile(definition: Any) -> Profile:
                           key=key)
     elif entity is not None and key == "number" and not hasattr(entity.model, "number"):
         errors["key"] = _("This entity has no number.")
+    value_maps = parse_value_maps(entity, targets, definition.get("value_maps"), errors,
+                                  check_values) \
+        if entity is not None else {}
     if errors:
         raise ValidationError(errors)
     return Profile(name=name, entity=entity, mode=mode, key=key, targets=tuple(targets),
-                   definition=normalized(definition), **options)
+                   definition=normalized({**definition, "value_maps": value_maps}),
+                   value_maps=value_maps, **options)
 
 
 def _options(definition: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
@@ -193,7 +203,8 @@ def _target(entity: Entity, header: str, spec: str, fields: dict, custom_keys: s
 
 def normalized(definition: dict[str, Any]) -> dict[str, Any]:
     """The profile JSON with every option spelled out (what is stored and versioned); `sheet`
-    only when it names one, so that profiles saved before it existed compare equal."""
+    and `value_maps` only when they say something, so that profiles saved before they existed
+    compare equal."""
     keys = ("name", "entity", "mode", "columns", "key", "encoding", "delimiter",
             "date_format", "decimal", "full_sync")
     defaults = {"mode": "upsert", "key": "external_ref", "encoding": "auto",
@@ -202,4 +213,6 @@ def normalized(definition: dict[str, Any]) -> dict[str, Any]:
     spelled = {k: definition.get(k, defaults.get(k)) for k in keys}
     if definition.get("sheet") is not None:
         spelled["sheet"] = definition["sheet"]
+    if definition.get("value_maps"):
+        spelled["value_maps"] = definition["value_maps"]
     return spelled

@@ -155,7 +155,8 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     run.heartbeat_at, run.worker_id = run.started_at, heartbeat.worker_id()
     db.session.commit()
     try:
-        profile = parse_profile(definition_at(run.profile, run.profile_version))
+        profile = parse_profile(definition_at(run.profile, run.profile_version),
+                                check_values=False)
         engine = ImportEngine(run, profile, run_file_path(run), limits(), progress)
         outcome = engine.execute()
         run.status = "failed" if outcome.failed and not (

@@ -29,6 +29,14 @@ class ImportProfileSchema(ma.Schema):
     full_sync = ma.fields.Boolean()
     sheet = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 31), metadata={
         "description": "XLSX: the worksheet to read; absent or null, the first one."})
+    value_maps = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String()),
+        metadata={"description": "Per column, a value of the file → the Relais value it "
+                                 "stands for: a choice's code (`{\"Statut\": {\"Réglée\": "
+                                 "\"paid\"}}`) or a related record's external_ref (or exact "
+                                 "name). Applied before conversion, whatever the case and "
+                                 "accents."})
     version = ma.fields.Integer(dump_only=True)
     is_active = ma.fields.Boolean(dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
@@ -36,7 +44,8 @@ class ImportProfileSchema(ma.Schema):
 
     @ma.pre_dump
     def _fields(self, profile: ImportProfile, **kwargs: Any) -> dict[str, Any]:
-        return {**normalized(profile.definition), "id": profile.id, "version": profile.version,
+        return {"value_maps": {}, **normalized(profile.definition), "id": profile.id,
+                "version": profile.version,
                 "is_active": profile.is_active, "created_at": profile.created_at,
                 "updated_at": profile.updated_at}
 

@@ -95,8 +95,10 @@ def fill_form(form: ProfileForm, definition: dict[str, Any] | None) -> None:
         form[name].data = "tab" if name == "delimiter" and value == TAB else value
 
 
-def form_definition(form: ProfileForm, columns: list[MappingColumn]) -> dict[str, Any]:
-    """The profile JSON the form describes (checked by importers.profile)."""
+def form_definition(form: ProfileForm, columns: list[MappingColumn],
+                    previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The profile JSON the form describes (checked by importers.profile); the value mappings
+    of the previous version kept for the columns that still go to the same target."""
     definition = {name: form[name].data for name in OPTION_FIELDS}
     definition["name"] = (definition["name"] or "").strip()
     definition["encoding"] = (definition["encoding"] or "").strip() or "auto"
@@ -105,6 +107,10 @@ def form_definition(form: ProfileForm, columns: list[MappingColumn]) -> dict[str
     if definition["delimiter"] == "tab":
         definition["delimiter"] = TAB
     definition["columns"] = {c.header: c.target for c in columns}
+    before = (previous or {}).get("columns") or {}
+    definition["value_maps"] = {
+        header: values for header, values in ((previous or {}).get("value_maps") or {}).items()
+        if before.get(header) and definition["columns"].get(header) == before.get(header)}
     return definition
 
 

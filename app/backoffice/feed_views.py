@@ -68,11 +68,12 @@ from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
+from importers.value_maps import MAX_SOURCE, unmapped_values
 
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
               "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply",
-              "backoffice.feed_run_corrected"}
+              "backoffice.feed_run_corrected", "backoffice.feed_value_map"}
 UPLOADS = ("backoffice.feed_run_start", "backoffice.feed_run_corrected")
 UPLOAD_ENVELOPE = 64 * 1024  # multipart headers and the form's other fields
 
@@ -179,8 +180,33 @@ def feed_profiles():
 @bp.get("/feeds/profiles/<int:profile_id>")
 def feed_profile(profile_id: int):
     profile = _profile_or_404(profile_id)
-    return render_template("feeds/profile.html", profile=profile, form=RunForm(),
-                           runs=queries.recent_runs(profile), json_text=json_text)
+    runs = queries.recent_runs(profile)
+    last = next((run for run in runs if run.is_finished), None)
+    return render_template("feeds/profile.html", profile=profile, form=RunForm(), runs=runs,
+                           json_text=json_text, unmapped=_unmapped(last, profile))
+
+
+def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> list[Any]:
+    if run is None or profile is None or not run.failed or not can_administer(current_user):
+        return []
+    return unmapped_values(run, profile)
+
+
+@bp.post("/feeds/profiles/<int:profile_id>/value-maps")
+def feed_value_map(profile_id: int):
+    """Map one value of a column's files (an empty target removes its mapping)."""
+    profile = _profile_or_404(profile_id)
+    column, source, target = (request.form.get(name, "")[:MAX_SOURCE]
+                              for name in ("column", "source", "target"))
+    with transaction(user_errors=True) as outcome:
+        saved = service.map_value(profile, column, source, target)
+    if outcome:
+        flash(_("Profile “%(name)s” saved (version %(version)d).", name=saved.name,
+                version=saved.version), "success")
+    run_id = request.form.get("run", type=int)
+    if run_id and 0 < run_id <= MAX_ID:
+        return redirect(url_for("backoffice.feed_run", run_id=run_id))
+    return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
 
 
 @bp.route("/feeds/profiles/new", methods=["GET", "POST"], defaults={"profile_id": None})
@@ -202,7 +228,8 @@ def feed_profile_edit(profile_id: int | None):
             elif action == "suggest":
                 columns = resuggest(form, columns)
             else:
-                saved = _save_profile(profile, form_definition(form, columns))
+                saved = _save_profile(profile, form_definition(
+                    form, columns, profile.definition if profile else None))
         if outcome.errors:
             errors = show_errors(form, columns, outcome.errors)
         elif action not in ("read", "suggest"):
@@ -313,6 +340,7 @@ def feed_run(run_id: int):
                      strict=True))
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
                            corrected_form=CorrectedFileForm(),
+                           unmapped=_unmapped(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),
                            rerunnable=run.status in RERUNNABLE)
 

@@ -53,6 +53,21 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any]) -> Import
     return profile
 
 
+def map_value(profile: ImportProfile, column: str, source: str, target: str) -> ImportProfile:
+    """Map one value of a column's files to a Relais value (an empty target removes the
+    mapping): a new version of the profile, as any other mapping edit."""
+    definition = normalized(profile.definition)
+    maps = {header: dict(values) for header, values in (definition.get("value_maps") or {})
+            .items()}
+    values = maps.setdefault(column.strip(), {})
+    if target.strip():
+        values[source.strip()] = target.strip()
+    else:
+        values.pop(source.strip(), None)
+    definition["value_maps"] = {header: values for header, values in maps.items() if values}
+    return update_profile(profile, definition)
+
+
 def _add_version(profile: ImportProfile) -> None:
     db.session.add(ImportProfileVersion(
         profile_id=profile.id, version=profile.version, definition=normalized(profile.definition),

@@ -118,7 +118,8 @@ def test_another_tenants_profiles_and_runs_answer_404(admin_client, beta_feed):
                  f"/alpha/feeds/runs/{run.id}/status", f"/alpha/feeds/runs/{run.id}/errors.csv"):
         assert admin_client.get(path).status_code == 404, path
     for path in (f"/alpha/feeds/profiles/{profile.id}/runs", f"/alpha/feeds/runs/{run.id}/rerun",
-                 f"/alpha/feeds/runs/{run.id}/apply"):
+                 f"/alpha/feeds/runs/{run.id}/apply",
+                 f"/alpha/feeds/profiles/{profile.id}/value-maps"):
         assert admin_client.post(path).status_code == 404, path
     assert "factures-nuit" not in text(admin_client.get("/alpha/feeds/"))
     assert "b.csv" not in text(admin_client.get("/alpha/feeds/runs"))

@@ -1,0 +1,214 @@
+"""Value mappings of a profile: per column, a source value of the tenant's files → the Relais
+value it stands for (`"Réglée" → paid`, `"NEXITY SA" → NEX01`, the key of a partner).
+
+They sit in the profile's versioned JSON (`value_maps`: {column: {source: target}}), so a run
+names the mappings it applied. A mapping is applied before conversion, on the stripped cell,
+matched as written or whatever its case and accents: one dict lookup per cell, only in the
+columns that have mappings. A value mapped to nothing stays a row error, as before.
+
+Only choice columns (statuses, stages, kinds, custom choice fields) and reference columns
+(`<ref>.external_ref`) take mappings: their targets are a choice's code, or the key
+(external_ref) of an existing record, which a record's exact name also finds.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.custom_fields import definitions
+from app.entities import ENTITIES, STATUS_LABELS, Entity
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ImportProfile, ImportRowError, ImportRun
+from app.search_text import fold
+from importers.values import cell_text
+from importers.vocabulary import choice_lookup, folded
+
+MAX_SOURCE = 255
+MAX_PER_PROFILE = 5000  # mappings of one profile, all columns together
+SEEN_LIMIT = 10_000  # distinct texts of a column remembered while a run converts it
+UNMAPPED_LIMIT = 50  # distinct unmapped values a page lists
+
+ValueMaps = dict[str, dict[str, str]]
+
+
+def mappable_kind(entity: Entity, kind: str, name: str) -> str | None:
+    """'choice' or 'ref' for a column that takes mappings (a target's kind and name), else None."""
+    if kind == "ref":
+        return "ref"
+    if kind == "field":
+        spec = next((f for f in entity.fields if f.name == name), None)
+        return "choice" if spec is not None and spec.type == "choice" else None
+    if kind == "custom":
+        field = next((cf for cf in definitions(entity.name) if cf.key == name), None)
+        return "choice" if field is not None and field.type == "choice" else None
+    return None
+
+
+def choices_of(entity: Entity, kind: str, name: str) -> list[tuple[str, str]]:
+    """A choice column's codes and their labels (for the mapping forms)."""
+    if kind == "field":
+        spec = entity.field(name)
+        return [(code, str(STATUS_LABELS.get(code, code))) for code in spec.choices]
+    field = next((cf for cf in definitions(entity.name) if cf.key == name), None)
+    return [(str(c), str(c)) for c in (field.choices if field else [])]
+
+
+def record_key(entity: Entity, name: str, value: str) -> str | None:
+    """The key of the record a reference mapping names (by its key, else its exact name)."""
+    model = ENTITIES[entity.field(name).ref].model
+    key = db.session.scalar(select(model.external_ref).where(model.external_ref == value)
+                            .limit(1))
+    if key is None and hasattr(model, "name"):
+        found = db.session.scalars(select(model.external_ref).where(
+            func.lower(model.name) == value.lower(), model.external_ref.is_not(None),
+            model.external_ref != "").limit(2)).all()
+        key = found[0] if len(found) == 1 else None
+    return key
+
+
+def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
+                     errors: dict[str, str], check_values: bool = True) -> ValueMaps:
+    """Check `value_maps` against the profile's columns; the targets as stored (codes, keys)."""
+    if raw in (None, {}):
+        return {}
+    if not isinstance(raw, dict):
+        errors["value_maps"] = _("value_maps maps a column to its values: "
+                                 "{column: {value in the file: value in Relais}}.")
+        return {}
+    by_header = {t.header: t for t in targets}
+    maps: ValueMaps = {}
+    count = 0
+    for header, mapping in raw.items():
+        header = str(header).strip()
+        where = f"value_maps.{header[:60]}"
+        target = by_header.get(header)
+        if target is None:
+            errors[where] = _("“%(column)s” is not a mapped column of the profile.",
+                              column=header[:60])
+            continue
+        kind = mappable_kind(entity, target.kind, target.name)
+        if kind is None:
+            errors[where] = _("Only choice and reference columns take value mappings.")
+            continue
+        if not isinstance(mapping, dict):
+            errors[where] = _("Map each value of the file to a value in Relais.")
+            continue
+        resolve = _resolver(entity, target, kind) if check_values else _as_saved
+        clean: dict[str, str] = {}
+        for source, value in mapping.items():
+            source = str(source).strip()
+            value = str(value).strip() if isinstance(value, str | int) else ""
+            if not source or len(source) > MAX_SOURCE:
+                errors[where] = _("A mapped value has 1 to %(n)d characters.", n=MAX_SOURCE)
+                continue
+            resolved = resolve(value) if value else None
+            if resolved is None:
+                errors[f"{where}.{source[:40]}"] = _(
+                    "“%(value)s” is not a valid value for the column “%(column)s”.",
+                    value=value[:60], column=header[:60])
+            else:
+                clean[source] = resolved
+        count += len(clean)
+        if clean:
+            maps[header] = clean
+    if count > MAX_PER_PROFILE:
+        errors["value_maps"] = _("At most %(n)d value mappings per profile.", n=MAX_PER_PROFILE)
+    return maps
+
+
+def _as_saved(value: str) -> str:
+    return value
+
+
+def _resolver(entity: Entity, target: Any, kind: str) -> Callable[[str], str | None]:
+    if kind == "ref":
+        return lambda value: record_key(entity, target.name, value)
+    codes = [code for code, _label in choices_of(entity, target.kind, target.name)]
+    lookup = choice_lookup(codes)
+    return lambda value: lookup.get(folded(value))
+
+
+def mapped_converter(convert: Callable[[Any], Any], mapping: dict[str, str]
+                     ) -> Callable[[Any], Any]:
+    """`convert`, after the column's mappings: a mapped cell converts its target instead.
+
+    Each distinct text is folded once: `seen` remembers what it maps to (or that it maps to
+    nothing), so a cell costs one dict lookup."""
+    seen: dict[str, str | None] = dict(mapping)
+    loose = {fold(source): target for source, target in mapping.items()}
+
+    def convert_mapped(raw: Any) -> Any:
+        if raw is None:
+            return convert(raw)
+        text = (raw if isinstance(raw, str) else cell_text(raw)).strip()
+        try:
+            target = seen[text]
+        except KeyError:
+            if len(seen) > SEEN_LIMIT:
+                seen.clear()
+                seen.update(mapping)
+            target = seen[text] = loose.get(fold(text)) if text else None
+        return convert(raw) if target is None else convert(target)
+
+    return convert_mapped
+
+
+@dataclass
+class UnmappedValue:
+    """A value of a run's files that no mapping took and that failed its rows."""
+
+    column: str
+    value: str
+    rows: int
+    kind: str  # choice | ref
+    choices: list[tuple[str, str]]  # a choice column's codes and labels
+
+
+def _mappable_messages() -> list[str]:
+    from importers.convert import NOT_ONE_OF
+    from importers.engine import NO_REFERENCE
+
+    return [NOT_ONE_OF._args[0], *(message._args[0] for message in NO_REFERENCE.values())]
+
+
+def unmapped_values(run: ImportRun, profile: ImportProfile,
+                    limit: int = UNMAPPED_LIMIT) -> list[UnmappedValue]:
+    """The distinct values that failed `run` for want of a mapping, most rows first, less
+    those the profile maps by now."""
+    from importers.profile import parse_profile
+
+    try:
+        parsed = parse_profile(profile.definition, check_values=False)
+    except ValidationError:
+        return []
+    kinds = {t.header: kind for t in parsed.targets
+             if (kind := mappable_kind(parsed.entity, t.kind, t.name)) is not None}
+    if not kinds:
+        return []
+    rows = db.session.execute(
+        select(ImportRowError.column, ImportRowError.value, func.count())
+        .where(ImportRowError.run_id == run.id,
+               ImportRowError.message_id.in_(_mappable_messages()),
+               ImportRowError.column.in_(list(kinds)), ImportRowError.value.is_not(None))
+        .group_by(ImportRowError.column, ImportRowError.value)
+        .order_by(func.count().desc(), ImportRowError.column, ImportRowError.value)
+        .limit(limit)).tuples()
+    found: dict[tuple[str, str], UnmappedValue] = {}
+    choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
+               if (header := t.header) in kinds and kinds[header] == "choice"}
+    for column, value, count in rows:
+        text = value.strip()
+        mapped = parsed.value_maps.get(column, {})
+        if not text or text in mapped or fold(text) in {fold(s) for s in mapped}:
+            continue
+        if (column, text) in found:
+            found[column, text].rows += count
+        else:
+            found[column, text] = UnmappedValue(column, text, count, kinds[column],
+                                                choices.get(column, []))
+    return list(found.values())

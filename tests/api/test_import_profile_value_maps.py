@@ -1,0 +1,68 @@
+"""value_maps in /api/v1/import-profiles: accepted, validated against the field's values and
+the tenant's records, returned as stored, each change a new version."""
+from __future__ import annotations
+
+from tests.api.conftest import problem
+
+INVOICES = {"name": "factures", "entity": "invoices", "key": "number",
+            "columns": {"N° facture": "number", "Statut": "status",
+                        "Apporteur": "partner.external_ref", "Montant": "total"}}
+
+
+def test_value_maps_go_in_and_come_back(api_client, make_partner):
+    make_partner(external_ref="NEX01", name="Nexity")
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Statut": {" Réglée ": "paid", "Envoi": "Émise"},
+                                   "Apporteur": {"NEXITY SA": "NEX01", "Nexity": "nexity"}}})
+    assert response.status_code == 201, response.data
+    body = response.get_json()
+    # Stored as codes and keys: a label of a status, a partner's name, found at once.
+    expected = {"Statut": {"Réglée": "paid", "Envoi": "issued"},
+                "Apporteur": {"NEXITY SA": "NEX01", "Nexity": "NEX01"}}
+    assert body["value_maps"] == expected and body["version"] == 1
+    url = f"/api/v1/import-profiles/{body['id']}"
+    assert api_client.get(url).get_json()["value_maps"] == expected
+
+    patched = api_client.patch(url, json={"value_maps": {"Statut": {"Réglée": "paid"}}},
+                               headers={"If-Match": api_client.get(url).headers["ETag"]})
+    assert patched.status_code == 200, patched.data
+    assert patched.get_json()["value_maps"] == {"Statut": {"Réglée": "paid"}}
+    assert patched.get_json()["version"] == 2
+    versions = api_client.get(f"{url}/versions").get_json()
+    assert [v["definition"].get("value_maps") for v in versions] == [
+        {"Statut": {"Réglée": "paid"}}, expected]
+
+
+def test_a_profile_without_mappings_returns_an_empty_object(api_client):
+    response = api_client.post("/api/v1/import-profiles", json=INVOICES)
+    assert response.status_code == 201 and response.get_json()["value_maps"] == {}
+
+
+def test_invalid_mappings_are_refused_with_a_message_each(api_client):
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Statut": {"Réglée": "soldée"},
+                                   "Apporteur": {"NEXITY SA": "NOBODY"},
+                                   "Montant": {"dix": "10"}, "Ailleurs": {"a": "b"}}},
+        headers={"Accept-Language": "en"})
+    errors = problem(response, 422)["errors"]
+    assert errors["value_maps.Statut.Réglée"] == [
+        "“soldée” is not a valid value for the column “Statut”."]
+    assert errors["value_maps.Apporteur.NEXITY SA"] == [
+        "“NOBODY” is not a valid value for the column “Apporteur”."]
+    assert errors["value_maps.Montant"] == [
+        "Only choice and reference columns take value mappings."]
+    assert errors["value_maps.Ailleurs"] == [
+        "“Ailleurs” is not a mapped column of the profile."]
+
+
+def test_a_partner_of_another_tenant_is_no_target(api_client, other_tenant):
+    from app.extensions import db
+    from app.models import Partner
+    from app.tenancy import tenant_context
+
+    with tenant_context(other_tenant.id):
+        db.session.add(Partner(name="Ailleurs", external_ref="OTHER1"))
+        db.session.commit()
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Apporteur": {"X": "OTHER1"}}})
+    assert "value_maps.Apporteur.X" in problem(response, 422)["errors"]

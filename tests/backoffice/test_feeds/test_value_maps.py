@@ -1,0 +1,153 @@
+"""Value mappings from the back office: the values a run could not take are listed on its
+page, mapped in one click (a new profile version), and the next run takes them."""
+from __future__ import annotations
+
+import html
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ImportProfile, ImportProfileVersion, ImportRowError, Invoice
+from app.services import feeds
+from tests.backoffice.conftest import fr, text
+from tests.backoffice.test_feeds.test_profiles import _mapping
+
+HEADER = "N° facture;Code client;Statut;Apporteur"
+PROFILE = {"name": "factures-statut", "entity": "invoices", "mode": "upsert", "key": "number",
+           "columns": {"N° facture": "number", "Code client": "account.external_ref",
+                       "Statut": "status", "Apporteur": "partner.external_ref"}}
+
+
+def _profile(make_account, make_partner) -> ImportProfile:
+    make_account(external_ref="C001", name="Client Un")
+    make_partner(external_ref="NEX01", name="Nexity")
+    profile = feeds.create_profile(dict(PROFILE))
+    db.session.commit()
+    return profile
+
+
+def _invoice(number: str) -> Invoice | None:
+    db.session.expire_all()
+    return db.session.scalar(select(Invoice).where(Invoice.number == number))
+
+
+def _map(admin_client, profile, run, column, source, target):
+    response = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": column, "source": source, "target": target, "run": run.id})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/alpha/feeds/runs/{run.id}")
+    db.session.expire_all()
+    return response
+
+
+def test_a_status_mapped_from_the_run_page_imports_the_rows_at_the_next_run(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    lines = (HEADER, "F001;C001;Réglée;", "F002;C001;RÉGLÉE ;", "F003;C001;Émise;")
+    run = start_run(profile, *lines)
+    assert run.status == "partial" and (run.created, run.failed) == (1, 2)
+    assert _invoice("F001") is None
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode()
+    suggested = html.unescape(page)
+    assert fr("Values without a mapping") in text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    # The two spellings are two values of the file, each listed once with its row.
+    assert '<span class="unmapped-value">Réglée</span>' in suggested
+    assert '<span class="unmapped-value">RÉGLÉE</span>' in suggested
+    assert '<option value="paid">' in page
+
+    # The profile's page lists them too, for its last run.
+    profile_page = html.unescape(admin_client.get(f"/alpha/feeds/profiles/{profile.id}")
+                                 .data.decode())
+    assert '<span class="unmapped-value">Réglée</span>' in profile_page
+
+    _map(admin_client, profile, run, "Statut", "Réglée", "paid")
+    assert profile.version == 2
+    assert profile.definition["value_maps"] == {"Statut": {"Réglée": "paid"}}
+    versions = db.session.scalars(select(ImportProfileVersion).where(
+        ImportProfileVersion.profile_id == profile.id)
+        .order_by(ImportProfileVersion.version)).all()
+    assert [v.version for v in versions] == [1, 2]
+    assert "value_maps" not in versions[0].definition
+    assert versions[1].definition["value_maps"] == {"Statut": {"Réglée": "paid"}}
+    # Mapped (whatever its case and accents), the value leaves the list.
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    assert "unmapped-value" not in page
+
+    again = start_run(profile, *lines)
+    assert again.status == "succeeded" and again.profile_version == 2
+    assert (again.created, again.unchanged, again.failed) == (2, 1, 0)
+    assert _invoice("F001").status == "paid" and _invoice("F002").status == "paid"
+    assert _invoice("F003").status == "issued"
+
+
+def test_an_unmapped_status_stays_a_row_error(tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, "F001;C001;Réglée;", "F002;C001;Soldée;")
+    feeds.map_value(profile, "Statut", "Réglée", "paid")
+    db.session.commit()
+    again = start_run(profile, HEADER, "F001;C001;Réglée;", "F002;C001;Soldée;")
+    assert (run.failed, again.created, again.failed) == (2, 1, 1)
+    error = db.session.scalars(select(ImportRowError).where(
+        ImportRowError.run_id == again.id)).one()
+    assert (error.line, error.column, error.value) == (3, "Statut", "Soldée")
+
+
+def test_a_partner_name_of_the_file_is_mapped_to_a_partner(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, "F001;C001;Émise;NEXITY SA")
+    assert run.failed == 1
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    assert '<span class="unmapped-value">NEXITY SA</span>' in page
+    # The partner is found by its exact name; its key is what the profile keeps.
+    _map(admin_client, profile, run, "Apporteur", "NEXITY SA", "nexity")
+    assert profile.definition["value_maps"] == {"Apporteur": {"NEXITY SA": "NEX01"}}
+    again = start_run(profile, HEADER, "F001;C001;Émise;nexity sa")
+    assert again.created == 1 and again.failed == 0
+    assert _invoice("F001").partner.external_ref == "NEX01"
+
+
+def test_an_invalid_target_is_refused_with_a_message(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, "F001;C001;Émise;NEXITY SA")
+    response = _map(admin_client, profile, run, "Apporteur", "NEXITY SA", "NOBODY")
+    page = text(admin_client.get(response.headers["Location"]))
+    assert fr("“%(value)s” is not a valid value for the column “%(column)s”.",
+              value="NOBODY", column="Apporteur") in page
+    assert profile.version == 1 and "value_maps" not in profile.definition
+
+
+def test_mappings_survive_a_save_of_the_mapping_screen_and_can_be_removed(
+        admin_client, tenant, make_account, make_partner):
+    profile = _profile(make_account, make_partner)
+    feeds.map_value(profile, "Statut", "Réglée", "paid")
+    db.session.commit()
+    feeds.map_value(profile, "Apporteur", "NEXITY SA", "NEX01")
+    db.session.commit()
+    # The mapping screen saves a new mode: the mappings of the columns kept stay, those of a
+    # column now ignored go.
+    columns = {**PROFILE["columns"], "Apporteur": ""}
+    saved = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
+                              data=_mapping(columns, mode="update", name="factures-statut"))
+    assert saved.status_code == 302, saved.data[:300]
+    db.session.expire_all()
+    assert profile.version == 4 and profile.definition["mode"] == "update"
+    assert profile.definition["value_maps"] == {"Statut": {"Réglée": "paid"}}
+    page = text(admin_client.get(f"/alpha/feeds/profiles/{profile.id}"))
+    assert fr("Value mappings") in page and "Réglée" in page
+    response = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Statut", "source": "Réglée", "target": ""})
+    assert response.headers["Location"].endswith(f"/alpha/feeds/profiles/{profile.id}")
+    db.session.expire_all()
+    assert profile.version == 5 and "value_maps" not in profile.definition
+
+
+def test_staff_who_are_not_admins_cannot_map_values(sales_client, tenant, make_account,
+                                                    make_partner):
+    profile = _profile(make_account, make_partner)
+    response = sales_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Statut", "source": "Réglée", "target": "paid"})
+    assert response.status_code in (403, 404)
+    db.session.expire_all()
+    assert profile.version == 1

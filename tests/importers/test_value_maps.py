@@ -1,0 +1,72 @@
+"""Value mappings in the engine: applied before conversion, per column, as written or whatever
+the case and accents, on CSV (the column path) and XLSX (the row path) alike."""
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+from app.errors import ValidationError
+from importers.convert import _choice_converter
+from importers.value_maps import mapped_converter
+from importers.values import InvalidValue
+from tests.importers.conftest import by_key, row_errors
+
+ACCOUNTS = {"Code": "external_ref", "Nom": "name", "Segment": "custom.segment",
+            "Apporteur": "partner.external_ref", "Type": "kind"}
+
+
+def test_a_mapping_is_matched_as_written_then_folded_and_only_then():
+    convert = mapped_converter(_choice_converter(("draft", "issued", "paid")),
+                               {"Réglée": "paid", "A régler": "issued"})
+    assert convert("Réglée") == "paid" and convert("  reglee ") == "paid"
+    assert convert("A REGLER") == "issued" and convert("Payée") == "paid"  # labels still read
+    assert convert(None) is None and convert("") is None
+    with pytest.raises(InvalidValue):
+        convert("Soldée")
+
+
+@pytest.fixture
+def segment(make_custom_field):
+    return make_custom_field("accounts", "segment", "choice", choices=["PME", "Grand compte"])
+
+
+def test_custom_choices_kinds_and_partner_codes_are_mapped_in_an_xlsx_file(
+        make_profile, run_import, make_partner, segment, tmp_path):
+    make_partner(external_ref="NEX01", name="Nexity")
+    profile = make_profile("accounts", ACCOUNTS, value_maps={
+        "Segment": {"GC": "Grand compte"}, "Type": {"SARL": "company"},
+        "Apporteur": {"4200": "NEX01"}})
+    workbook = openpyxl.Workbook()
+    for row in (["Code", "Nom", "Segment", "Apporteur", "Type"],
+                ["C1", "Un", "gc", 4200, "sarl"], ["C2", "Deux", "PME", "4200", "SARL"],
+                ["C3", "Trois", "PME", 4300, "SARL"], ["C4", "Quatre", "ETI", None, "SARL"]):
+        workbook.active.append(row)
+    workbook.save(tmp_path / "clients.xlsx")
+    run = run_import(profile, tmp_path / "clients.xlsx")
+    accounts = by_key("accounts")
+    assert accounts["C1"].custom["segment"] == "Grand compte" and accounts["C1"].kind == "company"
+    assert accounts["C1"].partner.external_ref == "NEX01"
+    assert accounts["C2"].partner.external_ref == "NEX01"
+    assert "C3" not in accounts and "C4" not in accounts
+    assert sorted((e.column, e.value) for e in row_errors(run)) == [
+        ("Apporteur", "4300"), ("Segment", "ETI")]
+
+
+def test_a_mapping_to_a_choice_that_is_not_one_is_refused(make_profile, segment):
+    with pytest.raises(ValidationError) as refused:
+        make_profile("accounts", ACCOUNTS, value_maps={"Segment": {"GC": "Enorme"}})
+    assert "value_maps.Segment.GC" in refused.value.errors
+
+
+def test_a_run_applies_its_version_as_saved_after_the_record_is_gone(
+        make_profile, run_import, make_partner, feed_file, segment):
+    from app.extensions import db
+
+    partner = make_partner(external_ref="NEX01", name="Nexity")
+    profile = make_profile("accounts", ACCOUNTS, value_maps={"Apporteur": {"NX": "NEX01"}})
+    partner.external_ref = "NEX02"
+    db.session.commit()
+    run = run_import(profile, feed_file("Code;Nom;Segment;Apporteur;Type\n"
+                                        "C1;Un;PME;NX;Entreprise\n"))
+    assert run.status == "failed"  # a row error, not a profile that no longer opens
+    assert [(e.column, e.value) for e in row_errors(run)] == [("Apporteur", "NEX01")]
