@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, not_, or_, select
 
 from app.entities import ENTITIES, Entity, get_entity
@@ -23,7 +24,7 @@ from app.models import AuditEvent, ImportRun
 from app.models.attachment import Attachment
 from app.services.audit import audit_row, record_event
 from app.services.record_batches import RecordWriter
-from app.services.record_rules import LINE_FIELDS, chunks, jsonable
+from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
 from app.services.records import delete_record
 from app.tenancy import current_actor
 
@@ -118,8 +119,6 @@ def revert_run(run: ImportRun, *, dry_run: bool = False) -> RevertPlan:
 
 
 def _not_revertible(run: ImportRun) -> str:
-    from flask_babel import gettext as _
-
     if run.reverted_at is not None:
         return _("This run was already reverted.")
     if run.is_dry_run:
@@ -197,6 +196,11 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
                 restored = [_coerced_line(entity, line) for line in value or []]
                 lines.append((record_id, restored))
                 after["lines"] = jsonable(restored)
+                if restored:  # totals the run computed from its lines, unaudited before
+                    for name, total in line_totals(restored).items():
+                        if name not in old:
+                            before[name], row[name] = getattr(record, name), total
+                            after[name] = total
             elif key == "custom":
                 custom = dict(record.custom or {})
                 before["custom"] = {k: custom.get(k) for k in value}

@@ -99,6 +99,26 @@ def test_a_run_that_updated_records_is_undone(base_records, tmp_path, make_profi
         assert after[record_id] == state
 
 
+def test_lines_and_the_totals_made_of_them_come_back(base_records, tmp_path, make_profile,
+                                                     run_import):
+    profile = make_profile("invoices", {"N°": "number", "Client": "account.external_ref",
+                                        "Article": "lines.sku", "Qté": "lines.quantity",
+                                        "PU": "lines.unit_price"}, key="number")
+    path = tmp_path / "f.csv"
+    path.write_text("N°;Client;Article;Qté;PU\nF-1;C1;A;1;10,00\n", encoding="utf-8")
+    run_import(profile, path)
+    before = _states("invoices")
+    path.write_text("N°;Client;Article;Qté;PU\nF-1;C1;A;2;10,00\nF-1;C1;B;1;5,00\n",
+                    encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["updated"] == 1
+    changed = _states("invoices")
+    assert changed != before
+    assert len(next(iter(changed.values()))["lines"]) == 2
+    _revert(run)
+    assert _states("invoices") == before
+
+
 def test_a_record_changed_since_by_a_user_is_left_alone_and_listed(
         base_records, tmp_path, make_profile, run_import):
     profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
