@@ -56,6 +56,9 @@ def plan_revert(run: ImportRun) -> RevertPlan:
     """What reverting `run` would do (reads only)."""
     if not run.can_revert:
         raise ValidationError({"": _not_revertible(run)})
+    if run.profile.locked_by_run_id is not None:
+        raise ValidationError({"": _("A run of this profile is under way: revert once it "
+                                     "has finished.")})
     entity = get_entity(run.profile.entity)
     plan = RevertPlan(entity.name)
     events = db.session.scalars(select(AuditEvent).where(

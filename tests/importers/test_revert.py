@@ -193,3 +193,17 @@ def test_the_revert_is_audited_and_happens_once(base_records, tmp_path, make_pro
     assert db.session.get(ImportRun, run.id).reverted_at is not None
     with pytest.raises(ValidationError):
         _revert(run)
+
+
+def test_no_revert_while_a_run_of_the_profile_is_under_way(base_records, tmp_path,
+                                                           make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    run = run_import(profile, path)
+    profile.locked_by_run_id = run.id  # as a running run of the profile holds it
+    db.session.commit()
+    with pytest.raises(ValidationError):
+        _revert(run)
+    db.session.rollback()
+    assert "A1" in by_key("accounts")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, Invoice
+from app.services.records import update_record
 from tests.backoffice.conftest import fr, text
 from tests.backoffice.test_feeds.conftest import GOOD, HEADER
 from tests.conftest import PASSWORD, login
@@ -48,6 +49,22 @@ def test_an_admin_previews_then_reverts_a_run(admin_client, admin_user, invoice_
         AuditEvent.action == "revert", AuditEvent.record_id == run.id)) is not None
     again = admin_client.post(f"{url}/revert", follow_redirects=True)
     assert fr("This run was already reverted.") in text(again)
+
+
+def test_records_left_alone_are_listed_with_links(admin_client, invoice_profile, start_run):
+    first = start_run(invoice_profile, HEADER, GOOD)
+    assert first.created == 1
+    run = start_run(invoice_profile, HEADER, GOOD.replace("1 234,56", "99,00"), force=True)
+    assert run.updated == 1
+    invoice = db.session.scalar(select(Invoice))
+    update_record(invoice, {"status": "paid"})  # someone changes it after the run
+    db.session.commit()
+    url = f"/alpha/feeds/runs/{run.id}"
+    admin_client.post(f"{url}/revert")
+    page = admin_client.get(url).data.decode()
+    assert f'href="/alpha/invoices/{invoice.id}"' in page
+    assert fr("Records left alone, changed since by someone else: %(count)s", count=1) in \
+        text(admin_client.get(url))
 
 
 def test_sales_may_not_revert(sales_client, invoice_profile, start_run):
