@@ -82,10 +82,11 @@ def plan_revert(run: ImportRun) -> RevertPlan:
                 before.setdefault(key, value)
     created = _created(entity, run, set(last))
     changed = _changed_since(entity, run, last, created)
+    referred = _referred_to(entity, sorted(created - changed))
     for record_id in sorted(created):
         if record_id in changed:
             plan.skipped.append(record_id)
-        elif _referred_to(entity, record_id):
+        elif record_id in referred:
             plan.archived.append(record_id)
         else:
             plan.deleted.append(record_id)
@@ -162,21 +163,21 @@ def _changed_since(entity: Entity, run: ImportRun, last: dict[int, int],
     return changed
 
 
-def _referred_to(entity: Entity, record_id: int) -> bool:
-    """Whether another record (or a file) now refers to the record."""
-    for other in ENTITIES.values():
-        for spec in other.fields:
-            if spec.type == "ref" and spec.ref == entity.name:
-                column = getattr(other.model, spec.attr)
-                if db.session.scalar(select(other.model.id).where(column == record_id)
-                                     .limit(1)) is not None:
-                    return True
-    if entity.name == "accounts" and db.session.scalar(select(Attachment.id).where(
-            Attachment.account_id == record_id).limit(1)) is not None:
-        return True
-    return db.session.scalar(select(Attachment.id).where(
-        Attachment.record_type == entity.name, Attachment.record_id == record_id)
-        .limit(1)) is not None
+def _referred_to(entity: Entity, ids: list[int]) -> set[int]:
+    """Those of the records that another record (or a file) now refers to."""
+    columns = [getattr(other.model, spec.attr) for other in ENTITIES.values()
+               for spec in other.fields if spec.type == "ref" and spec.ref == entity.name]
+    if entity.name == "accounts":
+        columns.append(Attachment.account_id)
+    found: set[int] = set()
+    for chunk in chunks(ids):
+        for column in columns:
+            found |= set(db.session.scalars(select(column).where(column.in_(chunk))
+                                            .distinct()))
+        found |= set(db.session.scalars(select(Attachment.record_id).where(
+            Attachment.record_type == entity.name, Attachment.record_id.in_(chunk))
+            .distinct()))
+    return found
 
 
 def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: datetime) -> None:
@@ -184,8 +185,10 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
     included."""
     model, table = entity.model, entity.model.__table__
     rows, lines, audits = [], [], []
+    loaded = {record.id: record for chunk in chunks(plan.restored)
+              for record in db.session.scalars(select(model).where(model.id.in_(chunk)))}
     for record_id in plan.restored:
-        record = db.session.get(model, record_id)
+        record = loaded.get(record_id)
         if record is None:
             continue
         old = plan.before[record_id]
@@ -226,8 +229,8 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
     if lines:
         writer.replace_lines(lines, [record_id for record_id, _lines in lines])
     writer.audit(audits)
-    for row in rows:
-        db.session.expire(db.session.get(model, row["id"]))
+    for record in loaded.values():  # read again, as written, when next used
+        db.session.expire(record)
 
 
 def _set_archived(entity: Entity, writer: RecordWriter, ids: list[int],
