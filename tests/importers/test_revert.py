@@ -99,6 +99,25 @@ def test_a_run_that_updated_records_is_undone(base_records, tmp_path, make_profi
         assert after[record_id] == state
 
 
+@pytest.mark.parametrize("entity", IMPORTABLE)
+def test_a_record_changed_since_is_skipped_on_every_entity(
+        base_records, tmp_path, make_profile, make_custom_field, run_import, entity):
+    specs = _mapped(entity)
+    profile = _profile(make_profile, make_custom_field, entity, specs)
+    run_import(profile, _file(tmp_path / "a.csv", entity, specs, "zero", ["R1", "R2"]))
+    before = _states(entity)
+    run = run_import(profile, _file(tmp_path / "b.csv", entity, specs, "filled", ["R1", "R2"]))
+    touched = by_key(entity)["R2"]
+    update_record(touched, {"custom": {"note": "à la main"}})
+    db.session.commit()
+    changed = _states(entity)[touched.id]
+    plan = _revert(run)
+    assert (plan.skipped, len(plan.restored)) == ([touched.id], 1)
+    after = _states(entity)
+    assert after[touched.id] == changed
+    assert after[by_key(entity)["R1"].id] == before[by_key(entity)["R1"].id]
+
+
 def test_lines_and_the_totals_made_of_them_come_back(base_records, tmp_path, make_profile,
                                                      run_import):
     profile = make_profile("invoices", {"N°": "number", "Client": "account.external_ref",
