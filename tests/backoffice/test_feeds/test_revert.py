@@ -47,6 +47,7 @@ def test_an_admin_previews_then_reverts_a_run(admin_client, admin_user, invoice_
     assert reverted.reverted_by and admin_user.email in reverted.reverted_by
     assert db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "revert", AuditEvent.record_id == run.id)) is not None
+    assert "data-reverted" in admin_client.get("/alpha/feeds/runs").data.decode()
     again = admin_client.post(f"{url}/revert", follow_redirects=True)
     assert fr("This run was already reverted.") in text(again)
 
