@@ -235,15 +235,18 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
 
 def _set_archived(entity: Entity, writer: RecordWriter, ids: list[int],
                   archived_at: datetime | None, now: datetime) -> None:
+    """The records archived (`archived_at` a moment) or brought back (None), audited."""
     if not ids:
         return
-    was = None if archived_at is not None else True
+    model = entity.model
+    was = {record_id: value for chunk in chunks(ids) for record_id, value in
+           db.session.execute(select(model.id, model.archived_at).where(model.id.in_(chunk)))}
     writer.update([{"id": i, "archived_at": archived_at, "updated_at": now} for i in ids], {})
     action = "archive" if archived_at is not None else "update"
-    writer.audit([audit_row(action, entity.name, i, {"archived_at": jsonable(was)},
+    writer.audit([audit_row(action, entity.name, i, {"archived_at": jsonable(was.get(i))},
                             {"archived_at": jsonable(archived_at)}, now) for i in ids])
     for i in ids:
-        loaded = db.session.get(entity.model, i)
+        loaded = db.session.get(model, i)
         if loaded is not None:
             db.session.expire(loaded)
 

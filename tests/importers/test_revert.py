@@ -194,8 +194,13 @@ def test_a_full_sync_runs_archived_records_come_back(base_records, tmp_path, mak
     assert by_key("accounts")["A2"].archived_at is not None
     plan = _revert(run)
     assert plan.counts == preview.counts
-    assert plan.unarchived == [by_key("accounts")["A2"].id]
-    assert by_key("accounts")["A2"].archived_at is None
+    back = by_key("accounts")["A2"]
+    assert plan.unarchived == [back.id]
+    assert back.archived_at is None
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.record_id == back.id, AuditEvent.entity == "accounts")
+        .order_by(AuditEvent.id.desc())).first()
+    assert event.before["archived_at"] and event.after == {"archived_at": None}
 
 
 def test_the_revert_is_audited_and_happens_once(base_records, tmp_path, make_profile,
