@@ -13,6 +13,8 @@ from api.blueprint import Blueprint
 from api.pagination import CursorPageArgsSchema, cursor_page
 from api.schemas.imports import (
     ERRORS_SHOWN,
+    ImportRevertArgsSchema,
+    ImportRevertSchema,
     ImportRowErrorSchema,
     ImportRunCreateSchema,
     ImportRunQueryArgsSchema,
@@ -25,6 +27,7 @@ from app.models import ImportRowError, ImportRun
 from app.policies import get_visible_or_404
 from app.queries.feeds import errors_select, find_profile, first_errors, runs_select
 from app.services.feeds import create_run
+from app.services.import_revert import revert_run
 from app.web.downloads import download
 from app.web.transactions import transaction
 from importers import jobs
@@ -100,6 +103,19 @@ class ImportByIdViews(MethodView):
     def get(self, run_id: int) -> Any:
         """Get an import run: status, counts, progress and its first errors."""
         return run_detail(_run_or_404(run_id))
+
+
+@blp.route("/<int:run_id>/revert")
+class ImportRevertViews(MethodView):
+    @requires("admin")
+    @blp.arguments(ImportRevertArgsSchema, required=False)
+    @blp.response(200, ImportRevertSchema)
+    def post(self, data: dict[str, Any], run_id: int) -> Any:
+        """Undo a finished run (admin scope), or with dry_run say what undoing it would do."""
+        run = _run_or_404(run_id)
+        with transaction():
+            plan = revert_run(run, dry_run=data["dry_run"])
+        return {"run_id": run.id, "dry_run": data["dry_run"], **plan.summary()}
 
 
 @blp.route("/<int:run_id>/errors")

@@ -78,6 +78,9 @@ class ImportRunSummarySchema(ma.Schema):
     created_at = ma.fields.DateTime()
     started_at = ma.fields.DateTime(allow_none=True)
     finished_at = ma.fields.DateTime(allow_none=True)
+    reverted_at = ma.fields.DateTime(allow_none=True, metadata={
+        "description": "When the run was reverted (POST /imports/{id}/revert), if it was."})
+    reverted_by = ma.fields.String(allow_none=True)
     diff_sample = ma.fields.List(ma.fields.Dict(), metadata={
         "description": "Field-by-field changes of the first updated rows (dry runs too)."})
 
@@ -106,7 +109,42 @@ def run_fields(run: ImportRun) -> dict[str, Any]:
         "progress": {"rows_done": run.rows_done, "rows_total": run.rows_total},
         "created_at": run.created_at, "started_at": run.started_at,
         "finished_at": run.finished_at, "diff_sample": run.diff_sample or [],
+        "reverted_at": run.reverted_at, "reverted_by": run.reverted_by,
     }
+
+
+class ImportRevertArgsSchema(ma.Schema):
+    """Options of a revert."""
+
+    dry_run = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Say what the revert would do, and change nothing."})
+
+
+class RevertCountsSchema(ma.Schema):
+    deleted = ma.fields.Integer()
+    archived = ma.fields.Integer()
+    restored = ma.fields.Integer()
+    unarchived = ma.fields.Integer()
+    skipped = ma.fields.Integer()
+
+
+class ImportRevertSchema(ma.Schema):
+    """What a revert did (or, dry run, would do), by record id."""
+
+    run_id = ma.fields.Integer()
+    dry_run = ma.fields.Boolean()
+    entity = ma.fields.String()
+    counts = ma.fields.Nested(RevertCountsSchema)
+    deleted = ma.fields.List(ma.fields.Integer(), metadata={
+        "description": "Records the run created, deleted."})
+    archived = ma.fields.List(ma.fields.Integer(), metadata={
+        "description": "Records the run created that others refer to since: archived."})
+    restored = ma.fields.List(ma.fields.Integer(), metadata={
+        "description": "Records the run updated, given back their values of before it."})
+    unarchived = ma.fields.List(ma.fields.Integer(), metadata={
+        "description": "Records the run archived (full sync), brought back."})
+    skipped = ma.fields.List(ma.fields.Integer(), metadata={
+        "description": "Records changed since by someone else: left as they are."})
 
 
 class ImportRunCreateSchema(ma.Schema):

@@ -60,6 +60,7 @@ from app.queries import feeds as queries
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
+from app.services.import_revert import RevertPlan, revert_run
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import tenant_context
 from app.web.downloads import download
@@ -73,7 +74,8 @@ from importers.value_maps import MAX_SOURCE, unmapped_values
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
               "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply",
-              "backoffice.feed_run_corrected", "backoffice.feed_value_map"}
+              "backoffice.feed_run_corrected", "backoffice.feed_value_map",
+              "backoffice.feed_run_revert"}
 UPLOADS = ("backoffice.feed_run_start", "backoffice.feed_run_corrected")
 UPLOAD_ENVELOPE = 64 * 1024  # multipart headers and the form's other fields
 
@@ -330,7 +332,10 @@ def feed_runs():
 
 @bp.get("/feeds/runs/<int:run_id>")
 def feed_run(run_id: int):
-    run = _run_or_404(run_id)
+    return _run_page(_run_or_404(run_id))
+
+
+def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
     errors = first_page_unless_valid(partial(queries.errors_page, run), request.args)
     samples = run.diff_sample or []
     entity = run.profile.entity if run.profile else None
@@ -342,7 +347,21 @@ def feed_run(run_id: int):
                            corrected_form=CorrectedFileForm(),
                            unmapped=_unmapped(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),
-                           rerunnable=run.status in RERUNNABLE)
+                           rerunnable=run.status in RERUNNABLE, preview=preview)
+
+
+@bp.post("/feeds/runs/<int:run_id>/revert")
+def feed_run_revert(run_id: int):
+    """Undo a finished run, or (dry run) show what undoing it would do."""
+    run = _run_or_404(run_id)
+    dry_run = request.form.get("dry_run") == "1"
+    with transaction(user_errors=True) as outcome:
+        plan = revert_run(run, dry_run=dry_run)
+    if dry_run and outcome:
+        return _run_page(run, plan)
+    if outcome:
+        flash(_("The run was reverted."), "success")
+    return redirect(url_for("backoffice.feed_run", run_id=run.id))
 
 
 @bp.get("/feeds/runs/<int:run_id>/status")

@@ -24,6 +24,7 @@ SCOPE_LABELS = {
     "write": _l("Write: create and change records and custom fields"),
     "import": _l("Import: import profiles and files"),
     "export": _l("Export: exports"),
+    "admin": _l("Admin: undo import runs"),
 }
 
 

@@ -23,7 +23,7 @@ def token() -> None:
 @token.command("create")
 @click.option("--tenant", "slug", required=True)
 @click.option("--name", required=True)
-@click.option("--scopes", required=True, help="Comma-separated: read,write,import,export")
+@click.option("--scopes", required=True, help="Comma-separated: read,write,import,export,admin")
 @click.option("--partner", "partner_ref", help="external_ref of the partner it acts for")
 def token_create(slug: str, name: str, scopes: str, partner_ref: str | None) -> None:
     """Create an API token; its secret is printed once, never stored."""

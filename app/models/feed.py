@@ -93,6 +93,10 @@ class ImportRun(TenantScoped, db.Model):
     archived: Mapped[int] = mapped_column(default=0)
     # Field-by-field changes of the first updated rows (dry runs show what would change).
     diff_sample: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    # Its revert (app/services/import_revert.py): when, by whom, and what it did.
+    reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reverted_by: Mapped[str | None] = mapped_column(String(254))
+    revert_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     profile: Mapped[ImportProfile] = relationship()
 
@@ -109,6 +113,11 @@ class ImportRun(TenantScoped, db.Model):
     def can_apply(self) -> bool:
         """A finished dry run, not failed, may be imported for real."""
         return self.is_dry_run and self.is_finished and self.status != "failed"
+
+    @property
+    def can_revert(self) -> bool:
+        """A finished real run, not reverted yet, may be undone."""
+        return not self.is_dry_run and self.is_finished and self.reverted_at is None
 
     def __repr__(self) -> str:
         return f"<ImportRun {self.id} {self.status}>"

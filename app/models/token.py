@@ -13,7 +13,7 @@ from app.models.base import JSONType, TenantScoped, UTCDateTime, utcnow
 if TYPE_CHECKING:
     from app.models.partner import Partner
 
-TOKEN_SCOPES = ("read", "write", "import", "export")
+TOKEN_SCOPES = ("read", "write", "import", "export", "admin")
 
 
 class ApiToken(TenantScoped, db.Model):

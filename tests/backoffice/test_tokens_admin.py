@@ -119,12 +119,13 @@ def test_bad_input_is_refused_on_the_form(admin_client, make_partner):
     assert response.status_code == 422
     page = text(response)
     assert fr("Enter a name of at most 100 characters.") in page
-    assert fr("Choose scopes among %(scopes)s.", scopes="read, write, import, export") in page
+    assert fr("Choose scopes among %(scopes)s.",
+              scopes="read, write, import, export, admin") in page
     assert SECRET.search(response.data.decode()) is None
     response = _new(admin_client, partner="Agence inconnue")
     assert response.status_code == 422
     assert fr("Unknown record: choose one from the list.") in text(response)
-    assert _new(admin_client, scopes=["read", "admin"]).status_code == 422
+    assert _new(admin_client, scopes=["read", "root"]).status_code == 422
     assert count_rows(ApiToken) == 0
 
 

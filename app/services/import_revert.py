@@ -1,0 +1,274 @@
+"""Undo a finished import run: the records it created are deleted (archived when another
+record now refers to them), those it updated get back the values its audit events hold for
+before the run, those it archived (full sync) come back. A record someone else changed since
+the run is left alone and listed. A dry run plans the same and writes nothing.
+
+The run's own audit events (actor "feed", id = the run's) say what it updated and archived;
+the records it created are those it stamped (import_run_id, or its profile for a record a
+later run stamped since) while it ran. Every write goes through the record writer or the
+record service, audited as the acting user's."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, not_, or_, select
+
+from app.entities import ENTITIES, Entity, get_entity
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import AuditEvent, ImportRun
+from app.models.attachment import Attachment
+from app.services.audit import audit_row, record_event
+from app.services.record_batches import RecordWriter
+from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
+from app.services.records import delete_record
+from app.tenancy import current_actor
+
+KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
+
+
+@dataclass
+class RevertPlan:
+    """What a revert does (or did), by record id."""
+
+    entity: str
+    deleted: list[int] = field(default_factory=list)
+    archived: list[int] = field(default_factory=list)  # created, but referred to since
+    restored: list[int] = field(default_factory=list)  # values of before the run back
+    unarchived: list[int] = field(default_factory=list)  # archived by the run, back
+    skipped: list[int] = field(default_factory=list)  # changed since by someone else
+    before: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {kind: len(getattr(self, kind)) for kind in KINDS}
+
+    def summary(self) -> dict[str, Any]:
+        return {"entity": self.entity, "counts": self.counts,
+                **{kind: getattr(self, kind) for kind in KINDS}}
+
+
+def plan_revert(run: ImportRun) -> RevertPlan:
+    """What reverting `run` would do (reads only)."""
+    if not run.can_revert:
+        raise ValidationError({"": _not_revertible(run)})
+    if run.profile.locked_by_run_id is not None:
+        raise ValidationError({"": _("A run of this profile is under way: revert once it "
+                                     "has finished.")})
+    entity = get_entity(run.profile.entity)
+    plan = RevertPlan(entity.name)
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
+        AuditEvent.actor_id == run.id, AuditEvent.record_id.is_not(None))
+        .order_by(AuditEvent.id)).all()
+    last: dict[int, int] = {}
+    archived: set[int] = set()
+    for event in events:
+        last[event.record_id] = event.id
+        if event.action == "archive":
+            archived.add(event.record_id)
+            continue
+        before = plan.before.setdefault(event.record_id, {})
+        for key, value in (event.before or {}).items():
+            if key == "custom":
+                custom = before.setdefault("custom", {})
+                for name, old in (value or {}).items():
+                    custom.setdefault(name, old)
+            else:
+                before.setdefault(key, value)
+    created = _created(entity, run, set(last))
+    changed = _changed_since(entity, run, last, created)
+    referred = _referred_to(entity, sorted(created - changed))
+    for record_id in sorted(created):
+        if record_id in changed:
+            plan.skipped.append(record_id)
+        elif record_id in referred:
+            plan.archived.append(record_id)
+        else:
+            plan.deleted.append(record_id)
+    for record_id in sorted(last):
+        if record_id in changed:
+            plan.skipped.append(record_id)
+        elif record_id in plan.before:
+            plan.restored.append(record_id)
+        elif record_id in archived:
+            plan.unarchived.append(record_id)
+    plan.skipped.sort()
+    return plan
+
+
+def revert_run(run: ImportRun, *, dry_run: bool = False) -> RevertPlan:
+    """Revert `run` (flushed, audited, never committed); with `dry_run`, only its plan."""
+    plan = plan_revert(run)
+    if dry_run:
+        return plan
+    entity = ENTITIES[plan.entity]
+    now = datetime.now(UTC)
+    writer = RecordWriter(entity)
+    _restore(entity, writer, plan, now)
+    _set_archived(entity, writer, plan.unarchived, None, now)
+    _set_archived(entity, writer, plan.archived, now, now)
+    for record_id in plan.deleted:
+        record = db.session.get(entity.model, record_id)
+        if record is not None:
+            delete_record(record)
+    run.reverted_at, run.reverted_by = now, current_actor().label[:254]
+    run.revert_summary = plan.summary()
+    record_event("revert", "import_runs", run.id, None, plan.summary())
+    return plan
+
+
+def _not_revertible(run: ImportRun) -> str:
+    if run.reverted_at is not None:
+        return _("This run was already reverted.")
+    if run.is_dry_run:
+        return _("A dry run changed nothing: there is nothing to revert.")
+    return _("Only a finished run can be reverted.")
+
+
+def _created(entity: Entity, run: ImportRun, touched: set[int]) -> set[int]:
+    """The records the run created: stamped by it (or by its profile, when a later run
+    stamped them since) while it ran, and not among those its audit events name."""
+    if run.started_at is None:
+        return set()
+    model = entity.model
+    end = run.finished_at or datetime.now(UTC)
+    ids = db.session.scalars(select(model.id).where(
+        model.created_at >= run.started_at, model.created_at <= end,
+        or_(model.import_run_id == run.id, model.import_profile_id == run.profile_id))).all()
+    return set(ids) - touched
+
+
+def _changed_since(entity: Entity, run: ImportRun, last: dict[int, int],
+                   created: set[int]) -> set[int]:
+    """The records that an audit event not of this run changed after the run did."""
+    ids = sorted(set(last) | created)
+    changed: set[int] = set()
+    for chunk in chunks(ids):
+        rows = db.session.execute(select(AuditEvent.record_id, AuditEvent.id).where(
+            AuditEvent.entity == entity.name, AuditEvent.record_id.in_(chunk),
+            not_(and_(AuditEvent.actor_kind == "feed", AuditEvent.actor_id == run.id)))).all()
+        for record_id, event_id in rows:
+            if record_id in created or event_id > last[record_id]:
+                changed.add(record_id)
+    if created:
+        model = entity.model
+        for chunk in chunks(sorted(created)):
+            changed |= set(db.session.scalars(select(model.id).where(
+                model.id.in_(chunk), model.import_run_id.is_distinct_from(run.id))))
+    return changed
+
+
+def _referred_to(entity: Entity, ids: list[int]) -> set[int]:
+    """Those of the records that another record (or a file) now refers to."""
+    columns = [getattr(other.model, spec.attr) for other in ENTITIES.values()
+               for spec in other.fields if spec.type == "ref" and spec.ref == entity.name]
+    if entity.name == "accounts":
+        columns.append(Attachment.account_id)
+    found: set[int] = set()
+    for chunk in chunks(ids):
+        for column in columns:
+            found |= set(db.session.scalars(select(column).where(column.in_(chunk))
+                                            .distinct()))
+        found |= set(db.session.scalars(select(Attachment.record_id).where(
+            Attachment.record_type == entity.name, Attachment.record_id.in_(chunk))
+            .distinct()))
+    return found
+
+
+def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: datetime) -> None:
+    """The updated records get back their values of before the run, lines and custom ones
+    included."""
+    model, table = entity.model, entity.model.__table__
+    rows, lines, audits = [], [], []
+    loaded = {record.id: record for chunk in chunks(plan.restored)
+              for record in db.session.scalars(select(model).where(model.id.in_(chunk)))}
+    for record_id in plan.restored:
+        record = loaded.get(record_id)
+        if record is None:
+            continue
+        old = plan.before[record_id]
+        row: dict[str, Any] = {"id": record_id, "updated_at": now}
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for key, value in old.items():
+            if key == "lines":
+                before["lines"] = [{k: jsonable(getattr(line, k)) for k in LINE_FIELDS}
+                                   for line in record.lines]
+                restored = [_coerced_line(entity, line) for line in value or []]
+                lines.append((record_id, restored))
+                after["lines"] = jsonable(restored)
+                if restored:  # totals the run computed from its lines, unaudited before
+                    for name, total in line_totals(restored).items():
+                        if name not in old:
+                            before[name], row[name] = getattr(record, name), total
+                            after[name] = total
+            elif key == "custom":
+                custom = dict(record.custom or {})
+                before["custom"] = {k: custom.get(k) for k in value}
+                for name, old_value in value.items():
+                    if old_value is None:
+                        custom.pop(name, None)
+                    else:
+                        custom[name] = old_value
+                row["custom"] = custom
+                after["custom"] = dict(value)
+            elif key in table.c:
+                before[key] = getattr(record, key)
+                row[key] = _coerced(table.c[key], value)
+                after[key] = row[key]
+        rows.append(row)
+        audits.append(audit_row("update", entity.name, record_id, jsonable(before),
+                                jsonable(after), now))
+    if rows:
+        writer.update(rows, {})
+    if lines:
+        writer.replace_lines(lines, [record_id for record_id, _lines in lines])
+    writer.audit(audits)
+    for record in loaded.values():  # read again, as written, when next used
+        db.session.expire(record)
+
+
+def _set_archived(entity: Entity, writer: RecordWriter, ids: list[int],
+                  archived_at: datetime | None, now: datetime) -> None:
+    """The records archived (`archived_at` a moment) or brought back (None), audited."""
+    if not ids:
+        return
+    model = entity.model
+    was = {record_id: value for chunk in chunks(ids) for record_id, value in
+           db.session.execute(select(model.id, model.archived_at).where(model.id.in_(chunk)))}
+    writer.update([{"id": i, "archived_at": archived_at, "updated_at": now} for i in ids], {})
+    action = "archive" if archived_at is not None else "update"
+    writer.audit([audit_row(action, entity.name, i, {"archived_at": jsonable(was.get(i))},
+                            {"archived_at": jsonable(archived_at)}, now) for i in ids])
+    for i in ids:
+        loaded = db.session.get(model, i)
+        if loaded is not None:
+            db.session.expire(loaded)
+
+
+def _coerced(column: Any, value: Any) -> Any:
+    """A value as the audit trail wrote it (dates and amounts as text), as the column holds
+    it."""
+    if value is None or not isinstance(value, str):
+        return value
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return value
+    if kind is Decimal:
+        return Decimal(value)
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    return value
+
+
+def _coerced_line(entity: Entity, line: dict[str, Any]) -> dict[str, Any]:
+    table = entity.line_model.__table__
+    return {k: _coerced(table.c[k], line.get(k)) for k in LINE_FIELDS}

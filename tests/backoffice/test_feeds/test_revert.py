@@ -1,0 +1,104 @@
+"""Reverting an import run from its page: a preview first, then the revert, shown on the run
+page; only admins, with the CSRF token."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent, ImportRun, Invoice
+from app.services.records import update_record
+from tests.backoffice.conftest import fr, text
+from tests.backoffice.test_feeds.conftest import GOOD, HEADER
+from tests.conftest import PASSWORD, login
+
+
+def _csrf_token(client, path: str) -> str:
+    page = client.get(path).data.decode()
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def _invoices() -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Invoice.number)))
+
+
+def test_an_admin_previews_then_reverts_a_run(admin_client, admin_user, invoice_profile,
+                                              start_run):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    assert _invoices() == ["F001"]
+    url = f"/alpha/feeds/runs/{run.id}"
+    assert fr("Revert this run") in text(admin_client.get(url))
+    preview = admin_client.post(f"{url}/revert", data={"dry_run": "1"})
+    assert preview.status_code == 200
+    page = text(preview)
+    assert fr("Preview of the revert: nothing was changed yet.") in page
+    assert fr("Records deleted: %(count)s", count=1) in page
+    assert _invoices() == ["F001"]
+    response = admin_client.post(f"{url}/revert")
+    assert response.status_code == 302
+    assert _invoices() == []
+    page = text(admin_client.get(url))
+    reverted = db.session.get(ImportRun, run.id)
+    assert "Annulé le" in page and "par" in page
+    assert admin_user.email in page and fr("Revert this run") not in page
+    assert fr("Records deleted: %(count)s", count=1) in page
+    assert reverted.reverted_by and admin_user.email in reverted.reverted_by
+    assert db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "revert", AuditEvent.record_id == run.id)) is not None
+    assert "data-reverted" in admin_client.get("/alpha/feeds/runs").data.decode()
+    again = admin_client.post(f"{url}/revert", follow_redirects=True)
+    assert fr("This run was already reverted.") in text(again)
+
+
+def test_records_left_alone_are_listed_with_links(admin_client, invoice_profile, start_run):
+    first = start_run(invoice_profile, HEADER, GOOD)
+    assert first.created == 1
+    run = start_run(invoice_profile, HEADER, GOOD.replace("1 234,56", "99,00"), force=True)
+    assert run.updated == 1
+    invoice = db.session.scalar(select(Invoice))
+    update_record(invoice, {"status": "paid"})  # someone changes it after the run
+    db.session.commit()
+    url = f"/alpha/feeds/runs/{run.id}"
+    admin_client.post(f"{url}/revert")
+    page = admin_client.get(url).data.decode()
+    assert f'href="/alpha/invoices/{invoice.id}"' in page
+    assert fr("Records left alone, changed since by someone else: %(count)s", count=1) in \
+        text(admin_client.get(url))
+
+
+def test_sales_may_not_revert(sales_client, invoice_profile, start_run):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    url = f"/alpha/feeds/runs/{run.id}"
+    assert fr("Revert this run") not in text(sales_client.get(url))
+    assert sales_client.post(f"{url}/revert").status_code == 403
+    assert sales_client.post(f"{url}/revert", data={"dry_run": "1"}).status_code == 403
+    assert _invoices() == ["F001"]
+
+
+def test_a_revert_needs_the_csrf_token(app, admin_client, invoice_profile, start_run,
+                                      monkeypatch):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    url = f"/alpha/feeds/runs/{run.id}"
+    assert admin_client.post(f"{url}/revert").status_code == 400
+    assert _invoices() == ["F001"]
+    token = _csrf_token(admin_client, url)
+    assert admin_client.post(f"{url}/revert", data={"csrf_token": token}).status_code == 302
+    assert _invoices() == []
+
+
+def test_an_admin_of_another_tenant_cannot_revert(app, invoice_profile, start_run,
+                                                  other_tenant, in_tenant):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    outsider = in_tenant(other_tenant, make_user_in, "admin")
+    client = login(app.test_client(), outsider, "beta")
+    assert client.post(f"/beta/feeds/runs/{run.id}/revert").status_code == 404
+    assert _invoices() == ["F001"]
+
+
+def make_user_in(role: str):
+    from app.services.tenants import create_user
+
+    return create_user({"email": f"{role}@beta.example", "password": PASSWORD, "role": role})

@@ -1,0 +1,233 @@
+"""Undoing an import run: what it created goes (or is archived when referred to since), what
+it updated gets its values of before back (custom fields and lines included), what it
+archived comes back; a record changed since by someone else is left alone and listed; a dry
+run announces the same and writes nothing; the revert is audited."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.entities import ENTITIES
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import AuditEvent, ImportRun
+from app.services.import_revert import revert_run
+from app.services.record_rules import snapshot
+from app.services.records import create_record, update_record
+from tests.importers.conftest import by_key, records
+from tests.importers.test_empty_cells import IMPORTABLE, _cell, _columns, _mapped
+
+
+def _file(path: Path, entity: str, specs: list[Any], kind: str, refs: list[str]) -> Path:
+    lines = ENTITIES[entity].line_model is not None
+    header = ["Réf", *(f"Col {spec.name}" for spec in specs), "Note",
+              *(["Article", "Qté"] if lines else [])]
+    rows = [[ref, *(_cell(spec, kind, n) for spec in specs), f"{kind} {n}",
+             *([f"SKU-{kind}", "2" if kind == "filled" else "1"] if lines else [])]
+            for n, ref in enumerate(refs)]
+    path.write_text("\n".join(";".join(row) for row in [header, *rows]) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def _profile(make_profile, make_custom_field, entity: str, specs: list[Any], **options: Any):
+    make_custom_field(entity, "note", "text")
+    columns = {**_columns(specs), "Note": "custom.note"}
+    if ENTITIES[entity].line_model is not None:
+        columns.update({"Article": "lines.sku", "Qté": "lines.quantity"})
+    return make_profile(entity, columns, **options)
+
+
+@pytest.fixture
+def base_records(tenant) -> None:
+    create_record(ENTITIES["partners"], {"name": "Partenaire", "external_ref": "P1"})
+    create_record(ENTITIES["accounts"], {"name": "Client", "external_ref": "C1"})
+    db.session.commit()
+
+
+def _states(entity: str) -> dict[Any, dict[str, Any]]:
+    db.session.expire_all()
+    return {r.id: snapshot(ENTITIES[entity], r) for r in records(entity)}
+
+
+def _revert(run: ImportRun, dry_run: bool = False):
+    plan = revert_run(db.session.get(ImportRun, run.id), dry_run=dry_run)
+    db.session.commit()
+    db.session.expire_all()
+    return plan
+
+
+@pytest.mark.parametrize("entity", IMPORTABLE)
+def test_a_run_that_created_records_is_undone(base_records, tmp_path, make_profile,
+                                              make_custom_field, run_import, entity):
+    specs = _mapped(entity)
+    profile = _profile(make_profile, make_custom_field, entity, specs)
+    before = _states(entity)
+    run = run_import(profile, _file(tmp_path / "a.csv", entity, specs, "filled",
+                                    ["R1", "R2"]))
+    assert run.counts["created"] == 2, run.counts
+    preview = _revert(run, dry_run=True)
+    assert len(_states(entity)) == len(before) + 2  # a dry run writes nothing
+    plan = _revert(run)
+    assert plan.counts == preview.counts
+    assert (len(plan.deleted), len(plan.skipped)) == (2, 0)
+    assert _states(entity) == before
+
+
+@pytest.mark.parametrize("entity", IMPORTABLE)
+def test_a_run_that_updated_records_is_undone(base_records, tmp_path, make_profile,
+                                              make_custom_field, run_import, entity):
+    specs = _mapped(entity)
+    profile = _profile(make_profile, make_custom_field, entity, specs)
+    first = run_import(profile, _file(tmp_path / "a.csv", entity, specs, "zero", ["R1", "R2"]))
+    assert first.counts["created"] == 2, first.counts
+    before = _states(entity)
+    second = run_import(profile, _file(tmp_path / "b.csv", entity, specs, "filled",
+                                       ["R1", "R2"]))
+    assert second.counts["updated"] == 2, second.counts
+    assert _states(entity) != before
+    preview = _revert(second, dry_run=True)
+    assert _states(entity) != before
+    plan = _revert(second)
+    assert plan.counts == preview.counts
+    assert (len(plan.restored), len(plan.deleted), len(plan.skipped)) == (2, 0, 0)
+    after = _states(entity)
+    for record_id, state in before.items():
+        assert after[record_id] == state
+
+
+@pytest.mark.parametrize("entity", IMPORTABLE)
+def test_a_record_changed_since_is_skipped_on_every_entity(
+        base_records, tmp_path, make_profile, make_custom_field, run_import, entity):
+    specs = _mapped(entity)
+    profile = _profile(make_profile, make_custom_field, entity, specs)
+    run_import(profile, _file(tmp_path / "a.csv", entity, specs, "zero", ["R1", "R2"]))
+    before = _states(entity)
+    run = run_import(profile, _file(tmp_path / "b.csv", entity, specs, "filled", ["R1", "R2"]))
+    touched = by_key(entity)["R2"]
+    update_record(touched, {"custom": {"note": "à la main"}})
+    db.session.commit()
+    changed = _states(entity)[touched.id]
+    plan = _revert(run)
+    assert (plan.skipped, len(plan.restored)) == ([touched.id], 1)
+    after = _states(entity)
+    assert after[touched.id] == changed
+    assert after[by_key(entity)["R1"].id] == before[by_key(entity)["R1"].id]
+
+
+def test_lines_and_the_totals_made_of_them_come_back(base_records, tmp_path, make_profile,
+                                                     run_import):
+    profile = make_profile("invoices", {"N°": "number", "Client": "account.external_ref",
+                                        "Article": "lines.sku", "Qté": "lines.quantity",
+                                        "PU": "lines.unit_price"}, key="number")
+    path = tmp_path / "f.csv"
+    path.write_text("N°;Client;Article;Qté;PU\nF-1;C1;A;1;10,00\n", encoding="utf-8")
+    run_import(profile, path)
+    before = _states("invoices")
+    path.write_text("N°;Client;Article;Qté;PU\nF-1;C1;A;2;10,00\nF-1;C1;B;1;5,00\n",
+                    encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["updated"] == 1
+    changed = _states("invoices")
+    assert changed != before
+    assert len(next(iter(changed.values()))["lines"]) == 2
+    _revert(run)
+    assert _states("invoices") == before
+
+
+def test_a_record_changed_since_by_a_user_is_left_alone_and_listed(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un bis\nA2;Deux bis\n", encoding="utf-8")
+    run = run_import(profile, path)
+    accounts = by_key("accounts")
+    update_record(accounts["A2"], {"name": "Changé à la main"})
+    db.session.commit()
+    preview = _revert(run, dry_run=True)
+    plan = _revert(run)
+    assert plan.skipped == preview.skipped == [accounts["A2"].id]
+    accounts = by_key("accounts")
+    assert (accounts["A1"].name, accounts["A2"].name) == ("Un", "Changé à la main")
+    summary = db.session.get(ImportRun, run.id).revert_summary
+    assert summary["skipped"] == [accounts["A2"].id]
+    assert summary["counts"]["restored"] == 1
+
+
+def test_a_created_account_with_invoices_since_is_archived_not_deleted(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
+    run = run_import(profile, path)
+    accounts = by_key("accounts")
+    invoices = make_profile("invoices", {"N°": "number", "Client": "account.external_ref"},
+                            key="number")
+    other = tmp_path / "f.csv"
+    other.write_text("N°;Client\nF-1;A1\n", encoding="utf-8")
+    assert run_import(invoices, other).counts["created"] == 1
+    plan = _revert(run)
+    assert (plan.archived, plan.deleted) == ([accounts["A1"].id], [accounts["A2"].id])
+    left = by_key("accounts")
+    assert "A2" not in left
+    assert left["A1"].archived_at is not None
+    assert by_key("invoices", "number")["F-1"].account_id == accounts["A1"].id
+
+
+def test_a_full_sync_runs_archived_records_come_back(base_records, tmp_path, make_profile,
+                                                     run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
+                           full_sync=True)
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["archived"] == 1
+    assert by_key("accounts")["A2"].archived_at is not None
+    preview = _revert(run, dry_run=True)
+    assert by_key("accounts")["A2"].archived_at is not None
+    plan = _revert(run)
+    assert plan.counts == preview.counts
+    back = by_key("accounts")["A2"]
+    assert plan.unarchived == [back.id]
+    assert back.archived_at is None
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.record_id == back.id, AuditEvent.entity == "accounts")
+        .order_by(AuditEvent.id.desc())).first()
+    assert event.before["archived_at"] and event.after == {"archived_at": None}
+
+
+def test_the_revert_is_audited_and_happens_once(base_records, tmp_path, make_profile,
+                                                run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    run = run_import(profile, path)
+    record_id = by_key("accounts")["A1"].id
+    _revert(run)
+    actions = db.session.execute(select(AuditEvent.action, AuditEvent.entity).where(
+        AuditEvent.record_id.in_([record_id, run.id]))).all()
+    assert ("delete", "accounts") in actions and ("revert", "import_runs") in actions
+    assert db.session.get(ImportRun, run.id).reverted_at is not None
+    with pytest.raises(ValidationError):
+        _revert(run)
+
+
+def test_no_revert_while_a_run_of_the_profile_is_under_way(base_records, tmp_path,
+                                                           make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    run = run_import(profile, path)
+    profile.locked_by_run_id = run.id  # as a running run of the profile holds it
+    db.session.commit()
+    with pytest.raises(ValidationError):
+        _revert(run)
+    db.session.rollback()
+    assert "A1" in by_key("accounts")
