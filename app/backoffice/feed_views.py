@@ -56,6 +56,7 @@ from app.models import ImportProfile, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
+from app.queries import error_groups
 from app.queries import feeds as queries
 from app.queries.history import readable_history
 from app.services import feeds as service
@@ -68,6 +69,7 @@ from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
+from importers.row_messages import group_message
 
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
@@ -124,6 +126,7 @@ def feed_globals() -> dict[str, Any]:
             "run_source_labels": RUN_SOURCE_LABELS, "mode_labels": MODE_LABELS,
             "can_administer_feeds": can_administer(current_user),
             "progress_text": progress_text, "error_message": error_message,
+            "group_message": group_message, "error_groups_by_value": error_groups.is_by_value,
             "run_status_label": run_status_label, "run_status_color": run_status_color}
 
 
@@ -304,7 +307,11 @@ def feed_runs():
 @bp.get("/feeds/runs/<int:run_id>")
 def feed_run(run_id: int):
     run = _run_or_404(run_id)
-    errors = first_page_unless_valid(partial(queries.errors_page, run), request.args)
+    group_id = request.args.get("group", type=int)
+    group = error_groups.group_first(run, group_id) \
+        if group_id and 0 < group_id <= MAX_ID else None
+    errors = first_page_unless_valid(partial(queries.errors_page, run, group=group),
+                                     request.args)
     samples = run.diff_sample or []
     entity = run.profile.entity if run.profile else None
     diffs = list(zip(samples, ([(c.label, c.before, c.after) for c in changes]
@@ -312,6 +319,7 @@ def feed_run(run_id: int):
                                    (entity, d.get("before"), d.get("after")) for d in samples)),
                      strict=True))
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
+                           summary=error_groups.error_summary(run), group=group,
                            corrected_form=CorrectedFileForm(),
                            progress=queries.run_progress(run, datetime.now(UTC)),
                            rerunnable=run.status in RERUNNABLE)

@@ -120,6 +120,9 @@ class ImportRowError(TenantScoped, db.Model):
     __tablename__ = "import_row_errors"
     __table_args__ = (
         Index("ix_import_row_errors_tenant_id_run_id", "tenant_id", "run_id", "line"),
+        # A run's errors by kind (the run page's summary) and one kind's pages by line.
+        Index("ix_import_row_errors_tenant_id_run_id_column", "tenant_id", "run_id", "column",
+              "message_id", "line", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
