@@ -9,11 +9,10 @@ from flask_smorest.fields import Upload
 from api.pagination import CursorPageArgsSchema
 from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
 from app.models.base import MAX_ID
-from app.queries.error_groups import ErrorGroup
+from app.queries.error_groups import MAX_GROUPS, ErrorGroup
 from importers.row_messages import error_message, group_message
 
 ERRORS_SHOWN = 100
-MAX_GROUPS = 100
 
 
 class ImportRowErrorSchema(ma.Schema):

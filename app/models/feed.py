@@ -93,6 +93,8 @@ class ImportRun(TenantScoped, db.Model):
     archived: Mapped[int] = mapped_column(default=0)
     # Field-by-field changes of the first updated rows (dry runs show what would change).
     diff_sample: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    # Its row errors by kind, counted once when it ended (app/queries/error_groups.py).
+    error_groups: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     profile: Mapped[ImportProfile] = relationship()
 

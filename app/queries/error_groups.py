@@ -18,6 +18,8 @@ from app.models import ImportRowError, ImportRun
 # Parameters that name the cell's value: their messages are grouped by that value.
 VALUE_PARAMS = ("%(value)s", "%(ref)s")
 GROUPS_SHOWN = 10
+# Groups counted when a run ends: as many as the API lists at most.
+MAX_GROUPS = 100
 
 
 def _by_value() -> ColumnElement[bool]:
@@ -49,7 +51,23 @@ class ErrorSummary:
 
 
 def error_summary(run: ImportRun, limit: int = GROUPS_SHOWN) -> ErrorSummary:
-    """The run's `limit` largest groups of errors (largest first) and its number of errors."""
+    """The run's `limit` largest groups of errors (largest first) and its number of errors:
+    counted when the run ended (a finished run's errors no longer change), else now."""
+    counted = run.error_groups if run.is_finished else None
+    if not counted or len(counted.get("groups", [])) < limit and counted.get("more"):
+        counted = count_groups(run, limit)
+    pairs = counted["groups"][:limit]
+    firsts = {e.id: e for e in db.session.scalars(select(ImportRowError).where(
+        ImportRowError.id.in_([first_id for first_id, _ in pairs])))}
+    groups = [ErrorGroup(firsts[first_id], count) for first_id, count in pairs
+              if first_id in firsts]
+    return ErrorSummary(counted["total"], groups,
+                        bool(counted["more"]) or len(counted["groups"]) > limit)
+
+
+def count_groups(run: ImportRun, limit: int = MAX_GROUPS) -> dict[str, Any]:
+    """Count the run's errors by kind: {"total", "groups": [[first error id, count]…] (the
+    `limit` largest), "more": whether there are other groups}, as ImportRun.error_groups."""
     # Errors stored before message ids existed group by their stored text.
     legacy_text = case((ImportRowError.message_id.is_(None), ImportRowError.message))
     value_key = case((_by_value(), ImportRowError.value))
@@ -60,12 +78,10 @@ def error_summary(run: ImportRun, limit: int = GROUPS_SHOWN) -> ErrorSummary:
             .order_by(count.desc(), func.min(ImportRowError.id))
             .limit(limit + 1))
     rows = db.session.execute(stmt).all()
-    firsts = {e.id: e for e in db.session.scalars(select(ImportRowError).where(
-        ImportRowError.id.in_([r.first_id for r in rows[:limit]])))}
     total = db.session.scalar(select(func.count()).select_from(ImportRowError).where(
         ImportRowError.run_id == run.id)) or 0
-    return ErrorSummary(total, [ErrorGroup(firsts[r.first_id], r.count) for r in rows[:limit]],
-                        len(rows) > limit)
+    return {"total": total, "groups": [[r.first_id, r.count] for r in rows[:limit]],
+            "more": len(rows) > limit}
 
 
 def group_first(run: ImportRun, group_id: int) -> ImportRowError | None:

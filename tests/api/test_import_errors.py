@@ -79,3 +79,16 @@ def test_the_summary_limit_is_bounded(api_client, run_id):
     for limit in ("0", "101", "x"):
         response = api_client.get(f"/api/v1/imports/{run_id}/errors/summary?limit={limit}")
         assert "limit" in problem(response, 422)["errors"]
+
+
+def test_a_run_counted_when_it_ended_reads_as_one_counted_now(api_client, run_id):
+    from app.models import ImportRun
+
+    url = f"/api/v1/imports/{run_id}/errors/summary?limit=2"
+    counted = api_client.get(url).get_json()
+    run = db.session.get(ImportRun, run_id)
+    assert [count for _, count in run.error_groups["groups"]] == [60, 30, 20]
+    run.error_groups = None  # a run that ended before the counts were kept
+    db.session.commit()
+    assert api_client.get(url).get_json() == counted
+    assert counted["more_groups"] is True and counted["total"] == 110
