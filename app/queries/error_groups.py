@@ -54,7 +54,7 @@ def error_summary(run: ImportRun, limit: int = GROUPS_SHOWN) -> ErrorSummary:
     """The run's `limit` largest groups of errors (largest first) and its number of errors:
     counted when the run ended (a finished run's errors no longer change), else now."""
     counted = run.error_groups if run.is_finished else None
-    if not counted or len(counted.get("groups", [])) < limit and counted.get("more"):
+    if not counted or (len(counted.get("groups", [])) < limit and counted.get("more")):
         counted = count_groups(run, limit)
     pairs = counted["groups"][:limit]
     firsts = {e.id: e for e in db.session.scalars(select(ImportRowError).where(
