@@ -10,9 +10,12 @@ from flask_babel import gettext as _
 
 from api.auth import current_principal, peek_token, requires
 from api.blueprint import Blueprint
-from api.pagination import CursorPageArgsSchema, cursor_page
+from api.pagination import cursor_page
 from api.schemas.imports import (
     ERRORS_SHOWN,
+    ErrorSummaryQueryArgsSchema,
+    ErrorSummarySchema,
+    ImportErrorsQueryArgsSchema,
     ImportRevertArgsSchema,
     ImportRevertSchema,
     ImportRowErrorSchema,
@@ -25,6 +28,7 @@ from api.schemas.imports import (
 from app.errors import ValidationError
 from app.models import ImportRowError, ImportRun
 from app.policies import get_visible_or_404
+from app.queries.error_groups import error_summary, group_first, in_group
 from app.queries.feeds import errors_select, find_profile, first_errors, runs_select
 from app.services.feeds import create_run
 from app.services.import_revert import revert_run
@@ -121,7 +125,7 @@ class ImportRevertViews(MethodView):
 @blp.route("/<int:run_id>/errors")
 class ImportErrorViews(MethodView):
     @requires("import", "read")
-    @blp.arguments(CursorPageArgsSchema, location="query")
+    @blp.arguments(ImportErrorsQueryArgsSchema, location="query")
     @blp.response(200, ImportRowErrorSchema(many=True), description=ERRORS_DESCRIPTION,
                   headers={"X-Pagination": "CURSOR_PAGINATION"})
     @blp.alt_response(200, schema={"type": "string"}, content_type=CSV, success=True,
@@ -131,8 +135,25 @@ class ImportErrorViews(MethodView):
         run = _run_or_404(run_id)
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
             return _errors_csv(run)
-        return cursor_page(errors_select(run), ImportRowError.line, ImportRowError.id, args,
+        stmt = errors_select(run)
+        if args.get("group"):
+            first = group_first(run, args["group"])
+            if first is None:
+                raise ValidationError({"group": _("No group of this run's errors has this id.")})
+            stmt = in_group(stmt, first)
+        return cursor_page(stmt, ImportRowError.line, ImportRowError.id, args,
                            descending=False)
+
+
+@blp.route("/<int:run_id>/errors/summary")
+class ImportErrorSummaryViews(MethodView):
+    @requires("import", "read")
+    @blp.etag
+    @blp.arguments(ErrorSummaryQueryArgsSchema, location="query")
+    @blp.response(200, ErrorSummarySchema)
+    def get(self, args: dict[str, Any], run_id: int) -> Any:
+        """Count a run's row errors by kind: column, message and value, largest first."""
+        return error_summary(_run_or_404(run_id), args["limit"])
 
 
 def _errors_csv(run: ImportRun) -> Response:

@@ -77,6 +77,9 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
                 .offset(int(db.session.scalar(select(func.count(Invoice.id))) * 0.2))
                 .limit(1)).scalar_one()
         db.session.remove()
+    from bench.run_errors import ERRORS, error_run
+
+    run_id, group_id = error_run(app)
     base = f"/{TENANT_SLUG}"
     status_list = f"{base}/invoices/?status=issued&sort=-issued_on"
     found = [
@@ -111,11 +114,19 @@ def targets(app: Flask) -> tuple[list[Target], dict[str, Any]]:
         Target("header search, invoice number", f"{base}/search?q={quote(deep_number)}"),
         Target("API: customers, q=hotel andre", "/api/v1/accounts?limit=50&q=hotel+andre",
                "token"),
+        # A run with 100,000 row errors: its page (errors by kind, first hundred lines), its
+        # largest kind's page, and the API's first page of errors and summary by kind.
+        Target(f"run page, {ERRORS:,} errors", f"{base}/feeds/runs/{run_id}"),
+        Target("run page, largest kind", f"{base}/feeds/runs/{run_id}?group={group_id}"),
+        Target("API: run errors, page 1", f"/api/v1/imports/{run_id}/errors?limit=100",
+               "token"),
+        Target("API: run errors by kind", f"/api/v1/imports/{run_id}/errors/summary",
+               "token"),
     ]
     picked = {"account_id": account_id, "account_invoices": account_invoices,
               "issued_invoices": issued_count, "deep_row": offset,
               "agent_partner_id": partner_id, "agent_invoices": partner_invoices,
-              "agent_deep_row": partner_offset}
+              "agent_deep_row": partner_offset, "error_run_id": run_id}
     return found, picked
 
 

@@ -7,6 +7,7 @@ the run, is what older errors (stored before ids existed) show as they are.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -90,3 +91,19 @@ def _custom_labels(entity: str) -> dict[str, str]:
         cache[(entity, locale)] = {cf.key: cf.label(locale)
                                    for cf in definitions(entity, active_only=False)}
     return cache[(entity, locale)]
+
+
+# A message's values that change from row to row: a group's message shows them as "…".
+_ROW_VALUE = re.compile(r"%\((?:line|first|key|reason)\)[sd]")
+
+
+def group_message(error: ImportRowError, by_value: bool) -> str:
+    """The message of a group of errors like `error`: as is when grouped by value, else with
+    the values that differ from row to row written "…"."""
+    if by_value or not error.message_id or not _ROW_VALUE.search(error.message_id):
+        return error_message(error)
+    try:
+        template = _ROW_VALUE.sub("…", _(error.message_id))
+        return template % _readable(dict(error.message_params or {}))
+    except (KeyError, ValueError, TypeError):
+        return error_message(error)

@@ -19,6 +19,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportRun
 from app.models.feed import LIVE
+from app.queries.error_groups import count_groups
 from app.queries.feeds import definition_at
 from app.services.audit import record_event
 from app.services.feeds import run_file_path
@@ -173,6 +174,9 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     run.finished_at = datetime.now(UTC)
     if run.rows_total is None or run.rows_done > (run.rows_total or 0):
         run.rows_total = run.rows_done
+    db.session.flush()
+    # Counted once: the run page and the API read a finished run's errors by kind from here.
+    run.error_groups = count_groups(run)
     record_event("finish", "import_runs", run.id, None,
                  {"status": run.status, **run.counts, "tenant": run.tenant_id})
     _release(run.id, run.profile_id)

@@ -8,7 +8,9 @@ from flask_smorest.fields import Upload
 
 from api.pagination import CursorPageArgsSchema
 from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
-from importers.row_messages import error_message
+from app.models.base import MAX_ID
+from app.queries.error_groups import MAX_GROUPS, ErrorGroup
+from importers.row_messages import error_message, group_message
 
 ERRORS_SHOWN = 100
 
@@ -34,6 +36,51 @@ class ImportRowErrorSchema(ma.Schema):
         return {"line": error.line, "column": error.column, "value": error.value,
                 "message": error_message(error), "code": error.message_id,
                 "params": error.message_params or {}}
+
+
+class ImportErrorsQueryArgsSchema(CursorPageArgsSchema):
+    """A page of a run's row errors, optionally of one group."""
+
+    group = ma.fields.Integer(validate=ma.validate.Range(1, MAX_ID), metadata={
+        "description": "Only the errors of this group (a `group` of "
+                       "/imports/{id}/errors/summary)."})
+
+
+class ErrorSummaryQueryArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_GROUPS),
+                              metadata={"description": "Groups listed, largest first."})
+
+
+class ErrorGroupSchema(ma.Schema):
+    """Row errors of one kind: same column, same message and, when the message is about the
+    cell's value, same value."""
+
+    group = ma.fields.Integer(metadata={
+        "description": "The group's id: pass it as `group` to /imports/{id}/errors."})
+    count = ma.fields.Integer()
+    column = ma.fields.String(allow_none=True)
+    value = ma.fields.String(allow_none=True, metadata={
+        "description": "The value the group is about; null when its message is not about one."})
+    message = ma.fields.String(metadata={
+        "description": "What went wrong, in the language of the request; values that differ "
+                       "from row to row are written …."})
+    code = ma.fields.String(allow_none=True, metadata={"description": "The message's id."})
+
+    @ma.pre_dump
+    def _group(self, group: ErrorGroup, **kwargs: Any) -> dict[str, Any]:
+        first, by_value = group.first, group.by_value
+        return {"group": first.id, "count": group.count, "column": first.column,
+                "value": first.value if by_value else None,
+                "message": group_message(first, by_value), "code": first.message_id}
+
+
+class ErrorSummarySchema(ma.Schema):
+    """A run's row errors grouped by kind, largest groups first."""
+
+    total = ma.fields.Integer(metadata={"description": "The run's row errors, in all."})
+    groups = ma.fields.List(ma.fields.Nested(ErrorGroupSchema))
+    more_groups = ma.fields.Boolean(metadata={
+        "description": "True when the run has more groups than `limit`."})
 
 
 class RunCountsSchema(ma.Schema):

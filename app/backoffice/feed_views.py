@@ -56,6 +56,7 @@ from app.models import ImportProfile, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
+from app.queries import error_groups
 from app.queries import feeds as queries
 from app.queries.history import readable_history
 from app.services import feeds as service
@@ -69,6 +70,7 @@ from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
+from importers.row_messages import group_message
 from importers.value_maps import MAX_SOURCE, unmapped_values
 
 RERUNNABLE = ("interrupted", "failed")
@@ -127,6 +129,7 @@ def feed_globals() -> dict[str, Any]:
             "run_source_labels": RUN_SOURCE_LABELS, "mode_labels": MODE_LABELS,
             "can_administer_feeds": can_administer(current_user),
             "progress_text": progress_text, "error_message": error_message,
+            "group_message": group_message, "error_groups_by_value": error_groups.is_by_value,
             "run_status_label": run_status_label, "run_status_color": run_status_color}
 
 
@@ -336,7 +339,11 @@ def feed_run(run_id: int):
 
 
 def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
-    errors = first_page_unless_valid(partial(queries.errors_page, run), request.args)
+    group_id = request.args.get("group", type=int)
+    group = error_groups.group_first(run, group_id) \
+        if group_id and 0 < group_id <= MAX_ID else None
+    errors = first_page_unless_valid(partial(queries.errors_page, run, group=group),
+                                     request.args)
     samples = run.diff_sample or []
     entity = run.profile.entity if run.profile else None
     diffs = list(zip(samples, ([(c.label, c.before, c.after) for c in changes]
@@ -344,6 +351,7 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                                    (entity, d.get("before"), d.get("after")) for d in samples)),
                      strict=True))
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
+                           summary=error_groups.error_summary(run), group=group,
                            corrected_form=CorrectedFileForm(),
                            unmapped=_unmapped(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),

@@ -97,6 +97,8 @@ class ImportRun(TenantScoped, db.Model):
     reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reverted_by: Mapped[str | None] = mapped_column(String(254))
     revert_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Its row errors by kind, counted once when it ended (app/queries/error_groups.py).
+    error_groups: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     profile: Mapped[ImportProfile] = relationship()
 
@@ -129,6 +131,9 @@ class ImportRowError(TenantScoped, db.Model):
     __tablename__ = "import_row_errors"
     __table_args__ = (
         Index("ix_import_row_errors_tenant_id_run_id", "tenant_id", "run_id", "line"),
+        # A run's errors by kind (the run page's summary) and one kind's pages by line.
+        Index("ix_import_row_errors_tenant_id_run_id_column", "tenant_id", "run_id", "column",
+              "message_id", "line", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

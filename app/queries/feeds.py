@@ -13,6 +13,7 @@ from app.models import ImportProfile, ImportProfileVersion, ImportRowError, Impo
 from app.models.feed import FINISHED
 from app.policies import visible
 from app.profile_names import plain_name
+from app.queries.error_groups import in_group
 from app.queries.keyset import Page, keyset_page
 
 HEALTH_DAYS = 30
@@ -163,9 +164,12 @@ def first_errors(run: ImportRun, limit: int) -> list[ImportRowError]:
         ImportRowError.line, ImportRowError.id).limit(limit)))
 
 
-def errors_page(run: ImportRun, after: str | None = None, before: str | None = None) -> Page:
-    """A run's row errors by file line, a hundred at a time."""
-    return keyset_page(errors_select(run), ImportRowError.line, ImportRowError.id,
+def errors_page(run: ImportRun, after: str | None = None, before: str | None = None,
+                group: ImportRowError | None = None) -> Page:
+    """A run's row errors by file line, a hundred at a time; only those of a group's kind
+    when `group` (its first error) is given."""
+    stmt = errors_select(run) if group is None else in_group(errors_select(run), group)
+    return keyset_page(stmt, ImportRowError.line, ImportRowError.id,
                        descending=False, size=ERRORS_PAGE, after=after, before=before)
 
 

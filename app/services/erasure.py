@@ -167,9 +167,14 @@ def _scrub_row_errors(values: set[str]) -> None:
         return
     stmt = select(ImportRowError).where(or_(_mentioning(ImportRowError.raw, distinctive),
                                             _mentioning(ImportRowError.value, distinctive)))
+    runs: set[int] = set()
     for row in db.session.scalars(stmt):
         row.raw = None
         row.value = None
+        runs.add(row.run_id)
+    # Their runs' errors by kind are counted again when next read, without the values.
+    for run in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(runs))):
+        run.error_groups = None
 
 
 def _personal_values(record: Any, keys: tuple[str, ...]) -> set[str]:
