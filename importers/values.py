@@ -295,7 +295,10 @@ def parse_int(raw: Any) -> int | None:
         not isinstance(raw, Decimal) or (raw.is_finite() and raw == raw.to_integral_value()))
     if not whole:  # 1.5, NaN, infinity
         raise InvalidValue(NOT_A_WHOLE_NUMBER, value=_shown(raw))
-    if abs(raw) >= 10 ** MAX_INT_DIGITS:
+    # A Decimal's size by its exponent: abs() of 1E+9990800 overflows the decimal context.
+    too_large = raw.adjusted() >= MAX_INT_DIGITS if isinstance(raw, Decimal) \
+        else abs(raw) >= 10 ** MAX_INT_DIGITS
+    if too_large:
         raise InvalidValue(TOO_LARGE)
     return int(raw)
 

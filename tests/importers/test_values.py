@@ -222,7 +222,8 @@ def test_not_integers(raw):
         parse_int(raw)
 
 
-@pytest.mark.parametrize("raw", ["1234567890123456789", 10**19, 1e19])
+@pytest.mark.parametrize("raw", ["1234567890123456789", 10**19, 1e19, D("1E+18"),
+                                 D("1E+9990800")])
 def test_integers_too_large(raw):
     with pytest.raises(ValueError, match="too large"):
         parse_int(raw)
