@@ -191,17 +191,26 @@ def _apply_field_filter(query: ListQuery, stmt: Select, f: Field, args: Any,
     return stmt.where(column.icontains(raw, autoescape=True))
 
 
+def _bool_arg(query: ListQuery, args: Any, name: str, label: Any) -> bool | None:
+    """A yes/no filter's value (`true`, `false`, `oui`…), None when absent; a value that is
+    neither is refused with the filter's label."""
+    raw = (args.get(name) or "").strip()[:MAX_QUERY]
+    if not raw:
+        return None
+    try:
+        flag = parse_bool(raw)
+    except ValueError:
+        query.refuse(name, label, raw)
+        return None
+    query.active[name] = raw
+    return flag
+
+
 def _apply_overdue_filter(query: ListQuery, stmt: Select, args: Any) -> Select:
     """`overdue=true|false`: invoices late (or not) today, whatever their stored status."""
-    raw = (args.get("overdue") or "").strip()[:MAX_QUERY]
-    if not raw:
+    late = _bool_arg(query, args, "overdue", _("Overdue"))
+    if late is None:
         return stmt
-    try:
-        late = parse_bool(raw)
-    except ValueError:
-        query.refuse("overdue", _("Overdue"), raw)
-        return stmt
-    query.active["overdue"] = raw
     day = query.today or local_today()
     return stmt.where(Invoice.overdue_on(day) if late else Invoice.not_overdue_on(day))
 
@@ -209,15 +218,9 @@ def _apply_overdue_filter(query: ListQuery, stmt: Select, args: Any) -> Select:
 def _apply_flag_filter(query: ListQuery, stmt: Select, name: str, column: Any,
                        args: Any) -> Select:
     """`done=true`: the column is set; `done=false`: it is not."""
-    raw = (args.get(name) or "").strip()[:MAX_QUERY]
-    if not raw:
+    flag = _bool_arg(query, args, name, name)
+    if flag is None:
         return stmt
-    try:
-        flag = parse_bool(raw)
-    except ValueError:
-        query.refuse(name, name, raw)
-        return stmt
-    query.active[name] = raw
     return stmt.where(column.isnot(None) if flag else column.is_(None))
 
 
@@ -251,18 +254,15 @@ def _apply_custom_filter(query: ListQuery, stmt: Select, cf: CustomField, args: 
         if high is not None:
             stmt = stmt.where(number <= float(high))
         return stmt
+    if cf.type == "boolean":
+        flag = _bool_arg(query, args, name, label)
+        if flag is None:
+            return stmt
+        return stmt.where(value.as_boolean().is_(flag) if flag else
+                          func.coalesce(value.as_boolean(), False).is_(False))
     raw = (args.get(name) or "").strip()[:MAX_QUERY]
     if not raw:
         return stmt
-    if cf.type == "boolean":
-        try:
-            flag = parse_bool(raw)
-        except ValueError:
-            query.refuse(name, label, raw)
-            return stmt
-        query.active[name] = raw
-        return stmt.where(value.as_boolean().is_(flag) if flag else
-                          func.coalesce(value.as_boolean(), False).is_(False))
     query.active[name] = raw
     if cf.type == "choice":
         return stmt.where(value.as_string() == raw)
