@@ -7,14 +7,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
 
 from app import models as m
 from app.extensions import db
 from app.policies import visible
 
 SHOWN = 5
+# Up to this many customers, their invoices are read by customer; past it, the overdue ones by
+# due date, keeping his (see `_his_overdue`).
+FEW_CUSTOMERS = 1000
 
 
 @dataclass
@@ -34,14 +37,29 @@ def my_book(user: Any, today: date, limit: int = SHOWN) -> MyBook:
     customers = list(db.session.scalars(
         mine.order_by(m.Account.updated_at.desc(), m.Account.id.desc()).limit(limit)))
     customer_count = db.session.scalar(select(func.count()).select_from(mine.subquery()))
-    late = (m.Account.owner_id == user.id, m.Invoice.archived_at.is_(None),
-            m.Invoice.overdue_on(today))
+    if not customer_count:
+        return MyBook(customers, 0)
     overdue = list(db.session.scalars(
-        visible(select(m.Invoice), m.Invoice, user).join(m.Invoice.account).where(*late)
-        .options(contains_eager(m.Invoice.account))
+        _his_overdue(select(m.Invoice), user, today, customer_count)
+        .options(selectinload(m.Invoice.account))
         .order_by(m.Invoice.due_on, m.Invoice.id).limit(limit)))
-    count, amount = db.session.execute(visible(
+    count, amount = db.session.execute(_his_overdue(
         select(func.count(m.Invoice.id),
                func.coalesce(func.sum(m.Invoice.total - m.Invoice.amount_paid), 0))
-        .select_from(m.Invoice).join(m.Invoice.account).where(*late), m.Invoice, user)).one()
+        .select_from(m.Invoice), user, today, customer_count)).one()
     return MyBook(customers, customer_count, overdue, count, Decimal(amount))
+
+
+def _his_overdue(stmt: Select, user: Any, today: date, customers: int) -> Select:
+    """`stmt` restricted to the overdue invoices of the user's customers. A few customers: their
+    invoices by customer (the (tenant, account) index); many: the overdue invoices by due date,
+    keeping his. Each plan is the slow one in the other case on SQLite at 200,000 invoices
+    (68 ms instead of 1.4 for a handful of customers, 101 instead of 30 for 20,000), and its
+    planner cannot tell the two apart."""
+    if customers <= FEW_CUSTOMERS:
+        owned = select(m.Account.id).where(m.Account.owner_id == user.id)
+        stmt = stmt.where(m.Invoice.account_id.in_(owned))
+    else:
+        stmt = stmt.join(m.Invoice.account).where(m.Account.owner_id == user.id)
+    return visible(stmt, m.Invoice, user).where(m.Invoice.archived_at.is_(None),
+                                                  m.Invoice.overdue_on(today))

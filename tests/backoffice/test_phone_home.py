@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from app.models import Role
+from app.queries import my_book
 from tests.conftest import local_day, login
 
 
@@ -14,8 +17,10 @@ def _block(page: str, block_id: str) -> str:
     return page[start:page.index("</section>", start)]
 
 
+@pytest.mark.parametrize("few_customers", [1000, 0], ids=["by-customer", "by-due-date"])
 def test_the_phone_home_lists_my_customers_and_their_overdue_invoices_only(
-        app, make_user, make_account, make_invoice):
+        app, make_user, make_account, make_invoice, monkeypatch, few_customers):
+    monkeypatch.setattr(my_book, "FEW_CUSTOMERS", few_customers)  # both ways of reading them
     me = make_user(Role.SALES.value, full_name="Claire Vendeuse")
     colleague = make_user(Role.SALES.value)
     mine = make_account(name="Hôtel du Lac", owner=me.id, phone="04 78 00 00 00")
