@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SubmitField
@@ -16,6 +17,13 @@ LANGUAGES = (("", _l("Browser language")), ("fr", "Français"), ("en", "English"
 def options(pairs: Any) -> list[SelectChoice]:
     """(value, label) pairs as WTForms select choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def flash_form_errors(form: FlaskForm) -> None:
+    """A form posted from a page that redirects back: its errors as messages on that page."""
+    for messages in form.errors.values():
+        for message in messages:
+            flash(message, "danger")
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:

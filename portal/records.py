@@ -23,7 +23,7 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.entities import ENTITIES, STATUS_LABELS, Entity, Field
-from app.forms import options
+from app.forms import flash_form_errors, options
 from app.models import ACTIVITY_KINDS, Attachment, Role
 from app.policies import get_visible_or_404, portal_activities, visibility_clause
 from app.queries.lists import ListQuery
@@ -159,9 +159,7 @@ def activity_add(entity_name: str, record_id: int):
         if saved:
             flash(_("Activity added."), "success")
     else:
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "danger")
+        flash_form_errors(form)
     return redirect(url_for("portal.record_detail", entity_name=entity.name,
                             record_id=record_id, _anchor="activities"))
 
@@ -195,9 +193,7 @@ def answer_quote(record_id: int):
     target = url_for("portal.record_detail", entity_name="quotes", record_id=quote.id)
     form = QuoteAnswerForm()
     if not form.validate_on_submit():
-        for messages in form.errors.values():
-            for message in messages:
-                flash(message, "danger")
+        flash_form_errors(form)
         return redirect(target)
     accepted = form.decision.data == "accept"
     with transaction(user_errors=True) as saved:

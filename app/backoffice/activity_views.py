@@ -13,6 +13,7 @@ from app.backoffice import bp
 from app.backoffice.forms import ActivityForm
 from app.backoffice.record_views import require_editor
 from app.entities import ENTITIES
+from app.forms import flash_form_errors
 from app.models import Activity
 from app.policies import get_visible_or_404
 from app.queries.my_activities import my_activities
@@ -47,9 +48,7 @@ def activity_add(entity_name: str, record_id: int):
         if saved:
             flash(_("Activity added."), "success")
     else:
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "danger")
+        flash_form_errors(form)
     return redirect(record_page(entity_name, record_id))
 
 

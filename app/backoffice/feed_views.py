@@ -52,6 +52,7 @@ from app.backoffice.run_labels import (
 )
 from app.error_pages import ERROR_PAGES
 from app.errors import ValidationError
+from app.forms import flash_form_errors
 from app.models import ImportProfile, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import RUN_STATUSES
@@ -293,8 +294,7 @@ def feed_run_start(profile_id: int):
     profile = _profile_or_404(profile_id)
     form = RunForm()
     if not form.validate_on_submit():
-        for message in (m for messages in form.errors.values() for m in messages):
-            flash(message, "danger")
+        flash_form_errors(form)
         return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
     upload = form.file.data
     with transaction(user_errors=True) as outcome:
@@ -311,8 +311,7 @@ def feed_run_corrected(run_id: int):
     run = _run_or_404(run_id)
     form = CorrectedFileForm()
     if not form.validate_on_submit():
-        for message in (m for messages in form.errors.values() for m in messages):
-            flash(message, "danger")
+        flash_form_errors(form)
         return redirect(url_for("backoffice.feed_run", run_id=run.id))
     upload = form.file.data
     with transaction(user_errors=True) as outcome:

@@ -25,7 +25,7 @@ url, storage, prefix, secret, calls = sys.argv[1:6]
 app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret",
                   "RATELIMIT_STORAGE_URI": storage, "RATELIMIT_KEY_PREFIX": prefix,
                   "API_RATE_LIMIT": "3 per minute", "WEBHOOK_DISPATCH": False,
-                  "IMPORT_WATCH": False})
+                  "IMPORT_WATCH": False, "JOBS_SCHEDULER": False})
 client = app.test_client()
 answers = [client.get("/api/v1/imports", headers={"Authorization": f"Bearer {secret}"})
            for _ in range(int(calls))]

@@ -258,7 +258,9 @@ def test_hsts_behind_a_trusted_proxy_follows_x_forwarded_proto(app, tenant):
     proxied = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                           "SECRET_KEY": "proxy", "TRUST_PROXY": True, "TESTING": True,
                           "WEBHOOK_DISPATCH": False, "IMPORT_WATCH": False,
-                          "FILES_DIR": app.config["FILES_DIR"]})
+                          # Its first request would start a scheduler that held the lease on
+                          # the shared test database for the rest of the run.
+                          "JOBS_SCHEDULER": False, "FILES_DIR": app.config["FILES_DIR"]})
     try:
         client = proxied.test_client()
         secure = client.get("/alpha/login", headers={"X-Forwarded-Proto": "https"})
@@ -269,6 +271,7 @@ def test_hsts_behind_a_trusted_proxy_follows_x_forwarded_proto(app, tenant):
         assert "Strict-Transport-Security" not in plain.headers
         # No run watch left behind to recover runs on the shared test database.
         assert not [key for key in heartbeat._watch if key[1] == id(proxied)]
+        assert "relais_scheduler" not in proxied.extensions
     finally:
         with proxied.app_context():
             db.engine.dispose()

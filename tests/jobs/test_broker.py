@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Queue
 
 from app.extensions import db
-from app.models import ImportRun
+from app.models import ImportRun, SchedulerLease
 from importers import jobs as import_jobs
 from tests.jobs.conftest import COLUMNS, accounts_state, finished, wait_for, write_feed
 from tests.jobs.test_embedded import clean_state, queue
@@ -93,7 +94,7 @@ def test_a_webhook_is_delivered_by_a_worker_process(broker, spawn, tenant, monke
 
 
 def test_of_two_scheduler_processes_only_the_lease_holder_fires(broker, app_ctx, spawn,
-                                                                redis_url):
+                                                                redis_url, tmp_path):
     settings = {"JOBS_LEASE_SECONDS": "2", "IMPORT_RECOVERY_SECONDS": "0.2",
                 "IMPORT_WATCH": "1", "WEBHOOK_DISPATCH": "0"}
     first = spawn("scheduler", **settings)
@@ -105,7 +106,15 @@ def test_of_two_scheduler_processes_only_the_lease_holder_fires(broker, app_ctx,
         return [job.meta["by"] for job in found
                 if job is not None and job.args[0] == "recover_runs"]
 
-    wait_for(lambda: len(firings()) >= 10, timeout=90)  # two processes starting, on a busy machine
+    try:  # two processes starting, on a busy machine
+        wait_for(lambda: len(firings()) >= 10, timeout=90)
+    except AssertionError:  # who holds the lease, and what the two processes said
+        leases = [(lease.holder, lease.expires_at)
+                  for lease in db.session.scalars(db.select(SchedulerLease))]
+        logs = {log.name: log.read_text(errors="replace")[-2000:]
+                for log in sorted(tmp_path.glob("scheduler-*.log"))}
+        raise AssertionError(f"{len(firings())} firings; leases {leases}; "
+                             f"now {datetime.now(UTC)}; logs {logs}") from None
     fired = firings()
     assert len(set(fired)) == 1, fired  # one process fired them all
     leader, other = (first, second) if fired[0].endswith(f":{first.pid}") else (second, first)
