@@ -64,6 +64,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     feed_views,
     record_views,
     search_views,
+    selling_views,
     settings_views,
     token_views,
     webhook_views,

@@ -29,6 +29,7 @@ from app.models.feed import (
 )
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
+from app.models.selling import RECURRENCES, Offer, SepaCreditor
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User, UserSession
 from app.models.token import TOKEN_SCOPES, ApiToken
 from app.models.webhook import (
@@ -48,6 +49,7 @@ __all__ = [
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",
+    "RECURRENCES", "Offer", "SepaCreditor",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User", "UserSession",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

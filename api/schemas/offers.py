@@ -1,0 +1,68 @@
+"""Offers and the SEPA creditor, as the API shows and takes them."""
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.models.selling import RECURRENCES
+from app.services.offers import MERGE_FIELDS
+
+
+class OfferSchema(ma.Schema):
+    """What customers subscribe to at /<tenant>/subscribe/<code>."""
+
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String(required=True, metadata={
+        "description": "Lower-case letters, digits and hyphens (at most 60): the end of the "
+                       "offer's web address.", "example": "badge-monthly"})
+    name = ma.fields.String(required=True)
+    description = ma.fields.String()
+    price = ma.fields.Decimal(required=True, as_string=True, places=2, metadata={
+        "description": "Taxes included, in `currency`.", "example": "12.50"})
+    currency = ma.fields.String(metadata={"description": "EUR (SEPA direct debits are in "
+                                                         "euros).", "example": "EUR"})
+    recurrence = ma.fields.String(required=True, validate=ma.validate.OneOf(RECURRENCES))
+    contract_template = ma.fields.String(required=True, metadata={
+        "description": "The contract's text; merge fields are written `{{ name }}`, with "
+                       "name one of: " + ", ".join(MERGE_FIELDS) + "."})
+    collected_fields = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Keys of the tenant's custom fields of customers (accounts) that the "
+                       "subscription form asks for."})
+    fulfilment_sku = ma.fields.String(allow_none=True, metadata={
+        "description": "Shipped as soon as the contract is signed (a delivery), or null."})
+    fulfilment_quantity = ma.fields.Integer()
+    is_published = ma.fields.Boolean(metadata={
+        "description": "Customers can subscribe (needs the SEPA creditor settings)."})
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+    updated_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class OfferUpdateSchema(OfferSchema):
+    """A partial change: the fields given replace the offer's."""
+
+    code = ma.fields.String()
+    name = ma.fields.String()
+    price = ma.fields.Decimal(as_string=True, places=2)
+    recurrence = ma.fields.String(validate=ma.validate.OneOf(RECURRENCES))
+    contract_template = ma.fields.String()
+
+
+class SepaCreditorSchema(ma.Schema):
+    """The tenant as a SEPA Direct Debit creditor."""
+
+    name = ma.fields.String(required=True, metadata={"description": "At most 70 characters "
+                                                                    "of the SEPA set."})
+    street = ma.fields.String(required=True)
+    building_number = ma.fields.String()
+    postal_code = ma.fields.String(required=True)
+    town = ma.fields.String(required=True)
+    country = ma.fields.String(required=True, metadata={"example": "FR"})
+    creditor_identifier = ma.fields.String(required=True, metadata={
+        "description": "Checked: SEPA country, MOD 97-10 check digits, length.",
+        "example": "FR72ZZZ123456"})
+    iban = ma.fields.String(required=True, metadata={"example": "FR7630006000011234567890189"})
+    bic = ma.fields.String(metadata={
+        "description": "Found from the IBAN when its bank is known; required otherwise."})
+    prenotification_days = ma.fields.Integer(metadata={
+        "description": "Days between the pre-notification e-mail and the debit (1 to 60, "
+                       "14 by default)."})
+    updated_at = ma.fields.AwareDateTime(dump_only=True)
