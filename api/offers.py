@@ -1,6 +1,6 @@
-"""/api/v1/offers and /api/v1/sepa-settings: what customers subscribe to online and who
-collects their direct debits, as admins set them in the back office (More → Online offers).
-Admin tokens only."""
+"""/api/v1/offers, /api/v1/sepa-settings and /api/v1/mandates: what customers subscribe to
+online, who collects their direct debits and under which mandates, as admins set them in the
+back office (More → Online offers). Admin tokens only."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,10 +12,19 @@ from sqlalchemy import select
 from api.auth import current_principal, requires
 from api.blueprint import Blueprint
 from api.pagination import CursorPageArgsSchema, cursor_page
-from api.schemas.offers import OfferSchema, OfferUpdateSchema, SepaCreditorSchema
+from api.schemas.offers import (
+    MandateQueryArgsSchema,
+    MandateRevokeSchema,
+    MandateSchema,
+    MandateUpdateSchema,
+    OfferSchema,
+    OfferUpdateSchema,
+    SepaCreditorSchema,
+)
 from app.errors import NotFound
-from app.models import Offer
+from app.models import Account, Mandate, Offer
 from app.policies import get_visible_or_404
+from app.services.mandates import amend_mandate, create_mandate, revoke_mandate
 from app.services.offers import create_offer, creditor, delete_offer, set_creditor, update_offer
 from app.web.transactions import transaction
 
@@ -97,3 +106,67 @@ class SepaSettingsViews(MethodView):
         """Set the creditor settings, all at once."""
         with transaction():
             return set_creditor(data)
+
+
+@blp.route("/mandates")
+class MandateViews(MethodView):
+    @requires("admin")
+    @blp.arguments(MandateQueryArgsSchema, location="query")
+    @blp.response(200, MandateSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"})
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the mandates, newest first (filter by customer or status)."""
+        stmt = select(Mandate)
+        if args.get("account_id"):
+            stmt = stmt.where(Mandate.account_id == args["account_id"])
+        if args.get("status"):
+            stmt = stmt.where(Mandate.status == args["status"])
+        return cursor_page(stmt, Mandate.id, Mandate.id, args)
+
+    @requires("admin")
+    @blp.arguments(MandateSchema)
+    @blp.response(201, MandateSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Register a mandate the customer signed (on paper in a shop, or elsewhere)."""
+        account = get_visible_or_404(Account, data.pop("account_id"), current_principal())
+        with transaction():
+            mandate = create_mandate(account, data, data.pop("channel", "paper"))
+        return mandate, {"Location": url_for("offers.MandateByIdViews", mandate_id=mandate.id)}
+
+
+@blp.route("/mandates/<int:mandate_id>")
+class MandateByIdViews(MethodView):
+    @requires("admin")
+    @blp.etag
+    @blp.response(200, MandateSchema)
+    def get(self, mandate_id: int) -> Any:
+        """Get a mandate."""
+        return _mandate_or_404(mandate_id)
+
+    @requires("admin")
+    @blp.etag
+    @blp.arguments(MandateUpdateSchema)
+    @blp.response(200, MandateSchema)
+    def patch(self, data: dict[str, Any], mandate_id: int) -> Any:
+        """Amend a mandate: the customer's new account or address."""
+        mandate = _mandate_or_404(mandate_id)
+        blp.check_etag(mandate, MandateSchema)
+        with transaction():
+            amend_mandate(mandate, data)
+        return mandate
+
+
+@blp.route("/mandates/<int:mandate_id>/revoke")
+class MandateRevokeViews(MethodView):
+    @requires("admin")
+    @blp.arguments(MandateRevokeSchema)
+    @blp.response(200, MandateSchema)
+    def post(self, data: dict[str, Any], mandate_id: int) -> Any:
+        """Revoke a mandate, with how the customer revoked it and from when."""
+        mandate = _mandate_or_404(mandate_id)
+        with transaction():
+            revoke_mandate(mandate, data["reason"], data.get("on"))
+        return mandate
+
+
+def _mandate_or_404(mandate_id: int) -> Mandate:
+    return get_visible_or_404(Mandate, mandate_id, current_principal())

@@ -112,6 +112,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Files a tenant deletion left when it stopped after its commit (docs/operations.md).
         "TENANT_FILES_SWEEP": _bool("TENANT_FILES_SWEEP", True),
         "TENANT_FILES_SWEEP_SECONDS": 3600.0,
+        # SEPA mandates unused for 36 months expire (app/services/mandates.py), checked daily.
+        "MANDATE_EXPIRY": _bool("MANDATE_EXPIRY", True),
+        "MANDATE_EXPIRY_SECONDS": 86400.0,
         # Jobs (docs/architecture.md): empty, they run on this process's threads; a Redis URL
         # (redis://host:6379/0), on `flask worker` processes. The periodic ones are fired by
         # the one process holding the scheduler lease (renewed within JOBS_LEASE_SECONDS);

@@ -41,7 +41,8 @@ def visibility_clause(model: type, user: User | None) -> ColumnElement[bool]:
         return false()
     if user.role in (Role.ADMIN, Role.SALES):
         return true()
-    if model in (m.User, m.CustomField, m.AuditEvent, m.Offer, m.SepaCreditor):
+    if model in (m.User, m.CustomField, m.AuditEvent, m.Offer, m.SepaCreditor,
+                 m.Mandate):
         return false()
     if user.role == Role.AGENT:
         return _agent_clause(model, user.partner_id)

@@ -1,9 +1,10 @@
-"""Offers and the SEPA creditor, as the API shows and takes them."""
+"""Offers, the SEPA creditor and mandates, as the API shows and takes them."""
 from __future__ import annotations
 
 import marshmallow as ma
 
-from app.models.selling import RECURRENCES
+from api.pagination import CursorPageArgsSchema
+from app.models.selling import MANDATE_CHANNELS, MANDATE_STATUSES, RECURRENCES
 from app.services.offers import MERGE_FIELDS
 
 
@@ -66,3 +67,63 @@ class SepaCreditorSchema(ma.Schema):
         "description": "Days between the pre-notification e-mail and the debit (1 to 60, "
                        "14 by default)."})
     updated_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class MandateSchema(ma.Schema):
+    """A SEPA Direct Debit mandate (Core) of a customer."""
+
+    id = ma.fields.Integer(dump_only=True)
+    account_id = ma.fields.Integer(required=True, metadata={"description": "The customer."})
+    reference = ma.fields.String(metadata={
+        "description": "The unique mandate reference (UMR), at most 35 characters of the SEPA "
+                       "reference set; generated when not given (a paper mandate keeps the "
+                       "one printed on it).", "example": "M20261205-7QK3H2ZD9A"})
+    creditor_identifier = ma.fields.String(dump_only=True)
+    debtor_name = ma.fields.String(required=True)
+    street = ma.fields.String(required=True)
+    building_number = ma.fields.String()
+    postal_code = ma.fields.String(required=True)
+    town = ma.fields.String(required=True)
+    country = ma.fields.String(required=True, metadata={"example": "FR"})
+    iban = ma.fields.String(required=True)
+    bic = ma.fields.String(metadata={"description": "Found from the IBAN when not given and "
+                                                    "its bank is known."})
+    is_recurrent = ma.fields.Boolean(metadata={"description": "false: a one-off mandate "
+                                                              "(OOFF)."})
+    channel = ma.fields.String(validate=ma.validate.OneOf(MANDATE_CHANNELS), metadata={
+        "description": "How it was signed: online, paper (a shop) or import (default paper)."})
+    signed_on = ma.fields.Date()
+    status = ma.fields.String(dump_only=True, metadata={"enum": list(MANDATE_STATUSES)})
+    next_sequence = ma.fields.String(dump_only=True, metadata={
+        "description": "The sequence type of its next debit: FRST, RCUR or OOFF."})
+    last_used_on = ma.fields.Date(dump_only=True, allow_none=True)
+    original_iban = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "The account before an amendment, reported by the next collection."})
+    ended_on = ma.fields.Date(dump_only=True, allow_none=True)
+    end_reason = ma.fields.String(dump_only=True, allow_none=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+    updated_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class MandateUpdateSchema(ma.Schema):
+    """An amendment: the customer's new account or address."""
+
+    debtor_name = ma.fields.String()
+    street = ma.fields.String()
+    building_number = ma.fields.String()
+    postal_code = ma.fields.String()
+    town = ma.fields.String()
+    country = ma.fields.String()
+    iban = ma.fields.String()
+    bic = ma.fields.String()
+
+
+class MandateRevokeSchema(ma.Schema):
+    reason = ma.fields.String(required=True, metadata={
+        "description": "How the customer revoked it: the proof kept."})
+    on = ma.fields.Date(metadata={"description": "From when (today by default)."})
+
+
+class MandateQueryArgsSchema(CursorPageArgsSchema):
+    account_id = ma.fields.Integer(metadata={"description": "Only this customer's."})
+    status = ma.fields.String(validate=ma.validate.OneOf(MANDATE_STATUSES))

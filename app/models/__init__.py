@@ -29,7 +29,14 @@ from app.models.feed import (
 )
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
-from app.models.selling import RECURRENCES, Offer, SepaCreditor
+from app.models.selling import (
+    MANDATE_CHANNELS,
+    MANDATE_STATUSES,
+    RECURRENCES,
+    Mandate,
+    Offer,
+    SepaCreditor,
+)
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User, UserSession
 from app.models.token import TOKEN_SCOPES, ApiToken
 from app.models.webhook import (
@@ -49,7 +56,7 @@ __all__ = [
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",
-    "RECURRENCES", "Offer", "SepaCreditor",
+    "MANDATE_CHANNELS", "MANDATE_STATUSES", "RECURRENCES", "Mandate", "Offer", "SepaCreditor",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User", "UserSession",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

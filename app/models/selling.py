@@ -1,14 +1,29 @@
-"""Selling online: the offers a tenant publishes and its SEPA creditor settings."""
+"""Selling online: the offers a tenant publishes, its SEPA creditor settings, and the
+customers' direct-debit mandates."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Index, Integer, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import JSONType, TenantScoped, TimestampMixin
+
+if TYPE_CHECKING:
+    from app.models.account import Account
 
 RECURRENCES = ("monthly", "yearly", "one_off")
 
@@ -63,3 +78,67 @@ class SepaCreditor(TenantScoped, TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<SepaCreditor {self.tenant_id} {self.creditor_identifier}>"
+
+
+MANDATE_STATUSES = ("active", "revoked", "expired")
+MANDATE_CHANNELS = ("online", "paper", "import")
+
+
+class Mandate(TenantScoped, TimestampMixin, db.Model):
+    """A SEPA Direct Debit mandate (Core): a customer's authorisation to debit his account,
+    under its unique mandate reference (UMR, unique per creditor identifier).
+
+    The debtor's details are kept as signed; an amendment (new account, or the creditor's
+    identifier changed) keeps the original ones until the next collection, which reports them
+    (SMNDA when the account moved to another bank). Without a collection for 36 months a
+    mandate expires (a daily job)."""
+
+    __tablename__ = "sepa_mandates"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "creditor_identifier", "reference"),
+        Index("ix_sepa_mandates_tenant_id_account_id", "tenant_id", "account_id"),
+        Index("ix_sepa_mandates_tenant_id_status_last_used_on", "tenant_id", "status",
+              "last_used_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(35))
+    creditor_identifier: Mapped[str] = mapped_column(String(35))
+    debtor_name: Mapped[str] = mapped_column(String(140))
+    street: Mapped[str] = mapped_column(String(70))
+    building_number: Mapped[str] = mapped_column(String(16), default="")
+    postal_code: Mapped[str] = mapped_column(String(16))
+    town: Mapped[str] = mapped_column(String(35))
+    country: Mapped[str] = mapped_column(String(2))
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str] = mapped_column(String(11), default="")
+    # recurrent, or one_off (OOFF): a one-off mandate serves a single collection.
+    is_recurrent: Mapped[bool] = mapped_column(Boolean, default=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    signed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    # The last collection's date (the first one is FRST, then RCUR), null before it.
+    last_used_on: Mapped[date | None] = mapped_column(Date)
+    # What the next collection reports as amended, then forgets (pain.008 AmdmntInfDtls).
+    original_iban: Mapped[str | None] = mapped_column(String(34))
+    original_bic: Mapped[str | None] = mapped_column(String(11))
+    original_creditor_identifier: Mapped[str | None] = mapped_column(String(35))
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(500))
+
+    account: Mapped[Account] = relationship()
+
+    @property
+    def is_amended(self) -> bool:
+        return bool(self.original_iban or self.original_creditor_identifier)
+
+    @property
+    def next_sequence(self) -> str:
+        """The sequence type of its next debit: OOFF, FRST (first), RCUR."""
+        if not self.is_recurrent:
+            return "OOFF"
+        return "RCUR" if self.last_used_on is not None else "FRST"
+
+    def __repr__(self) -> str:
+        return f"<Mandate {self.id} {self.reference}>"
