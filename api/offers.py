@@ -1,11 +1,11 @@
-"""/api/v1/offers, /api/v1/sepa-settings and /api/v1/mandates: what customers subscribe to
-online, who collects their direct debits and under which mandates, as admins set them in the
-back office (More → Online offers). Admin tokens only."""
+"""/api/v1/offers, /api/v1/sepa-settings, /api/v1/mandates and /api/v1/collections: what
+customers subscribe to online, who collects their direct debits, under which mandates, and the
+collections' pain.008 files. Admin tokens only."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import send_file, url_for
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -13,6 +13,10 @@ from api.auth import current_principal, requires
 from api.blueprint import Blueprint
 from api.pagination import CursorPageArgsSchema, cursor_page
 from api.schemas.offers import (
+    CollectionCreateSchema,
+    CollectionSchema,
+    DebitReturnSchema,
+    DebitSchema,
     MandateQueryArgsSchema,
     MandateRevokeSchema,
     MandateSchema,
@@ -21,9 +25,16 @@ from api.schemas.offers import (
     OfferUpdateSchema,
     SepaCreditorSchema,
 )
+from app import jobs
 from app.errors import NotFound
-from app.models import Account, Mandate, Offer
+from app.models import Account, Collection, Debit, Mandate, Offer
 from app.policies import get_visible_or_404
+from app.services.collections import (
+    build_collection,
+    collection_file,
+    return_debit,
+    settle_collection,
+)
 from app.services.mandates import amend_mandate, create_mandate, revoke_mandate
 from app.services.offers import create_offer, creditor, delete_offer, set_creditor, update_offer
 from app.web.transactions import transaction
@@ -170,3 +181,87 @@ class MandateRevokeViews(MethodView):
 
 def _mandate_or_404(mandate_id: int) -> Mandate:
     return get_visible_or_404(Mandate, mandate_id, current_principal())
+
+
+@blp.route("/collections")
+class CollectionViews(MethodView):
+    @requires("admin")
+    @blp.arguments(CursorPageArgsSchema, location="query")
+    @blp.response(200, CollectionSchema(many=True),
+                  headers={"X-Pagination": "CURSOR_PAGINATION"})
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the collections, newest first."""
+        return cursor_page(select(Collection), Collection.id, Collection.id, args)
+
+    @requires("admin")
+    @blp.arguments(CollectionCreateSchema)
+    @blp.response(201, CollectionSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Build the collection of everything due by a date (its pain.008 file)."""
+        with transaction():
+            collection = build_collection(data["collection_date"])
+        jobs.enqueue("send_prenotifications", collection.tenant_id, collection.id)
+        return collection, {"Location": url_for("offers.CollectionByIdViews",
+                                                collection_id=collection.id)}
+
+
+@blp.route("/collections/<int:collection_id>")
+class CollectionByIdViews(MethodView):
+    @requires("admin")
+    @blp.response(200, CollectionSchema)
+    def get(self, collection_id: int) -> Any:
+        """Get a collection."""
+        return _collection_or_404(collection_id)
+
+
+@blp.route("/collections/<int:collection_id>/pain.008.xml")
+class CollectionFileViews(MethodView):
+    @requires("admin")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/xml")
+    def get(self, collection_id: int) -> Any:
+        """The collection's pain.008.001.08 file, for the creditor's bank."""
+        collection = _collection_or_404(collection_id)
+        return send_file(collection_file(collection), mimetype="application/xml",
+                         as_attachment=True,
+                         download_name=f"{collection.message_id}.pain.008.xml")
+
+
+@blp.route("/collections/<int:collection_id>/settle")
+class CollectionSettleViews(MethodView):
+    @requires("admin")
+    @blp.response(200, CollectionSchema)
+    def post(self, collection_id: int) -> Any:
+        """Mark the collection's debits collected: their invoices are paid."""
+        collection = _collection_or_404(collection_id)
+        with transaction():
+            settle_collection(collection)
+        return collection
+
+
+@blp.route("/collections/<int:collection_id>/debits")
+class CollectionDebitViews(MethodView):
+    @requires("admin")
+    @blp.arguments(CursorPageArgsSchema, location="query")
+    @blp.response(200, DebitSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"})
+    def get(self, args: dict[str, Any], collection_id: int) -> Any:
+        """List a collection's debits."""
+        collection = _collection_or_404(collection_id)
+        return cursor_page(select(Debit).where(Debit.collection_id == collection.id),
+                           Debit.id, Debit.id, args, descending=False)
+
+
+@blp.route("/debits/<int:debit_id>/return")
+class DebitReturnViews(MethodView):
+    @requires("admin")
+    @blp.arguments(DebitReturnSchema)
+    @blp.response(200, DebitSchema)
+    def post(self, data: dict[str, Any], debit_id: int) -> Any:
+        """Record a returned debit (an R-transaction): its invoice is open again."""
+        debit = get_visible_or_404(Debit, debit_id, current_principal())
+        with transaction():
+            return_debit(debit, data["reason"], data.get("on"))
+        return debit
+
+
+def _collection_or_404(collection_id: int) -> Collection:
+    return get_visible_or_404(Collection, collection_id, current_principal())

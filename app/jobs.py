@@ -49,6 +49,8 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
         enabled="WEBHOOK_DISPATCH", timeout=3600),
     Job("remove_deleted_tenants_files", "app.platform_jobs:remove_deleted_tenants_files",
         every="TENANT_FILES_SWEEP_SECONDS", enabled="TENANT_FILES_SWEEP", timeout=3600),
+    Job("send_prenotifications", "app.services.collections:send_prenotifications",
+        timeout=3600),
     Job("expire_mandates", "app.services.mandates:expire_all_mandates",
         every="MANDATE_EXPIRY_SECONDS", enabled="MANDATE_EXPIRY", timeout=3600),
 )}

@@ -4,7 +4,14 @@ from __future__ import annotations
 import marshmallow as ma
 
 from api.pagination import CursorPageArgsSchema
-from app.models.selling import MANDATE_CHANNELS, MANDATE_STATUSES, RECURRENCES
+from app.models.selling import (
+    COLLECTION_STATUSES,
+    DEBIT_STATUSES,
+    MANDATE_CHANNELS,
+    MANDATE_STATUSES,
+    RECURRENCES,
+    RETURN_REASONS,
+)
 from app.services.offers import MERGE_FIELDS
 
 
@@ -127,3 +134,51 @@ class MandateRevokeSchema(ma.Schema):
 class MandateQueryArgsSchema(CursorPageArgsSchema):
     account_id = ma.fields.Integer(metadata={"description": "Only this customer's."})
     status = ma.fields.String(validate=ma.validate.OneOf(MANDATE_STATUSES))
+
+
+class CollectionCreateSchema(ma.Schema):
+    collection_date = ma.fields.Date(required=True, metadata={
+        "description": "When the debits are taken; at least the creditor's pre-notification "
+                       "days (14 by default) from today."})
+
+
+class DebitSchema(ma.Schema):
+    """One debit of a collection."""
+
+    id = ma.fields.Integer(dump_only=True)
+    invoice_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    account_id = ma.fields.Integer(dump_only=True)
+    mandate_id = ma.fields.Integer(dump_only=True)
+    amount = ma.fields.Decimal(dump_only=True, as_string=True, places=2)
+    sequence_type = ma.fields.String(dump_only=True, metadata={"enum": ["FRST", "RCUR",
+                                                                         "OOFF"]})
+    end_to_end_id = ma.fields.String(dump_only=True)
+    amendment = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "What the file reported of an amended mandate: `account` (a new "
+                       "account at the same bank) or `SMNDA` (another bank)."})
+    status = ma.fields.String(dump_only=True, metadata={"enum": list(DEBIT_STATUSES)})
+    return_reason = ma.fields.String(dump_only=True, allow_none=True)
+    returned_on = ma.fields.Date(dump_only=True, allow_none=True)
+
+
+class CollectionSchema(ma.Schema):
+    """A SEPA Direct Debit collection: one pain.008.001.08 file."""
+
+    id = ma.fields.Integer(dump_only=True)
+    collection_date = ma.fields.Date(dump_only=True)
+    status = ma.fields.String(dump_only=True, metadata={"enum": list(COLLECTION_STATUSES)})
+    message_id = ma.fields.String(dump_only=True)
+    count = ma.fields.Integer(dump_only=True)
+    control_sum = ma.fields.Decimal(dump_only=True, as_string=True, places=2)
+    file_sha256 = ma.fields.String(dump_only=True)
+    built_at = ma.fields.AwareDateTime(dump_only=True)
+    built_by = ma.fields.String(dump_only=True)
+    settled_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+
+
+class DebitReturnSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.OneOf(RETURN_REASONS),
+                              metadata={"description": "The R-transaction's ISO reason code "
+                                                       "(AM04 insufficient funds, MD06 refund "
+                                                       "asked…)."})
+    on = ma.fields.Date(metadata={"description": "When (today by default)."})

@@ -30,9 +30,14 @@ from app.models.feed import (
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
 from app.models.selling import (
+    COLLECTION_STATUSES,
+    DEBIT_STATUSES,
     MANDATE_CHANNELS,
     MANDATE_STATUSES,
     RECURRENCES,
+    RETURN_REASONS,
+    Collection,
+    Debit,
     Mandate,
     Offer,
     SepaCreditor,
@@ -56,6 +61,7 @@ __all__ = [
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",
+    "COLLECTION_STATUSES", "DEBIT_STATUSES", "RETURN_REASONS", "Collection", "Debit",
     "MANDATE_CHANNELS", "MANDATE_STATUSES", "RECURRENCES", "Mandate", "Offer", "SepaCreditor",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User", "UserSession",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",

@@ -2,7 +2,7 @@
 customers' direct-debit mandates."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import JSONType, TenantScoped, TimestampMixin
+from app.models.base import JSONType, TenantScoped, TimestampMixin, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -142,3 +142,67 @@ class Mandate(TenantScoped, TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Mandate {self.id} {self.reference}>"
+
+
+COLLECTION_STATUSES = ("built", "settled")
+DEBIT_STATUSES = ("pending", "collected", "returned")
+# The R-transactions a debtor's bank sends back, by ISO 20022 reason code (EPC guidance).
+RETURN_REASONS = ("AC01", "AC04", "AC06", "AC13", "AG01", "AG02", "AM04", "AM05", "BE05",
+                  "CNOR", "DNOR", "FF01", "MD01", "MD02", "MD06", "MD07", "MS02", "MS03",
+                  "RC01", "RR01", "RR02", "RR03", "RR04", "SL01")
+
+
+class Collection(TenantScoped, db.Model):
+    """A SEPA Direct Debit collection: the debits of open invoices under active mandates for
+    one collection date, as one pain.008.001.08 file for the creditor's bank."""
+
+    __tablename__ = "sepa_collections"
+    __table_args__ = (Index("ix_sepa_collections_tenant_id_collection_date", "tenant_id",
+                            "collection_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="built")
+    message_id: Mapped[str] = mapped_column(String(35))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    control_sum: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    # The file as sent, under FILES_DIR (collections/<tenant id>/<id>.xml), and its SHA-256.
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    built_by: Mapped[str] = mapped_column(String(254), default="")
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    debits: Mapped[list[Debit]] = relationship(back_populates="collection",
+                                               passive_deletes=True, order_by="Debit.id")
+
+
+class Debit(TenantScoped, db.Model):
+    """One debit of a collection: an invoice's open amount under its customer's mandate."""
+
+    __tablename__ = "sepa_debits"
+    __table_args__ = (Index("ix_sepa_debits_tenant_id_collection_id", "tenant_id",
+                            "collection_id"),
+                      Index("ix_sepa_debits_tenant_id_invoice_id_status", "tenant_id",
+                            "invoice_id", "status"),
+                      Index("ix_sepa_debits_tenant_id_account_id", "tenant_id", "account_id"),
+                      UniqueConstraint("tenant_id", "end_to_end_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("sepa_collections.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("sepa_mandates.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    sequence_type: Mapped[str] = mapped_column(String(4))
+    end_to_end_id: Mapped[str] = mapped_column(String(35))
+    # What the file said of an amended mandate: "account" (same bank) or "SMNDA".
+    amendment: Mapped[str | None] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    return_reason: Mapped[str | None] = mapped_column(String(4))
+    returned_on: Mapped[date | None] = mapped_column(Date)
+    # When the customer was told of it (the pre-notification e-mail), null before.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    collection: Mapped[Collection] = relationship(back_populates="debits")
+    mandate: Mapped[Mandate] = relationship()
