@@ -11,6 +11,7 @@ from app.entities import ENTITIES
 from app.models import Account
 from app.policies import can_edit, get_visible_or_404
 from app.queries.account360 import account_overview
+from app.queries.direct_debit import RETURN_REASON_LABELS, direct_debit
 from app.queries.timeline import timeline
 from app.web.lists import custom_columns
 
@@ -24,4 +25,5 @@ def account_360(record_id: int):
         custom_fields=custom_columns(ENTITIES["accounts"]),
         timeline=timeline("accounts", account.id, current_user), activity_form=ActivityForm(),
         attachment_form=AttachmentForm(), can_edit=can_edit(current_user, account),
-        entities=ENTITIES)
+        entities=ENTITIES, direct_debit=direct_debit(account, current_user),
+        return_reasons=RETURN_REASON_LABELS)

@@ -220,3 +220,29 @@ def test_collections_through_the_api(app, make_token, creditor, make_account, ma
     problem(other.post(f"/api/v1/debits/{debits[0]['id']}/return", json={"reason": "AM04"}),
             404)
     problem(bearer(app, make_token("read,write")[1]).get("/api/v1/collections"), 403)
+
+
+def test_the_customer_page_shows_his_mandates_and_returned_debits(
+        app, admin_client, creditor, make_account, make_invoice, make_user):
+    from tests.backoffice.conftest import text
+    from tests.conftest import login
+
+    when = local_day() + timedelta(days=15)
+    account = make_account()
+    mandate = _mandate(account)
+    invoice = make_invoice(account=account, due_on=when)
+    collection = collections.build_collection(when)
+    collections.settle_collection(collection)
+    collections.return_debit(collection.debits[0], "AM04", date(2026, 12, 20))
+    db.session.commit()
+    page = admin_client.get(f"/alpha/accounts/{account.id}/360")
+    assert page.status_code == 200
+    shown = text(page)
+    assert mandate.reference in shown
+    assert fr("account ending in %(last)s", last="0189") in shown
+    assert fr("Insufficient funds") in shown and "AM04" in shown
+    assert f"/alpha/invoices/{invoice.id}" in page.text
+    nothing = make_account(name="Sans prélèvement")
+    assert fr("Direct debit") not in text(admin_client.get(f"/alpha/accounts/{nothing.id}/360"))
+    agent_free = login(app.test_client(), make_user("sales"))
+    assert mandate.reference in text(agent_free.get(f"/alpha/accounts/{account.id}/360"))
