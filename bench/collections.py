@@ -1,0 +1,193 @@
+"""`python -m bench.collections`: a SEPA collection of N debits, against sepaxml building the
+same debits alone, in the same run.
+
+For each size (`--sizes`, default 20,000 and 100,000) a tenant gets N customers, each with an
+active mandate and one open invoice; then, each in a fresh process (its peak memory its own):
+- **Relais**: `build_collection` — select the invoices and mandates, write the debits, build the
+  pain.008.001.08 file with sepaxml, add amendments, check it against the XSD and our rules,
+  write it to disk; rolled back afterwards so that every run starts equal.
+- **sepaxml alone**: the same N payments (read from the database before the clock starts) given
+  to `SepaDD.add_payment`, then `export()` with its XSD validation, as its README shows.
+
+Target: Relais at ≥ 0.5 × sepaxml's debits per second, and peak memory that grows no faster
+than sepaxml's own. SQLite in a temporary file; PostgreSQL too with `--postgresql URL` (a
+database this command may drop and create).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bench import RESULTS_DIR
+
+TARGET_RATIO = 0.5
+CREDITOR = {"name": "Telepeage Services", "street": "Rue de la Paix", "building_number": "12",
+            "postal_code": "75002", "town": "Paris", "country": "FR",
+            "creditor_identifier": "FR72ZZZ123456", "iban": "FR7630006000011234567890189",
+            "prenotification_days": 1}
+IBAN = "DE89370400440532013000"
+
+
+def _app(url: str, files: str) -> Any:
+    from app import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                       "IMPORT_WATCH": False, "WEBHOOK_DISPATCH": False,
+                       "JOBS_SCHEDULER": False, "FILES_DIR": files})
+
+
+def _prepare(url: str, files: str, size: int) -> int:
+    from sqlalchemy import insert
+
+    from app import models as m
+    from app.extensions import db
+    from app.services.offers import set_creditor
+    from app.services.tenants import create_tenant
+    from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
+
+    app = _app(url, files)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        with all_tenants_unsafe("bench set-up"):
+            tenant = create_tenant("bench", "Bench")
+            db.session.commit()
+        now = datetime.now(UTC)
+        with tenant_context(tenant.id, SYSTEM):
+            set_creditor(dict(CREDITOR))
+            db.session.commit()
+            for start in range(0, size, 10_000):
+                block = range(start, min(start + 10_000, size))
+                db.session.execute(insert(m.Account), [
+                    {"id": i + 1, "tenant_id": tenant.id, "name": f"Client Éloïse {i}",
+                     "kind": "company", "custom": {}, "created_at": now, "updated_at": now}
+                    for i in block])
+                db.session.execute(insert(m.Mandate), [
+                    {"id": i + 1, "tenant_id": tenant.id, "account_id": i + 1,
+                     "reference": f"M20260105-{i:010d}", "creditor_identifier": "FR72ZZZ123456",
+                     "debtor_name": f"Éloïse Müller & Fils {i}", "street": "Rue des Lilas",
+                     "building_number": str(i % 200), "postal_code": "69003", "town": "Lyon",
+                     "country": "FR", "iban": IBAN, "bic": "COBADEFFXXX",
+                     "is_recurrent": True, "channel": "paper", "signed_on": date(2026, 1, 5),
+                     "status": "active", "last_used_on": date(2026, 6, 1) if i % 2 else None,
+                     "created_at": now, "updated_at": now} for i in block])
+                db.session.execute(insert(m.Invoice), [
+                    {"id": i + 1, "tenant_id": tenant.id, "account_id": i + 1,
+                     "number": f"F2026-{i:07d}", "status": "issued",
+                     "issued_on": date(2026, 11, 1), "due_on": date(2026, 12, 1),
+                     "total_excl_tax": Decimal("41.25"), "tax_total": Decimal("8.25"),
+                     "total": Decimal("49.50"), "amount_paid": Decimal("0"),
+                     "currency": "EUR", "custom": {}, "created_at": now, "updated_at": now}
+                    for i in block])
+                db.session.commit()
+        return tenant.id
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _relais(job: dict[str, Any]) -> dict[str, Any]:
+    from app.extensions import db
+    from app.services.collections import build_collection
+    from app.tenancy import SYSTEM, tenant_context
+
+    app = _app(job["url"], job["files"])
+    with app.app_context(), tenant_context(job["tenant"], SYSTEM):
+        before = _peak_mb()
+        started = time.perf_counter()
+        collection = build_collection(date.today() + timedelta(days=5))
+        elapsed = time.perf_counter() - started
+        count = collection.count
+        db.session.rollback()
+    return {"seconds": elapsed, "debits": count, "peak_mb": _peak_mb(), "start_mb": before}
+
+
+def _sepaxml(job: dict[str, Any]) -> dict[str, Any]:
+    from sepaxml import SepaDD
+    from sqlalchemy import select
+
+    from app import models as m
+    from app.extensions import db
+    from app.tenancy import SYSTEM, tenant_context
+
+    app = _app(job["url"], job["files"])
+    with app.app_context(), tenant_context(job["tenant"], SYSTEM):
+        rows = db.session.execute(select(
+            m.Invoice.number, m.Invoice.total, m.Mandate.reference, m.Mandate.signed_on,
+            m.Mandate.debtor_name, m.Mandate.iban, m.Mandate.bic).join(
+            m.Mandate, m.Mandate.account_id == m.Invoice.account_id)).all()
+    when = date.today() + timedelta(days=5)
+    before = _peak_mb()
+    started = time.perf_counter()
+    document = SepaDD({"name": CREDITOR["name"], "IBAN": CREDITOR["iban"], "batch": True,
+                       "creditor_id": CREDITOR["creditor_identifier"], "currency": "EUR"},
+                      schema="pain.008.001.08")
+    for n, (number, total, reference, signed_on, name, iban, bic) in enumerate(rows):
+        document.add_payment({"name": name, "IBAN": iban, "BIC": bic,
+                              "amount": int(total * 100), "type": "RCUR" if n % 2 else "FRST",
+                              "collection_date": when, "mandate_id": reference,
+                              "mandate_date": signed_on, "description": number})
+    content = document.export(validate=True)
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "debits": len(rows), "peak_mb": _peak_mb(),
+            "start_mb": before, "bytes": len(content)}
+
+
+def _child(job: dict[str, Any]) -> dict[str, Any]:
+    return (_relais if job["kind"] == "relais" else _sepaxml)(job)
+
+
+def _spawn(job: dict[str, Any]) -> dict[str, Any]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_child, (job,))
+
+
+def run(url: str, files: str, sizes: list[int]) -> list[dict[str, Any]]:
+    results = []
+    for size in sizes:
+        tenant = _prepare(url, files, size)
+        job = {"url": url, "files": files, "tenant": tenant}
+        ours, theirs = _spawn({**job, "kind": "relais"}), _spawn({**job, "kind": "sepaxml"})
+        rate, baseline = ours["debits"] / ours["seconds"], theirs["debits"] / theirs["seconds"]
+        results.append({"size": size, "relais": ours, "sepaxml": theirs,
+                        "relais_per_s": round(rate), "sepaxml_per_s": round(baseline),
+                        "ratio": round(rate / baseline, 2)})
+        print(f"{size:>8,} debits  Relais {ours['seconds']:7.2f} s ({rate:8,.0f}/s, peak "
+              f"{ours['peak_mb']:6.0f} MB)  sepaxml alone {theirs['seconds']:7.2f} s "
+              f"({baseline:8,.0f}/s, peak {theirs['peak_mb']:6.0f} MB)  ratio "
+              f"{rate / baseline:.2f} (target ≥ {TARGET_RATIO})")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20000,100000")
+    parser.add_argument("--postgresql", default="", help="a PostgreSQL URL to measure too")
+    args = parser.parse_args(argv)
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    report: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                              "target_ratio": TARGET_RATIO}
+    with tempfile.TemporaryDirectory() as scratch:
+        print("SQLite")
+        report["sqlite"] = run(f"sqlite:///{scratch}/bench.sqlite", scratch, sizes)
+        if args.postgresql:
+            print("PostgreSQL")
+            report["postgresql"] = run(args.postgresql, scratch, sizes)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    (RESULTS_DIR / f"bench-collections-{stamp}.json").write_text(json.dumps(report, indent=2))
+    met = all(r["ratio"] >= TARGET_RATIO for key in ("sqlite", "postgresql")
+              for r in report.get(key, []))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
