@@ -10,9 +10,11 @@ and reading stops at TEXT_LIMIT characters and MAX_PDF_PAGES pages.
 from __future__ import annotations
 
 import mimetypes
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 from app.zip_members import ZipLimits, archive_problem, member_refusal
@@ -103,39 +105,48 @@ def _checked_package(path: Path) -> None:
 
 
 def _docx_parts(path: Path) -> Iterator[str]:
-    import docx
+    """The body's paragraphs (those of its tables included) in document order, then the
+    headers' and footers', parsed by python-docx's XML layer from those parts alone: opening
+    the whole package (styles, numbering, theme, settings) would cost three times the
+    reading."""
+    from docx.oxml.parser import parse_xml
 
     _checked_package(path)
-    document = docx.Document(str(path))
-    yield from _block_texts(document)
-    for section in document.sections:
-        for part in (
-            section.header,
-            section.first_page_header,
-            section.even_page_header,
-            section.footer,
-            section.first_page_footer,
-            section.even_page_footer,
-        ):
-            if not part.is_linked_to_previous:
-                yield from _block_texts(part)
+    with zipfile.ZipFile(path) as package:
+        names = package.namelist()
+        if "word/document.xml" not in names:
+            raise UnreadableDocument("no word/document.xml")
+        parts = [
+            "word/document.xml",
+            *sorted(
+                (n for n in names if re.fullmatch(r"word/(header|footer)\d*\.xml", n)),
+                key=lambda n: ("footer" in n, n),
+            ),
+        ]
+        for name in parts:
+            yield from _paragraph_texts(parse_xml(package.read(name)))
 
 
-def _block_texts(container) -> Iterator[str]:
-    """Paragraphs and tables (cells, nested tables) in the order the document shows them."""
-    from docx.table import Table
+def _paragraph_texts(root: Any) -> Iterator[str]:
+    """Each paragraph's text runs (w:t), tabs and breaks as spaces; a paragraph inside a
+    text box is read with the one holding it."""
+    from docx.oxml.ns import qn
 
-    for block in container.iter_inner_content():
-        if isinstance(block, Table):
-            for row in block.rows:
-                seen = set()
-                for cell in row.cells:
-                    if id(cell._tc) in seen:  # a merged cell repeats across the columns
-                        continue
-                    seen.add(id(cell._tc))
-                    yield from _block_texts(cell)
-        else:
-            yield block.text
+    paragraph, text, tab, brk = qn("w:p"), qn("w:t"), qn("w:tab"), qn("w:br")
+    inside = set()
+    for element in root.iter(paragraph):
+        if element in inside:
+            continue
+        out = []
+        for node in element.iter(text, tab, brk, paragraph):
+            if node.tag == text:
+                out.append(node.text or "")
+            elif node.tag == paragraph:
+                inside.add(node)
+                out.append(" ")
+            else:
+                out.append(" ")
+        yield "".join(out)
 
 
 # -- PDF -----------------------------------------------------------------------------------

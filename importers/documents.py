@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.document_text import UnreadableDocument, extract_text, media_type_of
 from app.extensions import db
-from app.services.attachments import attach_document
+from app.services.attachments import ReadDocument, attach_documents
 from app.zip_members import MemberError, Refusal
 from importers.archives import (
     DOCUMENT_SUFFIXES,
@@ -139,22 +139,17 @@ class RowDocuments:
                 path.unlink(missing_ok=True)
             return
         key_column = self.engine.key_column
-        records = {
-            str(getattr(record, self.engine.profile.key)): record
-            for record in db.session.scalars(
-                select(self.engine.model).where(key_column.in_([item.key for item, _doc in ready]))
-            )
-        }
+        records = {str(getattr(record, self.engine.profile.key)): record
+                   for record in db.session.scalars(select(self.engine.model).where(
+                       key_column.in_([item.key for item, _doc in ready])))}
+        found = []
         for item, (file_name, path, sha256, size, text) in ready:
             record = records.get(item.key)
             if record is None:  # refused by the database after all: nothing to attach to
                 path.unlink(missing_ok=True)
                 continue
-            if (
-                attach_document(record, file_name, path, sha256=sha256, size=size, text=text)
-                is not None
-            ):
-                self.attached += 1
+            found.append(ReadDocument(record, file_name, path, sha256, size, text))
+        self.attached += attach_documents(found)
 
     def finish(self) -> None:
         """The run's message: documents attached, and the archive's refused members."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,8 +21,10 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Account, Attachment
 from app.search_text import search_text
-from app.services.audit import record_event
+from app.services.audit import audit_row, record_event
 from app.services.files import store_stream
+from app.services.record_batches import RecordWriter
+from app.services.record_rules import chunks
 from app.tenancy import current_tenant_id
 
 log = logging.getLogger(__name__)
@@ -54,22 +58,55 @@ def add_attachment(record: Any, file_name: str, stream: IO[bytes]) -> Attachment
     return _create(record, name, media_type, size, sha256, _extract_text(final, media_type))
 
 
-def attach_document(record: Any, file_name: str, path: Path, *, sha256: str, size: int,
-                    text: str | None) -> Attachment | None:
-    """Attach a file read by a feed (its text already extracted): a record's file of the
-    same name is replaced when its content differs; None when it is the same file."""
-    entity = entity_of(record)
-    name = secure_filename(file_name or "")[:255] or "document"
-    current = db.session.scalars(select(Attachment).where(
-        Attachment.record_type == entity.name, Attachment.record_id == record.id,
-        Attachment.file_name == name)).all()
-    if any(found.sha256 == sha256 for found in current):
-        path.unlink(missing_ok=True)
-        return None
-    for found in current:
-        delete_attachment(found)
-    _keep(path, sha256)
-    return _create(record, name, media_type_of(name), size, sha256, text)
+@dataclass(frozen=True)
+class ReadDocument:
+    """A file a feed brought for a record: unpacked to `path`, hashed, its text read."""
+
+    record: Any
+    file_name: str
+    path: Path
+    sha256: str
+    size: int
+    text: str | None
+
+
+def attach_documents(documents: list[ReadDocument]) -> int:
+    """Attach files read by a feed, through the batch writer of records: a record's file of
+    the same name is replaced when its content differs, kept when it is the same; how many
+    were attached."""
+    if not documents:
+        return 0
+    entity = entity_of(documents[0].record)
+    current: dict[tuple[int, str], list[Attachment]] = {}
+    for chunk in chunks(sorted({d.record.id for d in documents})):
+        for found in db.session.scalars(select(Attachment).where(
+                Attachment.record_type == entity.name, Attachment.record_id.in_(chunk))):
+            current.setdefault((found.record_id, found.file_name), []).append(found)
+    writer = RecordWriter(ENTITIES["attachments"])
+    now = datetime.now(UTC)
+    audits = []
+    for document in documents:
+        name = secure_filename(document.file_name or "")[:255] or "document"
+        same_name = current.pop((document.record.id, name), [])
+        if any(found.sha256 == document.sha256 for found in same_name):
+            document.path.unlink(missing_ok=True)
+            continue
+        for found in same_name:
+            delete_attachment(found)
+        _keep(document.path, document.sha256)
+        record = document.record
+        row = {"record_type": entity.name, "record_id": record.id,
+               "account_id": record.id if isinstance(record, Account)
+               else getattr(record, "account_id", None),
+               "file_name": name, "media_type": media_type_of(name), "size": document.size,
+               "sha256": document.sha256, "extracted_text": document.text, "custom": {},
+               "created_at": now, "updated_at": now}
+        attachment_id = writer.create_one(row)
+        audits.append(audit_row("create", "attachments", attachment_id, None, {
+            "file_name": name, "size": document.size, "sha256": document.sha256,
+            "record_type": entity.name, "record_id": record.id}, now))
+    writer.audit(audits)
+    return len(audits)
 
 
 def _keep(path: Path, sha256: str) -> Path:
