@@ -120,6 +120,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Feed alerts (docs/feeds.md): how often late feeds and due digests are looked for.
         "FEED_ALERTS": _bool("FEED_ALERTS", True),
         "FEED_ALERTS_SECONDS": float(env.get("FEED_ALERTS_SECONDS", "60")),
+        # The hour of the tenant's day after which the admins' daily feeds digest leaves.
+        "FEED_DIGEST_HOUR": int(env.get("FEED_DIGEST_HOUR", "7")),
         # Jobs (docs/architecture.md): empty, they run on this process's threads; a Redis URL
         # (redis://host:6379/0), on `flask worker` processes. The periodic ones are fired by
         # the one process holding the scheduler lease (renewed within JOBS_LEASE_SECONDS);

@@ -27,6 +27,7 @@ from app.models.feed import (
     ImportRowError,
     ImportRun,
 )
+from app.models.feed_alert import FeedAlert, FeedDigestSubscription, FeedExpectation
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User, UserSession
@@ -45,7 +46,8 @@ __all__ = [
     "TOKEN_SCOPES",
     "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
     "CustomField",
-    "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
+    "Deal", "Delivery", "FeedAlert", "FeedDigestSubscription", "FeedExpectation",
+    "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User", "UserSession",
