@@ -247,3 +247,31 @@ def test_of_two_scheduler_processes_one_fires_and_each_alert_leaves_once(
     checks = [who for who, name in fired if name == "check_feed_alerts"]
     assert len(checks) >= 2 and len(set(checks)) == 1  # one process fired them all
     assert len(inbox.messages) == 2, [m["To"] for m in inbox.messages]
+
+
+def test_an_admin_says_on_the_profile_page_when_its_file_is_due(
+    app, admin_client, profile, make_user
+):
+    from tests.conftest import login
+
+    page = admin_client.get(f"/alpha/feeds/profiles/{profile.id}")
+    assert 'id="expected-cron"' in page.data.decode()
+    answer = admin_client.post(
+        f"/alpha/feeds/profiles/{profile.id}/expected",
+        data={"cron": "30 6 * * 1-5", "grace_minutes": "15"},
+    )
+    assert answer.status_code == 302
+    page = admin_client.get(f"/alpha/feeds/profiles/{profile.id}")
+    assert 'value="30 6 * * 1-5"' in page.data.decode() and 'value="15"' in page.data.decode()
+    refused = admin_client.post(
+        f"/alpha/feeds/profiles/{profile.id}/expected",
+        data={"cron": "chaque matin", "grace_minutes": "0"},
+        follow_redirects=True,
+    )
+    assert "cron" in text(refused)
+    sales = login(app.test_client(), make_user("sales"))
+    assert sales.post(f"/alpha/feeds/profiles/{profile.id}/expected",
+                      data={"cron": ""}).status_code == 403
+    admin_client.post(f"/alpha/feeds/profiles/{profile.id}/expected", data={"cron": ""})
+    assert 'value="30 6 * * 1-5"' not in admin_client.get(
+        f"/alpha/feeds/profiles/{profile.id}").data.decode()
