@@ -6,8 +6,10 @@ import io
 import re
 import zipfile
 
+from sqlalchemy import select
+
 from app.extensions import db
-from app.models import ImportRun
+from app.models import ImportProfile, ImportRun
 from app.services import feeds
 from tests.backoffice.conftest import text
 from tests.importers.test_archives import HEADER, PROFILE, word_file
@@ -38,3 +40,24 @@ def test_an_archive_uploaded_on_the_profile_page_attaches_its_documents(
     assert run.status == "partial" and run.created == 1 and run.failed == 1
     page = text(admin_client.get(f"/alpha/feeds/runs/{run_id}"))
     assert "../hors.docx" in page and "1" in page
+
+
+def test_the_profile_form_sets_and_keeps_the_documents_column(admin_client, tenant,
+                                                               make_field):
+    make_field("contacts", "poste", label_fr="Poste")
+    make_field("contacts", "dispo", type="date", label_fr="Dispo")
+    form = {"name": "cv", "entity": "contacts", "mode": "upsert", "key": "external_ref",
+            "encoding": "auto", "delimiter": "auto", "date_format": "auto", "decimal": "auto",
+            "documents_column": "Fichier CV", "column_header": list(PROFILE["columns"]),
+            "column_target": list(PROFILE["columns"].values()), "action": "save"}
+    response = admin_client.post("/alpha/feeds/profiles/new", data=form)
+    assert response.status_code == 302, text(response)[:500]
+    profile = db.session.scalar(select(ImportProfile))
+    assert profile.definition["documents"] == {"column": "Fichier CV"}
+    page = admin_client.get(f"/alpha/feeds/profiles/{profile.id}/edit").data.decode()
+    assert 'value="Fichier CV"' in page
+    assert "Fichier CV" in text(admin_client.get(f"/alpha/feeds/profiles/{profile.id}"))
+    response = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
+                                 data={**form, "documents_column": ""})
+    db.session.expire_all()
+    assert "documents" not in db.session.get(ImportProfile, profile.id).definition
