@@ -275,3 +275,16 @@ def test_an_admin_says_on_the_profile_page_when_its_file_is_due(
     admin_client.post(f"/alpha/feeds/profiles/{profile.id}/expected", data={"cron": ""})
     assert 'value="30 6 * * 1-5"' not in admin_client.get(
         f"/alpha/feeds/profiles/{profile.id}").data.decode()
+
+
+def test_a_deactivated_feed_is_never_late(app, tenant, profile, set_clock):
+    from app.queries.feed_alerts import late_feeds
+
+    set_clock(MONDAY_6AM - timedelta(days=3))
+    feed_alerts.set_expectation(profile, "30 6 * * 1-5", 0)
+    db.session.commit()
+    set_clock(MONDAY_6AM + timedelta(hours=2))
+    assert late_feeds(clock.now()) == {profile.id: MONDAY_6AM + timedelta(minutes=30)}
+    profile.is_active = False
+    db.session.commit()
+    assert late_feeds(clock.now()) == {}
