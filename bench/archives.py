@@ -195,23 +195,19 @@ def measure(backend: Backend, archive: Path, plain: Path, count: int) -> dict[st
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.archives")
-    parser.add_argument("--documents", type=int, default=1000)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
-    args = parser.parse_args(argv)
+def run_suite(backend: str = "all", documents: int = 1000) -> list[dict[str, Any]]:
+    """Measure on each of `backend` (sqlite, postgresql or all); print a table."""
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        archive, plain = build(Path(folder), args.documents)
+        archive, plain = build(Path(folder), documents)
         size = archive.stat().st_size
-        for backend in backends(args.backend, suffix="-archives"):
-            if backend.skip_reason:
-                print(f"{backend.name}: skipped. {backend.skip_reason}")
+        for found in backends(backend, suffix="-archives"):
+            if found.skip_reason:
+                print(f"{found.name}: skipped. {found.skip_reason}")
                 continue
-            results.append(measure(backend, archive, plain, args.documents))
+            results.append(measure(found, archive, plain, documents) | {"archive_bytes": size})
     print(
-        f"\nZIP of {args.documents} CVs ({size / 1e6:.1f} MB); target ≥ "
-        f"{TARGET_DOCS_PER_S} documents/s"
+        f"\nZIP of {documents} CVs ({size / 1e6:.1f} MB); target ≥ {TARGET_DOCS_PER_S} documents/s"
     )
     print(f"{'backend':<11}{'zip s':>8}{'csv s':>8}{'docs/s':>9}{'zip/csv':>9}  status")
     for r in results:
@@ -220,11 +216,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['documents_per_s']:>9}{r['ratio_to_csv']:>9}  {r['zip_status']}"
             f"{'' if r['meets_target'] else '  (target missed)'}"
         )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.archives")
+    parser.add_argument("--documents", type=int, default=1000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
+    args = parser.parse_args(argv)
+    results = run_suite(args.backend, args.documents)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (RESULTS_DIR / f"bench-archives-{stamp}.json").write_text(
-        json.dumps({"archive_bytes": size, "results": results}, indent=2)
-    )
+    (RESULTS_DIR / f"bench-archives-{stamp}.json").write_text(json.dumps(results, indent=2))
     return 0 if all(r["meets_target"] for r in results) else 1
 
 
