@@ -288,3 +288,21 @@ def test_a_deactivated_feed_is_never_late(app, tenant, profile, set_clock):
     profile.is_active = False
     db.session.commit()
     assert late_feeds(clock.now()) == {}
+
+
+def test_an_alert_the_mail_server_refused_leaves_at_the_next_check(
+    app, tenant, admins, profile, run_import, feed_file, inbox, set_clock, monkeypatch
+):
+    _partial_run(run_import, feed_file, profile)
+    set_clock(datetime.now(UTC))
+    working = app.config["SMTP_URL"]
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:9")  # nobody listens
+    _check(app)
+    [alert] = db.session.scalars(select(FeedAlert)).all()
+    assert alert.notified_at is None and inbox.messages == []
+    monkeypatch.setitem(app.config, "SMTP_URL", working)
+    _check(app)
+    assert len(inbox.wait(2)) == 2
+    _check(app)
+    time.sleep(0.2)
+    assert len(inbox.messages) == 2
