@@ -139,9 +139,12 @@ class RowDocuments:
                 path.unlink(missing_ok=True)
             return
         key_column = self.engine.key_column
-        records = {str(getattr(record, self.engine.profile.key)): record
-                   for record in db.session.scalars(select(self.engine.model).where(
-                       key_column.in_([item.key for item, _doc in ready])))}
+        records = {
+            str(getattr(record, self.engine.profile.key)): record
+            for record in db.session.scalars(
+                select(self.engine.model).where(key_column.in_([item.key for item, _doc in ready]))
+            )
+        }
         found = []
         for item, (file_name, path, sha256, size, text) in ready:
             record = records.get(item.key)

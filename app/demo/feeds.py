@@ -11,6 +11,7 @@ working set-up on the first `make run`.
 The runs go through the real engine (importers/runs.py) on files made here, then are dated
 back to the night they stand for.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,36 +29,74 @@ from app.services.custom_field_defs import create_field
 from app.tenancy import current_tenant_id
 from importers import runs
 
-CUSTOMERS = {"name": "Clients – import nocturne", "entity": "accounts",
-             "columns": {"Code client": "external_ref", "Raison sociale": "name",
-                         "E-mail": "email", "CP": "postal_code", "Ville": "city"}}
-PARTNERS = {"name": "Partenaires – annuaire", "entity": "partners",
-            "columns": {"Code": "external_ref", "Nom": "name", "Mail": "email"}}
-CVS = {"name": "CV candidats (ZIP)", "entity": "contacts",
-       "columns": {"Réf": "external_ref", "Client": "account.external_ref", "Nom": "last_name",
-                   "Prénom": "first_name", "Poste recherché": "custom.poste_recherche",
-                   "Disponibilité": "custom.disponibilite"},
-       "documents": {"column": "Fichier CV"}}
+CUSTOMERS = {
+    "name": "Clients – import nocturne",
+    "entity": "accounts",
+    "columns": {
+        "Code client": "external_ref",
+        "Raison sociale": "name",
+        "E-mail": "email",
+        "CP": "postal_code",
+        "Ville": "city",
+    },
+}
+PARTNERS = {
+    "name": "Partenaires – annuaire",
+    "entity": "partners",
+    "columns": {"Code": "external_ref", "Nom": "name", "Mail": "email"},
+}
+CVS = {
+    "name": "CV candidats (ZIP)",
+    "entity": "contacts",
+    "columns": {
+        "Réf": "external_ref",
+        "Client": "account.external_ref",
+        "Nom": "last_name",
+        "Prénom": "first_name",
+        "Poste recherché": "custom.poste_recherche",
+        "Disponibilité": "custom.disponibilite",
+    },
+    "documents": {"column": "Fichier CV"},
+}
 CANDIDATES = [
-    ("Lefèvre", "Hélène", "Poseuse de stores", "Pose de stores bannes et de volets roulants, "
-     "habilitation électrique B1V, permis C."),
-    ("Moreau", "Karim", "Technicien SAV motorisation", "Dépannage de moteurs Somfy et "
-     "automatismes io-homecontrol, diagnostic à distance."),
-    ("Garnier", "Sophie", "Commerciale terrain", "Dix ans de vente de menuiseries aux "
-     "particuliers, Lyon et Grenoble, fichier de prescripteurs."),
+    (
+        "Lefèvre",
+        "Hélène",
+        "Poseuse de stores",
+        "Pose de stores bannes et de volets roulants, habilitation électrique B1V, permis C.",
+    ),
+    (
+        "Moreau",
+        "Karim",
+        "Technicien SAV motorisation",
+        "Dépannage de moteurs Somfy et automatismes io-homecontrol, diagnostic à distance.",
+    ),
+    (
+        "Garnier",
+        "Sophie",
+        "Commerciale terrain",
+        "Dix ans de vente de menuiseries aux "
+        "particuliers, Lyon et Grenoble, fichier de prescripteurs.",
+    ),
 ]
 
 
 def load_feeds(today: date) -> None:
     """The demo's feed profiles and their runs (each run commits, as a real run does)."""
-    customers = list(db.session.scalars(select(Account).where(Account.external_ref.is_not(None))
-                                        .order_by(Account.id).limit(12)))
+    customers = list(
+        db.session.scalars(
+            select(Account).where(Account.external_ref.is_not(None)).order_by(Account.id).limit(12)
+        )
+    )
     customers_feed = feeds.create_profile(dict(CUSTOMERS))
     partners_feed = feeds.create_profile(dict(PARTNERS))
-    for key, fr, en, kind in (("poste_recherche", "Poste recherché", "Position sought", "text"),
-                              ("disponibilite", "Disponibilité", "Available from", "date")):
-        create_field({"entity": "contacts", "key": key, "label_fr": fr, "label_en": en,
-                      "type": kind})
+    for key, fr, en, kind in (
+        ("poste_recherche", "Poste recherché", "Position sought", "text"),
+        ("disponibilite", "Disponibilité", "Available from", "date"),
+    ):
+        create_field(
+            {"entity": "contacts", "key": key, "label_fr": fr, "label_en": en, "type": kind}
+        )
     cv_feed = feeds.create_profile(dict(CVS))
     db.session.commit()
     start = today - timedelta(days=21)
@@ -68,13 +107,28 @@ def load_feeds(today: date) -> None:
     for offset in range(21, 0, -1):
         day = today - timedelta(days=offset)
         if day.weekday() < 5:
-            _run(customers_feed, _customers_file(customers, day, bad=offset == 9),
-                 f"clients-{day:%Y%m%d}.csv", day, time(4, 40))
+            _run(
+                customers_feed,
+                _customers_file(customers, day, bad=offset == 9),
+                f"clients-{day:%Y%m%d}.csv",
+                day,
+                time(4, 40),
+            )
         if offset >= 3:
-            _run(partners_feed, _partners_file(day), f"partenaires-{day:%Y%m%d}.csv", day,
-                 time(6, 10))
-    _run(cv_feed, _cv_archive(customers[0].external_ref), "cv-semaine.zip",
-         today - timedelta(days=2), time(8, 15))
+            _run(
+                partners_feed,
+                _partners_file(day),
+                f"partenaires-{day:%Y%m%d}.csv",
+                day,
+                time(6, 10),
+            )
+    _run(
+        cv_feed,
+        _cv_archive(customers[0].external_ref),
+        "cv-semaine.zip",
+        today - timedelta(days=2),
+        time(8, 15),
+    )
 
 
 def _expect(profile: ImportProfile, cron: str, since: date) -> None:
@@ -105,8 +159,10 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
 
 
 def _customers_file(customers: list[Account], day: date, bad: bool) -> bytes:
-    rows = [[c.external_ref, c.name, c.email or "", c.postal_code or "", c.city or ""]
-            for c in customers]
+    rows = [
+        [c.external_ref, c.name, c.email or "", c.postal_code or "", c.city or ""]
+        for c in customers
+    ]
     rows[day.toordinal() % len(rows)][4] = rows[day.toordinal() % len(rows)][4].upper()
     if bad:  # the ERP let two addresses through that are none
         rows[2][2], rows[5][2] = "compta@", "pas d'adresse"
@@ -114,8 +170,10 @@ def _customers_file(customers: list[Account], day: date, bad: bool) -> bytes:
 
 
 def _partners_file(day: date) -> bytes:
-    rows = [["PAR-001", "Immobilière Rhône-Alpes", "contact@ira.example"],
-            ["PAR-002", "Courtage Habitat Sud", f"agence{day.day % 3}@chs.example"]]
+    rows = [
+        ["PAR-001", "Immobilière Rhône-Alpes", "contact@ira.example"],
+        ["PAR-002", "Courtage Habitat Sud", f"agence{day.day % 3}@chs.example"],
+    ]
     return _csv(["Code", "Nom", "Mail"], rows)
 
 
@@ -123,8 +181,7 @@ def _cv_archive(customer_ref: str) -> bytes:
     import docx
 
     out = io.BytesIO()
-    header = ["Réf", "Client", "Nom", "Prénom", "Poste recherché", "Disponibilité",
-              "Fichier CV"]
+    header = ["Réf", "Client", "Nom", "Prénom", "Poste recherché", "Disponibilité", "Fichier CV"]
     rows = []
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for n, (last, first, post, summary) in enumerate(CANDIDATES, start=1):
@@ -137,7 +194,6 @@ def _cv_archive(customer_ref: str) -> bytes:
             document.save(buffer)
             name = f"cv/{last.lower()}-{first.lower()}.docx"
             archive.writestr(name, buffer.getvalue())
-            rows.append([f"CAND-{n:03d}", customer_ref, last, first, post,
-                         f"0{n}/02/2027", name])
+            rows.append([f"CAND-{n:03d}", customer_ref, last, first, post, f"0{n}/02/2027", name])
         archive.writestr("candidats.csv", _csv(header, rows))
     return out.getvalue()

@@ -19,9 +19,14 @@ ALERTED_STATUSES = ("failed", "partial", "interrupted")
 
 def expectations() -> dict[int, FeedExpectation]:
     """When the active profiles' files are due, by profile (a deactivated feed is not late)."""
-    return {e.profile_id: e for e in db.session.scalars(
-        select(FeedExpectation).join(ImportProfile, ImportProfile.id == FeedExpectation.profile_id)
-        .where(ImportProfile.is_active.is_(True)))}
+    return {
+        e.profile_id: e
+        for e in db.session.scalars(
+            select(FeedExpectation)
+            .join(ImportProfile, ImportProfile.id == FeedExpectation.profile_id)
+            .where(ImportProfile.is_active.is_(True))
+        )
+    }
 
 
 def last_arrivals() -> dict[int, datetime]:

@@ -270,11 +270,15 @@ def test_an_admin_says_on_the_profile_page_when_its_file_is_due(
     )
     assert "cron" in text(refused)
     sales = login(app.test_client(), make_user("sales"))
-    assert sales.post(f"/alpha/feeds/profiles/{profile.id}/expected",
-                      data={"cron": ""}).status_code == 403
+    assert (
+        sales.post(f"/alpha/feeds/profiles/{profile.id}/expected", data={"cron": ""}).status_code
+        == 403
+    )
     admin_client.post(f"/alpha/feeds/profiles/{profile.id}/expected", data={"cron": ""})
-    assert 'value="30 6 * * 1-5"' not in admin_client.get(
-        f"/alpha/feeds/profiles/{profile.id}").data.decode()
+    assert (
+        'value="30 6 * * 1-5"'
+        not in admin_client.get(f"/alpha/feeds/profiles/{profile.id}").data.decode()
+    )
 
 
 def test_a_deactivated_feed_is_never_late(app, tenant, profile, set_clock):
