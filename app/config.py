@@ -85,6 +85,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "IMPORT_MAX_ROWS": int(env.get("IMPORT_MAX_ROWS", "5000000")),
         "IMPORT_MAX_FIELD_LENGTH": int(env.get("IMPORT_MAX_FIELD_LENGTH", "10000")),
         "IMPORT_WORKERS": int(env.get("IMPORT_WORKERS", "2")),
+        # ZIP archives of documents (docs/feeds.md): at most so many members, unpacking to
+        # so many bytes in all, none to more than IMPORT_ZIP_MAX_RATIO times its packed size.
+        "IMPORT_ZIP_MAX_MEMBERS": int(env.get("IMPORT_ZIP_MAX_MEMBERS", "10000")),
+        "IMPORT_ZIP_MAX_BYTES": int(env.get("IMPORT_ZIP_MAX_BYTES", str(2048 * 1024 * 1024))),
+        "IMPORT_ZIP_MAX_RATIO": int(env.get("IMPORT_ZIP_MAX_RATIO", "100")),
         # Runs left behind (docs/feeds.md): a worker beats for its runs every
         # IMPORT_HEARTBEAT_SECONDS; a run without a beat for IMPORT_STALE_SECONDS, or whose
         # process is gone, is interrupted by the check every IMPORT_RECOVERY_SECONDS.
@@ -115,6 +120,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # SEPA mandates unused for 36 months expire (app/services/mandates.py), checked daily.
         "MANDATE_EXPIRY": _bool("MANDATE_EXPIRY", True),
         "MANDATE_EXPIRY_SECONDS": 86400.0,
+        # Feed alerts (docs/feeds.md): how often late feeds and due digests are looked for.
+        "FEED_ALERTS": _bool("FEED_ALERTS", True),
+        "FEED_ALERTS_SECONDS": float(env.get("FEED_ALERTS_SECONDS", "60")),
+        # The hour of the tenant's day after which the admins' daily feeds digest leaves.
+        "FEED_DIGEST_HOUR": int(env.get("FEED_DIGEST_HOUR", "7")),
         # Jobs (docs/architecture.md): empty, they run on this process's threads; a Redis URL
         # (redis://host:6379/0), on `flask worker` processes. The periodic ones are fired by
         # the one process holding the scheduler lease (renewed within JOBS_LEASE_SECONDS);

@@ -265,7 +265,7 @@ _register(Entity(
         Field("account", _l("Customer"), "ref", ref="accounts", in_list=True, filter=True),
         _ref_field(),
     ),
-    search=("file_name",), default_sort="-created_at", icon="paperclip",
+    search=("file_name", "extracted_text"), default_sort="-created_at", icon="paperclip",
 ))
 
 _register(Entity(

@@ -47,6 +47,8 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
     Job("deliver_webhook", "app.webhooks.worker:deliver_one", queue="webhooks", timeout=600),
     Job("purge_webhook_deliveries", "app.webhooks.worker:purge", every="WEBHOOK_PURGE_SECONDS",
         enabled="WEBHOOK_DISPATCH", timeout=3600),
+    Job("check_feed_alerts", "app.platform_jobs:check_feed_alerts", every="FEED_ALERTS_SECONDS",
+        enabled="FEED_ALERTS", timeout=600),
     Job("remove_deleted_tenants_files", "app.platform_jobs:remove_deleted_tenants_files",
         every="TENANT_FILES_SWEEP_SECONDS", enabled="TENANT_FILES_SWEEP", timeout=3600),
     Job("send_prenotifications", "app.services.collections:send_prenotifications",

@@ -5,7 +5,8 @@ default postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench, skipped when 
 Prints a table per backend and writes bench/results/bench-<time>.json (and latest.json).
 `--suite imports` measures the import engine instead (bench/imports.py), `--suite bulk` the API's
 bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite cli` the start-up of
-`flask --help` (bench/cli_startup.py), `--suite all` all four.
+`flask --help` (bench/cli_startup.py), `--suite archives` a ZIP of 1,000 CVs through a
+documents profile (bench/archives.py), `--suite all` all five.
 """
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                                  args.regenerate, args.app_role)
         report["imports"] = part
         failed |= args.strict and not imports.all_met(part)
+    if args.suite in ("archives", "all"):
+        from bench import archives
+
+        report["archives"] = archives.run_suite(args.backend)
+        failed |= args.strict and not all(r["meets_target"] for r in report["archives"])
     _write(report, "bench" if args.suite == "pages" else f"bench-{args.suite}")
     return 1 if failed else 0
 
@@ -107,7 +113,8 @@ def _bulk(args: argparse.Namespace, report: dict[str, Any]) -> bool:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "cli", "all"),
+    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "cli", "archives",
+                                            "all"),
                         default="pages",
                         help="page times, the import benchmark, the API's bulk upsert, the "
                              "start-up of flask --help, or all")

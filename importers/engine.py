@@ -46,7 +46,7 @@ from app.services.record_rules import (
     takes_account_partner,
 )
 from app.services.webhook_outbox import enqueue_created
-from importers import column_import
+from importers import column_import, documents
 from importers.convert import Column, compile_columns
 from importers.items import Item, Outcome, Plan, Problem
 from importers.keylog import KeyLog
@@ -96,6 +96,8 @@ class ImportEngine:
         self.outcome = Outcome()
         self.progress = progress
         self.diffs: list[dict[str, Any]] = []
+        # A profile's documents, when its rows name files of a ZIP archive (set by `opened`).
+        self.documents: documents.RowDocuments | None = None
 
     # -- reading and converting (no database writes) -------------------------------------
 
@@ -206,15 +208,21 @@ class ImportEngine:
     # -- the run --------------------------------------------------------------------------
 
     def execute(self) -> Outcome:
-        table = open_table(self.path, encoding=self.profile.encoding,
+        with documents.opened(self) as path:
+            return self._execute(path)
+
+    def _execute(self, path: Path) -> Outcome:
+        table = open_table(path, encoding=self.profile.encoding,
                            delimiter=self.profile.delimiter, limits=self.limits,
                            sheet=self.profile.sheet)
         columns, missing = compile_columns(self.profile, table.header, self.custom_fields)
+        if self.documents is not None:
+            missing += self.documents.bind(table.header)
         if missing:
             raise ReaderError(_l("Columns missing from the file: %(names)s."),
                               names=", ".join(missing))
         try:
-            if column_import.applies(self, table):
+            if self.documents is None and column_import.applies(self, table):
                 column_import.ColumnImport(self, columns).run(table, BATCH_ROWS)
             else:
                 batch: list[Item] = []
@@ -237,8 +245,12 @@ class ImportEngine:
         items = self._reject(batch)
         self._resolve_refs(items)
         items = [i for i in items if not i.problems]
+        if self.documents is not None:
+            items = self.documents.check(items)
         if items:
             self._write_batch(items)
+            if self.documents is not None:
+                self.documents.attach(items)
         rows = sum(1 + len(i.extra_lines) for i in batch)
         self.run.rows_done += rows
         self.save_progress()

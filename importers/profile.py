@@ -7,6 +7,9 @@
  "key": "external_ref", "encoding": "auto", "delimiter": "auto", "date_format": "auto",
  "decimal": "auto", "full_sync": false, "sheet": "Factures"}
 ```
+
+A profile with `"documents": {"column": "CV"}` also takes ZIP archives of a metadata file and
+documents, each row attaching the document its `CV` cell names (importers/documents.py).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ DECIMALS = ("auto", ",", ".")
 LINE_TARGETS = ("sku", "label", "quantity", "unit_price", "tax_rate")
 KEY_FIELDS = ("external_ref", "number")
 SHEET_NAME_LENGTH = 31  # Excel's limit on a worksheet's name
+HEADER_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Profile:
     sheet: str | None = None  # XLSX: the worksheet to read (None: the first one)
     # Per column, a source value → the Relais value it stands for (importers/value_maps.py).
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The column naming each row's document, in a ZIP archive of documents (None: no documents).
+    documents_column: str | None = None
     definition: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,7 +150,21 @@ def _options(definition: dict[str, Any], errors: dict[str, str]) -> dict[str, An
                             "%(n)d characters).", n=SHEET_NAME_LENGTH)
     return {"encoding": encoding, "delimiter": delimiter, "date_format": date_format,
             "decimal": decimal, "full_sync": bool(full_sync),
-            "sheet": sheet if isinstance(sheet, str) and sheet.strip() else None}
+            "sheet": sheet if isinstance(sheet, str) and sheet.strip() else None,
+            "documents_column": _documents_column(definition.get("documents"), errors)}
+
+
+def _documents_column(documents: Any, errors: dict[str, str]) -> str | None:
+    """`{"column": "CV"}`: the header of the column naming each row's document."""
+    if documents is None:
+        return None
+    column = documents.get("column") if isinstance(documents, dict) else None
+    if not isinstance(column, str) or not column.strip() or len(column) > HEADER_LENGTH \
+            or set(documents) - {"column"}:
+        errors["documents"] = _("documents is {\"column\": \"…\"}: the column of the file that "
+                                "names each row's document in the ZIP archive.")
+        return None
+    return column.strip()
 
 
 def _valid_date_format(fmt: str) -> bool:
@@ -215,4 +235,7 @@ def normalized(definition: dict[str, Any]) -> dict[str, Any]:
         spelled["sheet"] = definition["sheet"]
     if definition.get("value_maps"):
         spelled["value_maps"] = definition["value_maps"]
+    documents = definition.get("documents")
+    if isinstance(documents, dict) and isinstance(documents.get("column"), str):
+        spelled["documents"] = {"column": documents["column"].strip()}
     return spelled

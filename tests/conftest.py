@@ -137,6 +137,8 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         # Nor a sweep of deleted tenants' files (tests/test_tenant_data.py runs it itself).
         "TENANT_FILES_SWEEP": False,
         "MANDATE_EXPIRY": False,
+        # Nor feed alerts (tests/services/test_feed_alerts.py fires their job itself).
+        "FEED_ALERTS": False,
         # Nor an in-process scheduler: started by the session's first request when a test had
         # just switched a periodic job on, it held the scheduler lease (30 s, renewed) for the
         # rest of the run, and the `flask scheduler` processes of tests/jobs never got it.

@@ -37,6 +37,12 @@ class ImportProfileSchema(ma.Schema):
                                  "\"paid\"}}`) or a related record's external_ref (or exact "
                                  "name). Applied before conversion, whatever the case and "
                                  "accents."})
+    documents = ma.fields.Nested(
+        "ImportProfileDocumentsSchema", allow_none=True, metadata={
+            "description": "The profile also takes ZIP archives holding one metadata file "
+                           "(CSV or TXT) and documents (.docx, .pdf, .odt): `column` is the "
+                           "metadata file's column naming each row's document, attached to "
+                           "the row's record with its text searchable."})
     version = ma.fields.Integer(dump_only=True)
     is_active = ma.fields.Boolean(dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
@@ -48,6 +54,12 @@ class ImportProfileSchema(ma.Schema):
                 "version": profile.version,
                 "is_active": profile.is_active, "created_at": profile.created_at,
                 "updated_at": profile.updated_at}
+
+
+class ImportProfileDocumentsSchema(ma.Schema):
+    """Where a ZIP archive's rows name their documents."""
+
+    column = ma.fields.String(required=True, validate=ma.validate.Length(1, 255))
 
 
 class ImportProfileUpdateSchema(ImportProfileSchema):

@@ -41,6 +41,9 @@ class ProfileForm(FlaskForm):
         [("auto", _l("Detect")), (",", ","), (".", ".")]))
     full_sync = BooleanField(_l("Full sync: archive this feed's records missing from a file"))
     sheet = StringField(_l("Worksheet (XLSX; empty: the first one)"), validators=[Length(max=31)])
+    documents_column = StringField(
+        _l("Documents column (ZIP archives of documents; empty: none)"),
+        validators=[Length(max=255)])
     sample = FileField(_l("Sample file (CSV or XLSX)"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -93,6 +96,7 @@ def fill_form(form: ProfileForm, definition: dict[str, Any] | None) -> None:
     for name in OPTION_FIELDS:
         value = values.get(name)
         form[name].data = "tab" if name == "delimiter" and value == TAB else value
+    form.documents_column.data = (values.get("documents") or {}).get("column", "")
 
 
 def form_definition(form: ProfileForm, columns: list[MappingColumn],
@@ -104,6 +108,9 @@ def form_definition(form: ProfileForm, columns: list[MappingColumn],
     definition["encoding"] = (definition["encoding"] or "").strip() or "auto"
     definition["date_format"] = (definition["date_format"] or "").strip() or "auto"
     definition["sheet"] = (definition["sheet"] or "").strip() or None
+    documents = (form.documents_column.data or "").strip()
+    if documents:
+        definition["documents"] = {"column": documents}
     if definition["delimiter"] == "tab":
         definition["delimiter"] = TAB
     definition["columns"] = {c.header: c.target for c in columns}

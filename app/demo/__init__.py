@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.demo.builder import DemoBuilder
 from app.demo.data import DEMO_LOGINS
+from app.demo.feeds import load_feeds
 from app.extensions import db
 from app.models import Tenant
 from app.services.tenants import create_tenant
@@ -27,4 +28,5 @@ def load_demo(slug: str = "demo") -> bool:
     tenant = create_tenant(slug, "Stores Dupont")
     with tenant_context(tenant.id, Actor("system", None, "demo loader")):
         DemoBuilder(date.today()).run()
+        load_feeds(date.today())
     return True

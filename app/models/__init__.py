@@ -27,6 +27,7 @@ from app.models.feed import (
     ImportRowError,
     ImportRun,
 )
+from app.models.feed_alert import FeedAlert, FeedDigestSubscription, FeedExpectation
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
 from app.models.selling import (
@@ -58,7 +59,8 @@ __all__ = [
     "TOKEN_SCOPES",
     "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
     "CustomField",
-    "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
+    "Deal", "Delivery", "FeedAlert", "FeedDigestSubscription", "FeedExpectation",
+    "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",
     "COLLECTION_STATUSES", "DEBIT_STATUSES", "RETURN_REASONS", "Collection", "Debit",

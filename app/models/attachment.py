@@ -5,10 +5,10 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import RecordMixin
+from app.models.base import RecordMixin, Searchable, search_index
 
 
-class Attachment(RecordMixin, db.Model):
+class Attachment(Searchable, RecordMixin, db.Model):
     __tablename__ = "attachments"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
@@ -17,6 +17,8 @@ class Attachment(RecordMixin, db.Model):
         Index("ix_attachments_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         Index("ix_attachments_tenant_id_account_id", "tenant_id", "account_id"),
         Index("ix_attachments_tenant_id_created_at", "tenant_id", "created_at", "id"),
+        # Its name and extracted text, folded (app/search_text.py): found by the search box.
+        search_index("attachments"),
     )
 
     record_type: Mapped[str] = mapped_column(String(30))

@@ -1,5 +1,6 @@
-"""The back office's search box: customers, contacts, documents (by number) and deals found
-at once, each kind in its own group, among the records the user may see."""
+"""The back office's search box: customers, contacts, documents (by number), deals and
+attached files (by their name and the text read from them: a CV by a skill it names) found at
+once, each kind in its own group, among the records the user may see."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from app.search_text import found, words
 
 # The kinds searched, in the order their groups show.
 SEARCHED = ("accounts", "contacts", "quotes", "orders", "invoices", "deliveries", "contracts",
-            "deals")
+            "deals", "attachments")
 GROUP_SIZE = 8
 
 

@@ -1,7 +1,7 @@
 """Selling online: the offers a tenant publishes and its SEPA creditor settings
 
 Revision ID: 9a6c3e1f2b47
-Revises: e3b8c1d4f702
+Revises: 9c4e7a2d5f13
 Create Date: 2026-12-05 00:10:00
 
 """
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 from app.row_security import isolate_tenant_table
 
 revision = '9a6c3e1f2b47'
-down_revision = 'e3b8c1d4f702'
+down_revision = '9c4e7a2d5f13'
 branch_labels = None
 depends_on = None
 

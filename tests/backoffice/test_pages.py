@@ -50,6 +50,8 @@ COVERED = {
     "backoffice.feed_run_apply": "test_feeds/test_runs.py",
     "backoffice.feed_run_corrected": "test_feeds/test_runs.py",
     "backoffice.feed_value_map": "test_feeds/test_value_maps.py",
+    "backoffice.feed_expectation": "../services/test_feed_alerts.py",
+    "backoffice.profile_feed_digest": "../services/test_feed_alerts.py",
     "backoffice.feed_run_revert": "test_feeds/test_revert.py",
     "backoffice.admin_extranet": "test_extranet_look.py",
     "backoffice.admin_documents": "test_documents.py",
