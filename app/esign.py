@@ -1,0 +1,162 @@
+"""Sealed PDFs: a signed contract is sealed with pyHanko (PAdES baseline B-B, B-T when a
+timestamp server is configured) after an audit-trail page is appended, so that anyone can check
+with pyHanko or a PDF reader that not a byte changed since.
+
+The seal's certificate is the platform's unless ESIGN_CERT_FILE and ESIGN_KEY_FILE name
+another (a qualified seal bought by the operator, a tenant's own): a self-signed one is
+generated once, at first use, under instance/esign/, and kept.
+"""
+from __future__ import annotations
+
+import io
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import Flask, current_app
+
+_lock = threading.Lock()
+SEAL_FIELD = "RelaisSeal"
+VALIDITY = timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class SealCheck:
+    """What a seal's validation says: the signed bytes unchanged (`intact`), the signature
+    mathematically right (`valid`), made by a certificate we trust (`trusted`), covering the
+    whole file (nothing appended after it)."""
+
+    intact: bool
+    valid: bool
+    trusted: bool
+    whole_file: bool
+    signer: str
+    signed_at: datetime | None
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.valid and self.trusted and self.whole_file
+
+
+def _paths(app: Flask) -> tuple[Path, Path]:
+    cert = app.config.get("ESIGN_CERT_FILE") or os.path.join(app.instance_path, "esign",
+                                                              "seal-cert.pem")
+    key = app.config.get("ESIGN_KEY_FILE") or os.path.join(app.instance_path, "esign",
+                                                           "seal-key.pem")
+    return Path(cert), Path(key)
+
+
+def seal_files(app: Flask | None = None) -> tuple[Path, Path]:
+    """The seal's certificate and key files, generated once when neither exists."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    cert, key = _paths(app)
+    with _lock:
+        if not cert.exists() and not key.exists():
+            _generate(cert, key, app.config.get("ESIGN_SEAL_NAME") or "Relais")
+    return cert, key
+
+
+def _generate(cert_path: Path, key_path: Path, name: str) -> None:
+    """A self-signed P-256 certificate for sealing (non-repudiation), 10 years."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} electronic seal"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + VALIDITY)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=True, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256()))
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    # The key readable by this user only, written before the certificate that announces it.
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def seal_pdf(pdf: bytes, *, reason: str, location: str = "") -> bytes:
+    """`pdf` sealed: PAdES B-B, or B-T with a timestamp from ESIGN_TIMESTAMP_URL."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+
+    cert, key = seal_files()
+    signer = signers.SimpleSigner.load(str(key), str(cert))
+    timestamper = None
+    if current_app.config.get("ESIGN_TIMESTAMP_URL"):
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
+        timestamper = HTTPTimeStamper(current_app.config["ESIGN_TIMESTAMP_URL"])
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    metadata = signers.PdfSignatureMetadata(
+        field_name=SEAL_FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
+        reason=reason, location=location or None)
+    return signers.sign_pdf(writer, metadata, signer=signer,
+                            timestamper=timestamper).getvalue()
+
+
+def check_seal(data: bytes) -> SealCheck | None:
+    """The validation of `data`'s seal against our certificate; None when it has none."""
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    cert, _key = seal_files()
+    try:
+        signatures = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures
+    except Exception:  # noqa: BLE001  (not a PDF, or one too broken to read: no seal)
+        return None
+    if not signatures:
+        return None
+    status = validate_pdf_signature(
+        signatures[-1], ValidationContext(trust_roots=[load_cert_from_pemder(str(cert))]))
+    return SealCheck(
+        intact=bool(status.intact), valid=bool(status.valid), trusted=bool(status.trusted),
+        whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        signer=status.signing_cert.subject.human_friendly if status.signing_cert else "",
+        signed_at=status.signer_reported_dt)
+
+
+def with_audit_trail(pdf: bytes, title: str, rows: list[tuple[str, str]]) -> bytes:
+    """`pdf` with a last page listing the signature's evidence (label, value)."""
+    from xml.sax.saxutils import escape
+
+    from pypdf import PdfReader, PdfWriter
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    page = io.BytesIO()
+    cells = [[Paragraph(escape(label), styles["BodyText"]),
+              Paragraph(escape(value).replace("\n", "<br/>"), styles["BodyText"])]
+             for label, value in rows]
+    table = Table(cells, colWidths=[150, 330])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LINEBELOW", (0, 0), (-1, -1), 0.25, "#999999")]))
+    SimpleDocTemplate(page, pagesize=A4, title=title).build(
+        [Paragraph(escape(title), styles["Heading2"]), Spacer(1, 12), table])
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    for extra in PdfReader(io.BytesIO(page.getvalue())).pages:
+        writer.add_page(extra)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
