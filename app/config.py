@@ -120,6 +120,15 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # SEPA mandates unused for 36 months expire (app/services/mandates.py), checked daily.
         "MANDATE_EXPIRY": _bool("MANDATE_EXPIRY", True),
         "MANDATE_EXPIRY_SECONDS": 86400.0,
+        # Signatures and seals (docs/selling.md): the seal's certificate and key (generated under
+        # instance/esign/ when empty), an RFC 3161 timestamp server (B-T seals), the SMS
+        # gateway (`module:Class`; empty: the log), and one-time codes written to the log
+        # (development only).
+        "ESIGN_CERT_FILE": env.get("ESIGN_CERT_FILE", ""),
+        "ESIGN_KEY_FILE": env.get("ESIGN_KEY_FILE", ""),
+        "ESIGN_TIMESTAMP_URL": env.get("ESIGN_TIMESTAMP_URL", ""),
+        "ESIGN_SMS_SENDER": env.get("ESIGN_SMS_SENDER", ""),
+        "ESIGN_LOG_CODES": _bool("ESIGN_LOG_CODES", False),
         # Feed alerts (docs/feeds.md): how often late feeds and due digests are looked for.
         "FEED_ALERTS": _bool("FEED_ALERTS", True),
         "FEED_ALERTS_SECONDS": float(env.get("FEED_ALERTS_SECONDS", "60")),

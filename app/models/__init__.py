@@ -37,11 +37,13 @@ from app.models.selling import (
     MANDATE_STATUSES,
     RECURRENCES,
     RETURN_REASONS,
+    SIGNATURE_STATUSES,
     Collection,
     Debit,
     Mandate,
     Offer,
     SepaCreditor,
+    Signature,
 )
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User, UserSession
 from app.models.token import TOKEN_SCOPES, ApiToken
@@ -65,6 +67,7 @@ __all__ = [
     "QuoteLine", "SchedulerLease",
     "COLLECTION_STATUSES", "DEBIT_STATUSES", "RETURN_REASONS", "Collection", "Debit",
     "MANDATE_CHANNELS", "MANDATE_STATUSES", "RECURRENCES", "Mandate", "Offer", "SepaCreditor",
+    "SIGNATURE_STATUSES", "Signature",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User", "UserSession",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

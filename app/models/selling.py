@@ -206,3 +206,36 @@ class Debit(TenantScoped, db.Model):
 
     collection: Mapped[Collection] = relationship(back_populates="debits")
     mandate: Mapped[Mandate] = relationship()
+
+
+SIGNATURE_STATUSES = ("pending", "signed", "locked", "cancelled")
+
+
+class Signature(TenantScoped, db.Model):
+    """A signature by one-time code, and its evidence: who signed what (the document's SHA-256
+    before and after sealing), the consent text he was shown, each code sent and each try,
+    with the IP address, the user agent and the UTC time of every step."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (Index("ix_signatures_tenant_id_subject", "tenant_id", "subject_type",
+                            "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What is signed: "subscription" or "quote", and its id.
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    signer_name: Mapped[str] = mapped_column(String(200))
+    signer_email: Mapped[str] = mapped_column(String(254))
+    signer_phone: Mapped[str | None] = mapped_column(String(40))
+    consent_text: Mapped[str] = mapped_column(Text)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    sealed_sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    # The current code's HMAC (never the code), when it stops being valid, the tries it had.
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    events: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

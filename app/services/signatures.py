@@ -1,0 +1,178 @@
+"""Signing by one-time code: the signer consents to a document he was shown, receives a code
+by e-mail (or SMS through ESIGN_SMS_SENDER), enters it — valid 10 minutes, single use, 5 tries
+— and the evidence is kept: the consent text, each code sent and each try with the IP address,
+the user agent and the UTC time, the document's SHA-256 before and after its seal.
+
+Only an HMAC of the code is stored, keyed with SECRET_KEY and the signature's id: a copy of
+the database does not give codes away. In development (ESIGN_LOG_CODES) the code is also
+written to the log; it is never shown in a page.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from app import mail
+from app.errors import NotAllowed, ValidationError
+from app.extensions import db
+from app.models import Signature, Tenant
+from app.tenancy import current_tenant_id
+
+log = logging.getLogger(__name__)
+CODE_VALIDITY = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+MAX_CODES = 5  # codes sent for one signature: past it, start again
+
+
+class SmsSender(Protocol):
+    def send(self, phone: str, text: str) -> None: ...
+
+
+class ConsoleSms:
+    """The development SMS sender: the message goes to the log."""
+
+    def send(self, phone: str, text: str) -> None:
+        log.warning("SMS to %s: %s", phone, text)
+
+
+def sms_sender() -> SmsSender:
+    """ESIGN_SMS_SENDER (`module:Class`, built with the app's config) or the console."""
+    path = current_app.config.get("ESIGN_SMS_SENDER") or ""
+    if not path:
+        return ConsoleSms()
+    module, _sep, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)(current_app.config)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _event(signature: Signature, event: str, ip: str | None, agent: str | None,
+           **details: Any) -> None:
+    signature.events = [*(signature.events or ()), {
+        "at": _now().isoformat(timespec="seconds"), "event": event, "ip": ip or "",
+        "user_agent": (agent or "")[:500], **details}]
+
+
+def _digest(signature: Signature, code: str) -> str:
+    key = f"{current_app.config['SECRET_KEY']}:signature:{signature.id}".encode()
+    return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+
+
+def start_signature(subject_type: str, subject_id: int, *, name: str, email: str,
+                    phone: str | None, consent_text: str, document: bytes, ip: str | None,
+                    agent: str | None) -> Signature:
+    """The signer was shown `document` and ticked `consent_text`."""
+    signature = Signature(subject_type=subject_type, subject_id=subject_id,
+                          signer_name=name, signer_email=email, signer_phone=phone or None,
+                          consent_text=consent_text,
+                          document_sha256=hashlib.sha256(document).hexdigest(),
+                          status="pending", attempts=0, codes_sent=0, events=[])
+    _event(signature, "consented", ip, agent)
+    db.session.add(signature)
+    db.session.flush()
+    return signature
+
+
+def send_code(signature: Signature, *, by_sms: bool = False, ip: str | None = None,
+              agent: str | None = None) -> None:
+    """A new code (the previous one no longer counts), by e-mail or SMS."""
+    if signature.status != "pending":
+        raise NotAllowed(_("This signature is closed."))
+    if signature.codes_sent >= MAX_CODES:
+        signature.status = "locked"
+        _event(signature, "locked", ip, agent, reason="codes")
+        db.session.flush()
+        raise NotAllowed(_("Too many codes were sent: start again from the beginning."))
+    code = f"{secrets.randbelow(10**6):06d}"
+    signature.code_hash = _digest(signature, code)
+    signature.code_expires_at = _now() + CODE_VALIDITY
+    signature.attempts = 0
+    signature.codes_sent += 1
+    channel = "sms" if by_sms and signature.signer_phone else "email"
+    _event(signature, "code_sent", ip, agent, channel=channel)
+    db.session.flush()
+    if current_app.config.get("ESIGN_LOG_CODES"):
+        log.warning("signature %s: one-time code %s", signature.id, code)
+    tenant = db.session.get(Tenant, current_tenant_id())
+    text = _("Your signature code for %(name)s: %(code)s. It is valid for 10 minutes; "
+             "never give it to anyone.", name=tenant.name, code=code)
+    if channel == "sms":
+        sms_sender().send(signature.signer_phone, text)
+        return
+    mail.ensure_configured()
+    message = mail.compose(
+        signature.signer_email, _("Your signature code — %(name)s", name=tenant.name),
+        "document", sender_name=tenant.name, greeting=_("Hello,"), paragraphs=[text],
+        signature=tenant.name)
+    mail.send(message)
+
+
+def check_code(signature: Signature, code: str, *, ip: str | None = None,
+               agent: str | None = None) -> bool:
+    """Whether `code` signs: the current one, within 10 minutes, at most 5 tries, once."""
+    if signature.status != "pending":
+        raise NotAllowed(_("This signature is closed."))
+    if signature.code_hash is None or signature.code_expires_at is None:
+        raise ValidationError({"code": _("Ask for a code first.")})
+    if _now() > signature.code_expires_at:
+        _event(signature, "code_expired", ip, agent)
+        signature.code_hash = None
+        db.session.flush()
+        raise ValidationError({"code": _("This code has expired: ask for a new one.")})
+    signature.attempts += 1
+    given = "".join(ch for ch in (code or "") if ch.isdigit())
+    if not hmac.compare_digest(_digest(signature, given), signature.code_hash):
+        left = MAX_ATTEMPTS - signature.attempts
+        _event(signature, "code_wrong", ip, agent)
+        if left <= 0:
+            signature.code_hash = None
+            _event(signature, "code_refused", ip, agent)
+            db.session.flush()
+            raise ValidationError({"code": _("Wrong code, 5 times: ask for a new one.")})
+        db.session.flush()
+        raise ValidationError({"code": _("Wrong code: %(left)d tries left.", left=left)})
+    signature.code_hash = None  # single use
+    signature.status, signature.signed_at = "signed", _now()
+    _event(signature, "signed", ip, agent)
+    db.session.flush()
+    return True
+
+
+def mark_sealed(signature: Signature, sealed: bytes) -> None:
+    signature.sealed_sha256 = hashlib.sha256(sealed).hexdigest()
+    _event(signature, "sealed", None, None)
+    db.session.flush()
+
+
+def evidence_rows(signature: Signature) -> list[tuple[str, str]]:
+    """The audit-trail page's rows: who, what, and every step with its time, IP and agent."""
+    rows = [(_("Signer"), f"{signature.signer_name} <{signature.signer_email}>"
+             + (f", {signature.signer_phone}" if signature.signer_phone else "")),
+            (_("Consent shown"), signature.consent_text),
+            (_("Document SHA-256 before signature"), signature.document_sha256)]
+    labels = {"consented": _("Consented"), "code_sent": _("Code sent"),
+              "code_wrong": _("Wrong code entered"), "code_expired": _("Code expired"),
+              "code_refused": _("Code refused after 5 tries"), "signed": _("Signed"),
+              "locked": _("Locked"), "sealed": _("Sealed")}
+    for event in signature.events or ():
+        if event["event"] == "sealed":
+            continue
+        detail = f"{event['at'].replace('T', ' ')} UTC"
+        if event.get("channel"):
+            detail += f" · {event['channel']}"
+        if event.get("ip"):
+            detail += f" · IP {event['ip']}"
+        if event.get("user_agent"):
+            detail += f"\n{event['user_agent']}"
+        rows.append((labels.get(event["event"], event["event"]), detail))
+    return rows
