@@ -19,6 +19,15 @@ from app.models.document import (
     Quote,
     QuoteLine,
 )
+from app.models.export import (
+    DESTINATION_KINDS,
+    EXPORT_FORMATS,
+    Export,
+    ExportMark,
+    ExportRun,
+    FeedPull,
+    SftpServer,
+)
 from app.models.feed import (
     RUN_SOURCES,
     RUN_STATUSES,
@@ -45,6 +54,8 @@ __all__ = [
     "TOKEN_SCOPES",
     "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
     "CustomField",
+    "DESTINATION_KINDS", "EXPORT_FORMATS", "Export", "ExportMark", "ExportRun", "FeedPull",
+    "SftpServer",
     "Deal", "Delivery", "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",

@@ -1,0 +1,189 @@
+"""What an export reads: its columns (the import profiles' vocabulary) and its rows, by id in
+pages of plain column values, in bounded memory.
+
+Columns: an entity's field (`number`, `issued_on`; a related record gives its name, `account`),
+a related record's key (`account.external_ref`), a custom field (`custom.<key>`), or `id`,
+`created_at`, `updated_at`. Filters are the list pages' own (`status=paid`,
+`issued_on_from=2026-01-01`, `cf_<key>=…`), read by the same code (app/queries/lists.py).
+
+Only the columns asked for are read (a select of columns, not of records): a million rows
+leave at the pace of the database's own COPY (bench/exports.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, exists, select
+from sqlalchemy.orm import aliased
+from werkzeug.datastructures import MultiDict
+
+from app.clock import local_today
+from app.custom_fields import definitions
+from app.entities import ENTITIES, Entity
+from app.errors import ValidationError
+from app.extensions import db
+from app.mail import in_language
+from app.models import CustomField, ExportMark, Role, User
+from app.queries.lists import build_list
+
+PAGE_SIZE = 5000
+EXTRA_COLUMNS = {"id": "ID", "created_at": "Created at", "updated_at": "Updated at"}
+
+
+@dataclass(frozen=True)
+class ExportPrincipal:
+    """Who an export reads as: the tenant's admin (every record, drafts included)."""
+
+    role: str = Role.ADMIN.value
+    is_active: bool = True
+    is_authenticated: bool = True
+    is_staff: bool = True
+    is_admin: bool = True
+    partner_id: None = None
+    account_id: None = None
+
+
+@dataclass
+class Plan:
+    """An export's select (id and updated_at first, then one expression per column), its
+    header, and how each raw value becomes a cell."""
+
+    entity: Entity
+    header: list[str]
+    stmt: Select
+    # Per column: None (the value as read), or the custom field whose key is read from `custom`.
+    customs: list[CustomField | None] = field(default_factory=list)
+
+
+def column_choices(entity: Entity) -> list[str]:
+    """Every column an export of `entity` may name, custom fields included."""
+    names = [*EXTRA_COLUMNS, "external_ref"]
+    for f in entity.fields:
+        if f.name == "external_ref":
+            continue
+        names.append(f.name)
+        if f.type == "ref" and f.ref != "users":
+            names.append(f"{f.name}.external_ref")
+    names += [f"custom.{cf.key}" for cf in definitions(entity.name)]
+    return names
+
+
+def plan_export(entity_name: str, columns: list[str], headers: dict[str, str] | None,
+                filters: dict[str, Any] | None, locale: str) -> Plan:
+    """Check the definition's columns and filters and build its select (headers in the
+    tenant's language); ValidationError naming the unknown column or refused filter."""
+    with in_language(locale):
+        return _plan(entity_name, columns, headers, filters, locale)
+
+
+def _plan(entity_name: str, columns: list[str], headers: dict[str, str] | None,
+          filters: dict[str, Any] | None, locale: str) -> Plan:
+    entity = ENTITIES.get(entity_name)
+    if entity is None or entity.name == "attachments":
+        raise ValidationError({"entity": _("Unknown entity: %(name)s.", name=entity_name)})
+    if not columns:
+        raise ValidationError({"columns": _("Choose at least one column.")})
+    model = entity.model
+    custom_fields = {cf.key: cf for cf in definitions(entity.name)}
+    labels = {f.name: f for f in entity.fields}
+    exprs: list[Any] = []
+    header: list[str] = []
+    customs: list[CustomField | None] = []
+    joins: dict[str, Any] = {}
+    for name in columns:
+        name = str(name).strip()
+        if name in EXTRA_COLUMNS or name == "external_ref":
+            exprs.append(getattr(model, name))
+            label = _(EXTRA_COLUMNS[name]) if name in EXTRA_COLUMNS else \
+                str(labels["external_ref"].label) if "external_ref" in labels else name
+            customs.append(None)
+        elif name.startswith("custom.") and name[7:] in custom_fields:
+            cf = custom_fields[name[7:]]
+            exprs.append(model.custom)
+            label = cf.label(locale)
+            customs.append(cf)
+        else:
+            base, _dot, attr = name.partition(".")
+            f = labels.get(base)
+            if f is None or (attr and (f.type != "ref" or f.ref == "users"
+                                       or attr != "external_ref")):
+                raise ValidationError({"columns": _("Unknown column: %(name)s.", name=name)})
+            if f.type == "ref":
+                related = User if f.ref == "users" else ENTITIES[f.ref].model
+                alias = joins.get(f.name)
+                if alias is None:
+                    alias = joins[f.name] = aliased(related, name=f"ref_{f.name}")
+                shown = "email" if f.ref == "users" else attr or ENTITIES[f.ref].title_attr
+                exprs.append(getattr(alias, shown))
+                label = f"{f.label} ({labels['external_ref'].label})" if attr else str(f.label)
+            else:
+                exprs.append(getattr(model, f.attr))
+                label = str(f.label)
+            customs.append(None)
+        header.append(str((headers or {}).get(name) or label))
+    query = build_list(entity, MultiDict(_filter_items(filters)), ExportPrincipal(),
+                       list(custom_fields.values()), today=local_today())
+    if query.invalid:
+        raise ValidationError({"filters": "; ".join(query.invalid.values())})
+    stmt = select(model.id, model.updated_at, *exprs).select_from(model)
+    for f_name, alias in joins.items():
+        stmt = stmt.outerjoin(alias, getattr(model, entity.field(f_name).attr) == alias.id)
+    if query.stmt.whereclause is not None:
+        stmt = stmt.where(query.stmt.whereclause)
+    return Plan(entity, header, stmt, customs)
+
+
+def _filter_items(filters: dict[str, Any] | None) -> list[tuple[str, str]]:
+    items = []
+    for key, value in (filters or {}).items():
+        for one in value if isinstance(value, list) else [value]:
+            items.append((str(key), "" if one is None else str(one)))
+    return items
+
+
+def changed_only(plan: Plan, export_id: int, since: datetime | None) -> Select:
+    """The plan's rows changed since `since` whose version this export did not send yet."""
+    model = plan.entity.model
+    stmt = plan.stmt
+    if since is not None:
+        stmt = stmt.where(model.updated_at >= since)
+    sent = exists().where(and_(ExportMark.export_id == export_id,
+                               ExportMark.record_id == model.id,
+                               ExportMark.updated_at == model.updated_at))
+    return stmt.where(~sent)
+
+
+def read_rows(plan: Plan, stmt: Select) -> Iterator[tuple[int, datetime, list[Any]]]:
+    """(id, updated_at, cells) for every row of `stmt`, by id, a page at a time."""
+    model = plan.entity.model
+    customs = plan.customs
+    plain = all(cf is None for cf in customs)
+    last = 0
+    while True:
+        rows = db.session.execute(stmt.where(model.id > last).order_by(model.id)
+                                  .limit(PAGE_SIZE)).all()
+        for row in rows:
+            values = list(row[2:]) if plain else [
+                value if cf is None else custom_value(cf, (value or {}).get(cf.key))
+                for cf, value in zip(customs, row[2:], strict=True)]
+            yield row[0], row[1], values
+        if len(rows) < PAGE_SIZE:
+            return
+        last = rows[-1][0]
+
+
+def custom_value(cf: CustomField, value: Any) -> Any:
+    """A stored custom value as its type, so that files write 12,50 and dd/mm/yyyy."""
+    try:
+        if cf.type in ("decimal", "money") and value is not None and value != "":
+            return Decimal(str(value))
+        if cf.type == "date" and isinstance(value, str) and value:
+            return date.fromisoformat(value)
+    except (ArithmeticError, ValueError):
+        pass
+    return value
