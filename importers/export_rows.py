@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import MultiDict
 
@@ -152,9 +152,9 @@ def changed_only(plan: Plan, export_id: int, since: datetime | None) -> Select:
     stmt = plan.stmt
     if since is not None:
         stmt = stmt.where(model.updated_at >= since)
-    sent = exists().where(and_(ExportMark.export_id == export_id,
-                               ExportMark.record_id == model.id,
-                               ExportMark.updated_at == model.updated_at))
+    sent = select(ExportMark.id).where(and_(ExportMark.export_id == export_id,
+                                            ExportMark.record_id == model.id,
+                                            ExportMark.updated_at == model.updated_at)).exists()
     return stmt.where(~sent)
 
 

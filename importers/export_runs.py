@@ -126,12 +126,16 @@ def _execute(run: ExportRun) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     run.file_name = file_name(export, read_at)
     run.changes_from, run.read_at = export.changes_since, read_at
+    changes = export.is_changes_only
+    # Committed before reading: the read holds no write lock (SQLite has one writer), and
+    # the records' writers go on while the file is written.
+    db.session.commit()
     writer = open_writer(export.format, path, plan.header)
     beat = time.monotonic()
     try:
         for record_id, updated_at, cells in read_rows(plan, stmt):
             writer.write(cells)
-            if export.is_changes_only and updated_at >= keep_from:
+            if changes and updated_at >= keep_from:
                 marked_ids.append(record_id)
                 marked_at.append(_micros(updated_at))
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
