@@ -37,3 +37,8 @@ def run_now(tenant) -> Callable[[Export], ExportRun]:
         return done
 
     return run
+
+
+from tests.exports.servers import https_server, sshd  # noqa: E402, F401  (fixtures)
+from tests.importers.conftest import make_profile  # noqa: E402, F401  (fixture)
+from tests.webhooks.conftest import inbox  # noqa: E402, F401  (fixture)
