@@ -22,7 +22,6 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import MultiDict
 
-from app.clock import local_today
 from app.custom_fields import definitions
 from app.entities import ENTITIES, Entity
 from app.errors import ValidationError
@@ -126,8 +125,9 @@ def _plan(entity_name: str, columns: list[str], headers: dict[str, str] | None,
                 label = str(f.label)
             customs.append(None)
         header.append(str((headers or {}).get(name) or label))
+    # Statuses as stored, as the API filters them (a page shows "overdue" for late ones).
     query = build_list(entity, MultiDict(_filter_items(filters)), ExportPrincipal(),
-                       list(custom_fields.values()), today=local_today())
+                       list(custom_fields.values()), today=None)
     if query.invalid:
         raise ValidationError({"filters": "; ".join(query.invalid.values())})
     stmt = select(model.id, model.updated_at, *exprs).select_from(model)

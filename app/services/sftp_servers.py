@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -89,8 +89,10 @@ def _host_key(given: Any, host: str, port: int) -> str:
 
 
 def delete_sftp_server(server: SftpServer) -> None:
-    used = db.session.scalar(select(exists().where(Export.sftp_server_id == server.id))) or \
-        db.session.scalar(select(exists().where(FeedPull.sftp_server_id == server.id)))
+    used = db.session.scalar(select(Export.id).where(Export.sftp_server_id == server.id)
+                             .limit(1)) or \
+        db.session.scalar(select(FeedPull.id).where(FeedPull.sftp_server_id == server.id)
+                          .limit(1))
     if used:
         raise ValidationError({"": _("Exports or pulls use this server: change them first.")})
     record_event("delete", "sftp_servers", server.id,
