@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import MultiDict
@@ -31,7 +32,7 @@ from app.models import CustomField, ExportMark, Role, User
 from app.queries.lists import build_list
 
 PAGE_SIZE = 5000
-EXTRA_COLUMNS = {"id": "ID", "created_at": "Created at", "updated_at": "Updated at"}
+EXTRA_COLUMNS = {"id": _l("ID"), "created_at": _l("Created at"), "updated_at": _l("Updated at")}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _plan(entity_name: str, columns: list[str], headers: dict[str, str] | None,
         name = str(name).strip()
         if name in EXTRA_COLUMNS or name == "external_ref":
             exprs.append(getattr(model, name))
-            label = _(EXTRA_COLUMNS[name]) if name in EXTRA_COLUMNS else \
+            label = str(EXTRA_COLUMNS[name]) if name in EXTRA_COLUMNS else \
                 str(labels["external_ref"].label) if "external_ref" in labels else name
             customs.append(None)
         elif name.startswith("custom.") and name[7:] in custom_fields:
