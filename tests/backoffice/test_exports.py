@@ -115,3 +115,16 @@ def test_a_feed_gets_a_scheduled_pull(admin_client, tenant, make_profile):
     refused = admin_client.post(f"/alpha/admin/feeds/{profile.id}/pull", data={
         "kind": "https", "url": "ftp://erp.example.com/x.csv", "schedule": "0 5 * * *"})
     assert refused.status_code == 422 and "https://" in page_text(refused)
+
+
+def test_a_failed_pull_shows_in_red_on_the_health_page(admin_client, tenant, make_profile):
+    from app.services.pulls import set_pull
+
+    profile = make_profile("accounts", {"Code": "external_ref", "Nom": "name"}, name="erp")
+    pull = set_pull(profile, {"kind": "https", "url": "https://erp.example.com/c.csv",
+                              "schedule": "0 5 * * *"})
+    pull.last_error = "HTTPS : le serveur a répondu 404."
+    db.session.commit()
+    page = admin_client.get("/alpha/feeds/")
+    assert "le serveur a répondu 404" in page_text(page)
+    assert 'class="table-danger" data-profile' in page.get_data(as_text=True)
