@@ -102,3 +102,15 @@ def test_a_wrong_key_is_refused_by_the_server(make_export, run_now, one_invoice,
                               folder=str(sshd.root)))
     assert run.status == "failed" and "refused the login" in run.message
     assert db.session.get(SftpServer, server.id) is not None
+
+
+def test_a_password_login_the_server_refuses_fails_the_run(make_export, run_now, one_invoice,
+                                                          sshd):
+    # This sshd takes keys only: the password is sent, and refused.
+    server = create_sftp_server({"name": "mdp", "host": "127.0.0.1", "port": sshd.port,
+                                 "username": sshd.username, "password": "s3cret!"})
+    db.session.commit()
+    assert server.secret_kind == "password" and "s3cret!" not in server.secret_encrypted
+    run = run_now(make_export(destination="sftp", sftp_server_id=server.id,
+                              folder=str(sshd.root)))
+    assert run.status == "failed" and "refused the login" in run.message
