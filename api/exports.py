@@ -1,6 +1,7 @@
 """/api/v1/exports (definitions, admin tokens), /api/v1/export-runs (runs: start one, read
 them, download their files again) and /api/v1/sftp-servers (where exports send and pulls
 fetch). Tenant-wide tokens only."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,25 +37,56 @@ from importers.export_runs import run_file_path
 from importers.scheduled import submit_run
 from importers.sftp_client import fingerprint
 
-blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", tenant_wide=True,
-                description="Exports: files of records sent on a schedule or on demand "
-                            "(docs/exports.md).")
-runs_blp = Blueprint("export-runs", __name__, url_prefix="/api/v1/export-runs",
-                     tenant_wide=True, description="Export runs: start one, follow it, "
-                                                   "download its file again.")
-servers_blp = Blueprint("sftp-servers", __name__, url_prefix="/api/v1/sftp-servers",
-                        tenant_wide=True, description="The tenant's own SFTP servers, for "
-                                                      "exports and pulls.")
+blp = Blueprint(
+    "exports",
+    __name__,
+    url_prefix="/api/v1/exports",
+    tenant_wide=True,
+    description="Exports: files of records sent on a schedule or on demand (docs/exports.md).",
+)
+runs_blp = Blueprint(
+    "export-runs",
+    __name__,
+    url_prefix="/api/v1/export-runs",
+    tenant_wide=True,
+    description="Export runs: start one, follow it, download its file again.",
+)
+servers_blp = Blueprint(
+    "sftp-servers",
+    __name__,
+    url_prefix="/api/v1/sftp-servers",
+    tenant_wide=True,
+    description="The tenant's own SFTP servers, for exports and pulls.",
+)
 
 
 def shown(export: Export) -> dict[str, Any]:
     options = export.destination_options or {}
-    return {**{name: getattr(export, name) for name in (
-        "id", "name", "entity", "columns", "headers", "filters", "format", "destination",
-        "sftp_server_id", "schedule", "is_active", "next_run_at", "changes_since",
-        "created_at", "updated_at")},
-        "changes_only": export.is_changes_only, "recipients": options.get("recipients", []),
-        "folder": options.get("folder", "")}
+    return {
+        **{
+            name: getattr(export, name)
+            for name in (
+                "id",
+                "name",
+                "entity",
+                "columns",
+                "headers",
+                "filters",
+                "format",
+                "destination",
+                "sftp_server_id",
+                "schedule",
+                "is_active",
+                "next_run_at",
+                "changes_since",
+                "created_at",
+                "updated_at",
+            )
+        },
+        "changes_only": export.is_changes_only,
+        "recipients": options.get("recipients", []),
+        "folder": options.get("folder", ""),
+    }
 
 
 def _export_or_404(export_id: int) -> Export:
@@ -68,8 +100,9 @@ class ExportViews(MethodView):
     @blp.response(200, ExportSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"})
     def get(self, args: dict[str, Any]) -> Any:
         """List the exports by name."""
-        found, headers = cursor_page(exports_select(current_principal()), Export.name,
-                                     Export.id, args, descending=False)
+        found, headers = cursor_page(
+            exports_select(current_principal()), Export.name, Export.id, args, descending=False
+        )
         return [shown(e) for e in found], headers
 
     @requires("admin")
@@ -79,8 +112,7 @@ class ExportViews(MethodView):
         """Define an export."""
         with transaction():
             export = create_export(data)
-        return shown(export), {"Location": url_for("exports.ExportByIdViews",
-                                                   export_id=export.id)}
+        return shown(export), {"Location": url_for("exports.ExportByIdViews", export_id=export.id)}
 
 
 @blp.route("/<int:export_id>")
@@ -121,13 +153,17 @@ def _run_or_404(run_id: int) -> ExportRun:
 class ExportRunViews(MethodView):
     @requires("export", "admin")
     @runs_blp.arguments(ExportRunQueryArgsSchema, location="query")
-    @runs_blp.response(200, ExportRunSchema(many=True),
-                       headers={"X-Pagination": "CURSOR_PAGINATION"})
+    @runs_blp.response(
+        200, ExportRunSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"}
+    )
     def get(self, args: dict[str, Any]) -> Any:
         """List export runs, newest first."""
-        return cursor_page(export_runs_select(current_principal(), args.get("export_id"),
-                                              args.get("status")),
-                           ExportRun.id, ExportRun.id, args)
+        return cursor_page(
+            export_runs_select(current_principal(), args.get("export_id"), args.get("status")),
+            ExportRun.id,
+            ExportRun.id,
+            args,
+        )
 
     @requires("export", "admin")
     @runs_blp.arguments(ExportRunSchema)
@@ -153,37 +189,55 @@ class ExportRunByIdViews(MethodView):
 @runs_blp.route("/<int:run_id>/file")
 class ExportRunFileViews(MethodView):
     @requires("export", "admin")
-    @runs_blp.response(200, {"type": "string", "format": "binary"},
-                       content_type="application/octet-stream",
-                       description="The run's file, as it was sent.")
+    @runs_blp.response(
+        200,
+        {"type": "string", "format": "binary"},
+        content_type="application/octet-stream",
+        description="The run's file, as it was sent.",
+    )
     def get(self, run_id: int) -> Any:
         """Download a run's file again."""
         run = _run_or_404(run_id)
         path = run_file_path(run) if run.file_name else None
         if path is None or not path.exists():
             abort(404, message="This run has no file.")
-        return Response(path.read_bytes(), mimetype=MEDIA_TYPES[run.format], headers={
-            "Content-Disposition": f'attachment; filename="{run.file_name}"'})
+        return Response(
+            path.read_bytes(),
+            mimetype=MEDIA_TYPES[run.format],
+            headers={"Content-Disposition": f'attachment; filename="{run.file_name}"'},
+        )
 
 
 def shown_server(server: SftpServer) -> dict[str, Any]:
-    return {name: getattr(server, name) for name in (
-        "id", "name", "host", "port", "username", "host_key", "secret_kind", "created_at")} \
-        | {"host_key_fingerprint": fingerprint(server.host_key)}
+    return {
+        name: getattr(server, name)
+        for name in (
+            "id",
+            "name",
+            "host",
+            "port",
+            "username",
+            "host_key",
+            "secret_kind",
+            "created_at",
+        )
+    } | {"host_key_fingerprint": fingerprint(server.host_key)}
 
 
 @servers_blp.route("")
 class SftpServerViews(MethodView):
     @requires("admin")
     @servers_blp.arguments(CursorPageArgsSchema, location="query")
-    @servers_blp.response(200, SftpServerSchema(many=True),
-                          headers={"X-Pagination": "CURSOR_PAGINATION"})
+    @servers_blp.response(
+        200, SftpServerSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"}
+    )
     def get(self, args: dict[str, Any]) -> Any:
         """List the SFTP servers by name."""
         from sqlalchemy import select
 
-        found, headers = cursor_page(select(SftpServer), SftpServer.name, SftpServer.id, args,
-                                     descending=False)
+        found, headers = cursor_page(
+            select(SftpServer), SftpServer.name, SftpServer.id, args, descending=False
+        )
         return [shown_server(s) for s in found], headers
 
     @requires("admin")

@@ -3,6 +3,7 @@
 "30 6 * * 1-5" fires at 06:30 where the tenant works, on weekdays, summer and winter alike;
 the next firing is kept in UTC so that the scheduler compares it with the clock only.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
@@ -26,14 +27,21 @@ def checked_schedule(expression: str | None, field: str = "schedule") -> str | N
     if not text:
         return None
     if len(text.split(" ")) != 5 or len(text) > 100:
-        raise ValidationError({field: _("A schedule has five fields: minute hour day month "
-                                         "weekday, e.g. “30 6 * * 1-5”.")})
+        raise ValidationError(
+            {
+                field: _(
+                    "A schedule has five fields: minute hour day month "
+                    "weekday, e.g. “30 6 * * 1-5”."
+                )
+            }
+        )
     try:
         croniter(text, datetime.now(UTC))
         next_firing(text)
     except (CroniterBadCronError, CroniterBadDateError, ValueError, KeyError) as exc:
-        raise ValidationError({field: _("This schedule is not valid: %(schedule)s.",
-                                        schedule=text)}) from exc
+        raise ValidationError(
+            {field: _("This schedule is not valid: %(schedule)s.", schedule=text)}
+        ) from exc
     return text
 
 

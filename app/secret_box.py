@@ -4,6 +4,7 @@ Fernet (AES-128-CBC and HMAC-SHA256) with a key derived from SECRET_KEY by HKDF:
 dump alone gives none of them away. Changing SECRET_KEY makes them unreadable: the servers'
 credentials are then entered again (docs/exports.md). They are never shown back.
 """
+
 from __future__ import annotations
 
 import base64

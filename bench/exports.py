@@ -14,6 +14,7 @@ half that pace or better. Memory: the process's resident size is sampled every 2
 the export; the figure is its peak above the size before the export (flat: it does not grow
 with the rows).
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,12 +34,22 @@ from bench import RESULTS_DIR
 from bench.generate import bench_tenant
 from importers.export_runs import run_export, run_file_path
 
-COLUMNS = ["number", "issued_on", "due_on", "status", "account.external_ref",
-           "total_excl_tax", "tax_total", "total"]
-RAW_SELECT = ("SELECT i.number, i.issued_on, i.due_on, i.status, a.external_ref, "
-              "i.total_excl_tax, i.tax_total, i.total FROM invoices i "
-              "LEFT JOIN accounts a ON a.id = i.account_id "
-              "WHERE i.tenant_id = {tenant} AND i.archived_at IS NULL ORDER BY i.id")
+COLUMNS = [
+    "number",
+    "issued_on",
+    "due_on",
+    "status",
+    "account.external_ref",
+    "total_excl_tax",
+    "tax_total",
+    "total",
+]
+RAW_SELECT = (
+    "SELECT i.number, i.issued_on, i.due_on, i.status, a.external_ref, "
+    "i.total_excl_tax, i.tax_total, i.total FROM invoices i "
+    "LEFT JOIN accounts a ON a.id = i.account_id "
+    "WHERE i.tenant_id = {tenant} AND i.archived_at IS NULL ORDER BY i.id"
+)
 TARGET_RATIO = 0.5
 
 
@@ -84,10 +95,8 @@ def run(app: Flask) -> dict[str, Any]:
         passes = {}
         for fmt in ("csv_cp1252", "xlsx"):
             passes[fmt] = _export(tenant_id, fmt)
-            passes[fmt]["ratio_to_raw"] = round(passes[fmt]["rows_per_s"] / raw["rows_per_s"],
-                                                3)
-        passes["csv_cp1252"]["meets_target"] = passes["csv_cp1252"]["ratio_to_raw"] \
-            >= TARGET_RATIO
+            passes[fmt]["ratio_to_raw"] = round(passes[fmt]["rows_per_s"] / raw["rows_per_s"], 3)
+        passes["csv_cp1252"]["meets_target"] = passes["csv_cp1252"]["ratio_to_raw"] >= TARGET_RATIO
         db.session.remove()
     return {"raw": raw, "exports": passes, "target_ratio": TARGET_RATIO}
 
@@ -95,8 +104,9 @@ def run(app: Flask) -> dict[str, Any]:
 def _export(tenant_id: int, fmt: str) -> dict[str, Any]:
     with tenant_context(tenant_id, SYSTEM):
         db.session.execute(delete(Export).where(Export.name == f"bench-{fmt}"))
-        export = create_export({"name": f"bench-{fmt}", "entity": "invoices",
-                                "columns": COLUMNS, "format": fmt})
+        export = create_export(
+            {"name": f"bench-{fmt}", "entity": "invoices", "columns": COLUMNS, "format": fmt}
+        )
         queued = start_run(export, "cli")
         db.session.commit()
         run_id = queued.id
@@ -108,9 +118,14 @@ def _export(tenant_id: int, fmt: str) -> dict[str, Any]:
     with tenant_context(tenant_id, SYSTEM):
         done = db.session.get(ExportRun, run_id)
         size = run_file_path(done).stat().st_size
-        result = {"status": done.status, "rows": done.rows, "seconds": round(seconds, 2),
-                  "rows_per_s": round(done.rows / seconds), "file_mb": round(size / 1e6, 1),
-                  "rss_growth_mb": round(memory.growth_mb, 1)}
+        result = {
+            "status": done.status,
+            "rows": done.rows,
+            "seconds": round(seconds, 2),
+            "rows_per_s": round(done.rows / seconds),
+            "file_mb": round(size / 1e6, 1),
+            "rss_growth_mb": round(memory.growth_mb, 1),
+        }
         run_file_path(done).unlink()
         db.session.execute(delete(Export).where(Export.name == f"bench-{fmt}"))
         db.session.commit()
@@ -132,16 +147,23 @@ def _raw(tenant_id: int) -> dict[str, Any]:
     finally:
         connection.close()
     target.unlink(missing_ok=True)
-    return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
-            "how": "COPY … TO STDOUT" if db.engine.dialect.name == "postgresql"
-            else "SELECT + csv.writer"}
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds),
+        "how": "COPY … TO STDOUT"
+        if db.engine.dialect.name == "postgresql"
+        else "SELECT + csv.writer",
+    }
 
 
 def _copy_postgres(connection: Any, sql: str, target: Path) -> int:
     cursor = connection.cursor()
     lines = 0
-    with target.open("wb") as out, \
-            cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER ';')") as copy:
+    with (
+        target.open("wb") as out,
+        cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER ';')") as copy,
+    ):
         for chunk in copy:
             out.write(chunk)
             lines += bytes(chunk).count(b"\n")
@@ -163,13 +185,20 @@ def _copy_sqlite(connection: Any, sql: str, target: Path) -> int:
 
 def table(name: str, result: dict[str, Any]) -> str:
     raw = result["raw"]
-    lines = [f"  raw ({raw['how']}): {raw['rows']:,} rows in {raw['seconds']} s = "
-             f"{raw['rows_per_s']:,} rows/s"]
+    lines = [
+        f"  raw ({raw['how']}): {raw['rows']:,} rows in {raw['seconds']} s = "
+        f"{raw['rows_per_s']:,} rows/s"
+    ]
     for fmt, found in result["exports"].items():
-        lines.append(f"  export {fmt}: {found['rows']:,} rows in {found['seconds']} s = "
-                     f"{found['rows_per_s']:,} rows/s, {found['ratio_to_raw']}x raw, "
-                     f"file {found['file_mb']} MB, RSS +{found['rss_growth_mb']} MB"
-                     + (f" (target >= {result['target_ratio']}x: "
-                        f"{'met' if found['meets_target'] else 'MISSED'})"
-                        if "meets_target" in found else ""))
+        lines.append(
+            f"  export {fmt}: {found['rows']:,} rows in {found['seconds']} s = "
+            f"{found['rows_per_s']:,} rows/s, {found['ratio_to_raw']}x raw, "
+            f"file {found['file_mb']} MB, RSS +{found['rss_growth_mb']} MB"
+            + (
+                f" (target >= {result['target_ratio']}x: "
+                f"{'met' if found['meets_target'] else 'MISSED'})"
+                if "meets_target" in found
+                else ""
+            )
+        )
     return f"{name}:\n" + "\n".join(lines)

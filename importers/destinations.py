@@ -6,6 +6,7 @@ more class in KINDS and one more value in app.models.export.DESTINATION_KINDS.
 Every kind keeps the file with the run first (exports/<tenant>/<run>): whatever the
 destination, a run is downloaded again from the back office or the API.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -63,37 +64,52 @@ class Email(Destination):
             if not address:
                 continue
             try:
-                recipients.append(validate_email(address, check_deliverability=False)
-                                  .normalized)
+                recipients.append(validate_email(address, check_deliverability=False).normalized)
             except EmailNotValidError as exc:
-                raise ValidationError({"recipients": _("Not an e-mail address: %(address)s.",
-                                                       address=address[:100])}) from exc
+                raise ValidationError(
+                    {"recipients": _("Not an e-mail address: %(address)s.", address=address[:100])}
+                ) from exc
         if not recipients or len(recipients) > MAX_RECIPIENTS:
-            raise ValidationError({"recipients": _("Give one to %(max)d e-mail addresses.",
-                                                   max=MAX_RECIPIENTS)})
+            raise ValidationError(
+                {"recipients": _("Give one to %(max)d e-mail addresses.", max=MAX_RECIPIENTS)}
+            )
         return {"recipients": recipients}, None
 
     def deliver(self, export: Export, run: ExportRun, path: Path) -> str:
         limit = current_app.config["EXPORT_MAIL_MAX_BYTES"]
         if path.stat().st_size > limit:
-            raise DeliveryFailed(_("The file (%(size)d bytes) is too large to be mailed "
-                                   "(limit: %(limit)d bytes): send it by SFTP or download it.",
-                                   size=path.stat().st_size, limit=limit))
+            raise DeliveryFailed(
+                _(
+                    "The file (%(size)d bytes) is too large to be mailed "
+                    "(limit: %(limit)d bytes): send it by SFTP or download it.",
+                    size=path.stat().st_size,
+                    limit=limit,
+                )
+            )
         tenant = db.session.get(Tenant, export.tenant_id)
         recipients = export.destination_options.get("recipients") or []
         media_type = MEDIA_TYPES[run.format].split(";")[0]
-        attachment = mail.MailAttachment(run.file_name or path.name, path.read_bytes(),
-                                         media_type)
+        attachment = mail.MailAttachment(run.file_name or path.name, path.read_bytes(), media_type)
         try:
             with mail.in_language(tenant.default_locale):
                 message = mail.compose(
-                    ", ".join(recipients), _("Export %(name)s: %(rows)d rows", name=export.name,
-                                             rows=run.rows),
-                    "export_file", sender_name=tenant.name, attachments=[attachment],
+                    ", ".join(recipients),
+                    _("Export %(name)s: %(rows)d rows", name=export.name, rows=run.rows),
+                    "export_file",
+                    sender_name=tenant.name,
+                    attachments=[attachment],
                     greeting=_("Hello,"),
-                    paragraphs=[_("Attached: the file of the export “%(name)s”, %(rows)d "
-                                  "rows.", name=export.name, rows=run.rows)],
-                    action_url=None, action_label="", signature=tenant.name)
+                    paragraphs=[
+                        _(
+                            "Attached: the file of the export “%(name)s”, %(rows)d rows.",
+                            name=export.name,
+                            rows=run.rows,
+                        )
+                    ],
+                    action_url=None,
+                    action_label="",
+                    signature=tenant.name,
+                )
             mail.send(message)
         except mail.MailError as exc:
             raise DeliveryFailed(str(exc)) from exc
@@ -108,8 +124,9 @@ class Sftp(Destination):
         server = None
         if server_id not in (None, ""):
             try:
-                server = db.session.scalar(select(SftpServer)
-                                           .where(SftpServer.id == int(server_id)))
+                server = db.session.scalar(
+                    select(SftpServer).where(SftpServer.id == int(server_id))
+                )
             except (TypeError, ValueError):
                 server = None
         if server is None:
@@ -123,8 +140,9 @@ class Sftp(Destination):
         server = export.sftp_server
         if server is None:
             raise DeliveryFailed(_("The export's SFTP server no longer exists."))
-        remote = posixpath.join(export.destination_options.get("folder") or ".",
-                                run.file_name or path.name)
+        remote = posixpath.join(
+            export.destination_options.get("folder") or ".", run.file_name or path.name
+        )
         try:
             upload(endpoint_of(server), path, remote)
         except SftpFailure as exc:

@@ -8,6 +8,7 @@ closest plain form (ő → o, Ł → L, ﬁ → fi, a non-breaking thin space �
 otherwise "?". The run counts the cells so changed and names the first of them (line
 and column), so that whoever reads the file knows which rows to check.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,16 +23,32 @@ from typing import Any
 from app.csv_cells import safe_cell
 from app.values import local_zone
 
-MEDIA_TYPES = {"csv_cp1252": "text/csv; charset=windows-1252",
-               "csv_utf8": "text/csv; charset=utf-8",
-               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MEDIA_TYPES = {
+    "csv_cp1252": "text/csv; charset=windows-1252",
+    "csv_utf8": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 EXTENSIONS = {"csv_cp1252": "csv", "csv_utf8": "csv", "xlsx": "xlsx"}
 CHUNK_ROWS = 1000
 REPLACEMENTS_NAMED = 20  # the run's message names this many replaced cells
 # Letters Unicode does not decompose, written as their base letter (Łódź → Lódz).
-PLAIN_LETTERS = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h",
-                               "ı": "i", "ĸ": "k", "Ŧ": "T", "ŧ": "t", "\u2010": "-",
-                               "\u2011": "-", "\u2212": "-"})
+PLAIN_LETTERS = str.maketrans(
+    {
+        "Ł": "L",
+        "ł": "l",
+        "Đ": "D",
+        "đ": "d",
+        "Ħ": "H",
+        "ħ": "h",
+        "ı": "i",
+        "ĸ": "k",
+        "Ŧ": "T",
+        "ŧ": "t",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2212": "-",
+    }
+)
 
 
 def cp1252_text(text: str) -> str:
@@ -44,8 +61,11 @@ def cp1252_text(text: str) -> str:
             continue
         except UnicodeEncodeError:
             pass
-        plain = "".join(c for c in unicodedata.normalize("NFKD", char.translate(PLAIN_LETTERS))
-                        if not unicodedata.combining(c))
+        plain = "".join(
+            c
+            for c in unicodedata.normalize("NFKD", char.translate(PLAIN_LETTERS))
+            if not unicodedata.combining(c)
+        )
         try:
             out.append(plain.encode("cp1252").decode("cp1252") if plain else "?")
         except UnicodeEncodeError:
@@ -126,10 +146,17 @@ class CsvWriter(ExportWriter):
         try:
             self.stream.write(text.encode(self.encoding))
         except UnicodeEncodeError:  # a character cp1252 lacks: fix those rows' cells
-            fixed = [[self._fit(cell, first_line + offset, self.header[index]
-                                if index < len(self.header) else str(index + 1))
-                      for index, cell in enumerate(row)]
-                     for offset, row in enumerate(rows)]
+            fixed = [
+                [
+                    self._fit(
+                        cell,
+                        first_line + offset,
+                        self.header[index] if index < len(self.header) else str(index + 1),
+                    )
+                    for index, cell in enumerate(row)
+                ]
+                for offset, row in enumerate(rows)
+            ]
             self.csv.writerows(fixed)
             text = self.buffer.getvalue()
             self.buffer.seek(0)

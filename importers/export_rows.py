@@ -9,6 +9,7 @@ a related record's key (`account.external_ref`), a custom field (`custom.<key>`)
 Only the columns asked for are read (a select of columns, not of records): a million rows
 leave at the pace of the database's own COPY (bench/exports.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -73,16 +74,26 @@ def column_choices(entity: Entity) -> list[str]:
     return names
 
 
-def plan_export(entity_name: str, columns: list[str], headers: dict[str, str] | None,
-                filters: dict[str, Any] | None, locale: str) -> Plan:
+def plan_export(
+    entity_name: str,
+    columns: list[str],
+    headers: dict[str, str] | None,
+    filters: dict[str, Any] | None,
+    locale: str,
+) -> Plan:
     """Check the definition's columns and filters and build its select (headers in the
     tenant's language); ValidationError naming the unknown column or refused filter."""
     with in_language(locale):
         return _plan(entity_name, columns, headers, filters, locale)
 
 
-def _plan(entity_name: str, columns: list[str], headers: dict[str, str] | None,
-          filters: dict[str, Any] | None, locale: str) -> Plan:
+def _plan(
+    entity_name: str,
+    columns: list[str],
+    headers: dict[str, str] | None,
+    filters: dict[str, Any] | None,
+    locale: str,
+) -> Plan:
     entity = ENTITIES.get(entity_name)
     if entity is None or entity.name == "attachments":
         raise ValidationError({"entity": _("Unknown entity: %(name)s.", name=entity_name)})
@@ -99,8 +110,13 @@ def _plan(entity_name: str, columns: list[str], headers: dict[str, str] | None,
         name = str(name).strip()
         if name in EXTRA_COLUMNS or name == "external_ref":
             exprs.append(getattr(model, name))
-            label = str(EXTRA_COLUMNS[name]) if name in EXTRA_COLUMNS else \
-                str(labels["external_ref"].label) if "external_ref" in labels else name
+            label = (
+                str(EXTRA_COLUMNS[name])
+                if name in EXTRA_COLUMNS
+                else str(labels["external_ref"].label)
+                if "external_ref" in labels
+                else name
+            )
             customs.append(None)
         elif name.startswith("custom.") and name[7:] in custom_fields:
             cf = custom_fields[name[7:]]
@@ -110,8 +126,9 @@ def _plan(entity_name: str, columns: list[str], headers: dict[str, str] | None,
         else:
             base, _dot, attr = name.partition(".")
             f = labels.get(base)
-            if f is None or (attr and (f.type != "ref" or f.ref == "users"
-                                       or attr != "external_ref")):
+            if f is None or (
+                attr and (f.type != "ref" or f.ref == "users" or attr != "external_ref")
+            ):
                 raise ValidationError({"columns": _("Unknown column: %(name)s.", name=name)})
             if f.type == "ref":
                 related = User if f.ref == "users" else ENTITIES[f.ref].model
@@ -127,8 +144,13 @@ def _plan(entity_name: str, columns: list[str], headers: dict[str, str] | None,
             customs.append(None)
         header.append(str((headers or {}).get(name) or label))
     # Statuses as stored, as the API filters them (a page shows "overdue" for late ones).
-    query = build_list(entity, MultiDict(_filter_items(filters)), ExportPrincipal(),
-                       list(custom_fields.values()), today=None)
+    query = build_list(
+        entity,
+        MultiDict(_filter_items(filters)),
+        ExportPrincipal(),
+        list(custom_fields.values()),
+        today=None,
+    )
     if query.invalid:
         raise ValidationError({"filters": "; ".join(query.invalid.values())})
     stmt = select(model.id, model.updated_at, *exprs).select_from(model)
@@ -153,9 +175,17 @@ def changed_only(plan: Plan, export_id: int, since: datetime | None) -> Select:
     stmt = plan.stmt
     if since is not None:
         stmt = stmt.where(model.updated_at >= since)
-    sent = select(ExportMark.id).where(and_(ExportMark.export_id == export_id,
-                                            ExportMark.record_id == model.id,
-                                            ExportMark.updated_at == model.updated_at)).exists()
+    sent = (
+        select(ExportMark.id)
+        .where(
+            and_(
+                ExportMark.export_id == export_id,
+                ExportMark.record_id == model.id,
+                ExportMark.updated_at == model.updated_at,
+            )
+        )
+        .exists()
+    )
     return stmt.where(~sent)
 
 
@@ -166,12 +196,18 @@ def read_rows(plan: Plan, stmt: Select) -> Iterator[tuple[int, datetime, list[An
     plain = all(cf is None for cf in customs)
     last = 0
     while True:
-        rows = db.session.execute(stmt.where(model.id > last).order_by(model.id)
-                                  .limit(PAGE_SIZE)).all()
+        rows = db.session.execute(
+            stmt.where(model.id > last).order_by(model.id).limit(PAGE_SIZE)
+        ).all()
         for row in rows:
-            values = list(row[2:]) if plain else [
-                value if cf is None else custom_value(cf, (value or {}).get(cf.key))
-                for cf, value in zip(customs, row[2:], strict=True)]
+            values = (
+                list(row[2:])
+                if plain
+                else [
+                    value if cf is None else custom_value(cf, (value or {}).get(cf.key))
+                    for cf, value in zip(customs, row[2:], strict=True)
+                ]
+            )
             yield row[0], row[1], values
         if len(rows) < PAGE_SIZE:
             return

@@ -12,6 +12,7 @@ watermark also stays behind the oldest transaction that is writing. A run whose 
 failed moves nothing: the next run sends its rows again. Two runs of one export never read
 at once (the export's lock).
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,12 @@ HEARTBEAT_SECONDS = 10.0
 
 def run_file_path(run: ExportRun) -> Path:
     """Where the run's file is kept (downloadable again)."""
-    return Path(current_app.config["FILES_DIR"]) / "exports" / str(run.tenant_id) / \
-        f"{run.id}.{EXTENSIONS[run.format]}"
+    return (
+        Path(current_app.config["FILES_DIR"])
+        / "exports"
+        / str(run.tenant_id)
+        / f"{run.id}.{EXTENSIONS[run.format]}"
+    )
 
 
 def file_name(export: Export, moment: datetime) -> str:
@@ -66,27 +71,42 @@ def run_export(run_id: int, tenant_id: int) -> ExportRun | None:
         except Exception as exc:  # any failure ends the run, with its reason
             log.exception("export run %s failed", run_id)
             db.session.rollback()
-            _fail(run_id, str(exc) if isinstance(exc, DeliveryFailed) else
-                  _("The export failed: %(reason)s", reason=exc.__class__.__name__))
+            _fail(
+                run_id,
+                str(exc)
+                if isinstance(exc, DeliveryFailed)
+                else _("The export failed: %(reason)s", reason=exc.__class__.__name__),
+            )
         return db.session.scalar(select(ExportRun).where(ExportRun.id == run_id))
 
 
 def _claim(run: ExportRun) -> bool:
     """Take the run and its export's lock; a run of the same export under way fails this one."""
     now = datetime.now(UTC)
-    taken = db.session.execute(
-        update(ExportRun).where(ExportRun.id == run.id, ExportRun.status == "queued")
-        .values(status="running", started_at=now, heartbeat_at=now)
-        .execution_options(synchronize_session=False)).rowcount == 1
+    taken = (
+        db.session.execute(
+            update(ExportRun)
+            .where(ExportRun.id == run.id, ExportRun.status == "queued")
+            .values(status="running", started_at=now, heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     if not taken:
         return False
     finished = select(ExportRun.id).where(ExportRun.status.in_(("succeeded", "failed")))
-    locked = db.session.execute(
-        update(Export).where(Export.id == run.export_id,
-                             or_(Export.locked_by_run_id.is_(None),
-                                 Export.locked_by_run_id.in_(finished)))
-        .values(locked_by_run_id=run.id)
-        .execution_options(synchronize_session=False)).rowcount == 1
+    locked = (
+        db.session.execute(
+            update(Export)
+            .where(
+                Export.id == run.export_id,
+                or_(Export.locked_by_run_id.is_(None), Export.locked_by_run_id.in_(finished)),
+            )
+            .values(locked_by_run_id=run.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     db.session.commit()
     if not locked:
         _fail(run.id, _("Another run of this export was under way: this one sent nothing."))
@@ -95,18 +115,23 @@ def _claim(run: ExportRun) -> bool:
 
 
 def _fail(run_id: int, message: str) -> None:
-    db.session.execute(update(ExportRun).where(ExportRun.id == run_id)
-                       .values(status="failed", finished_at=datetime.now(UTC),
-                               message=message[:2000])
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(ExportRun)
+        .where(ExportRun.id == run_id)
+        .values(status="failed", finished_at=datetime.now(UTC), message=message[:2000])
+        .execution_options(synchronize_session=False)
+    )
     _unlock(run_id)
     db.session.commit()
 
 
 def _unlock(run_id: int) -> None:
-    db.session.execute(update(Export).where(Export.locked_by_run_id == run_id)
-                       .values(locked_by_run_id=None)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Export)
+        .where(Export.locked_by_run_id == run_id)
+        .values(locked_by_run_id=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _execute(run: ExportRun) -> None:
@@ -114,10 +139,16 @@ def _execute(run: ExportRun) -> None:
     export = run.export
     tenant = db.session.get(Tenant, run.tenant_id)
     read_at = datetime.now(UTC)
-    plan = plan_export(export.entity, export.columns, export.headers, export.filters,
-                       tenant.default_locale if tenant else "fr")
-    stmt = changed_only(plan, export.id, export.changes_since) if export.is_changes_only \
-        else plan.stmt
+    plan = plan_export(
+        export.entity,
+        export.columns,
+        export.headers,
+        export.filters,
+        tenant.default_locale if tenant else "fr",
+    )
+    stmt = (
+        changed_only(plan, export.id, export.changes_since) if export.is_changes_only else plan.stmt
+    )
     lag = timedelta(seconds=float(current_app.config["EXPORT_CHANGES_LAG_SECONDS"]))
     keep_from = _watermark(export, read_at - lag)
     marked_ids, marked_at = array("q"), array("q")
@@ -147,10 +178,13 @@ def _execute(run: ExportRun) -> None:
     run.file_size = path.stat().st_size
     run.sha256 = _sha256(path)
     if writer.replaced:
-        run.message = _("%(count)d cells held characters Windows-1252 cannot: replaced "
-                        "(line:column) %(cells)s%(more)s", count=writer.replaced,
-                        cells=", ".join(f"{line}:{col}" for line, col in writer.replaced_cells),
-                        more="…" if writer.replaced > REPLACEMENTS_NAMED else "")
+        run.message = _(
+            "%(count)d cells held characters Windows-1252 cannot: replaced "
+            "(line:column) %(cells)s%(more)s",
+            count=writer.replaced,
+            cells=", ".join(f"{line}:{col}" for line, col in writer.replaced_cells),
+            more="…" if writer.replaced > REPLACEMENTS_NAMED else "",
+        )
     db.session.flush()
     run.delivered_to = KINDS[export.destination].deliver(export, run, path)[:2000]
     if export.is_changes_only:
@@ -165,9 +199,12 @@ def _watermark(export: Export, candidate: datetime) -> datetime:
     """The next watermark: `candidate`, held behind PostgreSQL's oldest writing transaction,
     never moved back (marks older than the current one are gone)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        oldest = db.session.scalar(text(
-            "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"))
+        oldest = db.session.scalar(
+            text(
+                "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+            )
+        )
         if oldest is not None:
             lag = timedelta(seconds=float(current_app.config["EXPORT_CHANGES_LAG_SECONDS"]))
             candidate = min(candidate, oldest - lag)
@@ -185,26 +222,44 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _save_marks(export: Export, ids: array, moments: array, keep_from: datetime) -> None:
     """Remember the versions sent that may still be candidates; forget the older ones."""
-    db.session.execute(delete(ExportMark).where(
-        and_(ExportMark.export_id == export.id, ExportMark.updated_at < keep_from))
-        .execution_options(synchronize_session=False))
-    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)(ExportMark)
+    db.session.execute(
+        delete(ExportMark)
+        .where(and_(ExportMark.export_id == export.id, ExportMark.updated_at < keep_from))
+        .execution_options(synchronize_session=False)
+    )
+    insert = (
+        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )(ExportMark)
     upsert = insert.on_conflict_do_update(
         index_elements=["tenant_id", "export_id", "record_id"],
-        set_={"updated_at": insert.excluded.updated_at})
+        set_={"updated_at": insert.excluded.updated_at},
+    )
     for start in range(0, len(ids), MARK_BATCH):
-        db.session.execute(upsert, [
-            {"tenant_id": export.tenant_id, "export_id": export.id, "record_id": record_id,
-             "updated_at": EPOCH + timedelta(microseconds=micros)}
-            for record_id, micros in zip(ids[start:start + MARK_BATCH],
-                                         moments[start:start + MARK_BATCH], strict=True)])
+        db.session.execute(
+            upsert,
+            [
+                {
+                    "tenant_id": export.tenant_id,
+                    "export_id": export.id,
+                    "record_id": record_id,
+                    "updated_at": EPOCH + timedelta(microseconds=micros),
+                }
+                for record_id, micros in zip(
+                    ids[start : start + MARK_BATCH],
+                    moments[start : start + MARK_BATCH],
+                    strict=True,
+                )
+            ],
+        )
 
 
 def _heartbeat(run_id: int) -> None:
-    db.session.execute(update(ExportRun).where(ExportRun.id == run_id)
-                       .values(heartbeat_at=datetime.now(UTC))
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(ExportRun)
+        .where(ExportRun.id == run_id)
+        .values(heartbeat_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 
@@ -222,8 +277,9 @@ def fail_abandoned_runs(stale_seconds: float) -> int:
     """End the runs whose process stopped beating (their export's lock goes with them); the
     next run of a changes-only export sends their rows, since they moved no watermark."""
     limit = datetime.now(UTC) - timedelta(seconds=stale_seconds)
-    ids = db.session.scalars(select(ExportRun.id).where(
-        ExportRun.status == "running", ExportRun.heartbeat_at < limit)).all()
+    ids = db.session.scalars(
+        select(ExportRun.id).where(ExportRun.status == "running", ExportRun.heartbeat_at < limit)
+    ).all()
     for run_id in ids:
         _fail(run_id, _("The process running this export stopped: nothing was sent."))
     return len(ids)

@@ -1,6 +1,7 @@
 """Scheduled pulls: a feed fetches its file from the tenant's own SFTP server (host key
 pinned) or an HTTPS address, and imports it as an upload would be (the same run, the same
 health page), unless a file with the same SHA-256 was already imported or tried."""
+
 from __future__ import annotations
 
 import hashlib
@@ -82,8 +83,9 @@ def _fetched(pull: FeedPull) -> Iterator[tuple[Path, str]]:
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as target:
-            remote_name = _fetch_sftp(pull, target) if pull.kind == "sftp" \
-                else _fetch_https(pull, target)
+            remote_name = (
+                _fetch_sftp(pull, target) if pull.kind == "sftp" else _fetch_https(pull, target)
+            )
         if path.stat().st_size == 0:
             raise PullFailure(_("The fetched file is empty."))
         yield path, remote_name
@@ -95,8 +97,12 @@ def _fetch_sftp(pull: FeedPull, target: IO[bytes]) -> str:
     if pull.sftp_server is None:
         raise PullFailure(_("The pull's SFTP server no longer exists."))
     try:
-        download(endpoint_of(pull.sftp_server), pull.path or "", target,
-                 current_app.config["IMPORT_MAX_BYTES"])
+        download(
+            endpoint_of(pull.sftp_server),
+            pull.path or "",
+            target,
+            current_app.config["IMPORT_MAX_BYTES"],
+        )
     except SftpFailure as exc:
         raise PullFailure(_("SFTP: %(reason)s", reason=str(exc))) from exc
     return posixpath.basename(pull.path or "") or "file"
@@ -117,30 +123,32 @@ def _fetch_https(pull: FeedPull, target: IO[bytes]) -> str:
     try:
         import socket
 
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port
-                                                               or 443)}
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
     except (OSError, UnicodeError) as exc:
-        raise PullFailure(_("HTTPS: %(host)s cannot be resolved.", host=parts.hostname)) \
-            from exc
-    if not current_app.config.get("REMOTE_ALLOW_PRIVATE") \
-            and not all(is_public(a) for a in addresses):
-        raise PullFailure(_("HTTPS: %(host)s is not a public address: refused.",
-                            host=parts.hostname))
+        raise PullFailure(_("HTTPS: %(host)s cannot be resolved.", host=parts.hostname)) from exc
+    if not current_app.config.get("REMOTE_ALLOW_PRIVATE") and not all(
+        is_public(a) for a in addresses
+    ):
+        raise PullFailure(
+            _("HTTPS: %(host)s is not a public address: refused.", host=parts.hostname)
+        )
     context = ssl.create_default_context()
     if current_app.config.get("PULL_CA_FILE"):
         context.load_verify_locations(cafile=current_app.config["PULL_CA_FILE"])
     limit = current_app.config["IMPORT_MAX_BYTES"]
     request = urllib.request.Request(url, headers={"User-Agent": "Relais-pull/1"})
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
-                                         _NoRedirect())
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=context), _NoRedirect()
+    )
     try:
         with opener.open(request, timeout=current_app.config["PULL_TIMEOUT"]) as answer:
             copied = 0
             while chunk := answer.read(1 << 20):
                 copied += len(chunk)
                 if copied > limit:
-                    raise PullFailure(_("HTTPS: the file is over the limit of %(limit)d bytes.",
-                                        limit=limit))
+                    raise PullFailure(
+                        _("HTTPS: the file is over the limit of %(limit)d bytes.", limit=limit)
+                    )
                 target.write(chunk)
     except HTTPError as exc:
         raise PullFailure(_("HTTPS: the server answered %(status)d.", status=exc.code)) from exc
@@ -155,5 +163,3 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         return None
-
-

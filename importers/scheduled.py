@@ -8,6 +8,7 @@ it moved and does nothing. A due export gets its run in the same transaction, th
 fired once, not once per missed slot. The same job ends export runs whose process stopped and
 queues again those that waited too long (a broker that lost them).
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,9 +42,13 @@ def pull_feed(pull_id: int, tenant_id: int) -> None:
 def submit_run(run: ExportRun) -> None:
     """Hand a queued run to the job engine (broker down: the schedule job queues it again)."""
     try:
-        engine.enqueue("export_run", run.id, run.tenant_id,
-                       app=current_app._get_current_object(),  # type: ignore[attr-defined]
-                       job_id=f"export_run-{run.id}")
+        engine.enqueue(
+            "export_run",
+            run.id,
+            run.tenant_id,
+            app=current_app._get_current_object(),  # type: ignore[attr-defined]
+            job_id=f"export_run-{run.id}",
+        )
     except Exception:  # noqa: BLE001 - saved as queued; fire_schedules retries
         log.exception("export run %s: queuing it failed", run.id)
 
@@ -52,14 +57,16 @@ def fire_schedules() -> int:
     """The `fire_schedules` job: fire what is due; returns how many were fired."""
     now = datetime.now(UTC)
     with all_tenants_unsafe("job:fire_schedules"):
-        exports = db.session.execute(select(Export.id, Export.tenant_id, Export.next_run_at)
-                                     .where(Export.is_active.is_(True),
-                                            Export.schedule.isnot(None),
-                                            Export.next_run_at <= now)).all()
-        due_pulls = db.session.execute(select(FeedPull.id, FeedPull.tenant_id,
-                                              FeedPull.next_run_at)
-                                       .where(FeedPull.is_active.is_(True),
-                                              FeedPull.next_run_at <= now)).all()
+        exports = db.session.execute(
+            select(Export.id, Export.tenant_id, Export.next_run_at).where(
+                Export.is_active.is_(True), Export.schedule.isnot(None), Export.next_run_at <= now
+            )
+        ).all()
+        due_pulls = db.session.execute(
+            select(FeedPull.id, FeedPull.tenant_id, FeedPull.next_run_at).where(
+                FeedPull.is_active.is_(True), FeedPull.next_run_at <= now
+            )
+        ).all()
         _recover(now)
         db.session.commit()
     fired = 0
@@ -72,8 +79,9 @@ def fire_schedules() -> int:
     for pull_id, tenant_id, due in due_pulls:
         with tenant_context(tenant_id, SCHEDULER):
             if _take_pull(pull_id, due, now):
-                engine.enqueue("pull_feed", pull_id, tenant_id,
-                               app=current_app._get_current_object())  # type: ignore[attr-defined]
+                engine.enqueue(
+                    "pull_feed", pull_id, tenant_id, app=current_app._get_current_object()
+                )  # type: ignore[attr-defined]
                 fired += 1
     return fired
 
@@ -83,10 +91,15 @@ def _take_export(export_id: int, due: datetime, now: datetime) -> ExportRun | No
     if export is None or not export.schedule:
         db.session.rollback()
         return None
-    moved = db.session.execute(
-        update(Export).where(Export.id == export_id, Export.next_run_at == due)
-        .values(next_run_at=next_firing(export.schedule, now))
-        .execution_options(synchronize_session=False)).rowcount == 1
+    moved = (
+        db.session.execute(
+            update(Export)
+            .where(Export.id == export_id, Export.next_run_at == due)
+            .values(next_run_at=next_firing(export.schedule, now))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     if not moved:  # another process fired it
         db.session.rollback()
         return None
@@ -100,10 +113,15 @@ def _take_pull(pull_id: int, due: datetime, now: datetime) -> bool:
     if pull is None:
         db.session.rollback()
         return False
-    moved = db.session.execute(
-        update(FeedPull).where(FeedPull.id == pull_id, FeedPull.next_run_at == due)
-        .values(next_run_at=next_firing(pull.schedule, now))
-        .execution_options(synchronize_session=False)).rowcount == 1
+    moved = (
+        db.session.execute(
+            update(FeedPull)
+            .where(FeedPull.id == pull_id, FeedPull.next_run_at == due)
+            .values(next_run_at=next_firing(pull.schedule, now))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     db.session.commit()
     return moved
 
@@ -113,8 +131,10 @@ def _recover(now: datetime) -> None:
     ended = export_runs.fail_abandoned_runs(stale)
     if ended:
         log.warning("%d export run(s) ended: their process stopped", ended)
-    waiting = db.session.scalars(select(ExportRun).where(
-        ExportRun.status == "queued",
-        ExportRun.created_at < now - timedelta(seconds=stale))).all()
+    waiting = db.session.scalars(
+        select(ExportRun).where(
+            ExportRun.status == "queued", ExportRun.created_at < now - timedelta(seconds=stale)
+        )
+    ).all()
     for run in waiting:
         submit_run(run)

@@ -2,6 +2,7 @@
 host key was pinned when the server was set up (a server answering with another key is
 refused, as `ssh` does with StrictHostKeyChecking). Kept small so that the export and pull
 code is tested on local files, and this adapter against a real sshd."""
+
 from __future__ import annotations
 
 import base64
@@ -79,8 +80,7 @@ def parse_host_key(text: str) -> paramiko.PKey:
     parts = text.strip().split()
     for index in range(len(parts) - 1):
         try:
-            key = paramiko.PKey.from_type_string(parts[index],
-                                                 base64.b64decode(parts[index + 1]))
+            key = paramiko.PKey.from_type_string(parts[index], base64.b64decode(parts[index + 1]))
             return key
         except (paramiko.SSHException, ValueError, TypeError, IndexError):
             continue
@@ -110,8 +110,9 @@ def scan_host_key(host: str, port: int, allow_private: bool = False) -> str:
             finally:
                 transport.close()
     except (OSError, paramiko.SSHException, EOFError) as exc:
-        raise SftpFailure(f"{host}:{port} cannot be reached ({exc.__class__.__name__}: "
-                          f"{exc})") from exc
+        raise SftpFailure(
+            f"{host}:{port} cannot be reached ({exc.__class__.__name__}: {exc})"
+        ) from exc
 
 
 @contextmanager
@@ -130,11 +131,11 @@ def connect(endpoint: Endpoint) -> Iterator[paramiko.SFTPClient]:
         if key_line(presented) != key_line(parse_host_key(endpoint.host_key)):
             raise SftpFailure(
                 f"the server's host key changed ({fingerprint(key_line(presented))}): "
-                "refused. Check with the server's owner, then pin the new key.")
+                "refused. Check with the server's owner, then pin the new key."
+            )
         try:
             if endpoint.private_key:
-                transport.auth_publickey(endpoint.username,
-                                         parse_private_key(endpoint.private_key))
+                transport.auth_publickey(endpoint.username, parse_private_key(endpoint.private_key))
             else:
                 transport.auth_password(endpoint.username, endpoint.password or "")
         except (paramiko.AuthenticationException, paramiko.SSHException, ValueError) as exc:
@@ -171,8 +172,7 @@ def download(endpoint: Endpoint, remote_path: str, target: IO[bytes], max_bytes:
         try:
             size = sftp.stat(remote_path).st_size or 0
             if size > max_bytes:
-                raise SftpFailure(f"{remote_path} is {size} bytes, over the limit of "
-                                  f"{max_bytes}")
+                raise SftpFailure(f"{remote_path} is {size} bytes, over the limit of {max_bytes}")
             with sftp.open(remote_path, "rb") as source:
                 source.prefetch(size)
                 copied = 0

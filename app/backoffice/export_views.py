@@ -1,6 +1,7 @@
 """Exports for admins: definitions (entity, columns, filters, format, destination, schedule),
 their runs with each file downloadable again, "run now"; the tenant's SFTP servers; a feed's
 scheduled pull."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,12 +41,22 @@ from importers.export_runs import run_file_path
 from importers.scheduled import submit_run
 from importers.sftp_client import fingerprint
 
-FORMAT_LABELS = {"csv_cp1252": _l("CSV ; Windows-1252 (accounting software)"),
-                 "csv_utf8": _l("CSV ; UTF-8 with BOM"), "xlsx": _l("Excel workbook (XLSX)")}
-DESTINATION_LABELS = {"download": _l("Kept for download only"), "email": _l("E-mail"),
-                      "sftp": _l("Our SFTP server")}
-RUN_STATUS_LABELS = {"queued": _l("Waiting"), "running": _l("Running"),
-                     "succeeded": _l("Done"), "failed": _l("Failed")}
+FORMAT_LABELS = {
+    "csv_cp1252": _l("CSV ; Windows-1252 (accounting software)"),
+    "csv_utf8": _l("CSV ; UTF-8 with BOM"),
+    "xlsx": _l("Excel workbook (XLSX)"),
+}
+DESTINATION_LABELS = {
+    "download": _l("Kept for download only"),
+    "email": _l("E-mail"),
+    "sftp": _l("Our SFTP server"),
+}
+RUN_STATUS_LABELS = {
+    "queued": _l("Waiting"),
+    "running": _l("Running"),
+    "succeeded": _l("Done"),
+    "failed": _l("Failed"),
+}
 RUNS_SHOWN = 50
 
 
@@ -53,26 +64,32 @@ class ExportForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=100)])
     entity = SelectField(_l("Records"))
     columns = TextAreaField(_l("Columns, one a line"), render_kw={"rows": 6})
-    filters = StringField(_l("Filters (as in a list's address)"),
-                          validators=[Length(max=1000)],
-                          description=_l("e.g. status=paid&issued_on_from=2026-01-01"))
+    filters = StringField(
+        _l("Filters (as in a list's address)"),
+        validators=[Length(max=1000)],
+        description=_l("e.g. status=paid&issued_on_from=2026-01-01"),
+    )
     format = SelectField(_l("Format"), choices=options(FORMAT_LABELS.items()))
     destination = SelectField(_l("Destination"), choices=options(DESTINATION_LABELS.items()))
-    recipients = StringField(_l("E-mail recipients (separated by commas)"),
-                             validators=[Length(max=2000)])
+    recipients = StringField(
+        _l("E-mail recipients (separated by commas)"), validators=[Length(max=2000)]
+    )
     sftp_server_id = SelectField(_l("SFTP server"), validators=[Optional()])
     folder = StringField(_l("Remote folder"), validators=[Length(max=500)])
-    schedule = StringField(_l("Schedule (cron, your time zone; empty: on demand)"),
-                           validators=[Length(max=100)],
-                           description=_l("e.g. 30 6 * * 1-5: weekdays at 06:30"))
+    schedule = StringField(
+        _l("Schedule (cron, your time zone; empty: on demand)"),
+        validators=[Length(max=100)],
+        description=_l("e.g. 30 6 * * 1-5: weekdays at 06:30"),
+    )
     changes_only = BooleanField(_l("Only what changed since the last export"))
     is_active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.entity.choices = options((name, str(e.label)) for name, e in ENTITIES.items()
-                                      if name != "attachments")
+        self.entity.choices = options(
+            (name, str(e.label)) for name, e in ENTITIES.items() if name != "attachments"
+        )
         self.sftp_server_id.choices = _server_choices()
 
 
@@ -81,14 +98,24 @@ def _server_choices() -> list:
 
 
 def _data(form: ExportForm) -> dict[str, Any]:
-    return {"name": form.name.data, "entity": form.entity.data,
-            "columns": [c.strip() for c in (form.columns.data or "").replace(",", "\n")
-                        .splitlines() if c.strip()],
-            "filters": dict(parse_qsl(form.filters.data or "")), "format": form.format.data,
-            "destination": form.destination.data, "recipients": form.recipients.data,
-            "sftp_server_id": form.sftp_server_id.data or None, "folder": form.folder.data,
-            "schedule": form.schedule.data or None, "changes_only": form.changes_only.data,
-            "is_active": form.is_active.data}
+    return {
+        "name": form.name.data,
+        "entity": form.entity.data,
+        "columns": [
+            c.strip()
+            for c in (form.columns.data or "").replace(",", "\n").splitlines()
+            if c.strip()
+        ],
+        "filters": dict(parse_qsl(form.filters.data or "")),
+        "format": form.format.data,
+        "destination": form.destination.data,
+        "recipients": form.recipients.data,
+        "sftp_server_id": form.sftp_server_id.data or None,
+        "folder": form.folder.data,
+        "schedule": form.schedule.data or None,
+        "changes_only": form.changes_only.data,
+        "is_active": form.is_active.data,
+    }
 
 
 def _fill(form: ExportForm, export: Export) -> None:
@@ -105,28 +132,48 @@ def _fill(form: ExportForm, export: Export) -> None:
 
 
 def _render(form: ExportForm, export: Export | None) -> tuple:
-    runs = db.session.scalars(export_runs_select(current_user, export.id)
-                              .order_by(ExportRun.id.desc()).limit(RUNS_SHOWN)).all() \
-        if export is not None else []
-    vocabulary = {name: column_choices(e) for name, e in ENTITIES.items()
-                  if name != "attachments"}
-    return render_template("exports/form.html", form=form, export=export, runs=runs,
-                           vocabulary=vocabulary, format_labels=FORMAT_LABELS,
-                           run_status_labels=RUN_STATUS_LABELS,
-                           destination_labels=DESTINATION_LABELS), \
-        422 if form.errors else 200
+    runs = (
+        db.session.scalars(
+            export_runs_select(current_user, export.id)
+            .order_by(ExportRun.id.desc())
+            .limit(RUNS_SHOWN)
+        ).all()
+        if export is not None
+        else []
+    )
+    vocabulary = {name: column_choices(e) for name, e in ENTITIES.items() if name != "attachments"}
+    return render_template(
+        "exports/form.html",
+        form=form,
+        export=export,
+        runs=runs,
+        vocabulary=vocabulary,
+        format_labels=FORMAT_LABELS,
+        run_status_labels=RUN_STATUS_LABELS,
+        destination_labels=DESTINATION_LABELS,
+    ), 422 if form.errors else 200
 
 
 @bp.get("/admin/exports")
 def admin_exports():
     exports = db.session.scalars(exports_select(current_user).order_by(Export.name)).all()
-    last = {run.export_id: run for run in db.session.scalars(
-        export_runs_select(current_user).order_by(ExportRun.id.desc()).limit(500))
-        if run.export_id}
-    return render_template("exports/list.html", exports=exports, last=last,
-                           servers=sftp_servers(), format_labels=FORMAT_LABELS,
-                           run_status_labels=RUN_STATUS_LABELS,
-                           destination_labels=DESTINATION_LABELS, fingerprint=fingerprint)
+    last = {
+        run.export_id: run
+        for run in db.session.scalars(
+            export_runs_select(current_user).order_by(ExportRun.id.desc()).limit(500)
+        )
+        if run.export_id
+    }
+    return render_template(
+        "exports/list.html",
+        exports=exports,
+        last=last,
+        servers=sftp_servers(),
+        format_labels=FORMAT_LABELS,
+        run_status_labels=RUN_STATUS_LABELS,
+        destination_labels=DESTINATION_LABELS,
+        fingerprint=fingerprint,
+    )
 
 
 @bp.route("/admin/exports/new", methods=["GET", "POST"])
@@ -182,11 +229,13 @@ def admin_export_file(run_id: int):
     path = run_file_path(run) if run.file_name else None
     if path is None or not path.exists():
         abort(404)
-    return send_file(path, mimetype=MEDIA_TYPES[run.format], as_attachment=True,
-                     download_name=run.file_name)
+    return send_file(
+        path, mimetype=MEDIA_TYPES[run.format], as_attachment=True, download_name=run.file_name
+    )
 
 
 # -- SFTP servers ---------------------------------------------------------------------------
+
 
 class SftpServerForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=100)])
@@ -194,10 +243,14 @@ class SftpServerForm(FlaskForm):
     port = IntegerField(_l("Port"), default=22, validators=[Optional()])
     username = StringField(_l("User name"), validators=[Length(max=100)])
     password = PasswordField(_l("Password"), validators=[Length(max=1000)])
-    private_key = TextAreaField(_l("Or a private key (OpenSSH or PEM, unencrypted)"),
-                                validators=[Length(max=20000)], render_kw={"rows": 4})
-    host_key = StringField(_l("Host key (empty: read from the server now)"),
-                           validators=[Length(max=5000)])
+    private_key = TextAreaField(
+        _l("Or a private key (OpenSSH or PEM, unencrypted)"),
+        validators=[Length(max=20000)],
+        render_kw={"rows": 4},
+    )
+    host_key = StringField(
+        _l("Host key (empty: read from the server now)"), validators=[Length(max=5000)]
+    )
     submit = SubmitField(_l("Save"))
 
 
@@ -208,11 +261,15 @@ def admin_sftp_server_new():
         with transaction(form) as saved:
             server = create_sftp_server(form.data)
         if saved:
-            flash(_("Server saved; its host key is pinned: %(fingerprint)s",
-                    fingerprint=fingerprint(server.host_key)), "success")
+            flash(
+                _(
+                    "Server saved; its host key is pinned: %(fingerprint)s",
+                    fingerprint=fingerprint(server.host_key),
+                ),
+                "success",
+            )
             return redirect(url_for("backoffice.admin_exports"))
-    return render_template("exports/sftp_server_form.html", form=form), \
-        422 if form.errors else 200
+    return render_template("exports/sftp_server_form.html", form=form), 422 if form.errors else 200
 
 
 @bp.post("/admin/sftp-servers/<int:server_id>/delete")
@@ -227,14 +284,20 @@ def admin_sftp_server_delete(server_id: int):
 
 # -- a feed's scheduled pull ----------------------------------------------------------------
 
+
 class PullForm(FlaskForm):
-    kind = SelectField(_l("Fetch from"), choices=options([("sftp", _l("Our SFTP server")),
-                                                          ("https", _l("An HTTPS address"))]))
+    kind = SelectField(
+        _l("Fetch from"),
+        choices=options([("sftp", _l("Our SFTP server")), ("https", _l("An HTTPS address"))]),
+    )
     sftp_server_id = SelectField(_l("SFTP server"), validators=[Optional()])
     path = StringField(_l("Remote file"), validators=[Length(max=500)])
     url = StringField(_l("HTTPS address"), validators=[Length(max=2000)])
-    schedule = StringField(_l("Schedule (cron, your time zone)"), validators=[Length(max=100)],
-                           description=_l("e.g. 0 5 * * *: every day at 05:00"))
+    schedule = StringField(
+        _l("Schedule (cron, your time zone)"),
+        validators=[Length(max=100)],
+        description=_l("e.g. 0 5 * * *: every day at 05:00"),
+    )
     is_active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
 
@@ -265,5 +328,6 @@ def admin_feed_pull(profile_id: int):
         if saved:
             flash(_("Pull saved."), "success")
             return redirect(url_for("backoffice.admin_feed_pull", profile_id=profile.id))
-    return render_template("exports/pull_form.html", form=form, profile=profile, pull=pull), \
-        422 if form.errors else 200
+    return render_template(
+        "exports/pull_form.html", form=form, profile=profile, pull=pull
+    ), 422 if form.errors else 200

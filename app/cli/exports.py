@@ -1,4 +1,5 @@
 """`flask export run NAME --tenant SLUG`: run an export now, in this process."""
+
 from __future__ import annotations
 
 import sys
@@ -37,8 +38,10 @@ def export_run(name: str, slug: str) -> None:
             exit_invalid(exc)
         run_id = run.id
     run = run_export(run_id, tenant.id)
-    click.echo(f"Run #{run.id}: {run.status}, {run.rows} rows, {run.file_name} "
-               f"({run.file_size or 0} bytes) → {run.delivered_to or '-'}")
+    click.echo(
+        f"Run #{run.id}: {run.status}, {run.rows} rows, {run.file_name} "
+        f"({run.file_size or 0} bytes) → {run.delivered_to or '-'}"
+    )
     if run.message:
         click.echo(run.message, err=run.status == "failed")
     sys.exit(0 if run.status == "succeeded" else 1)

@@ -1,5 +1,6 @@
 """Scheduled exports and pulls: their definitions, their runs, and the tenant's own SFTP
 servers they send to or fetch from (docs/exports.md)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -46,8 +47,10 @@ class Export(TenantScoped, TimestampMixin, db.Model):
     """What an export sends (entity, columns, filters, format), where, and when."""
 
     __tablename__ = "exports"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),
-                      Index("ix_exports_next_run_at", "next_run_at"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        Index("ix_exports_next_run_at", "next_run_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -60,7 +63,8 @@ class Export(TenantScoped, TimestampMixin, db.Model):
     # Recipients (email), remote folder (sftp): what the destination's kind needs.
     destination_options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     sftp_server_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sftp_servers.id", ondelete="RESTRICT"))
+        ForeignKey("sftp_servers.id", ondelete="RESTRICT")
+    )
     schedule: Mapped[str | None] = mapped_column(String(100))  # cron, in the tenant's zone
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     is_changes_only: Mapped[bool] = mapped_column(default=False)
@@ -80,8 +84,10 @@ class ExportRun(TenantScoped, db.Model):
     """One export's file: when, how many rows, where it went, and how that ended."""
 
     __tablename__ = "export_runs"
-    __table_args__ = (Index("ix_export_runs_tenant_id_export_id", "tenant_id", "export_id", "id"),
-                      Index("ix_export_runs_status", "status"))
+    __table_args__ = (
+        Index("ix_export_runs_tenant_id_export_id", "tenant_id", "export_id", "id"),
+        Index("ix_export_runs_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     export_id: Mapped[int] = mapped_column(ForeignKey("exports.id", ondelete="CASCADE"))
@@ -136,14 +142,17 @@ class FeedPull(TenantScoped, TimestampMixin, db.Model):
     """A feed that fetches its file on a schedule, from an SFTP server or an HTTPS address."""
 
     __tablename__ = "feed_pulls"
-    __table_args__ = (UniqueConstraint("tenant_id", "profile_id"),
-                      Index("ix_feed_pulls_next_run_at", "next_run_at"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "profile_id"),
+        Index("ix_feed_pulls_next_run_at", "next_run_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     profile_id: Mapped[int] = mapped_column(ForeignKey("import_profiles.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10))
     sftp_server_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sftp_servers.id", ondelete="RESTRICT"))
+        ForeignKey("sftp_servers.id", ondelete="RESTRICT")
+    )
     path: Mapped[str | None] = mapped_column(String(500))  # sftp: the remote file
     url: Mapped[str | None] = mapped_column(String(2000))  # https
     schedule: Mapped[str] = mapped_column(String(100))
@@ -152,7 +161,8 @@ class FeedPull(TenantScoped, TimestampMixin, db.Model):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sha256: Mapped[str | None] = mapped_column(String(64))
     last_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("import_runs.id", ondelete="SET NULL"))
+        ForeignKey("import_runs.id", ondelete="SET NULL")
+    )
     last_error: Mapped[str | None] = mapped_column(Text)
 
     profile = relationship("ImportProfile")

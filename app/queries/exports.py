@@ -1,5 +1,6 @@
 """Reads of exports, their runs and the tenant's SFTP servers, for the back office and the
 API (admins only: app/policies.py never lets an agent or a subscriber see them)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,9 @@ def exports_select(principal: Any) -> Select:
     return visible(select(Export), Export, principal)
 
 
-def export_runs_select(principal: Any, export_id: int | None = None,
-                       status: str | None = None) -> Select:
+def export_runs_select(
+    principal: Any, export_id: int | None = None, status: str | None = None
+) -> Select:
     stmt = select(ExportRun).options(joinedload(ExportRun.export))
     if export_id is not None:
         stmt = stmt.where(ExportRun.export_id == export_id)

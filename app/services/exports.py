@@ -1,6 +1,7 @@
 """Exports' writes: definitions (checked against the entity, its columns and the list
 filters, the destination's options and the schedule) and runs, queued to the job engine
 (importers/export_runs.py writes and delivers the file). They flush; the caller commits."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -19,8 +20,20 @@ from app.values import parse_bool
 from importers.destinations import KINDS
 from importers.export_rows import plan_export
 
-AUDITED = ("name", "entity", "columns", "headers", "filters", "format", "destination",
-           "destination_options", "sftp_server_id", "schedule", "is_changes_only", "is_active")
+AUDITED = (
+    "name",
+    "entity",
+    "columns",
+    "headers",
+    "filters",
+    "format",
+    "destination",
+    "destination_options",
+    "sftp_server_id",
+    "schedule",
+    "is_changes_only",
+    "is_active",
+)
 
 
 def _flag(raw: Any, field: str) -> bool:
@@ -50,26 +63,43 @@ def _checked(data: dict[str, Any], current: Export | None) -> dict[str, Any]:
         raise ValidationError({"format": _("Unknown format: %(name)s.", name=str(fmt)[:30])})
     kind = merged.get("destination") or "download"
     if kind not in DESTINATION_KINDS:
-        raise ValidationError({"destination": _("Unknown destination: %(name)s.",
-                                                name=str(kind)[:30])})
+        raise ValidationError(
+            {"destination": _("Unknown destination: %(name)s.", name=str(kind)[:30])}
+        )
     columns = merged.get("columns") or []
     headers = merged.get("headers") or {}
     filters = merged.get("filters") or {}
-    if not isinstance(columns, list) or not isinstance(headers, dict) \
-            or not isinstance(filters, dict):
-        raise ValidationError({"columns": _("Columns are a list; headers and filters are "
-                                            "objects.")})
+    if (
+        not isinstance(columns, list)
+        or not isinstance(headers, dict)
+        or not isinstance(filters, dict)
+    ):
+        raise ValidationError(
+            {"columns": _("Columns are a list; headers and filters are objects.")}
+        )
     tenant = db.session.get(Tenant, current_tenant_id())
-    plan_export(str(merged.get("entity") or ""), columns, headers, filters,
-                tenant.default_locale if tenant else "fr")
+    plan_export(
+        str(merged.get("entity") or ""),
+        columns,
+        headers,
+        filters,
+        tenant.default_locale if tenant else "fr",
+    )
     options, server_id = KINDS[kind].options(merged)
-    return {"name": name, "entity": merged["entity"], "columns": [str(c).strip() for c in columns],
-            "headers": {str(k): str(v)[:100] for k, v in headers.items() if str(v).strip()},
-            "filters": filters, "format": fmt, "destination": kind,
-            "destination_options": options, "sftp_server_id": server_id,
-            "schedule": checked_schedule(merged.get("schedule")),
-            "is_changes_only": _flag(merged.get("changes_only", False), "changes_only"),
-            "is_active": _flag(merged.get("is_active", True), "is_active")}
+    return {
+        "name": name,
+        "entity": merged["entity"],
+        "columns": [str(c).strip() for c in columns],
+        "headers": {str(k): str(v)[:100] for k, v in headers.items() if str(v).strip()},
+        "filters": filters,
+        "format": fmt,
+        "destination": kind,
+        "destination_options": options,
+        "sftp_server_id": server_id,
+        "schedule": checked_schedule(merged.get("schedule")),
+        "is_changes_only": _flag(merged.get("changes_only", False), "changes_only"),
+        "is_active": _flag(merged.get("is_active", True), "is_active"),
+    }
 
 
 def create_export(data: dict[str, Any]) -> Export:
@@ -90,8 +120,9 @@ def update_export(export: Export, data: dict[str, Any]) -> Export:
     for key, value in values.items():
         setattr(export, key, value)
     if values["schedule"] != before["schedule"] or values["is_active"] != before["is_active"]:
-        export.next_run_at = next_firing(export.schedule) \
-            if export.schedule and export.is_active else None
+        export.next_run_at = (
+            next_firing(export.schedule) if export.schedule and export.is_active else None
+        )
     db.session.flush()
     record_event("update", "exports", export.id, before, values)
     return export
@@ -107,8 +138,11 @@ def restart_changes(export: Export) -> Export:
     """Forget what a changes-only export sent: its next run sends every row again."""
     from app.models import ExportMark
 
-    db.session.execute(ExportMark.__table__.delete().where(
-        ExportMark.tenant_id == export.tenant_id, ExportMark.export_id == export.id))
+    db.session.execute(
+        ExportMark.__table__.delete().where(
+            ExportMark.tenant_id == export.tenant_id, ExportMark.export_id == export.id
+        )
+    )
     export.changes_since = None
     db.session.flush()
     record_event("update", "exports", export.id, None, {"changes_since": None})
@@ -119,9 +153,15 @@ def start_run(export: Export, trigger: str) -> ExportRun:
     """A queued run of the export (the job engine executes it)."""
     if not export.is_active and trigger != "cli":
         raise ValidationError({"export": _("This export is deactivated.")})
-    run = ExportRun(export_id=export.id, trigger=trigger, status="queued",
-                    started_by=current_actor().label[:254], format=export.format,
-                    destination=export.destination, created_at=datetime.now(UTC))
+    run = ExportRun(
+        export_id=export.id,
+        trigger=trigger,
+        status="queued",
+        started_by=current_actor().label[:254],
+        format=export.format,
+        destination=export.destination,
+        created_at=datetime.now(UTC),
+    )
     db.session.add(run)
     db.session.flush()
     return run

@@ -1,4 +1,5 @@
 """A feed's scheduled pull (importers/pulls.py fetches): where from, and when."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,14 +31,20 @@ def set_pull(profile: ImportProfile, data: dict[str, Any]) -> FeedPull:
     schedule = checked_schedule(data.get("schedule"))
     if schedule is None:
         raise ValidationError({"schedule": _("A pull needs a schedule.")})
-    values: dict[str, Any] = {"kind": kind, "schedule": schedule, "sftp_server_id": None,
-                              "path": None, "url": None,
-                              "is_active": bool(data.get("is_active", True))}
+    values: dict[str, Any] = {
+        "kind": kind,
+        "schedule": schedule,
+        "sftp_server_id": None,
+        "path": None,
+        "url": None,
+        "is_active": bool(data.get("is_active", True)),
+    }
     if kind == "sftp":
         server = None
         try:
-            server = db.session.scalar(select(SftpServer).where(
-                SftpServer.id == int(data.get("sftp_server_id") or 0)))
+            server = db.session.scalar(
+                select(SftpServer).where(SftpServer.id == int(data.get("sftp_server_id") or 0))
+            )
         except (TypeError, ValueError):
             pass
         if server is None:

@@ -1,5 +1,6 @@
 """A tenant's own SFTP servers (exports send to them, pulls fetch from them): set up with
 their host key pinned, their password or private key sealed (app/secret_box.py)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -50,12 +51,24 @@ def create_sftp_server(data: dict[str, Any]) -> SftpServer:
     if errors:
         raise ValidationError(errors)
     host_key = _host_key(data.get("host_key"), host, port)
-    server = SftpServer(name=name, host=host, port=port, username=username, host_key=host_key,
-                        secret_kind=kind, secret_encrypted=seal(secret))
+    server = SftpServer(
+        name=name,
+        host=host,
+        port=port,
+        username=username,
+        host_key=host_key,
+        secret_kind=kind,
+        secret_encrypted=seal(secret),
+    )
     db.session.add(server)
     db.session.flush()
-    record_event("create", "sftp_servers", server.id, None,
-                 {**{k: getattr(server, k) for k in SHOWN}, "host_key": host_key})
+    record_event(
+        "create",
+        "sftp_servers",
+        server.id,
+        None,
+        {**{k: getattr(server, k) for k in SHOWN}, "host_key": host_key},
+    )
     return server
 
 
@@ -66,8 +79,7 @@ def _secret(data: dict[str, Any], errors: dict[str, str]) -> tuple[str, str]:
         try:
             parse_private_key(private_key + "\n")
         except ValueError:
-            errors["private_key"] = _("This is not an unencrypted private key (OpenSSH or "
-                                      "PEM).")
+            errors["private_key"] = _("This is not an unencrypted private key (OpenSSH or PEM).")
         return "key", private_key + "\n"
     if not password:
         errors["password"] = _("Give a password or a private key.")
@@ -79,24 +91,28 @@ def _host_key(given: Any, host: str, port: int) -> str:
         try:
             return key_line(parse_host_key(str(given)))
         except ValueError as exc:
-            raise ValidationError({"host_key": _("This is not a public host key "
-                                                 "(“ssh-ed25519 AAAA…”).")}) from exc
+            raise ValidationError(
+                {"host_key": _("This is not a public host key (“ssh-ed25519 AAAA…”).")}
+            ) from exc
     try:
         return scan_host_key(host, port, allow_private())
     except SftpFailure as exc:
-        raise ValidationError({"host": _("The server cannot be reached to read its host "
-                                         "key: %(reason)s", reason=str(exc))}) from exc
+        raise ValidationError(
+            {
+                "host": _(
+                    "The server cannot be reached to read its host key: %(reason)s", reason=str(exc)
+                )
+            }
+        ) from exc
 
 
 def delete_sftp_server(server: SftpServer) -> None:
-    used = db.session.scalar(select(Export.id).where(Export.sftp_server_id == server.id)
-                             .limit(1)) or \
-        db.session.scalar(select(FeedPull.id).where(FeedPull.sftp_server_id == server.id)
-                          .limit(1))
+    used = db.session.scalar(
+        select(Export.id).where(Export.sftp_server_id == server.id).limit(1)
+    ) or db.session.scalar(select(FeedPull.id).where(FeedPull.sftp_server_id == server.id).limit(1))
     if used:
         raise ValidationError({"": _("Exports or pulls use this server: change them first.")})
-    record_event("delete", "sftp_servers", server.id,
-                 {k: getattr(server, k) for k in SHOWN}, None)
+    record_event("delete", "sftp_servers", server.id, {k: getattr(server, k) for k in SHOWN}, None)
     db.session.delete(server)
     db.session.flush()
 
@@ -106,12 +122,18 @@ def endpoint_of(server: SftpServer) -> Endpoint:
     try:
         secret = unseal(server.secret_encrypted)
     except SecretUnreadable as exc:
-        raise SftpFailure("its credentials were sealed under another SECRET_KEY: enter "
-                          "them again") from exc
-    return Endpoint(server.host, server.port, server.username, server.host_key,
-                    password=secret if server.secret_kind == "password" else None,
-                    private_key=secret if server.secret_kind == "key" else None,
-                    allow_private=allow_private())
+        raise SftpFailure(
+            "its credentials were sealed under another SECRET_KEY: enter them again"
+        ) from exc
+    return Endpoint(
+        server.host,
+        server.port,
+        server.username,
+        server.host_key,
+        password=secret if server.secret_kind == "password" else None,
+        private_key=secret if server.secret_kind == "key" else None,
+        allow_private=allow_private(),
+    )
 
 
 def allow_private() -> bool:

@@ -1,6 +1,7 @@
 """/api/v1/exports (admin tokens), /api/v1/export-runs and /api/v1/sftp-servers: define an
 export, run it, read the run and download its file again; secrets never answered back;
 another tenant's exports are 404s; tokens without the scope, partner tokens refused."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -13,11 +14,17 @@ from importers import scheduled
 from importers.export_runs import run_export
 from tests.api.conftest import bearer, problem
 
-DEFINITION = {"name": "factures-compta", "entity": "invoices",
-              "columns": ["number", "issued_on", "account.external_ref", "total"],
-              "headers": {"number": "Piece"}, "filters": {"status": "issued"},
-              "format": "csv_cp1252", "destination": "download", "schedule": "0 5 * * *",
-              "changes_only": True}
+DEFINITION = {
+    "name": "factures-compta",
+    "entity": "invoices",
+    "columns": ["number", "issued_on", "account.external_ref", "total"],
+    "headers": {"number": "Piece"},
+    "filters": {"status": "issued"},
+    "format": "csv_cp1252",
+    "destination": "download",
+    "schedule": "0 5 * * *",
+    "changes_only": True,
+}
 
 
 @pytest.fixture
@@ -28,13 +35,13 @@ def admin_api(app, make_token):
 @pytest.fixture
 def submitted(monkeypatch):
     found: list[tuple[int, int]] = []
-    monkeypatch.setattr(scheduled.engine, "enqueue",
-                        lambda name, *args, **kw: found.append(args))
+    monkeypatch.setattr(scheduled.engine, "enqueue", lambda name, *args, **kw: found.append(args))
     return found
 
 
 def test_an_admin_token_defines_runs_and_downloads_an_export(
-        admin_api, submitted, tenant, make_account, make_invoice):
+    admin_api, submitted, tenant, make_account, make_invoice
+):
     account = make_account(name="Dupont", external_ref="C9")
     make_invoice(account=account.id, number="F1", issued_on=date(2026, 11, 2))
     created = admin_api.post("/api/v1/exports", json=DEFINITION)
@@ -57,26 +64,32 @@ def test_an_admin_token_defines_runs_and_downloads_an_export(
     assert [r["id"] for r in listed] == [run["id"]]
     file = admin_api.get(f"/api/v1/export-runs/{run['id']}/file")
     assert file.status_code == 200
-    assert file.data == "Piece;Date d’émission;Client (Référence externe);Total TTC\r\n" \
+    assert (
+        file.data
+        == "Piece;Date d’émission;Client (Référence externe);Total TTC\r\n"
         "F1;02/11/2026;C9;1481,47\r\n".encode("cp1252")
+    )
     assert run["file_name"] is None or True
     assert f'filename="{done["file_name"]}"' in file.headers["Content-Disposition"]
 
 
 def test_a_definition_with_a_mistake_answers_422_naming_it(admin_api):
-    body = problem(admin_api.post("/api/v1/exports", json={**DEFINITION,
-                                                           "columns": ["number", "nope"]}), 422)
+    body = problem(
+        admin_api.post("/api/v1/exports", json={**DEFINITION, "columns": ["number", "nope"]}), 422
+    )
     assert "columns" in body["errors"]
-    body = problem(admin_api.post("/api/v1/exports", json={**DEFINITION,
-                                                           "schedule": "tous les soirs"}), 422)
+    body = problem(
+        admin_api.post("/api/v1/exports", json={**DEFINITION, "schedule": "tous les soirs"}), 422
+    )
     assert "schedule" in body["errors"]
 
 
 def test_patch_changes_and_restarts_changes_only(admin_api):
     export = admin_api.post("/api/v1/exports", json=DEFINITION).get_json()
-    changed = admin_api.patch(f"/api/v1/exports/{export['id']}",
-                              json={"format": "xlsx", "schedule": None,
-                                    "restart_changes": True})
+    changed = admin_api.patch(
+        f"/api/v1/exports/{export['id']}",
+        json={"format": "xlsx", "schedule": None, "restart_changes": True},
+    )
     assert changed.status_code == 200, changed.data
     assert changed.get_json()["format"] == "xlsx"
     assert changed.get_json()["next_run_at"] is None
@@ -95,8 +108,7 @@ def test_another_tenants_export_and_run_are_404(app, admin_api, other_tenant, su
     assert admin_api.get(f"/api/v1/exports/{export_id}").status_code == 404
     assert admin_api.get(f"/api/v1/export-runs/{run_id}").status_code == 404
     assert admin_api.get(f"/api/v1/export-runs/{run_id}/file").status_code == 404
-    assert admin_api.post("/api/v1/export-runs", json={"export_id": export_id}) \
-        .status_code == 404
+    assert admin_api.post("/api/v1/export-runs", json={"export_id": export_id}).status_code == 404
     assert admin_api.get("/api/v1/export-runs").get_json() == []
 
 
@@ -110,9 +122,16 @@ def test_definitions_need_an_admin_token(app, make_token, make_partner):
 
 
 def test_an_sftp_servers_secret_is_never_answered(admin_api, sshd):
-    created = admin_api.post("/api/v1/sftp-servers", json={
-        "name": "erp", "host": "127.0.0.1", "port": sshd.port, "username": sshd.username,
-        "private_key": sshd.client_key})
+    created = admin_api.post(
+        "/api/v1/sftp-servers",
+        json={
+            "name": "erp",
+            "host": "127.0.0.1",
+            "port": sshd.port,
+            "username": sshd.username,
+            "private_key": sshd.client_key,
+        },
+    )
     assert created.status_code == 201, created.data
     body = created.get_json()
     assert body["host_key"] == sshd.host_key.strip()
@@ -120,7 +139,9 @@ def test_an_sftp_servers_secret_is_never_answered(admin_api, sshd):
     assert "private_key" not in body and "password" not in body and body["secret_kind"] == "key"
     listed = admin_api.get("/api/v1/sftp-servers")
     assert sshd.client_key.split("\n")[1] not in listed.get_data(as_text=True)
-    export = admin_api.post("/api/v1/exports", json={
-        **DEFINITION, "destination": "sftp", "sftp_server_id": body["id"], "folder": "/tmp"})
+    export = admin_api.post(
+        "/api/v1/exports",
+        json={**DEFINITION, "destination": "sftp", "sftp_server_id": body["id"], "folder": "/tmp"},
+    )
     assert export.status_code == 201, export.data
     assert problem(admin_api.delete(f"/api/v1/sftp-servers/{body['id']}"), 422)

@@ -1,6 +1,7 @@
 """Scheduled exports in the back office, for admins: define one, run it now, see the run and
 download its file again; add an SFTP server (host key pinned, secret never shown); set a
 feed's scheduled pull. Sales users get 403; another tenant's export is a 404."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -15,23 +16,32 @@ from importers import scheduled
 from importers.export_runs import run_export
 from tests.conftest import page_text
 
-FORM = {"name": "factures-compta", "entity": "invoices",
-        "columns": "number\nissued_on\naccount.external_ref", "filters": "status=issued",
-        "format": "csv_cp1252", "destination": "download", "recipients": "",
-        "sftp_server_id": "", "folder": "", "schedule": "30 6 * * 1-5", "changes_only": "y",
-        "is_active": "y"}
+FORM = {
+    "name": "factures-compta",
+    "entity": "invoices",
+    "columns": "number\nissued_on\naccount.external_ref",
+    "filters": "status=issued",
+    "format": "csv_cp1252",
+    "destination": "download",
+    "recipients": "",
+    "sftp_server_id": "",
+    "folder": "",
+    "schedule": "30 6 * * 1-5",
+    "changes_only": "y",
+    "is_active": "y",
+}
 
 
 @pytest.fixture
 def submitted(monkeypatch):
     found: list[tuple] = []
-    monkeypatch.setattr(scheduled.engine, "enqueue",
-                        lambda name, *args, **kw: found.append(args))
+    monkeypatch.setattr(scheduled.engine, "enqueue", lambda name, *args, **kw: found.append(args))
     return found
 
 
-def test_an_admin_defines_runs_and_downloads_an_export(admin_client, tenant, submitted,
-                                                       make_account, make_invoice):
+def test_an_admin_defines_runs_and_downloads_an_export(
+    admin_client, tenant, submitted, make_account, make_invoice
+):
     account = make_account(name="Dupont", external_ref="C7")
     make_invoice(account=account.id, number="F77", issued_on=date(2026, 11, 5))
     assert admin_client.get("/alpha/admin/exports/new").status_code == 200
@@ -53,13 +63,18 @@ def test_an_admin_defines_runs_and_downloads_an_export(admin_client, tenant, sub
     assert run.file_name in text and "Dupont" not in text
     download = admin_client.get(f"/alpha/admin/exports/runs/{run_id}/file")
     assert download.status_code == 200
-    assert download.data == "Numéro;Date d’émission;Client (Référence externe)\r\n" \
-        "F77;05/11/2026;C7\r\n".encode("cp1252")
+    assert (
+        download.data
+        == "Numéro;Date d’émission;Client (Référence externe)\r\nF77;05/11/2026;C7\r\n".encode(
+            "cp1252"
+        )
+    )
 
 
 def test_a_mistake_in_the_form_is_shown_on_its_field(admin_client, tenant):
-    answer = admin_client.post("/alpha/admin/exports/new",
-                               data={**FORM, "columns": "number\nunicorn"})
+    answer = admin_client.post(
+        "/alpha/admin/exports/new", data={**FORM, "columns": "number\nunicorn"}
+    )
     assert answer.status_code == 422
     assert "unicorn" in page_text(answer)
 
@@ -67,8 +82,9 @@ def test_a_mistake_in_the_form_is_shown_on_its_field(admin_client, tenant):
 def test_an_export_is_changed_and_deleted(admin_client, tenant):
     admin_client.post("/alpha/admin/exports/new", data=FORM)
     export = db.session.scalar(db.select(Export))
-    changed = admin_client.post(f"/alpha/admin/exports/{export.id}",
-                                data={**FORM, "format": "xlsx", "schedule": ""})
+    changed = admin_client.post(
+        f"/alpha/admin/exports/{export.id}", data={**FORM, "format": "xlsx", "schedule": ""}
+    )
     assert changed.status_code == 302
     db.session.expire_all()
     export = db.session.get(Export, export.id)
@@ -77,8 +93,9 @@ def test_an_export_is_changed_and_deleted(admin_client, tenant):
     assert db.session.scalar(db.select(db.func.count()).select_from(Export)) == 0
 
 
-def test_sales_users_and_other_tenants_are_kept_out(sales_client, admin_client, tenant,
-                                                    other_tenant):
+def test_sales_users_and_other_tenants_are_kept_out(
+    sales_client, admin_client, tenant, other_tenant
+):
     assert sales_client.get("/alpha/admin/exports").status_code == 403
     with tenant_context(other_tenant.id, SYSTEM):
         theirs = create_export({"name": "beta", "entity": "invoices", "columns": ["number"]})
@@ -90,10 +107,19 @@ def test_sales_users_and_other_tenants_are_kept_out(sales_client, admin_client, 
 
 def test_an_sftp_server_is_added_with_its_host_key_pinned(admin_client, tenant, sshd):
     assert admin_client.get("/alpha/admin/sftp-servers/new").status_code == 200
-    saved = admin_client.post("/alpha/admin/sftp-servers/new", data={
-        "name": "compta", "host": "127.0.0.1", "port": str(sshd.port),
-        "username": sshd.username, "password": "", "private_key": sshd.client_key,
-        "host_key": ""}, follow_redirects=True)
+    saved = admin_client.post(
+        "/alpha/admin/sftp-servers/new",
+        data={
+            "name": "compta",
+            "host": "127.0.0.1",
+            "port": str(sshd.port),
+            "username": sshd.username,
+            "password": "",
+            "private_key": sshd.client_key,
+            "host_key": "",
+        },
+        follow_redirects=True,
+    )
     text = page_text(saved)
     assert "SHA256:" in text and "compta" in text
     assert sshd.client_key.split("\n")[1] not in saved.get_data(as_text=True)
@@ -106,14 +132,24 @@ def test_an_sftp_server_is_added_with_its_host_key_pinned(admin_client, tenant, 
 def test_a_feed_gets_a_scheduled_pull(admin_client, tenant, make_profile):
     profile = make_profile("accounts", {"Code": "external_ref", "Nom": "name"}, name="clients")
     assert admin_client.get(f"/alpha/admin/feeds/{profile.id}/pull").status_code == 200
-    saved = admin_client.post(f"/alpha/admin/feeds/{profile.id}/pull", data={
-        "kind": "https", "url": "https://erp.example.com/clients.csv", "path": "",
-        "sftp_server_id": "", "schedule": "0 5 * * *", "is_active": "y"})
+    saved = admin_client.post(
+        f"/alpha/admin/feeds/{profile.id}/pull",
+        data={
+            "kind": "https",
+            "url": "https://erp.example.com/clients.csv",
+            "path": "",
+            "sftp_server_id": "",
+            "schedule": "0 5 * * *",
+            "is_active": "y",
+        },
+    )
     assert saved.status_code == 302
     pull = db.session.scalar(db.select(FeedPull))
     assert pull.url == "https://erp.example.com/clients.csv" and pull.next_run_at
-    refused = admin_client.post(f"/alpha/admin/feeds/{profile.id}/pull", data={
-        "kind": "https", "url": "ftp://erp.example.com/x.csv", "schedule": "0 5 * * *"})
+    refused = admin_client.post(
+        f"/alpha/admin/feeds/{profile.id}/pull",
+        data={"kind": "https", "url": "ftp://erp.example.com/x.csv", "schedule": "0 5 * * *"},
+    )
     assert refused.status_code == 422 and "https://" in page_text(refused)
 
 
@@ -121,8 +157,9 @@ def test_a_failed_pull_shows_in_red_on_the_health_page(admin_client, tenant, mak
     from app.services.pulls import set_pull
 
     profile = make_profile("accounts", {"Code": "external_ref", "Nom": "name"}, name="erp")
-    pull = set_pull(profile, {"kind": "https", "url": "https://erp.example.com/c.csv",
-                              "schedule": "0 5 * * *"})
+    pull = set_pull(
+        profile, {"kind": "https", "url": "https://erp.example.com/c.csv", "schedule": "0 5 * * *"}
+    )
     pull.last_error = "HTTPS : le serveur a répondu 404."
     db.session.commit()
     page = admin_client.get("/alpha/feeds/")

@@ -1,4 +1,5 @@
 """Export fixtures: a definition factory and a run executed in the test's process."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,9 +16,14 @@ from importers.export_runs import run_export
 @pytest.fixture
 def make_export(tenant) -> Callable[..., Export]:
     def make(**over: Any) -> Export:
-        data = {"name": f"export-{len(over)}-{id(over)}", "entity": "invoices",
-                "columns": ["number", "issued_on", "account", "total"], "format": "csv_utf8",
-                "destination": "download", **over}
+        data = {
+            "name": f"export-{len(over)}-{id(over)}",
+            "entity": "invoices",
+            "columns": ["number", "issued_on", "account", "total"],
+            "format": "csv_utf8",
+            "destination": "download",
+            **over,
+        }
         export = create_export(data)
         db.session.commit()
         return export

@@ -1,5 +1,6 @@
-""""Only what changed since the last export": never a version twice, never one skipped, even
+""" "Only what changed since the last export": never a version twice, never one skipped, even
 when records change, or are created, while an export reads them (on both backends)."""
+
 from __future__ import annotations
 
 import threading
@@ -41,11 +42,13 @@ def write_meanwhile(app, tenant_id: int, after_rows: int, write) -> None:
         for index, row in enumerate(original(plan, stmt), 1):
             yield row
             if index == after_rows:
+
                 def other_worker() -> None:
                     with app.app_context(), tenant_context(tenant_id, SYSTEM):
                         write()
                         db.session.commit()
                         db.session.remove()
+
                 worker = threading.Thread(target=other_worker)
                 worker.start()
                 worker.join(30)
@@ -59,21 +62,31 @@ def pay(number: str, amount: str) -> None:
 
 
 def test_records_changed_during_an_export_are_sent_once_and_none_is_skipped(
-        app, tenant, changes_export, run_now, monkeypatch):
+    app, tenant, changes_export, run_now, monkeypatch
+):
     account_id = db.session.scalar(select(Invoice.account_id))
 
     def meanwhile() -> None:
         pay("F1", "100.00")  # already read: its new version goes next time
         pay("F5", "500.00")  # not read yet: read now in its new version, once
-        create_record(ENTITIES["invoices"], {"account": account_id, "number": "F7",
-                                             "status": "issued", "amount_paid": "7.00"})
+        create_record(
+            ENTITIES["invoices"],
+            {"account": account_id, "number": "F7", "status": "issued", "amount_paid": "7.00"},
+        )
 
     monkeypatch.setattr(export_runs, "read_rows", write_meanwhile(app, tenant.id, 2, meanwhile))
     first = run_now(changes_export)
     monkeypatch.undo()
     assert first.status == "succeeded", first.message
-    assert sent(first) == [("F1", "0,00"), ("F2", "0,00"), ("F3", "0,00"), ("F4", "0,00"),
-                           ("F5", "500,00"), ("F6", "0,00"), ("F7", "7,00")]
+    assert sent(first) == [
+        ("F1", "0,00"),
+        ("F2", "0,00"),
+        ("F3", "0,00"),
+        ("F4", "0,00"),
+        ("F5", "500,00"),
+        ("F6", "0,00"),
+        ("F7", "7,00"),
+    ]
 
     export = db.session.get(Export, changes_export.id)
     second = run_now(export)
@@ -86,15 +99,19 @@ def test_records_changed_during_an_export_are_sent_once_and_none_is_skipped(
 
 
 def test_a_write_stamped_before_the_read_but_committed_after_it_is_not_skipped(
-        tenant, changes_export, run_now):
+    tenant, changes_export, run_now
+):
     first = run_now(changes_export)
     assert len(sent(first)) == 6
     # A transaction that stamped its row before the export read, and committed after it
     # (an import batch still open): its updated_at is older than the first run's read.
     late = first.read_at - timedelta(seconds=5)
-    db.session.execute(update(Invoice).where(Invoice.number == "F2")
-                       .values(amount_paid="2.00", updated_at=late)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Invoice)
+        .where(Invoice.number == "F2")
+        .values(amount_paid="2.00", updated_at=late)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     export = db.session.get(Export, changes_export.id)
     assert sent(run_now(export)) == [("F2", "2,00")]
@@ -102,7 +119,8 @@ def test_a_write_stamped_before_the_read_but_committed_after_it_is_not_skipped(
 
 
 def test_a_failed_delivery_moves_nothing_the_next_run_sends_its_rows(
-        tenant, changes_export, run_now, monkeypatch):
+    tenant, changes_export, run_now, monkeypatch
+):
     from importers import destinations
 
     def refuse(*args):
@@ -117,8 +135,9 @@ def test_a_failed_delivery_moves_nothing_the_next_run_sends_its_rows(
     assert again.status == "succeeded" and len(sent(again)) == 6
 
 
-def test_marks_older_than_the_watermark_are_forgotten(app, tenant, changes_export, run_now,
-                                                     monkeypatch):
+def test_marks_older_than_the_watermark_are_forgotten(
+    app, tenant, changes_export, run_now, monkeypatch
+):
     monkeypatch.setitem(app.config, "EXPORT_CHANGES_LAG_SECONDS", 0)
     first = run_now(changes_export)
     assert len(sent(first)) == 6

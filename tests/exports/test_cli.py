@@ -1,4 +1,5 @@
 """`flask export run NAME --tenant SLUG`: runs one now and says how it ended."""
+
 from __future__ import annotations
 
 from app.extensions import db
@@ -9,8 +10,9 @@ from importers.export_runs import run_file_path
 def test_flask_export_run_runs_it_now(app, tenant, make_export, make_invoice):
     make_invoice(number="F42")
     make_export(name="ventes-jour", columns=["number"], format="csv_utf8")
-    result = app.test_cli_runner().invoke(args=["export", "run", "ventes-jour",
-                                                "--tenant", "alpha"])
+    result = app.test_cli_runner().invoke(
+        args=["export", "run", "ventes-jour", "--tenant", "alpha"]
+    )
     assert result.exit_code == 0, result.output
     assert "succeeded, 1 rows" in result.output
     run = db.session.scalar(db.select(ExportRun))
