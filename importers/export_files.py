@@ -96,10 +96,44 @@ def csv_cell(value: Any) -> str:
     return safe_cell(str(value))
 
 
+FORMULA_FIRST = "=+-@\t\r"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return safe_cell(value) if value and value[0] in FORMULA_FIRST else value
+
+
+def _day(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
+def _decimal(value: Any) -> str:
+    return "" if value is None else format(value, "f").replace(".", ",")
+
+
+def _int(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# A column's cells by its kind (importers/export_rows.column_kinds); "any" asks each value.
+CSV_CELLS: dict[str, Callable[[Any], str]] = {
+    "text": _text,
+    "date": _day,
+    "decimal": _decimal,
+    "int": _int,
+}
+
+
 class ExportWriter:
     """Write a header then rows to `path`; `close()` ends the file."""
 
-    def __init__(self, path: Path, header: Sequence[str]) -> None:
+    def __init__(
+        self, path: Path, header: Sequence[str], kinds: Sequence[str] | None = None
+    ) -> None:
         self.path = path
         self.header = list(header)
         self.rows = 0
@@ -116,9 +150,12 @@ class ExportWriter:
 class CsvWriter(ExportWriter):
     """`;`-separated, CRLF line ends, in chunks of CHUNK_ROWS rows."""
 
-    def __init__(self, path: Path, header: Sequence[str], encoding: str) -> None:
+    def __init__(
+        self, path: Path, header: Sequence[str], encoding: str, kinds: Sequence[str] | None
+    ) -> None:
         super().__init__(path, header)
         self.encoding = encoding
+        self.cells = [CSV_CELLS.get(kind, csv_cell) for kind in kinds or ["any"] * len(header)]
         self.stream = path.open("wb")
         self.buffer = io.StringIO()
         self.csv = csv.writer(self.buffer, delimiter=";", lineterminator="\r\n")
@@ -129,7 +166,7 @@ class CsvWriter(ExportWriter):
 
     def write(self, row: Sequence[Any]) -> None:
         self.rows += 1
-        self.pending.append([csv_cell(v) for v in row])
+        self.pending.append([cell(v) for cell, v in zip(self.cells, row, strict=True)])
         if len(self.pending) >= CHUNK_ROWS:
             self._flush()
 
@@ -219,10 +256,12 @@ class XlsxWriter(ExportWriter):
         self.book.save(self.path)
 
 
-def open_writer(fmt: str, path: Path, header: Sequence[str]) -> ExportWriter:
+def open_writer(
+    fmt: str, path: Path, header: Sequence[str], kinds: Sequence[str] | None = None
+) -> ExportWriter:
     makers: dict[str, Callable[[], ExportWriter]] = {
-        "csv_cp1252": lambda: CsvWriter(path, header, "cp1252"),
-        "csv_utf8": lambda: CsvWriter(path, header, "utf-8"),
+        "csv_cp1252": lambda: CsvWriter(path, header, "cp1252", kinds),
+        "csv_utf8": lambda: CsvWriter(path, header, "utf-8", kinds),
         "xlsx": lambda: XlsxWriter(path, header),
     }
     return makers[fmt]()

@@ -31,7 +31,7 @@ from app.models import Export, ExportMark, ExportRun, Tenant
 from app.tenancy import Actor, tenant_context
 from importers.destinations import KINDS, DeliveryFailed
 from importers.export_files import EXTENSIONS, REPLACEMENTS_NAMED, open_writer
-from importers.export_rows import changed_only, plan_export, read_rows
+from importers.export_rows import changed_only, column_kinds, plan_export, read_rows
 
 log = logging.getLogger(__name__)
 MARK_BATCH = 5000
@@ -145,6 +145,8 @@ def _execute(run: ExportRun) -> None:
         export.headers,
         export.filters,
         tenant.default_locale if tenant else "fr",
+        text_cells=export.format != "xlsx",
+        versions=export.is_changes_only,
     )
     stmt = (
         changed_only(plan, export.id, export.changes_since) if export.is_changes_only else plan.stmt
@@ -161,7 +163,7 @@ def _execute(run: ExportRun) -> None:
     # Committed before reading: the read holds no write lock (SQLite has one writer), and
     # the records' writers go on while the file is written.
     db.session.commit()
-    writer = open_writer(export.format, path, plan.header)
+    writer = open_writer(export.format, path, plan.header, column_kinds(plan))
     beat = time.monotonic()
     try:
         for record_id, updated_at, cells in read_rows(plan, stmt):
@@ -254,13 +256,13 @@ def _save_marks(export: Export, ids: array, moments: array, keep_from: datetime)
 
 
 def _heartbeat(run_id: int) -> None:
-    db.session.execute(
-        update(ExportRun)
-        .where(ExportRun.id == run_id)
-        .values(heartbeat_at=datetime.now(UTC))
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    """Beat on a connection of its own: the session's read goes on."""
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(ExportRun.__table__)
+            .where(ExportRun.__table__.c.id == run_id)
+            .values(heartbeat_at=datetime.now(UTC))
+        )
 
 
 def _sha256(path: Path) -> str:
