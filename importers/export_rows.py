@@ -59,6 +59,8 @@ class Plan:
     stmt: Select
     # Per column: None (the value as read), or the custom field whose key is read from `custom`.
     customs: list[CustomField | None] = field(default_factory=list)
+    # Per column: True when the database writes it as its CSV cell (`text_cells`).
+    written: list[bool] = field(default_factory=list)
 
 
 def column_choices(entity: Entity) -> list[str]:
@@ -98,6 +100,7 @@ def plan_export(
         _as_text(col) if text_cells and cf is None else col
         for col, cf in zip(cols[2:], plan.customs, strict=True)
     ]
+    plan.written = [new is not old for new, old in zip(rest, cols[2:], strict=True)]
     plan.stmt = plan.stmt.with_only_columns(
         cols[0], cols[1] if versions else null(), *rest, maintain_column_froms=True
     )
@@ -256,10 +259,15 @@ def read_rows(plan: Plan, stmt: Select) -> Iterator[tuple[int, datetime, list[An
 
 
 def column_kinds(plan: Plan) -> list[str]:
-    """Each column's kind of value (text, date, datetime, decimal, int, bool, any), so that
-    a CSV cell is formatted without asking each value what it is."""
+    """Each column's kind of value (written: by the database; text, date, datetime, decimal,
+    int, bool, any), so that a CSV cell is formatted without asking each value what it is."""
     kinds = []
-    for column, cf in zip(list(plan.stmt.selected_columns)[2:], plan.customs, strict=True):
+    written = plan.written or [False] * len(plan.customs)
+    columns = list(plan.stmt.selected_columns)[2:]
+    for column, cf, done in zip(columns, plan.customs, written, strict=True):
+        if done:
+            kinds.append("written")
+            continue
         if cf is not None:
             kinds.append("any")
             continue
