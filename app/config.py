@@ -79,6 +79,19 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LANGUAGES": ["fr", "en"],
         "PAGE_SIZE": int(env.get("PAGE_SIZE", "25")),
         "EXPORT_MAX_ROWS": int(env.get("EXPORT_MAX_ROWS", "200000")),
+        # Scheduled exports and pulls (docs/exports.md): the schedules are looked at every
+        # FEED_SCHEDULE_SECONDS by the elected scheduler (FEED_SCHEDULES=0: never);
+        # a changes-only export's watermark stays EXPORT_CHANGES_LAG_SECONDS behind its read.
+        "FEED_SCHEDULES": _bool("FEED_SCHEDULES", True),
+        "FEED_SCHEDULE_SECONDS": float(env.get("FEED_SCHEDULE_SECONDS", "30")),
+        "EXPORT_CHANGES_LAG_SECONDS": float(env.get("EXPORT_CHANGES_LAG_SECONDS", "600")),
+        "EXPORT_STALE_SECONDS": float(env.get("EXPORT_STALE_SECONDS", "300")),
+        "EXPORT_MAIL_MAX_BYTES": int(env.get("EXPORT_MAIL_MAX_BYTES", str(10 * 1024 * 1024))),
+        "PULL_TIMEOUT": float(env.get("PULL_TIMEOUT", "60")),
+        "PULL_CA_FILE": env.get("PULL_CA_FILE", ""),
+        "PULL_ALLOW_HTTP": _bool("PULL_ALLOW_HTTP"),
+        # SFTP servers and pull addresses on loopback or private networks (development).
+        "REMOTE_ALLOW_PRIVATE": _bool("REMOTE_ALLOW_PRIVATE"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_UPLOAD_BYTES", str(50 * 1024 * 1024))),
         "MAX_FIELD_LENGTH": 255,
         "IMPORT_MAX_BYTES": int(env.get("IMPORT_MAX_BYTES", str(500 * 1024 * 1024))),

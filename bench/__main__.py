@@ -4,9 +4,10 @@ Runs on SQLite (bench/results/relais-bench.sqlite) and on PostgreSQL (BENCH_DATA
 default postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench, skipped when unreachable).
 Prints a table per backend and writes bench/results/bench-<time>.json (and latest.json).
 `--suite imports` measures the import engine instead (bench/imports.py), `--suite bulk` the API's
-bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite cli` the start-up of
-`flask --help` (bench/cli_startup.py), `--suite archives` a ZIP of 1,000 CVs through a
-documents profile (bench/archives.py), `--suite all` all five.
+bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite exports` an export of
+its 1,000,000 invoices (bench/exports.py), `--suite cli` the start-up of `flask --help`
+(bench/cli_startup.py), `--suite archives` a ZIP of 1,000 CVs through a documents profile
+(bench/archives.py), `--suite all` all six.
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
         report["cli"] = cli_startup.run_suite(args.cli_runs)
         failed |= args.strict and not report["cli"]["meets_target"]
+    if args.suite in ("exports", "all"):
+        failed |= _exports(args, report)
     if args.suite in ("imports", "all"):
         from bench import imports
 
@@ -111,10 +114,34 @@ def _bulk(args: argparse.Namespace, report: dict[str, Any]) -> bool:
     return failed
 
 
+def _exports(args: argparse.Namespace, report: dict[str, Any]) -> bool:
+    from bench import exports
+
+    dataset = Dataset(partners=args.partners, accounts=args.accounts, invoices=args.invoices)
+    report["exports"] = {}
+    failed = False
+    for backend in backends(args.backend):
+        if backend.skip_reason:
+            print(f"\n{backend.name}: skipped. {backend.skip_reason}")
+            report["exports"][backend.name] = {"status": "skipped",
+                                               "reason": backend.skip_reason}
+            failed |= backend.required
+            continue
+        app = _app(backend)
+        print(f"\n{backend.name}: exports on {backend.display_url}", flush=True)
+        data = prepare(app, backend, dataset, args.regenerate)
+        result = exports.run(app)
+        result.update(status="measured", data=data, server=_server(app))
+        print(exports.table(backend.name, result))
+        report["exports"][backend.name] = result
+        failed |= args.strict and not result["exports"]["csv_cp1252"]["meets_target"]
+    return failed
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "cli", "archives",
-                                            "all"),
+    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "exports", "cli",
+                                            "archives", "all"),
                         default="pages",
                         help="page times, the import benchmark, the API's bulk upsert, the "
                              "start-up of flask --help, or all")

@@ -139,6 +139,10 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "MANDATE_EXPIRY": False,
         # Nor feed alerts (tests/services/test_feed_alerts.py fires their job itself).
         "FEED_ALERTS": False,
+        # Nor the schedules of exports and pulls (tests/exports fire them themselves).
+        "FEED_SCHEDULES": False,
+        # Their SFTP and HTTPS servers are on loopback.
+        "REMOTE_ALLOW_PRIVATE": True,
         # Nor an in-process scheduler: started by the session's first request when a test had
         # just switched a periodic job on, it held the scheduler lease (30 s, renewed) for the
         # rest of the run, and the `flask scheduler` processes of tests/jobs never got it.

@@ -18,7 +18,7 @@ from app import create_app
 from app.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-LAZY_MODULES = ("alembic", "apscheduler", "flask_migrate", "openpyxl")
+LAZY_MODULES = ("alembic", "apscheduler", "flask_migrate", "openpyxl", "paramiko")
 PROBE = """
 import gc, json, sys
 from flask.cli import main

@@ -59,6 +59,7 @@ from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import error_groups
 from app.queries import feeds as queries
+from app.queries.exports import pulls_by_profile
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
@@ -175,7 +176,7 @@ def _saved(profile: ImportProfile) -> Any:
 @bp.get("/feeds/")
 def feed_health():
     return render_template("feeds/health.html", feeds=queries.feed_health(datetime.now(UTC)),
-                           days=queries.HEALTH_DAYS)
+                           days=queries.HEALTH_DAYS, pulls=pulls_by_profile())
 
 
 @bp.get("/feeds/profiles")

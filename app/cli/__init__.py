@@ -14,11 +14,12 @@ from app.models import Tenant
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import database, demo, jobs, tenants, tokens, users
+    from app.cli import database, demo, exports, jobs, tenants, tokens, users
     from importers.cli import register_feed_cli
 
     for command in (database.DatabaseGroup(app), tenants.tenant, users.user, tokens.token,
-                    demo.demo, demo.ensure_demo, jobs.worker, jobs.run_scheduler):
+                    demo.demo, demo.ensure_demo, jobs.worker, jobs.run_scheduler,
+                    exports.export):
         app.cli.add_command(command)
     register_feed_cli(app)
 

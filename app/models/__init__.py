@@ -19,6 +19,15 @@ from app.models.document import (
     Quote,
     QuoteLine,
 )
+from app.models.export import (
+    DESTINATION_KINDS,
+    EXPORT_FORMATS,
+    Export,
+    ExportMark,
+    ExportRun,
+    FeedPull,
+    SftpServer,
+)
 from app.models.feed import (
     RUN_SOURCES,
     RUN_STATUSES,
@@ -63,6 +72,8 @@ __all__ = [
     "CustomField",
     "Deal", "Delivery", "FeedAlert", "FeedDigestSubscription", "FeedExpectation",
     "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
+    "DESTINATION_KINDS", "EXPORT_FORMATS", "Export", "ExportMark", "ExportRun", "FeedPull",
+    "SftpServer",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
     "QuoteLine", "SchedulerLease",
     "COLLECTION_STATUSES", "DEBIT_STATUSES", "RETURN_REASONS", "Collection", "Debit",

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models.base import JSONType, TenantScoped, TimestampMixin, UTCDateTime, utcnow
 
 RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "interrupted")
-RUN_SOURCES = ("upload", "api", "cli", "sftp")
+RUN_SOURCES = ("upload", "api", "cli", "sftp", "pull")
 FINISHED = ("succeeded", "partial", "failed", "interrupted")
 LIVE = ("queued", "running")
 

@@ -103,3 +103,4 @@ def upload(client: FlaskClient, data: bytes = PARTNERS_CSV, name: str = "partena
 
 # The record collections' fixtures (tests/api/test_records.py, test_isolation.py).
 from tests.api.records_support import en_client, make_field, world  # noqa: E402, F401
+from tests.exports.servers import sshd  # noqa: E402, F401  (fixture: tests/api/test_exports.py)

@@ -151,3 +151,7 @@ def make_record(make_partner, make_account, make_contact, make_deal, make_quote,
         return factory(account=account.id, **over)
 
     return make
+
+
+from tests.exports.servers import sshd  # noqa: E402, F401  (fixture: test_exports.py)
+from tests.importers.conftest import make_profile  # noqa: E402, F401  (fixture)

@@ -79,6 +79,15 @@ COVERED = {
     "backoffice.admin_user_anonymise": "../test_tenant_data.py",
     "backoffice.admin_account_anonymise": "../test_tenant_data.py",
     "backoffice.search": "test_search.py",
+    "backoffice.admin_exports": "test_exports.py",
+    "backoffice.admin_export_new": "test_exports.py",
+    "backoffice.admin_export_edit": "test_exports.py",
+    "backoffice.admin_export_run": "test_exports.py",
+    "backoffice.admin_export_delete": "test_exports.py",
+    "backoffice.admin_export_file": "test_exports.py",
+    "backoffice.admin_sftp_server_new": "test_exports.py",
+    "backoffice.admin_sftp_server_delete": "test_exports.py",
+    "backoffice.admin_feed_pull": "test_exports.py",
 }
 
 

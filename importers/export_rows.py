@@ -1,0 +1,300 @@
+"""What an export reads: its columns (the import profiles' vocabulary) and its rows, by id, in
+one statement streamed a page at a time (bounded memory).
+
+Columns: an entity's field (`number`, `issued_on`; a related record gives its name, `account`),
+a related record's key (`account.external_ref`), a custom field (`custom.<key>`), or `id`,
+`created_at`, `updated_at`. Filters are the list pages' own (`status=paid`,
+`issued_on_from=2026-01-01`, `cf_<key>=…`), read by the same code (app/queries/lists.py).
+
+Only the columns asked for are read (a select of columns, not of records): a million rows
+leave at the pace of the database's own COPY (bench/exports.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, String, Text, and_, case, cast, func, null, select, type_coerce
+from sqlalchemy.orm import aliased
+from werkzeug.datastructures import MultiDict
+
+from app.custom_fields import definitions
+from app.entities import ENTITIES, Entity
+from app.errors import ValidationError
+from app.extensions import db
+from app.mail import in_language
+from app.models import CustomField, ExportMark, Role, User
+from app.queries.lists import build_list
+
+PAGE_SIZE = 5000
+EXTRA_COLUMNS = {"id": _l("ID"), "created_at": _l("Created at"), "updated_at": _l("Updated at")}
+
+
+@dataclass(frozen=True)
+class ExportPrincipal:
+    """Who an export reads as: the tenant's admin (every record, drafts included)."""
+
+    role: str = Role.ADMIN.value
+    is_active: bool = True
+    is_authenticated: bool = True
+    is_staff: bool = True
+    is_admin: bool = True
+    partner_id: None = None
+    account_id: None = None
+
+
+@dataclass
+class Plan:
+    """An export's select (id and updated_at first, then one expression per column), its
+    header, and how each raw value becomes a cell."""
+
+    entity: Entity
+    header: list[str]
+    stmt: Select
+    # Per column: None (the value as read), or the custom field whose key is read from `custom`.
+    customs: list[CustomField | None] = field(default_factory=list)
+    # Per column: True when the database writes it as its CSV cell (`text_cells`).
+    written: list[bool] = field(default_factory=list)
+
+
+def column_choices(entity: Entity) -> list[str]:
+    """Every column an export of `entity` may name, custom fields included."""
+    names = [*EXTRA_COLUMNS, "external_ref"]
+    for f in entity.fields:
+        if f.name == "external_ref":
+            continue
+        names.append(f.name)
+        if f.type == "ref" and f.ref != "users":
+            names.append(f"{f.name}.external_ref")
+    names += [f"custom.{cf.key}" for cf in definitions(entity.name)]
+    return names
+
+
+def plan_export(
+    entity_name: str,
+    columns: list[str],
+    headers: dict[str, str] | None,
+    filters: dict[str, Any] | None,
+    locale: str,
+    *,
+    text_cells: bool = False,
+    versions: bool = True,
+) -> Plan:
+    """Check the definition's columns and filters and build its select (headers in the
+    tenant's language); ValidationError naming the unknown column or refused filter.
+
+    `text_cells`: dates, amounts, numbers and yes/no come out of the database already
+    written as the CSV files write them (dd/mm/yyyy, decimal comma): a million rows are not
+    parsed into Python objects only to be written back as text. `versions`: updated_at is
+    read (changes-only exports), else NULL."""
+    with in_language(locale):
+        plan = _plan(entity_name, columns, headers, filters, locale)
+    cols = list(plan.stmt.selected_columns)
+    rest = [
+        _as_text(col) if text_cells and cf is None else col
+        for col, cf in zip(cols[2:], plan.customs, strict=True)
+    ]
+    plan.written = [new is not old for new, old in zip(rest, cols[2:], strict=True)]
+    plan.stmt = plan.stmt.with_only_columns(
+        cols[0], cols[1] if versions else null(), *rest, maintain_column_froms=True
+    )
+    return plan
+
+
+def _as_text(column: Any) -> Any:
+    """The column written by the database as a CSV cell (None stays None)."""
+    sql_type = column.type
+    try:
+        python_type = sql_type.python_type
+    except NotImplementedError:
+        return column
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if python_type is date:
+        text = func.to_char(column, "DD/MM/YYYY") if postgres else func.strftime("%d/%m/%Y", column)
+    elif python_type is Decimal:
+        scale = getattr(sql_type, "scale", None)
+        if postgres:
+            shown = cast(column, Text)
+        elif scale is not None:
+            shown = func.printf(f"%.{int(scale)}f", column)
+        else:
+            return column
+        text = func.replace(shown, ".", ",")
+    elif python_type is bool:
+        text = case((column.is_(True), "oui"), (column.is_(False), "non"))
+    elif python_type is int:
+        text = cast(column, Text)
+    else:
+        return column
+    return type_coerce(case((column.is_(None), None), else_=text), String)
+
+
+def _plan(
+    entity_name: str,
+    columns: list[str],
+    headers: dict[str, str] | None,
+    filters: dict[str, Any] | None,
+    locale: str,
+) -> Plan:
+    entity = ENTITIES.get(entity_name)
+    if entity is None or entity.name == "attachments":
+        raise ValidationError({"entity": _("Unknown entity: %(name)s.", name=entity_name)})
+    if not columns:
+        raise ValidationError({"columns": _("Choose at least one column.")})
+    model = entity.model
+    custom_fields = {cf.key: cf for cf in definitions(entity.name)}
+    labels = {f.name: f for f in entity.fields}
+    exprs: list[Any] = []
+    header: list[str] = []
+    customs: list[CustomField | None] = []
+    joins: dict[str, Any] = {}
+    for name in columns:
+        name = str(name).strip()
+        if name in EXTRA_COLUMNS or name == "external_ref":
+            exprs.append(getattr(model, name))
+            label = (
+                str(EXTRA_COLUMNS[name])
+                if name in EXTRA_COLUMNS
+                else str(labels["external_ref"].label)
+                if "external_ref" in labels
+                else name
+            )
+            customs.append(None)
+        elif name.startswith("custom.") and name[7:] in custom_fields:
+            cf = custom_fields[name[7:]]
+            exprs.append(model.custom)
+            label = cf.label(locale)
+            customs.append(cf)
+        else:
+            base, _dot, attr = name.partition(".")
+            f = labels.get(base)
+            if f is None or (
+                attr and (f.type != "ref" or f.ref == "users" or attr != "external_ref")
+            ):
+                raise ValidationError({"columns": _("Unknown column: %(name)s.", name=name)})
+            if f.type == "ref":
+                related = User if f.ref == "users" else ENTITIES[f.ref].model
+                alias = joins.get(f.name)
+                if alias is None:
+                    alias = joins[f.name] = aliased(related, name=f"ref_{f.name}")
+                shown = "email" if f.ref == "users" else attr or ENTITIES[f.ref].title_attr
+                exprs.append(getattr(alias, shown))
+                label = f"{f.label} ({labels['external_ref'].label})" if attr else str(f.label)
+            else:
+                exprs.append(getattr(model, f.attr))
+                label = str(f.label)
+            customs.append(None)
+        header.append(str((headers or {}).get(name) or label))
+    # Statuses as stored, as the API filters them (a page shows "overdue" for late ones).
+    query = build_list(
+        entity,
+        MultiDict(_filter_items(filters)),
+        ExportPrincipal(),
+        list(custom_fields.values()),
+        today=None,
+    )
+    if query.invalid:
+        raise ValidationError({"filters": "; ".join(query.invalid.values())})
+    stmt = select(model.id, model.updated_at, *exprs).select_from(model)
+    for f_name, alias in joins.items():
+        stmt = stmt.outerjoin(alias, getattr(model, entity.field(f_name).attr) == alias.id)
+    if query.stmt.whereclause is not None:
+        stmt = stmt.where(query.stmt.whereclause)
+    return Plan(entity, header, stmt, customs)
+
+
+def _filter_items(filters: dict[str, Any] | None) -> list[tuple[str, str]]:
+    items = []
+    for key, value in (filters or {}).items():
+        for one in value if isinstance(value, list) else [value]:
+            items.append((str(key), "" if one is None else str(one)))
+    return items
+
+
+def changed_only(plan: Plan, export_id: int, since: datetime | None) -> Select:
+    """The plan's rows changed since `since` whose version this export did not send yet."""
+    model = plan.entity.model
+    stmt = plan.stmt
+    if since is not None:
+        stmt = stmt.where(model.updated_at >= since)
+    sent = (
+        select(ExportMark.id)
+        .where(
+            and_(
+                ExportMark.export_id == export_id,
+                ExportMark.record_id == model.id,
+                ExportMark.updated_at == model.updated_at,
+            )
+        )
+        .exists()
+    )
+    return stmt.where(~sent)
+
+
+def read_rows(plan: Plan, stmt: Select) -> Iterator[tuple[int, datetime, list[Any]]]:
+    """(id, updated_at, cells) for every row of `stmt`, by id: one statement, so one
+    snapshot of the rows, streamed PAGE_SIZE rows at a time (a server-side cursor on
+    PostgreSQL)."""
+    model = plan.entity.model
+    customs = plan.customs
+    plain = all(cf is None for cf in customs)
+    result = db.session.execute(stmt.order_by(model.id).execution_options(yield_per=PAGE_SIZE))
+    for rows in result.partitions():
+        for row in rows:
+            values = (
+                list(row[2:])
+                if plain
+                else [
+                    value if cf is None else custom_value(cf, (value or {}).get(cf.key))
+                    for cf, value in zip(customs, row[2:], strict=True)
+                ]
+            )
+            yield row[0], row[1], values
+
+
+def column_kinds(plan: Plan) -> list[str]:
+    """Each column's kind of value (written: by the database; text, date, datetime, decimal,
+    int, bool, any), so that a CSV cell is formatted without asking each value what it is."""
+    kinds = []
+    written = plan.written or [False] * len(plan.customs)
+    columns = list(plan.stmt.selected_columns)[2:]
+    for column, cf, done in zip(columns, plan.customs, written, strict=True):
+        if done:
+            kinds.append("written")
+            continue
+        if cf is not None:
+            kinds.append("any")
+            continue
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            python_type = object
+        kinds.append(
+            {
+                str: "text",
+                date: "date",
+                datetime: "datetime",
+                Decimal: "decimal",
+                int: "int",
+                bool: "bool",
+            }.get(python_type, "any")
+        )
+    return kinds
+
+
+def custom_value(cf: CustomField, value: Any) -> Any:
+    """A stored custom value as its type, so that files write 12,50 and dd/mm/yyyy."""
+    try:
+        if cf.type in ("decimal", "money") and value is not None and value != "":
+            return Decimal(str(value))
+        if cf.type == "date" and isinstance(value, str) and value:
+            return date.fromisoformat(value)
+    except (ArithmeticError, ValueError):
+        pass
+    return value

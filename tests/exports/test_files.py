@@ -1,0 +1,111 @@
+"""Export files byte for byte: CSV `;` in Windows-1252 (characters it lacks replaced and
+counted), CSV UTF-8 with BOM, XLSX read back with openpyxl; columns, custom fields, filters."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.services.custom_field_defs import create_field
+from importers.export_runs import run_file_path
+
+
+@pytest.fixture
+def invoices(make_account, make_invoice):
+    lyon = make_account(name="Stores Étienne", external_ref="C001")
+    lodz = make_account(name="Łódź Okna ✓", external_ref="C002")
+    first = make_invoice(
+        account=lyon.id, number="F0001", issued_on=date(2026, 10, 1), external_ref="INV1", custom={}
+    )
+    second = make_invoice(
+        account=lodz.id, number="=F0002", issued_on=date(2026, 10, 2), external_ref="INV2"
+    )
+    return first, second
+
+
+def test_csv_for_french_accounting_is_windows_1252_with_semicolons(make_export, run_now, invoices):
+    export = make_export(
+        format="csv_cp1252",
+        columns=["number", "issued_on", "account", "account.external_ref", "total"],
+        headers={"number": "N° pièce"},
+    )
+    run = run_now(export)
+    assert run.status == "succeeded", run.message
+    data = run_file_path(run).read_bytes()
+    expected = (
+        "N° pièce;Date d’émission;Client;Client (Référence externe);Total TTC\r\n"
+        "F0001;01/10/2026;Stores Étienne;C001;1481,47\r\n"
+        "'=F0002;02/10/2026;Lódz Okna ?;C002;1481,47\r\n"
+    ).encode("cp1252")
+    assert data == expected
+    assert run.rows == 2 and run.replaced_cells == 1
+    assert "3:Client" in run.message  # the line and column to check
+    assert run.file_name.endswith(".csv") and run.sha256 and run.file_size == len(expected)
+
+
+def test_csv_utf8_has_a_bom_and_keeps_every_character(make_export, run_now, invoices):
+    run = run_now(make_export(format="csv_utf8", columns=["number", "account", "status"]))
+    assert (
+        run_file_path(run).read_bytes()
+        == (
+            "\ufeffNuméro;Client;Statut\r\n"
+            "F0001;Stores Étienne;issued\r\n"
+            "'=F0002;Łódź Okna ✓;issued\r\n"
+        ).encode()
+    )
+    assert run.replaced_cells == 0 and run.message is None
+
+
+def test_xlsx_keeps_numbers_dates_and_text_as_such(make_export, run_now, invoices):
+    run = run_now(make_export(format="xlsx", columns=["number", "issued_on", "total"]))
+    sheet = load_workbook(run_file_path(run)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("Numéro", "Date d’émission", "Total TTC")
+    assert rows[1][0] == "F0001" and rows[1][1].date() == date(2026, 10, 1)
+    assert Decimal(str(rows[1][2])) == Decimal("1481.47")
+    assert rows[2][0] == "=F0002"  # text, not a formula
+    assert sheet.cell(3, 1).data_type == "s"
+
+
+def test_custom_fields_and_filters_as_the_list_pages_read_them(
+    make_export, run_now, make_invoice, make_account
+):
+    create_field(
+        {
+            "entity": "invoices",
+            "key": "code_compta",
+            "label_fr": "Code compta",
+            "label_en": "Ledger code",
+            "type": "text",
+        }
+    )
+    db.session.commit()
+    account = make_account(name="Alpha")
+    make_invoice(account=account.id, number="P1", status="paid", custom={"code_compta": "411ALPHA"})
+    make_invoice(account=account.id, number="I1", status="issued")
+    run = run_now(make_export(columns=["number", "custom.code_compta"], filters={"status": "paid"}))
+    text = run_file_path(run).read_bytes().decode("utf-8-sig")
+    assert text == "Numéro;Code compta\r\nP1;411ALPHA\r\n"
+
+
+@pytest.mark.parametrize(
+    "over, field",
+    [
+        ({"columns": ["number", "nope"]}, "columns"),
+        ({"columns": []}, "columns"),
+        ({"entity": "unicorns"}, "entity"),
+        ({"filters": {"issued_on_from": "yesterday-ish"}}, "filters"),
+        ({"format": "pdf"}, "format"),
+        ({"destination": "email", "recipients": ["not-an-address"]}, "recipients"),
+        ({"schedule": "every night"}, "schedule"),
+    ],
+)
+def test_a_definition_with_a_mistake_is_refused_naming_it(make_export, over, field):
+    with pytest.raises(ValidationError) as refused:
+        make_export(**over)
+    assert field in refused.value.errors
