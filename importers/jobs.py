@@ -8,6 +8,7 @@ worker left."""
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from flask import Flask, current_app
@@ -46,7 +47,8 @@ def queue_run(run: ImportRun) -> None:
 
 
 def revert_job_id(run_id: int) -> str:
-    return f"revert_run-{run_id}"
+    # One id per delivery: the broker may still hold a killed worker's job of the same run.
+    return f"revert_run-{run_id}-{secrets.token_hex(4)}"
 
 
 def submit_revert(app: Flask, run_id: int, tenant_id: int) -> Any:
@@ -123,5 +125,5 @@ def waiting_in_broker(app: Flask, prefix: str = "import_run-") -> set[int]:
     if not engine.uses_broker(app):
         return set()
     queue = engine.runner(app).queue("imports")
-    return {int(found.rpartition("-")[2]) for found in queue.get_job_ids()
+    return {int(found[len(prefix):].partition("-")[0]) for found in queue.get_job_ids()
             if found.startswith(prefix)}
