@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
 from app.entities import ENTITIES
 from app.extensions import db
@@ -49,12 +49,13 @@ def build_home(user: User, today: date) -> PortalHome:
                                   .where(Deal.stage.notin_(CLOSED_DEAL)))
     unpaid = _count_sum(_live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE_STATUSES)),
                         Invoice.total - Invoice.amount_paid)
-    # Their customers in the same statement: the cards name them.
+    # Their customers in one more statement (not joined: the join would run before the
+    # LIMIT, over every late invoice of the agent); the cards name them.
     quotes = db.session.scalars(
-        _live(Quote, user).where(Quote.status == "sent").options(joinedload(Quote.account))
+        _live(Quote, user).where(Quote.status == "sent").options(selectinload(Quote.account))
         .order_by(Quote.issued_on.desc(), Quote.id.desc()).limit(SHOWN))
     overdue = db.session.scalars(
-        _live(Invoice, user).where(Invoice.overdue_on(today)).options(joinedload(Invoice.account))
+        _live(Invoice, user).where(Invoice.overdue_on(today)).options(selectinload(Invoice.account))
         .order_by(Invoice.due_on, Invoice.id).limit(SHOWN))
     return PortalHome(board, accounts, deals, *unpaid, list(quotes), list(overdue),
                       data_as_of(user))

@@ -155,3 +155,13 @@ def test_a_worker_killed_mid_revert_leaves_nothing_and_the_revert_completes_agai
     assert done.reverted_at is not None and done.revert_worker_id.split(":")[1] == \
         str(second.pid)
     assert accounts_state() == []
+
+
+def test_a_worker_gives_the_cpu_to_the_pages_first(broker, spawn):
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    niced, plain = spawn("worker"), spawn("worker", JOBS_WORKER_NICE="0")
+    deadline = time.monotonic() + 30
+    while os.getpriority(os.PRIO_PROCESS, niced.pid) == mine and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert os.getpriority(os.PRIO_PROCESS, niced.pid) == min(mine + 10, 19)
+    assert os.getpriority(os.PRIO_PROCESS, plain.pid) == mine
