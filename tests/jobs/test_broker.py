@@ -159,7 +159,8 @@ def test_a_worker_killed_mid_revert_leaves_nothing_and_the_revert_completes_agai
 
 def test_a_worker_gives_the_cpu_to_the_pages_first(broker, spawn):
     mine = os.getpriority(os.PRIO_PROCESS, 0)
-    niced, plain = spawn("worker"), spawn("worker", JOBS_WORKER_NICE="0")
+    niced = spawn("worker", JOBS_WORKER_NICE="10")
+    plain = spawn("worker", "--nice", "0", JOBS_WORKER_NICE="10")
     deadline = time.monotonic() + 30
     while os.getpriority(os.PRIO_PROCESS, niced.pid) == mine and time.monotonic() < deadline:
         time.sleep(0.1)
