@@ -119,8 +119,7 @@ class ImportRevertViews(MethodView):
     @blp.alt_response(200, schema=ImportRevertSchema, success=True,
                       description="dry_run: what undoing the run would do; nothing changed.")
     def post(self, data: dict[str, Any], run_id: int) -> Any:
-        """Queue the undoing of a finished run (admin scope), or with dry_run say what
-        undoing it would do."""
+        """Queue the undoing of a finished run (admin scope); dry_run: what it would do."""
         run = _run_or_404(run_id)
         if data["dry_run"]:
             with transaction():
