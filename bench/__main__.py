@@ -113,6 +113,11 @@ def _contention(args: argparse.Namespace, report: dict[str, Any]) -> bool:
     from bench import contention
 
     report["contention"] = {}
+    unreachable = contention.redis_unreachable()
+    if unreachable:
+        print(f"\ncontention: skipped. {unreachable}")
+        report["contention"] = {"status": "skipped", "reason": unreachable}
+        return False
     failed = False
     for backend in backends(args.backend, suffix="-contention",
                             postgres_url=os.environ.get("BENCH_CONTENTION_DATABASE_URL")):

@@ -143,6 +143,18 @@ def _set_up(app: Any) -> tuple[str, int]:
     return secret, count
 
 
+def redis_unreachable() -> str | None:
+    """Why the suite cannot run (its job worker needs Redis), or None."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except RedisError as exc:
+        return f"Redis unreachable at {REDIS_URL} (BENCH_REDIS_URL): {exc}"
+    return None
+
+
 def _empty_queues() -> None:
     from redis import Redis
     from rq import Queue
