@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 
@@ -26,12 +26,13 @@ from api.schemas.imports import (
     run_fields,
 )
 from app.errors import ValidationError
+from app.extensions import db
 from app.models import ImportRowError, ImportRun
 from app.policies import get_visible_or_404
 from app.queries.error_groups import error_summary, group_first, in_group
 from app.queries.feeds import errors_select, find_profile, first_errors, runs_select
 from app.services.feeds import create_run
-from app.services.import_revert import revert_run
+from app.services.import_revert import plan_revert, request_revert
 from app.web.downloads import download
 from app.web.transactions import transaction
 from importers import jobs
@@ -113,13 +114,24 @@ class ImportByIdViews(MethodView):
 class ImportRevertViews(MethodView):
     @requires("admin")
     @blp.arguments(ImportRevertArgsSchema, required=False)
-    @blp.response(200, ImportRevertSchema)
+    @blp.response(202, ImportRunSchema, description="The revert is queued: follow it at "
+                  "the run's URL (Location), under `revert`.")
+    @blp.alt_response(200, schema=ImportRevertSchema, success=True,
+                      description="dry_run: what undoing the run would do; nothing changed.")
     def post(self, data: dict[str, Any], run_id: int) -> Any:
-        """Undo a finished run (admin scope), or with dry_run say what undoing it would do."""
+        """Queue the undoing of a finished run (admin scope); dry_run: what it would do."""
         run = _run_or_404(run_id)
+        if data["dry_run"]:
+            with transaction():
+                plan = plan_revert(run)
+            return jsonify(ImportRevertSchema().dump(
+                {"run_id": run.id, "dry_run": True, **plan.summary()}))
         with transaction():
-            plan = revert_run(run, dry_run=data["dry_run"])
-        return {"run_id": run.id, "dry_run": data["dry_run"], **plan.summary()}
+            request_revert(run)
+        jobs.queue_revert(run)
+        db.session.refresh(run)  # as the worker left it, if it was quick
+        location = url_for("imports.ImportByIdViews", run_id=run.id)
+        return run_detail(run), {"Location": location}
 
 
 @blp.route("/<int:run_id>/errors")

@@ -154,6 +154,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "JOBS_BROKER_URL": env.get("JOBS_BROKER_URL", ""),
         "JOBS_SCHEDULER": _bool("JOBS_SCHEDULER", True),
         "JOBS_LEASE_SECONDS": float(env.get("JOBS_LEASE_SECONDS", "30")),
+        # The CPU priority `flask worker` lowers itself by (nice, 0-19): on a machine that also
+        # serves pages, a long import takes the CPU the requests leave (docs/operations.md).
+        "JOBS_WORKER_NICE": int(env.get("JOBS_WORKER_NICE", "10")),
     }
     cfg.update(overrides)
     if not cfg.get("SECRET_KEY"):

@@ -40,6 +40,7 @@ class Job:
 
 REGISTRY: dict[str, Job] = {job.name: job for job in (
     Job("import_run", "importers.jobs:import_run", queue="imports"),
+    Job("revert_run", "importers.jobs:revert_run", queue="imports"),
     Job("recover_runs", "importers.jobs:recover_runs", every="IMPORT_RECOVERY_SECONDS",
         enabled="IMPORT_WATCH", timeout=600),
     Job("deliver_webhooks", "app.webhooks.worker:deliver_due", queue="webhooks",

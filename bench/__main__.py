@@ -7,7 +7,9 @@ Prints a table per backend and writes bench/results/bench-<time>.json (and lates
 bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite exports` an export of
 its 1,000,000 invoices (bench/exports.py), `--suite cli` the start-up of `flask --help`
 (bench/cli_startup.py), `--suite archives` a ZIP of 1,000 CVs through a documents profile
-(bench/archives.py), `--suite all` all six.
+(bench/archives.py), `--suite contention` the agent's extranet home and an API list over HTTP,
+idle and while a large import runs on a job worker (bench/contention.py), `--suite all` all
+seven.
 """
 from __future__ import annotations
 
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
         report["archives"] = archives.run_suite(args.backend)
         failed |= args.strict and not all(r["meets_target"] for r in report["archives"])
+    if args.suite in ("contention", "all"):
+        failed |= _contention(args, report)
     _write(report, "bench" if args.suite == "pages" else f"bench-{args.suite}")
     return 1 if failed else 0
 
@@ -138,18 +142,48 @@ def _exports(args: argparse.Namespace, report: dict[str, Any]) -> bool:
     return failed
 
 
+def _contention(args: argparse.Namespace, report: dict[str, Any]) -> bool:
+    from bench import contention
+
+    report["contention"] = {}
+    unreachable = contention.redis_unreachable()
+    if unreachable:
+        print(f"\ncontention: skipped. {unreachable}")
+        report["contention"] = {"status": "skipped", "reason": unreachable}
+        return False
+    failed = False
+    for backend in backends(args.backend, suffix="-contention",
+                            postgres_url=os.environ.get("BENCH_CONTENTION_DATABASE_URL")):
+        if backend.skip_reason:
+            print(f"\n{backend.name}: skipped. {backend.skip_reason}")
+            report["contention"][backend.name] = {"status": "skipped",
+                                                  "reason": backend.skip_reason}
+            failed |= backend.required
+            continue
+        result = contention.run_backend(_app(backend), backend, args.contention_rows,
+                                        args.contention_runs)
+        result["server"] = _server(_app(backend))
+        report["contention"][backend.name] = result
+        failed |= args.strict and not result["meets_target"]
+    return failed
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=("pages", "imports", "bulk", "exports", "cli",
-                                            "archives", "all"),
+                                            "archives", "contention", "all"),
                         default="pages",
                         help="page times, the import benchmark, the API's bulk upsert, the "
-                             "start-up of flask --help, or all")
+                             "start-up of flask --help, pages during an import, or all")
     parser.add_argument("--cli-runs", type=int, default=5,
                         help="times each command of the cli suite is started")
     parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
     parser.add_argument("--import-rows", default="200000,1000000",
                         help="sizes of the imported files, comma-separated")
+    parser.add_argument("--contention-rows", type=int, default=1_000_000,
+                        help="contention suite: rows of the file imported while timing")
+    parser.add_argument("--contention-runs", type=int, default=100,
+                        help="contention suite: idle requests per page")
     parser.add_argument("--regenerate", action="store_true",
                         help="rebuild the data even when the database already holds it")
     parser.add_argument("--runs", type=int, default=50, help="timed requests per page")

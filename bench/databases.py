@@ -33,11 +33,12 @@ class Backend:
         return make_url(self.url).render_as_string(hide_password=True)
 
 
-def backends(selected: str, suffix: str = "") -> list[Backend]:
+def backends(selected: str, suffix: str = "", postgres_url: str | None = None) -> list[Backend]:
     """The backends of this run: `sqlite`, `postgresql` or `all`.
 
     `suffix` names another pair of databases next to the default ones (the import benchmark
-    keeps its own: relais-bench-imports.sqlite, relais_bench_imports).
+    keeps its own: relais-bench-imports.sqlite, relais_bench_imports). `postgres_url`, when
+    given, is the PostgreSQL database itself, without the suffix.
     """
     found = []
     if selected in ("sqlite", "all"):
@@ -46,7 +47,9 @@ def backends(selected: str, suffix: str = "") -> list[Backend]:
     if selected in ("postgresql", "all"):
         url = os.environ.get("BENCH_DATABASE_URL")
         full = make_url(url or DEFAULT_POSTGRES_URL)
-        if suffix:
+        if postgres_url:
+            full, url = make_url(postgres_url), postgres_url
+        elif suffix:
             full = full.set(database=f"{full.database}{suffix.replace('-', '_')}")
         backend = Backend("postgresql", full.render_as_string(hide_password=False),
                           required=bool(url) or selected == "postgresql")

@@ -53,13 +53,20 @@ def held_runs() -> list[int]:
 
 
 def beat(run_ids: list[int]) -> None:
-    """The heartbeat of this worker's live runs (a platform job: every tenant's runs)."""
+    """The heartbeat of this worker's live runs and reverts (a platform job: every tenant's
+    runs)."""
     if not run_ids:
         return
     with all_tenants_unsafe("import heartbeat"):
         db.session.execute(
             update(ImportRun).where(ImportRun.id.in_(run_ids), ImportRun.status.in_(LIVE))
             .values(heartbeat_at=datetime.now(UTC), worker_id=worker_id())
+            .execution_options(synchronize_session=False))
+        db.session.execute(  # the reverts it runs (importers/reverts.py)
+            update(ImportRun).where(ImportRun.id.in_(run_ids),
+                                    ImportRun.revert_status == "running",
+                                    ImportRun.revert_worker_id == worker_id())
+            .values(revert_heartbeat_at=datetime.now(UTC))
             .execution_options(synchronize_session=False))
         db.session.commit()
 

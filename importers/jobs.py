@@ -2,10 +2,13 @@
 through the run lifecycle (importers/runs.py) under its tenant's context like a request;
 `recover_runs`, fired by the elected scheduler every IMPORT_RECOVERY_SECONDS, ends the runs
 whose process or heartbeat stopped and runs them again (importers/recovery.py): no run
-stays `running`, nor its feed blocked, and a killed worker's import completes."""
+stays `running`, nor its feed blocked, and a killed worker's import completes. `revert_run`
+undoes a run (importers/reverts.py); the same recovery queues again the reverts a stopped
+worker left."""
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from flask import Flask, current_app
@@ -14,7 +17,7 @@ from app import jobs as engine
 from app.extensions import db
 from app.models import ImportRun
 from app.tenancy import SYSTEM, tenant_context
-from importers import heartbeat, recovery, runs
+from importers import heartbeat, recovery, reverts, runs
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,41 @@ def queue_run(run: ImportRun) -> None:
     imported, an unreadable upload): the page or the API answer follows its progress."""
     if not run.is_finished:
         submit(current_app._get_current_object(), run.id, run.tenant_id)
+
+
+def revert_job_id(run_id: int) -> str:
+    # One id per delivery: the broker may still hold a killed worker's job of the same run.
+    return f"revert_run-{run_id}-{secrets.token_hex(4)}"
+
+
+def submit_revert(app: Flask, run_id: int, tenant_id: int) -> Any:
+    """Queue a run's asked revert; the request that asked answers at once."""
+    if not engine.uses_broker(app):
+        heartbeat.hold(run_id)
+        heartbeat.watch(app)
+    try:
+        return engine.enqueue("revert_run", run_id, tenant_id, app=app,
+                              job_id=revert_job_id(run_id))
+    except Exception:  # broker down: the revert stays queued; the recovery queues it again
+        log.exception("import run %s: queuing its revert failed", run_id)
+        return None
+
+
+def queue_revert(run: ImportRun) -> None:
+    """Hand the run's revert, just asked (and committed), to the workers."""
+    submit_revert(current_app._get_current_object(), run.id, run.tenant_id)
+
+
+def revert_run(run_id: int, tenant_id: int) -> None:
+    """The `revert_run` job: undo the run, whoever delivers it (twice is harmless)."""
+    heartbeat.hold(run_id)
+    try:
+        reverts.run_revert(run_id, tenant_id)
+    except Exception:  # a worker must survive any revert's failure
+        log.exception("import run %s: its revert failed", run_id)
+        db.session.rollback()
+    finally:
+        heartbeat.let_go(run_id)
 
 
 def import_run(run_id: int, tenant_id: int) -> None:
@@ -75,14 +113,17 @@ def recover_runs() -> int:
         if again is not None:
             log.warning("import run %s interrupted: run again as #%s", run_id, again.id)
             submit(app, again.id, tenant_id)
+    for run_id, tenant_id in reverts.abandoned_reverts(waiting_in_broker(app, "revert_run-")):
+        log.warning("import run %s: its revert, left behind, is queued again", run_id)
+        submit_revert(app, run_id, tenant_id)
     return len(ended)
 
 
-def waiting_in_broker(app: Flask) -> set[int]:
-    """Runs queued on the broker, not yet taken by a worker: nobody beats for them, and they
-    are not abandoned."""
+def waiting_in_broker(app: Flask, prefix: str = "import_run-") -> set[int]:
+    """Runs (or, prefix "revert_run-", reverts) queued on the broker, not yet taken by a
+    worker: nobody beats for them, and they are not abandoned."""
     if not engine.uses_broker(app):
         return set()
     queue = engine.runner(app).queue("imports")
-    return {int(found.rpartition("-")[2]) for found in queue.get_job_ids()
-            if found.startswith("import_run-")}
+    return {int(found[len(prefix):].partition("-")[0]) for found in queue.get_job_ids()
+            if found.startswith(prefix)}

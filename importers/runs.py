@@ -151,14 +151,18 @@ def _error_text(exc: Exception) -> str:
 def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     from importers.engine import ImportEngine
     from importers.readers import ReaderError
+    from importers.statistics import TableStatistics
 
     run.status, run.started_at = "running", datetime.now(UTC)
     run.heartbeat_at, run.worker_id = run.started_at, heartbeat.worker_id()
     db.session.commit()
+    statistics = None
     try:
         profile = parse_profile(definition_at(run.profile, run.profile_version),
                                 check_values=False)
-        engine = ImportEngine(run, profile, run_file_path(run), limits(), progress)
+        statistics = TableStatistics(profile.entity)
+        engine = ImportEngine(run, profile, run_file_path(run), limits(),
+                              statistics.watching(progress))
         outcome = engine.execute()
         run.status = "failed" if outcome.failed and not (
             outcome.created or outcome.updated or outcome.unchanged) else \
@@ -181,6 +185,8 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
                  {"status": run.status, **run.counts, "tenant": run.tenant_id})
     _release(run.id, run.profile_id)
     db.session.commit()
+    if statistics is not None:
+        statistics.after_run(run)
     return run
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import gettext as _
 from flask_smorest.fields import Upload
 
 from api.pagination import CursorPageArgsSchema
 from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
 from app.models.base import MAX_ID
+from app.models.feed import REVERT_STATUSES
 from app.queries.error_groups import MAX_GROUPS, ErrorGroup
 from importers.row_messages import error_message, group_message
 
@@ -108,6 +110,26 @@ class RunProfileSchema(ma.Schema):
     version = ma.fields.Integer(metadata={"description": "The profile version the run used."})
 
 
+class RunRevertSchema(ma.Schema):
+    """A run's revert: a job, queued, then running, then done or failed (nothing changed: it
+    may be asked again)."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(REVERT_STATUSES))
+    requested_at = ma.fields.DateTime(allow_none=True)
+    requested_by = ma.fields.String(allow_none=True)
+    message = ma.fields.String(allow_none=True, metadata={
+        "description": "Why it failed."})
+    counts = ma.fields.Nested("RevertCountsSchema", allow_none=True, metadata={
+        "description": "What it did, once done; the records' ids are at GET /imports/{id}."})
+
+
+class RunRevertDetailSchema(RunRevertSchema):
+    """A run's revert with the ids of the records it deleted, archived, restored, brought
+    back or left alone, once done."""
+
+    result = ma.fields.Nested("ImportRevertResultSchema", allow_none=True)
+
+
 class ImportRunSummarySchema(ma.Schema):
     """An import run in a list: its file, profile, status, counts and progress."""
 
@@ -128,6 +150,8 @@ class ImportRunSummarySchema(ma.Schema):
     reverted_at = ma.fields.DateTime(allow_none=True, metadata={
         "description": "When the run was reverted (POST /imports/{id}/revert), if it was."})
     reverted_by = ma.fields.String(allow_none=True)
+    revert = ma.fields.Nested(RunRevertSchema, allow_none=True, metadata={
+        "description": "Its revert, once asked (POST /imports/{id}/revert): null before."})
     diff_sample = ma.fields.List(ma.fields.Dict(), metadata={
         "description": "Field-by-field changes of the first updated rows (dry runs too)."})
 
@@ -138,6 +162,9 @@ class ImportRunSummarySchema(ma.Schema):
 
 class ImportRunSchema(ImportRunSummarySchema):
     """An import run: its file, profile, status, counts, progress and first errors."""
+
+    revert = ma.fields.Nested(RunRevertDetailSchema, allow_none=True, metadata={
+        "description": "Its revert, once asked (POST /imports/{id}/revert): null before."})
 
     errors = ma.fields.List(ma.fields.Nested(ImportRowErrorSchema), metadata={
         "description": f"The first {ERRORS_SHOWN} row errors; all at /imports/{{id}}/errors."})
@@ -157,7 +184,18 @@ def run_fields(run: ImportRun) -> dict[str, Any]:
         "created_at": run.created_at, "started_at": run.started_at,
         "finished_at": run.finished_at, "diff_sample": run.diff_sample or [],
         "reverted_at": run.reverted_at, "reverted_by": run.reverted_by,
+        "revert": revert_fields(run),
     }
+
+
+def revert_fields(run: ImportRun) -> dict[str, Any] | None:
+    if run.revert_status is None and run.reverted_at is None:
+        return None
+    summary = run.revert_summary if run.reverted_at is not None else None
+    return {"status": run.revert_status or "done", "requested_at": run.revert_requested_at,
+            "requested_by": (run.revert_actor or {}).get("label") or run.reverted_by,
+            "message": _(run.revert_message) if run.revert_message else None,
+            "counts": (summary or {}).get("counts"), "result": summary}
 
 
 class ImportRevertArgsSchema(ma.Schema):
@@ -175,11 +213,9 @@ class RevertCountsSchema(ma.Schema):
     skipped = ma.fields.Integer()
 
 
-class ImportRevertSchema(ma.Schema):
+class ImportRevertResultSchema(ma.Schema):
     """What a revert did (or, dry run, would do), by record id."""
 
-    run_id = ma.fields.Integer()
-    dry_run = ma.fields.Boolean()
     entity = ma.fields.String()
     counts = ma.fields.Nested(RevertCountsSchema)
     deleted = ma.fields.List(ma.fields.Integer(), metadata={
@@ -192,6 +228,13 @@ class ImportRevertSchema(ma.Schema):
         "description": "Records the run archived (full sync), brought back."})
     skipped = ma.fields.List(ma.fields.Integer(), metadata={
         "description": "Records changed since by someone else: left as they are."})
+
+
+class ImportRevertSchema(ImportRevertResultSchema):
+    """What a revert would do (dry run), by record id."""
+
+    run_id = ma.fields.Integer()
+    dry_run = ma.fields.Boolean()
 
 
 class ImportRunCreateSchema(ma.Schema):

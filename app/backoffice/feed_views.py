@@ -63,7 +63,7 @@ from app.queries.exports import pulls_by_profile
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
-from app.services.import_revert import RevertPlan, revert_run
+from app.services.import_revert import RevertPlan, plan_revert, request_revert
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import tenant_context
 from app.web.downloads import download
@@ -360,15 +360,18 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
 
 @bp.post("/feeds/runs/<int:run_id>/revert")
 def feed_run_revert(run_id: int):
-    """Undo a finished run, or (dry run) show what undoing it would do."""
+    """Queue the undoing of a finished run, or (dry run) show what undoing it would do."""
     run = _run_or_404(run_id)
-    dry_run = request.form.get("dry_run") == "1"
+    if request.form.get("dry_run") == "1":
+        with transaction(user_errors=True) as outcome:
+            plan = plan_revert(run)
+        return _run_page(run, plan) if outcome else \
+            redirect(url_for("backoffice.feed_run", run_id=run.id))
     with transaction(user_errors=True) as outcome:
-        plan = revert_run(run, dry_run=dry_run)
-    if dry_run and outcome:
-        return _run_page(run, plan)
+        request_revert(run)
     if outcome:
-        flash(_("The run was reverted."), "success")
+        jobs.queue_revert(run)
+        flash(_("The revert is queued: this page says when it is done."), "success")
     return redirect(url_for("backoffice.feed_run", run_id=run.id))
 
 
@@ -378,6 +381,7 @@ def feed_run_status(run_id: int):
     run = _run_or_404(run_id)
     progress = queries.run_progress(run, datetime.now(UTC))
     response = jsonify(id=run.id, status=run.status, finished=run.is_finished,
+                       revert_status=run.revert_status,
                        status_label=run_status_label(run), counts=run.counts,
                        rows_done=progress.done, rows_total=progress.total,
                        percent=progress.percent, rate=progress.rate,

@@ -1,6 +1,7 @@
 """`flask worker` and `flask scheduler`: the job engine's processes (docs/operations.md)."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -16,8 +17,12 @@ from app import jobs, scheduler
 @click.option("--queues", default=",".join(jobs.QUEUES), show_default=True,
               help="The queues this worker takes jobs from, by priority.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--nice", type=click.IntRange(0, 19), default=None,
+              help="Lower this process's CPU priority by this much (default: "
+                   "JOBS_WORKER_NICE, 10), so that pages served on the same machine come "
+                   "first.")
 @with_appcontext
-def worker(queues: str, burst: bool) -> None:
+def worker(queues: str, burst: bool, nice: int | None) -> None:
     """Run the jobs queued on JOBS_BROKER_URL (imports, webhook deliveries), one at a
     time; start several for more at once."""
     from rq import SimpleWorker
@@ -27,12 +32,24 @@ def worker(queues: str, burst: bool) -> None:
         click.echo("JOBS_BROKER_URL is not set: jobs run inside the web processes.",
                    err=True)
         sys.exit(2)
+    _lower_priority(app.config["JOBS_WORKER_NICE"] if nice is None else nice)
     runner = jobs.runner(app)
     names = [name.strip() for name in queues.split(",") if name.strip()]
     # In this process, so that a job has the app's configuration and database engine
     # (no fork per job); the process's heartbeat thread beats for the run it executes.
     SimpleWorker([runner.queue(name) for name in names],
                  connection=runner.connection).work(burst=burst, logging_level="INFO")
+
+
+def _lower_priority(increment: int) -> None:
+    """Imports are throughput work: the pages' requests (and their database work on SQLite,
+    in the web processes) get the CPU before them. PostgreSQL's own backend process for the
+    worker's connection keeps its priority."""
+    if increment > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(increment)
+        except OSError as exc:  # a container may refuse it: run at normal priority
+            click.echo(f"Could not lower the worker's CPU priority: {exc}", err=True)
 
 
 @click.command("scheduler")

@@ -26,6 +26,9 @@ class Account(Searchable, RecordMixin, db.Model):
         # An agent's count of live customers (extranet home) from the index alone.
         Index("ix_accounts_tenant_id_partner_id_archived_at", "tenant_id", "partner_id",
               "archived_at"),
+        # Did this feed write a customer this agent sees (the extranet's "data as of")?
+        Index("ix_accounts_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
+              "partner_id"),
         # A salesperson's customers, last changed first (his phone home, app/queries/my_book.py).
         Index("ix_accounts_tenant_id_owner_id_updated_at", "tenant_id", "owner_id", "updated_at"),
         Index("ix_accounts_tenant_id_updated_at", "tenant_id", "updated_at"),

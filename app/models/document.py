@@ -107,6 +107,9 @@ def _document_indexes(table: str, date_column: str, partner_extra: tuple[str, ..
               *partner_extra),
         Index(f"ix_{table}_tenant_id_total", "tenant_id", "total", "id"),
         Index(f"ix_{table}_tenant_id_updated_at", "tenant_id", "updated_at"),
+        # Did this feed write a record this agent sees (the extranet's "data as of")?
+        Index(f"ix_{table}_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
+              "partner_id"),
         search_index(table),
     )
 

@@ -14,6 +14,9 @@ RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "interrup
 RUN_SOURCES = ("upload", "api", "cli", "sftp", "pull")
 FINISHED = ("succeeded", "partial", "failed", "interrupted")
 LIVE = ("queued", "running")
+# A revert runs as a job (app/services/import_revert.py): asked, then taken by a worker,
+# then done (or failed, nothing changed: it can be asked again).
+REVERT_STATUSES = ("queued", "running", "done", "failed")
 
 
 class ImportProfile(TenantScoped, TimestampMixin, db.Model):
@@ -97,6 +100,14 @@ class ImportRun(TenantScoped, db.Model):
     reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reverted_by: Mapped[str | None] = mapped_column(String(254))
     revert_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Its revert job: its state, who asked (the actor its writes are audited as), the
+    # process running it and that process's last beat, and why it failed.
+    revert_status: Mapped[str | None] = mapped_column(String(10))
+    revert_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revert_actor: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    revert_worker_id: Mapped[str | None] = mapped_column(String(120))
+    revert_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revert_message: Mapped[str | None] = mapped_column(Text)
     # Its row errors by kind, counted once when it ended (app/queries/error_groups.py).
     error_groups: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
@@ -120,6 +131,11 @@ class ImportRun(TenantScoped, db.Model):
     def can_revert(self) -> bool:
         """A finished real run, not reverted yet, may be undone."""
         return not self.is_dry_run and self.is_finished and self.reverted_at is None
+
+    @property
+    def revert_pending(self) -> bool:
+        """Its revert was asked and has not ended yet."""
+        return self.revert_status in ("queued", "running")
 
     def __repr__(self) -> str:
         return f"<ImportRun {self.id} {self.status}>"

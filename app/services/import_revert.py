@@ -6,7 +6,15 @@ the run is left alone and listed. A dry run plans the same and writes nothing.
 The run's own audit events (actor "feed", id = the run's) say what it updated and archived;
 the records it created are those it stamped (import_run_id, or its profile for a record a
 later run stamped since) while it ran. Every write goes through the record writer or the
-record service, audited as the acting user's."""
+record service, audited as the acting user's.
+
+A revert asked from the back office or the API runs as a job (importers/reverts.py): asked
+(`request_revert`: queued, with the actor it will write as), taken by one worker
+(`claim_revert`), then executed whole in ONE transaction holding the profile's lock
+(`execute_revert`). One transaction rather than resumable steps: a revert's plan is read from
+the audit trail and the records as they are, so a half-applied revert would change its own
+plan (its writes look like "changed since by someone else"); all or nothing, a worker that
+dies mid-revert leaves nothing behind and the revert is simply run again."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,12 +23,12 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, not_, or_, select, update
 
 from app.entities import ENTITIES, Entity, get_entity
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import AuditEvent, ImportRun
+from app.models import AuditEvent, ImportProfile, ImportRun
 from app.models.attachment import Attachment
 from app.services.audit import audit_row, record_event
 from app.services.record_batches import RecordWriter
@@ -29,6 +37,7 @@ from app.services.records import delete_record
 from app.tenancy import current_actor
 
 KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
+PROFILE_BUSY = "A run of this profile is under way: revert once it has finished."
 
 
 @dataclass
@@ -52,13 +61,13 @@ class RevertPlan:
                 **{kind: getattr(self, kind) for kind in KINDS}}
 
 
-def plan_revert(run: ImportRun) -> RevertPlan:
-    """What reverting `run` would do (reads only)."""
+def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
+    """What reverting `run` would do (reads only); `holding`: the revert job holds the
+    run's profile for it."""
     if not run.can_revert:
         raise ValidationError({"": _not_revertible(run)})
-    if run.profile.locked_by_run_id is not None:
-        raise ValidationError({"": _("A run of this profile is under way: revert once it "
-                                     "has finished.")})
+    if _profile_holder(run) not in ((None, run.id) if holding else (None,)):
+        raise ValidationError({"": _(PROFILE_BUSY)})
     entity = get_entity(run.profile.entity)
     plan = RevertPlan(entity.name)
     events = db.session.scalars(select(AuditEvent).where(
@@ -101,9 +110,9 @@ def plan_revert(run: ImportRun) -> RevertPlan:
     return plan
 
 
-def revert_run(run: ImportRun, *, dry_run: bool = False) -> RevertPlan:
+def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) -> RevertPlan:
     """Revert `run` (flushed, audited, never committed); with `dry_run`, only its plan."""
-    plan = plan_revert(run)
+    plan = plan_revert(run, holding=holding)
     if dry_run:
         return plan
     entity = ENTITIES[plan.entity]
@@ -118,8 +127,77 @@ def revert_run(run: ImportRun, *, dry_run: bool = False) -> RevertPlan:
             delete_record(record)
     run.reverted_at, run.reverted_by = now, current_actor().label[:254]
     run.revert_summary = plan.summary()
+    run.revert_status, run.revert_message = "done", None
     record_event("revert", "import_runs", run.id, None, plan.summary())
     return plan
+
+
+def request_revert(run: ImportRun) -> None:
+    """Ask for `run`'s revert, executed by a job as the current actor (flushed; the caller
+    commits, then queues it: importers/jobs.py)."""
+    if run.revert_pending:
+        raise ValidationError({"": _("This run's revert is already under way.")})
+    if not run.can_revert:
+        raise ValidationError({"": _not_revertible(run)})
+    if _profile_holder(run) is not None:
+        raise ValidationError({"": _(PROFILE_BUSY)})
+    actor = current_actor()
+    run.revert_status, run.revert_requested_at = "queued", datetime.now(UTC)
+    run.revert_actor = {"kind": actor.kind, "id": actor.id, "label": actor.label[:254]}
+    run.revert_worker_id = run.revert_heartbeat_at = run.revert_message = None
+    db.session.flush()
+
+
+def claim_revert(run_id: int, worker_id: str) -> bool:
+    """Take a queued revert for this worker; False when another took it, or none is asked
+    (a job delivered twice runs once)."""
+    result = db.session.execute(
+        update(ImportRun).where(ImportRun.id == run_id, ImportRun.revert_status == "queued")
+        .values(revert_status="running", revert_worker_id=worker_id,
+                revert_heartbeat_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def execute_revert(run_id: int) -> RevertPlan | None:
+    """The revert job's one transaction: hold the profile (no run of it starts meanwhile),
+    revert, let the profile go. None when the run was reverted already (by an earlier
+    delivery). Flushes; the job commits, or rolls everything back."""
+    run = db.session.get(ImportRun, run_id)
+    if run is None or run.reverted_at is not None:
+        return None
+    held = db.session.execute(
+        update(ImportProfile).where(ImportProfile.id == run.profile_id,
+                                    ImportProfile.locked_by_run_id.is_(None))
+        .values(locked_by_run_id=run.id).execution_options(synchronize_session=False))
+    if held.rowcount != 1:
+        raise ValidationError({"": _(PROFILE_BUSY)})
+    db.session.refresh(run)  # as of now: the profile is held, a concurrent revert has ended
+    if run.reverted_at is not None:
+        return None
+    plan = revert_run(run, holding=True)
+    db.session.execute(
+        update(ImportProfile).where(ImportProfile.id == run.profile_id,
+                                    ImportProfile.locked_by_run_id == run.id)
+        .values(locked_by_run_id=None).execution_options(synchronize_session=False))
+    return plan
+
+
+def fail_revert(run_id: int, message: str) -> None:
+    """End an unfinished revert failed, with the reason (an English message, translated
+    where shown); it may be asked again."""
+    db.session.execute(
+        update(ImportRun).where(ImportRun.id == run_id,
+                                ImportRun.revert_status.in_(("queued", "running")),
+                                ImportRun.reverted_at.is_(None))
+        .values(revert_status="failed", revert_message=message[:2000], revert_worker_id=None)
+        .execution_options(synchronize_session=False))
+
+
+def _profile_holder(run: ImportRun) -> int | None:
+    """The run holding `run`'s profile, read now (not from the session's copy)."""
+    return db.session.scalar(select(ImportProfile.locked_by_run_id).where(
+        ImportProfile.id == run.profile_id))
 
 
 def _not_revertible(run: ImportRun) -> str:

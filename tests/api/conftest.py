@@ -86,6 +86,22 @@ def queued_jobs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     return submitted
 
 
+@pytest.fixture
+def queued_reverts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Reverts the API queued, as (run id, tenant id), not started."""
+    submitted: list[tuple[int, int]] = []
+    monkeypatch.setattr(jobs, "submit_revert", lambda app, run_id, tenant_id:
+                        submitted.append((run_id, tenant_id)))
+    return submitted
+
+
+def run_queued_reverts(submitted: list[tuple[int, int]]) -> None:
+    """Execute the queued reverts here, as a worker would (the `revert_run` job)."""
+    while submitted:
+        jobs.revert_run(*submitted.pop(0))
+    db.session.expire_all()
+
+
 def run_queued(submitted: list[tuple[int, int]]) -> None:
     """Execute the submitted runs here, as the worker pool would."""
     while submitted:

@@ -103,7 +103,9 @@ def spawn(app: Flask, redis_url: str,
             "DATABASE_URL": str(app.config["SQLALCHEMY_DATABASE_URI"]),
             "FILES_DIR": str(app.config["FILES_DIR"]), "SECRET_KEY": "test-secret",
             "JOBS_BROKER_URL": redis_url, "JOBS_SCHEDULER": "0",
-            "WEBHOOK_ALLOW_PRIVATE": "1", "IMPORT_HEARTBEAT_SECONDS": "0.5", **env}
+            "WEBHOOK_ALLOW_PRIVATE": "1", "IMPORT_HEARTBEAT_SECONDS": "0.5",
+            # At normal priority: on a busy test machine a niced worker would be starved.
+            "JOBS_WORKER_NICE": "0", **env}
         with (tmp_path / f"{command}-{len(started)}.log").open("wb") as log:
             process = subprocess.Popen(
                 [str(Path(sys.executable).parent / "flask"), command, *args], cwd=ROOT,

@@ -9,12 +9,14 @@ import signal
 import time
 from datetime import UTC, datetime
 
+import pytest
 from redis import Redis
 from rq import Queue
 
 from app.extensions import db
 from app.models import ImportRun, SchedulerLease
 from importers import jobs as import_jobs
+from importers import runs
 from tests.jobs.conftest import COLUMNS, accounts_state, finished, wait_for, write_feed
 from tests.jobs.test_embedded import clean_state, queue
 from tests.webhooks.conftest import Receiver, _serve
@@ -129,3 +131,47 @@ def test_of_two_scheduler_processes_only_the_lease_holder_fires(broker, app_ctx,
                      timeout=15)
     assert taken
     assert all(by.endswith(f":{other.pid}") for by in firings()[before:])
+
+
+def test_a_worker_killed_mid_revert_leaves_nothing_and_the_revert_completes_again(
+        broker, spawn, tenant, make_profile, tmp_path):
+    from app.services.import_revert import request_revert
+
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    run = queue(profile, write_feed(tmp_path / "clients.csv", 1_500))
+    assert runs.run_import(run.id, tenant.id, max_wait=0).status == "succeeded"
+    run = db.session.get(ImportRun, run.id, populate_existing=True)
+    request_revert(run)
+    db.session.commit()
+    first = spawn("worker")
+    import_jobs.submit_revert(broker, run.id, tenant.id)
+
+    wait_for(lambda: db.session.get(ImportRun, run.id, populate_existing=True)
+             .revert_status == "running", every=0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    killed = db.session.get(ImportRun, run.id, populate_existing=True)
+    if killed.revert_status == "done":
+        pytest.skip("the revert ended before the worker could be killed")
+    assert killed.revert_status == "running" and killed.reverted_at is None
+    assert len(accounts_state()) == 1_500  # all or nothing: nothing
+
+    second = spawn("worker")
+    import_jobs.recover_runs()  # what the scheduler fires
+
+    done = wait_for(lambda: (found := db.session.get(ImportRun, run.id, populate_existing=True))
+                    .revert_status == "done" and found, timeout=240)
+    assert done.reverted_at is not None and done.revert_worker_id.split(":")[1] == \
+        str(second.pid)
+    assert accounts_state() == []
+
+
+def test_a_worker_gives_the_cpu_to_the_pages_first(broker, spawn):
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    niced = spawn("worker", JOBS_WORKER_NICE="10")
+    plain = spawn("worker", "--nice", "0", JOBS_WORKER_NICE="10")
+    deadline = time.monotonic() + 30
+    while os.getpriority(os.PRIO_PROCESS, niced.pid) == mine and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert os.getpriority(os.PRIO_PROCESS, niced.pid) == min(mine + 10, 19)
+    assert os.getpriority(os.PRIO_PROCESS, plain.pid) == mine

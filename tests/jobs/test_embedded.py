@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import ImportRun
 from app.scheduler import Election
 from app.services import feeds
+from app.services.import_revert import claim_revert, request_revert
 from app.tenancy import SYSTEM, tenant_context
 from importers import heartbeat, recovery, runs
 from importers import jobs as import_jobs
@@ -151,3 +152,42 @@ def test_an_upload_made_while_the_broker_is_down_is_saved_for_the_recovery(
     finally:
         jobs.forget_runner(app)
     assert finished(run.id) is None  # still queued: recovery runs it once it is stale
+
+
+def _imported(profile, path: Path, tenant_id: int) -> ImportRun:
+    run = queue(profile, path)
+    assert runs.run_import(run.id, tenant_id, max_wait=0).status == "succeeded"
+    return db.session.get(ImportRun, run.id, populate_existing=True)
+
+
+def _reverted(run_id: int) -> ImportRun | None:
+    run = db.session.get(ImportRun, run_id, populate_existing=True)
+    return run if run.revert_status not in ("queued", "running") else None
+
+
+def test_a_revert_asked_runs_on_this_process_threads(app, tenant, make_profile, tmp_path):
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    run = _imported(profile, write_feed(tmp_path / "clients.csv", 40), tenant.id)
+    request_revert(run)
+    db.session.commit()
+    import_jobs.submit_revert(app, run.id, tenant.id)
+    done = wait_for(lambda: _reverted(run.id), timeout=30)
+    assert done.revert_status == "done" and done.reverted_at is not None
+    assert done.revert_summary["counts"]["deleted"] == 40
+    assert accounts_state() == []
+
+
+def test_the_recovery_job_queues_again_a_revert_whose_worker_died(
+        app, tenant, make_profile, tmp_path):
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    run = _imported(profile, write_feed(tmp_path / "clients.csv", 30), tenant.id)
+    request_revert(run)
+    db.session.commit()
+    assert claim_revert(run.id, DEAD_WORKER)  # taken, then the worker was SIGKILLed
+    db.session.commit()
+    assert len(accounts_state()) == 30  # its one transaction died with it
+
+    import_jobs.recover_runs()
+
+    done = wait_for(lambda: _reverted(run.id), timeout=30)
+    assert done.revert_status == "done" and accounts_state() == []

@@ -213,3 +213,34 @@ def test_overdue_invoices_are_labelled_with_their_customer(agent_setup, make_inv
     assert header == ["Number", "Customer", "Due on", "Late", "Amount due"]
     assert row == [invoice.number, "Client du Nord", f"{due.day} {due:%b %Y}", "10 days late",
                    "€1,000.00"]
+
+
+def test_the_home_reads_the_same_statements_for_one_feed_or_six_and_five_late_invoices(
+        app, agent_setup, make_invoice, make_quote):
+    from tests.backoffice.conftest import count_statements
+
+    client, mine, _theirs = agent_setup
+    today = local_day()
+
+    def late_invoice() -> None:
+        make_invoice(account=mine.id, issued_on=today - timedelta(days=40),
+                     due_on=today - timedelta(days=10))
+
+    late_invoice()
+    make_quote(account=mine.id)
+    invoices = _feed("invoices", datetime(2026, 11, 20, 6, 0, tzinfo=UTC))
+    db.session.execute(update(Invoice).values(import_profile_id=invoices))
+    db.session.commit()
+    client.get("/alpha/portal/")
+    with count_statements(app) as few:
+        assert client.get("/alpha/portal/").status_code == 200
+    for _n in range(4):
+        late_invoice()
+        make_quote(account=mine.id)
+    for n, entity in enumerate(("quotes", "orders", "deals", "contracts", "deliveries")):
+        _feed(entity, datetime(2026, 11, 19, 6, n, tzinfo=UTC))  # older, of other records
+    db.session.commit()
+    with count_statements(app) as many:
+        page = page_text(client.get("/alpha/portal/"))
+    assert "20/11/2026" in page
+    assert len(many) == len(few), "\n".join(many)

@@ -44,6 +44,27 @@
     window.setTimeout(function () { poll(box); }, POLL_MS);
   }
 
+  // A revert runs on a worker: the page shows its outcome once it has ended.
+  function pollRevert(box) {
+    fetch(box.getAttribute("data-status-url"), {
+      credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store"
+    })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (state) {
+        if (state && state.revert_status !== "queued" && state.revert_status !== "running") {
+          window.location.reload();
+        } else {
+          window.setTimeout(function () { pollRevert(box); }, POLL_MS * 2);
+        }
+      })
+      .catch(function () { window.setTimeout(function () { pollRevert(box); }, POLL_MS * 5); });
+  }
+
+  var revert = document.getElementById("revert-state");
+  if (revert && revert.getAttribute("data-status-url")) {
+    window.setTimeout(function () { pollRevert(revert); }, POLL_MS * 2);
+  }
+
   // Mapping screen: another entity means other fields; ask the server for new guesses.
   document.querySelectorAll("[data-suggest-on-change]").forEach(function (select) {
     select.addEventListener("change", function () {

@@ -58,6 +58,16 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
 
 @pytest.fixture
+def queued_reverts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Reverts the pages queued, as (run id, tenant id); `jobs.revert_run(*it)` runs one as
+    a worker would."""
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(jobs, "submit_revert",
+                        lambda app, run_id, tenant_id: calls.append((run_id, tenant_id)))
+    return calls
+
+
+@pytest.fixture
 def start_run(admin_client: FlaskClient, submitted) -> Callable[..., ImportRun]:
     """Upload a file on the profile's page, as an admin; returns the run it created."""
 

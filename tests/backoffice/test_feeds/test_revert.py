@@ -1,5 +1,6 @@
-"""Reverting an import run from its page: a preview first, then the revert, shown on the run
-page; only admins, with the CSRF token."""
+"""Reverting an import run from its page: a preview first, then the revert, queued and run by a
+worker, its state shown on the run page (queued, then done with what it did, or failed with
+why); only admins, with the CSRF token."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, Invoice
 from app.services.records import update_record
+from importers import jobs
 from tests.backoffice.conftest import fr, text
 from tests.backoffice.test_feeds.conftest import GOOD, HEADER
 from tests.conftest import PASSWORD, login
@@ -24,8 +26,15 @@ def _invoices() -> list[str]:
     return list(db.session.scalars(select(Invoice.number)))
 
 
+def _work(queued: list[tuple[int, int]]) -> None:
+    """The worker takes the queued reverts."""
+    while queued:
+        jobs.revert_run(*queued.pop(0))
+    db.session.expire_all()
+
+
 def test_an_admin_previews_then_reverts_a_run(admin_client, admin_user, invoice_profile,
-                                              start_run):
+                                              start_run, queued_reverts):
     run = start_run(invoice_profile, HEADER, GOOD)
     assert _invoices() == ["F001"]
     url = f"/alpha/feeds/runs/{run.id}"
@@ -35,10 +44,18 @@ def test_an_admin_previews_then_reverts_a_run(admin_client, admin_user, invoice_
     page = text(preview)
     assert fr("Preview of the revert: nothing was changed yet.") in page
     assert fr("Records deleted: %(count)s", count=1) in page
-    assert _invoices() == ["F001"]
-    response = admin_client.post(f"{url}/revert")
-    assert response.status_code == 302
+    assert _invoices() == ["F001"] and not queued_reverts
+    response = admin_client.post(f"{url}/revert", follow_redirects=True)
+    assert fr("The revert is queued: this page says when it is done.") in text(response)
+    page = text(admin_client.get(url))
+    assert fr("Revert queued: a worker undoes this run shortly.") in page
+    assert fr("Revert this run") not in page  # not twice
+    assert _invoices() == ["F001"] and len(queued_reverts) == 1
+    status = admin_client.get(f"{url}/status").get_json()
+    assert status["revert_status"] == "queued"
+    _work(queued_reverts)
     assert _invoices() == []
+    assert admin_client.get(f"{url}/status").get_json()["revert_status"] == "done"
     page = text(admin_client.get(url))
     reverted = db.session.get(ImportRun, run.id)
     assert "Annulé le" in page and "par" in page
@@ -50,9 +67,33 @@ def test_an_admin_previews_then_reverts_a_run(admin_client, admin_user, invoice_
     assert "data-reverted" in admin_client.get("/alpha/feeds/runs").data.decode()
     again = admin_client.post(f"{url}/revert", follow_redirects=True)
     assert fr("This run was already reverted.") in text(again)
+    assert not queued_reverts
 
 
-def test_records_left_alone_are_listed_with_links(admin_client, invoice_profile, start_run):
+def test_a_failed_revert_says_why_and_can_be_asked_again(admin_client, invoice_profile,
+                                                        start_run, queued_reverts):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    url = f"/alpha/feeds/runs/{run.id}"
+    admin_client.post(f"{url}/revert")
+    profile = db.session.get(type(invoice_profile), invoice_profile.id)
+    profile.locked_by_run_id = run.id + 1000  # a run of the feed started meanwhile
+    db.session.commit()
+    _work(queued_reverts)
+    page = text(admin_client.get(url))
+    assert fr("The revert failed, nothing was changed: %(reason)s", reason=fr(
+        "A run of this profile is under way: revert once it has finished.")) in page
+    assert _invoices() == ["F001"]
+    profile = db.session.get(type(invoice_profile), invoice_profile.id)
+    profile.locked_by_run_id = None
+    db.session.commit()
+    assert fr("Revert this run") in text(admin_client.get(url))
+    admin_client.post(f"{url}/revert")
+    _work(queued_reverts)
+    assert _invoices() == []
+
+
+def test_records_left_alone_are_listed_with_links(admin_client, invoice_profile, start_run,
+                                                  queued_reverts):
     first = start_run(invoice_profile, HEADER, GOOD)
     assert first.created == 1
     run = start_run(invoice_profile, HEADER, GOOD.replace("1 234,56", "99,00"), force=True)
@@ -62,40 +103,43 @@ def test_records_left_alone_are_listed_with_links(admin_client, invoice_profile,
     db.session.commit()
     url = f"/alpha/feeds/runs/{run.id}"
     admin_client.post(f"{url}/revert")
+    _work(queued_reverts)
     page = admin_client.get(url).data.decode()
     assert f'href="/alpha/invoices/{invoice.id}"' in page
     assert fr("Records left alone, changed since by someone else: %(count)s", count=1) in \
         text(admin_client.get(url))
 
 
-def test_sales_may_not_revert(sales_client, invoice_profile, start_run):
+def test_sales_may_not_revert(sales_client, invoice_profile, start_run, queued_reverts):
     run = start_run(invoice_profile, HEADER, GOOD)
     url = f"/alpha/feeds/runs/{run.id}"
     assert fr("Revert this run") not in text(sales_client.get(url))
     assert sales_client.post(f"{url}/revert").status_code == 403
     assert sales_client.post(f"{url}/revert", data={"dry_run": "1"}).status_code == 403
-    assert _invoices() == ["F001"]
+    assert _invoices() == ["F001"] and not queued_reverts
 
 
 def test_a_revert_needs_the_csrf_token(app, admin_client, invoice_profile, start_run,
-                                      monkeypatch):
+                                      monkeypatch, queued_reverts):
     run = start_run(invoice_profile, HEADER, GOOD)
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     url = f"/alpha/feeds/runs/{run.id}"
     assert admin_client.post(f"{url}/revert").status_code == 400
     assert _invoices() == ["F001"]
     token = _csrf_token(admin_client, url)
+    assert not queued_reverts
     assert admin_client.post(f"{url}/revert", data={"csrf_token": token}).status_code == 302
+    _work(queued_reverts)
     assert _invoices() == []
 
 
 def test_an_admin_of_another_tenant_cannot_revert(app, invoice_profile, start_run,
-                                                  other_tenant, in_tenant):
+                                                  other_tenant, in_tenant, queued_reverts):
     run = start_run(invoice_profile, HEADER, GOOD)
     outsider = in_tenant(other_tenant, make_user_in, "admin")
     client = login(app.test_client(), outsider, "beta")
     assert client.post(f"/beta/feeds/runs/{run.id}/revert").status_code == 404
-    assert _invoices() == ["F001"]
+    assert _invoices() == ["F001"] and not queued_reverts
 
 
 def make_user_in(role: str):

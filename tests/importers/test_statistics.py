@@ -1,0 +1,47 @@
+"""A large import refreshes the planner's statistics of its table: once while it runs (when
+it has written enough records, not at every batch) and once at its end; a small one or a dry
+run does not."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from importers import engine, statistics
+from tests.backoffice.conftest import count_statements
+
+COLUMNS = {"Réf": "external_ref", "Nom": "name"}
+
+
+def _feed(path: Path, rows: int) -> Path:
+    path.write_text("Réf;Nom\n" + "".join(f"C{n:05d};Client {n}\n" for n in range(rows)),
+                    encoding="utf-8")
+    return path
+
+
+def _analyzes(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().upper().startswith("ANALYZE")]
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    monkeypatch.setattr(engine, "BATCH_ROWS", 10)  # six batches of the 60-row file
+    monkeypatch.setattr(statistics, "ANALYZE_AFTER_ROWS", 25)
+
+
+def test_a_large_run_analyzes_its_table_once_while_running_and_once_at_its_end(
+        app, make_profile, run_import, tmp_path, small_thresholds):
+    profile = make_profile("accounts", COLUMNS)
+    with count_statements(app) as statements:
+        run = run_import(profile, _feed(tmp_path / "clients.csv", 60))
+    assert run.status == "succeeded" and run.created == 60
+    assert _analyzes(statements) == ['ANALYZE "accounts"'] * 2
+
+
+def test_a_small_run_or_a_dry_run_leaves_the_statistics_alone(
+        app, make_profile, run_import, tmp_path, small_thresholds):
+    profile = make_profile("accounts", COLUMNS)
+    with count_statements(app) as statements:
+        assert run_import(profile, _feed(tmp_path / "few.csv", 20)).created == 20
+        assert run_import(profile, _feed(tmp_path / "dry.csv", 60), dry_run=True).is_dry_run
+    assert _analyzes(statements) == []
