@@ -294,3 +294,18 @@ def test_a_dry_run_skips_but_stores_no_fingerprint(nightly, feed_file, run_impor
     assert _invoice("R1").status == "paid"
     run = nightly()
     assert run.updated == 1 and run.fingerprinted == 2
+
+
+def test_an_orm_write_of_a_record_or_of_a_reference_it_names_invalidates(nightly):
+    """Writes that bypass the record writer (an anonymisation, a custom field's values
+    converted to a new type) go through the ORM: the column's onupdate and the listener on
+    references cover them."""
+    nightly()
+    invoice = _invoice("R3")
+    invoice.status = "cancelled"
+    customer = by_key("accounts")["C1"]
+    customer.external_ref = "C1-ANON"
+    db.session.commit()
+    run = nightly()
+    assert run.fingerprinted == 0 and run.updated == 1 and run.failed == 2
+    assert _invoice("R3").status == "issued"
