@@ -3,8 +3,11 @@
 `python -m bench --suite imports` (or `all`). For each backend and file size: a raw baseline (the
 same rows parsed with the csv module and loaded with executemany / COPY into the same table, no
 validation), the first import (upsert into a tenant without these invoices), then the same file
-again (forced): every row comes back unchanged. Each measurement runs in a child process, so its
-peak RSS (VmHWM) is its own. The import tenant (100,000 accounts, the `promoteur` custom field,
+again (forced): every row comes back unchanged, recognised by its fingerprint
+(importers/fingerprints.py); then the same file with 1 % of its rows changed (their
+`Promoteur`). Both re-imports are also given as a share of `csv.reader` merely reading the same
+file in the same run (`read`). Each measurement runs in a child process, so its peak RSS
+(VmHWM) is its own. The import tenant (100,000 accounts, the `promoteur` custom field,
 the profile) lives in its own databases, relais-bench-imports.sqlite and relais_bench_imports.
 """
 from __future__ import annotations
@@ -30,8 +33,9 @@ from bench.invoice_file import HEADER, PROFILE, STATUS_FR, invoice_file
 
 TENANT_SLUG = "bench-imports"
 ACTOR_LABEL = "cli:bench-imports"
-TARGETS = {"first_rows_per_s": 100_000, "reimport_rows_per_s": 200_000, "baseline_ratio": 0.5,
-           "peak_rss_mb": 300}
+TARGETS = {"first_rows_per_s": 100_000, "reimport_rows_per_s": 300_000,
+           "changed_rows_per_s": 200_000, "baseline_ratio": 0.5, "peak_rss_mb": 300}
+CHANGED_EVERY = 100  # one row in a hundred changed: the 1 % file
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,7 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     app = make_app(job["url"])
     with app.app_context():
         before, cpu = _memory(), _cpu_times()
-        result = (_raw_load if job["kind"] == "raw" else _import)(job)
+        result = {"raw": _raw_load, "read": _csv_read}.get(job["kind"], _import)(job)
         after, idle = _memory(), _idle_share(cpu, _cpu_times())
     used = resource.getrusage(resource.RUSAGE_SELF)
     return result | {"rss_before_kb": before["VmRSS"], "peak_rss_kb": after["VmHWM"],
@@ -230,8 +234,36 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
             seconds = time.perf_counter() - started
             runs.release(run)
         feeds.run_file_path(run).unlink(missing_ok=True)
+        # getattr: the same harness measures code from before fingerprints too
         return {"seconds": seconds, "store_seconds": stored, "rows": run.rows_done,
-                "status": run.status, "message": run.message, **run.counts}
+                "status": run.status, "message": run.message, **run.counts,
+                "fingerprinted": getattr(run, "fingerprinted", 0)}
+
+
+def _csv_read(job: dict[str, Any]) -> dict[str, Any]:
+    """The floor of any import of the file: csv.reader reading it, every row a list of cells."""
+    started = time.perf_counter()
+    count = 0
+    with open(job["file"], encoding="cp1252", newline="") as source:
+        for _cells in csv.reader(source, delimiter=";"):
+            count += 1
+    return {"seconds": time.perf_counter() - started, "rows": count - 1}
+
+
+def changed_file(path: Path) -> Path:
+    """The file with one row in CHANGED_EVERY changed (its developer), made when missing."""
+    changed = path.with_name(f"{path.stem}-changed{CHANGED_EVERY}{path.suffix}")
+    if changed.exists():
+        return changed
+    partial = changed.with_suffix(".part")
+    with path.open(encoding="cp1252", newline="") as source, \
+            partial.open("w", encoding="cp1252", newline="") as out:
+        for number, line in enumerate(source):
+            if number and number % CHANGED_EVERY == 0:
+                line = line.rstrip("\r\n").rsplit(";", 1)[0] + ";Promoteur changé\r\n"
+            out.write(line)
+    partial.rename(changed)
+    return changed
 
 
 def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
@@ -325,29 +357,46 @@ def measure(backend: Backend, tenant_id: int, sizes: list[int], data: ImportSet,
         first = _spawn(job | {"kind": "import", "force": False})
         log(f"    first {first['rows'] / first['seconds']:,.0f} rows/s ({first['status']}); "
             "unchanged re-import ...", flush=True)
+        read = _spawn(job | {"kind": "read"})
         again = _spawn(job | {"kind": "import", "force": True})
-        log(f"    again {again['rows'] / again['seconds']:,.0f} rows/s ({again['status']})",
-            flush=True)
+        log(f"    again {again['rows'] / again['seconds']:,.0f} rows/s ({again['status']}, "
+            f"{again['fingerprinted']:,} by fingerprint); csv.reader "
+            f"{read['rows'] / read['seconds']:,.0f} rows/s; 1 % changed ...", flush=True)
+        changed = _spawn(job | {"kind": "import", "force": True,
+                                "file": str(changed_file(path))})
+        log(f"    changed {changed['rows'] / changed['seconds']:,.0f} rows/s "
+            f"({changed['status']}, {changed['updated']:,} updated)", flush=True)
         results.append({"rows": size, "file": path.name, "file_bytes": path.stat().st_size,
-                        "raw": raw, "first": first, "reimport": again})
+                        "raw": raw, "first": first, "read": read, "reimport": again,
+                        "changed": changed})
     return results
 
 
 def verdicts(result: dict[str, Any]) -> dict[str, Any]:
     raw, first, again = result["raw"], result["first"], result["reimport"]
+    read, changed, rows = result["read"], result["changed"], result["rows"]
     raw_rate = raw["rows"] / raw["seconds"]
     first_rate = first["rows"] / first["seconds"]
     again_rate = again["rows"] / again["seconds"]
-    peak = max(first["peak_rss_kb"], again["peak_rss_kb"]) / 1024
+    read_rate = read["rows"] / read["seconds"]
+    changed_rate = changed["rows"] / changed["seconds"]
+    peak = max(first["peak_rss_kb"], again["peak_rss_kb"], changed["peak_rss_kb"]) / 1024
     return {
         "raw_rows_per_s": round(raw_rate), "first_rows_per_s": round(first_rate),
         "reimport_rows_per_s": round(again_rate), "baseline_ratio": round(first_rate / raw_rate, 3),
+        "read_rows_per_s": round(read_rate), "changed_rows_per_s": round(changed_rate),
+        "reimport_x_read": round(again_rate / read_rate, 3),
+        "changed_x_read": round(changed_rate / read_rate, 3),
         "peak_rss_mb": round(peak, 1),
-        "first_ok": first["created"] == result["rows"] and first["failed"] == 0,
-        "reimport_ok": again["unchanged"] == result["rows"] and again["failed"] == 0,
+        "first_ok": first["created"] == rows and first["failed"] == 0,
+        "reimport_ok": again["unchanged"] == rows and again["fingerprinted"] == rows
+        and again["failed"] == 0,
+        "changed_ok": changed["updated"] == rows // CHANGED_EVERY and changed["failed"] == 0
+        and changed["unchanged"] == rows - rows // CHANGED_EVERY,
         "meets": {
             "first_rows_per_s": first_rate >= TARGETS["first_rows_per_s"],
             "reimport_rows_per_s": again_rate >= TARGETS["reimport_rows_per_s"],
+            "changed_rows_per_s": changed_rate >= TARGETS["changed_rows_per_s"],
             "baseline_ratio": first_rate / raw_rate >= TARGETS["baseline_ratio"],
             "peak_rss_mb": peak < TARGETS["peak_rss_mb"],
         },
@@ -356,27 +405,36 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
 
 def table(name: str, results: list[dict[str, Any]]) -> str:
     head = (f"{'rows':>9} {'raw rows/s':>11} {'first rows/s':>12} {'x raw':>6} "
-            f"{'again rows/s':>12} {'peak RSS MB':>11}  counts (first / again)")
+            f"{'read rows/s':>11} {'again rows/s':>12} {'x read':>6} {'1% rows/s':>10} "
+            f"{'x read':>6} {'peak RSS MB':>11}  counts (first / again / 1 %)")
     lines = ["", f"{name} — import benchmark (targets: first ≥ "
              f"{TARGETS['first_rows_per_s']:,}/s, again ≥ {TARGETS['reimport_rows_per_s']:,}/s, "
+             f"1 % changed ≥ {TARGETS['changed_rows_per_s']:,}/s, "
              f"≥ {TARGETS['baseline_ratio']} x raw, peak RSS < {TARGETS['peak_rss_mb']} MB)",
              head, "-" * len(head)]
     for result in results:
         v = result["verdicts"]
         mark = {k: "" if ok else "!" for k, ok in v["meets"].items()}
-        first, again = result["first"], result["reimport"]
+        first, again, changed = result["first"], result["reimport"], result["changed"]
         lines.append(
             f"{result['rows']:>9,} {v['raw_rows_per_s']:>11,} "
             f"{v['first_rows_per_s']:>11,}{mark['first_rows_per_s']:1} "
             f"{v['baseline_ratio']:>5.2f}{mark['baseline_ratio']:1} "
+            f"{v['read_rows_per_s']:>11,} "
             f"{v['reimport_rows_per_s']:>11,}{mark['reimport_rows_per_s']:1} "
+            f"{v['reimport_x_read']:>6.2f} "
+            f"{v['changed_rows_per_s']:>9,}{mark['changed_rows_per_s']:1} "
+            f"{v['changed_x_read']:>6.2f} "
             f"{v['peak_rss_mb']:>10.0f}{mark['peak_rss_mb']:1}  "
             f"created {first['created']:,} failed {first['failed']:,} / "
-            f"unchanged {again['unchanged']:,} failed {again['failed']:,}")
+            f"unchanged {again['unchanged']:,} (fingerprint {again['fingerprinted']:,}) "
+            f"failed {again['failed']:,} / updated {changed['updated']:,} "
+            f"failed {changed['failed']:,}")
     lines.append("  ! = target missed; rows/s = rows / time of execute_run (the file already "
-                 "stored); peak RSS = VmHWM of the child process")
+                 "stored); read = csv.reader reading the file, same run; peak RSS = VmHWM of "
+                 "the child process")
     busy = [f"{r['rows']:,} {kind} ({r[kind]['cpu_idle_share']:.0%} idle)" for r in results
-            for kind in ("raw", "first", "reimport")
+            for kind in ("raw", "first", "reimport", "changed")
             if r[kind].get("cpu_idle_share") is not None and r[kind]["cpu_idle_share"] < 0.25]
     if busy:
         lines.append("  note: the CPUs were busy with other processes during "
@@ -411,7 +469,7 @@ def run_suite(backends: list[Backend], sizes: list[int], regenerate: bool,
 
 def all_met(report: dict[str, Any]) -> bool:
     return all(all(r["verdicts"]["meets"].values()) and r["verdicts"]["first_ok"]
-               and r["verdicts"]["reimport_ok"]
+               and r["verdicts"]["reimport_ok"] and r["verdicts"]["changed_ok"]
                for b in report["backends"].values() for r in b.get("results", []))
 
 

@@ -13,6 +13,10 @@ fall back to row by row in a batch the database refused. What changes is the uni
 - New records go in with executemany or COPY (importers/new_records.py, app/services/
   record_sql.py), changed ones and their audit events through the engine's record writer
   (app/services/record_batches.py), whose savepoint and row-by-row fallback apply.
+- A row whose fingerprint (importers/fingerprints.py) is the one stored on the record of its
+  key is unchanged before any cell is converted: per row, its key noted, a hash and a
+  comparison. The others go through the steps above, and the records they create, change or
+  find equal take their fingerprint.
 - Related records are read once per run (all of them when they are fewer than the file's
   rows) and remembered: the run holds its profile's lock, and a reference is resolved as it
   was when first met.
@@ -30,6 +34,7 @@ from app.models import ACTIVITY_RECORDS
 from app.services.record_sql import collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
+from importers import fingerprints
 from importers.convert import Column
 from importers.csv_columns import (
     BatchColumn,
@@ -99,11 +104,22 @@ class ColumnImport:
             name: {} for _n, name in self.refs}
         self.preloaded: set[str] = set()
         self.iso: dict[date, str] = {}
+        # Fingerprints, where a row's key is its stripped cell (a key through a value
+        # mapping is not): their function once the file's width is known, a batch's.
+        self.fingerprinted = self.key_is_text
+        self.digests_of: Any = None
+        self.digests: list[bytes] | None = None
         self.existing = ExistingRecords(self)
         self.new = NewRecords(self)
 
     def run(self, table: Table, size: int) -> None:
         self.batch_rows = size
+        if self.fingerprinted:
+            engine = self.engine
+            salt = fingerprints.salt(engine.run.profile_id, self.profile, engine.custom_fields,
+                                     engine.limits.max_field_length)
+            self.digests_of = fingerprints.row_digests(
+                salt, [c.column.index for c in self.columns], len(table.header))
         with collecting_between_batches() as collect:
             for batch in csv_batches(table, size):
                 self.process(batch)
@@ -113,6 +129,14 @@ class ColumnImport:
 
     def process(self, batch: RowBatch) -> None:
         engine = self.engine
+        rows = len(batch)
+        repeated: dict[int, int] | None = None
+        if self.digests_of is not None:
+            batch, self.digests, repeated = self._without_fingerprinted(batch)
+            if not len(batch):
+                engine.run.rows_done += rows
+                engine.save_progress()
+                return
         self.batch, self.items = batch, {}
         cells_of = list(zip(*batch.cells, strict=True))
         problems: dict[int, list] = {index: [engine.extra_cells_problem(count)]
@@ -147,9 +171,10 @@ class ColumnImport:
                 if key is None and index not in problems:
                     problems[index] = [engine.empty_key_problem()]
         lines = batch.lines
-        repeats = engine.note_keys([(keys[i], lines[i]) for i in keyed])
-        for position, first in repeats.items():
-            index = keyed[position]
+        if repeated is None:
+            repeats = engine.note_keys([(keys[i], lines[i]) for i in keyed])
+            repeated = {keyed[position]: first for position, first in repeats.items()}
+        for index, first in repeated.items():
             if index not in problems:
                 problems[index] = [engine.repeated_key_problem(keys[index], first,
                                                                lines[index])]
@@ -161,8 +186,49 @@ class ColumnImport:
         good = self._resolve(good)
         if good:
             self._classify_and_write(good)
-        engine.run.rows_done += len(batch)
+        engine.run.rows_done += rows
         engine.save_progress()
+
+    def _without_fingerprinted(self, batch: RowBatch
+                               ) -> tuple[RowBatch, list[bytes], dict[int, int]]:
+        """The batch's rows that their fingerprint does not say unchanged, with their
+        fingerprints and repeated keys (index → first line); the others counted unchanged.
+        Every key is noted, in the file's order: full sync sees it, a repeat is found."""
+        engine, key = self.engine, self.columns[self.key_at]
+        at, limit = key.column.index, key.text_limit
+        keys: list[str | None] = [cells[at].strip() for cells in batch.cells]
+        if "" in keys or max(map(len, keys), default=0) > limit:
+            keys = [k if k and len(k) <= limit else None for k in keys]
+        for index, columns in batch.long.items():
+            if at in columns:  # the key's cell is over the length limit: a row error
+                keys[index] = None
+        lines = batch.lines
+        if None in keys:
+            keyed = [i for i, k in enumerate(keys) if k is not None]
+            repeats = engine.note_keys([(keys[i], lines[i]) for i in keyed])
+            repeated = {keyed[position]: first for position, first in repeats.items()}
+        else:
+            repeats = engine.note_keys(list(zip(keys, lines, strict=True)))
+            repeated = repeats  # positions are indexes
+        digests = self.digests_of(batch.cells)
+        stored = self.bulk.digests([k for k in keys if k is not None])
+        get = stored.get
+        same = [get(k) == d for k, d in zip(keys, digests, strict=True)]
+        for index in chain(repeated, batch.extra, batch.long):
+            same[index] = False
+        skipped = sum(same)
+        if not skipped:
+            return batch, digests, repeated
+        engine.outcome.unchanged += skipped
+        engine.outcome.fingerprinted += skipped
+        kept = [i for i, s in enumerate(same) if not s]
+        rest = RowBatch(lines=[lines[i] for i in kept], cells=[batch.cells[i] for i in kept])
+        if batch.extra or batch.long or repeated:
+            position = {i: n for n, i in enumerate(kept)}
+            rest.extra = {position[i]: n for i, n in batch.extra.items()}
+            rest.long = {position[i]: c for i, c in batch.long.items()}
+            repeated = {position[i]: first for i, first in repeated.items()}
+        return rest, [digests[i] for i in kept], repeated
 
     def _defaulted(self, column: BatchColumn, values: list[Any]) -> list[Any]:
         """Empty cells of a column with a default hold it (the engine's rule), in the
@@ -281,14 +347,25 @@ class ColumnImport:
             creates.sort()
         plan.creates = self._required(creates, failed, now)
         plan.failed = sorted(plan.failed + failed, key=lambda item: item.line)
+        equal: list[int] = []
+        if self.digests is not None:
+            for item, row in plan.updates:
+                row["import_digest"] = item.digest
+            if mode != "insert" and len(found) < len(good):
+                equal = [i for position, i in enumerate(good) if position not in found]
         engine.account(engine.write_plan(
-            plan, lambda: self._write(plan, now),
+            plan, lambda: self._write(plan, now, equal),
             (item for i in good if not (item := self.item(i)).problems)))
 
-    def _write(self, plan: Plan, now: datetime) -> None:
+    def _write(self, plan: Plan, now: datetime, equal: list[int]) -> None:
+        """The batch's writes; `equal`: rows found equal to their record, which takes their
+        fingerprint."""
         engine = self.engine
         if engine.run.is_dry_run:
             return
+        if equal:
+            self.bulk.set_digests([(self.keys[i], self.digests[i]) for i in equal],
+                                  engine.run.profile_id)
         if plan.creates:
             self.new.insert(plan.creates, now)
             enqueue_created(engine.entity.name, key=self.profile.key,
@@ -321,6 +398,8 @@ class ColumnImport:
             return found
         item = self._failed_item(i)
         item.key = self.keys[i]
+        if self.digests is not None:
+            item.digest = self.digests[i]
         for column, values in zip(self.columns, self.values, strict=True):
             target, value = column.column.target, values[i]
             if column.money:

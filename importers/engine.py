@@ -609,7 +609,7 @@ class ImportEngine:
 
     def save_progress(self) -> None:
         run = self.run
-        for name in ("created", "updated", "unchanged", "failed", "archived"):
+        for name in ("created", "updated", "unchanged", "fingerprinted", "failed", "archived"):
             setattr(run, name, getattr(self.outcome, name))
         run.heartbeat_at = datetime.now(UTC)
         run.diff_sample = list(self.diffs)

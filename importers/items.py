@@ -31,6 +31,7 @@ class Item:
     extra_lines: list[tuple[int, list[Any]]] = field(default_factory=list)
     # Problems of the document's later rows, by line: one bad line fails the whole document.
     member_problems: dict[int, list[Problem]] = field(default_factory=dict)
+    digest: bytes | None = None  # the row's fingerprint (importers/fingerprints.py)
 
     @property
     def has_problems(self) -> bool:
@@ -55,6 +56,7 @@ class Outcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    fingerprinted: int = 0  # of the unchanged, recognised by their fingerprint
     failed: int = 0
     archived: int = 0
 

@@ -36,13 +36,15 @@ class KeyLog:
         if not pairs:
             return {}
         repeats: dict[int, int] = {}
-        first_here: dict[str, int] = {}
-        for index, (key, line) in enumerate(pairs):
-            first = first_here.get(key)
-            if first is None:
-                first_here[key] = line
-            else:
-                repeats[index] = first
+        first_here = dict(pairs)
+        if len(first_here) < len(pairs):  # a key repeated within `pairs`: its first line
+            first_here = {}
+            for index, (key, line) in enumerate(pairs):
+                first = first_here.get(key)
+                if first is None:
+                    first_here[key] = line
+                else:
+                    repeats[index] = first
         if dry:
             earlier = self._stored(list(first_here))
         else:

@@ -50,6 +50,8 @@ class NewRecords:
         self._add("custom", self._custom(table.c.custom))
         if engine.writer.searched:
             self._add("search_text", self._search_text())
+        if batch.fingerprinted:  # each row's own (importers/fingerprints.py)
+            self._add("import_digest", self._picked(lambda: batch.digests))
         run = engine.run
         for name, value in (("created_at", None), ("updated_at", None),
                             ("import_run_id", run.id), ("import_profile_id", run.profile_id)):

@@ -89,6 +89,9 @@ class RunCountsSchema(ma.Schema):
     created = ma.fields.Integer()
     updated = ma.fields.Integer()
     unchanged = ma.fields.Integer()
+    fingerprinted = ma.fields.Integer(metadata={
+        "description": "Of the unchanged rows, those recognised by the fingerprint their record "
+                       "kept of them, without converting their cells."})
     failed = ma.fields.Integer()
     archived = ma.fields.Integer()
 
@@ -179,7 +182,7 @@ def run_fields(run: ImportRun) -> dict[str, Any]:
         "profile": {"id": run.profile_id, "name": run.profile.name if run.profile else None,
                     "version": run.profile_version},
         "file": {"name": run.file_name, "size": run.file_size, "sha256": run.sha256},
-        "counts": run.counts,
+        "counts": {**run.counts, "fingerprinted": run.fingerprinted},
         "progress": {"rows_done": run.rows_done, "rows_total": run.rows_total},
         "created_at": run.created_at, "started_at": run.started_at,
         "finished_at": run.finished_at, "diff_sample": run.diff_sample or [],

@@ -5,7 +5,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Numeric, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    null,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -82,6 +93,12 @@ class RecordMixin(TenantScoped, TimestampMixin):
     def import_run_id(cls) -> Mapped[int | None]:
         """The last import run that created or changed the record."""
         return mapped_column(ForeignKey("import_runs.id", ondelete="SET NULL"))
+
+    # The fingerprint of the feed row that made the record as it is (importers/fingerprints.py):
+    # any other write empties it, by this `onupdate` (ORM and Core updates) or by the record
+    # writer's own statements (app/services/record_batches.py). Never loaded with the record.
+    import_digest: Mapped[bytes | None] = mapped_column(LargeBinary(16), deferred=True,
+                                                        onupdate=null())
 
 
 ZERO = Decimal("0.00")

@@ -92,6 +92,8 @@ class ImportRun(TenantScoped, db.Model):
     created: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
+    # Of the unchanged rows, those recognised by their fingerprint, without converting a cell.
+    fingerprinted: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     archived: Mapped[int] = mapped_column(default=0)
     # Field-by-field changes of the first updated rows (dry runs show what would change).

@@ -19,6 +19,7 @@ from app.entities import Entity
 from app.extensions import db
 from app.models import AuditEvent
 from app.search_text import search_text, searched_fields
+from app.services.fingerprints import forget_referencing
 from app.services.record_rules import chunks, line_parent
 from app.services.record_sql import BulkSQL
 from app.services.webhook_outbox import enqueue
@@ -119,11 +120,18 @@ class RecordWriter:
     def update(self, rows: list[dict[str, Any]],
                states: dict[int, dict[str, Any]] | None = None) -> None:
         """Changed records: each row their id and the columns it sets; `states`: records as
-        they were, by id (else as `current` read them), for their search text."""
+        they were, by id (else as `current` read them), for their search text. Their feed
+        fingerprints, and those of the records naming one whose reference changes, are
+        forgotten (app/services/fingerprints.py)."""
         unknown: list[int] = []
+        # A written record's feed fingerprint goes, unless the feed writing it gives its own.
+        rows = [row if "import_digest" in row else {**row, "import_digest": None}
+                for row in rows]
         if self.searched:
             rows, unknown = self._searched(rows, self.known if states is None else states)
         self.sql.update(rows)
+        forget_referencing(self.entity.name, [row["id"] for row in rows
+                                              if "external_ref" in row])
         if unknown:
             found = self.sql.by_ids(self.searched, unknown)
             self.sql.update([{"search_text": search_text(
@@ -153,6 +161,8 @@ class RecordWriter:
         parent = line_parent(line_model)
         for chunk in chunks(existing):
             db.session.execute(delete(line_model).where(parent.in_(chunk)))
+        if existing:  # their documents' feed fingerprints said other lines
+            self.sql.update([{"id": i, "import_digest": None} for i in existing])
         rows = [{parent.key: document_id, "position": position, **line}
                 for document_id, lines in documents for position, line in enumerate(lines)]
         if rows:

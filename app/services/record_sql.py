@@ -32,10 +32,13 @@ from typing import Any
 from sqlalchemy import Table
 
 from app.extensions import db
-from app.tenancy import apply_database_context
+from app.tenancy import apply_database_context, current_tenant_id
 
 CHUNK = 5_000
 FEW = 20  # rows that PostgreSQL takes faster in one statement than through a staging table
+# A batch's keys are read by one range of the key's index when the range holds at most this
+# many records per key of the batch.
+RANGE_SPREAD = 3
 WRITE_CACHE_KIB = 64 * 1024  # SQLite page cache while a batch is written
 FULL_COLLECTION_EVERY = 50  # batches
 
@@ -61,19 +64,20 @@ class BulkSQL:
         return connection.cursor(binary=True) if binary and not self.sqlite \
             else connection.cursor()
 
-    def _by(self, table: str, column: str, selected: str) -> str:
+    def _by(self, table: str, column: str, selected: str, where: str = "") -> str:
         """SELECT `selected` from this tenant's rows of `table` whose `column` is one of a
-        list (the statement's second parameter).
+        list (the statement's second parameter), and that meet `where` if given.
 
         On PostgreSQL, one index lookup per value (LATERAL … LIMIT 1, which the planner cannot
         turn into a join): right after a bulk load, stale statistics make it read the
         tenant's whole table instead, for every batch."""
+        where = f" AND {where}" if where else ""
         if self.sqlite:
             return (f"SELECT {selected} FROM {table} WHERE tenant_id = ? "
-                    f"AND {column} IN (SELECT value FROM json_each(?))")
+                    f"AND {column} IN (SELECT value FROM json_each(?)){where}")
         return (f"SELECT t.* FROM (SELECT %s AS tenant_id, unnest(%s::text[]) AS v) AS f "
                 f"CROSS JOIN LATERAL (SELECT {selected} FROM {table} "
-                f"WHERE tenant_id = f.tenant_id AND {column} = f.v LIMIT 1) AS t")
+                f"WHERE tenant_id = f.tenant_id AND {column} = f.v{where} LIMIT 1) AS t")
 
     def _list(self, values: list[Any]) -> Any:
         return json.dumps(values) if self.sqlite else values
@@ -102,6 +106,52 @@ class BulkSQL:
         finally:
             cursor.close()
         return found
+
+    def digests(self, keys: list[str]) -> dict[str, bytes]:
+        """The feed fingerprints of the records of `keys` that have one and are not
+        archived: key → digest (records of other keys may come along)."""
+        if not keys:
+            return {}
+        found = self._digests_in_range(keys)
+        if found is not None:
+            return found
+        select = self._by(self.table.name, self.key, f"{self.key}, import_digest",
+                          "import_digest IS NOT NULL AND archived_at IS NULL")
+        found: dict[str, bytes] = {}
+        cursor = self.cursor()
+        try:
+            for start in range(0, len(keys), CHUNK):
+                cursor.execute(select, (self.tenant_id, self._list(keys[start:start + CHUNK])))
+                found.update(cursor.fetchall())
+        finally:
+            cursor.close()
+        return found
+
+    def _digests_in_range(self, keys: list[str]) -> dict[str, bytes] | None:
+        """`digests` by one scan of the key's index from the least of `keys` to the
+        greatest, when they are most of the records in between (a file in the order of its
+        key, as exports usually are: cheaper than a lookup per key); else None."""
+        limit = RANGE_SPREAD * len(keys)
+        head = (f"SELECT t.{self.key}, t.import_digest, t.archived_at IS NULL "
+                f"FROM {self.table.name} AS t")
+        if self.sqlite:
+            statement = (f"{head} WHERE t.tenant_id = ? AND t.{self.key} BETWEEN ? AND ? "
+                         "LIMIT ?")
+            parameters: tuple = (self.tenant_id, min(keys), max(keys), limit + 1)
+        else:  # the bounds in the column's own collation
+            statement = (f"WITH b AS (SELECT min(v) AS low, max(v) AS high FROM "
+                         f"unnest(%s::text[]) AS v) {head}, b WHERE t.tenant_id = %s "
+                         f"AND t.{self.key} BETWEEN b.low AND b.high LIMIT %s")
+            parameters = (keys, self.tenant_id, limit + 1)
+        cursor = self.cursor()
+        try:
+            cursor.execute(statement, parameters)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        if len(rows) > limit:
+            return None
+        return {key: digest for key, digest, live in rows if digest is not None and live}
 
     def references(self, table: Table, with_partner: bool,
                    refs: list[str] | None) -> dict[str, tuple[int, int | None]]:
@@ -290,6 +340,54 @@ class BulkSQL:
             else:
                 self._update_postgresql(names, values)
 
+    def set_digests(self, pairs: list[tuple[str, bytes]], profile_id: int) -> None:
+        """Feed fingerprints of profile `profile_id` stored on this tenant's records of the
+        keys, (key, digest) each, unless the record holds the fingerprint of another profile
+        that wrote it last: nothing else of the record changes (its updated_at neither)."""
+        if not pairs:
+            return
+        mine = f"(import_digest IS NULL OR import_profile_id = {self.mark})"
+        cursor = self.cursor(binary=False)
+        try:
+            if self.sqlite or len(pairs) <= FEW:
+                cursor.executemany(
+                    f"UPDATE {self.table.name} SET import_digest = {self.mark} "
+                    f"WHERE tenant_id = {self.mark} AND {self.key} = {self.mark} AND {mine}",
+                    [(digest, self.tenant_id, key, profile_id) for key, digest in pairs])
+                return
+            staging = "relais_import_digests"
+            cursor.execute(f"CREATE TEMP TABLE {staging} (k text, d bytea) ON COMMIT DROP")
+            with cursor.copy(f"COPY {staging} (k, d) FROM STDIN") as copy:
+                for pair in pairs:
+                    copy.write_row(pair)
+            cursor.execute(f"UPDATE {self.table.name} AS t SET import_digest = s.d "
+                           f"FROM {staging} AS s WHERE t.tenant_id = %s AND t.{self.key} = s.k "
+                           "AND (t.import_digest IS NULL OR t.import_profile_id = %s)",
+                           (self.tenant_id, profile_id))
+            cursor.execute(f"DROP TABLE {staging}")
+        finally:
+            cursor.close()
+
+    def forget_digests(self, column: str, ids: list[int]) -> None:
+        """Feed fingerprints emptied on this tenant's records whose `column` is one of `ids`
+        (app/services/fingerprints.py)."""
+        cursor = self.cursor(binary=False)
+        try:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                if self.sqlite:
+                    cursor.execute(f"UPDATE {self.table.name} SET import_digest = NULL "
+                                   f"WHERE tenant_id = ? AND {column} IN "
+                                   "(SELECT value FROM json_each(?)) "
+                                   "AND import_digest IS NOT NULL",
+                                   (self.tenant_id, json.dumps(chunk)))
+                else:
+                    cursor.execute(f"UPDATE {self.table.name} SET import_digest = NULL "
+                                   f"WHERE tenant_id = %s AND {column} = ANY(%s) "
+                                   "AND import_digest IS NOT NULL", (self.tenant_id, chunk))
+        finally:
+            cursor.close()
+
     def _update_each(self, names: Sequence[str], values: list[tuple]) -> None:
         mark = self.mark
         sets = ", ".join(f"{name} = {mark}" for name in names)
@@ -310,7 +408,8 @@ class BulkSQL:
     def _update_postgresql(self, names: Sequence[str], values: list[tuple]) -> None:
         staging = "relais_import_changes"
         data = [name for name in names
-                if name not in ("updated_at", "import_run_id", "import_profile_id")]
+                if name not in ("updated_at", "import_run_id", "import_profile_id",
+                                "import_digest")]
         cursor = self.cursor(binary=False)
         try:
             cursor.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT "
@@ -349,6 +448,13 @@ class BulkSQL:
             yield
         finally:
             cursor.execute(f"PRAGMA cache_size = {int(size)}")
+
+
+def forget_digests(table: str, column: str, ids: list[int]) -> None:
+    """Feed fingerprints emptied on the bound tenant's rows of `table` naming `ids` in
+    `column`."""
+    BulkSQL(db.metadata.tables[table], "external_ref", current_tenant_id()) \
+        .forget_digests(column, ids)
 
 
 def _bound(rows: Iterable[tuple], tenant_id: int) -> Iterable[tuple]:

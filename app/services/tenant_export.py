@@ -40,6 +40,8 @@ CHUNK = 1024 * 1024
 # Columns that hold a secret or its hash: useless outside Relais, dangerous if leaked.
 SECRET_COLUMNS = {("users", "password_hash"), ("api_tokens", "token_hash"),
                   ("user_sessions", "token_hash"), ("webhook_endpoints", "secret")}
+# A record's feed fingerprint (importers/fingerprints.py): the importer's cache, not data.
+INTERNAL_COLUMNS = {"import_digest"}
 # What a file name may not hold in an archive entry, on any system that extracts it.
 WINDOWS_FORBIDDEN = set('<>:"|?*')
 WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
@@ -58,7 +60,8 @@ def tenant_models() -> list[type]:
 def export_columns(model: type) -> list[str]:
     table = model.__table__
     return [c.key for c in table.columns
-            if c.name != "tenant_id" and (table.name, c.name) not in SECRET_COLUMNS]
+            if c.name != "tenant_id" and c.name not in INTERNAL_COLUMNS
+            and (table.name, c.name) not in SECRET_COLUMNS]
 
 
 def csv_value(value: Any) -> str:

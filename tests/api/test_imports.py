@@ -37,8 +37,8 @@ def test_a_run_shows_status_counts_progress_file_profile_and_errors(
     assert response.status_code == 200
     run = response.get_json()
     assert run["status"] == "partial"
-    assert run["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "failed": 1,
-                             "archived": 0}
+    assert run["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "fingerprinted": 0,
+                             "failed": 1, "archived": 0}
     assert run["progress"] == {"rows_done": 3, "rows_total": 3}
     assert run["file"]["name"] == "partenaires.csv"
     assert run["file"]["size"] == len(PARTNERS_CSV) and len(run["file"]["sha256"]) == 64
@@ -120,8 +120,8 @@ def test_the_same_file_again_is_recognised_unless_forced(
     forced = upload(api_client, good, force="true").get_json()
     assert forced["status"] == "queued" and forced["forced"] is True
     run_queued(queued_jobs)
-    assert api_client.get(f"/api/v1/imports/{forced['id']}").get_json()["counts"][
-        "unchanged"] == 3
+    counts = api_client.get(f"/api/v1/imports/{forced['id']}").get_json()["counts"]
+    assert counts["unchanged"] == 3 and counts["fingerprinted"] == 3
 
 
 def test_the_profile_may_be_named_by_id(api_client, partners_profile, queued_jobs):

@@ -289,7 +289,7 @@ def _state(tenant_id: int, run_ids: list[int]) -> dict[str, Any]:
                 **{c.key: getattr(invoice, c.key) for c in Invoice.__table__.columns
                    if c.key not in ("id", "tenant_id", "created_at", "updated_at",
                                     "import_run_id", "import_profile_id", "account_id",
-                                    "partner_id", "archived_at")},
+                                    "partner_id", "archived_at", "import_digest")},
                 "account": refs.get(invoice.account_id),
                 "partner": partners.get(invoice.partner_id),
                 "archived": invoice.archived_at is not None,

@@ -6,7 +6,8 @@ Left out of the comparison, each for its reason:
 - id, created_at, updated_at: a new row's own; audit events' id and created_at likewise;
 - external_ref and number: the key of each path's copy, which the tenant holds once (they
   differ only by the path's prefix, checked);
-- import_run_id and import_profile_id: set by a feed only (the run that wrote the record);
+- import_run_id, import_profile_id and import_digest: set by a feed only (the run that wrote
+  the record, the fingerprint of its row);
 - actor_kind, actor_id, actor_label, ip of audit events: who wrote, a token or a feed;
 - a feed's creation has no audit event: the record names the run that created it instead
   (docs/feeds.md, "Audit"); its update has one, compared with the others.
@@ -68,7 +69,8 @@ CHANGES = {"partners": {"phone": "03 20 99 99 99"}, "accounts": {"city": "Roubai
            "invoices": {"amount_paid": "1000.5"},
            "activities": {"done_at": "2026-12-10T10:05:00+01:00"}}
 PATHS = ("single", "bulk", "feed")
-IGNORED = {"id", "created_at", "updated_at", "import_run_id", "import_profile_id"}
+IGNORED = {"id", "created_at", "updated_at", "import_run_id", "import_profile_id",
+           "import_digest"}
 AUDIT_IGNORED = {"id", "record_id", "created_at", "actor_kind", "actor_id", "actor_label", "ip"}
 
 

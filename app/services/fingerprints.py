@@ -1,0 +1,58 @@
+"""Feed fingerprints forgotten whenever what a feed row would give may have changed.
+
+A record's `import_digest` (importers/fingerprints.py) lets a nightly import skip the row that
+made the record as it is. It holds only while the record is exactly what that row gave, so:
+
+- any write of the record empties it: the column's `onupdate` (every ORM flush and Core
+  `update()`), the record writer's own statements (app/services/record_batches.py); a deleted
+  record takes it along;
+- a record whose reference (`external_ref`) changes empties it on the records naming it: a
+  feed row that names a customer by that reference would now resolve to another customer, or
+  to none (`forget_referencing`, called by the writer and by the ORM listener below);
+- what conversion depends on besides the row (the profile's version, value maps included, and
+  the entity's custom field definitions) is part of the fingerprint itself.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import event, inspect
+
+from app.entities import ENTITIES
+from app.models.base import RecordMixin
+
+
+@cache
+def referencing(entity_name: str) -> tuple[tuple[str, str], ...]:
+    """The (table, column) pairs of records that name a record of `entity_name`."""
+    return tuple(
+        (other.model.__table__.name, spec.attr)
+        for other in ENTITIES.values()
+        for spec in other.fields
+        if spec.type == "ref" and spec.ref == entity_name
+    )
+
+
+def forget_referencing(entity_name: str, ids: list[int]) -> None:
+    """The fingerprints of the records naming records `ids` of `entity_name` forgotten."""
+    if not ids or not referencing(entity_name):
+        return
+    from app.services.record_sql import forget_digests
+
+    for table, column in referencing(entity_name):
+        forget_digests(table, column, ids)
+
+
+def _reference_changed(mapper: Any, connection: Any, target: Any) -> None:
+    """An ORM write that changes a record's reference (an anonymised person's, say)."""
+    history = inspect(target).attrs.external_ref.history
+    if not history.has_changes() or not history.deleted or history.deleted[0] is None:
+        return
+    entity = next((e for e in ENTITIES.values() if isinstance(target, e.model)), None)
+    if entity is not None:
+        forget_referencing(entity.name, [target.id])
+
+
+event.listen(RecordMixin, "after_update", _reference_changed, propagate=True)

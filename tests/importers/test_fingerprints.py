@@ -1,0 +1,311 @@
+"""Fingerprints: a nightly file's rows that are byte for byte those that made their records
+are recognised unchanged without converting a cell (the run's `fingerprinted` count), and any
+other write to a record, or to what its row depends on, makes the next run read the row
+again: a skipped row is never stale."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from app.entities import ENTITIES
+from app.extensions import db
+from app.models import CustomField, ImportRun
+from app.services import feeds
+from app.services.custom_field_defs import update_field
+from app.services.import_revert import revert_run
+from app.services.records import create_record, delete_record, update_record
+from app.services.tokens import create_token
+from tests.api.conftest import bearer
+from tests.importers.conftest import by_key, row_errors
+
+COLUMNS = {
+    "Réf": "external_ref",
+    "N°": "number",
+    "Client": "account.external_ref",
+    "Date": "issued_on",
+    "Statut": "status",
+    "Total": "total",
+    "Segment": "custom.segment",
+}
+HEADER = "Réf;N°;Client;Date;Statut;Total;Segment"
+ROWS = [
+    "R1;F-001;C1;01/10/2026;Émise;120,00;pme",
+    "R2;F-002;C1;02/10/2026;Payée;80,50;eti",
+    "R3;F-003;C2;03/10/2026;Émise;1 000,00;",
+]
+
+
+@pytest.fixture
+def world(tenant, make_custom_field):
+    make_custom_field("invoices", "segment", "choice", choices=["PME", "ETI"])
+    for ref in ("C1", "C2"):
+        create_record(ENTITIES["accounts"], {"name": f"Client {ref}", "external_ref": ref})
+    db.session.commit()
+
+
+@pytest.fixture
+def nightly(world, make_profile, feed_file, run_import):
+    """nightly(rows=ROWS, profile=): the file imported by the invoices profile (forced)."""
+    profile = make_profile("invoices", COLUMNS, name="factures-nuit")
+    files = iter(range(1, 100))
+
+    def run(rows: list[str] = ROWS, on=None) -> ImportRun:
+        path = feed_file("\n".join([HEADER, *rows]) + "\n", name=f"f{next(files)}.csv")
+        return run_import(on or profile, path, force=True)
+
+    run.profile = profile
+    return run
+
+
+def _counts(run: ImportRun) -> dict[str, int]:
+    return {**run.counts, "fingerprinted": run.fingerprinted}
+
+
+def _invoice(key: str):
+    db.session.expire_all()
+    return by_key("invoices")[key]
+
+
+def test_an_unchanged_file_is_recognised_without_converting_its_rows(nightly):
+    first = nightly()
+    assert _counts(first) == {
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 0,
+        "archived": 0,
+        "fingerprinted": 0,
+    }
+    again = nightly()
+    assert _counts(again) == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 3,
+        "failed": 0,
+        "archived": 0,
+        "fingerprinted": 3,
+    }
+    assert again.status == "succeeded" and again.rows_done == 3
+
+
+def test_a_changed_row_is_converted_and_its_neighbours_skipped(nightly):
+    nightly()
+    run = nightly([ROWS[0], ROWS[1].replace("80,50", "90,00"), ROWS[2]])
+    assert _counts(run)["updated"] == 1 and run.fingerprinted == 2
+    assert _invoice("R2").total == Decimal("90.00")
+    again = nightly([ROWS[0], ROWS[1].replace("80,50", "90,00"), ROWS[2]])
+    assert again.fingerprinted == 3  # the updated record took the new row's fingerprint
+
+
+def test_rows_found_equal_take_their_fingerprint(nightly):
+    """Records written before fingerprints, or whose fingerprint went with an unrelated
+    write, are compared once, then recognised."""
+    nightly()
+    record = _invoice("R1")
+    update_record(record, {"status": "paid"})
+    update_record(record, {"status": "issued"})  # back as the file has it
+    db.session.commit()
+    run = nightly()
+    assert run.fingerprinted == 2 and run.unchanged == 3 and run.updated == 0
+    assert nightly().fingerprinted == 3
+
+
+def test_a_form_edit_invalidates_the_fingerprint(nightly, admin_client):
+    nightly()
+    invoice = _invoice("R1")
+    response = admin_client.post(
+        f"/alpha/invoices/{invoice.id}/edit",
+        data={
+            "external_ref": "R1",
+            "number": "F-001",
+            "account": f"#{invoice.account_id}",
+            "status": "paid",
+            "issued_on": "2026-10-01",
+            "total": "120.00",
+            "cf_segment": "PME",
+        },
+    )
+    assert response.status_code == 302, response.data[:800]
+    assert _invoice("R1").status == "paid"
+    run = nightly()
+    assert run.updated == 1 and run.fingerprinted == 2
+    assert _invoice("R1").status == "issued"  # the file's value, not the skipped stale one
+
+
+def test_an_api_write_invalidates_the_fingerprint(nightly, app):
+    nightly()
+    _token, secret = create_token("ERP", "read,write")
+    db.session.commit()
+    api = bearer(app, secret)
+    invoice = _invoice("R2")
+    response = api.patch(
+        f"/api/v1/invoices/{invoice.id}",
+        json={"status": "cancelled"},
+        headers={"If-Match": api.get(f"/api/v1/invoices/{invoice.id}").headers.get("ETag", "*")},
+    )
+    assert response.status_code == 200, response.data[:800]
+    run = nightly()
+    assert run.updated == 1 and run.fingerprinted == 2
+    assert _invoice("R2").status == "paid"
+
+
+def test_a_bulk_write_invalidates_the_fingerprint(nightly, app):
+    nightly()
+    _token, secret = create_token("ERP", "read,write")
+    db.session.commit()
+    response = bearer(app, secret).post(
+        "/api/v1/invoices/bulk",
+        json={
+            "items": [
+                {
+                    "external_ref": "R3",
+                    "number": "F-003",
+                    "account_ref": "C2",
+                    "issued_on": "2026-10-03",
+                    "status": "paid",
+                    "total": "1000.00",
+                }
+            ]
+        },
+    )
+    assert response.status_code == 200, response.data[:800]
+    assert response.get_json()["updated"] == 1
+    run = nightly()
+    assert run.updated == 1 and run.fingerprinted == 2
+    assert _invoice("R3").status == "issued"
+
+
+def test_another_profiles_write_invalidates_the_fingerprint(nightly, make_profile):
+    nightly()
+    statuses = make_profile(
+        "invoices", {"Réf": "external_ref", "Statut": "status"}, name="statuts", mode="update"
+    )
+    other = nightly(["R1;F-001;C1;01/10/2026;Annulée;120,00;pme"], on=statuses)
+    assert other.updated == 1
+    unchanged = nightly(["R2;F-002;C1;02/10/2026;Payée;80,50;eti"], on=statuses)
+    assert unchanged.unchanged == 1  # R2 keeps the fingerprint of the profile that made it
+    run = nightly()
+    assert run.updated == 1 and run.fingerprinted == 2
+    assert _invoice("R1").status == "issued"
+
+
+def test_a_renamed_customer_makes_the_rows_naming_it_read_again(nightly):
+    nightly()
+    customer = by_key("accounts")["C1"]
+    update_record(customer, {"external_ref": "C1-OLD"})
+    db.session.commit()
+    run = nightly()
+    assert run.fingerprinted == 1 and run.failed == 2  # "C1" names no customer now
+    assert {e.line for e in row_errors(run)} == {2, 3}
+    create_record(ENTITIES["accounts"], {"name": "Nouveau C1", "external_ref": "C1"})
+    db.session.commit()
+    run = nightly()
+    assert run.updated == 2 and run.fingerprinted == 1
+    assert _invoice("R1").account.name == "Nouveau C1"
+
+
+def test_a_custom_field_definition_change_makes_every_row_read_again(nightly):
+    nightly()
+    field = db.session.scalar(db.select(CustomField).where(CustomField.key == "segment"))
+    update_field(field, {"choices": ["PME", "ETI", "Grand compte"]})
+    db.session.commit()
+    run = nightly()
+    assert run.fingerprinted == 0 and run.unchanged == 3
+    assert nightly().fingerprinted == 3
+
+
+def test_a_changed_profile_rule_makes_rows_fail_instead_of_being_skipped(nightly):
+    nightly()
+    feeds.update_profile(
+        nightly.profile,
+        {
+            "name": "factures-nuit",
+            "entity": "invoices",
+            "columns": COLUMNS,
+            "date_format": "%Y-%m-%d",
+        },
+    )
+    db.session.commit()
+    run = nightly()
+    assert run.fingerprinted == 0 and run.failed == 3  # 01/10/2026 is not %Y-%m-%d
+
+
+def test_a_deleted_record_is_created_again(nightly):
+    nightly()
+    delete_record(_invoice("R3"))
+    db.session.commit()
+    run = nightly()
+    assert run.created == 1 and run.fingerprinted == 2
+    assert _invoice("R3").issued_on == date(2026, 10, 3)
+
+
+def test_a_reverted_run_leaves_no_fingerprint_behind(nightly):
+    nightly()
+    changed = [ROWS[0].replace("120,00", "150,00"), *ROWS[1:]]
+    second = nightly(changed)
+    assert second.updated == 1
+    revert_run(db.session.get(ImportRun, second.id))
+    db.session.commit()
+    assert _invoice("R1").total == Decimal("120.00")
+    run = nightly(changed)
+    assert run.updated == 1 and run.fingerprinted == 2
+    assert _invoice("R1").total == Decimal("150.00")
+
+
+def test_full_sync_sees_the_skipped_keys_and_archives_only_the_absent(
+    world, make_profile, feed_file, run_import
+):
+    profile = make_profile("invoices", COLUMNS, full_sync=True)
+
+    def run(rows: list[str], name: str) -> ImportRun:
+        return run_import(
+            profile, feed_file("\n".join([HEADER, *rows]) + "\n", name=name), force=True
+        )
+
+    run(ROWS, "a.csv")
+    again = run(ROWS, "b.csv")
+    assert again.fingerprinted == 3 and again.archived == 0
+    shorter = run(ROWS[:2], "c.csv")
+    assert shorter.fingerprinted == 2 and shorter.archived == 1
+    back = run(ROWS, "d.csv")
+    assert back.fingerprinted == 2 and back.updated == 1  # R3 brought back, not skipped
+    db.session.expire_all()
+    assert by_key("invoices")["R3"].archived_at is None
+
+
+def test_a_repeated_identical_row_is_still_an_error(nightly):
+    nightly()
+    run = nightly([*ROWS, ROWS[0]])
+    assert run.fingerprinted == 3 and run.failed == 1
+    (error,) = row_errors(run)
+    assert error.line == 5 and error.message_id.startswith("The key")
+
+
+def test_a_dry_run_skips_but_stores_no_fingerprint(nightly, feed_file, run_import):
+    nightly()
+    update_record(_invoice("R1"), {"status": "paid"})
+    db.session.commit()
+    path = feed_file("\n".join([HEADER, *ROWS]) + "\n", name="dry.csv")
+    dry = run_import(nightly.profile, path, dry_run=True, force=True)
+    assert dry.updated == 1 and dry.fingerprinted == 2
+    assert _invoice("R1").status == "paid"
+    run = nightly()
+    assert run.updated == 1 and run.fingerprinted == 2
+
+
+def test_an_orm_write_of_a_record_or_of_a_reference_it_names_invalidates(nightly):
+    """Writes that bypass the record writer (an anonymisation, a custom field's values
+    converted to a new type) go through the ORM: the column's onupdate and the listener on
+    references cover them."""
+    nightly()
+    invoice = _invoice("R3")
+    invoice.status = "cancelled"
+    customer = by_key("accounts")["C1"]
+    customer.external_ref = "C1-ANON"
+    db.session.commit()
+    run = nightly()
+    assert run.fingerprinted == 0 and run.updated == 1 and run.failed == 2
+    assert _invoice("R3").status == "issued"
