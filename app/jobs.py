@@ -47,6 +47,8 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
     Job("deliver_webhook", "app.webhooks.worker:deliver_one", queue="webhooks", timeout=600),
     Job("purge_webhook_deliveries", "app.webhooks.worker:purge", every="WEBHOOK_PURGE_SECONDS",
         enabled="WEBHOOK_DISPATCH", timeout=3600),
+    Job("sweep_feed_inboxes", "importers.sftp.sweep:sweep_inboxes", every="FEED_SWEEP_SECONDS",
+        enabled="FEED_SWEEP", timeout=3600),
     Job("remove_deleted_tenants_files", "app.platform_jobs:remove_deleted_tenants_files",
         every="TENANT_FILES_SWEEP_SECONDS", enabled="TENANT_FILES_SWEEP", timeout=3600),
 )}

@@ -16,9 +16,10 @@ from app.models import Tenant
 def register_cli(app: Flask) -> None:
     from app.cli import database, demo, jobs, tenants, tokens, users
     from importers.cli import register_feed_cli
+    from importers.sftp.cli import sftp
 
     for command in (database.DatabaseGroup(app), tenants.tenant, users.user, tokens.token,
-                    demo.demo, demo.ensure_demo, jobs.worker, jobs.run_scheduler):
+                    demo.demo, demo.ensure_demo, jobs.worker, jobs.run_scheduler, sftp):
         app.cli.add_command(command)
     register_feed_cli(app)
 
