@@ -59,6 +59,7 @@ def install_api(app: Flask) -> None:
     from api.custom_fields import blp as custom_fields_blp
     from api.docs import bp as docs_bp
     from api.errors import PROBLEM, ProblemPlugin, ProblemSchema, install_problem_handlers
+    from api.feed_accounts import blp as feed_accounts_blp
     from api.import_profiles import blp as import_profiles_blp
     from api.imports import blp as imports_blp
     from api.pagination import PAGINATION_HEADER
@@ -74,7 +75,8 @@ def install_api(app: Flask) -> None:
     api.spec.components.header("CURSOR_PAGINATION", PAGINATION_HEADER)
     api.spec.components.response("UNKNOWN_PARAMETER", {
         "description": UNKNOWN_PARAMETER, "content": {PROBLEM: {"schema": ProblemSchema}}})
-    for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp):
+    for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp,
+                      feed_accounts_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
     install_records(api)
