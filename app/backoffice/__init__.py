@@ -61,6 +61,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     dashboard_views,
     data_views,
     document_views,
+    feed_account_views,
     feed_views,
     record_views,
     search_views,

@@ -58,6 +58,7 @@ from app.models.feed import RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import error_groups
 from app.queries import feeds as queries
+from app.queries.feed_accounts import inbox_problems
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
@@ -173,7 +174,9 @@ def _saved(profile: ImportProfile) -> Any:
 
 @bp.get("/feeds/")
 def feed_health():
-    return render_template("feeds/health.html", feeds=queries.feed_health(datetime.now(UTC)),
+    now = datetime.now(UTC)
+    return render_template("feeds/health.html", feeds=queries.feed_health(now),
+                           inbox_problems=inbox_problems(now),
                            days=queries.HEALTH_DAYS)
 
 

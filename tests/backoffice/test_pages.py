@@ -72,6 +72,10 @@ COVERED = {
     "backoffice.admin_user_anonymise": "../test_tenant_data.py",
     "backoffice.admin_account_anonymise": "../test_tenant_data.py",
     "backoffice.search": "test_search.py",
+    "backoffice.feed_accounts": "test_feeds/test_accounts.py",
+    "backoffice.feed_account_new": "test_feeds/test_accounts.py",
+    "backoffice.feed_account": "test_feeds/test_accounts.py",
+    "backoffice.feed_account_active": "test_feeds/test_accounts.py",
 }
 
 
