@@ -5,7 +5,8 @@ default postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench, skipped when 
 Prints a table per backend and writes bench/results/bench-<time>.json (and latest.json).
 `--suite imports` measures the import engine instead (bench/imports.py), `--suite bulk` the API's
 bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite cli` the start-up of
-`flask --help` (bench/cli_startup.py), `--suite all` all four.
+`flask --help` (bench/cli_startup.py), `--suite sftp` a 200 MB CSV over the SFTP inbox and the
+time from its upload to its run's start (bench/sftp.py), `--suite all` all five.
 """
 from __future__ import annotations
 
@@ -55,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
                                  args.regenerate, args.app_role)
         report["imports"] = part
         failed |= args.strict and not imports.all_met(part)
+    if args.suite in ("sftp", "all"):
+        from bench import sftp
+
+        part = sftp.run_suite(backends(args.backend, suffix="-sftp"), args.sftp_mb,
+                              args.sftp_small, args.sftp_paramiko)
+        report["sftp"] = part
+        failed |= args.strict and not sftp.all_met(part)
     _write(report, "bench" if args.suite == "pages" else f"bench-{args.suite}")
     return 1 if failed else 0
 
@@ -107,13 +115,18 @@ def _bulk(args: argparse.Namespace, report: dict[str, Any]) -> bool:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "cli", "all"),
+    parser.add_argument("--suite", choices=("pages", "imports", "bulk", "cli", "sftp", "all"),
                         default="pages",
                         help="page times, the import benchmark, the API's bulk upsert, the "
                              "start-up of flask --help, or all")
     parser.add_argument("--cli-runs", type=int, default=5,
                         help="times each command of the cli suite is started")
     parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
+    parser.add_argument("--sftp-mb", type=int, default=200, help="size of the file sent over SFTP")
+    parser.add_argument("--sftp-small", type=int, default=10,
+                        help="small files sent after it, for the time to their run's start")
+    parser.add_argument("--sftp-paramiko", action="store_true",
+                        help="also time the upload with paramiko's client")
     parser.add_argument("--import-rows", default="200000,1000000",
                         help="sizes of the imported files, comma-separated")
     parser.add_argument("--regenerate", action="store_true",

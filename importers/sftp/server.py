@@ -30,6 +30,9 @@ from importers.sftp.throttle import throttle
 
 log = logging.getLogger(__name__)
 HANDSHAKE_SECONDS = 30
+# The channel's receive window: paramiko's 2 MB default keeps a fast sender waiting for
+# window adjustments; 8 MB lets it stream (bench/sftp.py measures it).
+WINDOW_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class SFTPService:
     def _serve(self, conn: socket.socket, address: str) -> None:
         from importers.sftp.folder import FeedFolder, FeedSFTPServer
 
-        transport = paramiko.Transport(conn)
+        transport = paramiko.Transport(conn, default_window_size=WINDOW_BYTES)
         transport.banner_timeout = HANDSHAKE_SECONDS
         transport.auth_timeout = HANDSHAKE_SECONDS
         transport.add_server_key(self.host_key)
