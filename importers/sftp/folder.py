@@ -21,10 +21,13 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import paramiko
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from paramiko.sftp import SFTP_FAILURE, SFTP_OK, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 
@@ -59,12 +62,26 @@ def _denied(message: str) -> Refused:
 
 class FeedSFTPServer(paramiko.SFTPServer):
     """paramiko's SFTP server, sending a refusal's own message instead of the code's
-    generic text ("Failure")."""
+    generic text ("Failure"), in the tenant's language."""
 
     def _send_status(self, request_number: int, code: int, desc: str | None = None) -> None:
         if desc is None and isinstance(code, Refusal):
             desc = code.message
         super()._send_status(request_number, code, desc)
+
+    def _process(self, t: int, request_number: int, msg: Any) -> None:
+        with self._in_tenant_language():
+            super()._process(t, request_number, msg)
+
+    def finish_subsystem(self) -> None:
+        with self._in_tenant_language():
+            super().finish_subsystem()
+
+    @contextmanager
+    def _in_tenant_language(self) -> Iterator[None]:
+        folder = self.server
+        with folder.app.app_context(), force_locale(folder.sender.locale):
+            yield
 
 
 class FeedFile(paramiko.SFTPHandle):

@@ -46,6 +46,7 @@ class Sender:
     root: Path
     quota_bytes: int
     max_file_bytes: int
+    locale: str = "fr"  # the tenant's: the messages its senders read
 
 
 class FeedLogin(paramiko.ServerInterface):
@@ -137,7 +138,7 @@ class FeedLogin(paramiko.ServerInterface):
 
         return Sender(tenant.id, account.id, login_name(tenant.slug, account), self.address,
                       account_root(tenant.id, account.id).resolve(), quota_bytes(account),
-                      max_file_bytes(account))
+                      max_file_bytes(account), tenant.default_locale or "fr")
 
 
 class SFTPService:
