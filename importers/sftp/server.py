@@ -81,7 +81,8 @@ class FeedLogin(paramiko.ServerInterface):
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def _check(self, username: str, method: str, accepts) -> int:
-        slug, _dot, name = (username or "").strip().lower().partition(".")
+        username = (username or "").strip().lower()[:120]
+        slug, _dot, name = username.partition(".")
         limits = throttle(self.app)
         if limits.refused_by(username, self.address) is not None:
             log.warning("sftp login %r from %s refused: throttled", username, self.address)
