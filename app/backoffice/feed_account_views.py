@@ -30,7 +30,8 @@ ARRIVAL_STATUS_LABELS = {
 class FeedAccountForm(FlaskForm):
     # Checked by the service, which gives the messages.
     name = StringField(_l("Name"), description=_l(
-        "Lowercase letters, digits, - and _. The SFTP login is <tenant>.<name>."))
+        "Lowercase letters, digits, - and _. The SFTP login, shown once saved, is your "
+        "organisation's code, a dot and this name (demo.erp-nuit)."))
     password = PasswordField(_l("Password"), description=_l(
         "At least 10 characters. Leave empty to keep the current one, or for keys only."))
     public_keys = TextAreaField(_l("SSH public keys"), render_kw={"rows": 3}, description=_l(
