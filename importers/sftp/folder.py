@@ -37,6 +37,32 @@ from importers.sftp.server import FeedLogin, Sender
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
+# A whole file's SHA-256 and size, measured as it was uploaded, kept on the file itself (an
+# extended attribute follows it through renames, and to another session or node): its
+# arrival then needs no second read. Where the storage has none, the arrival reads the file.
+MEASURE_ATTRIBUTE = "user.relais.sha256"
+
+
+def keep_measure(path: Path, measured: tuple[str, int]) -> None:
+    try:
+        os.setxattr(path, MEASURE_ATTRIBUTE, f"{measured[0]}:{measured[1]}".encode())
+    except OSError:  # no extended attributes there: the arrival hashes the file
+        pass
+
+
+def kept_measure(path: Path) -> tuple[str, int] | None:
+    try:
+        sha256, _sep, size = os.getxattr(path, MEASURE_ATTRIBUTE).decode().partition(":")
+        return sha256, int(size)
+    except (OSError, ValueError):
+        return None
+
+
+def forget_measure(path: Path) -> None:
+    try:
+        os.removexattr(path, MEASURE_ATTRIBUTE)
+    except OSError:
+        pass
 
 
 class Refusal(int):
@@ -69,9 +95,11 @@ class FeedSFTPServer(paramiko.SFTPServer):
             desc = code.message
         super()._send_status(request_number, code, desc)
 
-    def _process(self, t: int, request_number: int, msg: Any) -> None:
+    # The session's thread holds one app context in the tenant's language from start to end
+    # (entered once: per request, it cost a tenth of the upload's time).
+    def start_subsystem(self, name: str, transport: Any, channel: Any) -> None:
         with self._in_tenant_language():
-            super()._process(t, request_number, msg)
+            super().start_subsystem(name, transport, channel)
 
     def finish_subsystem(self) -> None:
         with self._in_tenant_language():
@@ -158,7 +186,6 @@ class FeedFolder(paramiko.SFTPServerInterface):
         self.root = self.sender.root
         self.ending = False
         self.writing: dict[Path, FeedFile] = {}
-        self.measures: dict[Path, tuple[str, int]] = {}
 
     def session_ended(self) -> None:
         # paramiko calls this before closing the handles left open: those are cut uploads.
@@ -262,7 +289,7 @@ class FeedFolder(paramiko.SFTPServerInterface):
             handle.size = os.fstat(fd).st_size
             handle.writefile = fobj
             self.writing[target] = handle
-            self.measures.pop(target, None)
+            forget_measure(target)
         if not writing or flags & os.O_RDWR:
             handle.readfile = fobj
         handle.filename = str(target)
@@ -278,7 +305,6 @@ class FeedFolder(paramiko.SFTPServerInterface):
             if target.is_dir():
                 return Refusal(SFTP_FAILURE, _("This is a folder."))
             os.unlink(target)
-            self.measures.pop(target, None)
             return SFTP_OK
         except Refused as refused:
             return refused.refusal
@@ -300,9 +326,6 @@ class FeedFolder(paramiko.SFTPServerInterface):
             return refused.refusal
         except OSError as exc:
             return paramiko.SFTPServer.convert_errno(exc.errno)
-        measured = self.measures.pop(old, None)
-        if measured is not None:
-            self.measures[new] = measured
         name = new.name
         if new.is_file() and not feed_storage.is_temporary(name) \
                 and not feed_storage.is_marker(name):
@@ -368,7 +391,7 @@ class FeedFolder(paramiko.SFTPServerInterface):
             return
         measured = handle.measured()
         if measured is not None:
-            self.measures[handle.path] = measured
+            keep_measure(handle.path, measured)
         if feed_storage.is_marker(handle.path.name):
             self._marked(handle)
 
@@ -384,7 +407,7 @@ class FeedFolder(paramiko.SFTPServerInterface):
         self._arrived(relative, target)
 
     def _arrived(self, relative: str, path: Path) -> int:
-        measured = self.measures.pop(path, None)
+        measured = kept_measure(path)
         try:
             arrivals.receive(self.app, self.sender, relative, path, measured)
         except Exception:  # the file stays where it is; the client is told

@@ -109,6 +109,35 @@ def test_a_file_renamed_after_upload_is_imported_with_its_results_in_outbox(
     sftp.close()
 
 
+def test_the_upload_is_measured_as_it_comes_for_a_rename_from_another_session(
+        sftp_server, account):
+    import hashlib
+
+    from importers.sftp.folder import kept_measure
+
+    data = GOOD + b"".join(b"C%d;Client %d;Paris\r\n" % (n, n) for n in range(3, 3000))
+    first = connect(sftp_server)
+    upload(first, data, "big.txt.part")
+    first.close()
+    part = account_root(account.tenant_id, account.id) / "big.txt.part"
+    expected = hashlib.sha256(data).hexdigest()
+    assert kept_measure(part) == (expected, len(data))
+    # Written again out of order, the measure is dropped (the arrival then reads the file).
+    second = connect(sftp_server)
+    with second.open("big.txt.part", "r+") as handle:
+        handle.seek(5)
+        handle.write(b"X")
+    assert kept_measure(part) is None
+    with second.open("big.txt.part", "r+") as handle:
+        handle.seek(5)
+        handle.write(data[5:6])
+    second.rename("big.txt.part", "big.txt")
+    run = wait_until(finished_run)
+    assert run is not None and (run.sha256, run.file_size) == (expected, len(data))
+    assert run.created == 2999
+    second.close()
+
+
 def test_a_done_marker_makes_the_file_beside_it_whole(sftp_server, account):
     sftp = connect(sftp_server)
     upload(sftp, GOOD, "notes.txt")
