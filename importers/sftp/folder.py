@@ -159,6 +159,15 @@ class FeedFile(paramiko.SFTPHandle):
         return self.digest.hexdigest(), self.size
 
     def close(self) -> None:
+        if self.writing and self.written and not self.refused and not self.folder.ending:
+            # On disk before the client hears "closed": the file is safe once acknowledged,
+            # and its arrival (the rename, then a commit's fsync) does not pay for flushing
+            # it (ext4's ordered journal would, at the commit: most of a second for 200 MB).
+            try:
+                self.writefile.flush()
+                os.fsync(self.writefile.fileno())
+            except (OSError, ValueError):
+                log.warning("sftp: %s could not be flushed to disk", self.path)
         super().close()
         if self.writing:
             self.folder.closed(self)
