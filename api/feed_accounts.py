@@ -1,5 +1,6 @@
 """/api/v1/feed-accounts: the tenant's SFTP logins, as admins manage them in the back office
 (Feeds → SFTP accounts): create, read, change, disable. Admin tokens only."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,23 +18,39 @@ from app.queries.feed_accounts import accounts_select
 from app.services.feed_accounts import create_account, login_name, profile_names, update_account
 from app.web.transactions import transaction
 
-blp = Blueprint("feed_accounts", __name__, url_prefix="/api/v1/feed-accounts", tenant_wide=True,
-                description="Feed accounts: the SFTP inbox's logins, each jailed in its own "
-                            "folder, with routes from file patterns to import profiles "
-                            "(docs/feeds.md).")
+blp = Blueprint(
+    "feed_accounts",
+    __name__,
+    url_prefix="/api/v1/feed-accounts",
+    tenant_wide=True,
+    description="Feed accounts: the SFTP inbox's logins, each jailed in its own "
+    "folder, with routes from file patterns to import profiles "
+    "(docs/feeds.md).",
+)
 
 
 def _shown(account: FeedAccount) -> dict[str, Any]:
     names = profile_names(account)
     return {
-        "id": account.id, "name": account.name, "login": login_name(g.tenant.slug, account),
+        "id": account.id,
+        "name": account.name,
+        "login": login_name(g.tenant.slug, account),
         "has_password": bool(account.password_hash),
         "public_keys": list(account.public_keys or ()),
-        "routes": [{"pattern": r["pattern"], "profile_id": r["profile_id"],
-                    "profile": names.get(r["profile_id"], "")} for r in account.routes or ()],
-        "quota_bytes": account.quota_bytes, "max_file_bytes": account.max_file_bytes,
-        "is_active": account.is_active, "last_login_at": account.last_login_at,
-        "created_at": account.created_at, "updated_at": account.updated_at,
+        "routes": [
+            {
+                "pattern": r["pattern"],
+                "profile_id": r["profile_id"],
+                "profile": names.get(r["profile_id"], ""),
+            }
+            for r in account.routes or ()
+        ],
+        "quota_bytes": account.quota_bytes,
+        "max_file_bytes": account.max_file_bytes,
+        "is_active": account.is_active,
+        "last_login_at": account.last_login_at,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
     }
 
 
@@ -45,12 +62,12 @@ def _account_or_404(account_id: int) -> FeedAccount:
 class FeedAccountViews(MethodView):
     @requires("admin")
     @blp.arguments(CursorPageArgsSchema, location="query")
-    @blp.response(200, FeedAccountSchema(many=True),
-                  headers={"X-Pagination": "CURSOR_PAGINATION"})
+    @blp.response(200, FeedAccountSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"})
     def get(self, args: dict[str, Any]) -> Any:
         """List the feed accounts, oldest first."""
-        accounts, headers = cursor_page(accounts_select(), FeedAccount.id, FeedAccount.id,
-                                        args, descending=False)
+        accounts, headers = cursor_page(
+            accounts_select(), FeedAccount.id, FeedAccount.id, args, descending=False
+        )
         return [_shown(a) for a in accounts], headers
 
     @requires("admin")
@@ -61,7 +78,8 @@ class FeedAccountViews(MethodView):
         with transaction():
             account = create_account(data)
         return _shown(account), {
-            "Location": url_for("feed_accounts.FeedAccountByIdViews", account_id=account.id)}
+            "Location": url_for("feed_accounts.FeedAccountByIdViews", account_id=account.id)
+        }
 
 
 @blp.route("/<int:account_id>")

@@ -17,6 +17,7 @@ process on a free loopback port, as `flask sftp serve` does, with the embedded j
 The 200 MB file has 100,000 customer rows padded by a long column the profile ignores, so
 that its import (waited for, and reported) stays short.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -34,9 +35,13 @@ from bench.databases import Backend, reset
 TARGET_START_SECONDS = 1.0
 MB = 1024 * 1024
 ROWS = 100_000
-PROFILE = {"name": "clients-sftp", "entity": "accounts", "mode": "upsert",
-           "columns": {"Code": "external_ref", "Nom": "name", "Ville": "city"},
-           "key": "external_ref"}
+PROFILE = {
+    "name": "clients-sftp",
+    "entity": "accounts",
+    "mode": "upsert",
+    "columns": {"Code": "external_ref", "Nom": "name", "Ville": "city"},
+    "key": "external_ref",
+}
 
 
 def write_file(path: Path, size_mb: int) -> int:
@@ -50,23 +55,29 @@ def write_file(path: Path, size_mb: int) -> int:
     return path.stat().st_size
 
 
-def run_suite(backends: list[Backend], size_mb: int, small: int,
-              with_paramiko: bool) -> dict[str, Any]:
+def run_suite(
+    backends: list[Backend], size_mb: int, small: int, with_paramiko: bool
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="relais-bench-sftp-"))
     try:
         source = work / "clients.csv"
         size = write_file(source, size_mb)
         print(f"\nsftp: {size / MB:.0f} MB file, {ROWS:,} rows", flush=True)
-        result: dict[str, Any] = {"file_mb": round(size / MB, 1), "rows": ROWS,
-                                  "target_start_s": TARGET_START_SECONDS, "backends": {}}
+        result: dict[str, Any] = {
+            "file_mb": round(size / MB, 1),
+            "rows": ROWS,
+            "target_start_s": TARGET_START_SECONDS,
+            "backends": {},
+        }
         for backend in backends:
             if backend.skip_reason:
                 print(f"\n{backend.name}: skipped. {backend.skip_reason}")
-                result["backends"][backend.name] = {"status": "skipped",
-                                                    "reason": backend.skip_reason}
+                result["backends"][backend.name] = {
+                    "status": "skipped",
+                    "reason": backend.skip_reason,
+                }
                 continue
-            result["backends"][backend.name] = _measure(backend, work, source, small,
-                                                        with_paramiko)
+            result["backends"][backend.name] = _measure(backend, work, source, small, with_paramiko)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -76,17 +87,22 @@ def all_met(part: dict[str, Any]) -> bool:
     return all(b.get("meets_target", True) for b in part["backends"].values())
 
 
-def _measure(backend: Backend, work: Path, source: Path, small: int,
-             with_paramiko: bool) -> dict[str, Any]:
+def _measure(
+    backend: Backend, work: Path, source: Path, small: int, with_paramiko: bool
+) -> dict[str, Any]:
     from bench.imports import make_app
     from importers.sftp.server import SFTPService
 
     reset(backend)
     app = make_app(backend.url)
     storage = work / f"feeds-{backend.name}"
-    app.config.update(FEED_STORAGE_DIR=str(storage), SFTP_HOST_KEY=str(work / "host_key"),
-                      FILES_DIR=str(work / f"files-{backend.name}"), JOBS_SCHEDULER=False,
-                      IMPORT_WATCH=False)
+    app.config.update(
+        FEED_STORAGE_DIR=str(storage),
+        SFTP_HOST_KEY=str(work / "host_key"),
+        FILES_DIR=str(work / f"files-{backend.name}"),
+        JOBS_SCHEDULER=False,
+        IMPORT_WATCH=False,
+    )
     key_path, public = _client_key(work)
     with app.app_context():
         from bench.generate import upgrade_schema
@@ -103,32 +119,36 @@ def _measure(backend: Backend, work: Path, source: Path, small: int,
         (work / "copy.csv").unlink()
         openssh_s = _openssh_put(service.port, key_path, source, "clients.csv.part")
         result: dict[str, Any] = {
-            "status": "measured", "database": backend.display_url,
+            "status": "measured",
+            "database": backend.display_url,
             "local_copy_mb_s": round(size / MB / copy_s, 1),
             "openssh_put_mb_s": round(size / MB / openssh_s, 1),
-            "openssh_x_local_copy": round(copy_s / openssh_s, 3)}
+            "openssh_x_local_copy": round(copy_s / openssh_s, 3),
+        }
         client = _paramiko_client(service.port, key_path)
         if with_paramiko:
             client.remove("clients.csv.part")
             with source.open("rb") as stream:
-                paramiko_s = _timed(lambda: client.putfo(stream, "clients.csv.part",
-                                                         confirm=False))
+                paramiko_s = _timed(lambda: client.putfo(stream, "clients.csv.part", confirm=False))
             result["paramiko_put_mb_s"] = round(size / MB / paramiko_s, 1)
         with app.app_context():
-            big_start, big_total = _to_run_start(app, client, tenant_id, "clients.csv.part",
-                                                 "clients.csv", wait_end=True)
-            result.update(big_to_start_s=round(big_start, 3),
-                          big_import_s=round(big_total, 1))
+            big_start, big_total = _to_run_start(
+                app, client, tenant_id, "clients.csv.part", "clients.csv", wait_end=True
+            )
+            result.update(big_to_start_s=round(big_start, 3), big_import_s=round(big_total, 1))
             starts = []
             for n in range(small):
                 name = f"small-{n}.csv"
                 client.putfo(_small_file(n), f"{name}.part", confirm=False)
-                starts.append(_to_run_start(app, client, tenant_id, f"{name}.part", name,
-                                            wait_end=True)[0])
+                starts.append(
+                    _to_run_start(app, client, tenant_id, f"{name}.part", name, wait_end=True)[0]
+                )
         client.get_channel().get_transport().close()
         if starts:
-            result.update(small_to_start_median_s=round(statistics.median(starts), 3),
-                          small_to_start_max_s=round(max(starts), 3))
+            result.update(
+                small_to_start_median_s=round(statistics.median(starts), 3),
+                small_to_start_max_s=round(max(starts), 3),
+            )
         worst = max([big_start, *starts])
         result["meets_target"] = worst < TARGET_START_SECONDS
         _print(backend, result)
@@ -155,12 +175,19 @@ def _client_key(work: Path) -> tuple[Path, str]:
 
     key = Ed25519PrivateKey.generate()
     path = work / "id_ed25519"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.OpenSSH,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
     path.chmod(0o600)
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     return path, public
 
 
@@ -176,20 +203,41 @@ def _tenant(public_key: str) -> tuple[int, int]:
         db.session.commit()
     with tenant_context(tenant.id, SYSTEM):
         create_profile(dict(PROFILE))
-        account = create_account({"name": "erp", "public_keys": [public_key],
-                                  "routes": [{"pattern": "*.csv", "profile": PROFILE["name"]}],
-                                  "quota_bytes": 4 * 1024 * MB})
+        account = create_account(
+            {
+                "name": "erp",
+                "public_keys": [public_key],
+                "routes": [{"pattern": "*.csv", "profile": PROFILE["name"]}],
+                "quota_bytes": 4 * 1024 * MB,
+            }
+        )
         db.session.commit()
         return tenant.id, account.id
 
 
 def _openssh_put(port: int, key: Path, source: Path, target: str) -> float:
-    command = ["sftp", "-b", "-", "-P", str(port), "-i", str(key),
-               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "bench-sftp.erp@127.0.0.1"]
+    command = [
+        "sftp",
+        "-b",
+        "-",
+        "-P",
+        str(port),
+        "-i",
+        str(key),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "bench-sftp.erp@127.0.0.1",
+    ]
     started = time.perf_counter()
-    done = subprocess.run(command, input=f"put {source} {target}\n", text=True,
-                          capture_output=True, timeout=1800)
+    done = subprocess.run(
+        command, input=f"put {source} {target}\n", text=True, capture_output=True, timeout=1800
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"sftp failed: {done.stderr.strip()}")
@@ -210,8 +258,9 @@ def _small_file(n: int) -> Any:
     return io.BytesIO(f"Code;Nom;Ville\r\nS{n:05d};Petit {n};Nantes\r\n".encode())
 
 
-def _to_run_start(app, client, tenant_id: int, part: str, final: str, *,
-                  wait_end: bool) -> tuple[float, float]:
+def _to_run_start(
+    app, client, tenant_id: int, part: str, final: str, *, wait_end: bool
+) -> tuple[float, float]:
     """Seconds from the rename's sending to its run's start, and to its end."""
     from sqlalchemy import func, select
 
@@ -227,8 +276,7 @@ def _to_run_start(app, client, tenant_id: int, part: str, final: str, *,
         deadline = time.monotonic() + 3600
         while time.monotonic() < deadline:
             run = db.session.scalar(select(ImportRun).where(ImportRun.id > before))
-            if run is not None and run.started_at is not None and (
-                    not wait_end or run.is_finished):
+            if run is not None and run.started_at is not None and (not wait_end or run.is_finished):
                 start = (run.started_at - sent).total_seconds()
                 end = ((run.finished_at or datetime.now(UTC)) - sent).total_seconds()
                 db.session.rollback()
@@ -243,14 +291,20 @@ def _to_run_start(app, client, tenant_id: int, part: str, final: str, *,
 def _print(backend: Backend, result: dict[str, Any]) -> None:
     print(f"\n{backend.name}: {result['database']}")
     print(f"  local copy (baseline)      {result['local_copy_mb_s']:>8.1f} MB/s")
-    print(f"  OpenSSH sftp put           {result['openssh_put_mb_s']:>8.1f} MB/s "
-          f"({result['openssh_x_local_copy']:.3f} x local copy)")
+    print(
+        f"  OpenSSH sftp put           {result['openssh_put_mb_s']:>8.1f} MB/s "
+        f"({result['openssh_x_local_copy']:.3f} x local copy)"
+    )
     if "paramiko_put_mb_s" in result:
         print(f"  paramiko putfo             {result['paramiko_put_mb_s']:>8.1f} MB/s")
-    print(f"  200 MB file: rename -> run start {result['big_to_start_s']:.3f} s, "
-          f"import done after {result['big_import_s']:.1f} s")
+    print(
+        f"  200 MB file: rename -> run start {result['big_to_start_s']:.3f} s, "
+        f"import done after {result['big_import_s']:.1f} s"
+    )
     if "small_to_start_median_s" in result:
-        print(f"  small files: rename -> run start median "
-              f"{result['small_to_start_median_s']:.3f} s, "
-              f"max {result['small_to_start_max_s']:.3f} s")
+        print(
+            f"  small files: rename -> run start median "
+            f"{result['small_to_start_median_s']:.3f} s, "
+            f"max {result['small_to_start_max_s']:.3f} s"
+        )
     print(f"  target < {TARGET_START_SECONDS} s: {'met' if result['meets_target'] else 'MISSED'}")

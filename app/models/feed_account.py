@@ -1,5 +1,6 @@
 """The SFTP inbox: feed accounts (who may send files, where they land, which profile takes
 them) and the files that arrived through them."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,6 +1,7 @@
 """Feed accounts' writes: create, change, enable or disable an SFTP login of the tenant; its
 password hashed as users' are, its SSH public keys checked, its routes resolved to profiles.
 They flush and audit; the caller commits."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -26,11 +27,15 @@ MAX_KEYS = 20
 MAX_ROUTES = 50
 MAX_PATTERN = 200
 MAX_KEY_LINE = 16_384
-KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-             "ecdsa-sha2-nistp521", "ssh-rsa")
+KEY_TYPES = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "ssh-rsa",
+)
 MIN_RSA_BITS = 2048
-FIELDS = ("name", "password", "public_keys", "routes", "quota_bytes", "max_file_bytes",
-          "is_active")
+FIELDS = ("name", "password", "public_keys", "routes", "quota_bytes", "max_file_bytes", "is_active")
 
 
 def login_name(slug: str, account: FeedAccount) -> str:
@@ -41,10 +46,15 @@ def login_name(slug: str, account: FeedAccount) -> str:
 
 def create_account(data: dict[str, Any]) -> FeedAccount:
     values = _clean({**data, "is_active": data.get("is_active", True)}, None)
-    account = FeedAccount(name=values["name"], public_keys=values["public_keys"],
-                          routes=values["routes"], quota_bytes=values["quota_bytes"],
-                          max_file_bytes=values["max_file_bytes"],
-                          is_active=values["is_active"], created_by=current_actor().label[:254])
+    account = FeedAccount(
+        name=values["name"],
+        public_keys=values["public_keys"],
+        routes=values["routes"],
+        quota_bytes=values["quota_bytes"],
+        max_file_bytes=values["max_file_bytes"],
+        is_active=values["is_active"],
+        created_by=current_actor().label[:254],
+    )
     if values.get("password"):
         account.password_hash = hash_password(values["password"])
     db.session.add(account)
@@ -58,8 +68,7 @@ def update_account(account: FeedAccount, data: dict[str, Any]) -> FeedAccount:
     """Change what `data` names (a password left empty keeps the current one)."""
     values = _clean({**shown(account), **data}, account)
     before = shown(account)
-    for name in ("name", "public_keys", "routes", "quota_bytes", "max_file_bytes",
-                 "is_active"):
+    for name in ("name", "public_keys", "routes", "quota_bytes", "max_file_bytes", "is_active"):
         setattr(account, name, values[name])
     changed_password = bool(values.get("password"))
     if changed_password:
@@ -67,8 +76,13 @@ def update_account(account: FeedAccount, data: dict[str, Any]) -> FeedAccount:
     db.session.flush()
     after = shown(account)
     if after != before or changed_password:
-        record_event("update", "feed_accounts", account.id, before,
-                     {**after, **({"password": "changed"} if changed_password else {})})
+        record_event(
+            "update",
+            "feed_accounts",
+            account.id,
+            before,
+            {**after, **({"password": "changed"} if changed_password else {})},
+        )
     return account
 
 
@@ -76,8 +90,13 @@ def set_active(account: FeedAccount, active: bool) -> FeedAccount:
     if account.is_active != active:
         account.is_active = active
         db.session.flush()
-        record_event("enable" if active else "disable", "feed_accounts", account.id, None,
-                     {"name": account.name})
+        record_event(
+            "enable" if active else "disable",
+            "feed_accounts",
+            account.id,
+            None,
+            {"name": account.name},
+        )
     return account
 
 
@@ -88,10 +107,15 @@ def note_login(account: FeedAccount) -> None:
 
 def shown(account: FeedAccount) -> dict[str, Any]:
     """The account as pages, the API and audit events show it (never its password)."""
-    return {"name": account.name, "public_keys": list(account.public_keys or ()),
-            "routes": [dict(r) for r in account.routes or ()],
-            "quota_bytes": account.quota_bytes, "max_file_bytes": account.max_file_bytes,
-            "is_active": account.is_active, "has_password": bool(account.password_hash)}
+    return {
+        "name": account.name,
+        "public_keys": list(account.public_keys or ()),
+        "routes": [dict(r) for r in account.routes or ()],
+        "quota_bytes": account.quota_bytes,
+        "max_file_bytes": account.max_file_bytes,
+        "is_active": account.is_active,
+        "has_password": bool(account.password_hash),
+    }
 
 
 def quota_bytes(account: FeedAccount) -> int:
@@ -104,22 +128,30 @@ def max_file_bytes(account: FeedAccount) -> int:
 
 # -- checking what is given ------------------------------------------------------------------
 
+
 def _clean(data: dict[str, Any], account: FeedAccount | None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"is_active": bool(data.get("is_active", True))}
     name = str(data.get("name") or "").strip().lower()
     if not NAME_PATTERN.match(name):
-        errors["name"] = _("Use 2 to 50 lowercase letters, digits, dashes and underscores, "
-                           "starting with a letter or a digit.")
-    elif db.session.scalar(select(FeedAccount.id).where(
-            FeedAccount.name == name,
-            FeedAccount.id != (account.id if account is not None else -1))) is not None:
+        errors["name"] = _(
+            "Use 2 to 50 lowercase letters, digits, dashes and underscores, "
+            "starting with a letter or a digit."
+        )
+    elif (
+        db.session.scalar(
+            select(FeedAccount.id).where(
+                FeedAccount.name == name,
+                FeedAccount.id != (account.id if account is not None else -1),
+            )
+        )
+        is not None
+    ):
         errors["name"] = _("A feed account with this name already exists.")
     values["name"] = name
     password = data.get("password") or ""
     if password and not MIN_PASSWORD <= len(password) <= 1024:
-        errors["password"] = _("Use %(min)d to %(max)d characters.", min=MIN_PASSWORD,
-                               max=1024)
+        errors["password"] = _("Use %(min)d to %(max)d characters.", min=MIN_PASSWORD, max=1024)
     values["password"] = password
     for field, clean in (("public_keys", clean_public_keys), ("routes", clean_routes)):
         try:
@@ -155,13 +187,26 @@ def clean_public_keys(raw: Any) -> list[str]:
             continue
         key = parse_public_key(line)
         if key is None:
-            raise ValidationError({"public_keys": _(
-                "Key %(n)d is not an SSH public key (expected a line such as "
-                "“ssh-ed25519 AAAA… name”, as in a .pub file).", n=number)})
+            raise ValidationError(
+                {
+                    "public_keys": _(
+                        "Key %(n)d is not an SSH public key (expected a line such as "
+                        "“ssh-ed25519 AAAA… name”, as in a .pub file).",
+                        n=number,
+                    )
+                }
+            )
         if key.get_name() == "ssh-rsa" and key.get_bits() < MIN_RSA_BITS:
-            raise ValidationError({"public_keys": _(
-                "Key %(n)d is an RSA key of %(bits)d bits: use at least 2048 bits, or an "
-                "Ed25519 key.", n=number, bits=key.get_bits())})
+            raise ValidationError(
+                {
+                    "public_keys": _(
+                        "Key %(n)d is an RSA key of %(bits)d bits: use at least 2048 bits, or an "
+                        "Ed25519 key.",
+                        n=number,
+                        bits=key.get_bits(),
+                    )
+                }
+            )
         parts = line.split(None, 2)
         comment = parts[2][:200] if len(parts) > 2 else ""
         keys.append(f"{key.get_name()} {key.get_base64()} {comment}".strip())
@@ -184,8 +229,15 @@ def parse_public_key(line: str) -> Any:
     try:
         blob = base64.b64decode(parts[1], validate=True)
         key = PKey.from_type_string(parts[0], blob)
-    except (binascii.Error, SSHException, ValueError, TypeError, IndexError, AttributeError,
-            UnicodeDecodeError):
+    except (
+        binascii.Error,
+        SSHException,
+        ValueError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        UnicodeDecodeError,
+    ):
         return None
     return key if key.get_name() == parts[0] else None
 
@@ -212,19 +264,30 @@ def clean_routes(raw: Any) -> list[dict[str, Any]]:
     routes = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            raise ValidationError({"routes": _("Route %(n)d: write it PATTERN=PROFILE.",
-                                               n=number)})
+            raise ValidationError({"routes": _("Route %(n)d: write it PATTERN=PROFILE.", n=number)})
         pattern = clean_pattern(str(item.get("pattern") or ""))
         if pattern is None:
-            raise ValidationError({"routes": _(
-                "Route %(n)d: the pattern must be a path inside the account's folder, such "
-                "as clients/*.csv or *.zip (no .., not in outbox/).", n=number)})
+            raise ValidationError(
+                {
+                    "routes": _(
+                        "Route %(n)d: the pattern must be a path inside the account's folder, such "
+                        "as clients/*.csv or *.zip (no .., not in outbox/).",
+                        n=number,
+                    )
+                }
+            )
         wanted = item.get("profile", item.get("profile_id"))
         profile = find_profile(wanted) if wanted not in (None, "") else None
         if profile is None:
-            raise ValidationError({"routes": _("Route %(n)d: no import profile is named "
-                                               "“%(profile)s”.", n=number,
-                                               profile=str(wanted or "")[:100])})
+            raise ValidationError(
+                {
+                    "routes": _(
+                        "Route %(n)d: no import profile is named “%(profile)s”.",
+                        n=number,
+                        profile=str(wanted or "")[:100],
+                    )
+                }
+            )
         routes.append({"pattern": pattern, "profile_id": profile.id})
     return routes
 
@@ -232,9 +295,14 @@ def clean_routes(raw: Any) -> list[dict[str, Any]]:
 def clean_pattern(pattern: str) -> str | None:
     pattern = pattern.strip().strip("/")
     parts = pattern.split("/")
-    if not pattern or len(pattern) > MAX_PATTERN or "\\" in pattern or "\x00" in pattern \
-            or any(part in ("", ".", "..") for part in parts) \
-            or parts[0] == feed_storage.OUTBOX:
+    if (
+        not pattern
+        or len(pattern) > MAX_PATTERN
+        or "\\" in pattern
+        or "\x00" in pattern
+        or any(part in ("", ".", "..") for part in parts)
+        or parts[0] == feed_storage.OUTBOX
+    ):
         return None
     return pattern
 
@@ -244,8 +312,9 @@ def route_for(account: FeedAccount, relative: str) -> ImportProfile | None | boo
     account's folder); False when no route matches, None when the route's profile is gone."""
     for route in account.routes or ():
         if matches(route.get("pattern", ""), relative):
-            return db.session.scalar(select(ImportProfile).where(
-                ImportProfile.id == route.get("profile_id")))
+            return db.session.scalar(
+                select(ImportProfile).where(ImportProfile.id == route.get("profile_id"))
+            )
     return False
 
 
@@ -264,8 +333,11 @@ def _match_parts(pattern: list[str], parts: list[str]) -> bool:
         return not parts
     if pattern[0] == "**":
         return any(_match_parts(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) \
+    return (
+        bool(parts)
+        and fnmatch.fnmatchcase(parts[0], pattern[0])
         and _match_parts(pattern[1:], parts[1:])
+    )
 
 
 def profile_names(account: FeedAccount) -> dict[int, str]:
@@ -273,5 +345,10 @@ def profile_names(account: FeedAccount) -> dict[int, str]:
     ids = [r.get("profile_id") for r in account.routes or ()]
     if not ids:
         return {}
-    return dict(db.session.execute(select(ImportProfile.id, ImportProfile.name).where(
-        ImportProfile.id.in_(ids))).tuples().all())
+    return dict(
+        db.session.execute(
+            select(ImportProfile.id, ImportProfile.name).where(ImportProfile.id.in_(ids))
+        )
+        .tuples()
+        .all()
+    )

@@ -9,6 +9,7 @@ every SFTP node shares), named by ids so that renaming an account moves nothing.
 
 Other features write to an account's outbox through `write_outbox_file`.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,7 @@ def in_outbox(relative: str) -> bool:
     return relative.split("/", 1)[0] == OUTBOX
 
 
-def write_outbox_file(tenant_id: int, account_id: int, name: str,
-                      chunks: Iterable[bytes]) -> Path:
+def write_outbox_file(tenant_id: int, account_id: int, name: str, chunks: Iterable[bytes]) -> Path:
     """Write a file into the account's outbox whole or not at all: written under a hidden
     temporary name, then renamed, so the client never fetches half a file."""
     if "/" in name or name.startswith(".") or not name:

@@ -7,6 +7,7 @@ storage; its SHA-256 was computed during the upload), the run is committed and h
 job engine, and only then does the client hear that its rename succeeded. The run starts as
 soon as a worker takes it: well under a second when one is free.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def _actor(sender: Sender) -> Actor:
     return Actor("sftp", sender.account_id, f"sftp:{sender.login}"[:254], None, sender.address)
 
 
-def receive(app: Flask, sender: Sender, relative: str, path: Path,
-            measured: tuple[str, int] | None) -> FeedArrival:
+def receive(
+    app: Flask, sender: Sender, relative: str, path: Path, measured: tuple[str, int] | None
+) -> FeedArrival:
     """Queue the import of a whole file; an unrouted or refused file stays where it is and
     is recorded for the health page."""
     from importers import jobs
@@ -49,27 +51,42 @@ def receive(app: Flask, sender: Sender, relative: str, path: Path,
     with app.app_context(), tenant_context(sender.tenant_id, _actor(sender)):
         try:
             size = path.stat().st_size
-            account = db.session.scalar(select(FeedAccount).where(
-                FeedAccount.id == sender.account_id))
+            account = db.session.scalar(
+                select(FeedAccount).where(FeedAccount.id == sender.account_id)
+            )
             profile = route_for(account, relative) if account is not None else False
             if profile is False:
-                return _recorded(sender, relative, size, "unrouted", _(
-                    "No route of the account takes this file: it stays in the folder."))
+                return _recorded(
+                    sender,
+                    relative,
+                    size,
+                    "unrouted",
+                    _("No route of the account takes this file: it stays in the folder."),
+                )
             if profile is None:
-                return _recorded(sender, relative, size, "refused", _(
-                    "The route's import profile no longer exists."))
+                return _recorded(
+                    sender,
+                    relative,
+                    size,
+                    "refused",
+                    _("The route's import profile no longer exists."),
+                )
             sha256, measured_size = measured if measured is not None else (None, None)
             if measured_size != size:
                 sha256 = measured_size = None
             try:
                 with transaction():
-                    run = create_run_from_file(profile, path, relative.rsplit("/", 1)[-1],
-                                               source="sftp", sha256=sha256,
-                                               size=measured_size)
+                    run = create_run_from_file(
+                        profile,
+                        path,
+                        relative.rsplit("/", 1)[-1],
+                        source="sftp",
+                        sha256=sha256,
+                        size=measured_size,
+                    )
                     arrival = _add(sender, relative, size, "imported", None, run.id)
             except ValidationError as exc:
-                return _recorded(sender, relative, size, "refused",
-                                 "; ".join(exc.errors.values()))
+                return _recorded(sender, relative, size, "refused", "; ".join(exc.errors.values()))
             if run.is_finished:  # the same file as the last import: nothing to run
                 write_results(run)
             else:
@@ -79,8 +96,9 @@ def receive(app: Flask, sender: Sender, relative: str, path: Path,
             db.session.remove()
 
 
-def record(app: Flask, sender: Sender, relative: str, size: int, status: str,
-           message: str) -> FeedArrival:
+def record(
+    app: Flask, sender: Sender, relative: str, size: int, status: str, message: str
+) -> FeedArrival:
     """Record what became of a file that did not go in (cut, refused)."""
     with app.app_context(), tenant_context(sender.tenant_id, _actor(sender)):
         try:
@@ -89,24 +107,31 @@ def record(app: Flask, sender: Sender, relative: str, size: int, status: str,
             db.session.remove()
 
 
-def _recorded(sender: Sender, relative: str, size: int, status: str,
-              message: str) -> FeedArrival:
+def _recorded(sender: Sender, relative: str, size: int, status: str, message: str) -> FeedArrival:
     with transaction():
         arrival = _add(sender, relative, size, status, message, None)
     log.warning("sftp %s: %s %s (%s)", sender.login, relative, status, message)
     return arrival
 
 
-def _add(sender: Sender, relative: str, size: int, status: str, message: str | None,
-         run_id: int | None) -> FeedArrival:
-    arrival = FeedArrival(account_id=sender.account_id, path=relative[-1024:], size=size,
-                          status=status, message=message, run_id=run_id)
+def _add(
+    sender: Sender, relative: str, size: int, status: str, message: str | None, run_id: int | None
+) -> FeedArrival:
+    arrival = FeedArrival(
+        account_id=sender.account_id,
+        path=relative[-1024:],
+        size=size,
+        status=status,
+        message=message,
+        run_id=run_id,
+    )
     db.session.add(arrival)
     db.session.flush()
     return arrival
 
 
 # -- results, written back to the sender ------------------------------------------------------
+
 
 def write_back(run_id: int, tenant_id: int) -> None:
     """After a run of a file that came by SFTP: its summary and errors into the outbox of
@@ -129,17 +154,35 @@ def write_results(run: ImportRun) -> list[Path]:
     tenant = db.session.get(Tenant, run.tenant_id)
     stem = f"{UNSAFE.sub('_', run.file_name).strip('._') or 'file'}.run-{run.id}"
     summary = {
-        "run": run.id, "file": arrival.path, "profile": run.profile.name if run.profile else None,
-        "status": run.status, "dry_run": run.is_dry_run, "sha256": run.sha256,
-        "size": run.file_size, "rows": run.rows_total, **run.counts, "message": run.message,
+        "run": run.id,
+        "file": arrival.path,
+        "profile": run.profile.name if run.profile else None,
+        "status": run.status,
+        "dry_run": run.is_dry_run,
+        "sha256": run.sha256,
+        "size": run.file_size,
+        "rows": run.rows_total,
+        **run.counts,
+        "message": run.message,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
-    written = [write_outbox_file(run.tenant_id, arrival.account_id, f"{stem}.json",
-                                 [json.dumps(summary, ensure_ascii=False, indent=2).encode()])]
+    written = [
+        write_outbox_file(
+            run.tenant_id,
+            arrival.account_id,
+            f"{stem}.json",
+            [json.dumps(summary, ensure_ascii=False, indent=2).encode()],
+        )
+    ]
     if run.failed:
         with force_locale(tenant.default_locale if tenant else "fr"):
-            written.append(write_outbox_file(
-                run.tenant_id, arrival.account_id, f"{stem}.errors.csv",
-                (chunk.encode("utf-8") for chunk in stream_errors_csv(run))))
+            written.append(
+                write_outbox_file(
+                    run.tenant_id,
+                    arrival.account_id,
+                    f"{stem}.errors.csv",
+                    (chunk.encode("utf-8") for chunk in stream_errors_csv(run)),
+                )
+            )
     return written

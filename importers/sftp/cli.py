@@ -1,4 +1,5 @@
 """`flask sftp serve` (the SFTP inbox) and `flask feed account create|list|disable|enable`."""
+
 from __future__ import annotations
 
 import signal
@@ -34,8 +35,10 @@ def sftp_serve(host: str | None, port: int | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     service = SFTPService(app, host, port)
     bound = service.bind()
-    click.echo(f"SFTP inbox on {service.host}:{bound} (host key "
-               f"{service.host_key.get_name()} {service.host_key.fingerprint}).")
+    click.echo(
+        f"SFTP inbox on {service.host}:{bound} (host key "
+        f"{service.host_key.get_name()} {service.host_key.fingerprint})."
+    )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: service.stop())
     serving = threading.Thread(target=service.serve_forever, name="sftp-listener")
@@ -53,14 +56,27 @@ def account() -> None:
 @click.option("--tenant", "slug", required=True)
 @click.option("--name", required=True, help="The login is <tenant>.<name>.")
 @click.option("--password", default=None, help="Password (or --public-key, or both).")
-@click.option("--public-key", "public_keys", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An OpenSSH public key file (.pub); repeatable.")
-@click.option("--route", "routes", multiple=True, required=True,
-              help="PATTERN=PROFILE, e.g. 'clients/*.csv=clients-nuit'; repeatable, first "
-                   "match wins.")
-def account_create(slug: str, name: str, password: str | None, public_keys: tuple[Path, ...],
-                   routes: tuple[str, ...]) -> None:
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An OpenSSH public key file (.pub); repeatable.",
+)
+@click.option(
+    "--route",
+    "routes",
+    multiple=True,
+    required=True,
+    help="PATTERN=PROFILE, e.g. 'clients/*.csv=clients-nuit'; repeatable, first match wins.",
+)
+def account_create(
+    slug: str,
+    name: str,
+    password: str | None,
+    public_keys: tuple[Path, ...],
+    routes: tuple[str, ...],
+) -> None:
     """Create a feed account of a tenant."""
     from app.services.feed_accounts import create_account, login_name
 
@@ -69,12 +85,20 @@ def account_create(slug: str, name: str, password: str | None, public_keys: tupl
         keys = [line for path in public_keys for line in path.read_text().splitlines()]
         try:
             with transaction():
-                created = create_account({"name": name, "password": password or "",
-                                          "public_keys": keys, "routes": "\n".join(routes)})
+                created = create_account(
+                    {
+                        "name": name,
+                        "password": password or "",
+                        "public_keys": keys,
+                        "routes": "\n".join(routes),
+                    }
+                )
         except ValidationError as exc:
             exit_invalid(exc)
-        click.echo(f"Feed account {login_name(target.slug, created)} created "
-                   f"({len(created.public_keys)} key(s), {len(created.routes)} route(s)).")
+        click.echo(
+            f"Feed account {login_name(target.slug, created)} created "
+            f"({len(created.public_keys)} key(s), {len(created.routes)} route(s))."
+        )
 
 
 @account.command("list")

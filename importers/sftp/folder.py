@@ -14,6 +14,7 @@ nothing: paramiko closes every open handle when the connection drops, and client
 handle they stop writing to (OpenSSH's sftp on ^C). A handle still open when the session
 ends is a cut upload: recorded as such for the health page, removed later by the sweep.
 """
+
 from __future__ import annotations
 
 import errno
@@ -115,8 +116,15 @@ class FeedSFTPServer(paramiko.SFTPServer):
 class FeedFile(paramiko.SFTPHandle):
     """An open file of the account; a written one is measured and hashed as it comes."""
 
-    def __init__(self, folder: FeedFolder, relative: str, path: Path, flags: int,
-                 writing: bool, used_elsewhere: int) -> None:
+    def __init__(
+        self,
+        folder: FeedFolder,
+        relative: str,
+        path: Path,
+        flags: int,
+        writing: bool,
+        used_elsewhere: int,
+    ) -> None:
         super().__init__(flags)
         self.folder, self.relative, self.path, self.writing = folder, relative, path, writing
         self.used_elsewhere = used_elsewhere
@@ -132,9 +140,12 @@ class FeedFile(paramiko.SFTPHandle):
         if self.refused:
             return Refusal(SFTP_FAILURE, self.refused)
         if end > sender.max_file_bytes:
-            return self._refuse(_(
-                "File too large: this account accepts files of at most %(size)s.",
-                size=_size(sender.max_file_bytes)))
+            return self._refuse(
+                _(
+                    "File too large: this account accepts files of at most %(size)s.",
+                    size=_size(sender.max_file_bytes),
+                )
+            )
         if self.used_elsewhere + max(self.size, end) > sender.quota_bytes:
             return self._refuse(_quota_exceeded(sender.quota_bytes))
         if offset == self.hashed:
@@ -180,8 +191,11 @@ def _size(size: int) -> str:
 
 
 def _quota_exceeded(quota: int) -> str:
-    return _("Quota exceeded: this account may keep at most %(size)s in its folder, files "
-             "waiting there included.", size=_size(quota))
+    return _(
+        "Quota exceeded: this account may keep at most %(size)s in its folder, files "
+        "waiting there included.",
+        size=_size(quota),
+    )
 
 
 class FeedFolder(paramiko.SFTPServerInterface):
@@ -249,7 +263,8 @@ class FeedFolder(paramiko.SFTPServerInterface):
                     if entry.name.startswith(".") or entry.is_symlink():
                         continue
                     attributes = paramiko.SFTPAttributes.from_stat(
-                        entry.stat(follow_symlinks=False), entry.name)
+                        entry.stat(follow_symlinks=False), entry.name
+                    )
                     entries.append(attributes)
             return entries
         except Refused as refused:
@@ -271,15 +286,15 @@ class FeedFolder(paramiko.SFTPServerInterface):
     def open(self, path: str, flags: int, attr: Any) -> Any:
         try:
             relative, target = self.resolve(path)
-            writing = bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC
-                                    | os.O_APPEND))
+            writing = bool(
+                flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
+            )
             used = 0
             if writing:
                 self._writable(relative)
                 used = feed_storage.used_bytes(self.root, skip=target)
                 if used >= self.sender.quota_bytes:
-                    raise Refused(Refusal(SFTP_FAILURE,
-                                          _quota_exceeded(self.sender.quota_bytes)))
+                    raise Refused(Refusal(SFTP_FAILURE, _quota_exceeded(self.sender.quota_bytes)))
             fd = os.open(target, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o640)
         except Refused as refused:
             return refused.refusal
@@ -290,8 +305,15 @@ class FeedFolder(paramiko.SFTPServerInterface):
         if stat.S_ISDIR(os.fstat(fd).st_mode):
             os.close(fd)
             return Refusal(SFTP_FAILURE, _("This is a folder."))
-        mode = "rb" if not writing else "r+b" if flags & os.O_RDWR else \
-            "ab" if flags & os.O_APPEND else "wb"
+        mode = (
+            "rb"
+            if not writing
+            else "r+b"
+            if flags & os.O_RDWR
+            else "ab"
+            if flags & os.O_APPEND
+            else "wb"
+        )
         fobj = os.fdopen(fd, mode)
         handle = FeedFile(self, relative, target, flags, writing, used)
         if writing:
@@ -336,8 +358,11 @@ class FeedFolder(paramiko.SFTPServerInterface):
         except OSError as exc:
             return paramiko.SFTPServer.convert_errno(exc.errno)
         name = new.name
-        if new.is_file() and not feed_storage.is_temporary(name) \
-                and not feed_storage.is_marker(name):
+        if (
+            new.is_file()
+            and not feed_storage.is_temporary(name)
+            and not feed_storage.is_marker(name)
+        ):
             return self._arrived(new_relative, new)
         return SFTP_OK
 
@@ -394,9 +419,15 @@ class FeedFolder(paramiko.SFTPServerInterface):
             self._record(handle.relative, handle.size, "refused", handle.refused)
             return
         if self.ending:
-            self._record(handle.relative, handle.size, "incomplete", _(
-                "The connection ended during the upload: the file is incomplete and was not "
-                "imported. It will be removed."))
+            self._record(
+                handle.relative,
+                handle.size,
+                "incomplete",
+                _(
+                    "The connection ended during the upload: the file is incomplete and was not "
+                    "imported. It will be removed."
+                ),
+            )
             return
         measured = handle.measured()
         if measured is not None:
@@ -410,8 +441,12 @@ class FeedFolder(paramiko.SFTPServerInterface):
         target = marker.path.with_name(marker.path.name[: -len(feed_storage.MARKER_SUFFIX)])
         marker.path.unlink(missing_ok=True)
         if not target.is_file() or target.is_symlink() or target in self.writing:
-            self._record(relative, 0, "refused", _(
-                "The marker %(marker)s names no complete file.", marker=marker.relative))
+            self._record(
+                relative,
+                0,
+                "refused",
+                _("The marker %(marker)s names no complete file.", marker=marker.relative),
+            )
             return
         self._arrived(relative, target)
 
@@ -421,13 +456,19 @@ class FeedFolder(paramiko.SFTPServerInterface):
             arrivals.receive(self.app, self.sender, relative, path, measured)
         except Exception:  # the file stays where it is; the client is told
             log.exception("sftp arrival of %s for %s failed", relative, self.sender.login)
-            return Refusal(SFTP_FAILURE, _("The file was received but could not be queued "
-                                           "for import; it stays in your folder."))
+            return Refusal(
+                SFTP_FAILURE,
+                _(
+                    "The file was received but could not be queued "
+                    "for import; it stays in your folder."
+                ),
+            )
         return SFTP_OK
 
     def _record(self, relative: str, size: int, status: str, message: str) -> None:
         try:
             arrivals.record(self.app, self.sender, relative, size, status, message)
         except Exception:  # noqa: BLE001 - a session's end must not fail on the database
-            log.exception("sftp: recording %s %s for %s failed", status, relative,
-                          self.sender.login)
+            log.exception(
+                "sftp: recording %s %s for %s failed", status, relative, self.sender.login
+            )

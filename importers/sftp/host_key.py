@@ -1,5 +1,6 @@
 """The server's host key: generated once (Ed25519), then kept, so that clients that pinned
 it keep trusting the server; every node reads the same file (SFTP_HOST_KEY)."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,10 @@ def load_or_create(path: Path) -> paramiko.PKey:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption())
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -5,6 +5,7 @@ connection gets a thread (paramiko's transport runs its own); nothing of a sessi
 outside it but in the database and FEED_STORAGE_DIR, so several nodes can serve behind one
 address. Only the `sftp` subsystem is offered: no shell, no command, no forwarding.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,15 +64,16 @@ class FeedLogin(paramiko.ServerInterface):
         return "publickey,password"
 
     def check_auth_password(self, username: str, password: str) -> int:
-        return self._check(username, "password", lambda account: verify_password(
-            account, password))
+        return self._check(username, "password", lambda account: verify_password(account, password))
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         def known(account: FeedAccount | None) -> bool:
             offered = (key.get_name(), key.get_base64())
             return account is not None and any(
                 (parsed.get_name(), parsed.get_base64()) == offered
-                for parsed in map(parse_public_key, account.public_keys or ()) if parsed)
+                for parsed in map(parse_public_key, account.public_keys or ())
+                if parsed
+            )
 
         return self._check(username, "publickey", known)
 
@@ -93,10 +95,16 @@ class FeedLogin(paramiko.ServerInterface):
             finally:
                 db.session.remove()
 
-    def _check_account(self, username: str, slug: str, name: str, method: str, accepts,
-                       limits) -> int:
-        tenant = db.session.scalar(select_rows(Tenant).where(
-            Tenant.slug == slug, Tenant.is_active.is_(True))) if slug else None
+    def _check_account(
+        self, username: str, slug: str, name: str, method: str, accepts, limits
+    ) -> int:
+        tenant = (
+            db.session.scalar(
+                select_rows(Tenant).where(Tenant.slug == slug, Tenant.is_active.is_(True))
+            )
+            if slug
+            else None
+        )
         if tenant is None:
             if method == "password":
                 verify_password(None, "")  # the same time as for a known login
@@ -105,15 +113,19 @@ class FeedLogin(paramiko.ServerInterface):
             return paramiko.AUTH_FAILED
         actor = Actor("sftp", None, f"sftp:{username}"[:254], None, self.address)
         with tenant_context(tenant.id, actor):
-            account = db.session.scalar(select_rows(FeedAccount).where(
-                FeedAccount.name == name))
+            account = db.session.scalar(select_rows(FeedAccount).where(FeedAccount.name == name))
             usable = account if account is not None and account.is_active else None
             if accepts(usable):
                 limits.succeeded(username, self.address)
                 self.sender = self._sender(tenant, usable)
                 note_login(usable)
-                record_event("login", "feed_accounts", usable.id, None,
-                             {"method": method, "address": self.address})
+                record_event(
+                    "login",
+                    "feed_accounts",
+                    usable.id,
+                    None,
+                    {"method": method, "address": self.address},
+                )
                 db.session.commit()
                 return paramiko.AUTH_SUCCESSFUL
             # A client offers each of its keys in turn: one failure per connection for keys.
@@ -123,23 +135,42 @@ class FeedLogin(paramiko.ServerInterface):
                 self._key_failure_counted = True
             reached = limits.failed(username, self.address)
             record_id = account.id if account is not None else None
-            record_event("login_failed", "feed_accounts", record_id, None,
-                         {"login": username[:100], "method": method, "address": self.address,
-                          **({"disabled": True} if account is not None
-                             and not account.is_active else {})})
+            record_event(
+                "login_failed",
+                "feed_accounts",
+                record_id,
+                None,
+                {
+                    "login": username[:100],
+                    "method": method,
+                    "address": self.address,
+                    **({"disabled": True} if account is not None and not account.is_active else {}),
+                },
+            )
             if reached:
-                record_event("login_throttled", "feed_accounts", record_id, None,
-                             {"login": username[:100], "limits": reached,
-                              "address": self.address})
+                record_event(
+                    "login_throttled",
+                    "feed_accounts",
+                    record_id,
+                    None,
+                    {"login": username[:100], "limits": reached, "address": self.address},
+                )
             db.session.commit()
             return paramiko.AUTH_FAILED
 
     def _sender(self, tenant: Tenant, account: FeedAccount) -> Sender:
         from app.services.feed_accounts import max_file_bytes, quota_bytes
 
-        return Sender(tenant.id, account.id, login_name(tenant.slug, account), self.address,
-                      account_root(tenant.id, account.id).resolve(), quota_bytes(account),
-                      max_file_bytes(account), tenant.default_locale or "fr")
+        return Sender(
+            tenant.id,
+            account.id,
+            login_name(tenant.slug, account),
+            self.address,
+            account_root(tenant.id, account.id).resolve(),
+            quota_bytes(account),
+            max_file_bytes(account),
+            tenant.default_locale or "fr",
+        )
 
 
 class SFTPService:
@@ -182,12 +213,14 @@ class SFTPService:
             with self._lock:
                 full = len(self.transports) >= self.max_connections
             if full:
-                log.warning("sftp: %d connections already, refusing %s",
-                            self.max_connections, address[0])
+                log.warning(
+                    "sftp: %d connections already, refusing %s", self.max_connections, address[0]
+                )
                 conn.close()
                 continue
-            threading.Thread(target=self._serve, args=(conn, address[0]), daemon=True,
-                             name=f"sftp-{address[0]}").start()
+            threading.Thread(
+                target=self._serve, args=(conn, address[0]), daemon=True, name=f"sftp-{address[0]}"
+            ).start()
 
     def _serve(self, conn: socket.socket, address: str) -> None:
         from importers.sftp.folder import FeedFolder, FeedSFTPServer

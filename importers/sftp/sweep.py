@@ -1,6 +1,7 @@
 """The `sweep_feed_inboxes` job: removes what a cut upload left (recorded `incomplete`) and
 temporary files (`.part`, `.tmp`, `.filepart`) nobody renamed, once they are older than
 FEED_INCOMPLETE_MAX_AGE_HOURS and untouched since: a client resuming an upload keeps it."""
+
 from __future__ import annotations
 
 import logging
@@ -27,9 +28,12 @@ def sweep_inboxes() -> int:
     oldest = time.time() - max_age
     removed = 0
     with all_tenants_unsafe("sftp inbox sweep"), transaction():
-        cut = db.session.scalars(select(FeedArrival).where(
-            FeedArrival.status == "incomplete",
-            FeedArrival.created_at < datetime.now(UTC) - timedelta(seconds=max_age)))
+        cut = db.session.scalars(
+            select(FeedArrival).where(
+                FeedArrival.status == "incomplete",
+                FeedArrival.created_at < datetime.now(UTC) - timedelta(seconds=max_age),
+            )
+        )
         for arrival in cut:
             path = account_root(arrival.tenant_id, arrival.account_id) / arrival.path
             if _stale(path, oldest):

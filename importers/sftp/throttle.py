@@ -4,6 +4,7 @@ address (LOGIN_RATE_LIMIT_ACCOUNT_CEILING), in the rate limiter's storage (memor
 shared by every node). A login past a limit is refused before its password or key is
 checked; a success clears its login-and-address counter. Only failures count: a nightly
 job that logs in every few minutes never locks itself out."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ class Throttle:
 
     def _keys(self, login: str, address: str) -> dict[str, str]:
         address = address_key(address)
-        return {"account_address": f"sftp-login-failures/{login}/{address}",
-                "address": f"sftp-login-failures/{address}",
-                "account": f"sftp-login-failures/{login}"}
+        return {
+            "account_address": f"sftp-login-failures/{login}/{address}",
+            "address": f"sftp-login-failures/{address}",
+            "account": f"sftp-login-failures/{login}",
+        }
 
     def refused_by(self, login: str, address: str) -> str | None:
         """The limit that refuses this login now, if any."""
@@ -43,8 +46,10 @@ class Throttle:
         for name, items in self.rules:
             for item in items:
                 self.limiter.hit(item, keys[name])
-                if self.limiter.get_window_stats(item, keys[name]).remaining == 0 \
-                        and name not in reached:
+                if (
+                    self.limiter.get_window_stats(item, keys[name]).remaining == 0
+                    and name not in reached
+                ):
                     reached.append(name)
         return reached
 

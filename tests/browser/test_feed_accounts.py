@@ -1,5 +1,6 @@
 """In a real browser: an admin creates an SFTP account for a feed, sees its login and how to
 send a file, on a desktop and on a phone, under the CSP."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,14 +17,23 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
-def test_create_an_sftp_account(viewport: str, tenant: Tenant, make_user: Callable[..., Any],
-                                open_page: Callable[..., tuple[Any, PageProblems]],
-                                backend: str) -> None:
+def test_create_an_sftp_account(
+    viewport: str,
+    tenant: Tenant,
+    make_user: Callable[..., Any],
+    open_page: Callable[..., tuple[Any, PageProblems]],
+    backend: str,
+) -> None:
     from app.extensions import db
 
     admin = make_user(Role.ADMIN.value)
-    feeds.create_profile({"name": "clients-nuit", "entity": "accounts",
-                          "columns": {"Code": "external_ref", "Nom": "name"}})
+    feeds.create_profile(
+        {
+            "name": "clients-nuit",
+            "entity": "accounts",
+            "columns": {"Code": "external_ref", "Nom": "name"},
+        }
+    )
     db.session.commit()
     page, problems = open_page(viewport)
     log_in(page, admin.email)

@@ -1,4 +1,5 @@
 """`flask feed account create` and `flask sftp serve` as an operator runs them."""
+
 from __future__ import annotations
 
 import os
@@ -24,10 +25,23 @@ def test_feed_account_create(app, tenant, make_profile, tmp_path):
     (tmp_path / "key.pub").write_text(public + "\n")
     runner = app.test_cli_runner()
     db.session.commit()
-    result = runner.invoke(args=[
-        "feed", "account", "create", "--tenant", "alpha", "--name", "erp",
-        "--public-key", str(tmp_path / "key.pub"), "--route", "clients/*.csv=clients-nuit",
-        "--route", "*.zip=clients-nuit"])
+    result = runner.invoke(
+        args=[
+            "feed",
+            "account",
+            "create",
+            "--tenant",
+            "alpha",
+            "--name",
+            "erp",
+            "--public-key",
+            str(tmp_path / "key.pub"),
+            "--route",
+            "clients/*.csv=clients-nuit",
+            "--route",
+            "*.zip=clients-nuit",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "alpha.erp" in result.output
     db.session.rollback()
@@ -36,8 +50,19 @@ def test_feed_account_create(app, tenant, make_profile, tmp_path):
     assert [r["pattern"] for r in account.routes] == ["clients/*.csv", "*.zip"]
     assert {r["profile_id"] for r in account.routes} == {profile.id}
 
-    refused = runner.invoke(args=["feed", "account", "create", "--tenant", "alpha",
-                                  "--name", "erp2", "--route", "x=unknown-profile"])
+    refused = runner.invoke(
+        args=[
+            "feed",
+            "account",
+            "create",
+            "--tenant",
+            "alpha",
+            "--name",
+            "erp2",
+            "--route",
+            "x=unknown-profile",
+        ]
+    )
     assert refused.exit_code == 1
     assert "unknown-profile" in refused.output
 
@@ -46,12 +71,21 @@ def test_sftp_serve_listens_with_its_host_key_until_stopped(app, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "SFTP_PORT": str(port), "SFTP_HOST_KEY": str(tmp_path / "host_key"),
-           "FILES_DIR": str(tmp_path / "files"), "SECRET_KEY": "test"}
-    server = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi.py", "sftp",
-                               "serve"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SFTP_PORT": str(port),
+        "SFTP_HOST_KEY": str(tmp_path / "host_key"),
+        "FILES_DIR": str(tmp_path / "files"),
+        "SECRET_KEY": "test",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi.py", "sftp", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         banner = server.stdout.readline()
         assert f"SFTP inbox on 127.0.0.1:{port}" in banner, banner

@@ -2,6 +2,7 @@
 renamed after its upload (or followed by its .done marker) is imported, with its results in
 outbox/; a cut upload never is; the folder is a jail; limits cut an upload with a message;
 bad logins are refused, throttled and audited."""
+
 from __future__ import annotations
 
 import io
@@ -33,13 +34,22 @@ def profile(make_profile):
 
 @pytest.fixture
 def account(make_feed_account, profile):
-    return make_feed_account(name="erp", routes=[
-        {"pattern": "clients/*.csv", "profile": "clients-nuit"},
-        {"pattern": "*.txt", "profile": profile.id}])
+    return make_feed_account(
+        name="erp",
+        routes=[
+            {"pattern": "clients/*.csv", "profile": "clients-nuit"},
+            {"pattern": "*.txt", "profile": profile.id},
+        ],
+    )
 
 
-def connect(server, username: str = "alpha.erp", *, password: str | None = PASSWORD,
-            key: paramiko.PKey | None = None) -> paramiko.SFTPClient:
+def connect(
+    server,
+    username: str = "alpha.erp",
+    *,
+    password: str | None = PASSWORD,
+    key: paramiko.PKey | None = None,
+) -> paramiko.SFTPClient:
     transport = paramiko.Transport(("127.0.0.1", server.port))
     transport.connect(username=username, password=None if key else password, pkey=key)
     return paramiko.SFTPClient.from_transport(transport)
@@ -55,7 +65,7 @@ def write_unpipelined(sftp: paramiko.SFTPClient, data: bytes, path: str) -> None
     with sftp.open(path, "wb") as handle:
         handle.set_pipelined(False)
         for start in range(0, len(data), 500):
-            handle.write(data[start:start + 500])
+            handle.write(data[start : start + 500])
             handle.flush()
 
 
@@ -76,7 +86,8 @@ def arrivals(status: str | None = None) -> list[FeedArrival]:
 
 
 def test_a_file_renamed_after_upload_is_imported_with_its_results_in_outbox(
-        sftp_server, account, tenant):
+    sftp_server, account, tenant
+):
     sftp = connect(sftp_server)
     sftp.mkdir("clients")
     upload(sftp, ONE_BAD, "clients/export.csv.part")
@@ -91,8 +102,12 @@ def test_a_file_renamed_after_upload_is_imported_with_its_results_in_outbox(
     # The file went in: it is no longer waiting in the folder.
     assert "export.csv" not in sftp.listdir("clients")
 
-    names = wait_until(lambda: sorted(n for n in sftp.listdir("outbox")
-                                      if n.endswith(".csv")) and sorted(sftp.listdir("outbox")))
+    names = wait_until(
+        lambda: (
+            sorted(n for n in sftp.listdir("outbox") if n.endswith(".csv"))
+            and sorted(sftp.listdir("outbox"))
+        )
+    )
     assert names == [f"export.csv.run-{run.id}.errors.csv", f"export.csv.run-{run.id}.json"]
     with sftp.open(f"outbox/export.csv.run-{run.id}.json") as fh:
         summary = json.loads(fh.read())
@@ -103,14 +118,14 @@ def test_a_file_renamed_after_upload_is_imported_with_its_results_in_outbox(
     assert "C2" in errors and "Lille" in errors
     # The sender may take its results away, but not write there.
     sftp.remove(f"outbox/export.csv.run-{run.id}.json")
-    with pytest.raises(PermissionError, match=fr("outbox/ is read-only: Relais writes your "
-                                                  "results there.")):
+    with pytest.raises(
+        PermissionError, match=fr("outbox/ is read-only: Relais writes your results there.")
+    ):
         upload(sftp, b"x", "outbox/mine.csv")
     sftp.close()
 
 
-def test_the_upload_is_measured_as_it_comes_for_a_rename_from_another_session(
-        sftp_server, account):
+def test_the_upload_is_measured_as_it_comes_for_a_rename_from_another_session(sftp_server, account):
     import hashlib
 
     from importers.sftp.folder import kept_measure
@@ -145,7 +160,10 @@ def test_a_done_marker_makes_the_file_beside_it_whole(sftp_server, account):
     upload(sftp, b"", "notes.txt.done")
     run = wait_until(finished_run)
     assert run is not None and (run.file_name, run.status, run.created) == (
-        "notes.txt", "succeeded", 2)
+        "notes.txt",
+        "succeeded",
+        2,
+    )
     assert sorted(sftp.listdir(".")) == ["outbox"]  # file and marker consumed
     sftp.close()
 
@@ -164,8 +182,7 @@ def test_the_same_file_again_is_recognised_and_its_summary_written(sftp_server, 
     sftp.close()
 
 
-def test_an_upload_cut_mid_file_is_never_imported_and_is_swept_later(
-        sftp_server, account, app):
+def test_an_upload_cut_mid_file_is_never_imported_and_is_swept_later(sftp_server, account, app):
     sftp = connect(sftp_server)
     sftp.mkdir("clients")
     handle = sftp.open("clients/big.csv", "wb")
@@ -202,8 +219,9 @@ def test_a_file_no_route_takes_stays_and_is_reported(sftp_server, account):
     sftp.close()
 
 
-def test_the_folder_is_a_jail(sftp_server, account, make_feed_account, other_tenant,
-                              in_tenant, tmp_path):
+def test_the_folder_is_a_jail(
+    sftp_server, account, make_feed_account, other_tenant, in_tenant, tmp_path
+):
     from app.services.feed_accounts import create_account
 
     other = in_tenant(other_tenant, create_account, {"name": "erp", "password": PASSWORD})
@@ -218,10 +236,15 @@ def test_the_folder_is_a_jail(sftp_server, account, make_feed_account, other_ten
     sftp = connect(sftp_server)
     assert sftp.normalize(".") == "/"
     assert sftp.normalize("..") == "/"
-    for path in ("../x.csv", "/../x.csv", "clients/../../x.csv",
-                 f"../../{other_tenant.id}/{other.id}/x.csv"):
-        with pytest.raises(PermissionError, match=fr(
-                "Access denied: you can only reach your own folder.")):
+    for path in (
+        "../x.csv",
+        "/../x.csv",
+        "clients/../../x.csv",
+        f"../../{other_tenant.id}/{other.id}/x.csv",
+    ):
+        with pytest.raises(
+            PermissionError, match=fr("Access denied: you can only reach your own folder.")
+        ):
             upload(sftp, b"x", path)
     with pytest.raises(PermissionError):
         sftp.listdir(f"../../{other_tenant.id}/{other.id}")
@@ -241,14 +264,22 @@ def test_the_folder_is_a_jail(sftp_server, account, make_feed_account, other_ten
     sftp.close()
 
 
-def test_size_limit_and_quota_cut_an_upload_with_a_clear_message(sftp_server,
-                                                                  make_feed_account, profile):
-    make_feed_account(name="small", max_file_bytes=1000, quota_bytes=3000,
-                      routes=[{"pattern": "*.csv", "profile": profile.name}])
+def test_size_limit_and_quota_cut_an_upload_with_a_clear_message(
+    sftp_server, make_feed_account, profile
+):
+    make_feed_account(
+        name="small",
+        max_file_bytes=1000,
+        quota_bytes=3000,
+        routes=[{"pattern": "*.csv", "profile": profile.name}],
+    )
     sftp = connect(sftp_server, "alpha.small")
-    with pytest.raises(OSError, match=re.escape(fr(
-            "File too large: this account accepts files of at most %(size)s.",
-            size="1000 B"))):
+    with pytest.raises(
+        OSError,
+        match=re.escape(
+            fr("File too large: this account accepts files of at most %(size)s.", size="1000 B")
+        ),
+    ):
         write_unpipelined(sftp, b"x" * 2000, "big.csv.part")
     assert "big.csv.part" not in sftp.listdir(".")  # the partial file is removed
     assert arrivals("refused")[0].path == "big.csv.part"
@@ -256,16 +287,24 @@ def test_size_limit_and_quota_cut_an_upload_with_a_clear_message(sftp_server,
     upload(sftp, b"x" * 900, "one.csv")
     upload(sftp, b"x" * 900, "two.csv")
     upload(sftp, b"x" * 900, "three.csv")
-    with pytest.raises(OSError, match=re.escape(fr(
-            "Quota exceeded: this account may keep at most %(size)s in its folder, files "
-            "waiting there included.", size="3 KB"))):
+    with pytest.raises(
+        OSError,
+        match=re.escape(
+            fr(
+                "Quota exceeded: this account may keep at most %(size)s in its folder, files "
+                "waiting there included.",
+                size="3 KB",
+            )
+        ),
+    ):
         write_unpipelined(sftp, b"x" * 900, "four.csv")
     assert "four.csv" not in sftp.listdir(".")
     sftp.close()
 
 
-def test_a_public_key_logs_in_and_another_key_does_not(sftp_server, make_feed_account,
-                                                       client_key, tmp_path):
+def test_a_public_key_logs_in_and_another_key_does_not(
+    sftp_server, make_feed_account, client_key, tmp_path
+):
     from tests.importers.conftest import make_client_key
 
     private, public = client_key
@@ -289,8 +328,12 @@ def test_wrong_passwords_are_refused_throttled_and_audited(sftp_server, account)
     with pytest.raises(paramiko.AuthenticationException):
         connect(sftp_server)
     db.session.rollback()
-    actions = [e.action for e in db.session.scalars(select(AuditEvent).where(
-        AuditEvent.entity == "feed_accounts").order_by(AuditEvent.id))]
+    actions = [
+        e.action
+        for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.entity == "feed_accounts").order_by(AuditEvent.id)
+        )
+    ]
     assert actions.count("login_failed") == 5 and actions.count("login_throttled") == 1
     assert "login" not in actions
 

@@ -2,6 +2,7 @@
 nightly script runs it: upload then rename imports; a client killed mid-upload imports
 nothing; a path out of the folder, or another tenant's, is refused; a stranger's key and the
 wrong password are refused."""
+
 from __future__ import annotations
 
 import shutil
@@ -17,39 +18,66 @@ from app.models import FeedArrival, ImportRun
 from app.services.feed_storage import account_root
 from tests.importers.conftest import make_client_key, wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("sftp") is None,
-                                reason="needs Debian's openssh-client (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("sftp") is None, reason="needs Debian's openssh-client (.ci/run installs it)"
+)
 COLUMNS = {"Code": "external_ref", "Nom": "name"}
 
 
 def sftp_command(server, key: Path, login: str = "alpha.erp", *extra: str) -> list[str]:
-    return ["sftp", "-b", "-", "-P", str(server.port), "-i", str(key),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-            *extra, f"{login}@127.0.0.1"]
+    return [
+        "sftp",
+        "-b",
+        "-",
+        "-P",
+        str(server.port),
+        "-i",
+        str(key),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "LogLevel=ERROR",
+        *extra,
+        f"{login}@127.0.0.1",
+    ]
 
 
 def run_sftp(server, key: Path, script: str, login: str = "alpha.erp"):
-    return subprocess.run(sftp_command(server, key, login), input=script, text=True,
-                          capture_output=True, timeout=60)
+    return subprocess.run(
+        sftp_command(server, key, login), input=script, text=True, capture_output=True, timeout=60
+    )
 
 
 @pytest.fixture
 def keyed_account(make_feed_account, make_profile, client_key):
     make_profile("accounts", COLUMNS, key="external_ref", name="clients-nuit")
     _private, public = client_key
-    return make_feed_account(name="erp", password="", public_keys=[public],
-                             routes=[{"pattern": "clients/*.csv", "profile": "clients-nuit"}])
+    return make_feed_account(
+        name="erp",
+        password="",
+        public_keys=[public],
+        routes=[{"pattern": "clients/*.csv", "profile": "clients-nuit"}],
+    )
 
 
 def test_put_then_rename_imports_the_file(sftp_server, keyed_account, client_key, tmp_path):
     local = tmp_path / "export.csv"
     local.write_bytes(b"Code;Nom\r\nC1;Alpha\r\nC2;Beta\r\n")
-    done = run_sftp(sftp_server, client_key[0], f"""
+    done = run_sftp(
+        sftp_server,
+        client_key[0],
+        f"""
 -mkdir clients
 put {local} clients/export.csv.part
 rename clients/export.csv.part clients/export.csv
-""")
+""",
+    )
     assert done.returncode == 0, done.stderr
 
     def finished() -> ImportRun | None:
@@ -60,9 +88,14 @@ rename clients/export.csv.part clients/export.csv
     run = wait_until(finished)
     assert run is not None
     assert (run.source, run.file_name, run.status, run.created) == (
-        "sftp", "export.csv", "succeeded", 2)
-    summary = wait_until(lambda: list((account_root(run.tenant_id, keyed_account.id)
-                                       / "outbox").glob("*.json")))
+        "sftp",
+        "export.csv",
+        "succeeded",
+        2,
+    )
+    summary = wait_until(
+        lambda: list((account_root(run.tenant_id, keyed_account.id) / "outbox").glob("*.json"))
+    )
     assert [p.name for p in summary] == [f"export.csv.run-{run.id}.json"]
     fetched = tmp_path / "fetched"
     fetched.mkdir()
@@ -71,17 +104,23 @@ rename clients/export.csv.part clients/export.csv
     assert [p.name for p in fetched.iterdir()] == [f"export.csv.run-{run.id}.json"]
 
 
-def test_a_client_killed_mid_upload_imports_nothing(sftp_server, keyed_account, client_key,
-                                                    tmp_path):
+def test_a_client_killed_mid_upload_imports_nothing(
+    sftp_server, keyed_account, client_key, tmp_path
+):
     local = tmp_path / "big.csv"
-    local.write_bytes(b"Code;Nom\r\n" + b"".join(b"C%d;Client %d\r\n" % (n, n)
-                                                  for n in range(60_000)))
+    local.write_bytes(
+        b"Code;Nom\r\n" + b"".join(b"C%d;Client %d\r\n" % (n, n) for n in range(60_000))
+    )
     root = account_root(keyed_account.tenant_id, keyed_account.id)
     (root / "clients").mkdir()
     # 400 Kbit/s: the upload takes about twenty seconds, and is killed in its first ones.
-    client = subprocess.Popen(sftp_command(sftp_server, client_key[0], "alpha.erp", "-l", "400"),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    client = subprocess.Popen(
+        sftp_command(sftp_server, client_key[0], "alpha.erp", "-l", "400"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     client.stdin.write(f"put {local} clients/big.csv\nrename clients/big.csv x\n")
     client.stdin.close()
     target = root / "clients" / "big.csv"
@@ -91,8 +130,9 @@ def test_a_client_killed_mid_upload_imports_nothing(sftp_server, keyed_account, 
 
     def cut() -> list[FeedArrival]:
         db.session.rollback()
-        return list(db.session.scalars(select(FeedArrival).where(
-            FeedArrival.status == "incomplete")))
+        return list(
+            db.session.scalars(select(FeedArrival).where(FeedArrival.status == "incomplete"))
+        )
 
     found = wait_until(cut)
     assert found and found[0].path == "clients/big.csv"
@@ -102,12 +142,14 @@ def test_a_client_killed_mid_upload_imports_nothing(sftp_server, keyed_account, 
     assert not (root / "x").exists()
 
 
-def test_paths_out_of_the_folder_are_refused(sftp_server, keyed_account, client_key,
-                                            other_tenant, in_tenant, tmp_path):
+def test_paths_out_of_the_folder_are_refused(
+    sftp_server, keyed_account, client_key, other_tenant, in_tenant, tmp_path
+):
     from app.services.feed_accounts import create_account
 
-    other = in_tenant(other_tenant, create_account, {"name": "erp",
-                                                     "password": "sftp-password-123"})
+    other = in_tenant(
+        other_tenant, create_account, {"name": "erp", "password": "sftp-password-123"}
+    )
     local = tmp_path / "x.csv"
     local.write_text("Code;Nom\n")
     for target in ("../x.csv", "/../../x.csv", f"../../{other_tenant.id}/{other.id}/x.csv"):
@@ -119,8 +161,9 @@ def test_paths_out_of_the_folder_are_refused(sftp_server, keyed_account, client_
     assert not (tmp_path / "feeds" / "x.csv").exists()
 
 
-def test_a_strangers_key_and_a_wrong_password_are_refused(sftp_server, keyed_account,
-                                                          make_feed_account, tmp_path):
+def test_a_strangers_key_and_a_wrong_password_are_refused(
+    sftp_server, keyed_account, make_feed_account, tmp_path
+):
     stranger, _public = make_client_key(tmp_path / "stranger")
     done = run_sftp(sftp_server, stranger, "ls\n")
     assert done.returncode == 255 and "Permission denied" in done.stderr
@@ -139,8 +182,26 @@ def with_password(server, tmp_path: Path, password: str):
     askpass.chmod(0o700)
     env = {**os.environ, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
     return subprocess.run(
-        ["sftp", "-P", str(server.port), "-o", "StrictHostKeyChecking=no",
-         "-o", "UserKnownHostsFile=/dev/null", "-o", "PreferredAuthentications=password",
-         "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR", "alpha.pw@127.0.0.1"],
-        input="ls\n", text=True, capture_output=True, timeout=60, env=env,
-        start_new_session=True)
+        [
+            "sftp",
+            "-P",
+            str(server.port),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "PreferredAuthentications=password",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-o",
+            "LogLevel=ERROR",
+            "alpha.pw@127.0.0.1",
+        ],
+        input="ls\n",
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env=env,
+        start_new_session=True,
+    )
