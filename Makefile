@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# The SFTP inbox (flask sftp serve), started beside the web server by `make run`.
+SFTP_PORT ?= 2222
+export SFTP_PORT
 # Test processes (pytest-xdist): each has its own PostgreSQL and Redis databases.
 TEST_WORKERS ?= 2
 export FLASK_APP := wsgi.py
@@ -33,6 +36,8 @@ translations: install
 run: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask ensure-demo
+	$(BIN)/flask sftp serve & sftp_pid=$$!; \
+	trap 'kill $$sftp_pid 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
 
 test: install-dev translations

@@ -62,6 +62,7 @@ def install_api(app: Flask) -> None:
     from api.exports import blp as exports_blp
     from api.exports import runs_blp as export_runs_blp
     from api.exports import servers_blp as sftp_servers_blp
+    from api.feed_accounts import blp as feed_accounts_blp
     from api.import_profiles import blp as import_profiles_blp
     from api.imports import blp as imports_blp
     from api.offers import blp as offers_blp
@@ -79,7 +80,8 @@ def install_api(app: Flask) -> None:
     api.spec.components.response("UNKNOWN_PARAMETER", {
         "description": UNKNOWN_PARAMETER, "content": {PROBLEM: {"schema": ProblemSchema}}})
     for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp,
-                      exports_blp, export_runs_blp, sftp_servers_blp, offers_blp):
+                      exports_blp, export_runs_blp, sftp_servers_blp, offers_blp,
+                      feed_accounts_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
     install_records(api)

@@ -50,6 +50,18 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "PORTAL_LINK_MAX_AGE": int(env.get("PORTAL_LINK_MAX_AGE", str(48 * 3600))),
         "PORT": int(env.get("PORT", "5000")),
         "SFTP_PORT": int(env.get("SFTP_PORT", "2222")),
+        # The SFTP inbox (docs/feeds.md): where it listens, its host key (generated once in
+        # instance/ when unset), the accounts' folders (on storage every SFTP node shares),
+        # an account's default quota, and when a cut upload or a forgotten temporary file is
+        # removed.
+        "SFTP_HOST": env.get("SFTP_HOST", "127.0.0.1"),
+        "SFTP_HOST_KEY": env.get("SFTP_HOST_KEY") or str(instance_path / "sftp_host_key"),
+        "SFTP_MAX_CONNECTIONS": int(env.get("SFTP_MAX_CONNECTIONS", "100")),
+        "FEED_STORAGE_DIR": env.get("FEED_STORAGE_DIR", ""),  # empty: FILES_DIR/feeds
+        "FEED_QUOTA_BYTES": int(env.get("FEED_QUOTA_BYTES", str(2 * 1024**3))),
+        "FEED_INCOMPLETE_MAX_AGE_HOURS": float(env.get("FEED_INCOMPLETE_MAX_AGE_HOURS", "24")),
+        "FEED_SWEEP": _bool("FEED_SWEEP", True),
+        "FEED_SWEEP_SECONDS": 3600.0,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT_IP": env.get("LOGIN_RATE_LIMIT_IP", "30 per minute"),
@@ -159,6 +171,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "JOBS_WORKER_NICE": int(env.get("JOBS_WORKER_NICE", "10")),
     }
     cfg.update(overrides)
+    if not cfg.get("FEED_STORAGE_DIR"):
+        cfg["FEED_STORAGE_DIR"] = str(Path(cfg["FILES_DIR"]) / "feeds")
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = env.get("SECRET_KEY") or _instance_secret_key(instance_path)
     return cfg

@@ -54,6 +54,8 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
     Job("pull_feed", "importers.scheduled:pull_feed", timeout=3600),
     Job("fire_schedules", "importers.scheduled:fire_schedules", every="FEED_SCHEDULE_SECONDS",
         enabled="FEED_SCHEDULES", timeout=600),
+    Job("sweep_feed_inboxes", "importers.sftp.sweep:sweep_inboxes", every="FEED_SWEEP_SECONDS",
+        enabled="FEED_SWEEP", timeout=3600),
     Job("remove_deleted_tenants_files", "app.platform_jobs:remove_deleted_tenants_files",
         every="TENANT_FILES_SWEEP_SECONDS", enabled="TENANT_FILES_SWEEP", timeout=3600),
     Job("send_prenotifications", "app.services.collections:send_prenotifications",

@@ -8,8 +8,9 @@ bulk upsert on the same tenant as the pages (bench/api_bulk.py), `--suite export
 its 1,000,000 invoices (bench/exports.py), `--suite cli` the start-up of `flask --help`
 (bench/cli_startup.py), `--suite archives` a ZIP of 1,000 CVs through a documents profile
 (bench/archives.py), `--suite contention` the agent's extranet home and an API list over HTTP,
-idle and while a large import runs on a job worker (bench/contention.py), `--suite all` all
-seven.
+idle and while a large import runs on a job worker (bench/contention.py), `--suite sftp` a
+200 MB CSV over the SFTP inbox and the time from its upload to its run's start
+(bench/sftp.py), `--suite all` all eight.
 """
 from __future__ import annotations
 
@@ -68,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         failed |= args.strict and not all(r["meets_target"] for r in report["archives"])
     if args.suite in ("contention", "all"):
         failed |= _contention(args, report)
+    if args.suite in ("sftp", "all"):
+        from bench import sftp
+
+        part = sftp.run_suite(backends(args.backend, suffix="-sftp"), args.sftp_mb,
+                              args.sftp_small, args.sftp_paramiko)
+        report["sftp"] = part
+        failed |= args.strict and not sftp.all_met(part)
     _write(report, "bench" if args.suite == "pages" else f"bench-{args.suite}")
     return 1 if failed else 0
 
@@ -171,13 +179,18 @@ def _contention(args: argparse.Namespace, report: dict[str, Any]) -> bool:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=("pages", "imports", "bulk", "exports", "cli",
-                                            "archives", "contention", "all"),
+                                            "archives", "contention", "sftp", "all"),
                         default="pages",
                         help="page times, the import benchmark, the API's bulk upsert, the "
                              "start-up of flask --help, pages during an import, or all")
     parser.add_argument("--cli-runs", type=int, default=5,
                         help="times each command of the cli suite is started")
     parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
+    parser.add_argument("--sftp-mb", type=int, default=200, help="size of the file sent over SFTP")
+    parser.add_argument("--sftp-small", type=int, default=10,
+                        help="small files sent after it, for the time to their run's start")
+    parser.add_argument("--sftp-paramiko", action="store_true",
+                        help="also time the upload with paramiko's client")
     parser.add_argument("--import-rows", default="200000,1000000",
                         help="sizes of the imported files, comma-separated")
     parser.add_argument("--contention-rows", type=int, default=1_000_000,

@@ -21,9 +21,13 @@ from importers.errors_csv import stream_errors_csv
 
 
 def register_feed_cli(app: Flask) -> None:
+    from importers.sftp.cli import account
+
     @app.cli.group()
     def feed() -> None:
         """Feeds: import files through a tenant's import profiles."""
+
+    feed.add_command(account)
 
     @feed.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

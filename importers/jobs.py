@@ -92,6 +92,13 @@ def import_run(run_id: int, tenant_id: int) -> None:
         db.session.rollback()
     finally:
         heartbeat.let_go(run_id)
+    try:  # a file sent by SFTP: its results back to the sender's outbox/
+        from importers.sftp.arrivals import write_back
+
+        write_back(run_id, tenant_id)
+    except Exception:  # the run's own outcome stands; its page still shows it
+        log.exception("import run %s: writing its results to the outbox failed", run_id)
+        db.session.rollback()
 
 
 def recover_runs() -> int:

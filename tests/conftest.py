@@ -143,6 +143,8 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "FEED_SCHEDULES": False,
         # Their SFTP and HTTPS servers are on loopback.
         "REMOTE_ALLOW_PRIVATE": True,
+        # Nor a sweep of the SFTP inbox (tests/importers/test_sftp_inbox.py runs it itself).
+        "FEED_SWEEP": False,
         # Nor an in-process scheduler: started by the session's first request when a test had
         # just switched a periodic job on, it held the scheduler lease (30 s, renewed) for the
         # rest of the run, and the `flask scheduler` processes of tests/jobs never got it.

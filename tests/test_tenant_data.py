@@ -573,9 +573,11 @@ def stopped_deletion(tenant, other_tenant, cli, app, tmp_path, monkeypatch):
 
     files = tmp_path / "files"
     monkeypatch.setitem(app.config, "FILES_DIR", str(files))
+    monkeypatch.setitem(app.config, "FEED_STORAGE_DIR", str(files / "feeds"))
     folders = {}
     for name, tenant_id in (("alpha", tenant.id), ("beta", other_tenant.id), ("stray", 99999)):
-        folders[name] = [files / str(tenant_id) / "ab", files / "imports" / str(tenant_id)]
+        folders[name] = [files / str(tenant_id) / "ab", files / "imports" / str(tenant_id),
+                         files / "feeds" / str(tenant_id) / "1"]
         for folder in folders[name]:
             folder.mkdir(parents=True)
             (folder / "kept").write_bytes(name.encode())
@@ -609,7 +611,8 @@ def test_deleting_again_removes_what_a_stopped_deletion_left(stopped_deletion, c
     removed = db.session.scalar(select(PlatformEvent).where(
         PlatformEvent.action == "tenant_files_removed"))
     assert removed.tenant_slug == "alpha" and removed.actor_label == "cli:tenant delete"
-    assert removed.details["folders"] == [str(tenant.id), f"imports/{tenant.id}"]
+    assert removed.details["folders"] == [str(tenant.id), f"imports/{tenant.id}",
+                                          f"feeds/{tenant.id}"]
     assert cli("tenant", "delete", "alpha").exit_code == 0  # nothing left: says so again
     assert cli("tenant", "delete", "beta-never", "--yes").exit_code == 1
 

@@ -62,6 +62,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     data_views,
     document_views,
     export_views,
+    feed_account_views,
     feed_alert_views,
     feed_views,
     record_views,

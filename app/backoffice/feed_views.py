@@ -60,6 +60,7 @@ from app.policies import can_administer, get_visible_or_404
 from app.queries import error_groups
 from app.queries import feeds as queries
 from app.queries.exports import pulls_by_profile
+from app.queries.feed_accounts import inbox_problems
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
@@ -175,8 +176,10 @@ def _saved(profile: ImportProfile) -> Any:
 
 @bp.get("/feeds/")
 def feed_health():
-    return render_template("feeds/health.html", feeds=queries.feed_health(datetime.now(UTC)),
-                           days=queries.HEALTH_DAYS, pulls=pulls_by_profile())
+    now = datetime.now(UTC)
+    return render_template("feeds/health.html", feeds=queries.feed_health(now),
+                           inbox_problems=inbox_problems(now), pulls=pulls_by_profile(),
+                           days=queries.HEALTH_DAYS)
 
 
 @bp.get("/feeds/profiles")

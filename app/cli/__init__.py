@@ -16,10 +16,11 @@ from app.models import Tenant
 def register_cli(app: Flask) -> None:
     from app.cli import database, demo, exports, jobs, tenants, tokens, users
     from importers.cli import register_feed_cli
+    from importers.sftp.cli import sftp
 
     for command in (database.DatabaseGroup(app), tenants.tenant, users.user, tokens.token,
                     demo.demo, demo.ensure_demo, jobs.worker, jobs.run_scheduler,
-                    exports.export):
+                    exports.export, sftp):
         app.cli.add_command(command)
     register_feed_cli(app)
 

@@ -36,6 +36,7 @@ from app.models.feed import (
     ImportRowError,
     ImportRun,
 )
+from app.models.feed_account import ARRIVAL_STATUSES, FeedAccount, FeedArrival
 from app.models.feed_alert import FeedAlert, FeedDigestSubscription, FeedExpectation
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
@@ -64,6 +65,7 @@ from app.models.webhook import (
 )
 
 __all__ = [
+    "ARRIVAL_STATUSES", "FeedAccount", "FeedArrival",
     "ACCOUNT_KINDS", "ACTIVITY_KINDS", "ACTIVITY_RECORDS", "CONTRACT_STATUSES", "DEAL_STAGES",
     "DELIVERY_STATUSES", "FIELD_TYPES", "INVOICE_STATUSES", "OPEN_INVOICE_STATUSES",
     "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES", "STAFF_ROLES",

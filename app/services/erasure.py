@@ -64,9 +64,11 @@ def live_work() -> dict[str, int]:
 
 
 def tenant_folders(tenant_id: int) -> list[Path]:
-    """Where a tenant's files are: its attachments and logo, its import files."""
+    """Where a tenant's files are: its attachments and logo, its import files, its feed
+    accounts' folders (the SFTP inbox)."""
     files = Path(current_app.config["FILES_DIR"])
-    return [files / str(tenant_id), files / "imports" / str(tenant_id)]
+    return [files / str(tenant_id), files / "imports" / str(tenant_id),
+            Path(current_app.config["FEED_STORAGE_DIR"]) / str(tenant_id)]
 
 
 def delete_tenant_rows(tenant: Tenant) -> None:
@@ -117,7 +119,9 @@ def remove_deleted_tenant_files(by: str, slug: str | None = None) -> dict[str, l
             db.session.add(PlatformEvent(
                 action="tenant_files_removed", tenant_ref=tenant_ref, tenant_slug=tenant_slug,
                 actor_label=by[:254],
-                details={"folders": [path.relative_to(root).as_posix() for path in removed]}))
+                details={"folders": [path.relative_to(root).as_posix()
+                                     if path.is_relative_to(root) else str(path)
+                                     for path in removed]}))
         if len(removed) < len(left):
             remaining[tenant_slug] = [path for path in left if path.exists()]
     db.session.flush()

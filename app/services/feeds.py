@@ -3,6 +3,7 @@ file kept with the run (for re-runs and the errors CSV). They flush; the caller 
 the run lifecycle (importers/runs.py) executes what they queue."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRun
 from app.queries.feeds import find_profile, previous_success
 from app.services.audit import record_event
-from app.services.files import store_stream
+from app.services.files import store_stream, too_large
 from app.tenancy import current_actor
 from importers.profile import normalized, parse_profile
 
@@ -97,6 +98,37 @@ def create_run(profile: ImportProfile, stream: IO[bytes], file_name: str, *, sou
     if not profile.is_active:
         raise ValidationError({"profile": _("This profile is deactivated.")})
     tmp, sha256, size = _store_upload(stream)
+    return _queue_stored(profile, tmp, file_name, sha256, size, source=source,
+                         dry_run=dry_run, force=force)
+
+
+def create_run_from_file(profile: ImportProfile, path: Path, file_name: str, *, source: str,
+                         sha256: str | None = None, size: int | None = None) -> ImportRun:
+    """Queue a run of `profile` on a file already on disk (an SFTP arrival), moved to the
+    run's keeping without a copy when on the same storage; `sha256` and `size` when the
+    sender's upload already measured them."""
+    if not profile.is_active:
+        raise ValidationError({"profile": _("This profile is deactivated.")})
+    if sha256 is None or size is None:
+        with path.open("rb") as stream:
+            size, sha256 = _measure(stream)
+    if size > current_app.config["IMPORT_MAX_BYTES"]:
+        raise too_large(current_app.config["IMPORT_MAX_BYTES"])
+    if size == 0:
+        raise ValidationError({"file": _("The file is empty.")})
+    return _queue_stored(profile, path, file_name, sha256, size, source=source)
+
+
+def _measure(stream: IO[bytes]) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    while chunk := stream.read(1024 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _queue_stored(profile: ImportProfile, tmp: Path, file_name: str, sha256: str, size: int,
+                  *, source: str, dry_run: bool = False, force: bool = False) -> ImportRun:
     run = ImportRun(profile_id=profile.id, profile_version=profile.version, source=source,
                     file_name=(os.path.basename(file_name or "") or "file")[:255], file_size=size,
                     sha256=sha256, is_dry_run=dry_run, is_forced=force, status="queued",

@@ -88,6 +88,10 @@ COVERED = {
     "backoffice.admin_sftp_server_new": "test_exports.py",
     "backoffice.admin_sftp_server_delete": "test_exports.py",
     "backoffice.admin_feed_pull": "test_exports.py",
+    "backoffice.feed_accounts": "test_feeds/test_accounts.py",
+    "backoffice.feed_account_new": "test_feeds/test_accounts.py",
+    "backoffice.feed_account": "test_feeds/test_accounts.py",
+    "backoffice.feed_account_active": "test_feeds/test_accounts.py",
 }
 
 

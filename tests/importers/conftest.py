@@ -114,3 +114,94 @@ def audit_count(entity: str) -> int:
 
 def counts(run: ImportRun) -> dict[str, int]:
     return run.counts
+
+
+# -- the SFTP inbox: the real server on loopback ------------------------------------------------
+
+@pytest.fixture
+def sftp_server(app, app_ctx, tmp_path: Path):
+    """The SFTP inbox listening on a free loopback port, in a thread of this process; its
+    accounts' folders and host key in the test's own folder."""
+    from importers.sftp import throttle
+    from importers.sftp.server import SFTPService
+
+    saved = {key: app.config[key] for key in ("FEED_STORAGE_DIR", "SFTP_HOST_KEY")}
+    app.config["FEED_STORAGE_DIR"] = str(tmp_path / "feeds")
+    app.config["SFTP_HOST_KEY"] = str(tmp_path / "instance" / "sftp_host_key")
+    app.extensions.pop(throttle.EXTENSION, None)
+    service = SFTPService(app, "127.0.0.1", 0)
+    service.bind()
+    import threading
+
+    thread = threading.Thread(target=service.serve_forever, daemon=True)
+    thread.start()
+    yield service
+    service.stop()
+    thread.join(5)
+    wait_until(lambda: not service.transports, timeout=5)
+    _wait_for_runs(app)
+    app.config.update(saved)
+    app.extensions.pop(throttle.EXTENSION, None)
+
+
+def _wait_for_runs(app) -> None:
+    """Let the runs the server queued finish before the test's tables are emptied."""
+    from app.tenancy import all_tenants_unsafe
+
+    def settled() -> bool:
+        db.session.rollback()
+        with all_tenants_unsafe("tests"):
+            return not db.session.scalar(select(func.count(ImportRun.id)).where(
+                ImportRun.status.in_(("queued", "running"))))
+
+    wait_until(settled, timeout=30)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll `predicate` until it holds (returned) or `timeout` seconds pass (None)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def client_key(tmp_path: Path) -> tuple[Path, str]:
+    """An Ed25519 key pair for an SFTP client: (private key file, public key line)."""
+    return make_client_key(tmp_path / "id_ed25519")
+
+
+def make_client_key(path: Path) -> tuple[Path, str]:
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.OpenSSH,
+                                       serialization.NoEncryption()))
+    os.chmod(path, 0o600)
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                           serialization.PublicFormat.OpenSSH).decode()
+    return path, f"{public} test@relais"
+
+
+@pytest.fixture
+def make_feed_account(tenant: Tenant):
+    """make_feed_account(routes=..., **over): a feed account of tenant A, committed."""
+    from app.services.feed_accounts import create_account
+
+    counter = iter(range(1, 1000))
+
+    def make(**over: Any):
+        data = {"name": f"erp{next(counter)}", "password": "sftp-password-123", **over}
+        account = create_account(data)
+        db.session.commit()
+        return account
+
+    return make

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_JOBS_BROKER_URL",
                            f"redis://127.0.0.1:6379/{14 - 2 * xdist_worker()}")
 COLUMNS = {"Code client": "external_ref", "Raison sociale": "name", "Ville": "city"}
-VOLATILE = {"id", "tenant_id", "created_at", "updated_at", "import_profile_id"}
+VOLATILE = {"id", "tenant_id", "created_at", "updated_at", "import_profile_id",
+            "import_digest"}  # the importer's cache: salted with the profile it came through
 
 
 def write_feed(path: Path, rows: int) -> Path:
