@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -237,12 +238,31 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
 def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
     """csv.reader, then executemany (SQLite) or COPY (PostgreSQL): the least a load can do.
 
-    One transaction, and on SQLite the page cache the engine takes while it writes (the
-    connection's default 2 MB makes both half as fast: compare loads, not cache sizes)."""
+    The same rows as the import writes (the same columns and values: the search text, the
+    run and profile that created them), into the same table and indexes, committed every
+    BATCH_ROWS as the import commits each batch; on SQLite with the page cache the engine
+    takes while it writes (the connection's default 2 MB makes both half as fast: compare
+    loads, not cache sizes). The run that stamps the rows is made first, untimed."""
+    from app.entities import ENTITIES
     from app.extensions import db
+    from app.queries.feeds import find_profile
+    from app.search_text import search_text
+    from app.services import feeds
     from app.services.record_sql import WRITE_CACHE_KIB
+    from app.tenancy import Actor, tenant_context
+    from importers.engine import BATCH_ROWS
 
     tenant_id = job["tenant_id"]
+    path = Path(job["file"])
+    with tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
+        profile = find_profile(PROFILE["name"])
+        with path.open("rb") as stream:
+            run = feeds.create_run(profile, stream, path.name, source="cli", force=True)
+        run_id, profile_id = run.id, profile.id
+        db.session.commit()
+        feeds.run_file_path(run).unlink(missing_ok=True)
+        db.session.remove()
+    invoices = ENTITIES["invoices"]
     statuses = {label: code for code, label in STATUS_FR.items()}
     raw = db.engine.raw_connection()
     sqlite = db.engine.dialect.name == "sqlite"
@@ -259,7 +279,8 @@ def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
             now += "+00:00"
         columns = ("tenant_id", "external_ref", "custom", "created_at", "updated_at", "number",
                    "account_id", "partner_id", "issued_on", "due_on", "status",
-                   "total_excl_tax", "tax_total", "total", "amount_paid", "currency")
+                   "total_excl_tax", "tax_total", "total", "amount_paid", "currency",
+                   "search_text", "import_run_id", "import_profile_id")
         with open(job["file"], encoding="cp1252", newline="") as source:
             reader = csv.reader(source, delimiter=";")
             if tuple(next(reader)) != HEADER:
@@ -273,27 +294,23 @@ def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
 
             rows = ((tenant_id, c[1], json.dumps({"promoteur": c[11]}) if c[11] else "{}",
                      now, now, c[0], *accounts[c[2]], day(c[3]), day(c[4]), statuses[c[5]],
-                     money(c[6]), money(c[7]), money(c[8]), money(c[9]), c[10])
+                     money(c[6]), money(c[7]), money(c[8]), money(c[9]), c[10],
+                     search_text(invoices, {"number": c[0], "external_ref": c[1]}),
+                     run_id, profile_id)
                     for c in reader)
             count = 0
-            if sqlite:
-                marks = ", ".join("?" for _ in columns)
-                batch = []
-                insert = f"INSERT INTO invoices ({', '.join(columns)}) VALUES ({marks})"
-                for row in rows:
-                    batch.append(row)
-                    if len(batch) == 10_000:
-                        cursor.executemany(insert, batch)
-                        count += len(batch)
-                        batch = []
-                cursor.executemany(insert, batch)
+            marks = ", ".join("?" for _ in columns)
+            insert = f"INSERT INTO invoices ({', '.join(columns)}) VALUES ({marks})"
+            copy_into = f"COPY invoices ({', '.join(columns)}) FROM STDIN"
+            while batch := list(islice(rows, BATCH_ROWS)):
+                if sqlite:
+                    cursor.executemany(insert, batch)
+                else:
+                    with cursor.copy(copy_into) as copy:
+                        for row in batch:
+                            copy.write_row(row)
+                raw.commit()
                 count += len(batch)
-            else:
-                with cursor.copy(f"COPY invoices ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                        count += 1
-        raw.commit()
     finally:
         raw.close()
     return {"seconds": time.perf_counter() - started, "rows": count}

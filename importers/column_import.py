@@ -289,13 +289,21 @@ class ColumnImport:
         engine = self.engine
         if engine.run.is_dry_run:
             return
+        taken: list[int] = []
         if plan.creates:
-            self.new.insert(plan.creates, now)
+            taken = self.new.insert(plan.creates, now)
+            if taken:
+                left_out = set(taken)
+                plan.creates = [i for i in plan.creates if i not in left_out]
             enqueue_created(engine.entity.name, key=self.profile.key,
                             keys=[self.keys[i] for i in plan.creates])
         if plan.updates:
             engine.writer.update([row for _item, row in plan.updates])
             engine.writer.audit(plan.audits)
+        if taken:  # last: nothing after it can refuse the batch and plan these rows again
+            # Their key (or number) was taken since the batch read it: planned again alone,
+            # an update now, or a row refused and named.
+            plan.merge(engine.write_alone([self.item(i) for i in taken]))
 
     def _required(self, creates: list[int], failed: list[Item], now: datetime) -> list[int]:
         """New rows lacking a required value fail, named by the engine's own check."""

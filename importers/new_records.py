@@ -63,9 +63,22 @@ class NewRecords:
         self.names.append(name)
         self.values.append(values)
 
-    def insert(self, rows: list[int], now: datetime) -> None:
+    def insert(self, rows: list[int], now: datetime) -> list[int]:
+        """The batch's `rows` as new records, in one statement; those a unique key refused
+        (PostgreSQL: a key or a number another write took since the batch read them), left
+        out for the row path. SQLite refuses the whole batch instead."""
         columns = [values(rows, now) for values in self.values]
-        self.batch.bulk.insert(self.names, zip(*columns, strict=True))
+        bulk = self.batch.bulk
+        if self.sqlite:
+            bulk.insert(self.names, zip(*columns, strict=True))
+            return []
+        written = bulk.insert(self.names, zip(*columns, strict=True),
+                              returning=(self.batch.profile.key,), skip_taken=True)
+        if len(written) == len(rows):
+            return []
+        inserted = {str(key) for key, in written}
+        keys = self.batch.keys
+        return [i for i in rows if keys[i] not in inserted]
 
     # -- each column's values -------------------------------------------------------------------
 

@@ -43,6 +43,15 @@ def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
         return None
     except caught:
         pass
+    return write_each(units, write_one, refused, errors)
+
+
+def write_each(units: Iterable[Unit], write_one: Callable[[Unit], Result],
+               refused: Callable[[Unit, Exception], Result],
+               errors: tuple[type[Exception], ...] = ()) -> list[Result]:
+    """Each of `units` through `write_one` in a savepoint of its own; `refused` names each
+    unit the database refused. The results, unit by unit."""
+    caught = (DBAPIError, db.engine.dialect.dbapi.Error, *errors)
     results = []
     for unit in units:
         try:
@@ -96,7 +105,10 @@ class RecordWriter:
         names = set().union(*rows)
         rows = [row if len(row) == len(names) else {name: row.get(name) for name in names}
                 for row in rows]
-        self.sql.insert_dicts(self.table, rows)
+        written = self.sql.insert_dicts(self.table, rows, returning=(self.key, "id"))
+        if written:  # PostgreSQL: the ids come back with the rows
+            ids = {str(key): record_id for key, record_id in written}
+            return [ids[str(row[self.key])] for row in rows]
         found = self.sql.existing(["id"], [row[self.key] for row in rows])
         return [found[row[self.key]][1] for row in rows]
 
