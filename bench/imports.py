@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -235,6 +236,79 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
                 "status": run.status, "message": run.message, **run.counts}
 
 
+RAW_COLUMNS = ("tenant_id", "external_ref", "custom", "created_at", "updated_at", "number",
+               "account_id", "partner_id", "issued_on", "due_on", "status", "total_excl_tax",
+               "tax_total", "total", "amount_paid", "currency", "search_text",
+               "import_run_id", "import_profile_id")
+
+
+def stamping_run(job: dict[str, Any]) -> tuple[int, int]:
+    """A run of the profile on the file, made (and committed) for raw rows to carry as the
+    import's rows carry theirs: (run id, profile id)."""
+    from app.extensions import db
+    from app.queries.feeds import find_profile
+    from app.services import feeds
+    from app.tenancy import Actor, tenant_context
+
+    path = Path(job["file"])
+    with tenant_context(job["tenant_id"], Actor("cli", None, ACTOR_LABEL)):
+        profile = find_profile(PROFILE["name"])
+        with path.open("rb") as stream:
+            run = feeds.create_run(profile, stream, path.name, source="cli", force=True)
+        run_id, profile_id = run.id, profile.id
+        db.session.commit()
+        feeds.run_file_path(run).unlink(missing_ok=True)
+        db.session.remove()
+    return run_id, profile_id
+
+
+def raw_rows(job: dict[str, Any], cursor: Any, sqlite: bool, run_id: int, profile_id: int
+             ) -> Iterator[tuple]:
+    """The file's rows as the import writes them (RAW_COLUMNS), parsed by csv.reader with
+    no validation: customers read at once, dates and amounts rewritten as text."""
+    from app.entities import ENTITIES
+    from app.search_text import search_text
+
+    tenant_id = job["tenant_id"]
+    invoices = ENTITIES["invoices"]
+    statuses = {label: code for code, label in STATUS_FR.items()}
+    cursor.execute(f"SELECT external_ref, id, partner_id FROM accounts "
+                   f"WHERE tenant_id = {int(tenant_id)}")
+    accounts = {ref: (account_id, partner_id) for ref, account_id, partner_id in cursor}
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if not sqlite:
+        now += "+00:00"
+
+    def day(text: str) -> str | None:
+        return f"{text[6:]}-{text[3:5]}-{text[:2]}" if text else None
+
+    def money(text: str) -> str:
+        return text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+
+    with open(job["file"], encoding="cp1252", newline="") as source:
+        reader = csv.reader(source, delimiter=";")
+        if tuple(next(reader)) != HEADER:
+            raise RuntimeError("unexpected header")
+        for c in reader:
+            yield (tenant_id, c[1], json.dumps({"promoteur": c[11]}) if c[11] else "{}",
+                   now, now, c[0], *accounts[c[2]], day(c[3]), day(c[4]), statuses[c[5]],
+                   money(c[6]), money(c[7]), money(c[8]), money(c[9]), c[10],
+                   search_text(invoices, {"number": c[0], "external_ref": c[1]}),
+                   run_id, profile_id)
+
+
+def write_raw(cursor: Any, sqlite: bool, rows: list[tuple]) -> None:
+    """Rows of RAW_COLUMNS into the invoice table: executemany, or COPY straight into it."""
+    names = ", ".join(RAW_COLUMNS)
+    if sqlite:
+        marks = ", ".join("?" for _ in RAW_COLUMNS)
+        cursor.executemany(f"INSERT INTO invoices ({names}) VALUES ({marks})", rows)
+        return
+    with cursor.copy(f"COPY invoices ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
     """csv.reader, then executemany (SQLite) or COPY (PostgreSQL): the least a load can do.
 
@@ -243,27 +317,11 @@ def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
     BATCH_ROWS as the import commits each batch; on SQLite with the page cache the engine
     takes while it writes (the connection's default 2 MB makes both half as fast: compare
     loads, not cache sizes). The run that stamps the rows is made first, untimed."""
-    from app.entities import ENTITIES
     from app.extensions import db
-    from app.queries.feeds import find_profile
-    from app.search_text import search_text
-    from app.services import feeds
     from app.services.record_sql import WRITE_CACHE_KIB
-    from app.tenancy import Actor, tenant_context
     from importers.engine import BATCH_ROWS
 
-    tenant_id = job["tenant_id"]
-    path = Path(job["file"])
-    with tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
-        profile = find_profile(PROFILE["name"])
-        with path.open("rb") as stream:
-            run = feeds.create_run(profile, stream, path.name, source="cli", force=True)
-        run_id, profile_id = run.id, profile.id
-        db.session.commit()
-        feeds.run_file_path(run).unlink(missing_ok=True)
-        db.session.remove()
-    invoices = ENTITIES["invoices"]
-    statuses = {label: code for code, label in STATUS_FR.items()}
+    run_id, profile_id = stamping_run(job)
     raw = db.engine.raw_connection()
     sqlite = db.engine.dialect.name == "sqlite"
     started = time.perf_counter()
@@ -271,46 +329,12 @@ def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
         cursor = raw.cursor()
         if sqlite:
             cursor.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
-        cursor.execute(f"SELECT external_ref, id, partner_id FROM accounts "
-                       f"WHERE tenant_id = {int(tenant_id)}")
-        accounts = {ref: (account_id, partner_id) for ref, account_id, partner_id in cursor}
-        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        if not sqlite:
-            now += "+00:00"
-        columns = ("tenant_id", "external_ref", "custom", "created_at", "updated_at", "number",
-                   "account_id", "partner_id", "issued_on", "due_on", "status",
-                   "total_excl_tax", "tax_total", "total", "amount_paid", "currency",
-                   "search_text", "import_run_id", "import_profile_id")
-        with open(job["file"], encoding="cp1252", newline="") as source:
-            reader = csv.reader(source, delimiter=";")
-            if tuple(next(reader)) != HEADER:
-                raise RuntimeError("unexpected header")
-
-            def day(text: str) -> str | None:
-                return f"{text[6:]}-{text[3:5]}-{text[:2]}" if text else None
-
-            def money(text: str) -> str:
-                return text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
-
-            rows = ((tenant_id, c[1], json.dumps({"promoteur": c[11]}) if c[11] else "{}",
-                     now, now, c[0], *accounts[c[2]], day(c[3]), day(c[4]), statuses[c[5]],
-                     money(c[6]), money(c[7]), money(c[8]), money(c[9]), c[10],
-                     search_text(invoices, {"number": c[0], "external_ref": c[1]}),
-                     run_id, profile_id)
-                    for c in reader)
-            count = 0
-            marks = ", ".join("?" for _ in columns)
-            insert = f"INSERT INTO invoices ({', '.join(columns)}) VALUES ({marks})"
-            copy_into = f"COPY invoices ({', '.join(columns)}) FROM STDIN"
-            while batch := list(islice(rows, BATCH_ROWS)):
-                if sqlite:
-                    cursor.executemany(insert, batch)
-                else:
-                    with cursor.copy(copy_into) as copy:
-                        for row in batch:
-                            copy.write_row(row)
-                raw.commit()
-                count += len(batch)
+        rows = raw_rows(job, cursor, sqlite, run_id, profile_id)
+        count = 0
+        while batch := list(islice(rows, BATCH_ROWS)):
+            write_raw(cursor, sqlite, batch)
+            raw.commit()
+            count += len(batch)
     finally:
         raw.close()
     return {"seconds": time.perf_counter() - started, "rows": count}
