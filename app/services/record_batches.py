@@ -101,7 +101,7 @@ class RecordWriter:
 
     def create(self, rows: list[dict[str, Any]]) -> list[int]:
         """New records from rows of column values; their ids, in order."""
-        rows = [self._completed(row) for row in rows]
+        rows = [self.completed(row) for row in rows]
         names = set().union(*rows)
         rows = [row if len(row) == len(names) else {name: row.get(name) for name in names}
                 for row in rows]
@@ -115,9 +115,10 @@ class RecordWriter:
     def create_one(self, row: dict[str, Any]) -> int:
         """One new record from a row of column values, its key possibly empty (a record
         created in Relais): its id."""
-        return self.sql.insert_one(self._completed(row))
+        return self.sql.insert_one(self.completed(row))
 
-    def _completed(self, row: dict[str, Any]) -> dict[str, Any]:
+    def completed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A new row as it is stored: the model's defaults and its search text added."""
         missing = [(name, default) for name, default in self.defaults if name not in row]
         if not missing and not self.searched:
             return row
