@@ -13,7 +13,9 @@ bulk upsert).
 
 SQLite: executemany in the batch's transaction. PostgreSQL: COPY into a staging table, then
 one INSERT … SELECT for new records (row-level security refuses COPY straight into a tenant
-table, and checks each inserted row against the tenant the transaction carries) and one
+table, and checks each inserted row against the tenant the transaction carries; a feed's rows
+go ON CONFLICT on their key DO NOTHING, RETURNING the keys written, so that a key another
+write took meanwhile leaves only its own row to the row path, not the batch) and one
 UPDATE … FROM … WHERE … IS DISTINCT FROM … for changed ones; a few rows (a single write's)
 go as plain INSERT … VALUES and UPDATE statements there, cheaper than a staging table. The
 DBAPI cursor bypasses SQLAlchemy's events: `cursor()` gives the transaction the bound tenant
