@@ -27,7 +27,7 @@ from flask import Flask
 from sqlalchemy import func, inspect, select, text
 
 from bench import RESULTS_DIR
-from bench.databases import Backend, as_app_role, create_if_missing, reset
+from bench.databases import Backend, ServerCPU, as_app_role, create_if_missing, reset
 from bench.invoice_file import HEADER, PROFILE, STATUS_FR, invoice_file
 
 TENANT_SLUG = "bench-imports"
@@ -225,55 +225,20 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
     with tenant_context(tenant_id, actor):
         if not runs.claim(run):
             raise RuntimeError("the profile is locked by another run")
-        server = ServerClock(db.session.connection().connection.driver_connection)
+        watch = db.engine.raw_connection()  # its own: the run's transactions are left alone
+        server = ServerCPU(watch.driver_connection)
         started, cpu = time.perf_counter(), time.process_time()
         try:
             run = runs.execute_run(run)
         finally:
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             runs.release(run)
-        server_cpu = server.seconds(db.session.connection().connection.driver_connection)
+        server_cpu = server.seconds()
+        watch.close()
         feeds.run_file_path(run).unlink(missing_ok=True)
         return {"seconds": seconds, "store_seconds": stored, "rows": run.rows_done,
                 "cpu_seconds": cpu, "server_cpu_seconds": server_cpu,
                 "status": run.status, "message": run.message, **run.counts}
-
-
-class ServerClock:
-    """The CPU time of a PostgreSQL connection's server process (read from /proc: the bench
-    runs on the database's machine), from now on; nothing on SQLite, which works in the
-    measured process itself."""
-
-    def __init__(self, connection: Any) -> None:
-        self.pid = self._pid(connection)
-        self.start = None if self.pid is None else self._cpu(self.pid)
-
-    @staticmethod
-    def _pid(connection: Any) -> int | None:
-        if type(connection).__module__.startswith("sqlite3"):
-            return None
-        cursor = connection.cursor()
-        try:
-            cursor.execute("SELECT pg_backend_pid()")
-            return cursor.fetchone()[0]
-        finally:
-            cursor.close()
-
-    @staticmethod
-    def _cpu(pid: int) -> float | None:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # another machine's server
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def seconds(self, connection: Any = None) -> float | None:
-        """Its CPU seconds since; None when unknown or when `connection` (the one the
-        measured work ended on) has another server process."""
-        if self.start is None or (connection is not None and self._pid(connection) != self.pid):
-            return None
-        now = self._cpu(self.pid)
-        return None if now is None else now - self.start
 
 
 RAW_COLUMNS = ("tenant_id", "external_ref", "custom", "created_at", "updated_at", "number",
@@ -364,7 +329,8 @@ def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
     run_id, profile_id = stamping_run(job)
     raw = db.engine.raw_connection()
     sqlite = db.engine.dialect.name == "sqlite"
-    server = ServerClock(raw.driver_connection)
+    watch = db.engine.raw_connection()
+    server = ServerCPU(watch.driver_connection)
     started, cpu = time.perf_counter(), time.process_time()
     try:
         cursor = raw.cursor()
@@ -380,6 +346,7 @@ def _raw_load(job: dict[str, Any]) -> dict[str, Any]:
         server_cpu = server.seconds()
     finally:
         raw.close()
+        watch.close()
     return {"seconds": seconds, "rows": count, "cpu_seconds": cpu,
             "server_cpu_seconds": server_cpu}
 
@@ -468,7 +435,8 @@ def table(name: str, results: list[dict[str, Any]]) -> str:
     lines.append("  ! = target missed; rows/s = rows / time of execute_run (the file already "
                  "stored); peak RSS = VmHWM of the child process")
     lines.append("  CPU = the raw load's CPU time / the first import's (the measured process's "
-                 "and, on PostgreSQL, its server process's): x raw, undisturbed by other work")
+                 "and, on PostgreSQL, the database's server processes'): x raw, undisturbed by "
+                 "other work")
     busy = [f"{r['rows']:,} {kind} ({r[kind]['cpu_idle_share']:.0%} idle)" for r in results
             for kind in ("raw", "first", "reimport")
             if r[kind].get("cpu_idle_share") is not None and r[kind]["cpu_idle_share"] < 0.25]
