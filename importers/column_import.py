@@ -101,6 +101,12 @@ class ColumnImport:
         self.iso: dict[date, str] = {}
         self.existing = ExistingRecords(self)
         self.new = NewRecords(self)
+        # The tenant's first records of the entity: a key of the file cannot name a record
+        # (repeats are refused before), so batches are not compared with the table. A record
+        # another write creates meanwhile under a key of the file is still found: the unique
+        # key refuses that row, which the row path then plans again.
+        self.all_new = profile.mode != "update" and bool(self.new.unique_key) \
+            and not self.bulk.holds_any()
 
     def run(self, table: Table, size: int) -> None:
         self.batch_rows = size
@@ -251,10 +257,13 @@ class ColumnImport:
     def _classify_and_write(self, good: list[int]) -> None:
         engine, mode = self.engine, self.profile.mode
         keys = [self.keys[i] for i in good]
-        lists = [self.compared_values(n, kind, name) for n, name, kind in self.compared]
-        if len(good) < len(self.batch):
-            lists = [[values[i] for i in good] for values in lists]
-        found = self.existing.differing(good, keys, lists)
+        if self.all_new:
+            found: dict[int, bool | None] = dict.fromkeys(range(len(good)))
+        else:
+            lists = [self.compared_values(n, kind, name) for n, name, kind in self.compared]
+            if len(good) < len(self.batch):
+                lists = [[values[i] for i in good] for values in lists]
+            found = self.existing.differing(good, keys, lists)
         creates: list[int] = []
         changed: list[int] = []
         failed: list[Item] = []

@@ -146,6 +146,16 @@ class BulkSQL:
             cursor.close()
         return found
 
+    def holds_any(self) -> bool:
+        """Whether this tenant has a row in the entity's table (one index lookup)."""
+        cursor = self.cursor()
+        try:
+            cursor.execute(f"SELECT 1 FROM {self.table.name} WHERE tenant_id = {self.mark} "
+                           "LIMIT 1", (self.tenant_id,))
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
+
     def count(self, table: Table) -> int:
         cursor = self.cursor()
         try:

@@ -23,7 +23,7 @@ from app.services import feeds
 from app.services.records import create_record
 from app.services.webhooks import create_endpoint
 from app.tenancy import SYSTEM, tenant_context
-from importers import engine, existing_records, recovery, runs
+from importers import engine, recovery, runs
 from tests.importers.conftest import by_key, row_errors
 
 COLUMNS = {
@@ -123,23 +123,31 @@ def test_every_good_row_is_created_and_each_bad_one_named_by_its_line(
     assert finish.after["created"] == 9 and finish.after["failed"] == 2
 
 
-def test_a_key_created_while_the_batch_was_read_becomes_an_update(
-    customers, profile, feed_file, run_import, small_batches, monkeypatch
+@pytest.mark.parametrize("first", [True, False], ids=["first-records", "table-holds-others"])
+def test_a_key_created_during_the_run_becomes_an_update(
+    first, customers, profile, feed_file, run_import, small_batches, monkeypatch
 ):
-    """Another write creates one of the batch's keys after the batch was found all new: that
-    row updates the record, the others are created, no row fails."""
-    differing = existing_records.ExistingRecords.differing
+    """Another write creates a key of the file while the run is under way (the tenant's first
+    invoices, which are not compared with the table, or among others): that row updates the
+    record, the others are created, no row fails."""
+    if not first:
+        create_record(
+            ENTITIES["invoices"],
+            {"external_ref": "OLD-1", "number": "OLD-1", "account": customers[1].id},
+        )
+        db.session.commit()
+    save_progress = engine.ImportEngine.save_progress
 
-    def then_created_elsewhere(self, good, keys, lists):
-        found = differing(self, good, keys, lists)
-        if "R-0002" in keys:
+    def then_created_elsewhere(self):
+        save_progress(self)  # the first batch committed: another write comes in
+        if self.run.rows_done == 4:
             create_record(
                 ENTITIES["invoices"],
-                {"external_ref": "R-0002", "number": "X-2", "account": customers[2].id},
+                {"external_ref": "R-0005", "number": "X-5", "account": customers[2].id},
             )
-        return found
+            db.session.commit()
 
-    monkeypatch.setattr(existing_records.ExistingRecords, "differing", then_created_elsewhere)
+    monkeypatch.setattr(engine.ImportEngine, "save_progress", then_created_elsewhere)
     alone: list[int] = []
     write_one = engine.ImportEngine._write_one
 
@@ -153,11 +161,15 @@ def test_a_key_created_while_the_batch_was_read_becomes_an_update(
     assert run.counts == {"created": 7, "updated": 1, "unchanged": 0, "failed": 0, "archived": 0}
     assert row_errors(run) == []
     invoices = by_key("invoices")
-    assert len(invoices) == 8
-    assert (invoices["R-0002"].number, invoices["R-0002"].import_run_id) == ("FA-0002", run.id)
-    # PostgreSQL's ON CONFLICT DO NOTHING keeps the batch's other rows; SQLite refuses the
-    # batch, whose rows are then written one by one.
-    assert alone == ([4] if db.engine.dialect.name == "postgresql" else [2, 3, 4, 5])
+    assert len(invoices) == 8 + (not first)
+    assert (invoices["R-0005"].number, invoices["R-0005"].import_run_id) == ("FA-0005", run.id)
+    # Among other invoices the batch reads the new record and plans its update. The first
+    # invoices are not read: PostgreSQL's ON CONFLICT DO NOTHING leaves that row alone to the
+    # row path and keeps the batch's others; SQLite refuses the batch, written row by row.
+    if not first:
+        assert alone == []
+    else:
+        assert alone == ([7] if db.engine.dialect.name == "postgresql" else [6, 7, 8, 9])
 
 
 def test_a_number_taken_twice_fails_its_second_row_and_keeps_the_others(
