@@ -9,7 +9,8 @@ fall back to row by row in a batch the database refused. What changes is the uni
   object (an Item) only when it fails, changes a record, or its batch is refused.
 - Existing records are compared with one statement per batch (importers/existing_records.py):
   an unchanged row costs no dict, no Decimal and no write. A row found different is planned
-  again by the engine (`plan_update`), which makes its update, audit event and diff.
+  again by the engine (`plan_update`), which makes its update, audit event and diff. The
+  tenant's first records of an entity are not compared: its table held none of them.
 - New records go in with executemany or COPY (importers/new_records.py, app/services/
   record_sql.py), changed ones and their audit events through the engine's record writer
   (app/services/record_batches.py), whose savepoint and row-by-row fallback apply.
