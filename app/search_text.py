@@ -33,7 +33,10 @@ def fold(text: Any) -> str:
     spaces, one space between words (ß → ss, œ stays œ: NFKD decomposes no ligature)."""
     if text is None:
         return ""
-    decomposed = unicodedata.normalize("NFKD", str(text).casefold())
+    text = str(text)
+    if text.isascii():  # most keys and numbers: nothing to decompose, casefold is lower
+        return _SPACES.sub(" ", text.lower()).strip()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SPACES.sub(" ", bare).strip()
 

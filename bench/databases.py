@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -126,3 +127,43 @@ def as_app_role(backend: Backend, role: str) -> None:
         conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
     backend.app_url = parts.set(username=role, password=role).render_as_string(
         hide_password=False)
+
+
+class ServerCPU:
+    """CPU seconds spent by the server processes of a PostgreSQL database since this was made
+    (read from /proc: the bench runs on the database's machine), which the machine's other
+    work disturbs far less than wall-clock time. `connection` (DBAPI, one of its own: its
+    transactions are ended) lists the database's processes; nothing on SQLite, which works in
+    the measured process itself."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = None if type(connection).__module__.startswith("sqlite3") \
+            else connection
+        self.start = self._times()
+
+    def _times(self) -> dict[int, float] | None:
+        if self.connection is None:
+            return None
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            pids = [row[0] for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+        self.connection.rollback()
+        times = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone, or another machine's server
+                continue
+            times[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return times
+
+    def seconds(self) -> float | None:
+        """CPU seconds since; None on SQLite or when the server's processes are not
+        readable."""
+        now = self._times()
+        if now is None or self.start is None or not now:
+            return None
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())

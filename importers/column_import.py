@@ -9,7 +9,8 @@ fall back to row by row in a batch the database refused. What changes is the uni
   object (an Item) only when it fails, changes a record, or its batch is refused.
 - Existing records are compared with one statement per batch (importers/existing_records.py):
   an unchanged row costs no dict, no Decimal and no write. A row found different is planned
-  again by the engine (`plan_update`), which makes its update, audit event and diff.
+  again by the engine (`plan_update`), which makes its update, audit event and diff. The
+  tenant's first records of an entity are not compared: its table held none of them.
 - New records go in with executemany or COPY (importers/new_records.py, app/services/
   record_sql.py), changed ones and their audit events through the engine's record writer
   (app/services/record_batches.py), whose savepoint and row-by-row fallback apply.
@@ -111,6 +112,12 @@ class ColumnImport:
         self.digests: list[bytes] | None = None
         self.existing = ExistingRecords(self)
         self.new = NewRecords(self)
+        # The tenant's first records of the entity: a key of the file cannot name a record
+        # (repeats are refused before), so batches are not compared with the table. A record
+        # another write creates meanwhile under a key of the file is still found: the unique
+        # key refuses that row, which the row path then plans again.
+        self.all_new = profile.mode != "update" and bool(self.new.unique_key) \
+            and not self.bulk.holds_any()
 
     def run(self, table: Table, size: int) -> None:
         self.batch_rows = size
@@ -317,10 +324,13 @@ class ColumnImport:
     def _classify_and_write(self, good: list[int]) -> None:
         engine, mode = self.engine, self.profile.mode
         keys = [self.keys[i] for i in good]
-        lists = [self.compared_values(n, kind, name) for n, name, kind in self.compared]
-        if len(good) < len(self.batch):
-            lists = [[values[i] for i in good] for values in lists]
-        found = self.existing.differing(good, keys, lists)
+        if self.all_new:
+            found: dict[int, bool | None] = dict.fromkeys(range(len(good)))
+        else:
+            lists = [self.compared_values(n, kind, name) for n, name, kind in self.compared]
+            if len(good) < len(self.batch):
+                lists = [[values[i] for i in good] for values in lists]
+            found = self.existing.differing(good, keys, lists)
         creates: list[int] = []
         changed: list[int] = []
         failed: list[Item] = []
@@ -366,13 +376,21 @@ class ColumnImport:
         if equal:
             self.bulk.set_digests([(self.keys[i], self.digests[i]) for i in equal],
                                   engine.run.profile_id)
+        taken: list[int] = []
         if plan.creates:
-            self.new.insert(plan.creates, now)
+            taken = self.new.insert(plan.creates, now)
+            if taken:
+                left_out = set(taken)
+                plan.creates = [i for i in plan.creates if i not in left_out]
             enqueue_created(engine.entity.name, key=self.profile.key,
                             keys=[self.keys[i] for i in plan.creates])
         if plan.updates:
             engine.writer.update([row for _item, row in plan.updates])
             engine.writer.audit(plan.audits)
+        if taken:  # last: nothing after it can refuse the batch and plan these rows again
+            # Their key (or number) was taken since the batch read it: planned again alone,
+            # an update now, or a row refused and named.
+            plan.merge(engine.write_alone([self.item(i) for i in taken]))
 
     def _required(self, creates: list[int], failed: list[Item], now: datetime) -> list[int]:
         """New rows lacking a required value fail, named by the engine's own check."""

@@ -30,7 +30,7 @@ from app.entities import ENTITIES
 from app.extensions import db
 from app.models import Activity, ImportRowError, ImportRun
 from app.services.audit import audit_row
-from app.services.record_batches import RecordWriter, write_batch
+from app.services.record_batches import RecordWriter, write_batch, write_each
 from app.services.record_checks import account_of, activity_errors
 from app.services.record_rules import (
     MONEY_LIMIT,
@@ -358,6 +358,14 @@ class ImportEngine:
             return plan
         done = Plan(failed=plan.failed)
         for single in written:
+            done.merge(single)
+        return done
+
+    def write_alone(self, items: Iterable[Item]) -> Plan:
+        """Each of `items` planned and written alone, in a savepoint of its own: what was
+        written, and the failures named."""
+        done = Plan()
+        for single in write_each(items, self._write_one, self._refused):
             done.merge(single)
         return done
 

@@ -13,6 +13,8 @@ from datetime import datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import UniqueConstraint
+
 from app.extensions import db
 from app.search_text import search_text
 from app.services.record_batches import default_value
@@ -60,14 +62,35 @@ class NewRecords:
             if name not in self.names:
                 self._add(name, self._constant(table.c[name], default_value(default)))
         self.required = self._required()
+        key = ("tenant_id", engine.profile.key)
+        self.unique_key = key if any(
+            tuple(column.name for column in constraint.columns) == key
+            for constraint in (*table.constraints, *table.indexes)
+            if isinstance(constraint, UniqueConstraint) or getattr(constraint, "unique", False)
+        ) else ()
 
     def _add(self, name: str, values: Values) -> None:
         self.names.append(name)
         self.values.append(values)
 
-    def insert(self, rows: list[int], now: datetime) -> None:
+    def insert(self, rows: list[int], now: datetime) -> list[int]:
+        """The batch's `rows` as new records, in one statement; those a unique key refused
+        (PostgreSQL: a key or a number another write took since the batch read them), left
+        out for the row path (when the key is a unique one of the table). SQLite, and a
+        row refused for another reason (a number already used), refuse the whole batch."""
         columns = [values(rows, now) for values in self.values]
-        self.batch.bulk.insert(self.names, zip(*columns, strict=True))
+        bulk = self.batch.bulk
+        if self.sqlite:
+            bulk.insert(self.names, zip(*columns, strict=True))
+            return []
+        key = self.batch.profile.key
+        written = bulk.insert(self.names, zip(*columns, strict=True), returning=(key,),
+                              skip_taken=self.unique_key)
+        if len(written) == len(rows):
+            return []
+        inserted = {str(key) for key, in written}
+        keys = self.batch.keys
+        return [i for i in rows if keys[i] not in inserted]
 
     # -- each column's values -------------------------------------------------------------------
 

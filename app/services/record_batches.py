@@ -44,6 +44,15 @@ def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
         return None
     except caught:
         pass
+    return write_each(units, write_one, refused, errors)
+
+
+def write_each(units: Iterable[Unit], write_one: Callable[[Unit], Result],
+               refused: Callable[[Unit, Exception], Result],
+               errors: tuple[type[Exception], ...] = ()) -> list[Result]:
+    """Each of `units` through `write_one` in a savepoint of its own; `refused` names each
+    unit the database refused. The results, unit by unit."""
+    caught = (DBAPIError, db.engine.dialect.dbapi.Error, *errors)
     results = []
     for unit in units:
         try:
@@ -93,20 +102,24 @@ class RecordWriter:
 
     def create(self, rows: list[dict[str, Any]]) -> list[int]:
         """New records from rows of column values; their ids, in order."""
-        rows = [self._completed(row) for row in rows]
+        rows = [self.completed(row) for row in rows]
         names = set().union(*rows)
         rows = [row if len(row) == len(names) else {name: row.get(name) for name in names}
                 for row in rows]
-        self.sql.insert_dicts(self.table, rows)
+        written = self.sql.insert_dicts(self.table, rows, returning=(self.key, "id"))
+        if written:  # PostgreSQL: the ids come back with the rows
+            ids = {str(key): record_id for key, record_id in written}
+            return [ids[str(row[self.key])] for row in rows]
         found = self.sql.existing(["id"], [row[self.key] for row in rows])
         return [found[row[self.key]][1] for row in rows]
 
     def create_one(self, row: dict[str, Any]) -> int:
         """One new record from a row of column values, its key possibly empty (a record
         created in Relais): its id."""
-        return self.sql.insert_one(self._completed(row))
+        return self.sql.insert_one(self.completed(row))
 
-    def _completed(self, row: dict[str, Any]) -> dict[str, Any]:
+    def completed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A new row as it is stored: the model's defaults and its search text added."""
         missing = [(name, default) for name, default in self.defaults if name not in row]
         if not missing and not self.searched:
             return row

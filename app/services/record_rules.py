@@ -39,9 +39,20 @@ def has_default(entity: Entity, field: Field) -> bool:
     return column_default(entity, field) is not None
 
 
+_required: dict[str, frozenset[str]] = {}
+
+
 def required_to_create(entity: Entity) -> frozenset[str]:
     """The fields a new record cannot lack: required by the entity or NOT NULL in its table
-    (the key and timestamps aside), unless the column has a default."""
+    (the key and timestamps aside), unless the column has a default. Read once per entity
+    (a bulk call asks for each of its items)."""
+    found = _required.get(entity.name)
+    if found is None:
+        found = _required[entity.name] = _required_to_create(entity)
+    return found
+
+
+def _required_to_create(entity: Entity) -> frozenset[str]:
     table = entity.model.__table__
     found = set()
     for spec in entity.fields:
