@@ -8,15 +8,20 @@ generated once, at first use, under instance/esign/, and kept.
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from flask import Flask, current_app
 
+T = TypeVar("T")
 _lock = threading.Lock()
 SEAL_FIELD = "RelaisSeal"
 VALIDITY = timedelta(days=3650)
@@ -38,6 +43,17 @@ class SealCheck:
     @property
     def ok(self) -> bool:
         return self.intact and self.valid and self.trusted and self.whole_file
+
+
+def _off_loop(work: Callable[[], T]) -> T:
+    """pyHanko's synchronous calls run asyncio.run(): in a thread of their own when this one
+    already runs an event loop (an asynchronous server, a browser driven from the tests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
 
 
 def _paths(app: Flask) -> tuple[Path, Path]:
@@ -107,8 +123,8 @@ def seal_pdf(pdf: bytes, *, reason: str, location: str = "") -> bytes:
     metadata = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
         reason=reason, location=location or None)
-    return signers.sign_pdf(writer, metadata, signer=signer,
-                            timestamper=timestamper).getvalue()
+    return _off_loop(lambda: signers.sign_pdf(writer, metadata, signer=signer,
+                                              timestamper=timestamper).getvalue())
 
 
 def check_seal(data: bytes) -> SealCheck | None:
@@ -126,8 +142,8 @@ def check_seal(data: bytes) -> SealCheck | None:
         return None
     if not signatures:
         return None
-    status = validate_pdf_signature(
-        signatures[-1], ValidationContext(trust_roots=[load_cert_from_pemder(str(cert))]))
+    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(cert))])
+    status = _off_loop(lambda: validate_pdf_signature(signatures[-1], context))
     return SealCheck(
         intact=bool(status.intact), valid=bool(status.valid), trusted=bool(status.trusted),
         whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,

@@ -74,3 +74,15 @@ def test_a_seal_from_another_certificate_is_not_trusted(app, app_ctx, sealing, t
 def test_a_pdf_without_seal_or_not_a_pdf(app_ctx, sealing):
     assert esign.check_seal(_contract()) is None
     assert esign.check_seal(b"not a pdf") is None
+
+
+def test_sealing_works_while_this_thread_runs_an_event_loop(app_ctx, sealing):
+    """As under an asynchronous server, or after the browser tests drove Chromium from here:
+    pyHanko's own asyncio.run() must not meet the running loop."""
+    import asyncio
+
+    async def inside() -> esign.SealCheck | None:
+        return esign.check_seal(esign.seal_pdf(_contract(), reason="Contract signed"))
+
+    check = asyncio.run(inside())
+    assert check is not None and check.ok
