@@ -86,6 +86,7 @@ def shown(export: Export) -> dict[str, Any]:
         "changes_only": export.is_changes_only,
         "recipients": options.get("recipients", []),
         "folder": options.get("folder", ""),
+        "feed_account_id": options.get("feed_account_id"),
     }
 
 

@@ -1,7 +1,8 @@
-"""Where an export's file goes, one class per kind: kept for download only, mailed, or sent
-to the tenant's own SFTP server. A kind checks its options when the export is saved and
-delivers a run's file; a new kind (a feed account's outbox/, once feed accounts exist) is one
-more class in KINDS and one more value in app.models.export.DESTINATION_KINDS.
+"""Where an export's file goes, one class per kind: kept for download only, mailed, sent to
+the tenant's own SFTP server, or put in the outbox/ of one of its feed accounts (fetched over
+the SFTP inbox). A kind checks its options when the export is saved and delivers a run's file;
+a new kind is one more class in KINDS and one more value in
+app.models.export.DESTINATION_KINDS.
 
 Every kind keeps the file with the run first (exports/<tenant>/<run>): whatever the
 destination, a run is downloaded again from the back office or the API.
@@ -21,7 +22,8 @@ from sqlalchemy import select
 from app import mail
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Export, ExportRun, SftpServer, Tenant
+from app.models import Export, ExportRun, FeedAccount, SftpServer, Tenant
+from app.services import feed_storage
 from app.services.sftp_servers import endpoint_of
 from importers.export_files import MEDIA_TYPES
 from importers.sftp_client import SftpFailure, upload
@@ -150,4 +152,43 @@ class Sftp(Destination):
         return f"sftp://{server.username}@{server.host}:{server.port}/{remote.lstrip('/')}"
 
 
-KINDS: dict[str, Destination] = {d.kind: d for d in (Download(), Email(), Sftp())}
+class Outbox(Destination):
+    """Into the outbox/ of one of the tenant's feed accounts: the system that sends its files
+    to the SFTP inbox fetches the export from there (e.g. accounting, or the main system
+    taking back the online sales)."""
+
+    kind = "outbox"
+
+    def options(self, data: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+        account = _feed_account(data.get("feed_account_id"))
+        if account is None:
+            raise ValidationError({"feed_account_id": _("Choose one of your SFTP accounts.")})
+        return {"feed_account_id": account.id}, None
+
+    def deliver(self, export: Export, run: ExportRun, path: Path) -> str:
+        account = _feed_account(export.destination_options.get("feed_account_id"))
+        if account is None:
+            raise DeliveryFailed(_("The export's SFTP account no longer exists."))
+        name = run.file_name or path.name
+
+        def chunks() -> Any:
+            with path.open("rb") as source:
+                while chunk := source.read(1024 * 1024):
+                    yield chunk
+
+        try:
+            feed_storage.write_outbox_file(export.tenant_id, account.id, name, chunks())
+        except OSError as exc:
+            raise DeliveryFailed(_("The outbox could not be written: %(reason)s",
+                                   reason=exc.strerror or str(exc))) from exc
+        return f"{account.name}: outbox/{name}"
+
+
+def _feed_account(account_id: Any) -> FeedAccount | None:
+    try:
+        return db.session.scalar(select(FeedAccount).where(FeedAccount.id == int(account_id)))
+    except (TypeError, ValueError):
+        return None
+
+
+KINDS: dict[str, Destination] = {d.kind: d for d in (Download(), Email(), Sftp(), Outbox())}

@@ -59,7 +59,8 @@ class ExportSchema(ma.Schema):
         metadata={
             "description": "`download` (kept only), `email` "
             "(`recipients`), `sftp` (`sftp_server_id`"
-            ", `folder`)."
+            ", `folder`), `outbox` (`feed_account_id`: the outbox/ of one of the tenant's "
+            "SFTP accounts)."
         },
     )
     recipients = ma.fields.List(
@@ -67,6 +68,7 @@ class ExportSchema(ma.Schema):
     )
     sftp_server_id = ma.fields.Integer(allow_none=True)
     folder = ma.fields.String(validate=ma.validate.Length(max=500))
+    feed_account_id = ma.fields.Integer(allow_none=True)
     schedule = ma.fields.String(
         allow_none=True, validate=ma.validate.Length(max=100), metadata=SCHEDULE
     )

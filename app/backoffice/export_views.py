@@ -28,7 +28,7 @@ from app.backoffice import bp
 from app.entities import ENTITIES
 from app.extensions import db
 from app.forms import options
-from app.models import Export, ExportRun, ImportProfile, SftpServer
+from app.models import Export, ExportRun, FeedAccount, ImportProfile, SftpServer
 from app.policies import get_visible_or_404
 from app.queries.exports import export_runs_select, exports_select, sftp_servers
 from app.services.exports import create_export, delete_export, start_run, update_export
@@ -50,6 +50,7 @@ DESTINATION_LABELS = {
     "download": _l("Kept for download only"),
     "email": _l("E-mail"),
     "sftp": _l("Our SFTP server"),
+    "outbox": _l("The outbox of one of our SFTP accounts"),
 }
 RUN_STATUS_LABELS = {
     "queued": _l("Waiting"),
@@ -76,6 +77,7 @@ class ExportForm(FlaskForm):
     )
     sftp_server_id = SelectField(_l("SFTP server"), validators=[Optional()])
     folder = StringField(_l("Remote folder"), validators=[Length(max=500)])
+    feed_account_id = SelectField(_l("SFTP account (its outbox/)"), validators=[Optional()])
     schedule = StringField(
         _l("Schedule (cron, your time zone; empty: on demand)"),
         validators=[Length(max=100)],
@@ -91,6 +93,9 @@ class ExportForm(FlaskForm):
             (name, str(e.label)) for name, e in ENTITIES.items() if name != "attachments"
         )
         self.sftp_server_id.choices = _server_choices()
+        self.feed_account_id.choices = options(
+            [("", "—"), *((str(a.id), a.name) for a in db.session.scalars(
+                select(FeedAccount).order_by(FeedAccount.name)))])
 
 
 def _server_choices() -> list:
@@ -112,6 +117,7 @@ def _data(form: ExportForm) -> dict[str, Any]:
         "recipients": form.recipients.data,
         "sftp_server_id": form.sftp_server_id.data or None,
         "folder": form.folder.data,
+        "feed_account_id": form.feed_account_id.data or None,
         "schedule": form.schedule.data or None,
         "changes_only": form.changes_only.data,
         "is_active": form.is_active.data,
@@ -127,6 +133,7 @@ def _fill(form: ExportForm, export: Export) -> None:
     form.recipients.data = ", ".join(options.get("recipients", []))
     form.sftp_server_id.data = str(export.sftp_server_id or "")
     form.folder.data = options.get("folder", "")
+    form.feed_account_id.data = str(options.get("feed_account_id") or "")
     form.schedule.data = export.schedule or ""
     form.changes_only.data, form.is_active.data = export.is_changes_only, export.is_active
 

@@ -15,7 +15,7 @@ from app.models.base import JSONType, TenantScoped, TimestampMixin, UTCDateTime,
 EXPORT_FORMATS = ("csv_cp1252", "csv_utf8", "xlsx")
 # Where a run's file goes; each kind is a class of importers/destinations.py. "download":
 # kept only, for the back office and the API to fetch.
-DESTINATION_KINDS = ("download", "email", "sftp")
+DESTINATION_KINDS = ("download", "email", "sftp", "outbox")
 EXPORT_RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 EXPORT_TRIGGERS = ("schedule", "manual", "api", "cli")
 PULL_KINDS = ("sftp", "https")

@@ -46,6 +46,9 @@ def run_now(tenant) -> Callable[[Export], ExportRun]:
 
 
 from tests.exports.servers import https_server, sshd  # noqa: E402, F401  (fixtures)
-from tests.importers.conftest import make_profile  # noqa: E402, F401  (fixture)
+from tests.importers.conftest import (  # noqa: E402, F401  (fixtures)
+    make_feed_account,
+    make_profile,
+)
 from tests.jobs.conftest import broker, redis_url, spawn  # noqa: E402, F401  (fixtures)
 from tests.webhooks.conftest import inbox  # noqa: E402, F401  (fixture)

@@ -147,3 +147,53 @@ def test_a_password_login_the_server_refuses_fails_the_run(make_export, run_now,
     assert server.secret_kind == "password" and "s3cret!" not in server.secret_encrypted
     run = run_now(make_export(destination="sftp", sftp_server_id=server.id, folder=str(sshd.root)))
     assert run.status == "failed" and "refused the login" in run.message
+
+
+@pytest.fixture
+def sftp_inbox(app, tmp_path, monkeypatch):
+    """Relais's own SFTP inbox on a free loopback port, in a thread of this process."""
+    import threading
+
+    from importers.sftp import throttle
+    from importers.sftp.server import SFTPService
+
+    monkeypatch.setitem(app.config, "FEED_STORAGE_DIR", str(tmp_path / "feeds"))
+    monkeypatch.setitem(app.config, "SFTP_HOST_KEY", str(tmp_path / "sftp_host_key"))
+    app.extensions.pop(throttle.EXTENSION, None)
+    service = SFTPService(app, "127.0.0.1", 0)
+    service.bind()
+    thread = threading.Thread(target=service.serve_forever, daemon=True)
+    thread.start()
+    yield service
+    service.stop()
+    thread.join(5)
+    app.extensions.pop(throttle.EXTENSION, None)
+
+
+def test_an_export_lands_in_a_feed_accounts_outbox_and_is_fetched_over_sftp(
+        app, make_export, run_now, one_invoice, make_feed_account, sftp_inbox):
+    """Invoice numbers for the accounting system that sends its files to the inbox: it fetches
+    the export from its own outbox/ with the same login."""
+    from app.errors import ValidationError
+    from tests.importers.test_sftp_inbox import connect
+
+    account = make_feed_account(name="compta")
+    with pytest.raises(ValidationError) as refused:
+        make_export(name="sans-compte", destination="outbox", feed_account_id=999_999)
+    assert "feed_account_id" in refused.value.errors
+    db.session.rollback()
+    export = make_export(name="factures-compta", format="csv_cp1252", columns=["number"],
+                         destination="outbox", feed_account_id=account.id)
+    run = run_now(export)
+    assert run.status == "succeeded", run.message
+    assert run.delivered_to == f"compta: outbox/{run.file_name}"
+    sftp = connect(sftp_inbox, "alpha.compta", password="sftp-password-123")
+    try:
+        assert run.file_name in sftp.listdir("outbox")
+        with sftp.open(f"outbox/{run.file_name}", "rb") as fetched:
+            assert fetched.read() == run_file_path(run).read_bytes() \
+                == "Numéro\r\nF2026-001\r\n".encode("cp1252")
+        # No half file is ever seen there: only the complete one.
+        assert not [name for name in sftp.listdir("outbox") if name.endswith(".part")]
+    finally:
+        sftp.close()
