@@ -76,13 +76,17 @@ def test_a_pdf_without_seal_or_not_a_pdf(app_ctx, sealing):
     assert esign.check_seal(b"not a pdf") is None
 
 
-def test_sealing_works_while_this_thread_runs_an_event_loop(app_ctx, sealing):
-    """As under an asynchronous server, or after the browser tests drove Chromium from here:
-    pyHanko's own asyncio.run() must not meet the running loop."""
+def test_sealing_works_while_this_thread_runs_an_event_loop(app, sealing):
+    """As under an asynchronous server, or after the browser tests drove Chromium from a
+    worker: pyHanko's own asyncio.run() must not meet the running loop. (In a thread of its
+    own: this one may run a loop already.)"""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     async def inside() -> esign.SealCheck | None:
-        return esign.check_seal(esign.seal_pdf(_contract(), reason="Contract signed"))
+        with app.app_context():
+            return esign.check_seal(esign.seal_pdf(_contract(), reason="Contract signed"))
 
-    check = asyncio.run(inside())
+    with ThreadPoolExecutor(1) as pool:
+        check = pool.submit(asyncio.run, inside()).result()
     assert check is not None and check.ok
