@@ -11,6 +11,7 @@ a collection waiting for its settlement. A first debit under a mandate (FRST) or
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -23,8 +24,6 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from sepaxml import SepaDD
-from sepaxml.validation import ValidationError as SchemaError
-from sepaxml.validation import try_valid_xml
 from sqlalchemy import select
 from text_unidecode import unidecode
 
@@ -224,13 +223,26 @@ def _with_amendments(content: bytes, amended: dict[str, Mandate],
     return b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, "utf-8")
 
 
+@functools.cache
+def _schema() -> Any:
+    """sepaxml's own XSD of pain.008.001.08, compiled once by libxml2 (lxml): a file of
+    100,000 debits is checked in seconds, where a pure-Python validator takes minutes."""
+    import sepaxml
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(Path(sepaxml.__file__).parent / "schemas"
+                                           / f"{SCHEMA}.xsd")))
+
+
 def check_file(content: bytes, debits: list[tuple[Debit, Invoice, Mandate]]) -> None:
     """The XSD of pain.008.001.08, then what it does not say: the SEPA character set of
     every text, the mandate references' set, totals and control sums."""
+    from lxml import etree
+
     try:
-        try_valid_xml(content, SCHEMA)
-    except SchemaError as exc:
-        raise CollectionFileError(str(exc.__cause__ or exc)) from exc
+        _schema().assertValid(etree.fromstring(content))
+    except etree.DocumentInvalid as exc:
+        raise CollectionFileError(str(exc)) from exc
     root = ET.fromstring(content)
     for element in root.iter():
         tag = element.tag.rsplit("}", 1)[-1]

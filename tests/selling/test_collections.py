@@ -246,3 +246,18 @@ def test_the_customer_page_shows_his_mandates_and_returned_debits(
     assert fr("Direct debit") not in text(admin_client.get(f"/alpha/accounts/{nothing.id}/360"))
     agent_free = login(app.test_client(), make_user("sales"))
     assert mandate.reference in text(agent_free.get(f"/alpha/accounts/{account.id}/360"))
+
+
+def test_a_file_the_xsd_refuses_is_never_kept(creditor, make_account, make_invoice):
+    when = local_day() + timedelta(days=15)
+    account = make_account()
+    _mandate(account)
+    make_invoice(account=account, due_on=when)
+    collection = collections.build_collection(when)
+    content = collections.collection_file(collection).read_bytes()
+    rows = [(d, None, None) for d in collection.debits]
+    collections.check_file(content, rows)  # the file as built passes
+    for broken in (content.replace(b"<SeqTp>FRST</SeqTp>", b"<SeqTp>NEXT</SeqTp>"),
+                   content.replace(b"<Nm>Telepeage Services</Nm>", b"<Nm>T\xc3\xa9l\xc3\xa9</Nm>")):
+        with pytest.raises(collections.CollectionFileError):
+            collections.check_file(broken, rows)
