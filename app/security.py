@@ -20,7 +20,9 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _has_nul(values: object) -> bool:
-    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+    # A multipart part whose name werkzeug cannot read (name="%0D") comes with the key None.
+    return any("\x00" in (key or "") or "\x00" in (value or "")
+               for key, value in values.items(multi=True))
 
 
 def install_security_headers(app: Flask) -> None:

@@ -179,3 +179,13 @@ def test_an_integer_custom_value_of_18_digits_is_kept_and_filtered(en_client, ma
         "pieces": 10 ** 18 - 1}
     found = en_client.get("/api/v1/invoices", query_string={"cf_pieces_min": "1"})
     assert found.status_code == 200 and [r["id"] for r in found.get_json()] == [invoice.id]
+
+
+def test_a_multipart_part_without_a_readable_name_is_refused_not_a_crash(api_client):
+    """Found by schemathesis: a part named by a bare carriage return reaches the app with
+    the name None."""
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"\r\"\r\n\r\nnull\r\n"
+            b"--b--\r\n")
+    response = api_client.post("/api/v1/imports", data=body,
+                               content_type="multipart/form-data; boundary=b")
+    assert 400 <= response.status_code < 500, response.data[:300]
