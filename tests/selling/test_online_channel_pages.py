@@ -382,3 +382,29 @@ def test_the_online_channel_is_one_group_of_the_menu(admin_client, sales_client)
         assert f'href="{url}"' in admin_menu
     sales_menu = sales_client.get("/alpha/collections/").text
     assert 'href="/alpha/mandates/"' in sales_menu and "/alpha/admin/offers" not in sales_menu
+
+
+def test_the_lists_read_a_page_in_as_many_queries_whatever_its_length(
+        app, admin_client, creditor, make_account, make_invoice, queued):
+    from tests.backoffice.conftest import count_statements
+
+    def read(url):
+        with count_statements(app) as statements:
+            assert admin_client.get(url).status_code == 200
+        return len(statements)
+
+    when = local_day() + timedelta(days=20)
+    first = make_account()
+    _mandate(first)
+    make_invoice(account=first, due_on=when)
+    one = collections.build_collection(when)
+    db.session.commit()
+    few = (read("/alpha/mandates/"), read(f"/alpha/collections/{one.id}"))
+    for _ in range(5):
+        account = make_account()
+        _mandate(account)
+        make_invoice(account=account, due_on=when + timedelta(days=1))
+    many = collections.build_collection(when + timedelta(days=1))
+    db.session.commit()
+    assert len(many.debits) == 5
+    assert (read("/alpha/mandates/"), read(f"/alpha/collections/{many.id}")) == few
