@@ -293,12 +293,18 @@ def test_a_collection_is_built_downloaded_notified_settled_and_a_debit_returned(
         admin_client.get(again.headers["Location"]))
 
 
-def test_the_pages_speak_english_to_an_english_user(admin_client, creditor, make_account):
+def test_the_pages_speak_english_to_an_english_user(admin_client, creditor, make_account,
+                                                   make_invoice, queued):
     from tests.backoffice.conftest import en
 
-    _mandate(make_account())
+    account = make_account()
+    _mandate(account)
     assert "No collection yet." in text(en(admin_client).get("/alpha/collections/"))
     assert "Active" in text(admin_client.get("/alpha/mandates/"))
+    _collection(account, make_invoice)
+    debit = db.session.scalar(select(Debit))
+    form = text(admin_client.get(f"/alpha/debits/{debit.id}/return"))
+    assert "AM04 — Insufficient funds" in form and "MD06 — Refund asked by the customer" in form
 
 
 def test_sales_read_with_the_iban_masked_and_never_write(sales_client, creditor, make_account,
