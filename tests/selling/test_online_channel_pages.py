@@ -414,3 +414,28 @@ def test_the_lists_read_a_page_in_as_many_queries_whatever_its_length(
     db.session.commit()
     assert len(many.debits) == 5
     assert (read("/alpha/mandates/"), read(f"/alpha/collections/{many.id}")) == few
+
+
+def test_bad_input_is_answered_beside_its_field_never_a_crash(admin_client, creditor,
+                                                             make_account, make_invoice,
+                                                             queued):
+    account = make_account()
+    mandate = _mandate(account)
+    _collection(account, make_invoice)
+    debit = db.session.scalar(select(Debit))
+    assert admin_client.get("/alpha/mandates/?q=" + "é" * 5000).status_code == 200
+    assert admin_client.get("/alpha/mandates/?status=%27;--&before=!!").status_code == 200
+    assert admin_client.get("/alpha/collections/?after=e30").status_code == 200
+    not_a_code = admin_client.post(f"/alpha/debits/{debit.id}/return", data={
+        "reason": "ZZZZ", "returned_on": "2026-12-01"})
+    assert not_a_code.status_code == 422
+    bad_day = admin_client.post(f"/alpha/debits/{debit.id}/return", data={
+        "reason": "AM04", "returned_on": "31/02/2026"})
+    assert bad_day.status_code == 422 and "is-invalid" in bad_day.text
+    assert admin_client.post(f"/alpha/mandates/{mandate.id}/revoke", data={
+        "reason": "x" * 501, "ended_on": "2026-12-01"}).status_code == 422
+    assert admin_client.post(f"/alpha/accounts/{account.id}/mandates/new", data={
+        **DEBTOR, "signed_on": "hier"}).status_code == 422
+    db.session.expire_all()
+    assert db.session.get(Debit, debit.id).status == "pending"
+    assert db.session.get(Mandate, mandate.id).status == "active"
