@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from werkzeug.utils import secure_filename
 from wtforms import BooleanField, DateField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
@@ -102,7 +103,7 @@ def mandate_detail(mandate_id: int):
     mandate = get_visible_or_404(Mandate, mandate_id, current_user)
     full_iban = can_administer(current_user)
     proofs = [a for a in record_attachments("accounts", mandate.account_id)
-              if a.file_name.startswith(f"{PROOF_PREFIX}-{mandate.reference}")]
+              if a.file_name.startswith(_proof_prefix(mandate))]
     return render_template(
         "direct_debit/mandate.html", mandate=mandate, full_iban=full_iban,
         debits=mandate_debits(mandate, current_user), proofs=proofs,
@@ -179,8 +180,8 @@ def _revoke(form: RevokeForm, mandate: Mandate) -> bool:
         revoke_mandate(mandate, form.reason.data, form.ended_on.data)
         if upload and upload.filename:
             # Kept among the customer's files: a mandate is no record of its own.
-            add_attachment(mandate.account, f"{PROOF_PREFIX}-{mandate.reference}-"
-                                            f"{upload.filename}", upload.stream)
+            add_attachment(mandate.account, _proof_prefix(mandate) + upload.filename,
+                           upload.stream)
     if saved:
         flash(_("Mandate %(reference)s revoked.", reference=mandate.reference), "success")
         return True
@@ -189,6 +190,12 @@ def _revoke(form: RevokeForm, mandate: Mandate) -> bool:
         saved.messages.remove(saved.errors["file"])
     _form_errors(form, saved.messages)
     return False
+
+
+def _proof_prefix(mandate: Mandate) -> str:
+    """How a revocation's proof is named among the customer's files: the attachment keeps
+    a safe file name, so the UMR is made safe the same way."""
+    return secure_filename(f"{PROOF_PREFIX}-{mandate.reference}") + "-"
 
 
 def _refused(step: Callable[[], bool]) -> bool:

@@ -176,7 +176,7 @@ def test_an_amendment_is_shown_pending_then_reported_as_smnda(admin_client, cred
 
 
 def test_an_admin_revokes_a_mandate_with_its_proof(admin_client, creditor, make_account):
-    mandate = _mandate(make_account())
+    mandate = _mandate(make_account(), reference="SHOP/0042(A)")
     form = admin_client.get(f"/alpha/mandates/{mandate.id}/revoke")
     assert form.status_code == 200
     empty = admin_client.post(f"/alpha/mandates/{mandate.id}/revoke", data={
@@ -201,6 +201,7 @@ def test_an_admin_revokes_a_mandate_with_its_proof(admin_client, creditor, make_
     assert (mandate.status, mandate.ended_on) == ("revoked", date(2026, 12, 1))
     proof = db.session.scalar(select(Attachment))
     assert proof.record_type == "accounts" and proof.record_id == mandate.account_id
+    assert proof.file_name == "revocation-SHOP_0042A-lettre.pdf"
     detail = admin_client.get(f"/alpha/mandates/{mandate.id}")
     shown = text(detail)
     assert "Lettre recommandée du 28 novembre" in shown and proof.file_name in shown
