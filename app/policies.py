@@ -1,7 +1,8 @@
 """Who may see and change what, inside a tenant.
 
 Admins and sales see all of the tenant's records; an agent sees his partner's records only;
-a subscriber sees his own account's records only; neither sees drafts (quotes, orders,
+a subscriber sees his own account's records only (his SEPA mandates and debits too, which
+no agent sees); neither sees drafts (quotes, orders,
 contracts and invoices not yet sent, confirmed, signed or issued). A record a user may not
 see answers 404.
 
@@ -42,7 +43,7 @@ def visibility_clause(model: type, user: User | None) -> ColumnElement[bool]:
     if user.role in (Role.ADMIN, Role.SALES):
         return true()
     if model in (m.User, m.CustomField, m.AuditEvent, m.Offer, m.SepaCreditor,
-                 m.Mandate, m.Collection, m.Debit):
+                 m.Collection):
         return false()
     if user.role == Role.AGENT:
         return _agent_clause(model, user.partner_id)
@@ -101,6 +102,8 @@ def _subscriber_clause(model: type, account_id: int | None) -> ColumnElement[boo
             select(parent.id).where(_issued(parent, parent.account_id == account_id)))
     if model is m.Attachment:
         return _attachment_clause(lambda parent: _subscriber_clause(parent, account_id))
+    if model in (m.Mandate, m.Debit):  # his direct debits, read in the extranet
+        return model.account_id == account_id
     return false()
 
 

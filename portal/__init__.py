@@ -22,4 +22,10 @@ ANY_USER_ENDPOINTS = {"portal.logout"}
 
 serve_tenant_space(bp, for_staff=False, public=PUBLIC_ENDPOINTS, any_user=ANY_USER_ENDPOINTS)
 
-from portal import auth_views, password_views, records, views  # noqa: E402,F401  (routes)
+from portal import (  # noqa: E402,F401  (routes)
+    auth_views,
+    direct_debit_views,
+    password_views,
+    records,
+    views,
+)

@@ -80,6 +80,13 @@ class SepaCreditor(TenantScoped, TimestampMixin, db.Model):
         return f"<SepaCreditor {self.tenant_id} {self.creditor_identifier}>"
 
 
+def mask_iban(iban: str | None) -> str:
+    """FR76 •••• 0189: enough to recognise an account, not to debit it."""
+    if not iban:
+        return ""
+    return f"{iban[:4]} •••• {iban[-4:]}" if len(iban) > 8 else "••••"
+
+
 MANDATE_STATUSES = ("active", "revoked", "expired")
 MANDATE_CHANNELS = ("online", "paper", "import")
 
@@ -132,6 +139,12 @@ class Mandate(TenantScoped, TimestampMixin, db.Model):
     @property
     def is_amended(self) -> bool:
         return bool(self.original_iban or self.original_creditor_identifier)
+
+    @property
+    def masked_iban(self) -> str:
+        """The IBAN as shown to those who may not read it whole: country, check digits and
+        the last four characters."""
+        return mask_iban(self.iban)
 
     @property
     def next_sequence(self) -> str:

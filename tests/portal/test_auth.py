@@ -22,6 +22,7 @@ COVERED = {
     "portal.profile_end_sessions": "../backoffice/test_sessions.py",
     "portal.profile_password": "../backoffice/test_change_password.py",
     "portal.record_pdf": "test_documents.py",
+    "portal.direct_debit": "test_direct_debit.py", "portal.mandate_detail": "test_direct_debit.py",
 }
 
 
