@@ -523,8 +523,14 @@ def status_counts(since: date, until: date) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
+def recent(status: str | None, limit: int) -> list[Subscription]:
+    """The latest subscriptions, newest first, optionally of one status."""
+    return list(db.session.scalars(search(status).order_by(Subscription.id.desc())
+                                   .limit(limit)))
+
+
 def search(status: str | None = None) -> Any:
-    """Subscriptions, newest first, optionally of one status (a select)."""
+    """Subscriptions, optionally of one status (a select, unordered)."""
     stmt = select(Subscription)
     if status:
         stmt = stmt.where(Subscription.status == status)
