@@ -223,7 +223,7 @@ def review(code: str):
             errors = saved.errors
     else:
         with transaction():
-            service.review(current)
+            service.review(current, _language())
     return render_template("subscribe/review.html", offer=offer, subscription=current,
                            form=form, errors=errors, consent=service.consent_text(offer),
                            fields=service.collected_fields(offer), locale=_language()), \

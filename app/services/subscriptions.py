@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from app import esign, mail
 from app.clock import local_today
 from app.custom_fields import definitions, validate_custom
-from app.documents import PdfFile
+from app.documents import LANGUAGES, PdfFile
 from app.documents.subscription import MandateTerms, Subscriber, subscription_contract
 from app.entities import ENTITIES
 from app.errors import NotAllowed, ValidationError
@@ -252,10 +252,12 @@ def _reference_free(reference: str, identifier: str, subscription_id: int) -> bo
     return used is None and reserved is None
 
 
-def review(subscription: Subscription) -> None:
+def review(subscription: Subscription, language: str | None = None) -> None:
     """The customer reached the review: his mandate reference (UMR) is reserved now, so that
-    the contract he reads carries the one he signs."""
+    the contract he reads carries the one he signs, in the language he reads the page in."""
     _check_open(subscription)
+    if language in LANGUAGES:
+        subscription.language = language
     found = creditor()
     if found is None:
         raise NotAllowed(_("This offer is not available any more."))

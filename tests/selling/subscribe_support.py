@@ -42,3 +42,15 @@ def code_from(inbox: Any) -> str:
             body = message.get_body(("plain",)).get_content()
             return re.search(r"\b(\d{6})\b", body).group(1)
     raise AssertionError("no signature code mail")
+
+
+class RecordingSms:
+    """An SMS gateway (ESIGN_SMS_SENDER) that keeps what it was given to send."""
+
+    sent: list[tuple[str, str]] = []
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def send(self, phone: str, text: str) -> None:
+        RecordingSms.sent.append((phone, text))

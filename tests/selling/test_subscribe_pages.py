@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from app.models import (
 from app.services import subscriptions as service
 from app.services.offers import update_offer
 from app.services.webhooks import create_endpoint
-from app.tenancy import SYSTEM, tenant_context
+from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
 from tests.backoffice.conftest import fr
 from tests.conftest import page_text as _page_text
 from tests.selling.subscribe_support import DETAILS, code_from, selling
@@ -273,3 +274,76 @@ def test_the_subscriber_sees_his_contract_mandate_and_delivery(tenant, app, clie
     assert f"contrat-{subscription.mandate_reference}.pdf" in page_text(detail)
     deliveries = page_text(extranet.get("/alpha/portal/deliveries/"))
     assert subscription.mandate_reference in deliveries
+
+
+def test_the_code_goes_by_sms_when_a_phone_is_given_and_chosen(tenant, app, client, inbox,
+                                                               monkeypatch):
+    from tests.selling.subscribe_support import RecordingSms
+
+    selling()
+    monkeypatch.setitem(app.config, "ESIGN_SMS_SENDER",
+                        "tests.selling.subscribe_support:RecordingSms")
+    RecordingSms.sent.clear()
+    assert _submit_details(client, phone="06 12 34 56 78").status_code == 302
+    review = client.get(f"{URL}/review")
+    assert "+33612345678" in page_text(review)
+    mails = len(inbox.messages)
+    assert client.post(f"{URL}/review", data={"consent": "yes", "channel": "sms"}
+                       ).status_code == 302
+    assert len(inbox.messages) == mails  # no code by mail
+    (phone, text), = RecordingSms.sent
+    code = re.search(r"\b(\d{6})\b", text).group(1)
+    assert phone == "+33612345678" and code not in client.get(f"{URL}/code").get_data(
+        as_text=True)
+    assert client.post(f"{URL}/code", data={"code": code}).status_code == 302
+    signature = db.session.get(Signature, db.session.scalar(select(Subscription)).signature_id)
+    assert [e.get("channel") for e in signature.events if e["event"] == "code_sent"] == ["sms"]
+
+
+def test_posts_are_throttled_per_ip_address(tenant, app, client, inbox, monkeypatch):
+    selling()
+    monkeypatch.setitem(app.config, "SUBSCRIBE_RATE_LIMIT_IP", "3 per hour")
+    for n in range(3):
+        assert _submit_details(client, email=f"c{n}@example.com", iban="x").status_code == 422
+    assert _submit_details(client, email="c9@example.com", iban="x").status_code == 429
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert other.post(URL, data={**DETAILS, "iban": "x"}).status_code == 422
+
+
+def test_the_pages_and_the_contract_follow_the_language_chosen(tenant, client, inbox):
+    selling()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert "Continue to the contract" in page_text(client.get(URL))
+    assert _submit_details(client).status_code == 302
+    assert "Read the contract and the mandate (PDF)" in page_text(client.get(f"{URL}/review"))
+    pdf = client.get(f"{URL}/contract.pdf")
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "8 weeks" in text and "13 months" in text
+    assert db.session.scalar(select(Subscription.language)) == "en"
+
+
+def test_the_job_abandons_idle_subscriptions_of_every_tenant(app, tenant, other_tenant, client,
+                                                             inbox):
+    from datetime import UTC, datetime, timedelta
+
+    from app.jobs import REGISTRY, function
+
+    selling()
+    assert _submit_details(client).status_code == 302
+    with tenant_context(other_tenant.id, SYSTEM):
+        selling()
+    beta = app.test_client()
+    assert beta.post("/beta/subscribe/badge", data=DETAILS).status_code == 302
+    db.session.commit()
+    with all_tenants_unsafe("tests"):
+        db.session.execute(Subscription.__table__.update().values(
+            updated_at=datetime.now(UTC) - timedelta(days=8)))
+        db.session.commit()
+    assert function(REGISTRY["abandon_subscriptions"])() == 2
+    # One tenant's resume link does not open the other's subscription.
+    body = inbox.messages[-1].get_body(("plain",)).get_content()
+    link = next(word for word in body.split() if "/resume/" in word)
+    token = link.rsplit("/", 1)[1]
+    assert "/beta/" in link
+    assert client.get(f"{URL}/resume/{token}").status_code == 410
