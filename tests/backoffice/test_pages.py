@@ -33,6 +33,7 @@ COVERED = {
     "backoffice.admin_offer_edit": "../selling/test_offers_pages.py",
     "backoffice.admin_offer_delete": "../selling/test_offers_pages.py",
     "backoffice.admin_sepa": "../selling/test_offers_pages.py",
+    "backoffice.admin_subscriptions": "../selling/test_subscriptions_admin.py",
     "backoffice.admin_custom_fields": "test_custom_fields.py",
     "backoffice.admin_custom_field_new": "test_custom_fields.py",
     "backoffice.admin_custom_field_edit": "test_custom_fields.py",
