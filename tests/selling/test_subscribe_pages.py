@@ -8,6 +8,7 @@ import html
 import io
 import re
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -347,3 +348,16 @@ def test_the_job_abandons_idle_subscriptions_of_every_tenant(app, tenant, other_
     token = link.rsplit("/", 1)[1]
     assert "/beta/" in link
     assert client.get(f"{URL}/resume/{token}").status_code == 410
+
+
+def test_a_published_offer_collects_the_required_custom_fields(tenant):
+    from app.errors import ValidationError
+
+    offer = selling()
+    with pytest.raises(ValidationError) as refused:
+        update_offer(offer, {"collected_fields": []})
+    assert refused.value.errors["collected_fields"] == fr(
+        "Customers' required custom fields must be collected by a published offer: "
+        "%(keys)s.", keys="plaque")
+    db.session.rollback()
+    update_offer(offer, {"collected_fields": [], "is_published": False})  # a draft may
