@@ -187,7 +187,7 @@ def _values_of(subscription: Subscription | None) -> dict[str, Any]:
 def resume(code: str, token: str):
     offer = _offer_or_404(code)
     found = service.by_token(token)
-    if found is None or found.offer_id != offer.id or found.status == "abandoned":
+    if found is None or found.offer_id != offer.id:
         return render_template("subscribe/link_invalid.html", offer=offer), 410
     _remember(offer, token)
     if found.status == "signed":

@@ -91,7 +91,7 @@ def by_token(token: str) -> Subscription | None:
         return None
     found = db.session.scalar(select(Subscription).where(
         Subscription.resume_token_hash == token_hash(token)))
-    if found is None or found.resume_expires_at < now():
+    if found is None or found.resume_expires_at < now() or found.status == "abandoned":
         return None
     return found
 

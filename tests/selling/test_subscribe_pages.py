@@ -236,6 +236,14 @@ def test_idle_subscriptions_are_abandoned(tenant, app, client, inbox):
     db.session.commit()
     subscription = db.session.scalar(select(Subscription))
     assert subscription.status == "abandoned" and subscription.abandoned_at is not None
+    # Its resume link is dead, and the browser starts a new subscription.
+    body = inbox.messages[-1].get_body(("plain",)).get_content()
+    link = next(word for word in body.split() if "/resume/" in word)
+    assert client.get(link[link.index("/alpha/"):]).status_code == 410
+    assert client.get(f"{URL}/review").status_code == 302
+    assert _submit_details(client).status_code == 302
+    assert [s.status for s in db.session.scalars(select(Subscription).order_by(
+        Subscription.id))] == ["abandoned", "started"]
 
 
 def test_posts_are_throttled_per_email_with_a_localized_page(tenant, app, client, inbox,
