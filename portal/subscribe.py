@@ -85,6 +85,21 @@ def too_many(error: TooManyRequests) -> Any:
         {"Retry-After": str(seconds)}
 
 
+@bp.errorhandler(NotAllowed)
+def closed(error: NotAllowed) -> Any:
+    """A step refused (signed already, too many codes…): said on a page of these ones."""
+    db.session.rollback()
+    return render_template("subscribe/message.html", code=403, title=_("Not possible"),
+                           message=error.message), 403
+
+
+@bp.errorhandler(404)
+def not_found(error: Exception) -> Any:
+    return render_template("subscribe/message.html", code=404, title=_("Page not found"),
+                           message=_("This offer does not exist or is no longer open to "
+                                     "subscription.")), 404
+
+
 # -- the browser's subscription -----------------------------------------------------------------
 
 def _session_key() -> str:

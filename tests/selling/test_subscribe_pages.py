@@ -369,3 +369,30 @@ def test_a_published_offer_collects_the_required_custom_fields(tenant):
         "%(keys)s.", keys="plaque")
     db.session.rollback()
     update_offer(offer, {"collected_fields": [], "is_published": False})  # a draft may
+
+
+def test_refusals_are_said_on_the_public_pages(tenant, app, client, inbox):
+    from app.services.offers import delete_offer
+
+    offer = selling()
+    missing = client.get("/alpha/subscribe/nothing")
+    assert missing.status_code == 404
+    assert fr("This offer does not exist or is no longer open to subscription.") in \
+        page_text(missing)
+    assert "/alpha/portal/login" not in missing.get_data(as_text=True).split("<main")[1]
+    _to_code(client, inbox)
+    for _n in range(4):  # five codes in all: the limit
+        assert client.post(f"{URL}/code", data={"action": "resend"}).status_code == 200
+    refused = client.post(f"{URL}/code", data={"action": "resend"})
+    assert refused.status_code == 403
+    assert fr("Too many codes were sent: start again from the beginning.") in \
+        page_text(refused)
+    # Starting again from the contract gives a new signature and codes.
+    assert client.post(f"{URL}/review", data={"consent": "yes"}).status_code == 302
+    assert client.post(f"{URL}/code", data={"code": code_from(inbox)}).status_code == 302
+    # The offer deleted afterwards: the subscription and its evidence stay.
+    delete_offer(offer)
+    db.session.commit()
+    subscription = db.session.scalar(select(Subscription))
+    assert subscription.offer_id is None and subscription.offer_code == "badge"
+    assert subscription.status == "signed"
