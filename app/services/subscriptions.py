@@ -210,6 +210,9 @@ def update_details(subscription: Subscription, offer: Offer, data: dict[str, Any
     for name, value in clean.items():
         setattr(subscription, name, value)
     subscription.reviewed_sha256 = None
+    if subscription.signature is not None and subscription.signature.status == "pending":
+        # Its code signed the contract as it was: the new one is consented to afresh.
+        subscription.signature.status = "cancelled"
     subscription.updated_at = now()
     db.session.flush()
     record_event("update", "subscriptions", subscription.id, before=before,

@@ -396,3 +396,20 @@ def test_refusals_are_said_on_the_public_pages(tenant, app, client, inbox):
     subscription = db.session.scalar(select(Subscription))
     assert subscription.offer_id is None and subscription.offer_code == "badge"
     assert subscription.status == "signed"
+
+
+def test_details_changed_after_consent_need_a_new_consent(tenant, client, inbox):
+    selling()
+    old_code = _to_code(client, inbox)
+    assert client.post(URL, data={**DETAILS, "town": "Villeurbanne",
+                                  "postal_code": "69100"}).status_code == 302
+    assert client.get(f"{URL}/code").status_code == 302  # back to the contract
+    client.post(f"{URL}/code", data={"code": old_code})
+    db.session.expire_all()
+    assert db.session.scalar(select(Subscription)).status == "started"
+    assert client.post(f"{URL}/review", data={"consent": "yes"}).status_code == 302
+    assert client.post(f"{URL}/code", data={"code": code_from(inbox)}).status_code == 302
+    db.session.expire_all()
+    subscription = db.session.scalar(select(Subscription))
+    assert subscription.status == "signed"
+    assert db.session.get(Account, subscription.account_id).city == "Villeurbanne"
