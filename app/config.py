@@ -145,6 +145,14 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # SEPA mandates unused for 36 months expire (app/services/mandates.py), checked daily.
         "MANDATE_EXPIRY": _bool("MANDATE_EXPIRY", True),
         "MANDATE_EXPIRY_SECONDS": 86400.0,
+        # Online subscriptions (docs/selling.md): idle for this many days, a started one is
+        # abandoned (checked hourly); its resume link lives as long; the public pages' POSTs
+        # are limited per IP address and per e-mail typed.
+        "SUBSCRIPTION_IDLE_DAYS": int(env.get("SUBSCRIPTION_IDLE_DAYS", "7")),
+        "SUBSCRIPTION_EXPIRY": _bool("SUBSCRIPTION_EXPIRY", True),
+        "SUBSCRIPTION_EXPIRY_SECONDS": 3600.0,
+        "SUBSCRIBE_RATE_LIMIT_IP": env.get("SUBSCRIBE_RATE_LIMIT_IP", "60 per hour"),
+        "SUBSCRIBE_RATE_LIMIT_EMAIL": env.get("SUBSCRIBE_RATE_LIMIT_EMAIL", "20 per hour"),
         # Signatures and seals (docs/selling.md): the seal's certificate and key (generated under
         # instance/esign/ when empty), an RFC 3161 timestamp server (B-T seals), the SMS
         # gateway (`module:Class`; empty: the log), and one-time codes written to the log

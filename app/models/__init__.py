@@ -55,6 +55,7 @@ from app.models.selling import (
     SepaCreditor,
     Signature,
 )
+from app.models.subscription import SUBSCRIPTION_STATUSES, SUBSCRIPTION_STEPS, Subscription
 from app.models.tenant import STAFF_ROLES, Role, Tenant, User, UserSession
 from app.models.token import TOKEN_SCOPES, ApiToken
 from app.models.webhook import (
@@ -77,7 +78,7 @@ __all__ = [
     "DESTINATION_KINDS", "EXPORT_FORMATS", "Export", "ExportMark", "ExportRun", "FeedPull",
     "SftpServer",
     "Invoice", "InvoiceLine", "Order", "OrderLine", "Partner", "PlatformEvent", "Quote",
-    "QuoteLine", "SchedulerLease",
+    "QuoteLine", "SchedulerLease", "SUBSCRIPTION_STATUSES", "SUBSCRIPTION_STEPS", "Subscription",
     "COLLECTION_STATUSES", "DEBIT_STATUSES", "RETURN_REASONS", "Collection", "Debit",
     "MANDATE_CHANNELS", "MANDATE_STATUSES", "RECURRENCES", "Mandate", "Offer", "SepaCreditor",
     "SIGNATURE_STATUSES", "Signature",

@@ -141,6 +141,15 @@ def _clean_offer(data: dict[str, Any], offer: Offer | None) -> dict[str, Any]:
     if clean["is_published"] and creditor() is None:
         errors["is_published"] = _("Enter the SEPA creditor settings before publishing an "
                                    "offer: customers give a direct-debit mandate to them.")
+    elif clean["is_published"] and "collected_fields" not in errors:
+        # The customer record a signature creates must pass its required custom fields.
+        required = sorted(set(db.session.scalars(select(CustomField.key).where(
+            CustomField.entity == "accounts", CustomField.is_active.is_(True),
+            CustomField.is_required.is_(True)))) - set(fields))
+        if required:
+            errors["collected_fields"] = _(
+                "Customers' required custom fields must be collected by a published offer: "
+                "%(keys)s.", keys=", ".join(required))
     if errors:
         raise ValidationError(errors)
     return clean

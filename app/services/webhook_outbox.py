@@ -112,6 +112,15 @@ def enqueue(audits: list[dict[str, Any]]) -> None:
     _insert(rows)
 
 
+def enqueue_event(name: str, entity: str, record_id: int, data: dict[str, Any]) -> None:
+    """Deliveries of an event of its own (not a record's create, update or delete), e.g.
+    `subscription.signed`, to the endpoints that subscribe to it."""
+    if not _wanted((name,)):
+        return
+    _insert(_rows(name, entity, record_id, data, _endpoints(name), datetime.now(UTC),
+                  _actor()))
+
+
 def _enqueue_import_end(audit: dict[str, Any]) -> None:
     status = (audit["after"] or {}).get("status")
     name = "import.failed" if status in ("failed", "interrupted") else "import.finished"

@@ -14,6 +14,7 @@ RECORD_EVENT_LABELS = {"created": _l("created"), "updated": _l("updated"),
                        "deleted": _l("deleted")}
 IMPORT_EVENTS = {"import.finished": _l("Import finished"),
                  "import.failed": _l("Import failed")}
+SUBSCRIPTION_EVENTS = {"subscription.signed": _l("Online subscription signed")}
 PING = "ping"
 
 
@@ -22,7 +23,7 @@ def record_events() -> list[str]:
 
 
 def all_events() -> list[str]:
-    return record_events() + list(IMPORT_EVENTS)
+    return record_events() + list(IMPORT_EVENTS) + list(SUBSCRIPTION_EVENTS)
 
 
 def record_event_name(action: str, entity: str | None) -> str | None:
@@ -39,6 +40,7 @@ def event_groups() -> list[tuple[Any, list[tuple[str, Any]]]]:
                               for verb, label in RECORD_EVENT_LABELS.items()])
               for name, entity in ENTITIES.items()]
     groups.append((_l("Imports"), list(IMPORT_EVENTS.items())))
+    groups.append((_l("Online subscriptions"), list(SUBSCRIPTION_EVENTS.items())))
     return groups
 
 
@@ -46,6 +48,8 @@ def event_label(event: str) -> str:
     """A person's reading of an event name: "Invoices: updated"."""
     if event in IMPORT_EVENTS:
         return str(IMPORT_EVENTS[event])
+    if event in SUBSCRIPTION_EVENTS:
+        return str(SUBSCRIPTION_EVENTS[event])
     if event == PING:
         return str(_l("Test ping"))
     entity, _dot, verb = event.partition(".")

@@ -45,6 +45,7 @@ COVERED = {
     "backoffice.admin_collection_prenotify": "../selling/test_online_channel_pages.py",
     "backoffice.admin_collection_settle": "../selling/test_online_channel_pages.py",
     "backoffice.admin_debit_return": "../selling/test_online_channel_pages.py",
+    "backoffice.admin_subscriptions": "../selling/test_subscriptions_admin.py",
     "backoffice.admin_custom_fields": "test_custom_fields.py",
     "backoffice.admin_custom_field_new": "test_custom_fields.py",
     "backoffice.admin_custom_field_edit": "test_custom_fields.py",
