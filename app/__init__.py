@@ -118,8 +118,9 @@ def init_blueprints(app: Flask) -> None:
     from app.backoffice import bp as backoffice_bp
     from app.health import bp as health_bp
     from portal import bp as portal_bp
+    from portal.quote_signing import bp as quote_signing_bp
 
-    for blueprint in (health_bp, backoffice_bp, portal_bp):
+    for blueprint in (health_bp, backoffice_bp, portal_bp, quote_signing_bp):
         app.register_blueprint(blueprint)
 
 
