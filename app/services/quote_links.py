@@ -95,11 +95,11 @@ def create_link(quote: Quote, *, email: str | None, days: int | None = None,
             _revoke(other, replaced=True)
     if quote.status == "draft":
         update_record(quote, {"status": "sent"}, partial=True)
-    token = secrets.token_urlsafe(32)
+    token, moment = secrets.token_urlsafe(32), now()
     link = QuoteSigningLink(quote_id=quote.id, token_hash=token_hash(token),
                             recipient_email=address, language=language,
                             asks_mandate=bool(asks_mandate),
-                            expires_at=now() + timedelta(days=days),
+                            created_at=moment, expires_at=moment + timedelta(days=days),
                             created_by_id=current_actor().id
                             if current_actor().kind == "user" else None,
                             created_by_label=current_actor().label[:254])
