@@ -23,8 +23,8 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import BooleanField, StringField
 from wtforms.validators import Optional
 
@@ -94,13 +94,7 @@ def _closed(error: LinkError) -> tuple[str, int]:
 
 def _open(token: str, *, lock: bool = False) -> tuple[QuoteSigningLink, Quote]:
     link = link_for_token(token, lock=lock)
-    return link, db_quote(link)
-
-
-def db_quote(link: QuoteSigningLink) -> Quote:
-    from app.extensions import db
-
-    return db.session.scalar(select(Quote).where(Quote.id == link.quote_id))
+    return link, quote_signature.quote_of(link)
 
 
 def _client() -> dict[str, Any]:
@@ -115,8 +109,8 @@ def review(token: str):
     except LinkError as exc:
         return _closed(exc)
     form = SigningForm()
-    if request.method == "GET":
-        with transaction():
+    if request.method == "GET" and not getattr(current_user, "is_staff", False):
+        with transaction():  # staff checking the page do not count as the customer
             mark_opened(link)
     elif form.validate_on_submit():
         with transaction(form, flash_errors=False) as saved:

@@ -37,7 +37,7 @@ DEBTOR_FIELDS = ("debtor_name", "street", "building_number", "postal_code", "tow
                  "iban", "bic")
 
 
-def _quote(link: QuoteSigningLink) -> Quote:
+def quote_of(link: QuoteSigningLink) -> Quote:
     return db.session.scalar(select(Quote).where(Quote.id == link.quote_id))
 
 
@@ -87,7 +87,7 @@ def begin_signing(link: QuoteSigningLink, data: dict[str, str], *, language: str
         errors = {**exc.errors, **errors}
     if errors:
         raise ValidationError(errors)
-    quote, tenant, found = _quote(link), _tenant(), creditor()
+    quote, tenant, found = quote_of(link), _tenant(), creditor()
     mandate = mandate_pdf(quote, debtor, found, tenant, signed_on=local_today(),
                           language=language) if debtor else None
     document = quote_to_sign(quote, tenant, language, mandate)
@@ -154,7 +154,7 @@ def sign(link: QuoteSigningLink, code: str, *, ip: str | None, agent: str | None
 
 
 def _complete(link: QuoteSigningLink, signature: Signature, ip: str | None) -> None:
-    quote = _quote(link)
+    quote = quote_of(link)
     trail = esign.with_audit_trail(document_signed(signature), _("Audit trail"),
                                    signatures.evidence_rows(signature))
     sealed = esign.seal_pdf(trail, reason=_("Quote %(number)s signed by %(name)s",
@@ -189,7 +189,7 @@ def _mandate(quote: Quote, data: dict[str, str]) -> Mandate:
 
 def send_confirmations(link: QuoteSigningLink, language: str) -> None:
     """The sealed PDF to the signer, in his language; a word to whoever sent the link."""
-    quote, tenant = _quote(link), _tenant()
+    quote, tenant = quote_of(link), _tenant()
     attachment = db.session.get(Attachment, link.attachment_id)
     signature = db.session.get(Signature, link.signature_id)
     sealed = storage_path(tenant.id, attachment.sha256).read_bytes()
