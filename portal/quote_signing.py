@@ -51,9 +51,12 @@ def _link_key() -> str:
 
 
 def throttled(view: Any) -> Any:
-    view = limiter.limit(lambda: current_app.config["QUOTE_SIGNING_RATE_LIMIT_LINK"],
-                         methods=["POST"], key_func=_link_key)(view)
-    return limiter.limit(lambda: current_app.config["QUOTE_SIGNING_RATE_LIMIT_IP"])(view)
+    """One count for all of the link's pages (shared limits), not one per page."""
+    view = limiter.shared_limit(lambda: current_app.config["QUOTE_SIGNING_RATE_LIMIT_LINK"],
+                                scope="quote-signing-link", methods=["POST"],
+                                key_func=_link_key)(view)
+    return limiter.shared_limit(lambda: current_app.config["QUOTE_SIGNING_RATE_LIMIT_IP"],
+                                scope="quote-signing-ip")(view)
 
 
 def _text(n: int) -> list:
@@ -109,6 +112,7 @@ def review(token: str):
     except LinkError as exc:
         return _closed(exc)
     form = SigningForm()
+    messages: list[str] = []
     if request.method == "GET" and not getattr(current_user, "is_staff", False):
         with transaction():  # staff checking the page do not count as the customer
             mark_opened(link)
@@ -118,12 +122,14 @@ def review(token: str):
                                           language=str(get_locale()), **_client())
         if saved:
             return redirect(url_for(".code", token=token))
+        messages = saved.messages
         link, quote = _open(token)
     found = creditor() if link.asks_mandate else None
     return render_template(
         "quote_signing/review.html", link=link, quote=quote, form=form, token=token,
-        creditor=found, mandate_text=mandate_text(found) if found else [],
-        pending=quote_signature.pending_signature(link)), 422 if form.errors else 200
+        creditor=found, mandate_text=mandate_text(found) if found else [], messages=messages,
+        pending=quote_signature.pending_signature(link)), \
+        422 if form.errors or messages else 200
 
 
 @bp.route("/<token>/code", methods=["GET", "POST"])

@@ -318,3 +318,45 @@ def test_the_page_speaks_english(app, admin_client, make_quote, inbox):
     customer.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = customer.get(_path(inbox))
     assert "Receive my signature code" in page_text(page)
+
+
+def test_a_code_that_cannot_be_mailed_is_said_and_nothing_is_kept(app, admin_client, make_quote,
+                                                                  inbox, monkeypatch):
+    _send(admin_client, make_quote())
+    path = _path(inbox)
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")
+    page = app.test_client().post(path, data={"name": "Paul Martin", "consent": "y"})
+    assert page.status_code == 422
+    assert fr("The e-mail could not be sent: %(reason)s.",
+              reason=fr("the mail server cannot be reached")) in page_text(page)
+    assert "Paul Martin" in page.data.decode()
+    assert db.session.query(Signature).count() == 0
+
+
+def test_pages_are_throttled_per_ip_and_forms_need_their_csrf_token(app, admin_client,
+                                                                    make_quote, inbox,
+                                                                    monkeypatch):
+    _send(admin_client, make_quote())
+    path = _path(inbox)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    forged = app.test_client().post(path, data={"name": "Paul Martin", "consent": "y"})
+    assert forged.status_code == 400 and not db.session.query(Signature).count()
+    monkeypatch.setitem(app.config, "QUOTE_SIGNING_RATE_LIMIT_IP", "3 per minute")
+    customer = app.test_client()
+    assert [customer.get(f"{path}/quote.pdf").status_code for _ in range(3)] == [200, 200, 200]
+    assert customer.get(path).status_code == 429
+
+
+def test_the_quote_page_shows_the_signed_link_and_its_sealed_file(app, admin_client,
+                                                                  make_quote, inbox):
+    quote = make_quote(number="D-2026-051")
+    _send(admin_client, quote)
+    path = _path(inbox)
+    customer = app.test_client()
+    customer.post(path, data={"name": "Paul Martin", "consent": "y"})
+    assert customer.post(f"{path}/code", data={"code": _code(inbox)}).status_code == 302
+    page = admin_client.get(f"/alpha/quotes/{quote.id}")
+    text = page_text(page)
+    assert 'data-state="signed"' in page.data.decode()
+    assert "signe.pdf" in text and "Paul Martin" in text
+    assert fr("Only a draft or sent quote can be sent for signature.") in text
