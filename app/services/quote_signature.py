@@ -172,7 +172,8 @@ def _complete(link: QuoteSigningLink, signature: Signature, ip: str | None) -> N
             data = {k: v for k, v in link.mandate_data.items() if k != "reference"}
             mandate = _mandate(quote, {**data, "reference": link.mandate_data["reference"]})
         link.signed_at, link.attachment_id = now(), attachment.id
-        link.mandate_id = mandate.id if mandate else None
+        # The mandate keeps the debtor's details now: the link need not.
+        link.mandate_id, link.mandate_data = (mandate.id if mandate else None), None
         db.session.flush()
         record_event("quote_signed", "quotes", quote.id, None, {
             "link": link.id, "signature": signature.id, "signer": signature.signer_name,
