@@ -118,9 +118,10 @@ def init_blueprints(app: Flask) -> None:
     from app.backoffice import bp as backoffice_bp
     from app.health import bp as health_bp
     from portal import bp as portal_bp
+    from portal.quote_signing import bp as quote_signing_bp
     from portal.subscribe import bp as subscribe_bp
 
-    for blueprint in (health_bp, backoffice_bp, portal_bp, subscribe_bp):
+    for blueprint in (health_bp, backoffice_bp, portal_bp, subscribe_bp, quote_signing_bp):
         app.register_blueprint(blueprint)
 
 

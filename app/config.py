@@ -78,6 +78,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LOGIN_DEVICE_MAX_AGE": int(env.get("LOGIN_DEVICE_MAX_AGE", str(180 * 24 * 3600))),
         "RESET_RATE_LIMIT_IP": env.get("RESET_RATE_LIMIT_IP", "20 per hour"),
         "RESET_RATE_LIMIT_ACCOUNT": env.get("RESET_RATE_LIMIT_ACCOUNT", "5 per hour"),
+        # A quote's signing link (/<tenant>/q/<token>): its pages per IP address, and the
+        # forms posted to one link (codes asked for and tried).
+        "QUOTE_SIGNING_RATE_LIMIT_IP": env.get("QUOTE_SIGNING_RATE_LIMIT_IP", "60 per minute"),
+        "QUOTE_SIGNING_RATE_LIMIT_LINK": env.get("QUOTE_SIGNING_RATE_LIMIT_LINK",
+                                                 "30 per hour"),
         "TRUST_PROXY": _bool("TRUST_PROXY"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -71,6 +71,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     search_views,
     selling_views,
     settings_views,
+    signing_link_views,
     subscription_views,
     token_views,
     webhook_views,

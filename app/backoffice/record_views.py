@@ -23,6 +23,7 @@ from app.backoffice.forms import (
     ref_label,
     ref_model,
 )
+from app.backoffice.signing_link_views import signing_panel
 from app.custom_fields import definitions
 from app.entities import EDITABLE, ENTITIES, Entity
 from app.models import Attachment
@@ -85,7 +86,8 @@ def record_detail(entity_name: str, record_id: int):
         timeline=timeline(entity.name, record.id, current_user) if on_timeline else None,
         activity_form=ActivityForm() if on_timeline else None,
         attachments=record_attachments(entity.name, record.id), attachment_form=AttachmentForm(),
-        can_edit=can_edit(current_user, record), mail_form=document_mail_form(entity, record))
+        can_edit=can_edit(current_user, record), mail_form=document_mail_form(entity, record),
+        signing=signing_panel(entity.name, record))
 
 
 @bp.route("/<entity_name>/new", methods=["GET", "POST"])

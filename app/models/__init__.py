@@ -52,6 +52,7 @@ from app.models.selling import (
     Debit,
     Mandate,
     Offer,
+    QuoteSigningLink,
     SepaCreditor,
     Signature,
 )
@@ -81,7 +82,7 @@ __all__ = [
     "QuoteLine", "SchedulerLease", "SUBSCRIPTION_STATUSES", "SUBSCRIPTION_STEPS", "Subscription",
     "COLLECTION_STATUSES", "DEBIT_STATUSES", "RETURN_REASONS", "Collection", "Debit",
     "MANDATE_CHANNELS", "MANDATE_STATUSES", "RECURRENCES", "Mandate", "Offer", "SepaCreditor",
-    "SIGNATURE_STATUSES", "Signature",
+    "SIGNATURE_STATUSES", "Signature", "QuoteSigningLink",
     "RecordMixin", "Role", "Tenant", "TenantScoped", "User", "UserSession",
     "WEBHOOK_DELIVERY_STATUSES", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -252,3 +252,57 @@ class Signature(TenantScoped, db.Model):
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     events: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+LINK_STATES = ("sent", "opened", "signed", "expired", "revoked")
+
+
+class QuoteSigningLink(TenantScoped, db.Model):
+    """A quote sent as a link to sign without an account (/<tenant>/q/<token>): only the
+    token's SHA-256 is kept; the link works until it expires, is revoked (by staff, or by a
+    newer link for the same quote) or is signed, once. When `asks_mandate`, the customer also
+    signs a SEPA Direct Debit mandate: his debtor details wait in `mandate_data` between his
+    consent and his code."""
+
+    __tablename__ = "quote_signing_links"
+    __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),
+                      Index("ix_quote_signing_links_tenant_id_quote_id", "tenant_id",
+                            "quote_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    recipient_email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5), default="fr")
+    asks_mandate: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Who sent it: told when it is signed.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_label: Mapped[str] = mapped_column(String(254), default="")
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The signature under way (or made), the document it signs, the mandate it gave.
+    signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signatures.id", ondelete="SET NULL"))
+    mandate_data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    mandate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sepa_mandates.id", ondelete="SET NULL"))
+    attachment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attachments.id", ondelete="SET NULL"))
+
+    signature: Mapped[Signature | None] = relationship()
+
+    def state(self, now: datetime) -> str:
+        """sent, opened, signed, expired or revoked (LINK_STATES)."""
+        if self.signed_at is not None:
+            return "signed"
+        if self.revoked_at is not None:
+            return "revoked"
+        if now >= self.expires_at:
+            return "expired"
+        return "opened" if self.opened_at is not None else "sent"
+
+    def __repr__(self) -> str:
+        return f"<QuoteSigningLink {self.id} quote {self.quote_id}>"

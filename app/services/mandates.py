@@ -76,6 +76,16 @@ def _clean_debtor(data: dict[str, Any], errors: dict[str, str]) -> dict[str, Any
     return clean
 
 
+def check_debtor(data: dict[str, Any]) -> dict[str, Any]:
+    """The debtor's name, address, IBAN and BIC as a mandate keeps them; ValidationError
+    naming each wrong field."""
+    errors: dict[str, str] = {}
+    clean = _clean_debtor(data, errors)
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
 def create_mandate(account: Account, data: dict[str, Any], channel: str = "paper") -> Mandate:
     """Register the mandate `account`'s customer signed (online, or on paper: its reference
     may then be given as printed on the form)."""

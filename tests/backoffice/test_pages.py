@@ -105,6 +105,8 @@ COVERED = {
     "backoffice.feed_account_new": "test_feeds/test_accounts.py",
     "backoffice.feed_account": "test_feeds/test_accounts.py",
     "backoffice.feed_account_active": "test_feeds/test_accounts.py",
+    "backoffice.signing_link_send": "../selling/test_quote_signing.py",
+    "backoffice.signing_link_revoke": "../selling/test_quote_signing.py",
 }
 
 
