@@ -167,6 +167,9 @@ def _execute(run: ExportRun) -> None:
     run.file_name = file_name(export, read_at)
     run.changes_from, run.read_at = export.changes_since, read_at
     changes = export.is_changes_only
+    # Read now: after the commit below, `run.id` would be loaded again through the session's
+    # connection, which a COPY holds until its last row.
+    run_id = run.id
     # Committed before reading: the read holds no write lock (SQLite has one writer), and
     # the records' writers go on while the file is written.
     db.session.commit()
@@ -180,7 +183,7 @@ def _execute(run: ExportRun) -> None:
                 writer.write_copied(count, data)
                 if time.monotonic() - beat > HEARTBEAT_SECONDS:
                     beat = time.monotonic()
-                    _heartbeat(run.id)
+                    _heartbeat(run_id)
         # A changes-only export reads each row's id and version to remember what it sent.
         for rows in () if copied else read_batches(plan, stmt, versions=changes):
             writer.write_batch(rows, skip=2 if changes else 0)
@@ -191,7 +194,7 @@ def _execute(run: ExportRun) -> None:
                         marked_at.append(_micros(row[1]))
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 beat = time.monotonic()
-                _heartbeat(run.id)
+                _heartbeat(run_id)
     finally:
         writer.close()
     run.rows, run.replaced_cells = writer.rows, writer.replaced

@@ -168,3 +168,16 @@ def test_cells_with_separators_quotes_line_breaks_and_formulas_read_as_written(
     assert run_file_path(cp1252).read_bytes() == expected.format(mark="?").encode("cp1252")
     assert (cp1252.rows, cp1252.replaced_cells) == (2, 1)
     assert "3:Client" in cp1252.message
+
+
+def test_a_long_export_beats_while_it_reads(make_export, run_now, invoices, monkeypatch):
+    """The beat of a run that reads for long (every page here) goes on its own connection,
+    never through the one the read holds (PostgreSQL's COPY on it until its last row)."""
+    from importers import export_rows, export_runs
+
+    monkeypatch.setattr(export_runs, "HEARTBEAT_SECONDS", -1.0)
+    monkeypatch.setattr(export_rows, "PAGE_SIZE", 1)
+    for fmt in ("csv_utf8", "csv_cp1252", "xlsx"):
+        run = run_now(make_export(format=fmt, columns=["number", "account"]))
+        assert (run.status, run.rows) == ("succeeded", 2), run.message
+        assert run.heartbeat_at is not None
