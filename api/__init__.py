@@ -67,6 +67,7 @@ def install_api(app: Flask) -> None:
     from api.imports import blp as imports_blp
     from api.offers import blp as offers_blp
     from api.pagination import PAGINATION_HEADER
+    from api.pulls import blp as pulls_blp
     from api.quote_signing import blp as quote_signing_blp
     from api.records import install_records
     from api.subscriptions import blp as subscriptions_blp
@@ -83,7 +84,7 @@ def install_api(app: Flask) -> None:
         "description": UNKNOWN_PARAMETER, "content": {PROBLEM: {"schema": ProblemSchema}}})
     for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp,
                       exports_blp, export_runs_blp, sftp_servers_blp, offers_blp,
-                      feed_accounts_blp, subscriptions_blp, quote_signing_blp):
+                      feed_accounts_blp, pulls_blp, subscriptions_blp, quote_signing_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
     install_records(api)

@@ -97,6 +97,7 @@ def _export_or_404(export_id: int) -> Export:
 @blp.route("")
 class ExportViews(MethodView):
     @requires("admin")
+    @blp.etag
     @blp.arguments(CursorPageArgsSchema, location="query")
     @blp.response(200, ExportSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"})
     def get(self, args: dict[str, Any]) -> Any:
@@ -119,17 +120,20 @@ class ExportViews(MethodView):
 @blp.route("/<int:export_id>")
 class ExportByIdViews(MethodView):
     @requires("admin")
+    @blp.etag
     @blp.response(200, ExportSchema)
     def get(self, export_id: int) -> Any:
         """Get an export."""
         return shown(_export_or_404(export_id))
 
     @requires("admin")
+    @blp.etag
     @blp.arguments(ExportUpdateSchema)
     @blp.response(200, ExportSchema)
     def patch(self, data: dict[str, Any], export_id: int) -> Any:
         """Change some fields of an export."""
         export = _export_or_404(export_id)
+        blp.check_etag(shown(export), ExportSchema)
         restart = data.pop("restart_changes", False)
         with transaction():
             update_export(export, data)
@@ -138,10 +142,12 @@ class ExportByIdViews(MethodView):
         return shown(export)
 
     @requires("admin")
+    @blp.etag
     @blp.response(204)
     def delete(self, export_id: int) -> None:
         """Delete an export and its runs."""
         export = _export_or_404(export_id)
+        blp.check_etag(shown(export), ExportSchema)
         with transaction():
             delete_export(export)
 
@@ -153,6 +159,7 @@ def _run_or_404(run_id: int) -> ExportRun:
 @runs_blp.route("")
 class ExportRunViews(MethodView):
     @requires("export", "admin")
+    @runs_blp.etag
     @runs_blp.arguments(ExportRunQueryArgsSchema, location="query")
     @runs_blp.response(
         200, ExportRunSchema(many=True), headers={"X-Pagination": "CURSOR_PAGINATION"}
@@ -181,6 +188,7 @@ class ExportRunViews(MethodView):
 @runs_blp.route("/<int:run_id>")
 class ExportRunByIdViews(MethodView):
     @requires("export", "admin")
+    @runs_blp.etag
     @runs_blp.response(200, ExportRunSchema)
     def get(self, run_id: int) -> Any:
         """Get an export run."""

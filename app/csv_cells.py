@@ -12,6 +12,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A negative number as written in a file (-12,50, -1.234,5): shown as the number it is, since
 # nothing in it can be evaluated as a formula.
 _NEGATIVE_NUMBER = re.compile(r"-\d+(?:[.,]\d+)*")
+# The same test in PostgreSQL's regular expressions (exports written by COPY).
+NEGATIVE_NUMBER_SQL = r"^-[0-9]+([.,][0-9]+)*$"
 
 
 def safe_cell(text: str) -> str:

@@ -150,6 +150,24 @@ def _scope_orm_statement(state: ORMExecuteState) -> None:
     )
 
 
+def scoped_select(statement: Select) -> Select:
+    """`statement` with the criteria the ORM hook above adds, for a read executed on the
+    session's connection: a Core cursor, without the ORM's row layer (an export streams a
+    million rows). Raises as the hook does: no tenant bound, a table read without its model."""
+    if _bypass.get():
+        return statement
+    tenant_id = _tenant_id.get()
+    if tenant_id is None:
+        raise TenancyError("tenant-scoped query with no tenant bound")
+    if _reads_uncovered_tables(statement):
+        raise TenancyError("tenant-scoped table read without its model: select from the model")
+    return statement.options(
+        with_loader_criteria(
+            TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+        )
+    )
+
+
 def _reads_tenant_tables(statement: Any) -> bool:
     """True when a tenant-scoped table appears anywhere in the statement (subqueries too)."""
     for element in visitors.iterate(statement):

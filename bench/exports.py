@@ -86,17 +86,19 @@ def _rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run(app: Flask) -> dict[str, Any]:
+def run(app: Flask, formats: list[str] | None = None) -> dict[str, Any]:
     """The export's and the raw copy's rows per second on this backend."""
     with app.app_context():
         tenant = bench_tenant()
         tenant_id = tenant.id
         raw = _raw(tenant_id)
         passes = {}
-        for fmt in ("csv_cp1252", "xlsx"):
+        for fmt in formats or ("csv_cp1252", "xlsx"):
             passes[fmt] = _export(tenant_id, fmt)
             passes[fmt]["ratio_to_raw"] = round(passes[fmt]["rows_per_s"] / raw["rows_per_s"], 3)
-        passes["csv_cp1252"]["meets_target"] = passes["csv_cp1252"]["ratio_to_raw"] >= TARGET_RATIO
+        if "csv_cp1252" in passes:
+            csv_pass = passes["csv_cp1252"]
+            csv_pass["meets_target"] = csv_pass["ratio_to_raw"] >= TARGET_RATIO
         db.session.remove()
     return {"raw": raw, "exports": passes, "target_ratio": TARGET_RATIO}
 

@@ -144,6 +144,12 @@ class ExportWriter:
     def write(self, row: Sequence[Any]) -> None:
         raise NotImplementedError
 
+    def write_batch(self, rows: Sequence[Sequence[Any]], skip: int = 0) -> None:
+        """Write many rows, each without its first `skip` values (an export's id and
+        version)."""
+        for row in rows:
+            self.write(row[skip:])
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -184,6 +190,42 @@ class CsvWriter(ExportWriter):
         if len(self.pending) >= CHUNK_ROWS:
             self._flush()
 
+    def write_batch(self, rows: Sequence[Sequence[Any]], skip: int = 0) -> None:
+        """The rows at once: on the fast path, the database's text goes to the csv module
+        as it came, only the text cells that start like a formula changed."""
+        if not self.fast:
+            super().write_batch(rows, skip)
+            return
+        self._flush()
+        cells: list[Sequence[Any]] = [row[skip:] for row in rows] if skip else list(rows)
+        for index in self.texts:
+            for number, row in enumerate(cells):
+                value = row[index]
+                if value and value[0] in FORMULA_FIRST:
+                    fixed = list(row)
+                    fixed[index] = safe_cell(value)
+                    cells[number] = fixed
+        self.rows += len(cells)
+        if cells:
+            self._emit(cells, first_line=self.rows - len(cells) + 2)
+
+    def write_copied(self, rows: int, data: bytes) -> None:
+        """`rows` lines the database wrote (UTF-8, as the csv module writes them): kept as
+        they came, or encoded to Windows-1252; a chunk holding a character it lacks is read
+        back and written cell by cell, with the replacement policy."""
+        self._flush()
+        first_line = self.rows + 2
+        self.rows += rows
+        if self.encoding == "utf-8":
+            self.stream.write(data)
+            return
+        text = data.decode("utf-8")
+        try:
+            self.stream.write(text.encode(self.encoding))
+        except UnicodeEncodeError:
+            cells = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+            self._emit(cells, first_line=first_line)
+
     def _flush(self) -> None:
         if self.pending:
             self._emit(self.pending, first_line=self.rows - len(self.pending) + 2)
@@ -215,7 +257,7 @@ class CsvWriter(ExportWriter):
             self.stream.write(text.encode(self.encoding))
 
     def _fit(self, cell: str, line: int, column: str) -> str:
-        if self.encoding != "cp1252":
+        if self.encoding != "cp1252" or not isinstance(cell, str):  # None: an empty cell
             return cell
         fitted = cp1252_text(cell)
         if fitted != cell:

@@ -31,7 +31,14 @@ from app.models import Export, ExportMark, ExportRun, Tenant
 from app.tenancy import Actor, tenant_context
 from importers.destinations import KINDS, DeliveryFailed
 from importers.export_files import EXTENSIONS, REPLACEMENTS_NAMED, open_writer
-from importers.export_rows import changed_only, column_kinds, plan_export, read_rows
+from importers.export_rows import (
+    changed_only,
+    column_kinds,
+    copied_by_database,
+    copy_rows,
+    plan_export,
+    read_batches,
+)
 
 log = logging.getLogger(__name__)
 MARK_BATCH = 5000
@@ -160,20 +167,34 @@ def _execute(run: ExportRun) -> None:
     run.file_name = file_name(export, read_at)
     run.changes_from, run.read_at = export.changes_since, read_at
     changes = export.is_changes_only
+    # Read now: after the commit below, `run.id` would be loaded again through the session's
+    # connection, which a COPY holds until its last row.
+    run_id = run.id
     # Committed before reading: the read holds no write lock (SQLite has one writer), and
     # the records' writers go on while the file is written.
     db.session.commit()
-    writer = open_writer(export.format, path, plan.header, column_kinds(plan))
+    kinds = column_kinds(plan)
+    writer = open_writer(export.format, path, plan.header, kinds)
     beat = time.monotonic()
     try:
-        for record_id, updated_at, cells in read_rows(plan, stmt):
-            writer.write(cells)
-            if changes and updated_at >= keep_from:
-                marked_ids.append(record_id)
-                marked_at.append(_micros(updated_at))
+        copied = copied_by_database(plan, kinds, export.format, changes)
+        if copied:
+            for count, data in copy_rows(plan, stmt, kinds):
+                writer.write_copied(count, data)
+                if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                    beat = time.monotonic()
+                    _heartbeat(run_id)
+        # A changes-only export reads each row's id and version to remember what it sent.
+        for rows in () if copied else read_batches(plan, stmt, versions=changes):
+            writer.write_batch(rows, skip=2 if changes else 0)
+            if changes:
+                for row in rows:
+                    if row[1] >= keep_from:
+                        marked_ids.append(row[0])
+                        marked_at.append(_micros(row[1]))
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 beat = time.monotonic()
-                _heartbeat(run.id)
+                _heartbeat(run_id)
     finally:
         writer.close()
     run.rows, run.replaced_cells = writer.rows, writer.replaced

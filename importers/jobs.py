@@ -92,7 +92,12 @@ def import_run(run_id: int, tenant_id: int) -> None:
         db.session.rollback()
     finally:
         heartbeat.let_go(run_id)
-    try:  # a file sent by SFTP: its results back to the sender's outbox/
+    _write_back(run_id, tenant_id)
+
+
+def _write_back(run_id: int, tenant_id: int) -> None:
+    """A file sent by SFTP: the run's results back to the sender's outbox/."""
+    try:
         from importers.sftp.arrivals import write_back
 
         write_back(run_id, tenant_id)
@@ -120,6 +125,8 @@ def recover_runs() -> int:
         if again is not None:
             log.warning("import run %s interrupted: run again as #%s", run_id, again.id)
             submit(app, again.id, tenant_id)
+        else:  # its last word: a file sent by SFTP gets the interrupted run's summary
+            _write_back(run_id, tenant_id)
     for run_id, tenant_id in reverts.abandoned_reverts(waiting_in_broker(app, "revert_run-")):
         log.warning("import run %s: its revert, left behind, is queued again", run_id)
         submit_revert(app, run_id, tenant_id)

@@ -10,10 +10,10 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import ImportRun
+from app.models import FeedArrival, ImportRun
 from app.models.feed import LIVE
 from app.services.feeds import rerun, run_file_path
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
@@ -83,4 +83,10 @@ def rerun_interrupted(run_id: int) -> ImportRun | None:
         ImportRun.created_at >= datetime.now(UTC) - timedelta(days=1)))
     if later is not None or (tries or 0) > AUTO_RERUNS or not run_file_path(run).exists():
         return None
-    return rerun(run)
+    again = rerun(run)
+    # A file that came by SFTP: its arrival now leads to the second go, whose results (not
+    # the interrupted run's) go back to the sender's outbox/ (importers/sftp/arrivals.py).
+    db.session.execute(
+        update(FeedArrival).where(FeedArrival.run_id == run.id).values(run_id=again.id)
+    )
+    return again

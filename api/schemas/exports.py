@@ -6,7 +6,12 @@ from __future__ import annotations
 import marshmallow as ma
 
 from api.pagination import CursorPageArgsSchema
-from app.models.export import DESTINATION_KINDS, EXPORT_FORMATS, EXPORT_RUN_STATUSES
+from app.models.export import (
+    DESTINATION_KINDS,
+    EXPORT_FORMATS,
+    EXPORT_RUN_STATUSES,
+    PULL_KINDS,
+)
 
 COLUMNS = {
     "description": "Fields of the entity (`number`, `issued_on`; a related record "
@@ -166,3 +171,68 @@ class SftpServerSchema(ma.Schema):
     host_key_fingerprint = ma.fields.String(dump_only=True)
     secret_kind = ma.fields.String(dump_only=True, metadata={"description": "`password` or `key`."})
     created_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class PullSchema(ma.Schema):
+    """A feed's scheduled pull: where its file is fetched from, and when. An SFTP pull uses one
+    of the tenant's SFTP servers (its host key pinned, its secret held there); an HTTPS
+    address is answered with its password and query values hidden."""
+
+    id = ma.fields.Integer(dump_only=True)
+    profile_id = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(1, 2**31 - 1),
+        metadata={"description": "The import profile (feed) that fetches; one pull each."},
+    )
+    profile = ma.fields.String(dump_only=True, metadata={"description": "Its name."})
+    kind = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(PULL_KINDS),
+        metadata={"description": "`sftp` (`sftp_server_id`, `path`) or `https` (`url`)."},
+    )
+    sftp_server_id = ma.fields.Integer(allow_none=True)
+    path = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=500),
+        metadata={"description": "The remote file, on the SFTP server.",
+                  "example": "out/clients.csv"},
+    )
+    url = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=2000),
+        metadata={
+            "description": "An https:// address. Answered with its password and query values "
+            "as `***`: send it whole to change it."
+        },
+    )
+    schedule = ma.fields.String(
+        required=True, validate=ma.validate.Length(1, 100), metadata=SCHEDULE
+    )
+    is_active = ma.fields.Boolean(load_default=True)
+    next_run_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    last_checked_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    last_run_id = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The import run of the last file fetched."},
+    )
+    last_error = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Why the last fetch failed; null when it did not."},
+    )
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+    updated_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class PullUpdateSchema(PullSchema):
+    """A partial change: the fields given replace the pull's (its feed stays)."""
+
+    profile_id = ma.fields.Integer(dump_only=True)
+    kind = ma.fields.String(validate=ma.validate.OneOf(PULL_KINDS))
+    schedule = ma.fields.String(validate=ma.validate.Length(1, 100), metadata=SCHEDULE)
+    is_active = ma.fields.Boolean()
+
+
+class PullQueryArgsSchema(CursorPageArgsSchema):
+    profile_id = ma.fields.Integer(validate=ma.validate.Range(1, 2**31 - 1))

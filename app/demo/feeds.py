@@ -6,7 +6,12 @@ working set-up on the first `make run`.
 - "Partenaires – annuaire": expected every day by 07:00, its last file three days ago: late,
   red on the health page;
 - "CV candidats (ZIP)": a ZIP archive of CVs (Word files) whose rows create contacts with
-  their position sought and availability, each CV attached and searchable.
+  their position sought and availability, each CV attached and searchable;
+- the SFTP account `demo.erp-nuit` (password `demo-sftp-2026`, README.md "Try the SFTP
+  inbox"), whose routes lead `clients/*.csv`, `partenaires/*.csv` and `*.zip` to the three
+  feeds above;
+- the export "Factures – comptabilité": the invoices, as French accounting software reads
+  them, into that account's `outbox/` every weekday at 05:00, changes only; run once.
 
 The runs go through the real engine (importers/runs.py) on files made here, then are dated
 back to the night they stand for.
@@ -24,10 +29,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Account, ImportProfile
-from app.services import feed_alerts, feeds
+from app.services import exports, feed_accounts, feed_alerts, feed_storage, feeds
 from app.services.custom_field_defs import create_field
 from app.tenancy import current_tenant_id
-from importers import runs
+from importers import export_runs, runs
 
 CUSTOMERS = {
     "name": "Clients – import nocturne",
@@ -57,6 +62,29 @@ CVS = {
         "Disponibilité": "custom.disponibilite",
     },
     "documents": {"column": "Fichier CV"},
+}
+FEED_ACCOUNT = "erp-nuit"
+FEED_ACCOUNT_PASSWORD = "demo-sftp-2026"  # stated in README.md
+INVOICES_EXPORT = {
+    "name": "Factures – comptabilité",
+    "entity": "invoices",
+    "columns": [
+        "number",
+        "account.external_ref",
+        "account",
+        "issued_on",
+        "due_on",
+        "status",
+        "total_excl_tax",
+        "tax_total",
+        "total",
+        "amount_paid",
+    ],
+    "headers": {"number": "N° pièce", "account.external_ref": "Compte client"},
+    "format": "csv_cp1252",
+    "destination": "outbox",
+    "schedule": "0 5 * * 1-5",
+    "changes_only": True,
 }
 CANDIDATES = [
     (
@@ -129,6 +157,32 @@ def load_feeds(today: date) -> None:
         today - timedelta(days=2),
         time(8, 15),
     )
+    _account_and_export(customers_feed, partners_feed, cv_feed)
+
+
+def _account_and_export(
+    customers_feed: ImportProfile, partners_feed: ImportProfile, cv_feed: ImportProfile
+) -> None:
+    """The SFTP account the README sends its sample file with, and an export into its
+    outbox, run once so that the outbox holds a file."""
+    account = feed_accounts.create_account(
+        {
+            "name": FEED_ACCOUNT,
+            "password": FEED_ACCOUNT_PASSWORD,
+            "routes": [
+                {"pattern": "clients/*.csv", "profile_id": customers_feed.id},
+                {"pattern": "partenaires/*.csv", "profile_id": partners_feed.id},
+                {"pattern": "*.zip", "profile_id": cv_feed.id},
+            ],
+        }
+    )
+    root = feed_storage.account_root(account.tenant_id, account.id)
+    for folder in ("clients", "partenaires"):
+        (root / folder).mkdir(exist_ok=True)
+    export = exports.create_export({**INVOICES_EXPORT, "feed_account_id": account.id})
+    run = exports.start_run(export, "cli")
+    db.session.commit()
+    export_runs.run_export(run.id, current_tenant_id())
 
 
 def _expect(profile: ImportProfile, cron: str, since: date) -> None:

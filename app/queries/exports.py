@@ -32,5 +32,12 @@ def sftp_servers() -> list[SftpServer]:
     return list(db.session.scalars(select(SftpServer).order_by(SftpServer.name)))
 
 
+def pulls_select(principal: Any, profile_id: int | None = None) -> Select:
+    stmt = select(FeedPull).options(joinedload(FeedPull.profile))
+    if profile_id is not None:
+        stmt = stmt.where(FeedPull.profile_id == profile_id)
+    return visible(stmt, FeedPull, principal)
+
+
 def pulls_by_profile() -> dict[int, FeedPull]:
     return {pull.profile_id: pull for pull in db.session.scalars(select(FeedPull))}

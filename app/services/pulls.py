@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -69,6 +70,46 @@ def set_pull(profile: ImportProfile, data: dict[str, Any]) -> FeedPull:
     db.session.flush()
     record_event("update" if before else "create", "feed_pulls", pull.id, before, values)
     return pull
+
+
+def create_pull(data: dict[str, Any]) -> FeedPull:
+    """A pull for the feed `data["profile_id"]` names; refused when it already has one."""
+    try:
+        profile_id = int(data.get("profile_id") or 0)
+    except (TypeError, ValueError):
+        profile_id = 0
+    profile = db.session.scalar(select(ImportProfile).where(ImportProfile.id == profile_id))
+    if profile is None:
+        raise ValidationError({"profile_id": _("Choose one of your import profiles.")})
+    if pull_of(profile) is not None:
+        raise ValidationError(
+            {"profile_id": _("This feed already fetches its file: change its pull.")}
+        )
+    return set_pull(profile, data)
+
+
+def update_pull(pull: FeedPull, data: dict[str, Any]) -> FeedPull:
+    """Change what `data` gives; a URL sent back as it was answered (hidden parts and all)
+    keeps the pull's own."""
+    current = {k: getattr(pull, k) for k in AUDITED}
+    if data.get("url") is not None and data["url"] == masked_url(pull.url):
+        data = {**data, "url": pull.url}
+    return set_pull(pull.profile, {**current, **data})
+
+
+def masked_url(url: str | None) -> str | None:
+    """The address with what may be a secret hidden: the password and each query value
+    (`?key=…`, a common way to hand out a file) become `***`."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:***@{netloc.rpartition('@')[2]}"
+    query = urlencode(
+        [(k, "***") for k, _v in parse_qsl(parts.query, keep_blank_values=True)], safe="*"
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def delete_pull(pull: FeedPull) -> None:

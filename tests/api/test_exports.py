@@ -145,3 +145,33 @@ def test_an_sftp_servers_secret_is_never_answered(admin_api, sshd):
     )
     assert export.status_code == 201, export.data
     assert problem(admin_api.delete(f"/api/v1/sftp-servers/{body['id']}"), 422)
+
+
+def test_etags_guard_an_export_and_answer_304_to_unchanged_runs(admin_api, submitted, tenant):
+    export = admin_api.post("/api/v1/exports", json=DEFINITION).get_json()
+    url = f"/api/v1/exports/{export['id']}"
+    etag = admin_api.get(url).headers["ETag"]
+    assert admin_api.get(url, headers={"If-None-Match": etag}).status_code == 304
+    listed = admin_api.get("/api/v1/exports")
+    assert admin_api.get("/api/v1/exports",
+                         headers={"If-None-Match": listed.headers["ETag"]}).status_code == 304
+    renamed = admin_api.patch(url, json={"name": "compta"}, headers={"If-Match": etag})
+    assert renamed.status_code == 200 and renamed.headers["ETag"] != etag
+    problem(admin_api.patch(url, json={"name": "perdu"}, headers={"If-Match": etag}), 412)
+    problem(admin_api.delete(url, headers={"If-Match": etag}), 412)
+    assert admin_api.get(url).get_json()["name"] == "compta"
+
+    run = admin_api.post("/api/v1/export-runs", json={"export_id": export["id"]}).get_json()
+    run_url = f"/api/v1/export-runs/{run['id']}"
+    queued = admin_api.get(run_url).headers["ETag"]
+    assert admin_api.get(run_url, headers={"If-None-Match": queued}).status_code == 304
+    runs = admin_api.get("/api/v1/export-runs").headers["ETag"]
+    run_export(run["id"], tenant.id)
+    # The run ended: its representation changed, and so did the list's.
+    assert admin_api.get(run_url, headers={"If-None-Match": queued}).status_code == 200
+    assert admin_api.get("/api/v1/export-runs",
+                         headers={"If-None-Match": runs}).status_code == 200
+    # And so did the export's (its "changes since" moved): the ETag read before is stale.
+    problem(admin_api.delete(url, headers={"If-Match": renamed.headers["ETag"]}), 412)
+    fresh = admin_api.get(url).headers["ETag"]
+    assert admin_api.delete(url, headers={"If-Match": fresh}).status_code == 204

@@ -35,23 +35,29 @@ def changes_export(make_export, make_account, make_invoice, monkeypatch):
 
 def write_meanwhile(app, tenant_id: int, after_rows: int, write) -> None:
     """Make the export's reader call `write` from another connection (another thread, as
-    another web worker would) once it has read `after_rows` rows."""
-    original = export_runs.read_rows
+    another web worker would) once it has read `after_rows` rows (read one at a time)."""
+    from importers import export_rows
 
-    def reading(plan, stmt):
-        for index, row in enumerate(original(plan, stmt), 1):
-            yield row
-            if index == after_rows:
+    original = export_runs.read_batches
 
-                def other_worker() -> None:
-                    with app.app_context(), tenant_context(tenant_id, SYSTEM):
-                        write()
-                        db.session.commit()
-                        db.session.remove()
+    def reading(plan, stmt, versions=True):
+        saved, export_rows.PAGE_SIZE = export_rows.PAGE_SIZE, 1
+        try:
+            for index, batch in enumerate(original(plan, stmt, versions), 1):
+                yield batch
+                if index == after_rows:
 
-                worker = threading.Thread(target=other_worker)
-                worker.start()
-                worker.join(30)
+                    def other_worker() -> None:
+                        with app.app_context(), tenant_context(tenant_id, SYSTEM):
+                            write()
+                            db.session.commit()
+                            db.session.remove()
+
+                    worker = threading.Thread(target=other_worker)
+                    worker.start()
+                    worker.join(30)
+        finally:
+            export_rows.PAGE_SIZE = saved
 
     return reading
 
@@ -74,7 +80,7 @@ def test_records_changed_during_an_export_are_sent_once_and_none_is_skipped(
             {"account": account_id, "number": "F7", "status": "issued", "amount_paid": "7.00"},
         )
 
-    monkeypatch.setattr(export_runs, "read_rows", write_meanwhile(app, tenant.id, 2, meanwhile))
+    monkeypatch.setattr(export_runs, "read_batches", write_meanwhile(app, tenant.id, 2, meanwhile))
     first = run_now(changes_export)
     monkeypatch.undo()
     assert first.status == "succeeded", first.message

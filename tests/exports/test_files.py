@@ -109,3 +109,75 @@ def test_a_definition_with_a_mistake_is_refused_naming_it(make_export, over, fie
     with pytest.raises(ValidationError) as refused:
         make_export(**over)
     assert field in refused.value.errors
+
+
+def test_an_export_reads_its_own_tenants_records_only(
+    make_export, run_now, invoices, other_tenant, in_tenant
+):
+    from app.entities import ENTITIES
+    from app.services.records import create_record
+
+    def beta_invoice() -> None:
+        account = create_record(
+            ENTITIES["accounts"], {"name": "Beta Client", "external_ref": "C001"}
+        )
+        create_record(ENTITIES["invoices"], {"account": account.id, "number": "BETA-1"})
+
+    in_tenant(other_tenant, beta_invoice)
+    export = make_export(format="csv_utf8", columns=["number", "account", "account.external_ref"])
+    run = run_now(export)
+    text = run_file_path(run).read_bytes().decode("utf-8-sig")
+    assert run.rows == 2 and "BETA" not in text and "Beta Client" not in text
+    assert text.splitlines()[1:] == ["F0001;Stores Étienne;C001", "'=F0002;Łódź Okna ✓;C002"]
+
+
+def test_a_replaced_character_beside_empty_cells_is_counted(make_export, run_now, make_account):
+    from app.entities import ENTITIES
+    from app.services.records import create_record
+
+    account = make_account(name="Żabka ✓", external_ref=None)
+    create_record(ENTITIES["invoices"], {"account": account.id, "number": "F1"})
+    export = make_export(
+        format="csv_cp1252", columns=["number", "account", "account.external_ref", "due_on"]
+    )
+    run = run_now(export)
+    assert run.status == "succeeded", run.message
+    assert run_file_path(run).read_bytes().splitlines()[1] == "F1;Zabka ?;;".encode("cp1252")
+    assert run.replaced_cells == 1 and "2:Client" in run.message
+
+
+def test_cells_with_separators_quotes_line_breaks_and_formulas_read_as_written(
+    make_export, run_now, make_account, make_invoice
+):
+    """Whoever writes the rows (the csv module, or PostgreSQL's COPY): the same bytes."""
+    odd = make_account(name='Dupont; "Fils"\net Cie', external_ref="-12,50")
+    make_invoice(account=odd.id, number="+33 1 23", issued_on=date(2026, 10, 3))
+    empty = make_account(name="@Home ✓", external_ref="")
+    make_invoice(account=empty.id, number="-5", issued_on=date(2026, 10, 4))
+    columns = ["number", "account", "account.external_ref", "issued_on"]
+    expected = (
+        "N° facture;Client;Client (Référence externe);Date d’émission\r\n"
+        "'+33 1 23;\"Dupont; \"\"Fils\"\"\net Cie\";-12,50;03/10/2026\r\n"
+        "-5;'@Home {mark};;04/10/2026\r\n"
+    )
+    headers = {"number": "N° facture"}
+    utf8 = run_now(make_export(format="csv_utf8", columns=columns, headers=headers))
+    assert run_file_path(utf8).read_bytes() == "\ufeff".encode() + expected.format(
+        mark="✓").encode()
+    cp1252 = run_now(make_export(format="csv_cp1252", columns=columns, headers=headers))
+    assert run_file_path(cp1252).read_bytes() == expected.format(mark="?").encode("cp1252")
+    assert (cp1252.rows, cp1252.replaced_cells) == (2, 1)
+    assert "3:Client" in cp1252.message
+
+
+def test_a_long_export_beats_while_it_reads(make_export, run_now, invoices, monkeypatch):
+    """The beat of a run that reads for long (every page here) goes on its own connection,
+    never through the one the read holds (PostgreSQL's COPY on it until its last row)."""
+    from importers import export_rows, export_runs
+
+    monkeypatch.setattr(export_runs, "HEARTBEAT_SECONDS", -1.0)
+    monkeypatch.setattr(export_rows, "PAGE_SIZE", 1)
+    for fmt in ("csv_utf8", "csv_cp1252", "xlsx"):
+        run = run_now(make_export(format=fmt, columns=["number", "account"]))
+        assert (run.status, run.rows) == ("succeeded", 2), run.message
+        assert run.heartbeat_at is not None
