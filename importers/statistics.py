@@ -9,13 +9,8 @@ have doubled since (100,000, 200,000, 400,000, 800,000: not per batch, an ANALYZ
 sample of the whole table; a single one at 100,000 left the pages of a million-row import
 planned for a table eight times smaller); and when such a run ends, unless nothing was
 written since the last, so that the pages after it are planned for the table as it now is.
-On PostgreSQL it is VACUUM (ANALYZE): the rows just written are then marked visible to all, so
-the pages' sums over an agent's invoices are answered from the index alone (index-only scans
-otherwise read every new row's heap page: 28 ms against 17 ms for the home's monthly figures
-of an agent with 12,000 invoices that year, right after a million-row import, which
-autovacuum had not reached), and the trigram index's pending entries are merged. A role that
-does not own the table is skipped with a warning (production's application role:
-autovacuum does it there).
+On PostgreSQL a role that does not own the table is skipped by ANALYZE with a warning
+(production's application role: autovacuum does it there).
 """
 from __future__ import annotations
 
@@ -67,20 +62,14 @@ class TableStatistics:
             self.analyze()
 
     def analyze(self) -> None:
-        """ANALYZE the tables (PostgreSQL: VACUUM (ANALYZE), outside any transaction) apart
-        from the run's own transactions; a failure only logs."""
+        """ANALYZE the tables in a transaction of their own; a failure only logs."""
         try:
-            if db.engine.dialect.name == "sqlite":
-                connection = db.session.connection()
+            connection = db.session.connection()
+            if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
-                for table in self.tables:
-                    connection.execute(text(f'ANALYZE "{table}"'))
-                db.session.commit()
-                return
-            with db.engine.connect() as connection:
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                for table in self.tables:
-                    connection.execute(text(f'VACUUM (ANALYZE) "{table}"'))
+            for table in self.tables:
+                connection.execute(text(f'ANALYZE "{table}"'))
+            db.session.commit()
         except Exception:  # statistics are an optimisation: the run goes on without them
             log.exception("ANALYZE %s failed", ", ".join(self.tables))
             db.session.rollback()
