@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from itertools import chain
+from operator import eq, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Numeric
@@ -203,7 +204,7 @@ class ColumnImport:
         Every key is noted, in the file's order: full sync sees it, a repeat is found."""
         engine, key = self.engine, self.columns[self.key_at]
         at, limit = key.column.index, key.text_limit
-        keys: list[str | None] = [cells[at].strip() for cells in batch.cells]
+        keys: list[str | None] = list(map(str.strip, map(itemgetter(at), batch.cells)))
         if "" in keys or max(map(len, keys), default=0) > limit:
             keys = [k if k and len(k) <= limit else None for k in keys]
         for index, columns in batch.long.items():
@@ -220,7 +221,7 @@ class ColumnImport:
         digests = self.digests_of(batch.cells)
         stored = self.bulk.digests([k for k in keys if k is not None])
         get = stored.get
-        same = [get(k) == d for k, d in zip(keys, digests, strict=True)]
+        same = list(map(eq, map(get, keys), digests))  # keys and digests: one per row
         for index in chain(repeated, batch.extra, batch.long):
             same[index] = False
         skipped = sum(same)

@@ -4,10 +4,13 @@ A first import of a million invoices into a table of twenty thousand leaves the 
 planner with the statistics of the small table: the pages read during (and after) the import
 are planned for twenty thousand rows (SQLite has no automatic ANALYZE at all; PostgreSQL's
 autovacuum comes a minute or more later). So, once the run has written ANALYZE_AFTER_ROWS
-records (not per batch: an ANALYZE reads a sample of the whole table), the table is analyzed
-once, between two batches; and again when such a run ends, so that the pages after it are
-planned for the table as it now is. On PostgreSQL a role that does not own the table is
-skipped by ANALYZE with a warning (production's application role: autovacuum does it there).
+records, the table is analyzed between two batches, and again each time the run's records
+have doubled since (100,000, 200,000, 400,000, 800,000: not per batch, an ANALYZE reads a
+sample of the whole table; a single one at 100,000 left the pages of a million-row import
+planned for a table eight times smaller); and when such a run ends, unless nothing was
+written since the last, so that the pages after it are planned for the table as it now is.
+On PostgreSQL a role that does not own the table is skipped by ANALYZE with a warning
+(production's application role: autovacuum does it there).
 """
 from __future__ import annotations
 
@@ -26,23 +29,25 @@ SQLITE_ANALYSIS_LIMIT = 2000  # rows sampled per index: an estimate in milliseco
 
 
 class TableStatistics:
-    """Analyze the entity's tables at most once during a run and once at its end."""
+    """Analyze the entity's tables as a run's records double, and at its end."""
 
     def __init__(self, entity: Entity, after_rows: int | None = None) -> None:
         self.tables = [entity.model.__table__.name]
         if entity.line_model is not None:
             self.tables.append(entity.line_model.__table__.name)
         self.after_rows = after_rows or ANALYZE_AFTER_ROWS
-        self.analyzed_during = False
+        self.next_at = self.after_rows  # records written at the next analysis
+        self.analyzed_at: int | None = None  # records written at the last one
 
     def watching(self, progress: Callable[[ImportRun], None] | None
                  ) -> Callable[[ImportRun], None]:
         """The run's progress callback (called after each committed batch), analyzing the
-        tables once the run has written enough."""
+        tables when the run's records reach the next threshold (then twice as many)."""
         def after_batch(run: ImportRun) -> None:
-            if not self.analyzed_during and not run.is_dry_run \
-                    and _written(run) >= self.after_rows:
-                self.analyzed_during = True
+            written = _written(run)
+            if not run.is_dry_run and written >= self.next_at:
+                self.next_at = 2 * written
+                self.analyzed_at = written
                 self.analyze()
             if progress is not None:
                 progress(run)
@@ -50,8 +55,10 @@ class TableStatistics:
         return after_batch
 
     def after_run(self, run: ImportRun) -> None:
-        """Once the run has ended (committed): analyze again after a large one."""
-        if not run.is_dry_run and _written(run) >= self.after_rows:
+        """Once the run has ended (committed): analyze again after a large one, unless the
+        last analysis saw every record it wrote."""
+        written = _written(run)
+        if not run.is_dry_run and written >= self.after_rows and written != self.analyzed_at:
             self.analyze()
 
     def analyze(self) -> None:

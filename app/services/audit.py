@@ -8,7 +8,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.services.record_rules import jsonable
 from app.services.webhook_outbox import enqueue
-from app.tenancy import current_actor
+from app.tenancy import Actor, current_actor
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
@@ -18,10 +18,13 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
 
 
 def audit_row(action: str, entity: str | None, record_id: int | None,
-              before: dict | None, after: dict | None, now: datetime) -> dict[str, Any]:
-    """An audit event of the current actor as a row, for writes made a batch at a time;
-    `before` and `after` already jsonable."""
-    actor = current_actor()
+              before: dict | None, after: dict | None, now: datetime,
+              actor: Actor | None = None) -> dict[str, Any]:
+    """An audit event of the current actor (or `actor`, the current one read once for a
+    batch) as a row, for writes made a batch at a time; `before` and `after` already
+    jsonable."""
+    if actor is None:
+        actor = current_actor()
     return {"action": action, "entity": entity, "record_id": record_id, "before": before,
             "after": after, "created_at": now, "actor_kind": actor.kind, "actor_id": actor.id,
             "actor_label": actor.label[:254], "ip": actor.ip}

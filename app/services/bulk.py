@@ -41,6 +41,7 @@ from app.services.record_rules import (
 )
 from app.services.record_sql import BulkSQL, collecting_between_batches
 from app.services.records import integrity_errors, refusal
+from app.tenancy import current_actor
 
 MAX_ITEMS = 10_000
 
@@ -99,6 +100,7 @@ class _Upsert:
         self.restricted = getattr(user, "partner_id", None) is not None \
             or getattr(user, "account_id", None) is not None
         self.now = datetime.now(UTC)
+        self.actor = current_actor()  # the call's, read once for its audit events
 
     def run(self, items: list[BulkItem]) -> None:
         self._keys(items)
@@ -280,7 +282,8 @@ class _Upsert:
 
     def _audit(self, action: str, record_id: int | None, after: dict[str, Any],
                before: dict[str, Any] | None = None) -> dict[str, Any]:
-        return audit_row(action, self.entity.name, record_id, before, after, self.now)
+        return audit_row(action, self.entity.name, record_id, before, after, self.now,
+                         self.actor)
 
     # -- writing --------------------------------------------------------------------------
 

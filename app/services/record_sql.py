@@ -329,10 +329,28 @@ class BulkSQL:
         SQLAlchemy binds them, tenant_id added; `returning` as for `insert`."""
         names = list(rows[0])
         binds = [self._bind(table.c[name]) for name in names]
-        return self.insert(["tenant_id", *names], (
-            (self.tenant_id, *[bind(row[name]) if bind else row[name]
-                               for name, bind in zip(names, binds, strict=True)])
-            for row in rows), table, few=len(rows) <= FEW, returning=returning)
+        # A value every row shares (the same object: the batch's moment, its actor, an
+        # audit event's empty `before`) is bound once, not once per row: a JSON or date
+        # conversion per row was a third of the Python time of writing a batch's audit.
+        first, constant = rows[0], {}
+        for name, bind in zip(names, binds, strict=True):
+            if bind is not None and len(rows) > 1 \
+                    and all(row[name] is first[name] for row in rows):
+                constant[name] = bind(first[name])
+        if constant:
+            binds = [None if name in constant else bind
+                     for name, bind in zip(names, binds, strict=True)]
+            bound = [(name, constant[name] if name in constant else None, name in constant,
+                      bind) for name, bind in zip(names, binds, strict=True)]
+            values = ((self.tenant_id, *[value if fixed else bind(row[name]) if bind
+                                         else row[name] for name, value, fixed, bind in bound])
+                      for row in rows)
+        else:
+            values = ((self.tenant_id, *[bind(row[name]) if bind else row[name]
+                                         for name, bind in zip(names, binds, strict=True)])
+                      for row in rows)
+        return self.insert(["tenant_id", *names], values, table, few=len(rows) <= FEW,
+                           returning=returning)
 
     def insert_one(self, row: dict[str, Any]) -> int:
         """One new row of the entity's table, given as a dict of Python values: its id."""

@@ -9,9 +9,10 @@ from sqlalchemy import event, select
 
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import AuditEvent, Invoice
+from app.models import AuditEvent, Invoice, WebhookDelivery
 from app.services import webhook_outbox
 from app.services.bulk import MAX_ITEMS
+from app.services.webhooks import create_endpoint
 from tests.api.conftest import bearer, problem
 from tests.api.records_support import CHANGES, LINES, WRITABLE, creation, english
 
@@ -241,3 +242,40 @@ def test_money_and_dates_are_stored_as_given(en_client, world):
     assert invoice_row.total == Decimal("1234.50") and invoice_row.amount_paid == Decimal("10.00")
     assert invoice_row.issued_on.isoformat() == "2026-10-01"
     assert ENTITIES["invoices"].model is Invoice
+
+
+def test_each_item_of_a_call_has_its_own_audit_event_and_delivery(app, en_client, world,
+                                                                   monkeypatch):
+    # A call's events are written at once, what they share (moment, actor, the created
+    # records' empty before) bound once: each still holds its own record and values.
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", True)
+    monkeypatch.setattr(webhook_outbox, "_subscriptions", {})
+    create_endpoint({"url": "http://127.0.0.1:9/relais",
+                     "events": ["invoices.created", "invoices.updated"]})
+    db.session.commit()
+    items = [invoice(f"E{n}", total=f"{100 + n}.50") for n in range(5)]
+    created = bulk(en_client, "invoices", items)
+    assert created["created"] == 5
+    ids = [item["id"] for item in created["items"]]
+    made = [events("invoices", record_id) for record_id in ids]
+    assert all(len(found) == 1 and found[0].action == "create" for found in made)
+    audits = [found[0] for found in made]
+    assert [a.after["total"] for a in audits] == [f"{100 + n}.50" for n in range(5)]
+    assert [a.after["external_ref"] for a in audits] == [f"E{n}" for n in range(5)]
+    assert {a.before for a in audits} == {None}
+    assert len({(a.created_at, a.actor_kind, a.actor_id, a.actor_label) for a in audits}) == 1
+    assert audits[0].actor_kind == "token"
+
+    paid = bulk(en_client, "invoices", [{"external_ref": f"E{n}", "amount_paid": "10.00"}
+                                        for n in range(2)])
+    assert paid["updated"] == 2
+    updates = [events("invoices", record_id)[-1] for record_id in ids[:2]]
+    assert [(u.action, u.before, u.after) for u in updates] == \
+        [("update", {"amount_paid": "0.00"}, {"amount_paid": "10.00"})] * 2
+
+    deliveries = db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    assert [(d.event, d.record_id) for d in deliveries] == \
+        [("invoices.created", i) for i in ids] + [("invoices.updated", i) for i in ids[:2]]
+    assert [d.payload["data"]["after"]["total"] for d in deliveries[:5]] == \
+        [f"{100 + n}.50" for n in range(5)]
+    assert deliveries[5].payload["data"]["before"] == {"amount_paid": "0.00"}

@@ -1,6 +1,6 @@
-"""A large import refreshes the planner's statistics of its table: once while it runs (when
-it has written enough records, not at every batch) and once at its end; a small one or a dry
-run does not."""
+"""A large import refreshes the planner's statistics of its table: while it runs, when it has
+written enough records and then each time they have doubled (not at every batch), and at its
+end; a small one or a dry run does not."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,13 +29,28 @@ def small_thresholds(monkeypatch):
     monkeypatch.setattr(statistics, "ANALYZE_AFTER_ROWS", 25)
 
 
-def test_a_large_run_analyzes_its_table_once_while_running_and_once_at_its_end(
+def test_a_large_run_analyzes_its_table_as_its_records_double_and_at_its_end(
+        app, make_profile, run_import, tmp_path, small_thresholds, monkeypatch):
+    seen = []  # records the last analysis during the run had seen, at each analysis
+    analyze = statistics.TableStatistics.analyze
+    monkeypatch.setattr(statistics.TableStatistics, "analyze",
+                        lambda self: seen.append(self.analyzed_at) or analyze(self))
+    profile = make_profile("accounts", COLUMNS)
+    with count_statements(app) as statements:
+        run = run_import(profile, _feed(tmp_path / "clients.csv", 130))
+    assert run.status == "succeeded" and run.created == 130
+    # Batches of 10, from 25 on: at 30, 60 and 120 written; then at the end (130 written).
+    assert seen == [30, 60, 120, 120]
+    assert _analyzes(statements) == ['ANALYZE "accounts"'] * 4
+
+
+def test_no_second_analysis_at_the_end_when_the_last_one_saw_every_record(
         app, make_profile, run_import, tmp_path, small_thresholds):
     profile = make_profile("accounts", COLUMNS)
     with count_statements(app) as statements:
         run = run_import(profile, _feed(tmp_path / "clients.csv", 60))
     assert run.status == "succeeded" and run.created == 60
-    assert _analyzes(statements) == ['ANALYZE "accounts"'] * 2
+    assert _analyzes(statements) == ['ANALYZE "accounts"'] * 2  # at 30 and 60 written
 
 
 def test_a_small_run_or_a_dry_run_leaves_the_statistics_alone(
