@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -234,6 +235,7 @@ def pain008(collection: Collection, found: Any,
         if debit.amendment:
             amended[debit.end_to_end_id] = mandate
     content = document.export(validate=False)
+    del document  # its tree, as large as the file, is not needed to check it
     content = _with_amendments(content, amended, {d.end_to_end_id: d for d, _i, _m in debits})
     check_file(content, debits)
     return content
@@ -282,28 +284,36 @@ def _schema() -> Any:
 
 def check_file(content: bytes, debits: list[tuple[Any, Any, Any]]) -> None:
     """The XSD of pain.008.001.08, then what it does not say: the SEPA character set of
-    every text, the mandate references' set, totals and control sums. One parse by libxml2
-    (lxml) serves both."""
+    every text, the mandate references' set, totals and control sums. libxml2 (lxml)
+    validates while it parses, and each transaction is let go once checked: the memory
+    does not grow with the file."""
     from lxml import etree
 
-    root = etree.fromstring(content)
+    texts = {f"{{{NS}}}{tag}" for tag in TEXT_TAGS}
+    reference, transaction = f"{{{NS}}}MndtId", f"{{{NS}}}DrctDbtTxInf"
+    header = None
     try:
-        _schema().assertValid(root)
-    except etree.DocumentInvalid as exc:
+        for _event, element in etree.iterparse(io.BytesIO(content), schema=_schema(),
+                                               remove_blank_text=True):
+            tag = element.tag
+            if tag in texts and not _SEPA_TEXT.fullmatch(element.text or ""):
+                raise CollectionFileError(f"{tag.rsplit('}', 1)[-1]} outside the SEPA "
+                                          f"character set: {element.text!r}")
+            if tag == reference and (len(element.text or "") > 35 or not
+                                     _REFERENCE_TEXT.fullmatch(element.text or "")):
+                raise CollectionFileError(f"mandate reference outside the SEPA rules: "
+                                          f"{element.text!r}")
+            if tag == f"{{{NS}}}GrpHdr":
+                header = (element.findtext(f"{{{NS}}}CtrlSum"),
+                          element.findtext(f"{{{NS}}}NbOfTxs"))
+            elif tag == transaction:
+                element.clear()
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+    except etree.XMLSyntaxError as exc:  # the XSD's verdict comes as a parse error
         raise CollectionFileError(str(exc)) from exc
-    for element in root.iter(*(f"{{{NS}}}{tag}" for tag in TEXT_TAGS)):
-        text = element.text or ""
-        if not _SEPA_TEXT.fullmatch(text):
-            tag = element.tag.rsplit("}", 1)[-1]
-            raise CollectionFileError(f"{tag} outside the SEPA character set: {text!r}")
-    for element in root.iter(f"{{{NS}}}MndtId"):
-        text = element.text or ""
-        if len(text) > 35 or not _REFERENCE_TEXT.fullmatch(text):
-            raise CollectionFileError(f"mandate reference outside the SEPA rules: {text!r}")
-    header = root.find(f".//{{{NS}}}GrpHdr")
     total = sum((d.amount for d, _i, _m in debits), ZERO)
-    if Decimal(header.find(f"{{{NS}}}CtrlSum").text) != total \
-            or int(header.find(f"{{{NS}}}NbOfTxs").text) != len(debits):
+    if header is None or Decimal(header[0]) != total or int(header[1]) != len(debits):
         raise CollectionFileError("group header totals differ from the debits")
 
 
