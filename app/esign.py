@@ -9,6 +9,7 @@ generated once, at first use, under instance/esign/, and kept.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import os
 import threading
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 
@@ -112,19 +113,50 @@ def seal_pdf(pdf: bytes, *, reason: str, location: str = "") -> bytes:
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
-    cert, key = seal_files()
-    signer = signers.SimpleSigner.load(str(key), str(cert))
+    signer, reserved = _signer(*seal_files())
     timestamper = None
     if current_app.config.get("ESIGN_TIMESTAMP_URL"):
         from pyhanko.sign.timestamps import HTTPTimeStamper
 
         timestamper = HTTPTimeStamper(current_app.config["ESIGN_TIMESTAMP_URL"])
+        reserved = None  # a timestamp server's token varies: pyHanko estimates each time
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     metadata = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
         reason=reason, location=location or None)
     return _off_loop(lambda: signers.sign_pdf(writer, metadata, signer=signer,
-                                              timestamper=timestamper).getvalue())
+                                              timestamper=timestamper,
+                                              bytes_reserved=reserved).getvalue())
+
+
+_signers: dict[tuple[Path, Path, int, int], tuple[Any, int]] = {}
+
+
+def _signer(cert: Path, key: Path) -> tuple[Any, int]:
+    """The seal's signer, loaded once per key and certificate (again when either file
+    changes), and the room its signature takes in a PDF.
+
+    pyHanko otherwise estimates that room before every signature by signing a dummy digest,
+    a third of a seal's time: it is the same for every seal of one key, so it is estimated
+    once, as pyHanko does (a dry-run signature, its hexadecimal length and half again)."""
+    from pyhanko.sign import signers
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    found = (cert, key, cert.stat().st_mtime_ns, key.stat().st_mtime_ns)
+    with _lock:
+        known = _signers.get(found)
+    if known is not None:
+        return known
+    signer = signers.SimpleSigner.load(str(key), str(cert))
+    dummy = _off_loop(lambda: asyncio.run(signer.async_sign(
+        hashlib.sha256().digest(), "sha256", use_pades=True, dry_run=True,
+        signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.now(UTC)))))
+    length = len(dummy.dump()) * 2
+    known = (signer, length + 2 * (length // 4))
+    with _lock:
+        _signers.clear()  # a replaced key's signer goes
+        _signers[found] = known
+    return known
 
 
 def check_seal(data: bytes) -> SealCheck | None:

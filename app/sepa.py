@@ -1,6 +1,7 @@
 """SEPA identifiers as the EPC rulebooks define them: the creditor identifier (ICS in France),
-IBAN and BIC (checked by schwifty against the IBAN and bank registries), and the SEPA
-character set of the names and references that go into a direct-debit file.
+IBAN and BIC (checked by schwifty against the IBAN and bank registries), the SEPA
+character set of the names and references that go into a direct-debit file, and the name and
+postal address of a party to it (the creditor, a debtor) as a form or the API gives them.
 
 Each check answers the value in its canonical form or raises `SepaValueError` with a message
 the user can act on.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from typing import Any
 
 from flask_babel import gettext as _
 from schwifty import BIC, IBAN, registry
@@ -29,6 +31,9 @@ _CREDITOR_ID = re.compile(r"^([A-Z]{2})([0-9]{2})([A-Z0-9]{3})([A-Z0-9]{1,28})$"
 # The Latin character set every SEPA bank accepts (EPC217-08), in names and references.
 SEPA_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-?:().,'+ ")
 REFERENCE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-?:().,'+")
+# A party's structured postal address in pain.008: (field, most characters, required).
+POSTAL_ADDRESS = (("street", 70, True), ("building_number", 16, False),
+                  ("postal_code", 16, True), ("town", 35, True))
 
 
 class SepaValueError(ValueError):
@@ -138,3 +143,27 @@ def sepa_text_error(value: str) -> str | None:
         return _("Use only letters without accents, digits, spaces and / - ? : ( ) . , ' + "
                  "(not: %(chars)s).", chars=" ".join(wrong))
     return None
+
+
+def given_text(data: dict[str, Any], key: str) -> str:
+    """`data[key]` as text without surrounding spaces; empty when not given."""
+    value = data.get(key)
+    return str(value).strip() if value is not None else ""
+
+
+def clean_party(data: dict[str, Any], errors: dict[str, str], name: str, most: int, *,
+                sepa_only: bool) -> dict[str, str]:
+    """A party's name (`name`, at most `most` characters) and postal address (POSTAL_ADDRESS)
+    from `data`, as typed but stripped; what is wrong, by field, into `errors`: a required
+    field missing, too long, and with `sepa_only` a character outside the SEPA set."""
+    clean: dict[str, str] = {}
+    for key, longest, required in ((name, most, True), *POSTAL_ADDRESS):
+        value = given_text(data, key)
+        if required and not value:
+            errors[key] = _("This field is required.")
+        elif len(value) > longest:
+            errors[key] = _("Use at most %(n)d characters.", n=longest)
+        elif sepa_only and value and (problem := sepa_text_error(value)):
+            errors[key] = problem
+        clean[key] = value
+    return clean

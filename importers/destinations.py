@@ -97,7 +97,7 @@ class Email(Destination):
                 message = mail.compose(
                     ", ".join(recipients),
                     _("Export %(name)s: %(rows)d rows", name=export.name, rows=run.rows),
-                    "export_file",
+                    "document",
                     sender_name=tenant.name,
                     attachments=[attachment],
                     greeting=_("Hello,"),

@@ -149,9 +149,15 @@ class Mandate(TenantScoped, TimestampMixin, db.Model):
     @property
     def next_sequence(self) -> str:
         """The sequence type of its next debit: OOFF, FRST (first), RCUR."""
-        if not self.is_recurrent:
+        return self.sequence_of(self.is_recurrent, self.last_used_on)
+
+    @staticmethod
+    def sequence_of(is_recurrent: bool, last_used_on: date | None) -> str:
+        """The sequence type of the next debit under a mandate that is (or not) recurrent
+        and was last used on `last_used_on` (None: never)."""
+        if not is_recurrent:
             return "OOFF"
-        return "RCUR" if self.last_used_on is not None else "FRST"
+        return "RCUR" if last_used_on is not None else "FRST"
 
     def __repr__(self) -> str:
         return f"<Mandate {self.id} {self.reference}>"

@@ -13,22 +13,24 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import logging
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
 from sepaxml import SepaDD
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from text_unidecode import unidecode
 
 from app import mail
 from app.clock import local_today
+from app.entities import ENTITIES
 from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.i18n import day, money
@@ -36,8 +38,11 @@ from app.models import Account, Collection, Debit, Invoice, Mandate, Tenant
 from app.models.document import OPEN_INVOICE_STATUSES
 from app.models.selling import RETURN_REASONS
 from app.sepa import REFERENCE_CHARACTERS, SEPA_CHARACTERS, creditor_identifier
-from app.services.audit import record_event
+from app.services.audit import audit_row, diff, record_event
 from app.services.offers import creditor
+from app.services.record_batches import RecordWriter
+from app.services.record_rules import chunks, jsonable
+from app.services.record_sql import CHUNK, BulkSQL
 from app.services.records import update_record
 from app.tenancy import current_actor, current_tenant_id, tenant_context
 
@@ -46,6 +51,28 @@ NS = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
 _SPACES = re.compile(r"\s+")
+_SEPA_SET = re.escape("".join(sorted(SEPA_CHARACTERS - {" "})))
+# SEPA characters, single spaces between words, none at either end.
+_SEPA_ALREADY = re.compile(f"(?:[{_SEPA_SET}]+(?: [{_SEPA_SET}]+)*)?")
+_NOT_SEPA = re.compile(f"[^{_SEPA_SET} ]")
+_SEPA_TEXT = re.compile(f"[{_SEPA_SET} ]*")
+_REFERENCE_TEXT = re.compile(f"[{re.escape(''.join(sorted(REFERENCE_CHARACTERS)))}]*")
+# The elements of a pain.008 file that hold free text (names, addresses, remittance).
+TEXT_TAGS = ("Nm", "StrtNm", "TwnNm", "Ustrd", "BldgNb", "PstCd")
+
+
+class NewDebit(NamedTuple):
+    """A debit of a collection being built, as its row is written."""
+
+    collection_id: int
+    invoice_id: int
+    account_id: int
+    mandate_id: int
+    amount: Decimal
+    sequence_type: str
+    end_to_end_id: str
+    amendment: str | None
+    status: str
 
 
 class CollectionFileError(Exception):
@@ -55,8 +82,9 @@ class CollectionFileError(Exception):
 def sepa_text(value: str, most: int) -> str:
     """`value` in the SEPA character set: transliterated (Hélène → Helene, ß → ss), `&` as
     `+`, anything else the set lacks as a space; at most `most` characters."""
-    text = unidecode(value or "").replace("&", "+")
-    text = "".join(c if c in SEPA_CHARACTERS else " " for c in text)
+    if _SEPA_ALREADY.fullmatch(value or ""):  # most names and addresses: nothing to change
+        return value[:most]
+    text = _NOT_SEPA.sub(" ", unidecode(value or "").replace("&", "+"))
     return _SPACES.sub(" ", text).strip()[:most]
 
 
@@ -65,11 +93,23 @@ def collection_file(collection: Collection) -> Path:
         str(collection.tenant_id) / f"{collection.id}.xml"
 
 
-def _due(collection_date: date) -> list[tuple[Invoice, Mandate]]:
-    """The invoices to debit on `collection_date`, each with its mandate."""
-    latest: dict[int, Mandate] = {}
-    active = select(Mandate).where(Mandate.status == "active")
-    for mandate in db.session.scalars(active.order_by(Mandate.signed_on, Mandate.id)):
+# What a collection reads of a mandate and of an invoice: columns, not the ORM's objects
+# (100,000 of them cost seconds and hundreds of megabytes).
+MANDATE_COLUMNS = (Mandate.id, Mandate.account_id, Mandate.reference, Mandate.signed_on,
+                   Mandate.debtor_name, Mandate.street, Mandate.building_number,
+                   Mandate.postal_code, Mandate.town, Mandate.country, Mandate.iban,
+                   Mandate.bic, Mandate.original_iban, Mandate.is_recurrent,
+                   Mandate.last_used_on)
+INVOICE_COLUMNS = (Invoice.id, Invoice.account_id, Invoice.number, Invoice.total,
+                   Invoice.amount_paid)
+
+
+def _due(collection_date: date) -> list[tuple[Row, Row]]:
+    """The invoices to debit on `collection_date`, each with its mandate (as rows of
+    INVOICE_COLUMNS and MANDATE_COLUMNS)."""
+    latest: dict[int, Row] = {}
+    active = select(*MANDATE_COLUMNS).where(Mandate.status == "active")
+    for mandate in db.session.execute(active.order_by(Mandate.signed_on, Mandate.id)):
         latest[mandate.account_id] = mandate
     if not latest:
         return []
@@ -77,19 +117,18 @@ def _due(collection_date: date) -> list[tuple[Invoice, Mandate]]:
                                              Debit.invoice_id.is_not(None))
     # The customers by a subquery, not a list of ids: 100,000 of them are more parameters
     # than SQLite takes in one statement.
-    invoices = db.session.scalars(
-        select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES),
-                              Invoice.archived_at.is_(None),
-                              Invoice.amount_paid < Invoice.total,
-                              Invoice.account_id.in_(active.with_only_columns(
-                                  Mandate.account_id)),
-                              (Invoice.due_on.is_(None)) | (Invoice.due_on <= collection_date),
-                              Invoice.id.not_in(waiting))
+    invoices = db.session.execute(
+        select(*INVOICE_COLUMNS).where(
+            Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.archived_at.is_(None),
+            Invoice.amount_paid < Invoice.total,
+            Invoice.account_id.in_(active.with_only_columns(Mandate.account_id)),
+            (Invoice.due_on.is_(None)) | (Invoice.due_on <= collection_date),
+            Invoice.id.not_in(waiting))
         .order_by(Invoice.due_on, Invoice.id))
     due, first_taken = [], set()
     for invoice in invoices:
         mandate = latest[invoice.account_id]
-        if mandate.next_sequence in ("FRST", "OOFF"):
+        if sequence_type(mandate) in ("FRST", "OOFF"):
             if mandate.id in first_taken:
                 continue
             first_taken.add(mandate.id)
@@ -97,7 +136,11 @@ def _due(collection_date: date) -> list[tuple[Invoice, Mandate]]:
     return due
 
 
-def _same_bank(mandate: Mandate) -> bool:
+def sequence_type(mandate: Any) -> str:
+    return Mandate.sequence_of(mandate.is_recurrent, mandate.last_used_on)
+
+
+def _same_bank(mandate: Row) -> bool:
     """Whether the account moved within its bank (the original IBAN's bank code is the new
     one's): the file then names the original account; otherwise SMNDA."""
     from schwifty import IBAN
@@ -134,15 +177,18 @@ def build_collection(collection_date: date) -> Collection:
         amendment = None
         if mandate.original_iban:
             amendment = "account" if _same_bank(mandate) else "SMNDA"
-        debits.append(Debit(
+        debits.append(NewDebit(
             collection_id=collection.id, invoice_id=invoice.id, account_id=invoice.account_id,
             mandate_id=mandate.id, amount=(invoice.total - (invoice.amount_paid or ZERO)),
-            sequence_type=mandate.next_sequence, end_to_end_id=f"C{collection.id}-I{invoice.id}",
+            sequence_type=sequence_type(mandate), end_to_end_id=f"C{collection.id}-I{invoice.id}",
             amendment=amendment, status="pending"))
-    db.session.add_all(debits)
     collection.count = len(debits)
     collection.control_sum = sum((d.amount for d in debits), ZERO)
     db.session.flush()
+    # Rows, not ORM objects: 100,000 of those cost more than the file itself.
+    written = BulkSQL(Debit.__table__, "end_to_end_id", current_tenant_id())
+    for chunk in chunks(debits, CHUNK):
+        written.insert_dicts(Debit.__table__, [debit._asdict() for debit in chunk])
     content = pain008(collection, found, [(d, inv, m) for d, (inv, m) in zip(debits, due,
                                                                               strict=True)])
     path = collection_file(collection)
@@ -156,9 +202,10 @@ def build_collection(collection_date: date) -> Collection:
 
 
 def pain008(collection: Collection, found: Any,
-            debits: list[tuple[Debit, Invoice, Mandate]]) -> bytes:
-    """The pain.008.001.08 file: sepaxml builds it; the mandates' amendments are added;
-    the XSD and our own rules check it."""
+            debits: list[tuple[Any, Any, Any]]) -> bytes:
+    """The pain.008.001.08 file of the debits, each with its invoice and mandate (rows of
+    INVOICE_COLUMNS and MANDATE_COLUMNS, or the ORM's objects): sepaxml builds it; the
+    mandates' amendments are added; the XSD and our own rules check it."""
     config = {"name": sepa_text(found.name, 70), "IBAN": found.iban, "batch": True,
               "creditor_id": creditor_identifier(found.creditor_identifier),
               "currency": "EUR", "instrument": "CORE",
@@ -169,7 +216,7 @@ def pain008(collection: Collection, found: Any,
     if found.bic:
         config["BIC"] = found.bic
     document = SepaDD(config, schema=SCHEMA, clean=True)
-    amended: dict[str, Mandate] = {}
+    amended: dict[str, Any] = {}
     for debit, invoice, mandate in debits:
         payment = {
             "name": sepa_text(mandate.debtor_name, 70), "IBAN": mandate.iban,
@@ -188,13 +235,14 @@ def pain008(collection: Collection, found: Any,
         if debit.amendment:
             amended[debit.end_to_end_id] = mandate
     content = document.export(validate=False)
+    del document  # its tree, as large as the file, is not needed to check it
     content = _with_amendments(content, amended, {d.end_to_end_id: d for d, _i, _m in debits})
     check_file(content, debits)
     return content
 
 
-def _with_amendments(content: bytes, amended: dict[str, Mandate],
-                     debits: dict[str, Debit]) -> bytes:
+def _with_amendments(content: bytes, amended: dict[str, Any],
+                     debits: dict[str, Any]) -> bytes:
     if not amended:
         return content
     ET.register_namespace("", NS)
@@ -234,54 +282,125 @@ def _schema() -> Any:
                                            / f"{SCHEMA}.xsd")))
 
 
-def check_file(content: bytes, debits: list[tuple[Debit, Invoice, Mandate]]) -> None:
+def check_file(content: bytes, debits: list[tuple[Any, Any, Any]]) -> None:
     """The XSD of pain.008.001.08, then what it does not say: the SEPA character set of
-    every text, the mandate references' set, totals and control sums."""
+    every text, the mandate references' set, totals and control sums. libxml2 (lxml)
+    validates while it parses, and each transaction is let go once checked: the memory
+    does not grow with the file."""
     from lxml import etree
 
+    texts = {f"{{{NS}}}{tag}" for tag in TEXT_TAGS}
+    reference, transaction = f"{{{NS}}}MndtId", f"{{{NS}}}DrctDbtTxInf"
+    header = None
     try:
-        _schema().assertValid(etree.fromstring(content))
-    except etree.DocumentInvalid as exc:
+        # Only the elements checked come back to Python; libxml2 skips the others.
+        for _event, element in etree.iterparse(
+                io.BytesIO(content), schema=_schema(), remove_blank_text=True,
+                tag=[*texts, reference, transaction, f"{{{NS}}}GrpHdr"]):
+            tag = element.tag
+            if tag in texts and not _SEPA_TEXT.fullmatch(element.text or ""):
+                raise CollectionFileError(f"{tag.rsplit('}', 1)[-1]} outside the SEPA "
+                                          f"character set: {element.text!r}")
+            if tag == reference and (len(element.text or "") > 35 or not
+                                     _REFERENCE_TEXT.fullmatch(element.text or "")):
+                raise CollectionFileError(f"mandate reference outside the SEPA rules: "
+                                          f"{element.text!r}")
+            if tag == f"{{{NS}}}GrpHdr":
+                header = (element.findtext(f"{{{NS}}}CtrlSum"),
+                          element.findtext(f"{{{NS}}}NbOfTxs"))
+            elif tag == transaction:
+                element.clear()
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+    except etree.XMLSyntaxError as exc:  # the XSD's verdict comes as a parse error
         raise CollectionFileError(str(exc)) from exc
-    root = ET.fromstring(content)
-    for element in root.iter():
-        tag = element.tag.rsplit("}", 1)[-1]
-        text = element.text or ""
-        if tag in ("Nm", "StrtNm", "TwnNm", "Ustrd", "BldgNb", "PstCd") \
-                and any(c not in SEPA_CHARACTERS for c in text):
-            raise CollectionFileError(f"{tag} outside the SEPA character set: {text!r}")
-        if tag == "MndtId" and (len(text) > 35 or any(c not in REFERENCE_CHARACTERS
-                                                       for c in text)):
-            raise CollectionFileError(f"mandate reference outside the SEPA rules: {text!r}")
-    header = root.find(f".//{{{NS}}}GrpHdr")
     total = sum((d.amount for d, _i, _m in debits), ZERO)
-    if Decimal(header.find(f"{{{NS}}}CtrlSum").text) != total \
-            or int(header.find(f"{{{NS}}}NbOfTxs").text) != len(debits):
+    if header is None or Decimal(header[0]) != total or int(header[1]) != len(debits):
         raise CollectionFileError("group header totals differ from the debits")
 
 
 def settle_collection(collection: Collection) -> Collection:
     """The bank collected the debits: their invoices are paid, their mandates used (FRST
-    done, an amendment reported)."""
+    done, an amendment reported), each change audited. Read and written a batch at a time
+    (app/services/record_batches.py): a collection may hold 100,000 debits."""
     if collection.status != "built":
         raise NotAllowed(_("This collection is settled already."))
-    for debit in collection.debits:
-        if debit.status != "pending":
-            continue
-        debit.status = "collected"
-        invoice = db.session.get(Invoice, debit.invoice_id) if debit.invoice_id else None
-        if invoice is not None:
-            paid = (invoice.amount_paid or ZERO) + debit.amount
-            update_record(invoice, {"amount_paid": paid,
-                                    **({"status": "paid"} if paid >= invoice.total else {})})
-        mandate = debit.mandate
-        mandate.last_used_on = collection.collection_date
-        mandate.original_iban = mandate.original_bic = None
-    collection.status, collection.settled_at = "settled", datetime.now(UTC)
     db.session.flush()
+    now = datetime.now(UTC)
+    invoices = RecordWriter(ENTITIES["invoices"])
+    tenant_id = invoices.sql.tenant_id
+    debits = BulkSQL(Debit.__table__, "id", tenant_id)
+    mandates = BulkSQL(Mandate.__table__, "id", tenant_id)
+    pending = db.session.execute(select(Debit.id, Debit.invoice_id, Debit.mandate_id,
+                                        Debit.amount).where(
+        Debit.collection_id == collection.id, Debit.status == "pending")
+        .order_by(Debit.id)).all()
+    used: set[int] = set()
+    for chunk in chunks(pending):
+        debits.update([{"id": debit_id, "status": "collected"} for debit_id, *_rest in chunk])
+        paid = _paid_invoices(chunk, invoices, now)
+        fresh = {m for _d, _i, m, _a in chunk} - used
+        used |= fresh
+        invoices.audit(paid + _used_mandates(sorted(fresh), collection.collection_date,
+                                             mandates, now))
+    collection.status, collection.settled_at = "settled", now
+    db.session.flush()
+    _expire(collection, {Debit: {d for d, *_r in pending},
+                         Invoice: {i for _d, i, _m, _a in pending},
+                         Mandate: used})
     record_event("update", "sepa_collections", collection.id, before={"status": "built"},
                  after={"status": "settled"})
     return collection
+
+
+def _paid_invoices(debits: list[Any], writer: RecordWriter,
+                   now: datetime) -> list[dict[str, Any]]:
+    """The debits' invoices paid by as much (in full: their status paid), written by the
+    record writer; their audit events."""
+    amounts = {invoice_id: amount for _d, invoice_id, _m, amount in debits if invoice_id}
+    rows, events = [], []
+    for invoice_id, paid, total, status in db.session.execute(select(
+            Invoice.id, Invoice.amount_paid, Invoice.total, Invoice.status)
+            .where(Invoice.id.in_(amounts)).order_by(Invoice.id)):
+        before = {"amount_paid": paid or ZERO, "status": status}
+        after = {"amount_paid": before["amount_paid"] + amounts[invoice_id],
+                 "status": "paid" if before["amount_paid"] + amounts[invoice_id] >= total
+                 else status}
+        row = {name: value for name, value in after.items() if value != before[name]}
+        if row:
+            rows.append({**row, "id": invoice_id, "updated_at": now})
+            events.append(audit_row("update", "invoices", invoice_id,
+                                    *map(jsonable, diff(before, after)), now))
+    if rows:
+        writer.update(rows)
+    return events
+
+
+def _used_mandates(ids: list[int], on: date, sql: BulkSQL,
+                   now: datetime) -> list[dict[str, Any]]:
+    """The mandates last used `on`, their amendment reported (then forgotten): written, and
+    audited as app/services/mandates.py audits a mandate's changes."""
+    rows, events = [], []
+    after = {"last_used_on": on, "original_iban": None, "original_bic": None}
+    for mandate_id, *values in db.session.execute(select(
+            Mandate.id, Mandate.last_used_on, Mandate.original_iban, Mandate.original_bic)
+            .where(Mandate.id.in_(ids)).order_by(Mandate.id)):
+        before = dict(zip(after, values, strict=True))
+        if before != after:
+            rows.append({**after, "id": mandate_id, "updated_at": now})
+            events.append(audit_row("update", "sepa_mandates", mandate_id,
+                                    *map(jsonable, diff(before, after)), now))
+    if rows:
+        sql.update(rows)
+    return events
+
+
+def _expire(collection: Collection, written: dict[type, set[int]]) -> None:
+    """What the session holds of the rows written by SQL, read again when next used."""
+    db.session.expire(collection, ["debits"])
+    for record in list(db.session.identity_map.values()):
+        if record.id in written.get(type(record), ()):
+            db.session.expire(record)
 
 
 def return_debit(debit: Debit, reason: str, on: date | None = None) -> Debit:
@@ -312,46 +431,66 @@ def send_prenotifications(tenant_id: int, collection_id: int) -> int:
     """The `send_prenotifications` job: tell each customer of the collection what will be
     debited, when, under which mandate (SEPA's pre-notification), in the tenant's language.
     Each debit is marked once told, so that a job run again after a crash tells the others
-    only."""
+    only. Customers, invoices and mandates are read a batch of debits at a time."""
     sent = 0
     with tenant_context(tenant_id):
+        # Read once: the commit after each mail expires what the session holds.
         tenant = db.session.get(Tenant, tenant_id)
-        found = creditor()
-        pending = db.session.scalars(select(Debit).where(
-            Debit.collection_id == collection_id, Debit.notified_at.is_(None))
+        name, locale, creditor_name = tenant.name, tenant.default_locale or "fr", \
+            creditor().name
+        when = db.session.scalar(select(Collection.collection_date).where(
+            Collection.id == collection_id))
+        pending = db.session.execute(select(
+            Debit.id, Debit.account_id, Debit.invoice_id, Debit.mandate_id, Debit.amount)
+            .where(Debit.collection_id == collection_id, Debit.notified_at.is_(None))
             .order_by(Debit.id)).all()
         if pending:
             mail.ensure_configured()
-        for debit in pending:
-            account = db.session.get(Account, debit.account_id)
-            invoice = db.session.get(Invoice, debit.invoice_id) if debit.invoice_id \
-                else None
-            if account is None or not account.email:
-                log.warning("collection %s: customer %s has no e-mail address, not told "
-                            "of debit %s", collection_id, debit.account_id, debit.id)
-                continue
-            with mail.in_language(tenant.default_locale or "fr"):
-                message = mail.compose(
-                    account.email, _("Direct debit of %(amount)s on %(date)s — %(name)s",
-                                     amount=money(debit.amount, "EUR"),
-                                     date=day(debit.collection.collection_date),
-                                     name=tenant.name),
-                    "document", sender_name=tenant.name, greeting=_("Hello,"),
-                    paragraphs=_prenotice(debit, invoice, found), signature=tenant.name)
-            mail.send(message)
-            debit.notified_at = datetime.now(UTC)
-            db.session.commit()
-            sent += 1
+        told = BulkSQL(Debit.__table__, "id", tenant_id)
+        for chunk in chunks(pending):
+            emails = _by_id(Account.id, Account.email, {d.account_id for d in chunk})
+            numbers = _by_id(Invoice.id, Invoice.number, {d.invoice_id for d in chunk})
+            mandates = {row.id: row for row in db.session.execute(select(
+                Mandate.id, Mandate.iban, Mandate.reference, Mandate.creditor_identifier)
+                .where(Mandate.id.in_({d.mandate_id for d in chunk})))}
+            for debit in chunk:
+                email = emails.get(debit.account_id)
+                if not email:
+                    log.warning("collection %s: customer %s has no e-mail address, not told "
+                                "of debit %s", collection_id, debit.account_id, debit.id)
+                    continue
+                with mail.in_language(locale):
+                    message = mail.compose(
+                        email, _("Direct debit of %(amount)s on %(date)s — %(name)s",
+                                 amount=money(debit.amount, "EUR"), date=day(when),
+                                 name=name),
+                        "document", sender_name=name, greeting=_("Hello,"),
+                        paragraphs=_prenotice(debit.amount, when, numbers.get(
+                            debit.invoice_id), mandates[debit.mandate_id], creditor_name),
+                        signature=name)
+                mail.send(message)
+                # Marked and committed at once: a crash after this mail does not send it again.
+                told.update([{"id": debit.id, "notified_at": datetime.now(UTC)}])
+                db.session.commit()
+                sent += 1
     return sent
 
 
-def _prenotice(debit: Debit, invoice: Invoice | None, found: Any) -> list[str]:
-    mandate = debit.mandate
+def _by_id(key: Any, column: Any, ids: set[int | None]) -> dict[int, Any]:
+    """{id: column} of the records `ids` (None left out)."""
+    ids.discard(None)
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(key, column).where(key.in_(ids))).tuples().all())
+
+
+def _prenotice(amount: Decimal, when: date, number: str | None, mandate: Any,
+               creditor_name: str) -> list[str]:
     lines = [_("On %(date)s, %(creditor)s will debit %(amount)s from your account ending in "
-               "%(last)s.", date=day(debit.collection.collection_date), creditor=found.name,
-               amount=money(debit.amount, "EUR"), last=mandate.iban[-4:])]
-    if invoice is not None:
-        lines.append(_("It pays invoice %(number)s.", number=invoice.number))
+               "%(last)s.", date=day(when), creditor=creditor_name,
+               amount=money(amount, "EUR"), last=mandate.iban[-4:])]
+    if number is not None:
+        lines.append(_("It pays invoice %(number)s.", number=number))
     lines.append(_("Mandate reference: %(reference)s. Creditor identifier: %(identifier)s.",
                    reference=mandate.reference, identifier=mandate.creditor_identifier))
     return lines

@@ -44,7 +44,7 @@ def send_alert(alert_id: int) -> int:
                 message = mail.compose(
                     admin.email,
                     subject,
-                    "feed_notice",
+                    "document",
                     sender_name=tenant.name,
                     greeting=_("Hello,"),
                     paragraphs=paragraphs,
@@ -131,7 +131,7 @@ def send_digest(subscription_id: int, now: datetime) -> None:
         message = mail.compose(
             admin.email,
             subject,
-            "feed_notice",
+            "document",
             sender_name=tenant.name,
             greeting=_("Hello,"),
             paragraphs=paragraphs,

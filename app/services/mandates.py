@@ -16,15 +16,13 @@ from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.models import Account, Mandate
 from app.models.selling import MANDATE_CHANNELS
-from app.sepa import REFERENCE_CHARACTERS, SepaValueError, bic, iban
+from app.sepa import REFERENCE_CHARACTERS, SepaValueError, bic, clean_party, given_text, iban
 from app.services.audit import record_event
 from app.services.offers import creditor
 from app.tenancy import all_tenants_unsafe, tenant_context
 
 EXPIRY = relativedelta(months=36)
 MAX_REFERENCE = 35
-ADDRESS = (("debtor_name", 140, True), ("street", 70, True), ("building_number", 16, False),
-           ("postal_code", 16, True), ("town", 35, True))
 SHOWN = ("reference", "creditor_identifier", "debtor_name", "street", "building_number",
          "postal_code", "town", "country", "iban", "bic", "is_recurrent", "channel",
          "signed_on", "status", "last_used_on", "original_iban", "original_bic", "ended_on",
@@ -43,34 +41,22 @@ def _values(mandate: Mandate) -> dict[str, Any]:
     return {name: getattr(mandate, name) for name in SHOWN}
 
 
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    return str(value).strip() if value is not None else ""
-
-
 def _clean_debtor(data: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """The debtor as he signed: names and addresses are kept as typed (accents included);
     the collection file transliterates them to the SEPA character set."""
-    clean: dict[str, Any] = {}
-    for key, most, required in ADDRESS:
-        value = _text(data, key)
-        if required and not value:
-            errors[key] = _("This field is required.")
-        elif len(value) > most:
-            errors[key] = _("Use at most %(n)d characters.", n=most)
-        clean[key] = value
-    country = _text(data, "country").upper()
+    clean: dict[str, Any] = clean_party(data, errors, "debtor_name", 140, sepa_only=False)
+    country = given_text(data, "country").upper()
     if not (len(country) == 2 and country.isalpha()):
         errors["country"] = _("Enter the two-letter code of the country (e.g. FR).")
     clean["country"] = country
     account = None
     try:
-        account = iban(_text(data, "iban"))
+        account = iban(given_text(data, "iban"))
         clean["iban"] = str(account.compact)
     except SepaValueError as exc:
         errors["iban"] = str(exc)
     try:  # optional in the SEPA zone since 2016: found from the IBAN when the bank is known
-        clean["bic"] = bic(_text(data, "bic"), account)
+        clean["bic"] = bic(given_text(data, "bic"), account)
     except SepaValueError as exc:
         errors["bic"] = str(exc)
     return clean
@@ -102,7 +88,7 @@ def create_mandate(account: Account, data: dict[str, Any], channel: str = "paper
         errors["signed_on"] = _("Enter a date.")
     elif signed_on > local_today():
         errors["signed_on"] = _("A mandate cannot be signed in the future.")
-    reference = _text(data, "reference").upper()
+    reference = given_text(data, "reference").upper()
     if reference:
         if len(reference) > MAX_REFERENCE or any(c not in REFERENCE_CHARACTERS
                                                  for c in reference):

@@ -15,7 +15,15 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import CustomField, Offer, SepaCreditor
 from app.models.selling import RECURRENCES
-from app.sepa import SepaValueError, bic, creditor_identifier, iban, in_sepa_zone, sepa_text_error
+from app.sepa import (
+    SepaValueError,
+    bic,
+    clean_party,
+    creditor_identifier,
+    given_text,
+    iban,
+    in_sepa_zone,
+)
 from app.services.audit import record_event
 from app.values import parse_decimal
 
@@ -50,11 +58,6 @@ def unknown_merge_fields(template: str) -> list[str]:
     return sorted({name for name in MERGE_FIELD.findall(template) if name not in MERGE_FIELDS})
 
 
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    return str(value).strip() if value is not None else ""
-
-
 def _length(errors: dict[str, str], key: str, value: str, most: int) -> None:
     if len(value) > most:
         errors[key] = _("Use at most %(n)d characters.", n=most)
@@ -67,7 +70,7 @@ def _clean_offer(data: dict[str, Any], offer: Offer | None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
 
-    code = _text(merged, "code").lower()
+    code = given_text(merged, "code").lower()
     if not code:
         errors["code"] = _("Enter a code: it is the end of the offer's web address.")
     elif not CODE.match(code):
@@ -78,11 +81,11 @@ def _clean_offer(data: dict[str, Any], offer: Offer | None) -> dict[str, Any]:
         errors["code"] = _("Another offer already has this code.")
     clean["code"] = code
 
-    clean["name"] = _text(merged, "name")
+    clean["name"] = given_text(merged, "name")
     if not clean["name"]:
         errors["name"] = _("Enter the offer's name.")
     _length(errors, "name", clean["name"], 200)
-    clean["description"] = _text(merged, "description")
+    clean["description"] = given_text(merged, "description")
     _length(errors, "description", clean["description"], 5000)
 
     try:
@@ -92,11 +95,11 @@ def _clean_offer(data: dict[str, Any], offer: Offer | None) -> dict[str, Any]:
         clean["price"] = price.quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         errors["price"] = _("Enter a price of 0 or more, e.g. 12.50.")
-    clean["currency"] = _text(merged, "currency").upper() or "EUR"
+    clean["currency"] = given_text(merged, "currency").upper() or "EUR"
     if clean["currency"] != "EUR":
         errors["currency"] = _("SEPA direct debits are in euros: the currency is EUR.")
 
-    clean["recurrence"] = _text(merged, "recurrence")
+    clean["recurrence"] = given_text(merged, "recurrence")
     if clean["recurrence"] not in RECURRENCES:
         errors["recurrence"] = _("Choose monthly, yearly or one-off.")
 
@@ -126,7 +129,7 @@ def _clean_offer(data: dict[str, Any], offer: Offer | None) -> dict[str, Any]:
                                        keys=", ".join(missing))
     clean["collected_fields"] = fields
 
-    clean["fulfilment_sku"] = _text(merged, "fulfilment_sku") or None
+    clean["fulfilment_sku"] = given_text(merged, "fulfilment_sku") or None
     _length(errors, "fulfilment_sku", clean["fulfilment_sku"] or "", 60)
     try:
         given = merged.get("fulfilment_quantity")
@@ -191,36 +194,25 @@ def creditor() -> SepaCreditor | None:
 
 def _clean_creditor(data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    # Lengths of pain.008's structured postal address and party name.
-    for key, most, required in (("name", 70, True), ("street", 70, True),
-                                ("building_number", 16, False), ("postal_code", 16, True),
-                                ("town", 35, True)):
-        value = _text(data, key)
-        if required and not value:
-            errors[key] = _("This field is required.")
-        elif len(value) > most:
-            errors[key] = _("Use at most %(n)d characters.", n=most)
-        elif value and (problem := sepa_text_error(value)):
-            errors[key] = problem
-        clean[key] = value
-    country = _text(data, "country").upper()
+    # Names and addresses go into the collection file as they are: SEPA characters only.
+    clean: dict[str, Any] = clean_party(data, errors, "name", 70, sepa_only=True)
+    country = given_text(data, "country").upper()
     if not (len(country) == 2 and in_sepa_zone(country)):
         errors["country"] = _("Enter the two-letter code of a country of the SEPA zone "
                               "(e.g. FR).")
     clean["country"] = country
     try:
-        clean["creditor_identifier"] = creditor_identifier(_text(data, "creditor_identifier"))
+        clean["creditor_identifier"] = creditor_identifier(given_text(data, "creditor_identifier"))
     except SepaValueError as exc:
         errors["creditor_identifier"] = str(exc)
     account = None
     try:
-        account = iban(_text(data, "iban"))
+        account = iban(given_text(data, "iban"))
         clean["iban"] = str(account.compact)
     except SepaValueError as exc:
         errors["iban"] = str(exc)
     try:
-        clean["bic"] = bic(_text(data, "bic"), account)
+        clean["bic"] = bic(given_text(data, "bic"), account)
         if account is not None and not clean["bic"]:
             errors["bic"] = _("The bank of this IBAN is not known here: enter its BIC.")
     except SepaValueError as exc:

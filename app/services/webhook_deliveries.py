@@ -248,7 +248,7 @@ def notify_disabled(endpoint: WebhookEndpoint) -> int:
             with mail.in_language(admin.locale or tenant.default_locale):
                 message = mail.compose(admin.email, _("Webhook disabled: %(url)s",
                                                       url=endpoint.url),
-                                       "webhook_disabled", sender_name=tenant.name,
+                                       "document", sender_name=tenant.name,
                                        **_notice(endpoint, tenant))
             mail.send(message)
             sent += 1

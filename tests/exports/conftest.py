@@ -49,6 +49,7 @@ from tests.exports.servers import https_server, sshd  # noqa: E402, F401  (fixtu
 from tests.importers.conftest import (  # noqa: E402, F401  (fixtures)
     make_feed_account,
     make_profile,
+    sftp_server,  # Relais's SFTP inbox; the tenant's own server is remote_sftp
 )
 from tests.jobs.conftest import broker, redis_url, spawn  # noqa: E402, F401  (fixtures)
 from tests.webhooks.conftest import inbox  # noqa: E402, F401  (fixture)

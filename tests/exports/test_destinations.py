@@ -23,7 +23,8 @@ def one_invoice(make_account, make_invoice):
 
 
 @pytest.fixture
-def sftp_server(tenant, sshd):
+def remote_sftp(tenant, sshd):
+    """The tenant's own SFTP server (Debian's sshd on loopback), as an admin registers it."""
     server = create_sftp_server(
         {
             "name": "compta",
@@ -71,7 +72,7 @@ def test_a_mail_server_that_refuses_fails_the_run_with_its_reason(
 
 
 def test_an_export_is_sent_to_the_tenants_sftp_server(
-    make_export, run_now, one_invoice, sshd, sftp_server
+    make_export, run_now, one_invoice, sshd, remote_sftp
 ):
     outgoing = sshd.root / "depot"
     outgoing.mkdir()
@@ -80,7 +81,7 @@ def test_an_export_is_sent_to_the_tenants_sftp_server(
         format="csv_utf8",
         columns=["number", "issued_on"],
         destination="sftp",
-        sftp_server_id=sftp_server.id,
+        sftp_server_id=remote_sftp.id,
         folder=str(outgoing),
     )
     run = run_now(export)
@@ -91,22 +92,22 @@ def test_an_export_is_sent_to_the_tenants_sftp_server(
     assert run.delivered_to.startswith(f"sftp://{sshd.username}@127.0.0.1:{sshd.port}/")
 
 
-def test_the_server_pinned_key_and_secret(sshd, sftp_server):
-    assert sftp_server.host_key == sshd.host_key.strip()
-    assert sshd.client_key not in sftp_server.secret_encrypted  # sealed
-    assert unseal(sftp_server.secret_encrypted) == sshd.client_key.strip() + "\n"
-    assert fingerprint(sftp_server.host_key).startswith("SHA256:")
+def test_the_server_pinned_key_and_secret(sshd, remote_sftp):
+    assert remote_sftp.host_key == sshd.host_key.strip()
+    assert sshd.client_key not in remote_sftp.secret_encrypted  # sealed
+    assert unseal(remote_sftp.secret_encrypted) == sshd.client_key.strip() + "\n"
+    assert fingerprint(remote_sftp.host_key).startswith("SHA256:")
 
 
 def test_a_server_presenting_another_host_key_is_refused(
-    make_export, run_now, one_invoice, sshd, sftp_server
+    make_export, run_now, one_invoice, sshd, remote_sftp
 ):
     from tests.exports.servers import _ed25519_pair
 
-    sftp_server.host_key = _ed25519_pair()[1]  # as if the server had been replaced
+    remote_sftp.host_key = _ed25519_pair()[1]  # as if the server had been replaced
     db.session.commit()
     run = run_now(
-        make_export(destination="sftp", sftp_server_id=sftp_server.id, folder=str(sshd.root))
+        make_export(destination="sftp", sftp_server_id=remote_sftp.id, folder=str(sshd.root))
     )
     assert run.status == "failed"
     assert "host key changed" in run.message
@@ -149,31 +150,11 @@ def test_a_password_login_the_server_refuses_fails_the_run(make_export, run_now,
     assert run.status == "failed" and "refused the login" in run.message
 
 
-@pytest.fixture
-def sftp_inbox(app, tmp_path, monkeypatch):
-    """Relais's own SFTP inbox on a free loopback port, in a thread of this process."""
-    import threading
-
-    from importers.sftp import throttle
-    from importers.sftp.server import SFTPService
-
-    monkeypatch.setitem(app.config, "FEED_STORAGE_DIR", str(tmp_path / "feeds"))
-    monkeypatch.setitem(app.config, "SFTP_HOST_KEY", str(tmp_path / "sftp_host_key"))
-    app.extensions.pop(throttle.EXTENSION, None)
-    service = SFTPService(app, "127.0.0.1", 0)
-    service.bind()
-    thread = threading.Thread(target=service.serve_forever, daemon=True)
-    thread.start()
-    yield service
-    service.stop()
-    thread.join(5)
-    app.extensions.pop(throttle.EXTENSION, None)
-
-
 def test_an_export_lands_in_a_feed_accounts_outbox_and_is_fetched_over_sftp(
-        app, make_export, run_now, one_invoice, make_feed_account, sftp_inbox):
+        app, make_export, run_now, one_invoice, make_feed_account, sftp_server):
     """Invoice numbers for the accounting system that sends its files to the inbox: it fetches
-    the export from its own outbox/ with the same login."""
+    the export from its own outbox/ with the same login (`sftp_server`: the inbox, the
+    fixture of tests/importers)."""
     from app.errors import ValidationError
     from tests.importers.test_sftp_inbox import connect
 
@@ -187,7 +168,7 @@ def test_an_export_lands_in_a_feed_accounts_outbox_and_is_fetched_over_sftp(
     run = run_now(export)
     assert run.status == "succeeded", run.message
     assert run.delivered_to == f"compta: outbox/{run.file_name}"
-    sftp = connect(sftp_inbox, "alpha.compta", password="sftp-password-123")
+    sftp = connect(sftp_server, "alpha.compta", password="sftp-password-123")
     try:
         assert run.file_name in sftp.listdir("outbox")
         with sftp.open(f"outbox/{run.file_name}", "rb") as fetched:

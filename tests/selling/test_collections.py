@@ -8,13 +8,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Debit
+from app.models import AuditEvent, Debit
 from app.services import collections, mandates
 from app.services.offers import set_creditor
-from tests.backoffice.conftest import fr
+from tests.backoffice.conftest import count_statements, fr
 from tests.conftest import local_day
 from tests.selling.test_mandates import DEBTOR, NEW_IBAN
 from tests.selling.test_offers_api import CREDITOR
@@ -261,3 +262,63 @@ def test_a_file_the_xsd_refuses_is_never_kept(creditor, make_account, make_invoi
                    content.replace(b"<Nm>Telepeage Services</Nm>", b"<Nm>T\xc3\xa9l\xc3\xa9</Nm>")):
         with pytest.raises(collections.CollectionFileError):
             collections.check_file(broken, rows)
+
+
+def test_settling_audits_the_invoices_paid_and_the_mandates_used(
+        creditor, make_account, make_invoice):
+    when = local_day() + timedelta(days=15)
+    account = make_account()
+    mandate = _mandate(account)
+    mandate.last_used_on = date(2026, 6, 1)
+    mandates.amend_mandate(mandate, {"iban": NEW_IBAN})
+    first = make_invoice(account=account, due_on=when)
+    second = make_invoice(account=account, due_on=when)
+    collection = collections.build_collection(when)
+    db.session.commit()
+    assert len(collection.debits) == 2  # RCUR: both invoices under the one mandate
+    collections.settle_collection(collection)
+    db.session.commit()
+
+    def events(entity):
+        return db.session.scalars(select(AuditEvent).where(
+            AuditEvent.entity == entity, AuditEvent.action == "update")
+            .order_by(AuditEvent.id)).all()
+
+    *_amended, used = events("sepa_mandates")  # after the amendment's own event
+    assert used.record_id == mandate.id
+    assert (used.before["last_used_on"], used.before["original_iban"]) == \
+        ("2026-06-01", "FR7630006000011234567890189")
+    assert (used.after["last_used_on"], used.after["original_iban"]) == \
+        (when.isoformat(), None)
+    paid = {e.record_id: (e.before, e.after) for e in events("invoices")}
+    for invoice in (first, second):
+        before, after = paid[invoice.id]
+        assert (Decimal(before["amount_paid"]), before["status"]) == (0, "issued")
+        assert (Decimal(after["amount_paid"]), after["status"]) == (invoice.total, "paid")
+    db.session.refresh(mandate)
+    assert (mandate.last_used_on, mandate.original_iban) == (when, None)
+
+
+def test_settling_and_telling_cost_the_same_statements_for_one_debit_or_many(
+        app, creditor, make_account, make_invoice, inbox):
+    when = local_day() + timedelta(days=15)
+
+    def statements(customers):
+        for n in range(customers):
+            account = make_account(email=f"client{n}@example.com")
+            _mandate(account)
+            make_invoice(account=account, due_on=when)
+        collection = collections.build_collection(when)
+        db.session.commit()
+        with count_statements(app) as settling:
+            collections.settle_collection(collection)
+        db.session.commit()
+        with count_statements(app) as telling:
+            told = collections.send_prenotifications(collection.tenant_id, collection.id)
+        assert told == customers
+        # Each debit is marked told, and committed, on its own (a job run again after a
+        # crash tells the others only): those statements are the debits', not reads.
+        return len(settling), len([s for s in telling if s.lstrip().upper()
+                                   .startswith("SELECT")])
+
+    assert statements(1) == statements(5)
