@@ -2,11 +2,39 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app.services.erasure import remove_deleted_tenant_files
 from app.web.transactions import transaction
 
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
 log = logging.getLogger(__name__)
+
+
+def in_each_tenant(reason: str, tenant_ids: Select, work: Callable[[], int]) -> int:
+    """Run `work` in each tenant `tenant_ids` (a select of tenant ids, read across tenants)
+    names, in its own context and transaction; the sum of what it returns."""
+    from app.extensions import db
+    from app.tenancy import all_tenants_unsafe, tenant_context
+
+    with all_tenants_unsafe(reason):
+        tenants = db.session.scalars(tenant_ids).all()
+        db.session.commit()
+    done = 0
+    for tenant_id in tenants:
+        with tenant_context(tenant_id):
+            try:
+                done += work()
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                raise
+            finally:
+                db.session.remove()
+    return done
 
 
 def remove_deleted_tenants_files() -> None:

@@ -19,7 +19,6 @@ from app.models.selling import MANDATE_CHANNELS
 from app.sepa import REFERENCE_CHARACTERS, SepaValueError, bic, clean_party, given_text, iban
 from app.services.audit import record_event
 from app.services.offers import creditor
-from app.tenancy import all_tenants_unsafe, tenant_context
 
 EXPIRY = relativedelta(months=36)
 MAX_REFERENCE = 35
@@ -184,19 +183,8 @@ def expire_mandates(today: date) -> int:
 
 def expire_all_mandates() -> int:
     """The `expire_mandates` job (daily): every tenant's, each in its own context."""
-    with all_tenants_unsafe("expire_mandates"):
-        tenants = db.session.scalars(select(Mandate.tenant_id).where(
-            Mandate.status == "active").group_by(Mandate.tenant_id)).all()
-        db.session.commit()
-    expired = 0
-    for tenant_id in tenants:
-        with tenant_context(tenant_id):
-            try:
-                expired += expire_mandates(local_today())
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                raise
-            finally:
-                db.session.remove()
-    return expired
+    from app.platform_jobs import in_each_tenant
+
+    return in_each_tenant("expire_mandates", select(Mandate.tenant_id).where(
+        Mandate.status == "active").group_by(Mandate.tenant_id),
+        lambda: expire_mandates(local_today()))

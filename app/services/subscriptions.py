@@ -46,7 +46,7 @@ from app.services.record_checks import COUNTRIES
 from app.services.records import create_record
 from app.services.tenants import find_user_by_email
 from app.services.webhook_outbox import enqueue_event
-from app.tenancy import all_tenants_unsafe, current_tenant_id, tenant_context
+from app.tenancy import current_tenant_id
 
 # (field, most characters, required): the SEPA structured address's lengths (pain.008).
 TEXT_FIELDS = (("first_name", 100, False), ("last_name", 100, True), ("street", 70, True),
@@ -488,22 +488,10 @@ def abandon_idle(moment: datetime | None = None) -> int:
 
 def abandon_all_idle() -> int:
     """The `abandon_subscriptions` job: every tenant's, each in its own context."""
-    with all_tenants_unsafe("abandon_subscriptions"):
-        tenants = db.session.scalars(select(Subscription.tenant_id).where(
-            Subscription.status == "started").group_by(Subscription.tenant_id)).all()
-        db.session.commit()
-    abandoned = 0
-    for tenant_id in tenants:
-        with tenant_context(tenant_id):
-            try:
-                abandoned += abandon_idle()
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                raise
-            finally:
-                db.session.remove()
-    return abandoned
+    from app.platform_jobs import in_each_tenant
+
+    return in_each_tenant("abandon_subscriptions", select(Subscription.tenant_id).where(
+        Subscription.status == "started").group_by(Subscription.tenant_id), abandon_idle)
 
 
 # -- conversion --------------------------------------------------------------------------------
