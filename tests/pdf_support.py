@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -23,3 +25,21 @@ def pdf_text(data: bytes) -> str:
 def pdf_image_count(data: bytes) -> int:
     """How many images the pages draw (a logo is one)."""
     return sum(len(page.images) for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def pyhanko_validation(data: bytes) -> Any:
+    """pyHanko's own validation of the file's last signature, trusting the seal's
+    certificate (app/esign.py). pyHanko runs an event loop of its own: in a thread of its
+    own, since this one may already run one (Playwright's, after a browser test)."""
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from app import esign
+
+    cert, _key = esign.seal_files()
+    signature = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures[-1]
+    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(cert))])
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(validate_pdf_signature, signature, context).result()

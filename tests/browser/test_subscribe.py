@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -18,27 +17,11 @@ from app.models import Signature, Subscription
 from app.services import subscriptions as service
 from tests.browser.conftest import PageProblems, screenshot
 from tests.browser.test_account_custom_field import assert_fits_width
+from tests.pdf_support import pyhanko_validation
 from tests.selling.subscribe_support import code_from, selling
 from tests.webhooks.conftest import inbox  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
-
-
-def _validate(data: bytes) -> Any:
-    """pyHanko's own validation of the file's seal, trusting the seal's certificate."""
-    from pyhanko.keys import load_cert_from_pemder
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    from app import esign
-
-    cert, _key = esign.seal_files()
-    signature = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures[-1]
-    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(cert))])
-    # pyHanko runs its own event loop: not in this thread, where Playwright's runs.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(validate_pdf_signature, signature, context).result()
 
 
 def _fill_details(page: Any, iban: str) -> None:
@@ -109,12 +92,12 @@ def test_a_customer_subscribes_signs_and_gets_a_sealed_contract(
     problems.failed_responses = [m for m in problems.failed_responses if m not in expected]
     problems.assert_none()
 
-    status = _validate(sealed)
+    status = pyhanko_validation(sealed)
     assert status.intact and status.valid and status.trusted and status.bottom_line
     # A copy with one byte of the contract changed fails the same validation.
     start = sealed.index(b"stream", 200) + 20
     tampered = sealed[:start] + bytes([sealed[start] ^ 0x01]) + sealed[start + 1:]
-    assert not _validate(tampered).intact
+    assert not pyhanko_validation(tampered).intact
 
     db.session.expire_all()
     subscription = db.session.scalar(select(Subscription))

@@ -23,6 +23,7 @@ from app.services.records import create_record
 from tests.backoffice.conftest import fr
 from tests.conftest import login
 from tests.conftest import page_text as _page_text
+from tests.pdf_support import pyhanko_validation
 from tests.selling.test_offers_api import CREDITOR
 
 UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)"
@@ -39,19 +40,6 @@ def page_text(response) -> str:
 def sealing(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "ESIGN_CERT_FILE", str(tmp_path / "seal" / "cert.pem"))
     monkeypatch.setitem(app.config, "ESIGN_KEY_FILE", str(tmp_path / "seal" / "key.pem"))
-
-
-def _pyhanko_status(data: bytes):
-    """pyHanko's own validation of the last signature, against our seal's certificate."""
-    from pyhanko.keys import load_cert_from_pemder
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    cert, _key = esign.seal_files()
-    embedded = PdfFileReader(io.BytesIO(data)).embedded_signatures[-1]
-    return validate_pdf_signature(embedded, ValidationContext(
-        trust_roots=[load_cert_from_pemder(str(cert))]))
 
 
 def _path(inbox) -> str:
@@ -155,7 +143,7 @@ def test_a_customer_signs_the_quote_and_gives_his_mandate(app, admin, admin_clie
     pages = "".join(page.extract_text() for page in PdfReader(io.BytesIO(sealed)).pages)
     assert "D-2026-042" in pages and mandate.reference in pages and "Hélène Dupré" in pages
     assert signature.document_sha256 in "".join(pages.split())  # the evidence page
-    status = _pyhanko_status(sealed)
+    status = pyhanko_validation(sealed)
     assert status.intact and status.valid and status.trusted
     tampered = bytearray(sealed)
     tampered[len(tampered) // 3] ^= 0x01  # one bit, inside the signed range
