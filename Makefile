@@ -12,6 +12,8 @@ export SFTP_PORT
 TEST_WORKERS ?= 2
 export FLASK_APP := wsgi.py
 
+BENCH_SELLING_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/relais_bench_selling
+
 .PHONY: install install-dev translations run test lint bench clean
 
 $(BIN)/python:
@@ -49,6 +51,9 @@ lint: install-dev
 
 bench: install-dev translations
 	$(BIN)/python -m bench --suite all
+	$(BIN)/python -m bench.collections --postgresql $(BENCH_SELLING_DATABASE_URL)
+	$(BIN)/python -m bench.sealing
+	$(BIN)/python -m bench.subscribe --postgresql $(BENCH_SELLING_DATABASE_URL)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench import RESULTS_DIR
+from bench.databases import empty_schema, ensure_database
 
 TARGET_RATIO = 0.5
 CREDITOR = {"name": "Telepeage Services", "street": "Rue de la Paix", "building_number": "12",
@@ -58,12 +59,7 @@ def _prepare(url: str, files: str, size: int) -> int:
 
     app = _app(url, files)
     with app.app_context():
-        db.drop_all()
-        if db.engine.dialect.name == "postgresql":  # what the search indexes need
-            with db.engine.begin() as connection:
-                for extension in ("pg_trgm", "btree_gin"):
-                    connection.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {extension}")
-        db.create_all()
+        empty_schema()
         with all_tenants_unsafe("bench set-up"):
             tenant = create_tenant("bench", "Bench")
             db.session.commit()
@@ -203,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         report["sqlite"] = run(f"sqlite:///{scratch}/bench.sqlite", scratch, sizes)
         if args.postgresql:
             print("PostgreSQL")
+            ensure_database(args.postgresql)
             report["postgresql"] = run(args.postgresql, scratch, sizes)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

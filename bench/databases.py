@@ -167,3 +167,32 @@ class ServerCPU:
         if now is None or self.start is None or not now:
             return None
         return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())
+
+
+def empty_schema() -> None:
+    """Drop and create the app's tables on the current app's database (within an app
+    context), with the PostgreSQL extensions the search indexes need."""
+    from app.extensions import db
+
+    db.drop_all()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as connection:
+            for extension in ("pg_trgm", "btree_gin"):
+                connection.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+    db.create_all()
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names when it is missing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    server = make_url(url)
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          poolclass=NullPool)
+    with admin.connect() as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                       {"name": server.database}) is None:
+            conn.execute(text(f'CREATE DATABASE "{server.database}"'))
+    admin.dispose()
