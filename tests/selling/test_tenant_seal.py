@@ -42,13 +42,15 @@ def sealing(app, tmp_path, monkeypatch):
 
 
 def make_p12(name: str, *, passphrase: str = PASSPHRASE, days: int = 365,
-             expired: bool = False, can_sign: bool = True, without_key: bool = False) -> bytes:
+             expired: bool = False, future: bool = False, can_sign: bool = True,
+             without_key: bool = False) -> bytes:
     """A self-signed seal certificate and its key, as a PKCS#12 file."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)])
     now = datetime.now(UTC)
     start, end = (now - timedelta(days=400), now - timedelta(days=1)) if expired \
+        else (now + timedelta(days=10), now + timedelta(days=days)) if future \
         else (now - timedelta(minutes=5), now + timedelta(days=days))
     certificate = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
@@ -167,6 +169,7 @@ def _validate(data: bytes, certificate_pem: str):
      "This file cannot be read with this passphrase: check the passphrase, and that the file "
      "is a PKCS#12 file (.p12 or .pfx)."),
     (lambda: make_p12("Alpha", expired=True), PASSPHRASE, "pkcs12_file", "expired"),
+    (lambda: make_p12("Alpha", future=True), PASSPHRASE, "pkcs12_file", "future"),
     (lambda: make_p12("Alpha", can_sign=False), PASSPHRASE, "pkcs12_file",
      "This certificate's key usage does not allow signing: a seal needs digital signature "
      "or non-repudiation."),
@@ -187,6 +190,9 @@ def test_a_file_that_cannot_seal_is_refused_beside_its_field(
     if message == "expired":
         assert fr("This certificate expired on %(date)s.", date="X").split("X")[0].strip() \
             in feedback
+    elif message == "future":
+        assert fr("This certificate is valid only from %(date)s.", date="X").split("X")[0] \
+            .strip() in feedback
     else:
         assert fr(message) in feedback
     db.session.expire_all()
