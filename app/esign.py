@@ -2,9 +2,10 @@
 timestamp server is configured) after an audit-trail page is appended, so that anyone can check
 with pyHanko or a PDF reader that not a byte changed since.
 
-The seal's certificate is the platform's unless ESIGN_CERT_FILE and ESIGN_KEY_FILE name
-another (a qualified seal bought by the operator, a tenant's own): a self-signed one is
-generated once, at first use, under instance/esign/, and kept.
+The seal's certificate is the tenant's own when a tenant admin gave one
+(app/services/esign_seals.py), else the platform's: ESIGN_CERT_FILE and ESIGN_KEY_FILE name it
+(a qualified seal bought by the operator), or a self-signed one is generated once, at first
+use, under instance/esign/, and kept.
 """
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def seal_pdf(pdf: bytes, *, reason: str, location: str = "") -> bytes:
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
-    signer, reserved = _signer(*seal_files())
+    signer, reserved = _tenant_signer() or _signer(*seal_files())
     timestamper = None
     if current_app.config.get("ESIGN_TIMESTAMP_URL"):
         from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -140,27 +141,73 @@ def _signer(cert: Path, key: Path) -> tuple[Any, int]:
     a third of a seal's time: it is the same for every seal of one key, so it is estimated
     once, as pyHanko does (a dry-run signature, its hexadecimal length and half again)."""
     from pyhanko.sign import signers
-    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
     found = (cert, key, cert.stat().st_mtime_ns, key.stat().st_mtime_ns)
     with _lock:
         known = _signers.get(found)
     if known is not None:
         return known
-    signer = signers.SimpleSigner.load(str(key), str(cert))
-    dummy = _off_loop(lambda: asyncio.run(signer.async_sign(
-        hashlib.sha256().digest(), "sha256", use_pades=True, dry_run=True,
-        signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.now(UTC)))))
-    length = len(dummy.dump()) * 2
-    known = (signer, length + 2 * (length // 4))
+    known = _with_room(signers.SimpleSigner.load(str(key), str(cert)))
     with _lock:
         _signers.clear()  # a replaced key's signer goes
         _signers[found] = known
     return known
 
 
+def _with_room(signer: Any) -> tuple[Any, int]:
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    dummy = _off_loop(lambda: asyncio.run(signer.async_sign(
+        hashlib.sha256().digest(), "sha256", use_pades=True, dry_run=True,
+        signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.now(UTC)))))
+    length = len(dummy.dump()) * 2
+    return signer, length + 2 * (length // 4)
+
+
+# Per tenant: the version of its seal loaded (id, fingerprint, last change) and its signer.
+_tenant_signers: dict[int, tuple[tuple[int, str, datetime], tuple[Any, int]]] = {}
+
+
+def _current_tenant_seal() -> Any:
+    from app.tenancy import bound_tenant_id
+
+    if bound_tenant_id() is None:
+        return None
+    from app.services.esign_seals import tenant_seal
+
+    return tenant_seal()
+
+
+def _tenant_signer() -> tuple[Any, int] | None:
+    """The current tenant's own seal's signer, None when it has none. Cached per tenant and
+    per version of its seal: one tenant's signer is never served to another, nor a replaced
+    or removed seal's."""
+    seal = _current_tenant_seal()
+    if seal is None:
+        return None
+    from pyhanko.sign import signers
+
+    from app.services.esign_seals import pkcs12_of
+
+    version = (seal.id, seal.fingerprint, seal.updated_at)
+    with _lock:
+        known = _tenant_signers.get(seal.tenant_id)
+    if known is not None and known[0] == version:
+        return known[1]
+    data, passphrase = pkcs12_of(seal)
+    loaded = signers.SimpleSigner.load_pkcs12_data(
+        data, [], passphrase=passphrase.encode() if passphrase else None)
+    if loaded is None:  # damaged since it was checked: the platform's seal rather than none
+        return None
+    ready = _with_room(loaded)
+    with _lock:
+        _tenant_signers[seal.tenant_id] = (version, ready)
+    return ready
+
+
 def check_seal(data: bytes) -> SealCheck | None:
-    """The validation of `data`'s seal against our certificate; None when it has none."""
+    """The validation of `data`'s seal against our certificates (the platform's, and the
+    current tenant's own when it gave one); None when it has none."""
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
@@ -174,7 +221,13 @@ def check_seal(data: bytes) -> SealCheck | None:
         return None
     if not signatures:
         return None
-    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(cert))])
+    roots = [load_cert_from_pemder(str(cert))]
+    seal = _current_tenant_seal()
+    if seal is not None:
+        from asn1crypto import pem, x509
+
+        roots.append(x509.Certificate.load(pem.unarmor(seal.certificate_pem.encode())[2]))
+    context = ValidationContext(trust_roots=roots)
     status = _off_loop(lambda: validate_pdf_signature(signatures[-1], context))
     return SealCheck(
         intact=bool(status.intact), valid=bool(status.valid), trusted=bool(status.trusted),

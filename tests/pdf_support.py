@@ -27,10 +27,13 @@ def pdf_image_count(data: bytes) -> int:
     return sum(len(page.images) for page in PdfReader(io.BytesIO(data)).pages)
 
 
-def pyhanko_validation(data: bytes) -> Any:
-    """pyHanko's own validation of the file's last signature, trusting the seal's
-    certificate (app/esign.py). pyHanko runs an event loop of its own: in a thread of its
-    own, since this one may already run one (Playwright's, after a browser test)."""
+def pyhanko_validation(data: bytes, certificate_pem: str | None = None) -> Any:
+    """pyHanko's own validation of the file's last signature, trusting `certificate_pem` or
+    else the platform's seal certificate (app/esign.py). pyHanko runs an event loop of its
+    own: in a thread of its own, since this one may already run one (Playwright's, after a
+    browser test)."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
@@ -38,8 +41,11 @@ def pyhanko_validation(data: bytes) -> Any:
 
     from app import esign
 
-    cert, _key = esign.seal_files()
+    if certificate_pem:
+        root = asn1_x509.Certificate.load(pem.unarmor(certificate_pem.encode())[2])
+    else:
+        root = load_cert_from_pemder(str(esign.seal_files()[0]))
     signature = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures[-1]
-    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(cert))])
+    context = ValidationContext(trust_roots=[root])
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(validate_pdf_signature, signature, context).result()

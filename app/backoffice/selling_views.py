@@ -8,10 +8,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
     IntegerField,
+    PasswordField,
     SelectField,
     StringField,
     SubmitField,
@@ -25,6 +27,7 @@ from app.extensions import db
 from app.forms import options
 from app.models import CustomField, Offer
 from app.policies import get_visible_or_404
+from app.services.esign_seals import remove_tenant_seal, set_tenant_seal, tenant_seal
 from app.services.offers import (
     MERGE_FIELDS,
     OFFER_FIELDS,
@@ -81,6 +84,13 @@ class CreditorForm(FlaskForm):
                                            "debit"), default=14, validators=[Optional()],
                                         render_kw={"min": 1, "max": 60})
     submit = SubmitField(_l("Save"))
+
+
+class SealForm(FlaskForm):
+    pkcs12_file = FileField(_l("The seal's PKCS#12 file (.p12 or .pfx)"),
+                            render_kw={"accept": ".p12,.pfx,application/x-pkcs12"})
+    passphrase = PasswordField(_l("Its passphrase"), render_kw={"autocomplete": "off"})
+    submit = SubmitField(_l("Use this seal"))
 
 
 def _account_fields() -> list[CustomField]:
@@ -149,6 +159,11 @@ def admin_offer_delete(offer_id: int):
     return redirect(url_for("backoffice.admin_offers"))
 
 
+def _sepa_page(form: CreditorForm, seal_form: SealForm, status: int) -> tuple[str, int]:
+    return render_template("admin/sepa.html", form=form, creditor=creditor(),
+                           seal_form=seal_form, seal=tenant_seal()), status
+
+
 @bp.route("/admin/sepa", methods=["GET", "POST"])
 def admin_sepa():
     found = creditor()
@@ -162,5 +177,32 @@ def admin_sepa():
             flash(_("The SEPA creditor settings are saved."), "success")
             return redirect(url_for("backoffice.admin_sepa"))
         failed = True
-    return render_template("admin/sepa.html", form=form, creditor=found), \
-        422 if failed or form.errors else 200
+    return _sepa_page(form, SealForm(formdata=None), 422 if failed or form.errors else 200)
+
+
+@bp.post("/admin/sepa/seal")
+def admin_seal():
+    """The tenant's own electronic seal, checked then kept encrypted (services/esign_seals)."""
+    seal_form = SealForm()
+    if not seal_form.validate_on_submit():
+        abort(400)
+    upload = seal_form.pkcs12_file.data
+    data = upload.read(1024 * 1024) if upload else b""
+    with transaction(seal_form, flash_errors=False) as saved:
+        set_tenant_seal(data, seal_form.passphrase.data or "")
+    if saved:
+        flash(_("Your contracts are now sealed with your own certificate."), "success")
+        return redirect(url_for("backoffice.admin_sepa"))
+    return _sepa_page(CreditorForm(formdata=None, obj=creditor()), seal_form, 422)
+
+
+@bp.post("/admin/sepa/seal/remove")
+def admin_seal_remove():
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    with transaction(user_errors=True) as saved:
+        removed = remove_tenant_seal()
+    if saved and removed:
+        flash(_("Your seal is removed: contracts are sealed with the platform's certificate."),
+              "success")
+    return redirect(url_for("backoffice.admin_sepa"))

@@ -80,6 +80,28 @@ class SepaCreditor(TenantScoped, TimestampMixin, db.Model):
         return f"<SepaCreditor {self.tenant_id} {self.creditor_identifier}>"
 
 
+class EsignSeal(TenantScoped, TimestampMixin, db.Model):
+    """The tenant's own electronic seal (one per tenant), which seals its signed contracts
+    instead of the platform's: the PKCS#12 file and its passphrase encrypted with
+    app/secret_box.py (never in clear), and the certificate's public facts to show."""
+
+    __tablename__ = "esign_seals"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pkcs12_sealed: Mapped[str] = mapped_column(Text)
+    passphrase_sealed: Mapped[str] = mapped_column(Text)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500))
+    issuer: Mapped[str] = mapped_column(String(500))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"<EsignSeal {self.tenant_id} {self.fingerprint[:12]}>"
+
+
 def mask_iban(iban: str | None) -> str:
     """FR76 •••• 0189: enough to recognise an account, not to debit it."""
     if not iban:

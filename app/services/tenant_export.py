@@ -40,7 +40,8 @@ CHUNK = 1024 * 1024
 # Columns that hold a secret or its hash: useless outside Relais, dangerous if leaked.
 SECRET_COLUMNS = {("users", "password_hash"), ("api_tokens", "token_hash"),
                   ("user_sessions", "token_hash"), ("webhook_endpoints", "secret"),
-                  ("quote_signing_links", "token_hash")}
+                  ("quote_signing_links", "token_hash"),
+                  ("esign_seals", "pkcs12_sealed"), ("esign_seals", "passphrase_sealed")}
 # A record's feed fingerprint (importers/fingerprints.py): the importer's cache, not data.
 INTERNAL_COLUMNS = {"import_digest"}
 # What a file name may not hold in an archive entry, on any system that extracts it.

@@ -33,6 +33,8 @@ COVERED = {
     "backoffice.admin_offer_edit": "../selling/test_offers_pages.py",
     "backoffice.admin_offer_delete": "../selling/test_offers_pages.py",
     "backoffice.admin_sepa": "../selling/test_offers_pages.py",
+    "backoffice.admin_seal": "../selling/test_tenant_seal.py",
+    "backoffice.admin_seal_remove": "../selling/test_tenant_seal.py",
     "backoffice.mandate_list": "../selling/test_online_channel_pages.py",
     "backoffice.mandate_detail": "../selling/test_online_channel_pages.py",
     "backoffice.admin_mandate_new": "../selling/test_online_channel_pages.py",
