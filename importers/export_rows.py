@@ -322,8 +322,9 @@ def copy_rows(plan: Plan, stmt: Select, kinds: list[str]) -> Iterator[tuple[int,
     a formula quoted (app/csv_cells.safe_cell) and empty texts unquoted, by the database.
 
     Dates are written by COPY itself, as dd/mm/yyyy under the DateStyle `SQL, DMY` set for
-    the statement alone (half the server's time of to_char); the session's own style is put
-    back as soon as the last row is read, and a failed COPY's rollback puts it back too."""
+    the statement alone (to_char took a fifth of the server's time of an export of invoices);
+    the session's own style is put back as soon as the last row is read (psycopg reads times
+    only in the ISO style), and a failed COPY's rollback puts it back too."""
     columns = list(stmt.selected_columns)[2:]
     shown = [
         _formula_safe(col)
@@ -365,10 +366,10 @@ def copy_rows(plan: Plan, stmt: Select, kinds: list[str]) -> Iterator[tuple[int,
 
 def _copied_lines(copy: Copy) -> Iterator[memoryview]:
     """The rows of a `COPY … TO STDOUT`, one message each, taken from libpq's buffer by one
-    call a row: psycopg's own iteration runs a generator and its wait loop for every row,
-    which cost this process more CPU than the rest of the export. When the buffer is empty,
-    wait for the socket and read what came. Then the statement's outcome, as psycopg would
-    read it: an error the server raised on the way is raised here."""
+    call a row: psycopg's own iteration runs a generator and its wait loop for every row
+    (0.17 s of this process's CPU for 200,000 rows, against 0.10 s here). When the buffer is
+    empty, wait for the socket and read what came. Then the statement's outcome, as psycopg
+    would read it: an error the server raised on the way is raised here."""
     import psycopg  # PostgreSQL's exports alone
 
     pgconn = copy.connection.pgconn
