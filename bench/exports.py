@@ -139,7 +139,7 @@ def _server_cpu(pids: dict[int, None] | None) -> dict[int, float] | None:
     return found or None
 
 
-def _watch_backends() -> dict[int, None] | None:
+def watch_backends() -> dict[int, None] | None:
     """The server pids of the engine's connections from now on (PostgreSQL on this machine)."""
     if db.engine.dialect.name != "postgresql":
         return None
@@ -158,7 +158,7 @@ def run(app: Flask, formats: list[str] | None = None) -> dict[str, Any]:
     with app.app_context():
         tenant = bench_tenant()
         tenant_id = tenant.id
-        backends = _watch_backends()
+        backends = watch_backends()
         raw = _raw(tenant_id, backends)
         passes = {}
         for fmt in formats or ("csv_cp1252", "xlsx"):
