@@ -324,7 +324,7 @@ def copy_rows(plan: Plan, stmt: Select, kinds: list[str]) -> Iterator[tuple[int,
     Dates are written by COPY itself, as dd/mm/yyyy under the DateStyle `SQL, DMY` set for
     the statement alone (to_char took a fifth of the server's time of an export of invoices);
     the session's own style is put back as soon as the last row is read (psycopg reads times
-    only in the ISO style), and a failed COPY's rollback puts it back too."""
+    with a time zone in the ISO style alone), and a failed COPY's rollback puts it back too."""
     columns = list(stmt.selected_columns)[2:]
     shown = [
         _formula_safe(col)
@@ -398,7 +398,9 @@ def _copied_lines(copy: Copy) -> Iterator[memoryview]:
             if result is None:
                 break
             outcome = outcome or result
-    if outcome is None or outcome.status != psycopg.pq.ExecStatus.COMMAND_OK:
+    if outcome is None:
+        raise psycopg.OperationalError("COPY ended without its outcome")
+    if outcome.status != psycopg.pq.ExecStatus.COMMAND_OK:
         raise psycopg.errors.error_from_result(outcome, copy.connection.info.encoding)
 
 
