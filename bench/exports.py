@@ -9,7 +9,9 @@ recorded). Then the same export as XLSX.
 
 The database's own ceiling is measured in the same run, on the same rows and columns: on
 PostgreSQL `COPY (SELECT … JOIN …) TO STDOUT (FORMAT csv)` into a file, on SQLite the same
-SELECT written with Python's csv module (SQLite has no COPY). The target is a CSV export at
+SELECT written with Python's csv module (SQLite has no COPY); before the exports and again
+after them, the ratios taken against the better of the two (the first may read the tables
+from disk). The target is a CSV export at
 half that pace or better. Memory: the process's resident size is sampled every 20 ms during
 the export; the figure is its peak above the size before the export (flat: it does not grow
 with the rows).
@@ -159,14 +161,23 @@ def run(app: Flask, formats: list[str] | None = None) -> dict[str, Any]:
         tenant = bench_tenant()
         tenant_id = tenant.id
         backends = watch_backends()
-        raw = _raw(tenant_id, backends)
+        first = _raw(tenant_id, backends)
         passes = {}
         for fmt in formats or ("csv_cp1252", "xlsx"):
             passes[fmt] = _export(tenant_id, fmt, backends)
-            passes[fmt]["ratio_to_raw"] = round(passes[fmt]["rows_per_s"] / raw["rows_per_s"], 3)
+        # Again after the exports: the first copy may have read the tables from disk (a cold
+        # server), and the load moves. Each ratio is taken against the better of the two.
+        again = _raw(tenant_id, backends)
+        raw = {
+            **max(first, again, key=lambda r: r["rows_per_s"]),
+            "cpu_s": min(first["cpu_s"], again["cpu_s"]),
+            "runs": [first, again],
+        }
+        for found in passes.values():
+            found["ratio_to_raw"] = round(found["rows_per_s"] / raw["rows_per_s"], 3)
             # The raw copy's CPU seconds over the export's, per row (both read the same rows).
-            passes[fmt]["cpu_ratio_to_raw"] = round(
-                raw["cpu_s"] / raw["rows"] / (passes[fmt]["cpu_s"] / passes[fmt]["rows"]), 3
+            found["cpu_ratio_to_raw"] = round(
+                raw["cpu_s"] / raw["rows"] / (found["cpu_s"] / found["rows"]), 3
             )
         if "csv_cp1252" in passes:
             csv_pass = passes["csv_cp1252"]
@@ -266,9 +277,13 @@ def _copy_sqlite(connection: Any, sql: str, target: Path) -> int:
 def table(name: str, result: dict[str, Any]) -> str:
     raw = result["raw"]
     lines = [
-        f"  raw ({raw['how']}): {raw['rows']:,} rows in {raw['seconds']} s = "
-        f"{raw['rows_per_s']:,} rows/s, {_cpu(raw)}"
+        f"  raw ({one['how']}, {when}): {one['rows']:,} rows in {one['seconds']} s = "
+        f"{one['rows_per_s']:,} rows/s, {_cpu(one)}"
+        for when, one in zip(("first", "after the exports"), raw["runs"], strict=True)
     ]
+    lines.append(
+        f"  raw, the better of the two: {raw['rows_per_s']:,} rows/s, CPU {raw['cpu_s']} s"
+    )
     for fmt, found in result["exports"].items():
         lines.append(
             f"  export {fmt}: {found['rows']:,} rows in {found['seconds']} s = "
