@@ -12,6 +12,7 @@ and column), so that whoever reads the file knows which rows to check.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -153,6 +154,11 @@ class ExportWriter:
     def close(self) -> None:
         raise NotImplementedError
 
+    @property
+    def sha256(self) -> str | None:
+        """The file's SHA-256 when the writer computed it while writing, else None."""
+        return None
+
 
 class CsvWriter(ExportWriter):
     """`;`-separated, CRLF line ends, in chunks of CHUNK_ROWS rows."""
@@ -169,11 +175,12 @@ class CsvWriter(ExportWriter):
         self.texts = [i for i, kind in enumerate(kinds) if kind == "text"]
         self.fast = all(kind in ("written", "text") for kind in kinds)
         self.stream = path.open("wb")
+        self.digest = hashlib.sha256()  # as the bytes go: the file is not read again
         self.buffer = io.StringIO()
         self.csv = csv.writer(self.buffer, delimiter=";", lineterminator="\r\n")
         self.pending: list[list[str]] = []
         if encoding == "utf-8":
-            self.stream.write("\ufeff".encode())
+            self._write("\ufeff".encode())
         self._emit([[self._fit(csv_cell(h), 1, h) for h in self.header]])
 
     def write(self, row: Sequence[Any]) -> None:
@@ -216,12 +223,12 @@ class CsvWriter(ExportWriter):
         self._flush()
         first_line = self.rows + 2
         self.rows += rows
-        if self.encoding == "utf-8":
-            self.stream.write(data)
+        if self.encoding == "utf-8" or data.isascii():  # ASCII: the same bytes in cp1252
+            self._write(data)
             return
         text = data.decode("utf-8")
         try:
-            self.stream.write(text.encode(self.encoding))
+            self._write(text.encode(self.encoding))
         except UnicodeEncodeError:
             cells = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
             self._emit(cells, first_line=first_line)
@@ -237,7 +244,7 @@ class CsvWriter(ExportWriter):
         self.buffer.seek(0)
         self.buffer.truncate()
         try:
-            self.stream.write(text.encode(self.encoding))
+            self._write(text.encode(self.encoding))
         except UnicodeEncodeError:  # a character cp1252 lacks: fix those rows' cells
             fixed = [
                 [
@@ -254,7 +261,11 @@ class CsvWriter(ExportWriter):
             text = self.buffer.getvalue()
             self.buffer.seek(0)
             self.buffer.truncate()
-            self.stream.write(text.encode(self.encoding))
+            self._write(text.encode(self.encoding))
+
+    def _write(self, data: bytes) -> None:
+        self.digest.update(data)
+        self.stream.write(data)
 
     def _fit(self, cell: str, line: int, column: str) -> str:
         if self.encoding != "cp1252" or not isinstance(cell, str):  # None: an empty cell
@@ -269,6 +280,10 @@ class CsvWriter(ExportWriter):
     def close(self) -> None:
         self._flush()
         self.stream.close()
+
+    @property
+    def sha256(self) -> str | None:
+        return self.digest.hexdigest()
 
 
 class XlsxWriter(ExportWriter):

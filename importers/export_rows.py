@@ -12,11 +12,12 @@ leave at the pace of the database's own COPY (bench/exports.py).
 
 from __future__ import annotations
 
+import selectors
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -45,6 +46,9 @@ from app.mail import in_language
 from app.models import CustomField, ExportMark, Role, User
 from app.queries.lists import build_list
 from app.tenancy import apply_database_context, scoped_select
+
+if TYPE_CHECKING:
+    from psycopg import Copy
 
 PAGE_SIZE = 5000
 EXTRA_COLUMNS = {"id": _l("ID"), "created_at": _l("Created at"), "updated_at": _l("Updated at")}
@@ -75,6 +79,9 @@ class Plan:
     customs: list[CustomField | None] = field(default_factory=list)
     # Per column: True when the database writes it as its CSV cell (`text_cells`).
     written: list[bool] = field(default_factory=list)
+    # Per column: its value as stored, before the database writes it as a cell (copy_rows
+    # lets COPY write the dates).
+    sources: list[Any] = field(default_factory=list)
 
 
 def column_choices(entity: Entity) -> list[str]:
@@ -115,6 +122,7 @@ def plan_export(
         for col, cf in zip(cols[2:], plan.customs, strict=True)
     ]
     plan.written = [new is not old for new, old in zip(rest, cols[2:], strict=True)]
+    plan.sources = cols[2:]
     plan.stmt = plan.stmt.with_only_columns(
         cols[0], cols[1] if versions else null(), *rest, maintain_column_froms=True
     )
@@ -124,10 +132,7 @@ def plan_export(
 def _as_text(column: Any) -> Any:
     """The column written by the database as a CSV cell (None stays None)."""
     sql_type = column.type
-    try:
-        python_type = sql_type.python_type
-    except NotImplementedError:
-        return column
+    python_type = _python_type(column)
     postgres = db.session.get_bind().dialect.name == "postgresql"
     if python_type is date:
         text = func.to_char(column, "DD/MM/YYYY") if postgres else func.strftime("%d/%m/%Y", column)
@@ -141,12 +146,21 @@ def _as_text(column: Any) -> Any:
             return column
         text = func.replace(shown, ".", ",")
     elif python_type is bool:
-        text = case((column.is_(True), "oui"), (column.is_(False), "non"))
+        return type_coerce(case((column.is_(True), "oui"), (column.is_(False), "non")), String)
     elif python_type is int:
         text = cast(column, Text)
     else:
         return column
+    if postgres:  # to_char, a cast and replace give NULL for NULL (printf gives 0.00)
+        return type_coerce(text, String)
     return type_coerce(case((column.is_(None), None), else_=text), String)
+
+
+def _python_type(column: Any) -> type:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return object
 
 
 def _plan(
@@ -305,11 +319,20 @@ def copy_rows(plan: Plan, stmt: Select, kinds: list[str]) -> Iterator[tuple[int,
     """(rows, their UTF-8 CSV lines) PAGE_SIZE rows at a time, written by PostgreSQL's
     `COPY (…) TO STDOUT` from the same tenant-scoped select as read_batches, in one statement
     (one snapshot): the bytes the csv module would write, with the text cells that start like
-    a formula quoted (app/csv_cells.safe_cell) and empty texts unquoted, by the database."""
+    a formula quoted (app/csv_cells.safe_cell) and empty texts unquoted, by the database.
+
+    Dates are written by COPY itself, as dd/mm/yyyy under the DateStyle `SQL, DMY` set for
+    the statement alone (to_char took a fifth of the server's time of an export of invoices);
+    the session's own style is put back as soon as the last row is read (psycopg reads times
+    with a time zone in the ISO style alone), and a failed COPY's rollback puts it back too."""
     columns = list(stmt.selected_columns)[2:]
     shown = [
-        _formula_safe(col) if kind == "text" else col
-        for col, kind in zip(columns, kinds, strict=True)
+        _formula_safe(col)
+        if kind == "text"
+        else source
+        if kind == "written" and _python_type(source) is date
+        else col
+        for col, source, kind in zip(columns, plan.sources, kinds, strict=True)
     ]
     query = scoped_select(
         stmt.with_only_columns(*shown, maintain_column_froms=True).order_by(plan.entity.model.id)
@@ -319,20 +342,66 @@ def copy_rows(plan: Plan, stmt: Select, kinds: list[str]) -> Iterator[tuple[int,
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
     apply_database_context(connection)  # the tenant's row-level security, as every read
-    cursor = connection.connection.dbapi_connection.cursor()
+    dbapi = connection.connection.dbapi_connection
+    style = dbapi.info.parameter_status("DateStyle") or "ISO, MDY"
+    cursor = dbapi.cursor()
     try:
+        cursor.execute("SELECT set_config('DateStyle', 'SQL, DMY', true)")
         sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv, DELIMITER ';')"
         with cursor.copy(sql, compiled.params) as copy:
             lines: list[bytes] = []
-            for line in copy:  # one row each: the server sends one message per row
+            for line in _copied_lines(copy):
+                # Copied: 5,000 buffers held at once would keep the garbage collector busy.
                 lines.append(bytes(line))
                 if len(lines) >= PAGE_SIZE:
                     yield len(lines), _crlf(lines)
                     lines = []
             if lines:
                 yield len(lines), _crlf(lines)
+        # Before anything else reads dates or times on this connection.
+        cursor.execute("SELECT set_config('DateStyle', %s, true)", (style,))
     finally:
         cursor.close()
+
+
+def _copied_lines(copy: Copy) -> Iterator[memoryview]:
+    """The rows of a `COPY … TO STDOUT`, one message each, taken from libpq's buffer by one
+    call a row: psycopg's own iteration runs a generator and its wait loop for every row
+    (0.17 s of this process's CPU for 200,000 rows, against 0.10 s here). When the buffer is
+    empty, wait for the socket and read what came. Then the statement's outcome, as psycopg
+    would read it: an error the server raised on the way is raised here."""
+    import psycopg  # PostgreSQL's exports alone
+
+    pgconn = copy.connection.pgconn
+    with selectors.DefaultSelector() as socket:
+        socket.register(pgconn.socket, selectors.EVENT_READ)
+
+        def more() -> None:
+            socket.select()
+            pgconn.consume_input()
+
+        while True:
+            size, data = pgconn.get_copy_data(1)
+            if size > 0:
+                yield data
+            elif size == 0:
+                more()
+            elif size == -2:
+                raise psycopg.OperationalError(pgconn.get_error_message())
+            else:
+                break
+        outcome = None
+        while True:
+            while pgconn.is_busy():
+                more()
+            result = pgconn.get_result()
+            if result is None:
+                break
+            outcome = outcome or result
+    if outcome is None:
+        raise psycopg.OperationalError("COPY ended without its outcome")
+    if outcome.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        raise psycopg.errors.error_from_result(outcome, copy.connection.info.encoding)
 
 
 def _crlf(lines: list[bytes]) -> bytes:
@@ -344,21 +413,24 @@ def _crlf(lines: list[bytes]) -> bytes:
     return b"".join(line[:-1] + b"\r\n" for line in lines)
 
 
+FORMULA_CODES = [ord(char) for char in FORMULA_START]
+
+
 def _formula_safe(column: Any) -> Any:
     """A text cell as the csv module would receive it: empty when empty (NULL, so that COPY
-    leaves it unquoted), a leading quote when it starts like a formula (safe_cell)."""
-    first = func.substr(column, 1, 1)
+    leaves it unquoted), a leading quote when it starts like a formula (safe_cell). The first
+    character is tested by its code (`ascii`, 0 for an empty text): cheaper than a substring
+    compared as text, on every text cell of every row."""
     return type_coerce(
         case(
-            (column == "", null()),
             (
                 and_(
-                    first.in_(FORMULA_START),
+                    func.ascii(column).in_(FORMULA_CODES),
                     ~column.regexp_match(NEGATIVE_NUMBER_SQL),
                 ),
                 literal("'") + column,
             ),
-            else_=column,
+            else_=func.nullif(column, ""),
         ),
         String,
     )

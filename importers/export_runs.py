@@ -159,7 +159,8 @@ def _execute(run: ExportRun) -> None:
         changed_only(plan, export.id, export.changes_since) if export.is_changes_only else plan.stmt
     )
     lag = timedelta(seconds=float(current_app.config["EXPORT_CHANGES_LAG_SECONDS"]))
-    keep_from = _watermark(export, read_at - lag)
+    # Only a changes-only export moves a watermark (the oldest writer asked on PostgreSQL).
+    keep_from = _watermark(export, read_at - lag) if export.is_changes_only else read_at
     marked_ids, marked_at = array("q"), array("q")
 
     path = run_file_path(run)
@@ -199,7 +200,7 @@ def _execute(run: ExportRun) -> None:
         writer.close()
     run.rows, run.replaced_cells = writer.rows, writer.replaced
     run.file_size = path.stat().st_size
-    run.sha256 = _sha256(path)
+    run.sha256 = writer.sha256 or _sha256(path)
     if writer.replaced:
         run.message = _(
             "%(count)d cells held characters Windows-1252 cannot: replaced "

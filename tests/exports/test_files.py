@@ -3,6 +3,7 @@ counted), CSV UTF-8 with BOM, XLSX read back with openpyxl; columns, custom fiel
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -45,7 +46,8 @@ def test_csv_for_french_accounting_is_windows_1252_with_semicolons(make_export, 
     assert data == expected
     assert run.rows == 2 and run.replaced_cells == 1
     assert "3:Client" in run.message  # the line and column to check
-    assert run.file_name.endswith(".csv") and run.sha256 and run.file_size == len(expected)
+    assert run.file_name.endswith(".csv") and run.file_size == len(expected)
+    assert run.sha256 == hashlib.sha256(expected).hexdigest()
 
 
 def test_csv_utf8_has_a_bom_and_keeps_every_character(make_export, run_now, invoices):
@@ -70,6 +72,7 @@ def test_xlsx_keeps_numbers_dates_and_text_as_such(make_export, run_now, invoice
     assert Decimal(str(rows[1][2])) == Decimal("1481.47")
     assert rows[2][0] == "=F0002"  # text, not a formula
     assert sheet.cell(3, 1).data_type == "s"
+    assert run.sha256 == hashlib.sha256(run_file_path(run).read_bytes()).hexdigest()
 
 
 def test_custom_fields_and_filters_as_the_list_pages_read_them(
@@ -146,10 +149,15 @@ def test_a_replaced_character_beside_empty_cells_is_counted(make_export, run_now
     assert run.replaced_cells == 1 and "2:Client" in run.message
 
 
+@pytest.mark.parametrize("page", [1, 5000])
 def test_cells_with_separators_quotes_line_breaks_and_formulas_read_as_written(
-    make_export, run_now, make_account, make_invoice
+    make_export, run_now, make_account, make_invoice, monkeypatch, page
 ):
-    """Whoever writes the rows (the csv module, or PostgreSQL's COPY): the same bytes."""
+    """Whoever writes the rows (the csv module, or PostgreSQL's COPY): the same bytes; read
+    a row at a time too, the first page all ASCII, the replaced cell still named by its line."""
+    from importers import export_rows
+
+    monkeypatch.setattr(export_rows, "PAGE_SIZE", page)
     odd = make_account(name='Dupont; "Fils"\net Cie', external_ref="-12,50")
     make_invoice(account=odd.id, number="+33 1 23", issued_on=date(2026, 10, 3))
     empty = make_account(name="@Home ✓", external_ref="")
@@ -164,8 +172,10 @@ def test_cells_with_separators_quotes_line_breaks_and_formulas_read_as_written(
     utf8 = run_now(make_export(format="csv_utf8", columns=columns, headers=headers))
     assert run_file_path(utf8).read_bytes() == "\ufeff".encode() + expected.format(
         mark="✓").encode()
+    assert utf8.sha256 == hashlib.sha256(run_file_path(utf8).read_bytes()).hexdigest()
     cp1252 = run_now(make_export(format="csv_cp1252", columns=columns, headers=headers))
     assert run_file_path(cp1252).read_bytes() == expected.format(mark="?").encode("cp1252")
+    assert cp1252.sha256 == hashlib.sha256(run_file_path(cp1252).read_bytes()).hexdigest()
     assert (cp1252.rows, cp1252.replaced_cells) == (2, 1)
     assert "3:Client" in cp1252.message
 
@@ -181,3 +191,30 @@ def test_a_long_export_beats_while_it_reads(make_export, run_now, invoices, monk
         run = run_now(make_export(format=fmt, columns=["number", "account"]))
         assert (run.status, run.rows) == ("succeeded", 2), run.message
         assert run.heartbeat_at is not None
+
+
+
+def test_a_database_error_half_way_through_fails_the_run_and_the_next_one_runs(
+    make_export, run_now, invoices, monkeypatch, backend
+):
+    """An error the database raises while COPY sends the rows (here a cell it cannot read as
+    a number, on the second row) ends the run with its reason, and the connection is left
+    fit for the next run."""
+    if backend != "postgresql":
+        pytest.skip("COPY writes the rows on PostgreSQL alone")
+    from sqlalchemy import Integer, String, case, cast, type_coerce
+
+    from importers import export_rows
+
+    def breaks_on_the_second_row(column):
+        number = cast(cast(column, Integer), String)
+        return type_coerce(case((column == "=F0002", number), else_=column), String)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(export_rows, "PAGE_SIZE", 1)
+        patch.setattr(export_rows, "_formula_safe", breaks_on_the_second_row)
+        failed = run_now(make_export(format="csv_cp1252", columns=["number", "account"]))
+    assert failed.status == "failed" and "InvalidTextRepresentation" in failed.message
+    run = run_now(make_export(format="csv_cp1252", columns=["number", "issued_on", "account"]))
+    assert (run.status, run.rows) == ("succeeded", 2), run.message
+    assert run_file_path(run).read_bytes().splitlines()[1] == b"F0001;01/10/2026;Stores \xc9tienne"
