@@ -105,7 +105,10 @@ def due_debits(collection_date: date,
     """Each due invoice (a row of `due_statement`) the collection debits, with its sequence
     type; those it leaves out, with their reason, to `left_out`. A first debit under a
     mandate (FRST) or its only one (OOFF) takes one invoice: the customer's others wait."""
-    first_taken: set[int] = set()
+    # A first or only debit still waiting for the bank holds its mandate too: the next
+    # debit under it is RCUR, once that one is settled.
+    first_taken: set[int] = set(db.session.scalars(select(Debit.mandate_id).where(
+        Debit.status == "pending", Debit.sequence_type.in_(("FRST", "OOFF")))))
     rows = db.session.execute(due_statement(collection_date)
                               .execution_options(yield_per=STREAM))
     for row in rows:
