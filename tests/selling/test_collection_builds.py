@@ -253,3 +253,24 @@ def test_a_job_of_another_tenant_does_not_build_this_tenants_collection(
         assert db.session.get(Collection, collection.id).status == "building"
     with tenant_context(other_tenant.id, SYSTEM):
         assert db.session.scalar(select(Collection)) is None
+
+
+def test_a_collection_written_batch_by_batch_as_its_invoices_are_read(
+        creditor, make_account, make_invoice, monkeypatch):
+    """Debits written while the due invoices are still being read (a server-side cursor on
+    PostgreSQL): batches of one here, of thousands in a large collection."""
+    from app.queries import collection_due
+
+    monkeypatch.setattr(collections, "CHUNK", 1)
+    monkeypatch.setattr(collection_due, "STREAM", 1)
+    when = local_day() + timedelta(days=20)
+    for n in range(5):
+        _mandate(account := make_account(name=f"Client {n}"))
+        make_invoice(account=account, number=f"F-{n}", due_on=when)
+    collection = collections.build_collection(when)
+    db.session.commit()
+    assert (collection.count, collection.control_sum) == (5, 5 * TOTAL)
+    assert sorted(d.end_to_end_id for d in collection.debits) == \
+        sorted(f"C{collection.id}-I{d.invoice_id}" for d in collection.debits)
+    content = collections.collection_file(collection).read_bytes()
+    assert content.count(b"<DrctDbtTxInf>") == 5
