@@ -61,6 +61,7 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
     Job("send_prenotifications", "app.services.collections:send_prenotifications",
         timeout=3600),
     Job("build_collection", "app.services.collection_builds:run_build", timeout=3600),
+    Job("settle_collection", "app.services.collection_builds:run_settlement", timeout=3600),
     Job("recover_collection_builds", "app.services.collection_builds:recover_builds",
         every="COLLECTION_RECOVERY_SECONDS", enabled="COLLECTION_RECOVERY", timeout=600),
     Job("expire_mandates", "app.services.mandates:expire_all_mandates",

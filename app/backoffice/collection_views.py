@@ -36,11 +36,11 @@ from app.queries.direct_debit import (
 )
 from app.queries.keyset import keyset_page
 from app.queries.lists import count_capped
-from app.services.collection_builds import queue_build
+from app.services.collection_builds import queue_job
 from app.services.collections import (
+    ask_settlement,
     collection_file,
     return_debit,
-    settle_collection,
     start_collection,
 )
 from app.services.offers import creditor
@@ -94,7 +94,7 @@ def admin_collection_new():
         with transaction(form, flash_errors=False) as saved:
             collection = start_collection(form.collection_date.data)
         if saved:
-            queue_build(collection)
+            queue_job(collection)
             flash(_("The collection is being built: this page shows it when it is done; "
                     "each customer is then told of his debit."), "success")
             return redirect(url_for("backoffice.collection_detail",
@@ -129,7 +129,7 @@ def collection_detail(collection_id: int):
 def admin_collection_file(collection_id: int):
     collection = get_visible_or_404(Collection, collection_id, current_user)
     path = collection_file(collection)
-    if collection.status not in ("built", "settled") or not path.exists():
+    if collection.status not in ("built", "settling", "settled") or not path.exists():
         abort(404)
     return send_file(path, mimetype="application/xml", as_attachment=True, max_age=0,
                      download_name=f"{collection.message_id}.pain.008.xml")
@@ -153,8 +153,10 @@ def admin_collection_settle(collection_id: int):
         abort(400)
     try:
         with transaction():
-            settle_collection(collection)
-        flash(_("Collection settled: its invoices are paid."), "success")
+            ask_settlement(collection)
+        queue_job(collection)
+        flash(_("The collection is being settled: its invoices are marked paid in a moment."),
+              "success")
     except NotAllowed as refusal:
         flash(refusal.message, "danger")
     return redirect(url_for("backoffice.collection_detail", collection_id=collection.id))

@@ -211,9 +211,9 @@ class Collection(TenantScoped, db.Model):
     message: Mapped[str | None] = mapped_column(Text)
     # The build job: the process that took it (host:pid), when, and how many times (a
     # build whose process stopped is taken again by the recovery, a few times at most).
-    build_worker: Mapped[str | None] = mapped_column(String(120))
-    build_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    build_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    job_worker: Mapped[str | None] = mapped_column(String(120))
+    job_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    job_attempts: Mapped[int] = mapped_column(Integer, default=0)
     count: Mapped[int] = mapped_column(Integer, default=0)
     control_sum: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
     # The file as sent, under FILES_DIR (collections/<tenant id>/<id>.xml), and its SHA-256.

@@ -67,7 +67,8 @@ DEBIT_STATUS_LABELS = {"pending": _l("Pending"), "collected": _l("Collected"),
                        "returned": _l("Returned")}
 COLLECTION_STATUS_LABELS = {"building": _l("Being built"),
                             "built": _l("Built, awaiting settlement"),
-                            "failed": _l("Failed"), "settled": _l("Settled")}
+                            "failed": _l("Failed"), "settling": _l("Being settled"),
+                            "settled": _l("Settled")}
 SEQUENCE_LABELS = {"FRST": _l("First"), "RCUR": _l("Recurrent"), "OOFF": _l("One-off")}
 AMENDMENT_LABELS = {"account": _l("New account, same bank"),
                     "SMNDA": _l("SMNDA: new bank")}

@@ -1,16 +1,18 @@
-"""A collection is built by a job of the job engine (app/jobs.py), never inside a request: a
-collection of 100,000 debits takes many seconds. The request saves it "building" and answers;
-`run_build` (the `build_collection` job) takes it, writes its debits and file, and commits
-"built" in one transaction, then queues the customers' pre-notifications; a build that fails
-ends "failed" with its reason, in the tenant's language, on the collection.
+"""A collection is built, and settled, by jobs of the job engine (app/jobs.py), never inside a
+request: 100,000 debits take many seconds each way. The request saves the collection
+"building" (or "settling") and answers; `run_build` (the `build_collection` job) takes it,
+writes its debits and file, and commits "built" in one transaction, then queues the customers'
+pre-notifications; `run_settlement` (the `settle_collection` job) pays its invoices and commits
+"settled". A build that fails ends "failed", a settlement that fails goes back to "built",
+either with its reason, in the tenant's language, on the collection.
 
-A build whose process stopped is rolled back by the database: the collection stays
-"building", held by a process that is gone. `recover_builds` (the periodic
+A job whose process stopped is rolled back by the database: the collection stays "building"
+(or "settling"), held by a process that is gone. `recover_builds` (the periodic
 `recover_collection_builds` job) queues it again: at once when its process, on this host, is
 gone; after COLLECTION_BUILD_STALE_SECONDS otherwise (another host, or a job lost on its way
-to a worker). After RECOVERY_ATTEMPTS the collection ends "failed": a collection that kills
-its worker must not loop. Only the process that took a build may end it (`build_worker`), so
-a build taken again while the first one still runs cannot be committed twice.
+to a worker). After RECOVERY_ATTEMPTS it ends as a failure would: a collection that kills its
+worker must not loop. Only the process that took a job may end it (`job_worker`), so a job
+taken again while the first one still runs cannot be committed twice.
 """
 from __future__ import annotations
 
@@ -18,65 +20,91 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app import jobs, mail
-from app.errors import ValidationError
+from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.models import Collection, Tenant
-from app.services.collections import collection_file, fill_collection
+from app.services.collections import collection_file, fill_collection, settle_collection
 from app.tenancy import Actor, all_tenants_unsafe, tenant_context
 
 log = logging.getLogger(__name__)
 RECOVERY_ATTEMPTS = 3
+# The job of each status under way, and the status a failure leaves.
+JOBS = {"building": "build_collection", "settling": "settle_collection"}
+FAILED = {"building": "failed", "settling": "built"}
 
 
-def queue_build(collection: Collection) -> None:
-    """Hand a collection just saved "building" (and committed) to the job engine; with the
-    broker down it stays queued, and the recovery queues it again."""
+def queue_job(collection: Collection) -> None:
+    """Hand a collection just saved "building" or "settling" (and committed) to the job
+    engine; with the broker down it stays so, and the recovery queues it again."""
+    name = JOBS[collection.status]
     try:
-        jobs.enqueue("build_collection", collection.tenant_id, collection.id,
-                     job_id=f"build_collection-{collection.id}-{secrets.token_hex(4)}")
-    except Exception:  # noqa: BLE001 - saved as building; recover_builds queues it again
-        log.exception("collection %s: queuing its build failed", collection.id)
+        jobs.enqueue(name, collection.tenant_id, collection.id,
+                     job_id=f"{name}-{collection.id}-{secrets.token_hex(4)}")
+    except Exception:  # noqa: BLE001 - saved; recover_builds queues it again
+        log.exception("collection %s: queuing its %s failed", collection.id, name)
 
 
 def run_build(tenant_id: int, collection_id: int) -> str | None:
-    """The `build_collection` job: build the collection unless another process has it;
-    its status at the end."""
+    """The `build_collection` job: its debits and file; its status at the end (None: another
+    process has it)."""
+    status = _run(tenant_id, collection_id, "building", fill_collection)
+    if status == "built":
+        jobs.enqueue("send_prenotifications", tenant_id, collection_id)
+    return status
+
+
+def run_settlement(tenant_id: int, collection_id: int) -> str | None:
+    """The `settle_collection` job: its invoices paid, its mandates used."""
+    return _run(tenant_id, collection_id, "settling", settle_collection)
+
+
+def _run(tenant_id: int, collection_id: int, status: str,
+         work: Callable[[Collection], Any]) -> str | None:
     me = jobs.process_id()
-    with tenant_context(tenant_id, Actor("system", None, "collection build")):
+    with tenant_context(tenant_id, Actor("system", None, "collection job")):
         locale = _locale(tenant_id)
-        if not _claim(collection_id, me):
+        if not _claim(collection_id, status, me):
             return None
         collection = db.session.scalar(select(Collection).where(Collection.id == collection_id))
         try:
             with mail.in_language(locale), tenant_context(
                     tenant_id, Actor("system", None, collection.built_by or "system")):
-                fill_collection(collection)
+                work(collection)
                 if not _still_mine(collection_id, me):
                     db.session.rollback()
                     return None
+                done = collection.status
                 db.session.commit()
-        except ValidationError as refusal:
-            db.session.rollback()
-            _fail(collection_id, me, locale, next(iter(refusal.errors.values())))
-            return "failed"
-        except Exception as exc:  # noqa: BLE001 - any failure ends the build, with its reason
-            log.exception("collection %s: its build failed", collection_id)
-            db.session.rollback()
+            return done
+        except (ValidationError, NotAllowed) as refusal:
+            message = next(iter(refusal.errors.values())) \
+                if isinstance(refusal, ValidationError) else refusal.message
+        except Exception as exc:  # noqa: BLE001 - any failure ends the job, with its reason
+            log.exception("collection %s: its %s job failed", collection_id, JOBS[status])
             with mail.in_language(locale):
-                message = _("The collection could not be built (%(reason)s). Build it again; "
-                            "if it fails again, tell your administrator.",
-                            reason=exc.__class__.__name__)
-            _fail(collection_id, me, locale, message)
-            return "failed"
-    jobs.enqueue("send_prenotifications", tenant_id, collection_id)
-    return "built"
+                message = _FAILURES[status](exc.__class__.__name__)
+        db.session.rollback()
+        _fail(collection_id, status, me, message)
+        return FAILED[status]
+
+
+_FAILURES: dict[str, Callable[[str], str]] = {
+    "building": lambda reason: _(
+        "The collection could not be built (%(reason)s). Build it again; if it fails again, "
+        "tell your administrator.", reason=reason),
+    "settling": lambda reason: _(
+        "The settlement failed (%(reason)s): nothing was changed. Settle the collection "
+        "again; if it fails again, tell your administrator.", reason=reason),
+}
 
 
 def _locale(tenant_id: int) -> str:
@@ -84,84 +112,88 @@ def _locale(tenant_id: int) -> str:
         or "fr"
 
 
-def _claim(collection_id: int, me: str) -> bool:
-    """Take the build (a second delivery of the job, or a build already taken, does nothing)."""
+def _claim(collection_id: int, status: str, me: str) -> bool:
+    """Take the job (a second delivery, or a job already taken, does nothing)."""
     taken = db.session.execute(
         update(Collection).where(Collection.id == collection_id,
-                                 Collection.status == "building",
-                                 Collection.build_worker.is_(None))
-        .values(build_worker=me, build_started_at=datetime.now(UTC),
-                build_attempts=Collection.build_attempts + 1)
+                                 Collection.status == status,
+                                 Collection.job_worker.is_(None))
+        .values(job_worker=me, job_started_at=datetime.now(UTC),
+                job_attempts=Collection.job_attempts + 1)
         .execution_options(synchronize_session=False)).rowcount == 1
     db.session.commit()
     return taken
 
 
 def _still_mine(collection_id: int, me: str) -> bool:
-    """Whether this process still holds the build (the recovery may have given it to
+    """Whether this process still holds the job (the recovery may have given it to
     another); the row stays locked until the commit."""
     return db.session.execute(
         update(Collection).where(Collection.id == collection_id,
-                                 Collection.build_worker == me)
-        .values(build_worker=me).execution_options(synchronize_session=False)).rowcount == 1
+                                 Collection.job_worker == me)
+        .values(job_worker=me).execution_options(synchronize_session=False)).rowcount == 1
 
 
-def _fail(collection_id: int, worker: str | None, locale: str, message: str) -> None:
-    """End the build "failed" with `message` (already in the tenant's language)."""
+def _fail(collection_id: int, status: str, worker: str | None, message: str) -> None:
+    """End the job as failed with `message` (already in the tenant's language): a build
+    "failed" (its file removed), a settlement back to "built"."""
+    values: dict[str, Any] = {"status": FAILED[status], "message": message[:2000],
+                              "job_worker": None if status == "settling" else worker}
+    if status == "building":
+        values["count"] = 0
     ended = db.session.execute(
         update(Collection).where(Collection.id == collection_id,
-                                 Collection.status == "building",
-                                 Collection.build_worker.is_(None) if worker is None
-                                 else Collection.build_worker == worker)
-        .values(status="failed", message=message[:2000], count=0)
-        .execution_options(synchronize_session=False)).rowcount
+                                 Collection.status == status,
+                                 Collection.job_worker.is_(None) if worker is None
+                                 else Collection.job_worker == worker)
+        .values(**values).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
-    if ended:
+    if ended and status == "building":
         collection = db.session.scalar(select(Collection).where(Collection.id == collection_id))
         collection_file(collection).unlink(missing_ok=True)
 
 
 def recover_builds() -> int:
-    """The `recover_collection_builds` job: queue again the builds left behind (their process
-    stopped, or they waited too long); returns how many were queued or ended."""
+    """The `recover_collection_builds` job: queue again the builds and settlements left
+    behind (their process stopped, or they waited too long); returns how many were queued
+    or ended."""
     stale = datetime.now(UTC) - timedelta(
         seconds=float(current_app.config["COLLECTION_BUILD_STALE_SECONDS"]))
     with all_tenants_unsafe("collection recovery"):
-        building = db.session.execute(select(
-            Collection.id, Collection.tenant_id, Collection.build_worker,
-            Collection.build_started_at, Collection.built_at, Collection.build_attempts)
-            .where(Collection.status == "building")).all()
+        under_way = db.session.execute(select(
+            Collection.id, Collection.tenant_id, Collection.status, Collection.job_worker,
+            Collection.job_started_at, Collection.built_at, Collection.job_attempts)
+            .where(Collection.status.in_(JOBS))).all()
         db.session.rollback()
     handled = 0
-    for collection_id, tenant_id, worker, started, created, attempts in building:
+    for collection_id, tenant_id, status, worker, started, created, attempts in under_way:
         if worker and not (worker_is_gone(worker) or started is None or started < stale):
             continue
-        if not worker and created >= stale:
+        if not worker and (started or created) >= stale:
             continue  # queued a moment ago: its job is on its way
         with tenant_context(tenant_id, Actor("system", None, "collection recovery")):
             handled += 1
             if attempts >= RECOVERY_ATTEMPTS:
-                locale = _locale(tenant_id)
-                with mail.in_language(locale):
-                    message = _("The build stopped %(count)d times before its end: it was "
-                                "given up. Build the collection again; if it stops again, "
-                                "tell your administrator.", count=attempts)
-                log.warning("collection %s: its build stopped %d times, given up",
-                            collection_id, attempts)
-                _fail(collection_id, worker, locale, message)
+                with mail.in_language(_locale(tenant_id)):
+                    message = _("The job stopped %(count)d times before its end: it was given "
+                                "up. Try again; if it stops again, tell your administrator.",
+                                count=attempts)
+                log.warning("collection %s: its %s job stopped %d times, given up",
+                            collection_id, JOBS[status], attempts)
+                _fail(collection_id, status, worker, message)
                 continue
             released = db.session.execute(
                 update(Collection).where(
-                    Collection.id == collection_id, Collection.status == "building",
-                    Collection.build_worker.is_(None) if worker is None
-                    else Collection.build_worker == worker)
-                .values(build_worker=None)
+                    Collection.id == collection_id, Collection.status == status,
+                    Collection.job_worker.is_(None) if worker is None
+                    else Collection.job_worker == worker)
+                .values(job_worker=None)
                 .execution_options(synchronize_session=False)).rowcount
             db.session.commit()
             if released:
-                log.warning("collection %s: its build was left behind, queued again",
-                            collection_id)
-                queue_build(db.session.scalar(select(Collection).where(
+                log.warning("collection %s: its %s job was left behind, queued again",
+                            collection_id, JOBS[status])
+                queue_job(db.session.scalar(select(Collection).where(
                     Collection.id == collection_id)))
     return handled
 

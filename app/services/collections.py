@@ -299,14 +299,34 @@ def check_file(content: bytes, count: int, total: Decimal) -> None:
         raise CollectionFileError("group header totals differ from the debits")
 
 
+def _settleable(collection: Collection, *also: str) -> None:
+    if collection.status == "settled":
+        raise NotAllowed(_("This collection is settled already."))
+    if collection.status == "settling" and "settling" not in also:
+        raise NotAllowed(_("This collection is being settled."))
+    if collection.status not in ("built", *also):
+        raise NotAllowed(_("This collection has no file yet: it cannot be settled."))
+
+
+def ask_settlement(collection: Collection) -> Collection:
+    """The bank collected the debits: the collection is to be settled by its job
+    (app/services/collection_builds.py); flushes."""
+    _settleable(collection)
+    collection.status, collection.message = "settling", None
+    collection.job_worker, collection.job_attempts = None, 0
+    collection.job_started_at = datetime.now(UTC)  # asked at: the recovery's clock
+    db.session.flush()
+    record_event("update", "sepa_collections", collection.id, before={"status": "built"},
+                 after={"status": "settling"})
+    return collection
+
+
 def settle_collection(collection: Collection) -> Collection:
     """The bank collected the debits: their invoices are paid, their mandates used (FRST
     done, an amendment reported), each change audited. Read and written a batch at a time
     (app/services/record_batches.py): a collection may hold 100,000 debits."""
-    if collection.status == "settled":
-        raise NotAllowed(_("This collection is settled already."))
-    if collection.status != "built":
-        raise NotAllowed(_("This collection has no file yet: it cannot be settled."))
+    _settleable(collection, "settling")
+    asked = collection.status == "settling"
     db.session.flush()
     now = datetime.now(UTC)
     invoices = RecordWriter(ENTITIES["invoices"])
@@ -330,8 +350,8 @@ def settle_collection(collection: Collection) -> Collection:
     _expire(collection, {Debit: {d for d, *_r in pending},
                          Invoice: {i for _d, i, _m, _a in pending},
                          Mandate: used})
-    record_event("update", "sepa_collections", collection.id, before={"status": "built"},
-                 after={"status": "settled"})
+    record_event("update", "sepa_collections", collection.id,
+                 before={"status": "settling" if asked else "built"}, after={"status": "settled"})
     return collection
 
 

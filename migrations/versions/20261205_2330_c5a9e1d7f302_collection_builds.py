@@ -18,16 +18,16 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('sepa_collections') as batch:
         batch.add_column(sa.Column('message', sa.Text(), nullable=True))
-        batch.add_column(sa.Column('build_worker', sa.String(length=120), nullable=True))
-        batch.add_column(sa.Column('build_started_at', sa.DateTime(timezone=True),
+        batch.add_column(sa.Column('job_worker', sa.String(length=120), nullable=True))
+        batch.add_column(sa.Column('job_started_at', sa.DateTime(timezone=True),
                                    nullable=True))
-        batch.add_column(sa.Column('build_attempts', sa.Integer(), nullable=False,
+        batch.add_column(sa.Column('job_attempts', sa.Integer(), nullable=False,
                                    server_default='0'))
 
 
 def downgrade():
     with op.batch_alter_table('sepa_collections') as batch:
-        batch.drop_column('build_attempts')
-        batch.drop_column('build_started_at')
-        batch.drop_column('build_worker')
+        batch.drop_column('job_attempts')
+        batch.drop_column('job_started_at')
+        batch.drop_column('job_worker')
         batch.drop_column('message')

@@ -211,23 +211,23 @@ def test_a_build_whose_process_stopped_is_queued_again_then_given_up(
     db.session.commit()
     now = datetime.now(UTC)
     for collection, worker in ((stopped, _dead_worker()), (running, jobs.process_id())):
-        collection.build_worker, collection.build_started_at = worker, now
-        collection.build_attempts = 1
+        collection.job_worker, collection.job_started_at = worker, now
+        collection.job_attempts = 1
     db.session.commit()
 
     assert collection_builds.recover_builds() == 1
     assert queued == [("build_collection", (stopped.tenant_id, stopped.id))]
     db.session.expire_all()
-    assert db.session.get(Collection, running.id).build_worker == jobs.process_id()
-    assert db.session.get(Collection, stopped.id).build_worker is None
+    assert db.session.get(Collection, running.id).job_worker == jobs.process_id()
+    assert db.session.get(Collection, stopped.id).job_worker is None
     assert collection_builds.run_build(*queued.pop()[1]) == "built"
     done = db.session.get(Collection, stopped.id)
-    assert (done.status, done.count, done.build_attempts) == ("built", 1, 2)
+    assert (done.status, done.count, done.job_attempts) == ("built", 1, 2)
     assert db.session.get(Collection, fresh.id).status == "building"
 
     # A build that stopped its process three times is given up, with its reason.
     again = db.session.get(Collection, running.id)
-    again.build_worker, again.build_attempts = _dead_worker(), 3
+    again.job_worker, again.job_attempts = _dead_worker(), 3
     db.session.commit()
     queued.clear()
     collection_builds.recover_builds()
@@ -236,8 +236,8 @@ def test_a_build_whose_process_stopped_is_queued_again_then_given_up(
     given_up = db.session.get(Collection, running.id)
     assert given_up.status == "failed"
     assert given_up.message == fr(
-        "The build stopped %(count)d times before its end: it was given up. Build the "
-        "collection again; if it stops again, tell your administrator.", count=3)
+        "The job stopped %(count)d times before its end: it was given up. Try again; if it "
+        "stops again, tell your administrator.", count=3)
 
 
 def test_a_job_of_another_tenant_does_not_build_this_tenants_collection(
@@ -274,3 +274,46 @@ def test_a_collection_written_batch_by_batch_as_its_invoices_are_read(
         sorted(f"C{collection.id}-I{d.invoice_id}" for d in collection.debits)
     content = collections.collection_file(collection).read_bytes()
     assert content.count(b"<DrctDbtTxInf>") == 5
+
+
+def test_a_settlement_runs_as_a_job_and_a_failed_one_changes_nothing(
+        app, make_token, creditor, make_account, make_invoice, queued, monkeypatch):
+    from tests.api.conftest import bearer, problem
+
+    when = local_day() + timedelta(days=20)
+    _mandate(account := make_account())
+    invoice = make_invoice(account=account, due_on=when)
+    collection = collections.build_collection(when)
+    db.session.commit()
+    client = bearer(app, make_token("read,admin")[1])
+    url = f"/api/v1/collections/{collection.id}"
+    assert client.post(f"{url}/settle").get_json()["status"] == "settling"
+
+    def broken(collection):
+        collections.settle_collection(collection)
+        raise OSError("connection lost")
+
+    monkeypatch.setattr(collection_builds, "settle_collection", broken)
+    assert collection_builds.run_settlement(*queued.pop()[1]) == "built"
+    body = client.get(url).get_json()
+    assert body["status"] == "built"
+    assert body["message"] == fr(
+        "The settlement failed (%(reason)s): nothing was changed. Settle the collection "
+        "again; if it fails again, tell your administrator.", reason="OSError")
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).status == "issued"  # rolled back
+
+    # Asked again, its process killed: the recovery queues it again.
+    monkeypatch.undo()
+    monkeypatch.setattr(jobs, "enqueue", lambda name, *args, **_kw: queued.append((name, args)))
+    assert client.post(f"{url}/settle").status_code == 202
+    queued.clear()
+    db.session.execute(update(Collection).where(Collection.id == collection.id)
+                       .values(job_worker=_dead_worker()))
+    db.session.commit()
+    assert collection_builds.recover_builds() == 1
+    assert queued == [("settle_collection", (collection.tenant_id, collection.id))]
+    assert collection_builds.run_settlement(*queued.pop()[1]) == "settled"
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).status == "paid"
+    problem(client.post(f"{url}/settle"), 403)

@@ -213,7 +213,13 @@ def test_collections_through_the_api(app, make_token, creditor, make_account, ma
     debits = client.get(f"{url}/debits").get_json()
     assert [(d["invoice_id"], d["sequence_type"], d["status"]) for d in debits] == \
         [(invoice.id, "FRST", "pending")]
-    assert client.post(f"{url}/settle").get_json()["status"] == "settled"
+    settling = client.post(f"{url}/settle")
+    assert settling.status_code == 202 and settling.get_json()["status"] == "settling"
+    problem(client.post(f"{url}/settle"), 403)  # asked already
+    [(name, args)] = queued[-1:]
+    assert name == "settle_collection"
+    assert collection_builds.run_settlement(*args) == "settled"
+    assert client.get(url).get_json()["status"] == "settled"
     problem(client.post(f"{url}/settle"), 403)
     returned = client.post(f"/api/v1/debits/{debits[0]['id']}/return", json={"reason": "MD06"})
     assert returned.status_code == 200, returned.data

@@ -272,7 +272,12 @@ def test_a_collection_is_built_downloaded_notified_settled_and_a_debit_returned(
     assert admin_client.post(f"/alpha/collections/{collection.id}/prenotify").status_code == 302
     assert queued[-1] == ("send_prenotifications", (collection.tenant_id, collection.id))
 
-    assert admin_client.post(f"/alpha/collections/{collection.id}/settle").status_code == 302
+    settling = admin_client.post(f"/alpha/collections/{collection.id}/settle")
+    assert settling.status_code == 302
+    assert fr("This collection is being settled: its invoices are marked paid in a moment.") \
+        in text(admin_client.get(settling.headers["Location"]))
+    assert queued[-1] == ("settle_collection", (collection.tenant_id, collection.id))
+    assert collection_builds.run_settlement(*queued[-1][1]) == "settled"
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).status == "paid"
     twice = admin_client.post(f"/alpha/collections/{collection.id}/settle")
