@@ -10,9 +10,11 @@ its own):
   with sepaxml, add amendments, check it against the XSD (libxml2) and our rules, write it to
   disk; then, timed apart, `settle_collection` (the invoices paid, the
   mandates used, all audited); rolled back afterwards so that every run starts equal.
-- **sepaxml alone**: the same N payments (read from the database before the clock starts) given
-  to `SepaDD.add_payment`, then `export()` without its own validation: xmlschema stops at
-  1,000,000 XML elements, about 90,000 debits.
+- **sepaxml alone**: the same N payments (read from the database before the clock starts),
+  with the same creditor's and debtors' postal addresses as Relais writes (`--bare-baseline`:
+  without them, as measured before 2026-12-06), given to `SepaDD.add_payment`, then
+  `export()` without its own validation: xmlschema stops at 1,000,000 XML elements, about
+  90,000 debits.
 
 Target: Relais at ≥ 0.5 × sepaxml's debits per second, and peak memory that grows no faster
 than sepaxml's own. SQLite in a temporary file; PostgreSQL too with `--postgresql URL`
@@ -145,19 +147,32 @@ def _sepaxml(job: dict[str, Any]) -> dict[str, Any]:
     with app.app_context(), tenant_context(job["tenant"], SYSTEM):
         rows = db.session.execute(select(
             m.Invoice.number, m.Invoice.total, m.Mandate.reference, m.Mandate.signed_on,
-            m.Mandate.debtor_name, m.Mandate.iban, m.Mandate.bic).join(
+            m.Mandate.debtor_name, m.Mandate.iban, m.Mandate.bic, m.Mandate.street,
+            m.Mandate.building_number, m.Mandate.postal_code, m.Mandate.town,
+            m.Mandate.country).join(
             m.Mandate, m.Mandate.account_id == m.Invoice.account_id)).all()
     when = date.today() + timedelta(days=5)
+    addresses = not job.get("bare")
     before, cpu = _peak_mb(), _cpu()
     started = time.perf_counter()
-    document = SepaDD({"name": CREDITOR["name"], "IBAN": CREDITOR["iban"], "batch": True,
-                       "creditor_id": CREDITOR["creditor_identifier"], "currency": "EUR"},
-                      schema="pain.008.001.08")
-    for n, (number, total, reference, signed_on, name, iban, bic) in enumerate(rows):
-        document.add_payment({"name": name, "IBAN": iban, "BIC": bic,
-                              "amount": int(total * 100), "type": "RCUR" if n % 2 else "FRST",
-                              "collection_date": when, "mandate_id": reference,
-                              "mandate_date": signed_on, "description": number})
+    config = {"name": CREDITOR["name"], "IBAN": CREDITOR["iban"], "batch": True,
+              "creditor_id": CREDITOR["creditor_identifier"], "currency": "EUR"}
+    if addresses:  # the same debits as Relais's: the creditor's and debtors' addresses
+        config["address"] = {"street_name": CREDITOR["street"],
+                             "building_number": CREDITOR["building_number"],
+                             "postcode": CREDITOR["postal_code"], "town": CREDITOR["town"],
+                             "country": CREDITOR["country"]}
+    document = SepaDD(config, schema="pain.008.001.08")
+    for n, (number, total, reference, signed_on, name, iban, bic, street, building,
+            postcode, town, country) in enumerate(rows):
+        payment = {"name": name, "IBAN": iban, "BIC": bic,
+                   "amount": int(total * 100), "type": "RCUR" if n % 2 else "FRST",
+                   "collection_date": when, "mandate_id": reference,
+                   "mandate_date": signed_on, "description": number}
+        if addresses:
+            payment["address"] = {"street_name": street, "building_number": building,
+                                  "postcode": postcode, "town": town, "country": country}
+        document.add_payment(payment)
     # Without its own validation (the module's docstring says why).
     content = document.export(validate=False)
     elapsed, cpu = time.perf_counter() - started, _cpu() - cpu
@@ -174,11 +189,11 @@ def _spawn(job: dict[str, Any]) -> dict[str, Any]:
         return pool.apply(_child, (job,))
 
 
-def run(url: str, files: str, sizes: list[int]) -> list[dict[str, Any]]:
+def run(url: str, files: str, sizes: list[int], bare: bool = False) -> list[dict[str, Any]]:
     results = []
     for size in sizes:
         tenant = _prepare(url, files, size)
-        job = {"url": url, "files": files, "tenant": tenant}
+        job = {"url": url, "files": files, "tenant": tenant, "bare": bare}
         ours, theirs = _spawn({**job, "kind": "relais"}), _spawn({**job, "kind": "sepaxml"})
         rate, baseline = ours["debits"] / ours["seconds"], theirs["debits"] / theirs["seconds"]
         cpu_ratio = theirs["cpu_seconds"] / ours["cpu_seconds"]
@@ -199,17 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="20000,50000,100000")
     parser.add_argument("--postgresql", default=os.environ.get("BENCH_DATABASE_URL", ""),
                         help="a PostgreSQL URL to measure too (default: BENCH_DATABASE_URL)")
+    parser.add_argument("--bare-baseline", action="store_true",
+                        help="sepaxml alone without the postal addresses Relais writes (the "
+                             "baseline of the figures measured before 2026-12-06)")
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
     report: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                               "target_ratio": TARGET_RATIO}
     with tempfile.TemporaryDirectory() as scratch:
         print("SQLite")
-        report["sqlite"] = run(f"sqlite:///{scratch}/bench.sqlite", scratch, sizes)
+        report["sqlite"] = run(f"sqlite:///{scratch}/bench.sqlite", scratch, sizes,
+                               args.bare_baseline)
         if args.postgresql:
             print("PostgreSQL")
             ensure_database(args.postgresql)
-            report["postgresql"] = run(args.postgresql, scratch, sizes)
+            report["postgresql"] = run(args.postgresql, scratch, sizes, args.bare_baseline)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     (RESULTS_DIR / f"bench-collections-{stamp}.json").write_text(json.dumps(report, indent=2))

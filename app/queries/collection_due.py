@@ -55,22 +55,28 @@ def _waiting() -> Select:
                                           Debit.invoice_id.is_not(None))
 
 
-def _latest_active() -> Any:
+# What the choice of debits and the preview read of a mandate; the file reads the rest too.
+CHOICE_COLUMNS = (Mandate.iban, Mandate.bic, Mandate.original_iban, Mandate.is_recurrent,
+                  Mandate.last_used_on)
+FILE_COLUMNS = (Mandate.reference, Mandate.signed_on, Mandate.debtor_name, Mandate.street,
+                Mandate.building_number, Mandate.postal_code, Mandate.town, Mandate.country)
+
+
+def _latest_active(for_file: bool) -> Any:
     """Each customer's latest active mandate (signed last; the highest id on a tie)."""
     rank = func.row_number().over(partition_by=Mandate.account_id,
                                   order_by=(Mandate.signed_on.desc(), Mandate.id.desc()))
     return select(
-        Mandate.id.label("mandate_id"), Mandate.account_id, Mandate.reference,
-        Mandate.signed_on, Mandate.debtor_name, Mandate.street, Mandate.building_number,
-        Mandate.postal_code, Mandate.town, Mandate.country, Mandate.iban, Mandate.bic,
-        Mandate.original_iban, Mandate.is_recurrent, Mandate.last_used_on,
+        Mandate.id.label("mandate_id"), Mandate.account_id, *CHOICE_COLUMNS,
+        *(FILE_COLUMNS if for_file else ()),
         rank.label("rank")).where(Mandate.status == "active").subquery("latest_mandate")
 
 
-def due_statement(collection_date: date) -> Select:
+def due_statement(collection_date: date, for_file: bool = True) -> Select:
     """One row per due invoice: the invoice's `id`, `account_id`, `number`, `total`,
-    `amount_paid`, then its mandate's columns (`mandate_id`, `reference`, `iban`…)."""
-    mandate = _latest_active()
+    `amount_paid`, then its mandate's columns (`mandate_id`, `iban`…; `reference`, the
+    debtor's name and address… `for_file`)."""
+    mandate = _latest_active(for_file)
     return (select(Invoice.id, Invoice.account_id, Invoice.number, Invoice.total,
                    Invoice.amount_paid,
                    *[column for name, column in mandate.c.items()
@@ -100,8 +106,8 @@ def amendment(row: Any) -> str | None:
     return "account" if same else "SMNDA"
 
 
-def due_debits(collection_date: date,
-               left_out: Callable[[Row, str], None] | None = None) -> Iterator[tuple[Row, str]]:
+def due_debits(collection_date: date, left_out: Callable[[Row, str], None] | None = None,
+               for_file: bool = True) -> Iterator[tuple[Row, str]]:
     """Each due invoice (a row of `due_statement`) the collection debits, with its sequence
     type; those it leaves out, with their reason, to `left_out`. A first debit under a
     mandate (FRST) or its only one (OOFF) takes one invoice: the customer's others wait."""
@@ -109,7 +115,7 @@ def due_debits(collection_date: date,
     # debit under it is RCUR, once that one is settled.
     first_taken: set[int] = set(db.session.scalars(select(Debit.mandate_id).where(
         Debit.status == "pending", Debit.sequence_type.in_(("FRST", "OOFF")))))
-    rows = db.session.execute(due_statement(collection_date)
+    rows = db.session.execute(due_statement(collection_date, for_file)
                               .execution_options(yield_per=STREAM))
     for row in rows:
         sequence = sequence_type(row)
@@ -130,7 +136,7 @@ def due_debits(collection_date: date,
 def any_due(collection_date: date) -> bool:
     """Whether some invoice is due by the date under an active mandate (a quick check before
     a build is queued: the build itself may still leave them all out)."""
-    return db.session.scalar(due_statement(collection_date).limit(1)) is not None
+    return db.session.scalar(due_statement(collection_date, False).limit(1)) is not None
 
 
 @dataclass
@@ -173,7 +179,7 @@ def preview(collection_date: date) -> CollectionPreview:
                                           amount=row.total - (row.amount_paid or 0),
                                           reason=reason))
 
-    for row, sequence in due_debits(collection_date, leave_out):
+    for row, sequence in due_debits(collection_date, leave_out, for_file=False):
         found.count += 1
         found.total += row.total - (row.amount_paid or 0)
         found.sequences[sequence] += 1
