@@ -25,15 +25,15 @@ from api.schemas.offers import (
     OfferUpdateSchema,
     SepaCreditorSchema,
 )
-from app import jobs
 from app.errors import NotFound
 from app.models import Account, Collection, Debit, Mandate, Offer
 from app.policies import get_visible_or_404
+from app.services.collection_builds import queue_job
 from app.services.collections import (
-    build_collection,
+    ask_settlement,
     collection_file,
     return_debit,
-    settle_collection,
+    start_collection,
 )
 from app.services.mandates import amend_mandate, create_mandate, revoke_mandate
 from app.services.offers import create_offer, creditor, delete_offer, set_creditor, update_offer
@@ -195,12 +195,12 @@ class CollectionViews(MethodView):
 
     @requires("admin")
     @blp.arguments(CollectionCreateSchema)
-    @blp.response(201, CollectionSchema)
+    @blp.response(202, CollectionSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        """Build the collection of everything due by a date (its pain.008 file)."""
+        """Ask for the collection of everything due by a date: built by a job."""
         with transaction():
-            collection = build_collection(data["collection_date"])
-        jobs.enqueue("send_prenotifications", collection.tenant_id, collection.id)
+            collection = start_collection(data["collection_date"])
+        queue_job(collection)
         return collection, {"Location": url_for("offers.CollectionByIdViews",
                                                 collection_id=collection.id)}
 
@@ -221,6 +221,8 @@ class CollectionFileViews(MethodView):
     def get(self, collection_id: int) -> Any:
         """The collection's pain.008.001.08 file, for the creditor's bank."""
         collection = _collection_or_404(collection_id)
+        if collection.status not in ("built", "settling", "settled"):
+            raise NotFound()  # building, or failed: no file
         return send_file(collection_file(collection), mimetype="application/xml",
                          as_attachment=True,
                          download_name=f"{collection.message_id}.pain.008.xml")
@@ -229,13 +231,15 @@ class CollectionFileViews(MethodView):
 @blp.route("/collections/<int:collection_id>/settle")
 class CollectionSettleViews(MethodView):
     @requires("admin")
-    @blp.response(200, CollectionSchema)
+    @blp.response(202, CollectionSchema)
     def post(self, collection_id: int) -> Any:
-        """Mark the collection's debits collected: their invoices are paid."""
+        """Mark the collection's debits collected: a job pays their invoices."""
         collection = _collection_or_404(collection_id)
         with transaction():
-            settle_collection(collection)
-        return collection
+            ask_settlement(collection)
+        queue_job(collection)
+        return collection, {"Location": url_for("offers.CollectionByIdViews",
+                                                collection_id=collection.id)}
 
 
 @blp.route("/collections/<int:collection_id>/debits")

@@ -150,6 +150,12 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # SEPA mandates unused for 36 months expire (app/services/mandates.py), checked daily.
         "MANDATE_EXPIRY": _bool("MANDATE_EXPIRY", True),
         "MANDATE_EXPIRY_SECONDS": 86400.0,
+        # A collection's build whose process stopped, or that waited or ran this long, is
+        # queued again; checked every COLLECTION_RECOVERY_SECONDS
+        # (app/services/collection_builds.py).
+        "COLLECTION_RECOVERY": _bool("COLLECTION_RECOVERY", True),
+        "COLLECTION_RECOVERY_SECONDS": float(env.get("COLLECTION_RECOVERY_SECONDS", "60")),
+        "COLLECTION_BUILD_STALE_SECONDS": float(env.get("COLLECTION_BUILD_STALE_SECONDS", "900")),
         # Online subscriptions (docs/selling.md): idle for this many days, a started one is
         # abandoned (checked hourly); its resume link lives as long; the public pages' POSTs
         # are limited per IP address and per e-mail typed.

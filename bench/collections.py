@@ -4,13 +4,17 @@ same debits alone, in the same run.
 For each size (`--sizes`, default 20,000, 50,000 and 100,000) a tenant gets N customers, each
 with an active mandate and one open invoice; then, each in a fresh process (its peak memory
 its own):
-- **Relais**: `build_collection` — select the invoices and mandates, write the debits, build the
-  pain.008.001.08 file with sepaxml, add amendments, check it against the XSD (libxml2) and our
-  rules, write it to disk; then, timed apart, `settle_collection` (the invoices paid, the
+- **Relais**: first, untimed in the ratio, the back office's preview of the collection; then
+  `build_collection` (what the `build_collection` job does) — read the due invoices with their
+  mandates a batch at a time, write the debits as they come, build the pain.008.001.08 file
+  with sepaxml, add amendments, check it against the XSD (libxml2) and our rules, write it to
+  disk; then, timed apart, `settle_collection` (the invoices paid, the
   mandates used, all audited); rolled back afterwards so that every run starts equal.
-- **sepaxml alone**: the same N payments (read from the database before the clock starts) given
-  to `SepaDD.add_payment`, then `export()` without its own validation: xmlschema stops at
-  1,000,000 XML elements, about 90,000 debits.
+- **sepaxml alone**: the same N payments (read from the database before the clock starts),
+  with the same creditor's and debtors' postal addresses as Relais writes (`--bare-baseline`:
+  without them, as measured before 2026-12-06), given to `SepaDD.add_payment`, then
+  `export()` without its own validation: xmlschema stops at 1,000,000 XML elements, about
+  90,000 debits.
 
 Target: Relais at ≥ 0.5 × sepaxml's debits per second, and peak memory that grows no faster
 than sepaxml's own. SQLite in a temporary file; PostgreSQL too with `--postgresql URL`
@@ -106,14 +110,20 @@ def _cpu() -> float:
 
 def _relais(job: dict[str, Any]) -> dict[str, Any]:
     from app.extensions import db
+    from app.queries.collection_due import preview
     from app.services.collections import build_collection, settle_collection
     from app.tenancy import SYSTEM, tenant_context
 
     app = _app(job["url"], job["files"])
+    when = date.today() + timedelta(days=5)
     with app.app_context(), tenant_context(job["tenant"], SYSTEM):
+        # What the back office shows before the admin confirms (streamed: little memory).
+        started = time.perf_counter()
+        previewed = preview(when).count
+        previewed_in = time.perf_counter() - started
         before, cpu = _peak_mb(), _cpu()
         started = time.perf_counter()
-        collection = build_collection(date.today() + timedelta(days=5))
+        collection = build_collection(when)
         elapsed, cpu = time.perf_counter() - started, _cpu() - cpu
         count, peak = collection.count, _peak_mb()
         started = time.perf_counter()
@@ -121,7 +131,8 @@ def _relais(job: dict[str, Any]) -> dict[str, Any]:
         settled = time.perf_counter() - started
         db.session.rollback()
     return {"seconds": elapsed, "cpu_seconds": cpu, "debits": count, "peak_mb": peak,
-            "start_mb": before, "settle_seconds": settled, "settle_peak_mb": _peak_mb()}
+            "start_mb": before, "settle_seconds": settled, "settle_peak_mb": _peak_mb(),
+            "preview_seconds": previewed_in, "previewed": previewed}
 
 
 def _sepaxml(job: dict[str, Any]) -> dict[str, Any]:
@@ -136,19 +147,32 @@ def _sepaxml(job: dict[str, Any]) -> dict[str, Any]:
     with app.app_context(), tenant_context(job["tenant"], SYSTEM):
         rows = db.session.execute(select(
             m.Invoice.number, m.Invoice.total, m.Mandate.reference, m.Mandate.signed_on,
-            m.Mandate.debtor_name, m.Mandate.iban, m.Mandate.bic).join(
+            m.Mandate.debtor_name, m.Mandate.iban, m.Mandate.bic, m.Mandate.street,
+            m.Mandate.building_number, m.Mandate.postal_code, m.Mandate.town,
+            m.Mandate.country).join(
             m.Mandate, m.Mandate.account_id == m.Invoice.account_id)).all()
     when = date.today() + timedelta(days=5)
+    addresses = not job.get("bare")
     before, cpu = _peak_mb(), _cpu()
     started = time.perf_counter()
-    document = SepaDD({"name": CREDITOR["name"], "IBAN": CREDITOR["iban"], "batch": True,
-                       "creditor_id": CREDITOR["creditor_identifier"], "currency": "EUR"},
-                      schema="pain.008.001.08")
-    for n, (number, total, reference, signed_on, name, iban, bic) in enumerate(rows):
-        document.add_payment({"name": name, "IBAN": iban, "BIC": bic,
-                              "amount": int(total * 100), "type": "RCUR" if n % 2 else "FRST",
-                              "collection_date": when, "mandate_id": reference,
-                              "mandate_date": signed_on, "description": number})
+    config = {"name": CREDITOR["name"], "IBAN": CREDITOR["iban"], "batch": True,
+              "creditor_id": CREDITOR["creditor_identifier"], "currency": "EUR"}
+    if addresses:  # the same debits as Relais's: the creditor's and debtors' addresses
+        config["address"] = {"street_name": CREDITOR["street"],
+                             "building_number": CREDITOR["building_number"],
+                             "postcode": CREDITOR["postal_code"], "town": CREDITOR["town"],
+                             "country": CREDITOR["country"]}
+    document = SepaDD(config, schema="pain.008.001.08")
+    for n, (number, total, reference, signed_on, name, iban, bic, street, building,
+            postcode, town, country) in enumerate(rows):
+        payment = {"name": name, "IBAN": iban, "BIC": bic,
+                   "amount": int(total * 100), "type": "RCUR" if n % 2 else "FRST",
+                   "collection_date": when, "mandate_id": reference,
+                   "mandate_date": signed_on, "description": number}
+        if addresses:
+            payment["address"] = {"street_name": street, "building_number": building,
+                                  "postcode": postcode, "town": town, "country": country}
+        document.add_payment(payment)
     # Without its own validation (the module's docstring says why).
     content = document.export(validate=False)
     elapsed, cpu = time.perf_counter() - started, _cpu() - cpu
@@ -165,11 +189,11 @@ def _spawn(job: dict[str, Any]) -> dict[str, Any]:
         return pool.apply(_child, (job,))
 
 
-def run(url: str, files: str, sizes: list[int]) -> list[dict[str, Any]]:
+def run(url: str, files: str, sizes: list[int], bare: bool = False) -> list[dict[str, Any]]:
     results = []
     for size in sizes:
         tenant = _prepare(url, files, size)
-        job = {"url": url, "files": files, "tenant": tenant}
+        job = {"url": url, "files": files, "tenant": tenant, "bare": bare}
         ours, theirs = _spawn({**job, "kind": "relais"}), _spawn({**job, "kind": "sepaxml"})
         rate, baseline = ours["debits"] / ours["seconds"], theirs["debits"] / theirs["seconds"]
         cpu_ratio = theirs["cpu_seconds"] / ours["cpu_seconds"]
@@ -181,7 +205,7 @@ def run(url: str, files: str, sizes: list[int]) -> list[dict[str, Any]]:
               f"({baseline:8,.0f}/s, peak {theirs['peak_mb']:6.0f} MB)  ratio "
               f"{rate / baseline:.2f} (target ≥ {TARGET_RATIO}; in CPU time "
               f"{cpu_ratio:.2f})  settled in "
-              f"{ours['settle_seconds']:.2f} s")
+              f"{ours['settle_seconds']:.2f} s  previewed in {ours['preview_seconds']:.2f} s")
     return results
 
 
@@ -190,17 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="20000,50000,100000")
     parser.add_argument("--postgresql", default=os.environ.get("BENCH_DATABASE_URL", ""),
                         help="a PostgreSQL URL to measure too (default: BENCH_DATABASE_URL)")
+    parser.add_argument("--bare-baseline", action="store_true",
+                        help="sepaxml alone without the postal addresses Relais writes (the "
+                             "baseline of the figures measured before 2026-12-06)")
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
     report: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                               "target_ratio": TARGET_RATIO}
     with tempfile.TemporaryDirectory() as scratch:
         print("SQLite")
-        report["sqlite"] = run(f"sqlite:///{scratch}/bench.sqlite", scratch, sizes)
+        report["sqlite"] = run(f"sqlite:///{scratch}/bench.sqlite", scratch, sizes,
+                               args.bare_baseline)
         if args.postgresql:
             print("PostgreSQL")
             ensure_database(args.postgresql)
-            report["postgresql"] = run(args.postgresql, scratch, sizes)
+            report["postgresql"] = run(args.postgresql, scratch, sizes, args.bare_baseline)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     (RESULTS_DIR / f"bench-collections-{stamp}.json").write_text(json.dumps(report, indent=2))

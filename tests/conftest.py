@@ -137,6 +137,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         # Nor a sweep of deleted tenants' files (tests/test_tenant_data.py runs it itself).
         "TENANT_FILES_SWEEP": False,
         "MANDATE_EXPIRY": False,
+        "COLLECTION_RECOVERY": False,
         "SUBSCRIPTION_EXPIRY": False,
         # Nor feed alerts (tests/services/test_feed_alerts.py fires their job itself).
         "FEED_ALERTS": False,

@@ -162,11 +162,17 @@ class DebitSchema(ma.Schema):
 
 
 class CollectionSchema(ma.Schema):
-    """A SEPA Direct Debit collection: one pain.008.001.08 file."""
+    """A SEPA Direct Debit collection: one pain.008.001.08 file, built by a job."""
 
     id = ma.fields.Integer(dump_only=True)
     collection_date = ma.fields.Date(dump_only=True)
-    status = ma.fields.String(dump_only=True, metadata={"enum": list(COLLECTION_STATUSES)})
+    status = ma.fields.String(dump_only=True, metadata={
+        "enum": list(COLLECTION_STATUSES),
+        "description": "building: just asked for, its job under way (count 0, no file yet); "
+                       "built: its debits and pain.008 file ready; failed: built no file, "
+                       "`message` says why; settled: its debits collected."})
+    message = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "Why the build failed (status failed), in the tenant's language."})
     message_id = ma.fields.String(dump_only=True)
     count = ma.fields.Integer(dump_only=True)
     control_sum = ma.fields.Decimal(dump_only=True, as_string=True, places=2)

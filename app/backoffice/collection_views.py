@@ -21,6 +21,7 @@ from app.forms import options
 from app.models import Collection, Debit
 from app.models.selling import RETURN_REASONS
 from app.policies import can_administer, get_visible_or_404
+from app.queries.collection_due import LEFT_OUT_REASONS, preview
 from app.queries.direct_debit import (
     AMENDMENT_LABELS,
     COLLECTION_STATUS_LABELS,
@@ -35,11 +36,12 @@ from app.queries.direct_debit import (
 )
 from app.queries.keyset import keyset_page
 from app.queries.lists import count_capped
+from app.services.collection_builds import queue_job
 from app.services.collections import (
-    build_collection,
+    ask_settlement,
     collection_file,
     return_debit,
-    settle_collection,
+    start_collection,
 )
 from app.services.offers import creditor
 from app.web.lists import first_page_unless_valid
@@ -49,6 +51,13 @@ from app.web.transactions import transaction
 class CollectionForm(FlaskForm):
     collection_date = DateField(_l("Collection date"), validators=[InputRequired()])
     submit = SubmitField(_l("Build the collection"))
+
+
+class PreviewForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    collection_date = DateField(_l("Collection date"), validators=[InputRequired()])
 
 
 class DebitReturnForm(FlaskForm):
@@ -75,22 +84,29 @@ def collection_list():
 
 @bp.route("/collections/new", methods=["GET", "POST"])
 def admin_collection_new():
+    """The date asked, what a collection then holds and leaves out (a preview), and the
+    confirmation that queues its build."""
     found = creditor()
-    form = CollectionForm()
-    if not form.is_submitted() and found is not None:
-        form.collection_date.data = local_today() + timedelta(days=found.prenotification_days)
+    form, asked = CollectionForm(), PreviewForm(formdata=request.args or None)
+    if not asked.collection_date.raw_data and found is not None:
+        asked.collection_date.data = local_today() + timedelta(days=found.prenotification_days)
     if form.validate_on_submit():
         with transaction(form, flash_errors=False) as saved:
-            collection = build_collection(form.collection_date.data)
+            collection = start_collection(form.collection_date.data)
         if saved:
-            # Each customer is told by e-mail of what will be debited, as the API does.
-            jobs.enqueue("send_prenotifications", collection.tenant_id, collection.id)
-            flash(_("Collection built: %(count)d debit(s). The customers are being told.",
-                    count=collection.count), "success")
+            queue_job(collection)
+            flash(_("The collection is being built: this page shows it when it is done; "
+                    "each customer is then told of his debit."), "success")
             return redirect(url_for("backoffice.collection_detail",
                                     collection_id=collection.id))
         form.form_errors.extend(saved.messages)
-    return render_template("direct_debit/collection_new.html", form=form, creditor=found), \
+    shown = preview(asked.collection_date.data) \
+        if request.args and asked.validate() and found is not None else None
+    return render_template("direct_debit/collection_new.html", form=form, asked=asked,
+                           creditor=found, preview=shown, reasons=LEFT_OUT_REASONS,
+                           sequence_labels=SEQUENCE_LABELS, amendment_labels=AMENDMENT_LABELS,
+                           earliest=None if found is None else local_today() + timedelta(
+                               days=found.prenotification_days)), \
         422 if form.errors else 200
 
 
@@ -113,7 +129,7 @@ def collection_detail(collection_id: int):
 def admin_collection_file(collection_id: int):
     collection = get_visible_or_404(Collection, collection_id, current_user)
     path = collection_file(collection)
-    if not path.exists():
+    if collection.status not in ("built", "settling", "settled") or not path.exists():
         abort(404)
     return send_file(path, mimetype="application/xml", as_attachment=True, max_age=0,
                      download_name=f"{collection.message_id}.pain.008.xml")
@@ -137,8 +153,10 @@ def admin_collection_settle(collection_id: int):
         abort(400)
     try:
         with transaction():
-            settle_collection(collection)
-        flash(_("Collection settled: its invoices are paid."), "success")
+            ask_settlement(collection)
+        queue_job(collection)
+        flash(_("The collection is being settled: its invoices are marked paid in a moment."),
+              "success")
     except NotAllowed as refusal:
         flash(refusal.message, "danger")
     return redirect(url_for("backoffice.collection_detail", collection_id=collection.id))

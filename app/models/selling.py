@@ -185,7 +185,9 @@ class Mandate(TenantScoped, TimestampMixin, db.Model):
         return f"<Mandate {self.id} {self.reference}>"
 
 
-COLLECTION_STATUSES = ("built", "settled")
+# building: its job is under way (app/services/collection_builds.py); failed: it ended
+# without a file, its `message` saying why.
+COLLECTION_STATUSES = ("building", "built", "failed", "settled")
 DEBIT_STATUSES = ("pending", "collected", "returned")
 # The R-transactions a debtor's bank sends back, by ISO 20022 reason code (EPC guidance).
 RETURN_REASONS = ("AC01", "AC04", "AC06", "AC13", "AG01", "AG02", "AM04", "AM05", "BE05",
@@ -203,8 +205,15 @@ class Collection(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     collection_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), default="built")
+    status: Mapped[str] = mapped_column(String(10), default="building")
     message_id: Mapped[str] = mapped_column(String(35))
+    # Why a build failed, in the tenant's language, for the admin who asked for it.
+    message: Mapped[str | None] = mapped_column(Text)
+    # The build job: the process that took it (host:pid), when, and how many times (a
+    # build whose process stopped is taken again by the recovery, a few times at most).
+    job_worker: Mapped[str | None] = mapped_column(String(120))
+    job_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    job_attempts: Mapped[int] = mapped_column(Integer, default=0)
     count: Mapped[int] = mapped_column(Integer, default=0)
     control_sum: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
     # The file as sent, under FILES_DIR (collections/<tenant id>/<id>.xml), and its SHA-256.

@@ -65,7 +65,9 @@ MANDATE_STATUS_LABELS = {"active": _l("Active"), "revoked": _l("Revoked"),
 CHANNEL_LABELS = {"online": _l("Online"), "paper": _l("Paper"), "import": _l("Import")}
 DEBIT_STATUS_LABELS = {"pending": _l("Pending"), "collected": _l("Collected"),
                        "returned": _l("Returned")}
-COLLECTION_STATUS_LABELS = {"built": _l("Built, awaiting settlement"),
+COLLECTION_STATUS_LABELS = {"building": _l("Being built"),
+                            "built": _l("Built, awaiting settlement"),
+                            "failed": _l("Failed"), "settling": _l("Being settled"),
                             "settled": _l("Settled")}
 SEQUENCE_LABELS = {"FRST": _l("First"), "RCUR": _l("Recurrent"), "OOFF": _l("One-off")}
 AMENDMENT_LABELS = {"account": _l("New account, same bank"),

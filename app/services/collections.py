@@ -4,19 +4,21 @@ mandates' amendments, checked against its XSD and by our own rules); then, per d
 collected (the invoice paid) or returned by the debtor's bank (an R-transaction with its
 reason code: the invoice open again).
 
-Which invoices: issued or overdue ones, not archived, with something left to pay and due by
-the collection date, of a customer whose latest active mandate covers them, and not already in
-a collection waiting for its settlement. A first debit under a mandate (FRST) or its only one
-(OOFF) takes one invoice; the customer's others go in the next collection, under RCUR.
+Which invoices: app/queries/collection_due.py says (and the back office's preview shows).
+A collection is asked for in a request (`start_collection`: checked, saved "building") and
+built by a job (app/services/collection_builds.py: `fill_collection`), the due invoices read,
+the debits written and the file built a batch at a time.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import io
+import itertools
 import logging
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,8 +37,8 @@ from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.i18n import day, money
 from app.models import Account, Collection, Debit, Invoice, Mandate, Tenant
-from app.models.document import OPEN_INVOICE_STATUSES
 from app.models.selling import RETURN_REASONS
+from app.queries.collection_due import amendment, any_due, due_debits
 from app.sepa import REFERENCE_CHARACTERS, SEPA_CHARACTERS, creditor_identifier
 from app.services.audit import audit_row, diff, record_event
 from app.services.offers import creditor
@@ -93,68 +95,9 @@ def collection_file(collection: Collection) -> Path:
         str(collection.tenant_id) / f"{collection.id}.xml"
 
 
-# What a collection reads of a mandate and of an invoice: columns, not the ORM's objects
-# (100,000 of them cost seconds and hundreds of megabytes).
-MANDATE_COLUMNS = (Mandate.id, Mandate.account_id, Mandate.reference, Mandate.signed_on,
-                   Mandate.debtor_name, Mandate.street, Mandate.building_number,
-                   Mandate.postal_code, Mandate.town, Mandate.country, Mandate.iban,
-                   Mandate.bic, Mandate.original_iban, Mandate.is_recurrent,
-                   Mandate.last_used_on)
-INVOICE_COLUMNS = (Invoice.id, Invoice.account_id, Invoice.number, Invoice.total,
-                   Invoice.amount_paid)
-
-
-def _due(collection_date: date) -> list[tuple[Row, Row]]:
-    """The invoices to debit on `collection_date`, each with its mandate (as rows of
-    INVOICE_COLUMNS and MANDATE_COLUMNS)."""
-    latest: dict[int, Row] = {}
-    active = select(*MANDATE_COLUMNS).where(Mandate.status == "active")
-    for mandate in db.session.execute(active.order_by(Mandate.signed_on, Mandate.id)):
-        latest[mandate.account_id] = mandate
-    if not latest:
-        return []
-    waiting = select(Debit.invoice_id).where(Debit.status == "pending",
-                                             Debit.invoice_id.is_not(None))
-    # The customers by a subquery, not a list of ids: 100,000 of them are more parameters
-    # than SQLite takes in one statement.
-    invoices = db.session.execute(
-        select(*INVOICE_COLUMNS).where(
-            Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.archived_at.is_(None),
-            Invoice.amount_paid < Invoice.total,
-            Invoice.account_id.in_(active.with_only_columns(Mandate.account_id)),
-            (Invoice.due_on.is_(None)) | (Invoice.due_on <= collection_date),
-            Invoice.id.not_in(waiting))
-        .order_by(Invoice.due_on, Invoice.id))
-    due, first_taken = [], set()
-    for invoice in invoices:
-        mandate = latest[invoice.account_id]
-        if sequence_type(mandate) in ("FRST", "OOFF"):
-            if mandate.id in first_taken:
-                continue
-            first_taken.add(mandate.id)
-        due.append((invoice, mandate))
-    return due
-
-
-def sequence_type(mandate: Any) -> str:
-    return Mandate.sequence_of(mandate.is_recurrent, mandate.last_used_on)
-
-
-def _same_bank(mandate: Row) -> bool:
-    """Whether the account moved within its bank (the original IBAN's bank code is the new
-    one's): the file then names the original account; otherwise SMNDA."""
-    from schwifty import IBAN
-    from schwifty.exceptions import SchwiftyException
-
-    try:
-        return IBAN(mandate.original_iban).bank_code == IBAN(mandate.iban).bank_code \
-            and mandate.original_iban[:2] == mandate.iban[:2]
-    except SchwiftyException:  # an IBAN the registry cannot split: say the bank changed
-        return False
-
-
-def build_collection(collection_date: date) -> Collection:
-    """The collection of everything due by `collection_date`, its file written."""
+def start_collection(collection_date: date) -> Collection:
+    """A collection for `collection_date`, to be built by its job
+    (app/services/collection_builds.py): checked, saved "building"; flushes."""
     found = creditor()
     if found is None:
         raise ValidationError({"": _("Enter the SEPA creditor settings first.")})
@@ -163,49 +106,85 @@ def build_collection(collection_date: date) -> Collection:
         raise ValidationError({"collection_date": _(
             "Customers are told %(days)d days before a debit: choose %(date)s or later.",
             days=found.prenotification_days, date=day(earliest))})
-    due = _due(collection_date)
-    if not due:
-        raise ValidationError({"collection_date": _(
-            "No open invoice of a customer with an active mandate is due by this date.")})
-    collection = Collection(collection_date=collection_date, status="built",
+    if not any_due(collection_date):
+        raise ValidationError({"collection_date": _nothing_due()})
+    collection = Collection(collection_date=collection_date, status="building",
                             message_id="", built_by=current_actor().label[:254])
     db.session.add(collection)
     db.session.flush()
     collection.message_id = f"RELAIS-{current_tenant_id()}-{collection.id}"
-    debits = []
-    for invoice, mandate in due:
-        amendment = None
-        if mandate.original_iban:
-            amendment = "account" if _same_bank(mandate) else "SMNDA"
-        debits.append(NewDebit(
-            collection_id=collection.id, invoice_id=invoice.id, account_id=invoice.account_id,
-            mandate_id=mandate.id, amount=(invoice.total - (invoice.amount_paid or ZERO)),
-            sequence_type=sequence_type(mandate), end_to_end_id=f"C{collection.id}-I{invoice.id}",
-            amendment=amendment, status="pending"))
-    collection.count = len(debits)
-    collection.control_sum = sum((d.amount for d in debits), ZERO)
     db.session.flush()
-    # Rows, not ORM objects: 100,000 of those cost more than the file itself.
-    written = BulkSQL(Debit.__table__, "end_to_end_id", current_tenant_id())
-    for chunk in chunks(debits, CHUNK):
-        written.insert_dicts(Debit.__table__, [debit._asdict() for debit in chunk])
-    content = pain008(collection, found, [(d, inv, m) for d, (inv, m) in zip(debits, due,
-                                                                              strict=True)])
+    record_event("create", "sepa_collections", collection.id, after={
+        "collection_date": collection_date, "status": "building",
+        "message_id": collection.message_id})
+    return collection
+
+
+def _nothing_due() -> str:  # noqa: N802 - a message, named as the constant it would be
+    return _("No open invoice of a customer with an active mandate is due by this date.")
+
+
+def build_collection(collection_date: date) -> Collection:
+    """The collection of everything due by `collection_date`, its file written, at once
+    (what the job does in two steps; the benchmark and tests call it)."""
+    collection = start_collection(collection_date)
+    fill_collection(collection)
+    return collection
+
+
+def fill_collection(collection: Collection) -> None:
+    """Build a "building" collection: its debits written and its pain.008 file, a batch of
+    due invoices at a time (app/queries/collection_due.py); "built" when done; flushes.
+    ValidationError when nothing is left to debit."""
+    found = creditor()
+    if found is None:
+        raise ValidationError({"": _("Enter the SEPA creditor settings first.")})
+    due = _written(collection, due_debits(collection.collection_date))
+    first = next(due, None)
+    if first is None:
+        raise ValidationError({"collection_date": _nothing_due()})
+    content = pain008(collection, found, itertools.chain((first,), due))
     path = collection_file(collection)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     collection.file_sha256 = hashlib.sha256(content).hexdigest()
-    record_event("create", "sepa_collections", collection.id, after={
-        "collection_date": collection_date, "count": collection.count,
-        "control_sum": collection.control_sum, "message_id": collection.message_id})
-    return collection
+    collection.status, collection.message = "built", None
+    db.session.flush()
+    record_event("update", "sepa_collections", collection.id, before={"status": "building"},
+                 after={"status": "built", "count": collection.count,
+                        "control_sum": collection.control_sum})
+
+
+def _written(collection: Collection,
+             due: Iterator[tuple[Row, str]]) -> Iterator[tuple[NewDebit, Row, Row]]:
+    """Each due invoice as a debit, written a batch at a time as rows (not the ORM's
+    objects: 100,000 of those cost more than the file), with its row for the file; the
+    collection's count and control sum kept as they go."""
+    written = BulkSQL(Debit.__table__, "end_to_end_id", current_tenant_id())
+    batch: list[dict[str, Any]] = []
+    count, total = 0, ZERO
+    for row, sequence in due:
+        debit = NewDebit(
+            collection_id=collection.id, invoice_id=row.id, account_id=row.account_id,
+            mandate_id=row.mandate_id, amount=row.total - (row.amount_paid or ZERO),
+            sequence_type=sequence, end_to_end_id=f"C{collection.id}-I{row.id}",
+            amendment=amendment(row), status="pending")
+        batch.append(debit._asdict())
+        count, total = count + 1, total + debit.amount
+        if len(batch) >= CHUNK:
+            written.insert_dicts(Debit.__table__, batch)
+            batch = []
+        yield debit, row, row
+    if batch:
+        written.insert_dicts(Debit.__table__, batch)
+    collection.count, collection.control_sum = count, total
 
 
 def pain008(collection: Collection, found: Any,
-            debits: list[tuple[Any, Any, Any]]) -> bytes:
+            debits: Iterable[tuple[Any, Any, Any]]) -> bytes:
     """The pain.008.001.08 file of the debits, each with its invoice and mandate (rows of
-    INVOICE_COLUMNS and MANDATE_COLUMNS, or the ORM's objects): sepaxml builds it; the
-    mandates' amendments are added; the XSD and our own rules check it."""
+    app/queries/collection_due.py, or the ORM's objects), read once as they come: sepaxml
+    builds it; the mandates' amendments are added; the XSD and our own rules check it."""
     config = {"name": sepa_text(found.name, 70), "IBAN": found.iban, "batch": True,
               "creditor_id": creditor_identifier(found.creditor_identifier),
               "currency": "EUR", "instrument": "CORE",
@@ -216,7 +195,9 @@ def pain008(collection: Collection, found: Any,
     if found.bic:
         config["BIC"] = found.bic
     document = SepaDD(config, schema=SCHEMA, clean=True)
-    amended: dict[str, Any] = {}
+    # Only what the amendments need is kept of a debit once given to sepaxml.
+    amended: dict[str, tuple[str, str]] = {}
+    count, total = 0, ZERO
     for debit, invoice, mandate in debits:
         payment = {
             "name": sepa_text(mandate.debtor_name, 70), "IBAN": mandate.iban,
@@ -232,32 +213,32 @@ def pain008(collection: Collection, found: Any,
         if mandate.bic:
             payment["BIC"] = mandate.bic
         document.add_payment(payment)
+        count, total = count + 1, total + debit.amount
         if debit.amendment:
-            amended[debit.end_to_end_id] = mandate
+            amended[debit.end_to_end_id] = (debit.amendment, mandate.original_iban)
     content = document.export(validate=False)
     del document  # its tree, as large as the file, is not needed to check it
-    content = _with_amendments(content, amended, {d.end_to_end_id: d for d, _i, _m in debits})
-    check_file(content, debits)
+    content = _with_amendments(content, amended)
+    check_file(content, count, total)
     return content
 
 
-def _with_amendments(content: bytes, amended: dict[str, Any],
-                     debits: dict[str, Any]) -> bytes:
+def _with_amendments(content: bytes, amended: dict[str, tuple[str, str]]) -> bytes:
     if not amended:
         return content
     ET.register_namespace("", NS)
     root = ET.fromstring(content)
     for tx in root.iter(f"{{{NS}}}DrctDbtTxInf"):
         e2e = tx.find(f"{{{NS}}}PmtId/{{{NS}}}EndToEndId").text
-        mandate = amended.get(e2e)
-        if mandate is None:
+        if e2e not in amended:
             continue
+        kind, original_iban = amended[e2e]
         info = tx.find(f"{{{NS}}}DrctDbtTx/{{{NS}}}MndtRltdInf")
         position = list(info).index(info.find(f"{{{NS}}}DtOfSgntr")) + 1
         indicator = ET.Element(f"{{{NS}}}AmdmntInd")
         indicator.text = "true"
         details = ET.Element(f"{{{NS}}}AmdmntInfDtls")
-        if debits[e2e].amendment == "SMNDA":
+        if kind == "SMNDA":
             agent = ET.SubElement(details, f"{{{NS}}}OrgnlDbtrAgt")
             other = ET.SubElement(ET.SubElement(agent, f"{{{NS}}}FinInstnId"),
                                   f"{{{NS}}}Othr")
@@ -265,7 +246,7 @@ def _with_amendments(content: bytes, amended: dict[str, Any],
         else:
             account = ET.SubElement(details, f"{{{NS}}}OrgnlDbtrAcct")
             ET.SubElement(ET.SubElement(account, f"{{{NS}}}Id"),
-                          f"{{{NS}}}IBAN").text = mandate.original_iban
+                          f"{{{NS}}}IBAN").text = original_iban
         info.insert(position, indicator)
         info.insert(position + 1, details)
     return b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, "utf-8")
@@ -282,7 +263,7 @@ def _schema() -> Any:
                                            / f"{SCHEMA}.xsd")))
 
 
-def check_file(content: bytes, debits: list[tuple[Any, Any, Any]]) -> None:
+def check_file(content: bytes, count: int, total: Decimal) -> None:
     """The XSD of pain.008.001.08, then what it does not say: the SEPA character set of
     every text, the mandate references' set, totals and control sums. libxml2 (lxml)
     validates while it parses, and each transaction is let go once checked: the memory
@@ -314,17 +295,38 @@ def check_file(content: bytes, debits: list[tuple[Any, Any, Any]]) -> None:
                     del element.getparent()[0]
     except etree.XMLSyntaxError as exc:  # the XSD's verdict comes as a parse error
         raise CollectionFileError(str(exc)) from exc
-    total = sum((d.amount for d, _i, _m in debits), ZERO)
-    if header is None or Decimal(header[0]) != total or int(header[1]) != len(debits):
+    if header is None or Decimal(header[0]) != total or int(header[1]) != count:
         raise CollectionFileError("group header totals differ from the debits")
+
+
+def _settleable(collection: Collection, *also: str) -> None:
+    if collection.status == "settled":
+        raise NotAllowed(_("This collection is settled already."))
+    if collection.status == "settling" and "settling" not in also:
+        raise NotAllowed(_("This collection is being settled."))
+    if collection.status not in ("built", *also):
+        raise NotAllowed(_("This collection has no file yet: it cannot be settled."))
+
+
+def ask_settlement(collection: Collection) -> Collection:
+    """The bank collected the debits: the collection is to be settled by its job
+    (app/services/collection_builds.py); flushes."""
+    _settleable(collection)
+    collection.status, collection.message = "settling", None
+    collection.job_worker, collection.job_attempts = None, 0
+    collection.job_started_at = datetime.now(UTC)  # asked at: the recovery's clock
+    db.session.flush()
+    record_event("update", "sepa_collections", collection.id, before={"status": "built"},
+                 after={"status": "settling"})
+    return collection
 
 
 def settle_collection(collection: Collection) -> Collection:
     """The bank collected the debits: their invoices are paid, their mandates used (FRST
     done, an amendment reported), each change audited. Read and written a batch at a time
     (app/services/record_batches.py): a collection may hold 100,000 debits."""
-    if collection.status != "built":
-        raise NotAllowed(_("This collection is settled already."))
+    _settleable(collection, "settling")
+    asked = collection.status == "settling"
     db.session.flush()
     now = datetime.now(UTC)
     invoices = RecordWriter(ENTITIES["invoices"])
@@ -348,8 +350,8 @@ def settle_collection(collection: Collection) -> Collection:
     _expire(collection, {Debit: {d for d, *_r in pending},
                          Invoice: {i for _d, i, _m, _a in pending},
                          Mandate: used})
-    record_event("update", "sepa_collections", collection.id, before={"status": "built"},
-                 after={"status": "settled"})
+    record_event("update", "sepa_collections", collection.id,
+                 before={"status": "settling" if asked else "built"}, after={"status": "settled"})
     return collection
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, Debit
-from app.services import collections, mandates
+from app.services import collection_builds, collections, mandates
 from app.services.offers import set_creditor
 from tests.backoffice.conftest import count_statements, fr
 from tests.conftest import local_day
@@ -183,12 +183,21 @@ def test_collections_through_the_api(app, make_token, creditor, make_account, ma
         "collection_date": str(local_day() + timedelta(days=3))}), 422)
     assert "collection_date" in too_soon["errors"]
     created = client.post("/api/v1/collections", json={"collection_date": str(when)})
-    assert created.status_code == 201, created.data
-    body = created.get_json()
-    assert body["count"] == 1 and body["control_sum"] == str(invoice.total)
+    # Accepted at once: a job builds it.
+    assert created.status_code == 202, created.data
+    assert created.get_json()["status"] == "building"
     url = created.headers["Location"]
-    # Each customer is told of his debit by e-mail, on a worker.
-    assert queued == [("send_prenotifications", (invoice.tenant_id, body["id"]))]
+    assert client.get(url).get_json()["status"] == "building"
+    problem(client.get(f"{url}/pain.008.xml"), 404)  # no file yet
+    [(name, args)] = queued
+    assert name == "build_collection"
+    assert collection_builds.run_build(*args) == "built"
+    body = client.get(url).get_json()
+    assert body["status"] == "built" and body["message"] is None
+    assert body["count"] == 1 and body["control_sum"] == str(invoice.total)
+    # Each customer is told of his debit by e-mail, on a worker, once it is built.
+    assert queued[1:] == [("send_prenotifications", (invoice.tenant_id, body["id"]))]
+    queued[:] = queued[1:]
     assert collections.send_prenotifications(*queued[0][1]) == 1
     [notice] = inbox.messages
     assert notice["To"] == account.email
@@ -204,7 +213,13 @@ def test_collections_through_the_api(app, make_token, creditor, make_account, ma
     debits = client.get(f"{url}/debits").get_json()
     assert [(d["invoice_id"], d["sequence_type"], d["status"]) for d in debits] == \
         [(invoice.id, "FRST", "pending")]
-    assert client.post(f"{url}/settle").get_json()["status"] == "settled"
+    settling = client.post(f"{url}/settle")
+    assert settling.status_code == 202 and settling.get_json()["status"] == "settling"
+    problem(client.post(f"{url}/settle"), 403)  # asked already
+    [(name, args)] = queued[-1:]
+    assert name == "settle_collection"
+    assert collection_builds.run_settlement(*args) == "settled"
+    assert client.get(url).get_json()["status"] == "settled"
     problem(client.post(f"{url}/settle"), 403)
     returned = client.post(f"/api/v1/debits/{debits[0]['id']}/return", json={"reason": "MD06"})
     assert returned.status_code == 200, returned.data
@@ -256,12 +271,12 @@ def test_a_file_the_xsd_refuses_is_never_kept(creditor, make_account, make_invoi
     make_invoice(account=account, due_on=when)
     collection = collections.build_collection(when)
     content = collections.collection_file(collection).read_bytes()
-    rows = [(d, None, None) for d in collection.debits]
-    collections.check_file(content, rows)  # the file as built passes
+    rows = (collection.count, collection.control_sum)
+    collections.check_file(content, *rows)  # the file as built passes
     for broken in (content.replace(b"<SeqTp>FRST</SeqTp>", b"<SeqTp>NEXT</SeqTp>"),
                    content.replace(b"<Nm>Telepeage Services</Nm>", b"<Nm>T\xc3\xa9l\xc3\xa9</Nm>")):
         with pytest.raises(collections.CollectionFileError):
-            collections.check_file(broken, rows)
+            collections.check_file(broken, *rows)
 
 
 def test_settling_audits_the_invoices_paid_and_the_mandates_used(

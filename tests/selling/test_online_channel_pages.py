@@ -18,7 +18,7 @@ from app.entities import ENTITIES
 from app.extensions import db
 from app.i18n import day
 from app.models import Attachment, AuditEvent, Collection, Debit, Invoice, Mandate, Role
-from app.services import collections, mandates
+from app.services import collection_builds, collections, mandates
 from app.services.offers import set_creditor
 from app.services.records import create_record
 from app.tenancy import SYSTEM, tenant_context
@@ -245,8 +245,20 @@ def test_a_collection_is_built_downloaded_notified_settled_and_a_debit_returned(
     built = admin_client.post("/alpha/collections/new", data={"collection_date": str(when)})
     assert built.status_code == 302
     collection = db.session.scalar(select(Collection))
+    # The request only queues the build: the page says so, and refreshes until it is done.
+    assert queued == [("build_collection", (collection.tenant_id, collection.id))]
+    building = admin_client.get(built.headers["Location"])
+    assert fr("This collection is being built: its debits and its pain.008 file appear here "
+              "when it is done.") in text(building)
+    assert 'http-equiv="refresh"' in building.text and 'id="download"' not in building.text
+    assert admin_client.get(f"/alpha/collections/{collection.id}/pain.008.xml") \
+        .status_code == 404
+    assert collection_builds.run_build(*queued.pop()[1]) == "built"
     assert queued == [("send_prenotifications", (collection.tenant_id, collection.id))]
+    db.session.expire_all()
+    collection = db.session.get(Collection, collection.id)
     page = admin_client.get(f"/alpha/collections/{collection.id}")
+    assert 'http-equiv="refresh"' not in page.text
     shown = text(page)
     assert "F-DEBIT-1" in shown and "FRST" in shown and collection.message_id in shown
     assert fr("%(told)d customer(s) told, %(left)d not yet", told=0, left=1) in shown
@@ -260,7 +272,12 @@ def test_a_collection_is_built_downloaded_notified_settled_and_a_debit_returned(
     assert admin_client.post(f"/alpha/collections/{collection.id}/prenotify").status_code == 302
     assert queued[-1] == ("send_prenotifications", (collection.tenant_id, collection.id))
 
-    assert admin_client.post(f"/alpha/collections/{collection.id}/settle").status_code == 302
+    settling = admin_client.post(f"/alpha/collections/{collection.id}/settle")
+    assert settling.status_code == 302
+    assert fr("This collection is being settled: its invoices are marked paid in a moment.") \
+        in text(admin_client.get(settling.headers["Location"]))
+    assert queued[-1] == ("settle_collection", (collection.tenant_id, collection.id))
+    assert collection_builds.run_settlement(*queued[-1][1]) == "settled"
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).status == "paid"
     twice = admin_client.post(f"/alpha/collections/{collection.id}/settle")

@@ -1,0 +1,221 @@
+"""What a collection for a date debits, and what it leaves out and why: one reading that the
+build (app/services/collections.py) and its preview in the back office share, so that the
+preview's figures are the file's.
+
+Due: issued or overdue invoices, not archived, with something left to pay, due by the date,
+not already in a collection waiting for its settlement, of a customer whose latest active
+mandate covers them. The rows come streamed (a server-side cursor on PostgreSQL, batches on
+SQLite), each an invoice joined to that mandate's columns: a collection of 100,000 debits
+never holds 100,000 rows.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Row, Select, func, select
+
+from app.extensions import db
+from app.models import Account, Debit, Invoice, Mandate
+from app.models.document import OPEN_INVOICE_STATUSES
+
+STREAM = 2_000  # rows fetched at a time
+# SEPA countries outside the EEA: a debit there names the debtor's bank (BIC); the EPC's
+# list of the SEPA schemes' geographical scope.
+NON_EEA_SEPA = frozenset({"AD", "AL", "CH", "GB", "GG", "IM", "JE", "MC", "MD", "ME", "MK",
+                          "PM", "SM", "VA"})
+# Why a due invoice is left out of a collection, as the preview names it.
+LEFT_OUT_REASONS = {
+    "no_mandate": _l("No mandate"),
+    "revoked": _l("Mandate revoked"),
+    "expired": _l("Mandate expired"),
+    "in_collection": _l("Already in a collection awaiting settlement"),
+    "no_bic": _l("Missing BIC (account outside the EEA)"),
+    "first_debit": _l("A first debit under this mandate takes one invoice: in the next "
+                      "collection"),
+    "one_off": _l("A one-off mandate debits one invoice only"),
+}
+SHOWN = 200  # left-out invoices listed by the preview (all are counted)
+
+
+def open_due(collection_date: date) -> list[Any]:
+    """The conditions of an invoice open and due by `collection_date`."""
+    return [Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.archived_at.is_(None),
+            Invoice.amount_paid < Invoice.total,
+            (Invoice.due_on.is_(None)) | (Invoice.due_on <= collection_date)]
+
+
+def _waiting() -> Select:
+    return select(Debit.invoice_id).where(Debit.status == "pending",
+                                          Debit.invoice_id.is_not(None))
+
+
+# What the choice of debits and the preview read of a mandate; the file reads the rest too.
+CHOICE_COLUMNS = (Mandate.iban, Mandate.bic, Mandate.original_iban, Mandate.is_recurrent,
+                  Mandate.last_used_on)
+FILE_COLUMNS = (Mandate.reference, Mandate.signed_on, Mandate.debtor_name, Mandate.street,
+                Mandate.building_number, Mandate.postal_code, Mandate.town, Mandate.country)
+
+
+def _latest_active(for_file: bool) -> Any:
+    """Each customer's latest active mandate (signed last; the highest id on a tie)."""
+    rank = func.row_number().over(partition_by=Mandate.account_id,
+                                  order_by=(Mandate.signed_on.desc(), Mandate.id.desc()))
+    return select(
+        Mandate.id.label("mandate_id"), Mandate.account_id, *CHOICE_COLUMNS,
+        *(FILE_COLUMNS if for_file else ()),
+        rank.label("rank")).where(Mandate.status == "active").subquery("latest_mandate")
+
+
+def due_statement(collection_date: date, for_file: bool = True) -> Select:
+    """One row per due invoice: the invoice's `id`, `account_id`, `number`, `total`,
+    `amount_paid`, then its mandate's columns (`mandate_id`, `iban`…; `reference`, the
+    debtor's name and address… `for_file`)."""
+    mandate = _latest_active(for_file)
+    return (select(Invoice.id, Invoice.account_id, Invoice.number, Invoice.total,
+                   Invoice.amount_paid,
+                   *[column for name, column in mandate.c.items()
+                     if name not in ("account_id", "rank")])
+            .join(mandate, (mandate.c.account_id == Invoice.account_id) & (mandate.c.rank == 1))
+            .where(*open_due(collection_date), Invoice.id.not_in(_waiting()))
+            .order_by(Invoice.due_on, Invoice.id))
+
+
+def sequence_type(row: Any) -> str:
+    return Mandate.sequence_of(row.is_recurrent, row.last_used_on)
+
+
+def amendment(row: Any) -> str | None:
+    """What the file says of an amended mandate: "account" when the customer moved within his
+    bank (the original IBAN's bank code is the new one's), otherwise "SMNDA"."""
+    if not row.original_iban:
+        return None
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        same = IBAN(row.original_iban).bank_code == IBAN(row.iban).bank_code \
+            and row.original_iban[:2] == row.iban[:2]
+    except SchwiftyException:  # an IBAN the registry cannot split: say the bank changed
+        same = False
+    return "account" if same else "SMNDA"
+
+
+def due_debits(collection_date: date, left_out: Callable[[Row, str], None] | None = None,
+               for_file: bool = True) -> Iterator[tuple[Row, str]]:
+    """Each due invoice (a row of `due_statement`) the collection debits, with its sequence
+    type; those it leaves out, with their reason, to `left_out`. A first debit under a
+    mandate (FRST) or its only one (OOFF) takes one invoice: the customer's others wait."""
+    # A first or only debit still waiting for the bank holds its mandate too: the next
+    # debit under it is RCUR, once that one is settled.
+    first_taken: set[int] = set(db.session.scalars(select(Debit.mandate_id).where(
+        Debit.status == "pending", Debit.sequence_type.in_(("FRST", "OOFF")))))
+    rows = db.session.execute(due_statement(collection_date, for_file)
+                              .execution_options(yield_per=STREAM))
+    for row in rows:
+        sequence = sequence_type(row)
+        reason = None
+        if not row.bic and row.iban[:2] in NON_EEA_SEPA:
+            reason = "no_bic"
+        elif sequence in ("FRST", "OOFF"):
+            if row.mandate_id in first_taken:
+                reason = "first_debit" if sequence == "FRST" else "one_off"
+            else:
+                first_taken.add(row.mandate_id)
+        if reason is None:
+            yield row, sequence
+        elif left_out is not None:
+            left_out(row, reason)
+
+
+def any_due(collection_date: date) -> bool:
+    """Whether some invoice is due by the date under an active mandate (a quick check before
+    a build is queued: the build itself may still leave them all out)."""
+    return db.session.scalar(due_statement(collection_date, False).limit(1)) is not None
+
+
+@dataclass
+class LeftOut:
+    invoice_id: int
+    number: str | None
+    account_id: int
+    account_name: str = ""
+    amount: Decimal = Decimal("0")
+    due_on: date | None = None
+    reason: str = ""
+
+
+@dataclass
+class CollectionPreview:
+    """What a collection for a date would hold, before it is built."""
+
+    collection_date: date
+    count: int = 0
+    total: Decimal = Decimal("0")
+    sequences: Counter = field(default_factory=Counter)
+    amendments: Counter = field(default_factory=Counter)
+    left_out_counts: Counter = field(default_factory=Counter)
+    left_out: list[LeftOut] = field(default_factory=list)
+
+    @property
+    def left_out_total(self) -> int:
+        return sum(self.left_out_counts.values())
+
+
+def preview(collection_date: date) -> CollectionPreview:
+    """The debits of a collection for `collection_date` counted (by sequence type, amended
+    mandates), and the due invoices it leaves out with their reason."""
+    found = CollectionPreview(collection_date)
+
+    def leave_out(row: Any, reason: str) -> None:
+        found.left_out_counts[reason] += 1
+        if len(found.left_out) < SHOWN:
+            found.left_out.append(LeftOut(row.id, row.number, row.account_id,
+                                          amount=row.total - (row.amount_paid or 0),
+                                          reason=reason))
+
+    for row, sequence in due_debits(collection_date, leave_out, for_file=False):
+        found.count += 1
+        found.total += row.total - (row.amount_paid or 0)
+        found.sequences[sequence] += 1
+        change = amendment(row)
+        if change:
+            found.amendments[change] += 1
+    for row in db.session.execute(_without_active_mandate(collection_date)):
+        leave_out(row, "in_collection" if row.waiting else
+                  row.status if row.status in ("revoked", "expired") else "no_mandate")
+    found.left_out.sort(key=lambda line: (line.reason, line.invoice_id))
+    _named(found.left_out)
+    return found
+
+
+def _without_active_mandate(collection_date: date) -> Select:
+    """The due invoices of customers with no active mandate, or already in a collection,
+    with their reason."""
+    active = select(Mandate.account_id).where(Mandate.status == "active")
+    latest_status = select(Mandate.status).where(Mandate.account_id == Invoice.account_id) \
+        .order_by(Mandate.signed_on.desc(), Mandate.id.desc()).limit(1).scalar_subquery()
+    waiting = Invoice.id.in_(_waiting())
+    return select(Invoice.id, Invoice.number, Invoice.account_id, Invoice.total,
+                  Invoice.amount_paid, Invoice.due_on, latest_status.label("status"),
+                  waiting.label("waiting")) \
+        .where(*open_due(collection_date),
+               Invoice.account_id.not_in(active) | waiting) \
+        .order_by(Invoice.id)
+
+
+def _named(lines: list[LeftOut]) -> None:
+    """The customers' names and the invoices' due dates of the lines shown."""
+    if not lines:
+        return
+    names = dict(db.session.execute(select(Account.id, Account.name).where(
+        Account.id.in_({line.account_id for line in lines}))).tuples().all())
+    due = dict(db.session.execute(select(Invoice.id, Invoice.due_on).where(
+        Invoice.id.in_({line.invoice_id for line in lines}))).tuples().all())
+    for line in lines:
+        line.account_name, line.due_on = names.get(line.account_id, ""), due.get(line.invoice_id)
