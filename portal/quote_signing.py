@@ -144,8 +144,16 @@ def code(token: str):
     form = CodeForm()
     error = None
     if form.validate_on_submit():
-        with transaction():
-            error = quote_signature.sign(link, form.code.data or "", **_client())
+        with transaction():  # the try stays counted, whatever happens next
+            error = quote_signature.take_try(link, **_client())
+        if error is None:
+            try:
+                link, quote = _open(token, lock=True)
+            except LinkError as exc:
+                return _closed(exc)
+            with transaction():
+                error = quote_signature.sign(link, form.code.data or "", **_client(),
+                                             tried=True)
         if error is None:
             with transaction(user_errors=True, flash_errors=False):
                 quote_signature.send_confirmations(link, str(get_locale()))

@@ -138,13 +138,27 @@ def resend_code(link: QuoteSigningLink, *, ip: str | None, agent: str | None) ->
     return None
 
 
-def sign(link: QuoteSigningLink, code: str, *, ip: str | None, agent: str | None) -> str | None:
-    """Check the code and, when right, complete the signature; the user's error, or None."""
+def take_try(link: QuoteSigningLink, *, ip: str | None, agent: str | None) -> str | None:
+    """Count a try of the code, for the caller to commit before checking it
+    (signatures.take_try); the user's refusal, or None."""
     signature = pending_signature(link)
     if signature is None:
         return _("Start again: fill in the form and ask for a code.")
     try:
-        signatures.check_code(signature, code, ip=ip, agent=agent)
+        return signatures.take_try(signature, ip=ip, agent=agent)
+    except NotAllowed as exc:
+        return str(exc)
+
+
+def sign(link: QuoteSigningLink, code: str, *, ip: str | None, agent: str | None,
+         tried: bool = False) -> str | None:
+    """Check the code and, when right, complete the signature; the user's error, or None.
+    `tried`: take_try counted the try in a transaction of its own."""
+    signature = pending_signature(link)
+    if signature is None:
+        return _("Start again: fill in the form and ask for a code.")
+    try:
+        signatures.check_code(signature, code, ip=ip, agent=agent, tried=tried)
     except ValidationError as exc:
         return exc.errors.get("code") or next(iter(exc.errors.values()))
     except NotAllowed as exc:

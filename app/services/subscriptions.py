@@ -334,9 +334,21 @@ def consent(subscription: Subscription, offer: Offer, *, by_sms: bool, ip: str |
 
 
 def resend_code(subscription: Subscription, *, by_sms: bool, ip: str | None,
-                agent: str | None) -> None:
+                agent: str | None) -> str | None:
+    """A new code; the user's error (too many codes: the signature is locked, and the
+    caller commits that), or None."""
     signature = _pending_signature(subscription)
-    signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
+    try:
+        signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
+    except NotAllowed as exc:
+        return exc.message
+    return None
+
+
+def take_try(subscription: Subscription, *, ip: str | None, agent: str | None) -> str | None:
+    """Count a try of the code, for the caller to commit before checking it
+    (signatures.take_try); the user's refusal, or None."""
+    return signatures.take_try(_pending_signature(subscription), ip=ip, agent=agent)
 
 
 def _pending_signature(subscription: Subscription) -> Signature:
@@ -356,13 +368,14 @@ class CodeOutcome:
 
 
 def enter_code(subscription: Subscription, offer: Offer, code: str, *, ip: str | None,
-               agent: str | None) -> CodeOutcome:
+               agent: str | None, tried: bool = False) -> CodeOutcome:
     """Check the code; when it signs, seal the contract and fulfil the subscription. A
     wrong code is answered (and its try kept: the caller commits); a failure after the code
-    was right raises, and the caller rolls everything back, the code with it."""
+    was right raises, and the caller rolls everything back, the code with it — but not the
+    try, when take_try counted it in a transaction of its own (`tried`)."""
     signature = _pending_signature(subscription)
     try:
-        signatures.check_code(signature, code, ip=ip, agent=agent)
+        signatures.check_code(signature, code, ip=ip, agent=agent, tried=tried)
     except ValidationError as exc:
         return CodeOutcome(False, dict(exc.errors))
     _seal_and_fulfil(subscription, offer, signature)

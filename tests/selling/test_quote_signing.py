@@ -348,3 +348,29 @@ def test_the_quote_page_shows_the_signed_link_and_its_sealed_file(app, admin_cli
     assert 'data-state="signed"' in page.data.decode()
     assert "signe.pdf" in text and "Paul Martin" in text
     assert fr("Only a draft or sent quote can be sent for signature.") in text
+
+
+def test_a_try_that_ends_in_an_error_still_counts_and_the_sixth_is_refused(
+        app, admin_client, make_quote, inbox, monkeypatch):
+    from app.services import quote_signature
+
+    _send(admin_client, make_quote())
+    path = _path(inbox)
+    customer = app.test_client()
+    assert customer.post(path, data={"name": "Paul Martin", "consent": "y"}).status_code == 302
+    code = _code(inbox)
+    for _ in range(4):
+        assert customer.post(f"{path}/code", data={"code": _wrong(code)}).status_code == 422
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the seal is out of reach")
+
+    with monkeypatch.context() as patched:  # the fifth try, right, fails after the code
+        patched.setattr(quote_signature.esign, "seal_pdf", broken)
+        with pytest.raises(RuntimeError):
+            customer.post(f"{path}/code", data={"code": code})
+    sixth = customer.post(f"{path}/code", data={"code": code})
+    assert sixth.status_code == 422
+    assert fr("Wrong code, 5 times: ask for a new one.") in page_text(sixth)
+    db.session.expire_all()
+    assert db.session.get(Quote, _link_quote(path)).status == "sent"

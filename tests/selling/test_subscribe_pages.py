@@ -413,3 +413,40 @@ def test_details_changed_after_consent_need_a_new_consent(tenant, client, inbox)
     subscription = db.session.scalar(select(Subscription))
     assert subscription.status == "signed"
     assert db.session.get(Account, subscription.account_id).city == "Villeurbanne"
+
+
+def test_a_try_that_ends_in_an_error_still_counts_and_the_sixth_is_refused(
+        tenant, client, inbox, monkeypatch):
+    selling()
+    code = _to_code(client, inbox)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(4):
+        assert client.post(f"{URL}/code", data={"code": wrong}).status_code == 422
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the delivery service is down")
+
+    with monkeypatch.context() as patched:  # the fifth try, right, fails after the code
+        patched.setattr(service, "create_mandate", broken)
+        assert client.post(f"{URL}/code", data={"code": code}).status_code == 422
+    sixth = client.post(f"{URL}/code", data={"code": code})
+    assert sixth.status_code == 422
+    assert fr("Wrong code, 5 times: ask for a new one.") in page_text(sixth)
+    db.session.expire_all()
+    subscription = db.session.scalar(select(Subscription))
+    assert subscription.status == "started" and subscription.account_id is None
+    assert db.session.get(Signature, subscription.signature_id).attempts == 5
+
+
+def test_too_many_codes_lock_the_signature_for_good(tenant, client, inbox):
+    selling()
+    _to_code(client, inbox)  # the first code
+    for _ in range(4):
+        assert client.post(f"{URL}/code", data={"action": "resend"}).status_code == 200
+    refused = client.post(f"{URL}/code", data={"action": "resend"})
+    assert refused.status_code == 403
+    assert fr("Too many codes were sent: start again from the beginning.") in page_text(refused)
+    db.session.expire_all()
+    subscription = db.session.scalar(select(Subscription))
+    signature = db.session.get(Signature, subscription.signature_id)
+    assert signature.status == "locked" and signature.events[-1]["event"] == "locked"
