@@ -54,6 +54,7 @@ from app.models.selling import (
     Mandate,
     Offer,
     QuoteSigningLink,
+    RetiredSealCertificate,
     SepaCreditor,
     Signature,
 )
@@ -74,7 +75,7 @@ __all__ = [
     "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES", "STAFF_ROLES",
     "TOKEN_SCOPES",
     "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
-    "EsignSeal",
+    "EsignSeal", "RetiredSealCertificate",
     "CustomField",
     "Deal", "Delivery", "FeedAlert", "FeedDigestSubscription", "FeedExpectation",
     "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",

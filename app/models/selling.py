@@ -102,6 +102,23 @@ class EsignSeal(TenantScoped, TimestampMixin, db.Model):
         return f"<EsignSeal {self.tenant_id} {self.fingerprint[:12]}>"
 
 
+class RetiredSealCertificate(TenantScoped, db.Model):
+    """The certificate (never the key) of a seal the tenant replaced or removed, still
+    trusted by app/esign.py check_seal for documents sealed while it was in use."""
+
+    __tablename__ = "retired_seal_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    used_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<RetiredSealCertificate {self.id} {self.fingerprint[:12]}>"
+
+
 def mask_iban(iban: str | None) -> str:
     """FR76 •••• 0189: enough to recognise an account, not to debit it."""
     if not iban:
