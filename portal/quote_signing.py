@@ -153,10 +153,8 @@ def code(token: str):
                 return _closed(exc)
             with transaction():
                 error = quote_signature.sign(link, form.code.data or "", **_client(),
-                                             tried=True)
+                                             language=str(get_locale()), tried=True)
         if error is None:
-            with transaction(user_errors=True, flash_errors=False):
-                quote_signature.send_confirmations(link, str(get_locale()))
             return redirect(url_for(".review", token=token))
         link, quote = _open(token)
     return render_template("quote_signing/code.html", link=link, quote=quote, form=form,

@@ -24,6 +24,7 @@ from app.i18n import day, money
 from app.models import Quote, QuoteSigningLink, Tenant
 from app.services.audit import record_event
 from app.services.document_mail import _address
+from app.services.mail_outbox import queue_mail
 from app.services.offers import creditor
 from app.services.records import update_record
 from app.tenancy import current_actor, current_tenant_id
@@ -111,7 +112,7 @@ def create_link(quote: Quote, *, email: str | None, days: int | None = None,
                  None, {"link": link.id, "to": address, "expires_at": link.expires_at,
                         "asks_mandate": link.asks_mandate})
     if send:
-        mail.send(_link_mail(quote, link, tenant, url, days))
+        queue_mail(_link_mail(quote, link, tenant, url, days), "quote_link")
     return IssuedLink(link, url)
 
 

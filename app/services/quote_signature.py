@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -26,12 +27,14 @@ from app.models import Attachment, Mandate, Quote, QuoteSigningLink, Signature, 
 from app.services import signatures
 from app.services.attachments import add_attachment, storage_path
 from app.services.audit import record_event
+from app.services.mail_outbox import queue_mail
 from app.services.mandates import check_debtor, new_reference
 from app.services.offers import creditor
 from app.services.quote_links import now
 from app.services.quotes import answer_quote
 from app.tenancy import Actor, current_tenant_id, tenant_context
 
+log = logging.getLogger(__name__)
 MAX_NAME = 200
 DEBTOR_FIELDS = ("debtor_name", "street", "building_number", "postal_code", "town", "country",
                  "iban", "bic")
@@ -151,9 +154,10 @@ def take_try(link: QuoteSigningLink, *, ip: str | None, agent: str | None) -> st
 
 
 def sign(link: QuoteSigningLink, code: str, *, ip: str | None, agent: str | None,
-         tried: bool = False) -> str | None:
-    """Check the code and, when right, complete the signature; the user's error, or None.
-    `tried`: take_try counted the try in a transaction of its own."""
+         language: str = "fr", tried: bool = False) -> str | None:
+    """Check the code and, when right, complete the signature and queue its confirmations
+    (in `language`); the user's error, or None. `tried`: take_try counted the try in a
+    transaction of its own."""
     signature = pending_signature(link)
     if signature is None:
         return _("Start again: fill in the form and ask for a code.")
@@ -164,6 +168,10 @@ def sign(link: QuoteSigningLink, code: str, *, ip: str | None, agent: str | None
     except NotAllowed as exc:
         return str(exc)
     _complete(link, signature, ip)
+    try:
+        send_confirmations(link, language)
+    except mail.MailError as exc:  # mail not set up: the signature stands all the same
+        log.warning("quote link %s: confirmations not queued: %s", link.id, exc)
     return None
 
 
@@ -203,7 +211,8 @@ def _mandate(quote: Quote, data: dict[str, str]) -> Mandate:
 
 
 def send_confirmations(link: QuoteSigningLink, language: str) -> None:
-    """The sealed PDF to the signer, in his language; a word to whoever sent the link."""
+    """The sealed PDF to the signer, in his language; a word to whoever sent the link: both
+    through the mail outbox, sent once the signature is committed."""
     quote, tenant = quote_of(link), _tenant()
     attachment = db.session.get(Attachment, link.attachment_id)
     signature = db.session.get(Signature, link.signature_id)
@@ -217,18 +226,19 @@ def send_confirmations(link: QuoteSigningLink, language: str) -> None:
         if mandate is not None:
             paragraphs.append(_("Your SEPA Direct Debit mandate's reference is %(reference)s.",
                                 reference=mandate.reference))
-        mail.send(mail.compose(
+        queue_mail(mail.compose(
             signature.signer_email, _("Quote %(number)s signed — %(name)s",
                                       number=quote.number or "", name=tenant.name),
             "document", sender_name=tenant.name, greeting=_("Hello,"), paragraphs=paragraphs,
             signature=tenant.name,
-            attachments=[mail.MailAttachment(attachment.file_name, sealed, MEDIA_TYPE)]))
+            attachments=[mail.MailAttachment(attachment.file_name, sealed, MEDIA_TYPE)]),
+            "quote_signed")
     seller = db.session.get(User, link.created_by_id) if link.created_by_id else None
     if seller is not None and seller.is_active:
         with mail.in_language(seller.locale or tenant.default_locale):
             url = mail.external_url("backoffice.record_detail", tenant=tenant.slug,
                                     entity_name="quotes", record_id=quote.id)
-            mail.send(mail.compose(
+            queue_mail(mail.compose(
                 seller.email, _("Quote %(number)s signed by %(name)s",
                                 number=quote.number or "", name=signature.signer_name),
                 "link", sender_name="Relais", greeting=_("Hello,"),
@@ -237,7 +247,7 @@ def send_confirmations(link: QuoteSigningLink, language: str) -> None:
                               number=quote.number or "")]
                 + ([_("A SEPA Direct Debit mandate was given with it.")] if mandate else []),
                 action_label=_("Open the quote"), action_url=url, notes=[],
-                signature="Relais"))
+                signature="Relais"), "quote_signed_seller")
     record_event("signed_copy_sent", "quotes", quote.id, None,
                  {"to": signature.signer_email, "seller": seller.email if seller else None})
 

@@ -25,6 +25,7 @@ from app import mail
 from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.models import Signature, Tenant
+from app.services.mail_outbox import queue_mail
 from app.tenancy import current_tenant_id
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,9 @@ def send_code(signature: Signature, *, by_sms: bool = False, ip: str | None = No
         signature.signer_email, _("Your signature code — %(name)s", name=tenant.name),
         "document", sender_name=tenant.name, greeting=_("Hello,"), paragraphs=[text],
         signature=tenant.name)
-    mail.send(message)
+    # Sent as soon as the step commits (at once, by the job engine), retried while the code
+    # lives; the page says the same whether it has left yet or not.
+    queue_mail(message, "signature_code", expires_at=signature.code_expires_at)
 
 
 def take_try(signature: Signature, *, ip: str | None = None,

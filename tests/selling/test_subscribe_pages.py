@@ -450,3 +450,61 @@ def test_too_many_codes_lock_the_signature_for_good(tenant, client, inbox):
     subscription = db.session.scalar(select(Subscription))
     signature = db.session.get(Signature, subscription.signature_id)
     assert signature.status == "locked" and signature.events[-1]["event"] == "locked"
+
+
+def _outbox(**where):
+    from app.models import OutgoingMail
+
+    with all_tenants_unsafe("test"):
+        found = list(db.session.scalars(select(OutgoingMail).filter_by(**where)
+                                        .order_by(OutgoingMail.id)))
+    db.session.rollback()
+    return found
+
+
+def test_a_sale_that_does_not_commit_mails_nothing(tenant, client, inbox, monkeypatch):
+    selling()
+    code = _to_code(client, inbox)
+    mails = len(inbox.messages)
+    real = service.invite_user
+
+    def invite_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("the database went away before the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "invite_user", invite_then_fail)
+        failed = client.post(f"{URL}/code", data={"code": code})
+    assert failed.status_code == 422
+    # Neither the signed contract nor the invitation of a sale that does not exist.
+    assert len(inbox.messages) == mails
+    assert not _outbox(purpose="subscription_contract") and not _outbox(purpose="invitation")
+    assert db.session.scalar(select(Account.id)) is None
+
+
+def test_an_smtp_outage_at_the_signature_keeps_the_sale_and_its_mails_go_later(
+        tenant, app, client, inbox, monkeypatch):
+    from app.jobs import REGISTRY, function
+
+    selling()
+    code = _to_code(client, inbox)
+    mails = len(inbox.messages)
+    working = app.config["SMTP_URL"]
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")  # the server is down
+    monkeypatch.setitem(app.config, "MAIL_RETRY_DELAYS", "0,0")
+    signed = client.post(f"{URL}/code", data={"code": code})
+    assert signed.status_code == 302 and signed.headers["Location"].endswith("/done")
+    db.session.expire_all()
+    assert db.session.scalar(select(Subscription)).status == "signed"
+    assert len(inbox.messages) == mails
+    waiting = _outbox(status="pending")
+    assert [m.purpose for m in waiting] == ["subscription_contract", "invitation"]
+    assert all(m.attempts == 1 and m.message_sealed for m in waiting)
+    assert "helene" not in waiting[0].message_sealed  # kept encrypted
+    monkeypatch.setitem(app.config, "SMTP_URL", working)  # back: the periodic job sends them
+    assert function(REGISTRY["send_mails"])() == 2
+    subjects = [m["Subject"] for m in inbox.messages[mails:]]
+    assert any("contrat signé" in s for s in subjects) and len(subjects) == 2
+    sent = _outbox(status="sent")
+    assert {m.purpose for m in sent} >= {"subscription_contract", "invitation"}
+    assert all(m.message_sealed is None for m in sent)  # forgotten once sent
