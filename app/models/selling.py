@@ -318,6 +318,8 @@ class QuoteSigningLink(TenantScoped, db.Model):
     quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64))
     recipient_email: Mapped[str] = mapped_column(String(254))
+    # The recipient's mobile as the tenant knows him (E.164): the code may go by SMS to it.
+    recipient_phone: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(5), default="fr")
     asks_mandate: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -73,9 +73,10 @@ def _debtor(link: QuoteSigningLink, name: str, data: dict[str, str]) -> dict[str
 
 
 def begin_signing(link: QuoteSigningLink, data: dict[str, str], *, language: str,
-                  ip: str | None, agent: str | None) -> Signature:
+                  ip: str | None, agent: str | None, by_sms: bool = False) -> Signature:
     """The customer's consent: his name (and mandate) checked, the document to sign rendered
-    and kept, a code mailed to the link's address. A signature under way is replaced."""
+    and kept, a code sent to the link's address (or, `by_sms`, to the recipient's phone when
+    the tenant knows one). A signature under way is replaced."""
     name = " ".join((data.get("name") or "").split())
     errors = {}
     if not name:
@@ -99,14 +100,22 @@ def begin_signing(link: QuoteSigningLink, data: dict[str, str], *, language: str
     if previous is not None and previous.status == "pending":
         previous.status = "cancelled"
     signature = signatures.start_signature(
-        "quote", quote.id, name=name, email=link.recipient_email, phone=None,
+        "quote", quote.id, name=name, email=link.recipient_email,
+        phone=link.recipient_phone,
         consent_text=consent_text(quote, debtor and debtor["reference"],
                                   found.name if found else ""),
         document=document, ip=ip, agent=agent)
     link.signature_id, link.mandate_data = signature.id, debtor
     db.session.flush()
-    signatures.send_code(signature, ip=ip, agent=agent)
+    signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
     return signature
+
+
+def code_channel(signature: Signature | None) -> str:
+    """How the last code of `signature` went: "sms" or "email"."""
+    sent = [e for e in (signature.events if signature else None) or ()
+            if e.get("event") == "code_sent"]
+    return "sms" if sent and sent[-1].get("channel") == "sms" else "email"
 
 
 def _keep(document: bytes) -> None:
@@ -129,13 +138,15 @@ def document_signed(signature: Signature) -> bytes:
     return data
 
 
-def resend_code(link: QuoteSigningLink, *, ip: str | None, agent: str | None) -> str | None:
-    """A new code; the user's error (too many codes), or None."""
+def resend_code(link: QuoteSigningLink, *, ip: str | None, agent: str | None,
+                by_sms: bool = False) -> str | None:
+    """A new code, by the same way as the last one; the user's error (too many codes), or
+    None."""
     signature = pending_signature(link)
     if signature is None:
         return _("Start again: fill in the form and ask for a code.")
     try:
-        signatures.send_code(signature, ip=ip, agent=agent)
+        signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
     except NotAllowed as exc:
         return str(exc)
     return None

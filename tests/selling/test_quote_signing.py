@@ -389,3 +389,40 @@ def test_a_try_that_ends_in_an_error_still_counts_and_the_sixth_is_refused(
     assert fr("Wrong code, 5 times: ask for a new one.") in page_text(sixth)
     db.session.expire_all()
     assert db.session.get(Quote, _link_quote(path)).status == "sent"
+
+
+def test_the_code_goes_by_sms_when_the_recipient_has_a_phone_and_chooses_it(
+        app, admin_client, make_account, make_quote, inbox, monkeypatch):
+    from tests.selling.subscribe_support import RecordingSms
+
+    RecordingSms.sent.clear()
+    monkeypatch.setitem(app.config, "ESIGN_SMS_SENDER",
+                        "tests.selling.subscribe_support:RecordingSms")
+    without = make_quote()  # a customer without a phone: e-mail only, as before
+    _send(admin_client, without)
+    assert 'name="channel"' not in app.test_client().get(_path(inbox)).data.decode()
+    account = make_account(email="helene@example.com", phone="06 12 34 56 78")
+    _send(admin_client, make_quote(account=account.id))
+    path = _path(inbox)
+    customer = app.test_client()
+    page = customer.get(path)
+    assert fr("by SMS to %(phone)s", phone="•• 5678") in page_text(page)
+    assert "+33612345678" not in page.data.decode()  # the link does not give the number away
+    mails = len(inbox.messages)
+    asked = customer.post(path, data={"name": "Hélène Dupré", "consent": "y",
+                                      "channel": "sms"})
+    assert asked.status_code == 302
+    [(phone, text)] = RecordingSms.sent
+    assert phone == "+33612345678" and len(inbox.messages) == mails  # no code by mail
+    code_page = customer.get(f"{path}/code")
+    assert fr("We sent a 6-digit code by SMS to %(phone)s. It is valid for 10 minutes.",
+              phone="•• 5678") in page_text(code_page)
+    assert customer.post(f"{path}/code/new", data={"channel": "sms"}).status_code == 302
+    assert len(RecordingSms.sent) == 2 and len(inbox.messages) == mails
+    code = re.search(r"\b(\d{6})\b", RecordingSms.sent[-1][1]).group(1)
+    assert customer.post(f"{path}/code", data={"code": code}).status_code == 302
+    db.session.expire_all()
+    signature = db.session.get(Signature, _link(_link_quote(path)).signature_id)
+    assert signature.status == "signed" and signature.signer_phone == "+33612345678"
+    assert [e.get("channel") for e in signature.events if e["event"] == "code_sent"] == \
+        ["sms", "sms"]
