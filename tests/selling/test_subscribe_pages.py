@@ -508,3 +508,54 @@ def test_an_smtp_outage_at_the_signature_keeps_the_sale_and_its_mails_go_later(
     sent = _outbox(status="sent")
     assert {m.purpose for m in sent} >= {"subscription_contract", "invitation"}
     assert all(m.message_sealed is None for m in sent)  # forgotten once sent
+
+
+def test_erasing_the_subscriber_erases_his_selling_traces_but_keeps_signed_evidence(
+        tenant, app, client, inbox, admin_client, make_quote):
+    from app.models import AuditEvent, OutgoingMail, QuoteSigningLink
+    from app.services.erasure import anonymise_subscriber
+
+    selling()
+    code = _to_code(client, inbox)
+    assert client.post(f"{URL}/code", data={"code": code}).status_code == 302
+    db.session.expire_all()
+    signed = db.session.scalar(select(Subscription))
+    user = db.session.scalar(select(User).where(User.email == "helene@example.com"))
+    # He started again on another device and stopped at the code.
+    again = app.test_client()
+    again.environ_base["REMOTE_ADDR"] = "198.51.100.23"
+    _to_code(again, inbox)
+    # And a quote of his was sent to him to sign by link; he asked for a code.
+    quote = make_quote(account=signed.account_id, status="draft")
+    assert admin_client.post(f"/alpha/quotes/{quote.id}/signing-link", data={
+        "email": "helene@example.com", "days": "14", "language": "fr"}).status_code == 302
+    body = inbox.messages[-1].get_body(("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/alpha/q/[A-Za-z0-9_-]+)", body).group(1)
+    assert app.test_client().post(path, data={"name": "Hélène Dupré",
+                                              "consent": "y"}).status_code == 302
+    inbox.messages  # noqa: B018  (every mail sent before the erasure)
+
+    db.session.expire_all()
+    files = anonymise_subscriber(db.session.get(User, user.id))
+    db.session.commit()
+    db.session.expire_all()
+    signed_evidence = db.session.get(Signature, signed.signature_id)
+    assert signed_evidence.signer_email == "helene@example.com"  # kept: it proves the contract
+    assert signed_evidence.events[0]["ip"]
+    others = db.session.scalars(select(Signature).where(Signature.id != signed.signature_id))
+    others = list(others)
+    assert len(others) == 2
+    for signature in others:  # signed nothing: nothing of him left
+        assert signature.signer_email == "" and signature.signer_name == "anonymised"
+        assert all(e["ip"] == "" and e["user_agent"] == "" for e in signature.events)
+    for subscription in db.session.scalars(select(Subscription)):
+        assert subscription.email == "" and subscription.last_name == "anonymised"
+        assert subscription.ip == "" and subscription.iban == ""
+    assert db.session.scalar(select(QuoteSigningLink)).recipient_email == "anonymised"
+    with all_tenants_unsafe("test"):
+        recipients = {m.recipient for m in db.session.scalars(select(OutgoingMail))}
+    assert "helene@example.com" not in recipients
+    history = " ".join(str((e.before, e.after)) for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity.in_(("subscriptions", "quotes")))))
+    assert "helene@example.com" not in history and "Dupré" not in history
+    assert files  # the contract he reviewed without signing it
