@@ -206,8 +206,9 @@ def _tenant_signer() -> tuple[Any, int] | None:
 
 
 def check_seal(data: bytes) -> SealCheck | None:
-    """The validation of `data`'s seal against our certificates (the platform's, and the
-    current tenant's own when it gave one); None when it has none."""
+    """The validation of `data`'s seal against our certificates (the platform's, the current
+    tenant's own when it gave one, and its former seals' for what they sealed while they were
+    in use); None when it has none."""
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
@@ -224,16 +225,44 @@ def check_seal(data: bytes) -> SealCheck | None:
     roots = [load_cert_from_pemder(str(cert))]
     seal = _current_tenant_seal()
     if seal is not None:
-        from asn1crypto import pem, x509
-
-        roots.append(x509.Certificate.load(pem.unarmor(seal.certificate_pem.encode())[2]))
+        roots.append(_certificate(seal.certificate_pem))
+    retired = {found.fingerprint: found for found in _retired_certificates()}
+    roots += [_certificate(found.certificate_pem) for found in retired.values()]
     context = ValidationContext(trust_roots=roots)
     status = _off_loop(lambda: validate_pdf_signature(signatures[-1], context))
+    trusted = bool(status.trusted)
+    if trusted and status.signing_cert is not None:
+        former = retired.get(hashlib.sha256(status.signing_cert.dump()).hexdigest())
+        if former is not None and (seal is None or former.fingerprint != seal.fingerprint):
+            # A retired seal vouches only for what it sealed while it was the tenant's.
+            moment = status.signer_reported_dt
+            trusted = moment is not None \
+                and former.used_from - CLOCK_SLACK <= moment <= former.retired_at + CLOCK_SLACK
     return SealCheck(
-        intact=bool(status.intact), valid=bool(status.valid), trusted=bool(status.trusted),
+        intact=bool(status.intact), valid=bool(status.valid), trusted=trusted,
         whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
         signer=status.signing_cert.subject.human_friendly if status.signing_cert else "",
         signed_at=status.signer_reported_dt)
+
+
+# Between the seal's clock (the signing time it writes) and the database's.
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+def _certificate(pem_text: str) -> Any:
+    from asn1crypto import pem, x509
+
+    return x509.Certificate.load(pem.unarmor(pem_text.encode())[2])
+
+
+def _retired_certificates() -> list[Any]:
+    from app.tenancy import bound_tenant_id
+
+    if bound_tenant_id() is None:
+        return []
+    from app.services.esign_seals import retired_certificates
+
+    return retired_certificates()
 
 
 def with_audit_trail(pdf: bytes, title: str, rows: list[tuple[str, str]]) -> bytes:

@@ -66,6 +66,8 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
         every="COLLECTION_RECOVERY_SECONDS", enabled="COLLECTION_RECOVERY", timeout=600),
     Job("expire_mandates", "app.services.mandates:expire_all_mandates",
         every="MANDATE_EXPIRY_SECONDS", enabled="MANDATE_EXPIRY", timeout=3600),
+    Job("send_mails", "app.services.mail_outbox:send_due", every="MAIL_OUTBOX_SECONDS",
+        enabled="MAIL_OUTBOX", timeout=600),
     Job("abandon_subscriptions", "app.services.subscriptions:abandon_all_idle",
         every="SUBSCRIPTION_EXPIRY_SECONDS", enabled="SUBSCRIPTION_EXPIRY", timeout=3600),
 )}

@@ -45,6 +45,16 @@ ENDPOINTS = {"quote_signing.review", "quote_signing.code", "quote_signing.new_co
 serve_tenant_space(bp, for_staff=False, public=ENDPOINTS, any_user=set())
 
 
+@bp.context_processor
+def helpers() -> dict[str, Any]:
+    return {"code_channel": quote_signature.code_channel, "masked_phone": masked_phone}
+
+
+def masked_phone(phone: str | None) -> str:
+    """Enough of the phone for its owner to recognise it, not to learn it from the link."""
+    return f"•• {phone[-4:]}" if phone else ""
+
+
 def _link_key() -> str:
     token = (request.view_args or {}).get("token") or ""
     return f"quote-link:{g.get('tenant_slug')}:{token_hash(token)}"
@@ -100,6 +110,10 @@ def _open(token: str, *, lock: bool = False) -> tuple[QuoteSigningLink, Quote]:
     return link, quote_signature.quote_of(link)
 
 
+def _by_sms() -> bool:
+    return request.form.get("channel") == "sms"
+
+
 def _client() -> dict[str, Any]:
     return {"ip": request.remote_addr, "agent": request.headers.get("User-Agent", "")}
 
@@ -119,7 +133,8 @@ def review(token: str):
     elif form.validate_on_submit():
         with transaction(form, flash_errors=False) as saved:
             quote_signature.begin_signing(link, {**form.data, "consent": form.consent.data},
-                                          language=str(get_locale()), **_client())
+                                          language=str(get_locale()), by_sms=_by_sms(),
+                                          **_client())
         if saved:
             return redirect(url_for(".code", token=token))
         messages = saved.messages
@@ -144,11 +159,17 @@ def code(token: str):
     form = CodeForm()
     error = None
     if form.validate_on_submit():
-        with transaction():
-            error = quote_signature.sign(link, form.code.data or "", **_client())
+        with transaction():  # the try stays counted, whatever happens next
+            error = quote_signature.take_try(link, **_client())
         if error is None:
-            with transaction(user_errors=True, flash_errors=False):
-                quote_signature.send_confirmations(link, str(get_locale()))
+            try:
+                link, quote = _open(token, lock=True)
+            except LinkError as exc:
+                return _closed(exc)
+            with transaction():
+                error = quote_signature.sign(link, form.code.data or "", **_client(),
+                                             language=str(get_locale()), tried=True)
+        if error is None:
             return redirect(url_for(".review", token=token))
         link, quote = _open(token)
     return render_template("quote_signing/code.html", link=link, quote=quote, form=form,
@@ -166,7 +187,7 @@ def new_code(token: str):
     error = None
     if form.validate_on_submit():
         with transaction(user_errors=True, flash_errors=False) as saved:
-            error = quote_signature.resend_code(link, **_client())
+            error = quote_signature.resend_code(link, by_sms=_by_sms(), **_client())
         error = error or (saved.messages[0] if saved.messages else None)
         if error is None:
             return redirect(url_for(".code", token=token, sent=1))

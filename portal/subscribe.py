@@ -276,8 +276,11 @@ def code(code: str):
     if request.method == "POST" and form.validate_on_submit():
         if request.form.get("action") == "resend":
             with transaction(user_errors=True, flash_errors=False) as saved:
-                service.resend_code(current, by_sms=request.form.get("channel") == "sms",
-                                    **_client())
+                refused = service.resend_code(
+                    current, by_sms=request.form.get("channel") == "sms", **_client())
+            if refused:  # the signature is locked now, and committed so
+                return render_template("subscribe/message.html", code=403,
+                                       title=_("Not possible"), message=refused), 403
             sent_again, errors = bool(saved), saved.errors
         else:
             errors = _enter_code(offer, current)
@@ -288,11 +291,15 @@ def code(code: str):
 
 
 def _enter_code(offer: Offer, current: Subscription) -> dict[str, str]:
-    """The code checked; signed and fulfilled in one transaction, or all of it rolled back
-    (a wrong code's try is kept)."""
+    """The try counted and committed first: whatever happens next, it stays counted. Then
+    the code checked; signed and fulfilled in one transaction, or all of it rolled back."""
     try:
+        with transaction():
+            refused = service.take_try(current, **_client())
+        if refused:
+            return {"code": refused}
         outcome = service.enter_code(current, offer, request.form.get("code", ""),
-                                     **_client())
+                                     **_client(), tried=True)
         db.session.commit()
     except NotAllowed as exc:
         db.session.rollback()

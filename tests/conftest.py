@@ -138,6 +138,9 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "TENANT_FILES_SWEEP": False,
         "MANDATE_EXPIRY": False,
         "COLLECTION_RECOVERY": False,
+        # Nor the periodic retry of the mail outbox (tests/selling run its job themselves); a
+        # commit that queues mails still sends them at once.
+        "MAIL_OUTBOX": False,
         "SUBSCRIPTION_EXPIRY": False,
         # Nor feed alerts (tests/services/test_feed_alerts.py fires their job itself).
         "FEED_ALERTS": False,

@@ -38,6 +38,7 @@ from app.models.feed import (
 )
 from app.models.feed_account import ARRIVAL_STATUSES, FeedAccount, FeedArrival
 from app.models.feed_alert import FeedAlert, FeedDigestSubscription, FeedExpectation
+from app.models.outgoing_mail import OUTGOING_MAIL_STATUSES, OutgoingMail
 from app.models.partner import Partner
 from app.models.platform import PlatformEvent, SchedulerLease
 from app.models.selling import (
@@ -54,6 +55,7 @@ from app.models.selling import (
     Mandate,
     Offer,
     QuoteSigningLink,
+    RetiredSealCertificate,
     SepaCreditor,
     Signature,
 )
@@ -74,7 +76,7 @@ __all__ = [
     "ORDER_STATUSES", "QUOTE_STATUSES", "RUN_SOURCES", "RUN_STATUSES", "STAFF_ROLES",
     "TOKEN_SCOPES",
     "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
-    "EsignSeal",
+    "EsignSeal", "RetiredSealCertificate", "OUTGOING_MAIL_STATUSES", "OutgoingMail",
     "CustomField",
     "Deal", "Delivery", "FeedAlert", "FeedDigestSubscription", "FeedExpectation",
     "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",

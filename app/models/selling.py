@@ -102,6 +102,23 @@ class EsignSeal(TenantScoped, TimestampMixin, db.Model):
         return f"<EsignSeal {self.tenant_id} {self.fingerprint[:12]}>"
 
 
+class RetiredSealCertificate(TenantScoped, db.Model):
+    """The certificate (never the key) of a seal the tenant replaced or removed, still
+    trusted by app/esign.py check_seal for documents sealed while it was in use."""
+
+    __tablename__ = "retired_seal_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    used_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<RetiredSealCertificate {self.id} {self.fingerprint[:12]}>"
+
+
 def mask_iban(iban: str | None) -> str:
     """FR76 •••• 0189: enough to recognise an account, not to debit it."""
     if not iban:
@@ -310,6 +327,8 @@ class QuoteSigningLink(TenantScoped, db.Model):
     quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64))
     recipient_email: Mapped[str] = mapped_column(String(254))
+    # The recipient's mobile as the tenant knows him (E.164): the code may go by SMS to it.
+    recipient_phone: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(5), default="fr")
     asks_mandate: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -8,7 +8,11 @@ are, and `remove_deleted_tenant_files` (a re-run of the deletion, a periodic job
 
 A person (a contact, a subscriber's login and his account when it is a person's) who exercises
 the right to erasure keeps his place in the history, without his personal data: the audit
-trail and the webhook payloads about him lose the values, not the events.
+trail and the webhook payloads about him lose the values, not the events. So do the traces of
+selling online: his subscriptions' copies of his details, the signing links sent to him, the
+mails waiting for him, and the evidence of his signatures that did not sign anything. The
+evidence of a signature that did sign (a contract, an accepted quote) is kept whole, as the
+signed documents are: it is what proves the contract, and the law lets it be kept for that.
 """
 from __future__ import annotations
 
@@ -32,8 +36,13 @@ from app.models import (
     Contact,
     ImportRowError,
     ImportRun,
+    OutgoingMail,
     PlatformEvent,
+    Quote,
+    QuoteSigningLink,
     Role,
+    Signature,
+    Subscription,
     Tenant,
     User,
     WebhookDelivery,
@@ -255,10 +264,87 @@ def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
     return files
 
 
+SUBSCRIPTION_PERSONAL = ("first_name", "last_name", "street", "building_number",
+                         "postal_code", "town", "email", "phone", "iban", "bic", "custom",
+                         "ip", "user_agent", "name")
+LINK_PERSONAL = ("to", "email", "signer", "name")
+
+
+def _erase_selling_traces(values: set[str], *, account_id: int | None = None,
+                          contact_id: int | None = None) -> list[Path]:
+    """The person's subscriptions, signing links, waiting mails and unsigned signatures lose
+    what names him; a signed signature's evidence stays. Returns the files to remove (the
+    contracts he reviewed without signing)."""
+    emails = {v.lower() for v in values if "@" in v}
+    who = [Subscription.email.in_(list(emails))] if emails else []
+    if account_id is not None:
+        who.append(Subscription.account_id == account_id)
+    if contact_id is not None:
+        who.append(Subscription.contact_id == contact_id)
+    subscriptions = list(db.session.scalars(select(Subscription).where(or_(false(), *who))))
+    quote_ids = list(db.session.scalars(select(Quote.id).where(
+        Quote.account_id == account_id))) if account_id is not None else []
+    links = list(db.session.scalars(select(QuoteSigningLink).where(or_(
+        false(), func.lower(QuoteSigningLink.recipient_email).in_(list(emails)) if emails
+        else false(), QuoteSigningLink.quote_id.in_(quote_ids)))))
+    signatures = list(db.session.scalars(select(Signature).where(or_(
+        false(), func.lower(Signature.signer_email).in_(list(emails)) if emails else false(),
+        (Signature.subject_type == "subscription")
+        & Signature.subject_id.in_([s.id for s in subscriptions]),
+        (Signature.subject_type == "quote")
+        & Signature.subject_id.in_(quote_ids + [link.quote_id for link in links])))))
+    values = values | {v for s in subscriptions
+                       for v in (s.email, s.phone, s.iban, s.name, s.street) if v}
+    values |= {s.signer_name for s in signatures if s.signer_name}
+    files: list[Path] = []
+    for subscription in subscriptions:
+        if subscription.status != "signed" and subscription.reviewed_sha256:
+            files += _unused_file(subscription.reviewed_sha256)
+        for key in ("first_name", "street", "building_number", "postal_code", "town", "email",
+                    "phone", "iban", "bic", "ip", "user_agent"):
+            setattr(subscription, key, "")
+        subscription.last_name, subscription.custom = ANONYMISED, {}
+    for link in links:
+        link.recipient_email, link.recipient_phone, link.mandate_data = ANONYMISED, None, None
+    for signature in signatures:
+        if signature.status == "signed":
+            continue  # the evidence of a signed contract or quote: kept (docs/operations.md)
+        files += _unused_file(signature.document_sha256)
+        signature.signer_name, signature.signer_email = ANONYMISED, ""
+        signature.signer_phone = None
+        signature.events = [{**event, "ip": "", "user_agent": ""}
+                            for event in signature.events or ()]
+    if emails:
+        for waiting in db.session.scalars(select(OutgoingMail).where(
+                func.lower(OutgoingMail.recipient).in_(list(emails)))):
+            if waiting.status == "pending":
+                waiting.status, waiting.last_error = "failed", "recipient erased"
+            waiting.recipient, waiting.message_sealed = ANONYMISED, None
+    db.session.flush()
+    _scrub_history("subscriptions", [s.id for s in subscriptions], SUBSCRIPTION_PERSONAL,
+                   values)
+    _scrub_history("quotes", sorted({link.quote_id for link in links} | set(quote_ids)),
+                   LINK_PERSONAL, values)
+    return files
+
+
+def _unused_file(sha256: str | None) -> list[Path]:
+    """The stored file of `sha256`, unless an attachment (or the logo) uses it."""
+    if not sha256:
+        return []
+    used = db.session.scalar(select(Attachment.id).where(Attachment.sha256 == sha256).limit(1))
+    logo = db.session.scalar(select(Tenant.id).where(
+        Tenant.id == current_tenant_id(), Tenant.logo_sha256 == sha256))
+    return [] if used is not None or logo is not None else \
+        [storage_path(current_tenant_id(), sha256)]
+
+
 def anonymise_contact(contact: Contact) -> list[Path]:
     """Clear a contact's personal data, history kept; returns the stored files to remove once
     the change is committed."""
-    return _anonymise("contacts", contact, CONTACT_PERSONAL, {
+    values = _personal_values(contact, CONTACT_PERSONAL)
+    files = _erase_selling_traces(values, contact_id=contact.id)
+    return files + _anonymise("contacts", contact, CONTACT_PERSONAL, {
         "first_name": None, "last_name": ANONYMISED, "email": None, "phone": None,
         "job_title": None, "custom": {}})
 
@@ -268,7 +354,9 @@ def anonymise_person_account(account: Account) -> list[Path]:
     a company's account holds no person and is refused."""
     if account.kind != "person":
         raise ValueError("only an account of a person is anonymised")
-    return _anonymise("accounts", account, ACCOUNT_PERSONAL, {
+    values = _personal_values(account, ACCOUNT_PERSONAL)
+    files = _erase_selling_traces(values, account_id=account.id)
+    return files + _anonymise("accounts", account, ACCOUNT_PERSONAL, {
         "name": ANONYMISED, "email": None, "phone": None, "address_line": None,
         "postal_code": None, "city": None, "vat_number": None, "custom": {}})
 

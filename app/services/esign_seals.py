@@ -2,7 +2,8 @@
 checked before it is kept (readable with its passphrase, a private key matching the
 certificate, valid today, a key usage that allows signing), kept encrypted (app/secret_box.py)
 and used by app/esign.py in place of the platform's seal. Removing it returns to the
-platform's."""
+platform's. A seal replaced or removed leaves its certificate behind (its key and passphrase
+are forgotten): check_seal still trusts it for what it sealed while it was in use."""
 from __future__ import annotations
 
 import base64
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from app import secret_box
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import EsignSeal
+from app.models import EsignSeal, RetiredSealCertificate
 from app.services.audit import record_event
 from app.tenancy import current_tenant_id
 
@@ -29,6 +30,20 @@ def tenant_seal() -> EsignSeal | None:
     """The current tenant's seal, if it gave one."""
     return db.session.scalar(select(EsignSeal).where(
         EsignSeal.tenant_id == current_tenant_id()))
+
+
+def retired_certificates() -> list[RetiredSealCertificate]:
+    """The current tenant's former seals' certificates, oldest first."""
+    return list(db.session.scalars(select(RetiredSealCertificate)
+                                   .order_by(RetiredSealCertificate.id)))
+
+
+def _retire(seal: EsignSeal) -> None:
+    """Keep `seal`'s certificate (not its key) to check what it sealed until now."""
+    db.session.add(RetiredSealCertificate(
+        certificate_pem=seal.certificate_pem, subject=seal.subject,
+        fingerprint=seal.fingerprint, used_from=seal.updated_at or seal.created_at,
+        retired_at=datetime.now(UTC)))
 
 
 def _public(seal: EsignSeal) -> dict[str, Any]:
@@ -104,6 +119,8 @@ def set_tenant_seal(data: bytes, passphrase: str) -> EsignSeal:
         record_event("create", "esign_seals", found.id, after=_public(found))
         return found
     before = _public(found)
+    if found.fingerprint != facts["fingerprint"]:
+        _retire(found)
     for name, value in facts.items():
         setattr(found, name, value)
     found.updated_at = datetime.now(UTC)
@@ -118,6 +135,7 @@ def remove_tenant_seal() -> bool:
     if found is None:
         return False
     record_event("delete", "esign_seals", found.id, before=_public(found))
+    _retire(found)
     db.session.delete(found)
     db.session.flush()
     return True

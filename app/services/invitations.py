@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import Role, Tenant, User
 from app.models.base import MAX_ID
 from app.services.audit import record_event
+from app.services.mail_outbox import queue_mail
 from app.services.tenants import MIN_PASSWORD, create_user, find_user_by_email, update_user
 from app.tenancy import Actor, bound_tenant_id, current_actor, set_actor
 
@@ -112,13 +113,17 @@ def _link_mail(user: User, purpose: str) -> EmailMessage:
                             action_url=url, notes=notes, signature=tenant.name)
 
 
-def invite_user(data: dict[str, Any]) -> User:
-    """Create an agent (partner) or subscriber (account) without password and mail a link."""
+def invite_user(data: dict[str, Any], *, after_commit: bool = False) -> User:
+    """Create an agent (partner) or subscriber (account) without password and mail a link:
+    now, or (`after_commit`) through the mail outbox once the transaction commits."""
     if data.get("role") not in INVITED_ROLES:
         raise ValidationError({"role": _("Invite an agent or a subscriber.")})
     mail.ensure_configured()
     user = create_user({**data, "password": None})
-    mail.send(_link_mail(user, INVITATION))
+    if after_commit:
+        queue_mail(_link_mail(user, INVITATION), "invitation")
+    else:
+        mail.send(_link_mail(user, INVITATION))
     record_event("invitation_sent", "users", user.id, None, {"email": user.email})
     return user
 

@@ -14,16 +14,18 @@ from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import mail
 from app.documents import LANGUAGES
 from app.errors import ValidationError
 from app.extensions import db
 from app.i18n import day, money
-from app.models import Quote, QuoteSigningLink, Tenant
+from app.models import Account, Contact, Quote, QuoteSigningLink, Tenant
+from app.phones import to_e164
 from app.services.audit import record_event
 from app.services.document_mail import _address
+from app.services.mail_outbox import queue_mail
 from app.services.offers import creditor
 from app.services.records import update_record
 from app.tenancy import current_actor, current_tenant_id
@@ -98,6 +100,7 @@ def create_link(quote: Quote, *, email: str | None, days: int | None = None,
     token, moment = secrets.token_urlsafe(32), now()
     link = QuoteSigningLink(quote_id=quote.id, token_hash=token_hash(token),
                             recipient_email=address, language=language,
+                            recipient_phone=recipient_phone(quote, address),
                             asks_mandate=bool(asks_mandate),
                             created_at=moment, expires_at=moment + timedelta(days=days),
                             created_by_id=current_actor().id
@@ -111,8 +114,25 @@ def create_link(quote: Quote, *, email: str | None, days: int | None = None,
                  None, {"link": link.id, "to": address, "expires_at": link.expires_at,
                         "asks_mandate": link.asks_mandate})
     if send:
-        mail.send(_link_mail(quote, link, tenant, url, days))
+        queue_mail(_link_mail(quote, link, tenant, url, days), "quote_link")
     return IssuedLink(link, url)
+
+
+def recipient_phone(quote: Quote, address: str) -> str | None:
+    """The phone the tenant has for the person at `address`: a contact of the quote's
+    customer with that e-mail, else the customer's own when it is his e-mail. Never one
+    typed on the public page: the code must reach the person the link was sent to."""
+    account = db.session.scalar(select(Account).where(Account.id == quote.account_id)) \
+        if quote.account_id else None
+    if account is None:
+        return None
+    contact = db.session.scalar(select(Contact).where(
+        Contact.account_id == account.id, func.lower(Contact.email) == address.lower(),
+        Contact.phone.is_not(None)).order_by(Contact.id).limit(1))
+    phone = contact.phone if contact is not None else (
+        account.phone if (account.email or "").lower() == address.lower() else None)
+    found = to_e164(phone, account.country) if phone else None
+    return found if found and len(found) <= 40 else None
 
 
 def _link_mail(quote: Quote, link: QuoteSigningLink, tenant: Tenant, url: str, days: int):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -26,12 +27,14 @@ from app.models import Attachment, Mandate, Quote, QuoteSigningLink, Signature, 
 from app.services import signatures
 from app.services.attachments import add_attachment, storage_path
 from app.services.audit import record_event
+from app.services.mail_outbox import queue_mail
 from app.services.mandates import check_debtor, new_reference
 from app.services.offers import creditor
 from app.services.quote_links import now
 from app.services.quotes import answer_quote
 from app.tenancy import Actor, current_tenant_id, tenant_context
 
+log = logging.getLogger(__name__)
 MAX_NAME = 200
 DEBTOR_FIELDS = ("debtor_name", "street", "building_number", "postal_code", "town", "country",
                  "iban", "bic")
@@ -70,9 +73,10 @@ def _debtor(link: QuoteSigningLink, name: str, data: dict[str, str]) -> dict[str
 
 
 def begin_signing(link: QuoteSigningLink, data: dict[str, str], *, language: str,
-                  ip: str | None, agent: str | None) -> Signature:
+                  ip: str | None, agent: str | None, by_sms: bool = False) -> Signature:
     """The customer's consent: his name (and mandate) checked, the document to sign rendered
-    and kept, a code mailed to the link's address. A signature under way is replaced."""
+    and kept, a code sent to the link's address (or, `by_sms`, to the recipient's phone when
+    the tenant knows one). A signature under way is replaced."""
     name = " ".join((data.get("name") or "").split())
     errors = {}
     if not name:
@@ -96,14 +100,22 @@ def begin_signing(link: QuoteSigningLink, data: dict[str, str], *, language: str
     if previous is not None and previous.status == "pending":
         previous.status = "cancelled"
     signature = signatures.start_signature(
-        "quote", quote.id, name=name, email=link.recipient_email, phone=None,
+        "quote", quote.id, name=name, email=link.recipient_email,
+        phone=link.recipient_phone,
         consent_text=consent_text(quote, debtor and debtor["reference"],
                                   found.name if found else ""),
         document=document, ip=ip, agent=agent)
     link.signature_id, link.mandate_data = signature.id, debtor
     db.session.flush()
-    signatures.send_code(signature, ip=ip, agent=agent)
+    signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
     return signature
+
+
+def code_channel(signature: Signature | None) -> str:
+    """How the last code of `signature` went: "sms" or "email"."""
+    sent = [e for e in (signature.events if signature else None) or ()
+            if e.get("event") == "code_sent"]
+    return "sms" if sent and sent[-1].get("channel") == "sms" else "email"
 
 
 def _keep(document: bytes) -> None:
@@ -126,30 +138,51 @@ def document_signed(signature: Signature) -> bytes:
     return data
 
 
-def resend_code(link: QuoteSigningLink, *, ip: str | None, agent: str | None) -> str | None:
-    """A new code; the user's error (too many codes), or None."""
+def resend_code(link: QuoteSigningLink, *, ip: str | None, agent: str | None,
+                by_sms: bool = False) -> str | None:
+    """A new code, by the same way as the last one; the user's error (too many codes), or
+    None."""
     signature = pending_signature(link)
     if signature is None:
         return _("Start again: fill in the form and ask for a code.")
     try:
-        signatures.send_code(signature, ip=ip, agent=agent)
+        signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
     except NotAllowed as exc:
         return str(exc)
     return None
 
 
-def sign(link: QuoteSigningLink, code: str, *, ip: str | None, agent: str | None) -> str | None:
-    """Check the code and, when right, complete the signature; the user's error, or None."""
+def take_try(link: QuoteSigningLink, *, ip: str | None, agent: str | None) -> str | None:
+    """Count a try of the code, for the caller to commit before checking it
+    (signatures.take_try); the user's refusal, or None."""
     signature = pending_signature(link)
     if signature is None:
         return _("Start again: fill in the form and ask for a code.")
     try:
-        signatures.check_code(signature, code, ip=ip, agent=agent)
+        return signatures.take_try(signature, ip=ip, agent=agent)
+    except NotAllowed as exc:
+        return str(exc)
+
+
+def sign(link: QuoteSigningLink, code: str, *, ip: str | None, agent: str | None,
+         language: str = "fr", tried: bool = False) -> str | None:
+    """Check the code and, when right, complete the signature and queue its confirmations
+    (in `language`); the user's error, or None. `tried`: take_try counted the try in a
+    transaction of its own."""
+    signature = pending_signature(link)
+    if signature is None:
+        return _("Start again: fill in the form and ask for a code.")
+    try:
+        signatures.check_code(signature, code, ip=ip, agent=agent, tried=tried)
     except ValidationError as exc:
         return exc.errors.get("code") or next(iter(exc.errors.values()))
     except NotAllowed as exc:
         return str(exc)
     _complete(link, signature, ip)
+    try:
+        send_confirmations(link, language)
+    except mail.MailError as exc:  # mail not set up: the signature stands all the same
+        log.warning("quote link %s: confirmations not queued: %s", link.id, exc)
     return None
 
 
@@ -189,7 +222,8 @@ def _mandate(quote: Quote, data: dict[str, str]) -> Mandate:
 
 
 def send_confirmations(link: QuoteSigningLink, language: str) -> None:
-    """The sealed PDF to the signer, in his language; a word to whoever sent the link."""
+    """The sealed PDF to the signer, in his language; a word to whoever sent the link: both
+    through the mail outbox, sent once the signature is committed."""
     quote, tenant = quote_of(link), _tenant()
     attachment = db.session.get(Attachment, link.attachment_id)
     signature = db.session.get(Signature, link.signature_id)
@@ -203,18 +237,19 @@ def send_confirmations(link: QuoteSigningLink, language: str) -> None:
         if mandate is not None:
             paragraphs.append(_("Your SEPA Direct Debit mandate's reference is %(reference)s.",
                                 reference=mandate.reference))
-        mail.send(mail.compose(
+        queue_mail(mail.compose(
             signature.signer_email, _("Quote %(number)s signed — %(name)s",
                                       number=quote.number or "", name=tenant.name),
             "document", sender_name=tenant.name, greeting=_("Hello,"), paragraphs=paragraphs,
             signature=tenant.name,
-            attachments=[mail.MailAttachment(attachment.file_name, sealed, MEDIA_TYPE)]))
+            attachments=[mail.MailAttachment(attachment.file_name, sealed, MEDIA_TYPE)]),
+            "quote_signed")
     seller = db.session.get(User, link.created_by_id) if link.created_by_id else None
     if seller is not None and seller.is_active:
         with mail.in_language(seller.locale or tenant.default_locale):
             url = mail.external_url("backoffice.record_detail", tenant=tenant.slug,
                                     entity_name="quotes", record_id=quote.id)
-            mail.send(mail.compose(
+            queue_mail(mail.compose(
                 seller.email, _("Quote %(number)s signed by %(name)s",
                                 number=quote.number or "", name=signature.signer_name),
                 "link", sender_name="Relais", greeting=_("Hello,"),
@@ -223,7 +258,7 @@ def send_confirmations(link: QuoteSigningLink, language: str) -> None:
                               number=quote.number or "")]
                 + ([_("A SEPA Direct Debit mandate was given with it.")] if mandate else []),
                 action_label=_("Open the quote"), action_url=url, notes=[],
-                signature="Relais"))
+                signature="Relais"), "quote_signed_seller")
     record_event("signed_copy_sent", "quotes", quote.id, None,
                  {"to": signature.signer_email, "seller": seller.email if seller else None})
 

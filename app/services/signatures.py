@@ -19,11 +19,13 @@ from typing import Any, Protocol
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import update
 
 from app import mail
 from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.models import Signature, Tenant
+from app.services.mail_outbox import queue_mail
 from app.tenancy import current_tenant_id
 
 log = logging.getLogger(__name__)
@@ -114,22 +116,55 @@ def send_code(signature: Signature, *, by_sms: bool = False, ip: str | None = No
         signature.signer_email, _("Your signature code — %(name)s", name=tenant.name),
         "document", sender_name=tenant.name, greeting=_("Hello,"), paragraphs=[text],
         signature=tenant.name)
-    mail.send(message)
+    # Sent as soon as the step commits (at once, by the job engine), retried while the code
+    # lives; the page says the same whether it has left yet or not.
+    queue_mail(message, "signature_code", expires_at=signature.code_expires_at)
 
 
-def check_code(signature: Signature, code: str, *, ip: str | None = None,
-               agent: str | None = None) -> bool:
-    """Whether `code` signs: the current one, within 10 minutes, at most 5 tries, once."""
+def take_try(signature: Signature, *, ip: str | None = None,
+             agent: str | None = None) -> str | None:
+    """Count one try of the current code before it is compared; the user's refusal (no code,
+    expired, no try left), or None. The count is one UPDATE that no other try can overtake,
+    and the caller commits it before anything else: whatever the request does next (an
+    error, a rollback), the try stays counted and the sixth one is refused."""
     if signature.status != "pending":
         raise NotAllowed(_("This signature is closed."))
+    db.session.flush()
     if signature.code_hash is None or signature.code_expires_at is None:
-        raise ValidationError({"code": _("Ask for a code first.")})
+        return _("Ask for a code first.")
     if _now() > signature.code_expires_at:
         _event(signature, "code_expired", ip, agent)
         signature.code_hash = None
         db.session.flush()
-        raise ValidationError({"code": _("This code has expired: ask for a new one.")})
-    signature.attempts += 1
+        return _("This code has expired: ask for a new one.")
+    taken = db.session.execute(
+        update(Signature).where(Signature.id == signature.id, Signature.status == "pending",
+                                Signature.code_hash == signature.code_hash,
+                                Signature.attempts < MAX_ATTEMPTS)
+        .values(attempts=Signature.attempts + 1)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.refresh(signature, ["attempts", "status", "code_hash"])
+    if not taken:
+        if signature.status != "pending":
+            raise NotAllowed(_("This signature is closed."))
+        return _("Wrong code, 5 times: ask for a new one.") if signature.code_hash \
+            else _("Ask for a code first.")
+    return None
+
+
+def check_code(signature: Signature, code: str, *, ip: str | None = None,
+               agent: str | None = None, tried: bool = False) -> bool:
+    """Whether `code` signs: the current one, within 10 minutes, at most 5 tries, once.
+    `tried`: the try was counted (and committed) by take_try already; otherwise it is
+    counted here, in the caller's transaction."""
+    if not tried:
+        refused = take_try(signature, ip=ip, agent=agent)
+        if refused:
+            raise ValidationError({"code": refused})
+    if signature.status != "pending":
+        raise NotAllowed(_("This signature is closed."))
+    if signature.code_hash is None:
+        raise ValidationError({"code": _("Ask for a code first.")})
     given = "".join(ch for ch in (code or "") if ch.isdigit())
     if not hmac.compare_digest(_digest(signature, given), signature.code_hash):
         left = MAX_ATTEMPTS - signature.attempts
@@ -141,8 +176,15 @@ def check_code(signature: Signature, code: str, *, ip: str | None = None,
             raise ValidationError({"code": _("Wrong code, 5 times: ask for a new one.")})
         db.session.flush()
         raise ValidationError({"code": _("Wrong code: %(left)d tries left.", left=left)})
-    signature.code_hash = None  # single use
-    signature.status, signature.signed_at = "signed", _now()
+    # Single use, even for two right answers at once: only one clears the code.
+    used = db.session.execute(
+        update(Signature).where(Signature.id == signature.id, Signature.status == "pending",
+                                Signature.code_hash == signature.code_hash)
+        .values(code_hash=None, status="signed", signed_at=_now())
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.refresh(signature, ["code_hash", "status", "signed_at"])
+    if not used:
+        raise NotAllowed(_("This signature is closed."))
     _event(signature, "signed", ip, agent)
     db.session.flush()
     return True

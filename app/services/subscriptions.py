@@ -3,7 +3,8 @@ contract and mandate he reviews (its mandate reference reserved then), his conse
 one-time code, and on his signature the seal and the fulfilment — customer, contact, active
 contract with the sealed PDF attached, SEPA mandate, order and delivery — written through the
 record services in the one transaction of the request: a failure leaves nothing behind and
-the subscription where it was, to be signed again.
+the subscription where it was, to be signed again. Its mails (the resume link, the signed
+contract, the invitation) go through the mail outbox: sent once that transaction commits.
 
 A started subscription idle for SUBSCRIPTION_IDLE_DAYS is abandoned (the
 `abandon_subscriptions` job).
@@ -40,6 +41,7 @@ from app.services import signatures
 from app.services.attachments import add_attachment, storage_path
 from app.services.audit import record_event
 from app.services.invitations import invite_user
+from app.services.mail_outbox import queue_mail
 from app.services.mandates import create_mandate, new_reference
 from app.services.offers import creditor
 from app.services.record_checks import COUNTRIES
@@ -242,7 +244,7 @@ def _mail_resume_link(subscription: Subscription, offer: Offer, token: str) -> N
             notes=[_("This link works for %(days)d days. If you did not start this "
                      "subscription, ignore this e-mail.", days=days)],
             signature=tenant.name)
-    mail.send(message)
+    queue_mail(message, "subscription_resume")
 
 
 # -- review and consent ------------------------------------------------------------------------
@@ -334,9 +336,21 @@ def consent(subscription: Subscription, offer: Offer, *, by_sms: bool, ip: str |
 
 
 def resend_code(subscription: Subscription, *, by_sms: bool, ip: str | None,
-                agent: str | None) -> None:
+                agent: str | None) -> str | None:
+    """A new code; the user's error (too many codes: the signature is locked, and the
+    caller commits that), or None."""
     signature = _pending_signature(subscription)
-    signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
+    try:
+        signatures.send_code(signature, by_sms=by_sms, ip=ip, agent=agent)
+    except NotAllowed as exc:
+        return exc.message
+    return None
+
+
+def take_try(subscription: Subscription, *, ip: str | None, agent: str | None) -> str | None:
+    """Count a try of the code, for the caller to commit before checking it
+    (signatures.take_try); the user's refusal, or None."""
+    return signatures.take_try(_pending_signature(subscription), ip=ip, agent=agent)
 
 
 def _pending_signature(subscription: Subscription) -> Signature:
@@ -356,13 +370,14 @@ class CodeOutcome:
 
 
 def enter_code(subscription: Subscription, offer: Offer, code: str, *, ip: str | None,
-               agent: str | None) -> CodeOutcome:
+               agent: str | None, tried: bool = False) -> CodeOutcome:
     """Check the code; when it signs, seal the contract and fulfil the subscription. A
     wrong code is answered (and its try kept: the caller commits); a failure after the code
-    was right raises, and the caller rolls everything back, the code with it."""
+    was right raises, and the caller rolls everything back, the code with it — but not the
+    try, when take_try counted it in a transaction of its own (`tried`)."""
     signature = _pending_signature(subscription)
     try:
-        signatures.check_code(signature, code, ip=ip, agent=agent)
+        signatures.check_code(signature, code, ip=ip, agent=agent, tried=tried)
     except ValidationError as exc:
         return CodeOutcome(False, dict(exc.errors))
     _seal_and_fulfil(subscription, offer, signature)
@@ -442,7 +457,7 @@ def fulfil(subscription: Subscription, offer: Offer, sealed: bytes) -> None:
     if find_user_by_email(subscription.email) is None:
         invite_user({"email": subscription.email, "role": "subscriber",
                      "account_id": account.id, "full_name": subscription.name,
-                     "locale": subscription.language})
+                     "locale": subscription.language}, after_commit=True)
 
 
 def contract_pdf_stem(subscription: Subscription) -> str:
@@ -467,7 +482,7 @@ def _mail_signed_contract(subscription: Subscription, offer: Offer, name: str,
                           "will find them too.")],
             signature=tenant.name,
             attachments=[mail.MailAttachment(name, sealed, "application/pdf")])
-    mail.send(message)
+    queue_mail(message, "subscription_contract")
 
 
 # -- abandoned subscriptions -------------------------------------------------------------------

@@ -308,17 +308,32 @@ def test_the_page_speaks_english(app, admin_client, make_quote, inbox):
     assert "Receive my signature code" in page_text(page)
 
 
-def test_a_code_that_cannot_be_mailed_is_said_and_nothing_is_kept(app, admin_client, make_quote,
-                                                                  inbox, monkeypatch):
+def test_a_code_mail_caught_in_an_smtp_outage_is_retried_and_the_page_says_nothing(
+        app, admin_client, make_quote, inbox, monkeypatch):
+    from app.jobs import REGISTRY, function
+    from app.models import OutgoingMail
+    from app.tenancy import all_tenants_unsafe
+
     _send(admin_client, make_quote())
     path = _path(inbox)
-    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")
-    page = app.test_client().post(path, data={"name": "Paul Martin", "consent": "y"})
-    assert page.status_code == 422
-    assert fr("The e-mail could not be sent: %(reason)s.",
-              reason=fr("the mail server cannot be reached")) in page_text(page)
-    assert "Paul Martin" in page.data.decode()
-    assert db.session.query(Signature).count() == 0
+    mails = len(inbox.messages)
+    working = app.config["SMTP_URL"]
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")  # the server is down
+    monkeypatch.setitem(app.config, "MAIL_RETRY_DELAYS", "0,0")
+    customer = app.test_client()
+    page = customer.post(path, data={"name": "Paul Martin", "consent": "y"})
+    assert page.status_code == 302  # the same answer whether the mail left or not
+    assert len(inbox.messages) == mails
+    assert db.session.query(Signature).count() == 1
+    with all_tenants_unsafe("test"):
+        waiting = db.session.scalars(select(OutgoingMail).where(
+            OutgoingMail.purpose == "signature_code")).one()
+        assert waiting.status == "pending" and waiting.attempts == 1 and waiting.last_error
+    db.session.rollback()
+    monkeypatch.setitem(app.config, "SMTP_URL", working)  # back: the periodic job sends it
+    assert function(REGISTRY["send_mails"])() == 1
+    assert len(inbox.messages) == mails + 1
+    assert customer.post(f"{path}/code", data={"code": _code(inbox)}).status_code == 302
 
 
 def test_pages_are_throttled_per_ip_and_forms_need_their_csrf_token(app, admin_client,
@@ -348,3 +363,66 @@ def test_the_quote_page_shows_the_signed_link_and_its_sealed_file(app, admin_cli
     assert 'data-state="signed"' in page.data.decode()
     assert "signe.pdf" in text and "Paul Martin" in text
     assert fr("Only a draft or sent quote can be sent for signature.") in text
+
+
+def test_a_try_that_ends_in_an_error_still_counts_and_the_sixth_is_refused(
+        app, admin_client, make_quote, inbox, monkeypatch):
+    from app.services import quote_signature
+
+    _send(admin_client, make_quote())
+    path = _path(inbox)
+    customer = app.test_client()
+    assert customer.post(path, data={"name": "Paul Martin", "consent": "y"}).status_code == 302
+    code = _code(inbox)
+    for _ in range(4):
+        assert customer.post(f"{path}/code", data={"code": _wrong(code)}).status_code == 422
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the seal is out of reach")
+
+    with monkeypatch.context() as patched:  # the fifth try, right, fails after the code
+        patched.setattr(quote_signature.esign, "seal_pdf", broken)
+        with pytest.raises(RuntimeError):
+            customer.post(f"{path}/code", data={"code": code})
+    sixth = customer.post(f"{path}/code", data={"code": code})
+    assert sixth.status_code == 422
+    assert fr("Wrong code, 5 times: ask for a new one.") in page_text(sixth)
+    db.session.expire_all()
+    assert db.session.get(Quote, _link_quote(path)).status == "sent"
+
+
+def test_the_code_goes_by_sms_when_the_recipient_has_a_phone_and_chooses_it(
+        app, admin_client, make_account, make_quote, inbox, monkeypatch):
+    from tests.selling.subscribe_support import RecordingSms
+
+    RecordingSms.sent.clear()
+    monkeypatch.setitem(app.config, "ESIGN_SMS_SENDER",
+                        "tests.selling.subscribe_support:RecordingSms")
+    without = make_quote()  # a customer without a phone: e-mail only, as before
+    _send(admin_client, without)
+    assert 'name="channel"' not in app.test_client().get(_path(inbox)).data.decode()
+    account = make_account(email="helene@example.com", phone="06 12 34 56 78")
+    _send(admin_client, make_quote(account=account.id))
+    path = _path(inbox)
+    customer = app.test_client()
+    page = customer.get(path)
+    assert fr("by SMS to %(phone)s", phone="•• 5678") in page_text(page)
+    assert "+33612345678" not in page.data.decode()  # the link does not give the number away
+    mails = len(inbox.messages)
+    asked = customer.post(path, data={"name": "Hélène Dupré", "consent": "y",
+                                      "channel": "sms"})
+    assert asked.status_code == 302
+    [(phone, text)] = RecordingSms.sent
+    assert phone == "+33612345678" and len(inbox.messages) == mails  # no code by mail
+    code_page = customer.get(f"{path}/code")
+    assert fr("We sent a 6-digit code by SMS to %(phone)s. It is valid for 10 minutes.",
+              phone="•• 5678") in page_text(code_page)
+    assert customer.post(f"{path}/code/new", data={"channel": "sms"}).status_code == 302
+    assert len(RecordingSms.sent) == 2 and len(inbox.messages) == mails
+    code = re.search(r"\b(\d{6})\b", RecordingSms.sent[-1][1]).group(1)
+    assert customer.post(f"{path}/code", data={"code": code}).status_code == 302
+    db.session.expire_all()
+    signature = db.session.get(Signature, _link(_link_quote(path)).signature_id)
+    assert signature.status == "signed" and signature.signer_phone == "+33612345678"
+    assert [e.get("channel") for e in signature.events if e["event"] == "code_sent"] == \
+        ["sms", "sms"]

@@ -68,6 +68,7 @@ def test_the_code_comes_by_mail_and_signs_once(tenant, inbox):
 def test_five_wrong_tries_end_the_code(tenant, inbox):
     signature = _start()
     signatures.send_code(signature)
+    db.session.commit()  # the code's mail leaves once committed
     code = _code(inbox)
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(4):
@@ -79,12 +80,14 @@ def test_five_wrong_tries_end_the_code(tenant, inbox):
     with pytest.raises(ValidationError):  # even the right one, now
         signatures.check_code(signature, code)
     signatures.send_code(signature)  # a new code starts the tries again
+    db.session.commit()  # the code's mail leaves once committed
     assert signatures.check_code(signature, _code(inbox))
 
 
 def test_a_code_expires_after_10_minutes(tenant, inbox):
     signature = _start()
     signatures.send_code(signature)
+    db.session.commit()  # the code's mail leaves once committed
     signature.code_expires_at = datetime.now(UTC) - timedelta(seconds=1)
     with pytest.raises(ValidationError) as late:
         signatures.check_code(signature, _code(inbox))
@@ -96,8 +99,10 @@ def test_too_many_codes_lock_the_signature(tenant, inbox):
     signature = _start()
     for _ in range(signatures.MAX_CODES):
         signatures.send_code(signature)
+        db.session.commit()  # the code's mail leaves once committed
     with pytest.raises(NotAllowed):
         signatures.send_code(signature)
+        db.session.commit()  # the code's mail leaves once committed
     assert signature.status == "locked"
 
 
@@ -131,6 +136,7 @@ def test_the_sealed_contract_carries_the_evidence(app, tenant, inbox, tmp_path, 
     document = _document()
     signature = _start(document)
     signatures.send_code(signature, ip="203.0.113.7", agent=UA)
+    db.session.commit()  # the code's mail leaves once committed
     signatures.check_code(signature, _code(inbox), ip="203.0.113.7", agent=UA)
     pdf = esign.with_audit_trail(document, "Audit trail", signatures.evidence_rows(signature))
     sealed = esign.seal_pdf(pdf, reason="Signed by Hélène Dupré")

@@ -413,3 +413,149 @@ def test_details_changed_after_consent_need_a_new_consent(tenant, client, inbox)
     subscription = db.session.scalar(select(Subscription))
     assert subscription.status == "signed"
     assert db.session.get(Account, subscription.account_id).city == "Villeurbanne"
+
+
+def test_a_try_that_ends_in_an_error_still_counts_and_the_sixth_is_refused(
+        tenant, client, inbox, monkeypatch):
+    selling()
+    code = _to_code(client, inbox)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(4):
+        assert client.post(f"{URL}/code", data={"code": wrong}).status_code == 422
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the delivery service is down")
+
+    with monkeypatch.context() as patched:  # the fifth try, right, fails after the code
+        patched.setattr(service, "create_mandate", broken)
+        assert client.post(f"{URL}/code", data={"code": code}).status_code == 422
+    sixth = client.post(f"{URL}/code", data={"code": code})
+    assert sixth.status_code == 422
+    assert fr("Wrong code, 5 times: ask for a new one.") in page_text(sixth)
+    db.session.expire_all()
+    subscription = db.session.scalar(select(Subscription))
+    assert subscription.status == "started" and subscription.account_id is None
+    assert db.session.get(Signature, subscription.signature_id).attempts == 5
+
+
+def test_too_many_codes_lock_the_signature_for_good(tenant, client, inbox):
+    selling()
+    _to_code(client, inbox)  # the first code
+    for _ in range(4):
+        assert client.post(f"{URL}/code", data={"action": "resend"}).status_code == 200
+    refused = client.post(f"{URL}/code", data={"action": "resend"})
+    assert refused.status_code == 403
+    assert fr("Too many codes were sent: start again from the beginning.") in page_text(refused)
+    db.session.expire_all()
+    subscription = db.session.scalar(select(Subscription))
+    signature = db.session.get(Signature, subscription.signature_id)
+    assert signature.status == "locked" and signature.events[-1]["event"] == "locked"
+
+
+def _outbox(**where):
+    from app.models import OutgoingMail
+
+    with all_tenants_unsafe("test"):
+        found = list(db.session.scalars(select(OutgoingMail).filter_by(**where)
+                                        .order_by(OutgoingMail.id)))
+    db.session.rollback()
+    return found
+
+
+def test_a_sale_that_does_not_commit_mails_nothing(tenant, client, inbox, monkeypatch):
+    selling()
+    code = _to_code(client, inbox)
+    mails = len(inbox.messages)
+    real = service.invite_user
+
+    def invite_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("the database went away before the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "invite_user", invite_then_fail)
+        failed = client.post(f"{URL}/code", data={"code": code})
+    assert failed.status_code == 422
+    # Neither the signed contract nor the invitation of a sale that does not exist.
+    assert len(inbox.messages) == mails
+    assert not _outbox(purpose="subscription_contract") and not _outbox(purpose="invitation")
+    assert db.session.scalar(select(Account.id)) is None
+
+
+def test_an_smtp_outage_at_the_signature_keeps_the_sale_and_its_mails_go_later(
+        tenant, app, client, inbox, monkeypatch):
+    from app.jobs import REGISTRY, function
+
+    selling()
+    code = _to_code(client, inbox)
+    mails = len(inbox.messages)
+    working = app.config["SMTP_URL"]
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")  # the server is down
+    monkeypatch.setitem(app.config, "MAIL_RETRY_DELAYS", "0,0")
+    signed = client.post(f"{URL}/code", data={"code": code})
+    assert signed.status_code == 302 and signed.headers["Location"].endswith("/done")
+    db.session.expire_all()
+    assert db.session.scalar(select(Subscription)).status == "signed"
+    assert len(inbox.messages) == mails
+    waiting = _outbox(status="pending")
+    assert [m.purpose for m in waiting] == ["subscription_contract", "invitation"]
+    assert all(m.attempts == 1 and m.message_sealed for m in waiting)
+    assert "helene" not in waiting[0].message_sealed  # kept encrypted
+    monkeypatch.setitem(app.config, "SMTP_URL", working)  # back: the periodic job sends them
+    assert function(REGISTRY["send_mails"])() == 2
+    subjects = [m["Subject"] for m in inbox.messages[mails:]]
+    assert any("contrat signé" in s for s in subjects) and len(subjects) == 2
+    sent = _outbox(status="sent")
+    assert {m.purpose for m in sent} >= {"subscription_contract", "invitation"}
+    assert all(m.message_sealed is None for m in sent)  # forgotten once sent
+
+
+def test_erasing_the_subscriber_erases_his_selling_traces_but_keeps_signed_evidence(
+        tenant, app, client, inbox, admin_client, make_quote):
+    from app.models import AuditEvent, OutgoingMail, QuoteSigningLink
+    from app.services.erasure import anonymise_subscriber
+
+    selling()
+    code = _to_code(client, inbox)
+    assert client.post(f"{URL}/code", data={"code": code}).status_code == 302
+    db.session.expire_all()
+    signed = db.session.scalar(select(Subscription))
+    user = db.session.scalar(select(User).where(User.email == "helene@example.com"))
+    # He started again on another device and stopped at the code.
+    again = app.test_client()
+    again.environ_base["REMOTE_ADDR"] = "198.51.100.23"
+    _to_code(again, inbox)
+    # And a quote of his was sent to him to sign by link; he asked for a code.
+    quote = make_quote(account=signed.account_id, status="draft")
+    assert admin_client.post(f"/alpha/quotes/{quote.id}/signing-link", data={
+        "email": "helene@example.com", "days": "14", "language": "fr"}).status_code == 302
+    body = inbox.messages[-1].get_body(("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/alpha/q/[A-Za-z0-9_-]+)", body).group(1)
+    assert app.test_client().post(path, data={"name": "Hélène Dupré",
+                                              "consent": "y"}).status_code == 302
+    inbox.messages  # noqa: B018  (every mail sent before the erasure)
+
+    db.session.expire_all()
+    files = anonymise_subscriber(db.session.get(User, user.id))
+    db.session.commit()
+    db.session.expire_all()
+    signed_evidence = db.session.get(Signature, signed.signature_id)
+    assert signed_evidence.signer_email == "helene@example.com"  # kept: it proves the contract
+    assert signed_evidence.events[0]["ip"]
+    others = db.session.scalars(select(Signature).where(Signature.id != signed.signature_id))
+    others = list(others)
+    assert len(others) == 2
+    for signature in others:  # signed nothing: nothing of him left
+        assert signature.signer_email == "" and signature.signer_name == "anonymised"
+        assert all(e["ip"] == "" and e["user_agent"] == "" for e in signature.events)
+    for subscription in db.session.scalars(select(Subscription)):
+        assert subscription.email == "" and subscription.last_name == "anonymised"
+        assert subscription.ip == "" and subscription.iban == ""
+    assert db.session.scalar(select(QuoteSigningLink)).recipient_email == "anonymised"
+    with all_tenants_unsafe("test"):
+        recipients = {m.recipient for m in db.session.scalars(select(OutgoingMail))}
+    assert "helene@example.com" not in recipients
+    history = " ".join(str((e.before, e.after)) for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity.in_(("subscriptions", "quotes")))))
+    assert "helene@example.com" not in history and "Dupré" not in history
+    assert files  # the contract he reviewed without signing it

@@ -242,3 +242,57 @@ def test_an_online_subscription_is_sealed_with_the_tenants_seal(app, admin_clien
     status = pyhanko_validation(sealed, seal.certificate_pem)
     assert status.trusted and status.signing_cert.subject.native["common_name"] == \
         "Alpha Stores seal"
+
+
+def _sealed_outside_relais(p12: bytes) -> bytes:
+    """A PDF sealed with a seal's key by someone who kept it (not through Relais)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    signer = signers.SimpleSigner.load_pkcs12_data(p12, [], passphrase=PASSPHRASE.encode())
+    writer = IncrementalPdfFileWriter(io.BytesIO(_contract()))
+    return signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="Seal"),
+                            signer=signer).getvalue()
+
+
+def test_documents_sealed_with_a_replaced_or_removed_seal_still_check(tenant, other_tenant,
+                                                                       in_tenant):
+    from app.services.esign_seals import remove_tenant_seal, set_tenant_seal
+
+    first, second = make_p12("Alpha seal 2026"), make_p12("Alpha seal 2027")
+    set_tenant_seal(first, PASSPHRASE)
+    db.session.commit()
+    old = esign.seal_pdf(_contract(), reason="Contract 1")
+    assert "Alpha seal 2026" in esign.check_seal(old).signer and esign.check_seal(old).ok
+
+    set_tenant_seal(second, PASSPHRASE)  # replaced
+    db.session.commit()
+    new = esign.seal_pdf(_contract(), reason="Contract 2")
+    assert "Alpha seal 2027" in esign.check_seal(new).signer
+    assert esign.check_seal(old).ok and esign.check_seal(new).ok
+
+    assert remove_tenant_seal()  # removed: the platform's seal again
+    db.session.commit()
+    assert esign.check_seal(old).ok and esign.check_seal(new).ok
+    assert "electronic seal" in esign.check_seal(esign.seal_pdf(_contract(), reason="3")).signer
+    # Only the certificates are kept, never a key; another tenant does not trust them.
+    assert db.session.scalar(select(EsignSeal)) is None
+    assert not in_tenant(other_tenant, esign.check_seal, old).trusted
+    # A retired seal does not vouch for what someone sealed with its key after it retired
+    # (here an hour ago).
+    from app.models import RetiredSealCertificate
+
+    retired = db.session.scalars(select(RetiredSealCertificate)).all()
+    assert [r.subject for r in retired] == ["O=Alpha seal 2026,CN=Alpha seal 2026",
+                                            "O=Alpha seal 2027,CN=Alpha seal 2027"]
+    for row in retired:
+        row.used_from -= timedelta(hours=2)
+        row.retired_at -= timedelta(hours=1)
+    db.session.commit()
+    assert esign.check_seal(esign.seal_pdf(_contract(), reason="4")).ok  # the platform's
+    late = _sealed_outside_relais(first)
+    check = esign.check_seal(late)
+    assert check.intact and check.valid and not check.trusted and not check.ok
+    # A tampered copy of an old document still fails.
+    tampered = old.replace(b"ReportLab Generated", b"ReportLab Generatex", 1)
+    assert tampered != old and not (esign.check_seal(tampered) or check).ok

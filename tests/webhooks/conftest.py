@@ -222,12 +222,36 @@ def wait_until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 
 class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
+    """What the SMTP server received. Mails of the outbox (app/services/mail_outbox.py) leave
+    just after their commit, from the job engine's thread: `messages` first waits until no
+    mail queued is still waiting for its first attempt."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self.app = app
+        self.received: list[EmailMessage] = []
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        # Only the test waits: the SMTP server's own thread looks at its handler's attributes.
+        if self.app is not None and threading.current_thread() is threading.main_thread():
+            deadline = time.monotonic() + 15
+            while _first_attempts_waiting(self.app) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return self.received
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        self.received.append(message_from_bytes(envelope.content, policy=default_policy))
         return "250 Message accepted for delivery"
+
+
+def _first_attempts_waiting(app: Flask) -> bool:
+    """Whether a committed mail of the outbox has not been tried yet (any tenant)."""
+    with app.app_context(), db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # past row-level security, as the sender is
+            conn.exec_driver_sql("SELECT set_config('app.bypass_rls', 'on', true)")
+        return bool(conn.exec_driver_sql(
+            "SELECT count(*) FROM outgoing_mails WHERE status = 'pending' AND attempts = 0"
+            ).scalar())
 
 
 @pytest.fixture
@@ -236,7 +260,7 @@ def inbox(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    received = Inbox()
+    received = Inbox(app)
     controller = Controller(received, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{port}")

@@ -1,0 +1,42 @@
+"""Mails written in the transaction of what they announce, sent once it is committed."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import TenantScoped, UTCDateTime, utcnow
+
+OUTGOING_MAIL_STATUSES = ("pending", "sent", "failed", "expired")
+
+
+class OutgoingMail(TenantScoped, db.Model):
+    """One message for one recipient: composed in the request, kept encrypted until it is
+    handed to the SMTP server (app/services/mail_outbox.py), forgotten then."""
+
+    __tablename__ = "outgoing_mails"
+    __table_args__ = (
+        # The sender's poll, across tenants.
+        Index("ix_outgoing_mails_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    # The RFC 5322 message, encrypted (app/secret_box.py); None once sent or given up.
+    message_sealed: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A sender holds the mail until then (several processes may send).
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A one-time code's mail is worth nothing once the code has expired.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<OutgoingMail {self.id} {self.purpose} {self.status}>"
