@@ -41,6 +41,7 @@ FEW = 20  # rows that PostgreSQL takes faster in one statement than through a st
 # A batch's keys are read by one range of the key's index when the range holds at most this
 # many records per key of the batch.
 RANGE_SPREAD = 3
+DIGEST = 16  # bytes of a feed fingerprint (importers/fingerprints.py)
 WRITE_CACHE_KIB = 64 * 1024  # SQLite page cache while a batch is written
 FULL_COLLECTION_EVERY = 50  # batches
 
@@ -154,6 +155,40 @@ class BulkSQL:
         if len(rows) > limit:
             return None
         return {key: digest for key, digest, live in rows if digest is not None and live}
+
+    def digests_of_range(self, keys: list[str]) -> set[bytes] | None:
+        """The feed fingerprints of the live records from the least of `keys` to the
+        greatest, as a set, by one scan of the key's index returning one value; None when
+        `keys` are not most of the records in between (then `digests`)."""
+        limit = RANGE_SPREAD * len(keys)
+        live = "import_digest IS NOT NULL AND archived_at IS NULL"
+        if self.sqlite:
+            statement = (f"SELECT count(*), group_concat(CASE WHEN {live} THEN "
+                         f"hex(import_digest) END, '') FROM (SELECT import_digest, archived_at "
+                         f"FROM {self.table.name} WHERE tenant_id = ? AND {self.key} "
+                         "BETWEEN ? AND ? LIMIT ?)")
+            parameters: tuple = (self.tenant_id, min(keys), max(keys), limit + 1)
+        else:  # the bounds in the column's own collation
+            statement = (f"WITH b AS (SELECT min(v) AS low, max(v) AS high FROM "
+                         f"unnest(%s::text[]) AS v) SELECT count(*), string_agg(import_digest, "
+                         f"''::bytea) FILTER (WHERE {live}) FROM (SELECT t.import_digest, "
+                         f"t.archived_at FROM {self.table.name} AS t, b WHERE t.tenant_id = %s "
+                         f"AND t.{self.key} BETWEEN b.low AND b.high LIMIT %s) AS s")
+            parameters = (keys, self.tenant_id, limit + 1)
+        cursor = self.cursor()
+        try:
+            cursor.execute(statement, parameters)
+            count, joined = cursor.fetchone()
+        finally:
+            cursor.close()
+        if count > limit:
+            return None
+        if not joined:
+            return set()
+        blob = bytes.fromhex(joined) if self.sqlite else bytes(joined)
+        size = len(blob)
+        return set(map(blob.__getitem__, map(slice, range(0, size, DIGEST), range(
+            DIGEST, size + DIGEST, DIGEST))))
 
     def references(self, table: Table, with_partner: bool,
                    refs: list[str] | None) -> dict[str, tuple[int, int | None]]:
