@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterator
 from itertools import compress
-from operator import methodcaller, not_
+from operator import not_
 from typing import TYPE_CHECKING
 
 from importers import readers
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 BLOCK_BYTES = 2 * readers.MB
 LINE_FORMAT = 1  # raise when what a line's digest covers changes
+DIGEST = 16  # bytes of a digest
 # Encodings where a line feed, a carriage return, a quote, NUL and the delimiter are single
 # bytes that no other character's bytes contain.
 ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
@@ -95,9 +96,10 @@ class _LineReader:
         self.max_rows = table.limits.max_rows
         key = importer.columns[importer.key_at]
         self.key_index, self.key_limit = key.column.index, key.text_limit
-        separator = re.escape(table.delimiter.encode("ascii"))
-        self.keys_of = re.compile(rb"^(?:[^%s\n]*%s){%d}([^%s\n]*)" % (
-            separator, separator, self.key_index, separator), re.MULTILINE).findall
+        separator = re.escape(table.delimiter)
+        cell = f"[^{separator}\\n]*"
+        self.keys_of = re.compile(f"^(?:{cell}{separator}){{{self.key_index}}}({cell})",
+                                  re.MULTILINE).findall
         self.hash = hashlib.blake2b(digest_size=16, salt=salt)
         self.offset = 0  # bytes read by lines
         self.line = 0  # lines read by lines (the header's included), 0 before the first block
@@ -131,40 +133,57 @@ class _LineReader:
             lines, first = lines[skip:], skip + 1
         if not lines:
             return
-        body = b"\n".join(lines)
-        keys = self._keys(body, lines)
-        keyed = len(keys) - keys.count(None)
         numbers = range(first, first + len(lines))
-        if keyed == len(keys):
-            repeated = self.engine.note_keys(list(zip(keys, numbers, strict=True)))
-        else:
-            at = [i for i, key in enumerate(keys) if key is not None]
-            noted = self.engine.note_keys([(keys[i], numbers[i]) for i in at])
-            repeated = {at[position]: line for position, line in noted.items()}
         digests = self._digests(lines)
-        stored = self._stored([key for key in keys if key is not None]) if keyed else set()
-        same = list(map(stored.__contains__, digests))
+        keys = self._stored_in_order(lines, digests)
+        if keys is not None:  # the usual night: no key to read from the lines
+            repeated = self.engine.note_keys(list(zip(keys, numbers, strict=True)))
+            same = [True] * len(lines)
+        else:
+            keys = self._keys(b"\n".join(lines), len(lines))
+            keyed = len(keys) - keys.count(None)
+            if keyed == len(keys):
+                repeated = self.engine.note_keys(list(zip(keys, numbers, strict=True)))
+            else:
+                at = [i for i, key in enumerate(keys) if key is not None]
+                noted = self.engine.note_keys([(keys[i], numbers[i]) for i in at])
+                repeated = {at[position]: line for position, line in noted.items()}
+            same = self._same(digests, [key for key in keys if key is not None])
+            if keyed < len(keys):
+                for index, key in enumerate(keys):
+                    if key is None:
+                        same[index] = False
         for index in repeated:
             same[index] = False
-        if keyed < len(keys):
-            for index, key in enumerate(keys):
-                if key is None:
-                    same[index] = False
         recognised = sum(same)
         self.count += recognised
         kept = list(compress(range(len(lines)), map(not_, same)))
         yield from self._read(kept, lines, first, digests, repeated, recognised, size)
 
-    def _keys(self, body: bytes, lines: list[bytes]) -> list[str | None]:
+    def _stored_in_order(self, lines: list[bytes], digests: list[bytes]) -> list[str] | None:
+        """The lines' keys when the live records of the range from the first line's key to
+        the last one's hold, in the key's order, exactly the lines' digests (each line then
+        is the one that made its record, whose key is the line's): read with the digests."""
+        bounds = self._keys(lines[0] + b"\n" + lines[-1], 2)
+        if None in bounds:
+            return None
+        found = self.bulk.digests_of_range(bounds, len(lines))
+        if found is None or found[0] != b"".join(digests):
+            return None
+        keys = found[1].split("\n")
+        return keys if len(keys) == len(lines) else None
+
+    def _keys(self, body: bytes, count: int) -> list[str | None]:
         """Each line's key as the column path reads it (stripped; None when empty, too
         long or absent)."""
-        found = self.keys_of(body)
-        if len(found) != len(lines):  # a line with fewer cells: its key, line by line
-            separator, at = self.delimiter.encode("ascii"), self.key_index
+        # One decoding of the block: a line feed is the same byte in every encoding here.
+        text = body.decode(self.encoding, readers.FALLBACK_ERRORS)
+        found = self.keys_of(text)
+        if len(found) != count:  # a line with fewer cells: its key, line by line
+            separator, at = self.delimiter, self.key_index
             found = [line.split(separator, at + 1)[at] if line.count(separator) >= at
-                     else b"" for line in lines]
-        keys: list[str | None] = list(map(str.strip, map(
-            methodcaller("decode", self.encoding, readers.FALLBACK_ERRORS), found)))
+                     else "" for line in text.split("\n")]
+        keys: list[str | None] = list(map(str.strip, found))
         limit = self.key_limit
         if "" in keys or max(map(len, keys)) > limit:
             keys = [key if key and len(key) <= limit else None for key in keys]
@@ -179,11 +198,18 @@ class _LineReader:
             append(digest.digest())
         return found
 
-    def _stored(self, keys: list[str]) -> set[bytes]:
-        stored = self.bulk.digests_of_range(keys)
-        if stored is None:  # keys far apart (a file not in their order): by key
+    def _same(self, digests: list[bytes], keys: list[str]) -> list[bool]:
+        """Whether each digest is stored on a live record of `keys`' range (or of `keys`)."""
+        if not keys:
+            return [False] * len(digests)
+        found = self.bulk.digests_of_range(keys, len(keys))
+        if found is None:  # keys far apart (a file not in their order): by key
             stored = set(self.bulk.digests(keys).values())
-        return stored
+        else:
+            joined, size = found[0], len(found[0])
+            stored = set(map(joined.__getitem__, map(slice, range(0, size, DIGEST), range(
+                DIGEST, size + DIGEST, DIGEST))))
+        return list(map(stored.__contains__, digests))
 
     def _read(self, kept: list[int], lines: list[bytes], first: int, digests: list[bytes],
               repeated: dict[int, int], recognised: int, size: int) -> Iterator[RowBatch]:

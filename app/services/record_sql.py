@@ -41,7 +41,6 @@ FEW = 20  # rows that PostgreSQL takes faster in one statement than through a st
 # A batch's keys are read by one range of the key's index when the range holds at most this
 # many records per key of the batch.
 RANGE_SPREAD = 3
-DIGEST = 16  # bytes of a feed fingerprint (importers/fingerprints.py)
 WRITE_CACHE_KIB = 64 * 1024  # SQLite page cache while a batch is written
 FULL_COLLECTION_EVERY = 50  # batches
 
@@ -156,39 +155,40 @@ class BulkSQL:
             return None
         return {key: digest for key, digest, live in rows if digest is not None and live}
 
-    def digests_of_range(self, keys: list[str]) -> set[bytes] | None:
+    def digests_of_range(self, keys: list[str], rows: int) -> tuple[bytes, str] | None:
         """The feed fingerprints of the live records from the least of `keys` to the
-        greatest, as a set, by one scan of the key's index returning one value; None when
-        `keys` are not most of the records in between (then `digests`)."""
-        limit = RANGE_SPREAD * len(keys)
+        greatest, joined in the key's order, and their keys joined by line feeds: one scan of
+        the key's index returning one row; None when the range holds more than
+        RANGE_SPREAD × `rows` records (then `digests`)."""
+        limit = RANGE_SPREAD * rows
         live = "import_digest IS NOT NULL AND archived_at IS NULL"
+        key = self.key
         if self.sqlite:
             statement = (f"SELECT count(*), group_concat(CASE WHEN {live} THEN "
-                         f"hex(import_digest) END, '') FROM (SELECT import_digest, archived_at "
-                         f"FROM {self.table.name} WHERE tenant_id = ? AND {self.key} "
-                         "BETWEEN ? AND ? LIMIT ?)")
+                         f"hex(import_digest) END, ''), group_concat(CASE WHEN {live} THEN "
+                         f"{key} END, char(10)) FROM (SELECT {key}, import_digest, archived_at "
+                         f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
+                         f"BETWEEN ? AND ? ORDER BY {key} LIMIT ?)")
             parameters: tuple = (self.tenant_id, min(keys), max(keys), limit + 1)
         else:  # the bounds in the column's own collation
             statement = (f"WITH b AS (SELECT min(v) AS low, max(v) AS high FROM "
                          f"unnest(%s::text[]) AS v) SELECT count(*), string_agg(import_digest, "
-                         f"''::bytea) FILTER (WHERE {live}) FROM (SELECT t.import_digest, "
+                         f"''::bytea) FILTER (WHERE {live}), string_agg({key}, E'\\n') "
+                         f"FILTER (WHERE {live}) FROM (SELECT t.{key}, t.import_digest, "
                          f"t.archived_at FROM {self.table.name} AS t, b WHERE t.tenant_id = %s "
-                         f"AND t.{self.key} BETWEEN b.low AND b.high LIMIT %s) AS s")
+                         f"AND t.{key} BETWEEN b.low AND b.high ORDER BY t.{key} LIMIT %s) AS s")
             parameters = (keys, self.tenant_id, limit + 1)
         cursor = self.cursor()
         try:
             cursor.execute(statement, parameters)
-            count, joined = cursor.fetchone()
+            count, digests, found = cursor.fetchone()
         finally:
             cursor.close()
         if count > limit:
             return None
-        if not joined:
-            return set()
-        blob = bytes.fromhex(joined) if self.sqlite else bytes(joined)
-        size = len(blob)
-        return set(map(blob.__getitem__, map(slice, range(0, size, DIGEST), range(
-            DIGEST, size + DIGEST, DIGEST))))
+        if not digests:
+            return b"", ""
+        return bytes.fromhex(digests) if self.sqlite else bytes(digests), found
 
     def references(self, table: Table, with_partner: bool,
                    refs: list[str] | None) -> dict[str, tuple[int, int | None]]:
