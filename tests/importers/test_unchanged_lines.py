@@ -114,3 +114,30 @@ def test_other_line_endings_or_encoding_are_compared_not_recognised(feed):
     cp1252 = feed(newline="\n", encoding="cp1252")
     assert (cp1252.fingerprinted, cp1252.unchanged, cp1252.updated) == (0, 30, 0)
     assert _invoices()["R01"].status == "issued"
+
+
+def test_a_file_out_of_its_keys_order_is_recognised_key_by_key(feed):
+    shuffled = [row for start in range(6) for row in ROWS[start::6]]  # blocks' keys far apart
+    assert feed(shuffled).created == 30
+    again = feed(shuffled)
+    assert (again.fingerprinted, again.unchanged) == (30, 30)
+    shuffled[7] = shuffled[7].replace(",00;", ",50;")
+    run = feed(shuffled)
+    assert (run.fingerprinted, run.updated) == (29, 1)
+
+
+def test_a_quoted_header_leaves_the_whole_file_to_csv(feed, make_profile, feed_file, run_import):
+    profile = make_profile("invoices", COLUMNS)
+    header = ";".join(f'"{name}"' for name in HEADER.split(";"))
+
+    def run(rows: list[str], name: str) -> ImportRun:
+        path = feed_file("\n".join([header, *rows]) + "\n", name=name)
+        return run_import(profile, path, force=True)
+
+    assert run(ROWS, "q1.csv").created == 30
+    assert run(ROWS, "q2.csv").fingerprinted == 30  # by their cells, as before
+    changed = [*ROWS]
+    changed[29] = changed[29].replace("30,00", "31,00")
+    again = run(changed, "q3.csv")
+    assert (again.fingerprinted, again.updated) == (29, 1)
+    assert _invoices()["R30"].total == Decimal("31.00")
