@@ -249,12 +249,13 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
 
 def _csv_read(job: dict[str, Any]) -> dict[str, Any]:
     """The floor of any import of the file: csv.reader reading it, every row a list of cells."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     count = 0
     with open(job["file"], encoding="cp1252", newline="") as source:
         for _cells in csv.reader(source, delimiter=";"):
             count += 1
-    return {"seconds": time.perf_counter() - started, "rows": count - 1}
+    return {"seconds": time.perf_counter() - started, "rows": count - 1,
+            "cpu_seconds": time.process_time() - cpu}
 
 
 def changed_file(path: Path) -> Path:

@@ -36,7 +36,7 @@ from app.models import ACTIVITY_RECORDS
 from app.services.record_sql import collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
-from importers import fingerprints
+from importers import fingerprints, unchanged_lines
 from importers.convert import Column
 from importers.csv_columns import (
     BatchColumn,
@@ -122,14 +122,17 @@ class ColumnImport:
 
     def run(self, table: Table, size: int) -> None:
         self.batch_rows = size
+        batches = csv_batches(table, size)
         if self.fingerprinted:
             engine = self.engine
             salt = fingerprints.salt(engine.run.profile_id, self.profile, engine.custom_fields,
                                      engine.limits.max_field_length)
             self.digests_of = fingerprints.row_digests(
                 salt, [c.column.index for c in self.columns], len(table.header))
+            if unchanged_lines.applies(table):
+                batches = unchanged_lines.batches(table, size, self, salt)
         with collecting_between_batches() as collect:
-            for batch in csv_batches(table, size):
+            for batch in batches:
                 self.process(batch)
                 collect()
 
@@ -139,12 +142,19 @@ class ColumnImport:
         engine = self.engine
         rows = len(batch)
         repeated: dict[int, int] | None = None
-        if self.digests_of is not None:
+        if batch.digests is not None:  # read by its lines: keys noted, unchanged rows out
+            self.digests, repeated = batch.digests, batch.repeated
+            rows += batch.recognised
+            engine.outcome.unchanged += batch.recognised
+            engine.outcome.fingerprinted += batch.recognised
+            if batch.recognised:
+                engine.has_keys = True
+        elif self.digests_of is not None:
             batch, self.digests, repeated = self._without_fingerprinted(batch)
-            if not len(batch):
-                engine.run.rows_done += rows
-                engine.save_progress()
-                return
+        if not len(batch):
+            engine.run.rows_done += rows
+            engine.save_progress()
+            return
         self.batch, self.items = batch, {}
         cells_of = list(zip(*batch.cells, strict=True))
         problems: dict[int, list] = {index: [engine.extra_cells_problem(count)]

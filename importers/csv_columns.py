@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import inspect
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ class RowBatch:
     cells: list[list[str]] = field(default_factory=list)
     extra: dict[int, int] = field(default_factory=dict)
     long: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # Rows read by their lines (importers/unchanged_lines.py): each row's fingerprint, the
+    # rows whose key was seen before (index → first line), and the rows recognised unchanged
+    # before this batch, which it does not hold. None: rows read by csv alone.
+    digests: list[bytes] | None = None
+    repeated: dict[int, int] | None = None
+    recognised: int = 0
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -60,10 +67,21 @@ class _Seen:
     long_line = False  # a physical line longer than max_field_length was read
 
 
-def _line_blocks(text: Any, bound: int, max_length: int, seen: _Seen) -> Iterator[list[str]]:
+@dataclass(frozen=True)
+class Resume:
+    """Where csv_batches starts instead of the file's beginning: past the header, at the
+    start of a line (`offset` in bytes, `line` its number), `count` data rows before it."""
+
+    offset: int
+    line: int
+    count: int
+
+
+def _line_blocks(text: Any, bound: int, max_length: int, seen: _Seen,
+                 number: int = 0) -> Iterator[list[str]]:
     """The file's physical lines, a block at a time, as readers._physical_lines gives them:
-    a line longer than `bound` raises when csv reaches it, NULs are dropped after the check."""
-    number = 0
+    a line longer than `bound` raises when csv reaches it, NULs are dropped after the check.
+    `number`: the lines before the first one read."""
     carry = ""
     while True:
         data = text.read(BLOCK_CHARS)
@@ -103,24 +121,27 @@ def _without_nul(lines: list[str]) -> list[str]:
     return [line.replace("\x00", "") for line in lines]
 
 
-def csv_batches(table: Table, size: int) -> Iterator[RowBatch]:
-    """Table.rows() of a CSV table, `size` rows at a time (the last batch may be shorter)."""
+def csv_batches(table: Table, size: int, resume: Resume | None = None) -> Iterator[RowBatch]:
+    """Table.rows() of a CSV table, `size` rows at a time (the last batch may be shorter);
+    from `resume` on when given."""
     limits = table.limits
     bound = limits.max_record_length
     width, max_rows, max_length = len(table.header), limits.max_rows, limits.max_field_length
     blank = readers._blank_texts
     csv.field_size_limit(bound)
     seen = _Seen()
-    with readers._open_text(table.path, table.encoding) as text:
-        reader = csv.reader(chain.from_iterable(_line_blocks(text, bound, max_length, seen)),
+    before = resume.line - 1 if resume else 0  # lines before the first one read
+    with _text(table, resume) as text:
+        reader = csv.reader(chain.from_iterable(_line_blocks(text, bound, max_length, seen,
+                                                             before)),
                             delimiter=table.delimiter)
         batch = RowBatch()
         lines, rows = batch.lines, batch.cells
-        last = count = 0
-        header_seen = False
+        last, count = before, resume.count if resume else 0
+        header_seen = resume is not None
         try:
             for cells in reader:
-                start, last = last + 1, reader.line_num
+                start, last = last + 1, before + reader.line_num
                 if not cells or ((not cells[0] or cells[0].isspace()) and blank(cells)):
                     continue
                 if not header_seen:
@@ -153,6 +174,16 @@ def csv_batches(table: Table, size: int) -> Iterator[RowBatch]:
             raise ReaderError(message, line=last + 1, limit=bound) from exc
         if lines:
             yield batch
+
+
+def _text(table: Table, resume: Resume | None) -> io.TextIOWrapper:
+    """The file as text (readers._open_text), from `resume` on when given."""
+    if resume is None:
+        return readers._open_text(table.path, table.encoding)
+    raw = table.path.open("rb")
+    raw.seek(resume.offset)
+    return io.TextIOWrapper(raw, encoding=table.encoding, errors=readers.FALLBACK_ERRORS,
+                            newline=None)
 
 
 # --- Converting a column of a batch ---------------------------------------------------------

@@ -1,0 +1,243 @@
+"""Rows of a nightly CSV file recognised unchanged by the bytes of their line, a block at a
+time, at about the cost of reading the file.
+
+Where a block of the file (a few MB, cut at a line's end) holds no quote character, no NUL,
+no carriage return but before a line feed and no line longer than a cell may be, each of its
+lines is one record whose cells are its bytes cut at the delimiter. A row's fingerprint is
+then a BLAKE2b digest of its line's bytes, salted with the profile's salt
+(importers/fingerprints.py) and with what decides how those bytes are read: the file's
+encoding, delimiter and header. Per block, by loops that run in C: the lines are split and
+hashed, their keys taken by one regular expression and noted in the run's key log (full sync
+sees every key, a repeated key is found as before), and their digests looked up in those
+stored on the live records of the block's key range (one statement returning one value).
+Only the lines not recognised are decoded and read by csv, and go through the column path
+(importers/column_import.py), whose records take their line's fingerprint when written or
+found equal.
+
+The first block that does not qualify ends this reading: the rest of the file is read by
+csv_batches from that line on, its rows fingerprinted by their cells as before.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from itertools import compress
+from operator import not_
+from typing import TYPE_CHECKING
+
+from importers import readers
+from importers.csv_columns import Resume, RowBatch, csv_batches
+from importers.readers import Table
+
+if TYPE_CHECKING:
+    from importers.column_import import ColumnImport
+
+BLOCK_BYTES = 2 * readers.MB
+LINE_FORMAT = 1  # raise when what a line's digest covers changes
+DIGEST = 16  # bytes of a digest
+# Encodings where a line feed, a carriage return, a quote, NUL and the delimiter are single
+# bytes that no other character's bytes contain.
+ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
+
+
+def applies(table: Table) -> bool:
+    if table.kind != "csv" or not table.encoding or not table.delimiter:
+        return False
+    try:
+        name = codecs.lookup(table.encoding).name
+    except LookupError:
+        return False
+    return name in ENCODINGS and table.delimiter.isascii()
+
+
+def line_salt(salt: bytes, table: Table) -> bytes:
+    """The profile's salt with what turns a line's bytes into cells."""
+    text = json.dumps(["lines", LINE_FORMAT, salt.hex(), codecs.lookup(table.encoding).name,
+                       table.delimiter, table.header], ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def batches(table: Table, size: int, importer: ColumnImport, salt: bytes) -> Iterator[RowBatch]:
+    """The rows of the file not recognised unchanged, `size` at most a batch, each with its
+    line's fingerprint and the rows recognised before it; csv_batches past the first block
+    that is not read by its lines."""
+    reader = _LineReader(table, importer, line_salt(salt, table))
+    with table.path.open("rb") as file:
+        data = file.read(BLOCK_BYTES)
+        carry = b""
+        while data:
+            block = carry + data
+            data = file.read(BLOCK_BYTES)
+            cut = block.rfind(b"\n") + 1
+            lines = reader.lines(block, cut)
+            if lines is None:
+                break
+            carry = block[cut:]
+            yield from reader.block(lines, size)
+        else:
+            if not carry:
+                return
+    # The rest of the file (or all of it) as csv reads it; with its first block, when it
+    # holds the header, from the file's beginning.
+    yield from csv_batches(table, size, reader.resume if reader.line else None)
+
+
+class _LineReader:
+    def __init__(self, table: Table, importer: ColumnImport, salt: bytes) -> None:
+        self.table, self.importer = table, importer
+        self.engine, self.bulk = importer.engine, importer.bulk
+        self.encoding, self.delimiter = table.encoding, table.delimiter
+        self.width = len(table.header)
+        self.max_length = table.limits.max_field_length
+        self.max_rows = table.limits.max_rows
+        key = importer.columns[importer.key_at]
+        self.key_index, self.key_limit = key.column.index, key.text_limit
+        separator = re.escape(table.delimiter)
+        cell = f"[^{separator}\\n]*"
+        self.keys_of = re.compile(f"^(?:{cell}{separator}){{{self.key_index}}}({cell})",
+                                  re.MULTILINE).findall
+        self.hash = hashlib.blake2b(digest_size=16, salt=salt)
+        self.offset = 0  # bytes read by lines
+        self.line = 0  # lines read by lines (the header's included), 0 before the first block
+        self.count = 0  # data rows read by lines
+
+    @property
+    def resume(self) -> Resume:
+        return Resume(self.offset, self.line + 1, self.count)
+
+    def lines(self, block: bytes, cut: int) -> list[bytes] | None:
+        """The lines of the block up to `cut` (the header's too in the first one), when
+        they can be read by their lines; else None."""
+        if cut == 0 or b'"' in block or b"\x00" in block:
+            return None
+        body = block[:cut] if cut < len(block) else block
+        if body.count(b"\r") != body.count(b"\r\n"):
+            return None
+        lines = body.split(b"\n")
+        lines.pop()  # after the last line feed
+        if self.count + len(lines) > self.max_rows or max(map(len, lines)) > self.max_length \
+                or (self.line == 0 and len(lines) < self.table.header_line):
+            return None  # csv says where the limit is passed or which cell is too long
+        return lines
+
+    def block(self, lines: list[bytes], size: int) -> Iterator[RowBatch]:
+        self.offset += sum(map(len, lines)) + len(lines)
+        first = self.line + 1
+        self.line += len(lines)
+        if first == 1:  # the first block: the header and the blank lines before it
+            skip = self.table.header_line
+            lines, first = lines[skip:], skip + 1
+        if not lines:
+            return
+        numbers = range(first, first + len(lines))
+        digests = self._digests(lines)
+        keys = self._stored_in_order(lines, digests)
+        if keys is not None:  # the usual night: no key to read from the lines
+            repeated = self.engine.note_keys(list(zip(keys, numbers, strict=True)))
+            same = [True] * len(lines)
+        else:
+            keys = self._keys(b"\n".join(lines), len(lines))
+            keyed = len(keys) - keys.count(None)
+            if keyed == len(keys):
+                repeated = self.engine.note_keys(list(zip(keys, numbers, strict=True)))
+            else:
+                at = [i for i, key in enumerate(keys) if key is not None]
+                noted = self.engine.note_keys([(keys[i], numbers[i]) for i in at])
+                repeated = {at[position]: line for position, line in noted.items()}
+            same = self._same(digests, [key for key in keys if key is not None])
+            if keyed < len(keys):
+                for index, key in enumerate(keys):
+                    if key is None:
+                        same[index] = False
+        for index in repeated:
+            same[index] = False
+        recognised = sum(same)
+        self.count += recognised
+        kept = list(compress(range(len(lines)), map(not_, same)))
+        yield from self._read(kept, lines, first, digests, repeated, recognised, size)
+
+    def _stored_in_order(self, lines: list[bytes], digests: list[bytes]) -> list[str] | None:
+        """The lines' keys when the live records of the range from the first line's key to
+        the last one's hold, in the key's order, exactly the lines' digests (each line then
+        is the one that made its record, whose key is the line's): read with the digests."""
+        bounds = self._keys(lines[0] + b"\n" + lines[-1], 2)
+        if None in bounds:
+            return None
+        found = self.bulk.digests_of_range(bounds, len(lines))
+        if found is None or found[0] != b"".join(digests):
+            return None
+        keys = found[1].split("\n")
+        return keys if len(keys) == len(lines) else None
+
+    def _keys(self, body: bytes, count: int) -> list[str | None]:
+        """Each line's key as the column path reads it (stripped; None when empty, too
+        long or absent)."""
+        # One decoding of the block: a line feed is the same byte in every encoding here.
+        text = body.decode(self.encoding, readers.FALLBACK_ERRORS)
+        found = self.keys_of(text)
+        if len(found) != count:  # a line with fewer cells: its key, line by line
+            separator, at = self.delimiter, self.key_index
+            found = [line.split(separator, at + 1)[at] if line.count(separator) >= at
+                     else "" for line in text.split("\n")]
+        keys: list[str | None] = list(map(str.strip, found))
+        limit = self.key_limit
+        if "" in keys or max(map(len, keys)) > limit:
+            keys = [key if key and len(key) <= limit else None for key in keys]
+        return keys
+
+    def _digests(self, lines: list[bytes]) -> list[bytes]:
+        found = []
+        append, copy = found.append, self.hash.copy
+        for line in lines:
+            digest = copy()
+            digest.update(line)
+            append(digest.digest())
+        return found
+
+    def _same(self, digests: list[bytes], keys: list[str]) -> list[bool]:
+        """Whether each digest is stored on a live record of `keys`' range (or of `keys`)."""
+        if not keys:
+            return [False] * len(digests)
+        found = self.bulk.digests_of_range(keys, len(keys))
+        if found is None:  # keys far apart (a file not in their order): by key
+            stored = set(self.bulk.digests(keys).values())
+        else:
+            joined, size = found[0], len(found[0])
+            stored = set(map(joined.__getitem__, map(slice, range(0, size, DIGEST), range(
+                DIGEST, size + DIGEST, DIGEST))))
+        return list(map(stored.__contains__, digests))
+
+    def _read(self, kept: list[int], lines: list[bytes], first: int, digests: list[bytes],
+              repeated: dict[int, int], recognised: int, size: int) -> Iterator[RowBatch]:
+        """The kept lines read by csv (each one record), blank ones dropped, in batches."""
+        decode, errors, width = self.encoding, readers.FALLBACK_ERRORS, self.width
+        blank = readers._blank_texts
+        texts = [lines[i].decode(decode, errors) for i in kept]
+        batch = RowBatch(digests=[], repeated={}, recognised=recognised)
+        for index, cells in zip(kept, csv.reader(texts, delimiter=self.delimiter),
+                                strict=True):
+            if not cells or ((not cells[0] or cells[0].isspace()) and blank(cells)):
+                continue
+            self.count += 1
+            if len(cells) != width:
+                if len(cells) > width:
+                    extra = len(cells) - width - sum(blank([c]) for c in cells[width:])
+                    del cells[width:]
+                    if extra:
+                        batch.extra[len(batch)] = extra
+                else:
+                    cells.extend([""] * (width - len(cells)))
+            if index in repeated:
+                batch.repeated[len(batch)] = repeated[index]
+            batch.lines.append(first + index)
+            batch.cells.append(cells)
+            batch.digests.append(digests[index])
+            if len(batch) >= size:
+                yield batch
+                batch = RowBatch(digests=[], repeated={})
+        if len(batch) or batch.recognised:
+            yield batch

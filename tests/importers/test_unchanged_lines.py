@@ -1,0 +1,143 @@
+"""Rows recognised unchanged by the bytes of their line (importers/unchanged_lines.py), in
+blocks made small here so that a short file spans many: what a user sees (records, counts,
+errors and their lines, full sync) is what reading every row gives."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.extensions import db
+from app.models import ImportRun
+from importers import unchanged_lines
+from tests.importers.conftest import by_key, row_errors
+from tests.importers.test_fingerprints import COLUMNS, HEADER, world  # noqa: F401
+
+ROWS = [f"R{n:02d};F-{n:03d};C{1 + n % 2};01/10/2026;Émise;{n},00;pme" for n in range(1, 31)]
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(unchanged_lines, "BLOCK_BYTES", 150)  # about four lines a block
+
+
+@pytest.fixture
+def feed(world, make_profile, feed_file, run_import):  # noqa: F811
+    """feed(rows, full_sync=False, newline="\\r\\n", encoding="utf-8"): a forced import of
+    the rows by the invoices profile (one per value of full_sync)."""
+    profiles = {}
+    names = iter(range(1, 100))
+
+    def run(rows: list[str] = ROWS, *, full_sync: bool = False, newline: str = "\r\n",
+            encoding: str = "utf-8") -> ImportRun:
+        if full_sync not in profiles:
+            profiles[full_sync] = make_profile("invoices", COLUMNS, full_sync=full_sync)
+        path = feed_file("\n".join([HEADER, *rows]) + "\n", name=f"f{next(names)}.csv",
+                         newline=newline, encoding=encoding)
+        return run_import(profiles[full_sync], path, force=True)
+
+    return run
+
+
+def _errors(run: ImportRun) -> list[tuple[int, dict]]:
+    return [(error.line, error.message_params or {}) for error in row_errors(run)]
+
+
+def _invoices() -> dict:
+    db.session.expire_all()
+    return by_key("invoices")
+
+
+def test_every_row_of_every_block_is_recognised_and_a_changed_byte_is_read_again(feed):
+    assert feed().created == 30
+    again = feed()
+    assert (again.unchanged, again.fingerprinted, again.rows_done) == (30, 30, 30)
+    same_value = [*ROWS]
+    same_value[16] = same_value[16].replace("17,00", "17,0")  # other bytes, same amount
+    run = feed(same_value)
+    assert (run.fingerprinted, run.unchanged, run.updated) == (29, 30, 0)
+    assert feed(same_value).fingerprinted == 30  # found equal: took the new line's
+    changed = [*same_value]
+    changed[22] = changed[22].replace("23,00", "230,00")
+    run = feed(changed)
+    assert (run.fingerprinted, run.updated, run.failed) == (29, 1, 0)
+    assert _invoices()["R23"].total == Decimal("230.00")
+
+
+def test_a_quoted_cell_over_two_lines_is_read_by_csv_and_its_lines_counted(feed):
+    rows = [*ROWS]
+    rows[11] = rows[11].replace("F-012", '"F-012\nbis"')  # lines 13 and 14
+    rows[26] = rows[26].replace("01/10/2026", "31/02/2026")  # line 29
+    first = feed(rows)
+    assert first.created == 29 and first.failed == 1
+    assert [line for line, _message in _errors(first)] == [29]
+    assert _invoices()["R12"].number == "F-012\nbis"
+    again = feed(rows)
+    assert (again.fingerprinted, again.unchanged, again.failed) == (29, 29, 1)
+    assert [line for line, _message in _errors(again)] == [29]
+    rows[24] = rows[24].replace("25,00", "26,00")
+    run = feed(rows)
+    assert (run.fingerprinted, run.updated) == (28, 1)
+    assert _invoices()["R25"].total == Decimal("26.00")
+
+
+def test_errors_after_recognised_blocks_name_their_own_lines(feed):
+    feed()
+    rows = [*ROWS[:10], "", *ROWS[10:]]  # a blank line 12: the rows after it one line down
+    rows[20] = rows[20].replace("01/10/2026", "not a date")  # R20, line 22
+    rows.append(ROWS[2].replace("F-003", "F-999"))  # R03 again, line 33
+    run = feed(rows)
+    assert (run.fingerprinted, run.failed, run.rows_done) == (29, 2, 31)
+    errors = _errors(run)
+    assert [line for line, _message in errors] == [22, 33]
+    assert errors[1][1] == {"key": "R03", "first": 4, "line": 33}
+    assert _invoices()["R03"].number == "F-003"
+
+
+def test_full_sync_archives_exactly_the_rows_no_longer_in_the_file(feed):
+    feed(full_sync=True)
+    absent = {"R05", "R18", "R30"}
+    run = feed([row for row in ROWS if row[:3] not in absent], full_sync=True)
+    assert (run.fingerprinted, run.archived) == (27, 3)
+    invoices = _invoices()
+    assert {key for key, invoice in invoices.items() if invoice.archived_at} == absent
+    back = feed(full_sync=True)
+    assert (back.fingerprinted, back.updated, back.archived) == (27, 3, 0)
+
+
+def test_other_line_endings_or_encoding_are_compared_not_recognised(feed):
+    feed()
+    lf = feed(newline="\n")
+    assert (lf.fingerprinted, lf.unchanged, lf.updated) == (0, 30, 0)
+    assert feed(newline="\n").fingerprinted == 30
+    cp1252 = feed(newline="\n", encoding="cp1252")
+    assert (cp1252.fingerprinted, cp1252.unchanged, cp1252.updated) == (0, 30, 0)
+    assert _invoices()["R01"].status == "issued"
+
+
+def test_a_file_out_of_its_keys_order_is_recognised_key_by_key(feed):
+    shuffled = [row for start in range(6) for row in ROWS[start::6]]  # blocks' keys far apart
+    assert feed(shuffled).created == 30
+    again = feed(shuffled)
+    assert (again.fingerprinted, again.unchanged) == (30, 30)
+    shuffled[7] = shuffled[7].replace(",00;", ",50;")
+    run = feed(shuffled)
+    assert (run.fingerprinted, run.updated) == (29, 1)
+
+
+def test_a_quoted_header_leaves_the_whole_file_to_csv(feed, make_profile, feed_file, run_import):
+    profile = make_profile("invoices", COLUMNS)
+    header = ";".join(f'"{name}"' for name in HEADER.split(";"))
+
+    def run(rows: list[str], name: str) -> ImportRun:
+        path = feed_file("\n".join([header, *rows]) + "\n", name=name)
+        return run_import(profile, path, force=True)
+
+    assert run(ROWS, "q1.csv").created == 30
+    assert run(ROWS, "q2.csv").fingerprinted == 30  # by their cells, as before
+    changed = [*ROWS]
+    changed[29] = changed[29].replace("30,00", "31,00")
+    again = run(changed, "q3.csv")
+    assert (again.fingerprinted, again.updated) == (29, 1)
+    assert _invoices()["R30"].total == Decimal("31.00")
