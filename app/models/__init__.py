@@ -39,6 +39,7 @@ from app.models.feed import (
 from app.models.feed_account import ARRIVAL_STATUSES, FeedAccount, FeedArrival
 from app.models.feed_alert import FeedAlert, FeedDigestSubscription, FeedExpectation
 from app.models.partner import Partner
+from app.models.partner_figures import PartnerInvoiceFigure
 from app.models.platform import PlatformEvent, SchedulerLease
 from app.models.selling import (
     COLLECTION_STATUSES,
@@ -75,6 +76,7 @@ __all__ = [
     "TOKEN_SCOPES",
     "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
     "EsignSeal",
+    "PartnerInvoiceFigure",
     "CustomField",
     "Deal", "Delivery", "FeedAlert", "FeedDigestSubscription", "FeedExpectation",
     "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",
