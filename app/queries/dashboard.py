@@ -77,15 +77,18 @@ def monthly_invoiced(user: User, today: date, months: int = 12) -> list[tuple[da
     """Invoiced amounts (excl. cancelled and drafts) for each of the last `months` months."""
     start = _month_start(today, months - 1)
     buckets = {_month_start(today, back): Decimal("0") for back in range(months)}
+    # An agent's past months from his partner's kept figures, the month under way (and
+    # anyone else's months) from the invoices.
     partner_id = partner_figures.kept_partner(user)
+    this_month = _month_start(today, 0)
+    month_of = _month_of(Invoice.issued_on)
+    grouped = db.session.execute(
+        _live(Invoice, user, month_of, func.sum(Invoice.total)).where(
+            Invoice.issued_on >= (start if partner_id is None else this_month),
+            Invoice.issued_on <= today,
+            Invoice.status.notin_(("draft", "cancelled"))).group_by(month_of)).all()
     if partner_id is not None:
-        grouped = partner_figures.invoiced_by_month(partner_id, start, today, _month_of)
-    else:
-        month_of = _month_of(Invoice.issued_on)
-        grouped = db.session.execute(
-            _live(Invoice, user, month_of, func.sum(Invoice.total)).where(
-                Invoice.issued_on >= start, Invoice.issued_on <= today,
-                Invoice.status.notin_(("draft", "cancelled"))).group_by(month_of)).all()
+        grouped += partner_figures.invoiced_by_month(partner_id, start, this_month)
     for month, total in grouped:
         year, mon = (int(p) for p in month.split("-"))
         key = date(year, mon, 1)

@@ -44,13 +44,13 @@ def overdue(partner_id: int, today: date) -> tuple[int, Decimal]:
         and_(Figure.is_open, Figure.due_on < today, Figure.is_unpaid)))
 
 
-def invoiced_by_month(partner_id: int, start: date, today: date,
-                      month_of: object) -> list[tuple[str, Decimal]]:
-    """Invoiced amounts by month ("YYYY-MM") of the invoices issued from `start` to `today`."""
-    month = month_of(Figure.issued_on)
+def invoiced_by_month(partner_id: int, start: date, before: date) -> list[tuple[str, Decimal]]:
+    """Invoiced amounts by month ("YYYY-MM") of the months from `start` to `before`, excluded
+    (the figures are kept by month: the month under way is read from the invoices, which
+    may already hold some issued later in it)."""
     rows = db.session.execute(
-        select(month, func.sum(Figure.total_cents))
-        .where(Figure.partner_id == partner_id, Figure.issued_on >= start,
-               Figure.issued_on <= today)
-        .group_by(month))
-    return [(name, cents(total)) for name, total in rows]
+        select(Figure.issued_month, func.sum(Figure.total_cents))
+        .where(Figure.partner_id == partner_id, Figure.issued_month >= start,
+               Figure.issued_month < before)
+        .group_by(Figure.issued_month))
+    return [(f"{month:%Y-%m}", cents(total)) for month, total in rows]

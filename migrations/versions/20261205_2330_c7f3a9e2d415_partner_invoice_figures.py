@@ -6,8 +6,8 @@ Create Date: 2026-12-05 23:30:00
 
 The home summed every invoice of the agent's partner on each visit (its monthly amounts, its
 unpaid and overdue count and amount): 70,000 invoices after a large import. The figures are
-now kept per partner, issue date and due date (app/models/partner_figures.py) by triggers,
-which see every write whatever its path, raw SQL and COPY included: on PostgreSQL one
+now kept per partner, month of issue and, for open ones, due date
+(app/models/partner_figures.py) by triggers, which see every write whatever its path, raw SQL and COPY included: on PostgreSQL one
 set-based statement per write statement (transition tables), on SQLite one upsert per row
 written (SQLite has no statement-level triggers). The rows are filled from the invoices here.
 """
@@ -21,7 +21,7 @@ down_revision = 'b8d4f2a6c1e3'
 branch_labels = None
 depends_on = None
 
-KEY = "tenant_id, partner_id, issued_on, due_on, is_open, is_unpaid"
+KEY = "tenant_id, partner_id, issued_month, due_on, is_open, is_unpaid"
 SUMS = "invoices, total_cents, open_cents"
 OPEN = "('issued', 'overdue')"  # app.models.OPEN_INVOICE_STATUSES
 
@@ -41,10 +41,12 @@ def _contribution(r: str, sign: str, pg: bool) -> str:
     no_issue, no_due = ("DATE '0001-01-01'", "DATE '9999-12-31'") if pg \
         else ("'0001-01-01'", "'9999-12-31'")
     false = "false" if pg else "0"
+    month = f"CAST(date_trunc('month', {r}.issued_on) AS DATE)" if pg \
+        else f"substr({r}.issued_on, 1, 7) || '-01'"
     is_open = f"{r}.status IN {OPEN}"
     return (
         f"{r}.tenant_id AS tenant_id, {r}.partner_id AS partner_id, "
-        f"COALESCE({r}.issued_on, {no_issue}) AS issued_on, "
+        f"COALESCE({month}, {no_issue}) AS issued_month, "
         f"CASE WHEN {is_open} THEN COALESCE({r}.due_on, {no_due}) ELSE {no_due} END AS due_on, "
         f"({is_open}) AS is_open, "
         f"({is_open} AND COALESCE({r}.amount_paid < {r}.total, {false})) AS is_unpaid, "
@@ -122,7 +124,7 @@ def upgrade():
         'partner_invoice_figures',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
         sa.Column('partner_id', sa.Integer(), nullable=False),
-        sa.Column('issued_on', sa.Date(), nullable=False),
+        sa.Column('issued_month', sa.Date(), nullable=False),
         sa.Column('due_on', sa.Date(), nullable=False),
         sa.Column('is_open', sa.Boolean(), nullable=False),
         sa.Column('is_unpaid', sa.Boolean(), nullable=False),
@@ -134,12 +136,10 @@ def upgrade():
                                 name=op.f('fk_partner_invoice_figures_tenant_id_tenants'),
                                 ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_partner_invoice_figures')),
-        sa.UniqueConstraint('tenant_id', 'partner_id', 'issued_on', 'due_on', 'is_open',
+        sa.UniqueConstraint('tenant_id', 'partner_id', 'issued_month', 'due_on', 'is_open',
                             'is_unpaid',
-                            name=op.f('uq_partner_invoice_figures_tenant_id')),
+                            name='uq_partner_invoice_figures_key'),
     )
-    op.create_index('ix_partner_invoice_figures_tenant_id_partner_id_is_open',
-                    'partner_invoice_figures', ['tenant_id', 'partner_id', 'is_open', 'due_on'])
     isolate_tenant_table('partner_invoice_figures')
     pg = op.get_bind().dialect.name == "postgresql"
     # Filled before the triggers exist; on PostgreSQL under the platform bypass of the
@@ -166,6 +166,4 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS partner_invoice_figures_apply()")
     share_tenant_table('partner_invoice_figures')
-    op.drop_index('ix_partner_invoice_figures_tenant_id_partner_id_is_open',
-                  table_name='partner_invoice_figures')
     op.drop_table('partner_invoice_figures')
