@@ -87,6 +87,11 @@ def make_rows(tenant_id: int) -> dict[type, int]:
     with all_tenants_unsafe("tests"):
         for model in sorted(SCOPED_MODELS, key=lambda cls: _TABLE_ORDER[cls.__table__]):
             row = build_row(model, tenant_id, ids)
+            if model is m.Invoice:
+                # A draft, which the partners' figures kept by the database from the invoices
+                # leave out (app/models/partner_figures.py): every table holds the one row
+                # made here.
+                row.status = "draft"
             db.session.add(row)
             db.session.flush()
             ids[model] = row.id

@@ -40,6 +40,7 @@ from app.models.feed_account import ARRIVAL_STATUSES, FeedAccount, FeedArrival
 from app.models.feed_alert import FeedAlert, FeedDigestSubscription, FeedExpectation
 from app.models.outgoing_mail import OUTGOING_MAIL_STATUSES, OutgoingMail
 from app.models.partner import Partner
+from app.models.partner_figures import PartnerInvoiceFigure
 from app.models.platform import PlatformEvent, SchedulerLease
 from app.models.selling import (
     COLLECTION_STATUSES,
@@ -77,6 +78,7 @@ __all__ = [
     "TOKEN_SCOPES",
     "Account", "Activity", "ApiToken", "Attachment", "AuditEvent", "Contact", "Contract",
     "EsignSeal", "RetiredSealCertificate", "OUTGOING_MAIL_STATUSES", "OutgoingMail",
+    "PartnerInvoiceFigure",
     "CustomField",
     "Deal", "Delivery", "FeedAlert", "FeedDigestSubscription", "FeedExpectation",
     "ImportProfile", "ImportProfileVersion", "ImportRowError", "ImportRun",

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from app.extensions import db
 from app.models import Delivery, Invoice, Order, Quote, User
 from app.policies import visible
+from app.queries import partner_figures
 
 
 @dataclass
@@ -44,12 +45,27 @@ def build_dashboard(user: User, today: date, months: int = 12) -> Dashboard:
         _live(Order, user).where(
             Order.status.in_(("confirmed", "in_progress")), Order.id.notin_(delivered)),
         Order.total)
-    overdue = _count_sum(_live(Invoice, user).where(Invoice.overdue_on(today)),
-                         Invoice.total - Invoice.amount_paid)
+    overdue = overdue_invoices(user, today)
     transit = db.session.scalar(visible(select(func.count()).select_from(Delivery), Delivery, user)
                                 .where(Delivery.status == "shipped",
                                        Delivery.archived_at.is_(None))) or 0
     return Dashboard(*quotes, *orders, *overdue, transit, monthly_invoiced(user, today, months))
+
+
+def overdue_invoices(user: User, today: date) -> tuple[int, Decimal]:
+    """The user's overdue invoices on `today`: how many, and what remains to be paid."""
+    partner_id = partner_figures.kept_partner(user)
+    if partner_id is not None:
+        return partner_figures.overdue(partner_id, today)
+    return _count_sum(_live(Invoice, user).where(Invoice.overdue_on(today)),
+                      Invoice.total - Invoice.amount_paid)
+
+
+def _month_of(column):
+    """The "YYYY-MM" of a date column: spelled differently by SQLite and PostgreSQL."""
+    if db.engine.dialect.name == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
 
 
 def _month_start(day: date, back: int) -> date:
@@ -60,15 +76,20 @@ def _month_start(day: date, back: int) -> date:
 def monthly_invoiced(user: User, today: date, months: int = 12) -> list[tuple[date, Decimal]]:
     """Invoiced amounts (excl. cancelled and drafts) for each of the last `months` months."""
     start = _month_start(today, months - 1)
-    stmt = _live(Invoice, user, Invoice.issued_on, Invoice.total).where(
-        Invoice.issued_on >= start, Invoice.issued_on <= today,
-        Invoice.status.notin_(("draft", "cancelled")))
     buckets = {_month_start(today, back): Decimal("0") for back in range(months)}
-    # Month truncation is spelled differently by SQLite and PostgreSQL.
-    month_of = func.strftime("%Y-%m", Invoice.issued_on) if db.engine.dialect.name == "sqlite" \
-        else func.to_char(Invoice.issued_on, "YYYY-MM")
-    grouped = stmt.with_only_columns(month_of, func.sum(Invoice.total)).group_by(month_of)
-    for month, total in db.session.execute(grouped):
+    # An agent's past months from his partner's kept figures, the month under way (and
+    # anyone else's months) from the invoices.
+    partner_id = partner_figures.kept_partner(user)
+    this_month = _month_start(today, 0)
+    month_of = _month_of(Invoice.issued_on)
+    grouped = db.session.execute(
+        _live(Invoice, user, month_of, func.sum(Invoice.total)).where(
+            Invoice.issued_on >= (start if partner_id is None else this_month),
+            Invoice.issued_on <= today,
+            Invoice.status.notin_(("draft", "cancelled"))).group_by(month_of)).all()
+    if partner_id is not None:
+        grouped += partner_figures.invoiced_by_month(partner_id, start, this_month)
+    for month, total in grouped:
         year, mon = (int(p) for p in month.split("-"))
         key = date(year, mon, 1)
         if key in buckets:

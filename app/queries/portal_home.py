@@ -22,6 +22,7 @@ from app.models import (
     User,
 )
 from app.policies import visible
+from app.queries import partner_figures
 from app.queries.dashboard import Dashboard, _count_sum, _live, build_dashboard
 
 SHOWN = 5  # records listed per card
@@ -47,8 +48,7 @@ def build_home(user: User, today: date) -> PortalHome:
         accounts = db.session.scalar(_live(Account, user, func.count()).select_from(Account))
         deals = db.session.scalar(_live(Deal, user, func.count()).select_from(Deal)
                                   .where(Deal.stage.notin_(CLOSED_DEAL)))
-    unpaid = _count_sum(_live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE_STATUSES)),
-                        Invoice.total - Invoice.amount_paid)
+    unpaid = unpaid_invoices(user)
     # Their customers in one more statement (not joined: the join would run before the
     # LIMIT, over every late invoice of the agent); the cards name them.
     quotes = db.session.scalars(
@@ -59,6 +59,15 @@ def build_home(user: User, today: date) -> PortalHome:
         .order_by(Invoice.due_on, Invoice.id).limit(SHOWN))
     return PortalHome(board, accounts, deals, *unpaid, list(quotes), list(overdue),
                       data_as_of(user))
+
+
+def unpaid_invoices(user: User) -> tuple[int, Decimal]:
+    """The user's open invoices: how many, and what remains to be paid of them."""
+    partner_id = partner_figures.kept_partner(user)
+    if partner_id is not None:
+        return partner_figures.unpaid(partner_id)
+    return _count_sum(_live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE_STATUSES)),
+                      Invoice.total - Invoice.amount_paid)
 
 
 def data_as_of(user: User) -> datetime | None:

@@ -1,0 +1,63 @@
+"""A partner's invoice figures, kept by the database as invoices are written.
+
+The extranet home shows an agent his partner's invoiced amounts by month, his unpaid and his
+overdue invoices (count and amount). Summed from the invoices, those figures cost as much as
+the partner has invoices (70,000 after a large import in the contention benchmark); read from
+here they cost a few hundred small rows, however many invoices there are.
+
+Each row adds up the partner's live invoices (not archived, neither draft nor cancelled) that
+share a month of issue, and, for open ones, a due date and whether they are fully paid: some
+ten rows per partner and month (a day of issue would make nearly one row per invoice). Triggers
+on `invoices` (migration 20261205_2330) keep the rows in step with every write in the same
+transaction: forms, the API, bulk calls, imports (COPY included), reverts, archives,
+deletions and the cascades of the foreign keys, so the figures are never staler than the
+invoices a reader sees. Nothing in the application writes this table.
+
+Amounts are kept in cents, as integers: exact on SQLite too, where a sum of many +/- deltas
+in floating point would drift.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, Integer, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import TenantScoped
+
+# Dates stand in for "none" so that every key column is NOT NULL (a unique key treats NULLs
+# as distinct): no issue date sorts before any month shown; no due date is never past.
+NO_ISSUE_DATE = date(1, 1, 1)
+NO_DUE_DATE = date(9999, 12, 31)
+
+
+class PartnerInvoiceFigure(TenantScoped, db.Model):
+    __tablename__ = "partner_invoice_figures"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "partner_id", "issued_month", "due_on", "is_open",
+                         "is_unpaid", name="uq_partner_invoice_figures_key"),
+        # Its key serves every read: a partner's rows are a few hundred at most.
+    )
+
+    # 64 bits on PostgreSQL: every upsert draws from the sequence, conflicting or not.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    # No foreign key: a partner's deletion sets his invoices' partner to none, which the
+    # triggers subtract from rows that must still be there to be subtracted from.
+    partner_id: Mapped[int]
+    issued_month: Mapped[date] = mapped_column(Date)  # its first day
+    due_on: Mapped[date] = mapped_column(Date)  # NO_DUE_DATE unless open
+    is_open: Mapped[bool]  # issued or overdue (OPEN_INVOICE_STATUSES)
+    is_unpaid: Mapped[bool]  # open and paid less than its total
+    invoices: Mapped[int]
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    open_cents: Mapped[int] = mapped_column(BigInteger)  # total - amount paid, open ones
+
+    def __repr__(self) -> str:
+        return f"<PartnerInvoiceFigure {self.id} partner {self.partner_id} {self.issued_month}>"
+
+
+def cents(value: int | None) -> Decimal:
+    return (Decimal(value or 0) / 100).quantize(Decimal("0.01"))
