@@ -177,7 +177,8 @@ def retry_mail(queued: OutgoingMail) -> None:
     before = {"status": queued.status, "attempts": queued.attempts}
     if queued.status == "failed":
         queued.status, queued.attempts = "pending", 0
-    queued.next_attempt_at, queued.locked_until = _now(), None
+    # A sender's hold stays: a mail being handed to the server now is not sent twice.
+    queued.next_attempt_at = _now()
     db.session.flush()
     db.session.info[WAKE] = True
     record_event("retry", "outgoing_mails", queued.id, before,

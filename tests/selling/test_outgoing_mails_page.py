@@ -108,6 +108,22 @@ def test_a_failed_mail_is_sent_again_by_an_admin_once_the_server_is_back(
     assert fr("Send now") not in text(admin_client.get(PAGE))
 
 
+def test_a_mail_waiting_for_its_next_attempt_is_sent_now(app, tenant, admin_client, inbox,
+                                                         monkeypatch):
+    working = app.config["SMTP_URL"]
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")
+    monkeypatch.setitem(app.config, "MAIL_RETRY_DELAYS", "3600")  # next attempt in an hour
+    mail_id = queue_mail(_message("attente@example.com"), "invitation").id
+    db.session.commit()
+    wait_until(lambda: (row := _row(mail_id)) is not None and row.attempts == 1)
+    assert _row(mail_id).status == "pending"
+    monkeypatch.setitem(app.config, "SMTP_URL", working)
+    assert admin_client.post(f"/alpha/admin/mails/{mail_id}/retry").status_code == 302
+    assert wait_until(lambda: _row(mail_id).status == "sent")
+    assert [m["To"] for m in inbox.messages] == ["attente@example.com"]
+    assert _row(mail_id).attempts == 2
+
+
 def test_a_mail_that_cannot_go_again_offers_no_retry_and_refuses_one(admin_client,
                                                                      make_mail):
     sent = make_mail("sent")
