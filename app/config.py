@@ -145,10 +145,13 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "WEBHOOK_DISPATCH": _bool("WEBHOOK_DISPATCH", True),
         "WEBHOOK_PURGE_SECONDS": 3600.0,
         # Mails sent after their transaction commits (app/services/mail_outbox.py): seconds
-        # between a failed attempt and the next ones; how often retries are looked for.
+        # between a failed attempt and the next ones; how often retries are looked for; how
+        # many days sent, failed and expired mails stay listed before they are purged.
         "MAIL_RETRY_DELAYS": env.get("MAIL_RETRY_DELAYS", "60,300,1800,7200,21600,43200"),
         "MAIL_OUTBOX": _bool("MAIL_OUTBOX", True),
         "MAIL_OUTBOX_SECONDS": float(env.get("MAIL_OUTBOX_SECONDS", "30")),
+        "MAIL_OUTBOX_RETENTION_DAYS": int(env.get("MAIL_OUTBOX_RETENTION_DAYS", "90")),
+        "MAIL_OUTBOX_PURGE_SECONDS": 3600.0,
         # Files a tenant deletion left when it stopped after its commit (docs/operations.md).
         "TENANT_FILES_SWEEP": _bool("TENANT_FILES_SWEEP", True),
         "TENANT_FILES_SWEEP_SECONDS": 3600.0,

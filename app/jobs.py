@@ -68,6 +68,8 @@ REGISTRY: dict[str, Job] = {job.name: job for job in (
         every="MANDATE_EXPIRY_SECONDS", enabled="MANDATE_EXPIRY", timeout=3600),
     Job("send_mails", "app.services.mail_outbox:send_due", every="MAIL_OUTBOX_SECONDS",
         enabled="MAIL_OUTBOX", timeout=600),
+    Job("purge_mails", "app.services.mail_outbox:purge", every="MAIL_OUTBOX_PURGE_SECONDS",
+        enabled="MAIL_OUTBOX", timeout=3600),
     Job("abandon_subscriptions", "app.services.subscriptions:abandon_all_idle",
         every="SUBSCRIPTION_EXPIRY_SECONDS", enabled="SUBSCRIPTION_EXPIRY", timeout=3600),
 )}

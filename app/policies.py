@@ -43,7 +43,7 @@ def visibility_clause(model: type, user: User | None) -> ColumnElement[bool]:
     if user.role in (Role.ADMIN, Role.SALES):
         return true()
     if model in (m.User, m.CustomField, m.AuditEvent, m.Offer, m.SepaCreditor,
-                 m.Collection, m.Subscription):
+                 m.Collection, m.Subscription, m.OutgoingMail):
         return false()
     if user.role == Role.AGENT:
         return _agent_clause(model, user.partner_id)

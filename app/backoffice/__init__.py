@@ -40,7 +40,7 @@ def template_globals() -> dict[str, Any]:
             "login_throttled": _l("Login attempts throttled"),
             "sessions_ended": _l("Signed out everywhere"),
             "export": _l("All data exported"), "anonymise": _l("Personal data erased"),
-            "document_sent": _l("Sent by e-mail")},
+            "document_sent": _l("Sent by e-mail"), "retry": _l("Sent again")},
     }
 
 
@@ -66,6 +66,7 @@ from app.backoffice import (  # noqa: E402,F401  (routes register on bp)
     feed_account_views,
     feed_alert_views,
     feed_views,
+    mail_views,
     mandate_views,
     record_views,
     search_views,

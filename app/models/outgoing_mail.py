@@ -14,7 +14,8 @@ OUTGOING_MAIL_STATUSES = ("pending", "sent", "failed", "expired")
 
 class OutgoingMail(TenantScoped, db.Model):
     """One message for one recipient: composed in the request, kept encrypted until it is
-    handed to the SMTP server (app/services/mail_outbox.py), forgotten then."""
+    handed to the SMTP server (app/services/mail_outbox.py), forgotten then; a failed one is
+    kept, to be sent again from the outgoing mails page, until it is purged."""
 
     __tablename__ = "outgoing_mails"
     __table_args__ = (
@@ -25,7 +26,8 @@ class OutgoingMail(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(254))
-    # The RFC 5322 message, encrypted (app/secret_box.py); None once sent or given up.
+    # The RFC 5322 message, encrypted (app/secret_box.py); None once sent or expired (or its
+    # recipient erased); a failed mail keeps it until purged.
     message_sealed: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

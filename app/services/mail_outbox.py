@@ -3,13 +3,16 @@ that transaction has committed — as webhook deliveries are (app/services/webho
 
 A rolled-back sale sends nothing; a slow SMTP server holds no transaction open; a failing one
 rolls nothing back: the mail waits and is retried after MAIL_RETRY_DELAYS (1 min, 5 min,
-30 min, 2 h, 6 h, 12 h), then is "failed". A commit that queued mails hands them at once to
-the job engine (`send_mails`, app/jobs.py: a thread of this process, or a worker when a broker
-is set); the periodic `send_mails` job picks up retries and whatever a stopped process left.
-A mail that carries a one-time code expires with the code.
+30 min, 2 h, 6 h, 12 h), then is "failed": its tenant's admins see it on the outgoing mails
+page (app/backoffice/mail_views.py) and may send it again from there. A commit that queued
+mails hands them at once to the job engine (`send_mails`, app/jobs.py: a thread of this
+process, or a worker when a broker is set); the periodic `send_mails` job picks up retries
+and whatever a stopped process left. A mail that carries a one-time code expires with the code.
 
 The message waits encrypted (app/secret_box.py): a copy of the database gives away no
-one-time code nor link; once sent or given up, only its recipient, purpose and dates stay.
+one-time code nor link. Once sent or expired, only its recipient, purpose and dates stay; a
+failed mail keeps its sealed message so that it can be sent again, until the `purge_mails`
+job forgets the rows finished MAIL_OUTBOX_RETENTION_DAYS ago.
 """
 from __future__ import annotations
 
@@ -21,19 +24,23 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app import mail, secret_box
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import OutgoingMail
+from app.services.audit import record_event
 from app.tenancy import SYSTEM, all_tenants_unsafe, tenant_context
 
 log = logging.getLogger(__name__)
 WAKE = "relais_mail_wake"
 DEFAULT_DELAYS = (60, 300, 1800, 7200, 21600, 43200)
 LEASE = timedelta(minutes=5)
+FINISHED = ("sent", "failed", "expired")
 
 
 def _now() -> datetime:
@@ -147,12 +154,50 @@ def _failed(mail_id: int, error: str) -> None:
     queued.attempts += 1
     queued.last_error, queued.locked_until = error[:500], None
     if queued.attempts > len(delays):
-        queued.status, queued.message_sealed = "failed", None
+        queued.status = "failed"  # the sealed message stays: an admin may send it again
         log.warning("mail %s (%s) given up after %d attempts", mail_id, queued.purpose,
                     queued.attempts)
     else:
         queued.next_attempt_at = _now() + timedelta(seconds=delays[queued.attempts - 1])
     db.session.commit()
+
+
+def can_retry(queued: OutgoingMail) -> bool:
+    """Whether an admin may send this mail now: waiting or failed, its message still kept,
+    its code (if any) not expired."""
+    return (queued.status in ("pending", "failed") and queued.message_sealed is not None
+            and (queued.expires_at is None or _aware(queued.expires_at) > _now()))
+
+
+def retry_mail(queued: OutgoingMail) -> None:
+    """Send a waiting or failed mail at once, a failed one with a fresh series of attempts."""
+    if not can_retry(queued):
+        raise ValidationError({"": _("This mail can no longer be sent: it was sent, or its "
+                                     "content or its code is gone.")})
+    before = {"status": queued.status, "attempts": queued.attempts}
+    if queued.status == "failed":
+        queued.status, queued.attempts = "pending", 0
+    # A sender's hold stays: a mail being handed to the server now is not sent twice.
+    queued.next_attempt_at = _now()
+    db.session.flush()
+    db.session.info[WAKE] = True
+    record_event("retry", "outgoing_mails", queued.id, before,
+                 {"status": queued.status, "attempts": queued.attempts})
+
+
+def purge() -> int:
+    """The `purge_mails` job: forget the mails finished MAIL_OUTBOX_RETENTION_DAYS ago."""
+    days = float(current_app.config.get("MAIL_OUTBOX_RETENTION_DAYS", 90))
+    cutoff = _now() - timedelta(days=days)
+    with all_tenants_unsafe("mail outbox"):
+        count = db.session.execute(
+            delete(OutgoingMail).where(OutgoingMail.status.in_(FINISHED),
+                                       OutgoingMail.created_at < cutoff)
+            .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    if count:
+        log.info("%d old outgoing mails purged", count)
+    return count
 
 
 def _aware(moment: datetime) -> datetime:

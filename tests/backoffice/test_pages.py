@@ -109,6 +109,8 @@ COVERED = {
     "backoffice.feed_account_active": "test_feeds/test_accounts.py",
     "backoffice.signing_link_send": "../selling/test_quote_signing.py",
     "backoffice.signing_link_revoke": "../selling/test_quote_signing.py",
+    "backoffice.admin_mails": "../selling/test_outgoing_mails_page.py",
+    "backoffice.admin_mail_retry": "../selling/test_outgoing_mails_page.py",
 }
 
 
