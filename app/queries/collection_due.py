@@ -176,27 +176,32 @@ def preview(collection_date: date) -> CollectionPreview:
     (a few grouped statements, whatever the size), the first SHOWN of them listed."""
     found = CollectionPreview(collection_date)
     chosen = _chosen(collection_date)
-    for reason, sequence, count, amount in db.session.execute(
-            select(chosen.c.reason, chosen.c.sequence, func.count(), func.sum(chosen.c.amount))
-            .group_by(chosen.c.reason, chosen.c.sequence)):
-        if reason is None:
-            found.count += count
-            found.total += amount or 0
-            found.sequences[sequence] += count
-        else:
-            found.left_out_counts[reason] += count
-    # Amended mandates are few: their (old, new) IBAN pairs, each judged once.
+    # One pass: counts and sums by reason and sequence type, and the (old, new) IBAN pairs of
+    # the amended mandates debited (few), each judged once.
+    original = case((chosen.c.reason.is_(None) & (chosen.c.original_iban != ""),
+                     chosen.c.original_iban))
+    amended = case((original.is_not(None), chosen.c.iban))
     for row in db.session.execute(
-            select(chosen.c.original_iban, chosen.c.iban, func.count())
-            .where(chosen.c.reason.is_(None), chosen.c.original_iban.is_not(None),
-                   chosen.c.original_iban != "")
-            .group_by(chosen.c.original_iban, chosen.c.iban)):
-        found.amendments[amendment(row)] += row[2]
+            select(chosen.c.reason, chosen.c.sequence, original.label("original_iban"),
+                   amended.label("iban"), func.count().label("count"),
+                   func.sum(chosen.c.amount).label("amount"))
+            .group_by(chosen.c.reason, chosen.c.sequence, original, amended)):
+        if row.reason is not None:
+            found.left_out_counts[row.reason] += row.count
+            continue
+        found.count += row.count
+        found.total += row.amount or 0
+        found.sequences[row.sequence] += row.count
+        if row.original_iban is not None:
+            found.amendments[amendment(row)] += row.count
+    chosen_left_out = found.left_out_total
     unmandated = _without_active_mandate(collection_date)
     found.left_out_counts.update(dict(db.session.execute(
         select(unmandated.c.reason, func.count()).group_by(unmandated.c.reason)).tuples().all()))
     lines = [LeftOut(row.id, row.number, row.account_id, amount=row.amount, reason=row.reason)
-             for source in (chosen, unmandated)
+             for source, some in ((chosen, chosen_left_out),
+                                  (unmandated, found.left_out_total - chosen_left_out))
+             if some
              for row in db.session.execute(
                  select(source.c.id, source.c.number, source.c.account_id, source.c.amount,
                         source.c.reason).where(source.c.reason.is_not(None))
