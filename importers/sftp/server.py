@@ -199,9 +199,12 @@ class SFTPService:
         return self.port
 
     def serve_forever(self) -> None:
+        from importers.sftp.arrivals import warm_up
+
         if self.listener is None:
             self.bind()
         assert self.listener is not None
+        warm_up(self.app)  # the first file's run then starts as fast as the next ones
         while not self.stopping.is_set():
             ready, _w, _x = select.select([self.listener], [], [], 0.5)
             if not ready:
