@@ -6,7 +6,10 @@ Due: issued or overdue invoices, not archived, with something left to pay, due b
 not already in a collection waiting for its settlement, of a customer whose latest active
 mandate covers them. The rows come streamed (a server-side cursor on PostgreSQL, batches on
 SQLite), each an invoice joined to that mandate's columns: a collection of 100,000 debits
-never holds 100,000 rows.
+never holds 100,000 rows. The preview runs in a request: it does not read the rows but has the
+database count them, by sequence type and by reason left out, over that same statement (the
+FRST/OOFF and missing-BIC rules of `due_debits` written as SQL beside it, compared with the
+build by tests/selling/test_collection_builds.py), and lists the first SHOWN left out.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, case, func, select
 
 from app.extensions import db
 from app.models import Account, Debit, Invoice, Mandate
@@ -169,44 +172,83 @@ class CollectionPreview:
 
 def preview(collection_date: date) -> CollectionPreview:
     """The debits of a collection for `collection_date` counted (by sequence type, amended
-    mandates), and the due invoices it leaves out with their reason."""
+    mandates), and the due invoices it leaves out with their reason: counted by the database
+    (a few grouped statements, whatever the size), the first SHOWN of them listed."""
     found = CollectionPreview(collection_date)
-
-    def leave_out(row: Any, reason: str) -> None:
-        found.left_out_counts[reason] += 1
-        if len(found.left_out) < SHOWN:
-            found.left_out.append(LeftOut(row.id, row.number, row.account_id,
-                                          amount=row.total - (row.amount_paid or 0),
-                                          reason=reason))
-
-    for row, sequence in due_debits(collection_date, leave_out, for_file=False):
-        found.count += 1
-        found.total += row.total - (row.amount_paid or 0)
-        found.sequences[sequence] += 1
-        change = amendment(row)
-        if change:
-            found.amendments[change] += 1
-    for row in db.session.execute(_without_active_mandate(collection_date)):
-        leave_out(row, "in_collection" if row.waiting else
-                  row.status if row.status in ("revoked", "expired") else "no_mandate")
-    found.left_out.sort(key=lambda line: (line.reason, line.invoice_id))
+    chosen = _chosen(collection_date)
+    # One pass: counts and sums by reason and sequence type, and the (old, new) IBAN pairs of
+    # the amended mandates debited (few), each judged once.
+    original = case((chosen.c.reason.is_(None) & (chosen.c.original_iban != ""),
+                     chosen.c.original_iban))
+    amended = case((original.is_not(None), chosen.c.iban))
+    for row in db.session.execute(
+            select(chosen.c.reason, chosen.c.sequence, original.label("original_iban"),
+                   amended.label("iban"), func.count().label("count"),
+                   func.sum(chosen.c.amount).label("amount"))
+            .group_by(chosen.c.reason, chosen.c.sequence, original, amended)):
+        if row.reason is not None:
+            found.left_out_counts[row.reason] += row.count
+            continue
+        found.count += row.count
+        found.total += row.amount or 0
+        found.sequences[row.sequence] += row.count
+        if row.original_iban is not None:
+            found.amendments[amendment(row)] += row.count
+    chosen_left_out = found.left_out_total
+    unmandated = _without_active_mandate(collection_date)
+    found.left_out_counts.update(dict(db.session.execute(
+        select(unmandated.c.reason, func.count()).group_by(unmandated.c.reason)).tuples().all()))
+    lines = [LeftOut(row.id, row.number, row.account_id, amount=row.amount, reason=row.reason)
+             for source, some in ((chosen, chosen_left_out),
+                                  (unmandated, found.left_out_total - chosen_left_out))
+             if some
+             for row in db.session.execute(
+                 select(source.c.id, source.c.number, source.c.account_id, source.c.amount,
+                        source.c.reason).where(source.c.reason.is_not(None))
+                 .order_by(source.c.reason, source.c.id).limit(SHOWN))]
+    found.left_out = sorted(lines, key=lambda line: (line.reason, line.invoice_id))[:SHOWN]
     _named(found.left_out)
     return found
 
 
-def _without_active_mandate(collection_date: date) -> Select:
+def _chosen(collection_date: date) -> Any:
+    """The rows of `due_statement` with their sequence type and the reason the collection
+    leaves each out (None: debited), as `due_debits` decides them, computed by the database."""
+    due = due_statement(collection_date, False)
+    row = due.selected_columns
+    sequence = case((row.is_recurrent.is_(False), "OOFF"),
+                    (row.last_used_on.is_not(None), "RCUR"), else_="FRST")
+    # The first due invoice under a mandate (in the build's order) takes its FRST or OOFF.
+    position = func.row_number().over(partition_by=row.mandate_id,
+                                      order_by=(Invoice.due_on, Invoice.id))
+    held = row.mandate_id.in_(select(Debit.mandate_id).where(
+        Debit.status == "pending", Debit.sequence_type.in_(("FRST", "OOFF"))))
+    no_bic = (func.coalesce(row.bic, "") == "") & func.substr(row.iban, 1, 2).in_(NON_EEA_SEPA)
+    reason = case((no_bic, "no_bic"),
+                  (sequence.in_(("FRST", "OOFF")) & (held | (position > 1)),
+                   case((sequence == "FRST", "first_debit"), else_="one_off")))
+    return due.order_by(None).with_only_columns(
+        row.id, row.number, row.account_id, row.iban, row.original_iban,
+        (row.total - func.coalesce(row.amount_paid, 0)).label("amount"),
+        sequence.label("sequence"), reason.label("reason")).subquery("chosen")
+
+
+def _without_active_mandate(collection_date: date) -> Any:
     """The due invoices of customers with no active mandate, or already in a collection,
     with their reason."""
     active = select(Mandate.account_id).where(Mandate.status == "active")
     latest_status = select(Mandate.status).where(Mandate.account_id == Invoice.account_id) \
         .order_by(Mandate.signed_on.desc(), Mandate.id.desc()).limit(1).scalar_subquery()
     waiting = Invoice.id.in_(_waiting())
-    return select(Invoice.id, Invoice.number, Invoice.account_id, Invoice.total,
-                  Invoice.amount_paid, Invoice.due_on, latest_status.label("status"),
-                  waiting.label("waiting")) \
+    found = select(Invoice.id, Invoice.number, Invoice.account_id,
+                   (Invoice.total - func.coalesce(Invoice.amount_paid, 0)).label("amount"),
+                   latest_status.label("status"), waiting.label("waiting")) \
         .where(*open_due(collection_date),
-               Invoice.account_id.not_in(active) | waiting) \
-        .order_by(Invoice.id)
+               Invoice.account_id.not_in(active) | waiting).subquery("found")
+    return select(found.c.id, found.c.number, found.c.account_id, found.c.amount,
+                  case((found.c.waiting, "in_collection"),
+                       (found.c.status.in_(("revoked", "expired")), found.c.status),
+                       else_="no_mandate").label("reason")).subquery("unmandated")
 
 
 def _named(lines: list[LeftOut]) -> None:

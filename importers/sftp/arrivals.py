@@ -23,7 +23,8 @@ from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import FeedAccount, FeedArrival, ImportRun, Tenant
+from app.models import FeedAccount, FeedArrival, ImportProfile, ImportRun, Tenant
+from app.queries.feeds import previous_success
 from app.services.feed_accounts import route_for
 from app.services.feed_storage import write_outbox_file
 from app.services.feeds import create_run_from_file
@@ -92,6 +93,28 @@ def receive(
             else:
                 jobs.queue_run(run)
             return arrival
+        finally:
+            db.session.remove()
+
+
+def warm_up(app: Flask) -> None:
+    """Pay, when the server starts, what the process's first arrival would pay before its run
+    starts: the modules an arrival and a run import lazily, the job runner and the heartbeat,
+    and the compilation of the statements that route a file, look for its earlier import and
+    load its run, run here for a tenant that does not exist (they return nothing)."""
+    from app.jobs import runner
+    from importers import engine, errors_csv, jobs, readers, statistics  # noqa: F401
+    from importers.heartbeat import watch
+
+    runner(app)
+    watch(app)
+    with app.app_context(), tenant_context(0, Actor("sftp", None, "sftp:warm-up")):
+        try:
+            db.session.scalar(select(FeedAccount).where(FeedAccount.id == 0))
+            db.session.scalar(select(ImportProfile).where(ImportProfile.id == 0))
+            previous_success(ImportProfile(id=0), "")
+            db.session.get(ImportRun, 0)
+            db.session.scalar(select(FeedArrival).where(FeedArrival.run_id == 0))
         finally:
             db.session.remove()
 

@@ -199,9 +199,15 @@ class SFTPService:
         return self.port
 
     def serve_forever(self) -> None:
+        from importers.sftp.arrivals import warm_up
+
         if self.listener is None:
             self.bind()
         assert self.listener is not None
+        try:  # the first file's run then starts as fast as the next ones
+            warm_up(self.app)
+        except Exception:  # noqa: BLE001 - a database down at start: each arrival says it
+            log.exception("sftp: warming up before the first connection failed")
         while not self.stopping.is_set():
             ready, _w, _x = select.select([self.listener], [], [], 0.5)
             if not ready:

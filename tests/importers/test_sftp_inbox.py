@@ -360,3 +360,23 @@ def test_the_host_key_is_generated_once_and_kept(sftp_server, app):
     transport.start_client()
     assert transport.get_remote_server_key().get_base64() == first
     transport.close()
+
+
+def test_the_warm_up_at_start_writes_nothing_and_the_first_file_is_imported(
+    app, sftp_server, account
+):
+    """serve_forever warmed up before its first connection (read-only, for no tenant)."""
+    from importers.sftp.arrivals import warm_up
+
+    audited = len(db.session.scalars(select(AuditEvent)).all())
+    warm_up(app)  # a second time: still nothing written
+    db.session.rollback()
+    assert (runs(), arrivals(), len(db.session.scalars(select(AuditEvent)).all())) == (
+        [], [], audited)
+    sftp = connect(sftp_server)
+    sftp.mkdir("clients")
+    upload(sftp, GOOD, "clients/a.csv.part")
+    sftp.rename("clients/a.csv.part", "clients/a.csv")
+    run = wait_until(finished_run)
+    assert run is not None and (run.status, run.created) == ("succeeded", 2)
+    sftp.close()

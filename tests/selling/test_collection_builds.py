@@ -128,6 +128,25 @@ def test_the_preview_counts_the_debits_and_says_why_invoices_are_left_out(
                                            "no_bic": 1}
 
 
+def test_the_preview_lists_the_first_left_out_invoices_and_counts_them_all(
+        admin_client, creditor, make_account, make_invoice, monkeypatch):
+    from app.queries import collection_due
+
+    monkeypatch.setattr(collection_due, "SHOWN", 2)
+    when = local_day() + timedelta(days=20)
+    _customers(make_account, make_invoice, when)
+    found = preview(when)
+    assert (found.count, found.total, found.left_out_total) == (4, 4 * TOTAL, 6)
+    # The first ones by reason, then invoice, whatever the number of the others.
+    assert [(line.reason, line.number, line.account_name, line.due_on, line.amount)
+            for line in found.left_out] == [
+        ("expired", "F-EXPIRED", "Mandat expired", when, TOTAL),
+        ("first_debit", "F-FRST-NEXT", "Premier prélèvement", when, TOTAL)]
+    shown = text(admin_client.get(f"/alpha/collections/new?collection_date={when}"))
+    assert fr("%(count)d due invoice(s) left out", count=6) in shown
+    assert "F-FRST-NEXT" in shown and "F-NOBIC" not in shown
+
+
 def test_a_date_too_soon_is_said_in_the_preview_and_cannot_be_confirmed(
         admin_client, creditor, make_account, make_invoice):
     soon = local_day() + timedelta(days=3)
