@@ -251,8 +251,10 @@ def _sealed_outside_relais(p12: bytes) -> bytes:
 
     signer = signers.SimpleSigner.load_pkcs12_data(p12, [], passphrase=PASSPHRASE.encode())
     writer = IncrementalPdfFileWriter(io.BytesIO(_contract()))
-    return signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="Seal"),
-                            signer=signer).getvalue()
+    # pyHanko runs an event loop of its own: off this thread's, which a browser test may have
+    # left running in this process.
+    return esign._off_loop(lambda: signers.sign_pdf(
+        writer, signers.PdfSignatureMetadata(field_name="Seal"), signer=signer).getvalue())
 
 
 def test_documents_sealed_with_a_replaced_or_removed_seal_still_check(tenant, other_tenant,
