@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from app.models import Role, User
 from tests.backoffice.conftest import csrf_on, make_field  # noqa: F401  (fixtures, shared)
 from tests.conftest import PASSWORD
+from tests.selling.conftest import creditor  # noqa: F401  (fixture, shared)
 
 
 def portal_login(client: FlaskClient, user: User, slug: str = "alpha") -> FlaskClient:

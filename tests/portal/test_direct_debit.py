@@ -3,42 +3,24 @@ status, signature date) and his debits (date, amount, invoice, status), read onl
 another customer's; an agent sees none."""
 from __future__ import annotations
 
-from datetime import date, timedelta
-
-import pytest
+from datetime import timedelta
 
 from app.extensions import db
 from app.services import collections, mandates
-from app.services.offers import set_creditor
 from tests.backoffice.conftest import fr, text
 from tests.conftest import local_day
-from tests.selling.test_mandates import DEBTOR
-from tests.selling.test_offers_api import CREDITOR
+from tests.selling.conftest import active_mandate
 
 IBAN = "FR7630006000011234567890189"
 
 
-@pytest.fixture
-def creditor(tenant):
-    found = set_creditor({**CREDITOR, "name": "Telepeage Services"})
-    db.session.commit()
-    return found
-
-
-def _mandate(account, **extra):
-    mandate = mandates.create_mandate(account, {**DEBTOR, "signed_on": date(2026, 1, 5),
-                                                **extra})
-    db.session.commit()
-    return mandate
-
-
 def test_a_subscriber_sees_his_mandates_and_debits_and_only_his(
         portal_subscriber, creditor, make_account, make_invoice):
-    mine = _mandate(portal_subscriber.account)
-    old = _mandate(portal_subscriber.account, reference="PAPIER-2025")
+    mine = active_mandate(portal_subscriber.account)
+    old = active_mandate(portal_subscriber.account, reference="PAPIER-2025")
     mandates.revoke_mandate(old, "Remplacé")
     stranger = make_account(name="Voisin")
-    theirs = _mandate(stranger, reference="VOISIN-1")
+    theirs = active_mandate(stranger, reference="VOISIN-1")
     when = local_day() + timedelta(days=20)
     invoice = make_invoice(account=portal_subscriber.account, number="F-ABO-7", due_on=when)
     make_invoice(account=stranger, number="F-VOISIN", due_on=when)
@@ -79,7 +61,7 @@ def test_a_subscriber_without_a_mandate_is_told_so(portal_subscriber, creditor):
 
 
 def test_an_agent_sees_no_mandate(portal_agent, creditor):
-    mandate = _mandate(portal_agent.account)
+    mandate = active_mandate(portal_agent.account)
     assert 'href="/alpha/portal/direct-debit"' not in portal_agent.get("/alpha/portal/").text
     assert portal_agent.get("/alpha/portal/direct-debit").status_code == 404
     assert portal_agent.get(f"/alpha/portal/mandates/{mandate.id}").status_code == 404

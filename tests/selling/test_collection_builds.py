@@ -9,7 +9,6 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from flask_babel import force_locale
 from sqlalchemy import select, update
 
@@ -19,64 +18,41 @@ from app.i18n import day
 from app.models import Collection, Debit, Invoice
 from app.queries.collection_due import preview
 from app.services import collection_builds, collections, mandates
-from app.services.offers import set_creditor
 from app.tenancy import SYSTEM, tenant_context
 from tests.backoffice.conftest import SPACES, fr, text
 from tests.conftest import local_day
-from tests.selling.test_mandates import DEBTOR, NEW_IBAN
-from tests.selling.test_offers_api import CREDITOR
+from tests.selling.conftest import active_mandate
+from tests.selling.test_mandates import NEW_IBAN
 
 TOTAL = Decimal("1481.47")  # an invoice of the make_invoice fixture
 SWISS_IBAN = "CH9300762011623852957"
 
 
-@pytest.fixture
-def creditor(tenant):
-    found = set_creditor({**CREDITOR, "name": "Telepeage Services"})
-    db.session.commit()
-    return found
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    """The jobs queued, not run: each test runs them as a worker would."""
-    found = []
-    monkeypatch.setattr(jobs, "enqueue", lambda name, *args, **_kw: found.append((name, args)))
-    return found
-
-
-def _mandate(account, **extra):
-    mandate = mandates.create_mandate(account, {**DEBTOR, "signed_on": date(2026, 1, 5),
-                                                **extra})
-    db.session.commit()
-    return mandate
-
-
 def _customers(make_account, make_invoice, when):
     """One customer per case a collection meets; {name: invoice numbers}."""
     first = make_account(name="Premier prélèvement")
-    _mandate(first)
+    active_mandate(first)
     make_invoice(account=first, number="F-FRST", due_on=when - timedelta(days=2))
     make_invoice(account=first, number="F-FRST-NEXT", due_on=when)
     regular = make_account(name="Client régulier")
-    mandate = _mandate(regular)
+    mandate = active_mandate(regular)
     mandate.last_used_on = date(2026, 6, 1)
     mandates.amend_mandate(mandate, {"iban": NEW_IBAN})  # another bank: SMNDA
     db.session.commit()
     make_invoice(account=regular, number="F-RCUR-1", due_on=when)
     make_invoice(account=regular, number="F-RCUR-2", due_on=None)
     once = make_account(name="Achat unique")
-    _mandate(once, is_recurrent=False)
+    active_mandate(once, is_recurrent=False)
     make_invoice(account=once, number="F-OOFF", due_on=when)
     make_invoice(account=once, number="F-OOFF-2", due_on=when)
     make_invoice(account=make_account(name="Sans mandat"), number="F-NONE", due_on=when)
     for status in ("revoked", "expired"):
         account = make_account(name=f"Mandat {status}")
-        _mandate(account).status = status
+        active_mandate(account).status = status
         db.session.commit()
         make_invoice(account=account, number=f"F-{status.upper()}", due_on=when)
     swiss = make_account(name="Client suisse")
-    _mandate(swiss, iban=SWISS_IBAN).bic = ""  # as an import may leave it
+    active_mandate(swiss, iban=SWISS_IBAN).bic = ""  # as an import may leave it
     db.session.commit()
     make_invoice(account=swiss, number="F-NOBIC", due_on=when)
     make_invoice(account=regular, number="F-LATER", due_on=when + timedelta(days=1))
@@ -150,7 +126,7 @@ def test_the_preview_lists_the_first_left_out_invoices_and_counts_them_all(
 def test_a_date_too_soon_is_said_in_the_preview_and_cannot_be_confirmed(
         admin_client, creditor, make_account, make_invoice):
     soon = local_day() + timedelta(days=3)
-    _mandate(account := make_account())
+    active_mandate(account := make_account())
     make_invoice(account=account, due_on=soon)
     shown = admin_client.get(f"/alpha/collections/new?collection_date={soon}")
     assert 'id="confirm"' not in shown.text
@@ -165,7 +141,7 @@ def test_a_build_that_finds_nothing_left_fails_with_its_reason_in_french(
     from tests.api.conftest import bearer
 
     when = local_day() + timedelta(days=20)
-    _mandate(account := make_account())
+    active_mandate(account := make_account())
     invoice = make_invoice(account=account, due_on=when)
     client = bearer(app, make_token("read,admin")[1])
     created = client.post("/api/v1/collections", json={"collection_date": str(when)})
@@ -190,7 +166,7 @@ def test_a_build_that_finds_nothing_left_fails_with_its_reason_in_french(
 def test_an_unexpected_failure_leaves_a_message_not_a_half_collection(
         admin_client, creditor, make_account, make_invoice, queued, monkeypatch):
     when = local_day() + timedelta(days=20)
-    _mandate(account := make_account())
+    active_mandate(account := make_account())
     make_invoice(account=account, due_on=when)
     admin_client.post("/alpha/collections/new", data={"collection_date": str(when)})
     real = collections.pain008
@@ -222,7 +198,7 @@ def _dead_worker() -> str:
 def test_a_build_whose_process_stopped_is_queued_again_then_given_up(
         creditor, make_account, make_invoice, queued):
     when = local_day() + timedelta(days=20)
-    _mandate(account := make_account())
+    active_mandate(account := make_account())
     make_invoice(account=account, due_on=when)
     stopped = collections.start_collection(when)
     fresh = collections.start_collection(when)  # just queued: left alone
@@ -262,7 +238,7 @@ def test_a_build_whose_process_stopped_is_queued_again_then_given_up(
 def test_a_job_of_another_tenant_does_not_build_this_tenants_collection(
         creditor, make_account, make_invoice, other_tenant, queued):
     when = local_day() + timedelta(days=20)
-    _mandate(account := make_account())
+    active_mandate(account := make_account())
     make_invoice(account=account, due_on=when)
     collection = collections.start_collection(when)
     db.session.commit()
@@ -284,7 +260,7 @@ def test_a_collection_written_batch_by_batch_as_its_invoices_are_read(
     monkeypatch.setattr(collection_due, "STREAM", 1)
     when = local_day() + timedelta(days=20)
     for n in range(5):
-        _mandate(account := make_account(name=f"Client {n}"))
+        active_mandate(account := make_account(name=f"Client {n}"))
         make_invoice(account=account, number=f"F-{n}", due_on=when)
     collection = collections.build_collection(when)
     db.session.commit()
@@ -300,7 +276,7 @@ def test_a_settlement_runs_as_a_job_and_a_failed_one_changes_nothing(
     from tests.api.conftest import bearer, problem
 
     when = local_day() + timedelta(days=20)
-    _mandate(account := make_account())
+    active_mandate(account := make_account())
     invoice = make_invoice(account=account, due_on=when)
     collection = collections.build_collection(when)
     db.session.commit()

@@ -14,29 +14,14 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, Debit
 from app.services import collection_builds, collections, mandates
-from app.services.offers import set_creditor
 from tests.backoffice.conftest import count_statements, fr
 from tests.conftest import local_day
-from tests.selling.test_mandates import DEBTOR, NEW_IBAN
-from tests.selling.test_offers_api import CREDITOR
+from tests.selling.conftest import active_mandate
+from tests.selling.test_mandates import NEW_IBAN
 
 SAME_BANK_IBAN = "FR7630006000019876543210173"  # same bank (30006), another account
 
 NS = {"p": collections.NS}
-
-
-@pytest.fixture
-def creditor(tenant):
-    found = set_creditor({**CREDITOR, "name": "Telepeage Services"})
-    db.session.commit()
-    return found
-
-
-def _mandate(account, **extra):
-    mandate = mandates.create_mandate(account, {**DEBTOR, "signed_on": date(2026, 1, 5),
-                                                **extra})
-    db.session.commit()
-    return mandate
 
 
 def _file(collection) -> ET.Element:
@@ -47,7 +32,7 @@ def test_a_collection_debits_open_invoices_under_active_mandates(
         creditor, make_account, make_invoice):
     when = local_day() + timedelta(days=20)
     helene = make_account(name="Hélène & Fils")
-    _mandate(helene, debtor_name="Hélène Dupré & Fils")
+    active_mandate(helene, debtor_name="Hélène Dupré & Fils")
     first = make_invoice(account=helene, number="F-001", due_on=when - timedelta(days=3))
     make_invoice(account=helene, number="F-002", due_on=when - timedelta(days=2))
     make_invoice(account=helene, number="F-LATER", due_on=when + timedelta(days=10))
@@ -85,7 +70,7 @@ def test_an_amended_mandate_is_reported_once_then_forgotten(creditor, make_accou
                                                             make_invoice):
     when = local_day() + timedelta(days=15)
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     mandate.last_used_on = date(2026, 6, 1)  # collected before: RCUR
     mandates.amend_mandate(mandate, {"iban": NEW_IBAN})
     db.session.commit()
@@ -107,7 +92,7 @@ def test_a_move_within_the_same_bank_names_the_original_account(creditor, make_a
                                                                 make_invoice):
     when = local_day() + timedelta(days=15)
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     mandates.amend_mandate(mandate, {"iban": SAME_BANK_IBAN})
     db.session.commit()
     make_invoice(account=account, due_on=when)
@@ -122,7 +107,7 @@ def test_a_move_within_the_same_bank_names_the_original_account(creditor, make_a
 def test_a_one_off_mandate_debits_once(creditor, make_account, make_invoice):
     when = local_day() + timedelta(days=15)
     account = make_account()
-    _mandate(account, is_recurrent=False)
+    active_mandate(account, is_recurrent=False)
     make_invoice(account=account, due_on=when)
     make_invoice(account=account, due_on=when)
     collection = collections.build_collection(when)
@@ -141,7 +126,7 @@ def test_customers_are_told_before_the_debit(creditor, make_account, make_invoic
 def test_a_returned_debit_opens_its_invoice_again(creditor, make_account, make_invoice):
     when = local_day() + timedelta(days=15)
     account = make_account()
-    _mandate(account)
+    active_mandate(account)
     invoice = make_invoice(account=account, due_on=when)
     collection = collections.build_collection(when)
     collections.settle_collection(collection)
@@ -174,7 +159,7 @@ def test_collections_through_the_api(app, make_token, creditor, make_account, ma
 
     when = local_day() + timedelta(days=15)
     account = make_account(email="helene.dupre@example.com")
-    _mandate(account)
+    active_mandate(account)
     invoice = make_invoice(account=account, due_on=when)
     client = bearer(app, make_token("read,admin")[1])
     queued = []
@@ -245,7 +230,7 @@ def test_the_customer_page_shows_his_mandates_and_returned_debits(
 
     when = local_day() + timedelta(days=15)
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     invoice = make_invoice(account=account, due_on=when)
     collection = collections.build_collection(when)
     collections.settle_collection(collection)
@@ -267,7 +252,7 @@ def test_the_customer_page_shows_his_mandates_and_returned_debits(
 def test_a_file_the_xsd_refuses_is_never_kept(creditor, make_account, make_invoice):
     when = local_day() + timedelta(days=15)
     account = make_account()
-    _mandate(account)
+    active_mandate(account)
     make_invoice(account=account, due_on=when)
     collection = collections.build_collection(when)
     content = collections.collection_file(collection).read_bytes()
@@ -283,7 +268,7 @@ def test_settling_audits_the_invoices_paid_and_the_mandates_used(
         creditor, make_account, make_invoice):
     when = local_day() + timedelta(days=15)
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     mandate.last_used_on = date(2026, 6, 1)
     mandates.amend_mandate(mandate, {"iban": NEW_IBAN})
     first = make_invoice(account=account, due_on=when)
@@ -321,7 +306,7 @@ def test_settling_and_telling_cost_the_same_statements_for_one_debit_or_many(
     def statements(customers):
         for n in range(customers):
             account = make_account(email=f"client{n}@example.com")
-            _mandate(account)
+            active_mandate(account)
             make_invoice(account=account, due_on=when)
         collection = collections.build_collection(when)
         db.session.commit()

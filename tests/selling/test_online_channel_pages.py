@@ -9,11 +9,9 @@ import io
 import re
 from datetime import date, timedelta
 
-import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from app import jobs
 from app.entities import ENTITIES
 from app.extensions import db
 from app.i18n import day
@@ -24,32 +22,11 @@ from app.services.records import create_record
 from app.tenancy import SYSTEM, tenant_context
 from tests.backoffice.conftest import SPACES, fr, text
 from tests.conftest import local_day, login
+from tests.selling.conftest import active_mandate
 from tests.selling.test_mandates import DEBTOR, NEW_IBAN
 from tests.selling.test_offers_api import CREDITOR
 
 IBAN = "FR7630006000011234567890189"
-
-
-@pytest.fixture
-def creditor(tenant):
-    found = set_creditor({**CREDITOR, "name": "Telepeage Services"})
-    db.session.commit()
-    return found
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    """The jobs the pages enqueue, not run (the pre-notification job is tested on its own)."""
-    found = []
-    monkeypatch.setattr(jobs, "enqueue", lambda name, *args, **_kw: found.append((name, args)))
-    return found
-
-
-def _mandate(account, **extra):
-    mandate = mandates.create_mandate(account, {**DEBTOR, "signed_on": date(2026, 1, 5),
-                                                **extra})
-    db.session.commit()
-    return mandate
 
 
 def _collection(account, make_invoice):
@@ -63,9 +40,9 @@ def _collection(account, make_invoice):
 def test_the_mandate_list_filters_searches_and_pages(admin_client, creditor, make_account,
                                                      app):
     durand = make_account(name="Famille Durand")
-    _mandate(durand, debtor_name="Paul Durand", reference="SHOP-DURAND")
-    martin = _mandate(make_account(name="Martin SA"), debtor_name="Claire Martin")
-    revoked = _mandate(make_account(name="Ancien client"), debtor_name="Jean Ancien")
+    active_mandate(durand, debtor_name="Paul Durand", reference="SHOP-DURAND")
+    martin = active_mandate(make_account(name="Martin SA"), debtor_name="Claire Martin")
+    revoked = active_mandate(make_account(name="Ancien client"), debtor_name="Jean Ancien")
     mandates.revoke_mandate(revoked, "Lettre du 2 décembre")
     db.session.commit()
 
@@ -151,7 +128,7 @@ def test_an_amendment_is_shown_pending_then_reported_as_smnda(admin_client, cred
                                                              make_account, make_invoice,
                                                              queued):
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     form = admin_client.get(f"/alpha/mandates/{mandate.id}/amend")
     assert form.status_code == 200 and 'value="Lyon"' in form.text
     wrong = admin_client.post(f"/alpha/mandates/{mandate.id}/amend", data={
@@ -176,7 +153,7 @@ def test_an_amendment_is_shown_pending_then_reported_as_smnda(admin_client, cred
 
 
 def test_an_admin_revokes_a_mandate_with_its_proof(admin_client, creditor, make_account):
-    mandate = _mandate(make_account(), reference="SHOP/0042(A)")
+    mandate = active_mandate(make_account(), reference="SHOP/0042(A)")
     form = admin_client.get(f"/alpha/mandates/{mandate.id}/revoke")
     assert form.status_code == 200
     empty = admin_client.post(f"/alpha/mandates/{mandate.id}/revoke", data={
@@ -219,7 +196,7 @@ def test_an_admin_revokes_a_mandate_with_its_proof(admin_client, creditor, make_
 def test_a_collection_is_built_downloaded_notified_settled_and_a_debit_returned(
         admin_client, creditor, make_account, make_invoice, queued):
     account = make_account(name="Hélène Dupré", email="helene@example.com")
-    _mandate(account)
+    active_mandate(account)
     when = local_day() + timedelta(days=20)
     invoice = make_invoice(account=account, number="F-DEBIT-1", due_on=when)
     assert fr("No collection yet.") in text(admin_client.get("/alpha/collections/"))
@@ -316,7 +293,7 @@ def test_the_pages_speak_english_to_an_english_user(admin_client, creditor, make
     from tests.backoffice.conftest import en
 
     account = make_account()
-    _mandate(account)
+    active_mandate(account)
     assert "No collection yet." in text(en(admin_client).get("/alpha/collections/"))
     assert "Active" in text(admin_client.get("/alpha/mandates/"))
     _collection(account, make_invoice)
@@ -328,7 +305,7 @@ def test_the_pages_speak_english_to_an_english_user(admin_client, creditor, make
 def test_sales_read_with_the_iban_masked_and_never_write(sales_client, creditor, make_account,
                                                          make_invoice, queued):
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     collection, _invoice = _collection(account, make_invoice)
     listing = sales_client.get("/alpha/mandates/")
     assert listing.status_code == 200 and mandate.reference in text(listing)
@@ -354,7 +331,7 @@ def test_sales_read_with_the_iban_masked_and_never_write(sales_client, creditor,
 def test_agents_and_subscribers_are_refused_in_the_back_office(
         app, agent_client, make_user, creditor, make_account, make_invoice, queued):
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     collection, _invoice = _collection(account, make_invoice)
     subscriber = login(app.test_client(), make_user(Role.SUBSCRIBER.value,
                                                     account_id=account.id))
@@ -391,7 +368,7 @@ def test_another_tenants_mandates_and_collections_are_not_found(
 
 def test_forms_refuse_a_post_without_its_csrf_token(admin_client, creditor, make_account,
                                                     csrf_on, queued):
-    mandate = _mandate(make_account())
+    mandate = active_mandate(make_account())
     refused = admin_client.post(f"/alpha/mandates/{mandate.id}/revoke", data={
         "reason": "Lettre", "ended_on": "2026-12-01"})
     assert refused.status_code in (400, 422)
@@ -419,14 +396,14 @@ def test_the_lists_read_a_page_in_as_many_queries_whatever_its_length(
 
     when = local_day() + timedelta(days=20)
     first = make_account()
-    _mandate(first)
+    active_mandate(first)
     make_invoice(account=first, due_on=when)
     one = collections.build_collection(when)
     db.session.commit()
     few = (read("/alpha/mandates/"), read(f"/alpha/collections/{one.id}"))
     for _ in range(5):
         account = make_account()
-        _mandate(account)
+        active_mandate(account)
         make_invoice(account=account, due_on=when + timedelta(days=1))
     many = collections.build_collection(when + timedelta(days=1))
     db.session.commit()
@@ -438,7 +415,7 @@ def test_bad_input_is_answered_beside_its_field_never_a_crash(admin_client, cred
                                                              make_account, make_invoice,
                                                              queued):
     account = make_account()
-    mandate = _mandate(account)
+    mandate = active_mandate(account)
     _collection(account, make_invoice)
     debit = db.session.scalar(select(Debit))
     assert admin_client.get("/alpha/mandates/?q=" + "é" * 5000).status_code == 200
