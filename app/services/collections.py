@@ -36,7 +36,7 @@ from app.services.audit import audit_row, diff, record_event
 from app.services.offers import creditor
 from app.services.pain008 import Written, write_pain008
 from app.services.record_batches import RecordWriter
-from app.services.record_rules import chunks, jsonable
+from app.services.record_rules import IN_LIST, chunks, jsonable
 from app.services.record_sql import CHUNK, BulkSQL
 from app.services.records import update_record
 from app.tenancy import current_actor, current_tenant_id, tenant_context
@@ -187,23 +187,15 @@ def settle_collection(collection: Collection) -> Collection:
     tenant_id = invoices.sql.tenant_id
     debits = BulkSQL(Debit.__table__, "id", tenant_id)
     mandates = BulkSQL(Mandate.__table__, "id", tenant_id)
-    pending = db.session.execute(select(Debit.id, Debit.invoice_id, Debit.mandate_id,
-                                        Debit.amount).where(
-        Debit.collection_id == collection.id, Debit.status == "pending")
-        .order_by(Debit.id)).all()
-    used: set[int] = set()
-    for chunk in chunks(pending):
+    for chunk in _pending_debits(collection):
         debits.update([{"id": debit_id, "status": "collected"} for debit_id, *_rest in chunk])
         paid = _paid_invoices(chunk, invoices, now)
-        fresh = {m for _d, _i, m, _a in chunk} - used
-        used |= fresh
-        invoices.audit(paid + _used_mandates(sorted(fresh), collection.collection_date,
-                                             mandates, now))
+        # A mandate in an earlier chunk too is used already: no change, no second event.
+        used = sorted({mandate_id for _d, _i, mandate_id, _a in chunk})
+        invoices.audit(paid + _used_mandates(used, collection.collection_date, mandates, now))
     collection.status, collection.settled_at = "settled", now
     db.session.flush()
-    _expire(collection, {Debit: {d for d, *_r in pending},
-                         Invoice: {i for _d, i, _m, _a in pending},
-                         Mandate: used})
+    _expire(collection)
     record_event("update", "sepa_collections", collection.id,
                  before={"status": "settling" if asked else "built"}, after={"status": "settled"})
     return collection
@@ -251,11 +243,24 @@ def _used_mandates(ids: list[int], on: date, sql: BulkSQL,
     return events
 
 
-def _expire(collection: Collection, written: dict[type, set[int]]) -> None:
-    """What the session holds of the rows written by SQL, read again when next used."""
+def _pending_debits(collection: Collection) -> Iterator[list[Row]]:
+    """The collection's pending debits (id, invoice, mandate, amount), a chunk at a time
+    in the order of their ids: a collection of 100,000 is never held whole."""
+    after = 0
+    while chunk := db.session.execute(
+            select(Debit.id, Debit.invoice_id, Debit.mandate_id, Debit.amount).where(
+                Debit.collection_id == collection.id, Debit.status == "pending",
+                Debit.id > after).order_by(Debit.id).limit(IN_LIST)).all():
+        yield chunk
+        after = chunk[-1].id
+
+
+def _expire(collection: Collection) -> None:
+    """What the session holds of the debits, invoices and mandates written by SQL: read
+    again when next used."""
     db.session.expire(collection, ["debits"])
     for record in list(db.session.identity_map.values()):
-        if record.id in written.get(type(record), ()):
+        if isinstance(record, (Debit, Invoice, Mandate)):
             db.session.expire(record)
 
 

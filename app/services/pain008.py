@@ -54,6 +54,7 @@ class CollectionFileError(Exception):
     """A pain.008 file that would not pass the bank's checks (a bug, not a user's error)."""
 
 
+@functools.lru_cache(maxsize=4096)  # streets, towns and postcodes come again and again
 def sepa_text(value: str, most: int) -> str:
     """`value` in the SEPA character set: transliterated (Hélène → Helene, ß → ss), `&` as
     `+`, anything else the set lacks as a space; at most `most` characters."""

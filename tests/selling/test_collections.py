@@ -257,8 +257,11 @@ def test_a_file_the_xsd_refuses_is_never_kept(creditor, make_account, make_invoi
             pain008.check_file(broken, *rows)
 
 
+@pytest.mark.parametrize("chunk", [900, 1], ids=["one-chunk", "a-debit-per-chunk"])
 def test_settling_audits_the_invoices_paid_and_the_mandates_used(
-        creditor, make_account, make_invoice):
+        creditor, make_account, make_invoice, monkeypatch, chunk):
+    # Settled a chunk of debits at a time: the mandate of two chunks is audited once.
+    monkeypatch.setattr(collections, "IN_LIST", chunk)
     when = local_day() + timedelta(days=15)
     account = make_account()
     mandate = active_mandate(account)
