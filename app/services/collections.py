@@ -1,6 +1,6 @@
 """SEPA Direct Debit collections: from the open invoices of customers with an active mandate,
-one pain.008.001.08 file for a collection date (built with sepaxml, completed with the
-mandates' amendments, checked against its XSD and by our own rules); then, per debit,
+one pain.008.001.08 file for a collection date (app/services/pain008.py: written as the
+debits come, checked against its XSD and by our own rules); then, per debit,
 collected (the invoice paid) or returned by the debtor's bank (an R-transaction with its
 reason code: the invoice open again).
 
@@ -11,13 +11,8 @@ the debits written and the file built a batch at a time.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
 import itertools
 import logging
-import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,9 +21,7 @@ from typing import Any, NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
-from sepaxml import SepaDD
 from sqlalchemy import Row, select
-from text_unidecode import unidecode
 
 from app import mail
 from app.clock import local_today
@@ -39,28 +32,17 @@ from app.i18n import day, money
 from app.models import Account, Collection, Debit, Invoice, Mandate, Tenant
 from app.models.selling import RETURN_REASONS
 from app.queries.collection_due import amendment, any_due, due_debits
-from app.sepa import REFERENCE_CHARACTERS, SEPA_CHARACTERS, creditor_identifier
 from app.services.audit import audit_row, diff, record_event
 from app.services.offers import creditor
+from app.services.pain008 import Written, write_pain008
 from app.services.record_batches import RecordWriter
-from app.services.record_rules import chunks, jsonable
+from app.services.record_rules import IN_LIST, chunks, jsonable
 from app.services.record_sql import CHUNK, BulkSQL
 from app.services.records import update_record
 from app.tenancy import current_actor, current_tenant_id, tenant_context
 
-SCHEMA = "pain.008.001.08"
-NS = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
-_SPACES = re.compile(r"\s+")
-_SEPA_SET = re.escape("".join(sorted(SEPA_CHARACTERS - {" "})))
-# SEPA characters, single spaces between words, none at either end.
-_SEPA_ALREADY = re.compile(f"(?:[{_SEPA_SET}]+(?: [{_SEPA_SET}]+)*)?")
-_NOT_SEPA = re.compile(f"[^{_SEPA_SET} ]")
-_SEPA_TEXT = re.compile(f"[{_SEPA_SET} ]*")
-_REFERENCE_TEXT = re.compile(f"[{re.escape(''.join(sorted(REFERENCE_CHARACTERS)))}]*")
-# The elements of a pain.008 file that hold free text (names, addresses, remittance).
-TEXT_TAGS = ("Nm", "StrtNm", "TwnNm", "Ustrd", "BldgNb", "PstCd")
 
 
 class NewDebit(NamedTuple):
@@ -75,19 +57,6 @@ class NewDebit(NamedTuple):
     end_to_end_id: str
     amendment: str | None
     status: str
-
-
-class CollectionFileError(Exception):
-    """A pain.008 file that would not pass the bank's checks (a bug, not a user's error)."""
-
-
-def sepa_text(value: str, most: int) -> str:
-    """`value` in the SEPA character set: transliterated (Hélène → Helene, ß → ss), `&` as
-    `+`, anything else the set lacks as a space; at most `most` characters."""
-    if _SEPA_ALREADY.fullmatch(value or ""):  # most names and addresses: nothing to change
-        return value[:most]
-    text = _NOT_SEPA.sub(" ", unidecode(value or "").replace("&", "+"))
-    return _SPACES.sub(" ", text).strip()[:most]
 
 
 def collection_file(collection: Collection) -> Path:
@@ -143,11 +112,8 @@ def fill_collection(collection: Collection) -> None:
     first = next(due, None)
     if first is None:
         raise ValidationError({"collection_date": _nothing_due()})
-    content = pain008(collection, found, itertools.chain((first,), due))
-    path = collection_file(collection)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    collection.file_sha256 = hashlib.sha256(content).hexdigest()
+    collection.file_sha256 = pain008(collection, found,
+                                     itertools.chain((first,), due)).sha256
     collection.status, collection.message = "built", None
     db.session.flush()
     record_event("update", "sepa_collections", collection.id, before={"status": "building"},
@@ -181,122 +147,10 @@ def _written(collection: Collection,
 
 
 def pain008(collection: Collection, found: Any,
-            debits: Iterable[tuple[Any, Any, Any]]) -> bytes:
-    """The pain.008.001.08 file of the debits, each with its invoice and mandate (rows of
-    app/queries/collection_due.py, or the ORM's objects), read once as they come: sepaxml
-    builds it; the mandates' amendments are added; the XSD and our own rules check it."""
-    config = {"name": sepa_text(found.name, 70), "IBAN": found.iban, "batch": True,
-              "creditor_id": creditor_identifier(found.creditor_identifier),
-              "currency": "EUR", "instrument": "CORE",
-              "address": {"street_name": sepa_text(found.street, 70),
-                          "building_number": sepa_text(found.building_number, 16),
-                          "postcode": sepa_text(found.postal_code, 16),
-                          "town": sepa_text(found.town, 35), "country": found.country}}
-    if found.bic:
-        config["BIC"] = found.bic
-    document = SepaDD(config, schema=SCHEMA, clean=True)
-    # Only what the amendments need is kept of a debit once given to sepaxml.
-    amended: dict[str, tuple[str, str]] = {}
-    count, total = 0, ZERO
-    for debit, invoice, mandate in debits:
-        payment = {
-            "name": sepa_text(mandate.debtor_name, 70), "IBAN": mandate.iban,
-            "amount": int(debit.amount * 100), "type": debit.sequence_type,
-            "collection_date": collection.collection_date, "mandate_id": mandate.reference,
-            "mandate_date": mandate.signed_on,
-            "description": sepa_text(invoice.number or f"{invoice.id}", 140),
-            "endtoend_id": debit.end_to_end_id,
-            "address": {"street_name": sepa_text(mandate.street, 70),
-                        "building_number": sepa_text(mandate.building_number, 16),
-                        "postcode": sepa_text(mandate.postal_code, 16),
-                        "town": sepa_text(mandate.town, 35), "country": mandate.country}}
-        if mandate.bic:
-            payment["BIC"] = mandate.bic
-        document.add_payment(payment)
-        count, total = count + 1, total + debit.amount
-        if debit.amendment:
-            amended[debit.end_to_end_id] = (debit.amendment, mandate.original_iban)
-    content = document.export(validate=False)
-    del document  # its tree, as large as the file, is not needed to check it
-    content = _with_amendments(content, amended)
-    check_file(content, count, total)
-    return content
-
-
-def _with_amendments(content: bytes, amended: dict[str, tuple[str, str]]) -> bytes:
-    if not amended:
-        return content
-    ET.register_namespace("", NS)
-    root = ET.fromstring(content)
-    for tx in root.iter(f"{{{NS}}}DrctDbtTxInf"):
-        e2e = tx.find(f"{{{NS}}}PmtId/{{{NS}}}EndToEndId").text
-        if e2e not in amended:
-            continue
-        kind, original_iban = amended[e2e]
-        info = tx.find(f"{{{NS}}}DrctDbtTx/{{{NS}}}MndtRltdInf")
-        position = list(info).index(info.find(f"{{{NS}}}DtOfSgntr")) + 1
-        indicator = ET.Element(f"{{{NS}}}AmdmntInd")
-        indicator.text = "true"
-        details = ET.Element(f"{{{NS}}}AmdmntInfDtls")
-        if kind == "SMNDA":
-            agent = ET.SubElement(details, f"{{{NS}}}OrgnlDbtrAgt")
-            other = ET.SubElement(ET.SubElement(agent, f"{{{NS}}}FinInstnId"),
-                                  f"{{{NS}}}Othr")
-            ET.SubElement(other, f"{{{NS}}}Id").text = "SMNDA"
-        else:
-            account = ET.SubElement(details, f"{{{NS}}}OrgnlDbtrAcct")
-            ET.SubElement(ET.SubElement(account, f"{{{NS}}}Id"),
-                          f"{{{NS}}}IBAN").text = original_iban
-        info.insert(position, indicator)
-        info.insert(position + 1, details)
-    return b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, "utf-8")
-
-
-@functools.cache
-def _schema() -> Any:
-    """sepaxml's own XSD of pain.008.001.08, compiled once by libxml2 (lxml): a file of
-    100,000 debits is checked in seconds, where a pure-Python validator takes minutes."""
-    import sepaxml
-    from lxml import etree
-
-    return etree.XMLSchema(etree.parse(str(Path(sepaxml.__file__).parent / "schemas"
-                                           / f"{SCHEMA}.xsd")))
-
-
-def check_file(content: bytes, count: int, total: Decimal) -> None:
-    """The XSD of pain.008.001.08, then what it does not say: the SEPA character set of
-    every text, the mandate references' set, totals and control sums. libxml2 (lxml)
-    validates while it parses, and each transaction is let go once checked: the memory
-    does not grow with the file."""
-    from lxml import etree
-
-    texts = {f"{{{NS}}}{tag}" for tag in TEXT_TAGS}
-    reference, transaction = f"{{{NS}}}MndtId", f"{{{NS}}}DrctDbtTxInf"
-    header = None
-    try:
-        # Only the elements checked come back to Python; libxml2 skips the others.
-        for _event, element in etree.iterparse(
-                io.BytesIO(content), schema=_schema(), remove_blank_text=True,
-                tag=[*texts, reference, transaction, f"{{{NS}}}GrpHdr"]):
-            tag = element.tag
-            if tag in texts and not _SEPA_TEXT.fullmatch(element.text or ""):
-                raise CollectionFileError(f"{tag.rsplit('}', 1)[-1]} outside the SEPA "
-                                          f"character set: {element.text!r}")
-            if tag == reference and (len(element.text or "") > 35 or not
-                                     _REFERENCE_TEXT.fullmatch(element.text or "")):
-                raise CollectionFileError(f"mandate reference outside the SEPA rules: "
-                                          f"{element.text!r}")
-            if tag == f"{{{NS}}}GrpHdr":
-                header = (element.findtext(f"{{{NS}}}CtrlSum"),
-                          element.findtext(f"{{{NS}}}NbOfTxs"))
-            elif tag == transaction:
-                element.clear()
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:  # the XSD's verdict comes as a parse error
-        raise CollectionFileError(str(exc)) from exc
-    if header is None or Decimal(header[0]) != total or int(header[1]) != count:
-        raise CollectionFileError("group header totals differ from the debits")
+            debits: Iterable[tuple[Any, Any, Any]]) -> Written:
+    """The collection's pain.008.001.08 file written and checked (app/services/pain008.py)."""
+    return write_pain008(collection_file(collection), collection.message_id,
+                         collection.collection_date, found, debits)
 
 
 def _settleable(collection: Collection, *also: str) -> None:
@@ -333,23 +187,15 @@ def settle_collection(collection: Collection) -> Collection:
     tenant_id = invoices.sql.tenant_id
     debits = BulkSQL(Debit.__table__, "id", tenant_id)
     mandates = BulkSQL(Mandate.__table__, "id", tenant_id)
-    pending = db.session.execute(select(Debit.id, Debit.invoice_id, Debit.mandate_id,
-                                        Debit.amount).where(
-        Debit.collection_id == collection.id, Debit.status == "pending")
-        .order_by(Debit.id)).all()
-    used: set[int] = set()
-    for chunk in chunks(pending):
+    for chunk in _pending_debits(collection):
         debits.update([{"id": debit_id, "status": "collected"} for debit_id, *_rest in chunk])
         paid = _paid_invoices(chunk, invoices, now)
-        fresh = {m for _d, _i, m, _a in chunk} - used
-        used |= fresh
-        invoices.audit(paid + _used_mandates(sorted(fresh), collection.collection_date,
-                                             mandates, now))
+        # A mandate in an earlier chunk too is used already: no change, no second event.
+        used = sorted({mandate_id for _d, _i, mandate_id, _a in chunk})
+        invoices.audit(paid + _used_mandates(used, collection.collection_date, mandates, now))
     collection.status, collection.settled_at = "settled", now
     db.session.flush()
-    _expire(collection, {Debit: {d for d, *_r in pending},
-                         Invoice: {i for _d, i, _m, _a in pending},
-                         Mandate: used})
+    _expire(collection)
     record_event("update", "sepa_collections", collection.id,
                  before={"status": "settling" if asked else "built"}, after={"status": "settled"})
     return collection
@@ -397,11 +243,24 @@ def _used_mandates(ids: list[int], on: date, sql: BulkSQL,
     return events
 
 
-def _expire(collection: Collection, written: dict[type, set[int]]) -> None:
-    """What the session holds of the rows written by SQL, read again when next used."""
+def _pending_debits(collection: Collection) -> Iterator[list[Row]]:
+    """The collection's pending debits (id, invoice, mandate, amount), a chunk at a time
+    in the order of their ids: a collection of 100,000 is never held whole."""
+    after = 0
+    while chunk := db.session.execute(
+            select(Debit.id, Debit.invoice_id, Debit.mandate_id, Debit.amount).where(
+                Debit.collection_id == collection.id, Debit.status == "pending",
+                Debit.id > after).order_by(Debit.id).limit(IN_LIST)).all():
+        yield chunk
+        after = chunk[-1].id
+
+
+def _expire(collection: Collection) -> None:
+    """What the session holds of the debits, invoices and mandates written by SQL: read
+    again when next used."""
     db.session.expire(collection, ["debits"])
     for record in list(db.session.identity_map.values()):
-        if record.id in written.get(type(record), ()):
+        if isinstance(record, (Debit, Invoice, Mandate)):
             db.session.expire(record)
 
 

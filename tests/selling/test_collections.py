@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, Debit
-from app.services import collection_builds, collections, mandates
+from app.services import collection_builds, collections, mandates, pain008
 from tests.backoffice.conftest import count_statements, fr
 from tests.conftest import local_day
 from tests.selling.conftest import active_mandate
@@ -21,7 +21,7 @@ from tests.selling.test_mandates import NEW_IBAN
 
 SAME_BANK_IBAN = "FR7630006000019876543210173"  # same bank (30006), another account
 
-NS = {"p": collections.NS}
+NS = {"p": pain008.NS}
 
 
 def _file(collection) -> ET.Element:
@@ -143,13 +143,6 @@ def test_a_returned_debit_opens_its_invoice_again(creditor, make_account, make_i
     assert [d.invoice_id for d in again.debits] == [invoice.id]
 
 
-def test_sepa_text_transliterates_to_the_sepa_character_set():
-    assert collections.sepa_text("Société Générale — Paris", 70) == "Societe Generale -- Paris"
-    assert collections.sepa_text("Straße 5 & Co", 70) == "Strasse 5 + Co"
-    assert collections.sepa_text("Łódź; ÆØÅ", 70) == "Lodz AEOA"
-    assert len(collections.sepa_text("x" * 200, 70)) == 70
-
-
 def test_collections_through_the_api(app, make_token, creditor, make_account, make_invoice,
                                      other_tenant, monkeypatch, inbox):
     from app import jobs
@@ -257,15 +250,18 @@ def test_a_file_the_xsd_refuses_is_never_kept(creditor, make_account, make_invoi
     collection = collections.build_collection(when)
     content = collections.collection_file(collection).read_bytes()
     rows = (collection.count, collection.control_sum)
-    collections.check_file(content, *rows)  # the file as built passes
+    pain008.check_file(content, *rows)  # the file as built passes
     for broken in (content.replace(b"<SeqTp>FRST</SeqTp>", b"<SeqTp>NEXT</SeqTp>"),
                    content.replace(b"<Nm>Telepeage Services</Nm>", b"<Nm>T\xc3\xa9l\xc3\xa9</Nm>")):
-        with pytest.raises(collections.CollectionFileError):
-            collections.check_file(broken, *rows)
+        with pytest.raises(pain008.CollectionFileError):
+            pain008.check_file(broken, *rows)
 
 
+@pytest.mark.parametrize("chunk", [900, 1], ids=["one-chunk", "a-debit-per-chunk"])
 def test_settling_audits_the_invoices_paid_and_the_mandates_used(
-        creditor, make_account, make_invoice):
+        creditor, make_account, make_invoice, monkeypatch, chunk):
+    # Settled a chunk of debits at a time: the mandate of two chunks is audited once.
+    monkeypatch.setattr(collections, "IN_LIST", chunk)
     when = local_day() + timedelta(days=15)
     account = make_account()
     mandate = active_mandate(account)
