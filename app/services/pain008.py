@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -89,7 +90,10 @@ def write_pain008(path: Path, message_id: str, collection_date: date, creditor: 
     they come; checked before it takes its name. CollectionFileError when the check
     fails (nothing is left at `path` then)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pain008-") as folder:
+    prefix = f".{path.name}-parts-"
+    for left in path.parent.glob(f"{prefix}*"):  # an earlier try's, its process killed
+        shutil.rmtree(left, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=prefix) as folder:
         parts: dict[str, _Part] = {}
         try:
             for debit, invoice, mandate in debits:

@@ -129,6 +129,15 @@ def test_a_failure_while_reading_the_debits_leaves_nothing_either(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_parts_of_a_try_whose_process_was_killed_are_cleared_by_the_next(tmp_path):
+    path = tmp_path / "11.xml"
+    (left := tmp_path / ".11.xml-parts-k1ll3d").mkdir()
+    (left / "FRST").write_bytes(b"<DrctDbtTxInf>")
+    (other := tmp_path / ".12.xml-parts-running").mkdir()  # another collection's build
+    pain008.write_pain008(path, "RELAIS-3-11", WHEN, CREDITOR, [_debit(1, "FRST")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "11.xml"]
+
+
 def test_sepa_text_transliterates_to_the_sepa_character_set():
     assert pain008.sepa_text("Société Générale — Paris", 70) == "Societe Generale -- Paris"
     assert pain008.sepa_text("Straße 5 & Co", 70) == "Strasse 5 + Co"
