@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models.base import TenantScoped, UTCDateTime, utcnow
 
 OUTGOING_MAIL_STATUSES = ("pending", "sent", "failed", "expired")
+OUTGOING_CHANNELS = ("email", "sms")
 
 
 class OutgoingMail(TenantScoped, db.Model):
@@ -25,6 +26,8 @@ class OutgoingMail(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(40))
+    # "email" (an RFC 5322 message to an address) or "sms" (a text to an E.164 phone).
+    channel: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
     recipient: Mapped[str] = mapped_column(String(254))
     # The RFC 5322 message, encrypted (app/secret_box.py); None once sent or expired (or its
     # recipient erased); a failed mail keeps it until purged.

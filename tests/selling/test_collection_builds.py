@@ -312,3 +312,33 @@ def test_a_settlement_runs_as_a_job_and_a_failed_one_changes_nothing(
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).status == "paid"
     problem(client.post(f"{url}/settle"), 403)
+
+
+def test_the_settlement_job_acts_for_who_asked_for_it(
+        app, make_token, creditor, make_account, make_invoice, queued):
+    """The invoices paid by a settlement name whoever asked for it, not the builder nor the
+    platform."""
+    from app.models import AuditEvent
+    from tests.api.conftest import bearer
+
+    when = local_day() + timedelta(days=20)
+    active_mandate(account := make_account())
+    invoice = make_invoice(account=account, due_on=when)
+    collection = collections.build_collection(when)
+    db.session.commit()
+    built_by = collection.built_by
+    client = bearer(app, make_token("read,admin", name="Comptabilité")[1])
+    body = client.post(f"/api/v1/collections/{collection.id}/settle").get_json()
+    assert "Comptabilité" in body["settled_by"] and body["settled_by"] != built_by
+    assert collection_builds.run_settlement(*queued.pop()[1]) == "settled"
+    db.session.expire_all()
+    paid = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "invoices", AuditEvent.record_id == invoice.id,
+        AuditEvent.action == "update")).all()
+    assert [event.after["status"] for event in paid] == ["paid"]
+    assert paid[0].actor_label == body["settled_by"]
+    settled = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "sepa_collections", AuditEvent.record_id == collection.id)
+        .order_by(AuditEvent.id)).all()
+    assert settled[-1].after == {"status": "settled"}
+    assert settled[-1].actor_label == body["settled_by"]
