@@ -393,7 +393,7 @@ def test_a_try_that_ends_in_an_error_still_counts_and_the_sixth_is_refused(
 
 def test_the_code_goes_by_sms_when_the_recipient_has_a_phone_and_chooses_it(
         app, admin_client, make_account, make_quote, inbox, monkeypatch):
-    from tests.selling.subscribe_support import RecordingSms
+    from tests.selling.subscribe_support import RecordingSms, texts_sent
 
     RecordingSms.sent.clear()
     monkeypatch.setitem(app.config, "ESIGN_SMS_SENDER",
@@ -412,13 +412,13 @@ def test_the_code_goes_by_sms_when_the_recipient_has_a_phone_and_chooses_it(
     asked = customer.post(path, data={"name": "Hélène Dupré", "consent": "y",
                                       "channel": "sms"})
     assert asked.status_code == 302
-    [(phone, text)] = RecordingSms.sent
+    [(phone, text)] = texts_sent(inbox)
     assert phone == "+33612345678" and len(inbox.messages) == mails  # no code by mail
     code_page = customer.get(f"{path}/code")
     assert fr("We sent a 6-digit code by SMS to %(phone)s. It is valid for 10 minutes.",
               phone="•• 5678") in page_text(code_page)
     assert customer.post(f"{path}/code/new", data={"channel": "sms"}).status_code == 302
-    assert len(RecordingSms.sent) == 2 and len(inbox.messages) == mails
+    assert len(texts_sent(inbox)) == 2 and len(inbox.messages) == mails
     code = re.search(r"\b(\d{6})\b", RecordingSms.sent[-1][1]).group(1)
     assert customer.post(f"{path}/code", data={"code": code}).status_code == 302
     db.session.expire_all()
