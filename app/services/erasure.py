@@ -267,7 +267,7 @@ def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
 SUBSCRIPTION_PERSONAL = ("first_name", "last_name", "street", "building_number",
                          "postal_code", "town", "email", "phone", "iban", "bic", "custom",
                          "ip", "user_agent", "name")
-LINK_PERSONAL = ("to", "email", "signer", "name")
+LINK_PERSONAL = ("to", "email", "phone", "signer", "name")
 
 
 def _erase_selling_traces(values: set[str], *, account_id: int | None = None,
