@@ -342,3 +342,35 @@ def test_the_settlement_job_acts_for_who_asked_for_it(
         .order_by(AuditEvent.id)).all()
     assert settled[-1].after == {"status": "settled"}
     assert settled[-1].actor_label == body["settled_by"]
+
+
+def test_the_build_leaves_out_by_the_previews_rules_in_the_database(
+        creditor, make_account, make_invoice, monkeypatch):
+    """One writing of the rules: the build's statement itself leaves out the invoices the
+    preview counts as left out (no BIC outside the EEA, a first or one-off debit's others),
+    so they never reach Python; asked for, they come with the preview's reasons."""
+    from app.queries import collection_due
+
+    monkeypatch.setattr(collection_due, "STREAM", 2)  # streamed a few rows at a time
+    when = local_day() + timedelta(days=20)
+    _customers(make_account, make_invoice, when)
+    debited = [(row.number, sequence) for row, sequence in collection_due.due_debits(when)]
+    # (in due date order, an invoice without one first or last as the database sorts NULL)
+    assert sorted(debited) == [("F-FRST", "FRST"), ("F-OOFF", "OOFF"), ("F-RCUR-1", "RCUR"),
+                               ("F-RCUR-2", "RCUR")]
+    left: dict[str, str] = {}
+    again = list(collection_due.due_debits(
+        when, left_out=lambda row, reason: left.__setitem__(row.number, reason)))
+    assert [(row.number, sequence) for row, sequence in again] == debited
+    shown = {line.number: line.reason for line in preview(when).left_out}
+    assert left == {number: reason for number, reason in shown.items()
+                    if reason in ("no_bic", "first_debit", "one_off")}
+    assert left == {"F-FRST-NEXT": "first_debit", "F-OOFF-2": "one_off", "F-NOBIC": "no_bic"}
+    # A first debit waiting for the bank holds its mandate's next invoice in the next build.
+    collections.build_collection(when)
+    db.session.commit()
+    assert list(collection_due.due_debits(when)) == []
+    left.clear()
+    list(collection_due.due_debits(
+        when, left_out=lambda row, reason: left.__setitem__(row.number, reason)))
+    assert left == {"F-FRST-NEXT": "first_debit", "F-OOFF-2": "one_off", "F-NOBIC": "no_bic"}
