@@ -37,7 +37,7 @@ class EsignSealViews(MethodView):
     @blp.response(200, EsignSealSchema)
     def put(self, data: dict[str, Any]) -> Any:
         """Seal with the tenant's own certificate (a PKCS#12 file), replacing any other."""
-        upload = data["pkcs12_file"]
+        upload = data.get("pkcs12_file")
         content = upload.stream.read(MAX_BYTES + 1) if upload is not None else b""
         with transaction():
             set_tenant_seal(content, data["passphrase"])
@@ -46,8 +46,7 @@ class EsignSealViews(MethodView):
     @requires("admin")
     @blp.response(204)
     def delete(self) -> None:
-        """Go back to the platform's seal (the removed certificate still checks what it
-        sealed)."""
+        """Go back to the platform's seal; the removed one still checks what it sealed."""
         with transaction():
             if not remove_tenant_seal():
                 raise NotFound()

@@ -28,7 +28,7 @@ class EsignSealSchema(ma.Schema):
 class EsignSealUploadSchema(ma.Schema):
     """A seal to use from now on (multipart/form-data)."""
 
-    pkcs12_file = Upload(load_default=None, metadata={
+    pkcs12_file = Upload(metadata={
         "description": "The seal's PKCS#12 file (.p12 or .pfx, at most 256 KiB): its "
                        "certificate and private key. Checked: readable with the passphrase, "
                        "the key matching the certificate, valid today, a key usage that "
