@@ -232,3 +232,26 @@ def test_the_purge_forgets_finished_texts_too(app, tenant, gateway, queued, monk
     db.session.commit()
     assert function(REGISTRY["purge_mails"])() == 1
     assert _rows() == []
+
+
+def test_erasing_the_customer_drops_the_texts_waiting_for_his_phone(
+        app, admin_client, make_account, make_quote, inbox, gateway):
+    from app.services.erasure import anonymise_customer
+    from tests.selling.test_quote_signing import _path, _send
+
+    gateway.down = 100  # the texts wait
+    account = make_account(kind="person", name="Hélène Dupré", email="helene@example.com",
+                           phone="06 12 34 56 78")
+    _send(admin_client, make_quote(account=account.id))
+    assert app.test_client().post(_path(inbox), data={
+        "name": "Hélène Dupré", "consent": "y", "channel": "sms"}).status_code == 302
+    inbox.messages  # noqa: B018 - waits for the first attempts
+    waiting = [row for row in _rows() if row.channel == "sms"]
+    assert [(row.recipient, row.status) for row in waiting] == [(PHONE, "pending")]
+
+    anonymise_customer(db.session.get(type(account), account.id))
+    db.session.commit()
+    [text_row] = [row for row in _rows() if row.channel == "sms"]
+    assert (text_row.recipient, text_row.status, text_row.message_sealed) == \
+        ("anonymised", "failed", None)
+    assert PHONE not in {row.recipient for row in _rows()}
