@@ -52,8 +52,3 @@ def sender() -> SmsSender:
         return ConsoleSms(current_app.config)
     module, _sep, name = path.partition(":")
     return getattr(importlib.import_module(module), name)(current_app.config)
-
-
-def masked(phone: str | None) -> str:
-    """Enough of a phone for its owner to recognise it, not to learn it."""
-    return f"•• {phone[-4:]}" if phone else ""
