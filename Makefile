@@ -35,6 +35,9 @@ translations: install
 	@if compgen -G "app/translations/*/LC_MESSAGES/messages.po" > /dev/null; then \
 		$(BIN)/pybabel compile -d app/translations 2>&1 | grep -v "^compiling" || true; fi
 
+# `make run` is the development server: signature codes go to its log too (and SMS, with no
+# gateway named, to the log only); an operator's gunicorn leaves them out.
+run: export ESIGN_LOG_CODES ?= 1
 run: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask ensure-demo

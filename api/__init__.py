@@ -59,6 +59,7 @@ def install_api(app: Flask) -> None:
     from api.custom_fields import blp as custom_fields_blp
     from api.docs import bp as docs_bp
     from api.errors import PROBLEM, ProblemPlugin, ProblemSchema, install_problem_handlers
+    from api.esign_seal import blp as esign_seal_blp
     from api.exports import blp as exports_blp
     from api.exports import runs_blp as export_runs_blp
     from api.exports import servers_blp as sftp_servers_blp
@@ -84,7 +85,8 @@ def install_api(app: Flask) -> None:
         "description": UNKNOWN_PARAMETER, "content": {PROBLEM: {"schema": ProblemSchema}}})
     for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp,
                       exports_blp, export_runs_blp, sftp_servers_blp, offers_blp,
-                      feed_accounts_blp, pulls_blp, subscriptions_blp, quote_signing_blp):
+                      feed_accounts_blp, pulls_blp, subscriptions_blp, quote_signing_blp,
+                      esign_seal_blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens, never cookies: no CSRF to fear
     install_records(api)

@@ -21,10 +21,13 @@ blp = Blueprint("quote_signing_api", __name__, url_prefix="/api/v1", tenant_wide
                             "without an account (docs/selling.md).")
 
 
+SHOWN = ("id", "quote_id", "recipient_email", "recipient_phone", "asks_mandate", "expires_at",
+         "created_at", "opened_at", "signed_at", "revoked_at")
+
+
 def _shown(link: QuoteSigningLink, url: str | None = None) -> dict[str, Any]:
-    return {**{name: getattr(link, name) for name in (
-        "id", "quote_id", "recipient_email", "asks_mandate", "expires_at", "created_at",
-        "opened_at", "signed_at", "revoked_at")}, "state": link.state(now()), "url": url}
+    return {**{name: getattr(link, name) for name in SHOWN}, "state": link.state(now()),
+            "url": url}
 
 
 @blp.route("/quotes/<int:quote_id>/signing-link")
@@ -48,7 +51,8 @@ class SigningLinkViews(MethodView):
             with transaction():
                 issued = create_link(quote, email=data["email"], days=data["days"],
                                      asks_mandate=data["asks_mandate"],
-                                     language=data["language"], send=data["send_email"])
+                                     language=data["language"], send=data["send_email"],
+                                     phone=data["phone"])
         except MailError as exc:
             raise ValidationError({"email": str(exc)}) from exc
         return _shown(issued.link, issued.url)

@@ -28,6 +28,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import Optional
 
+from app import sms
 from app.auth import serve_tenant_space
 from app.documents import MEDIA_TYPE, document_pdf
 from app.documents.subscription import mandate_text
@@ -47,7 +48,8 @@ serve_tenant_space(bp, for_staff=False, public=ENDPOINTS, any_user=set())
 
 @bp.context_processor
 def helpers() -> dict[str, Any]:
-    return {"code_channel": quote_signature.code_channel, "masked_phone": masked_phone}
+    return {"code_channel": quote_signature.code_channel, "masked_phone": masked_phone,
+            "sms_available": sms.available}
 
 
 def masked_phone(phone: str | None) -> str:

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import TooManyRequests
 
+from app import sms
 from app.auth import serve_tenant_space
 from app.documents.subscription import recurrence_label
 from app.errors import NotAllowed
@@ -43,7 +44,7 @@ serve_tenant_space(bp, for_staff=False, public=ENDPOINTS, any_user=set())
 
 @bp.context_processor
 def helpers() -> dict[str, Any]:
-    return {"recurrence_label": recurrence_label}
+    return {"recurrence_label": recurrence_label, "sms_available": sms.available}
 
 
 @bp.before_request

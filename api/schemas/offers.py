@@ -180,6 +180,9 @@ class CollectionSchema(ma.Schema):
     built_at = ma.fields.AwareDateTime(dump_only=True)
     built_by = ma.fields.String(dump_only=True)
     settled_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    settled_by = ma.fields.String(dump_only=True, metadata={
+        "description": "Who asked for the settlement (empty before); its job's audit events "
+                       "name him."})
 
 
 class DebitReturnSchema(ma.Schema):

@@ -11,6 +11,12 @@ class SigningLinkCreateSchema(ma.Schema):
     email = ma.fields.Email(load_default=None, allow_none=True, metadata={
         "description": "Who signs: the code goes to this address. The customer's (the "
                        "quote's account) when absent."})
+    phone = ma.fields.String(load_default=None, allow_none=True,
+                             validate=ma.validate.Length(max=40), metadata={
+        "description": "The signer's mobile, to which he may choose to receive his code by SMS "
+                       "(national numbers read in the customer's country, stored E.164). When "
+                       "absent, the phone the tenant has for `email` (a contact of the "
+                       "customer with that e-mail, or the customer's own), if any."})
     days = ma.fields.Integer(load_default=DEFAULT_DAYS,
                              validate=ma.validate.Range(min=1, max=MAX_DAYS), metadata={
         "description": f"How long the link works, in days ({DEFAULT_DAYS} by default, "
@@ -32,6 +38,8 @@ class SigningLinkSchema(ma.Schema):
         "description": "The link, /<tenant>/q/<token>: given once, when it is made (only its "
                        "hash is kept)."})
     recipient_email = ma.fields.String(dump_only=True)
+    recipient_phone = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "Where the code may go by SMS (E.164), or null: by e-mail only."})
     asks_mandate = ma.fields.Boolean(dump_only=True)
     state = ma.fields.String(dump_only=True, metadata={"enum": list(LINK_STATES)})
     expires_at = ma.fields.AwareDateTime(dump_only=True)

@@ -1,5 +1,5 @@
-"""Outgoing mails for admins: what the mail outbox sent, still holds or gave up, and a
-waiting or failed mail sent again now."""
+"""Outgoing messages for admins (mails and SMS): what the outbox sent, still holds or gave up,
+and a waiting or failed message sent again now."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -23,6 +23,7 @@ PURPOSE_LABELS = {
     "quote_signed": _l("Signed quote, to the customer"),
     "quote_signed_seller": _l("Signed quote, to the salesperson"),
 }
+CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS")}
 STATUS_LABELS = {"pending": _l("Pending"), "sent": _l("Sent"), "failed": _l("Failed"),
                  "expired": _l("Expired")}
 
@@ -32,6 +33,7 @@ def admin_mails():
     mails, more, status = mail_page(request.args)
     return render_template("admin/mails.html", mails=mails, more=more, status=status,
                            purposes=PURPOSE_LABELS, statuses=STATUS_LABELS,
+                           channels=CHANNEL_LABELS,
                            can_retry=can_retry)
 
 
@@ -41,5 +43,5 @@ def admin_mail_retry(mail_id: int):
     with transaction(user_errors=True) as saved:
         retry_mail(queued)
     if saved:
-        flash(_("The mail will be sent again now."), "success")
+        flash(_("The message will be sent again now."), "success")
     return redirect(url_for("backoffice.admin_mails", status=request.args.get("status") or None))

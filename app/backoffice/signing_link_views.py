@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, EmailField, IntegerField, SelectField
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, TelField
 from wtforms.validators import NumberRange, Optional
 
 from app.backoffice import bp
@@ -34,6 +34,7 @@ from app.web.transactions import transaction
 
 class SigningLinkForm(FlaskForm):
     email = EmailField(_l("Recipient"))
+    phone = TelField(_l("Recipient's mobile (optional)"), validators=[Optional()])
     days = IntegerField(_l("Valid for (days)"), default=DEFAULT_DAYS,
                         validators=[Optional(), NumberRange(min=1, max=MAX_DAYS)])
     asks_mandate = BooleanField(_l("Ask for a SEPA Direct Debit mandate"))
@@ -76,7 +77,7 @@ def signing_link_send(record_id: int):
     with transaction(user_errors=True) as saved:
         issued = create_link(quote, email=form.email.data, days=form.days.data,
                              asks_mandate=form.asks_mandate.data,
-                             language=form.language.data)
+                             language=form.language.data, phone=form.phone.data)
     if saved:
         flash(_("Link to sign sent to %(email)s, valid until %(date)s.",
                 email=issued.link.recipient_email, date=day(issued.link.expires_at.date())),

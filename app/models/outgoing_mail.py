@@ -1,4 +1,4 @@
-"""Mails written in the transaction of what they announce, sent once it is committed."""
+"""Mails and SMS written in the transaction of what they announce, sent once it is committed."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,8 +14,9 @@ OUTGOING_MAIL_STATUSES = ("pending", "sent", "failed", "expired")
 
 class OutgoingMail(TenantScoped, db.Model):
     """One message for one recipient: composed in the request, kept encrypted until it is
-    handed to the SMTP server (app/services/mail_outbox.py), forgotten then; a failed one is
-    kept, to be sent again from the outgoing mails page, until it is purged."""
+    handed to the SMTP server or the SMS gateway (app/services/mail_outbox.py), forgotten
+    then; a failed one is kept, to be sent again from the outgoing messages page, until it is
+    purged."""
 
     __tablename__ = "outgoing_mails"
     __table_args__ = (
@@ -25,9 +26,11 @@ class OutgoingMail(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(40))
+    # "email" (an RFC 5322 message to an address) or "sms" (a text to an E.164 phone).
+    channel: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
     recipient: Mapped[str] = mapped_column(String(254))
-    # The RFC 5322 message, encrypted (app/secret_box.py); None once sent or expired (or its
-    # recipient erased); a failed mail keeps it until purged.
+    # The RFC 5322 message (an SMS: its text), encrypted (app/secret_box.py); None once sent
+    # or expired (or its recipient erased); a failed one keeps it until purged.
     message_sealed: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -238,6 +238,8 @@ class Collection(TenantScoped, db.Model):
     built_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     built_by: Mapped[str] = mapped_column(String(254), default="")
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who asked for the settlement: its job's audit events name him, as built_by the build's.
+    settled_by: Mapped[str] = mapped_column(String(254), default="", server_default="")
 
     debits: Mapped[list[Debit]] = relationship(back_populates="collection",
                                                passive_deletes=True, order_by="Debit.id")

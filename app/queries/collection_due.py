@@ -7,9 +7,9 @@ not already in a collection waiting for its settlement, of a customer whose late
 mandate covers them. The rows come streamed (a server-side cursor on PostgreSQL, batches on
 SQLite), each an invoice joined to that mandate's columns: a collection of 100,000 debits
 never holds 100,000 rows. The preview runs in a request: it does not read the rows but has the
-database count them, by sequence type and by reason left out, over that same statement (the
-FRST/OOFF and missing-BIC rules of `due_debits` written as SQL beside it, compared with the
-build by tests/selling/test_collection_builds.py), and lists the first SHOWN left out.
+database count them, by sequence type and by reason left out, over that same statement and
+the same rules (FRST/OOFF, missing BIC: `_decisions`, SQL that the build filters by), and
+lists the first SHOWN left out.
 """
 from __future__ import annotations
 
@@ -89,10 +89,6 @@ def due_statement(collection_date: date, for_file: bool = True) -> Select:
             .order_by(Invoice.due_on, Invoice.id))
 
 
-def sequence_type(row: Any) -> str:
-    return Mandate.sequence_of(row.is_recurrent, row.last_used_on)
-
-
 def amendment(row: Any) -> str | None:
     """What the file says of an amended mandate: "account" when the customer moved within his
     bank (the original IBAN's bank code is the new one's), otherwise "SMNDA"."""
@@ -112,28 +108,44 @@ def amendment(row: Any) -> str | None:
 def due_debits(collection_date: date, left_out: Callable[[Row, str], None] | None = None,
                for_file: bool = True) -> Iterator[tuple[Row, str]]:
     """Each due invoice (a row of `due_statement`) the collection debits, with its sequence
-    type; those it leaves out, with their reason, to `left_out`. A first debit under a
-    mandate (FRST) or its only one (OOFF) takes one invoice: the customer's others wait."""
-    # A first or only debit still waiting for the bank holds its mandate too: the next
-    # debit under it is RCUR, once that one is settled.
-    first_taken: set[int] = set(db.session.scalars(select(Debit.mandate_id).where(
-        Debit.status == "pending", Debit.sequence_type.in_(("FRST", "OOFF")))))
-    rows = db.session.execute(due_statement(collection_date, for_file)
-                              .execution_options(yield_per=STREAM))
-    for row in rows:
-        sequence = sequence_type(row)
-        reason = None
-        if not row.bic and row.iban[:2] in NON_EEA_SEPA:
-            reason = "no_bic"
-        elif sequence in ("FRST", "OOFF"):
-            if row.mandate_id in first_taken:
-                reason = "first_debit" if sequence == "FRST" else "one_off"
-            else:
-                first_taken.add(row.mandate_id)
-        if reason is None:
-            yield row, sequence
+    type; those it leaves out, with their reason, to `left_out`. The database decides, by the
+    predicates the preview counts with (`_decisions`): only the debited rows come, streamed."""
+    due = due_statement(collection_date, for_file)
+    sequence, reason = _decisions(due)
+    decided = due.order_by(None).add_columns(
+        Invoice.due_on.label("due_on"), sequence.label("sequence_type"),
+        reason.label("left_out_reason")).subquery("decided")
+    stmt = select(decided).order_by(decided.c.due_on, decided.c.id)
+    if left_out is None:
+        stmt = stmt.where(decided.c.left_out_reason.is_(None))
+    for row in db.session.execute(stmt.execution_options(yield_per=STREAM)):
+        if row.left_out_reason is None:
+            yield row, row.sequence_type
         elif left_out is not None:
-            left_out(row, reason)
+            left_out(row, row.left_out_reason)
+
+
+def _decisions(due: Select) -> tuple[Any, Any]:
+    """The sequence type of each row of `due` (a `due_statement`) and the reason the
+    collection leaves it out (None: debited) — the one writing of these rules, which the
+    build filters by and the preview counts by:
+    - a SEPA country outside the EEA needs the debtor's BIC: without it, "no_bic";
+    - a first debit under a mandate (FRST) or its only one (OOFF) takes one invoice, the
+      first in the build's order: the customer's others wait ("first_debit", "one_off"),
+      and so do all of them while such a debit is still pending (the next one is RCUR, once
+      that one is settled)."""
+    row = due.selected_columns
+    sequence = case((row.is_recurrent.is_(False), "OOFF"),
+                    (row.last_used_on.is_not(None), "RCUR"), else_="FRST")
+    position = func.row_number().over(partition_by=row.mandate_id,
+                                      order_by=(Invoice.due_on, Invoice.id))
+    held = row.mandate_id.in_(select(Debit.mandate_id).where(
+        Debit.status == "pending", Debit.sequence_type.in_(("FRST", "OOFF"))))
+    no_bic = (func.coalesce(row.bic, "") == "") & func.substr(row.iban, 1, 2).in_(NON_EEA_SEPA)
+    reason = case((no_bic, "no_bic"),
+                  (sequence.in_(("FRST", "OOFF")) & (held | (position > 1)),
+                   case((sequence == "FRST", "first_debit"), else_="one_off")))
+    return sequence, reason
 
 
 def any_due(collection_date: date) -> bool:
@@ -213,20 +225,10 @@ def preview(collection_date: date) -> CollectionPreview:
 
 def _chosen(collection_date: date) -> Any:
     """The rows of `due_statement` with their sequence type and the reason the collection
-    leaves each out (None: debited), as `due_debits` decides them, computed by the database."""
+    leaves each out (None: debited), as `due_debits` decides them."""
     due = due_statement(collection_date, False)
     row = due.selected_columns
-    sequence = case((row.is_recurrent.is_(False), "OOFF"),
-                    (row.last_used_on.is_not(None), "RCUR"), else_="FRST")
-    # The first due invoice under a mandate (in the build's order) takes its FRST or OOFF.
-    position = func.row_number().over(partition_by=row.mandate_id,
-                                      order_by=(Invoice.due_on, Invoice.id))
-    held = row.mandate_id.in_(select(Debit.mandate_id).where(
-        Debit.status == "pending", Debit.sequence_type.in_(("FRST", "OOFF"))))
-    no_bic = (func.coalesce(row.bic, "") == "") & func.substr(row.iban, 1, 2).in_(NON_EEA_SEPA)
-    reason = case((no_bic, "no_bic"),
-                  (sequence.in_(("FRST", "OOFF")) & (held | (position > 1)),
-                   case((sequence == "FRST", "first_debit"), else_="one_off")))
+    sequence, reason = _decisions(due)
     return due.order_by(None).with_only_columns(
         row.id, row.number, row.account_id, row.iban, row.original_iban,
         (row.total - func.coalesce(row.amount_paid, 0)).label("amount"),

@@ -77,7 +77,7 @@ def _run(tenant_id: int, collection_id: int, status: str,
         collection = db.session.scalar(select(Collection).where(Collection.id == collection_id))
         try:
             with mail.in_language(locale), tenant_context(
-                    tenant_id, Actor("system", None, collection.built_by or "system")):
+                    tenant_id, Actor("system", None, _asked_by(collection, status))):
                 work(collection)
                 if not _still_mine(collection_id, me):
                     db.session.rollback()
@@ -95,6 +95,13 @@ def _run(tenant_id: int, collection_id: int, status: str,
         db.session.rollback()
         _fail(collection_id, status, me, message)
         return FAILED[status]
+
+
+def _asked_by(collection: Collection, status: str) -> str:
+    """Whom the job acts for, as its audit events name him: who asked for the build, or for
+    the settlement."""
+    asked = collection.settled_by if status == "settling" else ""
+    return asked or collection.built_by or "system"
 
 
 _FAILURES: dict[str, Callable[[str], str]] = {

@@ -169,6 +169,7 @@ def ask_settlement(collection: Collection) -> Collection:
     collection.status, collection.message = "settling", None
     collection.job_worker, collection.job_attempts = None, 0
     collection.job_started_at = datetime.now(UTC)  # asked at: the recovery's clock
+    collection.settled_by = current_actor().label[:254]  # the job acts in his name
     db.session.flush()
     record_event("update", "sepa_collections", collection.id, before={"status": "built"},
                  after={"status": "settling"})

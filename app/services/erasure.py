@@ -267,7 +267,7 @@ def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
 SUBSCRIPTION_PERSONAL = ("first_name", "last_name", "street", "building_number",
                          "postal_code", "town", "email", "phone", "iban", "bic", "custom",
                          "ip", "user_agent", "name")
-LINK_PERSONAL = ("to", "email", "signer", "name")
+LINK_PERSONAL = ("to", "email", "phone", "signer", "name")
 
 
 def _erase_selling_traces(values: set[str], *, account_id: int | None = None,
@@ -296,6 +296,10 @@ def _erase_selling_traces(values: set[str], *, account_id: int | None = None,
     values = values | {v for s in subscriptions
                        for v in (s.email, s.phone, s.iban, s.name, s.street) if v}
     values |= {s.signer_name for s in signatures if s.signer_name}
+    # The texts waiting for his phones (as the links, signatures and subscriptions knew them).
+    phones = {phone for phone in (*(s.phone for s in subscriptions),
+                                  *(link.recipient_phone for link in links),
+                                  *(s.signer_phone for s in signatures)) if phone}
     files: list[Path] = []
     for subscription in subscriptions:
         if subscription.status != "signed" and subscription.reviewed_sha256:
@@ -314,9 +318,11 @@ def _erase_selling_traces(values: set[str], *, account_id: int | None = None,
         signature.signer_phone = None
         signature.events = [{**event, "ip": "", "user_agent": ""}
                             for event in signature.events or ()]
-    if emails:
-        for waiting in db.session.scalars(select(OutgoingMail).where(
-                func.lower(OutgoingMail.recipient).in_(list(emails)))):
+    if emails or phones:
+        for waiting in db.session.scalars(select(OutgoingMail).where(or_(
+                (OutgoingMail.channel == "email")
+                & func.lower(OutgoingMail.recipient).in_(list(emails)),
+                (OutgoingMail.channel == "sms") & OutgoingMail.recipient.in_(list(phones))))):
             if waiting.status == "pending":
                 waiting.status, waiting.last_error = "failed", "recipient erased"
             waiting.recipient, waiting.message_sealed = ANONYMISED, None

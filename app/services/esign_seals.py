@@ -141,6 +141,30 @@ def remove_tenant_seal() -> bool:
     return True
 
 
+def seal_in_use() -> dict[str, Any]:
+    """The public facts of the seal the tenant's documents are sealed with now: its own, or
+    the platform's (`whose`); never its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    from app import esign
+
+    found = tenant_seal()
+    if found is not None:
+        pem, updated_at = found.certificate_pem.encode(), found.updated_at or found.created_at
+    else:
+        pem, updated_at = esign.seal_files()[0].read_bytes(), None
+    certificate = x509.load_pem_x509_certificate(pem)
+    return {"whose": "tenant" if found is not None else "platform",
+            "subject": certificate.subject.rfc4514_string(),
+            "issuer": certificate.issuer.rfc4514_string(),
+            "serial_number": format(certificate.serial_number, "x"),
+            "not_before": certificate.not_valid_before_utc,
+            "not_after": certificate.not_valid_after_utc,
+            "fingerprint": certificate.fingerprint(hashes.SHA256()).hex(),
+            "updated_at": updated_at}
+
+
 def pkcs12_of(seal: EsignSeal) -> tuple[bytes, str]:
     """The seal's PKCS#12 bytes and passphrase, decrypted (for app/esign.py only)."""
     return (base64.b64decode(secret_box.unseal(seal.pkcs12_sealed)),

@@ -1,5 +1,7 @@
-"""The mail outbox: a mail is written in the transaction of what it announces, and sent once
-that transaction has committed — as webhook deliveries are (app/services/webhook_outbox.py).
+"""The outbox of mails and text messages: a mail (or an SMS, `channel` "sms": a signature code
+through app/sms.py) is written in the transaction of what it announces, and sent once that
+transaction has committed — as webhook deliveries are (app/services/webhook_outbox.py). Both
+channels share everything below: retries, the outgoing messages page, expiry and purge.
 
 A rolled-back sale sends nothing; a slow SMTP server holds no transaction open; a failing one
 rolls nothing back: the mail waits and is retried after MAIL_RETRY_DELAYS (1 min, 5 min,
@@ -29,7 +31,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from app import mail, secret_box
+from app import mail, secret_box, sms
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import OutgoingMail
@@ -54,6 +56,19 @@ def queue_mail(message: EmailMessage, purpose: str, *,
         purpose=purpose[:40], recipient=str(message["To"] or "")[:254],
         message_sealed=secret_box.seal(base64.b64encode(message.as_bytes()).decode()),
         status="pending", attempts=0, next_attempt_at=_now(), expires_at=expires_at)
+    db.session.add(queued)
+    db.session.flush()
+    db.session.info[WAKE] = True
+    return queued
+
+
+def queue_sms(phone: str, text: str, purpose: str, *,
+              expires_at: datetime | None = None) -> OutgoingMail:
+    """The SMS `text` to `phone` (E.164) to send once the current transaction commits."""
+    queued = OutgoingMail(
+        channel="sms", purpose=purpose[:40], recipient=phone[:254],
+        message_sealed=secret_box.seal(text), status="pending", attempts=0,
+        next_attempt_at=_now(), expires_at=expires_at)
     db.session.add(queued)
     db.session.flush()
     db.session.info[WAKE] = True
@@ -129,6 +144,16 @@ def send_one(mail_id: int) -> bool:
         queued.status, queued.message_sealed, queued.locked_until = "expired", None, None
         db.session.commit()
         return False
+    if queued.channel == "sms":
+        phone, text = queued.recipient, secret_box.unseal(queued.message_sealed)
+        db.session.commit()  # no transaction stays open while the gateway answers
+        try:
+            sms.sender().send(phone, text)
+        except Exception as exc:  # noqa: BLE001 - any gateway's failure: retried
+            # What the gateway says, without the text it may quote: the code stays secret.
+            _failed(mail_id, f"{exc.__class__.__name__}: {exc}".replace(text, "…"))
+            return False
+        return _sent(mail_id)
     message = message_from_bytes(
         base64.b64decode(secret_box.unseal(queued.message_sealed)), policy=default_policy)
     db.session.commit()  # no transaction stays open while the SMTP server answers
@@ -137,6 +162,10 @@ def send_one(mail_id: int) -> bool:
     except mail.MailError as exc:
         _failed(mail_id, str(exc))
         return False
+    return _sent(mail_id)
+
+
+def _sent(mail_id: int) -> bool:
     queued = db.session.scalar(select(OutgoingMail).where(OutgoingMail.id == mail_id))
     if queued is not None:
         queued.attempts += 1
@@ -155,8 +184,8 @@ def _failed(mail_id: int, error: str) -> None:
     queued.last_error, queued.locked_until = error[:500], None
     if queued.attempts > len(delays):
         queued.status = "failed"  # the sealed message stays: an admin may send it again
-        log.warning("mail %s (%s) given up after %d attempts", mail_id, queued.purpose,
-                    queued.attempts)
+        log.warning("%s %s (%s) given up after %d attempts", queued.channel, mail_id,
+                    queued.purpose, queued.attempts)
     else:
         queued.next_attempt_at = _now() + timedelta(seconds=delays[queued.attempts - 1])
     db.session.commit()
@@ -172,8 +201,8 @@ def can_retry(queued: OutgoingMail) -> bool:
 def retry_mail(queued: OutgoingMail) -> None:
     """Send a waiting or failed mail at once, a failed one with a fresh series of attempts."""
     if not can_retry(queued):
-        raise ValidationError({"": _("This mail can no longer be sent: it was sent, or its "
-                                     "content or its code is gone.")})
+        raise ValidationError({"": _("This message can no longer be sent: it was sent, or "
+                                     "its content or its code is gone.")})
     before = {"status": queued.status, "attempts": queued.attempts}
     if queued.status == "failed":
         queued.status, queued.attempts = "pending", 0

@@ -71,10 +71,16 @@ def mandate_available() -> bool:
 
 def create_link(quote: Quote, *, email: str | None, days: int | None = None,
                 asks_mandate: bool = False, language: str = "fr",
-                send: bool = True) -> IssuedLink:
+                send: bool = True, phone: str | None = None) -> IssuedLink:
     """A new link to sign `quote`, mailed to `email` (the customer's when empty) unless not
-    `send`; the quote's other links are revoked, and a draft becomes sent."""
+    `send`; the code may go by SMS to `phone` (typed by staff; when empty, the one the tenant
+    has for that address). The quote's other links are revoked, and a draft becomes sent."""
     errors: dict[str, str] = {}
+    typed_phone = None
+    if phone and phone.strip():
+        typed_phone = to_e164(phone, quote.account.country if quote.account else None)
+        if typed_phone is None or len(typed_phone) > 40:
+            errors["phone"] = _("Enter a phone number, such as +33 6 12 34 56 78.")
     if quote.status not in SIGNABLE:
         errors["quote"] = _("Only a draft or sent quote can be sent for signature.")
     days = DEFAULT_DAYS if days is None else days
@@ -100,7 +106,7 @@ def create_link(quote: Quote, *, email: str | None, days: int | None = None,
     token, moment = secrets.token_urlsafe(32), now()
     link = QuoteSigningLink(quote_id=quote.id, token_hash=token_hash(token),
                             recipient_email=address, language=language,
-                            recipient_phone=recipient_phone(quote, address),
+                            recipient_phone=typed_phone or recipient_phone(quote, address),
                             asks_mandate=bool(asks_mandate),
                             created_at=moment, expires_at=moment + timedelta(days=days),
                             created_by_id=current_actor().id
@@ -111,8 +117,8 @@ def create_link(quote: Quote, *, email: str | None, days: int | None = None,
     tenant = db.session.get(Tenant, current_tenant_id())
     url = mail.external_url(ENDPOINT, tenant=tenant.slug, token=token)
     record_event("signing_link_sent" if send else "signing_link_created", "quotes", quote.id,
-                 None, {"link": link.id, "to": address, "expires_at": link.expires_at,
-                        "asks_mandate": link.asks_mandate})
+                 None, {"link": link.id, "to": address, "phone": link.recipient_phone,
+                        "expires_at": link.expires_at, "asks_mandate": link.asks_mandate})
     if send:
         queue_mail(_link_mail(quote, link, tenant, url, days), "quote_link")
     return IssuedLink(link, url)

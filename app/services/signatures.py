@@ -1,5 +1,5 @@
 """Signing by one-time code: the signer consents to a document he was shown, receives a code
-by e-mail (or SMS through ESIGN_SMS_SENDER), enters it — valid 10 minutes, single use, 5 tries
+by e-mail (or SMS, app/sms.py), enters it — valid 10 minutes, single use, 5 tries
 — and the evidence is kept: the consent text, each code sent and each try with the IP address,
 the user agent and the UTC time, the document's SHA-256 before and after its seal.
 
@@ -11,47 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import update
 
-from app import mail
+from app import mail, sms
 from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.models import Signature, Tenant
-from app.services.mail_outbox import queue_mail
+from app.services.mail_outbox import queue_mail, queue_sms
 from app.tenancy import current_tenant_id
 
 log = logging.getLogger(__name__)
 CODE_VALIDITY = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 MAX_CODES = 5  # codes sent for one signature: past it, start again
-
-
-class SmsSender(Protocol):
-    def send(self, phone: str, text: str) -> None: ...
-
-
-class ConsoleSms:
-    """The development SMS sender: the message goes to the log."""
-
-    def send(self, phone: str, text: str) -> None:
-        log.warning("SMS to %s: %s", phone, text)
-
-
-def sms_sender() -> SmsSender:
-    """ESIGN_SMS_SENDER (`module:Class`, built with the app's config) or the console."""
-    path = current_app.config.get("ESIGN_SMS_SENDER") or ""
-    if not path:
-        return ConsoleSms()
-    module, _sep, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)(current_app.config)
 
 
 def _now() -> datetime:
@@ -100,7 +79,8 @@ def send_code(signature: Signature, *, by_sms: bool = False, ip: str | None = No
     signature.code_expires_at = _now() + CODE_VALIDITY
     signature.attempts = 0
     signature.codes_sent += 1
-    channel = "sms" if by_sms and signature.signer_phone else "email"
+    # SMS only through a gateway (or the development console): otherwise by e-mail.
+    channel = "sms" if by_sms and signature.signer_phone and sms.available() else "email"
     _event(signature, "code_sent", ip, agent, channel=channel)
     db.session.flush()
     if current_app.config.get("ESIGN_LOG_CODES"):
@@ -108,16 +88,17 @@ def send_code(signature: Signature, *, by_sms: bool = False, ip: str | None = No
     tenant = db.session.get(Tenant, current_tenant_id())
     text = _("Your signature code for %(name)s: %(code)s. It is valid for 10 minutes; "
              "never give it to anyone.", name=tenant.name, code=code)
+    # Either way sent as soon as the step commits (at once, by the job engine), retried while
+    # the code lives; the page says the same whether it has left yet or not.
     if channel == "sms":
-        sms_sender().send(signature.signer_phone, text)
+        queue_sms(signature.signer_phone, text, "signature_code",
+                  expires_at=signature.code_expires_at)
         return
     mail.ensure_configured()
     message = mail.compose(
         signature.signer_email, _("Your signature code — %(name)s", name=tenant.name),
         "document", sender_name=tenant.name, greeting=_("Hello,"), paragraphs=[text],
         signature=tenant.name)
-    # Sent as soon as the step commits (at once, by the job engine), retried while the code
-    # lives; the page says the same whether it has left yet or not.
     queue_mail(message, "signature_code", expires_at=signature.code_expires_at)
 
 

@@ -54,3 +54,10 @@ class RecordingSms:
 
     def send(self, phone: str, text: str) -> None:
         RecordingSms.sent.append((phone, text))
+
+
+def texts_sent(inbox: Any) -> list[tuple[str, str]]:
+    """The SMS sent so far: texts leave from the outbox after their commit, as mails do, so
+    this waits as the inbox does for what was queued."""
+    inbox.messages  # noqa: B018 - waits until no message awaits its first attempt
+    return RecordingSms.sent

@@ -312,3 +312,65 @@ def test_a_settlement_runs_as_a_job_and_a_failed_one_changes_nothing(
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).status == "paid"
     problem(client.post(f"{url}/settle"), 403)
+
+
+def test_the_settlement_job_acts_for_who_asked_for_it(
+        app, make_token, creditor, make_account, make_invoice, queued):
+    """The invoices paid by a settlement name whoever asked for it, not the builder nor the
+    platform."""
+    from app.models import AuditEvent
+    from tests.api.conftest import bearer
+
+    when = local_day() + timedelta(days=20)
+    active_mandate(account := make_account())
+    invoice = make_invoice(account=account, due_on=when)
+    collection = collections.build_collection(when)
+    db.session.commit()
+    built_by = collection.built_by
+    client = bearer(app, make_token("read,admin", name="Comptabilité")[1])
+    body = client.post(f"/api/v1/collections/{collection.id}/settle").get_json()
+    assert "Comptabilité" in body["settled_by"] and body["settled_by"] != built_by
+    assert collection_builds.run_settlement(*queued.pop()[1]) == "settled"
+    db.session.expire_all()
+    paid = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "invoices", AuditEvent.record_id == invoice.id,
+        AuditEvent.action == "update")).all()
+    assert [event.after["status"] for event in paid] == ["paid"]
+    assert paid[0].actor_label == body["settled_by"]
+    settled = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "sepa_collections", AuditEvent.record_id == collection.id)
+        .order_by(AuditEvent.id)).all()
+    assert settled[-1].after == {"status": "settled"}
+    assert settled[-1].actor_label == body["settled_by"]
+
+
+def test_the_build_leaves_out_by_the_previews_rules_in_the_database(
+        creditor, make_account, make_invoice, monkeypatch):
+    """One writing of the rules: the build's statement itself leaves out the invoices the
+    preview counts as left out (no BIC outside the EEA, a first or one-off debit's others),
+    so they never reach Python; asked for, they come with the preview's reasons."""
+    from app.queries import collection_due
+
+    monkeypatch.setattr(collection_due, "STREAM", 2)  # streamed a few rows at a time
+    when = local_day() + timedelta(days=20)
+    _customers(make_account, make_invoice, when)
+    debited = [(row.number, sequence) for row, sequence in collection_due.due_debits(when)]
+    # (in due date order, an invoice without one first or last as the database sorts NULL)
+    assert sorted(debited) == [("F-FRST", "FRST"), ("F-OOFF", "OOFF"), ("F-RCUR-1", "RCUR"),
+                               ("F-RCUR-2", "RCUR")]
+    left: dict[str, str] = {}
+    again = list(collection_due.due_debits(
+        when, left_out=lambda row, reason: left.__setitem__(row.number, reason)))
+    assert [(row.number, sequence) for row, sequence in again] == debited
+    shown = {line.number: line.reason for line in preview(when).left_out}
+    assert left == {number: reason for number, reason in shown.items()
+                    if reason in ("no_bic", "first_debit", "one_off")}
+    assert left == {"F-FRST-NEXT": "first_debit", "F-OOFF-2": "one_off", "F-NOBIC": "no_bic"}
+    # A first debit waiting for the bank holds its mandate's next invoice in the next build.
+    collections.build_collection(when)
+    db.session.commit()
+    assert list(collection_due.due_debits(when)) == []
+    left.clear()
+    list(collection_due.due_debits(
+        when, left_out=lambda row, reason: left.__setitem__(row.number, reason)))
+    assert left == {"F-FRST-NEXT": "first_debit", "F-OOFF-2": "one_off", "F-NOBIC": "no_bic"}

@@ -133,7 +133,7 @@ def test_a_mail_that_cannot_go_again_offers_no_retry_and_refuses_one(admin_clien
     assert fr("Send now") not in text(admin_client.get(PAGE))
     for row in (sent, expired_code, erased):
         refused = admin_client.post(f"/alpha/admin/mails/{row.id}/retry", follow_redirects=True)
-        assert fr("This mail can no longer be sent: it was sent, or its content or its code "
+        assert fr("This message can no longer be sent: it was sent, or its content or its code "
                   "is gone.") in text(refused)
         assert _row(row.id).status == row.status
     assert db.session.scalar(select(AuditEvent).where(

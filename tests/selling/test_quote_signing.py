@@ -393,7 +393,7 @@ def test_a_try_that_ends_in_an_error_still_counts_and_the_sixth_is_refused(
 
 def test_the_code_goes_by_sms_when_the_recipient_has_a_phone_and_chooses_it(
         app, admin_client, make_account, make_quote, inbox, monkeypatch):
-    from tests.selling.subscribe_support import RecordingSms
+    from tests.selling.subscribe_support import RecordingSms, texts_sent
 
     RecordingSms.sent.clear()
     monkeypatch.setitem(app.config, "ESIGN_SMS_SENDER",
@@ -412,13 +412,13 @@ def test_the_code_goes_by_sms_when_the_recipient_has_a_phone_and_chooses_it(
     asked = customer.post(path, data={"name": "Hélène Dupré", "consent": "y",
                                       "channel": "sms"})
     assert asked.status_code == 302
-    [(phone, text)] = RecordingSms.sent
+    [(phone, text)] = texts_sent(inbox)
     assert phone == "+33612345678" and len(inbox.messages) == mails  # no code by mail
     code_page = customer.get(f"{path}/code")
     assert fr("We sent a 6-digit code by SMS to %(phone)s. It is valid for 10 minutes.",
               phone="•• 5678") in page_text(code_page)
     assert customer.post(f"{path}/code/new", data={"channel": "sms"}).status_code == 302
-    assert len(RecordingSms.sent) == 2 and len(inbox.messages) == mails
+    assert len(texts_sent(inbox)) == 2 and len(inbox.messages) == mails
     code = re.search(r"\b(\d{6})\b", RecordingSms.sent[-1][1]).group(1)
     assert customer.post(f"{path}/code", data={"code": code}).status_code == 302
     db.session.expire_all()
@@ -426,3 +426,39 @@ def test_the_code_goes_by_sms_when_the_recipient_has_a_phone_and_chooses_it(
     assert signature.status == "signed" and signature.signer_phone == "+33612345678"
     assert [e.get("channel") for e in signature.events if e["event"] == "code_sent"] == \
         ["sms", "sms"]
+
+
+def test_staff_type_the_signers_mobile_for_a_code_by_sms(app, admin_client, make_account,
+                                                          make_quote, inbox, monkeypatch):
+    """A customer the tenant has no mobile for (or another one): staff type it beside the
+    address; the link page then offers the code by SMS to it."""
+    from tests.selling.subscribe_support import RecordingSms, texts_sent
+
+    RecordingSms.sent.clear()
+    monkeypatch.setitem(app.config, "ESIGN_SMS_SENDER",
+                        "tests.selling.subscribe_support:RecordingSms")
+    quote = make_quote(account=make_account(email="helene@example.com", phone=None).id)
+    detail = page_text(admin_client.get(f"/alpha/quotes/{quote.id}"))
+    assert fr("Recipient's mobile (optional)") in detail
+    refused = admin_client.post(f"/alpha/quotes/{quote.id}/signing-link", data={
+        "email": "helene@example.com", "phone": "not a phone", "days": "14", "language": "fr"},
+        follow_redirects=True)
+    assert fr("Enter a phone number, such as +33 6 12 34 56 78.") in page_text(refused)
+    assert db.session.query(QuoteSigningLink).count() == 0
+    _send(admin_client, quote, phone="06 98 76 54 32")
+    link = _link(quote.id)
+    assert link.recipient_phone == "+33698765432"
+    assert "+33698765432" in page_text(admin_client.get(f"/alpha/quotes/{quote.id}"))
+    path = _path(inbox)
+    customer = app.test_client()
+    assert fr("by SMS to %(phone)s", phone="•• 5432") in page_text(customer.get(path))
+    assert customer.post(path, data={"name": "Hélène Dupré", "consent": "y",
+                                     "channel": "sms"}).status_code == 302
+    [(phone, _text)] = texts_sent(inbox)
+    assert phone == "+33698765432"
+    # Left empty, the phone the tenant knows for the address, as before.
+    _send(admin_client, make_quote(account=make_account(email="paul@example.com",
+                                                        phone="06 12 34 56 78").id),
+          email="paul@example.com")
+    assert db.session.query(QuoteSigningLink).order_by(QuoteSigningLink.id.desc()).first() \
+        .recipient_phone == "+33612345678"

@@ -81,3 +81,30 @@ def test_the_operations_are_documented(app, make_token):
     assert {"get", "post", "delete"} <= set(operations)
     assert "SigningLink" in str(operations["post"]["responses"]["201"])
     assert "url" in spec["components"]["schemas"]["SigningLink"]["properties"]
+
+
+def test_a_token_gives_the_signers_mobile_or_gets_the_known_one(app, make_token, make_quote,
+                                                                 make_account):
+    client = bearer(app, make_token("read,write")[1])
+    account = make_account(email="office@example.com", phone="02 123 45 67", country="BE")
+    quote = make_quote(account=account.id)
+    url = f"/api/v1/quotes/{quote.id}/signing-link"
+    typed = client.post(url, json={"email": "buyer@example.com", "phone": "0470 12 34 56",
+                                   "send_email": False})
+    assert typed.status_code == 201, typed.data
+    assert typed.get_json()["recipient_phone"] == "+32470123456"  # read in Belgium
+    assert client.get(url).get_json()["recipient_phone"] == "+32470123456"
+    known = client.post(url, json={"email": "office@example.com", "send_email": False})
+    assert known.get_json()["recipient_phone"] == "+3221234567"  # the customer's own
+    none = client.post(url, json={"email": "buyer@example.com", "send_email": False})
+    assert none.get_json()["recipient_phone"] is None
+    bad = problem(client.post(url, json={"email": "buyer@example.com", "phone": "call me",
+                                         "send_email": False}), 422)
+    assert list(bad["errors"]) == ["phone"]
+    long = problem(client.post(url, json={"email": "buyer@example.com", "phone": "1" * 41,
+                                          "send_email": False}), 422)
+    assert "phone" in long["errors"]
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    assert "phone" in schemas["SigningLinkCreate"]["properties"]
+    assert "recipient_phone" in schemas["SigningLink"]["properties"]

@@ -124,6 +124,9 @@ def test_an_sms_goes_through_the_configured_sender(app, tenant, inbox, monkeypat
     monkeypatch.setitem(app.config, "ESIGN_SMS_SENDER",
                         "tests.selling.test_signatures:RecordingSms")
     signatures.send_code(signature, by_sms=True)
+    assert RecordingSms.sent == []  # not before the commit
+    db.session.commit()
+    inbox.messages  # noqa: B018 - waits for the outbox's first attempts
     [(phone, text)] = RecordingSms.sent
     assert phone == "+33612345678" and re.search(r"\b\d{6}\b", text)
     assert not inbox.messages and signature.events[-1]["channel"] == "sms"
