@@ -156,25 +156,27 @@ class BulkSQL:
         return {key: digest for key, digest, live in rows if digest is not None and live}
 
     def digests_of_range(self, keys: list[str], rows: int) -> tuple[bytes, str] | None:
-        """The feed fingerprints of the live records from the least of `keys` to the
-        greatest, joined in the key's order, and their keys joined by line feeds: one scan of
-        the key's index returning one row; None when the range holds more than
-        RANGE_SPREAD × `rows` records (then `digests`)."""
+        """The feed fingerprints of the live (not archived) records from the least of `keys`
+        to the greatest, joined in the key's order (16 zero bytes for a record without one),
+        and their keys joined by line feeds, in the same order: one scan of the key's index
+        returning one row; None when the range holds more than RANGE_SPREAD × `rows` records
+        (then `digests`)."""
         limit = RANGE_SPREAD * rows
-        live = "import_digest IS NOT NULL AND archived_at IS NULL"
         key = self.key
         if self.sqlite:
-            statement = (f"SELECT count(*), group_concat(CASE WHEN {live} THEN "
-                         f"hex(import_digest) END, ''), group_concat(CASE WHEN {live} THEN "
-                         f"{key} END, char(10)) FROM (SELECT {key}, import_digest, archived_at "
+            statement = (f"SELECT count(*), group_concat(CASE WHEN archived_at IS NULL THEN "
+                         f"coalesce(hex(import_digest), '{'0' * 32}') END, ''), "
+                         f"group_concat(CASE WHEN archived_at IS NULL THEN {key} END, char(10)) "
+                         f"FROM (SELECT {key}, import_digest, archived_at "
                          f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
                          f"BETWEEN ? AND ? ORDER BY {key} LIMIT ?)")
             parameters: tuple = (self.tenant_id, min(keys), max(keys), limit + 1)
         else:  # the bounds in the column's own collation
             statement = (f"WITH b AS (SELECT min(v) AS low, max(v) AS high FROM "
-                         f"unnest(%s::text[]) AS v) SELECT count(*), string_agg(import_digest, "
-                         f"''::bytea) FILTER (WHERE {live}), string_agg({key}, E'\\n') "
-                         f"FILTER (WHERE {live}) FROM (SELECT t.{key}, t.import_digest, "
+                         f"unnest(%s::text[]) AS v) SELECT count(*), string_agg(coalesce("
+                         f"import_digest, '\\x{'0' * 32}'::bytea), ''::bytea) FILTER (WHERE "
+                         f"archived_at IS NULL), string_agg({key}, E'\\n') FILTER (WHERE "
+                         f"archived_at IS NULL) FROM (SELECT t.{key}, t.import_digest, "
                          f"t.archived_at FROM {self.table.name} AS t, b WHERE t.tenant_id = %s "
                          f"AND t.{key} BETWEEN b.low AND b.high ORDER BY t.{key} LIMIT %s) AS s")
             parameters = (keys, self.tenant_id, limit + 1)
