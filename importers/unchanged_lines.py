@@ -135,21 +135,26 @@ class _LineReader:
             return
         numbers = range(first, first + len(lines))
         digests = self._digests(lines)
-        joined = b"".join(digests)
         found = self._stored(lines)
         keys: list[str | None] | None = None
         same: list[bool] | None = None
         repeated: dict[int, int] = {}
-        if found is not None and found[0] == joined:
-            # The usual night: every line, in order, is the one that made its record, and
-            # the records of the range are all there; no key to read from the lines.
-            keys, same = found[1], [True] * len(lines)
-        elif found is not None:
-            keys = self._keys(b"\n".join(lines), len(lines))
-            if keys == found[1]:  # the same records, some lines changed: compared in place
-                stored = found[0]
+        if found is not None:
+            stored = found[0]
+            if stored == b"".join(digests):
+                # The usual night: every line, in order, is the one that made its record,
+                # and the records of the range are all there; no key to read from the lines.
+                same = [True] * len(lines)
+            else:  # compared in place: each line with the record of its rank in the range
                 same = [stored[at:at + DIGEST] == digest for at, digest in zip(
                     range(0, len(stored), DIGEST), digests, strict=True)]
+                # A line equal to its record's digest has its key; the others are read.
+                other = [at for at, equal in enumerate(same) if not equal]
+                read = self._keys(b"\n".join([lines[at] for at in other]), len(other))
+                if read != [found[1][at] for at in other]:
+                    same = None  # not the same records: key by key
+            if same is not None:
+                keys = found[1]
         if same is not None and self.engine.note_range(keys, found[2], first):
             pass  # every key noted with its range (none seen before)
         else:
