@@ -164,8 +164,11 @@ class BulkSQL:
         limit = RANGE_SPREAD * rows
         key = self.key
         if self.sqlite:
-            statement = (f"SELECT count(*), group_concat(CASE WHEN archived_at IS NULL THEN "
-                         f"coalesce(hex(import_digest), '{'0' * 32}') END, ''), "
+            # The digests' bytes joined as they are (a UTF-8 database's text keeps a blob's
+            # bytes; a database in another encoding joins other bytes, of another length:
+            # then no block is found in order, and keys are compared one by one).
+            statement = (f"SELECT count(*), CAST(group_concat(CASE WHEN archived_at IS NULL "
+                         f"THEN coalesce(import_digest, zeroblob(16)) END, '') AS BLOB), "
                          f"group_concat(CASE WHEN archived_at IS NULL THEN {key} END, char(10)) "
                          f"FROM (SELECT {key}, import_digest, archived_at "
                          f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
@@ -190,7 +193,7 @@ class BulkSQL:
             return None
         if not digests:
             return b"", ""
-        return bytes.fromhex(digests) if self.sqlite else bytes(digests), found
+        return bytes(digests), found
 
     def references(self, table: Table, with_partner: bool,
                    refs: list[str] | None) -> dict[str, tuple[int, int | None]]:
