@@ -442,8 +442,14 @@ class ImportEngine:
             plan.failed.append(item)
             return
         before, after = change
-        row = {"id": current["id"], "updated_at": now, "import_run_id": self.run.id,
-               "import_profile_id": self.run.profile_id, "archived_at": None}
+        row = {"id": current["id"], "updated_at": now, "import_run_id": self.run.id}
+        # Set only when they change: each is in indexes (and archived_at in the partners'
+        # figures' trigger) that an UPDATE naming it rewrites even with the same value
+        # (SQLite: 2,000 updates 0.15-0.2 s of CPU with them, 0.04-0.05 s without).
+        if current.get("import_profile_id", -1) != self.run.profile_id:
+            row["import_profile_id"] = self.run.profile_id
+        if current.get("archived_at", True) is not None:
+            row["archived_at"] = None
         row.update({k: v for k, v in after.items() if k != "lines"})
         if "custom" in after:
             row["custom"] = {**(current["custom"] or {}), **after["custom"]}
@@ -459,7 +465,7 @@ class ImportEngine:
         profile = self.profile
         partnered = takes_account_partner(self.entity)
         found = self.writer.current(list(dict.fromkeys([
-            "id", profile.key, "custom", "archived_at",
+            "id", profile.key, "custom", "archived_at", "import_profile_id",
             *(t.name for t in profile.targets if t.kind == "field"),
             *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
             *(("partner_id", "account_id") if partnered else ()),

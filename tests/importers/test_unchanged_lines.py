@@ -231,3 +231,17 @@ def test_full_sync_archives_around_interleaved_ranges_and_changed_blocks(feed, n
     assert last.archived == 5
     assert {key for key, invoice in _invoices().items() if invoice.archived_at} == {
         "R01", "R12", "R13", "R30", *(row.split(";")[0] for row in rows[5:10])}
+
+
+def test_an_update_names_the_profile_that_wrote_it_last(feed):
+    first = feed()  # profile of full_sync=False
+    rows = [*ROWS]
+    rows[4] = rows[4].replace("5,00", "5,50")
+    other = feed(rows, full_sync=True)  # another profile
+    assert other.updated == 1
+    invoices = _invoices()
+    assert invoices["R05"].import_profile_id == other.profile_id != first.profile_id
+    assert invoices["R04"].import_profile_id == first.profile_id
+    back = feed()
+    assert back.updated == 1
+    assert _invoices()["R05"].import_profile_id == first.profile_id
