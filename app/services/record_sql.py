@@ -147,13 +147,24 @@ class BulkSQL:
             parameters = (keys, self.tenant_id, limit + 1)
         cursor = self.cursor()
         try:
-            cursor.execute(statement, parameters)
+            self._execute_unprepared(cursor, statement, parameters)
             rows = cursor.fetchall()
         finally:
             cursor.close()
         if len(rows) > limit:
             return None
         return {key: digest for key, digest, live in rows if digest is not None and live}
+
+    def _execute_unprepared(self, cursor: Any, statement: str, parameters: tuple) -> None:
+        """A range statement, planned for its own bounds each time. psycopg prepares a
+        statement run five times, and PostgreSQL then keeps a generic plan, made without the
+        bounds (they come from the parameters through min/max): it walked the tenant's whole
+        key index for each block, 0.4-0.5 s of server CPU a block of 20,000 rows of a
+        million-row table instead of 0.03 s."""
+        if self.sqlite:
+            cursor.execute(statement, parameters)
+        else:
+            cursor.execute(statement, parameters, prepare=False)
 
     def digests_of_range(self, keys: list[str], rows: int) -> tuple[bytes, str] | None:
         """The feed fingerprints of the live (not archived) records from the least of `keys`
@@ -185,7 +196,7 @@ class BulkSQL:
             parameters = (keys, self.tenant_id, limit + 1)
         cursor = self.cursor()
         try:
-            cursor.execute(statement, parameters)
+            self._execute_unprepared(cursor, statement, parameters)
             count, digests, found = cursor.fetchone()
         finally:
             cursor.close()
