@@ -3,12 +3,24 @@
 A dict while the file is small; past `SPILL` keys, a private temporary SQLite database (a file
 in the temporary directory, deleted when closed) whose page cache is capped: a repeated key is
 still found exactly, with its first line, whatever the file's size.
+
+A block of rows whose keys are, in the database's order, exactly those of the live records
+between its first key and its last (importers/unchanged_lines.py) is noted as a range: its
+keys joined in one value kept aside (in the temporary database), not one entry a key. Its keys
+are looked at only when a key noted one at a time falls between its least and greatest (in
+Python's order, which every member of the range is within whatever the database's collation):
+the range is then noted key by key, and the repeat found exactly as before. A range whose
+interval meets another range's or a key already noted is refused (the caller notes its keys one
+at a time). Full sync reads `bounds`: every record of the database between a range's first and
+last key was in the file (importers/engine.py).
 """
 from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_right, insort
 from collections.abc import Iterable
+from operator import eq
 
 SPILL = 100_000  # keys kept in a dict (about 10 MB) before moving to the temporary database
 CACHE_KIB = 8 * 1024  # page cache of the temporary database
@@ -20,6 +32,13 @@ class KeyLog:
         self.spill = SPILL if spill is None else spill
         self.memory: dict[str, int] = {}
         self.store: sqlite3.Connection | None = None
+        # Ranges not yet noted key by key: (least, greatest in Python's order, first line,
+        # id of its keys in `kept`), sorted and disjoint; `lows` their least keys.
+        self.ranges: list[tuple[str, str, int, int]] = []
+        self.lows: list[str] = []
+        self.kept: sqlite3.Connection | None = None
+        # (first, last key) of every range noted, in the database's order: for full sync.
+        self.bounds: list[tuple[str, str]] = []
 
     def get(self, key: str) -> int | None:
         """The first line of `key`, or None (one key at a time: the path with lines)."""
@@ -31,6 +50,8 @@ class KeyLog:
     def record(self, pairs: list[tuple[str, int]], *, dry: bool = False) -> dict[int, int]:
         """Note the (key, line) pairs in order; the first line of each pair whose key was
         seen before (earlier in the file or earlier in `pairs`), by index in `pairs`."""
+        if self.ranges:
+            self._open_ranges(key for key, _line in pairs)
         if self.store is None:
             return self._record_in_memory(pairs, dry)
         if not pairs:
@@ -58,6 +79,53 @@ class KeyLog:
             if key in earlier:
                 repeats[index] = earlier[key]
         return repeats
+
+    def record_range(self, keys: list[str], joined: str, first: int) -> bool:
+        """Note `keys` (in the database's order, `joined` by line feeds, the first on line
+        `first`, the others on the lines after it) as one range; False, nothing noted, when it
+        cannot be (a key repeated or seen before, or an interval met): note them one by one."""
+        if not keys or any(map(eq, keys, keys[1:])):  # in order, a repeat is next to itself
+            return False
+        low, high = min(keys), max(keys)
+        at = bisect_right(self.lows, high)
+        if at and self.ranges[at - 1][1] >= low:
+            return False  # another range's interval
+        try:
+            if self.memory and not self.memory.keys().isdisjoint(keys):
+                return False
+            if self.store is not None:
+                within = [key for (key,) in self.store.execute(
+                    "SELECT key FROM seen WHERE key BETWEEN ? AND ?", (low, high))]
+                if within and not set(within).isdisjoint(keys):
+                    return False
+            if self.kept is None:
+                self.kept = _temporary()
+                self.kept.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY, keys TEXT)")
+            kept = self.kept.execute("INSERT INTO kept (keys) VALUES (?)", (joined,)).lastrowid
+        except (sqlite3.Error, UnicodeEncodeError):  # a key SQLite cannot carry
+            return False
+        insort(self.ranges, (low, high, first, kept))
+        insort(self.lows, low)
+        self.bounds.append((keys[0], keys[-1]))
+        return True
+
+    def _open_ranges(self, keys: Iterable[str]) -> None:
+        """Note key by key the ranges whose interval holds one of `keys`."""
+        ranges, lows, hit = self.ranges, self.lows, set()
+        for key in keys:
+            at = bisect_right(lows, key)
+            if at and ranges[at - 1][1] >= key:
+                hit.add(at - 1)
+        if not hit:
+            return
+        opened = [ranges[at] for at in sorted(hit)]
+        for at in sorted(hit, reverse=True):
+            del ranges[at], lows[at]
+        for _low, _high, first, kept in opened:
+            (joined,) = self.kept.execute("SELECT keys FROM kept WHERE id = ?", (kept,)).fetchone()
+            self.kept.execute("DELETE FROM kept WHERE id = ?", (kept,))
+            keys = joined.split("\n")
+            self.record(list(zip(keys, range(first, first + len(keys)), strict=True)))
 
     def _insert(self, first_here: dict[str, int]) -> sqlite3.Cursor:
         keys, lines = list(first_here), list(first_here.values())
@@ -95,10 +163,7 @@ class KeyLog:
         return {}
 
     def _spill(self) -> None:
-        store = sqlite3.connect("")  # "": a private temporary file
-        store.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        store.execute("PRAGMA journal_mode = OFF")
-        store.execute("PRAGMA synchronous = OFF")
+        store = _temporary()
         store.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER NOT NULL) "
                       "WITHOUT ROWID")
         with store:
@@ -117,6 +182,8 @@ class KeyLog:
     def missing(self, keys: Iterable[str]) -> list[str]:
         """The keys this run has not seen."""
         keys = list(keys)
+        if self.ranges:
+            self._open_ranges(keys)
         if self.store is None:
             return [key for key in keys if key not in self.memory]
         seen = self._stored(keys)
@@ -126,7 +193,16 @@ class KeyLog:
         return not self.missing([key])
 
     def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-        self.memory = {}
+        for store in (self.store, self.kept):
+            if store is not None:
+                store.close()
+        self.store = self.kept = None
+        self.memory, self.ranges, self.lows = {}, [], []
+
+
+def _temporary() -> sqlite3.Connection:
+    store = sqlite3.connect("")  # "": a private temporary file
+    store.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    store.execute("PRAGMA journal_mode = OFF")
+    store.execute("PRAGMA synchronous = OFF")
+    return store

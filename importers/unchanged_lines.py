@@ -135,12 +135,31 @@ class _LineReader:
             return
         numbers = range(first, first + len(lines))
         digests = self._digests(lines)
-        keys = self._stored_in_order(lines, digests)
-        if keys is not None:  # the usual night: no key to read from the lines
-            repeated = self.engine.note_keys(list(zip(keys, numbers, strict=True)))
-            same = [True] * len(lines)
+        found = self._stored(lines)
+        keys: list[str | None] | None = None
+        same: list[bool] | None = None
+        repeated: dict[int, int] = {}
+        if found is not None:
+            stored = found[0]
+            if stored == b"".join(digests):
+                # The usual night: every line, in order, is the one that made its record,
+                # and the records of the range are all there; no key to read from the lines.
+                same = [True] * len(lines)
+            else:  # compared in place: each line with the record of its rank in the range
+                same = [stored[at:at + DIGEST] == digest for at, digest in zip(
+                    range(0, len(stored), DIGEST), digests, strict=True)]
+                # A line equal to its record's digest has its key; the others are read.
+                other = [at for at, equal in enumerate(same) if not equal]
+                read = self._keys(b"\n".join([lines[at] for at in other]), len(other))
+                if read != [found[1][at] for at in other]:
+                    same = None  # not the same records: key by key
+            if same is not None:
+                keys = found[1]
+        if same is not None and self.engine.note_range(keys, found[2], first):
+            pass  # every key noted with its range (none seen before)
         else:
-            keys = self._keys(b"\n".join(lines), len(lines))
+            if keys is None:
+                keys = self._keys(b"\n".join(lines), len(lines))
             keyed = len(keys) - keys.count(None)
             if keyed == len(keys):
                 repeated = self.engine.note_keys(list(zip(keys, numbers, strict=True)))
@@ -148,7 +167,8 @@ class _LineReader:
                 at = [i for i, key in enumerate(keys) if key is not None]
                 noted = self.engine.note_keys([(keys[i], numbers[i]) for i in at])
                 repeated = {at[position]: line for position, line in noted.items()}
-            same = self._same(digests, [key for key in keys if key is not None])
+            if same is None:
+                same = self._same(digests, [key for key in keys if key is not None])
             if keyed < len(keys):
                 for index, key in enumerate(keys):
                     if key is None:
@@ -160,18 +180,19 @@ class _LineReader:
         kept = list(compress(range(len(lines)), map(not_, same)))
         yield from self._read(kept, lines, first, digests, repeated, recognised, size)
 
-    def _stored_in_order(self, lines: list[bytes], digests: list[bytes]) -> list[str] | None:
-        """The lines' keys when the live records of the range from the first line's key to
-        the last one's hold, in the key's order, exactly the lines' digests (each line then
-        is the one that made its record, whose key is the line's): read with the digests."""
+    def _stored(self, lines: list[bytes]) -> tuple[bytes, list[str], str] | None:
+        """The digests of the live records from the first line's key to the last one's,
+        in the key's order, their keys and those keys joined by line feeds, when there are
+        as many as lines (then they are the lines' records when the lines' keys, in order,
+        are theirs); else None."""
         bounds = self._keys(lines[0] + b"\n" + lines[-1], 2)
         if None in bounds:
             return None
         found = self.bulk.digests_of_range(bounds, len(lines))
-        if found is None or found[0] != b"".join(digests):
+        if found is None or len(found[0]) != DIGEST * len(lines):
             return None
         keys = found[1].split("\n")
-        return keys if len(keys) == len(lines) else None
+        return (found[0], keys, found[1]) if len(keys) == len(lines) else None
 
     def _keys(self, body: bytes, count: int) -> list[str | None]:
         """Each line's key as the column path reads it (stripped; None when empty, too

@@ -347,3 +347,22 @@ def test_the_batch_path_leaves_what_the_row_path_leaves(app_ctx, tmp_path_factor
                    for n, (rows, mode, dry_run, full_sync) in enumerate(steps)]
         states.append(_state(tenant_id, run_ids))
     assert states[1] == states[0]
+
+
+@pytest.mark.parametrize("spill", [0, 10**9])
+def test_the_key_log_finds_repeats_of_keys_noted_in_ranges(spill):
+    log = KeyLog(spill=spill)
+    assert log.record([("A1", 2), ("A2", 3)]) == {}
+    assert log.record_range(["B1", "B2", "B3"], "B1\nB2\nB3", 4)  # lines 4, 5, 6
+    assert log.record_range(["D1", "D2"], "D1\nD2", 7)
+    assert not log.record_range(["B3", "C1"], "B3\nC1", 9)  # meets B1–B3: by key
+    assert not log.record_range(["A0", "A2"], "A0\nA2", 9)  # A2 seen before: by key
+    assert not log.record_range(["E1", "E1"], "E1\nE1", 9)  # repeated in itself
+    assert log.bounds == [("B1", "B3"), ("D1", "D2")]
+    assert log.missing(["B0", "B2", "C1", "D2", "D3"]) == ["B0", "C1", "D3"]
+    assert log.record([("C1", 9), ("D2", 10), ("B2", 11)]) == {1: 8, 2: 5}
+    assert log.record_range(["E1", "E2"], "E1\nE2", 12)
+    assert log.record([("E2", 14)]) == {0: 13}
+    assert log.record([("A2", 15), ("B3", 16)]) == {0: 3, 1: 6}
+    assert "E1" in log and "E3" not in log
+    log.close()

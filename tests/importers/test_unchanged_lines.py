@@ -11,6 +11,7 @@ import pytest
 from app.extensions import db
 from app.models import ImportRun
 from importers import unchanged_lines
+from importers.keylog import KeyLog
 from tests.importers.conftest import by_key, row_errors
 from tests.importers.test_fingerprints import COLUMNS, HEADER, world  # noqa: F401
 
@@ -141,3 +142,106 @@ def test_a_quoted_header_leaves_the_whole_file_to_csv(feed, make_profile, feed_f
     again = run(changed, "q3.csv")
     assert (again.fingerprinted, again.updated) == (29, 1)
     assert _invoices()["R30"].total == Decimal("31.00")
+
+
+# --- Blocks noted as key ranges --------------------------------------------------------------
+
+@pytest.fixture
+def noted(monkeypatch):
+    """What the runs' key logs noted: ranges (their first keys) and keys one at a time."""
+    found = {"ranges": [], "keys": []}
+    record, record_range = KeyLog.record, KeyLog.record_range
+
+    def spy_record(self, pairs, **options):
+        found["keys"] += [key for key, _line in pairs]
+        return record(self, pairs, **options)
+
+    def spy_range(self, keys, joined, first):
+        done = record_range(self, keys, joined, first)
+        if done:
+            found["ranges"].append(keys[0])
+        return done
+
+    monkeypatch.setattr(KeyLog, "record", spy_record)
+    monkeypatch.setattr(KeyLog, "record_range", spy_range)
+    return found
+
+
+def test_an_unchanged_file_in_its_keys_order_is_noted_by_ranges_not_by_key(feed, noted):
+    feed(full_sync=True)
+    noted["keys"].clear()
+    noted["ranges"].clear()
+    again = feed(full_sync=True)
+    assert (again.fingerprinted, again.archived) == (30, 0)
+    assert noted["keys"] == [] and len(noted["ranges"]) > 5
+    assert not [key for key, invoice in _invoices().items() if invoice.archived_at]
+
+
+def test_changed_lines_of_a_block_of_the_same_records_are_noted_with_its_range(feed, noted):
+    feed()
+    rows = [*ROWS]
+    for at in (2, 13, 14, 27):
+        rows[at] = rows[at].replace(",00;", ",50;")
+    noted["keys"].clear()
+    run = feed(rows)
+    assert (run.fingerprinted, run.updated, run.failed) == (26, 4, 0)
+    assert noted["keys"] == []  # every block the same records: each one a range
+    invoices = _invoices()
+    assert [invoices[f"R{n:02d}"].total for n in (3, 14, 15, 28)] == [
+        Decimal("3.50"), Decimal("14.50"), Decimal("15.50"), Decimal("28.50")]
+    assert invoices["R04"].total == Decimal("4.00")
+
+
+def test_a_key_repeated_after_its_range_is_found_with_its_first_line(feed, noted):
+    feed()
+    rows = [*ROWS, ROWS[9].replace("F-010", "F-110"), *ROWS[20:24]]  # lines 32, 33–36
+    run = feed(rows)
+    assert noted["ranges"]  # R10's first line was noted only with its block's range
+    assert (run.failed, run.fingerprinted, run.updated) == (5, 30, 0)
+    errors = {line: params for line, params in _errors(run)}
+    assert errors[32] == {"key": "R10", "first": 11, "line": 32}
+    assert [errors[line]["first"] for line in range(33, 37)] == [22, 23, 24, 25]
+    assert _invoices()["R10"].number == "F-010"
+
+
+def test_a_key_seen_before_its_range_is_a_repeat_in_the_range(feed, noted):
+    feed()
+    rows = [ROWS[25].replace("F-026", "F-126"), *ROWS]  # R26 on line 2, then on line 28
+    run = feed(rows)
+    assert run.failed == 1
+    assert _errors(run) == [(28, {"key": "R26", "first": 2, "line": 28})]
+    assert _invoices()["R26"].number == "F-126"
+
+
+def test_full_sync_archives_around_interleaved_ranges_and_changed_blocks(feed, noted):
+    feed(full_sync=True)
+    rows = [row for row in ROWS if row[:3] not in {"R01", "R12", "R13", "R30"}]
+    rows = [row.replace(",00;", ",25;") if row[:3] in {"R08", "R21"} else row for row in rows]
+    rows.insert(15, "R16b;F-916;C1;01/10/2026;Émise;9,00;pme")  # a new record between
+    noted["ranges"].clear()
+    run = feed(rows, full_sync=True)
+    assert noted["ranges"]  # blocks noted by range between blocks read key by key
+    assert (run.created, run.updated, run.archived, run.failed) == (1, 2, 4, 0)
+    invoices = _invoices()
+    assert {key for key, invoice in invoices.items() if invoice.archived_at} == {
+        "R01", "R12", "R13", "R30"}
+    again = feed(rows, full_sync=True)
+    assert (again.fingerprinted, again.archived) == (27, 0)
+    last = feed(rows[:5] + rows[10:], full_sync=True)
+    assert last.archived == 5
+    assert {key for key, invoice in _invoices().items() if invoice.archived_at} == {
+        "R01", "R12", "R13", "R30", *(row.split(";")[0] for row in rows[5:10])}
+
+
+def test_an_update_names_the_profile_that_wrote_it_last(feed):
+    first = feed()  # profile of full_sync=False
+    rows = [*ROWS]
+    rows[4] = rows[4].replace("5,00", "5,50")
+    other = feed(rows, full_sync=True)  # another profile
+    assert other.updated == 1
+    invoices = _invoices()
+    assert invoices["R05"].import_profile_id == other.profile_id != first.profile_id
+    assert invoices["R04"].import_profile_id == first.profile_id
+    back = feed()
+    assert back.updated == 1
+    assert _invoices()["R05"].import_profile_id == first.profile_id
