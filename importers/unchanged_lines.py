@@ -164,6 +164,8 @@ class _LineReader:
         """The lines' keys when the live records of the range from the first line's key to
         the last one's hold, in the key's order, exactly the lines' digests (each line then
         is the one that made its record, whose key is the line's): read with the digests."""
+        if self.importer.all_new:  # the tenant's first records: none is stored
+            return None
         bounds = self._keys(lines[0] + b"\n" + lines[-1], 2)
         if None in bounds:
             return None
@@ -200,7 +202,7 @@ class _LineReader:
 
     def _same(self, digests: list[bytes], keys: list[str]) -> list[bool]:
         """Whether each digest is stored on a live record of `keys`' range (or of `keys`)."""
-        if not keys:
+        if not keys or self.importer.all_new:  # all_new: no record held one at the start
             return [False] * len(digests)
         found = self.bulk.digests_of_range(keys, len(keys))
         if found is None:  # keys far apart (a file not in their order): by key
