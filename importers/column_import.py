@@ -414,9 +414,14 @@ class ColumnImport:
         if not creates or self.new.required is None:
             return creates
         lists = self.new.required_values()
+        # Rows lacking a value, found a column at a time (None is rare: most batches have none).
+        lacking = None if lists is None else {
+            i for values in lists if None in values for i in creates if values[i] is None}
+        if lacking is not None and not lacking:
+            return creates
         kept = []
         for i in creates:
-            if lists is None or any(values[i] is None for values in lists):
+            if lacking is None or i in lacking:
                 item = self.item(i)
                 problem = self.engine.missing_required(self.engine.new_row(item, now))
                 if problem is not None:
