@@ -130,7 +130,10 @@ class NewRecords:
 
     def _custom(self, column: Any) -> Values:
         batch = self.batch
-        process = column.type._cached_bind_processor(self.dialect) or json.dumps
+        # PostgreSQL: the JSON text itself, which COPY reads into jsonb (the driver's Json
+        # wrapper would be serialised again for every row, remembered or not).
+        process = json.dumps if not self.sqlite \
+            else column.type._cached_bind_processor(self.dialect) or json.dumps
         keys = [key for _n, key in batch.customs]
         memory: dict[tuple, Any] = {}
 
@@ -238,5 +241,6 @@ def _cents_float(cents: int) -> float:
 
 
 def _cents_text(cents: int) -> str:
-    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
+    # cents / 100 is within half a unit in the last place of the amount, far below half a
+    # cent for any amount under MONEY_LIMIT (1e12): rounded to 2 places it is exact.
+    return "%.2f" % (cents / 100)

@@ -185,6 +185,8 @@ class _LineReader:
         in the key's order, their keys and those keys joined by line feeds, when there are
         as many as lines (then they are the lines' records when the lines' keys, in order,
         are theirs); else None."""
+        if self.importer.all_new:  # the tenant's first records: none is stored
+            return None
         bounds = self._keys(lines[0] + b"\n" + lines[-1], 2)
         if None in bounds:
             return None
@@ -221,7 +223,7 @@ class _LineReader:
 
     def _same(self, digests: list[bytes], keys: list[str]) -> list[bool]:
         """Whether each digest is stored on a live record of `keys`' range (or of `keys`)."""
-        if not keys:
+        if not keys or self.importer.all_new:  # all_new: no record held one at the start
             return [False] * len(digests)
         found = self.bulk.digests_of_range(keys, len(keys))
         if found is None:  # keys far apart (a file not in their order): by key

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from itertools import chain, count
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table
 
 from app.extensions import db
 from app.tenancy import apply_database_context, current_tenant_id
@@ -384,7 +384,8 @@ class BulkSQL:
         """Rows given as dicts of Python values (all with the same keys), bound as
         SQLAlchemy binds them, tenant_id added; `returning` as for `insert`."""
         names = list(rows[0])
-        binds = [self._bind(table.c[name]) for name in names]
+        few = len(rows) <= FEW
+        binds = [self._bind(table.c[name], copied=not few) for name in names]
         # A value every row shares (the same object: the batch's moment, its actor, an
         # audit event's empty `before`) is bound once, not once per row: a JSON or date
         # conversion per row was a third of the Python time of writing a batch's audit.
@@ -405,7 +406,7 @@ class BulkSQL:
             values = ((self.tenant_id, *[bind(row[name]) if bind else row[name]
                                          for name, bind in zip(names, binds, strict=True)])
                       for row in rows)
-        return self.insert(["tenant_id", *names], values, table, few=len(rows) <= FEW,
+        return self.insert(["tenant_id", *names], values, table, few=few,
                            returning=returning)
 
     def insert_one(self, row: dict[str, Any]) -> int:
@@ -529,7 +530,13 @@ class BulkSQL:
         finally:
             cursor.close()
 
-    def _bind(self, column: Any) -> Any:
+    def _bind(self, column: Any, copied: bool = False) -> Any:
+        """SQLAlchemy's conversion of a value of `column`; `copied`: for COPY on PostgreSQL,
+        where a JSON value goes as its text, which is what the driver's Json wrapper writes
+        (`null` for None, as SQLAlchemy's JSON binds it), without a wrapper and a dumper
+        looked up per value (an audit event's `after`, a record's `custom`)."""
+        if copied and not self.sqlite and isinstance(column.type, JSON):
+            return json.dumps
         return column.type._cached_bind_processor(self.dialect)
 
     def result_processors(self, names: Sequence[str]) -> list[Any]:
