@@ -44,7 +44,10 @@ class PartnerInvoiceFigure(TenantScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "partner_id", "issued_month", "due_on", "is_open",
                          "is_unpaid", "pending_xid", name="uq_partner_invoice_figures_key"),
-        # Its key serves every read: a partner's rows are a few hundred at most.
+        # Its key serves the months' read; the unpaid and overdue sums read this one alone
+        # (a partner's open rows, one per due date, are thousands after a large import).
+        Index("ix_partner_invoice_figures_open", "tenant_id", "partner_id", "is_open",
+              "due_on", "is_unpaid", "invoices", "open_cents"),
         Index("ix_partner_invoice_figures_pending", "pending_xid",
               postgresql_where=text("pending_xid <> 0"), sqlite_where=text("pending_xid <> 0")),
     )
