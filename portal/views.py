@@ -6,7 +6,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.clock import local_today
-from app.entities import ENTITIES
 from app.forms import LocaleForm
 from app.i18n import remember_user_locale
 from app.models import Role
@@ -18,16 +17,12 @@ from app.services.tenants import set_locale
 from app.web.transactions import transaction
 from portal import bp
 from portal.forms import ContactForm
-from portal.records import ref_access
 
 
 @bp.get("/")
 def home():
-    board = build_home(current_user, local_today())
-    # A document's customer is named only when the user may see that customer.
-    refs = (ref_access([ENTITIES["quotes"].field("account")], board.quotes_to_answer)
-            | ref_access([ENTITIES["invoices"].field("account")], board.overdue))
-    return render_template("portal/home.html", home=board, refs=refs)
+    # A document's customer is named only when the user may see that customer (customers).
+    return render_template("portal/home.html", home=build_home(current_user, local_today()))
 
 
 @bp.route("/profile", methods=["GET", "POST"])

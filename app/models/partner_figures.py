@@ -13,6 +13,12 @@ transaction: forms, the API, bulk calls, imports (COPY included), reverts, archi
 deletions and the cascades of the foreign keys, so the figures are never staler than the
 invoices a reader sees. Nothing in the application writes this table.
 
+On PostgreSQL a transaction's changes wait in rows of its own (`pending_xid`) until its
+commit adds them to the figures, in the key's order: two transactions writing invoices of the
+same partners in several statements each would otherwise hold each other's rows and deadlock
+(tests/portal/test_invoice_figures_concurrency.py). Readers sum a partner's rows, so their
+own transaction's pending changes count and nobody else's do.
+
 Amounts are kept in cents, as integers: exact on SQLite too, where a sum of many +/- deltas
 in floating point would drift.
 """
@@ -21,7 +27,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Index, Integer, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -37,8 +43,13 @@ class PartnerInvoiceFigure(TenantScoped, db.Model):
     __tablename__ = "partner_invoice_figures"
     __table_args__ = (
         UniqueConstraint("tenant_id", "partner_id", "issued_month", "due_on", "is_open",
-                         "is_unpaid", name="uq_partner_invoice_figures_key"),
-        # Its key serves every read: a partner's rows are a few hundred at most.
+                         "is_unpaid", "pending_xid", name="uq_partner_invoice_figures_key"),
+        # Its key serves the months' read; the unpaid and overdue sums read this one alone
+        # (a partner's open rows, one per due date, are thousands after a large import).
+        Index("ix_partner_invoice_figures_open", "tenant_id", "partner_id", "is_open",
+              "due_on", "is_unpaid", "invoices", "open_cents"),
+        Index("ix_partner_invoice_figures_pending", "pending_xid",
+              postgresql_where=text("pending_xid <> 0"), sqlite_where=text("pending_xid <> 0")),
     )
 
     # 64 bits on PostgreSQL: every upsert draws from the sequence, conflicting or not.
@@ -54,6 +65,10 @@ class PartnerInvoiceFigure(TenantScoped, db.Model):
     invoices: Mapped[int]
     total_cents: Mapped[int] = mapped_column(BigInteger)
     open_cents: Mapped[int] = mapped_column(BigInteger)  # total - amount paid, open ones
+    # PostgreSQL: the id of the transaction whose changes the row holds until its commit
+    # adds them to the row of the same key with 0 (migration a3c8e5f2d917); always 0 once
+    # committed, and on SQLite.
+    pending_xid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<PartnerInvoiceFigure {self.id} partner {self.partner_id} {self.issued_month}>"

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Numeric, Select, and_, cast, func, null, select
 
-from app.extensions import db
 from app.models import PartnerInvoiceFigure, Role, User
 from app.models.partner_figures import cents
 
@@ -25,32 +24,37 @@ def kept_partner(user: User) -> int | None:
     return None
 
 
-def _count_sum(stmt: Select) -> tuple[int, Decimal]:
-    count, total = db.session.execute(
-        stmt.with_only_columns(func.sum(Figure.invoices), func.sum(Figure.open_cents))).one()
+def count_cents(row: tuple) -> tuple[int, Decimal]:
+    """(invoices, cents) summed from the figures: a count and an amount."""
+    count, total = row
     return int(count or 0), cents(total)
 
 
-def unpaid(partner_id: int) -> tuple[int, Decimal]:
-    """Open invoices (issued or overdue): how many, and what remains to be paid of them."""
-    return _count_sum(select(Figure).where(Figure.partner_id == partner_id, Figure.is_open))
+def _sums(stmt: Select) -> Select:
+    return stmt.with_only_columns(func.sum(Figure.invoices), func.sum(Figure.open_cents))
 
 
-def overdue(partner_id: int, today: date) -> tuple[int, Decimal]:
+def unpaid(partner_id: int) -> Select:
+    """Open invoices (issued or overdue): how many, and what remains to be paid of them (one
+    row, made a count and an amount by `count_cents`)."""
+    return _sums(select(Figure).where(Figure.partner_id == partner_id, Figure.is_open))
+
+
+def overdue(partner_id: int, today: date) -> Select:
     """Overdue invoices on `today`, by the rule of Invoice.overdue_on (open, due before
-    `today`, paid less than their total)."""
-    return _count_sum(select(Figure).where(
+    `today`, paid less than their total), as `unpaid`."""
+    return _sums(select(Figure).where(
         Figure.partner_id == partner_id,
         and_(Figure.is_open, Figure.due_on < today, Figure.is_unpaid)))
 
 
-def invoiced_by_month(partner_id: int, start: date, before: date) -> list[tuple[str, Decimal]]:
-    """Invoiced amounts by month ("YYYY-MM") of the months from `start` to `before`, excluded
-    (the figures are kept by month: the month under way is read from the invoices, which
-    may already hold some issued later in it)."""
-    rows = db.session.execute(
-        select(Figure.issued_month, func.sum(Figure.total_cents))
-        .where(Figure.partner_id == partner_id, Figure.issued_month >= start,
-               Figure.issued_month < before)
-        .group_by(Figure.issued_month))
-    return [(f"{month:%Y-%m}", cents(total)) for month, total in rows]
+def invoiced_by_month(partner_id: int, start: date, before: date, month_of) -> Select:
+    """Invoiced amounts by month (`month_of`: "YYYY-MM") of the months from `start` to
+    `before`, excluded (the figures are kept by month: the month under way is read from the
+    invoices, which may already hold some issued later in it): rows of (month, None, cents),
+    to be read beside the invoices' (month, amount, None) in one statement."""
+    month = month_of(Figure.issued_month)
+    return (select(month, cast(null(), Numeric(12, 2)), func.sum(Figure.total_cents))
+            .where(Figure.partner_id == partner_id, Figure.issued_month >= start,
+                   Figure.issued_month < before)
+            .group_by(month))

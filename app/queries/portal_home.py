@@ -6,7 +6,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from app.entities import ENTITIES
 from app.extensions import db
@@ -23,7 +22,16 @@ from app.models import (
 )
 from app.policies import visible
 from app.queries import partner_figures
-from app.queries.dashboard import Dashboard, _count_sum, _live, build_dashboard
+from app.queries.dashboard import (
+    Dashboard,
+    Figure,
+    _count_sum_select,
+    _live,
+    _money_pair,
+    build_dashboard,
+    dashboard_figures,
+    read_figures,
+)
 
 SHOWN = 5  # records listed per card
 CLOSED_DEAL = ("won", "lost")
@@ -38,36 +46,58 @@ class PortalHome:
     unpaid_amount: Decimal
     quotes_to_answer: list[Quote]
     overdue: list[Invoice]
+    customers: dict[int, str]  # names of the customers of both lists the user may see
     data_as_of: datetime | None
 
 
 def build_home(user: User, today: date) -> PortalHome:
-    board = build_dashboard(user, today)
-    accounts = deals = None
+    figures = dashboard_figures(user, today) | {"unpaid": unpaid_figure(user)}
     if user.role == Role.AGENT:
-        accounts = db.session.scalar(_live(Account, user, func.count()).select_from(Account))
-        deals = db.session.scalar(_live(Deal, user, func.count()).select_from(Deal)
-                                  .where(Deal.stage.notin_(CLOSED_DEAL)))
-    unpaid = unpaid_invoices(user)
-    # Their customers in one more statement (not joined: the join would run before the
-    # LIMIT, over every late invoice of the agent); the cards name them.
-    quotes = db.session.scalars(
-        _live(Quote, user).where(Quote.status == "sent").options(selectinload(Quote.account))
-        .order_by(Quote.issued_on.desc(), Quote.id.desc()).limit(SHOWN))
-    overdue = db.session.scalars(
-        _live(Invoice, user).where(Invoice.overdue_on(today)).options(selectinload(Invoice.account))
-        .order_by(Invoice.due_on, Invoice.id).limit(SHOWN))
-    return PortalHome(board, accounts, deals, *unpaid, list(quotes), list(overdue),
-                      data_as_of(user))
+        figures["accounts"] = (_live(Account, user, func.count()).select_from(Account),
+                               _first)
+        figures["deals"] = (_live(Deal, user, func.count()).select_from(Deal)
+                            .where(Deal.stage.notin_(CLOSED_DEAL)), _first)
+    # Every card's figure in one statement.
+    values = read_figures(figures)
+    board = build_dashboard(user, today, values=values)
+    quotes = list(db.session.scalars(
+        _live(Quote, user).where(Quote.status == "sent")
+        .order_by(Quote.issued_on.desc(), Quote.id.desc()).limit(SHOWN)))
+    overdue = list(db.session.scalars(
+        _live(Invoice, user).where(Invoice.overdue_on(today))
+        .order_by(Invoice.due_on, Invoice.id).limit(SHOWN)))
+    return PortalHome(board, values.get("accounts"), values.get("deals"), *values["unpaid"],
+                      quotes, overdue, _customers(user, quotes + overdue), data_as_of(user))
+
+
+def _customers(user: User, documents: list[Quote | Invoice]) -> dict[int, str]:
+    """The names of the documents' customers that `user` may see (the others are not
+    named), in one statement: not joined to the lists, where the join would run before
+    their LIMIT, over every late invoice of the agent."""
+    ids = {document.account_id for document in documents} - {None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        _live(Account, user, Account.id, Account.name).where(Account.id.in_(ids))).all())
+
+
+def _first(row: tuple) -> int:
+    return row[0] or 0
 
 
 def unpaid_invoices(user: User) -> tuple[int, Decimal]:
     """The user's open invoices: how many, and what remains to be paid of them."""
+    stmt, make = unpaid_figure(user)
+    return make(db.session.execute(stmt).one())
+
+
+def unpaid_figure(user: User) -> Figure:
     partner_id = partner_figures.kept_partner(user)
     if partner_id is not None:
-        return partner_figures.unpaid(partner_id)
-    return _count_sum(_live(Invoice, user).where(Invoice.status.in_(OPEN_INVOICE_STATUSES)),
-                      Invoice.total - Invoice.amount_paid)
+        return partner_figures.unpaid(partner_id), partner_figures.count_cents
+    return (_count_sum_select(_live(Invoice, user).where(
+        Invoice.status.in_(OPEN_INVOICE_STATUSES)), Invoice.total - Invoice.amount_paid),
+        _money_pair)
 
 
 def data_as_of(user: User) -> datetime | None:
@@ -75,7 +105,8 @@ def data_as_of(user: User) -> datetime | None:
     user sees: what the extranet shows is as fresh as that.
 
     The feeds are tried from the most recently finished: the first one that wrote a record
-    the user sees gives the answer, usually at the first probe (one indexed lookup each)."""
+    the user sees gives the answer, usually at the first probe (one indexed lookup each).
+    (One statement with a probe per kind of record, in SQL, took PostgreSQL 14 ms to plan.)"""
     ended = (select(ImportRun.profile_id, func.max(ImportRun.finished_at).label("at"))
              .where(ImportRun.status.in_(("succeeded", "partial")),
                     ImportRun.is_dry_run.is_(False), ImportRun.finished_at.is_not(None))

@@ -244,3 +244,6 @@ def test_the_home_reads_the_same_statements_for_one_feed_or_six_and_five_late_in
         page = page_text(client.get("/alpha/portal/"))
     assert "20/11/2026" in page
     assert len(many) == len(few), "\n".join(many)
+    # The tenant, the user, every card's figure in one, the months, the two lists and their
+    # customers, the feeds and one probe.
+    assert len(few) <= 9, "\n".join(few)

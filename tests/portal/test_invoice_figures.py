@@ -36,9 +36,15 @@ def _kept() -> dict[tuple, tuple[int, int, int]]:
     db.session.expire_all()
     with all_tenants_unsafe("test: the figures of every tenant"):
         rows = db.session.scalars(select(PartnerInvoiceFigure)).all()
-        return {(f.tenant_id, f.partner_id, f.issued_month, f.due_on, f.is_open, f.is_unpaid):
-                (f.invoices, f.total_cents, f.open_cents)
-                for f in rows if (f.invoices, f.total_cents, f.open_cents) != (0, 0, 0)}
+    # A key has one row once committed; the writing transaction's own pending rows (on
+    # PostgreSQL, until its commit) add to it.
+    sums: dict[tuple, Counter] = {}
+    for f in rows:
+        key = (f.tenant_id, f.partner_id, f.issued_month, f.due_on, f.is_open, f.is_unpaid)
+        sums.setdefault(key, Counter()).update(n=f.invoices, total=f.total_cents,
+                                               left=f.open_cents)
+    return {key: (c["n"], c["total"], c["left"]) for key, c in sums.items()
+            if (c["n"], c["total"], c["left"]) != (0, 0, 0)}
 
 
 def _recounted() -> dict[tuple, tuple[int, int, int]]:
