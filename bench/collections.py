@@ -7,9 +7,10 @@ its own):
 - **Relais**: first, untimed in the ratio, the back office's preview of the collection; then
   `build_collection` (what the `build_collection` job does) — read the due invoices with their
   mandates a batch at a time, write the debits as they come and each debit's transaction
-  into the pain.008.001.08 file's part (app/services/pain008.py), assemble the file, check it
-  against the XSD (libxml2) and our rules; then, timed apart, `settle_collection` (the invoices paid, the
-  mandates used, all audited); rolled back afterwards so that every run starts equal.
+  into the pain.008.001.08 file's part (app/services/pain008.py), assemble the file, check
+  it against the XSD (libxml2) and our rules; then, timed apart, `settle_collection` (the
+  invoices paid, the mandates used, all audited); rolled back afterwards so that every run
+  starts equal.
 - **sepaxml alone**: the same N payments (read from the database before the clock starts),
   with the same creditor's and debtors' postal addresses as Relais writes (`--bare-baseline`:
   without them, as measured before 2026-12-06), given to `SepaDD.add_payment`, then
@@ -18,8 +19,8 @@ its own):
 
 Target: Relais at ≥ 0.5 × sepaxml's debits per second, and peak memory flat: the same from
 one size to the next (each child's `start_mb` is its peak before the build, `peak_mb` after
-it, `settle_peak_mb` after the settlement). SQLite in a temporary file; PostgreSQL too with `--postgresql URL`
-(default: BENCH_DATABASE_URL; a database this command may drop and create).
+it, `settle_peak_mb` after the settlement). SQLite in a temporary file; PostgreSQL too with
+`--postgresql URL` (default: BENCH_DATABASE_URL; a database this command may drop and create).
 """
 from __future__ import annotations
 
