@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+
 DEFAULT_COUNTRY = "FR"
 
 # ISO 3166 alpha-2 → country calling code.
@@ -55,6 +57,17 @@ def to_e164(value: str | None, country: str | None = None) -> str | None:
     if text.startswith("00"):
         return _international(text[2:])
     return _national(text, (country or DEFAULT_COUNTRY).upper())
+
+
+def checked_phone(value: str, country: str | None, errors: dict[str, str],
+                  field: str = "phone") -> str | None:
+    """A phone typed in a form, as E.164 to store (at most 40 characters, the columns'
+    size); None, and the message beside `field` in `errors`, when it is not one."""
+    found = to_e164(value, country)
+    if found is None or len(found) > 40:
+        errors[field] = _("Enter a phone number, such as +33 6 12 34 56 78.")
+        return None
+    return found
 
 
 def tel_uri(value: str | None, country: str | None = None) -> str:

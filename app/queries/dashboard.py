@@ -29,10 +29,6 @@ class Dashboard:
     monthly: list[tuple[date, Decimal]]
 
 
-def _count_sum(stmt, amount) -> tuple[int, Decimal]:
-    return _money_pair(db.session.execute(_count_sum_select(stmt, amount)).one())
-
-
 def _count_sum_select(stmt: Select, amount) -> Select:
     """`stmt`'s rows counted, and `amount` summed over them: one row."""
     return stmt.with_only_columns(func.count(), func.sum(amount))

@@ -52,22 +52,21 @@ def _now() -> datetime:
 def queue_mail(message: EmailMessage, purpose: str, *,
                expires_at: datetime | None = None) -> OutgoingMail:
     """`message` to send once the current transaction commits (flushes, never sends)."""
-    queued = OutgoingMail(
-        purpose=purpose[:40], recipient=str(message["To"] or "")[:254],
-        message_sealed=secret_box.seal(base64.b64encode(message.as_bytes()).decode()),
-        status="pending", attempts=0, next_attempt_at=_now(), expires_at=expires_at)
-    db.session.add(queued)
-    db.session.flush()
-    db.session.info[WAKE] = True
-    return queued
+    return _queue("email", str(message["To"] or ""),
+                  base64.b64encode(message.as_bytes()).decode(), purpose, expires_at)
 
 
 def queue_sms(phone: str, text: str, purpose: str, *,
               expires_at: datetime | None = None) -> OutgoingMail:
     """The SMS `text` to `phone` (E.164) to send once the current transaction commits."""
+    return _queue("sms", phone, text, purpose, expires_at)
+
+
+def _queue(channel: str, recipient: str, content: str, purpose: str,
+           expires_at: datetime | None) -> OutgoingMail:
     queued = OutgoingMail(
-        channel="sms", purpose=purpose[:40], recipient=phone[:254],
-        message_sealed=secret_box.seal(text), status="pending", attempts=0,
+        channel=channel, purpose=purpose[:40], recipient=recipient[:254],
+        message_sealed=secret_box.seal(content), status="pending", attempts=0,
         next_attempt_at=_now(), expires_at=expires_at)
     db.session.add(queued)
     db.session.flush()

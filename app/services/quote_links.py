@@ -22,7 +22,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.i18n import day, money
 from app.models import Account, Contact, Quote, QuoteSigningLink, Tenant
-from app.phones import to_e164
+from app.phones import checked_phone, to_e164
 from app.services.audit import record_event
 from app.services.document_mail import _address
 from app.services.mail_outbox import queue_mail
@@ -78,9 +78,8 @@ def create_link(quote: Quote, *, email: str | None, days: int | None = None,
     errors: dict[str, str] = {}
     typed_phone = None
     if phone and phone.strip():
-        typed_phone = to_e164(phone, quote.account.country if quote.account else None)
-        if typed_phone is None or len(typed_phone) > 40:
-            errors["phone"] = _("Enter a phone number, such as +33 6 12 34 56 78.")
+        typed_phone = checked_phone(phone, quote.account.country if quote.account else None,
+                                    errors)
     if quote.status not in SIGNABLE:
         errors["quote"] = _("Only a draft or sent quote can be sent for signature.")
     days = DEFAULT_DAYS if days is None else days

@@ -35,7 +35,7 @@ from app.errors import NotAllowed, ValidationError
 from app.extensions import db
 from app.models import CustomField, Mandate, Offer, Signature, Subscription, Tenant
 from app.models.subscription import SUBSCRIPTION_STEPS
-from app.phones import to_e164
+from app.phones import checked_phone
 from app.sepa import SepaValueError, bic, iban
 from app.services import signatures
 from app.services.attachments import add_attachment, storage_path
@@ -134,12 +134,9 @@ def clean_details(offer: Offer, data: dict[str, Any]) -> dict[str, Any]:
         errors["email"] = _("Use at most %(n)d characters.", n=254)
     phone = _text(data, "phone")
     clean["phone"] = phone
-    if phone:
-        e164 = to_e164(phone, country if country in COUNTRIES else None)
-        if e164 is None or len(e164) > 40:
-            errors["phone"] = _("Enter a phone number, such as +33 6 12 34 56 78.")
-        else:
-            clean["phone"] = e164
+    if phone:  # what was typed stays in the form when it is not a phone number
+        clean["phone"] = checked_phone(
+            phone, country if country in COUNTRIES else None, errors) or phone
     account = None
     try:
         account = iban(_text(data, "iban"))
