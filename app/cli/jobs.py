@@ -45,11 +45,29 @@ def _lower_priority(increment: int) -> None:
     """Imports are throughput work: the pages' requests (and their database work on SQLite,
     in the web processes) get the CPU before them. PostgreSQL's own backend process for the
     worker's connection keeps its priority."""
-    if increment > 0 and hasattr(os, "nice"):
-        try:
-            os.nice(increment)
-        except OSError as exc:  # a container may refuse it: run at normal priority
-            click.echo(f"Could not lower the worker's CPU priority: {exc}", err=True)
+    if increment <= 0 or not hasattr(os, "nice"):
+        return
+    try:
+        niceness = os.nice(increment)
+    except OSError as exc:  # a container may refuse it: run at normal priority
+        click.echo(f"Could not lower the worker's CPU priority: {exc}", err=True)
+        return
+    _lower_session_priority(niceness)
+
+
+def _lower_session_priority(niceness: int) -> None:
+    """Where Linux shares the CPU between sessions first (autogroup: a desktop kernel's
+    default, and any process started with setsid, as systemd and supervisors do), a process's
+    nice value only ranks it within its own session: a worker leading its own session would
+    still get as much CPU as gunicorn's whole session. So the worker's session, when it leads
+    one (nobody else's processes are in it), gets the same nice value."""
+    if os.getsid(0) != os.getpid():
+        return
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write(str(niceness))
+    except OSError:  # no autogroup (another OS, or CPU shares set by cgroups): nothing to do
+        pass
 
 
 @click.command("scheduler")

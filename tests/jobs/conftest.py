@@ -95,10 +95,12 @@ def broker(app: Flask, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
 def spawn(app: Flask, redis_url: str,
           tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
     """spawn("worker" | "scheduler", **env): a `flask` process on the test's database (its
-    output in tmp_path/<command>-<n>.log)."""
+    output in tmp_path/<command>-<n>.log); `new_session=True` starts it as a service manager
+    does, leading its own session."""
     started: list[subprocess.Popen] = []
 
-    def start(command: str, *args: str, **env: str) -> subprocess.Popen:
+    def start(command: str, *args: str, new_session: bool = False,
+              **env: str) -> subprocess.Popen:
         environment = {
             **os.environ, "FLASK_APP": "wsgi.py",
             "DATABASE_URL": str(app.config["SQLALCHEMY_DATABASE_URI"]),
@@ -110,7 +112,8 @@ def spawn(app: Flask, redis_url: str,
         with (tmp_path / f"{command}-{len(started)}.log").open("wb") as log:
             process = subprocess.Popen(
                 [str(Path(sys.executable).parent / "flask"), command, *args], cwd=ROOT,
-                env=environment, stdout=log, stderr=subprocess.STDOUT)
+                env=environment, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=new_session)
         started.append(process)
         return process
 

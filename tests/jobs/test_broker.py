@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -175,3 +176,30 @@ def test_a_worker_gives_the_cpu_to_the_pages_first(broker, spawn):
         time.sleep(0.1)
     assert os.getpriority(os.PRIO_PROCESS, niced.pid) == min(mine + 10, 19)
     assert os.getpriority(os.PRIO_PROCESS, plain.pid) == mine
+
+
+def _session_nice(pid: int) -> int:
+    # "/autogroup-42 nice 10"
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(),
+                    reason="the kernel shares the CPU by session only with autogroup")
+def test_a_worker_leading_its_own_session_lowers_the_session_too(broker, spawn):
+    # Started as systemd starts a service (its own session), the worker is alone in its
+    # session's CPU group: its nice value alone would rank it only against itself, and it
+    # would take as much CPU as gunicorn's whole group.
+    mine = _session_nice(os.getpid())
+    lowered = min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
+    niced = spawn("worker", new_session=True, JOBS_WORKER_NICE="10")
+    plain = spawn("worker", "--nice", "0", new_session=True, JOBS_WORKER_NICE="10")
+    inside = spawn("worker", JOBS_WORKER_NICE="10")  # in the tests' session: left alone
+    deadline = time.monotonic() + 30
+    while _session_nice(niced.pid) != lowered and time.monotonic() < deadline:
+        time.sleep(0.1)
+    while os.getpriority(os.PRIO_PROCESS, inside.pid) == os.getpriority(os.PRIO_PROCESS, 0) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _session_nice(niced.pid) == lowered
+    assert _session_nice(plain.pid) == 0
+    assert _session_nice(inside.pid) == _session_nice(os.getpid()) == mine
