@@ -410,9 +410,21 @@ def _before_statement(connection: Connection, cursor: Any, statement: str, param
         apply_database_context(connection)
 
 
+# What a transaction carries before anything is set: no tenant, no bypass. The settings are
+# only ever made transaction-local (`set_config(…, true)`, `SET LOCAL`, a function's own `SET`),
+# so a pooled connection's new transaction starts with them unset, which the policies read as
+# no tenant and no bypass: a statement that runs with nothing bound (a request's first one, the
+# tenant found by its slug) needs no round trip to say so.
+_FRESH_CONTEXT = (None, False)
+
+
 @event.listens_for(Engine, "begin")
+def _fresh_database_context(connection: Connection) -> None:
+    connection.info[_DATABASE_CONTEXT] = _FRESH_CONTEXT
+
+
 @event.listens_for(Engine, "rollback_savepoint")
 def _forget_database_context(connection: Connection, *args: Any) -> None:
-    # A new transaction starts with nothing set; a rolled back savepoint undoes what was set
-    # inside it. Either way, the next statement sets the context again.
+    # A rolled back savepoint undoes what was set inside it: the next statement sets the
+    # context again.
     connection.info.pop(_DATABASE_CONTEXT, None)

@@ -221,6 +221,28 @@ def test_with_no_tenant_bound_nothing_is_visible_nor_writable(world: World, unbo
     db.session.rollback()
 
 
+@pytest.mark.parametrize("previous", ["tenant B", "the bypass"])
+def test_a_pooled_connections_next_transaction_starts_with_no_tenant(world: World, previous):
+    # A transaction that starts with nothing bound sends no setting (the settings are
+    # transaction-local): what the previous transaction on the same connection set must be gone.
+    with db.engine.connect() as conn:
+        context = tenant_context(world.b) if previous == "tenant B" \
+            else all_tenants_unsafe("tests")
+        with context:
+            assert conn.execute(text("SELECT count(*) FROM accounts")).scalar() > 0
+            conn.commit()
+        tokens = bind(None, None)
+        try:
+            assert conn.execute(text("SELECT count(*) FROM accounts")).scalar() == 0
+            with pytest.raises(DBAPIError, match="row-level security"):
+                conn.execute(text(
+                    "INSERT INTO accounts (tenant_id, name, kind, country, custom, created_at, "
+                    "updated_at) VALUES (:b, 'Orphelin', 'company', 'FR', '{}', now(), now())"),
+                    {"b": world.b})
+        finally:
+            unbind(tokens)
+
+
 def test_the_named_bypass_sees_every_tenant(world: World):
     with all_tenants_unsafe("tests"):
         for table in TENANT_TABLES:
