@@ -493,6 +493,9 @@ class ImportEngine:
         """A document the row changes takes its customer's partner when it has none, as
         forms give it (record_rules.default_partner); whether it did."""
         values = item.values
+        if (values["partner_id"] if "partner_id" in values else current.get("partner_id")) \
+                is not None:
+            return False  # it keeps its own (default_partner)
 
         def partner_of_account(account_id: int) -> int | None:
             if account_id == values.get("account_id"):

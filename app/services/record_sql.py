@@ -439,11 +439,12 @@ class BulkSQL:
         for row in rows:
             groups.setdefault(tuple(name for name in row if name != "id"), []).append(row)
         for names, group in groups.items():
-            binds = [self._bind(self.table.c[name]) for name in names]
+            copied = not self.sqlite and len(group) > FEW
+            binds = [self._bind(self.table.c[name], copied) for name in names]
             values = [(*[bind(row[name]) if bind else row[name]
                          for name, bind in zip(names, binds, strict=True)], row["id"])
                       for row in group]
-            if self.sqlite or len(values) <= FEW:
+            if not copied:
                 self._update_each(names, values)
             else:
                 self._update_postgresql(names, values)
