@@ -364,14 +364,9 @@ class ColumnImport:
         now = datetime.now(UTC)
         plan = Plan(unchanged=len(good) - len(found))
         if changed:  # checked again, and planned, by the engine on the ORM's values
-            current = engine.existing([self.keys[i] for i in changed])
+            current = engine.with_partners(self.existing.records)
             for i in changed:
-                item = self.item(i)
-                if item.key in current:
-                    engine.plan_update(plan, item, current[item.key], None, now)
-                else:  # deleted since the first read
-                    creates.append(i)
-            creates.sort()
+                engine.plan_update(plan, self.item(i), current[self.keys[i]], None, now)
         plan.creates = self._required(creates, failed, now)
         plan.failed = sorted(plan.failed + failed, key=lambda item: item.line)
         equal: list[int] = []

@@ -435,8 +435,8 @@ class ImportEngine:
         if not change:
             plan.unchanged += 1
             return
-        problem = self._emptied_required(item) or self.link_problem(
-            {**current, **change[1]})
+        problem = self._emptied_required(item) or (self.link_problem(
+            {**current, **change[1]}) if self.entity.model is Activity else None)
         if problem is not None:
             item.problems.append(problem)
             plan.failed.append(item)
@@ -455,22 +455,33 @@ class ImportEngine:
             row["custom"] = {**(current["custom"] or {}), **after["custom"]}
             after = {**after, "custom": row["custom"]}
         plan.updates.append((item, row))
-        plan.audits.append(self.audit("update", current["id"], before, after, now))
+        audit = self.audit("update", current["id"], before, after, now)
+        plan.audits.append(audit)
+        # The diff shares the audit event's values, made jsonable once.
         plan.diffs.append({"line": item.line, "key": item.key,
-                           "before": jsonable(before), "after": jsonable(after)})
+                           "before": audit["before"], "after": audit["after"]})
 
     def existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """The records of `keys`, by key: the columns a row is compared on, and what a
         document's partner defaults to (its customer's, under `_account_partner_id`)."""
+        return self.with_partners(self.writer.current(self.record_columns(), keys))
+
+    def record_columns(self) -> list[str]:
+        """The columns of a record that `existing` reads."""
         profile = self.profile
-        partnered = takes_account_partner(self.entity)
-        found = self.writer.current(list(dict.fromkeys([
+        return list(dict.fromkeys([
             "id", profile.key, "custom", "archived_at", "import_profile_id",
             *(t.name for t in profile.targets if t.kind == "field"),
             *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
-            *(("partner_id", "account_id") if partnered else ()),
-            *self.writer.searched])), keys)
-        if partnered:
+            *(("partner_id", "account_id") if takes_account_partner(self.entity) else ()),
+            *self.writer.searched]))
+
+    def with_partners(self, found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Records read with `record_columns`, as `existing` gives them: with the partner
+        of a document's customer, read only when the file does not name the customer (a row
+        that names it gives its partner itself: _default_partner)."""
+        if takes_account_partner(self.entity) and not any(
+                t.kind == "ref" and t.name == "account" for t in self.profile.targets):
             accounts = sorted({record["account_id"] for record in found.values()
                                if record["partner_id"] is None} - {None})
             partners = partners_of_accounts(accounts)
@@ -482,6 +493,9 @@ class ImportEngine:
         """A document the row changes takes its customer's partner when it has none, as
         forms give it (record_rules.default_partner); whether it did."""
         values = item.values
+        if (values["partner_id"] if "partner_id" in values else current.get("partner_id")) \
+                is not None:
+            return False  # it keeps its own (default_partner)
 
         def partner_of_account(account_id: int) -> int | None:
             if account_id == values.get("account_id"):
@@ -571,18 +585,27 @@ class ImportEngine:
 
     def _emptied_required(self, item: Item) -> Problem | None:
         """A required field that the row empties: refused, as forms refuse it."""
-        for target in self.profile.targets:
-            if target.kind == "custom":
-                required = self.custom_fields[target.name].is_required
-                value = item.custom.get(target.name)
-            elif target.kind in ("field", "ref"):
-                spec = self.entity.field(target.name)
-                required, value = spec.name in self.required, item.values.get(spec.attr)
-            else:
-                continue
-            if required and value is None:
+        for target, is_custom, name in self._required_targets():
+            if (item.custom if is_custom else item.values).get(name) is None:
                 return Problem(target.header, None, _l("This field is required."))
         return None
+
+    def _required_targets(self) -> list[tuple[Target, bool, str]]:
+        """The profile's required targets, in order: (target, custom or not, the name its
+        value has in the row). Made once: checked for every row that changes a record."""
+        found = self.__dict__.get("_required_found")
+        if found is None:
+            found = []
+            for target in self.profile.targets:
+                if target.kind == "custom":
+                    if self.custom_fields[target.name].is_required:
+                        found.append((target, True, target.name))
+                elif target.kind in ("field", "ref"):
+                    spec = self.entity.field(target.name)
+                    if spec.name in self.required:
+                        found.append((target, False, spec.attr))
+            self._required_found = found
+        return found
 
     def _write(self, plan: Plan) -> None:
         if self.run.is_dry_run:

@@ -4,7 +4,9 @@ One statement per batch, on tuples in the file's terms (amounts in cents, dates 
 database stores them, related records by id): SQLite compares them itself and sends back only
 the rows that differ; PostgreSQL sends the records (binary) and Python compares tuples. Equal
 here is equal for the engine too; every row found different is checked again by the engine's
-`plan_update` on the ORM's values (`current`), which also makes the update and its audit.
+`plan_update` on the ORM's values, which also makes the update and its audit. Those values
+(`records`) come from the same statement, the columns the engine's `existing` reads added to
+it: a changed row's record is not read a second time.
 """
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ class ExistingRecords:
                            for _n, name, kind in batch.compared),
                          "id", "archived_at", self.bulk.json_text("custom")]
         self.width = 1 + len(batch.compared)
+        self.returned = batch.engine.record_columns()
+        # The records of the rows the last `differing` found different, by key.
+        self.records: dict[str, dict[str, Any]] = {}
         self.parsed: dict[str, dict[str, Any]] = {}
         self.compared_custom: dict[tuple, Any] = {}
 
@@ -35,6 +40,7 @@ class ExistingRecords:
                   lists: list[list[Any]]) -> dict[int, bool | None]:
         """Rows whose record is missing (→ None) or differs or is archived (→ True), by
         position in `good`; `lists` holds the compared values of those rows."""
+        self.records = {}
         found = self._by_the_database(good, keys, lists)
         if found is None:
             found = self._in_python(good, keys, lists)
@@ -62,9 +68,11 @@ class ExistingRecords:
             if None in custom_values:
                 return None
         found = self.bulk.differing(compared, self.customs, keys, lists, custom_values,
-                                    self.batch.profile.mode == "insert")
-        return {position: None if record_id is None else True
-                for position, record_id in found.items()}
+                                    self.batch.profile.mode == "insert", self.returned)
+        read = {keys[position]: row for position, row in found.items() if row[0] is not None}
+        self.records = self.batch.engine.writer.records(self.returned, read)
+        return {position: None if row[0] is None else True
+                for position, row in found.items()}
 
     def _as_compared(self, values: tuple) -> tuple | None:
         """A row's custom values as SQLite's json_extract gives them back (remembered: they
@@ -82,9 +90,10 @@ class ExistingRecords:
 
     def _in_python(self, good: list[int], keys: list[str],
                    lists: list[list[Any]]) -> dict[int, bool | None]:
-        existing = self.bulk.existing(self.selected, keys)
+        existing = self.bulk.existing([*self.selected, *self.returned], keys)
         width, insert_only = self.width, self.batch.profile.mode == "insert"
         found: dict[int, bool | None] = {}
+        read: dict[str, tuple] = {}
         for position, (i, row) in enumerate(zip(good, zip(keys, *lists, strict=True),
                                                 strict=True)):
             current = existing.get(row[0])
@@ -93,6 +102,9 @@ class ExistingRecords:
             elif not insert_only and not (current[:width] == row and current[width + 1] is None
                                           and self._same_custom(i, current[width + 2])):
                 found[position] = True
+                read[row[0]] = current
+        self.records = self.batch.engine.writer.records(self.returned, read,
+                                                        1 + len(self.selected))
         return found
 
     def _same_custom(self, i: int, stored: str | None) -> bool:

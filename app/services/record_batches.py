@@ -87,13 +87,19 @@ class RecordWriter:
     def current(self, names: list[str], keys: list[str]) -> dict[str, dict[str, Any]]:
         """The records of `keys` (one index lookup each), by key: their columns `names`, as
         the ORM reads them."""
-        rows = self.sql.existing(names, keys)
+        return self.records(names, self.sql.existing(names, keys))
+
+    def records(self, names: list[str], rows: dict[str, tuple], at: int = 1
+                ) -> dict[str, dict[str, Any]]:
+        """Records the last read of `self.sql` gave (key → its row, whose columns `names`
+        start at `at`), by key, as `current` gives them."""
         self.known = {}
         if not rows:
             return {}
-        processors = self.sql.result_processors(names)
+        processors = self.sql.result_processors(names, at)
+        end = at + len(names)
         found = {key: {name: process(value) if process else value for name, process, value
-                       in zip(names, processors, row[1:], strict=True)}
+                       in zip(names, processors, row[at:end], strict=True)}
                  for key, row in rows.items()}
         if self.searched and "id" in names:
             for key, record in found.items():

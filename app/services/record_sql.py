@@ -273,9 +273,11 @@ class BulkSQL:
 
     def differing(self, compared: Sequence[tuple[str, str]], customs: Sequence[str],
                   keys: list[str], values: Sequence[list[Any]], custom_values: list[Any],
-                  missing_only: bool) -> dict[int, int | None] | None:
-        """The rows (by position) whose record is missing (→ None) or differs from them, or is
-        archived (→ its id), compared by SQLite: an unchanged row costs no Python object.
+                  missing_only: bool, returned: Sequence[str] = ()
+                  ) -> dict[int, tuple] | None:
+        """The rows (by position) whose record is missing (→ (None, …)) or differs from them,
+        or is archived (→ (its id, *its columns `returned`), which `result_processors(…, 1)`
+        converts), compared by SQLite: an unchanged row costs no Python object.
         None on PostgreSQL, where fetching the records in binary and comparing them in
         Python is faster than sending the file's values (psycopg dumps lists slowly).
 
@@ -290,7 +292,7 @@ class BulkSQL:
         compared = [(self.cents(f"i.{name}") if kind == "cents" else f"i.{name}", kind)
                     for name, kind in compared]
         return self._differing_sqlite(compared, customs, keys, values, custom_values,
-                                      missing_only)
+                                      missing_only, returned)
 
     def _where(self, tests: list[str], missing_only: bool) -> str:
         if missing_only:
@@ -298,7 +300,8 @@ class BulkSQL:
         same = " AND ".join(tests) or "TRUE"
         return f"i.id IS NULL OR i.archived_at IS NOT NULL OR NOT ({same})"
 
-    def _differing_sqlite(self, compared, customs, keys, values, custom_values, missing_only):
+    def _differing_sqlite(self, compared, customs, keys, values, custom_values, missing_only,
+                          returned):
         names = [f"c{n}" for n in range(len(compared) + len(customs))]
         tests = [f"{expression} IS f.{name}" for (expression, _kind), name
                  in zip(compared, names, strict=False)]
@@ -310,7 +313,8 @@ class BulkSQL:
         columns = [range(len(keys)), keys, *values, *zip(*custom_values, strict=True)] \
             if customs else [range(len(keys)), keys, *values]
         flat = list(chain.from_iterable(zip(*columns, strict=True)))  # row after row
-        found: dict[int, int | None] = {}
+        found: dict[int, tuple] = {}
+        selected = ", ".join(["f.n", "i.id", *(f"i.{name}" for name in returned)])
         cursor = self.cursor()
         try:
             for start in range(0, len(keys), per_statement):
@@ -320,10 +324,11 @@ class BulkSQL:
                 parameters.append(self.tenant_id)
                 cursor.execute(
                     f"WITH f({heading}) AS (VALUES {marks}) "
-                    f"SELECT f.n, i.id FROM f LEFT JOIN {self.table.name} AS i "
+                    f"SELECT {selected} FROM f LEFT JOIN {self.table.name} AS i "
                     f"ON i.tenant_id = ? AND i.{self.key} = f.k "
                     f"WHERE {self._where(tests, missing_only)}", parameters)
-                found.update(cursor.fetchall())
+                found.update((row[0], row[1:]) for row in cursor.fetchall())
+                self.description = cursor.description[1:]
         finally:
             cursor.close()
         return found
@@ -434,11 +439,12 @@ class BulkSQL:
         for row in rows:
             groups.setdefault(tuple(name for name in row if name != "id"), []).append(row)
         for names, group in groups.items():
-            binds = [self._bind(self.table.c[name]) for name in names]
+            copied = not self.sqlite and len(group) > FEW
+            binds = [self._bind(self.table.c[name], copied) for name in names]
             values = [(*[bind(row[name]) if bind else row[name]
                          for name, bind in zip(names, binds, strict=True)], row["id"])
                       for row in group]
-            if self.sqlite or len(values) <= FEW:
+            if not copied:
                 self._update_each(names, values)
             else:
                 self._update_postgresql(names, values)
@@ -539,11 +545,13 @@ class BulkSQL:
             return json.dumps
         return column.type._cached_bind_processor(self.dialect)
 
-    def result_processors(self, names: Sequence[str]) -> list[Any]:
-        """SQLAlchemy's conversions of the columns `existing` just read (after its key), as
-        the ORM applies them."""
+    def result_processors(self, names: Sequence[str], at: int = 1) -> list[Any]:
+        """SQLAlchemy's conversions of the columns `names` the last read (`existing`, or
+        `differing`) gave from its column `at` on (after its key), as the ORM applies
+        them."""
         return [self.table.c[name].type._cached_result_processor(self.dialect, column[1])
-                for name, column in zip(names, self.description[1:], strict=True)]
+                for name, column in zip(names, self.description[at:at + len(names)],
+                                        strict=True)]
 
 
     @contextmanager

@@ -164,6 +164,27 @@ def test_a_document_without_partner_takes_its_customers_as_forms_give_it(
     assert [deals[k].partner_id for k in ("A1", "A2", "A3")] == [p01, p02, p01]
 
 
+@pytest.mark.usefixtures("either_path")
+def test_a_document_without_partner_takes_its_customers_when_the_file_names_none(
+        customers, make_profile, run_import, feed_file):
+    """The partner of the customer the record has (read with the record: the file does not
+    name a customer), as when a form changes it."""
+    deals = make_profile("deals", {"Réf": "external_ref", "Client": "account.external_ref",
+                                   "Intitulé": "title"})
+    run_import(deals, feed_file("Réf;Client;Intitulé\nA1;C002;Véranda\nA2;C001;Volets\n"))
+    assert by_key("deals")["A1"].partner_id is None  # C002 has no agency
+    run = run_import(make_profile("accounts", {**ACCOUNTS, "Agence": "partner.external_ref"}),
+                     feed_file("Code client;Raison sociale;Ville;Agence\n"
+                               "C002;Volets Martin;Nice;P02\n", name="clients.csv"))
+    assert run.counts["updated"] == 1
+    run = run_import(make_profile("deals", {"Réf": "external_ref", "Intitulé": "title"}),
+                     feed_file("Réf;Intitulé\nA1;Pergola\nA2;Stores\n"))
+    assert run.counts["updated"] == 2, [e.message for e in row_errors(run)]
+    found = by_key("deals")
+    assert (found["A1"].partner_id, found["A2"].partner_id) == (
+        customers["C003"].partner_id, customers["C001"].partner_id)
+
+
 def test_quotes_with_lines_and_totals_computed_from_them(customers, make_profile, run_import,
                                                          feed_file, make_deal):
     deal = make_deal(account=customers["C001"].id, external_ref="AF-9")
