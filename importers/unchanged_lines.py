@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from functools import partial
 from itertools import compress
 from operator import not_
 from typing import TYPE_CHECKING
@@ -104,6 +105,9 @@ class _LineReader:
         self.offset = 0  # bytes read by lines
         self.line = 0  # lines read by lines (the header's included), 0 before the first block
         self.count = 0  # data rows read by lines
+        # Whether the next block is first compared by its range's ends (`_unchanged`): None
+        # for the rest of the run once a range could not be noted by its ends.
+        self.by_ends: bool | None = True
 
     @property
     def resume(self) -> Resume:
@@ -125,16 +129,22 @@ class _LineReader:
         return lines
 
     def block(self, lines: list[bytes], size: int) -> Iterator[RowBatch]:
+        start = self.offset  # the block's first byte in the file
         self.offset += sum(map(len, lines)) + len(lines)
         first = self.line + 1
         self.line += len(lines)
         if first == 1:  # the first block: the header and the blank lines before it
             skip = self.table.header_line
+            start += sum(map(len, lines[:skip])) + skip
             lines, first = lines[skip:], skip + 1
         if not lines:
             return
-        numbers = range(first, first + len(lines))
         digests = self._digests(lines)
+        if self.by_ends and self._unchanged(lines, digests, first, start):
+            self.count += len(lines)
+            yield RowBatch(digests=[], repeated={}, recognised=len(lines))
+            return
+        numbers = range(first, first + len(lines))
         found = self._stored(lines)
         keys: list[str | None] | None = None
         same: list[bool] | None = None
@@ -142,9 +152,11 @@ class _LineReader:
         if found is not None:
             stored = found[0]
             if stored == b"".join(digests):
-                # The usual night: every line, in order, is the one that made its record,
-                # and the records of the range are all there; no key to read from the lines.
+                # Every line, in order, is the one that made its record, and the records of
+                # the range are all there; no key to read from the lines.
                 same = [True] * len(lines)
+                if self.by_ends is False:  # the next block by its range's ends again
+                    self.by_ends = True
             else:  # compared in place: each line with the record of its rank in the range
                 same = [stored[at:at + DIGEST] == digest for at, digest in zip(
                     range(0, len(stored), DIGEST), digests, strict=True)]
@@ -179,6 +191,42 @@ class _LineReader:
         self.count += recognised
         kept = list(compress(range(len(lines)), map(not_, same)))
         yield from self._read(kept, lines, first, digests, repeated, recognised, size)
+
+    def _unchanged(self, lines: list[bytes], digests: list[bytes], first: int,
+                   start: int) -> bool:
+        """Whether the block is, line for line in the key's order, the live records between
+        its first line's key and its last one's, by one comparison of their digests with
+        the lines' (the usual night); then noted as a range by its ends, its keys not read.
+        After a block that is not, the next ones are read with their records' keys
+        (`_stored`) until one is found unchanged again: a file with changes spread
+        throughout pays one statement a block, not two."""
+        if self.importer.all_new:
+            return False
+        bounds = self._keys(lines[0] + b"\n" + lines[-1], 2)
+        if None in bounds:
+            return False
+        found = self.bulk.summary_of_range(bounds, len(lines))
+        if found is None or found[0] != b"".join(digests):
+            self.by_ends = False
+            return False
+        # Each line's digest is its record's: the first line's key is the first record's.
+        end = start + sum(map(len, lines)) + len(lines)
+        load = partial(self._keys_at, start, end, len(lines))
+        if self.engine.note_range_of(found[1], found[2], (bounds[0], bounds[1]), first, load):
+            return True
+        self.by_ends = None  # keys noted one at a time meet ranges: by the keys from now on
+        return False
+
+    def _keys_at(self, start: int, end: int, count: int) -> list[str]:
+        """The keys of the `count` lines between bytes `start` and `end` of the file, read
+        again (a range noted by its ends, opened)."""
+        with self.table.path.open("rb") as file:
+            file.seek(start)
+            body = file.read(end - start)
+        keys = self._keys(body[:-1], count)
+        if None in keys or len(keys) != count:  # the file is the run's own copy: never
+            raise RuntimeError("the lines of a range noted by its ends changed")
+        return keys
 
     def _stored(self, lines: list[bytes]) -> tuple[bytes, list[str], str] | None:
         """The digests of the live records from the first line's key to the last one's,

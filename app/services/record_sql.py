@@ -211,6 +211,44 @@ class BulkSQL:
             return b"", ""
         return bytes(digests), found
 
+    def summary_of_range(self, bounds: list[str], rows: int) -> tuple[bytes, str, str] | None:
+        """`digests_of_range` without the keys: the live records' fingerprints from the least
+        of `bounds` to the greatest, joined in the key's order (16 zero bytes for a record
+        without one), and the least and greatest of their keys in Python's order (code
+        points: PostgreSQL's "C" collation, SQLite's BINARY of UTF-8), in one row of three
+        values; None when the range holds more than RANGE_SPREAD × `rows` records, or none
+        that is live. A block whose lines' digests, joined, are the first value is the range's
+        records, one line each in the key's order: its keys need not come back."""
+        limit = RANGE_SPREAD * rows
+        key = self.key
+        if self.sqlite:  # BINARY: UTF-8 bytes, so code points (see digests_of_range)
+            statement = (f"SELECT count(*), CAST(group_concat(CASE WHEN archived_at IS NULL "
+                         f"THEN coalesce(import_digest, zeroblob(16)) END, '') AS BLOB), "
+                         f"min(CASE WHEN archived_at IS NULL THEN {key} END), "
+                         f"max(CASE WHEN archived_at IS NULL THEN {key} END) "
+                         f"FROM (SELECT {key}, import_digest, archived_at "
+                         f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
+                         f"BETWEEN ? AND ? ORDER BY {key} LIMIT ?)")
+            parameters: tuple = (self.tenant_id, min(bounds), max(bounds), limit + 1)
+        else:  # the bounds in the column's own collation, the keys' ends in code points
+            live = "FILTER (WHERE archived_at IS NULL)"
+            statement = (f"SELECT count(*), string_agg(coalesce(import_digest, "
+                         f"'\\x{'0' * 32}'::bytea), ''::bytea) {live}, "
+                         f"min({key} COLLATE \"C\") {live}, max({key} COLLATE \"C\") {live} "
+                         f"FROM (SELECT t.{key}, t.import_digest, t.archived_at FROM "
+                         f"{self.table.name} AS t WHERE t.tenant_id = %s AND t.{key} BETWEEN "
+                         f"{_LOW} AND {_HIGH} ORDER BY t.{key} LIMIT %s) AS s")
+            parameters = (self.tenant_id, bounds, bounds, limit + 1)
+        cursor = self.cursor()
+        try:
+            self._execute_unprepared(cursor, statement, parameters)
+            count, digests, low, high = cursor.fetchone()
+        finally:
+            cursor.close()
+        if count > limit or not digests:
+            return None
+        return bytes(digests), low, high
+
     def references(self, table: Table, with_partner: bool,
                    refs: list[str] | None) -> dict[str, tuple[int, int | None]]:
         """Related records of this tenant by external_ref (all of them when `refs` is None):
