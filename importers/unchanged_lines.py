@@ -43,6 +43,7 @@ DIGEST = 16  # bytes of a digest
 # Encodings where a line feed, a carriage return, a quote, NUL and the delimiter are single
 # bytes that no other character's bytes contain.
 ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
+_LONE_CR = re.compile(rb"\r(?!\n)").search  # a carriage return not before a line feed
 
 
 def applies(table: Table) -> bool:
@@ -118,9 +119,9 @@ class _LineReader:
         they can be read by their lines; else None."""
         if cut == 0 or b'"' in block or b"\x00" in block:
             return None
-        body = block[:cut] if cut < len(block) else block
-        if body.count(b"\r") != body.count(b"\r\n"):
+        if b"\r" in block and _LONE_CR(block, 0, cut):  # one scan, not two counts
             return None
+        body = block[:cut] if cut < len(block) else block
         lines = body.split(b"\n")
         lines.pop()  # after the last line feed
         if self.count + len(lines) > self.max_rows or max(map(len, lines)) > self.max_length \
@@ -210,8 +211,7 @@ class _LineReader:
             self.by_ends = False
             return False
         # Each line's digest is its record's: the first line's key is the first record's.
-        end = start + sum(map(len, lines)) + len(lines)
-        load = partial(self._keys_at, start, end, len(lines))
+        load = partial(self._keys_at, start, self.offset, len(lines))  # to the block's end
         if self.engine.note_range_of(found[1], found[2], (bounds[0], bounds[1]), first, load):
             return True
         self.by_ends = None  # keys noted one at a time meet ranges: by the keys from now on

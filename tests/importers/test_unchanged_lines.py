@@ -281,8 +281,17 @@ def test_a_block_in_a_collation_other_than_pythons_is_noted_and_archived_around(
             connection.execute(db.text(f'ALTER TABLE invoices ALTER COLUMN external_ref '
                                        f'TYPE varchar(100) COLLATE "{name}"'))
 
+    def in_code_points() -> bool:
+        from app.models import Invoice
+        from app.services.record_sql import BulkSQL
+
+        found = BulkSQL(Invoice.__table__, "external_ref", 1).keys_in_code_points()
+        db.session.rollback()
+        return found
+
     collate("und-x-icu")
     try:
+        assert not in_code_points()  # the range's ends in code points asked of the database
         rows = [row.replace(row[:3], ("r" if n % 2 else "R") + row[1:3], 1)
                 for n, row in enumerate(ROWS)]  # R01, r02, R03, … : ICU's order, not Python's
         feed(rows, full_sync=True)
@@ -305,3 +314,6 @@ def test_a_block_in_a_collation_other_than_pythons_is_noted_and_archived_around(
         db.session.rollback()
         db.session.remove()
         collate("default")
+    assert in_code_points() == (db.session.execute(db.text(
+        "SELECT datcollate FROM pg_database WHERE datname = current_database()")).scalar()
+        in ("C", "POSIX", "C.UTF-8", "C.utf8"))
