@@ -43,6 +43,9 @@ DIGEST = 16  # bytes of a digest
 # Encodings where a line feed, a carriage return, a quote, NUL and the delimiter are single
 # bytes that no other character's bytes contain.
 ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
+# Rows of blocks found unchanged given as one batch: each batch saves the run's progress (a
+# commit) and collects garbage.
+PENDING_ROWS = 100_000
 _LONE_CR = re.compile(rb"\r(?!\n)").search  # a carriage return not before a line feed
 
 
@@ -82,7 +85,9 @@ def batches(table: Table, size: int, importer: ColumnImport, salt: bytes) -> Ite
             yield from reader.block(lines, size)
         else:
             if not carry:
+                yield from reader.flush()
                 return
+    yield from reader.flush()
     # The rest of the file (or all of it) as csv reads it; with its first block, when it
     # holds the header, from the file's beginning.
     yield from csv_batches(table, size, reader.resume if reader.line else None)
@@ -106,6 +111,7 @@ class _LineReader:
         self.offset = 0  # bytes read by lines
         self.line = 0  # lines read by lines (the header's included), 0 before the first block
         self.count = 0  # data rows read by lines
+        self.pending = 0  # rows of blocks found unchanged not yet given in a batch
         # Whether the next block is first compared by its range's ends (`_unchanged`): None
         # for the rest of the run once a range could not be noted by its ends.
         self.by_ends: bool | None = True
@@ -143,7 +149,9 @@ class _LineReader:
         digests = self._digests(lines)
         if self.by_ends and self._unchanged(lines, digests, first, start):
             self.count += len(lines)
-            yield RowBatch(digests=[], repeated={}, recognised=len(lines))
+            self.pending += len(lines)
+            if self.pending >= PENDING_ROWS:
+                yield from self.flush()
             return
         numbers = range(first, first + len(lines))
         found = self._stored(lines)
@@ -191,7 +199,15 @@ class _LineReader:
         recognised = sum(same)
         self.count += recognised
         kept = list(compress(range(len(lines)), map(not_, same)))
+        recognised += self.pending  # with the blocks found unchanged before
+        self.pending = 0
         yield from self._read(kept, lines, first, digests, repeated, recognised, size)
+
+    def flush(self) -> Iterator[RowBatch]:
+        """The rows of the blocks found unchanged since the last batch, as one batch."""
+        if self.pending:
+            yield RowBatch(digests=[], repeated={}, recognised=self.pending)
+            self.pending = 0
 
     def _unchanged(self, lines: list[bytes], digests: list[bytes], first: int,
                    start: int) -> bool:
