@@ -10,6 +10,11 @@ encoding, delimiter and header. Per block, by loops that run in C: the lines are
 hashed, their keys taken by one regular expression and noted in the run's key log (full sync
 sees every key, a repeated key is found as before), and their digests looked up in those
 stored on the live records of the block's key range (one statement returning one value).
+The usual night, a block whose lines are, in order, the records of its range: one statement
+returns their digests joined and the range's least and greatest key, the block is found
+unchanged by one comparison and noted as a range by its ends; no key is read from the lines
+or sent back (the key log reads them again from the file if a key noted later falls in the
+range).
 Only the lines not recognised are decoded and read by csv, and go through the column path
 (importers/column_import.py), whose records take their line's fingerprint when written or
 found equal.

@@ -317,3 +317,13 @@ def test_a_block_in_a_collation_other_than_pythons_is_noted_and_archived_around(
     assert in_code_points() == (db.session.execute(db.text(
         "SELECT datcollate FROM pg_database WHERE datname = current_database()")).scalar()
         in ("C", "POSIX", "C.UTF-8", "C.utf8"))
+
+
+def test_a_key_of_the_first_block_repeated_is_read_again_past_the_header(feed, noted):
+    feed()
+    crlf = feed([*ROWS, ROWS[0].replace("F-001", "F-101")])  # R01 again on line 32
+    assert "R01" in noted["by_ends"]  # the first block (after the header) noted by its ends
+    assert [keys for keys in noted["loaded"] if "R01" in keys][0][0] == "R01"
+    assert _errors(crlf) == [(32, {"key": "R01", "first": 2, "line": 32})]
+    lf = feed([*ROWS, ROWS[1].replace("F-002", "F-102")], newline="\n")
+    assert lf.failed == 1 and _errors(lf)[0][1] == {"key": "R02", "first": 3, "line": 32}
