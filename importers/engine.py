@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -282,6 +282,14 @@ class ImportEngine:
         exactly those of the live records from the first to the last, as one range (see
         KeyLog.record_range); False when they must be noted one by one."""
         if not self.seen.record_range(keys, joined, first):
+            return False
+        self.has_keys = True
+        return True
+
+    def note_range_of(self, low: str, high: str, ends: tuple[str, str], first: int,
+                      load: Callable[[], list[str]]) -> bool:
+        """note_range for a range given by its ends (KeyLog.record_range_of)."""
+        if not self.seen.record_range_of(low, high, ends, first, load):
             return False
         self.has_keys = True
         return True

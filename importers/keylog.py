@@ -11,18 +11,21 @@ are looked at only when a key noted one at a time falls between its least and gr
 Python's order, which every member of the range is within whatever the database's collation):
 the range is then noted key by key, and the repeat found exactly as before. A range whose
 interval meets another range's or a key already noted is refused (the caller notes its keys one
-at a time). Full sync reads `bounds`: every record of the database between a range's first and
-last key was in the file (importers/engine.py).
+at a time). A range may also be given by its ends alone (`record_range_of`, a block found
+unchanged by one comparison of its digests with the database's): its keys are read again from
+the file only if it is opened. Full sync reads `bounds`: every record of the database between
+a range's first and last key was in the file (importers/engine.py).
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 from bisect import bisect_right, insort
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import eq
 
 SPILL = 100_000  # keys kept in a dict (about 10 MB) before moving to the temporary database
+SCANNED = 2_000  # keys of the dict compared with a range given by its ends, at most
 CACHE_KIB = 8 * 1024  # page cache of the temporary database
 CHUNK = 5_000
 
@@ -37,6 +40,9 @@ class KeyLog:
         self.ranges: list[tuple[str, str, int, int]] = []
         self.lows: list[str] = []
         self.kept: sqlite3.Connection | None = None
+        # Ranges given by their ends (record_range_of): their keys read again when needed.
+        self.loaders: dict[int, Callable[[], list[str]]] = {}
+        self.next_loader = -1
         # (first, last key) of every range noted, in the database's order: for full sync.
         self.bounds: list[tuple[str, str]] = []
 
@@ -109,6 +115,38 @@ class KeyLog:
         self.bounds.append((keys[0], keys[-1]))
         return True
 
+    def record_range_of(self, low: str, high: str, ends: tuple[str, str], first: int,
+                        load: Callable[[], list[str]]) -> bool:
+        """Note a range by its ends alone: `low` and `high` its least and greatest key in
+        Python's order, `ends` its first and last in the database's, its first key on line
+        `first`; `load()` gives its keys in order (read again from the file) when a key noted
+        one at a time falls in its interval. The caller vouches that they are distinct and
+        exactly those of the live records between the ends. False, nothing noted, when it
+        cannot be or when a key noted one at a time lies in its interval (then the caller
+        gives the keys themselves to record_range)."""
+        if low > high:
+            return False
+        at = bisect_right(self.lows, high)
+        if at and self.ranges[at - 1][1] >= low:
+            return False  # another range's interval
+        memory = self.memory
+        if memory and (len(memory) > SCANNED or any(low <= key <= high for key in memory)):
+            return False
+        try:
+            if self.store is not None and self.store.execute(
+                    "SELECT 1 FROM seen WHERE key BETWEEN ? AND ? LIMIT 1",
+                    (low, high)).fetchone():
+                return False
+        except (sqlite3.Error, UnicodeEncodeError):  # a key SQLite cannot carry
+            return False
+        kept = self.next_loader  # negative: not a row of `kept`
+        self.next_loader -= 1
+        self.loaders[kept] = load
+        insort(self.ranges, (low, high, first, kept))
+        insort(self.lows, low)
+        self.bounds.append(ends)
+        return True
+
     def _open_ranges(self, keys: Iterable[str]) -> None:
         """Note key by key the ranges whose interval holds one of `keys`."""
         ranges, lows, hit = self.ranges, self.lows, set()
@@ -122,9 +160,13 @@ class KeyLog:
         for at in sorted(hit, reverse=True):
             del ranges[at], lows[at]
         for _low, _high, first, kept in opened:
-            (joined,) = self.kept.execute("SELECT keys FROM kept WHERE id = ?", (kept,)).fetchone()
-            self.kept.execute("DELETE FROM kept WHERE id = ?", (kept,))
-            keys = joined.split("\n")
+            if kept < 0:
+                keys = self.loaders.pop(kept)()
+            else:
+                (joined,) = self.kept.execute("SELECT keys FROM kept WHERE id = ?",
+                                              (kept,)).fetchone()
+                self.kept.execute("DELETE FROM kept WHERE id = ?", (kept,))
+                keys = joined.split("\n")
             self.record(list(zip(keys, range(first, first + len(keys)), strict=True)))
 
     def _insert(self, first_here: dict[str, int]) -> sqlite3.Cursor:
@@ -197,7 +239,7 @@ class KeyLog:
             if store is not None:
                 store.close()
         self.store = self.kept = None
-        self.memory, self.ranges, self.lows = {}, [], []
+        self.memory, self.ranges, self.lows, self.loaders = {}, [], [], {}
 
 
 def _temporary() -> sqlite3.Connection:

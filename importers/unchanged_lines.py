@@ -10,6 +10,11 @@ encoding, delimiter and header. Per block, by loops that run in C: the lines are
 hashed, their keys taken by one regular expression and noted in the run's key log (full sync
 sees every key, a repeated key is found as before), and their digests looked up in those
 stored on the live records of the block's key range (one statement returning one value).
+The usual night, a block whose lines are, in order, the records of its range: one statement
+returns their digests joined and the range's least and greatest key, the block is found
+unchanged by one comparison and noted as a range by its ends; no key is read from the lines
+or sent back (the key log reads them again from the file if a key noted later falls in the
+range).
 Only the lines not recognised are decoded and read by csv, and go through the column path
 (importers/column_import.py), whose records take their line's fingerprint when written or
 found equal.
@@ -25,6 +30,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from functools import partial
 from itertools import compress
 from operator import not_
 from typing import TYPE_CHECKING
@@ -42,6 +48,10 @@ DIGEST = 16  # bytes of a digest
 # Encodings where a line feed, a carriage return, a quote, NUL and the delimiter are single
 # bytes that no other character's bytes contain.
 ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
+# Rows of blocks found unchanged given as one batch: each batch saves the run's progress (a
+# commit) and collects garbage.
+PENDING_ROWS = 100_000
+_LONE_CR = re.compile(rb"\r(?!\n)").search  # a carriage return not before a line feed
 
 
 def applies(table: Table) -> bool:
@@ -80,7 +90,9 @@ def batches(table: Table, size: int, importer: ColumnImport, salt: bytes) -> Ite
             yield from reader.block(lines, size)
         else:
             if not carry:
+                yield from reader.flush()
                 return
+    yield from reader.flush()
     # The rest of the file (or all of it) as csv reads it; with its first block, when it
     # holds the header, from the file's beginning.
     yield from csv_batches(table, size, reader.resume if reader.line else None)
@@ -104,6 +116,10 @@ class _LineReader:
         self.offset = 0  # bytes read by lines
         self.line = 0  # lines read by lines (the header's included), 0 before the first block
         self.count = 0  # data rows read by lines
+        self.pending = 0  # rows of blocks found unchanged not yet given in a batch
+        # Whether the next block is first compared by its range's ends (`_unchanged`): None
+        # for the rest of the run once a range could not be noted by its ends.
+        self.by_ends: bool | None = True
 
     @property
     def resume(self) -> Resume:
@@ -114,9 +130,9 @@ class _LineReader:
         they can be read by their lines; else None."""
         if cut == 0 or b'"' in block or b"\x00" in block:
             return None
-        body = block[:cut] if cut < len(block) else block
-        if body.count(b"\r") != body.count(b"\r\n"):
+        if b"\r" in block and _LONE_CR(block, 0, cut):  # one scan, not two counts
             return None
+        body = block[:cut] if cut < len(block) else block
         lines = body.split(b"\n")
         lines.pop()  # after the last line feed
         if self.count + len(lines) > self.max_rows or max(map(len, lines)) > self.max_length \
@@ -125,16 +141,24 @@ class _LineReader:
         return lines
 
     def block(self, lines: list[bytes], size: int) -> Iterator[RowBatch]:
+        start = self.offset  # the block's first byte in the file
         self.offset += sum(map(len, lines)) + len(lines)
         first = self.line + 1
         self.line += len(lines)
         if first == 1:  # the first block: the header and the blank lines before it
             skip = self.table.header_line
+            start += sum(map(len, lines[:skip])) + skip
             lines, first = lines[skip:], skip + 1
         if not lines:
             return
-        numbers = range(first, first + len(lines))
         digests = self._digests(lines)
+        if self.by_ends and self._unchanged(lines, digests, first, start):
+            self.count += len(lines)
+            self.pending += len(lines)
+            if self.pending >= PENDING_ROWS:
+                yield from self.flush()
+            return
+        numbers = range(first, first + len(lines))
         found = self._stored(lines)
         keys: list[str | None] | None = None
         same: list[bool] | None = None
@@ -142,9 +166,11 @@ class _LineReader:
         if found is not None:
             stored = found[0]
             if stored == b"".join(digests):
-                # The usual night: every line, in order, is the one that made its record,
-                # and the records of the range are all there; no key to read from the lines.
+                # Every line, in order, is the one that made its record, and the records of
+                # the range are all there; no key to read from the lines.
                 same = [True] * len(lines)
+                if self.by_ends is False:  # the next block by its range's ends again
+                    self.by_ends = True
             else:  # compared in place: each line with the record of its rank in the range
                 same = [stored[at:at + DIGEST] == digest for at, digest in zip(
                     range(0, len(stored), DIGEST), digests, strict=True)]
@@ -178,7 +204,50 @@ class _LineReader:
         recognised = sum(same)
         self.count += recognised
         kept = list(compress(range(len(lines)), map(not_, same)))
+        recognised += self.pending  # with the blocks found unchanged before
+        self.pending = 0
         yield from self._read(kept, lines, first, digests, repeated, recognised, size)
+
+    def flush(self) -> Iterator[RowBatch]:
+        """The rows of the blocks found unchanged since the last batch, as one batch."""
+        if self.pending:
+            yield RowBatch(digests=[], repeated={}, recognised=self.pending)
+            self.pending = 0
+
+    def _unchanged(self, lines: list[bytes], digests: list[bytes], first: int,
+                   start: int) -> bool:
+        """Whether the block is, line for line in the key's order, the live records between
+        its first line's key and its last one's, by one comparison of their digests with
+        the lines' (the usual night); then noted as a range by its ends, its keys not read.
+        After a block that is not, the next ones are read with their records' keys
+        (`_stored`) until one is found unchanged again: a file with changes spread
+        throughout pays one statement a block, not two."""
+        if self.importer.all_new:
+            return False
+        bounds = self._keys(lines[0] + b"\n" + lines[-1], 2)
+        if None in bounds:
+            return False
+        found = self.bulk.summary_of_range(bounds, len(lines))
+        if found is None or found[0] != b"".join(digests):
+            self.by_ends = False
+            return False
+        # Each line's digest is its record's: the first line's key is the first record's.
+        load = partial(self._keys_at, start, self.offset, len(lines))  # to the block's end
+        if self.engine.note_range_of(found[1], found[2], (bounds[0], bounds[1]), first, load):
+            return True
+        self.by_ends = None  # keys noted one at a time meet ranges: by the keys from now on
+        return False
+
+    def _keys_at(self, start: int, end: int, count: int) -> list[str]:
+        """The keys of the `count` lines between bytes `start` and `end` of the file, read
+        again (a range noted by its ends, opened)."""
+        with self.table.path.open("rb") as file:
+            file.seek(start)
+            body = file.read(end - start)
+        keys = self._keys(body[:-1], count)
+        if None in keys or len(keys) != count:  # the file is the run's own copy: never
+            raise RuntimeError("the lines of a range noted by its ends changed")
+        return keys
 
     def _stored(self, lines: list[bytes]) -> tuple[bytes, list[str], str] | None:
         """The digests of the live records from the first line's key to the last one's,

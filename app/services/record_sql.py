@@ -50,6 +50,11 @@ FULL_COLLECTION_EVERY = 50  # batches
 # and a sort, twice the server's CPU).
 _LOW = "(SELECT min(v) FROM unnest(%s::text[]) AS v)"
 _HIGH = "(SELECT max(v) FROM unnest(%s::text[]) AS v)"
+# Keys that a collation other than code points' sorts otherwise: case, accents, punctuation,
+# digits, characters outside the Basic Multilingual Plane.
+_ORDER_SAMPLE = ["a", "B", "b", "A", "_", "-", ".", "0", "9", "~", " ", "é", "E", "f", "É",
+                 "ä", "z", "Z", "€", "ｚ", "\U0001f600", "a-b", "ab", "a b", "a_b", "aB",
+                 "IMP-1", "IMP_1", "imp-1", "œ", "oe", "ß", "ss", "İ", "i", "ı"]
 
 
 class BulkSQL:
@@ -61,6 +66,7 @@ class BulkSQL:
         self.description: Any = None  # of the last `existing` read
         self.sqlite = self.dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
+        self._code_points: bool | None = None  # keys_in_code_points, once asked
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -210,6 +216,93 @@ class BulkSQL:
         if not digests:
             return b"", ""
         return bytes(digests), found
+
+    def summary_of_range(self, bounds: list[str], rows: int) -> tuple[bytes, str, str] | None:
+        """`digests_of_range` without the keys: the live records' fingerprints from the least
+        of `bounds` to the greatest, joined in the key's order (16 zero bytes for a record
+        without one), and the least and greatest of their keys in Python's order (code
+        points: PostgreSQL's "C" collation, SQLite's BINARY of UTF-8), in one row of three
+        values; None when the range holds more than RANGE_SPREAD × `rows` records, or none
+        that is live. A block whose lines' digests, joined, are the first value is the range's
+        records, one line each in the key's order: its keys need not come back."""
+        limit = RANGE_SPREAD * rows
+        key = self.key
+        # Where the key's order is that of code points, the range's first and last keys are
+        # its least and greatest (no min and max over 20,000 keys: 15-20 % of the statement).
+        if self.keys_in_code_points():
+            ends = "NULL, NULL"
+        elif self.sqlite:  # a CASE has SQLite's BINARY collation: UTF-8 bytes, code points
+            ends = (f"min(CASE WHEN archived_at IS NULL THEN {key} END), "
+                    f"max(CASE WHEN archived_at IS NULL THEN {key} END)")
+        else:
+            live = "FILTER (WHERE archived_at IS NULL)"
+            ends = f"min({key} COLLATE \"C\") {live}, max({key} COLLATE \"C\") {live}"
+        if self.sqlite:
+            statement = (f"SELECT count(*), CAST(group_concat(CASE WHEN archived_at IS NULL "
+                         f"THEN coalesce(import_digest, zeroblob(16)) END, '') AS BLOB), "
+                         f"{ends} FROM (SELECT {key}, import_digest, archived_at "
+                         f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
+                         f"BETWEEN ? AND ? ORDER BY {key} LIMIT ?)")
+            parameters: tuple = (self.tenant_id, min(bounds), max(bounds), limit + 1)
+        else:  # the bounds in the column's own collation
+            statement = (f"SELECT count(*), string_agg(coalesce(import_digest, "
+                         f"'\\x{'0' * 32}'::bytea), ''::bytea) FILTER (WHERE archived_at IS "
+                         f"NULL), {ends} "
+                         f"FROM (SELECT t.{key}, t.import_digest, t.archived_at FROM "
+                         f"{self.table.name} AS t WHERE t.tenant_id = %s AND t.{key} BETWEEN "
+                         f"{_LOW} AND {_HIGH} ORDER BY t.{key} LIMIT %s) AS s")
+            parameters = (self.tenant_id, bounds, bounds, limit + 1)
+        cursor = self.cursor()
+        try:
+            self._execute_unprepared(cursor, statement, parameters)
+            count, digests, low, high = cursor.fetchone()
+        finally:
+            cursor.close()
+        if count > limit or not digests:
+            return None
+        if low is None:  # the range's ends, in the key's order: its first and last
+            low, high = min(bounds), max(bounds)
+        return bytes(digests), low, high
+
+    def keys_in_code_points(self) -> bool:
+        """Whether the database orders the key column as Python orders strings (by code
+        point), asked once: SQLite's BINARY on a UTF-8 database, PostgreSQL's "C", "POSIX" or
+        ucs_basic, or a libc "C.UTF-8" found to sort a sample of keys as Python does (code
+        point order is what it is documented to be)."""
+        if self._code_points is None:
+            self._code_points = self._orders_by_code_point()
+        return self._code_points
+
+    def _orders_by_code_point(self) -> bool:
+        cursor = self.cursor(binary=False)
+        try:
+            if self.sqlite:
+                cursor.execute("PRAGMA encoding")
+                encoding = cursor.fetchone()[0]
+                cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (self.table.name,))
+                found = cursor.fetchone()
+                return encoding == "UTF-8" and found is not None and found[0] is not None \
+                    and "COLLATE" not in found[0].upper()
+            cursor.execute(
+                "SELECT c.collname, CASE WHEN c.collname = 'default' THEN d.datcollate "
+                "ELSE c.collcollate END FROM pg_attribute AS a JOIN pg_collation AS c "
+                "ON c.oid = a.attcollation CROSS JOIN pg_database AS d "
+                "WHERE a.attrelid = %s::regclass AND a.attname = %s "
+                "AND d.datname = current_database()", (self.table.name, self.key))
+            found = cursor.fetchone()
+            if found is None or found[1] is None:
+                return False
+            collation, locale = found
+            if locale not in ("C", "POSIX") and locale.lower().replace("-", "") != "c.utf8":
+                return False
+            # The sample sorted by the column's own collation (an ICU default names a libc
+            # locale too): as Python sorts it, or not.
+            cursor.execute("SELECT array_agg(v ORDER BY v COLLATE \"{}\") FROM unnest(%s::text[])"
+                           " AS v".format(collation.replace('"', '""')), (_ORDER_SAMPLE,))
+            return cursor.fetchone()[0] == sorted(_ORDER_SAMPLE)
+        finally:
+            cursor.close()
 
     def references(self, table: Table, with_partner: bool,
                    refs: list[str] | None) -> dict[str, tuple[int, int | None]]:

@@ -366,3 +366,31 @@ def test_the_key_log_finds_repeats_of_keys_noted_in_ranges(spill):
     assert log.record([("A2", 15), ("B3", 16)]) == {0: 3, 1: 6}
     assert "E1" in log and "E3" not in log
     log.close()
+
+
+@pytest.mark.parametrize("spill", [0, 10**9])
+def test_the_key_log_reads_a_range_noted_by_its_ends_only_when_a_key_falls_in_it(spill):
+    loaded = []
+
+    def keys(*found):
+        return lambda: loaded.append(found) or list(found)
+
+    log = KeyLog(spill=spill)
+    # The database's order (a collation where "B2" sorts between "a1" and "c3") is not
+    # Python's: the interval is the least and greatest key in Python's order.
+    assert log.record_range_of("B2", "c3", ("a1", "c3"), 2, keys("a1", "B2", "c3"))
+    assert log.record_range_of("d1", "d3", ("d1", "d3"), 5, keys("d1", "d2", "d3"))
+    assert not log.record_range_of("d2", "e1", ("d2", "e1"), 8, keys())  # meets d1–d3
+    assert log.bounds == [("a1", "c3"), ("d1", "d3")]
+    assert log.missing(["A9", "e0"]) == ["A9", "e0"]  # outside both intervals
+    assert loaded == []
+    assert log.record([("z9", 8)]) == {}
+    assert log.record([("a0", 9), ("d2", 10)]) == {1: 6}  # a0 in B2–c3 (Python's order)
+    assert loaded == [("a1", "B2", "c3"), ("d1", "d2", "d3")]
+    assert log.record([("c3", 11), ("a1", 12)]) == {0: 4, 1: 2}
+    assert log.missing(["B2", "d3", "d4"]) == ["d4"]
+    # A key noted one at a time in its interval: refused (its keys are given instead).
+    assert not log.record_range_of("y1", "z9", ("y1", "z9"), 13, keys())
+    assert log.record_range(["y1", "y2"], "y1\ny2", 13)
+    assert log.bounds[-1] == ("y1", "y2")
+    log.close()

@@ -148,9 +148,11 @@ def test_a_quoted_header_leaves_the_whole_file_to_csv(feed, make_profile, feed_f
 
 @pytest.fixture
 def noted(monkeypatch):
-    """What the runs' key logs noted: ranges (their first keys) and keys one at a time."""
-    found = {"ranges": [], "keys": []}
+    """What the runs' key logs noted: ranges (their first keys; those noted by their ends
+    alone also in "by_ends"), keys one at a time, and ranges opened from the file."""
+    found = {"ranges": [], "keys": [], "by_ends": [], "loaded": []}
     record, record_range = KeyLog.record, KeyLog.record_range
+    record_range_of = KeyLog.record_range_of
 
     def spy_record(self, pairs, **options):
         found["keys"] += [key for key, _line in pairs]
@@ -162,8 +164,21 @@ def noted(monkeypatch):
             found["ranges"].append(keys[0])
         return done
 
+    def spy_range_of(self, low, high, ends, first, load):
+        def spy_load():
+            keys = load()
+            found["loaded"].append(keys)
+            return keys
+
+        done = record_range_of(self, low, high, ends, first, spy_load)
+        if done:
+            found["ranges"].append(ends[0])
+            found["by_ends"].append(ends[0])
+        return done
+
     monkeypatch.setattr(KeyLog, "record", spy_record)
     monkeypatch.setattr(KeyLog, "record_range", spy_range)
+    monkeypatch.setattr(KeyLog, "record_range_of", spy_range_of)
     return found
 
 
@@ -174,6 +189,8 @@ def test_an_unchanged_file_in_its_keys_order_is_noted_by_ranges_not_by_key(feed,
     again = feed(full_sync=True)
     assert (again.fingerprinted, again.archived) == (30, 0)
     assert noted["keys"] == [] and len(noted["ranges"]) > 5
+    # Each block in one comparison with its range's records: no key read back or from a line.
+    assert noted["by_ends"] == noted["ranges"] and noted["loaded"] == []
     assert not [key for key, invoice in _invoices().items() if invoice.archived_at]
 
 
@@ -186,6 +203,9 @@ def test_changed_lines_of_a_block_of_the_same_records_are_noted_with_its_range(f
     run = feed(rows)
     assert (run.fingerprinted, run.updated, run.failed) == (26, 4, 0)
     assert noted["keys"] == []  # every block the same records: each one a range
+    # A block with a changed line is compared line by line, with its records' keys; the
+    # first block after one found unchanged so is compared by its ends again.
+    assert noted["by_ends"] and set(noted["ranges"]) - set(noted["by_ends"])
     invoices = _invoices()
     assert [invoices[f"R{n:02d}"].total for n in (3, 14, 15, 28)] == [
         Decimal("3.50"), Decimal("14.50"), Decimal("15.50"), Decimal("28.50")]
@@ -197,6 +217,7 @@ def test_a_key_repeated_after_its_range_is_found_with_its_first_line(feed, noted
     rows = [*ROWS, ROWS[9].replace("F-010", "F-110"), *ROWS[20:24]]  # lines 32, 33–36
     run = feed(rows)
     assert noted["ranges"]  # R10's first line was noted only with its block's range
+    assert any("R10" in keys for keys in noted["loaded"])  # its keys read again from the file
     assert (run.failed, run.fingerprinted, run.updated) == (5, 30, 0)
     errors = {line: params for line, params in _errors(run)}
     assert errors[32] == {"key": "R10", "first": 11, "line": 32}
@@ -245,3 +266,64 @@ def test_an_update_names_the_profile_that_wrote_it_last(feed):
     back = feed()
     assert back.updated == 1
     assert _invoices()["R05"].import_profile_id == first.profile_id
+
+
+def test_a_block_in_a_collation_other_than_pythons_is_noted_and_archived_around(
+        feed, noted, app, backend):
+    """PostgreSQL, keys compared by ICU (case second): the file in the database's order is
+    not in Python's, nor are its blocks' intervals."""
+    if backend != "postgresql":
+        pytest.skip("a column's collation: PostgreSQL")
+    from tests.conftest import owner_engine
+
+    def collate(name: str) -> None:
+        with owner_engine(app).begin() as connection:
+            connection.execute(db.text(f'ALTER TABLE invoices ALTER COLUMN external_ref '
+                                       f'TYPE varchar(100) COLLATE "{name}"'))
+
+    def in_code_points() -> bool:
+        from app.models import Invoice
+        from app.services.record_sql import BulkSQL
+
+        found = BulkSQL(Invoice.__table__, "external_ref", 1).keys_in_code_points()
+        db.session.rollback()
+        return found
+
+    collate("und-x-icu")
+    try:
+        assert not in_code_points()  # the range's ends in code points asked of the database
+        rows = [row.replace(row[:3], ("r" if n % 2 else "R") + row[1:3], 1)
+                for n, row in enumerate(ROWS)]  # R01, r02, R03, … : ICU's order, not Python's
+        feed(rows, full_sync=True)
+        noted["ranges"].clear()
+        noted["by_ends"].clear()
+        again = feed(rows, full_sync=True)
+        assert (again.unchanged, again.archived, again.failed) == (30, 0, 0)
+        assert noted["ranges"]  # some blocks noted whole, whatever their intervals
+        absent = {rows[4][:3], rows[17][:3]}
+        changed = [row for row in rows if row[:3] not in absent]
+        changed[9] = changed[9].replace(",00;", ",50;")
+        changed.append(rows[21].replace("F-022", "F-122"))  # r22 repeated
+        run = feed(changed, full_sync=True)
+        assert (run.unchanged, run.updated, run.archived, run.failed) == (27, 1, 2, 1)
+        assert _errors(run)[0][1]["key"] == rows[21][:3]
+        invoices = _invoices()
+        assert {key for key, invoice in invoices.items() if invoice.archived_at} == absent
+        assert invoices[rows[21][:3]].number == "F-022"
+    finally:
+        db.session.rollback()
+        db.session.remove()
+        collate("default")
+    assert in_code_points() == (db.session.execute(db.text(
+        "SELECT datcollate FROM pg_database WHERE datname = current_database()")).scalar()
+        in ("C", "POSIX", "C.UTF-8", "C.utf8"))
+
+
+def test_a_key_of_the_first_block_repeated_is_read_again_past_the_header(feed, noted):
+    feed()
+    crlf = feed([*ROWS, ROWS[0].replace("F-001", "F-101")])  # R01 again on line 32
+    assert "R01" in noted["by_ends"]  # the first block (after the header) noted by its ends
+    assert [keys for keys in noted["loaded"] if "R01" in keys][0][0] == "R01"
+    assert _errors(crlf) == [(32, {"key": "R01", "first": 2, "line": 32})]
+    lf = feed([*ROWS, ROWS[1].replace("F-002", "F-102")], newline="\n")
+    assert lf.failed == 1 and _errors(lf)[0][1] == {"key": "R02", "first": 3, "line": 32}
