@@ -28,6 +28,9 @@ from app.services.record_sql import collecting_between_batches
 from app.web.transactions import transaction
 
 Reader = Callable[[Any], Any]  # a JSON value → a python value; ValueError with a message
+# What a key of an item is: a field's value, a related record's id or key, or one of three
+# keys read apart.
+_VALUE, _REF, _KEY, _CUSTOM, _LINES = range(5)
 
 
 def bulk_upsert(entity: Entity, raw_items: list[Any]) -> Any:
@@ -68,22 +71,22 @@ class ItemReader:
 
     def __init__(self, entity: Entity, principal: TokenPrincipal) -> None:
         self.entity, self.principal = entity, principal
-        self.readers: dict[str, tuple[str, Reader]] = {}  # JSON key → (field name, reader)
-        self.refs: dict[str, str] = {}  # `<ref>_id` / `<ref>_ref` → field name
+        # JSON key → (kind, field name, reader): one lookup per key of an item.
+        self.keys: dict[str, tuple[int, str, Reader | None]] = {
+            "external_ref": (_KEY, "external_ref", None), "custom": (_CUSTOM, "custom", None)}
+        if entity.line_model is not None:
+            self.keys["lines"] = (_LINES, "lines", None)
         for f in entity.fields:
             if f.type != "ref":
-                self.readers[f.name] = (f.name, _READERS.get(f.type, _text))
+                self.keys.setdefault(f.name, (_VALUE, f.name, _READERS.get(f.type, _text)))
                 continue
-            self.readers[f"{f.name}_id"] = (f.name, _ref_id)
-            self.refs[f"{f.name}_id"] = f.name
+            self.keys[f"{f.name}_id"] = (_REF, f.name, _ref_id)
             if f.ref != "users":
-                self.readers[f"{f.name}_ref"] = (f.name, _ref_key)
-                self.refs[f"{f.name}_ref"] = f.name
+                self.keys[f"{f.name}_ref"] = (_REF, f.name, _ref_key)
             elif principal.partner_id is not None:
-                self.readers[f"{f.name}_id"] = (f.name, _unknown_record)
+                self.keys[f"{f.name}_id"] = (_REF, f.name, _unknown_record)
         self.custom_keys = None if principal.partner_id is None else {
             f.key for f in custom_definitions(entity, principal)}
-        self.has_lines = entity.line_model is not None
 
     def read(self, index: int, raw: Any) -> tuple[BulkItem, dict[str, str]]:
         """The item, and the item's name of each reference (to name errors as sent)."""
@@ -92,30 +95,32 @@ class ItemReader:
         data: dict[str, Any] = {}
         names: dict[str, str] = {}
         errors: dict[str, str] = {}
+        keys = self.keys
         for key, value in raw.items():
-            if key == "external_ref":
-                if value is not None and not isinstance(value, str):
-                    errors[key] = _("Enter text.")
-                continue
-            if key == "custom":
-                self._custom(value, data, errors)
-                continue
-            if key == "lines" and self.has_lines:
-                self._lines(value, data, errors)
-                continue
-            known = self.readers.get(key)
+            known = keys.get(key)
             if known is None:
                 errors[key] = _("Unknown field.")
                 continue
-            name, reader = known
-            if name in names:
-                errors[f"{name}_ref"] = _("Give %(id)s or %(ref)s, not both.", id=f"{name}_id",
-                                          ref=f"{name}_ref")
-                continue
-            if key in self.refs:
-                names[name] = key
+            kind, name, reader = known
+            if kind:
+                if kind == _REF:
+                    if name in names:
+                        errors[f"{name}_ref"] = _("Give %(id)s or %(ref)s, not both.",
+                                                  id=f"{name}_id", ref=f"{name}_ref")
+                        continue
+                    names[name] = key
+                elif kind == _KEY:
+                    if value is not None and not isinstance(value, str):
+                        errors[key] = _("Enter text.")
+                    continue
+                elif kind == _CUSTOM:
+                    self._custom(value, data, errors)
+                    continue
+                else:
+                    self._lines(value, data, errors)
+                    continue
             try:
-                data[name] = reader(value)
+                data[name] = reader(value)  # type: ignore[misc]
             except ValueError as exc:
                 errors[key] = str(exc)
         external_ref = raw.get("external_ref")
@@ -143,12 +148,20 @@ class ItemReader:
 
 
 def _text(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
+    if value is not None and type(value) is not str and not isinstance(value, str):
         raise ValueError(_("Enter text."))
     return value
 
 
 def _money(value: Any) -> Decimal | None:
+    if type(value) is str:  # most amounts: exact as text
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(_("Enter a number such as 1234.56.")) from None
+        if number.is_finite():
+            return number
+        raise ValueError(_("Enter a number such as 1234.56."))
     if value is None:
         return None
     if isinstance(value, str | int | float) and not isinstance(value, bool):

@@ -5,6 +5,7 @@ Forms, list pages, filters, detail pages and CSV exports are built from these sp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -26,7 +27,7 @@ class Field:
     filter: bool = False
     sort: bool = False
 
-    @property
+    @cached_property  # read for every value of every record written
     def attr(self) -> str:
         """The model attribute: `account` for a ref field stores `account_id`."""
         return f"{self.name}_id" if self.type == "ref" else self.name

@@ -101,6 +101,9 @@ class _Upsert:
             or getattr(user, "account_id", None) is not None
         self.now = datetime.now(UTC)
         self.actor = current_actor()  # the call's, read once for its audit events
+        # The partner whose records a partner's token creates (the column is read once).
+        partner_id = getattr(user, "partner_id", None)
+        self.own_partner_id = partner_id if "partner_id" in self.columns else None
 
     def run(self, items: list[BulkItem]) -> None:
         self._keys(items)
@@ -244,8 +247,8 @@ class _Upsert:
         custom = self._check(item, None)
         if item.errors:
             return
-        partner_id = getattr(self.user, "partner_id", None)
-        if partner_id is not None and "partner_id" in self.columns and "partner" not in item.data:
+        partner_id = self.own_partner_id
+        if partner_id is not None and "partner" not in item.data:
             values["partner_id"] = partner_id  # a partner's records are his by default
         row = new_row(self.entity, values, item.lines, custom, self.now)
         item.row, item.new_lines, item.status = row, bool(item.lines), "created"

@@ -47,6 +47,9 @@ from app.values import parse_bool, parse_datetime
 COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2
                       and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
 QUANTITY_LIMIT = Decimal("1e9")
+# A record's dates that cannot come in the other order: (start, end).
+DATE_PAIRS = {"quotes": ("issued_on", "valid_until"), "invoices": ("issued_on", "due_on"),
+              "contracts": ("starts_on", "ends_on")}
 
 
 @dataclass
@@ -64,15 +67,15 @@ def check_values(entity: Entity, data: dict[str, Any]) -> CheckedRecord:
     left as given (by id, instance or external_ref), for the caller to resolve."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for spec in entity.fields:
-        if spec.name not in data:
+    for name, attr, spec, default in _value_plan(entity):
+        if name not in data:
             continue
         try:
-            value = clean_value(spec, data[spec.name])
+            value = clean_value(spec, data[name])
         except ValueError as exc:
-            errors[spec.name] = str(exc)
+            errors[name] = str(exc)
             continue
-        values[spec.attr] = column_default(entity, spec) if value is None else value
+        values[attr] = default if value is None else value
     checked = CheckedRecord(values, errors)
     if entity.line_model is not None and "lines" in data:
         try:
@@ -80,6 +83,32 @@ def check_values(entity: Entity, data: dict[str, Any]) -> CheckedRecord:
         except ValidationError as exc:
             errors.update(exc.errors)
     return checked
+
+
+_value_plans: dict[str, tuple[tuple[str, str, Field, Any], ...]] = {}
+
+
+def _value_plan(entity: Entity) -> tuple[tuple[str, str, Field, Any], ...]:
+    """Each field's name, attribute, spec and empty value, worked out once per entity (a bulk
+    call checks ten thousand records)."""
+    plan = _value_plans.get(entity.name)
+    if plan is None:
+        plan = _value_plans[entity.name] = tuple(
+            (spec.name, spec.attr, spec, column_default(entity, spec)) for spec in entity.fields)
+    return plan
+
+
+_required_plans: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def _required_plan(entity: Entity) -> tuple[tuple[str, str], ...]:
+    """The name and attribute of each field a new record cannot lack, in the fields' order."""
+    plan = _required_plans.get(entity.name)
+    if plan is None:
+        required = required_to_create(entity)
+        plan = _required_plans[entity.name] = tuple(
+            (spec.name, spec.attr) for spec in entity.fields if spec.name in required)
+    return plan
 
 
 def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
@@ -91,10 +120,9 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
     included). Adds to `checked`."""
     values, errors = checked.values, checked.errors
     if current is None:
-        required = required_to_create(entity)
-        for spec in entity.fields:
-            if spec.name in required and spec.name not in data and spec.attr not in values:
-                errors[spec.name] = _("This field is required.")
+        for name, attr in _required_plan(entity):
+            if name not in data and attr not in values:
+                errors[name] = _("This field is required.")
     if "custom" in data or not partial:
         try:
             checked.custom = validate_custom(
@@ -226,11 +254,10 @@ def resolve_ref(field: Field, raw: Any) -> int:
 
 def date_order_errors(entity: Entity, current: dict[str, Any], values: dict[str, Any]
                       ) -> dict[str, str]:
-    pairs = {"quotes": ("issued_on", "valid_until"), "invoices": ("issued_on", "due_on"),
-             "contracts": ("starts_on", "ends_on")}
-    if entity.name not in pairs:
+    pair = DATE_PAIRS.get(entity.name)
+    if pair is None:
         return {}
-    start_name, end_name = pairs[entity.name]
+    start_name, end_name = pair
     start = values.get(start_name, current.get(start_name))
     end = values.get(end_name, current.get(end_name))
     if start and end and end < start:

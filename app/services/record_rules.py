@@ -121,8 +121,13 @@ def new_snapshot(entity: Entity, row: dict[str, Any],
     attrs, as_text = _new_record(entity.name)
     state = {attr: row[attr] for attr in attrs}
     for attr in as_text:
-        state[attr] = jsonable(state[attr])
-    state["custom"] = jsonable(dict(row["custom"] or {}))
+        value = state[attr]
+        if type(value) is Decimal:  # most of them: amounts
+            state[attr] = format(value, "f")
+        elif value is not None:
+            state[attr] = jsonable(value)
+    custom = row["custom"]
+    state["custom"] = jsonable(dict(custom)) if custom else {}
     if entity.line_model is not None:
         state["lines"] = jsonable(lines or [])
     return state
@@ -151,10 +156,18 @@ def changes(current: dict[str, Any], old_lines: list[dict[str, Any]] | None,
     return row, before, after, new_lines
 
 
+_takes_partner: dict[str, bool] = {}
+
+
 def takes_account_partner(entity: Entity) -> bool:
-    """Whether a record's partner defaults to its customer's: a document's, not a customer's."""
-    columns = entity.model.__table__.c
-    return "partner_id" in columns and "account_id" in columns and entity.name != "accounts"
+    """Whether a record's partner defaults to its customer's: a document's, not a customer's.
+    Worked out once per entity (a bulk call asks for each of its items)."""
+    found = _takes_partner.get(entity.name)
+    if found is None:
+        columns = entity.model.__table__.c
+        found = _takes_partner[entity.name] = "partner_id" in columns \
+            and "account_id" in columns and entity.name != "accounts"
+    return found
 
 
 def default_partner(entity: Entity, state: dict[str, Any],

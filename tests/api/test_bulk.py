@@ -279,3 +279,23 @@ def test_each_item_of_a_call_has_its_own_audit_event_and_delivery(app, en_client
     assert [d.payload["data"]["after"]["total"] for d in deliveries[:5]] == \
         [f"{100 + n}.50" for n in range(5)]
     assert deliveries[5].payload["data"]["before"] == {"amount_paid": "0.00"}
+
+
+BAD_ITEMS = [  # one mistake each, as a client sends them
+    {"issued_on": "2026-13-01"}, {"issued_on": 20261001}, {"total": "beaucoup"},
+    {"total": True}, {"total": "NaN"}, {"number": 42}, {"status": "lost"},
+    {"currency": "EURO"}, {"due_on": "2026-09-01"}, {"colour": "blue"},
+    {"account_ref": "NOBODY"}, {"account_ref": 7}, {"custom": "not an object"},
+    {"number": "F" * 300}, {"amount_paid": 12.5, "total": "1e13"},
+]
+
+
+@pytest.mark.parametrize("mistake", BAD_ITEMS, ids=lambda m: ",".join(m))
+def test_an_items_errors_are_those_of_the_same_record_posted_alone(en_client, world, mistake):
+    """Among good items, a bad one gets the messages a POST of the same body gets, by field."""
+    bad = invoice("BAD", **mistake)
+    single = en_client.post("/api/v1/invoices", json=bad)
+    alone = problem(single, 422)["errors"]
+    result = bulk(en_client, "invoices", [invoice("G1"), bad, invoice("G2")])
+    assert [o["status"] for o in result["items"]] == ["created", "error", "created"]
+    assert result["items"][1]["errors"] == alone
