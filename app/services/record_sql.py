@@ -184,38 +184,17 @@ class BulkSQL:
         and their keys joined by line feeds, in the same order: one scan of the key's index
         returning one row; None when the range holds more than RANGE_SPREAD × `rows` records
         (then `digests`)."""
-        limit = RANGE_SPREAD * rows
         key = self.key
-        if self.sqlite:
-            # The digests' bytes joined as they are (a UTF-8 database's text keeps a blob's
-            # bytes; a database in another encoding joins other bytes, of another length:
-            # then no block is found in order, and keys are compared one by one).
-            statement = (f"SELECT count(*), CAST(group_concat(CASE WHEN archived_at IS NULL "
-                         f"THEN coalesce(import_digest, zeroblob(16)) END, '') AS BLOB), "
-                         f"group_concat(CASE WHEN archived_at IS NULL THEN {key} END, char(10)) "
-                         f"FROM (SELECT {key}, import_digest, archived_at "
-                         f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
-                         f"BETWEEN ? AND ? ORDER BY {key} LIMIT ?)")
-            parameters: tuple = (self.tenant_id, min(keys), max(keys), limit + 1)
-        else:  # the bounds in the column's own collation
-            statement = (f"SELECT count(*), string_agg(coalesce(import_digest, "
-                         f"'\\x{'0' * 32}'::bytea), ''::bytea) FILTER (WHERE archived_at IS "
-                         f"NULL), string_agg({key}, E'\\n') FILTER (WHERE archived_at IS NULL) "
-                         f"FROM (SELECT t.{key}, t.import_digest, t.archived_at FROM "
-                         f"{self.table.name} AS t WHERE t.tenant_id = %s AND t.{key} BETWEEN "
-                         f"{_LOW} AND {_HIGH} ORDER BY t.{key} LIMIT %s) AS s")
-            parameters = (self.tenant_id, keys, keys, limit + 1)
-        cursor = self.cursor()
-        try:
-            self._execute_unprepared(cursor, statement, parameters)
-            count, digests, found = cursor.fetchone()
-        finally:
-            cursor.close()
-        if count > limit:
+        joined = (f"group_concat(CASE WHEN archived_at IS NULL THEN {key} END, char(10))"
+                  if self.sqlite else
+                  f"string_agg({key}, E'\\n') FILTER (WHERE archived_at IS NULL)")
+        found = self._read_range(joined, keys, rows)
+        if found is None:
             return None
+        digests, keys_found = found
         if not digests:
             return b"", ""
-        return bytes(digests), found
+        return bytes(digests), keys_found
 
     def summary_of_range(self, bounds: list[str], rows: int) -> tuple[bytes, str, str] | None:
         """`digests_of_range` without the keys: the live records' fingerprints from the least
@@ -225,7 +204,6 @@ class BulkSQL:
         values; None when the range holds more than RANGE_SPREAD × `rows` records, or none
         that is live. A block whose lines' digests, joined, are the first value is the range's
         records, one line each in the key's order: its keys need not come back."""
-        limit = RANGE_SPREAD * rows
         key = self.key
         # Where the key's order is that of code points, the range's first and last keys are
         # its least and greatest (no min and max over 20,000 keys: 15-20 % of the statement).
@@ -237,32 +215,47 @@ class BulkSQL:
         else:
             live = "FILTER (WHERE archived_at IS NULL)"
             ends = f"min({key} COLLATE \"C\") {live}, max({key} COLLATE \"C\") {live}"
-        if self.sqlite:
-            statement = (f"SELECT count(*), CAST(group_concat(CASE WHEN archived_at IS NULL "
-                         f"THEN coalesce(import_digest, zeroblob(16)) END, '') AS BLOB), "
-                         f"{ends} FROM (SELECT {key}, import_digest, archived_at "
-                         f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
-                         f"BETWEEN ? AND ? ORDER BY {key} LIMIT ?)")
-            parameters: tuple = (self.tenant_id, min(bounds), max(bounds), limit + 1)
-        else:  # the bounds in the column's own collation
-            statement = (f"SELECT count(*), string_agg(coalesce(import_digest, "
-                         f"'\\x{'0' * 32}'::bytea), ''::bytea) FILTER (WHERE archived_at IS "
-                         f"NULL), {ends} "
-                         f"FROM (SELECT t.{key}, t.import_digest, t.archived_at FROM "
-                         f"{self.table.name} AS t WHERE t.tenant_id = %s AND t.{key} BETWEEN "
-                         f"{_LOW} AND {_HIGH} ORDER BY t.{key} LIMIT %s) AS s")
-            parameters = (self.tenant_id, bounds, bounds, limit + 1)
-        cursor = self.cursor()
-        try:
-            self._execute_unprepared(cursor, statement, parameters)
-            count, digests, low, high = cursor.fetchone()
-        finally:
-            cursor.close()
-        if count > limit or not digests:
+        found = self._read_range(ends, bounds, rows)
+        if found is None or not found[0]:
             return None
+        digests, low, high = found
         if low is None:  # the range's ends, in the key's order: its first and last
             low, high = min(bounds), max(bounds)
         return bytes(digests), low, high
+
+    def _read_range(self, more: str, keys: list[str], rows: int) -> tuple | None:
+        """One scan of the key's index over the records from the least of `keys` to the
+        greatest (in the column's own collation), returning one row: the live records'
+        fingerprints joined in the key's order (16 zero bytes for a record without one), then
+        the values of `more`, aggregates over the same rows; None when the range holds more
+        than RANGE_SPREAD × `rows` records."""
+        limit = RANGE_SPREAD * rows
+        key = self.key
+        if self.sqlite:
+            # The digests' bytes joined as they are (a UTF-8 database's text keeps a blob's
+            # bytes; a database in another encoding joins other bytes, of another length:
+            # then no block is found in order, and keys are compared one by one).
+            statement = (f"SELECT count(*), CAST(group_concat(CASE WHEN archived_at IS NULL "
+                         f"THEN coalesce(import_digest, zeroblob(16)) END, '') AS BLOB), "
+                         f"{more} FROM (SELECT {key}, import_digest, archived_at "
+                         f"FROM {self.table.name} WHERE tenant_id = ? AND {key} "
+                         f"BETWEEN ? AND ? ORDER BY {key} LIMIT ?)")
+            parameters: tuple = (self.tenant_id, min(keys), max(keys), limit + 1)
+        else:
+            statement = (f"SELECT count(*), string_agg(coalesce(import_digest, "
+                         f"'\\x{'0' * 32}'::bytea), ''::bytea) FILTER (WHERE archived_at IS "
+                         f"NULL), {more} "
+                         f"FROM (SELECT t.{key}, t.import_digest, t.archived_at FROM "
+                         f"{self.table.name} AS t WHERE t.tenant_id = %s AND t.{key} BETWEEN "
+                         f"{_LOW} AND {_HIGH} ORDER BY t.{key} LIMIT %s) AS s")
+            parameters = (self.tenant_id, keys, keys, limit + 1)
+        cursor = self.cursor()
+        try:
+            self._execute_unprepared(cursor, statement, parameters)
+            count, *found = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if count > limit else tuple(found)
 
     def keys_in_code_points(self) -> bool:
         """Whether the database orders the key column as Python orders strings (by code
