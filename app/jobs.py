@@ -14,8 +14,9 @@ import importlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
@@ -110,6 +111,8 @@ class EmbeddedRunner:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
+        self._lock = Lock()
+        self._in_flight: set[Future] = set()
         self.pools = {
             queue: ThreadPoolExecutor(
                 max_workers=int(app.config["IMPORT_WORKERS"]) if queue == "imports" else 2,
@@ -117,7 +120,29 @@ class EmbeddedRunner:
             for queue in QUEUES}
 
     def enqueue(self, job: Job, args: tuple[Any, ...], meta: dict[str, Any]) -> Future:
-        return self.pools[job.queue].submit(self._run, job, args)
+        future = self.pools[job.queue].submit(self._run, job, args)
+        with self._lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job queued or running is left (or `timeout` seconds): whether none
+        is. Jobs queued by the ones waited for are waited for too."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._in_flight)
+            if not pending:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            wait(pending, timeout=left)
 
     def _run(self, job: Job, args: tuple[Any, ...]) -> Any:
         with self.app.app_context():

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from app import create_app
+from app import create_app, jobs
 from app.entities import ENTITIES
 from app.extensions import db, limiter, migrations
 from app.models import Role, Tenant, User
@@ -174,6 +174,11 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
         limiter.reset()
     yield
     with app.app_context():
+        # A job a test left running (a mail being sent, say) would otherwise act on the next
+        # test's rows, whose ids start again from 1.
+        found = jobs.runner(app)
+        if isinstance(found, jobs.EmbeddedRunner):
+            found.wait_idle(30)
         db.session.remove()
         _empty_tables(owner_engine(app))
 
