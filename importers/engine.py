@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -593,26 +594,24 @@ class ImportEngine:
 
     def _emptied_required(self, item: Item) -> Problem | None:
         """A required field that the row empties: refused, as forms refuse it."""
-        for target, is_custom, name in self._required_targets():
+        for target, is_custom, name in self._required_targets:
             if (item.custom if is_custom else item.values).get(name) is None:
                 return Problem(target.header, None, _l("This field is required."))
         return None
 
+    @cached_property
     def _required_targets(self) -> list[tuple[Target, bool, str]]:
         """The profile's required targets, in order: (target, custom or not, the name its
         value has in the row). Made once: checked for every row that changes a record."""
-        found = self.__dict__.get("_required_found")
-        if found is None:
-            found = []
-            for target in self.profile.targets:
-                if target.kind == "custom":
-                    if self.custom_fields[target.name].is_required:
-                        found.append((target, True, target.name))
-                elif target.kind in ("field", "ref"):
-                    spec = self.entity.field(target.name)
-                    if spec.name in self.required:
-                        found.append((target, False, spec.attr))
-            self._required_found = found
+        found = []
+        for target in self.profile.targets:
+            if target.kind == "custom":
+                if self.custom_fields[target.name].is_required:
+                    found.append((target, True, target.name))
+            elif target.kind in ("field", "ref"):
+                spec = self.entity.field(target.name)
+                if spec.name in self.required:
+                    found.append((target, False, spec.attr))
         return found
 
     def _write(self, plan: Plan) -> None:
