@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from app.entities import ENTITIES
 from app.extensions import db
@@ -186,6 +186,55 @@ def test_a_number_taken_twice_fails_its_second_row_and_keeps_the_others(
     assert error.message_id == "The database refused the row: %(reason)s"
     assert "number" in error.message
     assert sorted(by_key("invoices")) == [f"R-{n:04d}" for n in range(5)]
+
+
+def test_a_refused_batch_keeps_the_errors_found_before_it_and_its_good_rows(
+    customers, profile, feed_file, run_import, small_batches
+):
+    # One batch of four: a row failing on its date (its error recorded before the batch is
+    # written), a number taken twice (the database refuses the batch), two good rows.
+    path = feed_file(
+        HEADER
+        + invoice_rows(1)
+        + "R-0100;FA-0100;C1;31/02/2026;10,00;\n"
+        + "R-0050;FA-0000;C2;01/10/2026;5,00;\n"
+        + invoice_rows(4, start=1)
+    )
+    run = run_import(profile, path)
+
+    assert run.counts["created"] == 5 and run.counts["failed"] == 2
+    assert [(e.line, e.column) for e in row_errors(run)] == [(3, "Date"), (4, None)]
+    assert "number" in row_errors(run)[1].message
+    assert sorted(by_key("invoices")) == [f"R-{n:04d}" for n in range(5)]
+    assert run.rows_done == 7
+
+
+def test_on_sqlite_a_batch_opening_its_transaction_is_written_without_a_savepoint(
+    backend, customers, profile, feed_file, run_import, small_batches
+):
+    # A savepoint copies every page it changes into a statement journal: on a large table a
+    # batch of new rows wrote hundreds of megabytes of temporary file for nothing.
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's savepoints copy no page")
+    statements: list[str] = []
+
+    def traced(dbapi_connection, record, proxy):  # every statement SQLite runs, raw ones too
+        dbapi_connection.set_trace_callback(statements.append)
+
+    def untraced(dbapi_connection, record):
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(db.engine, "checkout", traced)
+    event.listen(db.engine, "checkin", untraced)
+    try:
+        run = run_import(profile, feed_file(HEADER + invoice_rows(10)))
+    finally:
+        event.remove(db.engine, "checkout", traced)
+        event.remove(db.engine, "checkin", untraced)
+
+    assert run.counts["created"] == 10
+    assert any(s.startswith("INSERT INTO invoices") for s in statements)
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
 
 
 def test_another_tenants_invoices_under_the_same_keys_are_left_untouched(
