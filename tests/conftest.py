@@ -15,7 +15,7 @@ from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import Config as _unused  # noqa: F401  (Flask-Migrate must import first)
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
@@ -237,6 +237,31 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 def backend(app: Flask) -> str:
     with app.app_context():
         return db.engine.dialect.name
+
+
+@pytest.fixture
+def sqlite_statements(app: Flask, backend: str) -> Iterator[list[str]]:
+    """Every statement SQLite runs during the test, those the record writer sends through the
+    driver's own cursors too (SQLite only: the test is skipped on PostgreSQL)."""
+    if backend != "sqlite":
+        pytest.skip("statements traced by SQLite")
+    statements: list[str] = []
+
+    def traced(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    def untraced(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.set_trace_callback(None)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "checkout", traced)
+    event.listen(engine, "checkin", untraced)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "checkout", traced)
+        event.remove(engine, "checkin", untraced)
 
 
 def _make_tenant(slug: str, name: str) -> Tenant:

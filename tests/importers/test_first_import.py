@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 
 from app.entities import ENTITIES
 from app.extensions import db
@@ -210,31 +210,15 @@ def test_a_refused_batch_keeps_the_errors_found_before_it_and_its_good_rows(
 
 
 def test_on_sqlite_a_batch_opening_its_transaction_is_written_without_a_savepoint(
-    backend, customers, profile, feed_file, run_import, small_batches
+    customers, profile, feed_file, run_import, small_batches, sqlite_statements
 ):
     # A savepoint copies every page it changes into a statement journal: on a large table a
     # batch of new rows wrote hundreds of megabytes of temporary file for nothing.
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL's savepoints copy no page")
-    statements: list[str] = []
-
-    def traced(dbapi_connection, record, proxy):  # every statement SQLite runs, raw ones too
-        dbapi_connection.set_trace_callback(statements.append)
-
-    def untraced(dbapi_connection, record):
-        dbapi_connection.set_trace_callback(None)
-
-    event.listen(db.engine, "checkout", traced)
-    event.listen(db.engine, "checkin", untraced)
-    try:
-        run = run_import(profile, feed_file(HEADER + invoice_rows(10)))
-    finally:
-        event.remove(db.engine, "checkout", traced)
-        event.remove(db.engine, "checkin", untraced)
+    run = run_import(profile, feed_file(HEADER + invoice_rows(10)))
 
     assert run.counts["created"] == 10
-    assert any(s.startswith("INSERT INTO invoices") for s in statements)
-    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+    assert any(s.startswith("INSERT INTO invoices") for s in sqlite_statements)
+    assert not [s for s in sqlite_statements if "SAVEPOINT" in s.upper()]
 
 
 def test_another_tenants_invoices_under_the_same_keys_are_left_untouched(
