@@ -161,6 +161,14 @@ class ColumnImport:
             engine.save_progress()
             return
         self.batch, self.items = batch, {}
+        with engine.errors_after_write():
+            self._check_and_write(batch, repeated)
+        engine.run.rows_done += rows
+        engine.save_progress()
+
+    def _check_and_write(self, batch: RowBatch, repeated: dict[int, int] | None) -> None:
+        """The batch's rows converted, checked and written; the failed ones recorded."""
+        engine = self.engine
         cells_of = list(zip(*batch.cells, strict=True))
         problems: dict[int, list] = {index: [engine.extra_cells_problem(count)]
                                      for index, count in batch.extra.items()}
@@ -209,8 +217,6 @@ class ColumnImport:
         good = self._resolve(good)
         if good:
             self._classify_and_write(good)
-        engine.run.rows_done += rows
-        engine.save_progress()
 
     def _without_fingerprinted(self, batch: RowBatch
                                ) -> tuple[RowBatch, list[bytes], dict[int, int]]:

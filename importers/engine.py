@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -98,6 +99,9 @@ class ImportEngine:
         self.outcome = Outcome()
         self.progress = progress
         self.diffs: list[dict[str, Any]] = []
+        # Row errors of the batch being processed, added to the session once it is written
+        # (`errors_after_write`); None outside a batch: added at once.
+        self.held_errors: list[ImportRowError] | None = None
         # A profile's documents, when its rows name files of a ZIP archive (set by `opened`).
         self.documents: documents.RowDocuments | None = None
 
@@ -244,15 +248,16 @@ class ImportEngine:
     def _process(self, batch: list[Item]) -> None:
         for item in batch:
             self._complete(item)
-        items = self._reject(batch)
-        self._resolve_refs(items)
-        items = [i for i in items if not i.problems]
-        if self.documents is not None:
-            items = self.documents.check(items)
-        if items:
-            self._write_batch(items)
+        with self.errors_after_write():
+            items = self._reject(batch)
+            self._resolve_refs(items)
+            items = [i for i in items if not i.problems]
             if self.documents is not None:
-                self.documents.attach(items)
+                items = self.documents.check(items)
+            if items:
+                self._write_batch(items)
+                if self.documents is not None:
+                    self.documents.attach(items)
         rows = sum(1 + len(i.extra_lines) for i in batch)
         self.run.rows_done += rows
         self.save_progress()
@@ -331,12 +336,28 @@ class ImportEngine:
             else str(problem.message)
         message_id = getattr(problem.message, "_args", [None])[0] \
             if hasattr(problem.message, "_args") else None
-        db.session.add(ImportRowError(
+        error = ImportRowError(
             run_id=self.run.id, line=line, column=problem.column,
             value=None if problem.value is None else str(problem.value)[:1000],
             message=message, message_id=message_id,
             message_params=jsonable(problem.params) or None,
-            raw=[_raw_text(c) for c in cells]))
+            raw=[_raw_text(c) for c in cells])
+        if self.held_errors is None:
+            db.session.add(error)
+        else:
+            self.held_errors.append(error)
+
+    @contextmanager
+    def errors_after_write(self) -> Iterator[None]:
+        """The row errors recorded in the block go into the session at its end, after the
+        batch's write: a batch with failed rows still opens its transaction (on SQLite then
+        written without a savepoint, app/services/record_batches.py `write_batch`)."""
+        self.held_errors = []
+        try:
+            yield
+        finally:
+            held, self.held_errors = self.held_errors, None
+            db.session.add_all(held)
 
     # -- related records ------------------------------------------------------------------
 
