@@ -394,8 +394,7 @@ class ImportEngine:
         """`plan` written by `write` in one savepoint (on SQLite, as its own transaction when it
         opens one), or, when the database refuses it, each of `items` planned and written
         alone: what was written, and the failures named."""
-        written = write_batch(write, items, self._write_one, self._refused,
-                              committed_after=True)  # save_progress commits each batch
+        written = write_batch(write, items, self._write_one, self._refused)
         if written is None:
             return plan
         done = Plan(failed=plan.failed)

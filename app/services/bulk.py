@@ -78,11 +78,11 @@ class _OutOfReach(Exception):
 def upsert_records(entity: Entity, items: list[BulkItem], user: Any) -> None:
     """Create or update each item's record by its external_ref, as `user` may; every item
     gets its status (and its id, or its errors). Flushes; the caller commits right after (on
-    SQLite the items may be written as the transaction itself: record_batches.write_batch's
-    `committed_after`). A user who may not create records of `entity` (partners, for an
-    agent or a partner's token) is refused the whole call: an item creates or changes, and an
-    agent changes only records of the kinds he may create (app/policies.py), among those he
-    sees (checked item by item below)."""
+    SQLite the items may be written as the transaction itself: record_batches.write_batch).
+    A user who may not create records of `entity` (partners, for an agent or a partner's
+    token) is refused the whole call: an item creates or changes, and an agent changes only
+    records of the kinds he may create (app/policies.py), among those he sees (checked item
+    by item below)."""
     if user is not None and not can_create(user, entity.model):
         raise refusal(entity.model)
     with collecting_between_batches():
@@ -295,8 +295,7 @@ class _Upsert:
     def _write(self, items: list[BulkItem]) -> None:
         if items:
             write_batch(lambda: self._write_items(items), items,
-                        lambda item: self._write_items([item]), self._refused, (_OutOfReach,),
-                        committed_after=True)
+                        lambda item: self._write_items([item]), self._refused, (_OutOfReach,))
 
     def _refused(self, item: BulkItem, exc: Exception) -> None:
         if isinstance(exc, IntegrityError | self.sql.dialect.dbapi.IntegrityError):

@@ -32,21 +32,20 @@ Result = TypeVar("Result")
 def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
                 write_one: Callable[[Unit], Result],
                 refused: Callable[[Unit, Exception], Result],
-                errors: tuple[type[Exception], ...] = (), *,
-                committed_after: bool = False) -> list[Result] | None:
+                errors: tuple[type[Exception], ...] = ()) -> list[Result] | None:
     """Run `write_all` in a savepoint: None when the database took the whole batch. When it
     refused it, each of `units` (read only then) goes through `write_one` in a savepoint of
     its own, and `refused` names each unit refused again. The results, unit by unit:
     `write_one`'s, or `refused`'s.
 
-    `committed_after`: the caller commits once the batch is written (a feed's batch). On
-    SQLite a savepoint copies every page it changes into a statement journal, a temporary
+    On SQLite a savepoint copies every page it changes into a statement journal, a temporary
     file (10,000 new invoices of a table of a million: some 800 MB a batch, written and
-    thrown away); a batch that opens its transaction, with nothing written or pending since
-    the last commit, is then written as that transaction, and a refused one rolls it back
-    whole before the units go one by one."""
+    thrown away): a batch that opens its transaction, with nothing written or pending since
+    the last commit (a feed's batch, a bulk call: their callers commit right after), is
+    written as that transaction instead, and a refused one rolls it back whole before the
+    units go one by one."""
     caught = (DBAPIError, db.engine.dialect.dbapi.Error, *errors)
-    if committed_after and _opens_sqlite_transaction():
+    if _opens_sqlite_transaction():
         try:
             write_all()
             return None
@@ -67,11 +66,10 @@ def _opens_sqlite_transaction() -> bool:
     to be: that transaction is begun here, holding the write lock at once, as a savepoint's
     is (app/__init__.py)."""
     session = db.session
-    if session.new or session.dirty or session.deleted:
+    if db.engine.dialect.name != "sqlite" or session.new or session.dirty or session.deleted:
         return False
-    connection = session.connection()
-    dbapi_connection = connection.connection.dbapi_connection
-    if connection.dialect.name != "sqlite" or dbapi_connection.in_transaction:
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if dbapi_connection.in_transaction:
         return False
     dbapi_connection.execute("BEGIN IMMEDIATE")
     return True

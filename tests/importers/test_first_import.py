@@ -191,8 +191,8 @@ def test_a_number_taken_twice_fails_its_second_row_and_keeps_the_others(
 def test_a_refused_batch_keeps_the_errors_found_before_it_and_its_good_rows(
     customers, profile, feed_file, run_import, small_batches
 ):
-    # One batch of four: a row failing on its date (its error recorded before the batch is
-    # written), a number taken twice (the database refuses the batch), two good rows.
+    # One batch of four: a row failing on its date (found before the batch is written), a
+    # number taken twice (the database refuses the batch), two good rows.
     path = feed_file(
         HEADER
         + invoice_rows(1)
