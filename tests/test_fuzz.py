@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.__main__ import TARGETS
+from tests.fuzz.__main__ import RSS_LIMIT_MB, TARGETS
 
 ROOT = Path(__file__).resolve().parent.parent
 # 32 s of fuzzing, under a minute in all with each target's start-up: the cursor decoder is
@@ -47,3 +47,21 @@ def test_the_fuzzer_finds_no_crash(target, tmp_path):
     runs = re.search(r"stat::number_of_executed_units: (\d+)", output)
     assert runs and int(runs.group(1)) > 100, output[-2000:]  # the target did fuzz
     print(f"{target}: {runs.group(1)} inputs in {SECONDS[target]} s")  # shown by -rP
+
+
+def test_a_large_parent_does_not_count_against_the_fuzzers_memory_limit(tmp_path):
+    """Late in the suite a test worker is large; Linux hands its peak size to the processes it
+    starts, and libFuzzer's limit reads that peak: the fuzzer must measure its own."""
+    parent = (
+        "import subprocess, sys\n"
+        f"held = bytearray({RSS_LIMIT_MB + 128} * 1024 * 1024)\n"
+        "held[::4096] = b'x' * len(held[::4096])  # resident, not only reserved\n"
+        "sys.exit(subprocess.call([sys.executable, '-m', 'tests.fuzz', 'cursor', '--runs', '200',"
+        f" '--artifacts', {str(tmp_path)!r}]))\n")
+    result = subprocess.run([sys.executable, "-c", parent], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "out-of-memory" not in output
+    peak = re.search(r"stat::peak_rss_mb:\s+(\d+)", output)
+    assert peak and int(peak.group(1)) < RSS_LIMIT_MB, output[-2000:]
