@@ -168,7 +168,7 @@ def _pass(client: FlaskClient, bodies: list[list[dict[str, Any]]], expected: str
             "slowest_call_ms": round(max(times) * 1000, 1)}
 
 
-def _split(client: FlaskClient, items: list[dict[str, Any]]) -> dict[str, float]:
+def _split(client: FlaskClient, items: list[dict[str, Any]]) -> dict[str, int]:
     """One call of new items, with each table's inserts and the commit timed apart."""
     spent: dict[str, float] = defaultdict(float)
     payload = json.dumps({"items": items}).encode()
