@@ -3,11 +3,13 @@ filters, sort, pages, changes since a time with their watermark, deletions, ETag
 from __future__ import annotations
 
 import io
+import re
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from psycopg import sql
 from sqlalchemy import event, select
 
 from app.entities import ENTITIES
@@ -403,6 +405,47 @@ def test_deleted_records_since_a_time_with_their_watermark(en_client, world, mak
     assert db.session.scalar(select(Contact.id).where(Contact.id == contacts[2].id))
     assert problem(en_client.get("/api/v1/contacts/deleted"), 422)["errors"] == {
         "since": ["This field is required."]}
+
+
+def test_the_deletions_feed_reads_the_index_of_deletions_alone(en_client, world, make_contact,
+                                                              backend):
+    """Only deletions are indexed among audit events; the feed's query must say so in a way
+    the database can use (a literal, not a parameter), or it scans every event."""
+    contact = make_contact(account=world.account.id, external_ref="K9")
+    since = datetime.now(UTC).isoformat()
+    assert en_client.delete(f"/api/v1/contacts/{contact.id}").status_code == 204
+    sent: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "FROM audit_events" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        rows = en_client.get("/api/v1/contacts/deleted", query_string={"since": since})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert [r["id"] for r in rows.get_json()] == [contact.id]
+    (statement, parameters), = sent
+    with db.engine.connect() as connection:
+        if backend == "sqlite":  # INDEXED BY fails when the index cannot answer the query
+            forced = statement.replace("FROM audit_events",
+                                       "FROM audit_events INDEXED BY "
+                                       "ix_audit_events_tenant_id_deletions", 1)
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {forced}", parameters))
+        else:  # the plan a prepared statement settles on, made for no value in particular
+            names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
+            prepared = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m[1]) + 1}",
+                              statement)
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            connection.exec_driver_sql(f"PREPARE deletions AS {prepared}")
+            values = ", ".join(sql.Literal(parameters[n]).as_string(
+                connection.connection.driver_connection) for n in names)
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(
+                f"EXPLAIN EXECUTE deletions({values})"))
+    assert "ix_audit_events_tenant_id_deletions" in plan, plan
 
 
 def test_deleting_a_record_is_a_change_of_the_records_that_pointed_at_it(
