@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.base import JSONType, TenantScoped, UTCDateTime, utcnow
 
+# The one event the API's sync index holds (the same literal on both backends).
+_DELETIONS_ONLY = literal_column("action") == literal_column("'delete'")
+
 
 class AuditEvent(TenantScoped, db.Model):
     __tablename__ = "audit_events"
@@ -20,8 +23,7 @@ class AuditEvent(TenantScoped, db.Model):
         # Only deletions are indexed: every other write (a bulk call's ten thousand new
         # records, a feed's updates) would pay for an entry no query reads.
         Index("ix_audit_events_tenant_id_deletions", "tenant_id", "entity", "created_at", "id",
-              postgresql_where=literal_column("action") == literal_column("'delete'"),
-              sqlite_where=literal_column("action") == literal_column("'delete'")),
+              postgresql_where=_DELETIONS_ONLY, sqlite_where=_DELETIONS_ONLY),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
