@@ -16,8 +16,8 @@ fall back to row by row in a batch the database refused. What changes is the uni
   (app/services/record_batches.py), whose savepoint and row-by-row fallback apply.
 - A row whose fingerprint (importers/fingerprints.py) is the one stored on the record of its
   key is unchanged before any cell is converted: per row, its key noted, a hash and a
-  comparison. The others go through the steps above, and the records they create, change or
-  find equal take their fingerprint.
+  comparison. The others go through the steps above; the records they create, and those found
+  equal and not written by anyone since the batch read them, take their fingerprint.
 - Related records are read once per run (all of them when they are fewer than the file's
   rows) and remembered: the run holds its profile's lock, and a reference is resolved as it
   was when first met.
@@ -376,23 +376,25 @@ class ColumnImport:
         plan.creates = self._required(creates, failed, now)
         plan.failed = sorted(plan.failed + failed, key=lambda item: item.line)
         equal: list[int] = []
-        if self.digests is not None:
-            for item, row in plan.updates:
-                row["import_digest"] = item.digest
-            if mode != "insert" and len(found) < len(good):
-                equal = [i for position, i in enumerate(good) if position not in found]
+        if self.digests is not None and mode != "insert" and len(found) < len(good):
+            equal = [i for position, i in enumerate(good) if position not in found]
         engine.account(engine.write_plan(
             plan, lambda: self._write(plan, now, equal),
             (item for i in good if not (item := self.item(i)).problems)))
 
     def _write(self, plan: Plan, now: datetime, equal: list[int]) -> None:
         """The batch's writes; `equal`: rows found equal to their record, which takes their
-        fingerprint."""
+        fingerprint unless it was written since (a record the batch changes takes it when a
+        later run finds it equal: a write between this batch's read and its own would hide
+        behind it)."""
         engine = self.engine
         if engine.run.is_dry_run:
             return
-        if equal:
-            self.bulk.set_digests([(self.keys[i], self.digests[i]) for i in equal],
+        keys = [self.keys[i] for i in equal]
+        read = self.existing.as_read(keys) if equal else None
+        if read is not None:
+            self.bulk.set_digests([(key, self.digests[i], at) for key, i, at
+                                   in zip(keys, equal, read, strict=True)],
                                   engine.run.profile_id)
         taken: list[int] = []
         if plan.creates:
@@ -439,8 +441,6 @@ class ColumnImport:
             return found
         item = self._failed_item(i)
         item.key = self.keys[i]
-        if self.digests is not None:
-            item.digest = self.digests[i]
         for column, values in zip(self.columns, self.values, strict=True):
             target, value = column.column.target, values[i]
             if column.money:

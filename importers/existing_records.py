@@ -28,11 +28,16 @@ class ExistingRecords:
         self.customs = [key for _n, key in batch.customs]
         self.selected = [*(self.bulk.cents(name) if kind == "money" else name
                            for _n, name, kind in batch.compared),
-                         "id", "archived_at", self.bulk.json_text("custom")]
+                         "id", "archived_at", self.bulk.json_text("custom"), "updated_at"]
         self.width = 1 + len(batch.compared)
         self.returned = batch.engine.record_columns()
         # The records of the rows the last `differing` found different, by key.
         self.records: dict[str, dict[str, Any]] = {}
+        # What tells whether a record found equal by the last `differing` was written since:
+        # its updated_at as read then, by key (when Python compared), and on SQLite the
+        # database's data_version before the read.
+        self.updated: dict[str, Any] = {}
+        self.version: int | None = None
         self.parsed: dict[str, dict[str, Any]] = {}
         self.compared_custom: dict[tuple, Any] = {}
 
@@ -40,7 +45,8 @@ class ExistingRecords:
                   lists: list[list[Any]]) -> dict[int, bool | None]:
         """Rows whose record is missing (→ None) or differs or is archived (→ True), by
         position in `good`; `lists` holds the compared values of those rows."""
-        self.records = {}
+        self.records, self.updated = {}, {}
+        self.version = self.bulk.data_version()
         found = self._by_the_database(good, keys, lists)
         if found is None:
             found = self._in_python(good, keys, lists)
@@ -103,9 +109,24 @@ class ExistingRecords:
                                           and self._same_custom(i, current[width + 2])):
                 found[position] = True
                 read[row[0]] = current
+            else:
+                self.updated[row[0]] = current[width + 3]
         self.records = self.batch.engine.writer.records(self.returned, read,
                                                         1 + len(self.selected))
         return found
+
+    def as_read(self, keys: list[str]) -> list[Any] | None:
+        """For records the last `differing` found equal to their rows, by key: each one's
+        updated_at as read then, which storing their fingerprints checks (a write since, by
+        a form or a token, would otherwise hide behind the fingerprint); None for each when
+        SQLite compared them itself and no other connection has committed since (called
+        under the batch's write lock, nothing can then); None when one has: the records are
+        left without a fingerprint, compared again by the next run."""
+        if self.updated:
+            return [self.updated[key] for key in keys]
+        if self.version is not None and self.bulk.data_version() == self.version:
+            return [None] * len(keys)
+        return None
 
     def _same_custom(self, i: int, stored: str | None) -> bool:
         if not self.customs:

@@ -7,7 +7,8 @@ join cannot be ambiguous), salted with what else decides what the row converts t
 profile's definition at the run's version (columns, options, value maps), the entity's custom
 field definitions, the longest cell allowed, and FORMAT, raised whenever the engine's
 conversion rules change. The digest is stored on the record (`import_digest`) when the run
-creates it, changes it, or finds it equal to the row; any other write empties it
+creates it, or finds it equal to the row and unwritten since it read it (a record the run
+changes takes it when a later run finds it equal); any other write empties it
 (app/services/fingerprints.py). A later row of the same profile with the same digest is
 then unchanged: its record is what it would write.
 """

@@ -31,7 +31,6 @@ class Item:
     extra_lines: list[tuple[int, list[Any]]] = field(default_factory=list)
     # Problems of the document's later rows, by line: one bad line fails the whole document.
     member_problems: dict[int, list[Problem]] = field(default_factory=dict)
-    digest: bytes | None = None  # the row's fingerprint (importers/fingerprints.py)
 
     @property
     def has_problems(self) -> bool:

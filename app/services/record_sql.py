@@ -535,31 +535,52 @@ class BulkSQL:
             else:
                 self._update_postgresql(names, values)
 
-    def set_digests(self, pairs: list[tuple[str, bytes]], profile_id: int) -> None:
+    def set_digests(self, pairs: list[tuple[str, bytes, Any]], profile_id: int) -> None:
         """Feed fingerprints of profile `profile_id` stored on this tenant's records of the
-        keys, (key, digest) each, unless the record holds the fingerprint of another profile
-        that wrote it last: nothing else of the record changes (its updated_at neither)."""
+        keys, (key, digest, updated_at) each, unless the record holds the fingerprint of
+        another profile that wrote it last, or was written since it was found equal to its
+        row (its `updated_at` no longer the one read then; None: nothing can have written it
+        since, see `data_version`): nothing else of the record changes (its updated_at
+        neither)."""
         if not pairs:
             return
-        mine = f"(import_digest IS NULL OR import_profile_id = {self.mark})"
         cursor = self.cursor(binary=False)
         try:
             if self.sqlite or len(pairs) <= FEW:
+                mark = self.mark
+                read = mark if self.sqlite else f"{mark}::timestamptz"
                 cursor.executemany(
-                    f"UPDATE {self.table.name} SET import_digest = {self.mark} "
-                    f"WHERE tenant_id = {self.mark} AND {self.key} = {self.mark} AND {mine}",
-                    [(digest, self.tenant_id, key, profile_id) for key, digest in pairs])
+                    f"UPDATE {self.table.name} SET import_digest = {mark} "
+                    f"WHERE tenant_id = {mark} AND {self.key} = {mark} "
+                    f"AND (import_digest IS NULL OR import_profile_id = {mark}) "
+                    f"AND ({read} IS NULL OR updated_at = {mark})",
+                    [(digest, self.tenant_id, key, profile_id, read, read)
+                     for key, digest, read in pairs])
                 return
             staging = "relais_import_digests"
-            cursor.execute(f"CREATE TEMP TABLE {staging} (k text, d bytea) ON COMMIT DROP")
-            with cursor.copy(f"COPY {staging} (k, d) FROM STDIN") as copy:
-                for pair in pairs:
-                    copy.write_row(pair)
+            cursor.execute(f"CREATE TEMP TABLE {staging} (k text, d bytea, u timestamptz) "
+                           "ON COMMIT DROP")
+            with cursor.copy(f"COPY {staging} (k, d, u) FROM STDIN") as copy:
+                for row in pairs:
+                    copy.write_row(row)
             cursor.execute(f"UPDATE {self.table.name} AS t SET import_digest = s.d "
                            f"FROM {staging} AS s WHERE t.tenant_id = %s AND t.{self.key} = s.k "
-                           "AND (t.import_digest IS NULL OR t.import_profile_id = %s)",
+                           "AND (t.import_digest IS NULL OR t.import_profile_id = %s) "
+                           "AND (s.u IS NULL OR t.updated_at = s.u)",
                            (self.tenant_id, profile_id))
             cursor.execute(f"DROP TABLE {staging}")
+        finally:
+            cursor.close()
+
+    def data_version(self) -> int | None:
+        """SQLite: a number that changes whenever another connection commits a change to
+        the database (PRAGMA data_version), read in the session's transaction; None on
+        PostgreSQL."""
+        if not self.sqlite:
+            return None
+        cursor = self.cursor(binary=False)
+        try:
+            return cursor.execute("PRAGMA data_version").fetchone()[0]
         finally:
             cursor.close()
 

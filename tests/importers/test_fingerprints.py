@@ -5,6 +5,7 @@ again: a skipped row is never stale."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from decimal import Decimal
 
@@ -18,6 +19,8 @@ from app.services.custom_field_defs import update_field
 from app.services.import_revert import revert_run
 from app.services.records import create_record, delete_record, update_record
 from app.services.tokens import create_token
+from app.tenancy import SYSTEM, tenant_context
+from importers.engine import ImportEngine
 from tests.api.conftest import bearer
 from tests.importers.conftest import by_key, row_errors
 
@@ -97,7 +100,10 @@ def test_a_changed_row_is_converted_and_its_neighbours_skipped(nightly):
     assert _counts(run)["updated"] == 1 and run.fingerprinted == 2
     assert _invoice("R2").total == Decimal("90.00")
     again = nightly([ROWS[0], ROWS[1].replace("80,50", "90,00"), ROWS[2]])
-    assert again.fingerprinted == 3  # the updated record took the new row's fingerprint
+    # The changed record takes the row's fingerprint when a run finds it equal (the write
+    # of someone else between a batch's read and its own must not hide behind it: below).
+    assert again.fingerprinted == 2 and again.unchanged == 3
+    assert nightly([ROWS[0], ROWS[1].replace("80,50", "90,00"), ROWS[2]]).fingerprinted == 3
 
 
 def test_rows_found_equal_take_their_fingerprint(nightly):
@@ -309,3 +315,69 @@ def test_an_orm_write_of_a_record_or_of_a_reference_it_names_invalidates(nightly
     run = nightly()
     assert run.fingerprinted == 0 and run.updated == 1 and run.failed == 2
     assert _invoice("R3").status == "issued"
+
+
+def _meanwhile(monkeypatch, app, tenant_id, work):
+    """`work` done and committed by another session (a form's request) after each batch
+    has read its records and before it writes."""
+    original = ImportEngine.write_plan
+
+    def write_plan(engine, plan, write, items):
+        failures = []
+
+        def other():
+            try:
+                with app.app_context(), tenant_context(tenant_id, SYSTEM):
+                    work()
+                    db.session.commit()
+                    db.session.remove()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive() and not failures, failures
+        return original(engine, plan, write, items)
+
+    monkeypatch.setattr(ImportEngine, "write_plan", write_plan)
+    return lambda: monkeypatch.setattr(ImportEngine, "write_plan", original)
+
+
+def test_a_write_between_a_batchs_read_and_its_fingerprints_is_not_hidden(
+        nightly, monkeypatch, app, tenant):
+    """R1, found equal to its row (its fingerprint gone with an edit and its undo), is
+    changed by a form after the batch read it: it must not take the row's fingerprint."""
+    nightly()
+    record = _invoice("R1")
+    update_record(record, {"status": "paid"})
+    update_record(record, {"status": "issued"})
+    db.session.commit()
+    record_id = record.id
+    done = _meanwhile(monkeypatch, app, tenant.id, lambda: update_record(
+        db.session.get(ENTITIES["invoices"].model, record_id), {"status": "paid"}))
+    run = nightly()
+    done()
+    assert run.unchanged == 3 and _invoice("R1").status == "paid"
+    after = nightly()
+    assert after.updated == 1 and after.fingerprinted == 2
+    assert _invoice("R1").status == "issued"  # the file's value, read again
+
+
+def test_a_write_between_a_batchs_read_and_its_update_is_not_hidden(
+        nightly, monkeypatch, app, tenant):
+    """The file changes R2's status; meanwhile a form changes its total: the run's update
+    sets the status, and the next run still sees the total differ from the file."""
+    nightly()
+    record_id = _invoice("R2").id
+    done = _meanwhile(monkeypatch, app, tenant.id, lambda: update_record(
+        db.session.get(ENTITIES["invoices"].model, record_id), {"total": Decimal("99.00")}))
+    changed = [ROWS[0], ROWS[1].replace("Payée", "Émise"), ROWS[2]]
+    run = nightly(changed)
+    done()
+    assert run.updated == 1
+    invoice = _invoice("R2")
+    assert (invoice.status, invoice.total) == ("issued", Decimal("99.00"))
+    after = nightly(changed)
+    assert after.updated == 1 and after.fingerprinted == 2
+    assert _invoice("R2").total == Decimal("80.50")
