@@ -36,6 +36,7 @@ from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch, write_each
 from app.services.record_checks import account_of, activity_errors
 from app.services.record_rules import (
+    LINE_TOTALS,
     MONEY_LIMIT,
     chunks,
     column_default,
@@ -505,6 +506,7 @@ class ImportEngine:
             *(t.name for t in profile.targets if t.kind == "field"),
             *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
             *(("partner_id", "account_id") if takes_account_partner(self.entity) else ()),
+            *(LINE_TOTALS if self.profile.has_lines else ()),
             *self.writer.searched]))
 
     def with_partners(self, found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -577,9 +579,9 @@ class ImportEngine:
                 before["lines"], after["lines"] = old_lines, lines
                 totals: dict[str, Any] = {}
                 _totals_from_lines(totals, lines, item.values)
-                for name, value in totals.items():
-                    if current.get(name, value) != value or name not in current:
-                        after[name] = value
+                for name, value in totals.items():  # read with the record: audited both ways
+                    if current.get(name) != value:
+                        before[name], after[name] = current.get(name), value
         return (before, after) if after else None
 
     def link_problem(self, state: dict[str, Any]) -> Problem | None:

@@ -91,6 +91,9 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
                 before.setdefault(key, value)
     created = _created(entity, run, set(last))
     changed = _changed_since(entity, run, last, created)
+    taken_over = _taken_over(entity, run, set(last) | created)
+    created |= taken_over
+    changed |= taken_over
     referred = _referred_to(entity, sorted(created - changed))
     for record_id in sorted(created):
         if record_id in changed:
@@ -221,6 +224,27 @@ def _created(entity: Entity, run: ImportRun, touched: set[int]) -> set[int]:
     return set(ids) - touched
 
 
+def _taken_over(entity: Entity, run: ImportRun, known: set[int]) -> set[int]:
+    """Records created by a feed while the run ran (no "create" event: a feed's creations
+    have none), stamped since by a run of another profile that changed them (an event):
+    created by this run as far as can be told, and changed since by someone else."""
+    if run.started_at is None:
+        return set()
+    model = entity.model
+    end = run.finished_at or datetime.now(UTC)
+    ids = set(db.session.scalars(select(model.id).where(
+        model.created_at >= run.started_at, model.created_at <= end,
+        model.import_run_id.is_not(None), model.import_run_id != run.id,
+        model.import_profile_id.is_distinct_from(run.profile_id)))) - known
+    found: set[int] = set()
+    for chunk in chunks(sorted(ids)):
+        events = db.session.execute(select(AuditEvent.record_id, AuditEvent.action).where(
+            AuditEvent.entity == entity.name, AuditEvent.record_id.in_(chunk))).all()
+        made = {record_id for record_id, action in events if action == "create"}
+        found |= {record_id for record_id, _action in events} - made
+    return found
+
+
 def _changed_since(entity: Entity, run: ImportRun, last: dict[int, int],
                    created: set[int]) -> set[int]:
     """The records that an audit event not of this run changed after the run did."""
@@ -242,11 +266,13 @@ def _changed_since(entity: Entity, run: ImportRun, last: dict[int, int],
 
 
 def _referred_to(entity: Entity, ids: list[int]) -> set[int]:
-    """Those of the records that another record (or a file) now refers to."""
-    columns = [getattr(other.model, spec.attr) for other in ENTITIES.values()
-               for spec in other.fields if spec.type == "ref" and spec.ref == entity.name]
-    if entity.name == "accounts":
-        columns.append(Attachment.account_id)
+    """Those of the records that anything else now refers to: another record, a file, a
+    login or an API token (a partner's), a mandate, a subscription… — every foreign key to
+    the entity's table but its own lines' (which go with it) — or a file attached to it."""
+    table = entity.model.__table__
+    columns = [mapper.get_property_by_column(key.parent).class_attribute
+               for mapper in db.Model.registry.mappers if mapper.class_ is not entity.line_model
+               for key in mapper.local_table.foreign_keys if key.column is table.c.id]
     found: set[int] = set()
     for chunk in chunks(ids):
         for column in columns:

@@ -21,6 +21,7 @@ CENT = Decimal("0.01")
 QUANTITY_STEP = Decimal("0.001")
 MONEY_LIMIT = Decimal("1e12")
 LINE_FIELDS = ("sku", "label", "quantity", "unit_price", "tax_rate")
+LINE_TOTALS = ("total_excl_tax", "tax_total", "total")  # what a document's lines make
 LINE_DEFAULTS = {"quantity": Decimal(1), "unit_price": Decimal(0), "tax_rate": Decimal(20)}
 IN_LIST = 900  # values per IN (…): under SQLite's parameter limit
 

@@ -4,6 +4,7 @@ archived comes back; a record changed since by someone else is left alone and li
 run announces the same and writes nothing; the revert is audited."""
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ from sqlalchemy import select
 from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import AuditEvent, ImportRun
+from app.models import ApiToken, AuditEvent, ImportRun, User
 from app.services.import_revert import revert_run
 from app.services.record_rules import snapshot
 from app.services.records import create_record, update_record
+from app.services.tokens import create_token
 from tests.importers.conftest import by_key, records
 from tests.importers.test_empty_cells import IMPORTABLE, _cell, _columns, _mapped
 
@@ -177,6 +179,75 @@ def test_a_created_account_with_invoices_since_is_archived_not_deleted(
     assert "A2" not in left
     assert left["A1"].archived_at is not None
     assert by_key("invoices", "number")["F-1"].account_id == accounts["A1"].id
+
+
+def test_a_created_record_a_login_or_a_token_refers_to_is_archived_not_deleted(
+        base_records, tmp_path, make_profile, run_import, make_user):
+    # Since the run: an API token and an agent of a partner it created, a subscriber's login
+    # on a customer it created. Deleting them would delete the token with its partner and
+    # leave the logins without theirs.
+    partners = make_profile("partners", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "p.csv"
+    path.write_text("Réf;Nom\nP9;Neuf\nP10;Dix\n", encoding="utf-8")
+    partner_run = run_import(partners, path)
+    p9 = by_key("partners")["P9"]
+    token, _secret = create_token("Partenaire P9", "read", p9.id)
+    db.session.commit()
+    agent = make_user("agent", partner_id=p9.id)
+    accounts = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    account_run = run_import(accounts, path)
+    subscriber = make_user("subscriber", account_id=by_key("accounts")["A1"].id)
+    token_id, agent_id, subscriber_id = token.id, agent.id, subscriber.id
+
+    plan = _revert(partner_run)
+    assert (plan.archived, [*by_key("partners")]) == ([p9.id], ["P1", "P9"])
+    assert db.session.get(ApiToken, token_id) is not None
+    assert db.session.get(User, agent_id).partner_id == p9.id
+    plan = _revert(account_run)
+    assert plan.deleted == [] and len(plan.archived) == 1
+    assert db.session.get(User, subscriber_id).account_id == plan.archived[0]
+
+
+def test_lines_given_to_a_document_without_lines_go_with_their_totals(
+        base_records, tmp_path, make_profile, run_import):
+    customer = by_key("accounts")["C1"]
+    create_record(ENTITIES["invoices"], {
+        "number": "F-1", "account": customer.id, "total_excl_tax": Decimal("500.00"),
+        "tax_total": Decimal("100.00"), "total": Decimal("600.00")})
+    db.session.commit()
+    before = _states("invoices")
+    profile = make_profile("invoices", {"N°": "number", "Client": "account.external_ref",
+                                        "Article": "lines.sku", "Qté": "lines.quantity",
+                                        "PU": "lines.unit_price"}, key="number")
+    path = tmp_path / "f.csv"
+    path.write_text("N°;Client;Article;Qté;PU\nF-1;C1;A;1;10,00\n", encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["updated"] == 1
+    assert by_key("invoices", "number")["F-1"].total == Decimal("12.00")
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "invoices", AuditEvent.action == "update")).one()
+    assert {k: event.before[k] for k in ("total_excl_tax", "tax_total", "total")} == {
+        "total_excl_tax": "500.00", "tax_total": "100.00", "total": "600.00"}
+    _revert(run)
+    assert _states("invoices") == before
+
+
+def test_a_created_record_another_profile_changed_since_is_listed(
+        base_records, tmp_path, make_profile, run_import):
+    names = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    cities = make_profile("accounts", {"Réf": "external_ref", "Ville": "city"})
+    path = tmp_path / "a.csv"
+    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
+    run = run_import(names, path)
+    other = tmp_path / "b.csv"
+    other.write_text("Réf;Ville\nA1;Lille\n", encoding="utf-8")
+    assert run_import(cities, other).counts["updated"] == 1
+    accounts = by_key("accounts")
+    plan = _revert(run)
+    assert (plan.skipped, plan.deleted) == ([accounts["A1"].id], [accounts["A2"].id])
+    assert by_key("accounts")["A1"].city == "Lille"
 
 
 def test_a_full_sync_runs_archived_records_come_back(base_records, tmp_path, make_profile,
