@@ -127,17 +127,20 @@ def definition_at(profile: ImportProfile, version: int | None) -> dict[str, Any]
 
 
 def previous_success(profile: ImportProfile, sha256: str) -> ImportRun | None:
-    """The profile's last import, when it took in this same file whole with this version.
+    """The profile's last import, when it took in this same file whole with this version
+    and was not undone (nor is being).
 
     Only the last one: after another file, an older identical file would change records
-    back; after a partial or interrupted run, sending the file again is how it is retried.
+    back; after a partial or interrupted run, sending the file again is how it is retried;
+    after a revert, how it is taken in again.
     """
     last = db.session.scalar(select(ImportRun).where(
         ImportRun.profile_id == profile.id, ImportRun.is_dry_run.is_(False),
         ImportRun.started_at.is_not(None), ImportRun.status.in_(FINISHED),
     ).order_by(ImportRun.id.desc()).limit(1))
     if last is not None and last.sha256 == sha256 and last.status == "succeeded" \
-            and last.profile_version == profile.version:
+            and last.profile_version == profile.version and last.reverted_at is None \
+            and not last.revert_pending:
         return last
     return None
 

@@ -250,6 +250,21 @@ def test_a_created_record_another_profile_changed_since_is_listed(
     assert by_key("accounts")["A1"].city == "Lille"
 
 
+def test_the_same_file_sent_again_after_a_revert_is_imported_again(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
+    run = run_import(profile, path)
+    skipped = run_import(profile, path)  # the same file: nothing to do
+    assert skipped.started_at is None and skipped.counts["created"] == 0
+    _revert(run)
+    assert "A1" not in by_key("accounts")
+    again = run_import(profile, path)
+    assert again.counts["created"] == 2 and again.message is None
+    assert {"A1", "A2"} <= set(by_key("accounts"))
+
+
 def test_a_full_sync_runs_archived_records_come_back(base_records, tmp_path, make_profile,
                                                      run_import):
     profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
