@@ -204,8 +204,9 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
     for column, value, count in rows:
         text = value.strip()
         mapped = parsed.value_maps.get(column, {})
-        if not text or text in mapped or fold(text) in {fold(s) for s in mapped}:
-            continue
+        if not text or len(text) > MAX_SOURCE or text in mapped \
+                or fold(text) in {fold(s) for s in mapped}:
+            continue  # mapped by now, or too long to be (it stays a row error)
         if (column, text) in found:
             found[column, text].rows += count
         else:

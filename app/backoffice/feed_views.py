@@ -206,7 +206,9 @@ def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> list[Any]
 def feed_value_map(profile_id: int):
     """Map one value of a column's files (an empty target removes its mapping)."""
     profile = _profile_or_404(profile_id)
-    column, source, target = (request.form.get(name, "")[:MAX_SOURCE]
+    # Cut past the longest value a mapping takes, so that one too long is refused, not
+    # saved cut (where it would match nothing).
+    column, source, target = (request.form.get(name, "")[:MAX_SOURCE + 1]
                               for name in ("column", "source", "target"))
     with transaction(user_errors=True) as outcome:
         saved = service.map_value(profile, column, source, target)

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import ImportRun, Role, Tenant
 from app.services import feeds
 from app.services.custom_field_defs import create_field
+from importers import runs
 from tests.browser.conftest import PageProblems, screenshot
 from tests.browser.test_account_custom_field import assert_fits_width, log_in
 
@@ -93,3 +94,38 @@ def test_the_progress_bar_follows_a_running_import(
     page.wait_for_selector("#run-progress[data-finished='1']")
     assert "w-100" in bar.get_attribute("class")
     problems.assert_none()  # no CSP violation: styles set through CSSOM are allowed
+
+
+def test_a_long_value_to_map_wraps_on_a_phone(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path,
+        backend: str) -> None:
+    # A file's value may be one long word: listed to be mapped, and once mapped, it wraps
+    # beside its buttons instead of widening the page past the screen.
+    admin = make_user(Role.ADMIN.value)
+    make_account(external_ref="C001", name="Client Un")
+    profile = feeds.create_profile({
+        "name": "factures-statut", "entity": "invoices", "mode": "upsert", "key": "number",
+        "columns": {"N° facture": "number", "Code client": "account.external_ref",
+                    "Statut": "status"}})
+    long_value = "Réglée" + "X" * 240
+    feeds.map_value(profile, "Statut", "Soldée" + "Y" * 240, "paid")
+    db.session.commit()
+    sample = tmp_path / "statuts.csv"
+    sample.write_text(f"N° facture;Code client;Statut\nF001;C001;{long_value}\n",
+                      encoding="utf-8")
+    with sample.open("rb") as stream:
+        run = feeds.create_run(profile, stream, sample.name, source="web")
+    db.session.commit()
+    runs.run_import(run.id, tenant.id, max_wait=0)
+    page, problems = open_page("phone")
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/runs/{run.id}")
+    assert page.locator(".unmapped-value").inner_text() == long_value
+    assert page.locator("#unmapped-values button[type=submit]").is_visible()
+    assert_fits_width(page, "phone")
+    page.goto(f"/alpha/feeds/profiles/{profile.id}")
+    assert page.locator("#value-maps button[type=submit]").first.is_visible()
+    assert_fits_width(page, "phone")
+    screenshot(page, f"feed-value-maps-phone-{backend}")
+    problems.assert_none()

@@ -118,6 +118,21 @@ def test_an_invalid_target_is_refused_with_a_message(
     assert profile.version == 1 and "value_maps" not in profile.definition
 
 
+def test_a_value_too_long_to_map_is_neither_offered_nor_saved_cut(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    long_value = "R" * 300  # a mapping takes 255 characters at most
+    run = start_run(profile, HEADER, f"F001;C001;{long_value};", "F002;C001;Réglée;")
+    assert run.failed == 2
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    assert '<span class="unmapped-value">Réglée</span>' in page
+    assert long_value[:255] not in page.split('id="errors"')[0]  # not among the values to map
+    response = _map(admin_client, profile, run, "Statut", long_value, "paid")
+    assert fr("A mapped value has 1 to %(n)d characters.", n=255) in text(
+        admin_client.get(response.headers["Location"]))
+    assert profile.version == 1 and "value_maps" not in profile.definition
+
+
 def test_mappings_survive_a_save_of_the_mapping_screen_and_can_be_removed(
         admin_client, tenant, make_account, make_partner):
     profile = _profile(make_account, make_partner)
