@@ -20,19 +20,22 @@ fall back to row by row in a batch the database refused. What changes is the uni
   equal and not written by anyone since the batch read them, take their fingerprint.
 - Related records are read once per run (all of them when they are fewer than the file's
   rows) and remembered: the run holds its profile's lock, and a reference is resolved as it
-  was when first met.
+  was when first met (one renamed meanwhile: the fingerprints of the records naming it are
+  forgotten again at the run's end).
 """
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain
 from operator import eq, itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, Numeric
+from sqlalchemy import Date, Numeric, select
 
 from app.entities import ENTITIES
-from app.models import ACTIVITY_RECORDS
+from app.extensions import db
+from app.models import ACTIVITY_RECORDS, AuditEvent
+from app.services.fingerprints import forget_referencing
 from app.services.record_sql import collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
@@ -54,6 +57,9 @@ if TYPE_CHECKING:
     from importers.engine import ImportEngine
 
 REFERENCE_MEMORY = 200_000  # related records remembered per reference column
+# Renames looked for from this long before a run's start: a write's audit event carries the
+# moment its transaction began, which may come before the run's start and commit after it.
+RENAMES_BEFORE_START = timedelta(minutes=10)
 DATE_MEMORY = 50_000  # dates remembered as SQLite stores them
 
 
@@ -140,6 +146,25 @@ class ColumnImport:
                 self.batch = self.items = self.values = self.keys = None
                 self.ids, self.partners, self.digests = {}, None, None
                 collect()
+        if self.fingerprinted and self.refs and not self.engine.run.is_dry_run:
+            self._forget_renamed_references()
+
+    def _forget_renamed_references(self) -> None:
+        """The fingerprints of the records naming a record whose reference changed while
+        the run ran, forgotten once more at its end. The run resolves a reference as it
+        first met it (remembered across batches): a row naming a customer renamed since took
+        its fingerprint as if the customer still bore that name, and the rename's own
+        forgetting (app/services/fingerprints.py) may have come before the run stored it."""
+        started = self.engine.run.started_at
+        if started is None:
+            return
+        since = started - RENAMES_BEFORE_START
+        for name in {self.engine.entity.field(name).ref for _n, name in self.refs}:
+            renamed = db.session.scalars(select(AuditEvent.record_id).where(
+                AuditEvent.entity == name, AuditEvent.created_at >= since,
+                AuditEvent.record_id.is_not(None),
+                AuditEvent.before["external_ref"].as_string().is_not(None)).distinct()).all()
+            forget_referencing(name, sorted(renamed))
 
     # -- one batch ------------------------------------------------------------------------------
 

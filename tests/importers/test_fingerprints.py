@@ -381,3 +381,35 @@ def test_a_write_between_a_batchs_read_and_its_update_is_not_hidden(
     after = nightly(changed)
     assert after.updated == 1 and after.fingerprinted == 2
     assert _invoice("R2").total == Decimal("80.50")
+
+
+def test_a_customer_renamed_while_a_run_reads_the_file_leaves_no_stale_fingerprint(
+        nightly, monkeypatch):
+    """The run resolves "C1" once and remembers it across batches: renamed between two
+    batches, the rows naming C1 must still be read again by the next run, and fail."""
+    import importers.engine as engine_module
+
+    nightly()
+    for key in ("R1", "R2"):  # found equal next time: they take their fingerprint then
+        record = _invoice(key)
+        update_record(record, {"status": "cancelled"})
+        update_record(record, {"status": "paid" if key == "R2" else "issued"})
+    db.session.commit()
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 1)
+    original = ImportEngine.save_progress
+    renamed = []
+
+    def save_progress(engine):
+        original(engine)
+        if engine.run.rows_done >= 1 and not renamed:  # between R1's batch and R2's
+            renamed.append(True)
+            update_record(by_key("accounts")["C1"], {"external_ref": "C1-OLD"})
+            db.session.commit()
+
+    monkeypatch.setattr(ImportEngine, "save_progress", save_progress)
+    during = nightly()
+    monkeypatch.setattr(ImportEngine, "save_progress", original)
+    assert renamed and during.unchanged == 3
+    after = nightly()
+    assert after.fingerprinted == 1  # R3 alone: C2's
+    assert {error.line for error in row_errors(after)} == {2, 3}  # "C1" names no one now
