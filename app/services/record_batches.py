@@ -165,18 +165,18 @@ class RecordWriter:
         return row
 
     def update(self, rows: list[dict[str, Any]],
-               states: dict[int, dict[str, Any]] | None = None) -> None:
+               states: dict[int, dict[str, Any]] | None = None) -> int:
         """Changed records: each row their id and the columns it sets; `states`: records as
         they were, by id (else as `current` read them), for their search text. Their feed
         fingerprints, and those of the records naming one whose reference changes, are
-        forgotten (app/services/fingerprints.py)."""
+        forgotten (app/services/fingerprints.py). How many were written (BulkSQL.update)."""
         unknown: list[int] = []
         # A written record's feed fingerprint goes, unless the feed writing it gives its own.
         rows = [row if "import_digest" in row else {**row, "import_digest": None}
                 for row in rows]
         if self.searched:
             rows, unknown = self._searched(rows, self.known if states is None else states)
-        self.sql.update(rows)
+        written = self.sql.update(rows)
         forget_referencing(self.entity.name, [row["id"] for row in rows
                                               if "external_ref" in row])
         if unknown:
@@ -184,6 +184,7 @@ class RecordWriter:
             self.sql.update([{"search_text": search_text(
                 self.entity, dict(zip(self.searched, values, strict=True))), "id": record_id}
                 for record_id, *values in found])
+        return written
 
     def _searched(self, rows: list[dict[str, Any]], states: dict[int, dict[str, Any]]
                   ) -> tuple[list[dict[str, Any]], list[int]]:

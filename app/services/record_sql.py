@@ -516,11 +516,12 @@ class BulkSQL:
         finally:
             cursor.close()
 
-    def update(self, rows: list[dict[str, Any]]) -> None:
+    def update(self, rows: list[dict[str, Any]]) -> int:
         """Changed records of this tenant by id, each row setting its own columns (rows are
-        grouped by them). SQLite, or a few rows: executemany; PostgreSQL: COPY into a staging
-        table, then one UPDATE … FROM it WHERE … IS DISTINCT FROM … (a row equal by now is not
-        written)."""
+        grouped by them): how many rows were written (a record deleted meanwhile is not).
+        SQLite, or a few rows: executemany; PostgreSQL: COPY into a staging table, then one
+        UPDATE … FROM it WHERE … IS DISTINCT FROM … (a row equal by now is not written)."""
+        written = 0
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
             groups.setdefault(tuple(name for name in row if name != "id"), []).append(row)
@@ -531,9 +532,10 @@ class BulkSQL:
                          for name, bind in zip(names, binds, strict=True)], row["id"])
                       for row in group]
             if not copied:
-                self._update_each(names, values)
+                written += self._update_each(names, values)
             else:
-                self._update_postgresql(names, values)
+                written += self._update_postgresql(names, values)
+        return written
 
     def set_digests(self, pairs: list[tuple[str, bytes, Any]], profile_id: int) -> None:
         """Feed fingerprints of profile `profile_id` stored on this tenant's records of the
@@ -604,7 +606,7 @@ class BulkSQL:
         finally:
             cursor.close()
 
-    def _update_each(self, names: Sequence[str], values: list[tuple]) -> None:
+    def _update_each(self, names: Sequence[str], values: list[tuple]) -> int:
         mark = self.mark
         sets = ", ".join(f"{name} = {mark}" for name in names)
         statement = f"UPDATE {self.table.name} SET {sets} WHERE id = {mark} AND tenant_id = {mark}"
@@ -614,14 +616,16 @@ class BulkSQL:
             if self.sqlite:
                 with self._page_cache(cursor):
                     cursor.executemany(statement, rows)
-            elif len(rows) == 1:
+                    return cursor.rowcount  # before the cache's pragma resets it
+            if len(rows) == 1:
                 cursor.execute(statement, rows[0])
             else:
                 cursor.executemany(statement, rows)
+            return cursor.rowcount
         finally:
             cursor.close()
 
-    def _update_postgresql(self, names: Sequence[str], values: list[tuple]) -> None:
+    def _update_postgresql(self, names: Sequence[str], values: list[tuple]) -> int:
         staging = "relais_import_changes"
         data = [name for name in names
                 if name not in ("updated_at", "import_run_id", "import_profile_id",
@@ -639,7 +643,9 @@ class BulkSQL:
                 f"UPDATE {self.table.name} AS t SET "
                 f"{', '.join(f'{name} = s.{name}' for name in names)} FROM {staging} AS s "
                 f"WHERE t.id = s.id AND t.tenant_id = %s{changed}", (self.tenant_id,))
+            written = cursor.rowcount
             cursor.execute(f"DROP TABLE {staging}")
+            return written
         finally:
             cursor.close()
 

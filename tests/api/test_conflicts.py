@@ -1,10 +1,18 @@
 """A number or a reference already used is a 422 naming the field, whatever language the
-client asks for (or none: curl, httpx and generated clients send no Accept-Language)."""
+client asks for (or none: curl, httpx and generated clients send no Accept-Language); a record
+deleted by another transaction while a request changes it is a 404."""
 from __future__ import annotations
+
+import threading
 
 import pytest
 from flask_babel import force_locale, gettext
+from sqlalchemy import delete, func, select
 
+from app.extensions import db
+from app.models import AuditEvent, Invoice
+from app.services.record_batches import RecordWriter
+from app.tenancy import SYSTEM, tenant_context
 from tests.api.conftest import problem
 from tests.api.test_bulk import bulk, invoice
 
@@ -64,3 +72,29 @@ def test_a_bulk_item_with_a_number_already_used_fails_alone(api_client, taken, l
     result = bulk(api_client, "invoices", [invoice("B1"), invoice("B2", number="F-1")])
     assert [o["status"] for o in result["items"]] == ["created", "error"]
     assert result["items"][1]["errors"] == {"number": [said(NUMBER_TAKEN, language)]}
+
+
+def test_a_patch_of_a_record_deleted_meanwhile_is_a_404_and_leaves_no_trace(
+        app, api_client, taken, tenant, monkeypatch):
+    # Deleted by another transaction (a run's revert, say) after the request read it and
+    # before it writes: nothing to update, so no audit event of an update that never was.
+    original = RecordWriter.update
+
+    def deleted_first(writer, rows, states=None):
+        def other():
+            with app.app_context(), tenant_context(tenant.id, SYSTEM):
+                db.session.execute(delete(Invoice).where(Invoice.id == taken["id"]))
+                db.session.commit()
+                db.session.remove()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(30)
+        return original(writer, rows, states)
+
+    monkeypatch.setattr(RecordWriter, "update", deleted_first)
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    response = api_client.patch(f"/api/v1/invoices/{taken['id']}", json={"total": "99.00"})
+    assert problem(response, 404)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
