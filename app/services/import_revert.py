@@ -224,10 +224,15 @@ def _stamped(entity: Entity, run: ImportRun) -> Select:
     a subquery for the set-based reads below, which a run of a million records would
     otherwise make a thousand times each, a list of ids at a time."""
     model = entity.model
-    end = run.finished_at or datetime.now(UTC)
     return select(model.id).where(
-        model.created_at >= run.started_at, model.created_at <= end,
+        *_while_it_ran(model, run),
         or_(model.import_run_id == run.id, model.import_profile_id == run.profile_id))
+
+
+def _while_it_ran(model: type, run: ImportRun) -> tuple[Any, Any]:
+    """Records created while the run ran."""
+    end = run.finished_at or datetime.now(UTC)
+    return model.created_at >= run.started_at, model.created_at <= end
 
 
 def _taken_over(entity: Entity, run: ImportRun, known: set[int]) -> set[int]:
@@ -237,9 +242,8 @@ def _taken_over(entity: Entity, run: ImportRun, known: set[int]) -> set[int]:
     if run.started_at is None:
         return set()
     model = entity.model
-    end = run.finished_at or datetime.now(UTC)
     ids = set(db.session.scalars(select(model.id).where(
-        model.created_at >= run.started_at, model.created_at <= end,
+        *_while_it_ran(model, run),
         model.import_run_id.is_not(None), model.import_run_id != run.id,
         model.import_profile_id.is_distinct_from(run.profile_id)))) - known
     found: set[int] = set()
