@@ -79,7 +79,10 @@ class RecordMixin(TenantScoped, TimestampMixin):
     """The common columns of every domain record (ARCHITECTURE.md)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    external_ref: Mapped[str | None] = mapped_column(String(100))
+    # Its value before a change is loaded when not yet (active_history): a rename must be
+    # seen as one, by the listener that forgets the fingerprints naming it
+    # (app/services/fingerprints.py), even on a record read before its last commit.
+    external_ref: Mapped[str | None] = mapped_column(String(100), active_history=True)
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Set when a full-sync feed no longer sends the record: hidden from lists, never deleted.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -344,6 +344,18 @@ def _meanwhile(monkeypatch, app, tenant_id, work):
     return lambda: monkeypatch.setattr(ImportEngine, "write_plan", original)
 
 
+def test_an_orm_rename_of_a_record_read_before_its_last_commit_invalidates(nightly):
+    """The customer's reference is not loaded when it is set (the commit expired it): its
+    old value is read then, so that the rename is seen and the rows naming C1 read again."""
+    nightly()
+    customer = by_key("accounts")["C1"]
+    db.session.commit()
+    customer.external_ref = "C1-ANON"
+    db.session.commit()
+    run = nightly()
+    assert run.fingerprinted == 1 and run.failed == 2
+
+
 def test_a_write_between_a_batchs_read_and_its_fingerprints_is_not_hidden(
         nightly, monkeypatch, app, tenant):
     """R1, found equal to its row (its fingerprint gone with an edit and its undo), is
