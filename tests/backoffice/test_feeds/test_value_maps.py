@@ -118,6 +118,20 @@ def test_an_invalid_target_is_refused_with_a_message(
     assert profile.version == 1 and "value_maps" not in profile.definition
 
 
+def test_a_value_to_map_is_quoted_as_french_quotes_it_and_escaped(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, "F001;C001;<b>Réglée</b>;")
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode()
+    quoted = '<span class="unmapped-value">&lt;b&gt;Réglée&lt;/b&gt;</span>'
+    assert f'<span class="text-muted">Statut</span>\u00a0: «\u00a0{quoted}\u00a0»' in page
+    assert "<b>Réglée</b>" not in page
+    feeds.map_value(profile, "Statut", "<b>Réglée</b>", "paid")
+    db.session.commit()
+    page = admin_client.get(f"/alpha/feeds/profiles/{profile.id}").data.decode()
+    assert "«\u00a0&lt;b&gt;Réglée&lt;/b&gt;\u00a0» → <code>paid</code>" in page
+
+
 def test_a_value_too_long_to_map_is_neither_offered_nor_saved_cut(
         admin_client, tenant, make_account, make_partner, start_run):
     profile = _profile(make_account, make_partner)
