@@ -30,12 +30,11 @@ from itertools import chain
 from operator import eq, itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, Numeric, select
+from sqlalchemy import Date, Numeric
 
 from app.entities import ENTITIES
-from app.extensions import db
-from app.models import ACTIVITY_RECORDS, AuditEvent
-from app.services.fingerprints import forget_referencing
+from app.models import ACTIVITY_RECORDS
+from app.services.fingerprints import forget_renamed_since
 from app.services.record_sql import collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
@@ -158,13 +157,8 @@ class ColumnImport:
         started = self.engine.run.started_at
         if started is None:
             return
-        since = started - RENAMES_BEFORE_START
         for name in {self.engine.entity.field(name).ref for _n, name in self.refs}:
-            renamed = db.session.scalars(select(AuditEvent.record_id).where(
-                AuditEvent.entity == name, AuditEvent.created_at >= since,
-                AuditEvent.record_id.is_not(None),
-                AuditEvent.before["external_ref"].as_string().is_not(None)).distinct()).all()
-            forget_referencing(name, sorted(renamed))
+            forget_renamed_since(name, started - RENAMES_BEFORE_START)
 
     # -- one batch ------------------------------------------------------------------------------
 

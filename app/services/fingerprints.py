@@ -8,19 +8,23 @@ made the record as it is. It holds only while the record is exactly what that ro
   record takes it along;
 - a record whose reference (`external_ref`) changes empties it on the records naming it: a
   feed row that names a customer by that reference would now resolve to another customer, or
-  to none (`forget_referencing`, called by the writer and by the ORM listener below);
+  to none (`forget_referencing`, called by the writer and by the ORM listener below, and once
+  more at the end of a feed run that may have resolved it before: `forget_renamed_since`);
 - what conversion depends on besides the row (the profile's version, value maps included, and
   the entity's custom field definitions) is part of the fingerprint itself.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 
 from app.entities import ENTITIES
+from app.extensions import db
+from app.models import AuditEvent
 from app.models.base import RecordMixin
 
 
@@ -43,6 +47,17 @@ def forget_referencing(entity_name: str, ids: list[int]) -> None:
 
     for table, column in referencing(entity_name):
         forget_digests(table, column, ids)
+
+
+def forget_renamed_since(entity_name: str, since: datetime) -> None:
+    """`forget_referencing` once more for the records of `entity_name` whose reference
+    changed from `since` on (their audit events say so): for a feed run that resolved a
+    reference before its rename and stored fingerprints after it."""
+    renamed = db.session.scalars(select(AuditEvent.record_id).where(
+        AuditEvent.entity == entity_name, AuditEvent.created_at >= since,
+        AuditEvent.record_id.is_not(None),
+        AuditEvent.before["external_ref"].as_string().is_not(None)).distinct())
+    forget_referencing(entity_name, sorted(renamed))
 
 
 def _reference_changed(mapper: Any, connection: Any, target: Any) -> None:

@@ -550,14 +550,14 @@ class BulkSQL:
         try:
             if self.sqlite or len(pairs) <= FEW:
                 mark = self.mark
-                read = mark if self.sqlite else f"{mark}::timestamptz"
+                moment = mark if self.sqlite else f"{mark}::timestamptz"
                 cursor.executemany(
                     f"UPDATE {self.table.name} SET import_digest = {mark} "
                     f"WHERE tenant_id = {mark} AND {self.key} = {mark} "
                     f"AND (import_digest IS NULL OR import_profile_id = {mark}) "
-                    f"AND ({read} IS NULL OR updated_at = {mark})",
-                    [(digest, self.tenant_id, key, profile_id, read, read)
-                     for key, digest, read in pairs])
+                    f"AND ({moment} IS NULL OR updated_at = {mark})",
+                    [(digest, self.tenant_id, key, profile_id, read_at, read_at)
+                     for key, digest, read_at in pairs])
                 return
             staging = "relais_import_digests"
             cursor.execute(f"CREATE TEMP TABLE {staging} (k text, d bytea, u timestamptz) "
