@@ -25,6 +25,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportRowError, ImportRun
 from app.search_text import fold
+from app.services.record_rules import chunks
 from importers.values import cell_text
 from importers.vocabulary import choice_lookup, folded
 
@@ -156,6 +157,56 @@ def mapped_converter(convert: Callable[[Any], Any], mapping: dict[str, str]
         return convert(raw) if target is None else convert(target)
 
     return convert_mapped
+
+
+@dataclass
+class SavedMapping:
+    """A mapping of the profile as its page shows it: the target with its label (a choice's
+    label in the reader's language, a record's name)."""
+
+    column: str
+    source: str
+    target: str
+    label: str
+
+
+def saved_mappings(profile: ImportProfile) -> list[SavedMapping]:
+    """The profile's mappings, column by column, each target with its label (the target
+    itself where none is found: a choice or a record removed since)."""
+    from importers.profile import parse_profile
+
+    maps: ValueMaps = profile.definition.get("value_maps") or {}
+    if not maps:
+        return []
+    try:
+        parsed = parse_profile(profile.definition, check_values=False)
+    except ValidationError:
+        parsed = None
+    targets = {t.header: t for t in parsed.targets} if parsed is not None else {}
+    saved: list[SavedMapping] = []
+    for column, values in maps.items():
+        target = targets.get(column)
+        kind = mappable_kind(parsed.entity, target.kind, target.name) if target else None
+        labels: dict[str, str] = {}
+        if kind == "choice":
+            labels = dict(choices_of(parsed.entity, target.kind, target.name))
+        elif kind == "ref":
+            labels = _record_names(parsed.entity, target.name, set(values.values()))
+        saved += [SavedMapping(column, source, code, labels.get(code, code))
+                  for source, code in values.items()]
+    return saved
+
+
+def _record_names(entity: Entity, name: str, keys: set[str]) -> dict[str, str]:
+    """The names of the records a reference column's mappings name, by key."""
+    model = ENTITIES[entity.field(name).ref].model
+    if not hasattr(model, "name"):
+        return {}
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(keys)):
+        found.update(db.session.execute(select(model.external_ref, model.name)
+                                        .where(model.external_ref.in_(chunk))).all())
+    return {key: f"{name} ({key})" for key, name in found.items()}
 
 
 @dataclass

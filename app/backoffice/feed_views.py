@@ -74,7 +74,7 @@ from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
 from importers.row_messages import group_message
-from importers.value_maps import MAX_SOURCE, unmapped_values
+from importers.value_maps import MAX_SOURCE, saved_mappings, unmapped_values
 
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
@@ -193,7 +193,8 @@ def feed_profile(profile_id: int):
     runs = queries.recent_runs(profile)
     last = next((run for run in runs if run.is_finished), None)
     return render_template("feeds/profile.html", profile=profile, form=RunForm(), runs=runs,
-                           json_text=json_text, unmapped=_unmapped(last, profile))
+                           json_text=json_text, unmapped=_unmapped(last, profile),
+                           mappings=saved_mappings(profile))
 
 
 def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> list[Any]:

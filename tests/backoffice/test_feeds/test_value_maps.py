@@ -3,6 +3,7 @@ page, mapped in one click (a new profile version), and the next run takes them."
 from __future__ import annotations
 
 import html
+import re
 
 from sqlalchemy import select
 
@@ -129,7 +130,8 @@ def test_a_value_to_map_is_quoted_as_french_quotes_it_and_escaped(
     feeds.map_value(profile, "Statut", "<b>Réglée</b>", "paid")
     db.session.commit()
     page = admin_client.get(f"/alpha/feeds/profiles/{profile.id}").data.decode()
-    assert "«\u00a0&lt;b&gt;Réglée&lt;/b&gt;\u00a0» → <code>paid</code>" in page
+    assert ("«\u00a0&lt;b&gt;Réglée&lt;/b&gt;\u00a0» → <span class=\"mapped-target\" "
+            f'title="paid">{html.escape(fr("Paid"))}</span>') in page
 
 
 def test_a_value_too_long_to_map_is_neither_offered_nor_saved_cut(
@@ -170,6 +172,21 @@ def test_mappings_survive_a_save_of_the_mapping_screen_and_can_be_removed(
     assert response.headers["Location"].endswith(f"/alpha/feeds/profiles/{profile.id}")
     db.session.expire_all()
     assert profile.version == 5 and "value_maps" not in profile.definition
+
+
+def test_the_profile_page_names_each_mapping_s_target_as_the_reader_knows_it(
+        admin_client, tenant, make_account, make_partner):
+    profile = _profile(make_account, make_partner)
+    feeds.map_value(profile, "Statut", "Réglée", "paid")
+    db.session.commit()
+    feeds.map_value(profile, "Apporteur", "NEXITY SA", "NEX01")
+    db.session.commit()
+    page = admin_client.get(f"/alpha/feeds/profiles/{profile.id}")
+    targets = [" ".join(item.split()) for item in
+               re.findall(r'<span class="mapped-target"[^>]*>([^<]*)</span>', page.data.decode())]
+    # A status by its label in the reader's language, not its code; a partner by its name.
+    assert targets == [html.escape(fr("Paid")), "Nexity (NEX01)"]
+    assert fr("Paid") != "paid"
 
 
 def test_staff_who_are_not_admins_cannot_map_values(sales_client, tenant, make_account,
