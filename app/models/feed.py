@@ -131,8 +131,15 @@ class ImportRun(TenantScoped, db.Model):
 
     @property
     def can_revert(self) -> bool:
-        """A finished real run, not reverted yet, may be undone."""
-        return not self.is_dry_run and self.is_finished and self.reverted_at is None
+        """A finished real run that wrote records, not reverted yet, may be undone."""
+        return not self.is_dry_run and self.is_finished and self.reverted_at is None \
+            and self.wrote_records
+
+    @property
+    def wrote_records(self) -> bool:
+        """It created, updated or archived records (its counts are committed with its
+        batches: a run that failed part way counts what it wrote)."""
+        return bool(self.created or self.updated or self.archived)
 
     @property
     def revert_pending(self) -> bool:

@@ -208,6 +208,8 @@ def _not_revertible(run: ImportRun) -> str:
         return _("This run was already reverted.")
     if run.is_dry_run:
         return _("A dry run changed nothing: there is nothing to revert.")
+    if run.is_finished and not run.wrote_records:
+        return _("This run changed no record: there is nothing to revert.")
     return _("Only a finished run can be reverted.")
 
 

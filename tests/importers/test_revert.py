@@ -317,3 +317,18 @@ def test_no_revert_while_a_run_of_the_profile_is_under_way(base_records, tmp_pat
         _revert(run)
     db.session.rollback()
     assert "A1" in by_key("accounts")
+
+
+def test_a_run_that_wrote_no_record_offers_nothing_to_revert(base_records, tmp_path,
+                                                             make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;\nA2;\n", encoding="utf-8")  # every row lacks its name
+    run = run_import(profile, path)
+    assert run.is_finished and run.failed == 2 and not run.can_revert
+    with pytest.raises(ValidationError) as refused:
+        _revert(run)
+    assert refused.value.errors == {
+        "": "This run changed no record: there is nothing to revert."}
+    db.session.rollback()
+    assert db.session.get(ImportRun, run.id).reverted_at is None
