@@ -55,7 +55,7 @@ class RowBatch:
 
 
 def can_batch(table: Table) -> bool:
-    if table.kind != "csv" or not table.encoding:
+    if table.kind != "csv" or not table.encoding or table.unquote:
         return False
     try:
         return codecs.lookup(table.encoding).name in SAFE_ENCODINGS

@@ -20,7 +20,8 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from app.services.record_rules import (
 from app.services.webhook_outbox import enqueue_created
 from importers import column_import, documents
 from importers.convert import Column, compile_columns
+from importers.errors_csv import is_errors_file
 from importers.items import Item, Outcome, Plan, Problem
 from importers.keylog import KeyLog
 from importers.profile import Profile, Target
@@ -62,6 +64,9 @@ from importers.values import InvalidValue, cell_text
 BATCH_ROWS = 10_000
 DIFF_SAMPLE = 20
 ARCHIVE_CHUNK = 5000
+# A unique key of the table a refused row would share with another record.
+ALREADY_USED = {"number": _l("This number is already used."),
+                "external_ref": _l("This reference is already used.")}
 # One message per related entity, translated whole when shown (French nouns have genders).
 NO_REFERENCE = {
     "accounts": _l("No customer with the reference “%(ref)s”."),
@@ -197,14 +202,20 @@ class ImportEngine:
         return next((t.header for t in self.profile.targets
                      if t.kind in ("field", "ref") and t.name == name), None)
 
-    def refused_problem(self, exc: Exception) -> Problem:
-        """A row the database refused; an empty NOT NULL column is named, never the raw text."""
+    def refused_problem(self, exc: Exception, item: Item | None = None) -> Problem:
+        """A row the database refused: an empty NOT NULL column, or a number or reference
+        another record has, is named by its column, never by the database's raw text."""
         column = _not_null_column(exc)
         if column is not None:
             spec = next((f for f in self.entity.fields if f.attr == column), None)
             if spec is not None:
                 return self.required_problem(spec.name)
             return Problem(column, None, _l("This field is required."))
+        taken = _taken_field(exc)
+        if taken is not None:
+            value = None if item is None else item.values.get(taken)
+            return Problem(self.header_of(taken), None if value is None else str(value),
+                           ALREADY_USED[taken])
         return Problem(None, None, _l("The database refused the row: %(reason)s"),
                        {"reason": _db_reason(exc)})
 
@@ -222,6 +233,8 @@ class ImportEngine:
         table = open_table(path, encoding=self.profile.encoding,
                            delimiter=self.profile.delimiter, limits=self.limits,
                            sheet=self.profile.sheet)
+        if table.kind == "csv" and is_errors_file(table.header):
+            table = replace(table, unquote=True)
         columns, missing = compile_columns(self.profile, table.header, self.custom_fields)
         if self.documents is not None:
             missing += self.documents.bind(table.header)
@@ -342,7 +355,7 @@ class ImportEngine:
             value=None if problem.value is None else str(problem.value)[:1000],
             message=message, message_id=message_id,
             message_params=jsonable(problem.params) or None,
-            raw=[_raw_text(c) for c in cells])
+            raw=[_raw_text(c, self.profile) for c in cells])
         if self.held_errors is None:
             db.session.add(error)
         else:
@@ -417,7 +430,7 @@ class ImportEngine:
         return single
 
     def _refused(self, item: Item, exc: Exception) -> Plan:
-        item.problems.append(self.refused_problem(exc))
+        item.problems.append(self.refused_problem(exc, item))
         return Plan(failed=[item])
 
     def account(self, plan: Plan) -> None:
@@ -733,6 +746,19 @@ class ImportEngine:
             self.progress(run)
 
 
+def _taken_field(exc: Exception) -> str | None:
+    """The field of a unique key a row would share with another record (`number`,
+    `external_ref`), from PostgreSQL's constraint name or SQLite's text; None otherwise."""
+    orig = getattr(exc, "orig", exc)
+    diag = getattr(orig, "diag", None)
+    if getattr(orig, "sqlstate", None) == "23505" and diag is not None:
+        names = diag.constraint_name or ""
+    else:
+        match = re.search(r"UNIQUE constraint failed: ([\w., ]+)", str(orig or exc))
+        names = match.group(1) if match else ""
+    return next((field for field in ALREADY_USED if names.endswith(field)), None)
+
+
 def _not_null_column(exc: Exception) -> str | None:
     """The column of a NOT NULL violation (SQLite's text, PostgreSQL's diagnostics)."""
     orig = getattr(exc, "orig", exc)  # SQLAlchemy's error, or the driver's own
@@ -760,9 +786,17 @@ def _db_reason(exc: Exception) -> str:
     return text[:200]
 
 
-def _raw_text(cell: Any) -> str | None:
+def _raw_text(cell: Any, profile: Profile) -> str | None:
     """A cell of the errors file, as a text field would read it: fixed and sent back (as CSV),
-    its key matches the record it names (12345, not 12,345)."""
+    its key matches the record it names (12345, not 12,345), and a workbook's date or decimal
+    is written as the profile's pinned format reads it (15/03/2025, 99,99)."""
     if cell is None or isinstance(cell, str):
         return cell
-    return cell_text(cell)
+    if profile.date_format != "auto" and isinstance(cell, date) \
+            and (not isinstance(cell, datetime) or cell.time() == time()):
+        return cell.strftime(profile.date_format)
+    text = cell_text(cell)
+    if profile.decimal == "," and isinstance(cell, float) and "." in text \
+            and "e" not in text:
+        return text.replace(".", ",")
+    return text

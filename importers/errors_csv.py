@@ -10,27 +10,55 @@ import io
 from collections.abc import Iterator
 from itertools import groupby
 
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.csv_cells import safe_cell
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportRowError, ImportRun
+from app.queries.feeds import definition_at
 from app.services.feeds import run_file_path
+from importers.profile import parse_profile
 from importers.readers import ReaderError, open_table
 from importers.row_messages import error_message
 from importers.runs import limits
 
 
 def _file_layout(run: ImportRun) -> tuple[list[str], str]:
+    """The header and delimiter of the run's file, read as the run read it (its profile
+    version's worksheet, encoding and delimiter)."""
     try:
-        table = open_table(run_file_path(run), encoding="auto", delimiter="auto",
-                           limits=limits())
+        options = parse_profile(definition_at(run.profile, run.profile_version),
+                                check_values=False)
+        encoding, delimiter, sheet = options.encoding, options.delimiter, options.sheet
+    except ValidationError:
+        encoding, delimiter, sheet = "auto", "auto", None
+    try:
+        table = open_table(run_file_path(run), encoding=encoding, delimiter=delimiter,
+                           limits=limits(), sheet=sheet)
         header, delimiter = table.header, table.delimiter or ";"
         table.close()
         return header, delimiter
     except (ReaderError, OSError):
         return [], ";"
+
+
+def is_errors_file(header: list[str]) -> bool:
+    """Whether a file's header ends with the two columns an errors file adds, in one of the
+    languages it is written in: the file is one sent back fixed."""
+    if len(header) < 3:
+        return False
+    tail = (header[-2].strip(), header[-1].strip())
+    languages = current_app.config["LANGUAGES"]
+    return any(tail == _tail_in(language) for language in languages)
+
+
+def _tail_in(language: str) -> tuple[str, str]:
+    with force_locale(language):
+        return _("Line"), _("Error")
 
 
 _READ = ("line", "column", "message", "message_id", "message_params", "raw")
@@ -51,7 +79,8 @@ def stream_errors_csv(run: ImportRun) -> Iterator[str]:
         raw = list(errors[0].raw or [])
         raw += [""] * (len(header) - len(raw))
         messages = " ; ".join(
-            (f"{e.column}: " if e.column else "") + error_message(e) for e in errors)
+            _("%(column)s: %(message)s", column=e.column, message=error_message(e))
+            if e.column else error_message(e) for e in errors)
         cells = ("" if cell is None else safe_cell(str(cell)) for cell in raw)
         writer.writerow([*cells, str(line), safe_cell(messages)])
         if buffer.tell() > 64 * 1024:

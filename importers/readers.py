@@ -18,6 +18,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from app.csv_cells import FORMULA_START
+
 MB = 1024 * 1024
 SNIFF_CHARS = 64 * 1024
 SNIFF_RECORDS = 50
@@ -89,6 +91,9 @@ class Table:
     delimiter: str | None  # None for xlsx
     limits: Limits
     sheet: str | None = None  # xlsx: the worksheet named by the profile (None: the first)
+    # An errors file of Relais sent back fixed: the leading quote its CSV writer put before a
+    # cell a spreadsheet would run as a formula (app/csv_cells.py) is taken off again.
+    unquote: bool = False
 
     def rows(self) -> Iterator[Row]:
         """Data rows after the header, lazily; blank rows skipped (but counted against the
@@ -98,6 +103,8 @@ class Table:
                               _blank_values, None)
         records = _csv_records(self.path, self.encoding or "utf-8", self.delimiter or ",",
                                self.limits)
+        if self.unquote:
+            records = ((line, [unquoted(cell) for cell in cells]) for line, cells in records)
         return _data_rows(records, self, _blank_texts, "")
 
     def close(self) -> None:
@@ -133,6 +140,11 @@ def open_table(path: Path | str, *, encoding: str = "auto", delimiter: str = "au
     records = _csv_records(path, encoding, delimiter, limits)
     header, line = _read_header(records, _blank_texts, limits)
     return Table(path, "csv", header, line, encoding, delimiter, limits)
+
+
+def unquoted(cell: str) -> str:
+    """A cell of a CSV Relais wrote, as it was before its formula quote (`'-R1` → `-R1`)."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] and cell[1] in FORMULA_START else cell
 
 
 # --- Encoding -------------------------------------------------------------------------------
@@ -174,10 +186,11 @@ def _resolve_encoding(path: Path, encoding: str) -> str:
         io.TextIOWrapper(io.BytesIO(), encoding=encoding)
     except (LookupError, TypeError, ValueError) as exc:
         raise ReaderError(_l("Unknown encoding “%(encoding)s”."), encoding=str(encoding)) from exc
-    if codecs.lookup(encoding).name == "utf-8":
-        with path.open("rb") as fh:
-            if fh.read(3) == codecs.BOM_UTF8:
-                return "utf-8-sig"
+    # A UTF-8 byte order mark says UTF-8 whatever the profile names: the errors file Relais
+    # writes has one, and a Windows-1252 profile takes it back fixed.
+    with path.open("rb") as fh:
+        if fh.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
     return encoding
 
 

@@ -401,7 +401,7 @@ def feed_run_errors(run_id: int):
     """The failing rows as sent, plus what went wrong: fixed, the file goes back as is."""
     run = _run_or_404(run_id)
     return download(stream_errors_csv(run), filename=f"import-{run.id}-errors.csv",
-                    mimetype="text/csv; charset=utf-8")
+                    mimetype="text/csv")
 
 
 @bp.post("/feeds/runs/<int:run_id>/rerun")

@@ -69,7 +69,7 @@ def csv_response(entity: Entity, header: list[str], rows: Iterable[list[Any]]) -
     """A list's export as a streamed CSV download named after the entity and the day."""
     filename = f"{entity.name}-{date.today().isoformat()}.csv"
     return download(stream_csv(header, rows), filename=filename,
-                    mimetype="text/csv; charset=utf-8")
+                    mimetype="text/csv")
 
 
 def export_rows(entity: Entity, args: Any, *, query: ListQuery | None = None,

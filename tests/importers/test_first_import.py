@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from flask_babel import force_locale, gettext
 from sqlalchemy import delete, func, select
 
 from app.entities import ENTITIES
@@ -24,6 +25,7 @@ from app.services.records import create_record
 from app.services.webhooks import create_endpoint
 from app.tenancy import SYSTEM, tenant_context
 from importers import engine, recovery, runs
+from importers.row_messages import error_message
 from tests.importers.conftest import by_key, row_errors
 
 COLUMNS = {
@@ -182,9 +184,12 @@ def test_a_number_taken_twice_fails_its_second_row_and_keeps_the_others(
 
     assert run.counts["created"] == 5 and run.counts["failed"] == 1
     [error] = row_errors(run)
-    assert error.line == 4
-    assert error.message_id == "The database refused the row: %(reason)s"
-    assert "number" in error.message
+    # Named by its column and value, as a form names it, never by the database's raw text.
+    assert (error.line, error.column, error.value) == (4, "N° facture", "FA-0001")
+    assert error.message_id == "This number is already used."
+    with force_locale("fr"):
+        assert error_message(error) == gettext("This number is already used.")
+        assert "uq_" not in error_message(error) and "UNIQUE" not in error_message(error)
     assert sorted(by_key("invoices")) == [f"R-{n:04d}" for n in range(5)]
 
 
@@ -203,8 +208,8 @@ def test_a_refused_batch_keeps_the_errors_found_before_it_and_its_good_rows(
     run = run_import(profile, path)
 
     assert run.counts["created"] == 5 and run.counts["failed"] == 2
-    assert [(e.line, e.column) for e in row_errors(run)] == [(3, "Date"), (4, None)]
-    assert "number" in row_errors(run)[1].message
+    assert [(e.line, e.column) for e in row_errors(run)] == [(3, "Date"), (4, "N° facture")]
+    assert row_errors(run)[1].message_id == "This number is already used."
     assert sorted(by_key("invoices")) == [f"R-{n:04d}" for n in range(5)]
     assert run.rows_done == 7
 

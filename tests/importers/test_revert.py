@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.entities import ENTITIES
@@ -329,6 +330,6 @@ def test_a_run_that_wrote_no_record_offers_nothing_to_revert(base_records, tmp_p
     with pytest.raises(ValidationError) as refused:
         _revert(run)
     assert refused.value.errors == {
-        "": "This run changed no record: there is nothing to revert."}
+        "": gettext("This run changed no record: there is nothing to revert.")}
     db.session.rollback()
     assert db.session.get(ImportRun, run.id).reverted_at is None

@@ -122,8 +122,10 @@ def test_the_errors_csv_holds_the_failing_rows_to_fix_and_send_back(
     assert rows[0] == [*HEADER.split(";"), fr("Line"), fr("Error")]
     assert [row[:6] for row in rows[1:]] == [[*BAD.split(";"), "3"],
                                              ["F003", "C001", "32/13/2025", "5,00", "", "4"]]
-    assert rows[1][6].startswith("Code client: ") and "C404" in rows[1][6]
-    assert rows[2][6].startswith("Date: ")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    # Each message after its column, as the reader's language writes it ("Date : …").
+    assert rows[1][6].startswith("Code client\u00a0: ") and "C404" in rows[1][6]
+    assert rows[2][6].startswith("Date\u00a0: ")
     # Fixed, the file goes back as it is: the error columns are not mapped.
     fixed = [";".join([*row[:5]]).replace("C404", "C001").replace("32/13", "30/12")
              for row in rows[1:]]
@@ -402,7 +404,7 @@ def test_row_errors_read_in_the_language_of_whoever_reads_them(admin_client, inv
     french = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     assert "« 32/12/2025 » n’est pas une date : écrivez-la comme 31/12/2025." in french
     csv_fr = admin_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv").data.decode()
-    assert "Date: « 32/12/2025 » n’est pas une date" in csv_fr
+    assert "Date\u00a0: « 32/12/2025 » n’est pas une date" in csv_fr
     english_client = en_client(admin_client)
     english = text(english_client.get(f"/alpha/feeds/runs/{run.id}"))
     assert "“32/12/2025” is not a date: write it as 31/12/2025." in english

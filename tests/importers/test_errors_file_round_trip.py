@@ -1,0 +1,121 @@
+"""The errors file of a run goes back through the same profile once fixed, whatever the profile
+reads: a worksheet named by the profile, a pinned encoding, pinned date and decimal formats, and
+cells the errors file quoted so that a spreadsheet shows them instead of running them."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import openpyxl
+import pytest
+from flask_babel import force_locale
+
+from importers.errors_csv import stream_errors_csv
+from tests.importers.conftest import records, row_errors
+
+INVOICES = {"N° facture": "number", "Réf": "external_ref", "Code client": "account.external_ref",
+            "Date": "issued_on", "Montant TTC": "total"}
+HEADER = ";".join(INVOICES) + "\n"
+pytestmark = pytest.mark.usefixtures("customers")
+
+
+@pytest.fixture
+def customers(make_account) -> None:
+    make_account(external_ref="C001", name="Stores Dupont")
+
+
+def _errors_rows(run) -> list[list[str]]:
+    with force_locale("fr"):
+        text = "".join(stream_errors_csv(run))
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+
+
+def _send_back(rows: list[list[str]], tmp_path) -> object:
+    """The errors file as a spreadsheet saves it again: UTF-8 with its mark, `;`."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
+    path = tmp_path / "erreurs-corrigees.csv"
+    path.write_bytes(("\ufeff" + buffer.getvalue()).encode("utf-8"))
+    return path
+
+
+def _workbook(tmp_path, rows, *, first_sheet: list | None = None):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    if first_sheet is not None:
+        sheet.title = "Lisez-moi"
+        sheet.append(first_sheet)
+        sheet = book.create_sheet("Factures")
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path / "factures.xlsx"
+    book.save(path)
+    return path
+
+
+def test_the_errors_file_of_a_named_worksheet_has_that_worksheet_s_header(
+        make_profile, run_import, tmp_path):
+    profile = make_profile("invoices", INVOICES, sheet="Factures")
+    path = _workbook(tmp_path, [list(INVOICES), ["F1", "R1", "C001", date(2025, 3, 15), 10],
+                                ["F2", "R2", "C001", "pas une date", 10]],
+                     first_sheet=["Export comptable du 15/03/2025"])
+    run = run_import(profile, path)
+    assert (run.created, run.failed) == (1, 1)
+    rows = _errors_rows(run)
+    assert rows[0] == [*INVOICES, "Ligne", "Erreur"]
+    assert rows[1][:5] == ["F2", "R2", "C001", "pas une date", "10"]
+    rows[1][3] = "16/03/2025"
+    again = run_import(profile, _send_back(rows, tmp_path))
+    assert (again.status, again.created) == ("succeeded", 1)
+
+
+def test_keys_and_amounts_the_errors_file_quoted_come_back_as_they_were(
+        make_profile, run_import, feed_file, tmp_path):
+    profile = make_profile("invoices", INVOICES)
+    run = run_import(profile, feed_file(HEADER + "F1;-R1;C001;pas une date;10,00\n"
+                                                 "F2;+R2;C001;pas une date;-1 234,56\n"))
+    rows = _errors_rows(run)
+    # A spreadsheet would run -R1 or +R2 as a formula: the errors file quotes them.
+    assert [row[1] for row in rows[1:]] == ["'-R1", "'+R2"]
+    for row in rows[1:]:
+        row[3] = "15/03/2025"
+    again = run_import(profile, _send_back(rows, tmp_path))
+    assert (again.created, again.failed) == (2, 0), [e.message for e in row_errors(again)]
+    invoices = {invoice.external_ref: invoice for invoice in records("invoices")}
+    assert set(invoices) == {"-R1", "+R2"}
+    assert str(invoices["+R2"].total) == "-1234.56"
+
+
+def test_a_file_that_is_not_an_errors_file_keeps_its_quotes(
+        make_profile, run_import, feed_file):
+    run = run_import(make_profile("invoices", INVOICES),
+                     feed_file(HEADER + "F1;'-R1;C001;15/03/2025;10,00\n"))
+    assert run.created == 1
+    assert [invoice.external_ref for invoice in records("invoices")] == ["'-R1"]
+
+
+def test_a_windows_1252_profile_takes_its_errors_file_back(
+        make_profile, run_import, feed_file, tmp_path):
+    profile = make_profile("invoices", INVOICES, encoding="windows-1252", delimiter=";")
+    run = run_import(profile, feed_file(HEADER + "F1;R1;C001;pas une date;10,00\n",
+                                        encoding="cp1252"))
+    rows = _errors_rows(run)
+    rows[1][3] = "15/03/2025"
+    again = run_import(profile, _send_back(rows, tmp_path))
+    assert (again.status, again.created) == ("succeeded", 1), again.message
+
+
+def test_a_workbook_s_dates_and_decimals_go_back_through_pinned_formats(
+        make_profile, run_import, tmp_path):
+    profile = make_profile("invoices", INVOICES, date_format="%d/%m/%Y", decimal=",")
+    path = _workbook(tmp_path, [list(INVOICES), ["F1", "R1", "C999", date(2025, 3, 15), 99.99]])
+    run = run_import(profile, path)
+    rows = _errors_rows(run)
+    assert rows[1][3:5] == ["15/03/2025", "99,99"]
+    rows[1][2] = "C001"  # the customer was unknown
+    again = run_import(profile, _send_back(rows, tmp_path))
+    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
+    [invoice] = records("invoices")
+    assert (invoice.issued_on, str(invoice.total)) == (date(2025, 3, 15), "99.99")
