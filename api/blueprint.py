@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import flask_smorest
-from flask import request
+from flask import current_app, request
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
@@ -38,8 +38,11 @@ class ApiParser(FlaskParser):
         return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: Any) -> Any:
-        """The body as JSON, within app/json_input.py's limits (a 400 problem past them)."""
+        """The body as JSON, within app/json_input.py's limits (a 400 problem past them); a
+        body of another type is refused (415), never read as no options."""
         if not is_json_request(req):
+            if req.content_length or req.get_data(cache=True):
+                abort(415)
             return missing
         try:
             return load_json(req.get_data(cache=True))
@@ -62,6 +65,21 @@ def known_parameters(schema: Any) -> list[str]:
 
 ApiParser.__location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
 
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def refuse_stray_query() -> None:
+    """A write that takes no query parameter refuses one (400) rather than ignore it: its
+    options are in its body, and `?dry_run=true` must never end in a real write."""
+    if request.method not in WRITES or not request.args:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    parameters = getattr(method, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    if not any(parameter.get("in") == "query" for parameter in parameters):
+        raise unknown_parameters(request.args, [])
+
+
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "description": "The ETag you read: when the resource changed since, 412.",
             "schema": {"type": "string"}}
@@ -79,6 +97,7 @@ class Blueprint(flask_smorest.Blueprint):
     def __init__(self, *args: Any, tenant_wide: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before_request(authenticate)
+        self.before_request(refuse_stray_query)
         if tenant_wide:
             self.before_request(refuse_partner_tokens)
         self.register_error_handler(ValidationError, validation_problem)

@@ -70,10 +70,15 @@ def unknown_parameters(names: Iterable[str], known: Iterable[str]) -> QueryParam
         errors.setdefault(parameter, []).append(
             _l("Unknown custom field “%(key)s”.", key=key[:50]) if key
             else _l("Unknown parameter."))
+    named = ", ".join(name[:50] for name in names)
+    known = list(dict.fromkeys(known))
+    if not known:
+        return QueryParameterError(
+            _l("Unknown query parameter: %(names)s. This operation takes none.", names=named),
+            errors)
     return QueryParameterError(
         _l("Unknown query parameter: %(names)s. Known parameters: %(known)s.",
-           names=", ".join(name[:50] for name in names), known=", ".join(dict.fromkeys(known))),
-        errors)
+           names=named, known=", ".join(known)), errors)
 
 
 def is_api_request() -> bool:
