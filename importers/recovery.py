@@ -25,8 +25,9 @@ INTERRUPTED = "The run stopped before its end (process stopped). Run it again."
 
 
 def recover(app: Flask) -> None:
-    """End the runs a stopped process or a stopped heartbeat left behind."""
-    with app.app_context(), all_tenants_unsafe("import recovery"):
+    """End the runs a stopped process or a stopped heartbeat left behind (each in its own
+    tenant's context, as its end is audited there)."""
+    with app.app_context():
         count = recover_interrupted_runs()
         if count:
             log.warning("%d import run(s) marked interrupted", count)

@@ -180,3 +180,26 @@ def test_a_file_over_the_size_limit_exits_2_with_the_limit(app, profile, feed_im
     assert result.exit_code == 2
     assert " 1 " in result.output and ("MB" in result.output or "Mo" in result.output)
     assert last_run() is None and records("accounts") == []
+
+
+def test_a_run_a_killed_command_left_behind_is_ended_and_the_next_import_proceeds(
+        profile, feed_import, feed_file, monkeypatch):
+    run_import = runs.run_import  # a profile still held would make the command wait forever
+    monkeypatch.setattr(runs, "run_import", lambda *args, **options:
+                        run_import(*args, **{**options, "max_wait": 0}))
+    # The previous `flask feed import` of the profile was killed mid-run: its run stays
+    # "running", holding the profile, with a process that no longer exists.
+    path = feed_file(HEADER + "C1;Dupont;Lyon;FR\n")
+    with path.open("rb") as stream:
+        killed = feeds.create_run(profile, stream, path.name, source="cli", force=True)
+    killed.status, killed.worker_id = "running", "elsewhere:4242:0a1b2c3d"
+    db.session.commit()
+    assert runs.claim(killed)
+    killed.heartbeat_at = killed.created_at = killed.created_at.replace(year=2020)
+    db.session.commit()
+
+    result = feed_import(feed_file(HEADER + "C2;Martin;Nice;FR\n", name="suivant.csv"),
+                         "--tenant", "alpha", "--profile", "clients-nuit")
+    assert result.exit_code == 0, result.output
+    assert db.session.get(ImportRun, killed.id).status == "interrupted"
+    assert last_run().status == "succeeded" and "C2" in by_key("accounts")
