@@ -70,7 +70,11 @@ def queue_revert(run: ImportRun) -> None:
 
 
 def revert_run(run_id: int, tenant_id: int) -> None:
-    """The `revert_run` job: undo the run, whoever delivers it (twice is harmless)."""
+    """The `revert_run` job: undo the run, whoever delivers it (twice is harmless: one
+    delivery claims it; another, ending first, leaves its heartbeat to the one executing).
+    Beaten for while it runs, on a worker as in the app: else the recovery would take a
+    revert longer than IMPORT_STALE_SECONDS for abandoned and queue it again."""
+    heartbeat.watch(current_app._get_current_object())  # type: ignore[attr-defined]
     heartbeat.hold(run_id)
     try:
         reverts.run_revert(run_id, tenant_id)
@@ -78,7 +82,8 @@ def revert_run(run_id: int, tenant_id: int) -> None:
         log.exception("import run %s: its revert failed", run_id)
         db.session.rollback()
     finally:
-        heartbeat.let_go(run_id)
+        if not reverts.executing_here(run_id):
+            heartbeat.let_go(run_id)
 
 
 def import_run(run_id: int, tenant_id: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from threading import Lock
 
 from flask import current_app
 from flask_babel import force_locale
@@ -23,6 +24,15 @@ from importers import heartbeat
 
 log = logging.getLogger(__name__)
 FAILED = "The revert stopped on an unexpected error; nothing was changed. Try again."
+_executing: set[int] = set()  # the reverts this process is executing
+_executing_lock = Lock()
+
+
+def executing_here(run_id: int) -> bool:
+    """Whether this process is executing the run's revert (another delivery of its job must
+    not stop beating for it)."""
+    with _executing_lock:
+        return run_id in _executing
 
 
 def run_revert(run_id: int, tenant_id: int) -> bool:
@@ -33,6 +43,16 @@ def run_revert(run_id: int, tenant_id: int) -> bool:
         db.session.commit()
     if not claimed:
         return False
+    with _executing_lock:
+        _executing.add(run_id)
+    try:
+        return _execute(run_id, tenant_id, actor)
+    finally:
+        with _executing_lock:
+            _executing.discard(run_id)
+
+
+def _execute(run_id: int, tenant_id: int, actor: dict | None) -> bool:
     actor = actor or {}
     acting = Actor(str(actor.get("kind") or "system"), actor.get("id"),
                    str(actor.get("label") or "system"))

@@ -33,11 +33,12 @@ from app.models.attachment import Attachment
 from app.services.audit import audit_row, record_event
 from app.services.record_batches import RecordWriter
 from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
-from app.services.records import delete_record
+from app.services.records import delete_records
 from app.tenancy import current_actor
 
 KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
 PROFILE_BUSY = "A run of this profile is under way: revert once it has finished."
+REVERT_UNDER_WAY = "This run's revert is already under way."
 
 
 @dataclass
@@ -124,11 +125,8 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
     _restore(entity, writer, plan, now)
     _set_archived(entity, writer, plan.unarchived, None, now)
     _set_archived(entity, writer, plan.archived, now, now)
-    for record_id in plan.deleted:
-        record = db.session.get(entity.model, record_id)
-        if record is not None:
-            delete_record(record)
-    run.reverted_at, run.reverted_by = now, current_actor().label[:254]
+    delete_records(entity, plan.deleted)
+    run.reverted_at, run.reverted_by = datetime.now(UTC), current_actor().label[:254]
     run.revert_summary = plan.summary()
     run.revert_status, run.revert_message = "done", None
     record_event("revert", "import_runs", run.id, None, plan.summary())
@@ -139,16 +137,25 @@ def request_revert(run: ImportRun) -> None:
     """Ask for `run`'s revert, executed by a job as the current actor (flushed; the caller
     commits, then queues it: importers/jobs.py)."""
     if run.revert_pending:
-        raise ValidationError({"": _("This run's revert is already under way.")})
+        raise ValidationError({"": _(REVERT_UNDER_WAY)})
     if not run.can_revert:
         raise ValidationError({"": _not_revertible(run)})
     if _profile_holder(run) is not None:
         raise ValidationError({"": _(PROFILE_BUSY)})
     actor = current_actor()
-    run.revert_status, run.revert_requested_at = "queued", datetime.now(UTC)
-    run.revert_actor = {"kind": actor.kind, "id": actor.id, "label": actor.label[:254]}
-    run.revert_worker_id = run.revert_heartbeat_at = run.revert_message = None
-    db.session.flush()
+    # Asked only if no one asked meanwhile: of requests at the same moment, one is queued,
+    # the others refused (the row stays locked by the winner's transaction until it commits).
+    asked = db.session.execute(
+        update(ImportRun).where(ImportRun.id == run.id, ImportRun.reverted_at.is_(None),
+                                or_(ImportRun.revert_status.is_(None),
+                                    ImportRun.revert_status.not_in(("queued", "running"))))
+        .values(revert_status="queued", revert_requested_at=datetime.now(UTC),
+                revert_actor={"kind": actor.kind, "id": actor.id, "label": actor.label[:254]},
+                revert_worker_id=None, revert_heartbeat_at=None, revert_message=None)
+        .execution_options(synchronize_session=False))
+    if asked.rowcount != 1:
+        raise ValidationError({"": _(REVERT_UNDER_WAY)})
+    db.session.refresh(run)
 
 
 def claim_revert(run_id: int, worker_id: str) -> bool:
@@ -176,10 +183,8 @@ def execute_revert(run_id: int) -> RevertPlan | None:
     if held.rowcount != 1:
         raise ValidationError({"": _(PROFILE_BUSY)})
     db.session.refresh(run)  # as of now: the profile is held, a concurrent revert has ended
-    if run.reverted_at is not None:
-        return None
-    plan = revert_run(run, holding=True)
-    db.session.execute(
+    plan = None if run.reverted_at is not None else revert_run(run, holding=True)
+    db.session.execute(  # let the profile go, whether this delivery reverted it or not
         update(ImportProfile).where(ImportProfile.id == run.profile_id,
                                     ImportProfile.locked_by_run_id == run.id)
         .values(locked_by_run_id=None).execution_options(synchronize_session=False))

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import inspect, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from app import models as m
@@ -24,6 +24,7 @@ from app.services.record_checks import CheckedRecord, check_record, check_values
 from app.services.record_rules import (
     LINE_FIELDS,
     changes,
+    chunks,
     new_row,
     new_snapshot,
     partners_of_accounts,
@@ -106,17 +107,50 @@ def delete_record(record: Any) -> None:
     entity = entity_of(record)
     _check_allowed(can_delete(_user(), record), record, deleting=True)
     if isinstance(record, m.Account):
-        _check_account_unused(record)
+        _check_accounts_unused([record.id])
     before = snapshot(entity, record)
     record_id = record.id
     now = datetime.now(UTC)
     if isinstance(record, m.Account):
-        _delete_activities(record_id, now)
-    _detach_references(entity, record_id, now)
+        _delete_activities([record_id], now)
+    _detach_references(entity, [record_id], now)
     with _refused_as_errors():
         db.session.delete(record)
         db.session.flush()
     RecordWriter(entity).audit([audit_row("delete", entity.name, record_id, before, None, now)])
+
+
+def delete_records(entity: Entity, ids: list[int]) -> None:
+    """Delete many records of one entity as `delete_record` deletes each (allowed, a customer
+    still in use kept, references emptied, a customer's activities along, each audited), a
+    chunk of ids at a time: a few statements a chunk rather than a few a record. Ids of
+    records gone meanwhile are passed over."""
+    model = entity.model
+    now = datetime.now(UTC)
+    user = _user()
+    for chunk in chunks(sorted(ids)):
+        stmt = select(model).where(model.id.in_(chunk)).order_by(model.id)
+        if entity.line_model is not None:
+            stmt = stmt.options(selectinload(model.lines))
+        records = db.session.scalars(stmt).all()
+        for record in records:
+            _check_allowed(can_delete(user, record), record, deleting=True)
+        found = [record.id for record in records]
+        if not found:
+            continue
+        if model is m.Account:
+            _check_accounts_unused(found)
+        rows = [audit_row("delete", entity.name, record.id, snapshot(entity, record), None, now)
+                for record in records]
+        if model is m.Account:
+            _delete_activities(found, now)
+        _detach_references(entity, found, now)
+        with _refused_as_errors():  # the lines go with them (ON DELETE CASCADE)
+            db.session.execute(delete(model).where(model.id.in_(found))
+                               .execution_options(synchronize_session=False))
+        for record in records:
+            db.session.expunge(record)
+        RecordWriter(entity).audit(rows)
 
 
 def _user() -> Any:
@@ -157,8 +191,8 @@ def _check_in_sight(entity: Entity, record: Any) -> None:
     raise ValidationError({key: _("A partner's token can only write records of its partner.")})
 
 
-def _detach_references(entity: Entity, record_id: int, now: datetime) -> None:
-    """Records pointing at a record about to be deleted lose the reference, as the database
+def _detach_references(entity: Entity, record_ids: list[int], now: datetime) -> None:
+    """Records pointing at records about to be deleted lose the reference, as the database
     would empty it (ON DELETE SET NULL), but as a change of theirs: their updated_at moves,
     so that a client syncing by updated_since sees it, and each is audited (and announced)."""
     for other in ENTITIES.values():
@@ -166,14 +200,15 @@ def _detach_references(entity: Entity, record_id: int, now: datetime) -> None:
             if field.type != "ref" or field.ref != entity.name:
                 continue
             model, attr = other.model, field.attr
-            ids = db.session.scalars(select(model.id).where(
-                getattr(model, attr) == record_id).order_by(model.id)).all()
-            if not ids:
+            pointing = db.session.execute(select(model.id, getattr(model, attr)).where(
+                getattr(model, attr).in_(record_ids)).order_by(model.id)).all()
+            if not pointing:
                 continue
+            ids = [i for i, _ref in pointing]
             writer = RecordWriter(other)
             writer.update([{"id": i, attr: None, "updated_at": now} for i in ids])
-            writer.audit([audit_row("update", other.name, i, {attr: record_id}, {attr: None},
-                                    now) for i in ids])
+            writer.audit([audit_row("update", other.name, i, {attr: ref}, {attr: None}, now)
+                          for i, ref in pointing])
             stale = [attr, "updated_at", *([field.name] if field.name in
                                            inspect(model).relationships else [])]
             for i in ids:  # the copies this session holds are read again when next used
@@ -182,11 +217,11 @@ def _detach_references(entity: Entity, record_id: int, now: datetime) -> None:
                     db.session.expire(loaded, stale)
 
 
-def _delete_activities(account_id: int, now: datetime) -> None:
-    """A customer's activities go with it, each audited (and announced)."""
+def _delete_activities(account_ids: list[int], now: datetime) -> None:
+    """Customers' activities go with them, each audited (and announced)."""
     entity = ENTITIES["activities"]
     activities = db.session.scalars(select(m.Activity).where(
-        m.Activity.account_id == account_id).order_by(m.Activity.id)).all()
+        m.Activity.account_id.in_(account_ids)).order_by(m.Activity.id)).all()
     if not activities:
         return
     rows = [audit_row("delete", entity.name, a.id, snapshot(entity, a), None, now)
@@ -197,12 +232,13 @@ def _delete_activities(account_id: int, now: datetime) -> None:
     RecordWriter(entity).audit(rows)
 
 
-def _check_account_unused(account: m.Account) -> None:
+def _check_accounts_unused(account_ids: list[int]) -> None:
     # Files too: the database would delete them with the customer (ON DELETE CASCADE).
     for name in ("contacts", "deals", "quotes", "orders", "contracts", "deliveries", "invoices",
                  "attachments"):
         model = ENTITIES[name].model
-        if db.session.scalar(select(model.id).where(model.account_id == account.id).limit(1)):
+        if db.session.scalar(select(model.id).where(model.account_id.in_(account_ids))
+                             .limit(1)):
             raise ValidationError({"": _(
                 "This customer still has %(entity)s: delete or move them first.",
                 entity=str(ENTITIES[name].label).lower())})

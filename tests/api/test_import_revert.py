@@ -4,15 +4,27 @@ nothing; the revert itself is queued (202) and runs as a job, followed under the
 nothing and may be asked again; one whose worker died is queued again by the recovery."""
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import func, select
+import io
+import time
 
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRun, Partner
 from app.services import import_revert
 from app.tenancy import SYSTEM, tenant_context
-from importers import jobs, reverts
-from tests.api.conftest import bearer, problem, run_queued, run_queued_reverts, upload
+from importers import heartbeat, jobs, reverts, runs
+from tests.api.conftest import (
+    PARTNERS_CSV,
+    bearer,
+    problem,
+    run_queued,
+    run_queued_reverts,
+    upload,
+)
 
 
 def _partners() -> int:
@@ -110,15 +122,14 @@ def test_an_error_mid_revert_rolls_all_of_it_back(admin_api, partners_profile, q
     run_id = _run(admin_api, queued_jobs)
     assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
     deleted: list[int] = []
-    real_delete = import_revert.delete_record
+    real_delete = import_revert.delete_records
 
-    def delete_then_fail(record):
-        real_delete(record)
-        deleted.append(record.id)
-        if len(deleted) == 2:  # the first record is gone in the transaction, then it breaks
-            raise RuntimeError("disk full")
+    def delete_then_fail(entity, ids):
+        real_delete(entity, ids)
+        deleted.extend(ids)  # the records are gone in the transaction, then it breaks
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(import_revert, "delete_record", delete_then_fail)
+    monkeypatch.setattr(import_revert, "delete_records", delete_then_fail)
     run_queued_reverts(queued_reverts)
     assert len(deleted) == 2
     assert _partners() == 2  # all or nothing
@@ -180,3 +191,114 @@ def test_the_revert_is_in_the_openapi_document(api_client):
     assert "dry_run" in spec["components"]["schemas"]["ImportRevertArgs"]["properties"]
     assert "revert" in spec["components"]["schemas"]["ImportRun"]["properties"]
     assert "admin" in str(operation)
+
+
+@pytest.mark.parametrize("how", ["query", "form", "json as text"])
+def test_a_dry_run_asked_outside_a_json_body_is_refused_not_taken_for_a_revert(
+        admin_api, partners_profile, queued_jobs, queued_reverts, how):
+    run_id = _run(admin_api, queued_jobs)
+    url = f"/api/v1/imports/{run_id}/revert"
+    if how == "query":
+        body = problem(admin_api.post(url + "?dry_run=true"), 400)
+        assert list(body["errors"]) == ["dry_run"]
+    elif how == "form":
+        problem(admin_api.post(url, data={"dry_run": "true"}), 415)
+    else:  # fetch() with a string body sends text/plain
+        problem(admin_api.post(url, data='{"dry_run": true}', content_type="text/plain"), 415)
+    assert not queued_reverts and _partners() == 2
+    assert db.session.get(ImportRun, run_id).revert_status is None
+
+
+def test_an_upload_with_its_options_in_the_query_string_is_refused(admin_api, partners_profile,
+                                                                    queued_jobs):
+    problem(admin_api.post("/api/v1/imports?dry_run=true", data={
+        "profile": "partenaires", "file": (io.BytesIO(PARTNERS_CSV), "p.csv")},
+        content_type="multipart/form-data"), 400)
+    assert not queued_jobs
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_of_two_requests_at_the_same_moment_one_revert_is_queued(
+        admin_api, partners_profile, queued_jobs, queued_reverts, tenant):
+    run_id = _run(admin_api, queued_jobs)
+    assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
+    with tenant_context(tenant.id, SYSTEM):
+        seen = db.session.get(ImportRun, run_id)
+        # The second request read the run before the first one committed its request.
+        set_committed_value(seen, "revert_status", None)
+        with pytest.raises(ValidationError):
+            import_revert.request_revert(seen)
+        db.session.rollback()
+    assert len(queued_reverts) == 1
+
+
+def test_a_delivery_finding_the_run_reverted_lets_its_profile_go(
+        admin_api, partners_profile, queued_jobs, queued_reverts, tenant):
+    run_id = _run(admin_api, queued_jobs)
+    assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
+    with tenant_context(tenant.id, SYSTEM):
+        run = db.session.get(ImportRun, run_id)  # a second delivery, waiting on the profile,
+        assert run.reverted_at is None           # read the run before the first committed
+        with db.engine.begin() as other:
+            other.execute(update(ImportRun).where(ImportRun.id == run_id)
+                          .values(reverted_at=func.now(), revert_status="done"))
+        assert import_revert.execute_revert(run_id) is None
+        db.session.commit()
+        assert db.session.scalar(select(ImportProfile.locked_by_run_id).where(
+            ImportProfile.id == partners_profile.id)) is None
+    # The profile's next file imports.
+    upload(admin_api, PARTNERS_CSV.replace(b"P1", b"P9"), name="autre.csv")
+    [(next_run, tenant_id)] = queued_jobs
+    assert runs.run_import(next_run, tenant_id, max_wait=0).status == "partial"
+
+
+def test_a_second_delivery_during_a_revert_leaves_its_heartbeat_to_it(
+        admin_api, partners_profile, queued_jobs, queued_reverts, tenant, monkeypatch):
+    run_id = _run(admin_api, queued_jobs)
+    assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
+    beaten: list[bool] = []
+    execute = reverts.execute_revert
+
+    def executing(revert_of: int):
+        jobs.revert_run(revert_of, tenant.id)  # delivered again meanwhile: it claims nothing
+        beaten.append(revert_of in heartbeat.held_runs())
+        return execute(revert_of)
+
+    monkeypatch.setattr(reverts, "execute_revert", executing)
+    run_queued_reverts(queued_reverts)
+    assert beaten == [True]
+    assert run_id not in heartbeat.held_runs() and _partners() == 0
+
+
+def test_a_revert_is_beaten_for_while_it_runs_on_a_worker(
+        app, admin_api, partners_profile, queued_jobs, queued_reverts, monkeypatch):
+    # A worker process (not the app's) runs nothing but this job: unless the revert itself
+    # starts the heartbeat, a revert longer than IMPORT_STALE_SECONDS looks abandoned to the
+    # recovery, which queues it again while it runs.
+    monkeypatch.setitem(app.config, "IMPORT_WATCH", True)
+    monkeypatch.setitem(app.config, "IMPORT_HEARTBEAT_SECONDS", 0.1)
+    run_id = _run(admin_api, queued_jobs)
+    assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
+    beaten: list[bool] = []
+    execute = reverts.execute_revert
+
+    def beat_at():
+        with db.engine.connect() as other:
+            return other.scalar(select(ImportRun.revert_heartbeat_at)
+                                .where(ImportRun.id == run_id))
+
+    def executing(revert_of: int):
+        claimed, deadline = beat_at(), time.monotonic() + 10
+        while beat_at() == claimed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        beaten.append(beat_at() != claimed)
+        return execute(revert_of)
+
+    monkeypatch.setattr(reverts, "execute_revert", executing)
+    try:
+        run_queued_reverts(queued_reverts)
+    finally:
+        for key in [key for key in heartbeat._watch if key[1] == id(app)]:
+            heartbeat._watch.pop(key).stopped.set()
+    assert beaten == [True]
+    assert _partners() == 0
