@@ -13,12 +13,11 @@ from threading import Lock
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
 from app.extensions import db
 from app.jobs import process_id
 from app.models import ImportRun
-from app.models.feed import LIVE
 from app.tenancy import all_tenants_unsafe
 
 log = logging.getLogger(__name__)
@@ -58,8 +57,12 @@ def beat(run_ids: list[int]) -> None:
     if not run_ids:
         return
     with all_tenants_unsafe("import heartbeat"):
-        db.session.execute(
-            update(ImportRun).where(ImportRun.id.in_(run_ids), ImportRun.status.in_(LIVE))
+        db.session.execute(  # queued ones this process waits to run, running ones it runs:
+            # not a run another delivery of its job runs elsewhere (if that one dies, the
+            # recovery must see its heartbeat stop)
+            update(ImportRun).where(ImportRun.id.in_(run_ids), or_(
+                ImportRun.status == "queued",
+                and_(ImportRun.status == "running", ImportRun.worker_id == worker_id())))
             .values(heartbeat_at=datetime.now(UTC), worker_id=worker_id())
             .execution_options(synchronize_session=False))
         db.session.execute(  # the reverts it runs (importers/reverts.py)

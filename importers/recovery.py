@@ -48,12 +48,15 @@ def interrupt_abandoned_runs(stale_seconds: float | None = None,
     held, me = set(heartbeat.held_runs()) | set(keep), heartbeat.worker_id()
     with all_tenants_unsafe("import recovery"):
         live = db.session.execute(select(
-            ImportRun.id, ImportRun.tenant_id, ImportRun.worker_id, ImportRun.heartbeat_at,
-            ImportRun.created_at).where(ImportRun.status.in_(LIVE))).all()
+            ImportRun.id, ImportRun.tenant_id, ImportRun.status, ImportRun.worker_id,
+            ImportRun.heartbeat_at, ImportRun.created_at)
+            .where(ImportRun.status.in_(LIVE))).all()
         db.session.rollback()
     ended: list[tuple[int, int]] = []
-    for run_id, tenant_id, owner, heartbeat_at, created_at in live:
-        if run_id in held:
+    for run_id, tenant_id, status, owner, heartbeat_at, created_at in live:
+        # Held here: waiting in this process, or run by it; not when another delivery of its
+        # job runs it elsewhere (that one's end is judged by its own heartbeat).
+        if run_id in held and (status == "queued" or owner == me):
             continue
         last = heartbeat_at or created_at
         if owner == me or heartbeat.worker_is_gone(owner) or last is None or last < stale:

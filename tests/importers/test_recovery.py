@@ -188,3 +188,22 @@ def test_the_watch_beats_for_held_runs_and_the_recovery_ends_abandoned_ones(app,
     assert held.status == "queued" and held.worker_id == heartbeat.worker_id()
     assert held.heartbeat_at is not None
     assert abandoned.status == "interrupted"
+
+
+def test_a_run_another_delivery_runs_elsewhere_is_recovered_when_that_one_dies(tenant, feed):
+    # The job was delivered twice: the other delivery took the profile and ran the file on
+    # another worker, which was killed; this one waits here for the profile, holding the run.
+    profile, path = feed
+    run = queue(profile, path)
+    assert runs.claim(run)
+    run.status, run.worker_id = "running", f"{socket.gethostname()}:{_dead_pid()}:0a1b2c3d"
+    run.heartbeat_at = datetime.now(UTC) - timedelta(minutes=5)
+    db.session.commit()
+    heartbeat.hold(run.id)
+    try:
+        heartbeat.beat([run.id])  # the waiting delivery does not beat for the dead one
+        assert fresh(run).heartbeat_at < datetime.now(UTC) - timedelta(minutes=4)
+        assert recovery.recover_interrupted_runs() == 1
+    finally:
+        heartbeat.let_go(run.id)
+    assert fresh(run).status == "interrupted" and runs.holder(fresh(run)) is None
