@@ -21,7 +21,8 @@ from importers import heartbeat, runs
 
 log = logging.getLogger(__name__)
 AUTO_RERUNS = 2  # an interrupted file is run again this many times at most
-INTERRUPTED = "The run stopped before its end (process stopped). Run it again."
+# Kept in English, translated where it is shown (the run page, the API).
+INTERRUPTED = "The run stopped before its end: its process stopped."
 
 
 def recover(app: Flask) -> None:

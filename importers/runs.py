@@ -204,7 +204,10 @@ def end_run(run_id: int, status: str, message: str) -> bool:
         return False
     _release(run.id, run.profile_id)
     if ended:
-        if run.rows_total is None or run.rows_done > run.rows_total:
+        # A run read to its end knows its rows; one cut short (interrupted, failed) does
+        # not: its progress must not read 100 %.
+        if (run.rows_total is None and status in ("succeeded", "partial")) \
+                or (run.rows_total is not None and run.rows_done > run.rows_total):
             run.rows_total = run.rows_done
         record_event("finish", "import_runs", run.id, None,
                      {"status": status, **run.counts, "tenant": run.tenant_id})

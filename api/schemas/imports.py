@@ -178,7 +178,7 @@ class ImportRunSchema(ImportRunSummarySchema):
 def run_fields(run: ImportRun) -> dict[str, Any]:
     return {
         "id": run.id, "status": run.status, "source": run.source, "dry_run": run.is_dry_run,
-        "forced": run.is_forced, "message": run.message, "started_by": run.started_by,
+        "forced": run.is_forced, "message": _(run.message) if run.message else None, "started_by": run.started_by,
         "profile": {"id": run.profile_id, "name": run.profile.name if run.profile else None,
                     "version": run.profile_version},
         "file": {"name": run.file_name, "size": run.file_size, "sha256": run.sha256},

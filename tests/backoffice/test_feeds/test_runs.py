@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import ImportRun, Invoice
 from app.services import feeds
 from app.services.tenants import create_user
-from importers import jobs, runs
+from importers import jobs, recovery, runs
 from importers.errors_csv import error_message
 from tests.backoffice.conftest import SPACES, count_rows, fr, text
 from tests.backoffice.test_feeds.conftest import BAD, GOOD, HEADER, csv_file
@@ -411,3 +411,16 @@ def test_row_errors_read_in_the_language_of_whoever_reads_them(admin_client, inv
     csv_en = english_client.get(f"/alpha/feeds/runs/{run.id}/errors.csv").data.decode()
     assert "Date: “32/12/2025” is not a date: write it as 31/12/2025." in csv_en
     assert csv_en.splitlines()[0].endswith(";Line;Error")
+
+
+def test_an_interrupted_run_says_so_in_the_reader_s_language_and_not_at_100_percent(
+        admin_client, invoice_profile, submitted):
+    with io.BytesIO(f"{HEADER}\r\n{GOOD}\r\n".encode("cp1252")) as stream:
+        run = feeds.create_run(invoice_profile, stream, "factures.csv", source="upload")
+    run.status, run.rows_done = "running", 40
+    db.session.commit()
+    runs.end_run(run.id, "interrupted", recovery.INTERRUPTED)  # as the recovery ends it
+    db.session.commit()
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert fr(recovery.INTERRUPTED) in page and recovery.INTERRUPTED not in page
+    assert db.session.get(ImportRun, run.id).rows_total is None  # its file was not read whole
