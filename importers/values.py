@@ -23,6 +23,7 @@ EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (after Excel's phantom
 EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
 
 NOT_A_DATE = _l("“%(value)s” is not a date.")
+NO_SUCH_DAY = _l("“%(value)s” is not a date: there is no such day.")
 NOT_A_NUMBER = _l("“%(value)s” is not a number.")
 TOO_LARGE = _l("The number is too large.")
 NOT_A_WHOLE_NUMBER = _l("“%(value)s” is not a whole number.")
@@ -81,16 +82,29 @@ def _date_from_serial(raw: int | float) -> date:
     return EXCEL_EPOCH + timedelta(days=int(raw))
 
 
+def _day(text: str, year: int, month: int, day: int) -> date:
+    """The date a cell written in the right format names. One that does not exist although
+    its day and month could (31/02, 29/02 of a common year, 31/04) is said to be no such day:
+    "write it as 31/12/2025" would ask for what was written. A day past 31 or a month past 12
+    is the format's mistake (12/31/2025, month first), answered with the format expected."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            raise InvalidValue(NO_SUCH_DAY, value=_shown(text)) from None
+        raise
+
+
 def _auto_date(text: str) -> date:
     match = _DMY.fullmatch(text)
     if match:
         day, _sep, month, year = match.groups()
         year_number = int(year) if len(year) == 4 else _century(int(year))
-        return date(year_number, int(month), int(day))
+        return _day(text, year_number, int(month), int(day))
     match = _YMD.fullmatch(text)
     if match:
         year, _sep, month, day = match.groups()
-        return date(int(year), int(month), int(day))
+        return _day(text, int(year), int(month), int(day))
     raise ValueError(text)
 
 
@@ -122,7 +136,7 @@ def _pinned_date(date_format: str) -> Callable[[str], date]:
             raise ValueError(text)
         found = match.groupdict()
         year = int(found["Y"]) if found.get("Y") else _century(int(found["y"]))
-        return date(year, int(found["m"]), int(found["d"]))
+        return _day(text, year, int(found["m"]), int(found["d"]))
 
     return parse
 
@@ -156,11 +170,10 @@ def make_date_parser(date_format: str = "auto") -> Callable[[Any], date | None]:
                 return None
             try:
                 return parse_text(text)
-            except ValueError:
-                if auto:
-                    raise InvalidValue(NOT_A_DATE, value=_shown(text)) from None
-                raise InvalidValue(_l("“%(value)s” is not a date in the format %(format)s."),
-                                   value=_shown(text), format=date_format) from None
+            except InvalidValue:
+                raise
+            except ValueError:  # its message gives the format expected, as an example
+                raise InvalidValue(NOT_A_DATE, value=_shown(text)) from None
         if raw is None:
             return None
         found = _date_from_object(raw)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importers.row_messages import cell_message
 from importers.values import (
     InvalidValue,
     make_date_parser,
@@ -86,8 +87,12 @@ def test_pinned_format_accepts_only_that_format():
     assert parse("1/2/2025") == date(2025, 2, 1)
     assert parse(datetime(2025, 12, 31, 10)) == date(2025, 12, 31)
     for raw in ("2025-12-31", "31.12.2025", "31/12/25", "46022"):
-        with pytest.raises(ValueError, match=r"not a date in the format %d/%m/%Y"):
+        with pytest.raises(InvalidValue) as refused:
             parse(raw)
+        # The row's message shows the format expected as a date written in it, not as
+        # strftime's pattern.
+        message, params = cell_message(refused.value, "%d/%m/%Y", "auto")
+        assert str(message) % params == f"“{raw}” is not a date: write it as 31/12/2025."
     with pytest.raises(ValueError):
         parse(46022)  # serial numbers only in auto
 
@@ -343,3 +348,22 @@ def test_written_dates_read_back(day, separator):
     assert parse(day.isoformat()) == day
     assert make_date_parser(f"%d{separator}%m{separator}%Y")(
         day.strftime(f"%d{separator}%m{separator}%Y")) == day
+
+
+@pytest.mark.parametrize("date_format, raw", [
+    ("auto", "31/02/2025"), ("auto", "29/02/2025"), ("auto", "2025-06-31"),
+    ("%d/%m/%Y", "31/04/2026"), ("%Y-%m-%d", "2026-02-30")])
+def test_a_date_written_right_that_does_not_exist_is_said_so(date_format, raw):
+    # "write it as 31/12/2025" would tell someone who wrote 31/02/2025 to write what he wrote.
+    with pytest.raises(InvalidValue) as refused:
+        make_date_parser(date_format)(raw)
+    message, params = cell_message(refused.value, date_format, "auto")
+    assert str(message) % params == f"“{raw}” is not a date: there is no such day."
+
+
+@pytest.mark.parametrize("raw", ["32/12/2025", "12/31/2025", "2025-13-01"])
+def test_a_day_or_month_out_of_any_calendar_asks_for_the_format(raw):
+    with pytest.raises(InvalidValue) as refused:
+        make_date_parser("auto")(raw)
+    message, params = cell_message(refused.value, "auto", "auto")
+    assert str(message) % params == f"“{raw}” is not a date: write it as 31/12/2025."
