@@ -148,11 +148,13 @@ class ImportErrorViews(MethodView):
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
             return _errors_csv(run)
         stmt = errors_select(run)
-        if args.get("group"):
-            first = group_first(run, args["group"])
-            if first is None:
-                raise ValidationError({"group": _("No group of this run's errors has this id.")})
-            stmt = in_group(stmt, first)
+        for name in ("group", "kind"):
+            if args.get(name):
+                first = group_first(run, args[name])
+                if first is None:
+                    raise ValidationError({name: _("No group of this run's errors has this "
+                                                   "id.")})
+                stmt = in_group(stmt, first, whole_kind=name == "kind")
         return cursor_page(stmt, ImportRowError.line, ImportRowError.id, args,
                            descending=False)
 

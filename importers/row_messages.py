@@ -93,17 +93,22 @@ def _custom_labels(entity: str) -> dict[str, str]:
     return cache[(entity, locale)]
 
 
-# A message's values that change from row to row: a group's message shows them as "…".
+# A message's values that change from row to row: a group's message shows them as "…"; a
+# kind's (whatever the value) the cell's value too.
 _ROW_VALUE = re.compile(r"%\((?:line|first|key|reason)\)[sd]")
+_ANY_VALUE = re.compile(r"%\((?:line|first|key|reason|value|ref)\)[sd]")
 
 
-def group_message(error: ImportRowError, by_value: bool) -> str:
+def group_message(error: ImportRowError, by_value: bool, whole_kind: bool = False) -> str:
     """The message of a group of errors like `error`: as is when grouped by value, else with
-    the values that differ from row to row written "…"."""
-    if by_value or not error.message_id or not _ROW_VALUE.search(error.message_id):
+    the values that differ from row to row written "…" (the cell's value too for
+    `whole_kind`, errors of the same message whatever their value)."""
+    values = _ANY_VALUE if whole_kind else _ROW_VALUE
+    if (by_value and not whole_kind) or not error.message_id \
+            or not values.search(error.message_id):
         return error_message(error)
     try:
-        template = _ROW_VALUE.sub("…", _(error.message_id))
+        template = values.sub("…", _(error.message_id))
         return template % _readable(dict(error.message_params or {}))
     except (KeyError, ValueError, TypeError):
         return error_message(error)

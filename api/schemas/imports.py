@@ -11,7 +11,7 @@ from api.pagination import CursorPageArgsSchema
 from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import REVERT_STATUSES
-from app.queries.error_groups import MAX_GROUPS, ErrorGroup
+from app.queries.error_groups import MAX_GROUPS, ErrorGroup, ErrorKind
 from importers.row_messages import error_message, group_message
 
 ERRORS_SHOWN = 100
@@ -46,6 +46,9 @@ class ImportErrorsQueryArgsSchema(CursorPageArgsSchema):
     group = ma.fields.Integer(validate=ma.validate.Range(1, MAX_ID), metadata={
         "description": "Only the errors of this group (a `group` of "
                        "/imports/{id}/errors/summary)."})
+    kind = ma.fields.Integer(validate=ma.validate.Range(1, MAX_ID), metadata={
+        "description": "Only the errors of this kind, whatever their value (a `kind` of "
+                       "/imports/{id}/errors/summary's `kinds`)."})
 
 
 class ErrorSummaryQueryArgsSchema(ma.Schema):
@@ -76,6 +79,28 @@ class ErrorGroupSchema(ma.Schema):
                 "message": group_message(first, by_value), "code": first.message_id}
 
 
+class ErrorKindSchema(ma.Schema):
+    """Row errors of one column and one message about the cell's value that several values
+    fail ("No customer with the reference …"), whatever the value."""
+
+    kind = ma.fields.Integer(metadata={
+        "description": "The kind's id: pass it as `kind` to /imports/{id}/errors."})
+    count = ma.fields.Integer()
+    values = ma.fields.Integer(metadata={"description": "How many different values fail."})
+    column = ma.fields.String(allow_none=True)
+    message = ma.fields.String(metadata={
+        "description": "What went wrong, in the language of the request; the values written "
+                       "…."})
+    code = ma.fields.String(allow_none=True, metadata={"description": "The message's id."})
+
+    @ma.pre_dump
+    def _kind(self, kind: ErrorKind, **kwargs: Any) -> dict[str, Any]:
+        first = kind.first
+        return {"kind": first.id, "count": kind.count, "values": kind.values,
+                "column": first.column, "message": group_message(first, True, True),
+                "code": first.message_id}
+
+
 class ErrorSummarySchema(ma.Schema):
     """A run's row errors grouped by kind, largest groups first."""
 
@@ -83,6 +108,10 @@ class ErrorSummarySchema(ma.Schema):
     groups = ma.fields.List(ma.fields.Nested(ErrorGroupSchema))
     more_groups = ma.fields.Boolean(metadata={
         "description": "True when the run has more groups than `limit`."})
+    kinds = ma.fields.List(ma.fields.Nested(ErrorKindSchema), metadata={
+        "description": "The messages about the value that several values fail, counted whole "
+                       "(the ten largest): many values failing once each would otherwise be "
+                       "as many groups of one."})
 
 
 class RunCountsSchema(ma.Schema):
@@ -178,7 +207,8 @@ class ImportRunSchema(ImportRunSummarySchema):
 def run_fields(run: ImportRun) -> dict[str, Any]:
     return {
         "id": run.id, "status": run.status, "source": run.source, "dry_run": run.is_dry_run,
-        "forced": run.is_forced, "message": _(run.message) if run.message else None, "started_by": run.started_by,
+        "forced": run.is_forced, "message": _(run.message) if run.message else None,
+        "started_by": run.started_by,
         "profile": {"id": run.profile_id, "name": run.profile.name if run.profile else None,
                     "version": run.profile_version},
         "file": {"name": run.file_name, "size": run.file_size, "sha256": run.sha256},

@@ -345,11 +345,14 @@ def feed_run(run_id: int):
 
 
 def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
-    group_id = request.args.get("group", type=int)
+    # One group of errors (`group`), or a whole kind whatever the value (`kind`).
+    kind_id = request.args.get("kind", type=int)
+    group_id = kind_id or request.args.get("group", type=int)
     group = error_groups.group_first(run, group_id) \
         if group_id and 0 < group_id <= MAX_ID else None
-    errors = first_page_unless_valid(partial(queries.errors_page, run, group=group),
-                                     request.args)
+    whole_kind = bool(kind_id) and group is not None
+    errors = first_page_unless_valid(partial(queries.errors_page, run, group=group,
+                                             whole_kind=whole_kind), request.args)
     samples = run.diff_sample or []
     entity = run.profile.entity if run.profile else None
     diffs = list(zip(samples, ([(c.label, c.before, c.after) for c in changes]
@@ -358,6 +361,7 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                      strict=True))
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
                            summary=error_groups.error_summary(run), group=group,
+                           whole_kind=whole_kind,
                            corrected_form=CorrectedFileForm(),
                            unmapped=_unmapped(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),

@@ -168,10 +168,11 @@ def first_errors(run: ImportRun, limit: int) -> list[ImportRowError]:
 
 
 def errors_page(run: ImportRun, after: str | None = None, before: str | None = None,
-                group: ImportRowError | None = None) -> Page:
-    """A run's row errors by file line, a hundred at a time; only those of a group's kind
-    when `group` (its first error) is given."""
-    stmt = errors_select(run) if group is None else in_group(errors_select(run), group)
+                group: ImportRowError | None = None, whole_kind: bool = False) -> Page:
+    """A run's row errors by file line, a hundred at a time; only those of a group when
+    `group` (its first error) is given, of its whole kind with `whole_kind`."""
+    stmt = errors_select(run) if group is None \
+        else in_group(errors_select(run), group, whole_kind=whole_kind)
     return keyset_page(stmt, ImportRowError.line, ImportRowError.id,
                        descending=False, size=ERRORS_PAGE, after=after, before=before)
 

@@ -65,6 +65,28 @@ def test_a_group_pages_through_its_own_errors_only(api_client, run_id):
     assert values == [(line, "C405") for line in range(62, 92)]
 
 
+def test_a_message_that_several_values_fail_is_counted_whole_and_paged_as_one(api_client,
+                                                                            run_id):
+    # The customer file not imported yet: each unknown reference is a group of its own; the
+    # kind, whatever the reference, is counted whole too, with its number of values.
+    summary = api_client.get(f"/api/v1/imports/{run_id}/errors/summary",
+                             headers={"Accept-Language": "en"}).get_json()
+    [kind] = summary["kinds"]  # the bad dates are one value: their group says it all
+    assert (kind["column"], kind["count"], kind["values"], kind["message"]) == (
+        "Client", 90, 2, "No customer with the reference “…”.")
+    lines, cursor = [], None
+    while True:
+        query = f"kind={kind['kind']}&limit=50" + (f"&cursor={cursor}" if cursor else "")
+        page = api_client.get(f"/api/v1/imports/{run_id}/errors?{query}")
+        assert page.status_code == 200
+        lines += [e["line"] for e in page.get_json()]
+        cursor = json.loads(page.headers["X-Pagination"])["next_cursor"]
+        if not cursor:
+            break
+        assert f"kind={kind['kind']}" in page.headers["Link"]
+    assert lines == list(range(2, 92))
+
+
 @pytest.mark.parametrize("group", ["999999999", "0", "abc", "9" * 30])
 def test_a_group_that_is_not_one_of_the_runs_is_refused(api_client, run_id, group):
     response = api_client.get(f"/api/v1/imports/{run_id}/errors?group={group}")

@@ -102,3 +102,26 @@ def test_the_errors_csv_streams_every_failing_row_once(admin_client, invoice_pro
     assert len(rows) == 3001
     assert [row[5] for row in rows[1:]] == [str(n) for n in range(2, 3002)]
     assert [row[0] for row in rows[1:]] == [f"X{i:04d}" for i in range(3000)]
+
+
+def test_many_values_failing_once_each_are_summed_up_as_one_kind(admin_client, invoice_profile,
+                                                                 start_run):
+    # Invoices sent before their customers: 120 references unknown, each once, and 30 bad
+    # dates. Ten groups of one reference each would hide that 120 rows fail for the same
+    # reason.
+    run = start_run(invoice_profile, HEADER,
+                    *(f"U{i:03d};X{i:03d};31/12/2025;1,00;" for i in range(120)),
+                    *(f"D{i:03d};C001;pas une date;1,00;" for i in range(30)))
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode()
+    table = re.search(r'<table[^>]*id="error-groups".*?</table>', page, re.S).group(0)
+    [row] = re.findall(r"<tr data-kind[^>]*>(.*?)</tr>", table, re.S)
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip().translate(
+        {0x202F: " ", 0xA0: " "}) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells[0] == "Code client" and 'data-kind-count="120"' in row
+    assert cells[1] == fr("No customer with the reference “%(ref)s”.", ref="…") + " " + \
+        "(120 valeurs différentes)"
+    link = html.unescape(re.search(r'href="([^"]+)"', row).group(1))
+    first = admin_client.get(link).data.decode()
+    after = html.unescape(re.search(r'rel="next" href="([^"]+)"', first).group(1))
+    assert "kind=" in after and "group=" not in after
+    assert _lines(first) + _lines(admin_client.get(after).data.decode()) == list(range(2, 122))
