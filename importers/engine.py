@@ -162,8 +162,8 @@ class ImportEngine:
     # The problems a row can have, shared by both paths.
 
     def extra_cells_problem(self, count: int) -> Problem:
-        return Problem(None, None, _l("The row has %(n)d more cells than the header."),
-                       {"n": count})
+        # One wording for one cell and for several (a row error's message has one form).
+        return Problem(None, None, _l("Cells beyond the header: %(n)d."), {"n": count})
 
     def long_cell_problem(self, target: Target, raw: Any) -> Problem:
         return Problem(target.header, raw, _l("At most %(n)d characters."),
