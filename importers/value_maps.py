@@ -227,25 +227,48 @@ def _mappable_messages() -> list[str]:
     return [NOT_ONE_OF._args[0], *(message._args[0] for message in NO_REFERENCE.values())]
 
 
-def unmapped_values(run: ImportRun, profile: ImportProfile,
-                    limit: int = UNMAPPED_LIMIT) -> list[UnmappedValue]:
-    """The distinct values that failed `run` for want of a mapping, most rows first, less
-    those the profile maps by now."""
+def _mappable_columns(profile: ImportProfile) -> tuple[Any, dict[str, str]]:
+    """The profile parsed, and its columns that take mappings with their kind ({} when it
+    cannot be read)."""
     from importers.profile import parse_profile
 
     try:
         parsed = parse_profile(profile.definition, check_values=False)
     except ValidationError:
-        return []
-    kinds = {t.header: kind for t in parsed.targets
-             if (kind := mappable_kind(parsed.entity, t.kind, t.name)) is not None}
+        return None, {}
+    return parsed, {t.header: kind for t in parsed.targets
+                    if (kind := mappable_kind(parsed.entity, t.kind, t.name)) is not None}
+
+
+def _unmapped_errors(run: ImportRun, columns: list[str]) -> Any:
+    """The conditions of `run`'s errors that a mapping of one of `columns` would have
+    avoided."""
+    return (ImportRowError.run_id == run.id,
+            ImportRowError.message_id.in_(_mappable_messages()),
+            ImportRowError.column.in_(columns), ImportRowError.value.is_not(None))
+
+
+def unmapped_total(run: ImportRun, profile: ImportProfile) -> int:
+    """How many distinct values of mappable columns failed `run` for want of a mapping (the
+    list shows the largest only)."""
+    _parsed, kinds = _mappable_columns(profile)
+    if not kinds:
+        return 0
+    distinct = select(ImportRowError.column, ImportRowError.value).where(
+        *_unmapped_errors(run, list(kinds))).distinct().subquery()
+    return db.session.scalar(select(func.count()).select_from(distinct)) or 0
+
+
+def unmapped_values(run: ImportRun, profile: ImportProfile,
+                    limit: int = UNMAPPED_LIMIT) -> list[UnmappedValue]:
+    """The distinct values that failed `run` for want of a mapping, most rows first, less
+    those the profile maps by now."""
+    parsed, kinds = _mappable_columns(profile)
     if not kinds:
         return []
     rows = db.session.execute(
         select(ImportRowError.column, ImportRowError.value, func.count())
-        .where(ImportRowError.run_id == run.id,
-               ImportRowError.message_id.in_(_mappable_messages()),
-               ImportRowError.column.in_(list(kinds)), ImportRowError.value.is_not(None))
+        .where(*_unmapped_errors(run, list(kinds)))
         .group_by(ImportRowError.column, ImportRowError.value)
         .order_by(func.count().desc(), ImportRowError.column, ImportRowError.value)
         .limit(limit)).tuples()

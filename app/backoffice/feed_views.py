@@ -74,7 +74,13 @@ from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
 from importers.row_messages import group_message
-from importers.value_maps import MAX_SOURCE, saved_mappings, unmapped_values
+from importers.value_maps import (
+    MAX_SOURCE,
+    UNMAPPED_LIMIT,
+    saved_mappings,
+    unmapped_total,
+    unmapped_values,
+)
 
 RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
@@ -194,6 +200,7 @@ def feed_profile(profile_id: int):
     last = next((run for run in runs if run.is_finished), None)
     return render_template("feeds/profile.html", profile=profile, form=RunForm(), runs=runs,
                            json_text=json_text, unmapped=_unmapped(last, profile),
+                           unmapped_of=_unmapped_of(last, profile),
                            mappings=saved_mappings(profile))
 
 
@@ -201,6 +208,14 @@ def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> list[Any]
     if run is None or profile is None or not run.failed or not can_administer(current_user):
         return []
     return unmapped_values(run, profile)
+
+
+def _unmapped_of(run: ImportRun | None, profile: ImportProfile | None) -> int:
+    """How many values without a mapping the run has, when it has more than a page lists."""
+    if run is None or profile is None or not run.failed or not can_administer(current_user):
+        return 0
+    total = unmapped_total(run, profile) if run.failed >= UNMAPPED_LIMIT else 0
+    return total if total > UNMAPPED_LIMIT else 0
 
 
 @bp.post("/feeds/profiles/<int:profile_id>/value-maps")
@@ -364,6 +379,7 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                            whole_kind=whole_kind,
                            corrected_form=CorrectedFileForm(),
                            unmapped=_unmapped(run, run.profile),
+                           unmapped_of=_unmapped_of(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),
                            rerunnable=run.status in RERUNNABLE, preview=preview)
 

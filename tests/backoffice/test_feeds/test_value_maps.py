@@ -197,3 +197,17 @@ def test_staff_who_are_not_admins_cannot_map_values(sales_client, tenant, make_a
     assert response.status_code in (403, 404)
     db.session.expire_all()
     assert profile.version == 1
+
+
+def test_a_run_with_more_values_to_map_than_listed_says_how_many(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, *(f"F{i:03d};C001;Émise;APPORTEUR {i:03d}"
+                                       for i in range(60)))
+    assert run.failed == 60
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode()
+    assert page.count('class="unmapped-value"') == 50
+    assert fr("The %(shown)s values with the most rows are listed, of %(total)s.",
+              shown=50, total=60) in text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    few = start_run(profile, HEADER, "F900;C001;Émise;APPORTEUR X")
+    assert 'id="unmapped-of"' not in admin_client.get(f"/alpha/feeds/runs/{few.id}").data.decode()
