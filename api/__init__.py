@@ -83,6 +83,9 @@ def install_api(app: Flask) -> None:
     api.spec.components.header("CURSOR_PAGINATION", PAGINATION_HEADER)
     api.spec.components.response("UNKNOWN_PARAMETER", {
         "description": UNKNOWN_PARAMETER, "content": {PROBLEM: {"schema": ProblemSchema}}})
+    api.spec.components.response("UNSUPPORTED_MEDIA_TYPE", {
+        "description": "A body that is not JSON: send Content-Type: application/json.",
+        "content": {PROBLEM: {"schema": ProblemSchema}}})
     for blueprint in (imports_blp, import_profiles_blp, custom_fields_blp, webhooks_blp,
                       exports_blp, export_runs_blp, sftp_servers_blp, offers_blp,
                       feed_accounts_blp, pulls_blp, subscriptions_blp, quote_signing_blp,

@@ -106,11 +106,15 @@ class Blueprint(flask_smorest.Blueprint):
         self._prepare_doc_cbks.append(self._prepare_auth_doc)
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
-        """flask-smorest's, plus the 400 that query arguments answer to an unknown parameter."""
+        """flask-smorest's, plus the 400 that query arguments answer to an unknown parameter
+        and the 415 that a JSON body answers to a body of another type."""
         parse = super().arguments(schema, location=location, **kwargs)
-        if location != "query":
+        if location == "json":  # a body of another type is refused (ApiParser)
+            documented = self.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+        elif location == "query":
+            documented = self.alt_response(400, response="UNKNOWN_PARAMETER")
+        else:
             return parse
-        documented = self.alt_response(400, response="UNKNOWN_PARAMETER")
         return lambda func: documented(parse(func))
 
     # If-Match is optional: sent, it must match (412); absent, the write goes through.

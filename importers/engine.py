@@ -57,7 +57,7 @@ from importers.errors_csv import is_errors_file
 from importers.items import Item, Outcome, Plan, Problem
 from importers.keylog import KeyLog
 from importers.profile import Profile, Target
-from importers.readers import Limits, ReaderError, open_table
+from importers.readers import Limits, ReaderError, open_table, unquoted
 from importers.row_messages import cell_message
 from importers.values import InvalidValue, cell_text
 
@@ -234,7 +234,8 @@ class ImportEngine:
                            delimiter=self.profile.delimiter, limits=self.limits,
                            sheet=self.profile.sheet)
         if table.kind == "csv" and is_errors_file(table.header):
-            table = replace(table, unquote=True)
+            table = replace(table, unquote=True,
+                            header=[unquoted(name) for name in table.header])
         columns, missing = compile_columns(self.profile, table.header, self.custom_fields)
         if self.documents is not None:
             missing += self.documents.bind(table.header)
@@ -698,7 +699,7 @@ class ImportEngine:
                 archived_at=now, import_run_id=self.run.id, updated_at=now))
             self.writer.audit([self.audit("archive", record_id, {"archived_at": None},
                                           {"archived_at": now}, now) for record_id in chunk])
-        db.session.commit()
+        self.save_progress()  # committed with its count: a revert trusts the run's counts
 
     def _outside_ranges(self) -> list[tuple]:
         """The conditions on the key that together cover every record outside the ranges of

@@ -47,13 +47,13 @@ def _file_layout(run: ImportRun) -> tuple[list[str], str]:
 
 
 def is_errors_file(header: list[str]) -> bool:
-    """Whether a file's header ends with the two columns an errors file adds, in one of the
-    languages it is written in: the file is one sent back fixed."""
-    if len(header) < 3:
-        return False
-    tail = (header[-2].strip(), header[-1].strip())
+    """Whether a file's header has the two columns an errors file adds, in one of the
+    languages it is written in (at the end, or moved while the rows were fixed): the file
+    is one sent back fixed."""
+    names = {cell.strip() for cell in header}
     languages = current_app.config["LANGUAGES"]
-    return any(tail == _tail_in(language) for language in languages)
+    return len(header) > 2 and any(names.issuperset(_tail_in(language))
+                                   for language in languages)
 
 
 def _tail_in(language: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ the reverts whose process stopped (nothing of them was written) and those the br
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from threading import Lock
 
@@ -24,32 +25,33 @@ from importers import heartbeat
 
 log = logging.getLogger(__name__)
 FAILED = "The revert stopped on an unexpected error; nothing was changed. Try again."
-_executing: set[int] = set()  # the reverts this process is executing
+_executing: Counter[int] = Counter()  # deliveries of each revert taking or executing it here
 _executing_lock = Lock()
 
 
 def executing_here(run_id: int) -> bool:
-    """Whether this process is executing the run's revert (another delivery of its job must
-    not stop beating for it)."""
+    """Whether a delivery in this process is taking or executing the run's revert (another,
+    ending first, must not stop beating for it)."""
     with _executing_lock:
-        return run_id in _executing
+        return _executing[run_id] > 0
 
 
 def run_revert(run_id: int, tenant_id: int) -> bool:
     """Execute the run's queued revert; True when this call reverted it."""
-    with tenant_context(tenant_id, SYSTEM):
-        claimed = claim_revert(run_id, heartbeat.worker_id())
-        actor = db.session.scalar(select(ImportRun.revert_actor).where(ImportRun.id == run_id))
-        db.session.commit()
-    if not claimed:
-        return False
-    with _executing_lock:
-        _executing.add(run_id)
+    with _executing_lock:  # counted from before the claim: no moment unaccounted for
+        _executing[run_id] += 1
     try:
-        return _execute(run_id, tenant_id, actor)
+        with tenant_context(tenant_id, SYSTEM):
+            claimed = claim_revert(run_id, heartbeat.worker_id())
+            actor = db.session.scalar(select(ImportRun.revert_actor)
+                                      .where(ImportRun.id == run_id))
+            db.session.commit()
+        return _execute(run_id, tenant_id, actor) if claimed else False
     finally:
         with _executing_lock:
-            _executing.discard(run_id)
+            _executing[run_id] -= 1
+            if not _executing[run_id]:
+                del _executing[run_id]
 
 
 def _execute(run_id: int, tenant_id: int, actor: dict | None) -> bool:

@@ -173,20 +173,14 @@ class SavedMapping:
 def saved_mappings(profile: ImportProfile) -> list[SavedMapping]:
     """The profile's mappings, column by column, each target with its label (the target
     itself where none is found: a choice or a record removed since)."""
-    from importers.profile import parse_profile
-
     maps: ValueMaps = profile.definition.get("value_maps") or {}
     if not maps:
         return []
-    try:
-        parsed = parse_profile(profile.definition, check_values=False)
-    except ValidationError:
-        parsed = None
+    parsed, kinds = _mappable_columns(profile)
     targets = {t.header: t for t in parsed.targets} if parsed is not None else {}
     saved: list[SavedMapping] = []
     for column, values in maps.items():
-        target = targets.get(column)
-        kind = mappable_kind(parsed.entity, target.kind, target.name) if target else None
+        target, kind = targets.get(column), kinds.get(column)
         labels: dict[str, str] = {}
         if kind == "choice":
             labels = dict(choices_of(parsed.entity, target.kind, target.name))

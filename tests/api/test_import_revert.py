@@ -188,6 +188,9 @@ def test_the_revert_is_in_the_openapi_document(api_client):
     operation = spec["paths"]["/api/v1/imports/{run_id}/revert"]["post"]
     assert operation["requestBody"]["required"] is False
     assert set(operation["responses"]) >= {"200", "202"}
+    # Its options are a JSON body: another type is refused, and said so to client generators.
+    assert operation["responses"]["415"] == {"$ref": "#/components/responses/"
+                                                     "UNSUPPORTED_MEDIA_TYPE"}
     assert "dry_run" in spec["components"]["schemas"]["ImportRevertArgs"]["properties"]
     assert "revert" in spec["components"]["schemas"]["ImportRun"]["properties"]
     assert "admin" in str(operation)

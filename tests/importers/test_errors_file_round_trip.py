@@ -119,3 +119,20 @@ def test_a_workbook_s_dates_and_decimals_go_back_through_pinned_formats(
     assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
     [invoice] = records("invoices")
     assert (invoice.issued_on, str(invoice.total)) == (date(2025, 3, 15), "99.99")
+
+
+def test_an_errors_file_with_its_columns_moved_and_a_quoted_header_comes_back(
+        make_profile, run_import, feed_file, tmp_path):
+    columns = {"+Réf": "external_ref", "N° facture": "number",
+               "Code client": "account.external_ref", "Date": "issued_on"}
+    profile = make_profile("invoices", columns)
+    run = run_import(profile, feed_file("+Réf;N° facture;Code client;Date\n"
+                                        "-R1;F1;C001;pas une date\n"))
+    rows = _errors_rows(run)
+    assert rows[0][0] == "'+Réf" and rows[1][0] == "'-R1"
+    # Fixed in a spreadsheet that put the errors file's two columns first.
+    fixed = [[*row[4:], *row[:4]] for row in rows]
+    fixed[1][5] = "15/03/2025"
+    again = run_import(profile, _send_back(fixed, tmp_path))
+    assert (again.status, again.created) == ("succeeded", 1), again.message
+    assert [invoice.external_ref for invoice in records("invoices")] == ["-R1"]

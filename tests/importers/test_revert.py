@@ -20,6 +20,7 @@ from app.services.import_revert import revert_run
 from app.services.record_rules import snapshot
 from app.services.records import create_record, update_record
 from app.services.tokens import create_token
+from importers import runs
 from tests.importers.conftest import by_key, records
 from tests.importers.test_empty_cells import IMPORTABLE, _cell, _columns, _mapped
 
@@ -333,3 +334,24 @@ def test_a_run_that_wrote_no_record_offers_nothing_to_revert(base_records, tmp_p
         "": gettext("This run changed no record: there is nothing to revert.")}
     db.session.rollback()
     assert db.session.get(ImportRun, run.id).reverted_at is None
+
+
+def test_a_full_sync_run_that_failed_after_archiving_can_still_be_reverted(
+        base_records, tmp_path, make_profile, run_import, monkeypatch):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
+                           full_sync=True)
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+
+    def broken(run):  # the run's end fails once the archiving is committed
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(runs, "count_groups", broken)
+    run = run_import(profile, path)
+    assert run.status == "failed" and by_key("accounts")["A2"].archived_at is not None
+    # Its count was committed with the archiving: the revert knows there is one to undo.
+    assert run.archived == 1 and run.can_revert
+    assert _revert(run).unarchived == [by_key("accounts")["A2"].id]
+    assert by_key("accounts")["A2"].archived_at is None

@@ -207,7 +207,8 @@ def test_a_run_with_more_values_to_map_than_listed_says_how_many(
     assert run.failed == 60
     page = admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode()
     assert page.count('class="unmapped-value"') == 50
-    assert fr("The %(shown)s values with the most rows are listed, of %(total)s.",
-              shown=50, total=60) in text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert fr("The %(shown)s values with the most rows are listed, of %(total)s values of "
+              "these columns that failed this run.", shown=50, total=60) in text(
+        admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     few = start_run(profile, HEADER, "F900;C001;Émise;APPORTEUR X")
     assert 'id="unmapped-of"' not in admin_client.get(f"/alpha/feeds/runs/{few.id}").data.decode()
