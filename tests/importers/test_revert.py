@@ -267,14 +267,20 @@ def test_the_same_file_sent_again_after_a_revert_is_imported_again(
     assert {"A1", "A2"} <= set(by_key("accounts"))
 
 
-def test_a_full_sync_runs_archived_records_come_back(base_records, tmp_path, make_profile,
-                                                     run_import):
+def _full_sync_without_a2(make_profile, run_import, tmp_path) -> tuple[Any, Path]:
+    """A full sync profile that imported A1 and A2, and its next file, which has A1 only."""
     profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
                            full_sync=True)
     path = tmp_path / "c.csv"
     path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
     run_import(profile, path)
     path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    return profile, path
+
+
+def test_a_full_sync_runs_archived_records_come_back(base_records, tmp_path, make_profile,
+                                                     run_import):
+    profile, path = _full_sync_without_a2(make_profile, run_import, tmp_path)
     run = run_import(profile, path)
     assert run.counts["archived"] == 1
     assert by_key("accounts")["A2"].archived_at is not None
@@ -338,12 +344,7 @@ def test_a_run_that_wrote_no_record_offers_nothing_to_revert(base_records, tmp_p
 
 def test_a_full_sync_run_that_failed_after_archiving_can_still_be_reverted(
         base_records, tmp_path, make_profile, run_import, monkeypatch):
-    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
-                           full_sync=True)
-    path = tmp_path / "c.csv"
-    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
-    run_import(profile, path)
-    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    profile, path = _full_sync_without_a2(make_profile, run_import, tmp_path)
 
     def broken(run):  # the run's end fails once the archiving is committed
         raise RuntimeError("disk full")

@@ -27,6 +27,16 @@ def _profile(make_account, make_partner) -> ImportProfile:
     return profile
 
 
+def _mapped_profile(make_account, make_partner) -> ImportProfile:
+    """The profile, with a status and a partner mapped (two versions more)."""
+    profile = _profile(make_account, make_partner)
+    feeds.map_value(profile, "Statut", "Réglée", "paid")
+    db.session.commit()
+    feeds.map_value(profile, "Apporteur", "NEXITY SA", "NEX01")
+    db.session.commit()
+    return profile
+
+
 def _invoice(number: str) -> Invoice | None:
     db.session.expire_all()
     return db.session.scalar(select(Invoice).where(Invoice.number == number))
@@ -151,11 +161,7 @@ def test_a_value_too_long_to_map_is_neither_offered_nor_saved_cut(
 
 def test_mappings_survive_a_save_of_the_mapping_screen_and_can_be_removed(
         admin_client, tenant, make_account, make_partner):
-    profile = _profile(make_account, make_partner)
-    feeds.map_value(profile, "Statut", "Réglée", "paid")
-    db.session.commit()
-    feeds.map_value(profile, "Apporteur", "NEXITY SA", "NEX01")
-    db.session.commit()
+    profile = _mapped_profile(make_account, make_partner)
     # The mapping screen saves a new mode: the mappings of the columns kept stay, those of a
     # column now ignored go.
     columns = {**PROFILE["columns"], "Apporteur": ""}
@@ -176,11 +182,7 @@ def test_mappings_survive_a_save_of_the_mapping_screen_and_can_be_removed(
 
 def test_the_profile_page_names_each_mapping_s_target_as_the_reader_knows_it(
         admin_client, tenant, make_account, make_partner):
-    profile = _profile(make_account, make_partner)
-    feeds.map_value(profile, "Statut", "Réglée", "paid")
-    db.session.commit()
-    feeds.map_value(profile, "Apporteur", "NEXITY SA", "NEX01")
-    db.session.commit()
+    profile = _mapped_profile(make_account, make_partner)
     page = admin_client.get(f"/alpha/feeds/profiles/{profile.id}")
     targets = [" ".join(item.split()) for item in
                re.findall(r'<span class="mapped-target"[^>]*>([^<]*)</span>', page.data.decode())]
