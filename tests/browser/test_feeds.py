@@ -129,3 +129,39 @@ def test_a_long_value_to_map_wraps_on_a_phone(
     assert_fits_width(page, "phone")
     screenshot(page, f"feed-value-maps-phone-{backend}")
     problems.assert_none()
+
+
+def test_thousands_of_unknown_references_read_as_one_kind_on_a_phone(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path,
+        backend: str) -> None:
+    # Invoices sent before their customers: each reference fails once. On a phone the kind
+    # is one line of the summary, and the values to map scroll in their own box instead of
+    # pushing the errors a page of forms down each.
+    admin = make_user(Role.ADMIN.value)
+    profile = feeds.create_profile({
+        "name": "factures", "entity": "invoices", "mode": "upsert", "key": "number",
+        "columns": {"N° facture": "number", "Code client": "account.external_ref"}})
+    db.session.commit()
+    sample = tmp_path / "factures.csv"
+    sample.write_text("N° facture;Code client\n" + "".join(
+        f"F{i:03d};X{i:03d}\n" for i in range(120)), encoding="utf-8")
+    with sample.open("rb") as stream:
+        run = feeds.create_run(profile, stream, sample.name, source="web")
+    db.session.commit()
+    runs.run_import(run.id, tenant.id, max_wait=0)
+    page, problems = open_page("phone")
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/runs/{run.id}")
+    kind = page.locator("#error-groups tr[data-kind]")
+    assert kind.count() == 1 and "120" in kind.inner_text()
+    values = page.locator("#unmapped-values .unmapped-list").bounding_box()
+    assert values["height"] <= 28 * 16 + 2  # 50 forms, in a box of 28rem
+    # The corrected file's input leaves room for the chosen file's name.
+    assert page.locator("#corrected-file-input").bounding_box()["width"] >= 200
+    assert_fits_width(page, "phone")
+    kind.locator("a").click()
+    page.wait_for_url(re.compile(r"kind=\d+"))
+    assert page.locator("#errors tbody tr").count() == 100
+    screenshot(page, f"feed-error-kinds-phone-{backend}")
+    problems.assert_none()
