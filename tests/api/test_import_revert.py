@@ -278,9 +278,10 @@ def test_a_revert_is_beaten_for_while_it_runs_on_a_worker(
     # A worker process (not the app's) runs nothing but this job: unless the revert itself
     # starts the heartbeat, a revert longer than IMPORT_STALE_SECONDS looks abandoned to the
     # recovery, which queues it again while it runs.
+    run_id = _run(admin_api, queued_jobs)  # the import itself starts no heartbeat here
+    _stop_watching(app)  # nor does any earlier test's
     monkeypatch.setitem(app.config, "IMPORT_WATCH", True)
     monkeypatch.setitem(app.config, "IMPORT_HEARTBEAT_SECONDS", 0.1)
-    run_id = _run(admin_api, queued_jobs)
     assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
     beaten: list[bool] = []
     execute = reverts.execute_revert
@@ -301,7 +302,12 @@ def test_a_revert_is_beaten_for_while_it_runs_on_a_worker(
     try:
         run_queued_reverts(queued_reverts)
     finally:
-        for key in [key for key in heartbeat._watch if key[1] == id(app)]:
-            heartbeat._watch.pop(key).stopped.set()
+        _stop_watching(app)
     assert beaten == [True]
     assert _partners() == 0
+
+
+def _stop_watching(app) -> None:
+    """No heartbeat thread of this process beats for the app's runs any more."""
+    for key in [key for key in heartbeat._watch if key[1] == id(app)]:
+        heartbeat._watch.pop(key).stopped.set()
