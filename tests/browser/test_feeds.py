@@ -96,6 +96,22 @@ def test_the_progress_bar_follows_a_running_import(
     problems.assert_none()  # no CSP violation: styles set through CSSOM are allowed
 
 
+def _run_page_on_a_phone(open_page: Callable[..., tuple[Any, PageProblems]], admin: Any,
+                         tenant: Tenant, profile: Any, path: Path,
+                         content: str) -> tuple[Any, PageProblems]:
+    """`content` imported through `profile`, then its run's page opened by the admin on a
+    phone."""
+    path.write_text(content, encoding="utf-8")
+    with path.open("rb") as stream:
+        run = feeds.create_run(profile, stream, path.name, source="web")
+    db.session.commit()
+    runs.run_import(run.id, tenant.id, max_wait=0)
+    page, problems = open_page("phone")
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/runs/{run.id}")
+    return page, problems
+
+
 def test_a_long_value_to_map_wraps_on_a_phone(
         tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
         open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path,
@@ -111,16 +127,9 @@ def test_a_long_value_to_map_wraps_on_a_phone(
     long_value = "Réglée" + "X" * 240
     feeds.map_value(profile, "Statut", "Soldée" + "Y" * 240, "paid")
     db.session.commit()
-    sample = tmp_path / "statuts.csv"
-    sample.write_text(f"N° facture;Code client;Statut\nF001;C001;{long_value}\n",
-                      encoding="utf-8")
-    with sample.open("rb") as stream:
-        run = feeds.create_run(profile, stream, sample.name, source="web")
-    db.session.commit()
-    runs.run_import(run.id, tenant.id, max_wait=0)
-    page, problems = open_page("phone")
-    log_in(page, admin.email)
-    page.goto(f"/alpha/feeds/runs/{run.id}")
+    page, problems = _run_page_on_a_phone(
+        open_page, admin, tenant, profile, tmp_path / "statuts.csv",
+        f"N° facture;Code client;Statut\nF001;C001;{long_value}\n")
     assert page.locator(".unmapped-value").inner_text() == long_value
     assert page.locator("#unmapped-values button[type=submit]").is_visible()
     assert_fits_width(page, "phone")
@@ -143,16 +152,9 @@ def test_thousands_of_unknown_references_read_as_one_kind_on_a_phone(
         "name": "factures", "entity": "invoices", "mode": "upsert", "key": "number",
         "columns": {"N° facture": "number", "Code client": "account.external_ref"}})
     db.session.commit()
-    sample = tmp_path / "factures.csv"
-    sample.write_text("N° facture;Code client\n" + "".join(
-        f"F{i:03d};X{i:03d}\n" for i in range(120)), encoding="utf-8")
-    with sample.open("rb") as stream:
-        run = feeds.create_run(profile, stream, sample.name, source="web")
-    db.session.commit()
-    runs.run_import(run.id, tenant.id, max_wait=0)
-    page, problems = open_page("phone")
-    log_in(page, admin.email)
-    page.goto(f"/alpha/feeds/runs/{run.id}")
+    page, problems = _run_page_on_a_phone(
+        open_page, admin, tenant, profile, tmp_path / "factures.csv",
+        "N° facture;Code client\n" + "".join(f"F{i:03d};X{i:03d}\n" for i in range(120)))
     kind = page.locator("#error-groups tr[data-kind]")
     assert kind.count() == 1 and "120" in kind.inner_text()
     values = page.locator("#unmapped-values .unmapped-list").bounding_box()
