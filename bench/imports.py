@@ -6,7 +6,9 @@ validation), the first import (upsert into a tenant without these invoices), the
 again (forced): every row comes back unchanged, recognised by its fingerprint
 (importers/fingerprints.py); then the same file with 1 % of its rows changed (their
 `Promoteur`). Both re-imports are also given as a share of `csv.reader` merely reading the same
-file in the same run (`read`). Each measurement runs in a child process, so its peak RSS
+file in the same run (`read`). Last, a first import of the file with one row in 10,000
+giving the number of the row before it (each batch refused once by the number's unique key),
+against the clean first import. Each measurement runs in a child process, so its peak RSS
 (VmHWM) is its own. The import tenant (100,000 accounts, the `promoteur` custom field,
 the profile) lives in its own databases, relais-bench-imports.sqlite and relais_bench_imports.
 """
@@ -36,8 +38,10 @@ from bench.invoice_file import HEADER, PROFILE, STATUS_FR, invoice_file
 TENANT_SLUG = "bench-imports"
 ACTOR_LABEL = "cli:bench-imports"
 TARGETS = {"first_rows_per_s": 100_000, "reimport_rows_per_s": 300_000,
-           "changed_rows_per_s": 200_000, "baseline_ratio": 0.5, "peak_rss_mb": 300}
+           "changed_rows_per_s": 200_000, "baseline_ratio": 0.5, "peak_rss_mb": 300,
+           "twice_x_first": 0.5}
 CHANGED_EVERY = 100  # one row in a hundred changed: the 1 % file
+TWICE_EVERY = 10_000  # one row in ten thousand gives the number of the row before it
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,25 @@ def changed_file(path: Path) -> Path:
     return changed
 
 
+def twice_file(path: Path) -> Path:
+    """The file with one row in TWICE_EVERY (from row 5,000) giving the number of the row
+    before it, as an office's export does after a typing mistake, made when missing."""
+    twice = path.with_name(f"{path.stem}-twice{TWICE_EVERY}{path.suffix}")
+    if twice.exists():
+        return twice
+    partial = twice.with_suffix(".part")
+    number = ""
+    with path.open(encoding="cp1252", newline="") as source, \
+            partial.open("w", encoding="cp1252", newline="") as out:
+        for at, line in enumerate(source):
+            if at and at % TWICE_EVERY == TWICE_EVERY // 2:
+                line = number + line[line.index(";"):]
+            number = line[:line.index(";")]
+            out.write(line)
+    partial.rename(twice)
+    return twice
+
+
 RAW_COLUMNS = ("tenant_id", "external_ref", "custom", "created_at", "updated_at", "number",
                "account_id", "partner_id", "issued_on", "due_on", "status", "total_excl_tax",
                "tax_total", "total", "amount_paid", "currency", "search_text",
@@ -430,9 +453,14 @@ def measure(backend: Backend, tenant_id: int, sizes: list[int], data: ImportSet,
                                 "file": str(changed_file(path))})
         log(f"    changed {changed['rows'] / changed['seconds']:,.0f} rows/s "
             f"({changed['status']}, {changed['updated']:,} updated)", flush=True)
+        clear(backend, tenant_id)
+        twice = _spawn(job | {"kind": "import", "force": False,
+                              "file": str(twice_file(path))})
+        log(f"    numbers used twice, first import {twice['rows'] / twice['seconds']:,.0f} "
+            f"rows/s ({twice['status']}, {twice['failed']:,} failed)", flush=True)
         results.append({"rows": size, "file": path.name, "file_bytes": path.stat().st_size,
                         "raw": raw, "first": first, "read": read, "reimport": again,
-                        "changed": changed})
+                        "changed": changed, "twice": twice})
     return results
 
 
@@ -445,6 +473,8 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
     read_rate = read["rows"] / read["seconds"]
     changed_rate = changed["rows"] / changed["seconds"]
     peak = max(first["peak_rss_kb"], again["peak_rss_kb"], changed["peak_rss_kb"]) / 1024
+    twice = result.get("twice")
+    twice_rate = twice["rows"] / twice["seconds"] if twice else None
     cpu = [None if m.get("cpu_seconds") is None else
            m["cpu_seconds"] + (m.get("server_cpu_seconds") or 0) for m in (raw, first)]
     known = None not in cpu and (raw.get("server_cpu_seconds") is None) == (
@@ -457,6 +487,10 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
         "reimport_x_read": round(again_rate / read_rate, 3),
         "changed_x_read": round(changed_rate / read_rate, 3),
         "peak_rss_mb": round(peak, 1),
+        "twice_rows_per_s": None if twice is None else round(twice_rate),
+        "twice_x_first": None if twice is None else round(twice_rate / first_rate, 3),
+        "twice_ok": twice is None or (twice["failed"] == rows // TWICE_EVERY
+                                      and twice["created"] == rows - rows // TWICE_EVERY),
         "first_ok": first["created"] == rows and first["failed"] == 0,
         "reimport_ok": again["unchanged"] == rows and again["fingerprinted"] == rows
         and again["failed"] == 0,
@@ -468,6 +502,7 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
             "changed_rows_per_s": changed_rate >= TARGETS["changed_rows_per_s"],
             "baseline_ratio": first_rate / raw_rate >= TARGETS["baseline_ratio"],
             "peak_rss_mb": peak < TARGETS["peak_rss_mb"],
+            "twice_x_first": twice is None or twice_rate / first_rate >= TARGETS["twice_x_first"],
         },
     }
 
@@ -501,6 +536,15 @@ def table(name: str, results: list[dict[str, Any]]) -> str:
             f"unchanged {again['unchanged']:,} (fingerprint {again['fingerprinted']:,}) "
             f"failed {again['failed']:,} / updated {changed['updated']:,} "
             f"failed {changed['failed']:,}")
+    for result in results:
+        v = result["verdicts"]
+        if v.get("twice_x_first") is not None:
+            lines.append(
+                f"{result['rows']:>9,} numbers used twice (one row in {TWICE_EVERY:,} gives "
+                f"the number of the row before): first import {v['twice_rows_per_s']:,} "
+                f"rows/s, {v['twice_x_first']:.2f} x the clean one"
+                f"{'' if v['meets']['twice_x_first'] else '!'} (≥ {TARGETS['twice_x_first']}; "
+                f"failed {result['twice']['failed']:,})")
     lines.append("  ! = target missed; rows/s = rows / time of execute_run (the file already "
                  "stored); read = csv.reader reading the file, same run; peak RSS = VmHWM of "
                  "the child process")
@@ -544,6 +588,7 @@ def run_suite(backends: list[Backend], sizes: list[int], regenerate: bool,
 def all_met(report: dict[str, Any]) -> bool:
     return all(all(r["verdicts"]["meets"].values()) and r["verdicts"]["first_ok"]
                and r["verdicts"]["reimport_ok"] and r["verdicts"]["changed_ok"]
+               and r["verdicts"]["twice_ok"]
                for b in report["backends"].values() for r in b.get("results", []))
 
 

@@ -105,6 +105,9 @@ class ColumnImport:
                 self.compared.append((n, f"{target.name}_id", "ref"))
         self.customs = [(n, c.target.name) for n, c in enumerate(columns)
                         if c.target.kind == "custom"]
+        # The columns of the file holding the table's unique fields besides the key.
+        self.unique_at = {c.target.name: n for n, c in enumerate(columns)
+                          if c.target.kind == "field" and c.target.name in engine.writer.unique}
         self.refs = [(n, c.target.name) for n, c in enumerate(columns)
                      if c.target.kind == "ref"]
         self.reference_memory: dict[str, dict[str, tuple[int, int | None]]] = {
@@ -397,15 +400,22 @@ class ColumnImport:
         equal: list[int] = []
         if self.digests is not None and mode != "insert" and len(found) < len(good):
             equal = [i for position, i in enumerate(good) if position not in found]
-        engine.account(engine.write_plan(
-            plan, lambda: self._write(plan, now, equal),
-            (item for i in good if not (item := self.item(i)).problems)))
+        apart: set[int] = set()  # new rows a unique key refuses (write_batch's set_apart)
 
-    def _write(self, plan: Plan, now: datetime, equal: list[int]) -> None:
+        def set_apart() -> bool:
+            apart.update(plan.creates[n] for n in engine.writer.clashing(
+                [self.unique_values(i) for i in plan.creates]))
+            return bool(apart)
+
+        engine.account(engine.write_plan(
+            plan, lambda: self._write(plan, now, equal, apart),
+            (item for i in good if not (item := self.item(i)).problems), set_apart))
+
+    def _write(self, plan: Plan, now: datetime, equal: list[int], apart: set[int]) -> None:
         """The batch's writes; `equal`: rows found equal to their record, which takes their
         fingerprint unless it was written since (a record the batch changes takes it when a
         later run finds it equal: a write between this batch's read and its own would hide
-        behind it)."""
+        behind it); `apart`: new rows to write alone, after the others."""
         engine = self.engine
         if engine.run.is_dry_run:
             return
@@ -415,21 +425,35 @@ class ColumnImport:
             self.bulk.set_digests([(key, self.digests[i], at) for key, i, at
                                    in zip(keys, equal, read, strict=True)],
                                   engine.run.profile_id)
-        taken: list[int] = []
-        if plan.creates:
-            taken = self.new.insert(plan.creates, now)
+        creates = [i for i in plan.creates if i not in apart] if apart else plan.creates
+        alone = sorted(apart)
+        if creates:
+            taken = self.new.insert(creates, now)
             if taken:
                 left_out = set(taken)
-                plan.creates = [i for i in plan.creates if i not in left_out]
+                creates = [i for i in creates if i not in left_out]
+                alone = sorted(left_out.union(apart))
             enqueue_created(engine.entity.name, key=self.profile.key,
-                            keys=[self.keys[i] for i in plan.creates])
+                            keys=[self.keys[i] for i in creates])
         if plan.updates:
             engine.writer.update([row for _item, row in plan.updates])
             engine.writer.audit(plan.audits)
-        if taken:  # last: nothing after it can refuse the batch and plan these rows again
-            # Their key (or number) was taken since the batch read it: planned again alone,
-            # an update now, or a row refused and named.
-            plan.merge(engine.write_alone([self.item(i) for i in taken]))
+        plan.creates = creates  # (a refused batch is written again from the plan as it was)
+        if alone:  # last: nothing after it can refuse the batch and plan these rows again
+            # Their key or number was taken since the batch read it, or is given twice:
+            # planned again alone, an update now, or a row refused and named.
+            plan.merge(engine.write_alone([self.item(i) for i in alone]))
+
+    def unique_values(self, i: int) -> dict[str, Any]:
+        """Row `i`'s values of the table's unique columns (its key, a number) that the file
+        gives, as a new record would hold them."""
+        found = {}
+        for name in self.engine.writer.unique:
+            if name == self.profile.key:
+                found[name] = self.keys[i]
+            elif name in self.unique_at:
+                found[name] = self.values[self.unique_at[name]][i]
+        return found
 
     def _required(self, creates: list[int], failed: list[Item], now: datetime) -> list[int]:
         """New rows lacking a required value fail, named by the engine's own check."""

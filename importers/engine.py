@@ -402,14 +402,30 @@ class ImportEngine:
 
     def _write_batch(self, items: list[Item]) -> None:
         plan = self._plan(items)
-        self.account(self.write_plan(plan, lambda: self._write(plan),
-                                     (item for item in items if not item.problems)))
+        apart: list[Item] = []  # new rows a unique key refuses: written alone, after the rest
 
-    def write_plan(self, plan: Plan, write: Any, items: Iterable[Item]) -> Plan:
+        def write() -> None:
+            self._write(plan)
+            if apart:
+                plan.merge(self.write_alone(apart))
+
+        def set_apart() -> bool:
+            clashing = self.writer.clashing(plan.creates)
+            apart.extend(row["_item"] for n, row in enumerate(plan.creates) if n in clashing)
+            plan.creates = [row for n, row in enumerate(plan.creates) if n not in clashing]
+            return bool(apart)
+
+        self.account(self.write_plan(plan, write,
+                                     (item for item in items if not item.problems), set_apart))
+
+    def write_plan(self, plan: Plan, write: Any, items: Iterable[Item],
+                   set_apart: Any = None) -> Plan:
         """`plan` written by `write` in one savepoint (on SQLite, as its own transaction when it
-        opens one), or, when the database refuses it, each of `items` planned and written
-        alone: what was written, and the failures named."""
-        written = write_batch(write, items, self._write_one, self._refused)
+        opens one), or, when the database refuses it, written again without the rows
+        `set_apart` takes out (app/services/record_batches.py `write_batch`), or else each of
+        `items` planned and written alone: what was written, and the failures named."""
+        written = write_batch(write, items, self._write_one, self._refused,
+                              set_apart=set_apart)
         if written is None:
             return plan
         done = Plan(failed=plan.failed)

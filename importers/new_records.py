@@ -13,8 +13,6 @@ from datetime import datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import UniqueConstraint
-
 from app.extensions import db
 from app.search_text import search_text
 from app.services.record_batches import default_value
@@ -62,12 +60,8 @@ class NewRecords:
             if name not in self.names:
                 self._add(name, self._constant(table.c[name], default_value(default)))
         self.required = self._required()
-        key = ("tenant_id", engine.profile.key)
-        self.unique_key = key if any(
-            tuple(column.name for column in constraint.columns) == key
-            for constraint in (*table.constraints, *table.indexes)
-            if isinstance(constraint, UniqueConstraint) or getattr(constraint, "unique", False)
-        ) else ()
+        key = engine.profile.key
+        self.unique_key = ("tenant_id", key) if key in engine.writer.unique else ()
 
     def _add(self, name: str, values: Values) -> None:
         self.names.append(name)

@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models.base import MAX_ID
 from app.policies import can_create, visible
 from app.services.audit import audit_row
-from app.services.record_batches import RecordWriter, write_batch
+from app.services.record_batches import RecordWriter, write_batch, write_each
 from app.services.record_checks import CheckedRecord, check_record, check_values, clean_value
 from app.services.record_rules import (
     changes,
@@ -293,9 +293,21 @@ class _Upsert:
     # -- writing --------------------------------------------------------------------------
 
     def _write(self, items: list[BulkItem]) -> None:
-        if items:
-            write_batch(lambda: self._write_items(items), items,
-                        lambda item: self._write_items([item]), self._refused, (_OutOfReach,))
+        if not items:
+            return
+        apart: set[int] = set()  # positions of the items a unique key refuses
+
+        def write_all() -> None:
+            self._write_items([item for n, item in enumerate(items) if n not in apart])
+            write_each([items[n] for n in sorted(apart)], lambda item: self._write_items([item]),
+                       self._refused, (_OutOfReach,))
+
+        def set_apart() -> bool:
+            apart.update(self.writer.clashing([item.row for item in items]))
+            return bool(apart)
+
+        write_batch(write_all, items, lambda item: self._write_items([item]), self._refused,
+                    (_OutOfReach,), set_apart)
 
     def _refused(self, item: BulkItem, exc: Exception) -> None:
         if isinstance(exc, IntegrityError | self.sql.dialect.dbapi.IntegrityError):

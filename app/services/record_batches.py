@@ -4,7 +4,9 @@ path) plan rows by the rules of app/services/record_rules.py, then write them he
 
 A batch is written in one savepoint, set-based (app/services/record_sql.py: executemany on
 SQLite, COPY on PostgreSQL): new rows, changed rows, replaced lines, audit events and their
-webhook deliveries. When the database refuses the batch, each of its units is written again
+webhook deliveries. When the database refuses the batch, the rows that a unique key refuses
+(a number another record holds, or one given twice) are set apart and the rest written again
+set-based, those few alone after it; refused once more, each of its units is written again
 in its own savepoint, so that the bad ones are named and the good ones kept.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import Table, UniqueConstraint, delete
 from sqlalchemy.exc import DBAPIError
 
 from app.entities import Entity
@@ -32,11 +34,19 @@ Result = TypeVar("Result")
 def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
                 write_one: Callable[[Unit], Result],
                 refused: Callable[[Unit, Exception], Result],
-                errors: tuple[type[Exception], ...] = ()) -> list[Result] | None:
+                errors: tuple[type[Exception], ...] = (),
+                set_apart: Callable[[], bool] | None = None) -> list[Result] | None:
     """Run `write_all` in a savepoint: None when the database took the whole batch. When it
     refused it, each of `units` (read only then) goes through `write_one` in a savepoint of
     its own, and `refused` names each unit refused again. The results, unit by unit:
     `write_one`'s, or `refused`'s.
+
+    `set_apart`, when given, is asked first, after a refusal: it takes out of what
+    `write_all` writes the rows it finds a unique key would refuse (RecordWriter.clashing),
+    for `write_all` to write each alone after the rest, and says whether it took any. The
+    batch is then written once more, and None returned when the database took it: one
+    number used twice in a nightly file, or in a bulk call, no longer sends its thousands of
+    rows one by one (several minutes instead of seconds).
 
     On SQLite a savepoint copies every page it changes into a statement journal, a temporary
     file (10,000 new invoices of a table of a million: some 800 MB a batch, written and
@@ -45,20 +55,34 @@ def write_batch(write_all: Callable[[], None], units: Iterable[Unit],
     written as that transaction instead, and a refused one rolls it back whole before the
     units go one by one."""
     caught = (DBAPIError, db.engine.dialect.dbapi.Error, *errors)
-    if _opens_sqlite_transaction():
+    alone = _opens_sqlite_transaction()
+    if _written(write_all, caught, alone):
+        return None
+    if set_apart is not None and set_apart():
+        if alone:  # set_apart's reads ended, so that the batch opens its transaction again
+            db.session.rollback()
+        if _written(write_all, caught, _opens_sqlite_transaction()):
+            return None
+    return write_each(units, write_one, refused, errors)
+
+
+def _written(write_all: Callable[[], None], caught: tuple[type[Exception], ...],
+             alone: bool) -> bool:
+    """Whether `write_all` wrote its batch, as the transaction it opened (`alone`, SQLite:
+    see write_batch) or in a savepoint; a refused batch is rolled back."""
+    if alone:
         try:
             write_all()
-            return None
+            return True
         except caught:
             db.session.rollback()  # the transaction held the batch alone
-        return write_each(units, write_one, refused, errors)
+            return False
     try:
         with db.session.begin_nested():
             write_all()
-        return None
+        return True
     except caught:
-        pass
-    return write_each(units, write_one, refused, errors)
+        return False
 
 
 def _opens_sqlite_transaction() -> bool:
@@ -109,6 +133,7 @@ class RecordWriter:
         self.defaults = [(column.key, column.default) for column in self.table.columns
                          if column.default is not None and not column.primary_key]
         self.searched = searched_fields(entity) if "search_text" in self.table.c else ()
+        self.unique = unique_columns(self.table)
         # The searched fields of the records `current` read last, by id.
         self.known: dict[int, dict[str, Any]] = {}
 
@@ -132,6 +157,29 @@ class RecordWriter:
         if self.searched and "id" in names:
             for key, record in found.items():
                 self.known[record["id"]] = {self.key: key, **record}
+        return found
+
+    def clashing(self, rows: list[dict[str, Any]]) -> set[int]:
+        """The positions of `rows` (new ones, or changed ones with their id) that a unique key
+        of the table refuses: a value of a unique column (a key, a number) that an earlier
+        row gives too, or that a record other than the row's own holds (one lookup per
+        value)."""
+        found: set[int] = set()
+        for column in self.unique:
+            given: dict[str, int] = {}
+            for position, row in enumerate(rows):
+                value = row.get(column)
+                if value is None:
+                    continue
+                if str(value) in given:
+                    found.add(position)
+                else:
+                    given[str(value)] = position
+            holders = self.sql.holders(column, list(given)) if given else {}
+            for value, holder in holders.items():
+                position = given[value]
+                if holder != rows[position].get("id"):
+                    found.add(position)
         return found
 
     def create(self, rows: list[dict[str, Any]]) -> list[int]:
@@ -222,6 +270,18 @@ class RecordWriter:
         if rows:
             self.sql.insert_dicts(AuditEvent.__table__, rows)
             enqueue(rows)
+
+
+def unique_columns(table: Table) -> list[str]:
+    """The columns a tenant's records each hold once: `column` where (tenant_id, column) is
+    a unique key of `table` (external_ref, a document's number)."""
+    found = []
+    for constraint in (*table.constraints, *table.indexes):
+        if isinstance(constraint, UniqueConstraint) or getattr(constraint, "unique", False):
+            names = [column.name for column in constraint.columns]
+            if len(names) == 2 and names[0] == "tenant_id" and names[1] not in found:
+                found.append(names[1])
+    return found
 
 
 def default_value(default: Any) -> Any:

@@ -338,6 +338,21 @@ class BulkSQL:
             cursor.close()
         return found
 
+    def holders(self, column: str, values: list[str]) -> dict[str, int]:
+        """This tenant's records holding one of `values` in `column`, a unique one (a key,
+        a number): value → the record's id."""
+        select = self._by(self.table.name, column, f"{column}, id")
+        found: dict[str, int] = {}
+        cursor = self.cursor()
+        try:
+            for start in range(0, len(values), CHUNK):
+                cursor.execute(select, (self.tenant_id,
+                                        self._list(values[start:start + CHUNK])))
+                found.update((str(value), record_id) for value, record_id in cursor.fetchall())
+        finally:
+            cursor.close()
+        return found
+
     def holds_any(self) -> bool:
         """Whether this tenant has a row in the entity's table (one index lookup)."""
         cursor = self.cursor()

@@ -10,6 +10,7 @@ from sqlalchemy import event, select
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, Invoice, WebhookDelivery
+from app.services import bulk as bulk_service
 from app.services import webhook_outbox
 from app.services.bulk import MAX_ITEMS
 from app.services.webhooks import create_endpoint
@@ -179,6 +180,36 @@ def test_a_number_given_twice_in_one_call_fails_on_the_second_item(en_client, wo
     assert [o["status"] for o in result["items"]] == ["created", "created", "error"]
     assert result["items"][2]["errors"] == {"number": ["This number is already used."]}
     assert db.session.scalar(select(Invoice.id).where(Invoice.external_ref == "N3")) is None
+
+
+def test_a_number_used_twice_sends_only_its_items_one_by_one(en_client, world, make_invoice,
+                                                            monkeypatch):
+    # A call of thousands of items with one number already used went item by item whole:
+    # 10,000 items took 13 s instead of 2 on PostgreSQL, near a proxy's timeout.
+    make_invoice(account=world.account.id, number="F-TAKEN", external_ref="OLD")
+    db.session.commit()
+    written: list[list[str]] = []
+    write_items = bulk_service._Upsert._write_items
+
+    def counted(self, items):
+        written.append([item.external_ref for item in items])
+        return write_items(self, items)
+
+    monkeypatch.setattr(bulk_service._Upsert, "_write_items", counted)
+    result = bulk(en_client, "invoices", [
+        invoice("T1"), invoice("T2", number="F-TAKEN"), invoice("T3"),
+        invoice("T4", number="F-T1"), invoice("OLD", number="F-TAKEN", total="99.00"),
+        invoice("T5")])
+
+    assert [o["status"] for o in result["items"]] == \
+        ["created", "error", "created", "error", "updated", "created"]
+    assert result["items"][1]["errors"] == result["items"][3]["errors"] == \
+        {"number": ["This number is already used."]}
+    assert (result["created"], result["updated"], result["failed"]) == (3, 1, 2)
+    # The call refused once, then written again without the two, each of which went alone.
+    assert written[1:] == [["T1", "T3", "OLD", "T5"], ["T2"], ["T4"]]
+    assert db.session.scalars(select(Invoice.external_ref).order_by(
+        Invoice.external_ref)).all() == ["OLD", "T1", "T3", "T5"]
 
 
 def test_on_sqlite_a_call_writes_its_items_without_a_savepoint(en_client, world,

@@ -322,7 +322,7 @@ def _meanwhile(monkeypatch, app, tenant_id, work):
     has read its records and before it writes."""
     original = ImportEngine.write_plan
 
-    def write_plan(engine, plan, write, items):
+    def write_plan(engine, plan, write, items, *rest):
         failures = []
 
         def other():
@@ -338,7 +338,7 @@ def _meanwhile(monkeypatch, app, tenant_id, work):
         thread.start()
         thread.join(30)
         assert not thread.is_alive() and not failures, failures
-        return original(engine, plan, write, items)
+        return original(engine, plan, write, items, *rest)
 
     monkeypatch.setattr(ImportEngine, "write_plan", write_plan)
     return lambda: monkeypatch.setattr(ImportEngine, "write_plan", original)
