@@ -39,6 +39,8 @@ from app.tenancy import current_actor
 KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
 PROFILE_BUSY = "A run of this profile is under way: revert once it has finished."
 REVERT_UNDER_WAY = "This run's revert is already under way."
+# Interrupted goes of one file looked for before a run (the recovery makes at most three).
+MAX_EARLIER_GOES = 10
 
 
 @dataclass
@@ -52,13 +54,14 @@ class RevertPlan:
     unarchived: list[int] = field(default_factory=list)  # archived by the run, back
     skipped: list[int] = field(default_factory=list)  # changed since by someone else
     before: dict[int, dict[str, Any]] = field(default_factory=dict)
+    runs: list[int] = field(default_factory=list)  # the run, after its file's earlier goes
 
     @property
     def counts(self) -> dict[str, int]:
         return {kind: len(getattr(self, kind)) for kind in KINDS}
 
     def summary(self) -> dict[str, Any]:
-        return {"entity": self.entity, "counts": self.counts,
+        return {"entity": self.entity, "counts": self.counts, "runs": self.runs,
                 **{kind: getattr(self, kind) for kind in KINDS}}
 
 
@@ -70,10 +73,11 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     if _profile_holder(run) not in ((None, run.id) if holding else (None,)):
         raise ValidationError({"": _(PROFILE_BUSY)})
     entity = get_entity(run.profile.entity)
-    plan = RevertPlan(entity.name)
+    runs = [*earlier_goes(run), run]
+    plan = RevertPlan(entity.name, runs=[r.id for r in runs])
     events = db.session.scalars(select(AuditEvent).where(
         AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
-        AuditEvent.actor_id == run.id, AuditEvent.record_id.is_not(None))
+        AuditEvent.actor_id.in_(plan.runs), AuditEvent.record_id.is_not(None))
         .order_by(AuditEvent.id)).all()
     last: dict[int, int] = {}
     archived: set[int] = set()
@@ -90,12 +94,12 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
                     custom.setdefault(name, old)
             else:
                 before.setdefault(key, value)
-    created = _created(entity, run, set(last))
-    changed = _changed_since(entity, run, last, created)
-    taken_over = _taken_over(entity, run, set(last) | created)
+    created = _created(entity, runs, set(last))
+    changed = _changed_since(entity, runs, last, created)
+    taken_over = _taken_over(entity, runs, set(last) | created)
     created |= taken_over
     changed |= taken_over
-    referred = _referred_to(entity, run, created - changed)
+    referred = _referred_to(entity, runs, created - changed)
     for record_id in sorted(created):
         if record_id in changed:
             plan.skipped.append(record_id)
@@ -126,11 +130,34 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
     _set_archived(entity, writer, plan.unarchived, None, now)
     _set_archived(entity, writer, plan.archived, now, now)
     delete_records(entity, plan.deleted)
-    run.reverted_at, run.reverted_by = datetime.now(UTC), current_actor().label[:254]
-    run.revert_summary = plan.summary()
-    run.revert_status, run.revert_message = "done", None
-    record_event("revert", "import_runs", run.id, None, plan.summary())
+    ended, who = datetime.now(UTC), current_actor().label[:254]
+    for reverted in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(plan.runs))):
+        reverted.reverted_at, reverted.reverted_by = ended, who
+        reverted.revert_summary = plan.summary()
+        reverted.revert_status, reverted.revert_message = "done", None
+        record_event("revert", "import_runs", reverted.id, None, plan.summary())
     return plan
+
+
+def earlier_goes(run: ImportRun) -> list[ImportRun]:
+    """The runs that `run` is a later go of, oldest first: its profile's runs right before
+    it, interrupted while they imported the same file, not reverted. The recovery runs an
+    interrupted file again only when no other run of its profile came since
+    (importers/recovery.py), and what the interrupted go wrote before it stopped is not
+    written again by the next (found equal), so reverting the last go alone would leave part
+    of the file in: a revert undoes them with it."""
+    goes: list[ImportRun] = []
+    later = run
+    while len(goes) < MAX_EARLIER_GOES:
+        before = db.session.scalars(select(ImportRun).where(
+            ImportRun.profile_id == run.profile_id, ImportRun.id < later.id)
+            .order_by(ImportRun.id.desc()).limit(1)).first()
+        if before is None or before.status != "interrupted" or before.sha256 != run.sha256 \
+                or before.is_dry_run or before.reverted_at is not None:
+            break
+        goes.append(before)
+        later = before
+    return goes[::-1]
 
 
 def request_revert(run: ImportRun) -> None:
@@ -218,22 +245,28 @@ def _not_revertible(run: ImportRun) -> str:
     return _("Only a finished run can be reverted.")
 
 
-def _created(entity: Entity, run: ImportRun, touched: set[int]) -> set[int]:
-    """The records the run created: stamped by it (or by its profile, when a later run
-    stamped them since) while it ran, and not among those its audit events name."""
-    if run.started_at is None:
+def _created(entity: Entity, runs: list[ImportRun], touched: set[int]) -> set[int]:
+    """The records the runs created: stamped by one of them (or by their profile, when a
+    later run stamped them since) while it ran, and not among those their audit events
+    name."""
+    if not _started(runs):
         return set()
-    return set(db.session.scalars(_stamped(entity, run))) - touched
+    return set(db.session.scalars(_stamped(entity, runs))) - touched
 
 
-def _stamped(entity: Entity, run: ImportRun) -> Select:
-    """The ids of the records created while the run ran and stamped by it or its profile:
-    a subquery for the set-based reads below, which a run of a million records would
-    otherwise make a thousand times each, a list of ids at a time."""
+def _started(runs: list[ImportRun]) -> list[ImportRun]:
+    return [run for run in runs if run.started_at is not None]
+
+
+def _stamped(entity: Entity, runs: list[ImportRun]) -> Select:
+    """The ids of the records created while one of the runs ran and stamped by it or its
+    profile: a subquery for the set-based reads below, which a run of a million records
+    would otherwise make a thousand times each, a list of ids at a time."""
     model = entity.model
-    return select(model.id).where(
+    return select(model.id).where(or_(*(and_(
         *_while_it_ran(model, run),
         or_(model.import_run_id == run.id, model.import_profile_id == run.profile_id))
+        for run in _started(runs))))
 
 
 def _while_it_ran(model: type, run: ImportRun) -> tuple[Any, Any]:
@@ -242,17 +275,24 @@ def _while_it_ran(model: type, run: ImportRun) -> tuple[Any, Any]:
     return model.created_at >= run.started_at, model.created_at <= end
 
 
-def _taken_over(entity: Entity, run: ImportRun, known: set[int]) -> set[int]:
-    """Records created by a feed while the run ran (no "create" event: a feed's creations
-    have none), stamped since by a run of another profile that changed them (an event):
-    created by this run as far as can be told, and changed since by someone else."""
-    if run.started_at is None:
-        return set()
+def _not_stamped_by(model: type, runs: list[ImportRun]) -> Any:
+    return or_(model.import_run_id.is_(None),
+               model.import_run_id.not_in([run.id for run in runs]))
+
+
+def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[int]:
+    """Records created by a feed while one of the runs ran (no "create" event: a feed's
+    creations have none), stamped since by a run of another profile that changed them (an
+    event): created by these runs as far as can be told, and changed since by someone
+    else."""
     model = entity.model
-    ids = set(db.session.scalars(select(model.id).where(
-        *_while_it_ran(model, run),
-        model.import_run_id.is_not(None), model.import_run_id != run.id,
-        model.import_profile_id.is_distinct_from(run.profile_id)))) - known
+    ids: set[int] = set()
+    for run in _started(runs):
+        ids |= set(db.session.scalars(select(model.id).where(
+            *_while_it_ran(model, run),
+            model.import_run_id.is_not(None), _not_stamped_by(model, runs),
+            model.import_profile_id.is_distinct_from(run.profile_id))))
+    ids -= known
     found: set[int] = set()
     for chunk in chunks(sorted(ids)):
         events = db.session.execute(select(AuditEvent.record_id, AuditEvent.action).where(
@@ -262,16 +302,17 @@ def _taken_over(entity: Entity, run: ImportRun, known: set[int]) -> set[int]:
     return found
 
 
-def _changed_since(entity: Entity, run: ImportRun, last: dict[int, int],
+def _changed_since(entity: Entity, runs: list[ImportRun], last: dict[int, int],
                    created: set[int]) -> set[int]:
-    """The records that an audit event not of this run changed after the run did."""
-    mine = and_(AuditEvent.actor_kind == "feed", AuditEvent.actor_id == run.id)
+    """The records that an audit event not of these runs changed after they did."""
+    mine = and_(AuditEvent.actor_kind == "feed",
+                AuditEvent.actor_id.in_([run.id for run in runs]))
     named = []
-    if last:  # events after the run's first one, on the records it wrote
+    if last:  # events after the runs' first one, on the records they wrote
         named.append(and_(AuditEvent.id > min(last.values()), AuditEvent.record_id.in_(
             select(AuditEvent.record_id).where(AuditEvent.entity == entity.name, mine))))
     if created:
-        named.append(AuditEvent.record_id.in_(_stamped(entity, run)))
+        named.append(AuditEvent.record_id.in_(_stamped(entity, runs)))
     changed: set[int] = set()
     if named:
         for record_id, event_id in db.session.execute(select(
@@ -280,13 +321,13 @@ def _changed_since(entity: Entity, run: ImportRun, last: dict[int, int],
             if record_id in created or event_id > last.get(record_id, event_id):
                 changed.add(record_id)
     if created:
-        changed |= created & set(db.session.scalars(_stamped(entity, run).where(
-            entity.model.import_run_id.is_distinct_from(run.id))))
+        changed |= created & set(db.session.scalars(_stamped(entity, runs).where(
+            _not_stamped_by(entity.model, runs))))
     return changed
 
 
-def _referred_to(entity: Entity, run: ImportRun, ids: set[int]) -> set[int]:
-    """Those of the records (created by the run) that anything else now refers to: another
+def _referred_to(entity: Entity, runs: list[ImportRun], ids: set[int]) -> set[int]:
+    """Those of the records (created by the runs) that anything else now refers to: another
     record, a file, a login or an API token (a partner's), a mandate, a subscription… —
     every foreign key to the entity's table but its own lines' (which go with it) — or a file
     attached to it."""
@@ -296,7 +337,7 @@ def _referred_to(entity: Entity, run: ImportRun, ids: set[int]) -> set[int]:
     columns = [mapper.get_property_by_column(key.parent).class_attribute
                for mapper in db.Model.registry.mappers if mapper.class_ is not entity.line_model
                for key in mapper.local_table.foreign_keys if key.column is table.c.id]
-    created = _stamped(entity, run)
+    created = _stamped(entity, runs)
     found: set[int] = set()
     for column in columns:
         found |= set(db.session.scalars(select(column).where(column.in_(created)).distinct()))

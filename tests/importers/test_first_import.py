@@ -21,6 +21,7 @@ from app.models import AuditEvent, ImportRun, Invoice, WebhookDelivery
 from app.queries.feeds import find_profile
 from app.search_text import matches
 from app.services import feeds
+from app.services.import_revert import revert_run
 from app.services.records import create_record
 from app.services.webhooks import create_endpoint
 from app.tenancy import SYSTEM, tenant_context
@@ -418,3 +419,57 @@ def test_a_first_import_dying_between_batches_reruns_to_the_state_of_one_clean_r
     clean = run_import(profile, path, force=True)
     assert clean.counts["created"] == 20
     assert interrupted_then_rerun == _state()
+
+
+def test_reverting_the_second_go_of_an_interrupted_import_undoes_the_whole_file(
+    tenant, customers, profile, feed_file, run_import, small_batches, admin_client
+):
+    """The recovery runs an interrupted file again; the second go finds the records the
+    first wrote equal and leaves them: its revert alone left 8 of the file's 20 invoices."""
+    create_record(
+        ENTITIES["invoices"],
+        {"external_ref": "OLD", "number": "OLD", "account": customers[1].id},
+    )
+    db.session.commit()
+    other = run_import(profile, feed_file(HEADER + invoice_rows(2, start=50), "other.csv"))
+    path: Path = feed_file(HEADER + invoice_rows(20))
+    with path.open("rb") as stream:
+        run = feeds.create_run(find_profile("factures-nuit"), stream, path.name, source="cli")
+    db.session.commit()
+    assert runs.claim(run)
+
+    def progress(current: ImportRun) -> None:
+        if current.rows_done >= 8:
+            raise ProcessDied
+
+    with tenant_context(tenant.id, runs.feed_actor(run)), pytest.raises(ProcessDied):
+        runs.execute_run(run, progress)
+    db.session.rollback()
+    assert recovery.recover_interrupted_runs(stale_seconds=0) == 1
+    again = recovery.rerun_interrupted(run.id)
+    db.session.commit()
+    done = runs.run_import(again.id, tenant.id, max_wait=0)
+    assert done.counts["created"] == 12 and done.counts["unchanged"] == 8
+    assert len(by_key("invoices")) == 23
+
+    preview = revert_run(db.session.get(ImportRun, again.id), dry_run=True)
+    assert preview.runs == [run.id, again.id]
+    assert (len(preview.deleted), preview.skipped) == (20, [])
+    plan = revert_run(db.session.get(ImportRun, again.id))
+    db.session.commit()
+    db.session.expire_all()
+
+    assert plan.counts == preview.counts
+    assert sorted(by_key("invoices")) == ["OLD", "R-0050", "R-0051"]  # the other file's stay
+    for reverted in (run, again):
+        reverted = db.session.get(ImportRun, reverted.id)
+        assert reverted.reverted_at is not None and reverted.revert_status == "done"
+        assert reverted.revert_summary["runs"] == [run.id, again.id]
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.entity == "import_runs", AuditEvent.record_id == reverted.id,
+            AuditEvent.action == "revert")) == 1
+    assert db.session.get(ImportRun, other.id).reverted_at is None
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}",
+                           headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "With the other runs of the same file" in page
+    assert f'href="/alpha/feeds/runs/{again.id}"' in page
