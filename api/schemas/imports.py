@@ -253,7 +253,7 @@ class ImportRevertResultSchema(ma.Schema):
     counts = ma.fields.Nested(RevertCountsSchema)
     runs = ma.fields.List(ma.fields.Integer(), metadata={
         "description": "The runs it undoes: this one, after the earlier goes of the same file "
-                       "that were interrupted (run again by the recovery), undone with it."})
+                       "that were cut short (interrupted or failed, then run again)."})
     deleted = ma.fields.List(ma.fields.Integer(), metadata={
         "description": "Records the run created, deleted."})
     archived = ma.fields.List(ma.fields.Integer(), metadata={

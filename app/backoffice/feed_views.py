@@ -64,7 +64,7 @@ from app.queries.feed_accounts import inbox_problems
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
-from app.services.import_revert import RevertPlan, plan_revert, request_revert
+from app.services.import_revert import CUT_SHORT, RevertPlan, plan_revert, request_revert
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import tenant_context
 from app.web.downloads import download
@@ -82,7 +82,6 @@ from importers.value_maps import (
     unmapped_values,
 )
 
-RERUNNABLE = ("interrupted", "failed")
 ADMIN_ONLY = {"backoffice.feed_profile_edit", "backoffice.feed_profile_json",
               "backoffice.feed_run_start", "backoffice.feed_run_rerun", "backoffice.feed_run_apply",
               "backoffice.feed_run_corrected", "backoffice.feed_value_map",
@@ -381,7 +380,7 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                            unmapped=_unmapped(run, run.profile),
                            unmapped_of=_unmapped_of(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),
-                           rerunnable=run.status in RERUNNABLE, preview=preview)
+                           rerunnable=run.status in CUT_SHORT, preview=preview)
 
 
 @bp.post("/feeds/runs/<int:run_id>/revert")
@@ -428,7 +427,7 @@ def feed_run_errors(run_id: int):
 def feed_run_rerun(run_id: int):
     """An interrupted or failed run, again on the same file."""
     run = _run_or_404(run_id)
-    if run.status not in RERUNNABLE:
+    if run.status not in CUT_SHORT:
         flash(_("Only an interrupted or failed run can be run again."), "warning")
         return redirect(url_for("backoffice.feed_run", run_id=run.id))
     return _run_again(run, lambda: service.rerun(run))

@@ -39,8 +39,9 @@ from app.tenancy import current_actor
 KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
 PROFILE_BUSY = "A run of this profile is under way: revert once it has finished."
 REVERT_UNDER_WAY = "This run's revert is already under way."
-# Interrupted goes of one file looked for before a run (the recovery makes at most three).
-MAX_EARLIER_GOES = 10
+# Runs of a file that did not reach its end, which a later run of the same file goes on from.
+CUT_SHORT = ("interrupted", "failed")
+MAX_EARLIER_GOES = 10  # earlier goes of one file looked for before a run
 
 
 @dataclass
@@ -79,10 +80,10 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
         AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
         AuditEvent.actor_id.in_(plan.runs), AuditEvent.record_id.is_not(None))
         .order_by(AuditEvent.id)).all()
-    last: dict[int, int] = {}
+    first: dict[int, int] = {}  # each record's first event of the runs
     archived: set[int] = set()
     for event in events:
-        last[event.record_id] = event.id
+        first.setdefault(event.record_id, event.id)
         if event.action == "archive":
             archived.add(event.record_id)
             continue
@@ -94,9 +95,9 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
                     custom.setdefault(name, old)
             else:
                 before.setdefault(key, value)
-    created = _created(entity, runs, set(last))
-    changed = _changed_since(entity, runs, last, created)
-    taken_over = _taken_over(entity, runs, set(last) | created)
+    created = _created(entity, runs, set(first)) | _made_by_earlier_goes(entity, runs, first)
+    changed = _changed_since(entity, runs, first, created)
+    taken_over = _taken_over(entity, runs, set(first) | created)
     created |= taken_over
     changed |= taken_over
     referred = _referred_to(entity, runs, created - changed)
@@ -107,7 +108,7 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
             plan.archived.append(record_id)
         else:
             plan.deleted.append(record_id)
-    for record_id in sorted(last):
+    for record_id in sorted(set(first) - created):
         if record_id in changed:
             plan.skipped.append(record_id)
         elif record_id in plan.before:
@@ -130,9 +131,14 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
     _set_archived(entity, writer, plan.unarchived, None, now)
     _set_archived(entity, writer, plan.archived, now, now)
     delete_records(entity, plan.deleted)
-    ended, who = datetime.now(UTC), current_actor().label[:254]
+    ended, actor = datetime.now(UTC), current_actor()
     for reverted in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(plan.runs))):
-        reverted.reverted_at, reverted.reverted_by = ended, who
+        reverted.reverted_at, reverted.reverted_by = ended, actor.label[:254]
+        if reverted is not run:  # asked as part of this one
+            reverted.revert_actor = {"kind": actor.kind, "id": actor.id,
+                                     "label": actor.label[:254]}
+            reverted.revert_requested_at = run.revert_requested_at or ended
+            reverted.revert_worker_id = None
         reverted.revert_summary = plan.summary()
         reverted.revert_status, reverted.revert_message = "done", None
         record_event("revert", "import_runs", reverted.id, None, plan.summary())
@@ -141,18 +147,19 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
 
 def earlier_goes(run: ImportRun) -> list[ImportRun]:
     """The runs that `run` is a later go of, oldest first: its profile's runs right before
-    it, interrupted while they imported the same file, not reverted. The recovery runs an
-    interrupted file again only when no other run of its profile came since
-    (importers/recovery.py), and what the interrupted go wrote before it stopped is not
-    written again by the next (found equal), so reverting the last go alone would leave part
-    of the file in: a revert undoes them with it."""
+    it that were cut short (interrupted, or failed) while they imported the same file, not
+    reverted. The recovery runs an interrupted file again only when no other run of its
+    profile came since (importers/recovery.py), an admin a failed one with "Run again", and
+    what the first go wrote before it stopped is not written again by the next (found
+    equal): reverting the last go alone would leave part of the file in, so a revert undoes
+    them with it."""
     goes: list[ImportRun] = []
     later = run
     while len(goes) < MAX_EARLIER_GOES:
         before = db.session.scalars(select(ImportRun).where(
             ImportRun.profile_id == run.profile_id, ImportRun.id < later.id)
             .order_by(ImportRun.id.desc()).limit(1)).first()
-        if before is None or before.status != "interrupted" or before.sha256 != run.sha256 \
+        if before is None or before.status not in CUT_SHORT or before.sha256 != run.sha256 \
                 or before.is_dry_run or before.reverted_at is not None:
             break
         goes.append(before)
@@ -254,6 +261,24 @@ def _created(entity: Entity, runs: list[ImportRun], touched: set[int]) -> set[in
     return set(db.session.scalars(_stamped(entity, runs))) - touched
 
 
+def _made_by_earlier_goes(entity: Entity, runs: list[ImportRun], touched: dict[int, int]
+                          ) -> set[int]:
+    """Records an earlier go created (stamped by the file's profile while it ran, with no
+    "create" event: a feed's creations have none) that a later go then updated, because
+    someone changed them in between: created by the file, not updated by it."""
+    model, earlier = entity.model, _started(runs[:-1])
+    found: set[int] = set()
+    for chunk in chunks(sorted(touched)) if earlier else ():
+        found |= set(db.session.scalars(select(model.id).where(
+            model.id.in_(chunk), or_(*(and_(*_while_it_ran(model, run),
+                                            model.import_profile_id == run.profile_id)
+                                       for run in earlier)),
+            ~select(AuditEvent.id).where(
+                AuditEvent.entity == entity.name, AuditEvent.record_id == model.id,
+                AuditEvent.action == "create").exists())))
+    return found
+
+
 def _started(runs: list[ImportRun]) -> list[ImportRun]:
     return [run for run in runs if run.started_at is not None]
 
@@ -302,14 +327,15 @@ def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[i
     return found
 
 
-def _changed_since(entity: Entity, runs: list[ImportRun], last: dict[int, int],
+def _changed_since(entity: Entity, runs: list[ImportRun], first: dict[int, int],
                    created: set[int]) -> set[int]:
-    """The records that an audit event not of these runs changed after they did."""
+    """The records that an audit event not of these runs changed after they first did (an
+    edit between two goes of a file too: undoing the goes would undo it)."""
     mine = and_(AuditEvent.actor_kind == "feed",
                 AuditEvent.actor_id.in_([run.id for run in runs]))
     named = []
-    if last:  # events after the runs' first one, on the records they wrote
-        named.append(and_(AuditEvent.id > min(last.values()), AuditEvent.record_id.in_(
+    if first:  # events after the runs' first one, on the records they wrote
+        named.append(and_(AuditEvent.id > min(first.values()), AuditEvent.record_id.in_(
             select(AuditEvent.record_id).where(AuditEvent.entity == entity.name, mine))))
     if created:
         named.append(AuditEvent.record_id.in_(_stamped(entity, runs)))
@@ -318,7 +344,7 @@ def _changed_since(entity: Entity, runs: list[ImportRun], last: dict[int, int],
         for record_id, event_id in db.session.execute(select(
                 AuditEvent.record_id, AuditEvent.id).where(
                 AuditEvent.entity == entity.name, not_(mine), or_(*named))):
-            if record_id in created or event_id > last.get(record_id, event_id):
+            if record_id in created or event_id > first.get(record_id, event_id):
                 changed.add(record_id)
     if created:
         changed |= created & set(db.session.scalars(_stamped(entity, runs).where(

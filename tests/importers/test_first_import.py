@@ -22,7 +22,7 @@ from app.queries.feeds import find_profile
 from app.search_text import matches
 from app.services import feeds
 from app.services.import_revert import revert_run
-from app.services.records import create_record
+from app.services.records import create_record, update_record
 from app.services.webhooks import create_endpoint
 from app.tenancy import SYSTEM, tenant_context
 from importers import engine, recovery, runs
@@ -421,35 +421,22 @@ def test_a_first_import_dying_between_batches_reruns_to_the_state_of_one_clean_r
     assert interrupted_then_rerun == _state()
 
 
+@pytest.mark.parametrize("failed", [False, True], ids=["interrupted", "failed"])
 def test_reverting_the_second_go_of_an_interrupted_import_undoes_the_whole_file(
-    tenant, customers, profile, feed_file, run_import, small_batches, admin_client
+    tenant, customers, profile, feed_file, run_import, small_batches, admin_client, failed
 ):
-    """The recovery runs an interrupted file again; the second go finds the records the
-    first wrote equal and leaves them: its revert alone left 8 of the file's 20 invoices."""
+    """The recovery runs an interrupted file again (an admin, a failed one); the second go
+    finds the records the first wrote equal and leaves them: its revert alone left 8 of the
+    file's 20 invoices."""
     create_record(
         ENTITIES["invoices"],
         {"external_ref": "OLD", "number": "OLD", "account": customers[1].id},
     )
     db.session.commit()
     other = run_import(profile, feed_file(HEADER + invoice_rows(2, start=50), "other.csv"))
-    path: Path = feed_file(HEADER + invoice_rows(20))
-    with path.open("rb") as stream:
-        run = feeds.create_run(find_profile("factures-nuit"), stream, path.name, source="cli")
-    db.session.commit()
-    assert runs.claim(run)
-
-    def progress(current: ImportRun) -> None:
-        if current.rows_done >= 8:
-            raise ProcessDied
-
-    with tenant_context(tenant.id, runs.feed_actor(run)), pytest.raises(ProcessDied):
-        runs.execute_run(run, progress)
-    db.session.rollback()
-    assert recovery.recover_interrupted_runs(stale_seconds=0) == 1
-    again = recovery.rerun_interrupted(run.id)
-    db.session.commit()
-    done = runs.run_import(again.id, tenant.id, max_wait=0)
-    assert done.counts["created"] == 12 and done.counts["unchanged"] == 8
+    run, again = _interrupted_then_run_again(tenant, feed_file(HEADER + invoice_rows(20)),
+                                             failed=failed)
+    assert again.counts["created"] == 12 and again.counts["unchanged"] == 8
     assert len(by_key("invoices")) == 23
 
     preview = revert_run(db.session.get(ImportRun, again.id), dry_run=True)
@@ -473,3 +460,67 @@ def test_reverting_the_second_go_of_an_interrupted_import_undoes_the_whole_file(
                            headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "With the other runs of the same file" in page
     assert f'href="/alpha/feeds/runs/{again.id}"' in page
+
+
+def _interrupted_then_run_again(tenant, path: Path, meanwhile=lambda: None, failed=False):
+    """The file's first go, stopped after 8 rows (its process killed, or an error: failed),
+    then (after `meanwhile`) its second go, by the recovery or "Run again": both runs."""
+    with path.open("rb") as stream:
+        run = feeds.create_run(find_profile("factures-nuit"), stream, path.name, source="cli")
+    db.session.commit()
+    assert runs.claim(run)
+
+    def progress(current: ImportRun) -> None:
+        if current.rows_done >= 8:
+            raise RuntimeError("disk full") if failed else ProcessDied
+
+    with tenant_context(tenant.id, runs.feed_actor(run)):
+        if failed:
+            assert runs.execute_run(run, progress).status == "failed"
+        else:
+            with pytest.raises(ProcessDied):
+                runs.execute_run(run, progress)
+    db.session.rollback()
+    if not failed:
+        assert recovery.recover_interrupted_runs(stale_seconds=0) == 1
+    meanwhile()
+    again = feeds.rerun(run) if failed else recovery.rerun_interrupted(run.id)
+    db.session.commit()
+    done = runs.run_import(again.id, tenant.id, max_wait=0)
+    assert done.status == "succeeded", done.message
+    return run, done
+
+
+def test_an_edit_between_two_goes_of_a_file_is_not_undone_by_their_revert(
+    tenant, customers, profile, feed_file, run_import, small_batches
+):
+    """R-0001 existed (the first go updated it) and R-0003 was created by the first go; a
+    user changes both before the second go, which sets the file's values again. Undoing the
+    goes must leave both as they are and list them, not give R-0001 its value of before the
+    first go over the user's edit, nor R-0003 the user's values as its "values of before"."""
+    create_record(
+        ENTITIES["invoices"],
+        {"external_ref": "R-0001", "number": "FA-0001", "account": customers[1].id,
+         "total": "1.00"},
+    )
+    db.session.commit()
+
+    def edited() -> None:
+        for key in ("R-0001", "R-0003"):
+            update_record(by_key("invoices")[key], {"total": Decimal("15.00")})
+        db.session.commit()
+
+    run, again = _interrupted_then_run_again(
+        tenant, feed_file(HEADER + invoice_rows(20)), edited)
+    assert (again.counts["updated"], again.counts["created"]) == (2, 12)
+    plan = revert_run(db.session.get(ImportRun, again.id))
+    db.session.commit()
+    db.session.expire_all()
+
+    ids = {key: invoice.id for key, invoice in by_key("invoices").items()}
+    assert plan.runs == [run.id, again.id]
+    assert plan.skipped == sorted([ids["R-0001"], ids["R-0003"]])
+    assert (plan.restored, len(plan.deleted)) == ([], 18)
+    assert sorted(ids) == ["R-0001", "R-0003"]
+    assert {key: by_key("invoices")[key].total for key in ids} == {
+        "R-0001": Decimal("1234.01"), "R-0003": Decimal("1234.03")}  # the file's, as left
