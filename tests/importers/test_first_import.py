@@ -128,7 +128,7 @@ def test_every_good_row_is_created_and_each_bad_one_named_by_its_line(
 
 @pytest.mark.parametrize("first", [True, False], ids=["first-records", "table-holds-others"])
 def test_a_key_created_during_the_run_becomes_an_update(
-    first, customers, profile, feed_file, run_import, small_batches, monkeypatch
+    first, customers, profile, feed_file, run_import, small_batches, written_alone, monkeypatch
 ):
     """Another write creates a key of the file while the run is under way (the tenant's first
     invoices, which are not compared with the table, or among others): that row updates the
@@ -151,14 +151,6 @@ def test_a_key_created_during_the_run_becomes_an_update(
             db.session.commit()
 
     monkeypatch.setattr(engine.ImportEngine, "save_progress", then_created_elsewhere)
-    alone: list[int] = []
-    write_one = engine.ImportEngine._write_one
-
-    def written_alone(self, item):
-        alone.append(item.line)
-        return write_one(self, item)
-
-    monkeypatch.setattr(engine.ImportEngine, "_write_one", written_alone)
     run = run_import(profile, feed_file(HEADER + invoice_rows(8)))
 
     assert run.counts == {"created": 7, "updated": 1, "unchanged": 0, "failed": 0, "archived": 0}
@@ -170,7 +162,7 @@ def test_a_key_created_during_the_run_becomes_an_update(
     # invoices are not read: PostgreSQL's ON CONFLICT DO NOTHING leaves that row alone to the
     # row path and keeps the batch's others; SQLite refuses the batch, written again without
     # the row whose key a record now holds, which goes alone.
-    assert alone == ([] if not first else [7])
+    assert written_alone == ([] if not first else [7])
 
 
 def test_a_number_taken_twice_fails_its_second_row_and_keeps_the_others(
@@ -391,27 +383,12 @@ def test_a_first_import_dying_between_batches_reruns_to_the_state_of_one_clean_r
     tenant, customers, profile, feed_file, run_import, small_batches
 ):
     path: Path = feed_file(HEADER + invoice_rows(20))
-    with path.open("rb") as stream:
-        run = feeds.create_run(find_profile("factures-nuit"), stream, path.name, source="cli")
-    db.session.commit()
-    assert runs.claim(run)
 
-    def progress(current: ImportRun) -> None:
-        if current.rows_done >= 8:
-            raise ProcessDied
+    def interrupted() -> None:
+        assert len(by_key("invoices")) == 8
 
-    with tenant_context(tenant.id, runs.feed_actor(run)), pytest.raises(ProcessDied):
-        runs.execute_run(run, progress)
-    db.session.rollback()
-    assert len(by_key("invoices")) == 8
-    assert recovery.recover_interrupted_runs(stale_seconds=0) == 1
-    db.session.expire_all()
-    assert run.status == "interrupted"
-
-    again = feeds.rerun(run)
-    db.session.commit()
-    done = runs.run_import(again.id, tenant.id, max_wait=0)
-    assert done.status == "succeeded", done.message
+    run, done = _interrupted_then_run_again(tenant, path, interrupted)
+    assert db.session.get(ImportRun, run.id).status == "interrupted"
     assert done.counts == {"created": 12, "updated": 0, "unchanged": 8, "failed": 0, "archived": 0}
     interrupted_then_rerun = _state()
     db.session.execute(delete(Invoice))
