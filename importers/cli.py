@@ -18,6 +18,7 @@ from app.tenancy import Actor, tenant_context
 from app.web.transactions import transaction
 from importers import recovery, runs
 from importers.errors_csv import stream_errors_csv
+from importers.row_messages import run_message
 
 
 def register_feed_cli(app: Flask) -> None:
@@ -49,7 +50,7 @@ def register_feed_cli(app: Flask) -> None:
                        f"sha256 {run.sha256[:12]}…) with profile {run.profile.name} "
                        f"v{run.profile_version}{' (dry run)' if dry_run else ''}")
             if run.is_finished:
-                click.echo(run.message or run.status)
+                click.echo(run_message(run) or run.status)
                 sys.exit(0)
             if runs.holder(run) not in (None, run.id):
                 click.echo("Another run of this profile is in progress; this one waits.",
@@ -87,7 +88,7 @@ def register_feed_cli(app: Flask) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in run.counts.items())
         click.echo(f"Run #{run.id} {run.status}: {counts}")
         if run.message:
-            click.echo(run.message, err=True)
+            click.echo(run_message(run), err=True)
         if run.failed:
             path = Path(current_app.instance_path) / "import-errors" / f"run-{run.id}-errors.csv"
             path.parent.mkdir(parents=True, exist_ok=True)

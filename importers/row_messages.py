@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.entities import ENTITIES, STATUS_LABELS
-from app.models import ImportRowError
+from app.models import ImportRowError, ImportRun
 from importers.values import NOT_A_DATE, NOT_A_NUMBER, NOT_A_WHOLE_NUMBER, InvalidValue
 
 NOT_A_DATE_AS = _l("“%(value)s” is not a date: write it as %(expected)s.")
@@ -62,6 +62,18 @@ def error_message(error: ImportRowError) -> str:
         except (KeyError, ValueError, TypeError):
             pass
     return error.message
+
+
+def run_message(run: ImportRun) -> str | None:
+    """A run's own message (a file that cannot be read, columns missing…) in the current
+    language: by its id when kept; else the stored text, translated when it is an English
+    message stored as such (an interrupted run's)."""
+    if run.message_id:
+        try:
+            return _(run.message_id, **dict(run.message_params or {}))
+        except (KeyError, ValueError, TypeError):
+            pass
+    return _(run.message) if run.message else None
 
 
 def _readable(params: dict[str, Any]) -> dict[str, Any]:

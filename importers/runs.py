@@ -171,6 +171,7 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     except ReaderError as exc:
         db.session.rollback()
         run.status, run.message = "failed", str(exc)
+        run.message_id, run.message_params = exc.message_id, exc.params
     except ValidationError as exc:
         db.session.rollback()
         run.status = "failed"

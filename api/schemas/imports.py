@@ -12,7 +12,7 @@ from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import REVERT_STATUSES
 from app.queries.error_groups import MAX_GROUPS, ErrorGroup, ErrorKind
-from importers.row_messages import error_message, group_message
+from importers.row_messages import error_message, group_message, run_message
 
 ERRORS_SHOWN = 100
 
@@ -207,7 +207,7 @@ class ImportRunSchema(ImportRunSummarySchema):
 def run_fields(run: ImportRun) -> dict[str, Any]:
     return {
         "id": run.id, "status": run.status, "source": run.source, "dry_run": run.is_dry_run,
-        "forced": run.is_forced, "message": _(run.message) if run.message else None,
+        "forced": run.is_forced, "message": run_message(run),
         "started_by": run.started_by,
         "profile": {"id": run.profile_id, "name": run.profile.name if run.profile else None,
                     "version": run.profile_version},

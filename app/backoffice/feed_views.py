@@ -73,7 +73,7 @@ from app.web.transactions import transaction
 from importers import jobs
 from importers.errors_csv import error_message, stream_errors_csv
 from importers.readers import ReaderError
-from importers.row_messages import group_message
+from importers.row_messages import group_message, run_message
 from importers.value_maps import (
     MAX_SOURCE,
     UNMAPPED_LIMIT,
@@ -137,6 +137,7 @@ def feed_globals() -> dict[str, Any]:
             "run_source_labels": RUN_SOURCE_LABELS, "mode_labels": MODE_LABELS,
             "can_administer_feeds": can_administer(current_user),
             "progress_text": progress_text, "error_message": error_message,
+            "run_message": run_message,
             "group_message": group_message, "error_groups_by_value": error_groups.is_by_value,
             "run_status_label": run_status_label, "run_status_color": run_status_color}
 

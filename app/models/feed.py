@@ -80,6 +80,9 @@ class ImportRun(TenantScoped, db.Model):
     is_forced: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(12), default="queued")
     message: Mapped[str | None] = mapped_column(Text)
+    # Its id and parameters, when known, so that it reads in the reader's language.
+    message_id: Mapped[str | None] = mapped_column(Text)
+    message_params: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     started_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import FeedAlert, FeedDigestSubscription, ImportRun, Role, Tenant, User
 from app.queries.feed_alerts import FeedDay, feeds_day
 from app.tenancy import current_tenant_id
+from importers.row_messages import run_message
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,9 @@ def _alert_text(alert: FeedAlert, run: ImportRun | None) -> tuple[str, list[str]
     paragraphs = [
         _("Run #%(run)d of the feed “%(feed)s” failed: nothing went in.", run=number, feed=feed)
     ]
-    if alert.detail:
-        paragraphs.append(alert.detail)
+    detail = run_message(run) if run is not None and run.message else alert.detail
+    if detail:  # in the admin's language, not the worker's
+        paragraphs.append(detail)
     return _("Feed “%(feed)s”: the import failed", feed=feed), paragraphs
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.extensions import db
+from app.mail import in_language
 from app.models import FeedAccount, FeedArrival, ImportProfile, ImportRun, Tenant
 from app.queries.feeds import previous_success
 from app.services.feed_accounts import route_for
@@ -30,6 +31,7 @@ from app.services.feed_storage import write_outbox_file
 from app.services.feeds import create_run_from_file
 from app.tenancy import Actor, tenant_context
 from app.web.transactions import transaction
+from importers.row_messages import run_message
 
 if TYPE_CHECKING:
     from importers.sftp.server import Sender
@@ -176,6 +178,8 @@ def write_results(run: ImportRun) -> list[Path]:
         return []
     tenant = db.session.get(Tenant, run.tenant_id)
     stem = f"{UNSAFE.sub('_', run.file_name).strip('._') or 'file'}.run-{run.id}"
+    with in_language(tenant.default_locale if tenant else "fr"):  # not the worker's
+        message = run_message(run)
     summary = {
         "run": run.id,
         "file": arrival.path,
@@ -186,7 +190,7 @@ def write_results(run: ImportRun) -> list[Path]:
         "size": run.file_size,
         "rows": run.rows_total,
         **run.counts,
-        "message": run.message,
+        "message": message,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }

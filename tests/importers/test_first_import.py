@@ -15,6 +15,7 @@ import pytest
 from flask_babel import force_locale, gettext
 from sqlalchemy import delete, func, select
 
+from api.schemas.imports import run_fields
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, Invoice, WebhookDelivery
@@ -501,3 +502,27 @@ def test_an_edit_between_two_goes_of_a_file_is_not_undone_by_their_revert(
     assert sorted(ids) == ["R-0001", "R-0003"]
     assert {key: by_key("invoices")[key].total for key in ids} == {
         "R-0001": Decimal("1234.01"), "R-0003": Decimal("1234.03")}  # the file's, as left
+
+
+def test_a_runs_own_message_reads_in_the_readers_language(
+    customers, profile, feed_file, run_import, admin_client
+):
+    """A run ends in a worker, whose language is the platform's default: its message was
+    stored in that language and shown as such to every reader."""
+    with force_locale("fr"):  # the worker's
+        run = run_import(profile, feed_file("Réf;N° facture;Code client;Date\n"
+                                            "R-1;F-1;C0;01/10/2026\n"))
+    names = run.message_params["names"]  # the profile's order, as its backend keeps it
+    assert sorted(names.split(", ")) == ["Promoteur", "Total TTC"]
+    assert run.status == "failed"
+    assert run.message == f"Colonnes absentes du fichier\u00a0: {names}."
+
+    def shown(language: str) -> str:
+        page = admin_client.get(f"/alpha/feeds/runs/{run.id}",
+                                headers={"Accept-Language": language}).get_data(as_text=True)
+        return page.split('id="run-message">', 1)[1].split("</div>", 1)[0]
+
+    assert shown("en") == f"Columns missing from the file: {names}."
+    assert shown("fr") == f"Colonnes absentes du fichier\u00a0: {names}."
+    with force_locale("en"):
+        assert run_fields(run)["message"] == f"Columns missing from the file: {names}."

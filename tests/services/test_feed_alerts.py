@@ -113,9 +113,15 @@ def test_a_failed_run_names_what_went_wrong(
     assert run.status == "failed"
     set_clock(datetime.now(UTC))
     _check(app)
-    english = _by_recipient(inbox.wait(2))["boss@alpha.example"]
+    mails = _by_recipient(inbox.wait(2))
+    english, french = mails["boss@alpha.example"], mails["chef@alpha.example"]
     assert "the import failed" in english["Subject"]
-    assert "Code" in body(english)  # the run's message: the columns missing
+    # The run's message (the columns missing), in each admin's language whatever the
+    # worker's was.
+    names = run.message_params["names"]
+    assert "Code" in names
+    assert f"Columns missing from the file: {names}." in body(english)
+    assert f"Colonnes absentes du fichier\u00a0: {names}." in body(french)
 
 
 def test_a_dry_run_raises_no_alert(
