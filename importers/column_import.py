@@ -403,6 +403,8 @@ class ColumnImport:
         apart: set[int] = set()  # new rows a unique key refuses (write_batch's set_apart)
 
         def set_apart() -> bool:
+            if engine.renumbers(plan):
+                return False
             apart.update(plan.creates[n] for n in engine.writer.clashing(
                 [self.unique_values(i) for i in plan.creates]))
             return bool(apart)

@@ -410,6 +410,8 @@ class ImportEngine:
                 plan.merge(self.write_alone(apart))
 
         def set_apart() -> bool:
+            if self.renumbers(plan):
+                return False
             clashing = self.writer.clashing(plan.creates)
             apart.extend(row["_item"] for n, row in enumerate(plan.creates) if n in clashing)
             plan.creates = [row for n, row in enumerate(plan.creates) if n not in clashing]
@@ -417,6 +419,12 @@ class ImportEngine:
 
         self.account(self.write_plan(plan, write,
                                      (item for item in items if not item.problems), set_apart))
+
+    def renumbers(self, plan: Plan) -> bool:
+        """Whether the plan changes a unique value of a record (its number): a new row set
+        apart would then be written after that change, where row by row it may come before
+        it (the row that frees a number, the new one taking it, a later one taking it too)."""
+        return any(name in row for _item, row in plan.updates for name in self.writer.unique)
 
     def write_plan(self, plan: Plan, write: Any, items: Iterable[Item],
                    set_apart: Any = None) -> Plan:

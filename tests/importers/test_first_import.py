@@ -250,6 +250,28 @@ def test_a_number_used_twice_sends_only_its_rows_one_by_one(
     assert written_alone == [4, 6]
 
 
+def test_a_number_freed_and_taken_again_in_one_batch_goes_to_the_row_that_comes_first(
+    customers, profile, feed_file, run_import, written_alone
+):
+    # R-A gives up FA-N, the new R-B takes it, R-C wants it too: row by row, in the file's
+    # order, as before (a new row set apart would be written after R-C took the number).
+    for key, number in (("R-A", "FA-N"), ("R-C", "FA-C")):
+        create_record(ENTITIES["invoices"],
+                      {"external_ref": key, "number": number, "account": customers[1].id})
+    db.session.commit()
+    path = feed_file(HEADER + "R-A;FA-M;C1;01/10/2026;5,00;\n"
+                     "R-B;FA-N;C1;01/10/2026;5,00;\n"
+                     "R-C;FA-N;C1;01/10/2026;5,00;\n")
+    run = run_import(profile, path)
+
+    assert (run.counts["created"], run.counts["updated"], run.counts["failed"]) == (1, 1, 1)
+    assert [(e.line, e.column) for e in row_errors(run)] == [(4, "N° facture")]
+    invoices = by_key("invoices")
+    assert {key: invoices[key].number for key in invoices} == {
+        "R-A": "FA-M", "R-B": "FA-N", "R-C": "FA-C"}
+    assert written_alone == [2, 3, 4]
+
+
 def test_a_number_used_twice_in_a_file_with_lines_sends_only_its_document_alone(
     customers, make_profile, feed_file, run_import, written_alone
 ):
