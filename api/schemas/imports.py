@@ -97,7 +97,7 @@ class ErrorKindSchema(ma.Schema):
     def _kind(self, kind: ErrorKind, **kwargs: Any) -> dict[str, Any]:
         first = kind.first
         return {"kind": first.id, "count": kind.count, "values": kind.values,
-                "column": first.column, "message": group_message(first, True, True),
+                "column": first.column, "message": group_message(first, True, whole_kind=True),
                 "code": first.message_id}
 
 

@@ -131,18 +131,22 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
     _set_archived(entity, writer, plan.unarchived, None, now)
     _set_archived(entity, writer, plan.archived, now, now)
     delete_records(entity, plan.deleted)
-    ended, actor = datetime.now(UTC), current_actor()
+    ended, actor, summary = datetime.now(UTC), current_actor(), plan.summary()
     for reverted in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(plan.runs))):
         reverted.reverted_at, reverted.reverted_by = ended, actor.label[:254]
         if reverted is not run:  # asked as part of this one
-            reverted.revert_actor = {"kind": actor.kind, "id": actor.id,
-                                     "label": actor.label[:254]}
+            reverted.revert_actor = _stored_actor(actor)
             reverted.revert_requested_at = run.revert_requested_at or ended
             reverted.revert_worker_id = None
-        reverted.revert_summary = plan.summary()
+        reverted.revert_summary = summary
         reverted.revert_status, reverted.revert_message = "done", None
-        record_event("revert", "import_runs", reverted.id, None, plan.summary())
+        record_event("revert", "import_runs", reverted.id, None, summary)
     return plan
+
+
+def _stored_actor(actor: Any) -> dict[str, Any]:
+    """Who asks for a revert, as the run keeps it (the job writes as this actor)."""
+    return {"kind": actor.kind, "id": actor.id, "label": actor.label[:254]}
 
 
 def earlier_goes(run: ImportRun) -> list[ImportRun]:
@@ -176,7 +180,6 @@ def request_revert(run: ImportRun) -> None:
         raise ValidationError({"": _not_revertible(run)})
     if _profile_holder(run) is not None:
         raise ValidationError({"": _(PROFILE_BUSY)})
-    actor = current_actor()
     # Asked only if no one asked meanwhile: of requests at the same moment, one is queued,
     # the others refused (the row stays locked by the winner's transaction until it commits).
     asked = db.session.execute(
@@ -184,7 +187,7 @@ def request_revert(run: ImportRun) -> None:
                                 or_(ImportRun.revert_status.is_(None),
                                     ImportRun.revert_status.not_in(("queued", "running"))))
         .values(revert_status="queued", revert_requested_at=datetime.now(UTC),
-                revert_actor={"kind": actor.kind, "id": actor.id, "label": actor.label[:254]},
+                revert_actor=_stored_actor(current_actor()),
                 revert_worker_id=None, revert_heartbeat_at=None, revert_message=None)
         .execution_options(synchronize_session=False))
     if asked.rowcount != 1:
