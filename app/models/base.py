@@ -22,6 +22,9 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# JSON text on both: a document whose keys' order is the user's (an import profile lists its
+# columns as the file gives them), which JSONB would sort by length and bytes.
+OrderedJSON = JSON()
 Money = Numeric(14, 2, asdecimal=True)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import JSONType, TenantScoped, TimestampMixin, UTCDateTime, utcnow
+from app.models.base import JSONType, OrderedJSON, TenantScoped, TimestampMixin, UTCDateTime, utcnow
 
 RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "interrupted")
 RUN_SOURCES = ("upload", "api", "cli", "sftp", "pull")
@@ -29,7 +29,7 @@ class ImportProfile(TenantScoped, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(100))
     entity: Mapped[str] = mapped_column(String(30))
     version: Mapped[int] = mapped_column(default=1)
-    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    definition: Mapped[dict[str, Any]] = mapped_column(OrderedJSON)
     is_active: Mapped[bool] = mapped_column(default=True)
     # The run holding the profile: two runs of one profile never run at once.
     locked_by_run_id: Mapped[int | None]
@@ -49,7 +49,7 @@ class ImportProfileVersion(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     profile_id: Mapped[int] = mapped_column(ForeignKey("import_profiles.id", ondelete="CASCADE"))
     version: Mapped[int]
-    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    definition: Mapped[dict[str, Any]] = mapped_column(OrderedJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(254), default="")
 

@@ -34,6 +34,27 @@ def test_a_profile_is_created_from_its_json(api_client):
     assert event.actor_kind == "token"
 
 
+def test_a_profile_reads_back_with_its_columns_and_value_maps_in_the_order_sent(api_client):
+    columns = {"Statut": "status", "N° facture": "number", "Montant TTC": "total",
+               "Date": "issued_on", "Divers": ""}
+    maps = {"Statut": {"Réglée": "paid", "Annulée": "cancelled", "Émise": "issued"}}
+    profile = _create(api_client, {"name": "factures", "entity": "invoices", "key": "number",
+                                   "columns": columns, "value_maps": maps}).get_json()
+    assert list(profile) [:4] == ["id", "name", "entity", "mode"]  # as the schema gives them
+    body = api_client.get(f"/api/v1/import-profiles/{profile['id']}").get_json()
+    assert list(body["columns"]) == list(columns)
+    assert list(body["value_maps"]["Statut"]) == list(maps["Statut"])
+    reordered = dict(reversed(list(columns.items())))
+    patched = api_client.patch(f"/api/v1/import-profiles/{profile['id']}",
+                               json={"columns": reordered})
+    assert patched.status_code == 200, patched.data
+    assert list(patched.get_json()["columns"]) == list(reordered)
+    # The same profile: no new version, its rows still recognised by their fingerprints.
+    assert patched.get_json()["version"] == 1
+    assert list(api_client.get(f"/api/v1/import-profiles/{profile['id']}").get_json()[
+        "columns"]) == list(reordered)
+
+
 def test_an_invalid_profile_answers_422_per_field(api_client):
     response = api_client.post("/api/v1/import-profiles", json={
         "name": "clients", "entity": "accounts", "columns": {"Nom": "name", "X": "nowhere"}})

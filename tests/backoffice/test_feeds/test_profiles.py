@@ -169,6 +169,36 @@ def test_editing_a_profile_keeps_every_version(admin_client, admin_user, invoice
     assert html.escape('"mode": "upsert"', quote=False) in page.replace("&#34;", '"')
 
 
+def test_a_profile_keeps_its_columns_in_the_files_order(admin_client, promoteur):
+    """An admin maps the columns as his file gives them: the mapping screen, the JSON editor
+    and every later read list them in that order, on PostgreSQL as on SQLite (a key's length
+    or spelling puts nothing first)."""
+    columns = {"Promoteur": "custom.promoteur", "N° Facture": "number",
+               "Montant TTC": "total", "Date": "issued_on", "Code client": "account.external_ref",
+               "Commentaire libre": ""}
+    assert admin_client.post("/alpha/feeds/profiles/new", data=_mapping(
+        columns)).status_code == 302
+    profile = db.session.scalar(select(ImportProfile))
+    url = f"/alpha/feeds/profiles/{profile.id}"
+    assert list(chosen_targets(admin_client.get(f"{url}/edit"))) == list(columns)
+    stored = json.loads(html.unescape(re.search(
+        r'<textarea[^>]*name="definition"[^>]*>(.*?)</textarea>',
+        admin_client.get(f"{url}/json").data.decode(), re.S).group(1)))
+    assert list(stored) [:4] == ["name", "entity", "mode", "columns"]
+    assert list(stored["columns"]) == list(columns)
+    # The file's columns come in another order: the same profile, shown in the new order.
+    reordered = dict(reversed(list(columns.items())))
+    assert admin_client.post(f"{url}/edit", data=_mapping(reordered)).status_code == 302
+    db.session.expire_all()
+    assert profile.version == 1
+    assert list(chosen_targets(admin_client.get(f"{url}/edit"))) == list(reordered)
+    changed = {**reordered, "Commentaire libre": "custom.promoteur", "Promoteur": ""}
+    assert admin_client.post(f"{url}/edit", data=_mapping(changed)).status_code == 302
+    db.session.expire_all()
+    assert [list(v.definition["columns"]) for v in profile.versions] == [list(changed),
+                                                                           list(columns)]
+
+
 @pytest.mark.parametrize(("columns", "over", "message"), [
     ({**EXPECTED, "Promoteur": "custom.inconnu"}, {},
      lambda: fr("“%(target)s” is not a field of %(entity)s.", target="custom.inconnu",
