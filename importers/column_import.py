@@ -231,12 +231,12 @@ class ColumnImport:
             if index not in problems:
                 problems[index] = [engine.repeated_key_problem(keys[index], first,
                                                                lines[index])]
+        self.ids: dict[str, list[Any]] = {}
+        self.partners: list[Any] | None = None
+        self._resolve(problems)  # a failed row's unknown customer is told with its other errors
         self._fail(problems)
         good = [i for i in range(len(batch)) if i not in problems] if problems \
             else list(range(len(batch)))
-        self.ids: dict[str, list[Any]] = {}
-        self.partners: list[Any] | None = None
-        good = self._resolve(good)
         if good:
             self._classify_and_write(good)
 
@@ -304,13 +304,13 @@ class ColumnImport:
 
     # -- references -----------------------------------------------------------------------------
 
-    def _resolve(self, good: list[int]) -> list[int]:
-        """Ids of related records by their external_ref; rows naming an unknown one fail."""
-        problems: dict[int, list] = {}
+    def _resolve(self, problems: dict[int, list]) -> None:
+        """Ids of related records by their external_ref; a row naming an unknown one gets
+        that problem too (added to `problems`, by row)."""
         for n, name in self.refs:
             refs = self.values[n]
             memory = self.reference_memory[name]
-            named = {refs[i] for i in good}
+            named = set(refs)
             named.discard(None)
             wanted = named.difference(memory)
             if wanted and name not in self.preloaded:
@@ -331,14 +331,10 @@ class ColumnImport:
             self.ids[name] = [hit[0] if hit else None for hit in hits]
             if name == "account":
                 self.partners = [hit[1] if hit else None for hit in hits]
-            for i in good:
-                if hits[i] is None and refs[i] is not None:
+            for i, ref in enumerate(refs):
+                if hits[i] is None and ref is not None:
                     problems.setdefault(i, []).append(
-                        self.engine.unknown_reference_problem(name, refs[i]))
-        if not problems:
-            return good
-        self._fail(problems)
-        return [i for i in good if i not in problems]
+                        self.engine.unknown_reference_problem(name, ref))
 
     def _worth_preloading(self, table: Any) -> bool:
         """All the tenant's related records at once, rather than those of each batch, when

@@ -264,9 +264,9 @@ class ImportEngine:
         for item in batch:
             self._complete(item)
         with self.errors_after_write():
+            self._repeated(batch)
+            self._resolve_refs(batch)  # a failed row's unknown customer is told with the rest
             items = self._reject(batch)
-            self._resolve_refs(items)
-            items = [i for i in items if not i.problems]
             if self.documents is not None:
                 items = self.documents.check(items)
             if items:
@@ -315,14 +315,17 @@ class ImportEngine:
         self.has_keys = True
         return True
 
-    def _reject(self, batch: list[Item]) -> list[Item]:
-        """Record the items' problems (and repeated keys); the items that can go in."""
+    def _repeated(self, batch: list[Item]) -> None:
+        """Note the items' keys; a key repeated is the problem of an item that has none."""
         keyed = [item for item in batch if item.key is not None]
         repeats = self.note_keys([(item.key, item.line) for item in keyed])
         for index, first in repeats.items():
             item = keyed[index]
             if not item.problems:
                 item.problems.append(self.repeated_key_problem(item.key, first, item.line))
+
+    def _reject(self, batch: list[Item]) -> list[Item]:
+        """Record the items' problems; the items that can go in."""
         items = []
         for item in batch:
             if item.has_problems:
@@ -394,9 +397,6 @@ class ImportEngine:
                     item.values[f"{target}_id"] = found[ref][0]
                     if target == "account":
                         item.values.setdefault("_account_partner_id", found[ref][1])
-        for item in items:
-            if item.problems:
-                self.fail(item)
 
     # -- writing --------------------------------------------------------------------------
 

@@ -348,6 +348,26 @@ def test_an_unknown_reference_is_a_row_error_naming_it(customers, make_profile, 
 
 
 @pytest.mark.usefixtures("either_path")
+def test_a_row_with_a_bad_cell_also_names_its_unknown_customer(customers, make_profile,
+                                                               run_import, feed_file):
+    """Every error of a row at once: the customer need not wait for the mail to be fixed."""
+    profile = make_profile("contacts", {"Réf": "external_ref", "Code client":
+                                        "account.external_ref", "Nom": "last_name",
+                                        "Courriel": "email"})
+    run = run_import(profile, feed_file(
+        "Réf;Code client;Nom;Courriel\nK1;C001;Dupont;dupont@example.fr\n"
+        "K2;C999;Inconnu;pas-un-courriel\nK3;C002;Martin;pas-un-courriel\n"
+        "K4;C998;Leroy;leroy@example.fr\nK4;C997;Leroy;leroy@example.fr\n"))
+    assert (run.counts["created"], run.counts["failed"]) == (1, 4)
+    errors = [(e.line, e.column, e.value) for e in sorted(
+        row_errors(run), key=lambda e: (e.line, e.id))]
+    assert errors == [(3, "Courriel", "pas-un-courriel"), (3, "Code client", "C999"),
+                      (4, "Courriel", "pas-un-courriel"), (5, "Code client", "C998"),
+                      (6, "Réf", "K4"), (6, "Code client", "C997")]
+    assert sorted(by_key("contacts")) == ["K1"]
+
+
+@pytest.mark.usefixtures("either_path")
 def test_an_unknown_reference_reads_in_english_too(customers, make_profile, run_import,
                                                    feed_file):
     profile = make_profile("contacts", {"Réf": "external_ref", "Code client":
