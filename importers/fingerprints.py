@@ -4,13 +4,14 @@ without converting a cell.
 A row's fingerprint is a BLAKE2b digest (16 bytes) of its mapped cells as read, in the
 profile's column order and joined by NUL (which the CSV reader never leaves in a cell: the
 join cannot be ambiguous), salted with what else decides what the row converts to: the
-profile's definition at the run's version (columns, options, value maps), the entity's custom
-field definitions, the longest cell allowed, and FORMAT, raised whenever the engine's
-conversion rules change. The digest is stored on the record (`import_digest`) when the run
-creates it, or finds it equal to the row and unwritten since it read it (a record the run
-changes takes it when a later run finds it equal); any other write empties it
-(app/services/fingerprints.py). A later row of the same profile with the same digest is
-then unchanged: its record is what it would write.
+profile's definition at the run's version (columns, options, value maps) and its columns'
+order (two versions may map the same columns in another order: the same cells joined in
+another order), the entity's custom field definitions, the longest cell allowed, and FORMAT,
+raised whenever the engine's conversion rules change. The digest is stored on the record
+(`import_digest`) when the run creates it, or finds it equal to the row and unwritten since
+it read it (a record the run changes takes it when a later run finds it equal); any other
+write empties it (app/services/fingerprints.py). A later row of the same profile with the
+same digest is then unchanged: its record is what it would write.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def salt(
         for cf in custom_fields.values()
     )
     text = json.dumps(
-        [FORMAT, profile_id, profile.definition, definitions, max_field_length],
+        [FORMAT, profile_id, profile.definition, [t.header for t in profile.targets],
+         definitions, max_field_length],
         sort_keys=True,
         ensure_ascii=False,
         default=str,

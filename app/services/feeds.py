@@ -12,7 +12,6 @@ from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.orm.attributes import flag_modified
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -45,11 +44,8 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any]) -> Import
     if other is not None and other.id != profile.id:
         raise ValidationError({"name": _("A profile with this name already exists.")})
     if parsed.definition == profile.definition:
-        if list(parsed.definition["columns"]) != list(profile.definition.get("columns") or {}):
-            # The same columns in the file's new order: shown so from now on, yet the same
-            # profile (no new version, rows recognised as before: importers/fingerprints.py).
-            profile.definition = parsed.definition
-            flag_modified(profile, "definition")  # equal dicts: not seen as a change
+        # The same columns in another order are the same profile (a client may not keep a
+        # JSON object's order): nothing saved.
         return profile
     before = profile.definition
     profile.name, profile.entity = parsed.name, parsed.entity.name

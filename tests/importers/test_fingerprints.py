@@ -239,6 +239,32 @@ def test_a_changed_profile_rule_makes_rows_fail_instead_of_being_skipped(nightly
     assert run.fingerprinted == 0 and run.failed == 3  # 01/10/2026 is not %Y-%m-%d
 
 
+def test_columns_mapped_in_another_order_make_every_row_read_again(
+        tenant, make_profile, feed_file, run_import):
+    """Two versions may map the same columns in another order: the same cells, joined in
+    that order, must not pass for the other version's row (values swapped between two
+    columns are a change)."""
+    columns = {"Code": "external_ref", "Nom": "name", "Ville": "city"}
+    profile = make_profile("accounts", columns, name="clients")
+
+    def run(line: str) -> ImportRun:
+        # A quoted cell: the file is read by csv, its rows fingerprinted by their cells.
+        return run_import(profile, feed_file(f"Code;Nom;Ville\n{line}\n"), force=True)
+
+    run('C1;"Dupont";Lyon')
+    assert run('C1;"Dupont";Lyon').fingerprinted == 1
+    reordered = {"Code": "external_ref", "Ville": "city", "Nom": "name"}
+    for options in ({"delimiter": ";"}, {}):  # version 3 maps what version 1 did
+        feeds.update_profile(profile, {"name": "clients", "entity": "accounts",
+                                       "columns": reordered, **options})
+    db.session.commit()
+    assert profile.version == 3 and list(profile.definition["columns"]) == list(reordered)
+    swapped = run('C1;"Lyon";Dupont')
+    assert (swapped.updated, swapped.fingerprinted) == (1, 0)
+    customer = by_key("accounts")["C1"]
+    assert (customer.name, customer.city) == ("Lyon", "Dupont")
+
+
 def test_a_deleted_record_is_created_again(nightly):
     nightly()
     delete_record(_invoice("R3"))
