@@ -168,7 +168,8 @@ def _submit(run: ImportRun) -> Any:
 
 def _save_profile(profile: ImportProfile | None, definition: Any) -> ImportProfile:
     """Write the profile's new version (the caller's transaction() commits it)."""
-    return service.update_profile(profile, definition) if profile is not None \
+    return service.update_profile(profile, definition, order_counts=True) \
+        if profile is not None \
         else service.create_profile(definition)
 
 

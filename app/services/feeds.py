@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -37,19 +38,22 @@ def create_profile(definition: dict[str, Any]) -> ImportProfile:
     return profile
 
 
-def update_profile(profile: ImportProfile, definition: dict[str, Any]) -> ImportProfile:
-    """Save a new version of the profile (earlier runs keep naming the version they used)."""
+def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
+                   order_counts: bool = False) -> ImportProfile:
+    """Save a new version of the profile (earlier runs keep naming the version they used).
+    The same columns in another order are a new version only when `order_counts` (an admin's
+    mapping screen or JSON editor): an API client need not keep a JSON object's order."""
     parsed = parse_profile(definition)
     other = find_profile(parsed.name)
     if other is not None and other.id != profile.id:
         raise ValidationError({"name": _("A profile with this name already exists.")})
-    if parsed.definition == profile.definition:
-        # The same columns in another order are the same profile (a client may not keep a
-        # JSON object's order): nothing saved.
+    if parsed.definition == profile.definition and (not order_counts or list(
+            parsed.definition["columns"]) == list(profile.definition.get("columns") or {})):
         return profile
     before = profile.definition
     profile.name, profile.entity = parsed.name, parsed.entity.name
     profile.definition, profile.version = parsed.definition, profile.version + 1
+    flag_modified(profile, "definition")  # another order alone: equal dicts, yet written
     db.session.flush()
     _add_version(profile)
     record_event("update", "import_profiles", profile.id, before, parsed.definition)
