@@ -112,7 +112,7 @@ def find_profile(name_or_id: Any) -> ImportProfile | None:
         wanted = plain_name(text)
         profile = next((p for p in db.session.scalars(select(ImportProfile).order_by(
             ImportProfile.id)) if plain_name(p.name) == wanted), None)
-    if profile is None and text.isdigit() and len(text) < 10:
+    if profile is None and text.isascii() and text.isdigit() and len(text) < 10:
         profile = db.session.scalar(select(ImportProfile).where(ImportProfile.id == int(text)))
     return profile
 

@@ -131,6 +131,7 @@ def test_the_profile_may_be_named_by_id(api_client, partners_profile, queued_job
 
 @pytest.mark.parametrize("fields, error", [
     ({"profile": "inconnu"}, "profile"), ({"profile": ""}, "profile"),
+    ({"profile": "²"}, "profile"), ({"profile": "١٢"}, "profile"),  # digits, not ASCII ones
     ({"dry_run": "peut-être"}, "dry_run"),
 ])
 def test_an_invalid_upload_answers_422(api_client, partners_profile, queued_jobs, fields,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,11 @@ from importers.export_runs import run_export
 
 @pytest.fixture
 def make_export(tenant) -> Callable[..., Export]:
+    numbers = itertools.count(1)
+
     def make(**over: Any) -> Export:
         data = {
-            "name": f"export-{len(over)}-{id(over)}",
+            "name": f"export-made-{next(numbers)}",
             "entity": "invoices",
             "columns": ["number", "issued_on", "account", "total"],
             "format": "csv_utf8",
