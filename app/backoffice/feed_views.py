@@ -55,7 +55,7 @@ from app.errors import ValidationError
 from app.forms import flash_form_errors
 from app.models import ImportProfile, ImportRun
 from app.models.base import MAX_ID
-from app.models.feed import RUN_STATUSES
+from app.models.feed import CUT_SHORT, RUN_STATUSES
 from app.policies import can_administer, get_visible_or_404
 from app.queries import error_groups
 from app.queries import feeds as queries
@@ -64,7 +64,7 @@ from app.queries.feed_accounts import inbox_problems
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
-from app.services.import_revert import CUT_SHORT, RevertPlan, plan_revert, request_revert
+from app.services.import_revert import RevertPlan, plan_revert, request_revert
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import tenant_context
 from app.web.downloads import download

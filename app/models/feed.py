@@ -13,6 +13,8 @@ from app.models.base import JSONType, OrderedJSON, TenantScoped, TimestampMixin,
 RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "interrupted")
 RUN_SOURCES = ("upload", "api", "cli", "sftp", "pull")
 FINISHED = ("succeeded", "partial", "failed", "interrupted")
+# Runs that did not reach their file's end: a later run of the same file goes on from them.
+CUT_SHORT = ("failed", "interrupted")
 LIVE = ("queued", "running")
 # A revert runs as a job (app/services/import_revert.py): asked, then taken by a worker,
 # then done (or failed, nothing changed: it can be asked again).

@@ -10,14 +10,13 @@ from sqlalchemy.orm import aliased, joinedload
 
 from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRowError, ImportRun
-from app.models.feed import FINISHED
+from app.models.feed import CUT_SHORT, FINISHED
 from app.policies import visible
 from app.profile_names import plain_name
 from app.queries.error_groups import in_group
 from app.queries.keyset import Page, keyset_page
 
 HEALTH_DAYS = 30
-FAILED = ("failed", "interrupted")
 ERRORS_PAGE = 100
 
 
@@ -36,7 +35,7 @@ class FeedHealth:
     def is_failing(self) -> bool:
         # A dry run's errors say what an import would do: the feed itself has not failed.
         last_failed = self.last_run is not None and not self.last_run.is_dry_run \
-            and self.last_run.status in (*FAILED, "partial")
+            and self.last_run.status in (*CUT_SHORT, "partial")
         return bool(self.failed_rows or self.failed_runs or last_failed)
 
 
@@ -51,7 +50,7 @@ def feed_health(now: datetime) -> list[FeedHealth]:
         .label("last_success_at"),
         func.sum(case((recent, ImportRun.rows_done), else_=0)).label("rows"),
         func.sum(case((recent, ImportRun.failed), else_=0)).label("failed_rows"),
-        func.sum(case((recent & ImportRun.status.in_(FAILED), 1), else_=0)).label("failed_runs"),
+        func.sum(case((recent & ImportRun.status.in_(CUT_SHORT), 1), else_=0)).label("failed_runs"),
     ).group_by(ImportRun.profile_id).subquery()
     last = aliased(ImportRun)
     stmt = (select(ImportProfile, last, stats.c.last_success_at, stats.c.rows,

@@ -30,6 +30,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRun
 from app.models.attachment import Attachment
+from app.models.feed import CUT_SHORT
 from app.services.audit import audit_row, record_event
 from app.services.record_batches import RecordWriter
 from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
@@ -39,8 +40,6 @@ from app.tenancy import current_actor
 KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
 PROFILE_BUSY = "A run of this profile is under way: revert once it has finished."
 REVERT_UNDER_WAY = "This run's revert is already under way."
-# Runs of a file that did not reach its end, which a later run of the same file goes on from.
-CUT_SHORT = ("interrupted", "failed")
 MAX_EARLIER_GOES = 10  # earlier goes of one file looked for before a run
 
 
