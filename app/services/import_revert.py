@@ -1,7 +1,8 @@
 """Undo a finished import run: the records it created are deleted (archived when another
 record now refers to them), those it updated get back the values its audit events hold for
 before the run, those it archived (full sync) come back. A record someone else changed since
-the run is left alone and listed. A dry run plans the same and writes nothing.
+the run, or whose values of before can no longer be written (a related record deleted, a
+number taken since), is left alone and listed. A dry run plans the same and writes nothing.
 
 The run's own audit events (actor "feed", id = the run's) say what it updated and archived;
 the records it created are those it stamped (import_run_id, or its profile for a record a
@@ -23,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, not_, or_, select, update
+from sqlalchemy import Select, UniqueConstraint, and_, not_, or_, select, update
 
 from app.entities import ENTITIES, Entity, get_entity
 from app.errors import ValidationError
@@ -31,6 +32,7 @@ from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRun
 from app.models.attachment import Attachment
 from app.models.feed import CUT_SHORT
+from app.services.attachments import delete_attachment
 from app.services.audit import audit_row, record_event
 from app.services.record_batches import RecordWriter
 from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
@@ -41,6 +43,7 @@ KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
 PROFILE_BUSY = "A run of this profile is under way: revert once it has finished."
 REVERT_UNDER_WAY = "This run's revert is already under way."
 MAX_EARLIER_GOES = 10  # earlier goes of one file looked for before a run
+_STAMPS = ("tenant_id", "import_run_id", "import_profile_id")  # not values of a record
 
 
 @dataclass
@@ -100,6 +103,7 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     created |= taken_over
     changed |= taken_over
     referred = _referred_to(entity, runs, created - changed)
+    changed |= _unwritable(entity, plan, set(first) - created - changed)
     for record_id in sorted(created):
         if record_id in changed:
             plan.skipped.append(record_id)
@@ -129,8 +133,11 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
     _restore(entity, writer, plan, now)
     _set_archived(entity, writer, plan.unarchived, None, now)
     _set_archived(entity, writer, plan.archived, now, now)
+    _delete_attachments(entity, plan.deleted)
     delete_records(entity, plan.deleted)
-    ended, actor, summary = datetime.now(UTC), current_actor(), plan.summary()
+    # The revert's own events carry the moment it is marked with: a revert of an earlier
+    # run tells them apart from changes by someone else (_changed_since).
+    ended, actor, summary = now, current_actor(), plan.summary()
     for reverted in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(plan.runs))):
         reverted.reverted_at, reverted.reverted_by = ended, actor.label[:254]
         if reverted is not run:  # asked as part of this one
@@ -277,12 +284,19 @@ def _made_by_earlier_goes(entity: Entity, runs: list[ImportRun], touched: dict[i
                                        for run in earlier)),
             ~select(AuditEvent.id).where(
                 AuditEvent.entity == entity.name, AuditEvent.record_id == model.id,
-                AuditEvent.action == "create").exists())))
+                AuditEvent.action == "create", _since(earlier)).exists())))
     return found
 
 
 def _started(runs: list[ImportRun]) -> list[ImportRun]:
     return [run for run in runs if run.started_at is not None]
+
+
+def _since(runs: list[ImportRun]) -> Any:
+    """Audit events written since the first of the (started) runs began: on SQLite a
+    deleted record's id is given again, and the events of the record that held it before
+    are not about the one the runs created."""
+    return AuditEvent.created_at >= min(run.started_at for run in _started(runs))
 
 
 def _stamped(entity: Entity, runs: list[ImportRun]) -> Select:
@@ -323,7 +337,8 @@ def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[i
     found: set[int] = set()
     for chunk in chunks(sorted(ids)):
         events = db.session.execute(select(AuditEvent.record_id, AuditEvent.action).where(
-            AuditEvent.entity == entity.name, AuditEvent.record_id.in_(chunk))).all()
+            AuditEvent.entity == entity.name, AuditEvent.record_id.in_(chunk),
+            _since(runs))).all()
         made = {record_id for record_id, action in events if action == "create"}
         found |= {record_id for record_id, _action in events} - made
     return found
@@ -332,15 +347,21 @@ def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[i
 def _changed_since(entity: Entity, runs: list[ImportRun], first: dict[int, int],
                    created: set[int]) -> set[int]:
     """The records that an audit event not of these runs changed after they first did (an
-    edit between two goes of a file too: undoing the goes would undo it)."""
+    edit between two goes of a file too: undoing the goes would undo it). A later run
+    reverted since and its revert cancel out: their events are not changes."""
     mine = and_(AuditEvent.actor_kind == "feed",
                 AuditEvent.actor_id.in_([run.id for run in runs]))
+    undone = _undone_since(runs)
+    if undone:
+        mine = or_(mine, and_(AuditEvent.actor_kind == "feed",
+                              AuditEvent.actor_id.in_([i for i, _at in undone])),
+                   AuditEvent.created_at.in_([at for _i, at in undone]))
     named = []
     if first:  # events after the runs' first one, on the records they wrote
         named.append(and_(AuditEvent.id > min(first.values()), AuditEvent.record_id.in_(
             select(AuditEvent.record_id).where(AuditEvent.entity == entity.name, mine))))
     if created:
-        named.append(AuditEvent.record_id.in_(_stamped(entity, runs)))
+        named.append(and_(AuditEvent.record_id.in_(_stamped(entity, runs)), _since(runs)))
     changed: set[int] = set()
     if named:
         for record_id, event_id in db.session.execute(select(
@@ -354,11 +375,23 @@ def _changed_since(entity: Entity, runs: list[ImportRun], first: dict[int, int],
     return changed
 
 
+def _undone_since(runs: list[ImportRun]) -> list[tuple[int, datetime]]:
+    """The runs reverted since these began (later runs, undone before these are), with the
+    moment of their revert, which its own audit events carry."""
+    started = _started(runs)
+    if not started:
+        return []
+    return [tuple(row) for row in db.session.execute(select(
+        ImportRun.id, ImportRun.reverted_at).where(
+        ImportRun.reverted_at >= min(run.started_at for run in started),
+        ImportRun.id.not_in([run.id for run in runs])))]
+
+
 def _referred_to(entity: Entity, runs: list[ImportRun], ids: set[int]) -> set[int]:
     """Those of the records (created by the runs) that anything else now refers to: another
     record, a file, a login or an API token (a partner's), a mandate, a subscription… —
     every foreign key to the entity's table but its own lines' (which go with it) — or a file
-    attached to it."""
+    attached to it by someone else (the files the runs attached go with their records)."""
     if not ids:
         return set()
     table = entity.model.__table__
@@ -370,8 +403,61 @@ def _referred_to(entity: Entity, runs: list[ImportRun], ids: set[int]) -> set[in
     for column in columns:
         found |= set(db.session.scalars(select(column).where(column.in_(created)).distinct()))
     found |= set(db.session.scalars(select(Attachment.record_id).where(
-        Attachment.record_type == entity.name, Attachment.record_id.in_(created)).distinct()))
+        Attachment.record_type == entity.name, Attachment.record_id.in_(created),
+        Attachment.id.not_in(_attached_by(runs))).distinct()))
     return found & ids
+
+
+def _attached_by(runs: list[ImportRun]) -> Select:
+    """The ids of the files the runs attached (an archive's documents)."""
+    return select(AuditEvent.record_id).where(
+        AuditEvent.entity == "attachments", AuditEvent.action == "create",
+        AuditEvent.actor_kind == "feed", AuditEvent.actor_id.in_([run.id for run in runs]))
+
+
+def _delete_attachments(entity: Entity, ids: list[int]) -> None:
+    """The files of records about to be deleted (those the runs attached: a record with
+    another is archived instead), each deletion audited."""
+    for chunk in chunks(ids):
+        for attachment in db.session.scalars(select(Attachment).where(
+                Attachment.record_type == entity.name, Attachment.record_id.in_(chunk))
+                .order_by(Attachment.id)):
+            delete_attachment(attachment)
+
+
+def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int]) -> set[int]:
+    """Those of the updated records whose values of before can no longer be written: the
+    record they referred to is deleted since, or their number (a unique key) is held by
+    another record since. They are left alone and listed, as changed since."""
+    table, mapper = entity.model.__table__, db.Model.registry.mappers
+    olds = {i: plan.before[i] for i in updated if i in plan.before}
+    unwritable: set[int] = set()
+    for column in table.c:
+        keys = [key for key in column.foreign_keys if column.name not in _STAMPS]
+        wanted = {i: old[column.name] for i, old in olds.items()
+                  if old.get(column.name) is not None}
+        if not keys or not wanted:
+            continue
+        target = next(m.class_ for m in mapper if m.local_table is keys[0].column.table)
+        found: set[Any] = set()
+        for chunk in chunks(sorted(set(wanted.values()))):
+            found |= set(db.session.scalars(select(target.id).where(target.id.in_(chunk))))
+        unwritable |= {i for i, value in wanted.items() if value not in found}
+    model = entity.model
+    for constraint in table.constraints:
+        names = [c.name for c in constraint.columns if c.name != "tenant_id"]
+        if not isinstance(constraint, UniqueConstraint) or len(names) != 1:
+            continue
+        name = names[0]
+        wanted = {i: _coerced(table.c[name], old[name]) for i, old in olds.items()
+                  if old.get(name) is not None}
+        attribute = model.__mapper__.get_property_by_column(table.c[name]).class_attribute
+        holders: dict[Any, int] = {}
+        for chunk in chunks(sorted(set(wanted.values()))):
+            holders.update(db.session.execute(select(attribute, model.id).where(
+                attribute.in_(chunk))).tuples().all())
+        unwritable |= {i for i, value in wanted.items() if holders.get(value, i) != i}
+    return unwritable
 
 
 def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: datetime) -> None:

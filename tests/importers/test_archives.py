@@ -15,7 +15,9 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Attachment, Contact
+from app.models import Attachment, Contact, ImportRun
+from app.services.attachments import add_attachment
+from app.services.import_revert import revert_run
 from tests.backoffice.conftest import text
 from tests.importers.conftest import records, row_errors
 
@@ -361,3 +363,36 @@ def test_a_profile_refuses_a_documents_setting_without_its_column(make_profile):
             "contacts", {"Nom": "last_name", "Réf": "external_ref"}, documents={"colonne": "CV"}
         )
     assert "documents" in refused.value.errors
+
+
+def test_a_revert_deletes_the_contacts_the_archive_created_with_their_cvs(
+    tmp_path, cv_profile, run_import
+):
+    run = run_import(
+        cv_profile,
+        archive(tmp_path, ["K1;C1;Martin;Paul;Comptable;15/03/2027;martin.pdf"],
+                {"martin.pdf": pdf_file("Paul Martin expert-comptable")}),
+    )
+    assert run.created == 1
+    plan = revert_run(db.session.get(ImportRun, run.id))
+    db.session.commit()
+    assert (len(plan.deleted), plan.archived) == (1, [])
+    assert records("contacts", external_ref="K1") == []
+    assert db.session.scalars(select(Attachment)).all() == []
+
+
+def test_a_created_contact_someone_attached_a_file_to_since_is_archived_with_its_files(
+    tmp_path, cv_profile, run_import
+):
+    run = run_import(
+        cv_profile,
+        archive(tmp_path, ["K1;C1;Martin;Paul;Comptable;15/03/2027;martin.pdf"],
+                {"martin.pdf": pdf_file("Paul Martin expert-comptable")}),
+    )
+    contact = records("contacts", external_ref="K1")[0]
+    add_attachment(contact, "lettre.pdf", io.BytesIO(pdf_file("Lettre de motivation")))
+    db.session.commit()
+    plan = revert_run(db.session.get(ImportRun, run.id))
+    db.session.commit()
+    assert (plan.deleted, plan.archived) == ([], [contact.id])
+    assert len(_attachments(records("contacts", external_ref="K1")[0])) == 2

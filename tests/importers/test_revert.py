@@ -356,3 +356,104 @@ def test_a_full_sync_run_that_failed_after_archiving_can_still_be_reverted(
     assert run.archived == 1 and run.can_revert
     assert _revert(run).unarchived == [by_key("accounts")["A2"].id]
     assert by_key("accounts")["A2"].archived_at is None
+
+
+def test_a_second_revert_of_the_same_file_deletes_what_it_created_again(
+        base_records, tmp_path, make_profile, run_import):
+    # On SQLite a deleted record's id is given again: the first revert's deletions are
+    # events of other records, not changes of the new ones.
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\nA2;Deux\n", encoding="utf-8")
+    assert len(_revert(run_import(profile, path)).deleted) == 2
+    again = run_import(profile, path)
+    assert again.counts["created"] == 2
+    plan = _revert(again)
+    assert (len(plan.deleted), plan.skipped) == (2, [])
+    assert not {"A1", "A2"} & set(by_key("accounts"))
+
+
+def _invoice_profile(make_profile):
+    create_record(ENTITIES["accounts"], {"name": "Client 2", "external_ref": "C2"})
+    db.session.commit()
+    return make_profile("invoices", {"Réf": "external_ref", "N°": "number",
+                                     "Client": "account.external_ref", "Total": "total"})
+
+
+def test_a_record_whose_former_customer_is_gone_is_left_alone_and_the_rest_reverted(
+        base_records, tmp_path, make_profile, run_import):
+    profile = _invoice_profile(make_profile)
+    path = tmp_path / "f.csv"
+    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\nX2;F-2;C2;20\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;N°;Client;Total\nX1;F-1;C2;10\nX2;F-2;C2;25\n", encoding="utf-8")
+    run = run_import(profile, path)
+    invoices = by_key("invoices")
+    db.session.delete(by_key("accounts")["C1"])
+    db.session.commit()
+    dry = _revert(run, dry_run=True)
+    plan = _revert(run)
+    assert (dry.skipped, dry.restored) == (plan.skipped, plan.restored) \
+        == ([invoices["X1"].id], [invoices["X2"].id])
+    invoices = by_key("invoices")
+    assert invoices["X1"].account_id == by_key("accounts")["C2"].id
+    assert invoices["X2"].total == Decimal(20)
+
+
+def test_a_record_whose_former_number_is_taken_is_left_alone_and_the_rest_reverted(
+        base_records, tmp_path, make_profile, run_import):
+    profile = _invoice_profile(make_profile)
+    path = tmp_path / "f.csv"
+    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\nX2;F-2;C1;20\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;N°;Client;Total\nX1;F-10;C1;10\nX2;F-20;C1;20\n", encoding="utf-8")
+    run = run_import(profile, path)
+    create_record(ENTITIES["invoices"], {"number": "F-1", "account": by_key("accounts")["C1"].id})
+    db.session.commit()
+    invoices = by_key("invoices")
+    plan = _revert(run)
+    assert (plan.skipped, plan.restored) == ([invoices["X1"].id], [invoices["X2"].id])
+    numbers = {ref: invoice.number for ref, invoice in by_key("invoices").items()}
+    assert (numbers["X1"], numbers["X2"]) == ("F-10", "F-2")
+
+
+def test_a_number_the_run_changed_comes_back_while_it_is_free(base_records, tmp_path,
+                                                         make_profile, run_import):
+    profile = _invoice_profile(make_profile)
+    path = tmp_path / "f.csv"
+    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\nX2;F-2;C1;20\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;N°;Client;Total\nX1;F-3;C1;10\n", encoding="utf-8")
+    run = run_import(profile, path)
+    plan = _revert(run)
+    assert plan.skipped == [] and by_key("invoices")["X1"].number == "F-1"
+
+
+def test_two_nights_reverted_newest_first_give_back_the_values_of_before_both(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un bis\n", encoding="utf-8")
+    monday = run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un ter\n", encoding="utf-8")
+    tuesday = run_import(profile, path)
+    assert _revert(tuesday).restored and by_key("accounts")["A1"].name == "Un bis"
+    plan = _revert(monday)
+    assert (plan.restored, plan.skipped) == ([by_key("accounts")["A1"].id], [])
+    assert by_key("accounts")["A1"].name == "Un"
+
+
+def test_a_later_run_not_reverted_still_counts_as_a_change_since(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un bis\n", encoding="utf-8")
+    monday = run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un ter\n", encoding="utf-8")
+    run_import(profile, path)
+    assert _revert(monday).skipped == [by_key("accounts")["A1"].id]
+    assert by_key("accounts")["A1"].name == "Un ter"
