@@ -228,10 +228,10 @@ def line_converter(name: str, profile: Profile) -> Converter:
 def compile_columns(profile: Profile, header: list[str],
                     custom_fields: dict[str, CustomField]) -> tuple[list[Column], list[str]]:
     """The converters of the file's mapped columns, and the mapped headers it lacks."""
-    positions = {_fold(h): i for i, h in enumerate(header)}
+    positions = {header_key(h): i for i, h in enumerate(header)}
     columns, missing = [], []
     for target in profile.targets:
-        index = positions.get(_fold(target.header))
+        index = positions.get(header_key(target.header))
         if index is None:
             missing.append(target.header)
             continue
@@ -250,7 +250,7 @@ def compile_columns(profile: Profile, header: list[str],
     return columns, missing
 
 
-def _fold(header: str) -> str:
+def header_key(header: str) -> str:
     """Headers match whatever their case, accents and surrounding spaces."""
     import unicodedata
 

@@ -78,10 +78,10 @@ class RowDocuments:
 
     def bind(self, header: list[str]) -> list[str]:
         """Find the documents column in the file's header; the missing one, if it is."""
-        from importers.convert import _fold
+        from importers.convert import header_key
 
-        wanted = _fold(self.header)
-        self.index = next((n for n, name in enumerate(header) if _fold(name) == wanted), None)
+        wanted = header_key(self.header)
+        self.index = next((n for n, name in enumerate(header) if header_key(name) == wanted), None)
         return [self.header] if self.index is None else []
 
     def check(self, items: list[Item]) -> list[Item]:

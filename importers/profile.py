@@ -81,11 +81,15 @@ class Profile:
         return None
 
 
-def parse_profile(definition: Any, *, check_values: bool = True) -> Profile:
+def parse_profile(definition: Any, *, check_values: bool = True,
+                  saved_maps: Any = None) -> Profile:
     """Check a profile's JSON; raise ValidationError with a message per wrong part.
 
     A run reads its version with `check_values=False`: its value mappings apply as saved (a
-    record deleted since is a row error of the run, not a profile that no longer opens)."""
+    record deleted since is a row error of the run, not a profile that no longer opens).
+    `saved_maps`, the mappings of the version being edited: those kept as they were are not
+    checked again, so that a mapping gone stale (its partner's code changed since) never
+    blocks the edit of another, nor its own removal."""
     if not isinstance(definition, dict):
         raise ValidationError({"": _("A profile is a JSON object.")})
     errors: dict[str, str] = {}
@@ -113,7 +117,7 @@ def parse_profile(definition: Any, *, check_values: bool = True) -> Profile:
     elif entity is not None and key == "number" and not hasattr(entity.model, "number"):
         errors["key"] = _("This entity has no number.")
     value_maps = parse_value_maps(entity, targets, definition.get("value_maps"), errors,
-                                  check_values) \
+                                  check_values, saved_maps) \
         if entity is not None else {}
     if errors:
         raise ValidationError(errors)

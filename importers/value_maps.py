@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.custom_fields import definitions
 from app.entities import ENTITIES, STATUS_LABELS, Entity
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportRowError, ImportRun
-from app.search_text import fold
+from app.search_text import fold, matches
 from app.services.record_rules import chunks
 from importers.values import cell_text
 from importers.vocabulary import choice_lookup, folded
@@ -65,16 +65,25 @@ def record_key(entity: Entity, name: str, value: str) -> str | None:
     key = db.session.scalar(select(model.external_ref).where(model.external_ref == value)
                             .limit(1))
     if key is None and hasattr(model, "name"):
-        found = db.session.scalars(select(model.external_ref).where(
-            func.lower(model.name) == value.lower(), model.external_ref.is_not(None),
-            model.external_ref != "").limit(2)).all()
+        # Whatever its case, accents included: SQLite's lower() folds ASCII letters only,
+        # so the candidates are those holding its words, compared here.
+        wanted = value.casefold()
+        named = or_(func.lower(model.name) == value.lower(), matches(model, value)) \
+            if hasattr(model, "search_text") else func.lower(model.name) == value.lower()
+        found = [ref for ref, name in db.session.execute(select(
+            model.external_ref, model.name).where(
+            named, model.external_ref.is_not(None), model.external_ref != ""))
+            if name.casefold() == wanted]
         key = found[0] if len(found) == 1 else None
     return key
 
 
 def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
-                     errors: dict[str, str], check_values: bool = True) -> ValueMaps:
-    """Check `value_maps` against the profile's columns; the targets as stored (codes, keys)."""
+                     errors: dict[str, str], check_values: bool = True,
+                     saved_maps: Any = None) -> ValueMaps:
+    """Check `value_maps` against the profile's columns; the targets as stored (codes, keys).
+    A mapping found as it is in `saved_maps` (the edited version's) is kept as saved."""
+    saved = saved_maps if isinstance(saved_maps, dict) else {}
     if raw in (None, {}):
         return {}
     if not isinstance(raw, dict):
@@ -100,6 +109,7 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
             errors[where] = _("Map each value of the file to a value in Relais.")
             continue
         resolve = _resolver(entity, target, kind) if check_values else _as_saved
+        kept = saved.get(header) if isinstance(saved.get(header), dict) else {}
         clean: dict[str, str] = {}
         for source, value in mapping.items():
             source = str(source).strip()
@@ -107,7 +117,8 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
             if not source or len(source) > MAX_SOURCE:
                 errors[where] = _("A mapped value has 1 to %(n)d characters.", n=MAX_SOURCE)
                 continue
-            resolved = resolve(value) if value else None
+            resolved = (value if kept.get(source) == value else resolve(value)) \
+                if value else None
             if resolved is None:
                 errors[f"{where}.{source[:40]}"] = _(
                     "“%(value)s” is not a valid value for the column “%(column)s”.",
@@ -214,6 +225,14 @@ class UnmappedValue:
     choices: list[tuple[str, str]]  # a choice column's codes and labels
 
 
+def _maps_of_run(run: ImportRun, profile: ImportProfile) -> ValueMaps:
+    """The value mappings of the version `run` applied."""
+    from app.queries.feeds import definition_at
+
+    maps = definition_at(profile, run.profile_version).get("value_maps")
+    return maps if isinstance(maps, dict) else {}
+
+
 def _mappable_messages() -> list[str]:
     from importers.convert import NOT_ONE_OF
     from importers.engine import NO_REFERENCE
@@ -244,9 +263,10 @@ def _unmapped_errors(run: ImportRun, columns: list[str]) -> Any:
 
 def unmapped_total(run: ImportRun, profile: ImportProfile) -> int:
     """How many distinct values of mappable columns failed `run` for want of a mapping (the
-    list shows the largest only)."""
+    list shows the largest only); not counted (0) when they cannot outnumber the list: at
+    most one value per failed row and mappable column."""
     _parsed, kinds = _mappable_columns(profile)
-    if not kinds:
+    if not kinds or (run.failed or 0) * len(kinds) <= UNMAPPED_LIMIT:
         return 0
     distinct = select(ImportRowError.column, ImportRowError.value).where(
         *_unmapped_errors(run, list(kinds))).distinct().subquery()
@@ -267,17 +287,27 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
         .order_by(func.count().desc(), ImportRowError.column, ImportRowError.value)
         .limit(limit)).tuples()
     found: dict[tuple[str, str], UnmappedValue] = {}
+    ran = _maps_of_run(run, profile)
     choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
                if (header := t.header) in kinds and kinds[header] == "choice"}
     for column, value, count in rows:
-        text = value.strip()
-        mapped = parsed.value_maps.get(column, {})
-        if not text or len(text) > MAX_SOURCE or text in mapped \
-                or fold(text) in {fold(s) for s in mapped}:
+        failed, mapped, used = value.strip(), parsed.value_maps.get(column, {}), \
+            ran.get(column, {})
+        # A row error holds the value the run converted: a mapping's target when the row
+        # was mapped. A target that failed is a mapping gone stale (its partner's code
+        # changed since): the values of the file mapped to it are the ones to map again,
+        # unless mapped to another value by now.
+        stale = [] if failed in used else [
+            source for source, target in used.items() if target == failed
+            and mapped.get(source) in (None, failed)]
+        if not stale and (not failed or len(failed) > MAX_SOURCE or failed in mapped
+                          or fold(failed) in {fold(s) for s in mapped}
+                          or failed in used.values()):
             continue  # mapped by now, or too long to be (it stays a row error)
-        if (column, text) in found:
-            found[column, text].rows += count
-        else:
-            found[column, text] = UnmappedValue(column, text, count, kinds[column],
-                                                choices.get(column, []))
+        for text in stale or [failed]:
+            if (column, text) in found:
+                found[column, text].rows += count
+            else:
+                found[column, text] = UnmappedValue(column, text, count, kinds[column],
+                                                    choices.get(column, []))
     return list(found.values())

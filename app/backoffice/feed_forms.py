@@ -17,6 +17,7 @@ from app.backoffice.forms import options
 from app.entities import ENTITIES, REF
 from app.errors import ValidationError
 from app.json_input import JSONInputError, load_json
+from importers.convert import header_key
 from importers.profile import normalized
 
 MODE_LABELS = {"upsert": _l("Create or update"), "insert": _l("Create only"),
@@ -115,9 +116,12 @@ def form_definition(form: ProfileForm, columns: list[MappingColumn],
         definition["delimiter"] = TAB
     definition["columns"] = {c.header: c.target for c in columns}
     before = (previous or {}).get("columns") or {}
+    # A column is the same whatever its header's case and accents, as a run matches it.
+    now = {header_key(header): header for header in definition["columns"]}
     definition["value_maps"] = {
-        header: values for header, values in ((previous or {}).get("value_maps") or {}).items()
-        if before.get(header) and definition["columns"].get(header) == before.get(header)}
+        header: values for old, values in ((previous or {}).get("value_maps") or {}).items()
+        if (header := now.get(header_key(old))) is not None and before.get(old)
+        and definition["columns"][header] == before[old]}
     return definition
 
 

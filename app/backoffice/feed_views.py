@@ -215,7 +215,7 @@ def _unmapped_of(run: ImportRun | None, profile: ImportProfile | None) -> int:
     """How many values without a mapping the run has, when it has more than a page lists."""
     if run is None or profile is None or not run.failed or not can_administer(current_user):
         return 0
-    total = unmapped_total(run, profile) if run.failed >= UNMAPPED_LIMIT else 0
+    total = unmapped_total(run, profile)
     return total if total > UNMAPPED_LIMIT else 0
 
 

@@ -43,7 +43,7 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
     """Save a new version of the profile (earlier runs keep naming the version they used).
     The same columns in another order are a new version only when `order_counts` (an admin's
     mapping screen or JSON editor): an API client need not keep a JSON object's order."""
-    parsed = parse_profile(definition)
+    parsed = parse_profile(definition, saved_maps=(profile.definition or {}).get("value_maps"))
     other = find_profile(parsed.name)
     if other is not None and other.id != profile.id:
         raise ValidationError({"name": _("A profile with this name already exists.")})

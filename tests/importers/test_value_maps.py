@@ -70,3 +70,17 @@ def test_a_run_applies_its_version_as_saved_after_the_record_is_gone(
                                         "C1;Un;PME;NX;Entreprise\n"))
     assert run.status == "failed"  # a row error, not a profile that no longer opens
     assert [(e.column, e.value) for e in row_errors(run)] == [("Apporteur", "NEX01")]
+
+
+def test_a_partner_is_found_by_its_exact_name_in_capitals_with_accents(make_profile,
+                                                                         make_partner, segment):
+    from app.extensions import db
+    from app.services import feeds
+
+    make_partner(external_ref="P9", name="ÉTABLISSEMENTS DURAND")
+    make_partner(external_ref="P10", name="Établissements Durand et Fils")
+    profile = make_profile("accounts", ACCOUNTS)
+    for typed in ("ÉTABLISSEMENTS DURAND", "établissements durand"):
+        saved = feeds.map_value(profile, "Apporteur", typed, typed)
+        db.session.commit()
+        assert saved.definition["value_maps"]["Apporteur"][typed] == "P9"

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ImportProfile, ImportProfileVersion, ImportRowError, Invoice
+from app.models import ImportProfile, ImportProfileVersion, ImportRowError, Invoice, Partner
 from app.services import feeds
 from tests.backoffice.conftest import fr, text
 from tests.backoffice.test_feeds.test_profiles import _mapping
@@ -214,3 +214,57 @@ def test_a_run_with_more_values_to_map_than_listed_says_how_many(
         admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     few = start_run(profile, HEADER, "F900;C001;Émise;APPORTEUR X")
     assert 'id="unmapped-of"' not in admin_client.get(f"/alpha/feeds/runs/{few.id}").data.decode()
+
+
+def test_a_run_whose_rows_fail_two_columns_says_it_lists_only_some_values(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    # 30 rows, each with a status and a partner unknown: 60 values for 30 failed rows.
+    run = start_run(profile, HEADER, *(f"F{n:03d};C001;Statut {n};Apporteur {n}"
+                                       for n in range(30)))
+    assert run.failed == 30
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode()
+    assert page.count('class="unmapped-value"') == 50
+    assert fr("The %(shown)s values with the most rows are listed, of %(total)s values of "
+              "these columns that failed this run.", shown=50, total=60) in text(
+        admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+
+
+def test_mappings_follow_their_columns_when_the_headers_change_case_or_accents(
+        admin_client, tenant, make_account, make_partner):
+    profile = _mapped_profile(make_account, make_partner)
+    columns = {"N° FACTURE": "number", "Code client": "account.external_ref",
+               "STATUT": "status", "apporteur": "partner.external_ref"}
+    saved = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
+                              data=_mapping(columns, name="factures-statut"))
+    assert saved.status_code == 302, saved.data[:300]
+    db.session.expire_all()
+    assert list(profile.definition["columns"]) == list(columns)
+    assert profile.definition["value_maps"] == {"STATUT": {"Réglée": "paid"},
+                                                "apporteur": {"NEXITY SA": "NEX01"}}
+
+
+def test_a_mapping_gone_stale_is_offered_again_by_the_files_value_and_can_be_removed(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _mapped_profile(make_account, make_partner)
+    feeds.map_value(profile, "Apporteur", "NX", "NEX01")
+    db.session.commit()
+    make_partner(external_ref="NEX-2027", name="Nexity 2027")
+    # The partner's code changed in the ERP: both mappings to NEX01 are stale.
+    db.session.scalar(select(Partner).where(Partner.external_ref == "NEX01")) \
+        .external_ref = "NEX-OLD"
+    db.session.commit()
+    run = start_run(profile, HEADER, "F001;C001;Réglée;NX", "F002;C001;Réglée;NEXITY SA")
+    assert run.failed == 2
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert "« NX »" in page and "« NEXITY SA »" in page
+    _map(admin_client, profile, run, "Apporteur", "NX", "NEX-2027")
+    assert profile.definition["value_maps"]["Apporteur"] == {"NEXITY SA": "NEX01",
+                                                             "NX": "NEX-2027"}
+    response = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Apporteur", "source": "NEXITY SA", "target": ""})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert profile.definition["value_maps"]["Apporteur"] == {"NX": "NEX-2027"}
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert "« NX »" not in page and "« NEXITY SA »" in page
