@@ -134,6 +134,17 @@ def _create(record: Any, name: str, media_type: str, size: int, sha256: str,
     return attachment
 
 
+def attach_stored(record: Any, file_name: str, sha256: str) -> Attachment | None:
+    """Attach again a file the tenant's store still holds (by its hash), as it was named;
+    None when the store no longer has it (erased since)."""
+    path = storage_path(current_tenant_id(), sha256)
+    if not path.is_file():
+        return None
+    media_type = media_type_of(file_name)
+    return _create(record, file_name, media_type, path.stat().st_size, sha256,
+                   _extract_text(path, media_type))
+
+
 def delete_attachment(attachment: Attachment) -> None:
     """Remove the attachment row; the stored file stays if another row uses the same content."""
     before = {"file_name": attachment.file_name, "sha256": attachment.sha256,

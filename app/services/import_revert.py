@@ -32,7 +32,7 @@ from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRun
 from app.models.attachment import Attachment
 from app.models.feed import CUT_SHORT
-from app.services.attachments import delete_attachment
+from app.services.attachments import attach_stored, delete_attachment
 from app.services.audit import audit_row, record_event
 from app.services.record_batches import RecordWriter
 from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
@@ -133,6 +133,7 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
     _restore(entity, writer, plan, now)
     _set_archived(entity, writer, plan.unarchived, None, now)
     _set_archived(entity, writer, plan.archived, now, now)
+    _revert_files(entity, plan)
     _delete_attachments(entity, plan.deleted)
     delete_records(entity, plan.deleted)
     # The revert's own events carry the moment it is marked with: a revert of an earlier
@@ -413,6 +414,34 @@ def _attached_by(runs: list[ImportRun]) -> Select:
     return select(AuditEvent.record_id).where(
         AuditEvent.entity == "attachments", AuditEvent.action == "create",
         AuditEvent.actor_kind == "feed", AuditEvent.actor_id.in_([run.id for run in runs]))
+
+
+def _revert_files(entity: Entity, plan: RevertPlan) -> None:
+    """The files the runs attached (an archive's documents) are deleted, and those they
+    replaced attached again, on the records the revert does not leave alone."""
+    left = set(plan.skipped) | set(plan.archived)
+    events = db.session.execute(select(AuditEvent.action, AuditEvent.record_id,
+                                       AuditEvent.before, AuditEvent.after).where(
+        AuditEvent.entity == "attachments", AuditEvent.actor_kind == "feed",
+        AuditEvent.actor_id.in_(plan.runs), AuditEvent.action.in_(("create", "delete")))
+        .order_by(AuditEvent.id)).all()
+    attached, replaced = [], []
+    for action, attachment_id, before, after in events:
+        about = (after if action == "create" else before) or {}
+        if about.get("record_type") != entity.name or about.get("record_id") in left:
+            continue
+        if action == "create":
+            attached.append(attachment_id)
+        elif about.get("record_id") not in plan.deleted:
+            replaced.append(about)
+    for chunk in chunks(attached):
+        for attachment in db.session.scalars(select(Attachment).where(
+                Attachment.id.in_(chunk)).order_by(Attachment.id)):
+            delete_attachment(attachment)
+    for about in replaced:
+        record = db.session.get(entity.model, about["record_id"])
+        if record is not None and about.get("file_name") and about.get("sha256"):
+            attach_stored(record, about["file_name"], about["sha256"])
 
 
 def _delete_attachments(entity: Entity, ids: list[int]) -> None:

@@ -396,3 +396,26 @@ def test_a_created_contact_someone_attached_a_file_to_since_is_archived_with_its
     db.session.commit()
     assert (plan.deleted, plan.archived) == ([], [contact.id])
     assert len(_attachments(records("contacts", external_ref="K1")[0])) == 2
+
+
+def test_a_revert_gives_back_the_cv_the_run_replaced_and_removes_the_one_it_added(
+    tmp_path, cv_profile, run_import
+):
+    rows = ["K1;C1;Lefèvre;Hélène;Développeuse;;lefevre.docx"]
+    run_import(cv_profile, archive(tmp_path, rows, {"lefevre.docx": word_file("version un")}))
+    contact = records("contacts")[0]
+    second = run_import(cv_profile, archive(
+        tmp_path, ["K1;C1;Lefèvre;Hélène;Développeuse senior;;lefevre.docx",
+                   "K2;C1;Roux;Anne;Juriste;;roux.pdf"],
+        {"lefevre.docx": word_file("version deux"), "roux.pdf": pdf_file("Anne Roux")},
+        name="v2.zip"))
+    [attached] = _attachments(contact)
+    assert "version deux" in attached.extracted_text
+    plan = revert_run(db.session.get(ImportRun, second.id))
+    db.session.commit()
+    db.session.expire_all()
+    assert plan.restored == [contact.id] and len(plan.deleted) == 1
+    assert records("contacts", external_ref="K1")[0].custom["poste"] == "Développeuse"
+    [back] = _attachments(contact)
+    assert back.file_name == "lefevre.docx" and "version un" in back.extracted_text
+    assert db.session.scalars(select(Attachment)).all() == [back]
