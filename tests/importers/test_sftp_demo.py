@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,15 @@ def test_the_demo_has_an_account_an_export_and_the_three_feeds(demo):
     # A few weeks of history: one partial run, a late feed (no run in its last three days).
     assert len(runs) > 20
     assert sum(r.status == "partial" for r in runs) == 1
+
+
+def test_the_demo_has_its_partial_run_whatever_day_it_is_loaded_on():
+    from app.demo.feeds import partial_offset
+
+    monday = date(2026, 12, 7)
+    for today in (monday + timedelta(days=n) for n in range(7)):
+        day = today - timedelta(days=partial_offset(today))
+        assert day.weekday() < 5 and 9 <= (today - day).days < 21, today
 
 
 def test_the_readme_sends_its_sample_file_to_the_demo_inbox(demo, sftp_server, tmp_path):
