@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import update
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.errors import ValidationError
@@ -43,6 +44,7 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
     """Save a new version of the profile (earlier runs keep naming the version they used).
     The same columns in another order are a new version only when `order_counts` (an admin's
     mapping screen or JSON editor): an API client need not keep a JSON object's order."""
+    _held(profile)
     parsed = parse_profile(definition, saved_maps=(profile.definition or {}).get("value_maps"))
     other = find_profile(parsed.name)
     if other is not None and other.id != profile.id:
@@ -63,6 +65,7 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
 def map_value(profile: ImportProfile, column: str, source: str, target: str) -> ImportProfile:
     """Map one value of a column's files to a Relais value (an empty target removes the
     mapping): a new version of the profile, as any other mapping edit."""
+    _held(profile)  # the mappings as they are now: another saved meanwhile is kept
     definition = normalized(profile.definition)
     maps = {header: dict(values) for header, values in (definition.get("value_maps") or {})
             .items()}
@@ -73,6 +76,16 @@ def map_value(profile: ImportProfile, column: str, source: str, target: str) -> 
         values.pop(source.strip(), None)
     definition["value_maps"] = {header: values for header, values in maps.items() if values}
     return update_profile(profile, definition)
+
+
+def _held(profile: ImportProfile) -> None:
+    """The profile read again, held until the transaction ends (its row on PostgreSQL, the
+    write lock on SQLite): two saves at once make two versions one after the other, where
+    both would have written the same next version (a unique key refused the second)."""
+    db.session.execute(update(ImportProfile).where(ImportProfile.id == profile.id)
+                       .values(version=ImportProfile.version)
+                       .execution_options(synchronize_session=False))
+    db.session.refresh(profile)
 
 
 def _add_version(profile: ImportProfile) -> None:

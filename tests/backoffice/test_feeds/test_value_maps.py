@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRowError, Invoice, Partner
 from app.services import feeds
+from app.tenancy import SYSTEM, tenant_context
 from tests.backoffice.conftest import fr, text
 from tests.backoffice.test_feeds.test_profiles import _mapping
 
@@ -268,3 +270,34 @@ def test_a_mapping_gone_stale_is_offered_again_by_the_files_value_and_can_be_rem
     assert profile.definition["value_maps"]["Apporteur"] == {"NX": "NEX-2027"}
     page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     assert "« NX »" not in page and "« NEXITY SA »" in page
+
+
+def test_two_values_mapped_at_the_same_time_are_both_kept(
+        app, admin_client, tenant, make_account, make_partner, monkeypatch):
+    profile = _mapped_profile(make_account, make_partner)
+    original = feeds.map_value
+
+    def another_admin_first(*args):
+        # Another admin maps a value after this request read the profile, before it saves.
+        def other():
+            with app.app_context(), tenant_context(tenant.id, SYSTEM):
+                original(db.session.get(ImportProfile, profile.id), "Statut", "Soldée", "paid")
+                db.session.commit()
+                db.session.remove()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(30)
+        return original(*args)
+
+    monkeypatch.setattr(feeds, "map_value", another_admin_first)
+    response = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Apporteur", "source": "NX", "target": "NEX01"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert profile.version == 5
+    assert profile.definition["value_maps"] == {
+        "Statut": {"Réglée": "paid", "Soldée": "paid"},
+        "Apporteur": {"NEXITY SA": "NEX01", "NX": "NEX01"}}
+    assert [v.version for v in db.session.scalars(select(ImportProfileVersion).where(
+        ImportProfileVersion.profile_id == profile.id))] == [1, 2, 3, 4, 5]
