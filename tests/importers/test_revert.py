@@ -429,16 +429,20 @@ def test_a_number_the_run_changed_comes_back_while_it_is_free(base_records, tmp_
     assert plan.skipped == [] and by_key("invoices")["X1"].number == "F-1"
 
 
-def test_two_nights_reverted_newest_first_give_back_the_values_of_before_both(
-        base_records, tmp_path, make_profile, run_import):
+def _three_nights(make_profile, run_import, tmp_path) -> tuple[ImportRun, ImportRun]:
+    """A1 named "Un", then "Un bis" on Monday, then "Un ter" on Tuesday."""
     profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
     path = tmp_path / "c.csv"
-    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
-    run_import(profile, path)
-    path.write_text("Réf;Nom\nA1;Un bis\n", encoding="utf-8")
-    monday = run_import(profile, path)
-    path.write_text("Réf;Nom\nA1;Un ter\n", encoding="utf-8")
-    tuesday = run_import(profile, path)
+    runs = []
+    for name in ("Un", "Un bis", "Un ter"):
+        path.write_text(f"Réf;Nom\nA1;{name}\n", encoding="utf-8")
+        runs.append(run_import(profile, path))
+    return runs[1], runs[2]
+
+
+def test_two_nights_reverted_newest_first_give_back_the_values_of_before_both(
+        base_records, tmp_path, make_profile, run_import):
+    monday, tuesday = _three_nights(make_profile, run_import, tmp_path)
     assert _revert(tuesday).restored and by_key("accounts")["A1"].name == "Un bis"
     plan = _revert(monday)
     assert (plan.restored, plan.skipped) == ([by_key("accounts")["A1"].id], [])
@@ -447,13 +451,6 @@ def test_two_nights_reverted_newest_first_give_back_the_values_of_before_both(
 
 def test_a_later_run_not_reverted_still_counts_as_a_change_since(
         base_records, tmp_path, make_profile, run_import):
-    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
-    path = tmp_path / "c.csv"
-    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
-    run_import(profile, path)
-    path.write_text("Réf;Nom\nA1;Un bis\n", encoding="utf-8")
-    monday = run_import(profile, path)
-    path.write_text("Réf;Nom\nA1;Un ter\n", encoding="utf-8")
-    run_import(profile, path)
+    monday, _tuesday = _three_nights(make_profile, run_import, tmp_path)
     assert _revert(monday).skipped == [by_key("accounts")["A1"].id]
     assert by_key("accounts")["A1"].name == "Un ter"
