@@ -228,7 +228,11 @@ def line_converter(name: str, profile: Profile) -> Converter:
 def compile_columns(profile: Profile, header: list[str],
                     custom_fields: dict[str, CustomField]) -> tuple[list[Column], list[str]]:
     """The converters of the file's mapped columns, and the mapped headers it lacks."""
-    positions = {header_key(h): i for i, h in enumerate(header)}
+    # A header given twice is read in its first column: an errors file sent back fixed
+    # adds its "Line" and "Error" after the file's own, which may bear the same names.
+    positions: dict[str, int] = {}
+    for i, name in enumerate(header):
+        positions.setdefault(header_key(name), i)
     columns, missing = [], []
     for target in profile.targets:
         index = positions.get(header_key(target.header))

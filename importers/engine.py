@@ -233,7 +233,8 @@ class ImportEngine:
         table = open_table(path, encoding=self.profile.encoding,
                            delimiter=self.profile.delimiter, limits=self.limits,
                            sheet=self.profile.sheet)
-        if table.kind == "csv" and is_errors_file(table.header):
+        sent_back = table.kind == "csv" and is_errors_file(table.header)
+        if sent_back:
             table = replace(table, unquote=True,
                             header=[unquoted(name) for name in table.header])
         columns, missing = compile_columns(self.profile, table.header, self.custom_fields)
@@ -254,7 +255,9 @@ class ImportEngine:
                         batch = []
                 if batch:
                     self._process(batch)
-            if self.profile.full_sync:
+            # An errors file sent back fixed holds the rows that failed, not the whole
+            # source: full sync would archive every record it does not name.
+            if self.profile.full_sync and not sent_back:
                 self._archive_absent()
         finally:
             self.seen.close()

@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Iterator
 from itertools import groupby
+from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
@@ -21,6 +22,7 @@ from app.extensions import db
 from app.models import ImportRowError, ImportRun
 from app.queries.feeds import definition_at
 from app.services.feeds import run_file_path
+from importers.archives import is_zip, open_archive, zip_limits
 from importers.profile import parse_profile
 from importers.readers import ReaderError, open_table
 from importers.row_messages import error_message
@@ -29,21 +31,30 @@ from importers.runs import limits
 
 def _file_layout(run: ImportRun) -> tuple[list[str], str]:
     """The header and delimiter of the run's file, read as the run read it (its profile
-    version's worksheet, encoding and delimiter)."""
+    version's worksheet, encoding and delimiter; an archive's metadata file)."""
     try:
         options = parse_profile(definition_at(run.profile, run.profile_version),
                                 check_values=False)
         encoding, delimiter, sheet = options.encoding, options.delimiter, options.sheet
+        documents = options.documents_column is not None
     except ValidationError:
-        encoding, delimiter, sheet = "auto", "auto", None
+        encoding, delimiter, sheet, documents = "auto", "auto", None, False
+    path, archive = run_file_path(run), None
     try:
-        table = open_table(run_file_path(run), encoding=encoding, delimiter=delimiter,
-                           limits=limits(), sheet=sheet)
+        if documents and is_zip(path):  # an archive of documents: its metadata file
+            archive = open_archive(path, zip_limits(current_app.config),
+                                   Path(current_app.config["FILES_DIR"]) / "tmp")
+            path = archive.metadata
+        table = open_table(path, encoding=encoding, delimiter=delimiter, limits=limits(),
+                           sheet=sheet)
         header, delimiter = table.header, table.delimiter or ";"
         table.close()
         return header, delimiter
     except (ReaderError, OSError):
         return [], ";"
+    finally:
+        if archive is not None:
+            archive.close()
 
 
 def is_errors_file(header: list[str]) -> bool:

@@ -13,6 +13,8 @@ from flask_babel import force_locale
 
 from importers.errors_csv import stream_errors_csv
 from tests.importers.conftest import records, row_errors
+from tests.importers.test_archives import HEADER as CV_HEADER
+from tests.importers.test_archives import archive, cv_profile, word_file  # noqa: F401
 
 INVOICES = {"N° facture": "number", "Réf": "external_ref", "Code client": "account.external_ref",
             "Date": "issued_on", "Montant TTC": "total"}
@@ -136,3 +138,45 @@ def test_an_errors_file_with_its_columns_moved_and_a_quoted_header_comes_back(
     again = run_import(profile, _send_back(fixed, tmp_path))
     assert (again.status, again.created) == ("succeeded", 1), again.message
     assert [invoice.external_ref for invoice in records("invoices")] == ["-R1"]
+
+
+PARTNERS = {"Code": "external_ref", "Nom": "name", "Mail": "email"}
+
+
+def test_a_full_sync_profile_takes_its_errors_file_back_without_archiving_the_rest(
+        make_profile, run_import, feed_file, tmp_path):
+    profile = make_profile("partners", PARTNERS, full_sync=True)
+    run = run_import(profile, feed_file("Code;Nom;Mail\nP1;Un;un@example.com\n"
+                                        "P2;Deux;pas-un-mail\nP3;Trois;trois@example.com\n"))
+    assert (run.created, run.failed) == (2, 1)
+    rows = _errors_rows(run)
+    rows[1][2] = "deux@example.com"
+    again = run_import(profile, _send_back(rows, tmp_path))
+    assert (again.created, again.archived) == (1, 0)
+    assert sorted(p.external_ref for p in records("partners") if p.archived_at is None) \
+        == ["P1", "P2", "P3"]
+    # The whole file, next night, still archives what it no longer names.
+    assert run_import(profile, feed_file("Code;Nom;Mail\nP1;Un;un@example.com\n")).archived == 2
+
+
+def test_a_column_named_like_the_errors_file_s_own_keeps_its_value(
+        make_profile, run_import, feed_file, tmp_path):
+    profile = make_profile("partners", {**PARTNERS, "Ligne": "phone"})
+    run = run_import(profile, feed_file("Code;Nom;Ligne;Mail\nP1;Un;01 23 45 67 89;pas-un-mail\n"))
+    rows = _errors_rows(run)
+    assert rows[0] == ["Code", "Nom", "Ligne", "Mail", "Ligne", "Erreur"]
+    rows[1][3] = "un@example.com"
+    assert run_import(profile, _send_back(rows, tmp_path)).created == 1
+    assert records("partners")[0].phone == "01 23 45 67 89"
+
+
+def test_an_archive_run_s_errors_file_has_its_metadata_file_s_header(
+        tmp_path, cv_profile, run_import):  # noqa: F811
+    path = archive(tmp_path, ["K1;C1;Lefèvre;Hélène;Dév;;lefevre.docx",
+                              "K2;C1;Martin;Paul;Compta;;absent.docx"],
+                   {"lefevre.docx": word_file("Hélène")})
+    run = run_import(cv_profile, path)
+    assert run.failed == 1
+    rows = _errors_rows(run)
+    assert rows[0] == [*CV_HEADER.split(";"), "Ligne", "Erreur"]
+    assert rows[1][:7] == ["K2", "C1", "Martin", "Paul", "Compta", "", "absent.docx"]
