@@ -226,13 +226,18 @@ def line_converter(name: str, profile: Profile) -> Converter:
 
 
 def compile_columns(profile: Profile, header: list[str],
-                    custom_fields: dict[str, CustomField]) -> tuple[list[Column], list[str]]:
-    """The converters of the file's mapped columns, and the mapped headers it lacks."""
-    # A header given twice is read in its first column: an errors file sent back fixed
-    # adds its "Line" and "Error" after the file's own, which may bear the same names.
+                    custom_fields: dict[str, CustomField], *, sent_back: bool = False
+                    ) -> tuple[list[Column], list[str]]:
+    """The converters of the file's mapped columns, and the mapped headers it lacks. A
+    header given twice is read in its last column, but in an errors file sent back fixed
+    (`sent_back`) in its first: the "Line" and "Error" it adds come after the file's own
+    columns, which may bear the same names."""
     positions: dict[str, int] = {}
     for i, name in enumerate(header):
-        positions.setdefault(header_key(name), i)
+        if sent_back:
+            positions.setdefault(header_key(name), i)
+        else:
+            positions[header_key(name)] = i
     columns, missing = [], []
     for target in profile.targets:
         index = positions.get(header_key(target.header))

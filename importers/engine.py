@@ -233,11 +233,13 @@ class ImportEngine:
         table = open_table(path, encoding=self.profile.encoding,
                            delimiter=self.profile.delimiter, limits=self.limits,
                            sheet=self.profile.sheet)
-        sent_back = table.kind == "csv" and is_errors_file(table.header)
+        sent_back = table.kind == "csv" and is_errors_file(
+            table.header, self.profile.definition.get("columns") or ())
         if sent_back:
             table = replace(table, unquote=True,
                             header=[unquoted(name) for name in table.header])
-        columns, missing = compile_columns(self.profile, table.header, self.custom_fields)
+        columns, missing = compile_columns(self.profile, table.header, self.custom_fields,
+                                           sent_back=sent_back)
         if self.documents is not None:
             missing += self.documents.bind(table.header)
         if missing:

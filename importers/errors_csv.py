@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from app.models import ImportRowError, ImportRun
 from app.queries.feeds import definition_at
 from app.services.feeds import run_file_path
 from importers.archives import is_zip, open_archive, zip_limits
+from importers.convert import header_key
 from importers.profile import parse_profile
 from importers.readers import ReaderError, open_table
 from importers.row_messages import error_message
@@ -57,14 +59,17 @@ def _file_layout(run: ImportRun) -> tuple[list[str], str]:
             archive.close()
 
 
-def is_errors_file(header: list[str]) -> bool:
+def is_errors_file(header: list[str], mapped: Iterable[str] = ()) -> bool:
     """Whether a file's header has the two columns an errors file adds, in one of the
     languages it is written in (at the end, or moved while the rows were fixed): the file
-    is one sent back fixed."""
-    names = {cell.strip() for cell in header}
+    is one sent back fixed. A name among the profile's own columns (`mapped`) counts only
+    when the header holds it once more."""
+    names = Counter(header_key(cell) for cell in header)
+    names.subtract(header_key(name) for name in mapped)
     languages = current_app.config["LANGUAGES"]
-    return len(header) > 2 and any(names.issuperset(_tail_in(language))
-                                   for language in languages)
+    return len(header) > 2 and any(
+        all(names[header_key(name)] > 0 for name in _tail_in(language))
+        for language in languages)
 
 
 def _tail_in(language: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from app.entities import ENTITIES, STATUS_LABELS, Entity
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportRowError, ImportRun
-from app.search_text import fold, matches
+from app.search_text import fold, matches, words
 from app.services.record_rules import chunks
 from importers.values import cell_text
 from importers.vocabulary import choice_lookup, folded
@@ -65,15 +65,16 @@ def record_key(entity: Entity, name: str, value: str) -> str | None:
     key = db.session.scalar(select(model.external_ref).where(model.external_ref == value)
                             .limit(1))
     if key is None and hasattr(model, "name"):
-        # Whatever its case, accents included: SQLite's lower() folds ASCII letters only,
-        # so the candidates are those holding its words, compared here.
-        wanted = value.casefold()
+        # Whatever its case and accents (SQLite's lower() folds ASCII letters only): the
+        # candidates are those holding its words, compared here.
+        wanted = fold(value)
         named = or_(func.lower(model.name) == value.lower(), matches(model, value)) \
-            if hasattr(model, "search_text") else func.lower(model.name) == value.lower()
+            if hasattr(model, "search_text") and words(value) \
+            else func.lower(model.name) == value.lower()
         found = [ref for ref, name in db.session.execute(select(
             model.external_ref, model.name).where(
             named, model.external_ref.is_not(None), model.external_ref != ""))
-            if name.casefold() == wanted]
+            if fold(name) == wanted]
         key = found[0] if len(found) == 1 else None
     return key
 

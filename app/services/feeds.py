@@ -22,6 +22,7 @@ from app.queries.feeds import find_profile, previous_success
 from app.services.audit import record_event
 from app.services.files import store_stream, too_large
 from app.tenancy import current_actor
+from importers.convert import header_key
 from importers.profile import normalized, parse_profile
 
 # -- profiles -------------------------------------------------------------------------------
@@ -45,7 +46,7 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
     The same columns in another order are a new version only when `order_counts` (an admin's
     mapping screen or JSON editor): an API client need not keep a JSON object's order."""
     _held(profile)
-    parsed = parse_profile(definition, saved_maps=(profile.definition or {}).get("value_maps"))
+    parsed = parse_profile(definition, saved_maps=_kept_maps(profile.definition, definition))
     other = find_profile(parsed.name)
     if other is not None and other.id != profile.id:
         raise ValidationError({"name": _("A profile with this name already exists.")})
@@ -76,6 +77,22 @@ def map_value(profile: ImportProfile, column: str, source: str, target: str) -> 
         values.pop(source.strip(), None)
     definition["value_maps"] = {header: values for header, values in maps.items() if values}
     return update_profile(profile, definition)
+
+
+def _kept_maps(before: Any, definition: Any) -> dict[str, Any]:
+    """The saved value mappings of the columns that keep their target, under their header
+    in `definition` (matched as a run matches headers, whatever their case and accents)."""
+    if not isinstance(before, dict) or not isinstance(definition, dict) \
+            or not isinstance(definition.get("columns"), dict):
+        return {}
+    old_columns, columns = before.get("columns") or {}, definition["columns"]
+    now = {header_key(str(header)): header for header in columns}
+    kept = {}
+    for header, values in (before.get("value_maps") or {}).items():
+        header_now = now.get(header_key(header))
+        if header_now is not None and columns[header_now] == old_columns.get(header):
+            kept[str(header_now).strip()] = values
+    return kept
 
 
 def _held(profile: ImportProfile) -> None:

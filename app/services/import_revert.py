@@ -103,7 +103,8 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     created |= taken_over
     changed |= taken_over
     referred = _referred_to(entity, runs, created - changed)
-    changed |= _unwritable(entity, plan, set(first) - created - changed)
+    changed |= _unwritable(entity, plan, set(first) - created - changed,
+                           freed=created - changed - referred)
     for record_id in sorted(created):
         if record_id in changed:
             plan.skipped.append(record_id)
@@ -130,16 +131,17 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
     entity = ENTITIES[plan.entity]
     now = datetime.now(UTC)
     writer = RecordWriter(entity)
+    runs = list(db.session.scalars(select(ImportRun).where(ImportRun.id.in_(plan.runs))))
+    _revert_files(entity, plan, runs)
+    _delete_attachments(entity, plan.deleted)
+    delete_records(entity, plan.deleted)  # first: the numbers they hold are free again
     _restore(entity, writer, plan, now)
     _set_archived(entity, writer, plan.unarchived, None, now)
     _set_archived(entity, writer, plan.archived, now, now)
-    _revert_files(entity, plan)
-    _delete_attachments(entity, plan.deleted)
-    delete_records(entity, plan.deleted)
     # The revert's own events carry the moment it is marked with: a revert of an earlier
     # run tells them apart from changes by someone else (_changed_since).
     ended, actor, summary = now, current_actor(), plan.summary()
-    for reverted in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(plan.runs))):
+    for reverted in runs:
         reverted.reverted_at, reverted.reverted_by = ended, actor.label[:254]
         if reverted is not run:  # asked as part of this one
             reverted.revert_actor = _stored_actor(actor)
@@ -317,9 +319,9 @@ def _while_it_ran(model: type, run: ImportRun) -> tuple[Any, Any]:
     return model.created_at >= run.started_at, model.created_at <= end
 
 
-def _not_stamped_by(model: type, runs: list[ImportRun]) -> Any:
+def _not_stamped_by(model: type, runs: list[ImportRun], also: list[int] = ()) -> Any:
     return or_(model.import_run_id.is_(None),
-               model.import_run_id.not_in([run.id for run in runs]))
+               model.import_run_id.not_in([*(run.id for run in runs), *also]))
 
 
 def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[int]:
@@ -370,9 +372,9 @@ def _changed_since(entity: Entity, runs: list[ImportRun], first: dict[int, int],
                 AuditEvent.entity == entity.name, not_(mine), or_(*named))):
             if record_id in created or event_id > first.get(record_id, event_id):
                 changed.add(record_id)
-    if created:
+    if created:  # stamped since by another run (not one undone since)
         changed |= created & set(db.session.scalars(_stamped(entity, runs).where(
-            _not_stamped_by(entity.model, runs))))
+            _not_stamped_by(entity.model, runs, [i for i, _at in undone]))))
     return changed
 
 
@@ -416,32 +418,53 @@ def _attached_by(runs: list[ImportRun]) -> Select:
         AuditEvent.actor_kind == "feed", AuditEvent.actor_id.in_([run.id for run in runs]))
 
 
-def _revert_files(entity: Entity, plan: RevertPlan) -> None:
+def _revert_files(entity: Entity, plan: RevertPlan, runs: list[ImportRun]) -> None:
     """The files the runs attached (an archive's documents) are deleted, and those they
-    replaced attached again, on the records the revert does not leave alone."""
+    replaced attached again, on the records the revert does not leave alone — unless the
+    record's files changed since (a file of the runs gone, another one added): they are
+    then left as they are."""
     left = set(plan.skipped) | set(plan.archived)
     events = db.session.execute(select(AuditEvent.action, AuditEvent.record_id,
                                        AuditEvent.before, AuditEvent.after).where(
         AuditEvent.entity == "attachments", AuditEvent.actor_kind == "feed",
         AuditEvent.actor_id.in_(plan.runs), AuditEvent.action.in_(("create", "delete")))
         .order_by(AuditEvent.id)).all()
-    attached, replaced = [], []
+    attached: dict[int, set[int]] = {}  # by record: the files the runs attached
+    replaced: dict[int, list[dict[str, Any]]] = {}  # by record: the files they deleted
     for action, attachment_id, before, after in events:
         about = (after if action == "create" else before) or {}
-        if about.get("record_type") != entity.name or about.get("record_id") in left:
+        record_id = about.get("record_id")
+        if about.get("record_type") != entity.name or record_id in left:
             continue
         if action == "create":
-            attached.append(attachment_id)
-        elif about.get("record_id") not in plan.deleted:
-            replaced.append(about)
-    for chunk in chunks(attached):
+            attached.setdefault(record_id, set()).add(attachment_id)
+        elif attachment_id not in attached.get(record_id, ()):  # not one of their own
+            replaced.setdefault(record_id, []).append(about)
+    records = sorted(set(attached) | set(replaced))
+    start = min(run.started_at for run in _started(runs))
+    end = max(run.finished_at or datetime.now(UTC) for run in _started(runs))
+    for chunk in chunks(records):
+        files: dict[int, list[Attachment]] = {}
         for attachment in db.session.scalars(select(Attachment).where(
-                Attachment.id.in_(chunk)).order_by(Attachment.id)):
-            delete_attachment(attachment)
-    for about in replaced:
-        record = db.session.get(entity.model, about["record_id"])
-        if record is not None and about.get("file_name") and about.get("sha256"):
-            attach_stored(record, about["file_name"], about["sha256"])
+                Attachment.record_type == entity.name, Attachment.record_id.in_(chunk))
+                .order_by(Attachment.id)):
+            files.setdefault(attachment.record_id, []).append(attachment)
+        for record_id in chunk:
+            theirs = attached.get(record_id, set())
+            present = files.get(record_id, [])
+            kept = {a.id for a in present if a.id in theirs and a.created_at <= end}
+            since = [a for a in present if a.id not in kept and a.created_at >= start]
+            if kept != theirs or since:
+                continue  # changed since by someone else: left as it is
+            for attachment in present:
+                if attachment.id in theirs:
+                    delete_attachment(attachment)
+            if record_id in plan.deleted:
+                continue
+            record = db.session.get(entity.model, record_id)
+            for about in replaced.get(record_id, []) if record is not None else ():
+                if about.get("file_name") and about.get("sha256"):
+                    attach_stored(record, about["file_name"], about["sha256"])
 
 
 def _delete_attachments(entity: Entity, ids: list[int]) -> None:
@@ -454,10 +477,13 @@ def _delete_attachments(entity: Entity, ids: list[int]) -> None:
             delete_attachment(attachment)
 
 
-def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int]) -> set[int]:
+def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int], *,
+                freed: set[int]) -> set[int]:
     """Those of the updated records whose values of before can no longer be written: the
     record they referred to is deleted since, or their number (a unique key) is held by
-    another record since. They are left alone and listed, as changed since."""
+    another record since — one the revert deletes first (`freed`) frees it; one the revert
+    moves to another number does not (two records trading numbers would clash midway).
+    They are left alone and listed, as changed since."""
     table, mapper = entity.model.__table__, db.Model.registry.mappers
     olds = {i: plan.before[i] for i in updated if i in plan.before}
     unwritable: set[int] = set()
@@ -485,7 +511,8 @@ def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int]) -> set[int]
         for chunk in chunks(sorted(set(wanted.values()))):
             holders.update(db.session.execute(select(attribute, model.id).where(
                 attribute.in_(chunk))).tuples().all())
-        unwritable |= {i for i, value in wanted.items() if holders.get(value, i) != i}
+        unwritable |= {i for i, value in wanted.items()
+                       if (holder := holders.get(value, i)) != i and holder not in freed}
     return unwritable
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Contact, ImportRun
-from app.services.attachments import add_attachment
+from app.services.attachments import add_attachment, delete_attachment
 from app.services.import_revert import revert_run
 from tests.backoffice.conftest import text
 from tests.importers.conftest import records, row_errors
@@ -419,3 +419,27 @@ def test_a_revert_gives_back_the_cv_the_run_replaced_and_removes_the_one_it_adde
     [back] = _attachments(contact)
     assert back.file_name == "lefevre.docx" and "version un" in back.extracted_text
     assert db.session.scalars(select(Attachment)).all() == [back]
+
+
+def _night(tmp_path, cv_profile, run_import, poste: str, text: str, name: str):
+    rows = [f"K1;C1;Lefèvre;Hélène;{poste};;lefevre.docx"]
+    return run_import(cv_profile, archive(tmp_path, rows, {"lefevre.docx": word_file(text)},
+                                          name=name))
+
+
+def test_a_revert_leaves_the_files_someone_changed_since_as_they_are(
+    tmp_path, cv_profile, run_import
+):
+    _night(tmp_path, cv_profile, run_import, "Dév", "version zéro", "v0.zip")
+    contact = records("contacts")[0]
+    monday = _night(tmp_path, cv_profile, run_import, "Dév senior", "version un", "v1.zip")
+    [theirs] = _attachments(contact)
+    delete_attachment(theirs)  # a user replaces the run's CV by hers
+    add_attachment(contact, "lefevre.docx", io.BytesIO(word_file("version de l'utilisatrice")))
+    db.session.commit()
+    plan = revert_run(db.session.get(ImportRun, monday.id))
+    db.session.commit()
+    db.session.expire_all()
+    assert plan.restored == [contact.id]
+    assert [a.extracted_text.strip() for a in _attachments(contact)] \
+        == ["version de l'utilisatrice"]

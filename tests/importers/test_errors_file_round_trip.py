@@ -180,3 +180,16 @@ def test_an_archive_run_s_errors_file_has_its_metadata_file_s_header(
     rows = _errors_rows(run)
     assert rows[0] == [*CV_HEADER.split(";"), "Ligne", "Erreur"]
     assert rows[1][:7] == ["K2", "C1", "Martin", "Paul", "Compta", "", "absent.docx"]
+
+
+def test_a_full_file_with_line_and_error_columns_of_its_own_still_archives(
+        make_profile, run_import, feed_file):
+    # An ERP's export whose own columns are named "Ligne" (a phone line) and "Erreur".
+    profile = make_profile("accounts", {"Code": "external_ref", "Nom": "name",
+                                        "Ligne": "phone", "Erreur": "city"}, full_sync=True)
+    head = "Code;Nom;Ligne;Erreur\n"
+    run_import(profile, feed_file(head + "A1;Un;01;Lyon\nA2;Deux;02;Nice\n"))
+    again = run_import(profile, feed_file(head + "A1;Un;01;Lyon\n"))
+    assert again.archived == 1
+    assert sorted(a.external_ref for a in records("accounts") if a.archived_at is None) \
+        == ["A1", "C001"]

@@ -454,3 +454,31 @@ def test_a_later_run_not_reverted_still_counts_as_a_change_since(
     monday, _tuesday = _three_nights(make_profile, run_import, tmp_path)
     assert _revert(monday).skipped == [by_key("accounts")["A1"].id]
     assert by_key("accounts")["A1"].name == "Un ter"
+
+
+def test_a_record_the_older_night_created_goes_once_both_nights_are_reverted(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    monday = run_import(profile, path)
+    path.write_text("Réf;Nom\nA1;Un bis\n", encoding="utf-8")
+    tuesday = run_import(profile, path)
+    _revert(tuesday)
+    plan = _revert(monday)
+    assert (len(plan.deleted), plan.skipped) == (1, [])
+    assert "A1" not in by_key("accounts")
+
+
+def test_a_number_freed_by_a_record_the_revert_deletes_comes_back(
+        base_records, tmp_path, make_profile, run_import):
+    profile = _invoice_profile(make_profile)
+    path = tmp_path / "f.csv"
+    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\n", encoding="utf-8")
+    run_import(profile, path)
+    # The run renumbers X1 and gives its number to a new invoice.
+    path.write_text("Réf;N°;Client;Total\nX1;F-9;C1;10\nX3;F-1;C1;30\n", encoding="utf-8")
+    run = run_import(profile, path)
+    plan = _revert(run)
+    assert (plan.skipped, len(plan.deleted)) == ([], 1)
+    assert {ref: i.number for ref, i in by_key("invoices").items()} == {"X1": "F-1"}

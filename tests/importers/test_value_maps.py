@@ -80,7 +80,7 @@ def test_a_partner_is_found_by_its_exact_name_in_capitals_with_accents(make_prof
     make_partner(external_ref="P9", name="ÉTABLISSEMENTS DURAND")
     make_partner(external_ref="P10", name="Établissements Durand et Fils")
     profile = make_profile("accounts", ACCOUNTS)
-    for typed in ("ÉTABLISSEMENTS DURAND", "établissements durand"):
+    for typed in ("ÉTABLISSEMENTS DURAND", "établissements durand", "Etablissements Durand"):
         saved = feeds.map_value(profile, "Apporteur", typed, typed)
         db.session.commit()
         assert saved.definition["value_maps"]["Apporteur"][typed] == "P9"

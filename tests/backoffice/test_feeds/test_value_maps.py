@@ -6,12 +6,15 @@ import html
 import re
 import threading
 
+import pytest
 from sqlalchemy import select
 
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRowError, Invoice, Partner
 from app.services import feeds
 from app.tenancy import SYSTEM, tenant_context
+from importers.profile import normalized
 from tests.backoffice.conftest import fr, text
 from tests.backoffice.test_feeds.test_profiles import _mapping
 
@@ -301,3 +304,30 @@ def test_two_values_mapped_at_the_same_time_are_both_kept(
         "Apporteur": {"NEXITY SA": "NEX01", "NX": "NEX01"}}
     assert [v.version for v in db.session.scalars(select(ImportProfileVersion).where(
         ImportProfileVersion.profile_id == profile.id))] == [1, 2, 3, 4, 5]
+
+
+def test_mappings_kept_are_checked_again_when_their_column_changes_target(
+        tenant, make_account, make_partner):
+    profile = _mapped_profile(make_account, make_partner)
+    definition = normalized(profile.definition)
+    definition["columns"] = {**PROFILE["columns"], "Statut": "partner.external_ref",
+                             "Apporteur": "status"}
+    with pytest.raises(ValidationError) as refused:
+        feeds.update_profile(profile, definition)
+    assert {"value_maps.Statut.Réglée", "value_maps.Apporteur.NEXITY SA"} \
+        <= set(refused.value.errors)
+
+
+def test_a_stale_mapping_does_not_block_a_sample_whose_headers_change_case(
+        admin_client, tenant, make_account, make_partner):
+    profile = _mapped_profile(make_account, make_partner)
+    db.session.scalar(select(Partner).where(Partner.external_ref == "NEX01")) \
+        .external_ref = "NEX-OLD"
+    db.session.commit()
+    columns = {"N° facture": "number", "Code client": "account.external_ref",
+               "STATUT": "status", "APPORTEUR": "partner.external_ref"}
+    saved = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
+                              data=_mapping(columns, name="factures-statut"))
+    assert saved.status_code == 302, saved.data[:300]
+    db.session.expire_all()
+    assert profile.definition["value_maps"]["APPORTEUR"] == {"NEXITY SA": "NEX01"}
