@@ -100,7 +100,8 @@ def _held(profile: ImportProfile) -> None:
     write lock on SQLite): two saves at once make two versions one after the other, where
     both would have written the same next version (a unique key refused the second)."""
     db.session.execute(update(ImportProfile).where(ImportProfile.id == profile.id)
-                       .values(version=ImportProfile.version)
+                       .values(version=ImportProfile.version,
+                               updated_at=ImportProfile.updated_at)  # not a change
                        .execution_options(synchronize_session=False))
     db.session.refresh(profile)
 

@@ -149,3 +149,14 @@ def test_a_profile_may_name_the_worksheet_to_read(api_client):
     assert patched.status_code == 200 and "sheet" not in patched.get_json()
     assert "sheet" in problem(api_client.post("/api/v1/import-profiles", json={
         **ACCOUNTS_PROFILE, "name": "trop-long", "sheet": "x" * 32}), 422)["errors"]
+
+
+def test_a_profile_sent_back_unchanged_keeps_its_etag(api_client):
+    made = api_client.post("/api/v1/import-profiles", json=PARTNERS_PROFILE)
+    assert made.status_code == 201
+    url = f"/api/v1/import-profiles/{made.get_json()['id']}"
+    before = api_client.get(url)
+    same = {key: before.get_json()[key] for key in PARTNERS_PROFILE}
+    again = api_client.put(url, json=same, headers={"If-Match": before.headers["ETag"]})
+    assert again.status_code == 200, again.data[:300]
+    assert api_client.get(url).headers["ETag"] == before.headers["ETag"]
