@@ -299,7 +299,12 @@ def _since(runs: list[ImportRun]) -> Any:
     """Audit events written since the first of the (started) runs began: on SQLite a
     deleted record's id is given again, and the events of the record that held it before
     are not about the one the runs created."""
-    return AuditEvent.created_at >= min(run.started_at for run in _started(runs))
+    return AuditEvent.created_at >= _began(runs)
+
+
+def _began(runs: list[ImportRun]) -> datetime:
+    """When the first of the (started) runs began."""
+    return min(run.started_at for run in _started(runs))
 
 
 def _stamped(entity: Entity, runs: list[ImportRun]) -> Select:
@@ -386,7 +391,7 @@ def _undone_since(runs: list[ImportRun]) -> list[tuple[int, datetime]]:
         return []
     return [tuple(row) for row in db.session.execute(select(
         ImportRun.id, ImportRun.reverted_at).where(
-        ImportRun.reverted_at >= min(run.started_at for run in started),
+        ImportRun.reverted_at >= _began(started),
         ImportRun.id.not_in([run.id for run in runs])))]
 
 
@@ -441,7 +446,7 @@ def _revert_files(entity: Entity, plan: RevertPlan, runs: list[ImportRun]) -> No
         elif attachment_id not in attached.get(record_id, ()):  # not one of their own
             replaced.setdefault(record_id, []).append(about)
     records = sorted(set(attached) | set(replaced))
-    start = min(run.started_at for run in _started(runs))
+    start = _began(runs)
     end = max(run.finished_at or datetime.now(UTC) for run in _started(runs))
     for chunk in chunks(records):
         files: dict[int, list[Attachment]] = {}
