@@ -19,7 +19,7 @@ from api.schemas.import_profiles import (
 from app.models import ImportProfile
 from app.policies import get_visible_or_404
 from app.queries.feeds import profiles_select
-from app.services.feeds import create_profile, update_profile
+from app.services.feeds import create_profile, kept_maps, update_profile
 from app.web.transactions import transaction
 from importers.profile import normalized
 
@@ -85,8 +85,13 @@ class ImportProfileByIdViews(MethodView):
         """Change some fields of an import profile (saved as a new version)."""
         profile = _profile_or_404(profile_id)
         blp.check_etag(profile, ImportProfileSchema)
+        definition = {**normalized(profile.definition), **data}
+        if "columns" in data and "value_maps" not in data:
+            # The mappings of the columns kept, as the mapping screen keeps them: a client
+            # that drops a column (as it always could) drops its mappings with it.
+            definition["value_maps"] = kept_maps(profile.definition, definition)
         with transaction():
-            update_profile(profile, {**normalized(profile.definition), **data})
+            update_profile(profile, definition)
         return profile
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 
 from app.custom_fields import definitions
 from app.entities import ENTITIES, STATUS_LABELS, Entity
@@ -71,11 +71,17 @@ def record_key(entity: Entity, name: str, value: str) -> str | None:
         named = or_(func.lower(model.name) == value.lower(), matches(model, value)) \
             if hasattr(model, "search_text") and words(value) \
             else func.lower(model.name) == value.lower()
-        found = [ref for ref, name in db.session.execute(select(
-            model.external_ref, model.name).where(
+        archived = model.archived_at.is_not(None) if hasattr(model, "archived_at") \
+            else false()
+        found = [(ref, gone) for ref, name, gone in db.session.execute(select(
+            model.external_ref, model.name, archived).where(
             named, model.external_ref.is_not(None), model.external_ref != ""))
             if fold(name) == wanted]
-        key = found[0] if len(found) == 1 else None
+        # A record archived since (a partner whose code changed in the ERP) does not make
+        # the live one of the same name ambiguous.
+        live = [ref for ref, gone in found if not gone]
+        found_refs = live or [ref for ref, _gone in found]
+        key = found_refs[0] if len(found_refs) == 1 else None
     return key
 
 
@@ -91,9 +97,13 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
         errors["value_maps"] = _("value_maps maps a column to its values: "
                                  "{column: {value in the file: value in Relais}}.")
         return {}
+    # Counted as sent, before any is looked up: each may cost a query, and the profile is
+    # held while it is saved.
+    if sum(len(m) for m in raw.values() if isinstance(m, dict)) > MAX_PER_PROFILE:
+        errors["value_maps"] = _("At most %(n)d value mappings per profile.", n=MAX_PER_PROFILE)
+        return {}
     by_header = {t.header: t for t in targets}
     maps: ValueMaps = {}
-    count = 0
     for header, mapping in raw.items():
         header = str(header).strip()
         where = f"value_maps.{header[:60]}"
@@ -126,11 +136,8 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
                     value=value[:60], column=header[:60])
             else:
                 clean[source] = resolved
-        count += len(clean)
         if clean:
             maps[header] = clean
-    if count > MAX_PER_PROFILE:
-        errors["value_maps"] = _("At most %(n)d value mappings per profile.", n=MAX_PER_PROFILE)
     return maps
 
 
@@ -254,23 +261,28 @@ def _mappable_columns(profile: ImportProfile) -> tuple[Any, dict[str, str]]:
                     if (kind := mappable_kind(parsed.entity, t.kind, t.name)) is not None}
 
 
-def _unmapped_errors(run: ImportRun, columns: list[str]) -> Any:
+def _unmapped_errors(run: ImportRun, columns: list[str], mapped: ValueMaps) -> Any:
     """The conditions of `run`'s errors that a mapping of one of `columns` would have
-    avoided."""
-    return (ImportRowError.run_id == run.id,
-            ImportRowError.message_id.in_(_mappable_messages()),
-            ImportRowError.column.in_(columns), ImportRowError.value.is_not(None))
+    avoided, less those whose value is a source `mapped` by now, as written."""
+    conditions = [ImportRowError.run_id == run.id,
+                  ImportRowError.message_id.in_(_mappable_messages()),
+                  ImportRowError.column.in_(columns), ImportRowError.value.is_not(None)]
+    for column, sources in mapped.items():
+        if column in columns and sources:
+            conditions.append(or_(ImportRowError.column != column,
+                                  ImportRowError.value.not_in(list(sources))))
+    return conditions
 
 
 def unmapped_total(run: ImportRun, profile: ImportProfile) -> int:
     """How many distinct values of mappable columns failed `run` for want of a mapping (the
     list shows the largest only); not counted (0) when they cannot outnumber the list: at
     most one value per failed row and mappable column."""
-    _parsed, kinds = _mappable_columns(profile)
+    parsed, kinds = _mappable_columns(profile)
     if not kinds or (run.failed or 0) * len(kinds) <= UNMAPPED_LIMIT:
         return 0
     distinct = select(ImportRowError.column, ImportRowError.value).where(
-        *_unmapped_errors(run, list(kinds))).distinct().subquery()
+        *_unmapped_errors(run, list(kinds), parsed.value_maps)).distinct().subquery()
     return db.session.scalar(select(func.count()).select_from(distinct)) or 0
 
 
@@ -281,12 +293,14 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
     parsed, kinds = _mappable_columns(profile)
     if not kinds:
         return []
+    # Read in pages until `limit` values are found: a value mapped by now in another way
+    # (whatever its case and accents, or its stale target's sources) is left out below.
     rows = db.session.execute(
         select(ImportRowError.column, ImportRowError.value, func.count())
-        .where(*_unmapped_errors(run, list(kinds)))
+        .where(*_unmapped_errors(run, list(kinds), parsed.value_maps))
         .group_by(ImportRowError.column, ImportRowError.value)
         .order_by(func.count().desc(), ImportRowError.column, ImportRowError.value)
-        .limit(limit)).tuples()
+        .execution_options(yield_per=limit)).tuples()
     found: dict[tuple[str, str], UnmappedValue] = {}
     ran = _maps_of_run(run, profile)
     choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
@@ -311,4 +325,7 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
             else:
                 found[column, text] = UnmappedValue(column, text, count, kinds[column],
                                                     choices.get(column, []))
-    return list(found.values())
+        if len(found) >= limit:
+            break
+    rows.close()
+    return list(found.values())[:limit]

@@ -5,6 +5,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 
 from api.pagination import CursorPageArgsSchema
@@ -40,20 +41,29 @@ class ImportRowErrorSchema(ma.Schema):
                 "params": error.message_params or {}}
 
 
+def _whole(most: int, **kwargs: Any) -> ma.fields.Integer:
+    """A whole number from 1 to `most`, refused in the reader's language."""
+    return ma.fields.Integer(
+        validate=ma.validate.Range(1, most, error=_l("Enter a whole number from 1 to %(n)d.",
+                                                      n=most)),
+        error_messages={"invalid": _l("Enter a whole number."),
+                        "null": _l("Enter a whole number.")}, **kwargs)
+
+
 class ImportErrorsQueryArgsSchema(CursorPageArgsSchema):
     """A page of a run's row errors, optionally of one group."""
 
-    group = ma.fields.Integer(validate=ma.validate.Range(1, MAX_ID), metadata={
+    group = _whole(MAX_ID, metadata={
         "description": "Only the errors of this group (a `group` of "
                        "/imports/{id}/errors/summary)."})
-    kind = ma.fields.Integer(validate=ma.validate.Range(1, MAX_ID), metadata={
+    kind = _whole(MAX_ID, metadata={
         "description": "Only the errors of this kind, whatever their value (a `kind` of "
                        "/imports/{id}/errors/summary's `kinds`)."})
 
 
 class ErrorSummaryQueryArgsSchema(ma.Schema):
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_GROUPS),
-                              metadata={"description": "Groups listed, largest first."})
+    limit = _whole(MAX_GROUPS, load_default=20,
+                   metadata={"description": "Groups listed, largest first."})
 
 
 class ErrorGroupSchema(ma.Schema):
@@ -234,7 +244,8 @@ def revert_fields(run: ImportRun) -> dict[str, Any] | None:
 class ImportRevertArgsSchema(ma.Schema):
     """Options of a revert."""
 
-    dry_run = ma.fields.Boolean(load_default=False, metadata={
+    dry_run = ma.fields.Boolean(load_default=False, error_messages={
+        "invalid": _l("Enter true or false."), "null": _l("Enter true or false.")}, metadata={
         "description": "Say what the revert would do, and change nothing."})
 
 

@@ -64,7 +64,13 @@ from app.queries.feed_accounts import inbox_problems
 from app.queries.history import readable_history
 from app.services import feeds as service
 from app.services.files import too_large
-from app.services.import_revert import RevertPlan, plan_revert, request_revert
+from app.services.import_revert import (
+    RevertPlan,
+    later_go,
+    plan_revert,
+    request_revert,
+    run_entity,
+)
 from app.services.tenants import get_tenant_by_slug
 from app.tenancy import tenant_context
 from app.web.downloads import download
@@ -370,7 +376,7 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
     errors = first_page_unless_valid(partial(queries.errors_page, run, group=group,
                                              whole_kind=whole_kind), request.args)
     samples = run.diff_sample or []
-    entity = run.profile.entity if run.profile else None
+    entity = run_entity(run).name if run.profile else None
     diffs = list(zip(samples, ([(c.label, c.before, c.after) for c in changes]
                                for changes in readable_history(
                                    (entity, d.get("before"), d.get("after")) for d in samples)),
@@ -382,7 +388,8 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                            unmapped=_unmapped(run, run.profile),
                            unmapped_of=_unmapped_of(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),
-                           rerunnable=run.status in CUT_SHORT, preview=preview)
+                           rerunnable=run.status in CUT_SHORT, preview=preview,
+                           taken_up=later_go(run) if run.can_revert else None)
 
 
 @bp.post("/feeds/runs/<int:run_id>/revert")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from app.extensions import db
@@ -127,11 +127,12 @@ def definition_at(profile: ImportProfile, version: int | None) -> dict[str, Any]
 
 def previous_success(profile: ImportProfile, sha256: str) -> ImportRun | None:
     """The profile's last import, when it took in this same file whole with this version
-    and was not undone (nor is being).
+    and was not undone (nor is being), and no run of the profile was undone since.
 
     Only the last one: after another file, an older identical file would change records
     back; after a partial or interrupted run, sending the file again is how it is retried;
-    after a revert, how it is taken in again.
+    after a revert, how it is taken in again: a revert of an earlier run may have taken out
+    records the last file holds unchanged.
     """
     last = db.session.scalar(select(ImportRun).where(
         ImportRun.profile_id == profile.id, ImportRun.is_dry_run.is_(False),
@@ -139,9 +140,18 @@ def previous_success(profile: ImportProfile, sha256: str) -> ImportRun | None:
     ).order_by(ImportRun.id.desc()).limit(1))
     if last is not None and last.sha256 == sha256 and last.status == "succeeded" \
             and last.profile_version == profile.version and last.reverted_at is None \
-            and not last.revert_pending:
+            and not last.revert_pending and not _undone_since(last):
         return last
     return None
+
+
+def _undone_since(run: ImportRun) -> bool:
+    """Whether a revert of another run of `run`'s profile ended after it, or is asked."""
+    return db.session.scalar(select(ImportRun.id).where(
+        ImportRun.profile_id == run.profile_id, ImportRun.id != run.id,
+        or_(ImportRun.revert_status.in_(("queued", "running")),
+            ImportRun.reverted_at >= run.finished_at if run.finished_at is not None
+            else ImportRun.reverted_at.is_not(None))).limit(1)) is not None
 
 
 def recent_runs(profile: ImportProfile, limit: int = 10) -> list[ImportRun]:

@@ -46,7 +46,7 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
     The same columns in another order are a new version only when `order_counts` (an admin's
     mapping screen or JSON editor): an API client need not keep a JSON object's order."""
     _held(profile)
-    parsed = parse_profile(definition, saved_maps=_kept_maps(profile.definition, definition))
+    parsed = parse_profile(definition, saved_maps=kept_maps(profile.definition, definition))
     other = find_profile(parsed.name)
     if other is not None and other.id != profile.id:
         raise ValidationError({"name": _("A profile with this name already exists.")})
@@ -79,7 +79,7 @@ def map_value(profile: ImportProfile, column: str, source: str, target: str) -> 
     return update_profile(profile, definition)
 
 
-def _kept_maps(before: Any, definition: Any) -> dict[str, Any]:
+def kept_maps(before: Any, definition: Any) -> dict[str, Any]:
     """The saved value mappings of the columns that keep their target, under their header
     in `definition` (matched as a run matches headers, whatever their case and accents)."""
     if not isinstance(before, dict) or not isinstance(definition, dict) \

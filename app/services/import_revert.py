@@ -32,6 +32,7 @@ from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRun
 from app.models.attachment import Attachment
 from app.models.feed import CUT_SHORT
+from app.queries.feeds import definition_at
 from app.services.attachments import attach_stored, delete_attachment
 from app.services.audit import audit_row, record_event
 from app.services.record_batches import RecordWriter
@@ -75,7 +76,8 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
         raise ValidationError({"": _not_revertible(run)})
     if _profile_holder(run) not in ((None, run.id) if holding else (None,)):
         raise ValidationError({"": _(PROFILE_BUSY)})
-    entity = get_entity(run.profile.entity)
+    _refuse_when_taken_up(run)
+    entity = run_entity(run)
     runs = [*earlier_goes(run), run]
     plan = RevertPlan(entity.name, runs=[r.id for r in runs])
     events = db.session.scalars(select(AuditEvent).where(
@@ -180,6 +182,38 @@ def earlier_goes(run: ImportRun) -> list[ImportRun]:
     return goes[::-1]
 
 
+def later_go(run: ImportRun) -> ImportRun | None:
+    """The run that took up the file `run` was cut short importing, its last go: reverting
+    that one undoes `run` with it (`earlier_goes`); None when no later run did."""
+    if run.status not in CUT_SHORT or run.is_dry_run or run.reverted_at is not None:
+        return None
+    found = None
+    for later in db.session.scalars(select(ImportRun).where(
+            ImportRun.profile_id == run.profile_id, ImportRun.id > run.id)
+            .order_by(ImportRun.id).limit(MAX_EARLIER_GOES)):
+        if run.id not in {go.id for go in earlier_goes(later)}:
+            break
+        found = later
+    return found
+
+
+def _refuse_when_taken_up(run: ImportRun) -> None:
+    """Reverting a go of a file that a later run took up would leave the rest of the file
+    in, the later run still counted as its import: its last go is the one to revert."""
+    later = later_go(run)
+    if later is not None:
+        raise ValidationError({"": _(
+            "Import #%(id)d took this file up again where this run stopped: revert that "
+            "one, which undoes both.", id=later.id)})
+
+
+def run_entity(run: ImportRun) -> Entity:
+    """What `run` imported: the entity of the profile's version it applied (a profile may
+    be turned to another entity since)."""
+    name = definition_at(run.profile, run.profile_version).get("entity")
+    return get_entity(name if name in ENTITIES else run.profile.entity)
+
+
 def request_revert(run: ImportRun) -> None:
     """Ask for `run`'s revert, executed by a job as the current actor (flushed; the caller
     commits, then queues it: importers/jobs.py)."""
@@ -187,6 +221,7 @@ def request_revert(run: ImportRun) -> None:
         raise ValidationError({"": _(REVERT_UNDER_WAY)})
     if not run.can_revert:
         raise ValidationError({"": _not_revertible(run)})
+    _refuse_when_taken_up(run)
     if _profile_holder(run) is not None:
         raise ValidationError({"": _(PROFILE_BUSY)})
     # Asked only if no one asked meanwhile: of requests at the same moment, one is queued,

@@ -2,7 +2,11 @@
 the tenant's records, returned as stored, each change a new version."""
 from __future__ import annotations
 
+from app.extensions import db
+from app.services import feeds
 from tests.api.conftest import problem
+from tests.backoffice.conftest import count_statements
+from tests.backoffice.test_feeds.test_value_maps import _profile
 
 INVOICES = {"name": "factures", "entity": "invoices", "key": "number",
             "columns": {"N° facture": "number", "Statut": "status",
@@ -66,3 +70,35 @@ def test_a_partner_of_another_tenant_is_no_target(api_client, other_tenant):
     response = api_client.post("/api/v1/import-profiles", json={
         **INVOICES, "value_maps": {"Apporteur": {"X": "OTHER1"}}})
     assert "value_maps.Apporteur.X" in problem(response, 422)["errors"]
+
+
+def test_too_many_value_mappings_are_refused_before_each_is_looked_up(
+        app, api_client, tenant, make_account, make_partner):
+    profile = _profile(make_account, make_partner)
+    # One more than a profile takes, each a partner's key: refused at once, not after one
+    # lookup each (a body of a few MB would hold a worker, and the profile, for minutes).
+    maps = {"Apporteur": {f"Apporteur {i}": "NEX01" for i in range(5001)}}
+    with count_statements(app) as statements:
+        response = api_client.patch(f"/api/v1/import-profiles/{profile.id}",
+                                    json={"value_maps": maps})
+    body = problem(response, 422)
+    assert "5000" in str(body["errors"]["value_maps"])
+    assert len(statements) < 200, len(statements)
+
+
+def test_a_client_patching_columns_drops_the_mappings_of_the_columns_it_drops(
+        api_client, tenant, make_account, make_partner):
+    profile = _profile(make_account, make_partner)
+    # An admin maps a status and a partner from a run's page...
+    feeds.map_value(profile, "Statut", "Réglée", "paid")
+    feeds.map_value(profile, "Apporteur", "NEXITY SA", "NEX01")
+    db.session.commit()
+    # ...then the ERP's integration, written before mappings existed, drops the status
+    # column as it always could ("columns" as a whole): the mapping screen drops its
+    # mappings with it, the other column keeps its own.
+    columns = {"N° facture": "number", "Code client": "account.external_ref",
+               "Apporteur": "partner.external_ref"}
+    response = api_client.patch(f"/api/v1/import-profiles/{profile.id}",
+                                json={"columns": columns})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["value_maps"] == {"Apporteur": {"NEXITY SA": "NEX01"}}

@@ -311,3 +311,19 @@ def _stop_watching(app) -> None:
     """No heartbeat thread of this process beats for the app's runs any more."""
     for key in [key for key in heartbeat._watch if key[1] == id(app)]:
         heartbeat._watch.pop(key).stopped.set()
+
+
+def test_the_revert_and_errors_arguments_are_refused_in_the_readers_language(
+        app, make_token, partners_profile, queued_jobs, queued_reverts):
+    client = bearer(app, make_token("read,import,admin")[1])
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    run_id = upload(client).get_json()["id"]
+    run_queued(queued_jobs)
+    # As the record collections answer the same mistakes (api/schemas/records.py).
+    body = problem(client.post(f"/api/v1/imports/{run_id}/revert", json={"dry_run": "oui"}),
+                   422)
+    assert body["errors"] == {"dry_run": ["Indiquez true ou false."]}
+    body = problem(client.get(f"/api/v1/imports/{run_id}/errors?group=abc"), 422)
+    assert body["errors"] == {"group": ["Saisissez un nombre entier."]}
+    body = problem(client.get(f"/api/v1/imports/{run_id}/errors/summary?limit=0"), 422)
+    assert body["errors"] == {"limit": ["Saisissez un nombre entier de 1 à 100."]}

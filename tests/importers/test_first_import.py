@@ -17,11 +17,12 @@ from sqlalchemy import delete, func, select
 
 from api.schemas.imports import run_fields
 from app.entities import ENTITIES
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, Invoice, WebhookDelivery
 from app.queries.feeds import find_profile
 from app.search_text import matches
-from app.services import feeds
+from app.services import feeds, import_revert
 from app.services.import_revert import revert_run
 from app.services.records import create_record, update_record
 from app.services.webhooks import create_endpoint
@@ -489,6 +490,34 @@ def _interrupted_then_run_again(tenant, path: Path, meanwhile=lambda: None, fail
     done = runs.run_import(again.id, tenant.id, max_wait=0)
     assert done.status == "succeeded", done.message
     return run, done
+
+
+@pytest.mark.parametrize("failed", [False, True], ids=["interrupted", "failed"])
+def test_the_first_go_of_a_file_taken_up_again_is_reverted_through_its_last_go(
+    tenant, customers, profile, feed_file, small_batches, admin_client, failed
+):
+    """Reverting the first go alone deleted its 8 invoices and left the 12 of the second
+    go, which stayed the file's import: sending the file again was refused as done. The
+    first go's revert is refused, pointing to the last go, whose revert undoes both."""
+    run, again = _interrupted_then_run_again(tenant, feed_file(HEADER + invoice_rows(20)),
+                                             failed=failed)
+    run = db.session.get(ImportRun, run.id)
+    assert run.can_revert and len(by_key("invoices")) == 20
+    for attempt in (import_revert.plan_revert, import_revert.request_revert):
+        with pytest.raises(ValidationError) as refused:
+            attempt(run)
+        assert refused.value.errors[""] == gettext(
+            "Import #%(id)d took this file up again where this run stopped: revert that "
+            "one, which undoes both.", id=again.id)
+    page = admin_client.get(f"/alpha/feeds/runs/{run.id}",
+                            headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="taken-up"' in page and f'href="/alpha/feeds/runs/{again.id}"' in page
+    assert "Revert this run" not in page
+    assert len(by_key("invoices")) == 20  # nothing was undone
+
+    revert_run(db.session.get(ImportRun, again.id))
+    db.session.commit()
+    assert by_key("invoices") == {}
 
 
 def test_an_edit_between_two_goes_of_a_file_is_not_undone_by_their_revert(

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, Invoice
+from app.services import feeds
 from app.services.records import update_record
 from importers import jobs
 from tests.backoffice.conftest import fr, text
@@ -146,3 +147,41 @@ def make_user_in(role: str):
     from app.services.tenants import create_user
 
     return create_user({"email": f"{role}@beta.example", "password": PASSWORD, "role": role})
+
+
+def test_a_run_reverted_after_its_profile_changed_entity_undoes_what_it_imported(
+        admin_client, invoice_profile, start_run, queued_reverts):
+    run = start_run(invoice_profile, HEADER, GOOD)
+    assert run.created == 1
+    # The profile is then turned to another feed (a new version of it, for partners).
+    feeds.update_profile(invoice_profile, {
+        "name": "factures-nuit", "entity": "partners", "key": "external_ref",
+        "columns": {"Code": "external_ref", "Nom": "name"}})
+    db.session.commit()
+    preview = admin_client.post(f"/alpha/feeds/runs/{run.id}/revert", data={"dry_run": "1"})
+    assert fr("Records deleted: %(count)s", count=1) in text(preview)
+    admin_client.post(f"/alpha/feeds/runs/{run.id}/revert")
+    _work(queued_reverts)
+    assert db.session.get(ImportRun, run.id).reverted_at is not None
+    assert _invoices() == []  # what the run imported: an invoice, not a partner
+
+
+def test_the_latest_file_sent_again_after_an_earlier_run_is_reverted_is_imported(
+        admin_client, invoice_profile, start_run, queued_reverts):
+    monday = start_run(invoice_profile, HEADER, GOOD)
+    tuesday_file = (HEADER, GOOD, "F003;C001;31/12/2025;5,00;Durand")
+    tuesday = start_run(invoice_profile, *tuesday_file)  # F001 unchanged, F003 new
+    assert (monday.created, tuesday.unchanged, tuesday.created) == (1, 1, 1)
+    admin_client.post(f"/alpha/feeds/runs/{monday.id}/revert")
+    _work(queued_reverts)
+    assert _invoices() == ["F003"]
+    # Tuesday's file, sent again to put back what Monday's revert took out of it: not
+    # "already imported".
+    again = start_run(invoice_profile, *tuesday_file)
+    db.session.expire_all()
+    assert sorted(_invoices()) == ["F001", "F003"], again.message
+    # Sent once more, it is the last import again: nothing to do.
+    once_more = start_run(invoice_profile, *tuesday_file)
+    page = text(admin_client.get(f"/alpha/feeds/runs/{once_more.id}"))
+    assert fr("This file was already imported by run #%(run)d: nothing to do. Force the "
+              "import to run it again.", run=again.id) in page

@@ -5,9 +5,10 @@ from __future__ import annotations
 import html
 import re
 import threading
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -331,3 +332,40 @@ def test_a_stale_mapping_does_not_block_a_sample_whose_headers_change_case(
     assert saved.status_code == 302, saved.data[:300]
     db.session.expire_all()
     assert profile.definition["value_maps"]["APPORTEUR"] == {"NEXITY SA": "NEX01"}
+
+
+def test_values_left_to_map_are_listed_once_the_first_fifty_are_mapped(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, *(f"F{i:03d};C001;Statut {i:02d};" for i in range(60)))
+    assert run.failed == 60
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    assert page.count('class="unmapped-value"') == 50
+    # The admin maps the fifty values the page lists (here in one save).
+    definition = normalized(profile.definition)
+    definition["value_maps"] = {"Statut": {f"Statut {i:02d}": "paid" for i in range(50)}}
+    feeds.update_profile(profile, definition)
+    db.session.commit()
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    # Ten values of the run still have no mapping: the page offers them.
+    assert page.count('class="unmapped-value"') == 10
+    assert '<span class="unmapped-value">Statut 55</span>' in page
+
+
+def test_a_partner_named_in_a_mapping_is_the_live_one_not_ambiguous_with_an_archived_one(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)  # partner NEX01 "Nexity", live
+    # The partner's former record, archived by a full-sync partners feed when its code
+    # changed: no list shows it any more.
+    former = make_partner(external_ref="NEX00", name="Nexity")
+    db.session.execute(update(Partner).where(Partner.id == former.id)
+                       .values(archived_at=datetime.now(UTC)))
+    db.session.commit()
+    run = start_run(profile, HEADER, "F001;C001;Émise;NEXITY SA")
+    response = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Apporteur", "source": "NEXITY SA", "target": "Nexity", "run": run.id},
+        follow_redirects=True)
+    assert fr("“%(value)s” is not a valid value for the column “%(column)s”.",
+              value="Nexity", column="Apporteur") not in text(response)
+    db.session.expire_all()
+    assert profile.definition.get("value_maps") == {"Apporteur": {"NEXITY SA": "NEX01"}}
