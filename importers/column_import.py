@@ -25,7 +25,7 @@ fall back to row by row in a batch the database refused. What changes is the uni
 """
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from itertools import chain
 from operator import eq, itemgetter
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ from sqlalchemy import Date, Numeric
 
 from app.entities import ENTITIES
 from app.models import ACTIVITY_RECORDS
-from app.services.fingerprints import forget_renamed_since
+from app.services.fingerprints import RENAMES_BEFORE_START, forget_renamed_since
 from app.services.record_sql import collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
@@ -56,9 +56,6 @@ if TYPE_CHECKING:
     from importers.engine import ImportEngine
 
 REFERENCE_MEMORY = 200_000  # related records remembered per reference column
-# Renames looked for from this long before a run's start: a write's audit event carries the
-# moment its transaction began, which may come before the run's start and commit after it.
-RENAMES_BEFORE_START = timedelta(minutes=10)
 DATE_MEMORY = 50_000  # dates remembered as SQLite stores them
 
 

@@ -23,6 +23,7 @@ from app.queries.error_groups import count_groups
 from app.queries.feeds import definition_at
 from app.services.audit import record_event
 from app.services.feeds import run_file_path
+from app.services.fingerprints import RENAMES_BEFORE_START, forget_renamed_since
 from app.tenancy import Actor, tenant_context
 from importers import heartbeat
 from importers.profile import parse_profile
@@ -172,10 +173,12 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
         db.session.rollback()
         run.status, run.message = "failed", str(exc)
         run.message_id, run.message_params = exc.message_id, exc.params
+        forget_renamed_while_running(run)
     except ValidationError as exc:
         db.session.rollback()
         run.status = "failed"
         run.message = "; ".join(f"{k}: {v}" if k else v for k, v in exc.errors.items())
+        forget_renamed_while_running(run)
     run.finished_at = datetime.now(UTC)
     if run.rows_total is None or run.rows_done > (run.rows_total or 0):
         run.rows_total = run.rows_done
@@ -191,6 +194,21 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     return run
 
 
+def forget_renamed_while_running(run: ImportRun) -> None:
+    """For a run cut short (failed, interrupted), what its end would have done
+    (ColumnImport._forget_renamed_references): the fingerprints it stored may name records
+    whose reference changed while it ran, resolved before the change."""
+    if run.is_dry_run or run.started_at is None:
+        return
+    try:
+        profile = parse_profile(definition_at(run.profile, run.profile_version),
+                                check_values=False)
+    except ValidationError:
+        return  # it wrote nothing
+    for name in {profile.entity.field(t.name).ref for t in profile.targets if t.kind == "ref"}:
+        forget_renamed_since(name, run.started_at - RENAMES_BEFORE_START)
+
+
 def end_run(run_id: int, status: str, message: str) -> bool:
     """End a live run (status, message, counts kept), release its profile and queue its
     `finish` event (import.failed for failed and interrupted); False if it had ended.
@@ -204,6 +222,8 @@ def end_run(run_id: int, status: str, message: str) -> bool:
     if run is None:
         return False
     _release(run.id, run.profile_id)
+    if ended and status in ("failed", "interrupted"):
+        forget_renamed_while_running(run)
     if ended:
         # A run read to its end knows its rows; one cut short (interrupted, failed) does
         # not: its progress must not read 100 %.

@@ -21,7 +21,7 @@ from app.entities import Entity
 from app.extensions import db
 from app.models import AuditEvent
 from app.search_text import search_text, searched_fields
-from app.services.fingerprints import forget_referencing
+from app.services.fingerprints import forget_following, forget_referencing
 from app.services.record_rules import chunks, line_parent
 from app.services.record_sql import BulkSQL
 from app.services.webhook_outbox import enqueue
@@ -227,6 +227,8 @@ class RecordWriter:
         written = self.sql.update(rows)
         forget_referencing(self.entity.name, [row["id"] for row in rows
                                               if "external_ref" in row])
+        if self.entity.name == "accounts":
+            forget_following([row["id"] for row in rows if "partner_id" in row])
         if unknown:
             found = self.sql.by_ids(self.searched, unknown)
             self.sql.update([{"search_text": search_text(
