@@ -211,6 +211,10 @@ def feed_profile(profile_id: int):
                            mappings=saved_mappings(profile))
 
 
+def _last_finished(profile: ImportProfile) -> ImportRun | None:
+    return next((run for run in queries.recent_runs(profile) if run.is_finished), None)
+
+
 def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> list[Any]:
     if run is None or profile is None or not run.failed or not can_administer(current_user):
         return []
@@ -241,6 +245,8 @@ def feed_value_map(profile_id: int):
     run_id = request.form.get("run", type=int)
     if run_id and 0 < run_id <= MAX_ID:
         return redirect(url_for("backoffice.feed_run", run_id=run_id))
+    if request.form.get("back") == "edit":  # from the mapping screen
+        return redirect(url_for("backoffice.feed_profile_edit", profile_id=profile.id))
     return redirect(url_for("backoffice.feed_profile", profile_id=profile.id))
 
 
@@ -270,8 +276,13 @@ def feed_profile_edit(profile_id: int | None):
         elif action not in ("read", "suggest"):
             return _saved(saved)
     failed = bool(errors or form.errors or any(c.error for c in columns))
+    # Below the form, its value mappings and the last run's values without one.
+    last = _last_finished(profile) if profile else None
     return render_template("feeds/profile_form.html", form=form, profile=profile, errors=errors,
-                           columns=columns, groups=grouped(target_choices(form))), \
+                           columns=columns, groups=grouped(target_choices(form)),
+                           mappings=saved_mappings(profile) if profile else [],
+                           unmapped=_unmapped(last, profile),
+                           unmapped_of=_unmapped_of(last, profile)), \
         422 if failed else 200
 
 

@@ -369,3 +369,31 @@ def test_a_partner_named_in_a_mapping_is_the_live_one_not_ambiguous_with_an_arch
               value="Nexity", column="Apporteur") not in text(response)
     db.session.expire_all()
     assert profile.definition.get("value_maps") == {"Apporteur": {"NEXITY SA": "NEX01"}}
+
+
+def test_the_mapping_screen_lists_the_values_to_map_and_the_mappings_and_maps_in_one_click(
+        admin_client, tenant, make_account, make_partner, start_run):
+    profile = _profile(make_account, make_partner)
+    start_run(profile, HEADER, "F001;C001;Réglée;", "F002;C001;Soldée;")
+    edit = f"/alpha/feeds/profiles/{profile.id}/edit"
+    screen = html.unescape(admin_client.get(edit).data.decode())
+    # The last run's values without a mapping, below the profile's own form (not in it).
+    assert screen.index('id="unmapped-values"') > screen.index("</form>")
+    assert '<span class="unmapped-value">Réglée</span>' in screen
+    assert '<span class="unmapped-value">Soldée</span>' in screen
+    mapped = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Statut", "source": "Réglée", "target": "paid", "back": "edit"})
+    assert mapped.headers["Location"].endswith(edit)  # back to the mapping screen
+    db.session.expire_all()
+    assert profile.definition["value_maps"] == {"Statut": {"Réglée": "paid"}}
+    screen = html.unescape(admin_client.get(edit).data.decode())
+    assert '<span class="unmapped-value">Réglée</span>' not in screen
+    assert '<span class="unmapped-value">Soldée</span>' in screen
+    # The mapping saved is listed there too, with its button to remove it.
+    saved = screen[screen.index('id="value-maps"'):screen.index('id="unmapped-values"')]
+    assert "Réglée" in saved and fr("Remove") in saved
+    removed = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Statut", "source": "Réglée", "target": "", "back": "edit"})
+    assert removed.headers["Location"].endswith(edit)
+    db.session.expire_all()
+    assert "value_maps" not in profile.definition
