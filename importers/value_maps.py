@@ -136,9 +136,26 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
                     value=value[:60], column=header[:60])
             else:
                 clean[source] = resolved
+        _refuse_ambiguous(clean, kept, where, header, errors)
         if clean:
             maps[header] = clean
     return maps
+
+
+def _refuse_ambiguous(clean: dict[str, str], kept: dict[str, str], where: str, header: str,
+                      errors: dict[str, str]) -> None:
+    """Two values of one column that differ only by case or accents mapped to two different
+    values: a run matches cells whatever their case and accents, so a third spelling would
+    take either. Refused when one of them is new or changed (those saved stay as saved)."""
+    by_folded: dict[str, tuple[str, str]] = {}
+    for source, target in clean.items():
+        other = by_folded.setdefault(fold(source), (source, target))
+        if other[1] != target and (kept.get(source) != target
+                                   or kept.get(other[0]) != other[1]):
+            errors[f"{where}.{source[:40]}"] = _(
+                "“%(value)s” and “%(other)s” differ only by case or accents: map them to the "
+                "same value in the column “%(column)s”.", value=source[:60],
+                other=other[0][:60], column=header[:60])
 
 
 def _as_saved(value: str) -> str:

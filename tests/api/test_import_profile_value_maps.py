@@ -102,3 +102,19 @@ def test_a_client_patching_columns_drops_the_mappings_of_the_columns_it_drops(
                                 json={"columns": columns})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["value_maps"] == {"Apporteur": {"NEXITY SA": "NEX01"}}
+
+
+def test_two_spellings_of_one_value_mapped_to_two_values_are_refused(api_client):
+    """A run matches a cell to a mapping whatever its case and accents: "Réglée" → paid and
+    "REGLEE" → cancelled would give a third spelling ("reglee") either one."""
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Statut": {"Réglée": "paid", "REGLEE": "cancelled"}}},
+        headers={"Accept-Language": "fr"})
+    errors = problem(response, 422)["errors"]
+    assert errors["value_maps.Statut.REGLEE"] == [
+        "« REGLEE » et « Réglée » ne diffèrent que par la casse ou les accents : "
+        "faites-les correspondre à la même valeur dans la colonne « Statut »."]
+    # Mapped to the same value, they are only two spellings of it.
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Statut": {"Réglée": "paid", "REGLEE": "paid"}}})
+    assert response.status_code == 201, response.get_json()
