@@ -101,15 +101,16 @@ def unpaid_figure(user: User) -> Figure:
 
 
 def data_as_of(user: User) -> datetime | None:
-    """When the last successful feed run ended, among the feeds that wrote records this
-    user sees: what the extranet shows is as fresh as that.
+    """When the last successful feed run ended, not reverted since, among the feeds that
+    wrote records this user sees: what the extranet shows is as fresh as that.
 
     The feeds are tried from the most recently finished: the first one that wrote a record
     the user sees gives the answer, usually at the first probe (one indexed lookup each).
     (One statement with a probe per kind of record, in SQL, took PostgreSQL 14 ms to plan.)"""
     ended = (select(ImportRun.profile_id, func.max(ImportRun.finished_at).label("at"))
              .where(ImportRun.status.in_(("succeeded", "partial")),
-                    ImportRun.is_dry_run.is_(False), ImportRun.finished_at.is_not(None))
+                    ImportRun.is_dry_run.is_(False), ImportRun.finished_at.is_not(None),
+                    ImportRun.reverted_at.is_(None))  # a run undone since gave nothing
              .group_by(ImportRun.profile_id).subquery())
     feeds = db.session.execute(
         select(ImportProfile.id, ImportProfile.entity, ended.c.at)

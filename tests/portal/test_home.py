@@ -64,7 +64,8 @@ def test_an_agent_sees_his_files_at_a_glance(agent_setup, make_invoice, make_quo
     assert "Alpha Stores has not sent any update of your files yet." in english
 
 
-def _feed(entity: str, finished: datetime, status: str = "succeeded") -> int:
+def _feed(entity: str, finished: datetime, status: str = "succeeded",
+          reverted: datetime | None = None) -> int:
     profile = db.session.scalar(select(ImportProfile).where(ImportProfile.entity == entity))
     if profile is None:
         profile = ImportProfile(name=f"flux-{entity}", entity=entity, definition={})
@@ -72,7 +73,7 @@ def _feed(entity: str, finished: datetime, status: str = "succeeded") -> int:
         db.session.flush()
     db.session.add(ImportRun(profile_id=profile.id, profile_version=1, source="cli",
                              file_name="f.csv", file_size=1, sha256="0" * 64, status=status,
-                             started_by="cli", finished_at=finished))
+                             started_by="cli", finished_at=finished, reverted_at=reverted))
     db.session.commit()
     return profile.id
 
@@ -92,6 +93,11 @@ def test_data_as_of_the_last_successful_feed_of_his_records(agent_setup, make_in
     # The quotes feed wrote only another partner's records; the failed run does not count.
     shown = page_text(client.get("/alpha/portal/"))
     assert "20/11/2026" in shown and "22/11/2026" not in shown and "21/11/2026" not in shown
+    # A later run, undone since: what it gave is gone, the data is as of the run before.
+    _feed("invoices", datetime(2026, 11, 23, 6, 0, tzinfo=UTC),
+          reverted=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    shown = page_text(client.get("/alpha/portal/"))
+    assert "20/11/2026" in shown and "23/11/2026" not in shown
 
 
 def test_a_subscriber_sees_his_account_only(app, make_user, make_invoice):
