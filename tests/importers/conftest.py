@@ -4,7 +4,8 @@ and API take)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,44 @@ def by_key(entity: str, key: str = "external_ref") -> dict[str, Any]:
 def row_errors(run: ImportRun) -> list[ImportRowError]:
     return list(db.session.scalars(select(ImportRowError).where(
         ImportRowError.run_id == run.id).order_by(ImportRowError.line, ImportRowError.id)))
+
+
+def found_equal_next_time(statuses: dict[str, str]) -> None:
+    """Each invoice (its key → its status) written away from its status and back: it loses
+    its fingerprint, and the next run finds its row equal to it and gives it one again."""
+    from app.services.records import update_record
+
+    for key, status in statuses.items():
+        record = by_key("invoices")[key]
+        update_record(record, {"status": "cancelled"})
+        update_record(record, {"status": status})
+    db.session.commit()
+
+
+@contextmanager
+def after_the_first_batch(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]
+                          ) -> Iterator[list[bool]]:
+    """Runs of one row a batch, `action` done (and committed) once, right after the first
+    batch's progress is saved; the list holds True once it was."""
+    import importers.engine as engine_module
+    from importers.engine import ImportEngine
+
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 1)
+    original = ImportEngine.save_progress
+    done: list[bool] = []
+
+    def save_progress(engine: ImportEngine) -> None:
+        original(engine)
+        if engine.run.rows_done >= 1 and not done:
+            done.append(True)
+            action()
+            db.session.commit()
+
+    monkeypatch.setattr(ImportEngine, "save_progress", save_progress)
+    try:
+        yield done
+    finally:
+        monkeypatch.setattr(ImportEngine, "save_progress", original)
 
 
 def audit_count(entity: str) -> int:

@@ -12,8 +12,12 @@ from app.extensions import db
 from app.models import ImportRun
 from app.services.erasure import anonymise_customer
 from app.services.records import create_record, update_record
-from importers.engine import ImportEngine
-from tests.importers.conftest import by_key, row_errors
+from tests.importers.conftest import (
+    after_the_first_batch,
+    by_key,
+    found_equal_next_time,
+    row_errors,
+)
 
 
 def _invoice(key: str):
@@ -80,8 +84,6 @@ def test_a_customer_anonymised_while_a_run_reads_the_file_leaves_no_stale_finger
     events whose `before` holds external_ref. The anonymisation's event ("anonymise",
     before None) holds none: R2, found equal in the batch after the erasure, keeps its
     fingerprint and the next nightly import skips it instead of failing it."""
-    import importers.engine as engine_module
-
     create_record(ENTITIES["accounts"], {"name": "Jean Dupont", "kind": "person",
                                          "email": PERSON, "external_ref": PERSON})
     create_record(ENTITIES["accounts"], {"name": "Client C2", "external_ref": "C2"})
@@ -94,25 +96,10 @@ def test_a_customer_anonymised_while_a_run_reads_the_file_leaves_no_stale_finger
         return run_import(profile, path, force=True)
 
     nightly()
-    for key in ("R1", "R2"):  # found equal next time: they take their fingerprint then
-        record = _invoice(key)
-        update_record(record, {"status": "cancelled"})
-        update_record(record, {"status": "paid" if key == "R2" else "issued"})
-    db.session.commit()
-    monkeypatch.setattr(engine_module, "BATCH_ROWS", 1)
-    original = ImportEngine.save_progress
-    erased = []
-
-    def save_progress(engine):
-        original(engine)
-        if engine.run.rows_done >= 1 and not erased:  # between R1's batch and R2's
-            erased.append(True)
-            anonymise_customer(by_key("accounts")[PERSON])
-            db.session.commit()
-
-    monkeypatch.setattr(ImportEngine, "save_progress", save_progress)
-    during = nightly()
-    monkeypatch.setattr(ImportEngine, "save_progress", original)
+    found_equal_next_time({"R1": "issued", "R2": "paid"})
+    with after_the_first_batch(monkeypatch, lambda: anonymise_customer(
+            by_key("accounts")[PERSON])) as erased:  # between R1's batch and R2's
+        during = nightly()
     assert erased and during.unchanged == 3
     assert PERSON not in by_key("accounts")  # his reference went with his data
     after = nightly()
@@ -131,8 +118,6 @@ def test_a_customer_renamed_while_a_run_that_then_fails_leaves_no_stale_fingerpr
     4, as a truncated or doubled export would). R2, found equal in the batch after C1's
     rename, keeps the fingerprint it took as if C1 still named it, and the next night's
     import of the normal file skips R2 instead of failing it ("No customer C1")."""
-    import importers.engine as engine_module
-
     create_record(ENTITIES["accounts"], {"name": "Client C1", "external_ref": "C1"})
     create_record(ENTITIES["accounts"], {"name": "Client C2", "external_ref": "C2"})
     db.session.commit()
@@ -147,26 +132,11 @@ def test_a_customer_renamed_while_a_run_that_then_fails_leaves_no_stale_fingerpr
         return run_import(profile, path, force=True)
 
     nightly(rows)
-    for key in ("R1", "R2"):  # found equal next time: they take their fingerprint then
-        record = _invoice(key)
-        update_record(record, {"status": "cancelled"})
-        update_record(record, {"status": "paid" if key == "R2" else "issued"})
-    db.session.commit()
-    monkeypatch.setattr(engine_module, "BATCH_ROWS", 1)
+    found_equal_next_time({"R1": "issued", "R2": "paid"})
     monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 3)
-    original = ImportEngine.save_progress
-    renamed = []
-
-    def save_progress(engine):
-        original(engine)
-        if engine.run.rows_done >= 1 and not renamed:  # between R1's batch and R2's
-            renamed.append(True)
-            update_record(by_key("accounts")["C1"], {"external_ref": "C1-OLD"})
-            db.session.commit()
-
-    monkeypatch.setattr(ImportEngine, "save_progress", save_progress)
-    during = nightly([*rows, "R4;F-004;C2;Émise;10,00"])
-    monkeypatch.setattr(ImportEngine, "save_progress", original)
+    with after_the_first_batch(monkeypatch, lambda: update_record(
+            by_key("accounts")["C1"], {"external_ref": "C1-OLD"})) as renamed:
+        during = nightly([*rows, "R4;F-004;C2;Émise;10,00"])
     monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 5_000_000)
     assert renamed and during.status == "failed" and during.rows_done == 3
     after = nightly(rows)

@@ -22,7 +22,12 @@ from app.services.tokens import create_token
 from app.tenancy import SYSTEM, tenant_context
 from importers.engine import ImportEngine
 from tests.api.conftest import bearer
-from tests.importers.conftest import by_key, row_errors
+from tests.importers.conftest import (
+    after_the_first_batch,
+    by_key,
+    found_equal_next_time,
+    row_errors,
+)
 
 COLUMNS = {
     "Réf": "external_ref",
@@ -425,28 +430,11 @@ def test_a_customer_renamed_while_a_run_reads_the_file_leaves_no_stale_fingerpri
         nightly, monkeypatch):
     """The run resolves "C1" once and remembers it across batches: renamed between two
     batches, the rows naming C1 must still be read again by the next run, and fail."""
-    import importers.engine as engine_module
-
     nightly()
-    for key in ("R1", "R2"):  # found equal next time: they take their fingerprint then
-        record = _invoice(key)
-        update_record(record, {"status": "cancelled"})
-        update_record(record, {"status": "paid" if key == "R2" else "issued"})
-    db.session.commit()
-    monkeypatch.setattr(engine_module, "BATCH_ROWS", 1)
-    original = ImportEngine.save_progress
-    renamed = []
-
-    def save_progress(engine):
-        original(engine)
-        if engine.run.rows_done >= 1 and not renamed:  # between R1's batch and R2's
-            renamed.append(True)
-            update_record(by_key("accounts")["C1"], {"external_ref": "C1-OLD"})
-            db.session.commit()
-
-    monkeypatch.setattr(ImportEngine, "save_progress", save_progress)
-    during = nightly()
-    monkeypatch.setattr(ImportEngine, "save_progress", original)
+    found_equal_next_time({"R1": "issued", "R2": "paid"})
+    with after_the_first_batch(monkeypatch, lambda: update_record(
+            by_key("accounts")["C1"], {"external_ref": "C1-OLD"})) as renamed:
+        during = nightly()  # renamed between R1's batch and R2's
     assert renamed and during.unchanged == 3
     after = nightly()
     assert after.fingerprinted == 1  # R3 alone: C2's
