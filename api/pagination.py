@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import marshmallow as ma
 from flask import request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 
 from app.errors import ValidationError
@@ -23,12 +24,24 @@ PAGINATION_HEADER = {
 }
 
 
+def whole_number(most: int, **kwargs: Any) -> ma.fields.Integer:
+    """A whole number from 1 to `most`, refused in the reader's language."""
+    return ma.fields.Integer(
+        validate=ma.validate.Range(1, most, error=_l("Enter a whole number from 1 to %(n)d.",
+                                                      n=most)),
+        error_messages={"invalid": _l("Enter a whole number."),
+                        "null": _l("Enter a whole number.")}, **kwargs)
+
+
+CURSOR_NOT_VALID = _l("This cursor is not valid: start again without it.")
+
+
 class CursorPageArgsSchema(ma.Schema):
     """`limit` and `cursor` query arguments, mixed into every list's query schema."""
 
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, MAX_LIMIT),
-                              metadata={"description": "Rows per page."})
-    cursor = ma.fields.String(validate=ma.validate.Length(max=200),
+    limit = whole_number(MAX_LIMIT, load_default=50, metadata={"description": "Rows per page."})
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200, error=CURSOR_NOT_VALID),
+                              error_messages={"invalid": CURSOR_NOT_VALID},
                               metadata={"description": "next_cursor of the previous page."})
 
 

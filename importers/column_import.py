@@ -34,7 +34,7 @@ from sqlalchemy import Date, Numeric
 
 from app.entities import ENTITIES
 from app.models import ACTIVITY_RECORDS
-from app.services.fingerprints import RENAMES_BEFORE_START, forget_renamed_since
+from app.services.fingerprints import RENAMES_BEFORE_START, forget_changed_since
 from app.services.record_sql import collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
@@ -150,15 +150,17 @@ class ColumnImport:
 
     def _forget_renamed_references(self) -> None:
         """The fingerprints of the records naming a record whose reference changed while
-        the run ran, forgotten once more at its end. The run resolves a reference as it
-        first met it (remembered across batches): a row naming a customer renamed since took
-        its fingerprint as if the customer still bore that name, and the rename's own
-        forgetting (app/services/fingerprints.py) may have come before the run stored it."""
+        the run ran (or a customer whose partner did), forgotten once more at its end. The
+        run resolves a reference as it first met it (remembered across batches): a row
+        naming a customer renamed since took its fingerprint as if the customer still bore
+        that name, and the rename's own forgetting (app/services/fingerprints.py) may have
+        come before the run stored it."""
         started = self.engine.run.started_at
         if started is None:
             return
-        for name in {self.engine.entity.field(name).ref for _n, name in self.refs}:
-            forget_renamed_since(name, started - RENAMES_BEFORE_START)
+        forget_changed_since(self.engine.entity.name,
+                             {self.engine.entity.field(name).ref for _n, name in self.refs},
+                             started - RENAMES_BEFORE_START)
 
     # -- one batch ------------------------------------------------------------------------------
 

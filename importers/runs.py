@@ -23,7 +23,7 @@ from app.queries.error_groups import count_groups
 from app.queries.feeds import definition_at
 from app.services.audit import record_event
 from app.services.feeds import run_file_path
-from app.services.fingerprints import RENAMES_BEFORE_START, forget_renamed_since
+from app.services.fingerprints import RENAMES_BEFORE_START, forget_changed_since
 from app.tenancy import Actor, tenant_context
 from importers import heartbeat
 from importers.profile import parse_profile
@@ -173,12 +173,12 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
         db.session.rollback()
         run.status, run.message = "failed", str(exc)
         run.message_id, run.message_params = exc.message_id, exc.params
-        forget_renamed_while_running(run)
+        forget_changed_while_running(run)
     except ValidationError as exc:
         db.session.rollback()
         run.status = "failed"
         run.message = "; ".join(f"{k}: {v}" if k else v for k, v in exc.errors.items())
-        forget_renamed_while_running(run)
+        forget_changed_while_running(run)
     run.finished_at = datetime.now(UTC)
     if run.rows_total is None or run.rows_done > (run.rows_total or 0):
         run.rows_total = run.rows_done
@@ -194,10 +194,10 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     return run
 
 
-def forget_renamed_while_running(run: ImportRun) -> None:
+def forget_changed_while_running(run: ImportRun) -> None:
     """For a run cut short (failed, interrupted), what its end would have done
-    (ColumnImport._forget_renamed_references): the fingerprints it stored may name records
-    whose reference changed while it ran, resolved before the change."""
+    (ColumnImport._forget_renamed_references): the fingerprints it stored may have been
+    taken with a reference, or a customer's partner, that changed while it ran."""
     if run.is_dry_run or run.started_at is None:
         return
     try:
@@ -205,8 +205,14 @@ def forget_renamed_while_running(run: ImportRun) -> None:
                                 check_values=False)
     except ValidationError:
         return  # it wrote nothing
-    for name in {profile.entity.field(t.name).ref for t in profile.targets if t.kind == "ref"}:
-        forget_renamed_since(name, run.started_at - RENAMES_BEFORE_START)
+    refs = {profile.entity.field(t.name).ref for t in profile.targets if t.kind == "ref"}
+    try:  # never in the way of the run's end (its profile let go)
+        with db.session.begin_nested():
+            forget_changed_since(profile.entity.name, refs,
+                                 run.started_at - RENAMES_BEFORE_START)
+    except Exception:
+        log.exception("import run %s: forgetting the fingerprints it may have taken on "
+                      "references changed meanwhile failed", run.id)
 
 
 def end_run(run_id: int, status: str, message: str) -> bool:
@@ -223,7 +229,7 @@ def end_run(run_id: int, status: str, message: str) -> bool:
         return False
     _release(run.id, run.profile_id)
     if ended and status in ("failed", "interrupted"):
-        forget_renamed_while_running(run)
+        forget_changed_while_running(run)
     if ended:
         # A run read to its end knows its rows; one cut short (interrupted, failed) does
         # not: its progress must not read 100 %.

@@ -136,7 +136,8 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
                     value=value[:60], column=header[:60])
             else:
                 clean[source] = resolved
-        _refuse_ambiguous(clean, kept, where, header, errors)
+        if check_values:  # a run applies them as saved
+            _refuse_ambiguous(clean, kept, where, header, errors)
         if clean:
             maps[header] = clean
     return maps
@@ -280,14 +281,15 @@ def _mappable_columns(profile: ImportProfile) -> tuple[Any, dict[str, str]]:
 
 def _unmapped_errors(run: ImportRun, columns: list[str], mapped: ValueMaps) -> Any:
     """The conditions of `run`'s errors that a mapping of one of `columns` would have
-    avoided, less those whose value is a source `mapped` by now, as written."""
+    avoided, less those whose value is a source `mapped` by now (as written, its surrounding
+    spaces aside)."""
     conditions = [ImportRowError.run_id == run.id,
                   ImportRowError.message_id.in_(_mappable_messages()),
                   ImportRowError.column.in_(columns), ImportRowError.value.is_not(None)]
     for column, sources in mapped.items():
-        if column in columns and sources:
+        if column in columns and sources:  # an error holds its cell as read, spaces kept
             conditions.append(or_(ImportRowError.column != column,
-                                  ImportRowError.value.not_in(list(sources))))
+                                  func.trim(ImportRowError.value).not_in(list(sources))))
     return conditions
 
 

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 
-from api.pagination import CursorPageArgsSchema
+from api.pagination import CursorPageArgsSchema, whole_number
 from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import REVERT_STATUSES
@@ -41,28 +41,19 @@ class ImportRowErrorSchema(ma.Schema):
                 "params": error.message_params or {}}
 
 
-def _whole(most: int, **kwargs: Any) -> ma.fields.Integer:
-    """A whole number from 1 to `most`, refused in the reader's language."""
-    return ma.fields.Integer(
-        validate=ma.validate.Range(1, most, error=_l("Enter a whole number from 1 to %(n)d.",
-                                                      n=most)),
-        error_messages={"invalid": _l("Enter a whole number."),
-                        "null": _l("Enter a whole number.")}, **kwargs)
-
-
 class ImportErrorsQueryArgsSchema(CursorPageArgsSchema):
     """A page of a run's row errors, optionally of one group."""
 
-    group = _whole(MAX_ID, metadata={
+    group = whole_number(MAX_ID, metadata={
         "description": "Only the errors of this group (a `group` of "
                        "/imports/{id}/errors/summary)."})
-    kind = _whole(MAX_ID, metadata={
+    kind = whole_number(MAX_ID, metadata={
         "description": "Only the errors of this kind, whatever their value (a `kind` of "
                        "/imports/{id}/errors/summary's `kinds`)."})
 
 
 class ErrorSummaryQueryArgsSchema(ma.Schema):
-    limit = _whole(MAX_GROUPS, load_default=20,
+    limit = whole_number(MAX_GROUPS, load_default=20,
                    metadata={"description": "Groups listed, largest first."})
 
 

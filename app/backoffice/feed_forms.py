@@ -17,7 +17,7 @@ from app.backoffice.forms import options
 from app.entities import ENTITIES, REF
 from app.errors import ValidationError
 from app.json_input import JSONInputError, load_json
-from importers.convert import header_key
+from app.services.feeds import kept_maps
 from importers.profile import normalized
 
 MODE_LABELS = {"upsert": _l("Create or update"), "insert": _l("Create only"),
@@ -115,13 +115,7 @@ def form_definition(form: ProfileForm, columns: list[MappingColumn],
     if definition["delimiter"] == "tab":
         definition["delimiter"] = TAB
     definition["columns"] = {c.header: c.target for c in columns}
-    before = (previous or {}).get("columns") or {}
-    # A column is the same whatever its header's case and accents, as a run matches it.
-    now = {header_key(header): header for header in definition["columns"]}
-    definition["value_maps"] = {
-        header: values for old, values in ((previous or {}).get("value_maps") or {}).items()
-        if (header := now.get(header_key(old))) is not None and before.get(old)
-        and definition["columns"][header] == before[old]}
+    definition["value_maps"] = kept_maps(previous, definition)
     return definition
 
 

@@ -85,12 +85,14 @@ def kept_maps(before: Any, definition: Any) -> dict[str, Any]:
     if not isinstance(before, dict) or not isinstance(definition, dict) \
             or not isinstance(definition.get("columns"), dict):
         return {}
-    old_columns, columns = before.get("columns") or {}, definition["columns"]
+    columns = definition["columns"]
+    then = {header_key(str(header)): target
+            for header, target in (before.get("columns") or {}).items()}
     now = {header_key(str(header)): header for header in columns}
     kept = {}
     for header, values in (before.get("value_maps") or {}).items():
         header_now = now.get(header_key(header))
-        if header_now is not None and columns[header_now] == old_columns.get(header):
+        if header_now is not None and columns[header_now] == then.get(header_key(header)):
             kept[str(header_now).strip()] = values
     return kept
 

@@ -12,9 +12,9 @@ made the record as it is. It holds only while the record is exactly what that ro
   more at the end of a feed run that may have resolved it before: `forget_renamed_since`);
 - a customer whose partner changes empties it on its documents: a document whose row gives
   no partner takes its customer's (`forget_following`, called by the writer and by the ORM
-  listener below);
-- a feed run cut short (failed, interrupted) forgets, as its end would have, the references
-  renamed while it ran (importers/runs.py `forget_renamed_while_running`);
+  listener below, and once more at the end of a feed run of documents: `forget_moved_since`);
+- a feed run cut short (failed, interrupted) forgets, as its end would have, what changed
+  while it ran (importers/runs.py `forget_changed_while_running`);
 - what conversion depends on besides the row (the profile's version, value maps included, and
   the entity's custom field definitions) is part of the fingerprint itself.
 """
@@ -90,6 +90,29 @@ def forget_renamed_since(entity_name: str, since: datetime) -> None:
         or_(AuditEvent.before["external_ref"].as_string().is_not(None),
             AuditEvent.action == "anonymise")).distinct())
     forget_referencing(entity_name, sorted(renamed))
+
+
+def forget_moved_since(since: datetime) -> None:
+    """`forget_following` once more for the customers whose partner changed from `since` on
+    (their update events say so): for a feed run that read a customer's partner before the
+    move and stored his documents' fingerprints after it."""
+    moved = db.session.scalars(select(AuditEvent.record_id).where(
+        AuditEvent.entity == "accounts", AuditEvent.action == "update",
+        AuditEvent.created_at >= since, AuditEvent.record_id.is_not(None),
+        or_(AuditEvent.before["partner_id"].as_string().is_not(None),
+            AuditEvent.after["partner_id"].as_string().is_not(None))).distinct())
+    forget_following(sorted(moved))
+
+
+def forget_changed_since(entity_name: str, refs: set[str], since: datetime) -> None:
+    """For a feed run of `entity_name` that began at `since` (less RENAMES_BEFORE_START), at
+    its end: what it resolved once and remembered across batches, forgotten once more where
+    it changed meanwhile: the references of the records of `refs` its rows name, and a
+    customer's partner, which a document whose row gives none takes."""
+    for name in sorted(refs):
+        forget_renamed_since(name, since)
+    if "accounts" in refs and ENTITIES[entity_name].model.__table__.name in following():
+        forget_moved_since(since)
 
 
 def _reference_changed(mapper: Any, connection: Any, target: Any) -> None:

@@ -175,11 +175,13 @@ def earlier_goes(run: ImportRun) -> list[ImportRun]:
     goes: list[ImportRun] = []
     later = run
     while len(goes) < MAX_EARLIER_GOES:
+        # Dry runs in between wrote nothing: the file's goes go on past them.
         before = db.session.scalars(select(ImportRun).where(
-            ImportRun.profile_id == run.profile_id, ImportRun.id < later.id)
+            ImportRun.profile_id == run.profile_id, ImportRun.id < later.id,
+            ImportRun.is_dry_run.is_(False))
             .order_by(ImportRun.id.desc()).limit(1)).first()
         if before is None or before.status not in CUT_SHORT or before.sha256 != run.sha256 \
-                or before.is_dry_run or before.reverted_at is not None:
+                or before.reverted_at is not None:
             break
         goes.append(before)
         later = before
@@ -187,18 +189,20 @@ def earlier_goes(run: ImportRun) -> list[ImportRun]:
 
 
 def later_go(run: ImportRun) -> ImportRun | None:
-    """The run that took up the file `run` was cut short importing, its last go: reverting
-    that one undoes `run` with it (`earlier_goes`); None when no later run did."""
+    """The run that took up the file `run` was cut short importing, its last go, whose
+    revert undoes `run` with it (`earlier_goes`); None when no later run did, or when that
+    one cannot be reverted (it wrote nothing: stopped where the first did)."""
     if run.status not in CUT_SHORT or run.is_dry_run or run.reverted_at is not None:
         return None
     found = None
     for later in db.session.scalars(select(ImportRun).where(
-            ImportRun.profile_id == run.profile_id, ImportRun.id > run.id)
+            ImportRun.profile_id == run.profile_id, ImportRun.id > run.id,
+            ImportRun.is_dry_run.is_(False))
             .order_by(ImportRun.id).limit(MAX_EARLIER_GOES)):
         if run.id not in {go.id for go in earlier_goes(later)}:
             break
         found = later
-    return found
+    return found if found is not None and found.can_revert else None
 
 
 def _refuse_when_taken_up(run: ImportRun) -> None:

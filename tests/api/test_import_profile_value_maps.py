@@ -118,3 +118,22 @@ def test_two_spellings_of_one_value_mapped_to_two_values_are_refused(api_client)
     response = api_client.post("/api/v1/import-profiles", json={
         **INVOICES, "value_maps": {"Statut": {"Réglée": "paid", "REGLEE": "paid"}}})
     assert response.status_code == 201, response.get_json()
+
+
+def test_a_client_patching_columns_keeps_the_mappings_of_a_padded_header(api_client, tenant):
+    """A header saved with its padding ("Statut ", as the ERP's export writes it): its
+    mappings are stored under the stripped header ("Statut"). Its columns sent again, the
+    column keeps its target and its mappings."""
+    created = api_client.post("/api/v1/import-profiles", json={
+        "name": "factures", "entity": "invoices", "key": "number",
+        "columns": {"N° facture": "number", "Statut ": "status", "Montant": "total"},
+        "value_maps": {"Statut": {"Réglée": "paid"}}})
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert body["value_maps"] == {"Statut": {"Réglée": "paid"}}
+    # The integration sends its columns again, one more at the end.
+    columns = {**body["columns"], "Date": "issued_on"}
+    patched = api_client.patch(f"/api/v1/import-profiles/{body['id']}",
+                               json={"columns": columns})
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["value_maps"] == {"Statut": {"Réglée": "paid"}}

@@ -323,7 +323,8 @@ def test_the_revert_and_errors_arguments_are_refused_in_the_readers_language(
     body = problem(client.post(f"/api/v1/imports/{run_id}/revert", json={"dry_run": "oui"}),
                    422)
     assert body["errors"] == {"dry_run": ["Indiquez true ou false."]}
-    body = problem(client.get(f"/api/v1/imports/{run_id}/errors?group=abc"), 422)
-    assert body["errors"] == {"group": ["Saisissez un nombre entier."]}
+    body = problem(client.get(f"/api/v1/imports/{run_id}/errors?group=abc&limit=0"), 422)
+    assert body["errors"] == {"group": ["Saisissez un nombre entier."],
+                              "limit": ["Saisissez un nombre entier de 1 à 500."]}
     body = problem(client.get(f"/api/v1/imports/{run_id}/errors/summary?limit=0"), 422)
     assert body["errors"] == {"limit": ["Saisissez un nombre entier de 1 à 100."]}

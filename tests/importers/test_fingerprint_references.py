@@ -143,3 +143,38 @@ def test_a_customer_renamed_while_a_run_that_then_fails_leaves_no_stale_fingerpr
     # R1 and R2 name "C1", which names no customer now: both fail, neither is skipped.
     assert {error.line for error in row_errors(after)} == {2, 3}, (
         f"{after.fingerprinted} fingerprinted, {after.failed} failed")
+
+
+def test_a_customer_moved_to_another_partner_while_a_run_reads_the_file_leaves_no_stale_fingerprint(
+        tenant, make_profile, feed_file, run_import, monkeypatch):
+    """A run remembers each customer's partner for its whole length. A customer moved to
+    another agency between two batches: the move forgets his documents' fingerprints, then
+    the next batch creates R2 with the agency remembered and stores R2's fingerprint. The
+    run's end forgets it again, so the next nightly import moves R2 with R1."""
+    first = create_record(ENTITIES["partners"], {"name": "Agence Nord", "external_ref": "P1"})
+    second = create_record(ENTITIES["partners"], {"name": "Agence Sud", "external_ref": "P2"})
+    create_record(ENTITIES["accounts"], {"name": "Client", "external_ref": "C1",
+                                         "partner": first.id})
+    create_record(ENTITIES["accounts"], {"name": "Client 2", "external_ref": "C2"})
+    db.session.commit()
+    first_id, second_id = first.id, second.id
+    profile = make_profile("invoices", PARTNER_COLUMNS, name="factures")
+    rows = "Réf;N°;Client;Agence;Total\nR1;F-001;C1;;120,00\nR2;F-002;C1;;80,00\n" \
+           "R3;F-003;C2;;10,00\n"
+    files = iter(range(1, 10))
+
+    def nightly() -> ImportRun:
+        return run_import(profile, feed_file(rows, name=f"f{next(files)}.csv"), force=True)
+
+    with after_the_first_batch(monkeypatch, lambda: update_record(
+            by_key("accounts")["C1"], {"partner": second_id})) as moved:
+        during = nightly()  # moved between R1's batch and R2's
+    assert moved and during.created == 3
+    db.session.expire_all()
+    assert by_key("invoices")["R1"].partner_id == first_id  # written before the move
+    nightly()
+    db.session.expire_all()
+    invoices = by_key("invoices")
+    # Without fingerprints both invoices of C1 take its new agency.
+    assert invoices["R1"].partner_id == second_id
+    assert invoices["R2"].partner_id == second_id, "R2 skipped on a stale fingerprint"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.errors import ValidationError
+from app.extensions import db
 from importers.convert import _choice_converter
 from importers.value_maps import mapped_converter
 from importers.values import InvalidValue
@@ -84,3 +86,25 @@ def test_a_partner_is_found_by_its_exact_name_in_capitals_with_accents(make_prof
         saved = feeds.map_value(profile, "Apporteur", typed, typed)
         db.session.commit()
         assert saved.definition["value_maps"]["Apporteur"][typed] == "P9"
+
+
+STATUS_COLUMNS = {"Réf": "external_ref", "N°": "number", "Client": "account.external_ref",
+                  "Statut": "status", "Total": "total"}
+
+
+def test_a_profile_saved_with_two_spellings_mapped_apart_still_imports(
+        tenant, make_account, make_profile, feed_file, run_import):
+    """Two spellings of one value mapped to two values are refused when saved, not when a
+    run applies a version saved before that rule: a run takes its mappings as saved."""
+    make_account(external_ref="C1", name="Client Un")
+    profile = make_profile("invoices", STATUS_COLUMNS, name="factures-statut",
+                           value_maps={"Statut": {"Réglée": "paid"}})
+    # As a profile saved before the rule holds them (its definition as stored then).
+    profile.definition = {**profile.definition,
+                          "value_maps": {"Statut": {"Réglée": "paid", "REGLEE": "cancelled"}}}
+    flag_modified(profile, "definition")
+    db.session.commit()
+    path = feed_file("Réf;N°;Client;Statut;Total\nR1;F-001;C1;Réglée;120,00\n", name="n.csv")
+    run = run_import(profile, path)
+    assert run.status == "succeeded", run.message
+    assert by_key("invoices")["R1"].status == "paid"

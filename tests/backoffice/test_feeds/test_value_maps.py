@@ -397,3 +397,22 @@ def test_the_mapping_screen_lists_the_values_to_map_and_the_mappings_and_maps_in
     assert removed.headers["Location"].endswith(edit)
     db.session.expire_all()
     assert "value_maps" not in profile.definition
+
+
+def test_the_count_of_values_left_to_map_leaves_out_padded_values_mapped_since(
+        admin_client, tenant, make_account, make_partner, start_run):
+    """A file that pads its cells ("Statut 07 ", as fixed-width exports do): the page lists
+    each value stripped, and one click maps it stripped. Mapped, it leaves both the list and
+    the count of values left."""
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, *(f"F{i:03d};C001;Statut {i:02d} ;" for i in range(60)))
+    assert run.failed == 60
+    # Mapped as the page offers them (stripped), one click each: here in one save.
+    definition = normalized(profile.definition)
+    definition["value_maps"] = {"Statut": {f"Statut {i:02d}": "paid" for i in range(55)}}
+    feeds.update_profile(profile, definition)
+    db.session.commit()
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    assert page.count('class="unmapped-value"') == 5
+    # Five values are left; the page must not say more are left than it lists.
+    assert 'id="unmapped-of"' not in page, page[page.index('id="unmapped-of"'):][:200]

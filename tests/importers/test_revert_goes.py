@@ -1,0 +1,106 @@
+"""The goes of one file and their revert: a run cut short, then a dry run of the same file,
+or a second go that stopped where the first did and wrote nothing: the first go's records can
+still be undone (through its last go when that one can be reverted, else by itself)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ImportRun
+from app.queries.feeds import find_profile
+from app.services import feeds, import_revert
+from app.tenancy import tenant_context
+from importers import engine as engine_module
+from importers import runs
+from tests.importers.conftest import by_key
+
+INVOICE_COLUMNS = {"Réf": "external_ref", "N° facture": "number",
+                   "Code client": "account.external_ref", "Total TTC": "total"}
+INVOICE_HEADER = "Réf;N° facture;Code client;Total TTC\n"
+
+
+def _invoice_rows(count: int) -> str:
+    return "".join(f"R-{n:04d};FA-{n:04d};C{n % 3};1 234,{n % 100:02d}\n"
+                   for n in range(count))
+
+
+def _failed_part_way(tenant, path: Path, run: ImportRun | None = None) -> ImportRun:
+    """The file's first go (or `run`), stopped by an error after 8 rows (committed in
+    batches of 4), as a file that fails each time at the same row does."""
+    if run is None:
+        with path.open("rb") as stream:
+            run = feeds.create_run(find_profile("factures-nuit"), stream, path.name,
+                                   source="cli")
+        db.session.commit()
+    assert runs.claim(run)
+
+    def progress(current: ImportRun) -> None:
+        if current.rows_done >= 8:
+            raise RuntimeError("disk full")
+
+    with tenant_context(tenant.id, runs.feed_actor(run)):
+        assert runs.execute_run(run, progress).status == "failed"
+    db.session.rollback()
+    return db.session.get(ImportRun, run.id)
+
+
+def test_a_dry_run_of_the_same_file_does_not_make_a_cut_short_run_unrevertible(
+        tenant, make_account, make_profile, feed_file, run_import, admin_client, monkeypatch):
+    """A dry run of the file after a failed go (the admin checks the file before sending it
+    again) wrote nothing: it is not the go that took the file up, and the failed go's revert
+    is not refused for it."""
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 4)
+    for n in range(3):
+        make_account(external_ref=f"C{n}", name=f"Client {n}")
+    profile = make_profile("invoices", INVOICE_COLUMNS, name="factures-nuit")
+    path = feed_file(INVOICE_HEADER + _invoice_rows(20), name="nuit.csv")
+    failed = _failed_part_way(tenant, path)
+    assert failed.can_revert and len(by_key("invoices")) == 8
+    dry = run_import(profile, path, dry_run=True)
+    assert dry.is_dry_run and dry.status == "succeeded"
+
+    failed = db.session.get(ImportRun, failed.id)
+    page = admin_client.get(f"/alpha/feeds/runs/{failed.id}",
+                            headers={"Accept-Language": "en"}).get_data(as_text=True)
+    try:
+        plan = import_revert.plan_revert(failed)
+    except ValidationError as exc:
+        pytest.fail(f"the revert of #{failed.id} is refused after dry run #{dry.id}: "
+                    f"{exc.errors}")
+    assert len(plan.deleted) == 8
+    assert "Revert this run" in page and 'id="taken-up"' not in page
+
+
+def test_a_cut_short_run_taken_up_by_a_go_that_wrote_nothing_can_still_be_reverted(
+        app, tenant, make_account, make_profile, feed_file, run_import, admin_client,
+        monkeypatch):
+    """A file that fails at the same row each time (here one row more than the tenant's
+    limit; a file that kills its worker, run again by the recovery, does the same): its
+    first go writes 8 invoices, then "Run again" finds those 8 unchanged and fails at the
+    same row, writing nothing. That second go cannot be reverted: the first one can, alone,
+    and takes its 8 invoices out."""
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 4)
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 8)
+    for n in range(3):
+        make_account(external_ref=f"C{n}", name=f"Client {n}")
+    profile = make_profile("invoices", INVOICE_COLUMNS, name="factures-nuit")
+    first = run_import(profile, feed_file(INVOICE_HEADER + _invoice_rows(20), name="n.csv"))
+    assert first.status == "failed" and first.created == 8 and first.can_revert
+    again = feeds.rerun(first)
+    db.session.commit()
+    runs.run_import(again.id, tenant.id, max_wait=0)
+    db.session.expire_all()
+    again = db.session.get(ImportRun, again.id)
+    assert again.status == "failed" and (again.created, again.updated) == (0, 0)
+
+    first = db.session.get(ImportRun, first.id)
+    pointed = import_revert.later_go(first) or first
+    page = admin_client.get(f"/alpha/feeds/runs/{pointed.id}",
+                            headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert pointed.can_revert, (
+        f"run #{first.id}'s revert is refused for #{pointed.id}, which cannot be reverted")
+    assert "Revert this run" in page
+    assert len(import_revert.plan_revert(pointed).deleted) == 8
