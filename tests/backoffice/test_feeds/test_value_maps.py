@@ -334,6 +334,15 @@ def test_a_stale_mapping_does_not_block_a_sample_whose_headers_change_case(
     assert profile.definition["value_maps"]["APPORTEUR"] == {"NEXITY SA": "NEX01"}
 
 
+def _statuses_mapped(client, profile: ImportProfile, run, count: int) -> str:
+    """"Statut 00" to the `count`th mapped to paid in one save: the run's page then."""
+    definition = normalized(profile.definition)
+    definition["value_maps"] = {"Statut": {f"Statut {i:02d}": "paid" for i in range(count)}}
+    feeds.update_profile(profile, definition)
+    db.session.commit()
+    return html.unescape(client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+
+
 def test_values_left_to_map_are_listed_once_the_first_fifty_are_mapped(
         admin_client, tenant, make_account, make_partner, start_run):
     profile = _profile(make_account, make_partner)
@@ -342,11 +351,7 @@ def test_values_left_to_map_are_listed_once_the_first_fifty_are_mapped(
     page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
     assert page.count('class="unmapped-value"') == 50
     # The admin maps the fifty values the page lists (here in one save).
-    definition = normalized(profile.definition)
-    definition["value_maps"] = {"Statut": {f"Statut {i:02d}": "paid" for i in range(50)}}
-    feeds.update_profile(profile, definition)
-    db.session.commit()
-    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    page = _statuses_mapped(admin_client, profile, run, 50)
     # Ten values of the run still have no mapping: the page offers them.
     assert page.count('class="unmapped-value"') == 10
     assert '<span class="unmapped-value">Statut 55</span>' in page
@@ -408,11 +413,7 @@ def test_the_count_of_values_left_to_map_leaves_out_padded_values_mapped_since(
     run = start_run(profile, HEADER, *(f"F{i:03d};C001;Statut {i:02d} ;" for i in range(60)))
     assert run.failed == 60
     # Mapped as the page offers them (stripped), one click each: here in one save.
-    definition = normalized(profile.definition)
-    definition["value_maps"] = {"Statut": {f"Statut {i:02d}": "paid" for i in range(55)}}
-    feeds.update_profile(profile, definition)
-    db.session.commit()
-    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    page = _statuses_mapped(admin_client, profile, run, 55)
     assert page.count('class="unmapped-value"') == 5
     # Five values are left; the page must not say more are left than it lists.
     assert 'id="unmapped-of"' not in page, page[page.index('id="unmapped-of"'):][:200]
