@@ -293,35 +293,24 @@ def _unmapped_errors(run: ImportRun, columns: list[str], mapped: ValueMaps) -> A
     return conditions
 
 
-def unmapped_total(run: ImportRun, profile: ImportProfile) -> int:
-    """How many distinct values of mappable columns failed `run` for want of a mapping (the
-    list shows the largest only); not counted (0) when they cannot outnumber the list: at
-    most one value per failed row and mappable column."""
-    parsed, kinds = _mappable_columns(profile)
-    if not kinds or (run.failed or 0) * len(kinds) <= UNMAPPED_LIMIT:
-        return 0
-    distinct = select(ImportRowError.column, ImportRowError.value).where(
-        *_unmapped_errors(run, list(kinds), parsed.value_maps)).distinct().subquery()
-    return db.session.scalar(select(func.count()).select_from(distinct)) or 0
-
-
 def unmapped_values(run: ImportRun, profile: ImportProfile,
-                    limit: int = UNMAPPED_LIMIT) -> list[UnmappedValue]:
-    """The distinct values that failed `run` for want of a mapping, most rows first, less
-    those the profile maps by now."""
+                    limit: int = UNMAPPED_LIMIT) -> tuple[list[UnmappedValue], int]:
+    """The distinct values that failed `run` for want of a mapping, less those the profile
+    maps by now: the `limit` with the most rows, and how many there are in all. A value is
+    its cell stripped as a run strips it (padded spellings are one value), and one the
+    profile maps whatever its case and accents is mapped."""
     parsed, kinds = _mappable_columns(profile)
     if not kinds:
-        return []
-    # Read in pages until `limit` values are found: a value mapped by now in another way
-    # (whatever its case and accents, or its stale target's sources) is left out below.
+        return [], 0
     rows = db.session.execute(
         select(ImportRowError.column, ImportRowError.value, func.count())
         .where(*_unmapped_errors(run, list(kinds), parsed.value_maps))
         .group_by(ImportRowError.column, ImportRowError.value)
-        .order_by(func.count().desc(), ImportRowError.column, ImportRowError.value)
-        .execution_options(yield_per=limit)).tuples()
+        .execution_options(yield_per=1000)).tuples()
     found: dict[tuple[str, str], UnmappedValue] = {}
     ran = _maps_of_run(run, profile)
+    loose = {column: {fold(source) for source in sources}
+             for column, sources in parsed.value_maps.items()}
     choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
                if (header := t.header) in kinds and kinds[header] == "choice"}
     for column, value, count in rows:
@@ -335,7 +324,7 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
             source for source, target in used.items() if target == failed
             and mapped.get(source) in (None, failed)]
         if not stale and (not failed or len(failed) > MAX_SOURCE or failed in mapped
-                          or fold(failed) in {fold(s) for s in mapped}
+                          or fold(failed) in loose.get(column, ())
                           or failed in used.values()):
             continue  # mapped by now, or too long to be (it stays a row error)
         for text in stale or [failed]:
@@ -344,7 +333,5 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
             else:
                 found[column, text] = UnmappedValue(column, text, count, kinds[column],
                                                     choices.get(column, []))
-        if len(found) >= limit:
-            break
-    rows.close()
-    return list(found.values())[:limit]
+    listed = sorted(found.values(), key=lambda v: (-v.rows, v.column, v.value))[:limit]
+    return listed, len(found)

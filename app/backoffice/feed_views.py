@@ -82,9 +82,7 @@ from importers.readers import ReaderError
 from importers.row_messages import group_message, run_message
 from importers.value_maps import (
     MAX_SOURCE,
-    UNMAPPED_LIMIT,
     saved_mappings,
-    unmapped_total,
     unmapped_values,
 )
 
@@ -206,8 +204,7 @@ def feed_profile(profile_id: int):
     runs = queries.recent_runs(profile)
     last = next((run for run in runs if run.is_finished), None)
     return render_template("feeds/profile.html", profile=profile, form=RunForm(), runs=runs,
-                           json_text=json_text, unmapped=_unmapped(last, profile),
-                           unmapped_of=_unmapped_of(last, profile),
+                           json_text=json_text, **_unmapped(last, profile),
                            mappings=saved_mappings(profile))
 
 
@@ -215,18 +212,13 @@ def _last_finished(profile: ImportProfile) -> ImportRun | None:
     return next((run for run in queries.recent_runs(profile) if run.is_finished), None)
 
 
-def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> list[Any]:
+def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> dict[str, Any]:
+    """The run's values without a mapping (`unmapped`), and how many there are when the
+    page lists only some of them (`unmapped_of`, else 0), for an admin."""
     if run is None or profile is None or not run.failed or not can_administer(current_user):
-        return []
-    return unmapped_values(run, profile)
-
-
-def _unmapped_of(run: ImportRun | None, profile: ImportProfile | None) -> int:
-    """How many values without a mapping the run has, when it has more than a page lists."""
-    if run is None or profile is None or not run.failed or not can_administer(current_user):
-        return 0
-    total = unmapped_total(run, profile)
-    return total if total > UNMAPPED_LIMIT else 0
+        return {"unmapped": [], "unmapped_of": 0}
+    values, total = unmapped_values(run, profile)
+    return {"unmapped": values, "unmapped_of": total if total > len(values) else 0}
 
 
 @bp.post("/feeds/profiles/<int:profile_id>/value-maps")
@@ -281,8 +273,7 @@ def feed_profile_edit(profile_id: int | None):
     return render_template("feeds/profile_form.html", form=form, profile=profile, errors=errors,
                            columns=columns, groups=grouped(target_choices(form)),
                            mappings=saved_mappings(profile) if profile else [],
-                           unmapped=_unmapped(last, profile),
-                           unmapped_of=_unmapped_of(last, profile)), \
+                           **_unmapped(last, profile)), \
         422 if failed else 200
 
 
@@ -396,8 +387,7 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                            summary=error_groups.error_summary(run), group=group,
                            whole_kind=whole_kind,
                            corrected_form=CorrectedFileForm(),
-                           unmapped=_unmapped(run, run.profile),
-                           unmapped_of=_unmapped_of(run, run.profile),
+                           **_unmapped(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),
                            rerunnable=run.status in CUT_SHORT, preview=preview,
                            taken_up=later_go(run) if run.can_revert else None)

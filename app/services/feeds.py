@@ -83,8 +83,9 @@ def kept_maps(before: Any, definition: Any) -> dict[str, Any]:
     """The saved value mappings of the columns that keep their target, under their header
     in `definition` (matched as a run matches headers, whatever their case and accents)."""
     if not isinstance(before, dict) or not isinstance(definition, dict) \
-            or not isinstance(definition.get("columns"), dict):
-        return {}
+            or not isinstance(definition.get("columns"), dict) \
+            or before.get("entity") != definition.get("entity"):
+        return {}  # another entity: its values are other values
     columns = definition["columns"]
     then = {header_key(str(header)): target
             for header, target in (before.get("columns") or {}).items()}

@@ -189,9 +189,9 @@ def earlier_goes(run: ImportRun) -> list[ImportRun]:
 
 
 def later_go(run: ImportRun) -> ImportRun | None:
-    """The run that took up the file `run` was cut short importing, its last go, whose
-    revert undoes `run` with it (`earlier_goes`); None when no later run did, or when that
-    one cannot be reverted (it wrote nothing: stopped where the first did)."""
+    """The run that took up the file `run` was cut short importing, whose revert undoes
+    `run` with it (`earlier_goes`): the last of its later goes that can be reverted (one
+    that wrote nothing, stopped where an earlier one did, cannot); None when there is none."""
     if run.status not in CUT_SHORT or run.is_dry_run or run.reverted_at is not None:
         return None
     found = None
@@ -201,8 +201,9 @@ def later_go(run: ImportRun) -> ImportRun | None:
             .order_by(ImportRun.id).limit(MAX_EARLIER_GOES)):
         if run.id not in {go.id for go in earlier_goes(later)}:
             break
-        found = later
-    return found if found is not None and found.can_revert else None
+        if later.can_revert:
+            found = later
+    return found
 
 
 def _refuse_when_taken_up(run: ImportRun) -> None:

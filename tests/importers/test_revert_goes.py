@@ -104,3 +104,46 @@ def test_a_cut_short_run_taken_up_by_a_go_that_wrote_nothing_can_still_be_revert
         f"run #{first.id}'s revert is refused for #{pointed.id}, which cannot be reverted")
     assert "Revert this run" in page
     assert len(import_revert.plan_revert(pointed).deleted) == 8
+
+
+def test_a_first_go_is_reverted_through_the_last_go_that_wrote_records(
+        app, tenant, make_account, make_profile, feed_file, run_import, admin_client,
+        monkeypatch):
+    """Three goes of one file: the first writes 8 invoices and stops (the tenant's row
+    limit), the second ("Run again", the limit raised to 12) 4 more, the third ("Run again"
+    once more) stops where the second did and writes nothing. Reverting the first alone
+    leaves the second's 4 invoices in: its page must point to the second go, whose revert
+    undoes both; the third, which cannot be reverted, is no reason to offer the first's
+    revert alone."""
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 4)
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 8)
+    for n in range(3):
+        make_account(external_ref=f"C{n}", name=f"Client {n}")
+    profile = make_profile("invoices", INVOICE_COLUMNS, name="factures-nuit")
+    first = run_import(profile, feed_file(INVOICE_HEADER + _invoice_rows(20), name="n.csv"))
+    assert first.status == "failed" and first.created == 8
+
+    def again(run: ImportRun) -> ImportRun:
+        later = feeds.rerun(run)
+        db.session.commit()
+        runs.run_import(later.id, tenant.id, max_wait=0)
+        db.session.expire_all()
+        return db.session.get(ImportRun, later.id)
+
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 12)
+    second = again(first)
+    assert second.status == "failed" and (second.created, second.updated) == (4, 0)
+    third = again(second)
+    assert third.status == "failed" and (third.created, third.updated) == (0, 0)
+    assert len(by_key("invoices")) == 12
+
+    first = db.session.get(ImportRun, first.id)
+    page = admin_client.get(f"/alpha/feeds/runs/{first.id}",
+                            headers={"Accept-Language": "en"}).get_data(as_text=True)
+    later = import_revert.later_go(first)
+    assert later is not None and later.id == second.id, (
+        f"run #{first.id} (8 invoices) offered for revert alone: #{second.id} took its file "
+        f"up and wrote 4 more; later_go gives {later and later.id}")
+    assert 'id="taken-up"' in page
+    with pytest.raises(ValidationError):
+        import_revert.plan_revert(first)

@@ -8,7 +8,9 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.errors import ValidationError
 from app.extensions import db
+from app.services import feeds
 from importers.convert import _choice_converter
+from importers.profile import normalized
 from importers.value_maps import mapped_converter
 from importers.values import InvalidValue
 from tests.importers.conftest import by_key, row_errors
@@ -108,3 +110,26 @@ def test_a_profile_saved_with_two_spellings_mapped_apart_still_imports(
     run = run_import(profile, path)
     assert run.status == "succeeded", run.message
     assert by_key("invoices")["R1"].status == "paid"
+
+
+def test_a_profile_turned_to_another_entity_does_not_keep_mappings_to_values_it_lacks(
+        tenant, make_account, make_profile, feed_file, run_import):
+    """An invoices profile maps "Réglée" to paid. Turned to quotes (the mapping screen's
+    entity, or a PATCH of `entity`), its "Statut" column still goes to `status`, but its
+    mappings are checked again: "paid" is no quote status. Refused, naming the mapping, or
+    dropped: never saved to fail every such row of every run."""
+    make_account(external_ref="C1", name="Client Un")
+    profile = make_profile("invoices", STATUS_COLUMNS, name="factures-statut",
+                           value_maps={"Statut": {"Réglée": "paid"}})
+    try:
+        feeds.update_profile(profile, {**normalized(profile.definition), "entity": "quotes"})
+        db.session.commit()
+    except ValidationError:
+        db.session.rollback()
+        return  # refused, naming the mapping: fine
+    maps = profile.definition.get("value_maps") or {}
+    path = feed_file("Réf;N°;Client;Statut;Total\nR1;D-001;C1;Réglée;120,00\n", name="q.csv")
+    run = run_import(profile, path)
+    assert maps.get("Statut", {}).get("Réglée") != "paid", (
+        f"quotes profile saved mapping Réglée → paid; its run: {run.status}, "
+        f"{run.failed} failed")

@@ -417,3 +417,29 @@ def test_the_count_of_values_left_to_map_leaves_out_padded_values_mapped_since(
     assert page.count('class="unmapped-value"') == 5
     # Five values are left; the page must not say more are left than it lists.
     assert 'id="unmapped-of"' not in page, page[page.index('id="unmapped-of"'):][:200]
+
+
+@pytest.mark.parametrize("spelling", ["padded", "no-break space", "capitals"])
+def test_the_count_of_values_left_to_map_counts_what_the_list_would_list(
+        admin_client, tenant, make_account, make_partner, start_run, spelling):
+    """Each value written two ways on different rows ("Statut 07" and "Statut 07 ", or
+    "Statut 07\u00a0" as French exports pad, or "STATUT 07"): a run strips a cell as Python
+    does and maps it whatever its case. 60 values, 55 mapped by clicks: the page lists what
+    is left, and says "of N" only when it lists fewer than there are."""
+    profile = _profile(make_account, make_partner)
+    other = {"padded": "Statut {:02d} ", "no-break space": "Statut {:02d}\u00a0",
+             "capitals": "STATUT {:02d}"}[spelling]
+    lines = [*(f"F{i:03d};C001;Statut {i:02d};" for i in range(60)),
+             *(f"G{i:03d};C001;{other.format(i)};" for i in range(60))]
+    run = start_run(profile, HEADER, *lines)
+    assert run.failed == 120
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    assert page.count('class="unmapped-value"') == 50  # the fifty with the most rows
+    assert fr("The %(shown)s values with the most rows are listed, of %(total)s values of "
+              "these columns that failed this run.", shown=50,
+              total=60 if spelling != "capitals" else 120) in text(
+        admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    page = _statuses_mapped(admin_client, profile, run, 55)
+    left = 5 if spelling != "capitals" else 10  # "STATUT nn" mapped too, whatever its case
+    assert page.count('class="unmapped-value"') == left
+    assert 'id="unmapped-of"' not in page
