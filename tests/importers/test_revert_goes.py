@@ -27,6 +27,26 @@ def _invoice_rows(count: int) -> str:
                    for n in range(count))
 
 
+def _stopped_at_the_limit(app, make_account, make_profile, feed_file, run_import,
+                          monkeypatch) -> ImportRun:
+    """A 20-row file's first go, stopped by the tenant's limit of 8 rows (batches of 4)."""
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 4)
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 8)
+    for n in range(3):
+        make_account(external_ref=f"C{n}", name=f"Client {n}")
+    profile = make_profile("invoices", INVOICE_COLUMNS, name="factures-nuit")
+    return run_import(profile, feed_file(INVOICE_HEADER + _invoice_rows(20), name="n.csv"))
+
+
+def _run_again(tenant, run: ImportRun) -> ImportRun:
+    """"Run again" of a run cut short, run to its end."""
+    later = feeds.rerun(run)
+    db.session.commit()
+    runs.run_import(later.id, tenant.id, max_wait=0)
+    db.session.expire_all()
+    return db.session.get(ImportRun, later.id)
+
+
 def _failed_part_way(tenant, path: Path, run: ImportRun | None = None) -> ImportRun:
     """The file's first go (or `run`), stopped by an error after 8 rows (committed in
     batches of 4), as a file that fails each time at the same row does."""
@@ -82,18 +102,10 @@ def test_a_cut_short_run_taken_up_by_a_go_that_wrote_nothing_can_still_be_revert
     first go writes 8 invoices, then "Run again" finds those 8 unchanged and fails at the
     same row, writing nothing. That second go cannot be reverted: the first one can, alone,
     and takes its 8 invoices out."""
-    monkeypatch.setattr(engine_module, "BATCH_ROWS", 4)
-    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 8)
-    for n in range(3):
-        make_account(external_ref=f"C{n}", name=f"Client {n}")
-    profile = make_profile("invoices", INVOICE_COLUMNS, name="factures-nuit")
-    first = run_import(profile, feed_file(INVOICE_HEADER + _invoice_rows(20), name="n.csv"))
+    first = _stopped_at_the_limit(app, make_account, make_profile, feed_file, run_import,
+                                  monkeypatch)
     assert first.status == "failed" and first.created == 8 and first.can_revert
-    again = feeds.rerun(first)
-    db.session.commit()
-    runs.run_import(again.id, tenant.id, max_wait=0)
-    db.session.expire_all()
-    again = db.session.get(ImportRun, again.id)
+    again = _run_again(tenant, first)
     assert again.status == "failed" and (again.created, again.updated) == (0, 0)
 
     first = db.session.get(ImportRun, first.id)
@@ -115,25 +127,13 @@ def test_a_first_go_is_reverted_through_the_last_go_that_wrote_records(
     leaves the second's 4 invoices in: its page must point to the second go, whose revert
     undoes both; the third, which cannot be reverted, is no reason to offer the first's
     revert alone."""
-    monkeypatch.setattr(engine_module, "BATCH_ROWS", 4)
-    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 8)
-    for n in range(3):
-        make_account(external_ref=f"C{n}", name=f"Client {n}")
-    profile = make_profile("invoices", INVOICE_COLUMNS, name="factures-nuit")
-    first = run_import(profile, feed_file(INVOICE_HEADER + _invoice_rows(20), name="n.csv"))
+    first = _stopped_at_the_limit(app, make_account, make_profile, feed_file, run_import,
+                                  monkeypatch)
     assert first.status == "failed" and first.created == 8
-
-    def again(run: ImportRun) -> ImportRun:
-        later = feeds.rerun(run)
-        db.session.commit()
-        runs.run_import(later.id, tenant.id, max_wait=0)
-        db.session.expire_all()
-        return db.session.get(ImportRun, later.id)
-
     monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 12)
-    second = again(first)
+    second = _run_again(tenant, first)
     assert second.status == "failed" and (second.created, second.updated) == (4, 0)
-    third = again(second)
+    third = _run_again(tenant, second)
     assert third.status == "failed" and (third.created, third.updated) == (0, 0)
     assert len(by_key("invoices")) == 12
 
