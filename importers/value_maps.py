@@ -12,6 +12,7 @@ Only choice columns (statuses, stages, kinds, custom choice fields) and referenc
 """
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -307,31 +308,34 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
         .where(*_unmapped_errors(run, list(kinds), parsed.value_maps))
         .group_by(ImportRowError.column, ImportRowError.value)
         .execution_options(yield_per=1000)).tuples()
-    found: dict[tuple[str, str], UnmappedValue] = {}
     ran = _maps_of_run(run, profile)
+    # Per column, worked out once: the sources mapped by now, folded; the run's targets and
+    # the sources the run mapped to each.
     loose = {column: {fold(source) for source in sources}
              for column, sources in parsed.value_maps.items()}
-    choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
-               if (header := t.header) in kinds and kinds[header] == "choice"}
+    sources_of: dict[str, dict[str, list[str]]] = {}
+    for column, used in ran.items():
+        for source, target in used.items():
+            sources_of.setdefault(column, {}).setdefault(target, []).append(source)
+    rows_of: dict[tuple[str, str], int] = {}
     for column, value, count in rows:
-        failed, mapped, used = value.strip(), parsed.value_maps.get(column, {}), \
-            ran.get(column, {})
+        failed, mapped = value.strip(), parsed.value_maps.get(column, {})
+        targets = sources_of.get(column, {})
         # A row error holds the value the run converted: a mapping's target when the row
         # was mapped. A target that failed is a mapping gone stale (its partner's code
         # changed since): the values of the file mapped to it are the ones to map again,
         # unless mapped to another value by now.
-        stale = [] if failed in used else [
-            source for source, target in used.items() if target == failed
-            and mapped.get(source) in (None, failed)]
+        stale = [source for source in targets.get(failed, ())
+                 if mapped.get(source) in (None, failed)] \
+            if failed not in ran.get(column, {}) else []
         if not stale and (not failed or len(failed) > MAX_SOURCE or failed in mapped
-                          or fold(failed) in loose.get(column, ())
-                          or failed in used.values()):
+                          or failed in targets
+                          or (column in loose and fold(failed) in loose[column])):
             continue  # mapped by now, or too long to be (it stays a row error)
         for text in stale or [failed]:
-            if (column, text) in found:
-                found[column, text].rows += count
-            else:
-                found[column, text] = UnmappedValue(column, text, count, kinds[column],
-                                                    choices.get(column, []))
-    listed = sorted(found.values(), key=lambda v: (-v.rows, v.column, v.value))[:limit]
-    return listed, len(found)
+            rows_of[column, text] = rows_of.get((column, text), 0) + count
+    choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
+               if (header := t.header) in kinds and kinds[header] == "choice"}
+    top = heapq.nsmallest(limit, rows_of.items(), key=lambda item: (-item[1], item[0]))
+    return [UnmappedValue(column, text, count, kinds[column], choices.get(column, []))
+            for (column, text), count in top], len(rows_of)

@@ -191,7 +191,8 @@ def earlier_goes(run: ImportRun) -> list[ImportRun]:
 def later_go(run: ImportRun) -> ImportRun | None:
     """The run that took up the file `run` was cut short importing, whose revert undoes
     `run` with it (`earlier_goes`): the last of its later goes that can be reverted (one
-    that wrote nothing, stopped where an earlier one did, cannot); None when there is none."""
+    that wrote nothing, stopped where an earlier one did, cannot), or the one that is still
+    to run or running; None when there is none."""
     if run.status not in CUT_SHORT or run.is_dry_run or run.reverted_at is not None:
         return None
     found = None
@@ -201,6 +202,8 @@ def later_go(run: ImportRun) -> ImportRun | None:
             .order_by(ImportRun.id).limit(MAX_EARLIER_GOES)):
         if run.id not in {go.id for go in earlier_goes(later)}:
             break
+        if not later.is_finished:
+            return later  # still to run, or running: no revert until it has ended
         if later.can_revert:
             found = later
     return found
@@ -210,6 +213,10 @@ def _refuse_when_taken_up(run: ImportRun) -> None:
     """Reverting a go of a file that a later run took up would leave the rest of the file
     in, the later run still counted as its import: its last go is the one to revert."""
     later = later_go(run)
+    if later is not None and not later.is_finished:
+        raise ValidationError({"": _(
+            "Import #%(id)d is taking this file up again: revert once it has finished.",
+            id=later.id)})
     if later is not None:
         raise ValidationError({"": _(
             "Import #%(id)d took this file up again where this run stopped: revert that "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flask_babel import gettext
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -147,3 +148,31 @@ def test_a_first_go_is_reverted_through_the_last_go_that_wrote_records(
     assert 'id="taken-up"' in page
     with pytest.raises(ValidationError):
         import_revert.plan_revert(first)
+
+
+def test_no_go_of_a_file_is_reverted_while_a_later_go_is_still_to_run(
+        app, tenant, make_account, make_profile, feed_file, run_import, monkeypatch):
+    """The first go writes 8 invoices, the second 4 more, the third ("Run again") is queued:
+    reverting the first two now, the third would import the file again once it runs. Both
+    reverts are refused, naming the go under way."""
+    first = _stopped_at_the_limit(app, make_account, make_profile, feed_file, run_import,
+                                  monkeypatch)
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 12)
+    second = _run_again(tenant, first)
+    assert second.status == "failed" and second.created == 4
+    third = feeds.rerun(second)  # queued, not started yet
+    db.session.commit()
+    assert third.status == "queued"
+    for run in (first, second):
+        run = db.session.get(ImportRun, run.id)
+        assert import_revert.later_go(run).id == third.id
+        for attempt in (import_revert.plan_revert, import_revert.request_revert):
+            with pytest.raises(ValidationError) as refused:
+                attempt(run)
+            assert refused.value.errors[""] == gettext(
+                "Import #%(id)d is taking this file up again: revert once it has finished.",
+                id=third.id)
+    assert len(by_key("invoices")) == 12  # nothing was undone
+    runs.run_import(third.id, tenant.id, max_wait=0)
+    db.session.expire_all()
+    assert import_revert.later_go(db.session.get(ImportRun, first.id)).id == second.id
