@@ -202,14 +202,13 @@ def feed_profiles():
 def feed_profile(profile_id: int):
     profile = _profile_or_404(profile_id)
     runs = queries.recent_runs(profile)
-    last = next((run for run in runs if run.is_finished), None)
     return render_template("feeds/profile.html", profile=profile, form=RunForm(), runs=runs,
-                           json_text=json_text, **_unmapped(last, profile),
+                           json_text=json_text, **_unmapped(_last_finished(runs), profile),
                            mappings=saved_mappings(profile))
 
 
-def _last_finished(profile: ImportProfile) -> ImportRun | None:
-    return next((run for run in queries.recent_runs(profile) if run.is_finished), None)
+def _last_finished(runs: list[ImportRun]) -> ImportRun | None:
+    return next((run for run in runs if run.is_finished), None)
 
 
 def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> dict[str, Any]:
@@ -269,7 +268,7 @@ def feed_profile_edit(profile_id: int | None):
             return _saved(saved)
     failed = bool(errors or form.errors or any(c.error for c in columns))
     # Below the form, its value mappings and the last run's values without one.
-    last = _last_finished(profile) if profile else None
+    last = _last_finished(queries.recent_runs(profile)) if profile else None
     return render_template("feeds/profile_form.html", form=form, profile=profile, errors=errors,
                            columns=columns, groups=grouped(target_choices(form)),
                            mappings=saved_mappings(profile) if profile else [],

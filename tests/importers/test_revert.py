@@ -380,14 +380,18 @@ def _invoice_profile(make_profile):
                                      "Client": "account.external_ref", "Total": "total"})
 
 
+def _night(run_import, profile, path: Path, *rows: str) -> ImportRun:
+    """The file of that night (`rows` under the invoice profile's header), imported."""
+    path.write_text("\n".join(["Réf;N°;Client;Total", *rows]) + "\n", encoding="utf-8")
+    return run_import(profile, path)
+
+
 def test_a_record_whose_former_customer_is_gone_is_left_alone_and_the_rest_reverted(
         base_records, tmp_path, make_profile, run_import):
     profile = _invoice_profile(make_profile)
     path = tmp_path / "f.csv"
-    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\nX2;F-2;C2;20\n", encoding="utf-8")
-    run_import(profile, path)
-    path.write_text("Réf;N°;Client;Total\nX1;F-1;C2;10\nX2;F-2;C2;25\n", encoding="utf-8")
-    run = run_import(profile, path)
+    _night(run_import, profile, path, "X1;F-1;C1;10", "X2;F-2;C2;20")
+    run = _night(run_import, profile, path, "X1;F-1;C2;10", "X2;F-2;C2;25")
     invoices = by_key("invoices")
     db.session.delete(by_key("accounts")["C1"])
     db.session.commit()
@@ -404,10 +408,8 @@ def test_a_record_whose_former_number_is_taken_is_left_alone_and_the_rest_revert
         base_records, tmp_path, make_profile, run_import):
     profile = _invoice_profile(make_profile)
     path = tmp_path / "f.csv"
-    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\nX2;F-2;C1;20\n", encoding="utf-8")
-    run_import(profile, path)
-    path.write_text("Réf;N°;Client;Total\nX1;F-10;C1;10\nX2;F-20;C1;20\n", encoding="utf-8")
-    run = run_import(profile, path)
+    _night(run_import, profile, path, "X1;F-1;C1;10", "X2;F-2;C1;20")
+    run = _night(run_import, profile, path, "X1;F-10;C1;10", "X2;F-20;C1;20")
     create_record(ENTITIES["invoices"], {"number": "F-1", "account": by_key("accounts")["C1"].id})
     db.session.commit()
     invoices = by_key("invoices")
@@ -421,10 +423,8 @@ def test_a_number_the_run_changed_comes_back_while_it_is_free(base_records, tmp_
                                                          make_profile, run_import):
     profile = _invoice_profile(make_profile)
     path = tmp_path / "f.csv"
-    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\nX2;F-2;C1;20\n", encoding="utf-8")
-    run_import(profile, path)
-    path.write_text("Réf;N°;Client;Total\nX1;F-3;C1;10\n", encoding="utf-8")
-    run = run_import(profile, path)
+    _night(run_import, profile, path, "X1;F-1;C1;10", "X2;F-2;C1;20")
+    run = _night(run_import, profile, path, "X1;F-3;C1;10")
     plan = _revert(run)
     assert plan.skipped == [] and by_key("invoices")["X1"].number == "F-1"
 
@@ -474,11 +474,9 @@ def test_a_number_freed_by_a_record_the_revert_deletes_comes_back(
         base_records, tmp_path, make_profile, run_import):
     profile = _invoice_profile(make_profile)
     path = tmp_path / "f.csv"
-    path.write_text("Réf;N°;Client;Total\nX1;F-1;C1;10\n", encoding="utf-8")
-    run_import(profile, path)
+    _night(run_import, profile, path, "X1;F-1;C1;10")
     # The run renumbers X1 and gives its number to a new invoice.
-    path.write_text("Réf;N°;Client;Total\nX1;F-9;C1;10\nX3;F-1;C1;30\n", encoding="utf-8")
-    run = run_import(profile, path)
+    run = _night(run_import, profile, path, "X1;F-9;C1;10", "X3;F-1;C1;30")
     plan = _revert(run)
     assert (plan.skipped, len(plan.deleted)) == ([], 1)
     assert {ref: i.number for ref, i in by_key("invoices").items()} == {"X1": "F-1"}

@@ -57,6 +57,14 @@ def _map(admin_client, profile, run, column, source, target):
     return response
 
 
+
+def _screen_saved(client, profile: ImportProfile, columns: dict[str, str], **options) -> None:
+    """The mapping screen saved with these columns (and options): a new version."""
+    saved = client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
+                        data=_mapping(columns, **options))
+    assert saved.status_code == 302, saved.data[:300]
+    db.session.expire_all()
+
 def test_a_status_mapped_from_the_run_page_imports_the_rows_at_the_next_run(
         admin_client, tenant, make_account, make_partner, start_run):
     profile = _profile(make_account, make_partner)
@@ -171,10 +179,7 @@ def test_mappings_survive_a_save_of_the_mapping_screen_and_can_be_removed(
     # The mapping screen saves a new mode: the mappings of the columns kept stay, those of a
     # column now ignored go.
     columns = {**PROFILE["columns"], "Apporteur": ""}
-    saved = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
-                              data=_mapping(columns, mode="update", name="factures-statut"))
-    assert saved.status_code == 302, saved.data[:300]
-    db.session.expire_all()
+    _screen_saved(admin_client, profile, columns, mode="update", name="factures-statut")
     assert profile.version == 4 and profile.definition["mode"] == "update"
     assert profile.definition["value_maps"] == {"Statut": {"Réglée": "paid"}}
     page = text(admin_client.get(f"/alpha/feeds/profiles/{profile.id}"))
@@ -241,10 +246,7 @@ def test_mappings_follow_their_columns_when_the_headers_change_case_or_accents(
     profile = _mapped_profile(make_account, make_partner)
     columns = {"N° FACTURE": "number", "Code client": "account.external_ref",
                "STATUT": "status", "apporteur": "partner.external_ref"}
-    saved = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
-                              data=_mapping(columns, name="factures-statut"))
-    assert saved.status_code == 302, saved.data[:300]
-    db.session.expire_all()
+    _screen_saved(admin_client, profile, columns, name="factures-statut")
     assert list(profile.definition["columns"]) == list(columns)
     assert profile.definition["value_maps"] == {"STATUT": {"Réglée": "paid"},
                                                 "apporteur": {"NEXITY SA": "NEX01"}}
@@ -327,10 +329,7 @@ def test_a_stale_mapping_does_not_block_a_sample_whose_headers_change_case(
     db.session.commit()
     columns = {"N° facture": "number", "Code client": "account.external_ref",
                "STATUT": "status", "APPORTEUR": "partner.external_ref"}
-    saved = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
-                              data=_mapping(columns, name="factures-statut"))
-    assert saved.status_code == 302, saved.data[:300]
-    db.session.expire_all()
+    _screen_saved(admin_client, profile, columns, name="factures-statut")
     assert profile.definition["value_maps"]["APPORTEUR"] == {"NEXITY SA": "NEX01"}
 
 
