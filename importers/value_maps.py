@@ -280,18 +280,12 @@ def _mappable_columns(profile: ImportProfile) -> tuple[Any, dict[str, str]]:
                     if (kind := mappable_kind(parsed.entity, t.kind, t.name)) is not None}
 
 
-def _unmapped_errors(run: ImportRun, columns: list[str], mapped: ValueMaps) -> Any:
+def _unmapped_errors(run: ImportRun, columns: list[str]) -> Any:
     """The conditions of `run`'s errors that a mapping of one of `columns` would have
-    avoided, less those whose value is a source `mapped` by now (as written, its surrounding
-    spaces aside)."""
-    conditions = [ImportRowError.run_id == run.id,
-                  ImportRowError.message_id.in_(_mappable_messages()),
-                  ImportRowError.column.in_(columns), ImportRowError.value.is_not(None)]
-    for column, sources in mapped.items():
-        if column in columns and sources:  # an error holds its cell as read, spaces kept
-            conditions.append(or_(ImportRowError.column != column,
-                                  func.trim(ImportRowError.value).not_in(list(sources))))
-    return conditions
+    avoided (those mapped since are left out by `unmapped_values`)."""
+    return (ImportRowError.run_id == run.id,
+            ImportRowError.message_id.in_(_mappable_messages()),
+            ImportRowError.column.in_(columns), ImportRowError.value.is_not(None))
 
 
 def unmapped_values(run: ImportRun, profile: ImportProfile,
@@ -305,7 +299,7 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
         return [], 0
     rows = db.session.execute(
         select(ImportRowError.column, ImportRowError.value, func.count())
-        .where(*_unmapped_errors(run, list(kinds), parsed.value_maps))
+        .where(*_unmapped_errors(run, list(kinds)))
         .group_by(ImportRowError.column, ImportRowError.value)
         .execution_options(yield_per=1000)).tuples()
     ran = _maps_of_run(run, profile)

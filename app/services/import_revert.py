@@ -195,17 +195,21 @@ def later_go(run: ImportRun) -> ImportRun | None:
     to run or running; None when there is none."""
     if run.status not in CUT_SHORT or run.is_dry_run or run.reverted_at is not None:
         return None
+    # The runs after it read once, in order, as `earlier_goes` walks them back: each one
+    # of the same file is a later go, and the chain goes on past one cut short.
     found = None
     for later in db.session.scalars(select(ImportRun).where(
             ImportRun.profile_id == run.profile_id, ImportRun.id > run.id,
             ImportRun.is_dry_run.is_(False))
             .order_by(ImportRun.id).limit(MAX_EARLIER_GOES)):
-        if run.id not in {go.id for go in earlier_goes(later)}:
+        if later.sha256 != run.sha256:
             break
         if not later.is_finished:
             return later  # still to run, or running: no revert until it has ended
         if later.can_revert:
             found = later
+        if later.status not in CUT_SHORT or later.reverted_at is not None:
+            break
     return found
 
 
