@@ -149,11 +149,15 @@ def _refuse_ambiguous(clean: dict[str, str], kept: dict[str, str], where: str, h
     """Two values of one column that differ only by case or accents mapped to two different
     values: a run matches cells whatever their case and accents, so a third spelling would
     take either. Refused when one of them is new or changed (those saved stay as saved)."""
-    by_folded: dict[str, tuple[str, str]] = {}
+    by_folded: dict[str, list[tuple[str, str]]] = {}
     for source, target in clean.items():
-        other = by_folded.setdefault(fold(source), (source, target))
-        if other[1] != target and (kept.get(source) != target
-                                   or kept.get(other[0]) != other[1]):
+        group = by_folded.setdefault(fold(source), [])
+        # Every earlier spelling is compared, not only the first: beside two saved ones
+        # mapped apart, a new one agrees with one and differs from the other.
+        other = next((o for o in group if o[1] != target and (
+            kept.get(source) != target or kept.get(o[0]) != o[1])), None)
+        group.append((source, target))
+        if other is not None:
             errors[f"{where}.{source[:40]}"] = _(
                 "“%(value)s” and “%(other)s” differ only by case or accents: map them to the "
                 "same value in the column “%(column)s”.", value=source[:60],

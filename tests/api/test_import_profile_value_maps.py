@@ -2,7 +2,10 @@
 the tenant's records, returned as stored, each change a new version."""
 from __future__ import annotations
 
+from sqlalchemy.orm.attributes import flag_modified
+
 from app.extensions import db
+from app.models import ImportProfile
 from app.services import feeds
 from tests.api.conftest import problem
 from tests.backoffice.conftest import count_statements
@@ -137,3 +140,25 @@ def test_a_client_patching_columns_keeps_the_mappings_of_a_padded_header(api_cli
                                json={"columns": columns})
     assert patched.status_code == 200, patched.get_json()
     assert patched.get_json()["value_maps"] == {"Statut": {"Réglée": "paid"}}
+
+
+def test_a_new_spelling_is_refused_beside_any_saved_spelling_mapped_elsewhere(api_client):
+    """A profile saved before the rule maps "Réglée" → paid and "REGLEE" → cancelled (kept as
+    saved). A client adding "reglee" → paid agrees with the first and not with the second:
+    a run would give "reglée" either one, so it is refused, naming the spelling it clashes
+    with."""
+    created = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Statut": {"Réglée": "paid"}}})
+    assert created.status_code == 201, created.get_json()
+    profile = db.session.get(ImportProfile, created.get_json()["id"])
+    profile.definition = {**profile.definition,
+                          "value_maps": {"Statut": {"Réglée": "paid", "REGLEE": "cancelled"}}}
+    flag_modified(profile, "definition")
+    db.session.commit()
+    response = api_client.patch(f"/api/v1/import-profiles/{profile.id}", json={
+        "value_maps": {"Statut": {"Réglée": "paid", "REGLEE": "cancelled", "reglee": "paid"}}},
+        headers={"Accept-Language": "fr"})
+    errors = problem(response, 422)["errors"]
+    assert errors == {"value_maps.Statut.reglee": [
+        "« reglee » et « REGLEE » ne diffèrent que par la casse ou les accents : "
+        "faites-les correspondre à la même valeur dans la colonne « Statut »."]}
