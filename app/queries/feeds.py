@@ -46,7 +46,9 @@ def feed_health(now: datetime) -> list[FeedHealth]:
     stats = select(
         ImportRun.profile_id,
         func.max(ImportRun.id).label("last_run_id"),
-        func.max(case((real & (ImportRun.status == "succeeded"), ImportRun.finished_at)))
+        # A run undone since is no success: what it wrote is gone.
+        func.max(case((real & (ImportRun.status == "succeeded")
+                       & ImportRun.reverted_at.is_(None), ImportRun.finished_at)))
         .label("last_success_at"),
         func.sum(case((recent, ImportRun.rows_done), else_=0)).label("rows"),
         func.sum(case((recent, ImportRun.failed), else_=0)).label("failed_rows"),

@@ -3,10 +3,12 @@ and another tenant's feeds, which answer 404."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from app.extensions import db
+from app.i18n import moment
 from app.models import ImportProfile, Role
 from app.services import feeds
 from tests.backoffice.conftest import count_statements, fr, text
@@ -128,3 +130,17 @@ def test_another_tenants_profiles_and_runs_answer_404(admin_client, beta_feed):
 def test_the_menu_leads_staff_to_the_feeds(admin_client, sales_client):
     for client in (admin_client, sales_client):
         assert 'href="/alpha/feeds/"' in client.get("/alpha/").data.decode()
+
+
+def test_a_reverted_run_is_not_the_feed_last_success(app, admin_client, invoice_profile,
+                                                     add_run):
+    """Tuesday's import was undone: the feed's last success is Monday's, whose records are
+    still there, not Tuesday's."""
+    monday = add_run(invoice_profile, "succeeded", days_ago=3, rows=100)
+    tuesday = add_run(invoice_profile, "succeeded", days_ago=2, rows=100)
+    tuesday.reverted_at, tuesday.reverted_by = datetime.now(UTC), "Alice Admin"
+    db.session.commit()
+    row = _row(admin_client.get("/alpha/feeds/"), invoice_profile)
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        # The "Last success" cell (Tuesday's run stays the last run, shown reverted).
+        assert re.findall(r"<td>(\d[^<]*)</td>", row) == [moment(monday.finished_at)]
