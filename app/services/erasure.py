@@ -16,6 +16,7 @@ signed documents are: it is what proves the contract, and the law lets it be kep
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -168,22 +169,41 @@ def _scrub_history(entity: str, record_ids: list[int], keys: tuple[str, ...],
 
 
 def _mentioning(column: Any, values: set[str]) -> Any:
-    """Rows whose JSON or text `column` holds one of `values`, in any case (JSON as text)."""
+    """Rows whose JSON or text `column` holds one of `values`, in any case (JSON as text).
+    SQLite keeps JSON with its accents escaped ("H\\u00e9l\\u00e8ne"): that spelling is
+    looked for too."""
     text = func.lower(cast(column, String))
-    return or_(false(), *(text.contains(v.lower()) for v in values))
+    spellings = {spelling for v in values
+                 for spelling in (v.lower(), json.dumps(v.lower())[1:-1])}
+    return or_(false(), *(text.contains(s, autoescape=True) for s in spellings))
+
+
+def _scrub_text(text: str, values: set[str]) -> str:
+    """`text` with every one of `values` in it, in any case, replaced."""
+    for value in sorted(values, key=len, reverse=True):
+        text = re.sub(re.escape(value), ANONYMISED, text, flags=re.IGNORECASE)
+    return text
 
 
 def _scrub_row_errors(values: set[str]) -> None:
-    """An import's failed rows keep their line and message, not the person's cells."""
+    """An import's failed rows keep their line and message, not the person's cells, nor his
+    values in the message (a repeated key that is his e-mail)."""
     distinctive = {v for v in values if len(v) >= 6}  # an e-mail, a phone, a reference
     if not distinctive:
         return
-    stmt = select(ImportRowError).where(or_(_mentioning(ImportRowError.raw, distinctive),
-                                            _mentioning(ImportRowError.value, distinctive)))
+    stmt = select(ImportRowError).where(or_(*(
+        _mentioning(column, distinctive) for column in (
+            ImportRowError.raw, ImportRowError.value, ImportRowError.message,
+            ImportRowError.message_params))))
     runs: set[int] = set()
     for row in db.session.scalars(stmt):
         row.raw = None
         row.value = None
+        row.message = _scrub_text(row.message or "", distinctive)
+        if row.message_params:
+            row.message_params = {
+                name: _scrub_text(value, distinctive) if isinstance(value, str) else value
+                for name, value in row.message_params.items()}
         runs.add(row.run_id)
     # Their runs' errors by kind are counted again when next read, without the values.
     for run in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(runs))):

@@ -4,12 +4,15 @@ and API take)."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.entities import ENTITIES
@@ -17,9 +20,19 @@ from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRowError, ImportRun, Tenant
 from app.services import feeds
 from app.services.custom_field_defs import create_field
+from app.services.tokens import create_token
 from importers import runs
+from tests.api.conftest import bearer
 
 NBSP, NNBSP = "\u00a0", "\u202f"
+
+
+@pytest.fixture
+def api_client(app: Flask, tenant: Tenant) -> FlaskClient:
+    """Tenant A's API client, a token holding every scope: how an integration reads runs."""
+    _token, secret = create_token("ERP nightly", "read,write,import,export")
+    db.session.commit()
+    return bearer(app, secret)
 
 
 @pytest.fixture
@@ -244,3 +257,18 @@ def make_feed_account(tenant: Tenant):
         return account
 
     return make
+
+
+def all_errors(client: FlaskClient, run_id: int, query: str = "", limit: int = 50,
+               language: str = "en") -> list[dict[str, Any]]:
+    """Every row error of the run as the API pages them (`query`: group=, kind=)."""
+    found, cursor = [], None
+    while True:
+        url = f"/api/v1/imports/{run_id}/errors?limit={limit}" + (f"&{query}" if query else "") \
+            + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url, headers={"Accept-Language": language})
+        assert page.status_code == 200, page.data[:500]
+        found += page.get_json()
+        cursor = json.loads(page.headers["X-Pagination"])["next_cursor"]
+        if not cursor:
+            return found
