@@ -34,6 +34,7 @@ from importers.archives import (
     zip_limits,
 )
 from importers.items import Item, Problem
+from importers.readers import message_id
 
 if TYPE_CHECKING:
     from importers.engine import ImportEngine
@@ -109,7 +110,10 @@ class RowDocuments:
         if found is None:
             return Problem(self.header, name, NOT_IN_ARCHIVE, {"name": shown})
         if isinstance(found, Refusal):
-            return Problem(self.header, name, REFUSED, {"name": shown, "reason": str(found)})
+            # The reason by its id too: read in the reader's language (row_messages).
+            return Problem(self.header, name, REFUSED, {
+                "name": shown, "reason": str(found), "reason_id": message_id(found.message),
+                "reason_params": found.params})
         suffix = PurePosixPath(found.filename).suffix.lower()
         if suffix not in DOCUMENT_SUFFIXES:
             return Problem(self.header, name, NOT_A_DOCUMENT, {"name": shown})

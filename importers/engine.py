@@ -163,7 +163,7 @@ class ImportEngine:
 
     def extra_cells_problem(self, count: int) -> Problem:
         # One wording for one cell and for several (a row error's message has one form).
-        return Problem(None, None, _l("Cells beyond the header: %(n)d."), {"n": count})
+        return Problem(None, None, _l("Cells beyond the header (%(cells)d)."), {"cells": count})
 
     def long_cell_problem(self, target: Target, raw: Any) -> Problem:
         return Problem(target.header, raw, _l("At most %(n)d characters."),

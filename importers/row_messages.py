@@ -70,14 +70,29 @@ def run_message(run: ImportRun) -> str | None:
     message stored as such (an interrupted run's)."""
     if run.message_id:
         try:
-            return _(run.message_id, **dict(run.message_params or {}))
+            return _(run.message_id, **{name: _in_reader_language(value) for name, value
+                                        in (run.message_params or {}).items()})
         except (KeyError, ValueError, TypeError):
             pass
     return _(run.message) if run.message else None
 
 
+def _in_reader_language(value: Any) -> Any:
+    """A value kept in each language ({"fr": …, "en": …}) in the reader's, else as kept."""
+    if isinstance(value, dict) and value:
+        return value.get(str(get_locale() or "")) or next(iter(value.values()))
+    return value
+
+
 def _readable(params: dict[str, Any]) -> dict[str, Any]:
-    """The values that depend on the reader's language: choices and field names."""
+    """The values that depend on the reader's language: choices, field names, and a reason
+    that is a message of its own (an archive member's refusal)."""
+    reason_id = params.get("reason_id")
+    if isinstance(reason_id, str):
+        try:
+            params["reason"] = _(reason_id, **dict(params.get("reason_params") or {}))
+        except (KeyError, ValueError, TypeError):
+            pass
     codes = params.get("choice_codes")
     if isinstance(codes, list):
         params["choices"] = ", ".join(str(STATUS_LABELS.get(c, c)) for c in codes)
@@ -106,9 +121,9 @@ def _custom_labels(entity: str) -> dict[str, str]:
 
 
 # A message's values that change from row to row: a group's message shows them as "…"; a
-# kind's (whatever the value) the cell's value too.
-_ROW_VALUE = re.compile(r"%\((?:line|first|key|reason)\)[sd]")
-_ANY_VALUE = re.compile(r"%\((?:line|first|key|reason|value|ref)\)[sd]")
+# kind's (whatever the value) the cell's value too (a document's name is its cell's).
+_ROW_VALUE = re.compile(r"%\((?:line|first|key|reason|cells)\)[sd]")
+_ANY_VALUE = re.compile(r"%\((?:line|first|key|reason|cells|value|ref|name)\)[sd]")
 
 
 def group_message(error: ImportRowError, by_value: bool, whole_kind: bool = False) -> str:

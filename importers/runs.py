@@ -10,9 +10,11 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.errors import ValidationError
@@ -27,11 +29,13 @@ from app.services.fingerprints import RENAMES_BEFORE_START, forget_changed_since
 from app.tenancy import Actor, tenant_context
 from importers import heartbeat
 from importers.profile import parse_profile
-from importers.readers import Limits
+from importers.readers import Limits, message_id
 
 log = logging.getLogger(__name__)
 WAIT_SECONDS = 2.0  # between two tries at the profile's lock
 MAX_WAIT_SECONDS = 6 * 3600  # a job gives up waiting after this (the CLI waits on)
+UNEXPECTED_ERROR = _l("The run stopped on an unexpected error (%(error)s). Run it again.")
+PROFILE_UNUSABLE = _l("The profile cannot be used: %(errors)s")
 FAIL_ATTEMPTS = 3  # ending a failed run: its own fresh transaction, tried again on error
 
 Progress = Callable[[ImportRun], None]
@@ -137,8 +141,7 @@ def execute_run(run: ImportRun, progress: Progress | None = None) -> ImportRun:
         return _execute(run, progress)
     except Exception as exc:
         log.exception("import run %s failed", run_id)
-        fail_run(run_id, _("The run stopped on an unexpected error (%(error)s). "
-                           "Run it again.", error=_error_text(exc)))
+        fail_run(run_id, UNEXPECTED_ERROR, {"error": _error_text(exc)})
         return db.session.get(ImportRun, run_id, populate_existing=True)
     finally:
         heartbeat.let_go(run_id)
@@ -177,7 +180,9 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     except ValidationError as exc:
         db.session.rollback()
         run.status = "failed"
-        run.message = "; ".join(f"{k}: {v}" if k else v for k, v in exc.errors.items())
+        run.message = _profile_errors(exc)
+        run.message_id = message_id(PROFILE_UNUSABLE)
+        run.message_params = {"errors": _in_each_language(run, run.message)}
         forget_changed_while_running(run)
     run.finished_at = datetime.now(UTC)
     if run.rows_total is None or run.rows_done > (run.rows_total or 0):
@@ -192,6 +197,26 @@ def _execute(run: ImportRun, progress: Progress | None) -> ImportRun:
     if statistics is not None:
         statistics.after_run(run)
     return run
+
+
+def _profile_errors(exc: ValidationError) -> str:
+    return "; ".join(f"{k}: {v}" if k else v for k, v in exc.errors.items())
+
+
+def _in_each_language(run: ImportRun, text: str) -> dict[str, str]:
+    """Why the run's profile version cannot be used, in each language of the app (the
+    reader's is shown: row_messages.run_message), read again from the version."""
+    found = {}
+    for language in current_app.config["LANGUAGES"]:
+        with force_locale(language):
+            try:
+                parse_profile(definition_at(run.profile, run.profile_version),
+                              check_values=False)
+            except ValidationError as exc:
+                found[language] = _profile_errors(exc)[:1000]
+            else:  # usable again since (a field switched back on): as the run saw it
+                found[language] = text[:1000]
+    return found
 
 
 def forget_changed_while_running(run: ImportRun) -> None:
@@ -215,14 +240,19 @@ def forget_changed_while_running(run: ImportRun) -> None:
                       "references changed meanwhile failed", run.id)
 
 
-def end_run(run_id: int, status: str, message: str) -> bool:
+def end_run(run_id: int, status: str, message: Any,
+            params: dict[str, Any] | None = None) -> bool:
     """End a live run (status, message, counts kept), release its profile and queue its
     `finish` event (import.failed for failed and interrupted); False if it had ended.
-    Flushes: the caller commits."""
+    `message`: a lazy message and its `params`, kept by id to be read in the reader's
+    language, or English text. Flushes: the caller commits."""
     now = datetime.now(UTC)
+    text = str(message) % params if params else str(message)
+    kept = message_id(message) if params is not None else None
     ended = db.session.execute(
         update(ImportRun).where(ImportRun.id == run_id, ImportRun.status.in_(LIVE))
-        .values(status=status, message=message[:2000], finished_at=now)
+        .values(status=status, message=text[:2000], message_id=kept,
+                message_params=params if kept else None, finished_at=now)
         .execution_options(synchronize_session=False)).rowcount == 1
     run = db.session.get(ImportRun, run_id, populate_existing=True)
     if run is None:
@@ -241,13 +271,13 @@ def end_run(run_id: int, status: str, message: str) -> bool:
     return ended
 
 
-def fail_run(run_id: int, message: str) -> bool:
+def fail_run(run_id: int, message: Any, params: dict[str, Any] | None = None) -> bool:
     """Roll back, then end the run failed in a fresh transaction (tried again on error);
     False when even that failed: the periodic recovery ends it."""
     for attempt in range(FAIL_ATTEMPTS):
         try:
             db.session.rollback()
-            end_run(run_id, "failed", message)
+            end_run(run_id, "failed", message, params)
             db.session.commit()
             return True
         except Exception:

@@ -20,8 +20,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from app.extensions import db
 from app.models import ImportRowError, ImportRun
 
-# Parameters that name the cell's value: their messages are grouped by that value.
-VALUE_PARAMS = ("%(value)s", "%(ref)s")
+# Parameters that name the cell's value: their messages are grouped by that value (a
+# document's name is the cell that names it).
+VALUE_PARAMS = ("%(value)s", "%(ref)s", "%(name)s")
 GROUPS_SHOWN = 10
 # Groups counted when a run ends: as many as the API lists at most.
 MAX_GROUPS = 100

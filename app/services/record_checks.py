@@ -19,6 +19,7 @@ from typing import Any
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app import models as m
@@ -132,7 +133,8 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
             errors.update(exc.errors)
     errors.update(date_order_errors(entity, current or {}, values))
     if entity.model is m.Activity:
-        errors.update(activity_errors({**(current or {}), **values}))
+        errors.update({name: str(message) for name, message
+                       in activity_errors({**(current or {}), **values}).items()})
     errors.update(refused_values(current_actor().user, entity.model, current, values,
                                  checked.lines))
     if errors:
@@ -144,6 +146,10 @@ def check_record(entity: Entity, data: dict[str, Any], checked: CheckedRecord,
         values.update(answer_in_write(current, values))
 
 
+ONE_LINKED_RECORD = _l("An activity is on one record of its customer at most.")
+NOT_THE_CUSTOMERS = _l("This record is not one of the activity's customer.")
+
+
 def account_of(name: str, record_id: int) -> int | None:
     """The customer of the record `record_id` of kind `name` (contact, deal, …)."""
     model = ENTITIES[f"{name}s"].model
@@ -152,16 +158,17 @@ def account_of(name: str, record_id: int) -> int | None:
 
 def activity_errors(state: dict[str, Any],
                     customer_of: Callable[[str, int], int | None] = account_of
-                    ) -> dict[str, str]:
-    """An activity is on its customer and at most one of that customer's records."""
+                    ) -> dict[str, Any]:
+    """An activity is on its customer and at most one of that customer's records: the
+    refusals by field, lazy (a feed's row error is read in its reader's language)."""
     linked = [name for name in m.ACTIVITY_RECORDS if state.get(f"{name}_id") is not None]
     if len(linked) > 1:
-        return {linked[1]: _("An activity is on one record of its customer at most.")}
+        return {linked[1]: ONE_LINKED_RECORD}
     if not linked or state.get("account_id") is None:
         return {}
     account_id = customer_of(linked[0], state[f"{linked[0]}_id"])
     if account_id != state["account_id"]:
-        return {linked[0]: _("This record is not one of the activity's customer.")}
+        return {linked[0]: NOT_THE_CUSTOMERS}
     return {}
 
 

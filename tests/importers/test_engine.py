@@ -534,7 +534,7 @@ def test_cells_beyond_the_header_read_right_for_one_and_for_several(
         "A1;C001;Store;1;31/12/2025;en trop\n"
         "A2;C001;Store;1;31/12/2025;en trop;encore\n"))
     assert [in_french(e) for e in row_errors(run)] == [
-        "Cellules au-delà de l’en-tête : 1.", "Cellules au-delà de l’en-tête : 2."]
+        "Cellules au-delà de l’en-tête (1).", "Cellules au-delà de l’en-tête (2)."]
 
 
 def test_the_three_french_date_forms(customers, make_profile, run_import, feed_file):

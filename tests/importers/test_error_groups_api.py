@@ -1,0 +1,51 @@
+"""A run's error groups as the API lists them: each group's message is what its rows say,
+or says "…" where they differ."""
+from __future__ import annotations
+
+from tests.importers.conftest import all_errors
+
+
+def test_rows_with_different_numbers_of_extra_cells_are_one_group_without_a_number(
+        make_profile, run_import, feed_file, api_client):
+    """Rows with one cell beyond the header and rows with three are one kind of error: the
+    group does not say the first row's number, each row says its own."""
+    profile = make_profile("partners", {"Code": "external_ref", "Nom": "name"})
+    run = run_import(profile, feed_file(
+        "Code;Nom\nP1;Un;x\nP2;Deux;x;y;z\nP3;Trois;x;y;z\n"))
+    assert run.failed == 3
+    summary = api_client.get(f"/api/v1/imports/{run.id}/errors/summary",
+                             headers={"Accept-Language": "fr"}).get_json()
+    [group] = summary["groups"]
+    assert (group["message"], group["count"]) == ("Cellules au-delà de l’en-tête (…).", 3)
+    rows = all_errors(api_client, run.id, f"group={group['group']}", language="fr")
+    assert [r["message"] for r in rows] == [
+        "Cellules au-delà de l’en-tête (1).", "Cellules au-delà de l’en-tête (3).",
+        "Cellules au-delà de l’en-tête (3)."]
+
+
+def test_missing_documents_of_different_names_are_grouped_by_name(
+        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client):
+    """Three rows name three documents the archive lacks: a group per document, each named,
+    and the kind counted whole ("… × 3, 3 values"), as unknown references are."""
+    from tests.importers.test_archives import PROFILE, archive, word_file
+
+    make_account(external_ref="C1", name="Cabinet Recrutement")
+    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
+    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
+    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    path = archive(tmp_path, ["K1;C1;Lefèvre;Hélène;Dev;;a.docx", "K2;C1;Martin;Paul;Dev;;b.docx",
+                              "K3;C1;Roux;Anne;Dev;;c.docx", "K4;C1;Blanc;Luc;Dev;;ok.docx"],
+                   {"ok.docx": word_file("Luc")})
+    run = run_import(profile, path)
+    assert run.failed == 3
+    summary = api_client.get(f"/api/v1/imports/{run.id}/errors/summary",
+                             headers={"Accept-Language": "en"}).get_json()
+    assert [(g["message"], g["count"]) for g in summary["groups"]] == [
+        (f"The document “{name}” is not in the archive.", 1)
+        for name in ("a.docx", "b.docx", "c.docx")]
+    for group in summary["groups"]:
+        [row] = all_errors(api_client, run.id, f"group={group['group']}")
+        assert row["message"] == group["message"]
+    [kind] = summary["kinds"]
+    assert (kind["message"], kind["count"], kind["values"]) == (
+        "The document “…” is not in the archive.", 3, 3)
