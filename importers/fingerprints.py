@@ -23,6 +23,7 @@ from operator import itemgetter
 from typing import Any
 
 from app.models import CustomField
+from app.values import local_zone
 from importers.profile import Profile
 
 FORMAT = 1  # raise when a change of the engine makes a row convert differently
@@ -38,14 +39,28 @@ def salt(
         (cf.key, cf.type, bool(cf.is_required), list(cf.choices or ()), bool(cf.is_active))
         for cf in custom_fields.values()
     )
+    parts: list[Any] = [FORMAT, profile_id, profile.definition,
+                        [t.header for t in profile.targets], definitions, max_field_length]
+    if _reads_moments(profile, custom_fields):  # a time without an offset is local time
+        parts.append(["zone", str(local_zone())])
     text = json.dumps(
-        [FORMAT, profile_id, profile.definition, [t.header for t in profile.targets],
-         definitions, max_field_length],
+        parts,
         sort_keys=True,
         ensure_ascii=False,
         default=str,
     )
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def _reads_moments(profile: Profile, custom_fields: dict[str, CustomField]) -> bool:
+    """Whether a column of the profile is a date and time, read in the app's zone."""
+    fields = {f.name: f for f in profile.entity.fields}
+    for target in profile.targets:
+        spec = fields.get(target.name) if target.kind == "field" \
+            else custom_fields.get(target.name) if target.kind == "custom" else None
+        if getattr(spec, "type", None) == "datetime":
+            return True
+    return False
 
 
 def row_digests(

@@ -46,7 +46,10 @@ class Account(Searchable, RecordMixin, db.Model):
     vat_number: Mapped[str | None] = mapped_column(String(20))
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", use_alter=True))
-    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    # Its value before a change is loaded when not yet (active_history): a move to another
+    # partner forgets the fingerprints of the customer's documents (app/services/fingerprints.py).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
+                                                   active_history=True)
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     partner: Mapped[Partner | None] = relationship()

@@ -178,3 +178,33 @@ def test_a_customer_moved_to_another_partner_while_a_run_reads_the_file_leaves_n
     # Without fingerprints both invoices of C1 take its new agency.
     assert invoices["R1"].partner_id == second_id
     assert invoices["R2"].partner_id == second_id, "R2 skipped on a stale fingerprint"
+
+
+def test_an_orm_partner_change_of_an_expired_customer_forgets_his_documents(
+        tenant, make_profile, feed_file, run_import):
+    """A customer read before the last commit (its columns expired) moved to another agency
+    through the ORM: the move is seen all the same, and the next night gives the invoice
+    whose partner cell is empty the new agency."""
+    first = create_record(ENTITIES["partners"], {"name": "Agence Nord", "external_ref": "P1"})
+    second = create_record(ENTITIES["partners"], {"name": "Agence Sud", "external_ref": "P2"})
+    create_record(ENTITIES["accounts"], {"name": "Client", "external_ref": "C1",
+                                         "partner": first.id})
+    db.session.commit()
+    first_id, second_id = first.id, second.id
+    profile = make_profile("invoices", PARTNER_COLUMNS, name="factures")
+    files = iter(range(1, 10))
+
+    def nightly() -> ImportRun:
+        path = feed_file("Réf;N°;Client;Agence;Total\nR1;F-001;C1;;120,00\n",
+                         name=f"f{next(files)}.csv")
+        return run_import(profile, path, force=True)
+
+    assert nightly().created == 1
+    assert _invoice("R1").partner_id == first_id
+    customer = by_key("accounts")["C1"]
+    db.session.commit()  # expires the customer: partner_id is not loaded when set
+    customer.partner_id = second_id
+    db.session.commit()
+    run = nightly()
+    assert _invoice("R1").partner_id == second_id, (
+        f"skipped as unchanged: {run.fingerprinted} fingerprinted, {run.updated} updated")

@@ -6,7 +6,7 @@ again: a skipped row is never stale."""
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -439,3 +439,30 @@ def test_a_customer_renamed_while_a_run_reads_the_file_leaves_no_stale_fingerpri
     after = nightly()
     assert after.fingerprinted == 1  # R3 alone: C2's
     assert {error.line for error in row_errors(after)} == {2, 3}  # "C1" names no one now
+
+
+def test_a_change_of_the_local_time_zone_converts_datetime_cells_again(
+        tenant, app, make_profile, feed_file, run_import, monkeypatch):
+    """A date and time without an offset is local time, read in the app's zone
+    (BABEL_DEFAULT_TIMEZONE). The zone changed, the same row is read again in the new one,
+    as a run without fingerprints would."""
+    create_record(ENTITIES["accounts"], {"name": "Client", "external_ref": "C1"})
+    db.session.commit()
+    profile = make_profile("activities", {
+        "Réf": "external_ref", "Type": "kind", "Sujet": "subject",
+        "Client": "account.external_ref", "Échéance": "due_at"}, name="rappels")
+    files = iter(range(1, 10))
+
+    def nightly() -> ImportRun:
+        path = feed_file("Réf;Type;Sujet;Client;Échéance\nA1;call;Rappel;C1;01/10/2026 10:00\n",
+                         name=f"f{next(files)}.csv")
+        return run_import(profile, path, force=True)
+
+    assert nightly().created == 1
+    db.session.expire_all()
+    assert by_key("activities")["A1"].due_at == datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_TIMEZONE", "UTC")
+    run = nightly()
+    db.session.expire_all()
+    assert by_key("activities")["A1"].due_at == datetime(2026, 10, 1, 10, 0, tzinfo=UTC), (
+        f"skipped as unchanged: {run.fingerprinted} fingerprinted, {run.updated} updated")
