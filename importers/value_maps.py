@@ -86,6 +86,18 @@ def record_key(entity: Entity, name: str, value: str) -> str | None:
     return key
 
 
+def _without_key(entity: Entity, name: str, value: str) -> bool:
+    """Whether a record the reference mapping names by its exact name has no key: a feed
+    names records by their key only, so it cannot be mapped to yet."""
+    model = ENTITIES[entity.field(name).ref].model
+    if not hasattr(model, "name"):
+        return False
+    wanted = fold(value)
+    return any(fold(found) == wanted for found in db.session.scalars(select(model.name).where(
+        func.lower(model.name) == value.lower(),
+        or_(model.external_ref.is_(None), model.external_ref == "")).limit(20)))
+
+
 def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
                      errors: dict[str, str], check_values: bool = True,
                      saved_maps: Any = None) -> ValueMaps:
@@ -133,6 +145,10 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
                 if value else None
             if resolved is None:
                 errors[f"{where}.{source[:40]}"] = _(
+                    "“%(value)s” has no external reference in Relais: give it one (on its "
+                    "page) to map values to it.", value=value[:60]) \
+                    if kind == "ref" and check_values and value \
+                    and _without_key(entity, target.name, value) else _(
                     "“%(value)s” is not a valid value for the column “%(column)s”.",
                     value=value[:60], column=header[:60])
             else:

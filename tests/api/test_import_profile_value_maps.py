@@ -8,7 +8,7 @@ from app.extensions import db
 from app.models import ImportProfile
 from app.services import feeds
 from tests.api.conftest import problem
-from tests.backoffice.conftest import count_statements
+from tests.backoffice.conftest import SPACES, count_statements, fr
 from tests.backoffice.test_feeds.test_value_maps import _profile
 
 INVOICES = {"name": "factures", "entity": "invoices", "key": "number",
@@ -162,3 +162,23 @@ def test_a_new_spelling_is_refused_beside_any_saved_spelling_mapped_elsewhere(ap
     assert errors == {"value_maps.Statut.reglee": [
         "« reglee » et « REGLEE » ne diffèrent que par la casse ou les accents : "
         "faites-les correspondre à la même valeur dans la colonne « Statut »."]}
+
+
+def test_a_partner_without_an_external_reference_is_named_as_such(api_client, make_partner):
+    """Nexity was created in Relais, with no external reference: a feed names partners by it,
+    so no value maps to Nexity yet. The refusal says what to do, not that Nexity is unknown."""
+    make_partner(name="Nexity")
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Apporteur": {"NEXITY SA": "nexity"}}},
+        headers={"Accept-Language": "fr"})
+    assert problem(response, 422)["errors"] == {"value_maps.Apporteur.NEXITY SA": [
+        "« nexity » n’a pas de référence externe dans Relais : donnez-lui-en une (sur sa "
+        "fiche) pour y faire correspondre des valeurs."]}
+    # A name no partner has is still an invalid value.
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Apporteur": {"NEXITY SA": "Kaufman"}}},
+        headers={"Accept-Language": "fr"})
+    [error] = problem(response, 422)["errors"]["value_maps.Apporteur.NEXITY SA"]
+    assert error.translate(SPACES) == fr(
+        "“%(value)s” is not a valid value for the column “%(column)s”.", value="Kaufman",
+        column="Apporteur")
