@@ -35,7 +35,7 @@ from sqlalchemy import Date, Numeric
 from app.entities import ENTITIES
 from app.models import ACTIVITY_RECORDS
 from app.services.fingerprints import RENAMES_BEFORE_START, forget_changed_since
-from app.services.record_sql import collecting_between_batches
+from app.services.record_sql import READ_AT, collecting_between_batches
 from app.services.webhook_outbox import enqueue_created
 from app.tenancy import current_tenant_id
 from importers import fingerprints, unchanged_lines
@@ -116,6 +116,7 @@ class ColumnImport:
         self.fingerprinted = self.key_is_text
         self.digests_of: Any = None
         self.digests: list[bytes] | None = None
+        self.changed_at: dict[str, int] = {}  # a changed row's place in the batch, by key
         self.existing = ExistingRecords(self)
         self.new = NewRecords(self)
         # The tenant's first records of the entity: a key of the file cannot name a record
@@ -386,6 +387,7 @@ class ColumnImport:
                 creates.append(i)
         now = datetime.now(UTC)
         plan = Plan(unchanged=len(good) - len(found))
+        self.changed_at = {self.keys[i]: i for i in changed}
         if changed:  # checked again, and planned, by the engine on the ORM's values
             current = engine.with_partners(self.existing.records)
             for i in changed:
@@ -410,9 +412,9 @@ class ColumnImport:
 
     def _write(self, plan: Plan, now: datetime, equal: list[int], apart: set[int]) -> None:
         """The batch's writes; `equal`: rows found equal to their record, which takes their
-        fingerprint unless it was written since (a record the batch changes takes it when a
-        later run finds it equal: a write between this batch's read and its own would hide
-        behind it); `apart`: new rows to write alone, after the others."""
+        fingerprint unless it was written since (a write between this batch's read and its
+        own would hide behind it), as a record the batch changes does (`_with_digests`);
+        `apart`: new rows to write alone, after the others."""
         engine = self.engine
         if engine.run.is_dry_run:
             return
@@ -433,6 +435,8 @@ class ColumnImport:
             enqueue_created(engine.entity.name, key=self.profile.key,
                             keys=[self.keys[i] for i in creates])
         if plan.updates:
+            if self.digests is not None:
+                self._with_digests(plan.updates)
             engine.writer.update([row for _item, row in plan.updates])
             engine.writer.audit(plan.audits)
         plan.creates = creates  # (a refused batch is written again from the plan as it was)
@@ -473,6 +477,17 @@ class ColumnImport:
                     continue
             kept.append(i)
         return kept
+
+    def _with_digests(self, updates: list[tuple[Item, dict[str, Any]]]) -> None:
+        """The changed records take their rows' fingerprints in their update, unless written
+        since this batch read them (BulkSQL.update checks, by READ_AT): the next night's
+        same row is then skipped, not compared again. None taken when SQLite saw another
+        connection commit since the read: they are compared again by the next run."""
+        read = self.existing.as_read([item.key for item, _row in updates])
+        if read is None:
+            return
+        for (item, row), at in zip(updates, read, strict=True):
+            row["import_digest"], row[READ_AT] = self.digests[self.changed_at[item.key]], at
 
     def item(self, i: int) -> Item:
         """Row `i` as the engine's _convert and _resolve_refs would have made it."""

@@ -109,6 +109,7 @@ class ExistingRecords:
                                           and self._same_custom(i, current[width + 2])):
                 found[position] = True
                 read[row[0]] = current
+                self.updated[row[0]] = current[width + 3]  # its fingerprint's guard too
             else:
                 self.updated[row[0]] = current[width + 3]
         self.records = self.batch.engine.writer.records(self.returned, read,
@@ -116,7 +117,7 @@ class ExistingRecords:
         return found
 
     def as_read(self, keys: list[str]) -> list[Any] | None:
-        """For records the last `differing` found equal to their rows, by key: each one's
+        """For records the last `differing` read (found equal, or changed), by key: each one's
         updated_at as read then, which storing their fingerprints checks (a write since, by
         a form or a token, would otherwise hide behind the fingerprint); None for each when
         SQLite compared them itself and no other connection has committed since (called

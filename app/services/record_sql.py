@@ -43,6 +43,10 @@ FEW = 20  # rows that PostgreSQL takes faster in one statement than through a st
 RANGE_SPREAD = 3
 WRITE_CACHE_KIB = 64 * 1024  # SQLite page cache while a batch is written
 FULL_COLLECTION_EVERY = 50  # batches
+# A changed row's key, not a column: the record's updated_at as its feed read it. Its feed
+# fingerprint (`import_digest`) is then stored only if nothing wrote the record since
+# (None: nothing can have, see `data_version`); else it is left empty.
+READ_AT = "import_digest_read_at"
 
 
 # A range's bounds in the key column's own collation, as scalar subqueries: the planner then
@@ -542,7 +546,9 @@ class BulkSQL:
             groups.setdefault(tuple(name for name in row if name != "id"), []).append(row)
         for names, group in groups.items():
             copied = not self.sqlite and len(group) > FEW
-            binds = [self._bind(self.table.c[name], copied) for name in names]
+            # The moment read goes as it was read (set_digests compares it so too).
+            binds = [None if name == READ_AT else self._bind(self.table.c[name], copied)
+                     for name in names]
             values = [(*[bind(row[name]) if bind else row[name]
                          for name, bind in zip(names, binds, strict=True)], row["id"])
                       for row in group]
@@ -623,8 +629,18 @@ class BulkSQL:
 
     def _update_each(self, names: Sequence[str], values: list[tuple]) -> int:
         mark = self.mark
-        sets = ", ".join(f"{name} = {mark}" for name in names)
+        guarded = READ_AT in names
+        sets = ", ".join(
+            f"{name} = CASE WHEN {mark} IS NULL OR updated_at = {mark} THEN {mark} END"
+            if guarded and name == "import_digest" else f"{name} = {mark}"
+            for name in names if name != READ_AT)
         statement = f"UPDATE {self.table.name} SET {sets} WHERE id = {mark} AND tenant_id = {mark}"
+        if guarded:  # the moment read goes twice before the digest
+            at = names.index(READ_AT)
+            values = [tuple(value for name, value in zip(names, row, strict=False)
+                            if name != READ_AT for value in (
+                                (row[at], row[at], value) if name == "import_digest"
+                                else (value,))) + (row[-1],) for row in values]
         rows = [(*row, self.tenant_id) for row in values]
         cursor = self.cursor(binary=False)
         try:
@@ -644,19 +660,25 @@ class BulkSQL:
         staging = "relais_import_changes"
         data = [name for name in names
                 if name not in ("updated_at", "import_run_id", "import_profile_id",
-                                "import_digest")]
+                                "import_digest", READ_AT)]
+        guarded = READ_AT in names
+        columns = ", ".join(f"updated_at AS {READ_AT}" if name == READ_AT else name
+                            for name in names)
+        sets = ", ".join(
+            f"import_digest = CASE WHEN s.{READ_AT} IS NULL OR t.updated_at = s.{READ_AT} "
+            "THEN s.import_digest END" if guarded and name == "import_digest"
+            else f"{name} = s.{name}" for name in names if name != READ_AT)
         cursor = self.cursor(binary=False)
         try:
             cursor.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT "
-                           f"{', '.join(names)}, id FROM {self.table.name} WITH NO DATA")
+                           f"{columns}, id FROM {self.table.name} WITH NO DATA")
             with cursor.copy(f"COPY {staging} ({', '.join(names)}, id) FROM STDIN") as copy:
                 for row in values:
                     copy.write_row(row)
             changed = (f" AND ({', '.join(f't.{n}' for n in data)}, NULL) IS DISTINCT FROM "
                        f"({', '.join(f's.{n}' for n in data)}, NULL)") if data else ""
             cursor.execute(
-                f"UPDATE {self.table.name} AS t SET "
-                f"{', '.join(f'{name} = s.{name}' for name in names)} FROM {staging} AS s "
+                f"UPDATE {self.table.name} AS t SET {sets} FROM {staging} AS s "
                 f"WHERE t.id = s.id AND t.tenant_id = %s{changed}", (self.tenant_id,))
             written = cursor.rowcount
             cursor.execute(f"DROP TABLE {staging}")
