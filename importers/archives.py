@@ -22,6 +22,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from app.zip_members import (
+    UNREADABLE,
     MemberError,
     Refusal,
     ZipLimits,
@@ -30,7 +31,7 @@ from app.zip_members import (
     is_directory,
     member_refusal,
 )
-from importers.readers import ReaderError
+from importers.readers import ReaderError, message_id
 
 METADATA_SUFFIXES = (".csv", ".txt")
 DOCUMENT_SUFFIXES = (".docx", ".pdf", ".odt")
@@ -38,6 +39,9 @@ NOT_AN_ARCHIVE = _l("The file is not a readable ZIP archive.")
 NO_METADATA = _l("The archive holds no metadata file (.csv or .txt).")
 SEVERAL_METADATA = _l("The archive holds several metadata files (%(names)s): send one.")
 METADATA_REFUSED = _l("The metadata file “%(name)s” was refused: %(reason)s.")
+MEMBER_REFUSED = _l("“%(name)s” was refused: %(reason)s.")
+FILES_REFUSED = _l("Files of the archive refused: %(notes)s")
+NOTES_KEPT = 20  # refused members named in a run's message
 
 
 def is_zip(path: Path) -> bool:
@@ -100,12 +104,11 @@ class DocumentArchive:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     @property
-    def notes(self) -> list[str]:
-        """The refused members, one sentence each, in the current language."""
-        return [
-            str(_l("“%(name)s” was refused: %(reason)s.", name=r.member[:200], reason=str(r)))
-            for r in self.refused.values()
-        ]
+    def notes(self) -> list[tuple[Any, dict[str, Any]]]:
+        """The refused members, one sentence each: its message and values (the reason kept
+        by its id too, read in the reader's language)."""
+        return [(MEMBER_REFUSED, {"name": r.member[:200], **refusal_reason(r)})
+                for r in list(self.refused.values())[:NOTES_KEPT]]
 
 
 def open_archive(path: Path, limits: ZipLimits, work_dir: Path) -> DocumentArchive:
@@ -163,7 +166,7 @@ def _unpack_metadata(opened: DocumentArchive, metadata: list[zipfile.ZipInfo]) -
     ]
     if not metadata and refused_metadata:
         first = refused_metadata[0]
-        raise ReaderError(METADATA_REFUSED, name=first.member[:200], reason=str(first))
+        raise ReaderError(METADATA_REFUSED, name=first.member[:200], **refusal_reason(first))
     if not metadata:
         raise ReaderError(NO_METADATA)
     if len(metadata) > 1:
@@ -174,9 +177,8 @@ def _unpack_metadata(opened: DocumentArchive, metadata: list[zipfile.ZipInfo]) -
         with opened.metadata.open("wb") as out:
             copy_member(opened._zip, member, out)
     except MemberError as exc:
-        raise ReaderError(
-            METADATA_REFUSED, name=member.filename[:200], reason=str(_l("it cannot be unpacked"))
-        ) from exc
+        raise ReaderError(METADATA_REFUSED, name=member.filename[:200], **refusal_reason(
+            Refusal(member.filename, UNREADABLE, {}))) from exc
 
 
 def _is_clutter(name: str) -> bool:
@@ -196,8 +198,16 @@ def zip_limits(config: Any) -> ZipLimits:
     )
 
 
-def archive_note(opened: DocumentArchive) -> str | None:
+def archive_note(opened: DocumentArchive) -> tuple[Any, dict[str, Any]] | None:
+    """The run's sentence on the archive's refused members, as a message and its values."""
     notes = opened.notes
     if not notes:
         return None
-    return str(_l("Files of the archive refused: %(notes)s", notes=" ".join(notes)))[:2000]
+    return FILES_REFUSED, {"notes": notes}
+
+
+def refusal_reason(refusal: Refusal) -> dict[str, Any]:
+    """A refusal as a message's `reason`: its text, and its id and values to read it in the
+    reader's language (importers/row_messages.py)."""
+    return {"reason": str(refusal), "reason_id": message_id(refusal.message),
+            "reason_params": refusal.params}

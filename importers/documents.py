@@ -35,6 +35,7 @@ from importers.archives import (
 )
 from importers.items import Item, Problem
 from importers.readers import message_id
+from importers.row_messages import message_parts, run_message
 
 if TYPE_CHECKING:
     from importers.engine import ImportEngine
@@ -159,14 +160,17 @@ class RowDocuments:
         self.attached += attach_documents(found)
 
     def finish(self) -> None:
-        """The run's message: documents attached, and the archive's refused members."""
-        parts: list[Any] = []
+        """The run's message: documents attached, and the archive's refused members, kept by
+        id and values (read in the reader's language)."""
+        parts: list[tuple[Any, dict[str, Any]]] = []
         if self.attached:
-            parts.append(str(ATTACHED % {"count": self.attached}))
+            parts.append((ATTACHED, {"count": self.attached}))
         if self.archive is not None and (note := archive_note(self.archive)):
             parts.append(note)
         if parts:
-            self.engine.run.message = " ".join(parts)[:2000]
+            run = self.engine.run
+            run.message_id, run.message_params = message_parts(*parts)
+            run.message = run_message(run)[:2000]
 
 
 def _digest(path: Path) -> tuple[str, int]:

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.entities import ENTITIES, STATUS_LABELS
 from app.models import ImportRowError, ImportRun
+from importers.readers import message_id
 from importers.values import NOT_A_DATE, NOT_A_NUMBER, NOT_A_WHOLE_NUMBER, InvalidValue
 
 NOT_A_DATE_AS = _l("“%(value)s” is not a date: write it as %(expected)s.")
@@ -70,11 +71,51 @@ def run_message(run: ImportRun) -> str | None:
     message stored as such (an interrupted run's)."""
     if run.message_id:
         try:
-            return _(run.message_id, **{name: _in_reader_language(value) for name, value
-                                        in (run.message_params or {}).items()})
+            return _rendered(run.message_id, {
+                name: _in_reader_language(value)
+                for name, value in (run.message_params or {}).items()})
         except (KeyError, ValueError, TypeError):
             pass
     return _(run.message) if run.message else None
+
+
+# A run's message of several sentences, each kept by its id and values (`message_parts`).
+PARTS = "%(parts)s"
+
+
+def message_parts(*parts: tuple[Any, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """A message id and values that read as the sentences `parts` (a lazy message and its
+    values each; a value may itself be a list of such parts), in the reader's language."""
+    return PARTS, {"parts": [_part(message, params) for message, params in parts]}
+
+
+def _part(message: Any, params: dict[str, Any]) -> dict[str, Any]:
+    return {"id": message_id(message), "params": {
+        name: [_part(*part) for part in value] if isinstance(value, list) else value
+        for name, value in params.items()}}
+
+
+def _rendered(text_id: str, params: dict[str, Any]) -> str:
+    """A message by its id, its values read: a reason of its own (`reason_id`), sentences
+    (`parts`, joined by spaces)."""
+    params = _with_reason(dict(params))
+    for name, value in params.items():
+        if isinstance(value, list) and all(isinstance(p, dict) and "id" in p for p in value):
+            params[name] = " ".join(_rendered(p["id"], dict(p.get("params") or {}))
+                                    for p in value)
+    return _(text_id, **params)
+
+
+def _with_reason(params: dict[str, Any]) -> dict[str, Any]:
+    """`reason` read in the reader's language when kept by its id too (an archive member's
+    refusal: its reason is a message of its own)."""
+    reason_id = params.get("reason_id")
+    if isinstance(reason_id, str):
+        try:
+            params["reason"] = _(reason_id, **dict(params.get("reason_params") or {}))
+        except (KeyError, ValueError, TypeError):
+            pass
+    return params
 
 
 def _in_reader_language(value: Any) -> Any:
@@ -87,12 +128,7 @@ def _in_reader_language(value: Any) -> Any:
 def _readable(params: dict[str, Any]) -> dict[str, Any]:
     """The values that depend on the reader's language: choices, field names, and a reason
     that is a message of its own (an archive member's refusal)."""
-    reason_id = params.get("reason_id")
-    if isinstance(reason_id, str):
-        try:
-            params["reason"] = _(reason_id, **dict(params.get("reason_params") or {}))
-        except (KeyError, ValueError, TypeError):
-            pass
+    _with_reason(params)
     codes = params.get("choice_codes")
     if isinstance(codes, list):
         params["choices"] = ", ".join(str(STATUS_LABELS.get(c, c)) for c in codes)
@@ -124,6 +160,8 @@ def _custom_labels(entity: str) -> dict[str, str]:
 # kind's (whatever the value) the cell's value too (a document's name is its cell's).
 _ROW_VALUE = re.compile(r"%\((?:line|first|key|reason|cells)\)[sd]")
 _ANY_VALUE = re.compile(r"%\((?:line|first|key|reason|cells|value|ref|name)\)[sd]")
+# Errors stored before their count was named `cells`.
+_OLD_EXTRA_CELLS = "Cells beyond the header: %(n)d."
 
 
 def group_message(error: ImportRowError, by_value: bool, whole_kind: bool = False) -> str:
@@ -131,6 +169,8 @@ def group_message(error: ImportRowError, by_value: bool, whole_kind: bool = Fals
     the values that differ from row to row written "…" (the cell's value too for
     `whole_kind`, errors of the same message whatever their value)."""
     values = _ANY_VALUE if whole_kind else _ROW_VALUE
+    if error.message_id == _OLD_EXTRA_CELLS:
+        values = re.compile(r"%\(n\)d")
     if (by_value and not whole_kind) or not error.message_id \
             or not values.search(error.message_id):
         return error_message(error)

@@ -66,17 +66,12 @@ def record_key(entity: Entity, name: str, value: str) -> str | None:
     key = db.session.scalar(select(model.external_ref).where(model.external_ref == value)
                             .limit(1))
     if key is None and hasattr(model, "name"):
-        # Whatever its case and accents (SQLite's lower() folds ASCII letters only): the
-        # candidates are those holding its words, compared here.
         wanted = fold(value)
-        named = or_(func.lower(model.name) == value.lower(), matches(model, value)) \
-            if hasattr(model, "search_text") and words(value) \
-            else func.lower(model.name) == value.lower()
         archived = model.archived_at.is_not(None) if hasattr(model, "archived_at") \
             else false()
         found = [(ref, gone) for ref, name, gone in db.session.execute(select(
             model.external_ref, model.name, archived).where(
-            named, model.external_ref.is_not(None), model.external_ref != ""))
+            _named(model, value), model.external_ref.is_not(None), model.external_ref != ""))
             if fold(name) == wanted]
         # A record archived since (a partner whose code changed in the ERP) does not make
         # the live one of the same name ambiguous.
@@ -86,16 +81,23 @@ def record_key(entity: Entity, name: str, value: str) -> str | None:
     return key
 
 
+def _named(model: Any, value: str) -> Any:
+    """The records that may be named `value`, whatever its case and accents (SQLite's lower()
+    folds ASCII letters only): those holding its words; the caller compares the names."""
+    if hasattr(model, "search_text") and words(value):
+        return or_(func.lower(model.name) == value.lower(), matches(model, value))
+    return func.lower(model.name) == value.lower()
+
+
 def _without_key(entity: Entity, name: str, value: str) -> bool:
-    """Whether a record the reference mapping names by its exact name has no key: a feed
-    names records by their key only, so it cannot be mapped to yet."""
+    """Whether a record the reference mapping names by its name has no key: a feed names
+    records by their key only, so it cannot be mapped to yet."""
     model = ENTITIES[entity.field(name).ref].model
     if not hasattr(model, "name"):
         return False
     wanted = fold(value)
     return any(fold(found) == wanted for found in db.session.scalars(select(model.name).where(
-        func.lower(model.name) == value.lower(),
-        or_(model.external_ref.is_(None), model.external_ref == "")).limit(20)))
+        _named(model, value), or_(model.external_ref.is_(None), model.external_ref == ""))))
 
 
 def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,

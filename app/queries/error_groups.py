@@ -23,6 +23,8 @@ from app.models import ImportRowError, ImportRun
 # Parameters that name the cell's value: their messages are grouped by that value (a
 # document's name is the cell that names it).
 VALUE_PARAMS = ("%(value)s", "%(ref)s", "%(name)s")
+# Raised when the grouping changes: a run's groups counted before are counted again.
+GROUPING = 2
 GROUPS_SHOWN = 10
 # Groups counted when a run ends: as many as the API lists at most.
 MAX_GROUPS = 100
@@ -73,7 +75,8 @@ def error_summary(run: ImportRun, limit: int = GROUPS_SHOWN) -> ErrorSummary:
     """The run's `limit` largest groups of errors (largest first) and its number of errors:
     counted when the run ended (a finished run's errors no longer change), else now."""
     counted = run.error_groups if run.is_finished else None
-    if not counted or (len(counted.get("groups", [])) < limit and counted.get("more")):
+    if not counted or counted.get("grouping") != GROUPING \
+            or (len(counted.get("groups", [])) < limit and counted.get("more")):
         counted = count_groups(run, limit)
     pairs = counted["groups"][:limit]
     # Runs counted before kinds were: counted now (one grouped read).
@@ -104,7 +107,7 @@ def count_groups(run: ImportRun, limit: int = MAX_GROUPS) -> dict[str, Any]:
     total = db.session.scalar(select(func.count()).select_from(ImportRowError).where(
         ImportRowError.run_id == run.id)) or 0
     return {"total": total, "groups": [[r.first_id, r.count] for r in rows[:limit]],
-            "more": len(rows) > limit, "kinds": count_kinds(run)}
+            "more": len(rows) > limit, "kinds": count_kinds(run), "grouping": GROUPING}
 
 
 def count_kinds(run: ImportRun, limit: int = KINDS_COUNTED) -> list[list[int]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import string
 from pathlib import Path
 from typing import Any
 
@@ -168,42 +169,66 @@ def _scrub_history(entity: str, record_ids: list[int], keys: tuple[str, ...],
         delivery.payload = _scrub(delivery.payload, keys, values)
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+# A row error's values that come from the row (its key, the cell, the reference it names, a
+# document's name): the message's other values are the profile's (a column, the choices).
+ROW_PARAMS = ("key", "value", "ref", "name")
+
+
 def _mentioning(column: Any, values: set[str]) -> Any:
-    """Rows whose JSON or text `column` holds one of `values`, in any case (JSON as text).
-    SQLite keeps JSON with its accents escaped ("H\\u00e9l\\u00e8ne"): that spelling is
-    looked for too."""
+    """Rows whose JSON or text `column` may hold one of `values`, in any case (JSON as
+    text): the candidates, which `_holds` then tells apart. SQLite's lower() folds ASCII
+    letters only, and its JSON keeps accents escaped ("H\\u00e9l\\u00e8ne"): those
+    spellings are looked for too, in small letters and in capitals."""
     text = func.lower(cast(column, String))
-    spellings = {spelling for v in values
-                 for spelling in (v.lower(), json.dumps(v.lower())[1:-1])}
+    spellings = {spelling.translate(_ASCII_LOWER)
+                 for v in values for form in (v, v.lower(), v.upper())
+                 for spelling in (form, json.dumps(form)[1:-1])}
     return or_(false(), *(text.contains(s, autoescape=True) for s in spellings))
 
 
-def _scrub_text(text: str, values: set[str]) -> str:
-    """`text` with every one of `values` in it, in any case, replaced."""
-    for value in sorted(values, key=len, reverse=True):
-        text = re.sub(re.escape(value), ANONYMISED, text, flags=re.IGNORECASE)
-    return text
+def _holds(text: Any, values: set[str]) -> bool:
+    """Whether `text` holds one of `values`, in any case."""
+    if not isinstance(text, str):
+        return False
+    folded = text.casefold()
+    return any(value.casefold() in folded for value in values)
+
+
+def _names(param: Any, values: set[str]) -> bool:
+    """Whether a message's value holds one of `values`, or is one cut short ("jean.dupont@
+    exa…": a message shows a long value's start)."""
+    if _holds(param, values):
+        return True
+    start = param.removesuffix("…").casefold() if isinstance(param, str) else ""
+    return len(start) >= 6 and any(value.casefold().startswith(start) for value in values)
 
 
 def _scrub_row_errors(values: set[str]) -> None:
     """An import's failed rows keep their line and message, not the person's cells, nor his
-    values in the message (a repeated key that is his e-mail)."""
+    values in the message (a repeated key that is his e-mail): the row's own values that hold
+    his are replaced, in the message's values and in its stored text."""
     distinctive = {v for v in values if len(v) >= 6}  # an e-mail, a phone, a reference
     if not distinctive:
         return
     stmt = select(ImportRowError).where(or_(*(
         _mentioning(column, distinctive) for column in (
-            ImportRowError.raw, ImportRowError.value, ImportRowError.message,
-            ImportRowError.message_params))))
+            ImportRowError.raw, ImportRowError.value, ImportRowError.message_params))))
     runs: set[int] = set()
     for row in db.session.scalars(stmt):
+        cells = [row.value, *(row.raw or [])]
+        params = dict(row.message_params or {})
+        named = [name for name in ROW_PARAMS if _names(params.get(name), distinctive)]
+        if not named and not any(_holds(cell, distinctive) for cell in cells):
+            continue  # its message's choices, say, hold the value: nothing of the person
         row.raw = None
         row.value = None
-        row.message = _scrub_text(row.message or "", distinctive)
-        if row.message_params:
-            row.message_params = {
-                name: _scrub_text(value, distinctive) if isinstance(value, str) else value
-                for name, value in row.message_params.items()}
+        message = row.message or ""
+        for name in named:
+            message = message.replace(params[name], ANONYMISED)
+            params[name] = ANONYMISED
+        if named:
+            row.message, row.message_params = message, params
         runs.add(row.run_id)
     # Their runs' errors by kind are counted again when next read, without the values.
     for run in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(runs))):

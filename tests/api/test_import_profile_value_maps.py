@@ -182,3 +182,21 @@ def test_a_partner_without_an_external_reference_is_named_as_such(api_client, ma
     assert error.translate(SPACES) == fr(
         "“%(value)s” is not a valid value for the column “%(column)s”.", value="Kaufman",
         column="Apporteur")
+
+
+def test_a_partner_without_a_key_is_named_as_such_whatever_its_accents(api_client,
+                                                                      make_partner):
+    """"Société Générale" has no external reference: a mapping to "Societe Generale" says
+    so, as a partner with a key is found whatever the case and accents of its name."""
+    make_partner(name="Crédit Agricole", external_ref="CA01")
+    make_partner(name="Société Générale")
+    # A partner with a key is found without its accents.
+    found = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "name": "f1", "value_maps": {"Apporteur": {"CA": "Credit Agricole"}}})
+    assert found.status_code == 201, found.get_json()
+    response = api_client.post("/api/v1/import-profiles", json={
+        **INVOICES, "value_maps": {"Apporteur": {"SG": "Societe Generale"}}},
+        headers={"Accept-Language": "en"})
+    assert problem(response, 422)["errors"] == {"value_maps.Apporteur.SG": [
+        "“Societe Generale” has no external reference in Relais: give it one (on its page) "
+        "to map values to it."]}

@@ -3,7 +3,7 @@ their cells, nor their values, nor their messages."""
 from __future__ import annotations
 
 from app.extensions import db
-from tests.importers.conftest import by_key, row_errors
+from tests.importers.conftest import all_errors, by_key, row_errors
 
 
 def test_an_erased_persons_email_leaves_the_messages_of_a_runs_errors(
@@ -41,6 +41,72 @@ def test_an_erased_persons_accented_name_leaves_the_failed_rows(
                                         "Prénom": "first_name", "Nom": "last_name"})
     run = run_import(profile, feed_file(
         "Réf;Compte;Prénom;Nom\nK1;C404;Hélène;Bérégovoy\n"))
+    assert run.failed == 1
+    contact = make_contact(account=account.id, external_ref="K2", first_name="Hélène",
+                           last_name="Bérégovoy")
+    anonymise_contact(contact)
+    db.session.commit()
+    [error] = row_errors(run)
+    assert error.raw is None, error.raw
+
+
+def test_erasing_a_person_leaves_the_errors_of_other_rows_whose_message_lists_his_choice(
+        make_profile, run_import, feed_file, make_account, make_contact, make_custom_field,
+        api_client):
+    """Claire's segment is "Prospect" (a choice). Another contact's row failed on its segment
+    ("Inconnu" is not one of: Prospect, Fidèle): nothing of Claire is in that row. Erasing
+    Claire must not wipe that row's cells and value, nor rewrite its message's choices."""
+    from app.services.erasure import anonymise_contact
+
+    account = make_account(external_ref="C001", name="Client Un")
+    make_custom_field("contacts", "segment", "choice", choices=["Prospect", "Fidèle"])
+    profile = make_profile("contacts", {"Réf": "external_ref", "Compte": "account.external_ref",
+                                        "Nom": "last_name", "Segment": "custom.segment"})
+    run = run_import(profile, feed_file("Réf;Compte;Nom;Segment\nK1;C001;Durand;Inconnu\n"))
+    assert run.failed == 1
+    claire = make_contact(account=account.id, external_ref="K9", last_name="Lenoir",
+                          custom={"segment": "Prospect"})
+    anonymise_contact(claire)
+    db.session.commit()
+    [error] = row_errors(run)
+    assert error.value == "Inconnu" and error.raw is not None, (error.value, error.raw)
+    assert "anonymised" not in error.message, error.message
+
+
+def test_erasing_a_client_contact_leaves_every_unknown_customer_error_of_the_tenant(
+        make_profile, run_import, feed_file, make_account, make_contact, make_custom_field,
+        api_client):
+    """Contacts have a "Type" (Client / Prospect). Erasing one whose type is "Client" must not
+    touch a run's "Aucun client avec la référence « C404 »" (the run ran in French): that
+    row names no one, and its value C404 is what tells the user which customer is missing."""
+    from app.services.erasure import anonymise_contact
+
+    account = make_account(external_ref="C001", name="Société Un")
+    make_custom_field("contacts", "type", "choice", choices=["Client", "Prospect"])
+    profile = make_profile("contacts", {"Réf": "external_ref", "Compte": "account.external_ref",
+                                        "Nom": "last_name"})
+    run = run_import(profile, feed_file("Réf;Compte;Nom\nK1;C404;Durand\n"))
+    [error] = row_errors(run)
+    assert error.value == "C404" and "client" in error.message, error.message
+    someone = make_contact(account=account.id, external_ref="K9", first_name="Jo",
+                           last_name="Lenoir", custom={"type": "Client"})
+    anonymise_contact(someone)
+    db.session.commit()
+    [error] = all_errors(api_client, run.id, language="fr")
+    assert error["value"] == "C404", error
+
+
+def test_erasing_a_person_finds_his_accented_name_written_in_capitals(
+        make_profile, run_import, feed_file, make_account, make_contact):
+    """The file wrote HÉLÈNE BÉRÉGOVOY in capitals; erased, her cells go (the erasure
+    matches in any case, though SQLite's lower() folds ASCII letters only)."""
+    from app.services.erasure import anonymise_contact
+
+    account = make_account(external_ref="C001", name="Client Un")
+    profile = make_profile("contacts", {"Réf": "external_ref", "Compte": "account.external_ref",
+                                        "Prénom": "first_name", "Nom": "last_name"})
+    run = run_import(profile, feed_file(
+        "Réf;Compte;Prénom;Nom\nK1;C404;HÉLÈNE;BÉRÉGOVOY\n"))
     assert run.failed == 1
     contact = make_contact(account=account.id, external_ref="K2", first_name="Hélène",
                            last_name="Bérégovoy")

@@ -2,7 +2,8 @@
 or says "…" where they differ."""
 from __future__ import annotations
 
-from tests.importers.conftest import all_errors
+from app.extensions import db
+from tests.importers.conftest import all_errors, row_errors
 
 
 def test_rows_with_different_numbers_of_extra_cells_are_one_group_without_a_number(
@@ -49,3 +50,52 @@ def test_missing_documents_of_different_names_are_grouped_by_name(
     [kind] = summary["kinds"]
     assert (kind["message"], kind["count"], kind["values"]) == (
         "The document “…” is not in the archive.", 3, 3)
+
+
+def test_a_group_of_extra_cells_errors_stored_before_their_count_was_named_says_an_ellipsis(
+        make_profile, run_import, feed_file, api_client):
+    """Errors stored as "Cells beyond the header: %(n)d.": rows with 1 and 3 extra cells are
+    one group, which does not say the first row's number for all."""
+    profile = make_profile("partners", {"Code": "external_ref", "Nom": "name"})
+    run = run_import(profile, feed_file("Code;Nom\nP1;Un;x\nP2;Deux;x;y;z\nP3;Trois;x;y;z\n"))
+    assert run.failed == 3
+    for error in row_errors(run):  # as they were stored
+        n = error.message_params["cells"]
+        error.message_id = "Cells beyond the header: %(n)d."
+        error.message_params = {"n": n}
+        error.message = f"Cells beyond the header: {n}."
+    run.error_groups = None
+    db.session.commit()
+    summary = api_client.get(f"/api/v1/imports/{run.id}/errors/summary",
+                             headers={"Accept-Language": "en"}).get_json()
+    [group] = summary["groups"]
+    assert group["count"] == 3
+    assert group["message"] == "Cells beyond the header: ….", group
+
+
+def test_a_run_counted_before_documents_were_grouped_by_name_lists_what_its_groups_say(
+        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client,
+        monkeypatch):
+    """A run finished before documents were grouped by name kept its groups as counted then
+    (ImportRun.error_groups: the three missing documents one group of 3): they are counted
+    again, and each group's page lists as many rows as it says."""
+    from app.queries import error_groups
+    from tests.importers.test_archives import PROFILE, archive, word_file
+
+    make_account(external_ref="C1", name="Cabinet Recrutement")
+    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
+    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
+    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    path = archive(tmp_path, ["K1;C1;Lefèvre;Hélène;Dev;;a.docx", "K2;C1;Martin;Paul;Dev;;b.docx",
+                              "K3;C1;Roux;Anne;Dev;;c.docx", "K4;C1;Blanc;Luc;Dev;;ok.docx"],
+                   {"ok.docx": word_file("Luc")})
+    with monkeypatch.context() as before:  # the grouping before
+        before.setattr(error_groups, "VALUE_PARAMS", ("%(value)s", "%(ref)s"))
+        before.setattr(error_groups, "GROUPING", None)
+        run = run_import(profile, path)
+    assert run.failed == 3
+    summary = api_client.get(f"/api/v1/imports/{run.id}/errors/summary",
+                             headers={"Accept-Language": "en"}).get_json()
+    for group in summary["groups"]:
+        rows = all_errors(api_client, run.id, f"group={group['group']}")
+        assert len(rows) == group["count"], (group, rows)

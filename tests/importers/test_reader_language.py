@@ -92,3 +92,55 @@ def test_a_run_of_a_profile_whose_custom_field_was_switched_off_reads_in_the_rea
                        "field of Partners.")
     assert french == ("Le profil ne peut pas servir : columns.Région: «\u00a0custom.region\u00a0» "
                       "n’est pas un champ de Partenaires.")
+
+
+def test_a_refused_metadata_files_reason_reads_in_the_readers_language(
+        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client):
+    """The archive's only metadata file is a symbolic link: the run fails "The metadata file
+    “cvs.csv” was refused: …", its reason in the reader's language too."""
+    import zipfile
+
+    from tests.importers.test_archives import PROFILE, word_file
+
+    make_account(external_ref="C1", name="Cabinet Recrutement")
+    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
+    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
+    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    path = tmp_path / "cvs.zip"
+    link = zipfile.ZipInfo("cvs.csv")
+    link.external_attr = 0o120777 << 16
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr(link, b"/etc/passwd")
+        out.writestr("ok.docx", word_file("Luc"))
+    run = run_import(profile, path)
+    assert run.status == "failed"
+    english = api_client.get(f"/api/v1/imports/{run.id}",
+                             headers={"Accept-Language": "en"}).get_json()["message"]
+    assert english == "The metadata file “cvs.csv” was refused: it is a symbolic link.", english
+
+
+def test_an_archive_runs_note_reads_in_the_readers_language(
+        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client):
+    """A run of an archive says how many documents it attached and which members it refused;
+    an English reader reads it in English, a French one in French."""
+    import zipfile
+
+    from tests.importers.test_archives import PROFILE, archive, word_file
+
+    make_account(external_ref="C1", name="Cabinet Recrutement")
+    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
+    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
+    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    link = zipfile.ZipInfo("lien.docx")
+    link.external_attr = 0o120777 << 16
+    path = archive(tmp_path, ["K1;C1;Blanc;Luc;Dev;;ok.docx"], {"ok.docx": word_file("Luc")},
+                   extra=[(link, b"/etc/passwd")])
+    run = run_import(profile, path)
+    assert run.status == "succeeded" and run.message, run.message
+    english = api_client.get(f"/api/v1/imports/{run.id}",
+                             headers={"Accept-Language": "en"}).get_json()["message"]
+    assert english == ("Documents attached: 1. Files of the archive refused: “lien.docx” was "
+                       "refused: it is a symbolic link."), english
+    french = api_client.get(f"/api/v1/imports/{run.id}",
+                            headers={"Accept-Language": "fr"}).get_json()["message"]
+    assert "Documents joints" in french and "lien symbolique" in french, french
