@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.extensions import db
 from tests.importers.conftest import all_errors, row_errors
+from tests.importers.test_archives import archive, cv_profile, word_file  # noqa: F401
 
 
 def test_rows_with_different_numbers_of_extra_cells_are_one_group_without_a_number(
@@ -25,15 +26,10 @@ def test_rows_with_different_numbers_of_extra_cells_are_one_group_without_a_numb
 
 
 def test_missing_documents_of_different_names_are_grouped_by_name(
-        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client):
+        tmp_path, cv_profile, run_import, api_client):  # noqa: F811
     """Three rows name three documents the archive lacks: a group per document, each named,
     and the kind counted whole ("… × 3, 3 values"), as unknown references are."""
-    from tests.importers.test_archives import PROFILE, archive, word_file
-
-    make_account(external_ref="C1", name="Cabinet Recrutement")
-    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
-    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
-    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    profile = cv_profile
     path = archive(tmp_path, ["K1;C1;Lefèvre;Hélène;Dev;;a.docx", "K2;C1;Martin;Paul;Dev;;b.docx",
                               "K3;C1;Roux;Anne;Dev;;c.docx", "K4;C1;Blanc;Luc;Dev;;ok.docx"],
                    {"ok.docx": word_file("Luc")})
@@ -74,18 +70,12 @@ def test_a_group_of_extra_cells_errors_stored_before_their_count_was_named_says_
 
 
 def test_a_run_counted_before_documents_were_grouped_by_name_lists_what_its_groups_say(
-        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client,
-        monkeypatch):
+        tmp_path, cv_profile, run_import, api_client, monkeypatch):  # noqa: F811
     """A run finished before documents were grouped by name kept its groups as counted then
     (ImportRun.error_groups: the three missing documents one group of 3): they are counted
     again, and each group's page lists as many rows as it says."""
     from app.queries import error_groups
-    from tests.importers.test_archives import PROFILE, archive, word_file
-
-    make_account(external_ref="C1", name="Cabinet Recrutement")
-    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
-    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
-    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    profile = cv_profile
     path = archive(tmp_path, ["K1;C1;Lefèvre;Hélène;Dev;;a.docx", "K2;C1;Martin;Paul;Dev;;b.docx",
                               "K3;C1;Roux;Anne;Dev;;c.docx", "K4;C1;Blanc;Luc;Dev;;ok.docx"],
                    {"ok.docx": word_file("Luc")})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.extensions import db
 from tests.importers.conftest import all_errors
+from tests.importers.test_archives import archive, cv_profile, word_file  # noqa: F401
 
 CALL_REPORT = {"N° appel": "external_ref", "Code client": "account.external_ref",
                "Type": "kind", "Date": "done_at", "Objet": "subject", "Compte rendu": "body",
@@ -30,17 +31,12 @@ def test_an_activity_on_another_customers_record_reads_in_the_readers_language(
 
 
 def test_a_refused_documents_reason_reads_in_the_readers_language(
-        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client):
+        tmp_path, cv_profile, run_import, api_client):  # noqa: F811
     """Why a member was refused is a message of its own, inside the row's: an English reader
     reads it in English too, a French one in French."""
     import zipfile
 
-    from tests.importers.test_archives import PROFILE, archive, word_file
-
-    make_account(external_ref="C1", name="Cabinet Recrutement")
-    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
-    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
-    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    profile = cv_profile
     link = zipfile.ZipInfo("lien.docx")
     link.external_attr = 0o120777 << 16
     path = archive(tmp_path, ["K1;C1;Lefèvre;Hélène;Dev;;ok.docx",
@@ -95,17 +91,12 @@ def test_a_run_of_a_profile_whose_custom_field_was_switched_off_reads_in_the_rea
 
 
 def test_a_refused_metadata_files_reason_reads_in_the_readers_language(
-        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client):
+        tmp_path, cv_profile, run_import, api_client):  # noqa: F811
     """The archive's only metadata file is a symbolic link: the run fails "The metadata file
     “cvs.csv” was refused: …", its reason in the reader's language too."""
     import zipfile
 
-    from tests.importers.test_archives import PROFILE, word_file
-
-    make_account(external_ref="C1", name="Cabinet Recrutement")
-    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
-    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
-    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    profile = cv_profile
     path = tmp_path / "cvs.zip"
     link = zipfile.ZipInfo("cvs.csv")
     link.external_attr = 0o120777 << 16
@@ -120,17 +111,12 @@ def test_a_refused_metadata_files_reason_reads_in_the_readers_language(
 
 
 def test_an_archive_runs_note_reads_in_the_readers_language(
-        tmp_path, make_profile, make_custom_field, make_account, run_import, api_client):
+        tmp_path, cv_profile, run_import, api_client):  # noqa: F811
     """A run of an archive says how many documents it attached and which members it refused;
     an English reader reads it in English, a French one in French."""
     import zipfile
 
-    from tests.importers.test_archives import PROFILE, archive, word_file
-
-    make_account(external_ref="C1", name="Cabinet Recrutement")
-    make_custom_field("contacts", "poste", "text", label_fr="Poste recherché")
-    make_custom_field("contacts", "dispo", "date", label_fr="Disponibilité")
-    profile = make_profile("contacts", PROFILE["columns"], documents=PROFILE["documents"])
+    profile = cv_profile
     link = zipfile.ZipInfo("lien.docx")
     link.external_attr = 0o120777 << 16
     path = archive(tmp_path, ["K1;C1;Blanc;Luc;Dev;;ok.docx"], {"ok.docx": word_file("Luc")},
