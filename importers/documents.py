@@ -31,10 +31,10 @@ from importers.archives import (
     archive_note,
     is_zip,
     open_archive,
+    refusal_reason,
     zip_limits,
 )
 from importers.items import Item, Problem
-from importers.readers import message_id
 from importers.row_messages import message_parts, run_message
 
 if TYPE_CHECKING:
@@ -111,10 +111,7 @@ class RowDocuments:
         if found is None:
             return Problem(self.header, name, NOT_IN_ARCHIVE, {"name": shown})
         if isinstance(found, Refusal):
-            # The reason by its id too: read in the reader's language (row_messages).
-            return Problem(self.header, name, REFUSED, {
-                "name": shown, "reason": str(found), "reason_id": message_id(found.message),
-                "reason_params": found.params})
+            return Problem(self.header, name, REFUSED, {"name": shown, **refusal_reason(found)})
         suffix = PurePosixPath(found.filename).suffix.lower()
         if suffix not in DOCUMENT_SUFFIXES:
             return Problem(self.header, name, NOT_A_DOCUMENT, {"name": shown})

@@ -160,8 +160,9 @@ def _custom_labels(entity: str) -> dict[str, str]:
 # kind's (whatever the value) the cell's value too (a document's name is its cell's).
 _ROW_VALUE = re.compile(r"%\((?:line|first|key|reason|cells)\)[sd]")
 _ANY_VALUE = re.compile(r"%\((?:line|first|key|reason|cells|value|ref|name)\)[sd]")
-# Errors stored before their count was named `cells`.
+# Errors stored before their count was named `cells`: that count is their row's value.
 _OLD_EXTRA_CELLS = "Cells beyond the header: %(n)d."
+_OLD_ROW_VALUE = re.compile(r"%\(n\)d")
 
 
 def group_message(error: ImportRowError, by_value: bool, whole_kind: bool = False) -> str:
@@ -170,7 +171,7 @@ def group_message(error: ImportRowError, by_value: bool, whole_kind: bool = Fals
     `whole_kind`, errors of the same message whatever their value)."""
     values = _ANY_VALUE if whole_kind else _ROW_VALUE
     if error.message_id == _OLD_EXTRA_CELLS:
-        values = re.compile(r"%\(n\)d")
+        values = _OLD_ROW_VALUE
     if (by_value and not whole_kind) or not error.message_id \
             or not values.search(error.message_id):
         return error_message(error)
