@@ -33,6 +33,7 @@ from app.custom_fields import definitions
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import Activity, ImportRowError, ImportRun
+from app.models.base import FEED_STAMPS as STAMPS
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch, write_each
 from app.services.record_checks import account_of, activity_errors
@@ -530,11 +531,17 @@ class ImportEngine:
             row["custom"] = {**(current["custom"] or {}), **after["custom"]}
             after = {**after, "custom": row["custom"]}
         plan.updates.append((item, row))
+        # The diff shares the audit event's values, made jsonable once; the event also
+        # keeps the stamps the update replaces, which a revert gives back (the feed that
+        # owns the record: full sync archives only its own).
+        diff = {"line": item.line, "key": item.key}
         audit = self.audit("update", current["id"], before, after, now)
+        diff["before"], diff["after"] = audit["before"], audit["after"]
+        audit["before"] = {**audit["before"], **{
+            name: current.get(name) for name in STAMPS if name in row}}
+        audit["after"] = {**audit["after"], **{name: row[name] for name in STAMPS if name in row}}
         plan.audits.append(audit)
-        # The diff shares the audit event's values, made jsonable once.
-        plan.diffs.append({"line": item.line, "key": item.key,
-                           "before": audit["before"], "after": audit["after"]})
+        plan.diffs.append(diff)
 
     def existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """The records of `keys`, by key: the columns a row is compared on, and what a
@@ -545,7 +552,7 @@ class ImportEngine:
         """The columns of a record that `existing` reads."""
         profile = self.profile
         return list(dict.fromkeys([
-            "id", profile.key, "custom", "archived_at", "import_profile_id",
+            "id", profile.key, "custom", "archived_at", *STAMPS,
             *(t.name for t in profile.targets if t.kind == "field"),
             *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
             *(("partner_id", "account_id") if takes_account_partner(self.entity) else ()),
@@ -769,6 +776,8 @@ class ImportEngine:
         run = self.run
         for name in ("created", "updated", "unchanged", "fingerprinted", "failed", "archived"):
             setattr(run, name, getattr(self.outcome, name))
+        if self.documents is not None:
+            run.attached = self.documents.attached
         run.heartbeat_at = datetime.now(UTC)
         run.diff_sample = list(self.diffs)
         db.session.commit()

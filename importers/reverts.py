@@ -19,7 +19,12 @@ from sqlalchemy import select, update
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportRun
-from app.services.import_revert import claim_revert, execute_revert, fail_revert
+from app.services.import_revert import (
+    RevertRefused,
+    claim_revert,
+    execute_revert,
+    fail_revert,
+)
 from app.tenancy import SYSTEM, Actor, all_tenants_unsafe, tenant_context
 from importers import heartbeat
 
@@ -64,14 +69,17 @@ def _execute(run_id: int, tenant_id: int, actor: dict | None) -> bool:
             plan = execute_revert(run_id)
             db.session.commit()
             return plan is not None
+        except RevertRefused as exc:  # a reason with values: kept by id and values
+            db.session.rollback()
+            message, params = exc.message_id, exc.params
         except ValidationError as exc:  # not revertible any more: why, on the run
             db.session.rollback()
-            message = next(iter(exc.errors.values()), FAILED)
+            message, params = next(iter(exc.errors.values()), FAILED), None
         except Exception:  # whatever it is, nothing was written: say so, it can be asked again
             log.exception("import run %s: its revert failed", run_id)
             db.session.rollback()
-            message = FAILED
-        fail_revert(run_id, str(message))
+            message, params = FAILED, None
+        fail_revert(run_id, str(message), params)
         db.session.commit()
         return False
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 
@@ -13,6 +12,7 @@ from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import REVERT_STATUSES
 from app.queries.error_groups import MAX_GROUPS, ErrorGroup, ErrorKind
+from app.services.import_revert import revert_reason
 from importers.row_messages import error_message, group_message, run_message
 
 ERRORS_SHOWN = 100
@@ -124,6 +124,9 @@ class RunCountsSchema(ma.Schema):
                        "kept of them, without converting their cells."})
     failed = ma.fields.Integer()
     archived = ma.fields.Integer()
+    attached = ma.fields.Integer(metadata={
+        "description": "Files attached to records (an archive's documents), those they "
+                       "replaced removed."})
 
 
 class RunProgressSchema(ma.Schema):
@@ -213,7 +216,7 @@ def run_fields(run: ImportRun) -> dict[str, Any]:
         "profile": {"id": run.profile_id, "name": run.profile.name if run.profile else None,
                     "version": run.profile_version},
         "file": {"name": run.file_name, "size": run.file_size, "sha256": run.sha256},
-        "counts": {**run.counts, "fingerprinted": run.fingerprinted},
+        "counts": {**run.counts, "fingerprinted": run.fingerprinted, "attached": run.attached},
         "progress": {"rows_done": run.rows_done, "rows_total": run.rows_total},
         "created_at": run.created_at, "started_at": run.started_at,
         "finished_at": run.finished_at, "diff_sample": run.diff_sample or [],
@@ -228,7 +231,7 @@ def revert_fields(run: ImportRun) -> dict[str, Any] | None:
     summary = run.revert_summary if run.reverted_at is not None else None
     return {"status": run.revert_status or "done", "requested_at": run.revert_requested_at,
             "requested_by": (run.revert_actor or {}).get("label") or run.reverted_by,
-            "message": _(run.revert_message) if run.revert_message else None,
+            "message": revert_reason(run),
             "counts": (summary or {}).get("counts"), "result": summary}
 
 

@@ -69,6 +69,7 @@ from app.services.import_revert import (
     later_go,
     plan_revert,
     request_revert,
+    revert_reason,
     run_entity,
 )
 from app.services.tenants import get_tenant_by_slug
@@ -389,7 +390,8 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                            **_unmapped(run, run.profile),
                            progress=queries.run_progress(run, datetime.now(UTC)),
                            rerunnable=run.status in CUT_SHORT, preview=preview,
-                           taken_up=later_go(run) if run.can_revert else None)
+                           taken_up=later_go(run) if run.can_revert else None,
+                           revert_reason=revert_reason)
 
 
 @bp.post("/feeds/runs/<int:run_id>/revert")

@@ -78,6 +78,10 @@ class TenantScoped:
         return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
 
 
+# The feed stamps of a record: the profile it came from and the last run that wrote it.
+FEED_STAMPS = ("import_run_id", "import_profile_id")
+
+
 class RecordMixin(TenantScoped, TimestampMixin):
     """The common columns of every domain record (ARCHITECTURE.md)."""
 

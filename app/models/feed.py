@@ -101,6 +101,8 @@ class ImportRun(TenantScoped, db.Model):
     fingerprinted: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     archived: Mapped[int] = mapped_column(default=0)
+    # Files it attached to records (an archive's documents; those they replaced go).
+    attached: Mapped[int] = mapped_column(default=0, server_default="0")
     # Field-by-field changes of the first updated rows (dry runs show what would change).
     diff_sample: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     # Its revert (app/services/import_revert.py): when, by whom, and what it did.
@@ -114,7 +116,10 @@ class ImportRun(TenantScoped, db.Model):
     revert_actor: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     revert_worker_id: Mapped[str | None] = mapped_column(String(120))
     revert_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why its revert failed: an English message id, and its values (read in the reader's
+    # language: `revert_reason`).
     revert_message: Mapped[str | None] = mapped_column(Text)
+    revert_message_params: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Its row errors by kind, counted once when it ended (app/queries/error_groups.py).
     error_groups: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
@@ -142,9 +147,9 @@ class ImportRun(TenantScoped, db.Model):
 
     @property
     def wrote_records(self) -> bool:
-        """It created, updated or archived records (its counts are committed with its
-        batches: a run that failed part way counts what it wrote)."""
-        return bool(self.created or self.updated or self.archived)
+        """It created, updated or archived records, or attached files to them (its counts
+        are committed with its batches: a run that failed part way counts what it wrote)."""
+        return bool(self.created or self.updated or self.archived or self.attached)
 
     @property
     def revert_pending(self) -> bool:

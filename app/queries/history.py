@@ -24,6 +24,7 @@ from app.entities import ENTITIES, FIELD_TYPE_LABELS, REF, ROLE_LABELS, STATUS_L
 from app.extensions import db
 from app.i18n import day, moment, money, number
 from app.models import CustomField, User
+from app.models.base import FEED_STAMPS
 
 # Keys of the audited states that are no entity field (users, custom fields, answers…).
 OTHER_LABELS: dict[str, Any] = {
@@ -38,7 +39,7 @@ OTHER_LABELS: dict[str, Any] = {
     "answer_comment": _l("Comment"), "answered_by_id": _l("Answered by"),
     "url": _l("Address (URL)"), "description": _l("Description"), "events": _l("Events"),
 }
-SKIPPED = {"answered_by_id"}  # shown by its label column
+SKIPPED = {"answered_by_id", *FEED_STAMPS}  # by its label column; which feed wrote it
 EMPTY = "—"
 
 

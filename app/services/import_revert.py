@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, UniqueConstraint, and_, not_, or_, select, update
 
 from app.entities import ENTITIES, Entity, get_entity
@@ -31,6 +32,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRun
 from app.models.attachment import Attachment
+from app.models.base import FEED_STAMPS
 from app.models.feed import CUT_SHORT
 from app.queries.feeds import definition_at
 from app.services.attachments import attach_stored, delete_attachment
@@ -39,13 +41,14 @@ from app.services.record_batches import RecordWriter
 from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
 from app.services.records import delete_records
 from app.tenancy import current_actor
+from importers.readers import message_id
 
 KINDS = ("deleted", "archived", "restored", "unarchived", "skipped")
 PROFILE_BUSY = "A run of this profile is under way: revert once it has finished."
 REVERT_UNDER_WAY = "This run's revert is already under way."
 MAX_EARLIER_GOES = 10  # earlier goes of one file looked for before a run
 EVENTS_PER_READ = 10_000
-_STAMPS = ("tenant_id", "import_run_id", "import_profile_id")  # not values of a record
+_STAMPS = ("tenant_id", *FEED_STAMPS)  # not values of a record
 
 
 @dataclass
@@ -155,6 +158,7 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
             reverted.revert_worker_id = None
         reverted.revert_summary = summary
         reverted.revert_status, reverted.revert_message = "done", None
+        reverted.revert_message_params = None
         record_event("revert", "import_runs", reverted.id, None, summary)
     return plan
 
@@ -213,18 +217,37 @@ def later_go(run: ImportRun) -> ImportRun | None:
     return found
 
 
+class RevertRefused(ValidationError):
+    """A revert refused for a reason with values: its message, and the message's id and
+    values, which the revert job keeps (read in the reader's language: `revert_reason`)."""
+
+    def __init__(self, message: Any, **params: Any) -> None:
+        super().__init__({"": str(message) % params})
+        self.message_id, self.params = message_id(message), params
+
+
+def revert_reason(run: ImportRun) -> str | None:
+    """Why the run's revert failed, in the current language."""
+    if not run.revert_message:
+        return None
+    try:
+        return _(run.revert_message, **(run.revert_message_params or {}))
+    except (KeyError, ValueError, TypeError):
+        return run.revert_message
+
+
 def _refuse_when_taken_up(run: ImportRun) -> None:
     """Reverting a go of a file that a later run took up would leave the rest of the file
     in, the later run still counted as its import: its last go is the one to revert."""
     later = later_go(run)
     if later is not None and not later.is_finished:
-        raise ValidationError({"": _(
-            "Import #%(id)d is taking this file up again: revert once it has finished.",
-            id=later.id)})
+        raise RevertRefused(_l(
+            "Import #%(id)d is taking this file up again: revert once it has finished."),
+            id=later.id)
     if later is not None:
-        raise ValidationError({"": _(
+        raise RevertRefused(_l(
             "Import #%(id)d took this file up again where this run stopped: revert that "
-            "one, which undoes both.", id=later.id)})
+            "one, which undoes both."), id=later.id)
 
 
 def run_entity(run: ImportRun) -> Entity:
@@ -252,7 +275,8 @@ def request_revert(run: ImportRun) -> None:
                                     ImportRun.revert_status.not_in(("queued", "running"))))
         .values(revert_status="queued", revert_requested_at=datetime.now(UTC),
                 revert_actor=_stored_actor(current_actor()),
-                revert_worker_id=None, revert_heartbeat_at=None, revert_message=None)
+                revert_worker_id=None, revert_heartbeat_at=None, revert_message=None,
+                revert_message_params=None)
         .execution_options(synchronize_session=False))
     if asked.rowcount != 1:
         raise ValidationError({"": _(REVERT_UNDER_WAY)})
@@ -292,14 +316,15 @@ def execute_revert(run_id: int) -> RevertPlan | None:
     return plan
 
 
-def fail_revert(run_id: int, message: str) -> None:
-    """End an unfinished revert failed, with the reason (an English message, translated
-    where shown); it may be asked again."""
+def fail_revert(run_id: int, message: str, params: dict[str, Any] | None = None) -> None:
+    """End an unfinished revert failed, with the reason (an English message and its
+    values, translated where shown: `revert_reason`); it may be asked again."""
     db.session.execute(
         update(ImportRun).where(ImportRun.id == run_id,
                                 ImportRun.revert_status.in_(("queued", "running")),
                                 ImportRun.reverted_at.is_(None))
-        .values(revert_status="failed", revert_message=message[:2000], revert_worker_id=None)
+        .values(revert_status="failed", revert_message=message[:2000],
+                revert_message_params=params or None, revert_worker_id=None)
         .execution_options(synchronize_session=False))
 
 
@@ -593,16 +618,19 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
         after: dict[str, Any] = {}
         for key, value in old.items():
             if key == "lines":
-                before["lines"] = [{k: jsonable(getattr(line, k)) for k in LINE_FIELDS}
-                                   for line in record.lines]
+                current = [{k: getattr(line, k) for k in LINE_FIELDS} for line in record.lines]
+                before["lines"] = jsonable(current)
                 restored = [_coerced_line(entity, line) for line in value or []]
                 lines.append((record_id, restored))
                 after["lines"] = jsonable(restored)
-                if restored:  # totals the run computed from its lines, unaudited before
-                    for name, total in line_totals(restored).items():
-                        if name not in old:
-                            before[name], row[name] = getattr(record, name), total
-                            after[name] = total
+                # A run audits the totals it changes with its lines; its events did not
+                # before 2026-12-06: a total the lines make, not in the event, comes from
+                # the lines given back. One they do not make was given, and stays.
+                made = line_totals(current)
+                for name, total in line_totals(restored).items():
+                    if name not in old and getattr(record, name) == made.get(name):
+                        before[name], row[name] = getattr(record, name), total
+                        after[name] = total
             elif key == "custom":
                 custom = dict(record.custom or {})
                 before["custom"] = {k: custom.get(k) for k in value}

@@ -38,7 +38,7 @@ def test_a_run_shows_status_counts_progress_file_profile_and_errors(
     run = response.get_json()
     assert run["status"] == "partial"
     assert run["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "fingerprinted": 0,
-                             "failed": 1, "archived": 0}
+                             "failed": 1, "archived": 0, "attached": 0}
     assert run["progress"] == {"rows_done": 3, "rows_total": 3}
     assert run["file"]["name"] == "partenaires.csv"
     assert run["file"]["size"] == len(PARTNERS_CSV) and len(run["file"]["sha256"]) == 64

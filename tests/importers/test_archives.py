@@ -443,3 +443,23 @@ def test_a_revert_leaves_the_files_someone_changed_since_as_they_are(
     assert plan.restored == [contact.id]
     assert [a.extracted_text.strip() for a in _attachments(contact)] \
         == ["version de l'utilisatrice"]
+
+
+def test_an_archive_run_that_only_replaced_a_cv_can_be_reverted(tmp_path, cv_profile,
+                                                                 run_import):
+    """The nightly archive gives an existing contact a new CV (same values otherwise): the
+    run changed the contact's files, so it can be undone and the former CV comes back."""
+    rows = ["K1;C1;Lefèvre;Hélène;Développeuse;;lefevre.docx"]
+    run_import(cv_profile, archive(tmp_path, rows, {"lefevre.docx": word_file("version un")}))
+    contact = records("contacts")[0]
+    second = run_import(cv_profile, archive(
+        tmp_path, rows, {"lefevre.docx": word_file("version deux")}, name="v2.zip"))
+    [attached] = _attachments(contact)
+    assert "version deux" in attached.extracted_text  # the run did replace the CV
+    assert (second.counts["updated"], second.attached) == (0, 1)
+    assert second.can_revert
+    revert_run(db.session.get(ImportRun, second.id))
+    db.session.commit()
+    db.session.expire_all()
+    [back] = _attachments(contact)
+    assert "version un" in back.extracted_text

@@ -21,6 +21,7 @@ from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, InvoiceLine, QuoteLine
+from app.queries.history import readable_history
 from app.services import feeds
 from app.tenancy import SYSTEM, tenant_context
 from importers import column_import, runs
@@ -733,9 +734,16 @@ def test_upsert_creates_updates_and_leaves_the_rest_unchanged(make_profile, run_
     assert accounts["C2"].import_run_id == first.id
     event = db.session.scalars(select(AuditEvent).where(
         AuditEvent.entity == "accounts", AuditEvent.action == "update")).one()
+    # With the run that wrote the record before (a revert gives it back), not shown as a
+    # change in its history.
     assert (event.record_id, event.before, event.after) == (
-        accounts["C1"].id, {"city": "Lyon"}, {"city": "Villeurbanne"})
+        accounts["C1"].id, {"city": "Lyon", "import_run_id": first.id},
+        {"city": "Villeurbanne", "import_run_id": second.id})
     assert event.actor_kind == "feed" and f"#{second.id}" in event.actor_label
+    assert [c.key for c in readable_history([("accounts", event.before, event.after)])[0]] \
+        == ["city"]
+    assert second.diff_sample == [{"line": 2, "key": "C1", "before": {"city": "Lyon"},
+                                   "after": {"city": "Villeurbanne"}}]
 
 
 def test_insert_only_leaves_existing_records_untouched(make_account, make_profile, run_import,

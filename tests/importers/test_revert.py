@@ -480,3 +480,72 @@ def test_a_number_freed_by_a_record_the_revert_deletes_comes_back(
     plan = _revert(run)
     assert (plan.skipped, len(plan.deleted)) == ([], 1)
     assert {ref: i.number for ref, i in by_key("invoices").items()} == {"X1": "F-1"}
+
+
+def test_older_run_of_another_profile_reverted_after_the_newer_one_deletes_its_record(
+        tenant, tmp_path, make_profile, run_import):
+    """Monday, profile "names" creates A1; Tuesday, profile "cities" updates it. Tuesday's
+    run reverted, then Monday's: A1 goes, as with one profile (Tuesday and its revert cancel
+    out)."""
+    names = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"})
+    cities = make_profile("accounts", {"Réf": "external_ref", "Ville": "city"})
+    path = tmp_path / "a.csv"
+    path.write_text("Réf;Nom\nA1;Un\n", encoding="utf-8")
+    monday = run_import(names, path)
+    other = tmp_path / "b.csv"
+    other.write_text("Réf;Ville\nA1;Lille\n", encoding="utf-8")
+    tuesday = run_import(cities, other)
+    assert tuesday.counts["updated"] == 1
+    assert _revert(tuesday).restored == [by_key("accounts")["A1"].id]
+    assert by_key("accounts")["A1"].city is None
+    plan = _revert(monday)
+    assert (plan.skipped, len(plan.deleted)) == ([], 1)
+    assert "A1" not in by_key("accounts")
+
+
+def test_a_full_sync_run_reverted_no_longer_owns_the_records_it_updated(
+        tenant, tmp_path, make_profile, run_import):
+    """A customer created in Relais, updated by a full-sync feed's run, which is reverted:
+    the customer is as before the run, so the feed's next file, which does not name him,
+    does not archive him (before that run the feed never would have)."""
+    create_record(ENTITIES["accounts"], {"name": "Manuel", "external_ref": "M1"})
+    db.session.commit()
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
+                           full_sync=True)
+    path = tmp_path / "a.csv"
+    path.write_text("Réf;Nom\nM1;Manuel bis\nA2;Deux\n", encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["updated"] == 1
+    plan = _revert(run)
+    assert len(plan.restored) == 1
+    assert by_key("accounts")["M1"].name == "Manuel"
+    path.write_text("Réf;Nom\nA2;Deux\n", encoding="utf-8")
+    run_import(profile, path)
+    assert by_key("accounts")["M1"].archived_at is None
+
+
+def test_a_total_the_file_gives_stays_when_the_lines_a_run_changed_come_back(
+        tenant, tmp_path, make_profile, run_import):
+    """An invoice feed gives lines and the invoice's total (115.00 after a discount, not the
+    120.00 its line makes). Tuesday's file adds a free line, the total unchanged; reverting
+    Tuesday gives back Monday's line and leaves the total at 115.00, as it was before."""
+    create_record(ENTITIES["accounts"], {"name": "Client", "external_ref": "C1"})
+    db.session.commit()
+    profile = make_profile("invoices", {"N°": "number", "Client": "account.external_ref",
+                                        "Total": "total", "Article": "lines.sku",
+                                        "Qté": "lines.quantity", "PU": "lines.unit_price"},
+                           key="number")
+    path = tmp_path / "f.csv"
+    path.write_text("N°;Client;Total;Article;Qté;PU\nF-1;C1;115,00;A;1;100,00\n",
+                    encoding="utf-8")
+    run_import(profile, path)
+    assert by_key("invoices", "number")["F-1"].total == Decimal("115.00")
+    path.write_text("N°;Client;Total;Article;Qté;PU\nF-1;C1;115,00;A;1;100,00\n"
+                    "F-1;C1;115,00;B;1;0,00\n", encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["updated"] == 1
+    assert by_key("invoices", "number")["F-1"].total == Decimal("115.00")
+    _revert(run)
+    invoice = by_key("invoices", "number")["F-1"]
+    assert [line.sku for line in invoice.lines] == ["A"]
+    assert invoice.total == Decimal("115.00")

@@ -7,7 +7,7 @@ Left out of the comparison, each for its reason:
 - external_ref and number: the key of each path's copy, which the tenant holds once (they
   differ only by the path's prefix, checked);
 - import_run_id, import_profile_id and import_digest: set by a feed only (the run that wrote
-  the record, the fingerprint of its row);
+  the record, the fingerprint of its row), the stamps in its update's audit event too;
 - actor_kind, actor_id, actor_label, ip of audit events: who wrote, a token or a feed;
 - a feed's creation has no audit event: the record names the run that created it instead
   (docs/feeds.md, "Audit"); its update has one, compared with the others.
@@ -25,6 +25,7 @@ from sqlalchemy import select
 from app.entities import EDITABLE, ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, ImportRun
+from app.models.base import FEED_STAMPS
 from app.services import feeds
 from app.services.custom_field_defs import create_field
 from app.services.record_rules import snapshot
@@ -197,7 +198,7 @@ def _state(entity: Any, key: str) -> dict[str, Any]:
 
 def _unprefixed(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v.split("-", 1)[1] if k in ("external_ref", "number") and v else v
-            for k, v in state.items()}
+            for k, v in state.items() if k not in FEED_STAMPS}
 
 
 def _audits(name: str, key: str) -> list[dict[str, Any]]:

@@ -185,3 +185,29 @@ def test_the_latest_file_sent_again_after_an_earlier_run_is_reverted_is_imported
     page = text(admin_client.get(f"/alpha/feeds/runs/{once_more.id}"))
     assert fr("This file was already imported by run #%(run)d: nothing to do. Force the "
               "import to run it again.", run=again.id) in page
+
+
+def test_a_revert_refused_by_the_worker_says_why_in_the_readers_language(
+        admin_client, invoice_profile, start_run, queued_reverts):
+    """A failed run's revert is queued; before the worker takes it, the admin runs the file
+    again ("Run again"), whose go is still queued: the worker refuses the revert, and the
+    French admin reads why in French, as he reads every other failed revert's reason."""
+    run = start_run(invoice_profile, HEADER, GOOD)
+    run.status = "failed"  # cut short after writing its record
+    db.session.commit()
+    url = f"/alpha/feeds/runs/{run.id}"
+    admin_client.post(f"{url}/revert")
+    assert len(queued_reverts) == 1
+    again = ImportRun(profile_id=run.profile_id, profile_version=run.profile_version,
+                      source="upload", file_name=run.file_name, file_size=run.file_size,
+                      sha256=run.sha256, status="queued", started_by="admin")
+    db.session.add(again)
+    db.session.commit()
+    jobs.revert_run(*queued_reverts.pop(0))
+    db.session.expire_all()
+    assert db.session.get(ImportRun, run.id).revert_status == "failed"
+    assert list(db.session.scalars(select(Invoice.number))) == ["F001"]
+    page = text(admin_client.get(url))
+    assert fr("The revert failed, nothing was changed: %(reason)s", reason=fr(
+        "Import #%(id)d is taking this file up again: revert once it has finished.",
+        id=again.id)) in page
