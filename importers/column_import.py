@@ -331,10 +331,12 @@ class ColumnImport:
             self.ids[name] = [hit[0] if hit else None for hit in hits]
             if name == "account":
                 self.partners = [hit[1] if hit else None for hit in hits]
+            index = self.columns[n].column.index
             for i, ref in enumerate(refs):
                 if hits[i] is None and ref is not None:
-                    problems.setdefault(i, []).append(
-                        self.engine.unknown_reference_problem(name, ref))
+                    cells = self.batch.cells[i]
+                    problems.setdefault(i, []).append(self.engine.unknown_reference_problem(
+                        name, ref, cells[index] if index < len(cells) else None))
 
     def _worth_preloading(self, table: Any) -> bool:
         """All the tenant's related records at once, rather than those of each batch, when

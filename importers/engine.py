@@ -111,6 +111,7 @@ class ImportEngine:
         self.held_errors: list[ImportRowError] | None = None
         # A profile's documents, when its rows name files of a ZIP archive (set by `opened`).
         self.documents: documents.RowDocuments | None = None
+        self.ref_cells: dict[str, int] = {}  # a reference's column in the file, by target
 
     # -- reading and converting (no database writes) -------------------------------------
 
@@ -184,11 +185,14 @@ class ImportEngine:
             "The key “%(key)s” is repeated: line %(first)d and line %(line)d."),
             {"key": key[:60], "first": first, "line": line})
 
-    def unknown_reference_problem(self, target: str, ref: str) -> Problem:
+    def unknown_reference_problem(self, target: str, ref: str, cell: Any = None) -> Problem:
+        """No record has the reference `ref`, which the row's `cell` gave (itself, or a
+        value a mapping took to it): the error keeps the cell, as the file has it."""
         spec = self.entity.field(target)
         header = next(t.header for t in self.profile.targets
                       if t.kind == "ref" and t.name == target)
-        return Problem(header, ref, NO_REFERENCE[spec.ref], {"ref": ref[:60]})
+        return Problem(header, ref if cell in (None, "") else cell, NO_REFERENCE[spec.ref],
+                       {"ref": ref[:60]})
 
     def required_problem(self, name: str, creating: bool = False) -> Problem:
         """A required field left empty (or absent, to create), named by its column."""
@@ -243,6 +247,7 @@ class ImportEngine:
                                            sent_back=sent_back)
         if self.documents is not None:
             missing += self.documents.bind(table.header)
+        self.ref_cells = {c.target.name: c.index for c in columns if c.target.kind == "ref"}
         if missing:
             raise ReaderError(_l("Columns missing from the file: %(names)s."),
                               names=", ".join(missing))
@@ -362,7 +367,8 @@ class ImportEngine:
             if hasattr(problem.message, "_args") else None
         error = ImportRowError(
             run_id=self.run.id, line=line, column=problem.column,
-            value=None if problem.value is None else str(problem.value)[:1000],
+            # As its message shows it: padded spellings of one value are one group.
+            value=None if problem.value is None else str(problem.value).strip()[:1000],
             message=message, message_id=message_id,
             message_params=jsonable(problem.params) or None,
             raw=[_raw_text(c, self.profile) for c in cells])
@@ -393,12 +399,15 @@ class ImportEngine:
             found = self.writer.sql.references(
                 model.__table__, hasattr(model, "partner_id") and target == "account",
                 sorted(wanted)) if wanted else {}
+            index = self.ref_cells.get(target)
             for item in items:
                 ref = item.refs.get(target)
                 if ref is None:
                     continue
                 if ref not in found:
-                    item.problems.append(self.unknown_reference_problem(target, ref))
+                    cell = item.raw[index] if index is not None and index < len(item.raw) \
+                        else None
+                    item.problems.append(self.unknown_reference_problem(target, ref, cell))
                 else:
                     item.values[f"{target}_id"] = found[ref][0]
                     if target == "account":

@@ -129,7 +129,12 @@ def parse_value_maps(entity: Entity, targets: list[Any], raw: Any,
             continue
         kind = mappable_kind(entity, target.kind, target.name)
         if kind is None:
-            errors[where] = _("Only choice and reference columns take value mappings.")
+            # Saved while its field took mappings (a choice field turned to text since): kept
+            # as saved, so that they never block another edit, and applied by no run.
+            if check_values and mapping == saved.get(header):
+                maps[header] = dict(mapping)
+            elif check_values:
+                errors[where] = _("Only choice and reference columns take value mappings.")
             continue
         if not isinstance(mapping, dict):
             errors[where] = _("Map each value of the file to a value in Relais.")
@@ -203,17 +208,26 @@ def mapped_converter(convert: Callable[[Any], Any], mapping: dict[str, str]
     seen: dict[str, str | None] = dict(mapping)
     loose = {fold(source): target for source, target in mapping.items()}
 
-    def convert_mapped(raw: Any) -> Any:
-        if raw is None:
-            return convert(raw)
-        text = (raw if isinstance(raw, str) else cell_text(raw)).strip()
+    def target_of(text: str) -> str | None:
         try:
-            target = seen[text]
+            return seen[text]
         except KeyError:
             if len(seen) > SEEN_LIMIT:
                 seen.clear()
                 seen.update(mapping)
             target = seen[text] = loose.get(fold(text)) if text else None
+            return target
+
+    def convert_mapped(raw: Any) -> Any:
+        if raw is None:
+            return convert(raw)
+        if isinstance(raw, str):
+            target = target_of(raw.strip())
+        else:  # a workbook's cell: its text (1000), else the text its format shows (1,000),
+            # which the run's errors show and the values to map offer
+            target = target_of(cell_text(raw).strip())
+            if target is None and getattr(raw, "shown", None) is not None:
+                target = target_of(str(raw).strip())
         return convert(raw) if target is None else convert(target)
 
     return convert_mapped
@@ -325,10 +339,15 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
         .group_by(ImportRowError.column, ImportRowError.value)
         .execution_options(yield_per=1000)).tuples()
     ran = _maps_of_run(run, profile)
-    # Per column, worked out once: the sources mapped by now, folded; the run's targets and
-    # the sources the run mapped to each.
-    loose = {column: {fold(source) for source in sources}
+    # Per column, worked out once: the sources mapped by now and by the run, folded; the
+    # run's targets and the sources it mapped to each; a choice column's codes.
+    loose = {column: {fold(source): target for source, target in sources.items()}
              for column, sources in parsed.value_maps.items()}
+    ran_loose = {column: {fold(source): target for source, target in sources.items()}
+                 for column, sources in ran.items()}
+    choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
+               if (header := t.header) in kinds and kinds[header] == "choice"}
+    codes = {header: {code for code, _label in found} for header, found in choices.items()}
     sources_of: dict[str, dict[str, list[str]]] = {}
     for column, used in ran.items():
         for source, target in used.items():
@@ -336,22 +355,29 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
     rows_of: dict[tuple[str, str], int] = {}
     for column, value, count in rows:
         failed, mapped = value.strip(), parsed.value_maps.get(column, {})
-        targets = sources_of.get(column, {})
-        # A row error holds the value the run converted: a mapping's target when the row
-        # was mapped. A target that failed is a mapping gone stale (its partner's code
-        # changed since): the values of the file mapped to it are the ones to map again,
-        # unless mapped to another value by now.
-        stale = [source for source in targets.get(failed, ())
-                 if mapped.get(source) in (None, failed)] \
-            if failed not in ran.get(column, {}) else []
-        if not stale and (not failed or len(failed) > MAX_SOURCE or failed in mapped
-                          or failed in targets
-                          or (column in loose and fold(failed) in loose[column])):
-            continue  # mapped by now, or too long to be (it stays a row error)
-        for text in stale or [failed]:
+        now = mapped.get(failed) or loose.get(column, {}).get(fold(failed))
+        then = ran.get(column, {}).get(failed) or ran_loose.get(column, {}).get(fold(failed))
+        if then is not None:
+            # A row error holds the file's value: the run mapped it, and the mapping's
+            # target did not take (a choice removed, a partner's code changed since). It is
+            # offered again, unless mapped by now to another partner, or to a choice that
+            # is one (again).
+            if now is not None and (now in codes[column] if column in codes else now != then):
+                continue
+            texts = [failed]
+        else:
+            # Errors of runs before 2026-12-07 hold a reference mapping's target instead:
+            # the values of the file mapped to it are the ones to map again, unless mapped
+            # to another value by now.
+            texts = [source for source in sources_of.get(column, {}).get(failed, ())
+                     if mapped.get(source) in (None, failed)]
+            if not texts:
+                if not failed or len(failed) > MAX_SOURCE or now is not None \
+                        or failed in sources_of.get(column, {}):
+                    continue  # mapped by now, or too long to be (it stays a row error)
+                texts = [failed]
+        for text in texts:
             rows_of[column, text] = rows_of.get((column, text), 0) + count
-    choices = {header: choices_of(parsed.entity, t.kind, t.name) for t in parsed.targets
-               if (header := t.header) in kinds and kinds[header] == "choice"}
     top = heapq.nsmallest(limit, rows_of.items(), key=lambda item: (-item[1], item[0]))
     return [UnmappedValue(column, text, count, kinds[column], choices.get(column, []))
             for (column, text), count in top], len(rows_of)

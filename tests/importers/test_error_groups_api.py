@@ -89,3 +89,20 @@ def test_a_run_counted_before_documents_were_grouped_by_name_lists_what_its_grou
     for group in summary["groups"]:
         rows = all_errors(api_client, run.id, f"group={group['group']}")
         assert len(rows) == group["count"], (group, rows)
+
+
+def test_a_value_padded_with_spaces_is_counted_in_the_group_of_the_value_it_shows(
+        make_profile, run_import, feed_file, api_client, make_account):
+    """A broken export pads some dates with spaces: every row says « hier » is not a date,
+    so the summary must count one group of 3, not three groups of 1 with the same message
+    (and the run page's "Show these rows" must list the three)."""
+    make_account(external_ref="C001", name="Un")
+    profile = make_profile("invoices", {"N": "number", "Client": "account.external_ref",
+                                        "Date": "issued_on"}, key="number")
+    run = run_import(profile, feed_file(
+        "N;Client;Date\nA1;C001;hier\nA2;C001; hier\nA3;C001;hier  \n"))
+    assert run.failed == 3
+    summary = api_client.get(f"/api/v1/imports/{run.id}/errors/summary",
+                             headers={"Accept-Language": "en"}).get_json()
+    shown = [(g["column"], g["message"], g["count"]) for g in summary["groups"]]
+    assert shown == [("Date", "“hier” is not a date: write it as 31/12/2025.", 3)]

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.services import feeds
 from importers.convert import _choice_converter
 from importers.profile import normalized
-from importers.value_maps import mapped_converter
+from importers.value_maps import mapped_converter, unmapped_values
 from importers.values import InvalidValue
 from tests.importers.conftest import by_key, row_errors
 
@@ -73,7 +73,9 @@ def test_a_run_applies_its_version_as_saved_after_the_record_is_gone(
     run = run_import(profile, feed_file("Code;Nom;Segment;Apporteur;Type\n"
                                         "C1;Un;PME;NX;Entreprise\n"))
     assert run.status == "failed"  # a row error, not a profile that no longer opens
-    assert [(e.column, e.value) for e in row_errors(run)] == [("Apporteur", "NEX01")]
+    # The error keeps the file's value; its message names the reference it was mapped to.
+    assert [(e.column, e.value, e.message_params) for e in row_errors(run)] == [
+        ("Apporteur", "NX", {"ref": "NEX01"})]
 
 
 def test_a_partner_is_found_by_its_exact_name_in_capitals_with_accents(make_profile,
@@ -133,3 +135,48 @@ def test_a_profile_turned_to_another_entity_does_not_keep_mappings_to_values_it_
     assert maps.get("Statut", {}).get("Réglée") != "paid", (
         f"quotes profile saved mapping Réglée → paid; its run: {run.status}, "
         f"{run.failed} failed")
+
+
+def test_a_number_cell_offered_to_map_is_mapped_as_the_run_reads_it(
+        make_profile, run_import, make_custom_field, tmp_path):
+    """An XLSX column of segment codes, numbers formatted "#,##0" and "0.00": the pages offer
+    the values to map, the admin maps each one offered (the one-click's map_value), and the
+    next run of the same file must import the rows."""
+    make_custom_field("accounts", "segment", "choice", choices=["PME", "Grand compte"])
+    profile = make_profile("accounts", {"Code": "external_ref", "Nom": "name",
+                                        "Segment": "custom.segment"})
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (["Code", "Nom", "Segment"], ["C1", "Un", 1000], ["C2", "Deux", 3]):
+        sheet.append(row)
+    sheet["C2"].number_format = "#,##0"
+    sheet["C3"].number_format = "0.00"
+    workbook.save(tmp_path / "clients.xlsx")
+    run = run_import(profile, tmp_path / "clients.xlsx")
+    assert run.failed == 2
+    offered, _total = unmapped_values(run, profile)
+    assert len(offered) == 2
+    for value in offered:
+        feeds.map_value(profile, value.column, value.value, "PME")
+        db.session.commit()
+    again = run_import(profile, tmp_path / "clients.xlsx", force=True)
+    assert (again.failed, [e.value for e in row_errors(again)]) == (0, [])
+    assert by_key("accounts")["C1"].custom["segment"] == "PME"
+
+
+def test_an_unknown_reference_keeps_the_files_value_on_the_row_path_too(
+        make_profile, run_import, make_account, make_partner, feed_file):
+    """An invoice file with lines, read row by row: "NX", mapped to a partner whose code
+    changed since, fails its row with the file's value, as on the column path (above)."""
+    make_account(external_ref="C1", name="Un")
+    partner = make_partner(external_ref="NEX01", name="Nexity")
+    profile = make_profile("invoices", {
+        "N°": "number", "Client": "account.external_ref", "Apporteur": "partner.external_ref",
+        "Article": "lines.sku", "Qté": "lines.quantity", "PU": "lines.unit_price"},
+        key="number", value_maps={"Apporteur": {"NX": "NEX01"}})
+    partner.external_ref = "NEX02"
+    db.session.commit()
+    run = run_import(profile, feed_file("N°;Client;Apporteur;Article;Qté;PU\n"
+                                        "F1;C1;NX;A;1;10,00\n"))
+    assert [(e.column, e.value, e.message_params) for e in row_errors(run)] == [
+        ("Apporteur", "NX", {"ref": "NEX01"})]

@@ -8,12 +8,13 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRowError, Invoice, Partner
 from app.services import feeds
+from app.services.custom_field_defs import update_field
 from app.tenancy import SYSTEM, tenant_context
 from importers.profile import normalized
 from tests.backoffice.conftest import fr, text
@@ -442,3 +443,90 @@ def test_the_count_of_values_left_to_map_counts_what_the_list_would_list(
     left = 5 if spelling != "capitals" else 10  # "STATUT nn" mapped too, whatever its case
     assert page.count('class="unmapped-value"') == left
     assert 'id="unmapped-of"' not in page
+
+
+LEVEL_HEADER = "N° facture;Code client;Statut;Niveau"
+LEVEL_PROFILE = {"name": "factures-niveau", "entity": "invoices", "mode": "upsert", "key": "number",
+           "columns": {"N° facture": "number", "Code client": "account.external_ref",
+                       "Statut": "status", "Niveau": "custom.niveau"}}
+
+
+def _level_profile(make_account, make_field):
+    """A profile whose column "Niveau" feeds a choice custom field, "GOLD" mapped to "Or"."""
+    make_account(external_ref="C001", name="Client Un")
+    field = make_field("invoices", "niveau", type="choice", choices=["Or", "Argent"])
+    profile = feeds.create_profile(dict(LEVEL_PROFILE))
+    db.session.commit()
+    feeds.map_value(profile, "Niveau", "GOLD", "Or")
+    db.session.commit()
+    return profile, field
+
+
+def test_a_mapping_to_a_choice_removed_since_is_offered_again_on_the_run_page(
+        admin_client, tenant, make_account, make_field, start_run):
+    """"Or" leaves the field's choices (no record holds it): the rows of "GOLD" fail as a value
+    outside the choices, the run's page must offer "GOLD" to map again, as it offers the
+    file's values of a reference mapping gone stale."""
+    profile, field = _level_profile(make_account, make_field)
+    update_field(field, {"choices": ["Argent", "Bronze"]})
+    db.session.commit()
+    run = start_run(profile, LEVEL_HEADER, "F001;C001;Émise;GOLD", "F002;C001;Émise;Platine")
+    assert run.failed == 2
+    page = html.unescape(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode())
+    assert '<span class="unmapped-value">Platine</span>' in page
+    assert '<span class="unmapped-value">GOLD</span>' in page
+
+
+def test_a_choice_field_turned_to_text_does_not_stop_the_profile_s_feed(
+        admin_client, tenant, make_account, make_field, start_run):
+    """The admin turns the choice field into a text field (every stored value fits): the
+    night's feed must keep importing its rows, not fail whole on a mapping saved earlier."""
+    profile, field = _level_profile(make_account, make_field)
+    update_field(field, {"type": "text"})
+    db.session.commit()
+    run = start_run(profile, LEVEL_HEADER, "F001;C001;Émise;GOLD", "F002;C001;Émise;Argent")
+    assert run.status == "succeeded", run.message
+    assert db.session.scalar(select(func.count()).select_from(Invoice)) == 2
+
+
+def test_a_choice_field_turned_to_text_leaves_the_mapping_screen_savable(
+        admin_client, tenant, make_account, make_field):
+    """Changing the profile's mode on the mapping screen, mappings untouched, is saved."""
+    profile, field = _level_profile(make_account, make_field)
+    update_field(field, {"type": "text"})
+    db.session.commit()
+    saved = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/edit",
+                              data=_mapping(LEVEL_PROFILE["columns"], mode="update",
+                                            name="factures-niveau"))
+    page = text(saved)
+    refused = fr("Only choice and reference columns take value mappings.")
+    assert refused not in page
+    assert saved.status_code == 302
+
+
+def test_values_of_a_stale_mapping_are_counted_with_their_own_rows(
+        admin_client, tenant, make_account, make_partner, start_run):
+    """"NEXITY SA" and "NX" both map to NEX01, whose code changed in the ERP: 3 rows of
+    "NEXITY SA" and 1 of "NX" fail. Each value is offered again with its own rows, not with
+    the 4 rows of their common target."""
+    make_account(external_ref="C001", name="Client Un")
+    make_partner(external_ref="NEX01", name="Nexity")
+    profile = feeds.create_profile({
+        "name": "factures-apporteur", "entity": "invoices", "mode": "upsert", "key": "number",
+        "columns": {"N° facture": "number", "Code client": "account.external_ref",
+                    "Apporteur": "partner.external_ref"}})
+    db.session.commit()
+    feeds.map_value(profile, "Apporteur", "NEXITY SA", "NEX01")
+    db.session.commit()
+    feeds.map_value(profile, "Apporteur", "NX", "NEX01")
+    db.session.commit()
+    db.session.scalar(select(Partner).where(Partner.external_ref == "NEX01")) \
+        .external_ref = "NEX-OLD"
+    db.session.commit()
+    run = start_run(profile, "N° facture;Code client;Apporteur", "F001;C001;NEXITY SA",
+                    "F002;C001;NEXITY SA", "F003;C001;NEXITY SA", "F004;C001;NX")
+    assert run.failed == 4
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    start = page.find(fr("Values without a mapping"))
+    assert "« NEXITY SA » (3 lignes)" in page, page[start:start + 500]
+    assert "« NX » (1 ligne)" in page
