@@ -128,7 +128,7 @@ class ItemReader:
                         errors=errors), names
 
     def _custom(self, value: Any, data: dict[str, Any], errors: dict[str, str]) -> None:
-        if value is not None and not isinstance(value, dict):
+        if not isinstance(value, dict):  # null too, as the create schema refuses it
             errors["custom"] = _("Enter an object.")
             return
         hidden = [k for k in value or {} if self.custom_keys is not None
@@ -138,6 +138,9 @@ class ItemReader:
         data["custom"] = value
 
     def _lines(self, value: Any, data: dict[str, Any], errors: dict[str, str]) -> None:
+        if not isinstance(value, list):  # as the create schema's list of lines says
+            errors["lines"] = _("Enter a list.")
+            return
         try:
             data["lines"] = LineInputSchema(many=True).load(value)
         except ma.ValidationError as exc:
@@ -177,9 +180,9 @@ def _money(value: Any) -> Decimal | None:
 def _date(value: Any) -> date | None:
     if value is None:
         return None
-    if isinstance(value, str) and len(value) == 10:
+    if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            return date.fromisoformat(value)  # as marshmallow's Date reads it (20261001 too)
         except ValueError:
             pass
     raise ValueError(_("Enter a date as YYYY-MM-DD."))
@@ -190,8 +193,11 @@ def _integer(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)  # as marshmallow's Integer reads it
+    if isinstance(value, str):
+        try:
+            return int(value)  # as marshmallow's Integer reads it
+        except ValueError:
+            pass
     raise ValueError(_("Enter a whole number."))
 
 
@@ -224,7 +230,17 @@ def _moment(value: Any) -> datetime | None:
 def _flag(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
+    try:  # as marshmallow's Boolean reads it: "true", "yes", 1, "0"…
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+    except TypeError:  # unhashable: a list, an object
+        pass
     raise ValueError(_("Enter true or false."))
+
+
+_TRUE, _FALSE = frozenset(ma.fields.Boolean.truthy), frozenset(ma.fields.Boolean.falsy)
 
 
 _READERS: dict[str, Reader] = {"money": _money, "date": _date, "integer": _integer,

@@ -537,7 +537,13 @@ class ImportEngine:
             row["archived_at"] = None
         row.update({k: v for k, v in after.items() if k != "lines"})
         if "custom" in after:
-            row["custom"] = {**(current["custom"] or {}), **after["custom"]}
+            # The record's custom values whole, a value emptied removed (as the API removes
+            # it), and on both sides of the event: its history names only what changed, and
+            # a revert removes a value the run added (None before it).
+            had = current["custom"] or {}
+            merged = {**had, **after["custom"]}
+            row["custom"] = {k: v for k, v in merged.items() if v is not None}
+            before = {**before, "custom": {**dict.fromkeys(after["custom"]), **had}}
             after = {**after, "custom": row["custom"]}
         plan.updates.append((item, row))
         # The diff shares the audit event's values, made jsonable once; the event also

@@ -268,7 +268,8 @@ def _input_fields(entity: Entity, *, creating: bool) -> dict[str, ma.fields.Fiel
             f, f"by its external_ref{needed}{f.name}_id"))
     fields["custom"] = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Raw(allow_none=True),
-        error_messages={"invalid": _l("Enter an object.")}, metadata={
+        error_messages={"invalid": _l("Enter an object."), "null": _l("Enter an object.")},
+        metadata={
             "description": "Custom-field values by key, typed or as text (`1 234,50`, "
                            "`31/12/2026`, `oui`); null or \"\" removes a value. "
                            + ("Required custom fields must be given."

@@ -322,19 +322,50 @@ def test_each_item_of_a_call_has_its_own_audit_event_and_delivery(app, en_client
     assert deliveries[5].payload["data"]["before"] == {"amount_paid": "0.00"}
 
 
+ACTIVITY = {"account_ref": "C001", "kind": "task", "subject": "Rappeler"}
+
+# Bodies a POST takes, which the same item in /bulk must take too (entity, fields).
+ACCEPTED = [
+    ("activities", {"is_staff_only": "true"}),
+    ("activities", {"is_staff_only": 1}),
+    ("invoices", {"issued_on": "20261001"}),
+]
+
+
+def _body(entity: str, ref: str, over: dict) -> dict:
+    if entity == "invoices":
+        return invoice(ref, number=f"F-{ref}", **over)
+    return {**ACTIVITY, "external_ref": ref, **over}
+
+
+@pytest.mark.parametrize(("entity", "given"), ACCEPTED, ids=lambda v: repr(v))
+def test_a_bulk_item_is_taken_when_the_same_post_is(en_client, world, entity, given):
+    """Values a POST reads (a flag as "true" or 1, a date as 20261001), bulk reads alike."""
+    single = en_client.post(f"/api/v1/{entity}", json=_body(entity, "S1", given))
+    assert single.status_code == 201, single.data[:300]
+    result = bulk(en_client, entity, [_body(entity, "B1", given)])
+    assert result["items"][0]["status"] == "created", result["items"][0]
+    made = en_client.get(f"/api/v1/{entity}/{result['items'][0]['id']}").get_json()
+    posted = single.get_json()
+    for name in given:
+        assert made[name] == posted[name]
+
+
 BAD_ITEMS = [  # one mistake each, as a client sends them
     {"issued_on": "2026-13-01"}, {"issued_on": 20261001}, {"total": "beaucoup"},
     {"total": True}, {"total": "NaN"}, {"number": 42}, {"status": "lost"},
     {"currency": "EURO"}, {"due_on": "2026-09-01"}, {"colour": "blue"},
     {"account_ref": "NOBODY"}, {"account_ref": 7}, {"custom": "not an object"},
-    {"number": "F" * 300}, {"amount_paid": 12.5, "total": "1e13"},
+    {"number": "F" * 300}, {"amount_paid": 12.5, "total": "1e13"}, {"custom": None},
+    {"lines": "two lines"}, {"account_ref": None, "account_id": "+-5"},
 ]
 
 
 @pytest.mark.parametrize("mistake", BAD_ITEMS, ids=lambda m: ",".join(m))
 def test_an_items_errors_are_those_of_the_same_record_posted_alone(en_client, world, mistake):
     """Among good items, a bad one gets the messages a POST of the same body gets, by field."""
-    bad = invoice("BAD", **mistake)
+    bad = {k: v for k, v in invoice("BAD", **mistake).items()
+           if v is not None or k != "account_ref"}  # None: not sent
     single = en_client.post("/api/v1/invoices", json=bad)
     alone = problem(single, 422)["errors"]
     result = bulk(en_client, "invoices", [invoice("G1"), bad, invoice("G2")])

@@ -1262,3 +1262,53 @@ def test_an_error_stored_as_text_before_ids_reads_as_it_was(customers, make_prof
     error.message = "La clé est vide."
     db.session.flush()
     assert in_english(error) == in_french(error) == "La clé est vide."
+
+
+CUSTOM_COLUMNS = {"Code": "external_ref", "Nom": "name", "P": "custom.promoteur",
+                  "N": "custom.niveau"}
+
+
+def _promoter_and_level(make_custom_field):
+    make_custom_field("accounts", "promoteur", "text")
+    make_custom_field("accounts", "niveau", "integer")
+
+
+def _account_updates(record_id):
+    return db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == "accounts", AuditEvent.record_id == record_id,
+        AuditEvent.action == "update").order_by(AuditEvent.id)).all()
+
+
+def test_the_history_of_a_feeds_update_names_only_the_custom_value_it_changed(
+        make_profile, feed_file, run_import, make_custom_field):
+    _promoter_and_level(make_custom_field)
+    profile = make_profile("accounts", CUSTOM_COLUMNS)
+    run_import(profile, feed_file("Code;Nom;P;N\nA1;Dupont;Nexity;3\n"))
+    run = run_import(profile, feed_file("Code;Nom;P;N\nA1;Dupont;Ogic;3\n"))
+    assert run.updated == 1
+    (event,) = _account_updates(by_key("accounts")["A1"].id)
+    (changes,) = readable_history([("accounts", event.before, event.after)])
+    """A feed changes one custom value of a record that has two: its history says so, not
+    "Niveau: — → 3" as well."""
+    assert [change.key for change in changes] == ["custom.promoteur"], \
+        (event.before, event.after)
+
+
+def test_a_custom_value_a_feed_empties_is_removed_as_the_api_removes_it(
+        make_profile, feed_file, run_import, make_custom_field, api_client):
+    """A custom cell left empty removes the record's value, as a PATCH with null does: the
+    API does not answer "promoteur": null for one and nothing for the other."""
+    _promoter_and_level(make_custom_field)
+    profile = make_profile("accounts", CUSTOM_COLUMNS)
+    run_import(profile, feed_file("Code;Nom;P;N\nA1;Dupont;Nexity;3\n"))
+    run_import(profile, feed_file("Code;Nom;P;N\nA1;Dupont;;3\n"))
+
+    made = api_client.post("/api/v1/accounts", json={
+        "external_ref": "B1", "name": "Dupont", "custom": {"promoteur": "Nexity", "niveau": 3}})
+    url = f"/api/v1/accounts/{made.get_json()['id']}"
+    patched = api_client.patch(url, json={"custom": {"promoteur": None}},
+                               headers={"If-Match": api_client.get(url).headers["ETag"]})
+    assert patched.get_json()["custom"] == {"niveau": 3}
+
+    fed = api_client.get(f"/api/v1/accounts/{by_key('accounts')['A1'].id}").get_json()
+    assert fed["custom"] == {"niveau": 3}
