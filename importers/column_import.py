@@ -107,6 +107,10 @@ class ColumnImport:
                           if c.target.kind == "field" and c.target.name in engine.writer.unique}
         self.refs = [(n, c.target.name) for n, c in enumerate(columns)
                      if c.target.kind == "ref"]
+        # The columns of a start and an end date (engine.date_pair), when both are mapped.
+        dates = {c.target.name: n for n, c in enumerate(columns) if c.target.kind == "field"}
+        self.dates_at = [dates[name] for name in engine.date_pair or ()
+                         if name in dates] if engine.date_pair else []
         self.reference_memory: dict[str, dict[str, tuple[int, int | None]]] = {
             name: {} for _n, name in self.refs}
         self.preloaded: set[str] = set()
@@ -394,7 +398,7 @@ class ColumnImport:
             current = engine.with_partners(self.existing.records)
             for i in changed:
                 engine.plan_update(plan, self.item(i), current[self.keys[i]], None, now)
-        plan.creates = self._required(creates, failed, now)
+        plan.creates = self._in_order(self._required(creates, failed, now), failed)
         plan.failed = sorted(plan.failed + failed, key=lambda item: item.line)
         equal: list[int] = []
         if self.digests is not None and mode != "insert" and len(found) < len(good):
@@ -477,6 +481,25 @@ class ColumnImport:
                     item.problems.append(problem)
                     failed.append(item)
                     continue
+            kept.append(i)
+        return kept
+
+    def _in_order(self, creates: list[int], failed: list[Item]) -> list[int]:
+        """New rows whose end date is before their start date fail, named by the engine's
+        own check (an update is checked by `plan_update`)."""
+        if len(self.dates_at) != 2 or not creates:
+            return creates
+        starts, ends = (self.values[n] for n in self.dates_at)
+        start_name, end_name = self.engine.date_pair
+        kept = []
+        for i in creates:
+            start, end = starts[i], ends[i]
+            if start is not None and end is not None and end < start:
+                item = self.item(i)
+                item.problems.append(self.engine.date_order_problem(
+                    {start_name: start, end_name: end}))
+                failed.append(item)
+                continue
             kept.append(i)
         return kept
 

@@ -35,6 +35,7 @@ from importers.vocabulary import choice_lookup, folded
 TEXT_CUSTOM_TYPES = frozenset({"text", "long_text", "choice", "multi_choice", "email", "url"})
 Converter = Callable[[Any], Any]
 NOT_ONE_OF = _l("“%(value)s” is not one of: %(choices)s.")
+NOT_A_CURRENCY = _l("Enter a currency code such as EUR.")
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,19 @@ def field_converter(entity: Entity, name: str, profile: Profile) -> Converter:
     if spec.type == "boolean":
         return _flag
     if name == "currency":
-        return lambda raw: (_text(raw) or "").upper()[:3] or None
+        return _currency
     return parse_text(spec.max_length)
+
+
+def _currency(raw: Any) -> str | None:
+    """A currency's three-letter code (eur reads EUR), as every write checks it."""
+    text = _text(raw)
+    if text is None:
+        return None
+    code = text.upper()
+    if len(code) != 3 or not code.isalpha():
+        raise InvalidValue(NOT_A_CURRENCY)
+    return code
 
 
 def _moment_converter(parse_day: Converter) -> Converter:

@@ -36,7 +36,7 @@ from app.models import Activity, ImportRowError, ImportRun
 from app.models.base import FEED_STAMPS as STAMPS
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch, write_each
-from app.services.record_checks import account_of, activity_errors
+from app.services.record_checks import DATE_PAIRS, account_of, activity_errors
 from app.services.record_rules import (
     LINE_TOTALS,
     MONEY_LIMIT,
@@ -498,7 +498,8 @@ class ImportEngine:
                     plan.failed.append(item)
                     continue
                 row = self.new_row(item, now)
-                problem = self.missing_required(row) or self.link_problem(row)
+                problem = self.missing_required(row) or self.link_problem(row) \
+                    or self.date_order_problem(row)
                 if problem is not None:
                     item.problems.append(problem)
                     plan.failed.append(item)
@@ -521,7 +522,8 @@ class ImportEngine:
             plan.unchanged += 1
             return
         problem = self._emptied_required(item) or (self.link_problem(
-            {**current, **change[1]}) if self.entity.model is Activity else None)
+            {**current, **change[1]}) if self.entity.model is Activity else None) \
+            or self.date_order_problem({**current, **change[1]})
         if problem is not None:
             item.problems.append(problem)
             plan.failed.append(item)
@@ -572,6 +574,7 @@ class ImportEngine:
             *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
             *(("partner_id", "account_id") if takes_account_partner(self.entity) else ()),
             *(LINE_TOTALS if self.profile.has_lines else ()),
+            *(self.date_pair or ()),  # both, to compare an end given with its start
             *self.writer.searched]))
 
     def with_partners(self, found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -648,6 +651,28 @@ class ImportEngine:
                     if current.get(name) != value:
                         before[name], after[name] = current.get(name), value
         return (before, after) if after else None
+
+    @cached_property
+    def date_pair(self) -> tuple[str, str] | None:
+        """The entity's start and end dates (an end never before its start), when the
+        profile maps one of them."""
+        pair = DATE_PAIRS.get(self.entity.name)
+        mapped = {t.name for t in self.profile.targets if t.kind == "field"}
+        return pair if pair is not None and mapped.intersection(pair) else None
+
+    def date_order_problem(self, state: dict[str, Any]) -> Problem | None:
+        """An end date before its start date: refused, as forms and the API refuse it
+        (record_checks.date_order_errors)."""
+        if self.date_pair is None:
+            return None
+        start_name, end_name = self.date_pair
+        start, end = state.get(start_name), state.get(end_name)
+        if start is None or end is None or end >= start:
+            return None
+        return Problem(self.header_of(end_name) or self.header_of(start_name), end,
+                       _l("This date is before %(field)s."), {
+                           "field": str(self.entity.field(start_name).label),
+                           "field_name": start_name, "entity": self.entity.name})
 
     def link_problem(self, state: dict[str, Any]) -> Problem | None:
         """An activity on a record of another customer, or on two records: refused, as

@@ -24,6 +24,7 @@ EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
 
 NOT_A_DATE = _l("“%(value)s” is not a date.")
 NO_SUCH_DAY = _l("“%(value)s” is not a date: there is no such day.")
+OUT_OF_RANGE = _l("Enter a date between 1900 and 2999.")
 NOT_A_NUMBER = _l("“%(value)s” is not a number.")
 TOO_LARGE = _l("The number is too large.")
 NOT_A_WHOLE_NUMBER = _l("“%(value)s” is not a whole number.")
@@ -163,7 +164,7 @@ def make_date_parser(date_format: str = "auto") -> Callable[[Any], date | None]:
                                format=date_format) from exc
         parse_text = _pinned_date(date_format)
 
-    def parse(raw: Any) -> date | None:
+    def read(raw: Any) -> date | None:
         if isinstance(raw, str):
             text = raw.strip()
             if not text:
@@ -182,6 +183,12 @@ def make_date_parser(date_format: str = "auto") -> Callable[[Any], date | None]:
         if auto and isinstance(raw, int | float) and not isinstance(raw, bool):
             return _date_from_serial(raw)
         raise InvalidValue(NOT_A_DATE, value=_shown(raw))
+
+    def parse(raw: Any) -> date | None:
+        found = read(raw)
+        if found is not None and not 1900 <= found.year <= 2999:  # as every write checks
+            raise InvalidValue(OUT_OF_RANGE)
+        return found
 
     return parse
 

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import AuditEvent, ImportRun, InvoiceLine, QuoteLine
 from app.queries.history import readable_history
 from app.services import feeds
+from app.services.records import create_record
 from app.tenancy import SYSTEM, tenant_context
 from importers import column_import, runs
 from importers.errors_csv import error_message, stream_errors_csv
@@ -1312,3 +1313,66 @@ def test_a_custom_value_a_feed_empties_is_removed_as_the_api_removes_it(
 
     fed = api_client.get(f"/api/v1/accounts/{by_key('accounts')['A1'].id}").get_json()
     assert fed["custom"] == {"niveau": 3}
+
+
+# --- The checks of every write -----------------------------------------------------------
+
+CONTRACTS = {"Réf": "external_ref", "N°": "number", "Titre": "title",
+             "Client": "account.external_ref", "Début": "starts_on", "Fin": "ends_on",
+             "Statut": "status", "Devise": "currency"}
+GOOD_CONTRACT = {"Début": "01/01/2026", "Fin": "31/12/2026", "Devise": "usd"}
+# A cell of the file, and the value a form or the API is given for it.
+REFUSED_CELLS = {
+    "currency cut to three letters": ({"Devise": "Dollars"}, {"currency": "Dollars"}),
+    "currency not a code": ({"Devise": "€"}, {"currency": "€"}),
+    "date before 1900": ({"Début": "01/01/0202"}, {"starts_on": date(202, 1, 1)}),
+    "end before start": ({"Fin": "31/12/2025"}, {"ends_on": date(2025, 12, 31)}),
+}
+
+
+def _contract_file(tmp_path, kind: str, **cells: str):
+    row = {"Réf": "K1", "N°": "CT-1", "Titre": "Maintenance", "Client": "C1",
+           "Statut": "active", **GOOD_CONTRACT, **cells}
+    if kind == "csv":
+        path = tmp_path / "contrats.csv"
+        path.write_text(";".join(CONTRACTS) + "\n" + ";".join(row[h] for h in CONTRACTS)
+                        + "\n", encoding="utf-8")
+        return path
+    workbook = openpyxl.Workbook()
+    workbook.active.append(list(CONTRACTS))
+    workbook.active.append([row[h] for h in CONTRACTS])
+    path = tmp_path / "contrats.xlsx"
+    workbook.save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+@pytest.mark.parametrize("case", list(REFUSED_CELLS))
+def test_a_feed_refuses_the_contract_every_other_path_refuses(make_account, make_profile,
+                                                              run_import, tmp_path, case, kind):
+    """A currency that is no code, a date before 1900, an end before the start: the form and
+    the API refuse the contract, and so does its feed, by a row error naming the column, on
+    the column path (CSV) and the row path (XLSX) alike."""
+    account = make_account(external_ref="C1")
+    cells, values = REFUSED_CELLS[case]
+    with pytest.raises(ValidationError):
+        create_record(ENTITIES["contracts"], {
+            "external_ref": "API-1", "number": "CT-API", "title": "Maintenance",
+            "account": account.id, "status": "active", "starts_on": date(2026, 1, 1),
+            "ends_on": date(2026, 12, 31), "currency": "USD", **values})
+    run = run_import(make_profile("contracts", CONTRACTS), _contract_file(tmp_path, kind, **cells))
+    assert records("contracts") == []
+    assert [e.column for e in row_errors(run)] == list(cells)
+
+
+def test_a_contracts_end_moved_before_its_start_is_refused_and_the_contract_kept(
+        make_account, make_profile, run_import, tmp_path):
+    make_account(external_ref="C1")
+    profile = make_profile("contracts", CONTRACTS)
+    run_import(profile, _contract_file(tmp_path, "csv"))
+    run = run_import(profile, _contract_file(tmp_path, "csv", Fin="31/12/2025"))
+    with force_locale("en"):
+        assert [(e.column, error_message(e)) for e in row_errors(run)] == [
+            ("Fin", "This date is before Starts on.")]
+    (contract,) = records("contracts")
+    assert (contract.currency, contract.ends_on) == ("USD", date(2026, 12, 31))
