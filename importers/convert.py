@@ -22,6 +22,7 @@ from app.values import parse_bool, parse_datetime
 from importers.profile import Profile, Target
 from importers.value_maps import mapped_converter
 from importers.values import (
+    OUT_OF_RANGE,
     TOO_LARGE,
     InvalidValue,
     cell_text,
@@ -159,22 +160,31 @@ def _moment_converter(parse_day: Converter) -> Converter:
     def convert(raw: Any) -> datetime | None:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
-        try:
-            return parse_datetime(raw)
-        except (TypeError, ValueError):
-            pass
-        try:
-            day = parse_day(raw)
-        except InvalidValue:
-            day = None
-        try:
-            if day is not None:
-                return parse_datetime(day)
-        except ValueError:  # a day UTC cannot hold (year 1 east of Greenwich)
-            pass
-        raise InvalidValue(_l("Enter a date and time as DD/MM/YYYY HH:MM."))
+        moment = _moment(raw, parse_day)
+        if moment is None:
+            raise InvalidValue(_l("Enter a date and time as DD/MM/YYYY HH:MM."))
+        if not 1900 <= moment.year <= 2999:  # as every write checks
+            raise InvalidValue(OUT_OF_RANGE)
+        return moment
 
     return convert
+
+
+def _moment(raw: Any, parse_day: Converter) -> datetime | None:
+    try:
+        return parse_datetime(raw)
+    except (TypeError, ValueError):
+        pass
+    try:
+        day = parse_day(raw)
+    except InvalidValue as exc:
+        if exc.message_id == OUT_OF_RANGE._args[0]:
+            raise
+        return None
+    try:
+        return parse_datetime(day) if day is not None else None
+    except ValueError:  # a day UTC cannot hold (year 1 east of Greenwich)
+        return None
 
 
 def _flag(raw: Any) -> bool | None:

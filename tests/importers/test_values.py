@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from importers.row_messages import cell_message
 from importers.values import (
+    OUT_OF_RANGE,
     InvalidValue,
     make_date_parser,
     make_decimal_parser,
@@ -368,3 +369,13 @@ def test_a_day_or_month_out_of_any_calendar_asks_for_the_format(raw):
         make_date_parser("auto")(raw)
     message, params = cell_message(refused.value, "auto", "auto")
     assert str(message) % params == f"“{raw}” is not a date: write it as 31/12/2025."
+
+
+@pytest.mark.parametrize("raw", ["01/01/0202 10:00", "0202-01-01T10:00:00", "01/01/3001",
+                                 datetime(1899, 12, 31, 23, 0)])
+def test_a_moment_outside_1900_to_2999_is_refused_as_every_write_refuses_it(raw):
+    from importers.convert import _moment_converter
+
+    with pytest.raises(InvalidValue) as refused:
+        _moment_converter(make_date_parser())(raw)
+    assert refused.value.message_id == OUT_OF_RANGE._args[0]
