@@ -7,6 +7,10 @@ from copy import deepcopy
 
 from flask import Flask
 
+from api.field_messages import translate_defaults
+
+translate_defaults()  # before any schema is built
+
 API_DESCRIPTION = """\
 Relais' API for integrators.
 

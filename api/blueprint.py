@@ -25,8 +25,10 @@ from app.json_input import JSONInputError, load_json
 class ApiParser(FlaskParser):
     """webargs' Flask parser plus `multipart`: form fields and files of one request body."""
 
+    # A field the form's schema does not know is refused ("dryrun=true" must never end in
+    # a real import), as in a JSON body.
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
-                                   "multipart": "exclude"}
+                                   "multipart": "raise"}
 
     def load_querystring(self, req: Any, schema: Any) -> Any:
         """The query string, once every parameter in it is known: a misspelt filter would

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 
 from app.errors import ValidationError
-from app.queries.keyset import InvalidCursor, keyset_page
+from app.queries.keyset import MAX_CURSOR_LENGTH, InvalidCursor, keyset_page
 
 MAX_LIMIT = 500
 
@@ -40,7 +40,8 @@ class CursorPageArgsSchema(ma.Schema):
     """`limit` and `cursor` query arguments, mixed into every list's query schema."""
 
     limit = whole_number(MAX_LIMIT, load_default=50, metadata={"description": "Rows per page."})
-    cursor = ma.fields.String(validate=ma.validate.Length(max=200, error=CURSOR_NOT_VALID),
+    cursor = ma.fields.String(validate=ma.validate.Length(max=MAX_CURSOR_LENGTH,
+                                                          error=CURSOR_NOT_VALID),
                               error_messages={"invalid": CURSOR_NOT_VALID},
                               metadata={"description": "next_cursor of the previous page."})
 

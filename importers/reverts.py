@@ -98,7 +98,8 @@ def abandoned_reverts(waiting: set[int]) -> list[tuple[int, int]]:
         for run_id, tenant_id, status, owner, beat_at, asked_at in rows:
             if run_id in held:
                 continue
-            last = beat_at if status == "running" else asked_at
+            # A queued revert's clock: when it was asked, or queued again by the recovery.
+            last = beat_at if status == "running" else (beat_at or asked_at)
             gone = status == "running" and heartbeat.worker_is_gone(owner)
             if not gone and last is not None and last >= stale:
                 continue
@@ -107,7 +108,7 @@ def abandoned_reverts(waiting: set[int]) -> list[tuple[int, int]]:
                                         ImportRun.revert_status == status,
                                         ImportRun.reverted_at.is_(None))
                 .values(revert_status="queued", revert_worker_id=None,
-                        revert_requested_at=datetime.now(UTC))
+                        revert_heartbeat_at=datetime.now(UTC))  # asked when it was
                 .execution_options(synchronize_session=False))
             if again.rowcount == 1:
                 found.append((run_id, tenant_id))

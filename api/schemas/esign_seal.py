@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest.fields import Upload
+
+from api.schemas.records import InputSchema
+from api.schemas.uploads import FilePart
 
 
 class EsignSealSchema(ma.Schema):
@@ -25,10 +27,10 @@ class EsignSealSchema(ma.Schema):
         "description": "When the tenant gave this seal; null for the platform's."})
 
 
-class EsignSealUploadSchema(ma.Schema):
+class EsignSealUploadSchema(InputSchema):
     """A seal to use from now on (multipart/form-data)."""
 
-    pkcs12_file = Upload(metadata={
+    pkcs12_file = FilePart(metadata={
         "description": "The seal's PKCS#12 file (.p12 or .pfx, at most 256 KiB): its "
                        "certificate and private key. Checked: readable with the passphrase, "
                        "the key matching the certificate, valid today, a key usage that "

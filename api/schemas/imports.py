@@ -5,9 +5,10 @@ from typing import Any
 
 import marshmallow as ma
 from flask_babel import lazy_gettext as _l
-from flask_smorest.fields import Upload
 
 from api.pagination import CursorPageArgsSchema, whole_number
+from api.schemas.records import InputSchema
+from api.schemas.uploads import FilePart
 from app.models import RUN_SOURCES, RUN_STATUSES, ImportRowError, ImportRun
 from app.models.base import MAX_ID
 from app.models.feed import REVERT_STATUSES
@@ -235,7 +236,7 @@ def revert_fields(run: ImportRun) -> dict[str, Any] | None:
             "counts": (summary or {}).get("counts"), "result": summary}
 
 
-class ImportRevertArgsSchema(ma.Schema):
+class ImportRevertArgsSchema(InputSchema):
     """Options of a revert."""
 
     dry_run = ma.fields.Boolean(load_default=False, error_messages={
@@ -278,10 +279,10 @@ class ImportRevertSchema(ImportRevertResultSchema):
     dry_run = ma.fields.Boolean()
 
 
-class ImportRunCreateSchema(ma.Schema):
+class ImportRunCreateSchema(InputSchema):
     """The upload that starts a run (multipart/form-data)."""
 
-    file = Upload(required=True, metadata={"description": "The CSV or XLSX file."})
+    file = FilePart(required=True, metadata={"description": "The CSV or XLSX file."})
     profile = ma.fields.String(required=True, validate=ma.validate.Length(1, 100), metadata={
         "description": "The import profile, by name or id."})
     dry_run = ma.fields.Boolean(load_default=False, metadata={

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -24,6 +25,10 @@ from app.services.files import store_stream, too_large
 from app.tenancy import current_actor
 from importers.convert import header_key
 from importers.profile import normalized, parse_profile
+from importers.readers import message_id
+
+ALREADY_IMPORTED = _l("This file was already imported by run #%(run)d: nothing to do. "
+                      "Force the import to run it again.")
 
 # -- profiles -------------------------------------------------------------------------------
 
@@ -182,8 +187,9 @@ def _queue_stored(profile: ImportProfile, tmp: Path, file_name: str, sha256: str
     if earlier is not None and not force:
         run.status = "succeeded"
         run.finished_at = datetime.now(UTC)
-        run.message = _("This file was already imported by run #%(run)d: nothing to do. "
-                        "Force the import to run it again.", run=earlier.id)
+        # Kept by id and values, read in the reader's language (importers/row_messages.py).
+        run.message_id, run.message_params = message_id(ALREADY_IMPORTED), {"run": earlier.id}
+        run.message = str(ALREADY_IMPORTED) % run.message_params
     record_event("create", "import_runs", run.id, None,
                  {"profile": profile.name, "file_name": run.file_name, "sha256": sha256,
                   "dry_run": dry_run, "force": force})

@@ -107,6 +107,8 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
             else:
                 before.setdefault(key, value)
     created = _created(entity, runs, set(first)) | _made_by_earlier_goes(entity, runs, first)
+    if holding:  # the job, which writes them: locked before what changed since is read
+        _lock(entity, set(first) | created)
     changed = _changed_since(entity, runs, first, created)
     taken_over = _taken_over(entity, runs, set(first) | created)
     created |= taken_over
@@ -385,6 +387,18 @@ def _since(runs: list[ImportRun]) -> Any:
 def _began(runs: list[ImportRun]) -> datetime:
     """When the first of the (started) runs began."""
     return min(run.started_at for run in _started(runs))
+
+
+def _lock(entity: Entity, ids: set[int]) -> None:
+    """The records a revert may write, locked until it commits (PostgreSQL; SQLite has one
+    writer at a time): a save committed before is read as a change since, and the record
+    left alone; a later one waits for the revert, then applies on what it gave back."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    model = entity.model
+    for chunk in chunks(sorted(ids)):
+        db.session.execute(select(model.id).where(model.id.in_(chunk))
+                           .with_for_update()).all()
 
 
 def _stamped(entity: Entity, runs: list[ImportRun]) -> Select:

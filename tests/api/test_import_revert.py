@@ -5,17 +5,21 @@ nothing and may be asked again; one whose worker died is queued again by the rec
 from __future__ import annotations
 
 import io
+import socket
+import threading
 import time
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import AuditEvent, ImportProfile, ImportRun, Partner
 from app.services import import_revert
-from app.tenancy import SYSTEM, tenant_context
+from app.services.records import create_record, update_record
+from app.tenancy import SYSTEM, Actor, tenant_context
 from importers import heartbeat, jobs, reverts, runs
 from tests.api.conftest import (
     PARTNERS_CSV,
@@ -328,3 +332,79 @@ def test_the_revert_and_errors_arguments_are_refused_in_the_readers_language(
                               "limit": ["Saisissez un nombre entier de 1 à 500."]}
     body = problem(client.get(f"/api/v1/imports/{run_id}/errors/summary?limit=0"), 422)
     assert body["errors"] == {"limit": ["Saisissez un nombre entier de 1 à 100."]}
+
+
+def test_a_record_saved_while_the_revert_runs_is_not_overwritten(
+        app, admin_api, partners_profile, queued_jobs, queued_reverts, tenant, make_user,
+        monkeypatch):
+    """A user saves a record the run updated while the worker reverts it (after its plan,
+    before its writes: a large run's revert takes minutes). The save waits for the revert,
+    then applies on the values it gave back: it is not lost under them (PostgreSQL; on
+    SQLite one writer at a time)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    with tenant_context(tenant.id, SYSTEM):
+        create_record(ENTITIES["partners"], {"external_ref": "P1", "name": "Before the run"})
+        db.session.commit()
+    run_id = _run(admin_api, queued_jobs)  # P1 renamed by the run
+    with tenant_context(tenant.id, SYSTEM):
+        p1 = db.session.scalar(select(Partner.id).where(Partner.external_ref == "P1"))
+    editor = make_user(role="admin", email="editor@example.com")
+    editor_id, editor_email = editor.id, editor.email
+    assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
+
+    def save() -> None:
+        with app.app_context(), tenant_context(
+                tenant.id, Actor("user", editor_id, editor_email)):
+            update_record(db.session.get(Partner, p1), {"name": "Renamed by a user"})
+            db.session.commit()
+            db.session.remove()
+
+    saver = threading.Thread(target=save)
+    original = import_revert._revert_files
+
+    def saved_meanwhile(*args, **kwargs):
+        saver.start()
+        saver.join(1.5)
+        assert saver.is_alive(), "the save went through during the revert"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(import_revert, "_revert_files", saved_meanwhile)
+    run_queued_reverts(queued_reverts)
+    saver.join(30)
+    with tenant_context(tenant.id, SYSTEM):
+        db.session.expire_all()
+        assert db.session.get(ImportRun, run_id).revert_summary["restored"] == [p1]
+        assert db.session.get(Partner, p1).name == "Renamed by a user"
+
+
+def test_the_recovery_keeps_when_and_by_whom_the_revert_was_asked(
+        admin_api, partners_profile, queued_jobs, queued_reverts, tenant):
+    """A revert whose worker died is queued again by the recovery: the run page ("Asked on …
+    by …") and the API still say when it was asked, and by whom."""
+    run_id = _run(admin_api, queued_jobs)
+    asked = admin_api.post(f"/api/v1/imports/{run_id}/revert").get_json()["revert"]
+    queued_reverts.clear()
+    with tenant_context(tenant.id, SYSTEM):  # taken by a worker that then died
+        assert import_revert.claim_revert(run_id, f"{socket.gethostname()}:999999:dead")
+        db.session.commit()
+    assert reverts.abandoned_reverts(set()) == [(run_id, tenant.id)]
+    again = admin_api.get(f"/api/v1/imports/{run_id}").get_json()["revert"]
+    assert again["status"] == "queued"
+    assert again["requested_at"] == asked["requested_at"]
+    assert again["requested_by"] == asked["requested_by"]
+
+
+@pytest.mark.parametrize("body", [{"dry_run": True, "dryrun": True}, [], "oui"])
+def test_the_revert_refuses_a_wrong_body_in_the_readers_language(
+        app, make_token, partners_profile, queued_jobs, queued_reverts, body):
+    """A French reader's wrong body (an unknown field, not an object) is answered in French,
+    as the record collections answer the same mistakes ("Champ inconnu.", "Saisissez un
+    objet.")."""
+    client = bearer(app, make_token("read,import,admin")[1])
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    run_id = _run(client, queued_jobs)
+    answer = problem(client.post(f"/api/v1/imports/{run_id}/revert", json=body), 422)
+    said = [m for messages in answer["errors"].values() for m in messages]
+    assert said and not {"Unknown field.", "Invalid input type."} & set(said), said
+    assert not queued_reverts

@@ -202,3 +202,112 @@ def test_the_worker_entry_point_is_the_jobs_module(api_client, partners_profile,
     monkeypatch.setattr(jobs, "submit", lambda *args: calls.append(args))
     upload(api_client)
     assert len(calls) == 1 and calls[0][0] is api_client.application
+
+
+GOOD_CSV = PARTNERS_CSV.replace(b"pas-un-mail", b"cote@example.com")
+
+
+def test_the_already_imported_message_follows_the_readers_language(
+        api_client, partners_profile, queued_jobs):
+    """An integrator's job (Accept-Language: en) sends last night's file again; a French
+    colleague reads the run (Accept-Language: fr): its message must be in French, as every
+    other run message is (docs/api.md: messages follow Accept-Language)."""
+    first = api_client.post(
+        "/api/v1/imports", headers={"Accept-Language": "en"}, content_type="multipart/form-data",
+        data={"profile": "partenaires", "file": (io.BytesIO(GOOD_CSV), "p.csv")})
+    assert first.status_code == 202
+    run_queued(queued_jobs)
+    again = api_client.post(
+        "/api/v1/imports", headers={"Accept-Language": "en"}, content_type="multipart/form-data",
+        data={"profile": "partenaires", "file": (io.BytesIO(GOOD_CSV), "p.csv")})
+    assert again.status_code == 202
+    run_id = again.get_json()["id"]
+    assert again.get_json()["message"].startswith("This file was already imported")
+    french = api_client.get(f"/api/v1/imports/{run_id}",
+                            headers={"Accept-Language": "fr"}).get_json()["message"]
+    assert french.replace("\u00a0", " ") == (
+        "Ce fichier a déjà été importé par l’import n°1 : rien à faire. "
+        "Forcez l’import pour le relancer."), french
+
+
+def test_a_misspelt_dry_run_field_is_refused_not_imported_for_real(
+        api_client, partners_profile, queued_jobs):
+    """An integrator's script asks a dry run as `dryrun=true` (or `dry-run`, `dryRun`): the
+    OpenAPI document declares the upload's fields with additionalProperties: false, and the
+    API refuses a misspelt query parameter precisely so that a dry run never ends in a real
+    write; the misspelt form field is silently dropped and the file imported for real."""
+    response = api_client.post(
+        "/api/v1/imports", content_type="multipart/form-data",
+        data={"profile": "partenaires", "dryrun": "true",
+              "file": (io.BytesIO(GOOD_CSV), "p.csv")})
+    assert response.status_code == 422, response.get_json()
+    assert "dryrun" in response.get_json()["errors"]
+    assert queued_jobs == []
+
+
+# marshmallow's English defaults, answered to a French reader (what a form-field or filter
+# mistake on the import endpoints says).
+ENGLISH_DEFAULTS = ("Missing data for required field.", "Not a valid boolean.",
+                    "Not a valid integer.", "Not a valid mapping type.")
+
+
+@pytest.mark.parametrize("method, url, kwargs, field", [
+    ("post", "/api/v1/imports", {"data": {"profile": "partenaires"}}, "file"),
+    ("post", "/api/v1/imports", {"data": {"profile": "partenaires", "dry_run": "peut-être",
+                                          "file": "FILE"}}, "dry_run"),
+    ("post", "/api/v1/imports", {"data": {"profile": "x" * 101,
+                                          "file": "FILE"}}, "profile"),
+    ("get", "/api/v1/imports?status=done", {}, "status"),
+    ("get", "/api/v1/imports?profile_id=abc", {}, "profile_id"),
+    ("post", "/api/v1/import-profiles", {"json": {"entity": "partners",
+                                                  "columns": {"Code": "external_ref"}}}, "name"),
+    ("post", "/api/v1/import-profiles", {"json": {"name": "p", "entity": "partners",
+                                                  "columns": {"Code": "external_ref"},
+                                                  "mode": "fusion"}}, "mode"),
+])
+def test_a_field_mistake_is_named_in_the_readers_language(
+        api_client, partners_profile, queued_jobs, method, url, kwargs, field):
+    """A French integrator (Accept-Language: fr) makes a mistake in a field or a filter of
+    the import API: the problem's `detail` is French, the field's message marshmallow's
+    English default ("Missing data for required field.", "Must be one of: …")."""
+    if "data" in kwargs:  # a new file for each backend's run
+        data = {k: (io.BytesIO(GOOD_CSV), "p.csv") if v == "FILE" else v
+                for k, v in kwargs["data"].items()}
+        kwargs = {"data": data, "content_type": "multipart/form-data"}
+    response = getattr(api_client, method)(url, headers={"Accept-Language": "fr"}, **kwargs)
+    body = response.get_json()
+    assert response.status_code == 422
+    assert body["detail"] == "Certains champs ne sont pas valides."
+    [message] = body["errors"][field]
+    assert message not in ENGLISH_DEFAULTS and not message.startswith(
+        ("Must be", "Length must be")), body["errors"]
+
+
+def test_a_file_field_sent_as_text_is_a_422_not_a_crash(
+        app, api_client, partners_profile, queued_jobs, monkeypatch):
+    """`curl -F file=export.csv` (the @ forgotten) sends the file's name as a text field:
+    the upload must answer a problem naming `file`, not a 500."""
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    response = api_client.post("/api/v1/imports", content_type="multipart/form-data",
+                               data={"profile": "partenaires", "file": "export.csv"})
+    assert response.status_code == 422, response.data[:300]
+    assert "file" in response.get_json()["errors"]
+    assert queued_jobs == []
+
+
+def test_the_profiles_list_pages_past_a_profile_with_a_long_french_name(api_client):
+    """Profiles are listed by name; a page ending on a profile named in full French (100
+    characters with accents, as the schema allows) hands out a next_cursor that the same
+    list then refuses (422 "This cursor is not valid"): the client cannot read on."""
+    names = ["Factures échues — relevé nocturne de l’ERP, sociétés Île-de-France et Côte "
+             "d’Azur, pré-créées"[:100], "Zèbre"]
+    for name in names:
+        created = api_client.post("/api/v1/import-profiles", json={
+            "name": name, "entity": "partners", "columns": {"Code": "external_ref"}})
+        assert created.status_code == 201, created.get_json()
+    first = api_client.get("/api/v1/import-profiles?limit=1")
+    assert [p["name"] for p in first.get_json()] == names[:1]
+    cursor = json.loads(first.headers["X-Pagination"])["next_cursor"]
+    second = api_client.get("/api/v1/import-profiles", query_string={"limit": 1, "cursor": cursor})
+    assert second.status_code == 200, second.get_json()
+    assert [p["name"] for p in second.get_json()] == names[1:]
