@@ -20,10 +20,13 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportRun
 from app.services.import_revert import (
+    PROFILE_BUSY,
     RevertRefused,
     claim_revert,
     execute_revert,
     fail_revert,
+    hold_profile,
+    let_profile_go,
 )
 from app.tenancy import SYSTEM, Actor, all_tenants_unsafe, tenant_context
 from importers import heartbeat
@@ -66,6 +69,10 @@ def _execute(run_id: int, tenant_id: int, actor: dict | None) -> bool:
     # Its failure is kept as the English message, translated where it is shown.
     with tenant_context(tenant_id, acting), force_locale("en"):
         try:
+            held = hold_profile(run_id)
+            db.session.commit()
+            if not held:
+                raise ValidationError({"": PROFILE_BUSY})
             plan = execute_revert(run_id)
             db.session.commit()
             return plan is not None
@@ -79,6 +86,7 @@ def _execute(run_id: int, tenant_id: int, actor: dict | None) -> bool:
             log.exception("import run %s: its revert failed", run_id)
             db.session.rollback()
             message, params = FAILED, None
+        let_profile_go(run_id)
         fail_revert(run_id, str(message), params)
         db.session.commit()
         return False

@@ -25,7 +25,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, UniqueConstraint, and_, not_, or_, select, update
+from sqlalchemy import Select, UniqueConstraint, and_, func, not_, or_, select, update
 
 from app.entities import ENTITIES, Entity, get_entity
 from app.errors import ValidationError
@@ -48,6 +48,7 @@ PROFILE_BUSY = "A run of this profile is under way: revert once it has finished.
 REVERT_UNDER_WAY = "This run's revert is already under way."
 MAX_EARLIER_GOES = 10  # earlier goes of one file looked for before a run
 EVENTS_PER_READ = 10_000
+REVERT_LOCK = 0x52455654  # the first key of a revert's advisory lock ("REVT"), its run the second
 _STAMPS = ("tenant_id", *FEED_STAMPS)  # not values of a record
 
 
@@ -296,25 +297,38 @@ def claim_revert(run_id: int, worker_id: str) -> bool:
     return result.rowcount == 1
 
 
-def execute_revert(run_id: int) -> RevertPlan | None:
-    """The revert job's one transaction: hold the profile (no run of it starts meanwhile),
-    revert, let the profile go. None when the run was reverted already (by an earlier
-    delivery). Flushes; the job commits, or rolls everything back."""
-    run = db.session.get(ImportRun, run_id)
-    if run is None or run.reverted_at is not None:
-        return None
+def hold_profile(run_id: int) -> bool:
+    """Take the run's profile for its revert, in a transaction of its own (the caller
+    commits at once): no run of it starts until the revert lets it go, and saving the
+    profile meanwhile waits for nothing. A hold of the same revert left by a worker that
+    died is taken again. False when a run of the profile holds it."""
+    profile_id = db.session.scalar(select(ImportRun.profile_id).where(ImportRun.id == run_id))
     held = db.session.execute(
-        update(ImportProfile).where(ImportProfile.id == run.profile_id,
-                                    ImportProfile.locked_by_run_id.is_(None))
-        .values(locked_by_run_id=run.id).execution_options(synchronize_session=False))
-    if held.rowcount != 1:
-        raise ValidationError({"": _(PROFILE_BUSY)})
-    db.session.refresh(run)  # as of now: the profile is held, a concurrent revert has ended
-    plan = None if run.reverted_at is not None else revert_run(run, holding=True)
-    db.session.execute(  # let the profile go, whether this delivery reverted it or not
-        update(ImportProfile).where(ImportProfile.id == run.profile_id,
-                                    ImportProfile.locked_by_run_id == run.id)
+        update(ImportProfile).where(ImportProfile.id == profile_id, or_(
+            ImportProfile.locked_by_run_id.is_(None), ImportProfile.locked_by_run_id == run_id))
+        .values(locked_by_run_id=run_id).execution_options(synchronize_session=False))
+    return profile_id is None or held.rowcount == 1
+
+
+def let_profile_go(run_id: int) -> None:
+    """Give back the profile the revert of `run_id` holds (a no-op when it holds none)."""
+    db.session.execute(
+        update(ImportProfile).where(ImportProfile.locked_by_run_id == run_id)
         .values(locked_by_run_id=None).execution_options(synchronize_session=False))
+
+
+def execute_revert(run_id: int) -> RevertPlan | None:
+    """The revert job's transaction, its profile held (`hold_profile`): revert, then let the
+    profile go. None when the run was reverted already (by an earlier delivery). Flushes;
+    the job commits, or rolls everything back and lets the profile go."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two deliveries of one revert, one at a time: the second then finds it reverted.
+        db.session.execute(select(func.pg_advisory_xact_lock(REVERT_LOCK, run_id)))
+    run = db.session.get(ImportRun, run_id, populate_existing=True)
+    if run is None:
+        return None
+    plan = None if run.reverted_at is not None else revert_run(run, holding=True)
+    let_profile_go(run_id)
     return plan
 
 

@@ -140,6 +140,12 @@ def test_an_error_mid_revert_rolls_all_of_it_back(admin_api, partners_profile, q
     run = admin_api.get(f"/api/v1/imports/{run_id}").get_json()
     assert run["revert"]["status"] == "failed" and run["reverted_at"] is None
     assert run["revert"]["message"]
+    assert _holder(partners_profile) is None  # the profile is free for the next night's run
+
+
+def _holder(profile) -> int | None:
+    return db.session.scalar(select(ImportProfile.locked_by_run_id).where(
+        ImportProfile.id == profile.id).execution_options(populate_existing=True))
 
 
 def test_a_revert_whose_worker_died_is_queued_again_and_completes(
@@ -151,6 +157,7 @@ def test_a_revert_whose_worker_died_is_queued_again_and_completes(
 
     with tenant_context(tenant.id, SYSTEM):
         assert import_revert.claim_revert(run_id, f"{socket.gethostname()}:999999:dead")
+        assert import_revert.hold_profile(run_id)  # its hold on the profile stays behind
         db.session.commit()
     assert admin_api.get(f"/api/v1/imports/{run_id}").get_json()["revert"]["status"] == \
         "running"
@@ -163,6 +170,7 @@ def test_a_revert_whose_worker_died_is_queued_again_and_completes(
     run_queued_reverts(queued_reverts)
     assert _partners() == 0
     assert admin_api.get(f"/api/v1/imports/{run_id}").get_json()["revert"]["status"] == "done"
+    assert _holder(partners_profile) is None
 
 
 def test_a_token_without_the_admin_scope_gets_403(app, make_token, partners_profile,
@@ -408,3 +416,57 @@ def test_the_revert_refuses_a_wrong_body_in_the_readers_language(
     said = [m for messages in answer["errors"].values() for m in messages]
     assert said and not {"Unknown field.", "Invalid input type."} & set(said), said
     assert not queued_reverts
+
+
+def test_the_profile_can_be_saved_while_a_revert_of_its_run_is_under_way(
+        app, admin_api, partners_profile, queued_jobs, queued_reverts, tenant, monkeypatch):
+    """An admin saves the profile's mapping while a revert of one of its runs is under way
+    (minutes for a large run): the save does not wait for the revert's end (PostgreSQL: only
+    the records the revert changes are locked)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite every writer waits for the revert's end (documented)")
+    from app.services import feeds
+
+    run_id = _run(admin_api, queued_jobs)
+    assert admin_api.post(f"/api/v1/imports/{run_id}/revert").status_code == 202
+    [(revert_of, tenant_id)] = queued_reverts
+    profile_id = partners_profile.id
+    reverting, go_on = threading.Event(), threading.Event()
+    original = import_revert._revert_files
+
+    def long_revert(*args, **kwargs):  # a large run's revert: its writes take a while
+        reverting.set()
+        go_on.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(import_revert, "_revert_files", long_revert)
+
+    def worker():
+        with app.app_context():
+            jobs.revert_run(revert_of, tenant_id)
+
+    def admin_saves():
+        with app.app_context(), tenant_context(tenant_id, SYSTEM):
+            profile = db.session.get(ImportProfile, profile_id)
+            definition = {**profile.definition, "columns": {
+                **profile.definition["columns"], "Téléphone": "phone"}}
+            feeds.update_profile(profile, definition)
+            db.session.commit()
+            db.session.remove()
+
+    reverter = threading.Thread(target=worker)
+    reverter.start()
+    try:
+        assert reverting.wait(30)
+        saver = threading.Thread(target=admin_saves)
+        saver.start()
+        saver.join(5)
+        saved_in_time = not saver.is_alive()
+    finally:
+        go_on.set()
+        reverter.join(60)
+    saver.join(60)
+    db.session.expire_all()
+    with tenant_context(tenant.id, SYSTEM):
+        assert db.session.get(ImportRun, run_id).revert_status == "done"
+    assert saved_in_time, "the profile's save waited for the revert's end"
