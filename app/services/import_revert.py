@@ -37,6 +37,7 @@ from app.models.feed import CUT_SHORT
 from app.queries.feeds import definition_at
 from app.services.attachments import attach_stored, delete_attachment
 from app.services.audit import audit_row, record_event
+from app.services.feeds import ALREADY_IMPORTED
 from app.services.record_batches import RecordWriter
 from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
 from app.services.records import delete_records
@@ -163,7 +164,22 @@ def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) 
         reverted.revert_status, reverted.revert_message = "done", None
         reverted.revert_message_params = None
         record_event("revert", "import_runs", reverted.id, None, summary)
+    for skip in _skips_of(run.profile_id, plan.runs):
+        # It stood for a run undone now: no more a success of the feed (its health, the
+        # agents' "data as of"), and the same file is imported again when it comes back.
+        skip.reverted_at, skip.reverted_by = ended, actor.label[:254]
+        skip.revert_status, skip.revert_summary = "done", plan.summary() | {
+            "counts": dict.fromkeys(KINDS, 0), **{kind: [] for kind in KINDS}}
+        record_event("revert", "import_runs", skip.id, None, skip.revert_summary)
     return plan
+
+
+def _skips_of(profile_id: int, run_ids: list[int]) -> list[ImportRun]:
+    """The runs of the profile skipped as "already imported" by one of `run_ids`."""
+    skips = db.session.scalars(select(ImportRun).where(
+        ImportRun.profile_id == profile_id, ImportRun.reverted_at.is_(None),
+        ImportRun.message_id == message_id(ALREADY_IMPORTED)))
+    return [skip for skip in skips if (skip.message_params or {}).get("run") in run_ids]
 
 
 def _stored_actor(actor: Any) -> dict[str, Any]:

@@ -3,14 +3,16 @@ and another tenant's feeds, which answer 404."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from app.i18n import moment
-from app.models import ImportProfile, Role
+from app.models import Account, ImportProfile, ImportRun, Invoice, Role
 from app.services import feeds
+from importers import jobs
 from tests.backoffice.conftest import count_statements, fr, text
 from tests.backoffice.test_feeds.conftest import GOOD, HEADER, INVOICE_PROFILE, csv_file
 from tests.conftest import login
@@ -144,3 +146,66 @@ def test_a_reverted_run_is_not_the_feed_last_success(app, admin_client, invoice_
     with app.test_request_context(headers={"Accept-Language": "fr"}):
         # The "Last success" cell (Tuesday's run stays the last run, shown reverted).
         assert re.findall(r"<td>(\d[^<]*)</td>", row) == [moment(monday.finished_at)]
+
+
+def _health_row(client, profile) -> str:
+    page = client.get("/alpha/feeds/").data.decode()
+    return re.search(rf'<tr class="[^"]*" data-profile="{profile.id}">(.*?)</tr>', page,
+                     re.S).group(0)
+
+
+def _at(run: ImportRun, when: datetime) -> None:
+    run = db.session.get(ImportRun, run.id)
+    run.created_at = run.started_at = run.finished_at = when
+    db.session.commit()
+
+
+def _skipped_then_reverted(admin_client, agent_client, start_run, queued_reverts, profile):
+    """Monday's file went in; Tuesday's file went in; Tuesday's file came again on Wednesday
+    (skipped: "already imported by run #2"); then Tuesday's run was reverted. Returns the
+    Monday and Wednesday runs."""
+    account = db.session.scalar(select(Account).where(Account.external_ref == "C001"))
+    account.partner_id = agent_client.partner.id
+    db.session.commit()
+    now = datetime.now(UTC).replace(microsecond=0)
+    monday = start_run(profile, HEADER, "F000;C001;30/12/2025;10,00;Durand")
+    tuesday = start_run(profile, HEADER, GOOD)
+    wednesday = start_run(profile, HEADER, GOOD)
+    assert wednesday.status == "succeeded" and wednesday.rows_done == 0  # skipped
+    assert wednesday.message_params == {"run": tuesday.id}
+    response = admin_client.post(f"/alpha/feeds/runs/{tuesday.id}/revert")
+    assert response.status_code == 302
+    while queued_reverts:
+        jobs.revert_run(*queued_reverts.pop(0))
+    db.session.expire_all()
+    assert db.session.get(ImportRun, tuesday.id).reverted_at is not None
+    assert sorted(db.session.scalars(select(Invoice.number))) == ["F000"]
+    # The nights apart (the runs ran within a second in this test).
+    _at(monday, now - timedelta(days=2))
+    _at(tuesday, now - timedelta(days=1))
+    return db.session.get(ImportRun, monday.id), db.session.get(ImportRun, wednesday.id)
+
+
+def test_a_skip_of_a_reverted_import_is_not_the_feeds_last_success(
+        app, admin_client, agent_client, invoice_profile, start_run, queued_reverts):
+    """What Tuesday gave is gone: the feed last succeeded on Monday, not on Wednesday, whose
+    run only pointed at the run undone since."""
+    monday, wednesday = _skipped_then_reverted(admin_client, agent_client, start_run,
+                                               queued_reverts, invoice_profile)
+    row = _health_row(admin_client, invoice_profile)
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        expected, skipped = moment(monday.finished_at), moment(wednesday.finished_at)
+    success = re.findall(r"<td>(\d[^<]*|—)</td>", row)
+    assert success == [expected], (success, expected, skipped)
+
+
+def test_a_skip_of_a_reverted_import_does_not_date_the_agents_data(
+        app, admin_client, agent_client, invoice_profile, start_run, queued_reverts):
+    """The agent's invoice F001 of Tuesday is gone: his data is as of Monday."""
+    monday, wednesday = _skipped_then_reverted(admin_client, agent_client, start_run,
+                                               queued_reverts, invoice_profile)
+    home = agent_client.get("/alpha/portal/").data.decode()
+    shown = re.search(r"Données à jour au ([^<]*)", home)
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        expected = moment(monday.finished_at)
+    assert shown and shown.group(1).strip() == expected, (shown and shown.group(1), expected)
