@@ -81,14 +81,21 @@ _READ = ("line", "column", "message", "message_id", "message_params", "raw")
 
 
 def stream_errors_csv(run: ImportRun) -> Iterator[str]:
+    """The CSV, a piece at a time: the file's layout read now, from the run the view loaded;
+    its rows while the response streams, by the run's id alone (the view's session, and the
+    run with it, are gone by then)."""
     header, delimiter = _file_layout(run)
+    return _csv(run.id, header, delimiter)
+
+
+def _csv(run_id: int, header: list[str], delimiter: str) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow([safe_cell(cell) for cell in (*header, _("Line"), _("Error"))])
     # Plain rows, a thousand at a time: never the whole run in memory, nor 100,000 objects.
     stmt = select(*(getattr(ImportRowError, name) for name in _READ)).where(
-        ImportRowError.run_id == run.id).order_by(ImportRowError.line, ImportRowError.id)
+        ImportRowError.run_id == run_id).order_by(ImportRowError.line, ImportRowError.id)
     rows = db.session.execute(stmt.execution_options(yield_per=1000))
     for line, errors in groupby(rows, key=lambda e: e.line):
         errors = list(errors)

@@ -231,8 +231,8 @@ def feed_value_map(profile_id: int):
                               for name in ("column", "source", "target"))
     with transaction(user_errors=True) as outcome:
         saved = service.map_value(profile, column, source, target)
-    if outcome:
-        flash(_("Profile “%(name)s” saved (version %(version)d).", name=saved.name,
+    if outcome:  # the mapping alone, whatever was typed in the profile's form
+        flash(_("Value mappings of “%(name)s” saved (version %(version)d).", name=saved.name,
                 version=saved.version), "success")
     run_id = request.form.get("run", type=int)
     if run_id and 0 < run_id <= MAX_ID:

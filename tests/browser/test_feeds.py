@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import ImportRun, Role, Tenant
 from app.services import feeds
 from app.services.custom_field_defs import create_field
+from app.services.tokens import create_token
 from importers import runs
 from tests.browser.conftest import PageProblems, screenshot
 from tests.browser.test_account_custom_field import assert_fits_width, log_in
@@ -167,3 +168,175 @@ def test_thousands_of_unknown_references_read_as_one_kind_on_a_phone(
     assert page.locator("#errors tbody tr").count() == 100
     screenshot(page, f"feed-error-kinds-phone-{backend}")
     problems.assert_none()
+
+
+STATUS_PROFILE = {"name": "factures-statut", "entity": "invoices", "mode": "upsert",
+                  "key": "number", "columns": {"N° facture": "number",
+                                               "Code client": "account.external_ref",
+                                               "Statut": "status"}}
+
+
+def _imported(tenant: Tenant, path: Path, content: str, profile: Any = None) -> Any:
+    profile = profile or feeds.create_profile(dict(STATUS_PROFILE))
+    db.session.commit()
+    path.write_text(content, encoding="utf-8")
+    with path.open("rb") as stream:
+        run = feeds.create_run(profile, stream, path.name, source="upload")
+    db.session.commit()
+    runs.run_import(run.id, tenant.id, max_wait=0)
+    db.session.expire_all()
+    return run
+
+
+def test_the_rows_to_fix_download_from_the_run_page(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path) -> None:
+    """The admin clicks "Download the rows to fix (CSV)" on a run with errors, on a real
+    server (no context shared with the test): the file downloads, as the API's CSV of the
+    same errors does. The stream is read after the view has returned, its session gone."""
+    admin = make_user(Role.ADMIN.value)
+    make_account(external_ref="C001", name="Client Un")
+    run = _imported(tenant, tmp_path / "f.csv",
+               "N° facture;Code client;Statut\nF001;C001;Émise\nF002;C404;Émise\n")
+    page, _problems = open_page("desktop")
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/runs/{run.id}")
+    response = page.request.get(page.locator("#errors-csv").get_attribute("href"))
+    assert response.status == 200, response.text()[:300]
+    body = response.text().lstrip("\ufeff")
+    assert body.startswith("N° facture;Code client;Statut;Ligne;Erreur")
+    assert "C404" in body
+    _token, secret = create_token("errors", "read,import")
+    db.session.commit()
+    api = page.request.get(f"/api/v1/imports/{run.id}/errors", headers={
+        "Authorization": f"Bearer {secret}", "Accept": "text/csv"})
+    assert api.status == 200, api.text()[:300]
+    assert "C404" in api.text()
+
+
+def test_revert_this_run_asks_and_posts_once_when_clicked_twice(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path) -> None:
+    """The admin clicks "Revert this run", confirms, and clicks again while the server
+    answers (a second or two on a busy server): he is asked once, one request is sent, and
+    he lands on "The revert is queued", not on the red answer of a second request."""
+    admin = make_user(Role.ADMIN.value)
+    make_account(external_ref="C001", name="Client Un")
+    run = _imported(tenant, tmp_path / "f.csv", "N° facture;Code client;Statut\nF001;C001;Émise\n")
+    page, _problems = open_page("desktop")
+    dialogs: list[str] = []
+    posts: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    log_in(page, admin.email)
+    posts.clear()
+    page.goto(f"/alpha/feeds/runs/{run.id}")
+
+    def slow(route: Any) -> None:  # a server taking a moment to answer
+        page.wait_for_timeout(1500)
+        route.continue_()
+
+    page.route("**/revert", slow)
+    button = page.locator("button[data-confirm]").filter(has_text=re.compile("Annuler cet"))
+    box = button.bounding_box()
+    page.mouse.click(box["x"] + 5, box["y"] + 5)
+    page.wait_for_timeout(300)
+    page.mouse.click(box["x"] + 5, box["y"] + 5)
+    page.wait_for_timeout(3000)
+    page.wait_for_load_state()
+    assert len(dialogs) == 1, dialogs
+    assert len(posts) == 1, posts
+    assert page.locator(".alert-danger").count() == 0, page.locator(".alert").all_inner_texts()
+
+
+def test_mapping_a_value_on_the_mapping_screen_warns_of_the_edits_typed_above(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path) -> None:
+    """On the mapping screen the admin renames the profile, then clicks "Map" on a value
+    listed below, which saves that mapping alone: he is asked whether to leave his changes;
+    kept, they stay in the form; left, the value is mapped and the message names the
+    mappings only, not the profile as if it had been saved."""
+    admin = make_user(Role.ADMIN.value)
+    make_account(external_ref="C001", name="Client Un")
+    run = _imported(tenant, tmp_path / "f.csv", "N° facture;Code client;Statut\nF001;C001;Réglée\n")
+    page, problems = open_page("phone")
+    dialogs: list[str] = []
+    answer = {"accept": False}
+
+    def reply(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept() if answer["accept"] else dialog.dismiss()
+
+    page.on("dialog", reply)
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/profiles/{run.profile_id}/edit")
+    page.locator("#name").fill("factures-renommees")
+    item = page.locator("#unmapped-values li").filter(has_text="Réglée")
+    item.locator("select").select_option("paid")
+    item.locator("button[type=submit]").click()
+    page.wait_for_timeout(500)
+    assert len(dialogs) == 1 and "ne sont pas enregistrées" in dialogs[0], dialogs
+    assert page.locator("#name").input_value() == "factures-renommees"  # kept, not sent
+    answer["accept"] = True
+    item.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    flashed = " ".join(page.locator(".alert").all_inner_texts())
+    assert "Correspondances de valeurs" in flashed and "version 2" in flashed, flashed
+    assert page.locator("#name").input_value() == "factures-statut"
+    problems.assert_none()
+
+
+def test_the_page_says_when_a_queued_revert_starts_running(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path) -> None:
+    """A run's page polls its revert's state: when a worker takes the queued revert, the
+    page says it is under way, not "queued" for the minutes a large revert takes."""
+    from datetime import UTC, datetime
+
+    admin = make_user(Role.ADMIN.value)
+    make_account(external_ref="C001", name="Client Un")
+    run = _imported(tenant, tmp_path / "f.csv", "N° facture;Code client;Statut\nF001;C001;Émise\n")
+    run.revert_status, run.revert_requested_at = "queued", datetime.now(UTC)
+    run.revert_actor = {"kind": "user", "id": admin.id, "label": admin.email}
+    db.session.commit()
+    page, problems = open_page("desktop")
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/runs/{run.id}")
+    assert page.locator("#revert-state").get_attribute("data-revert-status") == "queued"
+    run.revert_status = "running"  # a worker took it
+    db.session.commit()
+    page.wait_for_timeout(5000)  # two polls and more
+    state = page.locator("#revert-state")
+    assert "Annulation en cours" in state.inner_text(), state.inner_text()
+    problems.assert_none()
+
+
+def test_a_long_profile_name_and_header_fit_a_phone(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path) -> None:
+    """Profile names and file headers are often words joined by underscores, which a
+    browser does not break: the feeds' health, the profile's page and the runs wrap them on
+    a phone, as the run page and the mapping screen do."""
+    admin = make_user(Role.ADMIN.value)
+    make_account(external_ref="C001", name="Client Un")
+    header = "Code_client_systeme_facturation"
+    profile = feeds.create_profile({
+        "name": "factures_grands_comptes_idf_quotidien", "entity": "invoices",
+        "mode": "upsert", "key": "number",
+        "columns": {"N° facture": "number", header: "account.external_ref", "Statut": "status"}})
+    run = _imported(tenant, tmp_path / "f.csv", f"N° facture;{header};Statut\nF001;C001;Émise\n",
+               profile)
+    page, _problems = open_page("phone")
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/runs/{run.id}")
+    assert_fits_width(page, "phone")
+    widths = {}
+    for url in (f"/alpha/feeds/profiles/{profile.id}", "/alpha/feeds/", "/alpha/feeds/runs"):
+        page.goto(url)
+        widths[url] = page.evaluate("document.documentElement.scrollWidth")
+    assert all(width <= 391 for width in widths.values()), widths

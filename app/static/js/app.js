@@ -2,10 +2,40 @@
 (function () {
   "use strict";
 
+  // A form posts once: a second click while the server answers (a revert, an import for
+  // real) neither asks again nor sends a second request. A form whose answer is a download
+  // (the page stays) can be sent again a few seconds later.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-confirm]");
-    if (button && !window.confirm(button.getAttribute("data-confirm"))) {
+    if (!button) {
+      return;
+    }
+    if (button.form && button.form.getAttribute("data-submitted") === "1") {
       event.preventDefault();
+    } else if (!window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || (form.method || "").toLowerCase() !== "post") {
+      return;
+    }
+    if (form.getAttribute("data-submitted") === "1") {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-submitted", "1");
+    window.setTimeout(function () { form.removeAttribute("data-submitted"); }, 10000);
+  });
+
+  // Back from the browser's cache (the back button), a form may be sent again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+        form.removeAttribute("data-submitted");
+      });
     }
   });
 

@@ -51,7 +51,8 @@
     })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (state) {
-        if (state && state.revert_status !== "queued" && state.revert_status !== "running") {
+        // Its state changed (queued → running, or ended): the page says so.
+        if (state && state.revert_status !== box.getAttribute("data-revert-status")) {
           window.location.reload();
         } else {
           window.setTimeout(function () { pollRevert(box); }, POLL_MS * 2);
@@ -64,6 +65,25 @@
   if (revert && revert.getAttribute("data-status-url")) {
     window.setTimeout(function () { pollRevert(revert); }, POLL_MS * 2);
   }
+
+  // Mapping screen: a value mapped (or removed) below saves the mapping alone; the changes
+  // typed in the profile's form above are lost, unless its user keeps them and saves first.
+  document.querySelectorAll("form[data-leaves]").forEach(function (form) {
+    var edited = document.getElementById(form.getAttribute("data-leaves"));
+    if (!edited) {
+      return;
+    }
+    var changed = false;
+    ["input", "change"].forEach(function (kind) {
+      edited.addEventListener(kind, function () { changed = true; });
+    });
+    form.addEventListener("submit", function (event) {
+      if (changed && !window.confirm(form.getAttribute("data-leaves-message"))) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+    });
+  });
 
   // Mapping screen: another entity means other fields; ask the server for new guesses.
   document.querySelectorAll("[data-suggest-on-change]").forEach(function (select) {
