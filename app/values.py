@@ -14,6 +14,16 @@ INTEGER_DIGITS = 18  # what a 64-bit integer holds
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
 
 
+def in_years(day: date) -> bool:
+    """Whether a date (or date and time) lies in the years every write takes: 1900-2999."""
+    return 1900 <= day.year <= 2999
+
+
+def is_currency_code(text: str) -> bool:
+    """Whether `text` is a currency's code as every write takes it: three letters."""
+    return len(text) == 3 and text.isalpha()
+
+
 def parse_decimal(raw: str | int | float | Decimal) -> Decimal:
     """Parse 1 234,56 / 1,234.56 / 1234.56 / -12; raises ValueError."""
     if isinstance(raw, bool):

@@ -18,8 +18,9 @@ from app.entities import Entity
 from app.models import CustomField
 from app.services.record_checks import COUNTRIES, QUANTITY_LIMIT
 from app.services.record_rules import CENT, MONEY_LIMIT, QUANTITY_STEP
-from app.values import parse_bool, parse_datetime
+from app.values import in_years, is_currency_code, parse_bool, parse_datetime
 from importers.profile import Profile, Target
+from importers.readers import message_id
 from importers.value_maps import mapped_converter
 from importers.values import (
     OUT_OF_RANGE,
@@ -149,7 +150,7 @@ def _currency(raw: Any) -> str | None:
     if text is None:
         return None
     code = text.upper()
-    if len(code) != 3 or not code.isalpha():
+    if not is_currency_code(code):
         raise InvalidValue(NOT_A_CURRENCY)
     return code
 
@@ -163,7 +164,7 @@ def _moment_converter(parse_day: Converter) -> Converter:
         moment = _moment(raw, parse_day)
         if moment is None:
             raise InvalidValue(_l("Enter a date and time as DD/MM/YYYY HH:MM."))
-        if not 1900 <= moment.year <= 2999:  # as every write checks
+        if not in_years(moment):  # as every write checks
             raise InvalidValue(OUT_OF_RANGE)
         return moment
 
@@ -178,7 +179,7 @@ def _moment(raw: Any, parse_day: Converter) -> datetime | None:
     try:
         day = parse_day(raw)
     except InvalidValue as exc:
-        if exc.message_id == OUT_OF_RANGE._args[0]:
+        if exc.message_id == message_id(OUT_OF_RANGE):
             raise
         return None
     try:

@@ -36,7 +36,12 @@ from app.models import Activity, ImportRowError, ImportRun
 from app.models.base import FEED_STAMPS as STAMPS
 from app.services.audit import audit_row
 from app.services.record_batches import RecordWriter, write_batch, write_each
-from app.services.record_checks import DATE_PAIRS, account_of, activity_errors
+from app.services.record_checks import (
+    DATE_PAIRS,
+    account_of,
+    activity_errors,
+    date_order_errors,
+)
 from app.services.record_rules import (
     LINE_TOTALS,
     MONEY_LIMIT,
@@ -663,13 +668,10 @@ class ImportEngine:
     def date_order_problem(self, state: dict[str, Any]) -> Problem | None:
         """An end date before its start date: refused, as forms and the API refuse it
         (record_checks.date_order_errors)."""
-        if self.date_pair is None:
+        if self.date_pair is None or not date_order_errors(self.entity, state, {}):
             return None
         start_name, end_name = self.date_pair
-        start, end = state.get(start_name), state.get(end_name)
-        if start is None or end is None or end >= start:
-            return None
-        return Problem(self.header_of(end_name) or self.header_of(start_name), end,
+        return Problem(self.header_of(end_name) or self.header_of(start_name), state[end_name],
                        _l("This date is before %(field)s."), {
                            "field": str(self.entity.field(start_name).label),
                            "field_name": start_name, "entity": self.entity.name})

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from app.values import FALSE_WORDS, TRUE_WORDS
+from app.values import FALSE_WORDS, TRUE_WORDS, in_years
 
 MAX_INTEGER_DIGITS = 15  # decimals: what a double and most databases' numerics hold exactly
 MAX_INT_DIGITS = 18  # integers: fits a 64-bit column
@@ -186,7 +186,7 @@ def make_date_parser(date_format: str = "auto") -> Callable[[Any], date | None]:
 
     def parse(raw: Any) -> date | None:
         found = read(raw)
-        if found is not None and not 1900 <= found.year <= 2999:  # as every write checks
+        if found is not None and not in_years(found):  # as every write checks
             raise InvalidValue(OUT_OF_RANGE)
         return found
 

@@ -42,7 +42,7 @@ from app.services.record_rules import (
     required_to_create,
 )
 from app.tenancy import current_actor
-from app.values import parse_bool, parse_datetime
+from app.values import in_years, is_currency_code, parse_bool, parse_datetime
 
 # CLDR also names regions that are no ISO 3166 country: unknown (ZZ), EU, UN, pseudo-locales.
 COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha() and len(code) == 2
@@ -185,7 +185,7 @@ def clean_value(field: Field, raw: Any) -> Any:
     if field.type == "date":
         if not isinstance(raw, date):
             raise ValueError(_("Enter a date as DD/MM/YYYY."))
-        if not 1900 <= raw.year <= 2999:
+        if not in_years(raw):
             raise ValueError(_("Enter a date between 1900 and 2999."))
         return raw
     if field.type == "integer":
@@ -213,7 +213,7 @@ def clean_value(field: Field, raw: Any) -> Any:
             raise ValueError(_("Enter a country code such as FR, BE or DE."))
     if field.name == "currency":
         text = text.upper()
-        if len(text) != 3 or not text.isalpha():
+        if not is_currency_code(text):
             raise ValueError(_("Enter a currency code such as EUR."))
     return text
 
@@ -224,7 +224,7 @@ def moment(raw: Any) -> datetime:
         value = parse_datetime(raw)
     except (TypeError, ValueError) as exc:
         raise ValueError(_("Enter a date and time as DD/MM/YYYY HH:MM.")) from exc
-    if not 1900 <= value.year <= 2999:
+    if not in_years(value):
         raise ValueError(_("Enter a date between 1900 and 2999."))
     return value
 
