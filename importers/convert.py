@@ -27,6 +27,7 @@ from importers.values import (
     TOO_LARGE,
     InvalidValue,
     cell_text,
+    header_key,
     make_date_parser,
     make_decimal_parser,
     parse_text,
@@ -280,11 +281,3 @@ def compile_columns(profile: Profile, header: list[str],
             convert = mapped_converter(convert, mapping)
         columns.append(Column(index, target, convert))
     return columns, missing
-
-
-def header_key(header: str) -> str:
-    """Headers match whatever their case, accents and surrounding spaces."""
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", str(header)).encode("ascii", "ignore").decode()
-    return " ".join(text.casefold().split())

@@ -372,8 +372,10 @@ class ImportEngine:
             if hasattr(problem.message, "_args") else None
         error = ImportRowError(
             run_id=self.run.id, line=line, column=problem.column,
-            # As its message shows it: padded spellings of one value are one group.
-            value=None if problem.value is None else str(problem.value).strip()[:1000],
+            # As its message shows it (padded spellings of one value are one group), and a
+            # workbook's cell as the run reads it: a date as 2026-01-02, which a value
+            # mapping made from it then matches.
+            value=None if problem.value is None else _error_value(problem.value),
             message=message, message_id=message_id,
             message_params=jsonable(problem.params) or None,
             raw=[_raw_text(c, self.profile) for c in cells])
@@ -865,6 +867,14 @@ def _totals_from_lines(row: dict[str, Any], lines: list[dict[str, Any]],
 def _db_reason(exc: Exception) -> str:
     text = str(getattr(exc, "orig", exc)).splitlines()[0]
     return text[:200]
+
+
+def _error_value(value: Any) -> str:
+    """A row error's value: the cell stripped; a workbook's date, time or whole number as
+    the run reads it (a number whose format shows it otherwise keeps its shown text)."""
+    if not isinstance(value, str) and getattr(value, "shown", None) is None:
+        value = cell_text(value)
+    return str(value).strip()[:1000]
 
 
 def _raw_text(cell: Any, profile: Profile) -> str | None:

@@ -74,14 +74,16 @@ def interrupt_abandoned_runs(stale_seconds: float | None = None,
 
 def rerun_interrupted(run_id: int) -> ImportRun | None:
     """The interrupted run's second go, as if its file were sent again, unless another run of
-    its profile came since (the older file would change records back) or the file was
-    already interrupted AUTO_RERUNS times (a file that kills its worker must not loop).
+    its profile came since (the older file would change records back; a dry run does not)
+    or the file was already interrupted AUTO_RERUNS times (a file that kills its worker must
+    not loop).
     Flushes: the caller commits."""
     run = db.session.get(ImportRun, run_id)
     if run is None or run.status != "interrupted" or run.profile is None:
         return None
-    later = db.session.scalar(select(ImportRun.id).where(
-        ImportRun.profile_id == run.profile_id, ImportRun.id > run.id).limit(1))
+    later = db.session.scalar(select(ImportRun.id).where(  # a dry run changes nothing back
+        ImportRun.profile_id == run.profile_id, ImportRun.id > run.id,
+        ImportRun.is_dry_run.is_(False)).limit(1))
     tries = db.session.scalar(select(func.count()).select_from(ImportRun).where(
         ImportRun.profile_id == run.profile_id, ImportRun.sha256 == run.sha256,
         ImportRun.status == "interrupted",

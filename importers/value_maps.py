@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models import ImportProfile, ImportRowError, ImportRun
 from app.search_text import fold, matches, words
 from app.services.record_rules import chunks
-from importers.values import cell_text
+from importers.values import cell_text, header_key
 from importers.vocabulary import choice_lookup, folded
 
 MAX_SOURCE = 255
@@ -316,12 +316,12 @@ def _mappable_columns(profile: ImportProfile) -> tuple[Any, dict[str, str]]:
                     if (kind := mappable_kind(parsed.entity, t.kind, t.name)) is not None}
 
 
-def _unmapped_errors(run: ImportRun, columns: list[str]) -> Any:
-    """The conditions of `run`'s errors that a mapping of one of `columns` would have
-    avoided (those mapped since are left out by `unmapped_values`)."""
+def _unmapped_errors(run: ImportRun) -> Any:
+    """The conditions of `run`'s errors that a mapping would have avoided (those of columns
+    that take none, and those mapped since, are left out by `unmapped_values`)."""
     return (ImportRowError.run_id == run.id,
             ImportRowError.message_id.in_(_mappable_messages()),
-            ImportRowError.column.in_(columns), ImportRowError.value.is_not(None))
+            ImportRowError.value.is_not(None))
 
 
 def unmapped_values(run: ImportRun, profile: ImportProfile,
@@ -335,10 +335,14 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
         return [], 0
     rows = db.session.execute(
         select(ImportRowError.column, ImportRowError.value, func.count())
-        .where(*_unmapped_errors(run, list(kinds)))
+        .where(*_unmapped_errors(run))
         .group_by(ImportRowError.column, ImportRowError.value)
         .execution_options(yield_per=1000)).tuples()
-    ran = _maps_of_run(run, profile)
+    # Headers match whatever their case and accents, as runs match them: a value the run
+    # failed under "Statut" is offered under the profile's "STATUT" now.
+    header_of = {header_key(header): header for header in kinds}
+    ran = {header_of[key]: maps for column, maps in _maps_of_run(run, profile).items()
+           if (key := header_key(column)) in header_of}
     # Per column, worked out once: the sources mapped by now and by the run, folded; the
     # run's targets and the sources it mapped to each; a choice column's codes.
     loose = {column: {fold(source): target for source, target in sources.items()}
@@ -353,7 +357,10 @@ def unmapped_values(run: ImportRun, profile: ImportProfile,
         for source, target in used.items():
             sources_of.setdefault(column, {}).setdefault(target, []).append(source)
     rows_of: dict[tuple[str, str], int] = {}
-    for column, value, count in rows:
+    for failed_column, value, count in rows:
+        column = header_of.get(header_key(failed_column or ""))
+        if column is None:
+            continue
         failed, mapped = value.strip(), parsed.value_maps.get(column, {})
         now = mapped.get(failed) or loose.get(column, {}).get(fold(failed))
         then = ran.get(column, {}).get(failed) or ran_loose.get(column, {}).get(fold(failed))

@@ -408,3 +408,9 @@ def parse_text(max_length: int) -> Callable[[Any], str | None]:
         return text
 
     return parse
+
+
+def header_key(header: str) -> str:
+    """Headers match whatever their case, accents and surrounding spaces."""
+    text = unicodedata.normalize("NFKD", str(header)).encode("ascii", "ignore").decode()
+    return " ".join(text.casefold().split())

@@ -2,6 +2,8 @@
 the case and accents, on CSV (the column path) and XLSX (the row path) alike."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import openpyxl
 import pytest
 from sqlalchemy.orm.attributes import flag_modified
@@ -180,3 +182,50 @@ def test_an_unknown_reference_keeps_the_files_value_on_the_row_path_too(
                                         "F1;C1;NX;A;1;10,00\n"))
     assert [(e.column, e.value, e.message_params) for e in row_errors(run)] == [
         ("Apporteur", "NX", {"ref": "NEX01"})]
+
+
+def test_a_workbook_date_offered_to_map_is_mapped_as_the_run_reads_it(
+        make_profile, run_import, make_partner, tmp_path):
+    """Excel turned the partner code "1-2" into a date: the run page offers the value to map,
+    the admin maps it to the partner, and the next run of the same file must take it."""
+    make_partner(external_ref="NEX01", name="Nexity")
+    profile = make_profile("accounts", {"Code": "external_ref", "Nom": "name",
+                                        "Apporteur": "partner.external_ref"})
+    workbook = openpyxl.Workbook()
+    for row in (["Code", "Nom", "Apporteur"], ["C1", "Un", datetime(2026, 1, 2)]):
+        workbook.active.append(row)
+    workbook.save(tmp_path / "clients.xlsx")
+    run = run_import(profile, tmp_path / "clients.xlsx")
+    assert run.failed == 1
+    offered, _total = unmapped_values(run, profile)
+    assert len(offered) == 1
+    feeds.map_value(profile, offered[0].column, offered[0].value, "NEX01")
+    db.session.commit()
+    again = run_import(profile, tmp_path / "clients.xlsx", force=True)
+    assert (again.failed, [(e.value, e.message) for e in row_errors(again)]) == (0, [])
+    assert by_key("accounts")["C1"].partner.external_ref == "NEX01"
+
+
+def test_the_last_runs_values_are_still_offered_once_a_header_changes_case(
+        make_profile, run_import, make_account, feed_file):
+    """The last run failed "Réglée" in the column "Statut". The admin then saves the mapping
+    screen from a sample whose header reads "STATUT" (headers match whatever their case: the
+    same column, its mappings kept). The run's value to map must still be offered, and
+    mapping it must take at the next run."""
+    make_account(external_ref="C1", name="Client Un")
+    columns = {"Réf": "external_ref", "N°": "number", "Client": "account.external_ref",
+               "Statut": "status", "Total": "total"}
+    profile = make_profile("invoices", columns, name="factures-statut")
+    path = feed_file("Réf;N°;Client;Statut;Total\nR1;F-001;C1;Réglée;120,00\n", name="n.csv")
+    run = run_import(profile, path)
+    assert run.failed == 1
+    assert [v.value for v in unmapped_values(run, profile)[0]] == ["Réglée"]
+    renamed = {("STATUT" if k == "Statut" else k): v for k, v in columns.items()}
+    feeds.update_profile(profile, {**profile.definition, "columns": renamed})
+    db.session.commit()
+    offered, _total = unmapped_values(run, profile)
+    assert [v.value for v in offered] == ["Réglée"]
+    feeds.map_value(profile, offered[0].column, offered[0].value, "paid")
+    db.session.commit()
+    again = run_import(profile, path, force=True)
+    assert again.failed == 0 and by_key("invoices")["R1"].status == "paid"

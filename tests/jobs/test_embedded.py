@@ -94,6 +94,30 @@ def test_an_interrupted_run_is_not_run_again_once_a_later_file_came(
     assert finished(run.id).status == "interrupted"
 
 
+def test_an_interrupted_run_is_run_again_when_only_a_dry_run_came_after_it(
+        app, tenant, make_profile, tmp_path):
+    """A dry run asked while the night's import ran writes nothing: the older file cannot
+    change back what it did, so the night's file still gets its second go."""
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    with write_feed(tmp_path / "nuit.csv", 20).open("rb") as stream:
+        run = feeds.create_run(profile, stream, "nuit.csv", source="upload")
+    run.status, run.worker_id = "running", DEAD_WORKER
+    db.session.commit()
+    with write_feed(tmp_path / "essai.csv", 3).open("rb") as stream:
+        dry = feeds.create_run(profile, stream, "essai.csv", source="upload", dry_run=True)
+    db.session.commit()
+    heartbeat.hold(dry.id)  # its upload's pool has it, waiting for the profile
+    try:
+        with tenant_context(tenant.id, SYSTEM):
+            assert recovery.interrupt_abandoned_runs() == [(run.id, tenant.id)]
+            again = recovery.rerun_interrupted(run.id)
+            db.session.commit()
+    finally:
+        heartbeat.let_go(dry.id)
+    assert again is not None, "the interrupted file is never run again"
+    assert again.sha256 == run.sha256 and not again.is_dry_run
+
+
 def test_a_file_that_keeps_killing_its_worker_is_not_run_again_forever(
         app, tenant, make_profile, tmp_path):
     profile = make_profile("accounts", COLUMNS, name="clients")
