@@ -198,12 +198,25 @@ def _flag(raw: Any) -> bool | None:
         raise InvalidValue(_l("Enter yes or no.")) from None
 
 
-def custom_converter(field: CustomField) -> Converter:
+def custom_converter(field: CustomField, profile: Profile) -> Converter:
     as_text = field.type in TEXT_CUSTOM_TYPES
+    # A date or a number is read as the profile reads the record's own (its pinned date
+    # format, its decimal point: 03/04/2025 is the 4th of March in %m/%d/%Y), then checked
+    # as the field checks it. A value the profile's own reading refuses is refused with the
+    # form's message, or with the format the profile pins (a month-first date, say).
+    read = make_date_parser(profile.date_format) if field.type == "date" else \
+        make_decimal_parser(profile.decimal) if field.type in ("decimal", "money") else None
+    pinned = (profile.date_format if field.type == "date" else profile.decimal) != "auto"
 
     def convert(raw: Any) -> Any:
         if as_text and isinstance(raw, int | float) and not isinstance(raw, bool):
             raw = cell_text(raw)
+        elif read is not None:
+            try:
+                raw = read(raw)
+            except InvalidValue:
+                if pinned:
+                    raise
         try:
             return coerce_value(field.type, raw, field.choices)
         except CustomValueError as exc:  # stored as its id and params, read in any language
@@ -271,7 +284,7 @@ def compile_columns(profile: Profile, header: list[str],
         if target.kind == "field":
             convert = field_converter(profile.entity, target.name, profile)
         elif target.kind == "custom":
-            convert = custom_converter(custom_fields[target.name])
+            convert = custom_converter(custom_fields[target.name], profile)
         elif target.kind == "line":
             convert = line_converter(target.name, profile)
         else:

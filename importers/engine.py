@@ -21,8 +21,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
-from functools import cached_property
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ from importers.keylog import KeyLog
 from importers.profile import Profile, Target
 from importers.readers import Limits, ReaderError, open_table, unquoted
 from importers.row_messages import cell_message
-from importers.values import InvalidValue, cell_text
+from importers.values import InvalidValue, cell_text, make_date_parser
 
 BATCH_ROWS = 10_000
 DIFF_SAMPLE = 20
@@ -117,6 +118,7 @@ class ImportEngine:
         # A profile's documents, when its rows name files of a ZIP archive (set by `opened`).
         self.documents: documents.RowDocuments | None = None
         self.ref_cells: dict[str, int] = {}  # a reference's column in the file, by target
+        self.day_cells: frozenset[int] = frozenset()  # the file's columns of dates
 
     # -- reading and converting (no database writes) -------------------------------------
 
@@ -253,6 +255,7 @@ class ImportEngine:
         if self.documents is not None:
             missing += self.documents.bind(table.header)
         self.ref_cells = {c.target.name: c.index for c in columns if c.target.kind == "ref"}
+        self.day_cells = frozenset(c.index for c in columns if self._takes_a_day(c.target))
         if missing:
             raise ReaderError(_l("Columns missing from the file: %(names)s."),
                               names=", ".join(missing))
@@ -378,11 +381,17 @@ class ImportEngine:
             value=None if problem.value is None else _error_value(problem.value),
             message=message, message_id=message_id,
             message_params=jsonable(problem.params) or None,
-            raw=[_raw_text(c, self.profile) for c in cells])
+            raw=[_raw_text(c, self.profile, n in self.day_cells) for n, c in enumerate(cells)])
         if self.held_errors is None:
             db.session.add(error)
         else:
             self.held_errors.append(error)
+
+    def _takes_a_day(self, target: Target) -> bool:
+        if target.kind == "field":
+            return self.entity.field(target.name).type == "date"
+        field = self.custom_fields.get(target.name) if target.kind == "custom" else None
+        return field is not None and field.type == "date"
 
     @contextmanager
     def errors_after_write(self) -> Iterator[None]:
@@ -877,17 +886,30 @@ def _error_value(value: Any) -> str:
     return str(value).strip()[:1000]
 
 
-def _raw_text(cell: Any, profile: Profile) -> str | None:
-    """A cell of the errors file, as a text field would read it: fixed and sent back (as CSV),
-    its key matches the record it names (12345, not 12,345), and a workbook's date or decimal
-    is written as the profile's pinned format reads it (15/03/2025, 99,99)."""
+def _raw_text(cell: Any, profile: Profile, day: bool = False) -> str | None:
+    """A cell of the errors file, as the same profile reads it back once fixed and sent back
+    (as CSV): a text field's cell as the run read it (its key matches the record it names:
+    12345, not 12,345), a decimal written out (0.00005, not 5e-05) with the profile's
+    decimal point (99,99), and in a column of dates (`day`) the day the run read, in the
+    profile's date format: a date and time as its day, an Excel serial number as its date."""
     if cell is None or isinstance(cell, str):
         return cell
-    if profile.date_format != "auto" and isinstance(cell, date) \
-            and (not isinstance(cell, datetime) or cell.time() == time()):
-        return cell.strftime(profile.date_format)
+    if day:
+        try:
+            found = _day_reader(profile.date_format)(cell)
+        except InvalidValue:
+            found = None
+        if found is not None:
+            return found.isoformat() if profile.date_format == "auto" \
+                else found.strftime(profile.date_format)
     text = cell_text(cell)
-    if profile.decimal == "," and isinstance(cell, float) and "." in text \
-            and "e" not in text:
+    if isinstance(cell, float) and "e" in text:
+        text = format(Decimal(repr(cell)), "f")
+    if profile.decimal == "," and isinstance(cell, float) and "." in text:
         return text.replace(".", ",")
     return text
+
+
+@lru_cache(maxsize=16)
+def _day_reader(date_format: str) -> Callable[[Any], date | None]:
+    return make_date_parser(date_format)

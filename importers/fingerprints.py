@@ -26,7 +26,10 @@ from app.models import CustomField
 from app.values import local_zone
 from importers.profile import Profile
 
-FORMAT = 1  # raise when a change of the engine makes a row convert differently
+# Raise when a change of the engine makes a row convert differently. 2: currencies, years
+# and date order checked as every write checks them; custom dates and numbers read in the
+# profile's formats.
+FORMAT = 2
 DIGEST_BYTES = 16
 SEPARATOR = "\x00"
 

@@ -57,9 +57,13 @@ for _n, _p in enumerate(PROFILES):
 for _type in sorted(FIELD_TYPES):
     _custom = CustomField(key=_type, type=_type, entity="accounts",
                           choices=["Or", "Argent", "Bronze"] if "choice" in _type else [])
-    IMPORTER.append((f"custom.{_type}", convert.custom_converter(_custom), "auto"))
+    IMPORTER.append((f"custom.{_type}", convert.custom_converter(_custom, PROFILES[0]), "auto"))
 IMPORTER.append(("bool", values.parse_bool, "auto"))
 IMPORTER.append(("int", values.parse_int, "auto"))
+for _p in PROFILES[1:]:  # custom dates and numbers follow the profile's settings too
+    for _type in ("date", "decimal", "money"):
+        _custom = CustomField(key=_type, type=_type, entity="accounts", choices=[])
+        IMPORTER.append((f"custom.{_type}", convert.custom_converter(_custom, _p), _p.decimal))
 FORMS: list[Callable[[Any], Any]] = [form_values.parse_decimal, form_values.parse_integer,
                                      form_values.parse_date, form_values.parse_bool]
 CONVERTERS = len(IMPORTER) + len(FORMS) + 1  # the last one: number formats

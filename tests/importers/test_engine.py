@@ -563,6 +563,33 @@ def test_a_pinned_date_format_reads_american_dates(customers, make_profile, run_
     assert "12/31/2025" in in_english(error) and "%m" not in in_english(error)
 
 
+def test_a_custom_date_follows_the_profile_s_month_first_date_format(
+        customers, make_profile, run_import, make_custom_field, feed_file):
+    """03/04/2025 is the 4th of March in a %m/%d/%Y feed, in a custom field as in the record's
+    own dates: never silently the 3rd of April."""
+    make_custom_field("contacts", "dispo", "date")
+    profile = make_profile("contacts", {"Réf": "external_ref", "Client": "account.external_ref",
+                                        "Nom": "last_name", "Dispo": "custom.dispo"},
+                           date_format="%m/%d/%Y")
+    run = run_import(profile, feed_file("Réf;Client;Nom;Dispo\nK1;C001;Martin;03/04/2025\n"
+                                        "K2;C001;Durand;03/15/2025\n"))
+    assert (run.created, run.failed) == (2, 0), [e.message for e in row_errors(run)]
+    assert {c.external_ref: c.custom["dispo"] for c in records("contacts")} == {
+        "K1": "2025-03-04", "K2": "2025-03-15"}
+
+
+def test_a_custom_decimal_follows_the_profile_s_decimal_point(
+        customers, make_profile, run_import, make_custom_field, feed_file):
+    """With the decimal point pinned to ".", 1,234 is a thousand and more, as in an amount."""
+    make_custom_field("contacts", "cout", "decimal")
+    profile = make_profile("contacts", {"Réf": "external_ref", "Client": "account.external_ref",
+                                        "Nom": "last_name", "Coût": "custom.cout"},
+                           decimal=".", delimiter=";")
+    run = run_import(profile, feed_file("Réf;Client;Nom;Coût\nK1;C001;Martin;1,234\n"))
+    assert (run.created, run.failed) == (1, 0), [e.message for e in row_errors(run)]
+    assert records("contacts")[0].custom["cout"] == "1234"
+
+
 @pytest.mark.parametrize("amount", [
     f"1{NBSP}234,56", f"1{NNBSP}234,56", "1 234,56", "1234,56", "1.234,56", "1,234.56",
     "1234.56", "1 234,56 €"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 
 import openpyxl
 import pytest
@@ -19,6 +19,7 @@ from tests.importers.test_archives import archive, cv_profile, word_file  # noqa
 INVOICES = {"N° facture": "number", "Réf": "external_ref", "Code client": "account.external_ref",
             "Date": "issued_on", "Montant TTC": "total"}
 HEADER = ";".join(INVOICES) + "\n"
+CONTACTS = {"Réf": "external_ref", "Client": "account.external_ref", "Nom": "last_name"}
 pytestmark = pytest.mark.usefixtures("customers")
 
 
@@ -193,3 +194,75 @@ def test_a_full_file_with_line_and_error_columns_of_its_own_still_archives(
     assert again.archived == 1
     assert sorted(a.external_ref for a in records("accounts") if a.archived_at is None) \
         == ["A1", "C001"]
+
+
+def _customer_fixed(rows: list[list[str]], column: int) -> list[list[str]]:
+    for row in rows[1:]:
+        row[column] = "C001"  # the only thing that was wrong
+    return rows
+
+
+def test_a_workbook_date_given_as_a_serial_number_comes_back_as_that_date(
+        make_profile, run_import, tmp_path):
+    # An ERP's workbook whose date column is a plain number (General format): 45731 is
+    # 15/03/2025, and the run reads it so. Only the customer was wrong.
+    profile = make_profile("invoices", INVOICES)
+    run = run_import(profile, _workbook(tmp_path, [list(INVOICES),
+                                                   ["F1", "R1", "C999", 45731, 10]]))
+    assert [e.column for e in row_errors(run)] == ["Code client"]
+    again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 2), tmp_path))
+    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
+    assert records("invoices")[0].issued_on == date(2025, 3, 15)
+
+
+def test_a_workbook_date_with_a_time_comes_back_through_a_pinned_date_format(
+        make_profile, run_import, tmp_path):
+    profile = make_profile("invoices", INVOICES, date_format="%d/%m/%Y")
+    run = run_import(profile, _workbook(tmp_path, [
+        list(INVOICES), ["F1", "R1", "C999", datetime(2025, 3, 15, 14, 30), 10]]))
+    assert [e.column for e in row_errors(run)] == ["Code client"]
+    again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 2), tmp_path))
+    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
+    assert records("invoices")[0].issued_on == date(2025, 3, 15)
+
+
+def test_a_workbook_date_with_a_time_comes_back_into_a_custom_date_field(
+        make_profile, run_import, make_custom_field, tmp_path):
+    make_custom_field("contacts", "dispo", "date")
+    columns = {**CONTACTS, "Disponibilité": "custom.dispo"}
+    profile = make_profile("contacts", columns)
+    run = run_import(profile, _workbook(tmp_path, [
+        list(columns), ["K1", "C999", "Martin", datetime(2025, 3, 15, 9, 0)]]))
+    assert [e.column for e in row_errors(run)] == ["Client"]
+    again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 1), tmp_path))
+    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
+    assert records("contacts")[0].custom["dispo"] == "2025-03-15"
+
+
+def test_a_workbook_date_of_a_month_first_profile_keeps_its_day_in_a_custom_date_field(
+        make_profile, run_import, make_custom_field, tmp_path):
+    # A US feed: the profile pins %m/%d/%Y. The workbook's real date 4 March 2025 is written
+    # "03/04/2025" in the errors file, then read back day first: 3 April.
+    make_custom_field("contacts", "dispo", "date")
+    columns = {**CONTACTS, "Disponibilité": "custom.dispo"}
+    profile = make_profile("contacts", columns, date_format="%m/%d/%Y")
+    run = run_import(profile, _workbook(tmp_path, [
+        list(columns), ["K1", "C999", "Martin", date(2025, 3, 4)]]))
+    assert [e.column for e in row_errors(run)] == ["Client"]
+    again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 1), tmp_path))
+    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
+    assert records("contacts")[0].custom["dispo"] == "2025-03-04"
+
+
+def test_a_very_small_workbook_number_comes_back_as_a_number(
+        make_profile, run_import, make_custom_field, tmp_path):
+    # 0.00005 (a unit cost) is a float whose str() is "5e-05": the errors file writes that.
+    make_custom_field("contacts", "cout", "decimal")
+    columns = {**CONTACTS, "Coût": "custom.cout"}
+    profile = make_profile("contacts", columns)
+    run = run_import(profile, _workbook(tmp_path, [list(columns),
+                                                   ["K1", "C999", "Martin", 0.00005]]))
+    assert [e.column for e in row_errors(run)] == ["Client"]
+    again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 1), tmp_path))
+    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
+    assert records("contacts")[0].custom["cout"] == "0.00005"

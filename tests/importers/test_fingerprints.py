@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+import importers.convert as convert
+import importers.fingerprints as fingerprints
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import CustomField, ImportRun
@@ -472,3 +474,23 @@ def test_a_change_of_the_local_time_zone_converts_datetime_cells_again(
     db.session.expire_all()
     assert by_key("activities")["A1"].due_at == datetime(2026, 10, 1, 10, 0, tzinfo=UTC), (
         f"skipped as unchanged: {run.fingerprinted} fingerprinted, {run.updated} updated")
+
+
+def test_a_row_fingerprinted_under_older_conversion_rules_is_converted_again(
+        world, make_profile, feed_file, run_import, monkeypatch):
+    """Feeds of FORMAT 1 stored "€" as the currency "€"; the rules of every write refuse it
+    since. A tenant upgraded with such records must see the row fail at the next night, as
+    any file not fingerprinted yet would, not counted unchanged forever."""
+    profile = make_profile("invoices", {"Réf": "external_ref", "N°": "number",
+                                        "Client": "account.external_ref", "Total": "total",
+                                        "Devise": "currency"}, name="factures-devise")
+    path = feed_file("Réf;N°;Client;Total;Devise\nR1;F-001;C1;120,00;€\n"
+                     "R2;F-002;C1;80,00;EUR\n", name="devises.csv")
+    with monkeypatch.context() as before:  # the engine of FORMAT 1: no currency check
+        before.setattr(fingerprints, "FORMAT", 1)
+        before.setattr(convert, "is_currency_code", lambda text: True)
+        first = run_import(profile, path, force=True)
+    assert first.created == 2 and by_key("invoices")["R1"].currency == "€"
+    after = run_import(profile, path, force=True)
+    assert [error.line for error in row_errors(after)] == [2], (
+        f"R1 skipped as unchanged: {after.fingerprinted} fingerprinted, {after.failed} failed")
