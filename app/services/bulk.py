@@ -110,6 +110,14 @@ class _Upsert:
     def run(self, items: list[BulkItem]) -> None:
         self._keys(items)
         live = [item for item in items if not item.errors]
+        self._plan(live)
+        self._write([item for item in live if item.row is not None and not item.errors])
+        for item in items:
+            if item.errors:
+                item.status, item.id = "error", None
+
+    def _plan(self, live: list[BulkItem]) -> None:
+        """Each item checked and planned: created, updated or unchanged (or in error)."""
         for item in live:
             self._clean(item)
         live = self._resolve([item for item in live if not item.errors])
@@ -121,15 +129,13 @@ class _Upsert:
                                              in existing])
         for item in live:
             current = existing.get(item.external_ref)
+            if item.errors:  # its key another's, or a record it may not change
+                continue
             if current is None:
                 self._plan_create(item)
             else:
                 self._plan_update(item, current, existing_lines.get(current["id"])
                                   if self.entity.line_model is not None else None)
-        self._write([item for item in live if item.row is not None and not item.errors])
-        for item in items:
-            if item.errors:
-                item.status, item.id = "error", None
 
     # -- checking -------------------------------------------------------------------------
 
@@ -220,17 +226,28 @@ class _Upsert:
 
     def _existing(self, items: list[BulkItem]) -> dict[str, dict[str, Any]]:
         """The records the items name, by external_ref; a reference held by a record out of
-        `user`'s sight is refused as already used."""
-        names = ["id", *(a for a in self.attrs if a != "external_ref"), "custom"]
+        `user`'s sight is refused as already used, a record he sees but may not change
+        (app/policies.can_change) as such."""
+        own_only = self.model is m.Activity and self.restricted
+        names = ["id", *(a for a in self.attrs if a != "external_ref"), "custom",
+                 *(["created_by_id"] if own_only else [])]
         found = self.writer.current(names, [item.external_ref for item in items])
         for key, record in found.items():
             record["external_ref"] = key
         seen = self._visible(self.model, {record["id"] for record in found.values()})
         for item in items:
             record = found.get(item.external_ref)
-            if record is not None and record["id"] not in seen:
+            if record is None:
+                continue
+            if record["id"] not in seen:
                 item.errors["external_ref"] = _("This reference is already used.")
                 del found[item.external_ref]
+            elif own_only:
+                creator = record.pop("created_by_id")
+                if creator is None or creator != getattr(self.user, "id", None):
+                    # An agent changes his own activities only; a partner's token has none.
+                    item.errors["external_ref"] = _("You may not change this record.")
+                    del found[item.external_ref]
         return found
 
     def _partners_of_accounts(self, items: list[BulkItem],
@@ -238,8 +255,11 @@ class _Upsert:
         """The partner of each customer a document may take its partner from."""
         if not takes_account_partner(self.entity):
             return
-        wanted = {record["account_id"] for record in existing.values()
-                  if record["partner_id"] is None} - {None} - set(self.account_partners)
+        emptied = {item.external_ref for item in items if "partner_id" in item.values
+                   and item.values["partner_id"] is None}  # defaults to the customer's again
+        wanted = {record["account_id"] for key, record in existing.items()
+                  if record["partner_id"] is None or key in emptied} \
+            - {None} - set(self.account_partners)
         self.account_partners.update(partners_of_accounts(sorted(wanted)))
 
     # -- planning -------------------------------------------------------------------------
@@ -299,15 +319,28 @@ class _Upsert:
 
         def write_all() -> None:
             self._write_items([item for n, item in enumerate(items) if n not in apart])
-            write_each([items[n] for n in sorted(apart)], lambda item: self._write_items([item]),
-                       self._refused, (_OutOfReach,))
+            write_each([items[n] for n in sorted(apart) if items[n].row is not None],
+                       lambda item: self._write_items([item]), self._refused, (_OutOfReach,))
 
         def set_apart() -> bool:
             apart.update(self.writer.clashing([item.row for item in items]))
+            self._plan_again([items[n] for n in apart if items[n].status == "created"])
             return bool(apart)
 
         write_batch(write_all, items, lambda item: self._write_items([item]), self._refused,
                     (_OutOfReach,), set_apart)
+
+    def _plan_again(self, created: list[BulkItem]) -> None:
+        """Items planned as new whose external_ref a record holds by now (another call with
+        the same items, a client's retry, committed while this one was planned): planned
+        again, as updates of that record, rather than refused as taken."""
+        taken = set(self.sql.existing(["id"], [item.external_ref for item in created]))
+        again = [item for item in created if item.external_ref in taken]
+        for item in again:
+            item.status = item.id = item.row = item.audit = item.lines = None
+            item.values, item.new_lines = {}, False
+        if again:
+            self._plan(again)
 
     def _refused(self, item: BulkItem, exc: Exception) -> None:
         if isinstance(exc, IntegrityError | self.sql.dialect.dbapi.IntegrityError):
@@ -322,6 +355,7 @@ class _Upsert:
             item.id = None
 
     def _write_items(self, items: list[BulkItem]) -> None:
+        items = [item for item in items if item.row is not None]  # none: planned unchanged
         writer = self.writer
         creates = [item for item in items if item.status == "created"]
         updates = [item for item in items if item.status == "updated"]

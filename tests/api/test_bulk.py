@@ -2,6 +2,7 @@
 items kept when others fail, the same rules and audit trail as one record at a time."""
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -225,6 +226,52 @@ def test_on_sqlite_a_call_writes_its_items_without_a_savepoint(en_client, world,
 def test_a_document_takes_its_customers_partner(en_client, world):
     made = bulk(en_client, "invoices", [invoice("P1")])["items"][0]
     assert en_client.get(f"/api/v1/invoices/{made['id']}").get_json()["partner_ref"] == "P001"
+
+
+def test_an_item_emptying_the_partner_gives_the_customers_back_as_patch_does(en_client, world):
+    """A document's partner defaults to its customer's: PATCH {"partner_ref": null} gives it
+    back, and so does the same bulk item."""
+    first, second = (i["id"] for i in bulk(en_client, "invoices", [invoice("P1"),
+                                                                   invoice("P2")])["items"])
+    patched = en_client.patch(f"/api/v1/invoices/{first}", json={"partner_ref": None})
+    assert patched.status_code == 200 and patched.get_json()["partner_ref"] == "P001"
+    answer = bulk(en_client, "invoices", [{"external_ref": "P2", "partner_ref": None}])
+    assert answer["items"][0]["status"] == "unchanged", answer["items"][0]
+    assert en_client.get(f"/api/v1/invoices/{second}").get_json()["partner_ref"] == "P001"
+
+
+def test_two_calls_of_the_same_new_items_at_once_create_them_once_and_fail_none(
+        app, en_client, world, backend, monkeypatch):
+    """A client's retry after a timeout, or two workers of one export: both calls read "no
+    such record" before either writes. The second finds the records the first made, and
+    answers them unchanged, not "This reference is already used." for its own keys."""
+    if backend != "postgresql":
+        pytest.skip("concurrent writers: SQLite has one at a time")
+    barrier = threading.Barrier(2, timeout=20)
+    write = bulk_service._Upsert._write
+
+    def after_both_read(self, items):
+        barrier.wait()
+        return write(self, items)
+
+    monkeypatch.setattr(bulk_service._Upsert, "_write", after_both_read)
+    items = [invoice(f"K{n}") for n in range(30)]
+    answers = {}
+
+    def call(name):
+        client = app.test_client()
+        client.environ_base.update(en_client.environ_base)
+        answers[name] = client.post("/api/v1/invoices/bulk", json={"items": items}).get_json()
+
+    threads = [threading.Thread(target=call, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted((a["created"], a["unchanged"], a["failed"]) for a in answers.values()) == [
+        (0, 30, 0), (30, 0, 0)]
+    assert db.session.scalar(select(db.func.count(Invoice.id)).where(
+        Invoice.external_ref.like("K%"))) == 30
 
 
 def test_the_call_is_refused_whole_only_when_it_is_not_a_list_of_items(app, en_client, world,

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.services.attachments import add_attachment
 from tests.api.conftest import PARTNERS_PROFILE, bearer, problem
 from tests.api.records_support import english
+from tests.api.test_bulk import invoice
 from tests.conftest import PASSWORD, login, page_text
 
 MAY_NOT_PARTNERS = "Partners are managed by the tenant's staff: you may not change them."
@@ -404,3 +405,38 @@ def test_a_partner_token_answer_is_recorded_as_one_given_in_the_extranet(
         assert event.after["answered_by_label"] == quote.answered_by_label
     staff = login(app.test_client(), make_user("sales"))
     assert token_label in page_text(staff.get(f"/alpha/quotes/{by_token.id}"))
+
+
+def test_a_partner_token_changes_no_activity_of_the_staff_through_bulk(
+        partner_client, world, tenant, make_activity):
+    """A token reads its customers' shared activities but changes none (PATCH: 403, an
+    agent changes his own only): the same change as a bulk item is refused too."""
+    shared = make_activity(account=world.account.id, subject="Partagée", external_ref="ACT-1")
+    tenant.is_portal_activities_enabled = True
+    db.session.commit()
+    url = f"/api/v1/activities/{shared.id}"
+    etag = partner_client.get(url).headers["ETag"]
+    problem(partner_client.patch(url, json={"subject": "Changée"}, headers={"If-Match": etag}),
+            403)
+    answer = partner_client.post("/api/v1/activities/bulk", json={"items": [
+        {"external_ref": "ACT-1", "subject": "Changée"}]}).get_json()
+    assert [(i["status"], i.get("errors")) for i in answer["items"]] == [
+        ("error", {"external_ref": ["You may not change this record."]})]
+    db.session.expire_all()
+    assert db.session.get(m.Activity, shared.id).subject == "Partagée"
+
+
+def test_a_partner_tokens_item_emptying_the_partner_gives_it_back_as_its_patch_does(
+        partner_client, world):
+    """PATCH {"partner_ref": null}: the partner defaults to the customer's, its own; the same
+    bulk item is taken alike, not refused as leaving the token's partner."""
+    made = partner_client.post("/api/v1/invoices/bulk", json={"items": [
+        invoice("T1"), invoice("T2")]}).get_json()
+    assert [i["status"] for i in made["items"]] == ["created", "created"]
+    url = f"/api/v1/invoices/{made['items'][0]['id']}"
+    etag = partner_client.get(url).headers["ETag"]
+    patched = partner_client.patch(url, json={"partner_ref": None}, headers={"If-Match": etag})
+    assert patched.status_code == 200 and patched.get_json()["partner_ref"] == "P001"
+    answer = partner_client.post("/api/v1/invoices/bulk", json={"items": [
+        {"external_ref": "T2", "partner_ref": None}]}).get_json()
+    assert answer["items"][0]["status"] == "unchanged", answer["items"][0]
