@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from app.document_text import UnreadableDocument, extract_text, media_type_of
 from app.extensions import db
+from app.models import ImportRun
 from app.services.attachments import ReadDocument, attach_documents
 from app.zip_members import MemberError, Refusal
 from importers.archives import (
@@ -55,16 +56,27 @@ def opened(engine: ImportEngine) -> Iterator[Path]:
         yield engine.path
         return
     archive = None
-    if is_zip(engine.path):
+    source = engine.path if is_zip(engine.path) else _archive_of(engine.run.documents_run_id)
+    if source is not None:
         work_dir = Path(current_app.config["FILES_DIR"]) / "tmp"
-        archive = open_archive(engine.path, zip_limits(current_app.config), work_dir)
+        archive = open_archive(source, zip_limits(current_app.config), work_dir)
     engine.documents = RowDocuments(engine, archive)
     try:
-        yield archive.metadata if archive is not None else engine.path
+        yield archive.metadata if source == engine.path else engine.path
         engine.documents.finish()
     finally:
         if archive is not None:
             archive.close()
+
+
+def _archive_of(run_id: int | None) -> Path | None:
+    """The ZIP archive of run `run_id`, when it is kept: the documents of an errors file of
+    it sent back fixed (app/services/feeds.import_corrected_file)."""
+    from app.services.feeds import run_file_path
+
+    run = db.session.get(ImportRun, run_id) if run_id is not None else None
+    path = run_file_path(run) if run is not None else None
+    return path if path is not None and path.exists() and is_zip(path) else None
 
 
 class RowDocuments:

@@ -103,6 +103,10 @@ class ImportRun(TenantScoped, db.Model):
     archived: Mapped[int] = mapped_column(default=0)
     # Files it attached to records (an archive's documents; those they replaced go).
     attached: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The run whose ZIP archive holds the documents its rows name: an archive's errors file
+    # sent back fixed from that run's page is its metadata file alone.
+    documents_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_runs.id", ondelete="SET NULL"))
     # Field-by-field changes of the first updated rows (dry runs show what would change).
     diff_sample: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     # Its revert (app/services/import_revert.py): when, by whom, and what it did.

@@ -138,13 +138,17 @@ def _store_upload(stream: IO[bytes]) -> tuple[Path, str, int]:
 
 
 def create_run(profile: ImportProfile, stream: IO[bytes], file_name: str, *, source: str,
-               dry_run: bool = False, force: bool = False) -> ImportRun:
-    """Queue a run of `profile` on an uploaded file (kept with the run, for re-runs)."""
+               dry_run: bool = False, force: bool = False,
+               documents_run_id: int | None = None) -> ImportRun:
+    """Queue a run of `profile` on an uploaded file (kept with the run, for re-runs);
+    `documents_run_id`: the run whose archive holds the documents its rows name."""
     if not profile.is_active:
         raise ValidationError({"profile": _("This profile is deactivated.")})
     tmp, sha256, size = _store_upload(stream)
-    return _queue_stored(profile, tmp, file_name, sha256, size, source=source,
-                         dry_run=dry_run, force=force)
+    run = _queue_stored(profile, tmp, file_name, sha256, size, source=source,
+                        dry_run=dry_run, force=force)
+    run.documents_run_id = documents_run_id
+    return run
 
 
 def create_run_from_file(profile: ImportProfile, path: Path, file_name: str, *, source: str,
@@ -213,8 +217,11 @@ def import_corrected_file(run: ImportRun, stream: IO[bytes], file_name: str) -> 
     (a dry run's correction is a dry run too)."""
     if run.profile is None:
         raise ValidationError({"profile": _("The profile no longer exists.")})
+    # An archive's errors file is its metadata file: its documents stay in the archive.
+    documents_run_id = (run.documents_run_id or run.id) \
+        if run.profile.definition.get("documents") else None
     return create_run(run.profile, stream, file_name, source="upload", dry_run=run.is_dry_run,
-                      force=run.is_forced)
+                      force=run.is_forced, documents_run_id=documents_run_id)
 
 
 def _run_file_again(run: ImportRun, *, dry_run: bool, force: bool) -> ImportRun:
@@ -224,4 +231,4 @@ def _run_file_again(run: ImportRun, *, dry_run: bool, force: bool) -> ImportRun:
         raise ValidationError({"profile": _("The profile no longer exists.")})
     with run_file_path(run).open("rb") as stream:
         return create_run(profile, stream, run.file_name, source=run.source, dry_run=dry_run,
-                          force=force)
+                          force=force, documents_run_id=run.documents_run_id)

@@ -10,9 +10,14 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 from flask_babel import force_locale
+from sqlalchemy import select
 
+from app.extensions import db
+from app.models import Attachment, ImportRun
+from app.services import feeds
+from importers import runs
 from importers.errors_csv import stream_errors_csv
-from tests.importers.conftest import records, row_errors
+from tests.importers.conftest import by_key, records, row_errors
 from tests.importers.test_archives import HEADER as CV_HEADER
 from tests.importers.test_archives import archive, cv_profile, word_file  # noqa: F401
 
@@ -266,3 +271,30 @@ def test_a_very_small_workbook_number_comes_back_as_a_number(
     again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 1), tmp_path))
     assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
     assert records("contacts")[0].custom["cout"] == "0.00005"
+
+
+def test_an_archive_run_s_errors_file_sent_back_from_its_page_takes_its_documents(
+        tmp_path, tenant, cv_profile, run_import):  # noqa: F811
+    """An archive's errors file is its metadata file alone: sent back fixed from the run's
+    page ("Upload the corrected file"), its rows' documents are read from that run's
+    archive, and so again when the corrected run is run again."""
+    path = archive(tmp_path, ["K1;C9;Lefèvre;Hélène;Dév;;lefevre.docx",
+                              "K2;C1;Martin;Paul;Compta;;"],
+                   {"lefevre.docx": word_file("Hélène Lefèvre, développeuse")})
+    run = run_import(cv_profile, path)
+    assert (run.created, [e.column for e in row_errors(run)]) == (1, ["Client"])
+    rows = _errors_rows(run)
+    rows[1][1] = "C1"  # the customer was wrong, the CV was in the archive
+    with _send_back(rows, tmp_path).open("rb") as stream:
+        corrected = feeds.import_corrected_file(run, stream, "erreurs-corrigees.csv")
+    db.session.commit()
+    done = runs.run_import(corrected.id, tenant.id, max_wait=0)
+    db.session.expire_all()
+    again = db.session.get(ImportRun, done.id)
+    assert (again.created, again.failed, again.attached) == (1, 0, 1), \
+        [e.message for e in row_errors(again)]
+    contact = by_key("contacts")["K1"]
+    [attached] = db.session.scalars(select(Attachment).where(
+        Attachment.record_type == "contacts", Attachment.record_id == contact.id)).all()
+    assert attached.file_name == "lefevre.docx"
+    assert feeds.rerun(again).documents_run_id == run.id
