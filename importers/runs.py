@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -93,13 +93,31 @@ def _claim_when_free(run: ImportRun, max_wait: float | None) -> bool:
 # -- the profile's lock: two runs of one profile never run at once ---------------------------
 
 def claim(run: ImportRun) -> bool:
-    """Take the profile's lock for `run`; False when another run holds it."""
+    """Take the profile's lock for `run`; False when another run holds it, or when an
+    earlier run of the profile waits for it: a profile's files go in the order they came,
+    whichever worker is free first (a night's file must not change back the next one's)."""
+    if _earlier_waiting(run):
+        db.session.commit()  # the read's transaction ends, as the lock's does
+        return False
     result = db.session.execute(
         update(ImportProfile).where(ImportProfile.id == run.profile_id,
                                     ImportProfile.locked_by_run_id.is_(None))
         .values(locked_by_run_id=run.id).execution_options(synchronize_session=False))
     db.session.commit()
     return result.rowcount == 1
+
+
+def _earlier_waiting(run: ImportRun) -> bool:
+    """Whether an earlier run of the profile is queued or running, and alive: beaten for by
+    the process that holds it within IMPORT_STALE_SECONDS (one that no process holds any
+    more is left to the recovery, and no longer holds the later ones back)."""
+    alive = datetime.now(UTC) - timedelta(
+        seconds=float(current_app.config["IMPORT_STALE_SECONDS"]))
+    return db.session.scalar(select(ImportRun.id).where(
+        ImportRun.profile_id == run.profile_id, ImportRun.id < run.id,
+        ImportRun.status.in_(LIVE),
+        func.coalesce(ImportRun.heartbeat_at, ImportRun.created_at) >= alive).limit(1)) \
+        is not None
 
 
 def release(run: ImportRun) -> None:

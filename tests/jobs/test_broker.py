@@ -15,7 +15,7 @@ from redis import Redis
 from rq import Queue
 
 from app.extensions import db
-from app.models import ImportRun, SchedulerLease
+from app.models import Account, ImportRun, SchedulerLease
 from importers import jobs as import_jobs
 from importers import runs
 from tests.jobs.conftest import COLUMNS, accounts_state, finished, wait_for, write_feed
@@ -69,6 +69,32 @@ def test_a_worker_killed_mid_import_is_recovered_and_run_again_to_a_clean_runs_s
         timeout=180)
     assert again.status == "succeeded" and worker_pid(again) == second.pid
     assert accounts_state() == expected
+
+
+def test_two_workers_run_one_profiles_files_in_the_order_they_came(
+        broker, spawn, tenant, make_profile, tmp_path):
+    """Three nightly files of one profile, sent one after the other (a large one, then two
+    that each change one customer's city), taken by two workers: one at a time, and in the
+    order they came, so that the last file's value is the one kept."""
+    profile = make_profile("accounts", COLUMNS, name="clients")
+    first = queue(profile, write_feed(tmp_path / "night1.csv", 40_000))
+    later = []
+    for night, city in ((2, "Lyon"), (3, "Nantes")):
+        path = tmp_path / f"night{night}.csv"
+        path.write_text(f"Code client;Raison sociale;Ville\nC0000000;Client 0;{city}\n",
+                        encoding="utf-8")
+        later.append(queue(profile, path))
+    for run in (first, *later):
+        import_jobs.submit(broker, run.id, tenant.id)
+    spawn("worker")
+    spawn("worker")
+    ended = [wait_for(lambda run_id=run.id: finished(run_id), timeout=240)
+             for run in (first, *later)]
+    assert [run.status for run in ended] == ["succeeded"] * 3
+    order = [run.id for run in sorted(ended, key=lambda run: run.started_at)]
+    assert order == [first.id, *(run.id for run in later)]
+    city = db.session.scalar(db.select(Account.city).where(Account.external_ref == "C0000000"))
+    assert city == "Nantes"
 
 
 def test_a_webhook_is_delivered_by_a_worker_process(broker, spawn, tenant, monkeypatch):
