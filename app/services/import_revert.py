@@ -533,7 +533,10 @@ def _referred_to(entity: Entity, runs: list[ImportRun], ids: set[int]) -> set[in
     created = _stamped(entity, runs)
     found: set[int] = set()
     for column in columns:
-        found |= set(db.session.scalars(select(column).where(column.in_(created)).distinct()))
+        query = select(column).where(column.in_(created))
+        if column.class_ is Attachment:  # a customer's own file the runs attached goes with it
+            query = query.where(Attachment.id.not_in(_attached_by(runs)))
+        found |= set(db.session.scalars(query.distinct()))
     found |= set(db.session.scalars(select(Attachment.record_id).where(
         Attachment.record_type == entity.name, Attachment.record_id.in_(created),
         Attachment.id.not_in(_attached_by(runs))).distinct()))

@@ -4,6 +4,7 @@ archived comes back; a record changed since by someone else is left alone and li
 run announces the same and writes nothing; the revert is audited."""
 from __future__ import annotations
 
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,14 @@ from sqlalchemy import select
 from app.entities import ENTITIES
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import ApiToken, AuditEvent, ImportRun, User
+from app.models import ApiToken, Attachment, AuditEvent, ImportRun, User
 from app.services.import_revert import revert_run
 from app.services.record_rules import snapshot
 from app.services.records import create_record, update_record
 from app.services.tokens import create_token
 from importers import runs
 from tests.importers.conftest import by_key, records
+from tests.importers.test_archives import pdf_file
 from tests.importers.test_empty_cells import IMPORTABLE, _cell, _columns, _mapped
 
 
@@ -181,6 +183,26 @@ def test_a_created_account_with_invoices_since_is_archived_not_deleted(
     assert "A2" not in left
     assert left["A1"].archived_at is not None
     assert by_key("invoices", "number")["F-1"].account_id == accounts["A1"].id
+
+
+def test_a_customer_an_archive_created_goes_with_its_own_file(tmp_path, make_profile,
+                                                              run_import):
+    """A customer's file points at him (attachments.account_id): the file the run attached
+    goes with the customer it created, which is deleted, not kept archived as referred to."""
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
+                           documents={"column": "Fichier"})
+    path = tmp_path / "clients.zip"
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("clients.csv", "Réf;Nom;Fichier\r\nA1;Dupont SA;kbis.pdf\r\n".encode(
+            "cp1252"))
+        out.writestr("kbis.pdf", pdf_file("Extrait Kbis Dupont"))
+    run = run_import(profile, path)
+    assert (run.created, run.attached) == (1, 1)
+    plan = revert_run(db.session.get(ImportRun, run.id))
+    db.session.commit()
+    assert (len(plan.deleted), plan.archived) == (1, [])
+    assert records("accounts") == []
+    assert db.session.scalars(select(Attachment)).all() == []
 
 
 def test_a_created_record_a_login_or_a_token_refers_to_is_archived_not_deleted(
