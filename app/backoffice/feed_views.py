@@ -19,7 +19,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -148,12 +148,14 @@ def feed_globals() -> dict[str, Any]:
 
 
 def progress_text(progress: queries.Progress) -> str:
+    rate = format_decimal(round(progress.rate))
     if progress.total:
-        return _("%(done)s / %(total)s rows · %(rate)s rows/s", done=format_decimal(
-            progress.done), total=format_decimal(progress.total), rate=format_decimal(
-            round(progress.rate)))
-    return _("%(done)s rows · %(rate)s rows/s", done=format_decimal(progress.done),
-             rate=format_decimal(round(progress.rate)))
+        return ngettext("%(done)s / %(total)s row · %(rate)s rows/s",
+                        "%(done)s / %(total)s rows · %(rate)s rows/s", progress.total,
+                        done=format_decimal(progress.done),
+                        total=format_decimal(progress.total), rate=rate)
+    return ngettext("%(done)s row · %(rate)s rows/s", "%(done)s rows · %(rate)s rows/s",
+                    progress.done, done=format_decimal(progress.done), rate=rate)
 
 
 def _profile_or_404(profile_id: int) -> ImportProfile:

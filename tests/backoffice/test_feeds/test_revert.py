@@ -10,9 +10,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, ImportRun, Invoice
 from app.services import feeds
+from app.services.import_revert import request_revert
 from app.services.records import update_record
-from importers import jobs
-from tests.backoffice.conftest import fr, text
+from importers import jobs, runs
+from tests.backoffice.conftest import SPACES, fr, text
 from tests.backoffice.test_feeds.conftest import GOOD, HEADER
 from tests.conftest import PASSWORD, login
 
@@ -211,3 +212,23 @@ def test_a_revert_refused_by_the_worker_says_why_in_the_readers_language(
     assert fr("The revert failed, nothing was changed: %(reason)s", reason=fr(
         "Import #%(id)d is taking this file up again: revert once it has finished.",
         id=again.id)) in page
+
+
+def test_a_reverts_counts_are_written_as_the_reader_writes_numbers(admin_client, tenant,
+                                                                   make_profile, tmp_path):
+    """"Fiches supprimées : 1 200", as the run's own counts beside it."""
+    profile = make_profile("accounts", {"Code client": "external_ref",
+                                        "Raison sociale": "name"}, name="clients-nuit")
+    path = tmp_path / "clients.csv"
+    path.write_text("Code client;Raison sociale\n" + "".join(
+        f"C{i:05d};Client {i}\n" for i in range(1200)), encoding="utf-8")
+    with path.open("rb") as stream:
+        run = feeds.create_run(profile, stream, path.name, source="upload")
+    db.session.commit()
+    runs.run_import(run.id, tenant.id, max_wait=0)
+    db.session.expire_all()
+    request_revert(db.session.get(ImportRun, run.id))
+    db.session.commit()
+    jobs.revert_run(run.id, tenant.id)  # as a worker does
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert fr("Records deleted: %(count)s", count="1 200").translate(SPACES) in page

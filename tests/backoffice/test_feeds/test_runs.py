@@ -424,3 +424,17 @@ def test_an_interrupted_run_says_so_in_the_reader_s_language_and_not_at_100_perc
     page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     assert fr(recovery.INTERRUPTED) in page and recovery.INTERRUPTED not in page
     assert db.session.get(ImportRun, run.id).rows_total is None  # its file was not read whole
+
+
+def test_a_one_row_files_progress_says_one_row(admin_client, tenant, make_profile, tmp_path):
+    """"1 / 1 ligne", not "1 / 1 lignes"."""
+    profile = make_profile("accounts", {"Code client": "external_ref",
+                                        "Raison sociale": "name"}, name="clients-nuit")
+    path = tmp_path / "clients.csv"
+    path.write_text("Code client;Raison sociale\nC1;Client 1\n", encoding="utf-8")
+    with path.open("rb") as stream:
+        run = feeds.create_run(profile, stream, path.name, source="upload")
+    db.session.commit()
+    runs.run_import(run.id, tenant.id, max_wait=0)
+    page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
+    assert re.search(r"\b1 / 1 ligne · [\d ]+ lignes/s", page), page[:3000]
