@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import ImportRun, Role, Tenant
 from app.services import feeds
 from app.services.custom_field_defs import create_field
+from app.services.pulls import set_pull
 from app.services.tokens import create_token
 from importers import runs
 from tests.browser.conftest import PageProblems, screenshot
@@ -340,3 +341,98 @@ def test_a_long_profile_name_and_header_fit_a_phone(
         page.goto(url)
         widths[url] = page.evaluate("document.documentElement.scrollWidth")
     assert all(width <= 391 for width in widths.values()), widths
+
+
+def _mapping_screen(tenant: Tenant, make_user: Callable[..., Any],
+                    make_account: Callable[..., Any],
+                    open_page: Callable[..., tuple[Any, PageProblems]],
+                    tmp_path: Path) -> tuple[Any, Any, list[str]]:
+    admin = make_user(Role.ADMIN.value)
+    make_account(external_ref="C001", name="Client Un")
+    run = _imported(tenant, tmp_path / "f.csv",
+                    "N° facture;Code client;Statut\nF001;C001;Réglée\n")
+    page, _problems = open_page("desktop")
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    log_in(page, admin.email)
+    page.goto(f"/alpha/feeds/profiles/{run.profile_id}/edit")
+    return page, run, dialogs
+
+
+def test_map_warns_of_edits_the_server_sent_back_unsaved(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path) -> None:
+    """The admin renames the profile and clicks "Suggest again" (or reads a sample, or saves
+    with a mistake): the page comes back with his edits, still unsaved. Clicking "Map" on a
+    value below then drops them without the warning he gets before that round trip."""
+    page, _run, dialogs = _mapping_screen(tenant, make_user, make_account, open_page, tmp_path)
+    page.locator("#name").fill("factures-renommees")
+    page.locator("#suggest-button").click()
+    page.wait_for_load_state()
+    assert page.locator("#name").input_value() == "factures-renommees"  # still unsaved
+    item = page.locator("#unmapped-values li").filter(has_text="Réglée")
+    item.locator("select").select_option("paid")
+    item.locator("button[type=submit]").click()
+    page.wait_for_timeout(1000)
+    page.wait_for_load_state()
+    assert len(dialogs) == 1 and "ne sont pas enregistrées" in dialogs[0], dialogs
+    assert page.locator("#name").input_value() == "factures-renommees"
+
+
+def test_arrow_keys_on_the_entity_list_do_not_send_the_form(
+        tenant: Tenant, make_user: Callable[..., Any], make_account: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]], tmp_path: Path) -> None:
+    """Keyboard only: the admin tabs to "Entity fed" and goes down its list with the arrow
+    keys. The first key press already posts the whole form (suggestions for the entity
+    passed through), the page reloads and his focus is lost: he cannot reach the entity he
+    wanted without the mouse."""
+    page, _run, _dialogs = _mapping_screen(tenant, make_user, make_account, open_page,
+                                           tmp_path)
+    navigations: list[str] = []
+    page.on("framenavigated",
+            lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+    entity = page.locator("#entity")
+    options = entity.locator("option").evaluate_all("(os) => os.map(o => o.value)")
+    start = options.index(entity.input_value())
+    key, step = ("ArrowDown", 1) if start + 2 < len(options) else ("ArrowUp", -1)
+    entity.focus()
+    page.keyboard.press(key)
+    page.wait_for_timeout(300)
+    page.keyboard.press(key)
+    page.wait_for_timeout(1500)
+    assert navigations == [], navigations
+    assert page.evaluate("document.activeElement.id") == "entity"
+    assert entity.input_value() == options[start + 2 * step]
+    with page.expect_navigation():  # Enter: the choice made, its suggestions asked
+        page.keyboard.press("Enter")
+    assert page.locator("#entity").input_value() == options[start + 2 * step]
+
+
+def test_the_phone_cards_of_the_feeds_health_say_what_the_table_says(
+        tenant: Tenant, make_user: Callable[..., Any],
+        open_page: Callable[..., tuple[Any, PageProblems]]) -> None:
+    """A feed whose scheduled pull fails is red with its reason on a desktop, and a
+    deactivated feed is marked so; on a phone its card says neither (no reason, no red
+    border, no "Désactivé")."""
+    admin = make_user(Role.ADMIN.value)
+    profile = feeds.create_profile(dict(STATUS_PROFILE))
+    pull = set_pull(profile, {"kind": "https", "url": "https://erp.example.com/f.csv",
+                              "schedule": "0 5 * * *"})
+    pull.last_error = "Le fichier récupéré est vide."  # as pull_feed writes it
+    profile.is_active = False
+    db.session.commit()
+    missing = []
+    for viewport in ("desktop", "phone"):
+        page, _problems = open_page(viewport)
+        log_in(page, admin.email)
+        page.goto("/alpha/feeds/")
+        for text in ("Le fichier récupéré est vide.", "Désactivé"):
+            shown = page.get_by_text(text)
+            if not any(shown.nth(i).is_visible() for i in range(shown.count())):
+                missing.append((viewport, text))
+    assert missing == [], missing

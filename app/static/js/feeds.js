@@ -73,7 +73,9 @@
     if (!edited) {
       return;
     }
-    var changed = false;
+    // A form the server sent back (a sample read, suggestions asked, a save refused) holds
+    // changes not saved yet, as one typed here does.
+    var changed = edited.hasAttribute("data-unsaved");
     ["input", "change"].forEach(function (kind) {
       edited.addEventListener(kind, function () { changed = true; });
     });
@@ -86,10 +88,33 @@
   });
 
   // Mapping screen: another entity means other fields; ask the server for new guesses.
+  // Chosen with the mouse, at once; with the arrow keys (which change it at each press),
+  // once the choice is made: Enter, or leaving the list.
   document.querySelectorAll("[data-suggest-on-change]").forEach(function (select) {
-    select.addEventListener("change", function () {
+    var byKeyboard = false;
+    var pending = false;
+    function suggest() {
       var button = document.getElementById(select.getAttribute("data-suggest-on-change"));
+      pending = false;
       if (button) { button.click(); }
+    }
+    select.addEventListener("keydown", function (event) {
+      byKeyboard = true;
+      if (event.key === "Enter" && pending) {
+        event.preventDefault();
+        suggest();
+      }
+    });
+    select.addEventListener("pointerdown", function () { byKeyboard = false; });
+    select.addEventListener("change", function () {
+      if (byKeyboard) {
+        pending = true;
+      } else {
+        suggest();
+      }
+    });
+    select.addEventListener("blur", function () {
+      if (pending) { suggest(); }
     });
   });
 })();
