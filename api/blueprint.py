@@ -13,6 +13,7 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from api.auth import authenticate, refuse_partner_tokens
 from api.errors import (
+    WRITES,
     not_allowed_problem,
     not_found_problem,
     unknown_parameters,
@@ -66,9 +67,6 @@ def known_parameters(schema: Any) -> list[str]:
 
 
 ApiParser.__location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
-
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
 
 def refuse_stray_query() -> None:
     """A write that takes no query parameter refuses one (400) rather than ignore it: its

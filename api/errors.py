@@ -192,8 +192,26 @@ def install_problem_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, partial(_handle, None))
 
 
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class ProblemPlugin(BasePlugin):
-    """apispec plugin: error responses are documented as application/problem+json."""
+    """apispec plugin: error responses are documented as application/problem+json; every
+    operation on a resource its path names lists the 404 it answers (unknown, another
+    tenant's, out of the token's sight), and every write the 400 a query parameter gets
+    (api/blueprint.refuse_stray_query), which generated clients need listed to read them."""
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None,
+                         **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            listed = {str(code) for code in responses}
+            if path and "{" in path and "404" not in listed:
+                responses["404"] = "NOT_FOUND"
+            if method.upper() in WRITES and "400" not in listed:
+                responses["400"] = "UNKNOWN_PARAMETER"
 
     def response_helper(self, response: dict, **kwargs: Any) -> dict | None:
         content = response.get("content") or {}

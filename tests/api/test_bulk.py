@@ -240,6 +240,19 @@ def test_an_item_emptying_the_partner_gives_the_customers_back_as_patch_does(en_
     assert en_client.get(f"/api/v1/invoices/{second}").get_json()["partner_ref"] == "P001"
 
 
+def test_an_items_errors_are_those_the_docs_example_shows(en_client, world):
+    """docs/api.md, "Bulk upsert": the values an item gives are each read, and every one that
+    does not read is named at once; its customer is looked for once they all read."""
+    item = {"external_ref": "INV-44", "number": "F2026-0044", "account_ref": "NOBODY",
+            "issued_on": "2026-10-10", "due_on": "10/11/2026", "total": "12,3x"}
+    [outcome] = bulk(en_client, "invoices", [item])["items"]
+    assert outcome["errors"] == {"due_on": ["Enter a date as YYYY-MM-DD."],
+                                 "total": ["Enter a number such as 1234.56."]}
+    [outcome] = bulk(en_client, "invoices", [item | {"due_on": "2026-11-10",
+                                                     "total": "12.30"}])["items"]
+    assert outcome["errors"] == {"account_ref": ["Unknown record."]}
+
+
 def test_two_calls_of_the_same_new_items_at_once_create_them_once_and_fail_none(
         app, en_client, world, backend, monkeypatch):
     """A client's retry after a timeout, or two workers of one export: both calls read "no
