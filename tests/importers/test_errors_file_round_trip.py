@@ -231,46 +231,22 @@ def test_a_workbook_date_with_a_time_comes_back_through_a_pinned_date_format(
     assert records("invoices")[0].issued_on == date(2025, 3, 15)
 
 
-def test_a_workbook_date_with_a_time_comes_back_into_a_custom_date_field(
-        make_profile, run_import, make_custom_field, tmp_path):
-    make_custom_field("contacts", "dispo", "date")
-    columns = {**CONTACTS, "Disponibilité": "custom.dispo"}
-    profile = make_profile("contacts", columns)
-    run = run_import(profile, _workbook(tmp_path, [
-        list(columns), ["K1", "C999", "Martin", datetime(2025, 3, 15, 9, 0)]]))
-    assert [e.column for e in row_errors(run)] == ["Client"]
-    again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 1), tmp_path))
-    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
-    assert records("contacts")[0].custom["dispo"] == "2025-03-15"
-
-
-def test_a_workbook_date_of_a_month_first_profile_keeps_its_day_in_a_custom_date_field(
-        make_profile, run_import, make_custom_field, tmp_path):
-    # A US feed: the profile pins %m/%d/%Y. The workbook's real date 4 March 2025 is written
-    # "03/04/2025" in the errors file, then read back day first: 3 April.
-    make_custom_field("contacts", "dispo", "date")
-    columns = {**CONTACTS, "Disponibilité": "custom.dispo"}
-    profile = make_profile("contacts", columns, date_format="%m/%d/%Y")
-    run = run_import(profile, _workbook(tmp_path, [
-        list(columns), ["K1", "C999", "Martin", date(2025, 3, 4)]]))
-    assert [e.column for e in row_errors(run)] == ["Client"]
-    again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 1), tmp_path))
-    assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
-    assert records("contacts")[0].custom["dispo"] == "2025-03-04"
-
-
-def test_a_very_small_workbook_number_comes_back_as_a_number(
-        make_profile, run_import, make_custom_field, tmp_path):
-    # 0.00005 (a unit cost) is a float whose str() is "5e-05": the errors file writes that.
-    make_custom_field("contacts", "cout", "decimal")
-    columns = {**CONTACTS, "Coût": "custom.cout"}
-    profile = make_profile("contacts", columns)
+@pytest.mark.parametrize(("kind", "cell", "date_format", "stored"), [
+    ("date", datetime(2025, 3, 15, 9, 0), "auto", "2025-03-15"),  # a date and time: its day
+    ("date", date(2025, 3, 4), "%m/%d/%Y", "2025-03-04"),  # not the 3rd of April
+    ("decimal", 0.00005, "auto", "0.00005"),  # not 5e-05
+], ids=["date-and-time", "month-first-date", "small-decimal"])
+def test_a_workbook_cell_comes_back_into_a_custom_field_as_the_run_read_it(
+        kind, cell, date_format, stored, make_profile, run_import, make_custom_field, tmp_path):
+    make_custom_field("contacts", "champ", kind)
+    columns = {**CONTACTS, "Champ": "custom.champ"}
+    profile = make_profile("contacts", columns, date_format=date_format)
     run = run_import(profile, _workbook(tmp_path, [list(columns),
-                                                   ["K1", "C999", "Martin", 0.00005]]))
+                                                   ["K1", "C999", "Martin", cell]]))
     assert [e.column for e in row_errors(run)] == ["Client"]
     again = run_import(profile, _send_back(_customer_fixed(_errors_rows(run), 1), tmp_path))
     assert (again.created, again.failed) == (1, 0), [e.message for e in row_errors(again)]
-    assert records("contacts")[0].custom["cout"] == "0.00005"
+    assert records("contacts")[0].custom["champ"] == stored
 
 
 def test_an_archive_run_s_errors_file_sent_back_from_its_page_takes_its_documents(
