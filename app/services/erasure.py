@@ -36,6 +36,7 @@ from app.models import (
     Attachment,
     AuditEvent,
     Contact,
+    ImportProfile,
     ImportRowError,
     ImportRun,
     OutgoingMail,
@@ -177,7 +178,7 @@ ROW_PARAMS = ("key", "value", "ref", "name")
 
 def _mentioning(column: Any, values: set[str]) -> Any:
     """Rows whose JSON or text `column` may hold one of `values`, in any case (JSON as
-    text): the candidates, which `_holds` then tells apart. SQLite's lower() folds ASCII
+    text): the candidates, which `_Identity` then tells apart. SQLite's lower() folds ASCII
     letters only, and its JSON keeps accents escaped ("H\\u00e9l\\u00e8ne"): those
     spellings are looked for too, in small letters and in capitals."""
     text = func.lower(cast(column, String))
@@ -187,40 +188,23 @@ def _mentioning(column: Any, values: set[str]) -> Any:
     return or_(false(), *(text.contains(s, autoescape=True) for s in spellings))
 
 
-def _holds(text: Any, values: set[str]) -> bool:
-    """Whether `text` holds one of `values`, in any case."""
-    if not isinstance(text, str):
-        return False
-    folded = text.casefold()
-    return any(value.casefold() in folded for value in values)
-
-
-def _names(param: Any, values: set[str]) -> bool:
-    """Whether a message's value holds one of `values`, or is one cut short ("jean.dupont@
-    exa…": a message shows a long value's start)."""
-    if _holds(param, values):
-        return True
-    start = param.removesuffix("…").casefold() if isinstance(param, str) else ""
-    return len(start) >= 6 and any(value.casefold().startswith(start) for value in values)
-
-
-def _scrub_row_errors(values: set[str]) -> None:
-    """An import's failed rows keep their line and message, not the person's cells, nor his
-    values in the message (a repeated key that is his e-mail): the row's own values that hold
-    his are replaced, in the message's values and in its stored text."""
-    distinctive = {v for v in values if len(v) >= 6}  # an e-mail, a phone, a reference
-    if not distinctive:
+def _scrub_row_errors(who: _Identity) -> None:
+    """An import's failed rows that are the person's keep their line and message, not his
+    cells, nor his values in the message (a repeated key that is his e-mail). A row is his
+    when a cell is his e-mail (or holds it), his phone (its digits), his reference in a feed
+    of his kind of record, or his full name (each part a cell of its own): his town, his job
+    or a choice he shares with others, or "Martin" in "Martine", make nobody's row his."""
+    if not who.texts:
         return
     stmt = select(ImportRowError).where(or_(*(
-        _mentioning(column, distinctive) for column in (
+        _mentioning(column, who.texts) for column in (
             ImportRowError.raw, ImportRowError.value, ImportRowError.message_params))))
     runs: set[int] = set()
     for row in db.session.scalars(stmt):
-        cells = [row.value, *(row.raw or [])]
         params = dict(row.message_params or {})
-        named = [name for name in ROW_PARAMS if _names(params.get(name), distinctive)]
-        if not named and not any(_holds(cell, distinctive) for cell in cells):
-            continue  # its message's choices, say, hold the value: nothing of the person
+        named = [name for name in ROW_PARAMS if who.names(params.get(name), row.run_id)]
+        if not named and not who.owns([row.value, *(row.raw or [])], row.run_id):
+            continue  # another person's row, or his value in a message's choices
         row.raw = None
         row.value = None
         message = row.message or ""
@@ -233,6 +217,82 @@ def _scrub_row_errors(values: set[str]) -> None:
     # Their runs' errors by kind are counted again when next read, without the values.
     for run in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(runs))):
         run.error_groups = None
+
+
+def _scrub_changes_shown(who: _Identity, keys: tuple[str, ...], values: set[str]) -> None:
+    """The changes a run shows of its first updated rows (its diff sample) lose the
+    person's values where the row was his: keyed by his reference or e-mail."""
+    own = {text for text in (who.reference, *who.emails) if text}
+    if not own:
+        return
+    runs = db.session.scalars(select(ImportRun).where(
+        ImportRun.profile_id.in_(who.profiles), _mentioning(ImportRun.diff_sample, own)))
+    for run in runs:
+        sample = [dict(diff) for diff in run.diff_sample or []]
+        changed = False
+        for diff in sample:
+            if str(diff.get("key") or "").strip().casefold() not in own:
+                continue
+            diff["key"] = ANONYMISED
+            diff["before"] = _scrub(diff.get("before"), keys, values)
+            diff["after"] = _scrub(diff.get("after"), keys, values)
+            changed = True
+        if changed:
+            run.diff_sample = sample
+
+
+class _Identity:
+    """What tells the person's traces in imports from others': his e-mail, phone and
+    reference (in the feeds of his kind of record: a customer's "C001" is any contact's
+    customer elsewhere), his full name."""
+
+    def __init__(self, entity: str, record: Any) -> None:
+        self.emails = {e.strip().casefold() for e in [getattr(record, "email", None)]
+                       if isinstance(e, str) and "@" in e}
+        phone = getattr(record, "phone", None)
+        self.phone = _digits(phone) if isinstance(phone, str) else ""
+        ref = record.external_ref
+        self.reference = ref.strip().casefold() if isinstance(ref, str) and ref.strip() else ""
+        parts = [getattr(record, name, None) for name in (
+            ("first_name", "last_name") if entity == "contacts" else ("name",))]
+        self.full_name = [p.strip().casefold() for p in parts
+                          if isinstance(p, str) and p.strip()]
+        self.profiles = select(ImportProfile.id).where(ImportProfile.entity == entity)
+        self.own_runs = set(db.session.scalars(select(ImportRun.id).where(
+            ImportRun.profile_id.in_(self.profiles)))) if self.reference else set()
+        self.texts = {t for t in (*self.emails, phone if self.phone else None,
+                                  ref if self.reference else None, *parts)
+                      if isinstance(t, str) and len(t.strip()) >= 2}
+
+    def _is_his(self, cell: str, run_id: int) -> bool:
+        folded = cell.strip().casefold()
+        if any(email in folded for email in self.emails):
+            return True
+        if self.phone and len(digits := _digits(cell)) >= 6 and digits == self.phone:
+            return True
+        return bool(self.reference) and folded == self.reference and run_id in self.own_runs
+
+    def owns(self, cells: list[Any], run_id: int) -> bool:
+        texts = [c for c in cells if isinstance(c, str) and c.strip()]
+        if any(self._is_his(cell, run_id) for cell in texts):
+            return True
+        folded = {c.strip().casefold() for c in texts}
+        return bool(self.full_name) and all(part in folded for part in self.full_name) \
+            and (len(self.full_name) > 1 or " " in self.full_name[0])
+
+    def names(self, param: Any, run_id: int) -> bool:
+        """Whether a message's value is his, or one of his cut short ("jean.dupont@exa…": a
+        message shows a long value's start)."""
+        if not isinstance(param, str) or not param.strip():
+            return False
+        if self._is_his(param, run_id):
+            return True
+        start = param.removesuffix("…").casefold()
+        return len(start) >= 6 and any(email.startswith(start) for email in self.emails)
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
 
 
 def _personal_values(record: Any, keys: tuple[str, ...]) -> set[str]:
@@ -296,7 +356,9 @@ def _anonymise(entity: str, record: Any, keys: tuple[str, ...],
     files = _erase_record_files(entity, record, values)
     _erase_activity_mentions(entity, record, values | {getattr(record, "name", "") or ""})
     _scrub_history(entity, [record.id], keys, values)
-    _scrub_row_errors(values)
+    who = _Identity(entity, record)
+    _scrub_row_errors(who)
+    _scrub_changes_shown(who, keys, values)
     for key, value in cleared.items():
         setattr(record, key, value)
     # Search no longer finds him by what was erased (app/search_text.py).
