@@ -19,7 +19,7 @@ from api.schemas.import_profiles import (
 from app.models import ImportProfile
 from app.policies import get_visible_or_404
 from app.queries.feeds import profiles_select
-from app.services.feeds import create_profile, kept_maps, update_profile
+from app.services.feeds import create_profile, hold_for_edit, kept_maps, update_profile
 from app.web.transactions import transaction
 from importers.profile import normalized
 
@@ -72,8 +72,9 @@ class ImportProfileByIdViews(MethodView):
     def put(self, data: dict[str, Any], profile_id: int) -> Any:
         """Replace an import profile (saved as a new version)."""
         profile = _profile_or_404(profile_id)
-        blp.check_etag(profile, ImportProfileSchema)
         with transaction():
+            hold_for_edit(profile)  # If-Match checked on what is saved now, not on what was
+            blp.check_etag(profile, ImportProfileSchema)
             update_profile(profile, data)
         return profile
 
@@ -84,13 +85,16 @@ class ImportProfileByIdViews(MethodView):
     def patch(self, data: dict[str, Any], profile_id: int) -> Any:
         """Change some fields of an import profile (saved as a new version)."""
         profile = _profile_or_404(profile_id)
-        blp.check_etag(profile, ImportProfileSchema)
-        definition = {**normalized(profile.definition), **data}
-        if "columns" in data and "value_maps" not in data:
-            # The mappings of the columns kept, as the mapping screen keeps them: a client
-            # that drops a column (as it always could) drops its mappings with it.
-            definition["value_maps"] = kept_maps(profile.definition, definition)
         with transaction():
+            # Merged with the profile as it is saved now: a mapping an admin saved since
+            # this request read it is kept, and If-Match holds against it.
+            hold_for_edit(profile)
+            blp.check_etag(profile, ImportProfileSchema)
+            definition = {**normalized(profile.definition), **data}
+            if "columns" in data and "value_maps" not in data:
+                # The mappings of the columns kept, as the mapping screen keeps them: a
+                # client that drops a column (as it always could) drops its mappings too.
+                definition["value_maps"] = kept_maps(profile.definition, definition)
             update_profile(profile, definition)
         return profile
 

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from app.custom_fields import definitions
 from app.entities import ENTITIES, Entity
 from app.errors import ValidationError
 from app.profile_names import is_valid_name
+from importers.readers import Limits
 from importers.value_maps import parse_value_maps
 
 MODES = ("upsert", "insert", "update")
@@ -34,6 +36,7 @@ LINE_TARGETS = ("sku", "label", "quantity", "unit_price", "tax_rate")
 KEY_FIELDS = ("external_ref", "number")
 SHEET_NAME_LENGTH = 31  # Excel's limit on a worksheet's name
 HEADER_LENGTH = 255
+MAX_COLUMNS = Limits.max_columns  # a file's, which the reader refuses past it
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,10 @@ def _valid_date_format(fmt: str) -> bool:
 def _targets(entity: Entity, columns: Any, errors: dict[str, str]) -> list[Target]:
     if not isinstance(columns, dict) or not columns:
         errors["columns"] = _("Map at least one column of the file.")
+        return []
+    if len(columns) > MAX_COLUMNS:  # no file it reads has more: refused, never cut short
+        errors["columns"] = _("A profile names at most %(limit)s columns, as many as a file "
+                              "may have.", limit=format_decimal(MAX_COLUMNS))
         return []
     custom_keys = {cf.key for cf in definitions(entity.name)}
     fields = {f.name: f for f in entity.fields}

@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from app.backoffice.feed_mapping import MAX_COLUMNS, SAMPLE_ROWS, Sample, suggest, targets
+from app.backoffice.feed_mapping import SAMPLE_ROWS, Sample, suggest, targets
 from app.backoffice.forms import options
 from app.entities import ENTITIES, REF
 from app.errors import ValidationError
@@ -46,6 +46,7 @@ class ProfileForm(FlaskForm):
         _l("Documents column (ZIP archives of documents; empty: none)"),
         validators=[Length(max=255)])
     sample = FileField(_l("Sample file (CSV or XLSX)"))
+    version = HiddenField()  # the version shown: saved since by another, the edit is refused
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -56,6 +57,13 @@ class ProfileForm(FlaskForm):
 
 class ProfileJsonForm(FlaskForm):
     definition = TextAreaField(_l("Profile (JSON)"), validators=[Length(max=200_000)])
+    version = HiddenField()
+
+
+def seen_version(form: FlaskForm) -> int | None:
+    """The profile's version the page showed (None for a new profile, or a form without)."""
+    text = (form.version.data or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 class RunForm(FlaskForm):
@@ -79,7 +87,7 @@ class MappingColumn:
 
 
 def posted_columns(formdata: Any) -> list[MappingColumn]:
-    headers = formdata.getlist("column_header")[:MAX_COLUMNS]
+    headers = formdata.getlist("column_header")  # past a file's columns: the profile says so
     chosen = formdata.getlist("column_target")
     return [MappingColumn(header, chosen[i] if i < len(chosen) else "",
                           formdata.getlist(f"column_sample_{i}")[:SAMPLE_ROWS])
@@ -156,12 +164,26 @@ def target_choices(form: ProfileForm):
 
 def parse_json(text: str | None) -> Any:
     try:
-        return load_json((text or "").encode())
+        value = load_json((text or "").encode())
     except JSONInputError as exc:
         raise ValidationError({"": str(exc)}) from None
     except json.JSONDecodeError as exc:
         raise ValidationError({"": _("This is not valid JSON (line %(line)d, column "
                                      "%(column)d).", line=exc.lineno, column=exc.colno)}) from None
+    # json keeps the last of a key given twice: a column mapped twice would lose one mapping
+    # without a word.
+    json.loads(text or "", object_pairs_hook=_refuse_repeated_keys)
+    return value
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _value in pairs:
+        if key in seen:
+            raise ValidationError({"": _("“%(key)s” is given twice in the same object: give "
+                                         "it once.", key=key[:100])})
+        seen.add(key)
+    return dict(pairs)
 
 
 def json_text(definition: dict[str, Any]) -> str:

@@ -38,6 +38,7 @@ from app.backoffice.feed_forms import (
     posted_columns,
     profile_columns,
     resuggest,
+    seen_version,
     show_errors,
     target_choices,
     with_sample,
@@ -173,9 +174,11 @@ def _submit(run: ImportRun) -> Any:
     return redirect(url_for("backoffice.feed_run", run_id=run.id))
 
 
-def _save_profile(profile: ImportProfile | None, definition: Any) -> ImportProfile:
-    """Write the profile's new version (the caller's transaction() commits it)."""
-    return service.update_profile(profile, definition, order_counts=True) \
+def _save_profile(profile: ImportProfile | None, definition: Any,
+                  seen: int | None) -> ImportProfile:
+    """Write the profile's new version (the caller's transaction() commits it), unless
+    someone saved one since the page showed version `seen`."""
+    return service.update_profile(profile, definition, order_counts=True, seen_version=seen) \
         if profile is not None \
         else service.create_profile(definition)
 
@@ -252,6 +255,7 @@ def feed_profile_edit(profile_id: int | None):
     form = ProfileForm()
     if request.method == "GET":
         fill_form(form, profile.definition if profile else None)
+        form.version.data = str(profile.version) if profile else ""
     columns = posted_columns(request.form) if request.method == "POST" \
         else profile_columns(profile.definition if profile else None)
     errors: list[str] = []
@@ -264,7 +268,7 @@ def feed_profile_edit(profile_id: int | None):
                 columns = resuggest(form, columns)
             else:
                 saved = _save_profile(profile, form_definition(
-                    form, columns, profile.definition if profile else None))
+                    form, columns, profile.definition if profile else None), seen_version(form))
         if outcome.errors:
             errors = show_errors(form, columns, outcome.errors)
         elif action not in ("read", "suggest"):
@@ -299,10 +303,11 @@ def feed_profile_json(profile_id: int | None):
     form = ProfileJsonForm()
     if request.method == "GET":
         form.definition.data = json_text(profile.definition if profile else EXAMPLE_PROFILE)
+        form.version.data = str(profile.version) if profile else ""
     errors: list[str] = []
     if form.validate_on_submit():
         with transaction(flash_errors=False, user_errors=True) as outcome:
-            saved = _save_profile(profile, parse_json(form.definition.data))
+            saved = _save_profile(profile, parse_json(form.definition.data), seen_version(form))
         if outcome:
             return _saved(saved)
         errors = [f"{key}: {message}" if key else message
@@ -386,6 +391,7 @@ def _run_page(run: ImportRun, preview: RevertPlan | None = None) -> Any:
                                    (entity, d.get("before"), d.get("after")) for d in samples)),
                      strict=True))
     return render_template("feeds/run.html", run=run, errors=errors, diffs=diffs,
+                           entity_name=entity,
                            summary=error_groups.error_summary(run), group=group,
                            whole_kind=whole_kind,
                            corrected_form=CorrectedFileForm(),

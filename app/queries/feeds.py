@@ -105,16 +105,23 @@ def profiles_select(principal: Any, entity: str | None = None) -> Select:
 
 
 def find_profile(name_or_id: Any) -> ImportProfile | None:
-    """A profile by its name (as typed, else read the same: "Clients - import nocturne" finds
-    "Clients – import nocturne"), else by its id."""
+    """A profile by its name (profile_named), else by its id."""
     text = str(name_or_id or "").strip()
+    profile = profile_named(text)
+    if profile is None and text.isascii() and text.isdigit() and len(text) < 10:
+        profile = db.session.scalar(select(ImportProfile).where(ImportProfile.id == int(text)))
+    return profile
+
+
+def profile_named(name: str) -> ImportProfile | None:
+    """A profile by its name, as typed, else read the same ("Clients - import nocturne"
+    finds "Clients – import nocturne"): whose name a new one may not take."""
+    text = name.strip()
     profile = db.session.scalar(select(ImportProfile).where(ImportProfile.name == text))
     if profile is None and text:
         wanted = plain_name(text)
         profile = next((p for p in db.session.scalars(select(ImportProfile).order_by(
             ImportProfile.id)) if plain_name(p.name) == wanted), None)
-    if profile is None and text.isascii() and text.isdigit() and len(text) < 10:
-        profile = db.session.scalar(select(ImportProfile).where(ImportProfile.id == int(text)))
     return profile
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion, ImportRun
-from app.queries.feeds import find_profile, previous_success
+from app.queries.feeds import previous_success, profile_named
 from app.services.audit import record_event
 from app.services.files import store_stream, too_large
 from app.tenancy import current_actor
@@ -34,7 +34,7 @@ ALREADY_IMPORTED = _l("This file was already imported by run #%(run)d: nothing t
 
 def create_profile(definition: dict[str, Any]) -> ImportProfile:
     parsed = parse_profile(definition)
-    if find_profile(parsed.name) is not None:
+    if profile_named(parsed.name) is not None:
         raise ValidationError({"name": _("A profile with this name already exists.")})
     profile = ImportProfile(name=parsed.name, entity=parsed.entity.name, version=1,
                             definition=parsed.definition)
@@ -46,13 +46,22 @@ def create_profile(definition: dict[str, Any]) -> ImportProfile:
 
 
 def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
-                   order_counts: bool = False) -> ImportProfile:
+                   order_counts: bool = False, seen_version: int | None = None
+                   ) -> ImportProfile:
     """Save a new version of the profile (earlier runs keep naming the version they used).
     The same columns in another order are a new version only when `order_counts` (an admin's
-    mapping screen or JSON editor): an API client need not keep a JSON object's order."""
-    _held(profile)
+    mapping screen or JSON editor): an API client need not keep a JSON object's order.
+    `seen_version`: the version the editor showed; saved since by someone else, the edit is
+    refused rather than undo that change without a word."""
+    hold_for_edit(profile)
+    if seen_version is not None and seen_version != profile.version:
+        raise ValidationError({"": _(
+            "This profile was changed by %(who)s since you opened it (version %(version)d "
+            "now): open it again to see the change, then make yours.",
+            who=profile.versions[0].created_by if profile.versions else "—",
+            version=profile.version)})
     parsed = parse_profile(definition, saved_maps=kept_maps(profile.definition, definition))
-    other = find_profile(parsed.name)
+    other = profile_named(parsed.name)
     if other is not None and other.id != profile.id:
         raise ValidationError({"name": _("A profile with this name already exists.")})
     if parsed.definition == profile.definition and (not order_counts or list(
@@ -71,7 +80,7 @@ def update_profile(profile: ImportProfile, definition: dict[str, Any], *,
 def map_value(profile: ImportProfile, column: str, source: str, target: str) -> ImportProfile:
     """Map one value of a column's files to a Relais value (an empty target removes the
     mapping): a new version of the profile, as any other mapping edit."""
-    _held(profile)  # the mappings as they are now: another saved meanwhile is kept
+    hold_for_edit(profile)  # the mappings as they are now: another saved meanwhile is kept
     definition = normalized(profile.definition)
     maps = {header: dict(values) for header, values in (definition.get("value_maps") or {})
             .items()}
@@ -103,7 +112,7 @@ def kept_maps(before: Any, definition: Any) -> dict[str, Any]:
     return kept
 
 
-def _held(profile: ImportProfile) -> None:
+def hold_for_edit(profile: ImportProfile) -> None:
     """The profile read again, held until the transaction ends (its row on PostgreSQL, the
     write lock on SQLite): two saves at once make two versions one after the other, where
     both would have written the same next version (a unique key refused the second)."""
@@ -209,6 +218,12 @@ def apply_dry_run(run: ImportRun) -> ImportRun:
     """The dry run's file, queued for a real import with the dry run's options."""
     if not run.can_apply:
         raise ValidationError({"run": _("Only a finished dry run can be imported for real.")})
+    if run.profile is not None and run.profile.version != run.profile_version:
+        # What it showed is no more what the profile would do: tried again, it says so.
+        raise ValidationError({"run": _(
+            "The profile was changed since this dry run (version %(then)d, now %(now)d): "
+            "run the dry run again to see what the file would do now.",
+            then=run.profile_version, now=run.profile.version)})
     return _run_file_again(run, dry_run=False, force=run.is_forced)
 
 

@@ -3,17 +3,25 @@ patch (each change a new version), versions, ETags, and tenant isolation."""
 from __future__ import annotations
 
 import json
+import threading
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import AuditEvent, ImportProfile
+from app.services import feeds
+from app.tenancy import SYSTEM, tenant_context
 from tests.api.conftest import PARTNERS_PROFILE, problem
 
 ACCOUNTS_PROFILE = {"name": "clients", "entity": "accounts", "mode": "upsert",
                     "columns": {"Code client": "external_ref", "Raison sociale": "name",
                                 "Ville": "city"},
                     "delimiter": ";", "encoding": "cp1252"}
+
+
+INVOICES = {"name": "factures", "entity": "invoices", "key": "number",
+            "columns": {"N° facture": "number", "Statut": "status", "Date": "issued_on"}}
 
 
 def _create(client, definition=PARTNERS_PROFILE):
@@ -160,3 +168,73 @@ def test_a_profile_sent_back_unchanged_keeps_its_etag(api_client):
     again = api_client.put(url, json=same, headers={"If-Match": before.headers["ETag"]})
     assert again.status_code == 200, again.data[:300]
     assert api_client.get(url).headers["ETag"] == before.headers["ETag"]
+
+
+def test_a_name_of_digits_is_a_name_not_another_profiles_id(api_client):
+    """Profiles named after a year or a code ("2025", "01") were refused as duplicates of the
+    profile with that id, whatever its name."""
+    first = _create(api_client).get_json()
+    named = api_client.post("/api/v1/import-profiles",
+                            json={**PARTNERS_PROFILE, "name": str(first["id"])})
+    assert named.status_code == 201, named.get_json()
+    second = _create(api_client, {**PARTNERS_PROFILE, "name": "agences"}).get_json()
+    renamed = api_client.patch(f"/api/v1/import-profiles/{second['id']}",
+                               json={"name": f"0{first['id']}"})
+    assert renamed.status_code == 200, renamed.get_json()
+
+
+def _saved_meanwhile(app, tenant_id, monkeypatch, change):
+    """Another request's change, committed after this request read the profile and before
+    it writes: run in a thread of its own (its own session), as a second request is."""
+    from api import import_profiles as views
+
+    read = views._profile_or_404
+
+    def read_then_another_saves(profile_id):
+        profile = read(profile_id)
+        thread = threading.Thread(target=_in_other_request,
+                                  args=(app, tenant_id, profile_id, change))
+        thread.start()
+        thread.join(20)
+        return profile
+
+    monkeypatch.setattr(views, "_profile_or_404", read_then_another_saves)
+
+
+def _in_other_request(app, tenant_id, profile_id, change):
+    with app.app_context(), tenant_context(tenant_id, SYSTEM):
+        change(db.session.get(ImportProfile, profile_id))
+        db.session.commit()
+
+
+def test_a_patch_keeps_a_value_mapping_saved_while_it_ran(app, api_client, tenant, backend,
+                                                         monkeypatch):
+    """An admin maps "Réglée" → paid while the integrator PATCHes the mode: the PATCH was
+    merged with the profile as read before, and the admin's mapping was lost."""
+    if backend != "postgresql":
+        pytest.skip("two writers at once: SQLite has one at a time")
+    created = _create(api_client, INVOICES).get_json()
+    _saved_meanwhile(app, tenant.id, monkeypatch, lambda profile: feeds.map_value(
+        profile, "Statut", "Réglée", "paid"))
+    response = api_client.patch(f"/api/v1/import-profiles/{created['id']}",
+                                json={"mode": "update"})
+    assert response.status_code == 200, response.get_json()
+    db.session.expire_all()
+    profile = db.session.get(ImportProfile, created["id"])
+    assert (profile.version, profile.definition["mode"], profile.definition.get(
+        "value_maps")) == (3, "update", {"Statut": {"Réglée": "paid"}})
+
+
+def test_if_match_holds_against_a_change_saved_while_the_request_ran(
+        app, api_client, tenant, backend, monkeypatch):
+    if backend != "postgresql":
+        pytest.skip("two writers at once: SQLite has one at a time")
+    created = _create(api_client, INVOICES).get_json()
+    url = f"/api/v1/import-profiles/{created['id']}"
+    etag = api_client.get(url).headers["ETag"]
+    _saved_meanwhile(app, tenant.id, monkeypatch, lambda profile: feeds.update_profile(
+        profile, {**profile.definition, "full_sync": True}))
+    problem(api_client.put(url, json={**INVOICES, "mode": "update"},
+                           headers={"If-Match": etag}), 412)
+    db.session.expire_all()
+    assert db.session.get(ImportProfile, created["id"]).definition["full_sync"] is True

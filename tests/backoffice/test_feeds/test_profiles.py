@@ -15,6 +15,8 @@ from app.backoffice.feed_mapping import suggest
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import ImportProfile, ImportProfileVersion
+from app.services.tokens import create_token
+from tests.api.conftest import bearer
 from tests.backoffice.conftest import count_rows, fr, text
 from tests.backoffice.test_feeds.conftest import INVOICE_PROFILE, csv_file
 
@@ -316,3 +318,75 @@ def test_a_profile_names_the_worksheet_its_sample_and_files_are_read_from(admin_
     assert profile.definition["sheet"] == "Factures"
     form = admin_client.get(f"/alpha/feeds/profiles/{profile.id}/edit")
     assert 'name="sheet" type="text" value="Factures"' in form.data.decode()
+
+
+def _version_shown(response) -> str:
+    return re.search(r'name="version"[^>]*value="(\d+)"', response.data.decode()).group(1)
+
+
+def _integrator(app):
+    """An ERP's API client, editing the tenant's profiles as admins do."""
+    _token, secret = create_token("ERP", "read,write,import")
+    db.session.commit()
+    return bearer(app, secret)
+
+
+def test_a_mapping_screen_opened_before_an_integrators_change_does_not_undo_it(
+        app, admin_client, invoice_profile):
+    """The admin opens the mapping screen; meanwhile an integrator turns full sync on through
+    the API. The admin's save is refused with the reason, not a silent undo of full sync."""
+    url = f"/alpha/feeds/profiles/{invoice_profile.id}/edit"
+    shown = _version_shown(admin_client.get(url))
+    api = _integrator(app)
+    assert api.patch(f"/api/v1/import-profiles/{invoice_profile.id}",
+                     json={"full_sync": True}).status_code == 200
+    refused = admin_client.post(url, data={**_mapping(INVOICE_PROFILE["columns"],
+                                                      mode="update"), "version": shown})
+    assert refused.status_code == 422
+    assert "rouvrez-le pour voir ce changement" in text(refused)
+    db.session.expire_all()
+    assert (invoice_profile.version, invoice_profile.definition["full_sync"],
+            invoice_profile.definition["mode"]) == (2, True, "upsert")
+    again = _version_shown(admin_client.get(url))
+    assert admin_client.post(url, data={**_mapping(INVOICE_PROFILE["columns"], mode="update",
+                                                   full_sync="y"), "version": again}
+                             ).status_code == 302
+
+
+def test_a_json_page_opened_before_another_change_does_not_undo_it(
+        app, admin_client, invoice_profile):
+    url = f"/alpha/feeds/profiles/{invoice_profile.id}/json"
+    shown = _version_shown(admin_client.get(url))
+    api = _integrator(app)
+    columns = {**INVOICE_PROFILE["columns"], "Échéance": "due_on"}
+    assert api.patch(f"/api/v1/import-profiles/{invoice_profile.id}",
+                     json={"columns": columns}).status_code == 200
+    refused = admin_client.post(url, data={"definition": json.dumps(
+        {**INVOICE_PROFILE, "mode": "update"}), "version": shown})
+    assert refused.status_code == 422
+    db.session.expire_all()
+    assert "Échéance" in invoice_profile.definition["columns"]
+
+
+def test_a_profile_of_more_columns_than_a_file_has_is_refused_not_cut_short(
+        admin_client, promoteur):
+    """Past 500 columns (a file's most) the mapping screen kept the first 500 without a
+    word, and the mapping of the last column with them."""
+    columns = {**EXPECTED, **{f"Colonne {i}": "" for i in range(600)}, "Échéance": "due_on"}
+    response = admin_client.post("/alpha/feeds/profiles/new", data=_mapping(columns))
+    assert response.status_code == 422
+    assert fr("A profile names at most %(limit)s columns, as many as a file may have.",
+              limit="500") in text(response)
+    assert db.session.scalar(select(ImportProfile)) is None
+
+
+def test_the_json_page_refuses_a_key_given_twice(admin_client, promoteur):
+    """A line copied and its header left: "Nom" → name, then "Nom" → email. JSON keeps the
+    last one, and the name mapping was lost without a word."""
+    text_ = ('{"name": "partenaires", "entity": "partners",\n'
+             ' "columns": {"Code": "external_ref", "Nom": "name", "Nom": "email"}}')
+    response = admin_client.post("/alpha/feeds/profiles/new/json", data={"definition": text_})
+    assert response.status_code == 422
+    assert fr("“%(key)s” is given twice in the same object: give it once.", key="Nom") \
+        in text(response)
+    assert db.session.scalar(select(ImportProfile)) is None

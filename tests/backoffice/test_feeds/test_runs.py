@@ -438,3 +438,37 @@ def test_a_one_row_files_progress_says_one_row(admin_client, tenant, make_profil
     runs.run_import(run.id, tenant.id, max_wait=0)
     page = text(admin_client.get(f"/alpha/feeds/runs/{run.id}"))
     assert re.search(r"\b1 / 1 ligne · [\d ]+ lignes/s", page), page[:3000]
+
+
+def test_a_dry_run_is_not_imported_for_real_with_a_profile_changed_since(
+        admin_client, invoice_profile, start_run):
+    """The dry run said one invoice would be created; the profile was turned to "update
+    only" since. "Import for real" would import with the new version, not what the dry run
+    showed: it is refused, saying why."""
+    dry = start_run(invoice_profile, HEADER, GOOD, dry_run=True)
+    assert dry.created == 1 and dry.profile_version == 1
+    feeds.update_profile(invoice_profile, {**invoice_profile.definition, "mode": "update"})
+    db.session.commit()
+    response = admin_client.post(f"/alpha/feeds/runs/{dry.id}/apply", follow_redirects=True)
+    assert fr("The profile was changed since this dry run (version %(then)d, now %(now)d): "
+              "run the dry run again to see what the file would do now.", then=1, now=2) \
+        in text(response)
+    assert db.session.scalar(select(db.func.count(ImportRun.id))) == 1
+
+
+def test_an_old_runs_archived_records_are_those_of_the_entity_it_archived(
+        admin_client, tenant, start_run):
+    """A full-sync run of customers archived one; its profile feeds contacts since. The run's
+    "See the archived records" still leads to the customers."""
+    profile = feeds.create_profile({"name": "clients", "entity": "accounts", "full_sync": True,
+                                    "columns": {"Code": "external_ref", "Nom": "name"}})
+    db.session.commit()
+    start_run(profile, "Code;Nom", "C1;Un", "C2;Deux")
+    second = start_run(profile, "Code;Nom", "C1;Un", force=True)
+    assert second.archived == 1
+    feeds.update_profile(profile, {"name": "clients", "entity": "contacts",
+                                   "columns": {"Code": "external_ref", "Nom": "last_name"}})
+    db.session.commit()
+    page = admin_client.get(f"/alpha/feeds/runs/{second.id}").get_data(as_text=True)
+    assert re.findall(r'href="(/alpha/[a-z_]+/\?archived=1)"', page) == [
+        "/alpha/accounts/?archived=1"]
