@@ -222,6 +222,22 @@ def can_create(user: User | None, model: type) -> bool:
     return model in _AGENT_WRITABLE
 
 
+# The extranet's lists of each role, in menu order. Narrower than what `visible` allows: an
+# agent may read his customers' contacts, yet the extranet shows him none.
+PORTAL_ENTITIES = {
+    Role.AGENT: ("accounts", "deals", "contracts", "quotes", "orders", "deliveries", "invoices"),
+    Role.SUBSCRIBER: ("contracts", "quotes", "orders", "deliveries", "invoices"),
+}
+# Related records named on an extranet page even when the user has no list of them: his
+# customer, his partner.
+NAMED_REFS = frozenset({"accounts", "partners"})
+
+
+def portal_shown(role: Role) -> frozenset[str]:
+    """The entities a user of `role` may meet in the extranet: his lists and the named ones."""
+    return frozenset(PORTAL_ENTITIES.get(role, ())) | NAMED_REFS
+
+
 def portal_activities(user: Any) -> bool:
     """Whether the user's tenant shows activities to its agents in the extranet."""
     from app.tenancy import current_tenant_id

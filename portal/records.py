@@ -25,7 +25,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from app.entities import ENTITIES, STATUS_LABELS, Entity, Field
 from app.forms import flash_form_errors, options
 from app.models import ACTIVITY_KINDS, Attachment, Role
-from app.policies import get_visible_or_404, portal_activities, visibility_clause
+from app.policies import (
+    NAMED_REFS,
+    PORTAL_ENTITIES,
+    get_visible_or_404,
+    portal_activities,
+    visibility_clause,
+)
 from app.queries.lists import ListQuery
 from app.queries.portal_records import pointing_at, portal_list, shown_ids
 from app.queries.timeline import activities_on
@@ -38,11 +44,6 @@ from app.web.records import attachment_file, record_attachments
 from app.web.transactions import transaction
 from portal import bp
 
-# The lists of each role, in menu order.
-PORTAL_ENTITIES = {
-    Role.AGENT: ("accounts", "deals", "contracts", "quotes", "orders", "deliveries", "invoices"),
-    Role.SUBSCRIBER: ("contracts", "quotes", "orders", "deliveries", "invoices"),
-}
 # The tenant's own bookkeeping: never shown, filtered or sorted on in the extranet.
 INTERNAL_FIELDS = frozenset({"owner", "external_ref"})
 # A subscriber's documents are all his account's: the back office's "customer" column
@@ -50,9 +51,6 @@ INTERNAL_FIELDS = frozenset({"owner", "external_ref"})
 SUBSCRIBER_HIDDEN = frozenset({"account"})
 # Roles with the CSV export of their lists.
 EXPORTING_ROLES = frozenset({Role.AGENT})
-# Related records named on a page even when the user has no list of them: his customer, his
-# partner.
-NAMED_REFS = frozenset({"accounts", "partners"})
 # Archived records never show; `q` is searched here, over the customer's name too.
 IGNORED_ARGS = frozenset({"archived", "q"})
 # The records found from another one, by the column that points back at it.

@@ -28,12 +28,11 @@ from app.entities import EDITABLE, ENTITIES
 from app.errors import NotAllowed, NotFound
 from app.extensions import db
 from app.models import Role
-from app.policies import can_change, can_create, can_delete, get_visible, visible
+from app.policies import PORTAL_ENTITIES, can_change, can_create, can_delete, get_visible, visible
 from app.services import tenants as tenant_service
 from app.services.attachments import add_attachment
 from app.services.records import create_record, delete_record, update_record
 from app.tenancy import Actor, tenant_context
-from portal.records import PORTAL_ENTITIES
 from tests.conftest import login, page_text
 
 LINE = {"label": "Store banne", "quantity": Decimal("1"), "unit_price": Decimal("100"),

@@ -20,7 +20,7 @@ from app.models import (
     Role,
     User,
 )
-from app.policies import visible
+from app.policies import portal_shown
 from app.queries import partner_figures
 from app.queries.dashboard import (
     Dashboard,
@@ -102,7 +102,8 @@ def unpaid_figure(user: User) -> Figure:
 
 def data_as_of(user: User) -> datetime | None:
     """When the last successful feed run ended, not reverted since, among the feeds that
-    wrote records this user sees: what the extranet shows is as fresh as that.
+    wrote live records this user's extranet shows: what it shows is as fresh as that (a feed
+    of records it does not show, or has since archived, freshened nothing he sees).
 
     The feeds are tried from the most recently finished: the first one that wrote a record
     the user sees gives the answer, usually at the first probe (one indexed lookup each).
@@ -115,13 +116,11 @@ def data_as_of(user: User) -> datetime | None:
     feeds = db.session.execute(
         select(ImportProfile.id, ImportProfile.entity, ended.c.at)
         .join(ended, ended.c.profile_id == ImportProfile.id)
+        .where(ImportProfile.entity.in_(sorted(portal_shown(user.role))))
         .order_by(ended.c.at.desc(), ImportProfile.id)).all()
     for profile_id, entity_name, at in feeds:
-        entity = ENTITIES.get(entity_name)
-        if entity is None:
-            continue
-        model = entity.model
-        found = db.session.scalar(visible(select(model.id), model, user)
+        model = ENTITIES[entity_name].model
+        found = db.session.scalar(_live(model, user, model.id)
                                   .where(model.import_profile_id == profile_id).limit(1))
         if found is not None:
             return at

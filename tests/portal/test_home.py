@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from app.clock import local_today
 from app.extensions import db
-from app.models import Account, AuditEvent, ImportProfile, ImportRun, Invoice
+from app.models import Account, AuditEvent, Contact, Deal, ImportProfile, ImportRun, Invoice
 from tests.conftest import local_day, login, page_text
 
 
@@ -98,6 +98,55 @@ def test_data_as_of_the_last_successful_feed_of_his_records(agent_setup, make_in
           reverted=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     shown = page_text(client.get("/alpha/portal/"))
     assert "20/11/2026" in shown and "23/11/2026" not in shown
+
+
+
+def _stamp(model: type, record_id: int, profile_id: int, **values) -> None:
+    db.session.execute(update(model).where(model.id == record_id)
+                       .values(import_profile_id=profile_id, **values))
+    db.session.commit()
+
+
+def test_data_as_of_ignores_a_feed_of_records_his_extranet_does_not_show(
+        agent_setup, make_invoice, make_contact):
+    """Policies let an agent read his customers' contacts, but the extranet lists none: a
+    contacts feed brings him nothing to see."""
+    client, mine, _theirs = agent_setup
+    invoices = _feed("invoices", datetime(2026, 11, 20, 6, 0, tzinfo=UTC))
+    contacts = _feed("contacts", datetime(2026, 11, 22, 6, 0, tzinfo=UTC))
+    _stamp(Invoice, make_invoice(account=mine.id).id, invoices)
+    _stamp(Contact, make_contact(account=mine.id).id, contacts)
+    shown = page_text(client.get("/alpha/portal/"))
+    assert "20/11/2026" in shown and "22/11/2026" not in shown
+
+
+def test_data_as_of_ignores_a_feed_of_a_kind_a_subscriber_has_no_page_of(
+        app, make_user, make_account, make_invoice, make_deal):
+    """A subscriber has no deals page, so a feed of his account's deals is not his data."""
+    account = make_account(name="Famille Durand", kind="person")
+    client = login(app.test_client(), make_user("subscriber", account_id=account.id))
+    invoices = _feed("invoices", datetime(2026, 11, 20, 6, 0, tzinfo=UTC))
+    deals = _feed("deals", datetime(2026, 11, 22, 6, 0, tzinfo=UTC))
+    _stamp(Invoice, make_invoice(account=account.id).id, invoices)
+    _stamp(Deal, make_deal(account=account.id).id, deals)
+    assert client.get("/alpha/portal/deals/").status_code == 404
+    shown = page_text(client.get("/alpha/portal/"))
+    assert "20/11/2026" in shown and "22/11/2026" not in shown
+
+
+def test_data_as_of_ignores_a_feed_whose_records_of_his_are_all_archived(
+        agent_setup, make_account, make_invoice):
+    """A customer a full sync archived shows nowhere in the extranet: the feed that archived
+    it did not update anything he sees."""
+    client, mine, _theirs = agent_setup
+    gone = make_account(name="Ancien client", partner=mine.partner_id)
+    invoices = _feed("invoices", datetime(2026, 11, 20, 6, 0, tzinfo=UTC))
+    accounts = _feed("accounts", datetime(2026, 11, 22, 6, 0, tzinfo=UTC))
+    _stamp(Invoice, make_invoice(account=mine.id).id, invoices)
+    _stamp(Account, gone.id, accounts, archived_at=datetime(2026, 11, 22, 6, 0, tzinfo=UTC))
+    assert client.get(f"/alpha/portal/accounts/{gone.id}").status_code == 404
+    shown = page_text(client.get("/alpha/portal/"))
+    assert "20/11/2026" in shown and "22/11/2026" not in shown
 
 
 def test_a_subscriber_sees_his_account_only(app, make_user, make_invoice):
