@@ -124,8 +124,13 @@ def parse_profile(definition: Any, *, check_values: bool = True,
         if entity is not None else {}
     if errors:
         raise ValidationError(errors)
+    # Stored as read: an option left empty (null) is stored as what it means ("auto"), so that
+    # what the API answers is what it takes back, and the same profile is the same version.
+    spelled = {"name": name, "mode": mode, "key": key, "value_maps": value_maps,
+               **{option: options[option] for option in (
+                   "encoding", "delimiter", "date_format", "decimal", "full_sync")}}
     return Profile(name=name, entity=entity, mode=mode, key=key, targets=tuple(targets),
-                   definition=normalized({**definition, "value_maps": value_maps}),
+                   definition=normalized({**definition, **spelled}),
                    value_maps=value_maps, **options)
 
 

@@ -390,3 +390,23 @@ def test_the_json_page_refuses_a_key_given_twice(admin_client, promoteur):
     assert fr("“%(key)s” is given twice in the same object: give it once.", key="Nom") \
         in text(response)
     assert db.session.scalar(select(ImportProfile)) is None
+
+
+def test_options_left_empty_on_the_json_page_are_stored_as_what_they_mean(
+        app, admin_client, promoteur):
+    """"encoding": null read as "auto" was stored as null: the API then answered null for a
+    string, and a client sending back what it read was refused (422)."""
+    definition = {**INVOICE_PROFILE, "encoding": None, "delimiter": None,
+                  "date_format": None, "decimal": None}
+    assert admin_client.post("/alpha/feeds/profiles/new/json", data={
+        "definition": json.dumps(definition)}).status_code == 302
+    profile = db.session.scalar(select(ImportProfile))
+    api = _integrator(app)
+    url = f"/api/v1/import-profiles/{profile.id}"
+    read = api.get(url).get_json()
+    assert [read[k] for k in ("encoding", "delimiter", "date_format", "decimal")] == \
+        ["auto"] * 4
+    sent = {k: v for k, v in read.items()
+            if k not in ("id", "version", "is_active", "created_at", "updated_at")}
+    again = api.put(url, json=sent)
+    assert again.status_code == 200 and again.get_json()["version"] == 1, again.get_json()
