@@ -403,6 +403,11 @@ class ColumnImport:
         equal: list[int] = []
         if self.digests is not None and mode != "insert" and len(found) < len(good):
             equal = [i for position, i in enumerate(good) if position not in found]
+        if engine.run.is_dry_run:
+            lines = self.batch.lines
+            engine.refuse_as_written(plan, [(lines[i], self.unique_values(i))
+                                            for i in plan.creates],
+                                     lambda n: self.item(plan.creates[n]))
         apart: set[int] = set()  # new rows a unique key refuses (write_batch's set_apart)
 
         def set_apart() -> bool:

@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cached_property, lru_cache
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -225,11 +226,15 @@ class ImportEngine:
             return Problem(column, None, _l("This field is required."))
         taken = _taken_field(exc)
         if taken is not None:
-            value = None if item is None else item.values.get(taken)
-            return Problem(self.header_of(taken), None if value is None else str(value),
-                           ALREADY_USED[taken])
+            return self.taken_problem(taken, item)
         return Problem(None, None, _l("The database refused the row: %(reason)s"),
                        {"reason": _db_reason(exc)})
+
+    def taken_problem(self, field: str, item: Item | None = None) -> Problem:
+        """A unique `field` (a number, a reference) whose value another record holds."""
+        value = None if item is None else item.values.get(field)
+        return Problem(self.header_of(field), None if value is None else str(value),
+                       ALREADY_USED[field])
 
     def no_record_problem(self, key: str) -> Problem:
         return Problem(None, key, _l("No record with the key “%(key)s” to update."),
@@ -433,6 +438,9 @@ class ImportEngine:
 
     def _write_batch(self, items: list[Item]) -> None:
         plan = self._plan(items)
+        if self.run.is_dry_run:
+            self.refuse_as_written(plan, [(row["_item"].line, row) for row in plan.creates],
+                                   lambda n: plan.creates[n]["_item"])
         apart: list[Item] = []  # new rows a unique key refuses: written alone, after the rest
 
         def write() -> None:
@@ -450,6 +458,38 @@ class ImportEngine:
 
         self.account(self.write_plan(plan, write,
                                      (item for item in items if not item.problems), set_apart))
+
+    def refuse_as_written(self, plan: Plan, new: list[tuple[int, dict[str, Any]]],
+                          item_of: Callable[[int], Item]) -> None:
+        """A dry run's batch, which no database refuses since nothing is written: the rows a
+        unique key would refuse in the real run (a number another record holds, or one an
+        earlier row of the file takes) fail as they fail there, and leave `plan`. `new`: the
+        plan's new rows, each by its line and values; `item_of`: the Item of one of them."""
+        unique = self.writer.unique
+        # In the file's order, as the real run settles a refused batch: row by row, or, when
+        # no update changes a number, with the new rows it sets apart alone and in order.
+        rows = sorted([*((line, row, n, None) for n, (line, row) in enumerate(new)),
+                       *((item.line, row, None, item) for item, row in plan.updates
+                         if any(name in row for name in unique))], key=itemgetter(0))
+        refused = self.writer.refusals([row for _line, row, _n, _item in rows])
+        if not refused:
+            return
+        new_rows, records = set(), set()  # the refused: new rows by position, updates by id
+        for position, column in refused.items():
+            _line, row, n, item = rows[position]
+            if item is None:
+                item = item_of(n)
+                new_rows.add(n)
+            else:
+                records.add(row["id"])
+            item.problems.append(self.taken_problem(column, item))
+            plan.failed.append(item)
+        plan.creates = [row for n, row in enumerate(plan.creates) if n not in new_rows]
+        keys = {item.key for item, row in plan.updates if row["id"] in records}
+        plan.updates = [(item, row) for item, row in plan.updates if row["id"] not in records]
+        plan.audits = [audit for audit in plan.audits if audit["record_id"] not in records]
+        plan.diffs = [diff for diff in plan.diffs if diff["key"] not in keys]
+        plan.failed.sort(key=attrgetter("line"))
 
     def renumbers(self, plan: Plan) -> bool:
         """Whether the plan changes a unique value of a record (its number): a new row set

@@ -182,6 +182,36 @@ class RecordWriter:
                     found.add(position)
         return found
 
+    def refusals(self, rows: list[dict[str, Any]]) -> dict[int, str]:
+        """The positions of `rows` (new ones, or changed ones with their id) that a unique key
+        refuses when each is written after those before it, as row by row: the column refused
+        (the first of the table's), by position. Unlike `clashing`, which sets apart every row
+        that may be refused, a refused row takes no value and a changed one gives up its own
+        to the rows after it: what a dry run, which writes nothing, reports."""
+        taken: dict[str, dict[str, Any]] = {}  # column → value → its holder (an id, or a row)
+        given: dict[str, dict[Any, str]] = {}  # column → holder → its value
+        for column in self.unique:
+            values = sorted({str(row[column]) for row in rows if row.get(column) is not None})
+            taken[column] = self.sql.holders(column, values) if values else {}
+            given[column] = {holder: value for value, holder in taken[column].items()}
+        found: dict[int, str] = {}
+        for position, row in enumerate(rows):
+            own = row.get("id")
+            refused = next((column for column in self.unique if row.get(column) is not None
+                            and taken[column].get(str(row[column]), own) != own), None)
+            if refused is not None:
+                found[position] = refused
+                continue
+            holder = ("new", position) if own is None else own
+            for column in self.unique:
+                if column not in row:
+                    continue
+                taken[column].pop(given[column].pop(holder, None), None)
+                if row[column] is not None:
+                    taken[column][str(row[column])] = holder
+                    given[column][holder] = str(row[column])
+        return found
+
     def create(self, rows: list[dict[str, Any]]) -> list[int]:
         """New records from rows of column values; their ids, in order."""
         rows = [self.completed(row) for row in rows]

@@ -298,6 +298,96 @@ def test_a_number_used_twice_in_a_file_with_lines_sends_only_its_document_alone(
     assert written_alone == [5]
 
 
+def _dry_then_real(run_import, profile, path: Path) -> tuple[tuple, tuple]:
+    """The same file as a dry run, then for real: each run's counts, (line, column, value,
+    message) of its row errors and the keys of its changes shown. The dry run writes no
+    record."""
+    def said(run: ImportRun) -> tuple:
+        return (run.counts, [(e.line, e.column, e.value, e.message_id) for e in row_errors(run)],
+                [diff["key"] for diff in run.diff_sample])
+
+    before = {key: invoice.number for key, invoice in by_key("invoices").items()}
+    dry = said(run_import(profile, path, dry_run=True))
+    assert {key: invoice.number for key, invoice in by_key("invoices").items()} == before
+    return dry, said(run_import(profile, path))
+
+
+def test_a_dry_run_names_a_number_used_twice_as_the_real_run_does(
+    customers, profile, feed_file, run_import, small_batches
+):
+    """docs/feeds.md: "A dry run applies these same rules, so its counts and row errors are
+    the real run's", a number another record holds or one given twice included (the column
+    path: a dry run never meets the database's refusal)."""
+    create_record(ENTITIES["invoices"],
+                  {"external_ref": "OLD", "number": "FA-OLD", "account": customers[1].id})
+    db.session.commit()
+    path = feed_file(HEADER + invoice_rows(2)
+                     + "R-0050;FA-OLD;C2;01/10/2026;5,00;\n"  # line 4: held by OLD
+                     + "R-0051;FA-0001;C2;01/10/2026;5,00;\n")  # line 5: given by line 3
+    dry, real = _dry_then_real(run_import, profile, path)
+
+    used = "This number is already used."
+    assert real == ({"created": 2, "updated": 0, "unchanged": 0, "failed": 2, "archived": 0},
+                    [(4, "N° facture", "FA-OLD", used), (5, "N° facture", "FA-0001", used)], [])
+    assert dry == real
+
+
+def test_a_dry_run_of_a_file_with_lines_names_a_number_used_twice_as_the_real_run_does(
+    customers, make_profile, feed_file, run_import
+):
+    """The row path (a document with lines) agrees as the column path does: a number an
+    existing record holds, and the second row giving one the file already gave, fail in
+    both runs; the first row giving it is created."""
+    create_record(ENTITIES["invoices"],
+                  {"external_ref": "OLD", "number": "FA-OLD", "account": customers[1].id})
+    db.session.commit()
+    profile = make_profile(
+        "invoices",
+        {"Réf": "external_ref", "N° facture": "number", "Code client": "account.external_ref",
+         "Désignation": "lines.label", "Qté": "lines.quantity", "PU HT": "lines.unit_price"},
+    )
+    path = feed_file(
+        "Réf;N° facture;Code client;Désignation;Qté;PU HT\n"
+        "R-1;FA-1;C0;Store banne;2;100,00\n"
+        "R-1;FA-1;C0;Pose;1;50,00\n"
+        "R-2;FA-OLD;C1;Moteur;1;80,00\n"  # line 4: held by OLD
+        "R-3;FA-1;C1;Volet;3;10,00\n"  # line 5: the number of R-1
+        "R-4;FA-4;C2;Volet;1;10,00\n"
+    )
+    dry, real = _dry_then_real(run_import, profile, path)
+
+    used = "This number is already used."
+    assert real == ({"created": 2, "updated": 0, "unchanged": 0, "failed": 2, "archived": 0},
+                    [(4, "N° facture", "FA-OLD", used), (5, "N° facture", "FA-1", used)], [])
+    assert dry == real
+
+
+@pytest.mark.parametrize("freed_first", [True, False], ids=["freed first", "taken first"])
+def test_a_dry_run_finds_a_number_of_an_existing_record_free_only_once_the_file_changes_it(
+    customers, profile, feed_file, run_import, freed_first
+):
+    """A number an existing record holds is taken by a new row only after the row changing
+    that record's number, in the file's order, as the real run writes them; a row wanting
+    a number the file gave first fails. Dry and real runs agree."""
+    for key, number in (("R-A", "FA-N"), ("R-C", "FA-C")):
+        create_record(ENTITIES["invoices"],
+                      {"external_ref": key, "number": number, "account": customers[1].id})
+    db.session.commit()
+    frees, takes = "R-A;FA-M;C1;01/10/2026;5,00;\n", "R-B;FA-N;C1;01/10/2026;5,00;\n"
+    path = feed_file(HEADER + (frees + takes if freed_first else takes + frees)
+                     + "R-C;FA-N;C1;01/10/2026;5,00;\n")
+    dry, real = _dry_then_real(run_import, profile, path)
+
+    used = "This number is already used."
+    counts, errors, changed = real
+    assert (counts["created"], counts["updated"], counts["failed"]) == (
+        (1, 1, 1) if freed_first else (0, 2, 1))
+    assert errors == ([(4, "N° facture", "FA-N", used)] if freed_first
+                      else [(2, "N° facture", "FA-N", used)])
+    assert changed == (["R-A"] if freed_first else ["R-A", "R-C"])
+    assert dry == real
+
+
 def test_on_sqlite_a_batch_opening_its_transaction_is_written_without_a_savepoint(
     customers, profile, feed_file, run_import, small_batches, sqlite_statements
 ):
