@@ -448,7 +448,7 @@ class ColumnImport:
         if plan.updates:
             if self.digests is not None:
                 self._with_digests(plan.updates)
-            engine.writer.update([row for _item, row in plan.updates])
+            engine.update_records([row for _item, row in plan.updates])
             engine.writer.audit(plan.audits)
         plan.creates = creates  # (a refused batch is written again from the plan as it was)
         if alone:  # last: nothing after it can refuse the batch and plan these rows again

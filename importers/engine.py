@@ -90,6 +90,10 @@ assert {f.ref for e in ENTITIES.values() for f in e.fields if f.type == "ref"} \
     <= {*NO_REFERENCE, "users"}  # users are not referenced by feeds
 
 
+class RecordsGone(Exception):
+    """A record the batch updates was deleted since the batch read it."""
+
+
 class ImportEngine:
     """Runs one ImportRun (already created and holding its profile's lock)."""
 
@@ -503,7 +507,7 @@ class ImportEngine:
         opens one), or, when the database refuses it, written again without the rows
         `set_apart` takes out (app/services/record_batches.py `write_batch`), or else each of
         `items` planned and written alone: what was written, and the failures named."""
-        written = write_batch(write, items, self._write_one, self._refused,
+        written = write_batch(write, items, self._write_one, self._refused, (RecordsGone,),
                               set_apart=set_apart)
         if written is None:
             return plan
@@ -516,7 +520,7 @@ class ImportEngine:
         """Each of `items` planned and written alone, in a savepoint of its own: what was
         written, and the failures named."""
         done = Plan()
-        for single in write_each(items, self._write_one, self._refused):
+        for single in write_each(items, self._write_one, self._refused, (RecordsGone,)):
             done.merge(single)
         return done
 
@@ -793,12 +797,23 @@ class ImportEngine:
                                       zip(ids, plan.creates, strict=True)], [])
             enqueue_created(self.entity.name, ids=ids)
         if plan.updates:
-            writer.update([row for _item, row in plan.updates])
+            self.update_records([row for _item, row in plan.updates])
             if has_lines:
                 writer.replace_lines([(row["id"], _normalized_lines(item.lines or []))
                                       for item, row in plan.updates],
                                      [row["id"] for _item, row in plan.updates])
         writer.audit(plan.audits)
+
+    def update_records(self, rows: list[dict[str, Any]]) -> None:
+        """The batch's changed records written; RecordsGone when one was deleted since the
+        batch read it (a user's deletion while the run ran): the batch is then written again
+        row by row, each row planned anew (created again, as the file says it exists), rather
+        than counted updated and audited for a record that is no more."""
+        written = self.writer.update(rows)
+        if written < len(rows):  # also rows equal by now, which PostgreSQL leaves unwritten
+            ids = [row["id"] for row in rows]
+            if len(self.writer.sql.by_ids([], ids)) < len(set(ids)):
+                raise RecordsGone
 
     def audit(self, action: str, record_id: int, before: dict, after: dict,
               now: datetime) -> dict[str, Any]:

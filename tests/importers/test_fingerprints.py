@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 import importers.convert as convert
 import importers.fingerprints as fingerprints
 from app.entities import ENTITIES
 from app.extensions import db
-from app.models import CustomField, ImportRun
+from app.models import AuditEvent, CustomField, ImportRun
 from app.services import feeds
 from app.services.custom_field_defs import update_field
 from app.services.import_revert import revert_run
@@ -494,3 +495,25 @@ def test_a_row_fingerprinted_under_older_conversion_rules_is_converted_again(
     after = run_import(profile, path, force=True)
     assert [error.line for error in row_errors(after)] == [2], (
         f"R1 skipped as unchanged: {after.fingerprinted} fingerprinted, {after.failed} failed")
+
+
+@pytest.mark.parametrize("others", [0, 30], ids=["alone", "among-thirty-changed"])
+def test_a_record_deleted_between_a_batchs_read_and_its_update_is_not_counted_updated(
+        nightly, monkeypatch, app, tenant, others):
+    """A user deletes R2 while the run that changes it runs: the run no longer counts it
+    updated, nor audits an update of a record that is no more; the file says it exists, so
+    the row creates it again, as the next run would."""
+    more = [f"S{n:02d};G-{n:03d};C1;01/10/2026;Émise;{n},00;pme" for n in range(others)]
+    nightly([*ROWS, *more])
+    record_id = _invoice("R2").id
+    done = _meanwhile(monkeypatch, app, tenant.id, lambda: delete_record(
+        db.session.get(ENTITIES["invoices"].model, record_id)))
+    changed = [ROWS[0], ROWS[1].replace("Payée", "Émise"), ROWS[2],
+               *(row.replace("Émise", "Payée") for row in more)]
+    run = nightly(changed)
+    done()
+    assert (run.created, run.updated, run.failed) == (1, others, 0)
+    assert _invoice("R2").id != record_id and _invoice("R2").status == "issued"
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.entity == "invoices", AuditEvent.record_id == record_id,
+        AuditEvent.action == "update")) == 0
