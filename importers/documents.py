@@ -37,6 +37,7 @@ from importers.archives import (
 )
 from importers.items import Item, Problem
 from importers.row_messages import message_parts, run_message
+from importers.values import header_key
 
 if TYPE_CHECKING:
     from importers.engine import ImportEngine
@@ -92,8 +93,6 @@ class RowDocuments:
 
     def bind(self, header: list[str]) -> list[str]:
         """Find the documents column in the file's header; the missing one, if it is."""
-        from importers.convert import header_key
-
         wanted = header_key(self.header)
         self.index = next((n for n, name in enumerate(header) if header_key(name) == wanted), None)
         return [self.header] if self.index is None else []

@@ -21,14 +21,13 @@ from flask_babel import lazy_gettext as _l
 
 from app.custom_fields import definitions
 from app.entities import ENTITIES, REF, Entity
-from importers.profile import DELIMITERS, LINE_TARGETS
+from importers.profile import DELIMITERS, LINE_TARGETS, MAX_COLUMNS
 from importers.readers import open_table
 from importers.runs import limits
 from importers.vocabulary import HEADER_WORDS
 
 SAMPLE_ROWS = 3
 SAMPLE_CHARS = 60
-MAX_COLUMNS = 500
 LINE_LABELS = {"sku": _l("SKU"), "label": _l("Label"), "quantity": _l("Quantity"),
                "unit_price": _l("Unit price"), "tax_rate": _l("Tax rate")}
 
