@@ -599,14 +599,14 @@ class ImportEngine:
             row["archived_at"] = None
         row.update({k: v for k, v in after.items() if k != "lines"})
         if "custom" in after:
-            # The record's custom values whole, a value emptied removed (as the API removes
-            # it), and on both sides of the event: its history names only what changed, and
-            # a revert removes a value the run added (None before it).
+            # Written as the values the row changes (None: emptied, removed as the API
+            # removes it), merged into the record's when written: a value a user saves
+            # meanwhile stays. The event holds them whole on both sides: its history names
+            # only what changed, and a revert removes a value the run added (None before it).
             had = current["custom"] or {}
             merged = {**had, **after["custom"]}
-            row["custom"] = {k: v for k, v in merged.items() if v is not None}
             before = {**before, "custom": {**dict.fromkeys(after["custom"]), **had}}
-            after = {**after, "custom": row["custom"]}
+            after = {**after, "custom": {k: v for k, v in merged.items() if v is not None}}
         plan.updates.append((item, row))
         # The diff shares the audit event's values, made jsonable once; the event also
         # keeps the stamps the update replaces, which a revert gives back (the feed that

@@ -679,14 +679,11 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
                         before[name], row[name] = getattr(record, name), total
                         after[name] = total
             elif key == "custom":
-                custom = dict(record.custom or {})
+                custom = record.custom or {}
                 before["custom"] = {k: custom.get(k) for k in value}
-                for name, old_value in value.items():
-                    if old_value is None:
-                        custom.pop(name, None)
-                    else:
-                        custom[name] = old_value
-                row["custom"] = custom
+                # The values of before the run, None removing one it added; merged into the
+                # record's as they are when written (a value saved meanwhile stays).
+                row["custom"] = dict(value)
                 after["custom"] = dict(value)
             elif key in table.c:
                 before[key] = getattr(record, key)

@@ -244,8 +244,10 @@ class RecordWriter:
 
     def update(self, rows: list[dict[str, Any]],
                states: dict[int, dict[str, Any]] | None = None) -> int:
-        """Changed records: each row their id and the columns it sets; `states`: records as
-        they were, by id (else as `current` read them), for their search text. Their feed
+        """Changed records: each row their id and the columns it sets, `custom` as the custom
+        values it changes (None: removed; record_rules.custom_change), merged into those the
+        record holds when written; `states`: records as they were, by id (else as `current`
+        read them), for their search text. Their feed
         fingerprints, and those of the records naming one whose reference changes, are
         forgotten (app/services/fingerprints.py). How many were written (BulkSQL.update)."""
         unknown: list[int] = []

@@ -153,8 +153,17 @@ def changes(current: dict[str, Any], old_lines: list[dict[str, Any]] | None,
         before["custom"], after["custom"] = jsonable(current["custom"] or {}), jsonable(custom)
     row = {name: values[name] for name in after if name not in ("custom", "lines")}
     if "custom" in after:
-        row["custom"] = custom
+        row["custom"] = custom_change(current["custom"], custom)
     return row, before, after, new_lines
+
+
+def custom_change(had: dict[str, Any] | None, custom: dict[str, Any]) -> dict[str, Any]:
+    """What a record's custom values `had` become `custom` by, as a write merges it into
+    the values the record holds then (RecordWriter.update): the values that differ, and None
+    for each one `custom` no longer has."""
+    had = had or {}
+    return {**{key: None for key in had if custom.get(key) is None},
+            **{key: value for key, value in custom.items() if had.get(key) != value}}
 
 
 _takes_partner: dict[str, bool] = {}

@@ -538,8 +538,10 @@ class BulkSQL:
     def update(self, rows: list[dict[str, Any]]) -> int:
         """Changed records of this tenant by id, each row setting its own columns (rows are
         grouped by them): how many rows were written (a record deleted meanwhile is not).
-        SQLite, or a few rows: executemany; PostgreSQL: COPY into a staging table, then one
-        UPDATE … FROM it WHERE … IS DISTINCT FROM … (a row equal by now is not written)."""
+        A row's `custom` is a change of the record's custom values, merged into them as they
+        are when written (`merged_custom`). SQLite, or a few rows: executemany; PostgreSQL:
+        COPY into a staging table, then one UPDATE … FROM it WHERE … IS DISTINCT FROM … (a row
+        equal by now is not written)."""
         written = 0
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
@@ -632,8 +634,9 @@ class BulkSQL:
         guarded = READ_AT in names
         sets = ", ".join(
             f"{name} = CASE WHEN {mark} IS NULL OR updated_at = {mark} THEN {mark} END"
-            if guarded and name == "import_digest" else f"{name} = {mark}"
-            for name in names if name != READ_AT)
+            if guarded and name == "import_digest"
+            else f"custom = {self.merged_custom('custom', mark)}" if name == "custom"
+            else f"{name} = {mark}" for name in names if name != READ_AT)
         statement = f"UPDATE {self.table.name} SET {sets} WHERE id = {mark} AND tenant_id = {mark}"
         if guarded:  # the moment read goes twice before the digest
             at = names.index(READ_AT)
@@ -662,12 +665,14 @@ class BulkSQL:
                 if name not in ("updated_at", "import_run_id", "import_profile_id",
                                 "import_digest", READ_AT)]
         guarded = READ_AT in names
+        given = {name: self.merged_custom("t.custom", "s.custom") if name == "custom"
+                 else f"s.{name}" for name in names}
         columns = ", ".join(f"updated_at AS {READ_AT}" if name == READ_AT else name
                             for name in names)
         sets = ", ".join(
             f"import_digest = CASE WHEN s.{READ_AT} IS NULL OR t.updated_at = s.{READ_AT} "
             "THEN s.import_digest END" if guarded and name == "import_digest"
-            else f"{name} = s.{name}" for name in names if name != READ_AT)
+            else f"{name} = {given[name]}" for name in names if name != READ_AT)
         cursor = self.cursor(binary=False)
         try:
             cursor.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT "
@@ -676,7 +681,7 @@ class BulkSQL:
                 for row in values:
                     copy.write_row(row)
             changed = (f" AND ({', '.join(f't.{n}' for n in data)}, NULL) IS DISTINCT FROM "
-                       f"({', '.join(f's.{n}' for n in data)}, NULL)") if data else ""
+                       f"({', '.join(given[n] for n in data)}, NULL)") if data else ""
             cursor.execute(
                 f"UPDATE {self.table.name} AS t SET {sets} FROM {staging} AS s "
                 f"WHERE t.id = s.id AND t.tenant_id = %s{changed}", (self.tenant_id,))
@@ -685,6 +690,16 @@ class BulkSQL:
             return written
         finally:
             cursor.close()
+
+    def merged_custom(self, column: str, change: str) -> str:
+        """SQL of the custom values `column` of a record with `change` (a JSON object) merged
+        into them: each value it gives set, each null it gives removing one, the others as
+        they are when the statement writes them — a value a user saved after a run read the
+        record stays, rather than the run writing back the values it read."""
+        if self.sqlite:  # RFC 7396: a null removes; custom values are never objects
+            return f"json_patch(COALESCE({column}, '{{}}'), {change})"
+        return (f"jsonb_strip_nulls(CASE jsonb_typeof({column}) WHEN 'object' THEN {column} "
+                f"ELSE '{{}}'::jsonb END || COALESCE(CAST({change} AS jsonb), '{{}}'::jsonb))")
 
     def _bind(self, column: Any, copied: bool = False) -> Any:
         """SQLAlchemy's conversion of a value of `column`; `copied`: for COPY on PostgreSQL,

@@ -517,3 +517,56 @@ def test_a_record_deleted_between_a_batchs_read_and_its_update_is_not_counted_up
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.entity == "invoices", AuditEvent.record_id == record_id,
         AuditEvent.action == "update")) == 0
+
+
+@pytest.mark.parametrize("others", [0, 30], ids=["alone", "among-thirty-changed"])
+def test_a_custom_value_a_user_saves_while_a_run_updates_the_record_stays(
+        nightly, make_custom_field, monkeypatch, app, tenant, others):
+    """A salesperson writes a note on R2 (a custom field the feed does not map) while the
+    night's run changes R2's segment: the run writes the segment, not the custom values it
+    read before the note, and both stay."""
+    make_custom_field("invoices", "note", "text")
+    more = [f"S{n:02d};G-{n:03d};C1;01/10/2026;Émise;{n},00;pme" for n in range(others)]
+    nightly([*ROWS, *more])
+    record_id, eti = _invoice("R2").id, _invoice("R2").custom["segment"]
+    done = _meanwhile(monkeypatch, app, tenant.id, lambda: update_record(
+        db.session.get(ENTITIES["invoices"].model, record_id),
+        {"custom": {"note": "Rappeler lundi"}}))
+    run = nightly([ROWS[0], ROWS[1].replace(";eti", ";pme"), ROWS[2],
+                   *(row.replace(";pme", ";eti") for row in more)])
+    done()
+    assert (run.updated, run.failed) == (1 + others, 0)
+    assert _invoice("R2").custom == {"segment": _invoice("R1").custom["segment"],
+                                     "note": "Rappeler lundi"}
+    if others:
+        assert _invoice("S00").custom == {"segment": eti}
+
+
+def test_a_users_save_keeps_a_custom_value_written_since_he_read_the_record(
+        nightly, make_custom_field, app, tenant):
+    """The other way round: a salesperson's save of a note on R2, whose page he opened
+    before an integrator (or a run) emptied its segment, writes the note only: the segment
+    stays as it is now, not as he read it."""
+    make_custom_field("invoices", "note", "text")
+    nightly()
+    invoice = _invoice("R2")
+    assert invoice.custom["segment"] is not None  # read, as the form shows it
+    failures = []
+
+    def other():
+        try:
+            with app.app_context(), tenant_context(tenant.id, SYSTEM):
+                update_record(db.session.get(ENTITIES["invoices"].model, invoice.id),
+                              {"custom": {"segment": None}})
+                db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive() and not failures, failures
+    update_record(invoice, {"custom": {"note": "Rappeler lundi"}})
+    db.session.commit()
+    assert _invoice("R2").custom == {"note": "Rappeler lundi"}
