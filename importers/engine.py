@@ -634,8 +634,7 @@ class ImportEngine:
             *(f"{t.name}_id" for t in profile.targets if t.kind == "ref"),
             *(("partner_id", "account_id") if takes_account_partner(self.entity) else ()),
             *(LINE_TOTALS if self.profile.has_lines else ()),
-            *(self.date_pair or ()),  # both, to compare an end given with its start
-            *self.writer.searched]))
+            *(self.date_pair or ())]))  # both, to compare an end given with its start
 
     def with_partners(self, found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Records read with `record_columns`, as `existing` gives them: with the partner

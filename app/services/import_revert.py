@@ -693,7 +693,7 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
         audits.append(audit_row("update", entity.name, record_id, jsonable(before),
                                 jsonable(after), now))
     if rows:
-        writer.update(rows, {})
+        writer.update(rows)
     if lines:
         writer.replace_lines(lines, [record_id for record_id, _lines in lines])
     writer.audit(audits)
@@ -709,7 +709,7 @@ def _set_archived(entity: Entity, writer: RecordWriter, ids: list[int],
     model = entity.model
     was = {record_id: value for chunk in chunks(ids) for record_id, value in
            db.session.execute(select(model.id, model.archived_at).where(model.id.in_(chunk)))}
-    writer.update([{"id": i, "archived_at": archived_at, "updated_at": now} for i in ids], {})
+    writer.update([{"id": i, "archived_at": archived_at, "updated_at": now} for i in ids])
     action = "archive" if archived_at is not None else "update"
     writer.audit([audit_row(action, entity.name, i, {"archived_at": jsonable(was.get(i))},
                             {"archived_at": jsonable(archived_at)}, now) for i in ids])

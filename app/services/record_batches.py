@@ -121,9 +121,8 @@ class RecordWriter:
     record among its new rows (external_ref, or a feed's key).
 
     A searched record's search text (app/search_text.py) is written with the fields it is
-    made of: from a new row's values, and for a changed one from its values over the record
-    as it was (given to `update`, or as `current` last read it). Only when neither holds all
-    the searched fields are they read back, after the write."""
+    made of: from a new row's values, and for a changed one from its values over the
+    record's as they are when it is written (read, and held, in the write's transaction)."""
 
     def __init__(self, entity: Entity, key: str = "external_ref") -> None:
         self.entity, self.key = entity, key
@@ -134,8 +133,6 @@ class RecordWriter:
                          if column.default is not None and not column.primary_key]
         self.searched = searched_fields(entity) if "search_text" in self.table.c else ()
         self.unique = unique_columns(self.table)
-        # The searched fields of the records `current` read last, by id.
-        self.known: dict[int, dict[str, Any]] = {}
 
     def current(self, names: list[str], keys: list[str]) -> dict[str, dict[str, Any]]:
         """The records of `keys` (one index lookup each), by key: their columns `names`, as
@@ -146,18 +143,13 @@ class RecordWriter:
                 ) -> dict[str, dict[str, Any]]:
         """Records the last read of `self.sql` gave (key → its row, whose columns `names`
         start at `at`), by key, as `current` gives them."""
-        self.known = {}
         if not rows:
             return {}
         processors = self.sql.result_processors(names, at)
         end = at + len(names)
-        found = {key: {name: process(value) if process else value for name, process, value
-                       in zip(names, processors, row[at:end], strict=True)}
-                 for key, row in rows.items()}
-        if self.searched and "id" in names:
-            for key, record in found.items():
-                self.known[record["id"]] = {self.key: key, **record}
-        return found
+        return {key: {name: process(value) if process else value for name, process, value
+                      in zip(names, processors, row[at:end], strict=True)}
+                for key, row in rows.items()}
 
     def clashing(self, rows: list[dict[str, Any]]) -> set[int]:
         """The positions of `rows` (new ones, or changed ones with their id) that a unique key
@@ -242,46 +234,38 @@ class RecordWriter:
             row["search_text"] = search_text(self.entity, row)
         return row
 
-    def update(self, rows: list[dict[str, Any]],
-               states: dict[int, dict[str, Any]] | None = None) -> int:
+    def update(self, rows: list[dict[str, Any]]) -> int:
         """Changed records: each row their id and the columns it sets, `custom` as the custom
         values it changes (None: removed; record_rules.custom_change), merged into those the
-        record holds when written; `states`: records as they were, by id (else as `current`
-        read them), for their search text. Their feed
-        fingerprints, and those of the records naming one whose reference changes, are
-        forgotten (app/services/fingerprints.py). How many were written (BulkSQL.update)."""
-        unknown: list[int] = []
+        record holds when written. Their feed fingerprints, and those of the records naming
+        one whose reference changes, are forgotten (app/services/fingerprints.py). How many
+        were written (BulkSQL.update)."""
         # A written record's feed fingerprint goes, unless the feed writing it gives its own.
         rows = [row if "import_digest" in row else {**row, "import_digest": None}
                 for row in rows]
         if self.searched:
-            rows, unknown = self._searched(rows, self.known if states is None else states)
+            rows = self._searched(rows)
         written = self.sql.update(rows)
         forget_referencing(self.entity.name, [row["id"] for row in rows
                                               if "external_ref" in row])
         if self.entity.name == "accounts":
             forget_following([row["id"] for row in rows if "partner_id" in row])
-        if unknown:
-            found = self.sql.by_ids(self.searched, unknown)
-            self.sql.update([{"search_text": search_text(
-                self.entity, dict(zip(self.searched, values, strict=True))), "id": record_id}
-                for record_id, *values in found])
         return written
 
-    def _searched(self, rows: list[dict[str, Any]], states: dict[int, dict[str, Any]]
-                  ) -> tuple[list[dict[str, Any]], list[int]]:
-        """The rows that change a searched field with their new search text, and the ids of
-        those whose other searched fields are not known."""
-        out, unknown = [], []
-        for row in rows:
-            if any(name in row for name in self.searched):
-                state = {**states.get(row["id"], {}), **row}
-                if all(name in state for name in self.searched):
-                    row = {**row, "search_text": search_text(self.entity, state)}
-                else:
-                    unknown.append(row["id"])
-            out.append(row)
-        return out, unknown
+    def _searched(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows, those that change a searched field with their record's new search text:
+        made of its other searched fields as they are now, read in the write's transaction
+        and held until it ends (PostgreSQL: FOR UPDATE; SQLite's writer holds the database),
+        not as a batch or a form read them before — a name or an e-mail a user saved since
+        stays searchable."""
+        ids = [row["id"] for row in rows if any(name in row for name in self.searched)]
+        if not ids:
+            return rows
+        now = {record_id: dict(zip(self.searched, values, strict=True))
+               for record_id, *values in self.sql.by_ids(self.searched, ids, hold=True)}
+        return [{**row, "search_text": search_text(self.entity, {**now[row["id"]], **row})}
+                if row["id"] in now and any(name in row for name in self.searched) else row
+                for row in rows]
 
     def replace_lines(self, documents: list[tuple[int, list[dict[str, Any]]]],
                       existing: list[int]) -> None:

@@ -322,9 +322,13 @@ class BulkSQL:
         finally:
             cursor.close()
 
-    def by_ids(self, columns: Sequence[str], ids: list[int]) -> list[tuple]:
-        """The columns of this tenant's records `ids`: (id, *columns) each."""
+    def by_ids(self, columns: Sequence[str], ids: list[int], hold: bool = False
+               ) -> list[tuple]:
+        """The columns of this tenant's records `ids`: (id, *columns) each; `hold`: locked
+        until the transaction ends, in the order of their ids (PostgreSQL; a writer on
+        SQLite holds the whole database already)."""
         selected = ", ".join(["id", *columns])
+        held = " ORDER BY id FOR UPDATE" if hold else ""
         found: list[tuple] = []
         cursor = self.cursor(binary=False)
         try:
@@ -336,7 +340,7 @@ class BulkSQL:
                                    (self.tenant_id, json.dumps(chunk)))
                 else:
                     cursor.execute(f"SELECT {selected} FROM {self.table.name} WHERE tenant_id = "
-                                   "%s AND id = ANY(%s)", (self.tenant_id, chunk))
+                                   f"%s AND id = ANY(%s){held}", (self.tenant_id, chunk))
                 found += cursor.fetchall()
         finally:
             cursor.close()

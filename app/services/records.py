@@ -68,8 +68,7 @@ def update_record(record: Any, data: dict[str, Any], *, partial: bool = True) ->
         now = datetime.now(UTC)
         writer = RecordWriter(entity)
         with _refused_as_errors():
-            if not writer.update([{**row, "id": record.id, "updated_at": now}],
-                                 {record.id: current}):
+            if not writer.update([{**row, "id": record.id, "updated_at": now}]):
                 raise NotFound()  # deleted since it was read (by a revert, say)
             if new_lines:
                 writer.replace_lines([(record.id, checked.lines)], [record.id])

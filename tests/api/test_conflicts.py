@@ -80,7 +80,7 @@ def test_a_patch_of_a_record_deleted_meanwhile_is_a_404_and_leaves_no_trace(
     # before it writes: nothing to update, so no audit event of an update that never was.
     original = RecordWriter.update
 
-    def deleted_first(writer, rows, states=None):
+    def deleted_first(writer, rows):
         def other():
             with app.app_context(), tenant_context(tenant.id, SYSTEM):
                 db.session.execute(delete(Invoice).where(Invoice.id == taken["id"]))
@@ -90,7 +90,7 @@ def test_a_patch_of_a_record_deleted_meanwhile_is_a_404_and_leaves_no_trace(
         thread = threading.Thread(target=other)
         thread.start()
         thread.join(30)
-        return original(writer, rows, states)
+        return original(writer, rows)
 
     monkeypatch.setattr(RecordWriter, "update", deleted_first)
     events = db.session.scalar(select(func.count()).select_from(AuditEvent))

@@ -17,6 +17,7 @@ import importers.fingerprints as fingerprints
 from app.entities import ENTITIES
 from app.extensions import db
 from app.models import AuditEvent, CustomField, ImportRun
+from app.search_text import found
 from app.services import feeds
 from app.services.custom_field_defs import update_field
 from app.services.import_revert import revert_run
@@ -570,3 +571,33 @@ def test_a_users_save_keeps_a_custom_value_written_since_he_read_the_record(
     update_record(invoice, {"custom": {"note": "Rappeler lundi"}})
     db.session.commit()
     assert _invoice("R2").custom == {"note": "Rappeler lundi"}
+
+
+@pytest.mark.parametrize("others", [0, 30], ids=["alone", "among-thirty-changed"])
+def test_an_email_a_user_saves_while_a_run_moves_the_customer_stays_searchable(
+        world, make_profile, feed_file, run_import, monkeypatch, app, tenant, others):
+    """A salesperson saves Client C1's new e-mail while the night's customers file moves C1
+    to Lyon: the run writes C1's search text from the e-mail as it is when it writes, not
+    as the batch read it, so that searching the new e-mail finds C1."""
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name", "Ville": "city"})
+    more = [f"K{n:02d};Client K{n:02d};Paris" for n in range(others)]
+    files = iter(range(1, 10))
+
+    def nightly(rows: list[str]) -> ImportRun:
+        path = feed_file("\n".join(["Réf;Nom;Ville", *rows]) + "\n", name=f"c{next(files)}.csv")
+        return run_import(profile, path, force=True)
+
+    nightly(["C1;Client C1;Paris", *more])
+    customer_id = by_key("accounts")["C1"].id
+    done = _meanwhile(monkeypatch, app, tenant.id, lambda: update_record(
+        db.session.get(ENTITIES["accounts"].model, customer_id),
+        {"email": "achats@client-un.fr"}))
+    run = nightly(["C1;Client C1;Lyon", *(row.replace("Paris", "Lille") for row in more)])
+    done()
+    assert (run.updated, run.failed) == (1 + others, 0)
+    db.session.expire_all()
+    model = ENTITIES["accounts"].model
+    assert db.session.scalars(select(model.id).where(
+        found(model, "achats@client-un.fr"))).all() == [customer_id]
+    assert db.session.scalars(select(model.id).where(found(model, "Lyon"))).all() \
+        == [customer_id]
