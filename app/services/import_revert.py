@@ -87,15 +87,18 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     runs = [*earlier_goes(run), run]
     plan = RevertPlan(entity.name, runs=[r.id for r in runs])
     # Read as columns, in pages: each event also holds the record's values after it, which
-    # a revert does not need (a nightly file's run updates a million records at most).
+    # a revert does not need (a nightly file's run updates a million records at most) but
+    # for the custom ones, held whole on both sides: those the run did not change are not
+    # given back (a value a user saved while the run wrote the record stays).
     events = db.session.execute(select(
-        AuditEvent.id, AuditEvent.record_id, AuditEvent.action, AuditEvent.before).where(
+        AuditEvent.id, AuditEvent.record_id, AuditEvent.action, AuditEvent.before,
+        AuditEvent.after["custom"]).where(
         AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
         AuditEvent.actor_id.in_(plan.runs), AuditEvent.record_id.is_not(None))
         .order_by(AuditEvent.id).execution_options(yield_per=EVENTS_PER_READ)).tuples()
     first: dict[int, int] = {}  # each record's first event of the runs
     archived: set[int] = set()
-    for event_id, record_id, action, old in events:
+    for event_id, record_id, action, old, custom_after in events:
         first.setdefault(record_id, event_id)
         if action == "archive":
             archived.add(record_id)
@@ -104,8 +107,10 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
         for key, value in (old or {}).items():
             if key == "custom":
                 custom = before.setdefault("custom", {})
-                for name, old in (value or {}).items():
-                    custom.setdefault(name, old)
+                made = custom_after if isinstance(custom_after, dict) else {}
+                for name, old_value in (value or {}).items():
+                    if made.get(name) != old_value:
+                        custom.setdefault(name, old_value)
             else:
                 before.setdefault(key, value)
     created = _created(entity, runs, set(first)) | _made_by_earlier_goes(entity, runs, first)

@@ -255,9 +255,9 @@ class RecordWriter:
     def _searched(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows, those that change a searched field with their record's new search text:
         made of its other searched fields as they are now, read in the write's transaction
-        and held until it ends (PostgreSQL: FOR UPDATE; SQLite's writer holds the database),
-        not as a batch or a form read them before — a name or an e-mail a user saved since
-        stays searchable."""
+        and held until it ends (PostgreSQL: FOR NO KEY UPDATE; SQLite's writer holds the
+        database), not as a batch or a form read them before — a name or an e-mail a user
+        saved since stays searchable."""
         ids = [row["id"] for row in rows if any(name in row for name in self.searched)]
         if not ids:
             return rows

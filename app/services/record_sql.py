@@ -326,9 +326,12 @@ class BulkSQL:
                ) -> list[tuple]:
         """The columns of this tenant's records `ids`: (id, *columns) each; `hold`: locked
         until the transaction ends, in the order of their ids (PostgreSQL; a writer on
-        SQLite holds the whole database already)."""
+        SQLite holds the whole database already), with the lock an UPDATE of them takes
+        anyway: FOR NO KEY UPDATE leaves free the check of a foreign key naming one (a
+        contact or an invoice of a customer written meanwhile), which FOR UPDATE would
+        block, and deadlock with."""
         selected = ", ".join(["id", *columns])
-        held = " ORDER BY id FOR UPDATE" if hold else ""
+        held = " ORDER BY id FOR NO KEY UPDATE" if hold else ""
         found: list[tuple] = []
         cursor = self.cursor(binary=False)
         try:

@@ -601,3 +601,24 @@ def test_an_email_a_user_saves_while_a_run_moves_the_customer_stays_searchable(
         found(model, "achats@client-un.fr"))).all() == [customer_id]
     assert db.session.scalars(select(model.id).where(found(model, "Lyon"))).all() \
         == [customer_id]
+
+
+def test_undoing_a_run_keeps_a_custom_value_a_user_saved_while_it_wrote_the_record(
+        nightly, make_custom_field, monkeypatch, app, tenant):
+    """R2 has a note; a salesperson changes it while the night's run changes R2's segment.
+    Undoing the run gives back the segment it changed, not the note as the run read it: the
+    run never changed the note, and the salesperson's stays."""
+    make_custom_field("invoices", "note", "text")
+    nightly()
+    record_id, eti = _invoice("R2").id, _invoice("R2").custom["segment"]
+    update_record(_invoice("R2"), {"custom": {"note": "Avant"}})
+    db.session.commit()
+    done = _meanwhile(monkeypatch, app, tenant.id, lambda: update_record(
+        db.session.get(ENTITIES["invoices"].model, record_id),
+        {"custom": {"note": "Rappeler lundi"}}))
+    run = nightly([ROWS[0], ROWS[1].replace(";eti", ";pme"), ROWS[2]])
+    done()
+    assert run.updated == 1 and _invoice("R2").custom["note"] == "Rappeler lundi"
+    revert_run(db.session.get(ImportRun, run.id))
+    db.session.commit()
+    assert _invoice("R2").custom == {"segment": eti, "note": "Rappeler lundi"}
