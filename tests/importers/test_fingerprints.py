@@ -357,25 +357,30 @@ def _meanwhile(monkeypatch, app, tenant_id, work):
     original = ImportEngine.write_plan
 
     def write_plan(engine, plan, write, items, *rest):
-        failures = []
-
-        def other():
-            try:
-                with app.app_context(), tenant_context(tenant_id, SYSTEM):
-                    work()
-                    db.session.commit()
-                    db.session.remove()
-            except Exception as exc:  # noqa: BLE001 - reported below
-                failures.append(exc)
-
-        thread = threading.Thread(target=other)
-        thread.start()
-        thread.join(30)
-        assert not thread.is_alive() and not failures, failures
+        _elsewhere(app, tenant_id, work)
         return original(engine, plan, write, items, *rest)
 
     monkeypatch.setattr(ImportEngine, "write_plan", write_plan)
     return lambda: monkeypatch.setattr(ImportEngine, "write_plan", original)
+
+
+def _elsewhere(app, tenant_id, work):
+    """`work` done and committed by another session, in a thread of its own, now."""
+    failures = []
+
+    def other():
+        try:
+            with app.app_context(), tenant_context(tenant_id, SYSTEM):
+                work()
+                db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive() and not failures, failures
 
 
 def test_an_orm_rename_of_a_record_read_before_its_last_commit_invalidates(nightly):
@@ -552,22 +557,8 @@ def test_a_users_save_keeps_a_custom_value_written_since_he_read_the_record(
     nightly()
     invoice = _invoice("R2")
     assert invoice.custom["segment"] is not None  # read, as the form shows it
-    failures = []
-
-    def other():
-        try:
-            with app.app_context(), tenant_context(tenant.id, SYSTEM):
-                update_record(db.session.get(ENTITIES["invoices"].model, invoice.id),
-                              {"custom": {"segment": None}})
-                db.session.commit()
-                db.session.remove()
-        except Exception as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    thread.join(30)
-    assert not thread.is_alive() and not failures, failures
+    _elsewhere(app, tenant.id, lambda: update_record(
+        db.session.get(ENTITIES["invoices"].model, invoice.id), {"custom": {"segment": None}}))
     update_record(invoice, {"custom": {"note": "Rappeler lundi"}})
     db.session.commit()
     assert _invoice("R2").custom == {"note": "Rappeler lundi"}
