@@ -107,9 +107,9 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
         for key, value in (old or {}).items():
             if key == "custom":
                 custom = before.setdefault("custom", {})
-                made = custom_after if isinstance(custom_after, dict) else {}
                 for name, old_value in (value or {}).items():
-                    if made.get(name) != old_value:
+                    # An event without the values after it (none the engine writes): all
+                    if not isinstance(custom_after, dict) or custom_after.get(name) != old_value:
                         custom.setdefault(name, old_value)
             else:
                 before.setdefault(key, value)

@@ -332,6 +332,8 @@ class BulkSQL:
         block, and deadlock with."""
         selected = ", ".join(["id", *columns])
         held = " ORDER BY id FOR NO KEY UPDATE" if hold else ""
+        if hold:  # in the order of their ids across chunks too
+            ids = sorted(ids)
         found: list[tuple] = []
         cursor = self.cursor(binary=False)
         try:
