@@ -22,7 +22,9 @@ The database's own ceiling is measured in the same run: the same new invoices, a
 checked and with their customers resolved, as they are stored (the model's defaults and the
 search text filled in, untimed), written straight into the table by the same statements the
 bulk path uses (executemany on SQLite, COPY on PostgreSQL) with no reading, checking, audit
-or answer, each call in its own transaction, committed (then deleted, untimed). Bulk
+or answer, each call in its own transaction, committed; deleted (untimed) once all are
+written, so that each call writes into a table holding the calls before it, as the new
+pass's do. Bulk
 creation cannot go faster than that. Each pass and the raw writes are also timed in CPU
 seconds (this process's and, on PostgreSQL, those of the database's server processes):
 `x_raw_cpu`, the new pass against the raw writes in CPU time, holds when other work on the
@@ -254,8 +256,10 @@ def _raw_writes(app: Flask, tenant_id: int, bodies: list[list[dict[str, Any]]]
             db.session.commit()
             times.append(time.perf_counter() - started)
             cpu += time.process_time() - process + (server.seconds() or 0.0)
-            db.session.execute(delete(Invoice).where(Invoice.external_ref.like("RAW-%")))
-            db.session.commit()
+        # Removed once all are written: each call writes into the table as the new pass
+        # found it, holding the calls before it (not into pages a deletion just freed).
+        db.session.execute(delete(Invoice).where(Invoice.external_ref.like("RAW-%")))
+        db.session.commit()
         watch.close()
         db.session.remove()
     total = sum(len(items) for items in bodies)
