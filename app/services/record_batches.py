@@ -258,14 +258,18 @@ class RecordWriter:
         and held until it ends (PostgreSQL: FOR NO KEY UPDATE; SQLite's writer holds the
         database), not as a batch or a form read them before — a name or an e-mail a user
         saved since stays searchable."""
-        ids = [row["id"] for row in rows if any(name in row for name in self.searched)]
-        if not ids:
+        changing = [n for n, row in enumerate(rows)
+                    if any(name in row for name in self.searched)]
+        if not changing:
             return rows
-        now = {record_id: dict(zip(self.searched, values, strict=True))
-               for record_id, *values in self.sql.by_ids(self.searched, ids, hold=True)}
-        return [{**row, "search_text": search_text(self.entity, {**now[row["id"]], **row})}
-                if row["id"] in now and any(name in row for name in self.searched) else row
-                for row in rows]
+        now = {record_id: dict(zip(self.searched, values, strict=True)) for record_id, *values
+               in self.sql.by_ids(self.searched, [rows[n]["id"] for n in changing], hold=True)}
+        rows = list(rows)
+        for n in changing:
+            if (state := now.get(rows[n]["id"])) is not None:  # None: deleted meanwhile
+                rows[n] = {**rows[n], "search_text": search_text(self.entity,
+                                                                 {**state, **rows[n]})}
+        return rows
 
     def replace_lines(self, documents: list[tuple[int, list[dict[str, Any]]]],
                       existing: list[int]) -> None:

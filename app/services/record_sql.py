@@ -331,9 +331,9 @@ class BulkSQL:
         contact or an invoice of a customer written meanwhile), which FOR UPDATE would
         block, and deadlock with."""
         selected = ", ".join(["id", *columns])
-        held = " ORDER BY id FOR NO KEY UPDATE" if hold else ""
-        if hold:  # in the order of their ids across chunks too
-            ids = sorted(ids)
+        held = ""
+        if hold:  # in the order of their ids, across chunks too
+            ids, held = sorted(ids), " ORDER BY id FOR NO KEY UPDATE"
         found: list[tuple] = []
         cursor = self.cursor(binary=False)
         try:
