@@ -25,6 +25,9 @@ class Contract(Searchable, RecordMixin, db.Model):
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_contracts_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         Index("ix_contracts_tenant_id_partner_id", "tenant_id", "partner_id", "starts_on", "id"),
+        # Did this feed write a contract this agent sees (the extranet's "data as of")?
+        Index("ix_contracts_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
+              "partner_id"),
         search_index("contracts"),
     )
 
@@ -56,6 +59,9 @@ class Delivery(Searchable, RecordMixin, db.Model):
         Index("ix_deliveries_tenant_id_account_id", "tenant_id", "account_id"),
         Index("ix_deliveries_tenant_id_partner_id", "tenant_id", "partner_id", "expected_on", "id"),
         Index("ix_deliveries_tenant_id_order_id", "tenant_id", "order_id"),
+        # Did this feed write a delivery this agent sees (the extranet's "data as of")?
+        Index("ix_deliveries_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
+              "partner_id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_deliveries_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         search_index("deliveries"),

@@ -25,6 +25,9 @@ class Deal(Searchable, RecordMixin, db.Model):
         Index("ix_deals_tenant_id_stage", "tenant_id", "stage", "expected_close_on"),
         Index("ix_deals_tenant_id_account_id", "tenant_id", "account_id"),
         Index("ix_deals_tenant_id_partner_id", "tenant_id", "partner_id"),
+        # Did this feed write a deal this agent sees (the extranet's "data as of")?
+        Index("ix_deals_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
+              "partner_id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_deals_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
         Index("ix_deals_tenant_id_expected_close_on", "tenant_id", "expected_close_on", "id"),

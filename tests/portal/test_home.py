@@ -7,11 +7,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app.clock import local_today
+from app.entities import ENTITIES
 from app.extensions import db
-from app.models import Account, AuditEvent, Contact, Deal, ImportProfile, ImportRun, Invoice
+from app.models import (
+    Account,
+    AuditEvent,
+    Contact,
+    Deal,
+    ImportProfile,
+    ImportRun,
+    Invoice,
+    Role,
+)
+from app.policies import PORTAL_ENTITIES
 from tests.conftest import local_day, login, page_text
 
 
@@ -302,3 +313,38 @@ def test_the_home_reads_the_same_statements_for_one_feed_or_six_and_five_late_in
     # The tenant, the user, every card's figure in one, the months, the two lists and their
     # customers, the feeds and one probe.
     assert len(few) <= 9, "\n".join(few)
+
+
+@pytest.mark.parametrize("entity", sorted(PORTAL_ENTITIES[Role.AGENT]))
+def test_the_data_as_of_probe_of_a_feed_reads_the_feeds_index(agent_setup, entity, backend):
+    """Each kind of record an agent's extranet shows can be fed; the home asks of each feed,
+    from the latest, whether it wrote a record the agent sees. That lookup must find the
+    feed's records in an index, not read every record of the agent (or of the tenant) to
+    learn that a feed of others' records wrote none of his."""
+    client, _mine, _theirs = agent_setup
+    _feed(entity, datetime(2026, 11, 20, 6, 0, tzinfo=UTC))
+    table = ENTITIES[entity].model.__tablename__
+    sent: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if f"FROM {table}" in statement and f"{table}.import_profile_id = " in statement:
+            sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/alpha/portal/").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    (statement, parameters), = sent
+    index = f"ix_{table}_tenant_id_import_profile_id"
+    with db.engine.connect() as connection:
+        if backend == "sqlite":  # INDEXED BY fails when the index cannot answer the query
+            forced = re.sub(rf"FROM {table}\b", f"FROM {table} INDEXED BY {index}", statement,
+                            count=1)
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {forced}", parameters))
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(
+                f"EXPLAIN {statement}", parameters))
+    assert index in plan, plan
