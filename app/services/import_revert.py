@@ -26,6 +26,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, UniqueConstraint, and_, func, not_, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from app.entities import ENTITIES, Entity, get_entity
 from app.errors import ValidationError
@@ -49,6 +50,7 @@ PROFILE_BUSY = "A run of this profile is under way: revert once it has finished.
 REVERT_UNDER_WAY = "This run's revert is already under way."
 MAX_EARLIER_GOES = 10  # earlier goes of one file looked for before a run
 EVENTS_PER_READ = 10_000
+WRITE_CHUNK = 5_000  # records a revert gives back their values (or archives) per write
 REVERT_LOCK = 0x52455654  # the first key of a revert's advisory lock ("REVT"), its run the second
 _STAMPS = ("tenant_id", *FEED_STAMPS)  # not values of a record
 
@@ -655,12 +657,23 @@ def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int], *,
 
 def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: datetime) -> None:
     """The updated records get back their values of before the run, lines and custom ones
-    included."""
+    included, WRITE_CHUNK records at a time: a run may have updated every record of a
+    million-row file (a column mapped wrong), and its revert holds one chunk's records, not
+    all of them."""
+    for ids in chunks(plan.restored, WRITE_CHUNK):
+        _restore_chunk(entity, writer, plan, ids, now)
+
+
+def _restore_chunk(entity: Entity, writer: RecordWriter, plan: RevertPlan, ids: list[int],
+                   now: datetime) -> None:
     model, table = entity.model, entity.model.__table__
     rows, lines, audits = [], [], []
-    loaded = {record.id: record for chunk in chunks(plan.restored)
-              for record in db.session.scalars(select(model).where(model.id.in_(chunk)))}
-    for record_id in plan.restored:
+    query = select(model)
+    if entity.line_model is not None and any("lines" in plan.before[i] for i in ids):
+        query = query.options(selectinload(model.lines))
+    loaded = {record.id: record for chunk in chunks(ids)
+              for record in db.session.scalars(query.where(model.id.in_(chunk)))}
+    for record_id in ids:
         record = loaded.get(record_id)
         if record is None:
             continue
@@ -708,20 +721,22 @@ def _restore(entity: Entity, writer: RecordWriter, plan: RevertPlan, now: dateti
 
 def _set_archived(entity: Entity, writer: RecordWriter, ids: list[int],
                   archived_at: datetime | None, now: datetime) -> None:
-    """The records archived (`archived_at` a moment) or brought back (None), audited."""
-    if not ids:
-        return
+    """The records archived (`archived_at` a moment) or brought back (None), audited,
+    WRITE_CHUNK at a time."""
     model = entity.model
-    was = {record_id: value for chunk in chunks(ids) for record_id, value in
-           db.session.execute(select(model.id, model.archived_at).where(model.id.in_(chunk)))}
-    writer.update([{"id": i, "archived_at": archived_at, "updated_at": now} for i in ids])
     action = "archive" if archived_at is not None else "update"
-    writer.audit([audit_row(action, entity.name, i, {"archived_at": jsonable(was.get(i))},
-                            {"archived_at": jsonable(archived_at)}, now) for i in ids])
-    for i in ids:
-        loaded = db.session.get(model, i)
-        if loaded is not None:
-            db.session.expire(loaded)
+    for chunk in chunks(ids, WRITE_CHUNK):
+        was = {record_id: value for part in chunks(chunk) for record_id, value in
+               db.session.execute(select(model.id, model.archived_at)
+                                  .where(model.id.in_(part)))}
+        writer.update([{"id": i, "archived_at": archived_at, "updated_at": now}
+                       for i in chunk])
+        writer.audit([audit_row(action, entity.name, i, {"archived_at": jsonable(was.get(i))},
+                                {"archived_at": jsonable(archived_at)}, now) for i in chunk])
+        for i in chunk:  # a copy the session holds is read again, as written, when next used
+            loaded = db.session.identity_map.get(db.session.identity_key(model, i))
+            if loaded is not None:
+                db.session.expire(loaded)
 
 
 def _coerced(column: Any, value: Any) -> Any:

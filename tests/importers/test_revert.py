@@ -4,6 +4,7 @@ archived comes back; a record changed since by someone else is left alone and li
 run announces the same and writes nothing; the revert is audited."""
 from __future__ import annotations
 
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.entities import ENTITIES
 from app.errors import ValidationError
@@ -571,3 +572,100 @@ def test_a_total_the_file_gives_stays_when_the_lines_a_run_changed_come_back(
     invoice = by_key("invoices", "number")["F-1"]
     assert [line.sku for line in invoice.lines] == ["A"]
     assert invoice.total == Decimal("115.00")
+
+
+@pytest.fixture
+def small_write_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A revert writes two records at a time: three records cross a chunk's end."""
+    from app.services import import_revert
+
+    monkeypatch.setattr(import_revert, "WRITE_CHUNK", 2)
+    return 2
+
+
+@pytest.mark.parametrize("entity", IMPORTABLE)
+def test_records_given_back_their_values_a_chunk_at_a_time_all_come_back(
+        base_records, tmp_path, make_profile, make_custom_field, run_import,
+        small_write_chunks, entity):
+    specs = _mapped(entity)
+    profile = _profile(make_profile, make_custom_field, entity, specs)
+    refs = ["R1", "R2", "R3"]
+    run_import(profile, _file(tmp_path / "a.csv", entity, specs, "zero", refs))
+    before = _states(entity)
+    run = run_import(profile, _file(tmp_path / "b.csv", entity, specs, "filled", refs))
+    assert run.counts["updated"] == 3, run.counts
+    plan = _revert(run)
+    assert len(plan.restored) == 3
+    assert _states(entity) == before
+
+
+def test_records_a_full_sync_archived_come_back_a_chunk_at_a_time(
+        base_records, tmp_path, make_profile, run_import, small_write_chunks):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
+                           full_sync=True)
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\n" + "".join(f"A{n};Nom {n}\n" for n in range(5)),
+                    encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;Nom\nA0;Nom 0\n", encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["archived"] == 4
+    plan = _revert(run)
+    assert len(plan.unarchived) == 4
+    assert [a.archived_at for a in records("accounts", archived_at=None)
+            if a.external_ref and a.external_ref.startswith("A")] == [None] * 5
+
+
+def _statements_of(work: Any) -> list[str]:
+    """The statements the database is sent while `work()` runs."""
+    sent: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return sent
+
+
+def test_a_revert_of_a_full_sync_reads_its_archived_records_together_not_one_by_one(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
+                           full_sync=True)
+    path = tmp_path / "c.csv"
+    path.write_text("Réf;Nom\n" + "".join(f"A{n};Nom {n}\n" for n in range(41)),
+                    encoding="utf-8")
+    run_import(profile, path)
+    path.write_text("Réf;Nom\nA0;Nom 0\n", encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["archived"] == 40
+    db.session.expunge_all()
+    plans = []
+    sent = _statements_of(lambda: plans.append(_revert(run)))
+    assert len(plans[0].unarchived) == 40
+    assert not [s for s in sent if re.search(r"FROM accounts\s+WHERE accounts\.id = ", s)]
+    assert len(sent) < 40, len(sent)
+
+
+def test_a_revert_of_lines_reads_them_together_not_document_by_document(
+        base_records, tmp_path, make_profile, run_import):
+    profile = make_profile("invoices", {"N°": "number", "Client": "account.external_ref",
+                                        "Article": "lines.sku", "Qté": "lines.quantity",
+                                        "PU": "lines.unit_price"}, key="number")
+    path = tmp_path / "f.csv"
+    path.write_text("N°;Client;Article;Qté;PU\n" + "".join(
+        f"F-{n};C1;A;1;10,00\n" for n in range(30)), encoding="utf-8")
+    run_import(profile, path)
+    before = _states("invoices")
+    path.write_text("N°;Client;Article;Qté;PU\n" + "".join(
+        f"F-{n};C1;A;2;10,00\n" for n in range(30)), encoding="utf-8")
+    run = run_import(profile, path)
+    assert run.counts["updated"] == 30
+    db.session.expunge_all()
+    sent = _statements_of(lambda: _revert(run))
+    assert len([s for s in sent if re.search(r"FROM invoice_lines\b", s)]) < 30
+    assert _states("invoices") == before
