@@ -25,7 +25,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, UniqueConstraint, and_, func, not_, or_, select, update
+from sqlalchemy import Select, and_, func, not_, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.entities import ENTITIES, Entity, get_entity
@@ -39,7 +39,7 @@ from app.queries.feeds import definition_at
 from app.services.attachments import attach_stored, delete_attachment
 from app.services.audit import audit_row, record_event
 from app.services.feeds import ALREADY_IMPORTED
-from app.services.record_batches import RecordWriter
+from app.services.record_batches import RecordWriter, unique_columns
 from app.services.record_rules import LINE_FIELDS, chunks, jsonable, line_totals
 from app.services.records import delete_records
 from app.tenancy import current_actor
@@ -65,7 +65,6 @@ class RevertPlan:
     restored: list[int] = field(default_factory=list)  # values of before the run back
     unarchived: list[int] = field(default_factory=list)  # archived by the run, back
     skipped: list[int] = field(default_factory=list)  # changed since by someone else
-    before: dict[int, dict[str, Any]] = field(default_factory=dict)
     runs: list[int] = field(default_factory=list)  # the run, after its file's earlier goes
 
     @property
@@ -88,33 +87,23 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     entity = run_entity(run)
     runs = [*earlier_goes(run), run]
     plan = RevertPlan(entity.name, runs=[r.id for r in runs])
-    # Read as columns, in pages: each event also holds the record's values after it, which
-    # a revert does not need (a nightly file's run updates a million records at most) but
-    # for the custom ones, held whole on both sides: those the run did not change are not
-    # given back (a value a user saved while the run wrote the record stays).
-    events = db.session.execute(select(
-        AuditEvent.id, AuditEvent.record_id, AuditEvent.action, AuditEvent.before,
-        AuditEvent.after["custom"]).where(
-        AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
-        AuditEvent.actor_id.in_(plan.runs), AuditEvent.record_id.is_not(None))
-        .order_by(AuditEvent.id).execution_options(yield_per=EVENTS_PER_READ)).tuples()
+    # The values of before are not kept here but read again when written, a chunk of
+    # records at a time (_befores): a run may have updated a million records. Only those a
+    # write could no longer make (references, numbers) are kept, for _unwritable.
+    checked = _checked_columns(entity)
     first: dict[int, int] = {}  # each record's first event of the runs
     archived: set[int] = set()
-    for event_id, record_id, action, old, custom_after in events:
+    given_back: set[int] = set()  # records the runs updated: their values of before back
+    kept: dict[int, dict[str, Any]] = {}  # by record: its references and numbers of before
+    for event_id, record_id, action, old, _custom_after in db.session.execute(
+            _events(entity, plan.runs).execution_options(yield_per=EVENTS_PER_READ)):
         first.setdefault(record_id, event_id)
         if action == "archive":
             archived.add(record_id)
             continue
-        before = plan.before.setdefault(record_id, {})
-        for key, value in (old or {}).items():
-            if key == "custom":
-                custom = before.setdefault("custom", {})
-                for name, old_value in (value or {}).items():
-                    # An event without the values after it (none the engine writes): all
-                    if not isinstance(custom_after, dict) or custom_after.get(name) != old_value:
-                        custom.setdefault(name, old_value)
-            else:
-                before.setdefault(key, value)
+        given_back.add(record_id)
+        for key in checked.intersection(old or ()):
+            kept.setdefault(record_id, {}).setdefault(key, old[key])
     created = _created(entity, runs, set(first)) | _made_by_earlier_goes(entity, runs, first)
     if holding:  # the job, which writes them: locked before what changed since is read
         _lock(entity, set(first) | created)
@@ -123,7 +112,7 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     created |= taken_over
     changed |= taken_over
     referred = _referred_to(entity, runs, created - changed)
-    changed |= _unwritable(entity, plan, set(first) - created - changed,
+    changed |= _unwritable(entity, kept, set(first) - created - changed,
                            freed=created - changed - referred)
     for record_id in sorted(created):
         if record_id in changed:
@@ -135,12 +124,56 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     for record_id in sorted(set(first) - created):
         if record_id in changed:
             plan.skipped.append(record_id)
-        elif record_id in plan.before:
+        elif record_id in given_back:
             plan.restored.append(record_id)
         elif record_id in archived:
             plan.unarchived.append(record_id)
     plan.skipped.sort()
     return plan
+
+
+def _events(entity: Entity, run_ids: list[int]) -> Select:
+    """The runs' audit events on the entity's records, in order, read as columns: each one
+    also holds the record's values after it, which a revert does not need but for the
+    custom ones (_befores)."""
+    return select(AuditEvent.id, AuditEvent.record_id, AuditEvent.action, AuditEvent.before,
+                  AuditEvent.after["custom"]).where(
+        AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
+        AuditEvent.actor_id.in_(run_ids), AuditEvent.record_id.is_not(None)
+    ).order_by(AuditEvent.id)
+
+
+def _befores(entity: Entity, plan: RevertPlan, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The values of before the runs of the records `ids`, as their first events hold them.
+    Custom values are held whole on both sides of an event: those the runs did not change
+    are not given back (a value a user saved while a run wrote the record stays)."""
+    found: dict[int, dict[str, Any]] = {}
+    for chunk in chunks(ids):
+        for _id, record_id, action, old, custom_after in db.session.execute(
+                _events(entity, plan.runs).where(AuditEvent.record_id.in_(chunk))):
+            if action == "archive":
+                continue
+            before = found.setdefault(record_id, {})
+            for key, value in (old or {}).items():
+                if key == "custom":
+                    custom = before.setdefault("custom", {})
+                    for name, old_value in (value or {}).items():
+                        # An event without the values after it (none the engine writes): all
+                        if not isinstance(custom_after, dict) \
+                                or custom_after.get(name) != old_value:
+                            custom.setdefault(name, old_value)
+                else:
+                    before.setdefault(key, value)
+    return found
+
+
+def _checked_columns(entity: Entity) -> set[str]:
+    """The columns whose value of before a write may no longer make (_unwritable): the
+    references to other records, and the numbers a tenant's records each hold once."""
+    table = entity.model.__table__
+    references = {column.name for column in table.c
+                  if column.foreign_keys and column.name not in _STAMPS}
+    return references | set(unique_columns(table))
 
 
 def revert_run(run: ImportRun, *, dry_run: bool = False, holding: bool = False) -> RevertPlan:
@@ -616,7 +649,7 @@ def _delete_attachments(entity: Entity, ids: list[int]) -> None:
             delete_attachment(attachment)
 
 
-def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int], *,
+def _unwritable(entity: Entity, kept: dict[int, dict[str, Any]], updated: set[int], *,
                 freed: set[int]) -> set[int]:
     """Those of the updated records whose values of before can no longer be written: the
     record they referred to is deleted since, or their number (a unique key) is held by
@@ -624,7 +657,7 @@ def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int], *,
     moves to another number does not (two records trading numbers would clash midway).
     They are left alone and listed, as changed since."""
     table, mapper = entity.model.__table__, db.Model.registry.mappers
-    olds = {i: plan.before[i] for i in updated if i in plan.before}
+    olds = {i: kept[i] for i in updated if i in kept}
     unwritable: set[int] = set()
     for column in table.c:
         keys = [key for key in column.foreign_keys if column.name not in _STAMPS]
@@ -638,11 +671,7 @@ def _unwritable(entity: Entity, plan: RevertPlan, updated: set[int], *,
             found |= set(db.session.scalars(select(target.id).where(target.id.in_(chunk))))
         unwritable |= {i for i, value in wanted.items() if value not in found}
     model = entity.model
-    for constraint in table.constraints:
-        names = [c.name for c in constraint.columns if c.name != "tenant_id"]
-        if not isinstance(constraint, UniqueConstraint) or len(names) != 1:
-            continue
-        name = names[0]
+    for name in unique_columns(table):
         wanted = {i: _coerced(table.c[name], old[name]) for i, old in olds.items()
                   if old.get(name) is not None}
         attribute = model.__mapper__.get_property_by_column(table.c[name]).class_attribute
@@ -668,8 +697,9 @@ def _restore_chunk(entity: Entity, writer: RecordWriter, plan: RevertPlan, ids: 
                    now: datetime) -> None:
     model, table = entity.model, entity.model.__table__
     rows, lines, audits = [], [], []
+    befores = _befores(entity, plan, ids)
     query = select(model)
-    if entity.line_model is not None and any("lines" in plan.before[i] for i in ids):
+    if entity.line_model is not None and any("lines" in old for old in befores.values()):
         query = query.options(selectinload(model.lines))
     loaded = {record.id: record for chunk in chunks(ids)
               for record in db.session.scalars(query.where(model.id.in_(chunk)))}
@@ -677,7 +707,7 @@ def _restore_chunk(entity: Entity, writer: RecordWriter, plan: RevertPlan, ids: 
         record = loaded.get(record_id)
         if record is None:
             continue
-        old = plan.before[record_id]
+        old = befores.get(record_id, {})
         row: dict[str, Any] = {"id": record_id, "updated_at": now}
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
