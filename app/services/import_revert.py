@@ -148,9 +148,14 @@ def _befores(entity: Entity, plan: RevertPlan, ids: list[int]) -> dict[int, dict
     Custom values are held whole on both sides of an event: those the runs did not change
     are not given back (a value a user saved while a run wrote the record stays)."""
     found: dict[int, dict[str, Any]] = {}
-    for chunk in chunks(ids):
+    for chunk in chunks(sorted(ids)):
+        # The ids' range too: the index is read over it whatever the planner's statistics
+        # say (the list alone was read as a filter of all the entity's events when they
+        # were taken before the run wrote its own).
         for _id, record_id, action, old, custom_after in db.session.execute(
-                _events(entity, plan.runs).where(AuditEvent.record_id.in_(chunk))):
+                _events(entity, plan.runs).where(
+                    AuditEvent.record_id.in_(chunk),
+                    AuditEvent.record_id.between(chunk[0], chunk[-1]))):
             if action == "archive":
                 continue
             before = found.setdefault(record_id, {})
