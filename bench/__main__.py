@@ -10,7 +10,8 @@ its 1,000,000 invoices (bench/exports.py), `--suite cli` the start-up of `flask 
 (bench/archives.py), `--suite contention` the agent's extranet home and an API list over HTTP,
 idle and while a large import runs on a job worker (bench/contention.py), `--suite sftp` a
 200 MB CSV over the SFTP inbox and the time from its upload to its run's start
-(bench/sftp.py), `--suite all` all eight.
+(bench/sftp.py), `--suite reverts` the revert of a run that changed every record of a
+file, on the imports' tenant (bench/reverts.py), `--suite all` all nine.
 """
 from __future__ import annotations
 
@@ -62,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
                                  args.regenerate, args.app_role)
         report["imports"] = part
         failed |= args.strict and not imports.all_met(part)
+    if args.suite in ("reverts", "all"):
+        from bench import reverts
+
+        sizes = [int(n) for n in args.revert_rows.split(",") if n.strip()]
+        part = reverts.run_suite(backends(args.backend, suffix="-imports"), sizes,
+                                 args.regenerate, args.app_role)
+        report["reverts"] = part
+        failed |= args.strict and not reverts.all_met(part)
     if args.suite in ("archives", "all"):
         from bench import archives
 
@@ -180,7 +189,8 @@ def _contention(args: argparse.Namespace, report: dict[str, Any]) -> bool:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=("pages", "imports", "bulk", "exports", "cli",
-                                            "archives", "contention", "sftp", "all"),
+                                            "archives", "contention", "sftp", "reverts",
+                                            "all"),
                         default="pages",
                         help="page times, the import benchmark, the API's bulk upsert, the "
                              "start-up of flask --help, pages during an import, or all")
@@ -196,6 +206,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="also time the upload with paramiko's client")
     parser.add_argument("--import-rows", default="200000,1000000",
                         help="sizes of the imported files, comma-separated")
+    parser.add_argument("--revert-rows", default="200000,1000000",
+                        help="reverts suite: sizes of the files whose run is reverted")
     parser.add_argument("--contention-rows", type=int, default=1_000_000,
                         help="contention suite: rows of the file imported while timing")
     parser.add_argument("--contention-runs", type=int, default=100,
