@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask_babel import gettext
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.entities import ENTITIES
 from app.errors import ValidationError
@@ -23,6 +23,7 @@ from app.services.record_rules import snapshot
 from app.services.records import create_record, update_record
 from app.services.tokens import create_token
 from importers import runs
+from tests.backoffice.conftest import count_statements
 from tests.importers.conftest import by_key, records
 from tests.importers.test_archives import pdf_file
 from tests.importers.test_empty_cells import IMPORTABLE, _cell, _columns, _mapped
@@ -599,60 +600,42 @@ def test_records_given_back_their_values_a_chunk_at_a_time_all_come_back(
     assert _states(entity) == before
 
 
-def test_records_a_full_sync_archived_come_back_a_chunk_at_a_time(
-        base_records, tmp_path, make_profile, run_import, small_write_chunks):
+def _full_sync_that_archived(make_profile, run_import, tmp_path, count: int) -> ImportRun:
+    """A full sync's run that archived `count` customers (A1… absent from its file)."""
     profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
                            full_sync=True)
     path = tmp_path / "c.csv"
-    path.write_text("Réf;Nom\n" + "".join(f"A{n};Nom {n}\n" for n in range(5)),
+    path.write_text("Réf;Nom\n" + "".join(f"A{n};Nom {n}\n" for n in range(count + 1)),
                     encoding="utf-8")
     run_import(profile, path)
     path.write_text("Réf;Nom\nA0;Nom 0\n", encoding="utf-8")
     run = run_import(profile, path)
-    assert run.counts["archived"] == 4
+    assert run.counts["archived"] == count
+    return run
+
+
+def test_records_a_full_sync_archived_come_back_a_chunk_at_a_time(
+        base_records, tmp_path, make_profile, run_import, small_write_chunks):
+    run = _full_sync_that_archived(make_profile, run_import, tmp_path, 4)
     plan = _revert(run)
     assert len(plan.unarchived) == 4
     assert [a.archived_at for a in records("accounts", archived_at=None)
             if a.external_ref and a.external_ref.startswith("A")] == [None] * 5
 
 
-def _statements_of(work: Any) -> list[str]:
-    """The statements the database is sent while `work()` runs."""
-    sent: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        sent.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return sent
-
-
 def test_a_revert_of_a_full_sync_reads_its_archived_records_together_not_one_by_one(
-        base_records, tmp_path, make_profile, run_import):
-    profile = make_profile("accounts", {"Réf": "external_ref", "Nom": "name"},
-                           full_sync=True)
-    path = tmp_path / "c.csv"
-    path.write_text("Réf;Nom\n" + "".join(f"A{n};Nom {n}\n" for n in range(41)),
-                    encoding="utf-8")
-    run_import(profile, path)
-    path.write_text("Réf;Nom\nA0;Nom 0\n", encoding="utf-8")
-    run = run_import(profile, path)
-    assert run.counts["archived"] == 40
+        app, base_records, tmp_path, make_profile, run_import):
+    run = _full_sync_that_archived(make_profile, run_import, tmp_path, 40)
     db.session.expunge_all()
-    plans = []
-    sent = _statements_of(lambda: plans.append(_revert(run)))
-    assert len(plans[0].unarchived) == 40
+    with count_statements(app) as sent:
+        plan = _revert(run)
+    assert len(plan.unarchived) == 40
     assert not [s for s in sent if re.search(r"FROM accounts\s+WHERE accounts\.id = ", s)]
     assert len(sent) < 40, len(sent)
 
 
 def test_a_revert_of_lines_reads_them_together_not_document_by_document(
-        base_records, tmp_path, make_profile, run_import):
+        app, base_records, tmp_path, make_profile, run_import):
     profile = make_profile("invoices", {"N°": "number", "Client": "account.external_ref",
                                         "Article": "lines.sku", "Qté": "lines.quantity",
                                         "PU": "lines.unit_price"}, key="number")
@@ -666,6 +649,7 @@ def test_a_revert_of_lines_reads_them_together_not_document_by_document(
     run = run_import(profile, path)
     assert run.counts["updated"] == 30
     db.session.expunge_all()
-    sent = _statements_of(lambda: _revert(run))
+    with count_statements(app) as sent:
+        _revert(run)
     assert len([s for s in sent if re.search(r"FROM invoice_lines\b", s)]) < 30
     assert _states("invoices") == before
