@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import RecordMixin, Searchable, search_index
+from app.models.base import RecordMixin, Searchable, reference_index, search_index
 
 if TYPE_CHECKING:
     from app.models.partner import Partner
@@ -22,7 +22,7 @@ class Account(Searchable, RecordMixin, db.Model):
         UniqueConstraint("tenant_id", "external_ref"),
         Index("ix_accounts_tenant_id_name", "tenant_id", "name", "id"),
         Index("ix_accounts_tenant_id_city", "tenant_id", "city"),
-        Index("ix_accounts_tenant_id_partner_id", "tenant_id", "partner_id", "name"),
+        reference_index("accounts", "partner_id", "name"),
         # An agent's count of live customers (extranet home) from the index alone.
         Index("ix_accounts_tenant_id_partner_id_archived_at", "tenant_id", "partner_id",
               "archived_at"),
@@ -62,7 +62,7 @@ class Contact(Searchable, RecordMixin, db.Model):
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
-        Index("ix_contacts_tenant_id_account_id", "tenant_id", "account_id"),
+        reference_index("contacts", "account_id"),
         Index("ix_contacts_tenant_id_last_name", "tenant_id", "last_name", "id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_contacts_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import RecordMixin, Searchable, UTCDateTime, search_index
+from app.models.base import RecordMixin, Searchable, UTCDateTime, reference_index, search_index
 
 if TYPE_CHECKING:
     from app.models.account import Account, Contact
@@ -28,16 +28,15 @@ class Activity(Searchable, RecordMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
         # A customer's timeline (360° page), newest first.
-        Index("ix_activities_tenant_id_account_id_created_at", "tenant_id", "account_id",
-              "created_at"),
+        reference_index("activities", "account_id", "created_at"),
         # "My activities": a user's open ones by due time.
         Index("ix_activities_tenant_id_owner_id_done_at_due_at", "tenant_id", "owner_id",
               "done_at", "due_at"),
         Index("ix_activities_tenant_id_due_at_id", "tenant_id", "due_at", "id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_activities_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
-        *(Index(f"ix_activities_tenant_id_{name}_id", "tenant_id", f"{name}_id")
-          for name in ACTIVITY_RECORDS),
+        # Its record's activities (the record's page); deleting the record.
+        *(reference_index("activities", f"{name}_id") for name in ACTIVITY_RECORDS),
         # The lists' and the API's `q=`: subject and reference, accents and capitals ignored.
         search_index("activities"),
     )

@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import RecordMixin, Searchable, search_index
+from app.models.base import RecordMixin, Searchable, reference_index, search_index
 
 
 class Attachment(Searchable, RecordMixin, db.Model):
@@ -15,7 +15,7 @@ class Attachment(Searchable, RecordMixin, db.Model):
         Index("ix_attachments_tenant_id_record", "tenant_id", "record_type", "record_id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_attachments_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
-        Index("ix_attachments_tenant_id_account_id", "tenant_id", "account_id"),
+        reference_index("attachments", "account_id"),
         Index("ix_attachments_tenant_id_created_at", "tenant_id", "created_at", "id"),
         # Its name and extracted text, folded (app/search_text.py): found by the search box.
         search_index("attachments"),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     null,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -122,6 +123,22 @@ class Searchable:
 
     # Read by the database only (app/search_text.found): never loaded with the record.
     search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
+
+
+def reference_index(table: str, column: str, *columns: str) -> Index:
+    """The index of a reference to a record that is deleted (a customer, an invoice…), led by
+    it: deleting that record has the database find what refers to it (ON DELETE CASCADE or
+    SET NULL) by this index, rather than by a scan of the whole table for each record deleted
+    (an index led by tenant_id cannot answer `column = ?`). Ids are unique across tenants:
+    tenant_id second serves a tenant's records of that reference as well (IS NULL too)."""
+    return Index(f"ix_{table}_{column}_tenant_id", column, "tenant_id", *columns)
+
+
+def optional_reference_index(table: str, column: str) -> Index:
+    """A reference that most records leave empty, indexed for the records that give it only
+    (see `reference_index`): an import of records without it maintains nothing."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(f"ix_{table}_{column}", column, postgresql_where=where, sqlite_where=where)
 
 
 def search_index(table: str) -> Index:

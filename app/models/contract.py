@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import Money, RecordMixin, Searchable, search_index
+from app.models.base import Money, RecordMixin, Searchable, reference_index, search_index
 
 CONTRACT_STATUSES = ("draft", "pending_signature", "active", "terminated")
 DELIVERY_STATUSES = ("planned", "shipped", "delivered", "returned")
@@ -21,10 +21,10 @@ class Contract(Searchable, RecordMixin, db.Model):
         UniqueConstraint("tenant_id", "number"),
         Index("ix_contracts_tenant_id_starts_on", "tenant_id", "starts_on", "id"),
         Index("ix_contracts_tenant_id_status", "tenant_id", "status", "starts_on", "id"),
-        Index("ix_contracts_tenant_id_account_id", "tenant_id", "account_id"),
+        reference_index("contracts", "account_id"),
         # API sync: updated_since reads in (updated_at, id) order.
         Index("ix_contracts_tenant_id_updated_at_id", "tenant_id", "updated_at", "id"),
-        Index("ix_contracts_tenant_id_partner_id", "tenant_id", "partner_id", "starts_on", "id"),
+        reference_index("contracts", "partner_id", "starts_on", "id"),
         # Did this feed write a contract this agent sees (the extranet's "data as of")?
         Index("ix_contracts_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
               "partner_id"),
@@ -56,9 +56,9 @@ class Delivery(Searchable, RecordMixin, db.Model):
         UniqueConstraint("tenant_id", "number"),
         Index("ix_deliveries_tenant_id_expected_on", "tenant_id", "expected_on", "id"),
         Index("ix_deliveries_tenant_id_status", "tenant_id", "status", "expected_on", "id"),
-        Index("ix_deliveries_tenant_id_account_id", "tenant_id", "account_id"),
-        Index("ix_deliveries_tenant_id_partner_id", "tenant_id", "partner_id", "expected_on", "id"),
-        Index("ix_deliveries_tenant_id_order_id", "tenant_id", "order_id"),
+        reference_index("deliveries", "account_id"),
+        reference_index("deliveries", "partner_id", "expected_on", "id"),
+        reference_index("deliveries", "order_id"),
         # Did this feed write a delivery this agent sees (the extranet's "data as of")?
         Index("ix_deliveries_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
               "partner_id"),

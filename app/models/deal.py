@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import Money, RecordMixin, Searchable, search_index
+from app.models.base import Money, RecordMixin, Searchable, reference_index, search_index
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -23,8 +23,8 @@ class Deal(Searchable, RecordMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_ref"),
         Index("ix_deals_tenant_id_stage", "tenant_id", "stage", "expected_close_on"),
-        Index("ix_deals_tenant_id_account_id", "tenant_id", "account_id"),
-        Index("ix_deals_tenant_id_partner_id", "tenant_id", "partner_id"),
+        reference_index("deals", "account_id"),
+        reference_index("deals", "partner_id"),
         # Did this feed write a deal this agent sees (the extranet's "data as of")?
         Index("ix_deals_tenant_id_import_profile_id", "tenant_id", "import_profile_id",
               "partner_id"),

@@ -26,6 +26,8 @@ from app.models.base import (
     Searchable,
     TenantScoped,
     UTCDateTime,
+    optional_reference_index,
+    reference_index,
     search_index,
 )
 
@@ -102,9 +104,9 @@ def _document_indexes(table: str, date_column: str, partner_extra: tuple[str, ..
         UniqueConstraint("tenant_id", "number"),
         Index(f"ix_{table}_tenant_id_{date_column}", "tenant_id", date_column, "id"),
         Index(f"ix_{table}_tenant_id_status", "tenant_id", "status", date_column, "id"),
-        Index(f"ix_{table}_tenant_id_account_id", "tenant_id", "account_id", date_column, "id"),
-        Index(f"ix_{table}_tenant_id_partner_id", "tenant_id", "partner_id", date_column, "id",
-              *partner_extra),
+        # A customer's documents by date (360° page); deleting a customer (reference_index).
+        reference_index(table, "account_id", date_column, "id"),
+        reference_index(table, "partner_id", date_column, "id", *partner_extra),
         Index(f"ix_{table}_tenant_id_total", "tenant_id", "total", "id"),
         Index(f"ix_{table}_tenant_id_updated_at", "tenant_id", "updated_at"),
         # Did this feed write a record this agent sees (the extranet's "data as of")?
@@ -116,7 +118,8 @@ def _document_indexes(table: str, date_column: str, partner_extra: tuple[str, ..
 
 class Quote(DocumentMixin, db.Model):
     __tablename__ = "quotes"
-    __table_args__ = _document_indexes("quotes", "issued_on")
+    __table_args__ = _document_indexes("quotes", "issued_on") + (
+        optional_reference_index("quotes", "deal_id"),)
 
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
     issued_on: Mapped[date | None]
@@ -147,7 +150,8 @@ class QuoteLine(LineMixin, db.Model):
 
 class Order(DocumentMixin, db.Model):
     __tablename__ = "orders"
-    __table_args__ = _document_indexes("orders", "ordered_on")
+    __table_args__ = _document_indexes("orders", "ordered_on") + (
+        optional_reference_index("orders", "quote_id"),)
 
     quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"))
     ordered_on: Mapped[date | None]
@@ -182,6 +186,7 @@ class Invoice(DocumentMixin, db.Model):
         # An agent's open and overdue invoices and their amounts (extranet home), likewise.
         Index("ix_invoices_tenant_id_partner_id_status", "tenant_id", "partner_id", "status",
               "due_on", "total", "amount_paid", "archived_at"),
+        optional_reference_index("invoices", "order_id"),
     )
 
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))

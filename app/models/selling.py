@@ -20,7 +20,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import JSONType, TenantScoped, TimestampMixin, UTCDateTime, utcnow
+from app.models.base import (
+    JSONType,
+    TenantScoped,
+    TimestampMixin,
+    UTCDateTime,
+    optional_reference_index,
+    reference_index,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -142,7 +150,7 @@ class Mandate(TenantScoped, TimestampMixin, db.Model):
     __tablename__ = "sepa_mandates"
     __table_args__ = (
         UniqueConstraint("tenant_id", "creditor_identifier", "reference"),
-        Index("ix_sepa_mandates_tenant_id_account_id", "tenant_id", "account_id"),
+        reference_index("sepa_mandates", "account_id"),
         Index("ix_sepa_mandates_tenant_id_status_last_used_on", "tenant_id", "status",
               "last_used_on"),
     )
@@ -251,9 +259,8 @@ class Debit(TenantScoped, db.Model):
     __tablename__ = "sepa_debits"
     __table_args__ = (Index("ix_sepa_debits_tenant_id_collection_id", "tenant_id",
                             "collection_id"),
-                      Index("ix_sepa_debits_tenant_id_invoice_id_status", "tenant_id",
-                            "invoice_id", "status"),
-                      Index("ix_sepa_debits_tenant_id_account_id", "tenant_id", "account_id"),
+                      reference_index("sepa_debits", "invoice_id", "status"),
+                      reference_index("sepa_debits", "account_id"),
                       UniqueConstraint("tenant_id", "end_to_end_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -322,8 +329,8 @@ class QuoteSigningLink(TenantScoped, db.Model):
 
     __tablename__ = "quote_signing_links"
     __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),
-                      Index("ix_quote_signing_links_tenant_id_quote_id", "tenant_id",
-                            "quote_id"))
+                      reference_index("quote_signing_links", "quote_id"),
+                      optional_reference_index("quote_signing_links", "attachment_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"))

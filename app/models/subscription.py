@@ -9,7 +9,13 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import JSONType, TenantScoped, TimestampMixin, UTCDateTime
+from app.models.base import (
+    JSONType,
+    TenantScoped,
+    TimestampMixin,
+    UTCDateTime,
+    optional_reference_index,
+)
 
 if TYPE_CHECKING:
     from app.models.selling import Offer, Signature
@@ -17,6 +23,7 @@ if TYPE_CHECKING:
 SUBSCRIPTION_STATUSES = ("started", "signed", "abandoned")
 # The steps in their order; the furthest reached is kept, with the time of each.
 SUBSCRIPTION_STEPS = ("details", "review", "signature", "done")
+SUBSCRIPTION_RECORDS = ("account_id", "contact_id", "contract_id", "order_id", "delivery_id")
 
 
 class Subscription(TenantScoped, TimestampMixin, db.Model):
@@ -31,6 +38,8 @@ class Subscription(TenantScoped, TimestampMixin, db.Model):
         Index("ix_subscriptions_tenant_id_status_updated_at", "tenant_id", "status",
               "updated_at"),
         Index("ix_subscriptions_tenant_id_created_at", "tenant_id", "created_at"),
+        # The records a signature created, found when one of them is deleted.
+        *(optional_reference_index("subscriptions", column) for column in SUBSCRIPTION_RECORDS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

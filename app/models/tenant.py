@@ -12,7 +12,13 @@ from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import TenantScoped, TimestampMixin, UTCDateTime, utcnow
+from app.models.base import (
+    TenantScoped,
+    TimestampMixin,
+    UTCDateTime,
+    optional_reference_index,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from app.models.account import Account
@@ -63,6 +69,9 @@ class User(UserMixin, TenantScoped, TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "email"),
         Index("ix_users_tenant_id_role", "tenant_id", "role"),
+        # A customer's logins (subscribers): found when the customer is deleted.
+        optional_reference_index("users", "account_id"),
+        optional_reference_index("users", "partner_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

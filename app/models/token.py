@@ -8,7 +8,13 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import JSONType, TenantScoped, UTCDateTime, utcnow
+from app.models.base import (
+    JSONType,
+    TenantScoped,
+    UTCDateTime,
+    optional_reference_index,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from app.models.partner import Partner
@@ -24,6 +30,7 @@ class ApiToken(TenantScoped, db.Model):
         # Authentication finds a token by its hash before any tenant is known.
         Index("ix_api_tokens_token_hash", "token_hash"),
         Index("ix_api_tokens_tenant_id_id", "tenant_id", "id"),
+        optional_reference_index("api_tokens", "partner_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
