@@ -234,7 +234,7 @@ def _import(job: dict[str, Any]) -> dict[str, Any]:
     path, tenant_id = Path(job["file"]), job["tenant_id"]
     started = time.perf_counter()
     with tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
-        profile = find_profile(PROFILE["name"])
+        profile = find_profile(job.get("profile", PROFILE["name"]))
         with path.open("rb") as stream:
             run = feeds.create_run(profile, stream, path.name, source="cli",
                                    force=job["force"])

@@ -9,6 +9,13 @@ step runs in a child process, so its peak RSS (VmHWM) is its own. Targets: the p
 and the revert's peak RSS under the import's own (300 MB), and the revert no slower than
 twice the run it undoes (it writes as many records, and reads the run's audit events
 first). The invoices are checked afterwards: none keeps the changed developer.
+
+Then, on the same tenant holding those invoices, a customer file of NEW_CUSTOMERS customers
+it does not have is imported and that run reverted: the revert deletes every customer the run
+created, and the database looks for what refers to each one (its invoices, contacts…: ON
+DELETE CASCADE and SET NULL). What a customer's deletion costs is given, and the revert against
+the run: it must not grow with the tenant's invoices (compare the sizes, or the schema before
+e4a7c2f9b613, whose indexes had PostgreSQL read every invoice for each customer deleted).
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bench import RESULTS_DIR
 from bench.databases import Backend, as_app_role
 from bench.imports import (
     ACTOR_LABEL,
@@ -38,6 +46,12 @@ from bench.invoice_file import invoice_file
 
 CHANGED_TO = "Promoteur corrigé"
 REVERT_TARGETS = {"peak_rss_mb": TARGETS["peak_rss_mb"], "revert_x_run": 2.0}
+NEW_CUSTOMERS = 5_000
+CUSTOMERS_PROFILE = {
+    "name": "clients-nouveaux", "entity": "accounts", "mode": "upsert", "key": "external_ref",
+    "columns": {"Code client": "external_ref", "Raison sociale": "name", "Ville": "city"},
+    "encoding": "auto", "delimiter": "auto",
+}
 
 
 def changed_everywhere(path: Path) -> Path:
@@ -54,6 +68,32 @@ def changed_everywhere(path: Path) -> Path:
             out.write(line)
     partial.rename(changed)
     return changed
+
+
+def customers_file(count: int) -> Path:
+    """A file of `count` customers the import tenant does not have, made when missing."""
+    path = RESULTS_DIR / f"import-new-customers-{count}.csv"
+    if not path.exists():
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        lines = ["Code client;Raison sociale;Ville", *(
+            f"NEW{n:06d};Client nouveau {n};Lyon" for n in range(1, count + 1))]
+        path.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    return path
+
+
+def _customers_profile(backend: Backend, tenant_id: int) -> None:
+    """The customers' profile of the import tenant, made when missing."""
+    from app.extensions import db
+    from app.queries.feeds import find_profile
+    from app.services import feeds
+    from app.tenancy import Actor, tenant_context
+
+    app = make_app(backend.url)
+    with app.app_context(), tenant_context(tenant_id, Actor("cli", None, ACTOR_LABEL)):
+        if find_profile(CUSTOMERS_PROFILE["name"]) is None:
+            feeds.create_profile(CUSTOMERS_PROFILE)
+            db.session.commit()
+        _dispose()
 
 
 def child(job: dict[str, Any]) -> dict[str, Any]:
@@ -136,14 +176,34 @@ def measure(backend: Backend, tenant_id: int, sizes: list[int], data: ImportSet,
         log(f"    revert {done['seconds']:.1f} s ({left:,} left with the changed developer)",
             flush=True)
         results.append({"rows": size, "first": first, "changed": changed, "preview": preview,
-                        "revert": done, "left_changed": left})
+                        "revert": done, "left_changed": left,
+                        "customers": _created_and_reverted(backend, tenant_id, log)})
     return results
+
+
+def _created_and_reverted(backend: Backend, tenant_id: int, log: Any) -> dict[str, Any]:
+    """NEW_CUSTOMERS customers imported, then that run reverted (the customers deleted)."""
+    _customers_profile(backend, tenant_id)
+    job = {"url": backend.measured_url, "tenant_id": tenant_id, "kind": "import",
+           "force": True, "file": str(customers_file(NEW_CUSTOMERS)),
+           "profile": CUSTOMERS_PROFILE["name"]}
+    created = _spawn_import(job)
+    run_id, _left = _last_run_and_left(backend, tenant_id)
+    log(f"    {created['created']:,} new customers in {created['seconds']:.1f} s; revert ...",
+        flush=True)
+    done = _spawn({"url": backend.measured_url, "tenant_id": tenant_id, "run_id": run_id,
+                   "dry_run": False})
+    log(f"    revert {done['seconds']:.1f} s ({done['counts']['deleted']:,} deleted)",
+        flush=True)
+    return {"run": created, "revert": done}
 
 
 def verdicts(result: dict[str, Any]) -> dict[str, Any]:
     changed, preview, revert = result["changed"], result["preview"], result["revert"]
     peak = max(preview["peak_rss_kb"], revert["peak_rss_kb"]) / 1024
     ratio = revert["seconds"] / changed["seconds"]
+    customers = result["customers"]
+    customers_ratio = customers["revert"]["seconds"] / customers["run"]["seconds"]
     return {
         "run_rows_per_s": round(changed["rows"] / changed["seconds"]),
         "revert_records_per_s": round(revert["counts"]["restored"] / revert["seconds"]),
@@ -151,7 +211,11 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
         "preview_peak_rss_mb": round(preview["peak_rss_kb"] / 1024),
         "revert_peak_rss_mb": round(revert["peak_rss_kb"] / 1024),
         "ok": revert["counts"]["restored"] == result["rows"] == changed["updated"]
-        and preview["counts"] == revert["counts"] and result["left_changed"] == 0,
+        and preview["counts"] == revert["counts"] and result["left_changed"] == 0
+        and customers["revert"]["counts"]["deleted"] == customers["run"]["created"]
+        == NEW_CUSTOMERS,
+        "customers_revert_x_run": round(customers_ratio, 2),
+        "customer_deleted_ms": round(customers["revert"]["seconds"] * 1000 / NEW_CUSTOMERS, 3),
         "meets": {"peak_rss_mb": peak < REVERT_TARGETS["peak_rss_mb"],
                   "revert_x_run": ratio <= REVERT_TARGETS["revert_x_run"]},
     }
@@ -174,6 +238,12 @@ def table(name: str, results: list[dict[str, Any]]) -> str:
             f"{v['revert_peak_rss_mb']:>6}{mark['peak_rss_mb']:1}  "
             f"{counts['restored']:,} / {counts['skipped']:,}"
             f"{'' if v['ok'] else '  WRONG: not every record came back'}")
+        customers = result["customers"]
+        lines.append(
+            f"{'':>9} then {NEW_CUSTOMERS:,} new customers: run "
+            f"{customers['run']['seconds']:.1f} s, revert {customers['revert']['seconds']:.1f} s "
+            f"({v['customer_deleted_ms']:.2f} ms a customer deleted), "
+            f"{v['customers_revert_x_run']:.2f} x the run")
     lines.append("  ! = target missed; run = the import that changed every record; RSS = "
                  "VmHWM of the child process")
     return "\n".join(lines)
