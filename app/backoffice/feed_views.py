@@ -17,6 +17,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import format_decimal, ngettext
@@ -217,13 +218,20 @@ def _last_finished(runs: list[ImportRun]) -> ImportRun | None:
     return next((run for run in runs if run.is_finished), None)
 
 
+# The mapping a user typed and was refused, shown again in its value's field (not cleared).
+REFUSED_MAPPING = "refused_value_map"
+
+
 def _unmapped(run: ImportRun | None, profile: ImportProfile | None) -> dict[str, Any]:
     """The run's values without a mapping (`unmapped`), and how many there are when the
-    page lists only some of them (`unmapped_of`, else 0), for an admin."""
+    page lists only some of them (`unmapped_of`, else 0), for an admin; the mapping he was
+    just refused (`refused`: its column, value and the target he typed), once."""
     if run is None or profile is None or not run.failed or not can_administer(current_user):
-        return {"unmapped": [], "unmapped_of": 0}
+        return {"unmapped": [], "unmapped_of": 0, "refused": None}
     values, total = unmapped_values(run, profile)
-    return {"unmapped": values, "unmapped_of": total if total > len(values) else 0}
+    refused = session.pop(REFUSED_MAPPING, None)
+    return {"unmapped": values, "unmapped_of": total if total > len(values) else 0,
+            "refused": refused if (refused or {}).get("profile") == profile.id else None}
 
 
 @bp.post("/feeds/profiles/<int:profile_id>/value-maps")
@@ -239,6 +247,9 @@ def feed_value_map(profile_id: int):
     if outcome:  # the mapping alone, whatever was typed in the profile's form
         flash(_("Value mappings of “%(name)s” saved (version %(version)d).", name=saved.name,
                 version=saved.version), "success")
+    elif target:  # its field keeps what was typed, to be corrected rather than typed again
+        session[REFUSED_MAPPING] = {"profile": profile.id, "column": column, "source": source,
+                                    "target": target}
     run_id = request.form.get("run", type=int)
     if run_id and 0 < run_id <= MAX_ID:
         return redirect(url_for("backoffice.feed_run", run_id=run_id))

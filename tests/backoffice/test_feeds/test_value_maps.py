@@ -144,6 +144,37 @@ def test_an_invalid_target_is_refused_with_a_message(
     assert profile.version == 1 and "value_maps" not in profile.definition
 
 
+def _target_field(page: str, value: str) -> str:
+    """The target field of the form that maps `value`, as the page gives it."""
+    form = re.search(rf'name="source" value="{re.escape(value)}".*?</form>', page, re.S)
+    assert form, page
+    return re.search(r'<(?:input|select)[^>]*name="target"[^>]*>', form.group(0)).group(0)
+
+
+def test_a_refused_target_stays_in_its_field_to_be_corrected(
+        admin_client, tenant, make_account, make_partner, start_run):
+    """A partner's reference mistyped is refused with a message, and the page shows the
+    field with what was typed, marked, rather than an empty one to type again; once."""
+    profile = _profile(make_account, make_partner)
+    run = start_run(profile, HEADER, "F001;C001;Émise;NEXITY SA", "F002;C001;Émise;VINCI")
+    response = _map(admin_client, profile, run, "Apporteur", "NEXITY SA", "NEX0l")
+    page = admin_client.get(response.headers["Location"]).data.decode()
+    field = _target_field(page, "NEXITY SA")
+    assert 'value="NEX0l"' in field and "is-invalid" in field
+    other = _target_field(page, "VINCI")  # the other values' fields stay as they were
+    assert "value=" not in other and "is-invalid" not in other
+    field = _target_field(admin_client.get(f"/alpha/feeds/runs/{run.id}").data.decode(),
+                          "NEXITY SA")
+    assert "value=" not in field and "is-invalid" not in field
+    # On the mapping screen too.
+    refused = admin_client.post(f"/alpha/feeds/profiles/{profile.id}/value-maps", data={
+        "column": "Apporteur", "source": "VINCI", "target": "VINCI-IMMO", "back": "edit"})
+    assert refused.headers["Location"].endswith(f"/alpha/feeds/profiles/{profile.id}/edit")
+    field = _target_field(admin_client.get(refused.headers["Location"]).data.decode(), "VINCI")
+    assert 'value="VINCI-IMMO"' in field and "is-invalid" in field
+    assert profile.version == 1 and "value_maps" not in profile.definition
+
+
 def test_a_value_to_map_is_quoted_as_french_quotes_it_and_escaped(
         admin_client, tenant, make_account, make_partner, start_run):
     profile = _profile(make_account, make_partner)
