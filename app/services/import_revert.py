@@ -90,29 +90,36 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
     # The values of before are not kept here but read again when written, a chunk of
     # records at a time (_befores): a run may have updated a million records. Only those a
     # write could no longer make (references, numbers) are kept, for _unwritable.
+    # Kept by record id, for as many records as the runs wrote: the set of them alone (each
+    # one's first event is read again for the few that someone else changed since).
     checked = _checked_columns(entity)
-    first: dict[int, int] = {}  # each record's first event of the runs
-    archived: set[int] = set()
-    given_back: set[int] = set()  # records the runs updated: their values of before back
+    touched: set[int] = set()  # the records the runs' events name
+    only_archived: set[int] = set()  # those the runs only archived: brought back, not restored
+    first_event = None  # the runs' first event
     kept: dict[int, dict[str, Any]] = {}  # by record: its references and numbers of before
     for event_id, record_id, action, old, _custom_after in db.session.execute(
             _events(entity, plan.runs).execution_options(yield_per=EVENTS_PER_READ)):
-        first.setdefault(record_id, event_id)
+        first_event = first_event or event_id
         if action == "archive":
-            archived.add(record_id)
+            if record_id not in touched:
+                only_archived.add(record_id)
+            touched.add(record_id)
             continue
-        given_back.add(record_id)
+        touched.add(record_id)
+        only_archived.discard(record_id)  # updated too: its values of before come back
         for key in checked.intersection(old or ()):
             kept.setdefault(record_id, {}).setdefault(key, old[key])
-    created = _created(entity, runs, set(first)) | _made_by_earlier_goes(entity, runs, first)
+    created = _created(entity, runs, touched) | _made_by_earlier_goes(entity, runs, touched)
     if holding:  # the job, which writes them: locked before what changed since is read
-        _lock(entity, set(first) | created)
-    changed = _changed_since(entity, runs, first, created)
-    taken_over = _taken_over(entity, runs, set(first) | created)
+        _lock(entity, touched)
+        _lock(entity, created)
+    changed = _changed_since(entity, runs, first_event, created)
+    taken_over = _taken_over(entity, runs, touched, created)
     created |= taken_over
     changed |= taken_over
     referred = _referred_to(entity, runs, created - changed)
-    changed |= _unwritable(entity, kept, set(first) - created - changed,
+    changed |= _unwritable(entity, kept, {i for i in kept if i not in created
+                                          and i not in changed},
                            freed=created - changed - referred)
     for record_id in sorted(created):
         if record_id in changed:
@@ -121,13 +128,15 @@ def plan_revert(run: ImportRun, *, holding: bool = False) -> RevertPlan:
             plan.archived.append(record_id)
         else:
             plan.deleted.append(record_id)
-    for record_id in sorted(set(first) - created):
+    for record_id in sorted(touched):
+        if record_id in created:
+            continue
         if record_id in changed:
             plan.skipped.append(record_id)
-        elif record_id in given_back:
-            plan.restored.append(record_id)
-        elif record_id in archived:
+        elif record_id in only_archived:
             plan.unarchived.append(record_id)
+        else:
+            plan.restored.append(record_id)
     plan.skipped.sort()
     return plan
 
@@ -430,7 +439,7 @@ def _created(entity: Entity, runs: list[ImportRun], touched: set[int]) -> set[in
     return set(db.session.scalars(_stamped(entity, runs))) - touched
 
 
-def _made_by_earlier_goes(entity: Entity, runs: list[ImportRun], touched: dict[int, int]
+def _made_by_earlier_goes(entity: Entity, runs: list[ImportRun], touched: set[int]
                           ) -> set[int]:
     """Records an earlier go created (stamped by the file's profile while it ran, with no
     "create" event: a feed's creations have none) that a later go then updated, because
@@ -498,11 +507,11 @@ def _not_stamped_by(model: type, runs: list[ImportRun], also: list[int] = ()) ->
                model.import_run_id.not_in([*(run.id for run in runs), *also]))
 
 
-def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[int]:
+def _taken_over(entity: Entity, runs: list[ImportRun], *known: set[int]) -> set[int]:
     """Records created by a feed while one of the runs ran (no "create" event: a feed's
     creations have none), stamped since by a run of another profile that changed them (an
     event): created by these runs as far as can be told, and changed since by someone
-    else."""
+    else. Those of the sets `known` are not looked for."""
     model = entity.model
     ids: set[int] = set()
     for run in _started(runs):
@@ -510,7 +519,7 @@ def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[i
             *_while_it_ran(model, run),
             model.import_run_id.is_not(None), _not_stamped_by(model, runs),
             model.import_profile_id.is_distinct_from(run.profile_id))))
-    ids -= known
+    ids = {i for i in ids if not any(i in ones for ones in known)}
     found: set[int] = set()
     for chunk in chunks(sorted(ids)):
         events = db.session.execute(select(AuditEvent.record_id, AuditEvent.action).where(
@@ -521,11 +530,12 @@ def _taken_over(entity: Entity, runs: list[ImportRun], known: set[int]) -> set[i
     return found
 
 
-def _changed_since(entity: Entity, runs: list[ImportRun], first: dict[int, int],
+def _changed_since(entity: Entity, runs: list[ImportRun], first_event: int | None,
                    created: set[int]) -> set[int]:
     """The records that an audit event not of these runs changed after they first did (an
-    edit between two goes of a file too: undoing the goes would undo it). A later run
-    reverted since and its revert cancel out: their events are not changes."""
+    edit between two goes of a file too: undoing the goes would undo it); `first_event`:
+    the runs' first. A later run reverted since and its revert cancel out: their events are
+    not changes."""
     mine = and_(AuditEvent.actor_kind == "feed",
                 AuditEvent.actor_id.in_([run.id for run in runs]))
     undone = _undone_since(runs)
@@ -534,22 +544,41 @@ def _changed_since(entity: Entity, runs: list[ImportRun], first: dict[int, int],
                               AuditEvent.actor_id.in_([i for i, _at in undone])),
                    AuditEvent.created_at.in_([at for _i, at in undone]))
     named = []
-    if first:  # events after the runs' first one, on the records they wrote
-        named.append(and_(AuditEvent.id > min(first.values()), AuditEvent.record_id.in_(
+    if first_event is not None:  # events after the runs' first one, on the records they wrote
+        named.append(and_(AuditEvent.id > first_event, AuditEvent.record_id.in_(
             select(AuditEvent.record_id).where(AuditEvent.entity == entity.name, mine))))
     if created:
         named.append(and_(AuditEvent.record_id.in_(_stamped(entity, runs)), _since(runs)))
     changed: set[int] = set()
+    last: dict[int, int] = {}  # by record the runs wrote: the last event of someone else
     if named:
         for record_id, event_id in db.session.execute(select(
                 AuditEvent.record_id, AuditEvent.id).where(
                 AuditEvent.entity == entity.name, not_(mine), or_(*named))):
-            if record_id in created or event_id > first.get(record_id, event_id):
+            if record_id in created:
                 changed.add(record_id)
+            else:
+                last[record_id] = max(event_id, last.get(record_id, event_id))
+    firsts = _first_events(entity, runs, sorted(last))
+    changed |= {record_id for record_id, event_id in last.items()
+                if event_id > firsts.get(record_id, event_id)}
     if created:  # stamped since by another run (not one undone since)
         changed |= created & set(db.session.scalars(_stamped(entity, runs).where(
             _not_stamped_by(entity.model, runs, [i for i, _at in undone]))))
     return changed
+
+
+def _first_events(entity: Entity, runs: list[ImportRun], ids: list[int]) -> dict[int, int]:
+    """The first event of the runs on each of the records `ids` (sorted) that they wrote."""
+    found: dict[int, int] = {}
+    for chunk in chunks(ids):
+        found.update(db.session.execute(select(
+            AuditEvent.record_id, func.min(AuditEvent.id)).where(
+            AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
+            AuditEvent.actor_id.in_([run.id for run in runs]),
+            AuditEvent.record_id.in_(chunk), AuditEvent.record_id.between(chunk[0], chunk[-1]))
+            .group_by(AuditEvent.record_id)).tuples().all())
+    return found
 
 
 def _undone_since(runs: list[ImportRun]) -> list[tuple[int, datetime]]:
