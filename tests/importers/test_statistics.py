@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.extensions import db
 from importers import engine, statistics
 from tests.backoffice.conftest import count_statements
 
@@ -60,3 +61,24 @@ def test_a_small_run_or_a_dry_run_leaves_the_statistics_alone(
         assert run_import(profile, _feed(tmp_path / "few.csv", 20)).created == 20
         assert run_import(profile, _feed(tmp_path / "dry.csv", 60), dry_run=True).is_dry_run
     assert _analyzes(statements) == []
+
+
+def test_on_sqlite_the_statistics_say_how_many_records_the_tenant_holds(
+        app, backend, make_profile, run_import, tmp_path, monkeypatch):
+    """Sampled, SQLite's statistics of an index led by tenant_id said that a tenant holds as
+    many rows as the sample (2,000): a thousand records read by id (a revert's, a deletion's
+    chunk) were then found by reading all the tenant's records through that index."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's sampled statistics count a tenant's rows as the table's")
+    monkeypatch.setattr(engine, "BATCH_ROWS", 1000)
+    monkeypatch.setattr(statistics, "ANALYZE_AFTER_ROWS", 1000)
+    profile = make_profile("accounts", COLUMNS)
+    run = run_import(profile, _feed(tmp_path / "clients.csv", 6000))
+    assert run.status == "succeeded" and run.created == 6000
+    with app.app_context(), db.engine.connect() as connection:
+        ids = connection.exec_driver_sql(
+            "SELECT id FROM accounts ORDER BY id LIMIT 1000 OFFSET 2000").scalars().all()
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT * FROM accounts WHERE tenant_id = ? AND id IN "
+            f"({', '.join(map(str, ids))})", (run.tenant_id,)))
+    assert "INTEGER PRIMARY KEY" in plan, plan
