@@ -146,10 +146,22 @@ def _events(entity: Entity, run_ids: list[int]) -> Select:
     also holds the record's values after it, which a revert does not need but for the
     custom ones (_befores)."""
     return select(AuditEvent.id, AuditEvent.record_id, AuditEvent.action, AuditEvent.before,
-                  AuditEvent.after["custom"]).where(
-        AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
-        AuditEvent.actor_id.in_(run_ids), AuditEvent.record_id.is_not(None)
-    ).order_by(AuditEvent.id)
+                  AuditEvent.after["custom"]).where(*_of_runs(entity, run_ids)
+                                                   ).order_by(AuditEvent.id)
+
+
+def _of_runs(entity: Entity, run_ids: list[int]) -> tuple[Any, ...]:
+    """The conditions of the runs' audit events on the entity's records."""
+    return (AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
+            AuditEvent.actor_id.in_(run_ids), AuditEvent.record_id.is_not(None))
+
+
+def _about(chunk: list[int]) -> tuple[Any, ...]:
+    """The conditions of events about the records `chunk` (sorted): their ids' range too,
+    so that the index is read over it whatever the planner's statistics say (the list
+    alone was read as a filter of all the entity's events when they were taken before the
+    run wrote its own)."""
+    return (AuditEvent.record_id.in_(chunk), AuditEvent.record_id.between(chunk[0], chunk[-1]))
 
 
 def _befores(entity: Entity, plan: RevertPlan, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -158,13 +170,8 @@ def _befores(entity: Entity, plan: RevertPlan, ids: list[int]) -> dict[int, dict
     are not given back (a value a user saved while a run wrote the record stays)."""
     found: dict[int, dict[str, Any]] = {}
     for chunk in chunks(sorted(ids)):
-        # The ids' range too: the index is read over it whatever the planner's statistics
-        # say (the list alone was read as a filter of all the entity's events when they
-        # were taken before the run wrote its own).
         for _id, record_id, action, old, custom_after in db.session.execute(
-                _events(entity, plan.runs).where(
-                    AuditEvent.record_id.in_(chunk),
-                    AuditEvent.record_id.between(chunk[0], chunk[-1]))):
+                _events(entity, plan.runs).where(*_about(chunk))):
             if action == "archive":
                 continue
             before = found.setdefault(record_id, {})
@@ -574,9 +581,7 @@ def _first_events(entity: Entity, runs: list[ImportRun], ids: list[int]) -> dict
     for chunk in chunks(ids):
         found.update(db.session.execute(select(
             AuditEvent.record_id, func.min(AuditEvent.id)).where(
-            AuditEvent.entity == entity.name, AuditEvent.actor_kind == "feed",
-            AuditEvent.actor_id.in_([run.id for run in runs]),
-            AuditEvent.record_id.in_(chunk), AuditEvent.record_id.between(chunk[0], chunk[-1]))
+            *_of_runs(entity, [run.id for run in runs]), *_about(chunk))
             .group_by(AuditEvent.record_id)).tuples().all())
     return found
 
